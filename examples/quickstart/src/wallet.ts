@@ -1,0 +1,56 @@
+import {
+  type CardProvider,
+  type CardStore,
+  createCardSync,
+  formatOwner,
+  maskCard,
+  type Owner,
+} from '@cardport/core'
+
+/**
+ * The application code of the quickstart: it knows nothing of any provider. Give it another
+ * `CardProvider` and it runs unchanged.
+ */
+export async function walletTour(
+  provider: CardProvider,
+  store: CardStore,
+  owner: Owner,
+  tokens: { first: string; second: string; replacement: string },
+  log: (line: string) => void,
+) {
+  const sync = createCardSync({ provider, store })
+  const show = async () => {
+    const page = await provider.listCards(owner, { limit: 10 })
+    for (const card of page.data) {
+      log(`    ${card.isDefault ? '*' : ' '} ${card.brand.padEnd(10)} ${maskCard(card.last4)}`)
+    }
+  }
+
+  log(`[${provider.name}] owner ${formatOwner(owner)}`)
+  const first = await sync.setDefaultCard(owner, tokens.first)
+  log(`  added ${first.brand} ${maskCard(first.last4)}: the first card is the default`)
+
+  const second = await provider.createCard(owner, { source: tokens.second })
+  log(`  added ${second.brand} ${maskCard(second.last4)}: default unchanged (${second.isDefault})`)
+  await show()
+
+  const replacement = await sync.setDefaultCard(owner, tokens.replacement)
+  log(
+    `  new default ${replacement.brand} ${maskCard(replacement.last4)}; the old default is deleted`,
+  )
+  await show()
+
+  if (provider.capabilities.deleteCard) {
+    await sync.deleteCard(owner, second.id)
+    log(`  deleted ${maskCard(second.last4)}`)
+  }
+
+  const report = await sync.reconcile(owner)
+  log(
+    `  reconcile: ${report.cardsSeen} card(s) at the provider, ${report.added.length} added, ` +
+      `${report.removed.length} removed locally`,
+  )
+  const local = await sync.getForOwner(owner)
+  log(`  local default: ${local ? `${local.brand} ${maskCard(local.last4)}` : 'none'}`)
+  return local
+}

@@ -1,0 +1,240 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  type CardDetailsInput,
+  CardDetailsSchema,
+  CardUpdateSchema,
+  isExpiryValid,
+} from './card-details.js'
+import { validate } from './validate.js'
+
+// Every test below runs on 15 June 2025 (UTC), so "the past" and "this month" are fixed.
+const NOW = new Date('2025-06-15T12:00:00Z')
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+  vi.setSystemTime(NOW)
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+const valid: CardDetailsInput = {
+  number: '4242 4242 4242 4242',
+  expMonth: 12,
+  expYear: 2030,
+  cvc: '987',
+  holderName: 'Jenny Rosen',
+  phone: '+14155550123',
+}
+
+describe('isExpiryValid', () => {
+  it('is valid through the last day of the expiry month, the current month included', () => {
+    expect(isExpiryValid(6, 2025, NOW)).toBe(true)
+    expect(isExpiryValid(6, 2025, new Date('2025-06-30T23:59:59Z'))).toBe(true)
+    expect(isExpiryValid(6, 2025, new Date('2025-07-01T00:00:00Z'))).toBe(false)
+  })
+
+  it('refuses the previous month and accepts the next', () => {
+    expect(isExpiryValid(5, 2025, NOW)).toBe(false)
+    expect(isExpiryValid(7, 2025, NOW)).toBe(true)
+  })
+
+  it('compares years before months', () => {
+    expect(isExpiryValid(12, 2024, NOW)).toBe(false)
+    expect(isExpiryValid(1, 2026, NOW)).toBe(true)
+    expect(isExpiryValid(12, 2025, NOW)).toBe(true)
+  })
+
+  it('reads two-digit years as 20xx', () => {
+    expect(isExpiryValid(6, 25, NOW)).toBe(true)
+    expect(isExpiryValid(5, 25, NOW)).toBe(false)
+    expect(isExpiryValid(1, 30, NOW)).toBe(true)
+  })
+
+  it('refuses a year more than 50 years ahead', () => {
+    expect(isExpiryValid(1, 2075, NOW)).toBe(true)
+    expect(isExpiryValid(1, 2076, NOW)).toBe(false)
+  })
+
+  it('refuses months outside 1–12 and non-integers', () => {
+    expect(isExpiryValid(0, 2030, NOW)).toBe(false)
+    expect(isExpiryValid(13, 2030, NOW)).toBe(false)
+    expect(isExpiryValid(6.5, 2030, NOW)).toBe(false)
+    expect(isExpiryValid(6, 2030.5, NOW)).toBe(false)
+    expect(isExpiryValid(Number.NaN, 2030, NOW)).toBe(false)
+  })
+
+  it('uses the current date when none is given', () => {
+    expect(isExpiryValid(6, 2025)).toBe(true)
+    expect(isExpiryValid(5, 2025)).toBe(false)
+  })
+
+  it('reads the date in UTC', () => {
+    // Still 31 May in UTC, already 1 June east of Greenwich.
+    expect(isExpiryValid(5, 2025, new Date('2025-05-31T23:30:00Z'))).toBe(true)
+  })
+})
+
+describe('CardDetailsSchema', () => {
+  it('accepts valid details and keeps only the digits of the number', () => {
+    expect(CardDetailsSchema.parse(valid)).toEqual({ ...valid, number: '4242424242424242' })
+    expect(CardDetailsSchema.parse({ ...valid, number: '4242-4242-4242-4242' }).number).toBe(
+      '4242424242424242',
+    )
+  })
+
+  it('accepts the least it needs: number and expiry', () => {
+    expect(
+      CardDetailsSchema.parse({ number: '4000056655665556', expMonth: 6, expYear: 2025 }),
+    ).toEqual({ number: '4000056655665556', expMonth: 6, expYear: 2025 })
+  })
+
+  it('refuses a number that fails the Luhn check', () => {
+    expect(issuesOf({ ...valid, number: '4242424242424241' })).toEqual([
+      { path: ['number'], message: 'the card number fails the Luhn check: ask for it again' },
+    ])
+  })
+
+  it('refuses a number that is not 12 to 19 digits, without running the Luhn check', () => {
+    for (const number of ['4242', '42424242424242424242', '4242 4242 abcd 4242', '']) {
+      expect(issuesOf({ ...valid, number })).toEqual([
+        { path: ['number'], message: 'a card number is 12 to 19 digits' },
+      ])
+    }
+  })
+
+  it('refuses an expiry in the past and accepts the current month', () => {
+    expect(issuesOf({ ...valid, expMonth: 5, expYear: 2025 })).toEqual([
+      { path: ['expYear'], message: 'the card has expired' },
+    ])
+    expect(issuesOf({ ...valid, expMonth: 12, expYear: 2024 })).toEqual([
+      { path: ['expYear'], message: 'the card has expired' },
+    ])
+    expect(CardDetailsSchema.safeParse({ ...valid, expMonth: 6, expYear: 2025 }).success).toBe(true)
+  })
+
+  it('refuses months outside 1–12 and years before 2000, each reported once', () => {
+    expect(pathsOf({ ...valid, expMonth: 0 })).toEqual([['expMonth']])
+    expect(pathsOf({ ...valid, expMonth: 13 })).toEqual([['expMonth']])
+    expect(pathsOf({ ...valid, expYear: 1999 })).toEqual([['expYear']])
+    expect(pathsOf({ ...valid, expMonth: '12' })).toEqual([['expMonth']])
+  })
+
+  it('wants a 3-digit CVC for Visa and a 4-digit one for Amex', () => {
+    expect(CardDetailsSchema.safeParse({ ...valid, cvc: '987' }).success).toBe(true)
+    expect(issuesOf({ ...valid, cvc: '9876' })).toEqual([
+      { path: ['cvc'], message: "this card's CVC is 3 digits" },
+    ])
+    const amex = { ...valid, number: '378282246310005' }
+    expect(CardDetailsSchema.safeParse({ ...amex, cvc: '9876' }).success).toBe(true)
+    expect(issuesOf({ ...amex, cvc: '987' })).toEqual([
+      { path: ['cvc'], message: "this card's CVC is 4 digits" },
+    ])
+  })
+
+  it('refuses a CVC that is not 3 or 4 digits', () => {
+    expect(issuesOf({ ...valid, cvc: '98' })).toEqual([
+      { path: ['cvc'], message: 'a CVC is 3 or 4 digits' },
+    ])
+    expect(pathsOf({ ...valid, cvc: '98a' })).toEqual([['cvc']])
+  })
+
+  it('accepts a 128-character name and refuses a 129-character one', () => {
+    expect(CardDetailsSchema.safeParse({ ...valid, holderName: 'n'.repeat(128) }).success).toBe(
+      true,
+    )
+    expect(issuesOf({ ...valid, holderName: 'n'.repeat(129) })).toEqual([
+      { path: ['holderName'], message: 'a cardholder name is at most 128 characters' },
+    ])
+    expect(pathsOf({ ...valid, holderName: '' })).toEqual([['holderName']])
+  })
+
+  it('accepts E.164 phone numbers only', () => {
+    for (const phone of ['+14155550123', '+442071838750', '+123456789012345']) {
+      expect(CardDetailsSchema.safeParse({ ...valid, phone }).success, phone).toBe(true)
+    }
+    for (const phone of ['4155550123', '+04155550123', '+1 415 555 0123', '+1234567890123456']) {
+      expect(pathsOf({ ...valid, phone }), phone).toEqual([['phone']])
+    }
+  })
+
+  it('never puts the card number or CVC in issues or messages', () => {
+    const cases: CardDetailsInput[] = [
+      { ...valid, number: '4242424242424241', cvc: '98765' },
+      { ...valid, number: '4242 4242 4242 4242 9', cvc: '9x' },
+      { ...valid, number: 'card 4242424242424242', cvc: '9876', expYear: 2020 },
+      { ...valid, number: '378282246310005', cvc: '987' },
+      { ...valid, cvc: '9876', expMonth: 13 },
+    ]
+    for (const input of cases) {
+      const result = CardDetailsSchema.safeParse(input)
+      expect(result.success).toBe(false)
+      const everything = [
+        JSON.stringify(result.error?.issues),
+        result.error?.message,
+        String(result.error),
+      ].join('\n')
+      const digits = input.number.replace(/\D/g, '')
+      expect(everything).not.toContain(digits)
+      expect(everything).not.toContain(digits.slice(0, 12))
+      expect(everything).not.toContain(input.cvc)
+
+      let thrown: unknown
+      try {
+        validate(CardDetailsSchema, input, 'card details')
+      } catch (error) {
+        thrown = error
+      }
+      expect(thrown).toMatchObject({ code: 'invalid_request' })
+      const serialized = `${(thrown as Error).message}\n${JSON.stringify(thrown)}`
+      expect(serialized).not.toContain(digits.slice(0, 12))
+      expect(serialized).not.toContain(input.cvc)
+    }
+  })
+})
+
+describe('CardUpdateSchema', () => {
+  it('refuses an empty update', () => {
+    for (const patch of [{}, { holderName: undefined }, { unknownField: 'x' }]) {
+      const result = CardUpdateSchema.safeParse(patch)
+      expect(result.success).toBe(false)
+      expect(result.error?.issues.map((issue) => issue.message)).toEqual([
+        'an update changes at least one field',
+      ])
+    }
+  })
+
+  it('accepts any one of address, expiry, name and metadata', () => {
+    expect(CardUpdateSchema.parse({ holderName: null })).toEqual({ holderName: null })
+    expect(CardUpdateSchema.parse({ expMonth: 1 })).toEqual({ expMonth: 1 })
+    expect(CardUpdateSchema.parse({ address: { city: 'Paris' } })).toEqual({
+      address: { city: 'Paris' },
+    })
+    expect(CardUpdateSchema.parse({ metadata: { order_id: '' } })).toEqual({
+      metadata: { order_id: '' },
+    })
+  })
+
+  it('checks each field it changes', () => {
+    expect(CardUpdateSchema.safeParse({ expMonth: 13 }).success).toBe(false)
+    expect(CardUpdateSchema.safeParse({ expYear: 1999 }).success).toBe(false)
+    expect(CardUpdateSchema.safeParse({ holderName: 'n'.repeat(129) }).success).toBe(false)
+    expect(CardUpdateSchema.safeParse({ address: { country: 'USA' } }).success).toBe(false)
+    expect(CardUpdateSchema.safeParse({ metadata: { ['k'.repeat(41)]: 'v' } }).success).toBe(false)
+  })
+
+  it('drops fields an update cannot change', () => {
+    expect(CardUpdateSchema.parse({ holderName: 'Jenny Rosen', last4: '4242' })).toEqual({
+      holderName: 'Jenny Rosen',
+    })
+  })
+})
+
+function issuesOf(input: unknown): Array<{ path: PropertyKey[]; message: string }> {
+  const result = CardDetailsSchema.safeParse(input)
+  return (result.error?.issues ?? []).map((issue) => ({ path: issue.path, message: issue.message }))
+}
+
+function pathsOf(input: unknown): PropertyKey[][] {
+  return (CardDetailsSchema.safeParse(input).error?.issues ?? []).map((issue) => issue.path)
+}

@@ -1,0 +1,113 @@
+import { z } from 'zod'
+import { brandFromNumber } from './brand.js'
+import { CardAddressSchema } from './card.js'
+import { isLuhnValid } from './card-number.js'
+import { MetadataPatchSchema } from './metadata.js'
+
+/**
+ * Whether a card expiring at the end of `month`/`year` is still usable at `now`. A card is
+ * valid through the last day of its expiry month. Two-digit years are read as 20xx.
+ */
+export function isExpiryValid(month: number, year: number, now: Date = new Date()): boolean {
+  if (!Number.isInteger(month) || month < 1 || month > 12 || !Number.isInteger(year)) return false
+  const fullYear = year < 100 ? 2000 + year : year
+  const currentYear = now.getUTCFullYear()
+  const currentMonth = now.getUTCMonth() + 1
+  if (fullYear > currentYear + 50) return false
+  return fullYear > currentYear || (fullYear === currentYear && month >= currentMonth)
+}
+
+const CardNumberSchema = z
+  .string()
+  .transform((value) => value.replace(/[\s-]/g, ''))
+  .refine((digits) => /^\d{12,19}$/.test(digits), {
+    message: 'a card number is 12 to 19 digits',
+    abort: true,
+  })
+  .refine(isLuhnValid, { message: 'the card number fails the Luhn check: ask for it again' })
+
+/**
+ * Raw card details for providers that accept them (the marketplace's tokenize, Stripe's card
+ * hash). Checked locally before any request: Luhn, expiry in the future, CVC of the brand's
+ * length, name at most 128 characters, E.164 phone. Error messages never echo the number or CVC.
+ */
+export const CardDetailsSchema = z
+  .object({
+    number: CardNumberSchema,
+    expMonth: z.number().int().min(1).max(12),
+    expYear: z.number().int().min(2000).max(9999),
+    cvc: z
+      .string()
+      .regex(/^\d{3,4}$/, 'a CVC is 3 or 4 digits')
+      .optional(),
+    holderName: z
+      .string()
+      .min(1)
+      .max(128, 'a cardholder name is at most 128 characters')
+      .optional(),
+    phone: z
+      .string()
+      .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
+      .optional(),
+    address: CardAddressSchema.partial().optional(),
+  })
+  .superRefine((details, context) => {
+    // Zod runs this even when a field failed above: check only what those checks let through,
+    // so that month 13 is not also reported as "expired", nor a 2-digit CVC as the wrong length.
+    const { expMonth, expYear } = details
+    const expiryInRange = expMonth >= 1 && expMonth <= 12 && expYear >= 2000 && expYear <= 9999
+    if (expiryInRange && !isExpiryValid(expMonth, expYear)) {
+      context.addIssue({ code: 'custom', path: ['expYear'], message: 'the card has expired' })
+    }
+    if (details.cvc !== undefined && /^\d{3,4}$/.test(details.cvc)) {
+      const expected = brandFromNumber(details.number) === 'amex' ? 4 : 3
+      if (details.cvc.length !== expected) {
+        context.addIssue({
+          code: 'custom',
+          path: ['cvc'],
+          message: `this card's CVC is ${expected} digits`,
+        })
+      }
+    }
+  })
+
+/** Card details as a caller passes them (the number may hold spaces or dashes). */
+export type CardDetailsInput = z.input<typeof CardDetailsSchema>
+/** Card details after validation: the number is digits only. */
+export type CardDetails = z.output<typeof CardDetailsSchema>
+
+/** What `createCard` takes. */
+export const CreateCardInputSchema = z.object({
+  /** A provider token (`tok_visa`), an existing tokenized card's id, or raw card details. */
+  source: z.union([z.string().min(1, 'a card source cannot be empty'), CardDetailsSchema]),
+  metadata: MetadataPatchSchema.optional(),
+  /** Make the new card the owner's default even when it already has one. */
+  makeDefault: z.boolean().optional(),
+  /** For Connect external accounts: the payout currency (lower case). */
+  currency: z
+    .string()
+    .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
+    .optional(),
+})
+
+/** `createCard`'s input as a caller writes it. */
+export type CreateCardInput = z.input<typeof CreateCardInputSchema>
+/** `createCard`'s input after validation. */
+export type ValidCreateCardInput = z.output<typeof CreateCardInputSchema>
+
+/** What `updateCard` may change: address, expiry, name and metadata. */
+export const CardUpdateSchema = z
+  .object({
+    holderName: z.string().max(128, 'a cardholder name is at most 128 characters').nullable(),
+    expMonth: z.number().int().min(1).max(12),
+    expYear: z.number().int().min(2000).max(9999),
+    address: CardAddressSchema.partial(),
+    metadata: MetadataPatchSchema,
+  })
+  .partial()
+  .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
+    message: 'an update changes at least one field',
+  })
+
+/** A card update: any of address, expiry, name and metadata (`''` unsets a metadata key). */
+export type CardUpdate = z.infer<typeof CardUpdateSchema>

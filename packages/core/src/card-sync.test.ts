@@ -1,0 +1,576 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Card, Owner } from './card.js'
+import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
+import {
+  AuthenticationError,
+  CardportError,
+  ProviderUnavailableError,
+  RateLimitedError,
+} from './errors.js'
+import { type MemoryProvider, memoryProvider } from './memory-provider.js'
+import { memoryStore } from './memory-store.js'
+import { listAll, toArray } from './pagination.js'
+import type { CardProvider } from './provider.js'
+import type { CardScope, CardStore } from './store.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
+const bob: Owner = { type: 'customer', id: 'cus_bob' }
+const shop: Owner = { type: 'account', id: 'acct_shop' }
+
+let provider: MemoryProvider
+let store: CardStore
+let sync: CardSync
+beforeEach(() => {
+  provider = memoryProvider()
+  store = memoryStore()
+  sync = createCardSync({ provider, store })
+})
+
+describe('CardSync.setDefaultCard', () => {
+  it('adds the first card as the default, at the provider and in the store', async () => {
+    const stored = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(stored).toMatchObject({ brand: 'visa', last4: '4242', isDefault: true, version: 1 })
+    expect((await provider.getDefaultCard(alice))?.id).toBe(stored.id)
+    expect((await sync.getForOwner(alice))?.id).toBe(stored.id)
+    await expectStoreEqualsProvider(alice, [{ id: stored.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('replaces the default: the old default is deleted at the provider and locally', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const spare = await provider.createCard(alice, { source: 'tok_amex' })
+    await sync.sync(alice, spare.id)
+
+    const replacement = await sync.setDefaultCard(alice, 'tok_mastercard')
+    expect(replacement).toMatchObject({ last4: '4444', isDefault: true })
+    expect((await rejection(provider.getCard(alice, old.id))).code).toBe('card_not_found')
+    expect(await store.get(scope(alice), old.id)).toBeNull()
+    expect((await provider.getDefaultCard(alice))?.id).toBe(replacement.id)
+    expect((await sync.getForOwner(alice))?.id).toBe(replacement.id)
+    // A card that was not the default is left alone.
+    await expectStoreEqualsProvider(alice, [
+      { id: replacement.id, isDefault: true, last4: '4444' },
+      { id: spare.id, isDefault: false, last4: '8431' },
+    ])
+  })
+
+  it('also retires a default the store still names when the provider has moved on', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    // The provider's default changes behind the store's back.
+    const other = await provider.createCard(alice, { source: 'tok_amex', makeDefault: true })
+    const replacement = await sync.setDefaultCard(alice, 'tok_mastercard')
+    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+    expect(await cardIds(alice)).not.toContain(old.id)
+    expect(await cardIds(alice)).not.toContain(other.id)
+  })
+
+  it('makes one card only when the same token is sent again (derived idempotency key)', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const again = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(again.id).toBe(first.id)
+    expect(await cardIds(alice)).toEqual([first.id])
+    await expectStoreEqualsProvider(alice, [{ id: first.id, isDefault: true, last4: '4242' }])
+  })
+
+  it("derives different keys for different owners, and uses the caller's key when given", async () => {
+    const forAlice = await sync.setDefaultCard(alice, 'tok_visa')
+    const forBob = await sync.setDefaultCard(bob, 'tok_visa')
+    expect(forBob.id).not.toBe(forAlice.id)
+
+    const keyed = await sync.setDefaultCard(alice, 'tok_amex', { idempotencyKey: 'mine' })
+    const clash = await rejection(
+      provider.createCard(alice, { source: 'tok_visa' }, { idempotencyKey: 'mine' }),
+    )
+    expect(clash.code).toBe('idempotency_conflict')
+    expect(keyed.last4).toBe('8431')
+  })
+
+  it('stores the metadata given', async () => {
+    const stored = await sync.setDefaultCard(alice, 'tok_visa', { metadata: { order: '42' } })
+    expect(stored.metadata).toEqual({ order: '42' })
+    expect((await provider.getCard(alice, stored.id)).metadata).toEqual({ order: '42' })
+  })
+
+  it('changes nothing when the card is declined', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const error = await rejection(sync.setDefaultCard(alice, 'tok_chargeDeclined'))
+    expect(error.code).toBe('card_declined')
+    await expectStoreEqualsProvider(alice, [{ id: old.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('replaces the default of an account for its currency', async () => {
+    const old = await sync.setDefaultCard(shop, 'tok_visa')
+    const replacement = await sync.setDefaultCard(shop, 'tok_mastercard')
+    expect(replacement).toMatchObject({ currency: 'usd', isDefault: true })
+    expect(await cardIds(shop)).toEqual([replacement.id])
+    expect(await store.get(scope(shop), old.id)).toBeNull()
+    await expectStoreEqualsProvider(shop, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+  })
+})
+
+describe('CardSync.deleteCard', () => {
+  it("deleting the default makes the provider's promoted card the local default", async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCard(alice, 'tok_amex')
+    const third = await addCard(alice, 'tok_mastercard')
+    await sync.deleteCard(alice, first.id)
+    expect((await provider.getDefaultCard(alice))?.id).toBe(third.id)
+    expect((await sync.getForOwner(alice))?.id).toBe(third.id)
+    await expectStoreEqualsProvider(alice, [
+      { id: second.id, isDefault: false, last4: '8431' },
+      { id: third.id, isDefault: true, last4: '4444' },
+    ])
+  })
+
+  it('deletes a card that is not the default and keeps the default', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCard(alice, 'tok_amex')
+    await sync.deleteCard(alice, second.id)
+    expect((await sync.getForOwner(alice))?.id).toBe(first.id)
+    await expectStoreEqualsProvider(alice, [{ id: first.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('counts a card already deleted at the provider as deleted', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCard(alice, 'tok_amex')
+    await provider.deleteCard(alice, first.id)
+    await expect(sync.deleteCard(alice, first.id)).resolves.toBeUndefined()
+    expect(await store.get(scope(alice), first.id)).toBeNull()
+    expect((await sync.getForOwner(alice))?.id).toBe(second.id)
+    await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
+  })
+
+  it('leaves no default after the last card is deleted', async () => {
+    const only = await sync.setDefaultCard(alice, 'tok_visa')
+    await sync.deleteCard(alice, only.id)
+    expect(await sync.getForOwner(alice)).toBeNull()
+    expect(await provider.getDefaultCard(alice)).toBeNull()
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it("passes on the provider's refusal and keeps the local card", async () => {
+    const usdDefault = await sync.setDefaultCard(shop, 'tok_visa')
+    const error = await rejection(sync.deleteCard(shop, usdDefault.id))
+    expect(error.code).toBe('conflict')
+    expect((await store.get(scope(shop), usdDefault.id))?.isDefault).toBe(true)
+  })
+})
+
+describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () => {
+  it('stores a card payload', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const stored = await sync.syncFromProviderData(alice, card)
+    expect(stored).toMatchObject({ id: card.id, last4: '4242', isDefault: true, version: 1 })
+    expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
+  })
+
+  it('ignores a payload that is not a card, and stores nothing', async () => {
+    const bankAccount = {
+      id: 'ba_1',
+      object: 'bank_account',
+      bank_name: 'STRIPE TEST BANK',
+      last4: '6789',
+      currency: 'usd',
+      customer: alice.id,
+    }
+    expect(await sync.syncFromProviderData(alice, bankAccount)).toBeNull()
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('refuses an unreadable card payload with invalid_request', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const error = await rejection(sync.syncFromProviderData(alice, { ...card, last4: '42' }))
+    expect(error.code).toBe('invalid_request')
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('does not let an older payload overwrite a newer one', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await sync.syncFromProviderData(alice, { ...card, holderName: 'new' }, { observedAt: 2000 })
+    const result = await sync.syncFromProviderData(
+      alice,
+      { ...card, holderName: 'old' },
+      { observedAt: 1000 },
+    )
+    expect(result?.holderName).toBe('new')
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('new')
+  })
+
+  it('sync with a Card stores it as given', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const stored = await sync.sync(alice, { ...card, holderName: 'From webhook' })
+    expect(stored).toMatchObject({ id: card.id, holderName: 'From webhook' })
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('From webhook')
+  })
+
+  it('sync with an id fetches the card from the provider', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    await provider.updateCard(alice, card.id, { holderName: 'Ada', metadata: { a: '1' } })
+    const stored = await sync.sync(alice, card.id)
+    expect(stored).toMatchObject({ id: card.id, holderName: 'Ada', metadata: { a: '1' } })
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('Ada')
+  })
+
+  it('sync with an id the provider no longer has removes the local card', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    await provider.deleteCard(alice, card.id)
+    expect(await sync.sync(alice, card.id)).toBeNull()
+    expect(await store.get(scope(alice), card.id)).toBeNull()
+  })
+
+  it("sync with nothing stores the owner's default", async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await provider.createCard(alice, { source: 'tok_amex' })
+    const stored = await sync.sync(alice)
+    expect(stored).toMatchObject({ id: card.id, isDefault: true })
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+    expect(await store.listByOwner(scope(alice))).toHaveLength(1)
+  })
+
+  it('sync with nothing clears the local default when the provider has none', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    provider.reset()
+    expect(await sync.sync(alice)).toBeNull()
+    expect(await sync.getForOwner(alice)).toBeNull()
+    // The card itself stays until reconcile or deleteCard: sync() only looks at the default.
+    expect((await store.get(scope(alice), card.id))?.isDefault).toBe(false)
+  })
+
+  it("getForOwner reads the store's default of that owner only", async () => {
+    expect(await sync.getForOwner(alice)).toBeNull()
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+    expect(await sync.getForOwner(bob)).toBeNull()
+  })
+
+  it('deleteLocal removes the local copy only', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(await sync.deleteLocal(bob, card.id)).toBe(false)
+    expect(await sync.deleteLocal(alice, card.id)).toBe(true)
+    expect(await sync.deleteLocal(alice, card.id)).toBe(false)
+    expect(await store.get(scope(alice), card.id)).toBeNull()
+    expect((await provider.getCard(alice, card.id)).id).toBe(card.id)
+  })
+})
+
+describe('CardSync.reconcile', () => {
+  /** A store that has drifted from the provider in every way reconcile repairs. */
+  async function drift(owner: Owner) {
+    const a = await sync.setDefaultCard(owner, 'tok_visa')
+    const b = await addCard(owner, 'tok_amex')
+    await provider.updateCard(owner, b.id, { holderName: 'Changed at the provider' })
+    const d = await provider.createCard(owner, { source: 'tok_mastercard' })
+    const ghost = { ...a, id: `card_ghost_${owner.id}`, isDefault: true }
+    await store.upsert(ghost)
+    return { a, b, d, ghost }
+  }
+
+  it('reports drift on a dry run and changes nothing', async () => {
+    const { a, b, d, ghost } = await drift(alice)
+    const before = await store.listByOwner(scope(alice))
+    const report = await sync.reconcile(alice, { dryRun: true })
+    expect(report).toEqual({
+      dryRun: true,
+      owners: 1,
+      cardsSeen: 3,
+      added: [{ owner: alice, cardId: d.id }],
+      updated: [{ owner: alice, cardId: b.id }],
+      removed: [{ owner: alice, cardId: ghost.id }],
+      defaultRepaired: [{ owner: alice, cardId: a.id }],
+      failed: [],
+    } satisfies DriftReport)
+    expect(await store.listByOwner(scope(alice))).toEqual(before)
+  })
+
+  it('makes the store equal to the provider, default included', async () => {
+    const { a, b, d, ghost } = await drift(alice)
+    const report = await sync.reconcile(alice)
+    expect(report).toMatchObject({
+      dryRun: false,
+      owners: 1,
+      cardsSeen: 3,
+      added: [{ owner: alice, cardId: d.id }],
+      updated: [{ owner: alice, cardId: b.id }],
+      removed: [{ owner: alice, cardId: ghost.id }],
+      defaultRepaired: [{ owner: alice, cardId: a.id }],
+      failed: [],
+    })
+    await expectStoreEqualsProvider(alice, [
+      { id: a.id, isDefault: true, last4: '4242' },
+      { id: b.id, isDefault: false, last4: '8431' },
+      { id: d.id, isDefault: false, last4: '4444' },
+    ])
+    expect((await store.get(scope(alice), b.id))?.holderName).toBe('Changed at the provider')
+
+    const again = await sync.reconcile(alice)
+    expect(again).toMatchObject({ added: [], updated: [], removed: [], defaultRepaired: [] })
+  })
+
+  it('repairs a default that moved at the provider', async () => {
+    const a = await sync.setDefaultCard(alice, 'tok_visa')
+    const b = await addCard(alice, 'tok_amex')
+    await provider.setDefaultCard(alice, b.id)
+    const report = await sync.reconcile(alice)
+    expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: b.id }])
+    expect(report.updated).toEqual([])
+    await expectStoreEqualsProvider(alice, [
+      { id: a.id, isDefault: false, last4: '4242' },
+      { id: b.id, isDefault: true, last4: '8431' },
+    ])
+  })
+
+  it('removes every local card of an owner the provider no longer has cards for', async () => {
+    const a = await sync.setDefaultCard(alice, 'tok_visa')
+    provider.reset()
+    const report = await sync.reconcile(alice)
+    expect(report.removed).toEqual([{ owner: alice, cardId: a.id }])
+    expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: null }])
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('reconciles every owner the store knows, a few at a time', async () => {
+    const owners: Owner[] = Array.from({ length: 9 }, (_, index) => ({
+      type: index % 3 === 0 ? 'account' : 'customer',
+      id: `owner_${index}`,
+    }))
+    for (const owner of owners) await drift(owner)
+    const seen: string[] = []
+    const report = await sync.reconcile(undefined, {
+      concurrency: 3,
+      onOwner: (owner, { done }) => seen.push(`${done}:${owner.id}`),
+    })
+    expect(report.owners).toBe(9)
+    expect(report.cardsSeen).toBe(27)
+    expect(report.added).toHaveLength(9)
+    expect(report.updated).toHaveLength(9)
+    expect(report.removed).toHaveLength(9)
+    expect(report.failed).toEqual([])
+    expect(seen.map((entry) => entry.split(':')[0])).toEqual(
+      Array.from({ length: 9 }, (_, index) => String(index + 1)),
+    )
+    for (const owner of owners) await expectStoreEqualsProvider(owner)
+  })
+
+  it('reconciles only the owner given, even one the store does not know yet', async () => {
+    await drift(alice)
+    const card = await provider.createCard(bob, { source: 'tok_visa' })
+    const report = await sync.reconcile(bob)
+    expect(report).toMatchObject({
+      owners: 1,
+      added: [{ owner: bob, cardId: card.id }],
+      defaultRepaired: [{ owner: bob, cardId: card.id }],
+    })
+    await expectStoreEqualsProvider(bob, [{ id: card.id, isDefault: true, last4: '4242' }])
+    // Alice's drift is untouched.
+    expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
+  })
+
+  it('accepts a list of owners', async () => {
+    await drift(alice)
+    await drift(bob)
+    const report = await sync.reconcile([alice, bob])
+    expect(report.owners).toBe(2)
+    await expectStoreEqualsProvider(alice)
+    await expectStoreEqualsProvider(bob)
+  })
+
+  it('waits out rate_limited with retryAfterMs, through the injected sleep, then succeeds', async () => {
+    await drift(alice)
+    let failures = 1
+    const limited = wrapProvider(provider, {
+      listCards: async () => {
+        if (failures-- > 0) throw new RateLimitedError('slow down', { retryAfterMs: 1234 })
+        return undefined
+      },
+    })
+    const sleep = vi.fn(async (_ms: number) => {})
+    const report = await createCardSync({ provider: limited, store, sleep }).reconcile(alice)
+    expect(sleep.mock.calls).toEqual([[1234]])
+    expect(report.failed).toEqual([])
+    expect(report.owners).toBe(1)
+    expect(report.added).toHaveLength(1)
+    await expectStoreEqualsProvider(alice)
+  })
+
+  it('reports an owner that keeps failing, after maxRetries, and goes on with the others', async () => {
+    await drift(alice)
+    await drift(bob)
+    const failing = wrapProvider(provider, {
+      listCards: async (owner) => {
+        if (owner.id === alice.id) throw new ProviderUnavailableError('down', { provider: 'x' })
+        return undefined
+      },
+    })
+    const sleep = vi.fn(async (_ms: number) => {})
+    const report = await createCardSync({
+      provider: failing,
+      store,
+      sleep,
+      maxRetries: 2,
+    }).reconcile([alice, bob])
+    expect(report.failed).toEqual([{ owner: alice, code: 'provider_unavailable', message: 'down' }])
+    expect(sleep.mock.calls).toEqual([[250], [500]])
+    expect(report.owners).toBe(2)
+    await expectStoreEqualsProvider(bob)
+    expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
+  })
+
+  it('does not retry an error that retrying cannot fix', async () => {
+    await drift(alice)
+    const denied = wrapProvider(provider, {
+      listCards: async () => {
+        throw new AuthenticationError('bad key')
+      },
+    })
+    const sleep = vi.fn(async (_ms: number) => {})
+    const report = await createCardSync({ provider: denied, store, sleep }).reconcile(alice)
+    expect(report.failed).toEqual([{ owner: alice, code: 'authentication', message: 'bad key' }])
+    expect(sleep).not.toHaveBeenCalled()
+  })
+})
+
+describe('CardSync: crash safety', () => {
+  for (const method of ['upsert', 'delete'] as const) {
+    it(`reconcile repairs a setDefaultCard that died on store.${method}`, async () => {
+      const old = await sync.setDefaultCard(alice, 'tok_visa')
+      const spare = await addCard(alice, 'tok_amex')
+      const crashing = createCardSync({ provider, store: crashOnce(store, method) })
+      await expect(crashing.setDefaultCard(alice, 'tok_mastercard')).rejects.toThrow('crash')
+
+      await sync.reconcile()
+      const fresh = (await provider.getDefaultCard(alice))!
+      expect(fresh.last4).toBe('4444')
+      await expectStoreEqualsProvider(alice, [
+        { id: fresh.id, isDefault: true, last4: '4444' },
+        { id: spare.id, isDefault: false, last4: '8431' },
+      ])
+      expect(await store.get(scope(alice), old.id)).toBeNull()
+    })
+
+    it(`a retried setDefaultCard after a crash on store.${method} makes no second card`, async () => {
+      const old = await sync.setDefaultCard(alice, 'tok_visa')
+      const crashing = createCardSync({ provider, store: crashOnce(store, method) })
+      await expect(crashing.setDefaultCard(alice, 'tok_mastercard')).rejects.toThrow('crash')
+
+      const retried = await crashing.setDefaultCard(alice, 'tok_mastercard')
+      expect(await cardIds(alice)).toEqual([retried.id])
+      expect((await rejection(provider.getCard(alice, old.id))).code).toBe('card_not_found')
+      expect(await store.get(scope(alice), old.id)).toBeNull()
+      await expectStoreEqualsProvider(alice, [{ id: retried.id, isDefault: true, last4: '4444' }])
+    })
+
+    it(`reconcile repairs a deleteCard that died on store.${method}`, async () => {
+      const first = await sync.setDefaultCard(alice, 'tok_visa')
+      const second = await addCard(alice, 'tok_amex')
+      const third = await addCard(alice, 'tok_mastercard')
+      const crashing = createCardSync({ provider, store: crashOnce(store, method) })
+      await expect(crashing.deleteCard(alice, first.id)).rejects.toThrow('crash')
+
+      await sync.reconcile()
+      await expectStoreEqualsProvider(alice, [
+        { id: second.id, isDefault: false, last4: '8431' },
+        { id: third.id, isDefault: true, last4: '4444' },
+      ])
+    })
+
+    it(`a retried deleteCard after a crash on store.${method} finishes the job`, async () => {
+      const first = await sync.setDefaultCard(alice, 'tok_visa')
+      const second = await addCard(alice, 'tok_amex')
+      const crashing = createCardSync({ provider, store: crashOnce(store, method) })
+      await expect(crashing.deleteCard(alice, first.id)).rejects.toThrow('crash')
+
+      await crashing.deleteCard(alice, first.id)
+      await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
+    })
+  }
+})
+
+// --- helpers ---
+
+function scope(owner: Owner): CardScope {
+  return { provider: provider.name, owner }
+}
+
+/** Creates a card at the provider and stores it, as a webhook would. */
+async function addCard(owner: Owner, token: string): Promise<Card> {
+  const card = await provider.createCard(owner, { source: token })
+  await sync.sync(owner, card.id)
+  return card
+}
+
+async function cardIds(owner: Owner): Promise<string[]> {
+  return (await toArray(listAll(provider, owner), { limit: 1000 })).map((card) => card.id)
+}
+
+type Summary = { id: string; isDefault: boolean; last4: string }
+
+/**
+ * Lists the owner's cards at the provider and in the store and compares them card for card
+ * (sorted by id), and the default; when `expected` is given, both must also equal it.
+ */
+async function expectStoreEqualsProvider(owner: Owner, expected?: Summary[]) {
+  const summarize = (cards: Card[]): Summary[] =>
+    cards
+      .map(({ id, isDefault, last4 }) => ({ id, isDefault, last4 }))
+      .sort((x, y) => x.id.localeCompare(y.id))
+  const atProvider = summarize(await toArray(listAll(provider, owner), { limit: 1000 }))
+  const inStore = summarize(await store.listByOwner(scope(owner)))
+  expect(inStore).toEqual(atProvider)
+  if (expected) expect(atProvider).toEqual(summarize(expected as Card[]))
+  const providerDefault = (await provider.getDefaultCard(owner))?.id ?? null
+  expect((await store.getDefault(scope(owner)))?.id ?? null).toBe(providerDefault)
+}
+
+/**
+ * The store, except that the next call to `method` throws: a process that died between the
+ * provider call and the store write.
+ */
+function crashOnce(inner: CardStore, method: 'upsert' | 'delete'): CardStore {
+  let armed = true
+  const wrapped: CardStore = {
+    get: (s, id) => inner.get(s, id),
+    listByOwner: (s) => inner.listByOwner(s),
+    getDefault: (s) => inner.getDefault(s),
+    upsert: (card, options) => inner.upsert(card, options),
+    upsertMany: (cards, options) => inner.upsertMany(cards, options),
+    delete: (s, id, options) => inner.delete(s, id, options),
+    setDefault: (s, id) => inner.setDefault(s, id),
+    listOwners: (p) => inner.listOwners(p),
+    close: () => inner.close(),
+  }
+  const original = wrapped[method] as (...args: unknown[]) => Promise<unknown>
+  ;(wrapped as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+    if (armed) {
+      armed = false
+      throw new Error(`crash before store.${method}`)
+    }
+    return original(...args)
+  }
+  return wrapped
+}
+
+/**
+ * The provider with `listCards` intercepted: the hook may throw, or return undefined to let
+ * the real call through.
+ */
+function wrapProvider(
+  inner: CardProvider,
+  hooks: { listCards: (owner: Owner) => Promise<undefined> },
+): CardProvider {
+  return {
+    ...inner,
+    listCards: async (owner: Owner, options?: { limit?: number; cursor?: string }) => {
+      await hooks.listCards(owner)
+      return inner.listCards(owner, options)
+    },
+  }
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CardportError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected the call to be rejected')
+}

@@ -1,0 +1,379 @@
+import { createHash } from 'node:crypto'
+import { type Card, CardSchema, formatOwner, type Owner } from './card.js'
+import { isCardportError } from './errors.js'
+import type { MetadataPatch } from './metadata.js'
+import { listAll } from './pagination.js'
+import type { CardProvider } from './provider.js'
+import type { CardScope, CardStore, StoredCard } from './store.js'
+import { validate } from './validate.js'
+
+/** Options of {@link createCardSync}. */
+export interface CardSyncOptions {
+  provider: CardProvider
+  store: CardStore
+  /** Owners reconciled at once. Default 4. */
+  concurrency?: number
+  /** How many times `reconcile` retries an owner after `rate_limited` or `provider_unavailable`. Default 3. */
+  maxRetries?: number
+  /** Waits between retries; replaceable in tests. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+/** One card that `reconcile` found out of step. */
+export interface DriftEntry {
+  owner: Owner
+  cardId: string
+}
+
+/** What `reconcile` found and (unless `dryRun`) repaired. */
+export interface DriftReport {
+  dryRun: boolean
+  /** Owners looked at. */
+  owners: number
+  /** Cards the provider holds, over all owners looked at. */
+  cardsSeen: number
+  /** Cards at the provider missing from the store. */
+  added: DriftEntry[]
+  /** Cards whose stored copy differed from the provider's. */
+  updated: DriftEntry[]
+  /** Stored cards the provider no longer holds. */
+  removed: DriftEntry[]
+  /** Owners whose stored default differed from the provider's (the entry names the provider's default). */
+  defaultRepaired: Array<{ owner: Owner; cardId: string | null }>
+  /** Owners that could not be reconciled, with the error's code and message. */
+  failed: Array<{ owner: Owner; code: string; message: string }>
+}
+
+/** Options of `reconcile`. */
+export interface ReconcileOptions {
+  /** Report drift without changing the store. */
+  dryRun?: boolean
+  /** Overrides the sync's `concurrency` for this run. */
+  concurrency?: number
+  /** Called after each owner, for progress bars. */
+  onOwner?: (owner: Owner, progress: { done: number }) => void
+  signal?: AbortSignal
+}
+
+/**
+ * Keeps a local copy of cards (a {@link CardStore}) in step with a provider. The provider is the
+ * source of truth: each operation changes the provider first, then the store. If a process dies
+ * in between, nothing is lost: `sync` or `reconcile` (or a webhook) brings the store back to
+ * the provider's state, and creates carry deterministic idempotency keys so a retried call never
+ * makes a second card.
+ */
+export interface CardSync {
+  /**
+   * Adds the card behind `token`, makes it the default, and deletes the old default (or
+   * invalidates it, on providers that cannot delete). Returns the stored new card.
+   */
+  setDefaultCard(
+    owner: Owner,
+    token: string,
+    options?: { metadata?: MetadataPatch; idempotencyKey?: string },
+  ): Promise<StoredCard>
+  /**
+   * Deletes a card at the provider (a card already gone counts as deleted), stores the owner's
+   * new default, and deletes the local copy.
+   */
+  deleteCard(owner: Owner, cardId: string): Promise<void>
+  /**
+   * Normalizes a provider payload (an API response, a webhook's object) and stores it. Returns
+   * null, and stores nothing, for a payload that is not a card.
+   */
+  syncFromProviderData(
+    owner: Owner,
+    raw: unknown,
+    options?: { observedAt?: number },
+  ): Promise<StoredCard | null>
+  /**
+   * Stores the given card; given an id, fetches it from the provider first (a card the provider
+   * no longer holds is removed locally); given nothing, fetches and stores the owner's default.
+   */
+  sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
+  /** The owner's default card, from the store. */
+  getForOwner(owner: Owner): Promise<StoredCard | null>
+  /** Deletes the local copy of a card only. Returns whether there was one. */
+  deleteLocal(owner: Owner, cardId: string): Promise<boolean>
+  /**
+   * Pages through the provider's cards for the given owners (default: every owner the store
+   * knows for this provider), and makes the store equal to it: adds, updates and removes cards
+   * and repairs the default. Owners are processed a few at a time, one page in memory each;
+   * rate limits are waited out.
+   */
+  reconcile(
+    owners?: Owner | Iterable<Owner> | AsyncIterable<Owner>,
+    options?: ReconcileOptions,
+  ): Promise<DriftReport>
+}
+
+/**
+ * Creates a {@link CardSync} over a provider and a store.
+ *
+ * @example
+ * ```ts
+ * const sync = createCardSync({ provider: stripeProvider({ stripe }), store: memoryStore() })
+ * await sync.setDefaultCard({ type: 'customer', id: 'cus_123' }, 'tok_visa')
+ * const card = await sync.getForOwner({ type: 'customer', id: 'cus_123' })
+ * ```
+ */
+export function createCardSync(options: CardSyncOptions): CardSync {
+  const { provider, store } = options
+  const concurrency = options.concurrency ?? 4
+  const maxRetries = options.maxRetries ?? 3
+  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
+
+  const storeCard = async (card: Card): Promise<StoredCard> => {
+    const result = await store.upsert(card, { observedAt: Date.now() })
+    // An API read is always at least as new as what a store holds, so it is always applied.
+    return result.card!
+  }
+
+  const refreshDefault = async (owner: Owner) => {
+    const current = await provider.getDefaultCard(owner)
+    if (current) await storeCard(current)
+    else await store.setDefault(scope(owner), null)
+  }
+
+  const retire = async (owner: Owner, cardId: string) => {
+    try {
+      if (provider.capabilities.deleteCard) await provider.deleteCard(owner, cardId)
+      else if (provider.capabilities.invalidateCard) await provider.invalidateCard(owner, cardId)
+    } catch (error) {
+      if (!isCardportError(error, 'card_not_found')) throw error
+    }
+  }
+
+  const sync: CardSync = {
+    async setDefaultCard(owner, token, callOptions = {}) {
+      // Old defaults: the provider's (the truth) and the store's (which still names the old
+      // card if an earlier attempt died after the provider switched but before the store did).
+      const previous = new Set<string>()
+      const providerDefault = await provider.getDefaultCard(owner)
+      if (providerDefault) previous.add(providerDefault.id)
+      const storedDefault = await store.getDefault(scope(owner))
+      if (storedDefault) previous.add(storedDefault.id)
+
+      const idempotencyKey =
+        callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
+      let card = await provider.createCard(
+        owner,
+        { source: token, makeDefault: true, metadata: callOptions.metadata },
+        { idempotencyKey },
+      )
+      if (!card.isDefault) card = await provider.setDefaultCard(owner, card.id)
+      previous.delete(card.id)
+
+      for (const cardId of previous) await retire(owner, cardId)
+      // Old defaults leave the store before the new card is stored: until then the store still
+      // names the old default, so a retry after a crash here finds it and finishes the job.
+      for (const cardId of previous) {
+        if (provider.capabilities.deleteCard) await store.delete(scope(owner), cardId)
+        else await sync.sync(owner, cardId)
+      }
+      return storeCard(card)
+    },
+
+    async deleteCard(owner, cardId) {
+      try {
+        await provider.deleteCard(owner, cardId)
+      } catch (error) {
+        if (!isCardportError(error, 'card_not_found')) throw error
+      }
+      await refreshDefault(owner)
+      await store.delete(scope(owner), cardId)
+    },
+
+    async syncFromProviderData(owner, raw, callOptions = {}) {
+      const card = provider.parseCard(raw, owner)
+      if (!card) return null
+      const result = await store.upsert(card, { observedAt: callOptions.observedAt ?? Date.now() })
+      return result.card
+    },
+
+    async sync(owner, cardOrId) {
+      if (cardOrId === undefined) {
+        const card = await provider.getDefaultCard(owner)
+        if (!card) {
+          await store.setDefault(scope(owner), null)
+          return null
+        }
+        return storeCard(card)
+      }
+      if (typeof cardOrId !== 'string') {
+        return storeCard(validate(CardSchema, { ...cardOrId, owner }, 'card', provider.name))
+      }
+      try {
+        return await storeCard(await provider.getCard(owner, cardOrId))
+      } catch (error) {
+        if (!isCardportError(error, 'card_not_found')) throw error
+        await store.delete(scope(owner), cardOrId)
+        return null
+      }
+    },
+
+    async getForOwner(owner) {
+      return store.getDefault(scope(owner))
+    },
+
+    async deleteLocal(owner, cardId) {
+      return store.delete(scope(owner), cardId)
+    },
+
+    async reconcile(owners, reconcileOptions = {}) {
+      const report: DriftReport = {
+        dryRun: reconcileOptions.dryRun ?? false,
+        owners: 0,
+        cardsSeen: 0,
+        added: [],
+        updated: [],
+        removed: [],
+        defaultRepaired: [],
+        failed: [],
+      }
+      const source = owners ?? store.listOwners(provider.name)
+      const queue = isOwner(source) ? [source] : source
+      let done = 0
+      await forEachConcurrently(
+        queue,
+        reconcileOptions.concurrency ?? concurrency,
+        async (owner) => {
+          reconcileOptions.signal?.throwIfAborted()
+          for (let attempt = 0; ; attempt++) {
+            const partial = emptyPartial()
+            try {
+              await reconcileOwner(owner, report.dryRun, partial)
+              mergeInto(report, partial)
+              break
+            } catch (error) {
+              const retryable = isCardportError(error, 'rate_limited', 'provider_unavailable')
+              if (retryable && attempt < maxRetries) {
+                await sleep(error.retryAfterMs ?? 250 * 2 ** attempt)
+                continue
+              }
+              report.failed.push({
+                owner,
+                code: isCardportError(error) ? error.code : 'provider_unavailable',
+                message: error instanceof Error ? error.message : 'unknown error',
+              })
+              break
+            }
+          }
+          report.owners++
+          reconcileOptions.onOwner?.(owner, { done: ++done })
+        },
+      )
+      return report
+    },
+  }
+
+  const emptyPartial = (): OwnerDrift => ({
+    cardsSeen: 0,
+    added: [],
+    updated: [],
+    removed: [],
+    defaultRepaired: [],
+  })
+
+  const reconcileOwner = async (owner: Owner, dryRun: boolean, drift: OwnerDrift) => {
+    const ownerScope = scope(owner)
+    const stored = new Map((await store.listByOwner(ownerScope)).map((card) => [card.id, card]))
+    const storedDefault = [...stored.values()].find((card) => card.isDefault)?.id ?? null
+    const seen = new Set<string>()
+    let providerDefault: string | null = null
+    let batch: Card[] = []
+    const flush = async () => {
+      if (!dryRun && batch.length > 0) await store.upsertMany(batch, { observedAt: Date.now() })
+      batch = []
+    }
+
+    try {
+      for await (const card of listAll(provider, owner)) {
+        seen.add(card.id)
+        drift.cardsSeen++
+        if (card.isDefault && providerDefault === null) providerDefault = card.id
+        const existing = stored.get(card.id)
+        if (!existing) drift.added.push({ owner, cardId: card.id })
+        else if (!sameCard(existing, card, { ignoreDefault: true })) {
+          drift.updated.push({ owner, cardId: card.id })
+        } else if (existing.isDefault === card.isDefault) continue
+        batch.push(card)
+        if (batch.length >= 100) await flush()
+      }
+    } catch (error) {
+      // An owner deleted at the provider holds no cards: fall through and remove them locally.
+      if (!isCardportError(error, 'owner_not_found')) throw error
+    }
+    await flush()
+
+    for (const cardId of stored.keys()) {
+      if (seen.has(cardId)) continue
+      drift.removed.push({ owner, cardId })
+      if (!dryRun) await store.delete(ownerScope, cardId)
+    }
+    if (providerDefault !== storedDefault) {
+      drift.defaultRepaired.push({ owner, cardId: providerDefault })
+      if (!dryRun && providerDefault === null) await store.setDefault(ownerScope, null)
+    }
+  }
+
+  return Object.freeze(sync)
+}
+
+/** Whether two cards hold the same data (store bookkeeping aside). */
+export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } = {}): boolean {
+  for (const key of Object.keys(CardSchema.shape) as (keyof Card)[]) {
+    if (options.ignoreDefault && key === 'isDefault') continue
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false
+  }
+  return true
+}
+
+function deriveKey(operation: string, provider: string, owner: Owner, input: string): string {
+  const digest = createHash('sha256')
+    .update(`${operation}\u0000${provider}\u0000${formatOwner(owner)}\u0000${input}`)
+    .digest('hex')
+  return `cardport-${operation}-${digest.slice(0, 32)}`
+}
+
+function isOwner(value: unknown): value is Owner {
+  return typeof value === 'object' && value !== null && 'type' in value && 'id' in value
+}
+
+/** What reconciling one owner found, before it joins the report. */
+type OwnerDrift = Omit<DriftReport, 'dryRun' | 'owners' | 'failed'>
+
+function mergeInto(report: DriftReport, partial: OwnerDrift) {
+  report.cardsSeen += partial.cardsSeen
+  report.added.push(...partial.added)
+  report.updated.push(...partial.updated)
+  report.removed.push(...partial.removed)
+  report.defaultRepaired.push(...partial.defaultRepaired)
+}
+
+/** Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily. */
+async function forEachConcurrently<T>(
+  items: Iterable<T> | AsyncIterable<T>,
+  limit: number,
+  task: (item: T) => Promise<void>,
+): Promise<void> {
+  const iterator =
+    Symbol.asyncIterator in items
+      ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
+      : (items as Iterable<T>)[Symbol.iterator]()
+  let failure: unknown
+  const worker = async () => {
+    while (failure === undefined) {
+      const next = await iterator.next()
+      if (next.done) return
+      try {
+        await task(next.value)
+      } catch (error) {
+        failure ??= error
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker))
+  if (failure !== undefined) throw failure
+}

@@ -1,0 +1,248 @@
+import { describe, expect, it } from 'vitest'
+import { marketplaceSeedCards, stripeSeedCards } from './__fixtures__/seed-cards.js'
+import { normalizeBrand } from './brand.js'
+import { type Card, CardSchema, EMPTY_ADDRESS, formatOwner, sameOwner } from './card.js'
+import { toCountryAlpha2 } from './country.js'
+import { validate } from './validate.js'
+
+describe('CardSchema on the seed cards', () => {
+  it('has every example card of the seeds and cards.rst', () => {
+    expect(stripeSeedCards.map((seed) => seed.raw.id)).toEqual([
+      'card_1NGTaT2eZvKYlo2CZWSctn5n',
+      'card_1NBLeN2eZvKYlo2CIq1o7Pzs',
+      'card_1MvoiELkdIwHu7ixOeFGbN9D',
+      'card_1MvoiELkdIwHu7ixOeFGbN9D',
+      'card_1NAiaG2eZvKYlo2CDXvcMb6m',
+      'card_1NBLeN2eZvKYlo2CIq1o7Pzs',
+      'card_1NAinb2eZvKYlo2C1Fm9mZsu',
+      'card_1NAz2x2eZvKYlo2C75wJ1YUs',
+    ])
+    expect(marketplaceSeedCards.map((seed) => seed.raw.id)).toEqual([
+      'CC6yRp58mJCIbulhcxSGauXk',
+      'CC5HM8orI8cTnj6dEdbXMoKP',
+      'CC1qCvr5tiysnnoCL9Z1Xwgf',
+      'CC1r5mBshGbcVTgPCob33dfV',
+      'CC5G2Twslgw2EGzt9SdyIj1t',
+      'CC6yRp58mJCIbulhcxSGauXk',
+    ])
+  })
+
+  it.each([...stripeSeedCards, ...marketplaceSeedCards].map((seed) => [seed.name, seed] as const))(
+    'accepts the normalized card of %s unchanged',
+    (_name, seed) => {
+      expect(CardSchema.parse(seed.normalized)).toEqual(seed.normalized)
+      expect(seed.normalized.owner).toEqual(seed.owner)
+    },
+  )
+})
+
+describe('the Stripe seed cards follow the DESIGN.md table', () => {
+  it.each(stripeSeedCards.map((seed) => [seed.name, seed] as const))('%s', (_name, seed) => {
+    const { raw, normalized } = seed
+    expect(normalized.provider).toBe('stripe')
+    expect(normalized.id).toBe(raw.id)
+    // The owner is the payload's customer, or else its account.
+    if (typeof raw.customer === 'string') {
+      expect(normalized.owner).toEqual({ type: 'customer', id: raw.customer })
+    } else {
+      expect(normalized.owner).toEqual({ type: 'account', id: raw.account })
+    }
+    expect(normalized.brand).toBe(normalizeBrand(raw.brand as string))
+    expect(normalized.last4).toBe(raw.last4)
+    expect([normalized.expMonth, normalized.expYear]).toEqual([raw.exp_month, raw.exp_year])
+    expect(normalized.holderName).toBe(raw.name)
+    expect(normalized.country).toBe(toCountryAlpha2(raw.country as string))
+    expect(normalized.fingerprint).toBe(raw.fingerprint)
+    expect(normalized.funding).toBe(raw.funding)
+    expect(normalized.checks).toEqual({
+      cvc: raw.cvc_check,
+      addressLine1: raw.address_line1_check,
+      postalCode: raw.address_zip_check,
+    })
+    expect(normalized.address).toEqual(EMPTY_ADDRESS)
+    expect(normalized.metadata).toEqual(raw.metadata)
+    expect(normalized.status).toBe('active')
+    expect(normalized.createdAt).toBeNull()
+    expect(normalized.currency).toBeNull()
+  })
+
+  it('reads "Visa", "US", "pass" and a null cvc_check as visa, US, pass and null', () => {
+    const [created, , retrieved] = stripeSeedCards
+    expect(created?.normalized).toMatchObject({
+      brand: 'visa',
+      country: 'US',
+      checks: { cvc: 'pass', addressLine1: null, postalCode: null },
+      owner: { type: 'customer', id: 'cus_9s6XGDTHzA66Po' },
+    })
+    expect(retrieved?.normalized.checks.cvc).toBeNull()
+  })
+
+  it('keeps metadata and the holder name of the updated external account card', () => {
+    const updated = stripeSeedCards[5]?.normalized
+    expect(updated?.metadata).toEqual({ order_id: '6735' })
+    expect(updated?.holderName).toBe('Jenny Rosen')
+    expect(updated?.owner).toEqual({ type: 'account', id: 'acct_1032D82eZvKYlo2C' })
+  })
+})
+
+describe('the marketplace seed cards follow the DESIGN.md table', () => {
+  it.each(marketplaceSeedCards.map((seed) => [seed.name, seed] as const))('%s', (_name, seed) => {
+    const { raw, normalized } = seed
+    expect(normalized.provider).toBe('marketplace')
+    expect(normalized.id).toBe(raw.id)
+    const account = raw.account as { id?: string } | null
+    if (account) expect(normalized.owner).toEqual({ type: 'account', id: account.id })
+    // brand wins; the deprecated card_type agrees with it.
+    expect(normalized.brand).toBe(normalizeBrand(raw.brand as string))
+    expect(normalized.brand).toBe(normalizeBrand(raw.card_type as string))
+    expect(normalized.last4).toBe(raw.last_four)
+    expect(normalized.expMonth).toBe(Number(raw.expiration_month))
+    expect(normalized.expYear).toBe(Number(raw.expiration_year))
+    expect(normalized.holderName).toBe(raw.name)
+    expect(normalized.address).toEqual({
+      line1: raw.street_address,
+      line2: null,
+      city: null,
+      state: null,
+      postalCode: raw.postal_code,
+      country: toCountryAlpha2(raw.country_code as string),
+    })
+    expect(normalized.address.country).toBe('US')
+    expect([normalized.country, normalized.fingerprint, normalized.funding]).toEqual([
+      null,
+      null,
+      'unknown',
+    ])
+    expect(normalized.checks.cvc).toBe(checkOf(raw.security_code_check))
+    expect(normalized.checks.postalCode).toBe(checkOf(raw.postal_code_check))
+    expect(normalized.checks.addressLine1).toBeNull()
+    expect(normalized.currency).toBeNull()
+    expect(normalized.status).toBe(raw.is_valid === true ? 'active' : 'invalid')
+    expect(normalized.metadata).toEqual(raw.meta)
+    expect(normalized.createdAt).toBe(raw.created_at)
+  })
+
+  it('reads the invalidated card as invalid, with its meta', () => {
+    const invalidated = marketplaceSeedCards[4]?.normalized
+    expect(invalidated?.status).toBe('invalid')
+    expect(invalidated?.metadata).toEqual({ 'my-own-field': 'Customer request' })
+  })
+
+  it('reads the documented string expiry and "passed"/"failed" checks', () => {
+    const typed = marketplaceSeedCards[5]
+    expect(typed?.raw).toMatchObject({
+      expiration_month: '04',
+      expiration_year: '2014',
+      security_code_check: 'passed',
+      postal_code_check: 'failed',
+    })
+    expect(typed?.normalized).toMatchObject({
+      expMonth: 4,
+      expYear: 2014,
+      checks: { cvc: 'pass', postalCode: 'fail' },
+    })
+  })
+})
+
+describe('CardSchema rejects malformed cards and names the field', () => {
+  const base = stripeSeedCards[0]!.normalized
+  const { owner: _owner, ...withoutOwner } = base
+
+  it.each([
+    ['last4 of two digits', { ...base, last4: '42' }, 'last4', 'last4 is exactly four digits'],
+    ['expMonth 13', { ...base, expMonth: 13 }, 'expMonth', 'Too big: expected number to be <=12'],
+    ['brand "Visa"', { ...base, brand: 'Visa' }, 'brand', 'Invalid option: expected one of'],
+    [
+      'country "USA"',
+      { ...base, country: 'USA' },
+      'country',
+      'a country is an ISO 3166-1 alpha-2 code such as "US"',
+    ],
+    [
+      'address.country "USA"',
+      { ...base, address: { ...base.address, country: 'USA' } },
+      'address.country',
+      'a country is an ISO 3166-1 alpha-2 code such as "US"',
+    ],
+    [
+      'a 41-character metadata key',
+      { ...base, metadata: { ['k'.repeat(41)]: 'v' } },
+      `metadata.${'k'.repeat(41)}`,
+      'a metadata key is at most 40 characters',
+    ],
+    [
+      'a missing owner',
+      withoutOwner,
+      'owner',
+      'Invalid input: expected object, received undefined',
+    ],
+    [
+      'an owner of an unknown type',
+      { ...base, owner: { type: 'merchant', id: 'm_1' } },
+      'owner.type',
+      'Invalid option: expected one of "customer"|"account"',
+    ],
+    [
+      'a createdAt that is not ISO 8601',
+      { ...base, createdAt: '24/06/2013' },
+      'createdAt',
+      'Invalid ISO datetime',
+    ],
+    [
+      'an upper-case currency',
+      { ...base, currency: 'USD' },
+      'currency',
+      'a currency is a lower-case ISO 4217 code such as "usd"',
+    ],
+  ])('refuses %s', (_label, input, path, words) => {
+    const result = CardSchema.safeParse(input)
+    expect(result.success).toBe(false)
+    expect(result.error?.issues.map((issue) => issue.path.join('.'))).toEqual([path])
+
+    const message = invalidRequestMessage(input)
+    expect(message.startsWith('Invalid card: ')).toBe(true)
+    expect(message).toContain(`${path}: ${words}`)
+  })
+
+  it('lists every bad field of one card', () => {
+    const result = CardSchema.safeParse({ ...base, last4: '42', expMonth: 13, brand: 'Visa' })
+    expect(result.error?.issues.map((issue) => issue.path.join('.')).sort()).toEqual([
+      'brand',
+      'expMonth',
+      'last4',
+    ])
+  })
+
+  it('refuses what is not an object', () => {
+    expect(CardSchema.safeParse(null).success).toBe(false)
+    expect(CardSchema.safeParse('card_123').success).toBe(false)
+  })
+})
+
+describe('owners', () => {
+  it('compares owners by type and id', () => {
+    expect(sameOwner({ type: 'customer', id: 'a' }, { type: 'customer', id: 'a' })).toBe(true)
+    expect(sameOwner({ type: 'customer', id: 'a' }, { type: 'account', id: 'a' })).toBe(false)
+    expect(sameOwner({ type: 'customer', id: 'a' }, { type: 'customer', id: 'b' })).toBe(false)
+  })
+
+  it('formats an owner for logs', () => {
+    expect(formatOwner({ type: 'account', id: 'acct_1' })).toBe('account:acct_1')
+  })
+})
+
+function checkOf(value: unknown): Card['checks']['cvc'] {
+  if (value === 'true' || value === 'passed') return 'pass'
+  if (value === 'false' || value === 'failed') return 'fail'
+  return null
+}
+
+function invalidRequestMessage(input: unknown): string {
+  try {
+    validate(CardSchema, input, 'card')
+  } catch (error) {
+    expect(error).toMatchObject({ code: 'invalid_request' })
+    return (error as Error).message
+  }
+  throw new Error('validate accepted a malformed card')
+}

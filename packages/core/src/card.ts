@@ -1,0 +1,113 @@
+import { z } from 'zod'
+import { CARD_BRANDS } from './brand.js'
+import { MetadataSchema } from './metadata.js'
+
+/** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
+export const OwnerSchema = z.object({
+  type: z.enum(['customer', 'account']),
+  id: z.string().min(1, 'an owner id cannot be empty'),
+})
+
+/** `{ type: 'customer' | 'account', id }`. */
+export type Owner = z.infer<typeof OwnerSchema>
+
+/** `'customer'` or `'account'`. */
+export type OwnerType = Owner['type']
+
+const nullableText = z.string().min(1).nullable()
+
+/** A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. */
+export const CardAddressSchema = z.object({
+  line1: nullableText,
+  line2: nullableText,
+  city: nullableText,
+  state: nullableText,
+  postalCode: nullableText,
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
+    .nullable(),
+})
+
+/** A card's billing address. */
+export type CardAddress = z.infer<typeof CardAddressSchema>
+
+/** The result of one verification check: passed, failed, not possible, or not done yet. */
+export const CheckResultSchema = z.enum(['pass', 'fail', 'unavailable', 'unchecked']).nullable()
+
+/** One of `'pass'`, `'fail'`, `'unavailable'`, `'unchecked'`, or null when never asked. */
+export type CheckResult = z.infer<typeof CheckResultSchema>
+
+/** How a card is funded. */
+export const FUNDING_TYPES = ['credit', 'debit', 'prepaid', 'unknown'] as const
+
+/**
+ * The normalized card: the same fields whichever provider holds it. It never holds a full
+ * card number or a CVC, only `last4`.
+ *
+ * @example
+ * ```ts
+ * const card = CardSchema.parse(raw) // throws a ZodError naming each bad field
+ * ```
+ */
+export const CardSchema = z.object({
+  /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
+  id: z.string().min(1),
+  /** The provider's name, as in `CardProvider.name`. */
+  provider: z.string().min(1),
+  owner: OwnerSchema,
+  brand: z.enum(CARD_BRANDS),
+  last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
+  expMonth: z.number().int().min(1).max(12),
+  expYear: z.number().int().min(1970).max(9999),
+  holderName: z.string().nullable(),
+  address: CardAddressSchema,
+  /** The issuing country, ISO 3166-1 alpha-2. */
+  country: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
+    .nullable(),
+  /** The provider's fingerprint: the same number gives the same fingerprint. */
+  fingerprint: z.string().min(1).nullable(),
+  funding: z.enum(FUNDING_TYPES),
+  checks: z.object({
+    cvc: CheckResultSchema,
+    addressLine1: CheckResultSchema,
+    postalCode: CheckResultSchema,
+  }),
+  /** For Connect external accounts: the currency paid out to the card (lower case). */
+  currency: z
+    .string()
+    .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
+    .nullable(),
+  /** Whether this is the owner's default card (for external accounts: for its currency). */
+  isDefault: z.boolean(),
+  /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
+  status: z.enum(['active', 'invalid']),
+  metadata: MetadataSchema,
+  /** When the card was created at the provider (ISO 8601), when the provider says. */
+  createdAt: z.iso.datetime({ offset: true }).nullable(),
+})
+
+/** A normalized card. */
+export type Card = z.infer<typeof CardSchema>
+
+/** An address with every field null: the starting point for adapters. */
+export const EMPTY_ADDRESS: CardAddress = Object.freeze({
+  line1: null,
+  line2: null,
+  city: null,
+  state: null,
+  postalCode: null,
+  country: null,
+})
+
+/** Whether two owners are the same. */
+export function sameOwner(a: Owner, b: Owner): boolean {
+  return a.type === b.type && a.id === b.id
+}
+
+/** A short, log-safe label for an owner: `customer:cus_123`. */
+export function formatOwner(owner: Owner): string {
+  return `${owner.type}:${owner.id}`
+}

@@ -1,0 +1,511 @@
+import { describe, expect, it, vi } from 'vitest'
+import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import { defineCardProvider } from './define-provider.js'
+import { CardportError, ConflictError } from './errors.js'
+import { decodeCursor, encodeCursor } from './pagination.js'
+import type { CardProvider, ProviderCapabilities } from './provider.js'
+
+const owner: Owner = { type: 'customer', id: 'cus_1' }
+const BAD_NUMBER = '4242424242424241'
+const nextYear = new Date().getUTCFullYear() + 2
+
+describe('defineCardProvider: input is validated before any primitive runs', () => {
+  const badCalls: Array<[string, (provider: CardProvider) => Promise<unknown>]> = [
+    ['an owner of an unknown type', (p) => p.getCard({ type: 'vendor', id: 'v' } as never, 'c')],
+    ['an owner with an empty id', (p) => p.listCards({ type: 'customer', id: '' })],
+    ['an empty card id', (p) => p.getCard(owner, '')],
+    ['an empty card id on delete', (p) => p.deleteCard(owner, '')],
+    ['a list limit of 0', (p) => p.listCards(owner, { limit: 0 })],
+    ['a list limit of 101', (p) => p.listCards(owner, { limit: 101 })],
+    [
+      'a metadata key of 41 characters',
+      (p) => p.createCard(owner, { source: 'tok_visa', metadata: { ['k'.repeat(41)]: 'v' } }),
+    ],
+    [
+      'metadata with 51 keys',
+      (p) => p.createCard(owner, { source: 'tok_visa', metadata: manyKeys(51) }),
+    ],
+    [
+      'an update with 51 metadata keys',
+      (p) => p.updateCard(owner, 'c', { metadata: manyKeys(51) }),
+    ],
+    ['an empty update', (p) => p.updateCard(owner, 'c', {})],
+    [
+      'card details failing the Luhn check',
+      (p) =>
+        p.createCard(owner, { source: { number: BAD_NUMBER, expMonth: 12, expYear: nextYear } }),
+    ],
+  ]
+
+  for (const [what, run] of badCalls) {
+    it(`refuses ${what} with invalid_request and no primitive call`, async () => {
+      const { provider, spies } = spyProvider()
+      const error = await rejection(run(provider))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.length).toBeGreaterThan(0)
+      expect(error.provider).toBe('spy')
+      expect(error.message).not.toContain(BAD_NUMBER)
+      for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled()
+    })
+  }
+
+  it('names the failing field of card details without echoing the number', async () => {
+    const { provider } = spyProvider()
+    const error = await rejection(
+      provider.createCard(owner, {
+        source: { number: BAD_NUMBER, expMonth: 12, expYear: nextYear },
+      }),
+    )
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['source', 'number']])
+    expect(JSON.stringify(error.issues)).not.toContain(BAD_NUMBER)
+    expect(JSON.stringify(error.toJSON())).not.toContain(BAD_NUMBER)
+  })
+
+  it('names the metadata key limits in the issues', async () => {
+    const { provider } = spyProvider()
+    const longKey = await rejection(
+      provider.createCard(owner, { source: 'tok_visa', metadata: { ['k'.repeat(41)]: 'v' } }),
+    )
+    expect(longKey.issues?.[0]?.message).toBe('a metadata key is at most 40 characters')
+    const tooMany = await rejection(
+      provider.createCard(owner, { source: 'tok_visa', metadata: manyKeys(51) }),
+    )
+    expect(tooMany.issues).toEqual([
+      { path: ['metadata'], message: 'metadata holds at most 50 keys' },
+    ])
+  })
+
+  it('accepts the limits themselves: 40-character keys, 50 keys, limits 1 and 100', async () => {
+    const { provider, spies } = spyProvider()
+    await provider.createCard(owner, { source: 'tok_visa', metadata: manyKeys(50) })
+    await provider.createCard(owner, { source: 'tok_visa', metadata: { ['k'.repeat(40)]: 'v' } })
+    await provider.listCards(owner, { limit: 1 })
+    await provider.listCards(owner, { limit: 100 })
+    expect(spies.createCard).toHaveBeenCalledTimes(2)
+    expect(spies.listCards.mock.calls.map((call) => call[1])).toEqual([
+      { limit: 1 },
+      { limit: 100 },
+    ])
+  })
+
+  it('gives listCards a limit of 10 when none is passed', async () => {
+    const { provider, spies } = spyProvider()
+    await provider.listCards(owner)
+    expect(spies.listCards).toHaveBeenCalledWith(owner, { limit: 10 })
+  })
+})
+
+describe('defineCardProvider: capabilities', () => {
+  it('refuses an owner type outside capabilities.ownerTypes with unsupported_operation', async () => {
+    const { provider, spies } = spyProvider({ ownerTypes: ['customer'] })
+    const error = await rejection(provider.getCard({ type: 'account', id: 'acct_1' }, 'c'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toContain("'account'")
+    expect(spies.getCard).not.toHaveBeenCalled()
+  })
+
+  it('refuses an operation whose capability is false at run time, even if implemented', async () => {
+    const { provider, spies } = spyProvider({ updateCard: false })
+    const error = await rejection(provider.updateCard(owner, 'c', { holderName: 'A' }))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toBe(
+      'spy does not support updateCard; check provider.capabilities before calling it',
+    )
+    expect(spies.updateCard).not.toHaveBeenCalled()
+  })
+
+  it("points deleteCard's refusal to invalidateCard when the provider can invalidate", async () => {
+    const withInvalidate = spyProvider({ deleteCard: false, invalidateCard: true }).provider
+    const error = await rejection(withInvalidate.deleteCard(owner, 'c'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toContain('use invalidateCard to retire a card')
+
+    const without = spyProvider({ deleteCard: false, invalidateCard: false }).provider
+    const plain = await rejection(without.deleteCard(owner, 'c'))
+    expect(plain.code).toBe('unsupported_operation')
+    expect(plain.message).not.toContain('invalidateCard')
+  })
+
+  it('refuses raw card details when capabilities.cardDetails is false', async () => {
+    const { provider, spies } = spyProvider({ cardDetails: false })
+    const error = await rejection(
+      provider.createCard(owner, {
+        source: { number: '4242424242424242', expMonth: 12, expYear: nextYear },
+      }),
+    )
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).not.toContain('4242424242424242')
+    expect(spies.createCard).not.toHaveBeenCalled()
+  })
+
+  it('throws at definition time when a declared capability has no primitive', () => {
+    expect(() =>
+      defineCardProvider({
+        name: 'half-done',
+        capabilities: { ...ALL_CAPABILITIES, deleteCard: true },
+        ...primitivesWithout('deleteCard'),
+      }),
+    ).toThrow(new TypeError('half-done: capability deleteCard is declared but not implemented'))
+  })
+
+  it('does not require a primitive whose capability is false', () => {
+    const provider = defineCardProvider({
+      name: 'no-delete',
+      capabilities: { ...ALL_CAPABILITIES, deleteCard: false },
+      ...primitivesWithout('deleteCard'),
+    })
+    expect(provider.capabilities.deleteCard).toBe(false)
+  })
+
+  it('types a false capability and a missing owner type as compile errors', async () => {
+    const provider = defineCardProvider({
+      name: 'accounts-only',
+      capabilities: {
+        ownerTypes: ['account'],
+        createCard: true,
+        getCard: true,
+        listCards: true,
+        updateCard: true,
+        deleteCard: false,
+        setDefaultCard: true,
+        invalidateCard: true,
+        cardDetails: false,
+        externalAccounts: false,
+        defaultPolicy: 'caller-chosen',
+      },
+      getCard: async (o, id) => makeCard({ id, owner: o }),
+      createCard: async (o) => makeCard({ owner: o }),
+      listCards: async () => ({ data: [], hasMore: false, nextCursor: null }),
+      updateCard: async (o, id) => makeCard({ id, owner: o }),
+      setDefaultCard: async (o, id) => makeCard({ id, owner: o }),
+      invalidateCard: async (o, id) => makeCard({ id, owner: o, status: 'invalid' }),
+      parseCard: () => null,
+    })
+    const account = { type: 'account', id: 'acct_1' } as const
+
+    // @ts-expect-error deleteCard is false in the capabilities: calling it does not compile
+    const deleting = provider.deleteCard(account, 'x')
+    // @ts-expect-error this provider holds cards of accounts only
+    const customerRead = provider.getCard({ type: 'customer', id: 'c' }, 'x')
+
+    // The calls that the types refuse also fail at run time.
+    expect((await rejection(deleting)).code).toBe('unsupported_operation')
+    expect((await rejection(customerRead)).code).toBe('unsupported_operation')
+
+    // Supported calls compile, and the provider still fits the general contract.
+    expect((await provider.getCard(account, 'x')).id).toBe('x')
+    const general: CardProvider = provider
+    const generalError = await rejection(general.deleteCard(account, 'x'))
+    expect(generalError.message).toContain('use invalidateCard to retire a card')
+  })
+})
+
+describe('defineCardProvider: idempotency keys', () => {
+  it('generates an idempotency key for every create when the caller gives none', async () => {
+    const { provider, spies } = spyProvider()
+    await provider.createCard(owner, { source: 'tok_visa' })
+    await provider.createCard(owner, { source: 'tok_visa' })
+    const keys = spies.createCard.mock.calls.map((call) => call[2].idempotencyKey)
+    expect(keys).toHaveLength(2)
+    for (const key of keys) expect(key).toMatch(/^[0-9a-f-]{36}$/)
+    expect(keys[0]).not.toBe(keys[1])
+  })
+
+  it("passes the caller's idempotency key through unchanged", async () => {
+    const { provider, spies } = spyProvider()
+    await provider.createCard(owner, { source: 'tok_visa' }, { idempotencyKey: 'order-42' })
+    expect(spies.createCard).toHaveBeenCalledWith(
+      owner,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'order-42' },
+    )
+  })
+
+  it('refuses an empty idempotency key', async () => {
+    const { provider, spies } = spyProvider()
+    const error = await rejection(
+      provider.createCard(owner, { source: 'tok_visa' }, { idempotencyKey: '' }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(spies.createCard).not.toHaveBeenCalled()
+  })
+})
+
+describe('defineCardProvider: output and errors', () => {
+  it('turns a malformed card from a primitive into a non-retryable provider_unavailable', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        getCard: async () => ({ ...makeCard(), last4: '42' }),
+      },
+    )
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error.code).toBe('provider_unavailable')
+    expect(error.retryable).toBe(false)
+    expect(error.message).toContain('last4')
+  })
+
+  it('checks every card of a listed page', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        listCards: async () => ({
+          data: [makeCard(), { ...makeCard({ id: 'card_2' }), brand: 'visa-ish' as Card['brand'] }],
+          hasMore: false,
+          nextCursor: null,
+        }),
+      },
+    )
+    const error = await rejection(provider.listCards(owner))
+    expect(error.code).toBe('provider_unavailable')
+    expect(error.retryable).toBe(false)
+  })
+
+  it('passes a non-Cardport throw to mapError and raises what it returns', async () => {
+    const thrown = new Error('socket hang up')
+    const mapped = new ConflictError('mapped', { provider: 'spy' })
+    const mapError = vi.fn(() => mapped)
+    const { provider } = spyProvider(
+      {},
+      {
+        getCard: async () => {
+          throw thrown
+        },
+        mapError,
+      },
+    )
+    await expect(provider.getCard(owner, 'card_1')).rejects.toBe(mapped)
+    expect(mapError).toHaveBeenCalledWith(thrown)
+  })
+
+  it('wraps what mapError does not recognise as provider_unavailable with the cause', async () => {
+    const thrown = new Error('something odd')
+    const mapError = vi.fn(() => undefined)
+    const { provider } = spyProvider(
+      {},
+      {
+        deleteCard: async () => {
+          throw thrown
+        },
+        mapError,
+      },
+    )
+    const error = await rejection(provider.deleteCard(owner, 'card_1'))
+    expect(mapError).toHaveBeenCalledWith(thrown)
+    expect(error.code).toBe('provider_unavailable')
+    expect(error.retryable).toBe(true)
+    expect(error.cause).toBe(thrown)
+    expect(error.message).toBe('spy failed during deleteCard with an unexpected error; see cause')
+  })
+
+  it('lets a CardportError thrown by a primitive through without calling mapError', async () => {
+    const conflict = new ConflictError('in use', { provider: 'spy' })
+    const mapError = vi.fn(() => undefined)
+    const { provider } = spyProvider(
+      {},
+      {
+        setDefaultCard: async () => {
+          throw conflict
+        },
+        mapError,
+      },
+    )
+    await expect(provider.setDefaultCard(owner, 'card_1')).rejects.toBe(conflict)
+    expect(mapError).not.toHaveBeenCalled()
+  })
+})
+
+describe('defineCardProvider: getDefaultCard', () => {
+  it('derives the default from listCards, across several pages, when no primitive is given', async () => {
+    // Seven cards served two per page whatever the limit; the default is on the last page.
+    const cards = Array.from({ length: 7 }, (_, index) =>
+      makeCard({ id: `card_${index}`, isDefault: index === 6 }),
+    )
+    const listCards = vi.fn(async (_owner: Owner, options: { cursor?: string }) => {
+      const start = options.cursor ? Number(decodeCursor('spy', options.cursor).offset) : 0
+      const hasMore = start + 2 < cards.length
+      return {
+        data: cards.slice(start, start + 2),
+        hasMore,
+        nextCursor: hasMore ? encodeCursor('spy', { offset: start + 2 }) : null,
+      }
+    })
+    const { provider } = spyProvider({}, { listCards })
+    const found = await provider.getDefaultCard(owner)
+    expect(found?.id).toBe('card_6')
+    expect(listCards).toHaveBeenCalledTimes(4)
+  })
+
+  it('returns null when no listed card is the default', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        listCards: async () => ({ data: [makeCard()], hasMore: false, nextCursor: null }),
+      },
+    )
+    expect(await provider.getDefaultCard(owner)).toBeNull()
+  })
+
+  it('uses the getDefaultCard primitive when given, and checks its output', async () => {
+    const listCards = vi.fn(async () => ({ data: [], hasMore: false, nextCursor: null }))
+    const { provider } = spyProvider(
+      {},
+      {
+        listCards,
+        getDefaultCard: async () => makeCard({ id: 'card_d', isDefault: true }),
+      },
+    )
+    expect((await provider.getDefaultCard(owner))?.id).toBe('card_d')
+    expect(listCards).not.toHaveBeenCalled()
+
+    const broken = spyProvider(
+      {},
+      {
+        getDefaultCard: async () => ({ ...makeCard(), expMonth: 13 }),
+      },
+    ).provider
+    expect((await rejection(broken.getDefaultCard(owner))).code).toBe('provider_unavailable')
+  })
+})
+
+describe('defineCardProvider: parseCard', () => {
+  const parsing = (parse: (raw: unknown, o?: Owner) => Card | null) =>
+    spyProvider({}, { parseCard: parse }).provider
+
+  it('returns null for what is not a card', () => {
+    const provider = parsing((raw) =>
+      (raw as { object?: string }).object === 'card' ? makeCard() : null,
+    )
+    expect(provider.parseCard({ object: 'bank_account', last4: '6789' })).toBeNull()
+    expect(provider.parseCard({ object: 'card' })?.id).toBe('card_1')
+  })
+
+  it('raises invalid_request for a card payload it cannot read', () => {
+    const malformed = parsing(() => ({ ...makeCard(), last4: 'abcd' }))
+    expect(errorOf(() => malformed.parseCard({}))).toMatchObject({ code: 'invalid_request' })
+
+    const cause = new TypeError("Cannot read properties of undefined (reading 'exp_month')")
+    const throwing = parsing(() => {
+      throw cause
+    })
+    const error = errorOf(() => throwing.parseCard({ object: 'card' }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.cause).toBe(cause)
+  })
+
+  it('gives the primitive the validated owner', () => {
+    const parse = vi.fn((_raw: unknown, o?: Owner) => makeCard({ owner: o ?? owner }))
+    const provider = parsing(parse)
+    const other = { type: 'customer', id: 'cus_2' } as const
+    expect(provider.parseCard({}, other)?.owner).toEqual(other)
+    expect(parse).toHaveBeenCalledWith({}, other)
+    expect(errorOf(() => provider.parseCard({}, { type: 'customer', id: '' })).code).toBe(
+      'invalid_request',
+    )
+  })
+})
+
+// --- helpers ---
+
+const ALL_CAPABILITIES = {
+  ownerTypes: ['customer', 'account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: true,
+  deleteCard: true,
+  setDefaultCard: true,
+  invalidateCard: true,
+  cardDetails: true,
+  externalAccounts: false,
+  defaultPolicy: 'first-card',
+} as const satisfies ProviderCapabilities
+
+function makeCard(overrides: Partial<Card> = {}): Card {
+  return {
+    id: 'card_1',
+    provider: 'spy',
+    owner,
+    brand: 'visa',
+    last4: '4242',
+    expMonth: 12,
+    expYear: nextYear,
+    holderName: null,
+    address: { ...EMPTY_ADDRESS },
+    country: 'US',
+    fingerprint: 'fp_1',
+    funding: 'credit',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: null,
+    isDefault: false,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+    ...overrides,
+  }
+}
+
+function spies() {
+  return {
+    createCard: vi.fn(async (o: Owner, _input: unknown, _context: { idempotencyKey: string }) =>
+      makeCard({ owner: o }),
+    ),
+    getCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
+    listCards: vi.fn(async (_o: Owner, _options: { limit: number; cursor?: string }) => ({
+      data: [] as Card[],
+      hasMore: false,
+      nextCursor: null,
+    })),
+    updateCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
+    deleteCard: vi.fn(async (_o: Owner, _id: string) => {}),
+    setDefaultCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
+    invalidateCard: vi.fn(async (o: Owner, id: string) =>
+      makeCard({ id, owner: o, status: 'invalid' }),
+    ),
+    parseCard: vi.fn((_raw: unknown, _o?: Owner): Card | null => null),
+  }
+}
+
+/** A provider over spy primitives; `overrides` replace primitives or add mapError. */
+function spyProvider(
+  capabilities: Partial<ProviderCapabilities> = {},
+  overrides: Partial<Parameters<typeof defineCardProvider>[0]> = {},
+) {
+  const primitives = spies()
+  const provider: CardProvider = defineCardProvider({
+    name: 'spy',
+    capabilities: { ...ALL_CAPABILITIES, ...capabilities },
+    ...primitives,
+    ...overrides,
+  })
+  return { provider, spies: primitives }
+}
+
+function primitivesWithout(operation: keyof ReturnType<typeof spies>) {
+  const { [operation]: _left, ...rest } = spies()
+  return { parseCard: () => null, ...rest }
+}
+
+function manyKeys(count: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, index) => [`key_${index}`, 'v']))
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CardportError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected the call to be rejected')
+}
+
+function errorOf(run: () => unknown): CardportError {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected the call to throw')
+}

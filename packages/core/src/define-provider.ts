@@ -1,0 +1,298 @@
+import { randomUUID } from 'node:crypto'
+import { z } from 'zod'
+import { type Card, CardSchema, formatOwner, type Owner, OwnerSchema } from './card.js'
+import {
+  type CardUpdate,
+  CardUpdateSchema,
+  CreateCardInputSchema,
+  type ValidCreateCardInput,
+} from './card-details.js'
+import {
+  CardNotFoundError,
+  type CardportError,
+  InvalidRequestError,
+  isCardportError,
+  ProviderUnavailableError,
+  UnsupportedOperationError,
+} from './errors.js'
+import { listAll, type Page } from './pagination.js'
+import type { CardProvider, ProviderCapabilities } from './provider.js'
+import { validate } from './validate.js'
+
+/**
+ * The primitives an adapter writes. Each returns provider data mapped to the {@link Card}
+ * shape; `defineCardProvider` validates input before calling them and output after, so an
+ * adapter never repeats those checks. Every operation whose capability is `true` must be given.
+ */
+export interface CardProviderPrimitives {
+  createCard?(
+    owner: Owner,
+    input: ValidCreateCardInput,
+    context: { idempotencyKey: string },
+  ): Promise<Card>
+  getCard?(owner: Owner, cardId: string): Promise<Card>
+  listCards?(owner: Owner, options: { limit: number; cursor?: string }): Promise<Page<Card>>
+  updateCard?(owner: Owner, cardId: string, patch: CardUpdate): Promise<Card>
+  deleteCard?(owner: Owner, cardId: string): Promise<void>
+  setDefaultCard?(owner: Owner, cardId: string): Promise<Card>
+  /** Optional: when absent, the default is found by paging through `listCards`. */
+  getDefaultCard?(owner: Owner): Promise<Card | null>
+  invalidateCard?(owner: Owner, cardId: string): Promise<Card>
+  /** Maps a raw payload to the Card shape, or returns null for what is not a card. */
+  parseCard(raw: unknown, owner?: Owner): Card | null
+  /**
+   * Turns what the provider's client threw into a `CardportError`. Return undefined for what
+   * it does not recognise: the core wraps that as `provider_unavailable`.
+   */
+  mapError?(error: unknown): CardportError | undefined
+}
+
+/** What `defineCardProvider` takes: the provider's name and capabilities, and its primitives. */
+export interface CardProviderDefinition<C extends ProviderCapabilities>
+  extends CardProviderPrimitives {
+  name: string
+  capabilities: C
+}
+
+const OPERATIONS = [
+  'createCard',
+  'getCard',
+  'listCards',
+  'updateCard',
+  'deleteCard',
+  'setDefaultCard',
+  'invalidateCard',
+] as const
+
+const CardIdSchema = z.string().min(1, 'a card id cannot be empty')
+const ListOptionsSchema = z
+  .object({
+    limit: z.number().int().min(1).max(100).default(10),
+    cursor: z.string().min(1).optional(),
+  })
+  .default({ limit: 10 })
+const RequestOptionsSchema = z
+  .object({ idempotencyKey: z.string().min(1).max(255).optional() })
+  .default({})
+
+/**
+ * Builds a {@link CardProvider} from an adapter's primitives. The core does what every
+ * adapter would otherwise repeat:
+ * - validates owners, ids, create input (metadata limits, card details), updates and list
+ *   options before any request, raising `invalid_request`;
+ * - refuses operations and owner types the capabilities leave out with `unsupported_operation`;
+ * - gives every create an idempotency key;
+ * - parses every card with `CardSchema`;
+ * - turns anything thrown into a `CardportError` (through the adapter's `mapError`).
+ *
+ * @example
+ * ```ts
+ * export function myProvider(options: MyOptions) {
+ *   const client = makeClient(options)
+ *   return defineCardProvider({
+ *     name: 'my-psp',
+ *     capabilities: { ... } as const satisfies ProviderCapabilities,
+ *     async getCard(owner, id) { return toCard(await client.get(owner, id), owner) },
+ *     parseCard: (raw, owner) => (isMyCard(raw) ? toCard(raw, owner) : null),
+ *     mapError,
+ *     ...
+ *   })
+ * }
+ * ```
+ */
+export function defineCardProvider<const C extends ProviderCapabilities>(
+  definition: CardProviderDefinition<C>,
+): CardProvider<C> {
+  const { name, capabilities } = definition
+  for (const operation of OPERATIONS) {
+    if (capabilities[operation] && typeof definition[operation] !== 'function') {
+      throw new TypeError(`${name}: capability ${operation} is declared but not implemented`)
+    }
+  }
+
+  const unsupported = (operation: string, hint = ''): never => {
+    throw new UnsupportedOperationError(
+      `${name} does not support ${operation}${hint}; check provider.capabilities before calling it`,
+      { provider: name },
+    )
+  }
+
+  const checkOwner = (owner: unknown): Owner => {
+    const valid = validate(OwnerSchema, owner, 'owner', name)
+    if (!capabilities.ownerTypes.includes(valid.type)) {
+      unsupported(`cards of owners of type '${valid.type}'`)
+    }
+    return valid
+  }
+
+  const toCard = (candidate: Card, operation: string): Card => {
+    const result = CardSchema.safeParse(candidate)
+    if (result.success) return result.data
+    throw new ProviderUnavailableError(
+      `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
+        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+        .join('; ')}`,
+      { provider: name, retryable: false },
+    )
+  }
+
+  const normalizeError = (error: unknown, operation: string): CardportError => {
+    if (isCardportError(error)) return error
+    const mapped = definition.mapError?.(error)
+    if (mapped) return mapped
+    return new ProviderUnavailableError(
+      `${name} failed during ${operation} with an unexpected error; see cause`,
+      { provider: name, cause: error },
+    )
+  }
+
+  const call = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (error) {
+      throw normalizeError(error, operation)
+    }
+  }
+
+  // Only the operations the capabilities declare are reachable, whatever else is defined.
+  const createCard = capabilities.createCard ? definition.createCard?.bind(definition) : undefined
+  const getCard = capabilities.getCard ? definition.getCard?.bind(definition) : undefined
+  const listCards = capabilities.listCards ? definition.listCards?.bind(definition) : undefined
+  const updateCard = capabilities.updateCard ? definition.updateCard?.bind(definition) : undefined
+  const deleteCard = capabilities.deleteCard ? definition.deleteCard?.bind(definition) : undefined
+  const setDefaultCard = capabilities.setDefaultCard
+    ? definition.setDefaultCard?.bind(definition)
+    : undefined
+  const invalidateCard = capabilities.invalidateCard
+    ? definition.invalidateCard?.bind(definition)
+    : undefined
+
+  const provider = {
+    name,
+    capabilities,
+
+    async createCard(owner: Owner, input: unknown, options?: unknown): Promise<Card> {
+      if (!createCard) return unsupported('createCard')
+      const validOwner = checkOwner(owner)
+      const validInput = validate(CreateCardInputSchema, input, 'card input', name)
+      if (typeof validInput.source !== 'string' && !capabilities.cardDetails) {
+        unsupported('raw card details', ': pass a token made by the provider instead')
+      }
+      const { idempotencyKey = randomUUID() } = validate(
+        RequestOptionsSchema,
+        options,
+        'request options',
+        name,
+      )
+      const card = await call('createCard', () =>
+        createCard(validOwner, validInput, { idempotencyKey }),
+      )
+      return toCard(card, 'createCard')
+    },
+
+    async getCard(owner: Owner, cardId: string): Promise<Card> {
+      if (!getCard) return unsupported('getCard')
+      const validOwner = checkOwner(owner)
+      const id = validate(CardIdSchema, cardId, 'card id', name)
+      return toCard(await call('getCard', () => getCard(validOwner, id)), 'getCard')
+    },
+
+    async listCards(owner: Owner, options?: unknown): Promise<Page<Card>> {
+      if (!listCards) return unsupported('listCards')
+      const validOwner = checkOwner(owner)
+      const validOptions = validate(ListOptionsSchema, options, 'list options', name)
+      const page = await call('listCards', () => listCards(validOwner, validOptions))
+      return { ...page, data: page.data.map((card) => toCard(card, 'listCards')) }
+    },
+
+    async updateCard(owner: Owner, cardId: string, patch: unknown): Promise<Card> {
+      if (!updateCard) return unsupported('updateCard')
+      const validOwner = checkOwner(owner)
+      const id = validate(CardIdSchema, cardId, 'card id', name)
+      const validPatch = validate(CardUpdateSchema, patch, 'card update', name)
+      return toCard(
+        await call('updateCard', () => updateCard(validOwner, id, validPatch)),
+        'updateCard',
+      )
+    },
+
+    async deleteCard(owner: Owner, cardId: string): Promise<void> {
+      if (!deleteCard) {
+        return unsupported(
+          'deleteCard',
+          capabilities.invalidateCard ? ': use invalidateCard to retire a card' : '',
+        )
+      }
+      const validOwner = checkOwner(owner)
+      const id = validate(CardIdSchema, cardId, 'card id', name)
+      await call('deleteCard', () => deleteCard(validOwner, id))
+    },
+
+    async setDefaultCard(owner: Owner, cardId: string): Promise<Card> {
+      if (!setDefaultCard) return unsupported('setDefaultCard')
+      const validOwner = checkOwner(owner)
+      const id = validate(CardIdSchema, cardId, 'card id', name)
+      return toCard(
+        await call('setDefaultCard', () => setDefaultCard(validOwner, id)),
+        'setDefaultCard',
+      )
+    },
+
+    async getDefaultCard(owner: Owner): Promise<Card | null> {
+      if (!listCards) return unsupported('getDefaultCard')
+      const validOwner = checkOwner(owner)
+      if (definition.getDefaultCard) {
+        const getDefault = definition.getDefaultCard.bind(definition)
+        const card = await call('getDefaultCard', () => getDefault(validOwner))
+        return card === null ? null : toCard(card, 'getDefaultCard')
+      }
+      for await (const card of listAll(provider, validOwner)) {
+        if (card.isDefault) return card
+      }
+      return null
+    },
+
+    async invalidateCard(owner: Owner, cardId: string): Promise<Card> {
+      if (!invalidateCard) return unsupported('invalidateCard')
+      const validOwner = checkOwner(owner)
+      const id = validate(CardIdSchema, cardId, 'card id', name)
+      return toCard(
+        await call('invalidateCard', () => invalidateCard(validOwner, id)),
+        'invalidateCard',
+      )
+    },
+
+    parseCard(raw: unknown, owner?: Owner): Card | null {
+      const validOwner = owner === undefined ? undefined : checkOwner(owner)
+      let candidate: Card | null
+      try {
+        candidate = definition.parseCard(raw, validOwner)
+      } catch (error) {
+        if (isCardportError(error)) throw error
+        throw new InvalidRequestError(`${name} could not read this payload as a card`, {
+          provider: name,
+          cause: error,
+        })
+      }
+      if (candidate === null) return null
+      return validate(CardSchema, candidate, `${name} card payload`, name)
+    },
+  }
+  return Object.freeze(provider) as unknown as CardProvider<C>
+}
+
+/**
+ * The not-found error adapters raise for a card an owner does not hold, worded the same
+ * everywhere.
+ */
+export function cardNotFound(
+  provider: string,
+  owner: Owner,
+  cardId: string,
+  options: { status?: number; requestId?: string; providerCode?: string; cause?: unknown } = {},
+): CardNotFoundError {
+  return new CardNotFoundError(
+    `${provider} has no card ${cardId} for ${formatOwner(owner)}: list the owner's cards to find its ids`,
+    { provider, ...options },
+  )
+}

@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest'
+import {
+  AuthenticationError,
+  CARDPORT_ERROR_CODES,
+  CardDeclinedError,
+  CardInvalidError,
+  CardNotFoundError,
+  CardportError,
+  type CardportErrorCode,
+  ConflictError,
+  IdempotencyConflictError,
+  InvalidRequestError,
+  isCardportError,
+  OwnerNotFoundError,
+  PermissionError,
+  ProviderUnavailableError,
+  RateLimitedError,
+  UnsupportedOperationError,
+} from './errors.js'
+
+describe('CardportError', () => {
+  it('carries its code, message and options', () => {
+    const cause = new Error('socket hang up')
+    const error = new CardportError('card_declined', 'The card was declined.', {
+      provider: 'stripe',
+      status: 402,
+      providerCode: 'card_declined',
+      declineCode: 'insufficient_funds',
+      requestId: 'req_123',
+      details: { param: 'source' },
+      cause,
+    })
+    expect(error).toBeInstanceOf(Error)
+    expect(error.name).toBe('CardportError')
+    expect(error.code).toBe('card_declined')
+    expect(error.message).toBe('The card was declined.')
+    expect(error.provider).toBe('stripe')
+    expect(error.status).toBe(402)
+    expect(error.providerCode).toBe('card_declined')
+    expect(error.declineCode).toBe('insufficient_funds')
+    expect(error.requestId).toBe('req_123')
+    expect(error.details).toEqual({ param: 'source' })
+    expect(error.cause).toBe(cause)
+    expect(error.retryable).toBe(false)
+  })
+
+  it('has no cause property when none was given', () => {
+    expect('cause' in new CardportError('conflict', 'x')).toBe(false)
+  })
+
+  it.each(
+    CARDPORT_ERROR_CODES.map((code) => [
+      code,
+      code === 'rate_limited' || code === 'provider_unavailable',
+    ]),
+  )('%s is retryable by default: %s', (code, retryable) => {
+    expect(new CardportError(code, 'x').retryable).toBe(retryable)
+  })
+
+  it('lets the caller override the default', () => {
+    expect(new CardportError('provider_unavailable', 'x', { retryable: false }).retryable).toBe(
+      false,
+    )
+    expect(new CardportError('conflict', 'x', { retryable: true }).retryable).toBe(true)
+  })
+
+  it('keeps retryAfterMs for rate limits', () => {
+    const error = new RateLimitedError('Slow down.', { retryAfterMs: 1500 })
+    expect(error.retryAfterMs).toBe(1500)
+    expect(error.retryable).toBe(true)
+  })
+})
+
+describe('subclasses', () => {
+  it.each([
+    [CardDeclinedError, 'card_declined', 'CardDeclinedError'],
+    [CardInvalidError, 'card_invalid', 'CardInvalidError'],
+    [CardNotFoundError, 'card_not_found', 'CardNotFoundError'],
+    [OwnerNotFoundError, 'owner_not_found', 'OwnerNotFoundError'],
+    [ConflictError, 'conflict', 'ConflictError'],
+    [AuthenticationError, 'authentication', 'AuthenticationError'],
+    [PermissionError, 'permission', 'PermissionError'],
+    [RateLimitedError, 'rate_limited', 'RateLimitedError'],
+    [ProviderUnavailableError, 'provider_unavailable', 'ProviderUnavailableError'],
+    [InvalidRequestError, 'invalid_request', 'InvalidRequestError'],
+    [UnsupportedOperationError, 'unsupported_operation', 'UnsupportedOperationError'],
+    [IdempotencyConflictError, 'idempotency_conflict', 'IdempotencyConflictError'],
+  ] as const)('%o sets code %s', (ErrorClass, code, name) => {
+    const error = new ErrorClass('message', { provider: 'memory' })
+    expect(error.code).toBe(code)
+    expect(error.name).toBe(name)
+    expect(error.provider).toBe('memory')
+    expect(error).toBeInstanceOf(CardportError)
+    expect(isCardportError(error, code)).toBe(true)
+  })
+
+  it('covers every code', () => {
+    expect(CARDPORT_ERROR_CODES).toHaveLength(12)
+  })
+})
+
+describe('isCardportError', () => {
+  const declined = new CardDeclinedError('declined')
+
+  it('recognizes any cardport error without codes', () => {
+    expect(isCardportError(declined)).toBe(true)
+    expect(isCardportError(new CardportError('conflict', 'x'))).toBe(true)
+  })
+
+  it('matches one of the given codes', () => {
+    expect(isCardportError(declined, 'card_declined')).toBe(true)
+    expect(isCardportError(declined, 'conflict', 'card_declined')).toBe(true)
+    expect(isCardportError(declined, 'conflict')).toBe(false)
+    expect(isCardportError(declined, 'rate_limited', 'provider_unavailable')).toBe(false)
+  })
+
+  it('refuses what is not a cardport error', () => {
+    for (const value of [null, undefined, 'card_declined', 42, new Error('x'), {}]) {
+      expect(isCardportError(value)).toBe(false)
+    }
+  })
+
+  it('refuses a forged object that has a code but lacks the brand', () => {
+    const forged = Object.assign(new Error('forged'), {
+      name: 'CardportError',
+      code: 'card_declined' satisfies CardportErrorCode,
+      retryable: false,
+    })
+    expect(isCardportError(forged)).toBe(false)
+    expect(isCardportError(forged, 'card_declined')).toBe(false)
+    expect(isCardportError({ ...declined })).toBe(false)
+  })
+
+  it('recognizes an error from another copy of the library by its shared brand', () => {
+    // Another copy of @cardport/core has its own classes but marks errors with the same
+    // registered symbol, so its errors are recognized without instanceof.
+    const foreign = Object.defineProperty(
+      Object.assign(new Error('declined elsewhere'), { code: 'card_declined' }),
+      Symbol.for('@cardport/core/error'),
+      { value: true },
+    )
+    expect(foreign).not.toBeInstanceOf(CardportError)
+    expect(isCardportError(foreign, 'card_declined')).toBe(true)
+    expect(isCardportError(foreign, 'conflict')).toBe(false)
+  })
+})
+
+describe('toJSON', () => {
+  it('gives the public fields and no stack, cause or details', () => {
+    const error = new InvalidRequestError('Invalid card: last4: last4 is exactly four digits', {
+      provider: 'stripe',
+      status: 400,
+      requestId: 'req_9',
+      issues: [{ path: ['last4'], message: 'last4 is exactly four digits' }],
+      details: { internal: 'x' },
+      cause: new Error('inner'),
+    })
+    const json = error.toJSON()
+    expect(json).toEqual({
+      name: 'InvalidRequestError',
+      code: 'invalid_request',
+      message: 'Invalid card: last4: last4 is exactly four digits',
+      provider: 'stripe',
+      status: 400,
+      providerCode: undefined,
+      declineCode: undefined,
+      requestId: 'req_9',
+      retryable: false,
+      retryAfterMs: undefined,
+      issues: [{ path: ['last4'], message: 'last4 is exactly four digits' }],
+    })
+    expect('stack' in json).toBe(false)
+    expect('cause' in json).toBe(false)
+    const serialized = JSON.stringify(error)
+    expect(serialized).not.toContain('inner')
+    expect(serialized).not.toContain('"stack"')
+  })
+})
+
+describe('redaction in the constructor', () => {
+  const number = '4242424242424242'
+  const key = 'sk_live_51HqLyjWDarjtT1zdp7dcXYZ'
+
+  it('removes a card number and a live key from the message', () => {
+    const error = new CardportError(
+      'authentication',
+      `Card ${number} refused for key ${key} (also 4242 4242 4242 4242)`,
+    )
+    expect(error.message).toBe('Card •••• 4242 refused for key sk_live_[redacted] (also •••• 4242)')
+    expect(String(error)).not.toContain(number)
+    expect(error.stack ?? '').not.toContain(number)
+    expect(error.stack ?? '').not.toContain(key)
+  })
+
+  it('removes them from the issues too, keeping the paths', () => {
+    const error = new InvalidRequestError('Invalid input', {
+      issues: [
+        { path: ['source', 'number'], message: `${number} is not accepted` },
+        { path: ['apiKey'], message: `key ${key} is not allowed here` },
+      ],
+    })
+    expect(error.issues).toEqual([
+      { path: ['source', 'number'], message: '•••• 4242 is not accepted' },
+      { path: ['apiKey'], message: 'key sk_live_[redacted] is not allowed here' },
+    ])
+    const serialized = JSON.stringify(error)
+    expect(serialized).not.toContain(number)
+    expect(serialized).not.toContain('51HqLyjWDarjtT1zdp7dcXYZ')
+  })
+})

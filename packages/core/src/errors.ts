@@ -1,0 +1,239 @@
+import { redactSecrets } from './redact.js'
+
+/**
+ * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
+ * `@cardport/core` in one application each have their own classes, but the codes are the same.
+ */
+export const CARDPORT_ERROR_CODES = [
+  'card_declined',
+  'card_invalid',
+  'card_not_found',
+  'owner_not_found',
+  'conflict',
+  'authentication',
+  'permission',
+  'rate_limited',
+  'provider_unavailable',
+  'invalid_request',
+  'unsupported_operation',
+  'idempotency_conflict',
+] as const
+
+/** One of {@link CARDPORT_ERROR_CODES}. */
+export type CardportErrorCode = (typeof CARDPORT_ERROR_CODES)[number]
+
+/** A validation problem found before any request was made (from zod, with the input left out). */
+export interface ValidationIssue {
+  /** Where the problem is, as a path into the input (`['metadata', 'order_id']`). */
+  readonly path: readonly PropertyKey[]
+  /** What is wrong, in words; never contains the offending value. */
+  readonly message: string
+}
+
+/** What can be said about an error when raising it. */
+export interface CardportErrorOptions {
+  /** The provider that raised it (`'stripe'`, `'marketplace'`), when one did. */
+  provider?: string | undefined
+  /** The HTTP status the provider answered with. */
+  status?: number | undefined
+  /** The provider's own code (`'card_declined'`, `'card-not-validated'` …). */
+  providerCode?: string | undefined
+  /** For declines: the issuer's reason (`'insufficient_funds'` …), when the provider gives one. */
+  declineCode?: string | undefined
+  /** The provider's request id, to quote to its support. */
+  requestId?: string | undefined
+  /** Whether the same call may succeed if made again later. Defaults by code. */
+  retryable?: boolean | undefined
+  /** For `rate_limited`: how long the provider asked to wait. */
+  retryAfterMs?: number | undefined
+  /** For `invalid_request` raised locally: what was wrong with the input. */
+  issues?: readonly ValidationIssue[] | undefined
+  /** Extra, non-secret facts from the provider (the marketplace's `additional`, a param name). */
+  details?: Readonly<Record<string, unknown>> | undefined
+  /** The original error. */
+  cause?: unknown
+}
+
+const BRAND = Symbol.for('@cardport/core/error')
+
+const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
+  'rate_limited',
+  'provider_unavailable',
+])
+
+/**
+ * The one error type of cardport. Every failure that crosses a cardport API, from a provider,
+ * a store or local validation, is a `CardportError` with a string `code`.
+ *
+ * The message says what went wrong and what to do. It never contains a card number, a CVC or
+ * an API key: they are removed here, whatever the caller passed.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await provider.createCard(owner, { source: 'tok_chargeDeclined' })
+ * } catch (error) {
+ *   if (isCardportError(error, 'card_declined')) showDecline(error.declineCode)
+ *   else throw error
+ * }
+ * ```
+ */
+export class CardportError extends Error {
+  override readonly name: string = 'CardportError'
+  readonly code: CardportErrorCode
+  readonly provider: string | undefined
+  readonly status: number | undefined
+  readonly providerCode: string | undefined
+  readonly declineCode: string | undefined
+  readonly requestId: string | undefined
+  readonly retryable: boolean
+  readonly retryAfterMs: number | undefined
+  readonly issues: readonly ValidationIssue[] | undefined
+  readonly details: Readonly<Record<string, unknown>> | undefined
+
+  constructor(code: CardportErrorCode, message: string, options: CardportErrorOptions = {}) {
+    super(
+      redactSecrets(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    )
+    this.code = code
+    this.provider = options.provider
+    this.status = options.status
+    this.providerCode = options.providerCode
+    this.declineCode = options.declineCode
+    this.requestId = options.requestId
+    this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code)
+    this.retryAfterMs = options.retryAfterMs
+    this.issues = options.issues?.map((issue) => ({
+      path: issue.path,
+      message: redactSecrets(issue.message),
+    }))
+    this.details = options.details
+    Object.defineProperty(this, BRAND, { value: true })
+  }
+
+  /** A plain object for logs and JSON responses: no stack, no cause, nothing secret. */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      provider: this.provider,
+      status: this.status,
+      providerCode: this.providerCode,
+      declineCode: this.declineCode,
+      requestId: this.requestId,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      issues: this.issues,
+    }
+  }
+}
+
+/**
+ * Whether `error` is a {@link CardportError} (from any copy of `@cardport/core`), optionally
+ * with one of the given codes.
+ */
+export function isCardportError(
+  error: unknown,
+  ...codes: CardportErrorCode[]
+): error is CardportError {
+  if (typeof error !== 'object' || error === null || !(BRAND in error)) return false
+  return codes.length === 0 || codes.includes((error as unknown as CardportError).code)
+}
+
+/** The card was declined by the issuer or the provider; `declineCode` says why when known. */
+export class CardDeclinedError extends CardportError {
+  override readonly name = 'CardDeclinedError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('card_declined', message, options)
+  }
+}
+
+/** The card details are wrong: number, expiry or CVC failed validation. */
+export class CardInvalidError extends CardportError {
+  override readonly name = 'CardInvalidError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('card_invalid', message, options)
+  }
+}
+
+/** No card with that id belongs to that owner. */
+export class CardNotFoundError extends CardportError {
+  override readonly name = 'CardNotFoundError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('card_not_found', message, options)
+  }
+}
+
+/** The customer or account does not exist at the provider. */
+export class OwnerNotFoundError extends CardportError {
+  override readonly name = 'OwnerNotFoundError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('owner_not_found', message, options)
+  }
+}
+
+/** The request conflicts with the resource's state (a default that cannot be deleted …). */
+export class ConflictError extends CardportError {
+  override readonly name = 'ConflictError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('conflict', message, options)
+  }
+}
+
+/** The provider did not accept the credentials. */
+export class AuthenticationError extends CardportError {
+  override readonly name = 'AuthenticationError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('authentication', message, options)
+  }
+}
+
+/** The credentials are valid but may not do this. */
+export class PermissionError extends CardportError {
+  override readonly name = 'PermissionError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('permission', message, options)
+  }
+}
+
+/** Too many requests; wait `retryAfterMs` (when known) before trying again. */
+export class RateLimitedError extends CardportError {
+  override readonly name = 'RateLimitedError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('rate_limited', message, options)
+  }
+}
+
+/** The provider failed or could not be reached (5xx, network error, timeout). */
+export class ProviderUnavailableError extends CardportError {
+  override readonly name = 'ProviderUnavailableError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('provider_unavailable', message, options)
+  }
+}
+
+/** The request is malformed; `issues` lists what local validation found. */
+export class InvalidRequestError extends CardportError {
+  override readonly name = 'InvalidRequestError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('invalid_request', message, options)
+  }
+}
+
+/** The provider does not support this operation; its `capabilities` say what it does support. */
+export class UnsupportedOperationError extends CardportError {
+  override readonly name = 'UnsupportedOperationError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('unsupported_operation', message, options)
+  }
+}
+
+/** An idempotency key was reused with a different request. */
+export class IdempotencyConflictError extends CardportError {
+  override readonly name = 'IdempotencyConflictError'
+  constructor(message: string, options?: CardportErrorOptions) {
+    super('idempotency_conflict', message, options)
+  }
+}

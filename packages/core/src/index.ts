@@ -1,0 +1,84 @@
+export { brandFromNumber, CARD_BRANDS, type CardBrand, normalizeBrand } from './brand.js'
+export {
+  type Card,
+  type CardAddress,
+  CardAddressSchema,
+  CardSchema,
+  type CheckResult,
+  CheckResultSchema,
+  EMPTY_ADDRESS,
+  FUNDING_TYPES,
+  formatOwner,
+  type Owner,
+  OwnerSchema,
+  type OwnerType,
+  sameOwner,
+} from './card.js'
+export {
+  type CardDetails,
+  type CardDetailsInput,
+  CardDetailsSchema,
+  type CardUpdate,
+  CardUpdateSchema,
+  type CreateCardInput,
+  CreateCardInputSchema,
+  isExpiryValid,
+  type ValidCreateCardInput,
+} from './card-details.js'
+export { isLuhnValid, maskCard } from './card-number.js'
+export {
+  type CardSync,
+  type CardSyncOptions,
+  createCardSync,
+  type DriftEntry,
+  type DriftReport,
+  type ReconcileOptions,
+  sameCard,
+} from './card-sync.js'
+export { toCountryAlpha2, toCountryAlpha3 } from './country.js'
+export {
+  type CardProviderDefinition,
+  type CardProviderPrimitives,
+  cardNotFound,
+  defineCardProvider,
+} from './define-provider.js'
+export * from './errors.js'
+export {
+  MEMORY_PROVIDER_CAPABILITIES,
+  MEMORY_PROVIDER_TOKENS,
+  type MemoryProvider,
+  type MemoryProviderOptions,
+  memoryProvider,
+} from './memory-provider.js'
+export { memoryStore } from './memory-store.js'
+export {
+  applyMetadataPatch,
+  METADATA_LIMITS,
+  type Metadata,
+  type MetadataPatch,
+  MetadataPatchSchema,
+  MetadataSchema,
+} from './metadata.js'
+export {
+  decodeCursor,
+  encodeCursor,
+  type ListAllOptions,
+  listAll,
+  type Page,
+  TO_ARRAY_HARD_CAP,
+  toArray,
+} from './pagination.js'
+export type {
+  CardProvider,
+  DefaultPolicy,
+  ListOptions,
+  OwnerOf,
+  ProviderCapabilities,
+  RequestOptions,
+  UnsupportedOperation,
+} from './provider.js'
+export { redact, redactSecrets } from './redact.js'
+export { type RetryPolicy, withRetry } from './retry.js'
+export type { CardScope, CardStore, StoredCard, UpsertResult, WriteOptions } from './store.js'
+export { scopeKey, scopeOf } from './store.js'
+export { validate } from './validate.js'

@@ -1,0 +1,396 @@
+import { beforeEach, describe, expect, it } from 'vitest'
+import type { Card, Owner } from './card.js'
+import { CardportError } from './errors.js'
+import {
+  MEMORY_PROVIDER_CAPABILITIES,
+  type MemoryProvider,
+  memoryProvider,
+} from './memory-provider.js'
+import { listAll, toArray } from './pagination.js'
+
+const customer: Owner = { type: 'customer', id: 'cus_1' }
+const account: Owner = { type: 'account', id: 'acct_1' }
+
+let provider: MemoryProvider
+beforeEach(() => {
+  provider = memoryProvider()
+})
+
+describe('memoryProvider: defaults of customers', () => {
+  it('makes the first card the default', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    expect(first.isDefault).toBe(true)
+    expect((await provider.getDefaultCard(customer))?.id).toBe(first.id)
+  })
+
+  it('leaves the default alone when a second card is added', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_mastercard' })
+    expect(second.isDefault).toBe(false)
+    expect((await provider.getDefaultCard(customer))?.id).toBe(first.id)
+    expect((await provider.getCard(customer, first.id)).isDefault).toBe(true)
+  })
+
+  it('makes a later card the default with makeDefault, and only that one', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, {
+      source: 'tok_mastercard',
+      makeDefault: true,
+    })
+    expect(second.isDefault).toBe(true)
+    expect((await provider.getCard(customer, first.id)).isDefault).toBe(false)
+    expect(await defaultsOf(customer)).toEqual([second.id])
+  })
+
+  it('setDefaultCard moves the one default', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_amex' })
+    const chosen = await provider.setDefaultCard(customer, second.id)
+    expect(chosen).toMatchObject({ id: second.id, isDefault: true })
+    expect(await defaultsOf(customer)).toEqual([second.id])
+    expect((await provider.getCard(customer, first.id)).isDefault).toBe(false)
+  })
+
+  it('promotes the most recently added remaining card when the default is deleted', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_mastercard' })
+    const third = await provider.createCard(customer, { source: 'tok_amex' })
+    // The middle card is the default, so "most recent" and "next in line" differ.
+    await provider.setDefaultCard(customer, second.id)
+    await provider.deleteCard(customer, second.id)
+    expect((await provider.getDefaultCard(customer))?.id).toBe(third.id)
+    expect(await defaultsOf(customer)).toEqual([third.id])
+
+    await provider.deleteCard(customer, third.id)
+    expect((await provider.getDefaultCard(customer))?.id).toBe(first.id)
+  })
+
+  it('keeps the default when a card that is not the default is deleted', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_mastercard' })
+    await provider.deleteCard(customer, second.id)
+    expect((await provider.getDefaultCard(customer))?.id).toBe(first.id)
+  })
+
+  it('leaves no default when the last card is deleted', async () => {
+    const only = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.deleteCard(customer, only.id)
+    expect(await provider.getDefaultCard(customer)).toBeNull()
+    expect((await provider.listCards(customer)).data).toEqual([])
+    expect((await rejection(provider.getCard(customer, only.id))).code).toBe('card_not_found')
+  })
+
+  it('keeps owners apart', async () => {
+    const other: Owner = { type: 'customer', id: 'cus_2' }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    expect((await rejection(provider.getCard(other, card.id))).code).toBe('card_not_found')
+    expect((await rejection(provider.deleteCard(other, card.id))).code).toBe('card_not_found')
+    expect(await provider.getDefaultCard(other)).toBeNull()
+    expect((await provider.getCard(customer, card.id)).id).toBe(card.id)
+  })
+})
+
+describe('memoryProvider: defaults of accounts (per currency)', () => {
+  it('makes the first card of each currency its default', async () => {
+    const usd = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    const eur = await provider.createCard(account, { source: 'tok_visa', currency: 'eur' })
+    const usd2 = await provider.createCard(account, { source: 'tok_amex', currency: 'usd' })
+    expect(usd).toMatchObject({ currency: 'usd', isDefault: true })
+    expect(eur).toMatchObject({ currency: 'eur', isDefault: true })
+    expect(usd2).toMatchObject({ currency: 'usd', isDefault: false })
+    expect((await defaultsOf(account)).sort()).toEqual([eur.id, usd.id].sort())
+  })
+
+  it('uses usd when no currency is given', async () => {
+    const card = await provider.createCard(account, { source: 'tok_visa' })
+    expect(card.currency).toBe('usd')
+    const customerCard = await provider.createCard(customer, { source: 'tok_visa' })
+    expect(customerCard.currency).toBeNull()
+  })
+
+  it('refuses to delete the default for its currency with a conflict that says what to do', async () => {
+    const usd = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    const error = await rejection(provider.deleteCard(account, usd.id))
+    expect(error.code).toBe('conflict')
+    expect(error.message).toContain('make another card the default for that currency first')
+    expect((await provider.getCard(account, usd.id)).isDefault).toBe(true)
+  })
+
+  it('deletes a card that is not the default for its currency', async () => {
+    await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    const spare = await provider.createCard(account, { source: 'tok_amex', currency: 'usd' })
+    await provider.deleteCard(account, spare.id)
+    expect((await rejection(provider.getCard(account, spare.id))).code).toBe('card_not_found')
+  })
+
+  it('makes a card created with makeDefault the default for its currency only', async () => {
+    const usd = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    const eur = await provider.createCard(account, { source: 'tok_visa', currency: 'eur' })
+    const usd2 = await provider.createCard(account, {
+      source: 'tok_amex',
+      currency: 'usd',
+      makeDefault: true,
+    })
+    expect(usd2.isDefault).toBe(true)
+    expect((await provider.getCard(account, usd.id)).isDefault).toBe(false)
+    expect((await provider.getCard(account, eur.id)).isDefault).toBe(true)
+    // The old usd default is no longer protected.
+    await provider.deleteCard(account, usd.id)
+    expect((await defaultsOf(account)).sort()).toEqual([eur.id, usd2.id].sort())
+  })
+})
+
+describe('memoryProvider: lists', () => {
+  it('pages through 25 cards newest first, with no duplicates and no gaps', async () => {
+    const created: string[] = []
+    for (let index = 0; index < 25; index++) {
+      created.push((await provider.createCard(customer, { source: 'tok_visa' })).id)
+    }
+    const pages: Card[][] = []
+    let cursor: string | undefined
+    do {
+      const page = await provider.listCards(
+        customer,
+        cursor ? { limit: 10, cursor } : { limit: 10 },
+      )
+      pages.push(page.data)
+      expect(page.hasMore).toBe(page.nextCursor !== null)
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+    expect(pages.map((page) => page.length)).toEqual([10, 10, 5])
+    const ids = pages.flat().map((card) => card.id)
+    expect(ids).toEqual([...created].reverse())
+    expect(new Set(ids).size).toBe(25)
+    // Exactly one default (the first card created), reported on the last page.
+    expect(
+      pages
+        .flat()
+        .filter((card) => card.isDefault)
+        .map((card) => card.id),
+    ).toEqual([created[0]])
+  })
+
+  it('ends on an exact page boundary with hasMore false', async () => {
+    for (let index = 0; index < 4; index++)
+      await provider.createCard(customer, { source: 'tok_visa' })
+    const first = await provider.listCards(customer, { limit: 2 })
+    expect(first.hasMore).toBe(true)
+    const second = await provider.listCards(customer, { limit: 2, cursor: first.nextCursor! })
+    expect(second).toMatchObject({ hasMore: false, nextCursor: null })
+    expect(second.data).toHaveLength(2)
+  })
+
+  it('streams every card with listAll', async () => {
+    for (let index = 0; index < 25; index++)
+      await provider.createCard(customer, { source: 'tok_visa' })
+    const all = await toArray(listAll(provider, customer, { pageSize: 7 }), { limit: 100 })
+    expect(all).toHaveLength(25)
+    expect(new Set(all.map((card) => card.id)).size).toBe(25)
+  })
+
+  it('refuses a cursor from another provider', async () => {
+    const other = memoryProvider({ name: 'other' })
+    for (let index = 0; index < 3; index++) await other.createCard(customer, { source: 'tok_visa' })
+    const page = await other.listCards(customer, { limit: 1 })
+    const error = await rejection(provider.listCards(customer, { cursor: page.nextCursor! }))
+    expect(error.code).toBe('invalid_request')
+  })
+})
+
+describe('memoryProvider: creating cards', () => {
+  it('replays a create with the same idempotency key and input', async () => {
+    const input = { source: 'tok_visa', metadata: { order: '42' } }
+    const first = await provider.createCard(customer, input, { idempotencyKey: 'key-1' })
+    const again = await provider.createCard(customer, input, { idempotencyKey: 'key-1' })
+    expect(again).toEqual(first)
+    const listed = (await provider.listCards(customer)).data
+    expect(listed.map((card) => card.id)).toEqual([first.id])
+  })
+
+  it('refuses the same key with another input as idempotency_conflict', async () => {
+    await provider.createCard(customer, { source: 'tok_visa' }, { idempotencyKey: 'key-1' })
+    const error = await rejection(
+      provider.createCard(customer, { source: 'tok_amex' }, { idempotencyKey: 'key-1' }),
+    )
+    expect(error.code).toBe('idempotency_conflict')
+    const otherOwner = await rejection(
+      provider.createCard(
+        { type: 'customer', id: 'cus_2' },
+        { source: 'tok_visa' },
+        { idempotencyKey: 'key-1' },
+      ),
+    )
+    expect(otherOwner.code).toBe('idempotency_conflict')
+    expect((await provider.listCards(customer)).data).toHaveLength(1)
+  })
+
+  it('makes a new card for each create without a key', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_visa' })
+    expect(second.id).not.toBe(first.id)
+    expect((await provider.listCards(customer)).data).toHaveLength(2)
+  })
+
+  it('builds the card the token names', async () => {
+    const card = await provider.createCard(customer, {
+      source: 'tok_amex',
+      metadata: { order: '42', empty: '' },
+    })
+    expect(card).toMatchObject({
+      provider: 'memory',
+      owner: customer,
+      brand: 'amex',
+      last4: '8431',
+      status: 'active',
+      metadata: { order: '42' },
+    })
+    expect(card.id).toMatch(/^card_[0-9a-f]{24}$/)
+  })
+
+  it('builds a card from raw details, keeping only the last four digits', async () => {
+    const expYear = new Date().getUTCFullYear() + 2
+    const card = await provider.createCard(customer, {
+      source: { number: '5555 5555 5555 4444', expMonth: 7, expYear, holderName: 'Ada' },
+    })
+    expect(card).toMatchObject({
+      brand: 'mastercard',
+      last4: '4444',
+      expMonth: 7,
+      expYear,
+      holderName: 'Ada',
+    })
+    expect(JSON.stringify(card)).not.toContain('5555555555554444')
+  })
+
+  it('declines tok_chargeDeclined with a declineCode, and adds no card', async () => {
+    const error = await rejection(provider.createCard(customer, { source: 'tok_chargeDeclined' }))
+    expect(error.code).toBe('card_declined')
+    expect(error.declineCode).toBe('generic_decline')
+    expect(error.status).toBe(402)
+    expect((await provider.listCards(customer)).data).toEqual([])
+  })
+
+  it('refuses an unknown token with invalid_request', async () => {
+    const error = await rejection(provider.createCard(customer, { source: 'tok_nope' }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('tok_visa')
+    expect((await provider.listCards(customer)).data).toEqual([])
+  })
+})
+
+describe('memoryProvider: updates, invalidation and reset', () => {
+  it('updates name, expiry, address and metadata; an empty value unsets a key', async () => {
+    const card = await provider.createCard(customer, {
+      source: 'tok_visa',
+      metadata: { keep: '1', drop: '2' },
+    })
+    const updated = await provider.updateCard(customer, card.id, {
+      holderName: 'Grace Hopper',
+      expMonth: 3,
+      expYear: 2031,
+      address: { line1: '1 Main St', postalCode: '94107', country: 'US' },
+      metadata: { drop: '', added: '3' },
+    })
+    expect(updated).toMatchObject({
+      id: card.id,
+      holderName: 'Grace Hopper',
+      expMonth: 3,
+      expYear: 2031,
+      address: {
+        line1: '1 Main St',
+        line2: null,
+        city: null,
+        state: null,
+        postalCode: '94107',
+        country: 'US',
+      },
+      isDefault: true,
+    })
+    expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+    expect(await provider.getCard(customer, card.id)).toEqual(updated)
+  })
+
+  it('keeps what an update leaves out, and clears the name with null', async () => {
+    const card = await provider.createCard(customer, { source: 'tok_visa', metadata: { a: '1' } })
+    await provider.updateCard(customer, card.id, { holderName: 'Ada', address: { city: 'Paris' } })
+    const updated = await provider.updateCard(customer, card.id, { holderName: null })
+    expect(updated.holderName).toBeNull()
+    expect(updated.address.city).toBe('Paris')
+    expect(updated.metadata).toEqual({ a: '1' })
+    expect([updated.expMonth, updated.expYear]).toEqual([card.expMonth, card.expYear])
+  })
+
+  it('answers card_not_found for an update of an unknown card', async () => {
+    const error = await rejection(provider.updateCard(customer, 'card_x', { holderName: 'A' }))
+    expect(error.code).toBe('card_not_found')
+  })
+
+  it('invalidates a card for good', async () => {
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const other = await provider.createCard(customer, { source: 'tok_amex' })
+    const invalid = await provider.invalidateCard(customer, other.id)
+    expect(invalid.status).toBe('invalid')
+    expect((await provider.getCard(customer, other.id)).status).toBe('invalid')
+    expect((await provider.getCard(customer, card.id)).status).toBe('active')
+    const error = await rejection(provider.setDefaultCard(customer, other.id))
+    expect(error.code).toBe('conflict')
+  })
+
+  it('forgets every card and idempotency key on reset()', async () => {
+    const card = await provider.createCard(
+      customer,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'k' },
+    )
+    provider.reset()
+    expect((await provider.listCards(customer)).data).toEqual([])
+    expect(await provider.getDefaultCard(customer)).toBeNull()
+    expect((await rejection(provider.getCard(customer, card.id))).code).toBe('card_not_found')
+    // The key is free again: another input under it is a new card, not a conflict.
+    const fresh = await provider.createCard(
+      customer,
+      { source: 'tok_amex' },
+      { idempotencyKey: 'k' },
+    )
+    expect(fresh).toMatchObject({ brand: 'amex', isDefault: true })
+    expect(fresh.id).not.toBe(card.id)
+  })
+
+  it('declares every capability, with the first-card default policy', () => {
+    expect(provider.capabilities).toBe(MEMORY_PROVIDER_CAPABILITIES)
+    expect(provider.capabilities).toMatchObject({
+      deleteCard: true,
+      invalidateCard: true,
+      externalAccounts: true,
+      defaultPolicy: 'first-card',
+    })
+    expect(provider.name).toBe('memory')
+  })
+})
+
+describe('memoryProvider: parseCard', () => {
+  it('reads its own cards and ignores anything else', async () => {
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    expect(provider.parseCard(card)).toEqual(card)
+    expect(provider.parseCard({ object: 'bank_account', last4: '6789' })).toBeNull()
+    expect(provider.parseCard({ ...card, provider: 'stripe' })).toBeNull()
+    expect(provider.parseCard(null)).toBeNull()
+  })
+})
+
+// --- helpers ---
+
+async function defaultsOf(owner: Owner): Promise<string[]> {
+  const cards = await toArray(listAll(provider, owner), { limit: 1000 })
+  return cards.filter((card) => card.isDefault).map((card) => card.id)
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CardportError> {
+  try {
+    await promise
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected the call to be rejected')
+}

@@ -1,0 +1,285 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { brandFromNumber, type CardBrand } from './brand.js'
+import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import type { ValidCreateCardInput } from './card-details.js'
+import { cardNotFound, defineCardProvider } from './define-provider.js'
+import {
+  CardDeclinedError,
+  ConflictError,
+  IdempotencyConflictError,
+  InvalidRequestError,
+} from './errors.js'
+import { applyMetadataPatch } from './metadata.js'
+import { decodeCursor, encodeCursor } from './pagination.js'
+import type { CardProvider } from './provider.js'
+
+/** The capabilities of {@link memoryProvider}: everything, with Stripe's default rules. */
+export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
+  ownerTypes: ['customer', 'account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: true,
+  deleteCard: true,
+  setDefaultCard: true,
+  invalidateCard: true,
+  cardDetails: true,
+  externalAccounts: true,
+  defaultPolicy: 'first-card',
+} as const)
+
+/**
+ * Tokens the memory provider accepts, after Stripe's test tokens: `tok_<brand>` makes a card
+ * of that brand, `tok_chargeDeclined` is declined.
+ */
+export const MEMORY_PROVIDER_TOKENS: Readonly<Record<string, { brand: CardBrand; last4: string }>> =
+  {
+    tok_visa: { brand: 'visa', last4: '4242' },
+    tok_visa_debit: { brand: 'visa', last4: '5556' },
+    tok_mastercard: { brand: 'mastercard', last4: '4444' },
+    tok_amex: { brand: 'amex', last4: '8431' },
+    tok_discover: { brand: 'discover', last4: '1117' },
+    tok_jcb: { brand: 'jcb', last4: '0505' },
+    tok_diners: { brand: 'diners', last4: '0004' },
+    tok_unionpay: { brand: 'unionpay', last4: '0005' },
+  }
+
+/** Options of {@link memoryProvider}. */
+export interface MemoryProviderOptions {
+  /** The provider name stored on its cards. Default `'memory'`. */
+  name?: string
+  /** The clock, for tests of expiry and ordering. */
+  now?: () => Date
+}
+
+/** The memory provider: a `CardProvider` plus `reset()` to empty it between tests. */
+export type MemoryProvider = CardProvider<typeof MEMORY_PROVIDER_CAPABILITIES> & {
+  /** Forgets every card and idempotency key. */
+  reset(): void
+}
+
+interface OwnerState {
+  cards: Card[] // in creation order
+  defaultId: string | null // customers only; accounts keep isDefault per currency on the card
+}
+
+/**
+ * A card provider with no HTTP at all that follows the rules every provider honours: the first
+ * card becomes the default; deleting the default promotes the most recently added remaining
+ * card; an account's card that is the default for its currency cannot be deleted; lists page
+ * with an opaque cursor; creates replay by idempotency key. Owners exist on first use.
+ *
+ * For application tests that do not care about the wire; `@cardport/testing` re-exports it.
+ *
+ * @example
+ * ```ts
+ * const provider = memoryProvider()
+ * const card = await provider.createCard({ type: 'customer', id: 'cus_1' }, { source: 'tok_visa' })
+ * card.isDefault // true: it is the first card
+ * ```
+ */
+export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvider {
+  const name = options.name ?? 'memory'
+  const now = options.now ?? (() => new Date())
+  const owners = new Map<string, OwnerState>()
+  const replays = new Map<string, { fingerprint: string; cardId: string; ownerKey: string }>()
+
+  const stateOf = (owner: Owner): OwnerState => {
+    const key = `${owner.type}:${owner.id}`
+    let state = owners.get(key)
+    if (!state) {
+      state = { cards: [], defaultId: null }
+      owners.set(key, state)
+    }
+    return state
+  }
+
+  const withDefault = (owner: Owner, state: OwnerState, card: Card): Card =>
+    owner.type === 'customer' ? { ...card, isDefault: card.id === state.defaultId } : { ...card }
+
+  const find = (owner: Owner, cardId: string) => {
+    const state = stateOf(owner)
+    const index = state.cards.findIndex((card) => card.id === cardId)
+    if (index === -1) throw cardNotFound(name, owner, cardId, { status: 404 })
+    return { state, index, card: state.cards[index]! }
+  }
+
+  const makeCard = (owner: Owner, input: ValidCreateCardInput): Card => {
+    let brand: CardBrand
+    let last4: string
+    let expMonth = 12
+    let expYear = now().getUTCFullYear() + 3
+    let holderName: string | null = null
+    if (typeof input.source === 'string') {
+      if (input.source === 'tok_chargeDeclined') {
+        throw new CardDeclinedError('The card was declined: ask the customer for another card', {
+          provider: name,
+          status: 402,
+          providerCode: 'card_declined',
+          declineCode: 'generic_decline',
+        })
+      }
+      const token = MEMORY_PROVIDER_TOKENS[input.source]
+      if (!token) {
+        throw new InvalidRequestError(
+          `No such token: ${input.source}. Use one of ${Object.keys(MEMORY_PROVIDER_TOKENS).join(', ')}`,
+          { provider: name, status: 400 },
+        )
+      }
+      ;({ brand, last4 } = token)
+    } else {
+      brand = brandFromNumber(input.source.number)
+      last4 = input.source.number.slice(-4)
+      expMonth = input.source.expMonth
+      expYear = input.source.expYear
+      holderName = input.source.holderName ?? null
+    }
+    return {
+      id: `card_${randomBytes(12).toString('hex')}`,
+      provider: name,
+      owner: { ...owner },
+      brand,
+      last4,
+      expMonth,
+      expYear,
+      holderName,
+      address: { ...EMPTY_ADDRESS },
+      country: 'US',
+      fingerprint: createHash('sha256').update(`${brand}${last4}`).digest('hex').slice(0, 16),
+      funding: 'credit',
+      checks: { cvc: 'pass', addressLine1: null, postalCode: null },
+      currency: owner.type === 'account' ? (input.currency ?? 'usd') : null,
+      isDefault: false,
+      status: 'active',
+      metadata: applyMetadataPatch({}, input.metadata ?? {}),
+      createdAt: now().toISOString(),
+    }
+  }
+
+  const makeDefault = (owner: Owner, state: OwnerState, card: Card) => {
+    if (owner.type === 'customer') {
+      state.defaultId = card.id
+      return
+    }
+    state.cards = state.cards.map((other) =>
+      other.currency === card.currency ? { ...other, isDefault: other.id === card.id } : other,
+    )
+  }
+
+  const provider = defineCardProvider({
+    name,
+    capabilities: MEMORY_PROVIDER_CAPABILITIES,
+
+    async createCard(owner, input, { idempotencyKey }) {
+      const ownerKey = `${owner.type}:${owner.id}`
+      const fingerprint = JSON.stringify([ownerKey, input])
+      const replay = replays.get(idempotencyKey)
+      if (replay) {
+        if (replay.fingerprint !== fingerprint) {
+          throw new IdempotencyConflictError(
+            'This idempotency key was used with other parameters: use a new key for a new request',
+            { provider: name, status: 400 },
+          )
+        }
+        return withDefault(owner, stateOf(owner), find(owner, replay.cardId).card)
+      }
+      const state = stateOf(owner)
+      const card = makeCard(owner, input)
+      state.cards.push(card)
+      const hasDefault =
+        owner.type === 'customer'
+          ? state.defaultId !== null
+          : state.cards.some((other) => other.isDefault && other.currency === card.currency)
+      if (!hasDefault || input.makeDefault) makeDefault(owner, state, card)
+      replays.set(idempotencyKey, { fingerprint, cardId: card.id, ownerKey })
+      return withDefault(owner, state, find(owner, card.id).card)
+    },
+
+    async getCard(owner, cardId) {
+      const { state, card } = find(owner, cardId)
+      return withDefault(owner, state, card)
+    },
+
+    async listCards(owner, { limit, cursor }) {
+      const state = stateOf(owner)
+      const newestFirst = [...state.cards].reverse()
+      const start = cursor === undefined ? 0 : Number(decodeCursor(name, cursor).offset)
+      const data = newestFirst
+        .slice(start, start + limit)
+        .map((card) => withDefault(owner, state, card))
+      const hasMore = start + limit < newestFirst.length
+      return {
+        data,
+        hasMore,
+        nextCursor: hasMore ? encodeCursor(name, { offset: start + limit }) : null,
+      }
+    },
+
+    async updateCard(owner, cardId, patch) {
+      const { state, index, card } = find(owner, cardId)
+      const updated: Card = {
+        ...card,
+        holderName: patch.holderName === undefined ? card.holderName : patch.holderName,
+        expMonth: patch.expMonth ?? card.expMonth,
+        expYear: patch.expYear ?? card.expYear,
+        address: { ...card.address, ...patch.address },
+        metadata: patch.metadata
+          ? applyMetadataPatch(card.metadata, patch.metadata)
+          : card.metadata,
+      }
+      state.cards[index] = updated
+      return withDefault(owner, state, updated)
+    },
+
+    async deleteCard(owner, cardId) {
+      const { state, index, card } = find(owner, cardId)
+      if (owner.type === 'account' && card.isDefault) {
+        throw new ConflictError(
+          `Card ${cardId} is the default for ${card.currency}: make another card the default for that currency first`,
+          { provider: name, status: 400 },
+        )
+      }
+      state.cards.splice(index, 1)
+      if (owner.type === 'customer' && state.defaultId === cardId) {
+        state.defaultId = state.cards.at(-1)?.id ?? null
+      }
+    },
+
+    async setDefaultCard(owner, cardId) {
+      const { state, card } = find(owner, cardId)
+      if (card.status === 'invalid') {
+        throw new ConflictError(`Card ${cardId} is invalid and cannot become the default`, {
+          provider: name,
+        })
+      }
+      makeDefault(owner, state, card)
+      return withDefault(owner, state, find(owner, cardId).card)
+    },
+
+    async invalidateCard(owner, cardId) {
+      const { state, index, card } = find(owner, cardId)
+      state.cards[index] = { ...card, status: 'invalid' }
+      return withDefault(owner, state, state.cards[index]!)
+    },
+
+    parseCard(raw, owner) {
+      if (
+        typeof raw !== 'object' ||
+        raw === null ||
+        (raw as { provider?: unknown }).provider !== name
+      ) {
+        return null
+      }
+      const card = raw as Card
+      return owner ? { ...card, owner } : card
+    },
+  })
+
+  return Object.freeze({
+    ...provider,
+    reset() {
+      owners.clear()
+      replays.clear()
+    },
+  }) as MemoryProvider
+}

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest'
+import {
+  applyMetadataPatch,
+  METADATA_LIMITS,
+  MetadataPatchSchema,
+  MetadataSchema,
+} from './metadata.js'
+import { validate } from './validate.js'
+
+const schemas = [
+  ['MetadataSchema', MetadataSchema],
+  ['MetadataPatchSchema', MetadataPatchSchema],
+] as const
+
+it('uses Stripe limits for every provider', () => {
+  expect(METADATA_LIMITS).toEqual({ maxKeys: 50, maxKeyLength: 40, maxValueLength: 500 })
+})
+
+describe.each(schemas)('%s limits', (_name, schema) => {
+  it('accepts 50 keys and refuses 51', () => {
+    expect(schema.safeParse(pairs(50)).success).toBe(true)
+    const result = schema.safeParse(pairs(51))
+    expect(result.success).toBe(false)
+    expect(result.error?.issues.map((issue) => issue.message)).toEqual([
+      'metadata holds at most 50 keys',
+    ])
+  })
+
+  it('accepts a 40-character key and refuses a 41-character one', () => {
+    expect(schema.safeParse({ ['k'.repeat(40)]: 'v' }).success).toBe(true)
+    expect(schema.safeParse({ ['k'.repeat(41)]: 'v' }).success).toBe(false)
+  })
+
+  it('accepts a 500-character value and refuses a 501-character one', () => {
+    expect(schema.safeParse({ note: 'v'.repeat(500) }).success).toBe(true)
+    const result = schema.safeParse({ note: 'v'.repeat(501) })
+    expect(result.success).toBe(false)
+    expect(result.error?.issues[0]?.path).toEqual(['note'])
+    expect(result.error?.issues[0]?.message).toBe('a metadata value is at most 500 characters')
+  })
+
+  it('refuses empty keys, keys with brackets and values that are not strings', () => {
+    expect(schema.safeParse({ '': 'v' }).success).toBe(false)
+    expect(schema.safeParse({ 'a[b]': 'v' }).success).toBe(false)
+    expect(schema.safeParse({ count: 3 }).success).toBe(false)
+    expect(schema.safeParse({ flag: null }).success).toBe(false)
+    expect(schema.safeParse(['a']).success).toBe(false)
+  })
+})
+
+describe('empty values', () => {
+  it('are allowed in a patch, where they unset the key', () => {
+    expect(MetadataPatchSchema.parse({ order_id: '' })).toEqual({ order_id: '' })
+  })
+
+  it('are refused in stored metadata', () => {
+    const result = MetadataSchema.safeParse({ order_id: '' })
+    expect(result.success).toBe(false)
+    expect(result.error?.issues[0]?.path).toEqual(['order_id'])
+    expect(result.error?.issues[0]?.message).toBe('a stored metadata value is never empty')
+  })
+})
+
+describe('validate() on metadata', () => {
+  it('names the too-long key limit in words', () => {
+    let thrown: unknown
+    try {
+      validate(MetadataPatchSchema, { ['k'.repeat(41)]: 'v' }, 'metadata')
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toMatchObject({ code: 'invalid_request' })
+    expect((thrown as Error).message).toContain('a metadata key is at most 40 characters')
+  })
+})
+
+describe('applyMetadataPatch', () => {
+  it('sets new keys, replaces changed ones and removes those patched with an empty value', () => {
+    const current = { order_id: '6735', plan: 'basic', note: 'hi' }
+    const next = applyMetadataPatch(current, { plan: 'pro', note: '', region: 'eu' })
+    expect(next).toEqual({ order_id: '6735', plan: 'pro', region: 'eu' })
+  })
+
+  it('does not change the stored metadata it was given', () => {
+    const current = { order_id: '6735' }
+    applyMetadataPatch(current, { order_id: '', extra: 'x' })
+    expect(current).toEqual({ order_id: '6735' })
+  })
+
+  it('ignores an empty value for a key that is not there, and an empty patch', () => {
+    expect(applyMetadataPatch({ a: '1' }, { b: '' })).toEqual({ a: '1' })
+    expect(applyMetadataPatch({ a: '1' }, {})).toEqual({ a: '1' })
+  })
+
+  it('gives metadata that MetadataSchema accepts', () => {
+    const next = applyMetadataPatch({ a: '1' }, { a: '', b: '2' })
+    expect(MetadataSchema.parse(next)).toEqual({ b: '2' })
+  })
+})
+
+function pairs(count: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, index) => [`key_${index}`, 'v']))
+}

@@ -1,0 +1,315 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { describe, expect, it } from 'vitest'
+import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import { isCardportError } from './errors.js'
+import {
+  decodeCursor,
+  encodeCursor,
+  listAll,
+  type Page,
+  TO_ARRAY_HARD_CAP,
+  toArray,
+} from './pagination.js'
+import type { ListOptions } from './provider.js'
+
+const owner: Owner = { type: 'customer', id: 'cus_many' }
+
+describe('listAll over thousands of cards', () => {
+  it('streams 5,000 cards across 50 pages, in order, each once', async () => {
+    const provider = lazyProvider(5000)
+    let count = 0
+    let previous = -1
+    for await (const card of listAll(provider, owner)) {
+      const index = Number(card.id.slice('card_'.length))
+      expect(index).toBe(previous + 1)
+      previous = index
+      count++
+    }
+    expect(count).toBe(5000)
+    expect(provider.calls).toHaveLength(50)
+    expect(provider.calls.every((call) => call.limit === 100)).toBe(true)
+    expect(provider.calls[0]?.cursor).toBeUndefined()
+    expect(provider.calls[1]?.cursor).toBe(encodeCursor('lazy', { offset: 100 }))
+  })
+
+  it('requests exactly one page before the consumer has finished the first', async () => {
+    const provider = lazyProvider(5000)
+    const iterator = listAll(provider, owner)[Symbol.asyncIterator]()
+    expect(provider.calls).toHaveLength(0)
+    const first = await iterator.next()
+    expect(first.value?.id).toBe('card_0')
+    expect(provider.calls).toHaveLength(1)
+    for (let taken = 1; taken < 100; taken++) {
+      await iterator.next()
+      expect(provider.calls).toHaveLength(1)
+    }
+    const hundredFirst = await iterator.next()
+    expect(hundredFirst.value?.id).toBe('card_100')
+    expect(provider.calls).toHaveLength(2)
+    await iterator.return?.()
+  })
+
+  it('asks for page N+1 only after the consumer took all of page N', async () => {
+    const provider = lazyProvider(5000)
+    let consumed = 0
+    provider.onCall = () => provider.consumedAtCall.push(consumed)
+    for await (const _card of listAll(provider, owner)) consumed++
+    expect(consumed).toBe(5000)
+    expect(provider.consumedAtCall).toEqual(Array.from({ length: 50 }, (_, page) => page * 100))
+  })
+
+  it('holds no more than one page: earlier pages are garbage-collected', async () => {
+    const gc = exposeGc()
+    const provider = lazyProvider(2000)
+    const pages: Array<WeakRef<Card[]>> = []
+    provider.onPage = (_index, page) => pages.push(new WeakRef(page.data))
+    let alive: number[] = []
+    for await (const item of listAll(provider, owner)) {
+      if (item.id !== 'card_1000') continue
+      // WeakRefs keep their targets until the current job ends: yield to the event loop first.
+      await new Promise((resolve) => setImmediate(resolve))
+      gc()
+      alive = pages.flatMap((ref, index) => (ref.deref() === undefined ? [] : [index]))
+    }
+    expect(pages).toHaveLength(20)
+    expect(alive).toEqual([10])
+  })
+
+  it('passes the page size it is given', async () => {
+    const provider = lazyProvider(20)
+    const cards = await toArray(listAll(provider, owner, { pageSize: 7 }), { limit: 100 })
+    expect(cards).toHaveLength(20)
+    expect(provider.calls.map((call) => call.limit)).toEqual([7, 7, 7])
+  })
+
+  it('makes one request for an owner with no cards', async () => {
+    const provider = lazyProvider(0)
+    expect(await toArray(listAll(provider, owner), { limit: 10 })).toEqual([])
+    expect(provider.calls).toHaveLength(1)
+  })
+
+  it('stops between pages when its signal is aborted', async () => {
+    const provider = lazyProvider(500)
+    const controller = new AbortController()
+    let consumed = 0
+    const run = async () => {
+      for await (const _card of listAll(provider, owner, { signal: controller.signal })) {
+        consumed++
+        if (consumed === 100) controller.abort()
+      }
+    }
+    await expect(run()).rejects.toMatchObject({ name: 'AbortError' })
+    expect(consumed).toBe(100)
+    expect(provider.calls).toHaveLength(1)
+  })
+
+  it('fails with invalid_request when a page says more follow but gives no cursor', async () => {
+    const provider = {
+      name: 'broken',
+      listCards: async (): Promise<Page<Card>> => ({
+        data: [card(0), card(1)],
+        hasMore: true,
+        nextCursor: null,
+      }),
+    }
+    const seen: string[] = []
+    let thrown: unknown
+    try {
+      for await (const item of listAll(provider, owner)) seen.push(item.id)
+    } catch (error) {
+      thrown = error
+    }
+    expect(seen).toEqual(['card_0', 'card_1'])
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown).toMatchObject({ provider: 'broken' })
+    expect((thrown as Error).message).toBe(
+      "broken said more cards follow but gave no cursor: report this to the adapter's authors",
+    )
+  })
+
+  it('ends when a page says no more follow, whatever its cursor', async () => {
+    let calls = 0
+    const provider = {
+      name: 'lax',
+      listCards: async (): Promise<Page<Card>> => {
+        calls++
+        return { data: [card(0)], hasMore: false, nextCursor: 'ignored' }
+      },
+    }
+    expect(await toArray(listAll(provider, owner), { limit: 10 })).toHaveLength(1)
+    expect(calls).toBe(1)
+  })
+})
+
+describe('toArray', () => {
+  it.each([
+    ['missing', undefined],
+    ['0', 0],
+    ['negative', -1],
+    ['10,001', 10_001],
+    ['fractional', 2.5],
+    ['NaN', Number.NaN],
+  ])('refuses a limit that is %s with invalid_request', async (_label, limit) => {
+    const provider = lazyProvider(10)
+    const options = { limit } as { limit: number }
+    const error = await toArray(listAll(provider, owner), options).catch((caught) => caught)
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect((error as Error).message).toBe(
+      'toArray needs a limit between 1 and 10000; iterate with for await to go further',
+    )
+    expect(provider.calls).toHaveLength(0)
+  })
+
+  it('requires the limit in its type', async () => {
+    const empty = (async function* () {})()
+    // @ts-expect-error the limit is required
+    await expect(toArray(empty, {})).rejects.toMatchObject({ code: 'invalid_request' })
+  })
+
+  it('stops at the limit and requests no page past it', async () => {
+    const provider = lazyProvider(5000)
+    const cards = await toArray(listAll(provider, owner), { limit: 150 })
+    expect(cards).toHaveLength(150)
+    expect(cards.at(-1)?.id).toBe('card_149')
+    expect(provider.calls).toHaveLength(2)
+  })
+
+  it('closes the iterable when it stops early', async () => {
+    let closed = false
+    async function* numbers() {
+      try {
+        for (let n = 0; ; n++) yield n
+      } finally {
+        closed = true
+      }
+    }
+    expect(await toArray(numbers(), { limit: 3 })).toEqual([0, 1, 2])
+    expect(closed).toBe(true)
+  })
+
+  it('accepts the hard cap and returns everything when there is less', async () => {
+    expect(TO_ARRAY_HARD_CAP).toBe(10_000)
+    const cards = await toArray(listAll(lazyProvider(250), owner), { limit: TO_ARRAY_HARD_CAP })
+    expect(cards).toHaveLength(250)
+  })
+
+  it('collects exactly the hard cap from a larger list', async () => {
+    const cards = await toArray(listAll(lazyProvider(12_000), owner), {
+      limit: TO_ARRAY_HARD_CAP,
+    })
+    expect(cards).toHaveLength(10_000)
+  })
+})
+
+describe('encodeCursor / decodeCursor', () => {
+  it('round-trips the paging state', () => {
+    const state = { offset: 200, after: 'card_1NGTaT2eZvKYlo2CZWSctn5n' }
+    const cursor = encodeCursor('stripe', state)
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/)
+    expect(decodeCursor('stripe', cursor)).toEqual(state)
+  })
+
+  it("refuses another provider's cursor", () => {
+    const cursor = encodeCursor('stripe', { offset: 10 })
+    const error = catchError(() => decodeCursor('marketplace', cursor))
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(error).toMatchObject({ provider: 'marketplace' })
+    expect((error as Error).message).toBe(
+      'this cursor was not made by marketplace: pass the nextCursor of a page marketplace returned',
+    )
+  })
+
+  it.each([
+    ['garbage', 'not a cursor!'],
+    ['empty', ''],
+    ['base64 of text', Buffer.from('hello').toString('base64url')],
+    ['JSON null', base64Json(null)],
+    ['a number', base64Json(42)],
+    ['no state', base64Json({ p: 'stripe' })],
+    ['a null state', base64Json({ p: 'stripe', s: null })],
+    ['an array state', base64Json({ p: 'stripe', s: [1, 2] })],
+    ['a nested state', base64Json({ p: 'stripe', s: { offset: { $gt: 1 } } })],
+    ['no provider', base64Json({ s: { offset: 1 } })],
+  ])('refuses %s with invalid_request', (_label, cursor) => {
+    const error = catchError(() => decodeCursor('stripe', cursor))
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+  })
+})
+
+interface LazyProvider {
+  readonly name: string
+  readonly calls: ListOptions[]
+  readonly consumedAtCall: number[]
+  onCall?: () => void
+  onPage?: (index: number, page: Page<Card>) => void
+  listCards(owner: Owner, options?: ListOptions): Promise<Page<Card>>
+}
+
+/** A provider with `total` cards that builds each page only when asked, and keeps none. */
+function lazyProvider(total: number): LazyProvider {
+  const provider: LazyProvider = {
+    name: 'lazy',
+    calls: [],
+    consumedAtCall: [],
+    async listCards(_owner, options = {}) {
+      provider.calls.push({ ...options })
+      provider.onCall?.()
+      const limit = options.limit ?? 10
+      const offset =
+        options.cursor === undefined ? 0 : Number(decodeCursor('lazy', options.cursor).offset)
+      const end = Math.min(offset + limit, total)
+      const data = Array.from({ length: end - offset }, (_, index) => card(offset + index))
+      const page: Page<Card> = {
+        data,
+        hasMore: end < total,
+        nextCursor: end < total ? encodeCursor('lazy', { offset: end }) : null,
+      }
+      provider.onPage?.(offset / limit, page)
+      return page
+    },
+  }
+  return provider
+}
+
+function card(index: number): Card {
+  return {
+    id: `card_${index}`,
+    provider: 'lazy',
+    owner,
+    brand: 'visa',
+    last4: String(index % 10_000).padStart(4, '0'),
+    expMonth: 12,
+    expYear: 2030,
+    holderName: null,
+    address: EMPTY_ADDRESS,
+    country: null,
+    fingerprint: null,
+    funding: 'unknown',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: null,
+    isDefault: index === 0,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+  }
+}
+
+/** V8's gc(), exposed at run time so that the test needs no special node flags. */
+function exposeGc(): () => void {
+  setFlagsFromString('--expose-gc')
+  return runInNewContext('gc') as () => void
+}
+
+function base64Json(value: unknown): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a throw')
+}

@@ -1,0 +1,109 @@
+import type { Card, Owner } from './card.js'
+import { InvalidRequestError } from './errors.js'
+import type { CardProvider } from './provider.js'
+
+/** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
+export interface Page<T> {
+  data: T[]
+  hasMore: boolean
+  nextCursor: string | null
+}
+
+/** Options of {@link listAll}. */
+export interface ListAllOptions {
+  /** Cards fetched per request, 1 to 100. Default 100. */
+  pageSize?: number
+  /** Stops the iteration between pages. */
+  signal?: AbortSignal
+}
+
+/** The largest number of items {@link toArray} will ever collect. */
+export const TO_ARRAY_HARD_CAP = 10_000
+
+/**
+ * Every card of an owner, page by page. Only one page is held in memory at a time, so it is
+ * safe on owners with any number of cards.
+ *
+ * @example
+ * ```ts
+ * for await (const card of listAll(provider, owner)) console.log(card.last4)
+ * ```
+ */
+export async function* listAll(
+  provider: Pick<CardProvider, 'listCards' | 'name'>,
+  owner: Owner,
+  options: ListAllOptions = {},
+): AsyncGenerator<Card, void, undefined> {
+  const limit = options.pageSize ?? 100
+  let cursor: string | undefined
+  do {
+    options.signal?.throwIfAborted()
+    const page = await provider.listCards(
+      owner,
+      cursor === undefined ? { limit } : { limit, cursor },
+    )
+    yield* page.data
+    if (page.hasMore && page.nextCursor === null) {
+      throw new InvalidRequestError(
+        `${provider.name} said more cards follow but gave no cursor: report this to the adapter's authors`,
+        { provider: provider.name },
+      )
+    }
+    cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
+  } while (cursor !== undefined)
+}
+
+/**
+ * Collects an async iterable into an array, stopping after `limit` items. The limit is
+ * required (at most {@link TO_ARRAY_HARD_CAP}) so that a list never silently grows without bound.
+ */
+export async function toArray<T>(
+  iterable: AsyncIterable<T>,
+  options: { limit: number },
+): Promise<T[]> {
+  const { limit } = options
+  if (!Number.isInteger(limit) || limit < 1 || limit > TO_ARRAY_HARD_CAP) {
+    throw new InvalidRequestError(
+      `toArray needs a limit between 1 and ${TO_ARRAY_HARD_CAP}; iterate with for await to go further`,
+    )
+  }
+  const items: T[] = []
+  for await (const item of iterable) {
+    items.push(item)
+    if (items.length >= limit) break
+  }
+  return items
+}
+
+/**
+ * Makes an opaque cursor from an adapter's paging state. The provider's name is sealed in, so
+ * a cursor from one provider is refused by another instead of being misread.
+ */
+export function encodeCursor(provider: string, state: Record<string, string | number>): string {
+  return Buffer.from(JSON.stringify({ p: provider, s: state })).toString('base64url')
+}
+
+/** Reads a cursor made by {@link encodeCursor}; `invalid_request` when it is not one of ours. */
+export function decodeCursor(provider: string, cursor: string): Record<string, string | number> {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    const state = (parsed as { s?: unknown } | null)?.s
+    if ((parsed as { p?: unknown } | null)?.p === provider && isPagingState(state)) {
+      return state
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidRequestError(
+    `this cursor was not made by ${provider}: pass the nextCursor of a page ${provider} returned`,
+    { provider },
+  )
+}
+
+/** Whether a decoded cursor's state has the shape encodeCursor writes: a flat string/number map. */
+function isPagingState(state: unknown): state is Record<string, string | number> {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) return false
+  return Object.values(state).every(
+    (value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)),
+  )
+}

@@ -1,0 +1,132 @@
+import type { Card, Owner, OwnerType } from './card.js'
+import type { CardUpdate, CreateCardInput } from './card-details.js'
+import type { Page } from './pagination.js'
+
+/**
+ * Which card becomes the default, as the provider decides it.
+ * - `'first-card'`: a card created for an owner with no default becomes the default; deleting
+ *   the default makes the most recently added remaining card the default; deleting the last
+ *   card leaves none (Stripe customers). For owners of type `account` on a provider with
+ *   `externalAccounts`, the default is per currency and cannot be deleted.
+ * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
+ *   choice, the first card becomes the default and setting another replaces it.
+ * - `'none'`: cards have no default; `isDefault` is always false.
+ */
+export type DefaultPolicy = 'first-card' | 'caller-chosen' | 'none'
+
+/**
+ * What a provider can do, declared once. The core, the conformance suite and the type of
+ * {@link CardProvider} all read it: a `false` operation is a compile error to call where the
+ * capabilities are known statically, and an `UnsupportedOperationError` at run time.
+ *
+ * @example
+ * ```ts
+ * const capabilities = {
+ *   ownerTypes: ['account'], createCard: true, getCard: true, listCards: true,
+ *   updateCard: true, deleteCard: false, setDefaultCard: true, invalidateCard: true,
+ *   cardDetails: true, externalAccounts: false, defaultPolicy: 'caller-chosen',
+ * } as const satisfies ProviderCapabilities
+ * ```
+ */
+export interface ProviderCapabilities {
+  /** The owner types the provider holds cards for. */
+  readonly ownerTypes: readonly OwnerType[]
+  readonly createCard: boolean
+  readonly getCard: boolean
+  readonly listCards: boolean
+  readonly updateCard: boolean
+  readonly deleteCard: boolean
+  readonly setDefaultCard: boolean
+  readonly invalidateCard: boolean
+  /** Whether `createCard` accepts raw card details as well as tokens. */
+  readonly cardDetails: boolean
+  /** Whether `account` owners are Connect-style external accounts (a default per currency). */
+  readonly externalAccounts: boolean
+  readonly defaultPolicy: DefaultPolicy
+}
+
+/** Per-call options for requests that change something. */
+export interface RequestOptions {
+  /**
+   * The idempotency key to send. Creates always carry one: when absent, a fresh one is made,
+   * and retries of the same call reuse it. Pass your own to make a retried *call* safe too.
+   */
+  idempotencyKey?: string
+}
+
+/** Options of `listCards`. */
+export interface ListOptions {
+  /** Page size, 1 to 100. Default 10. */
+  limit?: number
+  /** The `nextCursor` of the previous page. */
+  cursor?: string
+}
+
+/** An owner whose type the provider supports. */
+export type OwnerOf<C extends ProviderCapabilities> = Owner & { type: C['ownerTypes'][number] }
+
+/** The type of an operation the provider lacks: any call to it is a compile error. */
+export type UnsupportedOperation = (...notSupportedByThisProvider: never[]) => never
+
+// Method-style (bivariant) function types, so that a provider with a `false` capability is
+// still assignable to the general `CardProvider`.
+type Bivariant<Args extends unknown[], Result> = {
+  operation(...args: Args): Result
+}['operation']
+
+type Operation<Flag extends boolean, Args extends unknown[], Result> = [Flag] extends [false]
+  ? UnsupportedOperation
+  : Bivariant<Args, Result>
+
+/**
+ * The contract every provider adapter fulfils. Build one with `defineCardProvider`, which
+ * validates input, normalizes output with `CardSchema` and turns every failure into a
+ * `CardportError`; adapters only write the primitives.
+ *
+ * `C` is the provider's {@link ProviderCapabilities}: with a literal type, operations the
+ * provider lacks are typed {@link UnsupportedOperation} and owner types it does not hold are
+ * rejected by the compiler.
+ */
+export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilities> {
+  /** The provider's name: `'stripe'`, `'marketplace'` … Stored with every card. */
+  readonly name: string
+  /** What the provider supports. */
+  readonly capabilities: C
+  /**
+   * Adds a card to an owner from a token, an existing card id or raw details. The first card
+   * becomes the default; `makeDefault` makes any card the default.
+   */
+  createCard: Operation<
+    C['createCard'],
+    [owner: OwnerOf<C>, input: CreateCardInput, options?: RequestOptions],
+    Promise<Card>
+  >
+  /** One card of an owner; `card_not_found` when the owner has no such card. */
+  getCard: Operation<C['getCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
+  /** One page of an owner's cards (only cards: bank accounts and other sources are skipped). */
+  listCards: Operation<
+    C['listCards'],
+    [owner: OwnerOf<C>, options?: ListOptions],
+    Promise<Page<Card>>
+  >
+  /** Changes address, expiry, name or metadata. */
+  updateCard: Operation<
+    C['updateCard'],
+    [owner: OwnerOf<C>, cardId: string, patch: CardUpdate],
+    Promise<Card>
+  >
+  /** Deletes a card; the provider's default policy picks the next default. */
+  deleteCard: Operation<C['deleteCard'], [owner: OwnerOf<C>, cardId: string], Promise<void>>
+  /** Makes a card the owner's default (for external accounts: for its currency). */
+  setDefaultCard: Operation<C['setDefaultCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
+  /** The owner's default card, or null when it has none. */
+  getDefaultCard: Operation<C['listCards'], [owner: OwnerOf<C>], Promise<Card | null>>
+  /** Marks a card invalid for good (it cannot be made valid again). */
+  invalidateCard: Operation<C['invalidateCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
+  /**
+   * Normalizes a raw provider payload (an API response, a webhook's object). Returns null for
+   * what is not a card (a bank account, another kind of source); throws `invalid_request` for
+   * a card payload that cannot be read.
+   */
+  parseCard(raw: unknown, owner?: Owner): Card | null
+}

@@ -1,0 +1,173 @@
+import { describe, expect, it } from 'vitest'
+import { isLuhnValid } from './card-number.js'
+import { redact, redactSecrets } from './redact.js'
+
+describe('redact: card numbers', () => {
+  it('masks a plain number to its last four digits', () => {
+    expect(redact('card 4242424242424242 was declined')).toBe('card •••• 4242 was declined')
+  })
+
+  it('masks numbers grouped with spaces or dashes', () => {
+    expect(redact('card 4242 4242 4242 4242 was declined')).toBe('card •••• 4242 was declined')
+    expect(redact('card 4242-4242-4242-4242 was declined')).toBe('card •••• 4242 was declined')
+  })
+
+  it('masks an Amex number in its 4-6-5 grouping', () => {
+    expect(redact('amex 3782 822463 10005 ok')).toBe('amex •••• 0005 ok')
+    expect(redact('amex 3782-822463-10005 ok')).toBe('amex •••• 0005 ok')
+  })
+
+  it('masks a 14-digit Diners and a 2-series Mastercard number', () => {
+    expect(redact('diners 36227206271667')).toBe('diners •••• 1667')
+    expect(redact('mc 2223003122003222')).toBe('mc •••• 3222')
+  })
+
+  it('masks every number in a text', () => {
+    const text = 'tried 4242424242424242, then 5555 5555 5555 4444, then 3782-822463-10005.'
+    expect(redact(text)).toBe('tried •••• 4242, then •••• 4444, then •••• 0005.')
+  })
+
+  it('masks numbers inside JSON and leaves the rest of it valid', () => {
+    const json = JSON.stringify({
+      card: { number: '4000056655665556', exp_month: 12 },
+      amount: 1999,
+      created: 1700000000000,
+    })
+    const redacted = redact(json)
+    expect(redacted).toBe(
+      '{"card":{"number":"•••• 5556","exp_month":12},"amount":1999,"created":1700000000000}',
+    )
+    expect(JSON.parse(redacted)).toEqual({
+      card: { number: '•••• 5556', exp_month: 12 },
+      amount: 1999,
+      created: 1700000000000,
+    })
+  })
+
+  it('masks a number that shares its digit run with a nearby number or follows a dash', () => {
+    expect(redact('qty 1 4242424242424242')).toBe('qty 1 •••• 4242')
+    expect(redact('qty 1 4242 4242 4242 4242')).toBe('qty 1 •••• 4242')
+    expect(redact('id-4242424242424242')).toBe('id-•••• 4242')
+    expect(redact('12-4242-4242-4242-4242')).toBe('12-•••• 4242')
+  })
+
+  it('masks a Luhn-valid number of an unknown brand, and a known brand failing Luhn', () => {
+    // 13 digits, no known prefix, Luhn-valid: still a possible card.
+    expect(redact('n=1234567890128')).toBe('n=•••• 0128')
+    // A Visa prefix with a typo in the check digit: still someone's card number.
+    expect(redact('n=4242424242424241')).toBe('n=•••• 4241')
+  })
+
+  it('leaves numbers that are not cards unchanged', () => {
+    const texts = [
+      'created at 1700000000000 ms',
+      'amount 1234.56 USD, 100000 cents, -42',
+      'ids 123456 and 98765432101',
+      'order 1700000000000 1700000000001',
+      'phone +14155550123',
+      '2024-08-31',
+      'no digits here',
+      '',
+    ]
+    for (const text of texts) expect(redact(text)).toBe(text)
+  })
+})
+
+describe('redactSecrets', () => {
+  it('removes secret, restricted and publishable keys, live and test', () => {
+    expect(redactSecrets('key sk_live_51HqLyjWDarjtT1zdp7dc was refused')).toBe(
+      'key sk_live_[redacted] was refused',
+    )
+    expect(redactSecrets('sk_test_4eC39HqLyjWDarjtT1zdp7dc')).toBe('sk_test_[redacted]')
+    expect(redactSecrets('rk_live_abcDEF123 and rk_test_xyz789')).toBe(
+      'rk_live_[redacted] and rk_test_[redacted]',
+    )
+    expect(redactSecrets('pk_live_abc123')).toBe('pk_live_[redacted]')
+  })
+
+  it('removes a key whole even when it holds a long digit run', () => {
+    const redacted = redactSecrets('using sk_live_4242424242424242abcXYZ now')
+    expect(redacted).toBe('using sk_live_[redacted] now')
+  })
+
+  it('removes webhook secrets', () => {
+    expect(redactSecrets('secret whsec_3e1Ab9cD0eF1 bad')).toBe('secret whsec_[redacted] bad')
+  })
+
+  it('removes Basic and Bearer authorization values', () => {
+    expect(redactSecrets('Authorization: Basic c2tfdGVzdF94eXo6')).toBe(
+      'Authorization: Basic [redacted]',
+    )
+    expect(redactSecrets('Authorization: Bearer eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl')).toBe(
+      'Authorization: Bearer [redacted]',
+    )
+    const withKey = redactSecrets('Authorization: Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc')
+    expect(withKey).not.toContain('4eC39HqLyjWDarjtT1zdp7dc')
+    expect(withKey.startsWith('Authorization: Bearer ')).toBe(true)
+  })
+
+  it('also masks card numbers, and leaves ordinary text alone', () => {
+    expect(redactSecrets('sk_test_abc123 charged 4242 4242 4242 4242')).toBe(
+      'sk_test_[redacted] charged •••• 4242',
+    )
+    const plain = 'card_1NGTaT2eZvKYlo2CZWSctn5n for cus_9s6XGDTHzA66Po, Basic auth off'
+    expect(redactSecrets(plain)).toBe(plain)
+  })
+})
+
+describe('redact: property over generated Luhn-valid numbers', () => {
+  it('never lets a Luhn-valid 13–19 digit number through, in any layout or context', () => {
+    const random = mulberry32(0xc0ffee)
+    const contexts: ReadonlyArray<(number: string) => string> = [
+      (number) => number,
+      (number) => `card ${number} declined`,
+      (number) => `qty ${Math.floor(random() * 10)} ${number}`,
+      (number) => `ref-${number}-end`,
+      (number) => `{"number":"${number}","amount":${Math.floor(random() * 100000)}}`,
+      (number) => `ts 1700000000000 ${number}, id 123456`,
+      (number) => `x${number}y`,
+    ]
+    let checked = 0
+    for (let round = 0; round < 3000; round++) {
+      const length = 13 + Math.floor(random() * 7)
+      const digits = luhnNumber(length, random)
+      expect(isLuhnValid(digits)).toBe(true)
+      const layouts = [digits, groupBy(digits, ' '), groupBy(digits, '-')]
+      for (const layout of layouts) {
+        const context = contexts[round % contexts.length]!
+        const text = context(layout)
+        const redacted = redact(text)
+        expect(redacted.replace(/[ -]/g, ''), text).not.toContain(digits)
+        expect(redacted, text).toContain(`•••• ${digits.slice(-4)}`)
+        checked++
+      }
+    }
+    expect(checked).toBe(9000)
+  })
+})
+
+/** A deterministic PRNG, so that a failure can be replayed. */
+function mulberry32(seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** A random number of `length` digits whose last digit makes it pass the Luhn check. */
+function luhnNumber(length: number, random: () => number): string {
+  let body = String(1 + Math.floor(random() * 9))
+  while (body.length < length - 1) body += String(Math.floor(random() * 10))
+  for (let check = 0; check <= 9; check++) {
+    if (isLuhnValid(`${body}${check}`)) return `${body}${check}`
+  }
+  throw new Error('unreachable: one check digit always fits')
+}
+
+/** Groups digits by four, as printed on most cards. */
+function groupBy(digits: string, separator: string): string {
+  return digits.match(/.{1,4}/g)!.join(separator)
+}

@@ -1,0 +1,75 @@
+import { brandFromNumber } from './brand.js'
+import { isLuhnValid } from './card-number.js'
+
+// Groups of digits joined by single spaces or dashes: "4242 4242 4242 4242", "1 4242…".
+const DIGIT_RUN = /\d+(?:[ -]\d+)*/g
+const API_KEY = /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
+const WEBHOOK_SECRET = /\bwhsec_[A-Za-z0-9]+/g
+const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
+
+/**
+ * Removes every card number from a text: any run of 12–19 digits, with or without spaces or
+ * dashes between them, that passes the Luhn check or starts with a known card prefix is
+ * replaced by its masked form (`•••• 4242`). Other numbers (timestamps, amounts, ids) are left.
+ *
+ * @example
+ * ```ts
+ * redact('card 4242-4242-4242-4242 was declined') // 'card •••• 4242 was declined'
+ * ```
+ */
+export function redact(text: string): string {
+  return text.replace(DIGIT_RUN, redactRun)
+}
+
+/**
+ * {@link redact}, and also removes API keys (`sk_live_…`, `rk_test_…`), webhook secrets and
+ * HTTP `Authorization` values. Every cardport error message passes through it.
+ */
+export function redactSecrets(text: string): string {
+  // Keys first: masking a digit run inside a key would hide the key from its pattern.
+  return redact(
+    text
+      .replace(API_KEY, (key) => `${key.slice(0, key.indexOf('_', 3) + 1)}[redacted]`)
+      .replace(WEBHOOK_SECRET, 'whsec_[redacted]')
+      .replace(BASIC_AUTH, '$1 [redacted]'),
+  )
+}
+
+/**
+ * Masks the card numbers in one run of digit groups. A card may share its run with a nearby
+ * number ("qty 1 4242 4242 4242 4242"), so every span of whole groups holding 12–19 digits is
+ * tried, and the union of the spans that look like a card is masked: where spans overlap, the
+ * mask errs on the side of hiding a neighbour rather than leaving digits of a card behind.
+ */
+function redactRun(run: string): string {
+  if (run.replace(/\D/g, '').length < 12) return run
+  // Even indices are digit groups, odd indices the single separator after each.
+  const parts = run.split(/([ -])/)
+  const hidden = new Array<boolean>(parts.length).fill(false)
+  for (let start = 0; start < parts.length; start += 2) {
+    let digits = ''
+    for (let end = start; end < parts.length; end += 2) {
+      digits += parts[end]
+      if (digits.length > 19) break
+      if (digits.length >= 12 && looksLikeCard(digits)) hidden.fill(true, start, end + 1)
+    }
+  }
+  let output = ''
+  let masked = ''
+  for (let index = 0; index < parts.length; index++) {
+    const part = parts[index] ?? ''
+    if (hidden[index]) {
+      masked += part
+      continue
+    }
+    if (masked) output += `•••• ${masked.replace(/\D/g, '').slice(-4)}`
+    masked = ''
+    output += part
+  }
+  if (masked) output += `•••• ${masked.replace(/\D/g, '').slice(-4)}`
+  return output
+}
+
+function looksLikeCard(digits: string): boolean {
+  return isLuhnValid(digits) || brandFromNumber(digits) !== 'unknown'
+}

@@ -1,0 +1,84 @@
+import type { Card, Owner } from './card.js'
+
+/** Whose cards: one owner at one provider. Every store read is scoped by it. */
+export interface CardScope {
+  provider: string
+  owner: Owner
+}
+
+/** A card as a store holds it: the card, plus the store's own bookkeeping. */
+export type StoredCard = Card & {
+  /** Increases by one on every write of the row. */
+  version: number
+  /** When the store last wrote the row (ISO 8601). */
+  updatedAt: string
+  /**
+   * When the provider state this row reflects was observed (ms since the epoch): a webhook
+   * event's `created`, or the time of the API read. Older writes are refused.
+   */
+  observedAt: number | null
+}
+
+/** Options of a write. */
+export interface WriteOptions {
+  /**
+   * When the data being written was observed at the provider (ms since the epoch). A write
+   * older than what the store holds for the card (including its deletion) is not applied, so
+   * that webhooks delivered out of order cannot roll a card back.
+   */
+  observedAt?: number
+}
+
+/** What a write did. */
+export interface UpsertResult {
+  /** False when the write was older than the stored row and was ignored. */
+  applied: boolean
+  /** The row as it now is in the store (null when an ignored write found a deleted card). */
+  card: StoredCard | null
+}
+
+/**
+ * Where cardport keeps its local copy of cards. Implementations: `memoryStore()` (here),
+ * `sqliteStore()` and `postgresStore()`; `describeCardStore` from `@cardport/testing` checks any
+ * other against the same rules:
+ *
+ * - reads are scoped by owner: `get` never returns another owner's card, whatever the id;
+ * - an owner has at most one default card per currency (customers' cards have none, so one
+ *   default in all); writing a card with `isDefault: true` clears the previous default in the
+ *   same atomic step;
+ * - a write with an `observedAt` older than the stored one is refused;
+ * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
+ */
+export interface CardStore {
+  /** One card of an owner, or null. */
+  get(scope: CardScope, cardId: string): Promise<StoredCard | null>
+  /** Every card of an owner, most recently created first. */
+  listByOwner(scope: CardScope): Promise<StoredCard[]>
+  /** The owner's default card (the customer's one default; for accounts, the first by currency). */
+  getDefault(scope: CardScope): Promise<StoredCard | null>
+  /** Inserts or replaces a card; a default card displaces the previous default atomically. */
+  upsert(card: Card, options?: WriteOptions): Promise<UpsertResult>
+  /** {@link CardStore.upsert} for many cards, all in one transaction. */
+  upsertMany(cards: readonly Card[], options?: WriteOptions): Promise<void>
+  /** Deletes a card of an owner; returns whether a row was deleted. */
+  delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
+  /**
+   * Makes `cardId` the owner's only default (for its currency), or clears the owner's defaults
+   * with null, in one atomic step.
+   */
+  setDefault(scope: CardScope, cardId: string | null): Promise<void>
+  /** Every owner with at least one card at a provider, streamed. */
+  listOwners(provider: string): AsyncIterable<Owner>
+  /** Releases connections the store opened itself (not those the caller passed in). */
+  close(): Promise<void>
+}
+
+/** The store key of an owner: `provider`, owner type and owner id. */
+export function scopeKey(scope: CardScope): string {
+  return `${scope.provider}\u0000${scope.owner.type}\u0000${scope.owner.id}`
+}
+
+/** The scope a card belongs to. */
+export function scopeOf(card: Card): CardScope {
+  return { provider: card.provider, owner: card.owner }
+}

@@ -1,0 +1,117 @@
+import {
+  type Card,
+  type CheckResult,
+  normalizeBrand,
+  type Owner,
+  toCountryAlpha2,
+} from '@cardport/core'
+
+/** The provider name stored on every card this adapter returns. */
+export const STRIPE_PROVIDER_NAME = 'stripe'
+
+/**
+ * Maps a Stripe card object (API version 2023-08-16) to the normalized {@link Card} shape.
+ * Returns null for anything that is not a card: a bank account, a legacy `source`, a deleted
+ * object. The result is validated by the core with `CardSchema`.
+ *
+ * `isDefault` comes from `default_for_currency` for external accounts; for customer cards it
+ * comes from `defaultSourceId` when given, or from an expanded `customer.default_source`.
+ */
+export function toStripeCard(
+  raw: unknown,
+  owner?: Owner,
+  defaultSourceId?: string | null,
+): Card | null {
+  if (!isObject(raw) || raw.object !== 'card' || raw.deleted === true) return null
+  const resolvedOwner = owner ?? ownerOf(raw)
+  if (!resolvedOwner) return null
+  const expandedCustomer = isObject(raw.customer) ? raw.customer : undefined
+  const defaultId =
+    defaultSourceId !== undefined ? defaultSourceId : idOf(expandedCustomer?.default_source)
+  const isDefault =
+    resolvedOwner.type === 'account' ? raw.default_for_currency === true : defaultId === raw.id
+  return {
+    id: String(raw.id),
+    provider: STRIPE_PROVIDER_NAME,
+    owner: { type: resolvedOwner.type, id: resolvedOwner.id },
+    brand: normalizeBrand(text(raw.brand)),
+    last4: String(raw.last4 ?? ''),
+    expMonth: Number(raw.exp_month),
+    expYear: Number(raw.exp_year),
+    holderName: text(raw.name),
+    address: {
+      line1: text(raw.address_line1),
+      line2: text(raw.address_line2),
+      city: text(raw.address_city),
+      state: text(raw.address_state),
+      postalCode: text(raw.address_zip),
+      // Stripe keeps whatever the caller sent here; only a real ISO code survives.
+      country: toCountryAlpha2(text(raw.address_country)),
+    },
+    country: toCountryAlpha2(text(raw.country)),
+    fingerprint: text(raw.fingerprint),
+    funding: fundingOf(raw.funding),
+    checks: {
+      cvc: checkOf(raw.cvc_check),
+      addressLine1: checkOf(raw.address_line1_check),
+      postalCode: checkOf(raw.address_zip_check),
+    },
+    currency: resolvedOwner.type === 'account' ? (text(raw.currency)?.toLowerCase() ?? null) : null,
+    isDefault,
+    status: 'active',
+    metadata: stringPairs(raw.metadata),
+    createdAt: null,
+  }
+}
+
+/** The id of a Stripe object given as an id or expanded. */
+export function idOf(value: unknown): string | null {
+  if (typeof value === 'string') return value
+  if (isObject(value) && typeof value.id === 'string') return value.id
+  return null
+}
+
+/** Whether a value is a plain object. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function ownerOf(raw: Record<string, unknown>): Owner | null {
+  const customer = idOf(raw.customer)
+  if (customer) return { type: 'customer', id: customer }
+  const account = idOf(raw.account)
+  if (account) return { type: 'account', id: account }
+  return null
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null
+}
+
+function fundingOf(value: unknown): Card['funding'] {
+  return value === 'credit' || value === 'debit' || value === 'prepaid' ? value : 'unknown'
+}
+
+function checkOf(value: unknown): CheckResult {
+  switch (value) {
+    case 'pass':
+      return 'pass'
+    case 'fail':
+      return 'fail'
+    case 'unavailable':
+      return 'unavailable'
+    case 'unchecked':
+      return 'unchecked'
+    default:
+      return null
+  }
+}
+
+function stringPairs(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {}
+  const pairs: Record<string, string> = {}
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === 'string' && item !== '') pairs[key] = item
+  }
+  return pairs
+}

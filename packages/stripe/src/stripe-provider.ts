@@ -1,0 +1,335 @@
+import {
+  type Card,
+  type CardProvider,
+  type CardUpdate,
+  cardNotFound,
+  decodeCursor,
+  defineCardProvider,
+  encodeCursor,
+  type Owner,
+  type ProviderCapabilities,
+  type ValidCreateCardInput,
+  validate,
+} from '@cardport/core'
+import Stripe from 'stripe'
+import { z } from 'zod'
+import { mapStripeError } from './map-error.js'
+import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
+import type { StripeClient, StripeParams, StripeRequestOptions } from './stripe-client.js'
+
+/**
+ * The Stripe API version every request is pinned to, whatever the SDK's default: the version
+ * whose card, customer and external-account objects the adapter reads. Sent per request, so a
+ * `Stripe` instance you share with other code keeps its own default.
+ */
+export const STRIPE_API_VERSION = '2023-08-16'
+
+/** What the Stripe adapter supports: everything but invalidation, for both owner types. */
+export const STRIPE_CAPABILITIES = Object.freeze({
+  ownerTypes: ['customer', 'account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: true,
+  deleteCard: true,
+  setDefaultCard: true,
+  invalidateCard: false,
+  cardDetails: true,
+  externalAccounts: true,
+  defaultPolicy: 'first-card',
+} as const satisfies ProviderCapabilities)
+
+/** Options of {@link stripeProvider}: a `Stripe` instance, or an API key to make one. */
+export type StripeProviderOptions = {
+  /** Network retries per request (the SDK's, with idempotency keys on every create). Default 2. */
+  maxNetworkRetries?: number
+  /** Per-request timeout in milliseconds. Default: the SDK's (80 s). */
+  timeoutMs?: number
+} & (
+  | {
+      /** Your `Stripe` instance (any SDK version from 16 to 23). */
+      stripe: StripeClient
+      apiKey?: never
+    }
+  | {
+      /** A secret or restricted key (`sk_…`, `rk_…`); an SDK instance is made for you. */
+      apiKey: string
+      /** Extra options for the SDK instance made from `apiKey` (host, port, httpClient …). */
+      stripeConfig?: Record<string, unknown>
+      stripe?: never
+    }
+)
+
+const OptionsSchema = z
+  .object({
+    stripe: z
+      .custom<StripeClient>(
+        (value) => isObject(value) && isObject(value.customers) && isObject(value.accounts),
+        'stripe must be a Stripe instance',
+      )
+      .optional(),
+    apiKey: z
+      .string()
+      .regex(/^(sk|rk)_(test|live)_\w+$/, 'apiKey must be a secret (sk_) or restricted (rk_) key')
+      .optional(),
+    stripeConfig: z.record(z.string(), z.unknown()).optional(),
+    maxNetworkRetries: z.number().int().min(0).max(10).default(2),
+    timeoutMs: z.number().int().positive().optional(),
+  })
+  .refine((options) => (options.stripe === undefined) !== (options.apiKey === undefined), {
+    message: 'pass exactly one of stripe (an instance) and apiKey',
+  })
+
+/** The Stripe provider's type: its capabilities are known to the compiler. */
+export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
+
+/**
+ * A cardport provider over Stripe. Customers' cards are customer sources
+ * (`/v1/customers/:id/sources`); accounts' cards are Connect external accounts
+ * (`/v1/accounts/:id/external_accounts`, with a default per currency).
+ *
+ * @example
+ * ```ts
+ * import Stripe from 'stripe'
+ * import { stripeProvider } from '@cardport/stripe'
+ *
+ * const provider = stripeProvider({ stripe: new Stripe(process.env.STRIPE_SECRET_KEY!) })
+ * const card = await provider.createCard({ type: 'customer', id: 'cus_123' }, { source: 'tok_visa' })
+ * ```
+ */
+export function stripeProvider(options: StripeProviderOptions): StripeProvider {
+  const valid = validate(OptionsSchema, options, 'stripeProvider options', STRIPE_PROVIDER_NAME)
+  const stripe: StripeClient =
+    valid.stripe ??
+    (new Stripe(valid.apiKey!, {
+      maxNetworkRetries: valid.maxNetworkRetries,
+      ...valid.stripeConfig,
+    }) as unknown as StripeClient)
+  const requestOptions = (idempotencyKey?: string): StripeRequestOptions => ({
+    apiVersion: STRIPE_API_VERSION,
+    maxNetworkRetries: valid.maxNetworkRetries,
+    ...(valid.timeoutMs === undefined ? {} : { timeout: valid.timeoutMs }),
+    ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+  })
+
+  // A customer's default source, read from the customer (the card object does not say).
+  const customerDefault = async (customerId: string): Promise<string | null> => {
+    const customer = await stripe.customers.retrieve(customerId, {}, requestOptions())
+    return isObject(customer) ? idOf(customer.default_source) : null
+  }
+
+  const toCard = (raw: unknown, owner: Owner, defaultSourceId?: string | null): Card => {
+    const card = toStripeCard(raw, owner, defaultSourceId)
+    if (!card) {
+      throw new TypeError('Stripe returned an object that is not a card where a card was expected')
+    }
+    return card
+  }
+
+  const customers = {
+    async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
+      const params: StripeParams = { source: sourceParam(input.source) }
+      if (input.metadata) params.metadata = input.metadata
+      const raw = await stripe.customers.createSource(
+        owner.id,
+        params,
+        requestOptions(idempotencyKey),
+      )
+      const cardId = idOf(raw)!
+      if (input.makeDefault) {
+        await stripe.customers.update(owner.id, { default_source: cardId }, requestOptions())
+        return toCard(raw, owner, cardId)
+      }
+      return toCard(raw, owner, await customerDefault(owner.id))
+    },
+    async get(owner: Owner, cardId: string) {
+      const raw = await stripe.customers.retrieveSource(
+        owner.id,
+        cardId,
+        { expand: ['customer'] },
+        requestOptions(),
+      )
+      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
+    async list(owner: Owner, limit: number, cursor?: string) {
+      const params: StripeParams = { object: 'card', limit }
+      if (cursor) params.starting_after = decodeCursor(STRIPE_PROVIDER_NAME, cursor).after
+      const [page, defaultId] = await Promise.all([
+        stripe.customers.listSources(owner.id, params, requestOptions()),
+        customerDefault(owner.id),
+      ])
+      return toPage(page, (raw) => toStripeCard(raw, owner, defaultId))
+    },
+    async update(owner: Owner, cardId: string, patch: CardUpdate) {
+      const raw = await stripe.customers.updateSource(
+        owner.id,
+        cardId,
+        { ...updateParams(patch), expand: ['customer'] },
+        requestOptions(),
+      )
+      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
+    async delete(owner: Owner, cardId: string) {
+      await stripe.customers.deleteSource(owner.id, cardId, {}, requestOptions())
+    },
+    async setDefault(owner: Owner, cardId: string) {
+      const customer = await stripe.customers.update(
+        owner.id,
+        { default_source: cardId, expand: ['default_source'] },
+        requestOptions(),
+      )
+      const source = isObject(customer) ? customer.default_source : undefined
+      return notACardIsNotFound(source, owner, cardId, () => toCard(source, owner, cardId))
+    },
+    async getDefault(owner: Owner) {
+      const customer = await stripe.customers.retrieve(
+        owner.id,
+        { expand: ['default_source'] },
+        requestOptions(),
+      )
+      if (!isObject(customer)) return null
+      const source = customer.default_source
+      const defaultId = idOf(source)
+      return toStripeCard(source, owner, defaultId)
+    },
+  }
+
+  const accounts = {
+    async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
+      const params: StripeParams = { external_account: sourceParam(input.source) }
+      if (input.metadata) params.metadata = input.metadata
+      if (input.makeDefault) params.default_for_currency = true
+      const raw = await stripe.accounts.createExternalAccount(
+        owner.id,
+        params,
+        requestOptions(idempotencyKey),
+      )
+      return toCard(raw, owner)
+    },
+    async get(owner: Owner, cardId: string) {
+      const raw = await stripe.accounts.retrieveExternalAccount(
+        owner.id,
+        cardId,
+        {},
+        requestOptions(),
+      )
+      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
+    async list(owner: Owner, limit: number, cursor?: string) {
+      const params: StripeParams = { object: 'card', limit }
+      if (cursor) params.starting_after = decodeCursor(STRIPE_PROVIDER_NAME, cursor).after
+      const page = await stripe.accounts.listExternalAccounts(owner.id, params, requestOptions())
+      return toPage(page, (raw) => toStripeCard(raw, owner))
+    },
+    async update(owner: Owner, cardId: string, patch: CardUpdate) {
+      const raw = await stripe.accounts.updateExternalAccount(
+        owner.id,
+        cardId,
+        updateParams(patch),
+        requestOptions(),
+      )
+      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
+    async delete(owner: Owner, cardId: string) {
+      await stripe.accounts.deleteExternalAccount(owner.id, cardId, {}, requestOptions())
+    },
+    async setDefault(owner: Owner, cardId: string) {
+      const raw = await stripe.accounts.updateExternalAccount(
+        owner.id,
+        cardId,
+        { default_for_currency: true },
+        requestOptions(),
+      )
+      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
+    async getDefault(owner: Owner): Promise<Card | null> {
+      // An account has a default per currency; the first one listed stands for the owner.
+      let cursor: string | undefined
+      do {
+        const page = await accounts.list(owner, 100, cursor)
+        const found = page.data.find((card) => card.isDefault)
+        if (found) return found
+        cursor = page.nextCursor ?? undefined
+      } while (cursor)
+      return null
+    },
+  }
+
+  const kind = (owner: Owner) => (owner.type === 'customer' ? customers : accounts)
+
+  return defineCardProvider({
+    name: STRIPE_PROVIDER_NAME,
+    capabilities: STRIPE_CAPABILITIES,
+    createCard: (owner, input, { idempotencyKey }) =>
+      kind(owner).create(owner, input, idempotencyKey),
+    getCard: (owner, cardId) => kind(owner).get(owner, cardId),
+    listCards: (owner, { limit, cursor }) => kind(owner).list(owner, limit, cursor),
+    updateCard: (owner, cardId, patch) => kind(owner).update(owner, cardId, patch),
+    deleteCard: (owner, cardId) => kind(owner).delete(owner, cardId),
+    setDefaultCard: (owner, cardId) => kind(owner).setDefault(owner, cardId),
+    getDefaultCard: (owner) => kind(owner).getDefault(owner),
+    parseCard: (raw, owner) => toStripeCard(raw, owner),
+    mapError: mapStripeError,
+  })
+}
+
+/** The `source` / `external_account` parameter: a token, or a card hash from raw details. */
+function sourceParam(source: ValidCreateCardInput['source']): string | StripeParams {
+  if (typeof source === 'string') return source
+  const card: StripeParams = {
+    object: 'card',
+    number: source.number,
+    exp_month: source.expMonth,
+    exp_year: source.expYear,
+  }
+  if (source.cvc) card.cvc = source.cvc
+  if (source.holderName) card.name = source.holderName
+  const address = source.address ?? {}
+  if (address.line1) card.address_line1 = address.line1
+  if (address.line2) card.address_line2 = address.line2
+  if (address.city) card.address_city = address.city
+  if (address.state) card.address_state = address.state
+  if (address.postalCode) card.address_zip = address.postalCode
+  if (address.country) card.address_country = address.country
+  return card
+}
+
+/** Stripe's card update parameters; `''` clears a field, as Stripe expects. */
+function updateParams(patch: CardUpdate): StripeParams {
+  const params: StripeParams = {}
+  if (patch.holderName !== undefined) params.name = patch.holderName ?? ''
+  if (patch.expMonth !== undefined) params.exp_month = patch.expMonth
+  if (patch.expYear !== undefined) params.exp_year = patch.expYear
+  if (patch.metadata !== undefined) params.metadata = patch.metadata
+  const fields = {
+    line1: 'address_line1',
+    line2: 'address_line2',
+    city: 'address_city',
+    state: 'address_state',
+    postalCode: 'address_zip',
+    country: 'address_country',
+  } as const
+  for (const [key, param] of Object.entries(fields) as [keyof typeof fields, string][]) {
+    const value = patch.address?.[key]
+    if (value !== undefined) params[param] = value ?? ''
+  }
+  return params
+}
+
+function toPage(raw: unknown, parse: (item: unknown) => Card | null) {
+  const items = isObject(raw) && Array.isArray(raw.data) ? raw.data : []
+  const hasMore = isObject(raw) && raw.has_more === true
+  const data = items.map(parse).filter((card): card is Card => card !== null)
+  const last = idOf(items.at(-1))
+  return {
+    data,
+    hasMore,
+    nextCursor: hasMore && last ? encodeCursor(STRIPE_PROVIDER_NAME, { after: last }) : null,
+  }
+}
+
+/** A source id that names a bank account is, for a card API, a card that does not exist. */
+function notACardIsNotFound(raw: unknown, owner: Owner, cardId: string, parse: () => Card): Card {
+  if (isObject(raw) && raw.object === 'card') return parse()
+  throw cardNotFound(STRIPE_PROVIDER_NAME, owner, cardId)
+}

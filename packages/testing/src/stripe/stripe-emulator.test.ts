@@ -1,0 +1,374 @@
+import Stripe from 'stripe'
+import { beforeAll, describe, expect, it } from 'vitest'
+import {
+  lastResponseHeader,
+  rawStripe,
+  rejection,
+  STRIPE_CLIENTS,
+  useStripeEmulator,
+} from './stripe-test-harness.js'
+
+const emulator = useStripeEmulator()
+
+describe('API keys, errors and request ids', () => {
+  it('answers a request without an API key with Stripe 401 body and a Request-Id', async () => {
+    const response = await rawStripe('GET', '/v1/customers', { key: null })
+    expect(response.status).toBe(401)
+    expect(response.headers.get('request-id')).toMatch(/^req_[0-9A-Za-z]{14}$/)
+    expect(response.body).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        message:
+          "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+        request_log_url: expect.stringMatching(
+          new RegExp(
+            `^https://dashboard.stripe.com/test/logs/${response.headers.get('request-id')}\\?t=\\d+$`,
+          ),
+        ),
+      },
+    })
+  })
+
+  it('accepts Basic auth with the key as user name', async () => {
+    const response = await rawStripe('POST', '/v1/customers', {
+      key: null,
+      headers: { Authorization: `Basic ${btoa('sk_test_abc:')}` },
+      body: 'email=a%40example.com',
+    })
+    expect(response.status).toBe(200)
+    expect(response.body.email).toBe('a@example.com')
+  })
+
+  it('refuses a live key with a clear message that does not echo the key', async () => {
+    const stripe = STRIPE_CLIENTS[0].create('sk_live_supersecret123')
+    const error = await rejection(stripe.customers.create({}))
+    expect(error).toBeInstanceOf(Stripe.errors.StripeAuthenticationError)
+    expect(error.statusCode).toBe(401)
+    expect(error.message).toBe(
+      'Live-mode API keys (sk_live_…, rk_live_…, pk_live_…) are refused: the Stripe emulator runs in test mode only. Use a test key such as sk_test_123.',
+    )
+    expect(JSON.stringify(error.raw)).not.toContain('supersecret')
+    expect(emulator.state.customers()).toEqual([])
+  })
+
+  it('refuses a key that is not a Stripe key', async () => {
+    const response = await rawStripe('GET', '/v1/customers', { key: 'hunter2' })
+    expect(response.status).toBe(401)
+    expect(response.body.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'api_key_invalid',
+    })
+    expect(JSON.stringify(response.body)).not.toContain('hunter2')
+  })
+
+  it('answers an unknown path with 404 and an unknown resource with the full error shape', async () => {
+    const unknown = await rawStripe('GET', '/v1/charges')
+    expect(unknown.status).toBe(404)
+    expect(unknown.headers.get('request-id')).toMatch(/^req_/)
+    expect(unknown.body.error).toMatchObject({
+      type: 'invalid_request_error',
+      message:
+        'Unrecognized request URL (GET: /v1/charges). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.',
+    })
+    const wrongMethod = await rawStripe('PUT', '/v1/customers')
+    expect(wrongMethod.status).toBe(404)
+
+    const missing = await rawStripe('GET', '/v1/customers/cus_00000000000000')
+    const requestId = missing.headers.get('request-id')
+    expect(missing.status).toBe(404)
+    expect(missing.body).toEqual({
+      error: {
+        type: 'invalid_request_error',
+        code: 'resource_missing',
+        doc_url: 'https://stripe.com/docs/error-codes/resource-missing',
+        message: "No such customer: 'cus_00000000000000'",
+        param: 'id',
+        request_log_url: expect.stringContaining(`/test/logs/${requestId}?t=`),
+      },
+    })
+  })
+
+  it('refuses an unknown parameter as Stripe OpenAPI says', async () => {
+    const response = await rawStripe('POST', '/v1/customers', { body: 'colour=blue' })
+    expect(response.status).toBe(400)
+    expect(response.body.error).toMatchObject({ type: 'invalid_request_error', param: 'colour' })
+    expect(emulator.state.customers()).toEqual([])
+  })
+})
+
+describe.each(STRIPE_CLIENTS)('idempotency ($name)', (client) => {
+  let stripe: Stripe
+  beforeAll(() => {
+    stripe = client.create()
+  })
+
+  it('replays the stored response for the same key and body', async () => {
+    const customer = emulator.seed.customer()
+    const first = await stripe.customers.createSource(
+      customer.id,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'key-1' },
+    )
+    const again = await stripe.customers.createSource(
+      customer.id,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'key-1' },
+    )
+    expect({ ...again }).toEqual({ ...first })
+    expect(lastResponseHeader(again, 'idempotent-replayed')).toBe('true')
+    expect(lastResponseHeader(again, 'original-request')).toBe(first.lastResponse.requestId)
+    expect(lastResponseHeader(first, 'idempotent-replayed')).toBeUndefined()
+    expect(emulator.state.sources(customer.id)).toHaveLength(1)
+    expect(emulator.state.requests().map((r) => [r.route, r.replayed])).toEqual([
+      ['POST /v1/customers/:customer/sources', false],
+      ['POST /v1/customers/:customer/sources', true],
+    ])
+  })
+
+  it('refuses the same key with other parameters', async () => {
+    const customer = emulator.seed.customer()
+    await stripe.customers.createSource(
+      customer.id,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'k2' },
+    )
+    const error = await rejection(
+      stripe.customers.createSource(customer.id, { source: 'tok_amex' }, { idempotencyKey: 'k2' }),
+    )
+    expect(error).toBeInstanceOf(Stripe.errors.StripeIdempotencyError)
+    expect(error).toMatchObject({
+      statusCode: 400,
+      rawType: 'idempotency_error',
+      message:
+        "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than 'k2' if you meant to execute a different request.",
+    })
+    const otherEndpoint = await rejection(stripe.customers.create({}, { idempotencyKey: 'k2' }))
+    expect(otherEndpoint).toMatchObject({ statusCode: 400, rawType: 'idempotency_error' })
+    expect(otherEndpoint.message).toMatch(
+      /^Keys for idempotent requests can only be used for the same endpoint/,
+    )
+    expect(emulator.state.sources(customer.id)).toHaveLength(1)
+    expect(emulator.state.customers()).toHaveLength(1)
+  })
+
+  it('replays a decline, but not a validation error', async () => {
+    const customer = emulator.seed.customer()
+    const declined = await rejection(
+      stripe.customers.createSource(
+        customer.id,
+        { source: 'tok_chargeDeclined' },
+        { idempotencyKey: 'd' },
+      ),
+    )
+    const replayed = await rejection(
+      stripe.customers.createSource(
+        customer.id,
+        { source: 'tok_chargeDeclined' },
+        { idempotencyKey: 'd' },
+      ),
+    )
+    expect(replayed).toMatchObject({ statusCode: 402, code: 'card_declined' })
+    expect((replayed.headers as Record<string, string>)['idempotent-replayed']).toBe('true')
+    expect(declined.requestId).not.toBe(replayed.requestId)
+
+    const invalid = await rejection(
+      stripe.customers.createSource(customer.id, { source: 'tok_nope' }, { idempotencyKey: 'v' }),
+    )
+    expect(invalid).toMatchObject({ statusCode: 400, code: 'resource_missing' })
+    const fixed = await stripe.customers.createSource(
+      customer.id,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'v' },
+    )
+    expect(fixed.object).toBe('card')
+  })
+})
+
+describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
+  let stripe: Stripe
+  beforeAll(() => {
+    stripe = client.create()
+  })
+
+  it('answers an injected 500 with Stripe api_error and changes nothing', async () => {
+    emulator.faults.inject({ route: 'POST /v1/customers', status: 500 })
+    const error = await rejection(stripe.customers.create({ email: 'x@example.com' }))
+    expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError)
+    expect(error).toMatchObject({ statusCode: 500, rawType: 'api_error' })
+    expect(error.requestId).toMatch(/^req_/)
+    expect(emulator.state.customers()).toEqual([])
+    expect(emulator.faults.fired).toEqual([1])
+    // The fault fired once: the next call works.
+    await stripe.customers.create({ email: 'x@example.com' })
+    expect(emulator.state.customers()).toHaveLength(1)
+  })
+
+  it('answers an injected 429 with a Retry-After header the SDK exposes', async () => {
+    const customer = emulator.seed.customer()
+    emulator.faults.inject({
+      route: 'GET /v1/customers/:customer/sources',
+      status: 429,
+      retryAfter: 7,
+    })
+    const error = await rejection(stripe.customers.listSources(customer.id))
+    expect(error).toBeInstanceOf(Stripe.errors.StripeRateLimitError)
+    expect(error).toMatchObject({ statusCode: 429, code: 'rate_limit' })
+    expect((error.headers as Record<string, string>)['retry-after']).toBe('7')
+    // Only the named route: others answer.
+    await expect(stripe.customers.retrieve(customer.id)).resolves.toMatchObject({ id: customer.id })
+  })
+
+  it('drops the connection before the commit: nothing is created', async () => {
+    const customer = emulator.seed.customer()
+    emulator.faults.inject({ route: 'POST /v1/customers/:customer/sources', drop: 'before-commit' })
+    const error = await rejection(
+      stripe.customers.createSource(customer.id, { source: 'tok_visa' }),
+    )
+    expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError)
+    expect(emulator.state.sources(customer.id)).toEqual([])
+  })
+
+  it('drops the connection after the commit; a retry with the same key returns the same card', async () => {
+    const customer = emulator.seed.customer()
+    emulator.faults.inject({
+      route: /^POST \/v1\/customers\/cus_\w+\/sources$/,
+      drop: 'after-commit',
+    })
+    const error = await rejection(
+      stripe.customers.createSource(
+        customer.id,
+        { source: 'tok_visa' },
+        { idempotencyKey: 'drop-1' },
+      ),
+    )
+    expect(error).toBeInstanceOf(Stripe.errors.StripeConnectionError)
+    const [stored] = emulator.state.sources(customer.id)
+    expect(stored?.object).toBe('card')
+    expect(emulator.state.customer(customer.id)?.default_source).toBe(stored?.id)
+
+    const retried = await stripe.customers.createSource(
+      customer.id,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'drop-1' },
+    )
+    expect(retried.id).toBe(stored?.id)
+    expect(lastResponseHeader(retried, 'idempotent-replayed')).toBe('true')
+    expect(emulator.state.sources(customer.id)).toHaveLength(1)
+  })
+
+  it('adds latency', async () => {
+    emulator.faults.inject({ latencyMs: 60 })
+    const started = performance.now()
+    await stripe.customers.create({})
+    expect(performance.now() - started).toBeGreaterThanOrEqual(55)
+  })
+})
+
+describe('SDK retries against the emulator', () => {
+  it('retries a dropped connection with the same idempotency key: one customer', async () => {
+    const stripe = new Stripe('sk_test_123', {
+      httpClient: Stripe.createFetchHttpClient(),
+      maxNetworkRetries: 1,
+    })
+    emulator.faults.inject({ route: 'POST /v1/customers', drop: 'after-commit' })
+    const customer = await stripe.customers.create({ email: 'retry@example.com' })
+    expect(emulator.state.customers().map((c) => c.id)).toEqual([customer.id])
+    const [first, second] = emulator.state.requests()
+    expect(first?.idempotencyKey).toMatch(/^stripe-node-retry-/)
+    expect(second).toMatchObject({ idempotencyKey: first?.idempotencyKey, replayed: true })
+  })
+})
+
+describe('faults reach every route', () => {
+  it('answers an injected 503 on each route by its name, with a Request-Id', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id)
+    const account = emulator.seed.account()
+    const external = emulator.seed.card(account.id)
+    const token = 'tok_00000000000000000000000'
+    const cases: Array<[string, string, string]> = [
+      ['POST /v1/tokens', 'POST', '/v1/tokens'],
+      ['GET /v1/tokens/:token', 'GET', `/v1/tokens/${token}`],
+      ['GET /v1/customers', 'GET', '/v1/customers'],
+      ['POST /v1/customers', 'POST', '/v1/customers'],
+      ['GET /v1/customers/:customer', 'GET', `/v1/customers/${customer.id}`],
+      ['POST /v1/customers/:customer', 'POST', `/v1/customers/${customer.id}`],
+      ['DELETE /v1/customers/:customer', 'DELETE', `/v1/customers/${customer.id}`],
+      ['GET /v1/customers/:customer/sources', 'GET', `/v1/customers/${customer.id}/sources`],
+      ['POST /v1/customers/:customer/sources', 'POST', `/v1/customers/${customer.id}/sources`],
+      [
+        'GET /v1/customers/:customer/sources/:id',
+        'GET',
+        `/v1/customers/${customer.id}/sources/${card.id}`,
+      ],
+      [
+        'POST /v1/customers/:customer/sources/:id',
+        'POST',
+        `/v1/customers/${customer.id}/sources/${card.id}`,
+      ],
+      [
+        'DELETE /v1/customers/:customer/sources/:id',
+        'DELETE',
+        `/v1/customers/${customer.id}/sources/${card.id}`,
+      ],
+      ['GET /v1/customers/:customer/cards', 'GET', `/v1/customers/${customer.id}/cards`],
+      ['POST /v1/customers/:customer/cards', 'POST', `/v1/customers/${customer.id}/cards`],
+      [
+        'GET /v1/customers/:customer/cards/:id',
+        'GET',
+        `/v1/customers/${customer.id}/cards/${card.id}`,
+      ],
+      [
+        'POST /v1/customers/:customer/cards/:id',
+        'POST',
+        `/v1/customers/${customer.id}/cards/${card.id}`,
+      ],
+      [
+        'DELETE /v1/customers/:customer/cards/:id',
+        'DELETE',
+        `/v1/customers/${customer.id}/cards/${card.id}`,
+      ],
+      ['GET /v1/accounts', 'GET', '/v1/accounts'],
+      ['POST /v1/accounts', 'POST', '/v1/accounts'],
+      ['GET /v1/accounts/:account', 'GET', `/v1/accounts/${account.id}`],
+      ['POST /v1/accounts/:account', 'POST', `/v1/accounts/${account.id}`],
+      ['DELETE /v1/accounts/:account', 'DELETE', `/v1/accounts/${account.id}`],
+      [
+        'GET /v1/accounts/:account/external_accounts',
+        'GET',
+        `/v1/accounts/${account.id}/external_accounts`,
+      ],
+      [
+        'POST /v1/accounts/:account/external_accounts',
+        'POST',
+        `/v1/accounts/${account.id}/external_accounts`,
+      ],
+      [
+        'GET /v1/accounts/:account/external_accounts/:id',
+        'GET',
+        `/v1/accounts/${account.id}/external_accounts/${external.id}`,
+      ],
+      [
+        'POST /v1/accounts/:account/external_accounts/:id',
+        'POST',
+        `/v1/accounts/${account.id}/external_accounts/${external.id}`,
+      ],
+      [
+        'DELETE /v1/accounts/:account/external_accounts/:id',
+        'DELETE',
+        `/v1/accounts/${account.id}/external_accounts/${external.id}`,
+      ],
+    ]
+    for (const [route, method, path] of cases) {
+      emulator.faults.inject({ route, status: 503 })
+      const response = await rawStripe(method, path, method === 'POST' ? { body: '' } : {})
+      expect([route, response.status]).toEqual([route, 503])
+      expect(response.body.error).toMatchObject({ type: 'api_error' })
+      expect(response.headers.get('request-id')).toMatch(/^req_/)
+    }
+    expect(emulator.faults.fired).toEqual(cases.map(() => 1))
+    // Nothing changed under the faults.
+    expect(emulator.state.customer(customer.id)?.default_source).toBe(card.id)
+    expect(emulator.state.sources(account.id).map((s) => s.id)).toEqual([external.id])
+  })
+})

@@ -1,0 +1,1224 @@
+import {
+  cardFailure,
+  invalidParam,
+  missingParam,
+  resourceMissing,
+  stripeError,
+  tokenAlreadyUsed,
+} from './stripe-errors.js'
+import {
+  findStripeTestCard,
+  findStripeTestToken,
+  type StripeCardBrand,
+  type StripeCardFailure,
+  type StripeCardFunding,
+  stripeBrandOf,
+} from './stripe-test-cards.js'
+
+/** Stripe metadata: string pairs. */
+export type StripeMetadata = Record<string, string>
+
+/**
+ * Stripe's card object (API 2023-08-16). A customer's card has `customer`; a connected
+ * account's card (an external account) has `account`, `currency`, `default_for_currency`,
+ * `available_payout_methods` and `status` instead, as Stripe sends them.
+ */
+export interface StripeCard {
+  id: string
+  object: 'card'
+  account?: string
+  address_city: string | null
+  address_country: string | null
+  address_line1: string | null
+  address_line1_check: string | null
+  address_line2: string | null
+  address_state: string | null
+  address_zip: string | null
+  address_zip_check: string | null
+  available_payout_methods?: Array<'instant' | 'standard'> | null
+  brand: StripeCardBrand
+  country: string | null
+  currency?: string | null
+  customer?: string | null
+  cvc_check: 'pass' | 'fail' | 'unavailable' | 'unchecked' | null
+  default_for_currency?: boolean | null
+  dynamic_last4: string | null
+  exp_month: number
+  exp_year: number
+  fingerprint: string
+  funding: StripeCardFunding
+  last4: string
+  metadata: StripeMetadata
+  name: string | null
+  status?: string | null
+  tokenization_method: string | null
+  wallet: null
+}
+
+/** Stripe's bank_account object, as a customer source or an external account. */
+export interface StripeBankAccount {
+  id: string
+  object: 'bank_account'
+  account?: string
+  account_holder_name: string | null
+  account_holder_type: 'individual' | 'company' | null
+  account_type: string | null
+  available_payout_methods?: Array<'instant' | 'standard'> | null
+  bank_name: string | null
+  country: string
+  currency: string
+  customer?: string | null
+  default_for_currency?: boolean | null
+  fingerprint: string
+  last4: string
+  metadata: StripeMetadata
+  routing_number: string | null
+  status: string
+}
+
+/** A customer source or an external account. */
+export type StripeSource = StripeCard | StripeBankAccount
+
+/** Stripe's address hash. */
+export interface StripeAddress {
+  city: string | null
+  country: string | null
+  line1: string | null
+  line2: string | null
+  postal_code: string | null
+  state: string | null
+}
+
+/** Stripe's customer object as retrieved without `expand` (API 2023-08-16). */
+export interface StripeCustomer {
+  id: string
+  object: 'customer'
+  address: StripeAddress | null
+  balance: number
+  created: number
+  currency: string | null
+  default_source: string | null
+  delinquent: boolean
+  description: string | null
+  discount: null
+  email: string | null
+  invoice_prefix: string
+  invoice_settings: {
+    custom_fields: null
+    default_payment_method: string | null
+    footer: string | null
+    rendering_options: null
+  }
+  livemode: false
+  metadata: StripeMetadata
+  name: string | null
+  next_invoice_sequence: number
+  phone: string | null
+  preferred_locales: string[]
+  shipping: { address: StripeAddress; name: string; phone: string | null } | null
+  tax_exempt: 'none' | 'exempt' | 'reverse'
+  test_clock: null
+}
+
+/** Stripe's Connect account object, without its `external_accounts` list (built on output). */
+export interface StripeAccount {
+  id: string
+  object: 'account'
+  business_profile: Record<string, unknown>
+  business_type: string | null
+  capabilities: Record<string, string>
+  charges_enabled: boolean
+  controller: { is_controller?: boolean; type: 'account' | 'application' }
+  country: string
+  created: number
+  default_currency: string
+  details_submitted: boolean
+  email: string | null
+  future_requirements: Record<string, unknown>
+  metadata: StripeMetadata
+  payouts_enabled: boolean
+  requirements: Record<string, unknown>
+  settings: Record<string, unknown>
+  tos_acceptance: { date: number | null; ip: string | null; user_agent: string | null }
+  type: 'custom' | 'express' | 'standard'
+}
+
+/** Stripe's token object for a card. */
+export interface StripeToken {
+  id: string
+  object: 'token'
+  card: StripeCard
+  client_ip: string | null
+  created: number
+  livemode: false
+  type: 'card'
+  used: boolean
+}
+
+/** Stripe's list envelope. */
+export interface StripeList<T> {
+  object: 'list'
+  url: string
+  has_more: boolean
+  data: T[]
+}
+
+/** A card resolved from a token or a card hash, before it is attached. */
+interface ResolvedCard {
+  card: StripeCard
+  failure?: StripeCardFailure | undefined
+  cvcProvided: boolean
+  currency?: string | undefined
+}
+
+interface TokenRecord {
+  token: StripeToken
+  failure?: StripeCardFailure | undefined
+  cvcProvided: boolean
+  currency?: string | undefined
+}
+
+/** Page parameters of Stripe's list endpoints. */
+export interface StripeListParams {
+  limit?: unknown
+  starting_after?: unknown
+  ending_before?: unknown
+}
+
+/**
+ * The emulator's in-memory model of one Stripe test-mode account, and Stripe's rules on it.
+ * Rule violations throw a `StripeRequestError`; the routes turn them into responses.
+ *
+ * @internal
+ */
+export type StripeState = ReturnType<typeof createStripeState>
+
+/** Creates an empty model. `now` drives `created` timestamps and test-token expiries. @internal */
+export function createStripeState(now: () => Date) {
+  const customers = new Map<string, { customer: StripeCustomer; deleted: boolean }>()
+  const accounts = new Map<string, StripeAccount>()
+  const sources = new Map<string, StripeSource[]>()
+  const tokens = new Map<string, TokenRecord>()
+
+  const seconds = () => Math.floor(now().getTime() / 1000)
+
+  const ownedSources = (owner: string): StripeSource[] => {
+    let list = sources.get(owner)
+    if (!list) {
+      list = []
+      sources.set(owner, list)
+    }
+    return list
+  }
+
+  const state = {
+    reset() {
+      customers.clear()
+      accounts.clear()
+      sources.clear()
+      tokens.clear()
+    },
+
+    // ---- customers ---------------------------------------------------------------------------
+
+    /** The live customer, or a 404 (`param` names the id's parameter). */
+    customer(id: string, param = 'id', status = 404): StripeCustomer {
+      const record = customers.get(id)
+      if (!record || record.deleted) throw resourceMissing('customer', id, param, status)
+      return record.customer
+    },
+
+    /** A customer including a deleted one (Stripe answers a deleted customer's stub). */
+    customerRecord(id: string) {
+      return customers.get(id)
+    },
+
+    listCustomers(params: StripeListParams & { email?: unknown }): StripeList<StripeCustomer> {
+      let all = [...customers.values()].filter((record) => !record.deleted).map((r) => r.customer)
+      if (typeof params.email === 'string') all = all.filter((c) => c.email === params.email)
+      return paginate(all.reverse(), params, '/v1/customers', 'customer')
+    },
+
+    createCustomer(params: Record<string, unknown>): StripeCustomer {
+      const source = params.source ?? params.card
+      const resolved =
+        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
+      const customer: StripeCustomer = {
+        id: stripeId('cus_', 14),
+        object: 'customer',
+        address: null,
+        balance: 0,
+        created: seconds(),
+        currency: null,
+        default_source: null,
+        delinquent: false,
+        description: null,
+        discount: null,
+        email: null,
+        invoice_prefix: randomString(8, '0123456789ABCDEF'),
+        invoice_settings: {
+          custom_fields: null,
+          default_payment_method: null,
+          footer: null,
+          rendering_options: null,
+        },
+        livemode: false,
+        metadata: {},
+        name: null,
+        next_invoice_sequence: 1,
+        phone: null,
+        preferred_locales: [],
+        shipping: null,
+        tax_exempt: 'none',
+        test_clock: null,
+      }
+      applyCustomerFields(customer, params)
+      // Stripe checks the card before it creates anything: a declined card creates no customer.
+      if (resolved?.failure) throw cardFailure(resolved.failure)
+      customers.set(customer.id, { customer, deleted: false })
+      if (resolved) state.attachToCustomer(customer.id, resolved, {})
+      return customer
+    },
+
+    updateCustomer(id: string, params: Record<string, unknown>): StripeCustomer {
+      const customer = state.customer(id)
+      const source = params.source ?? params.card
+      const defaultSource = params.default_source ?? params.default_card
+      const resolved =
+        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
+      if (resolved?.failure) throw cardFailure(resolved.failure)
+      if (defaultSource !== undefined && typeof defaultSource === 'string' && defaultSource) {
+        const held = ownedSources(id).some((entry) => entry.id === defaultSource)
+        if (!held) throw resourceMissing('source', defaultSource, 'default_source', 400)
+      }
+      applyCustomerFields(customer, params)
+      if (typeof defaultSource === 'string' && defaultSource)
+        customer.default_source = defaultSource
+      if (resolved) {
+        // `source` on a customer replaces the default source: the new card becomes the default
+        // and the old default is deleted.
+        const previous = customer.default_source
+        const card = state.attachToCustomer(id, resolved, {})
+        customer.default_source = card.id
+        if (previous) removeFrom(ownedSources(id), previous)
+      }
+      return customer
+    },
+
+    deleteCustomer(id: string) {
+      state.customer(id)
+      const record = customers.get(id)!
+      record.deleted = true
+      sources.delete(id)
+      return { id, object: 'customer' as const, deleted: true as const }
+    },
+
+    // ---- customer sources --------------------------------------------------------------------
+
+    /** Attaches a resolved card to a customer; the first source becomes the default. */
+    attachToCustomer(
+      customerId: string,
+      resolved: ResolvedCard,
+      params: { metadata?: unknown },
+    ): StripeCard {
+      const customer = state.customer(customerId)
+      if (resolved.failure) throw cardFailure(resolved.failure)
+      const card: StripeCard = withOwner(resolved, { customer: customerId })
+      card.metadata = applyMetadata({}, params.metadata)
+      ownedSources(customerId).push(card)
+      if (!customer.default_source) customer.default_source = card.id
+      return card
+    },
+
+    addBankAccountToCustomer(customerId: string, fields: Partial<StripeBankAccount> = {}) {
+      const customer = state.customer(customerId)
+      const bank = bankAccount(fields)
+      bank.customer = customerId
+      ownedSources(customerId).push(bank)
+      if (!customer.default_source) customer.default_source = bank.id
+      return bank
+    },
+
+    customerSource(customerId: string, id: string, noun = 'source'): StripeSource {
+      state.customer(customerId, 'customer')
+      const found = ownedSources(customerId).find((entry) => entry.id === id)
+      if (!found) throw resourceMissing(noun, id, 'id')
+      return found
+    },
+
+    updateCustomerSource(customerId: string, id: string, params: Record<string, unknown>) {
+      const source = state.customerSource(customerId, id)
+      updateSourceFields(source, params, seconds)
+      return source
+    },
+
+    deleteCustomerSource(customerId: string, id: string) {
+      const customer = state.customer(customerId, 'customer')
+      const list = ownedSources(customerId)
+      const source = state.customerSource(customerId, id)
+      removeFrom(list, id)
+      if (customer.default_source === id) {
+        // Stripe promotes the most recently added remaining source.
+        customer.default_source = list.at(-1)?.id ?? null
+      }
+      return { id, object: source.object, deleted: true as const }
+    },
+
+    listCustomerSources(
+      customerId: string,
+      params: StripeListParams & { object?: unknown },
+      url: string,
+    ): StripeList<StripeSource> {
+      state.customer(customerId, 'customer')
+      return paginate(newestFirst(ownedSources(customerId)), params, url, 'source', params.object)
+    },
+
+    // ---- accounts ----------------------------------------------------------------------------
+
+    account(id: string, param = 'account', status = 404): StripeAccount {
+      const account = accounts.get(id)
+      if (!account) {
+        // Stripe words an unknown connected account this way on every Connect path.
+        throw stripeError(status, 'invalid_request_error', `No such account: '${id}'`, {
+          code: 'resource_missing',
+          param,
+        })
+      }
+      return account
+    },
+
+    listAccounts(params: StripeListParams): StripeList<StripeAccount> {
+      return paginate([...accounts.values()].reverse(), params, '/v1/accounts', 'account')
+    },
+
+    createAccount(params: Record<string, unknown>): StripeAccount {
+      const type = params.type
+      if (type === undefined) throw missingParam('type')
+      if (type !== 'custom' && type !== 'express' && type !== 'standard') {
+        throw invalidParam('type', `Invalid type: must be one of custom, express, or standard`)
+      }
+      const country = typeof params.country === 'string' ? params.country.toUpperCase() : 'US'
+      const account = newAccount({
+        id: stripeId('acct_', 16),
+        type,
+        country,
+        created: seconds(),
+        default_currency:
+          typeof params.default_currency === 'string'
+            ? params.default_currency.toLowerCase()
+            : (COUNTRY_CURRENCY[country] ?? 'usd'),
+        email: typeof params.email === 'string' ? params.email : null,
+        metadata: applyMetadata({}, params.metadata),
+        business_type: typeof params.business_type === 'string' ? params.business_type : null,
+      })
+      accounts.set(account.id, account)
+      return account
+    },
+
+    updateAccount(id: string, params: Record<string, unknown>): StripeAccount {
+      const account = state.account(id)
+      if (typeof params.email === 'string') account.email = params.email || null
+      if (typeof params.default_currency === 'string') {
+        account.default_currency = params.default_currency.toLowerCase()
+      }
+      if (params.metadata !== undefined) {
+        account.metadata = applyMetadata(account.metadata, params.metadata)
+      }
+      return account
+    },
+
+    deleteAccount(id: string) {
+      state.account(id)
+      accounts.delete(id)
+      sources.delete(id)
+      return { id, object: 'account' as const, deleted: true as const }
+    },
+
+    /** The account's external accounts, newest first (for the account object's list). */
+    externalAccounts(accountId: string): StripeSource[] {
+      return newestFirst(ownedSources(accountId))
+    },
+
+    // ---- external accounts -------------------------------------------------------------------
+
+    addExternalAccount(accountId: string, params: Record<string, unknown>): StripeSource {
+      const account = state.account(accountId)
+      requirePlatformControl(account)
+      const input = params.external_account ?? params.bank_account
+      if (input === undefined || input === '') throw missingParam('external_account')
+      const param = params.external_account === undefined ? 'bank_account' : 'external_account'
+      let source: StripeSource
+      if (isRecord(input) && input.object === 'bank_account') {
+        source = bankAccountFromHash(input, param, account)
+      } else {
+        const resolved = state.resolveCard(input, param)
+        // External accounts receive payouts: Stripe takes non-prepaid debit cards only.
+        if (resolved.card.funding !== 'debit') {
+          throw stripeError(
+            400,
+            'invalid_request_error',
+            'The card provided as an external account is not supported for payouts. Provide a non-prepaid debit card instead.',
+            { code: 'invalid_card_type', param },
+          )
+        }
+        if (resolved.failure) throw cardFailure(resolved.failure)
+        source = withOwner(resolved, { account: accountId })
+        const currency = (resolved.currency ?? account.default_currency).toLowerCase()
+        source.currency = currency
+        source.available_payout_methods = ['standard', 'instant']
+        source.status = 'new'
+      }
+      source.metadata = applyMetadata({}, params.metadata)
+      const list = ownedSources(accountId)
+      const currency = source.currency as string
+      const sameCurrency = list.filter((entry) => entry.currency === currency)
+      const makeDefault =
+        sameCurrency.length === 0 || toBoolean(params.default_for_currency, 'default_for_currency')
+      if (makeDefault) for (const entry of sameCurrency) entry.default_for_currency = false
+      source.default_for_currency = makeDefault
+      source = sortFields(source)
+      list.push(source)
+      return source
+    },
+
+    addBankAccountToAccount(accountId: string, fields: Partial<StripeBankAccount> = {}) {
+      const account = state.account(accountId)
+      const bank = bankAccount({ currency: account.default_currency, ...fields })
+      delete bank.customer
+      bank.account = accountId
+      bank.available_payout_methods = ['standard']
+      const list = ownedSources(accountId)
+      const sameCurrency = list.filter((entry) => entry.currency === bank.currency)
+      bank.default_for_currency = sameCurrency.length === 0
+      const sorted = sortFields(bank)
+      list.push(sorted)
+      return sorted
+    },
+
+    externalAccount(accountId: string, id: string): StripeSource {
+      state.account(accountId)
+      const found = ownedSources(accountId).find((entry) => entry.id === id)
+      if (!found) throw resourceMissing('external account', id, 'id')
+      return found
+    },
+
+    updateExternalAccount(accountId: string, id: string, params: Record<string, unknown>) {
+      requirePlatformControl(state.account(accountId))
+      const source = state.externalAccount(accountId, id)
+      const makeDefault =
+        params.default_for_currency === undefined
+          ? undefined
+          : toBoolean(params.default_for_currency, 'default_for_currency')
+      if (makeDefault === false && source.default_for_currency) {
+        throw invalidParam(
+          'default_for_currency',
+          `You cannot set default_for_currency to false on the default external account for ${source.currency}. Set another external account as the default for that currency instead.`,
+        )
+      }
+      updateSourceFields(source, params, seconds)
+      if (makeDefault) {
+        for (const entry of ownedSources(accountId)) {
+          if (entry.currency === source.currency) entry.default_for_currency = false
+        }
+        source.default_for_currency = true
+      }
+      return source
+    },
+
+    deleteExternalAccount(accountId: string, id: string) {
+      const account = state.account(accountId)
+      requirePlatformControl(account)
+      const source = state.externalAccount(accountId, id)
+      const list = ownedSources(accountId)
+      if (source.default_for_currency) {
+        const others = list.some((entry) => entry.id !== id && entry.currency === source.currency)
+        if (source.currency === account.default_currency) {
+          throw stripeError(
+            400,
+            'invalid_request_error',
+            'You cannot delete the default external account for your default currency. Please make another external account the default using the `default_for_currency` param, and then delete this one.',
+          )
+        }
+        if (others) {
+          throw stripeError(
+            400,
+            'invalid_request_error',
+            `You cannot delete the default external account for ${source.currency} while other external accounts in ${source.currency} exist. Please make another external account the default using the \`default_for_currency\` param, and then delete this one.`,
+          )
+        }
+      }
+      removeFrom(list, id)
+      return { id, object: source.object, deleted: true as const }
+    },
+
+    listExternalAccounts(
+      accountId: string,
+      params: StripeListParams & { object?: unknown },
+    ): StripeList<StripeSource> {
+      state.account(accountId)
+      const url = `/v1/accounts/${accountId}/external_accounts`
+      return paginate(
+        newestFirst(ownedSources(accountId)),
+        params,
+        url,
+        'external account',
+        params.object,
+      )
+    },
+
+    // ---- tokens ------------------------------------------------------------------------------
+
+    createToken(params: Record<string, unknown>): StripeToken {
+      const input = params.card
+      if (input === undefined) throw missingParam('card')
+      if (typeof input === 'string') {
+        // Stripe.js sends card hashes; a string here is a card id, which Connect uses to share
+        // a customer's card. The emulator does not model that.
+        throw invalidParam('card', 'The emulator tokenizes card hashes only (card[number], …).')
+      }
+      if (!isRecord(input)) throw invalidParam('card', 'Invalid card: must be a hash')
+      const resolved = tokenizeHash(input, 'card', now())
+      const token: StripeToken = {
+        id: stripeId('tok_', 24),
+        object: 'token',
+        card: resolved.card,
+        client_ip: '127.0.0.1',
+        created: seconds(),
+        livemode: false,
+        type: 'card',
+        used: false,
+      }
+      tokens.set(token.id, {
+        token,
+        failure: resolved.failure,
+        cvcProvided: resolved.cvcProvided,
+        currency: resolved.currency,
+      })
+      return token
+    },
+
+    token(id: string): StripeToken {
+      const record = tokens.get(id)
+      if (!record) throw resourceMissing('token', id, 'token')
+      return record.token
+    },
+
+    allTokens(): StripeToken[] {
+      return [...tokens.values()].map((record) => record.token)
+    },
+
+    /**
+     * Resolves `source`/`external_account`/`card`: a test token, a created token (used once),
+     * or a card hash. Marks a created token used.
+     */
+    resolveCard(input: unknown, param: string): ResolvedCard {
+      if (typeof input === 'string') {
+        if (input === '') throw missingParam(param)
+        const test = findStripeTestToken(input)
+        if (test) {
+          const date = now()
+          return tokenizeHash(
+            {
+              number: test.number,
+              exp_month: String(date.getUTCMonth() + 1),
+              exp_year: String(date.getUTCFullYear() + 1),
+              cvc: '123',
+            },
+            param,
+            date,
+          )
+        }
+        const record = tokens.get(input)
+        // A card number sent where a token belongs must not be echoed back.
+        if (!record) throw resourceMissing('token', maskDigits(input), param, 400)
+        if (record.token.used) throw tokenAlreadyUsed(input, param)
+        record.token.used = true
+        return {
+          card: structuredClone(record.token.card),
+          failure: record.failure,
+          cvcProvided: record.cvcProvided,
+          currency: record.currency,
+        }
+      }
+      if (!isRecord(input)) {
+        throw invalidParam(param, `Invalid ${param}: must be a token id or a card hash`)
+      }
+      if (input.object === undefined) throw missingParam(`${param}[object]`)
+      if (input.object !== 'card') {
+        throw invalidParam(
+          `${param}[object]`,
+          `Invalid ${param}[object]: must be 'card' (the emulator models card sources only)`,
+        )
+      }
+      const resolved = tokenizeHash(input, param, now())
+      if (resolved.failure === 'incorrect_number') throw cardFailure(resolved.failure)
+      return resolved
+    },
+
+    /** Every source of an owner, newest first (for read-backs). */
+    sourcesOf(owner: string): StripeSource[] {
+      return newestFirst(sources.get(owner) ?? [])
+    },
+
+    allCustomers(): StripeCustomer[] {
+      return [...customers.values()].filter((r) => !r.deleted).map((r) => r.customer)
+    },
+
+    allAccounts(): StripeAccount[] {
+      return [...accounts.values()]
+    },
+
+    /** Finds a card or bank account by id, whoever owns it. */
+    findSource(id: string): StripeSource | undefined {
+      for (const list of sources.values()) {
+        const found = list.find((entry) => entry.id === id)
+        if (found) return found
+      }
+      return undefined
+    },
+  }
+  return state
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/** A Stripe-looking id: `prefix` + `length` base62 characters. @internal */
+export function stripeId(prefix: string, length: number): string {
+  return prefix + randomString(length, BASE62)
+}
+
+function randomString(length: number, alphabet: string): string {
+  const bytes = new Uint8Array(length)
+  globalThis.crypto.getRandomValues(bytes)
+  let out = ''
+  for (const byte of bytes) out += alphabet[byte % alphabet.length]
+  return out
+}
+
+/** A stable 16-character base62 fingerprint of a card number (FNV-1a, two seeds). */
+function fingerprintOf(value: string): string {
+  let out = ''
+  for (let seed = 0; out.length < 16; seed++) {
+    let hash = 0x811c9dc5 ^ (seed * 0x9e3779b9)
+    for (let i = 0; i < value.length; i++) {
+      hash ^= value.charCodeAt(i)
+      hash = Math.imul(hash, 0x01000193)
+    }
+    let n = hash >>> 0
+    for (let i = 0; i < 5 && out.length < 16; i++) {
+      out += BASE62[n % 62]
+      n = Math.floor(n / 62)
+    }
+  }
+  return out
+}
+
+function maskDigits(value: string): string {
+  return /\d{12,19}/.test(value.replace(/[\s-]/g, ''))
+    ? `${'*'.repeat(4)}${value.slice(-4)}`
+    : value
+}
+
+function isLuhnValid(digits: string): boolean {
+  let sum = 0
+  for (let i = 0; i < digits.length; i++) {
+    let digit = Number(digits[digits.length - 1 - i])
+    if (i % 2 === 1) {
+      digit *= 2
+      if (digit > 9) digit -= 9
+    }
+    sum += digit
+  }
+  return sum % 10 === 0
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null
+}
+
+function sourceParam(params: Record<string, unknown>): string {
+  return params.source === undefined ? 'card' : 'source'
+}
+
+/** Validates a card hash as Stripe does when it tokenizes, and builds the token's card. */
+function tokenizeHash(hash: Record<string, unknown>, param: string, date: Date): ResolvedCard {
+  const number = typeof hash.number === 'string' ? hash.number.replace(/[\s-]/g, '') : undefined
+  if (number === undefined || number === '') throw missingParam(`${param}[number]`)
+  if (hash.exp_month === undefined || hash.exp_month === '') {
+    throw missingParam(`${param}[exp_month]`)
+  }
+  if (hash.exp_year === undefined || hash.exp_year === '') throw missingParam(`${param}[exp_year]`)
+  if (!/^\d{12,19}$/.test(number)) {
+    throw stripeError(402, 'card_error', 'Your card number is incorrect.', {
+      code: 'invalid_number',
+      param: 'number',
+    })
+  }
+  if (!isLuhnValid(number)) throw cardFailure('incorrect_number')
+  const month = Number(hash.exp_month)
+  if (!Number.isInteger(month) || month < 1 || month > 12) {
+    throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+      code: 'invalid_expiry_month',
+      param: 'exp_month',
+    })
+  }
+  let year = Number(hash.exp_year)
+  if (Number.isInteger(year) && year < 100) year += 2000
+  const thisYear = date.getUTCFullYear()
+  if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
+    throw stripeError(402, 'card_error', "Your card's expiration year is invalid.", {
+      code: 'invalid_expiry_year',
+      param: 'exp_year',
+    })
+  }
+  if (year === thisYear && month < date.getUTCMonth() + 1) {
+    throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+      code: 'invalid_expiry_month',
+      param: 'exp_month',
+    })
+  }
+  const cvc = hash.cvc
+  const cvcProvided = cvc !== undefined && cvc !== ''
+  if (cvcProvided && (typeof cvc !== 'string' || !/^\d{3,4}$/.test(cvc))) {
+    throw stripeError(402, 'card_error', "Your card's security code is invalid.", {
+      code: 'invalid_cvc',
+      param: 'cvc',
+    })
+  }
+  const test = findStripeTestCard(number)
+  if (test?.failsOn === 'tokenize' && test.failure) throw cardFailure(test.failure)
+  const card: StripeCard = {
+    id: stripeId('card_', 24),
+    object: 'card',
+    address_city: stringOrNull(hash.address_city),
+    address_country: stringOrNull(hash.address_country),
+    address_line1: stringOrNull(hash.address_line1),
+    address_line1_check: stringOrNull(hash.address_line1) ? 'unchecked' : null,
+    address_line2: stringOrNull(hash.address_line2),
+    address_state: stringOrNull(hash.address_state),
+    address_zip: stringOrNull(hash.address_zip),
+    address_zip_check: stringOrNull(hash.address_zip) ? 'unchecked' : null,
+    brand: test?.brand ?? stripeBrandOf(number),
+    country: test?.country ?? 'US',
+    cvc_check: cvcProvided ? 'unchecked' : null,
+    dynamic_last4: null,
+    exp_month: month,
+    exp_year: year,
+    fingerprint: fingerprintOf(number),
+    funding: test?.funding ?? 'credit',
+    last4: number.slice(-4),
+    metadata: {},
+    name: stringOrNull(hash.name),
+    tokenization_method: null,
+    wallet: null,
+  }
+  return {
+    card,
+    failure: test?.failsOn === 'attach' ? test.failure : undefined,
+    cvcProvided,
+    currency: typeof hash.currency === 'string' ? hash.currency.toLowerCase() : undefined,
+  }
+}
+
+/** The card as its owner holds it: checks done, owner fields in Stripe's order. */
+function withOwner(
+  resolved: ResolvedCard,
+  owner: { customer: string } | { account: string },
+): StripeCard {
+  const card = structuredClone(resolved.card)
+  if ('account' in owner) {
+    card.account = owner.account
+    card.customer = null
+  } else {
+    card.customer = owner.customer
+  }
+  card.cvc_check = resolved.cvcProvided ? 'pass' : null
+  if (card.address_line1) card.address_line1_check = 'pass'
+  if (card.address_zip) card.address_zip_check = 'pass'
+  return sortFields(card)
+}
+
+/** Stripe sends `id` and `object` first, then the fields in alphabetical order. */
+function sortFields<T extends StripeSource>(source: T): T {
+  const { id, object, ...rest } = source
+  const sorted = Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return { id, object, ...Object.fromEntries(sorted) } as T
+}
+
+function bankAccount(fields: Partial<StripeBankAccount>): StripeBankAccount {
+  const last4 = fields.last4 ?? '6789'
+  return {
+    id: stripeId('ba_', 24),
+    object: 'bank_account',
+    account_holder_name: 'Jane Austen',
+    account_holder_type: 'individual',
+    account_type: null,
+    bank_name: 'STRIPE TEST BANK',
+    country: 'US',
+    currency: 'usd',
+    customer: null,
+    fingerprint: fingerprintOf(`ba:${fields.routing_number ?? '110000000'}:${last4}`),
+    last4,
+    metadata: {},
+    routing_number: '110000000',
+    status: 'new',
+    ...fields,
+  }
+}
+
+function bankAccountFromHash(
+  hash: Record<string, unknown>,
+  param: string,
+  account: StripeAccount,
+): StripeBankAccount {
+  const number = hash.account_number
+  if (typeof number !== 'string' || number === '') throw missingParam(`${param}[account_number]`)
+  if (typeof hash.country !== 'string') throw missingParam(`${param}[country]`)
+  const currency =
+    typeof hash.currency === 'string' ? hash.currency.toLowerCase() : account.default_currency
+  const routing = typeof hash.routing_number === 'string' ? hash.routing_number : null
+  const bank = bankAccount({
+    account_holder_name: stringOrNull(hash.account_holder_name),
+    account_holder_type:
+      hash.account_holder_type === 'company' || hash.account_holder_type === 'individual'
+        ? hash.account_holder_type
+        : null,
+    country: hash.country.toUpperCase(),
+    currency,
+    last4: number.slice(-4),
+    routing_number: routing,
+    fingerprint: fingerprintOf(`ba:${routing}:${number}`),
+  })
+  delete bank.customer
+  bank.account = account.id
+  bank.available_payout_methods = ['standard']
+  return bank
+}
+
+function requirePlatformControl(account: StripeAccount) {
+  if (account.type === 'custom') return
+  throw stripeError(
+    400,
+    'invalid_request_error',
+    `External accounts can only be managed by the platform on accounts whose requirements it collects (Custom accounts); '${account.id}' is a ${account.type} account.`,
+  )
+}
+
+const CARD_UPDATE_FIELDS = [
+  'address_city',
+  'address_country',
+  'address_line1',
+  'address_line2',
+  'address_state',
+  'address_zip',
+  'name',
+] as const
+
+function updateSourceFields(
+  source: StripeSource,
+  params: Record<string, unknown>,
+  seconds: () => number,
+) {
+  if (source.object === 'card') {
+    for (const field of CARD_UPDATE_FIELDS) {
+      const value = params[field]
+      if (value === undefined) continue
+      if (typeof value !== 'string') throw invalidParam(field, `Invalid string: ${field}`)
+      source[field] = value === '' ? null : value
+      if (field === 'address_line1') source.address_line1_check = value ? 'unchecked' : null
+      if (field === 'address_zip') source.address_zip_check = value ? 'unchecked' : null
+    }
+    const month = params.exp_month === undefined ? source.exp_month : Number(params.exp_month)
+    let year = params.exp_year === undefined ? source.exp_year : Number(params.exp_year)
+    if (!Number.isInteger(month) || month < 1 || month > 12) {
+      throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+        code: 'invalid_expiry_month',
+        param: 'exp_month',
+      })
+    }
+    if (Number.isInteger(year) && year < 100) year += 2000
+    const thisYear = new Date(seconds() * 1000).getUTCFullYear()
+    if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
+      throw stripeError(402, 'card_error', "Your card's expiration year is invalid.", {
+        code: 'invalid_expiry_year',
+        param: 'exp_year',
+      })
+    }
+    source.exp_month = month
+    source.exp_year = year
+  } else {
+    if (typeof params.account_holder_name === 'string') {
+      source.account_holder_name = params.account_holder_name || null
+    }
+    const type = params.account_holder_type
+    if (type === 'individual' || type === 'company') source.account_holder_type = type
+  }
+  if (params.metadata !== undefined) {
+    source.metadata = applyMetadata(source.metadata, params.metadata)
+  }
+}
+
+/**
+ * Applies a metadata patch as Stripe does: `''` for a key unsets it, `metadata=''` unsets all.
+ * Limits: 50 keys, keys up to 40 characters, values up to 500.
+ */
+function applyMetadata(current: StripeMetadata, patch: unknown): StripeMetadata {
+  if (patch === undefined) return { ...current }
+  if (patch === '' || patch === null) return {}
+  if (!isRecord(patch)) throw invalidParam('metadata', 'Invalid metadata: must be a hash')
+  const next = { ...current }
+  for (const [key, value] of Object.entries(patch)) {
+    if (key.length > 40) {
+      throw invalidParam(
+        `metadata[${key}]`,
+        `Metadata keys can have up to 40 characters; the key '${key}' has ${key.length}.`,
+      )
+    }
+    if (value === '' || value === null) {
+      delete next[key]
+      continue
+    }
+    if (typeof value === 'object') {
+      throw invalidParam(`metadata[${key}]`, 'Invalid metadata: values must be strings')
+    }
+    const text = String(value)
+    if (text.length > 500) {
+      throw invalidParam(
+        `metadata[${key}]`,
+        `Metadata values can have up to 500 characters, but you passed in a value that is ${text.length} characters.`,
+      )
+    }
+    next[key] = text
+  }
+  if (Object.keys(next).length > 50) {
+    throw invalidParam('metadata', 'You can have up to 50 metadata keys.')
+  }
+  return next
+}
+
+function toBoolean(value: unknown, param: string): boolean {
+  if (value === undefined) return false
+  if (value === true || value === 'true') return true
+  if (value === false || value === 'false') return false
+  throw invalidParam(param, `Invalid boolean: ${String(value)}`)
+}
+
+function addressFrom(value: unknown, param: string): StripeAddress | null {
+  if (value === '' || value === null) return null
+  if (!isRecord(value)) throw invalidParam(param, `Invalid ${param}: must be a hash`)
+  return {
+    city: stringOrNull(value.city),
+    country: stringOrNull(value.country),
+    line1: stringOrNull(value.line1),
+    line2: stringOrNull(value.line2),
+    postal_code: stringOrNull(value.postal_code),
+    state: stringOrNull(value.state),
+  }
+}
+
+function applyCustomerFields(customer: StripeCustomer, params: Record<string, unknown>) {
+  for (const field of ['description', 'email', 'name', 'phone'] as const) {
+    const value = params[field]
+    if (value !== undefined) customer[field] = stringOrNull(value)
+  }
+  if (params.address !== undefined) customer.address = addressFrom(params.address, 'address')
+  if (params.shipping !== undefined) {
+    const shipping = params.shipping
+    if (shipping === '') customer.shipping = null
+    else if (isRecord(shipping)) {
+      if (typeof shipping.name !== 'string') throw missingParam('shipping[name]')
+      customer.shipping = {
+        address: addressFrom(shipping.address ?? {}, 'shipping[address]')!,
+        name: shipping.name,
+        phone: stringOrNull(shipping.phone),
+      }
+    }
+  }
+  if (params.balance !== undefined) {
+    const balance = Number(params.balance)
+    if (!Number.isInteger(balance)) throw invalidParam('balance', 'Invalid integer: balance')
+    customer.balance = balance
+  }
+  if (typeof params.invoice_prefix === 'string') customer.invoice_prefix = params.invoice_prefix
+  if (params.next_invoice_sequence !== undefined) {
+    customer.next_invoice_sequence = Number(params.next_invoice_sequence)
+  }
+  if (Array.isArray(params.preferred_locales)) {
+    customer.preferred_locales = params.preferred_locales.map(String)
+  } else if (params.preferred_locales === '') customer.preferred_locales = []
+  const tax = params.tax_exempt
+  if (tax === 'none' || tax === 'exempt' || tax === 'reverse') customer.tax_exempt = tax
+  if (params.metadata !== undefined) {
+    customer.metadata = applyMetadata(customer.metadata, params.metadata)
+  }
+}
+
+function removeFrom(list: StripeSource[], id: string) {
+  const index = list.findIndex((entry) => entry.id === id)
+  if (index >= 0) list.splice(index, 1)
+}
+
+function newestFirst<T>(list: T[]): T[] {
+  return [...list].reverse()
+}
+
+/**
+ * Stripe's cursor pagination over `items` (newest first): `limit` 1–100 (default 10),
+ * `starting_after` / `ending_before` an id of the list, and an optional `object` filter.
+ */
+function paginate<T extends { id: string; object: string }>(
+  items: T[],
+  params: StripeListParams & { object?: unknown },
+  url: string,
+  noun: string,
+  object?: unknown,
+): StripeList<T> {
+  const limit = params.limit === undefined ? 10 : Number(params.limit)
+  if (!Number.isInteger(limit)) {
+    throw invalidParam('limit', `Invalid integer: ${String(params.limit)}`)
+  }
+  if (limit < 1) throw invalidParam('limit', 'This value must be greater than or equal to 1.')
+  if (limit > 100) throw invalidParam('limit', 'This value must be less than or equal to 100.')
+  const after = params.starting_after
+  const before = params.ending_before
+  if (after !== undefined && before !== undefined) {
+    throw stripeError(
+      400,
+      'invalid_request_error',
+      'You may only specify one of these parameters: ending_before, starting_after.',
+    )
+  }
+  const keep = (item: T) => object === undefined || item.object === object
+  const indexOf = (id: unknown, param: string) => {
+    const index = items.findIndex((item) => item.id === id)
+    if (index < 0) throw resourceMissing(noun, String(id), param, 400)
+    return index
+  }
+  if (before !== undefined) {
+    const earlier = items.slice(0, indexOf(before, 'ending_before')).filter(keep)
+    return {
+      object: 'list',
+      url,
+      has_more: earlier.length > limit,
+      data: earlier.slice(-limit),
+    }
+  }
+  const start = after === undefined ? 0 : indexOf(after, 'starting_after') + 1
+  const later = items.slice(start).filter(keep)
+  return { object: 'list', url, has_more: later.length > limit, data: later.slice(0, limit) }
+}
+
+const COUNTRY_CURRENCY: Record<string, string> = {
+  US: 'usd',
+  CA: 'cad',
+  GB: 'gbp',
+  AU: 'aud',
+  NZ: 'nzd',
+  JP: 'jpy',
+  CH: 'chf',
+  SE: 'sek',
+  NO: 'nok',
+  DK: 'dkk',
+  SG: 'sgd',
+  HK: 'hkd',
+  MX: 'mxn',
+  BR: 'brl',
+  IN: 'inr',
+  ...Object.fromEntries(
+    ['AT', 'BE', 'DE', 'EE', 'ES', 'FI', 'FR', 'GR', 'IE', 'IT', 'LT', 'LU', 'LV', 'NL', 'PT'].map(
+      (country) => [country, 'eur'],
+    ),
+  ),
+}
+
+function newAccount(fields: {
+  id: string
+  type: StripeAccount['type']
+  country: string
+  created: number
+  default_currency: string
+  email: string | null
+  metadata: StripeMetadata
+  business_type: string | null
+}): StripeAccount {
+  const requirements = {
+    alternatives: [],
+    current_deadline: null,
+    currently_due: ['external_account', 'tos_acceptance.date', 'tos_acceptance.ip'],
+    disabled_reason: 'requirements.past_due',
+    errors: [],
+    eventually_due: ['external_account', 'tos_acceptance.date', 'tos_acceptance.ip'],
+    past_due: ['external_account', 'tos_acceptance.date', 'tos_acceptance.ip'],
+    pending_verification: [],
+  }
+  return {
+    id: fields.id,
+    object: 'account',
+    business_profile: {
+      mcc: null,
+      name: null,
+      product_description: null,
+      support_address: null,
+      support_email: null,
+      support_phone: null,
+      support_url: null,
+      url: null,
+    },
+    business_type: fields.business_type,
+    capabilities: {},
+    charges_enabled: false,
+    controller:
+      fields.type === 'standard'
+        ? { type: 'account' }
+        : { is_controller: true, type: 'application' },
+    country: fields.country,
+    created: fields.created,
+    default_currency: fields.default_currency,
+    details_submitted: false,
+    email: fields.email,
+    future_requirements: {
+      alternatives: [],
+      current_deadline: null,
+      currently_due: [],
+      disabled_reason: null,
+      errors: [],
+      eventually_due: [],
+      past_due: [],
+      pending_verification: [],
+    },
+    metadata: fields.metadata,
+    payouts_enabled: false,
+    requirements,
+    settings: {
+      bacs_debit_payments: {},
+      branding: { icon: null, logo: null, primary_color: null, secondary_color: null },
+      card_issuing: { tos_acceptance: { date: null, ip: null } },
+      card_payments: {
+        decline_on: { avs_failure: false, cvc_failure: true },
+        statement_descriptor_prefix: null,
+        statement_descriptor_prefix_kana: null,
+        statement_descriptor_prefix_kanji: null,
+      },
+      dashboard: { display_name: null, timezone: 'Etc/UTC' },
+      payments: {
+        statement_descriptor: null,
+        statement_descriptor_kana: null,
+        statement_descriptor_kanji: null,
+      },
+      payouts: {
+        debit_negative_balances: fields.type !== 'standard',
+        schedule: { delay_days: 2, interval: 'daily' },
+        statement_descriptor: null,
+      },
+      sepa_debit_payments: {},
+    },
+    tos_acceptance: { date: null, ip: null, user_agent: null },
+    type: fields.type,
+  }
+}
