@@ -383,7 +383,9 @@ describe('CardSync.reconcile', () => {
       },
     })
     const sleep = vi.fn(async (_ms: number) => {})
-    const report = await createCardSync({ provider: limited, store, sleep }).reconcile(alice)
+    const report = await createCardSync({ provider: limited, store, retry: { sleep } }).reconcile(
+      alice,
+    )
     expect(sleep.mock.calls).toEqual([[1234]])
     expect(report.failed).toEqual([])
     expect(report.owners).toBe(1)
@@ -391,7 +393,7 @@ describe('CardSync.reconcile', () => {
     await expectStoreEqualsProvider(alice)
   })
 
-  it('reports an owner that keeps failing, after maxRetries, and goes on with the others', async () => {
+  it('reports an owner that keeps failing, after its retries, and goes on with the others', async () => {
     await drift(alice)
     await drift(bob)
     const failing = wrapProvider(provider, {
@@ -404,11 +406,11 @@ describe('CardSync.reconcile', () => {
     const report = await createCardSync({
       provider: failing,
       store,
-      sleep,
-      maxRetries: 2,
+      retry: { sleep, retries: 2, random: () => 0.5 },
     }).reconcile([alice, bob])
     expect(report.failed).toEqual([{ owner: alice, code: 'provider_unavailable', message: 'down' }])
-    expect(sleep.mock.calls).toEqual([[250], [500]])
+    // Full jitter at random() = 0.5: half of 250 ms, then half of 500 ms.
+    expect(sleep.mock.calls).toEqual([[125], [250]])
     expect(report.owners).toBe(2)
     await expectStoreEqualsProvider(bob)
     expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
@@ -422,7 +424,9 @@ describe('CardSync.reconcile', () => {
       },
     })
     const sleep = vi.fn(async (_ms: number) => {})
-    const report = await createCardSync({ provider: denied, store, sleep }).reconcile(alice)
+    const report = await createCardSync({ provider: denied, store, retry: { sleep } }).reconcile(
+      alice,
+    )
     expect(report.failed).toEqual([{ owner: alice, code: 'authentication', message: 'bad key' }])
     expect(sleep).not.toHaveBeenCalled()
   })

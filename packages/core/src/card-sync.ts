@@ -4,6 +4,7 @@ import { isCardportError } from './errors.js'
 import type { MetadataPatch } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
+import { type RetryPolicy, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { validate } from './validate.js'
 
@@ -13,10 +14,12 @@ export interface CardSyncOptions {
   store: CardStore
   /** Owners reconciled at once. Default 4. */
   concurrency?: number
-  /** How many times `reconcile` retries an owner after `rate_limited` or `provider_unavailable`. Default 3. */
-  maxRetries?: number
-  /** Waits between retries; replaceable in tests. */
-  sleep?: (ms: number) => Promise<void>
+  /**
+   * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
+   * owner is re-read, which is always safe). Default: 3 retries, 250 ms doubling, full jitter,
+   * `Retry-After` honoured.
+   */
+  retry?: RetryPolicy
 }
 
 /** One card that `reconcile` found out of step. */
@@ -120,8 +123,7 @@ export interface CardSync {
 export function createCardSync(options: CardSyncOptions): CardSync {
   const { provider, store } = options
   const concurrency = options.concurrency ?? 4
-  const maxRetries = options.maxRetries ?? 3
-  const sleep = options.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)))
+  const retry: RetryPolicy = { retries: 3, baseDelayMs: 250, ...options.retry }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
 
   const storeCard = async (card: Card): Promise<StoredCard> => {
@@ -240,25 +242,23 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         reconcileOptions.concurrency ?? concurrency,
         async (owner) => {
           reconcileOptions.signal?.throwIfAborted()
-          for (let attempt = 0; ; attempt++) {
-            const partial = emptyPartial()
-            try {
-              await reconcileOwner(owner, report.dryRun, partial)
-              mergeInto(report, partial)
-              break
-            } catch (error) {
-              const retryable = isCardportError(error, 'rate_limited', 'provider_unavailable')
-              if (retryable && attempt < maxRetries) {
-                await sleep(error.retryAfterMs ?? 250 * 2 ** attempt)
-                continue
-              }
-              report.failed.push({
-                owner,
-                code: isCardportError(error) ? error.code : 'provider_unavailable',
-                message: error instanceof Error ? error.message : 'unknown error',
-              })
-              break
-            }
+          try {
+            const partial = await withRetry(
+              async () => {
+                const attempt = emptyPartial()
+                await reconcileOwner(owner, report.dryRun, attempt)
+                return attempt
+              },
+              { ...retry, signal: reconcileOptions.signal },
+            )
+            mergeInto(report, partial)
+          } catch (error) {
+            reconcileOptions.signal?.throwIfAborted()
+            report.failed.push({
+              owner,
+              code: isCardportError(error) ? error.code : 'provider_unavailable',
+              message: error instanceof Error ? error.message : 'unknown error',
+            })
           }
           report.owners++
           reconcileOptions.onOwner?.(owner, { done: ++done })

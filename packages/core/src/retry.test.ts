@@ -1,0 +1,112 @@
+import { describe, expect, it, vi } from 'vitest'
+import { AuthenticationError, ProviderUnavailableError, RateLimitedError } from './errors.js'
+import { withRetry } from './retry.js'
+
+const noWait = () => vi.fn(async (_ms: number) => {})
+
+describe('withRetry', () => {
+  it('returns the first success without waiting', async () => {
+    const sleep = noWait()
+    await expect(withRetry(async () => 'ok', { sleep })).resolves.toBe('ok')
+    expect(sleep).not.toHaveBeenCalled()
+  })
+
+  it('retries retryable errors with doubling, fully jittered backoff', async () => {
+    const sleep = noWait()
+    const operation = vi.fn(async (attempt: number) => {
+      if (attempt < 3) throw new ProviderUnavailableError('down')
+      return attempt
+    })
+    const result = await withRetry(operation, {
+      retries: 3,
+      baseDelayMs: 100,
+      sleep,
+      random: () => 0.5,
+    })
+    expect(result).toBe(3)
+    expect(operation).toHaveBeenCalledTimes(4)
+    expect(sleep.mock.calls).toEqual([[50], [100], [200]])
+  })
+
+  it('gives up after its retries with the last error', async () => {
+    const sleep = noWait()
+    let calls = 0
+    const failing = withRetry(
+      async () => {
+        calls++
+        throw new ProviderUnavailableError(`down ${calls}`)
+      },
+      { retries: 2, sleep },
+    )
+    await expect(failing).rejects.toThrow('down 3')
+    expect(calls).toBe(3)
+  })
+
+  it('waits at least what Retry-After asked, capped by maxDelayMs', async () => {
+    const sleep = noWait()
+    let calls = 0
+    await withRetry(
+      async () => {
+        if (calls++ === 0) throw new RateLimitedError('slow down', { retryAfterMs: 1500 })
+        if (calls === 2) throw new RateLimitedError('slower', { retryAfterMs: 60_000 })
+        return 'ok'
+      },
+      { sleep, maxDelayMs: 5000, random: () => 0 },
+    )
+    expect(sleep.mock.calls).toEqual([[1500], [5000]])
+  })
+
+  it('does not retry what retrying cannot fix, nor plain errors', async () => {
+    const sleep = noWait()
+    await expect(
+      withRetry(
+        async () => {
+          throw new AuthenticationError('bad key')
+        },
+        { sleep },
+      ),
+    ).rejects.toMatchObject({ code: 'authentication' })
+    await expect(
+      withRetry(
+        async () => {
+          throw new TypeError('bug')
+        },
+        { sleep },
+      ),
+    ).rejects.toBeInstanceOf(TypeError)
+    expect(sleep).not.toHaveBeenCalled()
+  })
+
+  it('asks shouldRetry when given', async () => {
+    const sleep = noWait()
+    const shouldRetry = vi.fn((_error: unknown, attempt: number) => attempt < 1)
+    let calls = 0
+    await expect(
+      withRetry(
+        async () => {
+          calls++
+          throw new TypeError('flaky')
+        },
+        { sleep, shouldRetry },
+      ),
+    ).rejects.toThrow('flaky')
+    expect(calls).toBe(2)
+    expect(shouldRetry.mock.calls.map(([, attempt]) => attempt)).toEqual([0, 1])
+  })
+
+  it('stops before the next attempt once the signal aborts', async () => {
+    const controller = new AbortController()
+    let calls = 0
+    const sleep = vi.fn(async () => controller.abort(new Error('stopped')))
+    await expect(
+      withRetry(
+        async () => {
+          calls++
+          throw new ProviderUnavailableError('down')
+        },
+        { sleep, signal: controller.signal },
+      ),
+    ).rejects.toThrow('stopped')
+    expect(calls).toBe(1)
+  })
+})
