@@ -52,7 +52,11 @@ export interface UpsertResult {
 export interface CardStore {
   /** One card of an owner, or null. */
   get(scope: CardScope, cardId: string): Promise<StoredCard | null>
-  /** Every card of an owner, most recently created first. */
+  /**
+   * Every card of an owner, the card the store first saw most recently first; an update keeps a
+   * card's place. This is not necessarily the provider's order (a reconcile stores a provider's
+   * newest-first pages in turn): list the provider when its order matters.
+   */
   listByOwner(scope: CardScope): Promise<StoredCard[]>
   /** The owner's default card (the customer's one default; for accounts, the first by currency). */
   getDefault(scope: CardScope): Promise<StoredCard | null>

@@ -1,0 +1,103 @@
+import { type CardportError, type CardportErrorCode, isCardportError } from '@cardport/core'
+import { expect } from 'vitest'
+
+/** Card numbers and CVCs a suite used: no error message or stored field may contain them. */
+export interface Secrets {
+  /** Card numbers as given and as digits only. */
+  readonly numbers: Set<string>
+  /** CVCs. */
+  readonly cvcs: Set<string>
+}
+
+/** An empty {@link Secrets} set. @internal */
+export function createSecrets(): Secrets {
+  return { numbers: new Set(), cvcs: new Set() }
+}
+
+/** Records the number and CVC of a card source, when it holds raw details. @internal */
+export function rememberSecrets(secrets: Secrets, source: unknown): void {
+  if (typeof source !== 'object' || source === null) return
+  const { number, cvc } = source as { number?: unknown; cvc?: unknown }
+  if (typeof number === 'string' && number.length > 0) {
+    secrets.numbers.add(number)
+    secrets.numbers.add(number.replace(/[\s-]/g, ''))
+  }
+  if (typeof cvc === 'string' && cvc.length > 0) secrets.cvcs.add(cvc)
+}
+
+/**
+ * Fails when `text` holds one of the secrets. A CVC counts only as a whole token, so that
+ * `737` in `req_a7378` is not mistaken for it. @internal
+ */
+export function expectNoSecrets(text: string, secrets: Secrets, where: string): void {
+  for (const number of secrets.numbers) {
+    expect(text.includes(number), `${where} holds a full card number`).toBe(false)
+  }
+  for (const cvc of secrets.cvcs) {
+    const token = new RegExp(`(?<![0-9A-Za-z])${cvc}(?![0-9A-Za-z])`)
+    expect(token.test(text), `${where} holds a CVC`).toBe(false)
+  }
+}
+
+/**
+ * Runs a call that must reject and returns what it rejected with. A synchronous throw fails:
+ * every cardport operation reports failures through its promise. @internal
+ */
+export async function rejectionOf(
+  run: () => Promise<unknown>,
+  what = 'the call',
+): Promise<unknown> {
+  let promise: Promise<unknown>
+  try {
+    promise = run()
+  } catch (error) {
+    throw new Error(`expected ${what} to reject, but it threw at once: ${summarize(error)}`)
+  }
+  try {
+    await promise
+  } catch (error) {
+    return error
+  }
+  throw new Error(`expected ${what} to reject, but it resolved`)
+}
+
+/**
+ * Asserts that `error` is a `CardportError` with `code`, raised by `provider`, and that no
+ * part of it (message, stack, JSON, validation issues) holds a secret. @internal
+ */
+export function expectCardportError(
+  error: unknown,
+  code: CardportErrorCode,
+  provider: string | undefined,
+  secrets: Secrets,
+  what = 'the call',
+): CardportError {
+  if (!isCardportError(error)) {
+    throw new Error(
+      `expected ${what} to fail with a CardportError '${code}', got ${summarize(error)}`,
+    )
+  }
+  expect(error.code, `the error code of ${what} (message: ${error.message})`).toBe(code)
+  if (provider !== undefined) {
+    expect(error.provider, `error.provider of ${what}`).toBe(provider)
+  }
+  expect(error.message.length, `the message of ${what}`).toBeGreaterThan(0)
+  expectNoSecrets(errorText(error), secrets, `a '${code}' error`)
+  return error
+}
+
+/** Every text an error carries out of the library: message, stack, JSON and issues. */
+function errorText(error: CardportError): string {
+  return [
+    error.message,
+    error.stack ?? '',
+    JSON.stringify(error.toJSON()),
+    ...(error.issues ?? []).map((issue) => issue.message),
+  ].join('\n')
+}
+
+function summarize(error: unknown): string {
+  if (isCardportError(error)) return `CardportError '${error.code}': ${error.message}`
+  if (error instanceof Error) return `${error.name}: ${error.message}`
+  return String(error)
+}

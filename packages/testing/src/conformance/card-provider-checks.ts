@@ -1,0 +1,984 @@
+import { randomUUID } from 'node:crypto'
+import {
+  brandFromNumber,
+  type Card,
+  type CardDetailsInput,
+  type CardProvider,
+  type CardportError,
+  type CardportErrorCode,
+  CardSchema,
+  type CreateCardInput,
+  encodeCursor,
+  isCardportError,
+  type ListOptions,
+  listAll,
+  METADATA_LIMITS,
+  type Owner,
+  type OwnerType,
+  type ProviderCapabilities,
+  type RequestOptions,
+} from '@cardport/core'
+import { expect } from 'vitest'
+import {
+  createSecrets,
+  expectCardportError,
+  expectNoSecrets,
+  rejectionOf,
+  rememberSecrets,
+  type Secrets,
+} from './assertions.js'
+import type {
+  CardProviderFixture,
+  CardProviderSuiteOptions,
+  CardSource,
+  CardSources,
+} from './describe-card-provider.js'
+
+/** The part of the options a check reads: everything but `setup`. @internal */
+export type SuiteData = Omit<CardProviderSuiteOptions, 'setup' | 'name' | 'timeout'>
+
+/**
+ * One rule of the provider contract, as a function of a fixture. `describeCardProvider`
+ * registers one Vitest test per check; the suite's own tests run checks directly.
+ *
+ * @internal
+ */
+export interface CardProviderCheck {
+  /** The `describe` block: `'defaults'`, `'listCards'` … */
+  readonly group: string
+  /** The test's title. */
+  readonly title: string
+  run(fixture: CardProviderFixture, suite: SuiteData): Promise<void>
+}
+
+const OWNER_TYPES: readonly OwnerType[] = ['customer', 'account']
+
+const OPERATIONS = [
+  'createCard',
+  'getCard',
+  'listCards',
+  'updateCard',
+  'deleteCard',
+  'setDefaultCard',
+  'invalidateCard',
+] as const
+
+const MISSING_CARD_ID = 'card_cardportConformanceMissing'
+
+/**
+ * The checks that apply to a provider with these capabilities: the rules of "What every
+ * provider must honour" in the design, and `unsupported_operation` for what it lacks.
+ *
+ * @internal
+ */
+export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
+  const checks: CardProviderCheck[] = []
+  const check = (group: string, title: string, run: (t: Context) => Promise<void>) => {
+    checks.push({ group, title, run: (fixture, data) => run(createContext(fixture, data)) })
+  }
+
+  const caps = suite.capabilities
+  const primary = primaryOwnerType(caps)
+  // The sources of the owner most checks use.
+  const primarySources = (primary === 'account' && suite.accountSources) || suite.sources
+  const externalAccounts = caps.externalAccounts && caps.ownerTypes.includes('account')
+  // Customers' rules (promotion on delete) hold for the primary owner unless it is an external
+  // account, whose default is per currency and cannot be deleted.
+  const customerLike = !(primary === 'account' && externalAccounts)
+  const hasDefaults = caps.defaultPolicy !== 'none'
+
+  check('capabilities', 'the provider declares the capabilities the suite was given', async (t) => {
+    expect(t.provider.capabilities).toEqual(caps)
+  })
+
+  // --- owners -------------------------------------------------------------------------------
+  for (const type of caps.ownerTypes) {
+    check('owners', `the ${type} owner factory makes a new ${type} on each call`, async (t) => {
+      const first = await t.owner(type)
+      const second = await t.owner(type)
+      expect(first.id, 'two owners from one factory').not.toBe(second.id)
+    })
+  }
+  for (const type of OWNER_TYPES.filter((candidate) => !caps.ownerTypes.includes(candidate))) {
+    check(
+      'owners',
+      `every operation refuses ${type} owners with unsupported_operation, before any request`,
+      async (t) => {
+        const owner: Owner = { type, id: 'cardport_conformance_owner' }
+        await t.sendsNoRequest(async () => {
+          for (const [operation, call] of t.operationCalls(owner)) {
+            await t.fails(call, 'unsupported_operation', `${operation} with a ${type} owner`)
+          }
+        })
+      },
+    )
+  }
+
+  // --- unsupported operations ---------------------------------------------------------------
+  for (const operation of OPERATIONS.filter((name) => !caps[name])) {
+    check(
+      'unsupported operations',
+      `${operation} rejects with unsupported_operation (capabilities.${operation} is false)`,
+      async (t) => {
+        const owner = await t.owner()
+        const call = new Map(t.operationCalls(owner)).get(operation)!
+        await t.sendsNoRequest(() => t.fails(call, 'unsupported_operation', operation))
+      },
+    )
+  }
+  if (!caps.listCards) {
+    check(
+      'unsupported operations',
+      'getDefaultCard rejects with unsupported_operation (capabilities.listCards is false)',
+      async (t) => {
+        const owner = await t.owner()
+        await t.fails(() => t.provider.getDefaultCard(owner), 'unsupported_operation')
+      },
+    )
+  }
+  if (caps.createCard && !caps.cardDetails) {
+    check(
+      'unsupported operations',
+      'createCard with raw card details rejects with unsupported_operation (capabilities.cardDetails is false)',
+      async (t) => {
+        const owner = await t.owner()
+        await t.sendsNoRequest(() =>
+          t.fails(
+            () => t.provider.createCard(owner, { source: t.detailsFor(owner) }),
+            'unsupported_operation',
+          ),
+        )
+      },
+    )
+  }
+
+  if (caps.createCard) {
+    // --- createCard -------------------------------------------------------------------------
+    check(
+      'createCard',
+      'creates an active card from a source, as CardSchema reads it',
+      async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0)
+        expect(card.status).toBe('active')
+        expect(card.metadata).toEqual({})
+      },
+    )
+
+    if (caps.cardDetails) {
+      check(
+        'createCard',
+        'creates a card from raw card details, keeping neither the number nor the CVC',
+        async (t) => {
+          const owner = await t.owner()
+          const details = t.detailsFor(owner)
+          const digits = details.number.replace(/[\s-]/g, '')
+          const card = await t.create(owner, 0, { source: details })
+          expect(card).toMatchObject({
+            brand: brandFromNumber(digits),
+            last4: digits.slice(-4),
+            expMonth: details.expMonth,
+            expYear: details.expYear,
+          })
+          if (details.holderName !== undefined) expect(card.holderName).toBe(details.holderName)
+          if (caps.getCard) t.expectCard(await t.provider.getCard(owner, card.id), owner)
+        },
+      )
+    }
+
+    check('createCard', 'keeps the metadata given at creation', async (t) => {
+      const owner = await t.owner()
+      const metadata = { order_id: '6735', plan: 'pro' }
+      const card = await t.create(owner, 0, { metadata })
+      expect(card.metadata).toEqual(metadata)
+      if (caps.getCard)
+        expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(metadata)
+    })
+
+    check(
+      'createCard',
+      'accepts metadata at the limits: 50 keys, 40-character keys, 500-character values',
+      async (t) => {
+        const owner = await t.owner()
+        const metadata = metadataAtLimits()
+        const card = await t.create(owner, 0, { metadata })
+        expect(card.metadata).toEqual(metadata)
+      },
+    )
+
+    check(
+      'createCard',
+      'refuses metadata over the limits with invalid_request, before any request',
+      async (t) => {
+        const owner = await t.owner()
+        await t.sendsNoRequest(async () => {
+          for (const [what, metadata] of metadataOverLimits()) {
+            await t.fails(
+              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), metadata }),
+              'invalid_request',
+              `createCard with ${what}`,
+            )
+          }
+        })
+        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+      },
+    )
+
+    check('createCard', 'the same idempotency key twice makes one card', async (t) => {
+      const owner = await t.owner()
+      const idempotencyKey = `cardport-conformance-${randomUUID()}`
+      const first = await t.create(owner, 0, {}, { idempotencyKey })
+      const second = await t.create(owner, 0, {}, { idempotencyKey })
+      expect(second.id, 'the replayed create').toBe(first.id)
+      if (caps.listCards) expect(await t.idsOf(owner)).toEqual([first.id])
+    })
+
+    const refusals = [
+      { field: 'declined', code: 'card_declined' },
+      { field: 'invalid', code: 'card_invalid' },
+    ] as const
+    for (const { field, code } of refusals) {
+      const source = primarySources[field]
+      if (source === undefined) continue
+      check('createCard', `a ${field} source rejects with ${code} and adds no card`, async (t) => {
+        const owner = await t.owner()
+        await t.fails(() => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }), code)
+        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+      })
+    }
+
+    // --- defaults ---------------------------------------------------------------------------
+    if (hasDefaults) {
+      check(
+        'defaults',
+        `the first card of an owner becomes its default (defaultPolicy '${caps.defaultPolicy}')`,
+        async (t) => {
+          const owner = await t.owner()
+          const first = await t.create(owner, 0)
+          expect(first.isDefault, 'the first card, as created').toBe(true)
+          await t.expectDefault(owner, first.id, [first.id])
+        },
+      )
+      check('defaults', 'a second card leaves the default alone', async (t) => {
+        const owner = await t.owner()
+        const first = await t.create(owner, 0)
+        const second = await t.create(owner, 1)
+        expect(second.isDefault, 'the second card, as created').toBe(false)
+        await t.expectDefault(owner, first.id, [first.id, second.id])
+      })
+      check('defaults', 'makeDefault makes a later card the only default', async (t) => {
+        const owner = await t.owner()
+        const first = await t.create(owner, 0)
+        const second = await t.create(owner, 1, { makeDefault: true })
+        expect(second.isDefault, 'the card created with makeDefault').toBe(true)
+        await t.expectDefault(owner, second.id, [first.id, second.id])
+      })
+    } else {
+      check('defaults', "cards never become the default (defaultPolicy 'none')", async (t) => {
+        const owner = await t.owner()
+        const first = await t.create(owner, 0)
+        const second = await t.create(owner, 1)
+        expect([first.isDefault, second.isDefault]).toEqual([false, false])
+        await t.expectDefault(owner, null, [first.id, second.id])
+      })
+    }
+
+    // --- getCard ----------------------------------------------------------------------------
+    if (caps.getCard) {
+      check('getCard', 'returns the card as createCard returned it', async (t) => {
+        const owner = await t.owner()
+        const created = await t.create(owner, 0, { metadata: { source: 'conformance' } })
+        const fetched = await t.provider.getCard(owner, created.id)
+        t.expectCard(fetched, owner)
+        expect(fetched).toEqual(created)
+      })
+      check('getCard', 'a card the owner does not hold rejects with card_not_found', async (t) => {
+        const owner = await t.owner()
+        const other = await t.owner()
+        const othersCard = await t.create(other, 0)
+        await t.fails(() => t.provider.getCard(owner, t.missingCardId), 'card_not_found')
+        await t.fails(() => t.provider.getCard(owner, othersCard.id), 'card_not_found')
+      })
+    }
+
+    // --- listCards --------------------------------------------------------------------------
+    if (caps.listCards) {
+      check(
+        'listCards',
+        'pages with limit and an opaque cursor until every card is listed once',
+        async (t) => {
+          const owner = await t.owner()
+          const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
+
+          const first = await t.provider.listCards(owner, { limit: 1 })
+          expect(first.data, 'the first page of limit 1').toHaveLength(1)
+          expect(first.hasMore, 'hasMore of the first page of limit 1').toBe(true)
+          for (const limit of [1, 2]) {
+            expect(await t.walk(owner, limit), `the cards listed with limit ${limit}`).toEqual(
+              expected,
+            )
+          }
+          const whole = await t.provider.listCards(owner, { limit: 100 })
+          expect(whole.data.map((card) => card.id).sort()).toEqual(expected)
+          expect(whole.hasMore).toBe(false)
+          expect(whole.nextCursor).toBeNull()
+        },
+      )
+      check('listCards', 'an owner without cards has one empty page and no default', async (t) => {
+        const owner = await t.owner()
+        expect(await t.provider.listCards(owner)).toEqual({
+          data: [],
+          hasMore: false,
+          nextCursor: null,
+        })
+        expect(await t.provider.getDefaultCard(owner)).toBeNull()
+      })
+      check(
+        'listCards',
+        'a limit outside 1–100 rejects with invalid_request, before any request',
+        async (t) => {
+          const owner = await t.owner()
+          await t.sendsNoRequest(async () => {
+            for (const limit of [0, 101, -1, 1.5]) {
+              await t.fails(
+                () => t.provider.listCards(owner, { limit }),
+                'invalid_request',
+                `listCards with limit ${limit}`,
+              )
+            }
+          })
+        },
+      )
+      check(
+        'listCards',
+        'a cursor the provider did not make rejects with invalid_request',
+        async (t) => {
+          const owner = await t.owner()
+          if (caps.createCard) await t.createMany(owner, 2)
+          const foreign = encodeCursor('cardport-conformance-other', { offset: 1, after: 'card_1' })
+          for (const cursor of ['not-a-cursor', foreign]) {
+            await t.fails(
+              () => t.provider.listCards(owner, { limit: 1, cursor }),
+              'invalid_request',
+              `listCards with the cursor ${cursor}`,
+            )
+          }
+        },
+      )
+      check(
+        'listCards',
+        'listAll streams every card across pages, one page at a time',
+        async (t) => {
+          const owner = await t.owner()
+          const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
+          let requests = 0
+          const counting = {
+            name: t.provider.name,
+            listCards: (listOwner: Owner, options?: ListOptions) => {
+              requests += 1
+              return t.provider.listCards(listOwner, options)
+            },
+          }
+          const iterator = listAll(counting, owner, { pageSize: 1 })[Symbol.asyncIterator]()
+          const first = await iterator.next()
+          expect(first.done).toBe(false)
+          expect(requests, 'pages fetched before the first card is yielded').toBe(1)
+          const ids = [(first.value as Card).id]
+          for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+            t.expectCard(next.value, owner)
+            ids.push(next.value.id)
+          }
+          expect(ids.sort()).toEqual(expected)
+          expect(requests, 'pages fetched for 3 cards with pageSize 1').toBeGreaterThanOrEqual(3)
+        },
+      )
+    }
+
+    // --- updateCard -------------------------------------------------------------------------
+    if (caps.updateCard) {
+      check('updateCard', 'updates the billing address', async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0)
+        const address = {
+          line1: '1 Conformance Way',
+          line2: 'Suite 2',
+          city: 'Springfield',
+          state: 'IL',
+          postalCode: '62701',
+          country: 'US',
+        }
+        const updated = await t.update(owner, card.id, { address })
+        expect(updated.address).toEqual(address)
+      })
+      check('updateCard', 'updates the expiry', async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0)
+        const expiry = { expMonth: (card.expMonth % 12) + 1, expYear: card.expYear + 1 }
+        const updated = await t.update(owner, card.id, expiry)
+        expect(updated).toMatchObject(expiry)
+      })
+      check('updateCard', 'updates the cardholder name', async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0)
+        const updated = await t.update(owner, card.id, { holderName: 'Jenny Rosen' })
+        expect(updated.holderName).toBe('Jenny Rosen')
+      })
+      check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
+        const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
+        expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+      })
+      check(
+        'updateCard',
+        'refuses metadata over the limits with invalid_request, before any request',
+        async (t) => {
+          const owner = await t.owner()
+          const card = await t.create(owner, 0, { metadata: { keep: '1' } })
+          await t.sendsNoRequest(async () => {
+            for (const [what, metadata] of metadataOverLimits()) {
+              await t.fails(
+                () => t.provider.updateCard(owner, card.id, { metadata }),
+                'invalid_request',
+                `updateCard with ${what}`,
+              )
+            }
+          })
+          if (caps.getCard) {
+            expect((await t.provider.getCard(owner, card.id)).metadata).toEqual({ keep: '1' })
+          }
+        },
+      )
+      check(
+        'updateCard',
+        'a card the owner does not hold rejects with card_not_found',
+        async (t) => {
+          await t.expectNotHeld((owner, cardId) =>
+            t.provider.updateCard(owner, cardId, { metadata: { conformance: '1' } }),
+          )
+        },
+      )
+    }
+
+    // --- deleteCard -------------------------------------------------------------------------
+    if (caps.deleteCard) {
+      check('deleteCard', 'removes the card', async (t) => {
+        const owner = await t.owner()
+        const [kept, removed] = await t.createMany(owner, 2)
+        await expect(t.provider.deleteCard(owner, removed!.id)).resolves.toBeUndefined()
+        if (caps.getCard) {
+          await t.fails(() => t.provider.getCard(owner, removed!.id), 'card_not_found')
+        }
+        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([kept!.id])
+      })
+      check(
+        'deleteCard',
+        'a card the owner does not hold rejects with card_not_found',
+        async (t) => {
+          await t.expectNotHeld((owner, cardId) => t.provider.deleteCard(owner, cardId))
+        },
+      )
+      if (caps.defaultPolicy === 'first-card' && customerLike) {
+        check(
+          'deleteCard',
+          'deleting the default makes the most recently added remaining card the default',
+          async (t) => {
+            const owner = await t.owner()
+            const first = await t.create(owner, 0)
+            // The middle card is the default, so "most recently added" and "next in line" differ.
+            const middle = await t.create(owner, 1, { makeDefault: true })
+            const last = await t.create(owner, 2)
+            await t.expectDefault(owner, middle.id, [first.id, middle.id, last.id])
+            await t.provider.deleteCard(owner, middle.id)
+            await t.expectDefault(owner, last.id, [first.id, last.id])
+            await t.provider.deleteCard(owner, last.id)
+            await t.expectDefault(owner, first.id, [first.id])
+          },
+        )
+        check(
+          'deleteCard',
+          'deleting a card that is not the default keeps the default',
+          async (t) => {
+            const owner = await t.owner()
+            const [first, second] = await t.createMany(owner, 2)
+            await t.provider.deleteCard(owner, second!.id)
+            await t.expectDefault(owner, first!.id, [first!.id])
+          },
+        )
+        check('deleteCard', 'deleting the last card leaves no default', async (t) => {
+          const owner = await t.owner()
+          const only = await t.create(owner, 0)
+          await t.provider.deleteCard(owner, only.id)
+          await t.expectDefault(owner, null, [])
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+        })
+      }
+    }
+
+    // --- setDefaultCard ---------------------------------------------------------------------
+    if (caps.setDefaultCard) {
+      if (hasDefaults) {
+        check('setDefaultCard', "makes a card the owner's only default", async (t) => {
+          const owner = await t.owner()
+          const [first, second] = await t.createMany(owner, 2)
+          const chosen = await t.provider.setDefaultCard(owner, second!.id)
+          t.expectCard(chosen, owner)
+          expect(chosen).toMatchObject({ id: second!.id, isDefault: true })
+          await t.expectDefault(owner, second!.id, [first!.id, second!.id])
+          await t.provider.setDefaultCard(owner, first!.id)
+          await t.expectDefault(owner, first!.id, [first!.id, second!.id])
+        })
+      }
+      check(
+        'setDefaultCard',
+        'a card the owner does not hold rejects with card_not_found',
+        async (t) => {
+          await t.expectNotHeld((owner, cardId) => t.provider.setDefaultCard(owner, cardId))
+        },
+      )
+    }
+
+    // --- invalidateCard ---------------------------------------------------------------------
+    if (caps.invalidateCard) {
+      check('invalidateCard', 'marks a card invalid for good', async (t) => {
+        const owner = await t.owner()
+        const card = await t.create(owner, 0)
+        const invalid = await t.provider.invalidateCard(owner, card.id)
+        t.expectCard(invalid, owner)
+        expect(invalid).toMatchObject({ id: card.id, status: 'invalid' })
+        // Nothing revives it: invalidating again, or updating it, leaves it invalid.
+        await t.staysInvalid(t.provider.invalidateCard(owner, card.id), 'a second invalidateCard')
+        if (caps.updateCard) {
+          await t.staysInvalid(
+            t.provider.updateCard(owner, card.id, { metadata: { revived: 'no' } }),
+            'an update',
+          )
+        }
+        if (caps.getCard) {
+          expect((await t.provider.getCard(owner, card.id)).status).toBe('invalid')
+        }
+        if (caps.listCards) {
+          const listed = (await t.provider.listCards(owner, { limit: 100 })).data
+          expect(listed.find((entry) => entry.id === card.id)?.status).toBe('invalid')
+        }
+      })
+      check(
+        'invalidateCard',
+        'a card the owner does not hold rejects with card_not_found',
+        async (t) => {
+          await t.expectNotHeld((owner, cardId) => t.provider.invalidateCard(owner, cardId))
+        },
+      )
+    }
+
+    // --- external accounts ------------------------------------------------------------------
+    if (externalAccounts) {
+      check(
+        'external accounts',
+        'the first card for a currency becomes its default; the next does not',
+        async (t) => {
+          const owner = await t.owner('account')
+          const first = await t.create(owner, 0)
+          const second = await t.create(owner, 1)
+          expect(first.isDefault, 'the first card for its currency').toBe(true)
+          expect(second.isDefault, 'the second card for that currency').toBe(false)
+          expect(first.currency, "the card's currency").not.toBeNull()
+          if (t.suite.currency !== undefined) expect(first.currency).toBe(t.suite.currency)
+          expect(second.currency).toBe(first.currency)
+          await t.expectDefault(owner, first.id, [first.id, second.id])
+        },
+      )
+      check(
+        'external accounts',
+        'makeDefault (default_for_currency) makes a card the default for its currency',
+        async (t) => {
+          const owner = await t.owner('account')
+          const first = await t.create(owner, 0)
+          const second = await t.create(owner, 1, { makeDefault: true })
+          expect(second.isDefault).toBe(true)
+          await t.expectDefault(owner, second.id, [first.id, second.id])
+        },
+      )
+      if (caps.deleteCard) {
+        check(
+          'external accounts',
+          'the default for a currency cannot be deleted: conflict, and the card stays',
+          async (t) => {
+            const owner = await t.owner('account')
+            const [defaultCard, other] = await t.createMany(owner, 2)
+            await t.fails(() => t.provider.deleteCard(owner, defaultCard!.id), 'conflict')
+            await t.expectDefault(owner, defaultCard!.id, [defaultCard!.id, other!.id])
+            await t.provider.deleteCard(owner, other!.id)
+            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([defaultCard!.id])
+          },
+        )
+      }
+      if (caps.setDefaultCard) {
+        check(
+          'external accounts',
+          'setDefaultCard moves the default for the currency',
+          async (t) => {
+            const owner = await t.owner('account')
+            const [first, second] = await t.createMany(owner, 2)
+            const chosen = await t.provider.setDefaultCard(owner, second!.id)
+            expect(chosen).toMatchObject({ id: second!.id, isDefault: true })
+            await t.expectDefault(owner, second!.id, [first!.id, second!.id])
+          },
+        )
+      }
+    }
+
+    // --- errors -----------------------------------------------------------------------------
+    // Every error a check provokes is searched for secrets; this one provokes errors about
+    // raw details. Without `cardDetails`, the unsupported-operation check does the same.
+    if (caps.cardDetails) {
+      check('errors', 'no error holds the card number or CVC it was given', async (t) => {
+        const owner = await t.owner()
+        const details = t.detailsFor(owner)
+        const digits = details.number.replace(/[\s-]/g, '')
+        const lastDigit = Number(digits.at(-1))
+        const notLuhn = `${digits.slice(0, -1)}${(lastDigit + 1) % 10}`
+        const cvcLength = brandFromNumber(digits) === 'amex' ? 4 : 3
+        const wrongCvc = cvcLength === 4 ? '737' : '7370'
+        const refused: [string, CardDetailsInput][] = [
+          [
+            'expired details',
+            { ...details, expMonth: 1, expYear: new Date().getUTCFullYear() - 1 },
+          ],
+          ['a number failing the Luhn check', { ...details, number: notLuhn }],
+          ['a CVC of the wrong length', { ...details, cvc: wrongCvc }],
+        ]
+        for (const [what, source] of refused) {
+          rememberSecrets(t.secrets, source)
+          await t.fails(
+            () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+            'invalid_request',
+            `createCard with ${what}`,
+          )
+        }
+      })
+    }
+  }
+
+  // --- parseCard ----------------------------------------------------------------------------
+  check('parseCard', 'returns null for what is not a card', async (t) => {
+    const payloads = [null, undefined, 42, 'card', [], {}, ...(t.suite.nonCards ?? [])]
+    for (const payload of payloads) {
+      expect(t.provider.parseCard(payload), `parseCard(${JSON.stringify(payload)})`).toBeNull()
+    }
+  })
+  if (caps.createCard && caps.getCard) {
+    check('parseCard', "reads the provider's own payload of a card as getCard does", async (t) => {
+      const owner = await t.owner()
+      const { readRawCard } = t.fixture
+      if (typeof readRawCard !== 'function') {
+        throw new Error('setup() gave no readRawCard: add it to check parseCard on real payloads')
+      }
+      const card = await t.create(owner, 0, { metadata: { source: 'conformance' } })
+      const fetched = await t.provider.getCard(owner, card.id)
+      const parsed = t.provider.parseCard(await readRawCard(owner, card.id), owner)
+      expect(parsed).not.toBeNull()
+      t.expectCard(parsed!, owner)
+      // A raw card object may not say whether it is the default (Stripe's customer sources).
+      expect({ ...parsed, isDefault: fetched.isDefault }).toEqual(fetched)
+    })
+  }
+
+  return checks
+}
+
+/** What a check works with: the fixture, plus helpers that assert as they go. */
+interface Context {
+  readonly provider: CardProvider
+  readonly fixture: CardProviderFixture
+  readonly suite: SuiteData
+  readonly secrets: Secrets
+  readonly missingCardId: string
+  /** A fresh owner of `type` (default: customer when supported, else the first owner type). */
+  owner(type?: OwnerType): Promise<Owner>
+  detailsFor(owner: Owner): CardDetailsInput
+  /** `createCard` input from the `index`-th valid source (and the fixture's currency). */
+  inputFor(owner: Owner, index: number): CreateCardInput
+  create(
+    owner: Owner,
+    index: number,
+    input?: Partial<CreateCardInput>,
+    options?: RequestOptions,
+  ): Promise<Card>
+  createMany(owner: Owner, count: number): Promise<Card[]>
+  update(
+    owner: Owner,
+    cardId: string,
+    patch: Parameters<CardProvider['updateCard']>[2],
+  ): Promise<Card>
+  /** Asserts the call rejects with `code`, from this provider, with no secret in it. */
+  fails(run: () => Promise<unknown>, code: CardportErrorCode, what?: string): Promise<CardportError>
+  sendsNoRequest<T>(run: () => Promise<T>): Promise<T>
+  expectCard(card: Card, owner: Owner): void
+  /** Asserts `expected` is the owner's one default (or that it has none), read back every way. */
+  expectDefault(owner: Owner, expected: string | null, known: readonly string[]): Promise<void>
+  /** Every card id of the owner, sorted. */
+  idsOf(owner: Owner): Promise<string[]>
+  /** Every card id listed by walking pages of `limit`, sorted, checking each page. */
+  walk(owner: Owner, limit: number): Promise<string[]>
+  /** Asserts `call` rejects with `card_not_found` for an unknown id and another owner's card. */
+  expectNotHeld(call: (owner: Owner, cardId: string) => Promise<unknown>): Promise<void>
+  /** Asserts a call on an invalidated card either fails cleanly or leaves it invalid. */
+  staysInvalid(result: Promise<Card>, what: string): Promise<void>
+  operationCalls(owner: Owner): [string, () => Promise<unknown>][]
+}
+
+function createContext(fixture: CardProviderFixture, suite: SuiteData): Context {
+  const { capabilities } = suite
+  const provider = fixture.provider as CardProvider
+  const secrets = createSecrets()
+  const defaultDetails: CardDetailsInput = {
+    number: '4242424242424242',
+    expMonth: 12,
+    expYear: new Date().getUTCFullYear() + 4,
+    cvc: '737',
+    holderName: 'Conformance Tester',
+  }
+  for (const sources of [suite.sources, suite.accountSources]) {
+    for (const source of [
+      ...(sources?.valid ?? []),
+      sources?.declined,
+      sources?.invalid,
+      sources?.details,
+    ]) {
+      rememberSecrets(secrets, source)
+    }
+  }
+  rememberSecrets(secrets, defaultDetails)
+
+  const owners = fixture.owners as Partial<Record<OwnerType, () => Owner | Promise<Owner>>>
+  const sourcesFor = (owner: Owner): CardSources =>
+    owner.type === 'account' && suite.accountSources ? suite.accountSources : suite.sources
+
+  const context: Context = {
+    provider,
+    fixture,
+    suite,
+    secrets,
+    missingCardId: suite.missingCardId ?? MISSING_CARD_ID,
+
+    async owner(type = primaryOwnerType(capabilities)) {
+      const factory = owners[type]
+      if (typeof factory !== 'function') {
+        throw new Error(
+          `setup() gave no owner factory for '${type}', which capabilities.ownerTypes lists: add owners.${type}`,
+        )
+      }
+      const owner = await factory()
+      expect(owner.type, `the type of an owner from owners.${type}`).toBe(type)
+      expect(owner.id.length, 'an owner id').toBeGreaterThan(0)
+      return owner
+    },
+
+    detailsFor: (owner) => sourcesFor(owner).details ?? defaultDetails,
+
+    inputFor(owner, index) {
+      const valid = sourcesFor(owner).valid
+      if (valid.length === 0) {
+        throw new Error('the suite has no valid card source: add at least one to sources.valid')
+      }
+      const source: CardSource = valid[index % valid.length]!
+      const usesCurrency =
+        owner.type === 'account' && capabilities.externalAccounts && suite.currency
+      return usesCurrency ? { source, currency: suite.currency } : { source }
+    },
+
+    async create(owner, index, input = {}, options) {
+      const card = await provider.createCard(
+        owner,
+        { ...context.inputFor(owner, index), ...input },
+        options,
+      )
+      context.expectCard(card, owner)
+      return card
+    },
+
+    async createMany(owner, count) {
+      const cards: Card[] = []
+      for (let index = 0; index < count; index++) cards.push(await context.create(owner, index))
+      return cards
+    },
+
+    async update(owner, cardId, patch) {
+      const updated = await provider.updateCard(owner, cardId, patch)
+      context.expectCard(updated, owner)
+      expect(updated.id).toBe(cardId)
+      if (capabilities.getCard) expect(await provider.getCard(owner, cardId)).toEqual(updated)
+      return updated
+    },
+
+    async fails(run, code, what) {
+      const error = await rejectionOf(run, what)
+      return expectCardportError(error, code, provider.name, secrets, what)
+    },
+
+    async sendsNoRequest(run) {
+      const before = fixture.requestCount?.()
+      const result = await run()
+      if (before !== undefined) {
+        expect(fixture.requestCount!() - before, 'requests sent by the provider').toBe(0)
+      }
+      return result
+    },
+
+    expectCard(card, owner) {
+      const parsed = CardSchema.safeParse(card)
+      const issues = parsed.error?.issues.map(
+        (issue) => `${issue.path.join('.')}: ${issue.message}`,
+      )
+      expect(issues ?? [], 'what CardSchema says of the card').toEqual([])
+      expect(card.provider, 'card.provider').toBe(provider.name)
+      expect(card.owner, 'card.owner').toEqual({ type: owner.type, id: owner.id })
+      expectNoSecrets(JSON.stringify(card), secrets, `card ${card.id}`)
+    },
+
+    async expectDefault(owner, expected, known) {
+      const policy = `(defaultPolicy '${capabilities.defaultPolicy}')`
+      if (capabilities.listCards) {
+        const defaults: string[] = []
+        for await (const card of listAll(provider, owner))
+          if (card.isDefault) defaults.push(card.id)
+        expect(defaults, `the listed cards marked default ${policy}`).toEqual(
+          expected === null ? [] : [expected],
+        )
+        const found = await provider.getDefaultCard(owner)
+        expect(found?.id ?? null, `getDefaultCard ${policy}`).toBe(expected)
+        if (found) {
+          context.expectCard(found, owner)
+          expect(found.isDefault, 'isDefault of the card getDefaultCard returns').toBe(true)
+        }
+      }
+      if (capabilities.getCard) {
+        for (const id of known) {
+          const card = await provider.getCard(owner, id)
+          expect(card.isDefault, `getCard(${id}).isDefault ${policy}`).toBe(id === expected)
+        }
+      }
+    },
+
+    async idsOf(owner) {
+      const ids: string[] = []
+      for await (const card of listAll(provider, owner)) {
+        context.expectCard(card, owner)
+        ids.push(card.id)
+      }
+      return ids.sort()
+    },
+
+    async walk(owner, limit) {
+      const ids: string[] = []
+      let cursor: string | undefined
+      let pages = 0
+      do {
+        const page = await provider.listCards(
+          owner,
+          cursor === undefined ? { limit } : { limit, cursor },
+        )
+        pages += 1
+        expect(page.data.length, `cards on a page of limit ${limit}`).toBeLessThanOrEqual(limit)
+        for (const card of page.data) {
+          context.expectCard(card, owner)
+          ids.push(card.id)
+        }
+        if (page.hasMore) {
+          expect(typeof page.nextCursor, 'nextCursor of a page with more to come').toBe('string')
+          expect(page.nextCursor!.length).toBeGreaterThan(0)
+          cursor = page.nextCursor!
+        } else {
+          expect(page.nextCursor, 'nextCursor of the last page').toBeNull()
+          cursor = undefined
+        }
+        // A provider whose cursor never moves on would loop for ever: bound the walk.
+        expect(pages, `pages of limit ${limit}`).toBeLessThanOrEqual(ids.length + 1)
+      } while (cursor !== undefined)
+      expect(new Set(ids).size, 'cards listed more than once').toBe(ids.length)
+      return ids.sort()
+    },
+
+    async expectNotHeld(call) {
+      const owner = await context.owner()
+      const other = await context.owner()
+      const othersCard = await context.create(other, 0)
+      await context.fails(
+        () => call(owner, context.missingCardId),
+        'card_not_found',
+        'an unknown id',
+      )
+      await context.fails(
+        () => call(owner, othersCard.id),
+        'card_not_found',
+        "another owner's card",
+      )
+      if (capabilities.getCard) {
+        expect(await provider.getCard(other, othersCard.id), "the other owner's card").toEqual(
+          othersCard,
+        )
+      }
+    },
+
+    async staysInvalid(result, what) {
+      try {
+        const card = await result
+        expect(card.status, `status after ${what}`).toBe('invalid')
+      } catch (error) {
+        if (!isCardportError(error)) throw error
+        expectCardportError(error, error.code, provider.name, secrets)
+      }
+    },
+
+    operationCalls(owner) {
+      const id = context.missingCardId
+      const source = suite.sources.valid[0] ?? 'tok_visa'
+      return [
+        ['createCard', () => provider.createCard(owner, { source })],
+        ['getCard', () => provider.getCard(owner, id)],
+        ['listCards', () => provider.listCards(owner, { limit: 1 })],
+        ['updateCard', () => provider.updateCard(owner, id, { metadata: { conformance: '1' } })],
+        ['deleteCard', () => provider.deleteCard(owner, id)],
+        ['setDefaultCard', () => provider.setDefaultCard(owner, id)],
+        ['invalidateCard', () => provider.invalidateCard(owner, id)],
+        ['getDefaultCard', () => provider.getDefaultCard(owner)],
+      ]
+    },
+  }
+  return context
+}
+
+/** The owner type most checks use: customers when the provider holds them. */
+function primaryOwnerType(capabilities: ProviderCapabilities): OwnerType {
+  if (capabilities.ownerTypes.includes('customer')) return 'customer'
+  const [first] = capabilities.ownerTypes
+  if (first === undefined) throw new Error('capabilities.ownerTypes is empty')
+  return first
+}
+
+/** Metadata exactly at every limit: 50 keys, one of 40 characters, one value of 500. */
+function metadataAtLimits(): Record<string, string> {
+  const metadata: Record<string, string> = {}
+  for (let index = 0; index < METADATA_LIMITS.maxKeys - 2; index++) metadata[`key_${index}`] = 'v'
+  metadata['k'.repeat(METADATA_LIMITS.maxKeyLength)] = 'at the key limit'
+  metadata.long_value = 'v'.repeat(METADATA_LIMITS.maxValueLength)
+  return metadata
+}
+
+/** Metadata just over each limit: 51 keys, a 41-character key, a 501-character value. */
+function metadataOverLimits(): [string, Record<string, string>][] {
+  const tooMany: Record<string, string> = {}
+  for (let index = 0; index <= METADATA_LIMITS.maxKeys; index++) tooMany[`key_${index}`] = 'v'
+  return [
+    [`${METADATA_LIMITS.maxKeys + 1} metadata keys`, tooMany],
+    [
+      `a ${METADATA_LIMITS.maxKeyLength + 1}-character metadata key`,
+      { ['k'.repeat(METADATA_LIMITS.maxKeyLength + 1)]: 'v' },
+    ],
+    [
+      `a ${METADATA_LIMITS.maxValueLength + 1}-character metadata value`,
+      { value: 'v'.repeat(METADATA_LIMITS.maxValueLength + 1) },
+    ],
+  ]
+}

@@ -1,0 +1,588 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type Card,
+  CardSchema,
+  type CardScope,
+  type CardStore,
+  EMPTY_ADDRESS,
+  formatOwner,
+  type Owner,
+  type OwnerType,
+  type StoredCard,
+  scopeOf,
+} from '@cardport/core'
+import { expect } from 'vitest'
+import type { CardStoreFixture } from './describe-card-store.js'
+
+/**
+ * One rule of the store contract, as a function of a fixture. `describeCardStore` registers
+ * one Vitest test per check; the suite's own tests run checks directly.
+ *
+ * @internal
+ */
+export interface CardStoreCheck {
+  readonly group: string
+  readonly title: string
+  /** `markClosed` tells the runner the check closed the store itself. */
+  run(fixture: CardStoreFixture, markClosed: () => void): Promise<void>
+}
+
+/** The keys of a stored card: the Card's and the store's bookkeeping, nothing else. */
+const STORED_KEYS = [...Object.keys(CardSchema.shape), 'version', 'updatedAt', 'observedAt'].sort()
+
+/** Column or key names that would hold what no store may keep (`checks.cvc` is a result). */
+const SECRET_KEY = /^(card_?number|number|pan|card_?cvc|cvc|cvv2?|security_?code)$/i
+
+// Fixed observation times (ms since the epoch): the rules compare them, never the clock.
+const T1 = 1_700_000_001_000
+const T2 = 1_700_000_002_000
+const T3 = 1_700_000_003_000
+const T4 = 1_700_000_004_000
+
+/**
+ * The checks of the store contract (`CardStore` in `@cardport/core`).
+ *
+ * @internal
+ */
+export function cardStoreChecks(): CardStoreCheck[] {
+  const checks: CardStoreCheck[] = []
+  const check = (group: string, title: string, run: (t: Context) => Promise<void>) => {
+    checks.push({
+      group,
+      title,
+      run: (fixture, markClosed) => run(createContext(fixture, markClosed)),
+    })
+  }
+
+  // --- upsert -------------------------------------------------------------------------------
+  check('upsert', 'inserts a card at version 1 and reads it back field for field', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    const result = await t.store.upsert(card)
+    expect(result.applied).toBe(true)
+    t.expectStored(result.card, card, { version: 1, observedAt: null })
+    t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+  })
+
+  check('upsert', 'reads back a card whose nullable fields are all null', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope, {
+      holderName: null,
+      address: { ...EMPTY_ADDRESS },
+      country: null,
+      fingerprint: null,
+      funding: 'unknown',
+      checks: { cvc: null, addressLine1: null, postalCode: null },
+      currency: null,
+      status: 'invalid',
+      metadata: {},
+      createdAt: null,
+    })
+    await t.store.upsert(card)
+    t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+  })
+
+  check('upsert', 'replaces a stored card and increases its version by one', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card)
+    const changed: Card = {
+      ...card,
+      expMonth: 1,
+      expYear: card.expYear + 1,
+      holderName: 'Jenny Rosen',
+      metadata: { plan: 'team' },
+    }
+    const result = await t.store.upsert(changed)
+    expect(result.applied).toBe(true)
+    t.expectStored(result.card, changed, { version: 2, observedAt: null })
+    t.expectStored(await t.store.get(scope, card.id), changed, { version: 2, observedAt: null })
+    expect(await t.store.listByOwner(scope)).toHaveLength(1)
+  })
+
+  check(
+    'upsert',
+    'returns copies: changing a returned card does not change the store',
+    async (t) => {
+      const scope = t.scope()
+      const card = t.card(scope)
+      const input = structuredClone(card)
+      const written = await t.store.upsert(input)
+      input.metadata.order_id = 'changed'
+      written.card!.metadata.order_id = 'changed'
+      written.card!.address.city = 'changed'
+      const fetched = await t.store.get(scope, card.id)
+      fetched!.owner.id = 'changed'
+      fetched!.holderName = 'changed'
+      const [listed] = await t.store.listByOwner(scope)
+      listed!.checks.cvc = 'fail'
+      t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+    },
+  )
+
+  // --- reads scoped by owner ------------------------------------------------------------------
+  check('get', 'gives null for a card the owner does not hold, whoever holds it', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card)
+    const others: CardScope[] = [
+      t.scope(), // another customer
+      t.scope('account'), // an account
+      { provider: scope.provider, owner: { type: 'account', id: scope.owner.id } }, // same id, other type
+      { provider: `${scope.provider}-other`, owner: scope.owner }, // same owner, other provider
+    ]
+    for (const other of others) {
+      expect(await t.store.get(other, card.id), `get through ${label(other)}`).toBeNull()
+      expect(await t.store.listByOwner(other), `listByOwner of ${label(other)}`).toEqual([])
+      expect(await t.store.getDefault(other), `getDefault of ${label(other)}`).toBeNull()
+    }
+    expect(await t.store.get(scope, 'card_cardportConformanceMissing')).toBeNull()
+  })
+
+  check('get', 'keeps one card id apart under two owners', async (t) => {
+    const alice = t.scope()
+    const bob = t.scope()
+    const id = t.cardId()
+    await t.store.upsert(t.card(alice, { id, last4: '1111' }))
+    await t.store.upsert(t.card(bob, { id, last4: '2222' }))
+    expect((await t.store.get(alice, id))?.last4).toBe('1111')
+    expect((await t.store.get(bob, id))?.last4).toBe('2222')
+    expect(await t.store.delete(alice, id)).toBe(true)
+    expect((await t.store.get(bob, id))?.last4).toBe('2222')
+  })
+
+  check(
+    'listByOwner',
+    "lists the owner's cards, most recently added first, and no one else's",
+    async (t) => {
+      const scope = t.scope()
+      const other = t.scope()
+      const [oldest, middle, newest] = [t.card(scope), t.card(scope), t.card(scope)]
+      for (const card of [oldest, middle, newest]) await t.store.upsert(card)
+      await t.store.upsert(t.card(other))
+      // Updating a card does not move it: the order is the order cards were added in.
+      const updated = { ...oldest, holderName: 'Jenny Rosen' }
+      await t.store.upsert(updated)
+      const listed = await t.store.listByOwner(scope)
+      expect(listed.map((card) => card.id)).toEqual([newest.id, middle.id, oldest.id])
+      t.expectStored(listed[0], newest, { version: 1, observedAt: null })
+      t.expectStored(listed[2], updated, { version: 2, observedAt: null })
+    },
+  )
+
+  check('listByOwner', 'is empty for an owner without cards', async (t) => {
+    expect(await t.store.listByOwner(t.scope())).toEqual([])
+  })
+
+  // --- defaults -------------------------------------------------------------------------------
+  check('defaults', 'getDefault gives the default card, or null when there is none', async (t) => {
+    const scope = t.scope()
+    const plain = t.card(scope)
+    await t.store.upsert(plain)
+    expect(await t.store.getDefault(scope)).toBeNull()
+    const chosen = t.card(scope, { isDefault: true })
+    await t.store.upsert(chosen)
+    t.expectStored(await t.store.getDefault(scope), chosen, { version: 1, observedAt: null })
+  })
+
+  check('defaults', 'upserting a default card clears the previous default', async (t) => {
+    const scope = t.scope()
+    const first = t.card(scope, { isDefault: true })
+    const second = t.card(scope, { isDefault: true })
+    await t.store.upsert(first)
+    await t.store.upsert(second)
+    expect(await t.defaultIds(scope)).toEqual([second.id])
+    // Clearing the old default is a write of its row.
+    expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
+    expect((await t.store.getDefault(scope))?.id).toBe(second.id)
+  })
+
+  check('defaults', "one owner's default does not clear another owner's", async (t) => {
+    const alice = t.scope()
+    const bob = t.scope()
+    const alicesCard = t.card(alice, { isDefault: true })
+    const bobsCard = t.card(bob, { isDefault: true })
+    await t.store.upsert(alicesCard)
+    await t.store.upsert(bobsCard)
+    expect(await t.defaultIds(alice)).toEqual([alicesCard.id])
+    expect(await t.defaultIds(bob)).toEqual([bobsCard.id])
+  })
+
+  check('defaults', 'account cards keep one default per currency', async (t) => {
+    const scope = t.scope('account')
+    const usd = t.card(scope, { currency: 'usd', isDefault: true })
+    const eur = t.card(scope, { currency: 'eur', isDefault: true })
+    await t.store.upsert(usd)
+    await t.store.upsert(eur)
+    expect(await t.defaultIds(scope)).toEqual([eur.id, usd.id].sort())
+    const usd2 = t.card(scope, { currency: 'usd', isDefault: true })
+    await t.store.upsert(usd2)
+    expect(await t.defaultIds(scope)).toEqual([eur.id, usd2.id].sort())
+  })
+
+  check('defaults', 'concurrent default writes leave exactly one default', async (t) => {
+    const scope = t.scope()
+    const cards = Array.from({ length: 20 }, () => t.card(scope, { isDefault: true }))
+    await Promise.all(cards.map((card) => t.store.upsert(card)))
+    const defaults = await t.defaultIds(scope)
+    expect(defaults, 'the defaults after 20 concurrent default upserts').toHaveLength(1)
+    expect((await t.store.getDefault(scope))?.id).toBe(defaults[0])
+  })
+
+  // --- setDefault -----------------------------------------------------------------------------
+  check('setDefault', "makes a card the owner's only default", async (t) => {
+    const scope = t.scope()
+    const first = t.card(scope, { isDefault: true })
+    const second = t.card(scope)
+    await t.store.upsertMany([first, second])
+    await t.store.setDefault(scope, second.id)
+    expect(await t.defaultIds(scope)).toEqual([second.id])
+    expect(await t.store.get(scope, second.id)).toMatchObject({ isDefault: true, version: 2 })
+    expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
+  })
+
+  check('setDefault', "null clears the owner's defaults, and only that owner's", async (t) => {
+    const scope = t.scope('account')
+    const other = t.scope()
+    await t.store.upsertMany([
+      t.card(scope, { currency: 'usd', isDefault: true }),
+      t.card(scope, { currency: 'eur', isDefault: true }),
+    ])
+    const othersCard = t.card(other, { isDefault: true })
+    await t.store.upsert(othersCard)
+    await t.store.setDefault(scope, null)
+    expect(await t.defaultIds(scope)).toEqual([])
+    expect(await t.store.getDefault(scope)).toBeNull()
+    expect(await t.store.listByOwner(scope)).toHaveLength(2)
+    expect(await t.defaultIds(other)).toEqual([othersCard.id])
+  })
+
+  check('setDefault', 'a card the owner does not hold changes nothing', async (t) => {
+    const scope = t.scope()
+    const other = t.scope()
+    const own = t.card(scope, { isDefault: true })
+    const othersCard = t.card(other)
+    await t.store.upsert(own)
+    await t.store.upsert(othersCard)
+    await t.store.setDefault(scope, othersCard.id)
+    await t.store.setDefault(scope, 'card_cardportConformanceMissing')
+    expect(await t.defaultIds(scope)).toEqual([own.id])
+    expect(await t.defaultIds(other)).toEqual([])
+    expect(await t.store.listByOwner(scope)).toHaveLength(1)
+  })
+
+  check(
+    'setDefault',
+    'for an account card, only the default of its currency changes',
+    async (t) => {
+      const scope = t.scope('account')
+      const usd = t.card(scope, { currency: 'usd', isDefault: true })
+      const usd2 = t.card(scope, { currency: 'usd' })
+      const eur = t.card(scope, { currency: 'eur', isDefault: true })
+      await t.store.upsertMany([usd, usd2, eur])
+      await t.store.setDefault(scope, usd2.id)
+      expect(await t.defaultIds(scope)).toEqual([eur.id, usd2.id].sort())
+    },
+  )
+
+  check('setDefault', '50 concurrent calls on one owner leave exactly one default', async (t) => {
+    const scope = t.scope()
+    const cards = Array.from({ length: 5 }, () => t.card(scope))
+    await t.store.upsertMany(cards)
+    await Promise.all(
+      Array.from({ length: 50 }, (_, index) =>
+        t.store.setDefault(scope, cards[index % cards.length]!.id),
+      ),
+    )
+    const defaults = await t.defaultIds(scope)
+    expect(defaults, 'the defaults after 50 concurrent setDefault calls').toHaveLength(1)
+    expect(cards.map((card) => card.id)).toContain(defaults[0])
+    expect((await t.store.getDefault(scope))?.id).toBe(defaults[0])
+  })
+
+  // --- observedAt -----------------------------------------------------------------------------
+  check(
+    'observedAt',
+    'a write older than the stored one is refused and changes nothing',
+    async (t) => {
+      const scope = t.scope()
+      const card = t.card(scope, { holderName: 'newer' })
+      await t.store.upsert(card, { observedAt: T2 })
+      const stale = await t.store.upsert({ ...card, holderName: 'older' }, { observedAt: T1 })
+      expect(stale.applied, 'applied, for a write older than the stored one').toBe(false)
+      t.expectStored(stale.card, card, { version: 1, observedAt: T2 })
+      t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: T2 })
+    },
+  )
+
+  check('observedAt', 'a write as recent as the stored one, or newer, is applied', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card, { observedAt: T2 })
+    const same = { ...card, holderName: 'same time' }
+    const tie = await t.store.upsert(same, { observedAt: T2 })
+    expect(tie.applied).toBe(true)
+    t.expectStored(tie.card, same, { version: 2, observedAt: T2 })
+    const newer = { ...card, holderName: 'later' }
+    const later = await t.store.upsert(newer, { observedAt: T3 })
+    expect(later.applied).toBe(true)
+    t.expectStored(await t.store.get(scope, card.id), newer, { version: 3, observedAt: T3 })
+  })
+
+  check(
+    'observedAt',
+    'a write without observedAt is applied and keeps the last observedAt',
+    async (t) => {
+      const scope = t.scope()
+      const card = t.card(scope)
+      await t.store.upsert(card, { observedAt: T2 })
+      const direct = { ...card, holderName: 'direct' }
+      const result = await t.store.upsert(direct)
+      expect(result.applied).toBe(true)
+      t.expectStored(result.card, direct, { version: 2, observedAt: T2 })
+      const stale = await t.store.upsert({ ...card, holderName: 'stale' }, { observedAt: T1 })
+      expect(stale.applied, 'a write older than the kept observedAt').toBe(false)
+    },
+  )
+
+  // --- delete ---------------------------------------------------------------------------------
+  check('delete', 'removes a card and says whether it did', async (t) => {
+    const scope = t.scope()
+    const [kept, removed] = [t.card(scope), t.card(scope)]
+    await t.store.upsertMany([kept, removed])
+    expect(await t.store.delete(scope, removed.id)).toBe(true)
+    expect(await t.store.get(scope, removed.id)).toBeNull()
+    expect((await t.store.listByOwner(scope)).map((card) => card.id)).toEqual([kept.id])
+    expect(await t.store.delete(scope, removed.id), 'deleting it again').toBe(false)
+    expect(await t.store.delete(scope, 'card_cardportConformanceMissing')).toBe(false)
+  })
+
+  check('delete', "leaves another owner's card alone", async (t) => {
+    const scope = t.scope()
+    const other = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card)
+    expect(await t.store.delete(other, card.id)).toBe(false)
+    t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+  })
+
+  check('delete', 'a deletion with observedAt refuses older writes of the card', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card, { observedAt: T1 })
+    expect(await t.store.delete(scope, card.id, { observedAt: T3 })).toBe(true)
+    const late = await t.store.upsert(card, { observedAt: T2 })
+    expect(late, 'a write older than the deletion').toEqual({ applied: false, card: null })
+    expect(await t.store.get(scope, card.id)).toBeNull()
+    const recreated = await t.store.upsert(card, { observedAt: T4 })
+    expect(recreated.applied, 'a write newer than the deletion').toBe(true)
+    expect((await t.store.get(scope, card.id))?.observedAt).toBe(T4)
+
+    // A deletion seen before the card's creation (webhooks out of order) holds too.
+    const unseen = t.card(scope)
+    expect(await t.store.delete(scope, unseen.id, { observedAt: T3 })).toBe(false)
+    expect((await t.store.upsert(unseen, { observedAt: T2 })).applied).toBe(false)
+    expect(await t.store.get(scope, unseen.id)).toBeNull()
+  })
+
+  check('delete', 'a deletion older than the stored card is refused', async (t) => {
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card, { observedAt: T2 })
+    expect(await t.store.delete(scope, card.id, { observedAt: T1 })).toBe(false)
+    t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: T2 })
+  })
+
+  // --- upsertMany -----------------------------------------------------------------------------
+  check('upsertMany', 'writes every card of the batch, for any number of owners', async (t) => {
+    const alice = t.scope()
+    const bob = t.scope('account')
+    const batch = [t.card(alice), t.card(alice), t.card(bob)]
+    await t.store.upsertMany(batch, { observedAt: T1 })
+    for (const card of batch) {
+      t.expectStored(await t.store.get(scopeOf(card), card.id), card, {
+        version: 1,
+        observedAt: T1,
+      })
+    }
+    await t.store.upsertMany([])
+  })
+
+  check('upsertMany', 'refuses the cards of a batch older than the stored ones', async (t) => {
+    const scope = t.scope()
+    const stored = t.card(scope, { holderName: 'newer' })
+    await t.store.upsert(stored, { observedAt: T3 })
+    const fresh = t.card(scope)
+    await t.store.upsertMany([{ ...stored, holderName: 'older' }, fresh], { observedAt: T2 })
+    t.expectStored(await t.store.get(scope, stored.id), stored, { version: 1, observedAt: T3 })
+    t.expectStored(await t.store.get(scope, fresh.id), fresh, { version: 1, observedAt: T2 })
+  })
+
+  check('upsertMany', 'leaves one default per owner: the last default of the batch', async (t) => {
+    const scope = t.scope()
+    const before = t.card(scope, { isDefault: true })
+    await t.store.upsert(before)
+    const batch = [
+      t.card(scope, { isDefault: true }),
+      t.card(scope),
+      t.card(scope, { isDefault: true }),
+    ]
+    await t.store.upsertMany(batch)
+    expect(await t.defaultIds(scope)).toEqual([batch[2]!.id])
+  })
+
+  // --- listOwners -----------------------------------------------------------------------------
+  check('listOwners', 'streams each owner with cards at the provider, once', async (t) => {
+    const alice = t.scope()
+    const shop = t.scope('account')
+    const gone = t.scope()
+    const elsewhere: CardScope = { provider: `${alice.provider}-other`, owner: t.scope().owner }
+    const gonesCard = t.card(gone)
+    await t.store.upsertMany([t.card(alice), t.card(alice), t.card(shop), gonesCard])
+    await t.store.upsert(t.card(elsewhere))
+    await t.store.delete(gone, gonesCard.id)
+    const owners: Owner[] = []
+    for await (const owner of t.store.listOwners(alice.provider)) owners.push(owner)
+    expect(owners.map(formatOwner).sort()).toEqual(
+      [alice.owner, shop.owner].map(formatOwner).sort(),
+    )
+  })
+
+  // --- no secrets -----------------------------------------------------------------------------
+  check(
+    'no secrets',
+    'a stored card has the Card fields and bookkeeping only: nowhere for a number or CVC',
+    async (t) => {
+      const scope = t.scope()
+      const card = t.card(scope)
+      await t.store.upsert(card)
+      const stored = await t.store.get(scope, card.id)
+      expect(Object.keys(stored ?? {}).sort()).toEqual(STORED_KEYS)
+      if (t.fixture.readRow) {
+        const row = await t.fixture.readRow(scope, card.id)
+        expect(row, 'the row readRow returns').toBeTruthy()
+        const secretKeys = keysOf(row).filter(
+          (path) => SECRET_KEY.test(path.at(-1)!) && path.at(-2) !== 'checks',
+        )
+        expect(
+          secretKeys.map((path) => path.join('.')),
+          'columns for a number or CVC',
+        ).toEqual([])
+      }
+    },
+  )
+
+  // --- close ----------------------------------------------------------------------------------
+  check('close', 'releases the store', async (t) => {
+    await t.store.upsert(t.card(t.scope()))
+    t.markClosed()
+    await expect(t.store.close()).resolves.toBeUndefined()
+  })
+
+  return checks
+}
+
+/** What a store check works with. */
+interface Context {
+  readonly store: CardStore
+  readonly fixture: CardStoreFixture
+  /** A fresh owner of `type`, under this test's own provider name. */
+  scope(type?: OwnerType): CardScope
+  /** A fresh card id. */
+  cardId(): string
+  /** A valid card of the scope's owner, every field set, created a minute after the last. */
+  card(scope: CardScope, overrides?: Partial<Card>): Card
+  /** Asserts a stored row is `card` plus the expected bookkeeping. */
+  expectStored(
+    stored: StoredCard | null | undefined,
+    card: Card,
+    expected: { version: number; observedAt: number | null },
+  ): void
+  /** The ids of the owner's default cards, sorted. */
+  defaultIds(scope: CardScope): Promise<string[]>
+  markClosed(): void
+}
+
+function createContext(fixture: CardStoreFixture, markClosed: () => void): Context {
+  // A provider name of its own keeps this test's rows apart from any other test's.
+  const provider = `conformance-${randomUUID().slice(0, 8)}`
+  let cards = 0
+
+  const context: Context = {
+    store: fixture.store,
+    fixture,
+    markClosed,
+
+    scope(type = 'customer') {
+      const prefix = type === 'customer' ? 'cus' : 'acct'
+      return { provider, owner: { type, id: `${prefix}_${randomUUID().replaceAll('-', '')}` } }
+    },
+
+    cardId: () => `card_${randomUUID().replaceAll('-', '')}`,
+
+    card(scope, overrides = {}) {
+      cards += 1
+      const card: Card = {
+        id: context.cardId(),
+        provider: scope.provider,
+        owner: { ...scope.owner },
+        brand: 'visa',
+        last4: '4242',
+        expMonth: 8,
+        expYear: 2031,
+        holderName: 'Conformance Tester',
+        address: {
+          line1: '1 Conformance Way',
+          line2: 'Suite 2',
+          city: 'Springfield',
+          state: 'IL',
+          postalCode: '62701',
+          country: 'US',
+        },
+        country: 'US',
+        fingerprint: 'Xt5EWLLDS7FJjR1c',
+        funding: 'credit',
+        checks: { cvc: 'pass', addressLine1: 'fail', postalCode: 'unchecked' },
+        currency: scope.owner.type === 'account' ? 'usd' : null,
+        isDefault: false,
+        status: 'active',
+        metadata: { order_id: '6735', 'with spaces': 'ünïcödé ✓' },
+        createdAt: new Date(Date.UTC(2024, 0, 1, 0, cards)).toISOString(),
+        ...overrides,
+      }
+      return CardSchema.parse(card)
+    },
+
+    expectStored(stored, card, expected) {
+      expect(stored, `the stored row of ${card.id}`).toEqual({
+        ...card,
+        version: expected.version,
+        updatedAt: expect.any(String),
+        observedAt: expected.observedAt,
+      })
+      expect(Date.parse(stored!.updatedAt), 'updatedAt is an ISO 8601 time').not.toBeNaN()
+    },
+
+    async defaultIds(scope) {
+      return (await fixture.store.listByOwner(scope))
+        .filter((card) => card.isDefault)
+        .map((card) => card.id)
+        .sort()
+    },
+  }
+  return context
+}
+
+function label(scope: CardScope): string {
+  return `${scope.provider}/${formatOwner(scope.owner)}`
+}
+
+/** The key paths of a row, nested ones included (a JSON document's). */
+function keysOf(row: unknown, parent: string[] = []): string[][] {
+  if (typeof row !== 'object' || row === null) return []
+  if (Array.isArray(row)) return row.flatMap((item) => keysOf(item, parent))
+  return Object.entries(row).flatMap(([key, value]) => [
+    [...parent, key],
+    ...keysOf(value, [...parent, key]),
+  ])
+}

@@ -1,0 +1,93 @@
+import type { CardScope, CardStore } from '@cardport/core'
+import { type CardStoreCheck, cardStoreChecks } from './card-store-checks.js'
+import { registerChecks } from './register-checks.js'
+
+/**
+ * What `setup` returns for one test: a store, and the read-back hook and clean-up the suite
+ * uses. Every test calls `setup` once and `teardown` once.
+ */
+export interface CardStoreFixture {
+  /** The store under test. Migrations run on open, so it is ready to use. */
+  store: CardStore
+  /**
+   * Read-back hook: the card's row as the store keeps it (the SQL row, the JSON document).
+   * When given, the suite checks that the row has no column for a card number or a CVC.
+   */
+  readRow?: (scope: CardScope, cardId: string) => Promise<unknown>
+  /**
+   * Runs after each test, failed or not: drop the schema, close what `setup` opened. When
+   * absent, the suite calls `store.close()` instead. One test closes the store itself: a
+   * `teardown` must not fail on a closed store.
+   */
+  teardown?: () => void | Promise<void>
+}
+
+/** Options of {@link describeCardStore}. */
+export interface CardStoreSuiteOptions {
+  /** The name of the `describe` block, e.g. `'sqliteStore (in memory)'`. */
+  name: string
+  /** Builds a fresh fixture; called once per test. */
+  setup: () => CardStoreFixture | Promise<CardStoreFixture>
+  /** Per-test timeout in milliseconds. Default: Vitest's. */
+  timeout?: number
+}
+
+/**
+ * Registers the conformance tests of a {@link CardStore}: reads scoped by owner (another
+ * owner's card id gives null), inserts and updates with versions, out-of-order writes refused
+ * by `observedAt` (deletions included), `upsertMany`, `delete`, one default per owner (per
+ * currency for accounts) kept atomically, also under 50 concurrent `setDefault` calls,
+ * `listOwners`, no field for a card number or CVC, and `close`.
+ *
+ * Every test writes under a provider name and owner ids of its own, so a durable store shared
+ * by all tests still gives each a clean slate.
+ *
+ * @example
+ * ```ts
+ * import { describeCardStore } from '@cardport/testing'
+ * import { sqliteStore } from '@cardport/store-sqlite'
+ * import Database from 'better-sqlite3'
+ *
+ * describeCardStore({
+ *   name: 'sqliteStore',
+ *   setup: () => {
+ *     const database = new Database(':memory:')
+ *     return {
+ *       store: sqliteStore({ database }),
+ *       readRow: async (scope, id) => database.prepare('select * from cardport_cards where id = ?').get(id),
+ *       teardown: () => database.close(),
+ *     }
+ *   },
+ * })
+ * ```
+ */
+export function describeCardStore(options: CardStoreSuiteOptions): void {
+  registerChecks(
+    options.name,
+    cardStoreChecks(),
+    (check) => runCardStoreCheck(options, check),
+    options.timeout,
+  )
+}
+
+/**
+ * Runs one check of the store suite against a fresh fixture, outside of `describeCardStore`:
+ * the suite's own tests use it to prove that a broken store fails the check it breaks.
+ *
+ * @internal
+ */
+export async function runCardStoreCheck(
+  options: Pick<CardStoreSuiteOptions, 'setup'>,
+  check: CardStoreCheck,
+): Promise<void> {
+  const fixture = await options.setup()
+  let closed = false
+  try {
+    await check.run(fixture, () => {
+      closed = true
+    })
+  } finally {
+    if (fixture.teardown) await fixture.teardown()
+    else if (!closed) await fixture.store.close()
+  }
+}

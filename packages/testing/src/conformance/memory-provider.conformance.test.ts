@@ -1,0 +1,149 @@
+import { randomUUID } from 'node:crypto'
+import {
+  type Card,
+  type CardProviderPrimitives,
+  defineCardProvider,
+  MEMORY_PROVIDER_CAPABILITIES,
+  memoryProvider,
+  type ProviderCapabilities,
+} from '@cardport/core'
+import { describeCardProvider } from './describe-card-provider.js'
+
+// The memory provider in core: every capability, Stripe's default rules.
+describeCardProvider({
+  name: 'memoryProvider',
+  capabilities: MEMORY_PROVIDER_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+  setup: () => {
+    const provider = memoryProvider()
+    return {
+      provider,
+      owners: {
+        customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }),
+        account: () => ({ type: 'account', id: `acct_${randomUUID()}` }),
+      },
+      // The memory provider's raw payload is the card itself.
+      readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
+      teardown: () => provider.reset(),
+    }
+  },
+})
+
+/**
+ * A marketplace-like provider built on the memory provider: account owners only, the caller
+ * chooses the default, cards are invalidated rather than deleted or updated, and only tokens
+ * are accepted. It exercises the suite's other branches: unsupported operations, an owner
+ * type the provider does not hold, and an account as the primary owner.
+ */
+const RESTRICTED_CAPABILITIES = {
+  ownerTypes: ['account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: false,
+  deleteCard: false,
+  setDefaultCard: true,
+  invalidateCard: true,
+  cardDetails: false,
+  externalAccounts: false,
+  defaultPolicy: 'caller-chosen',
+} as const satisfies ProviderCapabilities
+
+function restrictedProvider() {
+  const inner = memoryProvider({ name: 'memory-restricted' })
+  const counter = { requests: 0 }
+  const provider = defineCardProvider({
+    name: 'memory-restricted',
+    capabilities: RESTRICTED_CAPABILITIES,
+    ...counted(counter, {
+      createCard: (owner, input, { idempotencyKey }) =>
+        inner.createCard(owner, input, { idempotencyKey }),
+      getCard: (owner, cardId) => inner.getCard(owner, cardId),
+      listCards: (owner, options) => inner.listCards(owner, options),
+      setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+      invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
+    }),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+  return { provider, inner, counter }
+}
+
+describeCardProvider({
+  name: 'a restricted provider (accounts only, caller-chosen default, no delete or update)',
+  capabilities: RESTRICTED_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_mastercard'], declined: 'tok_chargeDeclined' },
+  setup: () => {
+    const { provider, inner, counter } = restrictedProvider()
+    return {
+      provider,
+      owners: { account: () => ({ type: 'account', id: `acct_${randomUUID()}` }) },
+      readRawCard: (owner, cardId) => inner.getCard(owner, cardId),
+      // Each primitive call stands for a request: the core must make none for what it refuses.
+      requestCount: () => counter.requests,
+    }
+  },
+})
+
+/** A provider whose cards have no default at all, and that cannot set one. */
+const NO_DEFAULT_CAPABILITIES = {
+  ...MEMORY_PROVIDER_CAPABILITIES,
+  ownerTypes: ['customer'],
+  setDefaultCard: false,
+  invalidateCard: false,
+  externalAccounts: false,
+  defaultPolicy: 'none',
+} as const satisfies ProviderCapabilities
+
+function noDefaultProvider() {
+  const inner = memoryProvider({ name: 'memory-no-default' })
+  const plain = (card: Card): Card => ({ ...card, isDefault: false })
+  return defineCardProvider({
+    name: 'memory-no-default',
+    capabilities: NO_DEFAULT_CAPABILITIES,
+    createCard: async (owner, input, { idempotencyKey }) =>
+      plain(await inner.createCard(owner, input, { idempotencyKey })),
+    getCard: async (owner, cardId) => plain(await inner.getCard(owner, cardId)),
+    listCards: async (owner, options) => {
+      const page = await inner.listCards(owner, options)
+      return { ...page, data: page.data.map(plain) }
+    },
+    updateCard: async (owner, cardId, patch) => plain(await inner.updateCard(owner, cardId, patch)),
+    deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+    parseCard: (raw, owner) => {
+      const card = inner.parseCard(raw, owner)
+      return card && plain(card)
+    },
+  })
+}
+
+describeCardProvider({
+  name: "a provider without defaults (defaultPolicy 'none')",
+  capabilities: NO_DEFAULT_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_discover'] },
+  setup: () => {
+    const provider = noDefaultProvider()
+    return {
+      provider,
+      owners: { customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }) },
+      readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
+    }
+  },
+})
+
+/**
+ * The primitives with a call counter: an adapter's primitives are where its requests happen,
+ * so their calls stand for requests.
+ */
+function counted<T extends Partial<CardProviderPrimitives>>(
+  counter: { requests: number },
+  primitives: T,
+): T {
+  const wrapped: Record<string, unknown> = {}
+  for (const [name, primitive] of Object.entries(primitives)) {
+    wrapped[name] = (...args: unknown[]) => {
+      counter.requests += 1
+      return (primitive as (...args: unknown[]) => unknown)(...args)
+    }
+  }
+  return wrapped as T
+}

@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto'
+import {
+  CardDeclinedError,
+  type CardDetailsInput,
+  type CardProviderDefinition,
+  type CardStore,
+  defineCardProvider,
+  type ListOptions,
+  MEMORY_PROVIDER_CAPABILITIES,
+  memoryProvider,
+  memoryStore,
+  type Owner,
+} from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import { cardProviderChecks, type SuiteData } from './card-provider-checks.js'
+import { cardStoreChecks } from './card-store-checks.js'
+import { runCardProviderCheck } from './describe-card-provider.js'
+import { runCardStoreCheck } from './describe-card-store.js'
+
+// Each test runs every check of a suite, as `describeCardProvider`/`describeCardStore` would,
+// against a deliberately broken implementation, and asserts which checks fail: exactly the
+// ones covering the rule it breaks. The same checks against the healthy implementation fail
+// none, so each failure is the break's doing.
+
+/** The primitives an adapter writes; a broken adapter overrides some of them. */
+type Primitives = Omit<
+  CardProviderDefinition<typeof MEMORY_PROVIDER_CAPABILITIES>,
+  'name' | 'capabilities'
+>
+
+/** A card the adapters decline, given as raw details so that its CVC can leak. */
+const DECLINED_DETAILS: CardDetailsInput = {
+  number: '4000000000000002',
+  expMonth: 12,
+  expYear: new Date().getUTCFullYear() + 4,
+  cvc: '737',
+}
+
+/**
+ * An adapter over the memory provider, built with `defineCardProvider` as real adapters are:
+ * its primitives forward to the memory provider, and it declines {@link DECLINED_DETAILS}
+ * without a number or CVC in the message. `breakage` replaces primitives to break one rule.
+ */
+function memoryAdapter(breakage: (healthy: Primitives) => Partial<Primitives> = () => ({})) {
+  const inner = memoryProvider()
+  const healthy: Primitives = {
+    async createCard(owner, input, { idempotencyKey }) {
+      if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+        throw new CardDeclinedError('The card was declined: ask the customer for another card', {
+          provider: inner.name,
+        })
+      }
+      return inner.createCard(owner, input, { idempotencyKey })
+    },
+    getCard: (owner, cardId) => inner.getCard(owner, cardId),
+    listCards: (owner, options) => inner.listCards(owner, options),
+    updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+    deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+    setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  }
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: MEMORY_PROVIDER_CAPABILITIES,
+    ...healthy,
+    ...breakage(healthy),
+  })
+}
+
+/** What a broken provider's set-up gives: the provider, and its request counter if any. */
+interface Made {
+  provider: ReturnType<typeof memoryAdapter>
+  requestCount?: () => number
+}
+
+/** The titles of the checks that fail, from the suite for the memory provider's capabilities. */
+async function failedProviderChecks(make: () => Made = () => ({ provider: memoryAdapter() })) {
+  const options = {
+    capabilities: MEMORY_PROVIDER_CAPABILITIES,
+    sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: DECLINED_DETAILS },
+    setup: () => {
+      const { provider, requestCount } = make()
+      return {
+        provider,
+        owners: {
+          customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+          account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+        },
+        readRawCard: (owner: Owner, cardId: string) => provider.getCard(owner, cardId),
+        ...(requestCount ? { requestCount } : {}),
+      }
+    },
+  }
+  const checks = cardProviderChecks(options as unknown as SuiteData)
+  return failures(checks, (check) => runCardProviderCheck(options, check))
+}
+
+/** A set-up of {@link memoryAdapter} with some primitives replaced. */
+const broken = (breakage: (healthy: Primitives) => Partial<Primitives>) => () => ({
+  provider: memoryAdapter(breakage),
+})
+
+async function failedStoreChecks(breakage: (inner: CardStore) => CardStore): Promise<string[]> {
+  return failures(cardStoreChecks(), (check) =>
+    runCardStoreCheck({ setup: () => ({ store: breakage(memoryStore()) }) }, check),
+  )
+}
+
+async function failures<T extends { group: string; title: string }>(
+  checks: readonly T[],
+  run: (check: T) => Promise<void>,
+): Promise<string[]> {
+  const failed: string[] = []
+  for (const check of checks) {
+    try {
+      await run(check)
+    } catch {
+      failed.push(`${check.group}: ${check.title}`)
+    }
+  }
+  return failed
+}
+
+describe('describeCardProvider catches a broken provider', () => {
+  it('fails no check of the healthy adapter', async () => {
+    expect(await failedProviderChecks()).toEqual([])
+  })
+
+  it('an adapter that makes every new card the default fails the default rules', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        createCard: (owner, input, context) =>
+          healthy.createCard!(owner, { ...input, makeDefault: true }, context),
+      })),
+    )
+    expect(failed).toEqual([
+      'defaults: a second card leaves the default alone',
+      'deleteCard: deleting the default makes the most recently added remaining card the default',
+      'external accounts: the first card for a currency becomes its default; the next does not',
+      // Its precondition (the first card stays the default) no longer holds.
+      'external accounts: the default for a currency cannot be deleted: conflict, and the card stays',
+    ])
+  })
+
+  it('an adapter that promotes the oldest card on delete fails the promotion rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async deleteCard(owner, cardId) {
+          const wasDefault = (await healthy.getCard!(owner, cardId)).isDefault
+          await healthy.deleteCard!(owner, cardId)
+          const oldest = (await healthy.listCards!(owner, { limit: 100 })).data.at(-1)
+          if (wasDefault && oldest) await healthy.setDefaultCard!(owner, oldest.id)
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'deleteCard: deleting the default makes the most recently added remaining card the default',
+    ])
+  })
+
+  it('an adapter whose decline message holds the CVC fails the decline rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async createCard(owner, input, context) {
+          if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+            throw new CardDeclinedError(
+              `The card was declined: CVC ${input.source.cvc} did not match`,
+              { provider: 'memory' },
+            )
+          }
+          return healthy.createCard!(owner, input, context)
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'createCard: a declined source rejects with card_declined and adds no card',
+    ])
+  })
+
+  it('an adapter that ignores the page limit fails the paging rules', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        listCards: (owner, { cursor }) =>
+          healthy.listCards!(owner, cursor === undefined ? { limit: 100 } : { limit: 100, cursor }),
+      })),
+    )
+    expect(failed).toEqual([
+      'listCards: pages with limit and an opaque cursor until every card is listed once',
+      'listCards: listAll streams every card across pages, one page at a time',
+    ])
+  })
+
+  it('a provider that sends a request before refusing a bad limit fails the no-request rule', async () => {
+    const failed = await failedProviderChecks(() => {
+      const counter = { requests: 0 }
+      const healthy = memoryAdapter()
+      const provider = {
+        ...healthy,
+        // Asks the provider first and lets it refuse the limit: a request the core would spare.
+        listCards: (owner: Owner, options?: ListOptions) => {
+          counter.requests += 1
+          return healthy.listCards(owner, options)
+        },
+      }
+      return { provider, requestCount: () => counter.requests }
+    })
+    expect(failed).toEqual([
+      'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
+    ])
+  })
+})
+
+describe('describeCardStore catches a broken store', () => {
+  it('fails no check of a healthy store', async () => {
+    expect(await failedStoreChecks((inner) => inner)).toEqual([])
+  })
+
+  it('a store whose get ignores the owner fails the scoping rule', async () => {
+    const unscoped = (inner: CardStore): CardStore => {
+      const scopes = new Map<string, Parameters<CardStore['get']>[0]>()
+      return {
+        ...inner,
+        async upsert(card, options) {
+          scopes.set(card.id, { provider: card.provider, owner: card.owner })
+          return inner.upsert(card, options)
+        },
+        async get(scope, cardId) {
+          return inner.get(scopes.get(cardId) ?? scope, cardId)
+        },
+      }
+    }
+    expect(await failedStoreChecks(unscoped)).toEqual([
+      'get: gives null for a card the owner does not hold, whoever holds it',
+      'get: keeps one card id apart under two owners',
+    ])
+  })
+
+  it('a store that ignores observedAt fails the ordering rules', async () => {
+    const ignoresObservedAt = (inner: CardStore): CardStore => ({
+      ...inner,
+      upsert: (card) => inner.upsert(card),
+    })
+    expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
+      'observedAt: a write older than the stored one is refused and changes nothing',
+      'observedAt: a write as recent as the stored one, or newer, is applied',
+      'observedAt: a write without observedAt is applied and keeps the last observedAt',
+      'delete: a deletion with observedAt refuses older writes of the card',
+      'delete: a deletion older than the stored card is refused',
+      'upsertMany: refuses the cards of a batch older than the stored ones',
+    ])
+  })
+})
