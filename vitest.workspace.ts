@@ -7,15 +7,28 @@ import type { TestProjectInlineConfiguration } from 'vitest/config'
  *
  * Workspace packages resolve to their sources, so the tests need no build.
  */
-const packages = ['core', 'testing'] as const
+const packages = [
+  'core',
+  'testing',
+  'stripe',
+  'marketplace',
+  'store-sqlite',
+  'store-postgres',
+  'cli',
+] as const
 const examples: string[] = []
 
-const alias = Object.fromEntries(
-  packages.map((name) => [
-    `@cardport/${name}`,
-    fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url)),
-  ]),
-)
+const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
+
+// Exact matches, so that `@cardport/testing/emulators` is not read as a path under
+// `@cardport/testing`'s entry file.
+const alias = [
+  { find: /^@cardport\/testing\/emulators$/, replacement: source('testing/src/emulators.ts') },
+  ...packages.map((name) => ({
+    find: new RegExp(`^@cardport/${name}$`),
+    replacement: source(`${name}/src/index.ts`),
+  })),
+]
 
 export const projects: TestProjectInlineConfiguration[] = [
   ...packages.map((name) => ({

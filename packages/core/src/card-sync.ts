@@ -138,6 +138,17 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     else await store.setDefault(scope(owner), null)
   }
 
+  /** The owner's defaults at the provider: one, or one per currency for external accounts. */
+  const providerDefaults = async (owner: Owner): Promise<Card[]> => {
+    if (!(provider.capabilities.externalAccounts && owner.type === 'account')) {
+      const current = await provider.getDefaultCard(owner)
+      return current ? [current] : []
+    }
+    const defaults: Card[] = []
+    for await (const card of listAll(provider, owner)) if (card.isDefault) defaults.push(card)
+    return defaults
+  }
+
   const retire = async (owner: Owner, cardId: string) => {
     try {
       if (provider.capabilities.deleteCard) await provider.deleteCard(owner, cardId)
@@ -150,12 +161,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const sync: CardSync = {
     async setDefaultCard(owner, token, callOptions = {}) {
       // Old defaults: the provider's (the truth) and the store's (which still names the old
-      // card if an earlier attempt died after the provider switched but before the store did).
-      const previous = new Set<string>()
-      const providerDefault = await provider.getDefaultCard(owner)
-      if (providerDefault) previous.add(providerDefault.id)
-      const storedDefault = await store.getDefault(scope(owner))
-      if (storedDefault) previous.add(storedDefault.id)
+      // card if an earlier attempt died after the provider switched but before the store did),
+      // by id, with their currency: external accounts have a default per currency, and only the
+      // new card's currency changes hands.
+      const previous = new Map<string, string | null>()
+      for (const card of await providerDefaults(owner)) previous.set(card.id, card.currency)
+      for (const card of await store.listByOwner(scope(owner))) {
+        if (card.isDefault) previous.set(card.id, card.currency)
+      }
 
       const idempotencyKey =
         callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
@@ -166,11 +179,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       )
       if (!card.isDefault) card = await provider.setDefaultCard(owner, card.id)
       previous.delete(card.id)
+      for (const [cardId, currency] of previous) {
+        if (currency !== card.currency) previous.delete(cardId)
+      }
 
-      for (const cardId of previous) await retire(owner, cardId)
+      for (const cardId of previous.keys()) await retire(owner, cardId)
       // Old defaults leave the store before the new card is stored: until then the store still
       // names the old default, so a retry after a crash here finds it and finishes the job.
-      for (const cardId of previous) {
+      for (const cardId of previous.keys()) {
         if (provider.capabilities.deleteCard) await store.delete(scope(owner), cardId)
         else await sync.sync(owner, cardId)
       }
@@ -279,7 +295,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const reconcileOwner = async (owner: Owner, dryRun: boolean, drift: OwnerDrift) => {
     const ownerScope = scope(owner)
     const stored = new Map((await store.listByOwner(ownerScope)).map((card) => [card.id, card]))
-    const storedDefault = [...stored.values()].find((card) => card.isDefault)?.id ?? null
+    // Every default, not the first of each list: an account has one per currency, and the
+    // store and the provider list cards in different orders.
+    const storedDefaults = [...stored.values()].filter((card) => card.isDefault).map((c) => c.id)
+    const providerDefaultIds = new Set<string>()
     const seen = new Set<string>()
     let providerDefault: string | null = null
     let batch: Card[] = []
@@ -293,6 +312,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         seen.add(card.id)
         drift.cardsSeen++
         if (card.isDefault && providerDefault === null) providerDefault = card.id
+        if (card.isDefault) providerDefaultIds.add(card.id)
         const existing = stored.get(card.id)
         if (!existing) drift.added.push({ owner, cardId: card.id })
         else if (!sameCard(existing, card, { ignoreDefault: true })) {
@@ -312,7 +332,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       drift.removed.push({ owner, cardId })
       if (!dryRun) await store.delete(ownerScope, cardId)
     }
-    if (providerDefault !== storedDefault) {
+    const defaultsDiffer =
+      storedDefaults.length !== providerDefaultIds.size ||
+      storedDefaults.some((cardId) => !providerDefaultIds.has(cardId))
+    if (defaultsDiffer) {
       drift.defaultRepaired.push({ owner, cardId: providerDefault })
       if (!dryRun && providerDefault === null) await store.setDefault(ownerScope, null)
     }

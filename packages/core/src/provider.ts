@@ -10,9 +10,13 @@ import type { Page } from './pagination.js'
  *   `externalAccounts`, the default is per currency and cannot be deleted.
  * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
  *   choice, the first card becomes the default and setting another replaces it.
+ * - `'latest-card'`: the provider makes the most recently added valid card the default, and the
+ *   caller cannot pick another: every new card becomes the default (whatever `makeDefault`
+ *   says), and invalidating the default falls back to the most recently added valid card left,
+ *   or none (the marketplace's chosen card, its customer's `source_uri`).
  * - `'none'`: cards have no default; `isDefault` is always false.
  */
-export type DefaultPolicy = 'first-card' | 'caller-chosen' | 'none'
+export type DefaultPolicy = 'first-card' | 'caller-chosen' | 'latest-card' | 'none'
 
 /**
  * What a provider can do, declared once. The core, the conformance suite and the type of

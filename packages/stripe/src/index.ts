@@ -8,3 +8,20 @@ export {
   type StripeProviderOptions,
   stripeProvider,
 } from './stripe-provider.js'
+export {
+  StripeWebhookError,
+  type StripeWebhookEvent,
+  type StripeWebhookRejection,
+  type StripeWebhookVerifier,
+  type VerifyStripeWebhookOptions,
+  verifyStripeWebhook,
+} from './webhook-events.js'
+export {
+  type SeenEventIds,
+  type StripeWebhookAction,
+  type StripeWebhookClient,
+  type StripeWebhookHandler,
+  type StripeWebhookHandlerOptions,
+  type StripeWebhookResult,
+  stripeWebhookHandler,
+} from './webhook-handler.js'

@@ -31,21 +31,33 @@ const HINTS: Record<CardportErrorCode, string> = {
 
 /**
  * Maps an error thrown by the `stripe` SDK to a `CardportError`, keeping Stripe's request id,
- * status and code, the decline code for declines, `Retry-After` for rate limits, and the
- * original error as `cause`. Returns undefined for errors that did not come from the SDK.
+ * status and code (as `providerCode`), the decline code, `Retry-After` for rate limits, the
+ * parameter Stripe named (in `details.param`), and the SDK's error as `cause`. Returns
+ * undefined for errors that did not come from the SDK (the core then wraps them as
+ * `provider_unavailable`).
  *
  * | Stripe | cardport |
  * |---|---|
- * | `card_error` `card_declined` | `card_declined` (with `declineCode`) |
- * | `card_error` invalid/incorrect number, expiry, CVC, zip; `invalid_card_type` | `card_invalid` |
+ * | `card_error` `card_declined`, `processing_error` (retryable) … | `card_declined` (with `declineCode`) |
+ * | `card_error` invalid/incorrect number, expiry, CVC, zip, `expired_card`; `invalid_card_type` | `card_invalid` |
  * | `resource_missing` on a customer or account | `owner_not_found` |
- * | `resource_missing` otherwise, any 404 | `card_not_found` |
- * | deleting the default external account of a currency | `conflict` |
+ * | `resource_missing` on a token | `invalid_request` |
+ * | `resource_missing` otherwise, any other 404 | `card_not_found` |
+ * | deleting (or un-defaulting) the default external account of a currency | `conflict` |
  * | other `invalid_request_error` | `invalid_request` |
- * | `idempotency_error` | `idempotency_conflict` |
+ * | `idempotency_error` (`idempotency_key_in_use`: retryable) | `idempotency_conflict` |
  * | 401 / 403 | `authentication` / `permission` |
  * | 429, `rate_limit`, `lock_timeout` | `rate_limited` (with `retryAfterMs`) |
- * | `api_error`, 5xx, connection errors | `provider_unavailable` |
+ * | `api_error`, 5xx, connection errors and timeouts | `provider_unavailable` |
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await stripe.customers.createSource('cus_123', { source: 'tok_chargeDeclined' })
+ * } catch (error) {
+ *   const mapped = mapStripeError(error) // code 'card_declined', declineCode 'generic_decline'
+ * }
+ * ```
  */
 export function mapStripeError(error: unknown): CardportError | undefined {
   if (!isObject(error) || typeof error.type !== 'string' || !error.type.startsWith('Stripe')) {
@@ -54,31 +66,63 @@ export function mapStripeError(error: unknown): CardportError | undefined {
   const status = typeof error.statusCode === 'number' ? error.statusCode : undefined
   const code = typeof error.code === 'string' ? error.code : undefined
   const declineCode = typeof error.decline_code === 'string' ? error.decline_code : undefined
+  const param = typeof error.param === 'string' ? error.param : undefined
   const message = typeof error.message === 'string' ? error.message : 'Stripe returned an error'
-  const retryAfterMs = retryAfter(error.headers)
-  const cardportCode = classify(error.type, status, code, message)
-  return new CardportError(cardportCode, `Stripe: ${message} (${HINTS[cardportCode]})`, {
+  const rawType = typeof error.rawType === 'string' ? error.rawType : undefined
+  const cardportCode = classify({ type: error.type, rawType, status, code, param, message })
+  const hint = defaultCurrencyConflict(message)
+    ? DEFAULT_EXTERNAL_ACCOUNT_HINT
+    : HINTS[cardportCode]
+  return new CardportError(cardportCode, `Stripe: ${message} (${hint})`, {
     provider: STRIPE_PROVIDER_NAME,
     status,
-    providerCode: code ?? (typeof error.rawType === 'string' ? error.rawType : undefined),
+    providerCode: code ?? rawType,
     declineCode,
     requestId: typeof error.requestId === 'string' ? error.requestId : undefined,
-    retryAfterMs: cardportCode === 'rate_limited' ? retryAfterMs : undefined,
-    details: typeof error.param === 'string' ? { param: error.param } : undefined,
+    // Transient failures Stripe itself says to retry, beyond the codes retryable by default.
+    retryable: code === 'processing_error' || code === 'idempotency_key_in_use' ? true : undefined,
+    retryAfterMs: cardportCode === 'rate_limited' ? retryAfter(error.headers) : undefined,
+    details: param === undefined ? undefined : { param },
     cause: error,
   })
 }
 
-function classify(
-  type: string,
-  status: number | undefined,
-  code: string | undefined,
-  message: string,
-): CardportErrorCode {
-  if (type === 'StripeCardError') {
+// Stripe words it "You cannot delete the default external account for …" and "You cannot set
+// default_for_currency to false on the default external account for …".
+const DEFAULT_EXTERNAL_ACCOUNT = /default external account/i
+
+const DEFAULT_EXTERNAL_ACCOUNT_HINT =
+  'make another card of the same currency the default with setDefaultCard, then delete this one'
+
+function defaultCurrencyConflict(message: string): boolean {
+  return DEFAULT_EXTERNAL_ACCOUNT.test(message)
+}
+
+// The parameters that carry a token: a missing object there is a bad token, not a missing card.
+const TOKEN_PARAMS = new Set(['source', 'card', 'external_account', 'token'])
+
+/**
+ * `type` is the SDK's class name, `rawType` Stripe's `error.type`. SDK versions pick classes
+ * differently (stripe 16 by `rawType`, stripe 23 by status: a 409 is a `StripeAPIError` there),
+ * so each rule reads the facts that do not depend on the version first.
+ */
+function classify(error: {
+  type: string
+  rawType: string | undefined
+  status: number | undefined
+  code: string | undefined
+  param: string | undefined
+  message: string
+}): CardportErrorCode {
+  const { type, rawType, status, code, param, message } = error
+  if (type === 'StripeCardError' || rawType === 'card_error') {
     return code && INVALID_CARD_CODES.has(code) ? 'card_invalid' : 'card_declined'
   }
-  if (type === 'StripeIdempotencyError' || code === 'idempotency_key_in_use') {
+  if (
+    type === 'StripeIdempotencyError' ||
+    rawType === 'idempotency_error' ||
+    code === 'idempotency_key_in_use'
+  ) {
     return 'idempotency_conflict'
   }
   if (type === 'StripeAuthenticationError' || status === 401) return 'authentication'
@@ -90,16 +134,24 @@ function classify(
   if (type === 'StripeConnectionError' || type === 'StripeAPIError') return 'provider_unavailable'
   if (status !== undefined && status >= 500) return 'provider_unavailable'
   if (code === 'resource_missing' || status === 404) {
-    return /no such (customer|account)/i.test(message) ? 'owner_not_found' : 'card_not_found'
+    if (/no such (customer|account)\b/i.test(message)) return 'owner_not_found'
+    if (/no such token\b/i.test(message) || (param !== undefined && TOKEN_PARAMS.has(param))) {
+      return 'invalid_request'
+    }
+    return 'card_not_found'
   }
   if (code === 'invalid_card_type') return 'card_invalid'
-  if (/default external account/i.test(message)) return 'conflict'
+  if (defaultCurrencyConflict(message)) return 'conflict'
   return 'invalid_request'
 }
 
+/** `Retry-After` in milliseconds: delay-seconds, or an HTTP date. */
 function retryAfter(headers: unknown): number | undefined {
   if (!isObject(headers)) return undefined
   const value = headers['retry-after'] ?? headers['Retry-After']
-  const seconds = Number(value)
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined
+  const text = Array.isArray(value) ? value[0] : value
+  if (typeof text !== 'string' && typeof text !== 'number') return undefined
+  if (/^\s*\d+(\.\d+)?\s*$/.test(String(text))) return Math.round(Number(text) * 1000)
+  const date = Date.parse(String(text))
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
 }

@@ -1,6 +1,7 @@
 import {
   type Card,
   type CheckResult,
+  InvalidRequestError,
   normalizeBrand,
   type Owner,
   toCountryAlpha2,
@@ -14,6 +15,10 @@ export const STRIPE_PROVIDER_NAME = 'stripe'
  * Returns null for anything that is not a card: a bank account, a legacy `source`, a deleted
  * object. The result is validated by the core with `CardSchema`.
  *
+ * The owner is `owner` when given, else the payload's `customer` or `account`. A card that
+ * names neither (a token's card, a detached card) cannot be placed: that throws
+ * `invalid_request` rather than returning null, which would say it is not a card.
+ *
  * `isDefault` comes from `default_for_currency` for external accounts; for customer cards it
  * comes from `defaultSourceId` when given, or from an expanded `customer.default_source`.
  */
@@ -24,7 +29,12 @@ export function toStripeCard(
 ): Card | null {
   if (!isObject(raw) || raw.object !== 'card' || raw.deleted === true) return null
   const resolvedOwner = owner ?? ownerOf(raw)
-  if (!resolvedOwner) return null
+  if (!resolvedOwner) {
+    throw new InvalidRequestError(
+      `Stripe card ${String(raw.id)} names no customer or account: pass its owner to parseCard`,
+      { provider: STRIPE_PROVIDER_NAME },
+    )
+  }
   const expandedCustomer = isObject(raw.customer) ? raw.customer : undefined
   const defaultId =
     defaultSourceId !== undefined ? defaultSourceId : idOf(expandedCustomer?.default_source)

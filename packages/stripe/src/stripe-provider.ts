@@ -6,6 +6,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  InvalidRequestError,
   type Owner,
   type ProviderCapabilities,
   type ValidCreateCardInput,
@@ -41,7 +42,11 @@ export const STRIPE_CAPABILITIES = Object.freeze({
 
 /** Options of {@link stripeProvider}: a `Stripe` instance, or an API key to make one. */
 export type StripeProviderOptions = {
-  /** Network retries per request (the SDK's, with idempotency keys on every create). Default 2. */
+  /**
+   * The SDK's network retries for each request the adapter sends (connection errors, 409, 5xx),
+   * with the same idempotency key on every retry of a create. Sent per request, so it applies
+   * to an instance you pass in whatever that instance was configured with. Default 2.
+   */
   maxNetworkRetries?: number
   /** Per-request timeout in milliseconds. Default: the SDK's (80 s). */
   timeoutMs?: number
@@ -128,6 +133,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
 
   const customers = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
+      // A customer's card has no currency: `input.currency` only concerns external accounts.
       const params: StripeParams = { source: sourceParam(input.source) }
       if (input.metadata) params.metadata = input.metadata
       const raw = await stripe.customers.createSource(
@@ -161,6 +167,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return toPage(page, (raw) => toStripeCard(raw, owner, defaultId))
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
+      await customers.ensureCard(owner, cardId)
       const raw = await stripe.customers.updateSource(
         owner.id,
         cardId,
@@ -170,9 +177,11 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
     },
     async delete(owner: Owner, cardId: string) {
+      await customers.ensureCard(owner, cardId)
       await stripe.customers.deleteSource(owner.id, cardId, {}, requestOptions())
     },
     async setDefault(owner: Owner, cardId: string) {
+      await customers.ensureCard(owner, cardId)
       const customer = await stripe.customers.update(
         owner.id,
         { default_source: cardId, expand: ['default_source'] },
@@ -192,11 +201,28 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const defaultId = idOf(source)
       return toStripeCard(source, owner, defaultId)
     },
+    /** Refuses, before any change, an id that names a bank account or another source. */
+    async ensureCard(owner: Owner, cardId: string) {
+      if (looksLikeCardId(cardId)) return
+      const raw = await stripe.customers.retrieveSource(owner.id, cardId, {}, requestOptions())
+      notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+    },
   }
 
   const accounts = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
-      const params: StripeParams = { external_account: sourceParam(input.source) }
+      if (input.currency !== undefined && typeof input.source === 'string') {
+        throw new InvalidRequestError(
+          "Stripe: a token's currency is set when the token is created (card[currency]); pass currency only with card details, or leave it out",
+          {
+            provider: STRIPE_PROVIDER_NAME,
+            issues: [{ path: ['currency'], message: 'not with a token' }],
+          },
+        )
+      }
+      const params: StripeParams = {
+        external_account: sourceParam(input.source, input.currency),
+      }
       if (input.metadata) params.metadata = input.metadata
       if (input.makeDefault) params.default_for_currency = true
       const raw = await stripe.accounts.createExternalAccount(
@@ -222,6 +248,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return toPage(page, (raw) => toStripeCard(raw, owner))
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
+      await accounts.ensureCard(owner, cardId)
       const raw = await stripe.accounts.updateExternalAccount(
         owner.id,
         cardId,
@@ -231,9 +258,11 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
     },
     async delete(owner: Owner, cardId: string) {
+      await accounts.ensureCard(owner, cardId)
       await stripe.accounts.deleteExternalAccount(owner.id, cardId, {}, requestOptions())
     },
     async setDefault(owner: Owner, cardId: string) {
+      await accounts.ensureCard(owner, cardId)
       const raw = await stripe.accounts.updateExternalAccount(
         owner.id,
         cardId,
@@ -252,6 +281,17 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         cursor = page.nextCursor ?? undefined
       } while (cursor)
       return null
+    },
+    /** Refuses, before any change, an id that names a bank account. */
+    async ensureCard(owner: Owner, cardId: string) {
+      if (looksLikeCardId(cardId)) return
+      const raw = await stripe.accounts.retrieveExternalAccount(
+        owner.id,
+        cardId,
+        {},
+        requestOptions(),
+      )
+      notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
     },
   }
 
@@ -273,8 +313,14 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   })
 }
 
-/** The `source` / `external_account` parameter: a token, or a card hash from raw details. */
-function sourceParam(source: ValidCreateCardInput['source']): string | StripeParams {
+/**
+ * The `source` / `external_account` parameter: a token, or a card hash from raw details (with
+ * the payout currency, for external accounts).
+ */
+function sourceParam(
+  source: ValidCreateCardInput['source'],
+  currency?: string,
+): string | StripeParams {
   if (typeof source === 'string') return source
   const card: StripeParams = {
     object: 'card',
@@ -291,6 +337,7 @@ function sourceParam(source: ValidCreateCardInput['source']): string | StripePar
   if (address.state) card.address_state = address.state
   if (address.postalCode) card.address_zip = address.postalCode
   if (address.country) card.address_country = address.country
+  if (currency) card.currency = currency
   return card
 }
 
@@ -326,6 +373,14 @@ function toPage(raw: unknown, parse: (item: unknown) => Card | null) {
     hasMore,
     nextCursor: hasMore && last ? encodeCursor(STRIPE_PROVIDER_NAME, { after: last }) : null,
   }
+}
+
+/**
+ * Stripe's card ids start with `card_`. Any other id (a bank account's `ba_…`, a source's
+ * `src_…`) is read first by the mutations, so that the card API never changes a bank account.
+ */
+function looksLikeCardId(id: string): boolean {
+  return id.startsWith('card_')
 }
 
 /** A source id that names a bank account is, for a card API, a card that does not exist. */

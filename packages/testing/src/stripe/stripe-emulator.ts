@@ -1,6 +1,8 @@
 import { type HttpHandler, HttpResponse, http } from 'msw'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
+import { parseStripeForm } from './form.js'
+import { checkStripeRequest } from './openapi-check.js'
 import {
   faultError,
   idempotencyInProgress,
@@ -10,11 +12,15 @@ import {
   liveApiKey,
   missingApiKey,
   publishableKeyNotAllowed,
-  type StripeErrorObject,
   StripeRequestError,
   stripeError,
   unrecognizedUrl,
 } from './stripe-errors.js'
+import {
+  createStripeEventRecorder,
+  recordingSeed,
+  type StripeEmulatorEvents,
+} from './stripe-events.js'
 import {
   createStripeState,
   type StripeAccount,
@@ -27,7 +33,6 @@ import {
   type StripeToken,
   stripeId,
 } from './stripe-state.js'
-import { checkStripeRequest, parseStripeForm } from './temp-standins.js'
 
 /** Options of {@link stripeEmulator}. */
 export interface StripeEmulatorOptions {
@@ -84,6 +89,11 @@ export interface StripeEmulatorSeed {
   ): StripeCard
   /** Adds a bank account to a customer's sources or a connected account's external accounts. */
   bankAccount(ownerId: string, fields?: Partial<StripeBankAccount>): StripeBankAccount
+  /**
+   * Adds a Sources API `source` object (`src_…`, an ACH credit transfer unless `fields` say
+   * otherwise) to a customer's sources: a source that is neither a card nor a bank account.
+   */
+  source(customerId: string, fields?: Record<string, unknown>): Record<string, unknown>
 }
 
 /** Read-backs of what the emulator holds. Every getter returns a copy. */
@@ -107,6 +117,8 @@ export interface StripeEmulatorState {
 export interface StripeEmulator extends Emulator {
   readonly seed: StripeEmulatorSeed
   readonly state: StripeEmulatorState
+  /** The events Stripe would send for each change the emulator commits, signed on delivery. */
+  readonly events: StripeEmulatorEvents
 }
 
 /** The API version whose object shapes the emulator answers with. */
@@ -136,6 +148,10 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
   const now = options.now ?? (() => new Date())
   const faults = createFaultRunner()
   const state = createStripeState(now)
+  const recorder = createStripeEventRecorder(state, {
+    now,
+    apiVersion: STRIPE_EMULATOR_API_VERSION,
+  })
   const idempotency = new Map<string, IdempotentEntry>()
   let log: StripeRequestRecord[] = []
 
@@ -194,11 +210,12 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       const params = await readParams(request, url)
       const invalid = checkStripeRequest(request.method, url.pathname, checked(route, params))
       if (invalid) {
-        throw new StripeRequestError(invalid.status, invalid.error as StripeErrorObject)
+        const { type, message, ...fields } = invalid.error
+        throw stripeError(invalid.status, type, message, fields)
       }
       const key = request.method === 'POST' ? record.idempotencyKey : null
       if (key === null) {
-        const result = run(route, pathParams, params, url)
+        const result = recorder.record(() => run(route, pathParams, params, url), record)
         return json(result.body, result.status, headers)
       }
       const replay = idempotent(key, `${request.method} ${url.pathname}`, params)
@@ -218,7 +235,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       }
       idempotency.set(key, entry)
       try {
-        const result = run(route, pathParams, params, url)
+        const result = recorder.record(() => run(route, pathParams, params, url), record)
         // A snapshot: the objects may change later, the replay must not.
         entry.done = structuredClone(result)
         return json(result.body, result.status, headers)
@@ -295,6 +312,9 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       if (ownerId.startsWith('acct_')) return copy(state.addBankAccountToAccount(ownerId, fields))
       return copy(state.addBankAccountToCustomer(ownerId, fields))
     },
+    source(customerId, fields) {
+      return copy(state.addSourceObjectToCustomer(customerId, fields))
+    },
   }
 
   const view: StripeEmulatorState = {
@@ -315,13 +335,15 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
     handlers,
     faults,
     origin,
-    seed,
+    seed: recordingSeed(seed, recorder),
     state: view,
+    events: recorder.events,
     reset() {
       state.reset()
       idempotency.clear()
       faults.clear()
       log = []
+      recorder.clear()
     },
   }
 }

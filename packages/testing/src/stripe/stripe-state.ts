@@ -339,6 +339,35 @@ export function createStripeState(now: () => Date) {
       return bank
     },
 
+    /**
+     * Adds a Sources API `source` object (`src_…`, an ACH credit transfer receiver unless
+     * `fields` say otherwise) to a customer's sources: a source that is neither a card nor a
+     * bank account, as older integrations have them.
+     */
+    addSourceObjectToCustomer(customerId: string, fields: Record<string, unknown> = {}) {
+      const customer = state.customer(customerId)
+      const source = {
+        id: stripeId('src_', 24),
+        object: 'source',
+        amount: null,
+        client_secret: `src_client_secret_${randomString(24, BASE62)}`,
+        created: seconds(),
+        currency: 'usd',
+        customer: customerId,
+        flow: 'receiver',
+        livemode: false,
+        metadata: {},
+        status: 'pending',
+        type: 'ach_credit_transfer',
+        usage: 'reusable',
+        ...fields,
+      }
+      // Stored with the cards and bank accounts: lists filter it out by `object`.
+      ownedSources(customerId).push(source as unknown as StripeSource)
+      if (!customer.default_source) customer.default_source = source.id
+      return source
+    },
+
     customerSource(customerId: string, id: string, noun = 'source'): StripeSource {
       state.customer(customerId, 'customer')
       const found = ownedSources(customerId).find((entry) => entry.id === id)

@@ -1,0 +1,105 @@
+import { memoryStore, type Owner } from '@cardport/core'
+import { stripeWebhookHandler } from '@cardport/stripe'
+import { signStripeEvent, stripeEmulator } from '@cardport/testing/emulators'
+import { setupServer } from 'msw/node'
+import Stripe from 'stripe'
+import { request } from 'undici'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createWebhookApp, listen } from './server.js'
+
+const emulator = stripeEmulator()
+const mock = setupServer(...emulator.handlers)
+const store = memoryStore()
+let server: Awaited<ReturnType<typeof listen>>
+let endpoint: string
+
+beforeAll(async () => {
+  mock.listen({ onUnhandledRequest: 'error' })
+  const stripe = new Stripe('sk_test_express', { maxNetworkRetries: 0 })
+  const webhooks = stripeWebhookHandler({ stripe, endpointSecret: emulator.events.secret, store })
+  server = await listen(createWebhookApp({ webhooks, store }))
+  endpoint = `${server.url}/webhooks/stripe`
+})
+afterEach(() => {
+  mock.resetHandlers()
+  emulator.reset()
+})
+afterAll(async () => {
+  await server.close()
+  mock.close()
+})
+
+describe('the Express webhook route', () => {
+  let owner: Owner
+  let cardId: string
+
+  beforeEach(() => {
+    const customer = emulator.seed.customer()
+    cardId = emulator.seed.card(customer.id).id
+    owner = { type: 'customer', id: customer.id }
+  })
+
+  const cards = async () => {
+    const response = await request(`${server.url}/cards/customer/${owner.id}`)
+    return (await response.body.json()) as Array<{ id: string; isDefault: boolean }>
+  }
+
+  it('applies signed events posted to it, raw body and all', async () => {
+    const deliveries = await emulator.events.deliver(endpoint)
+
+    expect(deliveries.map((delivery) => [delivery.event.type, delivery.status])).toEqual([
+      ['customer.created', 200],
+      ['customer.source.created', 200],
+      ['customer.updated', 200],
+    ])
+    expect(deliveries.map((delivery) => JSON.parse(delivery.body!).action)).toEqual([
+      'ignored',
+      'upserted',
+      'default-changed',
+    ])
+    expect(await cards()).toMatchObject([{ id: cardId, isDefault: true }])
+  })
+
+  it('answers 400 with the reason to a bad signature, and changes nothing', async () => {
+    const [, created] = emulator.events.take()
+    const { payload } = emulator.events.sign(created!)
+
+    const response = await request(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripeEvent(payload, 'whsec_wrong'),
+      },
+      body: payload,
+    })
+
+    expect(response.statusCode).toBe(400)
+    expect(await response.body.json()).toMatchObject({
+      error: { code: 'invalid_request', reason: 'bad_signature' },
+    })
+    expect(await cards()).toEqual([])
+  })
+
+  it('answers 400 to a request without a signature or with another content type', async () => {
+    const [, created] = emulator.events.take()
+    const { payload, signature } = emulator.events.sign(created!)
+
+    const unsigned = await request(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: payload,
+    })
+    // express.raw only reads application/json: another type leaves no body to verify.
+    const form = await request(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'stripe-signature': signature },
+      body: payload,
+    })
+
+    expect(unsigned.statusCode).toBe(400)
+    expect(await unsigned.body.json()).toMatchObject({ error: { reason: 'missing_signature' } })
+    expect(form.statusCode).toBe(400)
+    expect(await form.body.json()).toMatchObject({ error: { reason: 'empty_body' } })
+    expect(await cards()).toEqual([])
+  })
+})

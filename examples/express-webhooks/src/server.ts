@@ -1,0 +1,77 @@
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { type CardStore, isCardportError, type Owner } from '@cardport/core'
+import type { StripeWebhookHandler, StripeWebhookResult } from '@cardport/stripe'
+import express, { type ErrorRequestHandler, type Express } from 'express'
+
+/** What the webhook route needs. */
+export interface WebhookAppOptions {
+  /** `stripeWebhookHandler({ … })` from `@cardport/stripe`. */
+  webhooks: StripeWebhookHandler
+  /** The store the handler writes to, read back by `GET /cards/:type/:id`. */
+  store: CardStore
+  /** Where each handled event is reported. Default: nowhere. */
+  onEvent?: (result: StripeWebhookResult) => void
+}
+
+/**
+ * An Express 5 application with Stripe's webhook route done right:
+ *
+ * - the route reads its body raw (`express.raw`), because the signature covers the exact bytes
+ *   Stripe sent; a JSON body parser, if the app has one, comes after this route or skips it;
+ * - a refused request (`invalid_request`: bad or missing signature, stale timestamp, a body
+ *   that is not an event) gets a 400 and changed nothing; Stripe shows it in the Dashboard;
+ * - any other failure (the store, Stripe's API) is a 500, so that Stripe retries the event;
+ *   Express 5 passes a rejected promise from an async handler to the error handler.
+ */
+export function createWebhookApp(options: WebhookAppOptions): Express {
+  const app = express()
+
+  app.post('/webhooks/stripe', express.raw({ type: 'application/json' }), async (req, res) => {
+    const result = await options.webhooks.handle(req.body, req.headers['stripe-signature'])
+    options.onEvent?.(result)
+    res.json({ received: true, action: result.action })
+  })
+
+  // The rest of the application may parse JSON: after the webhook route, it cannot touch it.
+  app.use(express.json())
+  app.get('/cards/:type/:id', async (req, res) => {
+    const type = req.params.type
+    if (type !== 'customer' && type !== 'account') {
+      res.status(404).json({ error: 'unknown owner type' })
+      return
+    }
+    const owner: Owner = { type, id: req.params.id }
+    res.json(await options.store.listByOwner({ provider: 'stripe', owner }))
+  })
+
+  const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+    if (isCardportError(error, 'invalid_request')) {
+      // The message says what was wrong; it never holds the secret, the signature or the body.
+      const { code, message, details } = error
+      res.status(400).json({ error: { code, reason: details?.reason, message } })
+      return
+    }
+    res.status(500).json({ error: { code: 'internal', message: 'try again later' } })
+  }
+  app.use(onError)
+  return app
+}
+
+/** Starts the app on a loopback port (0: any free port). */
+export async function listen(
+  app: Express,
+  port = 0,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = app.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  const { port: bound } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    close: async () => {
+      server.closeAllConnections()
+      server.close()
+      await once(server, 'close')
+    },
+  }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `cardport` executable: runs the program on the process's arguments and exits with the
+// code it returns (see exit-codes.ts).
+import type { CliContext } from './context.js'
+import { EXIT_CODES } from './exit-codes.js'
+import { run } from './program.js'
+
+async function main() {
+  const context: CliContext = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    secrets: new Set(),
+    exitCode: undefined,
+  }
+  // `cardport list | head` closes the pipe early: that is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT_CODES.ok)
+    throw error
+  })
+  const code = await run(process.argv.slice(2), context)
+  // Exit explicitly: keep-alive sockets and pools of the providers must not hold the process.
+  process.stdout.write('', () => process.exit(code))
+}
+
+await main()

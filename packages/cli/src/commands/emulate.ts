@@ -1,0 +1,189 @@
+import { formatOwner } from '@cardport/core'
+import type { EmulatorServer } from '@cardport/testing/emulators'
+import { Command, InvalidArgumentError } from 'commander'
+import { type CliContext, writeLine } from '../context.js'
+import { CliError, EXIT_CODES } from '../exit-codes.js'
+
+/** The Stripe key `cardport emulate` prints: the emulator takes any test-mode key. */
+export const EMULATOR_STRIPE_KEY = 'sk_test_cardport_emulator'
+
+/** The default port of `cardport emulate` (the port stripe-mock uses, out of habit). */
+export const DEFAULT_EMULATOR_PORT = 12111
+
+/** What `cardport emulate --json` prints, on one line. */
+export interface EmulatorDetails {
+  url: string
+  stripe: { apiBase: string; secretKey: string; demo: DemoOwners | null }
+  marketplace: { url: string; id: string; secret: string; demo: DemoOwners | null }
+}
+
+/** The owners seeded for a first try, written as `--owner` takes them. */
+interface DemoOwners {
+  customer?: string
+  account?: string
+}
+
+interface EmulateOptionValues {
+  port: number
+  host: string
+  seed: boolean
+  json?: boolean
+}
+
+/**
+ * `cardport emulate`: serves the Stripe and marketplace emulators of `@cardport/testing` over
+ * HTTP until SIGINT or SIGTERM, seeded with a demo customer, account and cards, and prints the
+ * URL, the test credentials and how to point the other commands at them.
+ */
+export function emulateCommand(context: CliContext): Command {
+  return new Command('emulate')
+    .description(
+      'Serve emulated Stripe and marketplace APIs on a local port until stopped (Ctrl+C)',
+    )
+    .option(
+      '--port <port>',
+      'the port to listen on; 0 picks a free one',
+      parsePort,
+      DEFAULT_EMULATOR_PORT,
+    )
+    .option('--host <host>', 'the interface to listen on', '127.0.0.1')
+    .option('--no-seed', 'start empty: no demo customer, account or cards')
+    .option('--json', 'print the connection details as one line of JSON')
+    .addHelpText(
+      'after',
+      `
+The emulators keep everything in memory and accept any test-mode key; they
+are for development and tests, never for real card data.
+
+Examples:
+  cardport emulate
+  cardport emulate --port 0 --json     # a free port; details as JSON for scripts`,
+    )
+    .action(async (values: EmulateOptionValues) => {
+      const server = await listen(values.host, values.port)
+      try {
+        const details: EmulatorDetails = {
+          url: server.url,
+          stripe: { apiBase: server.url, secretKey: EMULATOR_STRIPE_KEY, demo: null },
+          marketplace: {
+            url: server.url,
+            id: server.marketplace?.marketplaceId ?? '',
+            secret: server.marketplace?.secret ?? '',
+            demo: null,
+          },
+        }
+        if (values.seed) seed(server, details)
+        if (values.json) writeLine(context.stdout, JSON.stringify(details))
+        else printDetails(context, details)
+        await stopSignal()
+      } finally {
+        await server.close()
+      }
+      if (!values.json) writeLine(context.stderr, 'cardport: emulators stopped')
+    })
+}
+
+async function listen(host: string, port: number) {
+  // Imported here: the emulators (and MSW) load only for this command.
+  const { startEmulatorServer } = await import('@cardport/testing/emulators')
+  try {
+    return await startEmulatorServer({ host, port })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE') {
+      throw new CliError(
+        EXIT_CODES.failure,
+        `port ${port} on ${host} is already in use: pick another with --port, or --port 0 for a free one`,
+      )
+    }
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+      throw new CliError(EXIT_CODES.usage, `cannot listen on --host ${host}: no such local address`)
+    }
+    throw error
+  }
+}
+
+/**
+ * The demo data, written straight into the emulators' state: a Stripe customer with three
+ * cards (the first is the default), a Connect account with a debit card, and a marketplace
+ * account with one card.
+ */
+function seed(server: EmulatorServer, details: EmulatorDetails) {
+  if (server.stripe) {
+    const customer = server.stripe.seed.customer({
+      name: 'Demo Customer',
+      email: 'demo@example.com',
+    })
+    for (const token of ['tok_visa', 'tok_mastercard', 'tok_amex']) {
+      server.stripe.seed.card(customer.id, token)
+    }
+    const account = server.stripe.seed.account({ email: 'demo-account@example.com' })
+    server.stripe.seed.card(account.id, 'tok_visa_debit', { default_for_currency: true })
+    details.stripe.demo = {
+      customer: formatOwner({ type: 'customer', id: customer.id }),
+      account: formatOwner({ type: 'account', id: account.id }),
+    }
+  }
+  if (server.marketplace) {
+    const account = server.marketplace.seed.account({
+      name: 'Demo Buyer',
+      email_address: 'buyer@example.com',
+    })
+    server.marketplace.seed.card({ account: account.id, name: 'Demo Buyer' })
+    details.marketplace.demo = { account: formatOwner({ type: 'account', id: account.id }) }
+  }
+}
+
+function printDetails(context: CliContext, details: EmulatorDetails) {
+  const { stripe, marketplace } = details
+  const lines = [
+    `cardport emulators listening on ${details.url} (Ctrl+C to stop)`,
+    '',
+    'Stripe (test mode; any sk_test_ key is accepted)',
+    `  STRIPE_API_BASE=${stripe.apiBase}`,
+    `  STRIPE_SECRET_KEY=${stripe.secretKey}`,
+  ]
+  if (stripe.demo?.customer) lines.push(`  demo customer: ${stripe.demo.customer} (3 cards)`)
+  if (stripe.demo?.account) lines.push(`  demo account:  ${stripe.demo.account} (1 debit card)`)
+  lines.push(
+    '',
+    'Marketplace',
+    `  MARKETPLACE_URL=${marketplace.url}`,
+    `  MARKETPLACE_ID=${marketplace.id}`,
+    `  MARKETPLACE_SECRET=${marketplace.secret}`,
+  )
+  if (marketplace.demo?.account) lines.push(`  demo account: ${marketplace.demo.account} (1 card)`)
+  const stripeOwner = stripe.demo?.customer ?? 'customer:<id>'
+  const marketplaceOwner = marketplace.demo?.account ?? 'account:<id>'
+  lines.push(
+    '',
+    'Point the other commands at them, in another terminal:',
+    `  export STRIPE_API_BASE=${stripe.apiBase} STRIPE_SECRET_KEY=${stripe.secretKey}`,
+    `  export MARKETPLACE_URL=${marketplace.url} MARKETPLACE_ID=${marketplace.id} MARKETPLACE_SECRET=${marketplace.secret}`,
+    `  cardport list --provider stripe --owner ${stripeOwner}`,
+    `  cardport list --provider marketplace --owner ${marketplaceOwner}`,
+    `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner} --dry-run`,
+  )
+  for (const line of lines) writeLine(context.stdout, line)
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+}
+
+function parsePort(value: string): number {
+  const port = Number(value)
+  if (!/^\d+$/.test(value) || port > 65_535) {
+    throw new InvalidArgumentError('a port is a number from 0 to 65535.')
+  }
+  return port
+}

@@ -1,0 +1,70 @@
+import { type Card, formatOwner, listAll, TO_ARRAY_HARD_CAP } from '@cardport/core'
+import { Command } from 'commander'
+import { parseOwner } from '../config.js'
+import { type CliContext, writeLine } from '../context.js'
+import { CARD_COLUMNS, formatTable } from '../format-table.js'
+import { openProvider, withEndpoint } from '../open-provider.js'
+import {
+  addProviderOptions,
+  ENVIRONMENT_HELP,
+  type ProviderOptionValues,
+  providerConfigFrom,
+} from './shared-options.js'
+
+interface ListOptionValues extends ProviderOptionValues {
+  owner: string
+  json?: boolean
+}
+
+/**
+ * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
+ * the provider 100 cards at a time.
+ */
+export function listCommand(context: CliContext): Command {
+  const command = new Command('list')
+    .description('List the cards an owner holds at a provider')
+    .requiredOption('--owner <owner>', 'whose cards: customer:<id> or account:<id>')
+    .option('--json', 'print the cards as a JSON array instead of a table')
+  return addProviderOptions(command)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  cardport list --provider stripe --owner customer:cus_123
+  cardport list --provider stripe --owner account:acct_123 --json
+  cardport list --provider marketplace --owner account:AC123
+${ENVIRONMENT_HELP}`,
+    )
+    .action(async (values: ListOptionValues) => {
+      const owner = parseOwner(values.owner)
+      const { config } = providerConfigFrom(context, values)
+      const { provider, close } = await openProvider(config)
+
+      const cards: Card[] = []
+      let truncated = false
+      try {
+        for await (const card of listAll(provider, owner)) {
+          if (cards.length === TO_ARRAY_HARD_CAP) {
+            truncated = true
+            break
+          }
+          cards.push(card)
+        }
+      } catch (error) {
+        throw withEndpoint(error, config)
+      } finally {
+        await close()
+      }
+
+      if (values.json) writeLine(context.stdout, JSON.stringify(cards, null, 2))
+      else if (cards.length === 0) {
+        writeLine(context.stdout, `${formatOwner(owner)} has no cards at ${provider.name}.`)
+      } else writeLine(context.stdout, formatTable(cards, CARD_COLUMNS))
+      if (truncated) {
+        writeLine(
+          context.stderr,
+          `cardport: showing the first ${TO_ARRAY_HARD_CAP} cards only; use the library's listAll to read them all`,
+        )
+      }
+    })
+}

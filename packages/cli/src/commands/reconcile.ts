@@ -1,0 +1,214 @@
+import { createCardSync, type DriftReport, formatOwner, type Owner } from '@cardport/core'
+import { Command } from 'commander'
+import { parseOwner, parseStore, type StoreConfig } from '../config.js'
+import { type CliContext, type OutputStream, writeLine } from '../context.js'
+import {
+  CliError,
+  configError,
+  EXIT_CODES,
+  type ExitCode,
+  exitCodeForCardportCode,
+} from '../exit-codes.js'
+import { formatTable } from '../format-table.js'
+import { describeEndpoint, openProvider } from '../open-provider.js'
+import { openStore } from '../open-store.js'
+import { createProgress } from '../progress.js'
+import {
+  addProviderOptions,
+  ENVIRONMENT_HELP,
+  type ProviderOptionValues,
+  providerConfigFrom,
+} from './shared-options.js'
+
+interface ReconcileOptionValues extends ProviderOptionValues {
+  store?: string
+  owner: string[]
+  dryRun?: boolean
+  json?: boolean
+  exitCode?: boolean
+}
+
+/** Drift entries listed in the human report before it says "and N more". */
+const LISTED_ENTRIES = 50
+
+/**
+ * `cardport reconcile`: pages through the provider's cards for each owner (the ones named, or
+ * every owner the store knows for that provider), makes the store equal to it with core's
+ * `createCardSync(...).reconcile`, and prints the drift report.
+ */
+export function reconcileCommand(context: CliContext): Command {
+  const command = new Command('reconcile')
+    .description("Make a local store equal to the provider's cards, and report the drift")
+    .option(
+      '--store <location>',
+      'the store to repair: sqlite:<path> or postgres://… (env CARDPORT_STORE)',
+    )
+    .option(
+      '--owner <owner>',
+      'reconcile only this owner, customer:<id> or account:<id>; repeatable (default: every owner in the store)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option('--dry-run', 'report the drift without changing the store')
+    .option('--json', 'print the drift report as JSON')
+    .option('--exit-code', `exit with ${EXIT_CODES.drift} when drift was found (repaired or not)`)
+  return addProviderOptions(command)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  cardport reconcile --provider stripe --store sqlite:./cards.db --dry-run
+  cardport reconcile --provider stripe --store sqlite:./cards.db --owner customer:cus_123
+  CARDPORT_STORE=postgres://localhost/app cardport reconcile --provider marketplace --json
+
+A progress bar is drawn on stderr when it is a terminal. Owners that could not be
+reconciled are listed in the report, and the exit code says why (see the README).
+${ENVIRONMENT_HELP}`,
+    )
+    .action(async (values: ReconcileOptionValues) => {
+      const owners = values.owner.map(parseOwner)
+      const { env, config } = providerConfigFrom(context, values)
+      const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
+      const { provider, close } = await openProvider(config)
+      const store = await openStore(storeConfig).catch(async (error: unknown) => {
+        await close()
+        const message = error instanceof Error ? error.message : String(error)
+        throw new CliError(
+          EXIT_CODES.failure,
+          `could not open the store ${storeConfig.label}: ${message}`,
+          { cause: error },
+        )
+      })
+
+      const controller = new AbortController()
+      const interrupt = () => controller.abort(new CliError(EXIT_CODES.interrupted, 'interrupted'))
+      process.once('SIGINT', interrupt)
+      process.once('SIGTERM', interrupt)
+      const progress = createProgress({
+        label: 'reconciling',
+        unit: 'owners',
+        total: owners.length > 0 ? owners.length : null,
+        stream: context.stderr,
+      })
+      let report: DriftReport
+      try {
+        const sync = createCardSync({ provider, store, retry: { retries: 2 } })
+        report = await sync.reconcile(owners.length > 0 ? owners : undefined, {
+          dryRun: values.dryRun ?? false,
+          onOwner: (_owner, { done }) => progress.update(done),
+          signal: controller.signal,
+        })
+      } finally {
+        progress.stop()
+        process.off('SIGINT', interrupt)
+        process.off('SIGTERM', interrupt)
+        await Promise.all([store.close(), close()])
+      }
+
+      const where = `${provider.name} (${describeEndpoint(config)}) → ${storeConfig.label}`
+      if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
+      else printReport(context.stdout, report, where)
+
+      if (report.failed.length > 0) {
+        const first = report.failed[0]!
+        throw new CliError(
+          failureExitCode(report),
+          `${plural(report.failed.length, 'owner')} of ${report.owners} could not be reconciled with ${provider.name} at ${describeEndpoint(config)}; first, ${formatOwner(first.owner)}: ${first.message} [${first.code}]`,
+        )
+      }
+      if (values.exitCode && hasDrift(report)) context.exitCode = EXIT_CODES.drift
+    })
+}
+
+function resolveStore(flag: string | undefined, env: string | undefined): StoreConfig {
+  if (flag !== undefined) return parseStore(flag, '--store')
+  if (env !== undefined) return parseStore(env, 'CARDPORT_STORE')
+  throw configError(
+    'no store to reconcile: pass --store sqlite:./cards.db (or postgres://…), or set CARDPORT_STORE',
+  )
+}
+
+function hasDrift(report: DriftReport): boolean {
+  return (
+    report.added.length + report.updated.length + report.removed.length > 0 ||
+    report.defaultRepaired.length > 0
+  )
+}
+
+/** 4 when every failure was the provider being unreachable, 3 when every one was the key, else 1. */
+function failureExitCode(report: DriftReport): ExitCode {
+  const codes = new Set(report.failed.map((failure) => exitCodeForCardportCode(failure.code)))
+  return codes.size === 1 ? [...codes][0]! : EXIT_CODES.failure
+}
+
+function printReport(stdout: OutputStream, report: DriftReport, where: string) {
+  const dry = report.dryRun
+  writeLine(stdout, `${dry ? 'Dry run (nothing changed)' : 'Reconciled'}: ${where}`)
+  if (report.owners === 0) {
+    writeLine(
+      stdout,
+      'No owners to reconcile: the store holds no cards for this provider yet. Name owners with --owner customer:<id>.',
+    )
+    return
+  }
+  writeLine(
+    stdout,
+    `${plural(report.owners, 'owner')}, ${plural(report.cardsSeen, 'card')} at the provider`,
+  )
+  writeLine(stdout)
+  const counts = [
+    { label: dry ? 'to add' : 'added', count: report.added.length },
+    { label: dry ? 'to update' : 'updated', count: report.updated.length },
+    { label: dry ? 'to remove' : 'removed', count: report.removed.length },
+    { label: dry ? 'default to repair' : 'default repaired', count: report.defaultRepaired.length },
+    { label: 'failed', count: report.failed.length },
+  ]
+  writeLine(
+    stdout,
+    formatTable(counts, [
+      { header: 'DRIFT', value: (row) => row.label },
+      { header: 'COUNT', value: (row) => String(row.count), align: 'right' },
+    ]),
+  )
+
+  const entries: Array<{ change: string; owner: Owner; detail: string }> = [
+    ...report.added.map((entry) => ({ change: counts[0]!.label, ...entryOf(entry) })),
+    ...report.updated.map((entry) => ({ change: counts[1]!.label, ...entryOf(entry) })),
+    ...report.removed.map((entry) => ({ change: counts[2]!.label, ...entryOf(entry) })),
+    ...report.defaultRepaired.map((entry) => ({
+      change: counts[3]!.label,
+      owner: entry.owner,
+      detail: entry.cardId ?? '(no default)',
+    })),
+    ...report.failed.map((entry) => ({
+      change: 'failed',
+      owner: entry.owner,
+      detail: `${entry.code}: ${entry.message}`,
+    })),
+  ]
+  if (entries.length === 0) {
+    writeLine(stdout)
+    writeLine(stdout, 'No drift: the store matches the provider.')
+    return
+  }
+  writeLine(stdout)
+  writeLine(
+    stdout,
+    formatTable(entries.slice(0, LISTED_ENTRIES), [
+      { header: 'CHANGE', value: (row) => row.change },
+      { header: 'OWNER', value: (row) => formatOwner(row.owner) },
+      { header: 'CARD', value: (row) => row.detail },
+    ]),
+  )
+  if (entries.length > LISTED_ENTRIES) {
+    writeLine(stdout, `… and ${entries.length - LISTED_ENTRIES} more (--json lists them all)`)
+  }
+}
+
+function entryOf(entry: { owner: Owner; cardId: string }) {
+  return { owner: entry.owner, detail: entry.cardId }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}

@@ -1,0 +1,55 @@
+import { type Command, Option } from 'commander'
+import {
+  type CliEnv,
+  PROVIDER_NAMES,
+  type ProviderConfig,
+  readEnv,
+  resolveProviderConfig,
+} from '../config.js'
+import type { CliContext } from '../context.js'
+
+/** The provider flags every provider command takes, as commander parses them. */
+export interface ProviderOptionValues {
+  provider: string
+  stripeApiBase?: string
+  marketplaceUrl?: string
+  marketplaceId?: string
+}
+
+/** Adds `--provider` and the flags that locate a provider. */
+export function addProviderOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--provider <name>', 'the provider holding the cards')
+        .choices(PROVIDER_NAMES)
+        .makeOptionMandatory(),
+    )
+    .option(
+      '--stripe-api-base <url>',
+      'send Stripe requests to this origin instead of api.stripe.com (env STRIPE_API_BASE)',
+    )
+    .option('--marketplace-url <url>', "the marketplace API's base URL (env MARKETPLACE_URL)")
+    .option('--marketplace-id <id>', 'the marketplace id (env MARKETPLACE_ID)')
+}
+
+/** The environment variables, for the end of `--help`. */
+export const ENVIRONMENT_HELP = `
+Environment:
+  STRIPE_SECRET_KEY    Stripe secret or restricted key (sk_test_…, rk_…); never printed
+  STRIPE_API_BASE      Stripe API origin, e.g. the emulator's http://127.0.0.1:12111
+  MARKETPLACE_URL      marketplace API base URL
+  MARKETPLACE_ID       marketplace id
+  MARKETPLACE_SECRET   marketplace API key secret; never printed
+  CARDPORT_STORE       default for --store (sqlite:./cards.db or postgres://…)
+  CARDPORT_DEBUG=1     same as --debug
+
+No credentials? Run \`cardport emulate\` and follow what it prints.`
+
+/** Reads the environment and the provider flags into a provider configuration. */
+export function providerConfigFrom(
+  context: CliContext,
+  values: ProviderOptionValues,
+): { env: CliEnv; config: ProviderConfig } {
+  const env = readEnv(context.env)
+  return { env, config: resolveProviderConfig(values, env) }
+}

@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest'
+import { debugEnabled, parseOwner, parseStore, readEnv, resolveProviderConfig } from './config.js'
+import { CliError, EXIT_CODES } from './exit-codes.js'
+
+function failure(run: () => unknown): CliError {
+  try {
+    run()
+  } catch (error) {
+    if (error instanceof CliError) return error
+    throw error
+  }
+  throw new Error('expected a CliError')
+}
+
+describe('readEnv', () => {
+  it('reads the variables and treats empty ones as unset', () => {
+    const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc', MARKETPLACE_ID: '', OTHER: 'x' })
+    expect(env.STRIPE_SECRET_KEY).toBe('sk_test_abc')
+    expect(env.MARKETPLACE_ID).toBeUndefined()
+  })
+
+  it('refuses a publishable key as a configuration error that does not show the key', () => {
+    const error = failure(() => readEnv({ STRIPE_SECRET_KEY: 'pk_test_visible123' }))
+    expect(error.exitCode).toBe(EXIT_CODES.config)
+    expect(error.message).toMatch(/^STRIPE_SECRET_KEY is not a Stripe secret/)
+    expect(error.message).not.toContain('visible123')
+  })
+})
+
+describe('resolveProviderConfig', () => {
+  it('builds a Stripe configuration, the API base from the flag before the environment', () => {
+    const config = resolveProviderConfig(
+      { provider: 'stripe', stripeApiBase: 'http://127.0.0.1:4000' },
+      readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:5000' }),
+    )
+    expect(config).toEqual({
+      provider: 'stripe',
+      secretKey: 'sk_test_abc',
+      apiBase: { protocol: 'http', host: '127.0.0.1', port: 4000, url: 'http://127.0.0.1:4000' },
+    })
+  })
+
+  it('defaults the port of an https API base to 443, and has no base without one', () => {
+    const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' })
+    const withBase = resolveProviderConfig(
+      { provider: 'stripe', stripeApiBase: 'https://stripe.internal' },
+      env,
+    )
+    expect(withBase.provider === 'stripe' && withBase.apiBase?.port).toBe(443)
+    const without = resolveProviderConfig({ provider: 'stripe' }, env)
+    expect(without.provider === 'stripe' && without.apiBase).toBeNull()
+  })
+
+  it('says which Stripe variable is missing and offers the emulators', () => {
+    const error = failure(() => resolveProviderConfig({ provider: 'stripe' }, readEnv({})))
+    expect(error.exitCode).toBe(EXIT_CODES.config)
+    expect(error.message).toContain('STRIPE_SECRET_KEY is not set')
+    expect(error.message).toContain('cardport emulate')
+    expect(error.message).not.toContain('\n')
+  })
+
+  it('names every missing marketplace variable, and only those', () => {
+    const error = failure(() =>
+      resolveProviderConfig(
+        { provider: 'marketplace', marketplaceId: 'MP1' },
+        readEnv({ MARKETPLACE_URL: 'http://127.0.0.1:1' }),
+      ),
+    )
+    expect(error.exitCode).toBe(EXIT_CODES.config)
+    expect(error.message).toMatch(/^MARKETPLACE_SECRET is not set/)
+    expect(error.message).not.toContain('MARKETPLACE_ID')
+    const all = failure(() => resolveProviderConfig({ provider: 'marketplace' }, readEnv({})))
+    expect(all.message).toMatch(
+      /^MARKETPLACE_URL \(or --marketplace-url\), MARKETPLACE_ID \(or --marketplace-id\) and MARKETPLACE_SECRET are not set/,
+    )
+  })
+
+  it('builds a marketplace configuration, flags before the environment', () => {
+    const config = resolveProviderConfig(
+      { provider: 'marketplace', marketplaceUrl: 'http://127.0.0.1:9/api' },
+      readEnv({
+        MARKETPLACE_URL: 'http://ignored.example',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'secret-1',
+      }),
+    )
+    expect(config).toEqual({
+      provider: 'marketplace',
+      url: 'http://127.0.0.1:9/api',
+      marketplaceId: 'MP1',
+      secret: 'secret-1',
+    })
+  })
+
+  it('calls a malformed URL a usage error from a flag and a configuration error from the environment', () => {
+    const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'ftp://x' })
+    expect(failure(() => resolveProviderConfig({ provider: 'stripe' }, env)).exitCode).toBe(
+      EXIT_CODES.config,
+    )
+    const flag = failure(() =>
+      resolveProviderConfig({ provider: 'stripe', stripeApiBase: 'not a url' }, env),
+    )
+    expect(flag.exitCode).toBe(EXIT_CODES.usage)
+    expect(flag.message).toMatch(/^--stripe-api-base must be an http/)
+  })
+
+  it('refuses a Stripe API base with a path, which the SDK could not honour', () => {
+    const error = failure(() =>
+      resolveProviderConfig(
+        { provider: 'stripe', stripeApiBase: 'http://127.0.0.1:4000/stripe' },
+        readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' }),
+      ),
+    )
+    expect(error.message).toContain('must be an origin')
+  })
+
+  it('refuses an unknown provider as a usage error', () => {
+    const error = failure(() => resolveProviderConfig({ provider: 'paypal' }, readEnv({})))
+    expect(error.exitCode).toBe(EXIT_CODES.usage)
+  })
+})
+
+describe('parseOwner', () => {
+  it('parses customer and account owners, keeping colons in the id', () => {
+    expect(parseOwner('customer:cus_123')).toEqual({ type: 'customer', id: 'cus_123' })
+    expect(parseOwner('account:acct:1')).toEqual({ type: 'account', id: 'acct:1' })
+  })
+
+  it.each(['cus_123', 'user:cus_123', 'customer:'])('refuses %j as a usage error', (value) => {
+    const error = failure(() => parseOwner(value))
+    expect(error.exitCode).toBe(EXIT_CODES.usage)
+    expect(error.message).toMatch(/^--owner must be customer:<id> or account:<id>/)
+  })
+})
+
+describe('parseStore', () => {
+  it('parses SQLite paths and PostgreSQL URLs, hiding the password in the label', () => {
+    expect(parseStore('sqlite:./cards.db', '--store')).toEqual({
+      kind: 'sqlite',
+      path: './cards.db',
+      label: 'sqlite:./cards.db',
+    })
+    const postgres = parseStore('postgres://app:hunter2@db:5432/cards', 'CARDPORT_STORE')
+    expect(postgres).toMatchObject({
+      kind: 'postgres',
+      connectionString: 'postgres://app:hunter2@db:5432/cards',
+    })
+    expect(postgres.label).not.toContain('hunter2')
+    expect(parseStore('postgresql://db/cards', '--store').kind).toBe('postgres')
+  })
+
+  it('refuses other locations: a usage error from --store, a configuration error from the environment', () => {
+    expect(failure(() => parseStore('mysql://db', '--store')).exitCode).toBe(EXIT_CODES.usage)
+    expect(failure(() => parseStore('sqlite:', '--store')).message).toContain('needs a file path')
+    expect(failure(() => parseStore('./cards.db', 'CARDPORT_STORE')).exitCode).toBe(
+      EXIT_CODES.config,
+    )
+  })
+})
+
+describe('debugEnabled', () => {
+  it('is on with the flag or a truthy CARDPORT_DEBUG', () => {
+    expect(debugEnabled(true, {})).toBe(true)
+    expect(debugEnabled(false, { CARDPORT_DEBUG: '1' })).toBe(true)
+    expect(debugEnabled(false, { CARDPORT_DEBUG: '0' })).toBe(false)
+    expect(debugEnabled(undefined, {})).toBe(false)
+  })
+})

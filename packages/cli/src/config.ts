@@ -1,0 +1,232 @@
+import { type Owner, OwnerSchema } from '@cardport/core'
+import { z } from 'zod'
+import { CliError, configError, EXIT_CODES, usageError } from './exit-codes.js'
+
+/** The providers the CLI can talk to. */
+export const PROVIDER_NAMES = ['stripe', 'marketplace'] as const
+
+/** One of {@link PROVIDER_NAMES}. */
+export type ProviderName = (typeof PROVIDER_NAMES)[number]
+
+/** Where the Stripe SDK sends its requests, when not to `https://api.stripe.com`. */
+export interface StripeApiBase {
+  protocol: 'http' | 'https'
+  host: string
+  port: number
+  /** As given, for messages. */
+  url: string
+}
+
+/** Everything needed to make a Stripe provider. */
+export interface StripeConfig {
+  provider: 'stripe'
+  secretKey: string
+  apiBase: StripeApiBase | null
+}
+
+/** Everything needed to make a marketplace provider. */
+export interface MarketplaceConfig {
+  provider: 'marketplace'
+  url: string
+  marketplaceId: string
+  secret: string
+}
+
+/** A provider's configuration, from flags and environment. */
+export type ProviderConfig = StripeConfig | MarketplaceConfig
+
+/** A store to open: `sqlite:<path>` or a PostgreSQL connection string. */
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string; label: string }
+  | { kind: 'postgres'; connectionString: string; label: string }
+
+/** The flags that select and locate a provider (secrets come from the environment only). */
+export interface ProviderFlags {
+  provider: string
+  stripeApiBase?: string | undefined
+  marketplaceUrl?: string | undefined
+  marketplaceId?: string | undefined
+}
+
+/**
+ * The environment variables cardport reads. An empty variable counts as unset. Secrets are read
+ * from the environment and never from flags: a flag's value shows in `ps` and in shell history.
+ */
+export const EnvSchema = z.object({
+  STRIPE_SECRET_KEY: optional(
+    z
+      .string()
+      .regex(
+        /^(sk|rk)_(test|live)_\w+$/,
+        'is not a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…); publishable keys (pk_…) cannot read cards',
+      ),
+  ),
+  STRIPE_API_BASE: optional(z.string()),
+  MARKETPLACE_URL: optional(z.string()),
+  MARKETPLACE_ID: optional(z.string()),
+  MARKETPLACE_SECRET: optional(z.string()),
+  CARDPORT_STORE: optional(z.string()),
+  CARDPORT_DEBUG: optional(z.string()),
+})
+
+/** The environment, validated. */
+export type CliEnv = z.infer<typeof EnvSchema>
+
+/**
+ * Reads and checks the variables of {@link EnvSchema}. A malformed variable is a configuration
+ * error (exit 3) that names the variable, never its value.
+ */
+export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
+  const result = EnvSchema.safeParse(env)
+  if (result.success) return result.data
+  const issue = result.error.issues[0]!
+  throw configError(`${String(issue.path[0])} ${issue.message}`)
+}
+
+/** Whether `--debug` or `CARDPORT_DEBUG` asks for stack traces. */
+export function debugEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
+  if (flag) return true
+  const value = env.CARDPORT_DEBUG
+  return value !== undefined && value !== '' && value !== '0' && value !== 'false'
+}
+
+const EMULATOR_HINT =
+  'or try cardport on the emulators: run `cardport emulate` and follow what it prints'
+
+/**
+ * The provider's configuration: flags first, then the environment. Missing credentials are a
+ * configuration error (exit 3) whose one line names what is missing and offers the emulators.
+ */
+export function resolveProviderConfig(flags: ProviderFlags, env: CliEnv): ProviderConfig {
+  const provider = parseProviderName(flags.provider)
+  if (provider === 'stripe') {
+    const apiBase = flags.stripeApiBase ?? env.STRIPE_API_BASE
+    const fromFlag = flags.stripeApiBase !== undefined
+    const secretKey = env.STRIPE_SECRET_KEY
+    if (!secretKey) {
+      throw configError(
+        `STRIPE_SECRET_KEY is not set: export your Stripe secret key, ${EMULATOR_HINT}`,
+      )
+    }
+    return {
+      provider,
+      secretKey,
+      apiBase:
+        apiBase === undefined
+          ? null
+          : parseStripeApiBase(apiBase, fromFlag ? '--stripe-api-base' : 'STRIPE_API_BASE'),
+    }
+  }
+  const url = flags.marketplaceUrl ?? env.MARKETPLACE_URL
+  const marketplaceId = flags.marketplaceId ?? env.MARKETPLACE_ID
+  const secret = env.MARKETPLACE_SECRET
+  const missing = [
+    url ? null : 'MARKETPLACE_URL (or --marketplace-url)',
+    marketplaceId ? null : 'MARKETPLACE_ID (or --marketplace-id)',
+    secret ? null : 'MARKETPLACE_SECRET',
+  ].filter((name): name is string => name !== null)
+  if (missing.length > 0) {
+    const names = joinWords(missing)
+    const verb = missing.length === 1 ? 'is' : 'are'
+    throw configError(
+      `${names} ${verb} not set: export your marketplace's URL, id and API secret, ${EMULATOR_HINT}`,
+    )
+  }
+  const fromFlag = flags.marketplaceUrl !== undefined
+  return {
+    provider,
+    url: parseHttpUrl(url!, fromFlag ? '--marketplace-url' : 'MARKETPLACE_URL', fromFlag).href,
+    marketplaceId: marketplaceId!,
+    secret: secret!,
+  }
+}
+
+/** Checks a `--provider` value. */
+export function parseProviderName(value: string): ProviderName {
+  const result = z.enum(PROVIDER_NAMES).safeParse(value)
+  if (result.success) return result.data
+  throw usageError(`--provider must be one of ${PROVIDER_NAMES.join(', ')}, not '${value}'`)
+}
+
+/**
+ * Parses an owner written `customer:cus_123` or `account:acct_123`.
+ *
+ * @example
+ * ```ts
+ * parseOwner('customer:cus_123') // { type: 'customer', id: 'cus_123' }
+ * ```
+ */
+export function parseOwner(value: string): Owner {
+  const separator = value.indexOf(':')
+  const result = OwnerSchema.safeParse(
+    separator < 0 ? null : { type: value.slice(0, separator), id: value.slice(separator + 1) },
+  )
+  if (result.success) return result.data
+  throw usageError(
+    `--owner must be customer:<id> or account:<id> (for example customer:cus_123), not '${value}'`,
+  )
+}
+
+/**
+ * Parses a store location: `sqlite:<path>` (relative to the working directory) or a
+ * `postgres://` / `postgresql://` connection string. A bad `--store` is a usage error; a bad
+ * `CARDPORT_STORE` a configuration error.
+ */
+export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'): StoreConfig {
+  const fail = (message: string): never => {
+    throw new CliError(source === '--store' ? EXIT_CODES.usage : EXIT_CODES.config, message)
+  }
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length)
+    if (path === '') fail(`${source} sqlite: needs a file path, for example sqlite:./cards.db`)
+    return { kind: 'sqlite', path, label: value }
+  }
+  if (/^postgres(ql)?:\/\//.test(value)) {
+    try {
+      const url = new URL(value)
+      // The label is printed: it keeps the host and database, never the password.
+      if (url.password) url.password = '***'
+      return { kind: 'postgres', connectionString: value, label: url.href }
+    } catch {
+      fail(`${source} is not a valid PostgreSQL connection string (postgres://user@host:5432/db)`)
+    }
+  }
+  return fail(
+    `${source} must be sqlite:<path> or a postgres:// connection string (for example sqlite:./cards.db)`,
+  )
+}
+
+function parseStripeApiBase(value: string, source: string): StripeApiBase {
+  const url = parseHttpUrl(value, source, source.startsWith('--'))
+  if (url.pathname !== '/' || url.search !== '') {
+    throw new CliError(
+      source.startsWith('--') ? EXIT_CODES.usage : EXIT_CODES.config,
+      `${source} must be an origin such as http://127.0.0.1:12111 (the Stripe SDK adds /v1/… itself)`,
+    )
+  }
+  const protocol = url.protocol === 'http:' ? 'http' : 'https'
+  return {
+    protocol,
+    host: url.hostname,
+    port: url.port === '' ? (protocol === 'http' ? 80 : 443) : Number(url.port),
+    url: url.origin,
+  }
+}
+
+function parseHttpUrl(value: string, source: string, fromFlag: boolean): URL {
+  const result = z.url({ protocol: /^https?$/ }).safeParse(value)
+  if (result.success) return new URL(result.data)
+  throw new CliError(
+    fromFlag ? EXIT_CODES.usage : EXIT_CODES.config,
+    `${source} must be an http:// or https:// URL, such as http://127.0.0.1:12111`,
+  )
+}
+
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value) => (value === '' ? undefined : value), schema.optional())
+}
+
+function joinWords(words: string[]): string {
+  if (words.length <= 1) return words.join('')
+  return `${words.slice(0, -1).join(', ')} and ${words.at(-1)}`
+}

@@ -1,0 +1,26 @@
+import type { ProgressStream } from './progress.js'
+
+/** A stream the CLI writes to. */
+export interface OutputStream {
+  write(text: string): unknown
+}
+
+/**
+ * What every command runs with: where to write, the environment, and the secrets it has read
+ * (so that the error handler can scrub them from anything it prints, whatever their shape).
+ */
+export interface CliContext {
+  readonly stdout: OutputStream
+  /** Errors, notes and the progress bar. */
+  readonly stderr: ProgressStream
+  readonly env: NodeJS.ProcessEnv
+  /** Secret values read from the configuration; never printed. */
+  readonly secrets: Set<string>
+  /** Set by a command that succeeds with a code other than 0 (`reconcile --exit-code`). */
+  exitCode: number | undefined
+}
+
+/** Writes a line to a stream. */
+export function writeLine(stream: OutputStream, text = ''): void {
+  stream.write(`${text}\n`)
+}

@@ -1,0 +1,74 @@
+import { type CardportErrorCode, isCardportError } from '@cardport/core'
+
+/**
+ * The exit codes of `cardport`, the same for every command, so that scripts can branch on them.
+ *
+ * | code | name          | meaning                                                                   |
+ * | ---- | ------------- | ------------------------------------------------------------------------- |
+ * | 0    | `ok`          | the command did what it was asked                                         |
+ * | 1    | `failure`     | it failed for another reason (an unknown owner, a store error, owners that could not be reconciled) |
+ * | 2    | `usage`       | the command line is wrong: an unknown flag or command, a malformed value  |
+ * | 3    | `config`      | configuration is missing or refused: no credentials, no store, a rejected key |
+ * | 4    | `unreachable` | the provider could not be reached or kept failing (network error, 5xx)    |
+ * | 5    | `drift`       | only with `reconcile --exit-code`: drift was found                        |
+ * | 130  | `interrupted` | stopped by Ctrl+C (SIGINT) or SIGTERM before it finished                  |
+ *
+ * Drift has its own code only on request (`--exit-code`, as `git diff --exit-code` does) so that
+ * a script that runs `reconcile --dry-run` for its report is not stopped by `set -e`.
+ */
+export const EXIT_CODES = Object.freeze({
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  config: 3,
+  unreachable: 4,
+  drift: 5,
+  interrupted: 130,
+} as const)
+
+/** One of {@link EXIT_CODES}' values. */
+export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES]
+
+/**
+ * An error the CLI raises itself (a bad flag value, a missing variable), carrying the exit code
+ * to end with. Its message is printed as it is, on one line.
+ */
+export class CliError extends Error {
+  override readonly name = 'CliError'
+  readonly exitCode: ExitCode
+
+  constructor(exitCode: ExitCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.exitCode = exitCode
+  }
+}
+
+/** A usage error (exit 2): the command line itself is wrong. */
+export function usageError(message: string): CliError {
+  return new CliError(EXIT_CODES.usage, message)
+}
+
+/** A configuration error (exit 3): something that must be configured is missing or wrong. */
+export function configError(message: string): CliError {
+  return new CliError(EXIT_CODES.config, message)
+}
+
+/** The exit code for an error of a given cardport code. */
+export function exitCodeForCardportCode(code: string): ExitCode {
+  switch (code as CardportErrorCode) {
+    case 'authentication':
+    case 'permission':
+      return EXIT_CODES.config
+    case 'provider_unavailable':
+      return EXIT_CODES.unreachable
+    default:
+      return EXIT_CODES.failure
+  }
+}
+
+/** The exit code to end with after `error`. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof CliError) return error.exitCode
+  if (isCardportError(error)) return exitCodeForCardportCode(error.code)
+  return EXIT_CODES.failure
+}

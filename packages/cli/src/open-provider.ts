@@ -1,0 +1,71 @@
+import { type CardProvider, isCardportError } from '@cardport/core'
+import type { ProviderConfig } from './config.js'
+import { CliError, EXIT_CODES } from './exit-codes.js'
+
+/** How long one request may take before the CLI gives up on it (the SDK's default is 80 s). */
+const REQUEST_TIMEOUT_MS = 30_000
+
+/** Network retries per request: enough to ride out a blip, few enough to fail fast when down. */
+const NETWORK_RETRIES = 2
+
+/** A provider, and how to release its connections. */
+export interface OpenProvider {
+  provider: CardProvider
+  /** Closes the keep-alive connections the provider opened. */
+  close(): Promise<void>
+}
+
+/**
+ * Makes the provider a configuration names: the Stripe adapter over the official SDK (pointed
+ * at `STRIPE_API_BASE` when set), or the marketplace adapter over undici. Each adapter is
+ * imported when needed, so that a command starts without loading SDKs it will not use.
+ */
+export async function openProvider(config: ProviderConfig): Promise<OpenProvider> {
+  if (config.provider === 'stripe') {
+    const { stripeProvider } = await import('@cardport/stripe')
+    const stripeConfig: Record<string, unknown> = {}
+    if (config.apiBase) {
+      stripeConfig.host = config.apiBase.host
+      stripeConfig.port = config.apiBase.port
+      stripeConfig.protocol = config.apiBase.protocol
+    }
+    const provider = stripeProvider({
+      apiKey: config.secretKey,
+      stripeConfig,
+      maxNetworkRetries: NETWORK_RETRIES,
+      timeoutMs: REQUEST_TIMEOUT_MS,
+    })
+    return { provider, close: async () => {} }
+  }
+  const { marketplaceProvider } = await import('@cardport/marketplace')
+  const provider = marketplaceProvider({
+    baseUrl: config.url,
+    marketplaceId: config.marketplaceId,
+    secret: config.secret,
+    headersTimeoutMs: REQUEST_TIMEOUT_MS,
+    bodyTimeoutMs: REQUEST_TIMEOUT_MS,
+    retry: { retries: NETWORK_RETRIES },
+  })
+  return { provider, close: () => provider.close() }
+}
+
+/** Where a provider's requests go, for messages: never a key. */
+export function describeEndpoint(config: ProviderConfig): string {
+  if (config.provider === 'stripe') return config.apiBase?.url ?? 'https://api.stripe.com'
+  return new URL(config.url).origin
+}
+
+/**
+ * Says where the provider was, when an error says it could not be reached or kept failing: the
+ * SDKs' own messages ("An error occurred with our connection to Stripe") do not name the host,
+ * and a wrong `STRIPE_API_BASE` is the usual cause. Other errors are returned as they are.
+ */
+export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
+  if (!isCardportError(error, 'provider_unavailable')) return error
+  const what = error.status === undefined ? 'could not be reached' : `answered ${error.status}`
+  return new CliError(
+    EXIT_CODES.unreachable,
+    `${config.provider} at ${describeEndpoint(config)} ${what}: ${error.message} [${error.code}]`,
+    { cause: error },
+  )
+}

@@ -1,0 +1,33 @@
+import type { CardStore } from '@cardport/core'
+import type { StoreConfig } from './config.js'
+
+/**
+ * Opens the store a configuration names, running its migrations. The caller closes it with
+ * `store.close()`, which also ends the PostgreSQL pool opened here. Only the driver in use is
+ * imported.
+ */
+export async function openStore(config: StoreConfig): Promise<CardStore> {
+  if (config.kind === 'sqlite') {
+    const { sqliteStore } = await import('@cardport/store-sqlite')
+    return sqliteStore({ filename: config.path })
+  }
+  const [{ postgresStore }, { default: pg }] = await Promise.all([
+    import('@cardport/store-postgres'),
+    import('pg'),
+  ])
+  // reconcile works on four owners at once (core's default), one transaction each.
+  const pool = new pg.Pool({ connectionString: config.connectionString, max: 4 })
+  try {
+    const store = await postgresStore({ client: pool })
+    return {
+      ...store,
+      async close() {
+        await store.close()
+        await pool.end()
+      },
+    }
+  } catch (error) {
+    await pool.end()
+    throw error
+  }
+}

@@ -1,0 +1,491 @@
+// Runs the BUILT `cardport` binary as a user would: `node dist/cli.js …` in a child process,
+// against `cardport emulate` (also a child process) and a SQLite file in a temporary directory.
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import Stripe from 'stripe'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const run = promisify(execFile)
+const packageDir = fileURLToPath(new URL('..', import.meta.url))
+const repoDir = fileURLToPath(new URL('../../..', import.meta.url))
+const binary = join(packageDir, 'dist', 'cli.js')
+
+/** What `cardport emulate --json` prints. */
+interface EmulatorDetails {
+  url: string
+  stripe: { apiBase: string; secretKey: string; demo: { customer: string; account: string } }
+  marketplace: { url: string; id: string; secret: string; demo: { account: string } }
+}
+
+interface Result {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+// Variables a developer's shell may hold: the tests decide what each command sees.
+const CARDPORT_VARIABLES = [
+  'STRIPE_SECRET_KEY',
+  'STRIPE_API_BASE',
+  'MARKETPLACE_URL',
+  'MARKETPLACE_ID',
+  'MARKETPLACE_SECRET',
+  'CARDPORT_STORE',
+  'CARDPORT_DEBUG',
+]
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  for (const name of CARDPORT_VARIABLES) delete env[name]
+  return env
+}
+
+/** Runs `cardport …args` and returns its exit code and output; never throws on a non-zero exit. */
+async function cardport(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [binary, ...args], {
+      env: { ...baseEnv(), ...env },
+      cwd: workDir,
+      timeout: 60_000,
+    })
+    return { code: 0, stdout, stderr }
+  } catch (error) {
+    const failure = error as { code?: unknown; stdout?: string; stderr?: string }
+    if (typeof failure.code !== 'number') throw error
+    return { code: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' }
+  }
+}
+
+/** Starts `cardport emulate …args` and resolves with the process and its first stdout line. */
+async function startEmulate(args: string[]): Promise<{ child: ChildProcess; lines: string[] }> {
+  const child = spawn(process.execPath, [binary, 'emulate', ...args], {
+    env: baseEnv(),
+    cwd: workDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const lines: string[] = []
+  let stderr = ''
+  child.stderr!.on('data', (chunk) => {
+    stderr += chunk
+  })
+  await new Promise<void>((resolve, reject) => {
+    const reader = createInterface({ input: child.stdout! })
+    reader.on('line', (line) => {
+      lines.push(line)
+      // The human output ends with the commands to try; --json is a single line.
+      if (args.includes('--json') || line.includes('cardport reconcile')) resolve()
+    })
+    child.once('exit', (code) => reject(new Error(`emulate exited with ${code}: ${stderr}`)))
+  })
+  return { child, lines }
+}
+
+function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
+  if (child.exitCode !== null) return Promise.resolve({ code: child.exitCode, signal: null })
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/** One line on stderr, and no stack trace. */
+function expectOneLine(stderr: string) {
+  const lines = stderr.trimEnd().split('\n')
+  expect(lines, stderr).toHaveLength(1)
+  expect(lines[0]).toMatch(/^cardport: /)
+  expect(stderr).not.toMatch(/^\s+at /m)
+}
+
+let workDir: string
+let emulator: ChildProcess
+let details: EmulatorDetails
+let stripeEnv: Record<string, string>
+let marketplaceEnv: Record<string, string>
+
+beforeAll(async () => {
+  // One build per run: the CLI and the workspace packages it imports (`...` = and its dependencies).
+  await run('pnpm', ['--filter', '@cardport/cli...', 'build'], {
+    cwd: repoDir,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  workDir = await mkdtemp(join(tmpdir(), 'cardport-cli-'))
+  const started = await startEmulate(['--port', '0', '--json'])
+  emulator = started.child
+  details = JSON.parse(started.lines[0]!) as EmulatorDetails
+  stripeEnv = {
+    STRIPE_API_BASE: details.stripe.apiBase,
+    STRIPE_SECRET_KEY: details.stripe.secretKey,
+  }
+  marketplaceEnv = {
+    MARKETPLACE_URL: details.marketplace.url,
+    MARKETPLACE_ID: details.marketplace.id,
+    MARKETPLACE_SECRET: details.marketplace.secret,
+  }
+}, 300_000)
+
+afterAll(async () => {
+  if (emulator) {
+    emulator.kill('SIGTERM')
+    await exitOf(emulator)
+  }
+  if (workDir) await rm(workDir, { recursive: true, force: true })
+})
+
+/** The Stripe SDK of an application, pointed at the emulator. */
+function stripeClient(): Stripe {
+  const url = new URL(details.stripe.apiBase)
+  return new Stripe(details.stripe.secretKey, {
+    host: url.hostname,
+    port: Number(url.port),
+    protocol: 'http',
+    maxNetworkRetries: 0,
+  })
+}
+
+describe('cardport --help', { timeout: 60_000 }, () => {
+  it.each([[], ['emulate'], ['list'], ['reconcile']])(
+    'prints the usage of %j and exits 0',
+    async (...command) => {
+      const result = await cardport([...command, '--help'])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(`Usage: cardport${command.length ? ` ${command[0]}` : ''}`)
+      expect(result.stderr).toBe('')
+    },
+  )
+
+  it('documents the flags and variables of list', async () => {
+    const { stdout } = await cardport(['list', '--help'])
+    for (const text of [
+      '--provider',
+      '--owner',
+      '--json',
+      'STRIPE_SECRET_KEY',
+      'cardport emulate',
+    ]) {
+      expect(stdout).toContain(text)
+    }
+  })
+})
+
+describe('cardport emulate', { timeout: 60_000 }, () => {
+  it('prints the URL, the test credentials and how to point the other commands at it, and stops on SIGINT', async () => {
+    const { child, lines } = await startEmulate(['--port', '0'])
+    const output = lines.join('\n')
+    const url = output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1]
+    expect(url).toBeDefined()
+    expect(output).toContain(`STRIPE_API_BASE=${url}`)
+    expect(output).toMatch(/STRIPE_SECRET_KEY=sk_test_\w+/)
+    expect(output).toMatch(/MARKETPLACE_ID=\S+/)
+    expect(output).toMatch(/MARKETPLACE_SECRET=\S+/)
+    expect(output).toMatch(/cardport list --provider stripe --owner customer:cus_\w+/)
+    // It really serves: the Stripe API answers on that URL.
+    const response = await fetch(`${url}/v1/customers`, {
+      headers: { authorization: 'Bearer sk_test_123' },
+    })
+    expect(response.status).toBe(200)
+
+    child.kill('SIGINT')
+    expect(await exitOf(child)).toEqual({ code: 0, signal: null })
+  })
+
+  it('refuses a port that is taken, with one line and exit 1', async () => {
+    const port = new URL(details.url).port
+    const result = await cardport(['emulate', '--port', port])
+    expect(result.code).toBe(1)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain(`port ${port}`)
+  })
+})
+
+describe('cardport list', { timeout: 60_000 }, () => {
+  it("prints a Stripe customer's cards as a table", async () => {
+    const result = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
+      stripeEnv,
+    )
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const [header, ...rows] = result.stdout.trimEnd().split('\n')
+    expect(header!.split(/\s+/)).toEqual(['ID', 'BRAND', 'LAST4', 'EXPIRY', 'DEFAULT', 'STATUS'])
+    expect(rows).toHaveLength(3)
+    expect(rows.map((row) => row.split(/\s+/)[1]).sort()).toEqual(['amex', 'mastercard', 'visa'])
+    expect(rows.filter((row) => /\syes\s/.test(row))).toHaveLength(1)
+    for (const row of rows) expect(row).toMatch(/\s\d{4}\s+\d{2}\/\d{4}\s.*active$/)
+  })
+
+  it('prints the same cards as JSON with --json, with no card number anywhere', async () => {
+    const result = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer, '--json'],
+      stripeEnv,
+    )
+    expect(result.code).toBe(0)
+    const cards = JSON.parse(result.stdout) as Array<Record<string, unknown>>
+    expect(cards).toHaveLength(3)
+    expect(cards.filter((card) => card.isDefault)).toHaveLength(1)
+    expect(cards.map((card) => card.last4).sort()).toEqual(['0005', '4242', '4444'])
+    expect(result.stdout).not.toMatch(/\d{12,}/)
+  })
+
+  it("lists a Connect account's external account and a marketplace account's card", async () => {
+    const account = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.account, '--json'],
+      stripeEnv,
+    )
+    expect(account.code).toBe(0)
+    expect(JSON.parse(account.stdout)).toMatchObject([{ brand: 'visa', isDefault: true }])
+
+    const marketplace = await cardport(
+      ['list', '--provider', 'marketplace', '--owner', details.marketplace.demo.account],
+      marketplaceEnv,
+    )
+    expect(marketplace.stderr).toBe('')
+    expect(marketplace.code).toBe(0)
+    expect(marketplace.stdout).toMatch(/visa\s+1111\s/)
+  })
+
+  it('says so when an owner has no cards', async () => {
+    const customer = await stripeClient().customers.create({ email: 'empty@example.com' })
+    const result = await cardport(
+      ['list', '--provider', 'stripe', '--owner', `customer:${customer.id}`],
+      stripeEnv,
+    )
+    expect(result.code).toBe(0)
+    expect(result.stdout).toBe(`customer:${customer.id} has no cards at stripe.\n`)
+  })
+
+  it('reports an unknown customer in one line with exit 1', async () => {
+    const result = await cardport(
+      ['list', '--provider', 'stripe', '--owner', 'customer:cus_doesnotexist'],
+      stripeEnv,
+    )
+    expect(result.code).toBe(1)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain('owner_not_found')
+  })
+})
+
+describe('cardport reconcile', { timeout: 60_000 }, () => {
+  it('reports drift in a dry run without changing the store, then repairs it for real', async () => {
+    const stripe = stripeClient()
+    const customer = await stripe.customers.create({ email: 'reconcile@example.com' })
+    const first = await stripe.customers.createSource(customer.id, { source: 'tok_visa' })
+    await stripe.customers.createSource(customer.id, { source: 'tok_mastercard' })
+    const owner = `customer:${customer.id}`
+    const store = `sqlite:${join(workDir, 'reconcile.db')}`
+    const args = ['reconcile', '--provider', 'stripe', '--store', store, '--owner', owner]
+
+    const dryRun = await cardport([...args, '--dry-run', '--json'], stripeEnv)
+    expect(dryRun.stderr).toBe('')
+    expect(dryRun.code).toBe(0)
+    const planned = JSON.parse(dryRun.stdout)
+    expect(planned).toMatchObject({ dryRun: true, owners: 1, cardsSeen: 2, failed: [] })
+    expect(planned.added).toHaveLength(2)
+
+    // Nothing was written: a second dry run finds the same drift, and --exit-code says so.
+    const again = await cardport([...args, '--dry-run', '--exit-code'], stripeEnv)
+    expect(again.code).toBe(5)
+    expect(again.stdout).toContain('Dry run (nothing changed)')
+    expect(again.stdout).toMatch(/to add\s+2/)
+
+    const real = await cardport(args, stripeEnv)
+    expect(real.stderr).toBe('')
+    expect(real.code).toBe(0)
+    expect(real.stdout).toMatch(/^Reconciled: stripe \(http:\/\/127\.0\.0\.1:\d+\) → sqlite:/)
+    expect(real.stdout).toMatch(/added\s+2/)
+    expect(real.stdout).toContain(first.id)
+
+    // In step now: no drift, so --exit-code exits 0.
+    const clean = await cardport([...args, '--dry-run', '--exit-code'], stripeEnv)
+    expect(clean.code).toBe(0)
+    expect(clean.stdout).toContain('No drift')
+
+    // The application changes cards behind the store's back; reconcile (every owner the store
+    // knows, no --owner) finds one added and one removed, and repairs the default.
+    await stripe.customers.deleteSource(customer.id, first.id)
+    const added = await stripe.customers.createSource(customer.id, { source: 'tok_amex' })
+    const repair = await cardport(
+      ['reconcile', '--provider', 'stripe', '--store', store, '--json'],
+      stripeEnv,
+    )
+    expect(repair.code).toBe(0)
+    const report = JSON.parse(repair.stdout)
+    expect(report.added).toEqual([
+      { owner: { type: 'customer', id: customer.id }, cardId: added.id },
+    ])
+    expect(report.removed).toEqual([
+      { owner: { type: 'customer', id: customer.id }, cardId: first.id },
+    ])
+    expect(report.defaultRepaired).toHaveLength(1)
+
+    // The store now equals the provider: a dry run over every owner it knows finds nothing.
+    const after = await cardport(
+      ['reconcile', '--provider', 'stripe', '--store', store, '--dry-run', '--exit-code'],
+      stripeEnv,
+    )
+    expect(after.code).toBe(0)
+  })
+
+  it('reads the store from CARDPORT_STORE and reconciles marketplace cards', async () => {
+    const store = `sqlite:${join(workDir, 'marketplace.db')}`
+    const result = await cardport(
+      [
+        'reconcile',
+        '--provider',
+        'marketplace',
+        '--owner',
+        details.marketplace.demo.account,
+        '--json',
+      ],
+      { ...marketplaceEnv, CARDPORT_STORE: store },
+    )
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    expect(JSON.parse(result.stdout)).toMatchObject({ dryRun: false, owners: 1, cardsSeen: 1 })
+  })
+
+  it('says there is nothing to do on a new store without --owner', async () => {
+    const store = `sqlite:${join(workDir, 'empty.db')}`
+    const result = await cardport(
+      ['reconcile', '--provider', 'stripe', '--store', store],
+      stripeEnv,
+    )
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('No owners to reconcile')
+  })
+
+  it('needs a store: one line naming --store and CARDPORT_STORE, exit 3', async () => {
+    const result = await cardport(['reconcile', '--provider', 'stripe'], stripeEnv)
+    expect(result.code).toBe(3)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain('--store')
+    expect(result.stderr).toContain('CARDPORT_STORE')
+  })
+})
+
+describe('errors', { timeout: 60_000 }, () => {
+  it('a wrong flag: one line naming it, exit 2', async () => {
+    const result = await cardport([
+      'list',
+      '--provider',
+      'stripe',
+      '--owner',
+      'customer:cus_1',
+      '--bogus',
+    ])
+    expect(result.code).toBe(2)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain("unknown option '--bogus'")
+    expect(result.stderr).toContain('cardport list --help')
+    expect(result.stdout).toBe('')
+  })
+
+  it('a bad flag value or a missing required flag: exit 2', async () => {
+    const provider = await cardport(['list', '--provider', 'paypal', '--owner', 'customer:cus_1'])
+    expect(provider.code).toBe(2)
+    expectOneLine(provider.stderr)
+    expect(provider.stderr).toContain('stripe, marketplace')
+
+    const owner = await cardport(['list', '--provider', 'stripe', '--owner', 'cus_1'], stripeEnv)
+    expect(owner.code).toBe(2)
+    expectOneLine(owner.stderr)
+
+    const missing = await cardport(['list', '--provider', 'stripe'])
+    expect(missing.code).toBe(2)
+    expectOneLine(missing.stderr)
+    expect(missing.stderr).toContain('--owner')
+
+    const command = await cardport(['lsit'])
+    expect(command.code).toBe(2)
+    expectOneLine(command.stderr)
+    expect(command.stderr).toContain('list')
+  })
+
+  it('a missing credential: one line naming the variable and offering the emulator, exit 3', async () => {
+    const stripe = await cardport(['list', '--provider', 'stripe', '--owner', 'customer:cus_1'])
+    expect(stripe.code).toBe(3)
+    expectOneLine(stripe.stderr)
+    expect(stripe.stderr).toContain('STRIPE_SECRET_KEY is not set')
+    expect(stripe.stderr).toContain('cardport emulate')
+
+    const marketplace = await cardport(
+      ['reconcile', '--provider', 'marketplace', '--store', 'sqlite:x.db'],
+      { MARKETPLACE_URL: 'http://127.0.0.1:1' },
+    )
+    expect(marketplace.code).toBe(3)
+    expectOneLine(marketplace.stderr)
+    expect(marketplace.stderr).toContain(
+      'MARKETPLACE_ID (or --marketplace-id) and MARKETPLACE_SECRET are not set',
+    )
+  })
+
+  it('a refused key: one line, exit 3, and the key is not printed', async () => {
+    const key = 'sk_live_refusedByTheEmulator42'
+    const result = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
+      { ...stripeEnv, STRIPE_SECRET_KEY: key },
+    )
+    expect(result.code).toBe(3)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain('authentication')
+    expect(result.stderr).not.toContain('refusedByTheEmulator42')
+  })
+
+  it('an unreachable provider: one line, exit 4, no key; --debug adds the stack', async () => {
+    const key = 'sk_test_neverPrinted1234567890'
+    const env = {
+      STRIPE_API_BASE: `http://127.0.0.1:${await closedPort()}`,
+      STRIPE_SECRET_KEY: key,
+    }
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_1']
+    const result = await cardport(args, env)
+    expect(result.code).toBe(4)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain(`stripe at ${env.STRIPE_API_BASE} could not be reached`)
+    expect(result.stderr).toContain('provider_unavailable')
+    expect(result.stderr).not.toContain('neverPrinted')
+
+    const debug = await cardport([...args, '--debug'], env)
+    expect(debug.code).toBe(4)
+    expect(debug.stderr).toMatch(/^\s+at /m)
+    expect(debug.stderr).not.toContain('neverPrinted')
+  })
+
+  it('an unreachable marketplace, and a reconcile against an unreachable provider: exit 4', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`
+    const list = await cardport(['list', '--provider', 'marketplace', '--owner', 'account:AC1'], {
+      ...marketplaceEnv,
+      MARKETPLACE_URL: url,
+    })
+    expect(list.code).toBe(4)
+    expect(list.stderr).toContain(`marketplace at ${url} could not be reached`)
+    expectOneLine(list.stderr)
+
+    const reconcile = await cardport(
+      [
+        'reconcile',
+        '--provider',
+        'stripe',
+        '--owner',
+        'customer:cus_1',
+        '--store',
+        `sqlite:${join(workDir, 'down.db')}`,
+      ],
+      { ...stripeEnv, STRIPE_API_BASE: url },
+    )
+    expect(reconcile.code).toBe(4)
+    expectOneLine(reconcile.stderr)
+    expect(reconcile.stderr).toContain('could not be reconciled')
+  })
+})

@@ -1,0 +1,156 @@
+import {
+  applyMetadataPatch,
+  type CardAddress,
+  type CardDetails,
+  type CardUpdate,
+  InvalidRequestError,
+  type Metadata,
+  type MetadataPatch,
+  toCountryAlpha3,
+  UnsupportedOperationError,
+  type ValidationIssue,
+} from '@cardport/core'
+import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
+
+/** The tokenize form of `POST /v1/marketplaces/:mp/cards`, as the reference names its fields. */
+export interface TokenizeForm {
+  card_number: string
+  expiration_month: number
+  expiration_year: number
+  security_code?: string
+  name?: string
+  phone_number?: string
+  street_address?: string
+  city?: string
+  region?: string
+  postal_code?: string
+  country_code?: string
+  meta?: Record<string, string>
+}
+
+/** The address fields of a card form: street, city, region, postal code, alpha-3 country. */
+export type AddressForm = Pick<
+  TokenizeForm,
+  'street_address' | 'city' | 'region' | 'postal_code' | 'country_code'
+>
+
+/**
+ * Builds the tokenize form from card details the core has already checked (Luhn, expiry, CVC
+ * length for the brand, name ≤ 128, E.164 phone), adding the marketplace's own rules:
+ * `postal_code` requires `country_code`, `street_address` requires `postal_code`, the country
+ * goes out as ISO alpha-3, and the two street lines share `street_address`. Throws `invalid_request` naming
+ * the fields, never their values.
+ */
+export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): TokenizeForm {
+  const form: TokenizeForm = {
+    card_number: details.number,
+    expiration_month: details.expMonth,
+    expiration_year: details.expYear,
+  }
+  if (details.cvc !== undefined) form.security_code = details.cvc
+  if (details.holderName !== undefined) form.name = details.holderName
+  if (details.phone !== undefined) form.phone_number = details.phone
+  Object.assign(form, toAddressForm(details.address ?? {}, ['source', 'address']))
+  const meta = metaOf(metadata)
+  if (meta) form.meta = meta
+  return form
+}
+
+/**
+ * The address part of the tokenize form, with the marketplace's dependencies checked:
+ * `postal_code` requires `country_code`, `street_address` requires `postal_code`. The country
+ * goes out as ISO alpha-3. The marketplace keeps a single `street_address`: `line2` goes on a
+ * second line of it (and {@link toMarketplaceCard} splits it back).
+ *
+ * The API itself reads a missing `country_code` as `USA`; cardport asks for the country with a
+ * postal code instead, so that a card from elsewhere is never silently filed as American.
+ *
+ * @param path Where the address sits in the caller's input, for the issues' paths.
+ */
+export function toAddressForm(
+  address: Partial<CardAddress>,
+  path: readonly PropertyKey[] = ['address'],
+): AddressForm {
+  const issues: ValidationIssue[] = []
+  const form: AddressForm = {}
+  const { line1, line2 } = address
+  if (line2 && !line1) {
+    issues.push({ path: [...path, 'line1'], message: 'a second address line needs a first' })
+  }
+  if ([line1, line2].some((line) => line?.includes('\n'))) {
+    issues.push({ path: [...path, 'line1'], message: 'an address line cannot hold a line break' })
+  }
+  if (line1) form.street_address = line2 ? `${line1}\n${line2}` : line1
+  if (address.city) form.city = address.city
+  if (address.state) form.region = address.state
+  if (address.postalCode) form.postal_code = address.postalCode
+  if (address.country) {
+    const alpha3 = toCountryAlpha3(address.country)
+    if (alpha3) form.country_code = alpha3
+    else {
+      issues.push({
+        path: [...path, 'country'],
+        message: 'not an assigned ISO 3166-1 country code',
+      })
+    }
+  } else if (form.postal_code !== undefined) {
+    issues.push({
+      path: [...path, 'country'],
+      message: 'a postal code requires a country (the marketplace reads postal codes per country)',
+    })
+  }
+  if (form.street_address !== undefined && form.postal_code === undefined) {
+    issues.push({
+      path: [...path, 'postalCode'],
+      message: 'a street address requires a postal code',
+    })
+  }
+  if (issues.length > 0) throw invalid('card details', issues)
+  return form
+}
+
+/**
+ * Checks an update against what the marketplace can change, before any request, and returns
+ * the function that builds the `PUT …/cards/:card` form from the card's current metadata. The
+ * form carries the whole `meta` after applying the patch: the marketplace replaces `meta` as a
+ * whole, so the PUT is safe to repeat.
+ *
+ * The marketplace's card update form has `is_valid`, `meta` and the account only: a tokenized
+ * card's address, expiry and name never change. Asking for them is `unsupported_operation`,
+ * with what to do instead (tokenize the new details, invalidate the old card).
+ *
+ * @example
+ * ```ts
+ * const build = prepareUpdate({ metadata: { plan: 'pro' } }) // throws before any request
+ * const form = build(currentCard.metadata)
+ * ```
+ */
+export function prepareUpdate(
+  patch: CardUpdate,
+): (currentMetadata: Metadata) => { meta: Metadata } {
+  const fixed = (['holderName', 'expMonth', 'expYear', 'address'] as const).filter(
+    (field) => patch[field] !== undefined,
+  )
+  if (fixed.length > 0) {
+    throw new UnsupportedOperationError(
+      `${MARKETPLACE_PROVIDER_NAME} cannot change ${fixed.join(', ')} of a card: only its metadata changes. Create a card with the new details and invalidateCard the old one`,
+      { provider: MARKETPLACE_PROVIDER_NAME },
+    )
+  }
+  const metadata = patch.metadata ?? {}
+  return (currentMetadata) => ({ meta: applyMetadataPatch(currentMetadata, metadata) })
+}
+
+function metaOf(metadata: MetadataPatch | undefined): Record<string, string> | undefined {
+  if (!metadata) return undefined
+  const meta = Object.fromEntries(Object.entries(metadata).filter(([, value]) => value !== ''))
+  return Object.keys(meta).length > 0 ? meta : undefined
+}
+
+function invalid(what: string, issues: ValidationIssue[]): InvalidRequestError {
+  const summary = issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
+  return new InvalidRequestError(`Invalid ${what}: ${summary}`, {
+    provider: MARKETPLACE_PROVIDER_NAME,
+    issues,
+  })
+}

@@ -1,0 +1,272 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { type CardportError, isCardportError } from '@cardport/core'
+import { MockAgent } from 'undici'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createHttpClient, type HttpClientConfig } from './http-client.js'
+import { marketplaceProvider } from './marketplace-provider.js'
+
+const ORIGIN = 'https://marketplace.test'
+const SECRET = 'ak-test-httpClientSecret'
+const PATH = '/v1/marketplaces/MP1/cards'
+
+function mockAgent() {
+  const agent = new MockAgent()
+  agent.disableNetConnect()
+  return { agent, pool: agent.get(ORIGIN) }
+}
+
+function client(agent: MockAgent, overrides: Partial<HttpClientConfig> = {}) {
+  const waits: number[] = []
+  const http = createHttpClient({
+    baseUrl: ORIGIN,
+    secret: SECRET,
+    dispatcher: agent,
+    headersTimeoutMs: 5_000,
+    bodyTimeoutMs: 5_000,
+    userAgent: 'cardport-test',
+    retry: {
+      retries: 2,
+      baseDelayMs: 100,
+      // No real waiting: the waits asked for are recorded instead.
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+      random: () => 0.5,
+    },
+    ...overrides,
+  })
+  return { http, waits }
+}
+
+async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
+  try {
+    await run()
+  } catch (error) {
+    if (isCardportError(error)) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
+}
+
+const errorBody = (status: number, category: string) => ({
+  status: 'Error',
+  status_code: status,
+  category_code: category,
+  category_type: 'request',
+  description: `${category} happened. Your request id is OHM${status}.`,
+  additional: null,
+  extras: {},
+  request_id: `OHM${status}`,
+})
+
+describe('requests', () => {
+  it('sends JSON with basic auth (the secret as user name), and reads JSON back', async () => {
+    const { agent, pool } = mockAgent()
+    let seen: Record<string, string> = {}
+    let sentBody = ''
+    pool.intercept({ path: PATH, method: 'POST' }).reply(
+      201,
+      (options) => {
+        seen = options.headers as Record<string, string>
+        sentBody = String(options.body)
+        return { id: 'CC1' }
+      },
+      { headers: { 'x-request-id': 'req-42' } },
+    )
+    const { http } = client(agent)
+    const response = await http.send({
+      method: 'POST',
+      path: PATH,
+      body: { name: 'Benny' },
+      idempotencyKey: 'key-1',
+    })
+    expect(response).toEqual({ status: 201, body: { id: 'CC1' }, requestId: 'req-42' })
+    expect(seen.authorization).toBe(`Basic ${Buffer.from(`${SECRET}:`).toString('base64')}`)
+    expect(seen['content-type']).toBe('application/json')
+    expect(seen.accept).toBe('application/json')
+    expect(seen['idempotency-key']).toBe('key-1')
+    expect(seen['user-agent']).toBe('cardport-test')
+    expect(JSON.parse(sentBody)).toEqual({ name: 'Benny' })
+  })
+
+  it('puts the query on the URL', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: `${PATH}?limit=2&offset=4`, method: 'GET' }).reply(200, { items: [] })
+    const { http } = client(agent)
+    const response = await http.send({ method: 'GET', path: PATH, query: { limit: 2, offset: 4 } })
+    expect(response.body).toEqual({ items: [] })
+  })
+
+  it('an empty answer is a null body', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'PUT' }).reply(204, '')
+    const { http } = client(agent)
+    expect((await http.send({ method: 'PUT', path: PATH })).body).toBeNull()
+  })
+
+  it('a body that is not JSON is provider_unavailable, and not retried', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(200, '<html>oops</html>')
+    const { http, waits } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error.code).toBe('provider_unavailable')
+    expect(error.retryable).toBe(false)
+    expect(waits).toEqual([])
+  })
+
+  it('an error answer keeps the request id of its body, and maps 404 by context', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(404, errorBody(404, 'not-found')).times(2)
+    const { http } = client(agent)
+    const asCard = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(asCard).toMatchObject({ code: 'card_not_found', requestId: 'OHM404', status: 404 })
+    const asOwner = await rejection(() =>
+      http.send({ method: 'GET', path: PATH, notFound: 'owner' }),
+    )
+    expect(asOwner.code).toBe('owner_not_found')
+  })
+})
+
+describe('retries', () => {
+  it('retries a GET after a 5xx, with backoff', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(503, errorBody(503, 'unavailable'))
+    pool.intercept({ path: PATH, method: 'GET' }).reply(502, errorBody(502, 'bad-gateway'))
+    pool.intercept({ path: PATH, method: 'GET' }).reply(200, { items: [] })
+    const { http, waits } = client(agent)
+    expect((await http.send({ method: 'GET', path: PATH })).body).toEqual({ items: [] })
+    // Full jitter with random() = 0.5: half of 100, then half of 200.
+    expect(waits).toEqual([50, 100])
+  })
+
+  it('retries a GET after a dropped connection', async () => {
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+    pool.intercept({ path: PATH, method: 'GET' }).reply(200, { items: [] })
+    const { http, waits } = client(agent)
+    expect((await http.send({ method: 'GET', path: PATH })).body).toEqual({ items: [] })
+    expect(waits).toHaveLength(1)
+  })
+
+  it("waits at least a 429's Retry-After before retrying", async () => {
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .reply(429, errorBody(429, 'too-many-requests'), { headers: { 'retry-after': '3' } })
+    pool.intercept({ path: PATH, method: 'GET' }).reply(200, { items: [] })
+    const { http, waits } = client(agent)
+    await http.send({ method: 'GET', path: PATH })
+    expect(waits).toEqual([3000])
+  })
+
+  it('gives up after the retries, with the last error', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(503, errorBody(503, 'unavailable')).times(3)
+    const { http, waits } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error).toMatchObject({ code: 'provider_unavailable', status: 503, requestId: 'OHM503' })
+    expect(waits).toHaveLength(2)
+  })
+
+  it('never retries a POST: the reference promises no idempotency', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'POST' }).reply(503, errorBody(503, 'unavailable'))
+    const { http, waits } = client(agent)
+    const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: {} }))
+    expect(error.code).toBe('provider_unavailable')
+    expect(waits).toEqual([])
+  })
+
+  it('retries a PUT marked safe to repeat', async () => {
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({ path: PATH, method: 'PUT' })
+      .replyWithError(Object.assign(new Error('reset'), { code: 'UND_ERR_SOCKET' }))
+    pool.intercept({ path: PATH, method: 'PUT' }).reply(200, { ok: true })
+    const { http } = client(agent)
+    const response = await http.send({
+      method: 'PUT',
+      path: PATH,
+      body: { is_valid: false },
+      retry: true,
+    })
+    expect(response.body).toEqual({ ok: true })
+  })
+
+  it('does not retry what cannot succeed later (a 409)', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(409, errorBody(409, 'card-not-valid'))
+    const { http, waits } = client(agent)
+    expect((await rejection(() => http.send({ method: 'GET', path: PATH }))).code).toBe('conflict')
+    expect(waits).toEqual([])
+  })
+})
+
+describe('over a real loopback socket', () => {
+  let server: Server | undefined
+  afterEach(async () => {
+    server?.closeAllConnections()
+    await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve())
+    server = undefined
+  })
+
+  async function listen(handler: (request: IncomingMessage, response: ServerResponse) => void) {
+    server = createServer(handler)
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+
+  it('a server that never answers is provider_unavailable after headersTimeoutMs', async () => {
+    const baseUrl = await listen(() => {
+      // never answers
+    })
+    const provider = marketplaceProvider({
+      baseUrl,
+      marketplaceId: 'MP1',
+      secret: SECRET,
+      headersTimeoutMs: 50,
+      retry: { retries: 0 },
+    })
+    try {
+      const error = await rejection(() => provider.getCard({ type: 'account', id: 'AC1' }, 'CC1'))
+      expect(error.code).toBe('provider_unavailable')
+      expect(error.message).toContain('headersTimeoutMs')
+      expect(error.message).not.toContain(SECRET)
+    } finally {
+      await provider.close()
+    }
+  })
+
+  it('the default Agent keeps the connection alive between requests, and close() ends it', async () => {
+    const sockets = new Set<unknown>()
+    let requests = 0
+    const baseUrl = await listen((request, response) => {
+      requests += 1
+      sockets.add(request.socket)
+      response.writeHead(404, { 'content-type': 'application/json' })
+      response.end(JSON.stringify(errorBody(404, 'not-found')))
+    })
+    const provider = marketplaceProvider({ baseUrl, marketplaceId: 'MP1', secret: SECRET })
+    const account = { type: 'account', id: 'AC1' } as const
+    // getCard answers 404, then looks the account up: two requests, one connection.
+    const error = await rejection(() => provider.getCard(account, 'CC1'))
+    expect(error.code).toBe('owner_not_found')
+    for (let index = 0; index < 4; index++) {
+      expect((await rejection(() => provider.listCards(account))).code).toBe('owner_not_found')
+    }
+    // undici may open a second connection while the first finishes reading; no more than that.
+    expect(requests).toBe(6)
+    expect(sockets.size).toBeLessThanOrEqual(2)
+    await provider.close()
+    for (const socket of sockets as Set<{
+      destroyed: boolean
+      once(e: string, f: () => void): void
+    }>) {
+      if (!socket.destroyed) await new Promise<void>((resolve) => socket.once('close', resolve))
+      expect(socket.destroyed).toBe(true)
+    }
+  })
+})

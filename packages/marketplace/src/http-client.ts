@@ -1,0 +1,187 @@
+import { ProviderUnavailableError, type RetryPolicy, withRetry } from '@cardport/core'
+import { type Dispatcher, request } from 'undici'
+import {
+  MARKETPLACE_PROVIDER_NAME,
+  type MapErrorContext,
+  MarketplaceApiError,
+  type MarketplaceErrorBody,
+  mapMarketplaceError,
+} from './map-error.js'
+
+/**
+ * An undici `Dispatcher` (an `Agent`, a `Pool`, a `MockAgent`, the testing kit's bridge …),
+ * typed structurally so that a Dispatcher from another copy of undici is accepted and this
+ * package's declarations do not pin one undici version.
+ */
+export interface MarketplaceDispatcher {
+  dispatch(...args: never[]): unknown
+}
+
+/** What the HTTP client needs; the provider builds it from its validated options. */
+export interface HttpClientConfig {
+  /** Origin (and optional path prefix) every path is appended to, without a trailing slash. */
+  baseUrl: string
+  /** The API key secret, sent as the HTTP basic-auth user name with an empty password. */
+  secret: string
+  dispatcher: MarketplaceDispatcher
+  headersTimeoutMs: number
+  bodyTimeoutMs: number
+  userAgent: string
+  /** How idempotent requests are retried (core's `withRetry`). */
+  retry: RetryPolicy
+}
+
+/** One request to the marketplace API. */
+export interface HttpRequest {
+  method: 'GET' | 'POST' | 'PUT'
+  /** The path from `/v1/…`. */
+  path: string
+  query?: Record<string, string | number>
+  /** Sent as JSON. It may hold a card number: it never goes into an error or a log. */
+  body?: Record<string, unknown>
+  /** Sent as `Idempotency-Key`. */
+  idempotencyKey?: string
+  /**
+   * Whether the request may be sent again after a network error, a 5xx or a 429. Default: only
+   * for GET. Give `true` for a PUT that sets absolute state (`is_valid=false`, a whole `meta`).
+   */
+  retry?: boolean
+  /** What a 404 means for this request. */
+  notFound?: MapErrorContext['notFound']
+}
+
+/** A successful answer: its status, its parsed JSON body (null when empty) and request id. */
+export interface HttpResponse {
+  status: number
+  body: unknown
+  requestId: string | undefined
+}
+
+/** The marketplace HTTP client: JSON in and out, basic auth, timeouts, retries, mapped errors. */
+export interface HttpClient {
+  /**
+   * Sends a request and returns the parsed answer; throws a `CardportError` for an error
+   * answer, a network failure or a timeout (after the retries the request allows).
+   */
+  send(request: HttpRequest): Promise<HttpResponse>
+}
+
+/**
+ * A small wrapper over undici's `request()`. Every failure leaves as a `CardportError`:
+ * answers of 400 and more through {@link mapMarketplaceError}, network errors and timeouts as
+ * `provider_unavailable`. Requests marked `retry` go through core's `withRetry` (exponential
+ * backoff, full jitter, `Retry-After` honoured as the least wait).
+ *
+ * @example
+ * ```ts
+ * const http = createHttpClient({ baseUrl, secret, dispatcher: new Agent(), headersTimeoutMs: 30_000,
+ *   bodyTimeoutMs: 30_000, userAgent: 'me/1.0', retry: { retries: 2 } })
+ * const { body } = await http.send({ method: 'GET', path: `/v1/marketplaces/${mp}/cards` })
+ * ```
+ */
+export function createHttpClient(config: HttpClientConfig): HttpClient {
+  const authorization = `Basic ${Buffer.from(`${config.secret}:`).toString('base64')}`
+  const dispatcher = config.dispatcher as unknown as Dispatcher
+
+  const once = async (call: HttpRequest): Promise<HttpResponse> => {
+    const target = `${call.method} ${call.path}`
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      authorization,
+      'user-agent': config.userAgent,
+    }
+    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey
+
+    let statusCode: number
+    let responseHeaders: Record<string, string | string[] | undefined>
+    let text: string
+    try {
+      const response = await request(urlOf(config.baseUrl, call), {
+        dispatcher,
+        method: call.method,
+        headers,
+        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        headersTimeout: config.headersTimeoutMs,
+        bodyTimeout: config.bodyTimeoutMs,
+      })
+      statusCode = response.statusCode
+      responseHeaders = response.headers
+      text = await response.body.text()
+    } catch (error) {
+      throw (
+        mapMarketplaceError(error) ??
+        new ProviderUnavailableError(
+          `${MARKETPLACE_PROVIDER_NAME}: ${target} failed before an answer arrived; retry later`,
+          { provider: MARKETPLACE_PROVIDER_NAME, cause: error },
+        )
+      )
+    }
+
+    const headerRequestId =
+      header(responseHeaders, 'x-request-id') ?? header(responseHeaders, 'request-id')
+    if (statusCode >= 400) {
+      const body = errorBody(text)
+      const apiError = new MarketplaceApiError({
+        status: statusCode,
+        body,
+        retryAfter: header(responseHeaders, 'retry-after'),
+        requestId:
+          (typeof body?.request_id === 'string' ? body.request_id : undefined) ?? headerRequestId,
+        target,
+      })
+      throw mapMarketplaceError(apiError, { notFound: call.notFound })
+    }
+    return {
+      status: statusCode,
+      body: parseBody(text, target, statusCode),
+      requestId: headerRequestId,
+    }
+  }
+
+  return {
+    send(call) {
+      const retry = call.retry ?? call.method === 'GET'
+      return retry ? withRetry(() => once(call), config.retry) : once(call)
+    },
+  }
+}
+
+function urlOf(baseUrl: string, call: HttpRequest): string {
+  const query = new URLSearchParams()
+  for (const [key, value] of Object.entries(call.query ?? {})) query.set(key, String(value))
+  const search = query.size > 0 ? `?${query}` : ''
+  return `${baseUrl}${call.path}${search}`
+}
+
+function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
+  const value = headers[name]
+  const first = Array.isArray(value) ? value[0] : value
+  return first === undefined || first === '' ? undefined : first
+}
+
+function errorBody(text: string): MarketplaceErrorBody | null {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as MarketplaceErrorBody)
+      : null
+  } catch {
+    return null
+  }
+}
+
+function parseBody(text: string, target: string, status: number): unknown {
+  if (text.trim() === '') return null
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ProviderUnavailableError(
+      `${MARKETPLACE_PROVIDER_NAME}: ${target} answered ${status} with a body that is not JSON; retry later`,
+      { provider: MARKETPLACE_PROVIDER_NAME, status, cause: error, retryable: false },
+    )
+  }
+}

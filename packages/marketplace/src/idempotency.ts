@@ -1,0 +1,80 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import { IdempotencyConflictError, type Owner } from '@cardport/core'
+import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
+
+/** What is known of one create: the card it tokenized, and the card it returned. */
+export interface CreateRecord {
+  /** The tokenized card, once tokenizing succeeded. */
+  tokenId?: string
+  /** Whether an association was sent and its outcome is not known (no answer came back). */
+  associating?: boolean
+  /** The card returned to the caller, once associating succeeded. */
+  cardId?: string
+}
+
+/** Options of {@link createIdempotencyLog}. */
+export interface IdempotencyLogOptions {
+  /** Keys remembered at most; the oldest are forgotten first. Default 1000. */
+  maxEntries?: number
+  /** How long a key is remembered. Default 24 hours (Stripe's window). */
+  ttlMs?: number
+  now?: () => number
+}
+
+/** The in-process record of creates by idempotency key. @internal */
+export interface IdempotencyLog {
+  /**
+   * The record of `key`, made empty on first use. Throws `idempotency_conflict` when the key
+   * was used for other parameters.
+   */
+  begin(key: string, owner: Owner, request: unknown): CreateRecord
+}
+
+/**
+ * The marketplace reference promises no idempotency, so the adapter keeps its own, in the
+ * process: a create retried with the same key reuses the card it tokenized and the association
+ * it made, instead of making a second card. Requests are compared by an HMAC with a key of this
+ * process, so no card number is kept, not even hashed in a way that could be looked up.
+ *
+ * It covers retries by the same process (the common case: a dropped connection); a create
+ * retried by another process after a crash is not covered: `reconcile` and the account's card
+ * list are the way back from that.
+ */
+export function createIdempotencyLog(options: IdempotencyLogOptions = {}): IdempotencyLog {
+  const maxEntries = options.maxEntries ?? 1000
+  const ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000
+  const now = options.now ?? Date.now
+  const secret = randomBytes(32)
+  const entries = new Map<string, { fingerprint: string; at: number; record: CreateRecord }>()
+
+  const fingerprintOf = (owner: Owner, request: unknown) =>
+    createHmac('sha256', secret)
+      .update(JSON.stringify([owner.type, owner.id, request]))
+      .digest('base64url')
+
+  return {
+    begin(key, owner, request) {
+      const fingerprint = fingerprintOf(owner, request)
+      const at = now()
+      for (const [stored, entry] of entries) {
+        // Map order is insertion order: the first fresh entry ends the sweep.
+        if (at - entry.at <= ttlMs) break
+        entries.delete(stored)
+      }
+      const found = entries.get(key)
+      if (found) {
+        if (found.fingerprint !== fingerprint) {
+          throw new IdempotencyConflictError(
+            `${MARKETPLACE_PROVIDER_NAME}: this idempotency key was used for another createCard; use a new key for a new card`,
+            { provider: MARKETPLACE_PROVIDER_NAME },
+          )
+        }
+        return found.record
+      }
+      const record: CreateRecord = {}
+      entries.set(key, { fingerprint, at, record })
+      if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string)
+      return record
+    },
+  }
+}

@@ -1,0 +1,25 @@
+export type { MarketplaceDispatcher } from './http-client.js'
+export {
+  MARKETPLACE_PROVIDER_NAME,
+  type MapErrorContext,
+  MarketplaceApiError,
+  type MarketplaceErrorBody,
+  mapMarketplaceError,
+} from './map-error.js'
+export {
+  listAllMarketplaceCards,
+  listMarketplaceCards,
+  MARKETPLACE_CAPABILITIES,
+  type MarketplaceProvider,
+  type MarketplaceProviderOptions,
+  marketplaceProvider,
+  tokenizeCard,
+} from './marketplace-provider.js'
+export {
+  chosenCardIdOf,
+  isCardPayload,
+  type MarketplaceCard,
+  type ParseCardOptions,
+  toMarketplaceCard,
+  toMarketplaceCardToken,
+} from './parse-card.js'

@@ -1,0 +1,204 @@
+import { isCardportError } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import { MarketplaceApiError, mapMarketplaceError, retryAfterMs } from './map-error.js'
+
+/** An error body as the reference's errors.rst describes it. */
+function body(status: number, category: string, categoryType: string, extra: object = {}) {
+  return {
+    status: 'Conflict',
+    status_code: String(status),
+    category_code: category,
+    category_type: categoryType,
+    description: `Description of ${category}. Your request id is OHMf0e1a2b3c4d5.`,
+    additional: null,
+    extras: {},
+    request_id: 'OHMf0e1a2b3c4d5',
+    ...extra,
+  }
+}
+
+function apiError(
+  status: number,
+  errorBody: ReturnType<typeof body> | null,
+  init: { retryAfter?: string; requestId?: string } = {},
+) {
+  return new MarketplaceApiError({
+    status,
+    body: errorBody,
+    target: 'POST /v1/marketplaces/MP1/accounts/AC1/cards',
+    requestId: init.requestId ?? errorBody?.request_id,
+    retryAfter: init.retryAfter,
+  })
+}
+
+describe('mapMarketplaceError: the reference error codes', () => {
+  it.each([
+    [402, 'card-declined', 'banking', 'card_declined'],
+    [402, 'authorization-failed', 'banking', 'card_declined'],
+    [402, 'funding-destination-declined', 'banking', 'card_declined'],
+    [409, 'card-not-validated', 'logical', 'card_invalid'],
+    [409, 'address-verification-failed', 'logical', 'card_invalid'],
+    [409, 'card-already-funding-src', 'logical', 'conflict'],
+    [409, 'cannot-associate-card', 'logical', 'conflict'],
+    [409, 'card-not-valid', 'logical', 'conflict'],
+    [409, 'card-not-associated', 'logical', 'card_not_found'],
+    [409, 'duplicate-email-address', 'logical', 'conflict'],
+    [400, 'incomplete-account-info', 'request', 'invalid_request'],
+    [400, 'precog-bad-request', 'request', 'invalid_request'],
+  ] as const)('%i %s → %s', (status, category, categoryType, code) => {
+    const source = apiError(status, body(status, category, categoryType))
+    const error = mapMarketplaceError(source)
+    expect(error?.code).toBe(code)
+    expect(error?.status).toBe(status)
+    expect(error?.providerCode).toBe(category)
+    expect(error?.provider).toBe('marketplace')
+    expect(error?.requestId).toBe('OHMf0e1a2b3c4d5')
+    expect(error?.details).toMatchObject({ categoryType })
+    expect(error?.cause).toBe(source)
+    expect(error?.message).toContain(`Description of ${category}`)
+  })
+
+  it.each([
+    [401, 'authentication'],
+    [403, 'permission'],
+    [405, 'invalid_request'],
+    [500, 'provider_unavailable'],
+    [502, 'provider_unavailable'],
+    [503, 'provider_unavailable'],
+    [504, 'provider_unavailable'],
+  ] as const)('status %i without a known category → %s', (status, code) => {
+    const error = mapMarketplaceError(apiError(status, body(status, 'something-else', 'request')))
+    expect(error?.code).toBe(code)
+    expect(error?.retryable).toBe(code === 'provider_unavailable')
+  })
+
+  it('a 404 is card_not_found, or owner_not_found where the account was looked up', () => {
+    const notFound = body(404, 'not-found', 'request')
+    expect(mapMarketplaceError(apiError(404, notFound))?.code).toBe('card_not_found')
+    expect(mapMarketplaceError(apiError(404, notFound), { notFound: 'owner' })?.code).toBe(
+      'owner_not_found',
+    )
+  })
+
+  it('keeps `additional` and `extras` in details', () => {
+    const error = mapMarketplaceError(
+      apiError(
+        409,
+        body(409, 'card-not-validated', 'logical', {
+          additional: 'Check the security code',
+          extras: { field: 'security_code_check' },
+        }),
+      ),
+    )
+    expect(error?.details).toEqual({
+      additional: 'Check the security code',
+      extras: { field: 'security_code_check' },
+      categoryType: 'logical',
+    })
+  })
+
+  it('masks a card number quoted back, and drops card-number and CVC fields of extras', () => {
+    const source = apiError(
+      409,
+      body(409, 'card-not-validated', 'logical', {
+        description: 'Card 4111111111111111 could not be validated',
+        additional: 'number 4111 1111 1111 1111 with code 323',
+        extras: {
+          card_number: '4111111111111111',
+          security_code: '323',
+          nested: { note: '4111-1111-1111-1111' },
+        },
+      }),
+    )
+    const error = mapMarketplaceError(source)!
+    const everything = JSON.stringify({
+      message: error.message,
+      details: error.details,
+      cause: (error.cause as MarketplaceApiError).body,
+      json: error.toJSON(),
+    })
+    expect(everything).not.toMatch(/4111[ -]?1111[ -]?1111[ -]?1111/)
+    expect(error.details?.extras).toEqual({
+      card_number: '[redacted]',
+      security_code: '[redacted]',
+      nested: { note: '•••• 1111' },
+    })
+  })
+
+  it('reads HTML descriptions as text', () => {
+    const error = mapMarketplaceError(
+      apiError(404, {
+        ...body(404, 'not-found', 'request'),
+        description: '<p>The requested URL was not found.</p>',
+      }),
+    )
+    expect(error?.message).toContain('The requested URL was not found.')
+    expect(error?.message).not.toContain('<p>')
+  })
+
+  it('an error answer without a JSON body still maps by status', () => {
+    const error = mapMarketplaceError(apiError(503, null, { requestId: 'hdr-1' }))
+    expect(error?.code).toBe('provider_unavailable')
+    expect(error?.requestId).toBe('hdr-1')
+    expect(error?.providerCode).toBeUndefined()
+  })
+})
+
+describe('mapMarketplaceError: rate limits', () => {
+  it('429 is rate_limited with retryAfterMs from Retry-After seconds', () => {
+    const error = mapMarketplaceError(
+      apiError(429, body(429, 'rate-limited', 'request'), { retryAfter: '3' }),
+    )
+    expect(error?.code).toBe('rate_limited')
+    expect(error?.retryAfterMs).toBe(3000)
+    expect(error?.retryable).toBe(true)
+  })
+
+  it('429 without Retry-After has no retryAfterMs', () => {
+    const error = mapMarketplaceError(apiError(429, null))
+    expect(error?.code).toBe('rate_limited')
+    expect(error?.retryAfterMs).toBeUndefined()
+  })
+
+  it('reads Retry-After as seconds or as an HTTP date', () => {
+    const now = Date.parse('2030-01-01T00:00:00Z')
+    expect(retryAfterMs('2', now)).toBe(2000)
+    expect(retryAfterMs('0.5', now)).toBe(500)
+    expect(retryAfterMs('Tue, 01 Jan 2030 00:00:07 GMT', now)).toBe(7000)
+    expect(retryAfterMs('Mon, 31 Dec 2029 23:59:00 GMT', now)).toBe(0)
+    expect(retryAfterMs('soon', now)).toBeUndefined()
+    expect(retryAfterMs('-1', now)).toBeUndefined()
+    expect(retryAfterMs(undefined, now)).toBeUndefined()
+  })
+})
+
+describe('mapMarketplaceError: network failures', () => {
+  it.each([
+    ['UND_ERR_SOCKET', 'the connection failed'],
+    ['ECONNRESET', 'the connection failed'],
+    ['ECONNREFUSED', 'the connection failed'],
+    ['UND_ERR_CONNECT_TIMEOUT', 'connectTimeoutMs'],
+    ['UND_ERR_HEADERS_TIMEOUT', 'headersTimeoutMs'],
+    ['UND_ERR_BODY_TIMEOUT', 'bodyTimeoutMs'],
+  ])('%s is provider_unavailable and retryable', (code, words) => {
+    const source = Object.assign(new Error('boom'), { code })
+    const error = mapMarketplaceError(source)
+    expect(error?.code).toBe('provider_unavailable')
+    expect(error?.retryable).toBe(true)
+    expect(error?.message).toContain(words)
+    expect(error?.cause).toBe(source)
+  })
+
+  it('finds the code in the cause, as undici wraps socket errors', () => {
+    const source = new TypeError('fetch failed', {
+      cause: Object.assign(new Error('x'), { code: 'ECONNRESET' }),
+    })
+    expect(mapMarketplaceError(source)?.code).toBe('provider_unavailable')
+  })
+
+  it('returns undefined for what it does not know', () => {
+    expect(mapMarketplaceError(new Error('something else'))).toBeUndefined()
+    expect(mapMarketplaceError('text')).toBeUndefined()
+    expect(isCardportError(mapMarketplaceError(null))).toBe(false)
+  })
+})

@@ -1,0 +1,260 @@
+import { CardportError, type CardportErrorCode, redactSecrets } from '@cardport/core'
+
+/** The provider name stored on every card and error of this adapter. */
+export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
+
+/**
+ * The marketplace API's error body (`errors.rst`): `status_code`, `category_code`,
+ * `category_type`, `description`, `additional`, `extras`, `request_id`.
+ */
+export interface MarketplaceErrorBody {
+  status?: string
+  status_code?: string | number
+  category_code?: string
+  category_type?: string
+  description?: string
+  additional?: string | null
+  extras?: Record<string, unknown> | null
+  request_id?: string
+}
+
+/**
+ * An HTTP answer of 400 or more from the marketplace API, as the HTTP client read it. The
+ * provider turns it into a `CardportError` with {@link mapMarketplaceError}; it never holds the
+ * request body, so no card number or CVC can travel with it.
+ */
+export class MarketplaceApiError extends Error {
+  override readonly name = 'MarketplaceApiError'
+  /** The HTTP status. */
+  readonly status: number
+  /** The parsed error body, or null when the body was not the marketplace's JSON error. */
+  readonly body: MarketplaceErrorBody | null
+  /** `Retry-After`, as the server sent it. */
+  readonly retryAfter: string | undefined
+  /** The request id from the body, or from a request-id header. */
+  readonly requestId: string | undefined
+  /** `METHOD /path` of the request, for the message. */
+  readonly target: string
+
+  constructor(init: {
+    status: number
+    body: MarketplaceErrorBody | null
+    retryAfter?: string | undefined
+    requestId?: string | undefined
+    target: string
+  }) {
+    super(
+      `${init.target} answered ${init.status}${init.body?.category_code ? ` ${init.body.category_code}` : ''}`,
+    )
+    this.status = init.status
+    // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
+    this.body = init.body === null ? null : (redactDeep(init.body) as MarketplaceErrorBody)
+    this.retryAfter = init.retryAfter
+    this.requestId = init.requestId
+    this.target = init.target
+  }
+}
+
+/** What a 404 means where it happened: a missing card, or a missing account. */
+export interface MapErrorContext {
+  /** Default `'card'`. */
+  notFound?: 'card' | 'owner'
+}
+
+// Category codes whose meaning is not the one their HTTP status gives.
+const BY_CATEGORY: Readonly<Record<string, CardportErrorCode>> = {
+  'card-declined': 'card_declined',
+  'authorization-failed': 'card_declined',
+  'card-not-validated': 'card_invalid',
+  'address-verification-failed': 'card_invalid',
+  'card-already-funding-src': 'conflict',
+  'cannot-associate-card': 'conflict',
+  'card-not-valid': 'conflict',
+  'card-not-associated': 'card_not_found',
+}
+
+const HINTS: Record<CardportErrorCode, string> = {
+  card_declined: 'ask the customer for another card',
+  card_invalid: 'ask the customer to check the card number, expiry and security code',
+  card_not_found: "list the account's cards to find a current id",
+  owner_not_found: 'check the account id and the marketplace id',
+  conflict:
+    "check the card's state: an associated card cannot be associated again, and an invalidated card stays invalid",
+  authentication: 'check the marketplace API secret',
+  permission: 'use a secret allowed to manage this marketplace',
+  rate_limited: 'retry after the delay the marketplace asked for',
+  provider_unavailable: 'retry later',
+  invalid_request: 'fix the request',
+  unsupported_operation: 'check the provider capabilities',
+  idempotency_conflict: 'use a new idempotency key for a new request',
+}
+
+// Network failures undici and Node report by code: the request may not have reached the server.
+const NETWORK_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_ABORTED',
+  'UND_ERR_INFO',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'HPE_INVALID_CONSTANT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+])
+
+const TIMEOUT_CODES: Readonly<Record<string, string>> = {
+  UND_ERR_CONNECT_TIMEOUT: 'connecting took longer than connectTimeoutMs',
+  UND_ERR_HEADERS_TIMEOUT: 'the response headers took longer than headersTimeoutMs',
+  UND_ERR_BODY_TIMEOUT: 'the response body took longer than bodyTimeoutMs',
+}
+
+/**
+ * Maps what a marketplace request threw to a `CardportError`: an error answer by its
+ * `category_code` first and its status second, a network failure or timeout to
+ * `provider_unavailable`. The marketplace's `request_id` becomes `requestId`, `category_code`
+ * becomes `providerCode`, `additional` and `extras` go to `details` (with any card number
+ * masked), and the original error is the `cause`. Returns undefined for anything else.
+ *
+ * | marketplace | cardport |
+ * |---|---|
+ * | `card-declined` (402), `authorization-failed`, any other 402 | `card_declined` |
+ * | `card-not-validated` (409), `address-verification-failed` | `card_invalid` |
+ * | `card-already-funding-src`, `cannot-associate-card`, `card-not-valid`, other 409 | `conflict` |
+ * | `card-not-associated`; 404 | `card_not_found` (`owner_not_found` where the account was looked up) |
+ * | 400, 405, other 4xx | `invalid_request` |
+ * | 401 / 403 | `authentication` / `permission` |
+ * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
+ * | 5xx, network errors, timeouts | `provider_unavailable` |
+ *
+ * @example
+ * ```ts
+ * const error = mapMarketplaceError(thrown, { notFound: 'owner' })
+ * if (error?.code === 'rate_limited') await sleep(error.retryAfterMs ?? 1000)
+ * ```
+ */
+export function mapMarketplaceError(
+  error: unknown,
+  context: MapErrorContext = {},
+): CardportError | undefined {
+  if (error instanceof MarketplaceApiError) return fromApiError(error, context)
+  const code = networkCode(error)
+  if (code === undefined) return undefined
+  const what = TIMEOUT_CODES[code] ?? `the connection failed (${code})`
+  return new CardportError(
+    'provider_unavailable',
+    `${MARKETPLACE_PROVIDER_NAME}: ${what}; ${HINTS.provider_unavailable}`,
+    { provider: MARKETPLACE_PROVIDER_NAME, providerCode: code, cause: error },
+  )
+}
+
+function fromApiError(error: MarketplaceApiError, context: MapErrorContext): CardportError {
+  const { status, body } = error
+  const category = typeof body?.category_code === 'string' ? body.category_code : undefined
+  const code = classify(status, category, context)
+  const description = plainText(body?.description) ?? `${error.target} answered ${status}`
+  const details = detailsOf(body)
+  return new CardportError(
+    code,
+    `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${HINTS[code]})`,
+    {
+      provider: MARKETPLACE_PROVIDER_NAME,
+      status,
+      providerCode: category,
+      requestId: error.requestId,
+      retryAfterMs: code === 'rate_limited' ? retryAfterMs(error.retryAfter) : undefined,
+      details,
+      cause: error,
+    },
+  )
+}
+
+function classify(
+  status: number,
+  category: string | undefined,
+  context: MapErrorContext,
+): CardportErrorCode {
+  const byCategory = category === undefined ? undefined : BY_CATEGORY[category]
+  if (byCategory) return byCategory
+  if (status === 401) return 'authentication'
+  if (status === 403) return 'permission'
+  if (status === 404) return context.notFound === 'owner' ? 'owner_not_found' : 'card_not_found'
+  if (status === 429) return 'rate_limited'
+  if (status >= 500) return 'provider_unavailable'
+  if (status === 402) return 'card_declined'
+  if (status === 409) return 'conflict'
+  return 'invalid_request'
+}
+
+/** `Retry-After` in milliseconds: delta-seconds or an HTTP date. */
+export function retryAfterMs(
+  value: string | undefined,
+  now: number = Date.now(),
+): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return seconds >= 0 ? Math.round(seconds * 1000) : undefined
+  const date = Date.parse(value)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+function networkCode(error: unknown): string | undefined {
+  // undici wraps the socket's error in `cause` in some paths; look one level down as well.
+  for (let current = error, depth = 0; depth < 3; depth++) {
+    if (typeof current !== 'object' || current === null) return undefined
+    const code = (current as { code?: unknown }).code
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return code
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> | undefined {
+  if (!body) return undefined
+  const details: Record<string, unknown> = {}
+  if (typeof body.additional === 'string' && body.additional !== '') {
+    details.additional = body.additional
+  }
+  if (typeof body.extras === 'object' && body.extras !== null && !Array.isArray(body.extras)) {
+    details.extras = body.extras
+  }
+  if (typeof body.category_type === 'string') details.categoryType = body.category_type
+  return Object.keys(details).length > 0 ? details : undefined
+}
+
+// Fields whose value is a secret whatever it looks like (a CVC is too short for `redact`).
+const SECRET_KEYS = /^(card_number|number|security_code|cvc|cvv)$/i
+
+/** Masks card numbers in every string, and drops the values of card-number and CVC fields. */
+function redactDeep(value: unknown): unknown {
+  if (typeof value === 'string') return redactSecrets(value)
+  if (Array.isArray(value)) return value.map(redactDeep)
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(
+      Object.entries(value).map(([key, item]) => [
+        key,
+        SECRET_KEYS.test(key) ? '[redacted]' : redactDeep(item),
+      ]),
+    )
+  }
+  return value
+}
+
+// The marketplace's descriptions are sometimes HTML (`<p>…</p>`) and end with "Your request id is …".
+function plainText(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined
+  const text = value
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+  return text === '' ? undefined : text
+}

@@ -1,0 +1,439 @@
+import { type CardportError, isCardportError, listAll, toArray } from '@cardport/core'
+import { marketplaceEmulator, setupCardportServer } from '@cardport/testing'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js'
+import {
+  listAllMarketplaceCards,
+  listMarketplaceCards,
+  type MarketplaceProviderOptions,
+  marketplaceProvider,
+  tokenizeCard,
+} from './marketplace-provider.js'
+
+/** The owners the marketplace holds cards for. */
+type AccountOwner = { type: 'account'; id: string }
+
+const VISA = '4111111111111111'
+const MASTERCARD = '5105105105105100'
+const DECLINED = '4444444444444448'
+const NOT_VALIDATED = '4222222222222220'
+
+const marketplace = marketplaceEmulator()
+const server = setupCardportServer(...marketplace.handlers)
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+afterEach(() => {
+  server.resetHandlers()
+  marketplace.reset()
+})
+afterAll(() => server.close())
+
+/** A provider over the emulator; the waits its retries ask for are recorded, not slept. */
+function setup(options: Partial<MarketplaceProviderOptions> = {}) {
+  const waits: number[] = []
+  const provider = marketplaceProvider({
+    baseUrl: marketplace.origin,
+    marketplaceId: marketplace.marketplaceId,
+    secret: marketplace.secret,
+    dispatcher: server.dispatcher,
+    retry: {
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+      random: () => 0,
+    },
+    ...options,
+  })
+  const account = (): AccountOwner => ({ type: 'account', id: marketplace.seed.account().id })
+  return { provider, waits, account }
+}
+
+async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
+  try {
+    await run()
+  } catch (error) {
+    if (isCardportError(error)) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
+}
+
+const requests = () => marketplace.state.requests()
+
+/** Every text an error carries out of the library. */
+function textOf(error: CardportError): string {
+  return [error.message, error.stack ?? '', JSON.stringify(error.toJSON())].join('\n')
+}
+
+describe('createCard', () => {
+  it('tokenizes the details, then associates the card with the account', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, {
+      source: testCard(VISA, {
+        address: { line1: '167 West 74th Street', postalCode: '10023', country: 'US' },
+      }),
+      metadata: { plan: 'pro' },
+    })
+    expect(card).toMatchObject({
+      provider: 'marketplace',
+      owner,
+      brand: 'visa',
+      last4: '1111',
+      holderName: 'Benny Riemann',
+      address: { line1: '167 West 74th Street', postalCode: '10023', country: 'US' },
+      checks: { cvc: 'pass', postalCode: 'pass' },
+      metadata: { plan: 'pro' },
+      status: 'active',
+      isDefault: true,
+    })
+    expect(requests().map((entry) => entry.route)).toEqual([
+      'POST /v1/marketplaces/:marketplace/cards',
+      'POST /v1/marketplaces/:marketplace/accounts/:account/cards',
+    ])
+    // The emulator stored the alpha-3 country the adapter sent.
+    expect(marketplace.state.card(card.id)?.country_code).toBe('USA')
+  })
+
+  it('keeps a second address line on a second line of street_address', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const address = { line1: '1 Main St', line2: 'Suite 2', postalCode: '62701', country: 'US' }
+    const card = await provider.createCard(owner, { source: testCard(VISA, { address }) })
+    expect(card.address).toMatchObject(address)
+    expect(marketplace.state.card(card.id)?.street_address).toBe('1 Main St\nSuite 2')
+  })
+
+  it('associates a card tokenized earlier, by id or by URI', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const first = await tokenizeCard(provider, testCard(VISA))
+    expect(first.owner).toBeNull()
+    const byId = await provider.createCard(owner, { source: first.id, metadata: { via: 'id' } })
+    expect(byId).toMatchObject({ id: first.id, owner, metadata: { via: 'id' } })
+
+    const second = await tokenizeCard(provider, testCard(MASTERCARD))
+    const uri = `/v1/marketplaces/${marketplace.marketplaceId}/cards/${second.id}`
+    const byUri = await provider.createCard(owner, { source: uri })
+    expect(byUri).toMatchObject({ id: second.id, owner, brand: 'mastercard' })
+  })
+
+  it('a create retried with its key after the answer was lost makes one card', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    // The association commits, then the connection drops: the client never sees the card.
+    marketplace.faults.inject({
+      route: 'POST /v1/marketplaces/:marketplace/accounts/:account/cards',
+      drop: 'after-commit',
+    })
+    const input = { source: testCard(VISA) }
+    const lost = await rejection(() =>
+      provider.createCard(owner, input, { idempotencyKey: 'create-1' }),
+    )
+    expect(lost.code).toBe('provider_unavailable')
+    // A POST is never retried by the adapter on its own.
+    expect(requests().filter((entry) => entry.method === 'POST')).toHaveLength(2)
+
+    const card = await provider.createCard(owner, input, { idempotencyKey: 'create-1' })
+    expect(marketplace.state.accountCards(owner.id).map((entry) => entry.id)).toEqual([card.id])
+    // One card tokenized in all: the retry reused it.
+    expect(marketplace.state.cards()).toHaveLength(1)
+  })
+
+  it('the same key with other parameters is idempotency_conflict', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    await provider.createCard(owner, { source: testCard(VISA) }, { idempotencyKey: 'k' })
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard(MASTERCARD) }, { idempotencyKey: 'k' }),
+    )
+    expect(error.code).toBe('idempotency_conflict')
+  })
+})
+
+describe('each marketplace error', () => {
+  it('card-declined (402) is card_declined, with the request id, and adds no card', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const error = await rejection(() => provider.createCard(owner, { source: testCard(DECLINED) }))
+    expect(error).toMatchObject({
+      code: 'card_declined',
+      status: 402,
+      providerCode: 'card-declined',
+      provider: 'marketplace',
+    })
+    expect(error.requestId).toBe(requests().at(-1)?.requestId)
+    expect(error.details).toMatchObject({ categoryType: 'banking' })
+    expect(marketplace.state.accountCards(owner.id)).toEqual([])
+    expect(textOf(error)).not.toContain(DECLINED)
+  })
+
+  it('card-not-validated (409) is card_invalid', async () => {
+    const { provider, account } = setup()
+    const error = await rejection(() =>
+      provider.createCard(account(), { source: testCard(NOT_VALIDATED) }),
+    )
+    expect(error).toMatchObject({
+      code: 'card_invalid',
+      status: 409,
+      providerCode: 'card-not-validated',
+    })
+    expect(typeof error.details?.additional).toBe('string')
+    expect(textOf(error)).not.toContain(NOT_VALIDATED)
+    expect(textOf(error)).not.toMatch(/(?<![0-9A-Za-z])919(?![0-9A-Za-z])/)
+  })
+
+  it('card-already-funding-src (409) is conflict: a card already associated', async () => {
+    const { provider, account } = setup()
+    const first = await provider.createCard(account(), { source: testCard(VISA) })
+    const error = await rejection(() => provider.createCard(account(), { source: first.id }))
+    expect(error).toMatchObject({ code: 'conflict', providerCode: 'card-already-funding-src' })
+  })
+
+  it("cannot-associate-card (409) is conflict: another marketplace's card", async () => {
+    const { provider, account } = setup()
+    const other = marketplace.seed.marketplace()
+    const foreign = marketplace.seed.card({ marketplace: other.id })
+    const error = await rejection(() =>
+      provider.createCard(account(), {
+        source: `/v1/marketplaces/${other.id}/cards/${foreign.id}`,
+      }),
+    )
+    expect(error).toMatchObject({ code: 'conflict', providerCode: 'cannot-associate-card' })
+  })
+
+  it("a card the account does not hold is card_not_found (404, or another account's card)", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const missing = await rejection(() => provider.getCard(owner, MISSING_CARD_ID))
+    expect(missing).toMatchObject({ code: 'card_not_found', status: 404 })
+    const others = await provider.createCard(account(), { source: testCard(VISA) })
+    const notHeld = await rejection(() => provider.getCard(owner, others.id))
+    expect(notHeld).toMatchObject({ code: 'card_not_found', providerCode: 'card-not-associated' })
+  })
+
+  it('an account that does not exist is owner_not_found, for every operation', async () => {
+    const { provider } = setup()
+    const owner: AccountOwner = { type: 'account', id: 'ACnoSuchAccount' }
+    for (const call of [
+      () => provider.getCard(owner, MISSING_CARD_ID),
+      () => provider.listCards(owner),
+      () => provider.createCard(owner, { source: testCard(VISA) }),
+      () => provider.invalidateCard(owner, MISSING_CARD_ID),
+      () => provider.updateCard(owner, MISSING_CARD_ID, { metadata: { a: 'b' } }),
+    ]) {
+      expect((await rejection(call)).code).toBe('owner_not_found')
+    }
+  })
+
+  it('a wrong secret (401) is authentication, and the secret is never in the error', async () => {
+    const { provider } = setup({ secret: 'ak-test-wrongSecretValue' })
+    const error = await rejection(() => provider.listCards({ type: 'account', id: 'AC1' }))
+    expect(error).toMatchObject({ code: 'authentication', status: 401 })
+    expect(textOf(error)).not.toContain('wrongSecretValue')
+  })
+
+  it('403 is permission', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    marketplace.faults.inject({ status: 403 })
+    expect((await rejection(() => provider.listCards(owner))).code).toBe('permission')
+  })
+
+  it('5xx is provider_unavailable after the retries', async () => {
+    const { provider, account, waits } = setup({ retry: { retries: 1, sleep: async () => {} } })
+    const owner = account()
+    marketplace.faults.inject({ status: 503, times: 2 })
+    const error = await rejection(() => provider.listCards(owner))
+    expect(error).toMatchObject({ code: 'provider_unavailable', status: 503 })
+    expect(error.requestId).toMatch(/^OHM/)
+    expect(waits).toEqual([])
+    expect(requests()).toHaveLength(2)
+  })
+})
+
+describe('retries', () => {
+  it('a GET is retried after a dropped connection', async () => {
+    const { provider, account, waits } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    marketplace.faults.inject({
+      route: 'GET /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      drop: 'before-commit',
+    })
+    expect(await provider.getCard(owner, card.id)).toEqual(card)
+    expect(waits).toHaveLength(1)
+    const gets = requests().filter((entry) => entry.method === 'GET')
+    expect(gets.map((entry) => entry.status)).toEqual([0, 200])
+  })
+
+  it('a 429 is retried after the Retry-After it asks for', async () => {
+    const { provider, account, waits } = setup()
+    const owner = account()
+    marketplace.faults.inject({
+      route: 'GET /v1/marketplaces/:marketplace/accounts/:account/cards',
+      status: 429,
+      retryAfter: 2,
+    })
+    const page = await provider.listCards(owner)
+    expect(page.data).toEqual([])
+    // random() = 0: the jittered backoff is 0, so the wait is Retry-After exactly.
+    expect(waits).toEqual([2000])
+  })
+
+  it('a 429 that outlasts the retries is rate_limited with retryAfterMs', async () => {
+    const { provider, account } = setup({ retry: { retries: 0 } })
+    const owner = account()
+    marketplace.faults.inject({ status: 429, retryAfter: 7 })
+    const error = await rejection(() => provider.listCards(owner))
+    expect(error).toMatchObject({ code: 'rate_limited', retryAfterMs: 7000, retryable: true })
+  })
+
+  it('the PUT of an invalidation is retried after a dropped connection', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    marketplace.faults.inject({
+      route: 'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      drop: 'after-commit',
+    })
+    expect((await provider.invalidateCard(owner, card.id)).status).toBe('invalid')
+  })
+})
+
+describe('invalidation', () => {
+  it('is final: the card stays invalid whatever follows', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    const invalid = await provider.invalidateCard(owner, card.id)
+    expect(invalid).toMatchObject({ id: card.id, status: 'invalid', isDefault: false })
+    // Again: done, not an error.
+    expect((await provider.invalidateCard(owner, card.id)).status).toBe('invalid')
+    // Its metadata may still change; it stays invalid.
+    const updated = await provider.updateCard(owner, card.id, { metadata: { reason: 'lost' } })
+    expect(updated).toMatchObject({ status: 'invalid', metadata: { reason: 'lost' } })
+    expect((await provider.getCard(owner, card.id)).status).toBe('invalid')
+    // The marketplace itself refuses to make it valid again.
+    expect(marketplace.state.card(card.id)?.is_valid).toBe(false)
+    // An invalidated card cannot be associated anywhere.
+    const error = await rejection(() => provider.createCard(account(), { source: card.id }))
+    expect(error.code).toBe('conflict')
+  })
+})
+
+describe("the account's chosen card (defaultPolicy 'latest-card')", () => {
+  it('is the most recently associated valid card; invalidating it falls back', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const first = await provider.createCard(owner, { source: testCard(VISA) })
+    expect(first.isDefault).toBe(true)
+    const second = await provider.createCard(owner, { source: testCard(MASTERCARD) })
+    expect(second.isDefault).toBe(true)
+    expect((await provider.getCard(owner, first.id)).isDefault).toBe(false)
+    expect((await provider.getDefaultCard(owner))?.id).toBe(second.id)
+
+    await provider.invalidateCard(owner, second.id)
+    const fallback = await provider.getDefaultCard(owner)
+    expect(fallback).toMatchObject({ id: first.id, isDefault: true })
+    const listed = (await provider.listCards(owner, { limit: 10 })).data
+    expect(listed.map((card) => [card.id, card.isDefault])).toEqual([
+      [first.id, true],
+      [second.id, false],
+    ])
+
+    await provider.invalidateCard(owner, first.id)
+    expect(await provider.getDefaultCard(owner)).toBeNull()
+  })
+})
+
+describe('updateCard', () => {
+  it("merges metadata into the card's meta; an empty value unsets a key", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, {
+      source: testCard(VISA),
+      metadata: { keep: '1', drop: '2' },
+    })
+    const updated = await provider.updateCard(owner, card.id, {
+      metadata: { drop: '', added: '3' },
+    })
+    expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+    expect(marketplace.state.card(card.id)?.meta).toEqual({ keep: '1', added: '3' })
+  })
+
+  it('cannot change the address, expiry or name: unsupported_operation, no request', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    const before = requests().length
+    for (const patch of [{ address: { city: 'X' } }, { expYear: 2040 }, { holderName: 'J' }]) {
+      expect((await rejection(() => provider.updateCard(owner, card.id, patch))).code).toBe(
+        'unsupported_operation',
+      )
+    }
+    expect(requests()).toHaveLength(before)
+  })
+})
+
+describe('paging', () => {
+  it("walks an account's cards across several pages, in association order", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const created: string[] = []
+    for (let index = 0; index < 7; index++) {
+      created.push((await provider.createCard(owner, { source: testCard(VISA) })).id)
+    }
+    const seen: string[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const page = await provider.listCards(owner, cursor ? { limit: 3, cursor } : { limit: 3 })
+      pages += 1
+      seen.push(...page.data.map((card) => card.id))
+      expect(page.hasMore).toBe(page.nextCursor !== null)
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+    expect(pages).toBe(3)
+    expect(seen).toEqual(created)
+    expect((await toArray(listAll(provider, owner, { pageSize: 2 }), { limit: 100 })).length).toBe(
+      7,
+    )
+  })
+
+  it('lists the whole marketplace, tokens no account holds included', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const held = await provider.createCard(owner, { source: testCard(VISA) })
+    const loose = await tokenizeCard(provider, testCard(MASTERCARD))
+    const first = await listMarketplaceCards(provider, { limit: 1 })
+    expect(first.hasMore).toBe(true)
+    const all = []
+    for await (const card of listAllMarketplaceCards(provider, { pageSize: 1 })) all.push(card)
+    expect(all.map((card) => [card.id, card.owner?.id ?? null])).toEqual([
+      [held.id, owner.id],
+      [loose.id, null],
+    ])
+  })
+})
+
+describe('bad card details are refused without a request', () => {
+  it.each([
+    ['a Luhn failure', { number: '4111111111111112' }],
+    ['an expired card', { expMonth: 1, expYear: 2020 }],
+    ['a CVC of the wrong length', { cvc: '9191' }],
+    ['a postal code without a country', { address: { postalCode: '10023' } }],
+    ['a street without a postal code', { address: { line1: '1 Main St', country: 'US' } }],
+    ['a name over 128 characters', { holderName: 'x'.repeat(129) }],
+    ['a phone that is not E.164', { phone: '6509241212' }],
+  ])('%s', async (_name, overrides) => {
+    const { provider, account } = setup()
+    const owner = account()
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard(VISA, overrides) }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(requests()).toEqual([])
+    expect(textOf(error)).not.toContain(VISA)
+    expect(textOf(error)).not.toContain('4111111111111112')
+  })
+})

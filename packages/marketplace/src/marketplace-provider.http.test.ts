@@ -1,0 +1,93 @@
+import { type CardportError, isCardportError } from '@cardport/core'
+import { type EmulatorServer, marketplaceEmulator, startEmulatorServer } from '@cardport/testing'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { testCard } from './__fixtures__/conformance-fixture.js'
+import { type MarketplaceProvider, marketplaceProvider } from './marketplace-provider.js'
+
+/** The owners the marketplace holds cards for. */
+type AccountOwner = { type: 'account'; id: string }
+
+// Faults over a real loopback socket, through the provider's own undici Agent: a dropped
+// connection is a destroyed socket here, and Retry-After a real response header.
+
+let server: EmulatorServer
+const providers: MarketplaceProvider[] = []
+beforeAll(async () => {
+  server = await startEmulatorServer({ emulators: [marketplaceEmulator()] })
+})
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((provider) => provider.close()))
+  server.reset()
+})
+afterAll(() => server.close())
+
+function setup() {
+  const marketplace = server.marketplace!
+  const waits: number[] = []
+  const provider = marketplaceProvider({
+    baseUrl: server.url,
+    marketplaceId: marketplace.marketplaceId,
+    secret: marketplace.secret,
+    retry: {
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+      random: () => 0,
+    },
+  })
+  providers.push(provider)
+  const owner: AccountOwner = { type: 'account', id: marketplace.seed.account().id }
+  return { marketplace, provider, owner, waits }
+}
+
+async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
+  try {
+    await run()
+  } catch (error) {
+    if (isCardportError(error)) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('over real HTTP', () => {
+  it('a GET is retried after the server drops the connection', async () => {
+    const { marketplace, provider, owner, waits } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    marketplace.faults.inject({
+      route: 'GET /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      drop: 'before-commit',
+    })
+    expect(await provider.getCard(owner, card.id)).toEqual(card)
+    expect(waits).toHaveLength(1)
+  })
+
+  it('a dropped POST is not retried: provider_unavailable', async () => {
+    const { marketplace, provider, owner } = setup()
+    marketplace.faults.inject({
+      route: 'POST /v1/marketplaces/:marketplace/cards',
+      drop: 'before-commit',
+    })
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard('4111111111111111') }),
+    )
+    expect(error.code).toBe('provider_unavailable')
+    expect(marketplace.state.requests()).toHaveLength(1)
+  })
+
+  it("a 429's Retry-After header is honoured", async () => {
+    const { marketplace, provider, owner, waits } = setup()
+    marketplace.faults.inject({ status: 429, retryAfter: 3 })
+    expect((await provider.listCards(owner)).data).toEqual([])
+    expect(waits).toEqual([3000])
+  })
+
+  it('error bodies keep their request id from the real response', async () => {
+    const { marketplace, provider, owner } = setup()
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard('4444444444444448') }),
+    )
+    expect(error.code).toBe('card_declined')
+    expect(error.requestId).toBe(marketplace.state.requests().at(-1)?.requestId)
+  })
+})

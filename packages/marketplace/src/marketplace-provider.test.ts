@@ -1,0 +1,317 @@
+import { type CardDetailsInput, type CardportError, isCardportError } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import {
+  listMarketplaceCards,
+  MARKETPLACE_CAPABILITIES,
+  type MarketplaceProvider,
+  marketplaceProvider,
+  tokenizeCard,
+} from './marketplace-provider.js'
+
+// Everything here is refused before any request: the dispatcher fails the test if one is sent.
+
+const NUMBER = '4111111111111111'
+const AMEX = '378282246310005'
+const CVC = '323'
+const account = { type: 'account', id: 'AC6zdJPkzqXpIxTgvxpYse4G' } as const
+
+function refusingDispatcher() {
+  const sent: string[] = []
+  return {
+    sent,
+    dispatch(options: { method?: string; path?: string }) {
+      sent.push(`${options.method} ${options.path}`)
+      throw new Error('this test sends no request')
+    },
+  }
+}
+
+function setup(): { provider: MarketplaceProvider; sent: string[] } {
+  const dispatcher = refusingDispatcher()
+  const provider = marketplaceProvider({
+    baseUrl: 'https://marketplace.test',
+    marketplaceId: 'TEST-MP6xDq5coY66zGqeAztpK2Sj',
+    secret: 'ak-test-secretValue123',
+    dispatcher,
+  })
+  return { provider, sent: dispatcher.sent }
+}
+
+function details(overrides: Partial<CardDetailsInput> = {}): CardDetailsInput {
+  return {
+    number: NUMBER,
+    expMonth: 12,
+    expYear: new Date().getUTCFullYear() + 3,
+    cvc: CVC,
+    holderName: 'Benny Riemann',
+    ...overrides,
+  }
+}
+
+async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
+  try {
+    await run()
+  } catch (error) {
+    if (isCardportError(error)) return error
+    throw error
+  }
+  throw new Error('expected a rejection')
+}
+
+/** Every text an error carries out of the library. */
+function textOf(error: CardportError): string {
+  return [
+    error.message,
+    error.stack ?? '',
+    JSON.stringify(error.toJSON()),
+    JSON.stringify(error.issues ?? []),
+  ].join('\n')
+}
+
+function expectNoSecrets(error: CardportError, ...secrets: string[]) {
+  const text = textOf(error)
+  for (const secret of [NUMBER, AMEX, '4111 1111 1111 1111', ...secrets]) {
+    expect(text, `the error holds ${secret}`).not.toContain(secret)
+  }
+  // A CVC counts as a whole token only: `323` inside a stack's `:2323:` is not one.
+  for (const cvc of [CVC, '3234']) {
+    expect(text, `the error holds the CVC ${cvc}`).not.toMatch(
+      new RegExp(`(?<![0-9A-Za-z])${cvc}(?![0-9A-Za-z])`),
+    )
+  }
+}
+
+describe('card details are refused before any request', () => {
+  const year = new Date().getUTCFullYear()
+  it.each([
+    ['a number failing the Luhn check', { number: '4111111111111112' }, 'source.number'],
+    ['a number with letters', { number: '4111-1111-abcd-1111' }, 'source'],
+    ['an expired card', { expMonth: 1, expYear: year - 1 }, 'source.expYear'],
+    ['month 13', { expMonth: 13 }, 'source.expMonth'],
+    ['a 4-digit CVC on a Visa', { cvc: '3234' }, 'source.cvc'],
+    ['a 3-digit CVC on an Amex', { number: AMEX, cvc: CVC }, 'source.cvc'],
+    ['a 2-digit CVC', { cvc: '32' }, 'source.cvc'],
+    ['a name over 128 characters', { holderName: 'n'.repeat(129) }, 'source.holderName'],
+    ['a phone that is not E.164', { phone: '650-924-1212' }, 'source.phone'],
+    ['a phone over 15 digits', { phone: '+1234567890123456' }, 'source.phone'],
+    [
+      'a postal code without a country',
+      { address: { postalCode: '10023' } },
+      'source.address.country',
+    ],
+    [
+      'a street address without a postal code',
+      { address: { line1: '167 West 74th Street', country: 'US' } },
+      'source.address.postalCode',
+    ],
+    [
+      'a country that is not ISO 3166-1',
+      { address: { postalCode: '10023', country: 'XX' } },
+      'source.address.country',
+    ],
+    [
+      'a country in alpha-3 (the normalized card speaks alpha-2)',
+      { address: { postalCode: '10023', country: 'USA' } },
+      'source.address.country',
+    ],
+  ] as const)('%s', async (_name, overrides, path) => {
+    const { provider, sent } = setup()
+    const error = await rejection(() =>
+      provider.createCard(account, { source: details(overrides as Partial<CardDetailsInput>) }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.provider).toBe('marketplace')
+    expect(error.issues?.map((issue) => issue.path.join('.'))).toContain(path)
+    expectNoSecrets(error)
+    expect(sent).toEqual([])
+  })
+
+  it('tokenizeCard checks the same rules', async () => {
+    const { provider, sent } = setup()
+    const error = await rejection(() =>
+      tokenizeCard(provider, details({ number: '4111111111111112' })),
+    )
+    expect(error.code).toBe('invalid_request')
+    expectNoSecrets(error, '4111111111111112')
+    const address = await rejection(() =>
+      tokenizeCard(provider, details({ address: { line1: '1 Main St', country: 'US' } })),
+    )
+    expect(address.issues?.[0]?.path).toEqual(['source', 'address', 'postalCode'])
+    expect(sent).toEqual([])
+  })
+
+  it('a Luhn-failing number in the message is masked even when nothing else would catch it', async () => {
+    const { provider } = setup()
+    const error = await rejection(() =>
+      provider.createCard(account, { source: details({ number: '4111 1111 1111 1112' }) }),
+    )
+    expectNoSecrets(error, '4111 1111 1111 1112', '4111111111111112')
+  })
+})
+
+describe('updates are refused before any request', () => {
+  it.each([
+    ['the name', { holderName: 'Jenny Rosen' }, 'holderName'],
+    ['the expiry', { expMonth: 5, expYear: 2040 }, 'expMonth, expYear'],
+    ['the address', { address: { city: 'Springfield' } }, 'address'],
+    ['the address with metadata', { address: { city: 'X' }, metadata: { a: 'b' } }, 'address'],
+  ] as const)(
+    '%s cannot change: unsupported_operation, pointing to a new card',
+    async (_name, patch, fields) => {
+      const { provider, sent } = setup()
+      const error = await rejection(() => provider.updateCard(account, 'CC1', patch))
+      expect(error.code).toBe('unsupported_operation')
+      expect(error.message).toContain(`cannot change ${fields}`)
+      expect(error.message).toContain('invalidateCard')
+      expect(sent).toEqual([])
+    },
+  )
+
+  it('metadata over the limits is invalid_request', async () => {
+    const { provider, sent } = setup()
+    const error = await rejection(() =>
+      provider.updateCard(account, 'CC1', { metadata: { ['k'.repeat(41)]: 'v' } }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.[0]?.path[0]).toBe('metadata')
+    expect(sent).toEqual([])
+  })
+})
+
+describe('what the marketplace cannot do', () => {
+  it('deleteCard is unsupported and points to invalidateCard', async () => {
+    const { provider, sent } = setup()
+    // The type says so too: deleteCard takes no arguments a caller could give.
+    const deleteCard = provider.deleteCard as unknown as (o: unknown, id: string) => Promise<void>
+    const error = await rejection(() => deleteCard(account, 'CC1'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toContain('invalidateCard')
+    expect(sent).toEqual([])
+  })
+
+  it('setDefaultCard is unsupported: the marketplace chooses the card', async () => {
+    const { provider } = setup()
+    const setDefault = provider.setDefaultCard as unknown as (
+      o: unknown,
+      id: string,
+    ) => Promise<unknown>
+    expect((await rejection(() => setDefault(account, 'CC1'))).code).toBe('unsupported_operation')
+  })
+
+  it('customers are not owners here', async () => {
+    const { provider, sent } = setup()
+    const getCard = provider.getCard as unknown as (o: unknown, id: string) => Promise<unknown>
+    const error = await rejection(() => getCard({ type: 'customer', id: 'CU1' }, 'CC1'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(sent).toEqual([])
+  })
+
+  it('declares its capabilities', () => {
+    const { provider } = setup()
+    expect(provider.capabilities).toEqual(MARKETPLACE_CAPABILITIES)
+    expect(provider.name).toBe('marketplace')
+  })
+})
+
+describe('cursors and list options are checked before any request', () => {
+  it('a cursor from another provider, or not a cursor, is invalid_request', async () => {
+    const { provider, sent } = setup()
+    const foreign = Buffer.from(JSON.stringify({ p: 'stripe', s: { after: 'card_1' } })).toString(
+      'base64url',
+    )
+    for (const cursor of ['nope', foreign]) {
+      const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
+      expect(error.code).toBe('invalid_request')
+    }
+    expect(sent).toEqual([])
+  })
+
+  it("a cursor of one account's list is refused for another account's list", async () => {
+    const { provider, sent } = setup()
+    const cursor = Buffer.from(
+      JSON.stringify({ p: 'marketplace', s: { scope: 'AC_other', offset: 2 } }),
+    ).toString('base64url')
+    const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('another list')
+    const marketplaceWide = await rejection(() =>
+      listMarketplaceCards(provider, { limit: 2, cursor }),
+    )
+    expect(marketplaceWide.code).toBe('invalid_request')
+    expect(sent).toEqual([])
+  })
+
+  it('a limit outside 1–100 is invalid_request', async () => {
+    const { provider, sent } = setup()
+    for (const limit of [0, 101, 2.5]) {
+      expect((await rejection(() => provider.listCards(account, { limit }))).code).toBe(
+        'invalid_request',
+      )
+      expect((await rejection(() => listMarketplaceCards(provider, { limit }))).code).toBe(
+        'invalid_request',
+      )
+    }
+    expect(sent).toEqual([])
+  })
+})
+
+describe('options', () => {
+  const valid = {
+    baseUrl: 'https://marketplace.test/',
+    marketplaceId: 'TEST-MP1',
+    secret: 'ak-test-topSecretValue',
+  }
+
+  it.each([
+    ['no secret', { secret: '' }, 'secret'],
+    ['a baseUrl that is not http(s)', { baseUrl: 'ftp://marketplace.test' }, 'baseUrl'],
+    ['a baseUrl that is not a URL', { baseUrl: 'marketplace' }, 'baseUrl'],
+    ['a marketplace id with a slash', { marketplaceId: 'MP/1' }, 'marketplaceId'],
+    ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
+    ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],
+    ['too many retries', { retry: { retries: 11 } }, 'retry.retries'],
+  ])('refuses %s, naming the adapter and never echoing the secret', (_name, change, path) => {
+    let thrown: unknown
+    try {
+      marketplaceProvider({ ...valid, ...change } as Parameters<typeof marketplaceProvider>[0])
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    const error = thrown as CardportError
+    expect(error.message).toContain('marketplaceProvider options')
+    expect(error.issues?.map((issue) => issue.path.join('.'))).toContain(path)
+    expect(textOf(error)).not.toContain('topSecretValue')
+  })
+
+  it('keeps the validated options frozen, without the secret', async () => {
+    const provider = marketplaceProvider(valid)
+    expect(provider.options).toEqual({
+      baseUrl: 'https://marketplace.test',
+      marketplaceId: 'TEST-MP1',
+    })
+    expect(Object.isFrozen(provider.options)).toBe(true)
+    expect(Object.isFrozen(provider)).toBe(true)
+    expect(JSON.stringify(provider)).not.toContain('topSecretValue')
+    await provider.close()
+  })
+
+  it('close() leaves a dispatcher the caller owns open', async () => {
+    let closed = false
+    const dispatcher = {
+      dispatch: () => true,
+      close: async () => {
+        closed = true
+      },
+    }
+    const provider = marketplaceProvider({ ...valid, dispatcher })
+    await provider.close()
+    expect(closed).toBe(false)
+  })
+
+  it('the functions beside the provider refuse anything but a marketplace provider', async () => {
+    const { provider } = setup()
+    const fake = { ...provider } as MarketplaceProvider
+    expect((await rejection(() => listMarketplaceCards(fake))).code).toBe('invalid_request')
+  })
+})

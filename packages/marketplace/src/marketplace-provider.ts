@@ -1,0 +1,606 @@
+import {
+  type Card,
+  type CardDetailsInput,
+  CardDetailsSchema,
+  type CardProvider,
+  type CardUpdate,
+  cardNotFound,
+  decodeCursor,
+  defineCardProvider,
+  encodeCursor,
+  InvalidRequestError,
+  isCardportError,
+  type ListOptions,
+  type MetadataPatch,
+  MetadataPatchSchema,
+  type Owner,
+  type Page,
+  type ProviderCapabilities,
+  ProviderUnavailableError,
+  type RetryPolicy,
+  type ValidCreateCardInput,
+  validate,
+} from '@cardport/core'
+import { Agent } from 'undici'
+import { z } from 'zod'
+import { prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
+import { createHttpClient, type HttpClient, type MarketplaceDispatcher } from './http-client.js'
+import { type CreateRecord, createIdempotencyLog } from './idempotency.js'
+import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
+import {
+  chosenCardIdOf,
+  isObject,
+  lastSegment,
+  type MarketplaceCard,
+  toMarketplaceCard,
+  toMarketplaceCardToken,
+} from './parse-card.js'
+
+/**
+ * What the marketplace adapter supports. Cards belong to accounts; they are tokenized, then
+ * associated with an account, and retired with `invalidateCard` (`is_valid=false`, final):
+ * the marketplace has no way to delete one. The account's chosen card is the one most
+ * recently associated (`defaultPolicy: 'latest-card'`), which the caller cannot pick otherwise.
+ */
+export const MARKETPLACE_CAPABILITIES = Object.freeze({
+  ownerTypes: ['account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: true,
+  deleteCard: false,
+  setDefaultCard: false,
+  invalidateCard: true,
+  cardDetails: true,
+  externalAccounts: false,
+  defaultPolicy: 'latest-card',
+} as const satisfies ProviderCapabilities)
+
+/** Options of {@link marketplaceProvider}. */
+export interface MarketplaceProviderOptions {
+  /** The API's origin, e.g. `'https://api.marketplace.example'` (paths start with `/v1`). */
+  baseUrl: string
+  /** The marketplace every card lives in (`TEST-MP4GZhFzmckF3PpDFczd02s7`). */
+  marketplaceId: string
+  /** The API key secret, sent with HTTP basic auth. Never logged nor put in an error. */
+  secret: string
+  /**
+   * Your undici `Dispatcher` (an `Agent`, a `Pool`, a `ProxyAgent`, a `MockAgent`, the testing
+   * kit's bridge). Default: an `Agent` made for this provider, with keep-alive connections per
+   * origin, which `close()` closes. A dispatcher you pass is yours to close.
+   */
+  dispatcher?: MarketplaceDispatcher
+  /** Connect timeout of the default `Agent` (ignored with your own dispatcher). Default 10 s. */
+  connectTimeoutMs?: number
+  /** Longest wait for the response headers. Default 30 s. */
+  headersTimeoutMs?: number
+  /** Longest silence while the response body arrives. Default 30 s. */
+  bodyTimeoutMs?: number
+  /**
+   * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
+   * 5xx and 429, with exponential backoff and full jitter; a 429's `Retry-After` is the least
+   * wait. POSTs (tokenize, associate) are never retried: the reference promises no idempotency.
+   */
+  retry?: Pick<RetryPolicy, 'retries' | 'baseDelayMs' | 'maxDelayMs' | 'sleep' | 'random'>
+  /** The `User-Agent` header. Default `cardport-marketplace`. */
+  userAgent?: string
+}
+
+const OptionsSchema = z.object({
+  baseUrl: z
+    .url({
+      protocol: /^https?$/,
+      error: 'baseUrl must be an http(s) URL such as https://api.example.com',
+    })
+    .transform((url) => url.replace(/\/+$/, '')),
+  marketplaceId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'marketplaceId is the id of a marketplace, such as TEST-MP4GZh…'),
+  secret: z.string().min(1, 'secret is the marketplace API key secret and cannot be empty'),
+  dispatcher: z
+    .custom<MarketplaceDispatcher>(
+      (value) => isObject(value) && typeof value.dispatch === 'function',
+      'dispatcher must be an undici Dispatcher (an Agent, a Pool …)',
+    )
+    .optional(),
+  connectTimeoutMs: z.number().int().positive().default(10_000),
+  headersTimeoutMs: z.number().int().positive().default(30_000),
+  bodyTimeoutMs: z.number().int().positive().default(30_000),
+  retry: z
+    .object({
+      retries: z.number().int().min(0).max(10).default(2),
+      baseDelayMs: z.number().int().min(0).default(200),
+      maxDelayMs: z.number().int().min(0).default(20_000),
+      sleep: z
+        .custom<(ms: number) => Promise<void>>((value) => typeof value === 'function')
+        .optional(),
+      random: z.custom<() => number>((value) => typeof value === 'function').optional(),
+    })
+    .default({ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }),
+  userAgent: z.string().min(1).default('cardport-marketplace'),
+})
+
+/** The marketplace provider: a `CardProvider` with its capabilities known, plus `close()`. */
+export type MarketplaceProvider = CardProvider<typeof MARKETPLACE_CAPABILITIES> & {
+  /** The validated options, frozen (the secret is not among them). */
+  readonly options: Readonly<{ baseUrl: string; marketplaceId: string }>
+  /**
+   * Closes the keep-alive connections of the `Agent` the provider made. Does nothing when you
+   * passed your own dispatcher: close that yourself.
+   */
+  close(): Promise<void>
+}
+
+/** What the functions beside the provider (tokenize, marketplace-wide list) reach through it. */
+interface MarketplaceInternals {
+  tokenize(
+    details: CardDetailsInput,
+    metadata: MetadataPatch | undefined,
+    key?: string,
+  ): Promise<MarketplaceCard>
+  listAll(limit: number, cursor?: string): Promise<Page<MarketplaceCard>>
+}
+
+const internals = new WeakMap<object, MarketplaceInternals>()
+
+/**
+ * A cardport provider for the marketplace API, over undici.
+ *
+ * - `createCard(account, { source })`: raw card details are tokenized
+ *   (`POST /v1/marketplaces/:mp/cards`) and associated with the account
+ *   (`POST …/accounts/:account/cards` with the card's URI); a card id or URI is associated as is.
+ * - `getCard`, `listCards`, `updateCard` and `invalidateCard` use the account's card routes, so
+ *   one account never reaches another's card.
+ * - `deleteCard` is unsupported: the marketplace cannot delete a card; `invalidateCard` retires
+ *   it for good.
+ *
+ * @example
+ * ```ts
+ * import { marketplaceProvider } from '@cardport/marketplace'
+ *
+ * const provider = marketplaceProvider({
+ *   baseUrl: 'https://api.marketplace.example',
+ *   marketplaceId: process.env.MARKETPLACE_ID!,
+ *   secret: process.env.MARKETPLACE_SECRET!,
+ * })
+ * const account = { type: 'account', id: 'AC6zdJPkzqXpIxTgvxpYse4G' } as const
+ * const card = await provider.createCard(account, {
+ *   source: { number: '4111 1111 1111 1111', expMonth: 4, expYear: 2030, cvc: '123' },
+ * })
+ * await provider.close()
+ * ```
+ */
+export function marketplaceProvider(options: MarketplaceProviderOptions): MarketplaceProvider {
+  const valid = Object.freeze(
+    validate(OptionsSchema, options, 'marketplaceProvider options', MARKETPLACE_PROVIDER_NAME),
+  )
+  const ownAgent =
+    valid.dispatcher === undefined
+      ? new Agent({
+          connect: { timeout: valid.connectTimeoutMs },
+          headersTimeout: valid.headersTimeoutMs,
+          bodyTimeout: valid.bodyTimeoutMs,
+        })
+      : undefined
+  const http = createHttpClient({
+    baseUrl: valid.baseUrl,
+    secret: valid.secret,
+    dispatcher: valid.dispatcher ?? (ownAgent as MarketplaceDispatcher),
+    headersTimeoutMs: valid.headersTimeoutMs,
+    bodyTimeoutMs: valid.bodyTimeoutMs,
+    userAgent: valid.userAgent,
+    retry: valid.retry,
+  })
+  const api = marketplaceApi(http, valid.marketplaceId)
+
+  const provider = defineCardProvider({
+    name: MARKETPLACE_PROVIDER_NAME,
+    capabilities: MARKETPLACE_CAPABILITIES,
+    createCard: (owner, input, { idempotencyKey }) => api.create(owner, input, idempotencyKey),
+    getCard: (owner, cardId) => api.get(owner, cardId),
+    listCards: (owner, { limit, cursor }) => api.list(owner, limit, cursor),
+    updateCard: (owner, cardId, patch) => api.update(owner, cardId, patch),
+    invalidateCard: (owner, cardId) => api.invalidate(owner, cardId),
+    getDefaultCard: (owner) => api.getDefault(owner),
+    parseCard: (raw, owner) => toMarketplaceCard(raw, owner),
+    // The HTTP client already raises CardportErrors; this catches anything thrown around it.
+    mapError: (error) => mapMarketplaceError(error),
+  })
+
+  const marketplace: MarketplaceProvider = Object.freeze({
+    ...provider,
+    options: Object.freeze({ baseUrl: valid.baseUrl, marketplaceId: valid.marketplaceId }),
+    async close() {
+      await ownAgent?.close()
+    },
+  })
+  internals.set(marketplace, {
+    tokenize: (details, metadata, key) => api.tokenize(details, metadata, key),
+    listAll: (limit, cursor) => api.listMarketplace(limit, cursor),
+  })
+  return marketplace
+}
+
+/**
+ * Tokenizes card details in the provider's marketplace without associating them with an
+ * account (`POST /v1/marketplaces/:mp/cards`). The details are checked first, as `createCard`
+ * checks them; the result has `owner: null`. Associate it later with
+ * `createCard(account, { source: card.id })`.
+ *
+ * @example
+ * ```ts
+ * const token = await tokenizeCard(provider, { number: '4111111111111111', expMonth: 4, expYear: 2030 })
+ * await provider.createCard(account, { source: token.id })
+ * ```
+ */
+export async function tokenizeCard(
+  provider: MarketplaceProvider,
+  details: CardDetailsInput,
+  options: { metadata?: MetadataPatch; idempotencyKey?: string } = {},
+): Promise<MarketplaceCard> {
+  const metadata =
+    options.metadata === undefined
+      ? undefined
+      : validate(MetadataPatchSchema, options.metadata, 'metadata', MARKETPLACE_PROVIDER_NAME)
+  return internalsOf(provider).tokenize(details, metadata, options.idempotencyKey)
+}
+
+/**
+ * One page of every card of the marketplace (`GET /v1/marketplaces/:mp/cards`), associated
+ * or not: a card no account holds has `owner: null`. Pages like `listCards`, with an opaque
+ * cursor over the marketplace's offset.
+ *
+ * @example
+ * ```ts
+ * let page = await listMarketplaceCards(provider, { limit: 100 })
+ * while (page.hasMore) page = await listMarketplaceCards(provider, { limit: 100, cursor: page.nextCursor! })
+ * ```
+ */
+export async function listMarketplaceCards(
+  provider: MarketplaceProvider,
+  options: ListOptions = {},
+): Promise<Page<MarketplaceCard>> {
+  const { limit, cursor } = validate(
+    ListOptionsSchema,
+    options,
+    'list options',
+    MARKETPLACE_PROVIDER_NAME,
+  )
+  return internalsOf(provider).listAll(limit, cursor)
+}
+
+/**
+ * Every card of the marketplace, page by page, holding one page in memory at a time.
+ *
+ * @example
+ * ```ts
+ * for await (const card of listAllMarketplaceCards(provider)) if (!card.owner) console.log(card.id)
+ * ```
+ */
+export async function* listAllMarketplaceCards(
+  provider: MarketplaceProvider,
+  options: { pageSize?: number; signal?: AbortSignal } = {},
+): AsyncGenerator<MarketplaceCard, void, undefined> {
+  let cursor: string | undefined
+  do {
+    options.signal?.throwIfAborted()
+    const page = await listMarketplaceCards(provider, {
+      limit: options.pageSize ?? 100,
+      ...(cursor === undefined ? {} : { cursor }),
+    })
+    yield* page.data
+    cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
+  } while (cursor !== undefined)
+}
+
+const ListOptionsSchema = z.object({
+  limit: z.number().int().min(1).max(100).default(10),
+  cursor: z.string().min(1).optional(),
+})
+
+function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
+  const found = internals.get(provider)
+  if (!found) {
+    throw new InvalidRequestError(
+      'this is not a provider made by marketplaceProvider(): pass the provider it returned',
+      { provider: MARKETPLACE_PROVIDER_NAME },
+    )
+  }
+  return found
+}
+
+/** The marketplace's card routes, as the primitives the core calls. */
+function marketplaceApi(http: HttpClient, marketplaceId: string) {
+  const creates = createIdempotencyLog()
+  const marketplacePath = `/v1/marketplaces/${encodeURIComponent(marketplaceId)}`
+  const accountPath = (owner: Owner) =>
+    `${marketplacePath}/accounts/${encodeURIComponent(owner.id)}`
+  const accountCardPath = (owner: Owner, cardId: string) =>
+    `${accountPath(owner)}/cards/${encodeURIComponent(cardKey(cardId))}`
+
+  // A card URI to associate: ids become this marketplace's card URIs; URIs go as given, so that
+  // one from another marketplace gets the marketplace's own `cannot-associate-card`.
+  const cardUri = (source: string) =>
+    source.includes('/')
+      ? `/${source.replace(/^\/+/, '')}`
+      : `${marketplacePath}/cards/${encodeURIComponent(source)}`
+
+  const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
+    const card = toMarketplaceCard(raw, owner)
+    // The account's routes only answer with the account's cards; check, rather than trust.
+    const holder = isObject(raw) ? toMarketplaceCardToken(raw)?.owner : null
+    if (card === null || (holder && holder.id !== owner.id)) {
+      throw cardNotFound(MARKETPLACE_PROVIDER_NAME, owner, cardId)
+    }
+    return card
+  }
+
+  /**
+   * Runs a request on an account's route. A 404 there may mean the card or the account is
+   * missing: the account is looked up to tell `owner_not_found` from `card_not_found`.
+   */
+  const onAccount = async <T>(owner: Owner, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run()
+    } catch (error) {
+      if (isCardportError(error, 'card_not_found') && error.status === 404) {
+        await http.send({ method: 'GET', path: accountPath(owner), notFound: 'owner' })
+      }
+      throw error
+    }
+  }
+
+  const associate = async (owner: Owner, uri: string, idempotencyKey: string): Promise<unknown> => {
+    const { body } = await onAccount(owner, () =>
+      http.send({
+        method: 'POST',
+        path: `${accountPath(owner)}/cards`,
+        body: { card_uri: uri },
+        idempotencyKey,
+      }),
+    )
+    return body
+  }
+
+  /**
+   * Associates a card, once per idempotency key. When an earlier attempt with the key ended
+   * without an answer (a dropped connection, a timeout, a 5xx), it may have associated the card:
+   * then `card-already-funding-src` for a card this account holds means it did.
+   */
+  const associateOnce = async (
+    owner: Owner,
+    uri: string,
+    cardId: string,
+    record: CreateRecord,
+    idempotencyKey: string,
+  ): Promise<Card> => {
+    const uncertain = record.associating === true
+    record.associating = true
+    try {
+      const card = toCard(await associate(owner, uri, `${idempotencyKey}:associate`), owner, cardId)
+      record.cardId = card.id
+      return card
+    } catch (error) {
+      // Only a failure without an answer leaves the outcome unknown.
+      record.associating = isCardportError(error, 'provider_unavailable')
+      const earlier =
+        uncertain &&
+        isCardportError(error, 'conflict') &&
+        error.providerCode === 'card-already-funding-src'
+      if (!earlier) throw error
+      const card = await get(owner, cardId).catch(() => undefined)
+      if (!card) throw error
+      record.associating = false
+      record.cardId = card.id
+      return card
+    }
+  }
+
+  const setMeta = async (owner: Owner, card: Card, metadata: MetadataPatch): Promise<Card> => {
+    const form = prepareUpdate({ metadata })(card.metadata)
+    const { body } = await http.send({
+      method: 'PUT',
+      path: accountCardPath(owner, card.id),
+      body: form,
+      retry: true,
+    })
+    return toCard(body, owner, card.id)
+  }
+
+  const tokenize = async (form: TokenizeForm, idempotencyKey?: string) => {
+    const { body } = await http.send({
+      method: 'POST',
+      path: `${marketplacePath}/cards`,
+      body: { ...form },
+      ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    })
+    const card = toMarketplaceCardToken(body)
+    if (card === null) throw unreadable('tokenizing a card')
+    const uri = isObject(body) && typeof body.uri === 'string' ? body.uri : cardUri(card.id)
+    return { card, uri }
+  }
+
+  const get = (owner: Owner, cardId: string) =>
+    onAccount(owner, async () => {
+      const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
+      return toCard(body, owner, cardId)
+    })
+
+  const list = async (owner: Owner, limit: number, cursor?: string) => {
+    const offset = offsetOf(cursor, owner.id)
+    const { body } = await http.send({
+      method: 'GET',
+      path: `${accountPath(owner)}/cards`,
+      query: { limit, offset },
+      notFound: 'owner',
+    })
+    return { body, page: pageOf(body, offset, owner.id, (item) => toMarketplaceCard(item, owner)) }
+  }
+
+  return {
+    async tokenize(
+      details: CardDetailsInput,
+      metadata: MetadataPatch | undefined,
+      idempotencyKey?: string,
+    ): Promise<MarketplaceCard> {
+      const checked = validate(
+        CardDetailsSchema,
+        details,
+        'card details',
+        MARKETPLACE_PROVIDER_NAME,
+      )
+      return (await tokenize(toTokenizeForm(checked, metadata), idempotencyKey)).card
+    },
+
+    async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string): Promise<Card> {
+      const { source, metadata } = input
+      // Checked before any request: the core's card rules, then the marketplace's own.
+      const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata)
+      const record = creates.begin(idempotencyKey, owner, { source, metadata })
+      if (record.cardId) return get(owner, record.cardId)
+
+      if (typeof source === 'string') {
+        const cardId = cardKey(source)
+        const card = await associateOnce(owner, cardUri(source), cardId, record, idempotencyKey)
+        return metadata ? setMeta(owner, card, metadata) : card
+      }
+      if (record.tokenId === undefined) {
+        const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
+        record.tokenId = token.card.id
+      }
+      return associateOnce(owner, cardUri(record.tokenId), record.tokenId, record, idempotencyKey)
+    },
+
+    get,
+
+    list: async (owner: Owner, limit: number, cursor?: string) =>
+      (await list(owner, limit, cursor)).page,
+
+    async listMarketplace(limit: number, cursor?: string): Promise<Page<MarketplaceCard>> {
+      const offset = offsetOf(cursor, '')
+      const { body } = await http.send({
+        method: 'GET',
+        path: `${marketplacePath}/cards`,
+        query: { limit, offset },
+      })
+      return pageOf(body, offset, '', (item) => toMarketplaceCardToken(item))
+    },
+
+    update: (owner: Owner, cardId: string, patch: CardUpdate) => {
+      // Checked before any request; the form needs the card's current meta.
+      const build = prepareUpdate(patch)
+      return onAccount(owner, async () => {
+        const current = toCard(
+          (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
+          owner,
+          cardId,
+        )
+        const { body } = await http.send({
+          method: 'PUT',
+          path: accountCardPath(owner, cardId),
+          body: build(current.metadata),
+          retry: true,
+        })
+        return toCard(body, owner, cardId)
+      })
+    },
+
+    invalidate: (owner: Owner, cardId: string) =>
+      onAccount(owner, async () => {
+        try {
+          const { body } = await http.send({
+            method: 'PUT',
+            path: accountCardPath(owner, cardId),
+            body: { is_valid: false },
+            retry: true,
+          })
+          return toCard(body, owner, cardId)
+        } catch (error) {
+          // Invalidating twice is done, not a conflict: the card is as the caller wants it.
+          if (isCardportError(error, 'conflict') && error.providerCode === 'card-not-valid') {
+            const { body } = await http.send({
+              method: 'GET',
+              path: accountCardPath(owner, cardId),
+            })
+            const card = toCard(body, owner, cardId)
+            if (card.status === 'invalid') return card
+          }
+          throw error
+        }
+      }),
+
+    async getDefault(owner: Owner): Promise<Card | null> {
+      // Every card of an account carries the account's chosen card (its customer's
+      // source_uri): one card of the list is enough to find it.
+      const { body, page } = await list(owner, 1)
+      const first = page.data[0]
+      if (!first) return null
+      const items = isObject(body) && Array.isArray(body.items) ? body.items : []
+      const chosen = chosenCardIdOf(items[0])
+      if (chosen === null) return null
+      if (chosen !== undefined) return chosen === first.id ? first : get(owner, chosen)
+      // A payload without its customer: the rule itself, the last valid card associated.
+      let latest: Card | null = null
+      let cursor: string | undefined
+      do {
+        const next = (await list(owner, 100, cursor)).page
+        for (const card of next.data) if (card.status === 'active') latest = card
+        cursor = next.nextCursor ?? undefined
+      } while (cursor)
+      return latest && { ...latest, isDefault: true }
+    },
+  }
+}
+
+/** The card id in a card id or URI. */
+function cardKey(cardId: string): string {
+  return lastSegment(cardId) ?? cardId
+}
+
+function offsetOf(cursor: string | undefined, scope: string): number {
+  if (cursor === undefined) return 0
+  const state = decodeCursor(MARKETPLACE_PROVIDER_NAME, cursor)
+  if (state.scope !== scope || typeof state.offset !== 'number' || state.offset < 0) {
+    throw new InvalidRequestError(
+      'this cursor belongs to another list: pass the nextCursor of a page of the same list',
+      { provider: MARKETPLACE_PROVIDER_NAME },
+    )
+  }
+  return state.offset
+}
+
+/**
+ * A page from the marketplace's `{ items, offset, limit, total, next_uri }`. `hasMore` follows
+ * `next_uri` when the answer has one, else `total`; the next offset counts every item read,
+ * bank accounts and other non-cards included, so no item is skipped or read twice.
+ */
+function pageOf<T>(
+  body: unknown,
+  offset: number,
+  scope: string,
+  parse: (item: unknown) => T | null,
+): Page<T> {
+  if (!isObject(body) || !Array.isArray(body.items)) throw unreadable('listing cards')
+  const items: unknown[] = body.items
+  const nextOffset = offset + items.length
+  const hasMore =
+    items.length > 0 &&
+    ('next_uri' in body
+      ? body.next_uri !== null && body.next_uri !== undefined
+      : typeof body.total === 'number' && nextOffset < body.total)
+  const data = items.map(parse).filter((card): card is T => card !== null)
+  return {
+    data,
+    hasMore,
+    nextCursor: hasMore
+      ? encodeCursor(MARKETPLACE_PROVIDER_NAME, { scope, offset: nextOffset })
+      : null,
+  }
+}
+
+function unreadable(what: string): ProviderUnavailableError {
+  return new ProviderUnavailableError(
+    `${MARKETPLACE_PROVIDER_NAME} answered with something cardport cannot read while ${what}; report it with the request id`,
+    { provider: MARKETPLACE_PROVIDER_NAME, retryable: false },
+  )
+}

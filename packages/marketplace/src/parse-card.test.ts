@@ -1,0 +1,229 @@
+import { CardSchema } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import {
+  accountListResponse,
+  accountsPage,
+  associateResponse,
+  buyerAccount,
+  emptyListResponse,
+  invalidateResponse,
+  retrieveResponse,
+  tokenizeResponse,
+  updateRequestBody,
+} from './__fixtures__/reference-payloads.js'
+import {
+  isCardPayload,
+  lastSegment,
+  toMarketplaceCard,
+  toMarketplaceCardToken,
+} from './parse-card.js'
+
+const account = { type: 'account', id: 'AC6zdJPkzqXpIxTgvxpYse4G' } as const
+
+describe('toMarketplaceCard on the reference payloads', () => {
+  it('reads a tokenized card (Tokenize a Card response) for the owner given', () => {
+    const card = toMarketplaceCard(tokenizeResponse, account)
+    expect(card).toEqual({
+      id: 'CC1qCvr5tiysnnoCL9Z1Xwgf',
+      provider: 'marketplace',
+      owner: account,
+      brand: 'visa',
+      last4: '1111',
+      expMonth: 4,
+      expYear: 2014,
+      holderName: 'Benny Riemann',
+      address: {
+        line1: '167 West 74th Street',
+        line2: null,
+        city: null,
+        state: null,
+        postalCode: '10023',
+        country: 'US',
+      },
+      country: null,
+      fingerprint: null,
+      funding: 'unknown',
+      checks: { cvc: 'pass', addressLine1: null, postalCode: 'pass' },
+      currency: null,
+      isDefault: false,
+      status: 'active',
+      metadata: {},
+      createdAt: '2013-06-24T19:28:01.208Z',
+    })
+    expect(CardSchema.safeParse(card).success).toBe(true)
+  })
+
+  it('reads the retrieve payload the same way', () => {
+    const card = toMarketplaceCard(retrieveResponse, account)
+    expect(card?.id).toBe('CC1r5mBshGbcVTgPCob33dfV')
+    expect(CardSchema.parse(card)).toEqual(card)
+  })
+
+  it("takes the owner from the card's account, and the default from customer.source_uri", () => {
+    const item = accountListResponse.items[0]
+    const card = toMarketplaceCard(item)
+    expect(card?.owner).toEqual({ type: 'account', id: 'AC6zdJPkzqXpIxTgvxpYse4G' })
+    expect(card?.id).toBe('CC6yRp58mJCIbulhcxSGauXk')
+    // customer.source_uri names this very card: it is the account's chosen card.
+    expect(card?.isDefault).toBe(true)
+    expect(CardSchema.safeParse(card).success).toBe(true)
+  })
+
+  it('reads the associate response: owner from account, default from the customer', () => {
+    const card = toMarketplaceCard(associateResponse)
+    expect(card?.owner).toEqual({ type: 'account', id: 'AC5eJN3HJIMGOLlhGFZLmbrN' })
+    expect(card?.isDefault).toBe(true)
+  })
+
+  it('a card that customer.source_uri does not name is not the default', () => {
+    const other = {
+      ...associateResponse,
+      customer: { ...associateResponse.customer, source_uri: '/v1/customers/AC5/cards/CCother' },
+    }
+    expect(toMarketplaceCard(other)?.isDefault).toBe(false)
+  })
+
+  it('defaultCardId, when given, decides over the embedded customer', () => {
+    const item = accountListResponse.items[0]
+    expect(
+      toMarketplaceCard(item, undefined, { defaultCardId: 'CCsomethingElse' })?.isDefault,
+    ).toBe(false)
+    expect(
+      toMarketplaceCard(tokenizeResponse, account, { defaultCardId: tokenizeResponse.id })
+        ?.isDefault,
+    ).toBe(true)
+  })
+
+  it('reads an invalidated card as status invalid, with its meta as metadata', () => {
+    const card = toMarketplaceCard(invalidateResponse, account)
+    expect(card?.status).toBe('invalid')
+    expect(card?.metadata).toEqual({ 'my-own-field': 'Customer request' })
+  })
+
+  it('reads is_valid "False" and a "+00:00Z" timestamp (the update request body)', () => {
+    const card = toMarketplaceCard(updateRequestBody, account)
+    expect(card?.status).toBe('invalid')
+    expect(card?.createdAt).toBe('2013-06-24T21:33:36.296Z')
+    // Without `uri`, the id comes from `id`.
+    expect(card?.id).toBe('CC5Fp7HQtnealHtJW56eB51Z')
+  })
+
+  it('refuses to invent an owner for a card no account holds', () => {
+    expect(() => toMarketplaceCard(tokenizeResponse)).toThrowError(
+      expect.objectContaining({ code: 'invalid_request' }),
+    )
+    expect(toMarketplaceCardToken(tokenizeResponse)?.owner).toBeNull()
+  })
+})
+
+describe('toMarketplaceCard field rules', () => {
+  const base = { ...tokenizeResponse, account: { id: 'AC1' } }
+
+  it('reads expiration strings as numbers (the fields are documented as strings)', () => {
+    const card = toMarketplaceCard({ ...base, expiration_month: '09', expiration_year: '2031' })
+    expect(card).toMatchObject({ expMonth: 9, expYear: 2031 })
+  })
+
+  it.each([
+    ['American Express', 'amex'],
+    ['MasterCard', 'mastercard'],
+    ['Discover', 'discover'],
+    ['Visa', 'visa'],
+  ])('brand %s is %s', (brand, expected) => {
+    expect(toMarketplaceCard({ ...base, brand })?.brand).toBe(expected)
+  })
+
+  it('falls back to the deprecated card_type when brand is missing', () => {
+    const { brand: _brand, ...withoutBrand } = base
+    expect(toMarketplaceCard({ ...withoutBrand, card_type: 'amex' })?.brand).toBe('amex')
+  })
+
+  it.each([
+    ['passed', 'pass'],
+    ['failed', 'fail'],
+    ['unknown', 'unavailable'],
+    ['true', 'pass'],
+    ['false', 'fail'],
+    [undefined, null],
+  ])('check %s is %s', (value, expected) => {
+    const card = toMarketplaceCard({
+      ...base,
+      security_code_check: value,
+      postal_code_check: value,
+    })
+    expect(card?.checks).toEqual({ cvc: expected, addressLine1: null, postalCode: expected })
+  })
+
+  it('converts alpha-3 countries to alpha-2 and drops codes that are not ISO', () => {
+    expect(toMarketplaceCard({ ...base, country_code: 'GBR' })?.address.country).toBe('GB')
+    expect(toMarketplaceCard({ ...base, country_code: 'XYZ' })?.address.country).toBeNull()
+  })
+
+  it('reads region (or the deprecated state) as the address state', () => {
+    expect(toMarketplaceCard({ ...base, region: 'NY' })?.address.state).toBe('NY')
+    expect(toMarketplaceCard({ ...base, state: 'CA' })?.address.state).toBe('CA')
+  })
+
+  it('keeps only non-empty string meta values', () => {
+    const card = toMarketplaceCard({ ...base, meta: { a: '1', b: '', c: 3, d: { e: 'f' } } })
+    expect(card?.metadata).toEqual({ a: '1' })
+  })
+
+  it('takes the id from the uri when id is missing, and the account from account_uri', () => {
+    const { id: _id, account: _account, ...rest } = base
+    const card = toMarketplaceCard({
+      ...rest,
+      account_uri: '/v1/marketplaces/MP1/accounts/AC77',
+    })
+    expect(card?.id).toBe('CC1qCvr5tiysnnoCL9Z1Xwgf')
+    expect(card?.owner).toEqual({ type: 'account', id: 'AC77' })
+  })
+
+  it('never holds a card number, whatever the payload carries', () => {
+    const card = toMarketplaceCard({
+      ...base,
+      card_number: '4111111111111111',
+      security_code: '323',
+    })
+    expect(JSON.stringify(card)).not.toContain('4111111111111111')
+    expect(JSON.stringify(card)).not.toContain('323')
+  })
+})
+
+describe('non-cards', () => {
+  it.each([
+    ['an account', buyerAccount],
+    ['a page of cards', emptyListResponse],
+    ['a page of accounts', accountsPage],
+    [
+      'a bank account',
+      { _type: 'bank_account', id: 'BA1', last_four: '6789', account: { id: 'AC1' } },
+    ],
+    ['null', null],
+    ['a string', 'card'],
+    ['an array', [tokenizeResponse]],
+    ['an empty object', {}],
+  ])('%s is not a card', (_name, payload) => {
+    expect(isCardPayload(payload)).toBe(false)
+    expect(toMarketplaceCard(payload, account)).toBeNull()
+    expect(toMarketplaceCardToken(payload)).toBeNull()
+  })
+
+  it('a card payload without _type is still a card', () => {
+    const { _type: _ignored, ...untyped } = tokenizeResponse
+    expect(isCardPayload(untyped)).toBe(true)
+  })
+})
+
+describe('lastSegment', () => {
+  it.each([
+    ['/v1/marketplaces/MP/cards/CC1', 'CC1'],
+    ['/v1/marketplaces/MP/cards/CC1/', 'CC1'],
+    ['/v1/x/cards?limit=2', 'cards'],
+    ['CC9', 'CC9'],
+    ['', null],
+    [null, null],
+  ])('%s → %s', (uri, expected) => {
+    expect(lastSegment(uri)).toBe(expected)
+  })
+})

@@ -1,0 +1,213 @@
+import {
+  type Card,
+  type CheckResult,
+  InvalidRequestError,
+  normalizeBrand,
+  type Owner,
+  toCountryAlpha2,
+} from '@cardport/core'
+import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
+
+/**
+ * A marketplace card read without an owner: a tokenized card that no account holds yet has
+ * `owner: null`. What the marketplace-wide list returns.
+ */
+export type MarketplaceCard = Omit<Card, 'owner'> & { owner: Owner | null }
+
+/** Options of {@link toMarketplaceCard}. */
+export interface ParseCardOptions {
+  /**
+   * The id of the account's chosen card, when the caller knows it. Otherwise the card's
+   * embedded `customer.source_uri` decides, and without one the card is not the default.
+   */
+  defaultCardId?: string | null
+}
+
+/**
+ * Maps a marketplace card payload (an API answer, a list item) to the normalized {@link Card}
+ * shape. Returns null for anything that is not a card (an account, a bank account, a page).
+ * The result is validated by the core with `CardSchema`.
+ *
+ * | Card | marketplace |
+ * |---|---|
+ * | `id` | `id` (or the last segment of `uri`) |
+ * | `owner` | the given owner, else `account` (object or URI): `{ type: 'account', id }` |
+ * | `brand` | `brand` (`card_type`, deprecated, when `brand` is missing) |
+ * | `last4` | `last_four` |
+ * | `expMonth`, `expYear` | `expiration_month`, `expiration_year` (strings or numbers) |
+ * | `holderName` | `name` |
+ * | `address` | `street_address` (a second line is `line2`), `city`, `region`/`state`, `postal_code`, `country_code` (alpha-3 → alpha-2) |
+ * | `checks` | `security_code_check` → `cvc`, `postal_code_check` → `postalCode` |
+ * | `status` | `is_valid` (`false`, `"False"` → `invalid`) |
+ * | `metadata` | `meta` |
+ * | `createdAt` | `created_at` |
+ * | `isDefault` | `options.defaultCardId`, else the embedded `customer.source_uri` |
+ *
+ * Throws `invalid_request` for a card that no account holds when no owner is given: a
+ * normalized card always has an owner. Use {@link toMarketplaceCardToken} for those.
+ */
+export function toMarketplaceCard(
+  raw: unknown,
+  owner?: Owner,
+  options: ParseCardOptions = {},
+): Card | null {
+  const card = toMarketplaceCardToken(raw, options)
+  if (card === null) return null
+  const resolved = owner ?? card.owner
+  if (resolved === null) {
+    throw new InvalidRequestError(
+      `marketplace card ${card.id} is not associated with an account: pass its owner, or read it with toMarketplaceCardToken`,
+      { provider: MARKETPLACE_PROVIDER_NAME },
+    )
+  }
+  return { ...card, owner: { type: resolved.type, id: resolved.id } }
+}
+
+/**
+ * Like {@link toMarketplaceCard}, for cards that may belong to no account yet (tokenized,
+ * not associated): `owner` is null for those.
+ */
+export function toMarketplaceCardToken(
+  raw: unknown,
+  options: ParseCardOptions = {},
+): MarketplaceCard | null {
+  if (!isCardPayload(raw)) return null
+  const id = text(raw.id) ?? lastSegment(text(raw.uri))
+  if (id === null) {
+    throw new InvalidRequestError('this marketplace card payload has neither an id nor a uri', {
+      provider: MARKETPLACE_PROVIDER_NAME,
+    })
+  }
+  const defaultId =
+    options.defaultCardId !== undefined ? options.defaultCardId : (chosenCardIdOf(raw) ?? null)
+  return {
+    id,
+    provider: MARKETPLACE_PROVIDER_NAME,
+    owner: accountOf(raw.account ?? raw.account_uri),
+    brand: normalizeBrand(text(raw.brand) ?? text(raw.card_type)),
+    last4: String(raw.last_four ?? ''),
+    expMonth: integer(raw.expiration_month),
+    expYear: integer(raw.expiration_year),
+    holderName: text(raw.name),
+    address: {
+      ...streetLines(text(raw.street_address)),
+      city: text(raw.city),
+      state: text(raw.region) ?? text(raw.state),
+      postalCode: text(raw.postal_code),
+      country: toCountryAlpha2(text(raw.country_code)),
+    },
+    // The marketplace does not say where a card was issued, its funding or a fingerprint:
+    // `hash` covers the expiry too, so it is not the number's fingerprint other providers give.
+    country: null,
+    fingerprint: null,
+    funding: 'unknown',
+    checks: {
+      cvc: checkOf(raw.security_code_check),
+      addressLine1: null,
+      postalCode: checkOf(raw.postal_code_check),
+    },
+    currency: null,
+    isDefault: defaultId !== null && defaultId === id,
+    status: isInvalid(raw.is_valid) ? 'invalid' : 'active',
+    metadata: stringPairs(raw.meta),
+    createdAt: timestamp(raw.created_at),
+  }
+}
+
+/**
+ * The id of the account's chosen card as a card payload tells it (its customer's
+ * `source_uri`): a string, null when the account has none, undefined when the payload does
+ * not say (a card no account holds, a payload without its customer).
+ */
+export function chosenCardIdOf(raw: unknown): string | null | undefined {
+  if (!isObject(raw) || !isObject(raw.customer)) return undefined
+  if (!('source_uri' in raw.customer)) return undefined
+  return lastSegment(text(raw.customer.source_uri))
+}
+
+/** Whether a payload is a marketplace card: `_type: 'card'`, or a card's fields without `_type`. */
+export function isCardPayload(raw: unknown): raw is Record<string, unknown> {
+  if (!isObject(raw)) return false
+  if (raw._type !== undefined) return raw._type === 'card'
+  return raw.last_four !== undefined && raw.expiration_month !== undefined
+}
+
+/** The last path segment of a URI (`/v1/…/cards/CC123` → `CC123`), or the value itself. */
+export function lastSegment(value: string | null | undefined): string | null {
+  if (!value) return null
+  const segment = value.split('?')[0]?.replace(/\/+$/, '').split('/').at(-1)
+  return segment ? segment : null
+}
+
+/** Whether a value is a plain object. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function accountOf(value: unknown): Owner | null {
+  const id = isObject(value)
+    ? (text(value.id) ?? lastSegment(text(value.uri)))
+    : lastSegment(text(value))
+  return id === null ? null : { type: 'account', id }
+}
+
+// `line2` travels on a second line of `street_address` (see toAddressForm).
+function streetLines(street: string | null): { line1: string | null; line2: string | null } {
+  if (street === null) return { line1: null, line2: null }
+  const [line1 = '', ...rest] = street.split(/\r?\n/)
+  const line2 = rest.join(', ').trim()
+  return { line1: line1.trim() || null, line2: line2 || null }
+}
+
+function text(value: unknown): string | null {
+  return typeof value === 'string' && value.length > 0 ? value : null
+}
+
+// The reference documents the expiry as strings and shows numbers in its examples: take both.
+function integer(value: unknown): number {
+  if (typeof value === 'number') return value
+  if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return Number(value)
+  return Number.NaN
+}
+
+// The reference lists "passed", "failed", "unknown" and its examples show "true": take both.
+function checkOf(value: unknown): CheckResult {
+  const normalized = typeof value === 'string' ? value.toLowerCase() : value
+  switch (normalized) {
+    case 'passed':
+    case 'pass':
+    case 'true':
+    case true:
+      return 'pass'
+    case 'failed':
+    case 'fail':
+    case 'false':
+    case false:
+      return 'fail'
+    case 'unknown':
+      return 'unavailable'
+    default:
+      return null
+  }
+}
+
+function isInvalid(value: unknown): boolean {
+  return value === false || (typeof value === 'string' && value.toLowerCase() === 'false')
+}
+
+function stringPairs(value: unknown): Record<string, string> {
+  if (!isObject(value)) return {}
+  const pairs: Record<string, string> = {}
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === 'string' && item !== '') pairs[key] = item
+  }
+  return pairs
+}
+
+// Request bodies in the reference carry "2013-06-24T21:33:36.296377+00:00Z": drop the stray Z.
+function timestamp(value: unknown): string | null {
+  const raw = text(value)
+  if (raw === null) return null
+  const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+}

@@ -1,0 +1,100 @@
+import { InvalidRequestError } from '@cardport/core'
+import { z } from 'zod'
+
+/** What a query answers. `pg`'s `QueryResult` and PGlite's `Results` both have `rows`. */
+export interface PostgresQueryResult {
+  // biome-ignore lint/suspicious/noExplicitAny: pg and PGlite both type rows as any[]
+  rows: any[]
+}
+
+/**
+ * Anything that runs one parameterized statement (`$1`, `$2` …): a `pg` Pool, a `pg` PoolClient,
+ * PGlite or a PGlite transaction. Typed structurally so that the declaration files pull in
+ * neither `pg` nor PGlite.
+ */
+export interface PostgresQueryable {
+  query(text: string, params?: unknown[]): Promise<PostgresQueryResult>
+}
+
+/** A connection checked out of a pool: `pg`'s `PoolClient`. */
+export interface PostgresPoolClient extends PostgresQueryable {
+  /** Returns the connection to the pool; with an error (or true), the pool discards it. */
+  release(error?: Error | boolean): void
+}
+
+/**
+ * A pool: `pg`'s `Pool` (or anything with its `query` and `connect`). A transaction checks out
+ * one connection with `connect()`, runs `BEGIN` … `COMMIT` on it, and releases it: a pool's
+ * own `query()` may run each statement on a different connection, so it cannot hold one.
+ */
+export interface PostgresPool extends PostgresQueryable {
+  connect(): Promise<PostgresPoolClient>
+}
+
+/**
+ * A client that runs transactions itself: PGlite (`transaction(async (tx) => …)`), which has one
+ * connection and runs its transactions one at a time. The callback must use only `tx`.
+ */
+export interface PostgresTransactional extends PostgresQueryable {
+  transaction<T>(callback: (tx: PostgresQueryable) => Promise<T>): Promise<T>
+}
+
+/**
+ * The client a Postgres store runs on: a `pg` Pool, PGlite, or anything with the same shape.
+ * A single `pg.Client` is not enough: it has one connection, which concurrent transactions
+ * would share.
+ */
+export type PostgresClient = PostgresPool | PostgresTransactional
+
+/** Whether a value looks like a {@link PostgresClient}. */
+export function isPostgresClient(value: unknown): value is PostgresClient {
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as Record<string, unknown>
+  return (
+    typeof candidate.query === 'function' &&
+    (typeof candidate.transaction === 'function' || typeof candidate.connect === 'function')
+  )
+}
+
+/** Checks that a value looks like a {@link PostgresClient}. */
+export const PostgresClientSchema = z.custom<PostgresClient>(
+  isPostgresClient,
+  'client must be a pg Pool or a PGlite instance: query() plus connect() or transaction()',
+)
+
+/**
+ * Runs `work` in one transaction: PGlite's `transaction()` when the client has it, else
+ * `BEGIN`/`COMMIT` on a connection checked out of the pool (`ROLLBACK` when `work` throws).
+ */
+export async function inTransaction<T>(
+  client: PostgresClient,
+  work: (tx: PostgresQueryable) => Promise<T>,
+): Promise<T> {
+  if ('transaction' in client && typeof client.transaction === 'function') {
+    return client.transaction(work)
+  }
+  const connection = await (client as PostgresPool).connect()
+  if (typeof connection?.release !== 'function' || typeof connection.query !== 'function') {
+    throw new InvalidRequestError(
+      'The Postgres client’s connect() did not return a pooled connection: pass a pg Pool ' +
+        '(not a single pg Client) or a PGlite instance.',
+    )
+  }
+  let discard: Error | undefined
+  try {
+    await connection.query('BEGIN')
+    const result = await work(connection)
+    await connection.query('COMMIT')
+    return result
+  } catch (error) {
+    try {
+      await connection.query('ROLLBACK')
+    } catch (rollbackError) {
+      // A connection that cannot roll back is in an unknown state: the pool must not reuse it.
+      discard = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
+    }
+    throw error
+  } finally {
+    connection.release(discard)
+  }
+}

@@ -1,0 +1,199 @@
+import type { CardStore } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import type { PostgresClient } from './postgres-client.js'
+import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
+import { postgresStore } from './postgres-store.js'
+import { describePostgres } from './postgres-test-databases.js'
+
+const VERSIONS = POSTGRES_MIGRATIONS.map((migration) => migration.version)
+
+describePostgres('postgres migrations', (db) => {
+  const tablesOf = async (schema: string) => {
+    const { rows } = await db.client.query(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1',
+      [schema],
+    )
+    return rows.map((row: { table_name: string }) => row.table_name)
+  }
+
+  it('creates the schema and the tables, then finds nothing left to do', async () => {
+    expect(await migrate(db.client, { schema: db.schema })).toEqual(VERSIONS)
+    expect(await migrate(db.client, { schema: db.schema })).toEqual([])
+    expect(await tablesOf(db.schema)).toEqual([
+      'cardport_card_owners',
+      'cardport_card_tombstones',
+      'cardport_cards',
+      'cardport_migrations',
+    ])
+    const { rows } = await db.client.query(
+      `SELECT version, name FROM "${db.schema}".cardport_migrations ORDER BY version`,
+    )
+    expect(rows).toEqual(POSTGRES_MIGRATIONS.map(({ version, name }) => ({ version, name })))
+  })
+
+  it('runs on open, and opening again applies nothing', async () => {
+    const first = await postgresStore({ client: db.client, schema: db.schema })
+    await first.upsert(card('card_1'))
+    const second = await postgresStore({ client: db.client, schema: db.schema })
+    expect((await second.get(scope, 'card_1'))?.version).toBe(1)
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".cardport_migrations`,
+    )
+    expect(rows[0].n).toBe(VERSIONS.length)
+  })
+
+  it('lets two stores migrate the same schema at once, from two clients', async () => {
+    const other = await db.openClient()
+    const stores = await Promise.all([
+      postgresStore({ client: db.client, schema: db.schema }),
+      postgresStore({ client: other, schema: db.schema }),
+    ])
+    await stores[0].upsert(card('card_1', { isDefault: true }))
+    expect((await stores[1].getDefault(scope))?.id).toBe('card_1')
+    const { rows } = await db.client.query(
+      `SELECT version FROM "${db.schema}".cardport_migrations ORDER BY version`,
+    )
+    expect(rows.map((row: { version: number }) => row.version)).toEqual(VERSIONS)
+  })
+
+  it('applies each migration exactly once when ten processes migrate at once', async () => {
+    const clients = [db.client, await db.openClient(), await db.openClient()]
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        migrate(clients[i % clients.length]!, { schema: db.schema }),
+      ),
+    )
+    expect(results.filter((applied) => applied.length > 0)).toEqual([VERSIONS])
+    expect(results.filter((applied) => applied.length === 0)).toHaveLength(9)
+  })
+
+  it('keeps stores with different table prefixes apart in one schema', async () => {
+    const plain = await postgresStore({ client: db.client, schema: db.schema })
+    const other = await postgresStore({
+      client: db.client,
+      schema: db.schema,
+      tablePrefix: 'billing_',
+    })
+    const bare = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: '' })
+    await plain.upsert(card('card_1'))
+    await other.upsert(card('card_2'))
+    expect((await plain.listByOwner(scope)).map((c) => c.id)).toEqual(['card_1'])
+    expect((await other.listByOwner(scope)).map((c) => c.id)).toEqual(['card_2'])
+    expect(await bare.listByOwner(scope)).toEqual([])
+    expect(await tablesOf(db.schema)).toEqual([
+      'billing_card_owners',
+      'billing_card_tombstones',
+      'billing_cards',
+      'billing_migrations',
+      'card_owners',
+      'card_tombstones',
+      'cardport_card_owners',
+      'cardport_card_tombstones',
+      'cardport_cards',
+      'cardport_migrations',
+      'cards',
+      'migrations',
+    ])
+  })
+
+  it('does not touch the database with migrate: false, until migrate() is run', async () => {
+    const store = await postgresStore({ client: db.client, schema: db.schema, migrate: false })
+    expect(await tablesOf(db.schema)).toEqual([])
+    await expect(store.get(scope, 'card_1')).rejects.toThrow(/does not exist/)
+    await migrate(db.client, { schema: db.schema })
+    expect(await store.get(scope, 'card_1')).toBeNull()
+  })
+
+  it('refuses tables migrated by a newer version, with a conflict that says what to do', async () => {
+    await migrate(db.client, { schema: db.schema })
+    await db.client.query(
+      `INSERT INTO "${db.schema}".cardport_migrations (version, name) VALUES (999, 'future')`,
+    )
+    await expect(postgresStore({ client: db.client, schema: db.schema })).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/upgrade @cardport\/store-postgres/),
+    })
+  })
+
+  it('has no column that could hold a card number or a CVC', async () => {
+    await migrate(db.client, { schema: db.schema })
+    const { rows } = await db.client.query(
+      `SELECT table_name || '.' || column_name AS name FROM information_schema.columns
+       WHERE table_schema = $1`,
+      [db.schema],
+    )
+    const columns = rows.map((row: { name: string }) => row.name)
+    expect(columns).toContain('cardport_cards.last4')
+    expect(columns).toContain('cardport_cards.checks')
+    expect(columns.filter((name) => /number|pan\b|cvc|cvv|cvn|security|track/i.test(name))).toEqual(
+      [],
+    )
+  })
+})
+
+describe('postgres options', () => {
+  const client = {
+    query: async () => ({ rows: [] }),
+    transaction: async () => undefined,
+  } as unknown as PostgresClient
+
+  it('refuses unsafe or unusable schema names and table prefixes before any query', async () => {
+    const bad = [
+      { schema: 'Billing' },
+      { schema: '1billing' },
+      { schema: 'billing"; DROP TABLE x; --' },
+      { schema: 'pg_billing' },
+      { schema: 'a'.repeat(64) },
+      { tablePrefix: 'Cards_' },
+      { tablePrefix: 'my prefix' },
+      { tablePrefix: 'a'.repeat(33) },
+    ]
+    for (const options of bad) {
+      await expect(postgresStore({ client, ...options })).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringMatching(/^Invalid postgresStore options/),
+      })
+      await expect(migrate(client, options)).rejects.toMatchObject({ code: 'invalid_request' })
+    }
+  })
+
+  it('refuses a client that is neither a pool nor PGlite', async () => {
+    for (const bad of [null, {}, { query: async () => ({ rows: [] }) }]) {
+      await expect(postgresStore({ client: bad as never })).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringMatching(/client must be a pg Pool or a PGlite instance/),
+      })
+    }
+  })
+})
+
+// --- helpers ---
+
+const scope = { provider: 'memory', owner: { type: 'customer' as const, id: 'cus_alice' } }
+
+function card(
+  id: string,
+  overrides: { isDefault?: boolean } = {},
+): Parameters<CardStore['upsert']>[0] {
+  return {
+    id,
+    provider: 'memory',
+    owner: { type: 'customer', id: 'cus_alice' },
+    brand: 'visa',
+    last4: '4242',
+    expMonth: 12,
+    expYear: 2040,
+    holderName: null,
+    address: { line1: null, line2: null, city: null, state: null, postalCode: null, country: null },
+    country: 'US',
+    fingerprint: null,
+    funding: 'credit',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: null,
+    isDefault: false,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+    ...overrides,
+  }
+}

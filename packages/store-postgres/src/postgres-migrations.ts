@@ -1,0 +1,170 @@
+import { ConflictError, validate } from '@cardport/core'
+import { z } from 'zod'
+import {
+  inTransaction,
+  type PostgresClient,
+  PostgresClientSchema,
+  type PostgresQueryable,
+} from './postgres-client.js'
+import {
+  DEFAULT_SCHEMA,
+  DEFAULT_TABLE_PREFIX,
+  SchemaNameSchema,
+  type TableNames,
+  TablePrefixSchema,
+  tableNames,
+} from './postgres-tables.js'
+
+/** One step of the schema: applied once, in order, and recorded in the migrations table. */
+export interface PostgresMigration {
+  version: number
+  name: string
+  /** The statements, one per `query()` (PGlite runs one statement per query). */
+  statements: (tables: TableNames) => string[]
+}
+
+/**
+ * The schema, as an append-only list: a released migration is never edited, a change is a new
+ * entry. There is deliberately no column for a card number or a CVC (`checks` holds only the
+ * results of the provider's checks).
+ */
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = Object.freeze([
+  {
+    version: 1,
+    name: 'cards, card owners and card tombstones',
+    statements: (t: TableNames) => [
+      `CREATE TABLE ${t.cards} (
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        provider text NOT NULL,
+        owner_type text NOT NULL CHECK (owner_type IN ('customer', 'account')),
+        owner_id text NOT NULL,
+        card_id text NOT NULL,
+        brand text NOT NULL,
+        last4 text NOT NULL CHECK (last4 ~ '^[0-9]{4}$'),
+        exp_month smallint NOT NULL CHECK (exp_month BETWEEN 1 AND 12),
+        exp_year smallint NOT NULL,
+        holder_name text,
+        address_line1 text,
+        address_line2 text,
+        address_city text,
+        address_state text,
+        address_postal_code text,
+        address_country text,
+        country text,
+        fingerprint text,
+        funding text NOT NULL,
+        checks json NOT NULL,
+        currency text,
+        is_default boolean NOT NULL DEFAULT false,
+        status text NOT NULL,
+        metadata json NOT NULL DEFAULT '{}',
+        created_at text,
+        version integer NOT NULL DEFAULT 1,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        observed_at bigint,
+        PRIMARY KEY (provider, owner_type, owner_id, card_id)
+      )`,
+      `CREATE UNIQUE INDEX ${t.oneDefaultIndex} ON ${t.cards}
+        (provider, owner_type, owner_id, (coalesce(currency, ''))) WHERE is_default`,
+      `CREATE INDEX ${t.cardsBySeqIndex} ON ${t.cards} (provider, owner_type, owner_id, seq)`,
+      `CREATE TABLE ${t.owners} (
+        seq bigint GENERATED ALWAYS AS IDENTITY,
+        provider text NOT NULL,
+        owner_type text NOT NULL,
+        owner_id text NOT NULL,
+        PRIMARY KEY (provider, owner_type, owner_id)
+      )`,
+      `CREATE INDEX ${t.ownersBySeqIndex} ON ${t.owners} (provider, seq)`,
+      `CREATE TABLE ${t.tombstones} (
+        provider text NOT NULL,
+        owner_type text NOT NULL,
+        owner_id text NOT NULL,
+        card_id text NOT NULL,
+        observed_at bigint NOT NULL,
+        PRIMARY KEY (provider, owner_type, owner_id, card_id)
+      )`,
+    ],
+  },
+])
+
+/** Options of {@link migrate}. */
+export interface MigrateOptions {
+  /** The schema of the tables; created when missing. Default `'public'`. */
+  schema?: string
+  /** Prepended to every table and index name. Default `'cardport_'`. */
+  tablePrefix?: string
+}
+
+const MigrateOptionsSchema = z
+  .object({
+    schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
+    tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
+  })
+  .strict()
+
+/**
+ * Brings the cardport tables up to date, in one transaction that first takes a transaction-level
+ * advisory lock (`pg_advisory_xact_lock`) keyed by schema and prefix: when several processes
+ * start at once, one migrates and the others wait, then find nothing left to do. Postgres DDL
+ * is transactional, so a failed migration leaves nothing half-made. `postgresStore()` calls it
+ * on open (unless `migrate: false`); call it yourself from a deploy step when the application's
+ * role may not run DDL. Returns the versions it applied.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg'
+ * import { migrate } from '@cardport/store-postgres'
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+ * await migrate(pool, { schema: 'billing' }) // [1] the first time, [] afterwards
+ * ```
+ */
+export async function migrate(
+  client: PostgresClient,
+  options: MigrateOptions = {},
+): Promise<number[]> {
+  validate(PostgresClientSchema, client, 'migrate client')
+  const location = validate(MigrateOptionsSchema, options, 'migrate options')
+  return runMigrations(client, tableNames(location))
+}
+
+/** {@link migrate} over validated names. @internal */
+export async function runMigrations(client: PostgresClient, t: TableNames): Promise<number[]> {
+  return inTransaction(client, async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [t.migrationLockKey])
+    // CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database: ask first,
+    // so that a role without it can use a schema made for it.
+    const schema = await tx.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema])
+    if (schema.rows.length === 0) await tx.query(`CREATE SCHEMA ${t.quotedSchema}`)
+    await tx.query(`CREATE TABLE IF NOT EXISTS ${t.migrations} (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`)
+    const applied = await appliedVersions(tx, t)
+    const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0
+    const newest = Math.max(0, ...applied)
+    if (newest > latest) {
+      throw new ConflictError(
+        `The cardport tables in schema "${t.schema}" are at schema version ${newest}, newer than ` +
+          `this version of @cardport/store-postgres knows (${latest}): upgrade @cardport/store-postgres.`,
+      )
+    }
+    const done: number[] = []
+    for (const migration of POSTGRES_MIGRATIONS) {
+      if (applied.has(migration.version)) continue
+      for (const statement of migration.statements(t)) await tx.query(statement)
+      await tx.query(`INSERT INTO ${t.migrations} (version, name) VALUES ($1, $2)`, [
+        migration.version,
+        migration.name,
+      ])
+      done.push(migration.version)
+    }
+    return done
+  })
+}
+
+async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Set<number>> {
+  const { rows } = await tx.query(`SELECT version FROM ${t.migrations}`)
+  return new Set(rows.map((row: { version: number | string }) => Number(row.version)))
+}

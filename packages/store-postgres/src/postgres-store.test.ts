@@ -1,0 +1,258 @@
+import {
+  type Card,
+  type CardScope,
+  type CardStore,
+  createCardSync,
+  EMPTY_ADDRESS,
+  memoryProvider,
+  type Owner,
+} from '@cardport/core'
+import { expect, it } from 'vitest'
+import { postgresStore } from './postgres-store.js'
+import { describePostgres } from './postgres-test-databases.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
+const bob: Owner = { type: 'customer', id: 'cus_bob' }
+const shop: Owner = { type: 'account', id: 'acct_shop' }
+const aliceScope: CardScope = { provider: 'memory', owner: alice }
+const bobScope: CardScope = { provider: 'memory', owner: bob }
+const shopScope: CardScope = { provider: 'memory', owner: shop }
+
+describePostgres('postgresStore', (db) => {
+  const open = (): Promise<CardStore> => postgresStore({ client: db.client, schema: db.schema })
+  const cards = () => `"${db.schema}".cardport_cards`
+
+  it('reads back exactly the card written (json keeps the key order of metadata)', async () => {
+    const store = await open()
+    const written = card('card_1', alice, {
+      metadata: { zeta: '1', alpha: '2', mid: '3' },
+      address: { ...EMPTY_ADDRESS, line1: '1 Main St', postalCode: '94107', country: 'US' },
+      checks: { cvc: 'pass', addressLine1: 'unchecked', postalCode: null },
+      createdAt: '2024-01-02T03:04:05Z',
+      holderName: 'Jenny Rosen',
+    })
+    await store.upsert(written, { observedAt: 1_700_000_000_123 })
+    const { version, updatedAt, observedAt, ...read } = (await store.get(aliceScope, 'card_1'))!
+    expect(JSON.stringify(read)).toBe(JSON.stringify(written))
+    expect({ version, observedAt }).toEqual({ version: 1, observedAt: 1_700_000_000_123 })
+    expect(new Date(updatedAt).toISOString()).toBe(updatedAt)
+  })
+
+  it("never returns one owner's card through another owner's scope", async () => {
+    const store = await open()
+    await store.upsert(card('card_a', alice, { isDefault: true }))
+    await store.upsert(card('card_a', bob, { last4: '2222' }))
+    expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('4242')
+    expect((await store.get(bobScope, 'card_a'))?.last4).toBe('2222')
+    expect(await store.get({ provider: 'stripe', owner: alice }, 'card_a')).toBeNull()
+    expect(await store.get(shopScope, 'card_a')).toBeNull()
+    expect(await store.getDefault(bobScope)).toBeNull()
+    await store.setDefault(bobScope, null)
+    expect(await store.delete(shopScope, 'card_a')).toBe(false)
+    expect(await store.delete(bobScope, 'card_a')).toBe(true)
+    expect(await store.get(aliceScope, 'card_a')).toMatchObject({ isDefault: true, version: 1 })
+  })
+
+  it('holds one default per owner and currency even against raw SQL (partial unique index)', async () => {
+    const store = await open()
+    await store.upsert(card('card_1', alice, { isDefault: true }))
+    await store.upsert(card('card_2', alice))
+    await expect(
+      db.client.query(`UPDATE ${cards()} SET is_default = true WHERE card_id = 'card_2'`),
+    ).rejects.toThrow(/unique/i)
+    await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(card('eur_1', shop, { currency: 'eur' }))
+    await db.client.query(`UPDATE ${cards()} SET is_default = true WHERE card_id = 'eur_1'`)
+    expect((await store.listByOwner(shopScope)).filter((c) => c.isDefault)).toHaveLength(2)
+  })
+
+  it('switches a default atomically: a failure half-way leaves the old default in place', async () => {
+    const store = await open()
+    await store.upsert(card('card_1', alice, { isDefault: true }))
+    await store.upsert(card('card_2', alice))
+    // Fails the second half of the switch, after the old default was cleared.
+    await db.client.query(`CREATE FUNCTION "${db.schema}".refuse() RETURNS trigger
+      LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$`)
+    await db.client.query(`CREATE TRIGGER refuse_card_2 BEFORE UPDATE OF is_default ON ${cards()}
+      FOR EACH ROW WHEN (NEW.is_default AND NEW.card_id = 'card_2')
+      EXECUTE FUNCTION "${db.schema}".refuse()`)
+    await expect(store.setDefault(aliceScope, 'card_2')).rejects.toThrow(/refused/)
+    expect((await store.getDefault(aliceScope))?.id).toBe('card_1')
+    expect((await store.get(aliceScope, 'card_1'))?.version).toBe(1)
+    // The connection went back to the pool in a usable state.
+    await store.setDefault(aliceScope, 'card_1')
+    expect((await store.get(aliceScope, 'card_1'))?.version).toBe(2)
+  })
+
+  it('writes upsertMany in one transaction: a bad card rolls the whole batch back', async () => {
+    const store = await open()
+    await store.upsert(card('card_0', alice, { isDefault: true }))
+    const batch = [
+      card('card_1', alice, { isDefault: true }),
+      card('card_2', bob),
+      card('card_3', alice, { last4: '42' }),
+    ]
+    await expect(store.upsertMany(batch)).rejects.toThrow(/check constraint/i)
+    expect((await store.listByOwner(aliceScope)).map((c) => c.id)).toEqual(['card_0'])
+    expect((await store.getDefault(aliceScope))?.id).toBe('card_0')
+    expect(await store.listByOwner(bobScope)).toEqual([])
+    expect(await collect(store.listOwners('memory'))).toEqual([alice])
+  })
+
+  it('refuses an out-of-order update in the database, and remembers deletions', async () => {
+    const store = await open()
+    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    const stale = await store.upsert(card('card_1', alice, { holderName: 'old' }), {
+      observedAt: 1000,
+    })
+    expect(stale).toMatchObject({ applied: false, card: { holderName: 'new', version: 1 } })
+    expect(await store.delete(aliceScope, 'card_1', { observedAt: 1500 })).toBe(false)
+    expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(true)
+    expect(await store.upsert(card('card_1', alice), { observedAt: 2500 })).toEqual({
+      applied: false,
+      card: null,
+    })
+    expect(await collect(store.listOwners('memory'))).toEqual([])
+    expect(await store.upsert(card('card_1', alice), { observedAt: 3000 })).toMatchObject({
+      applied: true,
+      card: { version: 1, observedAt: 3000 },
+    })
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".cardport_card_tombstones`,
+    )
+    expect(rows[0].n).toBe(0)
+  })
+
+  it('keeps 50 concurrent default switches on one owner to exactly one default', async () => {
+    const store = await open()
+    const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
+    await store.upsertMany(ids.map((id) => card(id, alice, { isDefault: id === 'card_0' })))
+    const results = await Promise.allSettled(ids.map((id) => store.setDefault(aliceScope, id)))
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([])
+    const defaults = (await store.listByOwner(aliceScope)).filter((c) => c.isDefault)
+    expect(defaults).toHaveLength(1)
+    expect((await store.getDefault(aliceScope))?.id).toBe(defaults[0]!.id)
+  })
+
+  it('keeps one default when two clients switch it 50 times at once, by setDefault and upsert', async () => {
+    const [first, second] = [
+      await open(),
+      await postgresStore({
+        client: await db.openClient(),
+        schema: db.schema,
+      }),
+    ]
+    const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
+    await first.upsertMany(ids.map((id) => card(id, alice)))
+    const results = await Promise.allSettled(
+      ids.map((id, i) =>
+        i % 2 === 0
+          ? first.setDefault(aliceScope, id)
+          : second.upsert(card(id, alice, { isDefault: true })),
+      ),
+    )
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([])
+    expect((await first.listByOwner(aliceScope)).filter((c) => c.isDefault)).toHaveLength(1)
+  })
+
+  it("does not lose an owner when its last card's deletion races a new card", async () => {
+    const store = await open()
+    const other = await postgresStore({ client: await db.openClient(), schema: db.schema })
+    for (let round = 0; round < 10; round++) {
+      const owner: Owner = { type: 'customer', id: `cus_${round}` }
+      await store.upsert(card('card_old', owner))
+      await Promise.all([
+        store.delete({ provider: 'memory', owner }, 'card_old'),
+        other.upsert(card('card_new', owner)),
+      ])
+    }
+    const owners = await collect(store.listOwners('memory'))
+    expect(owners.map((owner) => owner.id).sort()).toEqual(
+      Array.from({ length: 10 }, (_, round) => `cus_${round}`).sort(),
+    )
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".cardport_card_owners`,
+    )
+    expect(rows[0].n).toBe(10)
+  })
+
+  it('lists owners in pages, each once, in the order they first got a card', async () => {
+    const store = await open()
+    const owners = Array.from(
+      { length: 1203 },
+      (_, i): Owner => ({
+        type: i % 3 === 0 ? 'account' : 'customer',
+        id: `own_${String(1203 - i).padStart(5, '0')}`,
+      }),
+    )
+    await store.upsertMany(owners.map((owner) => card('card_1', owner)))
+    await store.upsert({ ...card('card_1', alice), provider: 'stripe' })
+    const listed: Owner[] = []
+    let deleted = 0
+    for await (const owner of store.listOwners('memory')) {
+      listed.push(owner)
+      // A few writes while the listing is open (reconcile does this) must not disturb it.
+      if (deleted++ % 100 === 0) await store.delete({ provider: 'memory', owner }, 'card_1')
+    }
+    expect(listed).toEqual(owners)
+    expect(await collect(store.listOwners('memory'))).toHaveLength(1203 - 13)
+    expect(await collect(store.listOwners('stripe'))).toEqual([alice])
+  }, 60_000)
+
+  it('never writes the card number or CVC given to the provider into a table', async () => {
+    const store = await open()
+    const provider = memoryProvider()
+    const sync = createCardSync({ provider, store })
+    const owner: Owner = { type: 'customer', id: 'cus_raw' }
+    const created = await provider.createCard(owner, {
+      source: { number: '4000056655665556', expMonth: 12, expYear: 2040, cvc: '987' },
+    })
+    await sync.sync(owner, created.id)
+    const { rows } = await db.client.query(`SELECT row_to_json(c)::text AS row FROM ${cards()} c`)
+    expect(rows).toHaveLength(1)
+    expect(rows[0].row).toContain('cus_raw')
+    expect(rows[0].row).toContain('5556')
+    expect(rows[0].row).not.toContain('4000056655665556')
+    expect(rows[0].row).not.toMatch(/"987"|[:,]987[,}]/)
+  })
+
+  it('leaves the client open on close()', async () => {
+    const store = await open()
+    await store.close()
+    const { rows } = await db.client.query('SELECT 1 AS one')
+    expect(rows).toEqual([{ one: 1 }])
+    expect(await store.get(aliceScope, 'card_1')).toBeNull()
+  })
+})
+
+// --- helpers ---
+
+function card(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
+  return {
+    id,
+    provider: 'memory',
+    owner: { ...owner },
+    brand: 'visa',
+    last4: '4242',
+    expMonth: 12,
+    expYear: 2040,
+    holderName: null,
+    address: { ...EMPTY_ADDRESS },
+    country: 'US',
+    fingerprint: null,
+    funding: 'credit',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: owner.type === 'account' ? 'usd' : null,
+    isDefault: false,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+    ...overrides,
+  }
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of iterable) items.push(item)
+  return items
+}

@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto'
+import { z } from 'zod'
+
+/** The default table prefix: tables are `cardport_cards`, `cardport_card_owners` … */
+export const DEFAULT_TABLE_PREFIX = 'cardport_'
+
+/** The default schema. */
+export const DEFAULT_SCHEMA = 'public'
+
+/**
+ * A schema name: lower-case letters, digits and underscores, as Postgres folds unquoted names,
+ * so that the tables can be queried by hand without quotes. At most 63 bytes, Postgres's limit;
+ * `pg_` names are reserved for the system.
+ */
+export const SchemaNameSchema = z
+  .string()
+  .regex(
+    /^[a-z_][a-z0-9_]*$/,
+    'schema must be lower-case letters, digits and underscores, not starting with a digit',
+  )
+  .max(63, 'schema is at most 63 characters')
+  .refine((name) => !name.startsWith('pg_'), 'schema names starting with pg_ are reserved')
+
+/** A table prefix: like a schema name, possibly empty, short enough for every table name. */
+export const TablePrefixSchema = z
+  .string()
+  .regex(
+    /^([a-z_][a-z0-9_]*)?$/,
+    'tablePrefix must be lower-case letters, digits and underscores, not starting with a digit',
+  )
+  .max(32, 'tablePrefix is at most 32 characters')
+
+/** Where a store's tables live. */
+export interface TableLocation {
+  schema: string
+  tablePrefix: string
+}
+
+/** The quoted, schema-qualified names of a store's tables and the names of its indexes. */
+export interface TableNames {
+  schema: string
+  /** `"schema"` */
+  quotedSchema: string
+  cards: string
+  owners: string
+  tombstones: string
+  migrations: string
+  /** Index names (unqualified: an index lives in its table's schema). */
+  oneDefaultIndex: string
+  cardsBySeqIndex: string
+  ownersBySeqIndex: string
+  /** The key of the advisory lock that serializes migrations of these tables. */
+  migrationLockKey: string
+  /**
+   * The first half of the two-key advisory locks that serialize the writes of one owner (the
+   * second is the owner's). Two-key locks never collide with the one-key migration lock.
+   */
+  ownerLockClass: number
+}
+
+/** The names of the tables at a location. The inputs are validated already. */
+export function tableNames({ schema, tablePrefix }: TableLocation): TableNames {
+  const table = (name: string) => `${quote(schema)}.${quote(`${tablePrefix}${name}`)}`
+  const index = (name: string) => quote(`${tablePrefix}${name}`)
+  return {
+    schema,
+    quotedSchema: quote(schema),
+    cards: table('cards'),
+    owners: table('card_owners'),
+    tombstones: table('card_tombstones'),
+    migrations: table('migrations'),
+    oneDefaultIndex: index('cards_one_default'),
+    cardsBySeqIndex: index('cards_by_seq'),
+    ownersBySeqIndex: index('card_owners_by_seq'),
+    migrationLockKey: digest(`cardport-migrations\u0000${schema}\u0000${tablePrefix}`)
+      .readBigInt64BE(0)
+      .toString(),
+    ownerLockClass: digest(`cardport-owners\u0000${schema}\u0000${tablePrefix}`).readInt32BE(0),
+  }
+}
+
+/** Quotes an identifier for SQL (the names are validated, quoting is a second line). */
+function quote(identifier: string): string {
+  return `"${identifier.replaceAll('"', '""')}"`
+}
+
+/** Advisory lock keys are read from a name's SHA-256: stable across processes and versions. */
+function digest(name: string): Buffer {
+  return createHash('sha256').update(name).digest()
+}

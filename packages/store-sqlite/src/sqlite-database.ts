@@ -1,0 +1,35 @@
+/**
+ * A prepared statement, as much of better-sqlite3's `Statement` as the store uses. Typed
+ * structurally so that the declaration files do not pull in `@types/better-sqlite3`.
+ */
+export interface SqliteStatement {
+  run(...params: unknown[]): { changes: number }
+  get(...params: unknown[]): unknown
+  all(...params: unknown[]): unknown[]
+}
+
+/** A function wrapped by `database.transaction()`: calling it runs it in a transaction. */
+export interface SqliteTransaction {
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 declares transactions over any[]
+  (...args: any[]): unknown
+  /** Runs it in a `BEGIN IMMEDIATE` transaction (a savepoint when one is already open). */
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 declares transactions over any[]
+  immediate(...args: any[]): unknown
+}
+
+/**
+ * A better-sqlite3 `Database` (versions 11 and 12), as much of it as the store uses. Pass your
+ * own to `sqliteStore({ database })` to share a connection with the rest of your application.
+ */
+export interface SqliteDatabase {
+  /** Whether the connection is open. */
+  readonly open: boolean
+  /** Whether the database lives in memory (`:memory:` or an empty file name). */
+  readonly memory: boolean
+  prepare(source: string): SqliteStatement
+  exec(source: string): unknown
+  pragma(source: string, options?: { simple?: boolean }): unknown
+  // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 declares transactions over any[]
+  transaction(fn: (...args: any[]) => unknown): SqliteTransaction
+  close(): unknown
+}

@@ -1,0 +1,123 @@
+import { ConflictError } from '@cardport/core'
+import type { SqliteDatabase } from './sqlite-database.js'
+
+/** One step of the schema: applied once, in order, and recorded in `cardport_migrations`. */
+export interface SqliteMigration {
+  version: number
+  name: string
+  sql: string
+}
+
+/**
+ * The schema, as an append-only list: a released migration is never edited, a change is a new
+ * entry. There is deliberately no column for a card number or a CVC (`checks` holds only the
+ * results of the provider's checks, as JSON).
+ */
+export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
+  {
+    version: 1,
+    name: 'cards, card owners and card tombstones',
+    sql: `
+      CREATE TABLE cardport_cards (
+        seq INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        owner_type TEXT NOT NULL CHECK (owner_type IN ('customer', 'account')),
+        owner_id TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        brand TEXT NOT NULL,
+        last4 TEXT NOT NULL CHECK (length(last4) = 4),
+        exp_month INTEGER NOT NULL,
+        exp_year INTEGER NOT NULL,
+        holder_name TEXT,
+        address_line1 TEXT,
+        address_line2 TEXT,
+        address_city TEXT,
+        address_state TEXT,
+        address_postal_code TEXT,
+        address_country TEXT,
+        country TEXT,
+        fingerprint TEXT,
+        funding TEXT NOT NULL,
+        checks TEXT NOT NULL,
+        currency TEXT,
+        is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+        status TEXT NOT NULL,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT,
+        version INTEGER NOT NULL DEFAULT 1,
+        updated_at TEXT NOT NULL,
+        observed_at INTEGER,
+        UNIQUE (provider, owner_type, owner_id, card_id)
+      );
+      CREATE UNIQUE INDEX cardport_cards_one_default
+        ON cardport_cards (provider, owner_type, owner_id, ifnull(currency, ''))
+        WHERE is_default = 1;
+      CREATE TABLE cardport_card_owners (
+        seq INTEGER PRIMARY KEY,
+        provider TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        UNIQUE (provider, owner_type, owner_id)
+      );
+      CREATE INDEX cardport_card_owners_by_provider ON cardport_card_owners (provider, seq);
+      CREATE TABLE cardport_card_tombstones (
+        provider TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        observed_at INTEGER NOT NULL,
+        PRIMARY KEY (provider, owner_type, owner_id, card_id)
+      ) WITHOUT ROWID;
+    `,
+  },
+])
+
+/**
+ * Brings the cardport tables of `database` up to date, in one `BEGIN IMMEDIATE` transaction: a
+ * second process opening the same file waits for the first (better-sqlite3's busy timeout) and
+ * then finds nothing left to do. `sqliteStore()` calls it on open; call it yourself to migrate
+ * ahead of a deployment. Returns the versions it applied.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3'
+ * import { migrate } from '@cardport/store-sqlite'
+ *
+ * migrate(new Database('cards.db')) // [1] the first time, [] afterwards
+ * ```
+ */
+export function migrate(database: SqliteDatabase): number[] {
+  const run = database.transaction(() => {
+    database.exec(`
+      CREATE TABLE IF NOT EXISTS cardport_migrations (
+        version INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        applied_at TEXT NOT NULL
+      )
+    `)
+    const rows = database.prepare('SELECT version FROM cardport_migrations').all() as Array<{
+      version: number
+    }>
+    const applied = new Set(rows.map((row) => row.version))
+    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
+    const newest = Math.max(0, ...applied)
+    if (newest > latest) {
+      throw new ConflictError(
+        `The cardport tables are at schema version ${newest}, newer than this version of ` +
+          `@cardport/store-sqlite knows (${latest}): upgrade @cardport/store-sqlite.`,
+      )
+    }
+    const record = database.prepare(
+      'INSERT INTO cardport_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+    )
+    const done: number[] = []
+    for (const migration of SQLITE_MIGRATIONS) {
+      if (applied.has(migration.version)) continue
+      database.exec(migration.sql)
+      record.run(migration.version, migration.name, new Date().toISOString())
+      done.push(migration.version)
+    }
+    return done
+  })
+  return run.immediate() as number[]
+}

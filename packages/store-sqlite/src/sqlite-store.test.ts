@@ -1,0 +1,375 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import {
+  type Card,
+  type CardScope,
+  type CardStore,
+  createCardSync,
+  EMPTY_ADDRESS,
+  memoryProvider,
+  type Owner,
+} from '@cardport/core'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { migrate, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
+import { sqliteStore } from './sqlite-store.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
+const bob: Owner = { type: 'customer', id: 'cus_bob' }
+const shop: Owner = { type: 'account', id: 'acct_shop' }
+const aliceScope: CardScope = { provider: 'memory', owner: alice }
+const bobScope: CardScope = { provider: 'memory', owner: bob }
+const shopScope: CardScope = { provider: 'memory', owner: shop }
+
+let dir: string
+let opened: CardStore[]
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'cardport-sqlite-'))
+  opened = []
+})
+afterEach(async () => {
+  for (const store of opened) await store.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** A store on a fresh file of this test's directory, closed after the test. */
+function fileStore(name = 'cards.db', options: { wal?: boolean } = {}) {
+  const filename = join(dir, name)
+  const store = sqliteStore({ filename, ...options })
+  opened.push(store)
+  return { store, filename }
+}
+
+describe('sqliteStore: opening', () => {
+  it('runs the migrations on open, once: a second open of the same file applies nothing', () => {
+    const { filename } = fileStore()
+    fileStore()
+    const db = new Database(filename)
+    try {
+      const rows = db.prepare('SELECT version, name FROM cardport_migrations').all()
+      expect(rows).toEqual(SQLITE_MIGRATIONS.map(({ version, name }) => ({ version, name })))
+      expect(migrate(db)).toEqual([])
+    } finally {
+      db.close()
+    }
+  })
+
+  it('migrate() applies every migration to a new database and reports them', () => {
+    const db = new Database(':memory:')
+    try {
+      expect(migrate(db)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version))
+      expect(migrate(db)).toEqual([])
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .pluck()
+        .all()
+      expect(tables).toEqual([
+        'cardport_card_owners',
+        'cardport_card_tombstones',
+        'cardport_cards',
+        'cardport_migrations',
+      ])
+    } finally {
+      db.close()
+    }
+  })
+
+  it('refuses a database migrated by a newer version, with a conflict that says what to do', () => {
+    const db = new Database(':memory:')
+    try {
+      migrate(db)
+      db.prepare('INSERT INTO cardport_migrations VALUES (999, ?, ?)').run('future', 'now')
+      expect(() => sqliteStore({ database: db })).toThrow(
+        expect.objectContaining({ code: 'conflict', message: expect.stringMatching(/upgrade/) }),
+      )
+    } finally {
+      db.close()
+    }
+  })
+
+  it('turns on WAL for a file (a property of the file, seen by every connection)', () => {
+    const { filename } = fileStore()
+    const db = new Database(filename)
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    } finally {
+      db.close()
+    }
+  })
+
+  it('leaves the journal mode alone with wal: false', () => {
+    const { filename } = fileStore('plain.db', { wal: false })
+    const db = new Database(filename)
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete')
+    } finally {
+      db.close()
+    }
+  })
+
+  it('does not close a Database the caller passed in, and closes its own', async () => {
+    const db = new Database(':memory:')
+    try {
+      const shared = sqliteStore({ database: db })
+      await shared.upsert(card('card_1', alice))
+      await shared.close()
+      expect(db.open).toBe(true)
+      expect(db.prepare('SELECT count(*) FROM cardport_cards').pluck().get()).toBe(1)
+    } finally {
+      db.close()
+    }
+
+    const own = sqliteStore({ filename: ':memory:' })
+    await own.close()
+    await own.close()
+    await expect(own.get(aliceScope, 'card_1')).rejects.toThrow(/not open/)
+  })
+
+  it('validates its options once, naming the store', () => {
+    const bad = [
+      {},
+      { filename: '' },
+      { filename: 'a.db', database: new Database(':memory:') },
+      { database: { prepare: () => null } },
+      { filename: 'a.db', wal: 'yes' },
+    ]
+    for (const options of bad) {
+      expect(() => sqliteStore(options as never)).toThrow(
+        expect.objectContaining({
+          code: 'invalid_request',
+          message: expect.stringMatching(/^Invalid sqliteStore options/),
+        }),
+      )
+    }
+  })
+})
+
+describe('sqliteStore: the database enforces the rules', () => {
+  it('has no column that could hold a card number or a CVC', () => {
+    const db = new Database(':memory:')
+    try {
+      migrate(db)
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .pluck()
+        .all() as string[]
+      const columns = tables.flatMap((table) =>
+        (db.pragma(`table_info(${table})`) as Array<{ name: string }>).map(
+          (column) => `${table}.${column.name}`,
+        ),
+      )
+      expect(columns).toContain('cardport_cards.last4')
+      expect(columns).toContain('cardport_cards.checks')
+      expect(
+        columns.filter((column) => /number|pan\b|cvc|cvv|cvn|security|track/i.test(column)),
+      ).toEqual([])
+    } finally {
+      db.close()
+    }
+  })
+
+  it('never writes the card number or CVC given to the provider into the file', async () => {
+    const { store, filename } = fileStore()
+    const provider = memoryProvider()
+    const sync = createCardSync({ provider, store })
+    const owner: Owner = { type: 'customer', id: 'cus_raw' }
+    const created = await provider.createCard(owner, {
+      source: { number: '4000056655665556', expMonth: 12, expYear: 2040, cvc: '987' },
+    })
+    await sync.sync(owner, created.id)
+    expect((await store.get({ provider: provider.name, owner }, created.id))?.last4).toBe('5556')
+    await store.close()
+    const bytes = readFileSync(filename).toString('latin1')
+    expect(bytes).toContain('cus_raw')
+    expect(bytes).not.toContain('4000056655665556')
+    expect(bytes).not.toMatch(/"?cvc"?\s*:\s*"987"/)
+  })
+
+  it('holds one default per owner and currency even against raw SQL (partial unique index)', async () => {
+    const db = new Database(':memory:')
+    try {
+      const store = sqliteStore({ database: db })
+      await store.upsert(card('card_1', alice, { isDefault: true }))
+      await store.upsert(card('card_2', alice))
+      await store.upsert(card('card_3', bob, { isDefault: true }))
+      expect(() =>
+        db.prepare("UPDATE cardport_cards SET is_default = 1 WHERE card_id = 'card_2'").run(),
+      ).toThrow(/UNIQUE/)
+      // Another currency of the same account may have its own default.
+      await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
+      await store.upsert(card('eur_1', shop, { currency: 'eur' }))
+      db.prepare("UPDATE cardport_cards SET is_default = 1 WHERE card_id = 'eur_1'").run()
+      expect((await store.listByOwner(shopScope)).filter((c) => c.isDefault)).toHaveLength(2)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('switches a default atomically: a failure half-way leaves the old default in place', async () => {
+    const db = new Database(':memory:')
+    try {
+      const store = sqliteStore({ database: db })
+      await store.upsert(card('card_1', alice, { isDefault: true }))
+      await store.upsert(card('card_2', alice))
+      // Fails the second half of the switch, after the old default was cleared.
+      db.exec(`
+        CREATE TRIGGER refuse_card_2 BEFORE UPDATE OF is_default ON cardport_cards
+        WHEN NEW.is_default = 1 AND NEW.card_id = 'card_2'
+        BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END
+      `)
+      await expect(store.setDefault(aliceScope, 'card_2')).rejects.toThrow(/refused/)
+      expect((await store.getDefault(aliceScope))?.id).toBe('card_1')
+      expect((await store.get(aliceScope, 'card_1'))?.version).toBe(1)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('writes upsertMany in one transaction: a bad card rolls the whole batch back', async () => {
+    const { store } = fileStore()
+    await store.upsert(card('card_0', alice, { isDefault: true }))
+    const batch = [
+      card('card_1', alice, { isDefault: true }),
+      card('card_2', bob),
+      card('card_3', alice, { last4: '42' }),
+    ]
+    await expect(store.upsertMany(batch)).rejects.toThrow(/CHECK/)
+    expect((await store.listByOwner(aliceScope)).map((c) => c.id)).toEqual(['card_0'])
+    expect((await store.getDefault(aliceScope))?.id).toBe('card_0')
+    expect(await store.listByOwner(bobScope)).toEqual([])
+  })
+
+  it('keeps 50 concurrent default switches on one owner to exactly one default', async () => {
+    const { store } = fileStore()
+    const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
+    await store.upsertMany(ids.map((id) => card(id, alice, { isDefault: id === 'card_0' })))
+    await Promise.all(ids.map((id) => store.setDefault(aliceScope, id)))
+    const defaults = (await store.listByOwner(aliceScope)).filter((c) => c.isDefault)
+    expect(defaults.map((c) => c.id)).toEqual(['card_49'])
+    expect((await store.getDefault(aliceScope))?.id).toBe('card_49')
+  })
+
+  it('keeps one default when two connections to one file switch it in turns', async () => {
+    const first = fileStore('shared.db').store
+    const second = fileStore('shared.db').store
+    const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
+    await first.upsertMany(ids.map((id) => card(id, alice)))
+    await Promise.all(ids.map((id, i) => (i % 2 === 0 ? first : second).setDefault(aliceScope, id)))
+    for (const store of [first, second]) {
+      expect((await store.listByOwner(aliceScope)).filter((c) => c.isDefault)).toHaveLength(1)
+    }
+  })
+})
+
+describe('sqliteStore: scoping, ordering and versions', () => {
+  it("never returns one owner's card through another owner's scope", async () => {
+    const { store } = fileStore()
+    await store.upsert(card('card_a', alice, { isDefault: true }))
+    expect(await store.get(bobScope, 'card_a')).toBeNull()
+    expect(await store.get({ provider: 'stripe', owner: alice }, 'card_a')).toBeNull()
+    expect(await store.getDefault(bobScope)).toBeNull()
+    expect(await store.delete(bobScope, 'card_a')).toBe(false)
+    await store.setDefault(bobScope, 'card_a')
+    await store.setDefault(bobScope, null)
+    expect((await store.get(aliceScope, 'card_a'))?.isDefault).toBe(true)
+  })
+
+  it('keeps the same card id apart for two owners', async () => {
+    const { store } = fileStore()
+    await store.upsert(card('card_a', alice, { last4: '1111' }))
+    await store.upsert(card('card_a', bob, { last4: '2222' }))
+    expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('1111')
+    expect((await store.get(bobScope, 'card_a'))?.last4).toBe('2222')
+    await store.delete(bobScope, 'card_a')
+    expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('1111')
+  })
+
+  it('reads back exactly the card written (key order of metadata included)', async () => {
+    const { store } = fileStore()
+    const written = card('card_1', alice, {
+      metadata: { zeta: '1', alpha: '2' },
+      address: { ...EMPTY_ADDRESS, line1: '1 Main St', postalCode: '94107', country: 'US' },
+      checks: { cvc: 'pass', addressLine1: 'unchecked', postalCode: null },
+      createdAt: '2024-01-02T03:04:05Z',
+      holderName: 'Jenny Rosen',
+    })
+    await store.upsert(written, { observedAt: 1_700_000_000_123 })
+    const { version, updatedAt, observedAt, ...read } = (await store.get(aliceScope, 'card_1'))!
+    expect(JSON.stringify(read)).toBe(JSON.stringify(written))
+    expect({ version, observedAt }).toEqual({ version: 1, observedAt: 1_700_000_000_123 })
+    expect(new Date(updatedAt).toISOString()).toBe(updatedAt)
+  })
+
+  it('refuses out-of-order writes and deletions, and remembers deletions', async () => {
+    const { store } = fileStore()
+    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    const stale = await store.upsert(card('card_1', alice, { holderName: 'old' }), {
+      observedAt: 1000,
+    })
+    expect(stale).toMatchObject({ applied: false, card: { holderName: 'new', version: 1 } })
+    expect(await store.delete(aliceScope, 'card_1', { observedAt: 1500 })).toBe(false)
+    expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(true)
+    expect(await store.upsert(card('card_1', alice), { observedAt: 2500 })).toEqual({
+      applied: false,
+      card: null,
+    })
+    expect(await collect(store.listOwners('memory'))).toEqual([])
+    const recreated = await store.upsert(card('card_1', alice), { observedAt: 3000 })
+    expect(recreated).toMatchObject({ applied: true, card: { version: 1, observedAt: 3000 } })
+  })
+
+  it('lists owners in pages, each once, in the order they first got a card', async () => {
+    const { store } = fileStore()
+    const owners = Array.from(
+      { length: 1203 },
+      (_, i): Owner => ({
+        type: i % 3 === 0 ? 'account' : 'customer',
+        id: `own_${String(1203 - i).padStart(5, '0')}`,
+      }),
+    )
+    await store.upsertMany(owners.map((owner) => card('card_1', owner)))
+    await store.upsert({ ...card('card_1', alice), provider: 'stripe' })
+    const listed: Owner[] = []
+    for await (const owner of store.listOwners('memory')) {
+      listed.push(owner)
+      // Writes while the listing is open (reconcile does this) must not disturb it.
+      await store.delete({ provider: 'memory', owner }, 'card_1')
+    }
+    expect(listed).toEqual(owners)
+    expect(await collect(store.listOwners('memory'))).toEqual([])
+    expect(await collect(store.listOwners('stripe'))).toEqual([alice])
+  })
+})
+
+// --- helpers ---
+
+function card(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
+  return {
+    id,
+    provider: 'memory',
+    owner: { ...owner },
+    brand: 'visa',
+    last4: '4242',
+    expMonth: 12,
+    expYear: 2040,
+    holderName: null,
+    address: { ...EMPTY_ADDRESS },
+    country: 'US',
+    fingerprint: null,
+    funding: 'credit',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: owner.type === 'account' ? 'usd' : null,
+    isDefault: false,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+    ...overrides,
+  }
+}
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = []
+  for await (const item of iterable) items.push(item)
+  return items
+}

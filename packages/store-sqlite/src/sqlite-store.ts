@@ -1,0 +1,290 @@
+import {
+  type Card,
+  type CardScope,
+  type CardStore,
+  type Owner,
+  type UpsertResult,
+  validate,
+} from '@cardport/core'
+import Database from 'better-sqlite3'
+import { z } from 'zod'
+import { CARD_COLUMNS, type CardRow, cardValues, rowToCard } from './card-row.js'
+import type { SqliteDatabase } from './sqlite-database.js'
+import { migrate } from './sqlite-migrations.js'
+
+/** Options of {@link sqliteStore}: a file to open, or a better-sqlite3 `Database` you own. */
+export type SqliteStoreOptions = {
+  /**
+   * Switch the database to write-ahead logging (readers never wait for the writer, and a crash
+   * loses no committed write). Default true. WAL is a property of the file: it stays on for
+   * every later connection. In-memory databases have no WAL and ignore it.
+   */
+  wal?: boolean
+} & (
+  | {
+      /** A file path, or `':memory:'`. The store opens it, and closes it on `close()`. */
+      filename: string
+      database?: never
+    }
+  | {
+      /** An open better-sqlite3 `Database`. The store never closes it: it is yours. */
+      database: SqliteDatabase
+      filename?: never
+    }
+)
+
+const OptionsSchema = z
+  .object({
+    filename: z.string().min(1, 'filename must be a file path or ":memory:"').optional(),
+    database: z
+      .custom<SqliteDatabase>(isOpenDatabase, 'database must be an open better-sqlite3 Database')
+      .optional(),
+    wal: z.boolean().default(true),
+  })
+  .strict()
+  .refine((options) => (options.filename === undefined) !== (options.database === undefined), {
+    message: 'pass exactly one of filename and database',
+  })
+
+/** How many owners `listOwners` reads per query. */
+const OWNER_PAGE = 500
+
+/**
+ * A {@link CardStore} on SQLite, over better-sqlite3: the durable store for one process (or a
+ * few, sharing a file). Opening it runs the schema migrations and turns on WAL; every write is
+ * one `BEGIN IMMEDIATE` transaction, so that switching a default, and every `upsertMany`, is
+ * atomic. A partial unique index holds at most one default per owner (and currency) whatever
+ * the code does; reads are always scoped by provider and owner; no column can hold a card
+ * number or a CVC. See the package README for the table layout.
+ *
+ * @example
+ * ```ts
+ * import { createCardSync } from '@cardport/core'
+ * import { sqliteStore } from '@cardport/store-sqlite'
+ *
+ * const store = sqliteStore({ filename: 'cards.db' })
+ * const sync = createCardSync({ provider, store })
+ * // …
+ * await store.close()
+ * ```
+ *
+ * @example Sharing your own connection (the store will not close it)
+ * ```ts
+ * import Database from 'better-sqlite3'
+ *
+ * const db = new Database('app.db')
+ * const store = sqliteStore({ database: db })
+ * ```
+ */
+export function sqliteStore(options: SqliteStoreOptions): CardStore {
+  const valid = validate(OptionsSchema, options, 'sqliteStore options')
+  const owned = valid.database === undefined
+  const db = valid.database ?? (new Database(valid.filename!) as unknown as SqliteDatabase)
+  try {
+    if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
+    migrate(db)
+  } catch (error) {
+    if (owned) db.close()
+    throw error
+  }
+
+  const sql = prepareStatements(db)
+  const now = () => new Date().toISOString()
+
+  const tombstoneOf = (key: ScopeParams, cardId: string): number | null => {
+    const row = sql.selectTombstone.get(...key, cardId) as { observed_at: number } | undefined
+    return row?.observed_at ?? null
+  }
+
+  /** The `observedAt` a write must not be older than: the row's, or its deletion's. */
+  const lastObserved = (key: ScopeParams, cardId: string, existing: CardRow | undefined) =>
+    existing ? existing.observed_at : tombstoneOf(key, cardId)
+
+  const write = (card: Card, observedAt: number | undefined, at: string): UpsertResult => {
+    const key = scopeParams({ provider: card.provider, owner: card.owner })
+    const existing = sql.selectCard.get(...key, card.id) as CardRow | undefined
+    if (observedAt !== undefined) {
+      const last = lastObserved(key, card.id, existing)
+      if (last !== null && observedAt < last) {
+        return { applied: false, card: existing ? rowToCard(existing) : null }
+      }
+    }
+    // The old default goes first: the partial unique index allows one default at any moment.
+    if (card.isDefault) sql.clearDefaultsOfCurrency.run(at, ...key, card.id, card.currency)
+    sql.insertOwner.run(...key)
+    const row = sql.upsertCard.get(...cardValues(card), at, observedAt ?? null) as
+      | CardRow
+      | undefined
+    if (!existing) sql.deleteTombstone.run(...key, card.id)
+    // The upsert's own WHERE refuses an older write too; it cannot fire after the check above.
+    return row ? { applied: true, card: rowToCard(row) } : { applied: false, card: null }
+  }
+
+  const remove = (scope: CardScope, cardId: string, observedAt: number | undefined): boolean => {
+    const key = scopeParams(scope)
+    const existing = sql.selectCard.get(...key, cardId) as CardRow | undefined
+    if (observedAt !== undefined) {
+      const last = lastObserved(key, cardId, existing)
+      if (last !== null && observedAt < last) return false
+      sql.upsertTombstone.run(...key, cardId, observedAt)
+    }
+    if (!existing) return false
+    sql.deleteCard.run(...key, cardId)
+    sql.deleteOwnerIfEmpty.run(...key, ...key)
+    return true
+  }
+
+  const switchDefault = (scope: CardScope, cardId: string | null, at: string) => {
+    const key = scopeParams(scope)
+    if (cardId === null) {
+      sql.clearAllDefaults.run(at, ...key)
+      return
+    }
+    const target = sql.selectCard.get(...key, cardId) as CardRow | undefined
+    if (!target) return
+    sql.clearDefaultsOfCurrency.run(at, ...key, cardId, target.currency)
+    sql.makeDefault.run(at, ...key, cardId)
+  }
+
+  /** Runs `work` in one `BEGIN IMMEDIATE` transaction (a savepoint inside the caller's own). */
+  const inTransaction = <T>(work: () => T): T => db.transaction(work).immediate() as T
+
+  const store: CardStore = {
+    async get(scope, cardId) {
+      const row = sql.selectCard.get(...scopeParams(scope), cardId) as CardRow | undefined
+      return row ? rowToCard(row) : null
+    },
+
+    async listByOwner(scope) {
+      return (sql.listCards.all(...scopeParams(scope)) as CardRow[]).map(rowToCard)
+    },
+
+    async getDefault(scope) {
+      const row = sql.selectDefault.get(...scopeParams(scope)) as CardRow | undefined
+      return row ? rowToCard(row) : null
+    },
+
+    async upsert(card, writeOptions = {}) {
+      return inTransaction(() => write(card, writeOptions.observedAt, now()))
+    },
+
+    async upsertMany(cards, writeOptions = {}) {
+      if (cards.length === 0) return
+      const at = now()
+      inTransaction(() => {
+        for (const card of cards) write(card, writeOptions.observedAt, at)
+      })
+    },
+
+    async delete(scope, cardId, writeOptions = {}) {
+      return inTransaction(() => remove(scope, cardId, writeOptions.observedAt))
+    },
+
+    async setDefault(scope, cardId) {
+      inTransaction(() => switchDefault(scope, cardId, now()))
+    },
+
+    async *listOwners(provider) {
+      // Keyset pages rather than one open cursor: better-sqlite3 allows no other statement on
+      // the connection while a cursor is open, and the caller (reconcile) writes in between.
+      let after = 0
+      for (;;) {
+        const rows = sql.listOwners.all(provider, after, OWNER_PAGE) as OwnerRow[]
+        for (const row of rows) yield { type: row.owner_type, id: row.owner_id }
+        if (rows.length < OWNER_PAGE) return
+        after = rows.at(-1)!.seq
+      }
+    },
+
+    async close() {
+      if (owned && db.open) db.close()
+    },
+  }
+  return Object.freeze(store)
+}
+
+// --- internals ---
+
+type ScopeParams = readonly [provider: string, ownerType: Owner['type'], ownerId: string]
+
+interface OwnerRow {
+  seq: number
+  owner_type: Owner['type']
+  owner_id: string
+}
+
+function scopeParams(scope: CardScope): ScopeParams {
+  return [scope.provider, scope.owner.type, scope.owner.id]
+}
+
+function isOpenDatabase(value: unknown): value is SqliteDatabase {
+  if (typeof value !== 'object' || value === null) return false
+  const candidate = value as Partial<Record<keyof SqliteDatabase, unknown>>
+  return (
+    typeof candidate.prepare === 'function' &&
+    typeof candidate.transaction === 'function' &&
+    typeof candidate.pragma === 'function' &&
+    candidate.open === true
+  )
+}
+
+const SCOPE = 'provider = ? AND owner_type = ? AND owner_id = ?'
+const KEY = `${SCOPE} AND card_id = ?`
+
+function prepareStatements(db: SqliteDatabase) {
+  const updatable = CARD_COLUMNS.slice(4)
+  return {
+    selectCard: db.prepare(`SELECT * FROM cardport_cards WHERE ${KEY}`),
+    listCards: db.prepare(`SELECT * FROM cardport_cards WHERE ${SCOPE} ORDER BY seq DESC`),
+    // The earliest default stands for the owner (accounts have one per currency).
+    selectDefault: db.prepare(
+      `SELECT * FROM cardport_cards WHERE ${SCOPE} AND is_default = 1 ORDER BY seq LIMIT 1`,
+    ),
+    upsertCard: db.prepare(`
+      INSERT INTO cardport_cards (${CARD_COLUMNS.join(', ')}, version, updated_at, observed_at)
+      VALUES (${CARD_COLUMNS.map(() => '?').join(', ')}, 1, ?, ?)
+      ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
+        ${updatable.map((column) => `${column} = excluded.${column}`).join(',\n        ')},
+        version = cardport_cards.version + 1,
+        updated_at = excluded.updated_at,
+        observed_at = coalesce(excluded.observed_at, cardport_cards.observed_at)
+      WHERE excluded.observed_at IS NULL
+        OR cardport_cards.observed_at IS NULL
+        OR excluded.observed_at >= cardport_cards.observed_at
+      RETURNING *
+    `),
+    clearDefaultsOfCurrency: db.prepare(`
+      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?
+      WHERE ${SCOPE} AND is_default = 1 AND card_id <> ? AND currency IS ?
+    `),
+    clearAllDefaults: db.prepare(`
+      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?
+      WHERE ${SCOPE} AND is_default = 1
+    `),
+    makeDefault: db.prepare(`
+      UPDATE cardport_cards SET is_default = 1, version = version + 1, updated_at = ?
+      WHERE ${KEY}
+    `),
+    deleteCard: db.prepare(`DELETE FROM cardport_cards WHERE ${KEY}`),
+    selectTombstone: db.prepare(`SELECT observed_at FROM cardport_card_tombstones WHERE ${KEY}`),
+    upsertTombstone: db.prepare(`
+      INSERT INTO cardport_card_tombstones (provider, owner_type, owner_id, card_id, observed_at)
+      VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (provider, owner_type, owner_id, card_id)
+      DO UPDATE SET observed_at = excluded.observed_at
+    `),
+    deleteTombstone: db.prepare(`DELETE FROM cardport_card_tombstones WHERE ${KEY}`),
+    insertOwner: db.prepare(`
+      INSERT INTO cardport_card_owners (provider, owner_type, owner_id) VALUES (?, ?, ?)
+      ON CONFLICT (provider, owner_type, owner_id) DO NOTHING
+    `),
+    deleteOwnerIfEmpty: db.prepare(`
+      DELETE FROM cardport_card_owners WHERE ${SCOPE}
+        AND NOT EXISTS (SELECT 1 FROM cardport_cards WHERE ${SCOPE})
+    `),
+    listOwners: db.prepare(`
+      SELECT seq, owner_type, owner_id FROM cardport_card_owners
+      WHERE provider = ? AND seq > ? ORDER BY seq LIMIT ?
+    `),
+  }
+}

@@ -1,0 +1,269 @@
+import { type Card, CardSchema, isCardportError, type Owner } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import { stripeSeedCards } from '../../core/src/__fixtures__/seed-cards.js'
+import fixtures from './__fixtures__/stripe-fixtures-cards.json' with { type: 'json' }
+import { toStripeCard } from './parse-card.js'
+import { stripeProvider } from './stripe-provider.js'
+
+// parseCard makes no request: any object with the SDK's shape will do as the client.
+const provider = stripeProvider({ apiKey: 'sk_test_cardport' })
+
+const customer: Owner = { type: 'customer', id: 'cus_Oaxlz8kB0PJWGa' }
+const account: Owner = { type: 'account', id: 'acct_1Nnlp9GPxmnHQRkJ' }
+
+/** Every object with `object: 'card'` in a JSON document, with where it was found. */
+function cardsIn(
+  value: unknown,
+  path = '$',
+): Array<{ path: string; raw: Record<string, unknown> }> {
+  if (Array.isArray(value))
+    return value.flatMap((item, index) => cardsIn(item, `${path}[${index}]`))
+  if (typeof value !== 'object' || value === null) return []
+  const record = value as Record<string, unknown>
+  const found = record.object === 'card' ? [{ path, raw: record }] : []
+  return [
+    ...found,
+    ...Object.entries(record).flatMap(([key, inner]) => cardsIn(inner, `${path}.${key}`)),
+  ]
+}
+
+/** A card payload as Stripe sends it, with `fields` changed. */
+function stripeCard(fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...fixtures.resources.card, customer: customer.id, ...fields }
+}
+
+describe('parseCard over the seeds (001 customer sources, 004 external accounts)', () => {
+  const seeds = stripeSeedCards.filter((seed) => seed.normalized.provider === 'stripe')
+
+  it('has the seed payloads to check', () => {
+    expect(seeds.length).toBeGreaterThanOrEqual(8)
+  })
+
+  it.each(seeds)('$name', (seed) => {
+    expect(provider.parseCard(seed.raw, seed.owner)).toEqual(seed.normalized)
+    // The payload names its owner: parseCard finds it without being told.
+    expect(provider.parseCard(seed.raw)).toEqual(seed.normalized)
+  })
+})
+
+describe('parseCard over Stripe fixtures (stripe-fixtures-cards.json, API 2023-08-16)', () => {
+  const cards = cardsIn(fixtures.resources)
+
+  it('finds the card objects of the fixtures: the card and the token card', () => {
+    expect(cards.map((card) => card.path)).toEqual(['$.card', '$.token.card'])
+  })
+
+  it.each(cards)('normalizes $path for a customer and for an account', ({ raw }) => {
+    const forCustomer = provider.parseCard(raw, customer)
+    expect(CardSchema.parse(forCustomer)).toEqual(forCustomer)
+    expect(forCustomer).toMatchObject({
+      id: raw.id,
+      provider: 'stripe',
+      owner: customer,
+      brand: 'visa',
+      last4: '4242',
+      expMonth: 8,
+      expYear: 2024,
+      holderName: raw.name ?? null,
+      country: 'US',
+      fingerprint: raw.fingerprint,
+      funding: 'credit',
+      checks: { cvc: 'pass', addressLine1: null, postalCode: null },
+      currency: null,
+      isDefault: false,
+      status: 'active',
+      metadata: {},
+      createdAt: null,
+    })
+    expect(forCustomer?.address).toEqual({
+      line1: null,
+      line2: null,
+      city: null,
+      state: null,
+      postalCode: null,
+      country: null,
+    })
+    expect(provider.parseCard(raw, account)?.owner).toEqual(account)
+  })
+
+  it('refuses a card that names no owner when none is given, saying what to pass', () => {
+    // The fixture card has `customer: null`; a token's card has no owner field at all.
+    for (const { raw } of cards) {
+      let thrown: unknown
+      try {
+        provider.parseCard(raw)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+      expect((thrown as Error).message).toContain('pass its owner')
+    }
+  })
+
+  it.each([
+    ['bank_account', fixtures.resources.bank_account],
+    ['external_account (a bank account)', fixtures.resources.external_account],
+    ['deleted_external_account', fixtures.resources.deleted_external_account],
+    ['deleted_payment_source', fixtures.resources.deleted_payment_source],
+    ['source (ACH credit transfer)', fixtures.resources.source],
+    ['customer', fixtures.resources.customer],
+    ['deleted_customer', fixtures.resources.deleted_customer],
+    ['account', fixtures.resources.account],
+    ['token', fixtures.resources.token],
+  ])('returns null for a %s', (_name, raw) => {
+    expect(provider.parseCard(raw, customer)).toBeNull()
+    expect(provider.parseCard(raw)).toBeNull()
+  })
+
+  it('returns null for a deleted card and for values that are no object', () => {
+    const deleted = { id: 'card_1NGTaT2eZvKYlo2CZWSctn5n', object: 'card', deleted: true }
+    for (const raw of [deleted, null, undefined, 42, 'card', [], {}]) {
+      expect(provider.parseCard(raw, customer)).toBeNull()
+    }
+  })
+})
+
+describe('parseCard field by field', () => {
+  it.each([
+    ['Visa', 'visa'],
+    ['MasterCard', 'mastercard'],
+    ['Mastercard', 'mastercard'],
+    ['American Express', 'amex'],
+    ['Discover', 'discover'],
+    ['JCB', 'jcb'],
+    ['Diners Club', 'diners'],
+    ['UnionPay', 'unionpay'],
+    ['Unknown', 'unknown'],
+    ['Cartes Bancaires', 'unknown'],
+    [null, 'unknown'],
+  ])('reads the brand %j as %j', (brand, expected) => {
+    expect(provider.parseCard(stripeCard({ brand }), customer)?.brand).toBe(expected)
+  })
+
+  it('reads every address field, and the billing country as ISO alpha-2', () => {
+    const card = provider.parseCard(
+      stripeCard({
+        address_line1: '510 Townsend St',
+        address_line2: 'Floor 2',
+        address_city: 'San Francisco',
+        address_state: 'CA',
+        address_zip: '94103',
+        address_country: 'US',
+      }),
+      customer,
+    )
+    expect(card?.address).toEqual({
+      line1: '510 Townsend St',
+      line2: 'Floor 2',
+      city: 'San Francisco',
+      state: 'CA',
+      postalCode: '94103',
+      country: 'US',
+    })
+  })
+
+  it.each([
+    ['us', 'US'],
+    ['USA', 'US'],
+    ['GBR', 'GB'],
+    // Stripe keeps whatever the caller sent: a name is not a code, and no code is invented.
+    ['United States', null],
+    ['', null],
+    [null, null],
+  ])('reads the billing country %j as %j', (country, expected) => {
+    const card = provider.parseCard(stripeCard({ address_country: country }), customer)
+    expect(card?.address.country).toBe(expected)
+  })
+
+  it('reads empty strings as null and the issuing country as alpha-2', () => {
+    const card = provider.parseCard(
+      stripeCard({ name: '', address_line1: '', address_zip: '', country: 'jp' }),
+      customer,
+    )
+    expect(card).toMatchObject({
+      holderName: null,
+      address: { line1: null, postalCode: null },
+      country: 'JP',
+    })
+  })
+
+  it.each([
+    ['pass', 'pass'],
+    ['fail', 'fail'],
+    ['unavailable', 'unavailable'],
+    ['unchecked', 'unchecked'],
+    [null, null],
+    ['something new', null],
+  ])('reads the check %j as %j for CVC, line 1 and postal code', (check, expected) => {
+    const card = provider.parseCard(
+      stripeCard({ cvc_check: check, address_line1_check: check, address_zip_check: check }),
+      customer,
+    )
+    expect(card?.checks).toEqual({ cvc: expected, addressLine1: expected, postalCode: expected })
+  })
+
+  it.each([
+    ['credit', 'credit'],
+    ['debit', 'debit'],
+    ['prepaid', 'prepaid'],
+    ['unknown', 'unknown'],
+    [null, 'unknown'],
+  ])('reads the funding %j as %j', (funding, expected) => {
+    expect(provider.parseCard(stripeCard({ funding }), customer)?.funding).toBe(expected)
+  })
+
+  it('keeps string metadata and drops what Stripe never stores (empty, non-string)', () => {
+    const card = provider.parseCard(
+      stripeCard({ metadata: { order: '6735', empty: '', count: 3 } }),
+      customer,
+    )
+    expect(card?.metadata).toEqual({ order: '6735' })
+  })
+
+  it('reads an external account card: currency in lower case, default_for_currency', () => {
+    const raw = {
+      ...fixtures.resources.card,
+      customer: null,
+      account: account.id,
+      currency: 'USD',
+      default_for_currency: true,
+    }
+    expect(provider.parseCard(raw)).toMatchObject({
+      owner: account,
+      currency: 'usd',
+      isDefault: true,
+    })
+    expect(provider.parseCard({ ...raw, default_for_currency: false })?.isDefault).toBe(false)
+  })
+
+  it("reads a customer card's default from an expanded customer, or from the id given", () => {
+    const expanded = stripeCard({
+      customer: { id: customer.id, object: 'customer', default_source: fixtures.resources.card.id },
+    })
+    expect(provider.parseCard(expanded)).toMatchObject({ owner: customer, isDefault: true })
+    const other = stripeCard({
+      customer: { id: customer.id, object: 'customer', default_source: 'card_other' },
+    })
+    expect(provider.parseCard(other)?.isDefault).toBe(false)
+    const raw = stripeCard()
+    expect(toStripeCard(raw, customer, String(raw.id))?.isDefault).toBe(true)
+    expect(toStripeCard(raw, customer, null)?.isDefault).toBe(false)
+    // A customer card carries no currency, whatever the payload says.
+    expect(provider.parseCard(stripeCard({ currency: 'usd' }), customer)?.currency).toBeNull()
+  })
+
+  it('refuses a card payload the Card schema cannot hold, with invalid_request', () => {
+    let thrown: unknown
+    try {
+      provider.parseCard(stripeCard({ exp_month: 13 }), customer)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+  })
+
+  it('never holds more than the last four digits', () => {
+    const card = provider.parseCard(stripeCard({ last4: '4242' }), customer) as Card
+    expect(JSON.stringify(card)).not.toMatch(/\d{5,}/)
+  })
+})

@@ -1,0 +1,242 @@
+import { CardportError, type CardportErrorOptions } from '@cardport/core'
+import { z } from 'zod'
+import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
+
+/**
+ * Why a webhook request was refused. Each one means the request did not come from Stripe as
+ * sent, or not for this endpoint: nothing was changed, and the answer should be a 400.
+ *
+ * - `missing_signature`: no `Stripe-Signature` header;
+ * - `malformed_signature`: a header without a `t=` timestamp and a `v1=` signature;
+ * - `bad_signature`: no signature in the header matches the body for the endpoint secret(s): a
+ *   forged request, the wrong secret, or a body that was parsed and re-serialized on the way;
+ * - `stale_timestamp`: the signature matches but is older than the tolerance (a replay);
+ * - `body_not_raw`: the body was already parsed into an object by a body parser;
+ * - `empty_body`: no body at all (often: a body parser consumed it, or the content type differs);
+ * - `malformed_body`: a correctly signed body that is not JSON;
+ * - `not_an_event`: correctly signed JSON that is not a Stripe event.
+ */
+export type StripeWebhookRejection =
+  | 'missing_signature'
+  | 'malformed_signature'
+  | 'bad_signature'
+  | 'stale_timestamp'
+  | 'body_not_raw'
+  | 'empty_body'
+  | 'malformed_body'
+  | 'not_an_event'
+
+/**
+ * A webhook request that was refused before anything changed: `code` is `invalid_request`,
+ * `status` 400, and `reason` says which check failed. Web frameworks map it to a 400 answer
+ * (Stripe then retries the event for up to three days, and shows the failure in the Dashboard);
+ * test `isCardportError(error, 'invalid_request')` and read `details.reason` across package
+ * copies, or `reason` on this class. Messages never hold the secret, the signature or the body.
+ */
+export class StripeWebhookError extends CardportError {
+  override readonly name = 'StripeWebhookError'
+  readonly reason: StripeWebhookRejection
+
+  constructor(reason: StripeWebhookRejection, message: string, options: CardportErrorOptions = {}) {
+    super('invalid_request', message, {
+      provider: STRIPE_PROVIDER_NAME,
+      status: 400,
+      retryable: false,
+      details: { reason },
+      ...options,
+    })
+    this.reason = reason
+  }
+}
+
+/**
+ * The part of the `stripe` SDK that verifies webhooks: `stripe.webhooks` of an instance, or
+ * `Stripe.webhooks` (the class's own, which needs no API key). Typed structurally, like
+ * `StripeClient`.
+ */
+export interface StripeWebhookVerifier {
+  constructEventAsync(
+    payload: string | Uint8Array,
+    header: string,
+    secret: string,
+    tolerance?: number,
+    cryptoProvider?: undefined,
+    receivedAt?: number,
+  ): Promise<unknown>
+}
+
+/** A verified Stripe event: the envelope fields cardport reads, and the rest as sent. */
+export interface StripeWebhookEvent {
+  id: string
+  object: 'event'
+  type: string
+  /** When the change happened, in seconds since the epoch. */
+  created: number
+  /** For events of connected accounts (Connect webhooks): the account's id. */
+  account?: string | null | undefined
+  api_version?: string | null | undefined
+  livemode?: boolean | undefined
+  data: {
+    object: Record<string, unknown>
+    previous_attributes?: Record<string, unknown> | undefined
+  }
+  [field: string]: unknown
+}
+
+const EventSchema = z.looseObject({
+  id: z.string().min(1),
+  object: z.literal('event'),
+  type: z.string().min(1),
+  created: z.number().int().nonnegative(),
+  account: z.string().nullish(),
+  api_version: z.string().nullish(),
+  livemode: z.boolean().optional(),
+  data: z.looseObject({
+    object: z.record(z.string(), z.unknown()),
+    previous_attributes: z.record(z.string(), z.unknown()).optional(),
+  }),
+})
+
+/** How {@link verifyStripeWebhook} checks a request. */
+export interface VerifyStripeWebhookOptions {
+  /** The endpoint's signing secrets (`whsec_…`): any one of them may match. */
+  secrets: readonly string[]
+  /** The oldest signature accepted, in seconds. */
+  toleranceSeconds: number
+  /** The clock, in ms since the epoch, that the signature's age is measured with. */
+  now: () => number
+}
+
+/**
+ * Verifies a webhook request with the SDK's `constructEventAsync` (against each secret in
+ * turn) and checks that the body is a Stripe event. Throws a {@link StripeWebhookError} naming
+ * the failed check.
+ *
+ * @param rawBody The body exactly as received: a string or a Buffer, never a parsed object.
+ * @param signatureHeader The `Stripe-Signature` header (a framework's header value as is).
+ */
+export async function verifyStripeWebhook(
+  verifier: StripeWebhookVerifier,
+  rawBody: unknown,
+  signatureHeader: unknown,
+  options: VerifyStripeWebhookOptions,
+): Promise<StripeWebhookEvent> {
+  const header = headerOf(signatureHeader)
+  const body = bodyOf(rawBody)
+  if (!/(?:^|,)\s*t=\d+\s*(?:,|$)/.test(header) || !/(?:^|,)\s*v1=[0-9a-fA-F]+/.test(header)) {
+    throw new StripeWebhookError(
+      'malformed_signature',
+      'The Stripe-Signature header has no t= timestamp or no v1= signature: send the header exactly as Stripe sent it',
+    )
+  }
+
+  let parsed: unknown
+  let verified = false
+  for (const secret of options.secrets) {
+    try {
+      parsed = await verifier.constructEventAsync(
+        body,
+        header,
+        secret,
+        options.toleranceSeconds,
+        undefined,
+        options.now(),
+      )
+      verified = true
+      break
+    } catch (error) {
+      if (isSignatureError(error)) {
+        // The SDK checks the signature before the timestamp: a stale one did match this secret.
+        if (/tolerance/i.test(messageOf(error))) {
+          throw new StripeWebhookError(
+            'stale_timestamp',
+            `The Stripe-Signature timestamp is older than the tolerance (${options.toleranceSeconds} s): a replayed or long-delayed request; Stripe's own retries are signed afresh`,
+            { cause: error },
+          )
+        }
+        continue
+      }
+      if (error instanceof SyntaxError) {
+        throw new StripeWebhookError(
+          'malformed_body',
+          'The webhook body is correctly signed but is not JSON: this endpoint only takes Stripe events',
+          { cause: error },
+        )
+      }
+      if (error instanceof Error && /thin event/i.test(error.message)) {
+        throw new StripeWebhookError(
+          'not_an_event',
+          'The webhook body is a thin event notification (v2), not a snapshot event: point a snapshot-event destination at this endpoint',
+          { cause: error },
+        )
+      }
+      throw error
+    }
+  }
+  if (!verified) {
+    throw new StripeWebhookError(
+      'bad_signature',
+      'No signature in the Stripe-Signature header matches the body for the endpoint secret(s) configured: check the secret (each endpoint has its own, whsec_…) and pass the raw request body, not a parsed and re-serialized one',
+    )
+  }
+  const result = EventSchema.safeParse(parsed)
+  if (!result.success) {
+    const where = result.error.issues
+      .map((issue) => issue.path.join('.') || 'the body')
+      .slice(0, 3)
+      .join(', ')
+    throw new StripeWebhookError(
+      'not_an_event',
+      `The webhook body is correctly signed JSON but not a Stripe event (check ${where})`,
+    )
+  }
+  return result.data as StripeWebhookEvent
+}
+
+function headerOf(value: unknown): string {
+  const header = Array.isArray(value) && value.length === 1 ? value[0] : value
+  if (header === undefined || header === null || header === '') {
+    throw new StripeWebhookError(
+      'missing_signature',
+      'The request has no Stripe-Signature header: only Stripe can call this endpoint',
+    )
+  }
+  if (typeof header !== 'string') {
+    throw new StripeWebhookError(
+      'malformed_signature',
+      'The Stripe-Signature header must be one string: send it exactly as Stripe sent it',
+    )
+  }
+  return header
+}
+
+function bodyOf(value: unknown): string | Uint8Array {
+  if (typeof value === 'string' || value instanceof Uint8Array) {
+    if (value.length === 0) throw emptyBody()
+    return value
+  }
+  if (value === undefined || value === null) throw emptyBody()
+  throw new StripeWebhookError(
+    'body_not_raw',
+    'The webhook body was already parsed into an object, so its signature cannot be checked: give this route the raw body (Express: express.raw({ type: "application/json" }) on this route, before any express.json())',
+  )
+}
+
+function emptyBody(): StripeWebhookError {
+  return new StripeWebhookError(
+    'empty_body',
+    'The webhook request has no body: read it raw on this route (Express: express.raw({ type: "application/json" })), and make sure no other body parser consumed it first',
+  )
+}
+
+function isSignatureError(error: unknown): boolean {
+  return (
+    isObject(error) &&
+    (error.type === 'StripeSignatureVerificationError' ||
+      (error as { name?: unknown }).name === 'StripeSignatureVerificationError')
+  )
+}
+
+function messageOf(error: unknown): string {
+  return isObject(error) && typeof error.message === 'string' ? error.message : ''
+}

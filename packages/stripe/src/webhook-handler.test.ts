@@ -1,0 +1,621 @@
+import { createRequire } from 'node:module'
+import {
+  type Card,
+  type CardStore,
+  isCardportError,
+  listAll,
+  memoryStore,
+  type Owner,
+  type StoredCard,
+  toArray,
+} from '@cardport/core'
+import { stripeEmulator } from '@cardport/testing/emulators'
+import fc from 'fast-check'
+import { setupServer } from 'msw/node'
+import Stripe from 'stripe'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  deliverStripeEvents,
+  type StripeEvent,
+  signStripeEvent,
+  stripeEventPayload,
+} from '../../testing/src/stripe/stripe-events.js'
+import { STRIPE_PROVIDER_NAME } from './parse-card.js'
+import { type StripeProvider, stripeProvider } from './stripe-provider.js'
+import type { StripeWebhookError, StripeWebhookVerifier } from './webhook-events.js'
+import {
+  type SeenEventIds,
+  type StripeWebhookHandler,
+  type StripeWebhookHandlerOptions,
+  type StripeWebhookResult,
+  stripeWebhookHandler,
+} from './webhook-handler.js'
+
+// The emulator's clock stamps each event's `created`; tests move it a second per change, or
+// hold it still to put every change in the same second.
+let clock = Date.now()
+const tick = () => {
+  clock += 1000
+}
+const emulator = stripeEmulator({ now: () => new Date(clock) })
+const server = setupServer(...emulator.handlers)
+const secret = emulator.events.secret
+
+// stripe 16 (the lowest SDK of the peer range) verifies too; its types would clash with 23's.
+const StripeV16 = createRequire(import.meta.url)('stripe-v16') as {
+  webhooks: StripeWebhookVerifier
+}
+
+let sdk: Stripe
+let provider: StripeProvider
+
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+beforeEach(() => {
+  clock = Date.now()
+  sdk = new Stripe('sk_test_webhooks', { maxNetworkRetries: 0 })
+  provider = stripeProvider({ stripe: sdk, maxNetworkRetries: 0 })
+})
+afterEach(() => {
+  server.resetHandlers()
+  emulator.reset()
+})
+afterAll(() => server.close())
+
+type Mode = 'events' | 'confirm'
+
+function handlerFor(
+  store: CardStore,
+  mode: Mode,
+  extra: Partial<StripeWebhookHandlerOptions> = {},
+): StripeWebhookHandler {
+  const common = { endpointSecret: secret, store, ...extra }
+  return mode === 'confirm'
+    ? stripeWebhookHandler({ ...common, stripe: sdk } as StripeWebhookHandlerOptions)
+    : stripeWebhookHandler({ ...common, webhooks: Stripe.webhooks } as StripeWebhookHandlerOptions)
+}
+
+const strip = ({ version: _v, updatedAt: _u, observedAt: _o, ...card }: StoredCard): Card => card
+const byId = (a: Card, b: Card) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+const scope = (owner: Owner) => ({ provider: STRIPE_PROVIDER_NAME, owner })
+
+/** The owner's cards as Stripe lists them, and as the store holds them. */
+async function compare(store: CardStore, owner: Owner) {
+  const atStripe = (await toArray(listAll(provider, owner), { limit: 1000 })).sort(byId)
+  const stored = (await store.listByOwner(scope(owner))).map(strip).sort(byId)
+  return { atStripe, stored }
+}
+
+/** Every row of the owners, bookkeeping included: to show that a refused request changed nothing. */
+async function snapshot(store: CardStore, owners: Owner[]) {
+  return Promise.all(owners.map((owner) => store.listByOwner(scope(owner))))
+}
+
+/**
+ * Changes through the adapter, for two customers and a connected account: creations, default
+ * switches, updates, deletions (of defaults too), bank accounts among the cards. Returns the
+ * owners. `step` runs between changes.
+ */
+async function scenario(step: () => void): Promise<Owner[]> {
+  const c1: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+  const c2: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+  const a1: Owner = {
+    type: 'account',
+    id: (await sdk.accounts.create({ type: 'custom', country: 'US' })).id,
+  }
+  step()
+
+  const a = await provider.createCard(c1, { source: 'tok_visa' })
+  step()
+  const b = await provider.createCard(c1, { source: 'tok_mastercard' })
+  step()
+  await provider.setDefaultCard(c1, b.id)
+  step()
+  await provider.updateCard(c1, a.id, { holderName: 'Jenny Rosen', metadata: { plan: 'pro' } })
+  step()
+  const c = await provider.createCard(c1, { source: 'tok_amex', makeDefault: true })
+  step()
+  await provider.deleteCard(c1, c.id) // the default: Stripe promotes the most recent card, b
+  step()
+  await provider.updateCard(c1, a.id, { expMonth: 4, expYear: new Date(clock).getFullYear() + 3 })
+  step()
+  await provider.deleteCard(c1, a.id)
+  step()
+  await provider.updateCard(c1, b.id, { metadata: { nickname: 'work' } })
+  step()
+  await provider.updateCard(c1, b.id, { holderName: 'Primary' })
+  step()
+
+  const d = await provider.createCard(c2, { source: 'tok_discover' })
+  step()
+  await provider.createCard(c2, { source: 'tok_jcb' })
+  step()
+  emulator.seed.bankAccount(c2.id)
+  step()
+  // The default goes, and Stripe promotes the most recent source: the bank account.
+  await provider.deleteCard(c2, d.id)
+  step()
+
+  const x = await provider.createCard(a1, { source: 'tok_visa_debit' })
+  step()
+  const y = await provider.createCard(a1, { source: 'tok_mastercard_debit' })
+  step()
+  await provider.setDefaultCard(a1, y.id)
+  step()
+  await provider.updateCard(a1, x.id, { holderName: 'Payouts' })
+  step()
+  await provider.createCard(a1, {
+    source: { number: '4000056655665556', expMonth: 12, expYear: 2031 },
+    currency: 'eur',
+  })
+  step()
+  const z = await provider.createCard(a1, { source: 'tok_visa_debit', makeDefault: true })
+  step()
+  await provider.deleteCard(a1, x.id)
+  step()
+  await provider.updateCard(a1, z.id, { metadata: { bank: 'main' } })
+  step()
+  emulator.seed.bankAccount(a1.id, { currency: 'usd' })
+  step()
+  // y was the default until z took over: a card whose flag went back and forth.
+  await provider.updateCard(a1, y.id, { holderName: 'Spare' })
+  step()
+  return [c1, c2, a1]
+}
+
+async function expectInStep(store: CardStore, owners: Owner[]) {
+  for (const owner of owners) {
+    // The lists hold `isDefault`: an account's default per currency is compared with the rest.
+    const { atStripe, stored } = await compare(store, owner)
+    expect(stored).toEqual(atStripe)
+    if (owner.type === 'customer') {
+      expect((await store.getDefault(scope(owner)))?.id ?? null).toBe(
+        (await provider.getDefaultCard(owner))?.id ?? null,
+      )
+    }
+  }
+}
+
+describe('end to end: emulator changes → signed events, shuffled and duplicated → the store', () => {
+  it('applies events alone when each change has its own second', async () => {
+    const owners = await scenario(tick)
+    const events = emulator.events.take()
+    expect(events.length).toBeGreaterThan(30)
+
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        async (seed, duplicate) => {
+          const store = memoryStore()
+          const deliveries = await deliverStripeEvents(events, handlerFor(store, 'events'), {
+            shuffle: seed,
+            duplicate,
+          })
+          expect(deliveries.every((delivery) => delivery.status === 200)).toBe(true)
+          await expectInStep(store, owners)
+        },
+      ),
+      { numRuns: 25 },
+    )
+  })
+
+  it('stays correct without remembering event ids: the timestamps alone refuse old events', async () => {
+    const owners = await scenario(tick)
+    const events = emulator.events.take()
+    const forgetful: SeenEventIds = { has: () => false, add: () => undefined }
+
+    for (const seed of [3, 17, 101]) {
+      const store = memoryStore()
+      const deliveries = await deliverStripeEvents(
+        events,
+        handlerFor(store, 'events', { seen: forgetful }),
+        { shuffle: seed, duplicate: 1 },
+      )
+      const actions = deliveries.map((delivery) => (delivery.result as StripeWebhookResult).action)
+      expect(actions).not.toContain('duplicate')
+      expect(actions).toContain('stale')
+      await expectInStep(store, owners)
+    }
+  })
+
+  it('confirms with Stripe, each change in its own second', async () => {
+    const owners = await scenario(tick)
+    const events = emulator.events.take()
+
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+        const store = memoryStore()
+        await deliverStripeEvents(events, handlerFor(store, 'confirm'), {
+          shuffle: seed,
+          duplicate: 0.3,
+        })
+        await expectInStep(store, owners)
+      }),
+      { numRuns: 10 },
+    )
+  })
+
+  it('confirms with Stripe when every change falls in the same second', async () => {
+    const owners = await scenario(() => undefined)
+    const events = emulator.events.take()
+    expect(new Set(events.map((event) => event.created)).size).toBe(1)
+
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), async (seed) => {
+        const store = memoryStore()
+        await deliverStripeEvents(events, handlerFor(store, 'confirm'), {
+          shuffle: seed,
+          duplicate: 0.3,
+        })
+        await expectInStep(store, owners)
+      }),
+      { numRuns: 10 },
+    )
+  })
+
+  it('confirms correctly with deliveries in flight at once', async () => {
+    const owners = await scenario(() => undefined)
+    const events = emulator.events.take()
+    const store = memoryStore()
+    const deliveries = await deliverStripeEvents(events, handlerFor(store, 'confirm'), {
+      shuffle: 5,
+      duplicate: 0.5,
+      concurrency: 6,
+    })
+    expect(deliveries.every((delivery) => delivery.status === 200)).toBe(true)
+    await expectInStep(store, owners)
+  })
+})
+
+describe('what the handler reports', () => {
+  const deliver = async (handler: StripeWebhookHandler, event: StripeEvent) => {
+    const { payload, signature } = emulator.events.sign(event)
+    return handler.handle(payload, signature)
+  }
+
+  it('upserts a card, switches the default, deletes, and ignores bank accounts', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const [created, defaulted] = emulator.events.take() as [StripeEvent, StripeEvent]
+
+    expect(await deliver(handler, created)).toEqual({
+      eventId: created.id,
+      type: 'customer.source.created',
+      action: 'upserted',
+      owner: customer,
+      cardId: card.id,
+    })
+    expect(await deliver(handler, defaulted)).toEqual({
+      eventId: defaulted.id,
+      type: 'customer.updated',
+      action: 'default-changed',
+      owner: customer,
+      cardId: card.id,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(card.id)
+
+    const bank = emulator.seed.bankAccount(customer.id)
+    const [bankCreated] = emulator.events.take() as [StripeEvent]
+    expect(await deliver(handler, bankCreated)).toMatchObject({
+      action: 'ignored',
+      reason: 'a bank_account is not a card',
+      cardId: bank.id,
+    })
+
+    await provider.deleteCard(customer, card.id)
+    const results = []
+    for (const event of emulator.events.take()) results.push(await deliver(handler, event))
+    expect(results.map((result) => [result.type, result.action, result.cardId])).toEqual([
+      ['customer.source.deleted', 'deleted', card.id],
+      // The bank account became the default: the customer has no default card.
+      ['customer.updated', 'default-changed', undefined],
+    ])
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+  })
+
+  it('acknowledges unknown types and customer changes that leave the default alone', async () => {
+    const handler = handlerFor(memoryStore(), 'events')
+    const customer = emulator.seed.customer()
+    await sdk.customers.update(customer.id, { email: 'jenny@example.com' })
+    const [, emailChanged] = emulator.events.take() as [StripeEvent, StripeEvent]
+    expect(emailChanged.type).toBe('customer.updated')
+    expect(await deliver(handler, emailChanged)).toMatchObject({
+      action: 'ignored',
+      reason: 'the default source did not change',
+    })
+
+    const unknown = { ...emailChanged, id: 'evt_unknown', type: 'invoice.paid' } as unknown
+    expect(await deliver(handler, unknown as StripeEvent)).toMatchObject({
+      eventId: 'evt_unknown',
+      type: 'invoice.paid',
+      action: 'ignored',
+    })
+  })
+
+  it('reports a repeated event as a duplicate, and an older one as stale', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    tick()
+    await provider.updateCard(customer, card.id, { holderName: 'First' })
+    tick()
+    await provider.updateCard(customer, card.id, { holderName: 'Second' })
+    const events = emulator.events
+      .take()
+      .filter((event) => event.type.startsWith('customer.source'))
+    const [created, first, second] = events as [StripeEvent, StripeEvent, StripeEvent]
+
+    expect((await deliver(handler, second)).action).toBe('upserted')
+    expect((await deliver(handler, second)).action).toBe('duplicate')
+    expect(await deliver(handler, first)).toMatchObject({
+      action: 'stale',
+      reason: 'the store holds a newer state',
+    })
+    expect((await deliver(handler, created)).action).toBe('stale')
+    expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
+  })
+
+  it('confirms a same-second change with Stripe, and says so', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'confirm')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.updateCard(customer, card.id, { holderName: 'First' })
+    await provider.updateCard(customer, card.id, { holderName: 'Second' })
+    const [created, first, second] = emulator.events
+      .take()
+      .filter((event) => event.type.startsWith('customer.source.'))
+
+    expect((await deliver(handler, created!)).action).toBe('upserted')
+    expect(await deliver(handler, second!)).toMatchObject({ action: 'upserted', confirmed: true })
+    expect(await deliver(handler, first!)).toMatchObject({ action: 'upserted', confirmed: true })
+    expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
+  })
+
+  it('removes every card of a deleted customer, and refuses its late events', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.createCard(customer, { source: 'tok_amex' })
+    const [first, defaulted, late] = emulator.events.take().slice(1) as StripeEvent[]
+    await deliver(handler, first!)
+    await deliver(handler, defaulted!)
+    tick()
+    await sdk.customers.del(customer.id)
+    const [deleted] = emulator.events.take() as [StripeEvent]
+
+    expect(await deliver(handler, deleted)).toMatchObject({ action: 'deleted', owner: customer })
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+    expect(await deliver(handler, late!)).toMatchObject({ action: 'stale' })
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+  })
+})
+
+describe.each([
+  { sdk: 'stripe 23', webhooks: Stripe.webhooks as StripeWebhookVerifier },
+  { sdk: 'stripe 16', webhooks: StripeV16.webhooks },
+])('rejections ($sdk), each changing nothing', ({ webhooks }) => {
+  let store: CardStore
+  let handler: StripeWebhookHandler
+  let owners: Owner[]
+  let pending: StripeEvent
+  let cardId: string
+  const now = () => Date.now()
+
+  beforeEach(async () => {
+    store = memoryStore()
+    handler = stripeWebhookHandler({ webhooks, endpointSecret: secret, store, now })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.createCard(customer, { source: 'tok_mastercard' })
+    await deliverStripeEvents(emulator.events.take(), handler)
+    tick()
+    // A genuine change, which each rejected request below tries to deliver.
+    await provider.updateCard(customer, card.id, { holderName: 'Mallory' })
+    pending = emulator.events.take()[0]!
+    owners = [customer]
+    cardId = card.id
+  })
+
+  /** Each attempt must be refused with `reason` and leave the store as it was. */
+  async function expectRejected(
+    reason: StripeWebhookError['reason'],
+    ...attempts: Array<() => Promise<unknown>>
+  ): Promise<void> {
+    for (const attempt of attempts) {
+      const before = await snapshot(store, owners)
+      const error = await attempt().then(
+        () => {
+          throw new Error('expected a rejection')
+        },
+        (caught: unknown) => caught as StripeWebhookError,
+      )
+      expect(isCardportError(error, 'invalid_request')).toBe(true)
+      expect(error).toMatchObject({ reason, status: 400, details: { reason }, provider: 'stripe' })
+      const text = `${error.message} ${JSON.stringify(error.toJSON())}`
+      expect(text).not.toContain(secret)
+      expect(text).not.toContain('Mallory')
+      expect(text).not.toMatch(/\d{12,}/)
+      expect(await snapshot(store, owners)).toEqual(before)
+    }
+    // Nothing was remembered either: the genuine delivery still applies.
+    const { payload, signature } = emulator.events.sign(pending)
+    expect((await handler.handle(payload, signature)).action).toBe('upserted')
+    expect((await store.get(scope(owners[0]!), cardId))?.holderName).toBe('Mallory')
+  }
+
+  it('a signature made with another secret', async () => {
+    const payload = stripeEventPayload(pending)
+    await expectRejected('bad_signature', () =>
+      handler.handle(payload, signStripeEvent(payload, 'whsec_someone_else')),
+    )
+  })
+
+  it('a body changed after signing, or parsed and re-serialized on the way', async () => {
+    const { payload, signature } = emulator.events.sign(pending)
+    await expectRejected(
+      'bad_signature',
+      () => handler.handle(payload.replace('Mallory', 'Mallorx'), signature),
+      () => handler.handle(JSON.stringify(JSON.parse(payload)), signature),
+    )
+  })
+
+  it('a missing or empty Stripe-Signature header', async () => {
+    const payload = stripeEventPayload(pending)
+    await expectRejected(
+      'missing_signature',
+      () => handler.handle(payload, undefined),
+      () => handler.handle(payload, null),
+      () => handler.handle(payload, ''),
+    )
+  })
+
+  it('a header without a timestamp and a v1 signature, or several headers', async () => {
+    const payload = stripeEventPayload(pending)
+    const { signature } = emulator.events.sign(pending)
+    await expectRejected(
+      'malformed_signature',
+      () => handler.handle(payload, 'v0=abc'),
+      () => handler.handle(payload, signature.replace(/^t=\d+,/, '')),
+      () => handler.handle(payload, [signature, signature]),
+    )
+  })
+
+  it('a signature older than the tolerance', async () => {
+    const payload = stripeEventPayload(pending)
+    const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600
+    await expectRejected('stale_timestamp', () =>
+      handler.handle(payload, signStripeEvent(payload, secret, tenMinutesAgo)),
+    )
+  })
+
+  it('a body that is JSON but not an event', async () => {
+    const bodies = [
+      JSON.stringify({ id: 'card_1', object: 'card', last4: '4242' }),
+      JSON.stringify({ ...pending, data: 'nothing' }),
+      '[1, 2]',
+    ]
+    await expectRejected(
+      'not_an_event',
+      ...bodies.map((body) => () => handler.handle(body, signStripeEvent(body, secret))),
+    )
+  })
+
+  it('a body that is not JSON', async () => {
+    const body = 'id=evt_1&type=customer.updated'
+    await expectRejected('malformed_body', () =>
+      handler.handle(body, signStripeEvent(body, secret)),
+    )
+  })
+
+  it('a body already parsed into an object', async () => {
+    const { payload, signature } = emulator.events.sign(pending)
+    const parsed = JSON.parse(payload) as unknown as string
+    await expectRejected('body_not_raw', () => handler.handle(parsed, signature))
+  })
+
+  it('no body', async () => {
+    const { signature } = emulator.events.sign(pending)
+    await expectRejected(
+      'empty_body',
+      () => handler.handle('', signature),
+      () => handler.handle(Buffer.alloc(0), signature),
+      () => handler.handle(undefined as unknown as string, signature),
+    )
+  })
+})
+
+describe('verification options', () => {
+  const event = (): StripeEvent => {
+    emulator.seed.customer()
+    return emulator.events.take()[0]!
+  }
+
+  it('takes a Buffer body, several secrets, and a wider tolerance', async () => {
+    const handler = stripeWebhookHandler({
+      webhooks: Stripe.webhooks,
+      endpointSecret: ['whsec_platform_endpoint', secret],
+      store: memoryStore(),
+      toleranceSeconds: 3600,
+    })
+    const { payload } = emulator.events.sign(event())
+    const tenMinutesAgo = Math.floor(Date.now() / 1000) - 600
+    const result = await handler.handle(
+      Buffer.from(payload),
+      signStripeEvent(payload, secret, tenMinutesAgo),
+    )
+    expect(result.action).toBe('ignored')
+  })
+
+  it('measures the signature age with the given clock', async () => {
+    const handler = stripeWebhookHandler({
+      webhooks: Stripe.webhooks,
+      endpointSecret: secret,
+      store: memoryStore(),
+      now: () => Date.now() + 301_000,
+    })
+    const { payload, signature } = emulator.events.sign(event())
+    await expect(handler.handle(payload, signature)).rejects.toMatchObject({
+      reason: 'stale_timestamp',
+    })
+  })
+
+  it('verifies only, or applies a verified event, for queue-based setups', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    await provider.createCard(customer, { source: 'tok_visa' })
+    const [, created] = emulator.events.take() as [StripeEvent, StripeEvent]
+    const { payload, signature } = emulator.events.sign(created)
+
+    const verified = await handler.verify(payload, signature)
+    expect(verified).toMatchObject({ id: created.id, type: 'customer.source.created' })
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+    expect((await handler.apply(verified)).action).toBe('upserted')
+  })
+
+  it('refuses bad options by name, without echoing the secret', () => {
+    const store = memoryStore()
+    const attempts: Array<() => unknown> = [
+      () =>
+        stripeWebhookHandler({ webhooks: Stripe.webhooks, endpointSecret: 'sk_test_oops', store }),
+      () =>
+        stripeWebhookHandler({
+          webhooks: Stripe.webhooks,
+          endpointSecret: secret,
+          store,
+          toleranceSeconds: 0,
+        }),
+      () => stripeWebhookHandler({ endpointSecret: secret, store } as never),
+      () =>
+        stripeWebhookHandler({
+          webhooks: Stripe.webhooks,
+          endpointSecret: secret,
+          store,
+          confirm: true,
+        } as never),
+      () =>
+        stripeWebhookHandler({
+          webhooks: Stripe.webhooks,
+          endpointSecret: secret,
+          store: {} as CardStore,
+        }),
+    ]
+    for (const attempt of attempts) {
+      let caught: unknown
+      try {
+        attempt()
+      } catch (error) {
+        caught = error
+      }
+      expect(isCardportError(caught, 'invalid_request')).toBe(true)
+      expect((caught as Error).message).toMatch(/stripeWebhookHandler options/)
+      expect((caught as Error).message).not.toContain('sk_test_oops')
+    }
+  })
+})

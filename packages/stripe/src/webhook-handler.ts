@@ -1,0 +1,562 @@
+import {
+  type CardProvider,
+  CardSchema,
+  type CardScope,
+  type CardStore,
+  InvalidRequestError,
+  isCardportError,
+  type Owner,
+  type StoredCard,
+  validate,
+} from '@cardport/core'
+import { z } from 'zod'
+import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
+import type { StripeClient } from './stripe-client.js'
+import { stripeProvider } from './stripe-provider.js'
+import {
+  type StripeWebhookEvent,
+  type StripeWebhookVerifier,
+  verifyStripeWebhook,
+} from './webhook-events.js'
+
+/** What the handler did with one event. */
+export type StripeWebhookAction =
+  | 'upserted'
+  | 'deleted'
+  | 'default-changed'
+  | 'ignored'
+  | 'duplicate'
+  | 'stale'
+
+/** What the handler did with one event, for logging. */
+export interface StripeWebhookResult {
+  eventId: string
+  type: string
+  /**
+   * - `upserted`: the card was stored as the event (or Stripe, when confirmed) has it;
+   * - `deleted`: the card (for `customer.deleted`, every card of the customer) was removed;
+   * - `default-changed`: the owner's default was switched (`cardId` is the new one, absent
+   *   when the owner has no default card now);
+   * - `ignored`: nothing to do: a bank account, an event type cardport does not apply, a
+   *   customer change that left the default alone (`reason` says which);
+   * - `duplicate`: this event id was handled before;
+   * - `stale`: the store already holds a newer state than the event's (out-of-order delivery).
+   */
+  action: StripeWebhookAction
+  owner?: Owner
+  cardId?: string
+  /** True when the outcome was read from the Stripe API rather than taken from the event. */
+  confirmed?: boolean
+  /** Why an event was ignored or stale. */
+  reason?: string
+}
+
+/**
+ * Remembers which event ids were handled, to answer a repeated delivery with `duplicate`. A
+ * `Set<string>` fits; so does a wrapper over Redis or a table with a TTL, for several processes.
+ */
+export interface SeenEventIds {
+  has(eventId: string): boolean | Promise<boolean>
+  add(eventId: string): unknown
+}
+
+/** A `Stripe` instance: its API (to confirm with) and its `webhooks` (to verify with). */
+export type StripeWebhookClient = StripeClient & { webhooks: StripeWebhookVerifier }
+
+/** Options of {@link stripeWebhookHandler}. */
+export type StripeWebhookHandlerOptions = {
+  /**
+   * The endpoint's signing secret (`whsec_…`, Dashboard → Webhooks, or `stripe listen`). Give
+   * several to accept each: a platform endpoint and a Connect endpoint posting to one route.
+   */
+  endpointSecret: string | readonly string[]
+  /** The local copy to keep in step (the store your `createCardSync` uses). */
+  store: CardStore
+  /** The oldest signature accepted, in seconds. Default 300, as the SDK. */
+  toleranceSeconds?: number
+  /**
+   * Remembers handled event ids. Default: the last 10,000 in process memory. Correctness does
+   * not depend on it (an event older than the stored state is refused anyway); it saves work.
+   */
+  seen?: SeenEventIds
+  /** The clock, in ms since the epoch: signature age and deletion markers. Default `Date.now`. */
+  now?: () => number
+} & (
+  | {
+      /**
+       * Your `Stripe` instance: verifies with `stripe.webhooks`, and reads the current state from
+       * the API where events alone cannot decide (see `confirm`).
+       */
+      stripe: StripeWebhookClient
+      /**
+       * Read from Stripe when the events cannot decide: a default change, two changes to a card
+       * within the same second (event timestamps are whole seconds). One API call per such
+       * event. Default true; false applies events alone, as with `webhooks`.
+       */
+      confirm?: boolean
+      webhooks?: never
+    }
+  | {
+      /**
+       * Only the verifier, `Stripe.webhooks` (no API key needed): events are applied alone,
+       * ordered by their timestamps (see the README for the limits).
+       */
+      webhooks: StripeWebhookVerifier
+      stripe?: never
+      confirm?: false
+    }
+)
+
+/** The handler {@link stripeWebhookHandler} returns. */
+export interface StripeWebhookHandler {
+  /**
+   * Verifies a webhook request and applies its event to the store. Throws a
+   * `StripeWebhookError` (`invalid_request`, status 400, with a `reason`) for a request that
+   * fails verification, having changed nothing; other errors (the store, Stripe's API) are
+   * worth a 500 so that Stripe retries.
+   *
+   * @param rawBody The body exactly as received (string or Buffer).
+   * @param signatureHeader The `Stripe-Signature` header.
+   */
+  handle(
+    rawBody: string | Uint8Array,
+    signatureHeader: string | string[] | undefined | null,
+  ): Promise<StripeWebhookResult>
+  /** Only verifies: the event, or a `StripeWebhookError` (to queue events and apply them later). */
+  verify(
+    rawBody: string | Uint8Array,
+    signatureHeader: string | string[] | undefined | null,
+  ): Promise<StripeWebhookEvent>
+  /** Only applies an event that `verify` returned. */
+  apply(event: StripeWebhookEvent): Promise<StripeWebhookResult>
+}
+
+const OptionsSchema = z.object({
+  endpointSecret: z.union([
+    z.string().regex(/^whsec_\S+$/, 'endpointSecret must be a signing secret (whsec_…)'),
+    z
+      .array(
+        z.string().regex(/^whsec_\S+$/, 'each endpointSecret must be a signing secret (whsec_…)'),
+      )
+      .min(1)
+      .readonly(),
+  ]),
+  store: z.custom<CardStore>(
+    (value) =>
+      isObject(value) &&
+      ['get', 'listByOwner', 'upsert', 'delete', 'setDefault'].every(
+        (method) => typeof value[method] === 'function',
+      ),
+    'store must be a CardStore',
+  ),
+  toleranceSeconds: z.number().int().min(1).max(86_400).default(300),
+  seen: z
+    .custom<SeenEventIds>(
+      (value) =>
+        isObject(value) && typeof value.has === 'function' && typeof value.add === 'function',
+      'seen must have has(id) and add(id)',
+    )
+    .optional(),
+  now: z.custom<() => number>((value) => typeof value === 'function').optional(),
+  stripe: z
+    .custom<StripeWebhookClient>(
+      (value) => isObject(value) && isVerifier(value.webhooks),
+      'stripe must be a Stripe instance',
+    )
+    .optional(),
+  webhooks: z
+    .custom<StripeWebhookVerifier>((value) => isVerifier(value), 'webhooks must be Stripe.webhooks')
+    .optional(),
+  confirm: z.boolean().optional(),
+})
+
+/** Intra-second order of event kinds: a creation precedes, and a deletion ends, a second. */
+const RANK = { created: 0, updated: 500, deleted: 999 } as const
+const MEMORY = 10_000
+
+/**
+ * Keeps a {@link CardStore} in step with Stripe from its webhooks: verifies each request's
+ * signature with the SDK, then applies `customer.source.created|updated|deleted`,
+ * `account.external_account.created|updated|deleted`, `customer.created|updated` (a new
+ * `default_source`) and `customer.deleted`. Bank accounts and other event types are
+ * acknowledged and ignored.
+ *
+ * Safe against Stripe's delivery: a repeated event is a no-op, and each write carries the
+ * event's `created` as `observedAt`, so an event older than what the store holds changes
+ * nothing, whatever the order of delivery.
+ *
+ * @example
+ * ```ts
+ * const webhooks = stripeWebhookHandler({
+ *   stripe, // your Stripe instance
+ *   endpointSecret: process.env.STRIPE_WEBHOOK_SECRET!, // whsec_…
+ *   store, // the store your CardSync uses
+ * })
+ *
+ * app.post('/webhooks/stripe', express.raw({ type: 'application/json' }), async (req, res) => {
+ *   try {
+ *     const result = await webhooks.handle(req.body, req.headers['stripe-signature'])
+ *     res.json({ received: true, action: result.action })
+ *   } catch (error) {
+ *     if (isCardportError(error, 'invalid_request')) res.status(400).json(error.toJSON())
+ *     else throw error // a 500: Stripe retries
+ *   }
+ * })
+ * ```
+ */
+export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): StripeWebhookHandler {
+  const valid = validate(
+    OptionsSchema,
+    options,
+    'stripeWebhookHandler options',
+    STRIPE_PROVIDER_NAME,
+  )
+  if ((valid.stripe === undefined) === (valid.webhooks === undefined)) {
+    throw validationError('pass exactly one of stripe (an instance) and webhooks (Stripe.webhooks)')
+  }
+  if (valid.webhooks && valid.confirm) {
+    throw validationError('confirm needs the Stripe API: pass stripe instead of webhooks')
+  }
+  const store = valid.store
+  const secrets = [valid.endpointSecret].flat()
+  const verifier = valid.stripe?.webhooks ?? valid.webhooks!
+  const now = valid.now ?? Date.now
+  const seen = valid.seen ?? boundedSet(MEMORY)
+  const provider: CardProvider | undefined =
+    valid.stripe && valid.confirm !== false ? stripeProvider({ stripe: valid.stripe }) : undefined
+  // What events alone cannot keep in the store: the latest default change per owner (and
+  // currency), and customers known to be deleted. In process memory, bounded.
+  const marks = boundedMap<string, Mark>(MEMORY)
+  const inFlight = new Map<string, Promise<StripeWebhookResult>>()
+  const queues = new Map<string, Promise<unknown>>()
+
+  const scope = (owner: Owner): CardScope => ({ provider: STRIPE_PROVIDER_NAME, owner })
+
+  /** Runs the work for one owner after the work already queued for it, in this process. */
+  const serialize = <T>(owner: Owner, work: () => Promise<T>): Promise<T> => {
+    const key = `${owner.type}\u0000${owner.id}`
+    const run = (queues.get(key) ?? Promise.resolve()).then(work)
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    )
+    queues.set(key, tail)
+    void tail.then(() => {
+      if (queues.get(key) === tail) queues.delete(key)
+    })
+    return run
+  }
+
+  /** A deletion is final (ids are never reused): mark it no earlier than now. */
+  const deletionTime = (event: StripeWebhookEvent, row: StoredCard | null) =>
+    Math.max(at(event, 'deleted'), row?.observedAt ?? 0, now())
+
+  /** Reads one card from Stripe and stores it as it is now (or removes it). */
+  const confirmCard = async (
+    owner: Owner,
+    cardId: string,
+    observedAt: number,
+  ): Promise<Outcome> => {
+    let card: Awaited<ReturnType<CardProvider['getCard']>>
+    try {
+      card = await provider!.getCard(owner, cardId)
+    } catch (error) {
+      if (!isCardportError(error, 'card_not_found', 'owner_not_found')) throw error
+      await store.delete(scope(owner), cardId, { observedAt: Math.max(observedAt, now()) })
+      return { action: 'deleted', owner, cardId, confirmed: true }
+    }
+    const result = await store.upsert(card, { observedAt })
+    if (!result.applied) return stale(owner, cardId, 'the card was deleted', true)
+    return { action: 'upserted', owner, cardId, confirmed: true }
+  }
+
+  const cardChanged = (event: StripeWebhookEvent, kind: 'created' | 'updated') => {
+    const object = event.data.object
+    const owner = cardOwner(event)
+    if (!owner) return ignored('the event names no customer or account')
+    if (object.object !== 'card') {
+      return ignored(`a ${String(object.object)} is not a card`, owner, idOf(object))
+    }
+    const cardId = String(object.id)
+    return serialize(owner, async (): Promise<Outcome> => {
+      const t = at(event, kind)
+      if (marks.get(goneKey(owner))) return stale(owner, cardId, 'the owner was deleted')
+      const row = await store.get(scope(owner), cardId)
+      // A creation is a card's oldest state: any stored row is at least as new.
+      if (row && kind === 'created') return stale(owner, cardId, 'the card is already stored')
+      const order = compare(row, t)
+      if (order === 'newer') return stale(owner, cardId, 'the store holds a newer state')
+      const observedAt = Math.max(t, row?.observedAt ?? 0)
+      if (order === 'same' && provider) return confirmCard(owner, cardId, observedAt)
+
+      const parsed = toStripeCard(object, owner)!
+      let isDefault: boolean
+      let mark: { key: string; value: Mark } | undefined
+      if (owner.type === 'customer') {
+        // A customer's card does not say whether it is the default: customer events do.
+        const latest = provider ? undefined : marks.get(defaultKey(owner))
+        isDefault = latest ? latest.cardId === cardId : (row?.isDefault ?? false)
+      } else {
+        const flagged = parsed.isDefault
+        if (provider) {
+          // A default that moves changes other cards too: settle it with Stripe.
+          if (flagged !== (row?.isDefault ?? false)) {
+            return confirmCard(owner, cardId, observedAt)
+          }
+          isDefault = flagged
+        } else {
+          const key = defaultKey(owner, parsed.currency)
+          const latest = marks.get(key)
+          if (flagged && (!latest || latest.at <= t)) {
+            isDefault = true
+            mark = { key, value: { cardId, at: t } }
+          } else {
+            isDefault = latest?.cardId === cardId && latest.at > t
+          }
+        }
+      }
+      const card = validate(
+        CardSchema,
+        { ...parsed, isDefault },
+        'card in a Stripe event',
+        STRIPE_PROVIDER_NAME,
+      )
+      const result = await store.upsert(card, { observedAt })
+      if (!result.applied) return stale(owner, cardId, 'the card was deleted')
+      if (mark) marks.set(mark.key, mark.value)
+      return { action: 'upserted', owner, cardId }
+    })
+  }
+
+  const cardDeleted = (event: StripeWebhookEvent) => {
+    const object = event.data.object
+    const owner = cardOwner(event)
+    if (!owner) return ignored('the event names no customer or account')
+    if (object.object !== 'card') {
+      return ignored(`a ${String(object.object)} is not a card`, owner, idOf(object))
+    }
+    const cardId = String(object.id)
+    return serialize(owner, async (): Promise<Outcome> => {
+      const row = await store.get(scope(owner), cardId)
+      await store.delete(scope(owner), cardId, { observedAt: deletionTime(event, row) })
+      return { action: 'deleted', owner, cardId }
+    })
+  }
+
+  const customerChanged = (event: StripeWebhookEvent) => {
+    const object = event.data.object
+    const owner: Owner = { type: 'customer', id: String(object.id) }
+    const created = event.type === 'customer.created'
+    if (
+      created
+        ? !object.default_source
+        : !('default_source' in (event.data.previous_attributes ?? {}))
+    ) {
+      return ignored('the default source did not change', owner)
+    }
+    return serialize(owner, async (): Promise<Outcome> => {
+      const t = at(event, created ? 'created' : 'updated')
+      if (marks.get(goneKey(owner))) return stale(owner, undefined, 'the customer was deleted')
+      if (provider) {
+        let card: Awaited<ReturnType<CardProvider['getDefaultCard']>>
+        try {
+          card = await provider.getDefaultCard(owner)
+        } catch (error) {
+          if (!isCardportError(error, 'owner_not_found')) throw error
+          return ignored('the customer no longer exists', owner)
+        }
+        if (!card) {
+          await store.setDefault(scope(owner), null)
+          return { action: 'default-changed', owner, confirmed: true }
+        }
+        const row = await store.get(scope(owner), card.id)
+        const result = await store.upsert(card, {
+          observedAt: Math.max(t, row?.observedAt ?? 0),
+        })
+        if (!result.applied) return stale(owner, card.id, 'the card was deleted', true)
+        return { action: 'default-changed', owner, cardId: card.id, confirmed: true }
+      }
+      const key = defaultKey(owner)
+      const latest = marks.get(key)
+      if (latest && latest.at > t) return stale(owner, undefined, 'a newer default was applied')
+      const next = idOf(object.default_source)
+      marks.set(key, { cardId: next, at: t })
+      // A default not stored yet is set when its card arrives (its event reads the mark).
+      const row = next ? await store.get(scope(owner), next) : null
+      await store.setDefault(scope(owner), row ? row.id : null)
+      const named = row !== null || next?.startsWith('card_')
+      return { action: 'default-changed', owner, ...(named && next ? { cardId: next } : {}) }
+    })
+  }
+
+  const customerDeleted = (event: StripeWebhookEvent) => {
+    const owner: Owner = { type: 'customer', id: String(event.data.object.id) }
+    return serialize(owner, async (): Promise<Outcome> => {
+      marks.set(goneKey(owner), { cardId: null, at: at(event, 'deleted') })
+      for (const card of await store.listByOwner(scope(owner))) {
+        await store.delete(scope(owner), card.id, { observedAt: deletionTime(event, card) })
+      }
+      return { action: 'deleted', owner }
+    })
+  }
+
+  const route = (event: StripeWebhookEvent): Outcome | Promise<Outcome> => {
+    switch (event.type) {
+      case 'customer.source.created':
+      case 'account.external_account.created':
+        return cardChanged(event, 'created')
+      case 'customer.source.updated':
+      case 'account.external_account.updated':
+        return cardChanged(event, 'updated')
+      case 'customer.source.deleted':
+      case 'account.external_account.deleted':
+        return cardDeleted(event)
+      case 'customer.created':
+      case 'customer.updated':
+        return customerChanged(event)
+      case 'customer.deleted':
+        return customerDeleted(event)
+      default:
+        return ignored('cardport does not apply this event type')
+    }
+  }
+
+  const apply = async (event: StripeWebhookEvent): Promise<StripeWebhookResult> => {
+    const base = { eventId: event.id, type: event.type }
+    // A delivery of an event already being handled waits for it, then reports a duplicate.
+    const running = inFlight.get(event.id)
+    if (running) {
+      await running.catch(() => undefined)
+      return { ...base, action: 'duplicate' }
+    }
+    if (await seen.has(event.id)) return { ...base, action: 'duplicate' }
+    const work = (async () => {
+      const outcome = await route(event)
+      await seen.add(event.id)
+      return { ...base, ...outcome }
+    })()
+    inFlight.set(event.id, work)
+    try {
+      return await work
+    } finally {
+      inFlight.delete(event.id)
+    }
+  }
+
+  const verify: StripeWebhookHandler['verify'] = (rawBody, signatureHeader) =>
+    verifyStripeWebhook(verifier, rawBody, signatureHeader, {
+      secrets,
+      toleranceSeconds: valid.toleranceSeconds,
+      now,
+    })
+
+  return Object.freeze({
+    verify,
+    apply,
+    async handle(rawBody, signatureHeader) {
+      return apply(await verify(rawBody, signatureHeader))
+    },
+  } satisfies StripeWebhookHandler)
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+type Outcome = Omit<StripeWebhookResult, 'eventId' | 'type'>
+
+/** The latest default change known for an owner (and currency), or an owner's deletion. */
+interface Mark {
+  cardId: string | null
+  at: number
+}
+
+/** When an event's change happened, in ms: its second, ranked by the kind of change. */
+function at(event: StripeWebhookEvent, kind: keyof typeof RANK): number {
+  return event.created * 1000 + RANK[kind]
+}
+
+/** How a stored row's observation compares with an event's, at Stripe's one-second grain. */
+function compare(row: StoredCard | null, t: number): 'none' | 'older' | 'same' | 'newer' {
+  if (!row) return 'none'
+  if (row.observedAt === null) return 'older'
+  const stored = Math.floor(row.observedAt / 1000)
+  const event = Math.floor(t / 1000)
+  return stored > event ? 'newer' : stored === event ? 'same' : 'older'
+}
+
+function cardOwner(event: StripeWebhookEvent): Owner | null {
+  const object = event.data.object
+  if (event.type.startsWith('customer.source.')) {
+    const id = idOf(object.customer)
+    return id ? { type: 'customer', id } : null
+  }
+  const id = idOf(object.account) ?? event.account
+  return id ? { type: 'account', id } : null
+}
+
+function defaultKey(owner: Owner, currency?: string | null): string {
+  return `default\u0000${owner.type}\u0000${owner.id}\u0000${currency ?? ''}`
+}
+
+function goneKey(owner: Owner): string {
+  return `gone\u0000${owner.type}\u0000${owner.id}`
+}
+
+function ignored(reason: string, owner?: Owner, cardId?: string | null): Outcome {
+  return {
+    action: 'ignored',
+    reason,
+    ...(owner ? { owner } : {}),
+    ...(cardId ? { cardId } : {}),
+  }
+}
+
+function stale(owner: Owner, cardId: string | undefined, reason: string, confirmed?: boolean) {
+  return {
+    action: 'stale',
+    owner,
+    reason,
+    ...(cardId ? { cardId } : {}),
+    ...(confirmed ? { confirmed } : {}),
+  } satisfies Outcome
+}
+
+function validationError(message: string) {
+  return new InvalidRequestError(`Invalid stripeWebhookHandler options: ${message}`, {
+    provider: STRIPE_PROVIDER_NAME,
+  })
+}
+
+/** A verifier: `Stripe.webhooks` is an object in recent SDKs, a function with methods in older ones. */
+function isVerifier(value: unknown): value is StripeWebhookVerifier {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { constructEventAsync?: unknown }).constructEventAsync === 'function'
+  )
+}
+
+/** A set that forgets its oldest entries past `limit`. */
+function boundedSet(limit: number): SeenEventIds {
+  const ids = new Set<string>()
+  return {
+    has: (id) => ids.has(id),
+    add(id) {
+      ids.delete(id)
+      ids.add(id)
+      if (ids.size > limit) ids.delete(ids.values().next().value!)
+    },
+  }
+}
+
+/** A map that forgets its least recently written entries past `limit`. */
+function boundedMap<K, V>(limit: number) {
+  const entries = new Map<K, V>()
+  return {
+    get: (key: K) => entries.get(key),
+    set(key: K, value: V) {
+      entries.delete(key)
+      entries.set(key, value)
+      if (entries.size > limit) entries.delete(entries.keys().next().value!)
+    },
+  }
+}

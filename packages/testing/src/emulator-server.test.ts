@@ -1,0 +1,142 @@
+import { HttpResponse, http } from 'msw'
+import Stripe from 'stripe'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { Emulator } from './emulator.js'
+import { type EmulatorServer, startEmulatorServer } from './emulator-server.js'
+import { createFaultRunner } from './faults.js'
+import { stripeEmulator } from './stripe/stripe-emulator.js'
+
+describe('startEmulatorServer', () => {
+  let server: EmulatorServer
+  beforeAll(async () => {
+    server = await startEmulatorServer()
+  })
+  afterEach(() => server.reset())
+  afterAll(() => server.close())
+
+  const clients = [
+    { name: 'node http client', httpClient: undefined },
+    { name: 'fetch client', httpClient: Stripe.createFetchHttpClient() },
+  ]
+
+  it('listens on a random loopback port by default', () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`)
+    expect(server.port).toBeGreaterThan(0)
+    expect(server.stripe).toBeDefined()
+    expect(server.marketplace).toBeDefined()
+    expect(server.emulators).toHaveLength(2)
+  })
+
+  it.each(clients)('serves the official stripe SDK over HTTP ($name)', async ({ httpClient }) => {
+    const stripe = new Stripe('sk_test_123', {
+      host: '127.0.0.1',
+      port: server.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+      ...(httpClient ? { httpClient } : {}),
+    })
+    const customer = await stripe.customers.create({ email: 'jenny@example.com' })
+    const card = await stripe.customers.createSource(customer.id, { source: 'tok_mastercard' })
+    expect(card).toMatchObject({ object: 'card', brand: 'MasterCard', customer: customer.id })
+    expect(server.stripe?.state.customer(customer.id)?.default_source).toBe(card.id)
+    const declined = await stripe.customers
+      .createSource(customer.id, { source: 'tok_chargeDeclined' })
+      .catch((error: unknown) => error)
+    expect(declined).toMatchObject({ type: 'StripeCardError', code: 'card_declined' })
+  })
+
+  it('answers an unknown path with a loud 404 JSON error', async () => {
+    const response = await fetch(`${server.url}/nope?x=1`)
+    expect(response.status).toBe(404)
+    expect(response.headers.get('content-type')).toBe('application/json')
+    const body = (await response.json()) as { error: { message: string; code: string } }
+    expect(body.error.code).toBe('emulator_route_not_found')
+    expect(body.error.message).toContain('No emulator serves GET /nope')
+    expect(body.error.message).toContain('https://api.stripe.com at /v1/tokens')
+    expect(body.error.message).toContain('/v1/marketplaces')
+  })
+
+  it('lets Stripe answer an unknown Stripe-looking path, as api.stripe.com would', async () => {
+    const response = await fetch(`${server.url}/v1/charges`, {
+      headers: { authorization: 'Bearer sk_test_123' },
+    })
+    expect(response.status).toBe(404)
+    const body = (await response.json()) as { error: { message: string } }
+    expect(body.error.message).toContain('Unrecognized request URL (GET: /v1/charges)')
+    expect(response.headers.get('request-id')).toMatch(/^req_/)
+  })
+
+  it('sends /v1/marketplaces/… to the marketplace emulator, known route or not', async () => {
+    const marketplace = server.marketplace!
+    const base = `${server.url}/v1/marketplaces/${marketplace.marketplaceId}`
+    const headers = { authorization: marketplace.authorization() }
+    const cards = await fetch(`${base}/cards`, { headers })
+    expect(cards.status).toBe(200)
+    await fetch(`${base}/no-such-resource`, { headers })
+    expect(marketplace.state.requests()).toHaveLength(2)
+    expect(server.stripe?.state.requests()).toEqual([])
+  })
+
+  it('drops the connection when a fault says so', async () => {
+    server.stripe!.faults.inject({ route: 'POST /v1/customers', drop: 'after-commit' })
+    const error = await fetch(`${server.url}/v1/customers`, {
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer sk_test_123',
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'email=jenny%40example.com',
+    }).catch((caught: unknown) => caught)
+    expect(error).toBeInstanceOf(TypeError)
+    expect(server.stripe!.state.customers()).toHaveLength(1)
+  })
+})
+
+describe('startEmulatorServer options', () => {
+  it('serves the emulators it is given, in order', async () => {
+    const ping: Emulator = {
+      origin: 'https://ping.test',
+      handlers: [http.get('https://ping.test/ping', () => HttpResponse.json({ pong: true }))],
+      faults: createFaultRunner(),
+      reset() {},
+    }
+    const stripe = stripeEmulator()
+    const server = await startEmulatorServer({ emulators: [ping, stripe] })
+    try {
+      expect(server.stripe).toBe(stripe)
+      expect(server.marketplace).toBeUndefined()
+      expect(await (await fetch(`${server.url}/ping`)).json()).toEqual({ pong: true })
+      const customers = await fetch(`${server.url}/v1/customers`, {
+        headers: { authorization: 'Bearer sk_test_123' },
+      })
+      expect(customers.status).toBe(200)
+    } finally {
+      await server.close()
+    }
+  })
+
+  it('frees its port on close()', async () => {
+    const first = await startEmulatorServer()
+    const { port, url } = first
+    await first.close()
+    await expect(fetch(`${url}/v1/customers`)).rejects.toThrow()
+    // The same port can be bound again at once.
+    const second = await startEmulatorServer({ port })
+    try {
+      expect(second.port).toBe(port)
+    } finally {
+      await second.close()
+    }
+  })
+
+  it('refuses invalid options with an invalid_request error', async () => {
+    await expect(startEmulatorServer({ port: -1 })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringContaining('port must be an integer'),
+    })
+    await expect(
+      startEmulatorServer({ emulators: [{} as unknown as Emulator] }),
+    ).rejects.toMatchObject({ code: 'invalid_request' })
+  })
+})

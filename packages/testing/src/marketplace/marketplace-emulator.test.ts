@@ -1,0 +1,440 @@
+import { isCardportError } from '@cardport/core'
+import { setupServer } from 'msw/node'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { marketplaceAuthorization, marketplaceEmulator } from './marketplace-emulator.js'
+import { MarketplaceRequestError } from './marketplace-errors.js'
+import {
+  api,
+  cardForm,
+  expectError,
+  mp,
+  TEST_MARKETPLACE_ID,
+  TEST_MARKETPLACE_SECRET,
+  TEST_NOW,
+  tokenize,
+} from './marketplace-test-harness.js'
+
+const emulator = marketplaceEmulator({ now: () => TEST_NOW })
+const STRICT_ORIGIN = 'https://strict.marketplace.test'
+const strict = marketplaceEmulator({
+  origin: `${STRICT_ORIGIN}/`,
+  requirePostalCode: true,
+  now: () => new Date('2030-01-02T03:04:05.678Z'),
+})
+const server = setupServer(...emulator.handlers, ...strict.handlers)
+beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
+afterEach(() => {
+  server.resetHandlers()
+  emulator.reset()
+  strict.reset()
+})
+afterAll(() => server.close())
+
+describe('authentication', () => {
+  it('answers 401 without credentials, with the error body, and changes nothing', async () => {
+    const answer = await api('POST', mp('/cards'), { json: cardForm(), secret: null })
+    expectError(answer, 401, 'Unauthorized', 'authentication-required', 'request')
+    expect(answer.headers.get('www-authenticate')).toBe('Basic realm="marketplace"')
+    expect(emulator.state.cards()).toEqual([])
+  })
+
+  it('accepts the secret as user name whatever the password', async () => {
+    const answer = await api('GET', mp('/cards'), {
+      secret: null,
+      headers: { Authorization: `Basic ${btoa(`${TEST_MARKETPLACE_SECRET}:ignored`)}` },
+    })
+    expect(answer.status).toBe(200)
+  })
+
+  it('answers 401 for a wrong secret without echoing it, and for a bearer token', async () => {
+    const wrong = await api('GET', mp('/cards'), { secret: 'ak-test-wrongSecret123' })
+    expectError(wrong, 401, 'Unauthorized', 'authentication-required', 'request')
+    expect(wrong.text).not.toContain('wrongSecret123')
+    const bearer = await api('GET', mp('/cards'), {
+      secret: null,
+      headers: { Authorization: `Bearer ${TEST_MARKETPLACE_SECRET}` },
+    })
+    expectError(bearer, 401, 'Unauthorized', 'authentication-required', 'request')
+    expect(bearer.text).not.toContain(TEST_MARKETPLACE_SECRET)
+  })
+
+  it('answers 401 for a secret of another marketplace, which opens its own', async () => {
+    const other = emulator.seed.marketplace({ name: 'Other' })
+    const cross = await api('GET', mp('/cards'), { secret: other.secret })
+    expectError(cross, 401, 'Unauthorized', 'authentication-required', 'request')
+    const own = await api('GET', mp('/cards', other.id), { secret: other.secret })
+    expect(own.status).toBe(200)
+  })
+
+  it('authenticates before it looks the path up', async () => {
+    const answer = await api('GET', '/v1/nowhere', { secret: null })
+    expect(answer.status).toBe(401)
+  })
+
+  it('builds the Authorization header with marketplaceAuthorization and authorization()', () => {
+    expect(emulator.authorization()).toBe(`Basic ${btoa(`${TEST_MARKETPLACE_SECRET}:`)}`)
+    expect(marketplaceAuthorization('ak-test-x')).toBe(`Basic ${btoa('ak-test-x:')}`)
+  })
+})
+
+describe('routing, methods and bodies', () => {
+  it('answers 404 not-found for a path the API does not have', async () => {
+    for (const path of ['/v1/nowhere', mp('/cards/CC1/extra'), mp()]) {
+      const answer = await api('GET', path)
+      expectError(answer, 404, 'Not Found', 'not-found', 'request')
+    }
+  })
+
+  it('answers 405 with Allow for a method the path does not allow', async () => {
+    const card = await tokenize()
+    const remove = await api('DELETE', mp(`/cards/${card.id}`))
+    expectError(remove, 405, 'Method Not Allowed', 'method-not-allowed', 'request')
+    expect(remove.headers.get('allow')).toBe('HEAD, GET, PUT')
+    const post = await api('POST', mp(`/accounts/ACx/cards/${card.id}`), { json: {} })
+    expect(post.status).toBe(405)
+    expect(emulator.state.card(card.id)?.is_valid).toBe(true)
+  })
+
+  it('answers HEAD on a list with no body', async () => {
+    const answer = await api('HEAD', mp('/accounts'))
+    expect(answer.status).toBe(200)
+    expect(answer.text).toBe('')
+  })
+
+  it('reads a JSON body sent without a content type', async () => {
+    const answer = await api('POST', mp('/cards'), {
+      json: cardForm(),
+      headers: { 'Content-Type': '' },
+    })
+    expect(answer.status).toBe(201)
+  })
+
+  it('answers 400 for unreadable bodies, never echoing them', async () => {
+    const broken = await api('POST', mp('/cards'), {
+      form: '{"card_number": "4111111111111111", ',
+      headers: { 'Content-Type': 'application/json' },
+    })
+    expectError(broken, 400, 'Bad Request', 'request', 'request')
+    expect(broken.text).not.toContain('4111111111111111')
+    const array = await api('POST', mp('/cards'), { json: [cardForm()] })
+    expect(array.body.description).toMatch(/^The request body must be a JSON object\./)
+    const plain = await api('POST', mp('/cards'), {
+      form: 'card_number=4111111111111111',
+      headers: { 'Content-Type': 'text/plain' },
+    })
+    expect(plain.status).toBe(400)
+    expect(plain.text).not.toContain('4111111111111111')
+    expect(emulator.state.cards()).toEqual([])
+  })
+
+  it('answers 400 for an empty create body', async () => {
+    const answer = await api('POST', mp('/cards'))
+    expectError(answer, 400, 'Bad Request', 'request', 'request')
+    expect(Object.keys(answer.body.extras).sort()).toEqual([
+      'card_number',
+      'expiration_month',
+      'expiration_year',
+    ])
+  })
+
+  it('sends a fresh X-Request-Id with every answer, and records each request', async () => {
+    const first = await api('GET', mp('/cards'))
+    const second = await api('POST', mp('/cards'), { json: cardForm() })
+    const missing = await api('GET', mp('/cards/CCnope'))
+    const ids = [first, second, missing].map((answer) => answer.headers.get('x-request-id'))
+    expect(new Set(ids).size).toBe(3)
+    expect(emulator.state.requests()).toEqual([
+      {
+        method: 'GET',
+        path: mp('/cards'),
+        route: 'GET /v1/marketplaces/:marketplace/cards',
+        status: 200,
+        requestId: ids[0],
+      },
+      {
+        method: 'POST',
+        path: mp('/cards'),
+        route: 'POST /v1/marketplaces/:marketplace/cards',
+        status: 201,
+        requestId: ids[1],
+      },
+      {
+        method: 'GET',
+        path: mp('/cards/CCnope'),
+        route: 'GET /v1/marketplaces/:marketplace/cards/:card',
+        status: 404,
+        requestId: ids[2],
+      },
+    ])
+  })
+})
+
+describe('faults', () => {
+  it('answers an injected 503 with the error body, changes nothing, and fires once', async () => {
+    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', status: 503 })
+    const answer = await api('POST', mp('/cards'), { json: cardForm() })
+    expectError(answer, 503, 'Service Unavailable', 'service-unavailable', 'request')
+    expect(emulator.state.cards()).toEqual([])
+    expect(emulator.faults.fired).toEqual([1])
+    expect((await api('POST', mp('/cards'), { json: cardForm() })).status).toBe(201)
+  })
+
+  it('answers an injected 429 with Retry-After, on the named route only', async () => {
+    emulator.faults.inject({
+      route: 'GET /v1/marketplaces/:marketplace/cards',
+      status: 429,
+      retryAfter: 7,
+    })
+    const limited = await api('GET', mp('/cards'))
+    expectError(limited, 429, 'Too Many Requests', 'too-many-requests', 'request')
+    expect(limited.headers.get('retry-after')).toBe('7')
+    expect((await api('GET', mp('/accounts'))).status).toBe(200)
+  })
+
+  it.each([
+    [402, 'Payment Required', 'card-declined', 'banking'],
+    [404, 'Not Found', 'not-found', 'request'],
+    [409, 'Conflict', 'conflict', 'logical'],
+    [500, 'Internal Server Error', 'internal-server-error', 'request'],
+  ] as const)('answers an injected %i with its error body', async (status, text, code, type) => {
+    emulator.faults.inject({ status })
+    expectError(await api('GET', mp('/cards')), status, text, code, type)
+  })
+
+  it('drops the connection before the commit: the client fails, nothing is stored', async () => {
+    emulator.faults.inject({
+      route: 'POST /v1/marketplaces/:marketplace/cards',
+      drop: 'before-commit',
+    })
+    await expect(api('POST', mp('/cards'), { json: cardForm() })).rejects.toThrow(TypeError)
+    expect(emulator.state.cards()).toEqual([])
+    expect(emulator.state.requests().map((record) => record.status)).toEqual([0])
+  })
+
+  it('drops the connection after the commit: the client fails, the card exists', async () => {
+    emulator.faults.inject({
+      route: 'POST /v1/marketplaces/:marketplace/cards',
+      drop: 'after-commit',
+    })
+    await expect(api('POST', mp('/cards'), { json: cardForm() })).rejects.toThrow(TypeError)
+    expect(emulator.state.cards()).toHaveLength(1)
+    expect(emulator.state.requests().map((record) => record.status)).toEqual([201])
+  })
+
+  it('drops an association after the commit: the retry answers card-already-funding-src', async () => {
+    const account = emulator.seed.account()
+    const card = emulator.seed.card()
+    emulator.faults.inject({
+      route: /^PUT \/v1\/marketplaces\/[^/]+\/cards\/CC/,
+      drop: 'after-commit',
+    })
+    const associate = () =>
+      api('PUT', mp(`/cards/${card.id}`), { json: { account_uri: account.uri } })
+    await expect(associate()).rejects.toThrow(TypeError)
+    expect(emulator.state.card(card.id)?.account?.id).toBe(account.id)
+    expectError(await associate(), 409, 'Conflict', 'card-already-funding-src', 'logical')
+  })
+
+  it('skips `after` matching calls and fires `times` times', async () => {
+    emulator.faults.inject({
+      route: 'GET /v1/marketplaces/:marketplace/cards',
+      status: 500,
+      after: 1,
+      times: 2,
+    })
+    const statuses: number[] = []
+    for (let index = 0; index < 4; index++) statuses.push((await api('GET', mp('/cards'))).status)
+    expect(statuses).toEqual([200, 500, 500, 200])
+  })
+
+  it('adds latency', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    try {
+      emulator.faults.inject({
+        route: 'GET /v1/marketplaces/:marketplace/accounts',
+        latencyMs: 5000,
+      })
+      let settled = false
+      const pending = api('GET', mp('/accounts')).then((answer) => {
+        settled = true
+        return answer
+      })
+      // The fault runner has started waiting once the request is recorded. (vi.waitFor would
+      // advance the fake clock itself.)
+      while (emulator.state.requests().length === 0) {
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+      await vi.advanceTimersByTimeAsync(4990)
+      expect(settled).toBe(false)
+      await vi.advanceTimersByTimeAsync(10)
+      expect((await pending).status).toBe(200)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('reaches every route by its name, and unknown paths as `METHOD *`', async () => {
+    const account = emulator.seed.account()
+    const card = emulator.seed.card({ account: account.id })
+    const calls: Array<[string, string, unknown?]> = [
+      ['GET', mp('/cards')],
+      ['POST', mp('/cards'), cardForm()],
+      ['GET', mp(`/cards/${card.id}`)],
+      ['PUT', mp(`/cards/${card.id}`), { is_valid: false }],
+      ['GET', mp('/accounts')],
+      ['POST', mp('/accounts'), { name: 'x' }],
+      ['GET', mp(`/accounts/${account.id}`)],
+      ['PUT', mp(`/accounts/${account.id}`), { name: 'y' }],
+      ['GET', mp(`/accounts/${account.id}/cards`)],
+      ['POST', mp(`/accounts/${account.id}/cards`), cardForm()],
+      ['GET', mp(`/accounts/${account.id}/cards/${card.id}`)],
+      ['PUT', mp(`/accounts/${account.id}/cards/${card.id}`), { is_valid: false }],
+      ['HEAD', mp(`/cards/${card.id}`)],
+      ['GET', '/v1/elsewhere'],
+    ]
+    const routes = [
+      'GET /v1/marketplaces/:marketplace/cards',
+      'POST /v1/marketplaces/:marketplace/cards',
+      'GET /v1/marketplaces/:marketplace/cards/:card',
+      'PUT /v1/marketplaces/:marketplace/cards/:card',
+      'GET /v1/marketplaces/:marketplace/accounts',
+      'POST /v1/marketplaces/:marketplace/accounts',
+      'GET /v1/marketplaces/:marketplace/accounts/:account',
+      'PUT /v1/marketplaces/:marketplace/accounts/:account',
+      'GET /v1/marketplaces/:marketplace/accounts/:account/cards',
+      'POST /v1/marketplaces/:marketplace/accounts/:account/cards',
+      'GET /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      'HEAD /v1/marketplaces/:marketplace/cards/:card',
+      'GET *',
+    ]
+    for (const route of routes) emulator.faults.inject({ route, status: 503 })
+    for (const [method, path, json] of calls) {
+      const answer = await api(method, path, json === undefined ? {} : { json })
+      expect(answer.status).toBe(503)
+    }
+    expect(emulator.faults.fired).toEqual(routes.map(() => 1))
+    expect(emulator.state.requests().map((record) => record.route)).toEqual(routes)
+    // Nothing changed under the faults.
+    expect(emulator.state.card(card.id)?.is_valid).toBe(true)
+    expect(emulator.state.accounts()).toHaveLength(1)
+  })
+})
+
+describe('seed and state', () => {
+  it('starts with the test marketplace, and creates more with their own secrets', () => {
+    expect(emulator.marketplaceId).toBe(TEST_MARKETPLACE_ID)
+    expect(emulator.secret).toBe(TEST_MARKETPLACE_SECRET)
+    const other = emulator.seed.marketplace()
+    expect(other).toEqual({
+      id: expect.stringMatching(/^TEST-MP[0-9A-Za-z]{22}$/),
+      name: 'Test Marketplace',
+      secret: expect.stringMatching(/^ak-test-[0-9A-Za-z]{32}$/),
+      uri: `/v1/marketplaces/${other.id}`,
+      created_at: '2025-06-15T12:00:00.000000Z',
+    })
+    expect(emulator.state.marketplaces().map((entry) => entry.id)).toEqual([
+      TEST_MARKETPLACE_ID,
+      other.id,
+    ])
+    const named = emulator.seed.marketplace({ id: 'TEST-MPmine', secret: 'ak-test-mine' })
+    expect(named).toMatchObject({ id: 'TEST-MPmine', secret: 'ak-test-mine' })
+    expect(() => emulator.seed.marketplace({ id: 'TEST-MPmine' })).toThrow(/already been created/)
+    expect(() => emulator.seed.marketplace({ secret: TEST_MARKETPLACE_SECRET })).toThrow(
+      MarketplaceRequestError,
+    )
+  })
+
+  it('seeds cards and accounts under the API rules', () => {
+    const account = emulator.seed.account({ email_address: 'a@example.com' })
+    const card = emulator.seed.card({ account: account.id, meta: { from: 'seed' } })
+    expect(card).toMatchObject({
+      last_four: '1111',
+      expiration_month: 12,
+      expiration_year: 2028,
+      meta: { from: 'seed' },
+      account: { id: account.id },
+    })
+    expect(emulator.state.accountCards(account.id)).toEqual([card])
+    expect(emulator.state.defaultCard(account.id)).toEqual(card)
+
+    let declined: unknown
+    try {
+      emulator.seed.card({ account: account.id, card_number: '4444444444444448' })
+    } catch (error) {
+      declined = error
+    }
+    expect(declined).toBeInstanceOf(MarketplaceRequestError)
+    expect(declined).toMatchObject({ status: 402, categoryCode: 'card-declined' })
+    expect(() => emulator.seed.card({ marketplace: 'TEST-MPnope' })).toThrow(/does not exist/)
+    expect(() => emulator.seed.account({ email_address: 'A@example.com' })).toThrow(
+      MarketplaceRequestError,
+    )
+  })
+
+  it('hands out copies', () => {
+    const card = emulator.seed.card()
+    const read = emulator.state.card(card.id)!
+    read.meta.changed = 'yes'
+    read.is_valid = false
+    expect(emulator.state.card(card.id)).toEqual(card)
+    expect(emulator.state.account('ACnope')).toBeUndefined()
+    expect(emulator.state.accountCards('ACnope')).toEqual([])
+  })
+
+  it('reset() keeps only the test marketplace, and clears faults and records', async () => {
+    const other = emulator.seed.marketplace()
+    emulator.seed.card()
+    await api('GET', mp('/cards'))
+    emulator.faults.inject({ status: 500 })
+    emulator.reset()
+    expect(emulator.state.marketplaces().map((entry) => entry.id)).toEqual([TEST_MARKETPLACE_ID])
+    expect(emulator.state.cards()).toEqual([])
+    expect(emulator.state.requests()).toEqual([])
+    expect(emulator.faults.fired).toEqual([])
+    expect((await api('GET', mp('/cards'))).status).toBe(200)
+    expect((await api('GET', mp('/cards', other.id), { secret: other.secret })).status).toBe(401)
+  })
+})
+
+describe('options', () => {
+  it('answers at another origin, with its own clock and a required postal code', async () => {
+    const answer = await api('POST', mp('/cards'), {
+      origin: STRICT_ORIGIN,
+      json: cardForm({ postal_code: undefined, street_address: undefined, expiration_year: 2031 }),
+    })
+    expectError(answer, 400, 'Bad Request', 'request', 'request')
+    expect(answer.body.extras).toEqual({ postal_code: 'is required' })
+
+    const created = await api('POST', mp('/cards'), {
+      origin: STRICT_ORIGIN,
+      json: cardForm({ expiration_year: 2031 }),
+    })
+    expect(created.status).toBe(201)
+    expect(created.body.created_at).toBe('2030-01-02T03:04:05.678000Z')
+    // Its clock: a card valid in 2025 has expired in 2030.
+    const expired = await api('POST', mp('/cards'), { origin: STRICT_ORIGIN, json: cardForm() })
+    expect(expired.body.category_code).toBe('card-not-validated')
+    // Each emulator has its own state.
+    expect(strict.state.cards()).toHaveLength(1)
+    expect(emulator.state.cards()).toEqual([])
+  })
+
+  it.each([
+    [{ origin: 'not a url' }, /origin must be an absolute http\(s\) URL/],
+    [{ origin: 'https://api.marketplace.test/v1' }, /origin must be an http\(s\) origin/],
+    [{ origin: 'ftp://api.marketplace.test' }, /origin must be an http\(s\) origin/],
+    [{ now: 'today' }, /now must be a function/],
+    [{ requirePostalCode: 'yes' }, /requirePostalCode must be a boolean/],
+  ])('refuses invalid options %o with an invalid_request error', (options, message) => {
+    let thrown: unknown
+    try {
+      marketplaceEmulator(options as never)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect((thrown as Error).message).toMatch(/^marketplaceEmulator: /)
+    expect((thrown as Error).message).toMatch(message)
+  })
+})

@@ -1,0 +1,333 @@
+import { Readable } from 'node:stream'
+import { HttpResponse, http, passthrough } from 'msw'
+import {
+  type Dispatcher,
+  errors,
+  interceptors,
+  request,
+  FormData as UndiciFormData,
+  fetch as undiciFetch,
+} from 'undici'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createUndiciBridge, UnhandledRequestError } from './undici-bridge.js'
+
+const ORIGIN = 'https://api.bridge.test'
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+/** Echoes what the handler received, so that tests can see the Request the bridge built. */
+const echo = http.all(`${ORIGIN}/echo`, async ({ request }) => {
+  const url = new URL(request.url)
+  return HttpResponse.json(
+    {
+      method: request.method,
+      search: url.search,
+      contentType: request.headers.get('content-type'),
+      custom: request.headers.get('x-custom'),
+      body: request.method === 'GET' || request.method === 'HEAD' ? null : await request.text(),
+    },
+    { headers: { 'X-Answered-By': 'msw' } },
+  )
+})
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
+  try {
+    await promise
+  } catch (error) {
+    return error as Error & { code?: string }
+  }
+  throw new Error('expected the request to fail, it succeeded')
+}
+
+describe('createUndiciBridge', () => {
+  it("answers undici's request() from an MSW handler", async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    const response = await request(`${ORIGIN}/echo?a=1`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-custom': 'yes' },
+      body: JSON.stringify({ hello: 'world' }),
+    })
+    expect(response.statusCode).toBe(200)
+    expect(response.headers['x-answered-by']).toBe('msw')
+    expect(await response.body.json()).toEqual({
+      method: 'POST',
+      search: '?a=1',
+      contentType: 'application/json',
+      custom: 'yes',
+      body: '{"hello":"world"}',
+    })
+  })
+
+  it("answers undici's fetch() from an MSW handler, body stream included", async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    const response = await undiciFetch(`${ORIGIN}/echo`, {
+      dispatcher,
+      method: 'PUT',
+      headers: { 'x-custom': 'fetch' },
+      body: new URLSearchParams({ name: 'Jenny Rosen' }),
+    })
+    expect(response.status).toBe(200)
+    expect(response.headers.get('x-answered-by')).toBe('msw')
+    expect(await response.json()).toMatchObject({
+      method: 'PUT',
+      custom: 'fetch',
+      contentType: 'application/x-www-form-urlencoded;charset=UTF-8',
+      body: 'name=Jenny+Rosen',
+    })
+  })
+
+  it('reads every body form undici accepts, and the query option', async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    const send = async (body: Dispatcher.DispatchOptions['body']) => {
+      const response = await request(`${ORIGIN}/echo`, { dispatcher, method: 'POST', body })
+      return ((await response.body.json()) as { body: string }).body
+    }
+    expect(await send('text')).toBe('text')
+    expect(await send(Buffer.from('bytes'))).toBe('bytes')
+    expect(await send(Readable.from(['str', 'eam']))).toBe('stream')
+
+    // undici's own FormData class, which is not the global one.
+    const form = new UndiciFormData()
+    form.append('field', 'value')
+    const multipart = await request(`${ORIGIN}/echo`, { dispatcher, method: 'POST', body: form })
+    const seen = (await multipart.body.json()) as { contentType: string; body: string }
+    expect(seen.contentType).toMatch(/^multipart\/form-data; boundary=/)
+    expect(seen.body).toContain('name="field"')
+    expect(seen.body).toContain('value')
+
+    const query = await request(`${ORIGIN}/echo`, {
+      dispatcher,
+      query: { limit: 3, expand: ['a', 'b'] },
+    })
+    expect(await query.body.json()).toMatchObject({ search: '?limit=3&expand=a&expand=b' })
+  })
+
+  it('passes repeated response headers through, and sends no body for HEAD', async () => {
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.all(`${ORIGIN}/cookies`, () => {
+          const headers = new Headers({ 'content-type': 'text/plain' })
+          headers.append('set-cookie', 'a=1')
+          headers.append('set-cookie', 'b=2')
+          return new HttpResponse('cookies', { status: 201, headers })
+        }),
+      ],
+    })
+    const response = await request(`${ORIGIN}/cookies`, { dispatcher })
+    expect(response.statusCode).toBe(201)
+    expect(response.headers['set-cookie']).toEqual(['a=1', 'b=2'])
+    expect(await response.body.text()).toBe('cookies')
+
+    const head = await request(`${ORIGIN}/cookies`, { dispatcher, method: 'HEAD' })
+    expect(head.statusCode).toBe(201)
+    expect(await head.body.text()).toBe('')
+  })
+
+  it('follows the handler list of a function, so later changes apply', async () => {
+    let handlers = [http.get(`${ORIGIN}/v`, () => HttpResponse.text('one'))]
+    const dispatcher = createUndiciBridge({ handlers: () => handlers })
+    expect(await (await request(`${ORIGIN}/v`, { dispatcher })).body.text()).toBe('one')
+    handlers = [http.get(`${ORIGIN}/v`, () => HttpResponse.text('two'))]
+    expect(await (await request(`${ORIGIN}/v`, { dispatcher })).body.text()).toBe('two')
+  })
+
+  it('fails an unhandled request, and says so on the console', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    const error = await rejection(request(`${ORIGIN}/nothing-here`, { dispatcher }))
+    expect(error).toBeInstanceOf(UnhandledRequestError)
+    expect(error.code).toBe('CARDPORT_UNHANDLED_REQUEST')
+    expect(error.message).toContain(`GET ${ORIGIN}/nothing-here`)
+    expect(printed).toHaveBeenCalledWith(expect.stringContaining(`${ORIGIN}/nothing-here`))
+
+    const viaFetch = await rejection(undiciFetch(`${ORIGIN}/nothing-here`, { dispatcher }))
+    expect(viaFetch).toBeInstanceOf(TypeError)
+    expect((viaFetch.cause as Error).message).toContain('No MSW handler answers')
+  })
+
+  it('surfaces Response.error() as a dropped connection (UND_ERR_SOCKET)', async () => {
+    const dispatcher = createUndiciBridge({
+      handlers: [http.post(`${ORIGIN}/drop`, () => HttpResponse.error())],
+    })
+    const error = await rejection(request(`${ORIGIN}/drop`, { dispatcher, method: 'POST' }))
+    expect(error).toBeInstanceOf(errors.SocketError)
+    expect(error.code).toBe('UND_ERR_SOCKET')
+
+    const viaFetch = await rejection(undiciFetch(`${ORIGIN}/drop`, { dispatcher, method: 'POST' }))
+    expect(viaFetch).toBeInstanceOf(TypeError)
+    expect(viaFetch.message).toBe('fetch failed')
+    expect((viaFetch.cause as { code?: string }).code).toBe('UND_ERR_SOCKET')
+  })
+
+  it("drives undici 7's handler API, used by interceptors: a retry survives one drop", async () => {
+    let calls = 0
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/flaky`, () => {
+          calls++
+          return calls === 1 ? HttpResponse.error() : HttpResponse.json({ calls })
+        }),
+      ],
+    })
+    const retrying = dispatcher.compose(
+      interceptors.retry({ maxRetries: 2, minTimeout: 1, maxTimeout: 1, timeoutFactor: 1 }),
+    )
+    const response = await request(`${ORIGIN}/flaky`, { dispatcher: retrying })
+    expect(await response.body.json()).toEqual({ calls: 2 })
+  })
+
+  it('honours pause and resume from an undici 7 handler', async () => {
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/chunks`, () => {
+          const encoder = new TextEncoder()
+          const stream = new ReadableStream<Uint8Array>({
+            start(controller) {
+              for (const part of ['a', 'b', 'c']) controller.enqueue(encoder.encode(part))
+              controller.close()
+            },
+          })
+          return new HttpResponse(stream)
+        }),
+      ],
+    })
+    const chunks: string[] = []
+    let control: Dispatcher.DispatchController | undefined
+    const ended = new Promise<number>((resolve, reject) => {
+      dispatcher.dispatch(
+        { origin: ORIGIN, path: '/chunks', method: 'GET' },
+        {
+          onRequestStart(controller) {
+            control = controller
+          },
+          onResponseStart(_controller, status) {
+            expect(status).toBe(200)
+          },
+          onResponseData(controller, chunk) {
+            chunks.push(chunk.toString())
+            controller.pause()
+          },
+          onResponseEnd() {
+            resolve(chunks.length)
+          },
+          onResponseError(_controller, error) {
+            reject(error)
+          },
+        },
+      )
+    })
+    await vi.waitFor(() => expect(chunks).toEqual(['a']))
+    // Paused: a few turns of the event loop bring no more data.
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(chunks).toEqual(['a'])
+    expect(control?.paused).toBe(true)
+    control?.resume()
+    await vi.waitFor(() => expect(chunks).toEqual(['a', 'b']))
+    control?.resume()
+    await vi.waitFor(() => expect(chunks).toEqual(['a', 'b', 'c']))
+    control?.resume()
+    expect(await ended).toBe(3)
+  })
+
+  it('streams a large body through request() with back-pressure, intact', async () => {
+    const block = 'x'.repeat(16 * 1024)
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/large`, () => {
+          let sent = 0
+          const stream = new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (sent === 64) controller.close()
+              else {
+                controller.enqueue(new TextEncoder().encode(block))
+                sent++
+              }
+            },
+          })
+          return new HttpResponse(stream)
+        }),
+      ],
+    })
+    const response = await request(`${ORIGIN}/large`, { dispatcher, highWaterMark: 1024 })
+    const text = await response.body.text()
+    expect(text.length).toBe(64 * block.length)
+  })
+
+  it('aborts a request that is waiting on its handler', async () => {
+    let release: () => void = () => {}
+    let entered: () => void = () => {}
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          entered()
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    const controller = new AbortController()
+    const pending = request(`${ORIGIN}/slow`, { dispatcher, signal: controller.signal })
+    await inHandler
+    controller.abort()
+    const error = await rejection(pending)
+    expect(error.name).toBe('AbortError')
+    release()
+  })
+
+  it('turns an exception in a handler into a 500, as setupServer does', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/broken`, () => {
+          throw new Error('handler bug')
+        }),
+      ],
+    })
+    const response = await request(`${ORIGIN}/broken`, { dispatcher })
+    expect(response.statusCode).toBe(500)
+    expect(await response.body.json()).toMatchObject({ name: 'Error', message: 'handler bug' })
+  })
+
+  it("sends 'warn'/'bypass' requests and passthrough() on to the passthrough dispatcher", async () => {
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    // The "network" is another bridge: nothing leaves the process.
+    const network = createUndiciBridge({
+      handlers: [
+        http.all(`${ORIGIN}/*`, ({ request: r }) => HttpResponse.text(`network ${r.method}`)),
+      ],
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [http.get(`${ORIGIN}/skip`, () => passthrough())],
+      onUnhandledRequest: 'warn',
+      passthrough: network,
+    })
+    const unhandled = await request(`${ORIGIN}/elsewhere`, {
+      dispatcher,
+      method: 'POST',
+      body: 'payload',
+    })
+    expect(await unhandled.body.text()).toBe('network POST')
+    expect(warned).toHaveBeenCalledWith(expect.stringContaining(`${ORIGIN}/elsewhere`))
+    const skipped = await request(`${ORIGIN}/skip`, { dispatcher })
+    expect(await skipped.body.text()).toBe('network GET')
+
+    const nowhere = createUndiciBridge({ handlers: [], onUnhandledRequest: 'bypass' })
+    const error = await rejection(request(`${ORIGIN}/elsewhere`, { dispatcher: nowhere }))
+    expect(error.message).toContain('no passthrough dispatcher')
+  })
+
+  it('refuses requests once closed', async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    await dispatcher.close()
+    const error = await rejection(request(`${ORIGIN}/echo`, { dispatcher }))
+    expect(error.code).toBe('UND_ERR_CLOSED')
+  })
+})
