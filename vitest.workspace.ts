@@ -16,7 +16,7 @@ const packages = [
   'store-postgres',
   'cli',
 ] as const
-const examples: string[] = []
+const examples: string[] = ['express-webhooks']
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
 
@@ -32,6 +32,8 @@ const alias = [
 
 export const projects: TestProjectInlineConfiguration[] = [
   ...packages.map((name) => ({
+    // `extends: true` carries the root config's test options (timeouts) into every project.
+    extends: true,
     resolve: { alias },
     test: {
       name,
@@ -40,7 +42,12 @@ export const projects: TestProjectInlineConfiguration[] = [
     },
   })),
   ...examples.map((name) => ({
+    extends: true,
     resolve: { alias },
-    test: { name: `example-${name}`, root: `./examples/${name}`, include: ['**/*.test.ts'] },
+    test: {
+      name: `example-${name}`,
+      root: `./examples/${name}`,
+      include: ['src/**/*.test.ts'],
+    },
   })),
 ]

@@ -22,7 +22,10 @@ export async function walletTour(
   const show = async () => {
     const page = await provider.listCards(owner, { limit: 10 })
     for (const card of page.data) {
-      log(`    ${card.isDefault ? '*' : ' '} ${card.brand.padEnd(10)} ${maskCard(card.last4)}`)
+      const status = card.status === 'invalid' ? '  (invalidated)' : ''
+      log(
+        `    ${card.isDefault ? '*' : ' '} ${card.brand.padEnd(10)} ${maskCard(card.last4)}${status}`,
+      )
     }
   }
 
@@ -31,19 +34,27 @@ export async function walletTour(
   log(`  added ${first.brand} ${maskCard(first.last4)}: the first card is the default`)
 
   const second = await provider.createCard(owner, { source: tokens.second })
-  log(`  added ${second.brand} ${maskCard(second.last4)}: default unchanged (${second.isDefault})`)
+  log(
+    `  added ${second.brand} ${maskCard(second.last4)}: ${
+      second.isDefault
+        ? 'it is the default now (this provider makes the newest card the default)'
+        : 'the first card stays the default'
+    }`,
+  )
   await show()
 
   const replacement = await sync.setDefaultCard(owner, tokens.replacement)
   log(
-    `  new default ${replacement.brand} ${maskCard(replacement.last4)}; the old default is deleted`,
+    `  new default ${replacement.brand} ${maskCard(replacement.last4)}; the old default is ${
+      provider.capabilities.deleteCard ? 'deleted' : 'invalidated'
+    }`,
   )
   await show()
 
-  if (provider.capabilities.deleteCard) {
-    await sync.deleteCard(owner, second.id)
-    log(`  deleted ${maskCard(second.last4)}`)
-  }
+  // Where a provider cannot delete a card (the marketplace), CardSync invalidates it instead.
+  await sync.deleteCard(owner, second.id)
+  log(`  ${provider.capabilities.deleteCard ? 'deleted' : 'invalidated'} ${maskCard(second.last4)}`)
+  await show()
 
   const report = await sync.reconcile(owner)
   log(
