@@ -1,4 +1,5 @@
 import type { CardStore } from '@cardport/core'
+import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
@@ -155,6 +156,19 @@ describe('postgres options', () => {
       })
       await expect(migrate(client, options)).rejects.toMatchObject({ code: 'invalid_request' })
     }
+  })
+
+  it('refuses a single pg Client: in its type, and when its connect() gives no connection', async () => {
+    // Compile-time: a pg.Client's connect() resolves to void, not to a pooled connection.
+    // @ts-expect-error a single pg.Client cannot hold one connection per transaction
+    const typeOnly = () => postgresStore({ client: new pg.Client() })
+    expect(typeof typeOnly).toBe('function')
+
+    const clientLike = { query: async () => ({ rows: [] }), connect: async () => undefined }
+    await expect(postgresStore({ client: clientLike as never })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/pass a pg Pool \(not a single pg Client\) or a PGlite/),
+    })
   })
 
   it('refuses a client that is neither a pool nor PGlite', async () => {

@@ -71,7 +71,7 @@ export function describePostgres(title: string, body: (db: TestDatabase) => void
     if (!engine.available) {
       if (process.env.CI === 'true') {
         describe(`${title} (${engine.name})`, () => {
-          it('needs PostgreSQL on 127.0.0.1:5432', () => {
+          it(`needs PostgreSQL on ${PG_CONFIG.host}:${PG_CONFIG.port}`, () => {
             throw new Error(`${postgresUnavailable} (CI=true: a missing server is a failure)`)
           })
         })
