@@ -50,4 +50,10 @@ export const projects: TestProjectInlineConfiguration[] = [
       include: ['src/**/*.test.ts'],
     },
   })),
+  // The reliability suite (fault matrix, races, hostile input) over every adapter and store.
+  {
+    extends: true,
+    resolve: { alias },
+    test: { name: 'reliability', root: './reliability', include: ['src/**/*.test.ts'] },
+  },
 ]

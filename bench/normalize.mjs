@@ -131,7 +131,10 @@ export async function run() {
   }
   const results = [
     await compare('normalize: Stripe card payload', {
-      candidate: { name: 'stripeProvider().parseCard', fn: () => stripe.parseCard(stripeCard, owner) },
+      candidate: {
+        name: 'stripeProvider().parseCard',
+        fn: () => stripe.parseCard(stripeCard, owner),
+      },
       baseline: { name: 'hand-written mapping', fn: () => plainStripe(stripeCard) },
     }),
     await compare('normalize: marketplace card payload', {
@@ -145,7 +148,11 @@ export async function run() {
   await marketplace.close?.()
   const target = { text: '≤ 3×', met: (ratio) => ratio <= 3 }
   for (const result of results) report(result, target)
-  return results.map((result) => ({ ...result, target: target.text, met: target.met(result.ratio) }))
+  return results.map((result) => ({
+    ...result,
+    target: target.text,
+    met: target.met(result.ratio),
+  }))
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await run()

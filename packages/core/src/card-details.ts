@@ -111,3 +111,39 @@ export const CardUpdateSchema = z
 
 /** A card update: any of address, expiry, name and metadata (`''` unsets a metadata key). */
 export type CardUpdate = z.infer<typeof CardUpdateSchema>
+
+/**
+ * The parts of a card `updateCard` can change, as `ProviderCapabilities.updatableFields` lists
+ * them. `'expiry'` covers `expMonth` and `expYear` together.
+ */
+export const UPDATABLE_FIELDS = Object.freeze([
+  'address',
+  'expiry',
+  'holderName',
+  'metadata',
+] as const)
+
+/** One of {@link UPDATABLE_FIELDS}. */
+export type UpdatableField = (typeof UPDATABLE_FIELDS)[number]
+
+/** The {@link CardUpdate} keys each updatable field covers. */
+export const UPDATABLE_FIELD_KEYS: Readonly<Record<UpdatableField, readonly (keyof CardUpdate)[]>> =
+  Object.freeze({
+    address: ['address'],
+    expiry: ['expMonth', 'expYear'],
+    holderName: ['holderName'],
+    metadata: ['metadata'],
+  })
+
+interface UpdateKeysOf {
+  address: 'address'
+  expiry: 'expMonth' | 'expYear'
+  holderName: 'holderName'
+  metadata: 'metadata'
+}
+
+/**
+ * The part of {@link CardUpdate} a provider whose `updatableFields` are `F` accepts: with a
+ * literal `F` (`['metadata']`), a patch that names another field is a compile error.
+ */
+export type CardUpdateFor<F extends UpdatableField> = Pick<CardUpdate, UpdateKeysOf[F]>

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Card, Owner } from './card.js'
 import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
+import { defineCardProvider } from './define-provider.js'
 import {
   AuthenticationError,
   CardportError,
@@ -10,7 +11,7 @@ import {
 import { type MemoryProvider, memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import { listAll, toArray } from './pagination.js'
-import type { CardProvider } from './provider.js'
+import type { CardProvider, ProviderCapabilities } from './provider.js'
 import type { CardScope, CardStore } from './store.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
@@ -152,6 +153,111 @@ describe('CardSync.deleteCard', () => {
     const error = await rejection(sync.deleteCard(shop, usdDefault.id))
     expect(error.code).toBe('conflict')
     expect((await store.get(scope(shop), usdDefault.id))?.isDefault).toBe(true)
+  })
+})
+
+describe("CardSync on a provider that invalidates instead of deleting ('latest-card')", () => {
+  let latest: CardProvider
+  let latestSync: CardSync
+  beforeEach(() => {
+    latest = latestCardProvider()
+    latestSync = createCardSync({ provider: latest, store })
+  })
+
+  /** The store equals the provider, card for card (status included), and reconcile agrees. */
+  async function expectInStep(owner: Owner, expected: Array<Summary & { status: string }>) {
+    const summarize = (cards: Card[]) =>
+      cards
+        .map(({ id, isDefault, last4, status }) => ({ id, isDefault, last4, status }))
+        .sort((x, y) => x.id.localeCompare(y.id))
+    const atProvider = summarize(await toArray(listAll(latest, owner), { limit: 1000 }))
+    expect(atProvider).toEqual(summarize(expected as Card[]))
+    expect(summarize(await store.listByOwner({ provider: latest.name, owner }))).toEqual(atProvider)
+    const report = await latestSync.reconcile(owner, { dryRun: true })
+    expect(report).toMatchObject({ added: [], updated: [], removed: [], defaultRepaired: [] })
+  }
+
+  it('setDefaultCard adds the card without asking the provider to choose it, and invalidates the old default', async () => {
+    // The provider is frozen: watch a copy of it.
+    const setDefault = vi.fn(latest.setDefaultCard)
+    const watched = createCardSync({ provider: { ...latest, setDefaultCard: setDefault }, store })
+    const old = await watched.setDefaultCard(alice, 'tok_visa')
+    const replacement = await watched.setDefaultCard(alice, 'tok_mastercard')
+    expect(setDefault).not.toHaveBeenCalled()
+    expect(replacement).toMatchObject({ isDefault: true, status: 'active' })
+    expect((await latestSync.getForOwner(alice))?.id).toBe(replacement.id)
+    await expectInStep(alice, [
+      { id: old.id, isDefault: false, last4: '4242', status: 'invalid' },
+      { id: replacement.id, isDefault: true, last4: '4444', status: 'active' },
+    ])
+  })
+
+  it('deleteCard invalidates the default, keeps it as invalid, and stores the fallback default', async () => {
+    const first = await latestSync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCardTo(latest, latestSync, alice, 'tok_amex')
+    const third = await addCardTo(latest, latestSync, alice, 'tok_mastercard')
+    expect((await latestSync.getForOwner(alice))?.id).toBe(third.id)
+
+    await latestSync.deleteCard(alice, third.id)
+    expect((await latest.getDefaultCard(alice))?.id).toBe(second.id)
+    expect((await latestSync.getForOwner(alice))?.id).toBe(second.id)
+    await expectInStep(alice, [
+      { id: first.id, isDefault: false, last4: '4242', status: 'active' },
+      { id: second.id, isDefault: true, last4: '8431', status: 'active' },
+      { id: third.id, isDefault: false, last4: '4444', status: 'invalid' },
+    ])
+  })
+
+  it('deleteCard of a card that is not the default keeps the default', async () => {
+    const first = await latestSync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCardTo(latest, latestSync, alice, 'tok_amex')
+    await latestSync.deleteCard(alice, first.id)
+    expect((await latestSync.getForOwner(alice))?.id).toBe(second.id)
+    await expectInStep(alice, [
+      { id: first.id, isDefault: false, last4: '4242', status: 'invalid' },
+      { id: second.id, isDefault: true, last4: '8431', status: 'active' },
+    ])
+  })
+
+  it('deleteCard of the last valid card leaves no default', async () => {
+    const only = await latestSync.setDefaultCard(alice, 'tok_visa')
+    await latestSync.deleteCard(alice, only.id)
+    expect(await latestSync.getForOwner(alice)).toBeNull()
+    expect(await latest.getDefaultCard(alice)).toBeNull()
+    await expectInStep(alice, [{ id: only.id, isDefault: false, last4: '4242', status: 'invalid' }])
+  })
+
+  it('deleteCard of a card the provider does not hold removes the local copy', async () => {
+    const card = await latestSync.setDefaultCard(alice, 'tok_visa')
+    await store.upsert({ ...card, id: 'card_ghost', isDefault: false })
+    await expect(latestSync.deleteCard(alice, 'card_ghost')).resolves.toBeUndefined()
+    expect(await store.get({ provider: latest.name, owner: alice }, 'card_ghost')).toBeNull()
+    await expectInStep(alice, [{ id: card.id, isDefault: true, last4: '4242', status: 'active' }])
+  })
+
+  it('a retried deleteCard after a crash before the store write finishes the job', async () => {
+    const first = await latestSync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCardTo(latest, latestSync, alice, 'tok_amex')
+    const crashing = createCardSync({ provider: latest, store: crashOnce(store, 'upsert') })
+    await expect(crashing.deleteCard(alice, second.id)).rejects.toThrow('crash')
+    await crashing.deleteCard(alice, second.id)
+    await expectInStep(alice, [
+      { id: first.id, isDefault: true, last4: '4242', status: 'active' },
+      { id: second.id, isDefault: false, last4: '8431', status: 'invalid' },
+    ])
+  })
+
+  it('setDefaultCard refuses, keeping the old default, when the provider did not make the card the default and cannot be asked to', async () => {
+    const stubborn = latestCardProvider({ newCardsBecomeDefault: false })
+    const stubbornSync = createCardSync({ provider: stubborn, store })
+    const old = await stubbornSync.setDefaultCard(alice, 'tok_visa')
+    const error = await rejection(stubbornSync.setDefaultCard(alice, 'tok_amex'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toContain('capabilities.setDefaultCard is false')
+    expect((await stubborn.getCard(alice, old.id)).status).toBe('active')
+    expect((await stubbornSync.getForOwner(alice))?.id).toBe(old.id)
+    // The card added at the provider is in the store too.
+    expect(await store.listByOwner({ provider: stubborn.name, owner: alice })).toHaveLength(2)
   })
 })
 
@@ -489,6 +595,66 @@ describe('CardSync: crash safety', () => {
 })
 
 // --- helpers ---
+
+/**
+ * A marketplace-like provider over the memory provider: customers' cards are invalidated,
+ * never deleted, and the default is the most recently added valid card ('latest-card'), which
+ * the caller cannot choose. `newCardsBecomeDefault: false` breaks that rule (the oldest valid
+ * card stays the default), for the refusal of `setDefaultCard`.
+ */
+function latestCardProvider(options: { newCardsBecomeDefault?: boolean } = {}): CardProvider {
+  const inner = memoryProvider({ name: 'memory-latest' })
+  const pickNewest = options.newCardsBecomeDefault ?? true
+  const withDefault = async (owner: Owner, card: Card): Promise<Card> => {
+    const valid = (await toArray(listAll(inner, owner), { limit: 1000 })).filter(
+      (candidate) => candidate.status === 'active',
+    )
+    // Lists are newest first.
+    const chosen = pickNewest ? valid[0] : valid.at(-1)
+    return { ...card, isDefault: card.id === chosen?.id }
+  }
+  return defineCardProvider({
+    name: 'memory-latest',
+    capabilities: {
+      ownerTypes: ['customer'],
+      createCard: true,
+      getCard: true,
+      listCards: true,
+      updateCard: true,
+      deleteCard: false,
+      setDefaultCard: false,
+      invalidateCard: true,
+      cardDetails: false,
+      externalAccounts: false,
+      defaultPolicy: 'latest-card',
+      updatableFields: ['metadata'],
+    } as const satisfies ProviderCapabilities,
+    createCard: async (owner, input, context) =>
+      withDefault(owner, await inner.createCard(owner, input, context)),
+    getCard: async (owner, cardId) => withDefault(owner, await inner.getCard(owner, cardId)),
+    listCards: async (owner, listOptions) => {
+      const page = await inner.listCards(owner, listOptions)
+      return { ...page, data: await Promise.all(page.data.map((card) => withDefault(owner, card))) }
+    },
+    updateCard: async (owner, cardId, patch) =>
+      withDefault(owner, await inner.updateCard(owner, cardId, patch)),
+    invalidateCard: async (owner, cardId) =>
+      withDefault(owner, await inner.invalidateCard(owner, cardId)),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+}
+
+/** Creates a card at a provider and stores it through a sync, as a webhook would. */
+async function addCardTo(
+  target: CardProvider,
+  through: CardSync,
+  owner: Owner,
+  token: string,
+): Promise<Card> {
+  const card = await target.createCard(owner, { source: token })
+  await through.sync(owner, card.id)
+  return card
+}
 
 function scope(owner: Owner): CardScope {
   return { provider: provider.name, owner }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { type Card, CardSchema, formatOwner, type Owner } from './card.js'
-import { isCardportError } from './errors.js'
+import { isCardportError, UnsupportedOperationError } from './errors.js'
 import type { MetadataPatch } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
@@ -69,6 +69,12 @@ export interface CardSync {
   /**
    * Adds the card behind `token`, makes it the default, and deletes the old default (or
    * invalidates it, on providers that cannot delete). Returns the stored new card.
+   *
+   * The card is created with `makeDefault`; the provider's `setDefaultCard` is called only when
+   * the new card did not come back as the default. A `'latest-card'` provider makes every new
+   * card the default, so it is never called there; a provider that did not make the card the
+   * default and cannot be asked to (`capabilities.setDefaultCard` false) gets the new card
+   * stored and `unsupported_operation`, with the old default kept.
    */
   setDefaultCard(
     owner: Owner,
@@ -78,6 +84,11 @@ export interface CardSync {
   /**
    * Deletes a card at the provider (a card already gone counts as deleted), stores the owner's
    * new default, and deletes the local copy.
+   *
+   * On a provider that cannot delete but can invalidate (the marketplace), the card is
+   * invalidated instead, for good, and stored as invalid: the provider still lists it, so
+   * keeping it makes the store equal to the provider and `reconcile` reports no drift. The
+   * owner's default is then read back, as the provider's policy chose it.
    */
   deleteCard(owner: Owner, cardId: string): Promise<void>
   /**
@@ -177,7 +188,17 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         { source: token, makeDefault: true, metadata: callOptions.metadata },
         { idempotencyKey },
       )
-      if (!card.isDefault) card = await provider.setDefaultCard(owner, card.id)
+      if (!card.isDefault) {
+        if (!provider.capabilities.setDefaultCard) {
+          // The card exists at the provider now: keep the store in step before refusing.
+          await storeCard(card)
+          throw new UnsupportedOperationError(
+            `${provider.name} did not make card ${card.id} the default and cannot be asked to (capabilities.setDefaultCard is false, defaultPolicy '${provider.capabilities.defaultPolicy}'): the card was added and the old default kept`,
+            { provider: provider.name },
+          )
+        }
+        card = await provider.setDefaultCard(owner, card.id)
+      }
       previous.delete(card.id)
       for (const [cardId, currency] of previous) {
         if (currency !== card.currency) previous.delete(cardId)
@@ -194,6 +215,21 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async deleteCard(owner, cardId) {
+      const { deleteCard, invalidateCard } = provider.capabilities
+      if (!deleteCard && invalidateCard) {
+        let invalid: Card | null = null
+        try {
+          invalid = await provider.invalidateCard(owner, cardId)
+        } catch (error) {
+          if (!isCardportError(error, 'card_not_found')) throw error
+        }
+        // The invalid card first, then the default the provider chose: if the provider keeps
+        // an invalidated card as the default, the default read back has the last word.
+        if (invalid) await storeCard(invalid)
+        else await store.delete(scope(owner), cardId)
+        await refreshDefault(owner)
+        return
+      }
       try {
         await provider.deleteCard(owner, cardId)
       } catch (error) {

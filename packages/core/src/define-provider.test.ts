@@ -172,6 +172,7 @@ describe('defineCardProvider: capabilities', () => {
         cardDetails: false,
         externalAccounts: false,
         defaultPolicy: 'caller-chosen',
+        updatableFields: ['metadata'],
       },
       getCard: async (o, id) => makeCard({ id, owner: o }),
       createCard: async (o) => makeCard({ owner: o }),
@@ -187,16 +188,91 @@ describe('defineCardProvider: capabilities', () => {
     const deleting = provider.deleteCard(account, 'x')
     // @ts-expect-error this provider holds cards of accounts only
     const customerRead = provider.getCard({ type: 'customer', id: 'c' }, 'x')
+    // @ts-expect-error updatableFields is ['metadata']: the name cannot be updated
+    const renaming = provider.updateCard(account, 'x', { holderName: 'Ada' })
 
     // The calls that the types refuse also fail at run time.
     expect((await rejection(deleting)).code).toBe('unsupported_operation')
     expect((await rejection(customerRead)).code).toBe('unsupported_operation')
+    expect((await rejection(renaming)).code).toBe('unsupported_operation')
 
     // Supported calls compile, and the provider still fits the general contract.
     expect((await provider.getCard(account, 'x')).id).toBe('x')
+    expect((await provider.updateCard(account, 'x', { metadata: { a: '1' } })).id).toBe('x')
     const general: CardProvider = provider
     const generalError = await rejection(general.deleteCard(account, 'x'))
     expect(generalError.message).toContain('use invalidateCard to retire a card')
+  })
+})
+
+describe('defineCardProvider: updatableFields', () => {
+  it('refuses a field updatableFields leaves out, naming it and what to do, before any call', async () => {
+    const { provider, spies } = spyProvider({ updatableFields: ['metadata'] })
+    const cases: Array<[Parameters<CardProvider['updateCard']>[2], string]> = [
+      [{ holderName: 'Ada' }, 'holderName'],
+      [{ expMonth: 4 }, 'expiry (expMonth, expYear)'],
+      [{ expYear: nextYear }, 'expiry (expMonth, expYear)'],
+      [{ address: { city: 'Paris' } }, 'address'],
+      [{ holderName: null, metadata: { a: '1' } }, 'holderName'],
+    ]
+    for (const [patch, field] of cases) {
+      const error = await rejection(provider.updateCard(owner, 'c', patch))
+      expect(error.code).toBe('unsupported_operation')
+      expect(error.provider).toBe('spy')
+      expect(error.message).toBe(
+        `spy cannot update the ${field} of a card (capabilities.updatableFields: metadata): create a card with the new details, then invalidateCard the old one`,
+      )
+    }
+    expect(spies.updateCard).not.toHaveBeenCalled()
+  })
+
+  it('names every refused field, and the remedy the capabilities allow', async () => {
+    const deleting = spyProvider({ updatableFields: ['metadata'], invalidateCard: false }).provider
+    const error = await rejection(
+      deleting.updateCard(owner, 'c', { holderName: 'Ada', address: { city: 'Paris' } }),
+    )
+    expect(error.message).toBe(
+      'spy cannot update the address or holderName of a card (capabilities.updatableFields: metadata): create a card with the new details, then deleteCard the old one',
+    )
+    const neither = spyProvider({
+      updatableFields: ['metadata', 'address'],
+      invalidateCard: false,
+      deleteCard: false,
+    }).provider
+    expect((await rejection(neither.updateCard(owner, 'c', { expMonth: 4 }))).message).toBe(
+      'spy cannot update the expiry (expMonth, expYear) of a card (capabilities.updatableFields: metadata, address): leave it out of the update',
+    )
+  })
+
+  it('passes a patch of listed fields to the primitive; a key left undefined is no change', async () => {
+    const { provider, spies } = spyProvider({ updatableFields: ['metadata', 'expiry'] })
+    await provider.updateCard(owner, 'c', {
+      metadata: { a: '1' },
+      expMonth: 4,
+      holderName: undefined,
+    })
+    expect(spies.updateCard).toHaveBeenCalledWith(owner, 'c', { metadata: { a: '1' }, expMonth: 4 })
+  })
+
+  it('throws at definition time for a missing, unknown or empty list', () => {
+    const { updatableFields: _left, ...withoutList } = ALL_CAPABILITIES
+    const define = (capabilities: unknown) => () =>
+      defineCardProvider({
+        name: 'fields',
+        capabilities: capabilities as ProviderCapabilities,
+        ...spies(),
+      })
+    expect(define(withoutList)).toThrow(/fields: declare capabilities\.updatableFields/)
+    expect(define({ ...ALL_CAPABILITIES, updatableFields: ['name'] })).toThrow(
+      new TypeError(
+        'fields: capabilities.updatableFields holds name; the fields are address, expiry, holderName, metadata',
+      ),
+    )
+    expect(define({ ...ALL_CAPABILITIES, updatableFields: [] })).toThrow(
+      /updateCard is declared but updatableFields is empty/,
+    )
+    // Without updateCard, an empty list is what to declare.
+    expect(define({ ...ALL_CAPABILITIES, updateCard: false, updatableFields: [] })).not.toThrow()
   })
 })
 
@@ -419,6 +495,7 @@ const ALL_CAPABILITIES = {
   cardDetails: true,
   externalAccounts: false,
   defaultPolicy: 'first-card',
+  updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const satisfies ProviderCapabilities
 
 function makeCard(overrides: Partial<Card> = {}): Card {

@@ -5,6 +5,9 @@ import {
   type CardUpdate,
   CardUpdateSchema,
   CreateCardInputSchema,
+  UPDATABLE_FIELD_KEYS,
+  UPDATABLE_FIELDS,
+  type UpdatableField,
   type ValidCreateCardInput,
 } from './card-details.js'
 import {
@@ -80,7 +83,8 @@ const RequestOptionsSchema = z
  * adapter would otherwise repeat:
  * - validates owners, ids, create input (metadata limits, card details), updates and list
  *   options before any request, raising `invalid_request`;
- * - refuses operations and owner types the capabilities leave out with `unsupported_operation`;
+ * - refuses operations and owner types the capabilities leave out with `unsupported_operation`,
+ *   and updates of fields `updatableFields` leaves out;
  * - gives every create an idempotency key;
  * - parses every card with `CardSchema`;
  * - turns anything thrown into a `CardportError` (through the adapter's `mapError`).
@@ -109,6 +113,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       throw new TypeError(`${name}: capability ${operation} is declared but not implemented`)
     }
   }
+  const updatable = checkUpdatableFields(name, capabilities)
 
   const unsupported = (operation: string, hint = ''): never => {
     throw new UnsupportedOperationError(
@@ -123,6 +128,30 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       unsupported(`cards of owners of type '${valid.type}'`)
     }
     return valid
+  }
+
+  const refuseFixedFields = (patch: unknown) => {
+    if (typeof patch !== 'object' || patch === null) return
+    const values = patch as Record<string, unknown>
+    const fixed = UPDATABLE_FIELDS.filter(
+      (field) =>
+        !updatable.has(field) &&
+        UPDATABLE_FIELD_KEYS[field].some((key) => values[key] !== undefined),
+    )
+    if (fixed.length === 0) return
+    const retire = capabilities.invalidateCard
+      ? 'invalidateCard'
+      : capabilities.deleteCard
+        ? 'deleteCard'
+        : undefined
+    const instead =
+      capabilities.createCard && retire
+        ? `create a card with the new details, then ${retire} the old one`
+        : 'leave it out of the update'
+    throw new UnsupportedOperationError(
+      `${name} cannot update the ${fixed.map(describeField).join(' or ')} of a card (capabilities.updatableFields: ${[...updatable].join(', ')}): ${instead}`,
+      { provider: name },
+    )
   }
 
   const toCard = (candidate: Card, operation: string): Card => {
@@ -209,6 +238,9 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!updateCard) return unsupported('updateCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
+      // Before the patch's values are checked: a field the provider cannot change at all is
+      // the first thing to tell.
+      refuseFixedFields(patch)
       const validPatch = validate(CardUpdateSchema, patch, 'card update', name)
       return toCard(
         await call('updateCard', () => updateCard(validOwner, id, validPatch)),
@@ -295,4 +327,39 @@ export function cardNotFound(
     `${provider} has no card ${cardId} for ${formatOwner(owner)}: list the owner's cards to find its ids`,
     { provider, ...options },
   )
+}
+
+/**
+ * Checks `capabilities.updatableFields` once, when the provider is defined: a list of known
+ * fields, and not empty when `updateCard` is declared.
+ */
+function checkUpdatableFields(
+  name: string,
+  capabilities: ProviderCapabilities,
+): Set<UpdatableField> {
+  const fields: unknown = capabilities.updatableFields
+  if (!Array.isArray(fields)) {
+    throw new TypeError(
+      `${name}: declare capabilities.updatableFields, the fields updateCard can change (${UPDATABLE_FIELDS.join(', ')}), or [] without updateCard`,
+    )
+  }
+  const unknown = fields.filter(
+    (field) => !(UPDATABLE_FIELDS as readonly unknown[]).includes(field),
+  )
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `${name}: capabilities.updatableFields holds ${unknown.map(String).join(', ')}; the fields are ${UPDATABLE_FIELDS.join(', ')}`,
+    )
+  }
+  if (capabilities.updateCard && fields.length === 0) {
+    throw new TypeError(
+      `${name}: capabilities.updateCard is declared but updatableFields is empty: list the fields it can change, or declare updateCard: false`,
+    )
+  }
+  return new Set(fields as UpdatableField[])
+}
+
+/** A field as an error message names it: `expiry` with the keys it covers. */
+function describeField(field: UpdatableField): string {
+  return field === 'expiry' ? 'expiry (expMonth, expYear)' : field
 }

@@ -19,10 +19,13 @@ export {
   type CardDetailsInput,
   CardDetailsSchema,
   type CardUpdate,
+  type CardUpdateFor,
   CardUpdateSchema,
   type CreateCardInput,
   CreateCardInputSchema,
   isExpiryValid,
+  UPDATABLE_FIELDS,
+  type UpdatableField,
   type ValidCreateCardInput,
 } from './card-details.js'
 export { isLuhnValid, maskCard } from './card-number.js'

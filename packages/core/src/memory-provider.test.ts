@@ -363,6 +363,7 @@ describe('memoryProvider: updates, invalidation and reset', () => {
       invalidateCard: true,
       externalAccounts: true,
       defaultPolicy: 'first-card',
+      updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
     })
     expect(provider.name).toBe('memory')
   })

@@ -26,6 +26,7 @@ export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
   cardDetails: true,
   externalAccounts: true,
   defaultPolicy: 'first-card',
+  updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const)
 
 /**

@@ -1,5 +1,5 @@
 import type { Card, Owner, OwnerType } from './card.js'
-import type { CardUpdate, CreateCardInput } from './card-details.js'
+import type { CardUpdateFor, CreateCardInput, UpdatableField } from './card-details.js'
 import type { Page } from './pagination.js'
 
 /**
@@ -29,6 +29,7 @@ export type DefaultPolicy = 'first-card' | 'caller-chosen' | 'latest-card' | 'no
  *   ownerTypes: ['account'], createCard: true, getCard: true, listCards: true,
  *   updateCard: true, deleteCard: false, setDefaultCard: true, invalidateCard: true,
  *   cardDetails: true, externalAccounts: false, defaultPolicy: 'caller-chosen',
+ *   updatableFields: ['metadata'],
  * } as const satisfies ProviderCapabilities
  * ```
  */
@@ -47,6 +48,15 @@ export interface ProviderCapabilities {
   /** Whether `account` owners are Connect-style external accounts (a default per currency). */
   readonly externalAccounts: boolean
   readonly defaultPolicy: DefaultPolicy
+  /**
+   * What `updateCard` can change: any of `'address'`, `'expiry'` (month and year),
+   * `'holderName'` and `'metadata'`. `defineCardProvider` refuses a patch that touches a field
+   * left out with `unsupported_operation`, before any request, saying what to do instead; with
+   * a literal list, such a patch is a compile error too. Not empty when `updateCard` is true
+   * (ignored when it is false: declare `[]`). A provider whose cards are fixed once tokenized
+   * (the marketplace) lists `['metadata']`.
+   */
+  readonly updatableFields: readonly UpdatableField[]
 }
 
 /** Per-call options for requests that change something. */
@@ -113,10 +123,14 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
     [owner: OwnerOf<C>, options?: ListOptions],
     Promise<Page<Card>>
   >
-  /** Changes address, expiry, name or metadata. */
+  /**
+   * Changes address, expiry, name or metadata: the fields `capabilities.updatableFields` lists
+   * (another field is a compile error where the capabilities are known, and
+   * `unsupported_operation` at run time).
+   */
   updateCard: Operation<
     C['updateCard'],
-    [owner: OwnerOf<C>, cardId: string, patch: CardUpdate],
+    [owner: OwnerOf<C>, cardId: string, patch: CardUpdateFor<C['updatableFields'][number]>],
     Promise<Card>
   >
   /** Deletes a card; the provider's default policy picks the next default. */

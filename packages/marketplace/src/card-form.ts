@@ -7,7 +7,6 @@ import {
   type Metadata,
   type MetadataPatch,
   toCountryAlpha3,
-  UnsupportedOperationError,
   type ValidationIssue,
 } from '@cardport/core'
 import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
@@ -110,33 +109,24 @@ export function toAddressForm(
 }
 
 /**
- * Checks an update against what the marketplace can change, before any request, and returns
- * the function that builds the `PUT …/cards/:card` form from the card's current metadata. The
- * form carries the whole `meta` after applying the patch: the marketplace replaces `meta` as a
- * whole, so the PUT is safe to repeat.
+ * Returns the function that builds the `PUT …/cards/:card` form of an update from the card's
+ * current metadata. The form carries the whole `meta` after applying the patch: the
+ * marketplace replaces `meta` as a whole, so the PUT is safe to repeat.
  *
- * The marketplace's card update form has `is_valid`, `meta` and the account only: a tokenized
- * card's address, expiry and name never change. Asking for them is `unsupported_operation`,
- * with what to do instead (tokenize the new details, invalidate the old card).
+ * Only metadata is read: the marketplace's card update form has `is_valid`, `meta` and the
+ * account only (a tokenized card's address, expiry and name never change), so
+ * `MARKETPLACE_CAPABILITIES.updatableFields` is `['metadata']` and the core refuses any other
+ * field with `unsupported_operation` before the adapter is called.
  *
  * @example
  * ```ts
- * const build = prepareUpdate({ metadata: { plan: 'pro' } }) // throws before any request
+ * const build = prepareUpdate({ metadata: { plan: 'pro' } })
  * const form = build(currentCard.metadata)
  * ```
  */
 export function prepareUpdate(
-  patch: CardUpdate,
+  patch: Pick<CardUpdate, 'metadata'>,
 ): (currentMetadata: Metadata) => { meta: Metadata } {
-  const fixed = (['holderName', 'expMonth', 'expYear', 'address'] as const).filter(
-    (field) => patch[field] !== undefined,
-  )
-  if (fixed.length > 0) {
-    throw new UnsupportedOperationError(
-      `${MARKETPLACE_PROVIDER_NAME} cannot change ${fixed.join(', ')} of a card: only its metadata changes. Create a card with the new details and invalidateCard the old one`,
-      { provider: MARKETPLACE_PROVIDER_NAME },
-    )
-  }
   const metadata = patch.metadata ?? {}
   return (currentMetadata) => ({ meta: applyMetadataPatch(currentMetadata, metadata) })
 }

@@ -1,4 +1,12 @@
-import { type CardportError, isCardportError, listAll, toArray } from '@cardport/core'
+import {
+  type CardProvider,
+  type CardportError,
+  createCardSync,
+  isCardportError,
+  listAll,
+  memoryStore,
+  toArray,
+} from '@cardport/core'
 import { marketplaceEmulator, setupCardportServer } from '@cardport/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js'
@@ -346,6 +354,46 @@ describe("the account's chosen card (defaultPolicy 'latest-card')", () => {
   })
 })
 
+describe('CardSync over the marketplace (no deleteCard, no setDefaultCard)', () => {
+  it('replaces the default by invalidating the old one, and deletes by invalidating; reconcile finds no drift', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const scope = { provider: provider.name, owner }
+    const first = await provider.createCard(owner, { source: testCard(VISA) })
+    await sync.sync(owner, first.id)
+    const tokenized = await tokenizeCard(provider, testCard(MASTERCARD))
+
+    // setDefaultCard: the new card is the chosen one by itself; the old default is invalidated.
+    const second = await sync.setDefaultCard(owner, tokenized.id)
+    expect(second).toMatchObject({ id: tokenized.id, isDefault: true, status: 'active' })
+    expect(marketplace.state.card(first.id)?.is_valid).toBe(false)
+    expect(await store.get(scope, first.id)).toMatchObject({ status: 'invalid', isDefault: false })
+
+    const third = await provider.createCard(owner, { source: testCard(VISA) })
+    await sync.sync(owner, third.id)
+    await sync.sync(owner, second.id)
+    expect((await sync.getForOwner(owner))?.id).toBe(third.id)
+
+    // deleteCard: invalidated, kept as invalid, and the account falls back to the second card.
+    await sync.deleteCard(owner, third.id)
+    expect(marketplace.state.card(third.id)?.is_valid).toBe(false)
+    expect(await store.get(scope, third.id)).toMatchObject({ status: 'invalid', isDefault: false })
+    expect((await sync.getForOwner(owner))?.id).toBe(second.id)
+
+    const report = await sync.reconcile(owner, { dryRun: true })
+    expect(report).toMatchObject({
+      cardsSeen: 3,
+      added: [],
+      updated: [],
+      removed: [],
+      defaultRepaired: [],
+      failed: [],
+    })
+  })
+})
+
 describe('updateCard', () => {
   it("merges metadata into the card's meta; an empty value unsets a key", async () => {
     const { provider, account } = setup()
@@ -366,8 +414,10 @@ describe('updateCard', () => {
     const owner = account()
     const card = await provider.createCard(owner, { source: testCard(VISA) })
     const before = requests().length
+    // updatableFields is ['metadata']: the typed provider does not take these patches.
+    const general: CardProvider = provider
     for (const patch of [{ address: { city: 'X' } }, { expYear: 2040 }, { holderName: 'J' }]) {
-      expect((await rejection(() => provider.updateCard(owner, card.id, patch))).code).toBe(
+      expect((await rejection(() => general.updateCard(owner, card.id, patch))).code).toBe(
         'unsupported_operation',
       )
     }

@@ -40,7 +40,10 @@ import {
  * What the marketplace adapter supports. Cards belong to accounts; they are tokenized, then
  * associated with an account, and retired with `invalidateCard` (`is_valid=false`, final):
  * the marketplace has no way to delete one. The account's chosen card is the one most
- * recently associated (`defaultPolicy: 'latest-card'`), which the caller cannot pick otherwise.
+ * recently associated that is still valid (`defaultPolicy: 'latest-card'`), which the caller
+ * cannot pick otherwise. A card's name, address and expiry are fixed once tokenized (the
+ * update form takes `meta`, `is_valid` and the account only): `updatableFields` is
+ * `['metadata']`, and the core refuses any other field before a request.
  */
 export const MARKETPLACE_CAPABILITIES = Object.freeze({
   ownerTypes: ['account'],
@@ -54,6 +57,7 @@ export const MARKETPLACE_CAPABILITIES = Object.freeze({
   cardDetails: true,
   externalAccounts: false,
   defaultPolicy: 'latest-card',
+  updatableFields: ['metadata'],
 } as const satisfies ProviderCapabilities)
 
 /** Options of {@link marketplaceProvider}. */
@@ -487,7 +491,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     },
 
     update: (owner: Owner, cardId: string, patch: CardUpdate) => {
-      // Checked before any request; the form needs the card's current meta.
+      // Only metadata gets here (updatableFields); the form needs the card's current meta.
       const build = prepareUpdate(patch)
       return onAccount(owner, async () => {
         const current = toCard(

@@ -38,6 +38,7 @@ export const STRIPE_CAPABILITIES = Object.freeze({
   cardDetails: true,
   externalAccounts: true,
   defaultPolicy: 'first-card',
+  updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const satisfies ProviderCapabilities)
 
 /** Options of {@link stripeProvider}: a `Stripe` instance, or an API key to make one. */

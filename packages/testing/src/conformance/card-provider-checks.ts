@@ -7,6 +7,7 @@ import {
   type CardportError,
   type CardportErrorCode,
   CardSchema,
+  type CardUpdate,
   type CreateCardInput,
   encodeCursor,
   isCardportError,
@@ -17,6 +18,8 @@ import {
   type OwnerType,
   type ProviderCapabilities,
   type RequestOptions,
+  UPDATABLE_FIELDS,
+  type UpdatableField,
 } from '@cardport/core'
 import { expect } from 'vitest'
 import {
@@ -86,6 +89,8 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   // account, whose default is per currency and cannot be deleted.
   const customerLike = !(primary === 'account' && externalAccounts)
   const hasDefaults = caps.defaultPolicy !== 'none'
+  const latestCard = caps.defaultPolicy === 'latest-card'
+  const updatable = new Set<UpdatableField>(caps.updatableFields)
 
   check('capabilities', 'the provider declares the capabilities the suite was given', async (t) => {
     expect(t.provider.capabilities).toEqual(caps)
@@ -259,20 +264,37 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           await t.expectDefault(owner, first.id, [first.id])
         },
       )
-      check('defaults', 'a second card leaves the default alone', async (t) => {
-        const owner = await t.owner()
-        const first = await t.create(owner, 0)
-        const second = await t.create(owner, 1)
-        expect(second.isDefault, 'the second card, as created').toBe(false)
-        await t.expectDefault(owner, first.id, [first.id, second.id])
-      })
-      check('defaults', 'makeDefault makes a later card the only default', async (t) => {
-        const owner = await t.owner()
-        const first = await t.create(owner, 0)
-        const second = await t.create(owner, 1, { makeDefault: true })
-        expect(second.isDefault, 'the card created with makeDefault').toBe(true)
-        await t.expectDefault(owner, second.id, [first.id, second.id])
-      })
+      if (latestCard) {
+        check(
+          'defaults',
+          "every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
+          async (t) => {
+            const owner = await t.owner()
+            const first = await t.create(owner, 0)
+            const second = await t.create(owner, 1)
+            expect(second.isDefault, 'the second card, as created').toBe(true)
+            await t.expectDefault(owner, second.id, [first.id, second.id])
+            const third = await t.create(owner, 2, { makeDefault: false })
+            expect(third.isDefault, 'a card created with makeDefault: false').toBe(true)
+            await t.expectDefault(owner, third.id, [first.id, second.id, third.id])
+          },
+        )
+      } else {
+        check('defaults', 'a second card leaves the default alone', async (t) => {
+          const owner = await t.owner()
+          const first = await t.create(owner, 0)
+          const second = await t.create(owner, 1)
+          expect(second.isDefault, 'the second card, as created').toBe(false)
+          await t.expectDefault(owner, first.id, [first.id, second.id])
+        })
+        check('defaults', 'makeDefault makes a later card the only default', async (t) => {
+          const owner = await t.owner()
+          const first = await t.create(owner, 0)
+          const second = await t.create(owner, 1, { makeDefault: true })
+          expect(second.isDefault, 'the card created with makeDefault').toBe(true)
+          await t.expectDefault(owner, second.id, [first.id, second.id])
+        })
+      }
     } else {
       check('defaults', "cards never become the default (defaultPolicy 'none')", async (t) => {
         const owner = await t.owner()
@@ -395,66 +417,93 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
     }
 
     // --- updateCard -------------------------------------------------------------------------
+    // Driven by `updatableFields`: what is listed must update; what is not must be refused by
+    // the core before any request (the marketplace's cards are fixed once tokenized).
     if (caps.updateCard) {
-      check('updateCard', 'updates the billing address', async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0)
-        const address = {
-          line1: '1 Conformance Way',
-          line2: 'Suite 2',
-          city: 'Springfield',
-          state: 'IL',
-          postalCode: '62701',
-          country: 'US',
-        }
-        const updated = await t.update(owner, card.id, { address })
-        expect(updated.address).toEqual(address)
-      })
-      check('updateCard', 'updates the expiry', async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0)
-        const expiry = { expMonth: (card.expMonth % 12) + 1, expYear: card.expYear + 1 }
-        const updated = await t.update(owner, card.id, expiry)
-        expect(updated).toMatchObject(expiry)
-      })
-      check('updateCard', 'updates the cardholder name', async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0)
-        const updated = await t.update(owner, card.id, { holderName: 'Jenny Rosen' })
-        expect(updated.holderName).toBe('Jenny Rosen')
-      })
-      check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
-        const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
-        expect(updated.metadata).toEqual({ keep: '1', added: '3' })
-      })
-      check(
-        'updateCard',
-        'refuses metadata over the limits with invalid_request, before any request',
-        async (t) => {
+      if (updatable.has('address')) {
+        check('updateCard', 'updates the billing address', async (t) => {
           const owner = await t.owner()
-          const card = await t.create(owner, 0, { metadata: { keep: '1' } })
-          await t.sendsNoRequest(async () => {
-            for (const [what, metadata] of metadataOverLimits()) {
-              await t.fails(
-                () => t.provider.updateCard(owner, card.id, { metadata }),
-                'invalid_request',
-                `updateCard with ${what}`,
-              )
+          const card = await t.create(owner, 0)
+          const updated = await t.update(owner, card.id, samplePatch('address', card))
+          expect(updated.address).toEqual(CONFORMANCE_ADDRESS)
+        })
+      }
+      if (updatable.has('expiry')) {
+        check('updateCard', 'updates the expiry', async (t) => {
+          const owner = await t.owner()
+          const card = await t.create(owner, 0)
+          const expiry = samplePatch('expiry', card)
+          const updated = await t.update(owner, card.id, expiry)
+          expect(updated).toMatchObject(expiry)
+        })
+      }
+      if (updatable.has('holderName')) {
+        check('updateCard', 'updates the cardholder name', async (t) => {
+          const owner = await t.owner()
+          const card = await t.create(owner, 0)
+          const updated = await t.update(owner, card.id, samplePatch('holderName', card))
+          expect(updated.holderName).toBe('Jenny Rosen')
+        })
+      }
+      if (updatable.has('metadata')) {
+        check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
+          const owner = await t.owner()
+          const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
+          const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
+          expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+        })
+        check(
+          'updateCard',
+          'refuses metadata over the limits with invalid_request, before any request',
+          async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0, { metadata: { keep: '1' } })
+            await t.sendsNoRequest(async () => {
+              for (const [what, metadata] of metadataOverLimits()) {
+                await t.fails(
+                  () => t.provider.updateCard(owner, card.id, { metadata }),
+                  'invalid_request',
+                  `updateCard with ${what}`,
+                )
+              }
+            })
+            if (caps.getCard) {
+              expect((await t.provider.getCard(owner, card.id)).metadata).toEqual({ keep: '1' })
             }
-          })
-          if (caps.getCard) {
-            expect((await t.provider.getCard(owner, card.id)).metadata).toEqual({ keep: '1' })
-          }
-        },
-      )
+          },
+        )
+      }
+      for (const field of UPDATABLE_FIELDS.filter((candidate) => !updatable.has(candidate))) {
+        check(
+          'updateCard',
+          `refuses to change ${field} with unsupported_operation naming it, before any request (not in capabilities.updatableFields)`,
+          async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0)
+            const patches = [samplePatch(field, card)]
+            // With a listed field beside it, the patch is refused whole: nothing is half-applied.
+            if (updatable.size > 0) patches.push({ ...t.listedPatch(card), ...patches[0] })
+            await t.sendsNoRequest(async () => {
+              for (const patch of patches) {
+                const what = `updateCard with ${Object.keys(patch).join(', ')}`
+                const error = await t.fails(
+                  () => t.provider.updateCard(owner, card.id, patch),
+                  'unsupported_operation',
+                  what,
+                )
+                expect(error.message, `the message of ${what}`).toContain(field)
+              }
+            })
+            if (caps.getCard) expect(await t.provider.getCard(owner, card.id)).toEqual(card)
+          },
+        )
+      }
       check(
         'updateCard',
         'a card the owner does not hold rejects with card_not_found',
         async (t) => {
           await t.expectNotHeld((owner, cardId) =>
-            t.provider.updateCard(owner, cardId, { metadata: { conformance: '1' } }),
+            t.provider.updateCard(owner, cardId, t.listedPatch()),
           )
         },
       )
@@ -513,6 +562,29 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
         })
       }
+      if (latestCard) {
+        check(
+          'deleteCard',
+          "deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
+          async (t) => {
+            const owner = await t.owner()
+            const [a, b, c, d] = await t.createMany(owner, 4)
+            // With invalidation, an invalid card is skipped on the way back.
+            if (caps.invalidateCard) await t.provider.invalidateCard(owner, b!.id)
+            await t.provider.deleteCard(owner, c!.id)
+            await t.expectDefault(owner, d!.id, [a!.id, b!.id, d!.id])
+            await t.provider.deleteCard(owner, d!.id)
+            const fallback = caps.invalidateCard ? a! : b!
+            await t.expectDefault(owner, fallback.id, [a!.id, b!.id])
+            await t.provider.deleteCard(owner, fallback.id)
+            const left = caps.invalidateCard ? b! : a!
+            await t.expectDefault(owner, caps.invalidateCard ? null : a!.id, [left.id])
+            await t.provider.deleteCard(owner, left.id)
+            await t.expectDefault(owner, null, [])
+            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+          },
+        )
+      }
     }
 
     // --- setDefaultCard ---------------------------------------------------------------------
@@ -550,7 +622,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         await t.staysInvalid(t.provider.invalidateCard(owner, card.id), 'a second invalidateCard')
         if (caps.updateCard) {
           await t.staysInvalid(
-            t.provider.updateCard(owner, card.id, { metadata: { revived: 'no' } }),
+            t.provider.updateCard(owner, card.id, t.listedPatch(card)),
             'an update',
           )
         }
@@ -562,6 +634,28 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           expect(listed.find((entry) => entry.id === card.id)?.status).toBe('invalid')
         }
       })
+      if (latestCard) {
+        check(
+          'invalidateCard',
+          "invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+          async (t) => {
+            const owner = await t.owner()
+            const [a, b, c, d] = await t.createMany(owner, 4)
+            const all = [a!.id, b!.id, c!.id, d!.id]
+            await t.expectDefault(owner, d!.id, all)
+            // A card that is not the default: the default stays.
+            await t.provider.invalidateCard(owner, c!.id)
+            await t.expectDefault(owner, d!.id, all)
+            // The default: the most recently added card still valid takes over (b, not c).
+            await t.provider.invalidateCard(owner, d!.id)
+            await t.expectDefault(owner, b!.id, all)
+            await t.provider.invalidateCard(owner, b!.id)
+            await t.expectDefault(owner, a!.id, all)
+            await t.provider.invalidateCard(owner, a!.id)
+            await t.expectDefault(owner, null, all)
+          },
+        )
+      }
       check(
         'invalidateCard',
         'a card the owner does not hold rejects with card_not_found',
@@ -711,6 +805,11 @@ interface Context {
     cardId: string,
     patch: Parameters<CardProvider['updateCard']>[2],
   ): Promise<Card>
+  /**
+   * A patch of one field `updatableFields` lists (metadata when listed), for checks that need
+   * any update the provider accepts. `card` gives the expiry to move from.
+   */
+  listedPatch(card?: Card): CardUpdate
   /** Asserts the call rejects with `code`, from this provider, with no secret in it. */
   fails(run: () => Promise<unknown>, code: CardportErrorCode, what?: string): Promise<CardportError>
   sendsNoRequest<T>(run: () => Promise<T>): Promise<T>
@@ -810,6 +909,15 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData): Context 
       expect(updated.id).toBe(cardId)
       if (capabilities.getCard) expect(await provider.getCard(owner, cardId)).toEqual(updated)
       return updated
+    },
+
+    listedPatch(card) {
+      const listed = capabilities.updatableFields
+      const field = listed.includes('metadata') ? 'metadata' : listed[0]
+      if (field === undefined) {
+        throw new Error('capabilities.updatableFields is empty: the provider cannot update cards')
+      }
+      return samplePatch(field, card)
     },
 
     async fails(run, code, what) {
@@ -955,6 +1063,32 @@ function primaryOwnerType(capabilities: ProviderCapabilities): OwnerType {
   const [first] = capabilities.ownerTypes
   if (first === undefined) throw new Error('capabilities.ownerTypes is empty')
   return first
+}
+
+/** The address the update checks write. */
+const CONFORMANCE_ADDRESS = {
+  line1: '1 Conformance Way',
+  line2: 'Suite 2',
+  city: 'Springfield',
+  state: 'IL',
+  postalCode: '62701',
+  country: 'US',
+}
+
+/** A change of one updatable field, different from what `card` holds. */
+function samplePatch(field: UpdatableField, card?: Pick<Card, 'expMonth' | 'expYear'>): CardUpdate {
+  switch (field) {
+    case 'address':
+      return { address: { ...CONFORMANCE_ADDRESS } }
+    case 'expiry':
+      return card
+        ? { expMonth: (card.expMonth % 12) + 1, expYear: card.expYear + 1 }
+        : { expMonth: 6, expYear: new Date().getUTCFullYear() + 5 }
+    case 'holderName':
+      return { holderName: 'Jenny Rosen' }
+    case 'metadata':
+      return { metadata: { conformance: '1' } }
+  }
 }
 
 /** Metadata exactly at every limit: 50 keys, one of 40 characters, one value of 500. */

@@ -108,10 +108,13 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
  * capability it lacks, a test that the operation rejects with `unsupported_operation`.
  *
  * Covered: creation from tokens and card details, normalized output (`CardSchema`), the
- * default rules of `capabilities.defaultPolicy`, get, owner scoping, paging with `limit` 1–100
- * and an opaque cursor, `listAll`, updates (address, expiry, name, metadata and its limits,
- * checked before any request), deletion and default promotion, external accounts (a default
- * per currency that cannot be deleted), `setDefaultCard`, `getDefaultCard`, invalidation,
+ * default rules of `capabilities.defaultPolicy` (`'first-card'`, `'caller-chosen'`,
+ * `'latest-card'`: every new card is the default and removing it falls back to the most
+ * recently added valid card; `'none'`), get, owner scoping, paging with `limit` 1–100 and an
+ * opaque cursor, `listAll`, updates of each field `capabilities.updatableFields` lists
+ * (metadata limits checked before any request) and `unsupported_operation`, before any
+ * request, for each field it leaves out, deletion and default promotion, external accounts (a
+ * default per currency that cannot be deleted), `setDefaultCard`, `getDefaultCard`, invalidation,
  * idempotency keys, `parseCard`, errors that carry `provider` and never a card number or CVC,
  * and owner types the provider does not hold.
  *

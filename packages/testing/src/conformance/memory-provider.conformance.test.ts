@@ -7,6 +7,10 @@ import {
   memoryProvider,
   type ProviderCapabilities,
 } from '@cardport/core'
+import {
+  LATEST_CARD_CAPABILITIES,
+  latestCardProvider,
+} from './__fixtures__/latest-card-provider.js'
 import { describeCardProvider } from './describe-card-provider.js'
 
 // The memory provider in core: every capability, Stripe's default rules.
@@ -47,6 +51,7 @@ const RESTRICTED_CAPABILITIES = {
   cardDetails: false,
   externalAccounts: false,
   defaultPolicy: 'caller-chosen',
+  updatableFields: [],
 } as const satisfies ProviderCapabilities
 
 function restrictedProvider() {
@@ -126,6 +131,24 @@ describeCardProvider({
       provider,
       owners: { customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }) },
       readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
+    }
+  },
+})
+
+// A marketplace-like provider: the most recently added valid card is the default
+// ('latest-card'), and only the name and metadata of a card change. It exercises the suite's
+// 'latest-card' branch and its refusals of fields left out of updatableFields.
+describeCardProvider({
+  name: "a provider whose latest valid card is the default (defaultPolicy 'latest-card')",
+  capabilities: LATEST_CARD_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+  setup: () => {
+    const { provider, requestCount } = latestCardProvider()
+    return {
+      provider,
+      owners: { customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }) },
+      readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
+      requestCount,
     }
   },
 })

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import {
   CardDeclinedError,
   type CardDetailsInput,
+  type CardProvider,
   type CardProviderDefinition,
   type CardStore,
   defineCardProvider,
@@ -12,9 +13,14 @@ import {
   type Owner,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
+import {
+  type DefaultRule,
+  LATEST_CARD_CAPABILITIES,
+  latestCardProvider,
+} from './__fixtures__/latest-card-provider.js'
 import { cardProviderChecks, type SuiteData } from './card-provider-checks.js'
 import { cardStoreChecks } from './card-store-checks.js'
-import { runCardProviderCheck } from './describe-card-provider.js'
+import { type CardProviderSuiteOptions, runCardProviderCheck } from './describe-card-provider.js'
 import { runCardStoreCheck } from './describe-card-store.js'
 
 // Each test runs every check of a suite, as `describeCardProvider`/`describeCardStore` would,
@@ -70,7 +76,7 @@ function memoryAdapter(breakage: (healthy: Primitives) => Partial<Primitives> = 
 
 /** What a broken provider's set-up gives: the provider, and its request counter if any. */
 interface Made {
-  provider: ReturnType<typeof memoryAdapter>
+  provider: CardProvider
   requestCount?: () => number
 }
 
@@ -95,6 +101,35 @@ async function failedProviderChecks(make: () => Made = () => ({ provider: memory
   const checks = cardProviderChecks(options as unknown as SuiteData)
   return failures(checks, (check) => runCardProviderCheck(options, check))
 }
+
+/**
+ * The titles of the checks that fail, from the suite for a `'latest-card'` provider's
+ * capabilities, against {@link latestCardProvider} (healthy, or with another default rule).
+ */
+async function failedLatestCardChecks(
+  make: () => Made = () => latestCardProvider(),
+): Promise<string[]> {
+  const options = {
+    capabilities: LATEST_CARD_CAPABILITIES,
+    sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+    setup: () => {
+      const { provider, requestCount } = make()
+      return {
+        provider,
+        owners: { customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }) },
+        readRawCard: (owner: Owner, cardId: string) => provider.getCard(owner, cardId),
+        ...(requestCount ? { requestCount } : {}),
+      }
+    },
+  }
+  const checks = cardProviderChecks(options as unknown as SuiteData)
+  // Customers only: the general provider type of `Made` would ask for an account factory too.
+  const customersOnly = options as unknown as Omit<CardProviderSuiteOptions, 'name'>
+  return failures(checks, (check) => runCardProviderCheck(customersOnly, check))
+}
+
+/** A `'latest-card'` provider whose default follows `rule` instead. */
+const withRule = (rule: DefaultRule) => () => latestCardProvider({ rule })
 
 /** A set-up of {@link memoryAdapter} with some primitives replaced. */
 const broken = (breakage: (healthy: Primitives) => Partial<Primitives>) => () => ({
@@ -207,6 +242,46 @@ describe('describeCardProvider catches a broken provider', () => {
     })
     expect(failed).toEqual([
       'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
+    ])
+  })
+})
+
+describe("describeCardProvider catches a broken 'latest-card' provider", () => {
+  it('fails no check of the healthy latest-card provider', async () => {
+    expect(await failedLatestCardChecks()).toEqual([])
+  })
+
+  it('a provider that falls back to the previous card, valid or not, fails the fallback rules', async () => {
+    // The newest card is the default even once invalidated.
+    const failed = await failedLatestCardChecks(withRule((cards) => cards[0]?.id ?? null))
+    expect(failed).toEqual([
+      "deleteCard: deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
+      "invalidateCard: invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+    ])
+  })
+
+  it('a provider that keeps the oldest valid card as the default fails every latest-card rule', async () => {
+    const oldestValid: DefaultRule = (cards) =>
+      cards.filter((card) => card.status === 'active').at(-1)?.id ?? null
+    const failed = await failedLatestCardChecks(withRule(oldestValid))
+    expect(failed).toEqual([
+      "defaults: every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
+      "deleteCard: deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
+      "invalidateCard: invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+    ])
+  })
+
+  it('a provider that updates fields updatableFields leaves out fails their refusal rules', async () => {
+    const failed = await failedLatestCardChecks(() => {
+      // The core is told every field is updatable; the provider declares two.
+      const made = latestCardProvider({
+        updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
+      })
+      return { ...made, provider: { ...made.provider, capabilities: LATEST_CARD_CAPABILITIES } }
+    })
+    expect(failed).toEqual([
+      'updateCard: refuses to change address with unsupported_operation naming it, before any request (not in capabilities.updatableFields)',
+      'updateCard: refuses to change expiry with unsupported_operation naming it, before any request (not in capabilities.updatableFields)',
     ])
   })
 })

@@ -40,6 +40,22 @@ export interface StripeEmulatorOptions {
   origin?: string
   /** The clock: `created` timestamps, test-token expiry dates, idempotency-key expiry. */
   now?: () => Date
+  /**
+   * Whether to record the webhook events Stripe would send (`emulator.events`). Default `true`.
+   * Recording costs what each write touches, so it stays cheap; turn it off for bulk scenarios
+   * (benchmarks, tests that seed hundreds of thousands of cards) that never deliver events:
+   * `events.list()` and `events.take()` then stay empty.
+   *
+   * @example
+   * ```ts
+   * const emulator = stripeEmulator({ events: false })
+   * for (let i = 0; i < 10_000; i++) {
+   *   const { id } = emulator.seed.customer()
+   *   for (let c = 0; c < 10; c++) emulator.seed.card(id, 'tok_visa')
+   * }
+   * ```
+   */
+  events?: boolean
 }
 
 /** One request the emulator answered, for tests that assert on the traffic. */
@@ -151,6 +167,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
   const recorder = createStripeEventRecorder(state, {
     now,
     apiVersion: STRIPE_EMULATOR_API_VERSION,
+    enabled: options.events ?? true,
   })
   const idempotency = new Map<string, IdempotentEntry>()
   let log: StripeRequestRecord[] = []

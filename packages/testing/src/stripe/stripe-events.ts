@@ -4,6 +4,7 @@ import {
   type StripeCustomer,
   type StripeSource,
   type StripeState,
+  type StripeStateWatcher,
   stripeId,
 } from './stripe-state.js'
 
@@ -189,8 +190,9 @@ export async function deliverStripeEvents(
 export interface StripeEventRecorder {
   readonly events: StripeEmulatorEvents
   /**
-   * Runs a change to the state and records the events Stripe would send for it (what changed
-   * is found by comparing the state before and after). Nested calls record once, outermost.
+   * Runs a change to the state and records the events Stripe would send for it: the state
+   * reports each customer and source the change touches, and what each was before is compared
+   * with what it is after. Nested calls record once, outermost.
    */
   record<T>(
     change: () => T,
@@ -201,36 +203,18 @@ export interface StripeEventRecorder {
 }
 
 /**
- * Creates the event log of one emulator. @internal
+ * Creates the event log of one emulator. With `enabled: false` it records nothing and changes
+ * cost nothing extra (bulk seeding). @internal
  */
 export function createStripeEventRecorder(
   state: StripeState,
-  options: { now: () => Date; apiVersion: string; secret?: string },
+  options: { now: () => Date; apiVersion: string; secret?: string; enabled?: boolean },
 ): StripeEventRecorder {
   const secret = options.secret ?? STRIPE_EMULATOR_WEBHOOK_SECRET
+  const enabled = options.enabled ?? true
   let log: StripeEvent[] = []
   let taken = 0
   let depth = 0
-
-  const snapshot = (): Snapshot => {
-    const customers = new Map(
-      state.allCustomers().map((customer) => [customer.id, JSON.stringify(customer)]),
-    )
-    const owners = [...customers.keys(), ...state.allAccounts().map((account) => account.id)]
-    const sources = new Map(
-      owners.map((owner) => [
-        owner,
-        // Oldest first, so that creations are recorded in the order they happened.
-        new Map(
-          state
-            .sourcesOf(owner)
-            .reverse()
-            .map((source) => [source.id, JSON.stringify(source)]),
-        ),
-      ]),
-    )
-    return { customers, sources }
-  }
 
   const emit = (
     type: StripeEmulatorEventType,
@@ -318,15 +302,18 @@ export function createStripeEventRecorder(
   return {
     events,
     record(change, cause) {
-      if (depth > 0 || cause?.method === 'GET') return change()
-      const before = snapshot()
+      if (!enabled || depth > 0 || cause?.method === 'GET') return change()
+      const touched = changeLog(state)
+      state.watch(touched.watcher)
       depth++
       try {
         return change()
       } finally {
         depth--
+        state.watch(undefined)
         // Whatever the change committed before it failed is state, and Stripe reports state.
-        diff(before, snapshot(), cause)
+        const [before, after] = touched.snapshots()
+        diff(before, after, cause)
       }
     },
     clear() {
@@ -354,10 +341,104 @@ export function recordingSeed<S extends object>(seed: S, recorder: StripeEventRe
 
 // ---- helpers -------------------------------------------------------------------------------
 
-/** JSON of each live customer, and of each owner's sources (oldest first). */
+/**
+ * JSON of live customers, and of owners' sources (oldest first), each map in the order Stripe's
+ * events follow: what one change touched, before or after it.
+ */
 interface Snapshot {
   customers: Map<string, string>
   sources: Map<string, Map<string, string>>
+}
+
+/**
+ * The change log of one recorded change: the state's watcher keeps the JSON of each customer and
+ * source the first time the change touches it (`undefined`: it did not exist), and `snapshots`
+ * returns those before-images and the same objects as they are now. Only touched objects are
+ * serialized, so a write costs what it touches, not the size of the state.
+ */
+function changeLog(state: StripeState) {
+  const customers = new Map<string, string | undefined>()
+  const owners = new Map<string, OwnerLog>()
+
+  const watcher: StripeStateWatcher = {
+    customer(id) {
+      if (customers.has(id)) return
+      const record = state.customerRecord(id)
+      customers.set(id, record && !record.deleted ? JSON.stringify(record.customer) : undefined)
+    },
+    source(owner, id) {
+      let entry = owners.get(owner)
+      if (!entry) {
+        entry = { before: new Map() }
+        owners.set(owner, entry)
+      }
+      if (entry.before.has(id)) return
+      const list = state.storedSources(owner)
+      const index = lastIndexOf(list, id)
+      if (index < 0) {
+        entry.before.set(id, undefined)
+        return
+      }
+      // The list as it was, for the order of deletions: taken once, before anything in it moved.
+      entry.list ??= list.slice()
+      entry.before.set(id, JSON.stringify(list[index]))
+    },
+  }
+
+  const snapshots = (): [Snapshot, Snapshot] => {
+    const before: Snapshot = { customers: new Map(), sources: new Map() }
+    const after: Snapshot = { customers: new Map(), sources: new Map() }
+    for (const id of state.ownersInOrder(new Set([...customers.keys(), ...owners.keys()]))) {
+      const record = state.customerRecord(id)
+      // Accounts are listed only while they exist; customers stay, flagged once deleted.
+      const live = record === undefined || !record.deleted
+      if (customers.has(id)) {
+        const old = customers.get(id)
+        if (old !== undefined) before.customers.set(id, old)
+        if (record && live) after.customers.set(id, JSON.stringify(record.customer))
+      }
+      const entry = owners.get(id)
+      if (!entry) continue
+      const was = [...entry.before].filter(
+        (pair): pair is [string, string] => pair[1] !== undefined,
+      )
+      if (was.length > 1) {
+        const position = new Map(entry.list?.map((source, index) => [source.id, index]))
+        was.sort(([a], [b]) => position.get(a)! - position.get(b)!)
+      }
+      before.sources.set(id, new Map(was))
+      // The sources of an owner that is gone went with it: no event for them.
+      if (!live) continue
+      const list = state.storedSources(id)
+      const now = [...entry.before.keys()]
+        .map((sourceId) => lastIndexOf(list, sourceId))
+        .filter((index) => index >= 0)
+        .sort((a, b) => a - b)
+      after.sources.set(
+        id,
+        new Map(now.map((index) => [list[index]!.id, JSON.stringify(list[index])])),
+      )
+    }
+    return [before, after]
+  }
+
+  return { watcher, snapshots }
+}
+
+/** What a change log keeps of one owner's sources. */
+interface OwnerLog {
+  /** The JSON of each touched source before the change (`undefined`: it was added). */
+  before: Map<string, string | undefined>
+  /** The owner's list before the change, once a source that was in it is touched. */
+  list?: StripeSource[]
+}
+
+/** Where `id` is in an owner's list, searched from the end, where new sources are. */
+function lastIndexOf(list: readonly StripeSource[], id: string): number {
+  for (let index = list.length - 1; index >= 0; index--) {
+    if (list[index]!.id === id) return index
+  }
+  return -1
 }
 
 /** The object after a change, and the top-level fields that changed with their old values. */

@@ -186,6 +186,18 @@ export interface StripeListParams {
 }
 
 /**
+ * Told before each change the model makes to a customer or to an owner's sources, so that a
+ * change log can keep what the object was: the webhook-event recorder compares that with what it
+ * becomes instead of snapshotting the whole model around every write. @internal
+ */
+export interface StripeStateWatcher {
+  /** Before a customer is created, changed or deleted. */
+  customer(id: string): void
+  /** Before the source `id` is added to `owner`'s list, changed in place or removed from it. */
+  source(owner: string, id: string): void
+}
+
+/**
  * The emulator's in-memory model of one Stripe test-mode account, and Stripe's rules on it.
  * Rule violations throw a `StripeRequestError`; the routes turn them into responses.
  *
@@ -199,6 +211,7 @@ export function createStripeState(now: () => Date) {
   const accounts = new Map<string, StripeAccount>()
   const sources = new Map<string, StripeSource[]>()
   const tokens = new Map<string, TokenRecord>()
+  let watcher: StripeStateWatcher | undefined
 
   const seconds = () => Math.floor(now().getTime() / 1000)
 
@@ -211,12 +224,32 @@ export function createStripeState(now: () => Date) {
     return list
   }
 
+  /** Makes `id` the customer's default source when it has none (Stripe's first source). */
+  const setDefaultSource = (customer: StripeCustomer, id: string) => {
+    if (customer.default_source) return
+    watcher?.customer(customer.id)
+    customer.default_source = id
+  }
+
+  /** Another external account became the default for `entry`'s currency. */
+  const clearDefault = (accountId: string, entry: StripeSource) => {
+    // Reported only when it changes: a bulk of non-defaults costs nothing to record.
+    if (entry.default_for_currency === false) return
+    watcher?.source(accountId, entry.id)
+    entry.default_for_currency = false
+  }
+
   const state = {
     reset() {
       customers.clear()
       accounts.clear()
       sources.clear()
       tokens.clear()
+    },
+
+    /** Reports every change from now on to `next`, before it is made (`undefined`: stop). */
+    watch(next: StripeStateWatcher | undefined) {
+      watcher = next
     },
 
     // ---- customers ---------------------------------------------------------------------------
@@ -275,6 +308,7 @@ export function createStripeState(now: () => Date) {
       applyCustomerFields(customer, params)
       // Stripe checks the card before it creates anything: a declined card creates no customer.
       if (resolved?.failure) throw cardFailure(resolved.failure)
+      watcher?.customer(customer.id)
       customers.set(customer.id, { customer, deleted: false })
       if (resolved) state.attachToCustomer(customer.id, resolved, {})
       return customer
@@ -291,6 +325,7 @@ export function createStripeState(now: () => Date) {
         const held = ownedSources(id).some((entry) => entry.id === defaultSource)
         if (!held) throw resourceMissing('source', defaultSource, 'default_source', 400)
       }
+      watcher?.customer(id)
       applyCustomerFields(customer, params)
       if (typeof defaultSource === 'string' && defaultSource)
         customer.default_source = defaultSource
@@ -300,7 +335,10 @@ export function createStripeState(now: () => Date) {
         const previous = customer.default_source
         const card = state.attachToCustomer(id, resolved, {})
         customer.default_source = card.id
-        if (previous) removeFrom(ownedSources(id), previous)
+        if (previous) {
+          watcher?.source(id, previous)
+          removeFrom(ownedSources(id), previous)
+        }
       }
       return customer
     },
@@ -308,6 +346,7 @@ export function createStripeState(now: () => Date) {
     deleteCustomer(id: string) {
       state.customer(id)
       const record = customers.get(id)!
+      watcher?.customer(id)
       record.deleted = true
       sources.delete(id)
       return { id, object: 'customer' as const, deleted: true as const }
@@ -325,8 +364,9 @@ export function createStripeState(now: () => Date) {
       if (resolved.failure) throw cardFailure(resolved.failure)
       const card: StripeCard = withOwner(resolved, { customer: customerId })
       card.metadata = applyMetadata({}, params.metadata)
+      watcher?.source(customerId, card.id)
       ownedSources(customerId).push(card)
-      if (!customer.default_source) customer.default_source = card.id
+      setDefaultSource(customer, card.id)
       return card
     },
 
@@ -334,8 +374,9 @@ export function createStripeState(now: () => Date) {
       const customer = state.customer(customerId)
       const bank = bankAccount(fields)
       bank.customer = customerId
+      watcher?.source(customerId, bank.id)
       ownedSources(customerId).push(bank)
-      if (!customer.default_source) customer.default_source = bank.id
+      setDefaultSource(customer, bank.id)
       return bank
     },
 
@@ -363,8 +404,9 @@ export function createStripeState(now: () => Date) {
         ...fields,
       }
       // Stored with the cards and bank accounts: lists filter it out by `object`.
+      watcher?.source(customerId, source.id)
       ownedSources(customerId).push(source as unknown as StripeSource)
-      if (!customer.default_source) customer.default_source = source.id
+      setDefaultSource(customer, source.id)
       return source
     },
 
@@ -377,6 +419,7 @@ export function createStripeState(now: () => Date) {
 
     updateCustomerSource(customerId: string, id: string, params: Record<string, unknown>) {
       const source = state.customerSource(customerId, id)
+      watcher?.source(customerId, id)
       updateSourceFields(source, params, seconds)
       return source
     },
@@ -385,9 +428,11 @@ export function createStripeState(now: () => Date) {
       const customer = state.customer(customerId, 'customer')
       const list = ownedSources(customerId)
       const source = state.customerSource(customerId, id)
+      watcher?.source(customerId, id)
       removeFrom(list, id)
       if (customer.default_source === id) {
         // Stripe promotes the most recently added remaining source.
+        watcher?.customer(customerId)
         customer.default_source = list.at(-1)?.id ?? null
       }
       return { id, object: source.object, deleted: true as const }
@@ -503,9 +548,10 @@ export function createStripeState(now: () => Date) {
       const sameCurrency = list.filter((entry) => entry.currency === currency)
       const makeDefault =
         sameCurrency.length === 0 || toBoolean(params.default_for_currency, 'default_for_currency')
-      if (makeDefault) for (const entry of sameCurrency) entry.default_for_currency = false
+      if (makeDefault) for (const entry of sameCurrency) clearDefault(accountId, entry)
       source.default_for_currency = makeDefault
       source = sortFields(source)
+      watcher?.source(accountId, source.id)
       list.push(source)
       return source
     },
@@ -520,6 +566,7 @@ export function createStripeState(now: () => Date) {
       const sameCurrency = list.filter((entry) => entry.currency === bank.currency)
       bank.default_for_currency = sameCurrency.length === 0
       const sorted = sortFields(bank)
+      watcher?.source(accountId, sorted.id)
       list.push(sorted)
       return sorted
     },
@@ -544,10 +591,11 @@ export function createStripeState(now: () => Date) {
           `You cannot set default_for_currency to false on the default external account for ${source.currency}. Set another external account as the default for that currency instead.`,
         )
       }
+      watcher?.source(accountId, id)
       updateSourceFields(source, params, seconds)
       if (makeDefault) {
         for (const entry of ownedSources(accountId)) {
-          if (entry.currency === source.currency) entry.default_for_currency = false
+          if (entry.currency === source.currency) clearDefault(accountId, entry)
         }
         source.default_for_currency = true
       }
@@ -576,6 +624,7 @@ export function createStripeState(now: () => Date) {
           )
         }
       }
+      watcher?.source(accountId, id)
       removeFrom(list, id)
       return { id, object: source.object, deleted: true as const }
     },
@@ -682,6 +731,22 @@ export function createStripeState(now: () => Date) {
       const resolved = tokenizeHash(input, param, now())
       if (resolved.failure === 'incorrect_number') throw cardFailure(resolved.failure)
       return resolved
+    },
+
+    /** An owner's sources as stored, oldest first: the live list, for the recorder to read. */
+    storedSources(owner: string): readonly StripeSource[] {
+      return sources.get(owner) ?? []
+    },
+
+    /**
+     * The customers (deleted ones included) and existing accounts among `ids`, customers first,
+     * each kind in the order it was created: the order Stripe's events about them follow.
+     */
+    ownersInOrder(ids: ReadonlySet<string>): string[] {
+      const known = (id: string) => customers.has(id) || accounts.has(id)
+      // One owner is the usual case: no need to walk every customer for it.
+      if (ids.size < 2) return [...ids].filter(known)
+      return [...customers.keys(), ...accounts.keys()].filter((id) => ids.has(id))
     },
 
     /** Every source of an owner, newest first (for read-backs). */

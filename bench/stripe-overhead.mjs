@@ -1,0 +1,133 @@
+// Benchmark 1: adapter overhead, Stripe. `getCard` and `listCards` (100 per page) through
+// `stripeProvider`, against the same calls through the bare `stripe` SDK
+// (`customers.retrieveSource`, `customers.listSources({ object: 'card', limit: 100 })`). Both go
+// through ONE `Stripe` instance (same API version, same HTTP client and keep-alive agent,
+// maxNetworkRetries 0) to ONE Stripe emulator served on loopback in a child process, seeded with
+// a customer holding 120 cards. Target: median latency ratio ≤ 1.10.
+//
+// The adapter asks for more than the bare calls: `getCard` expands the customer and `listCards`
+// also reads the customer (in parallel), because a card's `isDefault` lives on the customer.
+// A second pair of lines compares with bare calls that fetch that same information, which
+// isolates what the adapter itself costs (validation, mapping, parsing each card).
+import { STRIPE_API_VERSION, stripeProvider } from '@cardport/stripe'
+import Stripe from 'stripe'
+import { spawnEmulatorServer } from './emulator-process.mjs'
+import { compare, main, report } from './lib.mjs'
+
+const TARGET = { text: '≤ 1.10', met: (ratio) => ratio <= 1.1 }
+const CARDS = 120
+
+export async function run({ time = 5000, rounds = 5 } = {}) {
+  const server = await spawnEmulatorServer({ kind: 'stripe-customer', cards: CARDS })
+  try {
+    const stripe = new Stripe('sk_test_cardport_bench', {
+      apiVersion: STRIPE_API_VERSION,
+      host: '127.0.0.1',
+      port: server.port,
+      protocol: 'http',
+      maxNetworkRetries: 0,
+    })
+    const provider = stripeProvider({ stripe, maxNetworkRetries: 0 })
+    const owner = { type: 'customer', id: server.customerId }
+    const cardId = server.cardIds[Math.floor(CARDS / 2)]
+
+    // Both sides must read the same thing, or the comparison means nothing.
+    const card = await provider.getCard(owner, cardId)
+    const raw = await stripe.customers.retrieveSource(owner.id, cardId)
+    if (card.id !== raw.id || card.last4 !== raw.last4) throw new Error('getCard disagrees')
+    const page = await provider.listCards(owner, { limit: 100 })
+    const rawPage = await stripe.customers.listSources(owner.id, { object: 'card', limit: 100 })
+    if (page.data.length !== 100 || rawPage.data.length !== 100 || !page.hasMore) {
+      throw new Error(`listCards read ${page.data.length} cards, the SDK ${rawPage.data.length}`)
+    }
+
+    // Warm every path first (JIT, keep-alive connections, the server's own caches), so that
+    // the first comparison does not pay for the machine waking up.
+    const warm = [
+      () => provider.getCard(owner, cardId),
+      () => stripe.customers.retrieveSource(owner.id, cardId),
+      () => stripe.customers.retrieveSource(owner.id, cardId, { expand: ['customer'] }),
+      () => provider.listCards(owner, { limit: 100 }),
+      () => stripe.customers.listSources(owner.id, { object: 'card', limit: 100 }),
+      () => stripe.customers.retrieve(owner.id),
+    ]
+    for (let i = 0; i < 100; i++) for (const fn of warm) await fn()
+
+    const options = { time, rounds }
+    const results = [
+      await compare(
+        'Stripe getCard: adapter vs bare SDK',
+        {
+          candidate: {
+            name: 'stripeProvider().getCard',
+            fn: () => provider.getCard(owner, cardId),
+          },
+          baseline: {
+            name: 'stripe.customers.retrieveSource',
+            fn: () => stripe.customers.retrieveSource(owner.id, cardId),
+          },
+        },
+        options,
+      ),
+      await compare(
+        'Stripe listCards (100 per page): adapter vs bare SDK',
+        {
+          candidate: {
+            name: 'stripeProvider().listCards({ limit: 100 })',
+            fn: () => provider.listCards(owner, { limit: 100 }),
+          },
+          baseline: {
+            name: 'stripe.customers.listSources',
+            fn: () => stripe.customers.listSources(owner.id, { object: 'card', limit: 100 }),
+          },
+        },
+        options,
+      ),
+    ]
+    // The same information on both sides: the bare calls also fetch the customer's default.
+    const informational = [
+      await compare(
+        'Stripe getCard: adapter vs bare SDK with expand: [customer] (same information)',
+        {
+          candidate: {
+            name: 'stripeProvider().getCard',
+            fn: () => provider.getCard(owner, cardId),
+          },
+          baseline: {
+            name: 'retrieveSource({ expand: [customer] })',
+            fn: () => stripe.customers.retrieveSource(owner.id, cardId, { expand: ['customer'] }),
+          },
+        },
+        options,
+      ),
+      await compare(
+        'Stripe listCards (100 per page): adapter vs bare SDK list + customer (same information)',
+        {
+          candidate: {
+            name: 'stripeProvider().listCards({ limit: 100 })',
+            fn: () => provider.listCards(owner, { limit: 100 }),
+          },
+          baseline: {
+            name: 'listSources + customers.retrieve (parallel)',
+            fn: () =>
+              Promise.all([
+                stripe.customers.listSources(owner.id, { object: 'card', limit: 100 }),
+                stripe.customers.retrieve(owner.id),
+              ]),
+          },
+        },
+        options,
+      ),
+    ]
+    for (const result of results) report(result, TARGET)
+    for (const result of informational) report(result)
+    return [
+      ...results.map((result) => ({ ...result, target: TARGET.text, met: TARGET.met(result.ratio) })),
+      ...informational.map((result) => ({ ...result, informational: true })),
+    ]
+  } finally {
+    await server.close()
+  }
+}
+
+await main(import.meta.url, run)
