@@ -43,23 +43,22 @@ export async function walletTour(
   )
   await show()
 
-  const replacement = await sync.setDefaultCard(owner, tokens.replacement)
-  log(
-    `  new default ${replacement.brand} ${maskCard(replacement.last4)}; the old default is ${
-      provider.capabilities.deleteCard ? 'deleted' : 'invalidated'
-    }`,
-  )
+  // Where a provider cannot delete a card (the marketplace), CardSync invalidates it instead.
+  const removal = provider.capabilities.deleteCard ? 'deleted' : 'invalidated'
+  await sync.deleteCard(owner, second.id)
+  log(`  ${removal} ${maskCard(second.last4)}`)
   await show()
 
-  // Where a provider cannot delete a card (the marketplace), CardSync invalidates it instead.
-  await sync.deleteCard(owner, second.id)
-  log(`  ${provider.capabilities.deleteCard ? 'deleted' : 'invalidated'} ${maskCard(second.last4)}`)
+  const replacement = await sync.setDefaultCard(owner, tokens.replacement)
+  log(
+    `  new default ${replacement.brand} ${maskCard(replacement.last4)}; the old one is ${removal}`,
+  )
   await show()
 
   const report = await sync.reconcile(owner)
   log(
-    `  reconcile: ${report.cardsSeen} card(s) at the provider, ${report.added.length} added, ` +
-      `${report.removed.length} removed locally`,
+    `  reconcile: ${report.cardsSeen} card(s) at the provider; the local copy needed ` +
+      `${report.added.length} added, ${report.updated.length} updated, ${report.removed.length} removed`,
   )
   const local = await sync.getForOwner(owner)
   log(`  local default: ${local ? `${local.brand} ${maskCard(local.last4)}` : 'none'}`)
