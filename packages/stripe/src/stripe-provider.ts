@@ -159,13 +159,14 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
     },
     async list(owner: Owner, limit: number, cursor?: string) {
-      const params: StripeParams = { object: 'card', limit }
+      // Each card comes with its customer expanded, whose `default_source` says which card is
+      // the default: one request per page instead of a page plus a customer read, which halves
+      // what a reconcile spends of Stripe's rate limit, and the default is read from the same
+      // snapshot as the cards (see bench/README.md for the measurements).
+      const params: StripeParams = { object: 'card', limit, expand: ['data.customer'] }
       if (cursor) params.starting_after = decodeCursor(STRIPE_PROVIDER_NAME, cursor).after
-      const [page, defaultId] = await Promise.all([
-        stripe.customers.listSources(owner.id, params, requestOptions()),
-        customerDefault(owner.id),
-      ])
-      return toPage(page, (raw) => toStripeCard(raw, owner, defaultId))
+      const page = await stripe.customers.listSources(owner.id, params, requestOptions())
+      return toPage(page, (raw) => toStripeCard(raw, owner))
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
       await customers.ensureCard(owner, cardId)
