@@ -16,7 +16,7 @@ const packages = [
   'store-postgres',
   'cli',
 ] as const
-const examples: string[] = ['quickstart', 'express-webhooks']
+const examples: string[] = ['quickstart', 'express-webhooks', 'custom-provider', 'testing-with-msw']
 
 const source = (path: string) => fileURLToPath(new URL(`./packages/${path}`, import.meta.url))
 
