@@ -254,7 +254,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       try {
         const result = recorder.record(() => run(route, pathParams, params, url), record)
         // A snapshot: the objects may change later, the replay must not.
-        entry.done = structuredClone(result)
+        entry.done = clonePlain(result)
         return json(result.body, result.status, headers)
       } catch (error) {
         if (error instanceof StripeRequestError && saves(error.status)) {
@@ -298,7 +298,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
     http.all(`${origin}/*`, handle({ name: NOT_FOUND, run: () => ({ body: null }) })),
   ]
 
-  const copy = <T>(value: T): T => structuredClone(value)
+  const copy = clonePlain
 
   const seed: StripeEmulatorSeed = {
     customer(fields = {}) {
@@ -397,24 +397,24 @@ function defineRoutes(state: StripeState): Route[] {
         : []
 
   const presentCustomer = (customer: StripeCustomer, expand: string[]) => {
-    const out: Record<string, unknown> = { ...structuredClone(customer) }
+    const out: Record<string, unknown> = { ...clonePlain(customer) }
     if (expand.includes('sources')) {
       const all = state.sourcesOf(customer.id)
       out.sources = {
         object: 'list',
         url: `/v1/customers/${customer.id}/sources`,
         has_more: all.length > 10,
-        data: structuredClone(all.slice(0, 10)),
+        data: clonePlain(all.slice(0, 10)),
       } satisfies StripeList<StripeSource>
     }
     if (expand.includes('default_source') && customer.default_source) {
-      out.default_source = structuredClone(state.findSource(customer.default_source) ?? null)
+      out.default_source = clonePlain(state.findSource(customer.default_source) ?? null)
     }
     return sortKeys(out)
   }
 
   const presentSource = (source: StripeSource, expand: string[]) => {
-    const out: Record<string, unknown> = { ...structuredClone(source) }
+    const out: Record<string, unknown> = { ...clonePlain(source) }
     if (expand.includes('customer') && typeof source.customer === 'string') {
       out.customer = presentCustomer(state.customer(source.customer), [])
     }
@@ -437,12 +437,12 @@ function defineRoutes(state: StripeState): Route[] {
   const presentAccount = (account: StripeAccount) => {
     const all = state.externalAccounts(account.id)
     return sortKeys({
-      ...structuredClone(account),
+      ...clonePlain(account),
       external_accounts: {
         object: 'list',
         url: `/v1/accounts/${account.id}/external_accounts`,
         has_more: all.length > 10,
-        data: structuredClone(all.slice(0, 10)),
+        data: clonePlain(all.slice(0, 10)),
       },
     })
   }
@@ -661,6 +661,21 @@ function canonical(value: unknown): string {
     return input
   }
   return JSON.stringify(sort(value))
+}
+
+/**
+ * A deep copy of the plain data the state holds (objects, arrays, primitives: no Dates, Maps or
+ * cycles). Several times faster than `structuredClone` on the small objects that seeding and
+ * every answer copy, by the hundred thousand in bulk scenarios.
+ */
+function clonePlain<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(clonePlain) as T
+  if (value === null || typeof value !== 'object') return value
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    out[key] = clonePlain((value as Record<string, unknown>)[key])
+  }
+  return out as T
 }
 
 function sortKeys(object: Record<string, unknown>): Record<string, unknown> {

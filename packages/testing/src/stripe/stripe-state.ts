@@ -783,11 +783,19 @@ export function stripeId(prefix: string, length: number): string {
   return prefix + randomString(length, BASE62)
 }
 
+/** Random bytes drawn a block at a time: one call per block, not one per id (bulk seeding). */
+const randomPool = new Uint8Array(4096)
+let randomOffset = randomPool.length
+
 function randomString(length: number, alphabet: string): string {
-  const bytes = new Uint8Array(length)
-  globalThis.crypto.getRandomValues(bytes)
   let out = ''
-  for (const byte of bytes) out += alphabet[byte % alphabet.length]
+  for (let i = 0; i < length; i++) {
+    if (randomOffset === randomPool.length) {
+      globalThis.crypto.getRandomValues(randomPool)
+      randomOffset = 0
+    }
+    out += alphabet[randomPool[randomOffset++]! % alphabet.length]
+  }
   return out
 }
 
@@ -940,9 +948,12 @@ function withOwner(
 
 /** Stripe sends `id` and `object` first, then the fields in alphabetical order. */
 function sortFields<T extends StripeSource>(source: T): T {
-  const { id, object, ...rest } = source
-  const sorted = Object.entries(rest).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-  return { id, object, ...Object.fromEntries(sorted) } as T
+  const fields = source as unknown as Record<string, unknown>
+  const out: Record<string, unknown> = { id: source.id, object: source.object }
+  for (const key of Object.keys(fields).sort()) {
+    if (key !== 'id' && key !== 'object') out[key] = fields[key]
+  }
+  return out as unknown as T
 }
 
 function bankAccount(fields: Partial<StripeBankAccount>): StripeBankAccount {
