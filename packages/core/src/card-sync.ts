@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { z } from 'zod'
 import { type Card, CardSchema, formatOwner, type Owner } from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
 import type { MetadataPatch } from './metadata.js'
@@ -12,7 +13,7 @@ import { validate } from './validate.js'
 export interface CardSyncOptions {
   provider: CardProvider
   store: CardStore
-  /** Owners reconciled at once. Default 4. */
+  /** Owners reconciled at once, 1 to 256. Default 4. */
   concurrency?: number
   /**
    * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
@@ -122,7 +123,9 @@ export interface CardSync {
 }
 
 /**
- * Creates a {@link CardSync} over a provider and a store.
+ * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
+ * anything other than a provider, a store, a concurrency of 1 to 256 and a retry policy throws
+ * `invalid_request` naming `createCardSync options`.
  *
  * @example
  * ```ts
@@ -132,9 +135,11 @@ export interface CardSync {
  * ```
  */
 export function createCardSync(options: CardSyncOptions): CardSync {
-  const { provider, store } = options
-  const concurrency = options.concurrency ?? 4
-  const retry: RetryPolicy = { retries: 3, baseDelayMs: 250, ...options.retry }
+  // Checked once, here: a wrong concurrency (NaN, a string) would make reconcile skip every owner.
+  const valid = validate(CardSyncOptionsSchema, options, 'createCardSync options')
+  const { provider, store } = valid
+  const concurrency = valid.concurrency
+  const retry: RetryPolicy = { retries: 3, baseDelayMs: 250, ...valid.retry }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
 
   const storeCard = async (card: Card): Promise<StoredCard> => {
@@ -379,6 +384,47 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
   return Object.freeze(sync)
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null
+const isFunction = (value: unknown) => typeof value === 'function'
+const STORE_METHODS = [
+  'get',
+  'listByOwner',
+  'getDefault',
+  'upsert',
+  'upsertMany',
+  'delete',
+  'setDefault',
+  'listOwners',
+] as const
+
+const CardSyncOptionsSchema = z.object({
+  provider: z.custom<CardProvider>(
+    (value) =>
+      isObject(value) &&
+      typeof value.name === 'string' &&
+      isObject(value.capabilities) &&
+      isFunction(value.parseCard),
+    'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
+  ),
+  store: z.custom<CardStore>(
+    (value) => isObject(value) && STORE_METHODS.every((method) => isFunction(value[method])),
+    'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
+  ),
+  concurrency: z.number().int().min(1).max(256).default(4),
+  retry: z
+    .object({
+      retries: z.number().int().min(0).max(100).optional(),
+      baseDelayMs: z.number().min(0).optional(),
+      maxDelayMs: z.number().min(0).optional(),
+      shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
+      sleep: z.custom<NonNullable<RetryPolicy['sleep']>>(isFunction).optional(),
+      random: z.custom<NonNullable<RetryPolicy['random']>>(isFunction).optional(),
+      signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+    })
+    .optional(),
+})
 
 /** Whether two cards hold the same data (store bookkeeping aside). */
 export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } = {}): boolean {

@@ -105,7 +105,8 @@ export class CardportError extends Error {
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code)
     this.retryAfterMs = options.retryAfterMs
     this.issues = options.issues?.map((issue) => ({
-      path: issue.path,
+      // A path can hold the caller's own keys (a metadata key): redacted like the message.
+      path: issue.path.map((part) => (typeof part === 'string' ? redactSecrets(part) : part)),
       message: redactSecrets(issue.message),
     }))
     this.details = options.details

@@ -1,4 +1,4 @@
-import { CardportError, type CardportErrorCode } from '@cardport/core'
+import { CardportError, type CardportErrorCode, redactSecrets } from '@cardport/core'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
 // Card errors that mean the details are wrong rather than refused by the issuer.
@@ -32,9 +32,9 @@ const HINTS: Record<CardportErrorCode, string> = {
 /**
  * Maps an error thrown by the `stripe` SDK to a `CardportError`, keeping Stripe's request id,
  * status and code (as `providerCode`), the decline code, `Retry-After` for rate limits, the
- * parameter Stripe named (in `details.param`), and the SDK's error as `cause`. Returns
- * undefined for errors that did not come from the SDK (the core then wraps them as
- * `provider_unavailable`).
+ * parameter Stripe named (in `details.param`), and the SDK's error as `cause` (with any card
+ * number or key Stripe echoed from the request masked). Returns undefined for errors that did
+ * not come from the SDK (the core then wraps them as `provider_unavailable`).
  *
  * | Stripe | cardport |
  * |---|---|
@@ -83,8 +83,28 @@ export function mapStripeError(error: unknown): CardportError | undefined {
     retryable: code === 'processing_error' || code === 'idempotency_key_in_use' ? true : undefined,
     retryAfterMs: cardportCode === 'rate_limited' ? retryAfter(error.headers) : undefined,
     details: param === undefined ? undefined : { param },
-    cause: error,
+    cause: redactEcho(error),
   })
+}
+
+/**
+ * Masks what Stripe echoed of the request in the SDK's error before it is kept as `cause`
+ * (which a logged error prints): "No such token: '4242…'" when a card number was passed as a
+ * token. In place: the error belongs to this one failed request.
+ */
+function redactEcho(error: Record<string, unknown>): Record<string, unknown> {
+  const mask = (target: Record<string, unknown>, key: string) => {
+    const value = target[key]
+    if (typeof value !== 'string') return
+    try {
+      target[key] = redactSecrets(value)
+    } catch {
+      // A frozen error (not one the SDK makes) keeps its text.
+    }
+  }
+  for (const key of ['message', 'stack', 'userMessage', 'user_message']) mask(error, key)
+  if (isObject(error.raw)) mask(error.raw, 'message')
+  return error
 }
 
 // Stripe words it "You cannot delete the default external account for …" and "You cannot set

@@ -106,11 +106,7 @@ export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
 export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   const valid = validate(OptionsSchema, options, 'stripeProvider options', STRIPE_PROVIDER_NAME)
   const stripe: StripeClient =
-    valid.stripe ??
-    (new Stripe(valid.apiKey!, {
-      maxNetworkRetries: valid.maxNetworkRetries,
-      ...valid.stripeConfig,
-    }) as unknown as StripeClient)
+    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig)
   const requestOptions = (idempotencyKey?: string): StripeRequestOptions => ({
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: valid.maxNetworkRetries,
@@ -313,6 +309,27 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     parseCard: (raw, owner) => toStripeCard(raw, owner),
     mapError: mapStripeError,
   })
+}
+
+/**
+ * A `Stripe` instance made from a key. The SDK checks its config when the instance is made and
+ * throws a plain `Error` (an unknown key, an `appInfo` that is not an object): that is a bad
+ * option, reported as one.
+ */
+function clientFromKey(
+  apiKey: string,
+  maxNetworkRetries: number,
+  config: Record<string, unknown> = {},
+): StripeClient {
+  try {
+    return new Stripe(apiKey, { maxNetworkRetries, ...config }) as unknown as StripeClient
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'refused'
+    throw new InvalidRequestError(
+      `Invalid stripeProvider options: the stripe SDK refused stripeConfig: ${reason}`,
+      { provider: STRIPE_PROVIDER_NAME, cause: error },
+    )
+  }
 }
 
 /**

@@ -147,20 +147,21 @@ export async function verifyStripeWebhook(
     } catch (error) {
       if (isSignatureError(error)) {
         // The SDK checks the signature before the timestamp: a stale one did match this secret.
+        // No `cause`: the SDK's error keeps the whole body and header, which a logged error
+        // (its cause chain) would print.
         if (/tolerance/i.test(messageOf(error))) {
           throw new StripeWebhookError(
             'stale_timestamp',
             `The Stripe-Signature timestamp is older than the tolerance (${options.toleranceSeconds} s): a replayed or long-delayed request; Stripe's own retries are signed afresh`,
-            { cause: error },
           )
         }
         continue
       }
       if (error instanceof SyntaxError) {
+        // No `cause`: JSON.parse's message quotes the body.
         throw new StripeWebhookError(
           'malformed_body',
           'The webhook body is correctly signed but is not JSON: this endpoint only takes Stripe events',
-          { cause: error },
         )
       }
       if (error instanceof Error && /thin event/i.test(error.message)) {

@@ -275,7 +275,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     const owner = cardOwner(event)
     if (!owner) return ignored('the event names no customer or account')
     if (object.object !== 'card') {
-      return ignored(`a ${String(object.object)} is not a card`, owner, idOf(object))
+      return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
     }
     const cardId = String(object.id)
     return serialize(owner, async (): Promise<Outcome> => {
@@ -333,7 +333,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     const owner = cardOwner(event)
     if (!owner) return ignored('the event names no customer or account')
     if (object.object !== 'card') {
-      return ignored(`a ${String(object.object)} is not a card`, owner, idOf(object))
+      return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
     }
     const cardId = String(object.id)
     return serialize(owner, async (): Promise<Outcome> => {
@@ -481,6 +481,16 @@ function compare(row: StoredCard | null, t: number): 'none' | 'older' | 'same' |
   const stored = Math.floor(row.observedAt / 1000)
   const event = Math.floor(t / 1000)
   return stored > event ? 'newer' : stored === event ? 'same' : 'older'
+}
+
+/**
+ * An object's type for a result (which gets logged): Stripe's name for it (`a bank_account`),
+ * never arbitrary text from the body.
+ */
+function kindOf(type: unknown): string {
+  return typeof type === 'string' && /^[a-z][a-z_.]{0,39}$/.test(type)
+    ? `a ${type}`
+    : 'an object of another kind'
 }
 
 function cardOwner(event: StripeWebhookEvent): Owner | null {

@@ -1,0 +1,445 @@
+// The fault matrix: every mutating CardSync operation, on both providers, with each kind of
+// fault injected at each request the operation makes in turn. After each fault, a reconcile
+// must make the (SQLite) store equal to the provider, card for card and default included,
+// with no card made twice and none lost; then the same call, made again, must finish the job.
+// See README.md for the matrix and what each cell checks.
+import {
+  type CardProvider,
+  type CardportErrorCode,
+  type CardStore,
+  type CardSync,
+  createCardSync,
+  isCardportError,
+  type Owner,
+  type ProviderCapabilities,
+} from '@cardport/core'
+import { sqliteStore } from '@cardport/store-sqlite'
+import type { Fault } from '@cardport/testing/emulators'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
+import { type HeldCard, type ProviderUnderTest, providersUnderTest } from './support/providers.js'
+
+/** The client's timeout in the timeout cells, and the emulator's latency beyond it. */
+const TIMEOUT_MS = 400
+const LATENCY_MS = 900
+/** The Retry-After of the 429 cells, in seconds. */
+const RETRY_AFTER_S = 2
+
+/** One kind of fault, and the error code it must surface as when an operation fails on it. */
+interface FaultKind {
+  name: string
+  fault: Omit<Fault, 'route' | 'after' | 'times'>
+  code: CardportErrorCode
+  /** Whether the provider under test needs a short client timeout for this fault to bite. */
+  timeout?: boolean
+}
+
+const FAULTS: readonly FaultKind[] = [
+  {
+    name: 'network error before send',
+    fault: { drop: 'before-commit' },
+    code: 'provider_unavailable',
+  },
+  {
+    name: 'connection dropped after the provider committed',
+    fault: { drop: 'after-commit' },
+    code: 'provider_unavailable',
+  },
+  { name: '500', fault: { status: 500 }, code: 'provider_unavailable' },
+  {
+    name: `429 with Retry-After: ${RETRY_AFTER_S}`,
+    fault: { status: 429, retryAfter: RETRY_AFTER_S },
+    code: 'rate_limited',
+  },
+  {
+    name: `timeout (latency ${LATENCY_MS} ms, client timeout ${TIMEOUT_MS} ms)`,
+    fault: { latencyMs: LATENCY_MS },
+    code: 'provider_unavailable',
+    timeout: true,
+  },
+]
+
+/** Everything one run of a cell works with: a fresh emulator state and a fresh store. */
+interface World {
+  target: ProviderUnderTest
+  /** The provider CardSync under test uses (short timeout in the timeout cells). */
+  provider: CardProvider
+  /** The sync under test; its reconcile retries without sleeping (the waits are recorded). */
+  sync: CardSync
+  /** Waits the sync's retries asked for, in ms. */
+  waits: number[]
+  /** A second provider and sync over the same store: the application's next reconcile. */
+  checker: { provider: CardProvider; sync: CardSync }
+  store: CardStore
+}
+
+/** What an operation may do at the provider, checked after the fault and after the retry. */
+type Effect = { kind: 'none' } | { kind: 'adds-default' } | { kind: 'retires'; cardId: string }
+
+/** One row of the matrix. */
+interface Operation {
+  name: string
+  /** Whether the provider's capabilities let CardSync run it for the owners the suite uses. */
+  supported(capabilities: ProviderCapabilities): boolean
+  /** Sets the owner up (already in the store) and returns the call and its effect. */
+  prepare(world: World, owner: Owner): Promise<{ run: () => Promise<unknown>; effect: Effect }>
+  /** Cards the owner holds before the operation. */
+  cards: number
+  /** Whether the operation retries on retryable errors itself (reconcile), instead of failing. */
+  retriesItself?: boolean
+}
+
+const OPERATIONS: readonly Operation[] = [
+  {
+    name: 'setDefaultCard',
+    cards: 2,
+    // A new card becomes the default (by request or by the provider's own policy) and the old
+    // one is retired (deleted or invalidated).
+    supported: (c) =>
+      c.createCard &&
+      (c.setDefaultCard || c.defaultPolicy === 'latest-card') &&
+      (c.deleteCard || c.invalidateCard),
+    async prepare(world, owner) {
+      const source = world.target.source(owner)
+      return {
+        run: () => world.sync.setDefaultCard(owner, source),
+        effect: { kind: 'adds-default' },
+      }
+    },
+  },
+  {
+    name: 'deleteCard (the default)',
+    cards: 2,
+    supported: (c) => c.deleteCard || c.invalidateCard,
+    async prepare(world, owner) {
+      const target = (await world.store.getDefault(scopeFor(world.provider, owner)))!
+      return {
+        run: () => world.sync.deleteCard(owner, target.id),
+        effect: { kind: 'retires', cardId: target.id },
+      }
+    },
+  },
+  {
+    name: 'sync (a card changed behind the store)',
+    cards: 2,
+    supported: (c) => c.getCard && c.updateCard && c.updatableFields.includes('metadata'),
+    async prepare(world, owner) {
+      const spare = (await world.store.listByOwner(scopeFor(world.provider, owner))).find(
+        (card) => !card.isDefault,
+      )!
+      await world.checker.provider.updateCard(owner, spare.id, { metadata: { plan: 'pro' } })
+      return { run: () => world.sync.sync(owner, spare.id), effect: { kind: 'none' } }
+    },
+  },
+  {
+    name: 'sync (the default moved behind the store)',
+    cards: 2,
+    supported: (c) => c.listCards && (c.setDefaultCard || c.defaultPolicy === 'latest-card'),
+    async prepare(world, owner) {
+      await moveDefault(world, owner)
+      return { run: () => world.sync.sync(owner), effect: { kind: 'none' } }
+    },
+  },
+  {
+    name: 'reconcile (a card added, one changed, one retired, the default moved)',
+    cards: 3,
+    retriesItself: true,
+    supported: (c) =>
+      c.listCards &&
+      c.createCard &&
+      c.updateCard &&
+      c.updatableFields.includes('metadata') &&
+      (c.deleteCard || c.invalidateCard),
+    async prepare(world, owner) {
+      const provider = world.checker.provider
+      const [first, second] = (await world.store.listByOwner(scopeFor(provider, owner))).filter(
+        (card) => !card.isDefault,
+      )
+      await provider.updateCard(owner, first!.id, { metadata: { plan: 'pro' } })
+      await retire(provider, owner, second!.id)
+      await moveDefault(world, owner)
+      return { run: () => world.sync.reconcile(owner), effect: { kind: 'none' } }
+    },
+  },
+]
+
+const providers = providersUnderTest()
+
+interface Cell {
+  title: string
+  target: ProviderUnderTest
+  operation: Operation
+  fault: FaultKind
+}
+
+// The matrix, from the capabilities: an operation a provider cannot serve is left out here,
+// and listed in the summary, rather than skipped by name.
+const excluded: string[] = []
+const MATRIX: Cell[] = providers.all.flatMap((target) =>
+  OPERATIONS.filter((operation) => {
+    const ok =
+      target.capabilities.ownerTypes.includes(target.ownerType) &&
+      operation.supported(target.capabilities)
+    if (!ok) excluded.push(`${target.name}: ${operation.name}`)
+    return ok
+  }).flatMap((operation) =>
+    FAULTS.map((fault) => ({
+      title: `${target.name} (${target.ownerType}s): ${operation.name} × ${fault.name}`,
+      target,
+      operation,
+      fault,
+    })),
+  ),
+)
+
+let cellsRun = 0
+let injections = 0
+
+beforeAll(() => providers.start())
+afterEach(async () => {
+  providers.reset()
+  await providers.closeProviders()
+})
+afterAll(async () => {
+  await providers.close()
+  console.info(
+    `[reliability] fault matrix: ${cellsRun} of ${MATRIX.length} cells run, ${injections} faults injected` +
+      (excluded.length > 0 ? `; excluded by capabilities: ${excluded.join(', ')}` : ''),
+  )
+})
+
+describe(`fault matrix: ${MATRIX.length} cells (${OPERATIONS.length} operations × ${FAULTS.length} faults × ${providers.all.length} providers, by capabilities)`, () => {
+  it.each(MATRIX)(
+    '$title',
+    async ({ target, operation, fault }) => {
+      const steps = await forEachRequest(target, operation, fault)
+      expect(steps, 'the operation makes at least one request').toBeGreaterThan(0)
+      cellsRun++
+    },
+    60_000,
+  )
+
+  it(`ran every one of the ${MATRIX.length} cells`, () => {
+    expect(cellsRun).toBe(MATRIX.length)
+  })
+})
+
+describe('syncFromProviderData', () => {
+  it.each(providers.all)(
+    '$name: stores a payload without a request, so no fault can reach it',
+    async (target) => {
+      const world = createWorld(target, undefined)
+      try {
+        const owner = target.owner(1)
+        await inSync(world, owner)
+        const [card] = target.held(owner)
+        const raw = target.raw(owner, card!.id)
+        const before = target.requestCount()
+        const stored = await world.sync.syncFromProviderData(owner, raw)
+        expect(stored?.id).toBe(card!.id)
+        expect(target.requestCount() - before, 'requests made').toBe(0)
+        await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
+      } finally {
+        await world.store.close()
+      }
+    },
+  )
+})
+
+// --- the cell runner ---
+
+/**
+ * Runs one cell: for each request the operation makes (step 0, 1, … until the fault no longer
+ * fires), in a fresh world, injects the fault at that request, runs the operation, and checks
+ * what is left; returns the number of requests the operation makes.
+ */
+async function forEachRequest(
+  target: ProviderUnderTest,
+  operation: Operation,
+  kind: FaultKind,
+): Promise<number> {
+  for (let step = 0; ; step++) {
+    providers.reset()
+    const world = createWorld(target, kind.timeout ? TIMEOUT_MS : undefined)
+    try {
+      const owner = target.owner(operation.cards)
+      await inSync(world, owner)
+      const { run, effect } = await operation.prepare(world, owner)
+      const before = target.held(owner)
+
+      target.emulator.faults.inject({ ...kind.fault, after: step })
+      const failure = await settle(run())
+      const fired = target.emulator.faults.fired[0] ?? 0
+      target.emulator.faults.clear()
+      await providers.settled()
+      const at = `step ${step} (${target.name}, ${operation.name}, ${kind.name})`
+      if (fired === 0) {
+        // Fewer requests than `step`: the operation ran to its end untouched.
+        expect(failure, `${at}: no fault fired, yet it failed`).toBeUndefined()
+        return step
+      }
+      injections++
+      checkFailure(failure, kind, operation, world, at)
+
+      // The application's next reconcile (another sync over the same store) repairs everything.
+      const report = await world.checker.sync.reconcile(owner)
+      expect(report.failed, `${at}: reconcile failures`).toEqual([])
+      await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
+      checkProvider(before, target.held(owner), effect, 'after the fault', at)
+
+      // The same call again (same process, same idempotency keys) finishes the job.
+      await run()
+      await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
+      const after = target.held(owner)
+      checkProvider(before, after, effect, 'after the retry', at)
+      checkDone(before, after, effect, at)
+    } finally {
+      await world.store.close()
+      await providers.closeProviders()
+    }
+  }
+}
+
+/** How the operation failed, if it did: a CardportError of the fault's code. */
+function checkFailure(
+  failure: unknown,
+  kind: FaultKind,
+  operation: Operation,
+  world: World,
+  at: string,
+) {
+  if (operation.retriesItself) {
+    // reconcile retries an owner on retryable errors: the fault is waited out, not reported.
+    expect(failure, `${at}: reconcile threw`).toBeUndefined()
+    if (kind.fault.status === 429) {
+      expect(
+        Math.max(0, ...world.waits),
+        `${at}: the wait before the retry honours Retry-After`,
+      ).toBeGreaterThanOrEqual(RETRY_AFTER_S * 1000)
+    }
+    return
+  }
+  if (failure === undefined) return
+  expect(isCardportError(failure), `${at}: threw ${String(failure)}`).toBe(true)
+  expect((failure as { code: string }).code, `${at}: ${String(failure)}`).toBe(kind.code)
+  if (kind.code === 'rate_limited') {
+    expect((failure as { retryAfterMs?: number }).retryAfterMs, `${at}: retryAfterMs`).toBe(
+      RETRY_AFTER_S * 1000,
+    )
+  }
+}
+
+/**
+ * What the provider holds, against what it held before: no card lost (every card is still
+ * there and valid, except the one the operation retires, and an old default only once a new
+ * default has replaced it), and no card made twice (at most one new card, of a number the
+ * owner did not hold).
+ */
+function checkProvider(
+  before: HeldCard[],
+  now: HeldCard[],
+  effect: Effect,
+  when: string,
+  at: string,
+) {
+  const ids = new Set(before.map((card) => card.id))
+  const added = now.filter((card) => !ids.has(card.id))
+  const fingerprints = now.map((card) => card.fingerprint)
+  expect(new Set(fingerprints).size, `${at} ${when}: a card made twice`).toBe(fingerprints.length)
+  expect(added.length, `${at} ${when}: new cards`).toBeLessThanOrEqual(
+    effect.kind === 'adds-default' ? 1 : 0,
+  )
+  const replaced = added.some((card) => card.isDefault && card.active)
+  for (const card of before) {
+    const still = now.find((candidate) => candidate.id === card.id)
+    if (still && still.active === card.active) continue
+    const mayGo =
+      (effect.kind === 'retires' && effect.cardId === card.id) ||
+      (effect.kind === 'adds-default' && card.isDefault && replaced)
+    expect(mayGo, `${at} ${when}: card ${card.id} lost`).toBe(true)
+  }
+}
+
+/** After the retry, the operation's effect is complete. */
+function checkDone(before: HeldCard[], after: HeldCard[], effect: Effect, at: string) {
+  const ids = new Set(before.map((card) => card.id))
+  if (effect.kind === 'adds-default') {
+    const added = after.filter((card) => !ids.has(card.id))
+    expect(added, `${at}: one new card, the default`).toMatchObject([
+      { isDefault: true, active: true },
+    ])
+  } else if (effect.kind === 'retires') {
+    const target = after.find((card) => card.id === effect.cardId)
+    expect(target?.active ?? false, `${at}: ${effect.cardId} retired`).toBe(false)
+    expect(
+      after.filter((card) => !ids.has(card.id)),
+      `${at}: new cards`,
+    ).toEqual([])
+  } else {
+    expect(after, `${at}: the provider is unchanged`).toEqual(before)
+  }
+}
+
+// --- helpers ---
+
+function createWorld(target: ProviderUnderTest, timeoutMs: number | undefined): World {
+  const store = sqliteStore({ filename: ':memory:' })
+  const provider = target.provider(timeoutMs === undefined ? {} : { timeoutMs })
+  const waits: number[] = []
+  const sync = createCardSync({
+    provider,
+    store,
+    retry: {
+      sleep: async (ms) => {
+        waits.push(ms)
+      },
+      random: () => 0,
+    },
+  })
+  const checkerProvider = target.provider()
+  return {
+    target,
+    provider,
+    sync,
+    waits,
+    store,
+    checker: {
+      provider: checkerProvider,
+      sync: createCardSync({ provider: checkerProvider, store }),
+    },
+  }
+}
+
+/** Brings the store in step with the provider for the owner, and checks it. */
+async function inSync(world: World, owner: Owner) {
+  const report = await world.checker.sync.reconcile(owner)
+  expect(report.failed).toEqual([])
+  await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
+}
+
+/** Makes another card the owner's default at the provider, behind the store's back. */
+async function moveDefault(world: World, owner: Owner) {
+  const provider = world.checker.provider
+  if (provider.capabilities.setDefaultCard) {
+    const spare = world.target.held(owner).find((card) => !card.isDefault && card.active)!
+    await provider.setDefaultCard(owner, spare.id)
+  } else {
+    // 'latest-card': a new card becomes the default.
+    await provider.createCard(owner, { source: world.target.source(owner) })
+  }
+}
+
+async function retire(provider: CardProvider, owner: Owner, cardId: string) {
+  if (provider.capabilities.deleteCard) await provider.deleteCard(owner, cardId)
+  else await provider.invalidateCard(owner, cardId)
+}
+
+/** Awaits a call; returns what it threw, or undefined. */
+async function settle(call: Promise<unknown>): Promise<unknown> {
+  try {
+    await call
+    return undefined
+  } catch (error) {
+    return error
+  }
+}

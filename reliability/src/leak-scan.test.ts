@@ -1,0 +1,41 @@
+// The leak detector must find what it is for, or the hostile-input suite proves nothing.
+import { CardportError, InvalidRequestError } from '@cardport/core'
+import { describe, expect, it } from 'vitest'
+import { errorText, findLeaks, SECRETS, TEST_CARD_NUMBERS } from './support/leak-scan.js'
+
+const kinds = (text: string) => findLeaks(text, Object.values(SECRETS)).map((leak) => leak.kind)
+
+describe('findLeaks', () => {
+  it.each(TEST_CARD_NUMBERS)('finds the test card number %s, plain and grouped', (number) => {
+    const grouped = (number.match(/.{1,4}/g) ?? []).join(' ')
+    const dashed = (number.match(/.{1,4}/g) ?? []).join('-')
+    for (const text of [number, `card ${grouped} declined`, `{"n":"${dashed}"}`]) {
+      expect(kinds(text), text.replace(/\d/g, '#')).toEqual(['card number'])
+    }
+  })
+
+  it('finds a Luhn-valid run among other numbers, and ignores numbers that are no card', () => {
+    expect(kinds('qty 1 4242 4242 4242 4242')).toEqual(['card number'])
+    expect(kinds('4242424242424241 (Luhn fails)')).toEqual([])
+    expect(kinds('order 12345, amount 1999, at 2024-05-01T10:00:00Z')).toEqual([])
+    expect(kinds('last4 4242, exp 12/2030')).toEqual([])
+  })
+
+  it('finds each secret, as is and as an HTTP basic-auth value', () => {
+    const basic = Buffer.from(`${SECRETS.stripeKey}:`).toString('base64')
+    expect(kinds(`key ${SECRETS.stripeKey}`)).toEqual(['secret'])
+    expect(kinds(`Authorization: Basic ${basic}`)).toEqual(['secret'])
+    expect(kinds(`${SECRETS.webhookSecret}`)).toEqual(['secret'])
+    expect(kinds('sk_test_[redacted] and whsec_[redacted]')).toEqual([])
+  })
+})
+
+describe('errorText', () => {
+  it('includes the cause chain and the fields a logger prints', () => {
+    const cause = new Error(`No such token: '${TEST_CARD_NUMBERS[0]}'`)
+    const error = new InvalidRequestError('bad token', { cause, details: { param: 'source' } })
+    expect(kinds(errorText(error))).toContain('card number')
+    const clean = new CardportError('invalid_request', 'bad token', { details: { param: 'x' } })
+    expect(kinds(errorText(clean))).toEqual([])
+  })
+})

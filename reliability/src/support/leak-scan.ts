@@ -1,0 +1,131 @@
+// The leak detector of the reliability suite: finds card numbers and the test's secrets in any
+// text. Written independently of `@cardport/core` (its own Luhn check), so that a bug in the
+// code under test (`redact`, `isLuhnValid`) cannot hide itself from the scan.
+
+import { inspect } from 'node:util'
+
+/**
+ * Card numbers the suite embeds in inputs: Stripe's and the marketplace's test numbers, which
+ * the emulators accept, so that inputs carrying them reach as deep as real ones would.
+ */
+export const TEST_CARD_NUMBERS = [
+  '4242424242424242',
+  '4000056655665556',
+  '5555555555554444',
+  '378282246310005',
+  '6011111111111117',
+  '3056930009020004',
+  '36227206271667',
+  '3566002020360505',
+  '6200000000000005',
+  '4111111111111111',
+  '5105105105105100',
+  '341111111111111',
+] as const
+
+/** The secrets of the suite: each must never appear in an error, a log line or a stored row. */
+export const SECRETS = {
+  stripeKey: 'sk_test_51ReliabilitySuiteKeyNeverLogged',
+  webhookSecret: 'whsec_reliabilitySuiteWebhookSecret',
+} as const
+
+/** One thing a scan found. */
+export interface Leak {
+  kind: 'card number' | 'secret'
+  /** The card number's last four digits, or the secret's first characters: never the whole. */
+  hint: string
+  /** Where in the scanned text, for the failure message. */
+  at: number
+  /** The text just before it, to tell where it sits (a field name, a message). */
+  after: string
+}
+
+/**
+ * Finds card numbers and secrets in `text`:
+ * - in every run of digit groups joined by single spaces or dashes (`4242 4242 4242 4242`,
+ *   `4242-4242…`, `4242424242424242`), every span of whole groups holding 13 to 19 digits that
+ *   passes the Luhn check is a card number;
+ * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
+ */
+export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
+  const leaks: Leak[] = []
+  for (const match of text.matchAll(/\d+(?:[ -]\d+)*/g)) {
+    const found = cardIn(match[0].split(/[ -]/))
+    if (found) leaks.push(leak('card number', `…${found.slice(-4)}`, text, match.index))
+  }
+  for (const secret of secrets) {
+    for (const form of [secret, Buffer.from(`${secret}:`).toString('base64').replace(/=+$/, '')]) {
+      const at = text.indexOf(form)
+      if (at >= 0) leaks.push(leak('secret', `${secret.slice(0, 6)}…`, text, at))
+    }
+  }
+  return leaks
+}
+
+/**
+ * Everything an error carries out of the library, as a log would show it: its message and
+ * stack, its `toJSON()`, its own fields (`details`, `issues`) and `console.error`'s rendering,
+ * which includes the `cause` chain.
+ */
+export function errorText(error: unknown): string {
+  if (!(error instanceof Error)) return inspect(error, { depth: 8 })
+  const json =
+    typeof (error as { toJSON?: unknown }).toJSON === 'function'
+      ? safeJson((error as unknown as { toJSON(): unknown }).toJSON())
+      : ''
+  return [
+    error.message,
+    error.stack ?? '',
+    json,
+    safeJson({ ...error }),
+    inspect(error, { depth: 8 }),
+  ].join('\n')
+}
+
+/** `JSON.stringify` that survives cycles and BigInts: what a structured logger would write. */
+export function safeJson(value: unknown): string {
+  const seen = new WeakSet<object>()
+  try {
+    const json: string | undefined = JSON.stringify(value, (_key, item: unknown) => {
+      if (typeof item === 'bigint') return item.toString()
+      if (typeof item === 'object' && item !== null) {
+        if (seen.has(item)) return '[cycle]'
+        seen.add(item)
+      }
+      return item
+    })
+    return json ?? ''
+  } catch {
+    return inspect(value, { depth: 8 })
+  }
+}
+
+function leak(kind: Leak['kind'], hint: string, text: string, at: number): Leak {
+  return { kind, hint, at, after: text.slice(Math.max(0, at - 60), at) }
+}
+
+/** The first span of whole digit groups with 13 to 19 digits that passes the Luhn check. */
+function cardIn(groups: readonly string[]): string | null {
+  for (let start = 0; start < groups.length; start++) {
+    let digits = ''
+    for (let end = start; end < groups.length; end++) {
+      digits += groups[end]
+      if (digits.length > 19) break
+      if (digits.length >= 13 && luhn(digits)) return digits
+    }
+  }
+  return null
+}
+
+function luhn(digits: string): boolean {
+  let sum = 0
+  for (let index = 0; index < digits.length; index++) {
+    let digit = digits.charCodeAt(digits.length - 1 - index) - 48
+    if (index % 2 === 1) {
+      digit *= 2
+      if (digit > 9) digit -= 9
+    }
+    sum += digit
+  }
+  return sum % 10 === 0
+}
