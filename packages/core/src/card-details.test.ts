@@ -5,6 +5,7 @@ import {
   CardUpdateSchema,
   isExpiryValid,
 } from './card-details.js'
+import { CardportError } from './errors.js'
 import { validate } from './validate.js'
 
 // Every test below runs on 15 June 2025 (UTC), so "the past" and "this month" are fixed.
@@ -237,4 +238,60 @@ function issuesOf(input: unknown): Array<{ path: PropertyKey[]; message: string 
 
 function pathsOf(input: unknown): PropertyKey[][] {
   return (CardDetailsSchema.safeParse(input).error?.issues ?? []).map((issue) => issue.path)
+}
+
+describe('free text holding a card number is refused (DESIGN: no field holds one)', () => {
+  const CARD_NUMBERS = ['4242 4242 4242 4242', '4000-0566-5566-5556', '378282246310005']
+
+  it.each(CARD_NUMBERS)(
+    'refuses %s in the holder name or the address of card details',
+    (number) => {
+      const fields: Array<[PropertyKey[], CardDetailsInput]> = [
+        [['holderName'], { ...valid, holderName: `Jenny ${number}` }],
+        [['address', 'line1'], { ...valid, address: { line1: `ref ${number}` } }],
+        [['address', 'city'], { ...valid, address: { city: number } }],
+      ]
+      for (const [path, input] of fields) {
+        expect(pathsOf(input)).toEqual([path])
+        const error = errorOf(() => validate(CardDetailsSchema, input, 'card details'))
+        expect(error.message).toContain('a card number is not allowed in')
+        expect(JSON.stringify(error)).not.toContain(number)
+        expect(JSON.stringify(error)).not.toContain(number.replace(/\D/g, ''))
+      }
+    },
+  )
+
+  it.each(CARD_NUMBERS)('refuses %s in an update: name, address, metadata value', (number) => {
+    for (const patch of [
+      { holderName: number },
+      { address: { line2: `c/o ${number}` } },
+      { metadata: { note: `paid with ${number}` } },
+    ]) {
+      const error = errorOf(() => validate(CardUpdateSchema, patch, 'card update'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain('a card number is not allowed in')
+      expect(JSON.stringify(error)).not.toContain(number)
+    }
+  })
+
+  it('still accepts other numbers: order ids, phone-like runs, a Luhn-invalid 16 digits', () => {
+    const text = 'order 1234-5678, ref 4242424242424241, 12 Main St'
+    expect(CardDetailsSchema.safeParse({ ...valid, holderName: 'Jenny Rosen 2nd' }).success).toBe(
+      true,
+    )
+    expect(CardUpdateSchema.parse({ address: { line1: text }, metadata: { note: text } })).toEqual({
+      address: { line1: text },
+      metadata: { note: text },
+    })
+  })
+})
+
+function errorOf(run: () => unknown): CardportError {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected an error')
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { brandFromNumber } from './brand.js'
-import { CardAddressSchema } from './card.js'
+import { CardAddressInputSchema, callerText } from './card.js'
 import { isLuhnValid } from './card-number.js'
 import { MetadataPatchSchema } from './metadata.js'
 
@@ -29,7 +29,8 @@ const CardNumberSchema = z
 /**
  * Raw card details for providers that accept them (the marketplace's tokenize, Stripe's card
  * hash). Checked locally before any request: Luhn, expiry in the future, CVC of the brand's
- * length, name at most 128 characters, E.164 phone. Error messages never echo the number or CVC.
+ * length, name at most 128 characters, E.164 phone, no card number in the name or the address.
+ * Error messages never echo the number or CVC.
  */
 export const CardDetailsSchema = z
   .object({
@@ -40,8 +41,7 @@ export const CardDetailsSchema = z
       .string()
       .regex(/^\d{3,4}$/, 'a CVC is 3 or 4 digits')
       .optional(),
-    holderName: z
-      .string()
+    holderName: callerText('a cardholder name')
       .min(1)
       .max(128, 'a cardholder name is at most 128 characters')
       .optional(),
@@ -49,7 +49,7 @@ export const CardDetailsSchema = z
       .string()
       .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
       .optional(),
-    address: CardAddressSchema.partial().optional(),
+    address: CardAddressInputSchema.partial().optional(),
   })
   .superRefine((details, context) => {
     // Zod runs this even when a field failed above: check only what those checks let through,
@@ -98,10 +98,12 @@ export type ValidCreateCardInput = z.output<typeof CreateCardInputSchema>
 /** What `updateCard` may change: address, expiry, name and metadata. */
 export const CardUpdateSchema = z
   .object({
-    holderName: z.string().max(128, 'a cardholder name is at most 128 characters').nullable(),
+    holderName: callerText('a cardholder name')
+      .max(128, 'a cardholder name is at most 128 characters')
+      .nullable(),
     expMonth: z.number().int().min(1).max(12),
     expYear: z.number().int().min(2000).max(9999),
-    address: CardAddressSchema.partial(),
+    address: CardAddressInputSchema.partial(),
     metadata: MetadataPatchSchema,
   })
   .partial()

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import type { Card, Owner } from './card.js'
+import { type Card, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
 import {
@@ -358,6 +358,45 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
   })
 })
 
+describe('CardSync.syncFromProviderData: a payload that cannot tell the default', () => {
+  // As a Stripe customer's card with `customer` as a plain id: it reads isDefault false, marked.
+  let blindSync: CardSync
+  beforeEach(() => {
+    const blind: CardProvider = Object.freeze({
+      ...provider,
+      parseCard: (raw: unknown, owner?: Owner) => {
+        const card = provider.parseCard(raw, owner)
+        return card && markDefaultUnknown({ ...card, isDefault: false })
+      },
+    })
+    blindSync = createCardSync({ provider: blind, store })
+  })
+
+  it('keeps the stored default and applies the rest of the payload', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    const stored = await blindSync.syncFromProviderData(alice, { ...card, holderName: 'Ada' })
+    expect(stored).toMatchObject({ id: card.id, holderName: 'Ada', isDefault: true })
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+    await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('keeps a stored non-default card non-default, and stores a new card as not the default', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const spare = await provider.createCard(alice, { source: 'tok_amex' })
+    expect(await blindSync.syncFromProviderData(alice, spare)).toMatchObject({ isDefault: false })
+    await sync.sync(alice, spare.id)
+    expect(await blindSync.syncFromProviderData(alice, spare)).toMatchObject({ isDefault: false })
+    expect((await sync.getForOwner(alice))?.id).toBe(first.id)
+  })
+
+  it('still applies a default the payload does tell', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    const stored = await sync.syncFromProviderData(alice, { ...card, isDefault: false })
+    expect(stored?.isDefault).toBe(false)
+    expect(await sync.getForOwner(alice)).toBeNull()
+  })
+})
+
 describe('CardSync.reconcile', () => {
   /** A store that has drifted from the provider in every way reconcile repairs. */
   async function drift(owner: Owner) {
@@ -454,6 +493,30 @@ describe('CardSync.reconcile', () => {
       Array.from({ length: 9 }, (_, index) => String(index + 1)),
     )
     for (const owner of owners) await expectStoreEqualsProvider(owner)
+  })
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['0', 0],
+    ['257', 257],
+    ['1.5', 1.5],
+    ["'4'", '4'],
+  ])('refuses a concurrency of %s with invalid_request, repairing nothing', async (_, bad) => {
+    const { ghost } = await drift(alice)
+    const before = await store.listByOwner(scope(alice))
+    const error = await rejection(sync.reconcile(alice, { concurrency: bad as number }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('reconcile options')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['concurrency']])
+    expect(await store.listByOwner(scope(alice))).toEqual(before)
+    expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+  })
+
+  it('refuses options that are not options', async () => {
+    for (const options of [{ dryRun: 'yes' }, { onOwner: 'log' }, { signal: {} }, 42]) {
+      const error = await rejection(sync.reconcile(alice, options as never))
+      expect(error.code).toBe('invalid_request')
+    }
   })
 
   it('reconciles only the owner given, even one the store does not know yet', async () => {

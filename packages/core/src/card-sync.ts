@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { type Card, CardSchema, formatOwner, type Owner } from './card.js'
+import { type Card, CardSchema, formatOwner, isDefaultUnknown, type Owner } from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
 import type { MetadataPatch } from './metadata.js'
 import { listAll } from './pagination.js'
@@ -52,7 +52,7 @@ export interface DriftReport {
 export interface ReconcileOptions {
   /** Report drift without changing the store. */
   dryRun?: boolean
-  /** Overrides the sync's `concurrency` for this run. */
+  /** Overrides the sync's `concurrency` for this run: 1 to 256, as in {@link CardSyncOptions}. */
   concurrency?: number
   /** Called after each owner, for progress bars. */
   onOwner?: (owner: Owner, progress: { done: number }) => void
@@ -94,7 +94,10 @@ export interface CardSync {
   deleteCard(owner: Owner, cardId: string): Promise<void>
   /**
    * Normalizes a provider payload (an API response, a webhook's object) and stores it. Returns
-   * null, and stores nothing, for a payload that is not a card.
+   * null, and stores nothing, for a payload that is not a card. When the payload cannot tell
+   * whether the card is the owner's default (`parseCard` marked it with `markDefaultUnknown`,
+   * as Stripe's adapter does for a customer's card whose `customer` is a plain id), the stored
+   * default flag is kept; a card not stored yet is stored as not the default.
    */
   syncFromProviderData(
     owner: Owner,
@@ -114,7 +117,8 @@ export interface CardSync {
    * Pages through the provider's cards for the given owners (default: every owner the store
    * knows for this provider), and makes the store equal to it: adds, updates and removes cards
    * and repairs the default. Owners are processed a few at a time, one page in memory each;
-   * rate limits are waited out.
+   * rate limits are waited out. Options other than those of {@link ReconcileOptions}
+   * (a concurrency outside 1 to 256, …) reject with `invalid_request` naming `reconcile options`.
    */
   reconcile(
     owners?: Owner | Iterable<Owner> | AsyncIterable<Owner>,
@@ -245,8 +249,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async syncFromProviderData(owner, raw, callOptions = {}) {
-      const card = provider.parseCard(raw, owner)
+      let card = provider.parseCard(raw, owner)
       if (!card) return null
+      if (isDefaultUnknown(card)) {
+        // The payload cannot tell (a Stripe customer's card with `customer` as an id): its
+        // `isDefault: false` must not clear the stored default. A card not stored yet is not it.
+        const stored = await store.get(scope(card.owner), card.id)
+        card = { ...card, isDefault: stored?.isDefault ?? false }
+      }
       const result = await store.upsert(card, { observedAt: callOptions.observedAt ?? Date.now() })
       return result.card
     },
@@ -280,7 +290,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       return store.delete(scope(owner), cardId)
     },
 
-    async reconcile(owners, reconcileOptions = {}) {
+    async reconcile(owners, options = {}) {
+      // Checked like createCardSync's: a concurrency of NaN would reconcile no owner at all.
+      const reconcileOptions = validate(ReconcileOptionsSchema, options, 'reconcile options')
       const report: DriftReport = {
         dryRun: reconcileOptions.dryRun ?? false,
         owners: 0,
@@ -425,6 +437,16 @@ const CardSyncOptionsSchema = z.object({
     })
     .optional(),
 })
+
+const ReconcileOptionsSchema = z
+  .object({
+    dryRun: z.boolean().optional(),
+    concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
+    onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
+    signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+  })
+  .optional()
+  .transform((value) => value ?? {})
 
 /** Whether two cards hold the same data (store bookkeeping aside). */
 export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } = {}): boolean {

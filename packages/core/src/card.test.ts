@@ -246,3 +246,24 @@ function invalidRequestMessage(input: unknown): string {
   }
   throw new Error('validate accepted a malformed card')
 }
+
+describe('CardSchema masks a card number a provider put in free text', () => {
+  const base = stripeSeedCards[0]!.normalized
+
+  it('masks the holder name, the address lines and metadata values, and nothing else', () => {
+    const card = CardSchema.parse({
+      ...base,
+      holderName: 'Jenny 4242 4242 4242 4242',
+      address: { ...base.address, line1: '4000-0566-5566-5556', city: 'Paris 75001' },
+      metadata: { note: 'paid with 378282246310005', order: '1234-5678' },
+    })
+    expect(card.holderName).toBe('Jenny •••• 4242')
+    expect(card.address).toMatchObject({ line1: '•••• 5556', city: 'Paris 75001' })
+    expect(card.metadata).toEqual({ note: 'paid with •••• 0005', order: '1234-5678' })
+    expect(JSON.stringify(card)).not.toMatch(/4242 4242|5566-5556|378282246310005/)
+  })
+
+  it('leaves free text without a card number as it is', () => {
+    expect(CardSchema.parse(base)).toEqual(base)
+  })
+})

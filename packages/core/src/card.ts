@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
-import { MetadataSchema } from './metadata.js'
+import { ProviderMetadataSchema } from './metadata.js'
+import { containsCardNumber, maskCardNumbers } from './redact.js'
 
 /** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
 export const OwnerSchema = z.object({
@@ -14,19 +15,49 @@ export type Owner = z.infer<typeof OwnerSchema>
 /** `'customer'` or `'account'`. */
 export type OwnerType = Owner['type']
 
-const nullableText = z.string().min(1).nullable()
+// No field ever holds a card number (DESIGN). Free text read from a provider has it masked
+// (`•••• 4242`): refusing it would make the provider's card unreadable, and a whole listing with it.
+const maskedText = z.string().min(1).transform(maskCardNumbers).nullable()
 
-/** A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. */
+const CountrySchema = z
+  .string()
+  .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
+  .nullable()
+
+/**
+ * A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. A card
+ * number in a text field is masked (`•••• 4242`): this is the address of a card read from a
+ * provider. What callers send is checked by {@link CardAddressInputSchema}, which refuses it.
+ */
 export const CardAddressSchema = z.object({
-  line1: nullableText,
-  line2: nullableText,
-  city: nullableText,
-  state: nullableText,
-  postalCode: nullableText,
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
-    .nullable(),
+  line1: maskedText,
+  line2: maskedText,
+  city: maskedText,
+  state: maskedText,
+  postalCode: maskedText,
+  country: CountrySchema,
+})
+
+/**
+ * Free text a caller sends (a holder name, an address line): a card number in it is refused
+ * with `invalid_request`, before any request, and not echoed.
+ */
+export function callerText(where: string) {
+  return z.string().refine((text) => !containsCardNumber(text), {
+    message: `a card number is not allowed in ${where}`,
+  })
+}
+
+const inputText = (where: string) => callerText(where).min(1).nullable()
+
+/** A billing address as a caller sends it (create, update): a card number in it is refused. */
+export const CardAddressInputSchema = z.object({
+  line1: inputText('an address line'),
+  line2: inputText('an address line'),
+  city: inputText('a city'),
+  state: inputText('a state'),
+  postalCode: inputText('a postal code'),
+  country: CountrySchema,
 })
 
 /** A card's billing address. */
@@ -60,7 +91,8 @@ export const CardSchema = z.object({
   last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
   expMonth: z.number().int().min(1).max(12),
   expYear: z.number().int().min(1970).max(9999),
-  holderName: z.string().nullable(),
+  /** A card number in it is masked (`•••• 4242`). */
+  holderName: z.string().transform(maskCardNumbers).nullable(),
   address: CardAddressSchema,
   /** The issuing country, ISO 3166-1 alpha-2. */
   country: z
@@ -84,13 +116,42 @@ export const CardSchema = z.object({
   isDefault: z.boolean(),
   /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
   status: z.enum(['active', 'invalid']),
-  metadata: MetadataSchema,
+  /** A card number in a value is masked (`•••• 4242`). */
+  metadata: ProviderMetadataSchema,
   /** When the card was created at the provider (ISO 8601), when the provider says. */
   createdAt: z.iso.datetime({ offset: true }).nullable(),
 })
 
 /** A normalized card. */
 export type Card = z.infer<typeof CardSchema>
+
+const defaultUnknown = new WeakSet<Card>()
+
+/**
+ * Marks a card parsed from a payload that cannot tell whether it is the owner's default (a
+ * Stripe customer's card whose `customer` is a plain id): its `isDefault` is false only for
+ * want of information. `CardSync.syncFromProviderData` then keeps the stored default flag
+ * instead of clearing it. An adapter's `parseCard` marks what it returns; `defineCardProvider`
+ * carries the mark over to the validated card. The `Card` shape is unchanged: the mark lives
+ * beside the object (a `WeakSet`), and any copy (`{ ...card }`) drops it.
+ *
+ * @example
+ * ```ts
+ * parseCard: (raw, owner) => {
+ *   const card = toMyCard(raw, owner)
+ *   return card && !saysDefault(raw) ? markDefaultUnknown(card) : card
+ * }
+ * ```
+ */
+export function markDefaultUnknown<T extends Card>(card: T): T {
+  defaultUnknown.add(card)
+  return card
+}
+
+/** Whether {@link markDefaultUnknown} marked this card: its payload did not say whether it is the default. */
+export function isDefaultUnknown(card: Card): boolean {
+  return defaultUnknown.has(card)
+}
 
 /** An address with every field null: the starting point for adapters. */
 export const EMPTY_ADDRESS: CardAddress = Object.freeze({

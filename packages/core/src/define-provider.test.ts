@@ -1,5 +1,11 @@
 import { describe, expect, it, vi } from 'vitest'
-import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import {
+  type Card,
+  EMPTY_ADDRESS,
+  isDefaultUnknown,
+  markDefaultUnknown,
+  type Owner,
+} from './card.js'
 import { defineCardProvider } from './define-provider.js'
 import { CardportError, ConflictError } from './errors.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
@@ -467,6 +473,17 @@ describe('defineCardProvider: parseCard', () => {
     const error = errorOf(() => throwing.parseCard({ object: 'card' }))
     expect(error.code).toBe('invalid_request')
     expect(error.cause).toBe(cause)
+  })
+
+  it("keeps the primitive's default-unknown mark on the validated card, and only it", () => {
+    const unknown = parsing(() => markDefaultUnknown(makeCard()))
+    const known = parsing(() => makeCard())
+    const card = unknown.parseCard({ object: 'card' })
+    expect(card).toMatchObject({ id: 'card_1', isDefault: false })
+    expect(isDefaultUnknown(card!)).toBe(true)
+    expect(isDefaultUnknown(known.parseCard({ object: 'card' })!)).toBe(false)
+    // A copy is a new card: the mark does not follow it.
+    expect(isDefaultUnknown({ ...card! })).toBe(false)
   })
 
   it('gives the primitive the validated owner', () => {

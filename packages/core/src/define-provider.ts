@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { type Card, CardSchema, formatOwner, type Owner, OwnerSchema } from './card.js'
+import {
+  type Card,
+  CardSchema,
+  formatOwner,
+  isDefaultUnknown,
+  markDefaultUnknown,
+  type Owner,
+  OwnerSchema,
+} from './card.js'
 import {
   type CardUpdate,
   CardUpdateSchema,
@@ -41,7 +49,10 @@ export interface CardProviderPrimitives {
   /** Optional: when absent, the default is found by paging through `listCards`. */
   getDefaultCard?(owner: Owner): Promise<Card | null>
   invalidateCard?(owner: Owner, cardId: string): Promise<Card>
-  /** Maps a raw payload to the Card shape, or returns null for what is not a card. */
+  /**
+   * Maps a raw payload to the Card shape, or returns null for what is not a card. A payload
+   * that does not say whether the card is the default: mark the card with `markDefaultUnknown`.
+   */
   parseCard(raw: unknown, owner?: Owner): Card | null
   /**
    * Turns what the provider's client threw into a `CardportError`. Return undefined for what
@@ -307,7 +318,9 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         })
       }
       if (candidate === null) return null
-      return validate(CardSchema, candidate, `${name} card payload`, name)
+      const card = validate(CardSchema, candidate, `${name} card payload`, name)
+      // Validation copies the card: keep the adapter's "default unknown" mark on the copy.
+      return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
     },
   }
   return Object.freeze(provider) as unknown as CardProvider<C>

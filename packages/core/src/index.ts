@@ -9,6 +9,8 @@ export {
   EMPTY_ADDRESS,
   FUNDING_TYPES,
   formatOwner,
+  isDefaultUnknown,
+  markDefaultUnknown,
   type Owner,
   OwnerSchema,
   type OwnerType,
@@ -61,6 +63,7 @@ export {
   type MetadataPatch,
   MetadataPatchSchema,
   MetadataSchema,
+  ProviderMetadataSchema,
 } from './metadata.js'
 export {
   decodeCursor,
@@ -80,7 +83,7 @@ export type {
   RequestOptions,
   UnsupportedOperation,
 } from './provider.js'
-export { redact, redactSecrets } from './redact.js'
+export { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
 export { type RetryPolicy, withRetry } from './retry.js'
 export type { CardScope, CardStore, StoredCard, UpsertResult, WriteOptions } from './store.js'
 export { scopeKey, scopeOf } from './store.js'

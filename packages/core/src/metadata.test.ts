@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { CardportError } from './errors.js'
 import {
   applyMetadataPatch,
   METADATA_LIMITS,
   MetadataPatchSchema,
   MetadataSchema,
+  ProviderMetadataSchema,
 } from './metadata.js'
 import { validate } from './validate.js'
 
@@ -100,4 +102,43 @@ describe('applyMetadataPatch', () => {
 
 function pairs(count: number): Record<string, string> {
   return Object.fromEntries(Array.from({ length: count }, (_, index) => [`key_${index}`, 'v']))
+}
+
+describe.each(schemas)('%s refuses a card number in a value', (_name, schema) => {
+  it.each(['4242424242424242', 'paid with 4242 4242 4242 4242 today', '5555-5555-5555-4444'])(
+    'refuses %s without echoing it',
+    (value) => {
+      const error = errorOf(() => validate(schema, { note: value }, 'metadata'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.[0]?.message).toBe(
+        'a card number is not allowed in a metadata value: keep card numbers out of metadata',
+      )
+      expect(JSON.stringify(error)).not.toMatch(/4242 ?4242|5555-5555/)
+    },
+  )
+
+  it('accepts other numbers', () => {
+    expect(schema.parse({ order: '1234-5678', ref: '4242424242424241' })).toEqual({
+      order: '1234-5678',
+      ref: '4242424242424241',
+    })
+  })
+})
+
+describe('ProviderMetadataSchema (a card read from a provider)', () => {
+  it('masks a card number in a value instead of refusing the card', () => {
+    expect(
+      ProviderMetadataSchema.parse({ note: 'paid with 4242 4242 4242 4242', order: '1234-5678' }),
+    ).toEqual({ note: 'paid with •••• 4242', order: '1234-5678' })
+  })
+})
+
+function errorOf(run: () => unknown): CardportError {
+  try {
+    run()
+  } catch (error) {
+    expect(error).toBeInstanceOf(CardportError)
+    return error as CardportError
+  }
+  throw new Error('expected an error')
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { containsCardNumber, maskCardNumbers } from './redact.js'
 
 /** Stripe's limits, which cardport applies to every provider: a card's metadata fits anywhere. */
 export const METADATA_LIMITS = { maxKeys: 50, maxKeyLength: 40, maxValueLength: 500 } as const
@@ -14,12 +15,17 @@ const MetadataKeySchema = z
     message: 'a metadata key cannot contain square brackets',
   })
 
-const MetadataValueSchema = z
+const MetadataTextSchema = z
   .string()
   .max(
     METADATA_LIMITS.maxValueLength,
     `a metadata value is at most ${METADATA_LIMITS.maxValueLength} characters`,
   )
+
+// No field ever holds a card number (DESIGN): refused before any request, never echoed.
+const MetadataValueSchema = MetadataTextSchema.refine((value) => !containsCardNumber(value), {
+  message: 'a card number is not allowed in a metadata value: keep card numbers out of metadata',
+})
 
 const withKeyLimit = <T extends z.ZodType<Record<string, string>>>(schema: T) =>
   schema.refine((pairs) => Object.keys(pairs).length <= METADATA_LIMITS.maxKeys, {
@@ -28,7 +34,8 @@ const withKeyLimit = <T extends z.ZodType<Record<string, string>>>(schema: T) =>
 
 /**
  * Metadata as stored on a card: string keys to non-empty string values, at most 50 keys,
- * keys at most 40 characters, values at most 500.
+ * keys at most 40 characters, values at most 500. A value holding a card number (a Luhn-valid
+ * run of 13 to 19 digits, spaces and dashes allowed) is refused.
  */
 export const MetadataSchema = withKeyLimit(
   z.record(MetadataKeySchema, MetadataValueSchema.min(1, 'a stored metadata value is never empty')),
@@ -38,8 +45,20 @@ export const MetadataSchema = withKeyLimit(
 export type Metadata = z.infer<typeof MetadataSchema>
 
 /**
- * Metadata sent in a create or an update: as {@link MetadataSchema}, except that an empty value
- * unsets its key (Stripe's rule, applied by every adapter).
+ * The metadata of a card read from a provider (`CardSchema.metadata`): as {@link MetadataSchema},
+ * except that a card number in a value is masked (`•••• 4242`) rather than refused, so that a
+ * provider payload can neither smuggle one into the store nor make a whole listing unreadable.
+ */
+export const ProviderMetadataSchema = withKeyLimit(
+  z.record(
+    MetadataKeySchema,
+    MetadataTextSchema.min(1, 'a stored metadata value is never empty').transform(maskCardNumbers),
+  ),
+)
+
+/**
+ * Metadata sent in a create or an update: as {@link MetadataSchema} (a card number in a value is
+ * refused), except that an empty value unsets its key (Stripe's rule, applied by every adapter).
  */
 export const MetadataPatchSchema = withKeyLimit(z.record(MetadataKeySchema, MetadataValueSchema))
 

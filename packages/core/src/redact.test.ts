@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isLuhnValid } from './card-number.js'
-import { redact, redactSecrets } from './redact.js'
+import { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
 
 describe('redact: card numbers', () => {
   it('masks a plain number to its last four digits', () => {
@@ -171,3 +171,29 @@ function luhnNumber(length: number, random: () => number): string {
 function groupBy(digits: string, separator: string): string {
   return digits.match(/.{1,4}/g)!.join(separator)
 }
+
+describe('containsCardNumber and maskCardNumbers: Luhn-valid runs of 13 to 19 digits', () => {
+  it.each([
+    '4242424242424242',
+    'Jenny 4242 4242 4242 4242',
+    'ref:4000-0566-5566-5556.',
+    '378282246310005',
+    '4222222222222', // 13 digits
+    'qty 1 4242 4242 4242 4242', // a card sharing its run with another number
+  ])('finds %s', (text) => {
+    expect(containsCardNumber(text)).toBe(true)
+    expect(maskCardNumbers(text)).toContain('•••• ')
+    expect(isLuhnValid(maskCardNumbers(text).replace(/\D/g, ''))).toBe(false)
+  })
+
+  it.each([
+    'order 1234-5678',
+    '4242424242424241', // fails the Luhn check
+    '424242424242', // 12 digits: redact masks it (a Visa prefix), free text keeps it
+    '12 Main Street',
+    '',
+  ])('leaves %s', (text) => {
+    expect(containsCardNumber(text)).toBe(false)
+    expect(maskCardNumbers(text)).toBe(text)
+  })
+})

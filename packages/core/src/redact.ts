@@ -18,7 +18,31 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
  * ```
  */
 export function redact(text: string): string {
-  return text.replace(DIGIT_RUN, redactRun)
+  return text.replace(DIGIT_RUN, (run) => maskRun(run, 12, looksLikeCard))
+}
+
+/**
+ * Whether a text holds a card number, as the core's free-text fields (holder name, address,
+ * metadata values) refuse it: a span of whole digit groups, joined by single spaces or dashes,
+ * of 13 to 19 digits that passes the Luhn check. Narrower than {@link redact} (no 12-digit runs,
+ * no prefix-only matches) so that order numbers and the like stay allowed.
+ *
+ * @example
+ * ```ts
+ * containsCardNumber('paid with 4242 4242 4242 4242') // true
+ * containsCardNumber('order 1234-5678') // false
+ * ```
+ */
+export function containsCardNumber(text: string): boolean {
+  return maskCardNumbers(text) !== text
+}
+
+/**
+ * Masks exactly what {@link containsCardNumber} finds (`•••• 4242`), leaving the rest of the
+ * text as is. The core applies it to the free text of cards read from a provider.
+ */
+export function maskCardNumbers(text: string): string {
+  return text.replace(DIGIT_RUN, (run) => maskRun(run, 13, isLuhnValid))
 }
 
 /**
@@ -37,12 +61,12 @@ export function redactSecrets(text: string): string {
 
 /**
  * Masks the card numbers in one run of digit groups. A card may share its run with a nearby
- * number ("qty 1 4242 4242 4242 4242"), so every span of whole groups holding 12–19 digits is
- * tried, and the union of the spans that look like a card is masked: where spans overlap, the
+ * number ("qty 1 4242 4242 4242 4242"), so every span of whole groups holding `minDigits`–19
+ * digits is tried, and the union of the spans that look like a card is masked: where spans overlap, the
  * mask errs on the side of hiding a neighbour rather than leaving digits of a card behind.
  */
-function redactRun(run: string): string {
-  if (run.replace(/\D/g, '').length < 12) return run
+function maskRun(run: string, minDigits: number, isCard: (digits: string) => boolean): string {
+  if (run.replace(/\D/g, '').length < minDigits) return run
   // Even indices are digit groups, odd indices the single separator after each.
   const parts = run.split(/([ -])/)
   const hidden = new Array<boolean>(parts.length).fill(false)
@@ -51,7 +75,7 @@ function redactRun(run: string): string {
     for (let end = start; end < parts.length; end += 2) {
       digits += parts[end]
       if (digits.length > 19) break
-      if (digits.length >= 12 && looksLikeCard(digits)) hidden.fill(true, start, end + 1)
+      if (digits.length >= minDigits && isCard(digits)) hidden.fill(true, start, end + 1)
     }
   }
   let output = ''

@@ -1,4 +1,10 @@
-import { type Card, CardSchema, isCardportError, type Owner } from '@cardport/core'
+import {
+  type Card,
+  CardSchema,
+  isCardportError,
+  isDefaultUnknown,
+  type Owner,
+} from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import { stripeSeedCards } from '../../core/src/__fixtures__/seed-cards.js'
 import fixtures from './__fixtures__/stripe-fixtures-cards.json' with { type: 'json' }
@@ -250,6 +256,29 @@ describe('parseCard field by field', () => {
     expect(toStripeCard(raw, customer, null)?.isDefault).toBe(false)
     // A customer card carries no currency, whatever the payload says.
     expect(provider.parseCard(stripeCard({ currency: 'usd' }), customer)?.currency).toBeNull()
+  })
+
+  it('marks a customer card whose payload cannot tell the default, and only such a card', () => {
+    // `customer` as a plain id (createSource, retrieveSource, webhooks): unknown, not "not default".
+    const plain = provider.parseCard(stripeCard(), customer)!
+    expect(plain.isDefault).toBe(false)
+    expect(isDefaultUnknown(plain)).toBe(true)
+    expect(isDefaultUnknown(toStripeCard(stripeCard(), customer)!)).toBe(true)
+    // Known: an expanded customer (with or without a default), the id given, an external account.
+    for (const default_source of ['card_other', null]) {
+      const expanded = stripeCard({
+        customer: { id: customer.id, object: 'customer', default_source },
+      })
+      expect(isDefaultUnknown(provider.parseCard(expanded)!)).toBe(false)
+    }
+    expect(isDefaultUnknown(toStripeCard(stripeCard(), customer, null)!)).toBe(false)
+    expect(isDefaultUnknown(toStripeCard(stripeCard(), customer, 'card_other')!)).toBe(false)
+    const external = stripeCard({
+      customer: null,
+      account: account.id,
+      default_for_currency: false,
+    })
+    expect(isDefaultUnknown(provider.parseCard(external)!)).toBe(false)
   })
 
   it('refuses a card payload the Card schema cannot hold, with invalid_request', () => {

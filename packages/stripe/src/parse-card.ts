@@ -2,6 +2,7 @@ import {
   type Card,
   type CheckResult,
   InvalidRequestError,
+  markDefaultUnknown,
   normalizeBrand,
   type Owner,
   toCountryAlpha2,
@@ -20,7 +21,10 @@ export const STRIPE_PROVIDER_NAME = 'stripe'
  * `invalid_request` rather than returning null, which would say it is not a card.
  *
  * `isDefault` comes from `default_for_currency` for external accounts; for customer cards it
- * comes from `defaultSourceId` when given, or from an expanded `customer.default_source`.
+ * comes from `defaultSourceId` when given, or from an expanded `customer.default_source`. A
+ * customer's card with neither (`customer` as a plain id, as `createSource`, `retrieveSource`
+ * and webhooks give it) cannot tell: it reads `isDefault: false` and is marked with core's
+ * `markDefaultUnknown`, so that `CardSync.syncFromProviderData` keeps the stored default.
  */
 export function toStripeCard(
   raw: unknown,
@@ -40,7 +44,11 @@ export function toStripeCard(
     defaultSourceId !== undefined ? defaultSourceId : idOf(expandedCustomer?.default_source)
   const isDefault =
     resolvedOwner.type === 'account' ? raw.default_for_currency === true : defaultId === raw.id
-  return {
+  const defaultKnown =
+    resolvedOwner.type === 'account' ||
+    defaultSourceId !== undefined ||
+    (expandedCustomer !== undefined && 'default_source' in expandedCustomer)
+  const card: Card = {
     id: String(raw.id),
     provider: STRIPE_PROVIDER_NAME,
     owner: { type: resolvedOwner.type, id: resolvedOwner.id },
@@ -72,6 +80,7 @@ export function toStripeCard(
     metadata: stringPairs(raw.metadata),
     createdAt: null,
   }
+  return defaultKnown ? card : markDefaultUnknown(card)
 }
 
 /** The id of a Stripe object given as an id or expanded. */

@@ -1,4 +1,11 @@
-import { type Card, listAll, type Owner, toArray } from '@cardport/core'
+import {
+  type Card,
+  createCardSync,
+  listAll,
+  memoryStore,
+  type Owner,
+  toArray,
+} from '@cardport/core'
 import { stripeEmulator } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
 import { STRIPE_API_VERSION, stripeProvider } from './stripe-provider.js'
@@ -62,6 +69,18 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(defaultSourceOf(owner)).toBe(second.id)
       expect((await provider.getCard(owner, first.id)).isDefault).toBe(false)
       expect((await provider.getDefaultCard(owner))?.id).toBe(second.id)
+    })
+
+    it('syncFromProviderData keeps the default of a card whose payload names its customer by id', async () => {
+      const sync = createCardSync({ provider: target.provider(), store: memoryStore() })
+      const owner = newCustomer()
+      const card = await sync.setDefaultCard(owner, 'tok_visa')
+      const raw = await target.client().customers.retrieveSource(owner.id, card.id)
+      expect((raw as { customer?: unknown }).customer).toBe(owner.id)
+      const stored = await sync.syncFromProviderData(owner, raw)
+      expect(stored).toMatchObject({ id: card.id, isDefault: true })
+      expect((await sync.getForOwner(owner))?.id).toBe(card.id)
+      expect(defaultSourceOf(owner)).toBe(card.id)
     })
 
     it('switches the default with setDefaultCard', async () => {
