@@ -24,8 +24,9 @@ export function redact(text: string): string {
 /**
  * Whether a text holds a card number, as the core's free-text fields (holder name, address,
  * metadata values) refuse it: a span of whole digit groups, joined by single spaces or dashes,
- * of 13 to 19 digits that passes the Luhn check. Narrower than {@link redact} (no 12-digit runs,
- * no prefix-only matches) so that order numbers and the like stay allowed.
+ * of 13 to 19 digits that passes the Luhn check and starts with a card network's prefix (see
+ * `brandFromNumber`). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
+ * Luhn-only matches) so that order numbers, millisecond timestamps and the like stay allowed.
  *
  * @example
  * ```ts
@@ -42,7 +43,7 @@ export function containsCardNumber(text: string): boolean {
  * text as is. The core applies it to the free text of cards read from a provider.
  */
 export function maskCardNumbers(text: string): string {
-  return text.replace(DIGIT_RUN, (run) => maskRun(run, 13, isLuhnValid))
+  return text.replace(DIGIT_RUN, (run) => maskRun(run, 13, isCardNumber))
 }
 
 /**
@@ -96,4 +97,8 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
 
 function looksLikeCard(digits: string): boolean {
   return isLuhnValid(digits) || brandFromNumber(digits) !== 'unknown'
+}
+
+function isCardNumber(digits: string): boolean {
+  return isLuhnValid(digits) && brandFromNumber(digits) !== 'unknown'
 }

@@ -7,6 +7,7 @@ import {
   type CardStore,
   createCardSync,
   EMPTY_ADDRESS,
+  isCardportError,
   memoryProvider,
   type Owner,
 } from '@cardport/core'
@@ -373,3 +374,19 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   for await (const item of iterable) items.push(item)
   return items
 }
+
+describe('sqliteStore: a file it cannot open', () => {
+  it('throws invalid_request without the path', () => {
+    const filename = join(tmpdir(), 'no-such-folder-4242424242424242', 'cards.db')
+    let thrown: unknown
+    try {
+      sqliteStore({ filename })
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect((thrown as Error).message).toContain('could not open its database file')
+    expect((thrown as Error).message).not.toContain('4242424242424242')
+    expect((thrown as Error).cause).toBeUndefined()
+  })
+})

@@ -2,6 +2,7 @@ import {
   type Card,
   type CardScope,
   type CardStore,
+  InvalidRequestError,
   type Owner,
   type UpsertResult,
   validate,
@@ -79,7 +80,7 @@ const OWNER_PAGE = 500
 export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const valid = validate(OptionsSchema, options, 'sqliteStore options')
   const owned = valid.database === undefined
-  const db = valid.database ?? (new Database(valid.filename!) as unknown as SqliteDatabase)
+  const db = valid.database ?? openDatabase(valid.filename!)
   try {
     if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
     migrate(db)
@@ -286,5 +287,20 @@ function prepareStatements(db: SqliteDatabase) {
       SELECT seq, owner_type, owner_id FROM cardport_card_owners
       WHERE provider = ? AND seq > ? ORDER BY seq LIMIT ?
     `),
+  }
+}
+
+/**
+ * Opens the store's own database file. better-sqlite3's error quotes the path, which is the
+ * caller's text: the error thrown names only SQLite's code, and keeps no cause.
+ */
+function openDatabase(filename: string): SqliteDatabase {
+  try {
+    return new Database(filename) as unknown as SqliteDatabase
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    throw new InvalidRequestError(
+      `sqliteStore could not open its database file (${typeof code === 'string' ? code : (error as Error).name}): check that its folder exists and is writable`,
+    )
   }
 }
