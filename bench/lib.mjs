@@ -52,11 +52,13 @@ export function report(result, target) {
 }
 
 /**
- * Runs `concurrency` loops of `fn` for `durationMs` and returns the completed calls per second:
- * throughput with that many requests in flight at once.
+ * Runs `concurrency` loops of `fn` for `durationMs` and returns the completed calls per second
+ * (throughput with that many requests in flight at once) and the share of that time this
+ * process spent on a CPU (well under 1: it mostly waited for the server).
  */
 export async function throughput(fn, { concurrency, durationMs }) {
   let done = 0
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + durationMs
   const worker = async () => {
@@ -66,7 +68,9 @@ export async function throughput(fn, { concurrency, durationMs }) {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker))
-  return done / ((performance.now() - started) / 1000)
+  const ms = performance.now() - started
+  const { user, system } = process.cpuUsage(cpu)
+  return { perSecond: done / (ms / 1000), cpuShare: (user + system) / 1000 / ms }
 }
 
 /**
@@ -84,18 +88,27 @@ export async function compareThroughput(
     await throughput(side.fn, { concurrency, durationMs: Math.min(500, durationMs) })
   }
   const samples = { candidate: [], baseline: [] }
+  const cpu = { candidate: [], baseline: [] }
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? ['candidate', 'baseline'] : ['baseline', 'candidate']
     for (const key of order) {
-      samples[key].push(await throughput(sides[key].fn, { concurrency, durationMs }))
+      const measured = await throughput(sides[key].fn, { concurrency, durationMs })
+      samples[key].push(measured.perSecond)
+      cpu[key].push(measured.cpuShare)
     }
   }
   const ratios = samples.candidate.map((rate, round) => rate / samples.baseline[round])
+  const side = (key) => ({
+    name: sides[key].name,
+    perSecond: median(samples[key]),
+    samples: samples[key],
+    cpuShare: median(cpu[key]),
+  })
   return {
     title,
     concurrency,
-    candidate: { name: candidate.name, perSecond: median(samples.candidate), samples: samples.candidate },
-    baseline: { name: baseline.name, perSecond: median(samples.baseline), samples: samples.baseline },
+    candidate: side('candidate'),
+    baseline: side('baseline'),
     ratio: median(ratios),
     roundRatios: ratios,
   }
@@ -104,7 +117,7 @@ export async function compareThroughput(
 /** Prints one throughput comparison. */
 export function reportThroughput(result, target) {
   const line = (side) =>
-    `  ${side.name.padEnd(52)} ${Math.round(side.perSecond).toLocaleString('en-US').padStart(9)} req/s  (rounds: ${side.samples.map((value) => Math.round(value)).join(', ')})`
+    `  ${side.name.padEnd(52)} ${Math.round(side.perSecond).toLocaleString('en-US').padStart(9)} req/s  client CPU ${Math.round(side.cpuShare * 100)}%  (rounds: ${side.samples.map((value) => Math.round(value)).join(', ')})`
   console.log(`\n${result.title} (${result.concurrency} in flight)`)
   console.log(line(result.candidate))
   console.log(line(result.baseline))
@@ -135,7 +148,8 @@ export function parseFlags(argv = process.argv.slice(2)) {
     if (value === undefined) {
       value = argv[i + 1] !== undefined && !argv[i + 1].startsWith('--') ? argv[++i] : true
     }
-    flags[match[1]] = typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value
+    flags[match[1]] =
+      typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value
   }
   return flags
 }
@@ -149,5 +163,6 @@ export async function main(moduleUrl, run) {
   const flags = parseFlags()
   const result = await run(flags)
   if (flags.json === true) console.log(JSON.stringify(result))
-  else if (typeof flags.json === 'string') writeFileSync(flags.json, JSON.stringify(result, null, 2))
+  else if (typeof flags.json === 'string')
+    writeFileSync(flags.json, JSON.stringify(result, null, 2))
 }

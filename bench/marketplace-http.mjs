@@ -1,8 +1,15 @@
 // Benchmark 2: the marketplace adapter's HTTP path. `marketplaceProvider` (undici `request()`
 // on its own keep-alive `Agent`) against the same HTTP requests sent with global `fetch` (same
-// URLs, same Authorization and Accept headers, the JSON body parsed), with N requests in flight
-// at once so that connection reuse matters, against ONE marketplace emulator served on loopback
-// in a child process. Requests per second; target: adapter ≥ 1.3× fetch.
+// URLs, same Authorization, Accept and User-Agent headers, the JSON body parsed), with N
+// requests in flight at once (default 16) so that connection reuse matters. Requests per
+// second; target: adapter ≥ 1.3× fetch.
+//
+// Two loopback servers, both in a child process: the marketplace emulator served by
+// `startEmulatorServer` (one account, 100 cards), and a replay server, a bare `node:http`
+// server answering the same two URLs with the bytes the emulator answered them with. The
+// emulator spends ~1 ms of CPU per request (MSW routing, its state, JSON), so against it both
+// clients wait for the server; the replay server costs next to nothing, so against it the
+// clients' own HTTP paths set the pace, which is what this benchmark is about.
 //
 // The adapter does more than the fetch loop for every answer: it maps each card to the
 // normalized shape and validates it with the Card schema; the fetch side only parses the JSON.
@@ -43,7 +50,14 @@ export async function run({ concurrency = 16, duration = 2000, rounds = 5, page 
     await server.close()
   }
   for (const result of results) reportThroughput(result, TARGET)
-  return results.map((result) => ({ ...result, target: TARGET.text, met: TARGET.met(result.ratio) }))
+  return results.map((result) => ({
+    ...result,
+    target: TARGET.text,
+    met: TARGET.met(result.ratio),
+    // The emulator answers ~1,000 requests/s whoever asks; the same clients go 3-6× faster
+    // against the replay server: against the emulator, it sets the pace, not the client.
+    ...(result.title.includes('emulator server') ? { note: 'emulator-bound' } : {}),
+  }))
 }
 
 /** Both comparisons against one server. */

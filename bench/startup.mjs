@@ -8,6 +8,7 @@ import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
+import { main } from './lib.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
@@ -68,4 +69,4 @@ export async function run({ runs = 15 } = {}) {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await run()
+await main(import.meta.url, run)
