@@ -329,7 +329,13 @@ describe('options', () => {
           fc.constant(':memory:'),
           fc.stringMatching(/^[a-z]{1,12}$/).map((name) => join(tempDir, `${name}.db`)),
           fc.constant(''),
-          junkArb,
+          // Junk strings stay inside the temporary folder (in a subfolder that does not exist),
+          // so that no run can leave a database file in the working directory.
+          junkArb.map((value) =>
+            typeof value === 'string'
+              ? join(tempDir, 'missing', value.replace(/[/\\]/g, '_'))
+              : value,
+          ),
         ),
         database: fc.oneof(fc.constant(open), fc.constant(closed), junkArb),
         wal: fc.oneof(fc.boolean(), junkArb),
