@@ -65,13 +65,20 @@ export const PostgresClientSchema = z.custom<PostgresClient>(
 /**
  * Runs `work` in one transaction: PGlite's `transaction()` when the client has it, else
  * `BEGIN`/`COMMIT` on a connection checked out of the pool (`ROLLBACK` when `work` throws).
+ * `first`, a statement without parameters, runs before `work`; on a pool it goes with `BEGIN`
+ * in one round trip (the simple query protocol takes several statements).
  */
 export async function inTransaction<T>(
   client: PostgresClient,
   work: (tx: PostgresQueryable) => Promise<T>,
+  first?: string,
 ): Promise<T> {
   if ('transaction' in client && typeof client.transaction === 'function') {
-    return client.transaction(work)
+    if (first === undefined) return client.transaction(work)
+    return client.transaction(async (tx) => {
+      await tx.query(first)
+      return work(tx)
+    })
   }
   const connection = await (client as PostgresPool).connect()
   if (typeof connection?.release !== 'function' || typeof connection.query !== 'function') {
@@ -82,7 +89,7 @@ export async function inTransaction<T>(
   }
   let discard: Error | undefined
   try {
-    await connection.query('BEGIN')
+    await connection.query(first === undefined ? 'BEGIN' : `BEGIN;\n${first}`)
     const result = await work(connection)
     await connection.query('COMMIT')
     return result

@@ -114,13 +114,17 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
   }
 
   /**
-   * Takes the owners' transaction-level advisory locks, in one global order (so that two batches
-   * cannot deadlock): every write of an owner takes its lock first, so writes of one owner happen
-   * one after the other, in every process, and a default switch never meets a concurrent one.
+   * Runs `work` in a transaction that first takes the owners' transaction-level advisory locks,
+   * in one global order (so that two batches cannot deadlock): every write of an owner takes its
+   * lock first, so writes of one owner happen one after the other, in every process, and a
+   * default switch never meets a concurrent one. The lock statement goes with `BEGIN`.
    */
-  const lockOwners = async (tx: PostgresQueryable, keys: Iterable<ScopeParams>) => {
+  const withOwnersLocked = <T>(
+    keys: Iterable<ScopeParams>,
+    work: (tx: PostgresQueryable) => Promise<T>,
+  ): Promise<T> => {
     const ids = [...new Set([...keys].map((key) => lockId(key)))].sort((a, b) => a - b)
-    await tx.query(sql.lockOwners, [t.ownerLockClass, ids])
+    return inTransaction(client, work, sql.lockOwners(t.ownerLockClass, ids))
   }
 
   /** Removes the owner's row when it has no cards left (the owner leaves `listOwners`). */
@@ -152,6 +156,106 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     return rows[0] ? { applied: true, card: rowToCard(rows[0]) } : { applied: false, card: null }
   }
 
+  /**
+   * Reads what the batch needs to know about its cards (existing rows, tombstones) in one query
+   * and decides which cards are applied, or returns null when the cards interact and must be
+   * written one by one.
+   */
+  const planBatch = async (
+    tx: PostgresQueryable,
+    cards: readonly Card[],
+    observedAt: number | undefined,
+  ): Promise<BatchPlan | null> => {
+    const keys = new Set<string>()
+    const defaults = new Map<string, Card>()
+    for (const card of cards) {
+      const key = cardKey(card)
+      if (keys.has(key)) return null
+      keys.add(key)
+      if (card.isDefault) {
+        const slot = defaultSlot(card, card.currency)
+        if (defaults.has(slot)) return null
+        defaults.set(slot, card)
+      }
+    }
+    const columns = KEY_COLUMNS.map((_, i) => cards.map((card) => keyParams(card)[i]))
+    const { rows } = await tx.query(sql.selectBatchState, columns)
+    const state = new Map<number, BatchStateRow>()
+    // The owners' stored defaults (ord 0), by slot: a new default clears only what is there.
+    const storedDefaults = new Map<string, string[]>()
+    for (const row of rows as BatchStateRow[]) {
+      const ord = Number(row.ord)
+      if (ord > 0) {
+        state.set(ord, row)
+        continue
+      }
+      const owner = { type: row.owner_type, id: row.owner_id }
+      const slot = defaultSlot({ provider: row.provider, owner }, row.currency)
+      storedDefaults.set(slot, [...(storedDefaults.get(slot) ?? []), row.card_id])
+    }
+    const applied: Card[] = []
+    const fresh: Card[] = []
+    const displacing: Card[] = []
+    let tombstones = false
+    for (const [i, card] of cards.entries()) {
+      const row = state.get(i + 1)
+      const existing = row?.existing === true
+      if (existing && row.is_default) {
+        // The stored default this card's write would find: if another card of the batch takes
+        // its place, the card-by-card path clears it between two writes of the batch.
+        const rival = defaults.get(defaultSlot(card, row.currency))
+        if (rival !== undefined && rival !== card) return null
+      }
+      if (observedAt !== undefined && row !== undefined) {
+        const last = existing ? row.row_observed : row.tombstone_observed
+        if (last !== null && last !== undefined && observedAt < Number(last)) continue
+      }
+      applied.push(card)
+      const displaced = card.isDefault ? storedDefaults.get(defaultSlot(card, card.currency)) : []
+      if (displaced?.some((id) => id !== card.id)) displacing.push(card)
+      if (!existing) {
+        fresh.push(card)
+        if (row?.tombstone_observed !== null && row?.tombstone_observed !== undefined) {
+          tombstones = true
+        }
+      }
+    }
+    return { applied, fresh, displacing, tombstones }
+  }
+
+  const applyBatch = async (
+    tx: PostgresQueryable,
+    plan: BatchPlan,
+    observedAt: number | undefined,
+  ) => {
+    const { applied, fresh, displacing } = plan
+    if (applied.length === 0) return
+    // The old defaults go first: the partial unique index allows one default at any moment.
+    if (displacing.length > 0) {
+      await tx.query(sql.clearDefaultsOfBatch, [
+        ...KEY_COLUMNS.map((_, i) => displacing.map((card) => keyParams(card)[i])),
+        displacing.map((card) => card.currency),
+      ])
+    }
+    const freshKeys = KEY_COLUMNS.map((_, i) => fresh.map((card) => keyParams(card)[i]))
+    // The owners' rows (which record when they first got a card, in the order of the batch) and
+    // the fresh cards' tombstones ride along with the first chunk's INSERT: other tables, so
+    // one statement may write them all.
+    for (let start = 0; start < applied.length; start += UPSERT_CHUNK) {
+      const chunk = applied.slice(start, start + UPSERT_CHUNK)
+      const values = chunk.flatMap((card) => [...cardValues(card), observedAt ?? null])
+      if (start > 0 || fresh.length === 0) {
+        await tx.query(sql.upsertCards(chunk.length), values)
+      } else {
+        await tx.query(sql.upsertCardsAndOwners(chunk.length, plan.tombstones), [
+          ...values,
+          // The tombstones' DELETE, the only user of the card ids, is there only when needed.
+          ...(plan.tombstones ? freshKeys : freshKeys.slice(0, 3)),
+        ])
+      }
+    }
+  }
+
   const store: CardStore = {
     async get(scope, cardId) {
       const row = await select(client, scopeParams(scope), cardId)
@@ -169,28 +273,32 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     },
 
     async upsert(card, writeOptions = {}) {
-      return inTransaction(client, async (tx) => {
-        await lockOwners(tx, [scopeParams({ provider: card.provider, owner: card.owner })])
-        return write(tx, card, writeOptions.observedAt)
-      })
+      const key = scopeParams({ provider: card.provider, owner: card.owner })
+      return withOwnersLocked([key], (tx) => write(tx, card, writeOptions.observedAt))
     },
 
     async upsertMany(cards, writeOptions = {}) {
       if (cards.length === 0) return
-      await inTransaction(client, async (tx) => {
-        await lockOwners(
-          tx,
-          cards.map((card) => scopeParams({ provider: card.provider, owner: card.owner })),
-        )
-        for (const card of cards) await write(tx, card, writeOptions.observedAt)
+      const { observedAt } = writeOptions
+      const keys = cards.map((card) => scopeParams({ provider: card.provider, owner: card.owner }))
+      await withOwnersLocked(keys, async (tx) => {
+        // A handful of statements for the whole batch instead of several per card: the round
+        // trips, not the server, were the cost. Batches whose cards interact (the same card
+        // twice, a default displacing another card of the batch) take the card-by-card path,
+        // whose order of effects (versions, defaults) the batched one cannot reproduce.
+        const plan = await planBatch(tx, cards, observedAt)
+        if (plan === null) {
+          for (const card of cards) await write(tx, card, observedAt)
+          return
+        }
+        await applyBatch(tx, plan, observedAt)
       })
     },
 
     async delete(scope, cardId, writeOptions = {}) {
       const { observedAt } = writeOptions
-      return inTransaction(client, async (tx) => {
-        const key = scopeParams(scope)
-        await lockOwners(tx, [key])
+      const key = scopeParams(scope)
+      return withOwnersLocked([key], async (tx) => {
         const existing = await select(tx, key, cardId)
         let deleted = false
         const last = observedAt === undefined ? null : await lastObserved(tx, key, cardId, existing)
@@ -209,9 +317,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     },
 
     async setDefault(scope, cardId) {
-      await inTransaction(client, async (tx) => {
-        const key = scopeParams(scope)
-        await lockOwners(tx, [key])
+      const key = scopeParams(scope)
+      await withOwnersLocked([key], async (tx) => {
         if (cardId === null) {
           await tx.query(sql.clearAllDefaults, [...key])
         } else {
@@ -253,6 +360,52 @@ interface OwnerRow {
   owner_id: string
 }
 
+/** What {@link postgresStore}'s batched `upsertMany` writes. */
+interface BatchPlan {
+  /** The cards not refused as older than their row or tombstone, in the batch's order. */
+  applied: Card[]
+  /** The applied cards that have no row yet. */
+  fresh: Card[]
+  /** The applied default cards that displace a stored default of their owner and currency. */
+  displacing: Card[]
+  /** Whether any fresh card has a tombstone to remove. */
+  tombstones: boolean
+}
+
+/** A row of `selectBatchState`: one per card of the batch that has a row or a tombstone. */
+interface BatchStateRow {
+  /** The card's position in the batch (1-based), or 0 for a stored default of a batch owner. */
+  ord: string | number
+  provider: string
+  owner_type: Owner['type']
+  owner_id: string
+  card_id: string
+  existing: boolean
+  is_default: boolean | null
+  currency: string | null
+  row_observed: string | number | null
+  tombstone_observed: string | number | null
+}
+
+/** Cards per multi-row INSERT: 25 parameters a card, well under Postgres's 65,535. */
+const UPSERT_CHUNK = 1000
+
+const KEY_COLUMNS = ['provider', 'owner_type', 'owner_id', 'card_id'] as const
+
+function keyParams(card: Card): readonly [string, Owner['type'], string, string] {
+  return [card.provider, card.owner.type, card.owner.id, card.id]
+}
+
+function cardKey(card: Card): string {
+  return keyParams(card).join('\u0000')
+}
+
+/** The owner and currency a default belongs to (`currency IS NOT DISTINCT FROM`, as cleared). */
+function defaultSlot(card: Pick<Card, 'provider' | 'owner'>, currency: string | null): string {
+  const owner = [card.provider, card.owner.type, card.owner.id].join('\u0000')
+  return currency === null ? `${owner}\u0001` : `${owner}\u0000${currency}`
+}
+
 /** The 32-bit advisory lock id of an owner (two owners may share one: they then wait in turn). */
 function lockId(key: ScopeParams): number {
   return createHash('sha256').update(key.join('\u0000')).digest().readInt32BE(0)
@@ -264,11 +417,32 @@ function scopeParams(scope: CardScope): ScopeParams {
 
 const SCOPE = 'provider = $1 AND owner_type = $2 AND owner_id = $3'
 const KEY = `${SCOPE} AND card_id = $4`
+/** The batch's keys, one text array a column (`$1` … `$4`), in the batch's order. */
+const BATCH_KEYS = '$1::text[], $2::text[], $3::text[], $4::text[]'
 
 function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
   const values = CARD_COLUMNS.map((column, i) => `$${i + 1}${CARD_CASTS[column] ?? ''}`)
   const observed = `$${CARD_COLUMNS.length + 1}::bigint`
+  const width = CARD_COLUMNS.length + 1
+  const upsertCards = (count: number) => {
+    const rows = Array.from({ length: count }, (_, row) => {
+      const cells = CARD_COLUMNS.map(
+        (column, i) => `$${row * width + i + 1}${CARD_CASTS[column] ?? ''}`,
+      )
+      return `(${cells.join(', ')}, $${row * width + width}::bigint)`
+    })
+    return `INSERT INTO ${t.cards} AS c (${CARD_COLUMNS.join(', ')}, observed_at)
+      VALUES ${rows.join(',\n        ')}
+      ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
+        ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
+        version = c.version + 1,
+        updated_at = now(),
+        observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
+      WHERE EXCLUDED.observed_at IS NULL
+        OR c.observed_at IS NULL
+        OR EXCLUDED.observed_at >= c.observed_at`
+  }
   return {
     selectCard: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${KEY}`,
     listCards: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${SCOPE} ORDER BY seq DESC`,
@@ -302,11 +476,55 @@ function statements(t: TableNames) {
       ON CONFLICT (provider, owner_type, owner_id, card_id)
       DO UPDATE SET observed_at = EXCLUDED.observed_at`,
     deleteTombstone: `DELETE FROM ${t.tombstones} WHERE ${KEY}`,
+    // One row per card of the batch (its position, 1-based) that has a row or a tombstone.
+    // Then (ord 0) the stored defaults of the batch's owners.
+    selectBatchState: `SELECT k.ord, k.provider, k.owner_type, k.owner_id, k.card_id,
+        c.card_id IS NOT NULL AS existing, c.is_default, c.currency,
+        c.observed_at AS row_observed, d.observed_at AS tombstone_observed
+      FROM unnest(${BATCH_KEYS}) WITH ORDINALITY
+        AS k(provider, owner_type, owner_id, card_id, ord)
+      LEFT JOIN ${t.cards} c ON c.provider = k.provider AND c.owner_type = k.owner_type
+        AND c.owner_id = k.owner_id AND c.card_id = k.card_id
+      LEFT JOIN ${t.tombstones} d ON d.provider = k.provider AND d.owner_type = k.owner_type
+        AND d.owner_id = k.owner_id AND d.card_id = k.card_id
+      WHERE c.card_id IS NOT NULL OR d.card_id IS NOT NULL
+      UNION ALL
+      SELECT 0, provider, owner_type, owner_id, card_id, true, true, currency, NULL, NULL
+      FROM ${t.cards}
+      WHERE is_default AND (provider, owner_type, owner_id) IN
+        (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+    upsertCardsAndOwners: (count: number, tombstones: boolean) => {
+      const keys = Array.from({ length: 4 }, (_, i) => `$${count * width + i + 1}::text[]`)
+      const deleteTombstones = `, tombstones AS (DELETE FROM ${t.tombstones} d
+        USING unnest(${keys.join(', ')}) AS k(provider, owner_type, owner_id, card_id)
+        WHERE d.provider = k.provider AND d.owner_type = k.owner_type
+          AND d.owner_id = k.owner_id AND d.card_id = k.card_id)`
+      // Rows in the batch's order (ORDINALITY): the owners' seq keeps the order of their first card.
+      return `WITH owners AS (INSERT INTO ${t.owners} (provider, owner_type, owner_id)
+        SELECT provider, owner_type, owner_id
+          FROM unnest(${keys.slice(0, 3).join(', ')}) WITH ORDINALITY
+            AS k(provider, owner_type, owner_id, ord)
+          ORDER BY ord
+        ON CONFLICT (provider, owner_type, owner_id) DO NOTHING)${tombstones ? deleteTombstones : ''}
+      ${upsertCards(count)}`
+    },
+    upsertCards: (count: number) => upsertCards(count),
+    clearDefaultsOfBatch: `UPDATE ${t.cards} c
+      SET is_default = false, version = c.version + 1, updated_at = now()
+      FROM unnest(${BATCH_KEYS}, $5::text[]) AS d(provider, owner_type, owner_id, card_id, currency)
+      WHERE c.provider = d.provider AND c.owner_type = d.owner_type AND c.owner_id = d.owner_id
+        AND c.is_default AND c.card_id <> d.card_id AND c.currency IS NOT DISTINCT FROM d.currency`,
     insertOwner: `INSERT INTO ${t.owners} (provider, owner_type, owner_id) VALUES ($1, $2, $3)
       ON CONFLICT (provider, owner_type, owner_id) DO NOTHING`,
     // ORDER BY in a subquery: the locks are taken in the order of the ids, sorted by the caller.
-    lockOwners: `SELECT pg_advisory_xact_lock($1::int, id)
-      FROM (SELECT id FROM unnest($2::int[]) AS id ORDER BY id) AS ids`,
+    // No parameters (it goes with BEGIN): the ids are 32-bit integers, checked, written inline.
+    lockOwners: (lockClass: number, ids: readonly number[]) => {
+      if (![lockClass, ...ids].every((id) => Number.isInteger(id) && Math.abs(id) <= 2 ** 31)) {
+        throw new TypeError('advisory lock ids must be 32-bit integers')
+      }
+      return `SELECT pg_advisory_xact_lock(${lockClass}, id)
+      FROM (SELECT id FROM unnest(ARRAY[${ids.join(', ')}]::int[]) AS id ORDER BY id) AS ids`
+    },
     deleteOwnerIfEmpty: `DELETE FROM ${t.owners} o WHERE o.provider = $1 AND o.owner_type = $2
       AND o.owner_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t.cards} c
         WHERE c.provider = $1 AND c.owner_type = $2 AND c.owner_id = $3)`,
