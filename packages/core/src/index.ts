@@ -17,6 +17,13 @@ export {
   sameOwner,
 } from './card.js'
 export {
+  CARD_COLUMNS,
+  type CardColumn,
+  type CardColumnsRow,
+  cardColumnValues,
+  cardFromColumns,
+} from './card-columns.js'
+export {
   type CardDetails,
   type CardDetailsInput,
   CardDetailsSchema,

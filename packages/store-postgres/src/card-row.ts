@@ -1,66 +1,15 @@
-import type { Card, StoredCard } from '@cardport/core'
+import { CARD_COLUMNS, type CardColumnsRow, cardFromColumns, type StoredCard } from '@cardport/core'
 
-/** A row of the cards table, as `pg` or PGlite returns it. */
-export interface CardRow {
-  provider: string
-  owner_type: Card['owner']['type']
-  owner_id: string
-  card_id: string
-  brand: Card['brand']
-  last4: string
-  exp_month: number
-  exp_year: number
-  holder_name: string | null
-  address_line1: string | null
-  address_line2: string | null
-  address_city: string | null
-  address_state: string | null
-  address_postal_code: string | null
-  address_country: string | null
-  country: string | null
-  fingerprint: string | null
-  funding: Card['funding']
-  /** `json`: parsed by both drivers, or text when a custom type parser says so. */
-  checks: Card['checks'] | string
-  currency: string | null
-  is_default: boolean
-  status: Card['status']
-  metadata: Card['metadata'] | string
-  created_at: string | null
-  version: number
+export { CARD_COLUMNS, cardColumnValues as cardValues } from '@cardport/core'
+
+/** A row of the cards table, as `pg` or PGlite returns it: core's card columns plus bookkeeping. */
+export interface CardRow extends CardColumnsRow {
+  version: number | string
   /** `timestamptz`: a Date, or text with a custom type parser. */
   updated_at: Date | string
   /** `bigint`: `pg` returns text (it may not fit a number), PGlite a number. */
   observed_at: string | number | null
 }
-
-/** The columns a write sets, in the order of {@link cardValues}. */
-export const CARD_COLUMNS = [
-  'provider',
-  'owner_type',
-  'owner_id',
-  'card_id',
-  'brand',
-  'last4',
-  'exp_month',
-  'exp_year',
-  'holder_name',
-  'address_line1',
-  'address_line2',
-  'address_city',
-  'address_state',
-  'address_postal_code',
-  'address_country',
-  'country',
-  'fingerprint',
-  'funding',
-  'checks',
-  'currency',
-  'is_default',
-  'status',
-  'metadata',
-  'created_at',
-] as const
 
 /** The columns a read returns. */
 export const SELECT_COLUMNS = [...CARD_COLUMNS, 'version', 'updated_at', 'observed_at'].join(', ')
@@ -71,66 +20,10 @@ export const CARD_CASTS: Partial<Record<(typeof CARD_COLUMNS)[number], string>> 
   metadata: '::json',
 }
 
-/** The values of {@link CARD_COLUMNS} for a card. */
-export function cardValues(card: Card): unknown[] {
-  return [
-    card.provider,
-    card.owner.type,
-    card.owner.id,
-    card.id,
-    card.brand,
-    card.last4,
-    card.expMonth,
-    card.expYear,
-    card.holderName,
-    card.address.line1,
-    card.address.line2,
-    card.address.city,
-    card.address.state,
-    card.address.postalCode,
-    card.address.country,
-    card.country,
-    card.fingerprint,
-    card.funding,
-    // `json`, not `jsonb`: json keeps the text as written, so keys keep their order and a card
-    // read back compares equal, key for key, to the provider's (reconcile compares them).
-    JSON.stringify(card.checks),
-    card.currency,
-    card.isDefault,
-    card.status,
-    JSON.stringify(card.metadata),
-    card.createdAt,
-  ]
-}
-
 /** The stored card a row holds. */
 export function rowToCard(row: CardRow): StoredCard {
   return {
-    id: row.card_id,
-    provider: row.provider,
-    owner: { type: row.owner_type, id: row.owner_id },
-    brand: row.brand,
-    last4: row.last4,
-    expMonth: Number(row.exp_month),
-    expYear: Number(row.exp_year),
-    holderName: row.holder_name,
-    address: {
-      line1: row.address_line1,
-      line2: row.address_line2,
-      city: row.address_city,
-      state: row.address_state,
-      postalCode: row.address_postal_code,
-      country: row.address_country,
-    },
-    country: row.country,
-    fingerprint: row.fingerprint,
-    funding: row.funding,
-    checks: typeof row.checks === 'string' ? JSON.parse(row.checks) : row.checks,
-    currency: row.currency,
-    isDefault: row.is_default,
-    status: row.status,
-    metadata: typeof row.metadata === 'string' ? JSON.parse(row.metadata) : row.metadata,
-    createdAt: row.created_at,
+    ...cardFromColumns(row),
     version: Number(row.version),
     updatedAt: new Date(row.updated_at).toISOString(),
     observedAt: row.observed_at === null ? null : Number(row.observed_at),
