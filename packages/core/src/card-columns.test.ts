@@ -8,7 +8,9 @@ import {
 } from './card-columns.js'
 
 const rowOf = (values: unknown[]) =>
-  Object.fromEntries(CARD_COLUMNS.map((column, i) => [column, values[i]])) as CardColumnsRow
+  Object.fromEntries(
+    CARD_COLUMNS.map((column, i) => [column, values[i]]),
+  ) as unknown as CardColumnsRow
 
 describe('card columns', () => {
   const cards = [...stripeSeedCards, ...marketplaceSeedCards].map((seed) => seed.normalized)
