@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { CARD_COLUMNS } from '@cardport/core'
 import { spawnEmulatorServer } from './emulator-process.mjs'
 import { main } from './lib.mjs'
 
@@ -334,34 +335,10 @@ async function baselineTarget(config, stripe) {
   }
 }
 
-const COLUMNS = [
-  'provider',
-  'owner_type',
-  'owner_id',
-  'card_id',
-  'brand',
-  'last4',
-  'exp_month',
-  'exp_year',
-  'holder_name',
-  'address_line1',
-  'address_line2',
-  'address_city',
-  'address_state',
-  'address_postal_code',
-  'address_country',
-  'country',
-  'fingerprint',
-  'funding',
-  'checks',
-  'currency',
-  'is_default',
-  'status',
-  'metadata',
-  'created_at',
-]
-
-/** What an application would write by hand: no validation, no default (not in the list). */
+/**
+ * What an application would write by hand, in the stores' table layout (`CARD_COLUMNS`): no
+ * validation, no default (not in the list).
+ */
 function toRow(card, owner) {
   return [
     'stripe',
@@ -411,11 +388,11 @@ async function bulkInserter(config) {
     const db = new Database(join(config.dir, 'baseline.db'))
     db.pragma('journal_mode = WAL')
     db.exec(`CREATE TABLE baseline_cards (
-      ${COLUMNS.map((column) => `${column} ${/exp_|is_default/.test(column) ? 'INTEGER' : 'TEXT'}`).join(', ')},
+      ${CARD_COLUMNS.map((column) => `${column} ${/exp_|is_default/.test(column) ? 'INTEGER' : 'TEXT'}`).join(', ')},
       PRIMARY KEY (provider, owner_type, owner_id, card_id)
     )`)
     const statement = db.prepare(
-      `INSERT INTO baseline_cards (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+      `INSERT INTO baseline_cards (${CARD_COLUMNS.join(', ')}) VALUES (${CARD_COLUMNS.map(() => '?').join(', ')})`,
     )
     const insertAll = db.transaction((rows) => {
       for (const row of rows) statement.run(row.map((value) => (value === false ? 0 : value)))
@@ -431,7 +408,7 @@ async function bulkInserter(config) {
   const table = `"${config.schema}".baseline_cards`
   await pool.query(`CREATE SCHEMA IF NOT EXISTS "${config.schema}"`)
   await pool.query(`CREATE TABLE ${table} (
-    ${COLUMNS.map((column) => `${column} ${columnType(column)}`).join(', ')},
+    ${CARD_COLUMNS.map((column) => `${column} ${columnType(column)}`).join(', ')},
     PRIMARY KEY (provider, owner_type, owner_id, card_id)
   )`)
   return {
@@ -443,7 +420,7 @@ async function bulkInserter(config) {
         return `(${row.map((_, i) => `$${start + i + 1}`).join(', ')})`
       })
       await pool.query(
-        `INSERT INTO ${table} (${COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
+        `INSERT INTO ${table} (${CARD_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}`,
         values,
       )
     },
