@@ -166,30 +166,12 @@ interface AccountRecord {
 }
 
 /** A stored card: the last four digits and a hash, never the number or the security code. */
-interface CardRecord {
-  id: string
+interface CardRecord
+  extends Omit<MarketplaceCardView, '_type' | '_uris' | 'uri' | 'account' | 'customer'> {
   marketplace: string
   account: string | null
   /** The order of association: the highest valid one is the account's chosen card. */
   associated: number
-  created_at: string
-  hash: string
-  last_four: string
-  brand: MarketplaceCardBrand
-  card_type: string
-  expiration_month: number
-  expiration_year: number
-  name: string | null
-  street_address: string | null
-  city: string | null
-  region: string | null
-  postal_code: string | null
-  country_code: string | null
-  meta: Record<string, string>
-  is_valid: boolean
-  is_verified: boolean
-  security_code_check: MarketplaceCheckOutcome
-  postal_code_check: MarketplaceCheckOutcome
   /** The test table says the processor declines it when it is associated. */
   declines: boolean
 }
