@@ -17,7 +17,7 @@ export type OwnerType = Owner['type']
 
 // No field ever holds a card number (DESIGN). Free text read from a provider has it masked
 // (`•••• 4242`): refusing it would make the provider's card unreadable, and a whole listing with it.
-const maskedText = z.string().min(1).transform(maskCardNumbers).nullable()
+const maskedText = z.string().min(1).overwrite(maskCardNumbers).nullable()
 
 const CountrySchema = z
   .string()
@@ -92,7 +92,7 @@ export const CardSchema = z.object({
   expMonth: z.number().int().min(1).max(12),
   expYear: z.number().int().min(1970).max(9999),
   /** A card number in it is masked (`•••• 4242`). */
-  holderName: z.string().transform(maskCardNumbers).nullable(),
+  holderName: z.string().overwrite(maskCardNumbers).nullable(),
   address: CardAddressSchema,
   /** The issuing country, ISO 3166-1 alpha-2. */
   country: z

@@ -258,6 +258,16 @@ describe('memoryStore: stored objects are copies', () => {
     expect((await store.get(aliceScope, 'card_2'))?.last4).toBe('4242')
   })
 
+  it('stores the fields of a card and nothing else the object carries', async () => {
+    const first = await store.upsert(card('card_1', alice))
+    // A stored card written back, as an application might: its bookkeeping is the store's own.
+    const stray = { ...first.card!, version: 99, extra: 'not a card field' } as Card
+    await store.upsert(stray)
+    const stored = await store.get(aliceScope, 'card_1')
+    expect(stored?.version).toBe(2)
+    expect(stored).not.toHaveProperty('extra')
+  })
+
   it('is not changed by mutating an owner it listed', async () => {
     await store.upsert(card('card_1', alice))
     const [listed] = await collect(store.listOwners('memory'))

@@ -1,5 +1,12 @@
 import type { Card, Owner } from './card.js'
-import { type CardScope, type CardStore, type StoredCard, scopeKey, scopeOf } from './store.js'
+import {
+  type CardScope,
+  type CardStore,
+  type StoredCard,
+  scopeKey,
+  scopeOf,
+  type UpsertResult,
+} from './store.js'
 
 /**
  * A {@link CardStore} in process memory: the embedded default, for demos, tests and
@@ -27,49 +34,50 @@ export function memoryStore(): CardStore {
     return last !== undefined && last !== null && observedAt < last
   }
 
-  const write = (card: Card, observedAt?: number) => {
-    const scope = scopeOf(card)
-    const key = `${scopeKey(scope)}\u0000${card.id}`
-    let entry = owners.get(scopeKey(scope))
+  // Returns the row as stored (not a copy): `upsert` copies it for its caller, `upsertMany`
+  // has no caller to give it to.
+  const write = (card: Card, observedAt?: number): UpsertResult => {
+    const ownerKey = scopeKey(scopeOf(card))
+    const key = `${ownerKey}\u0000${card.id}`
+    let entry = owners.get(ownerKey)
     const existing = entry?.cards.get(card.id)
-    if (isStale(key, existing, observedAt)) {
-      return { applied: false, card: existing ? structuredClone(existing) : null }
-    }
+    if (isStale(key, existing, observedAt)) return { applied: false, card: existing ?? null }
     if (!entry) {
       entry = { provider: card.provider, owner: { ...card.owner }, cards: new Map() }
-      owners.set(scopeKey(scope), entry)
+      owners.set(ownerKey, entry)
     }
     if (card.isDefault) clearDefaults(entry.cards, card.currency, card.id)
     tombstones.delete(key)
-    const stored: StoredCard = {
-      ...structuredClone(card),
-      version: (existing?.version ?? 0) + 1,
-      updatedAt: new Date().toISOString(),
-      observedAt: observedAt ?? existing?.observedAt ?? null,
-    }
+    const stored = storedCard(
+      card,
+      (existing?.version ?? 0) + 1,
+      new Date().toISOString(),
+      observedAt ?? existing?.observedAt ?? null,
+    )
     entry.cards.set(card.id, stored)
-    return { applied: true, card: structuredClone(stored) }
+    return { applied: true, card: stored }
   }
 
   return {
     async get(scope, cardId) {
       const card = cardsOf(scope)?.get(cardId)
-      return card ? structuredClone(card) : null
+      return card ? copyStored(card) : null
     },
 
     async listByOwner(scope) {
-      return [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => structuredClone(card))
+      return [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => copyStored(card))
     },
 
     async getDefault(scope) {
       for (const card of cardsOf(scope)?.values() ?? []) {
-        if (card.isDefault) return structuredClone(card)
+        if (card.isDefault) return copyStored(card)
       }
       return null
     },
 
     async upsert(card, options = {}) {
-      return write(card, options.observedAt)
+      const result = write(card, options.observedAt)
+      return { applied: result.applied, card: result.card && copyStored(result.card) }
     },
 
     async upsertMany(cards, options = {}) {
@@ -96,7 +104,7 @@ export function memoryStore(): CardStore {
       if (cardId !== null && !target) return
       if (target) {
         clearDefaults(cards, target.currency, target.id)
-        cards.set(target.id, bump({ ...target, isDefault: true }))
+        cards.set(target.id, bump(target, true))
       } else {
         clearDefaults(cards, undefined, undefined)
       }
@@ -121,10 +129,54 @@ function clearDefaults(
   for (const card of cards.values()) {
     if (!card.isDefault || card.id === keep) continue
     if (currency !== undefined && card.currency !== currency) continue
-    cards.set(card.id, bump({ ...card, isDefault: false }))
+    cards.set(card.id, bump(card, false))
   }
 }
 
-function bump(card: StoredCard): StoredCard {
-  return { ...card, version: card.version + 1, updatedAt: new Date().toISOString() }
+function bump(card: StoredCard, isDefault: boolean): StoredCard {
+  const next = storedCard(card, card.version + 1, new Date().toISOString(), card.observedAt)
+  next.isDefault = isDefault
+  return next
+}
+
+/** A copy of a stored row: what the store hands out never shares an object with its rows. */
+function copyStored(card: StoredCard): StoredCard {
+  return storedCard(card, card.version, card.updatedAt, card.observedAt)
+}
+
+/**
+ * A stored row holding a deep copy of `card`: every field named, so that no object is shared
+ * with the caller and no stray property (a stored row's old bookkeeping) comes along. Listing
+ * the fields is an order of magnitude cheaper than `structuredClone` or a spread followed by
+ * more keys, which takes V8 off its fast path; the `Card` type keeps the list complete.
+ */
+function storedCard(
+  card: Card,
+  version: number,
+  updatedAt: string,
+  observedAt: number | null,
+): StoredCard {
+  return {
+    id: card.id,
+    provider: card.provider,
+    owner: { type: card.owner.type, id: card.owner.id },
+    brand: card.brand,
+    last4: card.last4,
+    expMonth: card.expMonth,
+    expYear: card.expYear,
+    holderName: card.holderName,
+    address: { ...card.address },
+    country: card.country,
+    fingerprint: card.fingerprint,
+    funding: card.funding,
+    checks: { ...card.checks },
+    currency: card.currency,
+    isDefault: card.isDefault,
+    status: card.status,
+    metadata: { ...card.metadata },
+    createdAt: card.createdAt,
+    version,
+    updatedAt,
+    observedAt,
+  }
 }

@@ -52,7 +52,7 @@ export type Metadata = z.infer<typeof MetadataSchema>
 export const ProviderMetadataSchema = withKeyLimit(
   z.record(
     MetadataKeySchema,
-    MetadataTextSchema.min(1, 'a stored metadata value is never empty').transform(maskCardNumbers),
+    MetadataTextSchema.min(1, 'a stored metadata value is never empty').overwrite(maskCardNumbers),
   ),
 )
 

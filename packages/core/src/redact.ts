@@ -18,6 +18,7 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
  * ```
  */
 export function redact(text: string): string {
+  if (!hasDigits(text, 12)) return text
   return text.replace(DIGIT_RUN, (run) => maskRun(run, 12, looksLikeCard))
 }
 
@@ -43,6 +44,7 @@ export function containsCardNumber(text: string): boolean {
  * text as is. The core applies it to the free text of cards read from a provider.
  */
 export function maskCardNumbers(text: string): string {
+  if (!hasDigits(text, 13)) return text
   return text.replace(DIGIT_RUN, (run) => maskRun(run, 13, isCardNumber))
 }
 
@@ -93,6 +95,17 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
   }
   if (masked) output += `•••• ${masked.replace(/\D/g, '').slice(-4)}`
   return output
+}
+
+// Most text holds no card-sized run of digits: a scan of its characters, far cheaper than the
+// regular expression, lets it through untouched (every card read from a provider passes here).
+function hasDigits(text: string, count: number): boolean {
+  let found = 0
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index)
+    if (code >= 48 && code <= 57 && ++found >= count) return true
+  }
+  return false
 }
 
 function looksLikeCard(digits: string): boolean {
