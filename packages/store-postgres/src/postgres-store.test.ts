@@ -223,67 +223,6 @@ describePostgres('postgresStore', (db) => {
     expect(rows).toEqual([{ one: 1 }])
     expect(await store.get(aliceScope, 'card_1')).toBeNull()
   })
-
-  it('writes a batch exactly as the same cards upserted one by one', async () => {
-    // Two stores side by side: upsertMany's batched statements against the card-by-card path of
-    // upsert, over a seeded random program that mixes defaults, currencies, stale writes,
-    // tombstones and repeated cards.
-    const batched = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: 'a_' })
-    const single = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: 'b_' })
-    let seed = 20_261_123
-    const pick = <T>(items: readonly T[]): T => {
-      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
-      return items[Math.floor(seed / 65_536) % items.length] as T
-    }
-    const owners = [alice, shop]
-    const ids = ['card_1', 'card_2', 'card_3', 'card_4']
-    const times = [undefined, 100, 200, 300, 400]
-    const dump = async (prefix: 'a_' | 'b_') => {
-      const store = prefix === 'a_' ? batched : single
-      const { rows } = await db.client.query(
-        `SELECT owner_type, owner_id, card_id, observed_at FROM "${db.schema}".${prefix}card_tombstones
-          ORDER BY owner_type, owner_id, card_id`,
-      )
-      const cards = []
-      for (const owner of owners) {
-        const listed = await store.listByOwner({ provider: 'memory', owner })
-        cards.push(listed.map(({ updatedAt, ...rest }) => rest))
-      }
-      return { tombstones: rows, cards, owners: await collect(store.listOwners('memory')) }
-    }
-    let batches = 0
-    for (let step = 0; step < 150; step++) {
-      const observedAt = pick(times)
-      const options = observedAt === undefined ? {} : { observedAt }
-      const action = pick(['many', 'many', 'many', 'delete', 'default'] as const)
-      const scope = { provider: 'memory', owner: pick(owners) }
-      if (action === 'many') {
-        const batch = Array.from({ length: pick([1, 2, 3, 4, 5, 6]) }, () => {
-          const owner = pick(owners)
-          return card(pick(ids), owner, {
-            isDefault: pick([true, false, false]),
-            currency: owner.type === 'account' ? pick(['usd', 'eur']) : null,
-            last4: pick(['1111', '2222']),
-          })
-        })
-        await batched.upsertMany(batch, options)
-        for (const each of batch) await single.upsert(each, options)
-        batches++
-      } else if (action === 'delete') {
-        const id = pick(ids)
-        expect(await batched.delete(scope, id, options)).toBe(
-          await single.delete(scope, id, options),
-        )
-      } else {
-        const id = pick([...ids, null])
-        await batched.setDefault(scope, id)
-        await single.setDefault(scope, id)
-      }
-      expect(await dump('a_'), `step ${step}`).toEqual(await dump('b_'))
-    }
-    expect(batches).toBeGreaterThan(50)
-    expect((await dump('a_')).cards.flat().some((stored) => stored.version > 3)).toBe(true)
-  })
 })
 
 // --- helpers ---

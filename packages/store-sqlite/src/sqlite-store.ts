@@ -121,6 +121,34 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     return row ? { applied: true, card: rowToCard(row) } : { applied: false, card: null }
   }
 
+  /**
+   * `upsertMany`'s path: the rules of {@link write} in fewer statements, and no row read back.
+   * A card that is not a default displaces nothing, so it needs no look at its row first: the
+   * upsert's own `WHERE` refuses a write older than the row, and a tombstone (which exists only
+   * while there is no row) is read once, to refuse an older write or to be removed by a newer
+   * one. Each owner's row is written once per batch. A default card takes the full path, which
+   * checks its row's age before it clears the owner's other default.
+   */
+  const writeBatch = (cards: readonly Card[], observedAt: number | undefined, at: string) => {
+    const ownersWritten = new Set<string>()
+    for (const card of cards) {
+      if (card.isDefault) {
+        write(card, observedAt, at)
+        continue
+      }
+      const key = scopeParams({ provider: card.provider, owner: card.owner })
+      const tombstone = tombstoneOf(key, card.id)
+      if (observedAt !== undefined && tombstone !== null && observedAt < tombstone) continue
+      const ownerKey = key.join('\u0000')
+      if (!ownersWritten.has(ownerKey)) {
+        sql.insertOwner.run(...key)
+        ownersWritten.add(ownerKey)
+      }
+      sql.writeCard.run(...cardValues(card), at, observedAt ?? null)
+      if (tombstone !== null) sql.deleteTombstone.run(...key, card.id)
+    }
+  }
+
   const remove = (scope: CardScope, cardId: string, observedAt: number | undefined): boolean => {
     const key = scopeParams(scope)
     const existing = sql.selectCard.get(...key, cardId) as CardRow | undefined
@@ -172,9 +200,7 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     async upsertMany(cards, writeOptions = {}) {
       if (cards.length === 0) return
       const at = now()
-      inTransaction(() => {
-        for (const card of cards) write(card, writeOptions.observedAt, at)
-      })
+      inTransaction(() => writeBatch(cards, writeOptions.observedAt, at))
     },
 
     async delete(scope, cardId, writeOptions = {}) {
@@ -234,6 +260,18 @@ const KEY = `${SCOPE} AND card_id = ?`
 
 function prepareStatements(db: SqliteDatabase) {
   const updatable = CARD_COLUMNS.slice(4)
+  // Inserts a card, or updates its row unless the write is older than the row.
+  const upsert = `
+    INSERT INTO cardport_cards (${CARD_COLUMNS.join(', ')}, version, updated_at, observed_at)
+    VALUES (${CARD_COLUMNS.map(() => '?').join(', ')}, 1, ?, ?)
+    ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
+      ${updatable.map((column) => `${column} = excluded.${column}`).join(',\n      ')},
+      version = cardport_cards.version + 1,
+      updated_at = excluded.updated_at,
+      observed_at = coalesce(excluded.observed_at, cardport_cards.observed_at)
+    WHERE excluded.observed_at IS NULL
+      OR cardport_cards.observed_at IS NULL
+      OR excluded.observed_at >= cardport_cards.observed_at`
   return {
     selectCard: db.prepare(`SELECT * FROM cardport_cards WHERE ${KEY}`),
     listCards: db.prepare(`SELECT * FROM cardport_cards WHERE ${SCOPE} ORDER BY seq DESC`),
@@ -241,19 +279,8 @@ function prepareStatements(db: SqliteDatabase) {
     selectDefault: db.prepare(
       `SELECT * FROM cardport_cards WHERE ${SCOPE} AND is_default = 1 ORDER BY seq LIMIT 1`,
     ),
-    upsertCard: db.prepare(`
-      INSERT INTO cardport_cards (${CARD_COLUMNS.join(', ')}, version, updated_at, observed_at)
-      VALUES (${CARD_COLUMNS.map(() => '?').join(', ')}, 1, ?, ?)
-      ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
-        ${updatable.map((column) => `${column} = excluded.${column}`).join(',\n        ')},
-        version = cardport_cards.version + 1,
-        updated_at = excluded.updated_at,
-        observed_at = coalesce(excluded.observed_at, cardport_cards.observed_at)
-      WHERE excluded.observed_at IS NULL
-        OR cardport_cards.observed_at IS NULL
-        OR excluded.observed_at >= cardport_cards.observed_at
-      RETURNING *
-    `),
+    upsertCard: db.prepare(`${upsert} RETURNING *`),
+    writeCard: db.prepare(upsert),
     clearDefaultsOfCurrency: db.prepare(`
       UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?
       WHERE ${SCOPE} AND is_default = 1 AND card_id <> ? AND currency IS ?

@@ -431,6 +431,73 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.defaultIds(scope)).toEqual([batch[2]!.id])
   })
 
+  check(
+    'upsertMany',
+    'leaves the store as the same cards upserted one by one would (a seeded random program)',
+    async (t) => {
+      // Stores batch their writes (fewer statements, no row read back); what comes out must be
+      // what `upsert` card after card gives. The same program runs under two provider names of
+      // the one store: batches through `upsertMany` under one, card by card under the other,
+      // mixing defaults, currencies, stale writes, deletions (tombstones) and repeated cards.
+      const batched = t.scope().provider
+      const single = `${batched}-one-by-one`
+      const owners: Owner[] = [t.scope().owner, t.scope('account').owner]
+      const ids = [t.cardId(), t.cardId(), t.cardId()]
+      const times = [undefined, T1, T2, T3, T4]
+      let seed = 20_261_123
+      const pick = <T>(items: readonly T[]): T => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+        return items[Math.floor(seed / 65_536) % items.length] as T
+      }
+      const under = (provider: string, owner: Owner): CardScope => ({ provider, owner })
+      const dump = async (provider: string) => {
+        const cards = []
+        for (const owner of owners) {
+          const listed = await t.store.listByOwner(under(provider, owner))
+          cards.push(listed.map(({ updatedAt, provider: _, ...rest }) => rest))
+        }
+        const listedOwners = []
+        for await (const owner of t.store.listOwners(provider)) listedOwners.push(owner)
+        return { cards, owners: listedOwners }
+      }
+      let batches = 0
+      for (let step = 0; step < 300; step++) {
+        const observedAt = pick(times)
+        const options = observedAt === undefined ? {} : { observedAt }
+        const action = pick(['many', 'many', 'many', 'delete', 'default'] as const)
+        const owner = pick(owners)
+        if (action === 'many') {
+          const batch = Array.from({ length: pick([1, 2, 3, 4, 5, 6]) }, () => {
+            const cardOwner = pick(owners)
+            return t.card(under(batched, cardOwner), {
+              id: pick(ids),
+              isDefault: pick([true, false, false]),
+              currency: cardOwner.type === 'account' ? pick(['usd', 'eur']) : null,
+              last4: pick(['1111', '2222']),
+            })
+          })
+          await t.store.upsertMany(batch, options)
+          for (const card of batch) await t.store.upsert({ ...card, provider: single }, options)
+          batches++
+        } else if (action === 'delete') {
+          const id = pick(ids)
+          expect(await t.store.delete(under(batched, owner), id, options), `step ${step}`).toBe(
+            await t.store.delete(under(single, owner), id, options),
+          )
+        } else {
+          const id = pick([...ids, null])
+          await t.store.setDefault(under(batched, owner), id)
+          await t.store.setDefault(under(single, owner), id)
+        }
+        expect(await dump(batched), `step ${step}`).toEqual(await dump(single))
+      }
+      expect(batches).toBeGreaterThan(40)
+      const stored = (await dump(batched)).cards.flat()
+      expect(stored.some((card) => card.version > 3)).toBe(true)
+      expect(stored.some((card) => card.isDefault)).toBe(true)
+    },
+  )
+
   // --- listOwners -----------------------------------------------------------------------------
   check('listOwners', 'streams each owner with cards at the provider, once', async (t) => {
     const alice = t.scope()

@@ -323,6 +323,26 @@ describe('describeCardStore catches a broken store', () => {
       'delete: a deletion with observedAt refuses older writes of the card',
       'delete: a deletion older than the stored card is refused',
       'upsertMany: refuses the cards of a batch older than the stored ones',
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+    ])
+  })
+
+  it('a store whose batches forget deletions fails the batch rules', async () => {
+    // A batch path that checks a card's age against its row only: a card deleted at T3 comes
+    // back from a batch observed at T2.
+    const forgetsTombstones = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        for (const card of cards) {
+          const row = await inner.get({ provider: card.provider, owner: card.owner }, card.id)
+          await inner.upsert(card, row ? options : {})
+        }
+      },
+    })
+    expect(await failedStoreChecks(forgetsTombstones)).toEqual([
+      'upsertMany: writes every card of the batch, for any number of owners',
+      'upsertMany: refuses the cards of a batch older than the stored ones',
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
     ])
   })
 })
