@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { type Card, CardSchema, formatOwner, isDefaultUnknown, type Owner } from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
+import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import type { MetadataPatch } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
@@ -306,6 +307,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const source = owners ?? store.listOwners(provider.name)
       const queue = isOwner(source) ? [source] : source
       let done = 0
+      // The owners in flight write their cards together (see createGroupWriter).
+      const write = createGroupWriter(store)
       await forEachConcurrently(
         queue,
         reconcileOptions.concurrency ?? concurrency,
@@ -315,7 +318,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             const partial = await withRetry(
               async () => {
                 const attempt = emptyPartial()
-                await reconcileOwner(owner, report.dryRun, attempt)
+                await reconcileOwner(owner, report.dryRun, attempt, write)
                 return attempt
               },
               { ...retry, signal: reconcileOptions.signal },
@@ -345,7 +348,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     defaultRepaired: [],
   })
 
-  const reconcileOwner = async (owner: Owner, dryRun: boolean, drift: OwnerDrift) => {
+  const reconcileOwner = async (
+    owner: Owner,
+    dryRun: boolean,
+    drift: OwnerDrift,
+    write: GroupWriter,
+  ) => {
     const ownerScope = scope(owner)
     const stored = new Map((await store.listByOwner(ownerScope)).map((card) => [card.id, card]))
     // Every default, not the first of each list: an account has one per currency, and the
@@ -356,7 +364,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     let providerDefault: string | null = null
     let batch: Card[] = []
     const flush = async () => {
-      if (!dryRun && batch.length > 0) await store.upsertMany(batch, { observedAt: Date.now() })
+      if (!dryRun && batch.length > 0) await write(batch, Date.now())
       batch = []
     }
 

@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest'
+import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import { createCardSync } from './card-sync.js'
+import { createGroupWriter } from './group-writer.js'
+import { memoryProvider } from './memory-provider.js'
+import { memoryStore } from './memory-store.js'
+import type { CardStore, WriteOptions } from './store.js'
+
+describe('createGroupWriter', () => {
+  it('writes the batches handed over in one turn in one upsertMany, with the oldest observedAt', async () => {
+    const { store, calls } = recordingStore()
+    const write = createGroupWriter(store)
+    await Promise.all([
+      write([card('a1', 'cus_a'), card('a2', 'cus_a')], 300),
+      write([card('b1', 'cus_b')], 100),
+      write([card('c1', 'cus_c')], 200),
+    ])
+    expect(calls).toEqual([{ ids: ['a1', 'a2', 'b1', 'c1'], observedAt: 100 }])
+    expect(await ids(store, 'cus_a')).toEqual(['a2', 'a1'])
+    expect(await ids(store, 'cus_b')).toEqual(['b1'])
+  })
+
+  it('groups the batches handed over while a write is in flight into the next write', async () => {
+    const { store, calls, release } = recordingStore({ hold: true })
+    const write = createGroupWriter(store)
+    const first = write([card('a1', 'cus_a')], 1)
+    await until(() => calls.length === 1)
+    const later = [write([card('b1', 'cus_b')], 2), write([card('c1', 'cus_c')], 3)]
+    release()
+    await Promise.all([first, ...later])
+    expect(calls.map((call) => call.ids)).toEqual([['a1'], ['b1', 'c1']])
+  })
+
+  it('writes at most 1,000 cards at once, never splitting a batch', async () => {
+    const { store, calls } = recordingStore()
+    const write = createGroupWriter(store)
+    const batch = (owner: string) =>
+      Array.from({ length: 400 }, (_, i) => card(`${owner}_${i}`, owner))
+    await Promise.all(['cus_a', 'cus_b', 'cus_c'].map((owner) => write(batch(owner), 1)))
+    expect(calls.map((call) => call.ids.length)).toEqual([800, 400])
+  })
+
+  it('after a failed group, writes each batch on its own: only the bad batch fails', async () => {
+    const { store, calls } = recordingStore({ refuse: 'bad' })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled([
+      write([card('a1', 'cus_a')], 1),
+      write([card('bad', 'cus_b')], 2),
+      write([card('c1', 'cus_c')], 3),
+    ])
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(RangeError)
+    expect(calls.map((call) => call.ids)).toEqual([['a1', 'bad', 'c1'], ['a1'], ['bad'], ['c1']])
+    expect(await ids(store, 'cus_a')).toEqual(['a1'])
+    expect(await ids(store, 'cus_b')).toEqual([])
+    expect(await ids(store, 'cus_c')).toEqual(['c1'])
+  })
+})
+
+describe('CardSync.reconcile writes owners together', () => {
+  it('stores every owner in fewer writes than owners, and fails only the owner whose write fails', async () => {
+    const provider = memoryProvider()
+    const owners: Owner[] = Array.from({ length: 12 }, (_, i) => ({
+      type: 'customer',
+      id: `cus_${i}`,
+    }))
+    for (const owner of owners) {
+      for (let i = 0; i < 3; i++) {
+        await provider.createCard(owner, { source: 'tok_visa' })
+      }
+    }
+    const badCardOwner = owners[5] as Owner
+    const { store, calls } = recordingStore({ refuseOwner: badCardOwner.id })
+    const report = await createCardSync({ provider, store }).reconcile(owners, { concurrency: 6 })
+
+    expect(report.failed.map((failure) => failure.owner)).toEqual([badCardOwner])
+    expect(report.cardsSeen).toBe(33) // the failed owner's are not counted
+    for (const owner of owners) {
+      const expected = owner === badCardOwner ? 0 : 3
+      expect(await ids(store, owner.id), owner.id).toHaveLength(expected)
+    }
+    // Grouped: the successful writes hold more than one owner's cards.
+    const owned = calls.filter((call) => call.ids.length > 3)
+    expect(owned.length).toBeGreaterThan(0)
+  })
+})
+
+// --- helpers ---
+
+interface Call {
+  ids: string[]
+  observedAt: number | undefined
+}
+
+/**
+ * A memory store that records each upsertMany (its card ids and observedAt); `hold` makes the
+ * first write wait for `release()`, `refuse` fails any batch holding that card id, `refuseOwner`
+ * any batch holding a card of that owner.
+ */
+function recordingStore(options: { hold?: boolean; refuse?: string; refuseOwner?: string } = {}): {
+  store: CardStore
+  calls: Call[]
+  release: () => void
+} {
+  const inner = memoryStore()
+  const calls: Call[] = []
+  let release = () => {}
+  let held = options.hold ? new Promise<void>((resolve) => (release = resolve)) : undefined
+  const store: CardStore = {
+    ...inner,
+    async upsertMany(cards: readonly Card[], writeOptions: WriteOptions = {}) {
+      calls.push({ ids: cards.map((each) => each.id), observedAt: writeOptions.observedAt })
+      if (held) {
+        const wait = held
+        held = undefined
+        await wait
+      }
+      if (cards.some((each) => each.id === options.refuse)) throw new RangeError('refused')
+      if (cards.some((each) => each.owner.id === options.refuseOwner)) {
+        throw new RangeError('refused owner')
+      }
+      return inner.upsertMany(cards, writeOptions)
+    },
+  }
+  return { store, calls, release: () => release() }
+}
+
+function card(id: string, owner: string): Card {
+  return {
+    id,
+    provider: 'memory',
+    owner: { type: 'customer', id: owner },
+    brand: 'visa',
+    last4: '4242',
+    expMonth: 12,
+    expYear: 2040,
+    holderName: null,
+    address: { ...EMPTY_ADDRESS },
+    country: 'US',
+    fingerprint: null,
+    funding: 'credit',
+    checks: { cvc: null, addressLine1: null, postalCode: null },
+    currency: null,
+    isDefault: false,
+    status: 'active',
+    metadata: {},
+    createdAt: null,
+  }
+}
+
+async function ids(store: CardStore, owner: string): Promise<string[]> {
+  const cards = await store.listByOwner({
+    provider: 'memory',
+    owner: { type: 'customer', id: owner },
+  })
+  return cards.map((each) => each.id)
+}
+
+/** Waits for `condition`, failing after a second. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 1000
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
