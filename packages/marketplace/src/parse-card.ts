@@ -51,16 +51,16 @@ export function toMarketplaceCard(
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
-  const card = toMarketplaceCardToken(raw, options)
-  if (card === null) return null
-  const resolved = owner ?? card.owner
+  if (!isCardPayload(raw)) return null
+  const id = cardIdOf(raw)
+  const resolved = owner ?? accountOf(raw.account ?? raw.account_uri)
   if (resolved === null) {
     throw new InvalidRequestError(
-      `marketplace card ${card.id} is not associated with an account: pass its owner, or read it with toMarketplaceCardToken`,
+      `marketplace card ${id} is not associated with an account: pass its owner, or read it with toMarketplaceCardToken`,
       { provider: MARKETPLACE_PROVIDER_NAME },
     )
   }
-  return { ...card, owner: { type: resolved.type, id: resolved.id } }
+  return mapCard(raw, id, { type: resolved.type, id: resolved.id }, options)
 }
 
 /**
@@ -72,25 +72,42 @@ export function toMarketplaceCardToken(
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
   if (!isCardPayload(raw)) return null
+  return mapCard(raw, cardIdOf(raw), accountOf(raw.account ?? raw.account_uri), options)
+}
+
+function cardIdOf(raw: Record<string, unknown>): string {
   const id = text(raw.id) ?? lastSegment(text(raw.uri))
   if (id === null) {
     throw new InvalidRequestError('this marketplace card payload has neither an id nor a uri', {
       provider: MARKETPLACE_PROVIDER_NAME,
     })
   }
+  return id
+}
+
+// One object literal, every field named: a spread followed by more keys (`{ ...card, owner }`)
+// takes V8 off its fast path, several microseconds a card.
+function mapCard<O extends Owner | null>(
+  raw: Record<string, unknown>,
+  id: string,
+  owner: O,
+  options: ParseCardOptions,
+): Omit<Card, 'owner'> & { owner: O } {
   const defaultId =
     options.defaultCardId !== undefined ? options.defaultCardId : (chosenCardIdOf(raw) ?? null)
+  const street = streetLines(text(raw.street_address))
   return {
     id,
     provider: MARKETPLACE_PROVIDER_NAME,
-    owner: accountOf(raw.account ?? raw.account_uri),
+    owner,
     brand: normalizeBrand(text(raw.brand) ?? text(raw.card_type)),
     last4: String(raw.last_four ?? ''),
     expMonth: integer(raw.expiration_month),
     expYear: integer(raw.expiration_year),
     holderName: text(raw.name),
     address: {
-      ...streetLines(text(raw.street_address)),
+      line1: street.line1,
+      line2: street.line2,
       city: text(raw.city),
       state: text(raw.region) ?? text(raw.state),
       postalCode: text(raw.postal_code),

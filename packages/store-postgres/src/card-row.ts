@@ -22,10 +22,11 @@ export const CARD_CASTS: Partial<Record<(typeof CARD_COLUMNS)[number], string>> 
 
 /** The stored card a row holds. */
 export function rowToCard(row: CardRow): StoredCard {
-  return {
-    ...cardFromColumns(row),
+  // Added to the card, not spread into a new object: V8 copies a spread followed by more keys
+  // on its slow path, several microseconds a card.
+  return Object.assign(cardFromColumns(row), {
     version: Number(row.version),
     updatedAt: new Date(row.updated_at).toISOString(),
     observedAt: row.observed_at === null ? null : Number(row.observed_at),
-  }
+  })
 }

@@ -26,10 +26,11 @@ export function cardValues(card: Card): unknown[] {
 
 /** The stored card a row holds. */
 export function rowToCard(row: CardRow): StoredCard {
-  return {
-    ...cardFromColumns(row),
+  // Added to the card, not spread into a new object: V8 copies a spread followed by more keys
+  // on its slow path, several microseconds a card.
+  return Object.assign(cardFromColumns(row), {
     version: row.version,
     updatedAt: row.updated_at,
     observedAt: row.observed_at,
-  }
+  })
 }
