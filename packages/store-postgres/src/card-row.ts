@@ -20,6 +20,19 @@ export const CARD_CASTS: Partial<Record<(typeof CARD_COLUMNS)[number], string>> 
   metadata: '::json',
 }
 
+/**
+ * The element types of the arrays a batch write sends, one a column (`$n::smallint[]`), for the
+ * columns of {@link CARD_COLUMNS} (and `observed_at`) that are not text.
+ */
+export const CARD_ARRAY_TYPES = {
+  exp_month: 'smallint',
+  exp_year: 'smallint',
+  checks: 'json',
+  is_default: 'boolean',
+  metadata: 'json',
+  observed_at: 'bigint',
+} as const
+
 /** The stored card a row holds. */
 export function rowToCard(row: CardRow): StoredCard {
   // Added to the card, not spread into a new object: V8 copies a spread followed by more keys

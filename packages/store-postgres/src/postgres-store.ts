@@ -9,6 +9,7 @@ import {
 } from '@cardport/core'
 import { z } from 'zod'
 import {
+  CARD_ARRAY_TYPES,
   CARD_CASTS,
   CARD_COLUMNS,
   type CardRow,
@@ -237,23 +238,20 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         displacing.map((card) => card.currency),
       ])
     }
-    const freshKeys = KEY_COLUMNS.map((_, i) => fresh.map((card) => keyParams(card)[i]))
-    // The owners' rows (which record when they first got a card, in the order of the batch) and
-    // the fresh cards' tombstones ride along with the first chunk's INSERT: other tables, so
-    // one statement may write them all.
-    for (let start = 0; start < applied.length; start += UPSERT_CHUNK) {
-      const chunk = applied.slice(start, start + UPSERT_CHUNK)
-      const values = chunk.flatMap((card) => [...cardValues(card), observedAt ?? null])
-      if (start > 0 || fresh.length === 0) {
-        await tx.query(sql.upsertCards(chunk.length), values)
-      } else {
-        await tx.query(sql.upsertCardsAndOwners(chunk.length, plan.tombstones), [
-          ...values,
-          // The tombstones' DELETE, the only user of the card ids, is there only when needed.
-          ...(plan.tombstones ? freshKeys : freshKeys.slice(0, 3)),
-        ])
-      }
+    // One statement, whatever the batch's size: the cards go as one array a column (`unnest`),
+    // so its text is the same for every batch and short for the server to parse. The owners'
+    // rows (which record when they first got a card, in the order of the batch) and the fresh
+    // cards' tombstones ride along: other tables, so one statement may write them all.
+    const columns: unknown[][] = [...CARD_COLUMNS, 'observed_at'].map(() => [])
+    for (const card of applied) {
+      const values = cardValues(card)
+      for (let i = 0; i < values.length; i++) columns[i]!.push(values[i])
+      columns[values.length]!.push(observedAt ?? null)
     }
+    await tx.query(
+      fresh.length > 0 && plan.tombstones ? sql.upsertBatchClearingTombstones : sql.upsertBatch,
+      columns,
+    )
   }
 
   const store: CardStore = {
@@ -387,9 +385,6 @@ interface BatchStateRow {
   tombstone_observed: string | number | null
 }
 
-/** Cards per multi-row INSERT: 25 parameters a card, well under Postgres's 65,535. */
-const UPSERT_CHUNK = 1000
-
 const KEY_COLUMNS = ['provider', 'owner_type', 'owner_id', 'card_id'] as const
 
 function keyParams(card: Card): readonly [string, Owner['type'], string, string] {
@@ -424,25 +419,41 @@ function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
   const values = CARD_COLUMNS.map((column, i) => `$${i + 1}${CARD_CASTS[column] ?? ''}`)
   const observed = `$${CARD_COLUMNS.length + 1}::bigint`
-  const width = CARD_COLUMNS.length + 1
-  const upsertCards = (count: number) => {
-    const rows = Array.from({ length: count }, (_, row) => {
-      const cells = CARD_COLUMNS.map(
-        (column, i) => `$${row * width + i + 1}${CARD_CASTS[column] ?? ''}`,
-      )
-      return `(${cells.join(', ')}, $${row * width + width}::bigint)`
-    })
-    return `INSERT INTO ${t.cards} AS c (${CARD_COLUMNS.join(', ')}, observed_at)
-      VALUES ${rows.join(',\n        ')}
-      ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
-        ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
-        version = c.version + 1,
-        updated_at = now(),
-        observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
-      WHERE EXCLUDED.observed_at IS NULL
-        OR c.observed_at IS NULL
-        OR EXCLUDED.observed_at >= c.observed_at`
-  }
+  // The batch as arrays, one a column, in CARD_COLUMNS order and then observed_at.
+  const batchColumns = [...CARD_COLUMNS, 'observed_at']
+  const batchArrays = batchColumns
+    .map(
+      (column, i) =>
+        `$${i + 1}::${CARD_ARRAY_TYPES[column as keyof typeof CARD_ARRAY_TYPES] ?? 'text'}[]`,
+    )
+    .join(', ')
+  const batchKeys = '$1::text[], $2::text[], $3::text[], $4::text[]'
+  const upsertBatch = (clearTombstones: boolean) => `WITH owners AS (
+      INSERT INTO ${t.owners} (provider, owner_type, owner_id)
+      SELECT provider, owner_type, owner_id
+        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+          AS k(provider, owner_type, owner_id, ord)
+        ORDER BY ord
+      ON CONFLICT (provider, owner_type, owner_id) DO NOTHING)${
+        clearTombstones
+          ? `, tombstones AS (DELETE FROM ${t.tombstones} d
+      USING unnest(${batchKeys}) AS k(provider, owner_type, owner_id, card_id)
+      WHERE d.provider = k.provider AND d.owner_type = k.owner_type
+        AND d.owner_id = k.owner_id AND d.card_id = k.card_id)`
+          : ''
+      }
+    INSERT INTO ${t.cards} AS c (${batchColumns.join(', ')})
+    SELECT ${batchColumns.join(', ')}
+      FROM unnest(${batchArrays}) WITH ORDINALITY AS k(${batchColumns.join(', ')}, ord)
+      ORDER BY ord
+    ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
+      ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
+      version = c.version + 1,
+      updated_at = now(),
+      observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
+    WHERE EXCLUDED.observed_at IS NULL
+      OR c.observed_at IS NULL
+      OR EXCLUDED.observed_at >= c.observed_at`
   return {
     selectCard: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${KEY}`,
     listCards: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${SCOPE} ORDER BY seq DESC`,
@@ -493,22 +504,9 @@ function statements(t: TableNames) {
       FROM ${t.cards}
       WHERE is_default AND (provider, owner_type, owner_id) IN
         (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-    upsertCardsAndOwners: (count: number, tombstones: boolean) => {
-      const keys = Array.from({ length: 4 }, (_, i) => `$${count * width + i + 1}::text[]`)
-      const deleteTombstones = `, tombstones AS (DELETE FROM ${t.tombstones} d
-        USING unnest(${keys.join(', ')}) AS k(provider, owner_type, owner_id, card_id)
-        WHERE d.provider = k.provider AND d.owner_type = k.owner_type
-          AND d.owner_id = k.owner_id AND d.card_id = k.card_id)`
-      // Rows in the batch's order (ORDINALITY): the owners' seq keeps the order of their first card.
-      return `WITH owners AS (INSERT INTO ${t.owners} (provider, owner_type, owner_id)
-        SELECT provider, owner_type, owner_id
-          FROM unnest(${keys.slice(0, 3).join(', ')}) WITH ORDINALITY
-            AS k(provider, owner_type, owner_id, ord)
-          ORDER BY ord
-        ON CONFLICT (provider, owner_type, owner_id) DO NOTHING)${tombstones ? deleteTombstones : ''}
-      ${upsertCards(count)}`
-    },
-    upsertCards: (count: number) => upsertCards(count),
+    // Seq (identity) values follow the batch's order: the SELECT is ordered by ordinality.
+    upsertBatch: upsertBatch(false),
+    upsertBatchClearingTombstones: upsertBatch(true),
     clearDefaultsOfBatch: `UPDATE ${t.cards} c
       SET is_default = false, version = c.version + 1, updated_at = now()
       FROM unnest(${BATCH_KEYS}, $5::text[]) AS d(provider, owner_type, owner_id, card_id, currency)
