@@ -100,6 +100,18 @@ describe('toMarketplaceCard on the reference payloads', () => {
     expect(card?.metadata).toEqual({ 'my-own-field': 'Customer request' })
   })
 
+  it.each([
+    ['2026-01-02T03:04:05.000Z', '2026-01-02T03:04:05.000Z'],
+    ['2026-01-02T03:04:05Z', '2026-01-02T03:04:05.000Z'],
+    ['2026-01-02T05:04:05.000+02:00', '2026-01-02T03:04:05.000Z'],
+    ['2026-02-30T00:00:00.000Z', '2026-03-02T00:00:00.000Z'], // rolled over, as Date reads it
+    ['2026-01-01T24:00:00.000Z', '2026-01-02T00:00:00.000Z'],
+    ['not a date', null],
+  ])('reads created_at %s as %s', (createdAt, expected) => {
+    const card = toMarketplaceCard({ ...updateRequestBody, created_at: createdAt }, account)
+    expect(card?.createdAt).toBe(expected)
+  })
+
   it('reads is_valid "False" and a "+00:00Z" timestamp (the update request body)', () => {
     const card = toMarketplaceCard(updateRequestBody, account)
     expect(card?.status).toBe('invalid')
@@ -221,6 +233,9 @@ describe('lastSegment', () => {
     ['/v1/marketplaces/MP/cards/CC1/', 'CC1'],
     ['/v1/x/cards?limit=2', 'cards'],
     ['CC9', 'CC9'],
+    ['/v1/x/CC2//?q=/a', 'CC2'],
+    ['/', null],
+    ['?q', null],
     ['', null],
     [null, null],
   ])('%s → %s', (uri, expected) => {

@@ -152,9 +152,14 @@ export function isCardPayload(raw: unknown): raw is Record<string, unknown> {
 /** The last path segment of a URI (`/v1/…/cards/CC123` → `CC123`), or the value itself. */
 export function lastSegment(value: string | null | undefined): string | null {
   if (!value) return null
-  const segment = value.split('?')[0]?.replace(/\/+$/, '').split('/').at(-1)
-  return segment ? segment : null
+  const query = value.indexOf('?')
+  let end = query === -1 ? value.length : query
+  while (end > 0 && value.charCodeAt(end - 1) === SLASH) end--
+  const start = value.lastIndexOf('/', end - 1) + 1
+  return end > start ? value.slice(start, end) : null
 }
+
+const SLASH = 47
 
 /** Whether a value is a plain object. */
 export function isObject(value: unknown): value is Record<string, unknown> {
@@ -226,5 +231,17 @@ function timestamp(value: unknown): string | null {
   const raw = text(value)
   if (raw === null) return null
   const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
-  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+  if (Number.isNaN(date.getTime())) return null
+  // Already in toISOString's own form (what the API answers): keep the text, unless the date
+  // rolled over (Feb 30 reads as Mar 2), which the day and hour read back would show.
+  if (
+    CANONICAL_TIME.test(raw) &&
+    date.getUTCDate() === Number(raw.slice(8, 10)) &&
+    date.getUTCHours() === Number(raw.slice(11, 13))
+  ) {
+    return raw
+  }
+  return date.toISOString()
 }
+
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
