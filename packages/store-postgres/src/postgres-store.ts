@@ -488,16 +488,21 @@ function statements(t: TableNames) {
       DO UPDATE SET observed_at = EXCLUDED.observed_at`,
     deleteTombstone: `DELETE FROM ${t.tombstones} WHERE ${KEY}`,
     // One row per card of the batch (its position, 1-based) that has a row or a tombstone.
+    // LATERAL with LIMIT (which keeps the planner from flattening it into a join): one
+    // primary-key lookup per card of the batch. A plain join let the planner hash the whole
+    // cards table for every batch (11 ms at 32,000 rows, growing with the table).
     // Then (ord 0) the stored defaults of the batch's owners.
     selectBatchState: `SELECT k.ord, k.provider, k.owner_type, k.owner_id, k.card_id,
         c.card_id IS NOT NULL AS existing, c.is_default, c.currency,
         c.observed_at AS row_observed, d.observed_at AS tombstone_observed
       FROM unnest(${BATCH_KEYS}) WITH ORDINALITY
         AS k(provider, owner_type, owner_id, card_id, ord)
-      LEFT JOIN ${t.cards} c ON c.provider = k.provider AND c.owner_type = k.owner_type
-        AND c.owner_id = k.owner_id AND c.card_id = k.card_id
-      LEFT JOIN ${t.tombstones} d ON d.provider = k.provider AND d.owner_type = k.owner_type
-        AND d.owner_id = k.owner_id AND d.card_id = k.card_id
+      LEFT JOIN LATERAL (SELECT card_id, is_default, currency, observed_at FROM ${t.cards} c
+        WHERE c.provider = k.provider AND c.owner_type = k.owner_type
+          AND c.owner_id = k.owner_id AND c.card_id = k.card_id LIMIT 1) c ON true
+      LEFT JOIN LATERAL (SELECT card_id, observed_at FROM ${t.tombstones} d
+        WHERE d.provider = k.provider AND d.owner_type = k.owner_type
+          AND d.owner_id = k.owner_id AND d.card_id = k.card_id LIMIT 1) d ON true
       WHERE c.card_id IS NOT NULL OR d.card_id IS NOT NULL
       UNION ALL
       SELECT 0, provider, owner_type, owner_id, card_id, true, true, currency, NULL, NULL
