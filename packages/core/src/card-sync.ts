@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
 import { type Card, CardSchema, formatOwner, isDefaultUnknown, type Owner } from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
@@ -14,7 +15,10 @@ import { validate } from './validate.js'
 export interface CardSyncOptions {
   provider: CardProvider
   store: CardStore
-  /** Owners reconciled at once, 1 to 256. Default 4. */
+  /**
+   * Owners whose cards `reconcile` reads from the provider at once, 1 to 256. Default 4. Up to
+   * four times as many more wait for their store writes meanwhile.
+   */
   concurrency?: number
   /**
    * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
@@ -307,35 +311,36 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const source = owners ?? store.listOwners(provider.name)
       const queue = isOwner(source) ? [source] : source
       let done = 0
-      // The owners in flight write their cards together (see createGroupWriter).
-      const write = createGroupWriter(store)
-      await forEachConcurrently(
-        queue,
-        reconcileOptions.concurrency ?? concurrency,
-        async (owner) => {
+      const limit = reconcileOptions.concurrency ?? concurrency
+      const run: ReconcileRun = {
+        reading: pLimit(limit),
+        // The owners that finish reading at about the same moment write their cards together.
+        write: createGroupWriter(store),
+      }
+      // More owners than read at once: while some wait for their store write, others read.
+      await forEachConcurrently(queue, Math.min(limit * 4, 1024), async (owner) => {
+        reconcileOptions.signal?.throwIfAborted()
+        try {
+          const partial = await withRetry(
+            async () => {
+              const attempt = emptyPartial()
+              await reconcileOwner(owner, report.dryRun, attempt, run)
+              return attempt
+            },
+            { ...retry, signal: reconcileOptions.signal },
+          )
+          mergeInto(report, partial)
+        } catch (error) {
           reconcileOptions.signal?.throwIfAborted()
-          try {
-            const partial = await withRetry(
-              async () => {
-                const attempt = emptyPartial()
-                await reconcileOwner(owner, report.dryRun, attempt, write)
-                return attempt
-              },
-              { ...retry, signal: reconcileOptions.signal },
-            )
-            mergeInto(report, partial)
-          } catch (error) {
-            reconcileOptions.signal?.throwIfAborted()
-            report.failed.push({
-              owner,
-              code: isCardportError(error) ? error.code : 'provider_unavailable',
-              message: error instanceof Error ? error.message : 'unknown error',
-            })
-          }
-          report.owners++
-          reconcileOptions.onOwner?.(owner, { done: ++done })
-        },
-      )
+          report.failed.push({
+            owner,
+            code: isCardportError(error) ? error.code : 'provider_unavailable',
+            message: error instanceof Error ? error.message : 'unknown error',
+          })
+        }
+        report.owners++
+        reconcileOptions.onOwner?.(owner, { done: ++done })
+      })
       return report
     },
   }
@@ -352,7 +357,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     owner: Owner,
     dryRun: boolean,
     drift: OwnerDrift,
-    write: GroupWriter,
+    run: ReconcileRun,
   ) => {
     const ownerScope = scope(owner)
     const stored = new Map((await store.listByOwner(ownerScope)).map((card) => [card.id, card]))
@@ -364,24 +369,30 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     let providerDefault: string | null = null
     let batch: Card[] = []
     const flush = async () => {
-      if (!dryRun && batch.length > 0) await write(batch, Date.now())
+      if (!dryRun && batch.length > 0) await run.write(batch, Date.now())
       batch = []
     }
 
     try {
-      for await (const card of listAll(provider, owner)) {
-        seen.add(card.id)
-        drift.cardsSeen++
-        if (card.isDefault && providerDefault === null) providerDefault = card.id
-        if (card.isDefault) providerDefaultIds.add(card.id)
-        const existing = stored.get(card.id)
-        if (!existing) drift.added.push({ owner, cardId: card.id })
-        else if (!sameCard(existing, card, { ignoreDefault: true })) {
-          drift.updated.push({ owner, cardId: card.id })
-        } else if (existing.isDefault === card.isDefault) continue
-        batch.push(card)
-        if (batch.length >= 100) await flush()
-      }
+      await run.reading(async () => {
+        for await (const card of listAll(provider, owner)) {
+          seen.add(card.id)
+          drift.cardsSeen++
+          if (card.isDefault && providerDefault === null) providerDefault = card.id
+          if (card.isDefault) providerDefaultIds.add(card.id)
+          const existing = stored.get(card.id)
+          if (!existing) drift.added.push({ owner, cardId: card.id })
+          else if (!sameCard(existing, card, { ignoreDefault: true })) {
+            drift.updated.push({ owner, cardId: card.id })
+          } else if (existing.isDefault === card.isDefault) continue
+          batch.push(card)
+          if (batch.length >= 100) await flush()
+        }
+        // The owner's place goes to the next one a turn of the event loop later: by then the
+        // HTTP connection of its last page is back in the agent's pool, and the next owner's
+        // request reuses it instead of opening one more.
+        await nextTurn()
+      })
     } catch (error) {
       // An owner deleted at the provider holds no cards: fall through and remove them locally.
       if (!isCardportError(error, 'owner_not_found')) throw error
@@ -486,6 +497,16 @@ function mergeInto(report: DriftReport, partial: OwnerDrift) {
   report.removed.push(...partial.removed)
   report.defaultRepaired.push(...partial.defaultRepaired)
 }
+
+/** What the owners of one `reconcile` share. */
+interface ReconcileRun {
+  /** Admits an owner's provider reads: `concurrency` owners at once. */
+  reading: LimitFunction
+  /** Writes an owner's batch, together with other owners' (see createGroupWriter). */
+  write: GroupWriter
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily. */
 async function forEachConcurrently<T>(

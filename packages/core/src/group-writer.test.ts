@@ -4,6 +4,7 @@ import { createCardSync } from './card-sync.js'
 import { createGroupWriter } from './group-writer.js'
 import { memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
+import type { CardProvider } from './provider.js'
 import type { CardStore, WriteOptions } from './store.js'
 
 describe('createGroupWriter', () => {
@@ -82,6 +83,47 @@ describe('CardSync.reconcile writes owners together', () => {
     // Grouped: the successful writes hold more than one owner's cards.
     const owned = calls.filter((call) => call.ids.length > 3)
     expect(owned.length).toBeGreaterThan(0)
+  })
+})
+
+describe('CardSync.reconcile overlaps reading and writing', () => {
+  it('reads `concurrency` owners at once, and reads on while earlier owners wait for their writes', async () => {
+    const memory = memoryProvider()
+    const owners: Owner[] = Array.from({ length: 10 }, (_, i) => ({
+      type: 'customer',
+      id: `cus_${i}`,
+    }))
+    for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
+    let reading = 0
+    let mostReading = 0
+    let listed = 0
+    const provider: CardProvider = {
+      ...memory,
+      async listCards(owner, options) {
+        listed++
+        reading++
+        mostReading = Math.max(mostReading, reading)
+        await new Promise((resolve) => setTimeout(resolve, 2))
+        try {
+          return await memory.listCards(owner, options)
+        } finally {
+          reading--
+        }
+      },
+    }
+    // The first write is held: reading goes on, 2 owners at a time, until the eight owners in
+    // flight (4 × concurrency) all wait for their writes.
+    const { store, release } = recordingStore({ hold: true })
+    const reconciling = createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
+    await until(() => listed === 8 && reading === 0)
+    release()
+    const report = await reconciling
+
+    expect(mostReading).toBe(2)
+    expect(listed).toBe(10)
+    expect(report.failed).toEqual([])
+    expect(report.cardsSeen).toBe(10)
+    for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(1)
   })
 })
 
