@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import { sampleCard } from './__fixtures__/sample-card.js'
+import type { Card, Owner } from './card.js'
 import { createCardSync } from './card-sync.js'
 import { createGroupWriter } from './group-writer.js'
 import { memoryProvider } from './memory-provider.js'
@@ -12,9 +13,9 @@ describe('createGroupWriter', () => {
     const { store, calls } = recordingStore()
     const write = createGroupWriter(store)
     await Promise.all([
-      write([card('a1', 'cus_a'), card('a2', 'cus_a')], 300),
-      write([card('b1', 'cus_b')], 100),
-      write([card('c1', 'cus_c')], 200),
+      write([sampleCard('a1', customer('cus_a')), sampleCard('a2', customer('cus_a'))], 300),
+      write([sampleCard('b1', customer('cus_b'))], 100),
+      write([sampleCard('c1', customer('cus_c'))], 200),
     ])
     expect(calls).toEqual([{ ids: ['a1', 'a2', 'b1', 'c1'], observedAt: 100 }])
     expect(await ids(store, 'cus_a')).toEqual(['a2', 'a1'])
@@ -24,9 +25,12 @@ describe('createGroupWriter', () => {
   it('groups the batches handed over while a write is in flight into the next write', async () => {
     const { store, calls, release } = recordingStore({ hold: true })
     const write = createGroupWriter(store)
-    const first = write([card('a1', 'cus_a')], 1)
+    const first = write([sampleCard('a1', customer('cus_a'))], 1)
     await until(() => calls.length === 1)
-    const later = [write([card('b1', 'cus_b')], 2), write([card('c1', 'cus_c')], 3)]
+    const later = [
+      write([sampleCard('b1', customer('cus_b'))], 2),
+      write([sampleCard('c1', customer('cus_c'))], 3),
+    ]
     release()
     await Promise.all([first, ...later])
     expect(calls.map((call) => call.ids)).toEqual([['a1'], ['b1', 'c1']])
@@ -36,7 +40,7 @@ describe('createGroupWriter', () => {
     const { store, calls } = recordingStore()
     const write = createGroupWriter(store)
     const batch = (owner: string) =>
-      Array.from({ length: 400 }, (_, i) => card(`${owner}_${i}`, owner))
+      Array.from({ length: 400 }, (_, i) => sampleCard(`${owner}_${i}`, customer(owner)))
     await Promise.all(['cus_a', 'cus_b', 'cus_c'].map((owner) => write(batch(owner), 1)))
     expect(calls.map((call) => call.ids.length)).toEqual([800, 400])
   })
@@ -45,9 +49,9 @@ describe('createGroupWriter', () => {
     const { store, calls } = recordingStore({ refuse: 'bad' })
     const write = createGroupWriter(store)
     const results = await Promise.allSettled([
-      write([card('a1', 'cus_a')], 1),
-      write([card('bad', 'cus_b')], 2),
-      write([card('c1', 'cus_c')], 3),
+      write([sampleCard('a1', customer('cus_a'))], 1),
+      write([sampleCard('bad', customer('cus_b'))], 2),
+      write([sampleCard('c1', customer('cus_c'))], 3),
     ])
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
     expect((results[1] as PromiseRejectedResult).reason).toBeInstanceOf(RangeError)
@@ -167,29 +171,6 @@ function recordingStore(options: { hold?: boolean; refuse?: string; refuseOwner?
   return { store, calls, release: () => release() }
 }
 
-function card(id: string, owner: string): Card {
-  return {
-    id,
-    provider: 'memory',
-    owner: { type: 'customer', id: owner },
-    brand: 'visa',
-    last4: '4242',
-    expMonth: 12,
-    expYear: 2040,
-    holderName: null,
-    address: { ...EMPTY_ADDRESS },
-    country: 'US',
-    fingerprint: null,
-    funding: 'credit',
-    checks: { cvc: null, addressLine1: null, postalCode: null },
-    currency: null,
-    isDefault: false,
-    status: 'active',
-    metadata: {},
-    createdAt: null,
-  }
-}
-
 async function ids(store: CardStore, owner: string): Promise<string[]> {
   const cards = await store.listByOwner({
     provider: 'memory',
@@ -205,4 +186,8 @@ async function until(condition: () => boolean): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out waiting')
     await new Promise((resolve) => setTimeout(resolve, 1))
   }
+}
+
+function customer(id: string): Owner {
+  return { type: 'customer', id }
 }

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
+import { sampleCard } from './__fixtures__/sample-card.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { memoryStore } from './memory-store.js'
 import type { CardScope, CardStore } from './store.js'
@@ -17,7 +18,7 @@ beforeEach(() => {
 
 describe('memoryStore: owner scoping', () => {
   it("never shows one owner's card through another owner's scope", async () => {
-    await store.upsert(card('card_a', alice))
+    await store.upsert(sampleCard('card_a', alice))
     expect(await store.get(bobScope, 'card_a')).toBeNull()
     expect(await store.listByOwner(bobScope)).toEqual([])
     expect(await store.getDefault(bobScope)).toBeNull()
@@ -25,7 +26,7 @@ describe('memoryStore: owner scoping', () => {
   })
 
   it("does not delete one owner's card through another owner's scope", async () => {
-    await store.upsert(card('card_a', alice))
+    await store.upsert(sampleCard('card_a', alice))
     expect(await store.delete(bobScope, 'card_a')).toBe(false)
     expect((await store.get(aliceScope, 'card_a'))?.id).toBe('card_a')
     expect(await store.delete(aliceScope, 'card_a')).toBe(true)
@@ -34,17 +35,17 @@ describe('memoryStore: owner scoping', () => {
   })
 
   it('keeps the same owner apart at two providers, and the same id apart at two owners', async () => {
-    await store.upsert(card('card_a', alice))
-    await store.upsert({ ...card('card_a', alice), provider: 'stripe', last4: '1111' })
-    await store.upsert({ ...card('card_a', bob), last4: '2222' })
+    await store.upsert(sampleCard('card_a', alice))
+    await store.upsert({ ...sampleCard('card_a', alice), provider: 'stripe', last4: '1111' })
+    await store.upsert({ ...sampleCard('card_a', bob), last4: '2222' })
     expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('4242')
     expect((await store.get({ provider: 'stripe', owner: alice }, 'card_a'))?.last4).toBe('1111')
     expect((await store.get(bobScope, 'card_a'))?.last4).toBe('2222')
   })
 
   it('does not make a default of one owner clear the default of another', async () => {
-    await store.upsert(card('card_a', alice, { isDefault: true }))
-    await store.upsert(card('card_b', bob, { isDefault: true }))
+    await store.upsert(sampleCard('card_a', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_b', bob, { isDefault: true }))
     expect((await store.getDefault(aliceScope))?.id).toBe('card_a')
     expect((await store.getDefault(bobScope))?.id).toBe('card_b')
   })
@@ -52,41 +53,41 @@ describe('memoryStore: owner scoping', () => {
 
 describe('memoryStore: defaults', () => {
   it('keeps one default per customer: upserting a default clears the old one', async () => {
-    await store.upsert(card('card_1', alice, { isDefault: true }))
-    await store.upsert(card('card_2', alice))
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice))
     expect((await store.getDefault(aliceScope))?.id).toBe('card_1')
-    await store.upsert(card('card_2', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice, { isDefault: true }))
     expect((await store.getDefault(aliceScope))?.id).toBe('card_2')
     expect((await store.get(aliceScope, 'card_1'))?.isDefault).toBe(false)
     expect(await defaultIds(aliceScope)).toEqual(['card_2'])
   })
 
   it('keeps one default per currency for account cards', async () => {
-    await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
-    await store.upsert(card('eur_1', shop, { currency: 'eur', isDefault: true }))
+    await store.upsert(sampleCard('usd_1', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(sampleCard('eur_1', shop, { currency: 'eur', isDefault: true }))
     expect(await defaultIds(shopScope)).toEqual(['eur_1', 'usd_1'])
-    await store.upsert(card('usd_2', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(sampleCard('usd_2', shop, { currency: 'usd', isDefault: true }))
     expect(await defaultIds(shopScope)).toEqual(['eur_1', 'usd_2'])
     expect((await store.get(shopScope, 'usd_1'))?.isDefault).toBe(false)
   })
 
   it('setDefault moves the default, per currency for accounts', async () => {
-    await store.upsert(card('card_1', alice, { isDefault: true }))
-    await store.upsert(card('card_2', alice))
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice))
     await store.setDefault(aliceScope, 'card_2')
     expect(await defaultIds(aliceScope)).toEqual(['card_2'])
 
-    await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
-    await store.upsert(card('usd_2', shop, { currency: 'usd' }))
-    await store.upsert(card('eur_1', shop, { currency: 'eur', isDefault: true }))
+    await store.upsert(sampleCard('usd_1', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(sampleCard('usd_2', shop, { currency: 'usd' }))
+    await store.upsert(sampleCard('eur_1', shop, { currency: 'eur', isDefault: true }))
     await store.setDefault(shopScope, 'usd_2')
     expect(await defaultIds(shopScope)).toEqual(['eur_1', 'usd_2'])
   })
 
   it('setDefault(null) clears every default of the owner, and only of that owner', async () => {
-    await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
-    await store.upsert(card('eur_1', shop, { currency: 'eur', isDefault: true }))
-    await store.upsert(card('card_a', alice, { isDefault: true }))
+    await store.upsert(sampleCard('usd_1', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(sampleCard('eur_1', shop, { currency: 'eur', isDefault: true }))
+    await store.upsert(sampleCard('card_a', alice, { isDefault: true }))
     await store.setDefault(shopScope, null)
     expect(await defaultIds(shopScope)).toEqual([])
     expect(await store.getDefault(shopScope)).toBeNull()
@@ -95,8 +96,8 @@ describe('memoryStore: defaults', () => {
   })
 
   it('setDefault with an id the owner does not hold changes nothing', async () => {
-    await store.upsert(card('card_1', alice, { isDefault: true }))
-    await store.upsert(card('card_b', bob))
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_b', bob))
     await store.setDefault(aliceScope, 'card_b')
     expect(await defaultIds(aliceScope)).toEqual(['card_1'])
     expect((await store.get(bobScope, 'card_b'))?.isDefault).toBe(false)
@@ -105,15 +106,15 @@ describe('memoryStore: defaults', () => {
 
 describe('memoryStore: ordering of writes', () => {
   it('refuses a write older than the stored one', async () => {
-    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
-    const stale = await store.upsert(card('card_1', alice, { holderName: 'old' }), {
+    await store.upsert(sampleCard('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    const stale = await store.upsert(sampleCard('card_1', alice, { holderName: 'old' }), {
       observedAt: 1000,
     })
     expect(stale.applied).toBe(false)
     expect(stale.card?.holderName).toBe('new')
     expect((await store.get(aliceScope, 'card_1'))?.holderName).toBe('new')
 
-    const newer = await store.upsert(card('card_1', alice, { holderName: 'newer' }), {
+    const newer = await store.upsert(sampleCard('card_1', alice, { holderName: 'newer' }), {
       observedAt: 3000,
     })
     expect(newer.applied).toBe(true)
@@ -121,45 +122,47 @@ describe('memoryStore: ordering of writes', () => {
   })
 
   it('refuses a delete older than the stored row', async () => {
-    await store.upsert(card('card_1', alice), { observedAt: 2000 })
+    await store.upsert(sampleCard('card_1', alice), { observedAt: 2000 })
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 1000 })).toBe(false)
     expect((await store.get(aliceScope, 'card_1'))?.id).toBe('card_1')
   })
 
   it('refuses to re-create a card from a write older than its deletion (tombstone)', async () => {
-    await store.upsert(card('card_1', alice), { observedAt: 1000 })
+    await store.upsert(sampleCard('card_1', alice), { observedAt: 1000 })
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(true)
-    const late = await store.upsert(card('card_1', alice), { observedAt: 2000 })
+    const late = await store.upsert(sampleCard('card_1', alice), { observedAt: 2000 })
     expect(late).toEqual({ applied: false, card: null })
     expect(await store.get(aliceScope, 'card_1')).toBeNull()
 
-    const recreated = await store.upsert(card('card_1', alice), { observedAt: 4000 })
+    const recreated = await store.upsert(sampleCard('card_1', alice), { observedAt: 4000 })
     expect(recreated.applied).toBe(true)
     expect((await store.get(aliceScope, 'card_1'))?.observedAt).toBe(4000)
   })
 
   it('keeps a tombstone for a deletion that found no row', async () => {
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(false)
-    expect((await store.upsert(card('card_1', alice), { observedAt: 2000 })).applied).toBe(false)
+    expect((await store.upsert(sampleCard('card_1', alice), { observedAt: 2000 })).applied).toBe(
+      false,
+    )
     expect(await store.get(aliceScope, 'card_1')).toBeNull()
   })
 
   it('always applies a write without observedAt, and keeps the stored observedAt', async () => {
-    await store.upsert(card('card_1', alice), { observedAt: 2000 })
-    const result = await store.upsert(card('card_1', alice, { holderName: 'x' }))
+    await store.upsert(sampleCard('card_1', alice), { observedAt: 2000 })
+    const result = await store.upsert(sampleCard('card_1', alice, { holderName: 'x' }))
     expect(result.applied).toBe(true)
     expect(result.card).toMatchObject({ holderName: 'x', observedAt: 2000 })
   })
 
   it('increments the version on every write of a row', async () => {
-    const first = await store.upsert(card('card_1', alice))
+    const first = await store.upsert(sampleCard('card_1', alice))
     expect(first.card?.version).toBe(1)
-    const second = await store.upsert(card('card_1', alice, { holderName: 'x' }))
+    const second = await store.upsert(sampleCard('card_1', alice, { holderName: 'x' }))
     expect(second.card?.version).toBe(2)
     await store.setDefault(aliceScope, 'card_1')
     expect((await store.get(aliceScope, 'card_1'))?.version).toBe(3)
     // Displacing a default is a write of the displaced row too.
-    await store.upsert(card('card_2', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice, { isDefault: true }))
     expect((await store.get(aliceScope, 'card_1'))?.version).toBe(4)
     expect((await store.get(aliceScope, 'card_2'))?.version).toBe(1)
     expect(Date.parse((await store.get(aliceScope, 'card_1'))?.updatedAt ?? '')).not.toBeNaN()
@@ -168,28 +171,28 @@ describe('memoryStore: ordering of writes', () => {
 
 describe('memoryStore: listing and batches', () => {
   it('lists the owners of one provider, each once', async () => {
-    await store.upsert(card('card_1', alice))
-    await store.upsert(card('card_2', alice))
-    await store.upsert(card('card_3', bob))
-    await store.upsert({ ...card('card_4', shop), provider: 'stripe' })
+    await store.upsert(sampleCard('card_1', alice))
+    await store.upsert(sampleCard('card_2', alice))
+    await store.upsert(sampleCard('card_3', bob))
+    await store.upsert({ ...sampleCard('card_4', shop), provider: 'stripe' })
     expect(await collect(store.listOwners('memory'))).toEqual([alice, bob])
     expect(await collect(store.listOwners('stripe'))).toEqual([shop])
     expect(await collect(store.listOwners('nobody'))).toEqual([])
   })
 
   it('forgets an owner whose last card is deleted', async () => {
-    await store.upsert(card('card_1', alice))
-    await store.upsert(card('card_3', bob))
+    await store.upsert(sampleCard('card_1', alice))
+    await store.upsert(sampleCard('card_3', bob))
     await store.delete(aliceScope, 'card_1')
     expect(await collect(store.listOwners('memory'))).toEqual([bob])
   })
 
   it('upsertMany writes every card, displacing defaults as upsert does', async () => {
-    await store.upsert(card('card_0', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_0', alice, { isDefault: true }))
     await store.upsertMany([
-      card('card_1', alice),
-      card('card_2', alice, { isDefault: true }),
-      card('card_3', bob),
+      sampleCard('card_1', alice),
+      sampleCard('card_2', alice, { isDefault: true }),
+      sampleCard('card_3', bob),
     ])
     expect((await store.listByOwner(aliceScope)).map((c) => c.id).sort()).toEqual([
       'card_0',
@@ -201,18 +204,21 @@ describe('memoryStore: listing and batches', () => {
   })
 
   it('upsertMany honours observedAt like upsert', async () => {
-    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
-    await store.upsertMany([card('card_1', alice, { holderName: 'old' }), card('card_2', alice)], {
-      observedAt: 1000,
-    })
+    await store.upsert(sampleCard('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    await store.upsertMany(
+      [sampleCard('card_1', alice, { holderName: 'old' }), sampleCard('card_2', alice)],
+      {
+        observedAt: 1000,
+      },
+    )
     expect((await store.get(aliceScope, 'card_1'))?.holderName).toBe('new')
     expect((await store.get(aliceScope, 'card_2'))?.observedAt).toBe(1000)
   })
 
   it('lists the most recently added card first', async () => {
-    await store.upsert(card('card_1', alice))
-    await store.upsert(card('card_2', alice))
-    await store.upsert(card('card_3', alice))
+    await store.upsert(sampleCard('card_1', alice))
+    await store.upsert(sampleCard('card_2', alice))
+    await store.upsert(sampleCard('card_3', alice))
     expect((await store.listByOwner(aliceScope)).map((c) => c.id)).toEqual([
       'card_3',
       'card_2',
@@ -223,7 +229,7 @@ describe('memoryStore: listing and batches', () => {
 
 describe('memoryStore: stored objects are copies', () => {
   it('is not changed by mutating a card it returned', async () => {
-    const result = await store.upsert(card('card_1', alice, { metadata: { a: '1' } }))
+    const result = await store.upsert(sampleCard('card_1', alice, { metadata: { a: '1' } }))
     result.card!.metadata.a = 'changed'
     result.card!.address.city = 'changed'
     result.card!.owner.id = 'changed'
@@ -247,11 +253,11 @@ describe('memoryStore: stored objects are copies', () => {
   })
 
   it('is not changed by mutating the card that was written', async () => {
-    const input = card('card_1', alice, { metadata: { a: '1' } })
+    const input = sampleCard('card_1', alice, { metadata: { a: '1' } })
     await store.upsert(input)
     input.metadata.a = 'changed'
     input.owner.id = 'changed'
-    const batch = [card('card_2', alice)]
+    const batch = [sampleCard('card_2', alice)]
     await store.upsertMany(batch)
     batch[0]!.last4 = '0000'
     expect((await store.get(aliceScope, 'card_1'))?.metadata).toEqual({ a: '1' })
@@ -259,7 +265,7 @@ describe('memoryStore: stored objects are copies', () => {
   })
 
   it('stores the fields of a card and nothing else the object carries', async () => {
-    const first = await store.upsert(card('card_1', alice))
+    const first = await store.upsert(sampleCard('card_1', alice))
     // A stored card written back, as an application might: its bookkeeping is the store's own.
     const stray = { ...first.card!, version: 99, extra: 'not a card field' } as Card
     await store.upsert(stray)
@@ -269,7 +275,7 @@ describe('memoryStore: stored objects are copies', () => {
   })
 
   it('is not changed by mutating an owner it listed', async () => {
-    await store.upsert(card('card_1', alice))
+    await store.upsert(sampleCard('card_1', alice))
     const [listed] = await collect(store.listOwners('memory'))
     listed!.id = 'changed'
     expect(await collect(store.listOwners('memory'))).toEqual([alice])
@@ -277,30 +283,6 @@ describe('memoryStore: stored objects are copies', () => {
 })
 
 // --- helpers ---
-
-function card(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
-  return {
-    id,
-    provider: 'memory',
-    owner: { ...owner },
-    brand: 'visa',
-    last4: '4242',
-    expMonth: 12,
-    expYear: 2040,
-    holderName: null,
-    address: { ...EMPTY_ADDRESS },
-    country: 'US',
-    fingerprint: null,
-    funding: 'credit',
-    checks: { cvc: null, addressLine1: null, postalCode: null },
-    currency: owner.type === 'account' ? 'usd' : null,
-    isDefault: false,
-    status: 'active',
-    metadata: {},
-    createdAt: null,
-    ...overrides,
-  }
-}
 
 async function defaultIds(scope: CardScope): Promise<string[]> {
   return (await store.listByOwner(scope))

@@ -1,10 +1,13 @@
-import type { CardStore } from '@cardport/core'
+import type { Owner } from '@cardport/core'
+import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
 import { describePostgres } from './postgres-test-databases.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
 
 const VERSIONS = POSTGRES_MIGRATIONS.map((migration) => migration.version)
 
@@ -34,7 +37,7 @@ describePostgres('postgres migrations', (db) => {
 
   it('runs on open, and opening again applies nothing', async () => {
     const first = await postgresStore({ client: db.client, schema: db.schema })
-    await first.upsert(card('card_1'))
+    await first.upsert(sampleCard('card_1', alice))
     const second = await postgresStore({ client: db.client, schema: db.schema })
     expect((await second.get(scope, 'card_1'))?.version).toBe(1)
     const { rows } = await db.client.query(
@@ -49,7 +52,7 @@ describePostgres('postgres migrations', (db) => {
       postgresStore({ client: db.client, schema: db.schema }),
       postgresStore({ client: other, schema: db.schema }),
     ])
-    await stores[0].upsert(card('card_1', { isDefault: true }))
+    await stores[0].upsert(sampleCard('card_1', alice, { isDefault: true }))
     expect((await stores[1].getDefault(scope))?.id).toBe('card_1')
     const { rows } = await db.client.query(
       `SELECT version FROM "${db.schema}".cardport_migrations ORDER BY version`,
@@ -76,8 +79,8 @@ describePostgres('postgres migrations', (db) => {
       tablePrefix: 'billing_',
     })
     const bare = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: '' })
-    await plain.upsert(card('card_1'))
-    await other.upsert(card('card_2'))
+    await plain.upsert(sampleCard('card_1', alice))
+    await other.upsert(sampleCard('card_2', alice))
     expect((await plain.listByOwner(scope)).map((c) => c.id)).toEqual(['card_1'])
     expect((await other.listByOwner(scope)).map((c) => c.id)).toEqual(['card_2'])
     expect(await bare.listByOwner(scope)).toEqual([])
@@ -184,30 +187,3 @@ describe('postgres options', () => {
 // --- helpers ---
 
 const scope = { provider: 'memory', owner: { type: 'customer' as const, id: 'cus_alice' } }
-
-function card(
-  id: string,
-  overrides: { isDefault?: boolean } = {},
-): Parameters<CardStore['upsert']>[0] {
-  return {
-    id,
-    provider: 'memory',
-    owner: { type: 'customer', id: 'cus_alice' },
-    brand: 'visa',
-    last4: '4242',
-    expMonth: 12,
-    expYear: 2040,
-    holderName: null,
-    address: { line1: null, line2: null, city: null, state: null, postalCode: null, country: null },
-    country: 'US',
-    fingerprint: null,
-    funding: 'credit',
-    checks: { cvc: null, addressLine1: null, postalCode: null },
-    currency: null,
-    isDefault: false,
-    status: 'active',
-    metadata: {},
-    createdAt: null,
-    ...overrides,
-  }
-}

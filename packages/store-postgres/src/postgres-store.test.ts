@@ -1,5 +1,4 @@
 import {
-  type Card,
   type CardScope,
   type CardStore,
   createCardSync,
@@ -7,6 +6,7 @@ import {
   memoryProvider,
   type Owner,
 } from '@cardport/core'
+import { sampleCard } from '@cardport/testing'
 import { expect, it } from 'vitest'
 import { postgresStore } from './postgres-store.js'
 import { describePostgres } from './postgres-test-databases.js'
@@ -24,7 +24,7 @@ describePostgres('postgresStore', (db) => {
 
   it('reads back exactly the card written (json keeps the key order of metadata)', async () => {
     const store = await open()
-    const written = card('card_1', alice, {
+    const written = sampleCard('card_1', alice, {
       metadata: { zeta: '1', alpha: '2', mid: '3' },
       address: { ...EMPTY_ADDRESS, line1: '1 Main St', postalCode: '94107', country: 'US' },
       checks: { cvc: 'pass', addressLine1: 'unchecked', postalCode: null },
@@ -40,8 +40,8 @@ describePostgres('postgresStore', (db) => {
 
   it("never returns one owner's card through another owner's scope", async () => {
     const store = await open()
-    await store.upsert(card('card_a', alice, { isDefault: true }))
-    await store.upsert(card('card_a', bob, { last4: '2222' }))
+    await store.upsert(sampleCard('card_a', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_a', bob, { last4: '2222' }))
     expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('4242')
     expect((await store.get(bobScope, 'card_a'))?.last4).toBe('2222')
     expect(await store.get({ provider: 'stripe', owner: alice }, 'card_a')).toBeNull()
@@ -55,21 +55,21 @@ describePostgres('postgresStore', (db) => {
 
   it('holds one default per owner and currency even against raw SQL (partial unique index)', async () => {
     const store = await open()
-    await store.upsert(card('card_1', alice, { isDefault: true }))
-    await store.upsert(card('card_2', alice))
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice))
     await expect(
       db.client.query(`UPDATE ${cards()} SET is_default = true WHERE card_id = 'card_2'`),
     ).rejects.toThrow(/unique/i)
-    await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
-    await store.upsert(card('eur_1', shop, { currency: 'eur' }))
+    await store.upsert(sampleCard('usd_1', shop, { currency: 'usd', isDefault: true }))
+    await store.upsert(sampleCard('eur_1', shop, { currency: 'eur' }))
     await db.client.query(`UPDATE ${cards()} SET is_default = true WHERE card_id = 'eur_1'`)
     expect((await store.listByOwner(shopScope)).filter((c) => c.isDefault)).toHaveLength(2)
   })
 
   it('switches a default atomically: a failure half-way leaves the old default in place', async () => {
     const store = await open()
-    await store.upsert(card('card_1', alice, { isDefault: true }))
-    await store.upsert(card('card_2', alice))
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_2', alice))
     // Fails the second half of the switch, after the old default was cleared.
     await db.client.query(`CREATE FUNCTION "${db.schema}".refuse() RETURNS trigger
       LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$`)
@@ -86,11 +86,11 @@ describePostgres('postgresStore', (db) => {
 
   it('writes upsertMany in one transaction: a bad card rolls the whole batch back', async () => {
     const store = await open()
-    await store.upsert(card('card_0', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_0', alice, { isDefault: true }))
     const batch = [
-      card('card_1', alice, { isDefault: true }),
-      card('card_2', bob),
-      card('card_3', alice, { last4: '42' }),
+      sampleCard('card_1', alice, { isDefault: true }),
+      sampleCard('card_2', bob),
+      sampleCard('card_3', alice, { last4: '42' }),
     ]
     await expect(store.upsertMany(batch)).rejects.toThrow(/check constraint/i)
     expect((await store.listByOwner(aliceScope)).map((c) => c.id)).toEqual(['card_0'])
@@ -101,19 +101,19 @@ describePostgres('postgresStore', (db) => {
 
   it('refuses an out-of-order update in the database, and remembers deletions', async () => {
     const store = await open()
-    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
-    const stale = await store.upsert(card('card_1', alice, { holderName: 'old' }), {
+    await store.upsert(sampleCard('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    const stale = await store.upsert(sampleCard('card_1', alice, { holderName: 'old' }), {
       observedAt: 1000,
     })
     expect(stale).toMatchObject({ applied: false, card: { holderName: 'new', version: 1 } })
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 1500 })).toBe(false)
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(true)
-    expect(await store.upsert(card('card_1', alice), { observedAt: 2500 })).toEqual({
+    expect(await store.upsert(sampleCard('card_1', alice), { observedAt: 2500 })).toEqual({
       applied: false,
       card: null,
     })
     expect(await collect(store.listOwners('memory'))).toEqual([])
-    expect(await store.upsert(card('card_1', alice), { observedAt: 3000 })).toMatchObject({
+    expect(await store.upsert(sampleCard('card_1', alice), { observedAt: 3000 })).toMatchObject({
       applied: true,
       card: { version: 1, observedAt: 3000 },
     })
@@ -126,7 +126,7 @@ describePostgres('postgresStore', (db) => {
   it('keeps 50 concurrent default switches on one owner to exactly one default', async () => {
     const store = await open()
     const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
-    await store.upsertMany(ids.map((id) => card(id, alice, { isDefault: id === 'card_0' })))
+    await store.upsertMany(ids.map((id) => sampleCard(id, alice, { isDefault: id === 'card_0' })))
     const results = await Promise.allSettled(ids.map((id) => store.setDefault(aliceScope, id)))
     expect(results.filter((result) => result.status === 'rejected')).toEqual([])
     const defaults = (await store.listByOwner(aliceScope)).filter((c) => c.isDefault)
@@ -143,12 +143,12 @@ describePostgres('postgresStore', (db) => {
       }),
     ]
     const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
-    await first.upsertMany(ids.map((id) => card(id, alice)))
+    await first.upsertMany(ids.map((id) => sampleCard(id, alice)))
     const results = await Promise.allSettled(
       ids.map((id, i) =>
         i % 2 === 0
           ? first.setDefault(aliceScope, id)
-          : second.upsert(card(id, alice, { isDefault: true })),
+          : second.upsert(sampleCard(id, alice, { isDefault: true })),
       ),
     )
     expect(results.filter((result) => result.status === 'rejected')).toEqual([])
@@ -160,10 +160,10 @@ describePostgres('postgresStore', (db) => {
     const other = await postgresStore({ client: await db.openClient(), schema: db.schema })
     for (let round = 0; round < 10; round++) {
       const owner: Owner = { type: 'customer', id: `cus_${round}` }
-      await store.upsert(card('card_old', owner))
+      await store.upsert(sampleCard('card_old', owner))
       await Promise.all([
         store.delete({ provider: 'memory', owner }, 'card_old'),
-        other.upsert(card('card_new', owner)),
+        other.upsert(sampleCard('card_new', owner)),
       ])
     }
     const owners = await collect(store.listOwners('memory'))
@@ -185,8 +185,8 @@ describePostgres('postgresStore', (db) => {
         id: `own_${String(1203 - i).padStart(5, '0')}`,
       }),
     )
-    await store.upsertMany(owners.map((owner) => card('card_1', owner)))
-    await store.upsert({ ...card('card_1', alice), provider: 'stripe' })
+    await store.upsertMany(owners.map((owner) => sampleCard('card_1', owner)))
+    await store.upsert({ ...sampleCard('card_1', alice), provider: 'stripe' })
     const listed: Owner[] = []
     let deleted = 0
     for await (const owner of store.listOwners('memory')) {
@@ -226,30 +226,6 @@ describePostgres('postgresStore', (db) => {
 })
 
 // --- helpers ---
-
-function card(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
-  return {
-    id,
-    provider: 'memory',
-    owner: { ...owner },
-    brand: 'visa',
-    last4: '4242',
-    expMonth: 12,
-    expYear: 2040,
-    holderName: null,
-    address: { ...EMPTY_ADDRESS },
-    country: 'US',
-    fingerprint: null,
-    funding: 'credit',
-    checks: { cvc: null, addressLine1: null, postalCode: null },
-    currency: owner.type === 'account' ? 'usd' : null,
-    isDefault: false,
-    status: 'active',
-    metadata: {},
-    createdAt: null,
-    ...overrides,
-  }
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = []

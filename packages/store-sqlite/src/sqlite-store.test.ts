@@ -2,7 +2,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  type Card,
   type CardScope,
   type CardStore,
   createCardSync,
@@ -11,6 +10,7 @@ import {
   memoryProvider,
   type Owner,
 } from '@cardport/core'
+import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { migrate, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
@@ -113,7 +113,7 @@ describe('sqliteStore: opening', () => {
     const db = new Database(':memory:')
     try {
       const shared = sqliteStore({ database: db })
-      await shared.upsert(card('card_1', alice))
+      await shared.upsert(sampleCard('card_1', alice))
       await shared.close()
       expect(db.open).toBe(true)
       expect(db.prepare('SELECT count(*) FROM cardport_cards').pluck().get()).toBe(1)
@@ -191,15 +191,15 @@ describe('sqliteStore: the database enforces the rules', () => {
     const db = new Database(':memory:')
     try {
       const store = sqliteStore({ database: db })
-      await store.upsert(card('card_1', alice, { isDefault: true }))
-      await store.upsert(card('card_2', alice))
-      await store.upsert(card('card_3', bob, { isDefault: true }))
+      await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+      await store.upsert(sampleCard('card_2', alice))
+      await store.upsert(sampleCard('card_3', bob, { isDefault: true }))
       expect(() =>
         db.prepare("UPDATE cardport_cards SET is_default = 1 WHERE card_id = 'card_2'").run(),
       ).toThrow(/UNIQUE/)
       // Another currency of the same account may have its own default.
-      await store.upsert(card('usd_1', shop, { currency: 'usd', isDefault: true }))
-      await store.upsert(card('eur_1', shop, { currency: 'eur' }))
+      await store.upsert(sampleCard('usd_1', shop, { currency: 'usd', isDefault: true }))
+      await store.upsert(sampleCard('eur_1', shop, { currency: 'eur' }))
       db.prepare("UPDATE cardport_cards SET is_default = 1 WHERE card_id = 'eur_1'").run()
       expect((await store.listByOwner(shopScope)).filter((c) => c.isDefault)).toHaveLength(2)
     } finally {
@@ -211,8 +211,8 @@ describe('sqliteStore: the database enforces the rules', () => {
     const db = new Database(':memory:')
     try {
       const store = sqliteStore({ database: db })
-      await store.upsert(card('card_1', alice, { isDefault: true }))
-      await store.upsert(card('card_2', alice))
+      await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+      await store.upsert(sampleCard('card_2', alice))
       // Fails the second half of the switch, after the old default was cleared.
       db.exec(`
         CREATE TRIGGER refuse_card_2 BEFORE UPDATE OF is_default ON cardport_cards
@@ -229,11 +229,11 @@ describe('sqliteStore: the database enforces the rules', () => {
 
   it('writes upsertMany in one transaction: a bad card rolls the whole batch back', async () => {
     const { store } = fileStore()
-    await store.upsert(card('card_0', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_0', alice, { isDefault: true }))
     const batch = [
-      card('card_1', alice, { isDefault: true }),
-      card('card_2', bob),
-      card('card_3', alice, { last4: '42' }),
+      sampleCard('card_1', alice, { isDefault: true }),
+      sampleCard('card_2', bob),
+      sampleCard('card_3', alice, { last4: '42' }),
     ]
     await expect(store.upsertMany(batch)).rejects.toThrow(/CHECK/)
     expect((await store.listByOwner(aliceScope)).map((c) => c.id)).toEqual(['card_0'])
@@ -244,7 +244,7 @@ describe('sqliteStore: the database enforces the rules', () => {
   it('keeps 50 concurrent default switches on one owner to exactly one default', async () => {
     const { store } = fileStore()
     const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
-    await store.upsertMany(ids.map((id) => card(id, alice, { isDefault: id === 'card_0' })))
+    await store.upsertMany(ids.map((id) => sampleCard(id, alice, { isDefault: id === 'card_0' })))
     await Promise.all(ids.map((id) => store.setDefault(aliceScope, id)))
     const defaults = (await store.listByOwner(aliceScope)).filter((c) => c.isDefault)
     expect(defaults.map((c) => c.id)).toEqual(['card_49'])
@@ -255,7 +255,7 @@ describe('sqliteStore: the database enforces the rules', () => {
     const first = fileStore('shared.db').store
     const second = fileStore('shared.db').store
     const ids = Array.from({ length: 50 }, (_, i) => `card_${i}`)
-    await first.upsertMany(ids.map((id) => card(id, alice)))
+    await first.upsertMany(ids.map((id) => sampleCard(id, alice)))
     await Promise.all(ids.map((id, i) => (i % 2 === 0 ? first : second).setDefault(aliceScope, id)))
     for (const store of [first, second]) {
       expect((await store.listByOwner(aliceScope)).filter((c) => c.isDefault)).toHaveLength(1)
@@ -266,7 +266,7 @@ describe('sqliteStore: the database enforces the rules', () => {
 describe('sqliteStore: scoping, ordering and versions', () => {
   it("never returns one owner's card through another owner's scope", async () => {
     const { store } = fileStore()
-    await store.upsert(card('card_a', alice, { isDefault: true }))
+    await store.upsert(sampleCard('card_a', alice, { isDefault: true }))
     expect(await store.get(bobScope, 'card_a')).toBeNull()
     expect(await store.get({ provider: 'stripe', owner: alice }, 'card_a')).toBeNull()
     expect(await store.getDefault(bobScope)).toBeNull()
@@ -278,8 +278,8 @@ describe('sqliteStore: scoping, ordering and versions', () => {
 
   it('keeps the same card id apart for two owners', async () => {
     const { store } = fileStore()
-    await store.upsert(card('card_a', alice, { last4: '1111' }))
-    await store.upsert(card('card_a', bob, { last4: '2222' }))
+    await store.upsert(sampleCard('card_a', alice, { last4: '1111' }))
+    await store.upsert(sampleCard('card_a', bob, { last4: '2222' }))
     expect((await store.get(aliceScope, 'card_a'))?.last4).toBe('1111')
     expect((await store.get(bobScope, 'card_a'))?.last4).toBe('2222')
     await store.delete(bobScope, 'card_a')
@@ -288,7 +288,7 @@ describe('sqliteStore: scoping, ordering and versions', () => {
 
   it('reads back exactly the card written (key order of metadata included)', async () => {
     const { store } = fileStore()
-    const written = card('card_1', alice, {
+    const written = sampleCard('card_1', alice, {
       metadata: { zeta: '1', alpha: '2' },
       address: { ...EMPTY_ADDRESS, line1: '1 Main St', postalCode: '94107', country: 'US' },
       checks: { cvc: 'pass', addressLine1: 'unchecked', postalCode: null },
@@ -304,19 +304,19 @@ describe('sqliteStore: scoping, ordering and versions', () => {
 
   it('refuses out-of-order writes and deletions, and remembers deletions', async () => {
     const { store } = fileStore()
-    await store.upsert(card('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
-    const stale = await store.upsert(card('card_1', alice, { holderName: 'old' }), {
+    await store.upsert(sampleCard('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
+    const stale = await store.upsert(sampleCard('card_1', alice, { holderName: 'old' }), {
       observedAt: 1000,
     })
     expect(stale).toMatchObject({ applied: false, card: { holderName: 'new', version: 1 } })
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 1500 })).toBe(false)
     expect(await store.delete(aliceScope, 'card_1', { observedAt: 3000 })).toBe(true)
-    expect(await store.upsert(card('card_1', alice), { observedAt: 2500 })).toEqual({
+    expect(await store.upsert(sampleCard('card_1', alice), { observedAt: 2500 })).toEqual({
       applied: false,
       card: null,
     })
     expect(await collect(store.listOwners('memory'))).toEqual([])
-    const recreated = await store.upsert(card('card_1', alice), { observedAt: 3000 })
+    const recreated = await store.upsert(sampleCard('card_1', alice), { observedAt: 3000 })
     expect(recreated).toMatchObject({ applied: true, card: { version: 1, observedAt: 3000 } })
   })
 
@@ -329,8 +329,8 @@ describe('sqliteStore: scoping, ordering and versions', () => {
         id: `own_${String(1203 - i).padStart(5, '0')}`,
       }),
     )
-    await store.upsertMany(owners.map((owner) => card('card_1', owner)))
-    await store.upsert({ ...card('card_1', alice), provider: 'stripe' })
+    await store.upsertMany(owners.map((owner) => sampleCard('card_1', owner)))
+    await store.upsert({ ...sampleCard('card_1', alice), provider: 'stripe' })
     const listed: Owner[] = []
     for await (const owner of store.listOwners('memory')) {
       listed.push(owner)
@@ -344,30 +344,6 @@ describe('sqliteStore: scoping, ordering and versions', () => {
 })
 
 // --- helpers ---
-
-function card(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
-  return {
-    id,
-    provider: 'memory',
-    owner: { ...owner },
-    brand: 'visa',
-    last4: '4242',
-    expMonth: 12,
-    expYear: 2040,
-    holderName: null,
-    address: { ...EMPTY_ADDRESS },
-    country: 'US',
-    fingerprint: null,
-    funding: 'credit',
-    checks: { cvc: null, addressLine1: null, postalCode: null },
-    currency: owner.type === 'account' ? 'usd' : null,
-    isDefault: false,
-    status: 'active',
-    metadata: {},
-    createdAt: null,
-    ...overrides,
-  }
-}
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const items: T[] = []

@@ -51,6 +51,8 @@ export {
   TEST_MARKETPLACE_ID,
   TEST_MARKETPLACE_SECRET,
 } from './marketplace/marketplace-test-cards.js'
+// A valid card to write to a store in tests.
+export { sampleCard } from './sample-card.js'
 export {
   type CardportServer,
   type CardportServerListenOptions,
