@@ -419,6 +419,15 @@ function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
   const values = CARD_COLUMNS.map((column, i) => `$${i + 1}${CARD_CASTS[column] ?? ''}`)
   const observed = `$${CARD_COLUMNS.length + 1}::bigint`
+  // An existing card is replaced unless the write is older than its row (`c`: the row).
+  const updateUnlessOlder = `ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
+      ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
+      version = c.version + 1,
+      updated_at = now(),
+      observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
+    WHERE EXCLUDED.observed_at IS NULL
+      OR c.observed_at IS NULL
+      OR EXCLUDED.observed_at >= c.observed_at`
   // The batch as arrays, one a column, in CARD_COLUMNS order and then observed_at.
   const batchColumns = [...CARD_COLUMNS, 'observed_at']
   const batchArrays = batchColumns
@@ -446,14 +455,7 @@ function statements(t: TableNames) {
     SELECT ${batchColumns.join(', ')}
       FROM unnest(${batchArrays}) WITH ORDINALITY AS k(${batchColumns.join(', ')}, ord)
       ORDER BY ord
-    ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
-      ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
-      version = c.version + 1,
-      updated_at = now(),
-      observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
-    WHERE EXCLUDED.observed_at IS NULL
-      OR c.observed_at IS NULL
-      OR EXCLUDED.observed_at >= c.observed_at`
+    ${updateUnlessOlder}`
   return {
     selectCard: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${KEY}`,
     listCards: `SELECT ${SELECT_COLUMNS} FROM ${t.cards} WHERE ${SCOPE} ORDER BY seq DESC`,
@@ -462,14 +464,7 @@ function statements(t: TableNames) {
       WHERE ${SCOPE} AND is_default ORDER BY seq LIMIT 1`,
     upsertCard: `INSERT INTO ${t.cards} AS c (${CARD_COLUMNS.join(', ')}, observed_at)
       VALUES (${values.join(', ')}, ${observed})
-      ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
-        ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
-        version = c.version + 1,
-        updated_at = now(),
-        observed_at = coalesce(EXCLUDED.observed_at, c.observed_at)
-      WHERE EXCLUDED.observed_at IS NULL
-        OR c.observed_at IS NULL
-        OR EXCLUDED.observed_at >= c.observed_at
+      ${updateUnlessOlder}
       RETURNING ${SELECT_COLUMNS}`,
     clearDefaultsOfCurrency: `UPDATE ${t.cards}
       SET is_default = false, version = version + 1, updated_at = now()
