@@ -15,7 +15,8 @@ export async function openStore(config: StoreConfig): Promise<CardStore> {
     import('@cardport/store-postgres'),
     import('pg'),
   ])
-  // reconcile works on four owners at once (core's default), one transaction each.
+  // reconcile reads four owners at once (core's default); their store reads and grouped writes
+  // (one transaction for several owners) share these connections.
   const pool = new pg.Pool({ connectionString: config.connectionString, max: 4 })
   try {
     const store = await postgresStore({ client: pool })
