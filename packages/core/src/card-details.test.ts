@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { errorOf } from './__fixtures__/errors.js'
 import {
   type CardDetailsInput,
   CardDetailsSchema,
   CardUpdateSchema,
   isExpiryValid,
 } from './card-details.js'
-import { CardportError } from './errors.js'
 import { validate } from './validate.js'
 
 // Every test below runs on 15 June 2025 (UTC), so "the past" and "this month" are fixed.
@@ -285,13 +285,3 @@ describe('free text holding a card number is refused (DESIGN: no field holds one
     })
   })
 })
-
-function errorOf(run: () => unknown): CardportError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected an error')
-}

@@ -1,13 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { rejection } from './__fixtures__/errors.js'
 import { type Card, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
-import {
-  AuthenticationError,
-  CardportError,
-  ProviderUnavailableError,
-  RateLimitedError,
-} from './errors.js'
+import { AuthenticationError, ProviderUnavailableError, RateLimitedError } from './errors.js'
 import { type MemoryProvider, memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import { listAll, toArray } from './pagination.js'
@@ -796,14 +792,4 @@ function wrapProvider(
       return inner.listCards(owner, options)
     },
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CardportError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected the call to be rejected')
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
+import { errorOf, rejection } from './__fixtures__/errors.js'
 import {
   type Card,
   EMPTY_ADDRESS,
@@ -7,7 +8,7 @@ import {
   type Owner,
 } from './card.js'
 import { defineCardProvider } from './define-provider.js'
-import { CardportError, ConflictError } from './errors.js'
+import { ConflictError } from './errors.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
 
@@ -582,24 +583,4 @@ function primitivesWithout(operation: keyof ReturnType<typeof spies>) {
 
 function manyKeys(count: number): Record<string, string> {
   return Object.fromEntries(Array.from({ length: count }, (_, index) => [`key_${index}`, 'v']))
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CardportError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected the call to be rejected')
-}
-
-function errorOf(run: () => unknown): CardportError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected the call to throw')
 }

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest'
+import { rejection } from './__fixtures__/errors.js'
 import type { Card, Owner } from './card.js'
-import { CardportError } from './errors.js'
 import {
   MEMORY_PROVIDER_CAPABILITIES,
   type MemoryProvider,
@@ -384,14 +384,4 @@ describe('memoryProvider: parseCard', () => {
 async function defaultsOf(owner: Owner): Promise<string[]> {
   const cards = await toArray(listAll(provider, owner), { limit: 1000 })
   return cards.filter((card) => card.isDefault).map((card) => card.id)
-}
-
-async function rejection(promise: Promise<unknown>): Promise<CardportError> {
-  try {
-    await promise
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected the call to be rejected')
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CardportError } from './errors.js'
+import { errorOf } from './__fixtures__/errors.js'
 import {
   applyMetadataPatch,
   METADATA_LIMITS,
@@ -132,13 +132,3 @@ describe('ProviderMetadataSchema (a card read from a provider)', () => {
     ).toEqual({ note: 'paid with •••• 4242', order: '1234-5678' })
   })
 })
-
-function errorOf(run: () => unknown): CardportError {
-  try {
-    run()
-  } catch (error) {
-    expect(error).toBeInstanceOf(CardportError)
-    return error as CardportError
-  }
-  throw new Error('expected an error')
-}
