@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { memoryStore } from './memory-store.js'
+import { toArray } from './pagination.js'
 import type { CardScope, CardStore } from './store.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
@@ -175,16 +176,16 @@ describe('memoryStore: listing and batches', () => {
     await store.upsert(sampleCard('card_2', alice))
     await store.upsert(sampleCard('card_3', bob))
     await store.upsert({ ...sampleCard('card_4', shop), provider: 'stripe' })
-    expect(await collect(store.listOwners('memory'))).toEqual([alice, bob])
-    expect(await collect(store.listOwners('stripe'))).toEqual([shop])
-    expect(await collect(store.listOwners('nobody'))).toEqual([])
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([alice, bob])
+    expect(await toArray(store.listOwners('stripe'), { limit: 10_000 })).toEqual([shop])
+    expect(await toArray(store.listOwners('nobody'), { limit: 10_000 })).toEqual([])
   })
 
   it('forgets an owner whose last card is deleted', async () => {
     await store.upsert(sampleCard('card_1', alice))
     await store.upsert(sampleCard('card_3', bob))
     await store.delete(aliceScope, 'card_1')
-    expect(await collect(store.listOwners('memory'))).toEqual([bob])
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([bob])
   })
 
   it('upsertMany writes every card, displacing defaults as upsert does', async () => {
@@ -276,9 +277,9 @@ describe('memoryStore: stored objects are copies', () => {
 
   it('is not changed by mutating an owner it listed', async () => {
     await store.upsert(sampleCard('card_1', alice))
-    const [listed] = await collect(store.listOwners('memory'))
+    const [listed] = await toArray(store.listOwners('memory'), { limit: 10_000 })
     listed!.id = 'changed'
-    expect(await collect(store.listOwners('memory'))).toEqual([alice])
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([alice])
   })
 })
 
@@ -289,10 +290,4 @@ async function defaultIds(scope: CardScope): Promise<string[]> {
     .filter((stored) => stored.isDefault)
     .map((stored) => stored.id)
     .sort()
-}
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = []
-  for await (const item of iterable) items.push(item)
-  return items
 }

@@ -9,6 +9,7 @@ import {
   isCardportError,
   memoryProvider,
   type Owner,
+  toArray,
 } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
@@ -315,7 +316,7 @@ describe('sqliteStore: scoping, ordering and versions', () => {
       applied: false,
       card: null,
     })
-    expect(await collect(store.listOwners('memory'))).toEqual([])
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([])
     const recreated = await store.upsert(sampleCard('card_1', alice), { observedAt: 3000 })
     expect(recreated).toMatchObject({ applied: true, card: { version: 1, observedAt: 3000 } })
   })
@@ -338,18 +339,12 @@ describe('sqliteStore: scoping, ordering and versions', () => {
       await store.delete({ provider: 'memory', owner }, 'card_1')
     }
     expect(listed).toEqual(owners)
-    expect(await collect(store.listOwners('memory'))).toEqual([])
-    expect(await collect(store.listOwners('stripe'))).toEqual([alice])
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([])
+    expect(await toArray(store.listOwners('stripe'), { limit: 10_000 })).toEqual([alice])
   })
 })
 
 // --- helpers ---
-
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const items: T[] = []
-  for await (const item of iterable) items.push(item)
-  return items
-}
 
 describe('sqliteStore: a file it cannot open', () => {
   it('throws invalid_request without the path', () => {
