@@ -14,17 +14,12 @@ export interface CardRow extends CardColumnsRow {
 /** The columns a read returns. */
 export const SELECT_COLUMNS = [...CARD_COLUMNS, 'version', 'updated_at', 'observed_at'].join(', ')
 
-/** Casts for the parameters of {@link CARD_COLUMNS} that the driver sends as text. */
-export const CARD_CASTS: Partial<Record<(typeof CARD_COLUMNS)[number], string>> = {
-  checks: '::json',
-  metadata: '::json',
-}
-
 /**
- * The element types of the arrays a batch write sends, one a column (`$n::smallint[]`), for the
- * columns of {@link CARD_COLUMNS} (and `observed_at`) that are not text.
+ * The types of the columns a write sets ({@link CARD_COLUMNS}, then `observed_at`) that are not
+ * text: a write casts each parameter to its column's type (`$7::smallint`), a batch write each
+ * array (`$7::smallint[]`), since the driver sends every value as text.
  */
-export const CARD_ARRAY_TYPES = {
+export const PARAMETER_TYPES = {
   exp_month: 'smallint',
   exp_year: 'smallint',
   checks: 'json',

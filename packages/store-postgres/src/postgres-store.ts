@@ -9,11 +9,10 @@ import {
 } from '@cardport/core'
 import { z } from 'zod'
 import {
-  CARD_ARRAY_TYPES,
-  CARD_CASTS,
   CARD_COLUMNS,
   type CardRow,
   cardValues,
+  PARAMETER_TYPES,
   rowToCard,
   SELECT_COLUMNS,
 } from './card-row.js'
@@ -417,8 +416,10 @@ const BATCH_KEYS = '$1::text[], $2::text[], $3::text[], $4::text[]'
 
 function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
-  const values = CARD_COLUMNS.map((column, i) => `$${i + 1}${CARD_CASTS[column] ?? ''}`)
-  const observed = `$${CARD_COLUMNS.length + 1}::bigint`
+  // Every column a write sets, in order: core's card columns, then observed_at.
+  const written = [...CARD_COLUMNS, 'observed_at'] as const
+  const typeOf = (column: (typeof written)[number]) =>
+    PARAMETER_TYPES[column as keyof typeof PARAMETER_TYPES] ?? 'text'
   // An existing card is replaced unless the write is older than its row (`c`: the row).
   const updateUnlessOlder = `ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
       ${updatable.map((column) => `${column} = EXCLUDED.${column}`).join(', ')},
@@ -428,15 +429,8 @@ function statements(t: TableNames) {
     WHERE EXCLUDED.observed_at IS NULL
       OR c.observed_at IS NULL
       OR EXCLUDED.observed_at >= c.observed_at`
-  // The batch as arrays, one a column, in CARD_COLUMNS order and then observed_at.
-  const batchColumns = [...CARD_COLUMNS, 'observed_at']
-  const batchArrays = batchColumns
-    .map(
-      (column, i) =>
-        `$${i + 1}::${CARD_ARRAY_TYPES[column as keyof typeof CARD_ARRAY_TYPES] ?? 'text'}[]`,
-    )
-    .join(', ')
-  const batchKeys = '$1::text[], $2::text[], $3::text[], $4::text[]'
+  // The batch as arrays, one a column, in the order of `written`.
+  const batchArrays = written.map((column, i) => `$${i + 1}::${typeOf(column)}[]`).join(', ')
   const upsertBatch = (clearTombstones: boolean) => `WITH owners AS (
       INSERT INTO ${t.owners} (provider, owner_type, owner_id)
       SELECT provider, owner_type, owner_id
@@ -446,14 +440,14 @@ function statements(t: TableNames) {
       ON CONFLICT (provider, owner_type, owner_id) DO NOTHING)${
         clearTombstones
           ? `, tombstones AS (DELETE FROM ${t.tombstones} d
-      USING unnest(${batchKeys}) AS k(provider, owner_type, owner_id, card_id)
+      USING unnest(${BATCH_KEYS}) AS k(provider, owner_type, owner_id, card_id)
       WHERE d.provider = k.provider AND d.owner_type = k.owner_type
         AND d.owner_id = k.owner_id AND d.card_id = k.card_id)`
           : ''
       }
-    INSERT INTO ${t.cards} AS c (${batchColumns.join(', ')})
-    SELECT ${batchColumns.join(', ')}
-      FROM unnest(${batchArrays}) WITH ORDINALITY AS k(${batchColumns.join(', ')}, ord)
+    INSERT INTO ${t.cards} AS c (${written.join(', ')})
+    SELECT ${written.join(', ')}
+      FROM unnest(${batchArrays}) WITH ORDINALITY AS k(${written.join(', ')}, ord)
       ORDER BY ord
     ${updateUnlessOlder}`
   return {
@@ -462,8 +456,8 @@ function statements(t: TableNames) {
     // The earliest default stands for the owner (accounts have one per currency).
     selectDefault: `SELECT ${SELECT_COLUMNS} FROM ${t.cards}
       WHERE ${SCOPE} AND is_default ORDER BY seq LIMIT 1`,
-    upsertCard: `INSERT INTO ${t.cards} AS c (${CARD_COLUMNS.join(', ')}, observed_at)
-      VALUES (${values.join(', ')}, ${observed})
+    upsertCard: `INSERT INTO ${t.cards} AS c (${written.join(', ')})
+      VALUES (${written.map((column, i) => `$${i + 1}::${typeOf(column)}`).join(', ')})
       ${updateUnlessOlder}
       RETURNING ${SELECT_COLUMNS}`,
     clearDefaultsOfCurrency: `UPDATE ${t.cards}
