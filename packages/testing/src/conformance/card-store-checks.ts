@@ -10,6 +10,7 @@ import {
   type OwnerType,
   type StoredCard,
   scopeOf,
+  toArray,
 } from '@cardport/core'
 import { expect } from 'vitest'
 import type { CardStoreFixture } from './describe-card-store.js'
@@ -456,9 +457,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
           const listed = await t.store.listByOwner(under(provider, owner))
           cards.push(listed.map(({ updatedAt, provider: _, ...rest }) => rest))
         }
-        const listedOwners = []
-        for await (const owner of t.store.listOwners(provider)) listedOwners.push(owner)
-        return { cards, owners: listedOwners }
+        return { cards, owners: await toArray(t.store.listOwners(provider), { limit: 10_000 }) }
       }
       let batches = 0
       for (let step = 0; step < 300; step++) {
