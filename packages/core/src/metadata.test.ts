@@ -132,3 +132,48 @@ describe('ProviderMetadataSchema (a card read from a provider)', () => {
     ).toEqual({ note: 'paid with •••• 4242', order: '1234-5678' })
   })
 })
+
+describe.each([
+  ['MetadataSchema', MetadataSchema],
+  ['MetadataPatchSchema', MetadataPatchSchema],
+  ['ProviderMetadataSchema', ProviderMetadataSchema],
+] as const)('%s, pair by pair', (_name, schema) => {
+  it('gives a copy that holds the pairs, never the object it was given', () => {
+    const given = { order_id: '6735' }
+    const parsed = schema.parse(given)
+    expect(parsed).toEqual(given)
+    expect(parsed).not.toBe(given)
+  })
+
+  it('leaves out a pair named __proto__ (from JSON) without taking it as a prototype', () => {
+    const parsed = schema.parse(JSON.parse('{"__proto__": {"admin": "yes"}, "plan": "pro"}'))
+    expect(parsed).toEqual({ plan: 'pro' })
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype)
+  })
+
+  it('refuses what is not a plain object, and keys that are symbols', () => {
+    for (const input of [null, 'plan=pro', 3, ['a'], new Map([['a', 'b']])]) {
+      expect(schema.safeParse(input).error?.issues.map((issue) => issue.message)).toEqual([
+        'metadata is an object of string values',
+      ])
+    }
+    expect(schema.safeParse({ [Symbol('key')]: 'v' }).error?.issues[0]?.message).toBe(
+      'a metadata key is a string',
+    )
+  })
+
+  it('reports each bad pair at its key, in order, and each in its own words', () => {
+    const result = schema.safeParse({ 'a[0]': 'v', good: 'v', count: 3, '': 'v' })
+    expect(result.error?.issues.map(({ path, message }) => ({ path, message }))).toEqual([
+      { path: ['a[0]'], message: 'a metadata key cannot contain square brackets' },
+      { path: ['count'], message: 'a metadata value is a string' },
+      { path: [''], message: 'a metadata key cannot be empty' },
+    ])
+  })
+
+  it('counts the keys a copy would hold: 50 keys and a __proto__ pair are accepted', () => {
+    const input = JSON.parse(JSON.stringify({ ...pairs(50) }).replace('{', '{"__proto__":"x",'))
+    expect(Object.keys(input)).toHaveLength(51)
+    expect(schema.safeParse(input).success).toBe(true)
+  })
+})

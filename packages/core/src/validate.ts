@@ -16,7 +16,7 @@ export function validate<S extends z.ZodType>(
   if (result.success) return result.data
   const issues = result.error.issues.map((issue) => ({
     path: issue.path,
-    message: messageOf(issue),
+    message: issue.message,
   }))
   const summary = issues
     .map((issue) =>
@@ -24,15 +24,4 @@ export function validate<S extends z.ZodType>(
     )
     .join('; ')
   throw new InvalidRequestError(`Invalid ${what}: ${summary}`, { issues, provider })
-}
-
-/**
- * Zod 4 reports a bad record key as "Invalid key in record" and keeps the schema's own words
- * (`a metadata key is at most 40 characters`) in nested issues: surface those instead.
- */
-function messageOf(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_key' && issue.issues.length > 0) {
-    return issue.issues.map((inner) => inner.message).join('; ')
-  }
-  return issue.message
 }
