@@ -581,6 +581,78 @@ describe('CardSync.reconcile', () => {
     expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
   })
 
+  describe('reads the stored cards of its owners ahead, many owners a read', () => {
+    /** The store, counting its reads; `replaced.listByOwners` instead of its own, if given. */
+    function countingStore(replaced?: Pick<CardStore, 'listByOwners'>) {
+      const reads = { listByOwner: 0, listByOwners: [] as number[] }
+      const counted: CardStore = {
+        ...store,
+        async listByOwner(owner) {
+          reads.listByOwner++
+          return store.listByOwner(owner)
+        },
+        listByOwners: replaced
+          ? replaced.listByOwners
+          : async (scopes) => {
+              reads.listByOwners.push(scopes.length)
+              return store.listByOwners!(scopes)
+            },
+      }
+      return { counted, reads }
+    }
+    const owners: Owner[] = Array.from({ length: 20 }, (_, index) => ({
+      type: 'customer',
+      id: `cus_${index}`,
+    }))
+
+    it('reads `concurrency × 4` owners a listByOwners, and no owner on its own', async () => {
+      for (const owner of owners) await drift(owner)
+      const { counted, reads } = countingStore()
+      const report = await createCardSync({ provider, store: counted }).reconcile(owners, {
+        concurrency: 2,
+      })
+      expect(reads).toEqual({ listByOwner: 0, listByOwners: [8, 8, 4] })
+      expect(report.removed).toHaveLength(20)
+      for (const owner of owners) await expectStoreEqualsProvider(owner)
+    })
+
+    it('reads each owner on its own when the store has no listByOwners, or its read fails', async () => {
+      const fails = async (): Promise<never> => {
+        throw new Error('connection reset')
+      }
+      const wrongLength = async () => []
+      for (const listByOwners of [undefined, fails, wrongLength]) {
+        for (const owner of owners) await drift(owner)
+        const { counted, reads } = countingStore({ listByOwners })
+        const report = await createCardSync({ provider, store: counted }).reconcile(owners)
+        expect(reads.listByOwner).toBe(20)
+        expect(report.removed).toHaveLength(20)
+        expect(report.failed).toEqual([])
+        for (const owner of owners) await expectStoreEqualsProvider(owner)
+      }
+    })
+
+    it('reads the store again when it retries an owner: the first try may have written', async () => {
+      await drift(alice)
+      let failures = 1
+      const limited = wrapProvider(provider, {
+        listCards: async () => {
+          if (failures-- > 0) throw new RateLimitedError('slow down', { retryAfterMs: 1 })
+          return undefined
+        },
+      })
+      const { counted, reads } = countingStore()
+      const report = await createCardSync({
+        provider: limited,
+        store: counted,
+        retry: { sleep: async () => {} },
+      }).reconcile(alice)
+      expect(reads).toEqual({ listByOwner: 1, listByOwners: [1] })
+      expect(report.removed).toEqual([{ owner: alice, cardId: 'card_ghost_cus_alice' }])
+      await expectStoreEqualsProvider(alice)
+    })
+  })
+
   it('does not retry an error that retrying cannot fix', async () => {
     await drift(alice)
     const denied = wrapProvider(provider, {

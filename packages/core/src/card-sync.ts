@@ -9,6 +9,7 @@ import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { type RetryPolicy, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
+import { prefetchStoredCards } from './stored-prefetch.js'
 import { validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
@@ -309,22 +310,31 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         failed: [],
       }
       const source = owners ?? store.listOwners(provider.name)
-      const queue = isOwner(source) ? [source] : source
       let done = 0
       const limit = reconcileOptions.concurrency ?? concurrency
+      // More owners than read at once: while some wait for their store write, others read.
+      const inFlight = Math.min(limit * 4, 1024)
+      const queue = prefetchStoredCards(
+        isOwner(source) ? [source] : source,
+        store,
+        provider.name,
+        inFlight,
+      )
       const run: ReconcileRun = {
         reading: pLimit(limit),
         // The owners that finish reading at about the same moment write their cards together.
         write: createGroupWriter(store),
       }
-      // More owners than read at once: while some wait for their store write, others read.
-      await forEachConcurrently(queue, Math.min(limit * 4, 1024), async (owner) => {
+      await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
         reconcileOptions.signal?.throwIfAborted()
         try {
+          let attempts = 0
           const partial = await withRetry(
             async () => {
               const attempt = emptyPartial()
-              await reconcileOwner(owner, report.dryRun, attempt, run)
+              // A retry reads the store again: the attempt before may have written to it.
+              const readAhead = attempts++ === 0 ? await stored : null
+              await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
               return attempt
             },
             { ...retry, signal: reconcileOptions.signal },
@@ -358,9 +368,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     dryRun: boolean,
     drift: OwnerDrift,
     run: ReconcileRun,
+    readAhead: StoredCard[] | null,
   ) => {
     const ownerScope = scope(owner)
-    const stored = new Map((await store.listByOwner(ownerScope)).map((card) => [card.id, card]))
+    const storedCards = readAhead ?? (await store.listByOwner(ownerScope))
+    const stored = new Map(storedCards.map((card) => [card.id, card]))
     // Every default, not the first of each list: an account has one per currency, and the
     // store and the provider list cards in different orders.
     const storedDefaults = [...stored.values()].filter((card) => card.isDefault).map((c) => c.id)

@@ -58,6 +58,9 @@ export function memoryStore(): CardStore {
     return { applied: true, card: stored }
   }
 
+  const listCards = (scope: CardScope): StoredCard[] =>
+    [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => copyStored(card))
+
   return {
     async get(scope, cardId) {
       const card = cardsOf(scope)?.get(cardId)
@@ -65,7 +68,11 @@ export function memoryStore(): CardStore {
     },
 
     async listByOwner(scope) {
-      return [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => copyStored(card))
+      return listCards(scope)
+    },
+
+    async listByOwners(scopes) {
+      return scopes.map(listCards)
     },
 
     async getDefault(scope) {

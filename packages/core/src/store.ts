@@ -58,6 +58,14 @@ export interface CardStore {
    * newest-first pages in turn): list the provider when its order matters.
    */
   listByOwner(scope: CardScope): Promise<StoredCard[]>
+  /**
+   * Optional: {@link CardStore.listByOwner} for many owners in one read; entry `i` of the
+   * result lists the cards of `scopes[i]`, exactly as `listByOwner(scopes[i])` would (an owner
+   * named twice is listed twice). `CardSync.reconcile` reads its owners' stored cards with it,
+   * a few dozen owners a read, when the store has it; on a database server that saves a round
+   * trip per owner.
+   */
+  listByOwners?(scopes: readonly CardScope[]): Promise<StoredCard[][]>
   /** The owner's default card (the customer's one default; for accounts, the first by currency). */
   getDefault(scope: CardScope): Promise<StoredCard | null>
   /** Inserts or replaces a card; a default card displaces the previous default atomically. */

@@ -4,6 +4,7 @@ import {
   type CardStore,
   InvalidRequestError,
   type Owner,
+  type StoredCard,
   type UpsertResult,
   validate,
 } from '@cardport/core'
@@ -178,6 +179,9 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
   /** Runs `work` in one `BEGIN IMMEDIATE` transaction (a savepoint inside the caller's own). */
   const inTransaction = <T>(work: () => T): T => db.transaction(work).immediate() as T
 
+  const listCards = (scope: CardScope): StoredCard[] =>
+    (sql.listCards.all(...scopeParams(scope)) as CardRow[]).map(rowToCard)
+
   const store: CardStore = {
     async get(scope, cardId) {
       const row = sql.selectCard.get(...scopeParams(scope), cardId) as CardRow | undefined
@@ -185,7 +189,12 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     },
 
     async listByOwner(scope) {
-      return (sql.listCards.all(...scopeParams(scope)) as CardRow[]).map(rowToCard)
+      return listCards(scope)
+    },
+
+    // In-process and synchronous: one statement an owner costs no round trip.
+    async listByOwners(scopes) {
+      return scopes.map(listCards)
     },
 
     async getDefault(scope) {

@@ -14,6 +14,7 @@ import {
 } from '@cardport/core'
 import { expect } from 'vitest'
 import type { CardStoreFixture } from './describe-card-store.js'
+import type { SkipCheck } from './register-checks.js'
 
 /**
  * One rule of the store contract, as a function of a fixture. `describeCardStore` registers
@@ -24,8 +25,11 @@ import type { CardStoreFixture } from './describe-card-store.js'
 export interface CardStoreCheck {
   readonly group: string
   readonly title: string
-  /** `markClosed` tells the runner the check closed the store itself. */
-  run(fixture: CardStoreFixture, markClosed: () => void): Promise<void>
+  /**
+   * `markClosed` tells the runner the check closed the store itself; `skip` marks the check
+   * skipped, for a rule about an optional method the store does not have.
+   */
+  run(fixture: CardStoreFixture, markClosed: () => void, skip: SkipCheck): Promise<void>
 }
 
 /** The keys of a stored card: the Card's and the store's bookkeeping, nothing else. */
@@ -51,7 +55,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
     checks.push({
       group,
       title,
-      run: (fixture, markClosed) => run(createContext(fixture, markClosed)),
+      run: (fixture, markClosed, skip) => run(createContext(fixture, markClosed, skip)),
     })
   }
 
@@ -174,6 +178,32 @@ export function cardStoreChecks(): CardStoreCheck[] {
   check('listByOwner', 'is empty for an owner without cards', async (t) => {
     expect(await t.store.listByOwner(t.scope())).toEqual([])
   })
+
+  check(
+    'listByOwner',
+    'listByOwners (optional) lists each owner as listByOwner does, in the order asked',
+    async (t) => {
+      const listByOwners = t.store.listByOwners?.bind(t.store)
+      if (!listByOwners) return t.skip('the store has no listByOwners (optional)')
+      const alice = t.scope()
+      const bob = t.scope('account')
+      const empty = t.scope()
+      for (const scope of [alice, bob, alice]) await t.store.upsert(t.card(scope))
+      await t.store.upsert(t.card(bob, { isDefault: true }))
+      const scopes: CardScope[] = [
+        bob,
+        empty,
+        alice,
+        { provider: alice.provider, owner: { type: 'account', id: alice.owner.id } },
+        { provider: `${alice.provider}-other`, owner: alice.owner },
+        bob, // an owner asked for twice is listed twice
+      ]
+      const expected = await Promise.all(scopes.map((scope) => t.store.listByOwner(scope)))
+      expect(expected.map((cards) => cards.length)).toEqual([2, 0, 2, 0, 0, 2])
+      expect(await listByOwners(scopes)).toEqual(expected)
+      expect(await listByOwners([])).toEqual([])
+    },
+  )
 
   // --- defaults -------------------------------------------------------------------------------
   check('defaults', 'getDefault gives the default card, or null when there is none', async (t) => {
@@ -567,9 +597,14 @@ interface Context {
   /** The ids of the owner's default cards, sorted. */
   defaultIds(scope: CardScope): Promise<string[]>
   markClosed(): void
+  skip: SkipCheck
 }
 
-function createContext(fixture: CardStoreFixture, markClosed: () => void): Context {
+function createContext(
+  fixture: CardStoreFixture,
+  markClosed: () => void,
+  skip: SkipCheck,
+): Context {
   // A provider name of its own keeps this test's rows apart from any other test's.
   const provider = `conformance-${randomUUID().slice(0, 8)}`
   let cards = 0
@@ -578,6 +613,7 @@ function createContext(fixture: CardStoreFixture, markClosed: () => void): Conte
     store: fixture.store,
     fixture,
     markClosed,
+    skip,
 
     scope(type = 'customer') {
       const prefix = type === 'customer' ? 'cus' : 'acct'

@@ -1,6 +1,6 @@
 import type { CardScope, CardStore } from '@cardport/core'
 import { type CardStoreCheck, cardStoreChecks } from './card-store-checks.js'
-import { registerChecks } from './register-checks.js'
+import { registerChecks, type SkipCheck } from './register-checks.js'
 
 /**
  * What `setup` returns for one test: a store, and the read-back hook and clean-up the suite
@@ -65,7 +65,7 @@ export function describeCardStore(options: CardStoreSuiteOptions): void {
   registerChecks(
     options.name,
     cardStoreChecks(),
-    (check) => runCardStoreCheck(options, check),
+    (check, skip) => runCardStoreCheck(options, check, skip),
     options.timeout,
   )
 }
@@ -79,15 +79,25 @@ export function describeCardStore(options: CardStoreSuiteOptions): void {
 export async function runCardStoreCheck(
   options: Pick<CardStoreSuiteOptions, 'setup'>,
   check: CardStoreCheck,
+  skip: SkipCheck = cannotSkip,
 ): Promise<void> {
   const fixture = await options.setup()
   let closed = false
   try {
-    await check.run(fixture, () => {
-      closed = true
-    })
+    await check.run(
+      fixture,
+      () => {
+        closed = true
+      },
+      skip,
+    )
   } finally {
     if (fixture.teardown) await fixture.teardown()
     else if (!closed) await fixture.store.close()
   }
+}
+
+/** Outside a Vitest test there is nothing to mark skipped: a skipped check is a failed one. */
+const cannotSkip: SkipCheck = (note) => {
+  throw new Error(`check not run: ${note}`)
 }

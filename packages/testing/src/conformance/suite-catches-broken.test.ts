@@ -11,6 +11,7 @@ import {
   memoryProvider,
   memoryStore,
   type Owner,
+  scopeKey,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
@@ -344,5 +345,31 @@ describe('describeCardStore catches a broken store', () => {
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
     ])
+  })
+
+  it('a store whose listByOwners reads an owner asked for twice once fails the listByOwners rule', async () => {
+    const readsOnce = (inner: CardStore): CardStore => ({
+      ...inner,
+      async listByOwners(scopes) {
+        const unique = [...new Map(scopes.map((scope) => [scopeKey(scope), scope])).values()]
+        return Promise.all(unique.map((scope) => inner.listByOwner(scope)))
+      },
+    })
+    expect(await failedStoreChecks(readsOnce)).toEqual([
+      'listByOwner: listByOwners (optional) lists each owner as listByOwner does, in the order asked',
+    ])
+  })
+
+  it('skips, and does not pass, the listByOwners rule for a store without it', async () => {
+    const { listByOwners: _, ...withoutListByOwners } = memoryStore()
+    const check = cardStoreChecks().find((candidate) => candidate.title.startsWith('listByOwners'))
+    const notes: string[] = []
+    const skip = (note: string): never => {
+      notes.push(note)
+      throw new Error('skipped')
+    }
+    const run = runCardStoreCheck({ setup: () => ({ store: withoutListByOwners }) }, check!, skip)
+    await expect(run).rejects.toThrow('skipped')
+    expect(notes).toEqual(['the store has no listByOwners (optional)'])
   })
 })
