@@ -36,7 +36,7 @@ export function memoryStore(): CardStore {
 
   // Returns the row as stored (not a copy): `upsert` copies it for its caller, `upsertMany`
   // has no caller to give it to.
-  const write = (card: Card, observedAt?: number): UpsertResult => {
+  const write = (card: Card, observedAt: number | undefined, updatedAt: string): UpsertResult => {
     const ownerKey = scopeKey(scopeOf(card))
     const key = `${ownerKey}\u0000${card.id}`
     let entry = owners.get(ownerKey)
@@ -51,7 +51,7 @@ export function memoryStore(): CardStore {
     const stored = storedCard(
       card,
       (existing?.version ?? 0) + 1,
-      new Date().toISOString(),
+      updatedAt,
       observedAt ?? existing?.observedAt ?? null,
     )
     entry.cards.set(card.id, stored)
@@ -83,13 +83,15 @@ export function memoryStore(): CardStore {
     },
 
     async upsert(card, options = {}) {
-      const result = write(card, options.observedAt)
+      const result = write(card, options.observedAt, new Date().toISOString())
       return { applied: result.applied, card: result.card && copyStored(result.card) }
     },
 
     async upsertMany(cards, options = {}) {
       // Memory writes cannot fail half-way once the input is in hand, so the batch is atomic.
-      for (const card of cards) write(card, options.observedAt)
+      // One transaction, one time: every card of the batch is written at the same moment.
+      const updatedAt = new Date().toISOString()
+      for (const card of cards) write(card, options.observedAt, updatedAt)
     },
 
     async delete(scope, cardId, options = {}) {
