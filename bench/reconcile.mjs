@@ -17,10 +17,13 @@
 // `--server live` measures every store against the emulator itself.
 //
 // Each (store, side) runs in a fresh child process, so that one run's heap does not hide the
-// next one's growth, and the emulator's memory is not counted.
+// next one's growth, and the emulator's memory is not counted. Each store is measured in
+// `--rounds` rounds (each side once a round, the order alternating, into a fresh file or schema):
+// the ratio is the median round's, and every round's ratio is printed, the noise with it. The
+// RSS growth reported is the largest of the rounds.
 //
 // Flags: --cards 100000 (10 per owner), --concurrency 8, --stores memory,sqlite,postgres,
-// --server recorded|live
+// --server recorded|live, --rounds 3
 import { fork } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -48,13 +51,14 @@ export async function run({
   concurrency = 8,
   stores = 'memory,sqlite,postgres',
   server: mode = 'recorded',
+  rounds = 3,
 } = {}) {
   if (mode !== 'recorded' && mode !== 'live') throw new Error('--server is recorded or live')
   const owners = Math.ceil(cards / CARDS_PER_OWNER)
   const total = owners * CARDS_PER_OWNER
   const wanted = String(stores).split(',')
   console.log(
-    `\nreconcile: ${total.toLocaleString('en-US')} cards of ${owners.toLocaleString('en-US')} Stripe customers, concurrency ${concurrency}, ${mode} server`,
+    `\nreconcile: ${total.toLocaleString('en-US')} cards of ${owners.toLocaleString('en-US')} Stripe customers, concurrency ${concurrency}, ${mode} server, ${rounds} rounds`,
   )
   const server = await spawnEmulatorServer({
     kind: 'stripe-owners',
@@ -65,13 +69,22 @@ export async function run({
   console.log(`  emulator seeded in ${(server.seedMs / 1000).toFixed(1)} s at ${server.url}`)
   const dir = mkdtempSync(join(tmpdir(), 'cardport-bench-'))
   const schema = `cardport_bench_${process.pid}`
+  const schemas = []
   const results = []
   const skipped = []
   try {
     if (mode === 'recorded') {
       // The first pass of each side goes through to the live emulator and records its answers;
       // it is a measurement too (into the memory store), of a server-bound run.
-      const config = { store: 'memory', port: server.port, concurrency, total, dir, schema }
+      const config = {
+        store: 'memory',
+        port: server.port,
+        concurrency,
+        total,
+        dir,
+        schema,
+        round: 0,
+      }
       const sides = {}
       for (const side of ['baseline', 'cardport']) {
         sides[side] = await worker({ ...config, side }, server.customerIds)
@@ -93,21 +106,47 @@ export async function run({
         skipped.push({ title: 'reconcile into postgres', skipped: line })
         continue
       }
-      const config = { store, port: server.port, concurrency, total, dir, schema }
-      // Baseline first for one store, cardport first for the next: neither always runs warmer.
-      const order = index % 2 === 0 ? ['baseline', 'cardport'] : ['cardport', 'baseline']
-      const sides = {}
-      for (const side of order) sides[side] = await worker({ ...config, side }, server.customerIds)
-      const result = { ...summarize(store, sides.cardport, sides.baseline), server: mode }
+      const measured = []
+      for (let round = 0; round < Number(rounds); round++) {
+        // A schema (PostgreSQL) and files (SQLite) of the round's own: each run starts empty.
+        const config = { store, port: server.port, concurrency, total, dir, round }
+        config.schema = `${schema}_${round}`
+        if (store === 'postgres') schemas.push(config.schema)
+        // Baseline first in one round, cardport first in the next: neither always runs warmer.
+        const first = (index + round) % 2 === 0 ? 'baseline' : 'cardport'
+        const order = first === 'baseline' ? ['baseline', 'cardport'] : ['cardport', 'baseline']
+        const sides = {}
+        for (const side of order) {
+          sides[side] = await worker({ ...config, side }, server.customerIds)
+        }
+        measured.push(summarize(store, sides.cardport, sides.baseline))
+      }
+      const result = { ...medianRound(measured), server: mode }
       print(result)
       results.push(result)
     }
   } finally {
     await server.close()
     rmSync(dir, { recursive: true, force: true })
-    if (wanted.includes('postgres')) await dropSchema(schema)
+    for (const name of schemas) await dropSchema(name)
   }
   return [...results, ...skipped]
+}
+
+/**
+ * The round whose ratio is the median (the lower middle one for an even count), with every
+ * round's ratio, and the largest RSS growth of the rounds.
+ */
+function medianRound(rounds) {
+  const sorted = [...rounds].sort((a, b) => a.ratio - b.ratio)
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]
+  const rssGrowthMb = Math.max(...rounds.map((round) => round.rssGrowthMb))
+  return {
+    ...median,
+    roundRatios: rounds.map((round) => round.ratio),
+    rssGrowthMb,
+    memoryMet: MEMORY.met(rssGrowthMb),
+  }
 }
 
 function summarize(store, cardport, baseline) {
@@ -136,12 +175,18 @@ function baselineName(store) {
 function print(result) {
   const line = (side) =>
     `  ${side.name.padEnd(46)} ${Math.round(side.cardsPerSecond).toLocaleString('en-US').padStart(7)} cards/s  ${(side.ms / 1000).toFixed(1).padStart(6)} s  RSS +${side.rssGrowthMb.toFixed(1)} MB (heap +${side.heapGrowthMb.toFixed(1)} MB)  ${side.requests.toLocaleString('en-US')} requests  CPU ${Math.round(side.cpuShare * 100)}%`
+  const rounds = result.roundRatios
   console.log(`\n${result.title} (${result.cards.toLocaleString('en-US')} cards)`)
+  if (rounds) console.log(`  the median round of ${rounds.length}:`)
   console.log(line(result.candidate))
   console.log(line(result.baseline))
+  const perRound = rounds
+    ? ` (per round: ${rounds.map((ratio) => ratio.toFixed(2)).join(', ')})`
+    : ''
+  const largest = rounds ? ', the largest of the rounds' : ''
   console.log(
-    `  ratio ${result.ratio.toFixed(3)}  (target ${SPEED.text}: ${result.met ? 'met' : 'NOT met'});` +
-      ` RSS growth ${result.rssGrowthMb.toFixed(1)} MB  (target ${MEMORY.text}: ${result.memoryMet ? 'met' : 'NOT met'})`,
+    `  ratio ${result.ratio.toFixed(3)}${perRound}  (target ${SPEED.text}: ${result.met ? 'met' : 'NOT met'});` +
+      ` RSS growth ${result.rssGrowthMb.toFixed(1)} MB${largest}  (target ${MEMORY.text}: ${result.memoryMet ? 'met' : 'NOT met'})`,
   )
 }
 
@@ -255,7 +300,7 @@ async function cardportTarget(config, provider) {
   } else if (config.store === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
     const { default: Database } = await import('better-sqlite3')
-    const filename = join(config.dir, 'cardport.db')
+    const filename = join(config.dir, `cardport-${config.round}.db`)
     store = sqliteStore({ filename })
     count = async () => {
       const db = new Database(filename, { readonly: true })
@@ -385,7 +430,7 @@ async function bulkInserter(config) {
   }
   if (config.store === 'sqlite') {
     const { default: Database } = await import('better-sqlite3')
-    const db = new Database(join(config.dir, 'baseline.db'))
+    const db = new Database(join(config.dir, `baseline-${config.round}.db`))
     db.pragma('journal_mode = WAL')
     db.exec(`CREATE TABLE baseline_cards (
       ${CARD_COLUMNS.map((column) => `${column} ${/exp_|is_default/.test(column) ? 'INTEGER' : 'TEXT'}`).join(', ')},
