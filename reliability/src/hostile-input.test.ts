@@ -453,7 +453,12 @@ describe.each(providers.all.map((target) => ({ name: target.name, target })))(
             )
           },
         ),
-        { numRuns: 150 },
+        {
+          numRuns: 150,
+          // Found by this property once: a key as a token reached a URL as `%20sk_test_…`, where
+          // the redaction's word boundary did not see it. Always tried since.
+          examples: [[` ${SECRETS.stripeKey} `, undefined]],
+        },
       )
     })
   },

@@ -85,6 +85,13 @@ describe('redactSecrets', () => {
     expect(redactSecrets('pk_live_abc123')).toBe('pk_live_[redacted]')
   })
 
+  it('removes a key glued to what comes before it, as in a URL path', () => {
+    expect(redactSecrets('No card at /v1/cards/%20sk_test_51ReliabilityKey%20.')).toBe(
+      'No card at /v1/cards/%20sk_test_[redacted]%20.',
+    )
+    expect(redactSecrets('/hooks/%2Fwhsec_3e1Ab9cD0eF1')).toBe('/hooks/%2Fwhsec_[redacted]')
+  })
+
   it('removes a key whole even when it holds a long digit run', () => {
     const redacted = redactSecrets('using sk_live_4242424242424242abcXYZ now')
     expect(redacted).toBe('using sk_live_[redacted] now')

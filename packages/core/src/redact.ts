@@ -3,8 +3,10 @@ import { isLuhnValid } from './card-number.js'
 
 // Groups of digits joined by single spaces or dashes: "4242 4242 4242 4242", "1 4242…".
 const DIGIT_RUN = /\d+(?:[ -]\d+)*/g
-const API_KEY = /\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
-const WEBHOOK_SECRET = /\bwhsec_[A-Za-z0-9]+/g
+// No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
+// a space escaped), and hiding a few characters too many costs nothing.
+const API_KEY = /(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
+const WEBHOOK_SECRET = /whsec_[A-Za-z0-9]+/g
 const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
 
 /**
