@@ -6,13 +6,18 @@ import { errorText, findLeaks, SECRETS, TEST_CARD_NUMBERS } from './support/leak
 const kinds = (text: string) => findLeaks(text, Object.values(SECRETS)).map((leak) => leak.kind)
 
 describe('findLeaks', () => {
-  it.each(TEST_CARD_NUMBERS)('finds the test card number %s, plain and grouped', (number) => {
-    const grouped = (number.match(/.{1,4}/g) ?? []).join(' ')
-    const dashed = (number.match(/.{1,4}/g) ?? []).join('-')
-    for (const text of [number, `card ${grouped} declined`, `{"n":"${dashed}"}`]) {
-      expect(kinds(text), text.replace(/\d/g, '#')).toEqual(['card number'])
-    }
-  })
+  it.each(TEST_CARD_NUMBERS)(
+    'finds the test card number %s, plain, grouped and encoded',
+    (number) => {
+      const grouped = (number.match(/.{1,4}/g) ?? []).join(' ')
+      const dashed = (number.match(/.{1,4}/g) ?? []).join('-')
+      const inUrl = `/cards/${encodeURIComponent(grouped)}`
+      const inForm = `number=${grouped.replaceAll(' ', '+')}`
+      for (const text of [number, `card ${grouped} declined`, `{"n":"${dashed}"}`, inUrl, inForm]) {
+        expect(kinds(text), text.replace(/\d/g, '#')).toEqual(['card number'])
+      }
+    },
+  )
 
   it('finds a Luhn-valid run among other numbers, and ignores numbers that are no card', () => {
     expect(kinds('qty 1 4242 4242 4242 4242')).toEqual(['card number'])

@@ -4,6 +4,7 @@ import {
   type CardDetailsInput,
   CardDetailsSchema,
   CardUpdateSchema,
+  CreateCardInputSchema,
   isExpiryValid,
 } from './card-details.js'
 import { validate } from './validate.js'
@@ -272,6 +273,17 @@ describe('free text holding a card number is refused (DESIGN: no field holds one
       expect(error.message).toContain('a card number is not allowed in')
       expect(JSON.stringify(error)).not.toContain(number)
     }
+  })
+
+  it.each(CARD_NUMBERS)('refuses %s as the source of createCard, where a token goes', (number) => {
+    for (const source of [number, `tok_${number}`, `/cards/${number}`]) {
+      const error = errorOf(() => validate(CreateCardInputSchema, { source }, 'card input'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.map((issue) => issue.path)).toEqual([['source']])
+      expect(error.message).toContain('a card number is not allowed in a card source')
+      expect(JSON.stringify(error)).not.toContain(number)
+    }
+    expect(CreateCardInputSchema.parse({ source: 'tok_visa' })).toEqual({ source: 'tok_visa' })
   })
 
   it('still accepts other numbers: order ids, phone-like runs, a Luhn-invalid 16 digits', () => {

@@ -79,7 +79,15 @@ export type CardDetails = z.output<typeof CardDetailsSchema>
 /** What `createCard` takes. */
 export const CreateCardInputSchema = z.object({
   /** A provider token (`tok_visa`), an existing tokenized card's id, or raw card details. */
-  source: z.union([z.string().min(1, 'a card source cannot be empty'), CardDetailsSchema]),
+  source: z.union([
+    // A card number typed where a token goes is refused before any request: an adapter would
+    // send it in a URL or a form, and a provider would echo it in its error.
+    callerText('a card source (a token or a card id): pass card details for a number').min(
+      1,
+      'a card source cannot be empty',
+    ),
+    CardDetailsSchema,
+  ]),
   metadata: MetadataPatchSchema.optional(),
   /** Make the new card the owner's default even when it already has one. */
   makeDefault: z.boolean().optional(),

@@ -12,6 +12,16 @@ describe('redact: card numbers', () => {
     expect(redact('card 4242-4242-4242-4242 was declined')).toBe('card •••• 4242 was declined')
   })
 
+  it('masks a number whose spaces or dashes a URL or a form encoded', () => {
+    expect(redact('No card at /v1/cards/4242%204242%204242%204242. [not-found]')).toBe(
+      'No card at /v1/cards/•••• 4242. [not-found]',
+    )
+    expect(redact('card=5555%2D5555%2d5555%2D4444&x=1')).toBe('card=•••• 4444&x=1')
+    expect(redact('number=4242+4242+4242+4242')).toBe('number=•••• 4242')
+    expect(containsCardNumber('/cards/4242%204242%204242%204242')).toBe(true)
+    expect(redact('100%20 off, order 1234%205678')).toBe('100%20 off, order 1234%205678')
+  })
+
   it('masks an Amex number in its 4-6-5 grouping', () => {
     expect(redact('amex 3782 822463 10005 ok')).toBe('amex •••• 0005 ok')
     expect(redact('amex 3782-822463-10005 ok')).toBe('amex •••• 0005 ok')

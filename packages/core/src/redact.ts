@@ -1,8 +1,11 @@
 import { brandFromNumber } from './brand.js'
 import { isLuhnValid } from './card-number.js'
 
-// Groups of digits joined by single spaces or dashes: "4242 4242 4242 4242", "1 4242…".
-const DIGIT_RUN = /\d+(?:[ -]\d+)*/g
+// Groups of digits joined by single separators: "4242 4242 4242 4242", "1 4242…". A separator is
+// a space or a dash, as typed, or as a URL or a form encodes them (`%20`, `+`, `%2D`): a number
+// a caller typed where a token goes reaches messages inside a request's URL.
+const SEPARATOR = /([ +-]|%20|%2[dD])/
+const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'g')
 // No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
 // a space escaped), and hiding a few characters too many costs nothing.
 const API_KEY = /(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
@@ -71,9 +74,10 @@ export function redactSecrets(text: string): string {
  * mask errs on the side of hiding a neighbour rather than leaving digits of a card behind.
  */
 function maskRun(run: string, minDigits: number, isCard: (digits: string) => boolean): string {
-  if (run.replace(/\D/g, '').length < minDigits) return run
   // Even indices are digit groups, odd indices the single separator after each.
-  const parts = run.split(/([ -])/)
+  const parts = run.split(SEPARATOR)
+  const digitCount = parts.reduce((sum, part, index) => sum + (index % 2 ? 0 : part.length), 0)
+  if (digitCount < minDigits) return run
   const hidden = new Array<boolean>(parts.length).fill(false)
   for (let start = 0; start < parts.length; start += 2) {
     let digits = ''
@@ -83,19 +87,20 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
       if (digits.length >= minDigits && isCard(digits)) hidden.fill(true, start, end + 1)
     }
   }
+  // `masked` collects the digits of the hidden span (separators left out: `%20` holds digits).
   let output = ''
   let masked = ''
   for (let index = 0; index < parts.length; index++) {
     const part = parts[index] ?? ''
     if (hidden[index]) {
-      masked += part
+      if (index % 2 === 0) masked += part
       continue
     }
-    if (masked) output += `•••• ${masked.replace(/\D/g, '').slice(-4)}`
+    if (masked) output += `•••• ${masked.slice(-4)}`
     masked = ''
     output += part
   }
-  if (masked) output += `•••• ${masked.replace(/\D/g, '').slice(-4)}`
+  if (masked) output += `•••• ${masked.slice(-4)}`
   return output
 }
 

@@ -42,15 +42,16 @@ export interface Leak {
 
 /**
  * Finds card numbers and secrets in `text`:
- * - in every run of digit groups joined by single spaces or dashes (`4242 4242 4242 4242`,
- *   `4242-4242…`, `4242424242424242`), every span of whole groups holding 13 to 19 digits that
- *   passes the Luhn check is a card number;
+ * - in every run of digit groups joined by single spaces or dashes, also as a URL or a form
+ *   encodes them (`4242 4242 4242 4242`, `4242-4242…`, `4242%204242…`, `4242+4242…`,
+ *   `4242424242424242`), every span of whole groups holding 13 to 19 digits that passes the
+ *   Luhn check is a card number;
  * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
  */
 export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
   const leaks: Leak[] = []
-  for (const match of text.matchAll(/\d+(?:[ -]\d+)*/g)) {
-    const found = cardIn(match[0].split(/[ -]/))
+  for (const match of text.matchAll(/\d+(?:(?:[ +-]|%20|%2[dD])\d+)*/g)) {
+    const found = cardIn(match[0].split(/[ +-]|%20|%2[dD]/))
     if (found) leaks.push(leak('card number', `…${found.slice(-4)}`, text, match.index))
   }
   for (const secret of secrets) {
