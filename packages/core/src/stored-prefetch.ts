@@ -13,10 +13,10 @@ const NOT_READ: Promise<null> = Promise.resolve(null)
  * Reads ahead the stored cards of the owners a reconcile is about to work on: `size` owners at
  * a time, in one `listByOwners` each, sent when the batch's owners have been taken from
  * `owners` and before the first of them is worked on; the read overlaps the work on the owners
- * still in flight. A store without `listByOwners` gets
- * `stored: null` for every owner, as does every owner of a batch whose read failed: each of
- * them then reads its own cards (`listByOwner`), and a store error fails that owner alone, with
- * its own error, as without read-ahead.
+ * still in flight. A store without `listByOwners` gets `stored: null` for every owner, as does
+ * every owner of a batch whose read failed or gave a list per owner that does not add up: each
+ * of them then reads its own cards (`listByOwner`), and a store error fails that owner alone,
+ * with its own error, as without read-ahead.
  *
  * @internal
  */
