@@ -179,8 +179,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         defaults.set(slot, card)
       }
     }
-    const columns = KEY_COLUMNS.map((_, i) => cards.map((card) => keyParams(card)[i]))
-    const { rows } = await tx.query(sql.selectBatchState, columns)
+    const { rows } = await tx.query(
+      sql.selectBatchState,
+      arraysOf(cards.map(keyParams), KEY_COLUMNS.length),
+    )
     const state = new Map<number, BatchStateRow>()
     // The owners' stored defaults (ord 0), by slot: a new default clears only what is there.
     const storedDefaults = new Map<string, string[]>()
@@ -233,24 +235,24 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     if (applied.length === 0) return
     // The old defaults go first: the partial unique index allows one default at any moment.
     if (displacing.length > 0) {
-      await tx.query(sql.clearDefaultsOfBatch, [
-        ...KEY_COLUMNS.map((_, i) => displacing.map((card) => keyParams(card)[i])),
-        displacing.map((card) => card.currency),
-      ])
+      await tx.query(
+        sql.clearDefaultsOfBatch,
+        arraysOf(
+          displacing.map((card) => [...keyParams(card), card.currency]),
+          KEY_COLUMNS.length + 1,
+        ),
+      )
     }
     // One statement, whatever the batch's size: the cards go as one array a column (`unnest`),
     // so its text is the same for every batch and short for the server to parse. The owners'
     // rows (which record when they first got a card, in the order of the batch) and the fresh
     // cards' tombstones ride along: other tables, so one statement may write them all.
-    const columns: unknown[][] = [...CARD_COLUMNS, 'observed_at'].map(() => [])
-    for (const card of applied) {
-      const values = cardValues(card)
-      for (let i = 0; i < values.length; i++) columns[i]!.push(values[i])
-      columns[values.length]!.push(observedAt ?? null)
-    }
     await tx.query(
       fresh.length > 0 && plan.tombstones ? sql.upsertBatchClearingTombstones : sql.upsertBatch,
-      columns,
+      arraysOf(
+        applied.map((card) => [...cardValues(card), observedAt ?? null]),
+        CARD_COLUMNS.length + 1,
+      ),
     )
   }
 
@@ -267,10 +269,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
 
     async listByOwners(scopes) {
       if (scopes.length === 0) return []
-      const keys = scopes.map(scopeParams)
       const { rows } = await client.query(
         sql.listCardsOfOwners,
-        [0, 1, 2].map((i) => keys.map((key) => key[i])),
+        arraysOf(scopes.map(scopeParams), 3),
       )
       const lists: StoredCard[][] = scopes.map(() => [])
       for (const row of rows as (CardRow & { ord: string | number })[]) {
@@ -418,6 +419,18 @@ function defaultSlot(card: Pick<Card, 'provider' | 'owner'>, currency: string | 
 /** The 32-bit advisory lock id of an owner (two owners may share one: they then wait in turn). */
 function lockId(key: ScopeParams): number {
   return createHash('sha256').update(key.join('\u0000')).digest().readInt32BE(0)
+}
+
+/**
+ * Rows as one array a column, the parameters of a statement that reads them with `unnest`:
+ * `width` arrays, whatever the number of rows.
+ */
+function arraysOf(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
+  const arrays: unknown[][] = Array.from({ length: width }, () => [])
+  for (const row of rows) {
+    for (let i = 0; i < width; i++) arrays[i]!.push(row[i])
+  }
+  return arrays
 }
 
 function scopeParams(scope: CardScope): ScopeParams {
