@@ -540,13 +540,7 @@ describe('CardSync.reconcile', () => {
 
   it('waits out rate_limited with retryAfterMs, through the injected sleep, then succeeds', async () => {
     await drift(alice)
-    let failures = 1
-    const limited = wrapProvider(provider, {
-      listCards: async () => {
-        if (failures-- > 0) throw new RateLimitedError('slow down', { retryAfterMs: 1234 })
-        return undefined
-      },
-    })
+    const limited = rateLimitedOnce(provider, 1234)
     const sleep = vi.fn(async (_ms: number) => {})
     const report = await createCardSync({ provider: limited, store, retry: { sleep } }).reconcile(
       alice,
@@ -634,13 +628,7 @@ describe('CardSync.reconcile', () => {
 
     it('reads the store again when it retries an owner: the first try may have written', async () => {
       await drift(alice)
-      let failures = 1
-      const limited = wrapProvider(provider, {
-        listCards: async () => {
-          if (failures-- > 0) throw new RateLimitedError('slow down', { retryAfterMs: 1 })
-          return undefined
-        },
-      })
+      const limited = rateLimitedOnce(provider, 1)
       const { counted, reads } = countingStore()
       const report = await createCardSync({
         provider: limited,
@@ -864,4 +852,15 @@ function wrapProvider(
       return inner.listCards(owner, options)
     },
   }
+}
+
+/** The provider, its first `listCards` refused as `rate_limited` with `retryAfterMs`. */
+function rateLimitedOnce(inner: CardProvider, retryAfterMs: number): CardProvider {
+  let failures = 1
+  return wrapProvider(inner, {
+    listCards: async () => {
+      if (failures-- > 0) throw new RateLimitedError('slow down', { retryAfterMs })
+      return undefined
+    },
+  })
 }
