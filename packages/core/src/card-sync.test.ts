@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
+import { customers } from './__fixtures__/owners.js'
 import { type Card, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
@@ -594,10 +595,7 @@ describe('CardSync.reconcile', () => {
       }
       return { counted, reads }
     }
-    const owners: Owner[] = Array.from({ length: 20 }, (_, index) => ({
-      type: 'customer',
-      id: `cus_${index}`,
-    }))
+    const owners = customers(20)
 
     it('reads `concurrency × 4` owners a listByOwners, and no owner on its own', async () => {
       for (const owner of owners) await drift(owner)

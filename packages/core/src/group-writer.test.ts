@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import type { Card, Owner } from './card.js'
 import { createCardSync } from './card-sync.js'
@@ -65,10 +66,7 @@ describe('createGroupWriter', () => {
 describe('CardSync.reconcile writes owners together', () => {
   it('stores every owner in fewer writes than owners, and fails only the owner whose write fails', async () => {
     const provider = memoryProvider()
-    const owners: Owner[] = Array.from({ length: 12 }, (_, i) => ({
-      type: 'customer',
-      id: `cus_${i}`,
-    }))
+    const owners = customers(12)
     for (const owner of owners) {
       for (let i = 0; i < 3; i++) {
         await provider.createCard(owner, { source: 'tok_visa' })
@@ -93,10 +91,7 @@ describe('CardSync.reconcile writes owners together', () => {
 describe('CardSync.reconcile overlaps reading and writing', () => {
   it('reads `concurrency` owners at once, and reads on while earlier owners wait for their writes', async () => {
     const memory = memoryProvider()
-    const owners: Owner[] = Array.from({ length: 10 }, (_, i) => ({
-      type: 'customer',
-      id: `cus_${i}`,
-    }))
+    const owners = customers(10)
     for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
     let reading = 0
     let mostReading = 0
