@@ -109,8 +109,16 @@ export async function run({
       const measured = []
       for (let round = 0; round < Number(rounds); round++) {
         // A schema (PostgreSQL) and files (SQLite) of the round's own: each run starts empty.
-        const config = { store, port: server.port, concurrency, total, dir, round }
-        config.schema = `${schema}_${round}`
+        const roundSchema = `${schema}_${round}`
+        const config = {
+          store,
+          port: server.port,
+          concurrency,
+          total,
+          dir,
+          round,
+          schema: roundSchema,
+        }
         if (store === 'postgres') schemas.push(config.schema)
         // Baseline first in one round, cardport first in the next: neither always runs warmer.
         const first = (index + round) % 2 === 0 ? 'baseline' : 'cardport'
