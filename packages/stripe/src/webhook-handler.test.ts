@@ -316,6 +316,43 @@ describe('what the handler reports', () => {
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
 
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`ignores a card marked deleted in an updated event, and keeps the stored card (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      const account: Owner = {
+        type: 'account',
+        id: (await sdk.accounts.create({ type: 'custom', country: 'US' })).id,
+      }
+      emulator.events.take()
+      for (const [owner, token] of [
+        [customer, 'tok_visa'],
+        [account, 'tok_visa_debit'],
+      ] as const) {
+        const card = await provider.createCard(owner, { source: token })
+        for (const event of emulator.events.take()) await deliver(handler, event)
+        tick()
+        await provider.updateCard(owner, card.id, { holderName: 'Jenny Rosen' })
+        const [updated] = emulator.events.take() as [StripeEvent]
+        const before = await snapshot(store, [owner])
+
+        const object = { ...(updated.data.object as object), deleted: true }
+        const marked = { ...updated, data: { ...updated.data, object } } as unknown as StripeEvent
+        expect(await deliver(handler, marked)).toEqual({
+          eventId: updated.id,
+          type: updated.type,
+          action: 'ignored',
+          reason: `a deleted card in a ${updated.type} event`,
+          owner,
+          cardId: card.id,
+        })
+        expect(await snapshot(store, [owner])).toEqual(before)
+        expect(before[0]!.map((stored) => stored.id)).toEqual([card.id])
+      }
+    })
+  }
+
   it('acknowledges unknown types and customer changes that leave the default alone', async () => {
     const handler = handlerFor(memoryStore(), 'events')
     const customer = emulator.seed.customer()

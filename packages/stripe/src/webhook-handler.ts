@@ -278,6 +278,10 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
     }
     const cardId = String(object.id)
+    // Stripe marks a card deleted only in a deletion event: a deleted card in this one is not
+    // a state to store, nor proof enough to remove the card.
+    const parsed = toStripeCard(object, owner)
+    if (!parsed) return ignored(`a deleted card in a ${event.type} event`, owner, cardId)
     return serialize(owner, async (): Promise<Outcome> => {
       const t = at(event, kind)
       if (marks.get(goneKey(owner))) return stale(owner, cardId, 'the owner was deleted')
@@ -289,7 +293,6 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const observedAt = Math.max(t, row?.observedAt ?? 0)
       if (order === 'same' && provider) return confirmCard(owner, cardId, observedAt)
 
-      const parsed = toStripeCard(object, owner)!
       let isDefault: boolean
       let mark: { key: string; value: Mark } | undefined
       if (owner.type === 'customer') {
