@@ -368,6 +368,12 @@ function checkDone(before: HeldCard[], after: HeldCard[], effect: Effect, at: st
     expect(added, `${at}: one new card, the default`).toMatchObject([
       { isDefault: true, active: true },
     ])
+    // The reconcile in between left the old default a plain card in the store: the retry finds
+    // it in the store's retirement note.
+    for (const old of before.filter((card) => card.isDefault)) {
+      const now = after.find((card) => card.id === old.id)
+      expect(now?.active ?? false, `${at}: the old default ${old.id} retired`).toBe(false)
+    }
   } else if (effect.kind === 'retires') {
     const target = after.find((card) => card.id === effect.cardId)
     expect(target?.active ?? false, `${at}: ${effect.cardId} retired`).toBe(false)

@@ -709,6 +709,71 @@ describe('CardSync: crash safety', () => {
       await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
     })
   }
+
+  it('a retry after a reconcile still retires the old default: the store kept a note of it', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const spare = await addCard(alice, 'tok_amex')
+    // The provider makes the card the default, and the answer is lost on the way back.
+    const crashing = createCardSync({ provider: answerLostOnce(provider), store })
+    await expect(crashing.setDefaultCard(alice, 'tok_mastercard')).rejects.toThrow('dropped')
+    // The reconcile in between stores the old default as a plain card: nothing names it any more.
+    await sync.reconcile(alice)
+    expect(await store.get(scope(alice), old.id)).toMatchObject({ isDefault: false })
+
+    const retried = await sync.setDefaultCard(alice, 'tok_mastercard')
+    expect((await rejection(provider.getCard(alice, old.id))).code).toBe('card_not_found')
+    await expectStoreEqualsProvider(alice, [
+      { id: retried.id, isDefault: true, last4: '4444' },
+      { id: spare.id, isDefault: false, last4: '8431' },
+    ])
+  })
+
+  it('a store without retirements keeps the old default on such a retry (the documented limit)', async () => {
+    const { retirements: _, ...withoutNotes } = store
+    const plain = createCardSync({ provider, store: withoutNotes })
+    const old = await plain.setDefaultCard(alice, 'tok_visa')
+    const crashing = createCardSync({ provider: answerLostOnce(provider), store: withoutNotes })
+    await expect(crashing.setDefaultCard(alice, 'tok_mastercard')).rejects.toThrow('dropped')
+    await plain.reconcile(alice)
+
+    const retried = await plain.setDefaultCard(alice, 'tok_mastercard')
+    await expectStoreEqualsProvider(alice, [
+      { id: retried.id, isDefault: true, last4: '4444' },
+      { id: old.id, isDefault: false, last4: '4242' },
+    ])
+  })
+
+  it('notes the old defaults before asking the provider, and removes the note when done', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const key = 'replace-visa'
+    const notedAtCreate: unknown[] = []
+    const watched = createCardSync({
+      provider: {
+        ...provider,
+        createCard: async (...args: Parameters<CardProvider['createCard']>) => {
+          notedAtCreate.push(await store.retirements?.load(scope(alice), key))
+          return provider.createCard(...args)
+        },
+      },
+      store,
+    })
+    await watched.setDefaultCard(alice, 'tok_mastercard', { idempotencyKey: key })
+    expect(notedAtCreate).toEqual([[{ cardId: old.id, currency: null }]])
+    expect(await store.retirements?.load(scope(alice), key)).toEqual([])
+  })
+
+  it("a noted default of another currency is left alone: an account's defaults are per currency", async () => {
+    const eur = await provider.createCard(shop, { source: 'tok_visa', currency: 'eur' })
+    await sync.sync(shop, eur.id)
+    const usd = await sync.setDefaultCard(shop, 'tok_visa')
+    const key = 'replace-usd'
+    await store.retirements?.save(scope(shop), key, [{ cardId: eur.id, currency: 'eur' }])
+    const replacement = await sync.setDefaultCard(shop, 'tok_mastercard', { idempotencyKey: key })
+    expect((await cardIds(shop)).sort()).toEqual([eur.id, replacement.id].sort())
+    expect(await store.get(scope(shop), usd.id)).toBeNull()
+    expect(await store.get(scope(shop), eur.id)).toMatchObject({ isDefault: true, currency: 'eur' })
+    expect(await store.retirements?.load(scope(shop), key)).toEqual([])
+  })
 })
 
 // --- helpers ---
@@ -822,6 +887,7 @@ function crashOnce(inner: CardStore, method: 'upsert' | 'delete'): CardStore {
     delete: (s, id, options) => inner.delete(s, id, options),
     setDefault: (s, id) => inner.setDefault(s, id),
     listOwners: (p) => inner.listOwners(p),
+    retirements: inner.retirements,
     close: () => inner.close(),
   }
   const original = wrapped[method] as (...args: unknown[]) => Promise<unknown>
@@ -848,6 +914,23 @@ function wrapProvider(
     listCards: async (owner: Owner, options?: { limit?: number; cursor?: string }) => {
       await hooks.listCards(owner)
       return inner.listCards(owner, options)
+    },
+  }
+}
+
+/**
+ * The provider, its first `createCard` committed and its answer lost (as a connection dropped
+ * after the provider committed).
+ */
+function answerLostOnce(inner: CardProvider): CardProvider {
+  let lost = false
+  return {
+    ...inner,
+    createCard: async (...args: Parameters<CardProvider['createCard']>) => {
+      const card = await inner.createCard(...args)
+      if (lost) return card
+      lost = true
+      throw new ProviderUnavailableError('connection dropped after the provider committed')
     },
   }
 }

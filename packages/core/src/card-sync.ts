@@ -82,6 +82,11 @@ export interface CardSync {
    * card the default, so it is never called there; a provider that did not make the card the
    * default and cannot be asked to (`capabilities.setDefaultCard` false) gets the new card
    * stored and `unsupported_operation`, with the old default kept.
+   *
+   * Retrying a failed call (the same token, or the same `idempotencyKey`) finishes it without
+   * a second card. On a store with `retirements` (the stores of cardport all have it), the call
+   * notes the old defaults before it asks the provider, so the retry retires them even when a
+   * `reconcile` ran in between; on a store without it, such a retry keeps the old card.
    */
   setDefaultCard(
     owner: Owner,
@@ -198,6 +203,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
       const idempotencyKey =
         callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
+      // A retry also retires what the failed call noted: a reconcile since may have left the
+      // old default in the store as a plain card, and the provider no longer names it either.
+      const notes = store.retirements
+      for (const { cardId, currency } of (await notes?.load(scope(owner), idempotencyKey)) ?? []) {
+        previous.set(cardId, currency)
+      }
+      const noted = notes !== undefined && previous.size > 0
+      if (noted) {
+        const cards = [...previous].map(([cardId, currency]) => ({ cardId, currency }))
+        await notes.save(scope(owner), idempotencyKey, cards)
+      }
+
       let card = await provider.createCard(
         owner,
         { source: token, makeDefault: true, metadata: callOptions.metadata },
@@ -205,8 +222,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       )
       if (!card.isDefault) {
         if (!provider.capabilities.setDefaultCard) {
-          // The card exists at the provider now: keep the store in step before refusing.
+          // The card exists at the provider now: keep the store in step before refusing. The
+          // old default stays the default, so nothing is left to retire.
           await storeCard(card)
+          if (noted) await notes.remove(scope(owner), idempotencyKey)
           throw new UnsupportedOperationError(
             `${provider.name} did not make card ${card.id} the default and cannot be asked to (capabilities.setDefaultCard is false, defaultPolicy '${provider.capabilities.defaultPolicy}'): the card was added and the old default kept`,
             { provider: provider.name },
@@ -226,7 +245,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         if (provider.capabilities.deleteCard) await store.delete(scope(owner), cardId)
         else await sync.sync(owner, cardId)
       }
-      return storeCard(card)
+      const stored = await storeCard(card)
+      if (noted) await notes.remove(scope(owner), idempotencyKey)
+      return stored
     },
 
     async deleteCard(owner, cardId) {

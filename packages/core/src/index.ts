@@ -92,6 +92,14 @@ export type {
 } from './provider.js'
 export { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
 export { type RetryPolicy, withRetry } from './retry.js'
-export type { CardScope, CardStore, StoredCard, UpsertResult, WriteOptions } from './store.js'
+export type {
+  CardScope,
+  CardStore,
+  RetirementLog,
+  RetiringCard,
+  StoredCard,
+  UpsertResult,
+  WriteOptions,
+} from './store.js'
 export { scopeKey, scopeOf } from './store.js'
 export { validate } from './validate.js'

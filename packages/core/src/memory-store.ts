@@ -2,6 +2,7 @@ import type { Card, Owner } from './card.js'
 import {
   type CardScope,
   type CardStore,
+  type RetiringCard,
   type StoredCard,
   scopeKey,
   scopeOf,
@@ -12,7 +13,8 @@ import {
  * A {@link CardStore} in process memory: the embedded default, for demos, tests and
  * short-lived processes. It follows every rule of the contract, including owner scoping, one
  * default per owner and currency, and refusing out-of-order writes (deletions leave a
- * tombstone holding their `observedAt`).
+ * tombstone holding their `observedAt`), and it keeps `setDefaultCard`'s retirement notes
+ * (`retirements`), for as long as the process lives.
  *
  * @example
  * ```ts
@@ -25,6 +27,10 @@ export function memoryStore(): CardStore {
     { provider: string; owner: Owner; cards: Map<string, StoredCard> }
   >()
   const tombstones = new Map<string, number>()
+  const notes = new Map<string, RetiringCard[]>()
+  const noteKey = (scope: CardScope, key: string) => `${scopeKey(scope)}\u0000${key}`
+  const copyNote = (cards: readonly RetiringCard[]) =>
+    cards.map(({ cardId, currency }) => ({ cardId, currency }))
 
   const cardsOf = (scope: CardScope) => owners.get(scopeKey(scope))?.cards
 
@@ -123,6 +129,18 @@ export function memoryStore(): CardStore {
       for (const entry of [...owners.values()]) {
         if (entry.provider === provider) yield { ...entry.owner }
       }
+    },
+
+    retirements: {
+      async save(scope, key, cards) {
+        notes.set(noteKey(scope, key), copyNote(cards))
+      },
+      async load(scope, key) {
+        return copyNote(notes.get(noteKey(scope, key)) ?? [])
+      },
+      async remove(scope, key) {
+        notes.delete(noteKey(scope, key))
+      },
     },
 
     async close() {},

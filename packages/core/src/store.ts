@@ -81,8 +81,41 @@ export interface CardStore {
   setDefault(scope: CardScope, cardId: string | null): Promise<void>
   /** Every owner with at least one card at a provider, streamed. */
   listOwners(provider: string): AsyncIterable<Owner>
+  /**
+   * Optional: a durable note of the old defaults an unfinished `CardSync.setDefaultCard` has
+   * still to retire. With it, a retried call retires them even when a `reconcile` ran in
+   * between (which leaves them in the store as plain cards, no longer marked as the default);
+   * without it, such a retry keeps the old default. See {@link RetirementLog}.
+   */
+  retirements?: RetirementLog
   /** Releases connections the store opened itself (not those the caller passed in). */
   close(): Promise<void>
+}
+
+/** An old default card that a `CardSync.setDefaultCard` call replaces. */
+export interface RetiringCard {
+  cardId: string
+  /** Its currency: an external account's defaults are one per currency. Null for customers. */
+  currency: string | null
+}
+
+/**
+ * Notes, kept by a {@link CardStore} (`CardStore.retirements`), of the old default cards that
+ * `CardSync.setDefaultCard` calls replace, one note per owner and idempotency key.
+ *
+ * `setDefaultCard` saves its note before it asks the provider for anything and removes it once
+ * the old defaults are retired. A retry of a failed call (the same key) reads the note back: the
+ * provider and a reconciled store may no longer say which card was the default, but the note
+ * still does. A note whose call is never retried stays: a few bytes that only a call with the
+ * same key reads. Like every read of a store, notes are scoped by owner.
+ */
+export interface RetirementLog {
+  /** Saves the note of call `key`, replacing an earlier one of the same owner and key. */
+  save(scope: CardScope, key: string, cards: readonly RetiringCard[]): Promise<void>
+  /** The note of call `key` for this owner, in the order saved; empty when there is none. */
+  load(scope: CardScope, key: string): Promise<RetiringCard[]>
+  /** Removes the note of call `key` for this owner; removing a missing note does nothing. */
+  remove(scope: CardScope, key: string): Promise<void>
 }
 
 /** The store key of an owner: `provider`, owner type and owner id. */

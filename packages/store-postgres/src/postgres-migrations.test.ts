@@ -25,6 +25,7 @@ describePostgres('postgres migrations', (db) => {
     expect(await migrate(db.client, { schema: db.schema })).toEqual([])
     expect(await tablesOf(db.schema)).toEqual([
       'cardport_card_owners',
+      'cardport_card_retirements',
       'cardport_card_tombstones',
       'cardport_cards',
       'cardport_migrations',
@@ -86,17 +87,36 @@ describePostgres('postgres migrations', (db) => {
     expect(await bare.listByOwner(scope)).toEqual([])
     expect(await tablesOf(db.schema)).toEqual([
       'billing_card_owners',
+      'billing_card_retirements',
       'billing_card_tombstones',
       'billing_cards',
       'billing_migrations',
       'card_owners',
+      'card_retirements',
       'card_tombstones',
       'cardport_card_owners',
+      'cardport_card_retirements',
       'cardport_card_tombstones',
       'cardport_cards',
       'cardport_migrations',
       'cards',
       'migrations',
+    ])
+  })
+
+  it('brings tables of schema version 1 up to date, keeping their cards', async () => {
+    const older = await postgresStore({ client: db.client, schema: db.schema })
+    await older.upsert(sampleCard('card_1', alice))
+    // The tables as version 1 left them: the later table and its record removed.
+    await db.client.query(`DROP TABLE "${db.schema}".cardport_card_retirements`)
+    await db.client.query(`DELETE FROM "${db.schema}".cardport_migrations WHERE version > 1`)
+
+    expect(await migrate(db.client, { schema: db.schema })).toEqual([2])
+    const store = await postgresStore({ client: db.client, schema: db.schema })
+    expect((await store.listByOwner(scope)).map((card) => card.id)).toEqual(['card_1'])
+    await store.retirements!.save(scope, 'key', [{ cardId: 'card_1', currency: null }])
+    expect(await store.retirements!.load(scope, 'key')).toEqual([
+      { cardId: 'card_1', currency: null },
     ])
   })
 

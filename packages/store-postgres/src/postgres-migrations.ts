@@ -85,6 +85,22 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = Object.freeze([
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'retirement notes of setDefaultCard',
+    statements: (t: TableNames) => [
+      `CREATE TABLE ${t.retirements} (
+        provider text NOT NULL,
+        owner_type text NOT NULL,
+        owner_id text NOT NULL,
+        call_key text NOT NULL,
+        position integer NOT NULL,
+        card_id text NOT NULL,
+        currency text,
+        PRIMARY KEY (provider, owner_type, owner_id, call_key, position)
+      )`,
+    ],
+  },
 ])
 
 /** Options of {@link migrate}. */
@@ -116,7 +132,7 @@ const MigrateOptionsSchema = z
  * import { migrate } from '@cardport/store-postgres'
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
- * await migrate(pool, { schema: 'billing' }) // [1] the first time, [] afterwards
+ * await migrate(pool, { schema: 'billing' }) // [1, 2] the first time, [] afterwards
  * ```
  */
 export async function migrate(

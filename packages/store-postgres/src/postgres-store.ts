@@ -356,6 +356,31 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       }
     },
 
+    retirements: {
+      async save(scope, key, cards) {
+        const params = [...scopeParams(scope), key]
+        await withOwnersLocked([scopeParams(scope)], async (tx) => {
+          await tx.query(sql.deleteRetirements, params)
+          if (cards.length === 0) return
+          const [cardIds, currencies] = arraysOf(
+            cards.map(({ cardId, currency }) => [cardId, currency]),
+            2,
+          )
+          await tx.query(sql.insertRetirements, [...params, cardIds, currencies])
+        })
+      },
+      async load(scope, key) {
+        const { rows } = await client.query(sql.listRetirements, [...scopeParams(scope), key])
+        return (rows as RetirementRow[]).map((row) => ({
+          cardId: row.card_id,
+          currency: row.currency,
+        }))
+      },
+      async remove(scope, key) {
+        await client.query(sql.deleteRetirements, [...scopeParams(scope), key])
+      },
+    },
+
     async close() {
       // The client is the caller's: the store opened no connection of its own.
     },
@@ -366,6 +391,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
 // --- internals ---
 
 type ScopeParams = readonly [provider: string, ownerType: Owner['type'], ownerId: string]
+
+interface RetirementRow {
+  card_id: string
+  currency: string | null
+}
 
 interface OwnerRow {
   seq: string | number
@@ -565,5 +595,12 @@ function statements(t: TableNames) {
         WHERE c.provider = $1 AND c.owner_type = $2 AND c.owner_id = $3)`,
     listOwners: `SELECT seq, owner_type, owner_id FROM ${t.owners}
       WHERE provider = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
+    insertRetirements: `INSERT INTO ${t.retirements}
+        (provider, owner_type, owner_id, call_key, position, card_id, currency)
+      SELECT $1, $2, $3, $4, n.ord - 1, n.card_id, n.currency
+        FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS n(card_id, currency, ord)`,
+    listRetirements: `SELECT card_id, currency FROM ${t.retirements}
+      WHERE ${SCOPE} AND call_key = $4 ORDER BY position`,
+    deleteRetirements: `DELETE FROM ${t.retirements} WHERE ${SCOPE} AND call_key = $4`,
   }
 }

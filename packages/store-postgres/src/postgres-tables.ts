@@ -44,6 +44,7 @@ export interface TableNames {
   cards: string
   owners: string
   tombstones: string
+  retirements: string
   migrations: string
   /** Index names (unqualified: an index lives in its table's schema). */
   oneDefaultIndex: string
@@ -68,6 +69,7 @@ export function tableNames({ schema, tablePrefix }: TableLocation): TableNames {
     cards: table('cards'),
     owners: table('card_owners'),
     tombstones: table('card_tombstones'),
+    retirements: table('card_retirements'),
     migrations: table('migrations'),
     oneDefaultIndex: index('cards_one_default'),
     cardsBySeqIndex: index('cards_by_seq'),

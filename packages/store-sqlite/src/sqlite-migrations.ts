@@ -70,6 +70,22 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    name: 'retirement notes of setDefaultCard',
+    sql: `
+      CREATE TABLE cardport_card_retirements (
+        provider TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        call_key TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        card_id TEXT NOT NULL,
+        currency TEXT,
+        PRIMARY KEY (provider, owner_type, owner_id, call_key, position)
+      ) WITHOUT ROWID;
+    `,
+  },
 ])
 
 /**
@@ -83,7 +99,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
  * import Database from 'better-sqlite3'
  * import { migrate } from '@cardport/store-sqlite'
  *
- * migrate(new Database('cards.db')) // [1] the first time, [] afterwards
+ * migrate(new Database('cards.db')) // [1, 2] the first time, [] afterwards
  * ```
  */
 export function migrate(database: SqliteDatabase): number[] {

@@ -68,6 +68,7 @@ describe('sqliteStore: opening', () => {
         .all()
       expect(tables).toEqual([
         'cardport_card_owners',
+        'cardport_card_retirements',
         'cardport_card_tombstones',
         'cardport_cards',
         'cardport_migrations',
@@ -75,6 +76,38 @@ describe('sqliteStore: opening', () => {
     } finally {
       db.close()
     }
+  })
+
+  it('brings a database of schema version 1 up to date, keeping its cards', async () => {
+    const db = new Database(':memory:')
+    try {
+      // A database as version 1 left it, with a card: the later tables and their records removed.
+      const older = sqliteStore({ database: db })
+      await older.upsert(sampleCard('card_1', alice))
+      db.exec('DROP TABLE cardport_card_retirements')
+      db.prepare('DELETE FROM cardport_migrations WHERE version > 1').run()
+
+      expect(migrate(db)).toEqual([2])
+      const store = sqliteStore({ database: db })
+      expect((await store.listByOwner(aliceScope)).map((card) => card.id)).toEqual(['card_1'])
+      await store.retirements!.save(aliceScope, 'key', [{ cardId: 'card_1', currency: null }])
+      expect(await store.retirements!.load(aliceScope, 'key')).toEqual([
+        { cardId: 'card_1', currency: null },
+      ])
+    } finally {
+      db.close()
+    }
+  })
+
+  it("keeps setDefaultCard's retirement notes across a reopen of the file", async () => {
+    const { store, filename } = fileStore('notes.db')
+    await store.retirements!.save(aliceScope, 'key', [{ cardId: 'card_old', currency: null }])
+    await store.close()
+    const reopened = sqliteStore({ filename })
+    opened.push(reopened)
+    expect(await reopened.retirements!.load(aliceScope, 'key')).toEqual([
+      { cardId: 'card_old', currency: null },
+    ])
   })
 
   it('refuses a database migrated by a newer version, with a conflict that says what to do', () => {

@@ -232,6 +232,25 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
       }
     },
 
+    retirements: {
+      async save(scope, key, cards) {
+        const params = scopeParams(scope)
+        inTransaction(() => {
+          sql.deleteRetirements.run(...params, key)
+          cards.forEach(({ cardId, currency }, position) => {
+            sql.insertRetirement.run(...params, key, position, cardId, currency)
+          })
+        })
+      },
+      async load(scope, key) {
+        const rows = sql.listRetirements.all(...scopeParams(scope), key) as RetirementRow[]
+        return rows.map((row) => ({ cardId: row.card_id, currency: row.currency }))
+      },
+      async remove(scope, key) {
+        sql.deleteRetirements.run(...scopeParams(scope), key)
+      },
+    },
+
     async close() {
       if (owned && db.open) db.close()
     },
@@ -247,6 +266,11 @@ interface OwnerRow {
   seq: number
   owner_type: Owner['type']
   owner_id: string
+}
+
+interface RetirementRow {
+  card_id: string
+  currency: string | null
 }
 
 function scopeParams(scope: CardScope): ScopeParams {
@@ -323,6 +347,18 @@ function prepareStatements(db: SqliteDatabase) {
       SELECT seq, owner_type, owner_id FROM cardport_card_owners
       WHERE provider = ? AND seq > ? ORDER BY seq LIMIT ?
     `),
+    insertRetirement: db.prepare(`
+      INSERT INTO cardport_card_retirements
+        (provider, owner_type, owner_id, call_key, position, card_id, currency)
+      VALUES (?, ?, ?, ?, ?, ?, ?)
+    `),
+    listRetirements: db.prepare(`
+      SELECT card_id, currency FROM cardport_card_retirements
+      WHERE ${SCOPE} AND call_key = ? ORDER BY position
+    `),
+    deleteRetirements: db.prepare(
+      `DELETE FROM cardport_card_retirements WHERE ${SCOPE} AND call_key = ?`,
+    ),
   }
 }
 

@@ -8,6 +8,7 @@ import {
   formatOwner,
   type Owner,
   type OwnerType,
+  type RetirementLog,
   type StoredCard,
   scopeOf,
   toArray,
@@ -565,6 +566,81 @@ export function cardStoreChecks(): CardStoreCheck[] {
           'columns for a number or CVC',
         ).toEqual([])
       }
+    },
+  )
+
+  // --- retirements (optional) ---------------------------------------------------------------
+  const retirementsCheck = (
+    title: string,
+    run: (t: Context, log: RetirementLog) => Promise<void>,
+  ) =>
+    check('retirements', title, async (t) => {
+      const log = t.store.retirements
+      if (!log) return t.skip('the store has no retirements (optional)')
+      return run(t, log)
+    })
+
+  retirementsCheck(
+    'saves, loads and removes a note, in the order saved, and loads nothing without one',
+    async (t, log) => {
+      const scope = t.scope('account')
+      const cards = [
+        { cardId: t.cardId(), currency: 'usd' },
+        { cardId: t.cardId(), currency: null },
+        { cardId: t.cardId(), currency: 'eur' },
+      ]
+      expect(await log.load(scope, 'key-1')).toEqual([])
+      await log.save(scope, 'key-1', cards)
+      expect(await log.load(scope, 'key-1')).toEqual(cards)
+      expect(await log.load(scope, 'key-2')).toEqual([])
+      await log.remove(scope, 'key-1')
+      expect(await log.load(scope, 'key-1')).toEqual([])
+      await expect(log.remove(scope, 'key-1')).resolves.toBeUndefined()
+    },
+  )
+
+  retirementsCheck('a save replaces the note of the same owner and key', async (t, log) => {
+    const scope = t.scope()
+    await log.save(scope, 'key', [{ cardId: t.cardId(), currency: null }])
+    const replacement = [
+      { cardId: t.cardId(), currency: null },
+      { cardId: t.cardId(), currency: null },
+    ]
+    await log.save(scope, 'key', replacement)
+    expect(await log.load(scope, 'key')).toEqual(replacement)
+    await log.save(scope, 'key', [])
+    expect(await log.load(scope, 'key')).toEqual([])
+  })
+
+  retirementsCheck(
+    "notes are scoped by owner: another owner's key reads nothing",
+    async (t, log) => {
+      const alice = t.scope()
+      const note = [{ cardId: t.cardId(), currency: null }]
+      await log.save(alice, 'shared-key', note)
+      const others: CardScope[] = [
+        t.scope(),
+        { provider: alice.provider, owner: { type: 'account', id: alice.owner.id } },
+        { provider: `${alice.provider}-other`, owner: alice.owner },
+      ]
+      for (const other of others) {
+        expect(await log.load(other, 'shared-key'), label(other)).toEqual([])
+        await log.remove(other, 'shared-key')
+      }
+      expect(await log.load(alice, 'shared-key')).toEqual(note)
+    },
+  )
+
+  retirementsCheck(
+    'a loaded note is a copy: changing it changes nothing stored',
+    async (t, log) => {
+      const scope = t.scope()
+      const saved = [{ cardId: t.cardId(), currency: null as string | null }]
+      await log.save(scope, 'key', saved)
+      saved[0]!.currency = 'changed after save'
+      const loaded = await log.load(scope, 'key')
+      loaded.push({ cardId: t.cardId(), currency: null })
+      expect(await log.load(scope, 'key')).toEqual([{ cardId: saved[0]!.cardId, currency: null }])
     },
   )
 

@@ -4,6 +4,7 @@ import {
   type CardDetailsInput,
   type CardProvider,
   type CardProviderDefinition,
+  type CardScope,
   type CardStore,
   defineCardProvider,
   type ListOptions,
@@ -11,6 +12,7 @@ import {
   memoryProvider,
   memoryStore,
   type Owner,
+  type RetiringCard,
   scopeKey,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
@@ -358,6 +360,52 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(readsOnce)).toEqual([
       'listByOwner: listByOwners (optional) lists each owner as listByOwner does, in the order asked',
     ])
+  })
+
+  it('a store whose notes ignore the owner, or hand out what they hold, fails those rules', async () => {
+    const notesOf = (keyOf: (scope: CardScope, key: string) => string, copy: boolean) => {
+      const notes = new Map<string, RetiringCard[]>()
+      return (inner: CardStore): CardStore => ({
+        ...inner,
+        retirements: {
+          async save(scope, key, cards) {
+            notes.set(
+              keyOf(scope, key),
+              copy ? structuredClone([...cards]) : (cards as RetiringCard[]),
+            )
+          },
+          async load(scope, key) {
+            const note = notes.get(keyOf(scope, key)) ?? []
+            return copy ? structuredClone(note) : note
+          },
+          async remove(scope, key) {
+            notes.delete(keyOf(scope, key))
+          },
+        },
+      })
+    }
+    expect(await failedStoreChecks(notesOf((_, key) => key, true))).toEqual([
+      "retirements: notes are scoped by owner: another owner's key reads nothing",
+    ])
+    expect(
+      await failedStoreChecks(notesOf((scope, key) => `${scopeKey(scope)}/${key}`, false)),
+    ).toEqual(['retirements: a loaded note is a copy: changing it changes nothing stored'])
+  })
+
+  it('skips, and does not pass, the retirements rules for a store without them', async () => {
+    const { retirements: _, ...withoutNotes } = memoryStore()
+    const checks = cardStoreChecks().filter((candidate) => candidate.group === 'retirements')
+    const notes: string[] = []
+    const skip = (note: string): never => {
+      notes.push(note)
+      throw new Error('skipped')
+    }
+    for (const check of checks) {
+      const run = runCardStoreCheck({ setup: () => ({ store: withoutNotes }) }, check, skip)
+      await expect(run).rejects.toThrow('skipped')
+    }
+    expect(notes).toEqual(checks.map(() => 'the store has no retirements (optional)'))
+    expect(checks).toHaveLength(4)
   })
 
   it('skips, and does not pass, the listByOwners rule for a store without it', async () => {
