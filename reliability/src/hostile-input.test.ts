@@ -386,7 +386,11 @@ describe('options', () => {
     const optionsArb = fc.record(
       {
         provider: fc.oneof({ weight: 3, arbitrary: fc.constant(provider) }, junkArb),
-        store: fc.oneof({ weight: 3, arbitrary: fc.constant(store) }, junkArb),
+        store: fc.oneof(
+          { weight: 3, arbitrary: fc.constant(store) },
+          junkArb,
+          junkArb.map((retirements) => ({ ...store, retirements })),
+        ),
         concurrency: fc.oneof(fc.integer({ min: 1, max: 8 }), junkArb),
         retry: fc.oneof(
           fc.constant({ retries: 0 }),

@@ -82,6 +82,63 @@ describe('CardSync.setDefaultCard', () => {
     expect(keyed.last4).toBe('8431')
   })
 
+  it('refuses a bad token or bad options before it reads, notes or creates anything', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const calls = { create: 0, save: 0 }
+    const watchedStore: CardStore = {
+      ...store,
+      retirements: {
+        ...store.retirements!,
+        save: async (...args) => {
+          calls.save++
+          return store.retirements!.save(...args)
+        },
+      },
+    }
+    const watched = createCardSync({
+      provider: {
+        ...provider,
+        createCard: async (...args: Parameters<CardProvider['createCard']>) => {
+          calls.create++
+          return provider.createCard(...args)
+        },
+      },
+      store: watchedStore,
+    })
+    const bad: Array<[unknown, unknown, string]> = [
+      ['4242 4242 4242 4242', undefined, 'token: a card number is not allowed in a card token'],
+      ['', undefined, 'token: a card token cannot be empty'],
+      [{ number: '4242424242424242' }, undefined, 'token:'],
+      ['tok_mastercard', { idempotencyKey: '' }, 'options.idempotencyKey:'],
+      ['tok_mastercard', { idempotencyKey: 'k'.repeat(256) }, 'options.idempotencyKey:'],
+      ['tok_mastercard', { metadata: { plan: 7 } }, 'options.metadata.plan:'],
+    ]
+    for (const [token, options, message] of bad) {
+      const error = await rejection(
+        watched.setDefaultCard(alice, token as string, options as never),
+      )
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain(`Invalid setDefaultCard input: ${message}`)
+      expect(error.message).not.toMatch(/4242 4242|4242424242424242/)
+    }
+    expect(calls).toEqual({ create: 0, save: 0 })
+    await expectStoreEqualsProvider(alice, [{ id: old.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('refuses, in createCardSync, a store whose retirements is not a RetirementLog', () => {
+    for (const retirements of [null, 42, {}, { save: () => {}, load: () => {} }]) {
+      const error = (() => {
+        try {
+          createCardSync({ provider, store: { ...store, retirements } as never })
+        } catch (thrown) {
+          return thrown as { code?: string; message?: string }
+        }
+      })()
+      expect(error?.code).toBe('invalid_request')
+      expect(error?.message).toContain('store must be a CardStore')
+    }
+  })
+
   it('stores the metadata given', async () => {
     const stored = await sync.setDefaultCard(alice, 'tok_visa', { metadata: { order: '42' } })
     expect(stored.metadata).toEqual({ order: '42' })

@@ -1,10 +1,17 @@
 import { createHash } from 'node:crypto'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
-import { type Card, CardSchema, formatOwner, isDefaultUnknown, type Owner } from './card.js'
+import {
+  type Card,
+  CardSchema,
+  callerText,
+  formatOwner,
+  isDefaultUnknown,
+  type Owner,
+} from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
-import type { MetadataPatch } from './metadata.js'
+import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { type RetryPolicy, withRetry } from './retry.js'
@@ -82,6 +89,10 @@ export interface CardSync {
    * card the default, so it is never called there; a provider that did not make the card the
    * default and cannot be asked to (`capabilities.setDefaultCard` false) gets the new card
    * stored and `unsupported_operation`, with the old default kept.
+   *
+   * A token that is empty, not a string or a card number, `metadata` that `createCard` would
+   * refuse, and an `idempotencyKey` that is not 1 to 255 characters are refused with
+   * `invalid_request` before anything is read or written.
    *
    * Retrying a failed call (the same token, or the same `idempotencyKey`) finishes it without
    * a second card. On a store with `retirements` (the stores of cardport all have it), the call
@@ -190,7 +201,15 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   }
 
   const sync: CardSync = {
-    async setDefaultCard(owner, token, callOptions = {}) {
+    async setDefaultCard(owner, token, options) {
+      // Checked before anything is read or noted, as createCard would check them.
+      const valid = validate(
+        SetDefaultCardCallSchema,
+        { token, options },
+        'setDefaultCard input',
+        provider.name,
+      )
+      const callOptions = valid.options
       // Old defaults: the provider's (the truth) and the store's (which still names the old
       // card if an earlier attempt died after the provider switched but before the store did),
       // by id, with their currency: external accounts have a default per currency, and only the
@@ -202,7 +221,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       }
 
       const idempotencyKey =
-        callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
+        callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, valid.token)
       // A retry also retires what the failed call noted: a reconcile since may have left the
       // old default in the store as a plain card, and the provider no longer names it either.
       const notes = store.retirements
@@ -217,7 +236,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
       let card = await provider.createCard(
         owner,
-        { source: token, makeDefault: true, metadata: callOptions.metadata },
+        { source: valid.token, makeDefault: true, metadata: callOptions.metadata },
         { idempotencyKey },
       )
       if (!card.isDefault) {
@@ -473,7 +492,10 @@ const CardSyncOptionsSchema = z.object({
     'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
   ),
   store: z.custom<CardStore>(
-    (value) => isObject(value) && STORE_METHODS.every((method) => isFunction(value[method])),
+    (value) =>
+      isObject(value) &&
+      STORE_METHODS.every((method) => isFunction(value[method])) &&
+      (value.retirements === undefined || isRetirementLog(value.retirements)),
     'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
   ),
   concurrency: z.number().int().min(1).max(256).default(4),
@@ -488,6 +510,16 @@ const CardSyncOptionsSchema = z.object({
       signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
     })
     .optional(),
+})
+
+const SetDefaultCardCallSchema = z.object({
+  token: callerText('a card token').min(1, 'a card token cannot be empty'),
+  options: z
+    .object({
+      metadata: MetadataPatchSchema.optional(),
+      idempotencyKey: z.string().min(1).max(255).optional(),
+    })
+    .default({}),
 })
 
 const ReconcileOptionsSchema = z
@@ -514,6 +546,10 @@ function deriveKey(operation: string, provider: string, owner: Owner, input: str
     .update(`${operation}\u0000${provider}\u0000${formatOwner(owner)}\u0000${input}`)
     .digest('hex')
   return `cardport-${operation}-${digest.slice(0, 32)}`
+}
+
+function isRetirementLog(value: unknown): boolean {
+  return isObject(value) && ['save', 'load', 'remove'].every((method) => isFunction(value[method]))
 }
 
 function isOwner(value: unknown): value is Owner {
