@@ -1,5 +1,11 @@
-import { type CardportError, isCardportError } from '@cardport/core'
-import { type EmulatorServer, marketplaceEmulator, startEmulatorServer } from '@cardport/testing'
+import { type CardportError, createCardSync, isCardportError, memoryStore } from '@cardport/core'
+import {
+  type EmulatorServer,
+  marketplaceAuthorization,
+  marketplaceEmulator,
+  sampleCard,
+  startEmulatorServer,
+} from '@cardport/testing'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
 import { type MarketplaceProvider, marketplaceProvider } from './marketplace-provider.js'
@@ -89,5 +95,60 @@ describe('over real HTTP', () => {
     )
     expect(error.code).toBe('card_declined')
     expect(error.requestId).toBe(marketplace.state.requests().at(-1)?.requestId)
+  })
+})
+
+describe('answers that are no resource (a proxy or a gateway in the way)', () => {
+  /** Every request answered with `body` from now on. */
+  const answerAll = (status: number, body: string) =>
+    server.marketplace!.faults.inject({ status, body, times: Number.POSITIVE_INFINITY })
+
+  it.each(['{}', 'null', '[]', '"ok"', '{"items":[]}'])(
+    '200 %s: provider_unavailable, never "no such card" nor "no cards"',
+    async (body) => {
+      const { provider, owner } = setup()
+      answerAll(200, body)
+      for (const call of [
+        () => provider.getCard(owner, 'CC_1'),
+        () => provider.listCards(owner),
+        () => provider.getDefaultCard(owner),
+      ]) {
+        expect((await rejection(call)).code).toBe('provider_unavailable')
+      }
+    },
+  )
+
+  it('a server stuck on one page is refused, not paged until its total', async () => {
+    const { marketplace, provider, owner } = setup()
+    await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const first = await fetch(
+      `${server.url}/v1/marketplaces/${marketplace.marketplaceId}/accounts/${owner.id}/cards?limit=1&offset=0`,
+      { headers: { authorization: marketplaceAuthorization(marketplace.secret) } },
+    ).then((answer) => answer.json() as Promise<{ uri: string; items: object[] }>)
+    // The first page whatever the offset, claiming 19,644 cards and a next page; without the
+    // embedded customer, getDefaultCard pages through the cards to find the default.
+    const items = first.items.map(({ customer: _, ...card }: { customer?: unknown }) => card)
+    const next_uri = first.uri.replace('offset=0', 'offset=1')
+    answerAll(200, JSON.stringify({ ...first, items, total: 19_644, next_uri }))
+    const before = marketplace.state.requests().length
+    expect((await rejection(() => provider.getDefaultCard(owner))).code).toBe(
+      'provider_unavailable',
+    )
+    expect(marketplace.state.requests().length - before).toBe(3)
+  })
+
+  it('CardSync keeps the local cards when such answers come back', async () => {
+    const { provider, owner } = setup()
+    const store = memoryStore()
+    await store.upsert({ ...sampleCard('CC_1', owner), provider: 'marketplace', isDefault: true })
+    const sync = createCardSync({ provider, store, retry: { retries: 0 } })
+    answerAll(200, '{}')
+    expect((await rejection(() => sync.sync(owner, 'CC_1'))).code).toBe('provider_unavailable')
+    const report = await sync.reconcile(owner)
+    expect(report.failed).toMatchObject([{ owner, code: 'provider_unavailable' }])
+    expect(report.removed).toEqual([])
+    expect(await store.listByOwner({ provider: 'marketplace', owner })).toMatchObject([
+      { id: 'CC_1', isDefault: true },
+    ])
   })
 })

@@ -331,6 +331,12 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
 
   const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
     const card = toMarketplaceCard(raw, owner)
+    // An answer that is no resource at all (`{}`, `null`, a proxy's page) says nothing about
+    // the card: "not found" would have CardSync remove its local copy. Another resource
+    // (`_type` other than card) is not this card.
+    if (card === null && !(isObject(raw) && typeof raw._type === 'string')) {
+      throw unreadable('reading a card')
+    }
     // The account's routes only answer with the account's cards; check, rather than trust.
     const holder = isObject(raw) ? toMarketplaceCardToken(raw)?.owner : null
     if (card === null || (holder && holder.id !== owner.id)) {
@@ -584,7 +590,11 @@ function pageOf<T>(
   scope: string,
   parse: (item: unknown) => T | null,
 ): Page<T> {
-  if (!isObject(body) || !Array.isArray(body.items)) throw unreadable('listing cards')
+  // A page echoes the offset asked for: an answer that does not (`{ items: [] }` from something
+  // in the way, a server stuck on one page) would read as "no cards" or page on forever.
+  if (!isObject(body) || !Array.isArray(body.items) || body.offset !== offset) {
+    throw unreadable('listing cards')
+  }
   const items: unknown[] = body.items
   const nextOffset = offset + items.length
   const hasMore =

@@ -16,7 +16,12 @@ import Stripe from 'stripe'
 import { z } from 'zod'
 import { mapStripeError } from './map-error.js'
 import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
-import type { StripeClient, StripeParams, StripeRequestOptions } from './stripe-client.js'
+import {
+  checkedClient,
+  type StripeClient,
+  type StripeParams,
+  type StripeRequestOptions,
+} from './stripe-client.js'
 
 /**
  * The Stripe API version every request is pinned to, whatever the SDK's default: the version
@@ -105,8 +110,9 @@ export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
  */
 export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   const valid = validate(OptionsSchema, options, 'stripeProvider options', STRIPE_PROVIDER_NAME)
-  const stripe: StripeClient =
-    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig)
+  const stripe = checkedClient(
+    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig),
+  )
   const requestOptions = (idempotencyKey?: string): StripeRequestOptions => ({
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: valid.maxNetworkRetries,

@@ -7,6 +7,9 @@ import { delay, HttpResponse } from 'msw'
  * - `latencyMs`: answer late (combines with the others).
  * - `status`: answer with this HTTP status and the provider's error body, without changing state.
  * - `retryAfter`: with `status: 429`, the `Retry-After` header in seconds.
+ * - `body`: answer with this body instead (JSON content type; `status` or 200), without changing
+ *   state: what a proxy or a gateway in the way could answer (`'{}'`, `'null'`, a page of
+ *   nothing), to check that an adapter never reads it as "no such card".
  * - `drop: 'before-commit'`: the connection drops before the emulator changes anything.
  * - `drop: 'after-commit'`: the emulator commits the change, then the connection drops, so the
  *   client never sees the answer (the case that idempotency keys and reconcile exist for).
@@ -22,6 +25,7 @@ export interface Fault {
   latencyMs?: number
   status?: number
   retryAfter?: number
+  body?: string
   drop?: 'before-commit' | 'after-commit'
 }
 
@@ -100,11 +104,13 @@ export function createFaultRunner(): FaultRunner {
         await commit()
         return HttpResponse.error()
       }
-      if (fault.status !== undefined) {
-        const headers: Record<string, string> = {}
-        if (fault.retryAfter !== undefined) headers['Retry-After'] = String(fault.retryAfter)
-        return context.errorResponse(fault.status, headers)
+      const headers: Record<string, string> = {}
+      if (fault.retryAfter !== undefined) headers['Retry-After'] = String(fault.retryAfter)
+      if (fault.body !== undefined) {
+        headers['Content-Type'] = 'application/json'
+        return new HttpResponse(fault.body, { status: fault.status ?? 200, headers })
       }
+      if (fault.status !== undefined) return context.errorResponse(fault.status, headers)
       return commit()
     },
   }

@@ -201,6 +201,19 @@ describe('faults', () => {
     expectError(await api('GET', mp('/cards')), status, text, code, type)
   })
 
+  it('answers an injected body as given, with its status (200 by default), and changes nothing', async () => {
+    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', body: '{}' })
+    const junk = await api('POST', mp('/cards'), { json: cardForm() })
+    expect(junk.status).toBe(200)
+    expect(junk.headers.get('content-type')).toBe('application/json')
+    expect(junk.text).toBe('{}')
+    expect(emulator.state.cards()).toEqual([])
+
+    emulator.faults.inject({ status: 502, body: 'null' })
+    const gateway = await api('GET', mp('/cards'))
+    expect([gateway.status, gateway.text]).toEqual([502, 'null'])
+  })
+
   it('drops the connection before the commit: the client fails, nothing is stored', async () => {
     emulator.faults.inject({
       route: 'POST /v1/marketplaces/:marketplace/cards',

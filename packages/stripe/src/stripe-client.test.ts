@@ -1,0 +1,110 @@
+import { createCardSync, memoryStore, type Owner } from '@cardport/core'
+import { sampleCard, stripeEmulator } from '@cardport/testing/emulators'
+import { describe, expect, it } from 'vitest'
+import { checkedClient, type StripeClient } from './stripe-client.js'
+import { rejection, STRIPE_CLIENT_KINDS, useStripe } from './test-harness.js'
+
+const emulator = stripeEmulator()
+
+describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)', (kind) => {
+  const target = useStripe(kind, emulator)
+  const customer = (): Owner => ({ type: 'customer', id: emulator.seed.customer().id })
+  /** Every request answered with `body` from now on: a proxy or a gateway in the way. */
+  const answerAll = (status: number, body: string) =>
+    emulator.faults.inject({ status, body, times: Number.POSITIVE_INFINITY })
+
+  it.each([
+    [500, '{}', true],
+    [502, '{"message":"bad gateway"}', true],
+    [404, '{}', false],
+    [200, '{}', true],
+    [200, '{"data":[]}', true],
+    [200, '{"object":7}', true],
+  ])('%s %s: provider_unavailable, never "no such card"', async (status, body, retryable) => {
+    const provider = target.provider()
+    const owner = customer()
+    answerAll(status, body)
+    for (const call of [
+      () => provider.getCard(owner, 'card_1'),
+      () => provider.listCards(owner),
+      () => provider.getDefaultCard(owner),
+    ]) {
+      expect(await rejection(call())).toMatchObject({ code: 'provider_unavailable', retryable })
+    }
+  })
+
+  it('CardSync keeps the local cards when such answers come back', async () => {
+    const owner = customer()
+    const store = memoryStore()
+    await store.upsert({ ...sampleCard('card_1', owner), provider: 'stripe', isDefault: true })
+    const sync = createCardSync({ provider: target.provider(), store, retry: { retries: 0 } })
+    answerAll(500, '{}')
+    expect(await rejection(sync.sync(owner, 'card_1'))).toMatchObject({
+      code: 'provider_unavailable',
+    })
+    emulator.faults.clear()
+    answerAll(200, '{}')
+    const report = await sync.reconcile(owner)
+    expect(report.failed).toMatchObject([{ owner, code: 'provider_unavailable' }])
+    expect(report.removed).toEqual([])
+    expect(await store.listByOwner({ provider: 'stripe', owner })).toMatchObject([
+      { id: 'card_1', isDefault: true },
+    ])
+  })
+})
+
+describe('checkedClient', () => {
+  const answering = (value: unknown): StripeClient => {
+    const method = async () => value
+    return {
+      customers: {
+        retrieve: method,
+        update: method,
+        createSource: method,
+        retrieveSource: method,
+        updateSource: method,
+        deleteSource: method,
+        listSources: method,
+      },
+      accounts: {
+        createExternalAccount: method,
+        retrieveExternalAccount: method,
+        updateExternalAccount: method,
+        deleteExternalAccount: method,
+        listExternalAccounts: method,
+      },
+    }
+  }
+  const withStatus = (value: object, statusCode: number) =>
+    Object.defineProperty(value, 'lastResponse', { value: { statusCode }, enumerable: false })
+
+  it('passes a Stripe object answered below 400 on, as it came', async () => {
+    const card = withStatus({ id: 'card_1', object: 'card' }, 200)
+    const client = checkedClient(answering(card))
+    expect(await client.customers.retrieveSource('cus_1', 'card_1')).toBe(card)
+    expect(await client.accounts.listExternalAccounts('acct_1')).toBe(card)
+  })
+
+  it('refuses anything else, on every method, with the status when there is one', async () => {
+    for (const [value, status] of [
+      [withStatus({ id: 'card_1', object: 'card' }, 503), 503],
+      [null, undefined],
+      [[], undefined],
+      ['ok', undefined],
+      [{ id: 'card_1' }, undefined],
+    ] as const) {
+      const client = checkedClient(answering(value))
+      const calls = [
+        ...Object.values(client.customers),
+        ...Object.values(client.accounts),
+      ] as Array<(...args: unknown[]) => Promise<unknown>>
+      expect(calls).toHaveLength(12)
+      for (const call of calls) {
+        expect(await rejection(call('id', 'card_1'))).toMatchObject({
+          code: 'provider_unavailable',
+          status,
+        })
+      }
+    }
+  })
+})
