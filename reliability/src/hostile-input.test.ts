@@ -384,6 +384,13 @@ describe('options', () => {
         { stripe: fc.oneof(fc.constant(client), junkArb), apiKey: taintedArb, ...common },
         { requiredKeys: ['stripe'] },
       ),
+      // Shaped like a client, with methods missing or not functions.
+      fc.record({
+        stripe: fc.record({
+          customers: fc.dictionary(fc.constantFrom('retrieve', 'listSources'), junkArb),
+          accounts: fc.dictionary(fc.string(), junkArb),
+        }),
+      }),
     )
     await fc.assert(
       fc.asyncProperty(fc.oneof(optionsArb, junkArb), async (options) => {

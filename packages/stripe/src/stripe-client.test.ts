@@ -2,6 +2,7 @@ import { createCardSync, memoryStore, type Owner } from '@cardport/core'
 import { sampleCard, stripeEmulator } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
 import { checkedClient, type StripeClient } from './stripe-client.js'
+import { stripeProvider } from './stripe-provider.js'
 import { rejection, STRIPE_CLIENT_KINDS, useStripe } from './test-harness.js'
 
 const emulator = stripeEmulator()
@@ -83,6 +84,14 @@ describe('checkedClient', () => {
     const client = checkedClient(answering(card))
     expect(await client.customers.retrieveSource('cus_1', 'card_1')).toBe(card)
     expect(await client.accounts.listExternalAccounts('acct_1')).toBe(card)
+  })
+
+  it('looks a method up when it is called: an object without it fails that call only', async () => {
+    const provider = stripeProvider({ stripe: { customers: {}, accounts: {} } as never })
+    const owner: Owner = { type: 'customer', id: 'cus_1' }
+    expect(await rejection(provider.getCard(owner, 'card_1'))).toMatchObject({
+      code: 'provider_unavailable',
+    })
   })
 
   it('refuses anything else, on every method, with the status when there is one', async () => {

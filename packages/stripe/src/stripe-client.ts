@@ -84,29 +84,45 @@ export interface StripeRequestOptions {
  * status below 400.
  */
 export function checkedClient(stripe: StripeClient): StripeClient {
-  const check =
-    <A extends unknown[]>(method: (...args: A) => Promise<unknown>) =>
-    async (...args: A) =>
-      checkedAnswer(await method(...args))
-  const { customers, accounts } = stripe
   return {
-    customers: {
-      retrieve: check(customers.retrieve.bind(customers)),
-      update: check(customers.update.bind(customers)),
-      createSource: check(customers.createSource.bind(customers)),
-      retrieveSource: check(customers.retrieveSource.bind(customers)),
-      updateSource: check(customers.updateSource.bind(customers)),
-      deleteSource: check(customers.deleteSource.bind(customers)),
-      listSources: check(customers.listSources.bind(customers)),
-    },
-    accounts: {
-      createExternalAccount: check(accounts.createExternalAccount.bind(accounts)),
-      retrieveExternalAccount: check(accounts.retrieveExternalAccount.bind(accounts)),
-      updateExternalAccount: check(accounts.updateExternalAccount.bind(accounts)),
-      deleteExternalAccount: check(accounts.deleteExternalAccount.bind(accounts)),
-      listExternalAccounts: check(accounts.listExternalAccounts.bind(accounts)),
-    },
+    customers: checkedMethods(stripe.customers, CUSTOMER_METHODS),
+    accounts: checkedMethods(stripe.accounts, ACCOUNT_METHODS),
   }
+}
+
+const CUSTOMER_METHODS = [
+  'retrieve',
+  'update',
+  'createSource',
+  'retrieveSource',
+  'updateSource',
+  'deleteSource',
+  'listSources',
+] as const satisfies readonly (keyof StripeClient['customers'])[]
+
+const ACCOUNT_METHODS = [
+  'createExternalAccount',
+  'retrieveExternalAccount',
+  'updateExternalAccount',
+  'deleteExternalAccount',
+  'listExternalAccounts',
+] as const satisfies readonly (keyof StripeClient['accounts'])[]
+
+type Method = (...args: never[]) => Promise<unknown>
+
+/**
+ * The methods `names` of `group`, each checking its answer. A method is looked up when called,
+ * as before: an object that lacks one fails that call only.
+ */
+function checkedMethods<G extends { [K in keyof G]: Method }>(
+  group: G,
+  names: readonly (keyof G)[],
+): G {
+  const checked: Partial<Record<keyof G, Method>> = {}
+  for (const name of names) {
+    checked[name] = async (...args) => checkedAnswer(await group[name](...args))
+  }
+  return checked as G
 }
 
 /** An SDK result, if it is a Stripe object answered with a status below 400. */
