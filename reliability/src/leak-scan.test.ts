@@ -36,6 +36,15 @@ describe('findLeaks', () => {
     expect(kinds(`${key.replace('-4123-', '-5123-')}`)).toEqual(['card number'])
   })
 
+  it('reads a marketplace request id as an id, even one with a Luhn-valid run of digits', () => {
+    // Seen once in a run at 15× the usual runs, in an error's requestId.
+    const requestId = 'OHMdeb3aa8765432109876733abcdef0123'
+    expect(requestId).toHaveLength(35)
+    expect(kinds('8765432109876733')).toEqual(['card number'])
+    expect(kinds(`{"requestId":"${requestId}"}`)).toEqual([])
+    expect(kinds(`{"requestId":"${requestId.slice(3)}"}`)).toEqual(['card number'])
+  })
+
   it('finds each secret, as is and as an HTTP basic-auth value', () => {
     const basic = Buffer.from(`${SECRETS.stripeKey}:`).toString('base64')
     expect(kinds(`key ${SECRETS.stripeKey}`)).toEqual(['secret'])

@@ -41,11 +41,16 @@ export interface Leak {
 }
 
 /**
- * A version-4 UUID, as `crypto.randomUUID()` makes the idempotency keys of `createCard` (which
- * the APIs echo in their response headers, and so in an error's `cause`). About one key in a
- * few thousand has all-digit groups that pass as a Luhn-valid number: a key, not a leak.
+ * Random ids whose digits can read as a Luhn-valid number, left out of the digit scan: an id,
+ * not a leak.
+ * - A version-4 UUID, as `crypto.randomUUID()` makes the idempotency keys of `createCard`
+ *   (which the APIs echo in their response headers, and so in an error's `cause`): about one in
+ *   a few thousand has all-digit groups that pass the Luhn check.
+ * - A marketplace request id, `OHM` and 32 hex digits (an error's `requestId`): 13 digits in a
+ *   row, passing the check, about once in a few hundred.
  */
-const UUID_V4 = /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b/gi
+const RANDOM_IDS =
+  /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b|\bOHM[0-9a-f]{32}\b/gi
 
 /**
  * Finds card numbers and secrets in `text`:
@@ -53,12 +58,12 @@ const UUID_V4 = /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-
  *   encodes them (`4242 4242 4242 4242`, `4242-4242…`, `4242%204242…`, `4242+4242…`,
  *   `4242424242424242`), every span of whole groups holding 13 to 19 digits that passes the
  *   Luhn check is a card number;
- *   Version-4 UUIDs (idempotency keys) are left out of this scan;
+ *   random ids (UUID idempotency keys, marketplace request ids) are left out of this scan;
  * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
  */
 export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
   const leaks: Leak[] = []
-  const scanned = text.replace(UUID_V4, (uuid) => 'u'.repeat(uuid.length))
+  const scanned = text.replace(RANDOM_IDS, (id) => 'u'.repeat(id.length))
   for (const match of scanned.matchAll(/\d+(?:(?:[ +-]|%20|%2[dD])\d+)*/g)) {
     const found = cardIn(match[0].split(/[ +-]|%20|%2[dD]/))
     if (found) leaks.push(leak('card number', `…${found.slice(-4)}`, text, match.index))
