@@ -96,13 +96,11 @@ describe('CardSync.setDefaultCard', () => {
       },
     }
     const watched = createCardSync({
-      provider: {
-        ...provider,
-        createCard: async (...args: Parameters<CardProvider['createCard']>) => {
+      provider: wrapProvider(provider, {
+        createCard: async () => {
           calls.create++
-          return provider.createCard(...args)
         },
-      },
+      }),
       store: watchedStore,
     })
     const bad: Array<[unknown, unknown, string]> = [
@@ -805,13 +803,11 @@ describe('CardSync: crash safety', () => {
     const key = 'replace-visa'
     const notedAtCreate: unknown[] = []
     const watched = createCardSync({
-      provider: {
-        ...provider,
-        createCard: async (...args: Parameters<CardProvider['createCard']>) => {
-          notedAtCreate.push(await store.retirements?.load(scope(alice), key))
-          return provider.createCard(...args)
+      provider: wrapProvider(provider, {
+        createCard: async (owner) => {
+          notedAtCreate.push(await store.retirements?.load(scope(owner), key))
         },
-      },
+      }),
       store,
     })
     await watched.setDefaultCard(alice, 'tok_mastercard', { idempotencyKey: key })
@@ -959,18 +955,25 @@ function crashOnce(inner: CardStore, method: 'upsert' | 'delete'): CardStore {
 }
 
 /**
- * The provider with `listCards` intercepted: the hook may throw, or return undefined to let
- * the real call through.
+ * The provider with `listCards` and `createCard` intercepted: a hook runs before the real call,
+ * and may throw instead.
  */
 function wrapProvider(
   inner: CardProvider,
-  hooks: { listCards: (owner: Owner) => Promise<undefined> },
+  hooks: {
+    listCards?: (owner: Owner) => Promise<undefined>
+    createCard?: (owner: Owner) => Promise<void>
+  },
 ): CardProvider {
   return {
     ...inner,
     listCards: async (owner: Owner, options?: { limit?: number; cursor?: string }) => {
-      await hooks.listCards(owner)
+      await hooks.listCards?.(owner)
       return inner.listCards(owner, options)
+    },
+    createCard: async (...args: Parameters<CardProvider['createCard']>) => {
+      await hooks.createCard?.(args[0])
+      return inner.createCard(...args)
     },
   }
 }

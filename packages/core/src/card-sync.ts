@@ -482,6 +482,9 @@ const STORE_METHODS = [
   'listOwners',
 ] as const
 
+/** What `CardStore.retirements`, when a store has it, must have. */
+const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
+
 const CardSyncOptionsSchema = z.object({
   provider: z.custom<CardProvider>(
     (value) =>
@@ -493,9 +496,8 @@ const CardSyncOptionsSchema = z.object({
   ),
   store: z.custom<CardStore>(
     (value) =>
-      isObject(value) &&
-      STORE_METHODS.every((method) => isFunction(value[method])) &&
-      (value.retirements === undefined || isRetirementLog(value.retirements)),
+      hasMethods(value, STORE_METHODS) &&
+      (value.retirements === undefined || hasMethods(value.retirements, RETIREMENT_METHODS)),
     'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
   ),
   concurrency: z.number().int().min(1).max(256).default(4),
@@ -548,8 +550,9 @@ function deriveKey(operation: string, provider: string, owner: Owner, input: str
   return `cardport-${operation}-${digest.slice(0, 32)}`
 }
 
-function isRetirementLog(value: unknown): boolean {
-  return isObject(value) && ['save', 'load', 'remove'].every((method) => isFunction(value[method]))
+/** Whether `value` is an object with a function under each of `methods`. */
+function hasMethods(value: unknown, methods: readonly string[]): value is Record<string, unknown> {
+  return isObject(value) && methods.every((method) => isFunction(value[method]))
 }
 
 function isOwner(value: unknown): value is Owner {

@@ -331,17 +331,19 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
 
   const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
     const card = toMarketplaceCard(raw, owner)
-    // An answer that is no resource at all (`{}`, `null`, a proxy's page) says nothing about
-    // the card: "not found" would have CardSync remove its local copy. Another resource
-    // (`_type` other than card) is not this card.
-    if (card === null && !(isObject(raw) && typeof raw._type === 'string')) {
+    if (card === null) {
+      // Another resource (`_type` other than card) is not this card. An answer that is no
+      // resource at all (`{}`, `null`, a proxy's page) says nothing about the card: "not found"
+      // would have CardSync remove its local copy.
+      if (isObject(raw) && typeof raw._type === 'string') {
+        throw cardNotFound(MARKETPLACE_PROVIDER_NAME, owner, cardId)
+      }
       throw unreadable('reading a card')
     }
     // The account's routes only answer with the account's cards; check, rather than trust.
-    const holder = isObject(raw) ? toMarketplaceCardToken(raw)?.owner : null
-    if (card === null || (holder && holder.id !== owner.id)) {
+    const holder = toMarketplaceCardToken(raw)?.owner
+    if (holder && holder.id !== owner.id)
       throw cardNotFound(MARKETPLACE_PROVIDER_NAME, owner, cardId)
-    }
     return card
   }
 

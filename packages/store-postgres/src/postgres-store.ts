@@ -358,15 +358,15 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
 
     retirements: {
       async save(scope, key, cards) {
-        const params = [...scopeParams(scope), key]
-        await withOwnersLocked([scopeParams(scope)], async (tx) => {
-          await tx.query(sql.deleteRetirements, params)
+        const owner = scopeParams(scope)
+        await withOwnersLocked([owner], async (tx) => {
+          await tx.query(sql.deleteRetirements, [...owner, key])
           if (cards.length === 0) return
           const [cardIds, currencies] = arraysOf(
             cards.map(({ cardId, currency }) => [cardId, currency]),
             2,
           )
-          await tx.query(sql.insertRetirements, [...params, cardIds, currencies])
+          await tx.query(sql.insertRetirements, [...owner, key, cardIds, currencies])
         })
       },
       async load(scope, key) {
