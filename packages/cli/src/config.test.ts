@@ -149,6 +149,19 @@ describe('parseStore', () => {
     expect(parseStore('postgresql://db/cards', '--store').kind).toBe('postgres')
   })
 
+  it('hides a password given as a parameter of the connection string too (pg reads ?password=)', () => {
+    const postgres = parseStore(
+      'postgres://app@db:5432/cards?sslmode=require&password=hunter2&sslpassword=swordfish',
+      'CARDPORT_STORE',
+    )
+    expect(postgres).toMatchObject({
+      connectionString: expect.stringContaining('password=hunter2'),
+    })
+    expect(postgres.label).not.toContain('hunter2')
+    expect(postgres.label).not.toContain('swordfish')
+    expect(postgres.label).toContain('sslmode=require')
+  })
+
   it('refuses other locations: a usage error from --store, a configuration error from the environment', () => {
     expect(failure(() => parseStore('mysql://db', '--store')).exitCode).toBe(EXIT_CODES.usage)
     expect(failure(() => parseStore('sqlite:', '--store')).message).toContain('needs a file path')

@@ -184,8 +184,12 @@ export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'):
   if (/^postgres(ql)?:\/\//.test(value)) {
     try {
       const url = new URL(value)
-      // The label is printed: it keeps the host and database, never the password.
+      // The label is printed: it keeps the host and database, never the password, which pg
+      // also takes as a parameter (`?password=`, as libpq does; `sslpassword` for the key).
       if (url.password) url.password = '***'
+      for (const name of [...url.searchParams.keys()]) {
+        if (/^(ssl)?password$/i.test(name)) url.searchParams.set(name, '***')
+      }
       return { kind: 'postgres', connectionString: value, label: url.href }
     } catch {
       fail(`${source} is not a valid PostgreSQL connection string (postgres://user@host:5432/db)`)
