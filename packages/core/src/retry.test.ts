@@ -109,4 +109,19 @@ describe('withRetry', () => {
     ).rejects.toThrow('stopped')
     expect(calls).toBe(1)
   })
+
+  it('stops waiting as soon as the signal aborts, not after the backoff (a Retry-After of 20 s)', async () => {
+    const controller = new AbortController()
+    const started = Date.now()
+    setTimeout(() => controller.abort(new Error('interrupted')), 20)
+    await expect(
+      withRetry(
+        async () => {
+          throw new RateLimitedError('slow down', { retryAfterMs: 20_000 })
+        },
+        { signal: controller.signal },
+      ),
+    ).rejects.toThrow('interrupted')
+    expect(Date.now() - started).toBeLessThan(2000)
+  })
 })

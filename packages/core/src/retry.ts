@@ -17,6 +17,7 @@ export interface RetryPolicy {
   sleep?: (ms: number) => Promise<void>
   /** A number in [0, 1); replace it in tests. */
   random?: () => number
+  /** Stops the retries: no attempt starts once it aborts, and the default `sleep` ends early. */
   signal?: AbortSignal
 }
 
@@ -39,10 +40,12 @@ export async function withRetry<T>(
   const max = policy.maxDelayMs ?? 20_000
   const shouldRetry =
     policy.shouldRetry ?? ((error: unknown) => isCardportError(error) && error.retryable)
-  const sleep = policy.sleep ?? defaultSleep
+  const { signal } = policy
+  // The default wait ends when the signal aborts: a Retry-After may ask for 20 s.
+  const sleep = policy.sleep ?? ((ms: number) => defaultSleep(ms, signal))
   const random = policy.random ?? Math.random
   for (let attempt = 0; ; attempt++) {
-    policy.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     try {
       return await operation(attempt)
     } catch (error) {
@@ -54,6 +57,18 @@ export async function withRetry<T>(
   }
 }
 
-function defaultSleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (the timer cleared). */
+function defaultSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason)
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal?.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
