@@ -631,6 +631,26 @@ describe('CardSync.reconcile', () => {
     expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
   })
 
+  it("stops retrying an owner when createCardSync's retry.signal aborts", async () => {
+    await drift(alice)
+    let reads = 0
+    const failing = wrapProvider(provider, {
+      listCards: async () => {
+        reads++
+        throw new ProviderUnavailableError('down', { provider: 'x' })
+      },
+    })
+    const controller = new AbortController()
+    const sleep = vi.fn(async (_ms: number) => controller.abort(new Error('stop retrying')))
+    const report = await createCardSync({
+      provider: failing,
+      store,
+      retry: { sleep, retries: 5, signal: controller.signal },
+    }).reconcile(alice)
+    expect(reads).toBe(1)
+    expect(report.failed).toHaveLength(1)
+  })
+
   describe('reads the stored cards of its owners ahead, many owners a read', () => {
     /** The store, counting its reads; `replaced.listByOwners` instead of its own, if given. */
     function countingStore(replaced?: Pick<CardStore, 'listByOwners'>) {

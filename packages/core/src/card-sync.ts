@@ -360,6 +360,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         provider.name,
         inFlight,
       )
+      // The run's signal and the sync's own retry.signal both stop an owner's retries.
+      const stops = [reconcileOptions.signal, retry.signal].filter((signal) => signal !== undefined)
+      const retrySignal = stops.length > 1 ? AbortSignal.any(stops) : stops[0]
       const run: ReconcileRun = {
         reading: pLimit(limit),
         // The owners that finish reading at about the same moment write their cards together.
@@ -377,7 +380,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
               await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
               return attempt
             },
-            { ...retry, signal: reconcileOptions.signal },
+            { ...retry, signal: retrySignal },
           )
           mergeInto(report, partial)
         } catch (error) {
