@@ -72,6 +72,17 @@ describePostgres('postgres migrations', (db) => {
     expect(results.filter((applied) => applied.length === 0)).toHaveLength(9)
   })
 
+  it('creates a new schema once when stores with different prefixes open it at once', async () => {
+    const clients = [db.client, await db.openClient(), await db.openClient()]
+    const prefixes = ['a_', 'b_', 'c_', 'd_', 'e_', 'f_']
+    const results = await Promise.all(
+      prefixes.map((tablePrefix, i) =>
+        migrate(clients[i % clients.length]!, { schema: db.schema, tablePrefix }),
+      ),
+    )
+    expect(results).toEqual(prefixes.map(() => VERSIONS))
+  })
+
   it('keeps stores with different table prefixes apart in one schema', async () => {
     const plain = await postgresStore({ client: db.client, schema: db.schema })
     const other = await postgresStore({

@@ -150,8 +150,14 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
     await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [t.migrationLockKey])
     // CREATE SCHEMA IF NOT EXISTS still needs the CREATE privilege on the database: ask first,
     // so that a role without it can use a schema made for it.
-    const schema = await tx.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema])
-    if (schema.rows.length === 0) await tx.query(`CREATE SCHEMA ${t.quotedSchema}`)
+    const hasSchema = async () =>
+      (await tx.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [t.schema])).rows.length > 0
+    if (!(await hasSchema())) {
+      // Stores with another table prefix may be creating it too, under another migration lock:
+      // the schema's own lock (always taken last, so no deadlock), then a second look.
+      await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [t.schemaLockKey])
+      if (!(await hasSchema())) await tx.query(`CREATE SCHEMA ${t.quotedSchema}`)
+    }
     await tx.query(`CREATE TABLE IF NOT EXISTS ${t.migrations} (
       version integer PRIMARY KEY,
       name text NOT NULL,

@@ -53,6 +53,11 @@ export interface TableNames {
   /** The key of the advisory lock that serializes migrations of these tables. */
   migrationLockKey: string
   /**
+   * The key of the advisory lock that serializes creating the schema: stores with other table
+   * prefixes in the same schema hold other migration locks.
+   */
+  schemaLockKey: string
+  /**
    * The first half of the two-key advisory locks that serialize the writes of one owner (the
    * second is the owner's). Two-key locks never collide with the one-key migration lock.
    */
@@ -77,6 +82,7 @@ export function tableNames({ schema, tablePrefix }: TableLocation): TableNames {
     migrationLockKey: digest(`cardport-migrations\u0000${schema}\u0000${tablePrefix}`)
       .readBigInt64BE(0)
       .toString(),
+    schemaLockKey: digest(`cardport-schema\u0000${schema}`).readBigInt64BE(0).toString(),
     ownerLockClass: digest(`cardport-owners\u0000${schema}\u0000${tablePrefix}`).readInt32BE(0),
   }
 }
