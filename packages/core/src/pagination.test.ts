@@ -104,7 +104,7 @@ describe('listAll over thousands of cards', () => {
     expect(provider.calls).toHaveLength(1)
   })
 
-  it('fails with invalid_request when a page says more follow but gives no cursor', async () => {
+  it('fails with provider_unavailable, not retryable, when a page says more follow but gives no cursor', async () => {
     const provider = {
       name: 'broken',
       listCards: async (): Promise<Page<Card>> => ({
@@ -121,8 +121,10 @@ describe('listAll over thousands of cards', () => {
       thrown = error
     }
     expect(seen).toEqual(['card_0', 'card_1'])
-    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-    expect(thrown).toMatchObject({ provider: 'broken' })
+    // An answer cardport cannot read, as defineCardProvider reports an unreadable card: the
+    // caller's request was fine, and asking again gives the same page.
+    expect(isCardportError(thrown, 'provider_unavailable')).toBe(true)
+    expect(thrown).toMatchObject({ provider: 'broken', retryable: false })
     expect((thrown as Error).message).toBe(
       "broken said more cards follow but gave no cursor: report this to the adapter's authors",
     )

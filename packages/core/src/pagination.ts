@@ -1,5 +1,5 @@
 import type { Card, Owner } from './card.js'
-import { InvalidRequestError } from './errors.js'
+import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { CardProvider } from './provider.js'
 
 /** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
@@ -44,9 +44,11 @@ export async function* listAll(
     )
     yield* page.data
     if (page.hasMore && page.nextCursor === null) {
-      throw new InvalidRequestError(
+      // An answer that cannot be read, as an unreadable card is: the request was fine, and
+      // asking again gives the same page.
+      throw new ProviderUnavailableError(
         `${provider.name} said more cards follow but gave no cursor: report this to the adapter's authors`,
-        { provider: provider.name },
+        { provider: provider.name, retryable: false },
       )
     }
     cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
