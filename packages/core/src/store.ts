@@ -66,7 +66,11 @@ export interface CardStore {
    * trip per owner.
    */
   listByOwners?(scopes: readonly CardScope[]): Promise<StoredCard[][]>
-  /** The owner's default card (the customer's one default; for accounts, the first by currency). */
+  /**
+   * The owner's default card: a customer's one default; for an account, which has one per
+   * currency, the default the store first saw (whatever its currency). Read `listByOwner` for
+   * the default of a given currency.
+   */
   getDefault(scope: CardScope): Promise<StoredCard | null>
   /** Inserts or replaces a card; a default card displaces the previous default atomically. */
   upsert(card: Card, options?: WriteOptions): Promise<UpsertResult>
