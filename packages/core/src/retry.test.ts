@@ -111,17 +111,26 @@ describe('withRetry', () => {
   })
 
   it('stops waiting as soon as the signal aborts, not after the backoff (a Retry-After of 20 s)', async () => {
-    const controller = new AbortController()
-    const started = Date.now()
-    setTimeout(() => controller.abort(new Error('interrupted')), 20)
-    await expect(
-      withRetry(
+    vi.useFakeTimers()
+    try {
+      const controller = new AbortController()
+      let calls = 0
+      const retried = withRetry(
         async () => {
+          calls++
           throw new RateLimitedError('slow down', { retryAfterMs: 20_000 })
         },
         { signal: controller.signal },
-      ),
-    ).rejects.toThrow('interrupted')
-    expect(Date.now() - started).toBeLessThan(2000)
+      )
+      const outcome = expect(retried).rejects.toThrow('interrupted')
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(vi.getTimerCount()).toBe(1) // the 20 s wait
+      controller.abort(new Error('interrupted'))
+      await outcome
+      expect(calls).toBe(1)
+      expect(vi.getTimerCount()).toBe(0) // its timer cleared, not left to run out
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
