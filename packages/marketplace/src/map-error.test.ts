@@ -125,6 +125,19 @@ describe('mapMarketplaceError: the reference error codes', () => {
     })
   })
 
+  it('masks a card number in the request path, which the cause keeps for its message', () => {
+    // A card number passed where a card id goes reaches the URL; the cause is printed by loggers.
+    const source = new MarketplaceApiError({
+      status: 404,
+      body: null,
+      target: 'GET /v1/marketplaces/MP1/accounts/AC1/cards/4111%201111%201111%201111',
+    })
+    const error = mapMarketplaceError(source)!
+    const everything = [source.message, source.target, source.stack, error.message].join('\n')
+    expect(everything).not.toMatch(/4111(?:%20|[ -])?1111(?:%20|[ -])?1111(?:%20|[ -])?1111/)
+    expect(source.target).toContain('/v1/marketplaces/MP1/accounts/AC1/cards/')
+  })
+
   it('reads HTML descriptions as text', () => {
     const error = mapMarketplaceError(
       apiError(404, {

@@ -33,7 +33,7 @@ export class MarketplaceApiError extends Error {
   readonly retryAfter: string | undefined
   /** The request id from the body, or from a request-id header. */
   readonly requestId: string | undefined
-  /** `METHOD /path` of the request, for the message. */
+  /** `METHOD /path` of the request, for the message, with any card number masked. */
   readonly target: string
 
   constructor(init: {
@@ -43,15 +43,18 @@ export class MarketplaceApiError extends Error {
     requestId?: string | undefined
     target: string
   }) {
+    // The path holds what the caller passed as a card id, which may be a card number typed in
+    // the wrong place: loggers print a cause's message, so it is masked as the body is.
+    const target = redactSecrets(init.target)
     super(
-      `${init.target} answered ${init.status}${init.body?.category_code ? ` ${init.body.category_code}` : ''}`,
+      `${target} answered ${init.status}${init.body?.category_code ? ` ${init.body.category_code}` : ''}`,
     )
     this.status = init.status
     // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
     this.body = init.body === null ? null : (redactDeep(init.body) as MarketplaceErrorBody)
     this.retryAfter = init.retryAfter
     this.requestId = init.requestId
-    this.target = init.target
+    this.target = target
   }
 }
 
