@@ -10,6 +10,8 @@ export interface CreateRecord {
   associating?: boolean
   /** The card returned to the caller, once associating succeeded. */
   cardId?: string
+  /** Whether the metadata of an associated card is still to be set (a `PUT` after associating). */
+  metadataPending?: boolean
 }
 
 /** Options of {@link createIdempotencyLog}. */

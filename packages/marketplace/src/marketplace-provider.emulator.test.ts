@@ -147,6 +147,26 @@ describe('createCard', () => {
     expect(marketplace.state.cards()).toHaveLength(1)
   })
 
+  it('a token associated with metadata, retried with its key after the metadata failed, gets the metadata', async () => {
+    const { provider, account } = setup({ retry: { retries: 0 } })
+    const owner = account()
+    const token = await tokenizeCard(provider, testCard(VISA))
+    // The association succeeds; the PUT of the metadata that follows fails.
+    marketplace.faults.inject({
+      route: 'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      status: 503,
+    })
+    const input = { source: token.id, metadata: { plan: 'pro' } }
+    const failed = await rejection(() =>
+      provider.createCard(owner, input, { idempotencyKey: 'assoc-1' }),
+    )
+    expect(failed.code).toBe('provider_unavailable')
+
+    const card = await provider.createCard(owner, input, { idempotencyKey: 'assoc-1' })
+    expect(card.metadata).toEqual({ plan: 'pro' })
+    expect(marketplace.state.card(token.id)?.meta).toEqual({ plan: 'pro' })
+  })
+
   it('the same key with other parameters is idempotency_conflict', async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -469,12 +469,20 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       // Checked before any request: the core's card rules, then the marketplace's own.
       const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata)
       const record = creates.begin(idempotencyKey, owner, { source, metadata })
-      if (record.cardId) return get(owner, record.cardId)
+      // An earlier attempt associated the card; its metadata may still be to set.
+      const withMetadata = async (card: Card): Promise<Card> => {
+        if (!metadata || !record.metadataPending) return card
+        const updated = await setMeta(owner, card, metadata)
+        record.metadataPending = false
+        return updated
+      }
+      if (record.cardId) return withMetadata(await get(owner, record.cardId))
 
       if (typeof source === 'string') {
         const cardId = cardKey(source)
         const card = await associateOnce(owner, cardUri(source), cardId, record, idempotencyKey)
-        return metadata ? setMeta(owner, card, metadata) : card
+        record.metadataPending = metadata !== undefined
+        return withMetadata(card)
       }
       if (record.tokenId === undefined) {
         const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
