@@ -12,6 +12,11 @@ export interface CreateRecord {
   cardId?: string
   /** Whether the metadata of an associated card is still to be set (a `PUT` after associating). */
   metadataPending?: boolean
+  /**
+   * Settles when the last attempt with this key ends: an attempt waits for the one before it,
+   * so that two creates sent at once with one key (a double submit) make one card.
+   */
+  turn?: Promise<void>
 }
 
 /** Options of {@link createIdempotencyLog}. */
@@ -78,5 +83,23 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
       if (entries.size > maxEntries) entries.delete(entries.keys().next().value as string)
       return record
     },
+  }
+}
+
+/**
+ * Runs `attempt` once the attempts before it with the same record have ended, so that it reads
+ * what they recorded (the token, the card) instead of racing them to make another card.
+ */
+export async function inTurn<T>(record: CreateRecord, attempt: () => Promise<T>): Promise<T> {
+  const before = record.turn
+  let done!: () => void
+  record.turn = new Promise<void>((resolve) => {
+    done = resolve
+  })
+  try {
+    await before
+    return await attempt()
+  } finally {
+    done()
   }
 }

@@ -167,6 +167,18 @@ describe('createCard', () => {
     expect(marketplace.state.card(token.id)?.meta).toEqual({ plan: 'pro' })
   })
 
+  it('two creates sent at once with the same key make one card', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const input = { source: testCard(VISA) }
+    const [first, second] = await Promise.all([
+      provider.createCard(owner, input, { idempotencyKey: 'double-submit' }),
+      provider.createCard(owner, input, { idempotencyKey: 'double-submit' }),
+    ])
+    expect(second.id).toBe(first.id)
+    expect(marketplace.state.cards()).toHaveLength(1)
+  })
+
   it('the same key with other parameters is idempotency_conflict', async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -25,7 +25,7 @@ import { Agent } from 'undici'
 import { z } from 'zod'
 import { prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
 import { createHttpClient, type HttpClient, type MarketplaceDispatcher } from './http-client.js'
-import { type CreateRecord, createIdempotencyLog } from './idempotency.js'
+import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
 import {
   chosenCardIdOf,
@@ -476,19 +476,21 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
         record.metadataPending = false
         return updated
       }
-      if (record.cardId) return withMetadata(await get(owner, record.cardId))
+      return inTurn(record, async () => {
+        if (record.cardId) return withMetadata(await get(owner, record.cardId))
 
-      if (typeof source === 'string') {
-        const cardId = cardKey(source)
-        const card = await associateOnce(owner, cardUri(source), cardId, record, idempotencyKey)
-        record.metadataPending = metadata !== undefined
-        return withMetadata(card)
-      }
-      if (record.tokenId === undefined) {
-        const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
-        record.tokenId = token.card.id
-      }
-      return associateOnce(owner, cardUri(record.tokenId), record.tokenId, record, idempotencyKey)
+        if (typeof source === 'string') {
+          const cardId = cardKey(source)
+          const card = await associateOnce(owner, cardUri(source), cardId, record, idempotencyKey)
+          record.metadataPending = metadata !== undefined
+          return withMetadata(card)
+        }
+        if (record.tokenId === undefined) {
+          const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
+          record.tokenId = token.card.id
+        }
+        return associateOnce(owner, cardUri(record.tokenId), record.tokenId, record, idempotencyKey)
+      })
     },
 
     get,
