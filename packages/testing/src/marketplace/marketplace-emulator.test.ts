@@ -433,6 +433,13 @@ describe('options', () => {
     expect(emulator.state.cards()).toEqual([])
   })
 
+  it('seeds a card by default where a postal code is required', () => {
+    const card = strict.seed.card()
+    expect(card).toMatchObject({ last_four: '1111', postal_code: '10023', country_code: 'USA' })
+    // Without the option, the default card keeps no address.
+    expect(emulator.seed.card().postal_code).toBeNull()
+  })
+
   it.each([
     [{ origin: 'not a url' }, /origin must be an absolute http\(s\) URL/],
     [{ origin: 'https://api.marketplace.test/v1' }, /origin must be an http\(s\) origin/],

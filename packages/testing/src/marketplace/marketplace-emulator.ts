@@ -79,8 +79,9 @@ export interface MarketplaceEmulatorSeed {
   }): MarketplaceAccountView
   /**
    * Tokenizes a card from create-form fields (default `card_number: '4111111111111111'`,
-   * `expiration_month: 12`, `expiration_year`: three years from the clock), in `marketplace`
-   * (default the test one), and associates it with `account` when given.
+   * `expiration_month: 12`, `expiration_year`: three years from the clock, and
+   * `postal_code: '10023'` with `requirePostalCode`), in `marketplace` (default the test one),
+   * and associates it with `account` when given.
    */
   card(
     fields?: Record<string, unknown> & { marketplace?: string; account?: string },
@@ -266,6 +267,8 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
           card_number: '4111111111111111',
           expiration_month: 12,
           expiration_year: now().getUTCFullYear() + 3,
+          // The reference's example postal code, where the emulator requires one.
+          ...(config.requirePostalCode ? { postal_code: '10023' } : {}),
           ...rest,
         },
         config,
