@@ -35,8 +35,8 @@ export type AddressForm = Pick<
 
 /**
  * Builds the tokenize form from card details the core has already checked (Luhn, expiry, CVC
- * length for the brand, name ≤ 128, E.164 phone), adding the marketplace's own rules:
- * `postal_code` requires `country_code`, `street_address` requires `postal_code`, the country
+ * length for the brand, name ≤ 128, E.164 phone), adding the marketplace's own rules: a phone
+ * of at most 15 characters, `postal_code` requires `country_code`, `street_address` requires `postal_code`, the country
  * goes out as ISO alpha-3, and the two street lines share `street_address`. Throws `invalid_request` naming
  * the fields, never their values.
  */
@@ -48,7 +48,19 @@ export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): 
   }
   if (details.cvc !== undefined) form.security_code = details.cvc
   if (details.holderName !== undefined) form.name = details.holderName
-  if (details.phone !== undefined) form.phone_number = details.phone
+  if (details.phone !== undefined) {
+    // The core allows E.164's 15 digits; the marketplace's phone_number is at most 15
+    // characters, its "+" included.
+    if (details.phone.length > PHONE_NUMBER_MAX_LENGTH) {
+      throw invalid('card details', [
+        {
+          path: ['source', 'phone'],
+          message: `the marketplace takes a phone number of at most ${PHONE_NUMBER_MAX_LENGTH} characters, "+" included`,
+        },
+      ])
+    }
+    form.phone_number = details.phone
+  }
   Object.assign(form, toAddressForm(details.address ?? {}, ['source', 'address']))
   const meta = metaOf(metadata)
   if (meta) form.meta = meta
@@ -130,6 +142,8 @@ export function prepareUpdate(
   const metadata = patch.metadata ?? {}
   return (currentMetadata) => ({ meta: applyMetadataPatch(currentMetadata, metadata) })
 }
+
+const PHONE_NUMBER_MAX_LENGTH = 15
 
 function metaOf(metadata: MetadataPatch | undefined): Record<string, string> | undefined {
   if (!metadata) return undefined

@@ -99,6 +99,8 @@ describe('card details are refused before any request', () => {
     ['a name over 128 characters', { holderName: 'n'.repeat(129) }, 'source.holderName'],
     ['a phone that is not E.164', { phone: '650-924-1212' }, 'source.phone'],
     ['a phone over 15 digits', { phone: '+1234567890123456' }, 'source.phone'],
+    // E.164 allows 15 digits; the marketplace's phone_number is at most 15 characters, "+" included.
+    ['a phone of 16 characters', { phone: '+123456789012345' }, 'source.phone'],
     [
       'a postal code without a country',
       { address: { postalCode: '10023' } },
