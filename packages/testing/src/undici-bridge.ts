@@ -53,8 +53,9 @@ export class UnhandledRequestError extends Error {
  * `onResponseEnd`/`onResponseError`) or the legacy one (`onConnect`/`onHeaders`/`onData`/
  * `onComplete`/`onError`) that `request()` and `fetch()` still use, with back-pressure and
  * aborts. A handler's `Response.error()` (how a fault drops a connection) reaches the client as
- * undici's `SocketError` (`code: 'UND_ERR_SOCKET'`), as a reset socket would; an exception
- * thrown in a handler becomes a 500, as under `setupServer`.
+ * undici's `SocketError` (`code: 'UND_ERR_SOCKET'`), as a reset socket would; an answer later
+ * than the request's `headersTimeout` (a latency fault) fails with `UND_ERR_HEADERS_TIMEOUT`, as
+ * an `Agent` would; an exception thrown in a handler becomes a 500, as under `setupServer`.
  *
  * @example
  * ```ts
@@ -152,7 +153,7 @@ class MswDispatcher extends Dispatcher {
     const body = await readBody(options.body)
     if (exchange.finished) return
     const request = toRequest(options, body)
-    const response = await this.#answer(request)
+    const response = await withinHeadersTimeout(this.#answer(request), options.headersTimeout)
     if (exchange.finished) return
 
     if (!response || response.headers.get('x-msw-intention') === 'passthrough') {
@@ -484,4 +485,22 @@ function headerRecord(headers: Headers): Record<string, string | string[]> {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error))
+}
+
+/**
+ * The answer, or undici's `HeadersTimeoutError` (`UND_ERR_HEADERS_TIMEOUT`) when it takes longer
+ * than the request's `headersTimeout`, as a socket dispatcher would fail it: a latency fault
+ * then reads as a timeout to a client that set one. The handler goes on, as a server would.
+ */
+async function withinHeadersTimeout<T>(answer: Promise<T>, timeoutMs: number | null | undefined) {
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) return answer
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new errors.HeadersTimeoutError()), timeoutMs)
+  })
+  try {
+    return await Promise.race([answer, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -135,6 +135,19 @@ describe("undici's request()", () => {
     expect(emulator.state.cards()).toHaveLength(1)
   })
 
+  it("fails a request whose answer is later than its headersTimeout, as undici's Agent would", async () => {
+    emulator.faults.inject({ route: 'GET /v1/marketplaces/:marketplace/accounts', latencyMs: 300 })
+    const late = await rejection(
+      request(url(mp('/accounts')), { headers: headers(), headersTimeout: 50 }),
+    )
+    expect(late.code).toBe('UND_ERR_HEADERS_TIMEOUT')
+    // Without a timeout that short, the same latency is only late.
+    emulator.faults.inject({ route: 'GET /v1/marketplaces/:marketplace/accounts', latencyMs: 20 })
+    const slow = await request(url(mp('/accounts')), { headers: headers(), headersTimeout: 5_000 })
+    expect(slow.statusCode).toBe(200)
+    await slow.body.dump()
+  })
+
   it('answers a client given the dispatcher explicitly', async () => {
     const answer = await request(url(mp('/accounts')), {
       headers: headers(),
