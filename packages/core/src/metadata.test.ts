@@ -131,6 +131,35 @@ describe('ProviderMetadataSchema (a card read from a provider)', () => {
       ProviderMetadataSchema.parse({ note: 'paid with 4242 4242 4242 4242', order: '1234-5678' }),
     ).toEqual({ note: 'paid with •••• 4242', order: '1234-5678' })
   })
+
+  it("takes keys and sizes as the provider holds them: Stripe's limits are for what is sent", () => {
+    const held = {
+      ...Object.fromEntries(Array.from({ length: 60 }, (_, i) => [`key_${i}`, 'v'])),
+      ['k'.repeat(41)]: 'a key longer than 40',
+      'items[0]': 'brackets',
+      note: 'x'.repeat(501),
+    }
+    expect(ProviderMetadataSchema.parse(held)).toEqual(held)
+    for (const schema of [MetadataSchema, MetadataPatchSchema]) {
+      expect(schema.safeParse(held).error?.issues.map((issue) => issue.message)).toEqual(
+        expect.arrayContaining([
+          'a metadata key is at most 40 characters',
+          'a metadata key cannot contain square brackets',
+          'a metadata value is at most 500 characters',
+          'metadata holds at most 50 keys',
+        ]),
+      )
+    }
+  })
+
+  it('still refuses values that are not non-empty strings', () => {
+    expect(ProviderMetadataSchema.safeParse({ plan: 3 }).error?.issues[0]?.message).toBe(
+      'a metadata value is a string',
+    )
+    expect(ProviderMetadataSchema.safeParse({ plan: '' }).error?.issues[0]?.message).toBe(
+      'a stored metadata value is never empty',
+    )
+  })
 })
 
 describe.each([
@@ -162,6 +191,17 @@ describe.each([
     )
   })
 
+  it('counts the keys a copy would hold: 50 keys and a __proto__ pair are accepted', () => {
+    const input = JSON.parse(JSON.stringify({ ...pairs(50) }).replace('{', '{"__proto__":"x",'))
+    expect(Object.keys(input)).toHaveLength(51)
+    expect(schema.safeParse(input).success).toBe(true)
+  })
+})
+
+describe.each([
+  ['MetadataSchema', MetadataSchema],
+  ['MetadataPatchSchema', MetadataPatchSchema],
+] as const)('%s, the limits of what is sent', (_name, schema) => {
   it('reports each bad pair at its key, in order, and each in its own words', () => {
     const result = schema.safeParse({ 'a[0]': 'v', good: 'v', count: 3, '': 'v' })
     expect(result.error?.issues.map(({ path, message }) => ({ path, message }))).toEqual([
@@ -169,11 +209,5 @@ describe.each([
       { path: ['count'], message: 'a metadata value is a string' },
       { path: [''], message: 'a metadata key cannot be empty' },
     ])
-  })
-
-  it('counts the keys a copy would hold: 50 keys and a __proto__ pair are accepted', () => {
-    const input = JSON.parse(JSON.stringify({ ...pairs(50) }).replace('{', '{"__proto__":"x",'))
-    expect(Object.keys(input)).toHaveLength(51)
-    expect(schema.safeParse(input).success).toBe(true)
   })
 })

@@ -1,13 +1,22 @@
 import { z } from 'zod'
 import { containsCardNumber, maskCardNumbers } from './redact.js'
 
-/** Stripe's limits, which cardport applies to every provider: a card's metadata fits anywhere. */
+/**
+ * Stripe's limits, which cardport applies to the metadata callers send to every provider, so
+ * that what an application writes fits anywhere. Metadata read from a provider is taken as the
+ * provider holds it ({@link ProviderMetadataSchema}): a marketplace's `meta` has no such limits.
+ */
 export const METADATA_LIMITS = { maxKeys: 50, maxKeyLength: 40, maxValueLength: 500 } as const
 
-/** What a metadata schema does with a value: refuse or allow `''`, refuse or mask a card number. */
+/**
+ * What a metadata schema does: refuse or allow `''`, refuse or mask a card number, apply
+ * {@link METADATA_LIMITS} (and no empty keys, no square brackets) or take the keys and sizes
+ * as they come.
+ */
 interface MetadataRules {
   emptyValues: 'refuse' | 'allow'
   cardNumbers: 'refuse' | 'mask'
+  limits: 'apply' | 'ignore'
 }
 
 /**
@@ -29,10 +38,12 @@ function metadataSchema(rules: MetadataRules) {
         // Left out, as z.record did: a pair written `__proto__` would replace a copy's prototype.
         if (key === '__proto__') continue
         count++
-        const message = keyProblem(key) ?? valueProblem(pairs[key], rules)
+        const message =
+          (rules.limits === 'apply' ? keyProblem(key) : undefined) ??
+          valueProblem(pairs[key], rules)
         if (message) ctx.issues.push({ code: 'custom', message, input: pairs, path: [key] })
       }
-      if (count > METADATA_LIMITS.maxKeys) {
+      if (rules.limits === 'apply' && count > METADATA_LIMITS.maxKeys) {
         const message = `metadata holds at most ${METADATA_LIMITS.maxKeys} keys`
         ctx.issues.push({ code: 'custom', message, input: pairs })
       }
@@ -53,7 +64,7 @@ function keyProblem(key: string): string | undefined {
 
 function valueProblem(value: unknown, rules: MetadataRules): string | undefined {
   if (typeof value !== 'string') return 'a metadata value is a string'
-  if (value.length > METADATA_LIMITS.maxValueLength) {
+  if (rules.limits === 'apply' && value.length > METADATA_LIMITS.maxValueLength) {
     return `a metadata value is at most ${METADATA_LIMITS.maxValueLength} characters`
   }
   if (value.length === 0 && rules.emptyValues === 'refuse') {
@@ -91,23 +102,37 @@ const isEnumerable = (object: object, key: PropertyKey) =>
  * keys at most 40 characters without square brackets, values at most 500. A value holding a
  * card number (a Luhn-valid run of 13 to 19 digits, spaces and dashes allowed) is refused.
  */
-export const MetadataSchema = metadataSchema({ emptyValues: 'refuse', cardNumbers: 'refuse' })
+export const MetadataSchema = metadataSchema({
+  emptyValues: 'refuse',
+  cardNumbers: 'refuse',
+  limits: 'apply',
+})
 
 /** Stored card metadata. */
 export type Metadata = z.infer<typeof MetadataSchema>
 
 /**
- * The metadata of a card read from a provider (`CardSchema.metadata`): as {@link MetadataSchema},
- * except that a card number in a value is masked (`•••• 4242`) rather than refused, so that a
- * provider payload can neither smuggle one into the store nor make a whole listing unreadable.
+ * The metadata of a card read from a provider (`CardSchema.metadata`): string keys to non-empty
+ * string values, as the provider holds them. Unlike {@link MetadataSchema}, a card number in a
+ * value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not apply
+ * (they are Stripe's rules for what is sent; a marketplace's `meta` has none): one card's
+ * metadata can neither smuggle a card number into the store nor make a whole listing unreadable.
  */
-export const ProviderMetadataSchema = metadataSchema({ emptyValues: 'refuse', cardNumbers: 'mask' })
+export const ProviderMetadataSchema = metadataSchema({
+  emptyValues: 'refuse',
+  cardNumbers: 'mask',
+  limits: 'ignore',
+})
 
 /**
  * Metadata sent in a create or an update: as {@link MetadataSchema} (a card number in a value is
  * refused), except that an empty value unsets its key (Stripe's rule, applied by every adapter).
  */
-export const MetadataPatchSchema = metadataSchema({ emptyValues: 'allow', cardNumbers: 'refuse' })
+export const MetadataPatchSchema = metadataSchema({
+  emptyValues: 'allow',
+  cardNumbers: 'refuse',
+  limits: 'apply',
+})
 
 /** Metadata in a request; `''` unsets a key. */
 export type MetadataPatch = z.infer<typeof MetadataPatchSchema>

@@ -441,6 +441,19 @@ describe('updateCard', () => {
     expect(marketplace.state.card(card.id)?.meta).toEqual({ keep: '1', added: '3' })
   })
 
+  it("reads and keeps meta beyond Stripe's limits, which the marketplace does not have", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    // Written by another client of the API: a key of 41 characters, a value of 600.
+    const meta = { ['k'.repeat(41)]: 'long key', note: 'n'.repeat(600) }
+    const seeded = marketplace.seed.card({ account: owner.id, meta })
+    const page = await provider.listCards(owner)
+    expect(page.data.map((card) => [card.id, card.metadata])).toEqual([[seeded.id, meta]])
+    const updated = await provider.updateCard(owner, seeded.id, { metadata: { plan: 'pro' } })
+    expect(updated.metadata).toEqual({ ...meta, plan: 'pro' })
+    expect(marketplace.state.card(seeded.id)?.meta).toEqual({ ...meta, plan: 'pro' })
+  })
+
   it('cannot change the address, expiry or name: unsupported_operation, no request', async () => {
     const { provider, account } = setup()
     const owner = account()
