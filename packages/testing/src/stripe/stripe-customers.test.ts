@@ -235,6 +235,23 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.state.source(card.id)).toMatchObject({ name: 'Jenny Rosen', metadata: {} })
   })
 
+  it('changes nothing, and sends no event, when it refuses a card update', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1' } })
+    emulator.events.take()
+    const before = emulator.state.source(card.id)
+    const refusals = [
+      { name: 'Jenny Rosen', address_zip: '75001', exp_year: '2001' },
+      { name: 'Jenny Rosen', address_city: 'Paris', exp_month: '13' },
+      { name: 'Jenny Rosen', exp_month: '8', metadata: { ['k'.repeat(41)]: 'v' } },
+    ]
+    for (const params of refusals) {
+      const error = await rejection(stripe.customers.updateSource(customer.id, card.id, params))
+      expect(error).toHaveProperty('statusCode')
+      expect(emulator.state.source(card.id)).toEqual(before)
+    }
+    expect(emulator.events.take()).toEqual([])
+  })
   it('switches default_source, and refuses a source the customer does not hold', async () => {
     const customer = emulator.seed.customer()
     const other = emulator.seed.customer()

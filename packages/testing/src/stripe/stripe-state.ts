@@ -1025,19 +1025,24 @@ const CARD_UPDATE_FIELDS = [
   'name',
 ] as const
 
+/**
+ * Applies an update to a card or bank account. Every parameter is checked before any is
+ * applied: Stripe refuses an update as a whole, so a refused one changes nothing.
+ */
 function updateSourceFields(
   source: StripeSource,
   params: Record<string, unknown>,
   seconds: () => number,
 ) {
+  const metadata =
+    params.metadata === undefined ? undefined : applyMetadata(source.metadata, params.metadata)
   if (source.object === 'card') {
+    const fields: Partial<Record<(typeof CARD_UPDATE_FIELDS)[number], string>> = {}
     for (const field of CARD_UPDATE_FIELDS) {
       const value = params[field]
       if (value === undefined) continue
       if (typeof value !== 'string') throw invalidParam(field, `Invalid string: ${field}`)
-      source[field] = value === '' ? null : value
-      if (field === 'address_line1') source.address_line1_check = value ? 'unchecked' : null
-      if (field === 'address_zip') source.address_zip_check = value ? 'unchecked' : null
+      fields[field] = value
     }
     const month = params.exp_month === undefined ? source.exp_month : Number(params.exp_month)
     let year = params.exp_year === undefined ? source.exp_year : Number(params.exp_year)
@@ -1055,6 +1060,11 @@ function updateSourceFields(
         param: 'exp_year',
       })
     }
+    for (const [field, value] of Object.entries(fields) as [keyof typeof fields, string][]) {
+      source[field] = value === '' ? null : value
+      if (field === 'address_line1') source.address_line1_check = value ? 'unchecked' : null
+      if (field === 'address_zip') source.address_zip_check = value ? 'unchecked' : null
+    }
     source.exp_month = month
     source.exp_year = year
   } else {
@@ -1064,9 +1074,7 @@ function updateSourceFields(
     const type = params.account_holder_type
     if (type === 'individual' || type === 'company') source.account_holder_type = type
   }
-  if (params.metadata !== undefined) {
-    source.metadata = applyMetadata(source.metadata, params.metadata)
-  }
+  if (metadata !== undefined) source.metadata = metadata
 }
 
 /**
