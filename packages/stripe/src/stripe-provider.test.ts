@@ -534,6 +534,21 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       })
     })
 
+    it('a deleted customer is owner_not_found for its default too, though Stripe answers its stub', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      await provider.createCard(owner, { source: 'tok_visa' })
+      // Stripe answers GET /v1/customers/:id of a deleted customer with 200 and
+      // `{ id, object: 'customer', deleted: true }` (OpenAPI: customer | deleted_customer).
+      const sdk = target.client() as unknown as { customers: { del(id: string): Promise<unknown> } }
+      await sdk.customers.del(owner.id)
+      expect(await rejection(provider.listCards(owner))).toMatchObject({ code: 'owner_not_found' })
+      expect(await rejection(provider.getDefaultCard(owner))).toMatchObject({
+        code: 'owner_not_found',
+        provider: 'stripe',
+      })
+    })
+
     it('an unknown token is invalid_request, not a missing card', async () => {
       const provider = target.provider()
       const error = await rejection(provider.createCard(newCustomer(), { source: 'tok_nope' }))

@@ -8,6 +8,7 @@ import {
   encodeCursor,
   InvalidRequestError,
   type Owner,
+  OwnerNotFoundError,
   type ProviderCapabilities,
   type ValidCreateCardInput,
   validate,
@@ -120,9 +121,25 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
   })
 
+  /**
+   * A customer as Stripe answers it. Stripe answers a deleted customer's id with 200 and its
+   * stub (`{ id, object: 'customer', deleted: true }`) where every other path answers 404 "No
+   * such customer": the stub is `owner_not_found` too, not a customer without a default.
+   */
+  const retrieveCustomer = async (owner: Owner, params: StripeParams) => {
+    const customer = await stripe.customers.retrieve(owner.id, params, requestOptions())
+    if (isObject(customer) && customer.deleted === true) {
+      throw new OwnerNotFoundError(
+        `Stripe: the customer ${owner.id} was deleted (check the customer or account id)`,
+        { provider: STRIPE_PROVIDER_NAME, status: 404, providerCode: 'resource_missing' },
+      )
+    }
+    return customer
+  }
+
   // A customer's default source, read from the customer (the card object does not say).
-  const customerDefault = async (customerId: string): Promise<string | null> => {
-    const customer = await stripe.customers.retrieve(customerId, {}, requestOptions())
+  const customerDefault = async (owner: Owner): Promise<string | null> => {
+    const customer = await retrieveCustomer(owner, {})
     return isObject(customer) ? idOf(customer.default_source) : null
   }
 
@@ -149,7 +166,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         await stripe.customers.update(owner.id, { default_source: cardId }, requestOptions())
         return toCard(raw, owner, cardId)
       }
-      return toCard(raw, owner, await customerDefault(owner.id))
+      return toCard(raw, owner, await customerDefault(owner))
     },
     async get(owner: Owner, cardId: string) {
       const raw = await stripe.customers.retrieveSource(
@@ -195,11 +212,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       return notACardIsNotFound(source, owner, cardId, () => toCard(source, owner, cardId))
     },
     async getDefault(owner: Owner) {
-      const customer = await stripe.customers.retrieve(
-        owner.id,
-        { expand: ['default_source'] },
-        requestOptions(),
-      )
+      const customer = await retrieveCustomer(owner, { expand: ['default_source'] })
       if (!isObject(customer)) return null
       const source = customer.default_source
       const defaultId = idOf(source)
