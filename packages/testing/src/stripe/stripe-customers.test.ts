@@ -235,6 +235,26 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.state.source(card.id)).toMatchObject({ name: 'Jenny Rosen', metadata: {} })
   })
 
+  it('refuses an update to an expiry that has passed, as it refuses such a card (now: 2025-03)', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id, 'tok_visa')
+    const error = await rejection(
+      stripe.customers.updateSource(customer.id, card.id, { exp_month: '2', exp_year: '2025' }),
+    )
+    expect(error).toMatchObject({
+      type: 'StripeCardError',
+      statusCode: 402,
+      code: 'invalid_expiry_month',
+      param: 'exp_month',
+    })
+    expect(emulator.state.source(card.id)).toMatchObject({ exp_month: 3, exp_year: 2026 })
+    const updated = (await stripe.customers.updateSource(customer.id, card.id, {
+      exp_month: '3',
+      exp_year: '2025',
+    })) as Stripe.Card
+    expect(updated).toMatchObject({ exp_month: 3, exp_year: 2025 })
+  })
+
   it('changes nothing, and sends no event, when it refuses a card update', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1' } })

@@ -1053,11 +1053,19 @@ function updateSourceFields(
       })
     }
     if (Number.isInteger(year) && year < 100) year += 2000
-    const thisYear = new Date(seconds() * 1000).getUTCFullYear()
+    const today = new Date(seconds() * 1000)
+    const thisYear = today.getUTCFullYear()
     if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
       throw stripeError(402, 'card_error', "Your card's expiration year is invalid.", {
         code: 'invalid_expiry_year',
         param: 'exp_year',
+      })
+    }
+    // As when a card is tokenized: a month of this year that has passed is refused too.
+    if (year === thisYear && month < today.getUTCMonth() + 1) {
+      throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+        code: 'invalid_expiry_month',
+        param: 'exp_month',
       })
     }
     for (const [field, value] of Object.entries(fields) as [keyof typeof fields, string][]) {
