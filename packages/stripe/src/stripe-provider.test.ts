@@ -220,6 +220,16 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(last).toMatchObject({ code: 'conflict' })
     })
 
+    it("deletes the only card of a currency other than the account's, though it is that currency's default (seed 004)", async () => {
+      const provider = target.provider()
+      const owner = newAccount()
+      const usd = await provider.createCard(owner, { source: 'tok_visa_debit' })
+      const eur = await provider.createCard(owner, { source: DEBIT_DETAILS, currency: 'eur' })
+      expect(eur).toMatchObject({ currency: 'eur', isDefault: true })
+      await provider.deleteCard(owner, eur.id)
+      expect(ids((await provider.listCards(owner)).data)).toEqual([usd.id])
+    })
+
     it('pays a card out in the currency given with card details, as its own default', async () => {
       const provider = target.provider()
       const owner = newAccount()
