@@ -107,6 +107,26 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(stub).toMatchObject({ id: created.id, deleted: true })
   })
 
+  it('changes nothing, and sends no event, when it refuses a customer update', async () => {
+    const customer = emulator.seed.customer({ email: 'jenny@example.com' })
+    const card = emulator.seed.card(customer.id, 'tok_visa')
+    const other = emulator.seed.card(customer.id, 'tok_mastercard')
+    emulator.events.take()
+    const error = await rejection(
+      stripe.customers.update(customer.id, {
+        email: 'new@example.com',
+        default_source: other.id,
+        metadata: { ['k'.repeat(41)]: 'v' },
+      }),
+    )
+    expect(error).toMatchObject({ statusCode: 400, param: `metadata[${'k'.repeat(41)}]` })
+    expect(emulator.state.customer(customer.id)).toMatchObject({
+      email: 'jenny@example.com',
+      default_source: card.id,
+    })
+    expect(emulator.events.take()).toEqual([])
+  })
+
   it('answers an unknown customer with 404 resource_missing', async () => {
     const error = await rejection(stripe.customers.retrieve('cus_missing0000000'))
     expect(error.type).toBe('StripeInvalidRequestError')

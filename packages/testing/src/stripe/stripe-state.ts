@@ -316,6 +316,10 @@ export function createStripeState(now: () => Date) {
 
     updateCustomer(id: string, params: Record<string, unknown>): StripeCustomer {
       const customer = state.customer(id)
+      // Checked whole on a copy first: Stripe refuses an update as a whole (an invalid metadata
+      // key leaves the email as it was), and before a token is spent.
+      const draft = structuredClone(customer)
+      applyCustomerFields(draft, params)
       const source = params.source ?? params.card
       const defaultSource = params.default_source ?? params.default_card
       const resolved =
@@ -326,7 +330,7 @@ export function createStripeState(now: () => Date) {
         if (!held) throw resourceMissing('source', defaultSource, 'default_source', 400)
       }
       watcher?.customer(id)
-      applyCustomerFields(customer, params)
+      Object.assign(customer, draft)
       if (typeof defaultSource === 'string' && defaultSource)
         customer.default_source = defaultSource
       if (resolved) {
