@@ -314,6 +314,29 @@ describe("CardSync on a provider that invalidates instead of deleting ('latest-c
 })
 
 describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () => {
+  it('checks the owner and card id of getForOwner and deleteLocal, which only touch the store', async () => {
+    const spied = memoryStore()
+    const reads = vi.spyOn(spied, 'getDefault')
+    const deletes = vi.spyOn(spied, 'delete')
+    const local = createCardSync({ provider, store: spied })
+    const lone: Owner = { type: 'customer', id: 'cus_\uD800' }
+    const badOwner = await rejection(local.getForOwner(lone))
+    expect(badOwner).toMatchObject({ code: 'invalid_request' })
+    expect(badOwner.issues).toEqual([
+      {
+        path: ['id'],
+        message: 'an owner id cannot hold a NUL character or an unpaired surrogate',
+      },
+    ])
+    const badCard = await rejection(local.deleteLocal(alice, 'card_\u0000'))
+    expect(badCard.issues?.map((issue) => issue.path)).toEqual([['cardId']])
+    expect(await rejection(local.deleteLocal(lone, 'card_1'))).toMatchObject({
+      code: 'invalid_request',
+    })
+    expect(reads).not.toHaveBeenCalled()
+    expect(deletes).not.toHaveBeenCalled()
+  })
+
   it('stores a card payload', async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     const stored = await sync.syncFromProviderData(alice, card)

@@ -8,6 +8,7 @@ import {
   formatOwner,
   isDefaultUnknown,
   type Owner,
+  OwnerSchema,
 } from './card.js'
 import { isCardportError, UnsupportedOperationError } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
@@ -328,12 +329,15 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       }
     },
 
+    // These two read and write the store alone: their owner and card id are checked here, as a
+    // provider checks them before any request (an odd id must not reach another owner's rows).
     async getForOwner(owner) {
-      return store.getDefault(scope(owner))
+      return store.getDefault(scope(validate(OwnerSchema, owner, 'owner', provider.name)))
     },
 
     async deleteLocal(owner, cardId) {
-      return store.delete(scope(owner), cardId)
+      const valid = validate(LocalCardSchema, { owner, cardId }, 'deleteLocal input', provider.name)
+      return store.delete(scope(valid.owner), valid.cardId)
     },
 
     async reconcile(owners, options = {}) {
@@ -516,6 +520,9 @@ const CardSyncOptionsSchema = z.object({
     })
     .optional(),
 })
+
+/** What `deleteLocal` is given: an owner, a card id (both as a provider would check them). */
+const LocalCardSchema = z.object({ owner: OwnerSchema, cardId: CardSchema.shape.id })
 
 const SetDefaultCardCallSchema = z.object({
   token: callerText('a card token').min(1, 'a card token cannot be empty'),

@@ -194,6 +194,18 @@ describe('CardSchema rejects malformed cards and names the field', () => {
       'currency',
       'a currency is a lower-case ISO 4217 code such as "usd"',
     ],
+    [
+      'an owner id with an unpaired surrogate',
+      { ...base, owner: { type: 'customer', id: 'cus_\uD800' } },
+      'owner.id',
+      'an owner id cannot hold a NUL character or an unpaired surrogate',
+    ],
+    [
+      'a card id with a NUL character',
+      { ...base, id: 'card_\u0000' },
+      'id',
+      'a card id cannot hold a NUL character or an unpaired surrogate',
+    ],
   ])('refuses %s', (_label, input, path, words) => {
     const result = CardSchema.safeParse(input)
     expect(result.success).toBe(false)
@@ -265,5 +277,29 @@ describe('CardSchema masks a card number a provider put in free text', () => {
 
   it('leaves free text without a card number as it is', () => {
     expect(CardSchema.parse(base)).toEqual(base)
+  })
+})
+
+describe('CardSchema keeps to text every store can hold', () => {
+  const base = stripeSeedCards[0]!.normalized
+
+  it('replaces a NUL or an unpaired surrogate in free text with U+FFFD (PostgreSQL refuses a NUL)', () => {
+    const card = CardSchema.parse({
+      ...base,
+      holderName: 'Jenny\u0000Rosen',
+      address: { ...base.address, line1: '1 Main St\uD800', city: 'Zoë 💳' },
+    })
+    expect(card.holderName).toBe('Jenny\uFFFDRosen')
+    expect(card.address).toMatchObject({ line1: '1 Main St\uFFFD', city: 'Zoë 💳' })
+  })
+
+  it('refuses such ids instead: two owners differing there would be one owner in PostgreSQL', () => {
+    for (const id of ['cus_\uD800', 'cus_\uDBFF', 'cus_\u0000']) {
+      expect(CardSchema.safeParse({ ...base, owner: { type: 'customer', id } }).success).toBe(false)
+    }
+    expect(CardSchema.safeParse({ ...base, fingerprint: 'fp\uDC00' }).success).toBe(false)
+    expect(
+      CardSchema.safeParse({ ...base, owner: { type: 'customer', id: 'cus_💳' } }).success,
+    ).toBe(true)
   })
 })

@@ -2,11 +2,22 @@ import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
 import { containsCardNumber, maskCardNumbers } from './redact.js'
+import { isStorableText, toStorableText } from './storable-text.js'
+
+/**
+ * An id: not empty, and text every store keeps as it is (no NUL character, no unpaired
+ * surrogate, which PostgreSQL would refuse or store as U+FFFD, making two ids one).
+ */
+const idText = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} cannot be empty`)
+    .refine(isStorableText, `${what} cannot hold a NUL character or an unpaired surrogate`)
 
 /** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
 export const OwnerSchema = z.object({
   type: z.enum(['customer', 'account']),
-  id: z.string().min(1, 'an owner id cannot be empty'),
+  id: idText('an owner id'),
 })
 
 /** `{ type: 'customer' | 'account', id }`. */
@@ -17,7 +28,9 @@ export type OwnerType = Owner['type']
 
 // No field ever holds a card number (DESIGN). Free text read from a provider has it masked
 // (`•••• 4242`): refusing it would make the provider's card unreadable, and a whole listing with it.
-const maskedText = z.string().min(1).overwrite(maskCardNumbers).nullable()
+// For the same reason a NUL character or an unpaired surrogate becomes U+FFFD, which every store keeps.
+const readText = (text: string) => maskCardNumbers(toStorableText(text))
+const maskedText = z.string().min(1).overwrite(readText).nullable()
 
 const CountrySchema = z
   .string()
@@ -26,8 +39,9 @@ const CountrySchema = z
 
 /**
  * A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. A card
- * number in a text field is masked (`•••• 4242`): this is the address of a card read from a
- * provider. What callers send is checked by {@link CardAddressInputSchema}, which refuses it.
+ * number in a text field is masked (`•••• 4242`), a NUL character or an unpaired surrogate is
+ * U+FFFD: this is the address of a card read from a provider. What callers send is checked by
+ * {@link CardAddressInputSchema}, which refuses a card number.
  */
 export const CardAddressSchema = z.object({
   line1: maskedText,
@@ -83,7 +97,7 @@ export const FUNDING_TYPES = ['credit', 'debit', 'prepaid', 'unknown'] as const
  */
 export const CardSchema = z.object({
   /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
-  id: z.string().min(1),
+  id: idText('a card id'),
   /** The provider's name, as in `CardProvider.name`. */
   provider: z.string().min(1),
   owner: OwnerSchema,
@@ -91,8 +105,8 @@ export const CardSchema = z.object({
   last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
   expMonth: z.number().int().min(1).max(12),
   expYear: z.number().int().min(1970).max(9999),
-  /** A card number in it is masked (`•••• 4242`). */
-  holderName: z.string().overwrite(maskCardNumbers).nullable(),
+  /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
+  holderName: z.string().overwrite(readText).nullable(),
   address: CardAddressSchema,
   /** The issuing country, ISO 3166-1 alpha-2. */
   country: z
@@ -100,7 +114,7 @@ export const CardSchema = z.object({
     .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
     .nullable(),
   /** The provider's fingerprint: the same number gives the same fingerprint. */
-  fingerprint: z.string().min(1).nullable(),
+  fingerprint: idText('a fingerprint').nullable(),
   funding: z.enum(FUNDING_TYPES),
   checks: z.object({
     cvc: CheckResultSchema,

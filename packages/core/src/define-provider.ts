@@ -78,7 +78,7 @@ const OPERATIONS = [
   'invalidateCard',
 ] as const
 
-const CardIdSchema = z.string().min(1, 'a card id cannot be empty')
+const CardIdSchema = CardSchema.shape.id
 const ListOptionsSchema = z
   .object({
     limit: z.number().int().min(1).max(100).default(10),

@@ -217,6 +217,33 @@ describePostgres('postgresStore', (db) => {
     expect(rows[0].row).not.toMatch(/"987"|[:,]987[,}]/)
   })
 
+  it('stores, through CardSync, a payload with a NUL or an unpaired surrogate, and keeps owners apart', async () => {
+    const store = await open()
+    const provider = memoryProvider()
+    const sync = createCardSync({ provider, store })
+    const payload = sampleCard('card_odd', alice, {
+      holderName: 'Jenny\u0000Rosen',
+      address: { ...EMPTY_ADDRESS, line1: '1 Main St\uD800' },
+    })
+    // PostgreSQL refuses a NUL in text (a DatabaseError, not a CardportError, before the core
+    // replaced it), and would store the surrogate as U+FFFD.
+    const stored = await sync.syncFromProviderData(alice, payload)
+    expect(stored).toMatchObject({ holderName: 'Jenny\uFFFDRosen' })
+    expect((await store.get(aliceScope, 'card_odd'))?.address.line1).toBe('1 Main St\uFFFD')
+    // Two owner ids that differ in an unpaired surrogate would be one owner in PostgreSQL.
+    await sync
+      .syncFromProviderData({ type: 'customer', id: 'cus_\uD800' }, sampleCard('card_a', alice))
+      .then(
+        () => expect.unreachable('an owner id with an unpaired surrogate was stored'),
+        (error) => expect(error).toMatchObject({ code: 'invalid_request' }),
+      )
+    expect(
+      await sync.getForOwner({ type: 'customer', id: 'cus_\uDBFF' }).catch((error) => error.code),
+    ).toBe('invalid_request')
+    const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM ${cards()}`)
+    expect(rows).toEqual([{ n: 1 }])
+  })
+
   it('leaves the client open on close()', async () => {
     const store = await open()
     await store.close()
