@@ -167,6 +167,16 @@ describe('mapMarketplaceError: rate limits', () => {
     expect(error?.retryable).toBe(true)
   })
 
+  it("a 503's Retry-After is honoured too; a 500 without one has no retryAfterMs", () => {
+    const unavailable = mapMarketplaceError(apiError(503, null, { retryAfter: '4' }))
+    expect(unavailable).toMatchObject({ code: 'provider_unavailable', retryAfterMs: 4000 })
+    expect(mapMarketplaceError(apiError(500, null))?.retryAfterMs).toBeUndefined()
+    const conflict = mapMarketplaceError(
+      apiError(409, body(409, 'card-already-funding-src', 'logical'), { retryAfter: '4' }),
+    )
+    expect(conflict?.retryAfterMs).toBeUndefined()
+  })
+
   it('429 without Retry-After has no retryAfterMs', () => {
     const error = mapMarketplaceError(apiError(429, null))
     expect(error?.code).toBe('rate_limited')

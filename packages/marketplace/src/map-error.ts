@@ -137,7 +137,7 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | 400, 405, other 4xx | `invalid_request` |
  * | 401 / 403 | `authentication` / `permission` |
  * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
- * | 5xx, network errors, timeouts | `provider_unavailable` |
+ * | 5xx, network errors, timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
  *
  * @example
  * ```ts
@@ -174,12 +174,16 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
       status,
       providerCode: category,
       requestId: error.requestId,
-      retryAfterMs: code === 'rate_limited' ? retryAfterMs(error.retryAfter) : undefined,
+      // RFC 9110: a 503 (or 429) may say when to come back; what else fails says nothing.
+      retryAfterMs: WAITABLE.has(code) ? retryAfterMs(error.retryAfter) : undefined,
       details,
       cause: error,
     },
   )
 }
+
+/** The codes whose answer may carry a `Retry-After` worth honouring. */
+const WAITABLE = new Set<CardportErrorCode>(['rate_limited', 'provider_unavailable'])
 
 function classify(
   status: number,

@@ -215,6 +215,18 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     expect(mapStripeError(noHeader)?.retryAfterMs).toBeUndefined()
   })
 
+  it("a 503's Retry-After is honoured too, as RFC 9110 has it", () => {
+    const error = generate(
+      raw(503, { type: 'api_error', message: 'Try again later.' }, { 'retry-after': '5' }),
+    )
+    expect(mapStripeError(error)).toMatchObject({
+      code: 'provider_unavailable',
+      status: 503,
+      retryAfterMs: 5000,
+      retryable: true,
+    })
+  })
+
   it('reads a Retry-After given as an HTTP date', () => {
     vi.useFakeTimers({ now: new Date('2025-03-14T12:00:00Z') })
     const error = generate(

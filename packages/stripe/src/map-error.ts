@@ -48,7 +48,7 @@ const HINTS: Record<CardportErrorCode, string> = {
  * | `idempotency_error` (`idempotency_key_in_use`: retryable) | `idempotency_conflict` |
  * | 401 / 403 | `authentication` / `permission` |
  * | 429, `rate_limit`, `lock_timeout` | `rate_limited` (with `retryAfterMs`) |
- * | `api_error`, 5xx, connection errors and timeouts | `provider_unavailable` |
+ * | `api_error`, 5xx, connection errors and timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
  *
  * @example
  * ```ts
@@ -81,7 +81,11 @@ export function mapStripeError(error: unknown): CardportError | undefined {
     requestId: typeof error.requestId === 'string' ? error.requestId : undefined,
     // Transient failures Stripe itself says to retry, beyond the codes retryable by default.
     retryable: code === 'processing_error' || code === 'idempotency_key_in_use' ? true : undefined,
-    retryAfterMs: cardportCode === 'rate_limited' ? retryAfter(error.headers) : undefined,
+    // RFC 9110: a 503 (or 429) may say when to come back; what else fails says nothing.
+    retryAfterMs:
+      cardportCode === 'rate_limited' || cardportCode === 'provider_unavailable'
+        ? retryAfter(error.headers)
+        : undefined,
     details: param === undefined ? undefined : { param },
     cause: redactEcho(error),
   })
