@@ -396,6 +396,37 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
+  it('fails a repeat delivered while the first delivery fails, so that Stripe retries it', async () => {
+    const store = memoryStore()
+    let failing = true
+    const flaky: CardStore = {
+      ...store,
+      async upsert(card, options) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        if (failing) throw new Error('the database is down')
+        return store.upsert(card, options)
+      },
+    }
+    const handler = handlerFor(flaky, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const [created] = emulator.events.take() as [StripeEvent]
+
+    // Stripe's retry (its first attempt timed out) arrives while the first attempt runs.
+    const [first, repeat] = await Promise.allSettled([
+      deliver(handler, created),
+      new Promise((resolve) => setTimeout(resolve, 5)).then(() => deliver(handler, created)),
+    ])
+    expect(first.status).toBe('rejected')
+    // A 2xx for the repeat would tell Stripe the event was delivered: it would never be applied.
+    expect(repeat.status).toBe('rejected')
+
+    failing = false
+    expect((await deliver(handler, created)).action).toBe('upserted')
+    expect((await store.get(scope(customer), card.id))?.id).toBe(card.id)
+  })
+
   it('confirms a same-second change with Stripe, and says so', async () => {
     const store = memoryStore()
     const handler = handlerFor(store, 'confirm')

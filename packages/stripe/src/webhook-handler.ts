@@ -426,10 +426,16 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
 
   const apply = async (event: StripeWebhookEvent): Promise<StripeWebhookResult> => {
     const base = { eventId: event.id, type: event.type }
-    // A delivery of an event already being handled waits for it, then reports a duplicate.
+    // A delivery of an event already being handled waits for it, then reports a duplicate. If
+    // that handling failed, the event was not applied: this delivery handles it again, so that
+    // its answer is not a 2xx that tells Stripe the event was delivered.
     const running = inFlight.get(event.id)
     if (running) {
-      await running.catch(() => undefined)
+      try {
+        await running
+      } catch {
+        return apply(event)
+      }
       return { ...base, action: 'duplicate' }
     }
     if (await seen.has(event.id)) return { ...base, action: 'duplicate' }
