@@ -10,17 +10,34 @@ import { createWebhookApp, listen } from './server.js'
 const emulator = stripeEmulator()
 const mock = setupServer(...emulator.handlers)
 const store = memoryStore()
+let failing = false
+const failures: unknown[] = []
+// The store the handler writes to, which fails while `failing` is set.
+const flaky = {
+  ...store,
+  async upsert(...args: Parameters<typeof store.upsert>) {
+    if (failing) throw new Error('the database is down')
+    return store.upsert(...args)
+  },
+}
 let server: Awaited<ReturnType<typeof listen>>
 let endpoint: string
 
 beforeAll(async () => {
   mock.listen({ onUnhandledRequest: 'error' })
   const stripe = new Stripe('sk_test_express', { maxNetworkRetries: 0 })
-  const webhooks = stripeWebhookHandler({ stripe, endpointSecret: emulator.events.secret, store })
-  server = await listen(createWebhookApp({ webhooks, store }))
+  const webhooks = stripeWebhookHandler({
+    stripe,
+    endpointSecret: emulator.events.secret,
+    store: flaky,
+  })
+  const onError = (error: unknown) => failures.push(error)
+  server = await listen(createWebhookApp({ webhooks, store, onError }))
   endpoint = `${server.url}/webhooks/stripe`
 })
 afterEach(() => {
+  failing = false
+  failures.length = 0
   mock.resetHandlers()
   emulator.reset()
 })
@@ -101,5 +118,25 @@ describe('the Express webhook route', () => {
     expect(form.statusCode).toBe(400)
     expect(await form.body.json()).toMatchObject({ error: { reason: 'empty_body' } })
     expect(await cards()).toEqual([])
+  })
+
+  it('answers 500 when the store fails, reports the cause, and applies the event on the retry', async () => {
+    const [, created] = emulator.events.take()
+    failing = true
+    const [failed] = await emulator.events.deliver(endpoint, { events: [created!] })
+
+    expect(failed!.status).toBe(500)
+    expect(JSON.parse(failed!.body!)).toEqual({
+      error: { code: 'internal', message: 'try again later' },
+    })
+    expect(failures).toMatchObject([{ message: 'the database is down' }])
+    expect(await cards()).toEqual([])
+
+    // Stripe retries the event later: it was not remembered as handled.
+    failing = false
+    const [retried] = await emulator.events.deliver(endpoint, { events: [created!] })
+    expect(retried!.status).toBe(200)
+    expect(JSON.parse(retried!.body!).action).toBe('upserted')
+    expect(await cards()).toMatchObject([{ id: cardId }])
   })
 })

@@ -12,6 +12,11 @@ export interface WebhookAppOptions {
   store: CardStore
   /** Where each handled event is reported. Default: nowhere. */
   onEvent?: (result: StripeWebhookResult) => void
+  /**
+   * Where a failure answered with a 500 is reported (the store, Stripe's API): the answer says
+   * only "try again later". Default: `console.error`.
+   */
+  onError?: (error: unknown) => void
 }
 
 /**
@@ -52,6 +57,8 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       res.status(400).json({ error: { code, reason: details?.reason, message } })
       return
     }
+    // Stripe retries the event; the cause is for your logs, not for the caller.
+    ;(options.onError ?? console.error)(error)
     res.status(500).json({ error: { code: 'internal', message: 'try again later' } })
   }
   app.use(onError)
