@@ -462,6 +462,26 @@ describe('what the handler reports', () => {
     expect(await deliver(handler, late!)).toMatchObject({ action: 'stale' })
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
+
+  it("confirms a card it holds no row of, so that another process cannot bring back a deleted customer's card", async () => {
+    const store = memoryStore()
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    await provider.createCard(customer, { source: 'tok_visa' })
+    tick()
+    await sdk.customers.del(customer.id)
+    const events = emulator.events.take()
+    const created = events.find((event) => event.type === 'customer.source.created')!
+    const deleted = events.find((event) => event.type === 'customer.deleted')!
+
+    // Two processes (or one, restarted): one handles the deletion, the other the late creation.
+    expect((await deliver(handlerFor(store, 'confirm'), deleted)).action).toBe('deleted')
+    expect(await deliver(handlerFor(store, 'confirm'), created)).toMatchObject({
+      action: 'deleted',
+      confirmed: true,
+    })
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+  })
 })
 
 describe.each([

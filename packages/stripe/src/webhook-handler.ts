@@ -90,8 +90,8 @@ export type StripeWebhookHandlerOptions = {
       stripe: StripeWebhookClient
       /**
        * Read from Stripe when the events cannot decide: a default change, two changes to a card
-       * within the same second (event timestamps are whole seconds). One API call per such
-       * event. Default true; false applies events alone, as with `webhooks`.
+       * within the same second (event timestamps are whole seconds), a card not stored yet (its
+       * customer may have been deleted in another process). One API call per such event. Default true; false applies events alone, as with `webhooks`.
        */
       confirm?: boolean
       webhooks?: never
@@ -291,7 +291,11 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const order = compare(row, t)
       if (order === 'newer') return stale(owner, cardId, 'the store holds a newer state')
       const observedAt = Math.max(t, row?.observedAt ?? 0)
-      if (order === 'same' && provider) return confirmCard(owner, cardId, observedAt)
+      // A card not stored yet may belong to a customer that another process (or this one,
+      // before a restart) saw deleted: the deletion is only in that process's memory.
+      if ((order === 'same' || order === 'none') && provider) {
+        return confirmCard(owner, cardId, observedAt)
+      }
 
       let isDefault: boolean
       let mark: { key: string; value: Mark } | undefined
