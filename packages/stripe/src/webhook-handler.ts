@@ -198,8 +198,9 @@ const MEMORY = 10_000
  *     const result = await webhooks.handle(req.body, req.headers['stripe-signature'])
  *     res.json({ received: true, action: result.action })
  *   } catch (error) {
- *     if (isCardportError(error, 'invalid_request')) res.status(400).json(error.toJSON())
- *     else throw error // a 500: Stripe retries
+ *     // A refused request has a `details.reason`; anything else is a 500: Stripe retries.
+ *     if (!isCardportError(error, 'invalid_request') || !error.details?.reason) throw error
+ *     res.status(400).json({ ...error.toJSON(), reason: error.details.reason })
  *   }
  * })
  * ```
