@@ -51,7 +51,9 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   })
 
   const onError: ErrorRequestHandler = (error, _req, res, _next) => {
-    if (isCardportError(error, 'invalid_request')) {
+    // A refused request (its `reason` says which check failed); an invalid_request from the
+    // store or Stripe's API while applying the event is a 500 like any other failure.
+    if (isCardportError(error, 'invalid_request') && error.details?.reason) {
       // The message says what was wrong; it never holds the secret, the signature or the body.
       const { code, message, details } = error
       res.status(400).json({ error: { code, reason: details?.reason, message } })
