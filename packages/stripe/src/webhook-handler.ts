@@ -91,7 +91,8 @@ export type StripeWebhookHandlerOptions = {
       /**
        * Read from Stripe when the events cannot decide: a default change, two changes to a card
        * within the same second (event timestamps are whole seconds), a card not stored yet (its
-       * customer may have been deleted in another process). One API call per such event. Default true; false applies events alone, as with `webhooks`.
+       * customer may have been deleted in another process). One API call per such event.
+       * Default true; false applies events alone, as with `webhooks`.
        */
       confirm?: boolean
       webhooks?: never
