@@ -174,6 +174,7 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'defaults: a second card leaves the default alone',
+      'deleteCard: deleting a card that is not the default keeps the default',
       'deleteCard: deleting the default makes the most recently added remaining card the default',
       'external accounts: the first card for a currency becomes its default; the next does not',
       // Its precondition (the first card stays the default) no longer holds.
@@ -194,6 +195,21 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'deleteCard: deleting the default makes the most recently added remaining card the default',
+    ])
+  })
+
+  it('an adapter that hands the default to the newest card on every deletion fails the keep-default rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async deleteCard(owner, cardId) {
+          await healthy.deleteCard!(owner, cardId)
+          const newest = (await healthy.listCards!(owner, { limit: 100 })).data[0]
+          if (owner.type === 'customer' && newest) await healthy.setDefaultCard!(owner, newest.id)
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'deleteCard: deleting a card that is not the default keeps the default',
     ])
   })
 
