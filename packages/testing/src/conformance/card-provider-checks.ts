@@ -344,6 +344,15 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           expect(whole.data.map((card) => card.id).sort()).toEqual(expected)
           expect(whole.hasMore).toBe(false)
           expect(whole.nextCursor).toBeNull()
+          // A full page that holds the last card says no more follow: a provider that guesses
+          // "more" from a full page sends callers to an empty page (one request wasted per list).
+          const exact = await t.provider.listCards(owner, { limit: expected.length })
+          expect(exact.data.map((card) => card.id).sort()).toEqual(expected)
+          expect(
+            exact.hasMore,
+            `hasMore of a page of limit ${expected.length} holding every card`,
+          ).toBe(false)
+          expect(exact.nextCursor).toBeNull()
         },
       )
       check('listCards', 'an owner without cards has one empty page and no default', async (t) => {

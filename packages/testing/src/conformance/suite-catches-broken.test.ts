@@ -6,7 +6,9 @@ import {
   type CardProviderDefinition,
   type CardScope,
   type CardStore,
+  decodeCursor,
   defineCardProvider,
+  encodeCursor,
   type ListOptions,
   MEMORY_PROVIDER_CAPABILITIES,
   memoryProvider,
@@ -242,6 +244,30 @@ describe('describeCardProvider catches a broken provider', () => {
     expect(failed).toEqual([
       'listCards: pages with limit and an opaque cursor until every card is listed once',
       'listCards: listAll streams every card across pages, one page at a time',
+    ])
+  })
+
+  it('an adapter that says more follow whenever a page is full fails the paging rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async listCards(owner, options) {
+          const page = await healthy.listCards!(owner, options)
+          const hasMore = page.data.length === options.limit
+          const last = page.data.at(-1)
+          const offset = Number(options.cursor ? decodeCursor('memory', options.cursor).offset : 0)
+          return {
+            ...page,
+            hasMore,
+            nextCursor:
+              hasMore && last
+                ? encodeCursor('memory', { offset: offset + page.data.length })
+                : null,
+          }
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'listCards: pages with limit and an opaque cursor until every card is listed once',
     ])
   })
 
