@@ -238,6 +238,38 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       if (caps.listCards) expect(await t.idsOf(owner)).toEqual([first.id])
     })
 
+    check(
+      'createCard',
+      "an idempotency key reused for another owner never gives it the first owner's card",
+      async (t) => {
+        const owner = await t.owner()
+        const other = await t.owner()
+        const idempotencyKey = `cardport-conformance-${randomUUID()}`
+        const first = await t.create(owner, 0, {}, { idempotencyKey })
+        // Another owner is another request: idempotency_conflict, or a card of its own.
+        let second: Card | undefined
+        try {
+          second = await t.provider.createCard(other, t.inputFor(other, 0), { idempotencyKey })
+        } catch (error) {
+          expectCardportError(
+            error,
+            'idempotency_conflict',
+            t.provider.name,
+            t.secrets,
+            'the key reused for another owner',
+          )
+        }
+        if (second) {
+          t.expectCard(second, other)
+          expect(second.id, "the other owner's card").not.toBe(first.id)
+        }
+        if (caps.listCards) {
+          expect(await t.idsOf(owner)).toEqual([first.id])
+          expect(await t.idsOf(other)).toEqual(second ? [second.id] : [])
+        }
+      },
+    )
+
     const refusals = [
       { field: 'declined', code: 'card_declined' },
       { field: 'invalid', code: 'card_invalid' },
