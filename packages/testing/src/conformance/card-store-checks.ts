@@ -528,6 +528,43 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'upsertMany',
+    'is all or nothing: a batch with a card the store refuses writes none of it',
+    async (t) => {
+      const scope = t.scope()
+      const stored = t.card(scope)
+      await t.store.upsert(stored)
+      const fresh = t.card(scope)
+      // Five digits in last4: CardSchema refuses it, and a store may too (a CHECK constraint),
+      // late in the batch, after the writes of the cards before it. The batch also writes one
+      // card twice, which sends a batching store down its card-by-card path.
+      const refused = { ...t.card(scope), last4: '12345' }
+      const batch = [
+        { ...stored, holderName: 'batched' },
+        fresh,
+        { ...fresh, holderName: 'written twice' },
+        refused,
+      ]
+      let accepted = true
+      try {
+        await t.store.upsertMany(batch)
+      } catch {
+        accepted = false
+      }
+      if (accepted) {
+        // A store that keeps what it is given wrote all of it.
+        expect((await t.store.get(scope, stored.id))?.holderName).toBe('batched')
+        expect((await t.store.get(scope, fresh.id))?.holderName).toBe('written twice')
+        expect(await t.store.get(scope, refused.id)).not.toBeNull()
+        return
+      }
+      t.expectStored(await t.store.get(scope, stored.id), stored, { version: 1, observedAt: null })
+      expect(await t.store.get(scope, fresh.id), 'a card of the refused batch').toBeNull()
+      expect(await t.store.listByOwner(scope)).toHaveLength(1)
+    },
+  )
+
   // --- listOwners -----------------------------------------------------------------------------
   check('listOwners', 'streams each owner with cards at the provider, once', async (t) => {
     const alice = t.scope()
