@@ -582,6 +582,30 @@ export function cardStoreChecks(): CardStoreCheck[] {
     )
   })
 
+  check(
+    'listOwners',
+    'streams each of 1,201 owners once, across the pages a store reads them in',
+    async (t) => {
+      // More owners than a page of any likely size (100, 250, 500, 1,000): a keyset that
+      // repeats or skips the owner at a page's edge shows here.
+      const scopes = Array.from({ length: 1_201 }, (_, index) =>
+        t.scope(index % 3 === 0 ? 'account' : 'customer'),
+      )
+      await t.store.upsertMany(scopes.map((scope) => t.card(scope)))
+      const listed = (
+        await toArray(t.store.listOwners(scopes[0]!.provider), { limit: 10_000 })
+      ).map(formatOwner)
+      const seen = new Set<string>()
+      const repeated = listed.filter((owner) => seen.has(owner) || !seen.add(owner))
+      expect(repeated, 'owners listed more than once').toEqual([])
+      const missing = scopes
+        .map((scope) => formatOwner(scope.owner))
+        .filter((owner) => !seen.has(owner))
+      expect(missing, 'owners not listed').toEqual([])
+      expect(listed).toHaveLength(scopes.length)
+    },
+  )
+
   // --- no secrets -----------------------------------------------------------------------------
   check(
     'no secrets',
