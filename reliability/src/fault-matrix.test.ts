@@ -4,14 +4,18 @@
 // with no card made twice and none lost; then the same call, made again, must finish the job.
 // See README.md for the matrix and what each cell checks.
 import {
+  type Card,
   type CardProvider,
   type CardportErrorCode,
   type CardStore,
   type CardSync,
   createCardSync,
   isCardportError,
+  listAll,
   type Owner,
   type ProviderCapabilities,
+  sameCard,
+  toArray,
 } from '@cardport/core'
 import { sqliteStore } from '@cardport/store-sqlite'
 import type { Fault } from '@cardport/testing/emulators'
@@ -267,6 +271,7 @@ async function forEachRequest(
       await inSync(world, owner)
       const { run, effect } = await operation.prepare(world, owner)
       const before = target.held(owner)
+      const storedBefore = await world.store.listByOwner(scopeFor(world.provider, owner))
 
       target.emulator.faults.inject({ ...kind.fault, after: step })
       const failure = await settle(run())
@@ -275,12 +280,14 @@ async function forEachRequest(
       await providers.settled()
       const at = `step ${step} (${target.name}, ${operation.name}, ${kind.name})`
       if (fired === 0) {
-        // Fewer requests than `step`: the operation ran to its end untouched.
+        // Fewer requests than `step`: the operation ran to its end untouched, and did its job.
         expect(failure, `${at}: no fault fired, yet it failed`).toBeUndefined()
+        await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
         return step
       }
       injections++
       checkFailure(failure, kind, operation, world, at)
+      await checkStoreNotAhead(world, owner, storedBefore, failure === undefined, at)
 
       // The application's next reconcile (another sync over the same store) repairs everything.
       const report = await world.checker.sync.reconcile(owner)
@@ -327,6 +334,52 @@ function checkFailure(
     expect((failure as { retryAfterMs?: number }).retryAfterMs, `${at}: retryAfterMs`).toBe(
       RETRY_AFTER_S * 1000,
     )
+  }
+}
+
+/**
+ * The store right after the operation, before any repair. An operation that completed (a
+ * reconcile that waited the fault out, an adapter that confirmed an ambiguous write) has made
+ * the store equal to the provider: success read from a failed request (a 500 taken for "no such
+ * card", a page that never came taken for "no cards") shows here. One that failed may leave the
+ * store behind the provider, never ahead of it (the provider changes first): no card the
+ * provider still holds has left the store, each stored copy is its copy from before or the
+ * provider's current one (the default flag aside: switching it takes several writes), and no
+ * card was newly stored that the provider does not hold.
+ */
+async function checkStoreNotAhead(
+  world: World,
+  owner: Owner,
+  storedBefore: readonly Card[],
+  completed: boolean,
+  at: string,
+) {
+  const provider = world.checker.provider
+  if (completed) {
+    await expectStoreEqualsProvider(provider, world.store, owner)
+    return
+  }
+  const held = new Map(
+    (await toArray(listAll(provider, owner), { limit: 1000 })).map((card) => [card.id, card]),
+  )
+  const stored = new Map(
+    (await world.store.listByOwner(scopeFor(provider, owner))).map((card) => [card.id, card]),
+  )
+  const ignoreDefault = { ignoreDefault: true }
+  for (const before of storedBefore) {
+    const current = held.get(before.id)
+    if (!current) continue
+    const copy = stored.get(before.id)
+    expect(copy, `${at}: ${before.id}, still at the provider, left the store`).toBeDefined()
+    expect(
+      sameCard(copy!, before, ignoreDefault) || sameCard(copy!, current, ignoreDefault),
+      `${at}: the stored copy of ${before.id} is a state the provider never had`,
+    ).toBe(true)
+  }
+  const storedIds = new Set(storedBefore.map((card) => card.id))
+  for (const id of stored.keys()) {
+    if (storedIds.has(id)) continue
+    expect(held.has(id), `${at}: ${id} newly stored, but the provider does not hold it`).toBe(true)
   }
 }
 
