@@ -232,7 +232,8 @@ describe('Stripe webhook bodies', () => {
         { weight: 5, arbitrary: fc.constant('event') },
         { weight: 1, arbitrary: junkArb },
       ),
-      type: fc.oneof(fc.constantFrom(...HANDLED), fc.string()),
+      // Mostly handled types: an unhandled one is ignored before its object is read.
+      type: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...HANDLED) }, fc.string()),
       created: fc.oneof(
         { weight: 5, arbitrary: fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }) },
         { weight: 1, arbitrary: junkArb },

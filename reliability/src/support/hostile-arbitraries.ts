@@ -70,6 +70,16 @@ export const cleanJunkArb: fc.Arbitrary<unknown> = fc.oneof(
   fc.dictionary(cleanTextArb, cleanTextArb, { maxKeys: 3 }),
 )
 
+/**
+ * A value of the wrong type for any field, without a card number or a secret: for the fields a
+ * parser copies verbatim, which must still survive `null` metadata or a number for a name.
+ */
+export const wrongTypeArb: fc.Arbitrary<unknown> = fc.oneof(
+  // JSON's null first: the wrong type an API most often sends.
+  { weight: 6, arbitrary: fc.constant(null) },
+  fc.constantFrom(true, false, 0, -1, 13, 1e21, Number.NaN, '', [], {}, ['x'], { id: 'x' }),
+)
+
 /** Fields a payload must never copy into a Card, with a card number or secret in them. */
 export const leakyExtrasArb: fc.Arbitrary<Record<string, unknown>> = fc.record(
   {
@@ -205,6 +215,9 @@ export const MARKETPLACE_PAYLOAD: PayloadShape = {
  * Payloads of a provider, from realistic to hostile:
  * - a real-shaped card with some read fields replaced by junk (card numbers, secrets, wrong
  *   types), some copied fields by clean junk, and leaky extra fields;
+ * - a real-shaped card with any of its copied fields of the wrong type (in the arm above, the
+ *   clean junk of a copied field is of the wrong type too rarely: `metadata: null` in under
+ *   two payloads of a thousand, and a parser that threw a TypeError on it passed every run);
  * - the same with a copied field tainted and the card made unreadable (it must be refused,
  *   and the error must not echo the taint); `taintIds: false` spares the ids, for events whose
  *   handling reads the ids only (a deletion removes the card it names, whatever else it says);
@@ -233,8 +246,17 @@ export function payloadArb(
       [field]: field === 'metadata' || field === 'meta' ? { note: taint } : taint,
       ...shape.breakIt,
     }))
+  const wronglyTyped = fc
+    .tuple(
+      shape.base,
+      fc.record(Object.fromEntries(shape.copied.map((field) => [field, wrongTypeArb])), {
+        requiredKeys: [],
+      }),
+    )
+    .map(([base, wrong]) => ({ ...base, ...wrong }))
   return fc.oneof(
     { weight: 5, arbitrary: mutated },
+    { weight: 2, arbitrary: wronglyTyped },
     { weight: 2, arbitrary: taintedAndBroken },
     { weight: 2, arbitrary: junkArb },
   )
