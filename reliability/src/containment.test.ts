@@ -2,7 +2,7 @@
 // property built on it proves nothing: a leak in a log line, an error's cause, a result or a
 // stored row; a throw that is not a CardportError; a write by a call that failed.
 import { type Card, InvalidRequestError } from '@cardport/core'
-import type { MarketplaceEmulator } from '@cardport/testing/emulators'
+import { type MarketplaceEmulator, sampleCard } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
 import { contained, withStore } from './support/containment.js'
 import { ALL_SECRETS, MARKETPLACE_SECRET } from './support/hostile-arbitraries.js'
@@ -12,26 +12,11 @@ import { providersUnderTest } from './support/providers.js'
 const NUMBER = '4242 4242 4242 4242'
 expect(NUMBER.replaceAll(' ', '')).toBe(TEST_CARD_NUMBERS[0])
 
-const card: Card = {
-  id: 'card_contained',
-  provider: 'stripe',
-  owner: { type: 'customer', id: 'cus_contained' },
-  brand: 'visa',
-  last4: '4242',
-  expMonth: 12,
-  expYear: 2040,
-  holderName: null,
-  address: { line1: null, line2: null, city: null, state: null, postalCode: null, country: null },
-  country: null,
-  fingerprint: null,
-  funding: 'credit',
-  checks: { cvc: null, addressLine1: null, postalCode: null },
-  currency: null,
-  isDefault: false,
-  status: 'active',
-  metadata: {},
-  createdAt: null,
-}
+const card: Card = sampleCard(
+  'card_contained',
+  { type: 'customer', id: 'cus_contained' },
+  { provider: 'stripe' },
+)
 
 describe('contained', () => {
   it('passes a call that returns clean data or throws a clean CardportError', async () => {
