@@ -27,6 +27,8 @@ export interface StripeConformanceOptions {
   client: () => ConformanceStripe
   /** Per-test timeout in milliseconds. */
   timeout?: number
+  /** Cards in a second currency, where the Stripe under test takes them (see the suite's option). */
+  otherCurrency?: CardProviderSuiteOptions['otherCurrency']
 }
 
 // The owners the suite makes carry this, so that a test-mode account can be cleaned by hand if
@@ -65,6 +67,7 @@ export function stripeConformanceSuite(
       fixtures.resources.token,
     ],
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.otherCurrency === undefined ? {} : { otherCurrency: options.otherCurrency }),
     setup: () => {
       const stripe = options.client()
       let requests = 0

@@ -733,6 +733,45 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           await t.expectDefault(owner, first.id, [first.id, second.id])
         },
       )
+      const other = suite.otherCurrency
+      if (other) {
+        check(
+          'external accounts',
+          `each currency has a default of its own: the first ${other.currency} card becomes its default, the first currency keeps its own`,
+          async (t) => {
+            const owner = await t.owner('account')
+            const first = await t.create(owner, 0)
+            const inOther = (index: number) =>
+              t.provider.createCard(owner, {
+                source: other.sources[index % other.sources.length]!,
+                currency: other.currency,
+              })
+            const second = await inOther(0)
+            const third = await inOther(1)
+            t.expectCard(second, owner)
+            expect(second.currency, 'the currency asked for').toBe(other.currency)
+            expect(first.currency, 'two currencies').not.toBe(other.currency)
+            expect(second.isDefault, `the first ${other.currency} card`).toBe(true)
+            expect(third.isDefault, `the second ${other.currency} card`).toBe(false)
+            const known = [first.id, second.id, third.id]
+            if (caps.listCards) {
+              const defaults: string[] = []
+              for await (const card of listAll(t.provider, owner)) {
+                if (card.isDefault) defaults.push(card.id)
+              }
+              expect(defaults.sort(), 'one default per currency').toEqual(
+                [first.id, second.id].sort(),
+              )
+            }
+            if (caps.getCard) {
+              for (const id of known) {
+                const card = await t.provider.getCard(owner, id)
+                expect(card.isDefault, `getCard(${id}).isDefault`).toBe(id !== third.id)
+              }
+            }
+          },
+        )
+      }
       check(
         'external accounts',
         'makeDefault (default_for_currency) makes a card the default for its currency',

@@ -89,6 +89,13 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
    * and the provider's default applies (Stripe: the account's default currency).
    */
   currency?: string
+  /**
+   * For external accounts: two or more sources of cards in a second currency, and that
+   * currency (passed to `createCard` with each). When given, the suite checks that each currency
+   * has a default of its own: the first card in the second currency becomes its default, and the
+   * first currency keeps its own. Stripe takes a currency with card details only.
+   */
+  otherCurrency?: { currency: string; sources: readonly CardSource[] }
   /** A card id no owner holds. Default `'card_cardportConformanceMissing'`. */
   missingCardId?: string
   /**

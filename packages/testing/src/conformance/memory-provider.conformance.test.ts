@@ -18,6 +18,7 @@ describeCardProvider({
   name: 'memoryProvider',
   capabilities: MEMORY_PROVIDER_CAPABILITIES,
   sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+  otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
   setup: () => {
     const provider = memoryProvider()
     return {

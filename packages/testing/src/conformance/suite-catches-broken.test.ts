@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
+  type Card,
   CardDeclinedError,
   type CardDetailsInput,
   type CardProvider,
@@ -90,6 +91,7 @@ async function failedProviderChecks(make: () => Made = () => ({ provider: memory
   const options = {
     capabilities: MEMORY_PROVIDER_CAPABILITIES,
     sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: DECLINED_DETAILS },
+    otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
     setup: () => {
       const { provider, requestCount } = make()
       return {
@@ -179,6 +181,7 @@ describe('describeCardProvider catches a broken provider', () => {
       'deleteCard: deleting a card that is not the default keeps the default',
       'deleteCard: deleting the default makes the most recently added remaining card the default',
       'external accounts: the first card for a currency becomes its default; the next does not',
+      'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
       // Its precondition (the first card stays the default) no longer holds.
       'external accounts: the default for a currency cannot be deleted: conflict, and the card stays',
     ])
@@ -212,6 +215,26 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'deleteCard: deleting a card that is not the default keeps the default',
+    ])
+  })
+
+  it('an adapter that reads one default per account, not one per currency, fails the per-currency rule', async () => {
+    // Only the usd default reads as a default: the account's other currencies have none.
+    const usdOnly = (card: Card): Card =>
+      card.owner.type === 'account' && card.currency !== 'usd'
+        ? { ...card, isDefault: false }
+        : card
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        getCard: async (owner, cardId) => usdOnly(await healthy.getCard!(owner, cardId)),
+        async listCards(owner, options) {
+          const page = await healthy.listCards!(owner, options)
+          return { ...page, data: page.data.map(usdOnly) }
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
     ])
   })
 
