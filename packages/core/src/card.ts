@@ -41,7 +41,7 @@ const CountrySchema = z
  * A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. A card
  * number in a text field is masked (`•••• 4242`), a NUL character or an unpaired surrogate is
  * U+FFFD: this is the address of a card read from a provider. What callers send is checked by
- * {@link CardAddressInputSchema}, which refuses a card number.
+ * {@link CardDetailsSchema} and {@link CardUpdateSchema}, which refuse a card number.
  */
 export const CardAddressSchema = z.object({
   line1: maskedText,
