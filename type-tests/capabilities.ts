@@ -1,0 +1,140 @@
+// A call the capabilities leave out is a compile error where the provider's type is known, a
+// supported call compiles, and a provider widened to `CardProvider` serves code that switches.
+import {
+  type Card,
+  type CardProvider,
+  createCardSync,
+  defineCardProvider,
+  listAll,
+  memoryProvider,
+  memoryStore,
+  type ProviderCapabilities,
+  toArray,
+} from '@cardport/core'
+import { marketplaceProvider } from '@cardport/marketplace'
+import { stripeProvider } from '@cardport/stripe'
+
+const customer = { type: 'customer', id: 'cus_1' } as const
+const account = { type: 'account', id: 'acct_1' } as const
+
+export async function stripe(): Promise<void> {
+  const provider = stripeProvider({ apiKey: 'sk_test_1' })
+  // @ts-expect-error Stripe cannot invalidate a card
+  await provider.invalidateCard(customer, 'card_1')
+  const card: Card = await provider.createCard(customer, { source: 'tok_visa' })
+  await provider.createCard(
+    account,
+    { source: 'tok_visa', currency: 'usd' },
+    { idempotencyKey: 'k' },
+  )
+  await provider.updateCard(customer, card.id, { holderName: 'Ada', expMonth: 1, expYear: 2030 })
+  await provider.updateCard(customer, card.id, { address: { line1: '1 Main St' }, metadata: {} })
+  await provider.setDefaultCard(customer, card.id)
+  await provider.deleteCard(customer, card.id)
+  const fallback: Card | null = await provider.getDefaultCard(customer)
+  void fallback
+}
+
+export async function marketplace(): Promise<void> {
+  const provider = marketplaceProvider({
+    baseUrl: 'https://mp.test',
+    marketplaceId: 'MP1',
+    secret: 's',
+  })
+  // @ts-expect-error the marketplace cannot delete a card
+  await provider.deleteCard(account, 'CC1')
+  // @ts-expect-error the marketplace picks the default itself
+  await provider.setDefaultCard(account, 'CC1')
+  // @ts-expect-error a tokenized card's name never changes
+  await provider.updateCard(account, 'CC1', { holderName: 'Ada' })
+  // @ts-expect-error nor its expiry
+  await provider.updateCard(account, 'CC1', { expMonth: 1, expYear: 2030 })
+  // @ts-expect-error the marketplace holds accounts' cards only
+  await provider.createCard(customer, { source: 'CC1' })
+  await provider.updateCard(account, 'CC1', { metadata: { order: '1' } })
+  await provider.invalidateCard(account, 'CC1')
+  await provider.createCard(account, {
+    source: { number: '4111 1111 1111 1111', expMonth: 4, expYear: 2030, cvc: '123' },
+  })
+  await provider.close()
+}
+
+export async function memory(): Promise<void> {
+  const provider = memoryProvider()
+  await provider.invalidateCard(customer, 'card_1')
+  await provider.updateCard(account, 'card_1', { holderName: null })
+  provider.reset()
+}
+
+const VAULT_CAPABILITIES = {
+  ownerTypes: ['account'],
+  createCard: true,
+  getCard: true,
+  listCards: true,
+  updateCard: true,
+  deleteCard: false,
+  setDefaultCard: true,
+  invalidateCard: true,
+  cardDetails: true,
+  externalAccounts: false,
+  defaultPolicy: 'caller-chosen',
+  updatableFields: ['metadata'],
+} as const satisfies ProviderCapabilities
+
+export async function custom(card: Card): Promise<CardProvider> {
+  const provider = defineCardProvider({
+    name: 'vault',
+    capabilities: VAULT_CAPABILITIES,
+    createCard: async () => card,
+    getCard: async () => card,
+    listCards: async () => ({ data: [card], hasMore: false, nextCursor: null }),
+    updateCard: async () => card,
+    setDefaultCard: async () => card,
+    invalidateCard: async () => card,
+    parseCard: () => null,
+  })
+  // @ts-expect-error deleteCard is false in the capabilities
+  await provider.deleteCard(account, 'v_1')
+  // @ts-expect-error updatableFields is ['metadata']
+  await provider.updateCard(account, 'v_1', { holderName: 'Ada' })
+  // @ts-expect-error the vault holds accounts' cards only
+  await provider.getCard(customer, 'v_1')
+  await provider.updateCard(account, 'v_1', { metadata: { a: 'b' } })
+  return provider
+}
+
+/** The main story: application code that picks its provider at run time. */
+export function pickProvider(name: 'stripe' | 'marketplace' | 'memory'): CardProvider {
+  switch (name) {
+    case 'stripe':
+      return stripeProvider({ apiKey: 'sk_test_1' })
+    case 'marketplace':
+      return marketplaceProvider({ baseUrl: 'https://mp.test', marketplaceId: 'MP1', secret: 's' })
+    case 'memory':
+      return memoryProvider()
+  }
+}
+
+export async function switching(provider: CardProvider): Promise<Card[]> {
+  const card = await provider.createCard(customer, { source: 'tok_visa', makeDefault: true })
+  await provider.updateCard(customer, card.id, { holderName: 'Ada' })
+  if (provider.capabilities.deleteCard) await provider.deleteCard(customer, card.id)
+  else await provider.invalidateCard(customer, card.id)
+  const providers: CardProvider[] = [pickProvider('stripe'), memoryProvider()]
+  const sync = createCardSync({ provider: stripeProvider({ apiKey: 'k' }), store: memoryStore() })
+  const stored = await sync.getForOwner(customer)
+  const report = await createCardSync({
+    provider: marketplaceProvider({
+      baseUrl: 'https://mp.test',
+      marketplaceId: 'MP1',
+      secret: 's',
+    }),
+    store: memoryStore(),
+  }).reconcile(undefined, { dryRun: true })
+  void [providers, stored, report]
+  for await (const each of listAll(provider, customer)) {
+    const item: Card = each
+    void item
+  }
+  return toArray(listAll(provider, customer), { limit: 100 })
+}
