@@ -154,6 +154,9 @@ interface UpdateKeysOf {
 
 /**
  * The part of {@link CardUpdate} a provider whose `updatableFields` are `F` accepts: with a
- * literal `F` (`['metadata']`), a patch that names another field is a compile error.
+ * literal `F` (`['metadata']`), a patch that names another field is a compile error, also when
+ * the patch is a variable (a `CardUpdate` built elsewhere), which no excess property check sees.
  */
-export type CardUpdateFor<F extends UpdatableField> = Pick<CardUpdate, UpdateKeysOf[F]>
+export type CardUpdateFor<F extends UpdatableField> = Pick<CardUpdate, UpdateKeysOf[F]> & {
+  readonly [Key in Exclude<keyof CardUpdate, UpdateKeysOf[F]>]?: undefined
+}
