@@ -133,14 +133,18 @@ export class CardportError extends Error {
 
 /**
  * Whether `error` is a {@link CardportError} (from any copy of `@cardport/core`), optionally
- * with one of the given codes.
+ * with one of the given codes. With codes, `error.code` is narrowed to them, so a `switch` on it
+ * or an assignment to a code type needs no cast.
  */
-export function isCardportError(
+export function isCardportError<Code extends CardportErrorCode = CardportErrorCode>(
   error: unknown,
-  ...codes: CardportErrorCode[]
-): error is CardportError {
+  ...codes: Code[]
+): error is CardportError & { readonly code: Code } {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false
-  return codes.length === 0 || codes.includes((error as unknown as CardportError).code)
+  return (
+    codes.length === 0 ||
+    (codes as CardportErrorCode[]).includes((error as unknown as CardportError).code)
+  )
 }
 
 /** The card was declined by the issuer or the provider; `declineCode` says why when known. */

@@ -1,0 +1,36 @@
+// Errors as an application handles them: narrowed by code, and serialized.
+import {
+  type CardportError,
+  type CardportErrorCode,
+  isCardportError,
+  RateLimitedError,
+} from '@cardport/core'
+
+export function narrowedByCode(error: unknown): number | undefined {
+  if (isCardportError(error, 'rate_limited', 'provider_unavailable')) {
+    const code: 'rate_limited' | 'provider_unavailable' = error.code
+    void code
+    return error.retryAfterMs
+  }
+  if (isCardportError(error)) {
+    const code: CardportErrorCode = error.code
+    const retryable: boolean = error.retryable
+    const reason: unknown = error.details?.reason
+    void [code, retryable, reason]
+  }
+  return undefined
+}
+
+export function alreadyAnError(error: CardportError): void {
+  if (isCardportError(error, 'card_declined')) {
+    const declineCode: string | undefined = error.declineCode
+    void declineCode
+  } else {
+    const stillAnError: CardportError = error
+    void stillAnError
+  }
+}
+
+export function constructed(): CardportError {
+  return new RateLimitedError('slow down', { retryAfterMs: 1000, provider: 'stripe' })
+}
