@@ -34,3 +34,14 @@ export function alreadyAnError(error: CardportError): void {
 export function constructed(): CardportError {
   return new RateLimitedError('slow down', { retryAfterMs: 1000, provider: 'stripe' })
 }
+
+export function serialized(error: CardportError): string {
+  const json = error.toJSON()
+  const code: CardportErrorCode = json.code
+  const retryable: boolean = json.retryable
+  const requestId: string | undefined = json.requestId
+  // @ts-expect-error toJSON leaves out the stack (and the cause and details)
+  void json.stack
+  void [code, retryable, requestId]
+  return JSON.stringify(json)
+}

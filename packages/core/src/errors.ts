@@ -54,6 +54,24 @@ export interface CardportErrorOptions {
   cause?: unknown
 }
 
+/**
+ * What {@link CardportError.toJSON} gives, for logs and JSON responses: the public fields, and
+ * no stack, cause or `details`.
+ */
+export interface CardportErrorJSON {
+  name: string
+  code: CardportErrorCode
+  message: string
+  provider: string | undefined
+  status: number | undefined
+  providerCode: string | undefined
+  declineCode: string | undefined
+  requestId: string | undefined
+  retryable: boolean
+  retryAfterMs: number | undefined
+  issues: readonly ValidationIssue[] | undefined
+}
+
 const BRAND = Symbol.for('@cardport/core/error')
 
 const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
@@ -114,7 +132,7 @@ export class CardportError extends Error {
   }
 
   /** A plain object for logs and JSON responses: no stack, no cause, nothing secret. */
-  toJSON(): Record<string, unknown> {
+  toJSON(): CardportErrorJSON {
     return {
       name: this.name,
       code: this.code,
