@@ -28,13 +28,13 @@ export interface CardSyncOptions {
    * Owners whose cards `reconcile` reads from the provider at once, 1 to 256. Default 4. Up to
    * four times as many more wait for their store writes meanwhile.
    */
-  concurrency?: number
+  concurrency?: number | undefined
   /**
    * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
    * owner is re-read, which is always safe). Default: 3 retries, 250 ms doubling, full jitter,
    * `Retry-After` honoured.
    */
-  retry?: RetryPolicy
+  retry?: RetryPolicy | undefined
 }
 
 /** One card that `reconcile` found out of step. */
@@ -65,12 +65,12 @@ export interface DriftReport {
 /** Options of `reconcile`. */
 export interface ReconcileOptions {
   /** Report drift without changing the store. */
-  dryRun?: boolean
+  dryRun?: boolean | undefined
   /** Overrides the sync's `concurrency` for this run: 1 to 256, as in {@link CardSyncOptions}. */
-  concurrency?: number
+  concurrency?: number | undefined
   /** Called after each owner, for progress bars. */
-  onOwner?: (owner: Owner, progress: { done: number }) => void
-  signal?: AbortSignal
+  onOwner?: ((owner: Owner, progress: { done: number }) => void) | undefined
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -103,7 +103,7 @@ export interface CardSync {
   setDefaultCard(
     owner: Owner,
     token: string,
-    options?: { metadata?: MetadataPatch; idempotencyKey?: string },
+    options?: { metadata?: MetadataPatch | undefined; idempotencyKey?: string | undefined },
   ): Promise<StoredCard>
   /**
    * Deletes a card at the provider (a card already gone counts as deleted), stores the owner's
@@ -125,7 +125,7 @@ export interface CardSync {
   syncFromProviderData(
     owner: Owner,
     raw: unknown,
-    options?: { observedAt?: number },
+    options?: { observedAt?: number | undefined },
   ): Promise<StoredCard | null>
   /**
    * Stores the given card; given an id, fetches it from the provider first (a card the provider

@@ -48,9 +48,9 @@ export const MEMORY_PROVIDER_TOKENS: Readonly<Record<string, { brand: CardBrand;
 /** Options of {@link memoryProvider}. */
 export interface MemoryProviderOptions {
   /** The provider name stored on its cards. Default `'memory'`. */
-  name?: string
+  name?: string | undefined
   /** The clock, for tests of expiry and ordering. */
-  now?: () => Date
+  now?: (() => Date) | undefined
 }
 
 /** The memory provider: a `CardProvider` plus `reset()` to empty it between tests. */

@@ -12,9 +12,9 @@ export interface Page<T> {
 /** Options of {@link listAll}. */
 export interface ListAllOptions {
   /** Cards fetched per request, 1 to 100. Default 100. */
-  pageSize?: number
+  pageSize?: number | undefined
   /** Stops the iteration between pages. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /** The largest number of items {@link toArray} will ever collect. */

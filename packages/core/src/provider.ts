@@ -65,15 +65,15 @@ export interface RequestOptions {
    * The idempotency key to send. Creates always carry one: when absent, a fresh one is made,
    * and retries of the same call reuse it. Pass your own to make a retried *call* safe too.
    */
-  idempotencyKey?: string
+  idempotencyKey?: string | undefined
 }
 
 /** Options of `listCards`. */
 export interface ListOptions {
   /** Page size, 1 to 100. Default 10. */
-  limit?: number
+  limit?: number | undefined
   /** The `nextCursor` of the previous page. */
-  cursor?: string
+  cursor?: string | undefined
 }
 
 /** An owner whose type the provider supports. */

@@ -3,22 +3,22 @@ import { isCardportError } from './errors.js'
 /** How {@link withRetry} retries. */
 export interface RetryPolicy {
   /** Retries after the first attempt. Default 2. */
-  retries?: number
+  retries?: number | undefined
   /** The first backoff, doubled on each retry before jitter. Default 200 ms. */
-  baseDelayMs?: number
+  baseDelayMs?: number | undefined
   /** The longest wait, `Retry-After` included. Default 20 s. */
-  maxDelayMs?: number
+  maxDelayMs?: number | undefined
   /**
    * Whether an error may be retried. Default: a `CardportError` marked `retryable`
    * (`rate_limited`, `provider_unavailable`).
    */
-  shouldRetry?: (error: unknown, attempt: number) => boolean
+  shouldRetry?: ((error: unknown, attempt: number) => boolean) | undefined
   /** Waits; replace it in tests. */
-  sleep?: (ms: number) => Promise<void>
+  sleep?: ((ms: number) => Promise<void>) | undefined
   /** A number in [0, 1); replace it in tests. */
-  random?: () => number
+  random?: (() => number) | undefined
   /** Stops the retries: no attempt starts once it aborts, and the default `sleep` ends early. */
-  signal?: AbortSignal
+  signal?: AbortSignal | undefined
 }
 
 /**

@@ -26,7 +26,7 @@ export interface WriteOptions {
    * older than what the store holds for the card (including its deletion) is not applied, so
    * that webhooks delivered out of order cannot roll a card back.
    */
-  observedAt?: number
+  observedAt?: number | undefined
 }
 
 /** What a write did. */
