@@ -10,6 +10,10 @@ import {
   type Owner,
   withRetry,
 } from '@cardport/core'
+import { type MarketplaceDispatcher, marketplaceProvider } from '@cardport/marketplace'
+import { type PostgresPool, postgresStore } from '@cardport/store-postgres'
+import { sqliteStore } from '@cardport/store-sqlite'
+import { type StripeWebhookClient, stripeProvider, stripeWebhookHandler } from '@cardport/stripe'
 
 declare const maybeString: string | undefined
 declare const maybeNumber: number | undefined
@@ -47,4 +51,25 @@ export async function core(provider: CardProvider, store: CardStore, owner: Owne
   memoryProvider({ name: maybeString })
   await withRetry(async () => 1, { retries: maybeNumber, baseDelayMs: maybeNumber })
   void memoryStore
+}
+
+export function adapters(store: CardStore, dispatcher: MarketplaceDispatcher | undefined): void {
+  stripeProvider({ apiKey: 'sk_test_1', maxNetworkRetries: maybeNumber, timeoutMs: maybeNumber })
+  stripeWebhookHandler({
+    stripe: {} as StripeWebhookClient,
+    endpointSecret: 'whsec_1',
+    store,
+    toleranceSeconds: maybeNumber,
+    confirm: maybeBoolean,
+  })
+  marketplaceProvider({
+    baseUrl: 'https://mp.test',
+    marketplaceId: 'MP1',
+    secret: 's',
+    dispatcher,
+    headersTimeoutMs: maybeNumber,
+    userAgent: maybeString,
+  })
+  sqliteStore({ filename: ':memory:', wal: maybeBoolean })
+  void postgresStore({ client: {} as PostgresPool, schema: maybeString, migrate: maybeBoolean })
 }

@@ -73,21 +73,23 @@ export interface MarketplaceProviderOptions {
    * kit's bridge). Default: an `Agent` made for this provider, with keep-alive connections per
    * origin, which `close()` closes. A dispatcher you pass is yours to close.
    */
-  dispatcher?: MarketplaceDispatcher
+  dispatcher?: MarketplaceDispatcher | undefined
   /** Connect timeout of the default `Agent` (ignored with your own dispatcher). Default 10 s. */
-  connectTimeoutMs?: number
+  connectTimeoutMs?: number | undefined
   /** Longest wait for the response headers. Default 30 s. */
-  headersTimeoutMs?: number
+  headersTimeoutMs?: number | undefined
   /** Longest silence while the response body arrives. Default 30 s. */
-  bodyTimeoutMs?: number
+  bodyTimeoutMs?: number | undefined
   /**
    * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
    * 5xx and 429, with exponential backoff and full jitter; a 429's `Retry-After` is the least
    * wait. POSTs (tokenize, associate) are never retried: the reference promises no idempotency.
    */
-  retry?: Pick<RetryPolicy, 'retries' | 'baseDelayMs' | 'maxDelayMs' | 'sleep' | 'random'>
+  retry?:
+    | Pick<RetryPolicy, 'retries' | 'baseDelayMs' | 'maxDelayMs' | 'sleep' | 'random'>
+    | undefined
   /** The `User-Agent` header. Default `cardport-marketplace`. */
-  userAgent?: string
+  userAgent?: string | undefined
 }
 
 const OptionsSchema = z.object({

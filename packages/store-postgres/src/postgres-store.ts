@@ -41,14 +41,14 @@ export interface PostgresStoreOptions {
    */
   client: PostgresClient
   /** The schema of the tables; created when missing. Default `'public'`. */
-  schema?: string
+  schema?: string | undefined
   /** Prepended to every table and index name. Default `'cardport_'`. */
-  tablePrefix?: string
+  tablePrefix?: string | undefined
   /**
    * Run the migrations on open. Default true. Set false when the application's role may not run
    * DDL, and run {@link migrate} from a deploy step instead.
    */
-  migrate?: boolean
+  migrate?: boolean | undefined
 }
 
 const OptionsSchema = z

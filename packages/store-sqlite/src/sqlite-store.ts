@@ -21,7 +21,7 @@ export type SqliteStoreOptions = {
    * loses no committed write). Default true. WAL is a property of the file: it stays on for
    * every later connection. In-memory databases have no WAL and ignore it.
    */
-  wal?: boolean
+  wal?: boolean | undefined
 } & (
   | {
       /** A file path, or `':memory:'`. The store opens it, and closes it on `close()`. */

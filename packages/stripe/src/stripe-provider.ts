@@ -54,9 +54,9 @@ export type StripeProviderOptions = {
    * with the same idempotency key on every retry of a create. Sent per request, so it applies
    * to an instance you pass in whatever that instance was configured with. Default 2.
    */
-  maxNetworkRetries?: number
+  maxNetworkRetries?: number | undefined
   /** Per-request timeout in milliseconds. Default: the SDK's (80 s). */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 } & (
   | {
       /** Your `Stripe` instance (any SDK version from 16 to 23). */
@@ -67,7 +67,7 @@ export type StripeProviderOptions = {
       /** A secret or restricted key (`sk_…`, `rk_…`); an SDK instance is made for you. */
       apiKey: string
       /** Extra options for the SDK instance made from `apiKey` (host, port, httpClient …). */
-      stripeConfig?: Record<string, unknown>
+      stripeConfig?: Record<string, unknown> | undefined
       stripe?: never
     }
 )

@@ -73,14 +73,14 @@ export type StripeWebhookHandlerOptions = {
   /** The local copy to keep in step (the store your `createCardSync` uses). */
   store: CardStore
   /** The oldest signature accepted, in seconds. Default 300, as the SDK. */
-  toleranceSeconds?: number
+  toleranceSeconds?: number | undefined
   /**
    * Remembers handled event ids. Default: the last 10,000 in process memory. Correctness does
    * not depend on it (an event older than the stored state is refused anyway); it saves work.
    */
-  seen?: SeenEventIds
+  seen?: SeenEventIds | undefined
   /** The clock, in ms since the epoch: signature age and deletion markers. Default `Date.now`. */
-  now?: () => number
+  now?: (() => number) | undefined
 } & (
   | {
       /**
@@ -94,7 +94,7 @@ export type StripeWebhookHandlerOptions = {
        * customer may have been deleted in another process). One API call per such event.
        * Default true; false applies events alone, as with `webhooks`.
        */
-      confirm?: boolean
+      confirm?: boolean | undefined
       webhooks?: never
     }
   | {
