@@ -2,6 +2,7 @@
 // The `cardport` executable: runs the program on the process's arguments and exits with the
 // code it returns (see exit-codes.ts).
 import type { CliContext } from './context.js'
+import { exitAfterOutput } from './exit-after-output.js'
 import { EXIT_CODES } from './exit-codes.js'
 import { run } from './program.js'
 
@@ -14,13 +15,13 @@ async function main() {
     exitCode: undefined,
   }
   // `cardport list | head` closes the pipe early: that is not an error worth a stack trace.
+  // Any other failed write is reported once the command returns (see exitAfterOutput).
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT_CODES.ok)
-    throw error
   })
   const code = await run(process.argv.slice(2), context)
   // Exit explicitly: keep-alive sockets and pools of the providers must not hold the process.
-  process.stdout.write('', () => process.exit(code))
+  exitAfterOutput(process.stdout, process.stderr, code, (exitCode) => process.exit(exitCode))
 }
 
 await main()

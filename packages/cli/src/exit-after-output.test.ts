@@ -1,0 +1,45 @@
+import { Writable } from 'node:stream'
+import { describe, expect, it } from 'vitest'
+import { exitAfterOutput } from './exit-after-output.js'
+import { EXIT_CODES } from './exit-codes.js'
+
+/** A stdout whose writes fail with `code`, as a full disk (ENOSPC) or a closed pipe (EPIPE). */
+function failingStream(code: string) {
+  return new Writable({
+    write(_chunk, _encoding, callback) {
+      callback(Object.assign(new Error(`${code}: write failed`), { code }))
+    },
+  }).on('error', () => {})
+}
+
+function finish(stdout: Writable, code: number) {
+  const err: string[] = []
+  return new Promise<{ code: number; stderr: string }>((resolve) => {
+    exitAfterOutput(stdout, { write: (text: string) => err.push(text) }, code, (exitCode) =>
+      resolve({ code: exitCode, stderr: err.join('') }),
+    )
+  })
+}
+
+describe('exitAfterOutput', () => {
+  it('exits with the code once the output is written', async () => {
+    const stdout = new Writable({ write: (_chunk, _encoding, callback) => callback() })
+    stdout.write('[]\n')
+    expect(await finish(stdout, EXIT_CODES.drift)).toEqual({ code: EXIT_CODES.drift, stderr: '' })
+  })
+
+  it('fails with one line when the output could not be written (a full disk)', async () => {
+    const stdout = failingStream('ENOSPC')
+    stdout.write('[]\n')
+    expect(await finish(stdout, EXIT_CODES.ok)).toEqual({
+      code: EXIT_CODES.failure,
+      stderr: 'cardport: could not write the output (ENOSPC): it is incomplete\n',
+    })
+  })
+
+  it('keeps the code when the reader closed the pipe (`| head`)', async () => {
+    const stdout = failingStream('EPIPE')
+    stdout.write('[]\n')
+    expect(await finish(stdout, EXIT_CODES.ok)).toEqual({ code: EXIT_CODES.ok, stderr: '' })
+  })
+})

@@ -1,0 +1,26 @@
+import { EXIT_CODES } from './exit-codes.js'
+
+/** The part of `process.stdout` that {@link exitAfterOutput} uses. */
+export interface FlushableStream {
+  write(text: string, callback: (error?: Error | null) => void): unknown
+}
+
+/**
+ * Exits with `code` once everything written to `stdout` has been taken, or failed. A write that
+ * failed (a full disk: `cardport list --json > cards.json`) leaves the output incomplete, so the
+ * command failed (exit 1, one line on stderr) whatever it returned; a pipe closed early
+ * (`cardport list | head`) is what the reader asked for (exit 0).
+ */
+export function exitAfterOutput(
+  stdout: FlushableStream,
+  stderr: { write(text: string): unknown },
+  code: number,
+  exit: (code: number) => void,
+): void {
+  stdout.write('', (error) => {
+    if (!error || (error as NodeJS.ErrnoException).code === 'EPIPE') return exit(code)
+    const reason = (error as NodeJS.ErrnoException).code ?? error.message
+    stderr.write(`cardport: could not write the output (${reason}): it is incomplete\n`)
+    exit(EXIT_CODES.failure)
+  })
+}
