@@ -98,6 +98,9 @@ ${ENVIRONMENT_HELP}`,
           onOwner: (_owner, { done }) => progress.update(done),
           signal: controller.signal,
         })
+        // core checks the signal between owners: an owner being read when Ctrl+C came is
+        // finished, and the run must still end as interrupted, not as a success.
+        controller.signal.throwIfAborted()
       } finally {
         progress.stop()
         process.off('SIGINT', interrupt)
