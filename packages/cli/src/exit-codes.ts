@@ -9,7 +9,7 @@ import { type CardportErrorCode, isCardportError } from '@cardport/core'
  * | 1    | `failure`     | it failed for another reason (an unknown owner, a store error, owners that could not be reconciled) |
  * | 2    | `usage`       | the command line is wrong: an unknown flag or command, a malformed value  |
  * | 3    | `config`      | configuration is missing or refused: no credentials, no store, a rejected key |
- * | 4    | `unreachable` | the provider could not be reached or kept failing (network error, 5xx)    |
+ * | 4    | `unreachable` | the provider could not be reached, kept failing or kept rate limiting     |
  * | 5    | `drift`       | only with `reconcile --exit-code`: drift was found                        |
  * | 130  | `interrupted` | stopped by Ctrl+C (SIGINT) or SIGTERM before it finished                  |
  *
@@ -60,6 +60,9 @@ export function exitCodeForCardportCode(code: string): ExitCode {
     case 'permission':
       return EXIT_CODES.config
     case 'provider_unavailable':
+    // Still rate limited after the retries waited it out: as with a provider that keeps
+    // failing, the thing to do is to try again later.
+    case 'rate_limited':
       return EXIT_CODES.unreachable
     default:
       return EXIT_CODES.failure

@@ -25,7 +25,8 @@ export function buildProgram(context: CliContext): Command {
       'after',
       `
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 missing or refused configuration,
-4 provider unreachable, 5 drift found (reconcile --exit-code), 130 interrupted.
+4 provider unreachable or rate limiting, 5 drift found (reconcile --exit-code),
+130 interrupted.
 
 Start here: \`cardport emulate\` serves emulated Stripe and marketplace APIs and prints how
 to point the other commands at them.`,
