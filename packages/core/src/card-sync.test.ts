@@ -674,6 +674,26 @@ describe('CardSync.reconcile', () => {
     expect(report.failed).toHaveLength(1)
   })
 
+  it("stops an owner between two pages when the run's signal aborts, and removes nothing", async () => {
+    const { ghost } = await drift(alice)
+    const controller = new AbortController()
+    let pages = 0
+    const paging: CardProvider = {
+      ...provider,
+      // One card a page, and Ctrl+C while the first is read.
+      listCards: async (owner, options) => {
+        pages++
+        controller.abort(new Error('interrupted'))
+        return provider.listCards(owner, { ...options, limit: 1 })
+      },
+    }
+    await expect(
+      createCardSync({ provider: paging, store }).reconcile(alice, { signal: controller.signal }),
+    ).rejects.toThrow('interrupted')
+    expect(pages).toBe(1)
+    expect((await store.get(scope(alice), ghost.id))?.id).toBe(ghost.id)
+  })
+
   describe('reads the stored cards of its owners ahead, many owners a read', () => {
     /** The store, counting its reads; `replaced.listByOwners` instead of its own, if given. */
     function countingStore(replaced?: Pick<CardStore, 'listByOwners'>) {

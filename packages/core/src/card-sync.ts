@@ -70,6 +70,11 @@ export interface ReconcileOptions {
   concurrency?: number | undefined
   /** Called after each owner, for progress bars. */
   onOwner?: ((owner: Owner, progress: { done: number }) => void) | undefined
+  /**
+   * Stops the run: checked before each owner and before each page of an owner's cards, and it
+   * ends the waits between retries. `reconcile` then rejects with the signal's reason; what
+   * owners finished before stays written, the owner being read writes nothing.
+   */
   signal?: AbortSignal | undefined
 }
 
@@ -371,6 +376,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         reading: pLimit(limit),
         // The owners that finish reading at about the same moment write their cards together.
         write: createGroupWriter(store),
+        signal: reconcileOptions.signal,
       }
       await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
         reconcileOptions.signal?.throwIfAborted()
@@ -434,7 +440,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
     try {
       await run.reading(async () => {
-        for await (const card of listAll(provider, owner)) {
+        // The run's signal stops an owner between two pages, not only between owners.
+        for await (const card of listAll(provider, owner, { signal: run.signal })) {
           seen.add(card.id)
           drift.cardsSeen++
           if (card.isDefault && providerDefault === null) providerDefault = card.id
@@ -586,6 +593,8 @@ interface ReconcileRun {
   reading: LimitFunction
   /** Writes an owner's batch, together with other owners' (see createGroupWriter). */
   write: GroupWriter
+  /** The run's signal: checked before each page of an owner's cards. */
+  signal: AbortSignal | undefined
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
