@@ -98,8 +98,8 @@ ${ENVIRONMENT_HELP}`,
           onOwner: (_owner, { done }) => progress.update(done),
           signal: controller.signal,
         })
-        // core checks the signal between owners: an owner being read when Ctrl+C came is
-        // finished, and the run must still end as interrupted, not as a success.
+        // core checks the signal before each owner and each page: a Ctrl+C after the last page
+        // of the last owner still ends the run as interrupted, not as a success.
         controller.signal.throwIfAborted()
       } finally {
         progress.stop()
