@@ -4,7 +4,12 @@ import { customers } from './__fixtures__/owners.js'
 import { type Card, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, type DriftReport } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
-import { AuthenticationError, ProviderUnavailableError, RateLimitedError } from './errors.js'
+import {
+  AuthenticationError,
+  OwnerNotFoundError,
+  ProviderUnavailableError,
+  RateLimitedError,
+} from './errors.js'
 import { type MemoryProvider, memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import { listAll, toArray } from './pagination.js'
@@ -672,6 +677,39 @@ describe('CardSync.reconcile', () => {
     }).reconcile(alice)
     expect(reads).toBe(1)
     expect(report.failed).toHaveLength(1)
+  })
+
+  describe('an owner the provider answers owner_not_found for', () => {
+    const answering = (error: OwnerNotFoundError): CardProvider => ({
+      ...provider,
+      listCards: async () => {
+        throw error
+      },
+    })
+
+    it('is a failure when merely unknown: a wrong key knows no owner, and the cards stay', async () => {
+      await drift(alice)
+      const before = await store.listByOwner(scope(alice))
+      const unknown = new OwnerNotFoundError('No such customer', { provider: provider.name })
+      const report = await createCardSync({ provider: answering(unknown), store }).reconcile(alice)
+      expect(report.failed).toEqual([
+        { owner: alice, code: 'owner_not_found', message: 'No such customer' },
+      ])
+      expect(report.removed).toEqual([])
+      expect(await store.listByOwner(scope(alice))).toEqual(before)
+    })
+
+    it('holds no cards when the provider says it was deleted: its cards are removed', async () => {
+      await drift(alice)
+      const deleted = new OwnerNotFoundError('the customer was deleted', {
+        provider: provider.name,
+        details: { ownerDeleted: true },
+      })
+      const report = await createCardSync({ provider: answering(deleted), store }).reconcile(alice)
+      expect(report.failed).toEqual([])
+      expect(report.removed.map((entry) => entry.owner)).toEqual([alice, alice, alice])
+      expect(await store.listByOwner(scope(alice))).toEqual([])
+    })
   })
 
   it("stops an owner between two pages when the run's signal aborts, and removes nothing", async () => {

@@ -10,7 +10,7 @@ import {
   type Owner,
   OwnerSchema,
 } from './card.js'
-import { isCardportError, UnsupportedOperationError } from './errors.js'
+import { isCardportError, isOwnerDeleted, UnsupportedOperationError } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { listAll } from './pagination.js'
@@ -461,7 +461,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       })
     } catch (error) {
       // An owner deleted at the provider holds no cards: fall through and remove them locally.
-      if (!isCardportError(error, 'owner_not_found')) throw error
+      // One it does not know is a failure: a key of another account knows none of the owners,
+      // and reading that as "no cards" would empty the store.
+      if (!isOwnerDeleted(error)) throw error
     }
     await flush()
 

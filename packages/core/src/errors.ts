@@ -189,12 +189,26 @@ export class CardNotFoundError extends CardportError {
   }
 }
 
-/** The customer or account does not exist at the provider. */
+/**
+ * The customer or account does not exist at the provider. An adapter that knows the owner was
+ * deleted there, not merely unknown (a key of another account knows none of the owners), says
+ * so with `details: { ownerDeleted: true }` (see {@link isOwnerDeleted}).
+ */
 export class OwnerNotFoundError extends CardportError {
   override readonly name = 'OwnerNotFoundError'
   constructor(message: string, options?: CardportErrorOptions) {
     super('owner_not_found', message, options)
   }
+}
+
+/**
+ * Whether `error` says the owner was deleted at the provider (`owner_not_found` with
+ * `details.ownerDeleted`): `CardSync.reconcile` then removes the owner's local cards. An owner
+ * the provider merely does not know (a wrong key, account or endpoint makes every owner unknown)
+ * is a failure instead, and the local cards stay.
+ */
+export function isOwnerDeleted(error: unknown): boolean {
+  return isCardportError(error, 'owner_not_found') && error.details?.ownerDeleted === true
 }
 
 /** The request conflicts with the resource's state (a default that cannot be deleted …). */

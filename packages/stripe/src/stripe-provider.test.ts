@@ -1,6 +1,7 @@
 import {
   type Card,
   createCardSync,
+  isOwnerDeleted,
   listAll,
   memoryStore,
   type Owner,
@@ -557,6 +558,35 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
         code: 'owner_not_found',
         provider: 'stripe',
       })
+    })
+
+    it('tells a deleted customer (ownerDeleted) from one Stripe never had, and reconcile empties only the first', async () => {
+      const provider = target.provider()
+      const sdk = target.client() as unknown as { customers: { del(id: string): Promise<unknown> } }
+      const gone = newCustomer()
+      const unknown: Owner = { type: 'customer', id: 'cus_0000000000000000' }
+      const store = memoryStore()
+      const sync = createCardSync({ provider, store, retry: { retries: 0 } })
+      await sync.setDefaultCard(gone, 'tok_visa')
+      // A card stored for a customer of another account or mode (a key changed since).
+      const stored = (await store.getDefault({ provider: 'stripe', owner: gone }))!
+      await store.upsert({ ...stored, owner: unknown })
+      await sdk.customers.del(gone.id)
+
+      expect(await rejection(provider.listCards(gone))).toMatchObject({
+        code: 'owner_not_found',
+        details: { ownerDeleted: true },
+      })
+      const neverHad = await rejection(provider.listCards(unknown))
+      expect(neverHad.code).toBe('owner_not_found')
+      expect(isOwnerDeleted(neverHad)).toBe(false)
+
+      const report = await sync.reconcile([gone, unknown])
+      expect(report.removed.map((entry) => entry.owner.id)).toEqual([gone.id])
+      expect(report.failed.map((entry) => [entry.owner.id, entry.code])).toEqual([
+        [unknown.id, 'owner_not_found'],
+      ])
+      expect(await store.listByOwner({ provider: 'stripe', owner: unknown })).toHaveLength(1)
     })
 
     it('an unknown token is invalid_request, not a missing card', async () => {

@@ -124,15 +124,19 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   /**
    * A customer as Stripe answers it. Stripe answers a deleted customer's id with 200 and its
    * stub (`{ id, object: 'customer', deleted: true }`) where every other path answers 404 "No
-   * such customer": the stub is `owner_not_found` too, not a customer without a default.
+   * such customer": the stub is `owner_not_found` too, not a customer without a default, and
+   * says the customer was deleted (`details.ownerDeleted`), which a 404 cannot tell from a
+   * customer of another account or mode.
    */
   const retrieveCustomer = async (owner: Owner, params: StripeParams) => {
     const customer = await stripe.customers.retrieve(owner.id, params, requestOptions())
     if (isObject(customer) && customer.deleted === true) {
-      throw new OwnerNotFoundError(
-        `Stripe: the customer ${owner.id} was deleted (check the customer or account id)`,
-        { provider: STRIPE_PROVIDER_NAME, status: 404, providerCode: 'resource_missing' },
-      )
+      throw new OwnerNotFoundError(`Stripe: the customer ${owner.id} was deleted`, {
+        provider: STRIPE_PROVIDER_NAME,
+        status: 404,
+        providerCode: 'resource_missing',
+        details: { ownerDeleted: true },
+      })
     }
     return customer
   }
@@ -184,8 +188,15 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       // snapshot as the cards (see bench/README.md for the measurements).
       const params: StripeParams = { object: 'card', limit, expand: ['data.customer'] }
       if (cursor) params.starting_after = decodeCursor(STRIPE_PROVIDER_NAME, cursor).after
-      const page = await stripe.customers.listSources(owner.id, params, requestOptions())
-      return toPage(page, (raw) => toStripeCard(raw, owner))
+      try {
+        const page = await stripe.customers.listSources(owner.id, params, requestOptions())
+        return toPage(page, (raw) => toStripeCard(raw, owner))
+      } catch (error) {
+        // "No such customer": deleted, or never of this account? The customer's own URL tells
+        // (a deleted one answers its stub), so that reconcile empties only a deleted owner.
+        if (mapStripeError(error)?.code === 'owner_not_found') await retrieveCustomer(owner, {})
+        throw error
+      }
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
       await customers.ensureCard(owner, cardId)
