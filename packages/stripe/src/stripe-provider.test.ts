@@ -528,12 +528,14 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
         requestId: expect.stringMatching(/^req_/),
       })
       const noCustomer: Owner = { type: 'customer', id: 'cus_00000000missing' }
+      // One call at a time: a call made before the one ahead of it settled could reject with
+      // no handler yet (an unhandled rejection).
       for (const call of [
-        provider.listCards(noCustomer),
-        provider.createCard(noCustomer, { source: 'tok_visa' }),
-        provider.getCard(noCustomer, 'card_0000000000000000missing'),
+        () => provider.listCards(noCustomer),
+        () => provider.createCard(noCustomer, { source: 'tok_visa' }),
+        () => provider.getCard(noCustomer, 'card_0000000000000000missing'),
       ]) {
-        expect(await rejection(call)).toMatchObject({ code: 'owner_not_found', status: 404 })
+        expect(await rejection(call())).toMatchObject({ code: 'owner_not_found', status: 404 })
       }
       const noAccount: Owner = { type: 'account', id: 'acct_000000000missing' }
       expect(await rejection(provider.listCards(noAccount))).toMatchObject({
