@@ -8,6 +8,8 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { sqliteStore } from '@cardport/store-sqlite'
+import { sampleCard } from '@cardport/testing'
 import Stripe from 'stripe'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -335,6 +337,42 @@ describe('cardport reconcile', { timeout: 60_000 }, () => {
       stripeEnv,
     )
     expect(after.code).toBe(0)
+  })
+
+  it("keeps the cards of an owner Stripe does not know (exit 1), and removes a deleted customer's", async () => {
+    const stripe = stripeClient()
+    const file = join(workDir, 'unknown-owner.db')
+    const store = `sqlite:${file}`
+    // A customer reconciled into the store, then deleted at Stripe.
+    const customer = await stripe.customers.create({ email: 'deleted@example.com' })
+    const card = await stripe.customers.createSource(customer.id, { source: 'tok_visa' })
+    const first = await cardport(
+      ['reconcile', '--provider', 'stripe', '--store', store, '--owner', `customer:${customer.id}`],
+      stripeEnv,
+    )
+    expect(first.code).toBe(0)
+    await stripe.customers.del(customer.id)
+    // A card of a customer this Stripe never had: stored with another key, or in the other mode.
+    const other = { type: 'customer', id: 'cus_OtherAccount0001' } as const
+    const local = sqliteStore({ filename: file })
+    await local.upsert(sampleCard('card_otherAccount0001', other, { provider: 'stripe' }))
+    await local.close()
+
+    const run = await cardport(
+      ['reconcile', '--provider', 'stripe', '--store', store, '--json'],
+      stripeEnv,
+    )
+    expect(run.code).toBe(1)
+    const report = JSON.parse(run.stdout)
+    expect(report.removed).toEqual([
+      { owner: { type: 'customer', id: customer.id }, cardId: card.id },
+    ])
+    expect(report.failed).toMatchObject([{ owner: other, code: 'owner_not_found' }])
+    const after = sqliteStore({ filename: file })
+    expect(
+      (await after.listByOwner({ provider: 'stripe', owner: other })).map((c) => c.id),
+    ).toEqual(['card_otherAccount0001'])
+    await after.close()
   })
 
   it('reads the store from CARDPORT_STORE and reconciles marketplace cards', async () => {
