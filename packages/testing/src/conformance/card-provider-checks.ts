@@ -753,22 +753,8 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             expect(first.currency, 'two currencies').not.toBe(other.currency)
             expect(second.isDefault, `the first ${other.currency} card`).toBe(true)
             expect(third.isDefault, `the second ${other.currency} card`).toBe(false)
-            const known = [first.id, second.id, third.id]
-            if (caps.listCards) {
-              const defaults: string[] = []
-              for await (const card of listAll(t.provider, owner)) {
-                if (card.isDefault) defaults.push(card.id)
-              }
-              expect(defaults.sort(), 'one default per currency').toEqual(
-                [first.id, second.id].sort(),
-              )
-            }
-            if (caps.getCard) {
-              for (const id of known) {
-                const card = await t.provider.getCard(owner, id)
-                expect(card.isDefault, `getCard(${id}).isDefault`).toBe(id !== third.id)
-              }
-            }
+            // One default per currency.
+            await t.expectDefault(owner, [first.id, second.id], [first.id, second.id, third.id])
           },
         )
       }
@@ -904,8 +890,16 @@ interface Context {
   fails(run: () => Promise<unknown>, code: CardportErrorCode, what?: string): Promise<CardportError>
   sendsNoRequest<T>(run: () => Promise<T>): Promise<T>
   expectCard(card: Card, owner: Owner): void
-  /** Asserts `expected` is the owner's one default (or that it has none), read back every way. */
-  expectDefault(owner: Owner, expected: string | null, known: readonly string[]): Promise<void>
+  /**
+   * Asserts `expected` is the owner's one default (or that it has none), read back every way;
+   * given several ids (an account's defaults, one per currency), that those are its defaults and
+   * `getDefaultCard` gives one of them.
+   */
+  expectDefault(
+    owner: Owner,
+    expected: string | readonly string[] | null,
+    known: readonly string[],
+  ): Promise<void>
   /** Every card id of the owner, sorted. */
   idsOf(owner: Owner): Promise<string[]>
   /** Every card id listed by walking pages of `limit`, sorted, checking each page. */
@@ -1037,15 +1031,19 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData): Context 
 
     async expectDefault(owner, expected, known) {
       const policy = `(defaultPolicy '${capabilities.defaultPolicy}')`
+      const defaults = expected === null ? [] : typeof expected === 'string' ? [expected] : expected
       if (capabilities.listCards) {
-        const defaults: string[] = []
-        for await (const card of listAll(provider, owner))
-          if (card.isDefault) defaults.push(card.id)
-        expect(defaults, `the listed cards marked default ${policy}`).toEqual(
-          expected === null ? [] : [expected],
+        const listed: string[] = []
+        for await (const card of listAll(provider, owner)) if (card.isDefault) listed.push(card.id)
+        expect(listed.sort(), `the listed cards marked default ${policy}`).toEqual(
+          [...defaults].sort(),
         )
         const found = await provider.getDefaultCard(owner)
-        expect(found?.id ?? null, `getDefaultCard ${policy}`).toBe(expected)
+        if (typeof expected === 'string' || expected === null) {
+          expect(found?.id ?? null, `getDefaultCard ${policy}`).toBe(expected)
+        } else {
+          expect(defaults, `getDefaultCard ${policy}: one of the defaults`).toContain(found?.id)
+        }
         if (found) {
           context.expectCard(found, owner)
           expect(found.isDefault, 'isDefault of the card getDefaultCard returns').toBe(true)
@@ -1054,7 +1052,7 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData): Context 
       if (capabilities.getCard) {
         for (const id of known) {
           const card = await provider.getCard(owner, id)
-          expect(card.isDefault, `getCard(${id}).isDefault ${policy}`).toBe(id === expected)
+          expect(card.isDefault, `getCard(${id}).isDefault ${policy}`).toBe(defaults.includes(id))
         }
       }
     },
