@@ -109,10 +109,7 @@ export const CardSchema = z.object({
   holderName: z.string().overwrite(readText).nullable(),
   address: CardAddressSchema,
   /** The issuing country, ISO 3166-1 alpha-2. */
-  country: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
-    .nullable(),
+  country: CountrySchema,
   /** The provider's fingerprint: the same number gives the same fingerprint. */
   fingerprint: idText('a fingerprint').nullable(),
   funding: z.enum(FUNDING_TYPES),
