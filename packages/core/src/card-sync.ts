@@ -5,6 +5,7 @@ import {
   type Card,
   CardSchema,
   callerText,
+  compiledCardSchema,
   formatOwner,
   isDefaultUnknown,
   type Owner,
@@ -323,7 +324,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         return storeCard(card)
       }
       if (typeof cardOrId !== 'string') {
-        return storeCard(validate(CardSchema, { ...cardOrId, owner }, 'card', provider.name))
+        return storeCard(
+          validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
+        )
       }
       try {
         return await storeCard(await provider.getCard(owner, cardOrId))

@@ -1,7 +1,16 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { marketplaceSeedCards, stripeSeedCards } from './__fixtures__/seed-cards.js'
 import { normalizeBrand } from './brand.js'
-import { type Card, CardSchema, EMPTY_ADDRESS, formatOwner, sameOwner } from './card.js'
+import {
+  type Card,
+  CardSchema,
+  compiledCardSchema,
+  EMPTY_ADDRESS,
+  formatOwner,
+  sameOwner,
+} from './card.js'
 import { toCountryAlpha2 } from './country.js'
 import { validate } from './validate.js'
 
@@ -301,5 +310,128 @@ describe('CardSchema keeps to text every store can hold', () => {
     expect(
       CardSchema.safeParse({ ...base, owner: { type: 'customer', id: 'cus_💳' } }).success,
     ).toBe(true)
+  })
+})
+
+describe('compiledCardSchema', () => {
+  const seeds = [...stripeSeedCards, ...marketplaceSeedCards].map((seed) => seed.normalized)
+
+  it('is CardSchema compiled by zod, once, with no part left to the runtime parser', () => {
+    expect(() => z.compile(CardSchema, { strict: true })).not.toThrow()
+    expect(compiledCardSchema()).not.toBe(CardSchema)
+    expect(compiledCardSchema()).toBe(compiledCardSchema())
+  })
+
+  it('returns a copy of a valid card, never the card or one of its objects', () => {
+    const card = seeds[0] as Card
+    const parsed = compiledCardSchema().parse(card)
+    expect(parsed).toStrictEqual(CardSchema.parse(card))
+    expect(parsed).not.toBe(card)
+    expect(parsed.owner).not.toBe(card.owner)
+    expect(parsed.address).not.toBe(card.address)
+    expect(parsed.metadata).not.toBe(card.metadata)
+  })
+
+  // Values on the edge of one of the Card's rules, or across it.
+  const edgeValue = fc.oneof(
+    fc.constantFrom<unknown>(
+      undefined,
+      null,
+      '',
+      'x',
+      'a\u0000b',
+      'a\uD800',
+      '\uD83D\uDE00',
+      '4242 4242 4242 4242',
+      'paid with 4000-0566-5566-5556',
+      0,
+      1,
+      12,
+      13,
+      1.5,
+      -1,
+      1969,
+      1970,
+      9999,
+      10000,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      2 ** 53,
+      true,
+      [],
+      {},
+      'US',
+      'us',
+      'USA',
+      'usd',
+      'USD',
+      '4242',
+      '424',
+      'visa',
+      'Visa',
+      'pass',
+      'customer',
+      'account',
+      'active',
+      'invalid',
+      '2026-01-02T03:04:05.000Z',
+      '2026-01-02T03:04:05+02:00',
+      '2026-02-30T00:00:00Z',
+      '2026-01-02',
+      { nickname: 'work' },
+      { nickname: '' },
+      { nickname: 4 },
+      { '': 'x' },
+    ),
+    fc.anything(),
+  )
+  const field = (object: string, keys: readonly string[]) =>
+    fc.constantFrom(...keys).map((key) => [object, key])
+  const path = fc.oneof(
+    fc.constantFrom(...Object.keys(CardSchema.shape), 'unknownKey').map((key) => [key]),
+    field('owner', ['type', 'id', 'extra']),
+    field('address', Object.keys(CardSchema.shape.address.shape)),
+    field('checks', Object.keys(CardSchema.shape.checks.shape)),
+    fc.string().map((key) => ['metadata', key]),
+  )
+  const DELETE = Symbol('delete')
+  const mutation = fc.tuple(path, fc.oneof(edgeValue, fc.constant(DELETE)))
+
+  const outcome = (schema: typeof CardSchema, input: unknown) => {
+    const result = schema.safeParse(input)
+    return result.success ? { data: result.data } : { issues: result.error.issues }
+  }
+
+  it('gives the output and the issues CardSchema gives, on valid and broken cards alike', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seeds),
+        fc.array(mutation, { maxLength: 3 }),
+        (seed, mutations) => {
+          const input: Record<string, unknown> = structuredClone(seed)
+          for (const [[first, second], value] of mutations) {
+            let target = input
+            let key = first as string
+            if (second !== undefined) {
+              const inner = input[key]
+              if (typeof inner !== 'object' || inner === null) continue
+              target = inner as Record<string, unknown>
+              key = second
+            }
+            if (value === DELETE) delete target[key]
+            // defineProperty: an assignment to `__proto__` would set the prototype instead.
+            else
+              Object.defineProperty(target, key, {
+                value,
+                enumerable: true,
+                writable: true,
+                configurable: true,
+              })
+          }
+          expect(outcome(compiledCardSchema(), input)).toStrictEqual(outcome(CardSchema, input))
+        },
+      ),
+      { numRuns: 2000 },
+    )
   })
 })

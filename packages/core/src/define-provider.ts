@@ -3,6 +3,7 @@ import { z } from 'zod'
 import {
   type Card,
   CardSchema,
+  compiledCardSchema,
   formatOwner,
   isDefaultUnknown,
   markDefaultUnknown,
@@ -166,7 +167,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
 
   const toCard = (candidate: Card, operation: string): Card => {
-    const result = CardSchema.safeParse(candidate)
+    const result = compiledCardSchema().safeParse(candidate)
     if (result.success) return result.data
     throw new ProviderUnavailableError(
       `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
@@ -318,7 +319,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         })
       }
       if (candidate === null) return null
-      const card = validate(CardSchema, candidate, `${name} card payload`, name)
+      const card = validate(compiledCardSchema(), candidate, `${name} card payload`, name)
       // Validation copies the card: keep the adapter's "default unknown" mark on the copy.
       return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
     },

@@ -6,6 +6,7 @@ export {
   CardSchema,
   type CheckResult,
   CheckResultSchema,
+  compiledCardSchema,
   EMPTY_ADDRESS,
   FUNDING_TYPES,
   formatOwner,

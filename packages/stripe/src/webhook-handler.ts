@@ -1,8 +1,8 @@
 import {
   type CardProvider,
-  CardSchema,
   type CardScope,
   type CardStore,
+  compiledCardSchema,
   InvalidRequestError,
   isCardportError,
   type Owner,
@@ -325,7 +325,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         }
       }
       const card = validate(
-        CardSchema,
+        compiledCardSchema(),
         { ...parsed, isDefault },
         'card in a Stripe event',
         STRIPE_PROVIDER_NAME,
