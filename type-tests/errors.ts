@@ -1,5 +1,6 @@
 // Errors as an application handles them: narrowed by code, and serialized.
 import {
+  CardDeclinedError,
   type CardportError,
   type CardportErrorCode,
   isCardportError,
@@ -29,6 +30,18 @@ export function alreadyAnError(error: CardportError): void {
     const stillAnError: CardportError = error
     void stillAnError
   }
+}
+
+export function narrowedByClass(error: unknown): void {
+  if (error instanceof CardDeclinedError) {
+    const code: 'card_declined' = error.code
+    void code
+  }
+  const rateLimited = new RateLimitedError('slow down')
+  // @ts-expect-error a RateLimitedError's code is 'rate_limited', nothing else
+  const wrong: 'card_declined' = rateLimited.code
+  const general: CardportError = rateLimited
+  void [wrong, general]
 }
 
 export function constructed(): CardportError {

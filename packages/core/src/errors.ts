@@ -82,6 +82,8 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
 /**
  * The one error type of cardport. Every failure that crosses a cardport API, from a provider,
  * a store or local validation, is a `CardportError` with a string `code`.
+ * Each subclass (`CardDeclinedError`, …) has its one code as its type: `instanceof` narrows
+ * `code` too.
  *
  * The message says what went wrong and what to do. It never contains a card number, a CVC or
  * an API key: they are removed here, whatever the caller passed.
@@ -168,6 +170,7 @@ export function isCardportError<Code extends CardportErrorCode = CardportErrorCo
 /** The card was declined by the issuer or the provider; `declineCode` says why when known. */
 export class CardDeclinedError extends CardportError {
   override readonly name = 'CardDeclinedError'
+  declare readonly code: 'card_declined'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_declined', message, options)
   }
@@ -176,6 +179,7 @@ export class CardDeclinedError extends CardportError {
 /** The card details are wrong: number, expiry or CVC failed validation. */
 export class CardInvalidError extends CardportError {
   override readonly name = 'CardInvalidError'
+  declare readonly code: 'card_invalid'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_invalid', message, options)
   }
@@ -184,6 +188,7 @@ export class CardInvalidError extends CardportError {
 /** No card with that id belongs to that owner. */
 export class CardNotFoundError extends CardportError {
   override readonly name = 'CardNotFoundError'
+  declare readonly code: 'card_not_found'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_not_found', message, options)
   }
@@ -196,6 +201,7 @@ export class CardNotFoundError extends CardportError {
  */
 export class OwnerNotFoundError extends CardportError {
   override readonly name = 'OwnerNotFoundError'
+  declare readonly code: 'owner_not_found'
   constructor(message: string, options?: CardportErrorOptions) {
     super('owner_not_found', message, options)
   }
@@ -214,6 +220,7 @@ export function isOwnerDeleted(error: unknown): boolean {
 /** The request conflicts with the resource's state (a default that cannot be deleted …). */
 export class ConflictError extends CardportError {
   override readonly name = 'ConflictError'
+  declare readonly code: 'conflict'
   constructor(message: string, options?: CardportErrorOptions) {
     super('conflict', message, options)
   }
@@ -222,6 +229,7 @@ export class ConflictError extends CardportError {
 /** The provider did not accept the credentials. */
 export class AuthenticationError extends CardportError {
   override readonly name = 'AuthenticationError'
+  declare readonly code: 'authentication'
   constructor(message: string, options?: CardportErrorOptions) {
     super('authentication', message, options)
   }
@@ -230,6 +238,7 @@ export class AuthenticationError extends CardportError {
 /** The credentials are valid but may not do this. */
 export class PermissionError extends CardportError {
   override readonly name = 'PermissionError'
+  declare readonly code: 'permission'
   constructor(message: string, options?: CardportErrorOptions) {
     super('permission', message, options)
   }
@@ -238,6 +247,7 @@ export class PermissionError extends CardportError {
 /** Too many requests; wait `retryAfterMs` (when known) before trying again. */
 export class RateLimitedError extends CardportError {
   override readonly name = 'RateLimitedError'
+  declare readonly code: 'rate_limited'
   constructor(message: string, options?: CardportErrorOptions) {
     super('rate_limited', message, options)
   }
@@ -246,6 +256,7 @@ export class RateLimitedError extends CardportError {
 /** The provider failed or could not be reached (5xx, network error, timeout). */
 export class ProviderUnavailableError extends CardportError {
   override readonly name = 'ProviderUnavailableError'
+  declare readonly code: 'provider_unavailable'
   constructor(message: string, options?: CardportErrorOptions) {
     super('provider_unavailable', message, options)
   }
@@ -254,6 +265,7 @@ export class ProviderUnavailableError extends CardportError {
 /** The request is malformed; `issues` lists what local validation found. */
 export class InvalidRequestError extends CardportError {
   override readonly name = 'InvalidRequestError'
+  declare readonly code: 'invalid_request'
   constructor(message: string, options?: CardportErrorOptions) {
     super('invalid_request', message, options)
   }
@@ -262,6 +274,7 @@ export class InvalidRequestError extends CardportError {
 /** The provider does not support this operation; its `capabilities` say what it does support. */
 export class UnsupportedOperationError extends CardportError {
   override readonly name = 'UnsupportedOperationError'
+  declare readonly code: 'unsupported_operation'
   constructor(message: string, options?: CardportErrorOptions) {
     super('unsupported_operation', message, options)
   }
@@ -270,6 +283,7 @@ export class UnsupportedOperationError extends CardportError {
 /** An idempotency key was reused with a different request. */
 export class IdempotencyConflictError extends CardportError {
   override readonly name = 'IdempotencyConflictError'
+  declare readonly code: 'idempotency_conflict'
   constructor(message: string, options?: CardportErrorOptions) {
     super('idempotency_conflict', message, options)
   }
