@@ -385,6 +385,30 @@ describe('seed and state', () => {
     )
   })
 
+  // An undefined field is what `exactOptionalPropertyTypes` lets a caller write for a value it
+  // may not have (`{ name: maybeName }`): it must not replace the seed's default.
+  it('seeds an account with an undefined field as with an absent one', () => {
+    const account = emulator.seed.account({
+      marketplace: undefined,
+      name: undefined,
+      meta: undefined,
+      merchant: undefined,
+    })
+    expect(account).toMatchObject({ name: 'Test Account', meta: {} })
+  })
+
+  it('seeds a card with an undefined field as with an absent one', () => {
+    const card = emulator.seed.card({
+      marketplace: undefined,
+      account: undefined,
+      card_number: undefined,
+      expiration_month: undefined,
+      expiration_year: undefined,
+    })
+    expect(card).toMatchObject({ last_four: '1111', expiration_month: 12, expiration_year: 2028 })
+    expect(strict.seed.card({ postal_code: undefined }).postal_code).toBe('10023')
+  })
+
   it('hands out copies', () => {
     const card = emulator.seed.card()
     const read = emulator.state.card(card.id)!

@@ -1,6 +1,7 @@
 import { InvalidRequestError, redact } from '@cardport/core'
 import { type HttpHandler, HttpResponse, http } from 'msw'
 import qs from 'qs'
+import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
 import {
@@ -255,7 +256,7 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
     account(fields = {}) {
       const { marketplace, merchant, ...rest } = fields
       const mp = knownMarketplace(testOr(marketplace))
-      const form = parseAccountForm({ name: 'Test Account', ...rest }, config)
+      const form = parseAccountForm({ name: 'Test Account', ...definedFields(rest) }, config)
       const account = state.createAccount(mp, { ...form, merchant: merchant === true })
       return copy(state.presentAccount(account))
     },
@@ -269,7 +270,7 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
           expiration_year: now().getUTCFullYear() + 3,
           // The reference's example postal code, where the emulator requires one.
           ...(config.requirePostalCode ? { postal_code: '10023' } : {}),
-          ...rest,
+          ...definedFields(rest),
         },
         config,
       )
