@@ -372,3 +372,59 @@ describe('faults reach every route', () => {
     expect(emulator.state.sources(account.id).map((s) => s.id)).toEqual([external.id])
   })
 })
+
+// An undefined field is what `exactOptionalPropertyTypes` lets a caller write for a value it may
+// not have (`{ type: maybeType }`): it must not replace the seed's default.
+describe('seeding with undefined fields, as with absent ones', () => {
+  it('seeds a custom account for an undefined type', () => {
+    const account = emulator.seed.account({
+      type: undefined,
+      country: undefined,
+      default_currency: undefined,
+      email: undefined,
+      metadata: undefined,
+    })
+    expect(account).toMatchObject({
+      type: 'custom',
+      country: 'US',
+      default_currency: 'usd',
+      email: null,
+      metadata: {},
+    })
+  })
+
+  it("seeds a bank account with the defaults, and an account's currency, for undefined fields", () => {
+    const customer = emulator.seed.customer()
+    const account = emulator.seed.account({ default_currency: 'eur' })
+    const fields = { account_holder_name: undefined, currency: undefined, last4: undefined }
+    const expected = { account_holder_name: 'Jane Austen', last4: '6789', status: 'new' }
+    expect(emulator.seed.bankAccount(customer.id, fields)).toMatchObject({
+      ...expected,
+      currency: 'usd',
+    })
+    expect(emulator.seed.bankAccount(account.id, fields)).toMatchObject({
+      ...expected,
+      currency: 'eur',
+    })
+  })
+
+  it('seeds a source object with the defaults for undefined fields', () => {
+    const customer = emulator.seed.customer()
+    const source = emulator.seed.source(customer.id, { currency: undefined, type: undefined })
+    expect(source).toMatchObject({ currency: 'usd', type: 'ach_credit_transfer' })
+    expect(emulator.state.sources(customer.id)).toEqual([source])
+  })
+
+  it('seeds customers and cards with undefined fields and options as without them', () => {
+    const customer = emulator.seed.customer({ email: undefined, name: undefined })
+    expect(customer).toMatchObject({ email: null, name: null, metadata: {} })
+    const card = emulator.seed.card(customer.id, undefined, {
+      metadata: undefined,
+      default_for_currency: undefined,
+    })
+    expect(card).toMatchObject({ brand: 'Visa', last4: '4242', metadata: {} })
+    const account = emulator.seed.account()
+    const external = emulator.seed.card(account.id, undefined, { default_for_currency: undefined })
+    expect(external).toMatchObject({ funding: 'debit', default_for_currency: true })
+  })
+})

@@ -1,4 +1,5 @@
 import { type HttpHandler, HttpResponse, http } from 'msw'
+import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
 import { parseStripeForm } from './form.js'
@@ -305,7 +306,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       return copy(state.createCustomer({ ...fields }))
     },
     account(fields = {}) {
-      return copy(state.createAccount({ type: 'custom', ...fields }))
+      return copy(state.createAccount({ type: 'custom', ...definedFields(fields) }))
     },
     card(ownerId, token, cardOptions = {}) {
       if (ownerId.startsWith('acct_')) {
@@ -325,12 +326,13 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         }),
       )
     },
-    bankAccount(ownerId, fields) {
-      if (ownerId.startsWith('acct_')) return copy(state.addBankAccountToAccount(ownerId, fields))
-      return copy(state.addBankAccountToCustomer(ownerId, fields))
+    bankAccount(ownerId, fields = {}) {
+      const given = definedFields(fields)
+      if (ownerId.startsWith('acct_')) return copy(state.addBankAccountToAccount(ownerId, given))
+      return copy(state.addBankAccountToCustomer(ownerId, given))
     },
-    source(customerId, fields) {
-      return copy(state.addSourceObjectToCustomer(customerId, fields))
+    source(customerId, fields = {}) {
+      return copy(state.addSourceObjectToCustomer(customerId, definedFields(fields)))
     },
   }
 
