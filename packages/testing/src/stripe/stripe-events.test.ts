@@ -4,12 +4,14 @@ import type { AddressInfo } from 'node:net'
 import Stripe from 'stripe'
 import { describe, expect, it } from 'vitest'
 import {
+  createStripeEventRecorder,
   deliverStripeEvents,
   STRIPE_EMULATOR_WEBHOOK_SECRET,
   type StripeEvent,
   signStripeEvent,
   stripeEventPayload,
 } from './stripe-events.js'
+import { createStripeState } from './stripe-state.js'
 import { lastResponseHeader, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
 
 const T0 = Date.parse('2025-03-14T12:00:00Z')
@@ -249,6 +251,29 @@ describe('signing and delivering events', () => {
     expect(ok!.signature).toBe(signStripeEvent(ok!.payload, 'whsec_other', 1_700_000_123))
     expect(rejected).toMatchObject({ status: 400, error: failure })
     expect(crashed!.status).toBe(500)
+  })
+
+  it("signs with an undefined secret as with none: with the events' own secret", async () => {
+    // stripeEmulator() signs with the default secret; a recorder made with another secret shows
+    // that `{ secret: undefined }` does not replace it (with the default, or with undefined).
+    const now = () => new Date(T0)
+    const recorder = createStripeEventRecorder(createStripeState(now), {
+      now,
+      apiVersion: '2023-08-16',
+      secret: 'whsec_recorder',
+    })
+    const signedWith = ({ payload, signature }: { payload: string; signature: string }) => {
+      const timestamp = Number(/^t=(\d+),/.exec(signature)?.[1])
+      return signature === signStripeEvent(payload, 'whsec_recorder', timestamp)
+    }
+    const [absent] = await recorder.events.deliver(() => undefined, { events: [event(1)] })
+    const [given] = await recorder.events.deliver(() => undefined, {
+      events: [event(1)],
+      secret: undefined,
+      timestamp: undefined,
+    })
+    const signed = recorder.events.sign(event(1), { secret: undefined, timestamp: undefined })
+    expect([absent, given, signed].map((entry) => signedWith(entry!))).toEqual([true, true, true])
   })
 
   it('posts to a URL with undici, past MSW, with Stripe’s headers and the raw body', async () => {

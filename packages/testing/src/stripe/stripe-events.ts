@@ -295,7 +295,11 @@ export function createStripeEventRecorder(
     },
     deliver(target, deliverOptions = {}) {
       const { events: given, ...rest } = deliverOptions
-      return deliverStripeEvents(given ?? events.take(), target, { secret, ...rest })
+      return deliverStripeEvents(given ?? events.take(), target, {
+        ...rest,
+        // After `rest`: its `secret: undefined` means "not given", as an absent one does.
+        secret: rest.secret ?? secret,
+      })
     },
   }
 
