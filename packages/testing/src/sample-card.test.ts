@@ -19,4 +19,16 @@ describe('sampleCard', () => {
     expect(sampleCard('card_1', owner).address.city).toBeNull()
     expect(owner.id).toBe('cus_1')
   })
+
+  it('keeps the default of a field whose override is undefined, as of one not given', () => {
+    // What `exactOptionalPropertyTypes` lets a caller write: `{ holderName: maybeName }`.
+    const owner = { type: 'account', id: 'acct_1' } as const
+    const card = sampleCard('card_1', owner, {
+      holderName: undefined,
+      currency: undefined,
+      isDefault: undefined,
+    })
+    expect(card).toStrictEqual(sampleCard('card_1', owner))
+    expect(CardSchema.parse(card)).toStrictEqual(card)
+  })
 })

@@ -1,16 +1,22 @@
 import { type Card, EMPTY_ADDRESS, type Owner } from '@cardport/core'
+import { definedFields } from './defined-fields.js'
 
 /**
  * A valid normalized {@link Card} of `owner` for tests: a Visa ending 4242 at the `memory`
  * provider, every optional field null, accounts' cards in `usd`. `overrides` replaces any
- * field. Every call returns new objects, so a test may change what it gets.
+ * field; one given as `undefined` keeps its default. Every call returns new objects, so a test
+ * may change what it gets.
  *
  * @example
  * ```ts
  * await store.upsert(sampleCard('card_1', { type: 'customer', id: 'cus_1' }, { isDefault: true }))
  * ```
  */
-export function sampleCard(id: string, owner: Owner, overrides: Partial<Card> = {}): Card {
+export function sampleCard(
+  id: string,
+  owner: Owner,
+  overrides: { [K in keyof Card]?: Card[K] | undefined } = {},
+): Card {
   return {
     id,
     provider: 'memory',
@@ -30,6 +36,6 @@ export function sampleCard(id: string, owner: Owner, overrides: Partial<Card> = 
     status: 'active',
     metadata: {},
     createdAt: null,
-    ...overrides,
+    ...definedFields(overrides),
   }
 }
