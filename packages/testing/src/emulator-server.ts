@@ -18,14 +18,14 @@ import { type StripeEmulator, stripeEmulator } from './stripe/stripe-emulator.js
 /** Options of {@link startEmulatorServer}. */
 export interface EmulatorServerOptions {
   /** The port to listen on; `0` (the default) picks a free one. */
-  port?: number
+  port?: number | undefined
   /** The address to listen on. Default `'127.0.0.1'`: loopback only. */
-  host?: string
+  host?: string | undefined
   /**
    * The emulators to serve. Default: a new Stripe emulator and a new marketplace emulator.
    * Each request goes to the emulator with a route for its path (see {@link startEmulatorServer}).
    */
-  emulators?: readonly Emulator[]
+  emulators?: readonly Emulator[] | undefined
 }
 
 /** A running emulator server. */

@@ -19,14 +19,14 @@ export interface Fault {
    * Which requests: `'POST /v1/customers/:customer/sources'` (the emulator's route names), a
    * RegExp tested against `METHOD /path`, or omitted for every request.
    */
-  route?: string | RegExp
-  times?: number
-  after?: number
-  latencyMs?: number
-  status?: number
-  retryAfter?: number
-  body?: string
-  drop?: 'before-commit' | 'after-commit'
+  route?: string | RegExp | undefined
+  times?: number | undefined
+  after?: number | undefined
+  latencyMs?: number | undefined
+  status?: number | undefined
+  retryAfter?: number | undefined
+  body?: string | undefined
+  drop?: 'before-commit' | 'after-commit' | undefined
 }
 
 /** Injects faults into an emulator; every emulator has one as `faults`. */

@@ -9,7 +9,7 @@ export interface CardportServerListenOptions {
    * What happens to a request no handler answers, for fetch, node:http and undici alike.
    * Default `'error'`: the request fails and the reason is printed, so the test fails.
    */
-  onUnhandledRequest?: UnhandledRequestStrategy
+  onUnhandledRequest?: UnhandledRequestStrategy | undefined
 }
 
 /**

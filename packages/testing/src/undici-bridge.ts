@@ -21,12 +21,12 @@ export interface UndiciBridgeOptions {
    */
   handlers: readonly RequestHandler[] | (() => readonly unknown[])
   /** Default `'error'`. */
-  onUnhandledRequest?: UnhandledRequestStrategy
+  onUnhandledRequest?: UnhandledRequestStrategy | undefined
   /**
    * Where unhandled requests go under `'warn'`/`'bypass'`, and requests a handler answers with
    * MSW's `passthrough()`. Without it, such requests fail: nothing reaches the network.
    */
-  passthrough?: Dispatcher
+  passthrough?: Dispatcher | undefined
 }
 
 /** The error an unhandled request fails with under `onUnhandledRequest: 'error'`. */

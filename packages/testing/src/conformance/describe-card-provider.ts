@@ -27,17 +27,17 @@ export interface CardSources {
    */
   valid: readonly CardSource[]
   /** A source the provider declines: `createCard` must reject with `card_declined`. */
-  declined?: CardSource
+  declined?: CardSource | undefined
   /**
    * A source the provider refuses as invalid (it fails the provider's validation, such as the
    * marketplace's `card-not-validated`): `createCard` must reject with `card_invalid`.
    */
-  invalid?: CardSource
+  invalid?: CardSource | undefined
   /**
    * Raw card details the provider accepts, used when `capabilities.cardDetails` is true.
    * Default: Stripe's test Visa `4242 4242 4242 4242`, CVC `737`, expiring in four years.
    */
-  details?: CardDetailsInput
+  details?: CardDetailsInput | undefined
 }
 
 /**
@@ -63,9 +63,9 @@ export interface CardProviderFixture<C extends ProviderCapabilities = ProviderCa
    * server's `request:start` event). When given, the suite also checks that what the core
    * validates locally (list limits, metadata limits, unsupported owners) sends no request.
    */
-  requestCount?: () => number
+  requestCount?: (() => number) | undefined
   /** Runs after each test, failed or not. */
-  teardown?: () => void | Promise<void>
+  teardown?: (() => void | Promise<void>) | undefined
 }
 
 /** Options of {@link describeCardProvider}. */
@@ -83,30 +83,30 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
    */
   sources: CardSources
   /** The sources for `account` owners, when they differ (Stripe's external accounts take debit cards only). */
-  accountSources?: CardSources
+  accountSources?: CardSources | undefined
   /**
    * For external accounts: the currency to pass to `createCard`. When absent none is passed
    * and the provider's default applies (Stripe: the account's default currency).
    */
-  currency?: string
+  currency?: string | undefined
   /**
    * For external accounts: two or more sources of cards in a second currency, and that
    * currency (passed to `createCard` with each). When given, the suite checks that each currency
    * has a default of its own: the first card in the second currency becomes its default, and the
    * first currency keeps its own. Stripe takes a currency with card details only.
    */
-  otherCurrency?: { currency: string; sources: readonly CardSource[] }
+  otherCurrency?: { currency: string; sources: readonly CardSource[] } | undefined
   /** A card id no owner holds. Default `'card_cardportConformanceMissing'`. */
-  missingCardId?: string
+  missingCardId?: string | undefined
   /**
    * Payloads of the provider that are not cards (a bank account object …): `parseCard` must
    * return null for each, as it must for `null`, `undefined`, `42`, `'card'`, `[]` and `{}`.
    */
-  nonCards?: readonly unknown[]
+  nonCards?: readonly unknown[] | undefined
   /** Builds a fresh fixture; called once per test. */
   setup: () => CardProviderFixture<C> | Promise<CardProviderFixture<C>>
   /** Per-test timeout in milliseconds. Default: Vitest's. */
-  timeout?: number
+  timeout?: number | undefined
 }
 
 /**

@@ -13,13 +13,13 @@ export interface CardStoreFixture {
    * Read-back hook: the card's row as the store keeps it (the SQL row, the JSON document).
    * When given, the suite checks that the row has no column for a card number or a CVC.
    */
-  readRow?: (scope: CardScope, cardId: string) => Promise<unknown>
+  readRow?: ((scope: CardScope, cardId: string) => Promise<unknown>) | undefined
   /**
    * Runs after each test, failed or not: drop the schema, close what `setup` opened. When
    * absent, the suite calls `store.close()` instead. One test closes the store itself: a
    * `teardown` must not fail on a closed store.
    */
-  teardown?: () => void | Promise<void>
+  teardown?: (() => void | Promise<void>) | undefined
 }
 
 /** Options of {@link describeCardStore}. */
@@ -29,7 +29,7 @@ export interface CardStoreSuiteOptions {
   /** Builds a fresh fixture; called once per test. */
   setup: () => CardStoreFixture | Promise<CardStoreFixture>
   /** Per-test timeout in milliseconds. Default: Vitest's. */
-  timeout?: number
+  timeout?: number | undefined
 }
 
 /**

@@ -32,15 +32,15 @@ import { TEST_MARKETPLACE_ID, TEST_MARKETPLACE_SECRET } from './marketplace-test
 /** Options of {@link marketplaceEmulator}. */
 export interface MarketplaceEmulatorOptions {
   /** The origin the handlers answer. Default `'https://api.marketplace.test'`. */
-  origin?: string
+  origin?: string | undefined
   /** The clock: `created_at`, and which cards have expired. Default: the system clock. */
-  now?: () => Date
+  now?: (() => Date) | undefined
   /**
    * Refuse a card without `postal_code` (400). The marketplace reference marks `postal_code`
    * *required* in its request list, while its own rules (`street_address` requires
    * `postal_code`) and the API's older reference treat it as optional. Default `false`.
    */
-  requirePostalCode?: boolean
+  requirePostalCode?: boolean | undefined
 }
 
 /** One request the emulator answered, for tests that assert on the traffic. */
@@ -62,21 +62,26 @@ export interface MarketplaceRequestRecord {
 /**
  * Writes state directly, without HTTP, to set a test up. Each method returns what the API would
  * answer for it. The API's rules still apply: a card that fails validation or is declined
- * throws a `MarketplaceRequestError`, as the request would have failed.
+ * throws a `MarketplaceRequestError`, as the request would have failed. A field given as
+ * `undefined` is one not given: its default applies.
  */
 export interface MarketplaceEmulatorSeed {
   /**
    * Creates a marketplace (the reference documents no endpoint for it) with its own API key
    * secret: `TEST-MP…` and `ak-test-…` generated unless given.
    */
-  marketplace(fields?: { id?: string; name?: string; secret?: string }): MarketplaceInfo
+  marketplace(fields?: {
+    id?: string | undefined
+    name?: string | undefined
+    secret?: string | undefined
+  }): MarketplaceInfo
   /** Creates an account (default: in the test marketplace, named `'Test Account'`). */
   account(fields?: {
-    marketplace?: string
-    name?: string
-    email_address?: string | null
-    meta?: Record<string, string>
-    merchant?: boolean
+    marketplace?: string | undefined
+    name?: string | undefined
+    email_address?: string | null | undefined
+    meta?: Record<string, string> | undefined
+    merchant?: boolean | undefined
   }): MarketplaceAccountView
   /**
    * Tokenizes a card from create-form fields (default `card_number: '4111111111111111'`,
@@ -85,7 +90,10 @@ export interface MarketplaceEmulatorSeed {
    * and associates it with `account` when given.
    */
   card(
-    fields?: Record<string, unknown> & { marketplace?: string; account?: string },
+    fields?: Record<string, unknown> & {
+      marketplace?: string | undefined
+      account?: string | undefined
+    },
   ): MarketplaceCardView
 }
 

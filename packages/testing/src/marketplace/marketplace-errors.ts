@@ -42,9 +42,9 @@ export class MarketplaceRequestError extends Error {
     categoryType: MarketplaceCategoryType,
     description: string,
     options: {
-      additional?: string | null
-      extras?: Record<string, string>
-      headers?: Record<string, string>
+      additional?: string | null | undefined
+      extras?: Record<string, string> | undefined
+      headers?: Record<string, string> | undefined
     } = {},
   ) {
     super(`${categoryCode}: ${description}`)

@@ -38,9 +38,9 @@ import {
 /** Options of {@link stripeEmulator}. */
 export interface StripeEmulatorOptions {
   /** The origin the handlers answer. Default `'https://api.stripe.com'`. */
-  origin?: string
+  origin?: string | undefined
   /** The clock: `created` timestamps, test-token expiry dates, idempotency-key expiry. */
-  now?: () => Date
+  now?: (() => Date) | undefined
   /**
    * Whether to record the webhook events Stripe would send (`emulator.events`). Default `true`.
    * Recording costs what each write touches, so it stays cheap; turn it off for bulk scenarios
@@ -56,7 +56,7 @@ export interface StripeEmulatorOptions {
    * }
    * ```
    */
-  events?: boolean
+  events?: boolean | undefined
 }
 
 /** One request the emulator answered, for tests that assert on the traffic. */
@@ -79,20 +79,23 @@ export interface StripeRequestRecord {
 
 /**
  * Writes state directly, without HTTP, to set a test up. Each method returns a copy of what it
- * stored. Card rules still apply: a declined test token throws a `StripeRequestError`.
+ * stored. Card rules still apply: a declined test token throws a `StripeRequestError`. A field
+ * given as `undefined` is one not given: its default applies.
  */
 export interface StripeEmulatorSeed {
   /** Creates a customer. */
   customer(
-    fields?: Partial<Pick<StripeCustomer, 'email' | 'name' | 'description' | 'phone' | 'metadata'>>,
+    fields?: {
+      [K in 'email' | 'name' | 'description' | 'phone' | 'metadata']?: StripeCustomer[K] | undefined
+    },
   ): StripeCustomer
   /** Creates a connected account (default: a `custom` account in the US, in usd). */
   account(fields?: {
-    type?: StripeAccount['type']
-    country?: string
-    default_currency?: string
-    email?: string
-    metadata?: Record<string, string>
+    type?: StripeAccount['type'] | undefined
+    country?: string | undefined
+    default_currency?: string | undefined
+    email?: string | undefined
+    metadata?: Record<string, string> | undefined
   }): StripeAccount
   /**
    * Adds a card to a customer (`cus_…`) or a connected account (`acct_…`), from a test token
@@ -102,10 +105,16 @@ export interface StripeEmulatorSeed {
   card(
     ownerId: string,
     token?: string | Record<string, unknown>,
-    options?: { metadata?: Record<string, string>; default_for_currency?: boolean },
+    options?: {
+      metadata?: Record<string, string> | undefined
+      default_for_currency?: boolean | undefined
+    },
   ): StripeCard
   /** Adds a bank account to a customer's sources or a connected account's external accounts. */
-  bankAccount(ownerId: string, fields?: Partial<StripeBankAccount>): StripeBankAccount
+  bankAccount(
+    ownerId: string,
+    fields?: { [K in keyof StripeBankAccount]?: StripeBankAccount[K] | undefined },
+  ): StripeBankAccount
   /**
    * Adds a Sources API `source` object (`src_…`, an ACH credit transfer unless `fields` say
    * otherwise) to a customer's sources: a source that is neither a card nor a bank account.

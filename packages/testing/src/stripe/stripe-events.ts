@@ -66,21 +66,21 @@ export type StripeWebhookTarget =
 /** How {@link deliverStripeEvents} delivers. */
 export interface StripeDeliveryOptions {
   /** The signing secret. Default {@link STRIPE_EMULATOR_WEBHOOK_SECRET}. */
-  secret?: string
+  secret?: string | undefined
   /**
    * The `t=` of the signature header, in seconds. Default: the wall clock at each delivery,
    * as Stripe signs each attempt when it sends it (the event's `created` stays what it was).
    */
-  timestamp?: number
+  timestamp?: number | undefined
   /** Deliver in a random order drawn from this seed (the same seed, the same order). */
-  shuffle?: number
+  shuffle?: number | undefined
   /**
    * The share of events (0 to 1) delivered a second time, as Stripe does when an answer is
    * lost. Which ones, and where the copies land, are drawn from `shuffle`'s seed (or 1).
    */
-  duplicate?: number
+  duplicate?: number | undefined
   /** Deliveries in flight at once. Default 1: one after another. */
-  concurrency?: number
+  concurrency?: number | undefined
 }
 
 /** One delivery attempt and what the target answered. */
@@ -109,14 +109,14 @@ export interface StripeEmulatorEvents {
   readonly secret: string
   /** Every event recorded since the last `reset()`, oldest first (copies). */
   list(filter?: {
-    type?: StripeEmulatorEventType | readonly StripeEmulatorEventType[]
+    type?: StripeEmulatorEventType | readonly StripeEmulatorEventType[] | undefined
   }): StripeEvent[]
   /** The events recorded since the last `take()` (a delivery queue), oldest first. */
   take(): StripeEvent[]
   /** Signs one event as Stripe would: the exact body, and its `Stripe-Signature` header. */
   sign(
     event: StripeEvent,
-    options?: { secret?: string; timestamp?: number },
+    options?: { secret?: string | undefined; timestamp?: number | undefined },
   ): { payload: string; signature: string }
   /**
    * Delivers `events` (default: `take()`, every event not delivered yet) to a handler or URL.
@@ -129,7 +129,7 @@ export interface StripeEmulatorEvents {
    */
   deliver(
     target: StripeWebhookTarget,
-    options?: StripeDeliveryOptions & { events?: readonly StripeEvent[] },
+    options?: StripeDeliveryOptions & { events?: readonly StripeEvent[] | undefined },
   ): Promise<StripeDelivery[]>
 }
 
