@@ -116,6 +116,21 @@ describe('startEmulatorServer options', () => {
     }
   })
 
+  it('takes options given as undefined as not given: both emulators on a free loopback port', async () => {
+    const server = await startEmulatorServer({
+      port: undefined,
+      host: undefined,
+      emulators: undefined,
+    })
+    try {
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(server.port).toBeGreaterThan(0)
+      expect([server.stripe, server.marketplace].every(Boolean)).toBe(true)
+    } finally {
+      await server.close()
+    }
+  })
+
   it('frees its port on close()', async () => {
     const first = await startEmulatorServer()
     const { port, url } = first

@@ -52,6 +52,19 @@ describe('setupCardportServer lifecycle', () => {
     }
     expect(getGlobalDispatcher()).toBe(before)
   })
+
+  it('fails unhandled requests under listen({ onUnhandledRequest: undefined }), as under listen()', async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const server = setupCardportServer(ping)
+    server.listen({ onUnhandledRequest: undefined })
+    try {
+      const viaUndici = await rejection(request(`${ORIGIN}/unknown`))
+      expect(viaUndici.code).toBe('CARDPORT_UNHANDLED_REQUEST')
+    } finally {
+      server.close()
+      printed.mockRestore()
+    }
+  })
 })
 
 describe('setupCardportServer', () => {

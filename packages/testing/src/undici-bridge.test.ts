@@ -148,6 +148,17 @@ describe('createUndiciBridge', () => {
     expect((viaFetch.cause as Error).message).toContain('No MSW handler answers')
   })
 
+  it('takes onUnhandledRequest and passthrough given as undefined as not given', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {})
+    const dispatcher = createUndiciBridge({
+      handlers: [echo],
+      onUnhandledRequest: undefined,
+      passthrough: undefined,
+    })
+    const error = await rejection(request(`${ORIGIN}/nothing-here`, { dispatcher }))
+    expect(error).toBeInstanceOf(UnhandledRequestError)
+  })
+
   it('surfaces Response.error() as a dropped connection (UND_ERR_SOCKET)', async () => {
     const dispatcher = createUndiciBridge({
       handlers: [http.post(`${ORIGIN}/drop`, () => HttpResponse.error())],

@@ -464,6 +464,18 @@ describe('options', () => {
     expect(emulator.seed.card().postal_code).toBeNull()
   })
 
+  it('takes options given as undefined as not given', () => {
+    const unset = marketplaceEmulator({
+      origin: undefined,
+      now: undefined,
+      requirePostalCode: undefined,
+    })
+    expect(unset.origin).toBe('https://api.marketplace.test')
+    const card = unset.seed.card()
+    expect(card.postal_code).toBeNull()
+    expect(Math.abs(Date.parse(card.created_at) - Date.now())).toBeLessThan(60_000)
+  })
+
   it.each([
     [{ origin: 'not a url' }, /origin must be an absolute http\(s\) URL/],
     [{ origin: 'https://api.marketplace.test/v1' }, /origin must be an http\(s\) origin/],

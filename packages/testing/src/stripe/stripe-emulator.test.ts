@@ -1,5 +1,6 @@
 import Stripe from 'stripe'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { stripeEmulator } from './stripe-emulator.js'
 import {
   lastResponseHeader,
   rawStripe,
@@ -413,6 +414,14 @@ describe('seeding with undefined fields, as with absent ones', () => {
     const source = emulator.seed.source(customer.id, { currency: undefined, type: undefined })
     expect(source).toMatchObject({ currency: 'usd', type: 'ach_credit_transfer' })
     expect(emulator.state.sources(customer.id)).toEqual([source])
+  })
+
+  it('takes emulator options given as undefined as not given', () => {
+    const unset = stripeEmulator({ origin: undefined, now: undefined, events: undefined })
+    expect(unset.origin).toBe('https://api.stripe.com')
+    const customer = unset.seed.customer()
+    expect(Math.abs(customer.created * 1000 - Date.now())).toBeLessThan(60_000)
+    expect(unset.events.list().map((event) => event.type)).toEqual(['customer.created'])
   })
 
   it('seeds customers and cards with undefined fields and options as without them', () => {

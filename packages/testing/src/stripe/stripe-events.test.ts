@@ -276,6 +276,22 @@ describe('signing and delivering events', () => {
     expect([absent, given, signed].map((entry) => signedWith(entry!))).toEqual([true, true, true])
   })
 
+  it('delivers with options given as undefined as with none: in order, with the default secret', async () => {
+    const events = [event(1), event(2), event(3)]
+    const deliveries = await deliverStripeEvents(events, () => undefined, {
+      secret: undefined,
+      timestamp: undefined,
+      shuffle: undefined,
+      duplicate: undefined,
+      concurrency: undefined,
+    })
+    expect(deliveries.map((delivery) => delivery.event.id)).toEqual(events.map((e) => e.id))
+    for (const { payload, signature } of deliveries) {
+      const timestamp = Number(/^t=(\d+),/.exec(signature)?.[1])
+      expect(signature).toBe(signStripeEvent(payload, STRIPE_EMULATOR_WEBHOOK_SECRET, timestamp))
+    }
+  })
+
   it('posts to a URL with undici, past MSW, with Stripe’s headers and the raw body', async () => {
     const seen: Array<{ headers: Record<string, unknown>; body: string }> = []
     const server = createServer((request, response) => {

@@ -1,0 +1,71 @@
+import { randomUUID } from 'node:crypto'
+import { MEMORY_PROVIDER_CAPABILITIES, memoryProvider, memoryStore } from '@cardport/core'
+import { describe, expect, it, vi } from 'vitest'
+import { cardProviderChecks, type SuiteData } from './card-provider-checks.js'
+import { cardStoreChecks } from './card-store-checks.js'
+import { type CardProviderSuiteOptions, runCardProviderCheck } from './describe-card-provider.js'
+import { runCardStoreCheck } from './describe-card-store.js'
+
+// An option given as `undefined` is what `exactOptionalPropertyTypes` lets a caller write for a
+// value it may not have (`currency: config.currency`): the suites take it as one not given.
+
+const ABSENT = {
+  capabilities: MEMORY_PROVIDER_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'] },
+}
+
+const GIVEN_UNDEFINED = {
+  ...ABSENT,
+  sources: { ...ABSENT.sources, declined: undefined, invalid: undefined, details: undefined },
+  accountSources: undefined,
+  currency: undefined,
+  otherCurrency: undefined,
+  missingCardId: undefined,
+  nonCards: undefined,
+  timeout: undefined,
+}
+
+const titles = (suite: object) =>
+  cardProviderChecks(suite as SuiteData).map((check) => `${check.group}: ${check.title}`)
+
+describe('conformance options given as undefined', () => {
+  it('registers the provider checks it registers without them', () => {
+    expect(titles(GIVEN_UNDEFINED)).toEqual(titles(ABSENT))
+  })
+
+  it('passes the memory provider with them, and an undefined requestCount and teardown', async () => {
+    const options = {
+      ...GIVEN_UNDEFINED,
+      setup: () => {
+        const provider = memoryProvider()
+        return {
+          provider,
+          owners: {
+            customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+            account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+          },
+          readRawCard: (owner: { type: 'customer' | 'account'; id: string }, cardId: string) =>
+            provider.getCard(owner, cardId),
+          requestCount: undefined,
+          teardown: undefined,
+        }
+      },
+    } as unknown as Omit<CardProviderSuiteOptions, 'name'>
+    const failed: string[] = []
+    for (const check of cardProviderChecks(GIVEN_UNDEFINED as unknown as SuiteData)) {
+      await runCardProviderCheck(options, check).catch(() => failed.push(check.title))
+    }
+    expect(failed).toEqual([])
+  })
+
+  it('closes the store itself when the fixture gives teardown: undefined', async () => {
+    const store = memoryStore()
+    const close = vi.spyOn(store, 'close')
+    const [check] = cardStoreChecks()
+    await runCardStoreCheck(
+      { setup: () => ({ store, readRow: undefined, teardown: undefined }) },
+      check!,
+    )
+    expect(close).toHaveBeenCalledOnce()
+  })
+})
