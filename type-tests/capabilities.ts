@@ -51,6 +51,8 @@ export async function marketplace(): Promise<void> {
   await provider.updateCard(account, 'CC1', { expMonth: 1, expYear: 2030 })
   // @ts-expect-error the marketplace holds accounts' cards only
   await provider.createCard(customer, { source: 'CC1' })
+  // @ts-expect-error and lists accounts' cards only
+  listAll(provider, customer)
   await provider.updateCard(account, 'CC1', { metadata: { order: '1' } })
   await provider.invalidateCard(account, 'CC1')
   await provider.createCard(account, {
@@ -99,6 +101,20 @@ export async function custom(card: Card): Promise<CardProvider> {
   await provider.updateCard(account, 'v_1', { holderName: 'Ada' })
   // @ts-expect-error the vault holds accounts' cards only
   await provider.getCard(customer, 'v_1')
+  // @ts-expect-error nor lists a customer's
+  listAll(provider, customer)
+  await toArray(listAll(provider, account), { limit: 10 })
+  const writeOnly = defineCardProvider({
+    name: 'write-only',
+    capabilities: { ...VAULT_CAPABILITIES, listCards: false, getCard: false },
+    createCard: async () => card,
+    updateCard: async () => card,
+    setDefaultCard: async () => card,
+    invalidateCard: async () => card,
+    parseCard: () => null,
+  })
+  // @ts-expect-error a provider that cannot list cards has nothing for listAll
+  listAll(writeOnly, account)
   await provider.updateCard(account, 'v_1', { metadata: { a: 'b' } })
   return provider
 }

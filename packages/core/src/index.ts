@@ -74,9 +74,11 @@ export {
   ProviderMetadataSchema,
 } from './metadata.js'
 export {
+  type CardLister,
   decodeCursor,
   encodeCursor,
   type ListAllOptions,
+  type ListedOwner,
   listAll,
   type Page,
   TO_ARRAY_HARD_CAP,

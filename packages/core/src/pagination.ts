@@ -20,26 +20,40 @@ export interface ListAllOptions {
 /** The largest number of items {@link toArray} will ever collect. */
 export const TO_ARRAY_HARD_CAP = 10_000
 
+/** What {@link listAll} reads of a provider: its name and `listCards`. */
+export type CardLister = Pick<CardProvider, 'listCards' | 'name'>
+
+/**
+ * The owner a provider's `listCards` takes: where the provider's capabilities are known, only
+ * the owner types it holds, and nothing at all (`never`) when it cannot list cards. Any owner
+ * for a `listCards` that takes no arguments.
+ */
+export type ListedOwner<P extends CardLister> =
+  Parameters<P['listCards']> extends [] ? Owner : Parameters<P['listCards']>[0]
+
 /**
  * Every card of an owner, page by page. Only one page is held in memory at a time, so it is
- * safe on owners with any number of cards.
+ * safe on owners with any number of cards. Where the provider's capabilities are known, an owner
+ * type it does not hold, or a provider that cannot list cards, is a compile error, as a direct
+ * `listCards` call would be.
  *
  * @example
  * ```ts
  * for await (const card of listAll(provider, owner)) console.log(card.last4)
  * ```
  */
-export async function* listAll(
-  provider: Pick<CardProvider, 'listCards' | 'name'>,
-  owner: Owner,
+export async function* listAll<P extends CardLister>(
+  provider: P,
+  owner: ListedOwner<P>,
   options: ListAllOptions = {},
 ): AsyncGenerator<Card, void, undefined> {
+  const lister: CardLister = provider
   const limit = options.pageSize ?? 100
   let cursor: string | undefined
   do {
     options.signal?.throwIfAborted()
-    const page = await provider.listCards(
-      owner,
+    const page = await lister.listCards(
+      owner as Owner,
       cursor === undefined ? { limit } : { limit, cursor },
     )
     yield* page.data
