@@ -383,7 +383,13 @@ describe('compiledCardSchema', () => {
       { nickname: 4 },
       { '': 'x' },
     ),
-    fc.anything(),
+    fc.anything({
+      withNullPrototype: true,
+      withDate: true,
+      withMap: true,
+      withBoxedValues: true,
+      withSparseArray: true,
+    }),
   )
   const field = (object: string, keys: readonly string[]) =>
     fc.constantFrom(...keys).map((key) => [object, key])
