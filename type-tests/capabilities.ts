@@ -5,9 +5,12 @@ import {
   type CardProvider,
   createCardSync,
   defineCardProvider,
+  type ListOptions,
   listAll,
   memoryProvider,
   memoryStore,
+  type Owner,
+  type Page,
   type ProviderCapabilities,
   toArray,
 } from '@cardport/core'
@@ -153,4 +156,52 @@ export async function switching(provider: CardProvider): Promise<Card[]> {
     void item
   }
   return toArray(listAll(provider, customer), { limit: 100 })
+}
+
+/** What listAll is given by code that does not hold a provider of a known type. */
+export async function listers(
+  which: boolean,
+  general: CardProvider,
+  picked: Pick<CardProvider, 'listCards' | 'name'>,
+  owner: Owner,
+): Promise<void> {
+  const either = which
+    ? stripeProvider({ apiKey: 'k' })
+    : marketplaceProvider({ baseUrl: 'https://mp.test', marketplaceId: 'MP1', secret: 's' })
+  listAll(either, account)
+  listAll(general, owner)
+  listAll(picked, owner)
+  listAll({ name: general.name, listCards: general.listCards }, owner)
+  await toArray(listAll(memoryProvider(), owner, { pageSize: 5 }), { limit: 5 })
+
+  const page: Page<Card> = { data: [], hasMore: false, nextCursor: null }
+  const overloaded: {
+    name: string
+    listCards(owner: Owner, options?: ListOptions): Promise<Page<Card>>
+    listCards(ownerId: string): Promise<Page<Card>>
+  } = { name: 'overloaded', listCards: async () => page }
+  // TypeScript reads the last signature only: listAll still takes an owner, and only an owner.
+  listAll(overloaded, owner)
+  // @ts-expect-error an owner id is not an owner
+  listAll(overloaded, 'cus_1')
+  const generic = {
+    name: 'generic',
+    listCards: async <O extends Owner>(_owner: O, _options?: ListOptions) => page,
+  }
+  listAll(generic, customer)
+  const optional = { name: 'optional', listCards: async (_owner?: Owner) => page }
+  listAll(optional, owner)
+  // @ts-expect-error listAll lists an owner's cards: it needs the owner
+  listAll(optional, undefined)
+  listAll({ name: 'no-arguments', listCards: async () => page }, owner)
+}
+
+/** A helper generic over the provider's capabilities, as a library around cardport writes. */
+export function genericHelpers<C extends ProviderCapabilities, P extends CardProvider>(
+  provider: CardProvider<C>,
+  other: P,
+  owner: Owner,
+): void {
+  listAll(provider, owner)
+  listAll(other, owner)
 }

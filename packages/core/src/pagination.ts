@@ -26,10 +26,16 @@ export type CardLister = Pick<CardProvider, 'listCards' | 'name'>
 /**
  * The owner a provider's `listCards` takes: where the provider's capabilities are known, only
  * the owner types it holds, and nothing at all (`never`) when it cannot list cards. Any owner
- * for a `listCards` that takes no arguments.
+ * for a `listCards` that takes no arguments, or whose first parameter is not an owner: TypeScript
+ * reads only the last signature of an overloaded `listCards` (its `(ownerId: string)` would
+ * otherwise make `listAll` take a string), and an optional owner would let `undefined` through.
  */
 export type ListedOwner<P extends CardLister> =
-  Parameters<P['listCards']> extends [] ? Owner : Parameters<P['listCards']>[0]
+  Parameters<P['listCards']> extends []
+    ? Owner
+    : Parameters<P['listCards']>[0] extends Owner
+      ? Parameters<P['listCards']>[0]
+      : Owner
 
 /**
  * Every card of an owner, page by page. Only one page is held in memory at a time, so it is
