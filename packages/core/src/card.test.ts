@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
@@ -320,6 +321,18 @@ describe('compiledCardSchema', () => {
     expect(() => z.compile(CardSchema, { strict: true })).not.toThrow()
     expect(compiledCardSchema()).not.toBe(CardSchema)
     expect(compiledCardSchema()).toBe(compiledCardSchema())
+  })
+
+  // z.compile came in zod 4.5.0, and changed much up to 4.6.7, the version this property was
+  // run on when the core took it up. With 4.1 to 4.4, which `^4.1.0` allowed, every card read
+  // from a provider threw "z.compile is not a function".
+  it('comes with a zod whose z.compile the property below was run on', () => {
+    const manifest = JSON.parse(
+      readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+    ) as { dependencies: Record<string, string> }
+    const range = /^\^4\.(\d+)\.(\d+)$/.exec(manifest.dependencies.zod ?? '')
+    expect(range).not.toBeNull()
+    expect(Number(range?.[1]) * 1000 + Number(range?.[2])).toBeGreaterThanOrEqual(6 * 1000 + 7)
   })
 
   it('returns a copy of a valid card, never the card or one of its objects', () => {
