@@ -10,9 +10,14 @@
 export function definedFields<T extends object>(
   fields: T,
 ): { [K in keyof T]?: Exclude<T[K], undefined> } {
-  const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(fields)) {
-    if (value !== undefined) out[key] = value
+  // What a spread copies, less the undefined entries: symbol keys too, and an own `__proto__`
+  // as a field (an assignment would set the copy's prototype instead).
+  const out: Record<PropertyKey, unknown> = {}
+  for (const key of Reflect.ownKeys(fields)) {
+    if (!Object.prototype.propertyIsEnumerable.call(fields, key)) continue
+    const value = (fields as Record<PropertyKey, unknown>)[key]
+    if (value === undefined) continue
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true })
   }
   return out as { [K in keyof T]?: Exclude<T[K], undefined> }
 }
