@@ -345,6 +345,65 @@ describe('compiledCardSchema', () => {
     expect(parsed.metadata).not.toBe(card.metadata)
   })
 
+  it('answers as CardSchema for cards that are not plain data', () => {
+    const card = seeds[0] as Card
+    const withGetter = { ...card }
+    Object.defineProperty(withGetter, 'last4', { get: () => '4242', enumerable: true })
+    const throwing = { ...card }
+    Object.defineProperty(throwing, 'currency', {
+      get: () => {
+        throw new Error('currency unavailable')
+      },
+    })
+    const consistentProxy = new Proxy(
+      { ...card },
+      { get: (target, key) => Reflect.get(target, key), has: (target, key) => key in target },
+    )
+    const inputs: unknown[] = [
+      withGetter,
+      Object.freeze({ ...card, owner: Object.freeze({ ...card.owner }) }),
+      Object.create(card),
+      { ...card, toJSON: () => ({}) },
+      {
+        ...card,
+        metadata: new (class Pairs {
+          nickname = 'work'
+        })(),
+      },
+      { ...card, metadata: { nickname: 'work', [Symbol('tag')]: 'x' } },
+      { ...card, createdAt: new Date(0) },
+      consistentProxy,
+    ]
+    for (const input of inputs) {
+      expect(outcome(compiledCardSchema(), input)).toStrictEqual(outcome(CardSchema, input))
+    }
+    expect(() => compiledCardSchema().safeParse(throwing)).toThrow('currency unavailable')
+    expect(() => CardSchema.safeParse(throwing)).toThrow('currency unavailable')
+  })
+
+  // The fast path reads a valid card once, as CardSchema does. It gives up at the first field it
+  // refuses and zod's ordinary parse reads the card again, for the issues: a getter runs twice,
+  // and one that answers otherwise the second time is judged on what the second read gives.
+  // Cards read from providers are plain data.
+  it('reads each field of a valid card once, and of an invalid card twice', () => {
+    const card = seeds[0] as Card
+    const reads = (expMonth: number) => {
+      let count = 0
+      const input = { ...card, expMonth }
+      Object.defineProperty(input, 'brand', {
+        get: () => {
+          count++
+          return card.brand
+        },
+        enumerable: true,
+      })
+      compiledCardSchema().safeParse(input)
+      return count
+    }
+    expect(reads(1)).toBe(1)
+    expect(reads(13)).toBe(2)
+  })
+
   // Values on the edge of one of the Card's rules, or across it.
   const edgeValue = fc.oneof(
     fc.constantFrom<unknown>(

@@ -141,9 +141,14 @@ let compiledCard: typeof CardSchema | undefined
 /**
  * {@link CardSchema} compiled by zod (`z.compile`): the same output and the same issues, about 4×
  * faster on a valid card (`bench/normalize.mjs`); an invalid card falls back to zod's ordinary
- * parse for its issues. The core checks every card a provider returns with it. It is compiled
- * the first time it is asked for (a few milliseconds, once), not at import; where `new Function`
- * is not allowed (a strict Content-Security-Policy) it is `CardSchema` itself.
+ * parse for its issues, which reads the card a second time: a getter runs twice, and one that
+ * answers otherwise the second time is judged on the second read (`CardSchema` judges the
+ * first). The fast path does not ask a Proxy's `has` trap, so a Proxy that says a field is
+ * absent while giving its value passes, where `CardSchema` refuses it. Plain data, what
+ * providers return, is not affected. The core checks every card a provider returns with it.
+ * It is compiled the first time it is asked for (a few milliseconds, once), not at import;
+ * where `new Function` is not allowed (a strict Content-Security-Policy) it is `CardSchema`
+ * itself.
  *
  * @example
  * ```ts
