@@ -14,8 +14,8 @@ import { main } from './lib.mjs'
 const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 
-function coldImportMs(specifier, runs) {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t))`
+/** Runs `script` in `runs` fresh Node processes; the median of the milliseconds each prints. */
+function medianOfFreshRuns(script, runs) {
   const times = []
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: here })
@@ -23,6 +23,13 @@ function coldImportMs(specifier, runs) {
   }
   times.sort((a, b) => a - b)
   return times[Math.floor(times.length / 2)]
+}
+
+function coldImportMs(specifier, runs) {
+  return medianOfFreshRuns(
+    `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t))`,
+    runs,
+  )
 }
 
 // A valid card, for the first parse after a cold import.
@@ -59,14 +66,10 @@ const CARD = {
  * the Card schema then (not at import), so its first card carries that cost once.
  */
 function firstCardMs(schemaExpression, runs) {
-  const script = `const core = await import('@cardport/core'); const card = ${JSON.stringify(CARD)}; const t = performance.now(); ${schemaExpression}.parse(card); process.stdout.write(String(performance.now() - t))`
-  const times = []
-  for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: here })
-    times.push(Number(out.toString()))
-  }
-  times.sort((a, b) => a - b)
-  return times[Math.floor(times.length / 2)]
+  return medianOfFreshRuns(
+    `const core = await import('@cardport/core'); const card = ${JSON.stringify(CARD)}; const t = performance.now(); ${schemaExpression}.parse(card); process.stdout.write(String(performance.now() - t))`,
+    runs,
+  )
 }
 
 async function gzippedSize(external) {
