@@ -436,4 +436,11 @@ describe('seeding with undefined fields, as with absent ones', () => {
     const external = emulator.seed.card(account.id, undefined, { default_for_currency: undefined })
     expect(external).toMatchObject({ funding: 'debit', default_for_currency: true })
   })
+
+  it('seeds a card from a card hash whose object and other fields are undefined', () => {
+    const customer = emulator.seed.customer()
+    const hash = { object: undefined, number: '4242424242424242', exp_month: 12, exp_year: 2040 }
+    const card = emulator.seed.card(customer.id, { ...hash, name: undefined })
+    expect(card).toMatchObject({ object: 'card', last4: '4242', exp_year: 2040, name: null })
+  })
 })

@@ -318,8 +318,9 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       return copy(state.createAccount({ type: 'custom', ...definedFields(fields) }))
     },
     card(ownerId, token, cardOptions = {}) {
+      // A card hash is a card; an undefined field (its `object` too) is one not given.
+      const input = typeof token === 'object' ? { object: 'card', ...definedFields(token) } : token
       if (ownerId.startsWith('acct_')) {
-        const input = typeof token === 'object' ? { object: 'card', ...token } : token
         const card = state.addExternalAccount(ownerId, {
           external_account: input ?? 'tok_visa_debit',
           ...(cardOptions.metadata ? { metadata: cardOptions.metadata } : {}),
@@ -327,7 +328,6 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         })
         return copy(card as StripeCard)
       }
-      const input = typeof token === 'object' ? { object: 'card', ...token } : token
       const resolved = state.resolveCard(input ?? 'tok_visa', 'source')
       return copy(
         state.attachToCustomer(ownerId, resolved, {
