@@ -66,8 +66,8 @@ export function stripeConformanceSuite(
       fixtures.resources.customer,
       fixtures.resources.token,
     ],
-    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
-    ...(options.otherCurrency === undefined ? {} : { otherCurrency: options.otherCurrency }),
+    timeout: options.timeout,
+    otherCurrency: options.otherCurrency,
     setup: () => {
       const stripe = options.client()
       let requests = 0
