@@ -753,13 +753,13 @@ describe('CardSync.reconcile', () => {
     }
     const owners = customers(20)
 
-    it('reads `concurrency × 4` owners a listByOwners, and no owner on its own', async () => {
+    it('reads `concurrency × 8` owners a listByOwners, and no owner on its own', async () => {
       for (const owner of owners) await drift(owner)
       const { counted, reads } = countingStore()
       const report = await createCardSync({ provider, store: counted }).reconcile(owners, {
         concurrency: 2,
       })
-      expect(reads).toEqual({ listByOwner: 0, listByOwners: [8, 8, 4] })
+      expect(reads).toEqual({ listByOwner: 0, listByOwners: [16, 4] })
       expect(report.removed).toHaveLength(20)
       for (const owner of owners) await expectStoreEqualsProvider(owner)
     })

@@ -27,7 +27,7 @@ export interface CardSyncOptions {
   store: CardStore
   /**
    * Owners whose cards `reconcile` reads from the provider at once, 1 to 256. Default 4. Up to
-   * four times as many more wait for their store writes meanwhile.
+   * seven times as many more wait for their store writes meanwhile (at most 1,024 in all).
    */
   concurrency?: number | undefined
   /**
@@ -364,8 +364,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const source = owners ?? store.listOwners(provider.name)
       let done = 0
       const limit = reconcileOptions.concurrency ?? concurrency
-      // More owners than read at once: while some wait for their store write, others read.
-      const inFlight = Math.min(limit * 4, 1024)
+      // More owners than read at once: while some wait for their store write, others read,
+      // and the waiting ones make group writes of several hundred cards.
+      const inFlight = Math.min(limit * 8, 1024)
       const queue = prefetchStoredCards(
         isOwner(source) ? [source] : source,
         store,
@@ -377,8 +378,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const retrySignal = stops.length > 1 ? AbortSignal.any(stops) : stops[0]
       const run: ReconcileRun = {
         reading: pLimit(limit),
-        // The owners that finish reading at about the same moment write their cards together.
-        write: createGroupWriter(store),
+        readersWriting: 0,
+        // Owners write their cards together. The batches handed over wait for more while an
+        // owner still reads and the owners waiting leave the readers their places: a fuller
+        // group costs the store less per card.
+        write: createGroupWriter(store, {
+          holdFor: (queued) =>
+            queued.batches < inFlight - limit && run.reading.activeCount > run.readersWriting,
+        }),
         signal: reconcileOptions.signal,
       }
       await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
@@ -455,7 +462,15 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             drift.updated.push({ owner, cardId: card.id })
           } else if (existing.isDefault === card.isDefault) continue
           batch.push(card)
-          if (batch.length >= 100) await flush()
+          if (batch.length >= 100) {
+            // While it waits for its write, this owner reads nothing: no batch waits for it.
+            run.readersWriting++
+            try {
+              await flush()
+            } finally {
+              run.readersWriting--
+            }
+          }
         }
         // The owner's place goes to the next one a turn of the event loop later: by then the
         // HTTP connection of its last page is back in the agent's pool, and the next owner's
@@ -467,6 +482,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // One it does not know is a failure: a key of another account knows none of the owners,
       // and reading that as "no cards" would empty the store.
       if (!isOwnerDeleted(error)) throw error
+    } finally {
+      // One reader fewer: the batches held for more may have to go now.
+      run.write.nudge()
     }
     await flush()
 
@@ -596,6 +614,8 @@ function mergeInto(report: DriftReport, partial: OwnerDrift) {
 interface ReconcileRun {
   /** Admits an owner's provider reads: `concurrency` owners at once. */
   reading: LimitFunction
+  /** Owners admitted by `reading` that wait for a write of their cards in the middle. */
+  readersWriting: number
   /** Writes an owner's batch, together with other owners' (see createGroupWriter). */
   write: GroupWriter
   /** The run's signal: checked before each page of an owner's cards. */

@@ -3,7 +3,8 @@ import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import type { Card, Owner } from './card.js'
 import { createCardSync } from './card-sync.js'
-import { createGroupWriter } from './group-writer.js'
+import { InvalidRequestError } from './errors.js'
+import { createGroupWriter, type QueuedBatches } from './group-writer.js'
 import { memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import type { CardProvider } from './provider.js'
@@ -63,6 +64,100 @@ describe('createGroupWriter', () => {
   })
 })
 
+describe('createGroupWriter holdFor', () => {
+  it('keeps the batches back while holdFor waits, and writes them all at the nudge that ends it', async () => {
+    const { store, calls } = recordingStore()
+    let hold = true
+    const asked: QueuedBatches[] = []
+    const write = createGroupWriter(store, {
+      holdFor: (queued) => {
+        asked.push(queued)
+        return hold
+      },
+    })
+    const written = [
+      write([sampleCard('a1', customer('cus_a')), sampleCard('a2', customer('cus_a'))], 1),
+      write([sampleCard('b1', customer('cus_b'))], 2),
+    ]
+    await nextTurns(3)
+    const later = write([sampleCard('c1', customer('cus_c'))], 3)
+    await nextTurns(3)
+    expect(calls).toEqual([])
+    expect(asked.at(-1)).toEqual({ batches: 3, cards: 4 })
+
+    hold = false
+    write.nudge()
+    await Promise.all([...written, later])
+    expect(calls).toEqual([{ ids: ['a1', 'a2', 'b1', 'c1'], observedAt: 1 }])
+  })
+
+  it('writes a full group of 1,000 cards even while holdFor waits', async () => {
+    const { store, calls } = recordingStore()
+    const write = createGroupWriter(store, { holdFor: () => true })
+    const batch = (owner: string) =>
+      Array.from({ length: 500 }, (_, i) => sampleCard(`${owner}_${i}`, customer(owner)))
+    const first = write(batch('cus_a'), 1)
+    await nextTurns(3)
+    expect(calls).toEqual([])
+    await Promise.all([first, write(batch('cus_b'), 2)])
+    expect(calls.map((call) => call.ids.length)).toEqual([1000])
+  })
+})
+
+describe('CardSync.reconcile holds batches for fuller groups', () => {
+  it('writes many owners in a few groups', async () => {
+    const memory = memoryProvider()
+    const owners = customers(40)
+    for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
+    const provider = slowProvider(memory)
+    const { store, calls } = recordingStore()
+    const report = await createCardSync({ provider, store }).reconcile(owners, { concurrency: 4 })
+
+    expect(report.failed).toEqual([])
+    expect(report.cardsSeen).toBe(40)
+    // 4 owners read at once, 4 × 8 in flight: most of the 40 wait for each other.
+    expect(calls.length).toBeLessThanOrEqual(4)
+    for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(1)
+  })
+
+  it('does not hold batches for owners that wait for their own write in the middle of reading', async () => {
+    const memory = memoryProvider()
+    const owners = customers(3)
+    // 150 cards an owner: each writes its first 100 before it has read them all.
+    for (const owner of owners) {
+      for (let i = 0; i < 150; i++) await memory.createCard(owner, { source: 'tok_visa' })
+    }
+    const { store } = recordingStore()
+    const report = await createCardSync({ provider: slowProvider(memory), store }).reconcile(
+      owners,
+      { concurrency: 2 },
+    )
+    expect(report.failed).toEqual([])
+    for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(150)
+  })
+
+  it('writes the held batches when the last owner still reading fails', async () => {
+    const memory = memoryProvider()
+    const owners = customers(2)
+    for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
+    const [healthy, failing] = owners as [Owner, Owner]
+    const provider: CardProvider = {
+      ...memory,
+      async listCards(owner, options) {
+        // The failing owner fails after the healthy one has handed its batch over.
+        await new Promise((resolve) => setTimeout(resolve, owner.id === failing.id ? 20 : 1))
+        if (owner.id === failing.id) throw new InvalidRequestError('no such owner here')
+        return memory.listCards(owner, options)
+      },
+    }
+    const { store } = recordingStore()
+    const report = await createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
+
+    expect(report.failed.map((failure) => failure.owner)).toEqual([failing])
+    expect(await ids(store, healthy.id)).toHaveLength(1)
+  })
+})
+
 describe('CardSync.reconcile writes owners together', () => {
   it('stores every owner in fewer writes than owners, and fails only the owner whose write fails', async () => {
     const provider = memoryProvider()
@@ -91,7 +186,7 @@ describe('CardSync.reconcile writes owners together', () => {
 describe('CardSync.reconcile overlaps reading and writing', () => {
   it('reads `concurrency` owners at once, and reads on while earlier owners wait for their writes', async () => {
     const memory = memoryProvider()
-    const owners = customers(10)
+    const owners = customers(20)
     for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
     let reading = 0
     let mostReading = 0
@@ -110,18 +205,22 @@ describe('CardSync.reconcile overlaps reading and writing', () => {
         }
       },
     }
-    // The first write is held: reading goes on, 2 owners at a time, until the eight owners in
-    // flight (4 × concurrency) all wait for their writes.
-    const { store, release } = recordingStore({ hold: true })
+    // The first write (of the 14 owners that leave the readers their places) is held: reading
+    // goes on, 2 owners at a time, until the 16 owners in flight (8 × concurrency) all wait for
+    // their writes, and stops there.
+    const { store, calls, release } = recordingStore({ hold: true })
     const reconciling = createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
-    await until(() => listed === 8 && reading === 0)
+    await until(() => listed === 16 && reading === 0)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(listed).toBe(16)
+    expect(calls.map((call) => call.ids.length)).toEqual([14])
     release()
     const report = await reconciling
 
     expect(mostReading).toBe(2)
-    expect(listed).toBe(10)
+    expect(listed).toBe(20)
     expect(report.failed).toEqual([])
-    expect(report.cardsSeen).toBe(10)
+    expect(report.cardsSeen).toBe(20)
     for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(1)
   })
 })
@@ -180,6 +279,22 @@ async function until(condition: () => boolean): Promise<void> {
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('timed out waiting')
     await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+}
+
+/** Lets `count` turns of the event loop go by. */
+async function nextTurns(count: number): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** `memory`, with each page of cards a millisecond away, as over a network. */
+function slowProvider(memory: CardProvider): CardProvider {
+  return {
+    ...memory,
+    async listCards(owner, options) {
+      await new Promise((resolve) => setTimeout(resolve, 1))
+      return memory.listCards(owner, options)
+    },
   }
 }
 

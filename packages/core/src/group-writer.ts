@@ -1,8 +1,33 @@
 import type { Card } from './card.js'
 import type { CardStore } from './store.js'
 
-/** Hands one owner's batch to a {@link GroupWriter}; resolves once it is in the store. */
-export type GroupWriter = (cards: readonly Card[], observedAt: number) => Promise<void>
+/** Hands owners' batches to one store write; see {@link createGroupWriter}. */
+export interface GroupWriter {
+  /** Hands one owner's batch over; resolves once it is in the store. */
+  (cards: readonly Card[], observedAt: number): Promise<void>
+  /**
+   * Asks `holdFor` again, a turn of the event loop later: call it when its answer may have
+   * changed without a batch being handed over (an owner stopped reading without one).
+   */
+  nudge(): void
+}
+
+/** What the batches waiting for a write come to. */
+export interface QueuedBatches {
+  batches: number
+  cards: number
+}
+
+/** Options of {@link createGroupWriter}. */
+export interface GroupWriterOptions {
+  /**
+   * Whether to wait for more batches before writing the queued ones. Asked a turn of the event
+   * loop after each batch is handed over and after each {@link GroupWriter.nudge}; a `false`
+   * writes them. It must answer `false` once no more batches can come, or they wait for ever.
+   * Default: never wait.
+   */
+  holdFor?: ((queued: QueuedBatches) => boolean) | undefined
+}
 
 /** Most cards one grouped `upsertMany` writes. */
 const MAX_GROUP_CARDS = 1000
@@ -16,10 +41,11 @@ interface Pending {
 
 /**
  * Group commit for the owners a reconcile works on at once. Each owner hands its batch over and
- * waits; the writer writes every batch handed over in the same turn of the event loop, and
- * those handed over while a write is in flight, in one `upsertMany` of up to 1,000 cards: one
- * transaction (and, on a database server, a few round trips) for several owners instead of one
- * each. A store's cost is per transaction far more than per card.
+ * waits; the writer writes the batches handed over until then, and those handed over while a
+ * write is in flight, in one `upsertMany` of up to 1,000 cards: one transaction (and, on a
+ * database server, a few round trips) for several owners instead of one each. A store's cost is
+ * per transaction far more than per card. `holdFor` lets the caller keep batches back while
+ * more are on their way, for fuller groups.
  *
  * A group is written with the oldest `observedAt` of its batches, so that it is never taken
  * for newer than what any of them read. When a grouped write fails, each batch of the group is
@@ -28,9 +54,12 @@ interface Pending {
  *
  * @internal
  */
-export function createGroupWriter(store: CardStore): GroupWriter {
+export function createGroupWriter(store: CardStore, options: GroupWriterOptions = {}): GroupWriter {
+  const holdFor = options.holdFor ?? (() => false)
   const queue: Pending[] = []
+  let queuedCards = 0
   let draining = false
+  let asking = false
 
   const writeOne = async (batch: Pending) => {
     try {
@@ -55,28 +84,49 @@ export function createGroupWriter(store: CardStore): GroupWriter {
     for (const batch of group) batch.resolve()
   }
 
-  const drain = async () => {
+  /** The next group: whole batches, up to MAX_GROUP_CARDS (or one larger batch on its own). */
+  const takeGroup = (): Pending[] => {
+    const group: Pending[] = []
+    let cards = 0
     while (queue.length > 0) {
-      const group: Pending[] = []
-      let cards = 0
-      while (queue.length > 0) {
-        const next = queue[0] as Pending
-        if (group.length > 0 && cards + next.cards.length > MAX_GROUP_CARDS) break
-        group.push(next)
-        cards += next.cards.length
-        queue.shift()
-      }
-      await writeGroup(group)
+      const next = queue[0] as Pending
+      if (group.length > 0 && cards + next.cards.length > MAX_GROUP_CARDS) break
+      group.push(next)
+      cards += next.cards.length
+      queue.shift()
     }
-    draining = false
+    queuedCards -= cards
+    return group
   }
 
-  return (cards, observedAt) =>
+  /** Whether the queued batches go now: a full group does, the rest unless `holdFor` waits. */
+  const ready = () =>
+    queue.length > 0 &&
+    (queuedCards >= MAX_GROUP_CARDS || !holdFor({ batches: queue.length, cards: queuedCards }))
+
+  const drain = async () => {
+    draining = true
+    do await writeGroup(takeGroup())
+    while (ready())
+    draining = false
+    if (queue.length > 0) ask()
+  }
+
+  // After the I/O of this turn: the owners whose pages arrived with this one join the group.
+  const ask = () => {
+    if (asking || draining) return
+    asking = true
+    setImmediate(() => {
+      asking = false
+      if (!draining && ready()) void drain()
+    })
+  }
+
+  const write = (cards: readonly Card[], observedAt: number) =>
     new Promise<void>((resolve, reject) => {
       queue.push({ cards, observedAt, resolve, reject })
-      if (draining) return
-      draining = true
-      // After the I/O of this turn: the owners whose pages arrived with this one join the group.
-      setImmediate(() => void drain())
+      queuedCards += cards.length
+      ask()
     })
+  return Object.assign(write, { nudge: ask })
 }
