@@ -153,12 +153,25 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
    * `upsertMany`'s path: the rules of {@link write} in fewer statements, and no row read back.
    * A card that is not a default displaces nothing, so it needs no look at its row first: the
    * upsert's own `WHERE` refuses a write older than the row, and a tombstone (which exists only
-   * while there is no row) is read once, to refuse an older write or to be removed by a newer
-   * one. Each owner's row is written once per batch. A default card checks its row's age
-   * before it clears the owner's other default, as `upsert` does, without reading its row back.
+   * while there is no row) refuses an older write or is removed by a newer one. The owner's
+   * tombstones are read in one query, the first time the batch meets the owner: a tombstone can
+   * only go during the batch with a write of its card that it let in, and the batch has one
+   * `observedAt`, so it would let that card in again. Each owner's row is written once per
+   * batch. A default card checks its row's age before it clears the owner's other default, as
+   * `upsert` does, without reading its row back.
    */
   const writeBatch = (cards: readonly Card[], observedAt: number | undefined, at: string) => {
     const ownersWritten = new Set<string>()
+    const tombstonesByOwner = new Map<string, Map<string, number>>()
+    const tombstonesOf = (key: ScopeParams, ownerKey: string) => {
+      let tombstones = tombstonesByOwner.get(ownerKey)
+      if (tombstones === undefined) {
+        const rows = sql.listTombstones.all(...key) as { card_id: string; observed_at: number }[]
+        tombstones = new Map(rows.map((row) => [row.card_id, row.observed_at]))
+        tombstonesByOwner.set(ownerKey, tombstones)
+      }
+      return tombstones
+    }
     for (const card of cards) {
       if (card.isDefault) {
         const key = scopeParams({ provider: card.provider, owner: card.owner })
@@ -169,15 +182,15 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
         continue
       }
       const key = scopeParams({ provider: card.provider, owner: card.owner })
-      const tombstone = tombstoneOf(key, card.id)
-      if (observedAt !== undefined && tombstone !== null && observedAt < tombstone) continue
       const ownerKey = key.join('\u0000')
+      const tombstone = tombstonesOf(key, ownerKey).get(card.id)
+      if (observedAt !== undefined && tombstone !== undefined && observedAt < tombstone) continue
       if (!ownersWritten.has(ownerKey)) {
         sql.insertOwner.run(...key)
         ownersWritten.add(ownerKey)
       }
       sql.writeCard.run(...cardValues(card), at, observedAt ?? null)
-      if (tombstone !== null) sql.deleteTombstone.run(...key, card.id)
+      if (tombstone !== undefined) sql.deleteTombstone.run(...key, card.id)
     }
   }
 
@@ -356,6 +369,9 @@ function prepareStatements(db: SqliteDatabase) {
     `),
     deleteCard: db.prepare(`DELETE FROM cardport_cards WHERE ${KEY}`),
     selectTombstone: db.prepare(`SELECT observed_at FROM cardport_card_tombstones WHERE ${KEY}`),
+    listTombstones: db.prepare(
+      `SELECT card_id, observed_at FROM cardport_card_tombstones WHERE ${SCOPE}`,
+    ),
     upsertTombstone: db.prepare(`
       INSERT INTO cardport_card_tombstones (provider, owner_type, owner_id, card_id, observed_at)
       VALUES (?, ?, ?, ?, ?)
