@@ -112,6 +112,44 @@ describe('toMarketplaceCard on the reference payloads', () => {
     expect(card?.createdAt).toBe(expected)
   })
 
+  it('reads created_at as Date reads it, written by toISOString, for every edge of every field', () => {
+    // The short path for what the API answers must give what Date and toISOString give.
+    const asDateReadsIt = (raw: string) => {
+      const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
+      return Number.isNaN(date.getTime()) ? null : date.toISOString()
+    }
+    const edges = {
+      year: ['0000', '0050', '1969', '2024', '2025', '9999'],
+      month: ['00', '01', '02', '12', '13'],
+      day: ['00', '01', '28', '29', '30', '31', '32'],
+      hour: ['00', '23', '24', '25'],
+      minute: ['00', '59', '60'],
+      second: ['00', '59', '60'],
+      fraction: ['', '.9', '.123', '.999999', '.000001', '.123456789'],
+      zone: ['Z', '+02:00', '+00:00Z', '-05:30Z', ''],
+    }
+    let checked = 0
+    const differing: string[] = []
+    for (const year of edges.year)
+      for (const month of edges.month)
+        for (const day of edges.day)
+          for (const hour of edges.hour)
+            for (const minute of edges.minute)
+              for (const second of edges.second)
+                for (const fraction of edges.fraction)
+                  for (const zone of edges.zone) {
+                    const raw = `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`
+                    const card = toMarketplaceCard(
+                      { ...updateRequestBody, created_at: raw },
+                      account,
+                    )
+                    if (card?.createdAt !== asDateReadsIt(raw)) differing.push(raw)
+                    checked++
+                  }
+    expect(differing).toEqual([])
+    expect(checked).toBe(226_800)
+  })
+
   it('reads is_valid "False" and a "+00:00Z" timestamp (the update request body)', () => {
     const card = toMarketplaceCard(updateRequestBody, account)
     expect(card?.status).toBe('invalid')

@@ -227,21 +227,36 @@ function stringPairs(value: unknown): Record<string, string> {
 }
 
 // Request bodies in the reference carry "2013-06-24T21:33:36.296377+00:00Z": drop the stray Z.
+/**
+ * `created_at` as `toISOString` writes it, as `Date` reads the text (a date that does not exist
+ * rolls over: Feb 30 is Mar 2), or null when `Date` cannot read it.
+ */
 function timestamp(value: unknown): string | null {
   const raw = text(value)
   if (raw === null) return null
-  const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
-  if (Number.isNaN(date.getTime())) return null
-  // Already in toISOString's own form (what the API answers): keep the text, unless the date
-  // rolled over (Feb 30 reads as Mar 2), which the day and hour read back would show.
-  if (
-    CANONICAL_TIME.test(raw) &&
-    date.getUTCDate() === Number(raw.slice(8, 10)) &&
-    date.getUTCHours() === Number(raw.slice(11, 13))
-  ) {
-    return raw
+  // What the API answers, `2013-06-24T19:28:01.208000Z`, when its fields name a time that
+  // exists: Date reads it as those very fields (Date.UTC, read back, says whether they do), so
+  // its ISO form is the text's own with the fraction cut to milliseconds. Half the cost of
+  // reading the text with Date and writing it with `toISOString` (2.3 µs).
+  const fields = UTC_TIME.exec(raw)
+  if (fields !== null) {
+    const [, year, month, day, hours, minutes, seconds, fraction = ''] = fields
+    const time = [+year!, +month! - 1, +day!, +hours!, +minutes!, +seconds!] as const
+    const date = new Date(Date.UTC(...time))
+    if (
+      date.getUTCFullYear() === time[0] &&
+      date.getUTCMonth() === time[1] &&
+      date.getUTCDate() === time[2] &&
+      date.getUTCHours() === time[3] &&
+      date.getUTCMinutes() === time[4] &&
+      date.getUTCSeconds() === time[5]
+    ) {
+      return `${raw.slice(0, 19)}.${fraction.padEnd(3, '0').slice(0, 3)}Z`
+    }
   }
-  return date.toISOString()
+  const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
+  return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
 
-const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+/** A time in UTC written out in full: year, month, day, hours, minutes, seconds, fraction. */
+const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/
