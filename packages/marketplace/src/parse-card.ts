@@ -226,7 +226,6 @@ function stringPairs(value: unknown): Record<string, string> {
   return pairs
 }
 
-// Request bodies in the reference carry "2013-06-24T21:33:36.296377+00:00Z": drop the stray Z.
 /**
  * `created_at` as `toISOString` writes it, as `Date` reads the text (a date that does not exist
  * rolls over: Feb 30 is Mar 2), or null when `Date` cannot read it.
@@ -254,6 +253,7 @@ function timestamp(value: unknown): string | null {
       return `${raw.slice(0, 19)}.${fraction.padEnd(3, '0').slice(0, 3)}Z`
     }
   }
+  // Request bodies in the reference carry "2013-06-24T21:33:36.296377+00:00Z": drop the stray Z.
   const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
   return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }

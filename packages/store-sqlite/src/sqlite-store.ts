@@ -173,16 +173,16 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
       return tombstones
     }
     for (const card of cards) {
+      const key = scopeParams({ provider: card.provider, owner: card.owner })
+      const ownerKey = key.join('\u0000')
       if (card.isDefault) {
-        const key = scopeParams({ provider: card.provider, owner: card.owner })
         const existing = sql.selectCard.get(...key, card.id) as CardRow | undefined
         if (!isStale(key, card.id, existing, observedAt)) {
           writeFresh(key, card, existing, observedAt, at, false)
+          ownersWritten.add(ownerKey)
         }
         continue
       }
-      const key = scopeParams({ provider: card.provider, owner: card.owner })
-      const ownerKey = key.join('\u0000')
       const tombstone = tombstonesOf(key, ownerKey).get(card.id)
       if (observedAt !== undefined && tombstone !== undefined && observedAt < tombstone) continue
       if (!ownersWritten.has(ownerKey)) {
