@@ -102,17 +102,17 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const lastObserved = (key: ScopeParams, cardId: string, existing: CardRow | undefined) =>
     existing ? existing.observed_at : tombstoneOf(key, cardId)
 
+  /** Whether a write observed at `observedAt` is older than `last` (see {@link lastObserved}). */
+  const isOlder = (observedAt: number | undefined, last: number | null) =>
+    observedAt !== undefined && last !== null && observedAt < last
+
   /** Whether a write observed at `observedAt` is older than the card's row or its deletion. */
   const isStale = (
     key: ScopeParams,
     cardId: string,
     existing: CardRow | undefined,
     observedAt: number | undefined,
-  ) => {
-    if (observedAt === undefined) return false
-    const last = lastObserved(key, cardId, existing)
-    return last !== null && observedAt < last
-  }
+  ) => observedAt !== undefined && isOlder(observedAt, lastObserved(key, cardId, existing))
 
   /**
    * Writes a card that is not older than its row (see {@link isStale}): the owner's other
@@ -157,8 +157,8 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
    * tombstones are read in one query, the first time the batch meets the owner: a tombstone can
    * only go during the batch with a write of its card that it let in, and the batch has one
    * `observedAt`, so it would let that card in again. Each owner's row is written once per
-   * batch. A default card checks its row's age before it clears the owner's other default, as
-   * `upsert` does, without reading its row back.
+   * batch. A default card checks its row's age (or its tombstone's, from the same read) before
+   * it clears the owner's other default, as `upsert` does, without reading its row back.
    */
   const writeBatch = (cards: readonly Card[], observedAt: number | undefined, at: string) => {
     const ownersWritten = new Set<string>()
@@ -175,16 +175,18 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     for (const card of cards) {
       const key = scopeParams({ provider: card.provider, owner: card.owner })
       const ownerKey = key.join('\u0000')
+      const tombstones = tombstonesOf(key, ownerKey)
       if (card.isDefault) {
         const existing = sql.selectCard.get(...key, card.id) as CardRow | undefined
-        if (!isStale(key, card.id, existing, observedAt)) {
+        const last = existing ? existing.observed_at : (tombstones.get(card.id) ?? null)
+        if (!isOlder(observedAt, last)) {
           writeFresh(key, card, existing, observedAt, at, false)
           ownersWritten.add(ownerKey)
         }
         continue
       }
-      const tombstone = tombstonesOf(key, ownerKey).get(card.id)
-      if (observedAt !== undefined && tombstone !== undefined && observedAt < tombstone) continue
+      const tombstone = tombstones.get(card.id)
+      if (isOlder(observedAt, tombstone ?? null)) continue
       if (!ownersWritten.has(ownerKey)) {
         sql.insertOwner.run(...key)
         ownersWritten.add(ownerKey)
