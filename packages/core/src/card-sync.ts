@@ -379,17 +379,19 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const run: ReconcileRun = {
         reading: pLimit(limit),
         readersWriting: 0,
-        // Owners write their cards together. The batches handed over wait for more while an
-        // owner still reads and the owners waiting leave the readers their places: a fuller
-        // group costs the store less per card.
+        ownersInFlight: 0,
+        ownersWriting: 0,
+        // Owners write their cards together. The batches handed over wait for more while
+        // another owner may still hand one over, and the owners waiting leave the readers their
+        // places: a fuller group costs the store less per card.
         write: createGroupWriter(store, {
-          holdFor: (queued) =>
-            queued.batches < inFlight - limit && run.reading.activeCount > run.readersWriting,
+          holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
         }),
         signal: reconcileOptions.signal,
       }
       await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
         reconcileOptions.signal?.throwIfAborted()
+        run.ownersInFlight++
         try {
           let attempts = 0
           const partial = await withRetry(
@@ -410,6 +412,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             code: isCardportError(error) ? error.code : 'provider_unavailable',
             message: error instanceof Error ? error.message : 'unknown error',
           })
+        } finally {
+          // One owner fewer that may hand a batch over: the held ones may have to go now.
+          run.ownersInFlight--
+          run.write.nudge()
         }
         report.owners++
         reconcileOptions.onOwner?.(owner, { done: ++done })
@@ -444,7 +450,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     let providerDefault: string | null = null
     let batch: Card[] = []
     const flush = async () => {
-      if (!dryRun && batch.length > 0) await run.write(batch, Date.now())
+      if (!dryRun && batch.length > 0) {
+        run.ownersWriting++
+        try {
+          await run.write(batch, Date.now())
+        } finally {
+          run.ownersWriting--
+        }
+      }
       batch = []
     }
 
@@ -616,10 +629,27 @@ interface ReconcileRun {
   reading: LimitFunction
   /** Owners admitted by `reading` that wait for a write of their cards in the middle. */
   readersWriting: number
+  /** Owners begun and not done: reading, writing, waiting for their turn or for a retry. */
+  ownersInFlight: number
+  /** Owners that wait for a write of their cards (`readersWriting` among them). */
+  ownersWriting: number
   /** Writes an owner's batch, together with other owners' (see createGroupWriter). */
   write: GroupWriter
   /** The run's signal: checked before each page of an owner's cards. */
   signal: AbortSignal | undefined
+}
+
+/**
+ * Whether an owner of the run may still hand a batch over without a write first: one reads
+ * freely, or a reader's place is free and some owner in flight does not wait for a write (it
+ * waits for its stored cards, a retry or a reader's place, or deletes cards). An owner reading
+ * keeps its place while it waits for a write in the middle of its cards: when every place is
+ * kept that way, no other owner can read until a write goes. Each owner that ends calls
+ * `nudge`, so that batches held for it go.
+ */
+function mayHandOver(run: ReconcileRun, limit: number): boolean {
+  if (run.reading.activeCount > run.readersWriting) return true
+  return run.reading.activeCount < limit && run.ownersInFlight > run.ownersWriting
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
