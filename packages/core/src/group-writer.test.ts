@@ -283,8 +283,9 @@ interface Call {
 
 /**
  * A memory store that records each upsertMany (its card ids and observedAt); `hold` makes the
- * first write wait for `release()`, `delay` every write take that many milliseconds, `refuse` fails any batch holding that card id, `refuseOwner`
- * any batch holding a card of that owner.
+ * first write wait for `release()`, `delay` makes every write take that many milliseconds,
+ * `refuse` fails any batch holding that card id, `refuseOwner` any batch holding a card of that
+ * owner.
  */
 function recordingStore(
   options: { hold?: boolean; delay?: number; refuse?: string; refuseOwner?: string } = {},
