@@ -495,9 +495,6 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // One it does not know is a failure: a key of another account knows none of the owners,
       // and reading that as "no cards" would empty the store.
       if (!isOwnerDeleted(error)) throw error
-    } finally {
-      // One reader fewer: the batches held for more may have to go now.
-      run.write.nudge()
     }
     await flush()
 

@@ -7,7 +7,7 @@ export interface GroupWriter {
   (cards: readonly Card[], observedAt: number): Promise<void>
   /**
    * Asks `holdFor` again, a turn of the event loop later: call it when its answer may have
-   * changed without a batch being handed over (an owner stopped reading without one).
+   * changed without a batch being handed over (an owner ended without one).
    */
   nudge(): void
 }
