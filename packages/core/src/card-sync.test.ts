@@ -142,6 +142,25 @@ describe('CardSync.setDefaultCard', () => {
     }
   })
 
+  it('refuses, in createCardSync, a store whose concurrentWrites is not 1 to 64', () => {
+    for (const concurrentWrites of [0, 65, 1.5, Number.NaN, '2']) {
+      const error = (() => {
+        try {
+          createCardSync({ provider, store: { ...store, concurrentWrites } as never })
+        } catch (thrown) {
+          return thrown as { code?: string; message?: string }
+        }
+      })()
+      expect(error?.code, String(concurrentWrites)).toBe('invalid_request')
+      expect(error?.message).toContain('store.concurrentWrites must be an integer from 1 to 64')
+    }
+    for (const concurrentWrites of [1, 2, 64, undefined]) {
+      expect(() =>
+        createCardSync({ provider, store: { ...store, concurrentWrites } }),
+      ).not.toThrow()
+    }
+  })
+
   it('stores the metadata given', async () => {
     const stored = await sync.setDefaultCard(alice, 'tok_visa', { metadata: { order: '42' } })
     expect(stored.metadata).toEqual({ order: '42' })

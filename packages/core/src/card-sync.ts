@@ -386,6 +386,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         // places: a fuller group costs the store less per card.
         write: createGroupWriter(store, {
           holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
+          concurrency: store.concurrentWrites,
         }),
         signal: reconcileOptions.signal,
       }
@@ -541,12 +542,18 @@ const CardSyncOptionsSchema = z.object({
       isFunction(value.parseCard),
     'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
   ),
-  store: z.custom<CardStore>(
-    (value) =>
-      hasMethods(value, STORE_METHODS) &&
-      (value.retirements === undefined || hasMethods(value.retirements, RETIREMENT_METHODS)),
-    'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
-  ),
+  store: z
+    .custom<CardStore>(
+      (value) =>
+        hasMethods(value, STORE_METHODS) &&
+        (value.retirements === undefined || hasMethods(value.retirements, RETIREMENT_METHODS)),
+      'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
+    )
+    .refine(
+      ({ concurrentWrites: writes }) =>
+        writes === undefined || (Number.isInteger(writes) && writes >= 1 && writes <= 64),
+      'store.concurrentWrites must be an integer from 1 to 64',
+    ),
   concurrency: z.number().int().min(1).max(256).default(4),
   retry: z
     .object({

@@ -38,6 +38,26 @@ describe('createGroupWriter', () => {
     expect(calls.map((call) => call.ids)).toEqual([['a1'], ['b1', 'c1']])
   })
 
+  it('writes up to `concurrency` groups at once, and groups what comes while they are in flight', async () => {
+    const gate = gatedStore()
+    const write = createGroupWriter(gate.store, { concurrency: 2 })
+    const written = [write([sampleCard('a1', customer('cus_a'))], 1)]
+    await until(() => gate.calls.length === 1)
+    written.push(write([sampleCard('b1', customer('cus_b'))], 2))
+    await until(() => gate.calls.length === 2)
+    written.push(
+      write([sampleCard('c1', customer('cus_c'))], 3),
+      write([sampleCard('d1', customer('cus_d'))], 4),
+    )
+    await nextTurns(3)
+    expect(gate.calls).toEqual([['a1'], ['b1']])
+
+    gate.open()
+    await Promise.all(written)
+    expect(gate.calls).toEqual([['a1'], ['b1'], ['c1', 'd1']])
+    expect(gate.mostInFlight()).toBe(2)
+  })
+
   it('writes at most 1,000 cards at once, never splitting a batch', async () => {
     const { store, calls } = recordingStore()
     const write = createGroupWriter(store)
@@ -206,6 +226,41 @@ describe('CardSync.reconcile holds batches for fuller groups', () => {
   })
 })
 
+describe('CardSync.reconcile writes as many groups at once as the store says', () => {
+  it('has two groups in flight into a store of two concurrentWrites, one into a store without', async () => {
+    const memory = memoryProvider()
+    const owners = customers(64)
+    for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
+    // As in "writes full groups into a store that takes its time": while the first group's
+    // write is in flight, the owners left read and wait; a second write takes them.
+    for (const concurrentWrites of [2, undefined]) {
+      const { store } = recordingStore({ delay: 10 })
+      let inFlight = 0
+      let mostInFlight = 0
+      const counted: CardStore = {
+        ...store,
+        concurrentWrites,
+        async upsertMany(cards, writeOptions) {
+          mostInFlight = Math.max(mostInFlight, ++inFlight)
+          try {
+            return await store.upsertMany(cards, writeOptions)
+          } finally {
+            inFlight--
+          }
+        },
+      }
+      const report = await createCardSync({
+        provider: slowProvider(memory),
+        store: counted,
+      }).reconcile(owners, { concurrency: 2 })
+
+      expect(report.failed).toEqual([])
+      for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(1)
+      expect(mostInFlight, `concurrentWrites ${concurrentWrites}`).toBe(concurrentWrites ?? 1)
+    }
+  })
+})
+
 describe('CardSync.reconcile writes owners together', () => {
   it('stores every owner in fewer writes than owners, and fails only the owner whose write fails', async () => {
     const provider = memoryProvider()
@@ -316,6 +371,38 @@ function recordingStore(
     },
   }
   return { store, calls, release: () => release() }
+}
+
+/**
+ * A memory store whose every upsertMany waits until `open()`, recording each call's card ids
+ * and the most calls in flight at once.
+ */
+function gatedStore(): {
+  store: CardStore
+  calls: string[][]
+  open: () => void
+  mostInFlight: () => number
+} {
+  const inner = memoryStore()
+  const calls: string[][] = []
+  let open = () => {}
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  let inFlight = 0
+  let most = 0
+  const store: CardStore = {
+    ...inner,
+    async upsertMany(cards: readonly Card[], writeOptions: WriteOptions = {}) {
+      calls.push(cards.map((each) => each.id))
+      most = Math.max(most, ++inFlight)
+      try {
+        await opened
+        return await inner.upsertMany(cards, writeOptions)
+      } finally {
+        inFlight--
+      }
+    },
+  }
+  return { store, calls, open: () => open(), mostInFlight: () => most }
 }
 
 async function ids(store: CardStore, owner: string): Promise<string[]> {

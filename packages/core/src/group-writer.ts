@@ -27,6 +27,11 @@ export interface GroupWriterOptions {
    * Default: never wait.
    */
   holdFor?: ((queued: QueuedBatches) => boolean) | undefined
+  /**
+   * Most groups written at once (`CardStore.concurrentWrites`). While one is in flight, the
+   * batches handed over make the next group, which goes as soon as it is ready. Default 1.
+   */
+  concurrency?: number | undefined
 }
 
 /** Most cards one grouped `upsertMany` writes. */
@@ -45,7 +50,9 @@ interface Pending {
  * write is in flight, in one `upsertMany` of up to 1,000 cards: one transaction (and, on a
  * database server, a few round trips) for several owners instead of one each. A store's cost is
  * per transaction far more than per card. `holdFor` lets the caller keep batches back while
- * more are on their way, for fuller groups.
+ * more are on their way, for fuller groups; `concurrency` lets up to that many groups be
+ * written at once (a store locks each owner's writes; reconcile hands an owner's batches over one
+ * at a time, so two groups in flight never hold the same owner's cards).
  *
  * A group is written with the oldest `observedAt` of its batches, so that it is never taken
  * for newer than what any of them read. When a grouped write fails, each batch of the group is
@@ -56,9 +63,11 @@ interface Pending {
  */
 export function createGroupWriter(store: CardStore, options: GroupWriterOptions = {}): GroupWriter {
   const holdFor = options.holdFor ?? (() => false)
+  const concurrency = options.concurrency ?? 1
   const queue: Pending[] = []
   let queuedCards = 0
-  let draining = false
+  /** Groups being written: each `drain` in flight writes one at a time. */
+  let drains = 0
   let asking = false
 
   const writeOne = async (batch: Pending) => {
@@ -105,20 +114,20 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
     (queuedCards >= MAX_GROUP_CARDS || !holdFor({ batches: queue.length, cards: queuedCards }))
 
   const drain = async () => {
-    draining = true
+    drains++
     do await writeGroup(takeGroup())
     while (ready())
-    draining = false
+    drains--
     if (queue.length > 0) ask()
   }
 
   // After the I/O of this turn: the owners whose pages arrived with this one join the group.
   const ask = () => {
-    if (asking || draining) return
+    if (asking || drains >= concurrency) return
     asking = true
     setImmediate(() => {
       asking = false
-      if (!draining && ready()) void drain()
+      if (drains < concurrency && ready()) void drain()
     })
   }
 

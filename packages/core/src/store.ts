@@ -76,6 +76,14 @@ export interface CardStore {
   upsert(card: Card, options?: WriteOptions): Promise<UpsertResult>
   /** {@link CardStore.upsert} for many cards, all in one transaction. */
   upsertMany(cards: readonly Card[], options?: WriteOptions): Promise<void>
+  /**
+   * Optional: how many `upsertMany` calls of different owners the store can usefully run at
+   * once, an integer from 1 to 64 (default 1). `CardSync.reconcile` keeps up to this many group
+   * writes in flight. A store on a database server with a pool of connections gains from two:
+   * one group is written while the next is read and gathered; a store that writes on one
+   * connection, or synchronously, gains nothing from more than one.
+   */
+  readonly concurrentWrites?: number
   /** Deletes a card of an owner; returns whether a row was deleted. */
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**

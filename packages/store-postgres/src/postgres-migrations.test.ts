@@ -192,6 +192,15 @@ describe('postgres options', () => {
     }
   })
 
+  it('refuses a concurrentWrites that is not an integer from 1 to 64 before any query', async () => {
+    for (const concurrentWrites of [0, 65, 1.5, Number.NaN]) {
+      await expect(postgresStore({ client, concurrentWrites })).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringMatching(/^Invalid postgresStore options: concurrentWrites/),
+      })
+    }
+  })
+
   it('refuses a single pg Client: in its type, and when its connect() gives no connection', async () => {
     // Compile-time: a pg.Client's connect() resolves to void, not to a pooled connection.
     // @ts-expect-error a single pg.Client cannot hold one connection per transaction

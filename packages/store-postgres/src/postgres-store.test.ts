@@ -244,6 +244,12 @@ describePostgres('postgresStore', (db) => {
     expect(rows).toEqual([{ n: 1 }])
   })
 
+  it('runs two batch writes at once over a pg Pool, one over PGlite, or as many as asked', async () => {
+    expect((await open()).concurrentWrites).toBe(db.name === 'PGlite' ? 1 : 2)
+    const store = await postgresStore({ client: db.client, schema: db.schema, concurrentWrites: 4 })
+    expect(store.concurrentWrites).toBe(4)
+  })
+
   it('leaves the client open on close()', async () => {
     const store = await open()
     await store.close()

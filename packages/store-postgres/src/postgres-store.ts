@@ -49,6 +49,13 @@ export interface PostgresStoreOptions {
    * DDL, and run {@link migrate} from a deploy step instead.
    */
   migrate?: boolean | undefined
+  /**
+   * How many `upsertMany` calls of different owners may run at once, 1 to 64 (see
+   * `CardStore.concurrentWrites`): `CardSync.reconcile` keeps that many group writes in flight,
+   * each on a connection of its own. Default 2 over a `pg` Pool (one group is written while the
+   * next is gathered), 1 over PGlite, which runs one transaction at a time.
+   */
+  concurrentWrites?: number | undefined
 }
 
 const OptionsSchema = z
@@ -57,6 +64,7 @@ const OptionsSchema = z
     schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
     tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
     migrate: z.boolean().default(true),
+    concurrentWrites: z.number().int().min(1).max(64).optional(),
   })
   .strict()
 
@@ -124,7 +132,10 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     keys: Iterable<ScopeParams>,
     work: (tx: PostgresQueryable) => Promise<T>,
   ): Promise<T> => {
-    const ids = [...new Set([...keys].map((key) => lockId(key)))].sort((a, b) => a - b)
+    // Each owner hashed once: a batch holds ten or a hundred cards of an owner.
+    const owners = new Set<string>()
+    for (const key of keys) owners.add(key.join('\u0000'))
+    const ids = [...new Set([...owners].map(lockId))].sort((a, b) => a - b)
     return inTransaction(client, work, sql.lockOwners(t.ownerLockClass, ids))
   }
 
@@ -257,6 +268,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
   }
 
   const store: CardStore = {
+    concurrentWrites: valid.concurrentWrites ?? ('transaction' in client ? 1 : 2),
+
     async get(scope, cardId) {
       const row = await select(client, scopeParams(scope), cardId)
       return row ? rowToCard(row) : null
@@ -446,9 +459,12 @@ function defaultSlot(card: Pick<Card, 'provider' | 'owner'>, currency: string | 
   return currency === null ? `${owner}\u0001` : `${owner}\u0000${currency}`
 }
 
-/** The 32-bit advisory lock id of an owner (two owners may share one: they then wait in turn). */
-function lockId(key: ScopeParams): number {
-  return createHash('sha256').update(key.join('\u0000')).digest().readInt32BE(0)
+/**
+ * The 32-bit advisory lock id of an owner, from its scope's parameters joined by NUL (two owners
+ * may share one: they then wait in turn).
+ */
+function lockId(owner: string): number {
+  return createHash('sha256').update(owner).digest().readInt32BE(0)
 }
 
 /**

@@ -565,6 +565,42 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'upsertMany',
+    'concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land',
+    async (t) => {
+      const declared = t.store.concurrentWrites
+      if (declared !== undefined) {
+        expect(
+          Number.isInteger(declared) && declared >= 1 && declared <= 64,
+          String(declared),
+        ).toBe(true)
+      }
+      // What CardSync.reconcile sends: at least two batches at once (a store that declares no
+      // concurrency may still be called so by two processes), each of owners of its own, each
+      // owner with a default that displaces a stored one.
+      const batches = Array.from({ length: Math.max(2, declared ?? 1) }, () =>
+        Array.from({ length: 3 }, () => t.scope()),
+      )
+      for (const scopes of batches) {
+        for (const scope of scopes) await t.store.upsert(t.card(scope, { isDefault: true }))
+      }
+      const written = batches.map((scopes) =>
+        scopes.flatMap((scope) => [t.card(scope, { isDefault: true }), t.card(scope)]),
+      )
+      await Promise.all(written.map((cards) => t.store.upsertMany(cards, { observedAt: T2 })))
+      for (const cards of written) {
+        for (const card of cards) {
+          t.expectStored(await t.store.get(scopeOf(card), card.id), card, {
+            version: 1,
+            observedAt: T2,
+          })
+          if (card.isDefault) expect(await t.defaultIds(scopeOf(card))).toEqual([card.id])
+        }
+      }
+    },
+  )
+
   // --- listOwners -----------------------------------------------------------------------------
   check('listOwners', 'streams each owner with cards at the provider, once', async (t) => {
     const alice = t.scope()

@@ -38,7 +38,8 @@ export interface CardStoreSuiteOptions {
  * by `observedAt` (deletions included), `upsertMany`, `delete`, one default per owner (per
  * currency for accounts) kept atomically, also under 50 concurrent `setDefault` calls,
  * `listOwners`, no field for a card number or CVC, and `close`. The optional `listByOwners` and
- * `retirements` are checked when the store has them, and reported skipped when it has not.
+ * `retirements` are checked when the store has them, and reported skipped when it has not;
+ * `concurrentWrites` batches (at least two) of other owners written at once must all land.
  *
  * Every test writes under a provider name and owner ids of its own, so a durable store shared
  * by all tests still gives each a clean slate.

@@ -395,6 +395,31 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it('a store that loses batches written at once, or says it writes none at once, fails that rule', async () => {
+    const rule =
+      'upsertMany: concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land'
+    // One connection shared by every batch: a batch that starts while another is in flight
+    // clobbers it, and neither lands.
+    const clobbers = (inner: CardStore): CardStore => {
+      let inFlight = 0
+      return {
+        ...inner,
+        async upsertMany(cards, options) {
+          inFlight++
+          try {
+            await new Promise((resolve) => setTimeout(resolve, 1))
+            if (inFlight === 1) await inner.upsertMany(cards, options)
+          } finally {
+            inFlight--
+          }
+        },
+      }
+    }
+    expect(await failedStoreChecks(clobbers)).toEqual([rule])
+    const declaresNone = (inner: CardStore): CardStore => ({ ...inner, concurrentWrites: 0 })
+    expect(await failedStoreChecks(declaresNone)).toEqual([rule])
+  })
+
   it('a store whose batches forget deletions fails the batch rules', async () => {
     // A batch path that checks a card's age against its row only: a card deleted at T3 comes
     // back from a batch observed at T2.
@@ -411,6 +436,7 @@ describe('describeCardStore catches a broken store', () => {
       'upsertMany: writes every card of the batch, for any number of owners',
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+      'upsertMany: concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land',
     ])
   })
 
