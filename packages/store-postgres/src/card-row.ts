@@ -16,8 +16,8 @@ export const SELECT_COLUMNS = [...CARD_COLUMNS, 'version', 'updated_at', 'observ
 
 /**
  * The types of the columns a write sets ({@link CARD_COLUMNS}, then `observed_at`) that are not
- * text: a write casts each parameter to its column's type (`$7::smallint`), a batch write each
- * array (`$7::smallint[]`), since the driver sends every value as text.
+ * text: a write casts each parameter to its column's type (`$7::smallint`), since the driver
+ * sends every value as text; a batch write casts each column it reads from its JSON array.
  */
 export const PARAMETER_TYPES = {
   exp_month: 'smallint',

@@ -39,6 +39,39 @@ describePostgres('postgresStore', (db) => {
     expect(new Date(updatedAt).toISOString()).toBe(updatedAt)
   })
 
+  it('reads back, from a batch write, text that JSON and array literals escape', async () => {
+    // The batch goes as one JSON array a column: quotes, backslashes, control characters, the
+    // text NULL, an empty string, characters outside the BMP and big numbers come back as given.
+    const store = await open()
+    const awkward = [
+      'say "hi"',
+      'back\\slash \\"',
+      'line\nbreak\ttab\r\u0001\u001f',
+      'NULL',
+      '',
+      '{"a":[1,2]}',
+      '{a,b}',
+      'é ß 東京 🂡 \u2028\u2029',
+      ' padded ',
+    ]
+    const cards = awkward.map((text, i) =>
+      sampleCard(`card_${i}`, i % 2 === 0 ? alice : shop, {
+        holderName: text,
+        fingerprint: text === '' ? null : text,
+        metadata: { [`k${text}`]: text, plain: 'x' },
+        address: { ...EMPTY_ADDRESS, line1: text, city: text === 'NULL' ? null : text },
+        isDefault: i < 2,
+        expYear: 2099,
+      }),
+    )
+    await store.upsertMany(cards, { observedAt: 9_007_199_254_740_000 })
+    const read = [...(await store.listByOwners!([aliceScope, shopScope])).flat()].sort(
+      (a, b) => Number(a.id.slice(5)) - Number(b.id.slice(5)),
+    )
+    expect(read.map(({ version, updatedAt, observedAt, ...card }) => card)).toEqual(cards)
+    expect(read.map((card) => card.observedAt)).toEqual(cards.map(() => 9_007_199_254_740_000))
+  })
+
   it("never returns one owner's card through another owner's scope", async () => {
     const store = await open()
     await store.upsert(sampleCard('card_a', alice, { isDefault: true }))

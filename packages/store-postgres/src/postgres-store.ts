@@ -192,7 +192,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     }
     const { rows } = await tx.query(
       sql.selectBatchState,
-      arraysOf(cards.map(keyParams), KEY_COLUMNS.length),
+      columnsOf(cards.map(keyParams), KEY_COLUMNS.length),
     )
     const state = new Map<number, BatchStateRow>()
     // The owners' stored defaults (ord 0), by slot: a new default clears only what is there.
@@ -248,19 +248,19 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     if (displacing.length > 0) {
       await tx.query(
         sql.clearDefaultsOfBatch,
-        arraysOf(
+        columnsOf(
           displacing.map((card) => [...keyParams(card), card.currency]),
           KEY_COLUMNS.length + 1,
         ),
       )
     }
-    // One statement, whatever the batch's size: the cards go as one array a column (`unnest`),
-    // so its text is the same for every batch and short for the server to parse. The owners'
+    // One statement, whatever the batch's size: the cards go as one JSON array a column, so its
+    // text is the same for every batch and short for the server to parse. The owners'
     // rows (which record when they first got a card, in the order of the batch) and the fresh
     // cards' tombstones ride along: other tables, so one statement may write them all.
     await tx.query(
       fresh.length > 0 && plan.tombstones ? sql.upsertBatchClearingTombstones : sql.upsertBatch,
-      arraysOf(
+      columnsOf(
         applied.map((card) => [...cardValues(card), observedAt ?? null]),
         CARD_COLUMNS.length + 1,
       ),
@@ -284,7 +284,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       if (scopes.length === 0) return []
       const { rows } = await client.query(
         sql.listCardsOfOwners,
-        arraysOf(scopes.map(scopeParams), 3),
+        columnsOf(scopes.map(scopeParams), 3),
       )
       const lists: StoredCard[][] = scopes.map(() => [])
       for (const row of rows as (CardRow & { ord: string | number })[]) {
@@ -375,7 +375,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         await withOwnersLocked([owner], async (tx) => {
           await tx.query(sql.deleteRetirements, [...owner, key])
           if (cards.length === 0) return
-          const [cardIds, currencies] = arraysOf(
+          const [cardIds, currencies] = columnsOf(
             cards.map(({ cardId, currency }) => [cardId, currency]),
             2,
           )
@@ -468,15 +468,32 @@ function lockId(owner: string): number {
 }
 
 /**
- * Rows as one array a column, the parameters of a statement that reads them with `unnest`:
- * `width` arrays, whatever the number of rows.
+ * Rows as one JSON array a column: `width` parameters, whatever the number of rows, that a
+ * statement reads back as a table with {@link jsonRows}. `JSON.stringify` writes each column in
+ * one native pass, where the driver's encoding of a JS array as a text array (`$1::text[]`)
+ * escapes and concatenates element by element: for 590 rows of 25 columns, 2.1-2.4 ms of the
+ * client's CPU instead of 4.0-5.9 (the server's time the same), and a reconcile of 100,000 cards
+ * allocates 1.37 GB instead of 1.94 (the array encoding alone was 0.64 GB).
  */
-function arraysOf(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
-  const arrays: unknown[][] = Array.from({ length: width }, () => [])
+function columnsOf(rows: readonly (readonly unknown[])[], width: number): string[] {
+  const columns: unknown[][] = Array.from({ length: width }, () => [])
   for (const row of rows) {
-    for (let i = 0; i < width; i++) arrays[i]!.push(row[i])
+    for (let i = 0; i < width; i++) columns[i]!.push(row[i] ?? null)
   }
-  return arrays
+  return columns.map((column) => JSON.stringify(column))
+}
+
+/**
+ * The rows of the JSON-array parameters `$first` … (one a column, from {@link columnsOf}), for a
+ * FROM clause: element `i` of every array makes row `i`, each column as text (a JSON null as
+ * NULL); cast what is not text.
+ */
+function jsonRows(first: number, count: number): string {
+  const columns = Array.from(
+    { length: count },
+    (_, i) => `json_array_elements_text($${first + i}::json)`,
+  )
+  return `ROWS FROM (${columns.join(', ')})`
 }
 
 function scopeParams(scope: CardScope): ScopeParams {
@@ -485,8 +502,10 @@ function scopeParams(scope: CardScope): ScopeParams {
 
 const SCOPE = 'provider = $1 AND owner_type = $2 AND owner_id = $3'
 const KEY = `${SCOPE} AND card_id = $4`
-/** The batch's keys, one text array a column (`$1` … `$4`), in the batch's order. */
-const BATCH_KEYS = '$1::text[], $2::text[], $3::text[], $4::text[]'
+/** The batch's keys, one JSON array a column (`$1` … `$4`), in the batch's order. */
+const BATCH_KEYS = jsonRows(1, 4)
+/** The batch's owners (`$1` … `$3`, the first three of its keys). */
+const BATCH_OWNERS = jsonRows(1, 3)
 
 function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
@@ -503,26 +522,27 @@ function statements(t: TableNames) {
     WHERE EXCLUDED.observed_at IS NULL
       OR c.observed_at IS NULL
       OR EXCLUDED.observed_at >= c.observed_at`
-  // The batch as arrays, one a column, in the order of `written`.
-  const batchArrays = written.map((column, i) => `$${i + 1}::${typeOf(column)}[]`).join(', ')
+  // The batch's columns, read from one JSON array each (text), cast to the column's type.
+  const batchColumns = written
+    .map((column) => (typeOf(column) === 'text' ? column : `${column}::${typeOf(column)}`))
+    .join(', ')
   const upsertBatch = (clearTombstones: boolean) => `WITH owners AS (
       INSERT INTO ${t.owners} (provider, owner_type, owner_id)
       SELECT provider, owner_type, owner_id
-        FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-          AS k(provider, owner_type, owner_id, ord)
+        FROM ${BATCH_OWNERS} WITH ORDINALITY AS k(provider, owner_type, owner_id, ord)
         GROUP BY provider, owner_type, owner_id
         ORDER BY min(ord)
       ON CONFLICT (provider, owner_type, owner_id) DO NOTHING)${
         clearTombstones
           ? `, tombstones AS (DELETE FROM ${t.tombstones} d
-      USING unnest(${BATCH_KEYS}) AS k(provider, owner_type, owner_id, card_id)
+      USING ${BATCH_KEYS} AS k(provider, owner_type, owner_id, card_id)
       WHERE d.provider = k.provider AND d.owner_type = k.owner_type
         AND d.owner_id = k.owner_id AND d.card_id = k.card_id)`
           : ''
       }
     INSERT INTO ${t.cards} AS c (${written.join(', ')})
-    SELECT ${written.join(', ')}
-      FROM unnest(${batchArrays}) WITH ORDINALITY AS k(${written.join(', ')}, ord)
+    SELECT ${batchColumns}
+      FROM ${jsonRows(1, written.length)} WITH ORDINALITY AS k(${written.join(', ')}, ord)
       ORDER BY ord
     ${updateUnlessOlder}`
   return {
@@ -532,8 +552,7 @@ function statements(t: TableNames) {
     // subquery is kept apart (OFFSET 0) so that each owner is an index lookup: joined, the
     // planner may read the whole table for a few owners.
     listCardsOfOwners: `SELECT o.ord, c.*
-      FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
-        AS o(provider, owner_type, owner_id, ord)
+      FROM ${BATCH_OWNERS} WITH ORDINALITY AS o(provider, owner_type, owner_id, ord)
       JOIN LATERAL (SELECT ${SELECT_COLUMNS}, seq FROM ${t.cards} c
         WHERE c.provider = o.provider AND c.owner_type = o.owner_type
           AND c.owner_id = o.owner_id OFFSET 0) c ON true
@@ -571,8 +590,7 @@ function statements(t: TableNames) {
     selectBatchState: `SELECT k.ord, k.provider, k.owner_type, k.owner_id, k.card_id,
         c.card_id IS NOT NULL AS existing, c.is_default, c.currency,
         c.observed_at AS row_observed, d.observed_at AS tombstone_observed
-      FROM unnest(${BATCH_KEYS}) WITH ORDINALITY
-        AS k(provider, owner_type, owner_id, card_id, ord)
+      FROM ${BATCH_KEYS} WITH ORDINALITY AS k(provider, owner_type, owner_id, card_id, ord)
       LEFT JOIN LATERAL (SELECT card_id, is_default, currency, observed_at FROM ${t.cards} c
         WHERE c.provider = k.provider AND c.owner_type = k.owner_type
           AND c.owner_id = k.owner_id AND c.card_id = k.card_id LIMIT 1) c ON true
@@ -582,7 +600,7 @@ function statements(t: TableNames) {
       WHERE c.card_id IS NOT NULL OR d.card_id IS NOT NULL
       UNION ALL
       SELECT 0, o.provider, o.owner_type, o.owner_id, c.card_id, true, true, c.currency, NULL, NULL
-      FROM (SELECT DISTINCT * FROM unnest($1::text[], $2::text[], $3::text[]))
+      FROM (SELECT DISTINCT * FROM ${BATCH_OWNERS} AS u(provider, owner_type, owner_id))
         AS o(provider, owner_type, owner_id)
       JOIN LATERAL (SELECT card_id, currency FROM ${t.cards} c
         WHERE c.provider = o.provider AND c.owner_type = o.owner_type
@@ -592,7 +610,7 @@ function statements(t: TableNames) {
     upsertBatchClearingTombstones: upsertBatch(true),
     clearDefaultsOfBatch: `UPDATE ${t.cards} c
       SET is_default = false, version = c.version + 1, updated_at = now()
-      FROM unnest(${BATCH_KEYS}, $5::text[]) AS d(provider, owner_type, owner_id, card_id, currency)
+      FROM ${jsonRows(1, 5)} AS d(provider, owner_type, owner_id, card_id, currency)
       WHERE c.provider = d.provider AND c.owner_type = d.owner_type AND c.owner_id = d.owner_id
         AND c.is_default AND c.card_id <> d.card_id AND c.currency IS NOT DISTINCT FROM d.currency`,
     insertOwner: `INSERT INTO ${t.owners} (provider, owner_type, owner_id) VALUES ($1, $2, $3)
@@ -614,7 +632,7 @@ function statements(t: TableNames) {
     insertRetirements: `INSERT INTO ${t.retirements}
         (provider, owner_type, owner_id, call_key, position, card_id, currency)
       SELECT $1, $2, $3, $4, n.ord - 1, n.card_id, n.currency
-        FROM unnest($5::text[], $6::text[]) WITH ORDINALITY AS n(card_id, currency, ord)`,
+        FROM ${jsonRows(5, 2)} WITH ORDINALITY AS n(card_id, currency, ord)`,
     listRetirements: `SELECT card_id, currency FROM ${t.retirements}
       WHERE ${SCOPE} AND call_key = $4 ORDER BY position`,
     deleteRetirements: `DELETE FROM ${t.retirements} WHERE ${SCOPE} AND call_key = $4`,
