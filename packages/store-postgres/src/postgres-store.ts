@@ -511,7 +511,7 @@ function statements(t: TableNames) {
   const updatable = CARD_COLUMNS.slice(4)
   // Every column a write sets, in order: core's card columns, then observed_at.
   const written = [...CARD_COLUMNS, 'observed_at'] as const
-  const typeOf = (column: (typeof written)[number]) =>
+  const typeOf = (column: (typeof written)[number]): string =>
     PARAMETER_TYPES[column as keyof typeof PARAMETER_TYPES] ?? 'text'
   // An existing card is replaced unless the write is older than its row (`c`: the row).
   const updateUnlessOlder = `ON CONFLICT (provider, owner_type, owner_id, card_id) DO UPDATE SET
