@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { brandFromNumber, type CardBrand, normalizeBrand } from './brand.js'
+import { brandFromNumber, CARD_BRANDS, type CardBrand, normalizeBrand } from './brand.js'
 import { isLuhnValid } from './card-number.js'
 
 describe('normalizeBrand', () => {
@@ -37,6 +38,39 @@ describe('normalizeBrand', () => {
     expect(normalizeBrand('')).toBe('unknown')
     expect(normalizeBrand('Maestro')).toBe('unknown')
     expect(normalizeBrand('visa electron')).toBe('unknown')
+  })
+
+  // The spellings were an object literal: "constructor" found Object.prototype's constructor.
+  it.each(['constructor', 'Constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'gives unknown for %j, a name of an object member',
+    (name) => {
+      expect(normalizeBrand(name)).toBe('unknown')
+    },
+  )
+
+  // The names providers send are looked up as they come; any other spelling goes through case
+  // and punctuation folding. Both ways must agree, and always give a brand. (fast-check's
+  // strings are ASCII: changing their case keeps their length.)
+  it('gives the same brand for a name however it is spelled, and always one of CARD_BRANDS', () => {
+    const known = ['American Express', 'MasterCard', 'Visa', 'Diners Club', 'JCB', 'UnionPay']
+    const spelling = fc.oneof(
+      fc.constantFrom(...known, 'master', 'amex', 'cup', 'constructor', 'Unknown'),
+      fc.string(),
+    )
+    const respelled = (name: string, upper: boolean[]) =>
+      [...name].map((char, i) => (upper[i] ? char.toUpperCase() : char.toLowerCase())).join('')
+    fc.assert(
+      fc.property(
+        spelling,
+        fc.array(fc.boolean()),
+        fc.constantFrom('', ' ', '-'),
+        (name, upper, pad) => {
+          const brand = normalizeBrand(name)
+          expect(CARD_BRANDS).toContain(brand)
+          expect(normalizeBrand(`${pad}${respelled(name, upper)}${pad}`)).toBe(brand)
+        },
+      ),
+    )
   })
 })
 

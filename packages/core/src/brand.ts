@@ -17,23 +17,39 @@ export type CardBrand = (typeof CARD_BRANDS)[number]
  * Every spelling of a brand the providers use, reduced to lower-case letters only, mapped to
  * the normalized brand. Stripe says "American Express", "MasterCard", "Diners Club"; the
  * marketplace says "American Express" in `brand` and "amex" or "master" in the deprecated
- * `card_type`.
+ * `card_type`. A `Map`, not an object: a name such as "constructor" must not find
+ * `Object.prototype`'s members.
  */
-const BRAND_SPELLINGS: Readonly<Record<string, CardBrand>> = {
-  visa: 'visa',
-  mastercard: 'mastercard',
-  master: 'mastercard',
-  mc: 'mastercard',
-  americanexpress: 'amex',
-  amex: 'amex',
-  discover: 'discover',
-  jcb: 'jcb',
-  dinersclub: 'diners',
-  diners: 'diners',
-  unionpay: 'unionpay',
-  chinaunionpay: 'unionpay',
-  cup: 'unionpay',
-}
+const BRAND_SPELLINGS: ReadonlyMap<string, CardBrand> = new Map([
+  ['visa', 'visa'],
+  ['mastercard', 'mastercard'],
+  ['master', 'mastercard'],
+  ['mc', 'mastercard'],
+  ['americanexpress', 'amex'],
+  ['amex', 'amex'],
+  ['discover', 'discover'],
+  ['jcb', 'jcb'],
+  ['dinersclub', 'diners'],
+  ['diners', 'diners'],
+  ['unionpay', 'unionpay'],
+  ['chinaunionpay', 'unionpay'],
+  ['cup', 'unionpay'],
+])
+
+/**
+ * The names as providers send them, mapped without lower-casing and stripping them first (a
+ * tenth of a Stripe `parseCard` went there): Stripe's `brand` values and the marketplace's.
+ */
+const EXACT_NAMES: ReadonlyMap<string, CardBrand> = new Map([
+  ['Visa', 'visa'],
+  ['MasterCard', 'mastercard'],
+  ['American Express', 'amex'],
+  ['Discover', 'discover'],
+  ['JCB', 'jcb'],
+  ['Diners Club', 'diners'],
+  ['UnionPay', 'unionpay'],
+  ...BRAND_SPELLINGS,
+])
 
 /**
  * Normalizes a provider's brand name (`"American Express"`, `"MasterCard"`, `"Visa"`,
@@ -47,7 +63,11 @@ const BRAND_SPELLINGS: Readonly<Record<string, CardBrand>> = {
  */
 export function normalizeBrand(name: string | null | undefined): CardBrand {
   if (!name) return 'unknown'
-  return BRAND_SPELLINGS[name.toLowerCase().replace(/[^a-z]/g, '')] ?? 'unknown'
+  return (
+    EXACT_NAMES.get(name) ??
+    BRAND_SPELLINGS.get(name.toLowerCase().replace(/[^a-z]/g, '')) ??
+    'unknown'
+  )
 }
 
 /**

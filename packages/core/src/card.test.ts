@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { sampleCard } from './__fixtures__/sample-card.js'
 import { marketplaceSeedCards, stripeSeedCards } from './__fixtures__/seed-cards.js'
 import { normalizeBrand } from './brand.js'
 import {
@@ -10,6 +11,8 @@ import {
   compiledCardSchema,
   EMPTY_ADDRESS,
   formatOwner,
+  isDefaultUnknown,
+  markDefaultUnknown,
   sameOwner,
 } from './card.js'
 import { toCountryAlpha2 } from './country.js'
@@ -511,5 +514,38 @@ describe('compiledCardSchema', () => {
       ),
       { numRuns: 2000 },
     )
+  })
+})
+
+describe('markDefaultUnknown', () => {
+  const owner = { type: 'customer', id: 'cus_1' } as const
+
+  it('marks the card itself and leaves what it reads as unchanged', () => {
+    const card = sampleCard('card_1', owner)
+    const before = JSON.stringify(card)
+    expect(markDefaultUnknown(card)).toBe(card)
+    expect(isDefaultUnknown(card)).toBe(true)
+    expect(JSON.stringify(card)).toBe(before)
+    expect(Object.keys(card)).toEqual(Object.keys(sampleCard('card_1', owner)))
+    expect(card).toStrictEqual(sampleCard('card_1', owner))
+    expect(isDefaultUnknown(sampleCard('card_1', owner))).toBe(false)
+  })
+
+  it('does not follow a copy: a spread, a structured clone, a parse by the Card schema', () => {
+    const card = markDefaultUnknown(sampleCard('card_1', owner))
+    expect(isDefaultUnknown({ ...card })).toBe(false)
+    expect(isDefaultUnknown(structuredClone(card))).toBe(false)
+    expect(isDefaultUnknown(CardSchema.parse(card))).toBe(false)
+    expect(isDefaultUnknown(compiledCardSchema().parse(card))).toBe(false)
+  })
+
+  it('marks a frozen or sealed card too, and a card marked twice stays marked', () => {
+    const frozen = markDefaultUnknown(Object.freeze(sampleCard('card_1', owner)))
+    const sealed = markDefaultUnknown(Object.seal(sampleCard('card_2', owner)))
+    expect(isDefaultUnknown(frozen)).toBe(true)
+    expect(isDefaultUnknown(sealed)).toBe(true)
+    const twice = markDefaultUnknown(markDefaultUnknown(sampleCard('card_3', owner)))
+    expect(isDefaultUnknown(Object.freeze(markDefaultUnknown(twice)))).toBe(true)
+    expect(isDefaultUnknown(Object.freeze(sampleCard('card_4', owner)))).toBe(false)
   })
 })

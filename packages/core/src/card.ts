@@ -160,15 +160,41 @@ export function compiledCardSchema(): typeof CardSchema {
   return compiledCard
 }
 
-const defaultUnknown = new WeakSet<Card>()
+/** A base whose constructor returns its argument: a subclass's fields land on that object. */
+class Stamped {
+  constructor(target: object) {
+    // biome-ignore lint/correctness/noConstructorReturn: the point: the fields go on `target`
+    return target
+  }
+}
+
+/**
+ * The mark of {@link markDefaultUnknown}: a private field put on the card object itself. Nothing
+ * but {@link DefaultUnknownMark.on} sees it: not `JSON.stringify`, `Object.keys`,
+ * `Reflect.ownKeys`, equality checks nor structured clones, and a copy (`{ ...card }`) has none.
+ */
+class DefaultUnknownMark extends Stamped {
+  readonly #mark = true
+
+  /** Whether `card` carries the mark. */
+  static on(card: object): boolean {
+    return #mark in card
+  }
+}
+
+/** The marks of cards that take no new field (frozen, sealed, not extensible). */
+const markedNonExtensible = new WeakSet<Card>()
 
 /**
  * Marks a card parsed from a payload that cannot tell whether it is the owner's default (a
  * Stripe customer's card whose `customer` is a plain id): its `isDefault` is false only for
  * want of information. `CardSync.syncFromProviderData` then keeps the stored default flag
  * instead of clearing it. An adapter's `parseCard` marks what it returns; `defineCardProvider`
- * carries the mark over to the validated card. The `Card` shape is unchanged: the mark lives
- * beside the object (a `WeakSet`), and any copy (`{ ...card }`) drops it.
+ * carries the mark over to the validated card. The `Card` shape is unchanged: the mark is a
+ * private field of cardport's on the object, which `JSON.stringify`, `Object.keys`, equality
+ * checks and structured clones do not see, and any copy (`{ ...card }`) drops it. (It was a
+ * `WeakSet` entry, whose garbage collection cost a third of a Stripe `parseCard`: see
+ * bench/README.md.)
  *
  * @example
  * ```ts
@@ -179,13 +205,21 @@ const defaultUnknown = new WeakSet<Card>()
  * ```
  */
 export function markDefaultUnknown<T extends Card>(card: T): T {
-  defaultUnknown.add(card)
+  if (isDefaultUnknown(card)) return card
+  // A frozen or sealed card takes a private field in today's engines, but a TC39 proposal
+  // ("nonextensible applies to private") would make that throw: it keeps its mark beside it.
+  if (Object.isExtensible(card)) new DefaultUnknownMark(card)
+  else markedNonExtensible.add(card)
   return card
 }
 
 /** Whether {@link markDefaultUnknown} marked this card: its payload did not say whether it is the default. */
 export function isDefaultUnknown(card: Card): boolean {
-  return defaultUnknown.has(card)
+  // Only a card that was not extensible when marked can be in the set (and it stays so): a
+  // lookup there gives every other card an identity hash, which costs more than the mark.
+  return (
+    DefaultUnknownMark.on(card) || (!Object.isExtensible(card) && markedNonExtensible.has(card))
+  )
 }
 
 /** An address with every field null: the starting point for adapters. */

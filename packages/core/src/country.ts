@@ -19,11 +19,13 @@ let alpha2Codes: Set<string> | undefined
  */
 export function toCountryAlpha2(code: string | null | undefined): string | null {
   if (!code) return null
-  const upper = code.trim().toUpperCase()
   if (!alpha3ToAlpha2 || !alpha2Codes) {
     alpha3ToAlpha2 = new Map(iso31661.map((country) => [country.alpha3, country.alpha2]))
     alpha2Codes = new Set(iso31661.map((country) => country.alpha2))
   }
+  // Most codes come as they should: no new strings for those.
+  if (alpha2Codes.has(code)) return code
+  const upper = code.trim().toUpperCase()
   if (upper.length === 2) return alpha2Codes.has(upper) ? upper : null
   if (upper.length === 3) return alpha3ToAlpha2.get(upper) ?? null
   return null

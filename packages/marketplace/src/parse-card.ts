@@ -234,22 +234,13 @@ function timestamp(value: unknown): string | null {
   const raw = text(value)
   if (raw === null) return null
   // What the API answers, `2013-06-24T19:28:01.208000Z`, when its fields name a time that
-  // exists: Date reads it as those very fields (Date.UTC, read back, says whether they do), so
-  // its ISO form is the text's own with the fraction cut to milliseconds. Half the cost of
-  // reading the text with Date and writing it with `toISOString` (2.3 µs).
+  // exists: Date reads it as those very fields, so its ISO form is the text's own with the
+  // fraction cut to milliseconds. Checked by hand, 0.24 µs; by a `Date.UTC` read back, 0.39 µs;
+  // read with Date and written with `toISOString`, 0.63 µs. Any other text goes to Date.
   const fields = UTC_TIME.exec(raw)
   if (fields !== null) {
     const [, year, month, day, hours, minutes, seconds, fraction = ''] = fields
-    const time = [+year!, +month! - 1, +day!, +hours!, +minutes!, +seconds!] as const
-    const date = new Date(Date.UTC(...time))
-    if (
-      date.getUTCFullYear() === time[0] &&
-      date.getUTCMonth() === time[1] &&
-      date.getUTCDate() === time[2] &&
-      date.getUTCHours() === time[3] &&
-      date.getUTCMinutes() === time[4] &&
-      date.getUTCSeconds() === time[5]
-    ) {
+    if (existingDay(+year!, +month!, +day!) && +hours! < 24 && +minutes! < 60 && +seconds! < 60) {
       return `${raw.slice(0, 19)}.${fraction.padEnd(3, '0').slice(0, 3)}Z`
     }
   }
@@ -257,6 +248,16 @@ function timestamp(value: unknown): string | null {
   const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
   return Number.isNaN(date.getTime()) ? null : date.toISOString()
 }
+
+/** Whether a day exists in the proleptic Gregorian calendar, as Date counts (year 0 is leap). */
+function existingDay(year: number, month: number, day: number): boolean {
+  if (month < 1 || month > 12 || day < 1) return false
+  if (month !== 2) return day <= DAYS_IN_MONTH[month - 1]!
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0)
+  return day <= (leap ? 29 : 28)
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const
 
 /** A time in UTC written out in full: year, month, day, hours, minutes, seconds, fraction. */
 const UTC_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?Z$/
