@@ -548,4 +548,11 @@ describe('markDefaultUnknown', () => {
     expect(isDefaultUnknown(Object.freeze(markDefaultUnknown(twice)))).toBe(true)
     expect(isDefaultUnknown(Object.freeze(sampleCard('card_4', owner)))).toBe(false)
   })
+
+  it('answers false for what is not an object, and refuses to mark it', () => {
+    for (const value of [null, undefined, 'card_1', 42]) {
+      expect(isDefaultUnknown(value as unknown as Card)).toBe(false)
+      expect(() => markDefaultUnknown(value as unknown as Card)).toThrow(TypeError)
+    }
+  })
 })

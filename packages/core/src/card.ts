@@ -215,6 +215,8 @@ export function markDefaultUnknown<T extends Card>(card: T): T {
 
 /** Whether {@link markDefaultUnknown} marked this card: its payload did not say whether it is the default. */
 export function isDefaultUnknown(card: Card): boolean {
+  // A value that is no object (null from plain JavaScript, say) carries no mark.
+  if (typeof card !== 'object' || card === null) return false
   // Only a card that was not extensible when marked can be in the set (and it stays so): a
   // lookup there gives every other card an identity hash, which costs more than the mark.
   return (
