@@ -205,7 +205,7 @@ const markedNonExtensible = new WeakSet<Card>()
  * ```
  */
 export function markDefaultUnknown<T extends Card>(card: T): T {
-  if (isDefaultUnknown(card)) return card
+  if (DefaultUnknownMark.on(card)) return card
   // A frozen or sealed card takes a private field in today's engines, but a TC39 proposal
   // ("nonextensible applies to private") would make that throw: it keeps its mark beside it.
   if (Object.isExtensible(card)) new DefaultUnknownMark(card)
