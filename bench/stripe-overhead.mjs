@@ -5,10 +5,12 @@
 // maxNetworkRetries 0) to ONE Stripe emulator served on loopback in a child process, seeded with
 // a customer holding 120 cards. Target: median latency ratio ≤ 1.10.
 //
-// The adapter asks for more than the bare calls: a card's `isDefault` lives on the customer, so
-// `getCard` and `listCards` expand it (`expand: ['customer']`, `['data.customer']`). Further
-// lines compare with the bare SDK sending those same requests, which isolates what the adapter
-// itself costs, and compare the two ways of learning the default while listing.
+// The adapter asks for more than the bare calls: a card's `isDefault` lives on the customer.
+// `getCard` expands it (`expand: ['customer']`); the first page of `listCards` is read from the
+// customer with its 10 most recent sources expanded (`customers.retrieve`, `expand: ['sources']`),
+// then, past those 10, a plain list of the rest of the page. Further lines compare with the bare
+// SDK sending those same requests, which isolates what the adapter itself costs, and compare the
+// ways of learning the default while listing.
 import { STRIPE_API_VERSION, stripeProvider } from '@cardport/stripe'
 import Stripe from 'stripe'
 import { spawnEmulatorServer } from './emulator-process.mjs'
@@ -17,6 +19,16 @@ import { compare, main, report } from './lib.mjs'
 const TARGET = { text: '≤ 1.10', met: (ratio) => ratio <= 1.1 }
 const CARDS = 120
 const listExpanded = (limit) => ({ object: 'card', limit, expand: ['data.customer'] })
+
+/** The adapter's first page through the bare SDK: the customer and its sources, then the rest. */
+async function customerThenRest(stripe, customerId, limit) {
+  const customer = await stripe.customers.retrieve(customerId, { expand: ['sources'] })
+  const cards = customer.sources.data.filter((source) => source.object === 'card')
+  if (!customer.sources.has_more || cards.length >= limit) return cards.slice(0, limit)
+  const params = { object: 'card', limit: limit - cards.length, starting_after: cards.at(-1).id }
+  const rest = await stripe.customers.listSources(customerId, params)
+  return [...cards, ...rest.data]
+}
 
 export async function run({ time = 5000, rounds = 5 } = {}) {
   const server = await spawnEmulatorServer({ kind: 'stripe-customer', cards: CARDS })
@@ -51,6 +63,8 @@ export async function run({ time = 5000, rounds = 5 } = {}) {
       () => provider.listCards(owner, { limit: 100 }),
       () => stripe.customers.listSources(owner.id, { object: 'card', limit: 100 }),
       () => stripe.customers.retrieve(owner.id),
+      () => customerThenRest(stripe, owner.id, 100),
+      () => customerThenRest(stripe, owner.id, 10),
       () => stripe.customers.listSources(owner.id, listExpanded(100)),
       () => stripe.customers.listSources(owner.id, listExpanded(10)),
       () => stripe.customers.listSources(owner.id, { object: 'card', limit: 10 }),
@@ -113,25 +127,38 @@ export async function run({ time = 5000, rounds = 5 } = {}) {
             fn: () => provider.listCards(owner, { limit: 100 }),
           },
           baseline: {
-            name: 'listSources({ expand: [data.customer] })',
-            fn: () => stripe.customers.listSources(owner.id, listExpanded(100)),
+            name: 'customers.retrieve({ expand: [sources] }) + listSources',
+            fn: () => customerThenRest(stripe, owner.id, 100),
           },
         },
         options,
       ),
     ]
-    // How the adapter learns the default while listing: the customer expanded on each card (one
-    // request, what it does) or a second request for the customer, at 100 and 10 per page.
+    // How the adapter learns the default while listing: the customer with its sources expanded
+    // (then the rest of the page: what it does), the customer expanded on each card (one
+    // request, what it did before), or a second request for the customer in parallel.
     const design = []
     for (const limit of [100, 10]) {
+      const perCard = {
+        name: 'listSources({ expand: [data.customer] })',
+        fn: () => stripe.customers.listSources(owner.id, listExpanded(limit)),
+      }
       design.push(
+        await compare(
+          `bare SDK, ${limit} per page: customer with its sources (+ the rest) vs expand data.customer`,
+          {
+            candidate: {
+              name: 'customers.retrieve({ expand: [sources] }) + listSources',
+              fn: () => customerThenRest(stripe, owner.id, limit),
+            },
+            baseline: perCard,
+          },
+          options,
+        ),
         await compare(
           `bare SDK, ${limit} per page: expand data.customer vs listSources + customers.retrieve`,
           {
-            candidate: {
-              name: 'listSources({ expand: [data.customer] })',
-              fn: () => stripe.customers.listSources(owner.id, listExpanded(limit)),
-            },
+            candidate: perCard,
             baseline: {
               name: 'listSources + customers.retrieve (parallel)',
               fn: () =>

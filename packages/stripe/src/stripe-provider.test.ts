@@ -1,6 +1,7 @@
 import {
   type Card,
   createCardSync,
+  isDefaultUnknown,
   isOwnerDeleted,
   listAll,
   memoryStore,
@@ -30,6 +31,14 @@ function newAccount(fields: { default_currency?: string } = {}): Owner {
 /** The customer's `default_source` as the emulator holds it. */
 function defaultSourceOf(owner: Owner): string | null | undefined {
   return emulator.state.customer(owner.id)?.default_source
+}
+
+/** What `run` answers, and the emulator's route names of the requests it sent, in order. */
+async function withRoutes<T>(run: () => Promise<T>): Promise<{ result: T; routes: string[] }> {
+  const before = emulator.state.requests().length
+  const result = await run()
+  const routes = emulator.state.requests().slice(before)
+  return { result, routes: routes.map((request) => request.route) }
 }
 
 /** The ids of the cards of a list, in order. */
@@ -321,6 +330,77 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(pages.filter((request) => request.path.endsWith('/sources'))).toHaveLength(2)
     })
 
+    it("lists a customer's first page from the customer with its sources, in one request", async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      const visa = emulator.seed.card(owner.id, 'tok_visa')
+      const mastercard = emulator.seed.card(owner.id, 'tok_mastercard')
+      const amex = emulator.seed.card(owner.id, 'tok_amex')
+      const { result: page, routes } = await withRoutes(() => provider.listCards(owner))
+      expect(routes).toEqual(['GET /v1/customers/:customer'])
+      expect(page.data.map((card) => [card.id, card.isDefault])).toEqual([
+        [amex.id, false],
+        [mastercard.id, false],
+        [visa.id, true],
+      ])
+      expect(page).toMatchObject({ hasMore: false, nextCursor: null })
+      // The customer says which card is the default: none of them is marked unknown.
+      expect(page.data.some((card) => isDefaultUnknown(card))).toBe(false)
+    })
+
+    it('continues past the 10 sources a customer embeds, after its last card, without bank accounts', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      // Oldest first: 8 cards, then cards and bank accounts mixed. Newest first, the 10 sources
+      // the customer embeds are 7 cards and 3 bank accounts, the last of them a bank account.
+      const cards: string[] = []
+      const card = () => cards.unshift(emulator.seed.card(owner.id, 'tok_visa').id)
+      for (let i = 0; i < 8; i++) card()
+      for (let i = 0; i < 3; i++) {
+        emulator.seed.bankAccount(owner.id)
+        card()
+        card()
+      }
+      card()
+      expect(cards).toHaveLength(15)
+
+      const first = await withRoutes(() => provider.listCards(owner, { limit: 100 }))
+      expect(first.routes).toEqual([
+        'GET /v1/customers/:customer',
+        'GET /v1/customers/:customer/sources',
+      ])
+      expect(ids(first.result.data)).toEqual(cards)
+      expect(first.result).toMatchObject({ hasMore: false, nextCursor: null })
+      expect(first.result.data.filter((entry) => entry.isDefault).map((entry) => entry.id)).toEqual(
+        [cards.at(-1)],
+      )
+
+      // A page smaller than the embedded cards needs no second request; the next page goes on.
+      const small = await withRoutes(() => provider.listCards(owner, { limit: 5 }))
+      expect(small.routes).toEqual(['GET /v1/customers/:customer'])
+      expect(ids(small.result.data)).toEqual(cards.slice(0, 5))
+      expect(small.result.hasMore).toBe(true)
+      const cursor = small.result.nextCursor as string
+      const next = await provider.listCards(owner, { limit: 5, cursor })
+      expect(ids(next.data)).toEqual(cards.slice(5, 10))
+      const walked = await toArray(listAll(provider, owner, { pageSize: 4 }), { limit: 100 })
+      expect(ids(walked)).toEqual(cards)
+    })
+
+    it('lists the cards of a customer whose 10 newest sources are all bank accounts', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      const older = emulator.seed.card(owner.id, 'tok_visa')
+      const newer = emulator.seed.card(owner.id, 'tok_mastercard')
+      for (let i = 0; i < 10; i++) emulator.seed.bankAccount(owner.id)
+      const page = await provider.listCards(owner, { limit: 10 })
+      expect(page.data.map((card) => [card.id, card.isDefault])).toEqual([
+        [newer.id, false],
+        [older.id, true],
+      ])
+      expect(page).toMatchObject({ hasMore: false, nextCursor: null })
+    })
+
     it('pages small: limit 1 walks every card one by one', async () => {
       const provider = target.provider()
       const owner = newCustomer()
@@ -603,7 +683,7 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
 
     it('a key Stripe refuses is authentication (401); a forbidden one permission (403)', async () => {
       const owner = newCustomer()
-      emulator.faults.inject({ route: 'GET /v1/customers/:customer/sources', status: 403 })
+      emulator.faults.inject({ route: 'GET /v1/customers/:customer', status: 403 })
       expect(await rejection(target.provider().listCards(owner))).toMatchObject({
         code: 'permission',
         status: 403,
@@ -626,7 +706,7 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       const provider = target.provider()
       const owner = newCustomer()
       emulator.faults.inject({
-        route: 'GET /v1/customers/:customer/sources',
+        route: 'GET /v1/customers/:customer',
         status: 429,
         retryAfter: 7,
       })
