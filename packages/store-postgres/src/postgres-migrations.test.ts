@@ -20,6 +20,14 @@ describePostgres('postgres migrations', (db) => {
     return rows.map((row: { table_name: string }) => row.table_name)
   }
 
+  const indexesOf = async (schema: string, table: string) => {
+    const { rows } = await db.client.query(
+      'SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1',
+      [schema, table],
+    )
+    return rows.map((row: { indexname: string }) => row.indexname)
+  }
+
   it('creates the schema and the tables, then finds nothing left to do', async () => {
     expect(await migrate(db.client, { schema: db.schema })).toEqual(VERSIONS)
     expect(await migrate(db.client, { schema: db.schema })).toEqual([])
@@ -118,13 +126,29 @@ describePostgres('postgres migrations', (db) => {
   it('brings tables of schema version 1 up to date, keeping their cards', async () => {
     const older = await postgresStore({ client: db.client, schema: db.schema })
     await older.upsert(sampleCard('card_1', alice))
-    // The tables as version 1 left them: the later table and its record removed.
+    // The tables as version 1 left them: the later table and records removed, the index back.
     await db.client.query(`DROP TABLE "${db.schema}".cardport_card_retirements`)
+    await db.client.query(
+      `CREATE INDEX cardport_cards_by_seq ON "${db.schema}".cardport_cards (provider, owner_type, owner_id, seq)`,
+    )
     await db.client.query(`DELETE FROM "${db.schema}".cardport_migrations WHERE version > 1`)
 
-    expect(await migrate(db.client, { schema: db.schema })).toEqual([2])
+    expect(await indexesOf(db.schema, 'cardport_cards')).toContain('cardport_cards_by_seq')
+
+    expect(await migrate(db.client, { schema: db.schema })).toEqual([2, 3])
+    expect(await indexesOf(db.schema, 'cardport_cards')).toEqual([
+      'cardport_cards_one_default',
+      'cardport_cards_pkey',
+    ])
     const store = await postgresStore({ client: db.client, schema: db.schema })
-    expect((await store.listByOwner(scope)).map((card) => card.id)).toEqual(['card_1'])
+    // Without the by-seq index, an owner's cards still list newest first (not by id).
+    await store.upsert(sampleCard('card_0', alice))
+    await store.upsert(sampleCard('card_2', alice))
+    expect((await store.listByOwner(scope)).map((card) => card.id)).toEqual([
+      'card_2',
+      'card_0',
+      'card_1',
+    ])
     await store.retirements!.save(scope, 'key', [{ cardId: 'card_1', currency: null }])
     expect(await store.retirements!.load(scope, 'key')).toEqual([
       { cardId: 'card_1', currency: null },

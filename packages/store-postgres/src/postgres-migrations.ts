@@ -101,6 +101,14 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = Object.freeze([
       )`,
     ],
   },
+  {
+    version: 3,
+    name: 'cards listed through the primary key: the by-seq index dropped',
+    // Every insert of a card wrote this third index, and no query needs it: an owner's cards are
+    // found through the primary key's first three columns and sorted by `seq` (a few rows). A
+    // reconcile into PostgreSQL ran ~5 % faster without it (bench/README.md).
+    statements: (t: TableNames) => [`DROP INDEX IF EXISTS ${t.quotedSchema}.${t.cardsBySeqIndex}`],
+  },
 ])
 
 /** Options of {@link migrate}. */
@@ -132,7 +140,7 @@ const MigrateOptionsSchema = z
  * import { migrate } from '@cardport/store-postgres'
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
- * await migrate(pool, { schema: 'billing' }) // [1, 2] the first time, [] afterwards
+ * await migrate(pool, { schema: 'billing' }) // [1, 2, 3] the first time, [] afterwards
  * ```
  */
 export async function migrate(
