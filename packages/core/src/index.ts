@@ -72,6 +72,7 @@ export {
   MetadataPatchSchema,
   MetadataSchema,
   ProviderMetadataSchema,
+  providerMetadata,
 } from './metadata.js'
 export {
   type CardLister,

@@ -6,6 +6,7 @@ import {
   MetadataPatchSchema,
   MetadataSchema,
   ProviderMetadataSchema,
+  providerMetadata,
 } from './metadata.js'
 import { validate } from './validate.js'
 
@@ -209,5 +210,34 @@ describe.each([
       { path: ['count'], message: 'a metadata value is a string' },
       { path: [''], message: 'a metadata key cannot be empty' },
     ])
+  })
+})
+
+describe('providerMetadata (an adapter reading a payload)', () => {
+  it('keeps the pairs whose value is a non-empty string, in a new object', () => {
+    const raw = { order: '42', empty: '', count: 3, none: null, nested: { a: 'b' }, list: ['x'] }
+    const pairs = providerMetadata(raw)
+    expect(pairs).toEqual({ order: '42' })
+    expect(pairs).not.toBe(raw)
+    expect(Object.getPrototypeOf(pairs)).toBe(Object.prototype)
+  })
+
+  it('gives {} for a payload that is not a plain object', () => {
+    for (const value of [undefined, null, 'order=42', 42, ['42'], true]) {
+      expect(providerMetadata(value)).toEqual({})
+    }
+  })
+
+  it("drops a __proto__ key (as JSON.parse makes it) instead of setting the result's prototype", () => {
+    const pairs = providerMetadata(JSON.parse('{"__proto__": "x", "a": "b"}'))
+    expect(pairs).toEqual({ a: 'b' })
+    expect(Object.getPrototypeOf(pairs)).toBe(Object.prototype)
+    expect(Object.keys(pairs)).toEqual(['a'])
+  })
+
+  it('gives metadata that ProviderMetadataSchema accepts, and keeps keys as the provider holds them', () => {
+    const long = 'k'.repeat(60)
+    const pairs = providerMetadata({ [long]: 'v', 'a[b]': 'c' })
+    expect(ProviderMetadataSchema.parse(pairs)).toEqual({ [long]: 'v', 'a[b]': 'c' })
   })
 })

@@ -150,3 +150,27 @@ export function applyMetadataPatch(current: Metadata, patch: MetadataPatch): Met
   }
   return next
 }
+
+/**
+ * The metadata of a provider's payload as a card holds it, for an adapter's mapping: the pairs
+ * whose value is a non-empty string, in a new object. Anything else is dropped: an empty string
+ * (Stripe's way of unsetting a key), a number, `null`, a nested object, and a `__proto__` key
+ * (which `JSON.parse` makes an own property). A payload that is not a plain object
+ * (missing, `null`, an array, a string) gives `{}`. `CardSchema` then checks the result as
+ * {@link ProviderMetadataSchema} (a card number in a value is masked).
+ *
+ * @example
+ * ```ts
+ * providerMetadata({ order: '42', empty: '', count: 3 }) // { order: '42' }
+ * providerMetadata(undefined) // {}
+ * ```
+ */
+export function providerMetadata(value: unknown): Metadata {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+  const pairs: Metadata = {}
+  for (const [key, item] of Object.entries(value)) {
+    // A `__proto__` key is dropped here: assigning a string to it changes nothing.
+    if (typeof item === 'string' && item !== '') pairs[key] = item
+  }
+  return pairs
+}

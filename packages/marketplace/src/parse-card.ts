@@ -4,6 +4,7 @@ import {
   InvalidRequestError,
   normalizeBrand,
   type Owner,
+  providerMetadata,
   toCountryAlpha2,
 } from '@cardport/core'
 import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
@@ -126,7 +127,7 @@ function mapCard<O extends Owner | null>(
     currency: null,
     isDefault: defaultId !== null && defaultId === id,
     status: isInvalid(raw.is_valid) ? 'invalid' : 'active',
-    metadata: stringPairs(raw.meta),
+    metadata: providerMetadata(raw.meta),
     createdAt: timestamp(raw.created_at),
   }
 }
@@ -216,16 +217,6 @@ function checkOf(value: unknown): CheckResult {
 function isInvalid(value: unknown): boolean {
   return value === false || (typeof value === 'string' && value.toLowerCase() === 'false')
 }
-
-function stringPairs(value: unknown): Record<string, string> {
-  if (!isObject(value)) return {}
-  const pairs: Record<string, string> = {}
-  for (const [key, item] of Object.entries(value)) {
-    if (typeof item === 'string' && item !== '') pairs[key] = item
-  }
-  return pairs
-}
-
 /**
  * `created_at` as `toISOString` writes it, as `Date` reads the text (a date that does not exist
  * rolls over: Feb 30 is Mar 2), or null when `Date` cannot read it.

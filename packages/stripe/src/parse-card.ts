@@ -5,6 +5,7 @@ import {
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
+  providerMetadata,
   toCountryAlpha2,
 } from '@cardport/core'
 
@@ -77,7 +78,7 @@ export function toStripeCard(
     currency: resolvedOwner.type === 'account' ? (text(raw.currency)?.toLowerCase() ?? null) : null,
     isDefault,
     status: 'active',
-    metadata: stringPairs(raw.metadata),
+    metadata: providerMetadata(raw.metadata),
     createdAt: null,
   }
   return defaultKnown ? card : markDefaultUnknown(card)
@@ -124,13 +125,4 @@ function checkOf(value: unknown): CheckResult {
     default:
       return null
   }
-}
-
-function stringPairs(value: unknown): Record<string, string> {
-  if (!isObject(value)) return {}
-  const pairs: Record<string, string> = {}
-  for (const [key, item] of Object.entries(value)) {
-    if (typeof item === 'string' && item !== '') pairs[key] = item
-  }
-  return pairs
 }
