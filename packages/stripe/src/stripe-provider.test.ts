@@ -401,6 +401,23 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(page).toMatchObject({ hasMore: false, nextCursor: null })
     })
 
+    it('lists the cards of a customer answered without its sources, never reading it as no cards', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      const older = emulator.seed.card(owner.id, 'tok_visa')
+      const newer = emulator.seed.card(owner.id, 'tok_mastercard')
+      // A customer as a proxy, a mock or a future API version might answer it: no `sources`.
+      const body = JSON.stringify({ id: owner.id, object: 'customer', default_source: older.id })
+      emulator.faults.inject({ route: 'GET /v1/customers/:customer', body })
+      const { result: page, routes } = await withRoutes(() => provider.listCards(owner))
+      expect(routes).toEqual(['GET /v1/customers/:customer', 'GET /v1/customers/:customer/sources'])
+      expect(page.data.map((card) => [card.id, card.isDefault])).toEqual([
+        [newer.id, false],
+        [older.id, true],
+      ])
+      expect(page).toMatchObject({ hasMore: false, nextCursor: null })
+    })
+
     it('pages small: limit 1 walks every card one by one', async () => {
       const provider = target.provider()
       const owner = newCustomer()
