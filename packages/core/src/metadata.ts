@@ -167,8 +167,11 @@ export function applyMetadataPatch(current: Metadata, patch: MetadataPatch): Met
  */
 export function providerMetadata(value: unknown): Metadata {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return {}
+  const source = value as Record<string, unknown>
   const pairs: Metadata = {}
-  for (const [key, item] of Object.entries(value)) {
+  // `Object.keys`, not `Object.entries`: no array allocated for each pair.
+  for (const key of Object.keys(source)) {
+    const item = source[key]
     // A `__proto__` key is dropped here: assigning a string to it changes nothing.
     if (typeof item === 'string' && item !== '') pairs[key] = item
   }
