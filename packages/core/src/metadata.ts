@@ -155,8 +155,8 @@ export function applyMetadataPatch(current: Metadata, patch: MetadataPatch): Met
  * The metadata of a provider's payload as a card holds it, for an adapter's mapping: the pairs
  * whose value is a non-empty string, in a new object. Anything else is dropped: an empty string
  * (Stripe's way of unsetting a key), a number, `null`, a nested object, and a `__proto__` key
- * (which `JSON.parse` makes an own property). A payload that is not a plain object
- * (missing, `null`, an array, a string) gives `{}`. `CardSchema` then checks the result as
+ * (which `JSON.parse` makes an own property). A payload that is no object (missing, `null`,
+ * a string) or an array gives `{}`. `CardSchema` then checks the result as
  * {@link ProviderMetadataSchema} (a card number in a value is masked).
  *
  * @example

@@ -206,25 +206,18 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     async firstPage(owner: Owner, limit: number) {
       const customer = await retrieveCustomer(owner, { expand: ['sources'] })
       const defaultId = isObject(customer) ? idOf(customer.default_source) : null
-      const sources = isObject(customer) ? customer.sources : undefined
-      const listed = isObject(sources) && Array.isArray(sources.data)
-      const hasMore = !listed || sources.has_more === true
-      const cards = (listed ? (sources.data as unknown[]) : []).filter(
-        (raw) => isObject(raw) && raw.object === 'card',
-      )
+      const parse = (raw: unknown) => toStripeCard(raw, owner, defaultId)
+      const embedded = listOf(isObject(customer) ? customer.sources : undefined)
+      const hasMore = embedded === null || embedded.hasMore
+      const cards = (embedded?.items ?? []).filter((raw) => isObject(raw) && raw.object === 'card')
       if (!hasMore || cards.length >= limit) {
-        return pageOf(cards.slice(0, limit), hasMore || cards.length > limit, (raw) =>
-          toStripeCard(raw, owner, defaultId),
-        )
+        return pageOf(cards.slice(0, limit), hasMore || cards.length > limit, parse)
       }
       const params: StripeParams = { object: 'card', limit: limit - cards.length }
       const lastCard = idOf(cards.at(-1))
       if (lastCard) params.starting_after = lastCard
-      const rest = await customers.sources(owner, params)
-      const more = isObject(rest) && Array.isArray(rest.data) ? rest.data : []
-      return pageOf([...cards, ...more], isObject(rest) && rest.has_more === true, (raw) =>
-        toStripeCard(raw, owner, defaultId),
-      )
+      const rest = listOf(await customers.sources(owner, params))
+      return pageOf([...cards, ...(rest?.items ?? [])], rest?.hasMore === true, parse)
     },
     /** `GET /v1/customers/:id/sources`; a customer deleted meanwhile says so. */
     async sources(owner: Owner, params: StripeParams) {
@@ -452,8 +445,14 @@ function updateParams(patch: CardUpdate): StripeParams {
 }
 
 function toPage(raw: unknown, parse: (item: unknown) => Card | null) {
-  const items = isObject(raw) && Array.isArray(raw.data) ? raw.data : []
-  return pageOf(items, isObject(raw) && raw.has_more === true, parse)
+  const list = listOf(raw)
+  return pageOf(list?.items ?? [], list?.hasMore === true, parse)
+}
+
+/** A Stripe list's items and `has_more`; null for anything that is no list. */
+function listOf(raw: unknown): { items: unknown[]; hasMore: boolean } | null {
+  if (!isObject(raw) || !Array.isArray(raw.data)) return null
+  return { items: raw.data, hasMore: raw.has_more === true }
 }
 
 /** A page of `items` (what Stripe listed, in order), the cursor after the last of them. */
