@@ -341,10 +341,10 @@ async function cardportTarget(config, provider) {
     async run(list) {
       owners = list
       const report = await sync.reconcile(list, { concurrency: config.concurrency })
-      if (report.failed.length > 0) {
+      if (report.counts.failed > 0) {
         const [first] = report.failed
         throw new Error(
-          `${report.failed.length} owners failed, first: ${first.code} ${first.message}`,
+          `${report.counts.failed} owners failed, first: ${first.code} ${first.message}`,
         )
       }
     },

@@ -263,6 +263,7 @@ async function runProgram(
 
   const report = await a.sync.reconcile(owners)
   expect(report.failed, 'reconcile failures').toEqual([])
+  expect(report.truncated, 'a report listing every entry').toBe(false)
   const ids = (entries: readonly { cardId: string | null }[]) => entries.map((e) => e.cardId)
   for (const { owner, ghost, added, madeDefault } of planted) {
     const of = <E extends { owner: Owner }>(entries: readonly E[]) =>
@@ -274,10 +275,10 @@ async function runProgram(
     ])
   }
   repaired +=
-    report.added.length +
-    report.updated.length +
-    report.removed.length +
-    report.defaultRepaired.length -
+    report.counts.added +
+    report.counts.updated +
+    report.counts.removed +
+    report.counts.defaultRepaired -
     3 * planted.length
   for (const owner of owners) {
     const held = stripe.held(owner)

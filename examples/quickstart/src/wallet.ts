@@ -58,7 +58,7 @@ export async function walletTour(
   const report = await sync.reconcile(owner)
   log(
     `  reconcile: ${report.cardsSeen} card(s) at the provider; the local copy needed ` +
-      `${report.added.length} added, ${report.updated.length} updated, ${report.removed.length} removed`,
+      `${report.counts.added} added, ${report.counts.updated} updated, ${report.counts.removed} removed`,
   )
   const local = await sync.getForOwner(owner)
   log(`  local default: ${local ? `${local.brand} ${maskCard(local.last4)}` : 'none'}`)

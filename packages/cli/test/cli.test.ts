@@ -375,6 +375,41 @@ describe('cardport reconcile', { timeout: 60_000 }, () => {
     await after.close()
   })
 
+  it("lists 50 entries and counts the rest; --json lists every one, past core's 1,000", async () => {
+    const stripe = stripeClient()
+    const file = join(workDir, 'many-ghosts.db')
+    const customer = await stripe.customers.create({ email: 'ghosts@example.com' })
+    const owner = { type: 'customer', id: customer.id } as const
+    // 1,001 cards the store holds and Stripe does not.
+    const local = sqliteStore({ filename: file })
+    await local.upsertMany(
+      Array.from({ length: 1001 }, (_, index) =>
+        sampleCard(`card_ghost${String(index).padStart(4, '0')}`, owner, { provider: 'stripe' }),
+      ),
+    )
+    await local.close()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`, '--dry-run']
+
+    const human = await cardport(args, stripeEnv)
+    expect(human.code).toBe(0)
+    expect(human.stdout).toMatch(/to remove\s+1001/)
+    expect(human.stdout.match(/^to remove\s+customer:/gm)).toHaveLength(50)
+    expect(human.stdout).toContain('… and 951 more (--json lists them all)')
+
+    const json = await cardport([...args, '--json'], stripeEnv)
+    expect(json.code).toBe(0)
+    const report = JSON.parse(json.stdout)
+    expect(report.counts).toEqual({
+      added: 0,
+      updated: 0,
+      removed: 1001,
+      defaultRepaired: 0,
+      failed: 0,
+    })
+    expect(report.removed).toHaveLength(1001)
+    expect(report.truncated).toBe(false)
+  })
+
   it('reads the store from CARDPORT_STORE and reconciles marketplace cards', async () => {
     const store = `sqlite:${join(workDir, 'marketplace.db')}`
     const result = await cardport(

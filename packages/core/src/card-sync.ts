@@ -11,6 +11,13 @@ import {
   type Owner,
   OwnerSchema,
 } from './card.js'
+import {
+  createDriftRecorder,
+  type DriftChange,
+  type DriftReport,
+  emptyOwnerDrift,
+  type OwnerDrift,
+} from './drift-report.js'
 import { isCardportError, isOwnerDeleted, UnsupportedOperationError } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
@@ -38,31 +45,6 @@ export interface CardSyncOptions {
   retry?: RetryPolicy | undefined
 }
 
-/** One card that `reconcile` found out of step. */
-export interface DriftEntry {
-  owner: Owner
-  cardId: string
-}
-
-/** What `reconcile` found and (unless `dryRun`) repaired. */
-export interface DriftReport {
-  dryRun: boolean
-  /** Owners looked at. */
-  owners: number
-  /** Cards the provider holds, over all owners looked at. */
-  cardsSeen: number
-  /** Cards at the provider missing from the store. */
-  added: DriftEntry[]
-  /** Cards whose stored copy differed from the provider's. */
-  updated: DriftEntry[]
-  /** Stored cards the provider no longer holds. */
-  removed: DriftEntry[]
-  /** Owners whose stored default differed from the provider's (the entry names the provider's default). */
-  defaultRepaired: Array<{ owner: Owner; cardId: string | null }>
-  /** Owners that could not be reconciled, with the error's code and message. */
-  failed: Array<{ owner: Owner; code: string; message: string }>
-}
-
 /** Options of `reconcile`. */
 export interface ReconcileOptions {
   /** Report drift without changing the store. */
@@ -77,6 +59,20 @@ export interface ReconcileOptions {
    * owners finished before stays written, the owner being read writes nothing.
    */
   signal?: AbortSignal | undefined
+  /**
+   * How many entries each list of the report keeps: an integer from 0, or `Infinity`. Default
+   * 1,000, so that the report of a run over millions of cards stays small; its `counts` count
+   * every entry whatever this says, and `onDrift` receives every one.
+   */
+  maxEntries?: number | undefined
+  /**
+   * Called with every finding (a card added, updated or removed, a default repaired, an owner
+   * failed) as each owner finishes: after its writes, and only for the attempt that succeeded
+   * when an owner was retried. For a report of any size without holding it: to log each one,
+   * or to write it elsewhere. What it throws ends the run: `reconcile` rejects with it, and
+   * what owners finished before stays written.
+   */
+  onDrift?: ((change: DriftChange) => void) | undefined
 }
 
 /**
@@ -351,16 +347,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     async reconcile(owners, options = {}) {
       // Checked like createCardSync's: a concurrency of NaN would reconcile no owner at all.
       const reconcileOptions = validate(ReconcileOptionsSchema, options, 'reconcile options')
-      const report: DriftReport = {
-        dryRun: reconcileOptions.dryRun ?? false,
-        owners: 0,
-        cardsSeen: 0,
-        added: [],
-        updated: [],
-        removed: [],
-        defaultRepaired: [],
-        failed: [],
-      }
+      const recorder = createDriftRecorder(reconcileOptions.dryRun ?? false, {
+        maxEntries: reconcileOptions.maxEntries,
+        onDrift: reconcileOptions.onDrift,
+      })
+      const { report } = recorder
       const source = owners ?? store.listOwners(provider.name)
       let done = 0
       const limit = reconcileOptions.concurrency ?? concurrency
@@ -393,11 +384,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
         reconcileOptions.signal?.throwIfAborted()
         run.ownersInFlight++
+        let found: OwnerDrift | undefined
         try {
           let attempts = 0
-          const partial = await withRetry(
+          found = await withRetry(
             async () => {
-              const attempt = emptyPartial()
+              const attempt = emptyOwnerDrift()
               // A retry reads the store again: the attempt before may have written to it.
               const readAhead = attempts++ === 0 ? await stored : null
               await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
@@ -405,10 +397,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             },
             { ...retry, signal: retrySignal },
           )
-          mergeInto(report, partial)
         } catch (error) {
           reconcileOptions.signal?.throwIfAborted()
-          report.failed.push({
+          recorder.failure({
             owner,
             code: isCardportError(error) ? error.code : 'provider_unavailable',
             message: error instanceof Error ? error.message : 'unknown error',
@@ -418,20 +409,13 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           run.ownersInFlight--
           run.write.nudge()
         }
-        report.owners++
+        // Outside the try: what onDrift throws is the caller's, not this owner's failure.
+        if (found) recorder.owner(found)
         reconcileOptions.onOwner?.(owner, { done: ++done })
       })
       return report
     },
   }
-
-  const emptyPartial = (): OwnerDrift => ({
-    cardsSeen: 0,
-    added: [],
-    updated: [],
-    removed: [],
-    defaultRepaired: [],
-  })
 
   const reconcileOwner = async (
     owner: Owner,
@@ -587,6 +571,8 @@ const ReconcileOptionsSchema = z
     concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
     onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
     signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+    maxEntries: z.union([z.number().int().min(0), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+    onDrift: z.custom<NonNullable<ReconcileOptions['onDrift']>>(isFunction).optional(),
   })
   .optional()
   .transform((value) => value ?? {})
@@ -614,17 +600,6 @@ function hasMethods(value: unknown, methods: readonly string[]): value is Record
 
 function isOwner(value: unknown): value is Owner {
   return typeof value === 'object' && value !== null && 'type' in value && 'id' in value
-}
-
-/** What reconciling one owner found, before it joins the report. */
-type OwnerDrift = Omit<DriftReport, 'dryRun' | 'owners' | 'failed'>
-
-function mergeInto(report: DriftReport, partial: OwnerDrift) {
-  report.cardsSeen += partial.cardsSeen
-  report.added.push(...partial.added)
-  report.updated.push(...partial.updated)
-  report.removed.push(...partial.removed)
-  report.defaultRepaired.push(...partial.defaultRepaired)
 }
 
 /** What the owners of one `reconcile` share. */

@@ -43,8 +43,6 @@ export {
   type CardSync,
   type CardSyncOptions,
   createCardSync,
-  type DriftEntry,
-  type DriftReport,
   type ReconcileOptions,
   sameCard,
 } from './card-sync.js'
@@ -55,6 +53,13 @@ export {
   cardNotFound,
   defineCardProvider,
 } from './define-provider.js'
+export type {
+  DriftChange,
+  DriftCounts,
+  DriftEntry,
+  DriftFailure,
+  DriftReport,
+} from './drift-report.js'
 export * from './errors.js'
 export {
   MEMORY_PROVIDER_CAPABILITIES,

@@ -91,12 +91,19 @@ ${ENVIRONMENT_HELP}`,
         stream: context.stderr,
       })
       let report: DriftReport
+      // The exit code of every failure, the ones the report does not list included.
+      const failureCodes = new Set<ExitCode>()
       try {
         const sync = createCardSync({ provider, store, retry: { retries: 2 } })
         report = await sync.reconcile(owners.length > 0 ? owners : undefined, {
           dryRun: values.dryRun ?? false,
           onOwner: (_owner, { done }) => progress.update(done),
           signal: controller.signal,
+          // The human report lists at most LISTED_ENTRIES; the JSON one lists every entry.
+          maxEntries: values.json ? Number.POSITIVE_INFINITY : LISTED_ENTRIES,
+          onDrift: (change) => {
+            if (change.change === 'failed') failureCodes.add(exitCodeForCardportCode(change.code))
+          },
         })
         // core checks the signal before each owner and each page: a Ctrl+C after the last page
         // of the last owner still ends the run as interrupted, not as a success.
@@ -112,11 +119,11 @@ ${ENVIRONMENT_HELP}`,
       if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
       else printReport(context.stdout, report, where)
 
-      if (report.failed.length > 0) {
+      if (report.counts.failed > 0) {
         const first = report.failed[0]!
         throw new CliError(
-          failureExitCode(report),
-          `${plural(report.failed.length, 'owner')} of ${report.owners} could not be reconciled with ${provider.name} at ${describeEndpoint(config)}; first, ${formatOwner(first.owner)}: ${first.message} [${first.code}]`,
+          failureExitCode(failureCodes),
+          `${plural(report.counts.failed, 'owner')} of ${report.owners} could not be reconciled with ${provider.name} at ${describeEndpoint(config)}; first, ${formatOwner(first.owner)}: ${first.message} [${first.code}]`,
         )
       }
       if (values.exitCode && hasDrift(report)) context.exitCode = EXIT_CODES.drift
@@ -131,16 +138,12 @@ function resolveStore(flag: string | undefined, env: string | undefined): StoreC
   )
 }
 
-function hasDrift(report: DriftReport): boolean {
-  return (
-    report.added.length + report.updated.length + report.removed.length > 0 ||
-    report.defaultRepaired.length > 0
-  )
+function hasDrift({ counts }: DriftReport): boolean {
+  return counts.added + counts.updated + counts.removed + counts.defaultRepaired > 0
 }
 
 /** 4 when every failure was the provider being unreachable, 3 when every one was the key, else 1. */
-function failureExitCode(report: DriftReport): ExitCode {
-  const codes = new Set(report.failed.map((failure) => exitCodeForCardportCode(failure.code)))
+function failureExitCode(codes: ReadonlySet<ExitCode>): ExitCode {
   return codes.size === 1 ? [...codes][0]! : EXIT_CODES.failure
 }
 
@@ -160,11 +163,11 @@ function printReport(stdout: OutputStream, report: DriftReport, where: string) {
   )
   writeLine(stdout)
   const counts = [
-    { label: dry ? 'to add' : 'added', count: report.added.length },
-    { label: dry ? 'to update' : 'updated', count: report.updated.length },
-    { label: dry ? 'to remove' : 'removed', count: report.removed.length },
-    { label: dry ? 'default to repair' : 'default repaired', count: report.defaultRepaired.length },
-    { label: 'failed', count: report.failed.length },
+    { label: dry ? 'to add' : 'added', count: report.counts.added },
+    { label: dry ? 'to update' : 'updated', count: report.counts.updated },
+    { label: dry ? 'to remove' : 'removed', count: report.counts.removed },
+    { label: dry ? 'default to repair' : 'default repaired', count: report.counts.defaultRepaired },
+    { label: 'failed', count: report.counts.failed },
   ]
   writeLine(
     stdout,
@@ -189,7 +192,8 @@ function printReport(stdout: OutputStream, report: DriftReport, where: string) {
       detail: `${entry.code}: ${entry.message}`,
     })),
   ]
-  if (entries.length === 0) {
+  const total = counts.reduce((sum, row) => sum + row.count, 0)
+  if (total === 0) {
     writeLine(stdout)
     writeLine(stdout, 'No drift: the store matches the provider.')
     return
@@ -203,8 +207,8 @@ function printReport(stdout: OutputStream, report: DriftReport, where: string) {
       { header: 'CARD', value: (row) => row.detail },
     ]),
   )
-  if (entries.length > LISTED_ENTRIES) {
-    writeLine(stdout, `… and ${entries.length - LISTED_ENTRIES} more (--json lists them all)`)
+  if (total > LISTED_ENTRIES) {
+    writeLine(stdout, `… and ${total - LISTED_ENTRIES} more (--json lists them all)`)
   }
 }
 

@@ -1,0 +1,134 @@
+import type { Owner } from './card.js'
+
+/** One card that `reconcile` found out of step. */
+export interface DriftEntry {
+  owner: Owner
+  cardId: string
+}
+
+/** An owner that `reconcile` could not reconcile, with the error's code and message. */
+export interface DriftFailure {
+  owner: Owner
+  code: string
+  message: string
+}
+
+/** How many of each finding a `reconcile` made: exact, however many entries the report keeps. */
+export interface DriftCounts {
+  added: number
+  updated: number
+  removed: number
+  defaultRepaired: number
+  failed: number
+}
+
+/** One finding of `reconcile`, as its `onDrift` callback receives it. */
+export type DriftChange =
+  | ({ change: 'added' | 'updated' | 'removed' } & DriftEntry)
+  | { change: 'defaultRepaired'; owner: Owner; cardId: string | null }
+  | ({ change: 'failed' } & DriftFailure)
+
+/**
+ * What `reconcile` found and (unless `dryRun`) repaired. Each list keeps its first
+ * `maxEntries` entries (1,000 unless `reconcile` was told otherwise), so that a run over
+ * millions of cards holds a report of constant size; `counts` counts them all, and
+ * `truncated` says whether some list holds fewer entries than its count.
+ */
+export interface DriftReport {
+  dryRun: boolean
+  /** Owners looked at. */
+  owners: number
+  /** Cards the provider holds, over all owners looked at. */
+  cardsSeen: number
+  /** Cards at the provider missing from the store. */
+  added: DriftEntry[]
+  /** Cards whose stored copy differed from the provider's. */
+  updated: DriftEntry[]
+  /** Stored cards the provider no longer holds. */
+  removed: DriftEntry[]
+  /** Owners whose stored default differed from the provider's (the entry names the provider's default). */
+  defaultRepaired: Array<{ owner: Owner; cardId: string | null }>
+  /** Owners that could not be reconciled, with the error's code and message. */
+  failed: DriftFailure[]
+  /** How many entries each list would hold without `maxEntries`. */
+  counts: DriftCounts
+  /** Whether some list holds fewer entries than its count. */
+  truncated: boolean
+}
+
+/** Entries each list of a {@link DriftReport} keeps unless `reconcile` is told otherwise. */
+export const DEFAULT_MAX_DRIFT_ENTRIES = 1000
+
+/** What reconciling one owner found, before it joins the report (a retry starts it over). */
+export type OwnerDrift = Pick<
+  DriftReport,
+  'cardsSeen' | 'added' | 'updated' | 'removed' | 'defaultRepaired'
+>
+
+/** An empty {@link OwnerDrift}. */
+export function emptyOwnerDrift(): OwnerDrift {
+  return { cardsSeen: 0, added: [], updated: [], removed: [], defaultRepaired: [] }
+}
+
+/** Builds one run's {@link DriftReport}: what {@link createDriftRecorder} returns. */
+export interface DriftRecorder {
+  /** The report: its lists hold the first entries recorded, its counts all of them. */
+  readonly report: DriftReport
+  /** Records what an owner's successful attempt found, and counts the owner. */
+  owner(drift: OwnerDrift): void
+  /** Records an owner that could not be reconciled, and counts the owner. */
+  failure(failure: DriftFailure): void
+}
+
+/**
+ * Starts a run's report. Every finding is counted and handed to `onDrift`, in the order
+ * recorded; each list keeps its first `maxEntries`. An exception from `onDrift` is not caught.
+ */
+export function createDriftRecorder(
+  dryRun: boolean,
+  options: {
+    maxEntries?: number | undefined
+    onDrift?: ((change: DriftChange) => void) | undefined
+  } = {},
+): DriftRecorder {
+  const { maxEntries = DEFAULT_MAX_DRIFT_ENTRIES, onDrift } = options
+  const report: DriftReport = {
+    dryRun,
+    owners: 0,
+    cardsSeen: 0,
+    added: [],
+    updated: [],
+    removed: [],
+    defaultRepaired: [],
+    failed: [],
+    counts: { added: 0, updated: 0, removed: 0, defaultRepaired: 0, failed: 0 },
+    truncated: false,
+  }
+  const record = <K extends keyof DriftCounts>(
+    change: K,
+    entries: readonly DriftReport[K][number][],
+  ) => {
+    const list = report[change] as DriftReport[K][number][]
+    for (const entry of entries) {
+      report.counts[change]++
+      if (list.length < maxEntries) list.push(entry)
+      else report.truncated = true
+      onDrift?.({ change, ...entry } as DriftChange)
+    }
+  }
+  return {
+    report,
+    owner(drift) {
+      report.owners++
+      report.cardsSeen += drift.cardsSeen
+      record('added', drift.added)
+      record('updated', drift.updated)
+      record('removed', drift.removed)
+      record('defaultRepaired', drift.defaultRepaired)
+    },
+    failure(failure) {
+      report.owners++
+      record('failed', [failure])
+    },
+  }
+}
