@@ -68,6 +68,8 @@ export async function core(provider: CardProvider, store: CardStore, owner: Owne
     dryRun: maybeBoolean,
     concurrency: maybeNumber,
     signal: maybeSignal,
+    maxEntries: maybeNumber,
+    onDrift: undefined,
   })
   await store.upsert({} as never, { observedAt: maybeNumber })
   memoryProvider({ name: maybeString })

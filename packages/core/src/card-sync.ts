@@ -142,7 +142,9 @@ export interface CardSync {
    * Pages through the provider's cards for the given owners (default: every owner the store
    * knows for this provider), and makes the store equal to it: adds, updates and removes cards
    * and repairs the default. Owners are processed a few at a time, one page in memory each;
-   * rate limits are waited out. Options other than those of {@link ReconcileOptions}
+   * rate limits are waited out. The report is of constant size too: each of its lists keeps its
+   * first `maxEntries` (1,000 unless told), its `counts` count every entry, and `onDrift`
+   * receives each one as its owner finishes. Options other than those of {@link ReconcileOptions}
    * (a concurrency outside 1 to 256, …) reject with `invalid_request` naming `reconcile options`.
    */
   reconcile(
