@@ -520,7 +520,68 @@ describe('options', () => {
     )
     await store.close()
   })
+
+  it('reconcile: the owner reconciled, or a CardportError and nothing written', async () => {
+    const target = providers.stripe
+    const provider = target.provider()
+    const fn = fc.constant(() => {})
+    const optionsArb = fc.record(
+      {
+        dryRun: fc.oneof(fc.boolean(), junkArb),
+        concurrency: fc.oneof(fc.integer({ min: 1, max: 8 }), junkArb),
+        maxEntries: fc.oneof(fc.nat({ max: 4 }), fc.constant(Number.POSITIVE_INFINITY), junkArb),
+        onDrift: fc.oneof(fn, junkArb),
+        onOwner: fc.oneof(fn, junkArb),
+        signal: fc.oneof(fc.constant(new AbortController().signal), junkArb),
+      },
+      { requiredKeys: [] },
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.oneof({ weight: 4, arbitrary: optionsArb }, junkArb), (options) =>
+        withStore(async (db, store) => {
+          providers.reset()
+          const owner = target.owner(3)
+          const sync = createCardSync({ provider, store })
+          const { result: report, error } = await contained(
+            () => sync.reconcile(owner, options as never),
+            db,
+          )
+          const valid = validReconcileOptions(options)
+          expect(report !== undefined, `reconciled (${errorText(error)})`).toBe(valid)
+          if (!report) {
+            expect(isCardportError(error, 'invalid_request'), errorText(error)).toBe(true)
+            return
+          }
+          const { maxEntries = 1000 } = (options ?? {}) as { maxEntries?: number }
+          expect(report.counts).toMatchObject({ added: 3, defaultRepaired: 1, failed: 0 })
+          expect(report.added).toHaveLength(Math.min(3, maxEntries))
+          expect(report.truncated).toBe(maxEntries < 3)
+          const stored = await store.listByOwner({ provider: provider.name, owner })
+          expect(stored).toHaveLength(report.dryRun ? 0 : 3)
+        }),
+      ),
+      { numRuns: 150 },
+    )
+  })
 })
+
+/** The oracle of reconcile's options: what ReconcileOptions documents, checked by hand. */
+function validReconcileOptions(options: unknown): boolean {
+  if (options === undefined) return true
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) return false
+  const given = options as Record<string, unknown>
+  const each: Record<string, (value: unknown) => boolean> = {
+    dryRun: (value) => typeof value === 'boolean',
+    concurrency: (value) =>
+      Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= 256,
+    maxEntries: (value) =>
+      value === Number.POSITIVE_INFINITY || (Number.isSafeInteger(value) && (value as number) >= 0),
+    onDrift: (value) => typeof value === 'function',
+    onOwner: (value) => typeof value === 'function',
+    signal: (value) => value instanceof AbortSignal,
+  }
+  return Object.entries(each).every(([key, ok]) => given[key] === undefined || ok(given[key]))
+}
 
 describe.each(providers.all.map((target) => ({ name: target.name, target })))(
   '$name card details',
