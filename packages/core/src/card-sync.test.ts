@@ -831,147 +831,141 @@ describe('CardSync.reconcile', () => {
     expect(report.failed).toEqual([{ owner: alice, code: 'authentication', message: 'bad key' }])
     expect(sleep).not.toHaveBeenCalled()
   })
-})
 
-describe('CardSync.reconcile: a report of constant size', () => {
-  /** Nine owners drifted every way (27 cards), and one whose every read fails. */
-  async function driftedOwners() {
-    const owners: Owner[] = Array.from({ length: 9 }, (_, index) => ({
-      type: 'customer',
-      id: `cus_${index}`,
-    }))
-    for (const owner of owners) {
-      const a = await sync.setDefaultCard(owner, 'tok_visa')
-      const b = await addCard(owner, 'tok_amex')
-      await provider.updateCard(owner, b.id, { holderName: 'Changed at the provider' })
-      await provider.createCard(owner, { source: 'tok_mastercard' })
-      await store.upsert({ ...a, id: `card_ghost_${owner.id}`, isDefault: true })
+  describe('a report of constant size', () => {
+    /** Nine owners drifted every way (27 cards), and one whose every read fails. */
+    async function driftedOwners() {
+      const owners: Owner[] = Array.from({ length: 9 }, (_, index) => ({
+        type: 'customer',
+        id: `cus_${index}`,
+      }))
+      for (const owner of owners) await drift(owner)
+      const failing = wrapProvider(provider, {
+        listCards: async (owner) => {
+          if (owner.id === 'cus_down') throw new AuthenticationError('bad key')
+          return undefined
+        },
+      })
+      return { owners: [...owners, { type: 'customer', id: 'cus_down' } as Owner], failing }
     }
-    const failing = wrapProvider(provider, {
-      listCards: async (owner) => {
-        if (owner.id === 'cus_down') throw new AuthenticationError('bad key')
-        return undefined
-      },
-    })
-    return { owners: [...owners, { type: 'customer', id: 'cus_down' } as Owner], failing }
-  }
 
-  const entriesOf = (report: DriftReport): DriftChange[] => [
-    ...report.added.map((entry) => ({ change: 'added' as const, ...entry })),
-    ...report.updated.map((entry) => ({ change: 'updated' as const, ...entry })),
-    ...report.removed.map((entry) => ({ change: 'removed' as const, ...entry })),
-    ...report.defaultRepaired.map((entry) => ({ change: 'defaultRepaired' as const, ...entry })),
-    ...report.failed.map((entry) => ({ change: 'failed' as const, ...entry })),
-  ]
-
-  it('keeps the first maxEntries of each list, counts them all, and hands every one to onDrift', async () => {
-    const { owners, failing } = await driftedOwners()
-    const capped = createCardSync({ provider: failing, store })
-    const whole = await capped.reconcile(owners, { dryRun: true, maxEntries: Infinity })
-    expect(whole.counts).toEqual({
-      added: 9,
-      updated: 9,
-      removed: 9,
-      defaultRepaired: 9,
-      failed: 1,
-    })
-    expect(whole.truncated).toBe(false)
-    expect(entriesOf(whole)).toHaveLength(37)
-
-    const changes: DriftChange[] = []
-    const report = await capped.reconcile(owners, {
-      maxEntries: 4,
-      onDrift: (change) => changes.push(change),
-    })
-    expect(report.counts).toEqual(whole.counts)
-    expect(report.truncated).toBe(true)
-    expect(report.owners).toBe(10)
-    expect(report.cardsSeen).toBe(27)
-    for (const list of ['added', 'updated', 'removed', 'defaultRepaired'] as const) {
-      expect(report[list], list).toHaveLength(4)
-    }
-    expect(report.failed).toEqual([
-      { owner: owners[9], code: 'authentication', message: 'bad key' },
-    ])
-    // onDrift saw what the uncapped dry run listed, each once; the lists hold some of it.
-    const key = (change: DriftChange) => JSON.stringify(change)
-    expect(changes.map(key).sort()).toEqual(entriesOf(whole).map(key).sort())
-    expect(changes.map(key)).toEqual(expect.arrayContaining(entriesOf(report).map(key)))
-    // The cap bounds the report, never the repair.
-    for (const owner of owners.slice(0, 9)) await expectStoreEqualsProvider(owner)
-  })
-
-  it('keeps 1,000 entries a list unless told otherwise, and none at maxEntries 0', async () => {
-    for (let i = 0; i < 1001; i++) await provider.createCard(alice, { source: 'tok_visa' })
-    const report = await sync.reconcile(alice, { dryRun: true })
-    expect(report.counts.added).toBe(1001)
-    expect(report.added).toHaveLength(1000)
-    expect(report.truncated).toBe(true)
-
-    const none = await sync.reconcile(alice, { dryRun: true, maxEntries: 0 })
-    expect(none.counts).toMatchObject({ added: 1001, defaultRepaired: 1 })
-    expect([none.added, none.defaultRepaired]).toEqual([[], []])
-    expect(none.truncated).toBe(true)
-  })
-
-  it('hands onDrift the findings of the attempt that succeeded only, once an owner is retried', async () => {
-    await sync.setDefaultCard(alice, 'tok_visa')
-    const added = [
-      await provider.createCard(alice, { source: 'tok_amex' }),
-      await provider.createCard(alice, { source: 'tok_mastercard' }),
+    const entriesOf = (report: DriftReport): DriftChange[] => [
+      ...report.added.map((entry) => ({ change: 'added' as const, ...entry })),
+      ...report.updated.map((entry) => ({ change: 'updated' as const, ...entry })),
+      ...report.removed.map((entry) => ({ change: 'removed' as const, ...entry })),
+      ...report.defaultRepaired.map((entry) => ({ change: 'defaultRepaired' as const, ...entry })),
+      ...report.failed.map((entry) => ({ change: 'failed' as const, ...entry })),
     ]
-    let failures = 1
-    const flaky: CardProvider = {
-      ...provider,
-      // One card a page; the second page of the first attempt is rate limited.
-      listCards: async (owner, options) => {
-        if (options?.cursor !== undefined && failures-- > 0) {
-          throw new RateLimitedError('slow down', { retryAfterMs: 1 })
-        }
-        return provider.listCards(owner, { ...options, limit: 1 })
-      },
-    }
-    const changes: DriftChange[] = []
-    const sleep = vi.fn(async (_ms: number) => {})
-    const report = await createCardSync({ provider: flaky, store, retry: { sleep } }).reconcile(
-      alice,
-      { onDrift: (change) => changes.push(change) },
-    )
-    expect(sleep).toHaveBeenCalledTimes(1)
-    expect(changes.map((change) => change.change === 'added' && change.cardId).sort()).toEqual(
-      added.map((one) => one.id).sort(),
-    )
-    expect(report.counts).toMatchObject({ added: 2, updated: 0, removed: 0, failed: 0 })
-    await expectStoreEqualsProvider(alice)
-  })
 
-  it('rejects with what onDrift throws, not as a failed owner, and keeps what it wrote', async () => {
-    const card = await provider.createCard(alice, { source: 'tok_visa' })
-    const thrown = new Error('the log is full')
-    const report = sync.reconcile(alice, {
-      onDrift: (change) => {
-        if (change.change === 'added') throw thrown
-      },
+    it('keeps the first maxEntries of each list, counts them all, and hands every one to onDrift', async () => {
+      const { owners, failing } = await driftedOwners()
+      const capped = createCardSync({ provider: failing, store })
+      const whole = await capped.reconcile(owners, { dryRun: true, maxEntries: Infinity })
+      expect(whole.counts).toEqual({
+        added: 9,
+        updated: 9,
+        removed: 9,
+        defaultRepaired: 9,
+        failed: 1,
+      })
+      expect(whole.truncated).toBe(false)
+      expect(entriesOf(whole)).toHaveLength(37)
+
+      const changes: DriftChange[] = []
+      const report = await capped.reconcile(owners, {
+        maxEntries: 4,
+        onDrift: (change) => changes.push(change),
+      })
+      expect(report.counts).toEqual(whole.counts)
+      expect(report.truncated).toBe(true)
+      expect(report.owners).toBe(10)
+      expect(report.cardsSeen).toBe(27)
+      for (const list of ['added', 'updated', 'removed', 'defaultRepaired'] as const) {
+        expect(report[list], list).toHaveLength(4)
+      }
+      expect(report.failed).toEqual([
+        { owner: owners[9], code: 'authentication', message: 'bad key' },
+      ])
+      // onDrift saw what the uncapped dry run listed, each once; the lists hold some of it.
+      const key = (change: DriftChange) => JSON.stringify(change)
+      expect(changes.map(key).sort()).toEqual(entriesOf(whole).map(key).sort())
+      expect(changes.map(key)).toEqual(expect.arrayContaining(entriesOf(report).map(key)))
+      // The cap bounds the report, never the repair.
+      for (const owner of owners.slice(0, 9)) await expectStoreEqualsProvider(owner)
     })
-    await expect(report).rejects.toBe(thrown)
-    expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
-  })
 
-  it.each([
-    ['-1', -1],
-    ['1.5', 1.5],
-    ['NaN', Number.NaN],
-    ["'10'", '10'],
-  ])('refuses a maxEntries of %s with invalid_request', async (_, bad) => {
-    const error = await rejection(sync.reconcile(alice, { maxEntries: bad as number }))
-    expect(error.code).toBe('invalid_request')
-    expect(error.issues?.map((issue) => issue.path)).toEqual([['maxEntries']])
-  })
+    it('keeps 1,000 entries a list unless told otherwise, and none at maxEntries 0', async () => {
+      for (let i = 0; i < 1001; i++) await provider.createCard(alice, { source: 'tok_visa' })
+      const report = await sync.reconcile(alice, { dryRun: true })
+      expect(report.counts.added).toBe(1001)
+      expect(report.added).toHaveLength(1000)
+      expect(report.truncated).toBe(true)
 
-  it('refuses an onDrift that is not a function', async () => {
-    const error = await rejection(sync.reconcile(alice, { onDrift: 'log' as never }))
-    expect(error.code).toBe('invalid_request')
-    expect(error.issues?.map((issue) => issue.path)).toEqual([['onDrift']])
+      const none = await sync.reconcile(alice, { dryRun: true, maxEntries: 0 })
+      expect(none.counts).toMatchObject({ added: 1001, defaultRepaired: 1 })
+      expect([none.added, none.defaultRepaired]).toEqual([[], []])
+      expect(none.truncated).toBe(true)
+    })
+
+    it('hands onDrift the findings of the attempt that succeeded only, once an owner is retried', async () => {
+      await sync.setDefaultCard(alice, 'tok_visa')
+      const added = [
+        await provider.createCard(alice, { source: 'tok_amex' }),
+        await provider.createCard(alice, { source: 'tok_mastercard' }),
+      ]
+      let failures = 1
+      const flaky: CardProvider = {
+        ...provider,
+        // One card a page; the second page of the first attempt is rate limited.
+        listCards: async (owner, options) => {
+          if (options?.cursor !== undefined && failures-- > 0) {
+            throw new RateLimitedError('slow down', { retryAfterMs: 1 })
+          }
+          return provider.listCards(owner, { ...options, limit: 1 })
+        },
+      }
+      const changes: DriftChange[] = []
+      const sleep = vi.fn(async (_ms: number) => {})
+      const report = await createCardSync({ provider: flaky, store, retry: { sleep } }).reconcile(
+        alice,
+        { onDrift: (change) => changes.push(change) },
+      )
+      expect(sleep).toHaveBeenCalledTimes(1)
+      expect(changes.map((change) => change.change === 'added' && change.cardId).sort()).toEqual(
+        added.map((one) => one.id).sort(),
+      )
+      expect(report.counts).toMatchObject({ added: 2, updated: 0, removed: 0, failed: 0 })
+      await expectStoreEqualsProvider(alice)
+    })
+
+    it('rejects with what onDrift throws, not as a failed owner, and keeps what it wrote', async () => {
+      const card = await provider.createCard(alice, { source: 'tok_visa' })
+      const thrown = new Error('the log is full')
+      const report = sync.reconcile(alice, {
+        onDrift: (change) => {
+          if (change.change === 'added') throw thrown
+        },
+      })
+      await expect(report).rejects.toBe(thrown)
+      expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
+    })
+
+    it.each([
+      ['-1', -1],
+      ['1.5', 1.5],
+      ['NaN', Number.NaN],
+      ["'10'", '10'],
+    ])('refuses a maxEntries of %s with invalid_request', async (_, bad) => {
+      const error = await rejection(sync.reconcile(alice, { maxEntries: bad as number }))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.map((issue) => issue.path)).toEqual([['maxEntries']])
+    })
+
+    it('refuses an onDrift that is not a function', async () => {
+      const error = await rejection(sync.reconcile(alice, { onDrift: 'log' as never }))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.map((issue) => issue.path)).toEqual([['onDrift']])
+    })
   })
 })
 

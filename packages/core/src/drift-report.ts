@@ -57,7 +57,7 @@ export interface DriftReport {
 }
 
 /** Entries each list of a {@link DriftReport} keeps unless `reconcile` is told otherwise. */
-export const DEFAULT_MAX_DRIFT_ENTRIES = 1000
+const DEFAULT_MAX_DRIFT_ENTRIES = 1000
 
 /** What reconciling one owner found, before it joins the report (a retry starts it over). */
 export type OwnerDrift = Pick<
