@@ -19,6 +19,15 @@ describe('findLeaks', () => {
     },
   )
 
+  it('finds a number pasted with no-break spaces, tabs, line breaks or en dashes, or encoded so', () => {
+    const [number] = TEST_CARD_NUMBERS
+    const groups = number.match(/.{1,4}/g) ?? []
+    for (const gap of ['\u00a0', '\u202f', '\t', '\r\n', '  ', '\u2013', '\u200b', '%C2%A0']) {
+      const text = `card ${groups.join(gap)} declined`
+      expect(kinds(text), JSON.stringify(gap)).toEqual(['card number'])
+    }
+  })
+
   it('finds a Luhn-valid run among other numbers, and ignores numbers that are no card', () => {
     expect(kinds('qty 1 4242 4242 4242 4242')).toEqual(['card number'])
     expect(kinds('4242424242424241 (Luhn fails)')).toEqual([])

@@ -1,5 +1,5 @@
 /**
- * Whether a card number passes the Luhn (mod 10) check. Spaces and dashes are ignored; any
+ * Whether a card number passes the Luhn (mod 10) check. White space and dashes are ignored; any
  * other character, or fewer than 12 or more than 19 digits, fails.
  *
  * @example

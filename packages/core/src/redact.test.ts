@@ -22,6 +22,31 @@ describe('redact: card numbers', () => {
     expect(redact('100%20 off, order 1234%205678')).toBe('100%20 off, order 1234%205678')
   })
 
+  // Pasted from a web page, a PDF or a spreadsheet, a number comes with other separators.
+  it.each([
+    ['no-break spaces', '4242\u00a04242\u00a04242\u00a04242'],
+    ['narrow no-break spaces', '4242\u202f4242\u202f4242\u202f4242'],
+    ['tabs', '4242\t4242\t4242\t4242'],
+    ['line breaks', '4242\n4242\r\n4242\n4242'],
+    ['two spaces', '4242  4242  4242  4242'],
+    ['en dashes', '4242\u20134242\u20134242\u20134242'],
+    ['zero-width spaces', '4242\u200b4242\u200b4242\u200b4242'],
+    ['encoded no-break spaces', '4242%C2%A04242%c2%a04242%C2%A04242'],
+    ['encoded line breaks', '4242%0A4242%0d%0a4242%094242'],
+  ])('masks a number grouped with %s', (_name, number) => {
+    const text = `card ${number} was declined`
+    expect(redact(text)).toBe('card •••• 4242 was declined')
+    expect(redactSecrets(text)).toBe('card •••• 4242 was declined')
+    expect(containsCardNumber(text)).toBe(true)
+    expect(maskCardNumbers(text)).toBe('card •••• 4242 was declined')
+  })
+
+  it('leaves short numbers on separate lines or after no-break spaces', () => {
+    const text = 'Order 1234\u00a05678\nRoom 12\t34'
+    expect(redact(text)).toBe(text)
+    expect(containsCardNumber(text)).toBe(false)
+  })
+
   it('masks an Amex number in its 4-6-5 grouping', () => {
     expect(redact('amex 3782 822463 10005 ok')).toBe('amex •••• 0005 ok')
     expect(redact('amex 3782-822463-10005 ok')).toBe('amex •••• 0005 ok')

@@ -1,10 +1,12 @@
 import { brandFromNumber } from './brand.js'
 import { isLuhnValid } from './card-number.js'
 
-// Groups of digits joined by single separators: "4242 4242 4242 4242", "1 4242…". A separator is
-// a space or a dash, as typed, or as a URL or a form encodes them (`%20`, `+`, `%2D`): a number
-// a caller typed where a token goes reaches messages inside a request's URL.
-const SEPARATOR = /([ +-]|%20|%2[dD])/
+// Groups of digits joined by separators: "4242 4242 4242 4242", "1 4242…". A separator is one or
+// more spaces or dashes as typed or pasted (any Unicode white space, such as the no-break spaces
+// of a web page, tabs and line breaks; the Unicode hyphens and dashes; zero-width spaces), or as a
+// URL or a form encodes them (`%20`, `+`, `%2D`, `%C2%A0`, `%09`, `%0A`, `%0D`): a number a
+// caller typed where a token goes reaches messages inside a request's URL.
+const SEPARATOR = /((?:[\s+\u2010-\u2015\u200b-\u200d\u2060-]|%20|%2[dD]|%[cC]2%[aA]0|%0[9aAdD])+)/
 const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'g')
 // No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
 // a space escaped), and hiding a few characters too many costs nothing.
@@ -14,8 +16,9 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
 
 /**
  * Removes every card number from a text: any run of 12–19 digits, with or without spaces or
- * dashes between them, that passes the Luhn check or starts with a known card prefix is
- * replaced by its masked form (`•••• 4242`). Other numbers (timestamps, amounts, ids) are left.
+ * dashes between them (any white space or dash, also URL-encoded), that passes the Luhn check or
+ * starts with a known card prefix is replaced by its masked form (`•••• 4242`). Other numbers
+ * (timestamps, amounts, ids) are left.
  *
  * @example
  * ```ts
@@ -29,8 +32,9 @@ export function redact(text: string): string {
 
 /**
  * Whether a text holds a card number, as the core's free-text fields (holder name, address,
- * metadata values) refuse it: a span of whole digit groups, joined by single spaces or dashes,
- * of 13 to 19 digits that passes the Luhn check and starts with a card network's prefix (see
+ * metadata values) refuse it: a span of whole digit groups, joined by spaces or dashes (any white
+ * space, such as a no-break space or a line break, and any dash, also URL-encoded), of 13 to 19
+ * digits that passes the Luhn check and starts with a card network's prefix (see
  * `brandFromNumber`). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
  * Luhn-only matches) so that order numbers, millisecond timestamps and the like stay allowed.
  *

@@ -13,9 +13,15 @@ export const MARKETPLACE_SECRET = 'ak-test-cardportEmulatorTestSecret0001'
 /** Every secret a test uses. */
 export const ALL_SECRETS = [SECRETS.stripeKey, SECRETS.webhookSecret, MARKETPLACE_SECRET] as const
 
-/** A test card number, as typed: plain, in groups of four with spaces or dashes. */
+/**
+ * A test card number, as typed or pasted: plain, or in groups of four with spaces or dashes,
+ * also the no-break spaces, tabs, line breaks and en dashes of a number copied from a page.
+ */
 export const cardNumberArb: fc.Arbitrary<string> = fc
-  .tuple(fc.constantFrom(...TEST_CARD_NUMBERS), fc.constantFrom('', ' ', '-'))
+  .tuple(
+    fc.constantFrom(...TEST_CARD_NUMBERS),
+    fc.constantFrom('', ' ', '-', '\u00a0', '\t', '\n', '  ', '\u2013'),
+  )
   .map(([number, separator]) =>
     separator === '' ? number : (number.match(/.{1,4}/g) ?? []).join(separator),
   )

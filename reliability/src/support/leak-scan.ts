@@ -52,11 +52,14 @@ export interface Leak {
 const RANDOM_IDS =
   /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b|\bOHM[0-9a-f]{32}\b/gi
 
+/** What may stand between the digit groups of a card number: written, pasted or URL-encoded. */
+const GAP = /(?:[\s\p{Pd}+\u200b-\u200d\u2060]|%(?:20|2[dD]|[cC]2%[aA]0|0[9aAdD]))+/u
+
 /**
  * Finds card numbers and secrets in `text`:
- * - in every run of digit groups joined by single spaces or dashes, also as a URL or a form
- *   encodes them (`4242 4242 4242 4242`, `4242-4242…`, `4242%204242…`, `4242+4242…`,
- *   `4242424242424242`), every span of whole groups holding 13 to 19 digits that passes the
+ * - in every run of digit groups joined by white space (any: no-break spaces, tabs, line breaks)
+ *   or dashes (any), also as a URL or a form encodes them (`4242 4242 4242 4242`, `4242-4242…`,
+ *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`), every span of whole groups holding 13 to 19 digits that passes the
  *   Luhn check is a card number;
  *   random ids (UUID idempotency keys, marketplace request ids) are left out of this scan;
  * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
@@ -64,8 +67,8 @@ const RANDOM_IDS =
 export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
   const leaks: Leak[] = []
   const scanned = text.replace(RANDOM_IDS, (id) => 'u'.repeat(id.length))
-  for (const match of scanned.matchAll(/\d+(?:(?:[ +-]|%20|%2[dD])\d+)*/g)) {
-    const found = cardIn(match[0].split(/[ +-]|%20|%2[dD]/))
+  for (const match of scanned.matchAll(new RegExp(`\\d+(?:${GAP.source}\\d+)*`, 'gu'))) {
+    const found = cardIn(match[0].split(GAP))
     if (found) leaks.push(leak('card number', `…${found.slice(-4)}`, text, match.index))
   }
   for (const secret of secrets) {
