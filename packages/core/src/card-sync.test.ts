@@ -969,6 +969,93 @@ describe('CardSync.reconcile', () => {
   })
 })
 
+// What a webhook handler or another process stores while CardSync waits for the provider is
+// newer than the answer CardSync then gets: CardSync stores that answer as of when it asked
+// (`observedAt`), and the newer state keeps its place.
+describe('CardSync: a newer state stored while the provider answered', () => {
+  /** The other writer, strictly later than CardSync's request (the store compares ms). */
+  const meanwhile = async (write: () => Promise<unknown>) => {
+    await new Promise((resolve) => setTimeout(resolve, 2))
+    await write()
+  }
+  const now = () => ({ observedAt: Date.now() })
+
+  it('reconcile does not bring back a card deleted meanwhile, nor its default', async () => {
+    // The store has not seen `card` yet: the listing finds it new.
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const other = await provider.createCard(alice, { source: 'tok_amex' })
+    await sync.sync(alice, other.id)
+    const racing: CardProvider = {
+      ...provider,
+      async listCards(owner, options) {
+        const page = await provider.listCards(owner, options)
+        await meanwhile(async () => {
+          await provider.deleteCard(owner, card.id)
+          await store.delete(scope(owner), card.id, now())
+        })
+        return page
+      },
+    }
+    const report = await createCardSync({ provider: racing, store }).reconcile(alice)
+    expect(report.failed).toEqual([])
+    expect(await store.get(scope(alice), card.id)).toBeNull()
+    expect((await store.getDefault(scope(alice)))?.id).not.toBe(card.id)
+    expect((await provider.getDefaultCard(alice))?.id).toBe(other.id)
+  })
+
+  it('sync(owner, id) keeps an update stored meanwhile', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await sync.sync(alice, card.id)
+    const racing: CardProvider = {
+      ...provider,
+      async getCard(owner, cardId) {
+        const answer = await provider.getCard(owner, cardId)
+        await meanwhile(async () => {
+          const renamed = await provider.updateCard(owner, cardId, { holderName: 'Jenny Rosen' })
+          await store.upsert(renamed, now())
+        })
+        return answer
+      },
+    }
+    const stored = await createCardSync({ provider: racing, store }).sync(alice, card.id)
+    expect(stored?.holderName).toBe('Jenny Rosen')
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('Jenny Rosen')
+  })
+
+  it('setDefaultCard refuses with card_not_found when the new card was deleted meanwhile', async () => {
+    const racing: CardProvider = {
+      ...provider,
+      async createCard(owner, input, options) {
+        const card = await provider.createCard(owner, input, options)
+        await meanwhile(() => store.delete(scope(owner), card.id, now()))
+        return card
+      },
+    }
+    const error = await rejection(
+      createCardSync({ provider: racing, store }).setDefaultCard(alice, 'tok_visa'),
+    )
+    expect(error.code).toBe('card_not_found')
+    expect(error.message).toContain('was deleted while it was made the default')
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('a card deleteCard removed stays removed for a reconcile that listed it before', async () => {
+    // Not stored yet: the listing finds it new.
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const racing: CardProvider = {
+      ...provider,
+      async listCards(owner, options) {
+        const page = await provider.listCards(owner, options)
+        await meanwhile(() => sync.deleteCard(owner, card.id))
+        return page
+      },
+    }
+    await createCardSync({ provider: racing, store }).reconcile(alice)
+    expect(await store.get(scope(alice), card.id)).toBeNull()
+    await expectStoreEqualsProvider(alice, [])
+  })
+})
+
 describe('CardSync: crash safety', () => {
   for (const method of ['upsert', 'delete'] as const) {
     it(`reconcile repairs a setDefaultCard that died on store.${method}`, async () => {

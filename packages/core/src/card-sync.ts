@@ -18,7 +18,12 @@ import {
   emptyOwnerDrift,
   type OwnerDrift,
 } from './drift-report.js'
-import { isCardportError, isOwnerDeleted, UnsupportedOperationError } from './errors.js'
+import {
+  CardNotFoundError,
+  isCardportError,
+  isOwnerDeleted,
+  UnsupportedOperationError,
+} from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { listAll } from './pagination.js'
@@ -91,7 +96,9 @@ export interface CardSync {
    * the new card did not come back as the default. A `'latest-card'` provider makes every new
    * card the default, so it is never called there; a provider that did not make the card the
    * default and cannot be asked to (`capabilities.setDefaultCard` false) gets the new card
-   * stored and `unsupported_operation`, with the old default kept.
+   * stored and `unsupported_operation`, with the old default kept. A new card deleted while
+   * the call ran (a webhook of another process stored its deletion) rejects with
+   * `card_not_found`.
    *
    * A token that is empty, not a string or a card number, `metadata` that `createCard` would
    * refuse, and an `idempotencyKey` that is not 1 to 255 characters are refused with
@@ -132,6 +139,8 @@ export interface CardSync {
   /**
    * Stores the given card; given an id, fetches it from the provider first (a card the provider
    * no longer holds is removed locally); given nothing, fetches and stores the owner's default.
+   * What the provider answers is stored as of when it was asked: a newer state stored meanwhile
+   * (a webhook's) is kept and returned, and null is returned for a card deleted meanwhile.
    */
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
@@ -173,15 +182,22 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const retry: RetryPolicy = { retries: 3, baseDelayMs: 250, ...valid.retry }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
 
-  const storeCard = async (card: Card): Promise<StoredCard> => {
-    const result = await store.upsert(card, { observedAt: Date.now() })
-    // An API read is always at least as new as what a store holds, so it is always applied.
-    return result.card!
-  }
+  /**
+   * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
+   * the request): a webhook event or another process that stored a newer state meanwhile keeps
+   * it. Returns the row the store holds afterwards, null when a newer deletion removed the card.
+   */
+  const storeCard = async (card: Card, readAt: number): Promise<StoredCard | null> =>
+    (await store.upsert(card, { observedAt: readAt })).card
+
+  /** Removes a card the provider confirmed gone: for good (ids are never reused), as of now. */
+  const removeCard = (owner: Owner, cardId: string) =>
+    store.delete(scope(owner), cardId, { observedAt: Date.now() })
 
   const refreshDefault = async (owner: Owner) => {
+    const readAt = Date.now()
     const current = await provider.getDefaultCard(owner)
-    if (current) await storeCard(current)
+    if (current) await storeCard(current, readAt)
     else await store.setDefault(scope(owner), null)
   }
 
@@ -239,6 +255,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         await notes.save(scope(owner), idempotencyKey, cards)
       }
 
+      let readAt = Date.now()
       let card = await provider.createCard(
         owner,
         { source: valid.token, makeDefault: true, metadata: callOptions.metadata },
@@ -248,13 +265,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         if (!provider.capabilities.setDefaultCard) {
           // The card exists at the provider now: keep the store in step before refusing. The
           // old default stays the default, so nothing is left to retire.
-          await storeCard(card)
+          await storeCard(card, readAt)
           if (noted) await notes.remove(scope(owner), idempotencyKey)
           throw new UnsupportedOperationError(
             `${provider.name} did not make card ${card.id} the default and cannot be asked to (capabilities.setDefaultCard is false, defaultPolicy '${provider.capabilities.defaultPolicy}'): the card was added and the old default kept`,
             { provider: provider.name },
           )
         }
+        readAt = Date.now()
         card = await provider.setDefaultCard(owner, card.id)
       }
       previous.delete(card.id)
@@ -266,11 +284,19 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // Old defaults leave the store before the new card is stored: until then the store still
       // names the old default, so a retry after a crash here finds it and finishes the job.
       for (const cardId of previous.keys()) {
-        if (provider.capabilities.deleteCard) await store.delete(scope(owner), cardId)
+        if (provider.capabilities.deleteCard) await removeCard(owner, cardId)
         else await sync.sync(owner, cardId)
       }
-      const stored = await storeCard(card)
+      const stored = await storeCard(card, readAt)
       if (noted) await notes.remove(scope(owner), idempotencyKey)
+      // Deleted since the provider answered (a webhook of another process, a deleteCard): the
+      // store is right to hold no card, and there is no default to return.
+      if (!stored) {
+        throw new CardNotFoundError(
+          `${provider.name}: card ${card.id} of ${formatOwner(owner)} was deleted while it was made the default`,
+          { provider: provider.name },
+        )
+      }
       return stored
     },
 
@@ -278,6 +304,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const { deleteCard, invalidateCard } = provider.capabilities
       if (!deleteCard && invalidateCard) {
         let invalid: Card | null = null
+        const readAt = Date.now()
         try {
           invalid = await provider.invalidateCard(owner, cardId)
         } catch (error) {
@@ -285,8 +312,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         }
         // The invalid card first, then the default the provider chose: if the provider keeps
         // an invalidated card as the default, the default read back has the last word.
-        if (invalid) await storeCard(invalid)
-        else await store.delete(scope(owner), cardId)
+        if (invalid) await storeCard(invalid, readAt)
+        else await removeCard(owner, cardId)
         await refreshDefault(owner)
         return
       }
@@ -296,7 +323,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         if (!isCardportError(error, 'card_not_found')) throw error
       }
       await refreshDefault(owner)
-      await store.delete(scope(owner), cardId)
+      await removeCard(owner, cardId)
     },
 
     async syncFromProviderData(owner, raw, callOptions = {}) {
@@ -313,24 +340,26 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async sync(owner, cardOrId) {
+      const readAt = Date.now()
       if (cardOrId === undefined) {
         const card = await provider.getDefaultCard(owner)
         if (!card) {
           await store.setDefault(scope(owner), null)
           return null
         }
-        return storeCard(card)
+        return storeCard(card, readAt)
       }
       if (typeof cardOrId !== 'string') {
         return storeCard(
           validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
+          readAt,
         )
       }
       try {
-        return await storeCard(await provider.getCard(owner, cardOrId))
+        return await storeCard(await provider.getCard(owner, cardOrId), readAt)
       } catch (error) {
         if (!isCardportError(error, 'card_not_found')) throw error
-        await store.delete(scope(owner), cardOrId)
+        await removeCard(owner, cardOrId)
         return null
       }
     },
@@ -436,11 +465,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     const seen = new Set<string>()
     let providerDefault: string | null = null
     let batch: Card[] = []
+    // When the owner's first page was asked for: its cards are written, and the cards it did not
+    // list removed, as of then, so that what a webhook or another process stored meanwhile wins.
+    let readAt = Date.now()
     const flush = async () => {
       if (!dryRun && batch.length > 0) {
         run.ownersWriting++
         try {
-          await run.write(batch, Date.now())
+          await run.write(batch, readAt)
         } finally {
           run.ownersWriting--
         }
@@ -450,6 +482,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
     try {
       await run.reading(async () => {
+        readAt = Date.now()
         // The run's signal stops an owner between two pages, not only between owners.
         for await (const card of listAll(provider, owner, { signal: run.signal })) {
           seen.add(card.id)
@@ -488,7 +521,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     for (const cardId of stored.keys()) {
       if (seen.has(cardId)) continue
       drift.removed.push({ owner, cardId })
-      if (!dryRun) await store.delete(ownerScope, cardId)
+      if (!dryRun) await store.delete(ownerScope, cardId, { observedAt: readAt })
     }
     const defaultsDiffer =
       storedDefaults.length !== providerDefaultIds.size ||
