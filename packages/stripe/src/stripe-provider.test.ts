@@ -688,6 +688,46 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(await store.listByOwner({ provider: 'stripe', owner: unknown })).toHaveLength(1)
     })
 
+    it('a deleted connected account: reconcile reports it failed and keeps its cards (README, Owners)', async () => {
+      // Stripe answers no stub for a deleted account: its lists say "No such account" (or, on
+      // real Stripe, a permission error), as for an account never connected to the platform.
+      // Nothing tells the two apart, so reconcile keeps the cards; the README says to remove
+      // them on `account.application.deauthorized` (which stripeWebhookHandler does).
+      const provider = target.provider()
+      const sdk = target.client() as unknown as { accounts: { del(id: string): Promise<unknown> } }
+      const deleted = newAccount()
+      const forbidden = newAccount()
+      const store = memoryStore()
+      const sync = createCardSync({ provider, store, retry: { retries: 0 } })
+      for (const owner of [deleted, forbidden]) {
+        await sync.sync(owner, await provider.createCard(owner, { source: 'tok_visa_debit' }))
+      }
+      await sdk.accounts.del(deleted.id)
+      const error = await rejection(provider.listCards(deleted))
+      expect(error.code).toBe('owner_not_found')
+      expect(isOwnerDeleted(error)).toBe(false)
+      // How real Stripe is reported to answer an account the key cannot reach (deleted or never
+      // connected): "does not have access to account … (or that account does not exist)".
+      emulator.faults.inject({
+        route: new RegExp(`^GET /v1/accounts/${forbidden.id}/external_accounts`),
+        status: 403,
+        times: 10,
+      })
+
+      const report = await sync.reconcile([deleted, forbidden])
+      expect(report.removed).toEqual([])
+      const failed = new Map(report.failed.map((entry) => [entry.owner.id, entry.code]))
+      expect(failed).toEqual(
+        new Map([
+          [deleted.id, 'owner_not_found'],
+          [forbidden.id, 'permission'],
+        ]),
+      )
+      for (const owner of [deleted, forbidden]) {
+        expect(await store.listByOwner({ provider: 'stripe', owner })).toHaveLength(1)
+      }
+    })
+
     it('an unknown token is invalid_request, not a missing card', async () => {
       const provider = target.provider()
       const error = await rejection(provider.createCard(newCustomer(), { source: 'tok_nope' }))

@@ -372,6 +372,143 @@ describe('what the handler reports', () => {
     })
   })
 
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`ignores the events of a connected account's customers, writing nothing (${mode})`, async () => {
+      // A Connect endpoint also receives customer events of its connected accounts (`account`
+      // set): those customers are not the platform's, and its key cannot reach them.
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      emulator.events.take()
+      const card = await provider.createCard(customer, { source: 'tok_visa' })
+      tick()
+      await provider.updateCard(customer, card.id, { holderName: 'Jenny Rosen' })
+      tick()
+      await sdk.customers.del(customer.id)
+      const events = emulator.events.take()
+      const types = [
+        'customer.source.created',
+        'customer.updated',
+        'customer.source.updated',
+        'customer.deleted',
+      ]
+      expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(types))
+      const requests = emulator.state.requests().length
+
+      for (const event of events) {
+        const connected = { ...event, account: 'acct_connected1' } as StripeEvent
+        expect(await deliver(handler, connected)).toEqual({
+          eventId: event.id,
+          type: event.type,
+          action: 'ignored',
+          reason: "a connected account's customer",
+        })
+      }
+      expect(await store.listByOwner(scope(customer))).toEqual([])
+      expect(await toArray(store.listOwners(STRIPE_PROVIDER_NAME), { limit: 10 })).toEqual([])
+      // Not even a read: the platform's key would be answered "No such customer".
+      expect(emulator.state.requests()).toHaveLength(requests)
+    })
+  }
+
+  /** What Stripe sends a platform when a connected account disconnects from it, or is deleted. */
+  const deauthorization = (account: string | null): StripeEvent =>
+    ({
+      id: `evt_deauthorized_${clock}`,
+      object: 'event',
+      ...(account ? { account } : {}),
+      api_version: '2023-08-16',
+      created: Math.floor(clock / 1000),
+      data: { object: { id: 'ca_platform', object: 'application', name: 'Platform' } },
+      livemode: false,
+      pending_webhooks: 1,
+      request: { id: null, idempotency_key: null },
+      type: 'account.application.deauthorized',
+    }) as unknown as StripeEvent
+
+  const newAccount = async (): Promise<Owner> => ({
+    type: 'account',
+    id: (await sdk.accounts.create({ type: 'custom', country: 'US' })).id,
+  })
+
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`removes the cards of an account that disconnected, and refuses its older events (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const [account, other] = [await newAccount(), await newAccount()]
+      const x = await provider.createCard(account, { source: 'tok_visa_debit' })
+      const y = await provider.createCard(account, { source: 'tok_mastercard_debit' })
+      await provider.createCard(other, { source: 'tok_visa_debit' })
+      for (const event of emulator.events.take()) await deliver(handler, event)
+      expect(await store.listByOwner(scope(account))).toHaveLength(2)
+      tick()
+      // A card made before the disconnection, whose event arrives after it.
+      await provider.createCard(account, { source: 'tok_visa_debit' })
+      const [late] = emulator.events.take() as [StripeEvent]
+      tick()
+
+      const deauthorized = deauthorization(account.id)
+      expect(await deliver(handler, deauthorized)).toEqual({
+        eventId: deauthorized.id,
+        type: 'account.application.deauthorized',
+        action: 'deleted',
+        owner: account,
+      })
+      expect(await store.listByOwner(scope(account))).toEqual([])
+      expect(await store.listByOwner(scope(other))).toHaveLength(1)
+
+      const requests = emulator.state.requests().length
+      expect(await deliver(handler, late)).toMatchObject({
+        action: 'stale',
+        reason: 'the account disconnected from the platform',
+      })
+      // Not read from Stripe: the platform's key no longer reaches the account.
+      expect(emulator.state.requests()).toHaveLength(requests)
+      expect(await store.listByOwner(scope(account))).toEqual([])
+
+      // Connected again: its later events apply, over the removed card's marker too.
+      tick()
+      await provider.updateCard(account, y.id, { holderName: 'Again' })
+      const [updated] = emulator.events.take() as [StripeEvent]
+      expect(await deliver(handler, updated)).toMatchObject({ action: 'upserted', cardId: y.id })
+      const stored = await store.listByOwner(scope(account))
+      expect(stored.map((card) => [card.id, card.holderName])).toEqual([[y.id, 'Again']])
+      expect(stored.map((card) => card.id)).not.toContain(x.id)
+    })
+
+    it(`keeps a card observed after the disconnection when its event arrives late (${mode})`, async () => {
+      const store = memoryStore()
+      // The deauthorization is delivered a minute after the reconnected account's change.
+      const handler = handlerFor(store, mode, { now: () => clock + 60_000 })
+      const account = await newAccount()
+      const card = await provider.createCard(account, { source: 'tok_visa_debit' })
+      for (const event of emulator.events.take()) await deliver(handler, event)
+      tick()
+      const deauthorized = deauthorization(account.id)
+      tick()
+      await provider.updateCard(account, card.id, { holderName: 'Reconnected' })
+      for (const event of emulator.events.take()) await deliver(handler, event)
+
+      expect(await deliver(handler, deauthorized)).toMatchObject({
+        action: 'deleted',
+        owner: account,
+      })
+      const stored = await store.listByOwner(scope(account))
+      expect(stored.map((row) => [row.id, row.holderName])).toEqual([[card.id, 'Reconnected']])
+    })
+  }
+
+  it('ignores a deauthorization that names no account', async () => {
+    const store = memoryStore()
+    const event = deauthorization(null)
+    expect(await deliver(handlerFor(store, 'events'), event)).toEqual({
+      eventId: event.id,
+      type: 'account.application.deauthorized',
+      action: 'ignored',
+      reason: 'the event names no account',
+    })
+  })
+
   it('reports a repeated event as a duplicate, and an older one as stale', async () => {
     const store = memoryStore()
     const handler = handlerFor(store, 'events')

@@ -34,11 +34,13 @@ export interface StripeWebhookResult {
   type: string
   /**
    * - `upserted`: the card was stored as the event (or Stripe, when confirmed) has it;
-   * - `deleted`: the card (for `customer.deleted`, every card of the customer) was removed;
+   * - `deleted`: the card was removed (for `customer.deleted`, every card of the customer; for
+   *   `account.application.deauthorized`, every card of the account observed before it);
    * - `default-changed`: the owner's default was switched (`cardId` is the new one, absent
    *   when the owner has no default card now);
    * - `ignored`: nothing to do: a bank account, an event type cardport does not apply, a
-   *   customer change that left the default alone (`reason` says which);
+   *   customer change that left the default alone, an event about a connected account's
+   *   customer (`account` set: not one of the platform's customers) (`reason` says which);
    * - `duplicate`: this event id was handled before;
    * - `stale`: the store already holds a newer state than the event's (out-of-order delivery).
    */
@@ -68,6 +70,8 @@ export type StripeWebhookHandlerOptions = {
   /**
    * The endpoint's signing secret (`whsec_…`, Dashboard → Webhooks, or `stripe listen`). Give
    * several to accept each: a platform endpoint and a Connect endpoint posting to one route.
+   * From a Connect endpoint, the events of connected accounts' cards apply (the owner is the
+   * account), and those about their customers (`customer.*` with `account` set) are ignored.
    */
   endpointSecret: string | readonly string[]
   /** The local copy to keep in step (the store your `createCardSync` uses). */
@@ -173,14 +177,25 @@ const OptionsSchema = z.object({
 
 /** Intra-second order of event kinds: a creation precedes, and a deletion ends, a second. */
 const RANK = { created: 0, updated: 500, deleted: 999 } as const
+/** The event types about the platform's customers: with `account` set, a connected account's. */
+const CUSTOMER_EVENTS: ReadonlySet<string> = new Set([
+  'customer.source.created',
+  'customer.source.updated',
+  'customer.source.deleted',
+  'customer.created',
+  'customer.updated',
+  'customer.deleted',
+])
 const MEMORY = 10_000
 
 /**
  * Keeps a {@link CardStore} in step with Stripe from its webhooks: verifies each request's
  * signature with the SDK, then applies `customer.source.created|updated|deleted`,
  * `account.external_account.created|updated|deleted`, `customer.created|updated` (a new
- * `default_source`) and `customer.deleted`. Bank accounts and other event types are
- * acknowledged and ignored.
+ * `default_source`), `customer.deleted` and `account.application.deauthorized` (the account's
+ * cards are removed). Bank accounts and other event types are acknowledged and ignored, as are
+ * the customer events a Connect endpoint receives about its connected accounts' own customers
+ * (`event.account` set): those are not the platform's customers.
  *
  * Safe against Stripe's delivery: a repeated event is a no-op, and each write carries the
  * event's `created` as `observedAt`, so an event older than what the store holds changes
@@ -286,7 +301,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     if (!parsed) return ignored(`a deleted card in a ${event.type} event`, owner, cardId)
     return serialize(owner, async (): Promise<Outcome> => {
       const t = at(event, kind)
-      if (marks.get(goneKey(owner))) return stale(owner, cardId, 'the owner was deleted')
+      const gone = goneBefore(owner, t)
+      if (gone) return stale(owner, cardId, gone)
       const row = await store.get(scope(owner), cardId)
       // A creation is a card's oldest state: any stored row is at least as new.
       if (row && kind === 'created') return stale(owner, cardId, 'the card is already stored')
@@ -398,6 +414,18 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     })
   }
 
+  /**
+   * Whether the owner was seen gone by the time `t`: why an event of then is refused, or null. A
+   * deleted customer is gone for good; an account that disconnected from the platform only
+   * until it connects again (a Standard account can), so later events of it apply.
+   */
+  const goneBefore = (owner: Owner, t: number): string | null => {
+    const gone = marks.get(goneKey(owner))
+    if (!gone) return null
+    if (owner.type === 'customer') return 'the owner was deleted'
+    return t <= gone.at ? 'the account disconnected from the platform' : null
+  }
+
   const customerDeleted = (event: StripeWebhookEvent) => {
     const owner: Owner = { type: 'customer', id: String(event.data.object.id) }
     return serialize(owner, async (): Promise<Outcome> => {
@@ -409,7 +437,35 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     })
   }
 
+  /**
+   * A connected account that disconnected from the platform (a deleted account does too: the
+   * Stripe CLI triggers this event by deleting one). The platform's key can no longer list its
+   * cards, so `reconcile` cannot remove them: this does, for the rows observed before the
+   * event. Unlike a customer's deletion it need not be final (a Standard account can connect
+   * again), so it is marked at the event's time, not now: a row observed later stays, as the
+   * store refuses an older deletion, and later events of the account apply.
+   */
+  const accountDeauthorized = (event: StripeWebhookEvent) => {
+    if (!event.account) return ignored('the event names no account')
+    const owner: Owner = { type: 'account', id: event.account }
+    return serialize(owner, async (): Promise<Outcome> => {
+      const t = at(event, 'deleted')
+      const previous = marks.get(goneKey(owner))
+      if (!previous || previous.at < t) marks.set(goneKey(owner), { cardId: null, at: t })
+      for (const card of await store.listByOwner(scope(owner))) {
+        await store.delete(scope(owner), card.id, { observedAt: t })
+      }
+      return { action: 'deleted', owner }
+    })
+  }
+
   const route = (event: StripeWebhookEvent): Outcome | Promise<Outcome> => {
+    if (CUSTOMER_EVENTS.has(event.type) && event.account) {
+      // A Connect endpoint also receives the customer events of its connected accounts: those
+      // customers live on the account, not on the platform, whose key cannot reach them, and
+      // an owner `{ type: 'customer' }` names the platform's customers only.
+      return ignored("a connected account's customer")
+    }
     switch (event.type) {
       case 'customer.source.created':
       case 'account.external_account.created':
@@ -425,6 +481,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         return customerChanged(event)
       case 'customer.deleted':
         return customerDeleted(event)
+      case 'account.application.deauthorized':
+        return accountDeauthorized(event)
       default:
         return ignored('cardport does not apply this event type')
     }
