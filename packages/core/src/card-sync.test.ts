@@ -125,6 +125,11 @@ describe('CardSync.setDefaultCard', () => {
       expect(error.message).toContain(`Invalid setDefaultCard input: ${message}`)
       expect(error.message).not.toMatch(/4242 4242|4242424242424242/)
     }
+    for (const owner of [null, { type: 'customer' }, { type: 'person', id: 'cus_alice' }]) {
+      const error = await rejection(watched.setDefaultCard(owner as never, 'tok_mastercard'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain('Invalid setDefaultCard input: owner')
+    }
     expect(calls).toEqual({ create: 0, save: 0 })
     await expectStoreEqualsProvider(alice, [{ id: old.id, isDefault: true, last4: '4242' }])
   })
@@ -612,6 +617,73 @@ describe('CardSync.reconcile', () => {
     expect(error.issues?.map((issue) => issue.path)).toEqual([['concurrency']])
     expect(await store.listByOwner(scope(alice))).toEqual(before)
     expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+  })
+
+  it.each([
+    ['null', null],
+    ['a number', 42],
+    ['a string', 'cus_alice'],
+    ['an object that is neither an owner nor iterable', { id: 'cus_alice' }],
+  ])('refuses owners that are %s with invalid_request, repairing nothing', async (_, owners) => {
+    const { ghost } = await drift(alice)
+    const error = await rejection(sync.reconcile(owners as never))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['owners']])
+    expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+  })
+
+  it('closes the owners it was given when it stops early, so that a cursor is released', async () => {
+    let closed = 0
+    async function* owners() {
+      try {
+        for (let index = 0; index < 1000; index++) yield { type: 'customer', id: `cus_${index}` }
+      } finally {
+        closed++
+      }
+    }
+    const stop = new Error('stop')
+    const failing = sync.reconcile(owners() as AsyncIterable<Owner>, {
+      concurrency: 2,
+      onOwner: () => {
+        throw stop
+      },
+    })
+    await expect(failing).rejects.toBe(stop)
+    expect(closed).toBe(1)
+    // Aborted, too.
+    const controller = new AbortController()
+    const aborted = sync.reconcile(owners() as AsyncIterable<Owner>, {
+      signal: controller.signal,
+      onOwner: (_owner, { done }) => {
+        if (done === 3) controller.abort(new Error('interrupted'))
+      },
+    })
+    await expect(aborted).rejects.toThrow('interrupted')
+    expect(closed).toBe(2)
+  })
+
+  it("fails with the owners' own error, once the owners in flight are done", async () => {
+    const broken = new Error('cursor lost')
+    let finished = 0
+    // 30 owners, then the cursor fails: the first 24 (3 × 8, one read ahead) are handed out.
+    async function* owners(): AsyncGenerator<Owner> {
+      for (let index = 0; index < 30; index++) yield { type: 'customer', id: `cus_${index}` }
+      throw broken
+    }
+    const slow = wrapProvider(provider, {
+      listCards: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      },
+    })
+    const failing = createCardSync({ provider: slow, store }).reconcile(owners(), {
+      concurrency: 3,
+      onOwner: () => {
+        finished++
+      },
+    })
+    await expect(failing).rejects.toBe(broken)
+    // None of them is still being worked on when reconcile rejects.
+    expect(finished).toBe(24)
   })
 
   it('refuses options that are not options', async () => {

@@ -20,6 +20,7 @@ import {
 } from './drift-report.js'
 import {
   CardNotFoundError,
+  InvalidRequestError,
   isCardportError,
   isOwnerDeleted,
   UnsupportedOperationError,
@@ -28,7 +29,7 @@ import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
-import { type RetryPolicy, withRetry } from './retry.js'
+import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
 import { validate } from './validate.js'
@@ -61,7 +62,9 @@ export interface ReconcileOptions {
   /**
    * Stops the run: checked before each owner and before each page of an owner's cards, and it
    * ends the waits between retries. `reconcile` then rejects with the signal's reason; what
-   * owners finished before stays written, the owner being read writes nothing.
+   * owners finished before stays written. An owner being read keeps the cards it wrote before
+   * the abort (in batches of 100, as the provider listed them), and nothing of it is removed
+   * until it is reconciled again.
    */
   signal?: AbortSignal | undefined
   /**
@@ -179,7 +182,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const valid = validate(CardSyncOptionsSchema, options, 'createCardSync options')
   const { provider, store } = valid
   const concurrency = valid.concurrency
-  const retry: RetryPolicy = { retries: 3, baseDelayMs: 250, ...valid.retry }
+  // A retry option given as `undefined` keeps its default, as its type allows.
+  const retry: RetryPolicy = {
+    ...valid.retry,
+    retries: valid.retry?.retries ?? 3,
+    baseDelayMs: valid.retry?.baseDelayMs ?? 250,
+  }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
 
   /**
@@ -226,7 +234,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // Checked before anything is read or noted, as createCard would check them.
       const valid = validate(
         SetDefaultCardCallSchema,
-        { token, options },
+        { owner, token, options },
         'setDefaultCard input',
         provider.name,
       )
@@ -383,6 +391,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         onDrift: reconcileOptions.onDrift,
       })
       const { report } = recorder
+      if (owners !== undefined && !isOwner(owners) && !isOwnerSource(owners)) {
+        throw new InvalidRequestError(
+          'Invalid reconcile owners: pass an owner, an iterable or async iterable of owners, or nothing for every owner the store knows',
+          { provider: provider.name, issues: [{ path: ['owners'], message: 'not owners' }] },
+        )
+      }
       const source = owners ?? store.listOwners(provider.name)
       let done = 0
       const limit = reconcileOptions.concurrency ?? concurrency
@@ -574,23 +588,14 @@ const CardSyncOptionsSchema = z.object({
       'store.concurrentWrites must be an integer from 1 to 64',
     ),
   concurrency: z.number().int().min(1).max(256).default(4),
-  retry: z
-    .object({
-      retries: z.number().int().min(0).max(100).optional(),
-      baseDelayMs: z.number().min(0).optional(),
-      maxDelayMs: z.number().min(0).optional(),
-      shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
-      sleep: z.custom<NonNullable<RetryPolicy['sleep']>>(isFunction).optional(),
-      random: z.custom<NonNullable<RetryPolicy['random']>>(isFunction).optional(),
-      signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
-    })
-    .optional(),
+  retry: RetryPolicySchema.optional(),
 })
 
 /** What `deleteLocal` is given: an owner, a card id (both as a provider would check them). */
 const LocalCardSchema = z.object({ owner: OwnerSchema, cardId: CardSchema.shape.id })
 
 const SetDefaultCardCallSchema = z.object({
+  owner: OwnerSchema,
   token: callerText('a card token').min(1, 'a card token cannot be empty'),
   options: z
     .object({
@@ -637,6 +642,16 @@ function isOwner(value: unknown): value is Owner {
   return typeof value === 'object' && value !== null && 'type' in value && 'id' in value
 }
 
+/** An iterable or async iterable object (a string iterates characters, not owners). */
+function isOwnerSource(value: unknown): value is Iterable<Owner> | AsyncIterable<Owner> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (isFunction((value as Iterable<Owner>)[Symbol.iterator]) ||
+      isFunction((value as AsyncIterable<Owner>)[Symbol.asyncIterator]))
+  )
+}
+
 /** What the owners of one `reconcile` share. */
 interface ReconcileRun {
   /** Admits an owner's provider reads: `concurrency` owners at once. */
@@ -681,7 +696,14 @@ async function forEachConcurrently<T>(
   let failure: unknown
   const worker = async () => {
     while (failure === undefined) {
-      const next = await iterator.next()
+      let next: IteratorResult<T>
+      try {
+        next = await iterator.next()
+      } catch (error) {
+        // The items' own failure: the other workers finish their item, then it is thrown.
+        failure ??= error
+        return
+      }
       if (next.done) return
       try {
         await task(next.value)
@@ -691,5 +713,11 @@ async function forEachConcurrently<T>(
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker))
-  if (failure !== undefined) throw failure
+  if (failure === undefined) return
+  // Stopped early: close the items, so that a generator's `finally` runs and a cursor behind
+  // it is released. What closing throws is not the failure to report.
+  try {
+    await iterator.return?.()
+  } catch {}
+  throw failure
 }

@@ -100,7 +100,7 @@ export type {
   UnsupportedOperation,
 } from './provider.js'
 export { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
-export { type RetryPolicy, withRetry } from './retry.js'
+export { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 export type {
   CardScope,
   CardStore,

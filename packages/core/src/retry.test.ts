@@ -28,6 +28,37 @@ describe('withRetry', () => {
     expect(sleep.mock.calls).toEqual([[50], [100], [200]])
   })
 
+  it.each([
+    ['retries: NaN', { retries: Number.NaN }, 'retries'],
+    ['retries: Infinity', { retries: Number.POSITIVE_INFINITY }, 'retries'],
+    ['retries: 1.5', { retries: 1.5 }, 'retries'],
+    ['retries: -1', { retries: -1 }, 'retries'],
+    ['baseDelayMs: NaN', { baseDelayMs: Number.NaN }, 'baseDelayMs'],
+    ['maxDelayMs: -5', { maxDelayMs: -5 }, 'maxDelayMs'],
+    ["sleep: 'soon'", { sleep: 'soon' }, 'sleep'],
+  ])('refuses a policy with %s (invalid_request) before any attempt', async (_, policy, path) => {
+    const operation = vi.fn(async () => {
+      throw new RateLimitedError('slow down')
+    })
+    const error = await withRetry(operation, policy as never).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'invalid_request', issues: [{ path: [path] }] })
+    expect(operation).not.toHaveBeenCalled()
+  })
+
+  it('takes an option given as undefined for its default', async () => {
+    const sleep = noWait()
+    let calls = 0
+    const failing = withRetry(
+      async () => {
+        calls++
+        throw new ProviderUnavailableError('down')
+      },
+      { retries: undefined, baseDelayMs: undefined, sleep },
+    )
+    await expect(failing).rejects.toThrow('down')
+    expect(calls).toBe(3)
+  })
+
   it('gives up after its retries with the last error', async () => {
     const sleep = noWait()
     let calls = 0

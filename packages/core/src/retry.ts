@@ -1,4 +1,6 @@
+import { z } from 'zod'
 import { isCardportError } from './errors.js'
+import { validate } from './validate.js'
 
 /** How {@link withRetry} retries. */
 export interface RetryPolicy {
@@ -21,10 +23,32 @@ export interface RetryPolicy {
   signal?: AbortSignal | undefined
 }
 
+const isFunction = (value: unknown) => typeof value === 'function'
+
+/**
+ * What a {@link RetryPolicy} may hold: a whole number of retries from 0 to 100, finite delays of
+ * 0 or more, functions, an `AbortSignal`. `undefined` stands for the default. A `NaN` would
+ * retry without end (`attempt >= NaN` is never true) or not wait at all.
+ */
+export const RetryPolicySchema = z.object({
+  retries: z.number().int().min(0).max(100).optional(),
+  baseDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  maxDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
+  sleep: z.custom<NonNullable<RetryPolicy['sleep']>>(isFunction).optional(),
+  random: z.custom<NonNullable<RetryPolicy['random']>>(isFunction).optional(),
+  signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+})
+
+// A policy is usually one object reused for every call (an adapter's, a CardSync's): checked once.
+const checkedPolicies = new WeakSet<RetryPolicy>()
+
 /**
  * Runs `operation`, retrying it on retryable failures with exponential backoff and full
  * jitter. A `rate_limited` error's `retryAfterMs` is honoured as the least wait. Only use it
  * for operations that are safe to repeat: reads, and writes that carry an idempotency key.
+ * A policy outside {@link RetryPolicySchema} (a `NaN` or fractional `retries`, a negative
+ * delay, a `sleep` that is no function) rejects with `invalid_request` before any attempt.
  *
  * @example
  * ```ts
@@ -35,6 +59,10 @@ export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
 ): Promise<T> {
+  if (!checkedPolicies.has(policy)) {
+    validate(RetryPolicySchema, policy, 'retry policy')
+    checkedPolicies.add(policy)
+  }
   const retries = policy.retries ?? 2
   const base = policy.baseDelayMs ?? 200
   const max = policy.maxDelayMs ?? 20_000
