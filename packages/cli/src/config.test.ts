@@ -25,6 +25,21 @@ describe('readEnv', () => {
     expect(error.message).toMatch(/^STRIPE_SECRET_KEY is not a Stripe secret/)
     expect(error.message).not.toContain('visible123')
   })
+
+  it("checks only the chosen provider's variables, and the store's", () => {
+    const env = {
+      STRIPE_SECRET_KEY: 'pk_test_visible123',
+      MARKETPLACE_SECRET: 'secret-1',
+      CARDPORT_STORE: 'sqlite:./cards.db',
+    }
+    const marketplace = readEnv(env, 'marketplace')
+    expect(marketplace).toEqual({
+      MARKETPLACE_SECRET: 'secret-1',
+      CARDPORT_STORE: 'sqlite:./cards.db',
+    })
+    expect(failure(() => readEnv(env, 'stripe')).exitCode).toBe(EXIT_CODES.config)
+    expect(failure(() => readEnv(env)).exitCode).toBe(EXIT_CODES.config)
+  })
 })
 
 describe('resolveProviderConfig', () => {

@@ -48,36 +48,57 @@ export interface ProviderFlags {
   marketplaceId?: string | undefined
 }
 
+/** The variables of each provider: only the chosen provider's are read and checked. */
+const PROVIDER_ENV = {
+  stripe: z.object({
+    STRIPE_SECRET_KEY: optional(
+      z
+        .string()
+        .regex(
+          /^(sk|rk)_(test|live)_\w+$/,
+          'is not a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…); publishable keys (pk_…) cannot read cards',
+        ),
+    ),
+    STRIPE_API_BASE: optional(z.string()),
+  }),
+  marketplace: z.object({
+    MARKETPLACE_URL: optional(z.string()),
+    MARKETPLACE_ID: optional(z.string()),
+    MARKETPLACE_SECRET: optional(z.string()),
+  }),
+} as const
+
+/** The variables every command may read, whatever the provider. */
+const COMMON_ENV = z.object({
+  CARDPORT_STORE: optional(z.string()),
+  CARDPORT_DEBUG: optional(z.string()),
+})
+
 /**
  * The environment variables cardport reads. An empty variable counts as unset. Secrets are read
  * from the environment and never from flags: a flag's value shows in `ps` and in shell history.
  */
-export const EnvSchema = z.object({
-  STRIPE_SECRET_KEY: optional(
-    z
-      .string()
-      .regex(
-        /^(sk|rk)_(test|live)_\w+$/,
-        'is not a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…); publishable keys (pk_…) cannot read cards',
-      ),
-  ),
-  STRIPE_API_BASE: optional(z.string()),
-  MARKETPLACE_URL: optional(z.string()),
-  MARKETPLACE_ID: optional(z.string()),
-  MARKETPLACE_SECRET: optional(z.string()),
-  CARDPORT_STORE: optional(z.string()),
-  CARDPORT_DEBUG: optional(z.string()),
-})
+export const EnvSchema = COMMON_ENV.extend(PROVIDER_ENV.stripe.shape).extend(
+  PROVIDER_ENV.marketplace.shape,
+)
 
 /** The environment, validated. */
 export type CliEnv = z.infer<typeof EnvSchema>
 
 /**
- * Reads and checks the variables of {@link EnvSchema}. A malformed variable is a configuration
- * error (exit 3) that names the variable, never its value.
+ * Reads and checks the variables of {@link EnvSchema}: those of `provider` and the common ones
+ * (`CARDPORT_STORE`, `CARDPORT_DEBUG`), or every one without a provider. The other provider's
+ * variables are left out, unchecked: a malformed `STRIPE_SECRET_KEY` left in a shell does not
+ * stop a marketplace command. A malformed variable is a configuration error (exit 3) that names
+ * the variable, never its value.
  */
-export function readEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
-  const result = EnvSchema.safeParse(env)
+export function readEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  provider?: ProviderName | undefined,
+): CliEnv {
+  const schema =
+    provider === undefined ? EnvSchema : COMMON_ENV.extend(PROVIDER_ENV[provider].shape)
+  const result = schema.safeParse(env)
   if (result.success) return result.data
   const issue = result.error.issues[0]!
   throw configError(`${String(issue.path[0])} ${issue.message}`)

@@ -58,6 +58,69 @@ describe('run', () => {
     )
   })
 
+  it.each([
+    [
+      ['--marketplace-secret=ak-live-9f8e7d6c5b4a3f2e1d0c'],
+      "unknown option '--marketplace-secret'",
+    ],
+    [
+      ['--marketplace-secret', 'ak-live-9f8e7d6c5b4a3f2e1d0c'],
+      "unknown option '--marketplace-secret'",
+    ],
+    [['-sak-live-9f8e7d6c5b4a3f2e1d0c'], "unknown option '-s'"],
+    [
+      ['--marketplace-idd', 'x'],
+      "unknown option '--marketplace-idd' (Did you mean --marketplace-id?)",
+    ],
+  ])('names an unknown option without the value typed with it: %j', async (flags, message) => {
+    const cli = context()
+    const args = ['list', '--provider', 'marketplace', '--owner', 'account:AC1', ...flags]
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stderr()).toBe(`cardport: ${message} (see \`cardport list --help\`)\n`)
+  })
+
+  it('quotes an unknown command only when it is a plain word', async () => {
+    const secret = context()
+    expect(await run(['ak-live-9f8e7d6c5b4a3f2e1d0c'], secret.value)).toBe(EXIT_CODES.usage)
+    expect(secret.stderr()).toBe('cardport: unknown command (see `cardport --help`)\n')
+    const typo = context()
+    expect(await run(['lsit'], typo.value)).toBe(EXIT_CODES.usage)
+    expect(typo.stderr()).toBe(
+      "cardport: unknown command 'lsit' (Did you mean list?) (see `cardport --help`)\n",
+    )
+  })
+
+  it('never prints the password of a connection string given on the command line', async () => {
+    const cli = context({ CARDPORT_STORE: 'postgres://app:env%40Pass@db/app' })
+    const args = [
+      'reconcile',
+      '--provider',
+      'stripe',
+      '--store',
+      'postgres://app:fl%40gPass@db/app',
+    ]
+    for (const owner of ['fl%40gPass', 'fl@gPass', 'env%40Pass', 'env@Pass']) {
+      await run([...args, '--owner', owner], cli.value)
+    }
+    expect(cli.stderr().match(/not '\[redacted\]'/g)).toHaveLength(4)
+    expect(cli.stderr()).not.toMatch(/Pass/)
+  })
+
+  it('refuses a second --owner to list as a usage error', async () => {
+    const cli = context()
+    const args = [
+      'list',
+      '--provider',
+      'stripe',
+      '--owner',
+      'customer:cus_1',
+      '--owner',
+      'customer:cus_2',
+    ]
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stderr()).toContain('list takes one --owner')
+  })
+
   it('masks a card number that reaches an error message', async () => {
     const cli = context()
     await run(['list', '--provider', 'stripe', '--owner', '4242424242424242'], cli.value)

@@ -1,4 +1,4 @@
-import { isCardportError, redactSecrets } from '@cardport/core'
+import { isCardportError } from '@cardport/core'
 import { Command, CommanderError } from 'commander'
 import packageJson from '../package.json' with { type: 'json' }
 import { emulateCommand } from './commands/emulate.js'
@@ -7,6 +7,7 @@ import { reconcileCommand } from './commands/reconcile.js'
 import { debugEnabled } from './config.js'
 import type { CliContext } from './context.js'
 import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
+import { collectSecrets, scrub } from './scrub.js'
 
 /**
  * Builds the `cardport` program. Commander is told not to exit or print errors itself: every
@@ -50,21 +51,16 @@ to point the other commands at them.`,
   return program
 }
 
-/** The variables holding secrets: scrubbed by value from everything printed on stderr. */
-const SECRET_VARIABLES = ['STRIPE_SECRET_KEY', 'MARKETPLACE_SECRET'] as const
-
 /**
  * Runs the CLI with the given arguments and returns the exit code. Never throws: errors are
  * printed to stderr as one line (`cardport: …`), with the stack only under `--debug`, after
- * removing card numbers, API keys and every secret the configuration held.
+ * removing card numbers, API keys and every secret the configuration held. A usage error never
+ * quotes the value of an unknown option (see {@link usageMessage}).
  */
 export async function run(argv: readonly string[], context: CliContext): Promise<number> {
   const program = buildProgram(context)
   // Known before any command runs, so that no message, not even a usage error, can show them.
-  for (const name of SECRET_VARIABLES) {
-    const value = context.env[name]
-    if (value) context.secrets.add(value)
-  }
+  collectSecrets(argv, context.env, context.secrets)
   try {
     await program.parseAsync(argv, { from: 'user' })
     return context.exitCode ?? EXIT_CODES.ok
@@ -75,8 +71,7 @@ export async function run(argv: readonly string[], context: CliContext): Promise
       // No command given: commander has printed the usage to stderr already.
       if (error.code === 'commander.help') return EXIT_CODES.usage
       const command = commandOf(program, argv)
-      const message = error.message.replace(/^error: /, '')
-      writeError(context, `${message} (see \`${command} --help\`)`)
+      writeError(context, `${usageMessage(error)} (see \`${command} --help\`)`)
       return EXIT_CODES.usage
     }
     const debug = debugEnabled(
@@ -84,14 +79,16 @@ export async function run(argv: readonly string[], context: CliContext): Promise
       context.env,
     )
     writeError(context, describeError(error))
-    if (debug) context.stderr.write(`${scrub(stackOf(error), context)}\n`)
+    if (debug) context.stderr.write(`${scrub(stackOf(error), context.secrets)}\n`)
     return exitCodeFor(error)
   }
 }
 
 /** Writes `cardport: <message>` on exactly one line, scrubbed. */
 function writeError(context: CliContext, message: string) {
-  context.stderr.write(`${scrub(`cardport: ${message}`, context).replace(/\s*\n\s*/g, ' ')}\n`)
+  context.stderr.write(
+    `${scrub(`cardport: ${message}`, context.secrets).replace(/\s*\n\s*/g, ' ')}\n`,
+  )
 }
 
 function describeError(error: unknown): string {
@@ -115,13 +112,38 @@ function stackOf(error: unknown): string {
   return lines.join('\n').trim()
 }
 
-/** Card numbers and key-shaped strings out (core's `redactSecrets`), then every known secret. */
-function scrub(text: string, context: CliContext): string {
-  let result = redactSecrets(text)
-  for (const secret of context.secrets) {
-    if (secret.length >= 4) result = result.split(secret).join('[redacted]')
+// Commander's "Did you mean …?": names of known flags or commands only, never what was typed.
+const SUGGESTION = String.raw`(\n\(Did you mean (?:one of )?[\w-]+(?:, [\w-]+)*\?\))?`
+const UNKNOWN_OPTION = new RegExp(`^error: unknown option '([\\s\\S]*)'${SUGGESTION}$`)
+const UNKNOWN_COMMAND = new RegExp(`^error: unknown command '([\\s\\S]*)'${SUGGESTION}$`)
+/** An unknown command is quoted only when it looks like a mistyped command, not like a value. */
+const PLAIN_WORD = /^[a-z][a-z-]{0,19}$/i
+
+/**
+ * Commander's message for a usage error, without what the user typed where it may be a secret
+ * (`--marketplace-secret=…`, a key pasted as a command): an unknown option is named without
+ * its value (`--name=value` becomes `--name`, `-xVALUE` becomes `-x`), and an unknown command
+ * is quoted only when it is a plain word. Commander's own messages never quote the word after
+ * an unknown option, and its suggestions name known flags and commands only: those are kept.
+ * A message of another shape than expected loses what it quoted rather than risk it.
+ */
+function usageMessage(error: CommanderError): string {
+  if (error.code === 'commander.unknownOption') {
+    const match = UNKNOWN_OPTION.exec(error.message)
+    return match ? `unknown option '${optionName(match[1]!)}'${match[2] ?? ''}` : 'unknown option'
   }
-  return result
+  if (error.code === 'commander.unknownCommand') {
+    const match = UNKNOWN_COMMAND.exec(error.message)
+    const name = match?.[1]
+    const quoted = name !== undefined && PLAIN_WORD.test(name) ? ` '${name}'` : ''
+    return `unknown command${quoted}${match?.[2] ?? ''}`
+  }
+  return error.message.replace(/^error: /, '')
+}
+
+/** `--name` of `--name=value`, `-x` of `-xVALUE`. */
+function optionName(flag: string): string {
+  return flag.startsWith('--') ? flag.split('=')[0]! : flag.slice(0, 2)
 }
 
 /** `cardport list`, for the hint after a usage error: the deepest command named in argv. */

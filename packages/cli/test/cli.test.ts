@@ -464,6 +464,87 @@ describe('errors', { timeout: 60_000 }, () => {
     expect(result.stdout).toBe('')
   })
 
+  it('a secret typed as a flag: the flag is named, its value never shown, exit 2', async () => {
+    const secret = 'ak-live-9f8e7d6c5b4a3f2e1d0c'
+    const list = ['list', '--provider', 'marketplace', '--owner', 'account:AC1']
+    for (const args of [
+      [...list, `--marketplace-secret=${secret}`],
+      [...list, '--marketplace-secret', secret],
+      [`--marketplace-secret=${secret}`, ...list],
+      [...list, `-s${secret}`],
+    ]) {
+      const result = await cardport(args, marketplaceEnv)
+      expect(result.code, args.join(' ')).toBe(2)
+      expectOneLine(result.stderr)
+      expect(result.stderr).not.toContain('9f8e7d6c5b4a3f2e1d0c')
+      expect(result.stderr).toMatch(/unknown option '(--marketplace-secret|-s)'/)
+    }
+    // A key pasted where the command goes is not quoted either; a mistyped command still is.
+    const command = await cardport([secret])
+    expect(command.code).toBe(2)
+    expect(command.stderr).toBe('cardport: unknown command (see `cardport --help`)\n')
+    // The password of a connection string given to --store is a secret too, wherever a message
+    // would quote it (here, pasted where the owner goes).
+    const store = await cardport(
+      [
+        'reconcile',
+        '--provider',
+        'stripe',
+        '--store=postgres://app:s3cretPass@127.0.0.1:1/app',
+        '--owner',
+        's3cretPass',
+      ],
+      stripeEnv,
+    )
+    expect(store.code).toBe(2)
+    expectOneLine(store.stderr)
+    expect(store.stderr).not.toContain('s3cretPass')
+  })
+
+  it('a second --owner to list: exit 2 instead of the last one winning', async () => {
+    const result = await cardport(
+      [
+        'list',
+        '--provider',
+        'stripe',
+        '--owner',
+        details.stripe.demo.customer,
+        '--owner',
+        details.stripe.demo.account,
+      ],
+      stripeEnv,
+    )
+    expect(result.code).toBe(2)
+    expectOneLine(result.stderr)
+    expect(result.stderr).toContain('list takes one --owner')
+    expect(result.stdout).toBe('')
+  })
+
+  it("checks only the chosen provider's variables: a malformed one of the other provider does not stop it", async () => {
+    const marketplace = await cardport(
+      ['list', '--provider', 'marketplace', '--owner', details.marketplace.demo.account],
+      { ...marketplaceEnv, STRIPE_SECRET_KEY: 'pk_test_abc' },
+    )
+    expect(marketplace.stderr).toBe('')
+    expect(marketplace.code).toBe(0)
+    expect(marketplace.stdout).toMatch(/visa\s+1111\s/)
+
+    const stripe = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
+      { ...stripeEnv, MARKETPLACE_URL: 'not a url', MARKETPLACE_ID: '' },
+    )
+    expect(stripe.stderr).toBe('')
+    expect(stripe.code).toBe(0)
+
+    // The chosen provider's own variable is still checked.
+    const refused = await cardport(
+      ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
+      { ...stripeEnv, STRIPE_SECRET_KEY: 'pk_test_abc' },
+    )
+    expect(refused.code).toBe(3)
+    expect(refused.stderr).toContain('STRIPE_SECRET_KEY is not a Stripe secret')
+  })
+
   it('a bad flag value or a missing required flag: exit 2', async () => {
     const provider = await cardport(['list', '--provider', 'paypal', '--owner', 'customer:cus_1'])
     expect(provider.code).toBe(2)

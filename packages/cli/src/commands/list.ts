@@ -1,5 +1,5 @@
 import { type Card, formatOwner, listAll, TO_ARRAY_HARD_CAP } from '@cardport/core'
-import { Command } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { parseOwner } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
@@ -18,12 +18,17 @@ interface ListOptionValues extends ProviderOptionValues {
 
 /**
  * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
- * the provider 100 cards at a time.
+ * the provider 100 cards at a time. It takes one `--owner`: a second one is a usage error rather
+ * than the last one winning silently.
  */
 export function listCommand(context: CliContext): Command {
   const command = new Command('list')
     .description('List the cards an owner holds at a provider')
-    .requiredOption('--owner <owner>', 'whose cards: customer:<id> or account:<id>')
+    .addOption(
+      new Option('--owner <owner>', 'whose cards: customer:<id> or account:<id> (once)')
+        .argParser(onlyOnce)
+        .makeOptionMandatory(),
+    )
     .option('--json', 'print the cards as a JSON array instead of a table')
   return addProviderOptions(command)
     .addHelpText(
@@ -67,4 +72,14 @@ ${ENVIRONMENT_HELP}`,
         )
       }
     })
+}
+
+/** commander's parser for an option given at most once: it has no previous value the first time. */
+function onlyOnce(value: string, previous: string | undefined): string {
+  if (previous !== undefined) {
+    throw new InvalidArgumentError(
+      'list takes one --owner: run it once per owner (reconcile takes several)',
+    )
+  }
+  return value
 }

@@ -20,14 +20,16 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-function context(): { value: CliContext; stdout: () => string; stderr: () => string } {
+function context(
+  env: NodeJS.ProcessEnv = { STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_interrupt' },
+): { value: CliContext; stdout: () => string; stderr: () => string } {
   const out: string[] = []
   const err: string[] = []
   return {
     value: {
       stdout: { write: (text: string) => out.push(text) },
       stderr: { isTTY: false, write: (text: string) => err.push(text) },
-      env: { STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_interrupt' },
+      env,
       secrets: new Set(),
       exitCode: undefined,
     },
@@ -52,5 +54,53 @@ describe('cardport reconcile', () => {
     expect(await done).toBe(EXIT_CODES.interrupted)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toMatch(/^cardport: interrupted/)
+  })
+
+  it("never prints the configured secret that a provider's failure message quotes, in the table or in --json", async () => {
+    const marketplace = server.marketplace!
+    // Not key-shaped: only the by-value scrub of MARKETPLACE_SECRET can catch it.
+    const secret = 'plain-marketplace-secret-0042'
+    const mp = marketplace.seed.marketplace({ secret })
+    const account = marketplace.seed.account({ marketplace: mp.id })
+    // A server (or a proxy in front of it) that quotes the credentials it was sent.
+    marketplace.faults.inject({
+      route: /^GET .*\/accounts\//,
+      status: 404,
+      body: JSON.stringify({
+        status: 'Not Found',
+        status_code: 404,
+        category_code: 'not-found',
+        description: `No account ${account.id} for the key ${secret}.`,
+      }),
+      times: 100,
+    })
+    const env = { MARKETPLACE_URL: server.url, MARKETPLACE_ID: mp.id, MARKETPLACE_SECRET: secret }
+    const args = [
+      'reconcile',
+      '--provider',
+      'marketplace',
+      '--store',
+      `sqlite:${join(dir, 'm.db')}`,
+    ]
+    const owner = ['--owner', `account:${account.id}`]
+
+    for (const output of [[], ['--json']]) {
+      const cli = context(env)
+      expect(await run([...args, ...owner, ...output], cli.value)).toBe(EXIT_CODES.failure)
+      expect(cli.stdout()).toContain('owner_not_found')
+      expect(cli.stdout()).toContain('[redacted]')
+      expect(cli.stdout()).not.toContain(secret)
+      expect(cli.stderr()).toContain('could not be reconciled')
+      expect(cli.stderr()).not.toContain(secret)
+      if (output.length > 0) {
+        expect(JSON.parse(cli.stdout()).failed).toEqual([
+          {
+            owner: { type: 'account', id: account.id },
+            code: 'owner_not_found',
+            message: expect.stringContaining(`for the key [redacted].`),
+          },
+        ])
+      }
+    }
   })
 })

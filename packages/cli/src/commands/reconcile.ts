@@ -13,6 +13,7 @@ import { formatTable } from '../format-table.js'
 import { describeEndpoint, openProvider } from '../open-provider.js'
 import { openStore } from '../open-store.js'
 import { createProgress } from '../progress.js'
+import { scrub } from '../scrub.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
@@ -34,7 +35,9 @@ const LISTED_ENTRIES = 50
 /**
  * `cardport reconcile`: pages through the provider's cards for each owner (the ones named, or
  * every owner the store knows for that provider), makes the store equal to it with core's
- * `createCardSync(...).reconcile`, and prints the drift report.
+ * `createCardSync(...).reconcile`, and prints the drift report. The failures' messages come
+ * from the provider and the store: they are scrubbed (see `scrub.ts`) before they are printed,
+ * in the table as in `--json`.
  */
 export function reconcileCommand(context: CliContext): Command {
   const command = new Command('reconcile')
@@ -90,12 +93,12 @@ ${ENVIRONMENT_HELP}`,
         total: owners.length > 0 ? owners.length : null,
         stream: context.stderr,
       })
-      let report: DriftReport
+      let raw: DriftReport
       // The exit code of every failure, the ones the report does not list included.
       const failureCodes = new Set<ExitCode>()
       try {
         const sync = createCardSync({ provider, store, retry: { retries: 2 } })
-        report = await sync.reconcile(owners.length > 0 ? owners : undefined, {
+        raw = await sync.reconcile(owners.length > 0 ? owners : undefined, {
           dryRun: values.dryRun ?? false,
           onOwner: (_owner, { done }) => progress.update(done),
           signal: controller.signal,
@@ -115,6 +118,7 @@ ${ENVIRONMENT_HELP}`,
         await Promise.all([store.close(), close()])
       }
 
+      const report = scrubFailures(raw, context.secrets)
       const where = `${provider.name} (${describeEndpoint(config)}) → ${storeConfig.label}`
       if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
       else printReport(context.stdout, report, where)
@@ -136,6 +140,17 @@ function resolveStore(flag: string | undefined, env: string | undefined): StoreC
   throw configError(
     'no store to reconcile: pass --store sqlite:./cards.db (or postgres://…), or set CARDPORT_STORE',
   )
+}
+
+/** The report with every failure's message scrubbed: a provider may quote what it was sent. */
+function scrubFailures(report: DriftReport, secrets: ReadonlySet<string>): DriftReport {
+  return {
+    ...report,
+    failed: report.failed.map((failure) => ({
+      ...failure,
+      message: scrub(failure.message, secrets),
+    })),
+  }
 }
 
 function hasDrift({ counts }: DriftReport): boolean {

@@ -3,6 +3,7 @@ import {
   type CliEnv,
   PROVIDER_NAMES,
   type ProviderConfig,
+  parseProviderName,
   readEnv,
   resolveProviderConfig,
 } from '../config.js'
@@ -45,11 +46,14 @@ Environment:
 
 No credentials? Run \`cardport emulate\` and follow what it prints.`
 
-/** Reads the environment and the provider flags into a provider configuration. */
+/**
+ * Reads the environment and the provider flags into a provider configuration. Only the chosen
+ * provider's variables (and the store's) are checked: another provider's are none of its business.
+ */
 export function providerConfigFrom(
   context: CliContext,
   values: ProviderOptionValues,
 ): { env: CliEnv; config: ProviderConfig } {
-  const env = readEnv(context.env)
+  const env = readEnv(context.env, parseProviderName(values.provider))
   return { env, config: resolveProviderConfig(values, env) }
 }

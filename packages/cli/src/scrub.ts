@@ -1,0 +1,84 @@
+import { redactSecrets } from '@cardport/core'
+
+/** The variables holding secrets: scrubbed by value from everything the CLI prints. */
+export const SECRET_VARIABLES = ['STRIPE_SECRET_KEY', 'MARKETPLACE_SECRET'] as const
+
+/**
+ * The flags and variables whose value may hold a credential although the value itself is shown
+ * (masked) in messages: a PostgreSQL connection string's password, or a URL's `user:password@`.
+ * Only that password is a secret, so only it is collected.
+ */
+const CREDENTIAL_FLAGS = ['--store', '--marketplace-url', '--stripe-api-base'] as const
+const CREDENTIAL_VARIABLES = ['CARDPORT_STORE', 'MARKETPLACE_URL', 'STRIPE_API_BASE'] as const
+
+/**
+ * Collects every secret the command line and the environment hold, before anything is parsed,
+ * so that no message (a usage error included) can show one: the secret variables by value,
+ * whatever their shape, and the password of every URL given to a credential-bearing flag or
+ * variable (percent-encoded as typed, and decoded).
+ */
+export function collectSecrets(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  secrets: Set<string>,
+): void {
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name]
+    if (value) secrets.add(value)
+  }
+  const locations: string[] = []
+  for (const name of CREDENTIAL_VARIABLES) {
+    const value = env[name]
+    if (value) locations.push(value)
+  }
+  argv.forEach((arg, index) => {
+    for (const flag of CREDENTIAL_FLAGS) {
+      if (arg.startsWith(`${flag}=`)) locations.push(arg.slice(flag.length + 1))
+      else if (arg === flag && index + 1 < argv.length) locations.push(argv[index + 1]!)
+    }
+  })
+  for (const location of locations) {
+    for (const password of passwordsIn(location)) secrets.add(password)
+  }
+}
+
+/**
+ * Removes card numbers and key-shaped strings (core's `redactSecrets`), then every secret of
+ * {@link collectSecrets} by value. Everything the CLI prints that it did not write itself (an
+ * error's message, a provider's description of a failure) goes through it, on stderr and on
+ * stdout alike.
+ */
+export function scrub(text: string, secrets: ReadonlySet<string>): string {
+  let result = redactSecrets(text)
+  for (const secret of secrets) {
+    // Shorter values would take ordinary words with them.
+    if (secret.length >= 4) result = result.split(secret).join('[redacted]')
+  }
+  return result
+}
+
+/** The password of a URL (user info, `?password=`, `?sslpassword=`), as typed and decoded. */
+function passwordsIn(location: string): string[] {
+  let url: URL
+  try {
+    url = new URL(location)
+  } catch {
+    return []
+  }
+  // Both are kept percent-encoded as typed: a message may quote either form.
+  const passwords = [url.password]
+  for (const pair of url.search.slice(1).split('&')) {
+    const separator = pair.indexOf('=')
+    if (separator > 0 && /^(ssl)?password$/i.test(pair.slice(0, separator))) {
+      passwords.push(pair.slice(separator + 1))
+    }
+  }
+  return passwords.flatMap((password) => {
+    if (password === '') return []
+    try {
+      return [password, decodeURIComponent(password.replace(/\+/g, ' '))]
+    } catch {
+      return [password]
+    }
+  })
+}
