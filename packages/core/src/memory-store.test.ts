@@ -216,6 +216,32 @@ describe('memoryStore: listing and batches', () => {
     expect((await store.get(aliceScope, 'card_2'))?.observedAt).toBe(1000)
   })
 
+  it('writes nothing of a batch, or an upsert, with a card it cannot read', async () => {
+    // A card whose getter throws stands for any failure part-way: the batch is all or nothing.
+    const unreadable = (card: Card): Card =>
+      Object.defineProperty({ ...card }, 'metadata', {
+        enumerable: true,
+        get: () => {
+          throw new Error('unreadable')
+        },
+      })
+    await store.upsert(sampleCard('card_0', alice, { isDefault: true }))
+    const batch = [
+      sampleCard('card_0', alice, { holderName: 'changed', isDefault: false }),
+      sampleCard('card_1', alice, { isDefault: true }),
+      sampleCard('card_2', bob),
+      unreadable(sampleCard('card_3', alice)),
+    ]
+    await expect(store.upsertMany(batch)).rejects.toThrow('unreadable')
+    await expect(
+      store.upsert(unreadable(sampleCard('card_4', alice, { isDefault: true }))),
+    ).rejects.toThrow('unreadable')
+    expect(await store.listByOwner(aliceScope)).toEqual([
+      expect.objectContaining({ id: 'card_0', holderName: null, isDefault: true, version: 1 }),
+    ])
+    expect(await store.listByOwner(bobScope)).toEqual([])
+  })
+
   it('lists the most recently added card first', async () => {
     await store.upsert(sampleCard('card_1', alice))
     await store.upsert(sampleCard('card_2', alice))

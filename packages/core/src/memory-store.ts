@@ -40,28 +40,27 @@ export function memoryStore(): CardStore {
     return last !== undefined && last !== null && observedAt < last
   }
 
-  // Returns the row as stored (not a copy): `upsert` copies it for its caller, `upsertMany`
-  // has no caller to give it to.
-  const write = (card: Card, observedAt: number | undefined, updatedAt: string): UpsertResult => {
-    const ownerKey = scopeKey(scopeOf(card))
-    const key = `${ownerKey}\u0000${card.id}`
+  /**
+   * Writes `row`, a copy of the card made with {@link copyCard} and kept as the stored row (it
+   * gets its version and `observedAt` here). Returns the row as stored (not a copy): `upsert`
+   * copies it for its caller, `upsertMany` has no caller to give it to.
+   */
+  const write = (row: StoredCard, observedAt: number | undefined): UpsertResult => {
+    const ownerKey = scopeKey(scopeOf(row))
+    const key = `${ownerKey}\u0000${row.id}`
     let entry = owners.get(ownerKey)
-    const existing = entry?.cards.get(card.id)
+    const existing = entry?.cards.get(row.id)
     if (isStale(key, existing, observedAt)) return { applied: false, card: existing ?? null }
     if (!entry) {
-      entry = { provider: card.provider, owner: { ...card.owner }, cards: new Map() }
+      entry = { provider: row.provider, owner: { ...row.owner }, cards: new Map() }
       owners.set(ownerKey, entry)
     }
-    if (card.isDefault) clearDefaults(entry.cards, card.currency, card.id)
+    if (row.isDefault) clearDefaults(entry.cards, row.currency, row.id)
     tombstones.delete(key)
-    const stored = storedCard(
-      card,
-      (existing?.version ?? 0) + 1,
-      updatedAt,
-      observedAt ?? existing?.observedAt ?? null,
-    )
-    entry.cards.set(card.id, stored)
-    return { applied: true, card: stored }
+    row.version = (existing?.version ?? 0) + 1
+    row.observedAt = observedAt ?? existing?.observedAt ?? null
+    entry.cards.set(row.id, row)
+    return { applied: true, card: row }
   }
 
   const listCards = (scope: CardScope): StoredCard[] =>
@@ -89,15 +88,18 @@ export function memoryStore(): CardStore {
     },
 
     async upsert(card, options = {}) {
-      const result = write(card, options.observedAt, new Date().toISOString())
+      const result = write(copyCard(card, new Date().toISOString()), options.observedAt)
       return { applied: result.applied, card: result.card && copyStored(result.card) }
     },
 
     async upsertMany(cards, options = {}) {
-      // Memory writes cannot fail half-way once the input is in hand, so the batch is atomic.
+      // Every card is copied before the first is written: reading the input is the one step
+      // that can fail (a card whose getter throws), and then nothing is written. Memory writes
+      // cannot fail half-way once the input is in hand, so the batch is atomic.
       // One transaction, one time: every card of the batch is written at the same moment.
       const updatedAt = new Date().toISOString()
-      for (const card of cards) write(card, options.observedAt, updatedAt)
+      const rows = cards.map((card) => copyCard(card, updatedAt))
+      for (const row of rows) write(row, options.observedAt)
     },
 
     async delete(scope, cardId, options = {}) {
@@ -164,6 +166,11 @@ function bump(card: StoredCard, isDefault: boolean): StoredCard {
   const next = storedCard(card, card.version + 1, new Date().toISOString(), card.observedAt)
   next.isDefault = isDefault
   return next
+}
+
+/** A new row for `card`, written at `updatedAt`: the store's `write` sets its version and `observedAt`. */
+function copyCard(card: Card, updatedAt: string): StoredCard {
+  return storedCard(card, 0, updatedAt, null)
 }
 
 /** A copy of a stored row: what the store hands out never shares an object with its rows. */

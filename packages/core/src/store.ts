@@ -42,7 +42,10 @@ export interface UpsertResult {
  * `sqliteStore()` and `postgresStore()`; `describeCardStore` from `@cardport/testing` checks any
  * other against the same rules:
  *
- * - reads are scoped by owner: `get` never returns another owner's card, whatever the id;
+ * - reads and writes are scoped by owner, that is by provider, owner type and owner id:
+ *   `get` never returns another owner's card, whatever the id, and `delete`, `setDefault`, a
+ *   new default and a deletion's tombstone never touch another owner's card, not even one of
+ *   the same id and owner id under the other owner type or at another provider;
  * - an owner has at most one default card per currency (customers' cards have none, so one
  *   default in all); writing a card with `isDefault: true` clears the previous default in the
  *   same atomic step;
@@ -74,7 +77,10 @@ export interface CardStore {
   getDefault(scope: CardScope): Promise<StoredCard | null>
   /** Inserts or replaces a card; a default card displaces the previous default atomically. */
   upsert(card: Card, options?: WriteOptions): Promise<UpsertResult>
-  /** {@link CardStore.upsert} for many cards, all in one transaction. */
+  /**
+   * {@link CardStore.upsert} for many cards, all in one transaction: a batch that fails
+   * part-way (a card the store refuses, a lost connection) writes none of its cards.
+   */
   upsertMany(cards: readonly Card[], options?: WriteOptions): Promise<void>
   /**
    * Optional: how many `upsertMany` calls of different owners the store can usefully run at
