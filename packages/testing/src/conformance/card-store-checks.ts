@@ -229,16 +229,25 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect((await t.store.getDefault(scope))?.id).toBe(second.id)
   })
 
-  check('defaults', "one owner's default does not clear another owner's", async (t) => {
-    const alice = t.scope()
-    const bob = t.scope()
-    const alicesCard = t.card(alice, { isDefault: true })
-    const bobsCard = t.card(bob, { isDefault: true })
-    await t.store.upsert(alicesCard)
-    await t.store.upsert(bobsCard)
-    expect(await t.defaultIds(alice)).toEqual([alicesCard.id])
-    expect(await t.defaultIds(bob)).toEqual([bobsCard.id])
-  })
+  check(
+    'defaults',
+    "one owner's default does not clear another owner's, whoever it is",
+    async (t) => {
+      const alice = t.scope()
+      const others = t.othersOf(alice)
+      const alicesCard = t.card(alice, { isDefault: true })
+      await t.store.upsert(alicesCard)
+      // Each of them holds a default of Alice's currency, under the id of Alice's next card.
+      const next = t.card(alice, { isDefault: true })
+      for (const other of others) {
+        await t.store.upsert(t.card(other, { id: next.id, currency: null, isDefault: true }))
+      }
+      const before = await t.snapshot(others)
+      await t.store.upsert(next)
+      expect(await t.defaultIds(alice)).toEqual([next.id])
+      expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
+    },
+  )
 
   check('defaults', 'account cards keep one default per currency', async (t) => {
     const scope = t.scope('account')
@@ -262,45 +271,71 @@ export function cardStoreChecks(): CardStoreCheck[] {
   })
 
   // --- setDefault -----------------------------------------------------------------------------
-  check('setDefault', "makes a card the owner's only default", async (t) => {
-    const scope = t.scope()
-    const first = t.card(scope, { isDefault: true })
-    const second = t.card(scope)
-    await t.store.upsertMany([first, second])
-    await t.store.setDefault(scope, second.id)
-    expect(await t.defaultIds(scope)).toEqual([second.id])
-    expect(await t.store.get(scope, second.id)).toMatchObject({ isDefault: true, version: 2 })
-    expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
-  })
+  check(
+    'setDefault',
+    "makes a card the owner's only default, and changes no other owner's cards, whoever it is",
+    async (t) => {
+      const scope = t.scope()
+      const first = t.card(scope, { isDefault: true })
+      const second = t.card(scope)
+      await t.store.upsertMany([first, second])
+      // The others hold both ids, the first their default, in the owner's currency.
+      const others = t.othersOf(scope)
+      for (const other of others) {
+        await t.store.upsertMany([
+          t.card(other, { id: first.id, currency: null, isDefault: true }),
+          t.card(other, { id: second.id, currency: null }),
+        ])
+      }
+      const before = await t.snapshot(others)
+      await t.store.setDefault(scope, second.id)
+      expect(await t.defaultIds(scope)).toEqual([second.id])
+      expect(await t.store.get(scope, second.id)).toMatchObject({ isDefault: true, version: 2 })
+      expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
+      expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
+    },
+  )
 
   check('setDefault', "null clears the owner's defaults, and only that owner's", async (t) => {
     const scope = t.scope('account')
-    const other = t.scope()
-    await t.store.upsertMany([
+    const cards = [
       t.card(scope, { currency: 'usd', isDefault: true }),
       t.card(scope, { currency: 'eur', isDefault: true }),
-    ])
-    const othersCard = t.card(other, { isDefault: true })
-    await t.store.upsert(othersCard)
+    ]
+    await t.store.upsertMany(cards)
+    const others = t.othersOf(scope)
+    for (const other of others) {
+      await t.store.upsertMany([
+        t.card(other, { id: cards[0]!.id, isDefault: true }),
+        t.card(other, { id: cards[1]!.id }),
+      ])
+    }
+    const before = await t.snapshot(others)
     await t.store.setDefault(scope, null)
     expect(await t.defaultIds(scope)).toEqual([])
     expect(await t.store.getDefault(scope)).toBeNull()
     expect(await t.store.listByOwner(scope)).toHaveLength(2)
-    expect(await t.defaultIds(other)).toEqual([othersCard.id])
+    expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
   })
 
   check('setDefault', 'a card the owner does not hold changes nothing', async (t) => {
     const scope = t.scope()
-    const other = t.scope()
     const own = t.card(scope, { isDefault: true })
-    const othersCard = t.card(other)
     await t.store.upsert(own)
-    await t.store.upsert(othersCard)
-    await t.store.setDefault(scope, othersCard.id)
+    // Others hold a card the owner does not, beside a default of their own.
+    const others = t.othersOf(scope)
+    const theirs = t.cardId()
+    for (const other of others) {
+      await t.store.upsertMany([
+        t.card(other, { currency: null, isDefault: true }),
+        t.card(other, { id: theirs, currency: null }),
+      ])
+    }
+    const before = await t.snapshot([scope, ...others])
+    await t.store.setDefault(scope, theirs)
     await t.store.setDefault(scope, 'card_cardportConformanceMissing')
+    expect(await t.snapshot([scope, ...others])).toEqual(before)
     expect(await t.defaultIds(scope)).toEqual([own.id])
-    expect(await t.defaultIds(other)).toEqual([])
-    expect(await t.store.listByOwner(scope)).toHaveLength(1)
   })
 
   check(
@@ -389,14 +424,49 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.store.delete(scope, 'card_cardportConformanceMissing')).toBe(false)
   })
 
-  check('delete', "leaves another owner's card alone", async (t) => {
+  check('delete', "leaves another owner's card of the same id alone, whoever it is", async (t) => {
     const scope = t.scope()
-    const other = t.scope()
+    const others = t.othersOf(scope)
     const card = t.card(scope)
     await t.store.upsert(card)
-    expect(await t.store.delete(other, card.id)).toBe(false)
+    for (const other of others) {
+      expect(await t.store.delete(other, card.id), `delete through ${label(other)}`).toBe(false)
+    }
     t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+    // Each holds a card of the same id: deleting the owner's deletes none of theirs.
+    for (const other of others) await t.store.upsert(t.card(other, { id: card.id }))
+    const before = await t.snapshot(others)
+    expect(await t.store.delete(scope, card.id)).toBe(true)
+    expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
   })
+
+  check(
+    'delete',
+    "a deletion's observedAt refuses older writes of that owner's card only",
+    async (t) => {
+      const scope = t.scope()
+      const others = t.othersOf(scope)
+      const id = t.cardId()
+      for (const owner of [scope, ...others]) {
+        await t.store.upsert(t.card(owner, { id }), { observedAt: T1 })
+      }
+      expect(await t.store.delete(scope, id, { observedAt: T3 })).toBe(true)
+      // A deletion of a card the owner never held leaves a tombstone too.
+      const unseen = t.cardId()
+      expect(await t.store.delete(scope, unseen, { observedAt: T3 })).toBe(false)
+      for (const other of others) {
+        const written = [
+          { card: t.card(other, { id, holderName: 'later' }), version: 2 },
+          { card: t.card(other, { id: unseen }), version: 1 },
+        ]
+        for (const { card, version } of written) {
+          const result = await t.store.upsert(card, { observedAt: T2 })
+          expect(result.applied, `a write of ${label(other)} older than the deletion`).toBe(true)
+          t.expectStored(await t.store.get(other, card.id), card, { version, observedAt: T2 })
+        }
+      }
+    },
+  )
 
   check('delete', 'a deletion with observedAt refuses older writes of the card', async (t) => {
     const scope = t.scope()
@@ -463,6 +533,31 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.defaultIds(scope)).toEqual([batch[2]!.id])
   })
 
+  check('upsertMany', "a batch's defaults clear no other owner's, whoever it is", async (t) => {
+    const scope = t.scope()
+    const others = t.othersOf(scope)
+    const stored = t.card(scope, { isDefault: true })
+    await t.store.upsert(stored)
+    // Each of them holds a default of the owner's currency, under the id of its next default.
+    const next = t.card(scope, { isDefault: true })
+    for (const other of others) {
+      await t.store.upsert(t.card(other, { id: next.id, currency: null, isDefault: true }))
+    }
+    const before = await t.snapshot(others)
+    await t.store.upsertMany([t.card(scope), next])
+    expect(await t.defaultIds(scope)).toEqual([next.id])
+    expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
+    // One batch for them all, one card id: each new default displaces its own owner's only.
+    const id = t.cardId()
+    const together = [scope, ...others].map((owner) =>
+      t.card(owner, { id, currency: null, isDefault: true }),
+    )
+    await t.store.upsertMany(together)
+    for (const card of together) {
+      expect(await t.defaultIds(scopeOf(card)), label(scopeOf(card))).toEqual([id])
+    }
+  })
+
   check(
     'upsertMany',
     'leaves the store as the same cards upserted one by one would (a seeded random program)',
@@ -525,6 +620,39 @@ export function cardStoreChecks(): CardStoreCheck[] {
       const stored = (await dump(batched)).cards.flat()
       expect(stored.some((card) => card.version > 3)).toBe(true)
       expect(stored.some((card) => card.isDefault)).toBe(true)
+    },
+  )
+
+  check(
+    'upsertMany',
+    'is all or nothing: a batch that fails part-way writes none of it',
+    async (t) => {
+      // The contract names no card every store must refuse, so the suite makes the batch fail
+      // itself: its last card cannot be read (a getter that throws), and no store can write a
+      // card without reading it. Whether the store fails before its first write or rolls back
+      // after the others, nothing of the batch may be left; a store that writes card by card
+      // has written the others by then. The batch writes a card twice (a batching store's
+      // card-by-card path), updates one and displaces a default: none of it may stay.
+      const scope = t.scope()
+      const stored = t.card(scope, { isDefault: true })
+      await t.store.upsert(stored)
+      const fresh = t.card(scope)
+      const batch = [
+        { ...stored, holderName: 'batched', isDefault: false },
+        fresh,
+        { ...fresh, holderName: 'written twice', isDefault: true },
+        t.card(t.scope('account'), { isDefault: true }),
+        unreadable(t.card(scope)),
+      ]
+      await expect(
+        t.store.upsertMany(batch),
+        'a batch whose last card cannot be read',
+      ).rejects.toThrow()
+      t.expectStored(await t.store.get(scope, stored.id), stored, { version: 1, observedAt: null })
+      expect(await t.store.listByOwner(scope), 'the cards of the owner').toHaveLength(1)
+      expect(await t.store.listByOwner(scopeOf(batch[3]!)), 'the cards of the other owner').toEqual(
+        [],
+      )
     },
   )
 
@@ -757,6 +885,15 @@ interface Context {
   readonly fixture: CardStoreFixture
   /** A fresh owner of `type`, under this test's own provider name. */
   scope(type?: OwnerType): CardScope
+  /**
+   * Whoever else a write of `scope` must not reach: another owner of its type, and the two
+   * that a store keying its writes on less than provider, owner type and owner id would mix up
+   * with it: the same owner id under the other owner type, and the same owner at another
+   * provider (the read checks use the same two).
+   */
+  othersOf(scope: CardScope): CardScope[]
+  /** Every card of each scope as stored, bookkeeping included: compare before and after. */
+  snapshot(scopes: readonly CardScope[]): Promise<StoredCard[][]>
   /** A fresh card id. */
   cardId(): string
   /** A valid card of the scope's owner, every field set, created a minute after the last. */
@@ -791,6 +928,21 @@ function createContext(
     scope(type = 'customer') {
       const prefix = type === 'customer' ? 'cus' : 'acct'
       return { provider, owner: { type, id: `${prefix}_${randomUUID().replaceAll('-', '')}` } }
+    },
+
+    othersOf(scope) {
+      const otherType = scope.owner.type === 'customer' ? 'account' : 'customer'
+      return [
+        context.scope(scope.owner.type),
+        { provider: scope.provider, owner: { type: otherType, id: scope.owner.id } },
+        { provider: `${scope.provider}-other`, owner: { ...scope.owner } },
+      ]
+    },
+
+    async snapshot(scopes) {
+      const cards: StoredCard[][] = []
+      for (const scope of scopes) cards.push(await fixture.store.listByOwner(scope))
+      return cards
     },
 
     cardId: () => `card_${randomUUID().replaceAll('-', '')}`,
@@ -850,6 +1002,21 @@ function createContext(
 
 function label(scope: CardScope): string {
   return `${scope.provider}/${formatOwner(scope.owner)}`
+}
+
+/**
+ * A copy of `card` whose `holderName` throws when read: a card that fails whatever writes it,
+ * wherever in a batch it is, whether or not the store validates what it writes.
+ */
+function unreadable(card: Card): Card {
+  const copy = { ...card }
+  Object.defineProperty(copy, 'holderName', {
+    enumerable: true,
+    get() {
+      throw new Error('the conformance suite made this card unreadable, to fail its batch')
+    },
+  })
+  return copy
 }
 
 /** The key paths of a row, nested ones included (a JSON document's). */

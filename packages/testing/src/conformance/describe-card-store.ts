@@ -33,9 +33,12 @@ export interface CardStoreSuiteOptions {
 }
 
 /**
- * Registers the conformance tests of a {@link CardStore}: reads scoped by owner (another
- * owner's card id gives null), inserts and updates with versions, out-of-order writes refused
- * by `observedAt` (deletions included), `upsertMany`, `delete`, one default per owner (per
+ * Registers the conformance tests of a {@link CardStore}: reads and writes scoped by owner
+ * (another owner's card id gives null; `delete`, `setDefault`, a new default and a deletion's
+ * tombstone reach no other owner's card, not even one of the same id and owner id under the
+ * other owner type or at another provider), inserts and updates with versions, out-of-order
+ * writes refused by `observedAt` (deletions included), `upsertMany` (all or nothing: a batch
+ * that fails part-way writes none of it), `delete`, one default per owner (per
  * currency for accounts) kept atomically, also under 50 concurrent `setDefault` calls,
  * `listOwners`, no field for a card number or CVC, and `close`. The optional `listByOwners` and
  * `retirements` are checked when the store has them, and reported skipped when it has not;
@@ -56,7 +59,14 @@ export interface CardStoreSuiteOptions {
  *     const database = new Database(':memory:')
  *     return {
  *       store: sqliteStore({ database }),
- *       readRow: async (scope, id) => database.prepare('select * from cardport_cards where id = ?').get(id),
+ *       // A card id is unique only within its owner: the row is the one of the scope's owner.
+ *       readRow: async (scope, cardId) =>
+ *         database
+ *           .prepare(
+ *             `select * from cardport_cards
+ *               where provider = ? and owner_type = ? and owner_id = ? and card_id = ?`,
+ *           )
+ *           .get(scope.provider, scope.owner.type, scope.owner.id, cardId),
  *       teardown: () => database.close(),
  *     }
  *   },

@@ -17,6 +17,7 @@ import {
   type Owner,
   type RetiringCard,
   scopeKey,
+  scopeOf,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
@@ -388,6 +389,8 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: a write older than the stored one is refused and changes nothing',
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
+      // Its writes of the other owners' cards keep no observedAt.
+      "delete: a deletion's observedAt refuses older writes of that owner's card only",
       'delete: a deletion with observedAt refuses older writes of the card',
       'delete: a deletion older than the stored card is refused',
       'upsertMany: refuses the cards of a batch older than the stored ones',
@@ -436,7 +439,74 @@ describe('describeCardStore catches a broken store', () => {
       'upsertMany: writes every card of the batch, for any number of owners',
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+      // It writes card by card, too.
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
       'upsertMany: concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land',
+    ])
+  })
+
+  it('a store whose writes ignore the owner type, or the provider, fails the write-scoping rules', async () => {
+    // Writes keyed on less than the whole scope: each one also reaches the scope's twin, which
+    // shares everything but the owner type (or the provider). Reads stay scoped.
+    const blindTo =
+      (twin: (scope: CardScope) => CardScope) =>
+      (inner: CardStore): CardStore => ({
+        ...inner,
+        async upsert(card, options) {
+          if (card.isDefault) await inner.setDefault(twin(scopeOf(card)), null)
+          return inner.upsert(card, options)
+        },
+        async upsertMany(cards, options) {
+          for (const card of cards) {
+            if (card.isDefault) await inner.setDefault(twin(scopeOf(card)), null)
+          }
+          return inner.upsertMany(cards, options)
+        },
+        async delete(scope, cardId, options) {
+          await inner.delete(twin(scope), cardId, options)
+          return inner.delete(scope, cardId, options)
+        },
+        async setDefault(scope, cardId) {
+          await inner.setDefault(twin(scope), cardId)
+          return inner.setDefault(scope, cardId)
+        },
+      })
+    const typeBlind = blindTo(({ provider, owner }) => ({
+      provider,
+      owner: { type: owner.type === 'customer' ? 'account' : 'customer', id: owner.id },
+    }))
+    // The suite's other provider for an owner is its own name with `-other`.
+    const providerBlind = blindTo(({ provider, owner }) => ({
+      provider: provider.endsWith('-other')
+        ? provider.slice(0, -'-other'.length)
+        : `${provider}-other`,
+      owner,
+    }))
+    const rules = [
+      "defaults: one owner's default does not clear another owner's, whoever it is",
+      "setDefault: makes a card the owner's only default, and changes no other owner's cards, whoever it is",
+      "setDefault: null clears the owner's defaults, and only that owner's",
+      'setDefault: a card the owner does not hold changes nothing',
+      "delete: leaves another owner's card of the same id alone, whoever it is",
+      "delete: a deletion's observedAt refuses older writes of that owner's card only",
+      "upsertMany: a batch's defaults clear no other owner's, whoever it is",
+    ]
+    expect(await failedStoreChecks(typeBlind)).toEqual(rules)
+    expect(await failedStoreChecks(providerBlind)).toEqual(rules)
+  })
+
+  it('a store that writes a batch card by card fails the all-or-nothing rule', async () => {
+    const cardByCard = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        for (const card of cards) {
+          await new Promise((resolve) => setTimeout(resolve, 0))
+          await inner.upsert(card, options)
+        }
+      },
+    })
+    expect(await failedStoreChecks(cardByCard)).toEqual([
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
     ])
   })
 
