@@ -6,7 +6,10 @@ import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
 export interface CreateRecord {
   /** The tokenized card, once tokenizing succeeded. */
   tokenId?: string
-  /** Whether an association was sent and its outcome is not known (no answer came back). */
+  /**
+   * Whether an association was sent and its outcome is not known (no answer came back), until
+   * an answer about the card settles it: a 429 or a 401 in between leaves it set.
+   */
   associating?: boolean
   /** The card returned to the caller, once associating succeeded. */
   cardId?: string

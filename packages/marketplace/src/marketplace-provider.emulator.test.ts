@@ -147,6 +147,50 @@ describe('createCard', () => {
     expect(marketplace.state.cards()).toHaveLength(1)
   })
 
+  it.each([
+    ['a 429', 429, 'rate_limited'],
+    ['a 401', 401, 'authentication'],
+    ['a 400', 400, 'invalid_request'],
+  ])(
+    'a create whose answer was lost stays one card when %s comes in between',
+    async (_name, status, code) => {
+      const { provider, account } = setup()
+      const owner = account()
+      const route = 'POST /v1/marketplaces/:marketplace/accounts/:account/cards'
+      const input = { source: testCard(VISA) }
+      const create = () =>
+        provider.createCard(owner, input, { idempotencyKey: 'lost-then-refused' })
+      // The association commits, then the connection drops: the client never sees the card.
+      marketplace.faults.inject({ route, drop: 'after-commit' })
+      expect((await rejection(create)).code).toBe('provider_unavailable')
+      // The next attempt is refused for a reason that says nothing of the card.
+      marketplace.faults.inject({ route, status, retryAfter: 1 })
+      expect((await rejection(create)).code).toBe(code)
+
+      // The third is told the card is associated already: the first attempt's doing.
+      const card = await create()
+      expect(card).toMatchObject({ owner, isDefault: true })
+      expect(marketplace.state.accountCards(owner.id).map((entry) => entry.id)).toEqual([card.id])
+      expect(marketplace.state.cards()).toHaveLength(1)
+    },
+  )
+
+  it("a card another account holds stays a conflict, however the create's first answer was lost", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const other = account()
+    const token = await tokenizeCard(provider, testCard(VISA))
+    await provider.createCard(other, { source: token.id })
+    const route = 'POST /v1/marketplaces/:marketplace/accounts/:account/cards'
+    const create = () => provider.createCard(owner, { source: token.id }, { idempotencyKey: 'k' })
+    marketplace.faults.inject({ route, drop: 'before-commit' })
+    expect((await rejection(create)).code).toBe('provider_unavailable')
+    marketplace.faults.inject({ route, status: 429 })
+    expect((await rejection(create)).code).toBe('rate_limited')
+    const conflict = await rejection(create)
+    expect(conflict).toMatchObject({ code: 'conflict', providerCode: 'card-already-funding-src' })
+  })
+
   it('a token associated with metadata, retried with its key after the metadata failed, gets the metadata', async () => {
     const { provider, account } = setup({ retry: { retries: 0 } })
     const owner = account()

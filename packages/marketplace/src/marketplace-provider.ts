@@ -379,7 +379,10 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
   /**
    * Associates a card, once per idempotency key. When an earlier attempt with the key ended
    * without an answer (a dropped connection, a timeout, a 5xx), it may have associated the card:
-   * then `card-already-funding-src` for a card this account holds means it did.
+   * then `card-already-funding-src` for a card this account holds means it did. That doubt lasts
+   * until an answer settles it: an attempt refused for reasons that say nothing of the card (a
+   * 429, a 401, a 400 …) leaves it as it was, so that the attempt after still reads a
+   * `card-already-funding-src` as the earlier association.
    */
   const associateOnce = async (
     owner: Owner,
@@ -392,18 +395,28 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     record.associating = true
     try {
       const card = toCard(await associate(owner, uri, `${idempotencyKey}:associate`), owner, cardId)
+      record.associating = false
       record.cardId = card.id
       return card
     } catch (error) {
-      // Only a failure without an answer leaves the outcome unknown.
-      record.associating = isCardportError(error, 'provider_unavailable')
+      // No answer: this attempt may have associated the card. An answer about the card settles
+      // what the earlier attempts did; any other answer leaves it as unknown as it was.
+      record.associating =
+        isCardportError(error, 'provider_unavailable') || (uncertain && !settlesAssociation(error))
       const earlier =
         uncertain &&
         isCardportError(error, 'conflict') &&
         error.providerCode === 'card-already-funding-src'
       if (!earlier) throw error
-      const card = await get(owner, cardId).catch(() => undefined)
-      if (!card) throw error
+      let card: Card
+      try {
+        card = await get(owner, cardId)
+      } catch (readError) {
+        // Another account holds the card: the conflict is real. Else it is still unknown.
+        if (isCardportError(readError, 'card_not_found')) throw error
+        record.associating = true
+        throw readError
+      }
       record.associating = false
       record.cardId = card.id
       return card
@@ -574,6 +587,23 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       return latest && { ...latest, isDefault: true }
     },
   }
+}
+
+/**
+ * Whether an association's error answer tells what became of the card (declined, not
+ * validated, already associated, invalidated, another marketplace's, missing), so that an
+ * earlier attempt's unknown outcome is known. A 429, a 401, a 403 or a 400 refuse the request
+ * itself, and a `provider_unavailable` brought no answer: they tell nothing of the card.
+ */
+function settlesAssociation(error: unknown): boolean {
+  return isCardportError(
+    error,
+    'card_declined',
+    'card_invalid',
+    'conflict',
+    'card_not_found',
+    'owner_not_found',
+  )
 }
 
 /** The card id in a card id or URI. */
