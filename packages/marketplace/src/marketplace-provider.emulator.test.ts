@@ -470,6 +470,35 @@ describe('CardSync over the marketplace (no deleteCard, no setDefaultCard)', () 
   })
 })
 
+describe('parseCard and syncFromProviderData', () => {
+  it('a payload without its customer keeps the stored default; one with it decides', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const sync = createCardSync({ provider, store: memoryStore() })
+    const payload = (cardId: string, chosen: string | undefined) => ({
+      ...marketplace.state.card(cardId)!,
+      customer:
+        chosen === undefined ? null : { source_uri: `/v1/customers/${owner.id}/cards/${chosen}` },
+    })
+    const first = await provider.createCard(owner, { source: testCard(VISA) })
+    await sync.sync(owner, first.id)
+    expect((await sync.getForOwner(owner))?.id).toBe(first.id)
+
+    // A copy of the card (a webhook's, say) without the customer that names the chosen card.
+    expect(provider.parseCard(payload(first.id, undefined), owner)?.isDefault).toBe(false)
+    await sync.syncFromProviderData(owner, payload(first.id, undefined))
+    expect((await sync.getForOwner(owner))?.id).toBe(first.id)
+
+    // With its customer, the payload tells: the second card is the chosen one now …
+    const second = await provider.createCard(owner, { source: testCard(MASTERCARD) })
+    await sync.syncFromProviderData(owner, payload(second.id, second.id))
+    expect((await sync.getForOwner(owner))?.id).toBe(second.id)
+    // … and a copy of the first without it does not make the first the default again.
+    await sync.syncFromProviderData(owner, payload(first.id, undefined))
+    expect((await sync.getForOwner(owner))?.id).toBe(second.id)
+  })
+})
+
 describe('updateCard', () => {
   it("merges metadata into the card's meta; an empty value unsets a key", async () => {
     const { provider, account } = setup()

@@ -1,4 +1,4 @@
-import { CardSchema } from '@cardport/core'
+import { CardSchema, isDefaultUnknown } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
   accountListResponse,
@@ -81,6 +81,33 @@ describe('toMarketplaceCard on the reference payloads', () => {
       customer: { ...associateResponse.customer, source_uri: '/v1/customers/AC5/cards/CCother' },
     }
     expect(toMarketplaceCard(other)?.isDefault).toBe(false)
+  })
+
+  it('a payload without its customer cannot tell the default: not it, marked as unknown', () => {
+    // The tokenize answer embeds no customer; an associated card may come without one too.
+    const { customer: _customer, ...withoutCustomer } = associateResponse
+    const noSourceUri = { ...associateResponse, customer: { id: 'AC5eJN3HJIMGOLlhGFZLmbrN' } }
+    for (const raw of [
+      tokenizeResponse,
+      withoutCustomer,
+      { ...associateResponse, customer: null },
+      noSourceUri,
+    ]) {
+      const card = toMarketplaceCard(raw, account)
+      expect(card?.isDefault).toBe(false)
+      expect(isDefaultUnknown(card!)).toBe(true)
+    }
+    // A customer that names a card, or none (source_uri null), tells: no mark.
+    expect(isDefaultUnknown(toMarketplaceCard(associateResponse)!)).toBe(false)
+    const none = {
+      ...associateResponse,
+      customer: { ...associateResponse.customer, source_uri: null },
+    }
+    expect(toMarketplaceCard(none)?.isDefault).toBe(false)
+    expect(isDefaultUnknown(toMarketplaceCard(none)!)).toBe(false)
+    // A defaultCardId given tells.
+    const told = toMarketplaceCard(tokenizeResponse, account, { defaultCardId: null })
+    expect(isDefaultUnknown(told!)).toBe(false)
   })
 
   it('defaultCardId, when given, decides over the embedded customer', () => {

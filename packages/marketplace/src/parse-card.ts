@@ -2,6 +2,7 @@ import {
   type Card,
   type CheckResult,
   InvalidRequestError,
+  markDefaultUnknown,
   normalizeBrand,
   type Owner,
   providerMetadata,
@@ -19,7 +20,8 @@ export type MarketplaceCard = Omit<Card, 'owner'> & { owner: Owner | null }
 export interface ParseCardOptions {
   /**
    * The id of the account's chosen card, when the caller knows it. Otherwise the card's
-   * embedded `customer.source_uri` decides, and without one the card is not the default.
+   * embedded `customer.source_uri` decides; a payload without it reads as not the default,
+   * marked with `markDefaultUnknown` (see {@link toMarketplaceCard}).
    */
   defaultCardId?: string | null
 }
@@ -44,6 +46,11 @@ export interface ParseCardOptions {
  * | `createdAt` | `created_at` |
  * | `isDefault` | `options.defaultCardId`, else the embedded `customer.source_uri` |
  *
+ * A payload that cannot tell whether the card is the account's chosen one (no embedded
+ * `customer`, or one without `source_uri`, and no `defaultCardId`) gives `isDefault: false`
+ * marked with core's `markDefaultUnknown`, so that `CardSync.syncFromProviderData` keeps the
+ * stored default flag instead of clearing it.
+ *
  * Throws `invalid_request` for a card that no account holds when no owner is given: a
  * normalized card always has an owner. Use {@link toMarketplaceCardToken} for those.
  */
@@ -61,7 +68,9 @@ export function toMarketplaceCard(
       { provider: MARKETPLACE_PROVIDER_NAME },
     )
   }
-  return mapCard(raw, id, { type: resolved.type, id: resolved.id }, options)
+  const chosen = options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
+  const card = mapCard(raw, id, { type: resolved.type, id: resolved.id }, chosen ?? null)
+  return chosen === undefined ? markDefaultUnknown(card) : card
 }
 
 /**
@@ -73,7 +82,8 @@ export function toMarketplaceCardToken(
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
   if (!isCardPayload(raw)) return null
-  return mapCard(raw, cardIdOf(raw), accountOf(raw.account ?? raw.account_uri), options)
+  const chosen = options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
+  return mapCard(raw, cardIdOf(raw), accountOf(raw.account ?? raw.account_uri), chosen ?? null)
 }
 
 function cardIdOf(raw: Record<string, unknown>): string {
@@ -92,10 +102,8 @@ function mapCard<O extends Owner | null>(
   raw: Record<string, unknown>,
   id: string,
   owner: O,
-  options: ParseCardOptions,
+  defaultId: string | null,
 ): Omit<Card, 'owner'> & { owner: O } {
-  const defaultId =
-    options.defaultCardId !== undefined ? options.defaultCardId : (chosenCardIdOf(raw) ?? null)
   const street = streetLines(text(raw.street_address))
   return {
     id,
