@@ -2,7 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto'
 import { IdempotencyConflictError, type Owner } from '@cardport/core'
 import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
 
-/** What is known of one create: the card it tokenized, and the card it returned. */
+/** What is known of one create (or tokenize): the card it tokenized, and the card it returned. */
 export interface CreateRecord {
   /** The tokenized card, once tokenizing succeeded. */
   tokenId?: string
@@ -29,15 +29,17 @@ export interface IdempotencyLogOptions {
   /** How long a key is remembered. Default 24 hours (Stripe's window). */
   ttlMs?: number
   now?: () => number
+  /** The operation the keys are for, as the `idempotency_conflict` message names it. */
+  operation?: string
 }
 
-/** The in-process record of creates by idempotency key. @internal */
+/** The in-process record of creates (or tokenizes) by idempotency key. @internal */
 export interface IdempotencyLog {
   /**
    * The record of `key`, made empty on first use. Throws `idempotency_conflict` when the key
-   * was used for other parameters.
+   * was used for other parameters (`owner` among them: null for a card no account holds).
    */
-  begin(key: string, owner: Owner, request: unknown): CreateRecord
+  begin(key: string, owner: Owner | null, request: unknown): CreateRecord
 }
 
 /**
@@ -54,12 +56,13 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
   const maxEntries = options.maxEntries ?? 1000
   const ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000
   const now = options.now ?? Date.now
+  const operation = options.operation ?? 'createCard'
   const secret = randomBytes(32)
   const entries = new Map<string, { fingerprint: string; at: number; record: CreateRecord }>()
 
-  const fingerprintOf = (owner: Owner, request: unknown) =>
+  const fingerprintOf = (owner: Owner | null, request: unknown) =>
     createHmac('sha256', secret)
-      .update(JSON.stringify([owner.type, owner.id, request]))
+      .update(JSON.stringify([owner?.type ?? null, owner?.id ?? null, request]))
       .digest('base64url')
 
   return {
@@ -75,7 +78,7 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
       if (found) {
         if (found.fingerprint !== fingerprint) {
           throw new IdempotencyConflictError(
-            `${MARKETPLACE_PROVIDER_NAME}: this idempotency key was used for another createCard; use a new key for a new card`,
+            `${MARKETPLACE_PROVIDER_NAME}: this idempotency key was used for another ${operation}; use a new key for a new card`,
             { provider: MARKETPLACE_PROVIDER_NAME },
           )
         }

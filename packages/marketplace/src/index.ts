@@ -13,6 +13,7 @@ export {
   type MarketplaceProvider,
   type MarketplaceProviderOptions,
   marketplaceProvider,
+  type TokenizeCardOptions,
   tokenizeCard,
 } from './marketplace-provider.js'
 export {

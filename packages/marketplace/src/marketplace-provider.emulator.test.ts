@@ -234,6 +234,70 @@ describe('createCard', () => {
   })
 })
 
+describe('tokenizeCard', () => {
+  it('repeated with its idempotency key makes one card, read again from the marketplace', async () => {
+    const { provider, account } = setup()
+    const first = await tokenizeCard(provider, testCard(VISA), { idempotencyKey: 'tok-1' })
+    expect(first.owner).toBeNull()
+    // Associated meanwhile: the repeat reads the card as it is now.
+    const owner = account()
+    await provider.createCard(owner, { source: first.id })
+    const again = await tokenizeCard(provider, testCard(VISA), { idempotencyKey: 'tok-1' })
+    expect(again).toMatchObject({ id: first.id, owner })
+    expect(marketplace.state.cards()).toHaveLength(1)
+    expect(
+      requests().filter((entry) => entry.route === 'POST /v1/marketplaces/:marketplace/cards'),
+    ).toHaveLength(1)
+  })
+
+  it('two calls at once with one key make one card; without a key, each makes its own', async () => {
+    const { provider } = setup()
+    const [first, second] = await Promise.all([
+      tokenizeCard(provider, testCard(VISA), { idempotencyKey: 'double-submit' }),
+      tokenizeCard(provider, testCard(VISA), { idempotencyKey: 'double-submit' }),
+    ])
+    expect(second.id).toBe(first.id)
+    expect(marketplace.state.cards()).toHaveLength(1)
+    const [third, fourth] = [
+      await tokenizeCard(provider, testCard(VISA)),
+      await tokenizeCard(provider, testCard(VISA)),
+    ]
+    expect(third.id).not.toBe(fourth.id)
+    expect(marketplace.state.cards()).toHaveLength(3)
+  })
+
+  it('the same key with other details or metadata is idempotency_conflict, without a request', async () => {
+    const { provider } = setup()
+    await tokenizeCard(provider, testCard(VISA), { idempotencyKey: 'k' })
+    const before = requests().length
+    for (const [details, metadata] of [
+      [testCard(MASTERCARD), undefined],
+      [testCard(VISA), { plan: 'pro' }],
+    ] as const) {
+      const error = await rejection(() =>
+        tokenizeCard(provider, details, { idempotencyKey: 'k', ...(metadata ? { metadata } : {}) }),
+      )
+      expect(error.code).toBe('idempotency_conflict')
+      expect(error.message).toContain('tokenizeCard')
+    }
+    expect(requests()).toHaveLength(before)
+    // A createCard key is another record: the same key there is not a conflict.
+    const owner = { type: 'account' as const, id: marketplace.seed.account().id }
+    await provider.createCard(owner, { source: testCard(MASTERCARD) }, { idempotencyKey: 'k' })
+  })
+
+  it('a key that is not 1 to 255 characters is invalid_request, without a request', async () => {
+    const { provider } = setup()
+    for (const idempotencyKey of ['', 'k'.repeat(256)]) {
+      const error = await rejection(() =>
+        tokenizeCard(provider, testCard(VISA), { idempotencyKey }),
+      )
+      expect(error.code).toBe('invalid_request')
+    }
+    expect(requests()).toEqual([])
+  })
+})
+
 describe('each marketplace error', () => {
   it('card-declined (402) is card_declined, with the request id, and adds no card', async () => {
     const { provider, account } = setup()

@@ -227,29 +227,55 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
   return marketplace
 }
 
+/** Options of {@link tokenizeCard}. */
+export interface TokenizeCardOptions {
+  /** Metadata of the new card (`meta`). */
+  metadata?: MetadataPatch | undefined
+  /**
+   * 1 to 255 characters. The provider keeps, in the process, a record of the tokenizes made
+   * with a key (the last 1,000 keys, for 24 hours), as `createCard` does: a call repeated with
+   * the same key returns the card the first one made (read again from the marketplace), one
+   * sent while another with the key is in flight waits for it, and the same key with other
+   * details or metadata is `idempotency_conflict`. The key also goes out as an
+   * `Idempotency-Key` header, which the reference does not document. A tokenize whose answer
+   * was lost (a dropped connection) is sent again by the next call with the key: the card it
+   * may have made is held by no account, and the marketplace-wide list shows it.
+   */
+  idempotencyKey?: string | undefined
+}
+
 /**
  * Tokenizes card details in the provider's marketplace without associating them with an
  * account (`POST /v1/marketplaces/:mp/cards`). The details are checked first, as `createCard`
  * checks them; the result has `owner: null`. Associate it later with
- * `createCard(account, { source: card.id })`.
+ * `createCard(account, { source: card.id })`. Never retried on its own; with an
+ * `idempotencyKey`, repeating the call makes one card.
  *
  * @example
  * ```ts
- * const token = await tokenizeCard(provider, { number: '4111111111111111', expMonth: 4, expYear: 2030 })
+ * const details = { number: '4111111111111111', expMonth: 4, expYear: 2030 }
+ * const token = await tokenizeCard(provider, details, { idempotencyKey: 'signup-42' })
  * await provider.createCard(account, { source: token.id })
  * ```
  */
 export async function tokenizeCard(
   provider: MarketplaceProvider,
   details: CardDetailsInput,
-  options: { metadata?: MetadataPatch; idempotencyKey?: string } = {},
+  options: TokenizeCardOptions = {},
 ): Promise<MarketplaceCard> {
-  const metadata =
-    options.metadata === undefined
-      ? undefined
-      : validate(MetadataPatchSchema, options.metadata, 'metadata', MARKETPLACE_PROVIDER_NAME)
-  return internalsOf(provider).tokenize(details, metadata, options.idempotencyKey)
+  const { metadata, idempotencyKey } = validate(
+    TokenizeOptionsSchema,
+    options,
+    'tokenizeCard options',
+    MARKETPLACE_PROVIDER_NAME,
+  )
+  return internalsOf(provider).tokenize(details, metadata, idempotencyKey)
 }
+
+const TokenizeOptionsSchema = z.object({
+  metadata: MetadataPatchSchema.optional(),
+  idempotencyKey: z.string().min(1).max(255).optional(),
+})
 
 /**
  * One page of every card of the marketplace (`GET /v1/marketplaces/:mp/cards`), associated
@@ -318,6 +344,7 @@ function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
 /** The marketplace's card routes, as the primitives the core calls. */
 function marketplaceApi(http: HttpClient, marketplaceId: string) {
   const creates = createIdempotencyLog()
+  const tokenizes = createIdempotencyLog({ operation: 'tokenizeCard' })
   const marketplacePath = `/v1/marketplaces/${encodeURIComponent(marketplaceId)}`
   const accountPath = (owner: Owner) =>
     `${marketplacePath}/accounts/${encodeURIComponent(owner.id)}`
@@ -447,6 +474,16 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     return { card, uri }
   }
 
+  const getToken = async (cardId: string): Promise<MarketplaceCard> => {
+    const { body } = await http.send({
+      method: 'GET',
+      path: `${marketplacePath}/cards/${encodeURIComponent(cardId)}`,
+    })
+    const card = toMarketplaceCardToken(body)
+    if (card === null) throw unreadable('reading a card')
+    return card
+  }
+
   const get = (owner: Owner, cardId: string) =>
     onAccount(owner, async () => {
       const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
@@ -476,7 +513,15 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
         'card details',
         MARKETPLACE_PROVIDER_NAME,
       )
-      return (await tokenize(toTokenizeForm(checked, metadata), idempotencyKey)).card
+      const form = toTokenizeForm(checked, metadata)
+      if (idempotencyKey === undefined) return (await tokenize(form)).card
+      const record = tokenizes.begin(idempotencyKey, null, { details: checked, metadata })
+      return inTurn(record, async () => {
+        if (record.tokenId !== undefined) return getToken(record.tokenId)
+        const { card } = await tokenize(form, idempotencyKey)
+        record.tokenId = card.id
+        return card
+      })
     },
 
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string): Promise<Card> {
