@@ -196,6 +196,28 @@ describe('retries', () => {
     expect(response.body).toEqual({ ok: true })
   })
 
+  it('an abort rejects with its reason, not as provider_unavailable, and stops the retries', async () => {
+    const { agent, pool } = mockAgent()
+    const controller = new AbortController()
+    const reason = new Error('stopped by the caller')
+    pool.intercept({ path: PATH, method: 'GET' }).reply(503, errorBody(503, 'unavailable'))
+    const { http } = client(agent, {
+      retry: {
+        retries: 2,
+        // The abort comes during the wait after the first 503: no second attempt starts.
+        sleep: async () => controller.abort(reason),
+      },
+    })
+    await expect(http.send({ method: 'GET', path: PATH, signal: controller.signal })).rejects.toBe(
+      reason,
+    )
+    // A request sent with an aborted signal is not sent at all.
+    await expect(http.send({ method: 'POST', path: PATH, signal: controller.signal })).rejects.toBe(
+      reason,
+    )
+    agent.assertNoPendingInterceptors()
+  })
+
   it('does not retry what cannot succeed later (a 409)', async () => {
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'GET' }).reply(409, errorBody(409, 'card-not-valid'))

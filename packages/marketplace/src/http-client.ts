@@ -48,6 +48,11 @@ export interface HttpRequest {
   retry?: boolean
   /** What a 404 means for this request. */
   notFound?: MapErrorContext['notFound']
+  /**
+   * Aborts the request, and the retries and their waits: the call then rejects with the
+   * signal's reason, never a `CardportError`.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /** A successful answer: its status, its parsed JSON body (null when empty) and request id. */
@@ -61,7 +66,8 @@ export interface HttpResponse {
 export interface HttpClient {
   /**
    * Sends a request and returns the parsed answer; throws a `CardportError` for an error
-   * answer, a network failure or a timeout (after the retries the request allows).
+   * answer, a network failure or a timeout (after the retries the request allows), and the
+   * signal's reason when `signal` aborts.
    */
   send(request: HttpRequest): Promise<HttpResponse>
 }
@@ -104,11 +110,14 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         body: call.body === undefined ? undefined : JSON.stringify(call.body),
         headersTimeout: config.headersTimeoutMs,
         bodyTimeout: config.bodyTimeoutMs,
+        signal: call.signal,
       })
       statusCode = response.statusCode
       responseHeaders = response.headers
       text = await response.body.text()
     } catch (error) {
+      // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
+      call.signal?.throwIfAborted()
       throw (
         mapMarketplaceError(error) ??
         new ProviderUnavailableError(
@@ -142,7 +151,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
   return {
     send(call) {
       const retry = call.retry ?? call.method === 'GET'
-      return retry ? withRetry(() => once(call), config.retry) : once(call)
+      if (!retry) return once(call)
+      const policy = call.signal ? { ...config.retry, signal: call.signal } : config.retry
+      return withRetry(() => once(call), policy)
     },
   }
 }

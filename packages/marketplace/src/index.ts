@@ -7,6 +7,7 @@ export {
   mapMarketplaceError,
 } from './map-error.js'
 export {
+  type ListAllMarketplaceCardsOptions,
   listAllMarketplaceCards,
   listMarketplaceCards,
   MARKETPLACE_CAPABILITIES,

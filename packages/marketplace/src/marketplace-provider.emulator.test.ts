@@ -648,6 +648,80 @@ describe('paging', () => {
   })
 })
 
+describe('listAllMarketplaceCards with a signal', () => {
+  const route = 'GET /v1/marketplaces/:marketplace/cards'
+
+  /** Drains the iteration; what it handed over, how it ended, and how long it took. */
+  async function drain(provider: ReturnType<typeof setup>['provider'], signal: AbortSignal) {
+    const seen: string[] = []
+    const started = performance.now()
+    try {
+      for await (const card of listAllMarketplaceCards(provider, { signal, pageSize: 100 })) {
+        seen.push(card.id)
+      }
+      return { seen, outcome: 'completed' as unknown, ms: performance.now() - started }
+    } catch (error) {
+      return { seen, outcome: error, ms: performance.now() - started }
+    }
+  }
+
+  it('an abort during a slow page ends the request: the reason, no card of the page', async () => {
+    const { provider } = setup()
+    marketplace.seed.card()
+    marketplace.faults.inject({ route, latencyMs: 3_000 })
+    const controller = new AbortController()
+    const reason = new Error('stopped by the caller')
+    setTimeout(() => controller.abort(reason), 50)
+    const { seen, outcome, ms } = await drain(provider, controller.signal)
+    expect(outcome).toBe(reason)
+    expect(seen).toEqual([])
+    expect(ms).toBeLessThan(1_500)
+  })
+
+  it("an abort during a Retry-After wait ends the wait (the default sleep's)", async () => {
+    const { provider } = setup({ retry: {} })
+    marketplace.seed.card()
+    marketplace.faults.inject({ route, status: 429, retryAfter: 30 })
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 50)
+    const { seen, outcome, ms } = await drain(provider, controller.signal)
+    expect(outcome).toBe(controller.signal.reason)
+    expect((outcome as Error).name).toBe('AbortError')
+    expect(seen).toEqual([])
+    expect(ms).toBeLessThan(1_500)
+    expect(requests()).toHaveLength(1)
+  })
+
+  it('an abort while cards of a page are handed over stops before the next card', async () => {
+    const { provider } = setup()
+    marketplace.seed.card()
+    marketplace.seed.card()
+    const controller = new AbortController()
+    const seen: string[] = []
+    const iteration = (async () => {
+      for await (const card of listAllMarketplaceCards(provider, { signal: controller.signal })) {
+        seen.push(card.id)
+        controller.abort()
+      }
+    })()
+    const outcome = await iteration.then(
+      () => 'completed',
+      (error: unknown) => error,
+    )
+    expect(outcome).toBe(controller.signal.reason)
+    expect(seen).toHaveLength(1)
+  })
+
+  it('a signal that is not an AbortSignal, or a pageSize outside 1–100, is invalid_request', async () => {
+    const { provider } = setup()
+    for (const options of [{ signal: {} as AbortSignal }, { pageSize: 0 }, { pageSize: 101 }]) {
+      const error = await rejection(() => listAllMarketplaceCards(provider, options).next())
+      expect(error.code).toBe('invalid_request')
+    }
+    expect(requests()).toEqual([])
+  })
+})
+
 describe('bad card details are refused without a request', () => {
   it.each([
     ['a Luhn failure', { number: '4111111111111112' }],

@@ -144,7 +144,11 @@ interface MarketplaceInternals {
     metadata: MetadataPatch | undefined,
     key?: string,
   ): Promise<MarketplaceCard>
-  listAll(limit: number, cursor?: string): Promise<Page<MarketplaceCard>>
+  listAll(
+    limit: number,
+    cursor: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Page<MarketplaceCard>>
 }
 
 const internals = new WeakMap<object, MarketplaceInternals>()
@@ -222,7 +226,7 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
   })
   internals.set(marketplace, {
     tokenize: (details, metadata, key) => api.tokenize(details, metadata, key),
-    listAll: (limit, cursor) => api.listMarketplace(limit, cursor),
+    listAll: (limit, cursor, signal) => api.listMarketplace(limit, cursor, signal),
   })
   return marketplace
 }
@@ -298,7 +302,20 @@ export async function listMarketplaceCards(
     'list options',
     MARKETPLACE_PROVIDER_NAME,
   )
-  return internalsOf(provider).listAll(limit, cursor)
+  return internalsOf(provider).listAll(limit, cursor, undefined)
+}
+
+/** Options of {@link listAllMarketplaceCards}. */
+export interface ListAllMarketplaceCardsOptions {
+  /** Cards fetched per request, 1 to 100. Default 100. */
+  pageSize?: number | undefined
+  /**
+   * Stops the iteration: checked before each page and before each card is handed over, and
+   * it aborts the page request in flight and the waits between its retries. The iteration
+   * then rejects with the signal's reason (as core's `listAll` and `reconcile` do), never a
+   * `CardportError`, and hands over no card of the page it was reading.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /**
@@ -306,21 +323,32 @@ export async function listMarketplaceCards(
  *
  * @example
  * ```ts
- * for await (const card of listAllMarketplaceCards(provider)) if (!card.owner) console.log(card.id)
+ * const controller = new AbortController()
+ * setTimeout(() => controller.abort(), 60_000)
+ * for await (const card of listAllMarketplaceCards(provider, { signal: controller.signal })) {
+ *   if (!card.owner) console.log(card.id)
+ * }
  * ```
  */
 export async function* listAllMarketplaceCards(
   provider: MarketplaceProvider,
-  options: { pageSize?: number; signal?: AbortSignal } = {},
+  options: ListAllMarketplaceCardsOptions = {},
 ): AsyncGenerator<MarketplaceCard, void, undefined> {
+  const { pageSize, signal } = validate(
+    ListAllOptionsSchema,
+    options,
+    'list options',
+    MARKETPLACE_PROVIDER_NAME,
+  )
+  const { listAll } = internalsOf(provider)
   let cursor: string | undefined
   do {
-    options.signal?.throwIfAborted()
-    const page = await listMarketplaceCards(provider, {
-      limit: options.pageSize ?? 100,
-      ...(cursor === undefined ? {} : { cursor }),
-    })
-    yield* page.data
+    signal?.throwIfAborted()
+    const page = await listAll(pageSize, cursor, signal)
+    for (const card of page.data) {
+      signal?.throwIfAborted()
+      yield card
+    }
     cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
   } while (cursor !== undefined)
 }
@@ -328,6 +356,11 @@ export async function* listAllMarketplaceCards(
 const ListOptionsSchema = z.object({
   limit: z.number().int().min(1).max(100).default(10),
   cursor: z.string().min(1).optional(),
+})
+
+const ListAllOptionsSchema = z.object({
+  pageSize: z.number().int().min(1).max(100).default(100),
+  signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
 })
 
 function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
@@ -558,12 +591,17 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     list: async (owner: Owner, limit: number, cursor?: string) =>
       (await list(owner, limit, cursor)).page,
 
-    async listMarketplace(limit: number, cursor?: string): Promise<Page<MarketplaceCard>> {
+    async listMarketplace(
+      limit: number,
+      cursor: string | undefined,
+      signal: AbortSignal | undefined,
+    ): Promise<Page<MarketplaceCard>> {
       const offset = offsetOf(cursor, '')
       const { body } = await http.send({
         method: 'GET',
         path: `${marketplacePath}/cards`,
         query: { limit, offset },
+        signal,
       })
       return pageOf(body, offset, '', (item) => toMarketplaceCardToken(item))
     },
