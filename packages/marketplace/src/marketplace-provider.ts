@@ -82,8 +82,10 @@ export interface MarketplaceProviderOptions {
   bodyTimeoutMs?: number | undefined
   /**
    * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
-   * 5xx and 429, with exponential backoff and full jitter; a 429's `Retry-After` is the least
-   * wait. POSTs (tokenize, associate) are never retried: the reference promises no idempotency.
+   * 5xx and 429, with exponential backoff and full jitter (core's `withRetry`); the
+   * `Retry-After` of a 429 or a 5xx (a 503's, say), in seconds or as a date, is the least wait,
+   * capped by `maxDelayMs`. POSTs (tokenize, associate) are never retried: the reference
+   * promises no idempotency. Default `{ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }`.
    */
   retry?:
     | Pick<RetryPolicy, 'retries' | 'baseDelayMs' | 'maxDelayMs' | 'sleep' | 'random'>
