@@ -359,6 +359,19 @@ describe('each marketplace error', () => {
     expect(notHeld).toMatchObject({ code: 'card_not_found', providerCode: 'card-not-associated' })
   })
 
+  it('an id holding a percent sign names that id, not the card its escape spells', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    // `%` and the hex code of the id's third character: decoded twice, it would be the card.
+    const spelled = `${card.id.slice(0, 2)}%${card.id.charCodeAt(2).toString(16)}${card.id.slice(3)}`
+    for (const id of [spelled, 'CC%', 'CC%zz']) {
+      const error = await rejection(() => provider.getCard(owner, id))
+      expect(error, id).toMatchObject({ code: 'card_not_found', status: 404 })
+      expect(error.message).toContain(id)
+    }
+  })
+
   it('an account that does not exist is owner_not_found, for every operation', async () => {
     const { provider } = setup()
     const owner: AccountOwner = { type: 'account', id: 'ACnoSuchAccount' }

@@ -95,6 +95,39 @@ describe('routing, methods and bodies', () => {
     expect(emulator.state.card(card.id)?.is_valid).toBe(true)
   })
 
+  it('reads each path parameter decoded once, as the client encoded it', async () => {
+    const account = emulator.seed.account()
+    const card = emulator.seed.card({ account: account.id })
+    // encodeURIComponent of the id: what a client sends for the card it names.
+    const found = await api(
+      'GET',
+      mp(`/accounts/${account.id}/cards/${encodeURIComponent(card.id)}`),
+    )
+    expect(found.body.id).toBe(card.id)
+    // `%2541` is `%41` decoded once: an id that holds `%41`, not the card's `A`.
+    const [head, tail] = [card.id.slice(0, 2), card.id.slice(3)]
+    const third = card.id.charCodeAt(2).toString(16).toUpperCase()
+    const twice = await api('GET', mp(`/accounts/${account.id}/cards/${head}%25${third}${tail}`))
+    expectError(twice, 404, 'Not Found', 'not-found', 'request')
+    expect(twice.text).toContain(`${head}%${third}${tail}`)
+    // Escapes that name the very characters are the same id.
+    const escaped = await api('GET', mp(`/accounts/${account.id}/cards/${head}%${third}${tail}`))
+    expect(escaped.body.id).toBe(card.id)
+  })
+
+  it('answers 404, not 500, for an id or an account holding a percent sign', async () => {
+    const account = emulator.seed.account()
+    for (const path of [
+      mp('/accounts/AC%25/cards'),
+      mp(`/accounts/${account.id}/cards/CC%25`),
+      mp('/cards/CC%25zz'),
+      mp(`/accounts/${encodeURIComponent('AC%E0%A4%A')}`),
+    ]) {
+      const answer = await api('GET', path)
+      expect(answer.status, path).toBe(404)
+    }
+  })
+
   it('answers HEAD on a list with no body', async () => {
     const answer = await api('HEAD', mp('/accounts'))
     expect(answer.status).toBe(200)

@@ -218,7 +218,7 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
       if (!resource) {
         throw notFound(`The path ${url.pathname} is not part of the marketplace API.`)
       }
-      const path = decodeParams(params)
+      const path = pathParams(params)
       if (path.marketplace !== marketplace.id) {
         throw authenticationRequired(
           `The API key secret does not give access to the marketplace ${path.marketplace}.`,
@@ -541,12 +541,17 @@ async function readBody(request: Request): Promise<Body> {
   )
 }
 
-function decodeParams(
+/**
+ * The path parameters as MSW gives them: already decoded once (its path matching decodes each
+ * with `decodeURIComponent`), so they are taken as they are. Decoding them again would read
+ * `CC%2541` as `CCA` instead of `CC%41`, and throw (a 500) on an id holding `%`.
+ */
+function pathParams(
   params: Record<string, string | readonly string[] | undefined>,
 ): Record<string, string> {
   const path: Record<string, string> = {}
   for (const [name, value] of Object.entries(params)) {
-    if (typeof value === 'string') path[name] = decodeURIComponent(value)
+    if (typeof value === 'string') path[name] = value
   }
   return path
 }
