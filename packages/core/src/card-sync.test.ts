@@ -387,6 +387,16 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.listByOwner(scope(alice))).toEqual([])
   })
 
+  it("refuses a customer's card with a currency: it would stand as a second default", async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await sync.sync(alice, card.id)
+    const withCurrency = { ...card, id: 'card_b', currency: 'usd', isDefault: true }
+    const error = await rejection(sync.sync(alice, withCurrency))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['currency']])
+    expect((await store.listByOwner(scope(alice))).filter((c) => c.isDefault)).toHaveLength(1)
+  })
+
   it('refuses an unreadable card payload with invalid_request', async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     const error = await rejection(sync.syncFromProviderData(alice, { ...card, last4: '42' }))

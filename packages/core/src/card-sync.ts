@@ -111,6 +111,12 @@ export interface CardSync {
    * a second card. On a store with `retirements` (the stores of cardport all have it), the call
    * notes the old defaults before it asks the provider, so the retry retires them even when a
    * `reconcile` ran in between; on a store without it, such a retry keeps the old card.
+   *
+   * Without an `idempotencyKey`, the key is derived from the owner and the token, so a later
+   * call with the same token is taken for a retry of the first (within the provider's replay
+   * window: 24 hours at Stripe). Live tokens are single-use, so only reusable test tokens
+   * (`tok_visa`) meet this: the first call's card comes back, or `card_not_found` when it was
+   * retired since. Give each such call its own `idempotencyKey`.
    */
   setDefaultCard(
     owner: Owner,

@@ -203,9 +203,15 @@ describe('CardSchema rejects malformed cards and names the field', () => {
     ],
     [
       'an upper-case currency',
-      { ...base, currency: 'USD' },
+      { ...base, owner: { type: 'account', id: 'acct_1' }, currency: 'USD' },
       'currency',
       'a currency is a lower-case ISO 4217 code such as "usd"',
+    ],
+    [
+      "a customer's card with a currency (a second default per currency in a store)",
+      { ...base, owner: { type: 'customer', id: 'cus_1' }, currency: 'usd' },
+      'currency',
+      "only an account's card (an external account) has a currency; a customer's has none",
     ],
     [
       'an owner id with an unpaired surrogate',

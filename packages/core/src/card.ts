@@ -95,43 +95,50 @@ export const FUNDING_TYPES = ['credit', 'debit', 'prepaid', 'unknown'] as const
  * const card = CardSchema.parse(raw) // throws a ZodError naming each bad field
  * ```
  */
-export const CardSchema = z.object({
-  /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
-  id: idText('a card id'),
-  /** The provider's name, as in `CardProvider.name`. */
-  provider: z.string().min(1),
-  owner: OwnerSchema,
-  brand: z.enum(CARD_BRANDS),
-  last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
-  expMonth: z.number().int().min(1).max(12),
-  expYear: z.number().int().min(1970).max(9999),
-  /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
-  holderName: z.string().overwrite(readText).nullable(),
-  address: CardAddressSchema,
-  /** The issuing country, ISO 3166-1 alpha-2. */
-  country: CountrySchema,
-  /** The provider's fingerprint: the same number gives the same fingerprint. */
-  fingerprint: idText('a fingerprint').nullable(),
-  funding: z.enum(FUNDING_TYPES),
-  checks: z.object({
-    cvc: CheckResultSchema,
-    addressLine1: CheckResultSchema,
-    postalCode: CheckResultSchema,
-  }),
-  /** For Connect external accounts: the currency paid out to the card (lower case). */
-  currency: z
-    .string()
-    .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
-    .nullable(),
-  /** Whether this is the owner's default card (for external accounts: for its currency). */
-  isDefault: z.boolean(),
-  /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
-  status: z.enum(['active', 'invalid']),
-  /** A card number in a value is masked (`•••• 4242`). */
-  metadata: ProviderMetadataSchema,
-  /** When the card was created at the provider (ISO 8601), when the provider says. */
-  createdAt: z.iso.datetime({ offset: true }).nullable(),
-})
+export const CardSchema = z
+  .object({
+    /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
+    id: idText('a card id'),
+    /** The provider's name, as in `CardProvider.name`. */
+    provider: z.string().min(1),
+    owner: OwnerSchema,
+    brand: z.enum(CARD_BRANDS),
+    last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
+    expMonth: z.number().int().min(1).max(12),
+    expYear: z.number().int().min(1970).max(9999),
+    /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
+    holderName: z.string().overwrite(readText).nullable(),
+    address: CardAddressSchema,
+    /** The issuing country, ISO 3166-1 alpha-2. */
+    country: CountrySchema,
+    /** The provider's fingerprint: the same number gives the same fingerprint. */
+    fingerprint: idText('a fingerprint').nullable(),
+    funding: z.enum(FUNDING_TYPES),
+    checks: z.object({
+      cvc: CheckResultSchema,
+      addressLine1: CheckResultSchema,
+      postalCode: CheckResultSchema,
+    }),
+    /** For Connect external accounts: the currency paid out to the card (lower case). */
+    currency: z
+      .string()
+      .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
+      .nullable(),
+    /** Whether this is the owner's default card (for external accounts: for its currency). */
+    isDefault: z.boolean(),
+    /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
+    status: z.enum(['active', 'invalid']),
+    /** A card number in a value is masked (`•••• 4242`). */
+    metadata: ProviderMetadataSchema,
+    /** When the card was created at the provider (ISO 8601), when the provider says. */
+    createdAt: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .refine((card) => card.currency === null || card.owner.type === 'account', {
+    // Stores keep one default per owner and currency: a customer's card with a currency would
+    // be a second default beside the one without.
+    message: "only an account's card (an external account) has a currency; a customer's has none",
+    path: ['currency'],
+  })
 
 /** A normalized card. */
 export type Card = z.infer<typeof CardSchema>
