@@ -174,6 +174,42 @@ describePostgres('postgres migrations', (db) => {
     })
   })
 
+  it.each([
+    [
+      'with other columns (TypeORM)',
+      ['CREATE TABLE "{schema}".migrations (id serial PRIMARY KEY, "timestamp" bigint, name text)'],
+      /its columns are not version, name and applied_at/,
+    ],
+    [
+      "holding other migrations under cardport's versions",
+      [
+        'CREATE TABLE "{schema}".migrations (version integer PRIMARY KEY, name text, applied_at timestamptz)',
+        `INSERT INTO "{schema}".migrations (version, name) VALUES (1, 'users'), (2, 'orders'), (3, 'x')`,
+      ],
+      /its version 1 is not cardport's migration/,
+    ],
+  ])(
+    "refuses, with tablePrefix '', another tool's migrations table %s, creating nothing",
+    async (_, statements, reason) => {
+      await db.client.query(`CREATE SCHEMA "${db.schema}"`)
+      for (const sql of statements) await db.client.query(sql.replaceAll('{schema}', db.schema))
+      const opening = postgresStore({ client: db.client, schema: db.schema, tablePrefix: '' })
+      await expect(opening).rejects.toMatchObject({
+        code: 'conflict',
+        message: expect.stringMatching(reason),
+      })
+      await expect(opening).rejects.toThrow(/give the store a tablePrefix of its own/)
+      expect(await tablesOf(db.schema)).toEqual(['migrations'])
+    },
+  )
+
+  it("opens, with tablePrefix '', a schema whose migrations table is its own", async () => {
+    await migrate(db.client, { schema: db.schema, tablePrefix: '' })
+    expect(await migrate(db.client, { schema: db.schema, tablePrefix: '' })).toEqual([])
+    const store = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: '' })
+    expect(await store.get({ provider: 'memory', owner: alice }, 'card_1')).toBeNull()
+  })
+
   it('has no column that could hold a card number or a CVC', async () => {
     await migrate(db.client, { schema: db.schema })
     const { rows } = await db.client.query(

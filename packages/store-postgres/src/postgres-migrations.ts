@@ -177,7 +177,8 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
     if (newest > latest) {
       throw new ConflictError(
         `The cardport tables in schema "${t.schema}" are at schema version ${newest}, newer than ` +
-          `this version of @cardport/store-postgres knows (${latest}): upgrade @cardport/store-postgres.`,
+          `this version of @cardport/store-postgres knows (${latest}): upgrade @cardport/store-postgres` +
+          ` (or, if ${t.migrations} is another tool's table, give the store a tablePrefix of its own).`,
       )
     }
     const done: number[] = []
@@ -194,7 +195,31 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
   })
 }
 
+/**
+ * The versions recorded in the migrations table, once the table is known to be cardport's: with
+ * `tablePrefix: ''` it is plainly `migrations`, a name other tools use. A table without
+ * cardport's columns, or whose rows name other migrations than cardport's of the same version,
+ * is refused with a conflict before anything is created beside it or recorded in it.
+ */
 async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Set<number>> {
-  const { rows } = await tx.query(`SELECT version FROM ${t.migrations}`)
+  const notOurs = (why: string) =>
+    new ConflictError(
+      `The table ${t.migrations} is not cardport's (${why}): give the store a tablePrefix of its ` +
+        `own, so that its tables do not meet another tool's.`,
+    )
+  const { rows: columns } = await tx.query(
+    `SELECT column_name FROM information_schema.columns
+      WHERE table_schema = $1 AND table_name = $2 AND column_name IN ('version', 'name', 'applied_at')`,
+    [t.schema, t.migrationsTable],
+  )
+  if (columns.length !== 3) throw notOurs('its columns are not version, name and applied_at')
+  const { rows } = await tx.query(`SELECT version, name FROM ${t.migrations}`)
+  const names = new Map(POSTGRES_MIGRATIONS.map((migration) => [migration.version, migration.name]))
+  for (const row of rows as Array<{ version: number | string; name: string }>) {
+    const known = names.get(Number(row.version))
+    if (known !== undefined && known !== row.name) {
+      throw notOurs(`its version ${row.version} is not cardport's migration "${known}"`)
+    }
+  }
   return new Set(rows.map((row: { version: number | string }) => Number(row.version)))
 }

@@ -46,6 +46,8 @@ export interface TableNames {
   tombstones: string
   retirements: string
   migrations: string
+  /** The migrations table's own name, unquoted and unqualified (for the catalog). */
+  migrationsTable: string
   /** Index names (unqualified: an index lives in its table's schema). */
   oneDefaultIndex: string
   cardsBySeqIndex: string
@@ -76,6 +78,7 @@ export function tableNames({ schema, tablePrefix }: TableLocation): TableNames {
     tombstones: table('card_tombstones'),
     retirements: table('card_retirements'),
     migrations: table('migrations'),
+    migrationsTable: `${tablePrefix}migrations`,
     oneDefaultIndex: index('cards_one_default'),
     cardsBySeqIndex: index('cards_by_seq'),
     ownersBySeqIndex: index('card_owners_by_seq'),
