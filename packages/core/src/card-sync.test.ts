@@ -672,6 +672,25 @@ describe('CardSync.reconcile', () => {
     expect(closed).toBe(2)
   })
 
+  it("records a store driver's failure with its message redacted", async () => {
+    await drift(alice)
+    const failing: CardStore = {
+      ...store,
+      listByOwner: async () => {
+        throw new Error('row 4242 4242 4242 4242 refused for sk_test_51StoreKey: disk full')
+      },
+      listByOwners: undefined,
+    }
+    const report = await createCardSync({ provider, store: failing }).reconcile(alice)
+    expect(report.failed).toEqual([
+      {
+        owner: alice,
+        code: 'provider_unavailable',
+        message: 'row •••• 4242 refused for sk_test_[redacted]: disk full',
+      },
+    ])
+  })
+
   it("fails with the owners' own error, once the owners in flight are done", async () => {
     const broken = new Error('cursor lost')
     let finished = 0

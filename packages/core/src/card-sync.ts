@@ -29,6 +29,7 @@ import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
+import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
@@ -453,7 +454,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           recorder.failure({
             owner,
             code: isCardportError(error) ? error.code : 'provider_unavailable',
-            message: error instanceof Error ? error.message : 'unknown error',
+            // A CardportError's message is redacted already; another error's (a store
+            // driver's) may quote what it was given.
+            message: error instanceof Error ? redactSecrets(error.message) : 'unknown error',
           })
         } finally {
           // One owner fewer that may hand a batch over: the held ones may have to go now.

@@ -6,7 +6,12 @@ export interface DriftEntry {
   cardId: string
 }
 
-/** An owner that `reconcile` could not reconcile, with the error's code and message. */
+/**
+ * An owner that `reconcile` could not reconcile, with the error's code and message. An error
+ * that is not a `CardportError` (a store driver's: a lost connection, a full disk) is recorded
+ * as `provider_unavailable`, with its message cleared of card numbers and keys
+ * (`redactSecrets`), as a `CardportError`'s message already is.
+ */
 export interface DriftFailure {
   owner: Owner
   code: string

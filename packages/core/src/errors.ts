@@ -80,8 +80,11 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
 ])
 
 /**
- * The one error type of cardport. Every failure that crosses a cardport API, from a provider,
- * a store or local validation, is a `CardportError` with a string `code`.
+ * The one error type of cardport. Every failure that crosses a cardport API from a provider or
+ * from local validation (a store's options and input included) is a `CardportError` with a
+ * string `code`. A store's own failures while it runs (its driver's errors: a lost connection,
+ * a full disk, a lock timeout) pass through as the driver raised them, for the operator to
+ * read; `reconcile` records them as `provider_unavailable` failures, their messages redacted.
  * Each subclass (`CardDeclinedError`, …) has its one code as its type: `instanceof` narrows
  * `code` too.
  *
