@@ -218,8 +218,16 @@ describe(`fault matrix: ${MATRIX.length} cells (${OPERATIONS.length} operations 
   // a report could not say which cell failed and `-t` could not pick one.
   for (const { title, target, operation, fault } of MATRIX) {
     it(title, async () => {
-      const steps = await forEachRequest(target, operation, fault)
+      const { steps, failed, retried } = await forEachRequest(target, operation, fault)
       expect(steps, 'the operation makes at least one request').toBeGreaterThan(0)
+      // The fault must bite: an operation may complete despite it (an adapter that confirmed an
+      // ambiguous write), but not at every request; a reconcile waits it out, so it retried. A
+      // timeout the client never enforces, or an adapter that swallowed faults, fails here.
+      if (operation.retriesItself) {
+        expect(retried, 'steps at which reconcile retried the owner').toBeGreaterThan(0)
+      } else {
+        expect(failed, `steps that failed with ${fault.code}`).toBeGreaterThan(0)
+      }
       cellsRun++
     }, 60_000)
   }
@@ -256,13 +264,16 @@ describe('syncFromProviderData', () => {
 /**
  * Runs one cell: for each request the operation makes (step 0, 1, … until the fault no longer
  * fires), in a fresh world, injects the fault at that request, runs the operation, and checks
- * what is left; returns the number of requests the operation makes.
+ * what is left; returns the number of requests the operation makes, and at how many of them
+ * the operation failed (with the fault's code: checked) or, for reconcile, retried.
  */
 async function forEachRequest(
   target: ProviderUnderTest,
   operation: Operation,
   kind: FaultKind,
-): Promise<number> {
+): Promise<{ steps: number; failed: number; retried: number }> {
+  let failed = 0
+  let retried = 0
   for (let step = 0; ; step++) {
     providers.reset()
     const world = createWorld(target, kind.timeout ? TIMEOUT_MS : undefined)
@@ -283,10 +294,12 @@ async function forEachRequest(
         // Fewer requests than `step`: the operation ran to its end untouched, and did its job.
         expect(failure, `${at}: no fault fired, yet it failed`).toBeUndefined()
         await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
-        return step
+        return { steps: step, failed, retried }
       }
       injections++
       checkFailure(failure, kind, operation, world, at)
+      if (failure !== undefined) failed++
+      if (world.waits.length > 0) retried++
       await checkStoreNotAhead(world, owner, storedBefore, failure === undefined, at)
 
       // The application's next reconcile (another sync over the same store) repairs everything.
