@@ -40,6 +40,9 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
 
   // The rest of the application may parse JSON: after the webhook route, it cannot touch it.
   app.use(express.json())
+  // For this demo only: it shows any owner's stored cards to anyone who asks. In your
+  // application, authenticate the caller and serve only the owner they are (never an id taken
+  // from the URL as is).
   app.get('/cards/:type/:id', async (req, res) => {
     const type = req.params.type
     if (type !== 'customer' && type !== 'account') {
