@@ -130,6 +130,28 @@ describe('listAll over thousands of cards', () => {
     )
   })
 
+  it('fails with provider_unavailable, not retryable, when a cursor leads to itself', async () => {
+    let calls = 0
+    const provider = {
+      name: 'stuck',
+      // The first page moves on to `c1`; `c1` answers with `c1` again, for ever.
+      listCards: async (): Promise<Page<Card>> => {
+        calls++
+        return { data: [card(calls)], hasMore: true, nextCursor: 'c1' }
+      },
+    }
+    const seen: string[] = []
+    const thrown = await (async () => {
+      for await (const item of listAll(provider, owner)) seen.push(item.id)
+    })().catch((error: unknown) => error)
+    expect(calls).toBe(2)
+    expect(seen).toEqual(['card_1', 'card_2'])
+    expect(thrown).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect((thrown as Error).message).toBe(
+      "stuck gave the same cursor for the next page as for this one: report this to the adapter's authors",
+    )
+  })
+
   it('ends when a page says no more follow, whatever its cursor', async () => {
     let calls = 0
     const provider = {

@@ -71,6 +71,13 @@ export async function* listAll<P extends CardLister>(
         { provider: provider.name, retryable: false },
       )
     }
+    if (page.hasMore && page.nextCursor === cursor) {
+      // The same page again and again: an adapter that does not move its cursor on.
+      throw new ProviderUnavailableError(
+        `${provider.name} gave the same cursor for the next page as for this one: report this to the adapter's authors`,
+        { provider: provider.name, retryable: false },
+      )
+    }
     cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
   } while (cursor !== undefined)
 }
