@@ -1157,6 +1157,56 @@ describe('CardSync: a newer state stored while the provider answered', () => {
   })
 })
 
+// Without the caller's key, setDefaultCard derives one from the owner and the token: a
+// reusable test token given again gets the earlier call's card replayed.
+describe('CardSync.setDefaultCard with a reusable token, given again', () => {
+  it('makes a new card when the card of the earlier call was retired since', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    await sync.setDefaultCard(alice, 'tok_mastercard')
+    const again = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(again.id).not.toBe(first.id)
+    expect(again).toMatchObject({ last4: '4242', isDefault: true })
+    await expectStoreEqualsProvider(alice, [{ id: again.id, isDefault: true, last4: '4242' }])
+    // And a third time: the next key of the chain.
+    await sync.setDefaultCard(alice, 'tok_mastercard')
+    const third = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(new Set([first.id, again.id, third.id]).size).toBe(3)
+    await expectStoreEqualsProvider(alice, [{ id: third.id, isDefault: true, last4: '4242' }])
+  })
+
+  for (const method of ['upsert', 'delete'] as const) {
+    it(`a retry after a crash on store.${method} still makes no second card`, async () => {
+      await sync.setDefaultCard(alice, 'tok_visa')
+      await sync.setDefaultCard(alice, 'tok_mastercard')
+      const crashing = createCardSync({ provider, store: crashOnce(store, method) })
+      await expect(crashing.setDefaultCard(alice, 'tok_visa')).rejects.toThrow('crash')
+      const retried = await crashing.setDefaultCard(alice, 'tok_visa')
+      expect(await cardIds(alice)).toEqual([retried.id])
+      await expectStoreEqualsProvider(alice, [{ id: retried.id, isDefault: true, last4: '4242' }])
+    })
+  }
+
+  it("with the caller's own key, replays as asked: no chain", async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'k1' })
+    await sync.setDefaultCard(alice, 'tok_mastercard', { idempotencyKey: 'k2' })
+    const error = await rejection(sync.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'k1' }))
+    expect(error.code).toBe('card_not_found')
+    expect(error.message).toContain(first.id)
+  })
+
+  it('asks for a key of your own after 32 calls with one token for one owner', async () => {
+    for (let call = 0; call < 32; call++) {
+      await sync.setDefaultCard(alice, 'tok_visa')
+      await sync.setDefaultCard(alice, 'tok_mastercard')
+    }
+    const error = await rejection(sync.setDefaultCard(alice, 'tok_visa'))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['options', 'idempotencyKey']])
+    const fresh = await sync.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'mine' })
+    await expectStoreEqualsProvider(alice, [{ id: fresh.id, isDefault: true, last4: '4242' }])
+  })
+})
+
 describe('CardSync: crash safety', () => {
   for (const method of ['upsert', 'delete'] as const) {
     it(`reconcile repairs a setDefaultCard that died on store.${method}`, async () => {

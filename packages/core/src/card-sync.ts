@@ -114,10 +114,11 @@ export interface CardSync {
    * `reconcile` ran in between; on a store without it, such a retry keeps the old card.
    *
    * Without an `idempotencyKey`, the key is derived from the owner and the token, so a later
-   * call with the same token is taken for a retry of the first (within the provider's replay
-   * window: 24 hours at Stripe). Live tokens are single-use, so only reusable test tokens
-   * (`tok_visa`) meet this: the first call's card comes back, or `card_not_found` when it was
-   * retired since. Give each such call its own `idempotencyKey`.
+   * call with a reusable token (a test token such as `tok_visa`; live tokens are single-use)
+   * gets the earlier call's card replayed while the provider keeps its keys (24 hours at
+   * Stripe). When that card was retired since, the call moves on to the next key of a chain
+   * derived from the first, and makes a new card; after 32 such calls it asks for a key of your
+   * own (`invalid_request`). A replayed card still held is made the default again.
    */
   setDefaultCard(
     owner: Owner,
@@ -227,6 +228,48 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     return defaults
   }
 
+  /**
+   * Creates the card `setDefaultCard` makes the default, under `key`. Without the caller's key,
+   * `key` is derived from the owner and the token, so it names every call with that token for
+   * that owner, not this call alone: with a reusable (test) token, a later call gets an earlier
+   * call's card replayed. A replayed card retired since (gone: `card_not_found`; invalidated)
+   * sends the call on to the next key of a chain derived from the first: the same chain for
+   * this call and for its retries, so that a retry still makes no second card.
+   */
+  const createDefault = async (
+    owner: Owner,
+    token: string,
+    options: { metadata?: MetadataPatch | undefined; idempotencyKey?: string | undefined },
+    key: string,
+  ): Promise<{ card: Card; readAt: number }> => {
+    const derived = options.idempotencyKey === undefined
+    for (let link = 0; ; link++) {
+      const readAt = Date.now()
+      const idempotencyKey = link === 0 ? key : `${key}-${link}`
+      try {
+        const card = await provider.createCard(
+          owner,
+          { source: token, makeDefault: true, metadata: options.metadata },
+          { idempotencyKey },
+        )
+        if (!derived || card.status !== 'invalid') return { card, readAt }
+      } catch (error) {
+        if (!derived || !isCardportError(error, 'card_not_found')) throw error
+      }
+      if (link + 1 >= MAX_KEY_CHAIN) {
+        throw new InvalidRequestError(
+          `${provider.name}: this token was made the default of ${formatOwner(owner)} ${MAX_KEY_CHAIN} times without an idempotencyKey: pass one of your own to each call that uses a token again`,
+          {
+            provider: provider.name,
+            issues: [
+              { path: ['options', 'idempotencyKey'], message: 'needed for a token used again' },
+            ],
+          },
+        )
+      }
+    }
+  }
+
   const retire = async (owner: Owner, cardId: string) => {
     try {
       if (provider.capabilities.deleteCard) await provider.deleteCard(owner, cardId)
@@ -270,12 +313,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         await notes.save(scope(owner), idempotencyKey, cards)
       }
 
-      let readAt = Date.now()
-      let card = await provider.createCard(
-        owner,
-        { source: valid.token, makeDefault: true, metadata: callOptions.metadata },
-        { idempotencyKey },
-      )
+      let { card, readAt } = await createDefault(owner, valid.token, callOptions, idempotencyKey)
       if (!card.isDefault) {
         if (!provider.capabilities.setDefaultCard) {
           // The card exists at the provider now: keep the store in step before refusing. The
@@ -634,6 +672,9 @@ export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } 
   }
   return true
 }
+
+/** How many earlier calls with one reusable token `setDefaultCard` steps over by itself. */
+const MAX_KEY_CHAIN = 32
 
 function deriveKey(operation: string, provider: string, owner: Owner, input: string): string {
   const digest = createHash('sha256')

@@ -93,6 +93,20 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(defaultSourceOf(owner)).toBe(card.id)
     })
 
+    it('CardSync.setDefaultCard with a test token given again makes a new card', async () => {
+      // Stripe replays a key for 24 hours: the key CardSync derives from owner and token names
+      // the first call's card, deleted by the second call; the third call moves on.
+      const sync = createCardSync({ provider: target.provider(), store: memoryStore() })
+      const owner = newCustomer()
+      const first = await sync.setDefaultCard(owner, 'tok_visa')
+      await sync.setDefaultCard(owner, 'tok_mastercard')
+      const again = await sync.setDefaultCard(owner, 'tok_visa')
+      expect(again.id).not.toBe(first.id)
+      expect(defaultSourceOf(owner)).toBe(again.id)
+      const held = await toArray(listAll(target.provider(), owner), { limit: 10 })
+      expect(held.map((card) => [card.id, card.isDefault])).toEqual([[again.id, true]])
+    })
+
     it('switches the default with setDefaultCard', async () => {
       const provider = target.provider()
       const owner = newCustomer()
