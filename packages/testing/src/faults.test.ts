@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createFaultRunner, type Fault, type FaultContext } from './faults.js'
 
 const context: FaultContext = {
@@ -17,6 +17,38 @@ async function answers(fault: Fault, count: number) {
     seen.push([response.status, response.headers.get('retry-after')])
   }
   return { seen, fired: runner.fired }
+}
+
+/** The status of each of `count` requests through a runner with `faults`, injected in order. */
+async function statuses(faults: Fault[], count: number) {
+  const runner = createFaultRunner()
+  for (const fault of faults) runner.inject(fault)
+  const seen: number[] = []
+  for (let i = 0; i < count; i++) {
+    seen.push((await runner.run(context, () => new Response('ok'))).status)
+  }
+  return { seen, fired: runner.fired }
+}
+
+/**
+ * Runs one request on the fake clock and returns its status and how many milliseconds it took
+ * (to the millisecond, up to `limit`).
+ */
+async function timed(runner: ReturnType<typeof createFaultRunner>, limit = 1000) {
+  let answer: Response | undefined
+  const pending = runner
+    .run(context, () => new Response('ok'))
+    .then((response) => {
+      answer = response
+    })
+  let elapsed = 0
+  await vi.advanceTimersByTimeAsync(0)
+  while (!answer && elapsed < limit) {
+    await vi.advanceTimersByTimeAsync(1)
+    elapsed++
+  }
+  await pending
+  return { status: answer?.status, ms: elapsed }
 }
 
 describe('createFaultRunner', () => {
@@ -47,6 +79,65 @@ describe('createFaultRunner', () => {
         [200, null],
       ],
       fired: [1],
+    })
+  })
+
+  it('counts every matching call towards `after`, whether or not another fault fired for it', async () => {
+    expect(await statuses([{ status: 500 }, { status: 503, after: 1 }], 3)).toEqual({
+      seen: [500, 503, 200],
+      fired: [1, 1],
+    })
+    // The later fault skips its first matching call even though the earlier one answered it.
+    expect(
+      await statuses(
+        [
+          { status: 500, times: 2 },
+          { status: 503, after: 1 },
+        ],
+        4,
+      ),
+    ).toEqual({
+      seen: [500, 500, 503, 200],
+      fired: [2, 1],
+    })
+  })
+
+  it('fires one outcome fault per call, the first injected of those due; the others wait', async () => {
+    expect(await statuses([{ status: 500 }, { status: 503 }, { body: '{}' }], 4)).toEqual({
+      seen: [500, 503, 200, 200],
+      fired: [1, 1, 1],
+    })
+  })
+
+  describe('latency', () => {
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
+    it.each([
+      ['injected before', [{ latencyMs: 100, times: Infinity }, { status: 500 }]],
+      ['injected after', [{ status: 500 }, { latencyMs: 100, times: Infinity }]],
+    ] as const)(
+      'applies a latency fault on top of the fault that answers (%s it)',
+      async (_, faults) => {
+        vi.useFakeTimers({ toFake: ['setTimeout'] })
+        const runner = createFaultRunner()
+        for (const fault of faults) runner.inject(fault)
+        expect(await timed(runner)).toEqual({ status: 500, ms: 100 })
+        expect(await timed(runner)).toEqual({ status: 200, ms: 100 })
+        expect(runner.fired).toEqual(faults.map((fault) => ('status' in fault ? 1 : 2)))
+      },
+    )
+
+    it('adds up the latency of every fault that fires, and fires a latency fault once by default', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout'] })
+      const runner = createFaultRunner()
+      runner.inject({ latencyMs: 30 })
+      runner.inject({ latencyMs: 70, status: 503 })
+      runner.inject({ latencyMs: 5, times: 2 })
+      expect(await timed(runner)).toEqual({ status: 503, ms: 105 })
+      expect(await timed(runner)).toEqual({ status: 200, ms: 5 })
+      expect(await timed(runner)).toEqual({ status: 200, ms: 0 })
     })
   })
 })

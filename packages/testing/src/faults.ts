@@ -4,7 +4,9 @@ import { delay, HttpResponse } from 'msw'
  * A fault to inject into an emulator. It applies to requests whose `route` matches and fires
  * for the next `times` matching calls (default 1), after skipping `after` of them.
  *
- * - `latencyMs`: answer late (combines with the others).
+ * - `latencyMs`: answer late. A fault with only `latencyMs` (no `status`, `body` or `drop`) is a
+ *   latency fault: it fires together with whatever else fires for the request, and the delays
+ *   of all the faults that fire add up. For standing latency, give `times: Infinity`.
  * - `status`: answer with this HTTP status and the provider's error body, without changing state.
  * - `retryAfter`: with `status: 429`, the `Retry-After` header in seconds.
  * - `body`: answer with this body instead (JSON content type; `status` or 200), without changing
@@ -13,6 +15,13 @@ import { delay, HttpResponse } from 'msw'
  * - `drop: 'before-commit'`: the connection drops before the emulator changes anything.
  * - `drop: 'after-commit'`: the emulator commits the change, then the connection drops, so the
  *   client never sees the answer (the case that idempotency keys and reconcile exist for).
+ *
+ * How faults combine, for each request: every fault whose `route` matches counts the request
+ * towards its `after`, whether or not it or another fault fires for it. A fault is due once it
+ * has counted more than `after` matching requests and fired fewer than `times` times. Every due
+ * latency fault fires; of the due faults with an outcome (`status`, `body` or `drop`), only the
+ * first injected fires, and the others stay due for the next matching request. `times` counts
+ * the requests a fault fired for (`fired`).
  */
 export interface Fault {
   /**
@@ -69,16 +78,23 @@ export function createFaultRunner(): FaultRunner {
     return fault.route.test(context.target)
   }
 
-  const take = (context: FaultContext): ActiveFault | undefined => {
+  /** The faults that fire for this request: every due latency fault, and one outcome fault. */
+  const take = (context: FaultContext): ActiveFault[] => {
+    const firing: ActiveFault[] = []
+    let outcome = false
     for (const fault of faults) {
       if (!matches(fault, context)) continue
       fault.seen++
       if (fault.seen <= (fault.after ?? 0)) continue
       if (fault.fired >= (fault.times ?? 1)) continue
+      if (hasOutcome(fault)) {
+        if (outcome) continue
+        outcome = true
+      }
       fault.fired++
-      return fault
+      firing.push(fault)
     }
-    return undefined
+    return firing
   }
 
   return {
@@ -96,9 +112,11 @@ export function createFaultRunner(): FaultRunner {
       return faults.map((fault) => fault.fired)
     },
     async run(context, commit) {
-      const fault = take(context)
+      const firing = take(context)
+      const latency = firing.reduce((total, fault) => total + (fault.latencyMs ?? 0), 0)
+      if (latency > 0) await delay(latency)
+      const fault = firing.find(hasOutcome)
       if (!fault) return commit()
-      if (fault.latencyMs) await delay(fault.latencyMs)
       if (fault.drop === 'before-commit') return HttpResponse.error()
       if (fault.drop === 'after-commit') {
         await commit()
@@ -114,4 +132,9 @@ export function createFaultRunner(): FaultRunner {
       return commit()
     },
   }
+}
+
+/** Whether a fault decides the answer (a status, a body or a drop), rather than only delaying it. */
+function hasOutcome(fault: Fault): boolean {
+  return fault.status !== undefined || fault.body !== undefined || fault.drop !== undefined
 }

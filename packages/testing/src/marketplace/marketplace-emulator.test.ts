@@ -245,6 +245,8 @@ describe('faults', () => {
     emulator.faults.inject({ status: 502, body: 'null' })
     const gateway = await api('GET', mp('/cards'))
     expect([gateway.status, gateway.text]).toEqual([502, 'null'])
+    // requests() records the status each answer carried.
+    expect(emulator.state.requests().map((record) => record.status)).toEqual([200, 502])
   })
 
   it('drops the connection before the commit: the client fails, nothing is stored', async () => {

@@ -51,8 +51,9 @@ export interface MarketplaceRequestRecord {
   /** The emulator's route name, e.g. `'POST /v1/marketplaces/:marketplace/cards'`. */
   route: string
   /**
-   * The status the emulator answered; a connection dropped after the commit records the status
-   * the client never saw, one dropped before it records 0.
+   * The status the emulator answered, an injected fault's included (its `status`, or 200 for a
+   * `body` without one); a connection dropped after the commit records the status the client
+   * never saw, one dropped before it records 0.
    */
   status: number
   /** The `request_id` of an error body, and the `X-Request-Id` header of every answer. */
@@ -186,21 +187,24 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
       }
       log.push(record)
       const headers = { 'X-Request-Id': requestId }
-      return faults.run(
+      const answer = await faults.run(
         {
           route,
           target: `${method} ${url.pathname}`,
-          errorResponse: (status, extra) => {
-            record.status = status
-            return errorResponse(method, faultError(status), requestId, { ...headers, ...extra })
-          },
+          errorResponse: (status, extra) =>
+            errorResponse(method, faultError(status), requestId, { ...headers, ...extra }),
         },
         async () => {
-          const answer = await serve(resource, request, url, params, requestId, headers)
-          record.status = answer.status
-          return answer
+          const committed = await serve(resource, request, url, params, requestId, headers)
+          // Kept when the connection then drops: the status the client never saw.
+          record.status = committed.status
+          return committed
         },
       )
+      // Whatever answered (the emulator, an injected status or body); a drop keeps what the
+      // commit recorded, or 0 when it dropped before the commit.
+      if (answer.type !== 'error') record.status = answer.status
+      return answer
     }
   }
 

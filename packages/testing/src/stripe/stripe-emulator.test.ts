@@ -265,6 +265,41 @@ describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
   })
 })
 
+describe('faults together', () => {
+  it('counts every matching call towards `after`, also the calls another fault answered', async () => {
+    emulator.faults.inject({ route: 'GET /v1/customers', status: 500 })
+    emulator.faults.inject({ route: 'GET /v1/customers', status: 503, after: 1 })
+    const statuses: number[] = []
+    for (let i = 0; i < 3; i++) statuses.push((await rawStripe('GET', '/v1/customers')).status)
+    expect(statuses).toEqual([500, 503, 200])
+    expect(emulator.faults.fired).toEqual([1, 1])
+  })
+
+  it.each(['before', 'after'] as const)(
+    'adds standing latency to an injected status injected %s it',
+    async (order) => {
+      const latency = { latencyMs: 60, times: Number.POSITIVE_INFINITY }
+      const status = { route: 'GET /v1/customers', status: 500 }
+      for (const fault of order === 'before' ? [latency, status] : [status, latency]) {
+        emulator.faults.inject(fault)
+      }
+      for (const expected of [500, 200]) {
+        const started = performance.now()
+        expect((await rawStripe('GET', '/v1/customers')).status).toBe(expected)
+        expect(performance.now() - started).toBeGreaterThanOrEqual(55)
+      }
+    },
+  )
+
+  it('records the status an injected body answered with in requests()', async () => {
+    for (const fault of [{ status: 502, body: '{}' }, { body: 'null' }, { status: 500 }]) {
+      emulator.faults.inject({ route: 'GET /v1/customers', ...fault })
+      await rawStripe('GET', '/v1/customers')
+    }
+    expect(emulator.state.requests().map((record) => record.status)).toEqual([502, 200, 500])
+  })
+})
+
 describe('SDK retries against the emulator', () => {
   it('retries a dropped connection with the same idempotency key: one customer', async () => {
     const stripe = new Stripe('sk_test_123', {

@@ -67,8 +67,9 @@ export interface StripeRequestRecord {
   /** The emulator's route name, e.g. `'POST /v1/customers/:customer/sources'`. */
   route: string
   /**
-   * The status the emulator answered; a connection dropped after the commit records the status
-   * the client never saw, one dropped before it records 0.
+   * The status the emulator answered, an injected fault's included (its `status`, or 200 for a
+   * `body` without one); a connection dropped after the commit records the status the client
+   * never saw, one dropped before it records 0.
    */
   status: number
   requestId: string
@@ -205,21 +206,24 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         'Stripe-Version': STRIPE_EMULATOR_API_VERSION,
       }
       if (record.idempotencyKey !== null) baseHeaders['Idempotency-Key'] = record.idempotencyKey
-      return faults.run(
+      const answer = await faults.run(
         {
           route: route.name,
           target,
-          errorResponse: (status, headers) => {
-            record.status = status
-            return errorResponse(faultError(status), { ...baseHeaders, ...headers }, now())
-          },
+          errorResponse: (status, headers) =>
+            errorResponse(faultError(status), { ...baseHeaders, ...headers }, now()),
         },
         async () => {
-          const answer = await serve(route, request, url, params, baseHeaders, record)
-          record.status = answer.status
-          return answer
+          const committed = await serve(route, request, url, params, baseHeaders, record)
+          // Kept when the connection then drops: the status the client never saw.
+          record.status = committed.status
+          return committed
         },
       )
+      // Whatever answered (the emulator, an injected status or body); a drop keeps what the
+      // commit recorded, or 0 when it dropped before the commit.
+      if (answer.type !== 'error') record.status = answer.status
+      return answer
     }
   }
 
