@@ -1,8 +1,14 @@
 import type Stripe from 'stripe'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { rawStripe, rejection, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
 
-const emulator = useStripeEmulator({ now: () => new Date('2025-03-14T12:00:00Z') })
+const START = new Date('2025-03-14T12:00:00Z')
+/** The emulator's clock: tests that let time pass move it, and it is put back after each. */
+let clock = START
+const emulator = useStripeEmulator({ now: () => clock })
+afterEach(() => {
+  clock = START
+})
 
 const CUSTOMER_CARD_KEYS = [
   'id',
@@ -275,6 +281,31 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(updated).toMatchObject({ exp_month: 3, exp_year: 2025 })
   })
 
+  it('updates the name, address or metadata of a card that has expired since it was stored', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id, 'tok_visa') // expires 03/2026
+    clock = new Date('2027-01-10T00:00:00Z')
+    const updated = (await stripe.customers.updateSource(customer.id, card.id, {
+      metadata: { nickname: 'old' },
+    })) as Stripe.Card
+    expect(updated).toMatchObject({ metadata: { nickname: 'old' }, exp_month: 3, exp_year: 2026 })
+    const legacy = await rawStripe('POST', `/v1/customers/${customer.id}/cards/${card.id}`, {
+      body: 'name=Jenny+Rosen&address_zip=94107',
+    })
+    expect(legacy.status).toBe(200)
+    expect(legacy.body).toMatchObject({ name: 'Jenny Rosen', exp_month: 3, exp_year: 2026 })
+
+    // Sending one of the two checks the expiry it makes with the stored other.
+    const monthOnly = await rejection(
+      stripe.customers.updateSource(customer.id, card.id, { exp_month: '12' }),
+    )
+    expect(monthOnly).toMatchObject({ statusCode: 402, code: 'invalid_expiry_year' })
+    const yearOnly = (await stripe.customers.updateSource(customer.id, card.id, {
+      exp_year: '2028',
+    })) as Stripe.Card
+    expect(yearOnly).toMatchObject({ exp_month: 3, exp_year: 2028 })
+  })
+
   it('changes nothing, and sends no event, when it refuses a card update', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1' } })
@@ -461,6 +492,37 @@ describe('paging and the legacy /cards paths', () => {
         message: `No such card: '${id}'`,
       },
     })
+  })
+
+  it('serves no bank account or Sources API object through the /cards paths: 404 No such card', async () => {
+    const customer = emulator.seed.customer()
+    const bank = emulator.seed.bankAccount(customer.id)
+    const source = emulator.seed.source(customer.id)
+    for (const id of [bank.id, source.id as string]) {
+      const path = `/v1/customers/${customer.id}/cards/${id}`
+      for (const [method, body] of [
+        ['GET', undefined],
+        ['POST', 'metadata[a]=b'],
+        ['DELETE', undefined],
+      ] as const) {
+        const answer = await rawStripe(method, path, body === undefined ? {} : { body })
+        expect(answer.status, `${method} ${id}`).toBe(404)
+        expect(answer.body.error).toMatchObject({
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          message: `No such card: '${id}'`,
+          param: 'id',
+        })
+      }
+    }
+    // Untouched, and still served through /sources.
+    expect(emulator.state.sources(customer.id).map((entry) => entry.id)).toEqual([
+      source.id,
+      bank.id,
+    ])
+    expect(emulator.state.source(bank.id)?.metadata).toEqual({})
+    const viaSources = await rawStripe('GET', `/v1/customers/${customer.id}/sources/${bank.id}`)
+    expect(viaSources.body).toMatchObject({ id: bank.id, object: 'bank_account' })
   })
 
   it('expands sources and default_source on a customer', async () => {

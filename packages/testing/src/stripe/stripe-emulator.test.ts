@@ -40,6 +40,21 @@ describe('API keys, errors and request ids', () => {
     expect(response.body.email).toBe('a@example.com')
   })
 
+  it('refuses Basic credentials that are not base64 with 401, not a server error', async () => {
+    for (const value of ['%%%', 'c2tfdGVzdF9hYmM6=']) {
+      const response = await rawStripe('GET', '/v1/customers', {
+        key: null,
+        headers: { Authorization: `Basic ${value}` },
+      })
+      expect(response.status).toBe(401)
+      expect(response.headers.get('request-id')).toMatch(/^req_/)
+      expect(response.body.error).toMatchObject({
+        type: 'invalid_request_error',
+        code: 'api_key_invalid',
+      })
+    }
+  })
+
   it('refuses a live key with a clear message that does not echo the key', async () => {
     const stripe = STRIPE_CLIENTS[0].create('sk_live_supersecret123')
     const error = await rejection(stripe.customers.create({}))
@@ -87,6 +102,26 @@ describe('API keys, errors and request ids', () => {
         request_log_url: expect.stringContaining(`/test/logs/${requestId}?t=`),
       },
     })
+  })
+
+  it('reads path parameters decoded once: an id holding % is 404 under its literal id', async () => {
+    const unknown = await rawStripe('GET', '/v1/customers/cus_%25zz')
+    expect(unknown.status).toBe(404)
+    expect(unknown.body.error).toMatchObject({
+      type: 'invalid_request_error',
+      code: 'resource_missing',
+      message: "No such customer: 'cus_%zz'",
+      param: 'id',
+    })
+    const customer = emulator.seed.customer()
+    for (const base of ['sources', 'cards']) {
+      const card = await rawStripe('GET', `/v1/customers/${customer.id}/${base}/card_%2541`)
+      expect(card.status).toBe(404)
+      expect(card.body.error).toMatchObject({
+        code: 'resource_missing',
+        message: `No such ${base === 'cards' ? 'card' : 'source'}: 'card_%41'`,
+      })
+    }
   })
 
   it('refuses an unknown parameter as Stripe OpenAPI says', async () => {

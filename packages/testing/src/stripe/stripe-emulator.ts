@@ -594,6 +594,12 @@ function checked(route: Route, params: Record<string, unknown>): Record<string, 
   return rest
 }
 
+/**
+ * Runs a route with its path parameters as MSW gives them: already decoded once (its path
+ * matching decodes each with `decodeURIComponent`), so they are taken as they are. Decoding
+ * them again would read `card_%2541` as `card_A` instead of `card_%41`, and throw (a 500) on an
+ * id holding `%`.
+ */
 function run(
   route: Route,
   pathParams: Record<string, string | readonly string[] | undefined>,
@@ -602,7 +608,7 @@ function run(
 ): RouteResult {
   const path: Record<string, string> = {}
   for (const [name, value] of Object.entries(pathParams)) {
-    if (typeof value === 'string') path[name] = decodeURIComponent(value)
+    if (typeof value === 'string') path[name] = value
   }
   return route.run({ path, params, url })
 }
@@ -616,7 +622,8 @@ async function readParams(request: Request, url: URL): Promise<Record<string, un
 
 /**
  * Checks the API key as Stripe does, in test mode only. `Bearer sk_test_…` or Basic auth with
- * the key as user name; a publishable key may only create tokens.
+ * the key as user name; a publishable key may only create tokens. Basic credentials that are
+ * not base64 are an invalid key (401), not a server error.
  */
 function authenticate(header: string | null, publishableAllowed: boolean) {
   if (!header) throw missingApiKey()
@@ -624,7 +631,13 @@ function authenticate(header: string | null, publishableAllowed: boolean) {
   const [scheme, value] = header.trim().split(/\s+/, 2)
   if (scheme?.toLowerCase() === 'bearer') key = value
   else if (scheme?.toLowerCase() === 'basic' && value) {
-    key = atob(value).split(':')[0]
+    let credentials: string
+    try {
+      credentials = atob(value)
+    } catch {
+      throw invalidApiKey()
+    }
+    key = credentials.split(':')[0]
   }
   if (!key) throw missingApiKey()
   if (/^(sk|rk|pk)_live_/.test(key)) throw liveApiKey()

@@ -414,10 +414,20 @@ export function createStripeState(now: () => Date) {
       return source
     },
 
-    customerSource(customerId: string, id: string, noun = 'source'): StripeSource {
+    /**
+     * A customer's source by id. `'card'` is the legacy `/cards` paths, which serve cards only:
+     * a bank account or a Sources API object there is `No such card`, like an unknown id.
+     */
+    customerSource(
+      customerId: string,
+      id: string,
+      kind: 'source' | 'card' = 'source',
+    ): StripeSource {
       state.customer(customerId, 'customer')
       const found = ownedSources(customerId).find((entry) => entry.id === id)
-      if (!found) throw resourceMissing(noun, id, 'id')
+      if (!found || (kind === 'card' && found.object !== 'card')) {
+        throw resourceMissing(kind, id, 'id')
+      }
       return found
     },
 
@@ -1048,37 +1058,16 @@ function updateSourceFields(
       if (typeof value !== 'string') throw invalidParam(field, `Invalid string: ${field}`)
       fields[field] = value
     }
-    const month = params.exp_month === undefined ? source.exp_month : Number(params.exp_month)
-    let year = params.exp_year === undefined ? source.exp_year : Number(params.exp_year)
-    if (!Number.isInteger(month) || month < 1 || month > 12) {
-      throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
-        code: 'invalid_expiry_month',
-        param: 'exp_month',
-      })
-    }
-    if (Number.isInteger(year) && year < 100) year += 2000
-    const today = new Date(seconds() * 1000)
-    const thisYear = today.getUTCFullYear()
-    if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
-      throw stripeError(402, 'card_error', "Your card's expiration year is invalid.", {
-        code: 'invalid_expiry_year',
-        param: 'exp_year',
-      })
-    }
-    // As when a card is tokenized: a month of this year that has passed is refused too.
-    if (year === thisYear && month < today.getUTCMonth() + 1) {
-      throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
-        code: 'invalid_expiry_month',
-        param: 'exp_month',
-      })
-    }
+    const expiry = changedExpiry(source, params, seconds)
     for (const [field, value] of Object.entries(fields) as [keyof typeof fields, string][]) {
       source[field] = value === '' ? null : value
       if (field === 'address_line1') source.address_line1_check = value ? 'unchecked' : null
       if (field === 'address_zip') source.address_zip_check = value ? 'unchecked' : null
     }
-    source.exp_month = month
-    source.exp_year = year
+    if (expiry) {
+      source.exp_month = expiry.month
+      source.exp_year = expiry.year
+    }
   } else {
     if (typeof params.account_holder_name === 'string') {
       source.account_holder_name = params.account_holder_name || null
@@ -1087,6 +1076,45 @@ function updateSourceFields(
     if (type === 'individual' || type === 'company') source.account_holder_type = type
   }
   if (metadata !== undefined) source.metadata = metadata
+}
+
+/**
+ * The expiry an update sets, checked as when a card is tokenized; `undefined` when the update
+ * sends neither `exp_month` nor `exp_year`, so that a card that has expired since it was stored
+ * can still have its name, address or metadata updated. With one of the two sent, the expiry it
+ * makes with the stored other is checked, and refused when it has passed.
+ */
+function changedExpiry(
+  card: StripeCard,
+  params: Record<string, unknown>,
+  seconds: () => number,
+): { month: number; year: number } | undefined {
+  if (params.exp_month === undefined && params.exp_year === undefined) return undefined
+  const month = params.exp_month === undefined ? card.exp_month : Number(params.exp_month)
+  let year = params.exp_year === undefined ? card.exp_year : Number(params.exp_year)
+  if (!Number.isInteger(month) || month < 1 || month > 12) {
+    throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+      code: 'invalid_expiry_month',
+      param: 'exp_month',
+    })
+  }
+  if (Number.isInteger(year) && year < 100) year += 2000
+  const today = new Date(seconds() * 1000)
+  const thisYear = today.getUTCFullYear()
+  if (!Number.isInteger(year) || year < thisYear || year > thisYear + 50) {
+    throw stripeError(402, 'card_error', "Your card's expiration year is invalid.", {
+      code: 'invalid_expiry_year',
+      param: 'exp_year',
+    })
+  }
+  // As when a card is tokenized: a month of this year that has passed is refused too.
+  if (year === thisYear && month < today.getUTCMonth() + 1) {
+    throw stripeError(402, 'card_error', "Your card's expiration month is invalid.", {
+      code: 'invalid_expiry_month',
+      param: 'exp_month',
+    })
+  }
+  return { month, year }
 }
 
 /**
