@@ -610,6 +610,37 @@ describe('associate a card with an account', () => {
     expect(emulator.state.card(card.id)?.account?.id).toBe(first.id)
   })
 
+  it('takes back an associated card as read: its own `account` is no re-association, another is 409', async () => {
+    const owner = emulator.seed.account()
+    const other = emulator.seed.account()
+    const seeded = emulator.seed.card({ account: owner.id })
+    const newer = emulator.seed.card({ account: owner.id })
+    for (const uri of [mp(`/cards/${seeded.id}`), mp(`/accounts/${owner.id}/cards/${seeded.id}`)]) {
+      const read = await api('GET', uri)
+      const answer = await api('PUT', uri, {
+        json: { ...read.body, meta: { nickname: 'work' } },
+      })
+      expect(answer.status).toBe(200)
+      expect(answer.body).toEqual({ ...read.body, meta: { nickname: 'work' } })
+    }
+    // Not re-associated: the association order and the chosen card (the newest) are kept.
+    expect(emulator.state.accountCards(owner.id).map((card) => card.id)).toEqual([
+      seeded.id,
+      newer.id,
+    ])
+    expect(emulator.state.defaultCard(owner.id)?.id).toBe(newer.id)
+
+    const read = await api('GET', mp(`/cards/${seeded.id}`))
+    const moved = await api('PUT', mp(`/cards/${seeded.id}`), {
+      json: { ...read.body, account: { ...read.body.account, uri: other.uri }, meta: {} },
+    })
+    expectError(moved, 409, 'Conflict', 'card-already-funding-src', 'logical')
+    expect(emulator.state.card(seeded.id)).toMatchObject({
+      account: { id: owner.id },
+      meta: { nickname: 'work' },
+    })
+  })
+
   it('answers 409 cannot-associate-card for a card tokenized on another marketplace', async () => {
     const other = emulator.seed.marketplace()
     const foreign = await api('POST', mp('/cards', other.id), {

@@ -33,6 +33,11 @@ export interface CardUpdateForm {
   meta?: Record<string, string>
   /** `account_uri`, `account.uri` or `customer_uri`: associate with that account. */
   accountUri?: string
+  /**
+   * The field `accountUri` came from. `account` is the card view's own field: a card sent back
+   * as read names the account it already belongs to, which is not a new association.
+   */
+  accountField?: 'account_uri' | 'account' | 'customer_uri'
 }
 
 /** The account create and update form. */
@@ -75,7 +80,7 @@ export function parseCardUpdate(body: Body): CardUpdateForm {
   const meta = readMeta(body, 'meta', issues)
   if (meta !== undefined) form.meta = meta
 
-  const targets: Array<[string, string]> = []
+  const targets: Array<[NonNullable<CardUpdateForm['accountField']>, string]> = []
   const accountUri = readString(body, 'account_uri', issues)
   if (accountUri) targets.push(['account_uri', accountUri])
   const account = body.account
@@ -91,7 +96,10 @@ export function parseCardUpdate(body: Body): CardUpdateForm {
       targets.map(([name]) => name).join(', '),
       'exactly one of account_uri, account and customer_uri may be given',
     )
-  } else if (targets[0]) form.accountUri = targets[0][1]
+  } else if (targets[0]) {
+    form.accountField = targets[0][0]
+    form.accountUri = targets[0][1]
+  }
   issues.throwIfAny()
   return form
 }

@@ -483,14 +483,18 @@ export function createMarketplaceState(options: {
 
     /**
      * `PUT` on a card: checks everything first, then applies. `is_valid: true` on an
-     * invalidated card is `card-not-valid`: invalidation is final.
+     * invalidated card is `card-not-valid`: invalidation is final. An `account` object naming
+     * the account the card already belongs to (the card sent back as read) leaves the
+     * association as it is; any other association of an associated card, `account_uri` or
+     * `customer_uri` to the same account included, is `card-already-funding-src`.
      */
     updateCard(mp: string, card: CardRecord, form: CardUpdateForm): CardRecord {
       if (form.is_valid === true && !card.is_valid) throw cardNotValid(card.id)
       let account: AccountRecord | undefined
       if (form.accountUri !== undefined) {
         account = state.accountByUri(mp, form.accountUri)
-        state.checkAssociation(mp, card)
+        if (form.accountField === 'account' && account.id === card.account) account = undefined
+        else state.checkAssociation(mp, card)
       }
       if (form.meta !== undefined) card.meta = form.meta
       if (account) state.associate(card, account)
