@@ -239,9 +239,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
       await t.store.upsert(alicesCard)
       // Each of them holds a default of Alice's currency, under the id of Alice's next card.
       const next = t.card(alice, { isDefault: true })
-      for (const other of others) {
-        await t.store.upsert(t.card(other, { id: next.id, currency: null, isDefault: true }))
-      }
+      await t.giveEach(others, { id: next.id, currency: null, isDefault: true })
       const before = await t.snapshot(others)
       await t.store.upsert(next)
       expect(await t.defaultIds(alice)).toEqual([next.id])
@@ -434,7 +432,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
     }
     t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
     // Each holds a card of the same id: deleting the owner's deletes none of theirs.
-    for (const other of others) await t.store.upsert(t.card(other, { id: card.id }))
+    await t.giveEach(others, { id: card.id })
     const before = await t.snapshot(others)
     expect(await t.store.delete(scope, card.id)).toBe(true)
     expect(await t.snapshot(others), 'the cards of the other owners').toEqual(before)
@@ -540,9 +538,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
     await t.store.upsert(stored)
     // Each of them holds a default of the owner's currency, under the id of its next default.
     const next = t.card(scope, { isDefault: true })
-    for (const other of others) {
-      await t.store.upsert(t.card(other, { id: next.id, currency: null, isDefault: true }))
-    }
+    await t.giveEach(others, { id: next.id, currency: null, isDefault: true })
     const before = await t.snapshot(others)
     await t.store.upsertMany([t.card(scope), next])
     expect(await t.defaultIds(scope)).toEqual([next.id])
@@ -892,6 +888,8 @@ interface Context {
    * provider (the read checks use the same two).
    */
   othersOf(scope: CardScope): CardScope[]
+  /** Stores a card of each of `others`, with `overrides` (one of the owner's card ids, say). */
+  giveEach(others: readonly CardScope[], overrides: Partial<Card>): Promise<void>
   /** Every card of each scope as stored, bookkeeping included: compare before and after. */
   snapshot(scopes: readonly CardScope[]): Promise<StoredCard[][]>
   /** A fresh card id. */
@@ -937,6 +935,10 @@ function createContext(
         { provider: scope.provider, owner: { type: otherType, id: scope.owner.id } },
         { provider: `${scope.provider}-other`, owner: { ...scope.owner } },
       ]
+    },
+
+    async giveEach(others, overrides) {
+      for (const other of others) await fixture.store.upsert(context.card(other, overrides))
     },
 
     async snapshot(scopes) {
