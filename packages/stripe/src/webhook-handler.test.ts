@@ -533,6 +533,31 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
+  it('with the API, reads a card whose stored state is newer by a few seconds only (clocks differ)', async () => {
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const before = await provider.getCard(customer, card.id)
+    tick()
+    await provider.updateCard(customer, card.id, { holderName: 'Jenny Rosen' })
+    const [update] = emulator.events
+      .take()
+      .filter((event) => event.type === 'customer.source.updated')
+    const at = update!.created * 1000
+    for (const [mode, aheadMs, action, holderName] of [
+      // This host's clock 2 s ahead of Stripe's: the state read before the update looks newer.
+      ['confirm', 2_000, 'upserted', 'Jenny Rosen'],
+      ['events', 2_000, 'stale', null],
+      // Newer by more than the clocks can explain: a newer state indeed.
+      ['confirm', 6_000, 'stale', null],
+    ] as const) {
+      const store = memoryStore()
+      await store.upsert(before, { observedAt: at + aheadMs })
+      const result = await deliver(handlerFor(store, mode), update!)
+      expect(result.action, `${mode}, ${aheadMs} ms`).toBe(action)
+      expect((await store.get(scope(customer), card.id))?.holderName).toBe(holderName)
+    }
+  })
+
   it('fails a repeat delivered while the first delivery fails, so that Stripe retries it', async () => {
     const store = memoryStore()
     let failing = true

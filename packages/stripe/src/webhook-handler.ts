@@ -187,6 +187,11 @@ const CUSTOMER_EVENTS: ReadonlySet<string> = new Set([
   'customer.deleted',
 ])
 const MEMORY = 10_000
+/**
+ * How far ahead of an event's `created` a stored row may be and still be read again from Stripe
+ * (with the API) rather than taken as newer: the clocks of this host and of Stripe may differ.
+ */
+const SKEW_MS = 5_000
 
 /**
  * Keeps a {@link CardStore} in step with Stripe from its webhooks: verifies each request's
@@ -307,7 +312,15 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       // A creation is a card's oldest state: any stored row is at least as new.
       if (row && kind === 'created') return stale(owner, cardId, 'the card is already stored')
       const order = compare(row, t)
-      if (order === 'newer') return stale(owner, cardId, 'the store holds a newer state')
+      if (order === 'newer') {
+        // Newer by a few seconds only: the store's time is this host's clock, the event's
+        // Stripe's, and a clock ahead of Stripe's would make a later change look older. With
+        // the API, read the card instead of trusting the clocks.
+        if (!provider || row!.observedAt! - t >= SKEW_MS) {
+          return stale(owner, cardId, 'the store holds a newer state')
+        }
+        return confirmCard(owner, cardId, row!.observedAt!)
+      }
       const observedAt = Math.max(t, row?.observedAt ?? 0)
       // A card not stored yet may belong to a customer that another process (or this one,
       // before a restart) saw deleted: the deletion is only in that process's memory.
