@@ -6,6 +6,8 @@ export interface SqliteStatement {
   run(...params: unknown[]): { changes: number }
   get(...params: unknown[]): unknown
   all(...params: unknown[]): unknown[]
+  /** Whether integers come back as BigInts (`true`) or numbers, whatever the database's default. */
+  safeIntegers(toggle?: boolean): SqliteStatement
 }
 
 /** A function wrapped by `database.transaction()`: calling it runs it in a transaction. */

@@ -111,9 +111,10 @@ export function migrate(database: SqliteDatabase): number[] {
         applied_at TEXT NOT NULL
       )
     `)
-    const rows = database.prepare('SELECT version FROM cardport_migrations').all() as Array<{
-      version: number
-    }>
+    const rows = database
+      .prepare('SELECT version FROM cardport_migrations')
+      .safeIntegers(false)
+      .all() as Array<{ version: number }>
     const applied = new Set(rows.map((row) => row.version))
     const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
     const newest = Math.max(0, ...applied)

@@ -161,6 +161,29 @@ describe('sqliteStore: opening', () => {
     await expect(own.get(aliceScope, 'card_1')).rejects.toThrow(/not open/)
   })
 
+  it('answers numbers on a Database of yours that answers BigInts (defaultSafeIntegers)', async () => {
+    const db = new Database(':memory:')
+    db.defaultSafeIntegers(true)
+    try {
+      const store = sqliteStore({ database: db })
+      await store.upsert(sampleCard('card_1', shop), { observedAt: 1_700_000_000_000 })
+      await store.delete(shopScope, 'card_gone', { observedAt: 1_700_000_000_001 })
+      const stored = (await store.get(shopScope, 'card_1'))!
+      expect(stored).toMatchObject({ version: 1, observedAt: 1_700_000_000_000, expMonth: 12 })
+      expect(typeof stored.expYear).toBe('number')
+      expect(JSON.parse(JSON.stringify(stored))).toEqual(stored)
+      // A stale write is judged against the tombstone's time read as a number.
+      expect((await store.upsert(sampleCard('card_gone', shop), { observedAt: 1 })).applied).toBe(
+        false,
+      )
+      expect(await toArray(store.listOwners('memory'), { limit: 10 })).toEqual([shop])
+      // Opening it again finds every migration applied.
+      expect(() => sqliteStore({ database: db })).not.toThrow()
+    } finally {
+      db.close()
+    }
+  })
+
   it('validates its options once, naming the store', () => {
     const bad = [
       {},

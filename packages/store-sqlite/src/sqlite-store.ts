@@ -334,7 +334,10 @@ function isOpenDatabase(value: unknown): value is SqliteDatabase {
 const SCOPE = 'provider = ? AND owner_type = ? AND owner_id = ?'
 const KEY = `${SCOPE} AND card_id = ?`
 
-function prepareStatements(db: SqliteDatabase) {
+function prepareStatements(database: SqliteDatabase) {
+  // Integers as numbers, as the contract types them, also on a database of yours whose default
+  // is BigInts (`defaultSafeIntegers(true)`): versions, times and expiry dates stay numbers.
+  const db = { prepare: (source: string) => database.prepare(source).safeIntegers(false) }
   const updatable = CARD_COLUMNS.slice(4)
   // Inserts a card, or updates its row unless the write is older than the row.
   const upsert = `
