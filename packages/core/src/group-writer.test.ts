@@ -4,7 +4,7 @@ import { sampleCard } from './__fixtures__/sample-card.js'
 import type { Card, Owner } from './card.js'
 import { createCardSync } from './card-sync.js'
 import { InvalidRequestError } from './errors.js'
-import { createGroupWriter, type QueuedBatches } from './group-writer.js'
+import { createGroupWriter, MAX_GROUP_SPREAD_MS, type QueuedBatches } from './group-writer.js'
 import { memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import type { CardProvider } from './provider.js'
@@ -15,13 +15,44 @@ describe('createGroupWriter', () => {
     const { store, calls } = recordingStore()
     const write = createGroupWriter(store)
     await Promise.all([
-      write([sampleCard('a1', customer('cus_a')), sampleCard('a2', customer('cus_a'))], 300),
+      write([sampleCard('a1', customer('cus_a')), sampleCard('a2', customer('cus_a'))], 160),
       write([sampleCard('b1', customer('cus_b'))], 100),
-      write([sampleCard('c1', customer('cus_c'))], 200),
+      write([sampleCard('c1', customer('cus_c'))], 130),
     ])
     expect(calls).toEqual([{ ids: ['a1', 'a2', 'b1', 'c1'], observedAt: 100 }])
     expect(await ids(store, 'cus_a')).toEqual(['a2', 'a1'])
     expect(await ids(store, 'cus_b')).toEqual(['b1'])
+  })
+
+  it(`groups only batches read within ${MAX_GROUP_SPREAD_MS} ms of each other`, async () => {
+    const { store, calls } = recordingStore()
+    const write = createGroupWriter(store)
+    await Promise.all([
+      write([sampleCard('a1', customer('cus_a'))], 1_000),
+      write([sampleCard('b1', customer('cus_b'))], 1_000 + MAX_GROUP_SPREAD_MS),
+      write([sampleCard('c1', customer('cus_c'))], 1_001 + MAX_GROUP_SPREAD_MS),
+      write([sampleCard('d1', customer('cus_d'))], 1_050),
+    ])
+    expect(calls).toEqual([
+      { ids: ['a1', 'b1'], observedAt: 1_000 },
+      { ids: ['c1', 'd1'], observedAt: 1_050 },
+    ])
+  })
+
+  it('does not refuse a batch for what was stored before it was read but after its group began', async () => {
+    const store = memoryStore()
+    const b = customer('cus_b')
+    // Stored (a webhook, say) at 150: after the batch of cus_a was read, before cus_b's.
+    await store.upsert(sampleCard('b1', b, { last4: '1111' }), { observedAt: 150 })
+    const write = createGroupWriter(store)
+    await Promise.all([
+      write([sampleCard('a1', customer('cus_a'))], 100),
+      write([sampleCard('b1', b, { last4: '2222' })], 300),
+    ])
+    expect(await store.get({ provider: 'memory', owner: b }, 'b1')).toMatchObject({
+      last4: '2222',
+      observedAt: 300,
+    })
   })
 
   it('groups the batches handed over while a write is in flight into the next write', async () => {

@@ -36,6 +36,11 @@ export interface GroupWriterOptions {
 
 /** Most cards one grouped `upsertMany` writes. */
 const MAX_GROUP_CARDS = 1000
+/**
+ * Most time between the oldest and the newest `observedAt` of one group's batches. A group is
+ * written as of its oldest: the others are taken for at most this much older than they are.
+ */
+export const MAX_GROUP_SPREAD_MS = 100
 
 interface Pending {
   cards: readonly Card[]
@@ -55,7 +60,10 @@ interface Pending {
  * at a time, so two groups in flight never hold the same owner's cards).
  *
  * A group is written with the oldest `observedAt` of its batches, so that it is never taken
- * for newer than what any of them read. When a grouped write fails, each batch of the group is
+ * for newer than what any of them read; so that no batch is taken for much older than it is
+ * either (refused against a state stored after it was read, or stored as of a time before it was
+ * read), a group holds batches read within {@link MAX_GROUP_SPREAD_MS} of each other, and a
+ * batch read later than that starts the next group. When a grouped write fails, each batch of the group is
  * written again on its own: one owner's bad card, or a store that fails for one owner, fails
  * that owner only, with that owner's error.
  *
@@ -93,13 +101,21 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
     for (const batch of group) batch.resolve()
   }
 
-  /** The next group: whole batches, up to MAX_GROUP_CARDS (or one larger batch on its own). */
+  /**
+   * The next group: whole batches in the order handed over, up to MAX_GROUP_CARDS (or one
+   * larger batch on its own), read within MAX_GROUP_SPREAD_MS of each other.
+   */
   const takeGroup = (): Pending[] => {
     const group: Pending[] = []
     let cards = 0
+    let oldest = Number.POSITIVE_INFINITY
+    let newest = Number.NEGATIVE_INFINITY
     while (queue.length > 0) {
       const next = queue[0] as Pending
       if (group.length > 0 && cards + next.cards.length > MAX_GROUP_CARDS) break
+      oldest = Math.min(oldest, next.observedAt)
+      newest = Math.max(newest, next.observedAt)
+      if (group.length > 0 && newest - oldest > MAX_GROUP_SPREAD_MS) break
       group.push(next)
       cards += next.cards.length
       queue.shift()
