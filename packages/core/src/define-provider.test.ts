@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { describe, expect, it, vi } from 'vitest'
 import { errorOf, rejection } from './__fixtures__/errors.js'
 import {
@@ -377,8 +378,75 @@ describe('defineCardProvider: output and errors', () => {
     expect(mapError).toHaveBeenCalledWith(thrown)
     expect(error.code).toBe('provider_unavailable')
     expect(error.retryable).toBe(true)
-    expect(error.cause).toBe(thrown)
+    // A copy, cleared of card numbers and keys (loggers print a cause).
+    expect(error.cause).toBeInstanceOf(Error)
+    expect(error.cause).toMatchObject({ name: 'Error', message: 'something odd' })
     expect(error.message).toBe('spy failed during deleteCard with an unexpected error; see cause')
+  })
+
+  it("keeps no card number or key in the cause of an adapter's own error, nor in its stack", async () => {
+    const number = '4242424242424242'
+    const { provider } = spyProvider(
+      {},
+      {
+        getCard: async () => {
+          throw new TypeError(`upstream said: card ${number} refused for sk_test_51CauseKey`)
+        },
+      },
+    )
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error.code).toBe('provider_unavailable')
+    const cause = error.cause as Error
+    expect(cause.name).toBe('TypeError')
+    expect(cause.message).toBe('upstream said: card •••• 4242 refused for sk_test_[redacted]')
+    expect(inspect(error)).not.toContain(number)
+    expect(inspect(error)).not.toContain('51CauseKey')
+  })
+
+  it('wraps what a mapError that throws could not map, as if unmapped', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        deleteCard: async () => {
+          throw new Error('socket hang up')
+        },
+        mapError: (error: unknown) => {
+          // A mapper that expected a response on every error.
+          const status = (error as { response: { status: number } }).response.status
+          return status === 404 ? undefined : undefined
+        },
+      },
+    )
+    const error = await rejection(provider.deleteCard(owner, 'card_1'))
+    expect(error.code).toBe('provider_unavailable')
+    expect((error.cause as Error).message).toBe('socket hang up')
+  })
+
+  it.each([
+    ['no data', { hasMore: false, nextCursor: null }],
+    ['null', null],
+    ['hasMore not a boolean', { data: [], hasMore: 'yes', nextCursor: null }],
+    ['a cursor that is a number', { data: [], hasMore: true, nextCursor: 42 }],
+  ])('refuses a page with %s: provider_unavailable, not retryable', async (_, page) => {
+    const { provider } = spyProvider({}, { listCards: async () => page as never })
+    const error = await rejection(provider.listCards(owner))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect(error.message).toContain('returned a page cardport cannot read')
+  })
+
+  it("returns a page's three fields only", async () => {
+    const extra = {
+      data: [],
+      hasMore: false,
+      nextCursor: null,
+      raw: { number: '4242424242424242' },
+    }
+    const { provider } = spyProvider({}, { listCards: async () => extra as never })
+    expect(await provider.listCards(owner)).toStrictEqual({
+      data: [],
+      hasMore: false,
+      nextCursor: null,
+    })
   })
 
   it('lets a CardportError thrown by a primitive through without calling mapError', async () => {
@@ -473,7 +541,7 @@ describe('defineCardProvider: parseCard', () => {
     })
     const error = errorOf(() => throwing.parseCard({ object: 'card' }))
     expect(error.code).toBe('invalid_request')
-    expect(error.cause).toBe(cause)
+    expect(error.cause).toMatchObject({ name: 'TypeError', message: cause.message })
   })
 
   it("keeps the primitive's default-unknown mark on the validated card, and only it", () => {

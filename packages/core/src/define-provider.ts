@@ -29,6 +29,7 @@ import {
 } from './errors.js'
 import { listAll, type Page } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
+import { redactSecrets } from './redact.js'
 import { validate } from './validate.js'
 
 /**
@@ -179,11 +180,16 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
 
   const normalizeError = (error: unknown, operation: string): CardportError => {
     if (isCardportError(error)) return error
-    const mapped = definition.mapError?.(error)
-    if (mapped) return mapped
+    let mapped: CardportError | undefined
+    try {
+      mapped = definition.mapError?.(error) ?? undefined
+    } catch {
+      // A mapper that cannot read this error (it expected a response): as if unmapped.
+    }
+    if (mapped && isCardportError(mapped)) return mapped
     return new ProviderUnavailableError(
       `${name} failed during ${operation} with an unexpected error; see cause`,
-      { provider: name, cause: error },
+      { provider: name, cause: redactedCause(error) },
     )
   }
 
@@ -242,8 +248,25 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!listCards) return unsupported('listCards')
       const validOwner = checkOwner(owner)
       const validOptions = validate(ListOptionsSchema, options, 'list options', name)
-      const page = await call('listCards', () => listCards(validOwner, validOptions))
-      return { ...page, data: page.data.map((card) => toCard(card, 'listCards')) }
+      const page: unknown = await call('listCards', () => listCards(validOwner, validOptions))
+      // The page's three fields only, checked: nothing else an adapter put on it comes along.
+      if (
+        typeof page !== 'object' ||
+        page === null ||
+        !Array.isArray((page as Page<unknown>).data) ||
+        typeof (page as Page<unknown>).hasMore !== 'boolean' ||
+        !(
+          (page as Page<unknown>).nextCursor === null ||
+          typeof (page as Page<unknown>).nextCursor === 'string'
+        )
+      ) {
+        throw new ProviderUnavailableError(
+          `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
+          { provider: name, retryable: false },
+        )
+      }
+      const { data, hasMore, nextCursor } = page as Page<Card>
+      return { data: data.map((card) => toCard(card, 'listCards')), hasMore, nextCursor }
     },
 
     async updateCard(owner: Owner, cardId: string, patch: unknown): Promise<Card> {
@@ -315,7 +338,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         if (isCardportError(error)) throw error
         throw new InvalidRequestError(`${name} could not read this payload as a card`, {
           provider: name,
-          cause: error,
+          cause: redactedCause(error),
         })
       }
       if (candidate === null) return null
@@ -325,6 +348,19 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
     },
   }
   return Object.freeze(provider) as unknown as CardProvider<C>
+}
+
+/**
+ * What an adapter threw that is no `CardportError`, to keep as a `cause`: loggers print a
+ * cause's message and stack, so an `Error` is copied with both cleared of card numbers and keys
+ * (`redactSecrets`); anything else is described by its type only.
+ */
+function redactedCause(error: unknown): Error {
+  if (!(error instanceof Error)) return new Error(`a thrown ${typeof error}`)
+  const copy = new Error(redactSecrets(error.message))
+  copy.name = error.name
+  copy.stack = redactSecrets(error.stack ?? '')
+  return copy
 }
 
 /**

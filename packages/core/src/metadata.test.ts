@@ -118,6 +118,18 @@ describe.each(schemas)('%s refuses a card number in a value', (_name, schema) =>
     },
   )
 
+  it('refuses one in a key too, without echoing it', () => {
+    for (const key of ['4242424242424242', 'pan 5555 5555 5555 4444']) {
+      const error = errorOf(() => validate(schema, { [key]: 'x' }, 'metadata'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.[0]?.message).toBe(
+        'a card number is not allowed in a metadata key: keep card numbers out of metadata',
+      )
+      expect(JSON.stringify(error)).not.toMatch(/4242424242424242|5555 5555/)
+      expect(error.message).not.toMatch(/4242424242424242|5555 5555/)
+    }
+  })
+
   it('accepts other numbers', () => {
     expect(schema.parse({ order: '1234-5678', ref: '4242424242424241' })).toEqual({
       order: '1234-5678',
@@ -131,6 +143,13 @@ describe('ProviderMetadataSchema (a card read from a provider)', () => {
     expect(
       ProviderMetadataSchema.parse({ note: 'paid with 4242 4242 4242 4242', order: '1234-5678' }),
     ).toEqual({ note: 'paid with •••• 4242', order: '1234-5678' })
+  })
+
+  it('masks a card number in a key as well', () => {
+    expect(ProviderMetadataSchema.parse({ 'pan 4242424242424242': 'v', plan: 'pro' })).toEqual({
+      'pan •••• 4242': 'v',
+      plan: 'pro',
+    })
   })
 
   it("takes keys and sizes as the provider holds them: Stripe's limits are for what is sent", () => {

@@ -40,6 +40,7 @@ function metadataSchema(rules: MetadataRules) {
         count++
         const message =
           (rules.limits === 'apply' ? keyProblem(key) : undefined) ??
+          keyCardNumberProblem(key, rules) ??
           valueProblem(pairs[key], rules)
         if (message) ctx.issues.push({ code: 'custom', message, input: pairs, path: [key] })
       }
@@ -58,6 +59,13 @@ function keyProblem(key: string): string | undefined {
   }
   if (key.includes('[') || key.includes(']')) {
     return 'a metadata key cannot contain square brackets'
+  }
+  return undefined
+}
+
+function keyCardNumberProblem(key: string, rules: MetadataRules): string | undefined {
+  if (rules.cardNumbers === 'refuse' && containsCardNumber(key)) {
+    return 'a card number is not allowed in a metadata key: keep card numbers out of metadata'
   }
   return undefined
 }
@@ -83,7 +91,10 @@ function copyPairs(pairs: Record<string, string>, mask: boolean): Record<string,
   for (const key of Object.keys(pairs)) {
     if (key === '__proto__') continue
     const value = pairs[key] as string
-    copy[key] = mask && typeof value === 'string' ? maskCardNumbers(value) : value
+    // A key holding a card number is masked too: two such keys may mask alike, and the later
+    // one's value wins.
+    copy[mask ? maskCardNumbers(key) : key] =
+      mask && typeof value === 'string' ? maskCardNumbers(value) : value
   }
   return copy
 }
@@ -99,7 +110,7 @@ const isEnumerable = (object: object, key: PropertyKey) =>
 
 /**
  * Metadata as stored on a card: string keys to non-empty string values, at most 50 keys,
- * keys at most 40 characters without square brackets, values at most 500. A value holding a
+ * keys at most 40 characters without square brackets, values at most 500. A key or a value holding a
  * card number (a Luhn-valid run of 13 to 19 digits, spaces and dashes allowed) is refused.
  */
 export const MetadataSchema = metadataSchema({
@@ -114,7 +125,7 @@ export type Metadata = z.infer<typeof MetadataSchema>
 /**
  * The metadata of a card read from a provider (`CardSchema.metadata`): string keys to non-empty
  * string values, as the provider holds them. Unlike {@link MetadataSchema}, a card number in a
- * value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not apply
+ * key or a value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not apply
  * (they are Stripe's rules for what is sent; a marketplace's `meta` has none): one card's
  * metadata can neither smuggle a card number into the store nor make a whole listing unreadable.
  */
@@ -125,8 +136,8 @@ export const ProviderMetadataSchema = metadataSchema({
 })
 
 /**
- * Metadata sent in a create or an update: as {@link MetadataSchema} (a card number in a value is
- * refused), except that an empty value unsets its key (Stripe's rule, applied by every adapter).
+ * Metadata sent in a create or an update: as {@link MetadataSchema} (a card number in a key or a
+ * value is refused), except that an empty value unsets its key (Stripe's rule, applied by every adapter).
  */
 export const MetadataPatchSchema = metadataSchema({
   emptyValues: 'allow',
