@@ -225,6 +225,20 @@ describe('CardUpdateSchema', () => {
     expect(CardUpdateSchema.safeParse({ metadata: { ['k'.repeat(41)]: 'v' } }).success).toBe(false)
   })
 
+  it('refuses an expiry in the past when it is given whole, as at creation', () => {
+    const result = CardUpdateSchema.safeParse({ expMonth: 1, expYear: 2000 })
+    expect(result.error?.issues.map((issue) => [issue.path, issue.message])).toEqual([
+      [['expYear'], 'the card has expired'],
+    ])
+    const next = new Date().getUTCFullYear() + 1
+    expect(CardUpdateSchema.parse({ expMonth: 1, expYear: next })).toEqual({
+      expMonth: 1,
+      expYear: next,
+    })
+    // Half of it: the provider judges it with the card's other half.
+    expect(CardUpdateSchema.parse({ expYear: 2001 })).toEqual({ expYear: 2001 })
+  })
+
   it('drops fields an update cannot change', () => {
     expect(CardUpdateSchema.parse({ holderName: 'Jenny Rosen', last4: '4242' })).toEqual({
       holderName: 'Jenny Rosen',

@@ -118,6 +118,14 @@ export const CardUpdateSchema = z
   .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
     message: 'an update changes at least one field',
   })
+  .superRefine(({ expMonth, expYear }, context) => {
+    // With both, an expiry in the past is refused here, as at creation (Stripe refuses it too);
+    // with one, the provider judges it against the card's other half.
+    const inRange = expMonth! >= 1 && expMonth! <= 12 && expYear! >= 2000 && expYear! <= 9999
+    if (inRange && !isExpiryValid(expMonth!, expYear!)) {
+      context.addIssue({ code: 'custom', path: ['expYear'], message: 'the card has expired' })
+    }
+  })
 
 /** A card update: any of address, expiry, name and metadata (`''` unsets a metadata key). */
 export type CardUpdate = z.infer<typeof CardUpdateSchema>
