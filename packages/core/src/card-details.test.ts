@@ -221,6 +221,9 @@ describe('CardUpdateSchema', () => {
     expect(CardUpdateSchema.safeParse({ expMonth: 13 }).success).toBe(false)
     expect(CardUpdateSchema.safeParse({ expYear: 1999 }).success).toBe(false)
     expect(CardUpdateSchema.safeParse({ holderName: 'n'.repeat(129) }).success).toBe(false)
+    expect(CardUpdateSchema.safeParse({ holderName: '' }).error?.issues[0]?.message).toBe(
+      'a cardholder name cannot be empty: pass null to remove it',
+    )
     expect(CardUpdateSchema.safeParse({ address: { country: 'USA' } }).success).toBe(false)
     expect(CardUpdateSchema.safeParse({ metadata: { ['k'.repeat(41)]: 'v' } }).success).toBe(false)
   })

@@ -106,7 +106,9 @@ export type ValidCreateCardInput = z.output<typeof CreateCardInputSchema>
 /** What `updateCard` may change: address, expiry, name and metadata. */
 export const CardUpdateSchema = z
   .object({
+    // `null` removes the name; an empty one is refused, as at creation.
     holderName: callerText('a cardholder name')
+      .min(1, 'a cardholder name cannot be empty: pass null to remove it')
       .max(128, 'a cardholder name is at most 128 characters')
       .nullable(),
     expMonth: z.number().int().min(1).max(12),

@@ -1,8 +1,9 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
 import { customers } from './__fixtures__/owners.js'
+import { sampleCard } from './__fixtures__/sample-card.js'
 import { type Card, markDefaultUnknown, type Owner } from './card.js'
-import { type CardSync, createCardSync } from './card-sync.js'
+import { type CardSync, createCardSync, sameCard } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
 import type { DriftChange, DriftReport } from './drift-report.js'
 import {
@@ -1204,6 +1205,35 @@ describe('CardSync.setDefaultCard with a reusable token, given again', () => {
     expect(error.issues?.map((issue) => issue.path)).toEqual([['options', 'idempotencyKey']])
     const fresh = await sync.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'mine' })
     await expectStoreEqualsProvider(alice, [{ id: fresh.id, isDefault: true, last4: '4242' }])
+  })
+})
+
+describe('sameCard', () => {
+  const card = sampleCard('card_1', alice, { metadata: { a: '1', b: '2' } })
+
+  it('compares metadata as pairs, whatever the order of its keys', () => {
+    expect(sameCard(card, { ...card, metadata: { b: '2', a: '1' } })).toBe(true)
+    expect(sameCard(card, { ...card, metadata: { a: '1', b: '3' } })).toBe(false)
+    expect(sameCard(card, { ...card, metadata: { a: '1' } })).toBe(false)
+    expect(sameCard(card, { ...card, metadata: { a: '1', c: '2' } })).toBe(false)
+  })
+
+  it('compares every other field, the default only when asked', () => {
+    expect(sameCard(card, { ...card, last4: '4444' })).toBe(false)
+    expect(sameCard(card, { ...card, address: { ...card.address, city: 'Paris' } })).toBe(false)
+    expect(sameCard(card, { ...card, isDefault: !card.isDefault })).toBe(false)
+    expect(sameCard(card, { ...card, isDefault: !card.isDefault }, { ignoreDefault: true })).toBe(
+      true,
+    )
+  })
+
+  it('lets reconcile find no drift in metadata the provider lists in another order', async () => {
+    const created = await provider.createCard(alice, {
+      source: 'tok_visa',
+      metadata: { a: '1', b: '2' },
+    })
+    await store.upsert({ ...created, metadata: { b: '2', a: '1' } })
+    expect((await sync.reconcile(alice)).counts).toMatchObject({ added: 0, updated: 0 })
   })
 })
 

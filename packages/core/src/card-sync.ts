@@ -664,13 +664,25 @@ const ReconcileOptionsSchema = z
   .optional()
   .transform((value) => value ?? {})
 
-/** Whether two cards hold the same data (store bookkeeping aside). */
+/**
+ * Whether two cards hold the same data (store bookkeeping aside). Metadata is compared as pairs,
+ * whatever the order of its keys: a provider may list them in another order from one read to
+ * the next, and that is no change of the card.
+ */
 export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } = {}): boolean {
   for (const key of Object.keys(CardSchema.shape) as (keyof Card)[]) {
     if (options.ignoreDefault && key === 'isDefault') continue
-    if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false
+    if (key === 'metadata') {
+      if (!samePairs(a.metadata, b.metadata)) return false
+    } else if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false
   }
   return true
+}
+
+function samePairs(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a)
+  if (keys.length !== Object.keys(b).length) return false
+  return keys.every((key) => Object.hasOwn(b, key) && a[key] === b[key])
 }
 
 /** How many earlier calls with one reusable token `setDefaultCard` steps over by itself. */
