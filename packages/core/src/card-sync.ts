@@ -657,7 +657,7 @@ const ReconcileOptionsSchema = z
     dryRun: z.boolean().optional(),
     concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
     onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
-    signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+    signal: RetryPolicySchema.shape.signal,
     maxEntries: z.union([z.number().int().min(0), z.literal(Number.POSITIVE_INFINITY)]).optional(),
     onDrift: z.custom<NonNullable<ReconcileOptions['onDrift']>>(isFunction).optional(),
   })

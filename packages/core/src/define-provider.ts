@@ -248,25 +248,17 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!listCards) return unsupported('listCards')
       const validOwner = checkOwner(owner)
       const validOptions = validate(ListOptionsSchema, options, 'list options', name)
-      const page: unknown = await call('listCards', () => listCards(validOwner, validOptions))
+      const answer = await call('listCards', () => listCards(validOwner, validOptions))
       // The page's three fields only, checked: nothing else an adapter put on it comes along.
-      if (
-        typeof page !== 'object' ||
-        page === null ||
-        !Array.isArray((page as Page<unknown>).data) ||
-        typeof (page as Page<unknown>).hasMore !== 'boolean' ||
-        !(
-          (page as Page<unknown>).nextCursor === null ||
-          typeof (page as Page<unknown>).nextCursor === 'string'
-        )
-      ) {
+      const page = PageShapeSchema.safeParse(answer)
+      if (!page.success) {
         throw new ProviderUnavailableError(
           `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
           { provider: name, retryable: false },
         )
       }
-      const { data, hasMore, nextCursor } = page as Page<Card>
-      return { data: data.map((card) => toCard(card, 'listCards')), hasMore, nextCursor }
+      const { data, hasMore, nextCursor } = page.data
+      return { data: data.map((card) => toCard(card as Card, 'listCards')), hasMore, nextCursor }
     },
 
     async updateCard(owner: Owner, cardId: string, patch: unknown): Promise<Card> {
@@ -349,6 +341,13 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
   return Object.freeze(provider) as unknown as CardProvider<C>
 }
+
+/** A page as `listCards` must answer it; its cards are checked one by one after. */
+const PageShapeSchema = z.object({
+  data: z.array(z.unknown()),
+  hasMore: z.boolean(),
+  nextCursor: z.string().nullable(),
+})
 
 /**
  * What an adapter threw that is no `CardportError`, to keep as a `cause`: loggers print a

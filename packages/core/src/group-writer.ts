@@ -61,10 +61,10 @@ interface Pending {
  *
  * A group is written with the oldest `observedAt` of its batches, so that it is never taken
  * for newer than what any of them read; so that no batch is taken for much older than it is
- * either (refused against a state stored after it was read, or stored as of a time before it was
- * read), a group holds batches read within {@link MAX_GROUP_SPREAD_MS} of each other, and a
- * batch read later than that starts the next group. When a grouped write fails, each batch of the group is
- * written again on its own: one owner's bad card, or a store that fails for one owner, fails
+ * either (refused against a state stored after it was read, or stored as of a time before it
+ * was read), a group holds batches read within {@link MAX_GROUP_SPREAD_MS} of each other, and
+ * a batch read later than that starts the next group. When a grouped write fails, each batch
+ * of the group is written again on its own: one owner's bad card, or a store that fails for one owner, fails
  * that owner only, with that owner's error.
  *
  * @internal

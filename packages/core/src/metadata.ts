@@ -110,8 +110,9 @@ const isEnumerable = (object: object, key: PropertyKey) =>
 
 /**
  * Metadata as stored on a card: string keys to non-empty string values, at most 50 keys,
- * keys at most 40 characters without square brackets, values at most 500. A key or a value holding a
- * card number (a Luhn-valid run of 13 to 19 digits, spaces and dashes allowed) is refused.
+ * keys at most 40 characters without square brackets, values at most 500. A key or a value
+ * holding a card number (a Luhn-valid run of 13 to 19 digits, spaces and dashes allowed) is
+ * refused.
  */
 export const MetadataSchema = metadataSchema({
   emptyValues: 'refuse',
@@ -125,8 +126,8 @@ export type Metadata = z.infer<typeof MetadataSchema>
 /**
  * The metadata of a card read from a provider (`CardSchema.metadata`): string keys to non-empty
  * string values, as the provider holds them. Unlike {@link MetadataSchema}, a card number in a
- * key or a value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not apply
- * (they are Stripe's rules for what is sent; a marketplace's `meta` has none): one card's
+ * key or a value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not
+ * apply (they are Stripe's rules for what is sent; a marketplace's `meta` has none): one card's
  * metadata can neither smuggle a card number into the store nor make a whole listing unreadable.
  */
 export const ProviderMetadataSchema = metadataSchema({
@@ -137,7 +138,8 @@ export const ProviderMetadataSchema = metadataSchema({
 
 /**
  * Metadata sent in a create or an update: as {@link MetadataSchema} (a card number in a key or a
- * value is refused), except that an empty value unsets its key (Stripe's rule, applied by every adapter).
+ * value is refused), except that an empty value unsets its key (Stripe's rule, applied by every
+ * adapter).
  */
 export const MetadataPatchSchema = metadataSchema({
   emptyValues: 'allow',

@@ -18,6 +18,7 @@ import {
   type ProviderCapabilities,
   ProviderUnavailableError,
   type RetryPolicy,
+  RetryPolicySchema,
   type ValidCreateCardInput,
   validate,
 } from '@cardport/core'
@@ -362,7 +363,7 @@ const ListOptionsSchema = z.object({
 
 const ListAllOptionsSchema = z.object({
   pageSize: z.number().int().min(1).max(100).default(100),
-  signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
+  signal: RetryPolicySchema.shape.signal,
 })
 
 function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {

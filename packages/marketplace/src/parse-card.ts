@@ -68,7 +68,7 @@ export function toMarketplaceCard(
       { provider: MARKETPLACE_PROVIDER_NAME },
     )
   }
-  const chosen = options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
+  const chosen = chosenIdOf(raw, options)
   const card = mapCard(raw, id, { type: resolved.type, id: resolved.id }, chosen ?? null)
   return chosen === undefined ? markDefaultUnknown(card) : card
 }
@@ -82,8 +82,13 @@ export function toMarketplaceCardToken(
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
   if (!isCardPayload(raw)) return null
-  const chosen = options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
+  const chosen = chosenIdOf(raw, options)
   return mapCard(raw, cardIdOf(raw), accountOf(raw.account ?? raw.account_uri), chosen ?? null)
+}
+
+/** The account's chosen card: the caller's word, else the payload's (undefined: it cannot tell). */
+function chosenIdOf(raw: Record<string, unknown>, options: ParseCardOptions) {
+  return options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
 }
 
 function cardIdOf(raw: Record<string, unknown>): string {

@@ -59,8 +59,8 @@ const GAP = /(?:[\s\p{Pd}+\u200b-\u200d\u2060]|%(?:20|2[dD]|[cC]2%[aA]0|0[9aAdD]
  * Finds card numbers and secrets in `text`:
  * - in every run of digit groups joined by white space (any: no-break spaces, tabs, line breaks)
  *   or dashes (any), also as a URL or a form encodes them (`4242 4242 4242 4242`, `4242-4242…`,
- *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`), every span of whole groups holding 13 to 19 digits that passes the
- *   Luhn check is a card number;
+ *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`), every span of whole
+ *   groups holding 13 to 19 digits that passes the Luhn check is a card number;
  *   random ids (UUID idempotency keys, marketplace request ids) are left out of this scan;
  * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
  */
