@@ -3,7 +3,7 @@ import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import type { Card, Owner } from './card.js'
 import { createCardSync } from './card-sync.js'
-import { InvalidRequestError } from './errors.js'
+import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import { createGroupWriter, MAX_GROUP_SPREAD_MS, type QueuedBatches } from './group-writer.js'
 import { memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
@@ -112,6 +112,142 @@ describe('createGroupWriter', () => {
     expect(await ids(store, 'cus_a')).toEqual(['a1'])
     expect(await ids(store, 'cus_b')).toEqual([])
     expect(await ids(store, 'cus_c')).toEqual(['c1'])
+  })
+})
+
+describe('createGroupWriter after a failed group', () => {
+  it('stops writing batches on their own once two fail alike: a store that fails every write', async () => {
+    const locked = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    const { store, calls } = recordingStore({ fail: locked })
+    const write = createGroupWriter(store)
+    const owners = Array.from({ length: 10 }, (_, i) => `cus_${i}`)
+    const results = await Promise.allSettled(
+      owners.map((owner, i) => write([sampleCard(`${owner}_1`, customer(owner))], i)),
+    )
+    // The group, then two batches on their own: not one more failing write per batch.
+    expect(calls.map((call) => call.ids.length)).toEqual([10, 1, 1])
+    for (const result of results) {
+      expect(result.status).toBe('rejected')
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' })
+    }
+    for (const owner of owners) expect(await ids(store, owner)).toEqual([])
+  })
+
+  it('makes at most four writes of a group into a store that fails each write differently', async () => {
+    const { store, calls } = recordingStore({ fail: (_, call) => new Error(`failure ${call}`) })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+    )
+    expect(calls).toHaveLength(4)
+    expect(results.map((result) => result.status)).toEqual(Array(10).fill('rejected'))
+    // The batches written on their own fail with their own error; the others with the last.
+    const reasons = results.map(
+      (result) => ((result as PromiseRejectedResult).reason as Error).message,
+    )
+    expect(reasons).toEqual(['failure 1', 'failure 2', ...Array(8).fill('failure 3')])
+  })
+
+  it('counts a retryable CardportError of the store as a failure of the whole store', async () => {
+    const { store, calls } = recordingStore({
+      fail: () => new ProviderUnavailableError('the store is unreachable'),
+    })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+    )
+    expect(calls).toHaveLength(3)
+    expect(results.map((result) => result.status)).toEqual(Array(6).fill('rejected'))
+  })
+
+  it("fails only the owner whose batch the store's driver refuses, first, middle or last", async () => {
+    const constraint = () =>
+      Object.assign(new Error('CHECK constraint failed'), { code: 'SQLITE_CONSTRAINT_CHECK' })
+    for (const bad of [0, 2, 4]) {
+      const { store, calls } = recordingStore({
+        fail: (cards) =>
+          cards.some((card) => card.owner.id === `cus_${bad}`) ? constraint() : undefined,
+      })
+      const write = createGroupWriter(store)
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+      )
+      expect(
+        results.map((result) => result.status),
+        `bad ${bad}`,
+      ).toEqual(Array.from({ length: 5 }, (_, i) => (i === bad ? 'rejected' : 'fulfilled')))
+      expect(calls, `bad ${bad}`).toHaveLength(6)
+      for (let i = 0; i < 5; i++) {
+        expect(await ids(store, `cus_${i}`), `bad ${bad}`).toEqual(i === bad ? [] : [`c${i}`])
+      }
+    }
+  })
+
+  it('writes on after two batches fail alike when a batch written between went', async () => {
+    const constraint = () => Object.assign(new Error('constraint'), { code: 'SQLITE_CONSTRAINT' })
+    const bad = new Set(['cus_0', 'cus_2', 'cus_4'])
+    const { store, calls } = recordingStore({
+      fail: (cards) => (cards.some((card) => bad.has(card.owner.id)) ? constraint() : undefined),
+    })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+    )
+    expect(results.map((result) => result.status)).toEqual([
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ])
+    expect(calls).toHaveLength(7)
+  })
+
+  it("keeps writing batches on their own through any number of the store's own refusals", async () => {
+    // A CardportError that is not retryable (validation, a conflict) is about the batch's cards.
+    const refused = new Set(['cus_1', 'cus_2', 'cus_3', 'cus_4'])
+    const { store, calls } = recordingStore({
+      fail: (cards) =>
+        cards.some((card) => refused.has(card.owner.id))
+          ? new InvalidRequestError('Invalid card: last4 must be 4 digits')
+          : undefined,
+    })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+    )
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      ...Array(4).fill('rejected'),
+      'fulfilled',
+    ])
+    expect(calls).toHaveLength(7)
+    expect(await ids(store, 'cus_5')).toEqual(['c5'])
+  })
+
+  it('writes each batch at most once when the store fails part-way through the batches', async () => {
+    // The group fails for one bad batch; the store goes down after the first batch on its own.
+    const locked = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    const { store, calls } = recordingStore({
+      fail: (_, call) =>
+        call === 0 ? new RangeError('bad card') : call >= 2 ? locked() : undefined,
+    })
+    const write = createGroupWriter(store)
+    const results = await Promise.allSettled(
+      Array.from({ length: 6 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+    )
+    expect(calls.map((call) => call.ids)).toEqual([
+      ['c0', 'c1', 'c2', 'c3', 'c4', 'c5'],
+      ['c0'],
+      ['c1'],
+      ['c2'],
+    ])
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      ...Array(5).fill('rejected'),
+    ])
+    expect(await ids(store, 'cus_0')).toEqual(['c0'])
   })
 })
 
@@ -371,10 +507,16 @@ interface Call {
  * A memory store that records each upsertMany (its card ids and observedAt); `hold` makes the
  * first write wait for `release()`, `delay` makes every write take that many milliseconds,
  * `refuse` fails any batch holding that card id, `refuseOwner` any batch holding a card of that
- * owner.
+ * owner, and `fail` any write it returns an error for (given the cards and the call's index).
  */
 function recordingStore(
-  options: { hold?: boolean; delay?: number; refuse?: string; refuseOwner?: string } = {},
+  options: {
+    hold?: boolean
+    delay?: number
+    refuse?: string
+    refuseOwner?: string
+    fail?: (cards: readonly Card[], call: number) => unknown
+  } = {},
 ): {
   store: CardStore
   calls: Call[]
@@ -398,6 +540,8 @@ function recordingStore(
       if (cards.some((each) => each.owner.id === options.refuseOwner)) {
         throw new RangeError('refused owner')
       }
+      const failure = options.fail?.(cards, calls.length - 1)
+      if (failure !== undefined) throw failure
       return inner.upsertMany(cards, writeOptions)
     },
   }

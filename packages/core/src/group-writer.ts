@@ -1,4 +1,5 @@
 import type { Card } from './card.js'
+import { isCardportError } from './errors.js'
 import type { CardStore } from './store.js'
 
 /** Hands owners' batches to one store write; see {@link createGroupWriter}. */
@@ -42,6 +43,14 @@ const MAX_GROUP_CARDS = 1000
  */
 export const MAX_GROUP_SPREAD_MS = 100
 
+/**
+ * Most failures of batches written on their own after a failed group, with no successful write
+ * between, before the writer stops (see {@link createGroupWriter}): two failures of the same
+ * kind stop it sooner. A bound whatever the errors say, for a driver whose message changes at
+ * every attempt.
+ */
+const MAX_FAILURE_STREAK = 3
+
 interface Pending {
   cards: readonly Card[]
   observedAt: number
@@ -63,9 +72,29 @@ interface Pending {
  * for newer than what any of them read; so that no batch is taken for much older than it is
  * either (refused against a state stored after it was read, or stored as of a time before it
  * was read), a group holds batches read within {@link MAX_GROUP_SPREAD_MS} of each other, and
- * a batch read later than that starts the next group. When a grouped write fails, each batch
- * of the group is written again on its own: one owner's bad card, or a store that fails for one owner, fails
- * that owner only, with that owner's error.
+ * a batch read later than that starts the next group.
+ *
+ * When a grouped write fails, the batches of the group are written again one by one, each on
+ * its own: one owner's bad card, or a store that fails for one owner, fails that owner only,
+ * with that owner's error, and the others are written. A store that fails every write (a
+ * SQLite file locked by another process, where better-sqlite3 blocks the event loop for its
+ * busy timeout at each attempt; a lost database connection) would fail each of those writes
+ * too, so the writes stop once the store looks down: after two failures of the same kind
+ * (see {@link sameKind}) with no successful write between, or after
+ * {@link MAX_FAILURE_STREAK} failures whatever their kinds. The batches not written yet are
+ * rejected with the last error, unwritten. A failed group thus costs at most
+ * `1 + MAX_FAILURE_STREAK` writes, 3 when the store keeps failing alike, however many owners it
+ * holds.
+ *
+ * Core cannot tell a store-wide error from a batch's own: a store's driver errors pass through
+ * as raised. Its own refusals can: a `CardportError` that is not retryable (invalid input, a
+ * conflict) is about the cards it was given, so it never counts towards stopping, and each
+ * batch is still tried. Every other error counts: a driver's, or a retryable `CardportError` (a
+ * store that reports its outage as one). The price: when two batches written one after the
+ * other both fail with the same kind of driver error for their own cards (two owners' cards
+ * breaking the same constraint), the batches after them are rejected with that error
+ * unwritten, and reconcile lists their owners as failed for this run; the next run writes
+ * them. One such batch, wherever it stands in the group, never stops the others.
  *
  * @internal
  */
@@ -95,10 +124,32 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
         { observedAt: Math.min(...group.map((batch) => batch.observedAt)) },
       )
     } catch {
-      for (const batch of group) await writeOne(batch)
-      return
+      return writeApart(group)
     }
     for (const batch of group) batch.resolve()
+  }
+
+  /** The batches of a failed group, one by one, until the store looks down. */
+  const writeApart = async (group: Pending[]) => {
+    // The failures that may be the store's since the last write that went through.
+    let streak = 0
+    let last: unknown
+    for (const [index, batch] of group.entries()) {
+      try {
+        await store.upsertMany(batch.cards, { observedAt: batch.observedAt })
+        batch.resolve()
+        streak = 0
+      } catch (error) {
+        batch.reject(error)
+        if (isCardportError(error) && !error.retryable) continue
+        const looksDown = streak > 0 && sameKind(error, last)
+        streak++
+        last = error
+        if (!looksDown && streak < MAX_FAILURE_STREAK) continue
+        for (const rest of group.slice(index + 1)) rest.reject(error)
+        return
+      }
+    }
   }
 
   /**
@@ -154,4 +205,25 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
       ask()
     })
   return Object.assign(write, { nudge: ask })
+}
+
+/**
+ * Whether two errors of a store are of the same kind: the same `code` when either has one
+ * (better-sqlite3's `SQLITE_BUSY`, pg's SQLSTATE, Node's `ECONNRESET`, a CardportError's code),
+ * else the same constructor and message. A thrown value that is not an Error compares as such.
+ */
+function sameKind(a: unknown, b: unknown): boolean {
+  const codeA = codeOf(a)
+  const codeB = codeOf(b)
+  if (codeA !== undefined || codeB !== undefined) return codeA === codeB
+  if (a instanceof Error && b instanceof Error) {
+    return a.constructor === b.constructor && a.message === b.message
+  }
+  return Object.is(a, b)
+}
+
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null
+    ? (error as { code?: unknown }).code
+    : undefined
 }

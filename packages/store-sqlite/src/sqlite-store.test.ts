@@ -400,6 +400,60 @@ describe('sqliteStore: scoping, ordering and versions', () => {
   })
 })
 
+describe('sqliteStore: reconcile into a file another connection holds locked', () => {
+  it('stops writing after a few busy timeouts, not one more per owner of the group', async () => {
+    const filename = join(dir, 'locked.db')
+    // A short busy timeout: every write waits this long, the event loop blocked, then fails.
+    const db = new Database(filename, { timeout: 25 })
+    const locker = new Database(filename)
+    try {
+      const inner = sqliteStore({ database: db })
+      const writes: number[] = []
+      const store: CardStore = {
+        ...inner,
+        upsertMany(cards, options) {
+          writes.push(cards.length)
+          return inner.upsertMany(cards, options)
+        },
+      }
+      const provider = memoryProvider()
+      const owners = Array.from(
+        { length: 30 },
+        (_, i): Owner => ({ type: 'customer', id: `cus_${i}` }),
+      )
+      for (const owner of owners) await provider.createCard(owner, { source: 'tok_visa' })
+      // Another process writes: it holds the file's write lock for the whole run.
+      locker.exec('BEGIN IMMEDIATE')
+      const report = await createCardSync({ provider, store }).reconcile(owners, {
+        concurrency: 8,
+      })
+      locker.exec('ROLLBACK')
+
+      expect(report.failed.map((failure) => failure.owner)).toEqual(expect.arrayContaining(owners))
+      expect(report.failed).toHaveLength(30)
+      for (const failure of report.failed) {
+        expect(failure).toMatchObject({
+          code: 'provider_unavailable',
+          message: 'database is locked',
+        })
+      }
+      // Each group: its write, and two of its owners' on their own before the writer stops.
+      const groups = writes.filter((cards) => cards > 1).length
+      expect(groups).toBeGreaterThan(0)
+      expect(writes.length).toBeLessThanOrEqual(3 * groups)
+      expect(writes.length).toBeLessThan(owners.length)
+
+      // Once the lock is gone, a reconcile writes every owner.
+      const again = await createCardSync({ provider, store }).reconcile(owners)
+      expect(again.failed).toEqual([])
+      expect(again.counts.added).toBe(30)
+    } finally {
+      locker.close()
+      db.close()
+    }
+  })
+})
+
 // --- helpers ---
 
 describe('sqliteStore: a file it cannot open', () => {
