@@ -133,6 +133,34 @@ describe('createGroupWriter after a failed group', () => {
     for (const owner of owners) expect(await ids(store, owner)).toEqual([])
   })
 
+  it('writes the next group of a store that stays down once, and apart again after a write went', async () => {
+    const locked = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    let isDown = true
+    const { store, calls } = recordingStore({ fail: () => (isDown ? locked() : undefined) })
+    const write = createGroupWriter(store)
+    const group = (from: number) =>
+      Promise.allSettled(
+        Array.from({ length: 5 }, (_, i) =>
+          write([sampleCard(`c${from + i}`, customer(`cus_${from + i}`))], from + i),
+        ),
+      )
+    const first = await group(0)
+    const second = await group(10)
+    expect(calls.map((call) => call.ids.length)).toEqual([5, 1, 1, 5])
+    for (const result of [...first, ...second]) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' })
+    }
+    isDown = false
+    await group(20)
+    expect(await ids(store, 'cus_24')).toEqual(['c24'])
+    // A write went through: a group failing alike is written apart again, as the first was.
+    calls.length = 0
+    isDown = true
+    const fourth = await group(30)
+    expect(calls.map((call) => call.ids.length)).toEqual([5, 1, 1])
+    expect(fourth.map((result) => result.status)).toEqual(Array(5).fill('rejected'))
+  })
+
   it('makes at most four writes of a group into a store that fails each write differently', async () => {
     const { store, calls } = recordingStore({ fail: (_, call) => new Error(`failure ${call}`) })
     const write = createGroupWriter(store)

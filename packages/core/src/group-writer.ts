@@ -84,7 +84,9 @@ interface Pending {
  * {@link MAX_FAILURE_STREAK} failures whatever their kinds. The batches not written yet are
  * rejected with the last error, unwritten. A failed group thus costs at most
  * `1 + MAX_FAILURE_STREAK` writes, 3 when the store keeps failing alike, however many owners it
- * holds.
+ * holds. Until a write goes through again, the next group that fails with the same kind of error
+ * is not written apart at all: its batches are rejected with its error, so that a store that
+ * stays down costs one write a group.
  *
  * Core cannot tell a store-wide error from a batch's own: a store's driver errors pass through
  * as raised. Its own refusals can: a `CardportError` that is not retryable (invalid input, a
@@ -106,10 +108,16 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
   /** Groups being written: each `drain` in flight writes one at a time. */
   let drains = 0
   let asking = false
+  /**
+   * The error that made the store look down, until a write goes through: a group that then
+   * fails alike is not written apart, one failing write instead of three.
+   */
+  let down: unknown
 
   const writeOne = async (batch: Pending) => {
     try {
       await store.upsertMany(batch.cards, { observedAt: batch.observedAt })
+      down = undefined
       batch.resolve()
     } catch (error) {
       batch.reject(error)
@@ -123,9 +131,12 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
         group.flatMap((batch) => batch.cards),
         { observedAt: Math.min(...group.map((batch) => batch.observedAt)) },
       )
-    } catch {
-      return writeApart(group)
+    } catch (error) {
+      if (down === undefined || !sameKind(error, down)) return writeApart(group)
+      for (const batch of group) batch.reject(error)
+      return
     }
+    down = undefined
     for (const batch of group) batch.resolve()
   }
 
@@ -139,6 +150,7 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
         await store.upsertMany(batch.cards, { observedAt: batch.observedAt })
         batch.resolve()
         streak = 0
+        down = undefined
       } catch (error) {
         batch.reject(error)
         if (isCardportError(error) && !error.retryable) continue
@@ -146,6 +158,7 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
         streak++
         last = error
         if (!looksDown && streak < MAX_FAILURE_STREAK) continue
+        down = error
         for (const rest of group.slice(index + 1)) rest.reject(error)
         return
       }
