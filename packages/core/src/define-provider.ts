@@ -38,18 +38,39 @@ import { validate } from './validate.js'
  * adapter never repeats those checks. Every operation whose capability is `true` must be given.
  */
 export interface CardProviderPrimitives {
+  /**
+   * Adds a card from a token, a tokenized card's id or (with `capabilities.cardDetails`) raw
+   * details, already checked. Send `idempotencyKey` with the request: it is the caller's key or
+   * a fresh one, and a retry of the same call reuses it, so that no card is made twice.
+   */
   createCard?(
     owner: Owner,
     input: ValidCreateCardInput,
     context: { idempotencyKey: string },
   ): Promise<Card>
+  /**
+   * One card of the owner. A card another owner holds is not found: raise `cardNotFound`, as
+   * for an unknown id, so that one owner never reads another's card by its id.
+   */
   getCard?(owner: Owner, cardId: string): Promise<Card>
+  /**
+   * One page of the owner's cards, `limit` (1 to 100, already checked) at most, from `cursor`,
+   * which is the `nextCursor` this primitive returned for the previous page. Leave out what is
+   * not a card (bank accounts, other sources) rather than fail the page.
+   */
   listCards?(owner: Owner, options: { limit: number; cursor?: string }): Promise<Page<Card>>
+  /** Applies a checked patch that holds only the fields `capabilities.updatableFields` lists. */
   updateCard?(owner: Owner, cardId: string, patch: CardUpdate): Promise<Card>
+  /** Deletes the card; the provider's own default policy picks the next default. */
   deleteCard?(owner: Owner, cardId: string): Promise<void>
+  /** Makes the card the owner's default (for external accounts: for its currency). */
   setDefaultCard?(owner: Owner, cardId: string): Promise<Card>
   /** Optional: when absent, the default is found by paging through `listCards`. */
   getDefaultCard?(owner: Owner): Promise<Card | null>
+  /**
+   * Marks the card `invalid` for good, for providers that retire cards instead of deleting them
+   * (the marketplace); returns the card as it now stands.
+   */
   invalidateCard?(owner: Owner, cardId: string): Promise<Card>
   /**
    * Maps a raw payload to the Card shape, or returns null for what is not a card. A payload

@@ -34,8 +34,11 @@ export const RetryPolicySchema = z.object({
   retries: z.number().int().min(0).max(100).optional(),
   baseDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   maxDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** A function, {@link RetryPolicy.shouldRetry}. */
   shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
+  /** A function, {@link RetryPolicy.sleep}. */
   sleep: z.custom<NonNullable<RetryPolicy['sleep']>>(isFunction).optional(),
+  /** A function, {@link RetryPolicy.random}. */
   random: z.custom<NonNullable<RetryPolicy['random']>>(isFunction).optional(),
   signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
 })

@@ -14,6 +14,10 @@ import {
  * package's declarations do not pin one undici version.
  */
 export interface MarketplaceDispatcher {
+  /**
+   * undici's `Dispatcher.dispatch`, through which every request of the provider goes. Its
+   * parameters are left open so that a Dispatcher of any undici version fits.
+   */
   dispatch(...args: never[]): unknown
 }
 

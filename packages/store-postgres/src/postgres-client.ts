@@ -13,6 +13,7 @@ export interface PostgresQueryResult {
  * neither `pg` nor PGlite.
  */
 export interface PostgresQueryable {
+  /** Runs one statement with `params` bound to `$1`, `$2` …, so that no value goes into SQL. */
   query(text: string, params?: unknown[]): Promise<PostgresQueryResult>
 }
 
@@ -28,6 +29,7 @@ export interface PostgresPoolClient extends PostgresQueryable {
  * own `query()` may run each statement on a different connection, so it cannot hold one.
  */
 export interface PostgresPool extends PostgresQueryable {
+  /** Checks out one connection, for a transaction that must run on it from start to end. */
   connect(): Promise<PostgresPoolClient>
 }
 
@@ -36,6 +38,10 @@ export interface PostgresPool extends PostgresQueryable {
  * connection and runs its transactions one at a time. The callback must use only `tx`.
  */
 export interface PostgresTransactional extends PostgresQueryable {
+  /**
+   * Runs `callback` in one transaction: committed when it resolves, rolled back when it
+   * throws.
+   */
   transaction<T>(callback: (tx: PostgresQueryable) => Promise<T>): Promise<T>
 }
 

@@ -3,8 +3,11 @@
  * structurally so that the declaration files do not pull in `@types/better-sqlite3`.
  */
 export interface SqliteStatement {
+  /** Runs a statement that writes; `changes` says how many rows it touched. */
   run(...params: unknown[]): { changes: number }
+  /** The first row the statement reads, or `undefined` when there is none. */
   get(...params: unknown[]): unknown
+  /** Every row the statement reads. */
   all(...params: unknown[]): unknown[]
   /** Whether integers come back as BigInts (`true`) or numbers, whatever the database's default. */
   safeIntegers(toggle?: boolean): SqliteStatement
@@ -28,10 +31,15 @@ export interface SqliteDatabase {
   readonly open: boolean
   /** Whether the database lives in memory (`:memory:` or an empty file name). */
   readonly memory: boolean
+  /** Compiles one statement, once, for the store to run many times. */
   prepare(source: string): SqliteStatement
+  /** Runs SQL without parameters, several statements at once: the migrations. */
   exec(source: string): unknown
+  /** Runs a PRAGMA: `journal_mode = WAL`, for a database in a file. */
   pragma(source: string, options?: { simple?: boolean }): unknown
+  /** Wraps `fn` so that each call runs in one transaction, which is how a default switches. */
   // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 declares transactions over any[]
   transaction(fn: (...args: any[]) => unknown): SqliteTransaction
+  /** Closes the connection; the store only closes a database it opened itself. */
   close(): unknown
 }

@@ -7,54 +7,71 @@ import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
  * SDK's types. Parameters and results are plain JSON objects.
  */
 export interface StripeClient {
+  /** `stripe.customers`: a customer's cards are its sources. */
   customers: {
+    /** `GET /v1/customers/:id`: the default source, and with `expand`, the first sources. */
     retrieve(id: string, params?: StripeParams, options?: StripeRequestOptions): Promise<unknown>
+    /** `POST /v1/customers/:id`: the adapter sets `default_source` with it. */
     update(id: string, params?: StripeParams, options?: StripeRequestOptions): Promise<unknown>
+    /** `POST /v1/customers/:id/sources`: adds a card, with the call's idempotency key. */
     createSource(id: string, params: StripeParams, options?: StripeRequestOptions): Promise<unknown>
+    /** `GET /v1/customers/:customerId/sources/:id`. */
     retrieveSource(
       customerId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `POST /v1/customers/:customerId/sources/:id`: address, expiry, name, metadata. */
     updateSource(
       customerId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `DELETE /v1/customers/:customerId/sources/:id`. */
     deleteSource(
       customerId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `GET /v1/customers/:id/sources`, asked with `object: 'card'` for cards only. */
     listSources(id: string, params?: StripeParams, options?: StripeRequestOptions): Promise<unknown>
   }
+  /** `stripe.accounts`: a Connect account's cards are its external accounts. */
   accounts: {
+    /** `POST /v1/accounts/:id/external_accounts`: adds a card, with the call's idempotency key. */
     createExternalAccount(
       id: string,
       params: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `GET /v1/accounts/:accountId/external_accounts/:id`. */
     retrieveExternalAccount(
       accountId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /**
+     * `POST /v1/accounts/:accountId/external_accounts/:id`: the card's fields, or
+     * `default_for_currency` to make it the default for its currency.
+     */
     updateExternalAccount(
       accountId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `DELETE /v1/accounts/:accountId/external_accounts/:id`. */
     deleteExternalAccount(
       accountId: string,
       id: string,
       params?: StripeParams,
       options?: StripeRequestOptions,
     ): Promise<unknown>
+    /** `GET /v1/accounts/:id/external_accounts`, asked with `object: 'card'` for cards only. */
     listExternalAccounts(
       id: string,
       params?: StripeParams,

@@ -55,6 +55,11 @@ export class StripeWebhookError extends CardportError {
  * `StripeClient`.
  */
 export interface StripeWebhookVerifier {
+  /**
+   * Checks the signature against one secret and parses the body; throws the SDK's signature
+   * error on a mismatch or a timestamp older than `tolerance` seconds. `receivedAt` (ms) is
+   * passed so that the signature's age is measured with the handler's clock, not the SDK's.
+   */
   constructEventAsync(
     payload: string | Uint8Array,
     header: string,

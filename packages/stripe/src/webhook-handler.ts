@@ -58,7 +58,9 @@ export interface StripeWebhookResult {
  * `Set<string>` fits; so does a wrapper over Redis or a table with a TTL, for several processes.
  */
 export interface SeenEventIds {
+  /** Whether the event was handled before: then the delivery is answered `duplicate`. */
   has(eventId: string): boolean | Promise<boolean>
+  /** Records an event once it has been applied (never before: a failed one is retried). */
   add(eventId: string): unknown
 }
 

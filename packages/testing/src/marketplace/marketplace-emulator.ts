@@ -104,9 +104,11 @@ export interface MarketplaceEmulatorState {
   marketplaces(): MarketplaceInfo[]
   /** A marketplace's accounts (default the test one), oldest first. */
   accounts(marketplaceId?: string): MarketplaceAccountView[]
+  /** An account by id, on whichever marketplace holds it. */
   account(id: string): MarketplaceAccountView | undefined
   /** A marketplace's cards (default the test one), associated or not, oldest first. */
   cards(marketplaceId?: string): MarketplaceCardView[]
+  /** A card by id, on whichever marketplace tokenized it, associated or not. */
   card(id: string): MarketplaceCardView | undefined
   /** An account's cards in the order they were associated. */
   accountCards(accountId: string): MarketplaceCardView[]

@@ -127,12 +127,15 @@ export interface StripeEmulatorSeed {
 export interface StripeEmulatorState {
   /** Live (not deleted) customers, oldest first. */
   customers(): StripeCustomer[]
+  /** A live customer by id; `undefined` once deleted, as for an id never seen. */
   customer(id: string): StripeCustomer | undefined
   /** A customer's sources or an account's external accounts, newest first. */
   sources(ownerId: string): StripeSource[]
   /** A card or bank account by id, whoever holds it. */
   source(id: string): StripeSource | undefined
+  /** Live Connect accounts, oldest first. */
   accounts(): StripeAccount[]
+  /** A live Connect account by id. */
   account(id: string): StripeAccount | undefined
   /** Tokens created with `POST /v1/tokens`. */
   tokens(): StripeToken[]

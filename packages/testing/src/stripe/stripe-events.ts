@@ -61,7 +61,10 @@ export type StripeWebhookTarget =
   | string
   | URL
   | ((rawBody: string, signature: string) => unknown)
-  | { handle(rawBody: string, signature: string): unknown }
+  | {
+      /** Takes the raw body and its `Stripe-Signature` header, as a webhook route would. */
+      handle(rawBody: string, signature: string): unknown
+    }
 
 /** How {@link deliverStripeEvents} delivers. */
 export interface StripeDeliveryOptions {
