@@ -4,6 +4,7 @@ import qs from 'qs'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
+import { runRecorded } from '../recorded-run.js'
 import {
   authenticationRequired,
   faultError,
@@ -189,24 +190,17 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
       }
       log.push(record)
       const headers = { 'X-Request-Id': requestId }
-      const answer = await faults.run(
+      return runRecorded(
+        faults,
         {
           route,
           target: `${method} ${url.pathname}`,
           errorResponse: (status, extra) =>
             errorResponse(method, faultError(status), requestId, { ...headers, ...extra }),
         },
-        async () => {
-          const committed = await serve(resource, request, url, params, requestId, headers)
-          // Kept when the connection then drops: the status the client never saw.
-          record.status = committed.status
-          return committed
-        },
+        record,
+        () => serve(resource, request, url, params, requestId, headers),
       )
-      // Whatever answered (the emulator, an injected status or body); a drop keeps what the
-      // commit recorded, or 0 when it dropped before the commit.
-      if (answer.type !== 'error') record.status = answer.status
-      return answer
     }
   }
 

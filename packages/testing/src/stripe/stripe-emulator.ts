@@ -2,6 +2,7 @@ import { type HttpHandler, HttpResponse, http } from 'msw'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
+import { runRecorded } from '../recorded-run.js'
 import { parseStripeForm } from './form.js'
 import { checkStripeRequest } from './openapi-check.js'
 import {
@@ -209,24 +210,17 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         'Stripe-Version': STRIPE_EMULATOR_API_VERSION,
       }
       if (record.idempotencyKey !== null) baseHeaders['Idempotency-Key'] = record.idempotencyKey
-      const answer = await faults.run(
+      return runRecorded(
+        faults,
         {
           route: route.name,
           target,
           errorResponse: (status, headers) =>
             errorResponse(faultError(status), { ...baseHeaders, ...headers }, now()),
         },
-        async () => {
-          const committed = await serve(route, request, url, params, baseHeaders, record)
-          // Kept when the connection then drops: the status the client never saw.
-          record.status = committed.status
-          return committed
-        },
+        record,
+        () => serve(route, request, url, params, baseHeaders, record),
       )
-      // Whatever answered (the emulator, an injected status or body); a drop keeps what the
-      // commit recorded, or 0 when it dropped before the commit.
-      if (answer.type !== 'error') record.status = answer.status
-      return answer
     }
   }
 
