@@ -20,6 +20,8 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+const TOO_FAR = 'the expiry is more than 50 years ahead: check the year'
+
 const valid: CardDetailsInput = {
   number: '4242 4242 4242 4242',
   expMonth: 12,
@@ -113,6 +115,24 @@ describe('CardDetailsSchema', () => {
       { path: ['expYear'], message: 'the card has expired' },
     ])
     expect(CardDetailsSchema.safeParse({ ...valid, expMonth: 6, expYear: 2025 }).success).toBe(true)
+  })
+
+  it('refuses an expiry more than 50 years ahead as too far ahead, not as expired', () => {
+    // 2075 is the last year accepted on 15 June 2025 (Stripe's limit too).
+    expect(CardDetailsSchema.safeParse({ ...valid, expMonth: 12, expYear: 2075 }).success).toBe(
+      true,
+    )
+    for (const expYear of [2076, 2099, 9999]) {
+      expect(issuesOf({ ...valid, expMonth: 1, expYear })).toEqual([
+        { path: ['expYear'], message: TOO_FAR },
+      ])
+    }
+    const error = errorOf(() =>
+      validate(CreateCardInputSchema, { source: { ...valid, expYear: 2076 } }, 'card input'),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe(`Invalid card input: source.expYear: ${TOO_FAR}`)
+    expect(error.message).not.toContain('expired')
   })
 
   it('refuses months outside 1–12 and years before 2000, each reported once', () => {
@@ -240,6 +260,20 @@ describe('CardUpdateSchema', () => {
     })
     // Half of it: the provider judges it with the card's other half.
     expect(CardUpdateSchema.parse({ expYear: 2001 })).toEqual({ expYear: 2001 })
+  })
+
+  it('refuses an expiry year more than 50 years ahead as too far ahead, whole or alone', () => {
+    for (const patch of [{ expMonth: 1, expYear: 2076 }, { expYear: 2076 }, { expYear: 9999 }]) {
+      const error = errorOf(() => validate(CardUpdateSchema, patch, 'card update'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues).toEqual([{ path: ['expYear'], message: TOO_FAR }])
+    }
+    // No month makes a year that far ahead right, so the year alone is judged here.
+    expect(CardUpdateSchema.parse({ expYear: 2075 })).toEqual({ expYear: 2075 })
+    expect(CardUpdateSchema.parse({ expMonth: 12, expYear: 2075 })).toEqual({
+      expMonth: 12,
+      expYear: 2075,
+    })
   })
 
   it('drops fields an update cannot change', () => {

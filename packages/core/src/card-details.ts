@@ -6,16 +6,18 @@ import { MetadataPatchSchema } from './metadata.js'
 
 /**
  * Whether a card expiring at the end of `month`/`year` is still usable at `now`. A card is
- * valid through the last day of its expiry month. Two-digit years are read as 20xx.
+ * valid through the last day of its expiry month. Two-digit years are read as 20xx. A year more
+ * than 50 years ahead is not valid either: such a card has not expired, but no issuer makes one
+ * (Stripe refuses it), so the year is mistyped. `CardDetailsSchema` and `CardUpdateSchema` say
+ * which of the two is wrong.
  */
 export function isExpiryValid(month: number, year: number, now: Date = new Date()): boolean {
   if (!Number.isInteger(month) || month < 1 || month > 12 || !Number.isInteger(year)) return false
-  const fullYear = year < 100 ? 2000 + year : year
-  const currentYear = now.getUTCFullYear()
-  const currentMonth = now.getUTCMonth() + 1
-  if (fullYear > currentYear + 50) return false
-  return fullYear > currentYear || (fullYear === currentYear && month >= currentMonth)
+  return expiryProblem(month, year, now) === undefined
 }
+
+/** How many years ahead an expiry may be (Stripe's limit): 2075 is the last year in 2025. */
+const MAX_EXPIRY_YEARS_AHEAD = 50
 
 const CardNumberSchema = z
   .string()
@@ -56,9 +58,8 @@ export const CardDetailsSchema = z
     // so that month 13 is not also reported as "expired", nor a 2-digit CVC as the wrong length.
     const { expMonth, expYear } = details
     const expiryInRange = expMonth >= 1 && expMonth <= 12 && expYear >= 2000 && expYear <= 9999
-    if (expiryInRange && !isExpiryValid(expMonth, expYear)) {
-      context.addIssue({ code: 'custom', path: ['expYear'], message: 'the card has expired' })
-    }
+    const problem = expiryInRange ? expiryProblem(expMonth, expYear) : undefined
+    if (problem) context.addIssue({ code: 'custom', path: ['expYear'], message: problem })
     if (details.cvc !== undefined && /^\d{3,4}$/.test(details.cvc)) {
       const expected = brandFromNumber(details.number) === 'amex' ? 4 : 3
       if (details.cvc.length !== expected) {
@@ -122,11 +123,14 @@ export const CardUpdateSchema = z
   })
   .superRefine(({ expMonth, expYear }, context) => {
     // With both, an expiry in the past is refused here, as at creation (Stripe refuses it too);
-    // with one, the provider judges it against the card's other half.
-    const inRange = expMonth! >= 1 && expMonth! <= 12 && expYear! >= 2000 && expYear! <= 9999
-    if (inRange && !isExpiryValid(expMonth!, expYear!)) {
-      context.addIssue({ code: 'custom', path: ['expYear'], message: 'the card has expired' })
-    }
+    // with the month alone, the provider judges it against the card's year. A year too far
+    // ahead is wrong whatever the month: it is refused alone too.
+    const yearInRange = expYear !== undefined && expYear >= 2000 && expYear <= 9999
+    const monthInRange = expMonth !== undefined && expMonth >= 1 && expMonth <= 12
+    let problem: string | undefined
+    if (yearInRange && monthInRange) problem = expiryProblem(expMonth, expYear)
+    else if (yearInRange && expMonth === undefined) problem = yearProblem(expYear)
+    if (problem) context.addIssue({ code: 'custom', path: ['expYear'], message: problem })
   })
 
 /** A card update: any of address, expiry, name and metadata (`''` unsets a metadata key). */
@@ -169,4 +173,24 @@ interface UpdateKeysOf {
  */
 export type CardUpdateFor<F extends UpdatableField> = Pick<CardUpdate, UpdateKeysOf[F]> & {
   readonly [Key in Exclude<keyof CardUpdate, UpdateKeysOf[F]>]?: undefined
+}
+
+const EXPIRED = 'the card has expired'
+const TOO_FAR_AHEAD = `the expiry is more than ${MAX_EXPIRY_YEARS_AHEAD} years ahead: check the year`
+
+/**
+ * What is wrong with an expiry (a month 1–12, a year; two digits are 20xx) at `now`: it has
+ * passed, or its year is too far ahead; undefined when it is fine.
+ */
+function expiryProblem(month: number, year: number, now: Date = new Date()): string | undefined {
+  const fullYear = year < 100 ? 2000 + year : year
+  const currentYear = now.getUTCFullYear()
+  if (fullYear > currentYear + MAX_EXPIRY_YEARS_AHEAD) return TOO_FAR_AHEAD
+  if (fullYear > currentYear) return undefined
+  return fullYear === currentYear && month >= now.getUTCMonth() + 1 ? undefined : EXPIRED
+}
+
+/** What is wrong with an expiry year whatever its month: only a year too far ahead. */
+function yearProblem(year: number, now: Date = new Date()): string | undefined {
+  return year > now.getUTCFullYear() + MAX_EXPIRY_YEARS_AHEAD ? TOO_FAR_AHEAD : undefined
 }

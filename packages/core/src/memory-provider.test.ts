@@ -320,6 +320,24 @@ describe('memoryProvider: updates, invalidation and reset', () => {
     expect([updated.expMonth, updated.expYear]).toEqual([card.expMonth, card.expYear])
   })
 
+  it('refuses an expiry more than 50 years ahead as too far ahead, at creation and update', async () => {
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const tooFar = new Date().getUTCFullYear() + 51
+    const details = { number: '4242424242424242', expMonth: 1, expYear: tooFar }
+    const refusals = [
+      await rejection(provider.createCard(customer, { source: details })),
+      await rejection(provider.updateCard(customer, card.id, { expMonth: 1, expYear: tooFar })),
+      await rejection(provider.updateCard(customer, card.id, { expYear: tooFar })),
+    ]
+    for (const error of refusals) {
+      expect(error).toMatchObject({ code: 'invalid_request', provider: 'memory' })
+      expect(error.message).toContain('the expiry is more than 50 years ahead: check the year')
+      expect(error.message).not.toContain('expired')
+    }
+    expect(await provider.getCard(customer, card.id)).toEqual(card)
+    expect((await provider.listCards(customer)).data).toHaveLength(1)
+  })
+
   it('answers card_not_found for an update of an unknown card', async () => {
     const error = await rejection(provider.updateCard(customer, 'card_x', { holderName: 'A' }))
     expect(error.code).toBe('card_not_found')
