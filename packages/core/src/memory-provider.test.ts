@@ -338,6 +338,34 @@ describe('memoryProvider: updates, invalidation and reset', () => {
     expect((await provider.listCards(customer)).data).toHaveLength(1)
   })
 
+  it('refuses, as Stripe does, a metadata update that would leave more than 50 keys, changing nothing', async () => {
+    const keys = (prefix: string, count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+    const card = await provider.createCard(customer, {
+      source: 'tok_visa',
+      metadata: keys('a', 30),
+    })
+    // Each patch is within the limits alone: only the card's metadata after it is not.
+    const error = await rejection(
+      provider.updateCard(customer, card.id, { holderName: 'Ada', metadata: keys('b', 21) }),
+    )
+    expect(error).toMatchObject({
+      code: 'invalid_request',
+      provider: 'memory',
+      status: 400,
+      details: { param: 'metadata' },
+    })
+    expect(error.message).toContain('at most 50 metadata keys')
+    expect(await provider.getCard(customer, card.id)).toEqual(card)
+    // Exactly 50 after the update, or fewer with keys unset in the same patch: accepted.
+    const fifty = await provider.updateCard(customer, card.id, { metadata: keys('b', 20) })
+    expect(Object.keys(fifty.metadata)).toHaveLength(50)
+    const swapped = await provider.updateCard(customer, card.id, {
+      metadata: { ...keys('c', 2), a0: '', a1: '' },
+    })
+    expect(Object.keys(swapped.metadata)).toHaveLength(50)
+  })
+
   it('answers card_not_found for an update of an unknown card', async () => {
     const error = await rejection(provider.updateCard(customer, 'card_x', { holderName: 'A' }))
     expect(error.code).toBe('card_not_found')

@@ -9,7 +9,7 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
 } from './errors.js'
-import { applyMetadataPatch } from './metadata.js'
+import { applyMetadataPatch, METADATA_LIMITS } from './metadata.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider } from './provider.js'
 
@@ -68,7 +68,9 @@ interface OwnerState {
  * A card provider with no HTTP at all that follows the rules every provider honours: the first
  * card becomes the default; deleting the default promotes the most recently added remaining
  * card; an account's card that is the default for its currency cannot be deleted; lists page
- * with an opaque cursor; creates replay by idempotency key. Owners exist on first use.
+ * with an opaque cursor; creates replay by idempotency key; an update that would leave a card
+ * more than 50 metadata keys is refused whole, as Stripe refuses it (`invalid_request`, status
+ * 400, `details.param` `'metadata'`). Owners exist on first use.
  *
  * For application tests that do not care about the wire; `@cardport/testing` re-exports it.
  *
@@ -218,15 +220,24 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 
     async updateCard(owner, cardId, patch) {
       const { state, index, card } = find(owner, cardId)
+      const metadata = patch.metadata
+        ? applyMetadataPatch(card.metadata, patch.metadata)
+        : card.metadata
+      // The core checked the patch alone; the limit holds for the card's metadata after it, as
+      // Stripe checks it (and refuses the whole update, so nothing else changes either).
+      if (Object.keys(metadata).length > METADATA_LIMITS.maxKeys) {
+        throw new InvalidRequestError(
+          `Card ${cardId} can hold at most ${METADATA_LIMITS.maxKeys} metadata keys, and this update would leave it with ${Object.keys(metadata).length}: unset keys with '' in the same update, or send fewer`,
+          { provider: name, status: 400, details: { param: 'metadata' } },
+        )
+      }
       const updated: Card = {
         ...card,
         holderName: patch.holderName === undefined ? card.holderName : patch.holderName,
         expMonth: patch.expMonth ?? card.expMonth,
         expYear: patch.expYear ?? card.expYear,
         address: { ...card.address, ...patch.address },
-        metadata: patch.metadata
-          ? applyMetadataPatch(card.metadata, patch.metadata)
-          : card.metadata,
+        metadata,
       }
       state.cards[index] = updated
       return withDefault(owner, state, updated)

@@ -616,6 +616,25 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(error.cause).toMatchObject({ type: 'StripeCardError', code })
     })
 
+    it('a metadata update that would leave the card more than 50 keys is invalid_request, and changes nothing', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      const keys = (prefix: string, count: number) =>
+        Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+      const card = await provider.createCard(owner, { source: 'tok_visa', metadata: keys('a', 30) })
+      const error = await rejection(
+        provider.updateCard(owner, card.id, { holderName: 'Ada', metadata: keys('b', 21) }),
+      )
+      // What memoryProvider() answers too.
+      expect(error).toMatchObject({
+        code: 'invalid_request',
+        provider: 'stripe',
+        status: 400,
+        details: { param: 'metadata' },
+      })
+      expect(await provider.getCard(owner, card.id)).toEqual(card)
+    })
+
     it('an expiry Stripe refuses on update is card_invalid', async () => {
       const provider = target.provider()
       const owner = newCustomer()

@@ -174,6 +174,27 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
     expect(fetched).toMatchObject({ id: second.id, name: 'Jenny Rosen' })
   })
 
+  it("refuses, changing nothing, an update whose metadata merged with the card's passes 50 keys", async () => {
+    const keys = (prefix: string, count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+    const account = emulator.seed.account()
+    emulator.seed.card(account.id)
+    const card = emulator.seed.card(account.id, 'tok_mastercard_debit', { metadata: keys('a', 50) })
+    const before = emulator.state.source(card.id)
+    const error = await rejection(
+      stripe.accounts.updateExternalAccount(account.id, card.id, {
+        default_for_currency: true,
+        metadata: { extra: 'v' },
+      }),
+    )
+    expect(error).toMatchObject({
+      type: 'StripeInvalidRequestError',
+      statusCode: 400,
+      param: 'metadata',
+    })
+    expect(emulator.state.source(card.id)).toEqual(before)
+  })
+
   it('refuses to delete the default for the default currency, then deletes after a switch', async () => {
     const account = emulator.seed.account()
     const first = emulator.seed.card(account.id)

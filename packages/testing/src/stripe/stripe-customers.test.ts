@@ -323,6 +323,32 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     }
     expect(emulator.events.take()).toEqual([])
   })
+
+  it("refuses, changing nothing, an update whose metadata merged with the card's passes 50 keys", async () => {
+    const keys = (prefix: string, count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: keys('a', 30) })
+    const before = emulator.state.source(card.id)
+    const error = await rejection(
+      stripe.customers.updateSource(customer.id, card.id, {
+        name: 'Jenny Rosen',
+        metadata: keys('b', 21),
+      }),
+    )
+    expect(error).toMatchObject({
+      type: 'StripeInvalidRequestError',
+      statusCode: 400,
+      param: 'metadata',
+    })
+    expect(emulator.state.source(card.id)).toEqual(before)
+    // With keys unset in the same update, 50 or fewer after the merge: accepted.
+    const unsetting = (await stripe.customers.updateSource(customer.id, card.id, {
+      metadata: { ...keys('b', 21), a0: '', a1: '' },
+    })) as Stripe.Card
+    expect(Object.keys(unsetting.metadata ?? {})).toHaveLength(49)
+  })
+
   it('switches default_source, and refuses a source the customer does not hold', async () => {
     const customer = emulator.seed.customer()
     const other = emulator.seed.customer()
