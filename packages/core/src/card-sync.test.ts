@@ -368,6 +368,55 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(deletes).not.toHaveBeenCalled()
   })
 
+  it('checks the owner and card id of every operation before the store or the provider sees them', async () => {
+    // A store's driver reads these ids otherwise than the memory store (PostgreSQL as U+FFFD,
+    // SQLite as three of them): they must reach no store, and no provider either.
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await sync.sync(alice, card.id)
+    const calls: string[] = []
+    const watched = createCardSync({
+      provider: recording(provider, calls),
+      store: recording(store, calls),
+    })
+    const lone: Owner = { type: 'customer', id: 'cus_\uD800' }
+    const nul: Owner = { type: 'account', id: 'acct_\u0000' }
+    async function* streamed(...owners: Owner[]) {
+      yield* owners
+    }
+    const OWNER_ID = 'an owner id cannot hold a NUL character or an unpaired surrogate'
+    const CARD_ID = 'a card id cannot hold a NUL character or an unpaired surrogate'
+    const refusals: [string, () => Promise<unknown>, string][] = [
+      ['deleteCard: owner', () => watched.deleteCard(lone, card.id), OWNER_ID],
+      ['deleteCard: card id', () => watched.deleteCard(alice, 'card_\uDC00'), CARD_ID],
+      ['syncFromProviderData', () => watched.syncFromProviderData(nul, card), OWNER_ID],
+      ['sync: owner only', () => watched.sync(lone), OWNER_ID],
+      ['sync: owner and card id', () => watched.sync(nul, card.id), OWNER_ID],
+      ['sync: card id', () => watched.sync(alice, 'card_\u0000'), CARD_ID],
+      ['sync: card', () => watched.sync(lone, card), OWNER_ID],
+      ['setDefaultCard', () => watched.setDefaultCard(lone, 'tok_visa'), OWNER_ID],
+      ['getForOwner', () => watched.getForOwner(nul), OWNER_ID],
+      ['deleteLocal', () => watched.deleteLocal(alice, 'card_\uD800'), CARD_ID],
+      ['reconcile: an owner', () => watched.reconcile(lone), OWNER_ID],
+      ['reconcile: a list', () => watched.reconcile([nul]), OWNER_ID],
+      ['reconcile: a stream', () => watched.reconcile(streamed(lone), { dryRun: true }), OWNER_ID],
+    ]
+    for (const [what, run, message] of refusals) {
+      const error = await rejection(run())
+      expect(error.code, what).toBe('invalid_request')
+      expect(
+        error.issues?.map((issue) => issue.message),
+        what,
+      ).toEqual([message])
+      expect(calls, what).toEqual([])
+    }
+    // Owners before the odd one in a stream may be reconciled; the odd one reaches nothing.
+    await rejection(watched.reconcile(streamed(alice, lone, bob)))
+    // JSON.stringify writes an unpaired surrogate as an escape.
+    const reached = calls.filter((call) => call.includes('\\ud800') || call.includes('cus_bob'))
+    expect(reached).toEqual([])
+    expect(await store.get(scope(alice), card.id)).not.toBeNull()
+  })
+
   it('stores a card payload', async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     const stored = await sync.syncFromProviderData(alice, card)
@@ -1503,6 +1552,26 @@ function wrapProvider(
       return inner.createCard(...args)
     },
   }
+}
+
+/**
+ * `target` with each of its methods (and those of a store's `retirements`) noting its name and
+ * arguments in `calls` before it runs: a plain object, so that what is called is seen, whatever
+ * `target` checks itself.
+ */
+function recording<T extends object>(target: T, calls: string[]): T {
+  const copy: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(target)) {
+    if (typeof value === 'function') {
+      copy[key] = (...args: unknown[]) => {
+        calls.push(`${key} ${JSON.stringify(args)}`)
+        return value.apply(target, args)
+      }
+    } else if (key === 'retirements' && typeof value === 'object' && value !== null) {
+      copy[key] = recording(value, calls)
+    } else copy[key] = value
+  }
+  return copy as T
 }
 
 /**

@@ -90,6 +90,10 @@ export interface ReconcileOptions {
  * in between, nothing is lost: `sync` or `reconcile` (or a webhook) brings the store back to
  * the provider's state, and creates carry deterministic idempotency keys so a retried call never
  * makes a second card.
+ *
+ * Every operation checks its owner and card id before anything else: an id with a NUL character
+ * or an unpaired surrogate, which each store's driver would read its own way, is refused with
+ * `invalid_request` before the store or the provider sees it.
  */
 export interface CardSync {
   /**
@@ -166,6 +170,9 @@ export interface CardSync {
    * first `maxEntries` (1,000 unless told), its `counts` count every entry, and `onDrift`
    * receives each one as its owner finishes. Options other than those of {@link ReconcileOptions}
    * (a concurrency outside 1 to 256, …) reject with `invalid_request` naming `reconcile options`.
+   * The owners given are checked as they are read: the first that is no owner (an id with a NUL
+   * or an unpaired surrogate, an unknown type) rejects the run with `invalid_request`, once the
+   * owners in flight are done, and neither the store nor the provider sees it.
    */
   reconcile(
     owners?: Owner | Iterable<Owner> | AsyncIterable<Owner>,
@@ -197,6 +204,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     baseDelayMs: valid.retry?.baseDelayMs ?? 250,
   }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
+
+  // Every operation checks its owner and card id first, as a provider checks them before any
+  // request: an id a store cannot keep as it is (a NUL, an unpaired surrogate) would be read
+  // otherwise by each store's driver, and must reach none, whatever the provider checks itself.
+  const checkOwner = (owner: Owner, what = 'owner'): Owner =>
+    validate(OwnerSchema, owner, what, provider.name)
+  const checkCard = (owner: Owner, cardId: string, what: string) =>
+    validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
 
   /**
    * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
@@ -353,7 +368,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       return stored
     },
 
-    async deleteCard(owner, cardId) {
+    async deleteCard(callerOwner, callerCardId) {
+      const { owner, cardId } = checkCard(callerOwner, callerCardId, 'deleteCard input')
       const { deleteCard, invalidateCard } = provider.capabilities
       if (!deleteCard && invalidateCard) {
         let invalid: Card | null = null
@@ -380,7 +396,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async syncFromProviderData(owner, raw, callOptions = {}) {
-      let card = provider.parseCard(raw, owner)
+      let card = provider.parseCard(raw, checkOwner(owner))
       if (!card) return null
       if (isDefaultUnknown(card)) {
         // The payload cannot tell (a Stripe customer's card with `customer` as an id): its
@@ -392,7 +408,19 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       return result.card
     },
 
-    async sync(owner, cardOrId) {
+    async sync(callerOwner, cardOrId) {
+      if (typeof cardOrId === 'string') {
+        const { owner, cardId } = checkCard(callerOwner, cardOrId, 'sync input')
+        const readAt = Date.now()
+        try {
+          return await storeCard(await provider.getCard(owner, cardId), readAt)
+        } catch (error) {
+          if (!isCardportError(error, 'card_not_found')) throw error
+          await removeCard(owner, cardId)
+          return null
+        }
+      }
+      const owner = checkOwner(callerOwner)
       const readAt = Date.now()
       if (cardOrId === undefined) {
         const card = await provider.getDefaultCard(owner)
@@ -402,29 +430,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         }
         return storeCard(card, readAt)
       }
-      if (typeof cardOrId !== 'string') {
-        return storeCard(
-          validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
-          readAt,
-        )
-      }
-      try {
-        return await storeCard(await provider.getCard(owner, cardOrId), readAt)
-      } catch (error) {
-        if (!isCardportError(error, 'card_not_found')) throw error
-        await removeCard(owner, cardOrId)
-        return null
-      }
+      return storeCard(
+        validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
+        readAt,
+      )
     },
 
-    // These two read and write the store alone: their owner and card id are checked here, as a
-    // provider checks them before any request (an odd id must not reach another owner's rows).
     async getForOwner(owner) {
-      return store.getDefault(scope(validate(OwnerSchema, owner, 'owner', provider.name)))
+      return store.getDefault(scope(checkOwner(owner)))
     },
 
     async deleteLocal(owner, cardId) {
-      const valid = validate(LocalCardSchema, { owner, cardId }, 'deleteLocal input', provider.name)
+      const valid = checkCard(owner, cardId, 'deleteLocal input')
       return store.delete(scope(valid.owner), valid.cardId)
     },
 
@@ -442,18 +459,20 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           { provider: provider.name, issues: [{ path: ['owners'], message: 'not owners' }] },
         )
       }
-      const source = owners ?? store.listOwners(provider.name)
+      // The caller's owners are checked as they are read, before the store or the provider sees
+      // them; the store's own are ids it keeps.
+      const source =
+        owners === undefined
+          ? store.listOwners(provider.name)
+          : isOwner(owners)
+            ? [checkOwner(owners, 'reconcile owner')]
+            : checkedOwners(owners, provider.name)
       let done = 0
       const limit = reconcileOptions.concurrency ?? concurrency
       // More owners than read at once: while some wait for their store write, others read,
       // and the waiting ones make group writes of several hundred cards.
       const inFlight = Math.min(limit * 8, 1024)
-      const queue = prefetchStoredCards(
-        isOwner(source) ? [source] : source,
-        store,
-        provider.name,
-        inFlight,
-      )
+      const queue = prefetchStoredCards(source, store, provider.name, inFlight)
       // The run's signal and the sync's own retry.signal both stop an owner's retries.
       const stops = [reconcileOptions.signal, retry.signal].filter((signal) => signal !== undefined)
       const retrySignal = stops.length > 1 ? AbortSignal.any(stops) : stops[0]
@@ -638,8 +657,8 @@ const CardSyncOptionsSchema = z.object({
   retry: RetryPolicySchema.optional(),
 })
 
-/** What `deleteLocal` is given: an owner, a card id (both as a provider would check them). */
-const LocalCardSchema = z.object({ owner: OwnerSchema, cardId: CardSchema.shape.id })
+/** An owner and a card id, as a provider checks them (`deleteCard`, `sync`, `deleteLocal`). */
+const OwnerCardSchema = z.object({ owner: OwnerSchema, cardId: CardSchema.shape.id })
 
 const SetDefaultCardCallSchema = z.object({
   owner: OwnerSchema,
@@ -702,6 +721,21 @@ function hasMethods(value: unknown, methods: readonly string[]): value is Record
 
 function isOwner(value: unknown): value is Owner {
   return typeof value === 'object' && value !== null && 'type' in value && 'id' in value
+}
+
+/**
+ * The caller's owners for `reconcile`, each checked as it is read: the first that is no owner (an
+ * id with a NUL or an unpaired surrogate, a wrong type) ends the run with `invalid_request`
+ * before the store or the provider sees it, and the owners are closed.
+ */
+async function* checkedOwners(
+  owners: Iterable<Owner> | AsyncIterable<Owner>,
+  provider: string,
+): AsyncGenerator<Owner, void, undefined> {
+  let index = 0
+  for await (const owner of owners) {
+    yield validate(OwnerSchema, owner, `reconcile owner ${index++}`, provider)
+  }
 }
 
 /** An iterable or async iterable object (a string iterates characters, not owners). */

@@ -51,6 +51,11 @@ export interface UpsertResult {
  *   same atomic step;
  * - a write with an `observedAt` older than the stored one is refused;
  * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
+ *
+ * A store need not check the ids it is given: the core refuses an owner or card id with a NUL
+ * character or an unpaired surrogate (which drivers read each their own way) before it reaches a
+ * store, in `CardSync` and in `CardSchema`. Code that calls a store directly checks them itself
+ * (`OwnerSchema`, `CardSchema.shape.id`).
  */
 export interface CardStore {
   /** One card of an owner, or null. */
