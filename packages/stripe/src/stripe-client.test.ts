@@ -3,7 +3,7 @@ import { sampleCard, stripeEmulator } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
 import { checkedClient, type StripeClient } from './stripe-client.js'
 import { stripeProvider } from './stripe-provider.js'
-import { rejection, STRIPE_CLIENT_KINDS, useStripe } from './test-harness.js'
+import { rejection, STRIPE_CLIENT_KINDS, settledWithin, useStripe } from './test-harness.js'
 
 const emulator = stripeEmulator()
 
@@ -31,6 +31,41 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
       () => provider.getDefaultCard(owner),
     ]) {
       expect(await rejection(call())).toMatchObject({ code: 'provider_unavailable', retryable })
+    }
+  })
+
+  // JSON that is no object, no JSON at all, nothing. The SDK (16 and 23, either HTTP client)
+  // never settled a call answered with a JSON number, string or boolean, whatever the status:
+  // it threw attaching `lastResponse` in a promise nobody held (an unhandled rejection).
+  it.each(
+    [200, 402, 500].flatMap((status) =>
+      ['null', '42', '"text"', '[]', 'true', '', '{not json'].map(
+        (body) => [status, body] as const,
+      ),
+    ),
+  )('%s %s: every operation fails promptly with provider_unavailable', async (status, body) => {
+    const provider = target.provider()
+    const owners: Owner[] = [
+      { type: 'customer', id: 'cus_answers' },
+      { type: 'account', id: 'acct_answers' },
+    ]
+    answerAll(status, body)
+    const outcomes = await Promise.all(
+      owners.flatMap((owner) =>
+        [
+          () => provider.getCard(owner, 'card_1'),
+          () => provider.listCards(owner),
+          () => provider.getDefaultCard(owner),
+          () => provider.createCard(owner, { source: 'tok_visa' }),
+          () => provider.updateCard(owner, 'card_1', { holderName: 'Ada' }),
+          () => provider.deleteCard(owner, 'card_1'),
+          () => provider.setDefaultCard(owner, 'card_1'),
+        ].map((call) => settledWithin(2000, call())),
+      ),
+    )
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ error: { code: 'provider_unavailable' } })
+      expect(JSON.stringify(outcome)).not.toContain('sk_test_cardport')
     }
   })
 

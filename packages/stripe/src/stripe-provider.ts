@@ -15,6 +15,7 @@ import {
 } from '@cardport/core'
 import Stripe from 'stripe'
 import { z } from 'zod'
+import { guardHttpClient } from './http-client-guard.js'
 import { mapStripeError } from './map-error.js'
 import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
 import {
@@ -59,7 +60,11 @@ export type StripeProviderOptions = {
   timeoutMs?: number | undefined
 } & (
   | {
-      /** Your `Stripe` instance (any SDK version from 16 to 23). */
+      /**
+       * Your `Stripe` instance (any SDK version from 16 to 23). Its HTTP client is guarded, once,
+       * against answers whose body is JSON but not an object, on which the SDK never settles a
+       * call (README, "Errors"); your own calls on it then fail on such a body instead.
+       */
       stripe: StripeClient
       apiKey?: never
     }
@@ -111,9 +116,10 @@ export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
  */
 export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   const valid = validate(OptionsSchema, options, 'stripeProvider options', STRIPE_PROVIDER_NAME)
-  const stripe = checkedClient(
-    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig),
-  )
+  const sdk =
+    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig)
+  guardHttpClient(sdk)
+  const stripe = checkedClient(sdk)
   const requestOptions = (idempotencyKey?: string): StripeRequestOptions => ({
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: valid.maxNetworkRetries,

@@ -162,6 +162,31 @@ export async function rejection(promise: Promise<unknown>): Promise<Record<strin
   throw new Error('expected the call to fail, it succeeded')
 }
 
+/**
+ * How `promise` settled, or `'pending'` if it had not within `ms`: a call that hangs fails its
+ * test with that, instead of timing the test out.
+ */
+export async function settledWithin(
+  ms: number,
+  promise: Promise<unknown>,
+): Promise<{ value?: unknown; error?: unknown } | 'pending'> {
+  let timer: NodeJS.Timeout | undefined
+  const pending = new Promise<'pending'>((resolve) => {
+    timer = setTimeout(() => resolve('pending'), ms)
+  })
+  try {
+    return await Promise.race([
+      promise.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      pending,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 // ---- internals -----------------------------------------------------------------------------
 
 /**
