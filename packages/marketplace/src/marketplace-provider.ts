@@ -77,9 +77,12 @@ export interface MarketplaceProviderOptions {
   dispatcher?: MarketplaceDispatcher | undefined
   /** Connect timeout of the default `Agent` (ignored with your own dispatcher). Default 10 s. */
   connectTimeoutMs?: number | undefined
-  /** Longest wait for the response headers. Default 30 s. */
+  /**
+   * Longest wait for the response headers. Default 30 s. undici checks it on a timer that ticks
+   * about twice a second, so it fires up to ~1 s late: a timeout under a few seconds is coarse.
+   */
   headersTimeoutMs?: number | undefined
-  /** Longest silence while the response body arrives. Default 30 s. */
+  /** Longest silence while the response body arrives. Default 30 s; as coarse as the above. */
   bodyTimeoutMs?: number | undefined
   /**
    * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
