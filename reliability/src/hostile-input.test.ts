@@ -39,7 +39,9 @@ import {
   type PayloadShape,
   payloadArb,
   STRIPE_PAYLOAD,
+  spoilId,
   taintedArb,
+  unstorableCharArb,
 } from './support/hostile-arbitraries.js'
 import { errorText, findLeaks, SECRETS, TEST_CARD_NUMBERS } from './support/leak-scan.js'
 import { type ProviderUnderTest, providersUnderTest } from './support/providers.js'
@@ -321,6 +323,30 @@ describe('Stripe webhook bodies', () => {
     )
   })
 
+  it('signed, with every id it names unstorable (a NUL, an unpaired surrogate): ignored or refused, nothing written', async () => {
+    // Whatever the type, the owner a handled event applies to comes from one of these ids: with
+    // each made unstorable, the event names no owner a store keeps as sent (PostgreSQL would
+    // read `cus_A\uD800` as `cus_A\uFFFD`, another customer), and must change nothing.
+    const spoiledArb = fc
+      .tuple(eventArb, unstorableCharArb, fc.nat())
+      .map(([event, bad, at]) => withIds(event, (id) => spoilId(id, bad, at)))
+    await fc.assert(
+      fc.asyncProperty(spoiledArb, (event) =>
+        withStore(async (db, store) => {
+          const before = snapshot(db)
+          const body = JSON.stringify(event, null, 2)
+          const { result } = await contained(
+            () => handler(store).handle(body, signStripeEvent(body, secret)),
+            db,
+          )
+          if (result) expect(result.action, result.reason).toBe('ignored')
+          expect(snapshot(db), 'the store after an event naming unstorable ids').toEqual(before)
+        }),
+      ),
+      { numRuns: 200 },
+    )
+  })
+
   it('unsigned or wrongly signed: always refused (invalid_request), nothing changed, nothing leaks', async () => {
     const bodyArb = fc.oneof(
       eventArb.map((event) => JSON.stringify(event)),
@@ -361,6 +387,41 @@ describe('Stripe webhook bodies', () => {
     )
   })
 })
+
+/**
+ * An event with each id a webhook handler reads (the event's `account`; the object's `id`,
+ * `customer`, `account` and `default_source`, as ids or expanded; `default_source` in
+ * `previous_attributes`) passed through `change`; fields that are no id are left as they are.
+ */
+function withIds(event: Record<string, unknown>, change: (id: string) => string) {
+  const id = (value: unknown): unknown => {
+    if (typeof value === 'string') return change(value)
+    if (isRecord(value) && typeof value.id === 'string') return { ...value, id: change(value.id) }
+    return value
+  }
+  const fields = (value: unknown, keys: string[]): unknown =>
+    isRecord(value)
+      ? Object.fromEntries(
+          Object.entries(value).map(([key, item]) => [key, keys.includes(key) ? id(item) : item]),
+        )
+      : value
+  const data = event.data as Record<string, unknown>
+  return {
+    ...event,
+    ...('account' in event ? { account: id(event.account) } : {}),
+    data: {
+      ...data,
+      object: fields(data.object, ['id', 'customer', 'account', 'default_source']),
+      ...('previous_attributes' in data
+        ? { previous_attributes: fields(data.previous_attributes, ['default_source']) }
+        : {}),
+    },
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
 
 describe('options', () => {
   it('stripeProvider: a provider or a CardportError, and the key never leaks', async () => {

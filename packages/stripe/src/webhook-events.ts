@@ -185,16 +185,23 @@ export async function verifyStripeWebhook(
       'No signature in the Stripe-Signature header matches the body for the endpoint secret(s) configured: check the secret (each endpoint has its own, whsec_…) and pass the raw request body, not a parsed and re-serialized one',
     )
   }
-  const result = EventSchema.safeParse(parsed)
+  return toStripeEvent(parsed, 'The webhook body is correctly signed JSON')
+}
+
+/**
+ * The Stripe event a verified body (or a value given to `apply`) holds, with the envelope
+ * fields cardport reads checked; a {@link StripeWebhookError} `not_an_event` for anything else.
+ *
+ * @param what What the value is, to start the error's message with.
+ */
+export function toStripeEvent(value: unknown, what: string): StripeWebhookEvent {
+  const result = EventSchema.safeParse(value)
   if (!result.success) {
     const where = result.error.issues
       .map((issue) => issue.path.join('.') || 'the body')
       .slice(0, 3)
       .join(', ')
-    throw new StripeWebhookError(
-      'not_an_event',
-      `The webhook body is correctly signed JSON but not a Stripe event (check ${where})`,
-    )
+    throw new StripeWebhookError('not_an_event', `${what} but not a Stripe event (check ${where})`)
   }
   return result.data as StripeWebhookEvent
 }

@@ -6,6 +6,7 @@ import {
   listAll,
   memoryStore,
   type Owner,
+  OwnerSchema,
   type StoredCard,
   toArray,
 } from '@cardport/core'
@@ -509,6 +510,128 @@ describe('what the handler reports', () => {
     })
   })
 
+  /**
+   * Ids that no store keeps as sent (PostgreSQL stores an unpaired surrogate as U+FFFD, so that
+   * `cus_A\uD800` would name the customer stored as `cus_A\uFFFD`), and ids of the wrong type.
+   */
+  const BAD_IDS = [
+    (id: string) => `${id}\uD800`,
+    (id: string) => `${id.slice(0, 4)}\uDC00${id.slice(4)}`,
+    (id: string) => `${id}\u0000`,
+  ]
+
+  /** A store that records every call made to it, passing each to the store it wraps. */
+  const recordingStore = (inner: CardStore) => {
+    const calls: string[] = []
+    const store = new Proxy(inner, {
+      get(target, key) {
+        const value = Reflect.get(target, key) as unknown
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          calls.push(String(key))
+          return (value as (...args: unknown[]) => unknown).apply(target, args)
+        }
+      },
+    })
+    return { store, calls }
+  }
+
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`ignores, without the store or Stripe, an event whose owner or card id is no valid id (${mode})`, async () => {
+      const { store, calls } = recordingStore(memoryStore())
+      const handler = handlerFor(store, mode)
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      const account = await newAccount()
+      emulator.events.take()
+      const card = await provider.createCard(customer, { source: 'tok_visa' })
+      const external = await provider.createCard(account, { source: 'tok_visa_debit' })
+      const events = emulator.events.take()
+      const cardEvent = events.find((event) => event.type === 'customer.source.created')!
+      const externalEvent = events.find(
+        (event) => event.type === 'account.external_account.created',
+      )!
+      const cardObject = cardEvent.data.object
+      const externalObject = externalEvent.data.object
+      let count = 0
+      const event = (
+        type: string,
+        object: Record<string, unknown>,
+        extra: Record<string, unknown> = {},
+      ) =>
+        ({
+          ...cardEvent,
+          id: `evt_invalid_id_${++count}`,
+          type,
+          data: { object },
+          ...extra,
+        }) as unknown as StripeEvent
+      const customerObject = (id: unknown, defaultSource: unknown = card.id) => ({
+        id,
+        object: 'customer',
+        default_source: defaultSource,
+      })
+
+      const cases: StripeEvent[] = [
+        // `id` missing or not a string: the handler read it as the customer "undefined" or "42".
+        event('customer.deleted', { object: 'customer' }),
+        event('customer.deleted', customerObject(42)),
+      ]
+      for (const bad of BAD_IDS) {
+        cases.push(
+          event('customer.source.created', { ...cardObject, customer: bad(customer.id) }),
+          event('customer.source.updated', { ...cardObject, id: bad(card.id) }),
+          event('customer.source.deleted', { ...cardObject, customer: bad(customer.id) }),
+          event('customer.source.deleted', { ...cardObject, id: bad(card.id) }),
+          event('account.external_account.updated', {
+            ...externalObject,
+            account: bad(account.id),
+          }),
+          event('account.external_account.deleted', { ...externalObject, id: bad(external.id) }),
+          event(
+            'account.external_account.deleted',
+            { ...externalObject, account: undefined },
+            { account: bad(account.id) },
+          ),
+          event('customer.created', customerObject(bad(customer.id))),
+          {
+            ...event('customer.updated', customerObject(customer.id, bad(card.id))),
+            data: {
+              object: customerObject(customer.id, bad(card.id)),
+              previous_attributes: { default_source: null },
+            },
+          },
+          event('customer.deleted', customerObject(bad(customer.id))),
+          event(
+            'account.application.deauthorized',
+            { id: 'ca_platform', object: 'application' },
+            { account: bad(account.id) },
+          ),
+        )
+      }
+      const requests = emulator.state.requests().length
+      for (const invalid of cases) {
+        const result = await deliver(handler, invalid)
+        // A valid owner is reported (a bad card id of a customer's), never an invalid id.
+        const owner = result.owner ? { owner: expect.objectContaining(result.owner) } : {}
+        if (result.owner) expect(OwnerSchema.safeParse(result.owner).success).toBe(true)
+        expect(result, `${invalid.type} ${JSON.stringify(invalid.data.object)}`).toEqual({
+          eventId: invalid.id,
+          type: invalid.type,
+          ...owner,
+          action: 'ignored',
+          reason: expect.stringMatching(
+            /^the event names no valid (customer|card|account|customer or account|default source) id$/,
+          ),
+        })
+      }
+      expect(calls).toEqual([])
+      expect(emulator.state.requests()).toHaveLength(requests)
+      // The genuine events still apply.
+      for (const genuine of events) await deliver(handler, genuine)
+      expect((await store.listByOwner(scope(customer))).map((row) => row.id)).toEqual([card.id])
+    })
+  }
+
   it('reports a repeated event as a duplicate, and an older one as stale', async () => {
     const store = memoryStore()
     const handler = handlerFor(store, 'events')
@@ -827,6 +950,23 @@ describe('verification options', () => {
     expect(verified).toMatchObject({ id: created.id, type: 'customer.source.created' })
     expect(await store.listByOwner(scope(customer))).toEqual([])
     expect((await handler.apply(verified)).action).toBe('upserted')
+  })
+
+  it('refuses, as verify does, an object given to apply that is not an event', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    for (const notAnEvent of [
+      { id: 'evt_no_data', object: 'event', type: 'customer.deleted', created: 1_700_000_000 },
+      { id: 'evt_no_object', type: 'customer.source.deleted', data: {} },
+      null,
+    ]) {
+      await expect(handler.apply(notAnEvent as never)).rejects.toMatchObject({
+        code: 'invalid_request',
+        reason: 'not_an_event',
+        status: 400,
+      })
+    }
+    expect(await toArray(store.listOwners(STRIPE_PROVIDER_NAME), { limit: 10 })).toEqual([])
   })
 
   it('refuses bad options by name, without echoing the secret', () => {

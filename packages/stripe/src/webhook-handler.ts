@@ -1,11 +1,14 @@
 import {
   type CardProvider,
+  CardSchema,
   type CardScope,
   type CardStore,
   compiledCardSchema,
   InvalidRequestError,
   isCardportError,
   type Owner,
+  OwnerSchema,
+  type OwnerType,
   type StoredCard,
   validate,
 } from '@cardport/core'
@@ -16,6 +19,7 @@ import { stripeProvider } from './stripe-provider.js'
 import {
   type StripeWebhookEvent,
   type StripeWebhookVerifier,
+  toStripeEvent,
   verifyStripeWebhook,
 } from './webhook-events.js'
 
@@ -40,7 +44,10 @@ export interface StripeWebhookResult {
    *   when the owner has no default card now);
    * - `ignored`: nothing to do: a bank account, an event type cardport does not apply, a
    *   customer change that left the default alone, an event about a connected account's
-   *   customer (`account` set: not one of the platform's customers) (`reason` says which);
+   *   customer (`account` set: not one of the platform's customers), an event naming an owner,
+   *   card or default source by no valid id (not a string, empty, or with a NUL character or an
+   *   unpaired surrogate, which a store would not keep as sent: such an id never reaches the
+   *   store nor Stripe) (`reason` says which);
    * - `duplicate`: this event id was handled before;
    * - `stale`: the store already holds a newer state than the event's (out-of-order delivery).
    */
@@ -134,7 +141,11 @@ export interface StripeWebhookHandler {
     rawBody: string | Uint8Array,
     signatureHeader: string | string[] | undefined | null,
   ): Promise<StripeWebhookEvent>
-  /** Only applies an event that `verify` returned. */
+  /**
+   * Only applies an event that `verify` returned (or one taken from a queue). It needs no
+   * signature, so it checks the event as `verify` does: a value that is no Stripe event is
+   * refused with a `StripeWebhookError` (`not_an_event`), having changed nothing.
+   */
   apply(event: StripeWebhookEvent): Promise<StripeWebhookResult>
 }
 
@@ -298,10 +309,12 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     const object = event.data.object
     const owner = cardOwner(event)
     if (!owner) return ignored('the event names no customer or account')
+    if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
       return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
     }
-    const cardId = String(object.id)
+    if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
+    const cardId = object.id
     // Stripe marks a card deleted only in a deletion event: a deleted card in this one is not
     // a state to store, nor proof enough to remove the card.
     const parsed = toStripeCard(object, owner)
@@ -372,10 +385,12 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     const object = event.data.object
     const owner = cardOwner(event)
     if (!owner) return ignored('the event names no customer or account')
+    if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
       return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
     }
-    const cardId = String(object.id)
+    if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
+    const cardId = object.id
     return serialize(owner, async (): Promise<Outcome> => {
       const row = await store.get(scope(owner), cardId)
       await store.delete(scope(owner), cardId, { observedAt: deletionTime(event, row) })
@@ -385,7 +400,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
 
   const customerChanged = (event: StripeWebhookEvent) => {
     const object = event.data.object
-    const owner: Owner = { type: 'customer', id: String(object.id) }
+    const owner = ownerNamed('customer', object.id)
+    if (!owner) return ignored(noValidId('customer'))
     const created = event.type === 'customer.created'
     if (
       created
@@ -393,6 +409,11 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         : !('default_source' in (event.data.previous_attributes ?? {}))
     ) {
       return ignored('the default source did not change', owner)
+    }
+    // Read without the API only, but checked with it too: a malformed event is ignored alike.
+    const next = object.default_source == null ? null : idOf(object.default_source)
+    if (object.default_source != null && !isCardId(next)) {
+      return ignored(noValidId('default source'), owner)
     }
     return serialize(owner, async (): Promise<Outcome> => {
       const t = at(event, created ? 'created' : 'updated')
@@ -419,7 +440,6 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const key = defaultKey(owner)
       const latest = marks.get(key)
       if (latest && latest.at > t) return stale(owner, undefined, 'a newer default was applied')
-      const next = idOf(object.default_source)
       marks.set(key, { cardId: next, at: t })
       // A default not stored yet is set when its card arrives (its event reads the mark).
       const row = next ? await store.get(scope(owner), next) : null
@@ -442,7 +462,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   }
 
   const customerDeleted = (event: StripeWebhookEvent) => {
-    const owner: Owner = { type: 'customer', id: String(event.data.object.id) }
+    const owner = ownerNamed('customer', event.data.object.id)
+    if (!owner) return ignored(noValidId('customer'))
     return serialize(owner, async (): Promise<Outcome> => {
       marks.set(goneKey(owner), { cardId: null, at: at(event, 'deleted') })
       for (const card of await store.listByOwner(scope(owner))) {
@@ -462,7 +483,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
    */
   const accountDeauthorized = (event: StripeWebhookEvent) => {
     if (!event.account) return ignored('the event names no account')
-    const owner: Owner = { type: 'account', id: event.account }
+    const owner = ownerNamed('account', event.account)
+    if (!owner) return ignored(noValidId('account'))
     return serialize(owner, async (): Promise<Outcome> => {
       const t = at(event, 'deleted')
       const previous = marks.get(goneKey(owner))
@@ -503,7 +525,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     }
   }
 
-  const apply = async (event: StripeWebhookEvent): Promise<StripeWebhookResult> => {
+  /** Applies an event whose envelope was checked (by `verify`, or by `apply` itself). */
+  const applyEvent = async (event: StripeWebhookEvent): Promise<StripeWebhookResult> => {
     const base = { eventId: event.id, type: event.type }
     // A delivery of an event already being handled waits for it, then reports a duplicate. If
     // that handling failed, the event was not applied: this delivery handles it again, so that
@@ -513,7 +536,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       try {
         await running
       } catch {
-        return apply(event)
+        return applyEvent(event)
       }
       return { ...base, action: 'duplicate' }
     }
@@ -540,9 +563,12 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
 
   return Object.freeze({
     verify,
-    apply,
+    // An event given here was not necessarily verified (nor parsed) by `verify`: its envelope
+    // is checked as `verify` checks it, so that a malformed one is refused alike.
+    apply: (event) =>
+      Promise.resolve().then(() => applyEvent(toStripeEvent(event, 'The value given to apply is'))),
     async handle(rawBody, signatureHeader) {
-      return apply(await verify(rawBody, signatureHeader))
+      return applyEvent(await verify(rawBody, signatureHeader))
     },
   } satisfies StripeWebhookHandler)
 }
@@ -589,6 +615,30 @@ function cardOwner(event: StripeWebhookEvent): Owner | null {
   }
   const id = idOf(object.account) ?? event.account
   return id ? { type: 'account', id } : null
+}
+
+/**
+ * Why an event naming an id that is not a valid id is ignored: not a string, empty, or text that
+ * no store keeps as sent (a NUL character, an unpaired surrogate). Such an id never reaches the
+ * store: PostgreSQL would store `cus_A\uD800` as `cus_A\uFFFD`, so that it named another owner.
+ */
+function noValidId(what: string): string {
+  return `the event names no valid ${what} id`
+}
+
+/** Whether an owner's id is one the core takes (`OwnerSchema`), as every CardSync call checks. */
+function isOwner(owner: Owner): boolean {
+  return OwnerSchema.safeParse(owner).success
+}
+
+/** The owner an event's id names, or null when it is not a valid id. */
+function ownerNamed(type: OwnerType, id: unknown): Owner | null {
+  return typeof id === 'string' && isOwner({ type, id }) ? { type, id } : null
+}
+
+/** Whether a card id is one the core takes (`CardSchema`'s `id`). */
+function isCardId(id: unknown): id is string {
+  return CardSchema.shape.id.safeParse(id).success
 }
 
 function defaultKey(owner: Owner, currency?: string | null): string {

@@ -61,6 +61,25 @@ export const cleanTextArb: fc.Arbitrary<string> = fc.stringMatching(/^[A-Za-z][A
 export const cleanIdArb = (prefix: string): fc.Arbitrary<string> =>
   fc.stringMatching(/^[A-Za-z]{4,20}$/).map((rest) => `${prefix}${rest}`)
 
+/**
+ * What makes an id one that no store keeps as sent: a NUL character (PostgreSQL refuses it), or
+ * a high or a low surrogate alone (PostgreSQL stores it as U+FFFD, so that the id would name
+ * another owner or card). {@link spoilId} puts one in an id.
+ */
+export const unstorableCharArb: fc.Arbitrary<string> = fc.constantFrom(
+  '\u0000',
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uDFFF',
+)
+
+/** `id` with `bad` put in at `at` (modulo the id's length plus one: the end too). */
+export function spoilId(id: string, bad: string, at: number): string {
+  const index = at % (id.length + 1)
+  return `${id.slice(0, index)}${bad}${id.slice(index)}`
+}
+
 /** Any JSON-ish value, possibly carrying card numbers and secrets. */
 export const junkArb: fc.Arbitrary<unknown> = fc.oneof(
   taintedArb,
