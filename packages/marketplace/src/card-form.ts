@@ -4,6 +4,7 @@ import {
   type CardDetails,
   type CardUpdate,
   InvalidRequestError,
+  METADATA_LIMITS,
   type Metadata,
   type MetadataPatch,
   toCountryAlpha3,
@@ -141,6 +142,25 @@ export function prepareUpdate(
 ): (currentMetadata: Metadata) => { meta: Metadata } {
   const metadata = patch.metadata ?? {}
   return (currentMetadata) => ({ meta: applyMetadataPatch(currentMetadata, metadata) })
+}
+
+/**
+ * Refuses an update whose merged `meta` would hold more than 50 keys (Stripe's limit, which
+ * cardport applies to what callers send to every provider): the core checks the patch alone, and
+ * the marketplace, which has no limit, would take it. The error is the one `memoryProvider()`
+ * and Stripe give: `invalid_request`, `details.param` `'metadata'`.
+ *
+ * A card given more keys by another client of the API (the marketplace's `meta` is read as held)
+ * can still be updated, as long as the update adds no key to it: those keys are not the
+ * caller's to send.
+ */
+export function checkMetadataKeys(cardId: string, current: Metadata, merged: Metadata): void {
+  const count = Object.keys(merged).length
+  if (count <= METADATA_LIMITS.maxKeys || count <= Object.keys(current).length) return
+  throw new InvalidRequestError(
+    `Card ${cardId} can hold at most ${METADATA_LIMITS.maxKeys} metadata keys, and this update would leave it with ${count}: unset keys with '' in the same update, or send fewer`,
+    { provider: MARKETPLACE_PROVIDER_NAME, details: { param: 'metadata' } },
+  )
 }
 
 const PHONE_NUMBER_MAX_LENGTH = 15

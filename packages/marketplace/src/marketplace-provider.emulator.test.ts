@@ -591,6 +591,61 @@ describe('updateCard', () => {
     expect(marketplace.state.card(card.id)?.meta).toEqual({ keep: '1', added: '3' })
   })
 
+  it('refuses, before any write, an update that would leave the card more than 50 metadata keys, as Stripe does', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const keys = (prefix: string, count: number) =>
+      Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+    const card = await provider.createCard(owner, {
+      source: testCard(VISA),
+      metadata: keys('a', 30),
+    })
+    const before = requests().length
+    // Each patch is within the limits alone: only the card's metadata after it is not.
+    const error = await rejection(() =>
+      provider.updateCard(owner, card.id, { metadata: keys('b', 21) }),
+    )
+    // What memoryProvider() and stripeProvider() answer too.
+    expect(error).toMatchObject({
+      code: 'invalid_request',
+      provider: 'marketplace',
+      details: { param: 'metadata' },
+    })
+    expect(error.message).toContain('at most 50 metadata keys')
+    // The card's meta was read (the merge needs it), and nothing was written.
+    expect(
+      requests()
+        .slice(before)
+        .map((entry) => entry.method),
+    ).toEqual(['GET'])
+    expect(marketplace.state.card(card.id)?.meta).toEqual(keys('a', 30))
+    // Exactly 50 after the update, or fewer with keys unset in the same patch: accepted.
+    const fifty = await provider.updateCard(owner, card.id, { metadata: keys('b', 20) })
+    expect(Object.keys(fifty.metadata)).toHaveLength(50)
+    const swapped = await provider.updateCard(owner, card.id, {
+      metadata: { ...keys('c', 2), a0: '', a1: '' },
+    })
+    expect(Object.keys(swapped.metadata)).toHaveLength(50)
+    expect(Object.keys(marketplace.state.card(card.id)?.meta ?? {})).toHaveLength(50)
+  })
+
+  it('updates a card that another client gave more than 50 keys, as long as the update adds none', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const meta = Object.fromEntries(Array.from({ length: 60 }, (_, index) => [`k${index}`, 'v']))
+    const seeded = marketplace.seed.card({ account: owner.id, meta })
+    const changed = await provider.updateCard(owner, seeded.id, {
+      metadata: { k0: 'changed', k1: '', plan: 'pro' },
+    })
+    expect(Object.keys(changed.metadata)).toHaveLength(60)
+    expect(changed.metadata).toMatchObject({ k0: 'changed', plan: 'pro' })
+    const error = await rejection(() =>
+      provider.updateCard(owner, seeded.id, { metadata: { another: 'key' } }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', details: { param: 'metadata' } })
+    expect(marketplace.state.card(seeded.id)?.meta).toEqual(changed.metadata)
+  })
+
   it("reads and keeps meta beyond Stripe's limits, which the marketplace does not have", async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -24,7 +24,7 @@ import {
 } from '@cardport/core'
 import { Agent } from 'undici'
 import { z } from 'zod'
-import { prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
+import { checkMetadataKeys, prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
 import { createHttpClient, type HttpClient, type MarketplaceDispatcher } from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
@@ -167,6 +167,9 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   (`POST …/accounts/:account/cards` with the card's URI); a card id or URI is associated as is.
  * - `getCard`, `listCards`, `updateCard` and `invalidateCard` use the account's card routes, so
  *   one account never reaches another's card.
+ * - `updateCard` merges the metadata patch with the card's `meta` (read first) and refuses,
+ *   before the `PUT`, a merge that would leave the card more than 50 keys (`invalid_request`,
+ *   `details.param` `'metadata'`), as Stripe does.
  * - `deleteCard` is unsupported: the marketplace cannot delete a card; `invalidateCard` retires
  *   it for good.
  *
@@ -621,10 +624,12 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
           owner,
           cardId,
         )
+        const form = build(current.metadata)
+        checkMetadataKeys(cardId, current.metadata, form.meta)
         const { body } = await http.send({
           method: 'PUT',
           path: accountCardPath(owner, cardId),
-          body: build(current.metadata),
+          body: form,
           retry: true,
         })
         return toCard(body, owner, cardId)

@@ -513,6 +513,35 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             }
           },
         )
+        check(
+          'updateCard',
+          `refuses with invalid_request an update that would leave a card more than ${METADATA_LIMITS.maxKeys} metadata keys, changing nothing`,
+          async (t) => {
+            // Each patch is within the limits alone: the card's metadata after it is not. Stripe
+            // refuses it; a provider without the limit must be refused it by its adapter (the
+            // limits apply to what callers send to every provider), which may read the card first.
+            const owner = await t.owner()
+            const half = Math.floor(METADATA_LIMITS.maxKeys / 2) + 5
+            const card = await t.create(owner, 0, { metadata: metadataKeys('a', half) })
+            const over = METADATA_LIMITS.maxKeys - half + 1
+            await t.fails(
+              () => t.provider.updateCard(owner, card.id, { metadata: metadataKeys('b', over) }),
+              'invalid_request',
+              `updateCard adding ${over} metadata keys to a card holding ${half}`,
+            )
+            if (caps.getCard) {
+              expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(card.metadata)
+            }
+            // Exactly at the limit after the update, or under it with keys unset in the same
+            // patch: accepted.
+            const full = await t.update(owner, card.id, { metadata: metadataKeys('b', over - 1) })
+            expect(Object.keys(full.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
+            const swapped = await t.update(owner, card.id, {
+              metadata: { ...metadataKeys('c', 2), a0: '', a1: '' },
+            })
+            expect(Object.keys(swapped.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
+          },
+        )
       }
       for (const field of UPDATABLE_FIELDS.filter((candidate) => !updatable.has(candidate))) {
         check(
@@ -1180,6 +1209,11 @@ function samplePatch(field: UpdatableField, card?: Pick<Card, 'expMonth' | 'expY
 }
 
 /** Metadata exactly at every limit: 50 keys, one of 40 characters, one value of 500. */
+/** `count` metadata keys named `prefix0`, `prefix1` …, each with the value `'v'`. */
+function metadataKeys(prefix: string, count: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
+}
+
 function metadataAtLimits(): Record<string, string> {
   const metadata: Record<string, string> = {}
   for (let index = 0; index < METADATA_LIMITS.maxKeys - 2; index++) metadata[`key_${index}`] = 'v'

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import {
+  applyMetadataPatch,
   type Card,
   CardDeclinedError,
   type CardDetailsInput,
@@ -10,6 +11,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  isCardportError,
   type ListOptions,
   MEMORY_PROVIDER_CAPABILITIES,
   memoryProvider,
@@ -337,6 +339,27 @@ describe("describeCardProvider catches a broken 'latest-card' provider", () => {
       "defaults: every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
       "deleteCard: deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
       "invalidateCard: invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+    ])
+  })
+
+  it('an adapter that lets a metadata update take a card past 50 keys fails the merged-limit rule', async () => {
+    // As an adapter over a provider without the limit: the update goes through. Here the
+    // memory provider refuses it, and the broken adapter answers the card as if it had not.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async updateCard(owner, cardId, patch) {
+          try {
+            return await healthy.updateCard!(owner, cardId, patch)
+          } catch (error) {
+            if (!isCardportError(error, 'invalid_request')) throw error
+            const card = await healthy.getCard!(owner, cardId)
+            return { ...card, metadata: applyMetadataPatch(card.metadata, patch.metadata ?? {}) }
+          }
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'updateCard: refuses with invalid_request an update that would leave a card more than 50 metadata keys, changing nothing',
     ])
   })
 
