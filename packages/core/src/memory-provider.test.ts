@@ -338,6 +338,56 @@ describe('memoryProvider: updates, invalidation and reset', () => {
     expect((await provider.listCards(customer)).data).toHaveLength(1)
   })
 
+  it('refuses, as Stripe does, a month or a year alone that makes the card expired, changing nothing', async () => {
+    // The provider's clock: mid-July. The core checks an expiry given whole, and a year alone
+    // only for being too far ahead: one field alone is judged with the card's other one.
+    const year = new Date().getUTCFullYear()
+    const july = memoryProvider({ now: () => new Date(Date.UTC(year, 6, 15)) })
+    const created = await july.createCard(customer, { source: 'tok_visa' })
+    const card = await july.updateCard(customer, created.id, { expYear: year })
+    expect([card.expMonth, card.expYear]).toEqual([12, year])
+
+    const pastMonth = await rejection(july.updateCard(customer, card.id, { expMonth: 6 }))
+    // What stripeProvider() answers from Stripe (and its emulator).
+    expect(pastMonth).toMatchObject({
+      code: 'card_invalid',
+      provider: 'memory',
+      status: 402,
+      providerCode: 'invalid_expiry_month',
+      details: { param: 'exp_month' },
+    })
+    const pastYear = await rejection(july.updateCard(customer, card.id, { expYear: year - 1 }))
+    expect(pastYear).toMatchObject({
+      code: 'card_invalid',
+      provider: 'memory',
+      status: 402,
+      providerCode: 'invalid_expiry_year',
+      details: { param: 'exp_year' },
+    })
+    // Refused whole: the name sent beside the month is not applied either.
+    await rejection(july.updateCard(customer, card.id, { expMonth: 1, holderName: 'Ada' }))
+    expect(await july.getCard(customer, card.id)).toEqual(card)
+
+    // This month is not over, and a later year makes any month valid.
+    expect((await july.updateCard(customer, card.id, { expMonth: 7 })).expMonth).toBe(7)
+    const later = await july.updateCard(customer, card.id, { expYear: year + 1 })
+    expect((await july.updateCard(customer, later.id, { expMonth: 1 })).expMonth).toBe(1)
+  })
+
+  it('updates the name, address or metadata of a card that has expired since it was stored', async () => {
+    const year = new Date().getUTCFullYear()
+    let clock = new Date(Date.UTC(year, 0, 15))
+    const clocked = memoryProvider({ now: () => clock })
+    const created = await clocked.createCard(customer, { source: 'tok_visa' })
+    await clocked.updateCard(customer, created.id, { expYear: year })
+    clock = new Date(Date.UTC(year + 1, 1, 1))
+    const updated = await clocked.updateCard(customer, created.id, {
+      holderName: 'Ada',
+      metadata: { a: '1' },
+    })
+    expect(updated).toMatchObject({ holderName: 'Ada', expMonth: 12, expYear: year })
+  })
+
   it('refuses, as Stripe does, a metadata update that would leave more than 50 keys, changing nothing', async () => {
     const keys = (prefix: string, count: number) =>
       Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))

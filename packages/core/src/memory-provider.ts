@@ -5,6 +5,7 @@ import type { ValidCreateCardInput } from './card-details.js'
 import { cardNotFound, defineCardProvider } from './define-provider.js'
 import {
   CardDeclinedError,
+  CardInvalidError,
   ConflictError,
   IdempotencyConflictError,
   InvalidRequestError,
@@ -70,7 +71,10 @@ interface OwnerState {
  * card; an account's card that is the default for its currency cannot be deleted; lists page
  * with an opaque cursor; creates replay by idempotency key; an update that would leave a card
  * more than 50 metadata keys is refused whole, as Stripe refuses it (`invalid_request`, status
- * 400, `details.param` `'metadata'`). Owners exist on first use.
+ * 400, `details.param` `'metadata'`), and so is an update of the month or the year alone that
+ * makes the card expired with its other one, judged by `now` (`card_invalid`, status 402,
+ * `providerCode` `invalid_expiry_month` or `invalid_expiry_year`, `details.param` `exp_month` or
+ * `exp_year`, as Stripe answers). Owners exist on first use.
  *
  * For application tests that do not care about the wire; `@cardport/testing` re-exports it.
  *
@@ -231,11 +235,18 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
           { provider: name, status: 400, details: { param: 'metadata' } },
         )
       }
+      const expMonth = patch.expMonth ?? card.expMonth
+      const expYear = patch.expYear ?? card.expYear
+      // Only an expiry the update changes is judged: a card that has expired since it was
+      // stored can still have its name, address or metadata changed, as at Stripe.
+      if (patch.expMonth !== undefined || patch.expYear !== undefined) {
+        checkExpiry(name, cardId, expMonth, expYear, now())
+      }
       const updated: Card = {
         ...card,
         holderName: patch.holderName === undefined ? card.holderName : patch.holderName,
-        expMonth: patch.expMonth ?? card.expMonth,
-        expYear: patch.expYear ?? card.expYear,
+        expMonth,
+        expYear,
         address: { ...card.address, ...patch.address },
         metadata,
       }
@@ -294,4 +305,32 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       replays.clear()
     },
   }) as MemoryProvider
+}
+
+// ---- helpers -------------------------------------------------------------------------------
+
+/**
+ * Refuses the expiry an update leaves a card with as Stripe does (and its emulator in
+ * `@cardport/testing`): the core refuses an expiry in the past given whole, but a month or a
+ * year given alone is judged here, with the card's other one. A year before this one, or more
+ * than 50 years ahead, is `invalid_expiry_year`; a month of this year that has passed,
+ * `invalid_expiry_month`. Months and years are read in UTC, as Stripe reads them.
+ */
+function checkExpiry(provider: string, cardId: string, month: number, year: number, today: Date) {
+  const thisYear = today.getUTCFullYear()
+  const invalid = (field: 'month' | 'year', why: string) =>
+    new CardInvalidError(
+      `Card ${cardId}'s expiration ${field} is invalid: ${why} (ask the customer to check the card details)`,
+      {
+        provider,
+        status: 402,
+        providerCode: `invalid_expiry_${field}`,
+        details: { param: `exp_${field}` },
+      },
+    )
+  if (year < thisYear) throw invalid('year', `the card would have expired in ${year}`)
+  if (year > thisYear + 50) throw invalid('year', `${year} is more than 50 years ahead`)
+  if (year === thisYear && month < today.getUTCMonth() + 1) {
+    throw invalid('month', `the card would have expired at the end of ${month}/${year}`)
+  }
 }
