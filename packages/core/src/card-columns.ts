@@ -42,29 +42,53 @@ export type CardColumn = (typeof CARD_COLUMNS)[number]
  * accepts each.
  */
 export interface CardColumnsRow {
+  /** `Card.provider`: part of the key, with the owner and the card id. */
   provider: string
+  /** `Card.owner.type`. */
   owner_type: Card['owner']['type']
+  /** `Card.owner.id`. */
   owner_id: string
+  /** `Card.id`, the provider's id for the card. */
   card_id: string
+  /** `Card.brand`. */
   brand: Card['brand']
+  /** `Card.last4`: four digits, as text so that leading zeros stay. */
   last4: string
+  /** `Card.expMonth`, 1 to 12; text from drivers that return numbers as text. */
   exp_month: number | string
+  /** `Card.expYear`; text from drivers that return numbers as text. */
   exp_year: number | string
+  /** `Card.holderName`. */
   holder_name: string | null
+  /** `Card.address.line1`. */
   address_line1: string | null
+  /** `Card.address.line2`. */
   address_line2: string | null
+  /** `Card.address.city`. */
   address_city: string | null
+  /** `Card.address.state`. */
   address_state: string | null
+  /** `Card.address.postalCode`. */
   address_postal_code: string | null
+  /** `Card.address.country`, ISO 3166-1 alpha-2. */
   address_country: string | null
+  /** `Card.country`, the issuing country, ISO 3166-1 alpha-2. */
   country: string | null
+  /** `Card.fingerprint`. */
   fingerprint: string | null
+  /** `Card.funding`. */
   funding: Card['funding']
+  /** `Card.checks`: JSON text as written, or the object a driver parsed it into. */
   checks: Card['checks'] | string
+  /** `Card.currency`, lower case; null for customers' cards. */
   currency: string | null
+  /** `Card.isDefault`: a boolean, or `0`/`1` from drivers without booleans (better-sqlite3). */
   is_default: boolean | number
+  /** `Card.status`. */
   status: Card['status']
+  /** `Card.metadata`: JSON text as written, or the object a driver parsed it into. */
   metadata: Card['metadata'] | string
+  /** `Card.createdAt`, ISO 8601 text. */
   created_at: string | null
 }
 

@@ -36,21 +36,31 @@ const CardNumberSchema = z
  */
 export const CardDetailsSchema = z
   .object({
+    /**
+     * The full card number, 12 to 19 digits; spaces and dashes are removed. Luhn-checked. Sent
+     * to the provider only: never stored, logged nor put in an error.
+     */
     number: CardNumberSchema,
+    /** The expiry month, 1 to 12. With `expYear`, not in the past. */
     expMonth: z.number().int().min(1).max(12),
+    /** The expiry year, four digits, at most 50 years ahead. */
     expYear: z.number().int().min(2000).max(9999),
+    /** The security code: 4 digits for American Express, 3 for the others. Never stored. */
     cvc: z
       .string()
       .regex(/^\d{3,4}$/, 'a CVC is 3 or 4 digits')
       .optional(),
+    /** The name on the card, 1 to 128 characters, no card number. */
     holderName: callerText('a cardholder name')
       .min(1)
       .max(128, 'a cardholder name is at most 128 characters')
       .optional(),
+    /** The cardholder's phone number, E.164 (`'+14155550123'`); the marketplace sends it. */
     phone: z
       .string()
       .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
       .optional(),
+    /** The billing address; any subset of its fields, which the issuer's checks compare. */
     address: CardAddressInputSchema.partial().optional(),
   })
   .superRefine((details, context) => {
@@ -89,6 +99,10 @@ export const CreateCardInputSchema = z.object({
     ),
     CardDetailsSchema,
   ]),
+  /**
+   * String pairs stored with the card at the provider: at most 50 keys of up to 40 characters,
+   * values of up to 500 (`METADATA_LIMITS`), checked before any request.
+   */
   metadata: MetadataPatchSchema.optional(),
   /** Make the new card the owner's default even when it already has one. */
   makeDefault: z.boolean().optional(),
@@ -107,14 +121,18 @@ export type ValidCreateCardInput = z.output<typeof CreateCardInputSchema>
 /** What `updateCard` may change: address, expiry, name and metadata. */
 export const CardUpdateSchema = z
   .object({
-    // `null` removes the name; an empty one is refused, as at creation.
+    /** The new name on the card, 1 to 128 characters; null removes it (`''` is refused). */
     holderName: callerText('a cardholder name')
       .min(1, 'a cardholder name cannot be empty: pass null to remove it')
       .max(128, 'a cardholder name is at most 128 characters')
       .nullable(),
+    /** The new expiry month, 1 to 12; alone, the provider judges it with the card's year. */
     expMonth: z.number().int().min(1).max(12),
+    /** The new expiry year, four digits, at most 50 years ahead; with `expMonth`, not past. */
     expYear: z.number().int().min(2000).max(9999),
+    /** The address fields to change; a field left out is kept, a null one is cleared. */
     address: CardAddressInputSchema.partial(),
+    /** Metadata keys to set; `''` unsets a key, a key left out is kept. */
     metadata: MetadataPatchSchema,
   })
   .partial()

@@ -37,7 +37,9 @@ import { validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
 export interface CardSyncOptions {
+  /** Where the cards live: every write goes there first, and `reconcile` reads it. */
   provider: CardProvider
+  /** The local copy, kept in step with the provider; cards are stored under `provider.name`. */
   store: CardStore
   /**
    * Owners whose cards `reconcile` reads from the provider at once, 1 to 256. Default 4. Up to
@@ -59,7 +61,15 @@ export interface ReconcileOptions {
   /** Overrides the sync's `concurrency` for this run: 1 to 256, as in {@link CardSyncOptions}. */
   concurrency?: number | undefined
   /** Called after each owner, for progress bars. */
-  onOwner?: ((owner: Owner, progress: { done: number }) => void) | undefined
+  onOwner?:
+    | ((
+        owner: Owner,
+        progress: {
+          /** Owners finished so far in this run, this one included. */
+          done: number
+        },
+      ) => void)
+    | undefined
   /**
    * Stops the run: checked before each owner and before each page of an owner's cards, and it
    * ends the waits between retries. `reconcile` then rejects with the signal's reason; what
@@ -127,7 +137,12 @@ export interface CardSync {
   setDefaultCard(
     owner: Owner,
     token: string,
-    options?: { metadata?: MetadataPatch | undefined; idempotencyKey?: string | undefined },
+    options?: {
+      /** Metadata of the new card, as `createCard` takes it. */
+      metadata?: MetadataPatch | undefined
+      /** The create's idempotency key; without one, it is derived from the owner and token. */
+      idempotencyKey?: string | undefined
+    },
   ): Promise<StoredCard>
   /**
    * Deletes a card at the provider (a card already gone counts as deleted), stores the owner's
@@ -149,7 +164,13 @@ export interface CardSync {
   syncFromProviderData(
     owner: Owner,
     raw: unknown,
-    options?: { observedAt?: number | undefined },
+    options?: {
+      /**
+       * When the payload's state was observed, in ms since the epoch (a webhook event's
+       * `created` × 1000): a store holding a newer state keeps it. Default: now.
+       */
+      observedAt?: number | undefined
+    },
   ): Promise<StoredCard | null>
   /**
    * Stores the given card; given an id, fetches it from the provider first (a card the provider
@@ -688,7 +709,14 @@ const ReconcileOptionsSchema = z
  * whatever the order of its keys: a provider may list them in another order from one read to
  * the next, and that is no change of the card.
  */
-export function sameCard(a: Card, b: Card, options: { ignoreDefault?: boolean } = {}): boolean {
+export function sameCard(
+  a: Card,
+  b: Card,
+  options: {
+    /** Leave `isDefault` out of the comparison. Default false. */
+    ignoreDefault?: boolean
+  } = {},
+): boolean {
   for (const key of Object.keys(CardSchema.shape) as (keyof Card)[]) {
     if (options.ignoreDefault && key === 'isDefault') continue
     if (key === 'metadata') {

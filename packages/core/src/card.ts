@@ -16,7 +16,12 @@ const idText = (what: string) =>
 
 /** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
 export const OwnerSchema = z.object({
+  /**
+   * `'customer'`: a customer's payment sources (Stripe customers, marketplace customers);
+   * `'account'`: an account's cards (Stripe Connect external accounts, marketplace accounts).
+   */
   type: z.enum(['customer', 'account']),
+  /** The provider's id for the customer or account (`cus_…`, `acct_…`, the marketplace's id). */
   id: idText('an owner id'),
 })
 
@@ -44,11 +49,17 @@ const CountrySchema = z
  * {@link CardDetailsSchema} and {@link CardUpdateSchema}, which refuse a card number.
  */
 export const CardAddressSchema = z.object({
+  /** The street line, or null when the provider has none. */
   line1: maskedText,
+  /** The second street line (apartment, suite), or null. */
   line2: maskedText,
+  /** The city, or null. */
   city: maskedText,
+  /** The state, province or region, as the provider holds it, or null. */
   state: maskedText,
+  /** The postal (ZIP) code: what the provider's postal-code check compares, or null. */
   postalCode: maskedText,
+  /** ISO 3166-1 alpha-2 (`'US'`; the marketplace's alpha-3 is converted), or null. */
   country: CountrySchema,
 })
 
@@ -66,11 +77,17 @@ const inputText = (where: string) => callerText(where).min(1).nullable()
 
 /** A billing address as a caller sends it (create, update): a card number in it is refused. */
 export const CardAddressInputSchema = z.object({
+  /** The street line; null clears it on update. Not empty; no card number. */
   line1: inputText('an address line'),
+  /** The second street line (apartment, suite); null clears it. Not empty; no card number. */
   line2: inputText('an address line'),
+  /** The city; null clears it. Not empty; no card number. */
   city: inputText('a city'),
+  /** The state, province or region; null clears it. Not empty; no card number. */
   state: inputText('a state'),
+  /** The postal (ZIP) code the provider checks; null clears it. Not empty; no card number. */
   postalCode: inputText('a postal code'),
+  /** ISO 3166-1 alpha-2, upper case (`'US'`); null clears it. */
   country: CountrySchema,
 })
 
@@ -101,22 +118,33 @@ export const CardSchema = z
     id: idText('a card id'),
     /** The provider's name, as in `CardProvider.name`. */
     provider: z.string().min(1),
+    /** Whose card it is: the customer or account it was read from or created for. */
     owner: OwnerSchema,
+    /** The card network, normalized (Stripe's "American Express" is `'amex'`), or `'unknown'`. */
     brand: z.enum(CARD_BRANDS),
+    /** The last four digits of the number: all a card ever holds of it. */
     last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
+    /** The expiry month, 1 to 12: the card is valid through the last day of that month. */
     expMonth: z.number().int().min(1).max(12),
+    /** The expiry year, four digits (the marketplace's string is read as a number). */
     expYear: z.number().int().min(1970).max(9999),
     /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
     holderName: z.string().overwrite(readText).nullable(),
+    /** The billing address; each field null when unknown (an object even when all are null). */
     address: CardAddressSchema,
     /** The issuing country, ISO 3166-1 alpha-2. */
     country: CountrySchema,
     /** The provider's fingerprint: the same number gives the same fingerprint. */
     fingerprint: idText('a fingerprint').nullable(),
+    /** Credit, debit or prepaid; `'unknown'` where the provider does not say (the marketplace). */
     funding: z.enum(FUNDING_TYPES),
+    /** The provider's verification results, as the issuer answered them. */
     checks: z.object({
+      /** The CVC check (Stripe `cvc_check`, the marketplace's `security_code_check`). */
       cvc: CheckResultSchema,
+      /** The street line check (Stripe `address_line1_check`); null where none is done. */
       addressLine1: CheckResultSchema,
+      /** The postal code check (Stripe `address_zip_check`, marketplace `postal_code_check`). */
       postalCode: CheckResultSchema,
     }),
     /** For Connect external accounts: the currency paid out to the card (lower case). */

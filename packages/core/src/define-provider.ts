@@ -46,7 +46,10 @@ export interface CardProviderPrimitives {
   createCard?(
     owner: Owner,
     input: ValidCreateCardInput,
-    context: { idempotencyKey: string },
+    context: {
+      /** The key to send with the create request. */
+      idempotencyKey: string
+    },
   ): Promise<Card>
   /**
    * One card of the owner. A card another owner holds is not found: raise `cardNotFound`, as
@@ -58,7 +61,15 @@ export interface CardProviderPrimitives {
    * which is the `nextCursor` this primitive returned for the previous page. Leave out what is
    * not a card (bank accounts, other sources) rather than fail the page.
    */
-  listCards?(owner: Owner, options: { limit: number; cursor?: string }): Promise<Page<Card>>
+  listCards?(
+    owner: Owner,
+    options: {
+      /** The most cards to return, 1 to 100. */
+      limit: number
+      /** The previous page's `nextCursor`; absent for the first page. */
+      cursor?: string
+    },
+  ): Promise<Page<Card>>
   /** Applies a checked patch that holds only the fields `capabilities.updatableFields` lists. */
   updateCard?(owner: Owner, cardId: string, patch: CardUpdate): Promise<Card>
   /** Deletes the card; the provider's own default policy picks the next default. */
@@ -87,7 +98,13 @@ export interface CardProviderPrimitives {
 /** What `defineCardProvider` takes: the provider's name and capabilities, and its primitives. */
 export interface CardProviderDefinition<C extends ProviderCapabilities>
   extends CardProviderPrimitives {
+  /** The provider's name (`'stripe'` …): `CardProvider.name`, stored with every card. */
   name: string
+  /**
+   * What the provider supports: the core refuses an operation declared `false` with
+   * `unsupported_operation` before calling the primitive. Declare it `as const` so that the
+   * provider's type carries it.
+   */
   capabilities: C
 }
 
@@ -391,7 +408,16 @@ export function cardNotFound(
   provider: string,
   owner: Owner,
   cardId: string,
-  options: { status?: number; requestId?: string; providerCode?: string; cause?: unknown } = {},
+  options: {
+    /** The provider's HTTP status (404 …), when it answered. */
+    status?: number
+    /** The provider's request id, to quote to its support. */
+    requestId?: string
+    /** The provider's own code (`'resource_missing'` …). */
+    providerCode?: string
+    /** The provider's error, kept as the error's `cause`. */
+    cause?: unknown
+  } = {},
 ): CardNotFoundError {
   return new CardNotFoundError(
     `${provider} has no card ${cardId} for ${formatOwner(owner)}: list the owner's cards to find its ids`,

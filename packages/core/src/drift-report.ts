@@ -2,7 +2,9 @@ import type { Owner } from './card.js'
 
 /** One card that `reconcile` found out of step. */
 export interface DriftEntry {
+  /** The card's owner. */
   owner: Owner
+  /** The provider's id for the card. */
   cardId: string
 }
 
@@ -13,25 +15,46 @@ export interface DriftEntry {
  * (`redactSecrets`), as a `CardportError`'s message already is.
  */
 export interface DriftFailure {
+  /** The owner left as it was: its stored cards are not touched. */
   owner: Owner
+  /** The error's `CardportError` code (`'rate_limited'` after the retries ran out …). */
   code: string
+  /** The error's message, with no card number nor key in it. */
   message: string
 }
 
 /** How many of each finding a `reconcile` made: exact, however many entries the report keeps. */
 export interface DriftCounts {
+  /** Cards at the provider that the store lacked. */
   added: number
+  /** Cards whose stored copy differed from the provider's. */
   updated: number
+  /** Stored cards the provider no longer holds. */
   removed: number
+  /** Owners whose stored default differed from the provider's. */
   defaultRepaired: number
+  /** Owners that could not be reconciled. */
   failed: number
 }
 
 /** One finding of `reconcile`, as its `onDrift` callback receives it. */
 export type DriftChange =
-  | ({ change: 'added' | 'updated' | 'removed' } & DriftEntry)
-  | { change: 'defaultRepaired'; owner: Owner; cardId: string | null }
-  | ({ change: 'failed' } & DriftFailure)
+  | ({
+      /** Which list of the {@link DriftReport} the card joins. */
+      change: 'added' | 'updated' | 'removed'
+    } & DriftEntry)
+  | {
+      /** The owner's stored default differed from the provider's. */
+      change: 'defaultRepaired'
+      /** The owner whose default was (or, in a dry run, would be) repaired. */
+      owner: Owner
+      /** The provider's default card, or null when the provider has none for the owner. */
+      cardId: string | null
+    }
+  | ({
+      /** The owner could not be reconciled. */
+      change: 'failed'
+    } & DriftFailure)
 
 /**
  * What `reconcile` found and (unless `dryRun`) repaired. Each list keeps its first
@@ -40,6 +63,7 @@ export type DriftChange =
  * `truncated` says whether some list holds fewer entries than its count.
  */
 export interface DriftReport {
+  /** Whether the run only reported: true means the store was left unchanged. */
   dryRun: boolean
   /** Owners looked at. */
   owners: number
@@ -52,7 +76,12 @@ export interface DriftReport {
   /** Stored cards the provider no longer holds. */
   removed: DriftEntry[]
   /** Owners whose stored default differed from the provider's (the entry names the provider's default). */
-  defaultRepaired: Array<{ owner: Owner; cardId: string | null }>
+  defaultRepaired: Array<{
+    /** The owner whose default was (or, in a dry run, would be) repaired. */
+    owner: Owner
+    /** The provider's default card, or null when the provider has none for the owner. */
+    cardId: string | null
+  }>
   /** Owners that could not be reconciled, with the error's code and message. */
   failed: DriftFailure[]
   /** How many entries each list would hold without `maxEntries`. */

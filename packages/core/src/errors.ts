@@ -59,16 +59,27 @@ export interface CardportErrorOptions {
  * no stack, cause or `details`.
  */
 export interface CardportErrorJSON {
+  /** The class's name (`'CardDeclinedError'` …), {@link CardportError.name}. */
   name: string
+  /** The error code, {@link CardportError.code}: what to branch on. */
   code: CardportErrorCode
+  /** What went wrong and what to do; card numbers, CVCs and API keys removed. */
   message: string
+  /** The provider that raised it, {@link CardportError.provider}. */
   provider: string | undefined
+  /** The provider's HTTP status, {@link CardportError.status}. */
   status: number | undefined
+  /** The provider's own code, {@link CardportError.providerCode}. */
   providerCode: string | undefined
+  /** The issuer's decline reason, {@link CardportError.declineCode}. */
   declineCode: string | undefined
+  /** The provider's request id, {@link CardportError.requestId}. */
   requestId: string | undefined
+  /** Whether the same call may succeed later, {@link CardportError.retryable}. */
   retryable: boolean
+  /** For `rate_limited`: milliseconds to wait, {@link CardportError.retryAfterMs}. */
   retryAfterMs: number | undefined
+  /** For local validation: what was wrong, {@link CardportError.issues}. */
   issues: readonly ValidationIssue[] | undefined
 }
 
@@ -102,16 +113,36 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
  * ```
  */
 export class CardportError extends Error {
+  /** The class's name (`'CardDeclinedError'` …), for logs; branch on `code` instead. */
   override readonly name: string = 'CardportError'
+  /** What went wrong, one of {@link CARDPORT_ERROR_CODES}: the field to test, across copies. */
   readonly code: CardportErrorCode
+  /** The provider that raised it (`'stripe'`, `'marketplace'`), or undefined for local errors. */
   readonly provider: string | undefined
+  /** The HTTP status the provider answered with; undefined when no answer came or none was sent. */
   readonly status: number | undefined
+  /** The provider's own code (`'card_declined'`, `'card-not-validated'` …), when it gave one. */
   readonly providerCode: string | undefined
+  /** For declines: the issuer's reason (`'insufficient_funds'` …), when the provider gives one. */
   readonly declineCode: string | undefined
+  /** The provider's request id, to quote to its support. */
   readonly requestId: string | undefined
+  /**
+   * Whether the same call may succeed if made again later: by default true for `rate_limited`
+   * and `provider_unavailable` only. `withRetry` retries only such errors.
+   */
   readonly retryable: boolean
+  /** For `rate_limited`: how long the provider asked to wait, in milliseconds, when it said. */
   readonly retryAfterMs: number | undefined
+  /**
+   * For `invalid_request` raised locally: what was wrong with the input, one issue per problem,
+   * card numbers removed from paths and messages.
+   */
   readonly issues: readonly ValidationIssue[] | undefined
+  /**
+   * Extra, non-secret facts from the provider (the marketplace's `additional`, a param name,
+   * `ownerDeleted`). Left out of {@link CardportError.toJSON}.
+   */
   readonly details: Readonly<Record<string, unknown>> | undefined
 
   constructor(code: CardportErrorCode, message: string, options: CardportErrorOptions = {}) {
@@ -162,7 +193,10 @@ export class CardportError extends Error {
 export function isCardportError<Code extends CardportErrorCode = CardportErrorCode>(
   error: unknown,
   ...codes: Code[]
-): error is CardportError & { readonly code: Code } {
+): error is CardportError & {
+  /** One of `codes`, when they are given. */
+  readonly code: Code
+} {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false
   return (
     codes.length === 0 ||
@@ -172,7 +206,9 @@ export function isCardportError<Code extends CardportErrorCode = CardportErrorCo
 
 /** The card was declined by the issuer or the provider; `declineCode` says why when known. */
 export class CardDeclinedError extends CardportError {
+  /** `'CardDeclinedError'`. */
   override readonly name = 'CardDeclinedError'
+  /** Always `'card_declined'`. */
   declare readonly code: 'card_declined'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_declined', message, options)
@@ -181,7 +217,9 @@ export class CardDeclinedError extends CardportError {
 
 /** The card details are wrong: number, expiry or CVC failed validation. */
 export class CardInvalidError extends CardportError {
+  /** `'CardInvalidError'`. */
   override readonly name = 'CardInvalidError'
+  /** Always `'card_invalid'`. */
   declare readonly code: 'card_invalid'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_invalid', message, options)
@@ -190,7 +228,9 @@ export class CardInvalidError extends CardportError {
 
 /** No card with that id belongs to that owner. */
 export class CardNotFoundError extends CardportError {
+  /** `'CardNotFoundError'`. */
   override readonly name = 'CardNotFoundError'
+  /** Always `'card_not_found'`. */
   declare readonly code: 'card_not_found'
   constructor(message: string, options?: CardportErrorOptions) {
     super('card_not_found', message, options)
@@ -203,7 +243,9 @@ export class CardNotFoundError extends CardportError {
  * so with `details: { ownerDeleted: true }` (see {@link isOwnerDeleted}).
  */
 export class OwnerNotFoundError extends CardportError {
+  /** `'OwnerNotFoundError'`. */
   override readonly name = 'OwnerNotFoundError'
+  /** Always `'owner_not_found'`. */
   declare readonly code: 'owner_not_found'
   constructor(message: string, options?: CardportErrorOptions) {
     super('owner_not_found', message, options)
@@ -222,7 +264,9 @@ export function isOwnerDeleted(error: unknown): boolean {
 
 /** The request conflicts with the resource's state (a default that cannot be deleted …). */
 export class ConflictError extends CardportError {
+  /** `'ConflictError'`. */
   override readonly name = 'ConflictError'
+  /** Always `'conflict'`. */
   declare readonly code: 'conflict'
   constructor(message: string, options?: CardportErrorOptions) {
     super('conflict', message, options)
@@ -231,7 +275,9 @@ export class ConflictError extends CardportError {
 
 /** The provider did not accept the credentials. */
 export class AuthenticationError extends CardportError {
+  /** `'AuthenticationError'`. */
   override readonly name = 'AuthenticationError'
+  /** Always `'authentication'`. */
   declare readonly code: 'authentication'
   constructor(message: string, options?: CardportErrorOptions) {
     super('authentication', message, options)
@@ -240,7 +286,9 @@ export class AuthenticationError extends CardportError {
 
 /** The credentials are valid but may not do this. */
 export class PermissionError extends CardportError {
+  /** `'PermissionError'`. */
   override readonly name = 'PermissionError'
+  /** Always `'permission'`. */
   declare readonly code: 'permission'
   constructor(message: string, options?: CardportErrorOptions) {
     super('permission', message, options)
@@ -249,7 +297,9 @@ export class PermissionError extends CardportError {
 
 /** Too many requests; wait `retryAfterMs` (when known) before trying again. */
 export class RateLimitedError extends CardportError {
+  /** `'RateLimitedError'`. */
   override readonly name = 'RateLimitedError'
+  /** Always `'rate_limited'`. */
   declare readonly code: 'rate_limited'
   constructor(message: string, options?: CardportErrorOptions) {
     super('rate_limited', message, options)
@@ -258,7 +308,9 @@ export class RateLimitedError extends CardportError {
 
 /** The provider failed or could not be reached (5xx, network error, timeout). */
 export class ProviderUnavailableError extends CardportError {
+  /** `'ProviderUnavailableError'`. */
   override readonly name = 'ProviderUnavailableError'
+  /** Always `'provider_unavailable'`. */
   declare readonly code: 'provider_unavailable'
   constructor(message: string, options?: CardportErrorOptions) {
     super('provider_unavailable', message, options)
@@ -267,7 +319,9 @@ export class ProviderUnavailableError extends CardportError {
 
 /** The request is malformed; `issues` lists what local validation found. */
 export class InvalidRequestError extends CardportError {
+  /** `'InvalidRequestError'`. */
   override readonly name = 'InvalidRequestError'
+  /** Always `'invalid_request'`. */
   declare readonly code: 'invalid_request'
   constructor(message: string, options?: CardportErrorOptions) {
     super('invalid_request', message, options)
@@ -276,7 +330,9 @@ export class InvalidRequestError extends CardportError {
 
 /** The provider does not support this operation; its `capabilities` say what it does support. */
 export class UnsupportedOperationError extends CardportError {
+  /** `'UnsupportedOperationError'`. */
   override readonly name = 'UnsupportedOperationError'
+  /** Always `'unsupported_operation'`. */
   declare readonly code: 'unsupported_operation'
   constructor(message: string, options?: CardportErrorOptions) {
     super('unsupported_operation', message, options)
@@ -285,7 +341,9 @@ export class UnsupportedOperationError extends CardportError {
 
 /** An idempotency key was reused with a different request. */
 export class IdempotencyConflictError extends CardportError {
+  /** `'IdempotencyConflictError'`. */
   override readonly name = 'IdempotencyConflictError'
+  /** Always `'idempotency_conflict'`. */
   declare readonly code: 'idempotency_conflict'
   constructor(message: string, options?: CardportErrorOptions) {
     super('idempotency_conflict', message, options)

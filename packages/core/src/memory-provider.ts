@@ -16,17 +16,29 @@ import type { CardProvider } from './provider.js'
 
 /** The capabilities of {@link memoryProvider}: everything, with Stripe's default rules. */
 export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
+  /** Customers and accounts: owners exist on first use. */
   ownerTypes: ['customer', 'account'],
+  /** From a token of {@link MEMORY_PROVIDER_TOKENS} (`tok_chargeDeclined` declines) or details. */
   createCard: true,
+  /** One card of an owner. */
   getCard: true,
+  /** Pages of an owner's cards, newest first, with an opaque cursor. */
   listCards: true,
+  /** Address, expiry, name and metadata, as Stripe allows. */
   updateCard: true,
+  /** Deleting the default promotes the most recently added card, as on Stripe. */
   deleteCard: true,
+  /** Makes a valid card the owner's default (for an account: for the card's currency). */
   setDefaultCard: true,
+  /** Marks a card `'invalid'` for good, as the marketplace does. */
   invalidateCard: true,
+  /** Raw card details are accepted (checked as `CardDetailsSchema` says, never kept). */
   cardDetails: true,
+  /** An account's cards behave as Stripe Connect external accounts: a default per currency. */
   externalAccounts: true,
+  /** Stripe's rule: the first card becomes the default. */
   defaultPolicy: 'first-card',
+  /** Everything `updateCard` can change. */
   updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const)
 
@@ -34,17 +46,26 @@ export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
  * Tokens the memory provider accepts, after Stripe's test tokens: `tok_<brand>` makes a card
  * of that brand, `tok_chargeDeclined` is declined.
  */
-export const MEMORY_PROVIDER_TOKENS: Readonly<Record<string, { brand: CardBrand; last4: string }>> =
-  {
-    tok_visa: { brand: 'visa', last4: '4242' },
-    tok_visa_debit: { brand: 'visa', last4: '5556' },
-    tok_mastercard: { brand: 'mastercard', last4: '4444' },
-    tok_amex: { brand: 'amex', last4: '8431' },
-    tok_discover: { brand: 'discover', last4: '1117' },
-    tok_jcb: { brand: 'jcb', last4: '0505' },
-    tok_diners: { brand: 'diners', last4: '0004' },
-    tok_unionpay: { brand: 'unionpay', last4: '0005' },
-  }
+export const MEMORY_PROVIDER_TOKENS: Readonly<
+  Record<
+    string,
+    {
+      /** The brand of the card the token makes. */
+      brand: CardBrand
+      /** The last four digits of the card the token makes (those of Stripe's test card). */
+      last4: string
+    }
+  >
+> = {
+  tok_visa: { brand: 'visa', last4: '4242' },
+  tok_visa_debit: { brand: 'visa', last4: '5556' },
+  tok_mastercard: { brand: 'mastercard', last4: '4444' },
+  tok_amex: { brand: 'amex', last4: '8431' },
+  tok_discover: { brand: 'discover', last4: '1117' },
+  tok_jcb: { brand: 'jcb', last4: '0505' },
+  tok_diners: { brand: 'diners', last4: '0004' },
+  tok_unionpay: { brand: 'unionpay', last4: '0005' },
+}
 
 /** Options of {@link memoryProvider}. */
 export interface MemoryProviderOptions {

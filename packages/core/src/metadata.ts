@@ -6,7 +6,14 @@ import { containsCardNumber, maskCardNumbers } from './redact.js'
  * that what an application writes fits anywhere. Metadata read from a provider is taken as the
  * provider holds it ({@link ProviderMetadataSchema}): a marketplace's `meta` has no such limits.
  */
-export const METADATA_LIMITS = { maxKeys: 50, maxKeyLength: 40, maxValueLength: 500 } as const
+export const METADATA_LIMITS = {
+  /** The most keys one card's metadata holds. */
+  maxKeys: 50,
+  /** The longest key, in UTF-16 code units (`string.length`). */
+  maxKeyLength: 40,
+  /** The longest value, in UTF-16 code units (`string.length`). */
+  maxValueLength: 500,
+} as const
 
 /**
  * What a metadata schema does: refuse or allow `''`, refuse or mask a card number, apply

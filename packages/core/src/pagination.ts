@@ -4,8 +4,11 @@ import type { CardProvider } from './provider.js'
 
 /** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
 export interface Page<T> {
+  /** This page's items, at most the `limit` asked for, in the provider's order. */
   data: T[]
+  /** Whether more items follow this page: ask again with `nextCursor`. */
   hasMore: boolean
+  /** The `cursor` of the next page; null on the last page. */
   nextCursor: string | null
 }
 
@@ -88,7 +91,10 @@ export async function* listAll<P extends CardLister>(
  */
 export async function toArray<T>(
   iterable: AsyncIterable<T>,
-  options: { limit: number },
+  options: {
+    /** The most items to collect, 1 to {@link TO_ARRAY_HARD_CAP}. */
+    limit: number
+  },
 ): Promise<T[]> {
   const { limit } = options
   if (!Number.isInteger(limit) || limit < 1 || limit > TO_ARRAY_HARD_CAP) {

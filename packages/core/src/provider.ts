@@ -36,17 +36,37 @@ export type DefaultPolicy = 'first-card' | 'caller-chosen' | 'latest-card' | 'no
 export interface ProviderCapabilities {
   /** The owner types the provider holds cards for. */
   readonly ownerTypes: readonly OwnerType[]
+  /**
+   * Whether `createCard` works. With `false`, it and `CardSync.setDefaultCard` (which creates
+   * the card first) throw `unsupported_operation`.
+   */
   readonly createCard: boolean
+  /** Whether `getCard` works: one card read by id. */
   readonly getCard: boolean
+  /**
+   * Whether `listCards` works. `getDefaultCard`, `listAll` and `CardSync.reconcile` need it:
+   * without it they are unsupported too.
+   */
   readonly listCards: boolean
+  /** Whether `updateCard` works; `updatableFields` says which fields it changes. */
   readonly updateCard: boolean
+  /**
+   * Whether `deleteCard` works. A provider whose cards can only be retired says `false` and
+   * `invalidateCard: true`; the error of a delete then says to invalidate instead.
+   */
   readonly deleteCard: boolean
+  /** Whether `setDefaultCard` works: false where the provider picks the default itself. */
   readonly setDefaultCard: boolean
+  /** Whether `invalidateCard` works: the card stays listed with `status: 'invalid'`, for good. */
   readonly invalidateCard: boolean
   /** Whether `createCard` accepts raw card details as well as tokens. */
   readonly cardDetails: boolean
   /** Whether `account` owners are Connect-style external accounts (a default per currency). */
   readonly externalAccounts: boolean
+  /**
+   * How the provider picks the default card, which `CardSync` and the conformance suite
+   * follow: see {@link DefaultPolicy}.
+   */
   readonly defaultPolicy: DefaultPolicy
   /**
    * What `updateCard` can change: any of `'address'`, `'expiry'` (month and year),
@@ -77,7 +97,10 @@ export interface ListOptions {
 }
 
 /** An owner whose type the provider supports. */
-export type OwnerOf<C extends ProviderCapabilities> = Owner & { type: C['ownerTypes'][number] }
+export type OwnerOf<C extends ProviderCapabilities> = Owner & {
+  /** One of the provider's `ownerTypes`. */
+  type: C['ownerTypes'][number]
+}
 
 /** The type of an operation the provider lacks: any call to it is a compile error. */
 export type UnsupportedOperation = (...notSupportedByThisProvider: never[]) => never

@@ -31,8 +31,11 @@ const isFunction = (value: unknown) => typeof value === 'function'
  * retry without end (`attempt >= NaN` is never true) or not wait at all.
  */
 export const RetryPolicySchema = z.object({
+  /** A whole number from 0 to 100, {@link RetryPolicy.retries}. */
   retries: z.number().int().min(0).max(100).optional(),
+  /** Milliseconds, 0 or more and finite, {@link RetryPolicy.baseDelayMs}. */
   baseDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Milliseconds, 0 or more and finite, {@link RetryPolicy.maxDelayMs}. */
   maxDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   /** A function, {@link RetryPolicy.shouldRetry}. */
   shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
@@ -40,6 +43,7 @@ export const RetryPolicySchema = z.object({
   sleep: z.custom<NonNullable<RetryPolicy['sleep']>>(isFunction).optional(),
   /** A function, {@link RetryPolicy.random}. */
   random: z.custom<NonNullable<RetryPolicy['random']>>(isFunction).optional(),
+  /** An `AbortSignal`, {@link RetryPolicy.signal}. */
   signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
 })
 

@@ -2,7 +2,9 @@ import type { Card, Owner } from './card.js'
 
 /** Whose cards: one owner at one provider. Every store read is scoped by it. */
 export interface CardScope {
+  /** The provider's name (`CardProvider.name`): one owner id at two providers is two owners. */
   provider: string
+  /** The customer or account. */
   owner: Owner
 }
 
@@ -117,6 +119,7 @@ export interface CardStore {
 
 /** An old default card that a `CardSync.setDefaultCard` call replaces. */
 export interface RetiringCard {
+  /** The provider's id for the old default card. */
   cardId: string
   /** Its currency: an external account's defaults are one per currency. Null for customers. */
   currency: string | null

@@ -8,13 +8,24 @@ export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
  * `category_type`, `description`, `additional`, `extras`, `request_id`.
  */
 export interface MarketplaceErrorBody {
+  /** The HTTP reason phrase (`'Conflict'` …). Not read: `status_code` and the status say more. */
   status?: string
+  /** The HTTP status, as text in the reference's field list and a number in its examples. */
   status_code?: string | number
+  /**
+   * The error's code (`'card-declined'`, `'card-not-validated'` …): decides the `CardportError`
+   * code before the HTTP status does, and becomes its `providerCode`.
+   */
   category_code?: string
+  /** `'request'`, `'banking'` or `'logical'`; kept as `details.categoryType`. */
   category_type?: string
+  /** What went wrong, sometimes HTML, ending "Your request id is …": the message's core. */
   description?: string
+  /** How to resolve the issue, when the API says; kept as `details.additional`. */
   additional?: string | null
+  /** Field-level details (`{ postal_code: '…' }`), numbers masked; kept as `details.extras`. */
   extras?: Record<string, unknown> | null
+  /** The id to quote to the marketplace's support; becomes the error's `requestId`. */
   request_id?: string
 }
 
@@ -24,6 +35,7 @@ export interface MarketplaceErrorBody {
  * request body, so no card number or CVC can travel with it.
  */
 export class MarketplaceApiError extends Error {
+  /** `'MarketplaceApiError'`. */
   override readonly name = 'MarketplaceApiError'
   /** The HTTP status. */
   readonly status: number
@@ -37,10 +49,15 @@ export class MarketplaceApiError extends Error {
   readonly target: string
 
   constructor(init: {
+    /** {@link MarketplaceApiError.status}. */
     status: number
+    /** {@link MarketplaceApiError.body}; card numbers and CVCs are removed from it. */
     body: MarketplaceErrorBody | null
+    /** {@link MarketplaceApiError.retryAfter}. */
     retryAfter?: string | undefined
+    /** {@link MarketplaceApiError.requestId}. */
     requestId?: string | undefined
+    /** {@link MarketplaceApiError.target}; a card number in it is masked. */
     target: string
   }) {
     // The path holds what the caller passed as a card id, which may be a card number typed in

@@ -47,17 +47,29 @@ import {
  * `['metadata']`, and the core refuses any other field before a request.
  */
 export const MARKETPLACE_CAPABILITIES = Object.freeze({
+  /** Accounts only: a card is associated with an account. */
   ownerTypes: ['account'],
+  /** Tokenizes raw details (or takes a tokenized card's id), then associates it. */
   createCard: true,
+  /** One card of the account. */
   getCard: true,
+  /** The account's cards, paged by offset. */
   listCards: true,
+  /** Metadata (`meta`) only: see `updatableFields`. */
   updateCard: true,
+  /** The marketplace cannot delete a card: invalidate it instead. */
   deleteCard: false,
+  /** The marketplace picks the default itself (`defaultPolicy`); the caller cannot. */
   setDefaultCard: false,
+  /** `is_valid=false`, which cannot be undone. */
   invalidateCard: true,
+  /** Raw card details are accepted: the adapter tokenizes them at the marketplace. */
   cardDetails: true,
+  /** Accounts hold no per-currency defaults. */
   externalAccounts: false,
+  /** The most recently associated valid card is the account's chosen card. */
   defaultPolicy: 'latest-card',
+  /** Name, address and expiry are fixed once tokenized. */
   updatableFields: ['metadata'],
 } as const satisfies ProviderCapabilities)
 
@@ -135,7 +147,12 @@ const OptionsSchema = z.object({
 /** The marketplace provider: a `CardProvider` with its capabilities known, plus `close()`. */
 export type MarketplaceProvider = CardProvider<typeof MARKETPLACE_CAPABILITIES> & {
   /** The validated options, frozen (the secret is not among them). */
-  readonly options: Readonly<{ baseUrl: string; marketplaceId: string }>
+  readonly options: Readonly<{
+    /** {@link MarketplaceProviderOptions.baseUrl}, without a trailing slash. */
+    baseUrl: string
+    /** {@link MarketplaceProviderOptions.marketplaceId}. */
+    marketplaceId: string
+  }>
   /**
    * Closes the keep-alive connections of the `Agent` the provider made. Does nothing when you
    * passed your own dispatcher: close that yourself.

@@ -14,7 +14,10 @@ import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
  * A marketplace card read without an owner: a tokenized card that no account holds yet has
  * `owner: null`. What the marketplace-wide list returns.
  */
-export type MarketplaceCard = Omit<Card, 'owner'> & { owner: Owner | null }
+export type MarketplaceCard = Omit<Card, 'owner'> & {
+  /** The account that holds the card, or null for a tokenized card no account holds yet. */
+  owner: Owner | null
+}
 
 /** Options of {@link toMarketplaceCard}. */
 export interface ParseCardOptions {

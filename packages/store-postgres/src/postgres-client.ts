@@ -3,6 +3,7 @@ import { z } from 'zod'
 
 /** What a query answers. `pg`'s `QueryResult` and PGlite's `Results` both have `rows`. */
 export interface PostgresQueryResult {
+  /** The rows the statement returned, one object per row keyed by column name. */
   // biome-ignore lint/suspicious/noExplicitAny: pg and PGlite both type rows as any[]
   rows: any[]
 }

@@ -17,7 +17,9 @@ import {
 
 /** One step of the schema: applied once, in order, and recorded in the migrations table. */
 export interface PostgresMigration {
+  /** The migration's number, one more than the previous one's: recorded once applied. */
   version: number
+  /** What the migration does, in words; recorded with the version. */
   name: string
   /** The statements, one per `query()` (PGlite runs one statement per query). */
   statements: (tables: TableNames) => string[]

@@ -38,19 +38,27 @@ export interface TableLocation {
 
 /** The quoted, schema-qualified names of a store's tables and the names of its indexes. */
 export interface TableNames {
+  /** The schema, unquoted (`'public'` by default). */
   schema: string
   /** `"schema"` */
   quotedSchema: string
+  /** The cards table, one row per card (`"schema"."<prefix>cards"`). */
   cards: string
+  /** The owners table, each owner with cards once, for `listOwners` (`…card_owners`). */
   owners: string
+  /** When deleted cards were observed gone, to refuse older writes (`…card_tombstones`). */
   tombstones: string
+  /** The retirement notes of `CardSync.setDefaultCard` (`…card_retirements`). */
   retirements: string
+  /** The applied migrations, by version (`…migrations`). */
   migrations: string
   /** The migrations table's own name, unquoted and unqualified (for the catalog). */
   migrationsTable: string
   /** Index names (unqualified: an index lives in its table's schema). */
   oneDefaultIndex: string
+  /** The cards-by-owner-and-insertion index of migration 1, dropped by migration 3. */
   cardsBySeqIndex: string
+  /** The owners-by-provider-and-insertion index that `listOwners` pages through. */
   ownersBySeqIndex: string
   /** The key of the advisory lock that serializes migrations of these tables. */
   migrationLockKey: string

@@ -4,7 +4,10 @@
  */
 export interface SqliteStatement {
   /** Runs a statement that writes; `changes` says how many rows it touched. */
-  run(...params: unknown[]): { changes: number }
+  run(...params: unknown[]): {
+    /** How many rows the statement inserted, updated or deleted. */
+    changes: number
+  }
   /** The first row the statement reads, or `undefined` when there is none. */
   get(...params: unknown[]): unknown
   /** Every row the statement reads. */
@@ -36,7 +39,13 @@ export interface SqliteDatabase {
   /** Runs SQL without parameters, several statements at once: the migrations. */
   exec(source: string): unknown
   /** Runs a PRAGMA: `journal_mode = WAL`, for a database in a file. */
-  pragma(source: string, options?: { simple?: boolean }): unknown
+  pragma(
+    source: string,
+    options?: {
+      /** Return the first column of the first row instead of every row. */
+      simple?: boolean
+    },
+  ): unknown
   /** Wraps `fn` so that each call runs in one transaction, which is how a default switches. */
   // biome-ignore lint/suspicious/noExplicitAny: better-sqlite3 declares transactions over any[]
   transaction(fn: (...args: any[]) => unknown): SqliteTransaction

@@ -3,8 +3,11 @@ import type { SqliteDatabase } from './sqlite-database.js'
 
 /** One step of the schema: applied once, in order, and recorded in `cardport_migrations`. */
 export interface SqliteMigration {
+  /** The migration's number, one more than the previous one's: recorded once applied. */
   version: number
+  /** What the migration does, in words; recorded with the version. */
   name: string
+  /** The statements, run together with `exec`, in the migration's transaction. */
   sql: string
 }
 

@@ -26,11 +26,13 @@ export type SqliteStoreOptions = {
   | {
       /** A file path, or `':memory:'`. The store opens it, and closes it on `close()`. */
       filename: string
+      /** Not with `filename`: pass one of the two. */
       database?: never
     }
   | {
       /** An open better-sqlite3 `Database`. The store never closes it: it is yours. */
       database: SqliteDatabase
+      /** Not with `database`: pass one of the two. */
       filename?: never
     }
 )

@@ -86,9 +86,13 @@ export type StripeParams = Record<string, any>
 
 /** Per-request options the adapter sets. */
 export interface StripeRequestOptions {
+  /** The `Stripe-Version` to send: always `STRIPE_API_VERSION`, whatever the instance's default. */
   apiVersion?: string
+  /** The `Idempotency-Key` header: sent on creates, and the same on each of their retries. */
   idempotencyKey?: string
+  /** The SDK's network retries for this request (connection errors, 409, 5xx). */
   maxNetworkRetries?: number
+  /** The request timeout in milliseconds; left out, the SDK's (80 s). */
   timeout?: number
 }
 

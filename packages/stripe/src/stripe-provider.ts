@@ -34,17 +34,29 @@ export const STRIPE_API_VERSION = '2023-08-16'
 
 /** What the Stripe adapter supports: everything but invalidation, for both owner types. */
 export const STRIPE_CAPABILITIES = Object.freeze({
+  /** Customers (customer sources) and Connect accounts (external accounts). */
   ownerTypes: ['customer', 'account'],
+  /** From a token (`tok_visa`) or raw card details. */
   createCard: true,
+  /** One card of the owner. */
   getCard: true,
+  /** Pages of the owner's cards (bank accounts skipped), with `starting_after` as the cursor. */
   listCards: true,
+  /** Address, expiry, name and metadata. */
   updateCard: true,
+  /** An account's default card for its currency cannot be deleted (`conflict`). */
   deleteCard: true,
+  /** A customer's `default_source`, an account card's `default_for_currency`. */
   setDefaultCard: true,
+  /** Stripe has no invalidation: delete the card instead. */
   invalidateCard: false,
+  /** Raw details are sent as a card hash (`source[object]=card`). */
   cardDetails: true,
+  /** An account's cards are Connect external accounts, with a default per currency. */
   externalAccounts: true,
+  /** The first card becomes the default; deleting it promotes the most recent card. */
   defaultPolicy: 'first-card',
+  /** Everything `updateCard` can change. */
   updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const satisfies ProviderCapabilities)
 
@@ -66,6 +78,7 @@ export type StripeProviderOptions = {
        * call (README, "Errors"); your own calls on it then fail on such a body instead.
        */
       stripe: StripeClient
+      /** Not with `stripe`: pass one of the two. */
       apiKey?: never
     }
   | {
@@ -73,6 +86,7 @@ export type StripeProviderOptions = {
       apiKey: string
       /** Extra options for the SDK instance made from `apiKey` (host, port, httpClient …). */
       stripeConfig?: Record<string, unknown> | undefined
+      /** Not with `apiKey`: pass one of the two. */
       stripe?: never
     }
 )

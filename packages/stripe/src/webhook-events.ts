@@ -34,7 +34,9 @@ export type StripeWebhookRejection =
  * copies, or `reason` on this class. Messages never hold the secret, the signature or the body.
  */
 export class StripeWebhookError extends CardportError {
+  /** `'StripeWebhookError'`. */
   override readonly name = 'StripeWebhookError'
+  /** Which check failed (also in `details.reason`, which survives package copies). */
   readonly reason: StripeWebhookRejection
 
   constructor(reason: StripeWebhookRejection, message: string, options: CardportErrorOptions = {}) {
@@ -72,19 +74,28 @@ export interface StripeWebhookVerifier {
 
 /** A verified Stripe event: the envelope fields cardport reads, and the rest as sent. */
 export interface StripeWebhookEvent {
+  /** The event's id (`evt_…`): a repeated id is a delivery already applied. */
   id: string
+  /** Always `'event'`. */
   object: 'event'
+  /** What happened (`'customer.source.created'` …): decides how the event is applied. */
   type: string
   /** When the change happened, in seconds since the epoch. */
   created: number
   /** For events of connected accounts (Connect webhooks): the account's id. */
   account?: string | null | undefined
+  /** The API version the event's object was rendered with, as Stripe sent it. */
   api_version?: string | null | undefined
+  /** Whether the event came from live mode (false for test mode), as Stripe sent it. */
   livemode?: boolean | undefined
+  /** What the event is about. */
   data: {
+    /** The object as it was after the change (a card, a customer, an external account …). */
     object: Record<string, unknown>
+    /** For `*.updated` events: the fields that changed, with their values before. */
     previous_attributes?: Record<string, unknown> | undefined
   }
+  /** Other envelope fields (`request`, `pending_webhooks` …), as sent. */
   [field: string]: unknown
 }
 

@@ -34,7 +34,9 @@ export type StripeWebhookAction =
 
 /** What the handler did with one event, for logging. */
 export interface StripeWebhookResult {
+  /** The event's id (`evt_…`). */
   eventId: string
+  /** The event's type (`'customer.source.created'` …). */
   type: string
   /**
    * - `upserted`: the card was stored as the event (or Stripe, when confirmed) has it;
@@ -52,7 +54,9 @@ export interface StripeWebhookResult {
    * - `stale`: the store already holds a newer state than the event's (out-of-order delivery).
    */
   action: StripeWebhookAction
+  /** The customer or account the event is about; absent when the event names none. */
   owner?: Owner
+  /** The card (for `ignored`: the source) the event is about; absent when it names none. */
   cardId?: string
   /** True when the outcome was read from the Stripe API rather than taken from the event. */
   confirmed?: boolean
@@ -72,7 +76,10 @@ export interface SeenEventIds {
 }
 
 /** A `Stripe` instance: its API (to confirm with) and its `webhooks` (to verify with). */
-export type StripeWebhookClient = StripeClient & { webhooks: StripeWebhookVerifier }
+export type StripeWebhookClient = StripeClient & {
+  /** The instance's webhook helpers: `constructEventAsync` verifies the signature. */
+  webhooks: StripeWebhookVerifier
+}
 
 /** Options of {@link stripeWebhookHandler}. */
 export type StripeWebhookHandlerOptions = {
@@ -108,6 +115,7 @@ export type StripeWebhookHandlerOptions = {
        * Default true; false applies events alone, as with `webhooks`.
        */
       confirm?: boolean | undefined
+      /** Not with `stripe`, whose own `webhooks` verify. */
       webhooks?: never
     }
   | {
@@ -116,7 +124,9 @@ export type StripeWebhookHandlerOptions = {
        * ordered by their timestamps (see the README for the limits).
        */
       webhooks: StripeWebhookVerifier
+      /** Not with `webhooks`: pass one of the two. */
       stripe?: never
+      /** Nothing to confirm with: events are applied alone. */
       confirm?: false
     }
 )

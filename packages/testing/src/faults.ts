@@ -4,18 +4,6 @@ import { delay, HttpResponse } from 'msw'
  * A fault to inject into an emulator. It applies to requests whose `route` matches and fires
  * for the next `times` matching calls (default 1), after skipping `after` of them.
  *
- * - `latencyMs`: answer late. A fault with only `latencyMs` (no `status`, `body` or `drop`) is a
- *   latency fault: it fires together with whatever else fires for the request, and the delays
- *   of all the faults that fire add up. For standing latency, give `times: Infinity`.
- * - `status`: answer with this HTTP status and the provider's error body, without changing state.
- * - `retryAfter`: with `status: 429`, the `Retry-After` header in seconds.
- * - `body`: answer with this body instead (JSON content type; `status` or 200), without changing
- *   state: what a proxy or a gateway in the way could answer (`'{}'`, `'null'`, a page of
- *   nothing), to check that an adapter never reads it as "no such card".
- * - `drop: 'before-commit'`: the connection drops before the emulator changes anything.
- * - `drop: 'after-commit'`: the emulator commits the change, then the connection drops, so the
- *   client never sees the answer (the case that idempotency keys and reconcile exist for).
- *
  * How faults combine, for each request: every fault whose `route` matches counts the request
  * towards its `after`, whether or not it or another fault fires for it. A fault is due once it
  * has counted more than `after` matching requests and fired fewer than `times` times. Every due
@@ -29,12 +17,32 @@ export interface Fault {
    * RegExp tested against `METHOD /path`, or omitted for every request.
    */
   route?: string | RegExp | undefined
+  /** How many matching requests the fault fires for. Default 1; `Infinity` for all of them. */
   times?: number | undefined
+  /** How many matching requests to let through untouched before the fault fires. Default 0. */
   after?: number | undefined
+  /**
+   * Answer this many milliseconds late. A fault with only `latencyMs` (no `status`, `body` or
+   * `drop`) is a latency fault: it fires together with whatever else fires for the request, and
+   * the delays of all the faults that fire add up. For standing latency, give
+   * `times: Infinity`.
+   */
   latencyMs?: number | undefined
+  /** Answer with this HTTP status and the provider's error body, without changing state. */
   status?: number | undefined
+  /** With `status: 429`: the `Retry-After` header, in seconds. */
   retryAfter?: number | undefined
+  /**
+   * Answer with this body instead (JSON content type; `status` or 200), without changing state:
+   * what a proxy or a gateway in the way could answer (`'{}'`, `'null'`, a page of nothing), to
+   * check that an adapter never reads it as "no such card".
+   */
   body?: string | undefined
+  /**
+   * Drop the connection: `'before-commit'` before the emulator changes anything;
+   * `'after-commit'` once it has committed the change, so that the client never sees the answer
+   * (the case that idempotency keys and reconcile exist for).
+   */
   drop?: 'before-commit' | 'after-commit' | undefined
 }
 

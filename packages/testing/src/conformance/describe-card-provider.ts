@@ -95,7 +95,14 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
    * has a default of its own: the first card in the second currency becomes its default, and the
    * first currency keeps its own. Stripe takes a currency with card details only.
    */
-  otherCurrency?: { currency: string; sources: readonly CardSource[] } | undefined
+  otherCurrency?:
+    | {
+        /** The second currency, lower case (`'eur'`), other than `currency`. */
+        currency: string
+        /** Two or more sources of cards that pay out in it. */
+        sources: readonly CardSource[]
+      }
+    | undefined
   /** A card id no owner holds. Default `'card_cardportConformanceMissing'`. */
   missingCardId?: string | undefined
   /**

@@ -46,6 +46,7 @@ export interface MarketplaceEmulatorOptions {
 
 /** One request the emulator answered, for tests that assert on the traffic. */
 export interface MarketplaceRequestRecord {
+  /** The HTTP method, upper case (`'GET'`, `'POST'`, `'PUT'` …). */
   method: string
   /** The path without the query string. */
   path: string
@@ -73,16 +74,24 @@ export interface MarketplaceEmulatorSeed {
    * secret: `TEST-MP…` and `ak-test-…` generated unless given.
    */
   marketplace(fields?: {
+    /** The marketplace's id. Default: a generated `TEST-MP…`. */
     id?: string | undefined
+    /** Its display name. Default `'Test Marketplace'`. */
     name?: string | undefined
+    /** Its API key secret. Default: a generated `ak-test-…`. */
     secret?: string | undefined
   }): MarketplaceInfo
   /** Creates an account (default: in the test marketplace, named `'Test Account'`). */
   account(fields?: {
+    /** The marketplace's id. Default: the test marketplace. */
     marketplace?: string | undefined
+    /** The display name. Default `'Test Account'`. */
     name?: string | undefined
+    /** The email address; unique within the marketplace. Default: none. */
     email_address?: string | null | undefined
+    /** String pairs. Default `{}`. */
     meta?: Record<string, string> | undefined
+    /** Make the account a merchant (its `roles` then hold `'merchant'`). Default false. */
     merchant?: boolean | undefined
   }): MarketplaceAccountView
   /**
@@ -93,7 +102,9 @@ export interface MarketplaceEmulatorSeed {
    */
   card(
     fields?: Record<string, unknown> & {
+      /** The marketplace's id. Default: the test marketplace. */
       marketplace?: string | undefined
+      /** The id of the account to associate the card with. Default: none, tokenized only. */
       account?: string | undefined
     },
   ): MarketplaceCardView
@@ -129,7 +140,9 @@ export interface MarketplaceEmulator extends Emulator {
   readonly marketplaceId: string
   /** The test marketplace's API key secret, {@link TEST_MARKETPLACE_SECRET}. */
   readonly secret: string
+  /** Writes state directly, without HTTP, to set a test up. */
   readonly seed: MarketplaceEmulatorSeed
+  /** Reads back what the emulator holds, to assert on it. */
   readonly state: MarketplaceEmulatorState
   /** The `Authorization` header for a secret (default the test marketplace's). */
   authorization(secret?: string): string

@@ -9,14 +9,19 @@ export type MarketplaceCategoryType = 'request' | 'banking' | 'logical'
 export interface MarketplaceErrorBody {
   /** The HTTP reason phrase: `'Conflict'`, `'Payment Required'` … */
   status: string
+  /** The HTTP status, a number. */
   status_code: number
+  /** The error's code (`'card-declined'`, `'card-not-validated'` …): what the adapter maps. */
   category_code: string
+  /** Malformed (`request`), banking, or logically inconsistent (`logical`). */
   category_type: MarketplaceCategoryType
+  /** What went wrong, ending "Your request id is …". */
   description: string
   /** How to resolve the issue, when the emulator can say more than the description. */
   additional: string | null
   /** Field-level details of a 400: `{ postal_code: '…' }`. */
   extras: Record<string, string>
+  /** The request's id (`OHM…`), also sent as the `X-Request-Id` header. */
   request_id: string
 }
 
@@ -26,12 +31,17 @@ export interface MarketplaceErrorBody {
  * hold a card number, a security code or an API key.
  */
 export class MarketplaceRequestError extends Error {
+  /** The HTTP status to answer with. */
   readonly status: number
+  /** The body's `category_code`. */
   readonly categoryCode: string
+  /** The body's `category_type`. */
   readonly categoryType: MarketplaceCategoryType
   /** The description without the trailing request id. */
   readonly description: string
+  /** The body's `additional`: how to resolve the issue, or null. */
   readonly additional: string | null
+  /** The body's `extras`: field-level details, `{}` when none. */
   readonly extras: Record<string, string>
   /** Extra response headers (`Allow` on a 405). */
   readonly headers: Record<string, string>
@@ -42,8 +52,11 @@ export class MarketplaceRequestError extends Error {
     categoryType: MarketplaceCategoryType,
     description: string,
     options: {
+      /** {@link MarketplaceRequestError.additional}. Default null. */
       additional?: string | null | undefined
+      /** {@link MarketplaceRequestError.extras}. Default `{}`. */
       extras?: Record<string, string> | undefined
+      /** {@link MarketplaceRequestError.headers}. Default `{}`. */
       headers?: Record<string, string> | undefined
     } = {},
   ) {

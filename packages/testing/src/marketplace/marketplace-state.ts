@@ -22,39 +22,61 @@ import {
 
 /** A marketplace of the emulator, with the API key secret that opens it. */
 export interface MarketplaceInfo {
+  /** The marketplace's id (`TEST-MP…`): the `marketplaceId` of a provider. */
   id: string
+  /** The marketplace's display name. */
   name: string
   /** The API key secret: the user name of HTTP basic auth. */
   secret: string
+  /** The marketplace's path, `/v1/marketplaces/:id`. */
   uri: string
+  /** When it was created, ISO 8601 with microseconds, as the reference writes it. */
   created_at: string
 }
 
 /** A page link descriptor of `_uris`, as the reference shows them. */
 export interface MarketplaceUriDescriptor {
+  /** The kind of resource the link leads to: `'page'`, `'card'`, `'customer'` … */
   _type: string
+  /** The link's name (`'cards'`, `'next'` …). */
   key: string
 }
 
 /** The account view (`_type: 'account'`) of the reference. */
 export interface MarketplaceAccountView {
+  /** Always `'account'`. */
   _type: 'account'
+  /** Descriptors of the `*_uri` links, by link name. */
   _uris: Record<string, MarketplaceUriDescriptor>
+  /** The account's id: the `id` of an `account` owner. */
   id: string
+  /** The account's path, `/v1/marketplaces/:marketplace/accounts/:id`. */
   uri: string
+  /** The account's display name, or null. */
   name: string | null
+  /** The account's email address, or null. */
   email_address: string | null
+  /** String pairs set by the API caller; `{}` when none. */
   meta: Record<string, string>
   /** Zero, one or both of `merchant` and `buyer`. */
   roles: Array<'merchant' | 'buyer'>
+  /** When the account was created, ISO 8601 with microseconds. */
   created_at: string
+  /** The account's customer, `/v1/customers/:id`: also accepted to name the account. */
   customer_uri: string
+  /** The account's bank accounts (not emulated). */
   bank_accounts_uri: string
+  /** The account's cards: list them, or post a card there to associate it. */
   cards_uri: string
+  /** The account's credits (not emulated). */
   credits_uri: string
+  /** The account's debits (not emulated). */
   debits_uri: string
+  /** The account's holds (not emulated). */
   holds_uri: string
+  /** The account's refunds (not emulated). */
   refunds_uri: string
+  /** The account's transactions (not emulated). */
   transactions_uri: string
   /** Merchants only. */
   merchant_uri?: string
@@ -65,31 +87,60 @@ export interface MarketplaceAccountView {
  * `source_uri` names the account's chosen card: see {@link MarketplaceEmulatorState.defaultCard}.
  */
 export interface MarketplaceCustomerView {
+  /** Always `'customer'`. */
   _type: 'customer'
+  /** Descriptors of the `*_uri` links, by link name. */
   _uris: Record<string, MarketplaceUriDescriptor>
+  /** The customer's id. */
   id: string
+  /** The customer's path, `/v1/customers/:id`. */
   uri: string
+  /** Always null here. */
   name: string | null
+  /** The account's email address, or null. */
   email: string | null
+  /** Always null here. */
   phone: string | null
+  /** Always `{}` here. */
   meta: Record<string, string>
+  /** Always `{}` here. */
   address: Record<string, never>
+  /** Always null here. */
   business_name: string | null
+  /** Always null here. */
   dob: string | null
+  /** Always null here. */
   ein: string | null
+  /** Always null here. */
   ssn_last4: string | null
+  /** Always null here. */
   facebook: string | null
+  /** Always null here. */
   twitter: string | null
+  /** Always false here. */
   is_identity_verified: boolean
+  /** When the account was created, ISO 8601 with microseconds. */
   created_at: string
+  /**
+   * The account's chosen card, `/v1/customers/:account/cards/:card` (the account's id, as the
+   * reference writes it), or null when it has no valid card.
+   */
   source_uri: string | null
+  /** Always null here. */
   destination_uri: string | null
+  /** The customer's bank accounts (not emulated). */
   bank_accounts_uri: string
+  /** The customer's cards. */
   cards_uri: string
+  /** The customer's credits (not emulated). */
   credits_uri: string
+  /** The customer's debits (not emulated). */
   debits_uri: string
+  /** The customer's holds (not emulated). */
   holds_uri: string
+  /** The customer's refunds (not emulated). */
   refunds_uri: string
+  /** The customer's transactions (not emulated). */
   transactions_uri: string
 }
 
@@ -100,31 +151,53 @@ export interface MarketplaceCustomerView {
  * round-trips. There is never a card number or a security code.
  */
 export interface MarketplaceCardView {
+  /** Always `'card'`: how a payload is told to be a card. */
   _type: 'card'
+  /** Always `{}`. */
   _uris: Record<string, never>
+  /** The card's id: what `getCard`, `updateCard` and `invalidateCard` take. */
   id: string
   /** The account form (`…/accounts/:account/cards/:card`) once the card is associated. */
   uri: string
+  /** Equal for cards with the same number and expiry (hex), and never the number's digest. */
   hash: string
+  /** The last four digits of the number. */
   last_four: string
+  /** The card network (`'Visa'`, `'MasterCard'` …). */
   brand: MarketplaceCardBrand
   /** Deprecated in favour of `brand`: `visa`, `mastercard`, `amex`, `discover` … */
   card_type: string
+  /** The expiry month, 1 to 12. */
   expiration_month: number
+  /** The expiry year, four digits. */
   expiration_year: number
+  /** The name on the card, or null. */
   name: string | null
+  /** The street address as sent (the adapter puts `line2` on a second line), or null. */
   street_address: string | null
+  /** The city, or null. */
   city: string | null
+  /** The region or state, or null. */
   region: string | null
+  /** The postal (ZIP) code, or null. */
   postal_code: string | null
+  /** ISO 3166-1 alpha-3 (`'USA'`), or null. */
   country_code: string | null
+  /** String pairs set by the API caller; `{}` when none. */
   meta: Record<string, string>
+  /** False once the card is invalidated, which cannot be undone. */
   is_valid: boolean
+  /** Whether the card could be verified when tokenized; always true here. */
   is_verified: boolean
+  /** The issuer's check of the security code: `'unknown'` when none was given. */
   security_code_check: MarketplaceCheckOutcome
+  /** The issuer's check of the postal code: `'passed'`, or `'unknown'` without one. */
   postal_code_check: MarketplaceCheckOutcome
+  /** When the card was tokenized, ISO 8601 with microseconds. */
   created_at: string
+  /** The account holding the card, or null before it is associated. */
   account: MarketplaceAccountView | null
+  /** The holding account's customer, whose `source_uri` names the chosen card; or null. */
   customer: MarketplaceCustomerView | null
 }
 
@@ -133,16 +206,27 @@ export type MarketplaceCheckOutcome = 'passed' | 'failed' | 'unknown'
 
 /** The page envelope of the reference's lists. */
 export interface MarketplacePage<T> {
+  /** Always `'page'`. */
   _type: 'page'
+  /** Descriptors of the page links, by link name. */
   _uris: Record<string, MarketplaceUriDescriptor>
+  /** This page's items, at most `limit`, oldest first. */
   items: T[]
+  /** This page's path, with its `limit` and `offset`. */
   uri: string
+  /** The first page's path (offset 0). */
   first_uri: string
+  /** The previous page's path, or null on the first page. */
   previous_uri: string | null
+  /** The next page's path, or null on the last page. */
   next_uri: string | null
+  /** The last page's path (offset 0 when the list is empty). */
   last_uri: string
+  /** Items per page, as asked (default 10). */
   limit: number
+  /** The index of this page's first item. */
   offset: number
+  /** How many items the whole list holds. */
   total: number
 }
 

@@ -53,9 +53,13 @@ const BRAND_NAMES: Readonly<Record<CardBrand, MarketplaceCardBrand>> = {
 
 /** One entry of {@link MARKETPLACE_TEST_CARDS}. */
 export interface MarketplaceTestCard {
+  /** The test card number, digits only. */
   readonly number: string
+  /** The `brand` the emulator reports for it (`'Visa'`, `'MasterCard'` …). */
   readonly brand: MarketplaceCardBrand
+  /** What tokenizing and associating it does. */
   readonly outcome: MarketplaceTestOutcome
+  /** What the card is for, in words. */
   readonly description: string
 }
 

@@ -62,6 +62,7 @@ export interface StripeEmulatorOptions {
 
 /** One request the emulator answered, for tests that assert on the traffic. */
 export interface StripeRequestRecord {
+  /** The HTTP method, upper case (`'GET'`, `'POST'`, `'DELETE'` …). */
   method: string
   /** The path without the query string. */
   path: string
@@ -73,7 +74,9 @@ export interface StripeRequestRecord {
    * never saw, one dropped before it records 0.
    */
   status: number
+  /** The `Request-Id` the emulator answered with (`req_…`), as Stripe's errors quote it. */
   requestId: string
+  /** The request's `Idempotency-Key` header, or null when it sent none. */
   idempotencyKey: string | null
   /** `true` when the answer was a stored idempotent response. */
   replayed: boolean
@@ -93,10 +96,15 @@ export interface StripeEmulatorSeed {
   ): StripeCustomer
   /** Creates a connected account (default: a `custom` account in the US, in usd). */
   account(fields?: {
+    /** The account type. Default `'custom'`. */
     type?: StripeAccount['type'] | undefined
+    /** ISO 3166-1 alpha-2. Default `'US'`. */
     country?: string | undefined
+    /** The payout currency of cards added without one. Default: the country's (`'usd'`). */
     default_currency?: string | undefined
+    /** The account's email address. Default: none. */
     email?: string | undefined
+    /** String pairs. Default `{}`. */
     metadata?: Record<string, string> | undefined
   }): StripeAccount
   /**
@@ -108,7 +116,9 @@ export interface StripeEmulatorSeed {
     ownerId: string,
     token?: string | Record<string, unknown>,
     options?: {
+      /** String pairs. Default `{}`. */
       metadata?: Record<string, string> | undefined
+      /** For an account: make the card the default for its currency. Default false. */
       default_for_currency?: boolean | undefined
     },
   ): StripeCard
@@ -146,7 +156,9 @@ export interface StripeEmulatorState {
 
 /** The Stripe emulator: {@link Emulator} plus seeding and read-backs. */
 export interface StripeEmulator extends Emulator {
+  /** Writes state directly, without HTTP, to set a test up. */
   readonly seed: StripeEmulatorSeed
+  /** Reads back what the emulator holds, to assert on it. */
   readonly state: StripeEmulatorState
   /** The events Stripe would send for each change the emulator commits, signed on delivery. */
   readonly events: StripeEmulatorEvents

@@ -2,17 +2,25 @@ import type { StripeCardFailure } from './stripe-test-cards.js'
 
 /** The `error` object of a Stripe error body (API 2023-08-16, schema `api_errors`). */
 export interface StripeErrorObject {
+  /** The kind of error: the SDK picks its error class (`StripeCardError` …) from it. */
   type: 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error'
+  /** The error code (`'card_declined'`, `'resource_missing'` …), for errors that have one. */
   code?: string
+  /** For an issuer's decline: its reason (`'insufficient_funds'` …), when it gives one. */
   decline_code?: string
+  /** The documentation page of `code` (`https://stripe.com/docs/error-codes/…`). */
   doc_url?: string
+  /** What went wrong, in words; for card errors, fit to show the cardholder. */
   message: string
+  /** The request parameter the error is about (`'exp_month'`, `'metadata'` …), when one is. */
   param?: string
+  /** The request's log page in the Dashboard, as Stripe links it. */
   request_log_url?: string
 }
 
 /** A Stripe error body: `{ error: { type, code, message, param, … } }`. */
 export interface StripeErrorBody {
+  /** The error; the SDK reads any answer with this member as a failure. */
   error: StripeErrorObject
 }
 

@@ -32,22 +32,35 @@ export type StripeEmulatorEventType =
  * Connect webhooks do.
  */
 export interface StripeEvent {
+  /** The event's id (`evt_…`): a handler that sees it twice applies it once. */
   id: string
+  /** Always `'event'`. */
   object: 'event'
+  /** For a connected account's external accounts: the account's id (`acct_…`). */
   account?: string
+  /** The API version `data.object` is rendered in (`STRIPE_EMULATOR_API_VERSION`). */
   api_version: string
   /** When the change happened, in seconds since the epoch (the emulator's clock). */
   created: number
+  /** What the event is about. */
   data: {
     /** The object after the change (before it, for a deletion). */
     object: Record<string, unknown>
     /** For `*.updated`: the changed top-level fields, with their values before the change. */
     previous_attributes?: Record<string, unknown>
   }
+  /** Always false: the emulator is test mode. */
   livemode: false
+  /** Endpoints yet to receive the event, as Stripe counts them: always 1 here. */
   pending_webhooks: number
   /** The API request that caused the change; both null for a change made by seeding. */
-  request: { id: string | null; idempotency_key: string | null }
+  request: {
+    /** The request's `Request-Id` (`req_…`). */
+    id: string | null
+    /** The request's `Idempotency-Key`, when it sent one. */
+    idempotency_key: string | null
+  }
+  /** What happened (`'customer.source.created'` …). */
   type: StripeEmulatorEventType
 }
 
@@ -88,6 +101,7 @@ export interface StripeDeliveryOptions {
 
 /** One delivery attempt and what the target answered. */
 export interface StripeDelivery {
+  /** The event delivered. */
   event: StripeEvent
   /** The raw body that was signed and sent. */
   payload: string
@@ -112,6 +126,7 @@ export interface StripeEmulatorEvents {
   readonly secret: string
   /** Every event recorded since the last `reset()`, oldest first (copies). */
   list(filter?: {
+    /** Only events of this type, or of these types. Default: every type. */
     type?: StripeEmulatorEventType | readonly StripeEmulatorEventType[] | undefined
   }): StripeEvent[]
   /** The events recorded since the last `take()` (a delivery queue), oldest first. */
@@ -119,8 +134,18 @@ export interface StripeEmulatorEvents {
   /** Signs one event as Stripe would: the exact body, and its `Stripe-Signature` header. */
   sign(
     event: StripeEvent,
-    options?: { secret?: string | undefined; timestamp?: number | undefined },
-  ): { payload: string; signature: string }
+    options?: {
+      /** The signing secret. Default {@link StripeEmulatorEvents.secret}. */
+      secret?: string | undefined
+      /** The signature's `t=`, in seconds since the epoch. Default: the wall clock. */
+      timestamp?: number | undefined
+    },
+  ): {
+    /** The exact body to post: the event's JSON, as signed. */
+    payload: string
+    /** The `Stripe-Signature` header for `payload` (`t=…,v1=…`). */
+    signature: string
+  }
   /**
    * Delivers `events` (default: `take()`, every event not delivered yet) to a handler or URL.
    *
@@ -132,7 +157,10 @@ export interface StripeEmulatorEvents {
    */
   deliver(
     target: StripeWebhookTarget,
-    options?: StripeDeliveryOptions & { events?: readonly StripeEvent[] | undefined },
+    options?: StripeDeliveryOptions & {
+      /** The events to deliver. Default: `take()`, every event not delivered yet. */
+      events?: readonly StripeEvent[] | undefined
+    },
   ): Promise<StripeDelivery[]>
 }
 

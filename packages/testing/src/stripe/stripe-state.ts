@@ -24,55 +24,107 @@ export type StripeMetadata = Record<string, string>
  * `available_payout_methods` and `status` instead, as Stripe sends them.
  */
 export interface StripeCard {
+  /** The card's id (`card_…`): what `getCard`, `updateCard` and `deleteCard` take. */
   id: string
+  /** Always `'card'`: how a source list tells cards from bank accounts. */
   object: 'card'
+  /** For an external account: the connected account's id (`acct_…`). */
   account?: string
+  /** The billing address's city, or null. */
   address_city: string | null
+  /** The billing address's country, as given when the card was created, or null. */
   address_country: string | null
+  /** The billing address's street line, or null. */
   address_line1: string | null
+  /**
+   * The issuer's check of `address_line1`: `'pass'`, `'fail'`, `'unavailable'`, `'unchecked'`,
+   * or null when no street line was given. The emulator passes it once the card is attached.
+   */
   address_line1_check: string | null
+  /** The billing address's second line (apartment, suite), or null. */
   address_line2: string | null
+  /** The billing address's state, county or region, or null. */
   address_state: string | null
+  /** The billing address's ZIP or postal code, or null. */
   address_zip: string | null
+  /** The issuer's check of `address_zip`, as `address_line1_check`; null without a ZIP. */
   address_zip_check: string | null
+  /** For an external account: the payout methods the card takes (`'standard'`, `'instant'`). */
   available_payout_methods?: Array<'instant' | 'standard'> | null
+  /** The card network, as Stripe names it (`'Visa'`, `'American Express'` …). */
   brand: StripeCardBrand
+  /** The issuer's country, ISO 3166-1 alpha-2, or null. */
   country: string | null
+  /** For an external account: the currency paid out to the card (lower case). */
   currency?: string | null
+  /** For a customer's card: the customer's id (`cus_…`); null on an external account. */
   customer?: string | null
+  /**
+   * The issuer's check of the CVC: `'pass'` once a card given with a CVC is attached, null when
+   * none was given (`'unchecked'` on a token not attached yet).
+   */
   cvc_check: 'pass' | 'fail' | 'unavailable' | 'unchecked' | null
+  /** For an external account: whether the card is the default for its currency. */
   default_for_currency?: boolean | null
+  /** The last four digits of a wallet's device number; always null here (no wallets). */
   dynamic_last4: string | null
+  /** The expiry month, 1 to 12. */
   exp_month: number
+  /** The expiry year, four digits. */
   exp_year: number
+  /** The same for every card with the same number, whoever holds it. */
   fingerprint: string
+  /** `'credit'`, `'debit'`, `'prepaid'` or `'unknown'`; external accounts take debit only. */
   funding: StripeCardFunding
+  /** The last four digits of the number. */
   last4: string
+  /** String pairs set by the API caller; `{}` when none. */
   metadata: StripeMetadata
+  /** The cardholder's name, or null. */
   name: string | null
+  /** For an external account: `'new'`, or `'errored'` after a failed payout. */
   status?: string | null
+  /** The wallet that tokenized the number (`'apple_pay'` …); always null here. */
   tokenization_method: string | null
+  /** Wallet details; always null here. */
   wallet: null
 }
 
 /** Stripe's bank_account object, as a customer source or an external account. */
 export interface StripeBankAccount {
+  /** The bank account's id (`ba_…`). */
   id: string
+  /** Always `'bank_account'`: the adapter skips such sources, they are not cards. */
   object: 'bank_account'
+  /** For an external account: the connected account's id (`acct_…`). */
   account?: string
+  /** The name of the person or business that holds the account, or null. */
   account_holder_name: string | null
+  /** `'individual'` or `'company'`, or null. */
   account_holder_type: 'individual' | 'company' | null
+  /** `'checking'`, `'savings'` … where the country has types, or null. */
   account_type: string | null
+  /** For an external account: the payout methods it takes (`'standard'`). */
   available_payout_methods?: Array<'instant' | 'standard'> | null
+  /** The bank's name (`'STRIPE TEST BANK'`), or null. */
   bank_name: string | null
+  /** The bank's country, ISO 3166-1 alpha-2. */
   country: string
+  /** The currency paid out to the account (lower case). */
   currency: string
+  /** For a customer's bank account: the customer's id (`cus_…`). */
   customer?: string | null
+  /** For an external account: whether it is the default for its currency. */
   default_for_currency?: boolean | null
+  /** The same for every bank account with the same routing and account numbers. */
   fingerprint: string
+  /** The last four digits of the account number. */
   last4: string
+  /** String pairs set by the API caller; `{}` when none. */
   metadata: StripeMetadata
+  /** The routing transit number, or null. */
   routing_number: string | null
+  /** `'new'` until Stripe has validated or verified it. */
   status: string
 }
 
@@ -81,85 +133,170 @@ export type StripeSource = StripeCard | StripeBankAccount
 
 /** Stripe's address hash. */
 export interface StripeAddress {
+  /** City, district, suburb, town or village, or null. */
   city: string | null
+  /** ISO 3166-1 alpha-2, or null. */
   country: string | null
+  /** Street, PO box or company name, or null. */
   line1: string | null
+  /** Apartment, suite, unit or building, or null. */
   line2: string | null
+  /** ZIP or postal code, or null. */
   postal_code: string | null
+  /** State, county, province or region, or null. */
   state: string | null
 }
 
 /** Stripe's customer object as retrieved without `expand` (API 2023-08-16). */
 export interface StripeCustomer {
+  /** The customer's id (`cus_…`): the `id` of a `customer` owner. */
   id: string
+  /** Always `'customer'`. */
   object: 'customer'
+  /** The customer's address, or null. */
   address: StripeAddress | null
+  /** The invoice balance in the smallest currency unit; 0 unless set. */
   balance: number
+  /** When the customer was created, in seconds since the epoch (the emulator's clock). */
   created: number
+  /** The currency of recurring billing, or null. */
   currency: string | null
+  /** The id of the default source: a card's `isDefault` comes from it. Null when none. */
   default_source: string | null
+  /** Whether the latest invoice is unpaid; false here. */
   delinquent: boolean
+  /** Free text set by the API caller, or null. */
   description: string | null
+  /** The discount in force; always null here. */
   discount: null
+  /** The customer's email address, or null. */
   email: string | null
+  /** The prefix of the customer's invoice numbers; 8 random hexadecimal characters unless set. */
   invoice_prefix: string
+  /** Invoice defaults; the emulator keeps the shape only. */
   invoice_settings: {
+    /** Custom fields on invoices; always null here. */
     custom_fields: null
+    /** The PaymentMethods API's default, not a source; null unless seeded. */
     default_payment_method: string | null
+    /** The invoices' footer, or null. */
     footer: string | null
+    /** PDF rendering options; always null here. */
     rendering_options: null
   }
+  /** Always false: the emulator is test mode. */
   livemode: false
+  /** String pairs set by the API caller; `{}` when none. */
   metadata: StripeMetadata
+  /** The customer's full or business name, or null. */
   name: string | null
+  /** The number of the customer's next invoice; 1 unless set. */
   next_invoice_sequence: number
+  /** The customer's phone number, or null. */
   phone: string | null
+  /** Preferred locales, most preferred first; `[]` unless set. */
   preferred_locales: string[]
-  shipping: { address: StripeAddress; name: string; phone: string | null } | null
+  /** Where to ship to, or null. */
+  shipping: {
+    /** The shipping address. */
+    address: StripeAddress
+    /** The recipient's name. */
+    name: string
+    /** The recipient's phone number, or null. */
+    phone: string | null
+  } | null
+  /** The customer's tax exemption; `'none'` unless set. */
   tax_exempt: 'none' | 'exempt' | 'reverse'
+  /** The test clock the customer runs on; always null here. */
   test_clock: null
 }
 
 /** Stripe's Connect account object, without its `external_accounts` list (built on output). */
 export interface StripeAccount {
+  /** The account's id (`acct_…`): the `id` of an `account` owner. */
   id: string
+  /** Always `'account'`. */
   object: 'account'
+  /** Business information (name, URL …), as Stripe shapes it. */
   business_profile: Record<string, unknown>
+  /** `'individual'`, `'company'` …, or null. */
   business_type: string | null
+  /** The account's capabilities and their status (`{ transfers: 'active' }` …); `{}` here. */
   capabilities: Record<string, string>
+  /** Whether the account can create live charges. */
   charges_enabled: boolean
-  controller: { is_controller?: boolean; type: 'account' | 'application' }
+  /** Who controls the account. */
+  controller: {
+    /** Whether the platform reading the account controls it. */
+    is_controller?: boolean
+    /** `'application'` when a Connect application controls the account, else `'account'`. */
+    type: 'account' | 'application'
+  }
+  /** The account's country, ISO 3166-1 alpha-2 (default `'US'`). */
   country: string
+  /** When the account was connected, in seconds since the epoch (the emulator's clock). */
   created: number
+  /**
+   * The default currency, lower case (default: the country's, `'usd'` in the US): a card added
+   * without a currency pays out in it.
+   */
   default_currency: string
+  /** Whether the account's details have been submitted. */
   details_submitted: boolean
+  /** The account's email address, or null. */
   email: string | null
+  /** Requirements to be collected later, as Stripe shapes them. */
   future_requirements: Record<string, unknown>
+  /** String pairs set by the API caller; `{}` when none. */
   metadata: StripeMetadata
+  /** Whether Stripe can pay out to the account. */
   payouts_enabled: boolean
+  /** Requirements still to be collected, as Stripe shapes them. */
   requirements: Record<string, unknown>
+  /** The account's settings (branding, payouts …), as Stripe shapes them. */
   settings: Record<string, unknown>
-  tos_acceptance: { date: number | null; ip: string | null; user_agent: string | null }
+  /** When, from where and with what the terms of service were accepted. */
+  tos_acceptance: {
+    /** When, in seconds since the epoch, or null when not accepted. */
+    date: number | null
+    /** The IP address it was accepted from, or null. */
+    ip: string | null
+    /** The browser's user agent, or null. */
+    user_agent: string | null
+  }
+  /** `'custom'`, `'express'` or `'standard'`; seeded accounts are `'custom'` unless told. */
   type: 'custom' | 'express' | 'standard'
 }
 
 /** Stripe's token object for a card. */
 export interface StripeToken {
+  /** The token's id (`tok_…`): a `createCard` source, usable once. */
   id: string
+  /** Always `'token'`. */
   object: 'token'
+  /** The card the token stands for, as it will be attached. */
   card: StripeCard
+  /** The IP address the token was made from (`'127.0.0.1'` here), or null. */
   client_ip: string | null
+  /** When the token was created, in seconds since the epoch (the emulator's clock). */
   created: number
+  /** Always false: the emulator is test mode. */
   livemode: false
+  /** Always `'card'`: the emulator makes card tokens only. */
   type: 'card'
+  /** Whether the token has been used: a second use is refused, as on Stripe. */
   used: boolean
 }
 
 /** Stripe's list envelope. */
 export interface StripeList<T> {
+  /** Always `'list'`. */
   object: 'list'
+  /** The path the list was read from (`/v1/customers/cus_…/sources`). */
   url: string
+  /** Whether more items follow: ask again with `starting_after` the last item's id. */
   has_more: boolean
+  /** This page's items, newest first, at most `limit` of them. */
   data: T[]
 }
 

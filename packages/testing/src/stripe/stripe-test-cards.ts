@@ -44,7 +44,9 @@ export interface StripeTestCard {
   readonly number: string
   /** Stripe's test token for this card (`source=tok_visa`), when Stripe documents one. */
   readonly token?: string
+  /** The `brand` Stripe reports for the card (`'Visa'`, `'American Express'` …). */
   readonly brand: StripeCardBrand
+  /** The `funding` Stripe reports: debit cards are the ones external accounts take. */
   readonly funding: StripeCardFunding
   /** Two-letter country of the issuer. */
   readonly country: string
