@@ -10,8 +10,11 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number]
 
 /** Where the Stripe SDK sends its requests, when not to `https://api.stripe.com`. */
 export interface StripeApiBase {
+  /** The SDK's `protocol` option: `'http'` for the emulator on loopback. */
   protocol: 'http' | 'https'
+  /** The SDK's `host` option: the origin's host name, without the port. */
   host: string
+  /** The SDK's `port` option: the origin's port, or 80 / 443 when it names none. */
   port: number
   /** As given, for messages. */
   url: string
@@ -19,16 +22,23 @@ export interface StripeApiBase {
 
 /** Everything needed to make a Stripe provider. */
 export interface StripeConfig {
+  /** Always `'stripe'`. */
   provider: 'stripe'
+  /** `STRIPE_SECRET_KEY`: a secret or restricted key. Never printed. */
   secretKey: string
+  /** `--stripe-api-base` or `STRIPE_API_BASE`, or null for `https://api.stripe.com`. */
   apiBase: StripeApiBase | null
 }
 
 /** Everything needed to make a marketplace provider. */
 export interface MarketplaceConfig {
+  /** Always `'marketplace'`. */
   provider: 'marketplace'
+  /** `--marketplace-url` or `MARKETPLACE_URL`: the API's base URL, parsed. */
   url: string
+  /** `--marketplace-id` or `MARKETPLACE_ID`. */
   marketplaceId: string
+  /** `MARKETPLACE_SECRET`: the API key secret. Never printed. */
   secret: string
 }
 
@@ -37,14 +47,32 @@ export type ProviderConfig = StripeConfig | MarketplaceConfig
 
 /** A store to open: `sqlite:<path>` or a PostgreSQL connection string. */
 export type StoreConfig =
-  | { kind: 'sqlite'; path: string; label: string }
-  | { kind: 'postgres'; connectionString: string; label: string }
+  | {
+      /** A SQLite file. */
+      kind: 'sqlite'
+      /** The file's path, relative to the working directory. */
+      path: string
+      /** What to print for the store: the value as given. */
+      label: string
+    }
+  | {
+      /** A PostgreSQL database. */
+      kind: 'postgres'
+      /** The connection string as given, password included: never printed. */
+      connectionString: string
+      /** What to print for the store: the connection string with its passwords masked. */
+      label: string
+    }
 
 /** The flags that select and locate a provider (secrets come from the environment only). */
 export interface ProviderFlags {
+  /** `--provider`, unchecked: one of {@link PROVIDER_NAMES} or a usage error. */
   provider: string
+  /** `--stripe-api-base`: wins over `STRIPE_API_BASE`. */
   stripeApiBase?: string | undefined
+  /** `--marketplace-url`: wins over `MARKETPLACE_URL`. */
   marketplaceUrl?: string | undefined
+  /** `--marketplace-id`: wins over `MARKETPLACE_ID`. */
   marketplaceId?: string | undefined
 }
 

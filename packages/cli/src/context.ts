@@ -2,6 +2,7 @@ import type { ProgressStream } from './progress.js'
 
 /** A stream the CLI writes to. */
 export interface OutputStream {
+  /** Writes text as it is (no newline added). */
   write(text: string): unknown
 }
 
@@ -10,9 +11,11 @@ export interface OutputStream {
  * (so that the error handler can scrub them from anything it prints, whatever their shape).
  */
 export interface CliContext {
+  /** Results only (tables, `--json`), so that they can be piped. */
   readonly stdout: OutputStream
   /** Errors, notes and the progress bar. */
   readonly stderr: ProgressStream
+  /** The environment the configuration is read from (`process.env`, or a test's). */
   readonly env: NodeJS.ProcessEnv
   /** Secret values read from the configuration; never printed. */
   readonly secrets: Set<string>

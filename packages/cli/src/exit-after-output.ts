@@ -2,6 +2,7 @@ import { EXIT_CODES } from './exit-codes.js'
 
 /** The part of `process.stdout` that {@link exitAfterOutput} uses. */
 export interface FlushableStream {
+  /** Writes `text`; `callback` runs once it is taken, with the error when the write failed. */
   write(text: string, callback: (error?: Error | null) => void): unknown
 }
 

@@ -2,7 +2,9 @@ import type { Card } from '@cardport/core'
 
 /** A column of {@link formatTable}. */
 export interface Column<Row> {
+  /** The column's heading, upper case by convention (`'LAST4'`). */
   header: string
+  /** The cell's text for a row. */
   value: (row: Row) => string
   /** Right-aligns the column (numbers). */
   align?: 'left' | 'right'

@@ -10,6 +10,7 @@ const NETWORK_RETRIES = 2
 
 /** A provider, and how to release its connections. */
 export interface OpenProvider {
+  /** The provider, with the CLI's timeout and network retries. */
   provider: CardProvider
   /** Closes the keep-alive connections the provider opened. */
   close(): Promise<void>

@@ -1,7 +1,10 @@
 /** The stream a progress bar draws on: `process.stderr`, or a stand-in in tests. */
 export interface ProgressStream {
+  /** Whether the stream is a terminal: the bar is drawn only then. */
   readonly isTTY?: boolean | undefined
+  /** The terminal's width in characters (default 80): the bar's line is cut to fit. */
   readonly columns?: number | undefined
+  /** Writes text as it is (no newline added). */
   write(text: string): unknown
 }
 
@@ -23,6 +26,7 @@ export interface ProgressOptions {
 
 /** A progress bar: `update` as work is done, `stop` before printing anything else. */
 export interface Progress {
+  /** Records that `done` units are finished; redraws at most every `intervalMs`, and at the end. */
   update(done: number): void
   /** Erases the bar, leaving the line free. */
   stop(): void

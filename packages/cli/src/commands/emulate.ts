@@ -12,9 +12,28 @@ export const DEFAULT_EMULATOR_PORT = 12111
 
 /** What `cardport emulate --json` prints, on one line. */
 export interface EmulatorDetails {
+  /** The server's origin (`http://127.0.0.1:12111`): both emulators answer there. */
   url: string
-  stripe: { apiBase: string; secretKey: string; demo: DemoOwners | null }
-  marketplace: { url: string; id: string; secret: string; demo: DemoOwners | null }
+  /** What to set to use the Stripe emulator. */
+  stripe: {
+    /** For `STRIPE_API_BASE`. */
+    apiBase: string
+    /** For `STRIPE_SECRET_KEY`: any test-mode key works. */
+    secretKey: string
+    /** The seeded customer and account, or null with `--no-seed`. */
+    demo: DemoOwners | null
+  }
+  /** What to set to use the marketplace emulator. */
+  marketplace: {
+    /** For `MARKETPLACE_URL`. */
+    url: string
+    /** For `MARKETPLACE_ID`: the test marketplace. */
+    id: string
+    /** For `MARKETPLACE_SECRET`: the test marketplace's API key secret. */
+    secret: string
+    /** The seeded account, or null with `--no-seed`. */
+    demo: DemoOwners | null
+  }
 }
 
 /** The owners seeded for a first try, written as `--owner` takes them. */

@@ -11,9 +11,13 @@ import type { CliContext } from '../context.js'
 
 /** The provider flags every provider command takes, as commander parses them. */
 export interface ProviderOptionValues {
+  /** `--provider`. */
   provider: string
+  /** `--stripe-api-base`. */
   stripeApiBase?: string
+  /** `--marketplace-url`. */
   marketplaceUrl?: string
+  /** `--marketplace-id`. */
   marketplaceId?: string
 }
 
