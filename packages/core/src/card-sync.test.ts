@@ -905,6 +905,137 @@ describe('CardSync.reconcile', () => {
     expect((await store.get(scope(alice), ghost.id))?.id).toBe(ghost.id)
   })
 
+  describe('stopped by its signal', () => {
+    /** The store, writing down the name of each method called. */
+    function recordingStore() {
+      const calls: string[] = []
+      const recorded = Object.fromEntries(
+        Object.entries(store).map(([name, value]) => [
+          name,
+          typeof value === 'function'
+            ? (...args: unknown[]) => {
+                calls.push(name)
+                return value.apply(store, args)
+              }
+            : value,
+        ]),
+      ) as unknown as CardStore
+      return { recorded, calls }
+    }
+
+    it("writes nothing of an owner whose last page was on its way when it aborted, and rejects with the signal's reason", async () => {
+      const { a, d, ghost } = await drift(alice)
+      const before = await store.listByOwner(scope(alice))
+      const controller = new AbortController()
+      const reason = new Error('interrupted')
+      const aborting: CardProvider = {
+        ...provider,
+        // Ctrl+C while the owner's one page is read: it arrives afterwards all the same.
+        listCards: async (owner, options) => {
+          controller.abort(reason)
+          return provider.listCards(owner, options)
+        },
+      }
+      const onDrift = vi.fn()
+      const run = createCardSync({ provider: aborting, store }).reconcile(alice, {
+        signal: controller.signal,
+        onDrift,
+      })
+      await expect(run).rejects.toBe(reason)
+      // Nothing removed (the ghost), added (d) or repaired (a): the store is as it was.
+      expect(await store.listByOwner(scope(alice))).toEqual(before)
+      expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+      expect(await store.get(scope(alice), d.id)).toBeNull()
+      expect((await store.get(scope(alice), a.id))?.isDefault).toBe(false)
+      expect(onDrift).not.toHaveBeenCalled()
+    })
+
+    it('rejects when it aborts after the last owner is done, rather than resolving', async () => {
+      await drift(alice)
+      const controller = new AbortController()
+      const run = sync.reconcile(alice, {
+        signal: controller.signal,
+        onOwner: () => controller.abort(new Error('interrupted')),
+      })
+      await expect(run).rejects.toThrow('interrupted')
+    })
+
+    it('reads nothing, of the store or the provider, with a signal aborted already', async () => {
+      await drift(alice)
+      const { recorded, calls } = recordingStore()
+      const listCards = vi.fn(provider.listCards)
+      const controller = new AbortController()
+      const reason = new Error('stopped before it started')
+      controller.abort(reason)
+      const run = createCardSync({ provider: { ...provider, listCards }, store: recorded })
+      await expect(run.reconcile(undefined, { signal: controller.signal })).rejects.toBe(reason)
+      expect(calls).toEqual([])
+      expect(listCards).not.toHaveBeenCalled()
+    })
+
+    it('stops at once while it waits for the next owner, and closes the owners once they let it', async () => {
+      await drift(alice)
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      let closed = false
+      let waiting!: () => void
+      const waits = new Promise<void>((resolve) => {
+        waiting = resolve
+      })
+      async function* owners() {
+        try {
+          yield alice
+          // A slow source (a queue, a paged read elsewhere): the next owner comes when the gate
+          // opens, never in a job that hangs.
+          waiting()
+          await gate
+          yield bob
+        } finally {
+          closed = true
+        }
+      }
+      const controller = new AbortController()
+      const run = sync.reconcile(owners(), { signal: controller.signal })
+      await waits
+      controller.abort(new Error('interrupted'))
+      await expect(within(run, 1_000)).rejects.toThrow('interrupted')
+      // The generator is waiting in `await gate`: it can be closed only once that ends.
+      expect(closed).toBe(false)
+      release()
+      await vi.waitFor(() => expect(closed).toBe(true))
+      expect(await store.listByOwner(scope(bob))).toEqual([])
+    })
+
+    it("stops at once while a page is on its way: the page's answer is dropped", async () => {
+      const { ghost } = await drift(alice)
+      const before = await store.listByOwner(scope(alice))
+      let answer!: () => void
+      const held = new Promise<void>((resolve) => {
+        answer = resolve
+      })
+      const controller = new AbortController()
+      const slow: CardProvider = {
+        ...provider,
+        // A request that hangs until its timeout (30 s in the CLI), then answers.
+        listCards: async (owner, options) => {
+          controller.abort(new Error('interrupted'))
+          await held
+          return provider.listCards(owner, options)
+        },
+      }
+      const run = createCardSync({ provider: slow, store }).reconcile(alice, {
+        signal: controller.signal,
+      })
+      await expect(within(run, 1_000)).rejects.toThrow('interrupted')
+      answer()
+      await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(await store.listByOwner(scope(alice))).toEqual(before)
+      expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+    })
+  })
+
   describe('reads the stored cards of its owners ahead, many owners a read', () => {
     /** The store, counting its reads; `replaced.listByOwners` instead of its own, if given. */
     function countingStore(replaced?: Pick<CardStore, 'listByOwners'>) {
@@ -1600,4 +1731,13 @@ function rateLimitedOnce(inner: CardProvider, retryAfterMs: number): CardProvide
       return undefined
     },
   })
+}
+
+/** `promise`, or a rejection once `ms` have passed: a run that does not settle fails the test. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

@@ -33,6 +33,7 @@ import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
+import { untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
@@ -71,11 +72,15 @@ export interface ReconcileOptions {
       ) => void)
     | undefined
   /**
-   * Stops the run: checked before each owner and before each page of an owner's cards, and it
-   * ends the waits between retries. `reconcile` then rejects with the signal's reason; what
-   * owners finished before stays written. An owner being read keeps the cards it wrote before
-   * the abort (in batches of 100, as the provider listed them), and nothing of it is removed
-   * until it is reconciled again.
+   * Stops the run, at once: `reconcile` then rejects with the signal's reason, whenever the
+   * signal aborts before it returns (after the last owner too), and before reading anything
+   * when it has aborted already. The next owner is not waited for, nor a page of cards on its
+   * way (its request runs to its end unobserved, and nothing of it is written), nor the wait
+   * before a retry; the owners given are closed (`return()`) as soon as a read of theirs in
+   * flight lets them be. What owners finished before stays written. An owner being read keeps
+   * the cards it handed over for writing before the abort (in batches of 100, as the provider
+   * listed them; a batch is one transaction), and nothing of it is removed until it is
+   * reconciled again.
    */
   signal?: AbortSignal | undefined
   /**
@@ -480,6 +485,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           { provider: provider.name, issues: [{ path: ['owners'], message: 'not owners' }] },
         )
       }
+      const { signal } = reconcileOptions
+      // Aborted already: nothing is read, of the store (its owners) or of the provider.
+      signal?.throwIfAborted()
       // The caller's owners are checked as they are read, before the store or the provider sees
       // them; the store's own are ids it keeps.
       const source =
@@ -509,10 +517,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
           concurrency: store.concurrentWrites,
         }),
-        signal: reconcileOptions.signal,
+        signal,
       }
-      await forEachConcurrently(queue, inFlight, async ({ owner, stored }) => {
-        reconcileOptions.signal?.throwIfAborted()
+      await forEachConcurrently(queue, inFlight, signal, async ({ owner, stored }) => {
+        signal?.throwIfAborted()
         run.ownersInFlight++
         let found: OwnerDrift | undefined
         try {
@@ -528,7 +536,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             { ...retry, signal: retrySignal },
           )
         } catch (error) {
-          reconcileOptions.signal?.throwIfAborted()
+          signal?.throwIfAborted()
           recorder.failure({
             owner,
             code: isCardportError(error) ? error.code : 'provider_unavailable',
@@ -545,6 +553,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         if (found) recorder.owner(found)
         reconcileOptions.onOwner?.(owner, { done: ++done })
       })
+      // Aborted as the last owners finished: the caller asked to stop, and the run did not end
+      // of itself. Rejecting says so, whatever the timing (a Ctrl+C during the last page).
+      signal?.throwIfAborted()
       return report
     },
   }
@@ -570,6 +581,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     // list removed, as of then, so that what a webhook or another process stored meanwhile wins.
     let readAt = Date.now()
     const flush = async () => {
+      // Cards read after the abort are not written (a page that was on its way when it came).
+      run.signal?.throwIfAborted()
       if (!dryRun && batch.length > 0) {
         run.ownersWriting++
         try {
@@ -618,6 +631,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       if (!isOwnerDeleted(error)) throw error
     }
     await flush()
+    // Nothing is removed or repaired once the run is stopped: the owner's last page may have
+    // arrived after the abort, and the batches written before it are the owner's whole share.
+    run.signal?.throwIfAborted()
 
     for (const cardId of stored.keys()) {
       if (seen.has(cardId)) continue
@@ -807,10 +823,15 @@ function mayHandOver(run: ReconcileRun, limit: number): boolean {
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily. */
+/**
+ * Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily.
+ * When `signal` aborts, a read of the items in flight is no longer waited for: the tasks in
+ * flight finish (each checks the signal itself), then the signal's reason is thrown.
+ */
 async function forEachConcurrently<T>(
   items: Iterable<T> | AsyncIterable<T>,
   limit: number,
+  signal: AbortSignal | undefined,
   task: (item: T) => Promise<void>,
 ): Promise<void> {
   const iterator =
@@ -818,13 +839,20 @@ async function forEachConcurrently<T>(
       ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
       : (items as Iterable<T>)[Symbol.iterator]()
   let failure: unknown
+  /** Reads of the items not settled yet: those an abort stopped waiting for. */
+  let reading = 0
   const worker = async () => {
     while (failure === undefined) {
       let next: IteratorResult<T>
       try {
-        next = await iterator.next()
+        const read = Promise.resolve(iterator.next())
+        reading++
+        const settled = () => reading--
+        void read.then(settled, settled)
+        next = await untilAborted(read, signal)
       } catch (error) {
-        // The items' own failure: the other workers finish their item, then it is thrown.
+        // The items' own failure, or the abort: the other workers finish their item, then it
+        // is thrown.
         failure ??= error
         return
       }
@@ -839,9 +867,11 @@ async function forEachConcurrently<T>(
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker))
   if (failure === undefined) return
   // Stopped early: close the items, so that a generator's `finally` runs and a cursor behind
-  // it is released. What closing throws is not the failure to report.
-  try {
-    await iterator.return?.()
-  } catch {}
+  // it is released. What closing throws is not the failure to report. A generator still in a
+  // read (a slow source, when the signal aborted) closes once that read ends: asked now, it is
+  // not waited for.
+  const closing = (async () => iterator.return?.())()
+  if (reading === 0) await closing.catch(() => {})
+  else closing.catch(() => {})
   throw failure
 }

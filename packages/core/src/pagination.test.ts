@@ -104,6 +104,27 @@ describe('listAll over thousands of cards', () => {
     expect(provider.calls).toHaveLength(1)
   })
 
+  it("does not wait for a page on its way when its signal aborts: it throws the signal's reason", async () => {
+    const controller = new AbortController()
+    const reason = new Error('interrupted')
+    let answer!: (page: Page<Card>) => void
+    // A request that hangs until its timeout: it answers only when the test says so.
+    const hanging = {
+      name: 'hanging',
+      listCards: () =>
+        new Promise<Page<Card>>((resolve) => {
+          answer = resolve
+        }),
+    }
+    const next = listAll(hanging, owner, { signal: controller.signal })[Symbol.asyncIterator]()
+    const first = next.next()
+    controller.abort(reason)
+    await expect(first).rejects.toBe(reason)
+    // Its answer, arriving later, goes nowhere.
+    answer({ data: [], hasMore: false, nextCursor: null })
+    expect(await next.next()).toEqual({ done: true, value: undefined })
+  })
+
   it('fails with provider_unavailable, not retryable, when a page says more follow but gives no cursor', async () => {
     const provider = {
       name: 'broken',

@@ -1,6 +1,7 @@
 import type { Card, Owner } from './card.js'
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { CardProvider } from './provider.js'
+import { untilAborted } from './until-aborted.js'
 
 /** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
 export interface Page<T> {
@@ -16,7 +17,11 @@ export interface Page<T> {
 export interface ListAllOptions {
   /** Cards fetched per request, 1 to 100. Default 100. */
   pageSize?: number | undefined
-  /** Stops the iteration between pages. */
+  /**
+   * Stops the iteration: checked before each page, and a page on its way when it aborts is not
+   * waited for. The iteration then throws the signal's reason. The request of that page runs to
+   * its end unobserved (a provider's `listCards` takes no signal), and its cards are dropped.
+   */
   signal?: AbortSignal | undefined
 }
 
@@ -61,9 +66,10 @@ export async function* listAll<P extends CardLister>(
   let cursor: string | undefined
   do {
     options.signal?.throwIfAborted()
-    const page = await lister.listCards(
-      owner as Owner,
-      cursor === undefined ? { limit } : { limit, cursor },
+    // A request that hangs until its timeout (30 s, with retries) must not hold up an abort.
+    const page = await untilAborted(
+      lister.listCards(owner as Owner, cursor === undefined ? { limit } : { limit, cursor }),
+      options.signal,
     )
     yield* page.data
     if (page.hasMore && page.nextCursor === null) {
