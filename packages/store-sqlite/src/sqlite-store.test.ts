@@ -158,7 +158,7 @@ describe('sqliteStore: opening', () => {
     const own = sqliteStore({ filename: ':memory:' })
     await own.close()
     await own.close()
-    await expect(own.get(aliceScope, 'card_1')).rejects.toThrow(/not open/)
+    await expect(own.get(aliceScope, 'card_1')).rejects.toThrow(/sqliteStore is closed/)
   })
 
   it('answers numbers on a Database of yours that answers BigInts (defaultSafeIntegers)', async () => {
@@ -200,6 +200,79 @@ describe('sqliteStore: opening', () => {
         }),
       )
     }
+  })
+})
+
+describe('sqliteStore: closed', () => {
+  /** Every call of the store, each to be refused once it is closed. */
+  const calls = (store: CardStore): Record<string, () => Promise<unknown>> => ({
+    get: () => store.get(aliceScope, 'card_1'),
+    listByOwner: () => store.listByOwner(aliceScope),
+    listByOwners: () => store.listByOwners!([aliceScope]),
+    getDefault: () => store.getDefault(aliceScope),
+    upsert: () => store.upsert(sampleCard('card_2', alice)),
+    upsertMany: () => store.upsertMany([sampleCard('card_2', alice)]),
+    'upsertMany (no cards)': () => store.upsertMany([]),
+    delete: () => store.delete(aliceScope, 'card_1'),
+    setDefault: () => store.setDefault(aliceScope, 'card_1'),
+    listOwners: () => toArray(store.listOwners('memory'), { limit: 10 }),
+    'retirements.save': () => store.retirements!.save(aliceScope, 'key', []),
+    'retirements.load': () => store.retirements!.load(aliceScope, 'key'),
+    'retirements.remove': () => store.retirements!.remove(aliceScope, 'key'),
+  })
+
+  async function expectClosed(call: () => Promise<unknown>, what: RegExp) {
+    const error = await call().then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    )
+    // A CardportError saying what to do, not better-sqlite3's TypeError ("not open").
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(what) })
+  }
+
+  it('refuses every call after close() with invalid_request, and closes twice without fault', async () => {
+    const { store } = fileStore()
+    await store.upsert(sampleCard('card_1', alice))
+    await store.close()
+    await expect(store.close()).resolves.toBeUndefined()
+    for (const [name, call] of Object.entries(calls(store))) {
+      await expectClosed(call, /sqliteStore is closed/).catch((error: unknown) => {
+        throw new Error(`${name}: ${error}`)
+      })
+    }
+  })
+
+  it('refuses the next page of owners when it is closed while they are listed', async () => {
+    const { store } = fileStore()
+    const owners = Array.from({ length: 501 }, (_, i): Owner => ({ type: 'customer', id: `c${i}` }))
+    await store.upsertMany(owners.map((owner, i) => sampleCard(`card_${i}`, owner)))
+    const listed = store.listOwners('memory')[Symbol.asyncIterator]()
+    for (let i = 0; i < 500; i++) await listed.next()
+    await store.close()
+    await expectClosed(() => listed.next(), /sqliteStore is closed/)
+  })
+
+  it('refuses every call once the Database you passed is closed, saying whose it is', async () => {
+    const db = new Database(':memory:')
+    const store = sqliteStore({ database: db })
+    db.close()
+    for (const call of Object.values(calls(store))) {
+      await expectClosed(call, /Database passed to sqliteStore is closed/)
+    }
+  })
+
+  it('settles a reconcile whose store is closed mid-run with invalid_request, not a TypeError', async () => {
+    const { store } = fileStore()
+    const owners = Array.from({ length: 600 }, (_, i): Owner => ({ type: 'customer', id: `c${i}` }))
+    await store.upsertMany(owners.map((owner, i) => sampleCard(`card_${i}`, owner)))
+    let done = 0
+    const run = createCardSync({ provider: memoryProvider(), store }).reconcile(undefined, {
+      onOwner: () => {
+        if (++done === 10) void store.close()
+      },
+    })
+    await expectClosed(() => run, /sqliteStore is closed/)
   })
 })
 
