@@ -1,4 +1,10 @@
-import { ProviderUnavailableError, type RetryPolicy, withRetry } from '@cardport/core'
+import {
+  CardportError,
+  isCardportError,
+  ProviderUnavailableError,
+  type RetryPolicy,
+  withRetry,
+} from '@cardport/core'
 import { type Dispatcher, request } from 'undici'
 import {
   MARKETPLACE_PROVIDER_NAME,
@@ -33,6 +39,11 @@ export interface HttpClientConfig {
   userAgent: string
   /** How idempotent requests are retried (core's `withRetry`). */
   retry: RetryPolicy
+  /**
+   * Whether the provider was closed (its own `Agent`): a request is then refused before it is
+   * sent, with `invalid_request`, and a request in flight is not retried. Default: never.
+   */
+  isClosed?: (() => boolean) | undefined
 }
 
 /** One request to the marketplace API. */
@@ -152,14 +163,36 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     }
   }
 
+  const isClosed = config.isClosed ?? (() => false)
+  const retryable =
+    config.retry.shouldRetry ?? ((error: unknown) => isCardportError(error) && error.retryable)
+  // A request that failed while the provider closed is not sent again: the Agent refuses it.
+  const retryPolicy: RetryPolicy = {
+    ...config.retry,
+    shouldRetry: (error, attempt) => !isClosed() && retryable(error, attempt),
+  }
+
   return {
-    send(call) {
+    async send(call) {
+      if (isClosed()) throw closedError()
       const retry = call.retry ?? call.method === 'GET'
       if (!retry) return once(call)
-      const policy = call.signal ? { ...config.retry, signal: call.signal } : config.retry
+      const policy = call.signal ? { ...retryPolicy, signal: call.signal } : retryPolicy
       return withRetry(() => once(call), policy)
     },
   }
+}
+
+/**
+ * What a call on a closed provider gets: the caller's mistake, said as such, rather than the
+ * Agent's `UND_ERR_DESTROYED` read as a network failure worth retrying.
+ */
+function closedError(): CardportError {
+  return new CardportError(
+    'invalid_request',
+    `${MARKETPLACE_PROVIDER_NAME}: this marketplaceProvider is closed (close() was called): make a new one to send more requests`,
+    { provider: MARKETPLACE_PROVIDER_NAME },
+  )
 }
 
 function urlOf(baseUrl: string, call: HttpRequest): string {

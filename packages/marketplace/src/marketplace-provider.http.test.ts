@@ -98,6 +98,50 @@ describe('over real HTTP', () => {
   })
 })
 
+describe('close()', () => {
+  it('lets the requests in flight finish, then refuses every call at once, and closes twice without fault', async () => {
+    const { marketplace, provider, owner, waits } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    marketplace.faults.inject({ latencyMs: 300 })
+    const inFlight = provider.listCards(owner)
+    // The request is on its way: close() waits for it (the Agent closes gracefully).
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const closing = provider.close()
+    const refusedWhileClosing = await rejection(() => provider.getCard(owner, card.id))
+    expect((await inFlight).data).toEqual([card])
+    await closing
+    await expect(provider.close()).resolves.toBeUndefined()
+
+    const before = marketplace.state.requests().length
+    const calls = [
+      () => provider.getCard(owner, card.id),
+      () => provider.listCards(owner),
+      () => provider.getDefaultCard(owner),
+      () => provider.createCard(owner, { source: testCard('4111111111111111') }),
+      () => provider.updateCard(owner, card.id, { metadata: { a: 'b' } }),
+      () => provider.invalidateCard(owner, card.id),
+    ]
+    for (const error of [refusedWhileClosing, ...(await Promise.all(calls.map(rejection)))]) {
+      // Not "the connection failed (UND_ERR_DESTROYED); retry later", after retries that
+      // cannot succeed: the mistake is the caller's, and it says so.
+      expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+      expect(error.message).toMatch(/marketplaceProvider is closed/)
+    }
+    expect(marketplace.state.requests().length).toBe(before)
+    expect(waits).toEqual([])
+  })
+
+  it('does not retry a GET that failed in flight once close() was called', async () => {
+    const { marketplace, provider, owner, waits } = setup()
+    marketplace.faults.inject({ latencyMs: 200, status: 503 })
+    const inFlight = rejection(() => provider.listCards(owner))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await Promise.all([provider.close(), inFlight])
+    expect((await inFlight).code).toBe('provider_unavailable')
+    expect(waits).toEqual([])
+  })
+})
+
 describe('answers that are no resource (a proxy or a gateway in the way)', () => {
   /** Every request answered with `body` from now on. */
   const answerAll = (status: number, body: string) =>

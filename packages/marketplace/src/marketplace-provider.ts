@@ -154,8 +154,10 @@ export type MarketplaceProvider = CardProvider<typeof MARKETPLACE_CAPABILITIES> 
     marketplaceId: string
   }>
   /**
-   * Closes the keep-alive connections of the `Agent` the provider made. Does nothing when you
-   * passed your own dispatcher: close that yourself.
+   * Closes the keep-alive connections of the `Agent` the provider made, once the requests in
+   * flight have their answers (they are not retried after it). Every call made after it is
+   * refused at once with `invalid_request`, and no request is sent; calling it again waits for
+   * the same close. Does nothing when you passed your own dispatcher: close that yourself.
    */
   close(): Promise<void>
 }
@@ -218,7 +220,10 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
           bodyTimeout: valid.bodyTimeoutMs,
         })
       : undefined
+  /** The Agent's close, once asked for: every call from then on is refused. */
+  let closing: Promise<void> | undefined
   const http = createHttpClient({
+    isClosed: () => closing !== undefined,
     baseUrl: valid.baseUrl,
     secret: valid.secret,
     dispatcher: valid.dispatcher ?? (ownAgent as MarketplaceDispatcher),
@@ -246,8 +251,10 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
   const marketplace: MarketplaceProvider = Object.freeze({
     ...provider,
     options: Object.freeze({ baseUrl: valid.baseUrl, marketplaceId: valid.marketplaceId }),
-    async close() {
-      await ownAgent?.close()
+    close() {
+      // The same promise for every call: undici's Agent rejects a second close().
+      if (ownAgent) closing ??= ownAgent.close().then(() => undefined)
+      return closing ?? Promise.resolve()
     },
   })
   internals.set(marketplace, {
