@@ -1008,6 +1008,42 @@ describe('CardSync.reconcile', () => {
       expect(await store.listByOwner(scope(bob))).toEqual([])
     })
 
+    it("listens to the caller's signal once, however many owners wait at once, and lets go of it", async () => {
+      const owners = customers(40)
+      for (const owner of owners) await drift(owner)
+      const controller = new AbortController()
+      let listening = 0
+      let most = 0
+      const { signal } = controller
+      const add = signal.addEventListener.bind(signal)
+      const remove = signal.removeEventListener.bind(signal)
+      signal.addEventListener = ((...args: Parameters<typeof add>) => {
+        most = Math.max(most, ++listening)
+        add(...args)
+      }) as typeof add
+      signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+        listening--
+        remove(...args)
+      }) as typeof remove
+      const slow: CardProvider = {
+        ...provider,
+        // Pages that take a while: many owners wait for theirs at once.
+        listCards: async (owner, options) => {
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          return provider.listCards(owner, options)
+        },
+      }
+      const report = await createCardSync({ provider: slow, store }).reconcile(owners, {
+        signal,
+        concurrency: 16,
+      })
+      expect(report.owners).toBe(40)
+      // More than 10 listeners at once, and Node prints a MaxListenersExceededWarning (on the
+      // CLI's stderr); one left behind per run adds up over the runs of a long-lived signal.
+      expect(most).toBe(1)
+      expect(listening).toBe(0)
+    })
+
     it("stops at once while a page is on its way: the page's answer is dropped", async () => {
       const { ghost } = await drift(alice)
       const before = await store.listByOwner(scope(alice))

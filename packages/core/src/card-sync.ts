@@ -33,7 +33,7 @@ import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
-import { untilAborted } from './until-aborted.js'
+import { type FollowedSignal, followSignal, untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
@@ -485,78 +485,89 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           { provider: provider.name, issues: [{ path: ['owners'], message: 'not owners' }] },
         )
       }
-      const { signal } = reconcileOptions
       // Aborted already: nothing is read, of the store (its owners) or of the provider.
-      signal?.throwIfAborted()
-      // The caller's owners are checked as they are read, before the store or the provider sees
-      // them; the store's own are ids it keeps.
-      const source =
-        owners === undefined
-          ? store.listOwners(provider.name)
-          : isOwner(owners)
-            ? [checkOwner(owners, 'reconcile owner')]
-            : checkedOwners(owners, provider.name)
-      let done = 0
-      const limit = reconcileOptions.concurrency ?? concurrency
-      // More owners than read at once: while some wait for their store write, others read,
-      // and the waiting ones make group writes of several hundred cards.
-      const inFlight = Math.min(limit * 8, 1024)
-      const queue = prefetchStoredCards(source, store, provider.name, inFlight)
-      // The run's signal and the sync's own retry.signal both stop an owner's retries.
-      const stops = [reconcileOptions.signal, retry.signal].filter((signal) => signal !== undefined)
-      const retrySignal = stops.length > 1 ? AbortSignal.any(stops) : stops[0]
-      const run: ReconcileRun = {
-        reading: pLimit(limit),
-        readersWriting: 0,
-        ownersInFlight: 0,
-        ownersWriting: 0,
-        // Owners write their cards together. The batches handed over wait for more while
-        // another owner may still hand one over, and the owners waiting leave the readers their
-        // places: a fuller group costs the store less per card.
-        write: createGroupWriter(store, {
-          holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
-          concurrency: store.concurrentWrites,
-        }),
-        signal,
-      }
-      await forEachConcurrently(queue, inFlight, signal, async ({ owner, stored }) => {
-        signal?.throwIfAborted()
-        run.ownersInFlight++
-        let found: OwnerDrift | undefined
-        try {
-          let attempts = 0
-          found = await withRetry(
-            async () => {
-              const attempt = emptyOwnerDrift()
-              // A retry reads the store again: the attempt before may have written to it.
-              const readAhead = attempts++ === 0 ? await stored : null
-              await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
-              return attempt
-            },
-            { ...retry, signal: retrySignal },
-          )
-        } catch (error) {
-          signal?.throwIfAborted()
-          recorder.failure({
-            owner,
-            code: isCardportError(error) ? error.code : 'provider_unavailable',
-            // A CardportError's message is redacted already; another error's (a store
-            // driver's) may quote what it was given.
-            message: error instanceof Error ? redactSecrets(error.message) : 'unknown error',
-          })
-        } finally {
-          // One owner fewer that may hand a batch over: the held ones may have to go now.
-          run.ownersInFlight--
-          run.write.nudge()
+      reconcileOptions.signal?.throwIfAborted()
+      // The run's waits (hundreds at once) listen to a signal of its own, which follows the
+      // caller's: the caller's gets one listener, removed when the run ends.
+      const stop = reconcileOptions.signal && followSignal(reconcileOptions.signal)
+      const signal = stop?.signal
+      let retryStop: FollowedSignal | undefined
+      try {
+        // The caller's owners are checked as they are read, before the store or the provider sees
+        // them; the store's own are ids it keeps.
+        const source =
+          owners === undefined
+            ? store.listOwners(provider.name)
+            : isOwner(owners)
+              ? [checkOwner(owners, 'reconcile owner')]
+              : checkedOwners(owners, provider.name)
+        let done = 0
+        const limit = reconcileOptions.concurrency ?? concurrency
+        // More owners than read at once: while some wait for their store write, others read,
+        // and the waiting ones make group writes of several hundred cards.
+        const inFlight = Math.min(limit * 8, 1024)
+        const queue = prefetchStoredCards(source, store, provider.name, inFlight)
+        // The run's signal and the sync's own retry.signal both stop an owner's retries.
+        retryStop =
+          retry.signal &&
+          followSignal(signal ? AbortSignal.any([signal, retry.signal]) : retry.signal)
+        const retrySignal = retryStop?.signal ?? signal
+        const run: ReconcileRun = {
+          reading: pLimit(limit),
+          readersWriting: 0,
+          ownersInFlight: 0,
+          ownersWriting: 0,
+          // Owners write their cards together. The batches handed over wait for more while
+          // another owner may still hand one over, and the owners waiting leave the readers their
+          // places: a fuller group costs the store less per card.
+          write: createGroupWriter(store, {
+            holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
+            concurrency: store.concurrentWrites,
+          }),
+          signal,
         }
-        // Outside the try: what onDrift throws is the caller's, not this owner's failure.
-        if (found) recorder.owner(found)
-        reconcileOptions.onOwner?.(owner, { done: ++done })
-      })
-      // Aborted as the last owners finished: the caller asked to stop, and the run did not end
-      // of itself. Rejecting says so, whatever the timing (a Ctrl+C during the last page).
-      signal?.throwIfAborted()
-      return report
+        await forEachConcurrently(queue, inFlight, signal, async ({ owner, stored }) => {
+          signal?.throwIfAborted()
+          run.ownersInFlight++
+          let found: OwnerDrift | undefined
+          try {
+            let attempts = 0
+            found = await withRetry(
+              async () => {
+                const attempt = emptyOwnerDrift()
+                // A retry reads the store again: the attempt before may have written to it.
+                const readAhead = attempts++ === 0 ? await stored : null
+                await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
+                return attempt
+              },
+              { ...retry, signal: retrySignal },
+            )
+          } catch (error) {
+            signal?.throwIfAborted()
+            recorder.failure({
+              owner,
+              code: isCardportError(error) ? error.code : 'provider_unavailable',
+              // A CardportError's message is redacted already; another error's (a store
+              // driver's) may quote what it was given.
+              message: error instanceof Error ? redactSecrets(error.message) : 'unknown error',
+            })
+          } finally {
+            // One owner fewer that may hand a batch over: the held ones may have to go now.
+            run.ownersInFlight--
+            run.write.nudge()
+          }
+          // Outside the try: what onDrift throws is the caller's, not this owner's failure.
+          if (found) recorder.owner(found)
+          reconcileOptions.onOwner?.(owner, { done: ++done })
+        })
+        // Aborted as the last owners finished: the caller asked to stop, and the run did not end
+        // of itself. Rejecting says so, whatever the timing (a Ctrl+C during the last page).
+        signal?.throwIfAborted()
+        return report
+      } finally {
+        stop?.release()
+        retryStop?.release()
+      }
     },
   }
 
