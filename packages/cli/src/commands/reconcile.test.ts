@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -55,6 +56,46 @@ describe('cardport reconcile', () => {
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toMatch(/^cardport: interrupted/)
   })
+
+  it.each(['stripe', 'marketplace'] as const)(
+    'exits 130 at once when interrupted while a %s page takes long, its store closed',
+    async (name) => {
+      const file = join(dir, `${name}.db`)
+      let env: NodeJS.ProcessEnv
+      let owner: string
+      if (name === 'stripe') {
+        owner = `customer:${server.stripe!.seed.customer({ name: 'Slow Owner' }).id}`
+        env = { STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_interrupt' }
+        server.stripe!.faults.inject({ latencyMs: 5_000, times: 10 })
+      } else {
+        const marketplace = server.marketplace!
+        owner = `account:${marketplace.seed.account().id}`
+        env = {
+          MARKETPLACE_URL: server.url,
+          MARKETPLACE_ID: marketplace.marketplaceId,
+          MARKETPLACE_SECRET: marketplace.secret,
+        }
+        marketplace.faults.inject({ latencyMs: 5_000, times: 10 })
+      }
+      const cli = context(env)
+      const listening = process.listenerCount('SIGINT')
+      const done = run(
+        ['reconcile', '--provider', name, '--store', `sqlite:${file}`, '--owner', owner],
+        cli.value,
+      )
+      await vi.waitFor(() => expect(process.listenerCount('SIGINT')).toBeGreaterThan(listening))
+      // The page is on its way (up to the CLI's 30 s timeout): Ctrl+C must not wait for it.
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const interruptedAt = Date.now()
+      process.emit('SIGINT')
+      expect(await done).toBe(EXIT_CODES.interrupted)
+      expect(Date.now() - interruptedAt).toBeLessThan(2_000)
+      expect(cli.stderr()).toMatch(/^cardport: interrupted/)
+      // The store was closed: SQLite's last connection checkpointed the WAL and removed it.
+      expect(existsSync(`${file}-wal`)).toBe(false)
+      expect(existsSync(`${file}-shm`)).toBe(false)
+    },
+  )
 
   it("never prints the configured secret that a provider's failure message quotes, in the table or in --json", async () => {
     const marketplace = server.marketplace!

@@ -115,7 +115,12 @@ ${ENVIRONMENT_HELP}`,
         progress.stop()
         process.off('SIGINT', interrupt)
         process.off('SIGTERM', interrupt)
-        await Promise.all([store.close(), close()])
+        // Interrupted: a request still on its way (up to its 30 s timeout) is not waited for, as
+        // the marketplace's Agent would on close. The store is closed; the process exits next.
+        const interrupted = controller.signal.aborted
+        const providerClosed = close()
+        if (interrupted) providerClosed.catch(() => {})
+        await Promise.all([store.close(), interrupted ? undefined : providerClosed])
       }
 
       const report = scrubFailures(raw, context.secrets)
