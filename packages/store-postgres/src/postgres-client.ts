@@ -22,6 +22,15 @@ export interface PostgresQueryable {
 export interface PostgresPoolClient extends PostgresQueryable {
   /** Returns the connection to the pool; with an error (or true), the pool discards it. */
   release(error?: Error | boolean): void
+  /**
+   * Optional: listens for the connection's `'error'` events (`pg`'s clients are
+   * EventEmitters). A transaction listens while it holds the connection: pg emits a connection
+   * lost then (a server restart, a failover, `pg_terminate_backend`) as an `'error'` event of
+   * the client checked out, and an event that nothing hears is an uncaught exception.
+   */
+  on?(event: 'error', listener: (error: Error) => void): unknown
+  /** Optional: stops listening, before the connection goes back to the pool. */
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /**
@@ -95,6 +104,12 @@ export async function inTransaction<T>(
     )
   }
   let discard: Error | undefined
+  // The connection lost while held: the statement in flight fails with it (or the next one
+  // does), the transaction is rolled back by the server, and the pool must not reuse it.
+  const onError = (error: Error) => {
+    discard ??= error
+  }
+  connection.on?.('error', onError)
   try {
     await connection.query(first === undefined ? 'BEGIN' : `BEGIN;\n${first}`)
     const result = await work(connection)
@@ -109,6 +124,7 @@ export async function inTransaction<T>(
     }
     throw error
   } finally {
+    connection.removeListener?.('error', onError)
     connection.release(discard)
   }
 }

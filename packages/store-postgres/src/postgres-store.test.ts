@@ -8,7 +8,8 @@ import {
   toArray,
 } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
-import { expect, it } from 'vitest'
+import type pg from 'pg'
+import { expect, it, onTestFinished, vi } from 'vitest'
 import { postgresStore } from './postgres-store.js'
 import { describePostgres } from './postgres-test-databases.js'
 
@@ -282,6 +283,56 @@ describePostgres('postgresStore', (db) => {
     const store = await postgresStore({ client: db.client, schema: db.schema, concurrentWrites: 4 })
     expect(store.concurrentWrites).toBe(4)
   })
+
+  // PGlite runs in the process: it has no connection to lose.
+  it.runIf(db.name === 'pg Pool')(
+    'rolls a batch back whole when its connection is lost half-way, without an uncaught error',
+    async () => {
+      // pg emits a lost connection as an 'error' event of the client checked out: unheard, it
+      // is an uncaught exception, which ends an application's process.
+      const uncaught: unknown[] = []
+      const onUncaught = (error: unknown) => uncaught.push(error)
+      process.on('uncaughtException', onUncaught)
+      onTestFinished(() => {
+        process.off('uncaughtException', onUncaught)
+      })
+      const store = await open()
+      await store.upsert(sampleCard('card_locked', alice))
+      // Another session holds the row of the batch's last card: the batch waits there, with
+      // its first cards written, until its connection is killed (a server restart, a failover).
+      const other = (await db.openClient()) as pg.Pool
+      const holder = await other.connect()
+      try {
+        await holder.query('BEGIN')
+        await holder.query(`SELECT 1 FROM ${cards()} WHERE card_id = 'card_locked' FOR UPDATE`)
+        // The same card twice: the card-by-card path, one statement per card.
+        const batch = ['card_1', 'card_2', 'card_1', 'card_locked'].map((id) =>
+          sampleCard(id, alice, { holderName: 'Batch' }),
+        )
+        const writing = store.upsertMany(batch).then(
+          () => undefined,
+          (error: unknown) => error,
+        )
+        // This test's schema only: other test files may run on the same server meanwhile.
+        const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+          AND query LIKE 'INSERT INTO "${db.schema}".%' AND pid <> pg_backend_pid()`
+        // Asked outside the holder's transaction, whose view of pg_stat_activity stays as it was.
+        await vi.waitFor(async () => {
+          expect((await other.query(waiting)).rows).toHaveLength(1)
+        })
+        await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`)
+        expect(await writing).toMatchObject({ code: '57P01' })
+        // The socket's end comes after the statement's failure.
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      } finally {
+        await holder.query('ROLLBACK')
+        holder.release()
+      }
+      expect(uncaught).toEqual([])
+      expect((await store.listByOwner(aliceScope)).map((card) => card.id)).toEqual(['card_locked'])
+      expect((await store.get(aliceScope, 'card_locked'))?.holderName).toBeNull()
+    },
+  )
 
   it('leaves the client open on close()', async () => {
     const store = await open()
