@@ -40,10 +40,11 @@ export interface HttpClientConfig {
   /** How idempotent requests are retried (core's `withRetry`). */
   retry: RetryPolicy
   /**
-   * Whether the provider was closed (its own `Agent`): a request is then refused before it is
-   * sent, with `invalid_request`, and a request in flight is not retried. Default: never.
+   * Aborts when the provider is closed (its own `Agent`), with the error a call then gets as its
+   * reason: a request is then refused before it is sent, a request in flight is not retried,
+   * and a wait before a retry ends at once. Default: never.
    */
-  isClosed?: (() => boolean) | undefined
+  closed?: AbortSignal | undefined
 }
 
 /** One request to the marketplace API. */
@@ -163,31 +164,35 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     }
   }
 
-  const isClosed = config.isClosed ?? (() => false)
+  const { closed } = config
   const retryable =
     config.retry.shouldRetry ?? ((error: unknown) => isCardportError(error) && error.retryable)
-  // A request that failed while the provider closed is not sent again: the Agent refuses it.
+  // A request that failed while the provider closed is not sent again (the Agent would refuse
+  // it), and its wait before a retry ends with the close.
   const retryPolicy: RetryPolicy = {
     ...config.retry,
-    shouldRetry: (error, attempt) => !isClosed() && retryable(error, attempt),
+    shouldRetry: (error, attempt) => !closed?.aborted && retryable(error, attempt),
+    signal: closed,
   }
 
   return {
     async send(call) {
-      if (isClosed()) throw closedError()
+      closed?.throwIfAborted()
       const retry = call.retry ?? call.method === 'GET'
       if (!retry) return once(call)
-      const policy = call.signal ? { ...retryPolicy, signal: call.signal } : retryPolicy
-      return withRetry(() => once(call), policy)
+      if (!call.signal) return withRetry(() => once(call), retryPolicy)
+      const signal = closed ? AbortSignal.any([call.signal, closed]) : call.signal
+      return withRetry(() => once(call), { ...retryPolicy, signal })
     },
   }
 }
 
 /**
- * What a call on a closed provider gets: the caller's mistake, said as such, rather than the
- * Agent's `UND_ERR_DESTROYED` read as a network failure worth retrying.
+ * What a call on a closed provider gets (the reason of `HttpClientConfig.closed`): the caller's
+ * mistake, said as such, rather than the Agent's `UND_ERR_DESTROYED` read as a network failure
+ * worth retrying.
  */
-function closedError(): CardportError {
+export function closedProviderError(): CardportError {
   return new CardportError(
     'invalid_request',
     `${MARKETPLACE_PROVIDER_NAME}: this marketplaceProvider is closed (close() was called): make a new one to send more requests`,

@@ -6,7 +6,7 @@ import {
   sampleCard,
   startEmulatorServer,
 } from '@cardport/testing'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
 import { type MarketplaceProvider, marketplaceProvider } from './marketplace-provider.js'
 
@@ -129,6 +129,27 @@ describe('close()', () => {
     }
     expect(marketplace.state.requests().length).toBe(before)
     expect(waits).toEqual([])
+  })
+
+  it('ends the wait before a retry (a Retry-After) at once when close() is called', async () => {
+    const marketplace = server.marketplace!
+    // The provider's own waits, not the test's: a Retry-After of 20 s is waited in full.
+    const provider = marketplaceProvider({
+      baseUrl: server.url,
+      marketplaceId: marketplace.marketplaceId,
+      secret: marketplace.secret,
+    })
+    providers.push(provider)
+    const owner: AccountOwner = { type: 'account', id: marketplace.seed.account().id }
+    marketplace.faults.inject({ status: 429, retryAfter: 20 })
+    const waiting = rejection(() => provider.listCards(owner))
+    await vi.waitFor(() => expect(marketplace.state.requests()).toHaveLength(1))
+    const closedAt = Date.now()
+    await provider.close()
+    const error = await waiting
+    expect(Date.now() - closedAt).toBeLessThan(1_000)
+    expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+    expect(marketplace.state.requests()).toHaveLength(1)
   })
 
   it('does not retry a GET that failed in flight once close() was called', async () => {

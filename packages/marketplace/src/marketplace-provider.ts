@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import {
   type Card,
   type CardDetailsInput,
@@ -25,7 +26,12 @@ import {
 import { Agent } from 'undici'
 import { z } from 'zod'
 import { checkMetadataKeys, prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
-import { createHttpClient, type HttpClient, type MarketplaceDispatcher } from './http-client.js'
+import {
+  closedProviderError,
+  createHttpClient,
+  type HttpClient,
+  type MarketplaceDispatcher,
+} from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
 import {
@@ -155,9 +161,10 @@ export type MarketplaceProvider = CardProvider<typeof MARKETPLACE_CAPABILITIES> 
   }>
   /**
    * Closes the keep-alive connections of the `Agent` the provider made, once the requests in
-   * flight have their answers (they are not retried after it). Every call made after it is
-   * refused at once with `invalid_request`, and no request is sent; calling it again waits for
-   * the same close. Does nothing when you passed your own dispatcher: close that yourself.
+   * flight have their answers (they are not retried after it). A call waiting before a retry
+   * stops waiting, and it and every call made after `close()` are refused at once with
+   * `invalid_request`, no request sent; calling it again waits for the same close. Does nothing
+   * when you passed your own dispatcher: close that yourself.
    */
   close(): Promise<void>
 }
@@ -222,8 +229,11 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
       : undefined
   /** The Agent's close, once asked for: every call from then on is refused. */
   let closing: Promise<void> | undefined
+  const closed = new AbortController()
+  // Every call waiting before a retry listens to it: hundreds at once in a reconcile.
+  setMaxListeners(0, closed.signal)
   const http = createHttpClient({
-    isClosed: () => closing !== undefined,
+    closed: closed.signal,
     baseUrl: valid.baseUrl,
     secret: valid.secret,
     dispatcher: valid.dispatcher ?? (ownAgent as MarketplaceDispatcher),
@@ -252,9 +262,13 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     ...provider,
     options: Object.freeze({ baseUrl: valid.baseUrl, marketplaceId: valid.marketplaceId }),
     close() {
+      if (!ownAgent) return Promise.resolve()
       // The same promise for every call: undici's Agent rejects a second close().
-      if (ownAgent) closing ??= ownAgent.close().then(() => undefined)
-      return closing ?? Promise.resolve()
+      if (closing === undefined) {
+        closed.abort(closedProviderError())
+        closing = ownAgent.close().then(() => undefined)
+      }
+      return closing
     },
   })
   internals.set(marketplace, {
