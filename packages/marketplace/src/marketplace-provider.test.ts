@@ -63,11 +63,15 @@ async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
   throw new Error('expected a rejection')
 }
 
-/** Every text an error carries out of the library. */
+/**
+ * Every text an error carries out of the library. The stack's frames are left out: they are
+ * code positions (`marketplace-provider.ts:323:32`), which a CVC scan would otherwise match as
+ * the source moves; what the stack carries of the error is its first line, the message.
+ */
 function textOf(error: CardportError): string {
   return [
     error.message,
-    error.stack ?? '',
+    (error.stack ?? '').replace(/^\s+at .*$/gm, ''),
     JSON.stringify(error.toJSON()),
     JSON.stringify(error.issues ?? []),
   ].join('\n')
@@ -78,7 +82,7 @@ function expectNoSecrets(error: CardportError, ...secrets: string[]) {
   for (const secret of [NUMBER, AMEX, '4111 1111 1111 1111', ...secrets]) {
     expect(text, `the error holds ${secret}`).not.toContain(secret)
   }
-  // A CVC counts as a whole token only: `323` inside a stack's `:2323:` is not one.
+  // A CVC counts as a whole token only: `323` inside `2323` is not one.
   for (const cvc of [CVC, '3234']) {
     expect(text, `the error holds the CVC ${cvc}`).not.toMatch(
       new RegExp(`(?<![0-9A-Za-z])${cvc}(?![0-9A-Za-z])`),
