@@ -1,4 +1,4 @@
-import { CardportError, type CardportErrorOptions } from '@cardport/core'
+import { CardportError, type CardportErrorOptions, CardSchema } from '@cardport/core'
 import { z } from 'zod'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
@@ -14,7 +14,9 @@ import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
  * - `body_not_raw`: the body was already parsed into an object by a body parser;
  * - `empty_body`: no body at all (often: a body parser consumed it, or the content type differs);
  * - `malformed_body`: a correctly signed body that is not JSON;
- * - `not_an_event`: correctly signed JSON that is not a Stripe event.
+ * - `not_an_event`: correctly signed JSON that is not a Stripe event (an envelope field missing
+ *   or of the wrong type, an event id that is empty or holds a NUL character or an unpaired
+ *   surrogate).
  */
 export type StripeWebhookRejection =
   | 'missing_signature'
@@ -74,7 +76,10 @@ export interface StripeWebhookVerifier {
 
 /** A verified Stripe event: the envelope fields cardport reads, and the rest as sent. */
 export interface StripeWebhookEvent {
-  /** The event's id (`evt_…`): a repeated id is a delivery already applied. */
+  /**
+   * The event's id (`evt_…`): a repeated id is a delivery already applied. Text every store
+   * keeps as sent (no NUL character, no unpaired surrogate), or the event is `not_an_event`.
+   */
   id: string
   /** Always `'event'`. */
   object: 'event'
@@ -100,7 +105,10 @@ export interface StripeWebhookEvent {
 }
 
 const EventSchema = z.looseObject({
-  id: z.string().min(1),
+  // An id as the core checks a card's (not empty, no NUL, no unpaired surrogate): the handler
+  // gives it to the seen set, which a table may back, and PostgreSQL stores `evt_A\uD800` as
+  // `evt_A\uFFFD`, which would make the genuine event of that id read as a duplicate.
+  id: CardSchema.shape.id,
   object: z.literal('event'),
   type: z.string().min(1),
   created: z.number().int().nonnegative(),

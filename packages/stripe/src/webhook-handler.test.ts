@@ -969,6 +969,47 @@ describe('verification options', () => {
     expect(await toArray(store.listOwners(STRIPE_PROVIDER_NAME), { limit: 10 })).toEqual([])
   })
 
+  it('refuses an event whose id no store keeps as sent, without the seen set or the store', async () => {
+    // A seen set over PostgreSQL: an unpaired surrogate is stored as U+FFFD (and a NUL too, as
+    // some wrappers do), so that `evt_A\uD800` would make a genuine `evt_A\uFFFD` a duplicate.
+    const ids = new Set<string>()
+    const calls: string[] = []
+    const asStored = (id: string) => id.toWellFormed().replaceAll('\u0000', '\uFFFD')
+    const seen: SeenEventIds = {
+      has(id) {
+        calls.push('has')
+        return ids.has(asStored(id))
+      },
+      add(id) {
+        calls.push('add')
+        ids.add(asStored(id))
+      },
+    }
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events', { seen })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    await provider.createCard(customer, { source: 'tok_visa' })
+    const created = emulator.events
+      .take()
+      .find((event) => event.type === 'customer.source.created')!
+    const genuine = { ...created, id: 'evt_A\uFFFD' }
+    for (const id of ['evt_A\uD800', 'evt_\uDC00A', 'evt_A\u0000']) {
+      await expect(handler.apply({ ...created, id } as never)).rejects.toMatchObject({
+        code: 'invalid_request',
+        reason: 'not_an_event',
+        status: 400,
+      })
+      // Signed alike, `handle` refuses it as `verify` does.
+      const payload = stripeEventPayload({ ...created, id })
+      await expect(handler.handle(payload, signStripeEvent(payload, secret))).rejects.toMatchObject(
+        { reason: 'not_an_event' },
+      )
+    }
+    expect(calls).toEqual([])
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+    expect((await handler.apply(genuine as never)).action).toBe('upserted')
+  })
+
   it('refuses bad options by name, without echoing the secret', () => {
     const store = memoryStore()
     const attempts: Array<() => unknown> = [

@@ -67,6 +67,8 @@ export interface StripeWebhookResult {
 /**
  * Remembers which event ids were handled, to answer a repeated delivery with `duplicate`. A
  * `Set<string>` fits; so does a wrapper over Redis or a table with a TTL, for several processes.
+ * The ids it is given are never empty and hold no NUL character nor unpaired surrogate (such an
+ * event is refused as `not_an_event`), so a text column keeps each as sent.
  */
 export interface SeenEventIds {
   /** Whether the event was handled before: then the delivery is answered `duplicate`. */
@@ -153,8 +155,10 @@ export interface StripeWebhookHandler {
   ): Promise<StripeWebhookEvent>
   /**
    * Only applies an event that `verify` returned (or one taken from a queue). It needs no
-   * signature, so it checks the event as `verify` does: a value that is no Stripe event is
-   * refused with a `StripeWebhookError` (`not_an_event`), having changed nothing.
+   * signature, so it checks the event as `verify` does: a value that is no Stripe event (its
+   * id included: empty, or with a NUL character or an unpaired surrogate, which a table behind
+   * `seen` would not keep as sent) is refused with a `StripeWebhookError` (`not_an_event`),
+   * having changed nothing and asked `seen` nothing.
    */
   apply(event: StripeWebhookEvent): Promise<StripeWebhookResult>
 }
