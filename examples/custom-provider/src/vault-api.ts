@@ -15,7 +15,8 @@ import { type HttpHandler, HttpResponse, http } from 'msw'
 //          (Idempotency-Key header: a retry with the same key and body replays the answer)
 //   GET    /v2/customers/:customer/cards/:card       → card
 //   PATCH  /v2/customers/:customer/cards/:card       { cardholder?, exp_month?, exp_year?,
-//                                                      labels? } (a label set to null is removed)
+//                                                      labels? } (a label set to null is removed;
+//                                                      a refused update changes nothing)
 //   DELETE /v2/customers/:customer/cards/:card       → 204
 //   PUT    /v2/customers/:customer/preferred_card    { card } → the card, now preferred
 //
@@ -258,23 +259,28 @@ export function vaultApi(options: { origin?: string } = {}): VaultApi {
     route('patch', '/v2/customers/:customer/cards/:card', ({ params, body }) => {
       const card = cardOf(params.customer!, params.card!)
       allowOnly(body, ['cardholder', 'exp_month', 'exp_year', 'labels'])
-      if (body.cardholder !== undefined) {
-        card.cardholder =
-          body.cardholder === null ? null : (optionalString(body, 'cardholder', 128) ?? null)
-      }
+      // Every field is checked before any is written: a refused update changes nothing, as a
+      // real API's would (a 400 after the cardholder was written would leave it half-applied).
+      const cardholder =
+        body.cardholder === undefined
+          ? card.cardholder
+          : body.cardholder === null
+            ? null
+            : (optionalString(body, 'cardholder', 128) ?? null)
       const [year, month] = card.expiry.split('-').map(Number) as [number, number]
       const expMonth = optionalInteger(body, 'exp_month', 1, 12) ?? month
       const expYear = optionalInteger(body, 'exp_year', 2000, 9999) ?? year
-      card.expiry = `${expYear}-${String(expMonth).padStart(2, '0')}`
+      const labels = { ...card.labels }
       if (body.labels !== undefined) {
-        const next = { ...card.labels }
         for (const [name, value] of Object.entries(readLabels(body.labels, true))) {
-          if (value === null) delete next[name]
-          else next[name] = value
+          if (value === null) delete labels[name]
+          else labels[name] = value
         }
-        checkLabelCount(next)
-        card.labels = next
+        checkLabelCount(labels)
       }
+      card.cardholder = cardholder
+      card.expiry = `${expYear}-${String(expMonth).padStart(2, '0')}`
+      card.labels = labels
       return HttpResponse.json(view(card))
     }),
 

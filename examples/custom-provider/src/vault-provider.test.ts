@@ -203,6 +203,36 @@ describe('the wire', () => {
   })
 })
 
+describe('the vault emulator', () => {
+  it('a refused PATCH changes nothing: neither the cardholder nor the expiry are applied', async () => {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, {
+      source: 'vtok_visa',
+      metadata: { plan: 'pro' },
+    })
+    const before = vault.state.cards(owner.id).find((row) => row.id === card.id)
+    const patch = (body: unknown) =>
+      fetch(`${VAULT_ORIGIN}/v2/customers/${owner.id}/cards/${card.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${VAULT_TEST_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    // 50 new labels on a card that has one: 51 in all, over the vault's limit of 50.
+    const labels = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`l${i}`, 'x']))
+    const refusals = [
+      { cardholder: 'Jenny Rosen', exp_month: 4, exp_year: 2040, labels },
+      // An invalid expiry after a valid cardholder is refused whole too.
+      { cardholder: 'Jenny Rosen', exp_month: 13 },
+    ]
+    for (const body of refusals) {
+      const response = await patch(body)
+      expect(response.status).toBe(400)
+      expect(vault.state.cards(owner.id).find((row) => row.id === card.id)).toEqual(before)
+    }
+    expect(await provider.getCard(owner, card.id)).toEqual(card)
+  })
+})
+
 describe("the vault's default rule ('caller-chosen')", () => {
   it('deleting the preferred card leaves no default: the vault never picks one', async () => {
     const { provider, owner } = setup()
