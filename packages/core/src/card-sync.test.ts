@@ -832,24 +832,40 @@ describe('CardSync.reconcile', () => {
     expect((await store.getDefault(scope(alice)))?.id).toBe('card_ghost_cus_alice')
   })
 
-  it("stops retrying an owner when createCardSync's retry.signal aborts", async () => {
+  it("stops the run, as its own signal does, when createCardSync's retry.signal aborts", async () => {
     await drift(alice)
-    let reads = 0
+    await drift(bob)
+    const reads: string[] = []
     const failing = wrapProvider(provider, {
-      listCards: async () => {
-        reads++
-        throw new ProviderUnavailableError('down', { provider: 'x' })
+      listCards: async (owner) => {
+        reads.push(owner.id)
+        if (owner.id === alice.id) throw new ProviderUnavailableError('down', { provider: 'x' })
+        return undefined
       },
     })
     const controller = new AbortController()
-    const sleep = vi.fn(async (_ms: number) => controller.abort(new Error('stop retrying')))
-    const report = await createCardSync({
+    const reason = new Error('shutting down')
+    const sleep = vi.fn(async (_ms: number) => controller.abort(reason))
+    const changes: DriftChange[] = []
+    const sync = createCardSync({
       provider: failing,
       store,
+      concurrency: 1,
       retry: { sleep, retries: 5, signal: controller.signal },
-    }).reconcile(alice)
-    expect(reads).toBe(1)
-    expect(report.failed).toHaveLength(1)
+    })
+    const bobBefore = await store.listByOwner(scope(bob))
+    // Not every owner left recorded as failed with the reason's message: the run rejects with it.
+    await expect(
+      sync.reconcile([alice, bob], { onDrift: (change) => changes.push(change) }),
+    ).rejects.toBe(reason)
+    // Alice was tried once; Bob, whose read may have begun before the abort, is written nothing.
+    expect(reads.filter((id) => id === alice.id)).toHaveLength(1)
+    expect(changes).toEqual([])
+    expect(await store.listByOwner(scope(bob))).toEqual(bobBefore)
+    // Aborted already: the next run reads nothing.
+    const readsBefore = reads.length
+    await expect(sync.reconcile()).rejects.toBe(reason)
+    expect(reads).toHaveLength(readsBefore)
   })
 
   describe('an owner the provider answers owner_not_found for', () => {
@@ -1008,23 +1024,27 @@ describe('CardSync.reconcile', () => {
       expect(await store.listByOwner(scope(bob))).toEqual([])
     })
 
-    it("listens to the caller's signal once, however many owners wait at once, and lets go of it", async () => {
+    it("listens to the caller's signal (and retry.signal) once, however many owners wait at once, and lets go of it", async () => {
       const owners = customers(40)
       for (const owner of owners) await drift(owner)
-      const controller = new AbortController()
-      let listening = 0
-      let most = 0
-      const { signal } = controller
-      const add = signal.addEventListener.bind(signal)
-      const remove = signal.removeEventListener.bind(signal)
-      signal.addEventListener = ((...args: Parameters<typeof add>) => {
-        most = Math.max(most, ++listening)
-        add(...args)
-      }) as typeof add
-      signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
-        listening--
-        remove(...args)
-      }) as typeof remove
+      /** A signal that counts its listeners: now, and the most at once. */
+      const counted = () => {
+        const { signal } = new AbortController()
+        const count = { listening: 0, most: 0 }
+        const add = signal.addEventListener.bind(signal)
+        const remove = signal.removeEventListener.bind(signal)
+        signal.addEventListener = ((...args: Parameters<typeof add>) => {
+          count.most = Math.max(count.most, ++count.listening)
+          add(...args)
+        }) as typeof add
+        signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+          count.listening--
+          remove(...args)
+        }) as typeof remove
+        return { signal, count }
+      }
+      const run = counted()
+      const sync = counted()
       const slow: CardProvider = {
         ...provider,
         // Pages that take a while: many owners wait for theirs at once.
@@ -1033,15 +1053,16 @@ describe('CardSync.reconcile', () => {
           return provider.listCards(owner, options)
         },
       }
-      const report = await createCardSync({ provider: slow, store }).reconcile(owners, {
-        signal,
-        concurrency: 16,
-      })
+      const report = await createCardSync({
+        provider: slow,
+        store,
+        retry: { signal: sync.signal },
+      }).reconcile(owners, { signal: run.signal, concurrency: 16 })
       expect(report.owners).toBe(40)
       // More than 10 listeners at once, and Node prints a MaxListenersExceededWarning (on the
       // CLI's stderr); one left behind per run adds up over the runs of a long-lived signal.
-      expect(most).toBe(1)
-      expect(listening).toBe(0)
+      expect(run.count).toEqual({ listening: 0, most: 1 })
+      expect(sync.count).toEqual({ listening: 0, most: 1 })
     })
 
     it("stops at once while a page is on its way: the page's answer is dropped", async () => {

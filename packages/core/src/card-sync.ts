@@ -33,7 +33,7 @@ import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import type { CardScope, CardStore, StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
-import { type FollowedSignal, followSignal, untilAborted } from './until-aborted.js'
+import { followSignal, untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
@@ -50,7 +50,10 @@ export interface CardSyncOptions {
   /**
    * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
    * owner is re-read, which is always safe). Default: 3 retries, 250 ms doubling, full jitter,
-   * `Retry-After` honoured.
+   * `Retry-After` honoured. Its `signal` (one for the sync's life: a shutdown) stops every
+   * `reconcile` in flight as a run's own {@link ReconcileOptions.signal} does (each rejects with
+   * its reason), and makes a later `reconcile` reject before reading anything: once it has
+   * aborted no owner can be tried, so no run goes on to list each owner left as failed.
    */
   retry?: RetryPolicy | undefined
 }
@@ -80,7 +83,8 @@ export interface ReconcileOptions {
    * flight lets them be. What owners finished before stays written. An owner being read keeps
    * the cards it handed over for writing before the abort (in batches of 100, as the provider
    * listed them; a batch is one transaction), and nothing of it is removed until it is
-   * reconciled again.
+   * reconciled again. The sync's own `retry.signal` ({@link CardSyncOptions.retry}) stops the
+   * run alike: the run rejects with the reason of whichever aborts first.
    */
   signal?: AbortSignal | undefined
   /**
@@ -198,7 +202,9 @@ export interface CardSync {
    * (a concurrency outside 1 to 256, …) reject with `invalid_request` naming `reconcile options`.
    * The owners given are checked as they are read: the first that is no owner (an id with a NUL
    * or an unpaired surrogate, an unknown type) rejects the run with `invalid_request`, once the
-   * owners in flight are done, and neither the store nor the provider sees it.
+   * owners in flight are done, and neither the store nor the provider sees it. Its `signal`, or
+   * the sync's own `retry.signal`, stops the run at once: it rejects with the reason of the first
+   * to abort ({@link ReconcileOptions.signal}).
    */
   reconcile(
     owners?: Owner | Iterable<Owner> | AsyncIterable<Owner>,
@@ -485,13 +491,16 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           { provider: provider.name, issues: [{ path: ['owners'], message: 'not owners' }] },
         )
       }
+      // The sync's own retry.signal stops a run as the run's signal does: once it aborts, no
+      // owner can be tried (withRetry starts no attempt), so going on would only record every
+      // owner left as failed with the signal's reason.
+      const signals = [reconcileOptions.signal, retry.signal].filter((s) => s !== undefined)
       // Aborted already: nothing is read, of the store (its owners) or of the provider.
-      reconcileOptions.signal?.throwIfAborted()
+      for (const given of signals) given.throwIfAborted()
       // The run's waits (hundreds at once) listen to a signal of its own, which follows the
-      // caller's: the caller's gets one listener, removed when the run ends.
-      const stop = reconcileOptions.signal && followSignal(reconcileOptions.signal)
+      // caller's signals: each gets one listener, removed when the run ends.
+      const stop = signals.length > 0 ? followSignal(...signals) : undefined
       const signal = stop?.signal
-      let retryStop: FollowedSignal | undefined
       try {
         // The caller's owners are checked as they are read, before the store or the provider sees
         // them; the store's own are ids it keeps.
@@ -507,11 +516,6 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         // and the waiting ones make group writes of several hundred cards.
         const inFlight = Math.min(limit * 8, 1024)
         const queue = prefetchStoredCards(source, store, provider.name, inFlight)
-        // The run's signal and the sync's own retry.signal both stop an owner's retries.
-        retryStop =
-          retry.signal &&
-          followSignal(signal ? AbortSignal.any([signal, retry.signal]) : retry.signal)
-        const retrySignal = retryStop?.signal ?? signal
         const run: ReconcileRun = {
           reading: pLimit(limit),
           readersWriting: 0,
@@ -540,7 +544,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
                 await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
                 return attempt
               },
-              { ...retry, signal: retrySignal },
+              { ...retry, signal },
             )
           } catch (error) {
             signal?.throwIfAborted()
@@ -566,7 +570,6 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         return report
       } finally {
         stop?.release()
-        retryStop?.release()
       }
     },
   }

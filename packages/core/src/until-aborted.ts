@@ -36,30 +36,44 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefine
 
 /** A signal of one run, that follows the caller's; see {@link followSignal}. */
 export interface FollowedSignal {
-  /** Aborts with the caller's reason when the caller's signal aborts. */
+  /** Aborts with the caller's reason when one of the caller's signals aborts. */
   readonly signal: AbortSignal
-  /** Stops following the caller's signal: call it when the run ends. */
+  /** Stops following the caller's signals: call it when the run ends. */
   release(): void
 }
 
 /**
- * A signal for one run's many waits, that aborts with `signal`'s reason. The run's waits (a page
- * per owner read, the next owner, the sleeps before retries: hundreds at once) listen to it, and
- * the caller's signal gets one listener, removed by `release()`: Node warns past 10 listeners
- * on one signal (`MaxListenersExceededWarning`, on stderr), and a listener left behind by each
- * run would add up on a signal that lives long.
+ * A signal for one run's many waits, that aborts with the reason of the first of `signals` to
+ * abort (an aborted one at once). The run's waits (a page per owner read, the next owner, the
+ * sleeps before retries: hundreds at once) listen to it, and each of the caller's signals gets
+ * one listener, removed by `release()`: Node warns past 10 listeners on one signal
+ * (`MaxListenersExceededWarning`, on stderr), and a listener left behind by each run would add up
+ * on a signal that lives long (a sync's own `retry.signal`).
  *
  * @internal
  */
-export function followSignal(signal: AbortSignal): FollowedSignal {
+export function followSignal(...signals: AbortSignal[]): FollowedSignal {
   const controller = new AbortController()
   // Ours, and listened to by every wait of the run: no count of listeners means a leak here.
   setMaxListeners(0, controller.signal)
-  const onAbort = () => controller.abort(signal.reason)
-  if (signal.aborted) onAbort()
-  else signal.addEventListener('abort', onAbort, { once: true })
-  return {
-    signal: controller.signal,
-    release: () => signal.removeEventListener('abort', onAbort),
+  const followed: Array<[AbortSignal, () => void]> = []
+  const release = () => {
+    for (const [signal, onAbort] of followed) signal.removeEventListener('abort', onAbort)
+    followed.length = 0
   }
+  for (const signal of signals) {
+    if (signal.aborted) {
+      controller.abort(signal.reason)
+      break
+    }
+    const onAbort = () => {
+      controller.abort(signal.reason)
+      // The run is stopped: the other signals need not be listened to any more.
+      release()
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    followed.push([signal, onAbort])
+  }
+  if (controller.signal.aborted) release()
+  return { signal: controller.signal, release }
 }
