@@ -51,6 +51,9 @@ export const MAX_GROUP_SPREAD_MS = 100
  */
 const MAX_FAILURE_STREAK = 3
 
+/** What {@link createGroupWriter}'s `writeOne` gives back for a batch that went through. */
+const WROTE = Symbol('wrote')
+
 interface Pending {
   cards: readonly Card[]
   observedAt: number
@@ -114,18 +117,24 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
    */
   let down: unknown
 
-  const writeOne = async (batch: Pending) => {
+  /** Writes one batch on its own, settles it, and gives back WROTE or the error it failed with. */
+  const writeOne = async (batch: Pending): Promise<unknown> => {
     try {
       await store.upsertMany(batch.cards, { observedAt: batch.observedAt })
       down = undefined
       batch.resolve()
+      return WROTE
     } catch (error) {
       batch.reject(error)
+      return error
     }
   }
 
   const writeGroup = async (group: Pending[]) => {
-    if (group.length === 1) return writeOne(group[0] as Pending)
+    if (group.length === 1) {
+      await writeOne(group[0] as Pending)
+      return
+    }
     try {
       await store.upsertMany(
         group.flatMap((batch) => batch.cards),
@@ -146,22 +155,19 @@ export function createGroupWriter(store: CardStore, options: GroupWriterOptions 
     let streak = 0
     let last: unknown
     for (const [index, batch] of group.entries()) {
-      try {
-        await store.upsertMany(batch.cards, { observedAt: batch.observedAt })
-        batch.resolve()
+      const error = await writeOne(batch)
+      if (error === WROTE) {
         streak = 0
-        down = undefined
-      } catch (error) {
-        batch.reject(error)
-        if (isCardportError(error) && !error.retryable) continue
-        const looksDown = streak > 0 && sameKind(error, last)
-        streak++
-        last = error
-        if (!looksDown && streak < MAX_FAILURE_STREAK) continue
-        down = error
-        for (const rest of group.slice(index + 1)) rest.reject(error)
-        return
+        continue
       }
+      if (isCardportError(error) && !error.retryable) continue
+      const looksDown = streak > 0 && sameKind(error, last)
+      streak++
+      last = error
+      if (!looksDown && streak < MAX_FAILURE_STREAK) continue
+      down = error
+      for (const rest of group.slice(index + 1)) rest.reject(error)
+      return
     }
   }
 
