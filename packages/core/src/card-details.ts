@@ -17,7 +17,7 @@ export function isExpiryValid(month: number, year: number, now: Date = new Date(
 }
 
 /** How many years ahead an expiry may be (Stripe's limit): 2075 is the last year in 2025. */
-const MAX_EXPIRY_YEARS_AHEAD = 50
+export const MAX_EXPIRY_YEARS_AHEAD = 50
 
 const CardNumberSchema = z
   .string()

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { brandFromNumber, type CardBrand } from './brand.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
-import type { ValidCreateCardInput } from './card-details.js'
+import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
 import { cardNotFound, defineCardProvider } from './define-provider.js'
 import {
   CardDeclinedError,
@@ -350,7 +350,9 @@ function checkExpiry(provider: string, cardId: string, month: number, year: numb
       },
     )
   if (year < thisYear) throw invalid('year', `the card would have expired in ${year}`)
-  if (year > thisYear + 50) throw invalid('year', `${year} is more than 50 years ahead`)
+  if (year > thisYear + MAX_EXPIRY_YEARS_AHEAD) {
+    throw invalid('year', `${year} is more than ${MAX_EXPIRY_YEARS_AHEAD} years ahead`)
+  }
   if (year === thisYear && month < today.getUTCMonth() + 1) {
     throw invalid('month', `the card would have expired at the end of ${month}/${year}`)
   }
