@@ -3,6 +3,7 @@
 import {
   type CardProvider,
   type CardStore,
+  closableStore,
   createCardSync,
   listAll,
   MEMORY_PROVIDER_CAPABILITIES,
@@ -72,6 +73,7 @@ export async function core(provider: CardProvider, store: CardStore, owner: Owne
     onDrift: undefined,
   })
   await store.upsert({} as never, { observedAt: maybeNumber })
+  closableStore('store', store, { checkOpen: undefined })
   memoryProvider({ name: maybeString })
   await withRetry(async () => 1, { retries: maybeNumber, baseDelayMs: maybeNumber })
   void memoryStore

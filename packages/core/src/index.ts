@@ -46,6 +46,7 @@ export {
   type ReconcileOptions,
   sameCard,
 } from './card-sync.js'
+export { type ClosableStoreOptions, closableStore } from './closable-store.js'
 export { toCountryAlpha2, toCountryAlpha3 } from './country.js'
 export {
   type CardProviderDefinition,

@@ -309,6 +309,23 @@ describe('memoryStore: stored objects are copies', () => {
   })
 })
 
+describe('memoryStore: close', () => {
+  it('refuses every call after close() with invalid_request naming it, and closes twice', async () => {
+    await store.upsert(sampleCard('card_1', alice))
+    const owners = store.listOwners('memory')[Symbol.asyncIterator]()
+    await store.close()
+    await expect(store.close()).resolves.toBeUndefined()
+    const refused = {
+      code: 'invalid_request',
+      message: expect.stringMatching(/^memoryStore is closed/),
+    }
+    await expect(store.get(aliceScope, 'card_1')).rejects.toMatchObject(refused)
+    await expect(store.upsertMany([sampleCard('card_2', alice)])).rejects.toMatchObject(refused)
+    await expect(store.retirements!.load(aliceScope, 'key')).rejects.toMatchObject(refused)
+    await expect(owners.next()).rejects.toMatchObject(refused)
+  })
+})
+
 // --- helpers ---
 
 async function defaultIds(scope: CardScope): Promise<string[]> {

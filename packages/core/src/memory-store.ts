@@ -1,4 +1,5 @@
 import type { Card, Owner } from './card.js'
+import { closableStore } from './closable-store.js'
 import {
   type CardScope,
   type CardStore,
@@ -14,7 +15,8 @@ import {
  * short-lived processes. It follows every rule of the contract, including owner scoping, one
  * default per owner and currency, and refusing out-of-order writes (deletions leave a
  * tombstone holding their `observedAt`), and it keeps `setDefaultCard`'s retirement notes
- * (`retirements`), for as long as the process lives.
+ * (`retirements`), for as long as the process lives. `close()` lets go of every card and note:
+ * after it, every call is refused with `invalid_request` (see `CardStore.close`).
  *
  * @example
  * ```ts
@@ -66,7 +68,7 @@ export function memoryStore(): CardStore {
   const listCards = (scope: CardScope): StoredCard[] =>
     [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => copyStored(card))
 
-  return {
+  return closableStore('memoryStore', {
     async get(scope, cardId) {
       const card = cardsOf(scope)?.get(cardId)
       return card ? copyStored(card) : null
@@ -145,8 +147,13 @@ export function memoryStore(): CardStore {
       },
     },
 
-    async close() {},
-  }
+    // Nothing can read them again: what they hold goes with the store.
+    async close() {
+      owners.clear()
+      tombstones.clear()
+      notes.clear()
+    },
+  })
 }
 
 /** Clears the defaults that `keep` would displace: same currency, or all when currency is undefined. */

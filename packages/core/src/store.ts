@@ -52,6 +52,7 @@ export interface UpsertResult {
  *   default in all); writing a card with `isDefault: true` clears the previous default in the
  *   same atomic step;
  * - a write with an `observedAt` older than the stored one is refused;
+ * - after `close()`, every call is refused with `invalid_request` (see {@link CardStore.close});
  * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
  *
  * A store need not check the ids it is given: the core refuses an owner or card id with a NUL
@@ -113,7 +114,14 @@ export interface CardStore {
    * without it, such a retry keeps the old default. See {@link RetirementLog}.
    */
   retirements?: RetirementLog
-  /** Releases connections the store opened itself (not those the caller passed in). */
+  /**
+   * Closes the store. It releases what the store opened itself (a database file, a pool of its
+   * own), and never a client or connection the caller passed in: that stays open, and the
+   * caller's. From the moment it is called, every other call of the store (`retirements`'
+   * included, and the next owner of a `listOwners` begun before) rejects with
+   * `invalid_request`, naming the store, and writes nothing. Calling it again resolves.
+   * `closableStore` gives a store all of this: its methods need not check.
+   */
   close(): Promise<void>
 }
 

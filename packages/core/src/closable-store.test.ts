@@ -1,0 +1,211 @@
+import { describe, expect, it, vi } from 'vitest'
+import type { Owner } from './card.js'
+import { closableStore } from './closable-store.js'
+import { InvalidRequestError, isCardportError } from './errors.js'
+import { memoryStore } from './memory-store.js'
+import type { CardScope, CardStore } from './store.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
+const scope: CardScope = { provider: 'memory', owner: alice }
+
+/** A store whose every method answers at once, and counts its calls. */
+function countingStore() {
+  const calls: string[] = []
+  const record =
+    <T>(name: string, value: T) =>
+    async () => {
+      calls.push(name)
+      return value
+    }
+  const store: CardStore = {
+    get: record('get', null),
+    listByOwner: record('listByOwner', []),
+    listByOwners: record('listByOwners', []),
+    getDefault: record('getDefault', null),
+    upsert: record('upsert', { applied: true, card: null }),
+    upsertMany: record('upsertMany', undefined),
+    concurrentWrites: 2,
+    delete: record('delete', true),
+    setDefault: record('setDefault', undefined),
+    async *listOwners() {
+      calls.push('listOwners')
+      yield alice
+      yield alice
+    },
+    retirements: {
+      save: record('retirements.save', undefined),
+      load: record('retirements.load', []),
+      remove: record('retirements.remove', undefined),
+    },
+    close: record('close', undefined),
+  }
+  return { store, calls }
+}
+
+/** One call of each method, by name. */
+const everyCall = (store: CardStore): Record<string, () => Promise<unknown>> => ({
+  get: () => store.get(scope, 'card_1'),
+  listByOwner: () => store.listByOwner(scope),
+  listByOwners: () => store.listByOwners!([scope]),
+  getDefault: () => store.getDefault(scope),
+  upsert: () => store.upsert({} as never),
+  upsertMany: () => store.upsertMany([]),
+  delete: () => store.delete(scope, 'card_1'),
+  setDefault: () => store.setDefault(scope, null),
+  listOwners: () => store.listOwners('memory')[Symbol.asyncIterator]().next(),
+  'retirements.save': () => store.retirements!.save(scope, 'key', []),
+  'retirements.load': () => store.retirements!.load(scope, 'key'),
+  'retirements.remove': () => store.retirements!.remove(scope, 'key'),
+})
+
+async function refusal(call: () => Promise<unknown>): Promise<unknown> {
+  return call().then(
+    () => 'resolved',
+    (error: unknown) => error,
+  )
+}
+
+describe('closableStore', () => {
+  it('passes every call through while open, with its arguments, and keeps other members', async () => {
+    const { store: inner, calls } = countingStore()
+    const upsert = vi.spyOn(inner, 'upsert')
+    const store = closableStore('countingStore', inner)
+    expect(store.concurrentWrites).toBe(2)
+    for (const call of Object.values(everyCall(store))) await call()
+    expect(calls).toEqual([
+      'get',
+      'listByOwner',
+      'listByOwners',
+      'getDefault',
+      'upsert',
+      'upsertMany',
+      'delete',
+      'setDefault',
+      'listOwners',
+      'retirements.save',
+      'retirements.load',
+      'retirements.remove',
+    ])
+    await store.upsert({ id: 'card_1' } as never, { observedAt: 5 })
+    expect(upsert).toHaveBeenLastCalledWith({ id: 'card_1' }, { observedAt: 5 })
+  })
+
+  it('leaves out the optional members the store does not have', () => {
+    const { listByOwners: _l, retirements: _r, concurrentWrites: _c, ...bare } = memoryStore()
+    const store = closableStore('bare', bare)
+    expect(Object.keys(store).sort()).toEqual(Object.keys(bare).sort())
+  })
+
+  it('refuses every call after close() with invalid_request naming the store, without calling it', async () => {
+    const { store: inner, calls } = countingStore()
+    const store = closableStore('countingStore', inner)
+    await store.close()
+    expect(calls).toEqual(['close'])
+    for (const [name, call] of Object.entries(everyCall(store))) {
+      const error = await refusal(call)
+      expect(isCardportError(error, 'invalid_request'), name).toBe(true)
+      expect(error, name).toMatchObject({
+        retryable: false,
+        message: expect.stringMatching(/^countingStore is closed/),
+      })
+    }
+    expect(calls).toEqual(['close'])
+  })
+
+  it('closes once: a second close() resolves without calling the store again', async () => {
+    const { store: inner, calls } = countingStore()
+    const store = closableStore('countingStore', inner)
+    await Promise.all([store.close(), store.close()])
+    await expect(store.close()).resolves.toBeUndefined()
+    expect(calls).toEqual(['close'])
+  })
+
+  it('refuses calls from the moment close() is called, before the store has released anything', async () => {
+    const { store: inner } = countingStore()
+    let release!: () => void
+    const closing = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const store = closableStore('slowStore', { ...inner, close: () => closing })
+    const closed = store.close()
+    await expect(store.get(scope, 'card_1')).rejects.toThrow(/slowStore is closed/)
+    release()
+    await closed
+  })
+
+  it("refuses the next owner of a listOwners begun before close(), and ends the store's iteration", async () => {
+    let finished = false
+    const { store: inner } = countingStore()
+    const store = closableStore('countingStore', {
+      ...inner,
+      async *listOwners(_provider: string) {
+        try {
+          yield alice
+          yield alice
+        } finally {
+          finished = true
+        }
+      },
+    })
+    const owners = store.listOwners('memory')[Symbol.asyncIterator]()
+    expect(await owners.next()).toEqual({ done: false, value: alice })
+    await store.close()
+    await expect(owners.next()).rejects.toMatchObject({ code: 'invalid_request' })
+    await vi.waitFor(() => expect(finished).toBe(true))
+    await expect(owners.next()).rejects.toMatchObject({ code: 'invalid_request' })
+  })
+
+  it('lets a for await loop end the iteration early, as the store would', async () => {
+    let finished = false
+    const { store: inner } = countingStore()
+    const store = closableStore('countingStore', {
+      ...inner,
+      async *listOwners(_provider: string) {
+        try {
+          for (;;) yield alice
+        } finally {
+          finished = true
+        }
+      },
+    })
+    for await (const owner of store.listOwners('memory')) {
+      expect(owner).toEqual(alice)
+      break
+    }
+    expect(finished).toBe(true)
+  })
+
+  it('refuses a call that checkOpen throws for, with its error, while open', async () => {
+    const { store: inner, calls } = countingStore()
+    let open = true
+    const store = closableStore('countingStore', inner, {
+      checkOpen: () => {
+        if (!open) throw new InvalidRequestError('the connection you passed is closed')
+      },
+    })
+    await store.get(scope, 'card_1')
+    open = false
+    for (const [name, call] of Object.entries(everyCall(store))) {
+      await expect(call(), name).rejects.toThrow('the connection you passed is closed')
+    }
+    expect(calls).toEqual(['get'])
+    // close() is never refused, and after it the store says it is closed.
+    await store.close()
+    await expect(store.get(scope, 'card_1')).rejects.toThrow(/countingStore is closed/)
+  })
+
+  it("finds a class's methods on its prototype, and calls them with the store as this", async () => {
+    const { get: _, ...rest } = countingStore().store
+    class ClassStore {
+      readonly held = 'card_1'
+      async get(_scope: CardScope, cardId: string) {
+        return cardId === this.held ? ({ id: cardId } as never) : null
+      }
+    }
+    const instance = Object.assign(new ClassStore(), rest) as unknown as CardStore
+    const store = closableStore('classStore', instance)
+    await expect(store.get(scope, 'card_1')).resolves.toEqual({ id: 'card_1' })
+    await store.close()
+    await expect(store.get(scope, 'card_1')).rejects.toThrow(/classStore is closed/)
+  })
+})
