@@ -231,17 +231,8 @@ describe('sqliteStore: closed', () => {
     expect(error).toMatchObject({ retryable: false, message: expect.stringMatching(what) })
   }
 
-  it('refuses every call after close() with invalid_request, and closes twice without fault', async () => {
-    const { store } = fileStore()
-    await store.upsert(sampleCard('card_1', alice))
-    await store.close()
-    await expect(store.close()).resolves.toBeUndefined()
-    for (const [name, call] of Object.entries(calls(store))) {
-      await expectClosed(call, /sqliteStore is closed/).catch((error: unknown) => {
-        throw new Error(`${name}: ${error}`)
-      })
-    }
-  })
+  // That every call after close() is refused, and writes nothing, is describeCardStore's check
+  // (sqlite-store.conformance.test.ts), over a file and over a Database of the caller's.
 
   it('refuses the next page of owners when it is closed while they are listed', async () => {
     const { store } = fileStore()

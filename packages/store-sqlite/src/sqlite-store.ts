@@ -2,6 +2,7 @@ import {
   type Card,
   type CardScope,
   type CardStore,
+  closableStore,
   InvalidRequestError,
   type Owner,
   type StoredCard,
@@ -59,8 +60,9 @@ const OWNER_PAGE = 500
  * one `BEGIN IMMEDIATE` transaction, so that switching a default, and every `upsertMany`, is
  * atomic. A partial unique index holds at most one default per owner (and currency) whatever
  * the code does; reads are always scoped by provider and owner; no column can hold a card
- * number or a CVC. After `close()` (or once a Database you passed is closed), every call is
- * refused with `invalid_request`. See the package README for the table layout.
+ * number or a CVC. `close()` closes the database file the store opened, never a Database you
+ * passed; after it (or once a Database you passed is closed), every call is refused with
+ * `invalid_request`. See the package README for the table layout.
  *
  * @example
  * ```ts
@@ -95,19 +97,6 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
 
   const sql = prepareStatements(db)
   const now = () => new Date().toISOString()
-
-  /**
-   * Refuses a call once the database is closed (by `close()`, or the caller's own `close()` of a
-   * Database they passed): better-sqlite3 would throw a `TypeError` from deep in a statement.
-   */
-  const checkOpen = () => {
-    if (db.open) return
-    throw new InvalidRequestError(
-      owned
-        ? 'sqliteStore is closed: its database file was closed by close(); open a new sqliteStore to use it again'
-        : 'the better-sqlite3 Database passed to sqliteStore is closed: pass an open one to a new sqliteStore',
-    )
-  }
 
   const tombstoneOf = (key: ScopeParams, cardId: string): number | null => {
     const row = sql.selectTombstone.get(...key, cardId) as { observed_at: number } | undefined
@@ -243,47 +232,39 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
 
   const store: CardStore = {
     async get(scope, cardId) {
-      checkOpen()
       const row = sql.selectCard.get(...scopeParams(scope), cardId) as CardRow | undefined
       return row ? rowToCard(row) : null
     },
 
     async listByOwner(scope) {
-      checkOpen()
       return listCards(scope)
     },
 
     // In-process and synchronous: one statement an owner costs no round trip.
     async listByOwners(scopes) {
-      checkOpen()
       return scopes.map(listCards)
     },
 
     async getDefault(scope) {
-      checkOpen()
       const row = sql.selectDefault.get(...scopeParams(scope)) as CardRow | undefined
       return row ? rowToCard(row) : null
     },
 
     async upsert(card, writeOptions = {}) {
-      checkOpen()
       return inTransaction(() => write(card, writeOptions.observedAt, now()))
     },
 
     async upsertMany(cards, writeOptions = {}) {
-      checkOpen()
       if (cards.length === 0) return
       const at = now()
       inTransaction(() => writeBatch(cards, writeOptions.observedAt, at))
     },
 
     async delete(scope, cardId, writeOptions = {}) {
-      checkOpen()
       return inTransaction(() => remove(scope, cardId, writeOptions.observedAt))
     },
 
     async setDefault(scope, cardId) {
-      checkOpen()
       inTransaction(() => switchDefault(scope, cardId, now()))
     },
 
@@ -292,8 +273,6 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
       // the connection while a cursor is open, and the caller (reconcile) writes in between.
       let after = 0
       for (;;) {
-        // Each page: the store may be closed while the caller works between two.
-        checkOpen()
         const rows = sql.listOwners.all(provider, after, OWNER_PAGE) as OwnerRow[]
         for (const row of rows) yield { type: row.owner_type, id: row.owner_id }
         if (rows.length < OWNER_PAGE) return
@@ -303,7 +282,6 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
 
     retirements: {
       async save(scope, key, cards) {
-        checkOpen()
         const params = scopeParams(scope)
         inTransaction(() => {
           sql.deleteRetirements.run(...params, key)
@@ -313,23 +291,26 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
         })
       },
       async load(scope, key) {
-        checkOpen()
         const rows = sql.listRetirements.all(...scopeParams(scope), key) as RetirementRow[]
         return rows.map((row) => ({ cardId: row.card_id, currency: row.currency }))
       },
       async remove(scope, key) {
-        checkOpen()
         sql.deleteRetirements.run(...scopeParams(scope), key)
       },
     },
 
-    // Safe to call again. A database you passed stays open; one the store opened is closed, and
-    // every call after refused with `invalid_request` (see checkOpen).
+    // A database you passed stays open; closableStore refuses every call after this one.
     async close() {
-      if (owned && db.open) db.close()
+      if (owned) db.close()
     },
   }
-  return Object.freeze(store)
+  return Object.freeze(
+    closableStore('sqliteStore', store, {
+      // A Database you passed may be closed under the store: better-sqlite3 would throw a
+      // `TypeError` from deep in a statement. One the store opened closes only with close().
+      checkOpen: owned ? undefined : () => checkOpen(db),
+    }),
+  )
 }
 
 // --- internals ---
@@ -345,6 +326,14 @@ interface OwnerRow {
 interface RetirementRow {
   card_id: string
   currency: string | null
+}
+
+/** Refuses a call on a Database the caller passed in and has closed since. */
+function checkOpen(db: SqliteDatabase): void {
+  if (db.open) return
+  throw new InvalidRequestError(
+    'the better-sqlite3 Database passed to sqliteStore is closed: pass an open one to a new sqliteStore',
+  )
 }
 
 function scopeParams(scope: CardScope): ScopeParams {
