@@ -334,12 +334,30 @@ describePostgres('postgresStore', (db) => {
     },
   )
 
-  it('leaves the client open on close()', async () => {
+  it('leaves the client alone on close(), open and untouched, and refuses calls after it', async () => {
     const store = await open()
+    await store.upsert(sampleCard('card_1', alice))
+    // Every member of the client (a pg Pool's query, connect and end; PGlite's close too).
+    const client = db.client as unknown as Record<string, unknown>
+    const members = ['query', 'connect', 'end', 'close', 'transaction', 'exec']
+    const spies = members
+      .filter((name) => typeof client[name] === 'function')
+      .map((name) => vi.spyOn(client as Record<string, () => unknown>, name))
+    onTestFinished(() => {
+      for (const spy of spies) spy.mockRestore()
+    })
     await store.close()
+    await store.close()
+    await expect(store.get(aliceScope, 'card_1')).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^postgresStore is closed/),
+    })
+    expect(
+      spies.filter((spy) => spy.mock.calls.length > 0).map((spy) => spy.getMockName()),
+    ).toEqual([])
     const { rows } = await db.client.query('SELECT 1 AS one')
     expect(rows).toEqual([{ one: 1 }])
-    expect(await store.get(aliceScope, 'card_1')).toBeNull()
+    await expect((await open()).get(aliceScope, 'card_1')).resolves.toMatchObject({ id: 'card_1' })
   })
 })
 

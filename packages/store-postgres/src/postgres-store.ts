@@ -3,6 +3,7 @@ import {
   type Card,
   type CardScope,
   type CardStore,
+  closableStore,
   type Owner,
   type StoredCard,
   type UpsertResult,
@@ -79,7 +80,8 @@ const OWNER_PAGE = 500
  * across processes; a partial unique index holds at most one default per owner (and currency)
  * whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
  * itself; reads are always scoped by provider and owner; no column can hold a card number or a
- * CVC. See the package README for the table layout.
+ * CVC. `close()` leaves the client open and untouched (it is yours), and every call after it is
+ * refused with `invalid_request`. See the package README for the table layout.
  *
  * @example
  * ```ts
@@ -394,11 +396,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       },
     },
 
-    async close() {
-      // The client is the caller's: the store opened no connection of its own.
-    },
+    // The client is the caller's, and stays open: the store opened no connection of its own.
+    // closableStore refuses every call after this one.
+    async close() {},
   }
-  return Object.freeze(store)
+  return Object.freeze(closableStore('postgresStore', store))
 }
 
 // --- internals ---
