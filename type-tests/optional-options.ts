@@ -189,6 +189,11 @@ export async function testing(
   describeCardStore({
     name: 'store',
     timeout: maybeNumber,
-    setup: () => ({ store: storeFixture.store, readRow: undefined, teardown: undefined }),
+    setup: () => ({
+      store: storeFixture.store,
+      readRow: undefined,
+      reopen: undefined,
+      teardown: undefined,
+    }),
   })
 }

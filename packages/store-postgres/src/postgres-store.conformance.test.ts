@@ -17,6 +17,8 @@ describePostgres('conformance', (db) => {
         )
         return rows[0]
       },
+      // close() leaves the client open: another store on the schema reads what the first left.
+      reopen: () => postgresStore({ client: db.client, schema: db.schema }),
       // The schema is dropped after each test; the client belongs to the test file.
       teardown: () => {},
     }),

@@ -23,6 +23,8 @@ describeCardStore({
     return {
       store,
       readRow: async (scope, cardId) => rowOf(reader, scope, cardId),
+      // Another store on the same file; the suite closes it.
+      reopen: () => sqliteStore({ filename }),
       teardown: async () => {
         reader.close()
         await store.close()
@@ -40,6 +42,8 @@ describeCardStore({
     return {
       store,
       readRow: async (scope, cardId) => rowOf(database, scope, cardId),
+      // close() leaves the Database open: another store on it reads what the first left.
+      reopen: () => sqliteStore({ database }),
       teardown: async () => {
         await store.close()
         database.close()

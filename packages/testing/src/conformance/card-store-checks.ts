@@ -6,6 +6,7 @@ import {
   type CardStore,
   EMPTY_ADDRESS,
   formatOwner,
+  isCardportError,
   type Owner,
   type OwnerType,
   type RetirementLog,
@@ -866,11 +867,59 @@ export function cardStoreChecks(): CardStoreCheck[] {
   )
 
   // --- close ----------------------------------------------------------------------------------
-  check('close', 'releases the store', async (t) => {
-    await t.store.upsert(t.card(t.scope()))
-    t.markClosed()
-    await expect(t.store.close()).resolves.toBeUndefined()
-  })
+  check(
+    'close',
+    'refuses every call after close() with invalid_request, and a second close() resolves',
+    async (t) => {
+      const scope = t.scope()
+      const card = t.card(scope, { isDefault: true })
+      await t.store.upsert(card)
+      await t.store.retirements?.save(scope, 'key', [{ cardId: card.id, currency: null }])
+      t.markClosed()
+      await expect(t.store.close()).resolves.toBeUndefined()
+      await expect(t.store.close(), 'a second close()').resolves.toBeUndefined()
+      const refused: string[] = []
+      for (const [name, call] of closedCalls(t, scope, card.id)) {
+        const outcome = await refusalOf(call)
+        if (!isCardportError(outcome, 'invalid_request') || outcome.retryable) {
+          refused.push(`${name}: ${describeOutcome(outcome)}`)
+        }
+      }
+      expect(refused, 'calls after close() not refused with invalid_request').toEqual([])
+    },
+  )
+
+  check(
+    'close',
+    'writes nothing after close(): a store opened again over the same data holds what it held',
+    async (t) => {
+      const reopen = t.fixture.reopen
+      if (!reopen) return t.skip('the fixture has no reopen (its data does not outlive the store)')
+      const scope = t.scope()
+      const [first, second] = [t.card(scope, { isDefault: true }), t.card(scope)]
+      await t.store.upsertMany([first, second])
+      const note = [{ cardId: first.id, currency: null }]
+      await t.store.retirements?.save(scope, 'key', note)
+      const before = await t.store.listByOwner(scope)
+      t.markClosed()
+      await t.store.close()
+      // Every write of the contract, each of which would change what a fresh store reads.
+      for (const [, call] of closedCalls(t, scope, first.id)) await refusalOf(call)
+
+      const again = await reopen()
+      try {
+        expect(await again.listByOwner(scope), 'the cards written before close()').toEqual(before)
+        const owners = await toArray(again.listOwners(scope.provider), { limit: 10 })
+        expect(owners, 'the owners').toEqual([scope.owner])
+        if (t.store.retirements) {
+          expect(await again.retirements?.load(scope, 'key'), 'the note').toEqual(note)
+          expect(await again.retirements?.load(scope, 'other-key'), 'a new note').toEqual([])
+        }
+      } finally {
+        await again.close()
+      }
+    },
+  )
 
   return checks
 }
@@ -1000,6 +1049,68 @@ function createContext(
     },
   }
   return context
+}
+
+/**
+ * Every call of the store, by name, made after `close()`: reads, and writes that would each
+ * change what the store holds for `scope` (whose card `cardId` is its default, and whose note
+ * `'key'` is saved when the store keeps notes), or add an owner of the test's provider.
+ */
+function closedCalls(t: Context, scope: CardScope, cardId: string): [string, () => unknown][] {
+  const { store } = t
+  const newcomer = t.scope()
+  const calls: [string, () => unknown][] = [
+    ['get', () => store.get(scope, cardId)],
+    ['listByOwner', () => store.listByOwner(scope)],
+    ['getDefault', () => store.getDefault(scope)],
+    ['upsert', () => store.upsert(t.card(scope, { isDefault: true }))],
+    ['upsert (a new owner)', () => store.upsert(t.card(newcomer))],
+    ['upsertMany', () => store.upsertMany([t.card(scope), t.card(newcomer)])],
+    ['upsertMany (no cards)', () => store.upsertMany([])],
+    ['delete', () => store.delete(scope, cardId)],
+    ['setDefault', () => store.setDefault(scope, null)],
+    ['listOwners', () => store.listOwners(scope.provider)[Symbol.asyncIterator]().next()],
+  ]
+  const { listByOwners, retirements } = store
+  if (listByOwners) calls.push(['listByOwners', () => store.listByOwners?.([scope])])
+  if (retirements) {
+    calls.push(
+      ['retirements.save', () => retirements.save(scope, 'key', [])],
+      [
+        'retirements.save (a new note)',
+        () => retirements.save(scope, 'other-key', [{ cardId, currency: null }]),
+      ],
+      ['retirements.load', () => retirements.load(scope, 'key')],
+      ['retirements.remove', () => retirements.remove(scope, 'key')],
+    )
+  }
+  return calls
+}
+
+/** What `call` rejected with; a call that throws instead, or resolves, is described. */
+async function refusalOf(call: () => unknown): Promise<unknown> {
+  let result: unknown
+  try {
+    result = call()
+  } catch (error) {
+    return { outcome: 'threw instead of returning a rejected promise', error }
+  }
+  try {
+    await result
+  } catch (error) {
+    return error
+  }
+  return { outcome: 'resolved' }
+}
+
+function describeOutcome(outcome: unknown): string {
+  if (outcome instanceof Error) {
+    const { code, retryable } = outcome as { code?: unknown; retryable?: unknown }
+    return `${outcome.name} (code ${String(code)}, retryable ${String(retryable)}): ${outcome.message}`
+  }
+  return JSON.stringify(outcome, (_, value) =>
+    value instanceof Error ? `${value.name}: ${value.message}` : value,
+  )
 }
 
 function label(scope: CardScope): string {

@@ -15,8 +15,16 @@ export interface CardStoreFixture {
    */
   readRow?: ((scope: CardScope, cardId: string) => Promise<unknown>) | undefined
   /**
+   * Opens a second store over the same data as `store` (the same file, schema or server), which
+   * stays readable after `store.close()`. The suite closes `store`, tries every call on it, and
+   * reads through the second store that none of them wrote anything; it closes the second store
+   * itself. Leave it out for a store whose data does not outlive it (`memoryStore()`): that
+   * check is then reported skipped.
+   */
+  reopen?: (() => CardStore | Promise<CardStore>) | undefined
+  /**
    * Runs after each test, failed or not: drop the schema, close what `setup` opened. When
-   * absent, the suite calls `store.close()` instead. One test closes the store itself: a
+   * absent, the suite calls `store.close()` instead. Some tests close the store themselves: a
    * `teardown` must not fail on a closed store.
    */
   teardown?: (() => void | Promise<void>) | undefined
@@ -40,9 +48,12 @@ export interface CardStoreSuiteOptions {
  * writes refused by `observedAt` (deletions included), `upsertMany` (all or nothing: a batch
  * that fails part-way writes none of it), `delete`, one default per owner (per
  * currency for accounts) kept atomically, also under 50 concurrent `setDefault` calls,
- * `listOwners`, no field for a card number or CVC, and `close`. The optional `listByOwners` and
- * `retirements` are checked when the store has them, and reported skipped when it has not;
- * `concurrentWrites` batches (at least two) of other owners written at once must all land.
+ * `listOwners`, no field for a card number or CVC, and `close`: after it, every call (the
+ * `retirements` log's and the first page of `listOwners` included) rejects with
+ * `invalid_request` and, as a store opened again over the same data shows (`reopen`), writes
+ * nothing; `close()` again resolves. The optional `listByOwners` and `retirements` are checked
+ * when the store has them, and reported skipped when it has not; `concurrentWrites` batches (at
+ * least two) of other owners written at once must all land.
  *
  * Every test writes under a provider name and owner ids of its own, so a durable store shared
  * by all tests still gives each a clean slate.
@@ -59,6 +70,8 @@ export interface CardStoreSuiteOptions {
  *     const database = new Database(':memory:')
  *     return {
  *       store: sqliteStore({ database }),
+ *       // A second store over the same database: what the first wrote after close() shows.
+ *       reopen: () => sqliteStore({ database }),
  *       // A card id is unique only within its owner: the row is the one of the scope's owner.
  *       readRow: async (scope, cardId) =>
  *         database

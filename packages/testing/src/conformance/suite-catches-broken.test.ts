@@ -8,9 +8,11 @@ import {
   type CardProviderDefinition,
   type CardScope,
   type CardStore,
+  closableStore,
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  InvalidRequestError,
   isCardportError,
   type ListOptions,
   MEMORY_PROVIDER_CAPABILITIES,
@@ -146,10 +148,33 @@ const broken = (breakage: (healthy: Primitives) => Partial<Primitives>) => () =>
   provider: memoryAdapter(breakage),
 })
 
-async function failedStoreChecks(breakage: (inner: CardStore) => CardStore): Promise<string[]> {
-  return failures(cardStoreChecks(), (check) =>
-    runCardStoreCheck({ setup: () => ({ store: breakage(memoryStore()) }) }, check),
-  )
+/**
+ * A store over `backing` that closes without closing `backing`, as a database store leaves the
+ * database: what a fixture's `reopen` opens to read what a closed store left.
+ */
+const viewOf = (backing: CardStore): CardStore =>
+  closableStore('memoryStore view', { ...backing, async close() {} })
+
+/**
+ * The titles of the store checks that fail against `breakage` of a store over a memory store
+ * that outlives it (so that the suite can `reopen` it). The broken store honours `close()` as a
+ * healthy one would, whatever its broken methods do, unless `closing` is `'as broken'`: for the
+ * breaks of `close()` itself. `breakage` may write to `backing`, which is never closed.
+ */
+async function failedStoreChecks(
+  breakage: (inner: CardStore, backing: CardStore) => CardStore,
+  closing: 'honoured' | 'as broken' = 'honoured',
+): Promise<string[]> {
+  const setup = () => {
+    const backing = memoryStore()
+    const open = () => {
+      const broken = breakage(viewOf(backing), backing)
+      return closing === 'honoured' ? closableStore('brokenStore', broken) : broken
+    }
+    // The same broken store over the same data: its notes may be kept apart from `backing`.
+    return { store: open(), reopen: open }
+  }
+  return failures(cardStoreChecks(), (check) => runCardStoreCheck({ setup }, check))
 }
 
 async function failures<T extends { group: string; title: string }>(
@@ -574,6 +599,82 @@ describe('describeCardStore catches a broken store', () => {
     expect(
       await failedStoreChecks(notesOf((scope, key) => `${scopeKey(scope)}/${key}`, false)),
     ).toEqual(['retirements: a loaded note is a copy: changing it changes nothing stored'])
+  })
+
+  it('fails no check of a healthy store left to close itself', async () => {
+    expect(await failedStoreChecks((inner) => inner, 'as broken')).toEqual([])
+  })
+
+  const refusesAfterClose =
+    'close: refuses every call after close() with invalid_request, and a second close() resolves'
+  const writesNothingAfterClose =
+    'close: writes nothing after close(): a store opened again over the same data holds what it held'
+
+  it('a store that keeps working after close() fails both close rules', async () => {
+    // What memoryStore() and postgresStore() did: close() released nothing, and changed nothing.
+    const keepsWorking = (inner: CardStore): CardStore => ({ ...inner, async close() {} })
+    expect(await failedStoreChecks(keepsWorking, 'as broken')).toEqual([
+      refusesAfterClose,
+      writesNothingAfterClose,
+    ])
+  })
+
+  it('a store that refuses a batch after close(), but only once it has written it, fails the nothing-written rule', async () => {
+    const writesFirst = (inner: CardStore, backing: CardStore): CardStore => {
+      let closed = false
+      return {
+        ...inner,
+        async upsertMany(cards, options) {
+          if (!closed) return inner.upsertMany(cards, options)
+          await backing.upsertMany(cards, options)
+          throw new InvalidRequestError('brokenStore is closed')
+        },
+        async close() {
+          closed = true
+          await inner.close()
+        },
+      }
+    }
+    expect(await failedStoreChecks(writesFirst, 'as broken')).toEqual([writesNothingAfterClose])
+  })
+
+  it("a store that fails after close() with its driver's error, or fails a second close(), fails the refusal rule", async () => {
+    // What a better-sqlite3 store does without a check: a TypeError from deep in a statement.
+    const driverError = (inner: CardStore): CardStore => ({
+      ...inner,
+      async get(scope, cardId) {
+        return inner.get(scope, cardId).catch(() => {
+          throw new TypeError('The database connection is not open')
+        })
+      },
+    })
+    expect(await failedStoreChecks(driverError, 'as broken')).toEqual([refusesAfterClose])
+    const closesOnce = (inner: CardStore): CardStore => {
+      let closed = false
+      return {
+        ...inner,
+        async close() {
+          if (closed) throw new Error('the pool is already ended')
+          closed = true
+          await inner.close()
+        },
+      }
+    }
+    expect(await failedStoreChecks(closesOnce, 'as broken')).toEqual([refusesAfterClose])
+  })
+
+  it('skips, and does not pass, the nothing-written rule for a fixture without reopen', async () => {
+    const check = cardStoreChecks().find((candidate) =>
+      candidate.title.startsWith('writes nothing'),
+    )
+    const notes: string[] = []
+    const skip = (note: string): never => {
+      notes.push(note)
+      throw new Error('skipped')
+    }
+    const run = runCardStoreCheck({ setup: () => ({ store: memoryStore() }) }, check!, skip)
+    await expect(run).rejects.toThrow('skipped')
+    expect(notes).toEqual(['the fixture has no reopen (its data does not outlive the store)'])
   })
 
   it('skips, and does not pass, the retirements rules for a store without them', async () => {
