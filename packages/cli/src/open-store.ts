@@ -1,9 +1,10 @@
-import type { CardStore } from '@cardport/core'
+import { type CardStore, closableStore } from '@cardport/core'
 import type { StoreConfig } from './config.js'
 
 /**
  * Opens the store a configuration names, running its migrations. The caller closes it with
- * `store.close()`, which also ends the PostgreSQL pool opened here. Only the driver in use is
+ * `store.close()`, which also ends the PostgreSQL pool opened here, once: a second `close()`
+ * resolves, and calls after it are refused, as every store's are. Only the driver in use is
  * imported.
  */
 export async function openStore(config: StoreConfig): Promise<CardStore> {
@@ -20,13 +21,13 @@ export async function openStore(config: StoreConfig): Promise<CardStore> {
   const pool = new pg.Pool({ connectionString: config.connectionString, max: 4 })
   try {
     const store = await postgresStore({ client: pool })
-    return {
+    return closableStore('postgresStore', {
       ...store,
       async close() {
         await store.close()
         await pool.end()
       },
-    }
+    })
   } catch (error) {
     await pool.end()
     throw error
