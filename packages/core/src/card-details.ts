@@ -28,41 +28,50 @@ const CardNumberSchema = z
   })
   .refine(isLuhnValid, { message: 'the card number fails the Luhn check: ask for it again' })
 
+// Fields declared apart, so that the published declarations keep their comments: see card.ts.
+const cardDetailsShape = {
+  /**
+   * The full card number, 12 to 19 digits; spaces and dashes are removed. Luhn-checked. Sent
+   * to the provider only: never stored, logged nor put in an error.
+   */
+  number: CardNumberSchema,
+  /** The expiry month, 1 to 12. With `expYear`, not in the past. */
+  expMonth: z.number().int().min(1).max(12),
+  /** The expiry year, four digits, at most 50 years ahead. */
+  expYear: z.number().int().min(2000).max(9999),
+  /** The security code: 4 digits for American Express, 3 for the others. Never stored. */
+  cvc: z
+    .string()
+    .regex(/^\d{3,4}$/, 'a CVC is 3 or 4 digits')
+    .optional(),
+  /** The name on the card, 1 to 128 characters, no card number. */
+  holderName: callerText('a cardholder name')
+    .min(1)
+    .max(128, 'a cardholder name is at most 128 characters')
+    .optional(),
+  /** The cardholder's phone number, E.164 (`'+14155550123'`); the marketplace sends it. */
+  phone: z
+    .string()
+    .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
+    .optional(),
+  /** The billing address; any subset of its fields, which the issuer's checks compare. */
+  address: CardAddressInputSchema.partial().optional(),
+}
+
+/**
+ * The fields of {@link CardDetailsSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CardDetailsShape = typeof cardDetailsShape
+
 /**
  * Raw card details for providers that accept them (the marketplace's tokenize, Stripe's card
  * hash). Checked locally before any request: Luhn, expiry in the future, CVC of the brand's
  * length, name at most 128 characters, E.164 phone, no card number in the name or the address.
  * Error messages never echo the number or CVC.
  */
-export const CardDetailsSchema = z
-  .object({
-    /**
-     * The full card number, 12 to 19 digits; spaces and dashes are removed. Luhn-checked. Sent
-     * to the provider only: never stored, logged nor put in an error.
-     */
-    number: CardNumberSchema,
-    /** The expiry month, 1 to 12. With `expYear`, not in the past. */
-    expMonth: z.number().int().min(1).max(12),
-    /** The expiry year, four digits, at most 50 years ahead. */
-    expYear: z.number().int().min(2000).max(9999),
-    /** The security code: 4 digits for American Express, 3 for the others. Never stored. */
-    cvc: z
-      .string()
-      .regex(/^\d{3,4}$/, 'a CVC is 3 or 4 digits')
-      .optional(),
-    /** The name on the card, 1 to 128 characters, no card number. */
-    holderName: callerText('a cardholder name')
-      .min(1)
-      .max(128, 'a cardholder name is at most 128 characters')
-      .optional(),
-    /** The cardholder's phone number, E.164 (`'+14155550123'`); the marketplace sends it. */
-    phone: z
-      .string()
-      .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
-      .optional(),
-    /** The billing address; any subset of its fields, which the issuer's checks compare. */
-    address: CardAddressInputSchema.partial().optional(),
-  })
+export const CardDetailsSchema: z.ZodObject<CardDetailsShape> = z
+  .object(cardDetailsShape)
   .superRefine((details, context) => {
     // Zod runs this even when a field failed above: check only what those checks let through,
     // so that month 13 is not also reported as "expired", nor a 2-digit CVC as the wrong length.
@@ -87,8 +96,7 @@ export type CardDetailsInput = z.input<typeof CardDetailsSchema>
 /** Card details after validation: the number is digits only. */
 export type CardDetails = z.output<typeof CardDetailsSchema>
 
-/** What `createCard` takes. */
-export const CreateCardInputSchema = z.object({
+const createCardInputShape = {
   /** A provider token (`tok_visa`), an existing tokenized card's id, or raw card details. */
   source: z.union([
     // A card number typed where a token goes is refused before any request: an adapter would
@@ -111,31 +119,49 @@ export const CreateCardInputSchema = z.object({
     .string()
     .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
     .optional(),
-})
+}
+
+/**
+ * The fields of {@link CreateCardInputSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CreateCardInputShape = typeof createCardInputShape
+
+/** What `createCard` takes. */
+export const CreateCardInputSchema: z.ZodObject<CreateCardInputShape> =
+  z.object(createCardInputShape)
 
 /** `createCard`'s input as a caller writes it. */
 export type CreateCardInput = z.input<typeof CreateCardInputSchema>
 /** `createCard`'s input after validation. */
 export type ValidCreateCardInput = z.output<typeof CreateCardInputSchema>
 
+const cardUpdateShape = {
+  /** The new name on the card, 1 to 128 characters; null removes it (`''` is refused). */
+  holderName: callerText('a cardholder name')
+    .min(1, 'a cardholder name cannot be empty: pass null to remove it')
+    .max(128, 'a cardholder name is at most 128 characters')
+    .nullable()
+    .optional(),
+  /** The new expiry month, 1 to 12; alone, the provider judges it with the card's year. */
+  expMonth: z.number().int().min(1).max(12).optional(),
+  /** The new expiry year, four digits, at most 50 years ahead; with `expMonth`, not past. */
+  expYear: z.number().int().min(2000).max(9999).optional(),
+  /** The address fields to change; a field left out is kept, a null one is cleared. */
+  address: CardAddressInputSchema.partial().optional(),
+  /** Metadata keys to set; `''` unsets a key, a key left out is kept. */
+  metadata: MetadataPatchSchema.optional(),
+}
+
+/**
+ * The fields of {@link CardUpdateSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CardUpdateShape = typeof cardUpdateShape
+
 /** What `updateCard` may change: address, expiry, name and metadata. */
-export const CardUpdateSchema = z
-  .object({
-    /** The new name on the card, 1 to 128 characters; null removes it (`''` is refused). */
-    holderName: callerText('a cardholder name')
-      .min(1, 'a cardholder name cannot be empty: pass null to remove it')
-      .max(128, 'a cardholder name is at most 128 characters')
-      .nullable(),
-    /** The new expiry month, 1 to 12; alone, the provider judges it with the card's year. */
-    expMonth: z.number().int().min(1).max(12),
-    /** The new expiry year, four digits, at most 50 years ahead; with `expMonth`, not past. */
-    expYear: z.number().int().min(2000).max(9999),
-    /** The address fields to change; a field left out is kept, a null one is cleared. */
-    address: CardAddressInputSchema.partial(),
-    /** Metadata keys to set; `''` unsets a key, a key left out is kept. */
-    metadata: MetadataPatchSchema,
-  })
-  .partial()
+export const CardUpdateSchema: z.ZodObject<CardUpdateShape> = z
+  .object(cardUpdateShape)
   .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
     message: 'an update changes at least one field',
   })

@@ -14,8 +14,12 @@ const idText = (what: string) =>
     .min(1, `${what} cannot be empty`)
     .refine(isStorableText, `${what} cannot hold a NUL character or an unpaired surrogate`)
 
-/** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
-export const OwnerSchema = z.object({
+// Each object schema's fields are declared apart (`ownerShape`, …) and its type names them
+// (`z.ZodObject<OwnerShape>`): the published declarations then keep each field's comment, which
+// an editor's hover shows; a schema's inferred type would be printed with its fields bare
+// (`scripts/check-declaration-docs.mjs`, run by `pnpm lint`, checks it). `@inline` shows the
+// fields, comments included, in the API docs of the schema.
+const ownerShape = {
   /**
    * `'customer'`: a customer's payment sources (Stripe customers, marketplace customers);
    * `'account'`: an account's cards (Stripe Connect external accounts, marketplace accounts).
@@ -23,7 +27,16 @@ export const OwnerSchema = z.object({
   type: z.enum(['customer', 'account']),
   /** The provider's id for the customer or account (`cus_…`, `acct_…`, the marketplace's id). */
   id: idText('an owner id'),
-})
+}
+
+/**
+ * The fields of {@link OwnerSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type OwnerShape = typeof ownerShape
+
+/** Who holds cards at a provider: a customer (Stripe customer sources, …) or an account. */
+export const OwnerSchema: z.ZodObject<OwnerShape> = z.object(ownerShape)
 
 /** `{ type: 'customer' | 'account', id }`. */
 export type Owner = z.infer<typeof OwnerSchema>
@@ -42,13 +55,7 @@ const CountrySchema = z
   .regex(/^[A-Z]{2}$/, 'a country is an ISO 3166-1 alpha-2 code such as "US"')
   .nullable()
 
-/**
- * A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. A card
- * number in a text field is masked (`•••• 4242`), a NUL character or an unpaired surrogate is
- * U+FFFD: this is the address of a card read from a provider. What callers send is checked by
- * {@link CardDetailsSchema} and {@link CardUpdateSchema}, which refuse a card number.
- */
-export const CardAddressSchema = z.object({
+const cardAddressShape = {
   /** The street line, or null when the provider has none. */
   line1: maskedText,
   /** The second street line (apartment, suite), or null. */
@@ -61,7 +68,21 @@ export const CardAddressSchema = z.object({
   postalCode: maskedText,
   /** ISO 3166-1 alpha-2 (`'US'`; the marketplace's alpha-3 is converted), or null. */
   country: CountrySchema,
-})
+}
+
+/**
+ * The fields of {@link CardAddressSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CardAddressShape = typeof cardAddressShape
+
+/**
+ * A card's billing address; every field may be null. `country` is ISO 3166-1 alpha-2. A card
+ * number in a text field is masked (`•••• 4242`), a NUL character or an unpaired surrogate is
+ * U+FFFD: this is the address of a card read from a provider. What callers send is checked by
+ * {@link CardDetailsSchema} and {@link CardUpdateSchema}, which refuse a card number.
+ */
+export const CardAddressSchema: z.ZodObject<CardAddressShape> = z.object(cardAddressShape)
 
 /**
  * Free text a caller sends (a holder name, an address line): a card number in it is refused
@@ -75,8 +96,7 @@ export function callerText(where: string) {
 
 const inputText = (where: string) => callerText(where).min(1).nullable()
 
-/** A billing address as a caller sends it (create, update): a card number in it is refused. */
-export const CardAddressInputSchema = z.object({
+const cardAddressInputShape = {
   /** The street line; null clears it on update. Not empty; no card number. */
   line1: inputText('an address line'),
   /** The second street line (apartment, suite); null clears it. Not empty; no card number. */
@@ -89,7 +109,17 @@ export const CardAddressInputSchema = z.object({
   postalCode: inputText('a postal code'),
   /** ISO 3166-1 alpha-2, upper case (`'US'`); null clears it. */
   country: CountrySchema,
-})
+}
+
+/**
+ * The fields of {@link CardAddressInputSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CardAddressInputShape = typeof cardAddressInputShape
+
+/** A billing address as a caller sends it (create, update): a card number in it is refused. */
+export const CardAddressInputSchema: z.ZodObject<CardAddressInputShape> =
+  z.object(cardAddressInputShape)
 
 /** A card's billing address. */
 export type CardAddress = z.infer<typeof CardAddressSchema>
@@ -103,6 +133,70 @@ export type CheckResult = z.infer<typeof CheckResultSchema>
 /** How a card is funded. */
 export const FUNDING_TYPES = ['credit', 'debit', 'prepaid', 'unknown'] as const
 
+const cardChecksShape = {
+  /** The CVC check (Stripe `cvc_check`, the marketplace's `security_code_check`). */
+  cvc: CheckResultSchema,
+  /** The street line check (Stripe `address_line1_check`); null where none is done. */
+  addressLine1: CheckResultSchema,
+  /** The postal code check (Stripe `address_zip_check`, marketplace `postal_code_check`). */
+  postalCode: CheckResultSchema,
+}
+
+/**
+ * The fields of `Card.checks`, named so that its type keeps their comments.
+ * @inline
+ */
+type CardChecksShape = typeof cardChecksShape
+const CardChecksSchema: z.ZodObject<CardChecksShape> = z.object(cardChecksShape)
+
+const cardShape = {
+  /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
+  id: idText('a card id'),
+  /** The provider's name, as in `CardProvider.name`. */
+  provider: z.string().min(1),
+  /** Whose card it is: the customer or account it was read from or created for. */
+  owner: OwnerSchema,
+  /** The card network, normalized (Stripe's "American Express" is `'amex'`), or `'unknown'`. */
+  brand: z.enum(CARD_BRANDS),
+  /** The last four digits of the number: all a card ever holds of it. */
+  last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
+  /** The expiry month, 1 to 12: the card is valid through the last day of that month. */
+  expMonth: z.number().int().min(1).max(12),
+  /** The expiry year, four digits (the marketplace's string is read as a number). */
+  expYear: z.number().int().min(1970).max(9999),
+  /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
+  holderName: z.string().overwrite(readText).nullable(),
+  /** The billing address; each field null when unknown (an object even when all are null). */
+  address: CardAddressSchema,
+  /** The issuing country, ISO 3166-1 alpha-2. */
+  country: CountrySchema,
+  /** The provider's fingerprint: the same number gives the same fingerprint. */
+  fingerprint: idText('a fingerprint').nullable(),
+  /** Credit, debit or prepaid; `'unknown'` where the provider does not say (the marketplace). */
+  funding: z.enum(FUNDING_TYPES),
+  /** The provider's verification results, as the issuer answered them. */
+  checks: CardChecksSchema,
+  /** For Connect external accounts: the currency paid out to the card (lower case). */
+  currency: z
+    .string()
+    .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
+    .nullable(),
+  /** Whether this is the owner's default card (for external accounts: for its currency). */
+  isDefault: z.boolean(),
+  /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
+  status: z.enum(['active', 'invalid']),
+  /** A card number in a value is masked (`•••• 4242`). */
+  metadata: ProviderMetadataSchema,
+  /** When the card was created at the provider (ISO 8601), when the provider says. */
+  createdAt: z.iso.datetime({ offset: true }).nullable(),
+}
+
+/**
+ * The fields of {@link CardSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type CardShape = typeof cardShape
+
 /**
  * The normalized card: the same fields whichever provider holds it. It never holds a full
  * card number or a CVC, only `last4`.
@@ -112,55 +206,8 @@ export const FUNDING_TYPES = ['credit', 'debit', 'prepaid', 'unknown'] as const
  * const card = CardSchema.parse(raw) // throws a ZodError naming each bad field
  * ```
  */
-export const CardSchema = z
-  .object({
-    /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
-    id: idText('a card id'),
-    /** The provider's name, as in `CardProvider.name`. */
-    provider: z.string().min(1),
-    /** Whose card it is: the customer or account it was read from or created for. */
-    owner: OwnerSchema,
-    /** The card network, normalized (Stripe's "American Express" is `'amex'`), or `'unknown'`. */
-    brand: z.enum(CARD_BRANDS),
-    /** The last four digits of the number: all a card ever holds of it. */
-    last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
-    /** The expiry month, 1 to 12: the card is valid through the last day of that month. */
-    expMonth: z.number().int().min(1).max(12),
-    /** The expiry year, four digits (the marketplace's string is read as a number). */
-    expYear: z.number().int().min(1970).max(9999),
-    /** A card number in it is masked (`•••• 4242`); a NUL or an unpaired surrogate is U+FFFD. */
-    holderName: z.string().overwrite(readText).nullable(),
-    /** The billing address; each field null when unknown (an object even when all are null). */
-    address: CardAddressSchema,
-    /** The issuing country, ISO 3166-1 alpha-2. */
-    country: CountrySchema,
-    /** The provider's fingerprint: the same number gives the same fingerprint. */
-    fingerprint: idText('a fingerprint').nullable(),
-    /** Credit, debit or prepaid; `'unknown'` where the provider does not say (the marketplace). */
-    funding: z.enum(FUNDING_TYPES),
-    /** The provider's verification results, as the issuer answered them. */
-    checks: z.object({
-      /** The CVC check (Stripe `cvc_check`, the marketplace's `security_code_check`). */
-      cvc: CheckResultSchema,
-      /** The street line check (Stripe `address_line1_check`); null where none is done. */
-      addressLine1: CheckResultSchema,
-      /** The postal code check (Stripe `address_zip_check`, marketplace `postal_code_check`). */
-      postalCode: CheckResultSchema,
-    }),
-    /** For Connect external accounts: the currency paid out to the card (lower case). */
-    currency: z
-      .string()
-      .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')
-      .nullable(),
-    /** Whether this is the owner's default card (for external accounts: for its currency). */
-    isDefault: z.boolean(),
-    /** `'invalid'` once the card has been invalidated (the marketplace's `is_valid=false`). */
-    status: z.enum(['active', 'invalid']),
-    /** A card number in a value is masked (`•••• 4242`). */
-    metadata: ProviderMetadataSchema,
-    /** When the card was created at the provider (ISO 8601), when the provider says. */
-    createdAt: z.iso.datetime({ offset: true }).nullable(),
-  })
+export const CardSchema: z.ZodObject<CardShape> = z
+  .object(cardShape)
   .refine((card) => card.currency === null || card.owner.type === 'account', {
     // Stores keep one default per owner and currency: a customer's card with a currency would
     // be a second default beside the one without.
