@@ -145,22 +145,45 @@ export function prepareUpdate(
 }
 
 /**
- * Refuses an update whose merged `meta` would hold more than 50 keys (Stripe's limit, which
- * cardport applies to what callers send to every provider): the core checks the patch alone, and
- * the marketplace, which has no limit, would take it. The error is the one `memoryProvider()`
- * and Stripe give: `invalid_request`, `details.param` `'metadata'`.
+ * When a metadata merge is checked: by `updateCard`, by `createCard` before it associates an
+ * existing card, or by `createCard` once the card is associated (the meta read before the
+ * association had changed meanwhile, or an earlier attempt with the idempotency key associated
+ * it). @internal
+ */
+export type MetadataMergeStage = 'update' | 'create' | 'associated'
+
+/**
+ * Refuses a merge whose `meta` would hold more than 50 keys (Stripe's limit, which cardport
+ * applies to what callers send to every provider): the core checks the patch alone, and the
+ * marketplace, which has no limit, would take it. The error is the one `memoryProvider()` and
+ * Stripe give: `invalid_request`, `details.param` `'metadata'`. `updateCard` checks the merge
+ * before its `PUT`; `createCard` with an existing card checks it before associating the card
+ * (`'create'`), and again before the `PUT` of the metadata that follows (`'associated'`), whose
+ * message then says that the card is associated and its meta unchanged.
  *
  * A card given more keys by another client of the API (the marketplace's `meta` is read as held)
  * can still be updated, as long as the update adds no key to it: those keys are not the
  * caller's to send.
  */
-export function checkMetadataKeys(cardId: string, current: Metadata, merged: Metadata): void {
+export function checkMetadataKeys(
+  cardId: string,
+  current: Metadata,
+  merged: Metadata,
+  stage: MetadataMergeStage = 'update',
+): void {
   const count = Object.keys(merged).length
   if (count <= METADATA_LIMITS.maxKeys || count <= Object.keys(current).length) return
-  throw new InvalidRequestError(
-    `Card ${cardId} can hold at most ${METADATA_LIMITS.maxKeys} metadata keys, and this update would leave it with ${count}: unset keys with '' in the same update, or send fewer`,
-    { provider: MARKETPLACE_PROVIDER_NAME, details: { param: 'metadata' } },
-  )
+  const max = METADATA_LIMITS.maxKeys
+  const message =
+    stage === 'update'
+      ? `Card ${cardId} can hold at most ${max} metadata keys, and this update would leave it with ${count}: unset keys with '' in the same update, or send fewer`
+      : stage === 'create'
+        ? `Card ${cardId} can hold at most ${max} metadata keys, and the metadata of this createCard would leave it with ${count} (the card already has ${Object.keys(current).length}): the card was not associated; unset keys with '' in the same metadata, or send fewer`
+        : `Card ${cardId} is now associated with the account, but can hold at most ${max} metadata keys, and the metadata of this createCard would leave it with ${count} (its meta changed since it was read): its meta is unchanged; set the metadata with updateCard, unsetting keys with '' or sending fewer`
+  throw new InvalidRequestError(message, {
+    provider: MARKETPLACE_PROVIDER_NAME,
+    details: { param: 'metadata' },
+  })
 }
 
 const PHONE_NUMBER_MAX_LENGTH = 15

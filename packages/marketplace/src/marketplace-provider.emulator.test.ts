@@ -8,6 +8,7 @@ import {
   toArray,
 } from '@cardport/core'
 import { marketplaceEmulator, setupCardportServer } from '@cardport/testing'
+import { http } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js'
 import {
@@ -66,6 +67,10 @@ async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
 }
 
 const requests = () => marketplace.state.requests()
+
+/** `count` metadata keys `${prefix}0` … with the value `'v'`. */
+const keys = (prefix: string, count: number): Record<string, string> =>
+  Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
 
 /** Every text an error carries out of the library. */
 function textOf(error: CardportError): string {
@@ -209,6 +214,128 @@ describe('createCard', () => {
     const card = await provider.createCard(owner, input, { idempotencyKey: 'assoc-1' })
     expect(card.metadata).toEqual({ plan: 'pro' })
     expect(marketplace.state.card(token.id)?.meta).toEqual({ plan: 'pro' })
+  })
+
+  it('refuses, before associating, a card whose meta and the metadata given would make more than 50 keys', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    // Tokenized earlier with 45 keys, by cardport or by another client of the API.
+    const token = marketplace.seed.card({ meta: keys('t', 45) })
+    const before = requests().length
+    // Six keys are within the limits alone: only the card's metadata after the merge is not.
+    for (const source of [
+      token.id,
+      `/v1/marketplaces/${marketplace.marketplaceId}/cards/${token.id}`,
+    ]) {
+      const error = await rejection(() =>
+        provider.createCard(owner, { source, metadata: keys('c', 6) }),
+      )
+      // The error updateCard gives for the same merge (and memoryProvider() and Stripe's).
+      expect(error).toMatchObject({
+        code: 'invalid_request',
+        provider: 'marketplace',
+        details: { param: 'metadata' },
+      })
+      expect(error.message).toContain('at most 50 metadata keys')
+      expect(error.message).toContain('would leave it with 51')
+    }
+    // The card's meta was read, and nothing was written: the card is not associated.
+    expect(
+      requests()
+        .slice(before)
+        .map((entry) => entry.method),
+    ).toEqual(['GET', 'GET'])
+    expect(marketplace.state.card(token.id)).toMatchObject({ account: null, meta: keys('t', 45) })
+    expect(marketplace.state.accountCards(owner.id)).toEqual([])
+  })
+
+  it('associates a card whose merged metadata is exactly 50 keys, or fewer with keys unset', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const token = marketplace.seed.card({ meta: keys('t', 45) })
+    const fifty = await provider.createCard(owner, { source: token.id, metadata: keys('c', 5) })
+    expect(fifty).toMatchObject({ id: token.id, owner })
+    expect(fifty.metadata).toEqual({ ...keys('t', 45), ...keys('c', 5) })
+    expect(marketplace.state.card(token.id)?.meta).toEqual(fifty.metadata)
+
+    // 48 + 4 new - 2 unset: 50, though the patch alone would make 52.
+    const other = marketplace.seed.card({ card_number: MASTERCARD, meta: keys('t', 48) })
+    const swapped = await provider.createCard(owner, {
+      source: other.id,
+      metadata: { ...keys('c', 4), t0: '', t1: '' },
+    })
+    expect(Object.keys(swapped.metadata)).toHaveLength(50)
+    expect(marketplace.state.card(other.id)).toMatchObject({ account: { id: owner.id } })
+    expect(Object.keys(marketplace.state.card(other.id)?.meta ?? {})).toHaveLength(50)
+  })
+
+  it('associates a card another client gave more than 50 keys, as long as the metadata adds none', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const token = marketplace.seed.card({ meta: keys('t', 60) })
+    const card = await provider.createCard(owner, {
+      source: token.id,
+      metadata: { t0: 'changed', t1: '' },
+    })
+    expect(Object.keys(card.metadata)).toHaveLength(59)
+    const other = marketplace.seed.card({ card_number: MASTERCARD, meta: keys('t', 60) })
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: other.id, metadata: { another: 'key' } }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', details: { param: 'metadata' } })
+    expect(marketplace.state.card(other.id)).toMatchObject({ account: null, meta: keys('t', 60) })
+  })
+
+  it('meta written by another client between the read and the association: the card stays associated, its meta untouched', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const token = marketplace.seed.card({ meta: keys('t', 10) })
+    // Another client of the API writes 45 keys just before the association arrives.
+    server.use(
+      http.post(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
+        async () => {
+          const response = await fetch(
+            `${marketplace.origin}/v1/marketplaces/${marketplace.marketplaceId}/cards/${token.id}`,
+            {
+              method: 'PUT',
+              headers: {
+                Authorization: marketplace.authorization(),
+                'Content-Type': 'application/json',
+              },
+              body: JSON.stringify({ meta: keys('t', 45) }),
+            },
+          )
+          expect(response.status).toBe(200)
+          // Nothing returned: the emulator answers the association itself.
+        },
+        { once: true },
+      ),
+    )
+    const input = { source: token.id, metadata: keys('c', 6) }
+    const error = await rejection(() =>
+      provider.createCard(owner, input, { idempotencyKey: 'race-1' }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', details: { param: 'metadata' } })
+    // It says what was done, so that the caller does not look for a card that is not there.
+    expect(error.message).toContain('is now associated with the account')
+    // Nothing lost: the association stands (undoing it would invalidate the card for good),
+    // and the meta is the other client's, neither merged nor cut.
+    expect(marketplace.state.card(token.id)).toMatchObject({
+      account: { id: owner.id },
+      meta: keys('t', 45),
+    })
+    expect(
+      requests()
+        .filter((entry) => entry.method === 'PUT')
+        .map((entry) => entry.route),
+    ).toEqual(['PUT /v1/marketplaces/:marketplace/cards/:card'])
+    // Retried with the key, the metadata is still refused, and nothing more is associated.
+    const again = await rejection(() =>
+      provider.createCard(owner, input, { idempotencyKey: 'race-1' }),
+    )
+    expect(again).toMatchObject({ code: 'invalid_request', details: { param: 'metadata' } })
+    expect(marketplace.state.accountCards(owner.id).map((card) => card.id)).toEqual([token.id])
   })
 
   it('two creates sent at once with the same key make one card', async () => {
@@ -594,8 +721,6 @@ describe('updateCard', () => {
   it('refuses, before any write, an update that would leave the card more than 50 metadata keys, as Stripe does', async () => {
     const { provider, account } = setup()
     const owner = account()
-    const keys = (prefix: string, count: number) =>
-      Object.fromEntries(Array.from({ length: count }, (_, index) => [`${prefix}${index}`, 'v']))
     const card = await provider.createCard(owner, {
       source: testCard(VISA),
       metadata: keys('a', 30),

@@ -191,6 +191,13 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  * - `createCard(account, { source })`: raw card details are tokenized
  *   (`POST /v1/marketplaces/:mp/cards`) and associated with the account
  *   (`POST …/accounts/:account/cards` with the card's URI); a card id or URI is associated as is.
+ *   With `metadata`, an existing card's `meta` is kept and the metadata merged into it (a `PUT`
+ *   after the association); the card is read first, and a merge that would leave it more than 50
+ *   keys is refused before the association (`invalid_request`, `details.param` `'metadata'`, as
+ *   `updateCard` refuses), so the card stays unassociated and unchanged. If another client adds
+ *   keys between that read and the association, the `PUT` is refused the same way and the card
+ *   stays associated with its `meta` untouched: nothing is lost, and `updateCard` can set the
+ *   metadata.
  * - `getCard`, `listCards`, `updateCard` and `invalidateCard` use the account's card routes, so
  *   one account never reaches another's card.
  * - `updateCard` merges the metadata patch with the card's `meta` (read first) and refuses,
@@ -530,8 +537,14 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     }
   }
 
+  /**
+   * Sets the metadata of a card `createCard` associated, merged into the `meta` the card came
+   * back with. A merge over 50 keys is refused before the `PUT`: the card stays associated
+   * (undoing an association means invalidating the card for good) with its meta as it was.
+   */
   const setMeta = async (owner: Owner, card: Card, metadata: MetadataPatch): Promise<Card> => {
     const form = prepareUpdate({ metadata })(card.metadata)
+    checkMetadataKeys(card.id, card.metadata, form.meta, 'associated')
     const { body } = await http.send({
       method: 'PUT',
       path: accountCardPath(owner, card.id),
@@ -539,6 +552,31 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       retry: true,
     })
     return toCard(body, owner, card.id)
+  }
+
+  /**
+   * Refuses, before the association, metadata that would leave an existing card more than 50
+   * keys once merged into its `meta`: the association keeps the card's `meta` (its form takes
+   * the card's URI only), so the merge is known from the card as read now
+   * (`GET /v1/marketplaces/:mp/cards/:card`). A card this marketplace does not show (missing,
+   * or a URI of another marketplace) is left to the association, which answers for it.
+   */
+  const checkMetaBeforeAssociating = async (
+    uri: string,
+    cardId: string,
+    metadata: MetadataPatch,
+  ): Promise<void> => {
+    if (!uri.startsWith(`${marketplacePath}/cards/`) || uri.includes('?')) return
+    let current: MarketplaceCard | null
+    try {
+      current = toMarketplaceCardToken((await http.send({ method: 'GET', path: uri })).body)
+    } catch (error) {
+      if (isCardportError(error, 'card_not_found')) return
+      throw error
+    }
+    if (current === null) throw unreadable('reading a card')
+    const { meta } = prepareUpdate({ metadata })(current.metadata)
+    checkMetadataKeys(cardId, current.metadata, meta, 'create')
   }
 
   const tokenize = async (form: TokenizeForm, idempotencyKey?: string) => {
@@ -621,7 +659,12 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
 
         if (typeof source === 'string') {
           const cardId = cardKey(source)
-          const card = await associateOnce(owner, cardUri(source), cardId, record, idempotencyKey)
+          const uri = cardUri(source)
+          // Nothing is written before the merge is known to fit. Should another client add keys
+          // between this read and the association, setMeta refuses then: the card stays
+          // associated, its meta untouched (see checkMetadataKeys' 'associated').
+          if (metadata !== undefined) await checkMetaBeforeAssociating(uri, cardId, metadata)
+          const card = await associateOnce(owner, uri, cardId, record, idempotencyKey)
           record.metadataPending = metadata !== undefined
           return withMetadata(card)
         }
