@@ -286,6 +286,34 @@ describe('createCard', () => {
     expect(marketplace.state.card(other.id)).toMatchObject({ account: null, meta: keys('t', 60) })
   })
 
+  it('a card an account already holds stays a conflict with metadata over the merge limit, and says nothing of its meta', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const other = account()
+    const held = marketplace.seed.card({ meta: keys('t', 45) })
+    await provider.createCard(other, { source: held.id })
+    const mine = marketplace.seed.card({ card_number: MASTERCARD, meta: keys('t', 45) })
+    await provider.createCard(owner, { source: mine.id })
+    // Associating either again is refused as it is without metadata: the card is held, not the
+    // caller's to merge into (and how many keys another account's card has is not the caller's
+    // to learn).
+    for (const card of [held, mine]) {
+      const error = await rejection(() =>
+        provider.createCard(owner, { source: card.id, metadata: keys('c', 6) }),
+      )
+      expect(error).toMatchObject({ code: 'conflict', providerCode: 'card-already-funding-src' })
+      expect(textOf(error)).not.toContain('metadata keys')
+    }
+    expect(marketplace.state.card(held.id)).toMatchObject({
+      account: { id: other.id },
+      meta: keys('t', 45),
+    })
+    expect(marketplace.state.card(mine.id)).toMatchObject({
+      account: { id: owner.id },
+      meta: keys('t', 45),
+    })
+  })
+
   it('meta written by another client between the read and the association: the card stays associated, its meta untouched', async () => {
     const { provider, account } = setup()
     const owner = account()

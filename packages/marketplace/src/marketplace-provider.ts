@@ -194,7 +194,8 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   With `metadata`, an existing card's `meta` is kept and the metadata merged into it (a `PUT`
  *   after the association); the card is read first, and a merge that would leave it more than 50
  *   keys is refused before the association (`invalid_request`, `details.param` `'metadata'`, as
- *   `updateCard` refuses), so the card stays unassociated and unchanged. If another client adds
+ *   `updateCard` refuses), so the card stays unassociated and unchanged; a card an account holds
+ *   already is refused by the association (`conflict`), as without metadata. If another client adds
  *   keys between that read and the association, the `PUT` is refused the same way and the card
  *   stays associated with its `meta` untouched: nothing is lost, and `updateCard` can set the
  *   metadata.
@@ -559,7 +560,11 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
    * keys once merged into its `meta`: the association keeps the card's `meta` (its form takes
    * the card's URI only), so the merge is known from the card as read now
    * (`GET /v1/marketplaces/:mp/cards/:card`). A card this marketplace does not show (missing,
-   * or a URI of another marketplace) is left to the association, which answers for it.
+   * or a URI of another marketplace) is left to the association, which answers for it; so is a
+   * card an account holds already, which the association refuses (`card-already-funding-src`)
+   * as it does without metadata: another account's card is not the caller's to merge into, nor
+   * its meta to describe in an error. When this account holds it because an earlier attempt with
+   * the key associated it, `setMeta` checks the merge.
    */
   const checkMetaBeforeAssociating = async (
     uri: string,
@@ -575,6 +580,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       throw error
     }
     if (current === null) throw unreadable('reading a card')
+    if (current.owner !== null) return
     const { meta } = prepareUpdate({ metadata })(current.metadata)
     checkMetadataKeys(cardId, current.metadata, meta, 'create')
   }
