@@ -191,6 +191,91 @@ describe('CardSync.setDefaultCard', () => {
   })
 })
 
+describe('CardSync: calls on one owner run one at a time, in call order', () => {
+  it('two setDefaultCard calls at once leave the later card alone, the earlier one retired', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const [first, second] = await Promise.all([
+      sync.setDefaultCard(alice, 'tok_mastercard'),
+      sync.setDefaultCard(alice, 'tok_amex'),
+    ])
+    // Each call replaced the default it found: the first's card was the default the second
+    // replaced, so it was retired too, as two calls one after the other would leave it.
+    expect(await cardIds(alice)).toEqual([second.id])
+    expect(await cardIds(alice)).not.toContain(first.id)
+    expect(await cardIds(alice)).not.toContain(old.id)
+    await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
+  })
+
+  it('a deleteCard of the default, then a setDefaultCard, at once: each acts on what the other left', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const spare = await addCard(alice, 'tok_discover')
+    // A provider's delete takes a while: setDefaultCard must not read the defaults meanwhile.
+    const slowDelete = createCardSync({
+      store,
+      provider: {
+        ...provider,
+        deleteCard: async (...args) => {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          return provider.deleteCard(...args)
+        },
+      },
+    })
+    const [, replacement] = await Promise.all([
+      slowDelete.deleteCard(alice, old.id),
+      slowDelete.setDefaultCard(alice, 'tok_mastercard'),
+    ])
+    // Deleting the default made the spare card the default, which setDefaultCard then replaced.
+    expect(await cardIds(alice)).toEqual([replacement.id])
+    expect(await cardIds(alice)).not.toContain(spare.id)
+    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+  })
+
+  it('a call that fails lets the next call on the owner run', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const [declined, replacement] = await Promise.allSettled([
+      sync.setDefaultCard(alice, 'tok_chargeDeclined'),
+      sync.setDefaultCard(alice, 'tok_mastercard'),
+    ])
+    expect(declined.status).toBe('rejected')
+    expect(replacement.status).toBe('fulfilled')
+    expect(await cardIds(alice)).not.toContain(old.id)
+    await expectStoreEqualsProvider(alice, [
+      { id: (await sync.getForOwner(alice))!.id, isDefault: true, last4: '4444' },
+    ])
+  })
+
+  it('calls on different owners still run at the same time', async () => {
+    // The provider holds every createCard until two are waiting: one owner's call waiting for
+    // another's would never see the second arrive.
+    let waiting = 0
+    let release: () => void = () => {}
+    const bothArrived = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const gated: CardProvider = {
+      ...provider,
+      createCard: async (...args) => {
+        waiting += 1
+        if (waiting === 2) release()
+        await bothArrived
+        return provider.createCard(...args)
+      },
+    }
+    const parallel = createCardSync({ provider: gated, store })
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the second owner waited for the first')), 2000),
+    )
+    const cards = await Promise.race([
+      Promise.all([
+        parallel.setDefaultCard(alice, 'tok_visa'),
+        parallel.setDefaultCard(bob, 'tok_visa'),
+      ]),
+      timeout,
+    ])
+    expect(cards.map((card) => card.owner.id)).toEqual([alice.id, bob.id])
+  })
+})
+
 describe('CardSync.deleteCard', () => {
   it("deleting the default makes the provider's promoted card the local default", async () => {
     const first = await sync.setDefaultCard(alice, 'tok_visa')

@@ -27,6 +27,7 @@ import {
 } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
+import { keyedQueue } from './owner-queue.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
@@ -113,6 +114,11 @@ export interface ReconcileOptions {
  * Every operation checks its owner and card id before anything else: an id with a NUL character
  * or an unpaired surrogate, which each store's driver would read its own way, is refused with
  * `invalid_request` before the store or the provider sees it.
+ *
+ * `setDefaultCard` and `deleteCard` calls on one owner run one at a time, in call order (other
+ * owners' alongside), so that each acts on the defaults the one before left: the second of two
+ * `setDefaultCard` calls retires the first's card. Two `CardSync` instances (two processes) are
+ * not ordered: there, the earlier call's card can stay, as a card that is not the default.
  */
 export interface CardSync {
   /**
@@ -246,6 +252,16 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
 
   /**
+   * `setDefaultCard` and `deleteCard` on one owner run one at a time, in call order: each reads
+   * the owner's defaults and then changes them, and two at once would each act on a state the
+   * other is changing (two `setDefaultCard` calls would retire the same old default, and both
+   * new cards would stay).
+   */
+  const ownerQueue = keyedQueue()
+  const oneAtATime = <T>(owner: Owner, task: () => Promise<T>): Promise<T> =>
+    ownerQueue(JSON.stringify([owner.type, owner.id]), task)
+
+  /**
    * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
    * the request): a webhook event or another process that stored a newer state meanwhile keeps
    * it. Returns the row the store holds afterwards, null when a newer deletion removed the card.
@@ -326,6 +342,106 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
   }
 
+  /**
+   * `setDefaultCard`'s work, once its input is checked and the owner's earlier calls are done
+   * (see `oneAtATime`).
+   */
+  const replaceDefault = async (
+    owner: Owner,
+    token: string,
+    callOptions: z.output<typeof SetDefaultCardCallSchema>['options'],
+  ): Promise<StoredCard> => {
+    // Old defaults: the provider's (the truth) and the store's (which still names the old
+    // card if an earlier attempt died after the provider switched but before the store did),
+    // by id, with their currency: external accounts have a default per currency, and only the
+    // new card's currency changes hands.
+    const previous = new Map<string, string | null>()
+    for (const card of await providerDefaults(owner)) previous.set(card.id, card.currency)
+    for (const card of await store.listByOwner(scope(owner))) {
+      if (card.isDefault) previous.set(card.id, card.currency)
+    }
+
+    const idempotencyKey =
+      callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
+    // A retry also retires what the failed call noted: a reconcile since may have left the
+    // old default in the store as a plain card, and the provider no longer names it either.
+    const notes = store.retirements
+    for (const { cardId, currency } of (await notes?.load(scope(owner), idempotencyKey)) ?? []) {
+      previous.set(cardId, currency)
+    }
+    const noted = notes !== undefined && previous.size > 0
+    if (noted) {
+      const cards = [...previous].map(([cardId, currency]) => ({ cardId, currency }))
+      await notes.save(scope(owner), idempotencyKey, cards)
+    }
+
+    let { card, readAt } = await createDefault(owner, token, callOptions, idempotencyKey)
+    if (!card.isDefault) {
+      if (!provider.capabilities.setDefaultCard) {
+        // The card exists at the provider now: keep the store in step before refusing. The
+        // old default stays the default, so nothing is left to retire.
+        await storeCard(card, readAt)
+        if (noted) await notes.remove(scope(owner), idempotencyKey)
+        throw new UnsupportedOperationError(
+          `${provider.name} did not make card ${card.id} the default and cannot be asked to (capabilities.setDefaultCard is false, defaultPolicy '${provider.capabilities.defaultPolicy}'): the card was added and the old default kept`,
+          { provider: provider.name },
+        )
+      }
+      readAt = Date.now()
+      card = await provider.setDefaultCard(owner, card.id)
+    }
+    previous.delete(card.id)
+    for (const [cardId, currency] of previous) {
+      if (currency !== card.currency) previous.delete(cardId)
+    }
+
+    for (const cardId of previous.keys()) await retire(owner, cardId)
+    // Old defaults leave the store before the new card is stored: until then the store still
+    // names the old default, so a retry after a crash here finds it and finishes the job.
+    for (const cardId of previous.keys()) {
+      if (provider.capabilities.deleteCard) await removeCard(owner, cardId)
+      else await sync.sync(owner, cardId)
+    }
+    const stored = await storeCard(card, readAt)
+    if (noted) await notes.remove(scope(owner), idempotencyKey)
+    // Deleted since the provider answered (a webhook of another process, a deleteCard): the
+    // store is right to hold no card, and there is no default to return.
+    if (!stored) {
+      throw new CardNotFoundError(
+        `${provider.name}: card ${card.id} of ${formatOwner(owner)} was deleted while it was made the default`,
+        { provider: provider.name },
+      )
+    }
+    return stored
+  }
+
+  /** `deleteCard`'s work, once its ids are checked and the owner's earlier calls are done. */
+  const deleteEverywhere = async (owner: Owner, cardId: string): Promise<void> => {
+    const { deleteCard, invalidateCard } = provider.capabilities
+    if (!deleteCard && invalidateCard) {
+      let invalid: Card | null = null
+      const readAt = Date.now()
+      try {
+        invalid = await provider.invalidateCard(owner, cardId)
+      } catch (error) {
+        if (!isCardportError(error, 'card_not_found')) throw error
+      }
+      // The invalid card first, then the default the provider chose: if the provider keeps
+      // an invalidated card as the default, the default read back has the last word.
+      if (invalid) await storeCard(invalid, readAt)
+      else await removeCard(owner, cardId)
+      await refreshDefault(owner)
+      return
+    }
+    try {
+      await provider.deleteCard(owner, cardId)
+    } catch (error) {
+      if (!isCardportError(error, 'card_not_found')) throw error
+    }
+    await refreshDefault(owner)
+    await removeCard(owner, cardId)
+  }
+
   const sync: CardSync = {
     async setDefaultCard(owner, token, options) {
       // Checked before anything is read or noted, as createCard would check them.
@@ -335,96 +451,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         'setDefaultCard input',
         provider.name,
       )
-      const callOptions = valid.options
-      // Old defaults: the provider's (the truth) and the store's (which still names the old
-      // card if an earlier attempt died after the provider switched but before the store did),
-      // by id, with their currency: external accounts have a default per currency, and only the
-      // new card's currency changes hands.
-      const previous = new Map<string, string | null>()
-      for (const card of await providerDefaults(owner)) previous.set(card.id, card.currency)
-      for (const card of await store.listByOwner(scope(owner))) {
-        if (card.isDefault) previous.set(card.id, card.currency)
-      }
-
-      const idempotencyKey =
-        callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, valid.token)
-      // A retry also retires what the failed call noted: a reconcile since may have left the
-      // old default in the store as a plain card, and the provider no longer names it either.
-      const notes = store.retirements
-      for (const { cardId, currency } of (await notes?.load(scope(owner), idempotencyKey)) ?? []) {
-        previous.set(cardId, currency)
-      }
-      const noted = notes !== undefined && previous.size > 0
-      if (noted) {
-        const cards = [...previous].map(([cardId, currency]) => ({ cardId, currency }))
-        await notes.save(scope(owner), idempotencyKey, cards)
-      }
-
-      let { card, readAt } = await createDefault(owner, valid.token, callOptions, idempotencyKey)
-      if (!card.isDefault) {
-        if (!provider.capabilities.setDefaultCard) {
-          // The card exists at the provider now: keep the store in step before refusing. The
-          // old default stays the default, so nothing is left to retire.
-          await storeCard(card, readAt)
-          if (noted) await notes.remove(scope(owner), idempotencyKey)
-          throw new UnsupportedOperationError(
-            `${provider.name} did not make card ${card.id} the default and cannot be asked to (capabilities.setDefaultCard is false, defaultPolicy '${provider.capabilities.defaultPolicy}'): the card was added and the old default kept`,
-            { provider: provider.name },
-          )
-        }
-        readAt = Date.now()
-        card = await provider.setDefaultCard(owner, card.id)
-      }
-      previous.delete(card.id)
-      for (const [cardId, currency] of previous) {
-        if (currency !== card.currency) previous.delete(cardId)
-      }
-
-      for (const cardId of previous.keys()) await retire(owner, cardId)
-      // Old defaults leave the store before the new card is stored: until then the store still
-      // names the old default, so a retry after a crash here finds it and finishes the job.
-      for (const cardId of previous.keys()) {
-        if (provider.capabilities.deleteCard) await removeCard(owner, cardId)
-        else await sync.sync(owner, cardId)
-      }
-      const stored = await storeCard(card, readAt)
-      if (noted) await notes.remove(scope(owner), idempotencyKey)
-      // Deleted since the provider answered (a webhook of another process, a deleteCard): the
-      // store is right to hold no card, and there is no default to return.
-      if (!stored) {
-        throw new CardNotFoundError(
-          `${provider.name}: card ${card.id} of ${formatOwner(owner)} was deleted while it was made the default`,
-          { provider: provider.name },
-        )
-      }
-      return stored
+      return oneAtATime(valid.owner, () => replaceDefault(valid.owner, valid.token, valid.options))
     },
 
     async deleteCard(callerOwner, callerCardId) {
       const { owner, cardId } = checkCard(callerOwner, callerCardId, 'deleteCard input')
-      const { deleteCard, invalidateCard } = provider.capabilities
-      if (!deleteCard && invalidateCard) {
-        let invalid: Card | null = null
-        const readAt = Date.now()
-        try {
-          invalid = await provider.invalidateCard(owner, cardId)
-        } catch (error) {
-          if (!isCardportError(error, 'card_not_found')) throw error
-        }
-        // The invalid card first, then the default the provider chose: if the provider keeps
-        // an invalidated card as the default, the default read back has the last word.
-        if (invalid) await storeCard(invalid, readAt)
-        else await removeCard(owner, cardId)
-        await refreshDefault(owner)
-        return
-      }
-      try {
-        await provider.deleteCard(owner, cardId)
-      } catch (error) {
-        if (!isCardportError(error, 'card_not_found')) throw error
-      }
-      await refreshDefault(owner)
-      await removeCard(owner, cardId)
+      return oneAtATime(owner, () => deleteEverywhere(owner, cardId))
     },
 
     async syncFromProviderData(owner, raw, callOptions = {}) {

@@ -1,0 +1,25 @@
+/**
+ * Runs tasks one at a time per key, in call order, and tasks of different keys at the same time.
+ * A task runs once the one before it on its key has settled, whether it fulfilled or rejected;
+ * what it returns or throws goes to its caller alone. A key is forgotten when its last task has
+ * settled, so the queue holds only the keys with work in flight.
+ */
+export type KeyedQueue = <T>(key: string, task: () => Promise<T>) => Promise<T>
+
+/** Creates a {@link KeyedQueue}. */
+export function keyedQueue(): KeyedQueue {
+  // Per key, the last task's settling: never rejects, so that a failure reaches no later task.
+  const tails = new Map<string, Promise<void>>()
+  return <T>(key: string, task: () => Promise<T>): Promise<T> => {
+    const before = tails.get(key)
+    const result = before === undefined ? task() : before.then(task)
+    const tail = result.then(settled, settled)
+    tails.set(key, tail)
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key)
+    })
+    return result
+  }
+}
+
+const settled = (): void => {}
