@@ -32,7 +32,7 @@ import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
-import type { CardScope, CardStore, StoredCard } from './store.js'
+import { CARD_STORE_METHODS, type CardScope, type CardStore, type StoredCard } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
 import { followSignal, untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
@@ -701,16 +701,6 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null
 const isFunction = (value: unknown) => typeof value === 'function'
-const STORE_METHODS = [
-  'get',
-  'listByOwner',
-  'getDefault',
-  'upsert',
-  'upsertMany',
-  'delete',
-  'setDefault',
-  'listOwners',
-] as const
 
 /** What `CardStore.retirements`, when a store has it, must have. */
 const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
@@ -727,7 +717,7 @@ const CardSyncOptionsSchema = z.object({
   store: z
     .custom<CardStore>(
       (value) =>
-        hasMethods(value, STORE_METHODS) &&
+        hasMethods(value, CARD_STORE_METHODS) &&
         (value.retirements === undefined || hasMethods(value.retirements, RETIREMENT_METHODS)),
       'store must be a CardStore (memoryStore(), sqliteStore(), postgresStore() …)',
     )

@@ -1,6 +1,6 @@
 import type { Owner } from './card.js'
 import { InvalidRequestError } from './errors.js'
-import type { CardStore } from './store.js'
+import { CARD_STORE_METHODS, type CardStore } from './store.js'
 
 /** Options of {@link closableStore}. */
 export interface ClosableStoreOptions {
@@ -119,16 +119,9 @@ type Method = (...args: unknown[]) => unknown
  * by `closableStore` itself.
  */
 const STORE_MEMBERS = [
-  'get',
-  'listByOwner',
+  ...CARD_STORE_METHODS,
   'listByOwners',
-  'getDefault',
-  'upsert',
-  'upsertMany',
   'concurrentWrites',
-  'delete',
-  'setDefault',
-  'listOwners',
   'retirements',
   'close',
 ] as const satisfies readonly (keyof CardStore)[]

@@ -161,3 +161,19 @@ export function scopeKey(scope: CardScope): string {
 export function scopeOf(card: Card): CardScope {
   return { provider: card.provider, owner: card.owner }
 }
+
+/**
+ * The methods every {@link CardStore} has, `close` aside: what `createCardSync` checks a store
+ * for, and what `closableStore` guards with the optional members. Internal: not exported from
+ * the package.
+ */
+export const CARD_STORE_METHODS = [
+  'get',
+  'listByOwner',
+  'getDefault',
+  'upsert',
+  'upsertMany',
+  'delete',
+  'setDefault',
+  'listOwners',
+] as const satisfies readonly (keyof CardStore)[]
