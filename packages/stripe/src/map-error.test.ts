@@ -195,6 +195,18 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     expect(mapStripeError(forbidden)).toMatchObject({ code: 'permission', status: 403 })
   })
 
+  it('an error in a 2xx answer is provider_unavailable: Stripe sends none, so the answer is broken', () => {
+    for (const status of [200, 201, 299]) {
+      for (const error of [{}, { message: 'x' }, { type: 'invalid_request_error', message: 'x' }]) {
+        expect(mapStripeError(generate(raw(status, error))), `${status}`).toMatchObject({
+          code: 'provider_unavailable',
+          status,
+          retryable: true,
+        })
+      }
+    }
+  })
+
   it('429 is rate_limited with Retry-After in milliseconds', () => {
     const error = generate(
       raw(

@@ -49,6 +49,7 @@ const HINTS: Record<CardportErrorCode, string> = {
  * | 401 / 403 | `authentication` / `permission` |
  * | 429, `rate_limit`, `lock_timeout` | `rate_limited` (with `retryAfterMs`) |
  * | `api_error`, 5xx, connection errors and timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
+ * | an `error` in an answer below 400 (a broken answer) | `provider_unavailable` |
  *
  * @example
  * ```ts
@@ -139,6 +140,9 @@ function classify(error: {
   message: string
 }): CardportErrorCode {
   const { type, rawType, status, code, param, message } = error
+  // Stripe answers an error with 4xx or 5xx: an error in a 2xx answer is a broken answer (a
+  // proxy's, a test double's), whatever it says. stripe 16 reads its type; stripe 23 its status.
+  if (status !== undefined && status < 400) return 'provider_unavailable'
   if (type === 'StripeCardError' || rawType === 'card_error') {
     return code && INVALID_CARD_CODES.has(code) ? 'card_invalid' : 'card_declined'
   }

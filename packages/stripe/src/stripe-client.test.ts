@@ -21,6 +21,9 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
     [200, '{}', true],
     [200, '{"data":[]}', true],
     [200, '{"object":7}', true],
+    // An error in a 2xx answer: Stripe sends none, so it is broken, not the caller's request.
+    [200, '{"error":"x"}', true],
+    [200, '{"error":{"type":"invalid_request_error","message":"x"}}', true],
   ])('%s %s: provider_unavailable, never "no such card"', async (status, body, retryable) => {
     const provider = target.provider()
     const owner = customer()
