@@ -274,6 +274,56 @@ describe('CardSync: calls on one owner run one at a time, in call order', () => 
     ])
     expect(cards.map((card) => card.owner.id)).toEqual([alice.id, bob.id])
   })
+
+  it('a sync of the default that answers late does not clear the default a setDefaultCard stored', async () => {
+    // The sync reads "no default" before the setDefaultCard, and its answer arrives after: in
+    // call order, the setDefaultCard waits for it, and the new card stays the stored default.
+    let answerLate = true
+    const slowRead = createCardSync({
+      store,
+      provider: {
+        ...provider,
+        getDefaultCard: async (owner) => {
+          const card = await provider.getDefaultCard(owner)
+          if (answerLate) {
+            answerLate = false
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+          return card
+        },
+      },
+    })
+    const [, card] = await Promise.all([
+      slowRead.sync(alice),
+      slowRead.setDefaultCard(alice, 'tok_visa'),
+    ])
+    expect((await slowRead.getForOwner(alice))?.id).toBe(card.id)
+    await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('a webhook that cannot tell the default, come while setDefaultCard runs, keeps the new default', async () => {
+    // The new card's webhook arrives before setDefaultCard has stored the card (a Stripe
+    // customer's card with `customer` as a plain id: its payload cannot tell the default).
+    let webhook: Promise<unknown> = Promise.resolve()
+    const blind: CardProvider = {
+      ...provider,
+      parseCard: (raw: unknown, owner?: Owner) => {
+        const card = provider.parseCard(raw, owner)
+        return card && markDefaultUnknown({ ...card, isDefault: false })
+      },
+      createCard: async (...args) => {
+        const card = await provider.createCard(...args)
+        webhook = withWebhook.syncFromProviderData(args[0], card)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        return card
+      },
+    }
+    const withWebhook = createCardSync({ provider: blind, store })
+    const card = await withWebhook.setDefaultCard(alice, 'tok_visa')
+    await webhook
+    expect((await withWebhook.getForOwner(alice))?.id).toBe(card.id)
+    await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
+  })
 })
 
 describe('CardSync.deleteCard', () => {

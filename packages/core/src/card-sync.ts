@@ -115,10 +115,15 @@ export interface ReconcileOptions {
  * or an unpaired surrogate, which each store's driver would read its own way, is refused with
  * `invalid_request` before the store or the provider sees it.
  *
- * `setDefaultCard` and `deleteCard` calls on one owner run one at a time, in call order (other
- * owners' alongside), so that each acts on the defaults the one before left: the second of two
- * `setDefaultCard` calls retires the first's card. Two `CardSync` instances (two processes) are
- * not ordered: there, the earlier call's card can stay, as a card that is not the default.
+ * `setDefaultCard`, `deleteCard`, `sync` and `syncFromProviderData` calls on one owner run one
+ * at a time within a `CardSync`, in call order (other owners' alongside), so that each acts on
+ * what the one before left: the second of two `setDefaultCard` calls retires the first's card,
+ * and a webhook's payload is stored after a `setDefaultCard` of its owner, not amid it. A call
+ * that fails lets the next one run. Two `CardSync` instances (two processes) are not ordered:
+ * there, the later `setDefaultCard` call's card is the default, and the earlier call's card
+ * stays, as a card that is not the default, until it is removed. `reconcile` makes the store
+ * equal to the provider, so no card is lost, and none is left in the store that the provider
+ * does not hold.
  */
 export interface CardSync {
   /**
@@ -148,6 +153,11 @@ export interface CardSync {
    * Stripe). When that card was retired since, the call moves on to the next key of a chain
    * derived from the first, and makes a new card; after 32 such calls it asks for a key of your
    * own (`invalid_request`). A replayed card still held is made the default again.
+   *
+   * Calls on one owner run one at a time within this `CardSync`, in call order: of two calls at
+   * once, the second retires the first's card, as it would a moment later. Across processes
+   * nothing orders them: the later call's card is the default, and the earlier call's card stays
+   * as a card that is not the default until it is removed (see {@link CardSync}).
    */
   setDefaultCard(
     owner: Owner,
@@ -167,6 +177,10 @@ export interface CardSync {
    * invalidated instead, for good, and stored as invalid: the provider still lists it, so
    * keeping it makes the store equal to the provider and `reconcile` reports no drift. The
    * owner's default is then read back, as the provider's policy chose it.
+   *
+   * Runs after this `CardSync`'s earlier calls on the owner, and before its later ones, so that
+   * a `setDefaultCard` made at the same time acts on the default this call leaves (see
+   * {@link CardSync}; across processes nothing orders them).
    */
   deleteCard(owner: Owner, cardId: string): Promise<void>
   /**
@@ -175,6 +189,11 @@ export interface CardSync {
    * whether the card is the owner's default (`parseCard` marked it with `markDefaultUnknown`,
    * as Stripe's adapter does for a customer's card whose `customer` is a plain id), the stored
    * default flag is kept; a card not stored yet is stored as not the default.
+   *
+   * Runs after this `CardSync`'s earlier calls on the owner: the payload of a card that a
+   * `setDefaultCard` in flight created is stored once that call has stored the card, and so
+   * keeps it the default. Its `observedAt` default, now, is the time of the call, not of the
+   * wait.
    */
   syncFromProviderData(
     owner: Owner,
@@ -192,6 +211,9 @@ export interface CardSync {
    * no longer holds is removed locally); given nothing, fetches and stores the owner's default.
    * What the provider answers is stored as of when it was asked: a newer state stored meanwhile
    * (a webhook's) is kept and returned, and null is returned for a card deleted meanwhile.
+   * Runs after this `CardSync`'s earlier calls on the owner (see {@link CardSync}): a read of the
+   * default cannot clear a default a `setDefaultCard` made after it stored. A given card is as
+   * of the call: a newer state stored while it waited is kept.
    */
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
@@ -252,14 +274,19 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
 
   /**
-   * `setDefaultCard` and `deleteCard` on one owner run one at a time, in call order: each reads
-   * the owner's defaults and then changes them, and two at once would each act on a state the
-   * other is changing (two `setDefaultCard` calls would retire the same old default, and both
-   * new cards would stay).
+   * `setDefaultCard`, `deleteCard`, `sync` and `syncFromProviderData` on one owner run one at a
+   * time, in call order: each reads the owner's defaults (at the provider or in the store) and
+   * then writes them, and two at once would each act on a state the other is changing. Two
+   * `setDefaultCard` calls would retire the same old default, and both new cards would stay; a
+   * `sync` of the default that read "none" before a `setDefaultCard` would clear the new default
+   * after it; a webhook payload that cannot tell the default, read before `setDefaultCard` stored
+   * its card, would store the card as not the default. Work inside a task calls the helpers
+   * below, never these methods: a task waiting for its own owner's queue would never run. The
+   * key is the store's scope (provider, owner type, owner id) as JSON, which no two owners share.
    */
   const ownerQueue = keyedQueue()
   const oneAtATime = <T>(owner: Owner, task: () => Promise<T>): Promise<T> =>
-    ownerQueue(JSON.stringify([owner.type, owner.id]), task)
+    ownerQueue(JSON.stringify([provider.name, owner.type, owner.id]), task)
 
   /**
    * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
@@ -400,7 +427,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     // names the old default, so a retry after a crash here finds it and finishes the job.
     for (const cardId of previous.keys()) {
       if (provider.capabilities.deleteCard) await removeCard(owner, cardId)
-      else await sync.sync(owner, cardId)
+      else await syncCard(owner, cardId)
     }
     const stored = await storeCard(card, readAt)
     if (noted) await notes.remove(scope(owner), idempotencyKey)
@@ -442,6 +469,29 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     await removeCard(owner, cardId)
   }
 
+  /** `sync(owner, cardId)`'s work, once its ids are checked and the owner's earlier calls done. */
+  const syncCard = async (owner: Owner, cardId: string): Promise<StoredCard | null> => {
+    const readAt = Date.now()
+    try {
+      return await storeCard(await provider.getCard(owner, cardId), readAt)
+    } catch (error) {
+      if (!isCardportError(error, 'card_not_found')) throw error
+      await removeCard(owner, cardId)
+      return null
+    }
+  }
+
+  /** `sync(owner)`'s work, once the owner is checked and its earlier calls are done. */
+  const syncDefault = async (owner: Owner): Promise<StoredCard | null> => {
+    const readAt = Date.now()
+    const card = await provider.getDefaultCard(owner)
+    if (!card) {
+      await store.setDefault(scope(owner), null)
+      return null
+    }
+    return storeCard(card, readAt)
+  }
+
   const sync: CardSync = {
     async setDefaultCard(owner, token, options) {
       // Checked before anything is read or noted, as createCard would check them.
@@ -460,44 +510,34 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async syncFromProviderData(owner, raw, callOptions = {}) {
-      let card = provider.parseCard(raw, checkOwner(owner))
-      if (!card) return null
-      if (isDefaultUnknown(card)) {
-        // The payload cannot tell (a Stripe customer's card with `customer` as an id): its
-        // `isDefault: false` must not clear the stored default. A card not stored yet is not it.
-        const stored = await store.get(scope(card.owner), card.id)
-        card = { ...card, isDefault: stored?.isDefault ?? false }
-      }
-      const result = await store.upsert(card, { observedAt: callOptions.observedAt ?? Date.now() })
-      return result.card
+      // Observed when it was handed over, not when the owner's earlier calls let it in.
+      const observedAt = callOptions.observedAt ?? Date.now()
+      const parsed = provider.parseCard(raw, checkOwner(owner))
+      if (!parsed) return null
+      return oneAtATime(parsed.owner, async () => {
+        let card = parsed
+        if (isDefaultUnknown(card)) {
+          // The payload cannot tell (a Stripe customer's card with `customer` as an id): its
+          // `isDefault: false` must not clear the stored default. A card not stored yet is not
+          // it.
+          const stored = await store.get(scope(card.owner), card.id)
+          card = { ...card, isDefault: stored?.isDefault ?? false }
+        }
+        return (await store.upsert(card, { observedAt })).card
+      })
     },
 
     async sync(callerOwner, cardOrId) {
       if (typeof cardOrId === 'string') {
         const { owner, cardId } = checkCard(callerOwner, cardOrId, 'sync input')
-        const readAt = Date.now()
-        try {
-          return await storeCard(await provider.getCard(owner, cardId), readAt)
-        } catch (error) {
-          if (!isCardportError(error, 'card_not_found')) throw error
-          await removeCard(owner, cardId)
-          return null
-        }
+        return oneAtATime(owner, () => syncCard(owner, cardId))
       }
       const owner = checkOwner(callerOwner)
+      if (cardOrId === undefined) return oneAtATime(owner, () => syncDefault(owner))
+      // The caller's card is as of the call: a newer state stored while it waited is kept.
       const readAt = Date.now()
-      if (cardOrId === undefined) {
-        const card = await provider.getDefaultCard(owner)
-        if (!card) {
-          await store.setDefault(scope(owner), null)
-          return null
-        }
-        return storeCard(card, readAt)
-      }
-      return storeCard(
-        validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
-        readAt,
-      )
+      const card = validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name)
+      return oneAtATime(owner, () => storeCard(card, readAt))
     },
 
     async getForOwner(owner) {
