@@ -32,7 +32,13 @@ import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
-import { CARD_STORE_METHODS, type CardScope, type CardStore, type StoredCard } from './store.js'
+import {
+  CARD_STORE_METHODS,
+  type CardScope,
+  type CardStore,
+  type StoredCard,
+  scopeKey,
+} from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
 import { followSignal, untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
@@ -282,11 +288,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
    * after it; a webhook payload that cannot tell the default, read before `setDefaultCard` stored
    * its card, would store the card as not the default. Work inside a task calls the helpers
    * below, never these methods: a task waiting for its own owner's queue would never run. The
-   * key is the store's scope (provider, owner type, owner id) as JSON, which no two owners share.
+   * key is the owner's store key (`scopeKey`), which no two owners share.
    */
   const ownerQueue = keyedQueue()
   const oneAtATime = <T>(owner: Owner, task: () => Promise<T>): Promise<T> =>
-    ownerQueue(JSON.stringify([provider.name, owner.type, owner.id]), task)
+    ownerQueue(scopeKey(scope(owner)), task)
 
   /**
    * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
