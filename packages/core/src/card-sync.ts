@@ -26,8 +26,8 @@ import {
   UnsupportedOperationError,
 } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
+import { keyedQueue } from './keyed-queue.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
-import { keyedQueue } from './owner-queue.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'

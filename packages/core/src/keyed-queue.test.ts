@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { keyedQueue } from './owner-queue.js'
+import { keyedQueue } from './keyed-queue.js'
 
 /** A task that records when it starts and ends, and settles when told. */
 function gate(log: string[], name: string) {
