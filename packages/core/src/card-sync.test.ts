@@ -326,6 +326,68 @@ describe('CardSync: calls on one owner run one at a time, in call order', () => 
   })
 })
 
+describe('CardSync: a late answer in one process does not undo a newer default of another', () => {
+  // Two CardSync instances over one store stand for two processes: nothing orders their calls,
+  // so only the store's observedAt rules can tell the later observation.
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  /** A provider whose `method` answers what it read at once, 30 ms later, the first time. */
+  const answeringLate = <M extends 'getDefaultCard' | 'getCard' | 'listCards'>(method: M) => {
+    let late = true
+    const read = provider[method] as (...args: unknown[]) => Promise<unknown>
+    return {
+      ...provider,
+      [method]: async (...args: unknown[]) => {
+        const answer = await read(...args)
+        if (late) {
+          late = false
+          await wait(30)
+        }
+        return answer
+      },
+    } as CardProvider
+  }
+
+  it('a sync that read "no default" before the other process made one leaves it the default', async () => {
+    const other = createCardSync({ provider, store })
+    const running = createCardSync({ provider: answeringLate('getDefaultCard'), store }).sync(alice)
+    await wait(5)
+    const card = await other.setDefaultCard(alice, 'tok_visa')
+    expect(await running).toBeNull()
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+    await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('a sync that read the old default before the other process stored the new one stores it as not the default', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const next = await provider.createCard(alice, { source: 'tok_mastercard' })
+    const running = createCardSync({ provider: answeringLate('getCard'), store }).sync(
+      alice,
+      old.id,
+    )
+    await wait(5)
+    // The default changes at the provider (a dashboard, another service), and the other process
+    // stores it.
+    await provider.setDefaultCard(alice, next.id)
+    await createCardSync({ provider, store }).sync(alice)
+    expect((await running)?.isDefault).toBe(false)
+    expect((await sync.getForOwner(alice))?.id).toBe(next.id)
+    await expectStoreEqualsProvider(alice)
+  })
+
+  it('a reconcile that listed no default before the other process made one leaves it the default', async () => {
+    // The store holds a default the provider no longer has: the reconcile repairs it, late.
+    await store.upsert(sampleCard('card_gone', alice, { isDefault: true }))
+    const running = createCardSync({ provider: answeringLate('listCards'), store }).reconcile(alice)
+    await wait(5)
+    const card = await createCardSync({ provider, store }).setDefaultCard(alice, 'tok_visa')
+    const report = await running
+    expect(report.counts.defaultRepaired).toBe(1)
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+    await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
+  })
+})
+
 describe('CardSync.deleteCard', () => {
   it("deleting the default makes the provider's promoted card the local default", async () => {
     const first = await sync.setDefaultCard(alice, 'tok_visa')

@@ -310,7 +310,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     const readAt = Date.now()
     const current = await provider.getDefaultCard(owner)
     if (current) await storeCard(current, readAt)
-    else await store.setDefault(scope(owner), null)
+    else await store.setDefault(scope(owner), null, { observedAt: readAt })
   }
 
   /** The owner's defaults at the provider: one, or one per currency for external accounts. */
@@ -492,7 +492,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     const readAt = Date.now()
     const card = await provider.getDefaultCard(owner)
     if (!card) {
-      await store.setDefault(scope(owner), null)
+      // A default another process stored after the read stays.
+      await store.setDefault(scope(owner), null, { observedAt: readAt })
       return null
     }
     return storeCard(card, readAt)
@@ -737,7 +738,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       storedDefaults.some((cardId) => !providerDefaultIds.has(cardId))
     if (defaultsDiffer) {
       drift.defaultRepaired.push({ owner, cardId: providerDefault })
-      if (!dryRun && providerDefault === null) await store.setDefault(ownerScope, null)
+      if (!dryRun && providerDefault === null) {
+        await store.setDefault(ownerScope, null, { observedAt: readAt })
+      }
     }
   }
 

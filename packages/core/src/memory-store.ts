@@ -57,7 +57,11 @@ export function memoryStore(): CardStore {
       entry = { provider: row.provider, owner: { ...row.owner }, cards: new Map() }
       owners.set(ownerKey, entry)
     }
-    if (row.isDefault) clearDefaults(entry.cards, row.currency, row.id)
+    if (row.isDefault) {
+      // A default of the owner observed later stands: this card is news, but not its default.
+      if (hasLaterDefault(entry.cards, row.currency, row.id, observedAt)) row.isDefault = false
+      else clearDefaults(entry.cards, row.currency, row.id)
+    }
     tombstones.delete(key)
     row.version = (existing?.version ?? 0) + 1
     row.observedAt = observedAt ?? existing?.observedAt ?? null
@@ -116,17 +120,19 @@ export function memoryStore(): CardStore {
       return true
     },
 
-    async setDefault(scope, cardId) {
+    async setDefault(scope, cardId, options = {}) {
+      const { observedAt } = options
       const cards = cardsOf(scope)
       if (!cards) return
-      const target = cardId === null ? undefined : cards.get(cardId)
-      if (cardId !== null && !target) return
-      if (target) {
-        clearDefaults(cards, target.currency, target.id)
-        cards.set(target.id, bump(target, true))
-      } else {
-        clearDefaults(cards, undefined, undefined)
+      if (cardId === null) {
+        clearDefaults(cards, undefined, undefined, observedAt)
+        return
       }
+      const target = cards.get(cardId)
+      if (!target || observedLater(target, observedAt)) return
+      if (hasLaterDefault(cards, target.currency, target.id, observedAt)) return
+      clearDefaults(cards, target.currency, target.id, observedAt)
+      cards.set(target.id, bump(target, true, observedAt))
     },
 
     async *listOwners(provider) {
@@ -156,21 +162,60 @@ export function memoryStore(): CardStore {
   })
 }
 
-/** Clears the defaults that `keep` would displace: same currency, or all when currency is undefined. */
+/** Whether the row was observed after `observedAt` (never, without one). */
+function observedLater(card: StoredCard, observedAt: number | undefined): boolean {
+  return observedAt !== undefined && card.observedAt !== null && card.observedAt > observedAt
+}
+
+/**
+ * The defaults that `keep` would displace: same currency, or all when currency is undefined.
+ */
+function* displacedDefaults(
+  cards: Map<string, StoredCard>,
+  currency: string | null | undefined,
+  keep: string | undefined,
+): Generator<StoredCard> {
+  for (const card of cards.values()) {
+    if (!card.isDefault || card.id === keep) continue
+    if (currency !== undefined && card.currency !== currency) continue
+    yield card
+  }
+}
+
+/** Whether a default `keep` would displace was observed after `observedAt`. */
+function hasLaterDefault(
+  cards: Map<string, StoredCard>,
+  currency: string | null,
+  keep: string,
+  observedAt: number | undefined,
+): boolean {
+  if (observedAt === undefined) return false
+  for (const card of displacedDefaults(cards, currency, keep)) {
+    if (observedLater(card, observedAt)) return true
+  }
+  return false
+}
+
+/** Clears the defaults `keep` would displace, but those observed after `observedAt`. */
 function clearDefaults(
   cards: Map<string, StoredCard>,
   currency: string | null | undefined,
   keep: string | undefined,
+  observedAt?: number,
 ) {
-  for (const card of cards.values()) {
-    if (!card.isDefault || card.id === keep) continue
-    if (currency !== undefined && card.currency !== currency) continue
-    cards.set(card.id, bump(card, false))
+  for (const card of [...displacedDefaults(cards, currency, keep)]) {
+    if (!observedLater(card, observedAt)) cards.set(card.id, bump(card, false, observedAt))
   }
 }
 
-function bump(card: StoredCard, isDefault: boolean): StoredCard {
-  const next = storedCard(card, card.version + 1, new Date().toISOString(), card.observedAt)
+/**
+ * The row with its default set, as a new write: `observedAt`, when given, is what the write
+ * observed, and the row keeps the later of it and its own.
+ */
+function bump(card: StoredCard, isDefault: boolean, observedAt?: number): StoredCard {
+  const observed =
+    observedAt === undefined ? card.observedAt : Math.max(card.observedAt ?? observedAt, observedAt)
+  const next = storedCard(card, card.version + 1, new Date().toISOString(), observed)
   next.isDefault = isDefault
   return next
 }

@@ -26,7 +26,10 @@ export interface WriteOptions {
   /**
    * When the data being written was observed at the provider (ms since the epoch). A write
    * older than what the store holds for the card (including its deletion) is not applied, so
-   * that webhooks delivered out of order cannot roll a card back.
+   * that webhooks delivered out of order cannot roll a card back. Nor can it undo a newer
+   * default: a card written as the default while the owner's default of its currency was
+   * observed later is stored as not the default, and `setDefault` changes no row observed
+   * later (see {@link CardStore.setDefault}).
    */
   observedAt?: number | undefined
 }
@@ -51,7 +54,8 @@ export interface UpsertResult {
  * - an owner has at most one default card per currency (customers' cards have none, so one
  *   default in all); writing a card with `isDefault: true` clears the previous default in the
  *   same atomic step;
- * - a write with an `observedAt` older than the stored one is refused;
+ * - a write with an `observedAt` older than the stored one is refused, and one older than the
+ *   owner's stored default does not displace it (the card is written as not the default);
  * - after `close()`, every call is refused with `invalid_request` (see {@link CardStore.close});
  * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
  *
@@ -102,9 +106,16 @@ export interface CardStore {
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**
    * Makes `cardId` the owner's only default (for its currency), or clears the owner's defaults
-   * with null, in one atomic step.
+   * with null, in one atomic step. A card the owner does not hold changes nothing.
+   *
+   * With `observedAt` (when the provider was read), nothing observed later changes, so that a
+   * late answer of another process cannot undo a newer default: with null, each default whose
+   * row was observed later stays the default, and the others are cleared; with a card id,
+   * nothing changes when that card or a default it would clear was observed later. The rows it
+   * changes take the later of their `observedAt` and this one, so that a write older than the
+   * call cannot undo it either. Without `observedAt`, no row's `observedAt` changes.
    */
-  setDefault(scope: CardScope, cardId: string | null): Promise<void>
+  setDefault(scope: CardScope, cardId: string | null, options?: WriteOptions): Promise<void>
   /** Every owner with at least one card at a provider, streamed. */
   listOwners(provider: string): AsyncIterable<Owner>
   /**

@@ -119,9 +119,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     cardId: string,
     existing: CardRow | undefined,
   ): Promise<number | null> => {
-    if (existing) return existing.observed_at === null ? null : Number(existing.observed_at)
+    if (existing) return toMillis(existing.observed_at)
     const { rows } = await tx.query(sql.selectTombstone, [...key, cardId])
-    return rows[0] ? Number(rows[0].observed_at) : null
+    return toMillis(rows[0]?.observed_at)
   }
 
   /**
@@ -141,6 +141,19 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     return inTransaction(client, work, sql.lockOwners(t.ownerLockClass, ids))
   }
 
+  /** Whether a default that a default `cardId` would displace was observed after `observedAt`. */
+  const hasLaterDefault = async (
+    tx: PostgresQueryable,
+    key: ScopeParams,
+    cardId: string,
+    currency: string | null,
+    observedAt: number | undefined,
+  ): Promise<boolean> => {
+    if (observedAt === undefined) return false
+    const { rows } = await tx.query(sql.selectLaterDefault, [...key, cardId, currency, observedAt])
+    return rows.length > 0
+  }
+
   /** Removes the owner's row when it has no cards left (the owner leaves `listOwners`). */
   const releaseOwner = (tx: PostgresQueryable, key: ScopeParams) =>
     tx.query(sql.deleteOwnerIfEmpty, [...key])
@@ -158,12 +171,19 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         return { applied: false, card: existing ? rowToCard(existing) : null }
       }
     }
-    // The old default goes first: the partial unique index allows one default at any moment.
-    if (card.isDefault)
-      await tx.query(sql.clearDefaultsOfCurrency, [...key, card.id, card.currency])
+    let written = card
+    if (card.isDefault) {
+      // A default of the owner observed later stands: the card is news, but not its default.
+      if (await hasLaterDefault(tx, key, card.id, card.currency, observedAt)) {
+        written = { ...card, isDefault: false }
+      } else {
+        // The old default goes first: the partial unique index allows one default at any moment.
+        await tx.query(sql.clearDefaultsOfCurrency, [...key, card.id, card.currency, null])
+      }
+    }
     // The owner's row records when it first got a card: listOwners streams in that order.
     if (!existing) await tx.query(sql.insertOwner, [...key])
-    const { rows } = await tx.query(sql.upsertCard, [...cardValues(card), observedAt ?? null])
+    const { rows } = await tx.query(sql.upsertCard, [...cardValues(written), observedAt ?? null])
     if (!existing) await tx.query(sql.deleteTombstone, [...key, card.id])
     // The upsert's own WHERE refuses an older write too; under the owner's lock it cannot fire
     // after the check above.
@@ -197,8 +217,9 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       columnsOf(cards.map(keyParams), KEY_COLUMNS.length),
     )
     const state = new Map<number, BatchStateRow>()
-    // The owners' stored defaults (ord 0), by slot: a new default clears only what is there.
-    const storedDefaults = new Map<string, string[]>()
+    // The owners' stored defaults (ord 0), by slot: a new default clears only what is there, and
+    // one observed after the batch stays.
+    const storedDefaults = new Map<string, StoredDefault[]>()
     for (const row of rows as BatchStateRow[]) {
       const ord = Number(row.ord)
       if (ord > 0) {
@@ -207,7 +228,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       }
       const owner = { type: row.owner_type, id: row.owner_id }
       const slot = defaultSlot({ provider: row.provider, owner }, row.currency)
-      storedDefaults.set(slot, [...(storedDefaults.get(slot) ?? []), row.card_id])
+      const stored = { cardId: row.card_id, observedAt: toMillis(row.row_observed) }
+      storedDefaults.set(slot, [...(storedDefaults.get(slot) ?? []), stored])
     }
     const applied: Card[] = []
     const fresh: Card[] = []
@@ -223,12 +245,22 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         if (rival !== undefined && rival !== card) return null
       }
       if (observedAt !== undefined && row !== undefined) {
-        const last = existing ? row.row_observed : row.tombstone_observed
-        if (last !== null && last !== undefined && observedAt < Number(last)) continue
+        const last = toMillis(existing ? row.row_observed : row.tombstone_observed)
+        if (last !== null && observedAt < last) continue
       }
-      applied.push(card)
-      const displaced = card.isDefault ? storedDefaults.get(defaultSlot(card, card.currency)) : []
-      if (displaced?.some((id) => id !== card.id)) displacing.push(card)
+      const displaced =
+        (card.isDefault && storedDefaults.get(defaultSlot(card, card.currency))) || []
+      const others = displaced.filter((stored) => stored.cardId !== card.id)
+      if (
+        observedAt !== undefined &&
+        others.some((stored) => stored.observedAt !== null && stored.observedAt > observedAt)
+      ) {
+        // A default of the owner observed later stands: the card is news, but not its default.
+        applied.push({ ...card, isDefault: false })
+      } else {
+        applied.push(card)
+        if (others.length > 0) displacing.push(card)
+      }
       if (!existing) {
         fresh.push(card)
         if (row?.tombstone_observed !== null && row?.tombstone_observed !== undefined) {
@@ -344,18 +376,24 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       })
     },
 
-    async setDefault(scope, cardId) {
+    async setDefault(scope, cardId, writeOptions = {}) {
+      const { observedAt } = writeOptions
+      const observed = observedAt ?? null
       const key = scopeParams(scope)
       await withOwnersLocked([key], async (tx) => {
         if (cardId === null) {
-          await tx.query(sql.clearAllDefaults, [...key])
-        } else {
-          const target = await select(tx, key, cardId)
-          if (target) {
-            await tx.query(sql.clearDefaultsOfCurrency, [...key, cardId, target.currency])
-            await tx.query(sql.makeDefault, [...key, cardId])
-          }
+          await tx.query(sql.clearAllDefaults, [...key, observed])
+          return
         }
+        const target = await select(tx, key, cardId)
+        if (!target) return
+        const targetObserved = toMillis(target.observed_at)
+        if (observedAt !== undefined && targetObserved !== null && targetObserved > observedAt) {
+          return
+        }
+        if (await hasLaterDefault(tx, key, cardId, target.currency, observedAt)) return
+        await tx.query(sql.clearDefaultsOfCurrency, [...key, cardId, target.currency, observed])
+        await tx.query(sql.makeDefault, [...key, cardId, observed])
       })
     },
 
@@ -430,7 +468,21 @@ interface BatchPlan {
   tombstones: boolean
 }
 
-/** A row of `selectBatchState`: one per card of the batch that has a row or a tombstone. */
+/** A stored default of a batch's owner: its id, and when its row was observed. */
+interface StoredDefault {
+  cardId: string
+  observedAt: number | null
+}
+
+/** A bigint column as milliseconds (pg reads bigint as text), or null. */
+function toMillis(value: string | number | null | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value)
+}
+
+/**
+ * A row of `selectBatchState`: one per card of the batch that has a row or a tombstone, and
+ * (ord 0) one per stored default of the batch's owners, `row_observed` its row's observed_at.
+ */
 interface BatchStateRow {
   /** The card's position in the batch (1-based), or 0 for a stored default of a batch owner. */
   ord: string | number
@@ -566,15 +618,26 @@ function statements(t: TableNames) {
       VALUES (${written.map((column, i) => `$${i + 1}::${typeOf(column)}`).join(', ')})
       ${updateUnlessOlder}
       RETURNING ${SELECT_COLUMNS}`,
+    // The default statements take when the provider was read, or null, last: a row they change
+    // keeps the later of its observed_at and that (greatest() ignores a null).
     clearDefaultsOfCurrency: `UPDATE ${t.cards}
-      SET is_default = false, version = version + 1, updated_at = now()
+      SET is_default = false, version = version + 1, updated_at = now(),
+        observed_at = greatest(observed_at, $6::bigint)
       WHERE ${SCOPE} AND is_default AND card_id <> $4 AND currency IS NOT DISTINCT FROM $5`,
+    // A default observed after $4 stays.
     clearAllDefaults: `UPDATE ${t.cards}
-      SET is_default = false, version = version + 1, updated_at = now()
-      WHERE ${SCOPE} AND is_default`,
+      SET is_default = false, version = version + 1, updated_at = now(),
+        observed_at = greatest(observed_at, $4::bigint)
+      WHERE ${SCOPE} AND is_default
+        AND ($4::bigint IS NULL OR observed_at IS NULL OR observed_at <= $4::bigint)`,
     makeDefault: `UPDATE ${t.cards}
-      SET is_default = true, version = version + 1, updated_at = now()
+      SET is_default = true, version = version + 1, updated_at = now(),
+        observed_at = greatest(observed_at, $5::bigint)
       WHERE ${KEY}`,
+    selectLaterDefault: `SELECT 1 FROM ${t.cards}
+      WHERE ${SCOPE} AND is_default AND card_id <> $4 AND currency IS NOT DISTINCT FROM $5
+        AND observed_at > $6::bigint
+      LIMIT 1`,
     deleteCard: `DELETE FROM ${t.cards} WHERE ${KEY}`,
     selectTombstone: `SELECT observed_at FROM ${t.tombstones} WHERE ${KEY}`,
     upsertTombstone: `INSERT INTO ${t.tombstones} (provider, owner_type, owner_id, card_id, observed_at)
@@ -601,10 +664,11 @@ function statements(t: TableNames) {
           AND d.owner_id = k.owner_id AND d.card_id = k.card_id LIMIT 1) d ON true
       WHERE c.card_id IS NOT NULL OR d.card_id IS NOT NULL
       UNION ALL
-      SELECT 0, o.provider, o.owner_type, o.owner_id, c.card_id, true, true, c.currency, NULL, NULL
+      SELECT 0, o.provider, o.owner_type, o.owner_id, c.card_id, true, true, c.currency,
+        c.observed_at, NULL
       FROM (SELECT DISTINCT * FROM ${BATCH_OWNERS} AS u(provider, owner_type, owner_id))
         AS o(provider, owner_type, owner_id)
-      JOIN LATERAL (SELECT card_id, currency FROM ${t.cards} c
+      JOIN LATERAL (SELECT card_id, currency, observed_at FROM ${t.cards} c
         WHERE c.provider = o.provider AND c.owner_type = o.owner_type
           AND c.owner_id = o.owner_id AND c.is_default OFFSET 0) c ON true`,
     // Seq (identity) values follow the batch's order: the SELECT is ordered by ordinality.

@@ -133,9 +133,17 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     at: string,
     readBack: boolean,
   ): CardRow | undefined => {
-    if (card.isDefault) sql.clearDefaultsOfCurrency.run(at, ...key, card.id, card.currency)
+    let written = card
+    if (card.isDefault) {
+      // A default of the owner observed later stands: the card is news, but not its default.
+      if (hasLaterDefault(key, card.id, card.currency, observedAt)) {
+        written = { ...card, isDefault: false }
+      } else {
+        sql.clearDefaultsOfCurrency.run(at, ...key, card.id, card.currency, { observed: null })
+      }
+    }
     sql.insertOwner.run(...key)
-    const values = [...cardValues(card), at, observedAt ?? null]
+    const values = [...cardValues(written), at, observedAt ?? null]
     let row: CardRow | undefined
     if (readBack) row = sql.upsertCard.get(...values) as CardRow | undefined
     else sql.writeCard.run(...values)
@@ -212,16 +220,34 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     return true
   }
 
-  const switchDefault = (scope: CardScope, cardId: string | null, at: string) => {
+  /** Whether a default that a default `cardId` would displace was observed after `observedAt`. */
+  const hasLaterDefault = (
+    key: ScopeParams,
+    cardId: string,
+    currency: string | null,
+    observedAt: number | undefined,
+  ) =>
+    observedAt !== undefined &&
+    sql.selectLaterDefault.get(...key, cardId, currency, observedAt) !== undefined
+
+  const switchDefault = (
+    scope: CardScope,
+    cardId: string | null,
+    at: string,
+    observedAt: number | undefined,
+  ) => {
     const key = scopeParams(scope)
+    // The rows changed take the later of their observedAt and this one (see the statements).
+    const observed = { observed: observedAt ?? null }
     if (cardId === null) {
-      sql.clearAllDefaults.run(at, ...key)
+      sql.clearAllDefaults.run(at, ...key, observed)
       return
     }
     const target = sql.selectCard.get(...key, cardId) as CardRow | undefined
-    if (!target) return
-    sql.clearDefaultsOfCurrency.run(at, ...key, cardId, target.currency)
-    sql.makeDefault.run(at, ...key, cardId)
+    if (!target || isOlder(observedAt, target.observed_at)) return
+    if (hasLaterDefault(key, cardId, target.currency, observedAt)) return
+    sql.clearDefaultsOfCurrency.run(at, ...key, cardId, target.currency, observed)
+    sql.makeDefault.run(at, ...key, cardId, observed)
   }
 
   /** Runs `work` in one `BEGIN IMMEDIATE` transaction (a savepoint inside the caller's own). */
@@ -264,8 +290,8 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
       return inTransaction(() => remove(scope, cardId, writeOptions.observedAt))
     },
 
-    async setDefault(scope, cardId) {
-      inTransaction(() => switchDefault(scope, cardId, now()))
+    async setDefault(scope, cardId, writeOptions = {}) {
+      inTransaction(() => switchDefault(scope, cardId, now(), writeOptions.observedAt))
     },
 
     async *listOwners(provider) {
@@ -353,6 +379,9 @@ function isOpenDatabase(value: unknown): value is SqliteDatabase {
 
 const SCOPE = 'provider = ? AND owner_type = ? AND owner_id = ?'
 const KEY = `${SCOPE} AND card_id = ?`
+/** A row's observed_at after a write observed at `@observed` (null: unchanged). */
+const OBSERVED = `observed_at = CASE WHEN @observed IS NULL THEN observed_at
+  ELSE max(coalesce(observed_at, @observed), @observed) END`
 
 function prepareStatements(database: SqliteDatabase) {
   // Integers as numbers, as the contract types them, also on a database of yours whose default
@@ -380,17 +409,26 @@ function prepareStatements(database: SqliteDatabase) {
     ),
     upsertCard: db.prepare(`${upsert} RETURNING *`),
     writeCard: db.prepare(upsert),
+    // The default statements take `@observed` (null, or when the provider was read): a row
+    // they change keeps the later of its observed_at and that.
     clearDefaultsOfCurrency: db.prepare(`
-      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?
+      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?, ${OBSERVED}
       WHERE ${SCOPE} AND is_default = 1 AND card_id <> ? AND currency IS ?
     `),
+    // A default observed after `@observed` stays.
     clearAllDefaults: db.prepare(`
-      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?
+      UPDATE cardport_cards SET is_default = 0, version = version + 1, updated_at = ?, ${OBSERVED}
       WHERE ${SCOPE} AND is_default = 1
+        AND (@observed IS NULL OR observed_at IS NULL OR observed_at <= @observed)
     `),
     makeDefault: db.prepare(`
-      UPDATE cardport_cards SET is_default = 1, version = version + 1, updated_at = ?
+      UPDATE cardport_cards SET is_default = 1, version = version + 1, updated_at = ?, ${OBSERVED}
       WHERE ${KEY}
+    `),
+    selectLaterDefault: db.prepare(`
+      SELECT 1 FROM cardport_cards
+      WHERE ${SCOPE} AND is_default = 1 AND card_id <> ? AND currency IS ? AND observed_at > ?
+      LIMIT 1
     `),
     deleteCard: db.prepare(`DELETE FROM cardport_cards WHERE ${KEY}`),
     selectTombstone: db.prepare(`SELECT observed_at FROM cardport_card_tombstones WHERE ${KEY}`),

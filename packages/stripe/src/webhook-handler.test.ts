@@ -317,6 +317,27 @@ describe('what the handler reports', () => {
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
 
+  it('confirming "no default" leaves a default another process stored from a later read', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'confirm')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.deleteCard(customer, card.id)
+    const noDefault = emulator.events
+      .take()
+      .filter((event) => event.type === 'customer.updated')
+      .at(-1)
+    expect(noDefault?.data.object).toMatchObject({ default_source: null })
+    // Another process stored a default from a read later than the handler's.
+    const newer: Card = { ...card, id: 'card_storedByAnotherProcess', isDefault: true }
+    await store.upsert(newer, { observedAt: Date.now() + 60_000 })
+    expect(await deliver(handler, noDefault!)).toMatchObject({
+      action: 'default-changed',
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(newer.id)
+  })
+
   for (const mode of ['events', 'confirm'] as const) {
     it(`ignores a card marked deleted in an updated event, and keeps the stored card (${mode})`, async () => {
       const store = memoryStore()

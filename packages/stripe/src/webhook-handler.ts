@@ -434,6 +434,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if (marks.get(goneKey(owner))) return stale(owner, undefined, 'the customer was deleted')
       if (provider) {
         let card: Awaited<ReturnType<CardProvider['getDefaultCard']>>
+        const readAt = Date.now()
         try {
           card = await provider.getDefaultCard(owner)
         } catch (error) {
@@ -441,7 +442,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
           return ignored('the customer no longer exists', owner)
         }
         if (!card) {
-          await store.setDefault(scope(owner), null)
+          // A default another process stored from a later read stays.
+          await store.setDefault(scope(owner), null, { observedAt: readAt })
           return { action: 'default-changed', owner, confirmed: true }
         }
         const row = await store.get(scope(owner), card.id)

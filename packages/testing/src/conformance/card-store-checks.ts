@@ -411,6 +411,101 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  // --- observedAt of defaults -------------------------------------------------------------
+  check(
+    'observedAt',
+    'a default card older than the stored default is written as not the default',
+    async (t) => {
+      const scope = t.scope()
+      const newer = t.card(scope, { isDefault: true })
+      await t.store.upsert(newer, { observedAt: T3 })
+      const late = t.card(scope, { isDefault: true })
+      const result = await t.store.upsert(late, { observedAt: T2 })
+      expect(result.applied, 'the card is written, its other fields being news').toBe(true)
+      const asStored = { ...late, isDefault: false }
+      t.expectStored(result.card, asStored, { version: 1, observedAt: T2 })
+      t.expectStored(await t.store.get(scope, newer.id), newer, { version: 1, observedAt: T3 })
+      // In a batch too, next to a default of another owner that has none stored.
+      const other = t.scope('account')
+      const theirs = t.card(other, { isDefault: true })
+      const lateToo = t.card(scope, { isDefault: true })
+      await t.store.upsertMany([lateToo, theirs], { observedAt: T1 })
+      expect(await t.defaultIds(scope)).toEqual([newer.id])
+      expect(await t.defaultIds(other)).toEqual([theirs.id])
+      // As recent as the default, or newer: it displaces it.
+      const tie = t.card(scope, { isDefault: true })
+      await t.store.upsertMany([tie], { observedAt: T3 })
+      expect(await t.defaultIds(scope)).toEqual([tie.id])
+      // Without observedAt nothing is compared: the write is the caller's word.
+      const direct = t.card(scope, { isDefault: true })
+      await t.store.upsert(direct)
+      expect(await t.defaultIds(scope)).toEqual([direct.id])
+    },
+  )
+
+  check(
+    'observedAt',
+    'setDefault(null) with observedAt clears only the defaults observed no later',
+    async (t) => {
+      const scope = t.scope('account')
+      const usd = t.card(scope, { currency: 'usd', isDefault: true })
+      const eur = t.card(scope, { currency: 'eur', isDefault: true })
+      const gbp = t.card(scope, { currency: 'gbp', isDefault: true })
+      await t.store.upsert(usd, { observedAt: T3 })
+      await t.store.upsert(eur, { observedAt: T1 })
+      await t.store.upsert(gbp)
+      await t.store.setDefault(scope, null, { observedAt: T2 })
+      expect(await t.defaultIds(scope), 'the default observed after the call').toEqual([usd.id])
+      t.expectStored(await t.store.get(scope, usd.id), usd, { version: 1, observedAt: T3 })
+      // A cleared row was observed as not the default then: an older write cannot undo it.
+      const cleared = { version: 2, observedAt: T2 }
+      t.expectStored(await t.store.get(scope, eur.id), { ...eur, isDefault: false }, cleared)
+      t.expectStored(await t.store.get(scope, gbp.id), { ...gbp, isDefault: false }, cleared)
+      expect((await t.store.upsert(eur, { observedAt: T1 })).applied).toBe(false)
+      // Without observedAt every default goes, and no row's observedAt changes.
+      await t.store.setDefault(scope, null)
+      expect(await t.defaultIds(scope)).toEqual([])
+      t.expectStored(
+        await t.store.get(scope, usd.id),
+        { ...usd, isDefault: false },
+        {
+          version: 2,
+          observedAt: T3,
+        },
+      )
+    },
+  )
+
+  check(
+    'observedAt',
+    'setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
+    async (t) => {
+      const scope = t.scope()
+      const current = t.card(scope, { isDefault: true })
+      const next = t.card(scope)
+      const later = t.card(scope)
+      await t.store.upsert(current, { observedAt: T3 })
+      await t.store.upsert(next, { observedAt: T1 })
+      await t.store.upsert(later, { observedAt: T4 })
+      const before = await t.snapshot([scope])
+      await t.store.setDefault(scope, next.id, { observedAt: T2 })
+      await t.store.setDefault(scope, later.id, { observedAt: T3 })
+      expect(await t.snapshot([scope]), 'the cards after two older setDefault calls').toEqual(
+        before,
+      )
+      // Newer than both: applied, and both rows take its observedAt.
+      await t.store.setDefault(scope, next.id, { observedAt: T4 })
+      expect(await t.defaultIds(scope)).toEqual([next.id])
+      const written = { version: 2, observedAt: T4 }
+      t.expectStored(await t.store.get(scope, next.id), { ...next, isDefault: true }, written)
+      t.expectStored(
+        await t.store.get(scope, current.id),
+        { ...current, isDefault: false },
+        written,
+      )
+    },
+  )
+
   // --- delete ---------------------------------------------------------------------------------
   check('delete', 'removes a card and says whether it did', async (t) => {
     const scope = t.scope()

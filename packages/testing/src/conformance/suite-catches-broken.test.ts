@@ -437,12 +437,27 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: a write older than the stored one is refused and changes nothing',
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
+      // Its defaults have no observedAt to stand on.
+      'observedAt: a default card older than the stored default is written as not the default',
+      'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
+      'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
       // Its writes of the other owners' cards keep no observedAt.
       "delete: a deletion's observedAt refuses older writes of that owner's card only",
       'delete: a deletion with observedAt refuses older writes of the card',
       'delete: a deletion older than the stored card is refused',
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+    ])
+  })
+
+  it("a store whose setDefault ignores observedAt fails the rules of a default's age", async () => {
+    const ignoresObservedAt = (inner: CardStore): CardStore => ({
+      ...inner,
+      setDefault: (scope, cardId) => inner.setDefault(scope, cardId),
+    })
+    expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
+      'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
+      'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
     ])
   })
 
@@ -484,6 +499,8 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(forgetsTombstones)).toEqual([
+      // A fresh card's default is written with no observedAt to compare.
+      'observedAt: a default card older than the stored default is written as not the default',
       'upsertMany: writes every card of the batch, for any number of owners',
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
@@ -514,9 +531,9 @@ describe('describeCardStore catches a broken store', () => {
           await inner.delete(twin(scope), cardId, options)
           return inner.delete(scope, cardId, options)
         },
-        async setDefault(scope, cardId) {
-          await inner.setDefault(twin(scope), cardId)
-          return inner.setDefault(scope, cardId)
+        async setDefault(scope, cardId, options) {
+          await inner.setDefault(twin(scope), cardId, options)
+          return inner.setDefault(scope, cardId, options)
         },
       })
     const typeBlind = blindTo(({ provider, owner }) => ({
