@@ -109,4 +109,25 @@ describe('parseStripeForm', () => {
     const fewer = pairs.slice(1).join('&')
     expect(Object.keys(parseStripeForm(fewer))).toHaveLength(STRIPE_FORM_LIMITS.parameterLimit)
   })
+
+  it('refuses a metadata key with a square bracket, top-level or nested, encoded or not', () => {
+    for (const body of [
+      'metadata%5Bx%5D%5D=1',
+      'metadata[a[b]]=1',
+      'metadata[[y]=1',
+      'source=tok_visa&card[metadata][x]]=1',
+    ]) {
+      expect(() => parseStripeForm(body), body).toThrow(
+        expect.objectContaining({
+          status: 400,
+          error: expect.objectContaining({ param: 'metadata' }),
+        }),
+      )
+    }
+    // Brackets in values, and in the names of other parameters, are Stripe's form as usual.
+    expect(parseStripeForm('metadata[note]=%5Bx%5D&card[exp_month]=1')).toEqual({
+      metadata: { note: '[x]' },
+      card: { exp_month: '1' },
+    })
+  })
 })

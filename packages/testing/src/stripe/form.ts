@@ -1,5 +1,5 @@
 import qs from 'qs'
-import { stripeError } from './stripe-errors.js'
+import { bracketedMetadataKey, stripeError } from './stripe-errors.js'
 
 /**
  * The limits the emulator parses Stripe forms with. Stripe's deepest card-related parameter is
@@ -41,7 +41,9 @@ const QS_OPTIONS: qs.IParseOptions = {
  * than becoming an array; any other numerically indexed hash is an array, holes removed.
  *
  * Throws a 400 `StripeRequestError` for a body nested deeper than {@link STRIPE_FORM_LIMITS}
- * allows or with more pairs than it allows.
+ * allows or with more pairs than it allows, and for a metadata key holding a square bracket
+ * (Stripe's rule: `metadata[a[b]]=1` and `metadata[x]]=1` are refused, where `qs` would read the
+ * keys `a[b]` and `x`, storing the second under another name).
  *
  * @example
  * ```ts
@@ -60,6 +62,7 @@ export function parseStripeForm(body: string | URLSearchParams): Record<string, 
       `The request has ${pairs} parameters; the Stripe emulator accepts at most ${STRIPE_FORM_LIMITS.parameterLimit}. Send fewer parameters.`,
     )
   }
+  refuseBracketedMetadataKeys(text)
   let parsed: Record<string, unknown>
   try {
     parsed = qs.parse(text, { ...QS_OPTIONS, ignoreQueryPrefix: true })
@@ -74,6 +77,32 @@ export function parseStripeForm(body: string | URLSearchParams): Record<string, 
     throw error
   }
   return normalize(parsed, undefined) as Record<string, unknown>
+}
+
+// A metadata pair's name, top-level (`metadata[key]`) or nested (`card[metadata][key]`): the key
+// is everything between the first bracket after `metadata` and the last one of the name.
+const METADATA_PAIR = /^(?:metadata|.*\[metadata\])\[(.*)\]$/s
+
+/**
+ * Refuses a metadata key holding `[` or `]`, read from the pair names as sent: once parsed, the
+ * key `x]` of `metadata[x]]` has become `x`. The message does not quote the key.
+ */
+function refuseBracketedMetadataKeys(text: string) {
+  for (const pair of text.replace(/^\?/, '').split('&')) {
+    const name = decodeName(pair.split('=', 1)[0]!)
+    const key = METADATA_PAIR.exec(name)?.[1]
+    if (key !== undefined && /[[\]]/.test(key)) throw bracketedMetadataKey()
+  }
+}
+
+/** A pair's name as `qs` decodes it: `+` is a space, then percent-decoding (kept as is if bad). */
+function decodeName(raw: string): string {
+  const spaced = raw.replaceAll('+', ' ')
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return spaced
+  }
 }
 
 /** Restores metadata hashes that qs read as arrays, and removes the holes of other arrays. */

@@ -261,6 +261,38 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.state.source(card.id)).toMatchObject({ name: 'Jenny Rosen', metadata: {} })
   })
 
+  it('refuses a metadata key with a square bracket, as Stripe does, and stores nothing', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1' } })
+    emulator.events.take()
+    // `metadata[x]]=2` read as a form is the key `x`: refused, not stored under another name.
+    for (const key of ['a[b]', 'x]', '[y', 'plan[0]']) {
+      const update = await rejection(
+        stripe.customers.updateSource(customer.id, card.id, { metadata: { [key]: '2' } }),
+      )
+      expect(update).toMatchObject({
+        statusCode: 400,
+        code: 'parameter_invalid',
+        param: 'metadata',
+      })
+      const create = await rejection(
+        stripe.customers.createSource(customer.id, {
+          source: 'tok_visa',
+          metadata: { [key]: '2' },
+        }),
+      )
+      expect(create).toMatchObject({ statusCode: 400, param: 'metadata' })
+      const other = await rejection(
+        stripe.customers.update(customer.id, { metadata: { [key]: '2' } }),
+      )
+      expect(other).toMatchObject({ statusCode: 400, param: 'metadata' })
+    }
+    expect(emulator.state.source(card.id)?.metadata).toEqual({ a: '1' })
+    expect(emulator.state.sources(customer.id)).toHaveLength(1)
+    expect(emulator.state.customer(customer.id)?.metadata).toEqual({})
+    expect(emulator.events.take()).toEqual([])
+  })
+
   it('refuses an update to an expiry that has passed, as it refuses such a card (now: 2025-03)', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa')

@@ -85,6 +85,14 @@ export function invalidParam(param: string, message: string): StripeRequestError
   return stripeError(400, 'invalid_request_error', message, { code: 'parameter_invalid', param })
 }
 
+/**
+ * A metadata key holding `[` or `]`, which Stripe does not allow in keys. The message does not
+ * quote the key. @internal
+ */
+export function bracketedMetadataKey(): StripeRequestError {
+  return invalidParam('metadata', 'Invalid metadata: keys cannot contain square brackets ([ or ]).')
+}
+
 /** The 402 `card_error` Stripe sends for a failing card. */
 export function cardFailure(failure: StripeCardFailure): StripeRequestError {
   const { code, message, param, decline } = CARD_FAILURES[failure]

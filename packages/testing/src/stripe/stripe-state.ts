@@ -1,4 +1,5 @@
 import {
+  bracketedMetadataKey,
   cardFailure,
   invalidParam,
   missingParam,
@@ -1256,7 +1257,7 @@ function changedExpiry(
 
 /**
  * Applies a metadata patch as Stripe does: `''` for a key unsets it, `metadata=''` unsets all.
- * Limits: 50 keys, keys up to 40 characters, values up to 500.
+ * Limits: 50 keys, keys up to 40 characters without square brackets, values up to 500.
  */
 function applyMetadata(current: StripeMetadata, patch: unknown): StripeMetadata {
   if (patch === undefined) return { ...current }
@@ -1264,6 +1265,7 @@ function applyMetadata(current: StripeMetadata, patch: unknown): StripeMetadata 
   if (!isRecord(patch)) throw invalidParam('metadata', 'Invalid metadata: must be a hash')
   const next = { ...current }
   for (const [key, value] of Object.entries(patch)) {
+    if (/[[\]]/.test(key)) throw bracketedMetadataKey()
     if (key.length > 40) {
       throw invalidParam(
         `metadata[${key}]`,
