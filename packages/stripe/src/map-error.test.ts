@@ -99,6 +99,10 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     ["No such external account: 'card_missing'", 'id', 'card_not_found'],
     ["No such token: 'tok_missing'", 'source', 'invalid_request'],
     ["No such token: 'tok_missing'", 'external_account', 'invalid_request'],
+    // A list cursor naming a card deleted since: no card was asked for.
+    ["No such source: 'card_gone'", 'starting_after', 'invalid_request'],
+    ["No such external account: 'card_gone'", 'starting_after', 'invalid_request'],
+    ["No such source: 'card_gone'", 'ending_before', 'invalid_request'],
   ])('resource_missing "%s" (param %s) is %s', (message, param, expected) => {
     const status = param === 'id' ? 404 : 400
     const error = generate(

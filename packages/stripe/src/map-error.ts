@@ -42,6 +42,7 @@ const HINTS: Record<CardportErrorCode, string> = {
  * | `card_error` invalid/incorrect number, expiry, CVC, zip, `expired_card`; `invalid_card_type` | `card_invalid` |
  * | `resource_missing` on a customer or account | `owner_not_found` |
  * | `resource_missing` on a token | `invalid_request` |
+ * | `resource_missing` on a list cursor (its card deleted since) | `invalid_request` |
  * | `resource_missing` otherwise, any other 404 | `card_not_found` |
  * | deleting (or un-defaulting) the default external account of a currency | `conflict` |
  * | other `invalid_request_error` | `invalid_request` |
@@ -73,7 +74,9 @@ export function mapStripeError(error: unknown): CardportError | undefined {
   const cardportCode = classify({ type: error.type, rawType, status, code, param, message })
   const hint = defaultCurrencyConflict(message)
     ? DEFAULT_EXTERNAL_ACCOUNT_HINT
-    : HINTS[cardportCode]
+    : staleCursor(code, param)
+      ? STALE_CURSOR_HINT
+      : HINTS[cardportCode]
   return new CardportError(cardportCode, `Stripe: ${message} (${hint})`, {
     provider: STRIPE_PROVIDER_NAME,
     status,
@@ -123,6 +126,16 @@ function defaultCurrencyConflict(message: string): boolean {
   return DEFAULT_EXTERNAL_ACCOUNT.test(message)
 }
 
+// A list's cursor parameters: the id of the card a page continues from.
+const CURSOR_PARAMS = new Set(['starting_after', 'ending_before'])
+
+const STALE_CURSOR_HINT =
+  'the card this cursor continues after was deleted meanwhile: list again from the first page'
+
+function staleCursor(code: string | undefined, param: string | undefined): boolean {
+  return code === 'resource_missing' && param !== undefined && CURSOR_PARAMS.has(param)
+}
+
 // The parameters that carry a token: a missing object there is a bad token, not a missing card.
 const TOKEN_PARAMS = new Set(['source', 'card', 'external_account', 'token'])
 
@@ -163,6 +176,8 @@ function classify(error: {
   if (status !== undefined && status >= 500) return 'provider_unavailable'
   if (code === 'resource_missing' || status === 404) {
     if (/no such (customer|account)\b/i.test(message)) return 'owner_not_found'
+    // The card a list cursor continues after was deleted since: no card was asked for.
+    if (staleCursor(code, param)) return 'invalid_request'
     if (/no such token\b/i.test(message) || (param !== undefined && TOKEN_PARAMS.has(param))) {
       return 'invalid_request'
     }

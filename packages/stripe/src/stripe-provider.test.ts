@@ -449,6 +449,31 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(seen).toEqual(emulator.state.sources(owner.id).map((source) => source.id))
     })
 
+    it('a cursor whose card was deleted since is invalid_request saying to list again, not card_not_found', async () => {
+      const provider = target.provider()
+      for (const owner of [newCustomer(), newAccount()]) {
+        const token = owner.type === 'customer' ? 'tok_visa' : 'tok_visa_debit'
+        for (let i = 0; i < 15; i++) emulator.seed.card(owner.id, token)
+        // Past the customer's 10 embedded sources: later pages are plain lists of cards.
+        const first = await provider.listCards(owner, { limit: 11 })
+        const second = await provider.listCards(owner, {
+          limit: 2,
+          cursor: first.nextCursor as string,
+        })
+        const last = second.data.at(-1)!
+        await provider.deleteCard(owner, last.id)
+        const error = await rejection(
+          provider.listCards(owner, { limit: 2, cursor: second.nextCursor as string }),
+        )
+        expect(error).toMatchObject({
+          code: 'invalid_request',
+          providerCode: 'resource_missing',
+          details: { param: 'starting_after' },
+        })
+        expect(error.message).toContain('list again from the first page')
+      }
+    })
+
     it("pages over more than 100 of an account's external accounts", async () => {
       const provider = target.provider()
       const owner = newAccount()
