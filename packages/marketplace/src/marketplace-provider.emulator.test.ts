@@ -799,6 +799,32 @@ describe('updateCard', () => {
     expect(marketplace.state.card(seeded.id)?.meta).toEqual(changed.metadata)
   })
 
+  it('updates of one card made at once each keep the keys of the others, as Stripe merges them', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    const other = await provider.createCard(owner, { source: testCard(MASTERCARD) })
+    // The marketplace replaces meta whole: each update reads the card, merges, writes it back.
+    const [first, second, tooMany, third, elsewhere] = await Promise.allSettled([
+      provider.updateCard(owner, card.id, { metadata: { a: '1' } }),
+      provider.updateCard(owner, card.id, { metadata: { b: '2' } }),
+      provider.updateCard(owner, card.id, { metadata: keys('x', 49) }),
+      provider.updateCard(owner, card.id, { metadata: { c: '3', a: '' } }),
+      provider.updateCard(owner, other.id, { metadata: { d: '4' } }),
+    ])
+    expect(first).toMatchObject({ status: 'fulfilled', value: { metadata: { a: '1' } } })
+    expect(second).toMatchObject({
+      status: 'fulfilled',
+      value: { metadata: { a: '1', b: '2' } },
+    })
+    // Refused on the merge with the two keys written before it; the next update still runs.
+    expect(tooMany).toMatchObject({ status: 'rejected', reason: { code: 'invalid_request' } })
+    expect(third).toMatchObject({ status: 'fulfilled', value: { metadata: { b: '2', c: '3' } } })
+    expect(elsewhere).toMatchObject({ status: 'fulfilled', value: { metadata: { d: '4' } } })
+    expect(marketplace.state.card(card.id)?.meta).toEqual({ b: '2', c: '3' })
+    expect(marketplace.state.card(other.id)?.meta).toEqual({ d: '4' })
+  })
+
   it("reads and keeps meta beyond Stripe's limits, which the marketplace does not have", async () => {
     const { provider, account } = setup()
     const owner = account()

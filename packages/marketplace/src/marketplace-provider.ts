@@ -26,6 +26,7 @@ import {
 import { Agent } from 'undici'
 import { z } from 'zod'
 import { checkMetadataKeys, prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
+import { cardQueue } from './card-queue.js'
 import {
   closedProviderError,
   createHttpClient,
@@ -203,7 +204,8 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   one account never reaches another's card.
  * - `updateCard` merges the metadata patch with the card's `meta` (read first) and refuses,
  *   before the `PUT`, a merge that would leave the card more than 50 keys (`invalid_request`,
- *   `details.param` `'metadata'`), as Stripe does.
+ *   `details.param` `'metadata'`), as Stripe does. Updates of one card made at once run one after
+ *   the other, each reading what the one before wrote, so that none drops another's keys.
  * - `deleteCard` is unsupported: the marketplace cannot delete a card; `invalidateCard` retires
  *   it for good.
  *
@@ -433,6 +435,8 @@ function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
 function marketplaceApi(http: HttpClient, marketplaceId: string) {
   const creates = createIdempotencyLog()
   const tokenizes = createIdempotencyLog({ operation: 'tokenizeCard' })
+  // Each update reads the card's meta and writes it back whole: one at a time per card.
+  const metaWrites = cardQueue()
   const marketplacePath = `/v1/marketplaces/${encodeURIComponent(marketplaceId)}`
   const accountPath = (owner: Owner) =>
     `${marketplacePath}/accounts/${encodeURIComponent(owner.id)}`
@@ -703,24 +707,27 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     },
 
     update: (owner: Owner, cardId: string, patch: CardUpdate) => {
-      // Only metadata gets here (updatableFields); the form needs the card's current meta.
+      // Only metadata gets here (updatableFields); the form needs the card's current meta, read
+      // once the updates of this card before it are written, so that no key of theirs is lost.
       const build = prepareUpdate(patch)
-      return onAccount(owner, async () => {
-        const current = toCard(
-          (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
-          owner,
-          cardId,
-        )
-        const form = build(current.metadata)
-        checkMetadataKeys(cardId, current.metadata, form.meta)
-        const { body } = await http.send({
-          method: 'PUT',
-          path: accountCardPath(owner, cardId),
-          body: form,
-          retry: true,
-        })
-        return toCard(body, owner, cardId)
-      })
+      return metaWrites(cardKey(cardId), () =>
+        onAccount(owner, async () => {
+          const current = toCard(
+            (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
+            owner,
+            cardId,
+          )
+          const form = build(current.metadata)
+          checkMetadataKeys(cardId, current.metadata, form.meta)
+          const { body } = await http.send({
+            method: 'PUT',
+            path: accountCardPath(owner, cardId),
+            body: form,
+            retry: true,
+          })
+          return toCard(body, owner, cardId)
+        }),
+      )
     },
 
     invalidate: (owner: Owner, cardId: string) =>
