@@ -128,6 +128,37 @@ describe('routing, methods and bodies', () => {
     }
   })
 
+  it('never echoes a card number given where an id or a URI goes, in an answer or a record', async () => {
+    // A number typed in place of a card id, as a client would put it in the path: digits,
+    // spaces URL-encoded, dashes; and in a body's URI.
+    const account = emulator.seed.account()
+    const numbers = ['4111111111111111', '4111%201111%201111%201111', '4111-1111-1111-1111']
+    const answers = []
+    for (const number of numbers) {
+      answers.push(
+        await api('GET', mp(`/cards/${number}`)),
+        await api('PUT', mp(`/cards/${number}`), { json: { is_valid: false } }),
+        await api('GET', mp(`/accounts/${account.id}/cards/${number}`)),
+        await api('GET', mp(`/nothing/${number}`)),
+        await api('DELETE', mp(`/cards/${number}`)),
+        await api('POST', mp(`/accounts/${account.id}/cards`), {
+          json: { card_uri: mp(`/cards/${number}`) },
+        }),
+        await api('POST', mp(`/accounts/${account.id}/cards`), { json: { card_uri: number } }),
+        await api('PUT', mp(`/accounts/${account.id}`), { json: { card_uri: number } }),
+      )
+    }
+    expect(answers.map((answer) => answer.status)).not.toContain(200)
+    const card = emulator.seed.card({ account: account.id })
+    answers.push(await api('GET', mp(`/accounts/AC4111111111111111/cards/${card.id}`)))
+    const texts = [
+      ...answers.map((answer) => answer.text),
+      JSON.stringify(emulator.state.requests()),
+    ].join('\n')
+    expect(texts).toContain('1111') // the last four are kept
+    expect(texts).not.toMatch(/4111[^0-9]{0,3}1111[^0-9]{0,3}1111[^0-9]{0,3}1111/)
+  })
+
   it('answers HEAD on a list with no body', async () => {
     const answer = await api('HEAD', mp('/accounts'))
     expect(answer.status).toBe(200)

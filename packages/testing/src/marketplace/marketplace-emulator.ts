@@ -48,7 +48,7 @@ export interface MarketplaceEmulatorOptions {
 export interface MarketplaceRequestRecord {
   /** The HTTP method, upper case (`'GET'`, `'POST'`, `'PUT'` …). */
   method: string
-  /** The path without the query string. */
+  /** The path without the query string, a card number in it masked (core's `redact`). */
   path: string
   /** The emulator's route name, e.g. `'POST /v1/marketplaces/:marketplace/cards'`. */
   route: string
@@ -196,7 +196,8 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
       const route = `${method} ${resource?.pattern ?? UNKNOWN_PATH}`
       const record: MarketplaceRequestRecord = {
         method,
-        path: url.pathname,
+        // A card number put where an id goes is masked, as in the error bodies.
+        path: redact(url.pathname),
         route,
         status: 0,
         requestId,

@@ -1,3 +1,5 @@
+import { redact } from '@cardport/core'
+
 /** The category types of the marketplace reference: malformed, banking, or logically inconsistent. */
 export type MarketplaceCategoryType = 'request' | 'banking' | 'logical'
 
@@ -28,7 +30,8 @@ export interface MarketplaceErrorBody {
 /**
  * An error the marketplace emulator answers with. State rules throw it; the route wrapper turns
  * it into a response with the request id, so no handler ever throws to MSW. Its texts never
- * hold a card number, a security code or an API key.
+ * hold a card number, a security code or an API key: they quote ids and paths from the request,
+ * where a client may have put a card number by mistake, so they pass through core's `redact`.
  */
 export class MarketplaceRequestError extends Error {
   /** The HTTP status to answer with. */
@@ -60,14 +63,17 @@ export class MarketplaceRequestError extends Error {
       headers?: Record<string, string> | undefined
     } = {},
   ) {
-    super(`${categoryCode}: ${description}`)
+    const masked = redact(description)
+    super(`${categoryCode}: ${masked}`)
     this.name = 'MarketplaceRequestError'
     this.status = status
     this.categoryCode = categoryCode
     this.categoryType = categoryType
-    this.description = description
-    this.additional = options.additional ?? null
-    this.extras = options.extras ?? {}
+    this.description = masked
+    this.additional = options.additional == null ? null : redact(options.additional)
+    this.extras = Object.fromEntries(
+      Object.entries(options.extras ?? {}).map(([field, problem]) => [field, redact(problem)]),
+    )
     this.headers = options.headers ?? {}
   }
 
