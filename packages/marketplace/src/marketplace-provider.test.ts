@@ -287,6 +287,17 @@ describe('options', () => {
     ['no secret', { secret: '' }, 'secret'],
     ['a baseUrl that is not http(s)', { baseUrl: 'ftp://marketplace.test' }, 'baseUrl'],
     ['a baseUrl that is not a URL', { baseUrl: 'marketplace' }, 'baseUrl'],
+    // Basic auth in the URL, as curl takes it: provider.options would show the secret.
+    [
+      'a baseUrl holding the secret as its user',
+      { baseUrl: 'https://ak-test-topSecretValue:@marketplace.test' },
+      'baseUrl',
+    ],
+    [
+      'a baseUrl holding a password',
+      { baseUrl: 'https://user:ak-test-topSecretValue@marketplace.test/' },
+      'baseUrl',
+    ],
     ['a marketplace id with a slash', { marketplaceId: 'MP/1' }, 'marketplaceId'],
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
     ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],

@@ -82,7 +82,10 @@ export const MARKETPLACE_CAPABILITIES = Object.freeze({
 
 /** Options of {@link marketplaceProvider}. */
 export interface MarketplaceProviderOptions {
-  /** The API's origin, e.g. `'https://api.marketplace.example'` (paths start with `/v1`). */
+  /**
+   * The API's origin, e.g. `'https://api.marketplace.example'` (paths start with `/v1`). A URL
+   * with a user name or password (`https://secret:@…`) is refused: the secret goes in `secret`.
+   */
   baseUrl: string
   /** The marketplace every card lives in (`TEST-MP4GZhFzmckF3PpDFczd02s7`). */
   marketplaceId: string
@@ -122,6 +125,11 @@ const OptionsSchema = z.object({
     .url({
       protocol: /^https?$/,
       error: 'baseUrl must be an http(s) URL such as https://api.example.com',
+    })
+    // A user or password in the URL (basic auth as curl takes it) would be the secret, shown by
+    // provider.options; the secret goes in `secret`, and never travels in the URL.
+    .refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url), {
+      error: 'baseUrl cannot hold a user name or password: pass the API key secret as `secret`',
     })
     .transform((url) => url.replace(/\/+$/, '')),
   marketplaceId: z
