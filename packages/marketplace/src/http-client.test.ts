@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { type CardportError, isCardportError } from '@cardport/core'
-import { MockAgent } from 'undici'
+import { Agent, MockAgent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHttpClient, type HttpClientConfig } from './http-client.js'
 import { marketplaceProvider } from './marketplace-provider.js'
@@ -16,7 +16,7 @@ function mockAgent() {
   return { agent, pool: agent.get(ORIGIN) }
 }
 
-function client(agent: MockAgent, overrides: Partial<HttpClientConfig> = {}) {
+function client(agent: Agent | MockAgent, overrides: Partial<HttpClientConfig> = {}) {
   const waits: number[] = []
   const http = createHttpClient({
     baseUrl: ORIGIN,
@@ -178,6 +178,28 @@ describe('retries', () => {
     const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: {} }))
     expect(error.code).toBe('provider_unavailable')
     expect(waits).toEqual([])
+  })
+
+  it('a request undici refuses to send (a header it cannot carry) is invalid_request, not retried', async () => {
+    // A real Agent checks headers before it connects (a MockAgent does not); nothing listens on
+    // port 1, so a request that got as far as connecting would fail as provider_unavailable.
+    const agent = new Agent()
+    try {
+      const base = { baseUrl: 'http://127.0.0.1:1' } as const
+      // A line break in a header value: undici throws InvalidArgumentError, nothing is sent.
+      const { http, waits } = client(agent, { ...base, userAgent: 'cardport\r\nX-Injected: 1' })
+      const read = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      expect(read).toMatchObject({ code: 'invalid_request', retryable: false })
+      expect(read.message).toContain(`GET ${PATH}`)
+      expect(waits).toEqual([])
+      const { http: keyed } = client(agent, base)
+      const create = await rejection(() =>
+        keyed.send({ method: 'POST', path: PATH, body: {}, idempotencyKey: 'order\n42' }),
+      )
+      expect(create).toMatchObject({ code: 'invalid_request', retryable: false })
+    } finally {
+      await agent.close()
+    }
   })
 
   it('retries a PUT marked safe to repeat', async () => {

@@ -91,7 +91,8 @@ export interface HttpClient {
 /**
  * A small wrapper over undici's `request()`. Every failure leaves as a `CardportError`:
  * answers of 400 and more through {@link mapMarketplaceError}, network errors and timeouts as
- * `provider_unavailable`. Requests marked `retry` go through core's `withRetry` (exponential
+ * `provider_unavailable`, a request undici refuses to send (`UND_ERR_INVALID_ARG`: a header
+ * value with a line break, say) as `invalid_request`, never retried. Requests marked `retry` go through core's `withRetry` (exponential
  * backoff, full jitter, `Retry-After` honoured as the least wait).
  *
  * @example
@@ -134,6 +135,14 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     } catch (error) {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
+      if (isRefusedByUndici(error)) {
+        // Nothing was sent, and sending it again fails the same way: the request is at fault.
+        throw new CardportError(
+          'invalid_request',
+          `${MARKETPLACE_PROVIDER_NAME}: undici refused to send ${target} (an option or header it cannot carry, such as a line break in the idempotency key or userAgent): fix the request`,
+          { provider: MARKETPLACE_PROVIDER_NAME, providerCode: INVALID_ARGUMENT, cause: error },
+        )
+      }
       throw (
         mapMarketplaceError(error) ??
         new ProviderUnavailableError(
@@ -197,6 +206,17 @@ export function closedProviderError(): CardportError {
     'invalid_request',
     `${MARKETPLACE_PROVIDER_NAME}: this marketplaceProvider is closed (close() was called): make a new one to send more requests`,
     { provider: MARKETPLACE_PROVIDER_NAME },
+  )
+}
+
+/** undici's `InvalidArgumentError`: it refused the request's options before sending anything. */
+const INVALID_ARGUMENT = 'UND_ERR_INVALID_ARG'
+
+function isRefusedByUndici(error: unknown): boolean {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === INVALID_ARGUMENT
   )
 }
 
