@@ -75,7 +75,8 @@ export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): 
  * second line of it (and {@link toMarketplaceCard} splits it back).
  *
  * The API itself reads a missing `country_code` as `USA`; cardport asks for the country with a
- * postal code instead, so that a card from elsewhere is never silently filed as American.
+ * postal code instead, so that a postal code from elsewhere is never filed as American. Without
+ * any country, the card is still filed as `USA` (the reference's default) and reads back as `US`.
  *
  * @param path Where the address sits in the caller's input, for the issues' paths.
  */
