@@ -387,6 +387,18 @@ describe('createCard', () => {
     )
     expect(error.code).toBe('idempotency_conflict')
   })
+
+  it('a key with a line break, which no header can carry, is invalid_request, and nothing is sent', async () => {
+    const { provider, account, waits } = setup()
+    const owner = account()
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard(VISA) }, { idempotencyKey: 'order\n42' }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+    expect(requests()).toEqual([])
+    expect(waits).toEqual([])
+    expect(marketplace.state.cards()).toEqual([])
+  })
 })
 
 describe('tokenizeCard', () => {

@@ -173,6 +173,16 @@ describe('createUndiciBridge', () => {
     expect((viaFetch.cause as { code?: string }).code).toBe('UND_ERR_SOCKET')
   })
 
+  it('refuses a header value undici cannot send, with its InvalidArgumentError, as an Agent does', async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    for (const headers of [{ 'idempotency-key': 'order\n42' }, { 'user-agent': 'a\r\nX: 1' }]) {
+      const error = await rejection(request(`${ORIGIN}/echo`, { dispatcher, headers }))
+      expect(error).toBeInstanceOf(errors.InvalidArgumentError)
+      expect(error.code).toBe('UND_ERR_INVALID_ARG')
+      expect(error.message).toBe(`invalid ${Object.keys(headers)[0]} header`)
+    }
+  })
+
   it("drives undici 7's handler API, used by interceptors: a retry survives one drop", async () => {
     let calls = 0
     const dispatcher = createUndiciBridge({

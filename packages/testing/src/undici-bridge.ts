@@ -407,13 +407,21 @@ function toRequest(options: Dispatcher.DispatchOptions, body: ReadBody | undefin
   })
 }
 
-/** undici's header forms: a record, a flat `[name, value, …]` array, or `[name, value]` pairs. */
+/**
+ * undici's header forms: a record, a flat `[name, value, …]` array, or `[name, value]` pairs. A
+ * value undici would not send (a line break, a control character) fails as undici fails it,
+ * `InvalidArgumentError` ("invalid <name> header"), not as the `Headers` class's `TypeError`.
+ */
 function toHeaders(input: Dispatcher.DispatchOptions['headers']): Headers {
   const headers = new Headers()
   const add = (name: unknown, value: unknown) => {
     if (value === undefined || value === null) return
     for (const entry of Array.isArray(value) ? value : [value]) {
-      headers.append(String(name), String(entry))
+      const text = String(entry)
+      if (INVALID_HEADER_VALUE.test(text)) {
+        throw new errors.InvalidArgumentError(`invalid ${String(name)} header`)
+      }
+      headers.append(String(name), text)
     }
   }
   if (!input) return headers
@@ -428,6 +436,9 @@ function toHeaders(input: Dispatcher.DispatchOptions['headers']): Headers {
   for (const [name, value] of Object.entries(input)) add(name, value)
   return headers
 }
+
+/** What undici refuses in a header value: anything but tab, visible ASCII and bytes 0x80–0xff. */
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/
 
 /**
  * A body read from what undici was given: `init` for the `Request` the handlers see, `replay`
