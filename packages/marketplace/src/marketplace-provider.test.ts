@@ -302,6 +302,7 @@ describe('options', () => {
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
     ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],
     ['too many retries', { retry: { retries: 11 } }, 'retry.retries'],
+    ['a userAgent no header can carry', { userAgent: 'app/1\r\nX-Injected: 1' }, 'userAgent'],
   ])('refuses %s, naming the adapter and never echoing the secret', (_name, change, path) => {
     let thrown: unknown
     try {

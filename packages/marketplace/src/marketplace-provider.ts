@@ -116,7 +116,10 @@ export interface MarketplaceProviderOptions {
   retry?:
     | Pick<RetryPolicy, 'retries' | 'baseDelayMs' | 'maxDelayMs' | 'sleep' | 'random'>
     | undefined
-  /** The `User-Agent` header. Default `cardport-marketplace`. */
+  /**
+   * The `User-Agent` header. Default `cardport-marketplace`. A value with a line break or another
+   * control character is refused here, as undici would refuse every request carrying it.
+   */
   userAgent?: string | undefined
 }
 
@@ -156,7 +159,15 @@ const OptionsSchema = z.object({
       random: z.custom<() => number>((value) => typeof value === 'function').optional(),
     })
     .default({ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }),
-  userAgent: z.string().min(1).default('cardport-marketplace'),
+  // What undici sends as a header value: no line break or other control character.
+  userAgent: z
+    .string()
+    .min(1)
+    .regex(
+      /^[\t\x20-\x7e\x80-\xff]+$/,
+      'userAgent must be a header value: no line break or other control character',
+    )
+    .default('cardport-marketplace'),
 })
 
 /** The marketplace provider: a `CardProvider` with its capabilities known, plus `close()`. */
