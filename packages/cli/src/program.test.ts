@@ -23,6 +23,14 @@ describe('run', () => {
     expect(cli.stdout()).toMatch(/^\d+\.\d+\.\d+\n$/)
   })
 
+  it('states the default of reconcile --owner once, in words', async () => {
+    const cli = context()
+    expect(await run(['reconcile', '--help'], cli.value)).toBe(EXIT_CODES.ok)
+    const help = cli.stdout().replace(/\s+/g, ' ')
+    expect(help).toContain('repeatable (default: every owner in the store)')
+    expect(help).not.toContain('(default: [])')
+  })
+
   it('turns commander errors into one usage line with a pointer to --help', async () => {
     const cli = context()
     expect(await run(['reconcile', '--provider', 'stripe', '--dry-rum'], cli.value)).toBe(

@@ -97,6 +97,21 @@ describe('cardport reconcile', () => {
     },
   )
 
+  it('reconciles an owner named twice once: the report counts its cards once', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Named Twice' })
+    for (const token of ['tok_visa', 'tok_mastercard']) server.stripe!.seed.card(customer.id, token)
+    const owner = `customer:${customer.id}`
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${join(dir, 'twice.db')}`]
+
+    expect(await run([...args, '--owner', owner, '--owner', owner, '--json'], cli.value)).toBe(
+      EXIT_CODES.ok,
+    )
+    const report = JSON.parse(cli.stdout())
+    expect(report).toMatchObject({ owners: 1, cardsSeen: 2 })
+    expect(report.counts).toMatchObject({ added: 2, defaultRepaired: 1, failed: 0 })
+  })
+
   it("never prints the configured secret that a provider's failure message quotes, in the table or in --json", async () => {
     const marketplace = server.marketplace!
     // Not key-shaped: only the by-value scrub of MARKETPLACE_SECRET can catch it.

@@ -1,5 +1,5 @@
 import { createCardSync, type DriftReport, formatOwner, type Owner } from '@cardport/core'
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { parseOwner, parseStore, type StoreConfig } from '../config.js'
 import { type CliContext, type OutputStream, writeLine } from '../context.js'
 import {
@@ -46,11 +46,14 @@ export function reconcileCommand(context: CliContext): Command {
       '--store <location>',
       'the store to repair: sqlite:<path> or postgres://… (env CARDPORT_STORE)',
     )
-    .option(
-      '--owner <owner>',
-      'reconcile only this owner, customer:<id> or account:<id>; repeatable (default: every owner in the store)',
-      (value: string, previous: string[]) => [...previous, value],
-      [] as string[],
+    .addOption(
+      new Option(
+        '--owner <owner>',
+        'reconcile only this owner, customer:<id> or account:<id>; repeatable',
+      )
+        .argParser((value: string, previous: string[]) => [...previous, value])
+        // Shown in words: commander would print the empty list as `(default: [])`.
+        .default([] as string[], 'every owner in the store'),
     )
     .option('--dry-run', 'report the drift without changing the store')
     .option('--json', 'print the drift report as JSON')
@@ -69,7 +72,7 @@ reconciled are listed in the report, and the exit code says why (see the README)
 ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ReconcileOptionValues) => {
-      const owners = values.owner.map(parseOwner)
+      const owners = distinctOwners(values.owner.map(parseOwner))
       const { env, config } = providerConfigFrom(context, values)
       const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
       const { provider, close } = await openProvider(config)
@@ -137,6 +140,15 @@ ${ENVIRONMENT_HELP}`,
       }
       if (values.exitCode && hasDrift(report)) context.exitCode = EXIT_CODES.drift
     })
+}
+
+/**
+ * The owners named with `--owner`, each once, in the order first given: a repeated owner would
+ * be read and written twice and counted twice in the report.
+ */
+function distinctOwners(owners: readonly Owner[]): Owner[] {
+  const byKey = new Map(owners.map((owner) => [formatOwner(owner), owner] as const))
+  return [...byKey.values()]
 }
 
 function resolveStore(flag: string | undefined, env: string | undefined): StoreConfig {
