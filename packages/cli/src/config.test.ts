@@ -55,6 +55,21 @@ describe('resolveProviderConfig', () => {
     })
   })
 
+  it('gives the Stripe SDK an IPv6 host without the brackets of the URL', () => {
+    // `cardport emulate --host ::1` prints STRIPE_API_BASE=http://[::1]:12111; the SDK's `host`
+    // option is a host name or address, and '[::1]' is neither: every request failed.
+    const config = resolveProviderConfig(
+      { provider: 'stripe', stripeApiBase: 'http://[::1]:12111' },
+      readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' }),
+    )
+    expect(config.provider === 'stripe' && config.apiBase).toEqual({
+      protocol: 'http',
+      host: '::1',
+      port: 12111,
+      url: 'http://[::1]:12111',
+    })
+  })
+
   it('defaults the port of an https API base to 443, and has no base without one', () => {
     const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' })
     const withBase = resolveProviderConfig(

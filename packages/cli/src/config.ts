@@ -12,7 +12,7 @@ export type ProviderName = (typeof PROVIDER_NAMES)[number]
 export interface StripeApiBase {
   /** The SDK's `protocol` option: `'http'` for the emulator on loopback. */
   protocol: 'http' | 'https'
-  /** The SDK's `host` option: the origin's host name, without the port. */
+  /** The SDK's `host` option: the host name or address (IPv6 without brackets), no port. */
   host: string
   /** The SDK's `port` option: the origin's port, or 80 / 443 when it names none. */
   port: number
@@ -260,7 +260,8 @@ function parseStripeApiBase(value: string, source: string): StripeApiBase {
   const protocol = url.protocol === 'http:' ? 'http' : 'https'
   return {
     protocol,
-    host: url.hostname,
+    // URL keeps the brackets of an IPv6 address (`[::1]`); the SDK's `host` takes the address.
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port: url.port === '' ? (protocol === 'http' ? 80 : 443) : Number(url.port),
     url: url.origin,
   }
