@@ -1,11 +1,15 @@
 import { type CardStore, closableStore } from '@cardport/core'
 import type { StoreConfig } from './config.js'
 
+/** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
+const STORE_CONNECT_TIMEOUT_MS = 10_000
+
 /**
  * Opens the store a configuration names, running its migrations. The caller closes it with
  * `store.close()`, which also ends the PostgreSQL pool opened here, once: a second `close()`
  * resolves, and calls after it are refused, as every store's are. Only the driver in use is
- * imported.
+ * imported. A PostgreSQL connection that is not open within 10 s fails the call that needed it
+ * (this one, or a later store call) with pg's timeout error.
  */
 export async function openStore(config: StoreConfig): Promise<CardStore> {
   if (config.kind === 'sqlite') {
@@ -17,8 +21,14 @@ export async function openStore(config: StoreConfig): Promise<CardStore> {
     import('pg'),
   ])
   // reconcile reads four owners at once (core's default); their store reads and grouped writes
-  // (one transaction for several owners) share these connections.
-  const pool = new pg.Pool({ connectionString: config.connectionString, max: 4 })
+  // (one transaction for several owners) share these connections. pg waits for a connection
+  // for ever by default: a server that accepts and never answers (stuck, or a wrong port behind
+  // a proxy) or a host that drops packets would hang the command instead of failing it.
+  const pool = new pg.Pool({
+    connectionString: config.connectionString,
+    max: 4,
+    connectionTimeoutMillis: STORE_CONNECT_TIMEOUT_MS,
+  })
   try {
     const store = await postgresStore({ client: pool })
     return closableStore('postgresStore', {

@@ -616,6 +616,38 @@ describe('errors', { timeout: 60_000 }, () => {
     expect(debug.stderr).not.toContain('neverPrinted')
   })
 
+  it('a PostgreSQL server that never answers: one line, exit 1, within the connect timeout', {
+    timeout: 30_000,
+  }, async () => {
+    // Accepts the connection and never says a word, as a stuck server or a wrong port behind a
+    // proxy does: without a connect timeout the command waited for ever.
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as { port: number }
+    try {
+      const started = Date.now()
+      const result = await cardport(
+        [
+          'reconcile',
+          '--provider',
+          'stripe',
+          '--store',
+          `postgres://app:pgSecret4321@127.0.0.1:${port}/app`,
+        ],
+        { STRIPE_SECRET_KEY: 'sk_test_silentDatabase', STRIPE_API_BASE: 'http://127.0.0.1:9' },
+      )
+      expect(Date.now() - started).toBeLessThan(20_000)
+      expect(result.code).toBe(1)
+      expectOneLine(result.stderr)
+      expect(result.stderr).toContain(
+        `could not open the store postgres://app:***@127.0.0.1:${port}/app`,
+      )
+      expect(result.stderr).not.toContain('pgSecret4321')
+    } finally {
+      silent.close()
+    }
+  })
+
   it('an unreachable marketplace, and a reconcile against an unreachable provider: exit 4', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`
     const list = await cardport(['list', '--provider', 'marketplace', '--owner', 'account:AC1'], {
