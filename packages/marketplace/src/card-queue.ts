@@ -11,6 +11,9 @@ export type CardQueue = <T>(cardId: string, task: () => Promise<T>) => Promise<T
  * interleaved would each write what it read, and the later write would drop the keys of the
  * other. Serializing them per card in the provider keeps every key, as Stripe's server-side
  * merge does. A card id is forgotten once its last task has settled.
+ *
+ * Core's `CardSync` has the same queue (`keyedQueue`), unexported: this adapter's peer range
+ * accepts core 0.1.0, which has none to import, so the adapter keeps its own twenty lines.
  */
 export function cardQueue(): CardQueue {
   // Per card, the last task's settling: never rejects, so that a failure reaches no later task.

@@ -92,8 +92,9 @@ export interface HttpClient {
  * A small wrapper over undici's `request()`. Every failure leaves as a `CardportError`:
  * answers of 400 and more through {@link mapMarketplaceError}, network errors and timeouts as
  * `provider_unavailable`, a request undici refuses to send (`UND_ERR_INVALID_ARG`: a header
- * value with a line break, say) as `invalid_request`, never retried. Requests marked `retry` go through core's `withRetry` (exponential
- * backoff, full jitter, `Retry-After` honoured as the least wait).
+ * value with a line break, say) as `invalid_request`, never retried. Requests marked `retry` go
+ * through core's `withRetry` (exponential backoff, full jitter, `Retry-After` honoured as the
+ * least wait).
  *
  * @example
  * ```ts
