@@ -62,6 +62,7 @@ export type {
   DriftReport,
 } from './drift-report.js'
 export * from './errors.js'
+export { type KeyedQueue, keyedQueue } from './keyed-queue.js'
 export {
   MEMORY_PROVIDER_CAPABILITIES,
   MEMORY_PROVIDER_TOKENS,

@@ -6,7 +6,20 @@
  */
 export type KeyedQueue = <T>(key: string, task: () => Promise<T>) => Promise<T>
 
-/** Creates a {@link KeyedQueue}. */
+/**
+ * Creates a {@link KeyedQueue}: `CardSync` runs the calls of one owner through one, and an
+ * adapter can serialize what its provider cannot, such as a read-then-write of one card.
+ *
+ * @example
+ * ```ts
+ * const perCard = keyedQueue()
+ * // Two updates of one card: the second reads what the first wrote.
+ * await Promise.all([
+ *   perCard(cardId, () => mergeMetadata(cardId, { a: '1' })),
+ *   perCard(cardId, () => mergeMetadata(cardId, { b: '2' })),
+ * ])
+ * ```
+ */
 export function keyedQueue(): KeyedQueue {
   // Per key, the last task's settling: never rejects, so that a failure reaches no later task.
   const tails = new Map<string, Promise<void>>()

@@ -11,6 +11,7 @@ import {
   encodeCursor,
   InvalidRequestError,
   isCardportError,
+  keyedQueue,
   type ListOptions,
   type MetadataPatch,
   MetadataPatchSchema,
@@ -26,7 +27,6 @@ import {
 import { Agent } from 'undici'
 import { z } from 'zod'
 import { checkMetadataKeys, prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
-import { cardQueue } from './card-queue.js'
 import {
   closedProviderError,
   createHttpClient,
@@ -454,8 +454,9 @@ function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
 function marketplaceApi(http: HttpClient, marketplaceId: string) {
   const creates = createIdempotencyLog()
   const tokenizes = createIdempotencyLog({ operation: 'tokenizeCard' })
-  // Each update reads the card's meta and writes it back whole: one at a time per card.
-  const metaWrites = cardQueue()
+  // The marketplace replaces a card's meta whole: each update reads it, merges its patch and
+  // writes it back, so two at once would each drop the other's keys. One at a time per card.
+  const metaWrites = keyedQueue()
   const marketplacePath = `/v1/marketplaces/${encodeURIComponent(marketplaceId)}`
   const accountPath = (owner: Owner) =>
     `${marketplacePath}/accounts/${encodeURIComponent(owner.id)}`
