@@ -306,11 +306,19 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const removeCard = (owner: Owner, cardId: string) =>
     store.delete(scope(owner), cardId, { observedAt: Date.now() })
 
-  const refreshDefault = async (owner: Owner) => {
+  /**
+   * Reads the owner's default from the provider and stores it, or clears the stored default when
+   * there is none (a default another process stored after the read stays): `sync(owner)`'s work,
+   * and `deleteCard`'s last step. Returns what the store holds.
+   */
+  const syncDefault = async (owner: Owner): Promise<StoredCard | null> => {
     const readAt = Date.now()
-    const current = await provider.getDefaultCard(owner)
-    if (current) await storeCard(current, readAt)
-    else await store.setDefault(scope(owner), null, { observedAt: readAt })
+    const card = await provider.getDefaultCard(owner)
+    if (!card) {
+      await store.setDefault(scope(owner), null, { observedAt: readAt })
+      return null
+    }
+    return storeCard(card, readAt)
   }
 
   /** The owner's defaults at the provider: one, or one per currency for external accounts. */
@@ -463,7 +471,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // an invalidated card as the default, the default read back has the last word.
       if (invalid) await storeCard(invalid, readAt)
       else await removeCard(owner, cardId)
-      await refreshDefault(owner)
+      await syncDefault(owner)
       return
     }
     try {
@@ -471,7 +479,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     } catch (error) {
       if (!isCardportError(error, 'card_not_found')) throw error
     }
-    await refreshDefault(owner)
+    await syncDefault(owner)
     await removeCard(owner, cardId)
   }
 
@@ -485,18 +493,6 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       await removeCard(owner, cardId)
       return null
     }
-  }
-
-  /** `sync(owner)`'s work, once the owner is checked and its earlier calls are done. */
-  const syncDefault = async (owner: Owner): Promise<StoredCard | null> => {
-    const readAt = Date.now()
-    const card = await provider.getDefaultCard(owner)
-    if (!card) {
-      // A default another process stored after the read stays.
-      await store.setDefault(scope(owner), null, { observedAt: readAt })
-      return null
-    }
-    return storeCard(card, readAt)
   }
 
   const sync: CardSync = {
