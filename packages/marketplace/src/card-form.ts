@@ -170,7 +170,7 @@ export function checkMetadataKeys(
   cardId: string,
   current: Metadata,
   merged: Metadata,
-  stage: MetadataMergeStage = 'update',
+  stage: MetadataMergeStage,
 ): void {
   const count = Object.keys(merged).length
   if (count <= METADATA_LIMITS.maxKeys || count <= Object.keys(current).length) return

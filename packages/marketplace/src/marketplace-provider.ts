@@ -13,6 +13,7 @@ import {
   isCardportError,
   keyedQueue,
   type ListOptions,
+  type Metadata,
   type MetadataPatch,
   MetadataPatchSchema,
   type Owner,
@@ -26,7 +27,13 @@ import {
 } from '@cardport/core'
 import { Agent } from 'undici'
 import { z } from 'zod'
-import { checkMetadataKeys, prepareUpdate, type TokenizeForm, toTokenizeForm } from './card-form.js'
+import {
+  checkMetadataKeys,
+  type MetadataMergeStage,
+  prepareUpdate,
+  type TokenizeForm,
+  toTokenizeForm,
+} from './card-form.js'
 import {
   closedProviderError,
   createHttpClient,
@@ -563,21 +570,35 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
   }
 
   /**
+   * Writes an account's card with its `meta` merged by `build` (from {@link prepareUpdate}) into
+   * `current`, the meta as read: a merge over 50 keys is refused before the `PUT`
+   * ({@link checkMetadataKeys}, its message for `stage`).
+   */
+  const putMerged = async (
+    owner: Owner,
+    cardId: string,
+    current: Metadata,
+    build: ReturnType<typeof prepareUpdate>,
+    stage: MetadataMergeStage,
+  ): Promise<Card> => {
+    const form = build(current)
+    checkMetadataKeys(cardId, current, form.meta, stage)
+    const { body } = await http.send({
+      method: 'PUT',
+      path: accountCardPath(owner, cardId),
+      body: form,
+      retry: true,
+    })
+    return toCard(body, owner, cardId)
+  }
+
+  /**
    * Sets the metadata of a card `createCard` associated, merged into the `meta` the card came
    * back with. A merge over 50 keys is refused before the `PUT`: the card stays associated
    * (undoing an association means invalidating the card for good) with its meta as it was.
    */
-  const setMeta = async (owner: Owner, card: Card, metadata: MetadataPatch): Promise<Card> => {
-    const form = prepareUpdate({ metadata })(card.metadata)
-    checkMetadataKeys(card.id, card.metadata, form.meta, 'associated')
-    const { body } = await http.send({
-      method: 'PUT',
-      path: accountCardPath(owner, card.id),
-      body: form,
-      retry: true,
-    })
-    return toCard(body, owner, card.id)
-  }
+  const setMeta = (owner: Owner, card: Card, metadata: MetadataPatch): Promise<Card> =>
+    putMerged(owner, card.id, card.metadata, prepareUpdate({ metadata }), 'associated')
 
   /**
    * Refuses, before the association, metadata that would leave an existing card more than 50
@@ -737,15 +758,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
             owner,
             cardId,
           )
-          const form = build(current.metadata)
-          checkMetadataKeys(cardId, current.metadata, form.meta)
-          const { body } = await http.send({
-            method: 'PUT',
-            path: accountCardPath(owner, cardId),
-            body: form,
-            retry: true,
-          })
-          return toCard(body, owner, cardId)
+          return putMerged(owner, cardId, current.metadata, build, 'update')
         }),
       )
     },
