@@ -1,6 +1,6 @@
-import { type CardProvider, isCardportError } from '@cardport/core'
+import { type CardProvider, formatOwner, isCardportError, type Owner } from '@cardport/core'
 import type { ProviderConfig } from './config.js'
-import { CliError, EXIT_CODES } from './exit-codes.js'
+import { CliError, EXIT_CODES, usageError } from './exit-codes.js'
 
 /** How long one request may take before the CLI gives up on it (the SDK's default is 80 s). */
 const REQUEST_TIMEOUT_MS = 30_000
@@ -48,6 +48,20 @@ export async function openProvider(config: ProviderConfig): Promise<OpenProvider
     retry: { retries: NETWORK_RETRIES },
   })
   return { provider, close: () => provider.close() }
+}
+
+/**
+ * Refuses an owner whose type the provider holds no cards for (a customer at the marketplace) as
+ * a usage error (exit 2), before any request: the command line asks for what cannot be, which
+ * the provider would otherwise refuse with `unsupported_operation` (exit 1) once running.
+ */
+export function checkOwnerTypes(provider: CardProvider, owners: readonly Owner[]): void {
+  const { ownerTypes } = provider.capabilities
+  const unsupported = owners.find((owner) => !ownerTypes.includes(owner.type))
+  if (unsupported === undefined) return
+  throw usageError(
+    `--owner ${formatOwner(unsupported)}: ${provider.name} holds cards of ${ownerTypes.join(' and ')} owners only`,
+  )
 }
 
 /** Where a provider's requests go, for messages: never a key. */

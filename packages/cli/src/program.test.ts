@@ -129,6 +129,33 @@ describe('run', () => {
     expect(cli.stderr()).toContain('list takes one --owner')
   })
 
+  it.each([
+    ['list', '--owner', 'customer:cus_1'],
+    [
+      'reconcile',
+      '--store',
+      'sqlite::memory:',
+      '--owner',
+      'account:AC1',
+      '--owner',
+      'customer:cus_1',
+    ],
+  ])(
+    'refuses an owner type the provider does not hold as a usage error, before any request (%s)',
+    async (...args) => {
+      // Port 9 (discard) on loopback: nothing answers, so a request would fail with exit 4.
+      const cli = context({
+        MARKETPLACE_URL: 'http://127.0.0.1:9',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'plain-secret-value',
+      })
+      expect(await run([...args, '--provider', 'marketplace'], cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stderr()).toBe(
+        'cardport: --owner customer:cus_1: marketplace holds cards of account owners only\n',
+      )
+    },
+  )
+
   it('masks a card number that reaches an error message', async () => {
     const cli = context()
     await run(['list', '--provider', 'stripe', '--owner', '4242424242424242'], cli.value)

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { parseOwner } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
-import { openProvider, withEndpoint } from '../open-provider.js'
+import { checkOwnerTypes, openProvider, withEndpoint } from '../open-provider.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
@@ -48,6 +48,7 @@ ${ENVIRONMENT_HELP}`,
       const cards: Card[] = []
       let truncated = false
       try {
+        checkOwnerTypes(provider, [owner])
         for await (const card of listAll(provider, owner)) {
           if (cards.length === TO_ARRAY_HARD_CAP) {
             truncated = true

@@ -10,7 +10,7 @@ import {
   exitCodeForCardportCode,
 } from '../exit-codes.js'
 import { formatTable } from '../format-table.js'
-import { describeEndpoint, openProvider } from '../open-provider.js'
+import { checkOwnerTypes, describeEndpoint, openProvider } from '../open-provider.js'
 import { openStore } from '../open-store.js'
 import { createProgress } from '../progress.js'
 import { scrub } from '../scrub.js'
@@ -76,6 +76,12 @@ ${ENVIRONMENT_HELP}`,
       const { env, config } = providerConfigFrom(context, values)
       const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
       const { provider, close } = await openProvider(config)
+      try {
+        checkOwnerTypes(provider, owners)
+      } catch (error) {
+        await close()
+        throw error
+      }
       const store = await openStore(storeConfig).catch(async (error: unknown) => {
         await close()
         const message = error instanceof Error ? error.message : String(error)
