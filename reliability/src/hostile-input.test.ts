@@ -140,11 +140,32 @@ describe('provider answers', () => {
     fc
       .constantFrom('{not json', '<html>502 Bad Gateway</html>', '{"object":"card"')
       .map((text) => new RawBody(text)),
+    // A page that quotes the request (a framework's "Cannot GET /v1/…/<id>", a gateway's echo of
+    // the form it refused): the card number or key a caller put in the path or the body.
+    fc
+      .tuple(fc.constantFrom('<html><pre>Cannot GET ', 'Request refused: ', ''), taintedArb)
+      .map(([before, tainted]) => new RawBody(`${before}${tainted}</pre></html>`)),
   )
+  // An error object in the provider's shape, quoting the request in a field other than the
+  // message (Stripe's `user_message`, a gateway's own field): every field of it is kept.
+  const errorObjectArb = fc
+    .tuple(
+      fc.constantFrom('invalid_request_error', 'card_error', 'api_error'),
+      fc.constantFrom('user_message', 'doc_url', 'detail', 'echo'),
+      taintedArb,
+    )
+    .map(([type, field, tainted]) => ({
+      error: { type, message: 'Request refused.', [field]: tainted },
+      status_code: 400,
+      category_code: 'request',
+      description: 'Request refused.',
+      [field]: tainted,
+    }))
   const BODIES: Record<ProviderUnderTest['name'], fc.Arbitrary<unknown>> = {
     stripe: fc
       .oneof(
         anyObjectArb,
+        errorObjectArb,
         fc.jsonValue(),
         notAnObjectArb,
         payloadArb(STRIPE_PAYLOAD, { taintIds: false }),
@@ -158,6 +179,7 @@ describe('provider answers', () => {
     marketplace: fc
       .oneof(
         anyObjectArb,
+        errorObjectArb,
         fc.jsonValue(),
         notAnObjectArb,
         payloadArb(MARKETPLACE_PAYLOAD, { taintIds: false }),

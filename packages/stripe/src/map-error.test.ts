@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { mapStripeError } from './map-error.js'
 import { STRIPE_SDKS } from './test-harness.js'
@@ -287,6 +288,24 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     expect(message).not.toContain('4242424242424242')
     expect(message).not.toContain('sk_test_4eC39HqLyjWDarjtT1zdp7dc')
   })
+
+  it('masks what the answer quoted in every field of the cause, not only its message', () => {
+    // `console.error(error)` prints the cause with its `raw` error object: every field Stripe
+    // (or a gateway in the way) put in the body's `error`, not only `message`.
+    const error = generate(
+      raw(400, {
+        type: 'invalid_request_error',
+        message: 'No such source.',
+        user_message: 'No card 4242 4242 4242 4242 here',
+        doc_url: 'https://example.test/?key=sk_live_4eC39HqLyjWDarjtT1zdp7dc',
+        echo: { form: 'source[number]=4000056655665556&source[cvc]=123' },
+      }),
+    )
+    const text = inspect(mapStripeError(error), { depth: 20 })
+    expect(text).not.toMatch(/4242 4242 4242 4242|4000056655665556/)
+    expect(text).not.toContain('sk_live_4eC39HqLyjWDarjtT1zdp7dc')
+    expect(text).toContain('•••• 4242')
+  })
 })
 
 describe('mapStripeError beyond the SDK error classes', () => {
@@ -301,6 +320,26 @@ describe('mapStripeError beyond the SDK error classes', () => {
       retryable: true,
       cause: error,
     })
+  })
+
+  it('masks the body of an answer that is no JSON, which the SDK keeps whole in the cause', () => {
+    // A page that quotes the request path (a framework's "Cannot GET …" behind a wrong
+    // STRIPE_API_BASE), where a card number was passed as a card id: the SDK keeps the body as
+    // `raw.exception.rawBody`, which a logged error prints.
+    const body = '<html><pre>Cannot GET /v1/customers/cus_1/sources/4000056655665556</pre></html>'
+    const exception = Object.assign(new SyntaxError('Unexpected token'), { rawBody: body })
+    for (const Stripe of Object.values(STRIPE_SDKS)) {
+      const errors = Stripe.errors as unknown as Record<string, new (raw: object) => Error>
+      const error = new errors.StripeAPIError!({
+        message: 'Invalid JSON received from the Stripe API',
+        exception,
+      })
+      const mapped = mapStripeError(error)
+      expect(mapped).toMatchObject({ code: 'provider_unavailable', cause: error })
+      const text = inspect(mapped, { depth: 20 })
+      expect(text).not.toContain('4000056655665556')
+      expect(text).toContain('/sources/•••• 5556')
+    }
   })
 
   it('leaves errors that did not come from the SDK to the core', () => {

@@ -96,23 +96,59 @@ export function mapStripeError(error: unknown): CardportError | undefined {
 }
 
 /**
- * Masks what Stripe echoed of the request in the SDK's error before it is kept as `cause`
- * (which a logged error prints): "No such token: '4242…'" when a card number was passed as a
- * token. In place: the error belongs to this one failed request.
+ * Masks what the answer echoed of the request in the SDK's error before it is kept as `cause`
+ * (which a logged error prints, `console.error` and structured loggers alike): "No such token:
+ * '4242…'" when a card number was passed as a token. Every text in it is masked, not only its
+ * message: the SDK keeps the body's whole `error` object as `raw` (`user_message`, and whatever
+ * else a gateway in the way put there), and the whole body of an answer that is no JSON as
+ * `raw.exception.rawBody` (a page quoting the request path, where a card number was passed as a
+ * card id). In place: the error belongs to this one failed request, and keeps its class.
  */
 function redactEcho(error: Record<string, unknown>): Record<string, unknown> {
-  const mask = (target: Record<string, unknown>, key: string) => {
-    const value = target[key]
-    if (typeof value !== 'string') return
+  maskTexts(error, new WeakSet(), 0)
+  return error
+}
+
+// The SDK's error nests `raw`, `raw.exception` (or `detail`) and its `cause`: a few levels.
+const MAX_ECHO_DEPTH = 6
+
+/**
+ * Replaces every string reachable from `target` (own fields; an error's message, stack and cause)
+ * by its `redactSecrets` form. Only plain objects, arrays and errors are entered: a socket or a
+ * buffer a client attached holds no text of the answer.
+ */
+function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
+  if (seen.has(target) || depth > MAX_ECHO_DEPTH) return
+  seen.add(target)
+  const fields = new Set<string>(Object.keys(target))
+  if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
+  const record = target as Record<string, unknown>
+  for (const field of fields) {
+    let value: unknown
     try {
-      target[key] = redactSecrets(value)
+      value = record[field]
     } catch {
-      // A frozen error (not one the SDK makes) keeps its text.
+      continue
+    }
+    if (typeof value === 'string') {
+      const masked = redactSecrets(value)
+      if (masked === value) continue
+      try {
+        record[field] = masked
+      } catch {
+        // A frozen error (not one the SDK makes) keeps its text.
+      }
+    } else if (isTraversable(value)) {
+      maskTexts(value, seen, depth + 1)
     }
   }
-  for (const key of ['message', 'stack', 'userMessage', 'user_message']) mask(error, key)
-  if (isObject(error.raw)) mask(error.raw, 'message')
-  return error
+}
+
+function isTraversable(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value) || value instanceof Error) return true
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
 }
 
 // Stripe words it "You cannot delete the default external account for …" and "You cannot set
