@@ -151,7 +151,7 @@ describe('provider answers', () => {
   const errorObjectArb = fc
     .tuple(
       fc.constantFrom('invalid_request_error', 'card_error', 'api_error'),
-      fc.constantFrom('user_message', 'doc_url', 'detail', 'echo'),
+      fc.constantFrom('user_message', 'param', 'doc_url', 'detail', 'echo'),
       taintedArb,
     )
     .map(([type, field, tainted]) => ({

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   AuthenticationError,
@@ -207,4 +209,63 @@ describe('redaction in the constructor', () => {
     expect(serialized).not.toContain(number)
     expect(serialized).not.toContain('51HqLyjWDarjtT1zdp7dcXYZ')
   })
+
+  it('removes them from the details too, at any depth, keys included', () => {
+    const error = new CardportError('invalid_request', 'Refused', {
+      details: {
+        param: `metadata[${number}]`,
+        additional: `use another key than ${key}`,
+        extras: { [number]: ['ok', { said: `card 4242-4242-4242-4242` }], count: 2 },
+        ownerDeleted: true,
+      },
+    })
+    expect(error.details).toEqual({
+      param: 'metadata[•••• 4242]',
+      additional: 'use another key than sk_live_[redacted]',
+      extras: { '•••• 4242': ['ok', { said: 'card •••• 4242' }], count: 2 },
+      ownerDeleted: true,
+    })
+  })
+
+  it('never lets a card number through the details to a logged error (property)', () => {
+    // Luhn-valid numbers of a card network, as typed: plain, or grouped by four.
+    const cardNumberArb = fc
+      .tuple(
+        fc.constantFrom('4', '51', '55', '2221', '34', '6011'),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 14, maxLength: 14 }),
+        fc.constantFrom('', ' ', '-', '\u00a0'),
+      )
+      .map(([prefix, digits, separator]) => {
+        const body = (prefix + digits.join('')).slice(0, 15)
+        const number = body + luhnCheckDigit(body)
+        return { number, typed: (number.match(/.{1,4}/g) ?? []).join(separator) }
+      })
+    const placeArb = fc.constantFrom(
+      (text: string) => ({ param: text }),
+      (text: string) => ({ extras: { field: text } }),
+      (text: string) => ({ extras: { [text]: 'value' } }),
+      (text: string) => ({ list: [1, `before ${text} after`] }),
+    )
+    fc.assert(
+      fc.property(cardNumberArb, placeArb, ({ number, typed }, place) => {
+        const error = new CardportError('invalid_request', 'Refused', { details: place(typed) })
+        const logged = `${inspect(error, { depth: 10 })}${JSON.stringify({ ...error })}`
+        expect(logged.replace(/[\s\u00a0-]/g, '')).not.toContain(number)
+      }),
+    )
+  })
 })
+
+/** The digit that makes `body` followed by it pass the Luhn check. */
+function luhnCheckDigit(body: string): string {
+  let sum = 0
+  for (let index = 0; index < body.length; index++) {
+    let digit = Number(body[body.length - 1 - index])
+    if (index % 2 === 0) {
+      digit *= 2
+      if (digit > 9) digit -= 9
+    }
+    sum += digit
+  }
+  return String((10 - (sum % 10)) % 10)
+}

@@ -141,7 +141,8 @@ export class CardportError extends Error {
   readonly issues: readonly ValidationIssue[] | undefined
   /**
    * Extra, non-secret facts from the provider (the marketplace's `additional`, a param name,
-   * `ownerDeleted`). Left out of {@link CardportError.toJSON}.
+   * `ownerDeleted`). Left out of {@link CardportError.toJSON}. A copy of what was given, card
+   * numbers and keys removed from every text in it (keys of objects included, at any depth).
    */
   readonly details: Readonly<Record<string, unknown>> | undefined
 
@@ -163,7 +164,12 @@ export class CardportError extends Error {
       path: issue.path.map((part) => (typeof part === 'string' ? redactSecrets(part) : part)),
       message: redactSecrets(issue.message),
     }))
-    this.details = options.details
+    // Logged with the error (`console.error`, a logger's serializer), though not by toJSON: a
+    // provider's field-level details may quote the request.
+    this.details =
+      options.details === undefined
+        ? undefined
+        : (redactedCopy(options.details, 0) as Readonly<Record<string, unknown>>)
     Object.defineProperty(this, BRAND, { value: true })
   }
 
@@ -183,6 +189,26 @@ export class CardportError extends Error {
       issues: this.issues,
     }
   }
+}
+
+// Details are a few facts, not a document (and may hold a cycle): deeper levels are left out.
+const MAX_DETAILS_DEPTH = 8
+
+/**
+ * `value` with `redactSecrets` applied to every string in it: plain objects (their keys too) and
+ * arrays are copied, anything else is kept as it is.
+ */
+function redactedCopy(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactSecrets(value)
+  if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_DETAILS_DEPTH) return '[nested too deep]'
+  if (Array.isArray(value)) return value.map((item) => redactedCopy(item, depth + 1))
+  const prototype: unknown = Object.getPrototypeOf(value)
+  if (prototype !== Object.prototype && prototype !== null) return value
+  // fromEntries defines each key as data: a `__proto__` key stays a key.
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [redactSecrets(key), redactedCopy(item, depth + 1)]),
+  )
 }
 
 /**
