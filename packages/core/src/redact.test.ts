@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { isLuhnValid } from './card-number.js'
 import { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
@@ -39,6 +40,62 @@ describe('redact: card numbers', () => {
     expect(redactSecrets(text)).toBe('card •••• 4242 was declined')
     expect(containsCardNumber(text)).toBe(true)
     expect(maskCardNumbers(text)).toBe('card •••• 4242 was declined')
+  })
+
+  // A keyboard in an East Asian input mode types a full-width hyphen or, in kana mode, the
+  // long-vowel mark; word processors make a minus sign of a hyphen; a URL encodes them all.
+  it.each([
+    ['full-width hyphens', '4242\uff0d4242\uff0d4242\uff0d4242'],
+    ['small hyphen-minus signs', '4242\ufe634242\ufe634242\ufe634242'],
+    ['minus signs', '4242\u22124242\u22124242\u22124242'],
+    ['katakana long-vowel marks', '4242\u30fc4242\u30fc4242\u30fc4242'],
+    ['ideographic spaces', '4242\u30004242\u30004242\u30004242'],
+    ['encoded en dashes', '4242%E2%80%934242%e2%80%934242%E2%80%934242'],
+    ['encoded full-width hyphens', '4242%EF%BC%8D4242%EF%BC%8D4242%EF%BC%8D4242'],
+    ['encoded narrow no-break spaces', '4242%E2%80%AF4242%E2%80%AF4242%E2%80%AF4242'],
+    ['encoded ideographic spaces', '4242%E3%80%804242%E3%80%804242%E3%80%804242'],
+  ])('masks a number grouped with %s, as any dash or space', (_name, number) => {
+    const text = `card ${number} was declined`
+    expect(redact(text)).toBe('card •••• 4242 was declined')
+    expect(containsCardNumber(text)).toBe(true)
+    expect(maskCardNumbers(text)).toBe('card •••• 4242 was declined')
+  })
+
+  it('masks a number grouped with any white space or dash, typed or URL-encoded (property)', () => {
+    const gaps: string[] = ['\u2212', '\u30fc', '\u200b', '\u200c', '\u200d', '\u2060']
+    for (let code = 0; code <= 0xffff; code++) {
+      const char = String.fromCharCode(code)
+      if (/[\s\p{Pd}]/u.test(char)) gaps.push(char)
+    }
+    const cardArb = fc
+      .tuple(
+        fc.constantFrom('4', '51', '2221', '6011', '3530'),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 14, maxLength: 14 }),
+      )
+      .map(([prefix, digits]) => {
+        const body = (prefix + digits.join('')).slice(0, 15)
+        return body + luhnCheckDigit(body)
+      })
+    fc.assert(
+      fc.property(cardArb, fc.constantFrom(...gaps), fc.boolean(), (number, gap, encoded) => {
+        const grouped = (number.match(/.{1,4}/g) ?? []).join(gap)
+        const text = `/v1/cards/${encoded ? encodeURIComponent(grouped) : grouped}?x=1`
+        expect(containsCardNumber(text)).toBe(true)
+        expect(redact(text)).toBe(`/v1/cards/•••• ${number.slice(-4)}?x=1`)
+      }),
+    )
+  })
+
+  it('does not join numbers across an encoded character that is no separator', () => {
+    for (const text of [
+      'pages 4242%2F4242%2F4242%2F4242',
+      'pages 4242/4242/4242/4242',
+      'ids 4242%2C4242%2C4242%2C4242',
+    ]) {
+      expect(redact(text)).toBe(text)
+      expect(containsCardNumber(text)).toBe(false)
+    }
+    expect(redact('a=4242424242424242%2F1')).toBe('a=•••• 4242%2F1')
   })
 
   it('leaves short numbers on separate lines or after no-break spaces', () => {
@@ -249,3 +306,17 @@ describe('containsCardNumber and timestamps', () => {
     expect(containsCardNumber('paid with 4242 4242 4242 4242 at 1700000000004')).toBe(true)
   })
 })
+
+/** The digit that makes `body` followed by it pass the Luhn check. */
+function luhnCheckDigit(body: string): string {
+  let sum = 0
+  for (let index = 0; index < body.length; index++) {
+    let digit = Number(body[body.length - 1 - index])
+    if (index % 2 === 0) {
+      digit *= 2
+      if (digit > 9) digit -= 9
+    }
+    sum += digit
+  }
+  return String((10 - (sum % 10)) % 10)
+}

@@ -3,11 +3,18 @@ import { isLuhnValid } from './card-number.js'
 
 // Groups of digits joined by separators: "4242 4242 4242 4242", "1 4242…". A separator is one or
 // more spaces or dashes as typed or pasted (any Unicode white space, such as the no-break spaces
-// of a web page, tabs and line breaks; the Unicode hyphens and dashes; zero-width spaces), or as a
-// URL or a form encodes them (`%20`, `+`, `%2D`, `%C2%A0`, `%09`, `%0A`, `%0D`): a number a
-// caller typed where a token goes reaches messages inside a request's URL.
-const SEPARATOR = /((?:[\s+\u2010-\u2015\u200b-\u200d\u2060-]|%20|%2[dD]|%[cC]2%[aA]0|%0[9aAdD])+)/
-const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'g')
+// of a web page, tabs and line breaks; any Unicode dash, such as an en dash or the full-width
+// hyphen of an East Asian keyboard, and the minus sign and the katakana long-vowel mark that
+// stand in for a hyphen; zero-width spaces), or as a URL or a form encodes them (`+`, and any of
+// those characters percent-encoded: `%20`, `%2D`, `%C2%A0`, `%E2%80%93`, `%0A` …): a number a
+// caller typed where a token or an id goes reaches messages inside a request's URL.
+const GAP_CHAR = /[\s+\p{Pd}\u2212\u30fc\u200b-\u200d\u2060]/u
+// One character percent-encoded as UTF-8 (1 to 4 bytes). Which of them are separators is decided
+// by decoding them (`isGap`): an encoded slash or letter between two numbers joins nothing.
+const ENCODED_CHAR =
+  '%(?:[0-7][0-9A-Fa-f]|[cCdD][0-9A-Fa-f]%[89aAbB][0-9A-Fa-f]|[eE][0-9A-Fa-f](?:%[89aAbB][0-9A-Fa-f]){2}|[fF][0-4](?:%[89aAbB][0-9A-Fa-f]){3})'
+const SEPARATOR = new RegExp(`((?:${GAP_CHAR.source}|${ENCODED_CHAR})+)`, 'u')
+const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'gu')
 // No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
 // a space escaped), and hiding a few characters too many costs nothing.
 const API_KEY = /(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
@@ -16,7 +23,8 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
 
 /**
  * Removes every card number from a text: any run of 12–19 digits, with or without spaces or
- * dashes between them (any white space or dash, also URL-encoded), that passes the Luhn check or
+ * dashes between them (any Unicode white space or dash, the minus sign and `ー` too, also
+ * URL-encoded: `%20`, `%E2%80%93` …), that passes the Luhn check or
  * starts with a known card prefix is replaced by its masked form (`•••• 4242`). Other numbers
  * (timestamps, amounts, ids) are left.
  *
@@ -33,7 +41,8 @@ export function redact(text: string): string {
 /**
  * Whether a text holds a card number, as the core's free-text fields (holder name, address,
  * metadata values) refuse it: a span of whole digit groups, joined by spaces or dashes (any white
- * space, such as a no-break space or a line break, and any dash, also URL-encoded), of 13 to 19
+ * space, such as a no-break space or a line break, and any dash, such as an en dash or a
+ * full-width hyphen, the minus sign and `ー` too; also URL-encoded), of 13 to 19
  * digits that passes the Luhn check and starts with a card network's prefix (see
  * `brandFromNumber`). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
  * Luhn-only matches) so that order numbers, millisecond timestamps and the like stay allowed.
@@ -86,6 +95,8 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
   for (let start = 0; start < parts.length; start += 2) {
     let digits = ''
     for (let end = start; end < parts.length; end += 2) {
+      // A span of groups does not reach across an encoded character that is no separator.
+      if (end > start && !isGap(parts[end - 1] ?? '')) break
       digits += parts[end]
       if (digits.length > 19) break
       if (digits.length >= minDigits && isCard(digits)) hidden.fill(true, start, end + 1)
@@ -117,6 +128,19 @@ function hasDigits(text: string, count: number): boolean {
     if (code >= 48 && code <= 57 && ++found >= count) return true
   }
   return false
+}
+
+/** Whether a separator the pattern found decodes to separators only (`%2F`, a slash, does not). */
+function isGap(separator: string): boolean {
+  if (!separator.includes('%')) return true
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(separator)
+  } catch {
+    return false
+  }
+  for (const char of decoded) if (!GAP_CHAR.test(char)) return false
+  return true
 }
 
 function looksLikeCard(digits: string): boolean {

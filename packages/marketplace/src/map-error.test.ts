@@ -138,6 +138,27 @@ describe('mapMarketplaceError: the reference error codes', () => {
     expect(source.target).toContain('/v1/marketplaces/MP1/accounts/AC1/cards/')
   })
 
+  it.each([
+    ['en dashes', '4111\u20131111\u20131111\u20131111'],
+    ['full-width hyphens', '4111\uff0d1111\uff0d1111\uff0d1111'],
+    ['ideographic spaces', '4111\u30001111\u30001111\u30001111'],
+  ])(
+    'masks a card number grouped with %s in the request path, as encoded there',
+    (_name, typed) => {
+      const source = new MarketplaceApiError({
+        status: 404,
+        body: null,
+        target: `GET /v1/marketplaces/MP1/accounts/AC1/cards/${encodeURIComponent(typed)}`,
+      })
+      const error = mapMarketplaceError(source)!
+      const everything = [source.message, source.target, source.stack, error.message].join('\n')
+      expect(decodeURIComponent(everything).replace(/[^\d•]/g, '')).not.toContain(
+        '4111111111111111',
+      )
+      expect(source.target).toBe('GET /v1/marketplaces/MP1/accounts/AC1/cards/•••• 1111')
+    },
+  )
+
   it('reads HTML descriptions as text', () => {
     const error = mapMarketplaceError(
       apiError(404, {

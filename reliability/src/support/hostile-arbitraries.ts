@@ -15,12 +15,13 @@ export const ALL_SECRETS = [SECRETS.stripeKey, SECRETS.webhookSecret, MARKETPLAC
 
 /**
  * A test card number, as typed or pasted: plain, or in groups of four with spaces or dashes,
- * also the no-break spaces, tabs, line breaks and en dashes of a number copied from a page.
+ * also the no-break spaces, tabs, line breaks and en dashes of a number copied from a page, and
+ * the full-width hyphens of one typed on an East Asian keyboard.
  */
 export const cardNumberArb: fc.Arbitrary<string> = fc
   .tuple(
     fc.constantFrom(...TEST_CARD_NUMBERS),
-    fc.constantFrom('', ' ', '-', '\u00a0', '\t', '\n', '  ', '\u2013'),
+    fc.constantFrom('', ' ', '-', '\u00a0', '\t', '\n', '  ', '\u2013', '\uff0d'),
   )
   .map(([number, separator]) =>
     separator === '' ? number : (number.match(/.{1,4}/g) ?? []).join(separator),
