@@ -1,3 +1,5 @@
+import { redactSecrets } from '@cardport/core'
+
 /**
  * The `fetch` the adapter sends its requests with: the global one, or yours (a wrapper that
  * adds tracing, a fetch bound to a proxy agent …). Typed structurally, so that no HTTP
@@ -5,39 +7,59 @@
  */
 export type VaultFetch = (url: string, init: RequestInit) => Promise<Response>
 
-/** What the vault answered with a status of 400 or more. Never holds the request's body. */
+/**
+ * What the vault answered with a status of 400 or more. Never holds the request's body, and
+ * what it keeps of the request (its path) and of the answer (which may quote the request) has
+ * card numbers and keys masked: the adapter keeps it as the `CardportError`'s `cause`, which
+ * loggers print, and the path holds what the caller passed as a card id (a card number typed in
+ * the wrong place, say).
+ */
 export class VaultApiError extends Error {
   override readonly name = 'VaultApiError'
+  /** `METHOD /path` of the request, masked. */
+  readonly target: string
+  /** The vault's `error` object, its texts masked, or null when the body was not its JSON. */
+  readonly body: {
+    code?: string
+    message?: string
+    param?: string
+    decline_reason?: string
+  } | null
 
   constructor(
-    /** `METHOD /path` of the request. */
-    readonly target: string,
+    target: string,
     readonly status: number,
-    /** The vault's `error` object, or null when the body was not the vault's JSON. */
-    readonly body: {
-      code?: string
-      message?: string
-      param?: string
-      decline_reason?: string
-    } | null,
+    body: VaultApiError['body'],
     readonly requestId: string | undefined,
     /** `Retry-After` as sent. */
     readonly retryAfter: string | undefined,
   ) {
-    super(`${target} answered ${status}${body?.code ? ` ${body.code}` : ''}`)
+    const masked = redactSecrets(target)
+    super(`${masked} answered ${status}${body?.code ? ` ${body.code}` : ''}`)
+    this.target = masked
+    this.body =
+      body === null
+        ? null
+        : Object.fromEntries(
+            Object.entries(body).map(([name, value]) => [name, redactSecrets(value)]),
+          )
   }
 }
 
 /** The request never got an answer: connection refused or reset, DNS, timeout. */
 export class VaultConnectionError extends Error {
   override readonly name = 'VaultConnectionError'
+  /** `METHOD /path` of the request, masked as {@link VaultApiError.target} is. */
+  readonly target: string
 
   constructor(
-    readonly target: string,
+    target: string,
     readonly timedOut: boolean,
     cause: unknown,
   ) {
-    super(`${target} got no answer${timedOut ? ' in time' : ''}`, { cause })
+    const masked = redactSecrets(target)
+    super(`${masked} got no answer${timedOut ? ' in time' : ''}`, { cause })
+    this.target = masked
   }
 }
 

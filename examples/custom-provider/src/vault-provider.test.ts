@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { type CardProvider, isCardportError, withRetry } from '@cardport/core'
 import { HttpResponse, http } from 'msw'
 import { setupServer } from 'msw/node'
@@ -126,6 +127,18 @@ describe('errors', () => {
     expect(dropped).toMatchObject({ code: 'provider_unavailable', retryable: true })
     expect(dropped.status).toBeUndefined()
     expect(vault.state.cards(owner.id)).toEqual([])
+  })
+
+  it('keeps no card number in the cause of a card id that was one, which loggers print', async () => {
+    // A card number typed where a card id goes reaches the path, and the vault quotes it back.
+    const { provider, owner } = setup()
+    for (const cardId of ['4242424242424242', '4242 4242 4242 4242']) {
+      const error = await rejection(provider.getCard(owner, cardId))
+      expect(error.code).toBe('card_not_found')
+      const logged = decodeURIComponent(inspect(error, { depth: 10 }))
+      expect(logged.replace(/[\s-]/g, '')).not.toContain('4242424242424242')
+      expect(logged).toContain('•••• 4242')
+    }
   })
 
   it('refuses bad options, naming the adapter, without echoing the key', () => {
