@@ -297,6 +297,41 @@ describe('containsCardNumber and maskCardNumbers: Luhn-valid runs of 13 to 19 di
   })
 })
 
+describe('containsCardNumber: networks without a brand of their own in a Card', () => {
+  // Maestro, Mir, RuPay, Verve … issue card numbers too: `brandFromNumber` gives them no brand
+  // ('unknown' in a Card), which must not let their numbers into free text or the store.
+  it.each([
+    ['Maestro', '6759649826438453'],
+    ['Maestro', '5000550000000029'],
+    ['Mir', '2200000000000004'],
+    ['Verve', '5066991111111118'],
+    ['RuPay / Hipercard', '6062826786276634'],
+    ['Dankort', `501900000000000${luhnCheckDigit('501900000000000')}`],
+  ])('finds a %s number', (_network, number) => {
+    expect(isLuhnValid(number)).toBe(true)
+    const text = `holder ${(number.match(/.{1,4}/g) ?? []).join(' ')}`
+    expect(containsCardNumber(text)).toBe(true)
+    expect(maskCardNumbers(text)).toBe(`holder •••• ${number.slice(-4)}`)
+  })
+
+  it('finds every Luhn-valid number of 13 to 19 digits of those networks (property)', () => {
+    const prefixes = ['50', '56', '57', '58', '59', '60', '63', '67', '82', '2200', '2204', '2205']
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...prefixes, '8600', '9860', '9792'),
+        fc.integer({ min: 13, max: 19 }),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }),
+        (prefix, length, digits) => {
+          const body = (prefix + digits.join('')).slice(0, length - 1)
+          const number = body + luhnCheckDigit(body)
+          expect(containsCardNumber(`card ${number}.`)).toBe(true)
+          expect(maskCardNumbers(`card ${number}.`)).toBe(`card •••• ${number.slice(-4)}.`)
+        },
+      ),
+    )
+  })
+})
+
 describe('containsCardNumber and timestamps', () => {
   it('leaves Luhn-valid numbers that no card network issues, such as millisecond timestamps', () => {
     // 1700000000004 passes the Luhn check, but no network issues cards starting with 1.

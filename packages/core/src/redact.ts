@@ -43,8 +43,9 @@ export function redact(text: string): string {
  * metadata values) refuse it: a span of whole digit groups, joined by spaces or dashes (any white
  * space, such as a no-break space or a line break, and any dash, such as an en dash or a
  * full-width hyphen, the minus sign and `ー` too; also URL-encoded), of 13 to 19
- * digits that passes the Luhn check and starts with a card network's prefix (see
- * `brandFromNumber`). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
+ * digits that passes the Luhn check and starts with a card network's prefix (those of
+ * `brandFromNumber`, and of Maestro, Mir, RuPay, Verve, Dankort, UzCard, Humo and Troy, which
+ * have no brand of their own in a Card). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
  * Luhn-only matches) so that order numbers, millisecond timestamps and the like stay allowed.
  *
  * @example
@@ -147,6 +148,16 @@ function looksLikeCard(digits: string): boolean {
   return isLuhnValid(digits) || brandFromNumber(digits) !== 'unknown'
 }
 
+/**
+ * Networks whose numbers `brandFromNumber` gives no brand of their own (`'unknown'` in a Card),
+ * which are card numbers all the same: Maestro (50, 56–59, 63, 67), Mir and Borica (2200–2205),
+ * RuPay and Hipercard (60, 82), Verve (506, 507), Dankort (5019), UzCard (8600), Humo (9860),
+ * Troy (9792). Not UATP (1): millisecond timestamps start with 1.
+ */
+const OTHER_NETWORKS = /^(?:50|5[6-9]|60|63|67|82|220[0-5]|8600|9860|9792)/
+
 function isCardNumber(digits: string): boolean {
-  return isLuhnValid(digits) && brandFromNumber(digits) !== 'unknown'
+  return (
+    isLuhnValid(digits) && (brandFromNumber(digits) !== 'unknown' || OTHER_NETWORKS.test(digits))
+  )
 }
