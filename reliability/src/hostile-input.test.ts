@@ -147,18 +147,29 @@ describe('provider answers', () => {
       .map(([before, tainted]) => new RawBody(`${before}${tainted}</pre></html>`)),
   )
   // An error object in the provider's shape, quoting the request in a field other than the
-  // message (Stripe's `user_message`, a gateway's own field): every field of it is kept.
+  // message (Stripe's `user_message`, the marketplace's `extras`, a gateway's own field): every
+  // field of it is kept. A server that read the form's number as a number quotes it as one.
   const errorObjectArb = fc
     .tuple(
       fc.constantFrom('invalid_request_error', 'card_error', 'api_error'),
       fc.constantFrom('user_message', 'param', 'doc_url', 'detail', 'echo'),
-      taintedArb,
+      fc.oneof(
+        { weight: 3, arbitrary: taintedArb },
+        {
+          weight: 1,
+          arbitrary: fc
+            .constantFrom(...TEST_CARD_NUMBERS)
+            .map(Number)
+            .filter((number) => Number.isSafeInteger(number)),
+        },
+      ),
     )
     .map(([type, field, tainted]) => ({
       error: { type, message: 'Request refused.', [field]: tainted },
       status_code: 400,
       category_code: 'request',
       description: 'Request refused.',
+      extras: { [field]: tainted },
       [field]: tainted,
     }))
   const BODIES: Record<ProviderUnderTest['name'], fc.Arbitrary<unknown>> = {

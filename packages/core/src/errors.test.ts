@@ -227,6 +227,18 @@ describe('redaction in the constructor', () => {
     })
   })
 
+  it('masks a card number given as a number in the details, and leaves other numbers', () => {
+    const error = new CardportError('invalid_request', 'Refused', {
+      details: { echoed: [4242424242424242], at: 1700000000004, amount: 1999, ratio: 0.5 },
+    })
+    expect(error.details).toEqual({
+      echoed: ['•••• 4242'],
+      at: 1700000000004,
+      amount: 1999,
+      ratio: 0.5,
+    })
+  })
+
   it('never lets a card number through the details to a logged error (property)', () => {
     // Luhn-valid numbers of a card network, as typed: plain, or grouped by four.
     const cardNumberArb = fc

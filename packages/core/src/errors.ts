@@ -1,4 +1,4 @@
-import { redactSecrets } from './redact.js'
+import { maskCardNumbers, redactSecrets } from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -195,11 +195,13 @@ export class CardportError extends Error {
 const MAX_DETAILS_DEPTH = 8
 
 /**
- * `value` with `redactSecrets` applied to every string in it: plain objects (their keys too) and
- * arrays are copied, anything else is kept as it is.
+ * `value` with `redactSecrets` applied to every string in it, and a number that is a card number
+ * (a server that read a form's number as a number quotes it so) masked to the string `•••• 4242`:
+ * plain objects (their keys too) and arrays are copied, anything else is kept as it is.
  */
 function redactedCopy(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value)
+  if (typeof value === 'number') return maskedNumber(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_DETAILS_DEPTH) return '[nested too deep]'
   if (Array.isArray(value)) return value.map((item) => redactedCopy(item, depth + 1))
@@ -209,6 +211,17 @@ function redactedCopy(value: unknown, depth: number): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => [redactSecrets(key), redactedCopy(item, depth + 1)]),
   )
+}
+
+/**
+ * A number that is a card number (`maskCardNumbers`: Luhn-valid, a network's prefix, so that a
+ * millisecond timestamp stays), as its masked text; any other number as it is.
+ */
+function maskedNumber(value: number): number | string {
+  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
+  const text = String(value)
+  const masked = maskCardNumbers(text)
+  return masked === text ? value : masked
 }
 
 /**

@@ -125,6 +125,26 @@ describe('mapMarketplaceError: the reference error codes', () => {
     })
   })
 
+  it('masks a card number quoted back as a JSON number, and leaves other numbers', () => {
+    // A server that read the form's number as a number quotes it so.
+    const error = mapMarketplaceError(
+      apiError(
+        400,
+        body(400, 'request', 'request', {
+          extras: { number_field: 4111111111111111, at: 1700000000004, amount: 1999 },
+        }),
+      ),
+    )!
+    expect(error.details?.extras).toEqual({
+      number_field: '•••• 1111',
+      at: 1700000000004,
+      amount: 1999,
+    })
+    expect(JSON.stringify((error.cause as MarketplaceApiError).body)).not.toContain(
+      '4111111111111111',
+    )
+  })
+
   it('masks a card number in the request path, which the cause keeps for its message', () => {
     // A card number passed where a card id goes reaches the URL; the cause is printed by loggers.
     const source = new MarketplaceApiError({

@@ -1,4 +1,9 @@
-import { CardportError, type CardportErrorCode, redactSecrets } from '@cardport/core'
+import {
+  CardportError,
+  type CardportErrorCode,
+  maskCardNumbers,
+  redactSecrets,
+} from '@cardport/core'
 
 /** The provider name stored on every card and error of this adapter. */
 export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
@@ -258,9 +263,13 @@ function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> |
 // Fields whose value is a secret whatever it looks like (a CVC is too short for `redact`).
 const SECRET_KEYS = /^(card_number|number|security_code|cvc|cvv)$/i
 
-/** Masks card numbers in every string, and drops the values of card-number and CVC fields. */
+/**
+ * Masks card numbers in every string, and in every number that is one (a server that read the
+ * form's number as a number quotes it so), and drops the values of card-number and CVC fields.
+ */
 function redactDeep(value: unknown): unknown {
   if (typeof value === 'string') return redactSecrets(value)
+  if (typeof value === 'number') return maskedNumber(value)
   if (Array.isArray(value)) return value.map(redactDeep)
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(
@@ -271,6 +280,14 @@ function redactDeep(value: unknown): unknown {
     )
   }
   return value
+}
+
+/** A number that is a card number as its masked text (`•••• 1111`); any other as it is. */
+function maskedNumber(value: number): number | string {
+  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
+  const text = String(value)
+  const masked = maskCardNumbers(text)
+  return masked === text ? value : masked
 }
 
 // The marketplace's descriptions are sometimes HTML (`<p>…</p>`) and end with "Your request id is …".

@@ -1,4 +1,9 @@
-import { CardportError, type CardportErrorCode, redactSecrets } from '@cardport/core'
+import {
+  CardportError,
+  type CardportErrorCode,
+  maskCardNumbers,
+  redactSecrets,
+} from '@cardport/core'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
 // Card errors that mean the details are wrong rather than refused by the issuer.
@@ -114,7 +119,7 @@ const MAX_ECHO_DEPTH = 6
 
 /**
  * Replaces every string reachable from `target` (own fields; an error's message, stack and cause)
- * by its `redactSecrets` form. Only plain objects, arrays and errors are entered: a socket or a
+ * by its `redactSecrets` form, and every number that is a card number by its masked text. Only plain objects, arrays and errors are entered: a socket or a
  * buffer a client attached holds no text of the answer.
  */
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
@@ -130,8 +135,8 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
     } catch {
       continue
     }
-    if (typeof value === 'string') {
-      const masked = redactSecrets(value)
+    if (typeof value === 'string' || typeof value === 'number') {
+      const masked = typeof value === 'string' ? redactSecrets(value) : maskedNumber(value)
       if (masked === value) continue
       try {
         record[field] = masked
@@ -142,6 +147,17 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
       maskTexts(value, seen, depth + 1)
     }
   }
+}
+
+/**
+ * A number that is a card number (a body that quotes the form's number as a JSON number), as its
+ * masked text; any other number (an amount, a timestamp) as it is.
+ */
+function maskedNumber(value: number): number | string {
+  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
+  const text = String(value)
+  const masked = maskCardNumbers(text)
+  return masked === text ? value : masked
 }
 
 function isTraversable(value: unknown): value is object {
