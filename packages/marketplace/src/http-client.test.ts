@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { inspect } from 'node:util'
 import { type CardportError, isCardportError } from '@cardport/core'
 import { Agent, MockAgent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -113,6 +114,27 @@ describe('requests', () => {
     expect(error.code).toBe('provider_unavailable')
     expect(error.retryable).toBe(false)
     expect(waits).toEqual([])
+  })
+
+  it('an error answer that quotes the secret keeps it nowhere in the error (it has no format to mask by)', async () => {
+    // A server (or a gateway before it) that says which credentials it refused: the secret, the
+    // Authorization header, or the header's value alone.
+    const basic = Buffer.from(`${SECRET}:`).toString('base64')
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(401, {
+      ...errorBody(401, 'authentication-required'),
+      description: `The API key ${SECRET} is not valid.`,
+      additional: `Authorization: Basic ${basic}`,
+      extras: { credentials: basic, key: encodeURIComponent(SECRET) },
+    })
+    const { http } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error.code).toBe('authentication')
+    const logged = `${inspect(error, { depth: 10 })}${JSON.stringify(error)}`
+    for (const form of [SECRET, basic, basic.replace(/=+$/, '')]) {
+      expect(logged).not.toContain(form)
+    }
+    expect(error.message).toContain('The API key [redacted] is not valid.')
   })
 
   it('an error answer keeps the request id of its body, and maps 404 by context', async () => {

@@ -104,7 +104,14 @@ export interface HttpClient {
  * ```
  */
 export function createHttpClient(config: HttpClientConfig): HttpClient {
-  const authorization = `Basic ${Buffer.from(`${config.secret}:`).toString('base64')}`
+  const basic = Buffer.from(`${config.secret}:`).toString('base64')
+  const authorization = `Basic ${basic}`
+  const hideSecret = secretScrubber([
+    config.secret,
+    encodeURIComponent(config.secret),
+    basic,
+    basic.replace(/=+$/, ''),
+  ])
   const dispatcher = config.dispatcher as unknown as Dispatcher
 
   const once = async (call: HttpRequest): Promise<HttpResponse> => {
@@ -156,7 +163,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     const headerRequestId =
       header(responseHeaders, 'x-request-id') ?? header(responseHeaders, 'request-id')
     if (statusCode >= 400) {
-      const body = errorBody(text)
+      // The secret has no format `redactSecrets` could find: a server that quotes the
+      // credentials it refused would put it in the error, which loggers print.
+      const body = errorBody(hideSecret(text))
       const apiError = new MarketplaceApiError({
         status: statusCode,
         body,
@@ -219,6 +228,18 @@ function isRefusedByUndici(error: unknown): boolean {
     error !== null &&
     (error as { code?: unknown }).code === INVALID_ARGUMENT
   )
+}
+
+/**
+ * Replaces each of `forms` (the secret as is, URL-encoded, and as the basic-auth value) in a
+ * text with `[redacted]`, longest first. Forms shorter than 4 characters are left: they would
+ * take ordinary words with them.
+ */
+function secretScrubber(forms: readonly string[]): (text: string) => string {
+  const hidden = [...new Set(forms)]
+    .filter((form) => form.length >= 4)
+    .sort((a, b) => b.length - a.length)
+  return (text) => hidden.reduce((result, form) => result.split(form).join('[redacted]'), text)
 }
 
 function urlOf(baseUrl: string, call: HttpRequest): string {
