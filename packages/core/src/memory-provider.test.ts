@@ -1,3 +1,4 @@
+import { getHeapSnapshot } from 'node:v8'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
 import type { Card, Owner } from './card.js'
@@ -262,6 +263,26 @@ describe('memoryProvider: creating cards', () => {
     expect(JSON.stringify(card)).not.toContain('5555555555554444')
   })
 
+  it('keeps no raw card details once the create is done, not even to replay it', async () => {
+    // The TSDoc says raw details are never kept: the replay check compares the next create with
+    // a keyed digest, not with a copy of the details. A heap snapshot (after a full collection)
+    // finds any string still holding them; the details are built here, not written as literals,
+    // so that the test's own source does not hold them.
+    const digits = [5, 1, 0, 5, 1, 0, 5, 1, 0, 5, 1, 0, 5, 1, 0, 0]
+    const expYear = new Date().getUTCFullYear() + 3
+    await provider.createCard(
+      customer,
+      { source: { number: digits.join(''), expMonth: 7, expYear, cvc: String(400 + 7 * 3) } },
+      { idempotencyKey: 'key-heap' },
+    )
+    // The snapshot lists each string JSON-escaped: a JSON copy of the details reads so.
+    const found = await heapHolds([
+      `${digits.join('')}\\",\\"expMonth`,
+      `\\"cvc\\":\\"${400 + 7 * 3}`,
+    ])
+    expect(found, 'raw card details still held').toEqual([])
+  }, 30_000)
+
   it('declines tok_chargeDeclined with a declineCode, and adds no card', async () => {
     const error = await rejection(provider.createCard(customer, { source: 'tok_chargeDeclined' }))
     expect(error.code).toBe('card_declined')
@@ -480,4 +501,17 @@ describe('memoryProvider: parseCard', () => {
 async function defaultsOf(owner: Owner): Promise<string[]> {
   const cards = await toArray(listAll(provider, owner), { limit: 1000 })
   return cards.filter((card) => card.isDefault).map((card) => card.id)
+}
+
+/** Which of `texts` a heap snapshot (taken after a full collection) holds, read as it streams. */
+async function heapHolds(texts: readonly string[]): Promise<string[]> {
+  const found = new Set<string>()
+  const overlap = Math.max(...texts.map((text) => text.length))
+  let tail = ''
+  for await (const chunk of getHeapSnapshot()) {
+    const window = tail + String(chunk)
+    for (const text of texts) if (window.includes(text)) found.add(text)
+    tail = window.slice(-overlap)
+  }
+  return [...found]
 }

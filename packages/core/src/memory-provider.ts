@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { brandFromNumber, type CardBrand } from './brand.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
@@ -111,6 +111,9 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
   const now = options.now ?? (() => new Date())
   const owners = new Map<string, OwnerState>()
   const replays = new Map<string, { fingerprint: string; cardId: string; ownerKey: string }>()
+  // A replayed create is compared by a digest keyed for this provider: raw details (a number, a
+  // CVC) are never kept, not even hashed in a way a list of numbers could look up.
+  const replayKey = randomBytes(32)
 
   const stateOf = (owner: Owner): OwnerState => {
     const key = `${owner.type}:${owner.id}`
@@ -200,7 +203,9 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 
     async createCard(owner, input, { idempotencyKey }) {
       const ownerKey = `${owner.type}:${owner.id}`
-      const fingerprint = JSON.stringify([ownerKey, input])
+      const fingerprint = createHmac('sha256', replayKey)
+        .update(JSON.stringify([ownerKey, input]))
+        .digest('base64url')
       const replay = replays.get(idempotencyKey)
       if (replay) {
         if (replay.fingerprint !== fingerprint) {
