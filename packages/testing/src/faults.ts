@@ -1,3 +1,4 @@
+import { redact } from '@cardport/core'
 import { delay, HttpResponse } from 'msw'
 
 /**
@@ -14,7 +15,9 @@ import { delay, HttpResponse } from 'msw'
 export interface Fault {
   /**
    * Which requests: `'POST /v1/customers/:customer/sources'` (the emulator's route names), a
-   * RegExp tested against `METHOD /path`, or omitted for every request.
+   * RegExp tested against `METHOD /path`, or omitted for every request. A string that names no
+   * route of the emulator (a real path, or another spelling of a parameter, such as Stripe's
+   * reference's `:id`) makes `inject` throw: such a fault would never fire.
    */
   route?: string | RegExp | undefined
   /** How many matching requests the fault fires for. Default 1; `Infinity` for all of them. */
@@ -48,7 +51,10 @@ export interface Fault {
 
 /** Injects faults into an emulator; every emulator has one as `faults`. */
 export interface FaultController {
-  /** Adds a fault; returns a function that removes it. */
+  /**
+   * Adds a fault; returns a function that removes it. Throws a `TypeError` for a string `route`
+   * the emulator has no route of that name for, listing the names it has.
+   */
   inject(fault: Fault): () => void
   /** Removes every fault. */
   clear(): void
@@ -76,8 +82,19 @@ interface ActiveFault extends Fault {
   fired: number
 }
 
-/** Creates the fault machinery of one emulator. @internal */
-export function createFaultRunner(): FaultRunner {
+/** The route names of an emulator, for `inject` to check a string `route` against. @internal */
+export interface FaultRoutes {
+  /** Whether `route` is the name of one of the emulator's routes. */
+  has(route: string): boolean
+  /** The names to list when a route is refused. */
+  names(): readonly string[]
+}
+
+/**
+ * Creates the fault machinery of one emulator. With `routes`, a fault whose string `route`
+ * names none of them is refused when injected rather than left to never fire. @internal
+ */
+export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   let faults: ActiveFault[] = []
 
   const matches = (fault: Fault, context: FaultContext) => {
@@ -107,6 +124,11 @@ export function createFaultRunner(): FaultRunner {
 
   return {
     inject(fault) {
+      if (routes && typeof fault.route === 'string' && !routes.has(fault.route)) {
+        throw new TypeError(
+          `The emulator has no route named '${redact(fault.route)}': the fault would never fire. A route name is the method and the emulator's path pattern, one of: ${routes.names().join(', ')}. To match requests by their actual path, give a RegExp tested against 'METHOD /path'.`,
+        )
+      }
       const active: ActiveFault = { ...fault, seen: 0, fired: 0 }
       faults.push(active)
       return () => {

@@ -352,6 +352,30 @@ describe('faults', () => {
     }
   })
 
+  it('refuses a route name it has no route for, instead of a fault that never fires', () => {
+    for (const route of [
+      'POST /v1/marketplaces/:marketplace_id/cards',
+      `POST /v1/marketplaces/${TEST_MARKETPLACE_ID}/cards`,
+      'post /v1/marketplaces/:marketplace/cards',
+      'DELETE /v1/elsewhere',
+    ]) {
+      expect(() => emulator.faults.inject({ route, status: 503 }), route).toThrow(
+        /no route named .*POST \/v1\/marketplaces\/:marketplace\/cards/s,
+      )
+    }
+    expect(emulator.faults.fired).toEqual([])
+    // Any method on a known path (405 answers are routes too), `METHOD *`, and a RegExp go.
+    for (const route of [
+      'DELETE /v1/marketplaces/:marketplace/cards/:card',
+      'HEAD /v1/marketplaces/:marketplace/accounts',
+      'PATCH *',
+    ]) {
+      emulator.faults.inject({ route, status: 503 })
+    }
+    emulator.faults.inject({ route: /cards/, status: 503 })
+    expect(emulator.faults.fired).toEqual([0, 0, 0, 0])
+  })
+
   it('reaches every route by its name, and unknown paths as `METHOD *`', async () => {
     const account = emulator.seed.account()
     const card = emulator.seed.card({ account: account.id })

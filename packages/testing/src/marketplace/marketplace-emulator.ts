@@ -176,7 +176,6 @@ export interface MarketplaceEmulator extends Emulator {
 export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): MarketplaceEmulator {
   const config = checkOptions(options)
   const { origin, now } = config
-  const faults = createFaultRunner()
   const state = createMarketplaceState({
     now,
     testMarketplace: {
@@ -187,6 +186,24 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
   })
   let log: MarketplaceRequestRecord[] = []
   const resources = defineResources(state, config)
+  // Any method on a path of the API is a route (a method it does not allow answers 405), and so
+  // is any method on `*`, the paths the API does not have.
+  const faults = createFaultRunner({
+    has: (name) => {
+      const [method, pattern, ...rest] = name.split(' ')
+      return (
+        rest.length === 0 &&
+        /^[A-Z]+$/.test(method ?? '') &&
+        (pattern === UNKNOWN_PATH || resources.some((resource) => resource.pattern === pattern))
+      )
+    },
+    names: () => [
+      ...resources.flatMap((resource) =>
+        allowedMethods(resource).map((method) => `${method} ${resource.pattern}`),
+      ),
+      `METHOD ${UNKNOWN_PATH}`,
+    ],
+  })
 
   const handle = (resource: Resource | undefined): Parameters<typeof http.all>[1] => {
     return async ({ request, params }) => {

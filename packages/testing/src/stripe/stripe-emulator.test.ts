@@ -326,6 +326,28 @@ describe('faults together', () => {
     },
   )
 
+  it('refuses a route name it has no route for, instead of a fault that never fires', async () => {
+    // Stripe's reference writes `:id` where the emulator's route names say `:customer`, and a
+    // real path is no route name: such a fault would never fire, and a test of the retry it
+    // was meant to provoke would pass without one.
+    for (const route of [
+      'POST /v1/customers/:id/sources',
+      'POST /v1/customers/cus_123/sources',
+      'post /v1/customers',
+      'PUT /v1/customers',
+    ]) {
+      expect(() => emulator.faults.inject({ route, status: 500 }), route).toThrow(
+        /no route named .*POST \/v1\/customers\/:customer\/sources/s,
+      )
+    }
+    expect(emulator.faults.fired).toEqual([])
+    // Every route name, the catch-all's included, and a RegExp still go.
+    emulator.faults.inject({ route: 'POST /v1/customers/:customer/sources', status: 500 })
+    emulator.faults.inject({ route: 'unrecognized request URL', status: 500 })
+    emulator.faults.inject({ route: /^POST \/v1\/customers\/[^/]+\/sources$/, status: 500 })
+    expect(emulator.faults.fired).toEqual([0, 0, 0])
+  })
+
   it('records the status an injected body answered with in requests()', async () => {
     for (const fault of [{ status: 502, body: '{}' }, { body: 'null' }, { status: 500 }]) {
       emulator.faults.inject({ route: 'GET /v1/customers', ...fault })

@@ -189,7 +189,6 @@ export const STRIPE_EMULATOR_API_VERSION = '2023-08-16'
 export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmulator {
   const origin = (options.origin ?? 'https://api.stripe.com').replace(/\/+$/, '')
   const now = options.now ?? (() => new Date())
-  const faults = createFaultRunner()
   const state = createStripeState(now)
   const recorder = createStripeEventRecorder(state, {
     now,
@@ -200,6 +199,11 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
   let log: StripeRequestRecord[] = []
 
   const routes = defineRoutes(state)
+  const routeNames = [...routes.map((route) => route.name), NOT_FOUND]
+  const faults = createFaultRunner({
+    has: (name) => routeNames.includes(name),
+    names: () => routeNames,
+  })
 
   const handle = (route: Route): Parameters<typeof http.all>[1] => {
     return async ({ request, params }) => {
