@@ -270,6 +270,49 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       },
     )
 
+    check(
+      'createCard',
+      'an idempotency key reused for another card never answers with the first card',
+      async (t) => {
+        const owner = await t.owner()
+        const idempotencyKey = `cardport-conformance-${randomUUID()}`
+        const first = await t.create(
+          owner,
+          0,
+          { metadata: { attempt: 'first' } },
+          { idempotencyKey },
+        )
+        // Another source and other metadata under the same key is another request: Stripe
+        // answers idempotency_error. A replay of the first card would tell the caller a card
+        // was saved that never was.
+        let second: Card | undefined
+        try {
+          second = await t.provider.createCard(
+            owner,
+            { ...t.inputFor(owner, 1), metadata: { attempt: 'second' } },
+            { idempotencyKey },
+          )
+        } catch (error) {
+          expectCardportError(
+            error,
+            'idempotency_conflict',
+            t.provider.name,
+            t.secrets,
+            'the key reused for another card',
+          )
+        }
+        if (second) {
+          t.expectCard(second, owner)
+          expect(second.id, 'the other card').not.toBe(first.id)
+          expect(second.metadata, 'the metadata of the other card').toEqual({ attempt: 'second' })
+        }
+        if (caps.listCards) {
+          const expected = second ? [first.id, second.id] : [first.id]
+          expect(await t.idsOf(owner)).toEqual(expected.sort())
+        }
+      },
+    )
+
     const refusals = [
       { field: 'declined', code: 'card_declined' },
       { field: 'invalid', code: 'card_invalid' },

@@ -266,6 +266,61 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  it('an adapter that ignores idempotency keys fails the one-card rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        createCard: (owner, input) =>
+          healthy.createCard!(owner, input, { idempotencyKey: randomUUID() }),
+      })),
+    )
+    expect(failed).toEqual(['createCard: the same idempotency key twice makes one card'])
+  })
+
+  it('an adapter whose replay log is keyed by the key alone fails the other-owner rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        const replays = new Map<string, Card>()
+        return {
+          async createCard(owner, input, { idempotencyKey }) {
+            const replay = replays.get(idempotencyKey)
+            if (replay) return replay
+            const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
+            replays.set(idempotencyKey, card)
+            return card
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual([
+      "createCard: an idempotency key reused for another owner never gives it the first owner's card",
+      // The same log also answers the other card's create with the first card.
+      'createCard: an idempotency key reused for another card never answers with the first card',
+    ])
+  })
+
+  it('an adapter whose replay log ignores what was asked fails the other-card rule', async () => {
+    // Keyed by owner and key: a create of another card with a key reused answers the first card,
+    // and the card the caller meant to save is never made.
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        const replays = new Map<string, string>()
+        return {
+          async createCard(owner, input, { idempotencyKey }) {
+            const key = JSON.stringify([owner.type, owner.id, idempotencyKey])
+            const replay = replays.get(key)
+            if (replay) return healthy.getCard!(owner, replay)
+            const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
+            replays.set(key, card.id)
+            return card
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual([
+      'createCard: an idempotency key reused for another card never answers with the first card',
+    ])
+  })
+
   it('an adapter whose decline message holds the CVC fails the decline rule', async () => {
     const failed = await failedProviderChecks(
       broken((healthy) => ({
