@@ -35,8 +35,9 @@ const PERSON_MERCHANT = {
 
 describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () => {
   it('answers 201 with the account view of the reference', async () => {
+    // A merchant, as a buyer needs a card (and would embed it): the account view alone.
     const answer = await api('POST', mp('/accounts'), {
-      json: { name: 'Benny Riemann', email_address: null, meta: {} },
+      json: { name: 'Benny Riemann', email_address: null, meta: {}, merchant: PERSON_MERCHANT },
     })
     expect(answer.status).toBe(201)
     const id = answer.body.id
@@ -50,7 +51,7 @@ describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () =
       name: 'Benny Riemann',
       email_address: null,
       meta: {},
-      roles: [],
+      roles: ['merchant'],
       created_at: '2025-06-15T12:00:00.000000Z',
       customer_uri: `/v1/customers/${id}`,
       bank_accounts_uri: `${uri}/bank_accounts`,
@@ -60,8 +61,27 @@ describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () =
       holds_uri: `${uri}/holds`,
       refunds_uri: `${uri}/refunds`,
       transactions_uri: `${uri}/transactions`,
+      merchant_uri: expect.stringMatching(/^\/v1\/merchants\/MR[0-9A-Za-z]{22}$/),
     })
     expect(emulator.state.accounts()).toEqual([answer.body])
+  })
+
+  it('answers 400 incomplete-account-info without a card or a merchant, as the reference lists', async () => {
+    // "No buyer or merchant info was provided. Either merchant/merchant_uri or card/card_uri
+    // fields must be present." (errors.rst)
+    for (const json of [
+      { name: 'Benny Riemann' },
+      { name: 'Benny Riemann', email_address: 'benny@example.com', meta: { a: 'b' } },
+      { name: 'Benny Riemann', card: null, card_uri: null, merchant: null, merchant_uri: null },
+    ]) {
+      const answer = await api('POST', mp('/accounts'), { json })
+      expectError(answer, 400, 'Bad Request', 'incomplete-account-info', 'request')
+    }
+    expect(emulator.state.accounts()).toEqual([])
+    // An update needs neither: the account is one already.
+    const account = emulator.seed.account()
+    const updated = await api('PUT', mp(`/accounts/${account.id}`), { json: { name: 'Renamed' } })
+    expect(updated.status).toBe(200)
   })
 
   it('creates a buyer with a card_uri, as in the reference example', async () => {
@@ -123,13 +143,13 @@ describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () =
   it('answers 409 duplicate-email-address for an email already used on the marketplace', async () => {
     emulator.seed.account({ email_address: 'benny@example.com' })
     const answer = await api('POST', mp('/accounts'), {
-      json: { name: 'B', email_address: 'Benny@Example.com' },
+      json: { name: 'B', email_address: 'Benny@Example.com', card: cardForm() },
     })
     expectError(answer, 409, 'Conflict', 'duplicate-email-address', 'logical')
     // Another marketplace may use it.
     const other = emulator.seed.marketplace()
     const elsewhere = await api('POST', mp('/accounts', other.id), {
-      json: { name: 'B', email_address: 'benny@example.com' },
+      json: { name: 'B', email_address: 'benny@example.com', card: cardForm() },
       secret: other.secret,
     })
     expect(elsewhere.status).toBe(201)

@@ -296,7 +296,8 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
       const { marketplace, merchant, ...rest } = fields
       const mp = knownMarketplace(testOr(marketplace))
       const form = parseAccountForm({ name: 'Test Account', ...definedFields(rest) }, config)
-      const account = state.createAccount(mp, { ...form, merchant: merchant === true })
+      // Seeded accounts may have neither a card nor a merchant: a fresh owner, no cards yet.
+      const account = state.createAccount(mp, { ...form, merchant: merchant === true }, true)
       return copy(state.presentAccount(account))
     },
     card(fields = {}) {

@@ -178,6 +178,19 @@ export function accountAlreadyMerchant(accountId: string): MarketplaceRequestErr
   )
 }
 
+/**
+ * 400 `incomplete-account-info`: an account created with neither a card (`card`, `card_uri`) nor
+ * a merchant (`merchant`, `merchant_uri`), in the reference's words.
+ */
+export function incompleteAccountInfo(): MarketplaceRequestError {
+  return new MarketplaceRequestError(
+    400,
+    'incomplete-account-info',
+    'request',
+    'No buyer or merchant info was provided. Either "merchant/merchant_uri" or "card/card_uri" fields must be present.',
+  )
+}
+
 /** 404 for an unknown resource or path. */
 export function notFound(description: string): MarketplaceRequestError {
   return new MarketplaceRequestError(404, 'not-found', 'request', description)

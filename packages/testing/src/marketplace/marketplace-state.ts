@@ -10,6 +10,7 @@ import {
   cardNotValid,
   cardNotValidated,
   duplicateEmailAddress,
+  incompleteAccountInfo,
   MarketplaceRequestError,
   notFound,
 } from './marketplace-errors.js'
@@ -352,13 +353,18 @@ export function createMarketplaceState(options: {
       return accounts.get(id)
     },
 
-    createAccount(mp: string, form: AccountForm): AccountRecord {
+    /**
+     * `POST …/accounts`. The API makes buyers (with a card) and merchants: an account with
+     * neither is `incomplete-account-info`, unless `seeded` (a fresh owner for tests).
+     */
+    createAccount(mp: string, form: AccountForm, seeded = false): AccountRecord {
       // Everything is checked before anything is stored: a declined card creates no account.
       const card = state.cardToAssociate(mp, form)
       const name = form.name ?? card?.name ?? null
       if (name === null) {
         throw badRequest({ name: 'is required when no card with a name is given' })
       }
+      if (!seeded && !card && !form.merchant) throw incompleteAccountInfo()
       state.checkEmail(mp, form.email_address ?? null)
       const account: AccountRecord = {
         id: `AC${randomId(22)}`,
