@@ -663,6 +663,24 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect((await store.get(scope(alice), card.id))?.holderName).toBe('new')
   })
 
+  it('refuses an observedAt that is no whole number of ms, before anything is stored', async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    for (const observedAt of [Number.NaN, Number.POSITIVE_INFINITY, -1, 1.5, '1000']) {
+      const error = await rejection(
+        sync.syncFromProviderData(alice, card, { observedAt: observedAt as number }),
+      )
+      expect(error.code, String(observedAt)).toBe('invalid_request')
+      expect(error.message).toContain('Invalid syncFromProviderData options: observedAt')
+    }
+    const error = await rejection(sync.syncFromProviderData(alice, card, null as never))
+    expect(error.code).toBe('invalid_request')
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+    // An Infinity stored would have refused every later write of the card, its deletion too.
+    await sync.syncFromProviderData(alice, card, { observedAt: 1000 })
+    await sync.syncFromProviderData(alice, { ...card, holderName: 'Ada' }, { observedAt: 2000 })
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('Ada')
+  })
+
   it('sync with a Card stores it as given', async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     const stored = await sync.sync(alice, { ...card, holderName: 'From webhook' })

@@ -207,7 +207,10 @@ export interface CardSync {
     options?: {
       /**
        * When the payload's state was observed, in ms since the epoch (a webhook event's
-       * `created` × 1000): a store holding a newer state keeps it. Default: now.
+       * `created` × 1000): a store holding a newer state keeps it. Default: now. A whole number
+       * from 0: anything else (`NaN`, `Infinity`, a fraction, a string) is refused with
+       * `invalid_request` naming `syncFromProviderData options`, as are options that are no
+       * object, before anything is read or stored.
        */
       observedAt?: number | undefined
     },
@@ -512,9 +515,17 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       return oneAtATime(owner, () => deleteEverywhere(owner, cardId))
     },
 
-    async syncFromProviderData(owner, raw, callOptions = {}) {
+    async syncFromProviderData(owner, raw, callOptions) {
+      // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every
+      // later write of the card, its deletion included, and NaN lets any older one through.
+      const valid = validate(
+        SyncFromProviderDataOptionsSchema,
+        callOptions,
+        'syncFromProviderData options',
+        provider.name,
+      )
       // Observed when it was handed over, not when the owner's earlier calls let it in.
-      const observedAt = callOptions.observedAt ?? Date.now()
+      const observedAt = valid.observedAt ?? Date.now()
       const parsed = provider.parseCard(raw, checkOwner(owner))
       if (!parsed) return null
       return oneAtATime(parsed.owner, async () => {
@@ -788,6 +799,18 @@ const SetDefaultCardCallSchema = z.object({
     })
     .default({}),
 })
+
+const SyncFromProviderDataOptionsSchema = z
+  .object({
+    observedAt: z
+      .number()
+      .int("observedAt is a whole number of ms since the epoch (a webhook event's created × 1000)")
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional(),
+  })
+  .optional()
+  .transform((value) => value ?? {})
 
 const ReconcileOptionsSchema = z
   .object({
