@@ -688,6 +688,24 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect((await store.get(scope(alice), card.id))?.holderName).toBe('From webhook')
   })
 
+  it("refuses another provider's card, which would be stored among that provider's cards", async () => {
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    const error = await rejection(sync.sync(alice, { ...card, provider: 'stripe' }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['provider']])
+    expect(await store.listByOwner({ provider: 'stripe', owner: alice })).toEqual([])
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+
+    // An adapter whose parseCard names another provider is refused alike.
+    const misnaming = createCardSync({
+      provider: { ...provider, parseCard: (raw: unknown) => ({ ...(raw as Card), provider: 'x' }) },
+      store,
+    })
+    const parsed = await rejection(misnaming.syncFromProviderData(alice, card))
+    expect(parsed.code).toBe('invalid_request')
+    expect(await store.listByOwner({ provider: 'x', owner: alice })).toEqual([])
+  })
+
   it('sync with an id fetches the card from the provider', async () => {
     const card = await sync.setDefaultCard(alice, 'tok_visa')
     await provider.updateCard(alice, card.id, { holderName: 'Ada', metadata: { a: '1' } })

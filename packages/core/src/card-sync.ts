@@ -191,7 +191,9 @@ export interface CardSync {
   deleteCard(owner: Owner, cardId: string): Promise<void>
   /**
    * Normalizes a provider payload (an API response, a webhook's object) and stores it. Returns
-   * null, and stores nothing, for a payload that is not a card. When the payload cannot tell
+   * null, and stores nothing, for a payload that is not a card, and refuses with
+   * `invalid_request` a card the adapter's `parseCard` gives under another provider's name. When
+   * the payload cannot tell
    * whether the card is the owner's default (`parseCard` marked it with `markDefaultUnknown`,
    * as Stripe's adapter does for a customer's card whose `customer` is a plain id), the stored
    * default flag is kept; a card not stored yet is stored as not the default.
@@ -222,7 +224,9 @@ export interface CardSync {
    * (a webhook's) is kept and returned, and null is returned for a card deleted meanwhile.
    * Runs after this `CardSync`'s earlier calls on the owner (see {@link CardSync}): a read of the
    * default cannot clear a default a `setDefaultCard` made after it stored. A given card is as
-   * of the call: a newer state stored while it waited is kept.
+   * of the call: a newer state stored while it waited is kept. A given card of another provider
+   * (its `provider` is not this sync's provider's name) is refused with `invalid_request`: it
+   * would be stored among that provider's cards.
    */
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
@@ -281,6 +285,23 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     validate(OwnerSchema, owner, what, provider.name)
   const checkCard = (owner: Owner, cardId: string, what: string) =>
     validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
+
+  /**
+   * `card`, when it is one of this provider's: a card is stored under its own `provider`, so
+   * another provider's card (a Stripe card handed to the marketplace's sync) would land among
+   * that provider's cards, where this sync's queue does not order it and its reconcile never
+   * looks.
+   */
+  const ownCard = <C extends Card>(card: C, operation: string): C => {
+    if (card.provider === provider.name) return card
+    throw new InvalidRequestError(
+      `Invalid ${operation} input: the card is one of ${card.provider}'s, and this CardSync keeps ${provider.name}'s cards: sync it through a CardSync over ${card.provider}`,
+      {
+        provider: provider.name,
+        issues: [{ path: ['provider'], message: `a card of ${provider.name}` }],
+      },
+    )
+  }
 
   /**
    * `setDefaultCard`, `deleteCard`, `sync` and `syncFromProviderData` on one owner run one at a
@@ -526,8 +547,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       )
       // Observed when it was handed over, not when the owner's earlier calls let it in.
       const observedAt = valid.observedAt ?? Date.now()
-      const parsed = provider.parseCard(raw, checkOwner(owner))
-      if (!parsed) return null
+      const payload = provider.parseCard(raw, checkOwner(owner))
+      if (!payload) return null
+      const parsed = ownCard(payload, 'syncFromProviderData')
       return oneAtATime(parsed.owner, async () => {
         let card = parsed
         if (isDefaultUnknown(card)) {
@@ -550,7 +572,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       if (cardOrId === undefined) return oneAtATime(owner, () => syncDefault(owner))
       // The caller's card is as of the call: a newer state stored while it waited is kept.
       const readAt = Date.now()
-      const card = validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name)
+      const card = ownCard(
+        validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
+        'sync',
+      )
       return oneAtATime(owner, () => storeCard(card, readAt))
     },
 
