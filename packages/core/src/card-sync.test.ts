@@ -1005,6 +1005,34 @@ describe('CardSync.reconcile', () => {
     }
   })
 
+  it('refuses an option it does not know, before anything is read: a misspelt dryRun would write', async () => {
+    await drift(alice)
+    const before = await store.listByOwner(scope(alice))
+    const error = await rejection(sync.reconcile(alice, { dryrun: true } as never))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('Invalid reconcile options')
+    expect(await store.listByOwner(scope(alice))).toEqual(before)
+    // The sync's own options, and those of its other calls, alike.
+    const misspelt = (() => {
+      try {
+        createCardSync({ provider, store, concurency: 8 } as never)
+      } catch (thrown) {
+        return thrown as { code?: string; message?: string }
+      }
+    })()
+    expect(misspelt?.code).toBe('invalid_request')
+    expect(misspelt?.message).toContain('Invalid createCardSync options')
+    const card = await provider.createCard(bob, { source: 'tok_visa' })
+    const given = await rejection(sync.syncFromProviderData(bob, card, { observed: 1 } as never))
+    expect(given.code).toBe('invalid_request')
+    const keyed = await rejection(
+      sync.setDefaultCard(bob, 'tok_amex', { idempotency_key: 'order-1' } as never),
+    )
+    expect(keyed.code).toBe('invalid_request')
+    expect(await store.listByOwner(scope(bob))).toEqual([])
+    expect(await cardIds(bob)).toEqual([card.id])
+  })
+
   it('reconciles only the owner given, even one the store does not know yet', async () => {
     await drift(alice)
     const card = await provider.createCard(bob, { source: 'tok_visa' })

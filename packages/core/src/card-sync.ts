@@ -240,7 +240,8 @@ export interface CardSync {
    * rate limits are waited out. The report is of constant size too: each of its lists keeps its
    * first `maxEntries` (1,000 unless told), its `counts` count every entry, and `onDrift`
    * receives each one as its owner finishes. Options other than those of {@link ReconcileOptions}
-   * (a concurrency outside 1 to 256, …) reject with `invalid_request` naming `reconcile options`.
+   * (a concurrency outside 1 to 256, a misspelt `dryrun`, …) reject with `invalid_request` naming
+   * `reconcile options`, before anything is read.
    * The owners given are checked as they are read: the first that is no owner (an id with a NUL
    * or an unpaired surrogate, an unknown type) rejects the run with `invalid_request`, once the
    * owners in flight are done, and neither the store nor the provider sees it. Its `signal`, or
@@ -256,7 +257,8 @@ export interface CardSync {
 /**
  * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
  * anything other than a provider, a store, a concurrency of 1 to 256 and a retry policy throws
- * `invalid_request` naming `createCardSync options`.
+ * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
+ * misspelt `concurency`), which would otherwise run with the default.
  *
  * @example
  * ```ts
@@ -786,7 +788,9 @@ const isFunction = (value: unknown) => typeof value === 'function'
 /** What `CardStore.retirements`, when a store has it, must have. */
 const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
 
-const CardSyncOptionsSchema = z.object({
+// Strict: an option misspelt (`concurency`, a reconcile's `dryrun`) is refused, not dropped, which
+// would run with the default (a reconcile that writes where a dry run was asked for).
+const CardSyncOptionsSchema = z.strictObject({
   provider: z.custom<CardProvider>(
     (value) =>
       isObject(value) &&
@@ -818,7 +822,7 @@ const SetDefaultCardCallSchema = z.object({
   owner: OwnerSchema,
   token: callerText('a card token').min(1, 'a card token cannot be empty'),
   options: z
-    .object({
+    .strictObject({
       metadata: MetadataPatchSchema.optional(),
       idempotencyKey: z.string().min(1).max(255).optional(),
     })
@@ -826,7 +830,7 @@ const SetDefaultCardCallSchema = z.object({
 })
 
 const SyncFromProviderDataOptionsSchema = z
-  .object({
+  .strictObject({
     observedAt: z
       .number()
       .int("observedAt is a whole number of ms since the epoch (a webhook event's created × 1000)")
@@ -838,7 +842,7 @@ const SyncFromProviderDataOptionsSchema = z
   .transform((value) => value ?? {})
 
 const ReconcileOptionsSchema = z
-  .object({
+  .strictObject({
     dryRun: z.boolean().optional(),
     concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
     onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
