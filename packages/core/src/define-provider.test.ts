@@ -313,6 +313,18 @@ describe('defineCardProvider: idempotency keys', () => {
     expect(error.code).toBe('invalid_request')
     expect(spies.createCard).not.toHaveBeenCalled()
   })
+
+  it('refuses a request option it does not know: a misspelt key would make a retry a second card', async () => {
+    const { provider, spies } = spyProvider()
+    for (const options of [{ idempotency_key: 'order-42' }, { key: 'order-42' }]) {
+      const error = await rejection(
+        provider.createCard(owner, { source: 'tok_visa' }, options as never),
+      )
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain('Invalid request options')
+    }
+    expect(spies.createCard).not.toHaveBeenCalled()
+  })
 })
 
 describe('defineCardProvider: output and errors', () => {

@@ -125,8 +125,10 @@ const ListOptionsSchema = z
     cursor: z.string().min(1).optional(),
   })
   .default({ limit: 10 })
+// Strict: a misspelt `idempotency_key` dropped would send the create under a fresh key, and a
+// retry of it would make a second card.
 const RequestOptionsSchema = z
-  .object({ idempotencyKey: z.string().min(1).max(255).optional() })
+  .strictObject({ idempotencyKey: z.string().min(1).max(255).optional() })
   .default({})
 
 /**
