@@ -472,6 +472,19 @@ describe("CardSync on a provider that invalidates instead of deleting ('latest-c
     ])
   })
 
+  it('setDefaultCard stores the old default as the invalidation answered it: no getCard needed', async () => {
+    const blind = latestCardProvider({ getCard: false })
+    const blindSync = createCardSync({ provider: blind, store })
+    const old = await blindSync.setDefaultCard(alice, 'tok_visa')
+    const replacement = await blindSync.setDefaultCard(alice, 'tok_mastercard')
+    expect(replacement).toMatchObject({ isDefault: true, status: 'active' })
+    const stored = await store.listByOwner({ provider: blind.name, owner: alice })
+    expect(stored.map(({ id, isDefault, status }) => ({ id, isDefault, status }))).toEqual([
+      { id: replacement.id, isDefault: true, status: 'active' },
+      { id: old.id, isDefault: false, status: 'invalid' },
+    ])
+  })
+
   it('deleteCard invalidates the default, keeps it as invalid, and stores the fallback default', async () => {
     const first = await latestSync.setDefaultCard(alice, 'tok_visa')
     const second = await addCardTo(latest, latestSync, alice, 'tok_amex')
@@ -1862,7 +1875,9 @@ describe('CardSync: crash safety', () => {
  * the caller cannot choose. `newCardsBecomeDefault: false` breaks that rule (the oldest valid
  * card stays the default), for the refusal of `setDefaultCard`.
  */
-function latestCardProvider(options: { newCardsBecomeDefault?: boolean } = {}): CardProvider {
+function latestCardProvider(
+  options: { newCardsBecomeDefault?: boolean; getCard?: boolean } = {},
+): CardProvider {
   const inner = memoryProvider({ name: 'memory-latest' })
   const pickNewest = options.newCardsBecomeDefault ?? true
   const withDefault = async (owner: Owner, card: Card): Promise<Card> => {
@@ -1878,7 +1893,7 @@ function latestCardProvider(options: { newCardsBecomeDefault?: boolean } = {}): 
     capabilities: {
       ownerTypes: ['customer'],
       createCard: true,
-      getCard: true,
+      getCard: options.getCard ?? true,
       listCards: true,
       updateCard: true,
       deleteCard: false,

@@ -400,12 +400,29 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
   }
 
-  const retire = async (owner: Owner, cardId: string) => {
+  /**
+   * Retires an old default at the provider: deletes it, or invalidates it where the provider
+   * cannot delete. Gives back the card as the invalidation answered it (to store as it is: no
+   * second request, and none the provider may lack, such as `getCard`), null when the card is
+   * gone, or undefined when the provider can do neither and the card stays as it is.
+   */
+  const retire = async (
+    owner: Owner,
+    cardId: string,
+  ): Promise<{ card: Card; readAt: number } | null | undefined> => {
+    const readAt = Date.now()
     try {
-      if (provider.capabilities.deleteCard) await provider.deleteCard(owner, cardId)
-      else if (provider.capabilities.invalidateCard) await provider.invalidateCard(owner, cardId)
+      if (provider.capabilities.deleteCard) {
+        await provider.deleteCard(owner, cardId)
+        return null
+      }
+      if (provider.capabilities.invalidateCard) {
+        return { card: await provider.invalidateCard(owner, cardId), readAt }
+      }
+      return undefined
     } catch (error) {
       if (!isCardportError(error, 'card_not_found')) throw error
+      return null
     }
   }
 
@@ -462,12 +479,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       if (currency !== card.currency) previous.delete(cardId)
     }
 
-    for (const cardId of previous.keys()) await retire(owner, cardId)
+    const retired = new Map<string, Awaited<ReturnType<typeof retire>>>()
+    for (const cardId of previous.keys()) retired.set(cardId, await retire(owner, cardId))
     // Old defaults leave the store before the new card is stored: until then the store still
     // names the old default, so a retry after a crash here finds it and finishes the job.
-    for (const cardId of previous.keys()) {
-      if (provider.capabilities.deleteCard) await removeCard(owner, cardId)
-      else await syncCard(owner, cardId)
+    for (const [cardId, outcome] of retired) {
+      if (outcome === null) await removeCard(owner, cardId)
+      else if (outcome === undefined) await syncCard(owner, cardId)
+      else await storeCard(outcome.card, outcome.readAt)
     }
     const stored = await storeCard(card, readAt)
     if (noted) await notes.remove(scope(owner), idempotencyKey)
