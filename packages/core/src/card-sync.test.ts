@@ -1173,6 +1173,33 @@ describe('CardSync.reconcile', () => {
       expect(report.removed.map((entry) => entry.owner)).toEqual([alice, alice, alice])
       expect(await store.listByOwner(scope(alice))).toEqual([])
     })
+
+    it('holds no cards when it was deleted while its pages were read: the cards listed before go too', async () => {
+      const { a, b, ghost } = await drift(alice)
+      // More than a batch (100) on the first page: they are written before the second page.
+      for (let i = 0; i < 120; i++) await provider.createCard(alice, { source: 'tok_visa' })
+      const deleted = new OwnerNotFoundError('the customer was deleted', {
+        provider: provider.name,
+        details: { ownerDeleted: true },
+      })
+      const deletedAfterOnePage: CardProvider = {
+        ...provider,
+        listCards: async (owner, options) => {
+          if (options?.cursor !== undefined) throw deleted
+          return provider.listCards(owner, options)
+        },
+      }
+      const report = await createCardSync({ provider: deletedAfterOnePage, store }).reconcile(alice)
+      expect(await store.listByOwner(scope(alice))).toEqual([])
+      expect(report.failed).toEqual([])
+      expect(report.added).toEqual([])
+      expect(report.updated).toEqual([])
+      expect(report.cardsSeen).toBe(0)
+      expect(report.removed.map((entry) => entry.cardId).sort()).toEqual(
+        [a.id, b.id, ghost.id].sort(),
+      )
+      expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: null }])
+    })
   })
 
   it("stops an owner between two pages when the run's signal aborts, and removes nothing", async () => {

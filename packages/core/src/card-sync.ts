@@ -723,6 +723,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     const seen = new Set<string>()
     let providerDefault: string | null = null
     let batch: Card[] = []
+    /** The provider said the owner was deleted (on any page): it holds no cards. */
+    let ownerDeleted = false
     // When the owner's first page was asked for: its cards are written, and the cards it did not
     // list removed, as of then, so that what a webhook or another process stored meanwhile wins.
     let readAt = Date.now()
@@ -775,11 +777,30 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // One it does not know is a failure: a key of another account knows none of the owners,
       // and reading that as "no cards" would empty the store.
       if (!isOwnerDeleted(error)) throw error
+      ownerDeleted = true
+      // Deleted while its pages were read: what the pages before listed is no card of its
+      // either. None of it is written from now on, and what was written goes below.
+      batch = []
     }
     await flush()
     // Nothing is removed or repaired once the run is stopped: the owner's last page may have
     // arrived after the abort, and the batches written before it are the owner's whole share.
     run.signal?.throwIfAborted()
+
+    if (ownerDeleted) {
+      // The cards the earlier pages added were written (as of readAt) in batches already.
+      for (const cardId of seen) {
+        if (!dryRun && !stored.has(cardId)) {
+          await store.delete(ownerScope, cardId, { observedAt: readAt })
+        }
+      }
+      seen.clear()
+      providerDefaultIds.clear()
+      providerDefault = null
+      drift.cardsSeen = 0
+      drift.added.length = 0
+      drift.updated.length = 0
+    }
 
     for (const cardId of stored.keys()) {
       if (seen.has(cardId)) continue
