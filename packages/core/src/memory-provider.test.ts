@@ -503,6 +503,41 @@ async function defaultsOf(owner: Owner): Promise<string[]> {
   return cards.filter((card) => card.isDefault).map((card) => card.id)
 }
 
+describe('memoryProvider: options', () => {
+  it('refuses options that are not options, in the factory, naming them', () => {
+    // Taken as given, an empty or non-string name made every card unreadable (each call
+    // failed with provider_unavailable), and a `now` that is no function failed each create.
+    const bad: unknown[] = [
+      null,
+      42,
+      { name: '' },
+      { name: 42 },
+      { name: 'mem\u0000ory' },
+      { now: 'today' },
+    ]
+    for (const options of bad) {
+      const error = (() => {
+        try {
+          memoryProvider(options as never)
+        } catch (thrown) {
+          return thrown as { code?: string; message?: string }
+        }
+      })()
+      expect(error?.code, JSON.stringify(options)).toBe('invalid_request')
+      expect(error?.message).toContain('Invalid memoryProvider options')
+    }
+  })
+
+  it('takes a name, a clock, and options left undefined', async () => {
+    const now = () => new Date('2030-01-15T00:00:00Z')
+    const named = memoryProvider({ name: 'test-psp', now })
+    const card = await named.createCard(customer, { source: 'tok_visa' })
+    expect(card).toMatchObject({ provider: 'test-psp', createdAt: '2030-01-15T00:00:00.000Z' })
+    expect(memoryProvider({ name: undefined, now: undefined }).name).toBe('memory')
+    expect(memoryProvider(undefined).name).toBe('memory')
+  })
+})
+
 /** Which of `texts` a heap snapshot (taken after a full collection) holds, read as it streams. */
 async function heapHolds(texts: readonly string[]): Promise<string[]> {
   const found = new Set<string>()

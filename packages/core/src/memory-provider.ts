@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { z } from 'zod'
 import { brandFromNumber, type CardBrand } from './brand.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
@@ -13,6 +14,8 @@ import {
 import { applyMetadataPatch, METADATA_LIMITS } from './metadata.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider } from './provider.js'
+import { isStorableText } from './storable-text.js'
+import { validate } from './validate.js'
 
 /** The capabilities of {@link memoryProvider}: everything, with Stripe's default rules. */
 export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
@@ -69,7 +72,10 @@ export const MEMORY_PROVIDER_TOKENS: Readonly<
 
 /** Options of {@link memoryProvider}. */
 export interface MemoryProviderOptions {
-  /** The provider name stored on its cards. Default `'memory'`. */
+  /**
+   * The provider name stored on its cards: not empty, without a NUL character or an unpaired
+   * surrogate. Default `'memory'`.
+   */
   name?: string | undefined
   /** The clock, for tests of expiry and ordering. */
   now?: (() => Date) | undefined
@@ -107,8 +113,12 @@ interface OwnerState {
  * ```
  */
 export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvider {
-  const name = options.name ?? 'memory'
-  const now = options.now ?? (() => new Date())
+  // Checked once, here: an empty or non-string name would make every card it returns
+  // unreadable (each call failing with provider_unavailable), and a `now` that is no function
+  // would fail each create.
+  const valid = validate(MemoryProviderOptionsSchema, options, 'memoryProvider options')
+  const name = valid?.name ?? 'memory'
+  const now = valid?.now ?? (() => new Date())
   const owners = new Map<string, OwnerState>()
   const replays = new Map<string, { fingerprint: string; cardId: string; ownerKey: string }>()
   // A replayed create is compared by a digest keyed for this provider: raw details (a number, a
@@ -334,6 +344,23 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 }
 
 // ---- helpers -------------------------------------------------------------------------------
+
+/** {@link MemoryProviderOptions}: a name a store can keep as it is, a clock function. */
+const MemoryProviderOptionsSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1, 'a provider name cannot be empty')
+      .refine(
+        isStorableText,
+        'a provider name cannot hold a NUL character or an unpaired surrogate',
+      )
+      .optional(),
+    now: z
+      .custom<() => Date>((value) => typeof value === 'function', 'now is a function')
+      .optional(),
+  })
+  .optional()
 
 /**
  * Refuses the expiry an update leaves a card with as Stripe does (and its emulator in
