@@ -1472,6 +1472,28 @@ describe('CardSync.reconcile', () => {
     expect(sleep).not.toHaveBeenCalled()
   })
 
+  it('a failed owner keeps every stored card and its default; the cards its first pages listed may be written', async () => {
+    // What DriftFailure says: nothing is removed nor the default repaired, but the batches
+    // handed over before the failure are in the store.
+    const { ghost } = await drift(alice)
+    for (let i = 0; i < 120; i++) await provider.createCard(alice, { source: 'tok_visa' })
+    const failsOnPageTwo: CardProvider = {
+      ...provider,
+      listCards: async (owner, options) => {
+        if (options?.cursor !== undefined) throw new AuthenticationError('key revoked')
+        return provider.listCards(owner, options)
+      },
+    }
+    const report = await createCardSync({ provider: failsOnPageTwo, store }).reconcile(alice)
+    expect(report.failed).toEqual([
+      { owner: alice, code: 'authentication', message: 'key revoked' },
+    ])
+    const stored = await store.listByOwner(scope(alice))
+    expect(stored.map((card) => card.id)).toContain(ghost.id)
+    expect(stored.filter((card) => card.isDefault).map((card) => card.id)).toEqual([ghost.id])
+    expect(stored.length).toBeGreaterThanOrEqual(100)
+  })
+
   describe('a report of constant size', () => {
     /** Nine owners drifted every way (27 cards), and one whose every read fails. */
     async function driftedOwners() {

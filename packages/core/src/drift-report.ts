@@ -15,7 +15,12 @@ export interface DriftEntry {
  * (`redactSecrets`), as a `CardportError`'s message already is.
  */
 export interface DriftFailure {
-  /** The owner left as it was: its stored cards are not touched. */
+  /**
+   * The owner not reconciled: none of its stored cards is removed, and its default is not
+   * repaired. The cards its pages listed before the failure may have been written (in batches of
+   * 100, as the provider answered them; a default among them is stored as the default), so an
+   * owner with many cards can be part-way to the provider's state.
+   */
   owner: Owner
   /** The error's `CardportError` code (`'rate_limited'` after the retries ran out …). */
   code: string
