@@ -719,6 +719,19 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.listByOwner({ provider: 'x', owner: alice })).toEqual([])
   })
 
+  it("refuses another owner's card, which would list that card's id under the owner given", async () => {
+    const bobs = await provider.createCard(bob, { source: 'tok_visa' })
+    const error = await rejection(sync.sync(alice, bobs))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['owner']])
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+    expect(await store.listByOwner(scope(bob))).toEqual([])
+
+    // A card given without its owner is the owner's given, as before.
+    const { owner: _owner, ...ownerless } = await provider.createCard(alice, { source: 'tok_visa' })
+    expect((await sync.sync(alice, ownerless as Card))?.owner).toEqual(alice)
+  })
+
   it('sync with an id fetches the card from the provider', async () => {
     const card = await sync.setDefaultCard(alice, 'tok_visa')
     await provider.updateCard(alice, card.id, { holderName: 'Ada', metadata: { a: '1' } })

@@ -226,7 +226,8 @@ export interface CardSync {
    * default cannot clear a default a `setDefaultCard` made after it stored. A given card is as
    * of the call: a newer state stored while it waited is kept. A given card of another provider
    * (its `provider` is not this sync's provider's name) is refused with `invalid_request`: it
-   * would be stored among that provider's cards.
+   * would be stored among that provider's cards. So is one of another owner (a card without an
+   * `owner` is taken as `owner`'s): its id would be listed among `owner`'s cards.
    */
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
@@ -593,6 +594,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       if (cardOrId === undefined) return oneAtATime(owner, () => syncDefault(owner))
       // The caller's card is as of the call: a newer state stored while it waited is kept.
       const readAt = Date.now()
+      // A card without its owner is the owner's given. Another owner's is refused: stored
+      // under `owner`, its id would be listed among that owner's cards.
+      const given = (cardOrId as Partial<Card> | null)?.owner
+      if (given != null && (given.type !== owner.type || given.id !== owner.id)) {
+        throw new InvalidRequestError(
+          `Invalid sync input: the card is another owner's, not ${formatOwner(owner)}'s: sync it with its own owner`,
+          {
+            provider: provider.name,
+            issues: [{ path: ['owner'], message: `a card of ${formatOwner(owner)}` }],
+          },
+        )
+      }
       const card = ownCard(
         validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
         'sync',
