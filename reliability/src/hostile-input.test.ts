@@ -693,6 +693,8 @@ function validReconcileOptions(options: unknown): boolean {
     onOwner: (value) => typeof value === 'function',
     signal: (value) => value instanceof AbortSignal,
   }
+  // A key it does not know is refused, as a misspelt `dryrun` would otherwise run for real.
+  if (Object.keys(given).some((key) => !Object.hasOwn(each, key))) return false
   return Object.entries(each).every(([key, ok]) => given[key] === undefined || ok(given[key]))
 }
 
