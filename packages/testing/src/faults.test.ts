@@ -52,6 +52,17 @@ async function timed(runner: ReturnType<typeof createFaultRunner>, limit = 1000)
 }
 
 describe('createFaultRunner', () => {
+  // A RegExp with the g or y flag keeps its lastIndex between test() calls: tested as it is, it
+  // would miss every other matching request, and a test that expects the fault would pass
+  // without it.
+  it('matches every request a global or sticky RegExp route matches, not every other one', async () => {
+    for (const route of [/^POST \/v1\/things$/g, /POST/y]) {
+      const { seen, fired } = await statuses([{ route, status: 503, times: 3 }], 4)
+      expect(seen, String(route)).toEqual([503, 503, 503, 200])
+      expect(fired).toEqual([3])
+    }
+  })
+
   // What `exactOptionalPropertyTypes` lets a caller write: `{ status: 503, times: maybeTimes }`.
   it('takes a fault field given as undefined as one not given', async () => {
     const unset = {

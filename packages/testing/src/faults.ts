@@ -15,9 +15,10 @@ import { delay, HttpResponse } from 'msw'
 export interface Fault {
   /**
    * Which requests: `'POST /v1/customers/:customer/sources'` (the emulator's route names), a
-   * RegExp tested against `METHOD /path`, or omitted for every request. A string that names no
-   * route of the emulator (a real path, or another spelling of a parameter, such as Stripe's
-   * reference's `:id`) makes `inject` throw: such a fault would never fire.
+   * RegExp tested against `METHOD /path` (each request from the start, also with the `g` or `y`
+   * flag), or omitted for every request. A string that names no route of the emulator (a real
+   * path, or another spelling of a parameter, such as Stripe's reference's `:id`) makes `inject`
+   * throw: such a fault would never fire.
    */
   route?: string | RegExp | undefined
   /** How many matching requests the fault fires for. Default 1; `Infinity` for all of them. */
@@ -100,6 +101,9 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   const matches = (fault: Fault, context: FaultContext) => {
     if (fault.route === undefined) return true
     if (typeof fault.route === 'string') return fault.route === context.route
+    // Each request from the start: a `g` or `y` RegExp's test() starts where its last match
+    // ended, and the fault would miss every other matching request.
+    fault.route.lastIndex = 0
     return fault.route.test(context.target)
   }
 
@@ -129,7 +133,12 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
           `The emulator has no route named '${redact(fault.route)}': the fault would never fire. A route name is the method and the emulator's path pattern, one of: ${routes.names().join(', ')}. To match requests by their actual path, give a RegExp tested against 'METHOD /path'.`,
         )
       }
-      const active: ActiveFault = { ...fault, seen: 0, fired: 0 }
+      const active: ActiveFault = {
+        ...fault,
+        route: ownRoute(fault.route),
+        seen: 0,
+        fired: 0,
+      }
       faults.push(active)
       return () => {
         faults = faults.filter((other) => other !== active)
@@ -167,4 +176,9 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
 /** Whether a fault decides the answer (a status, a body or a drop), rather than only delaying it. */
 function hasOutcome(fault: Fault): boolean {
   return fault.status !== undefined || fault.body !== undefined || fault.drop !== undefined
+}
+
+/** The route, with a RegExp copied: its `lastIndex` is the runner's to reset, not the caller's. */
+function ownRoute(route: Fault['route']): Fault['route'] {
+  return route instanceof RegExp ? new RegExp(route) : route
 }
