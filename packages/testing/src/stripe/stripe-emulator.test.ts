@@ -220,6 +220,30 @@ describe.each(STRIPE_CLIENTS)('idempotency ($name)', (client) => {
   })
 })
 
+describe('idempotency key length', () => {
+  // Stripe takes keys of 1 to 255 characters: a longer (or empty) one is refused before
+  // anything runs, so code that builds its keys from long ids fails there, not here.
+  it('refuses an empty key or one over 255 characters with a 400, creating nothing', async () => {
+    for (const key of ['', 'k'.repeat(256)]) {
+      const answer = await rawStripe('POST', '/v1/customers', {
+        body: 'email=jenny%40example.com',
+        headers: { 'Idempotency-Key': key },
+      })
+      expect(answer.status, `a key of ${key.length} characters`).toBe(400)
+      expect(answer.body.error).toMatchObject({
+        type: 'invalid_request_error',
+        message: `Idempotent key length is ${key.length}, which is outside accepted lengths. Idempotent Keys must be 1-255 characters long. If you're looking for a decent generator, try using a UUID defined by IETF RFC 4122.`,
+      })
+    }
+    expect(emulator.state.customers()).toEqual([])
+    const longest = await rawStripe('POST', '/v1/customers', {
+      body: 'email=jenny%40example.com',
+      headers: { 'Idempotency-Key': 'k'.repeat(255) },
+    })
+    expect(longest.status).toBe(200)
+  })
+})
+
 describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
   let stripe: Stripe
   beforeAll(() => {

@@ -8,6 +8,7 @@ import { checkStripeRequest } from './openapi-check.js'
 import {
   faultError,
   idempotencyInProgress,
+  idempotencyKeyLength,
   idempotencyMismatch,
   idempotencyOtherEndpoint,
   invalidApiKey,
@@ -251,13 +252,14 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
     try {
       authenticate(request.headers.get('authorization'), route.name === 'POST /v1/tokens')
       if (route.name === NOT_FOUND) throw unrecognizedUrl(request.method, url.pathname)
+      const key = request.method === 'POST' ? record.idempotencyKey : null
+      if (key !== null && (key.length < 1 || key.length > 255)) throw idempotencyKeyLength(key)
       const params = await readParams(request, url)
       const invalid = checkStripeRequest(request.method, url.pathname, checked(route, params))
       if (invalid) {
         const { type, message, ...fields } = invalid.error
         throw stripeError(invalid.status, type, message, fields)
       }
-      const key = request.method === 'POST' ? record.idempotencyKey : null
       if (key === null) {
         const result = recorder.record(() => run(route, pathParams, params, url), record)
         return json(result.body, result.status, headers)

@@ -161,6 +161,18 @@ export function idempotencyMismatch(key: string): StripeRequestError {
   )
 }
 
+/**
+ * 400 for an idempotency key Stripe does not take: empty, or over 255 characters. The message
+ * gives the length, not the key.
+ */
+export function idempotencyKeyLength(key: string): StripeRequestError {
+  return stripeError(
+    400,
+    'invalid_request_error',
+    `Idempotent key length is ${key.length}, which is outside accepted lengths. Idempotent Keys must be 1-255 characters long. If you're looking for a decent generator, try using a UUID defined by IETF RFC 4122.`,
+  )
+}
+
 /** 400 for an idempotency key reused on another endpoint. */
 export function idempotencyOtherEndpoint(
   key: string,
