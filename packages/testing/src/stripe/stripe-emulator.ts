@@ -491,6 +491,7 @@ function defineRoutes(state: StripeState): Route[] {
         const input = params.source ?? params.card
         const param = params.source === undefined ? 'card' : 'source'
         if (input === undefined) throw missingSource()
+        state.checkMetadata(params.metadata)
         const resolved = state.resolveCard(input, param)
         const card = state.attachToCustomer(path.customer!, resolved, params)
         return ok(presentSource(card, expandOf(params)))

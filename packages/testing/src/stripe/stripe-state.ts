@@ -412,8 +412,6 @@ export function createStripeState(now: () => Date) {
 
     createCustomer(params: Record<string, unknown>): StripeCustomer {
       const source = params.source ?? params.card
-      const resolved =
-        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
       const customer: StripeCustomer = {
         id: stripeId('cus_', 14),
         object: 'customer',
@@ -443,7 +441,10 @@ export function createStripeState(now: () => Date) {
         tax_exempt: 'none',
         test_clock: null,
       }
+      // The parameters first: a refused request leaves a created token unused.
       applyCustomerFields(customer, params)
+      const resolved =
+        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
       // Stripe checks the card before it creates anything: a declined card creates no customer.
       if (resolved?.failure) throw cardFailure(resolved.failure)
       watcher?.customer(customer.id)
@@ -495,6 +496,14 @@ export function createStripeState(now: () => Date) {
     },
 
     // ---- customer sources --------------------------------------------------------------------
+
+    /**
+     * Checks a metadata parameter as Stripe does before an endpoint runs, so that a request
+     * refused for it spends no token.
+     */
+    checkMetadata(patch: unknown) {
+      applyMetadata({}, patch)
+    },
 
     /** Attaches a resolved card to a customer; the first source becomes the default. */
     attachToCustomer(
@@ -673,6 +682,8 @@ export function createStripeState(now: () => Date) {
       const input = params.external_account ?? params.bank_account
       if (input === undefined || input === '') throw missingParam('external_account')
       const param = params.external_account === undefined ? 'bank_account' : 'external_account'
+      // Checked before the card is resolved: a refused request leaves a created token unused.
+      const metadata = applyMetadata({}, params.metadata)
       let source: StripeSource
       if (isRecord(input) && input.object === 'bank_account') {
         source = bankAccountFromHash(input, param, account)
@@ -694,7 +705,7 @@ export function createStripeState(now: () => Date) {
         source.available_payout_methods = ['standard', 'instant']
         source.status = 'new'
       }
-      source.metadata = applyMetadata({}, params.metadata)
+      source.metadata = metadata
       const list = ownedSources(accountId)
       const currency = source.currency as string
       const sameCurrency = list.filter((entry) => entry.currency === currency)

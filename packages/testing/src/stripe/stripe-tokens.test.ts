@@ -63,6 +63,40 @@ describe.each(STRIPE_CLIENTS)('tokens and test cards ($name)', (client) => {
     expect(emulator.state.sources(customer.id)).toHaveLength(1)
   })
 
+  // Stripe checks the parameters before the endpoint runs: a refused request leaves the token
+  // unused, and the request sent again with its metadata fixed attaches the card.
+  it('does not spend a created token on a request refused for its metadata', async () => {
+    const customer = emulator.seed.customer()
+    const account = emulator.seed.account()
+    const tooLong = { ['k'.repeat(41)]: 'v' }
+    const attempts: Array<
+      [string, (token: string, metadata: Record<string, string>) => Promise<unknown>]
+    > = [
+      [
+        'createSource',
+        (source, metadata) => stripe.customers.createSource(customer.id, { source, metadata }),
+      ],
+      ['customers.create', (source, metadata) => stripe.customers.create({ source, metadata })],
+      [
+        'customers.update',
+        (source, metadata) => stripe.customers.update(customer.id, { source, metadata }),
+      ],
+      [
+        'createExternalAccount',
+        (external_account, metadata) =>
+          stripe.accounts.createExternalAccount(account.id, { external_account, metadata }),
+      ],
+    ]
+    for (const [what, attempt] of attempts) {
+      const number = what === 'createExternalAccount' ? '4000056655665556' : '4242424242424242'
+      const token = await stripe.tokens.create({ card: hash(number) })
+      const refused = await rejection(attempt(token.id, tooLong))
+      expect(refused, what).toMatchObject({ statusCode: 400, param: `metadata[${'k'.repeat(41)}]` })
+      expect((await stripe.tokens.retrieve(token.id)).used, `${what}: the token`).toBe(false)
+      await expect(attempt(token.id, { order: '1' }), what).resolves.toBeDefined()
+    }
+  })
+
   it('refuses a card number that fails the Luhn check at tokenization', async () => {
     const error = await rejection(stripe.tokens.create({ card: hash('4242424242424241') }))
     expect(error).toBeInstanceOf(Stripe.errors.StripeCardError)
