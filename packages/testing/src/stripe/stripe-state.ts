@@ -461,13 +461,13 @@ export function createStripeState(now: () => Date) {
       applyCustomerFields(draft, params)
       const source = params.source ?? params.card
       const defaultSource = params.default_source ?? params.default_card
-      const resolved =
-        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
-      if (resolved?.failure) throw cardFailure(resolved.failure)
       if (defaultSource !== undefined && typeof defaultSource === 'string' && defaultSource) {
         const held = ownedSources(id).some((entry) => entry.id === defaultSource)
         if (!held) throw resourceMissing('source', defaultSource, 'default_source', 400)
       }
+      const resolved =
+        source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
+      if (resolved?.failure) throw cardFailure(resolved.failure)
       watcher?.customer(id)
       Object.assign(customer, draft)
       if (typeof defaultSource === 'string' && defaultSource)

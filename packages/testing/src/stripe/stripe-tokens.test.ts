@@ -97,6 +97,18 @@ describe.each(STRIPE_CLIENTS)('tokens and test cards ($name)', (client) => {
     }
   })
 
+  it('does not spend a created token on a customer update refused for its default_source', async () => {
+    const customer = emulator.seed.customer()
+    const token = await stripe.tokens.create({ card: hash('4242424242424242') })
+    const refused = await rejection(
+      stripe.customers.update(customer.id, { source: token.id, default_source: 'card_missing' }),
+    )
+    expect(refused).toMatchObject({ statusCode: 400, param: 'default_source' })
+    expect((await stripe.tokens.retrieve(token.id)).used).toBe(false)
+    const updated = await stripe.customers.update(customer.id, { source: token.id })
+    expect(updated.default_source).toBe(token.card!.id)
+  })
+
   it('refuses a card number that fails the Luhn check at tokenization', async () => {
     const error = await rejection(stripe.tokens.create({ card: hash('4242424242424241') }))
     expect(error).toBeInstanceOf(Stripe.errors.StripeCardError)
