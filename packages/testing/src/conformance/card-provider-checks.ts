@@ -829,6 +829,27 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             await t.expectDefault(owner, [first.id, second.id], [first.id, second.id, third.id])
           },
         )
+        if (caps.setDefaultCard) {
+          check(
+            'external accounts',
+            `setDefaultCard of a ${other.currency} card moves that currency's default and leaves the first currency's alone`,
+            async (t) => {
+              const owner = await t.owner('account')
+              const first = await t.create(owner, 0)
+              const inOther = (index: number) =>
+                t.provider.createCard(owner, {
+                  source: other.sources[index % other.sources.length]!,
+                  currency: other.currency,
+                })
+              const second = await inOther(0)
+              const third = await inOther(1)
+              const chosen = await t.provider.setDefaultCard(owner, third.id)
+              expect(chosen).toMatchObject({ id: third.id, isDefault: true })
+              // A provider that keeps one default per account would clear the first currency's.
+              await t.expectDefault(owner, [first.id, third.id], [first.id, second.id, third.id])
+            },
+          )
+        }
       }
       check(
         'external accounts',

@@ -263,6 +263,7 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
+      "external accounts: setDefaultCard of a eur card moves that currency's default and leaves the first currency's alone",
     ])
   })
 
@@ -318,6 +319,35 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'createCard: an idempotency key reused for another card never answers with the first card',
+    ])
+  })
+
+  it("an adapter whose setDefaultCard clears every currency's default fails the per-currency switch rule", async () => {
+    // After setDefaultCard, the chosen card reads as the account's only default: the other
+    // currencies lose theirs.
+    const chosen = new Map<string, string>()
+    const onlyChosen = (card: Card): Card => {
+      const id = chosen.get(card.owner.id)
+      return id === undefined || card.owner.type !== 'account'
+        ? card
+        : { ...card, isDefault: card.id === id }
+    }
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async setDefaultCard(owner, cardId) {
+          const card = await healthy.setDefaultCard!(owner, cardId)
+          chosen.set(owner.id, cardId)
+          return onlyChosen(card)
+        },
+        getCard: async (owner, cardId) => onlyChosen(await healthy.getCard!(owner, cardId)),
+        async listCards(owner, options) {
+          const page = await healthy.listCards!(owner, options)
+          return { ...page, data: page.data.map(onlyChosen) }
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      "external accounts: setDefaultCard of a eur card moves that currency's default and leaves the first currency's alone",
     ])
   })
 
