@@ -218,6 +218,27 @@ export function cardStoreChecks(): CardStoreCheck[] {
     t.expectStored(await t.store.getDefault(scope), chosen, { version: 1, observedAt: null })
   })
 
+  check(
+    'defaults',
+    "getDefault gives an account's default that the store first saw, whatever its currency",
+    async (t) => {
+      const scope = t.scope('account')
+      const usd = t.card(scope, { currency: 'usd', isDefault: true })
+      const eur = t.card(scope, { currency: 'eur', isDefault: true })
+      await t.store.upsert(usd)
+      await t.store.upsert(eur)
+      // Neither the newest default nor the first by currency (eur).
+      expect((await t.store.getDefault(scope))?.id, 'two defaults, usd first').toBe(usd.id)
+      // An update keeps a card's place.
+      await t.store.upsert({ ...usd, holderName: 'Jenny Rosen' })
+      expect((await t.store.getDefault(scope))?.id, 'after an update of usd').toBe(usd.id)
+      // A usd default added after eur: eur is now the default the store first saw.
+      const usd2 = t.card(scope, { currency: 'usd', isDefault: true })
+      await t.store.upsert(usd2)
+      t.expectStored(await t.store.getDefault(scope), eur, { version: 1, observedAt: null })
+    },
+  )
+
   check('defaults', 'upserting a default card clears the previous default', async (t) => {
     const scope = t.scope()
     const first = t.card(scope, { isDefault: true })

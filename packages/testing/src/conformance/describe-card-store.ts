@@ -47,7 +47,8 @@ export interface CardStoreSuiteOptions {
  * other owner type or at another provider), inserts and updates with versions, out-of-order
  * writes refused by `observedAt` (deletions included), `upsertMany` (all or nothing: a batch
  * that fails part-way writes none of it), `delete`, one default per owner (per
- * currency for accounts) kept atomically, also under 50 concurrent `setDefault` calls,
+ * currency for accounts) kept atomically, `getDefault` giving an account's default the store
+ * first saw, also under 50 concurrent `setDefault` calls,
  * `listOwners`, no field for a card number or CVC, and `close`: after it, every call (the
  * `retirements` log's and the first page of `listOwners` included) rejects with
  * `invalid_request` and, as a store opened again over the same data shows (`reopen`), writes

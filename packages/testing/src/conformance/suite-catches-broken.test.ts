@@ -546,6 +546,28 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it("a store whose getDefault gives an account's newest default, or its first by currency, fails the getDefault rule", async () => {
+    const rule =
+      "defaults: getDefault gives an account's default that the store first saw, whatever its currency"
+    // The first default in listByOwner's order: the most recently added one.
+    const newest = (inner: CardStore): CardStore => ({
+      ...inner,
+      async getDefault(scope) {
+        return (await inner.listByOwner(scope)).find((card) => card.isDefault) ?? null
+      },
+    })
+    expect(await failedStoreChecks(newest)).toEqual([rule])
+    const byCurrency = (inner: CardStore): CardStore => ({
+      ...inner,
+      async getDefault(scope) {
+        const defaults = (await inner.listByOwner(scope)).filter((card) => card.isDefault)
+        defaults.sort((a, b) => (a.currency ?? '').localeCompare(b.currency ?? ''))
+        return defaults[0] ?? null
+      },
+    })
+    expect(await failedStoreChecks(byCurrency)).toEqual([rule])
+  })
+
   it('a store that loses batches written at once, or says it writes none at once, fails that rule', async () => {
     const rule =
       'upsertMany: concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land'
