@@ -112,5 +112,5 @@ export type {
   UpsertResult,
   WriteOptions,
 } from './store.js'
-export { scopeKey, scopeOf } from './store.js'
+export { observedAtOf, scopeKey, scopeOf } from './store.js'
 export { validate } from './validate.js'

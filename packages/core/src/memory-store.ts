@@ -3,6 +3,7 @@ import { closableStore } from './closable-store.js'
 import {
   type CardScope,
   type CardStore,
+  observedAtOf,
   type RetiringCard,
   type StoredCard,
   scopeKey,
@@ -72,7 +73,7 @@ export function memoryStore(): CardStore {
   const listCards = (scope: CardScope): StoredCard[] =>
     [...(cardsOf(scope)?.values() ?? [])].reverse().map((card) => copyStored(card))
 
-  return closableStore('memoryStore', {
+  return closableStore(NAME, {
     async get(scope, cardId) {
       const card = cardsOf(scope)?.get(cardId)
       return card ? copyStored(card) : null
@@ -93,35 +94,38 @@ export function memoryStore(): CardStore {
       return null
     },
 
-    async upsert(card, options = {}) {
-      const result = write(copyCard(card, new Date().toISOString()), options.observedAt)
+    async upsert(card, options) {
+      const observedAt = observedAtOf(NAME, options)
+      const result = write(copyCard(card, new Date().toISOString()), observedAt)
       return { applied: result.applied, card: result.card && copyStored(result.card) }
     },
 
-    async upsertMany(cards, options = {}) {
+    async upsertMany(cards, options) {
+      const observedAt = observedAtOf(NAME, options)
       // Every card is copied before the first is written: reading the input is the one step
       // that can fail (a card whose getter throws), and then nothing is written. Memory writes
       // cannot fail half-way once the input is in hand, so the batch is atomic.
       // One transaction, one time: every card of the batch is written at the same moment.
       const updatedAt = new Date().toISOString()
       const rows = cards.map((card) => copyCard(card, updatedAt))
-      for (const row of rows) write(row, options.observedAt)
+      for (const row of rows) write(row, observedAt)
     },
 
-    async delete(scope, cardId, options = {}) {
+    async delete(scope, cardId, options) {
+      const observedAt = observedAtOf(NAME, options)
       const key = `${scopeKey(scope)}\u0000${cardId}`
       const cards = cardsOf(scope)
       const existing = cards?.get(cardId)
-      if (isStale(key, existing, options.observedAt)) return false
-      if (options.observedAt !== undefined) tombstones.set(key, options.observedAt)
+      if (isStale(key, existing, observedAt)) return false
+      if (observedAt !== undefined) tombstones.set(key, observedAt)
       if (!cards || !existing) return false
       cards.delete(cardId)
       if (cards.size === 0) owners.delete(scopeKey(scope))
       return true
     },
 
-    async setDefault(scope, cardId, options = {}) {
-      const { observedAt } = options
+    async setDefault(scope, cardId, options) {
+      const observedAt = observedAtOf(NAME, options)
       const cards = cardsOf(scope)
       if (!cards) return
       if (cardId === null) {
@@ -161,6 +165,9 @@ export function memoryStore(): CardStore {
     },
   })
 }
+
+/** How errors name the store. */
+const NAME = 'memoryStore'
 
 /** Whether the row was observed after `observedAt` (never, without one). */
 function observedLater(card: StoredCard, observedAt: number | undefined): boolean {

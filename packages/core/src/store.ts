@@ -1,4 +1,5 @@
 import type { Card, Owner } from './card.js'
+import { InvalidRequestError } from './errors.js'
 
 /** Whose cards: one owner at one provider. Every store read is scoped by it. */
 export interface CardScope {
@@ -24,7 +25,9 @@ export type StoredCard = Card & {
 /** Options of a write. */
 export interface WriteOptions {
   /**
-   * When the data being written was observed at the provider (ms since the epoch). A write
+   * When the data being written was observed at the provider: a whole number of ms since the
+   * epoch (a safe integer, as `Date.now()` gives; a store refuses anything else with
+   * `invalid_request`, see {@link observedAtOf}). A write
    * older than what the store holds for the card (including its deletion) is not applied, so
    * that webhooks delivered out of order cannot roll a card back. Nor can it undo a newer
    * default: a card written as the default while the owner's default of its currency was
@@ -55,7 +58,9 @@ export interface UpsertResult {
  *   default in all); writing a card with `isDefault: true` clears the previous default in the
  *   same atomic step;
  * - a write with an `observedAt` older than the stored one is refused, and one older than the
- *   owner's stored default does not displace it (the card is written as not the default);
+ *   owner's stored default does not displace it (the card is written as not the default); an
+ *   `observedAt` that is not a whole number of ms is refused with `invalid_request`, and nothing
+ *   is written ({@link observedAtOf});
  * - after `close()`, every call is refused with `invalid_request` (see {@link CardStore.close});
  * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
  *
@@ -161,6 +166,34 @@ export interface RetirementLog {
   load(scope: CardScope, key: string): Promise<RetiringCard[]>
   /** Removes the note of call `key` for this owner; removing a missing note does nothing. */
   remove(scope: CardScope, key: string): Promise<void>
+}
+
+/**
+ * The `observedAt` of a write's options, checked: undefined, or a whole number of ms since the
+ * epoch (a safe integer). Every store calls it before a write, so that all of them refuse what
+ * one of them cannot keep: PostgreSQL's `bigint` column refused `1.5`, `NaN` or `2 ** 63` with
+ * the driver's error, while the memory store kept them (a `NaN` then compared as neither older
+ * nor newer than any write) and SQLite stored `NaN` as no time at all.
+ *
+ * @param store - How the error names the store: its factory's name, e.g. `'sqliteStore'`.
+ * @throws `InvalidRequestError` for anything else, before the store writes.
+ *
+ * @example
+ * ```ts
+ * async upsert(card, options) {
+ *   const observedAt = observedAtOf('myStore', options)
+ *   // …
+ * }
+ * ```
+ */
+export function observedAtOf(store: string, options: WriteOptions | undefined): number | undefined {
+  const observedAt = options?.observedAt
+  if (observedAt === undefined || Number.isSafeInteger(observedAt)) return observedAt
+  // The value only when it is a number: anything else may be text a caller should not see echoed.
+  const given = typeof observedAt === 'number' ? String(observedAt) : `a ${typeof observedAt}`
+  throw new InvalidRequestError(
+    `${store}: observedAt must be a whole number of ms since the epoch, as Date.now() gives (got ${given}); nothing was written`,
+  )
 }
 
 /** The store key of an owner: `provider`, owner type and owner id. */

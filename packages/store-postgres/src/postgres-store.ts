@@ -5,6 +5,7 @@ import {
   type CardStore,
   closableStore,
   type Owner,
+  observedAtOf,
   type StoredCard,
   type UpsertResult,
   validate,
@@ -332,14 +333,15 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       return rows[0] ? rowToCard(rows[0]) : null
     },
 
-    async upsert(card, writeOptions = {}) {
+    async upsert(card, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
       const key = scopeParams({ provider: card.provider, owner: card.owner })
-      return withOwnersLocked([key], (tx) => write(tx, card, writeOptions.observedAt))
+      return withOwnersLocked([key], (tx) => write(tx, card, observedAt))
     },
 
-    async upsertMany(cards, writeOptions = {}) {
+    async upsertMany(cards, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
       if (cards.length === 0) return
-      const { observedAt } = writeOptions
       const keys = cards.map((card) => scopeParams({ provider: card.provider, owner: card.owner }))
       await withOwnersLocked(keys, async (tx) => {
         // A handful of statements for the whole batch instead of several per card: the round
@@ -355,8 +357,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       })
     },
 
-    async delete(scope, cardId, writeOptions = {}) {
-      const { observedAt } = writeOptions
+    async delete(scope, cardId, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
       const key = scopeParams(scope)
       return withOwnersLocked([key], async (tx) => {
         const existing = await select(tx, key, cardId)
@@ -376,8 +378,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       })
     },
 
-    async setDefault(scope, cardId, writeOptions = {}) {
-      const { observedAt } = writeOptions
+    async setDefault(scope, cardId, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
       const observed = observedAt ?? null
       const key = scopeParams(scope)
       await withOwnersLocked([key], async (tx) => {
@@ -438,10 +440,13 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     // closableStore refuses every call after this one.
     async close() {},
   }
-  return Object.freeze(closableStore('postgresStore', store))
+  return Object.freeze(closableStore(NAME, store))
 }
 
 // --- internals ---
+
+/** How errors name the store. */
+const NAME = 'postgresStore'
 
 type ScopeParams = readonly [provider: string, ownerType: Owner['type'], ownerId: string]
 

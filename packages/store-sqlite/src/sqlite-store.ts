@@ -5,6 +5,7 @@ import {
   closableStore,
   InvalidRequestError,
   type Owner,
+  observedAtOf,
   type StoredCard,
   type UpsertResult,
   validate,
@@ -276,22 +277,26 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
       return row ? rowToCard(row) : null
     },
 
-    async upsert(card, writeOptions = {}) {
-      return inTransaction(() => write(card, writeOptions.observedAt, now()))
+    async upsert(card, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
+      return inTransaction(() => write(card, observedAt, now()))
     },
 
-    async upsertMany(cards, writeOptions = {}) {
+    async upsertMany(cards, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
       if (cards.length === 0) return
       const at = now()
-      inTransaction(() => writeBatch(cards, writeOptions.observedAt, at))
+      inTransaction(() => writeBatch(cards, observedAt, at))
     },
 
-    async delete(scope, cardId, writeOptions = {}) {
-      return inTransaction(() => remove(scope, cardId, writeOptions.observedAt))
+    async delete(scope, cardId, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
+      return inTransaction(() => remove(scope, cardId, observedAt))
     },
 
-    async setDefault(scope, cardId, writeOptions = {}) {
-      inTransaction(() => switchDefault(scope, cardId, now(), writeOptions.observedAt))
+    async setDefault(scope, cardId, writeOptions) {
+      const observedAt = observedAtOf(NAME, writeOptions)
+      inTransaction(() => switchDefault(scope, cardId, now(), observedAt))
     },
 
     async *listOwners(provider) {
@@ -331,7 +336,7 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     },
   }
   return Object.freeze(
-    closableStore('sqliteStore', store, {
+    closableStore(NAME, store, {
       // A Database you passed may be closed under the store: better-sqlite3 would throw a
       // `TypeError` from deep in a statement. One the store opened closes only with close().
       checkOpen: owned ? undefined : () => checkOpen(db),
@@ -340,6 +345,9 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
 }
 
 // --- internals ---
+
+/** How errors name the store. */
+const NAME = 'sqliteStore'
 
 type ScopeParams = readonly [provider: string, ownerType: Owner['type'], ownerId: string]
 

@@ -432,6 +432,48 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'observedAt',
+    'an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+    async (t) => {
+      const scope = t.scope('account')
+      const stored = t.card(scope, { isDefault: true })
+      const other = t.card(scope)
+      await t.store.upsertMany([stored, other], { observedAt: T2 })
+      const newcomer = t.scope()
+      const unseen = t.card(scope)
+      const before = await t.snapshot([scope, newcomer])
+      const refused: string[] = []
+      for (const observedAt of [Number.NaN, T2 + 0.5, 2 ** 53, Number.POSITIVE_INFINITY]) {
+        const options = { observedAt }
+        const writes: [string, () => Promise<unknown>][] = [
+          ['upsert', () => t.store.upsert({ ...stored, holderName: 'refused' }, options)],
+          ['upsert (a new owner)', () => t.store.upsert(t.card(newcomer), options)],
+          ['upsertMany', () => t.store.upsertMany([t.card(scope), t.card(newcomer)], options)],
+          ['delete', () => t.store.delete(scope, stored.id, options)],
+          ['delete (a card never seen)', () => t.store.delete(scope, unseen.id, options)],
+          ['setDefault', () => t.store.setDefault(scope, other.id, options)],
+          ['setDefault (null)', () => t.store.setDefault(scope, null, options)],
+        ]
+        for (const [name, write] of writes) {
+          const outcome = await refusalOf(write)
+          if (!isCardportError(outcome, 'invalid_request') || outcome.retryable) {
+            refused.push(`${name} with ${observedAt}: ${describeOutcome(outcome)}`)
+          }
+        }
+      }
+      expect(refused, 'writes with such an observedAt not refused with invalid_request').toEqual([])
+      expect(await t.snapshot([scope, newcomer]), 'the cards after the refused writes').toEqual(
+        before,
+      )
+      // Nor a tombstone: the card whose deletion was refused can be written, observed at T1.
+      expect(
+        (await t.store.upsert(unseen, { observedAt: T1 })).applied,
+        'after the deletions',
+      ).toBe(true)
+    },
+  )
+
   // --- observedAt of defaults -------------------------------------------------------------
   check(
     'observedAt',

@@ -22,6 +22,7 @@ import {
   type RetiringCard,
   scopeKey,
   scopeOf,
+  type WriteOptions,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
@@ -522,6 +523,8 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: a write older than the stored one is refused and changes nothing',
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
+      // It writes whatever observedAt it is given, since it reads none.
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
       // Its defaults have no observedAt to stand on.
       'observedAt: a default card older than the stored default is written as not the default',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
@@ -535,12 +538,29 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it('a store that writes with an observedAt it cannot keep, as if none was given, fails that rule', async () => {
+    // What a store over a bigint column might do to avoid the driver's error: drop the time.
+    const kept = (options?: WriteOptions) =>
+      options?.observedAt !== undefined && !Number.isSafeInteger(options.observedAt) ? {} : options
+    const dropsIt = (inner: CardStore): CardStore => ({
+      ...inner,
+      upsert: (card, options) => inner.upsert(card, kept(options)),
+      upsertMany: (cards, options) => inner.upsertMany(cards, kept(options)),
+      delete: (scope, cardId, options) => inner.delete(scope, cardId, kept(options)),
+      setDefault: (scope, cardId, options) => inner.setDefault(scope, cardId, kept(options)),
+    })
+    expect(await failedStoreChecks(dropsIt)).toEqual([
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+    ])
+  })
+
   it("a store whose setDefault ignores observedAt fails the rules of a default's age", async () => {
     const ignoresObservedAt = (inner: CardStore): CardStore => ({
       ...inner,
       setDefault: (scope, cardId) => inner.setDefault(scope, cardId),
     })
     expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
       'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
     ])
@@ -606,6 +626,8 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(forgetsTombstones)).toEqual([
+      // A fresh card's write drops the observedAt it should have refused.
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
       // A fresh card's default is written with no observedAt to compare.
       'observedAt: a default card older than the stored default is written as not the default',
       'upsertMany: writes every card of the batch, for any number of owners',
