@@ -1,11 +1,11 @@
 import type { Owner } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
-import { describePostgres } from './postgres-test-databases.js'
+import { describePostgres, PG_CONFIG } from './postgres-test-databases.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 
@@ -200,6 +200,34 @@ describePostgres('postgres migrations', (db) => {
       })
       await expect(opening).rejects.toThrow(/give the store a tablePrefix of its own/)
       expect(await tablesOf(db.schema)).toEqual(['migrations'])
+    },
+  )
+
+  // PGlite has one user: roles and their privileges need the server.
+  it.skipIf(db.name === 'PGlite')(
+    "says that its role may not read the migrations table, not that the table is another tool's",
+    async () => {
+      await migrate(db.client, { schema: db.schema })
+      const role = `${db.schema}_app`
+      await db.client.query(`CREATE ROLE ${role} LOGIN`)
+      const pool = new pg.Pool({ ...PG_CONFIG, user: role, max: 2 })
+      onTestFinished(async () => {
+        await pool.end()
+        await db.client.query(`DROP OWNED BY ${role}`)
+        await db.client.query(`DROP ROLE ${role}`)
+      })
+      // An application role with rights on the card tables but not on the migrations table, and
+      // CREATE on the schema, as PostgreSQL 14 and earlier give every role in `public`.
+      await db.client.query(`GRANT USAGE, CREATE ON SCHEMA "${db.schema}" TO ${role}`)
+      const tables = ['cards', 'card_owners', 'card_tombstones', 'card_retirements']
+      await db.client.query(
+        `GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables.map((table) => `"${db.schema}".cardport_${table}`).join(', ')} TO ${role}`,
+      )
+      const opening = postgresStore({ client: pool, schema: db.schema })
+      // Not a conflict asking for a tablePrefix of its own: a new prefix would open empty tables.
+      await expect(opening).rejects.toThrow(/permission denied for table cardport_migrations/)
+      const store = await postgresStore({ client: pool, schema: db.schema, migrate: false })
+      expect(await store.get({ provider: 'memory', owner: alice }, 'card_1')).toBeNull()
     },
   )
 

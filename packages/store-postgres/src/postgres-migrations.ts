@@ -209,9 +209,15 @@ async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Se
       `The table ${t.migrations} is not cardport's (${why}): give the store a tablePrefix of its ` +
         `own, so that its tables do not meet another tool's.`,
     )
+  // The catalog, not information_schema: that lists only the columns the role has a right to,
+  // none for a role that may not read the table, which was then called another tool's (and a
+  // new prefix would have opened empty tables). Such a role now fails on the read below.
   const { rows: columns } = await tx.query(
-    `SELECT column_name FROM information_schema.columns
-      WHERE table_schema = $1 AND table_name = $2 AND column_name IN ('version', 'name', 'applied_at')`,
+    `SELECT a.attname FROM pg_catalog.pg_attribute a
+      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+        AND a.attname IN ('version', 'name', 'applied_at')`,
     [t.schema, t.migrationsTable],
   )
   if (columns.length !== 3) throw notOurs('its columns are not version, name and applied_at')
