@@ -3,15 +3,18 @@ import {
   type CardStore,
   createCardSync,
   EMPTY_ADDRESS,
+  isCardportError,
   memoryProvider,
   type Owner,
   toArray,
 } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
-import type pg from 'pg'
+import { PGlite } from '@electric-sql/pglite'
+import pg from 'pg'
 import { expect, it, onTestFinished, vi } from 'vitest'
+import type { PostgresClient } from './postgres-client.js'
 import { postgresStore } from './postgres-store.js'
-import { describePostgres } from './postgres-test-databases.js'
+import { describePostgres, PG_CONFIG } from './postgres-test-databases.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 const bob: Owner = { type: 'customer', id: 'cus_bob' }
@@ -333,6 +336,45 @@ describePostgres('postgresStore', (db) => {
       expect((await store.get(aliceScope, 'card_locked'))?.holderName).toBeNull()
     },
   )
+
+  it('refuses every call once the client you passed is closed, saying whose it is', async () => {
+    // A client of its own, closed here: a pg Pool ended, or a PGlite instance closed.
+    const client: PostgresClient =
+      db.name === 'PGlite' ? await PGlite.create() : new pg.Pool({ ...PG_CONFIG, max: 2 })
+    const store = await postgresStore({ client, schema: db.schema })
+    await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    const owners = store.listOwners('memory')[Symbol.asyncIterator]()
+    await owners.next()
+    await ('end' in client ? (client as pg.Pool).end() : (client as PGlite).close())
+    const calls: Record<string, () => Promise<unknown>> = {
+      get: () => store.get(aliceScope, 'card_1'),
+      listByOwner: () => store.listByOwner(aliceScope),
+      listByOwners: () => store.listByOwners!([aliceScope]),
+      getDefault: () => store.getDefault(aliceScope),
+      upsert: () => store.upsert(sampleCard('card_2', alice)),
+      upsertMany: () => store.upsertMany([sampleCard('card_2', alice)]),
+      delete: () => store.delete(aliceScope, 'card_1'),
+      setDefault: () => store.setDefault(aliceScope, null),
+      'listOwners (next page)': () => owners.next(),
+      'retirements.save': () => store.retirements!.save(aliceScope, 'key', []),
+      'retirements.load': () => store.retirements!.load(aliceScope, 'key'),
+    }
+    const outcomes: string[] = []
+    for (const [name, call] of Object.entries(calls)) {
+      const error = await call().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      )
+      // A CardportError saying what to do, not pg's "Cannot use a pool after calling end".
+      if (
+        !isCardportError(error, 'invalid_request') ||
+        !/client passed to postgresStore is closed/.test(error.message)
+      ) {
+        outcomes.push(`${name}: ${error instanceof Error ? error.message : String(error)}`)
+      }
+    }
+    expect(outcomes).toEqual([])
+  }, 60_000)
 
   it('leaves the client alone on close(), open and untouched, and refuses calls after it', async () => {
     const store = await open()

@@ -4,6 +4,7 @@ import {
   type CardScope,
   type CardStore,
   closableStore,
+  InvalidRequestError,
   type Owner,
   observedAtOf,
   type StoredCard,
@@ -81,8 +82,9 @@ const OWNER_PAGE = 500
  * across processes; a partial unique index holds at most one default per owner (and currency)
  * whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
  * itself; reads are always scoped by provider and owner; no column can hold a card number or a
- * CVC. `close()` leaves the client open and untouched (it is yours), and every call after it is
- * refused with `invalid_request`. See the package README for the table layout.
+ * CVC. `close()` leaves the client open and untouched (it is yours), and every call after it
+ * (or once you have closed the client: a pool's `end()`, PGlite's `close()`) is refused with
+ * `invalid_request`. See the package README for the table layout.
  *
  * @example
  * ```ts
@@ -440,13 +442,27 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     // closableStore refuses every call after this one.
     async close() {},
   }
-  return Object.freeze(closableStore(NAME, store))
+  return Object.freeze(
+    // Your client may be closed under the store (a pool's end(), PGlite's close()): its own
+    // error ("Cannot use a pool after calling end on the pool") is not a CardportError.
+    closableStore(NAME, store, { checkOpen: () => checkOpen(client) }),
+  )
 }
 
 // --- internals ---
 
 /** How errors name the store. */
 const NAME = 'postgresStore'
+
+/** Refuses a call on a client the caller passed in and has closed since. */
+function checkOpen(client: PostgresClient): void {
+  // A pg Pool's `ending` (end() called) and `ended`; PGlite's `closed`.
+  const state = client as { ending?: unknown; ended?: unknown; closed?: unknown }
+  if (state.ending !== true && state.ended !== true && state.closed !== true) return
+  throw new InvalidRequestError(
+    'the client passed to postgresStore is closed (a pg Pool after end(), PGlite after close()): pass an open one to a new postgresStore',
+  )
+}
 
 type ScopeParams = readonly [provider: string, ownerType: Owner['type'], ownerId: string]
 
