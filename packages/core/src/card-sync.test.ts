@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
 import { customers } from './__fixtures__/owners.js'
@@ -624,6 +625,41 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     // JSON.stringify writes an unpaired surrogate as an escape.
     const reached = calls.filter((call) => call.includes('\\ud800') || call.includes('cus_bob'))
     expect(reached).toEqual([])
+    expect(await store.get(scope(alice), card.id)).not.toBeNull()
+  })
+
+  it('refuses a card number given as a card id before the provider or the store sees it', async () => {
+    // Typed in the wrong field (an admin's "remove card" form): the provider answers "no such
+    // card", and the card-not-found step wrote a tombstone whose card_id column held the number.
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await sync.sync(alice, card.id)
+    await fc.assert(
+      fc.asyncProperty(typedCardNumber(), async (number) => {
+        const calls: string[] = []
+        const watched = createCardSync({
+          provider: recording(provider, calls),
+          store: recording(store, calls),
+        })
+        const runs: [string, () => Promise<unknown>][] = [
+          ['deleteCard', () => watched.deleteCard(alice, number)],
+          ['sync', () => watched.sync(alice, number)],
+          ['deleteLocal', () => watched.deleteLocal(alice, number)],
+        ]
+        for (const [what, run] of runs) {
+          const error = await rejection(run())
+          expect(error.code, what).toBe('invalid_request')
+          expect(error.issues, what).toEqual([
+            {
+              path: ['cardId'],
+              message: 'a card id cannot be a card number: pass the id the provider gave the card',
+            },
+          ])
+          expect(JSON.stringify(error), what).not.toContain(digitsOf(number))
+        }
+        expect(calls).toEqual([])
+      }),
+      { numRuns: 50 },
+    )
     expect(await store.get(scope(alice), card.id)).not.toBeNull()
   })
 
@@ -2135,4 +2171,45 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * A card number as a person types it: a network's prefix, digits, the Luhn check digit, written
+ * plain or in groups of four joined by spaces or dashes.
+ */
+function typedCardNumber(): fc.Arbitrary<string> {
+  const networks: [prefix: string, length: number][] = [
+    ['4', 16],
+    ['51', 16],
+    ['2221', 16],
+    ['34', 15],
+    ['6011', 16],
+    ['3528', 16],
+    ['62', 19],
+  ]
+  return fc
+    .tuple(
+      fc.constantFrom(...networks),
+      fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }),
+      fc.constantFrom('', ' ', '-'),
+    )
+    .map(([[prefix, length], digits, separator]) => {
+      const body = (prefix + digits.join('')).slice(0, length - 1)
+      const number = body + luhnCheckDigit(body)
+      return separator === '' ? number : (number.match(/.{1,4}/g) ?? []).join(separator)
+    })
+}
+
+function luhnCheckDigit(body: string): string {
+  let sum = 0
+  for (let index = 0; index < body.length; index++) {
+    let digit = Number(body[body.length - 1 - index])
+    if (index % 2 === 0) digit *= 2
+    sum += digit > 9 ? digit - 9 : digit
+  }
+  return String((10 - (sum % 10)) % 10)
+}
+
+function digitsOf(text: string): string {
+  return text.replace(/\D/g, '')
 }

@@ -3,6 +3,7 @@ import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
 import {
   type Card,
+  CardIdInputSchema,
   CardSchema,
   callerText,
   compiledCardSchema,
@@ -868,8 +869,12 @@ const CardSyncOptionsSchema = z.strictObject({
   retry: RetryPolicySchema.optional(),
 })
 
-/** An owner and a card id, as a provider checks them (`deleteCard`, `sync`, `deleteLocal`). */
-const OwnerCardSchema = z.object({ owner: OwnerSchema, cardId: CardSchema.shape.id })
+/**
+ * An owner and a card id, as a provider checks them (`deleteCard`, `sync`, `deleteLocal`): a
+ * card number as the id is refused, as the provider would refuse it, before a "no such card"
+ * answer could have it written to the store as a deletion's tombstone.
+ */
+const OwnerCardSchema = z.object({ owner: OwnerSchema, cardId: CardIdInputSchema })
 
 const SetDefaultCardCallSchema = z.object({
   owner: OwnerSchema,

@@ -7,6 +7,7 @@ import { marketplaceSeedCards, stripeSeedCards } from './__fixtures__/seed-cards
 import { normalizeBrand } from './brand.js'
 import {
   type Card,
+  CardIdInputSchema,
   CardSchema,
   compiledCardSchema,
   EMPTY_ADDRESS,
@@ -296,6 +297,48 @@ describe('CardSchema masks a card number a provider put in free text', () => {
 
   it('leaves free text without a card number as it is', () => {
     expect(CardSchema.parse(base)).toEqual(base)
+  })
+})
+
+describe('CardIdInputSchema: a card id a caller gives', () => {
+  it('refuses a card number typed as the id, however it is grouped', () => {
+    for (const id of [
+      '4242424242424242',
+      '4242 4242 4242 4242',
+      '5555-5555-5555-4444',
+      ' 378282246310005 ',
+      '6011\u00a01111\u00a01111\u00a01117',
+    ]) {
+      const result = CardIdInputSchema.safeParse(id)
+      expect(result.success, id).toBe(false)
+      expect(result.error?.issues.map((issue) => issue.message)).toEqual([
+        'a card id cannot be a card number: pass the id the provider gave the card',
+      ])
+    }
+  })
+
+  it('takes the ids providers give, whatever digits they hold', () => {
+    const hex = fc.string({
+      unit: fc.constantFrom(...'0123456789abcdef'),
+      minLength: 24,
+      maxLength: 24,
+    })
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          hex.map((digits) => `card_${digits}`),
+          fc.uuid(),
+          fc.stringMatching(/^CC[0-9]{13,19}$/),
+          // Numbers that are no card: 12 digits, or more than 19 in one group.
+          fc.stringMatching(/^[0-9]{1,12}$|^[0-9]{20,30}$/),
+        ),
+        (id) => {
+          expect(CardIdInputSchema.safeParse(id).success).toBe(true)
+        },
+      ),
+    )
+    expect(CardIdInputSchema.safeParse('card_4242424242424242').success).toBe(true)
+    expect(CardIdInputSchema.safeParse('4242424242424241').success).toBe(true)
   })
 })
 

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
-import { containsCardNumber, maskCardNumbers } from './redact.js'
+import { containsCardNumber, isWholeCardNumber, maskCardNumbers } from './redact.js'
 import { isStorableText, toStorableText } from './storable-text.js'
 
 /**
@@ -93,6 +93,27 @@ export function callerText(where: string) {
     message: `a card number is not allowed in ${where}`,
   })
 }
+
+/**
+ * A card id as a caller passes it (`getCard`, `updateCard`, `deleteCard`, `setDefaultCard`,
+ * `invalidateCard`, `CardSync.sync`, `deleteCard` and `deleteLocal`): what {@link CardSchema}'s
+ * `id` takes (not empty, no NUL character, no unpaired surrogate), and not a card number typed in
+ * the wrong field (the whole id digit groups, spaces or dashes between them, that
+ * `containsCardNumber` finds). Such an id would reach the provider in a request's URL and, once
+ * the provider answered "no such card", a store's deletion record (its tombstone). Ids a provider
+ * gives (`card_…`, a marketplace's `CC…`, a UUID) are never refused: only a text made of digit
+ * groups alone can be.
+ *
+ * @example
+ * ```ts
+ * CardIdInputSchema.safeParse('card_1NBnqJ2eZvKYlo2C').success // true
+ * CardIdInputSchema.safeParse('4242 4242 4242 4242').success // false
+ * ```
+ */
+export const CardIdInputSchema: z.ZodString = idText('a card id').refine(
+  (id) => !isWholeCardNumber(id),
+  'a card id cannot be a card number: pass the id the provider gave the card',
+)
 
 const inputText = (where: string) => callerText(where).min(1).nullable()
 

@@ -38,6 +38,21 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       (p) => p.updateCard(owner, 'c', { metadata: manyKeys(51) }),
     ],
     ['an empty update', (p) => p.updateCard(owner, 'c', {})],
+    // A card number typed where the card id goes would travel in the request's URL.
+    ['a card number as the card id of getCard', (p) => p.getCard(owner, '4242424242424242')],
+    [
+      'a card number as the card id of updateCard',
+      (p) => p.updateCard(owner, '4000 0566 5566 5556', { holderName: 'Ada' }),
+    ],
+    ['a card number as the card id of deleteCard', (p) => p.deleteCard(owner, '378282246310005')],
+    [
+      'a card number as the card id of setDefaultCard',
+      (p) => p.setDefaultCard(owner, '5555-5555-5555-4444'),
+    ],
+    [
+      'a card number as the card id of invalidateCard',
+      (p) => p.invalidateCard(owner, '6011111111111117'),
+    ],
     [
       'card details failing the Luhn check',
       (p) =>
@@ -53,6 +68,7 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       expect(error.issues?.length).toBeGreaterThan(0)
       expect(error.provider).toBe('spy')
       expect(error.message).not.toContain(BAD_NUMBER)
+      expect(error.message).not.toMatch(/\d{4}[ -]?\d{4}[ -]?\d{4}/)
       for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled()
     })
   }

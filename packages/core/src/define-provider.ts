@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import {
   type Card,
-  CardSchema,
+  CardIdInputSchema,
   compiledCardSchema,
   formatOwner,
   isDefaultUnknown,
@@ -118,7 +118,8 @@ const OPERATIONS = [
   'invalidateCard',
 ] as const
 
-const CardIdSchema = CardSchema.shape.id
+// Card ids the caller gives: never a card number, which would travel in the request's URL.
+const CardIdSchema = CardIdInputSchema
 const ListOptionsSchema = z
   .object({
     limit: z.number().int().min(1).max(100).default(10),

@@ -3,6 +3,7 @@ export {
   type Card,
   type CardAddress,
   CardAddressSchema,
+  CardIdInputSchema,
   CardSchema,
   type CheckResult,
   CheckResultSchema,

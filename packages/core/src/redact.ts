@@ -15,6 +15,8 @@ const ENCODED_CHAR =
   '%(?:[0-7][0-9A-Fa-f]|[cCdD][0-9A-Fa-f]%[89aAbB][0-9A-Fa-f]|[eE][0-9A-Fa-f](?:%[89aAbB][0-9A-Fa-f]){2}|[fF][0-4](?:%[89aAbB][0-9A-Fa-f]){3})'
 const SEPARATOR = new RegExp(`((?:${GAP_CHAR.source}|${ENCODED_CHAR})+)`, 'u')
 const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'gu')
+// A text that is one run of digit groups, separators before or after it allowed.
+const WHOLE_RUN = new RegExp(`^${SEPARATOR.source}?${DIGIT_RUN.source}${SEPARATOR.source}?$`, 'u')
 // No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
 // a space escaped), and hiding a few characters too many costs nothing.
 const API_KEY = /(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
@@ -56,6 +58,17 @@ export function redact(text: string): string {
  */
 export function containsCardNumber(text: string): boolean {
   return maskCardNumbers(text) !== text
+}
+
+/**
+ * Whether a whole text is a card number as a person types it, and nothing else: digit groups
+ * joined by the separators {@link redact} reads, holding a number {@link containsCardNumber}
+ * finds. An id with a prefix (`card_…`) or letters is never one, whatever digits it holds, so
+ * that a provider's random ids are not taken for card numbers by chance. Not exported from the
+ * package: the core refuses a card id that is one (`CardIdInputSchema`).
+ */
+export function isWholeCardNumber(text: string): boolean {
+  return WHOLE_RUN.test(text) && containsCardNumber(text)
 }
 
 /**

@@ -67,7 +67,8 @@ export interface UpsertResult {
  * A store need not check the ids it is given: the core refuses an owner or card id with a NUL
  * character or an unpaired surrogate (which drivers read each their own way) before it reaches a
  * store, in `CardSync` and in `CardSchema`. Code that calls a store directly checks them itself
- * (`OwnerSchema`, `CardSchema.shape.id`).
+ * (`OwnerSchema`, `CardSchema.shape.id`, or `CardIdInputSchema` for an id a person typed, which
+ * also refuses a card number).
  */
 export interface CardStore {
   /** One card of an owner, or null. */
