@@ -28,6 +28,18 @@ describe('findLeaks', () => {
     }
   })
 
+  it('finds a number written in full-width, Arabic-Indic or Devanagari digits', () => {
+    const [number] = TEST_CARD_NUMBERS
+    for (const zero of [0xff10, 0x0660, 0x06f0, 0x0966]) {
+      const written = number.replace(/[0-9]/g, (d) => String.fromCodePoint(zero + Number(d)))
+      const grouped = (written.match(/.{1,4}/gu) ?? []).join(' ')
+      for (const text of [`name ${written}`, `{"n":"${grouped}"}`]) {
+        expect(kinds(text), zero.toString(16)).toEqual(['card number'])
+      }
+    }
+    expect(kinds('٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤١ (Luhn fails)')).toEqual([])
+  })
+
   it('finds a Luhn-valid run among other numbers, and ignores numbers that are no card', () => {
     expect(kinds('qty 1 4242 4242 4242 4242')).toEqual(['card number'])
     expect(kinds('4242424242424241 (Luhn fails)')).toEqual([])

@@ -295,6 +295,16 @@ describe('CardSchema masks a card number a provider put in free text', () => {
     expect(JSON.stringify(card)).not.toMatch(/4242 4242|5566-5556|378282246310005/)
   })
 
+  it('masks a number written in full-width or Arabic-Indic digits', () => {
+    const card = CardSchema.parse({
+      ...base,
+      holderName: '山田 ４２４２ ４２４２ ４２４２ ４２４２',
+      metadata: { note: '٤٠٠٠٠٥٦٦٥٥٦٦٥٥٥٦' },
+    })
+    expect(card.holderName).toBe('山田 •••• 4242')
+    expect(card.metadata).toEqual({ note: '•••• 5556' })
+  })
+
   it('leaves free text without a card number as it is', () => {
     expect(CardSchema.parse(base)).toEqual(base)
   })

@@ -332,6 +332,57 @@ describe('containsCardNumber: networks without a brand of their own in a Card', 
   })
 })
 
+describe('card numbers written in the digits of other scripts', () => {
+  // A Japanese input method types full-width digits (４２４２), an Arabic keyboard Eastern
+  // Arabic ones (٤٢٤٢): the same card number, which the checks read in ASCII digits only.
+  const zeros = {
+    'full-width': 0xff10,
+    'Arabic-Indic': 0x0660,
+    'Eastern Arabic-Indic': 0x06f0,
+    Devanagari: 0x0966,
+    Bengali: 0x09e6,
+    Thai: 0x0e50,
+    'mathematical bold': 0x1d7ce,
+  }
+  const inScript = (digits: string, zero: number) =>
+    [...digits].map((digit) => String.fromCodePoint(zero + Number(digit))).join('')
+  const cards = fc
+    .tuple(
+      fc.constantFrom(
+        '4242424242424242',
+        '4000056655665556',
+        '5555555555554444',
+        '378282246310005',
+        '6011111111111117',
+      ),
+      fc.constantFrom(...Object.entries(zeros)),
+      fc.constantFrom('', ' ', '-', '\u3000'),
+      fc.constantFrom('name %s', '%s', '{"note":"%s"}', 'paid with %s.'),
+    )
+    .map(([number, [script, zero], separator, context]) => {
+      const groups = (number.match(/.{1,4}/g) ?? []).map((group) => inScript(group, zero))
+      return { number, script, text: context.replace('%s', groups.join(separator)) }
+    })
+
+  it('finds and masks them as it does ASCII digits', () => {
+    fc.assert(
+      fc.property(cards, ({ number, script, text }) => {
+        expect(containsCardNumber(text), script).toBe(true)
+        for (const masked of [redact(text), redactSecrets(text), maskCardNumbers(text)]) {
+          expect(masked, script).toContain(`•••• ${number.slice(-4)}`)
+          expect(masked.match(/\p{Nd}/gu)?.length ?? 0, script).toBeLessThan(8)
+        }
+      }),
+    )
+  })
+
+  it('leaves numbers of other scripts that are no card', () => {
+    expect(containsCardNumber('電話 ０３-１２３４-５６７８')).toBe(false)
+    expect(redact('電話 ０３-１２３４-５６７８')).toBe('電話 ０３-１２３４-５６７８')
+    expect(maskCardNumbers('٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤١')).toBe('٤٢٤٢٤٢٤٢٤٢٤٢٤٢٤١')
+  })
+})
+
 describe('containsCardNumber and timestamps', () => {
   it('leaves Luhn-valid numbers that no card network issues, such as millisecond timestamps', () => {
     // 1700000000004 passes the Luhn check, but no network issues cards starting with 1.

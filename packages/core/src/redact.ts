@@ -14,9 +14,14 @@ const GAP_CHAR = /[\s+\p{Pd}\u2212\u30fc\u200b-\u200d\u2060]/u
 const ENCODED_CHAR =
   '%(?:[0-7][0-9A-Fa-f]|[cCdD][0-9A-Fa-f]%[89aAbB][0-9A-Fa-f]|[eE][0-9A-Fa-f](?:%[89aAbB][0-9A-Fa-f]){2}|[fF][0-4](?:%[89aAbB][0-9A-Fa-f]){3})'
 const SEPARATOR = new RegExp(`((?:${GAP_CHAR.source}|${ENCODED_CHAR})+)`, 'u')
-const DIGIT_RUN = new RegExp(`\\d+(?:${SEPARATOR.source}\\d+)*`, 'gu')
+// A digit is one of any script (`\p{Nd}`): a Japanese input method types full-width digits
+// (`４２４２`), an Arabic keyboard Eastern Arabic ones (`٤٢٤٢`), and the number is the same card's.
+const DIGIT_RUN = new RegExp(`\\p{Nd}+(?:${SEPARATOR.source}\\p{Nd}+)*`, 'gu')
 // A text that is one run of digit groups, separators before or after it allowed.
 const WHOLE_RUN = new RegExp(`^${SEPARATOR.source}?${DIGIT_RUN.source}${SEPARATOR.source}?$`, 'u')
+const ANY_DIGIT = /\p{Nd}/gu
+const ONE_DIGIT = /^\p{Nd}$/u
+const ASCII_DIGITS = /^[0-9]*$/
 // No word boundary before a key: in a URL a key may follow a letter or digit (`/cards/%20sk_…`,
 // a space escaped), and hiding a few characters too many costs nothing.
 const API_KEY = /(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]+/g
@@ -26,9 +31,10 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
 /**
  * Removes every card number from a text: any run of 12–19 digits, with or without spaces or
  * dashes between them (any Unicode white space or dash, the minus sign and `ー` too, also
- * URL-encoded: `%20`, `%E2%80%93` …), that passes the Luhn check or
- * starts with a known card prefix is replaced by its masked form (`•••• 4242`). Other numbers
- * (timestamps, amounts, ids) are left.
+ * URL-encoded: `%20`, `%E2%80%93` …), that passes the Luhn check or starts with a known card
+ * prefix is replaced by its masked form (`•••• 4242`). Digits of any script count (full-width
+ * `４２４２`, Arabic-Indic `٤٢٤٢` …); the mask shows ASCII digits. Other numbers (timestamps,
+ * amounts, ids) are left.
  *
  * @example
  * ```ts
@@ -44,10 +50,11 @@ export function redact(text: string): string {
  * Whether a text holds a card number, as the core's free-text fields (holder name, address,
  * metadata values) refuse it: a span of whole digit groups, joined by spaces or dashes (any white
  * space, such as a no-break space or a line break, and any dash, such as an en dash or a
- * full-width hyphen, the minus sign and `ー` too; also URL-encoded), of 13 to 19
- * digits that passes the Luhn check and starts with a card network's prefix (those of
- * `brandFromNumber`, and of Maestro, Mir, RuPay, Verve, Dankort, UzCard, Humo and Troy, which
- * have no brand of their own in a Card). Narrower than {@link redact} (no 12-digit runs, no prefix-only or
+ * full-width hyphen, the minus sign and `ー` too; also URL-encoded), of 13 to 19 digits (of any
+ * script, full-width and Arabic-Indic included) that passes the Luhn check and starts with a card
+ * network's prefix (those of `brandFromNumber`, and of Maestro, Mir, RuPay, Verve, Dankort,
+ * UzCard, Humo and Troy, which have no brand of their own in a Card). Narrower than
+ * {@link redact} (no 12-digit runs, no prefix-only or
  * Luhn-only matches) so that order numbers, millisecond timestamps and the like stay allowed.
  *
  * @example
@@ -103,7 +110,9 @@ export function redactSecrets(text: string): string {
 function maskRun(run: string, minDigits: number, isCard: (digits: string) => boolean): string {
   // Even indices are digit groups, odd indices the single separator after each.
   const parts = run.split(SEPARATOR)
-  const digitCount = parts.reduce((sum, part, index) => sum + (index % 2 ? 0 : part.length), 0)
+  // The digit groups in ASCII digits, whatever script they were written in.
+  const groups = parts.map((part, index) => (index % 2 ? part : asciiDigits(part)))
+  const digitCount = groups.reduce((sum, part, index) => sum + (index % 2 ? 0 : part.length), 0)
   if (digitCount < minDigits) return run
   const hidden = new Array<boolean>(parts.length).fill(false)
   for (let start = 0; start < parts.length; start += 2) {
@@ -111,7 +120,7 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
     for (let end = start; end < parts.length; end += 2) {
       // A span of groups does not reach across an encoded character that is no separator.
       if (end > start && !isGap(parts[end - 1] ?? '')) break
-      digits += parts[end]
+      digits += groups[end]
       if (digits.length > 19) break
       if (digits.length >= minDigits && isCard(digits)) hidden.fill(true, start, end + 1)
     }
@@ -122,7 +131,7 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
   for (let index = 0; index < parts.length; index++) {
     const part = parts[index] ?? ''
     if (hidden[index]) {
-      if (index % 2 === 0) masked += part
+      if (index % 2 === 0) masked += groups[index]
       continue
     }
     if (masked) output += `•••• ${masked.slice(-4)}`
@@ -137,11 +146,36 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
 // regular expression, lets it through untouched (every card read from a provider passes here).
 function hasDigits(text: string, count: number): boolean {
   let found = 0
+  let otherScripts = false
   for (let index = 0; index < text.length; index++) {
     const code = text.charCodeAt(index)
-    if (code >= 48 && code <= 57 && ++found >= count) return true
+    if (code >= 48 && code <= 57) {
+      if (++found >= count) return true
+    } else if (code >= 0x660) otherScripts = true
   }
-  return false
+  // U+0660 (Arabic-Indic zero) is the first digit outside ASCII: only text with characters from
+  // there on can hold other digits, and is counted again, every script's digits.
+  return otherScripts && (text.match(ANY_DIGIT)?.length ?? 0) >= count
+}
+
+/** Digits of any script as ASCII digits (`４２` and `٤٢` are `42`). */
+function asciiDigits(digits: string): string {
+  if (ASCII_DIGITS.test(digits)) return digits
+  let ascii = ''
+  for (const digit of digits) ascii += digitValue(digit.codePointAt(0) ?? 48)
+  return ascii
+}
+
+/**
+ * A decimal digit's value. Unicode encodes each script's digits 0 to 9 at consecutive code
+ * points, and where two scripts' digits touch (the mathematical digits) each set is whole: the
+ * value is the distance from the start of the unbroken run of digits, modulo 10.
+ */
+function digitValue(codePoint: number): number {
+  if (codePoint <= 57) return codePoint - 48
+  let start = codePoint
+  while (ONE_DIGIT.test(String.fromCodePoint(start - 1))) start--
+  return (codePoint - start) % 10
 }
 
 /** Whether a separator the pattern found decodes to separators only (`%2F`, a slash, does not). */

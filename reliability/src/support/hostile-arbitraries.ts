@@ -28,6 +28,17 @@ export const cardNumberArb: fc.Arbitrary<string> = fc
   )
 
 /**
+ * A test card number in the digits of another script, as typed on another keyboard: full-width
+ * (a Japanese input method), Arabic-Indic or Eastern Arabic-Indic (an Arabic keyboard),
+ * Devanagari.
+ */
+export const otherScriptCardNumberArb: fc.Arbitrary<string> = fc
+  .tuple(cardNumberArb, fc.constantFrom(0xff10, 0x0660, 0x06f0, 0x0966))
+  .map(([number, zero]) =>
+    number.replace(/[0-9]/g, (digit) => String.fromCodePoint(zero + Number(digit))),
+  )
+
+/**
  * Secrets of a recognizable format (Stripe's `sk_…`, `whsec_…`), which cardport removes from any
  * text. The marketplace's secret has no format a library could recognize: it is embedded only
  * where the marketplace adapter, which knows it, handles it (its options).
@@ -43,12 +54,13 @@ const separatorArb = fc.constantFrom(' ', '=', ': ', '"', ',', '\n', '/', '(')
  */
 export const taintedArb: fc.Arbitrary<string> = fc.oneof(
   cardNumberArb,
+  otherScriptCardNumberArb,
   fc.constantFrom(...RECOGNIZABLE_SECRETS),
   fc
     .tuple(
       fc.string({ maxLength: 12 }),
       separatorArb,
-      fc.oneof(cardNumberArb, fc.constantFrom(...RECOGNIZABLE_SECRETS)),
+      fc.oneof(cardNumberArb, otherScriptCardNumberArb, fc.constantFrom(...RECOGNIZABLE_SECRETS)),
       separatorArb,
       fc.string({ maxLength: 12 }),
     )

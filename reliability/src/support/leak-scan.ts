@@ -57,7 +57,8 @@ const GAP = /(?:[\s\p{Pd}+\u200b-\u200d\u2060]|%(?:20|2[dD]|[cC]2%[aA]0|0[9aAdD]
 
 /**
  * Finds card numbers and secrets in `text`:
- * - in every run of digit groups joined by white space (any: no-break spaces, tabs, line breaks)
+ * - in every run of digit groups (in ASCII digits, or those of another script of `ZEROS`: the
+ *   full-width digits of a Japanese input method, Arabic-Indic ones) joined by white space (any: no-break spaces, tabs, line breaks)
  *   or dashes (any), also as a URL or a form encodes them (`4242 4242 4242 4242`, `4242-4242…`,
  *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`), every span of whole
  *   groups holding 13 to 19 digits that passes the Luhn check is a card number;
@@ -67,7 +68,7 @@ const GAP = /(?:[\s\p{Pd}+\u200b-\u200d\u2060]|%(?:20|2[dD]|[cC]2%[aA]0|0[9aAdD]
 export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
   const leaks: Leak[] = []
   const scanned = text.replace(RANDOM_IDS, (id) => 'u'.repeat(id.length))
-  for (const match of scanned.matchAll(new RegExp(`\\d+(?:${GAP.source}\\d+)*`, 'gu'))) {
+  for (const match of scanned.matchAll(new RegExp(`\\p{Nd}+(?:${GAP.source}\\p{Nd}+)*`, 'gu'))) {
     const found = cardIn(match[0].split(GAP))
     if (found) leaks.push(leak('card number', `…${found.slice(-4)}`, text, match.index))
   }
@@ -123,7 +124,8 @@ function leak(kind: Leak['kind'], hint: string, text: string, at: number): Leak 
 }
 
 /** The first span of whole digit groups with 13 to 19 digits that passes the Luhn check. */
-function cardIn(groups: readonly string[]): string | null {
+function cardIn(written: readonly string[]): string | null {
+  const groups = written.map(asciiDigits)
   for (let start = 0; start < groups.length; start++) {
     let digits = ''
     for (let end = start; end < groups.length; end++) {
@@ -135,7 +137,26 @@ function cardIn(groups: readonly string[]): string | null {
   return null
 }
 
+/**
+ * The zero of each script whose digits the suite writes numbers in (ASCII, Arabic-Indic,
+ * Eastern Arabic-Indic, Devanagari, Bengali, Thai, full-width): a table of its own rather than
+ * core's reading of Unicode, so that a bug there cannot hide itself.
+ */
+const ZEROS = [0x30, 0x660, 0x6f0, 0x966, 0x9e6, 0xe50, 0xff10]
+
+/** A digit group in ASCII digits; a digit of a script not in {@link ZEROS} reads as `x`. */
+function asciiDigits(group: string): string {
+  let ascii = ''
+  for (const char of group) {
+    const code = char.codePointAt(0) ?? 0
+    const zero = ZEROS.find((start) => code >= start && code <= start + 9)
+    ascii += zero === undefined ? 'x' : String(code - zero)
+  }
+  return ascii
+}
+
 function luhn(digits: string): boolean {
+  if (!/^[0-9]+$/.test(digits)) return false
   let sum = 0
   for (let index = 0; index < digits.length; index++) {
     let digit = digits.charCodeAt(digits.length - 1 - index) - 48
