@@ -333,26 +333,40 @@ describe('CardSync: a late answer in one process does not undo a newer default o
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
   /** A provider whose `method` answers what it read at once, 30 ms later, the first time. */
+  /**
+   * The provider, whose first answer to `method` is held 30 ms after it was read; `read` settles
+   * once it was read, and a clock tick later, so that what the test does next is later than the
+   * read, whatever the machine's load (a fixed wait raced the read's start under load).
+   */
   const answeringLate = <M extends 'getDefaultCard' | 'getCard' | 'listCards'>(method: M) => {
     let late = true
-    const read = provider[method] as (...args: unknown[]) => Promise<unknown>
-    return {
+    let markRead: () => void = () => {}
+    const read = new Promise<void>((resolve) => {
+      markRead = resolve
+    })
+    const ask = provider[method] as (...args: unknown[]) => Promise<unknown>
+    const answering = {
       ...provider,
       [method]: async (...args: unknown[]) => {
-        const answer = await read(...args)
+        const answer = await ask(...args)
         if (late) {
           late = false
+          const readAt = Date.now()
+          while (Date.now() === readAt) await wait(1)
+          markRead()
           await wait(30)
         }
         return answer
       },
     } as CardProvider
+    return { provider: answering, read }
   }
 
   it('a sync that read "no default" before the other process made one leaves it the default', async () => {
     const other = createCardSync({ provider, store })
-    const running = createCardSync({ provider: answeringLate('getDefaultCard'), store }).sync(alice)
-    await wait(5)
+    const late = answeringLate('getDefaultCard')
+    const running = createCardSync({ provider: late.provider, store }).sync(alice)
+    await late.read
     const card = await other.setDefaultCard(alice, 'tok_visa')
     expect(await running).toBeNull()
     expect((await sync.getForOwner(alice))?.id).toBe(card.id)
@@ -362,11 +376,9 @@ describe('CardSync: a late answer in one process does not undo a newer default o
   it('a sync that read the old default before the other process stored the new one stores it as not the default', async () => {
     const old = await sync.setDefaultCard(alice, 'tok_visa')
     const next = await provider.createCard(alice, { source: 'tok_mastercard' })
-    const running = createCardSync({ provider: answeringLate('getCard'), store }).sync(
-      alice,
-      old.id,
-    )
-    await wait(5)
+    const late = answeringLate('getCard')
+    const running = createCardSync({ provider: late.provider, store }).sync(alice, old.id)
+    await late.read
     // The default changes at the provider (a dashboard, another service), and the other process
     // stores it.
     await provider.setDefaultCard(alice, next.id)
@@ -379,8 +391,9 @@ describe('CardSync: a late answer in one process does not undo a newer default o
   it('a reconcile that listed no default before the other process made one leaves it the default', async () => {
     // The store holds a default the provider no longer has: the reconcile repairs it, late.
     await store.upsert(sampleCard('card_gone', alice, { isDefault: true }))
-    const running = createCardSync({ provider: answeringLate('listCards'), store }).reconcile(alice)
-    await wait(5)
+    const late = answeringLate('listCards')
+    const running = createCardSync({ provider: late.provider, store }).reconcile(alice)
+    await late.read
     const card = await createCardSync({ provider, store }).setDefaultCard(alice, 'tok_visa')
     const report = await running
     expect(report.counts.defaultRepaired).toBe(1)
