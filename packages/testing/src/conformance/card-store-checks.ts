@@ -164,7 +164,13 @@ export function cardStoreChecks(): CardStoreCheck[] {
     async (t) => {
       const scope = t.scope()
       const other = t.scope()
-      const [oldest, middle, newest] = [t.card(scope), t.card(scope), t.card(scope)]
+      // Neither their creation times (null for every Stripe card) nor their ids follow the
+      // order the store saw them in: a store sorting by either lists them otherwise.
+      const [oldest, middle, newest] = [
+        t.card(scope, { id: t.cardId('b'), createdAt: '2024-03-01T00:00:00.000Z' }),
+        t.card(scope, { id: t.cardId('c'), createdAt: null }),
+        t.card(scope, { id: t.cardId('a'), createdAt: '2024-01-01T00:00:00.000Z' }),
+      ]
       for (const card of [oldest, middle, newest]) await t.store.upsert(card)
       await t.store.upsert(t.card(other))
       // Updating a card does not move it: the order is the order cards were added in.
@@ -1099,8 +1105,8 @@ interface Context {
   giveEach(others: readonly CardScope[], overrides: Partial<Card>): Promise<void>
   /** Every card of each scope as stored, bookkeeping included: compare before and after. */
   snapshot(scopes: readonly CardScope[]): Promise<StoredCard[][]>
-  /** A fresh card id. */
-  cardId(): string
+  /** A fresh card id; with `sortKey`, one that sorts after the ids of a smaller key. */
+  cardId(sortKey?: string): string
   /** A valid card of the scope's owner, every field set, created a minute after the last. */
   card(scope: CardScope, overrides?: Partial<Card>): Card
   /** Asserts a stored row is `card` plus the expected bookkeeping. */
@@ -1154,7 +1160,7 @@ function createContext(
       return cards
     },
 
-    cardId: () => `card_${randomUUID().replaceAll('-', '')}`,
+    cardId: (sortKey = '') => `card_${sortKey}${randomUUID().replaceAll('-', '')}`,
 
     card(scope, overrides = {}) {
       cards += 1

@@ -20,6 +20,7 @@ import {
   memoryStore,
   type Owner,
   type RetiringCard,
+  type StoredCard,
   scopeKey,
   scopeOf,
   type WriteOptions,
@@ -702,6 +703,26 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(cardByCard)).toEqual([
       'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
     ])
+  })
+
+  it('a store that lists by createdAt, or by card id, not in the order it first saw the cards, fails the order rule', async () => {
+    // Plausible "most recent first" orders other than the contract's: the provider's creation
+    // time (null for every Stripe card) and the id.
+    const sortedBy =
+      (order: (a: StoredCard, b: StoredCard) => number) =>
+      (inner: CardStore): CardStore => ({
+        ...inner,
+        listByOwner: async (scope) => (await inner.listByOwner(scope)).sort(order),
+        listByOwners: async (scopes) =>
+          (await inner.listByOwners!(scopes)).map((cards) => cards.sort(order)),
+      })
+    const rule =
+      "listByOwner: lists the owner's cards, most recently added first, and no one else's"
+    const byCreatedAt = (a: StoredCard, b: StoredCard) =>
+      (b.createdAt ?? '').localeCompare(a.createdAt ?? '')
+    expect(await failedStoreChecks(sortedBy(byCreatedAt))).toEqual([rule])
+    expect(await failedStoreChecks(sortedBy((a, b) => b.id.localeCompare(a.id)))).toEqual([rule])
+    expect(await failedStoreChecks(sortedBy((a, b) => a.id.localeCompare(b.id)))).toEqual([rule])
   })
 
   it('a store whose listByOwners reads an owner asked for twice once fails the listByOwners rule', async () => {
