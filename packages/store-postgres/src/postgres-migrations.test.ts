@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { Owner } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
@@ -228,6 +229,33 @@ describePostgres('postgres migrations', (db) => {
       await expect(opening).rejects.toThrow(/permission denied for table cardport_migrations/)
       const store = await postgresStore({ client: pool, schema: db.schema, migrate: false })
       expect(await store.get({ provider: 'memory', owner: alice }, 'card_1')).toBeNull()
+    },
+  )
+
+  // A role of its own needs the server (PGlite has one user, and no logins).
+  it.skipIf(db.name === 'PGlite')(
+    'opens, with the default migrate, tables a deploy step brought up to date, as a role that may not create tables in the schema',
+    async () => {
+      expect(await migrate(db.client, { schema: db.schema })).toEqual(VERSIONS)
+      const role = `cardport_app_${randomBytes(6).toString('hex')}`
+      await db.client.query(`CREATE ROLE ${role} LOGIN`)
+      let app: pg.Pool | undefined
+      try {
+        // What an application's role is given: to read and write the tables, not to make them.
+        await db.client.query(`GRANT USAGE ON SCHEMA "${db.schema}" TO ${role}`)
+        await db.client.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "${db.schema}" TO ${role}`,
+        )
+        app = new pg.Pool({ ...PG_CONFIG, user: role, max: 2 })
+        const store = await postgresStore({ client: app, schema: db.schema })
+        await store.upsert(sampleCard('card_1', alice, { isDefault: true }))
+        expect((await store.getDefault(scope))?.id).toBe('card_1')
+        expect(await migrate(app, { schema: db.schema })).toEqual([])
+      } finally {
+        await app?.end()
+        await db.client.query(`DROP OWNED BY ${role}`)
+        await db.client.query(`DROP ROLE ${role}`)
+      }
     },
   )
 

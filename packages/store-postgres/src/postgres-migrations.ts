@@ -134,7 +134,8 @@ const MigrateOptionsSchema = z
  * start at once, one migrates and the others wait, then find nothing left to do. Postgres DDL
  * is transactional, so a failed migration leaves nothing half-made. `postgresStore()` calls it
  * on open (unless `migrate: false`); call it yourself from a deploy step when the application's
- * role may not run DDL. Returns the versions it applied.
+ * role may not run DDL: tables already up to date cost no DDL, so that role can then open the
+ * store with the default `migrate: true`. Returns the versions it applied.
  *
  * @example
  * ```ts
@@ -168,11 +169,21 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
       await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [t.schemaLockKey])
       if (!(await hasSchema())) await tx.query(`CREATE SCHEMA ${t.quotedSchema}`)
     }
-    await tx.query(`CREATE TABLE IF NOT EXISTS ${t.migrations} (
-      version integer PRIMARY KEY,
-      name text NOT NULL,
-      applied_at timestamptz NOT NULL DEFAULT now()
-    )`)
+    // Asked first too: CREATE TABLE IF NOT EXISTS needs the CREATE privilege on the schema even
+    // when the table is there, and an application's role that only reads and writes the tables a
+    // deploy step migrated has none. Up to date, a migration runs no DDL at all.
+    const { rows: existing } = await tx.query(
+      `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2`,
+      [t.schema, t.migrationsTable],
+    )
+    if (existing.length === 0) {
+      await tx.query(`CREATE TABLE ${t.migrations} (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`)
+    }
     const applied = await appliedVersions(tx, t)
     const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0
     const newest = Math.max(0, ...applied)

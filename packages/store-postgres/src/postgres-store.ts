@@ -48,8 +48,9 @@ export interface PostgresStoreOptions {
   /** Prepended to every table and index name. Default `'cardport_'`. */
   tablePrefix?: string | undefined
   /**
-   * Run the migrations on open. Default true. Set false when the application's role may not run
-   * DDL, and run {@link migrate} from a deploy step instead.
+   * Run the migrations on open. Default true. Tables already up to date cost no DDL, so a role
+   * that may not create tables opens the store once a deploy step has run {@link migrate}; set
+   * false to skip even the check (a few catalog reads under an advisory lock).
    */
   migrate?: boolean | undefined
   /**
