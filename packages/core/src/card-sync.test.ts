@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
+import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import { type Card, markDefaultUnknown, type Owner } from './card.js'
@@ -2211,16 +2212,6 @@ function typedCardNumber(): fc.Arbitrary<string> {
       const number = body + luhnCheckDigit(body)
       return separator === '' ? number : (number.match(/.{1,4}/g) ?? []).join(separator)
     })
-}
-
-function luhnCheckDigit(body: string): string {
-  let sum = 0
-  for (let index = 0; index < body.length; index++) {
-    let digit = Number(body[body.length - 1 - index])
-    if (index % 2 === 0) digit *= 2
-    sum += digit > 9 ? digit - 9 : digit
-  }
-  return String((10 - (sum % 10)) % 10)
 }
 
 function digitsOf(text: string): string {

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import {
   AuthenticationError,
   CARDPORT_ERROR_CODES,
@@ -267,17 +268,3 @@ describe('redaction in the constructor', () => {
     )
   })
 })
-
-/** The digit that makes `body` followed by it pass the Luhn check. */
-function luhnCheckDigit(body: string): string {
-  let sum = 0
-  for (let index = 0; index < body.length; index++) {
-    let digit = Number(body[body.length - 1 - index])
-    if (index % 2 === 0) {
-      digit *= 2
-      if (digit > 9) digit -= 9
-    }
-    sum += digit
-  }
-  return String((10 - (sum % 10)) % 10)
-}
