@@ -1,4 +1,4 @@
-import { maskCardNumbers, redactSecrets } from './redact.js'
+import { maskCardNumberValue, redactSecrets } from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -201,7 +201,7 @@ const MAX_DETAILS_DEPTH = 8
  */
 function redactedCopy(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value)
-  if (typeof value === 'number') return maskedNumber(value)
+  if (typeof value === 'number') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_DETAILS_DEPTH) return '[nested too deep]'
   if (Array.isArray(value)) return value.map((item) => redactedCopy(item, depth + 1))
@@ -211,17 +211,6 @@ function redactedCopy(value: unknown, depth: number): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => [redactSecrets(key), redactedCopy(item, depth + 1)]),
   )
-}
-
-/**
- * A number that is a card number (`maskCardNumbers`: Luhn-valid, a network's prefix, so that a
- * millisecond timestamp stays), as its masked text; any other number as it is.
- */
-function maskedNumber(value: number): number | string {
-  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
-  const text = String(value)
-  const masked = maskCardNumbers(text)
-  return masked === text ? value : masked
 }
 
 /**

@@ -102,7 +102,13 @@ export type {
   RequestOptions,
   UnsupportedOperation,
 } from './provider.js'
-export { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
+export {
+  containsCardNumber,
+  maskCardNumbers,
+  maskCardNumberValue,
+  redact,
+  redactSecrets,
+} from './redact.js'
 export { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 export type {
   CardScope,

@@ -2,7 +2,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { isLuhnValid } from './card-number.js'
-import { containsCardNumber, maskCardNumbers, redact, redactSecrets } from './redact.js'
+import {
+  containsCardNumber,
+  maskCardNumbers,
+  maskCardNumberValue,
+  redact,
+  redactSecrets,
+} from './redact.js'
 
 describe('redact: card numbers', () => {
   it('masks a plain number to its last four digits', () => {
@@ -391,5 +397,16 @@ describe('containsCardNumber and timestamps', () => {
     expect(containsCardNumber('paid at 1700000000004')).toBe(false)
     expect(maskCardNumbers('paid at 1700000000004')).toBe('paid at 1700000000004')
     expect(containsCardNumber('paid with 4242 4242 4242 4242 at 1700000000004')).toBe(true)
+  })
+})
+
+describe('maskCardNumberValue', () => {
+  it('masks a number that is a card number and leaves amounts and timestamps', () => {
+    expect(maskCardNumberValue(4242424242424242)).toBe('•••• 4242')
+    expect(maskCardNumberValue(378282246310005)).toBe('•••• 0005')
+    expect(maskCardNumberValue(1700000000004)).toBe(1700000000004)
+    expect(maskCardNumberValue(4242)).toBe(4242)
+    expect(maskCardNumberValue(42.5)).toBe(42.5)
+    expect(maskCardNumberValue(Number.NaN)).toBeNaN()
   })
 })

@@ -79,6 +79,24 @@ export function isWholeCardNumber(text: string): boolean {
 }
 
 /**
+ * A number that is a card number (what {@link maskCardNumbers} masks: Luhn-valid with a card
+ * network's prefix, so that a millisecond timestamp stays) as its masked text; any other number
+ * (an amount, a timestamp) as it is. For answers that quote a form's card number as a JSON number.
+ *
+ * @example
+ * ```ts
+ * maskCardNumberValue(4242424242424242) // '•••• 4242'
+ * maskCardNumberValue(1700000000004)    // 1700000000004
+ * ```
+ */
+export function maskCardNumberValue(value: number): number | string {
+  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
+  const text = String(value)
+  const masked = maskCardNumbers(text)
+  return masked === text ? value : masked
+}
+
+/**
  * Masks exactly what {@link containsCardNumber} finds (`•••• 4242`), leaving the rest of the
  * text as is. The core applies it to the free text of cards read from a provider.
  */

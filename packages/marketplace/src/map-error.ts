@@ -1,7 +1,7 @@
 import {
   CardportError,
   type CardportErrorCode,
-  maskCardNumbers,
+  maskCardNumberValue,
   redactSecrets,
 } from '@cardport/core'
 
@@ -269,7 +269,7 @@ const SECRET_KEYS = /^(card_number|number|security_code|cvc|cvv)$/i
  */
 function redactDeep(value: unknown): unknown {
   if (typeof value === 'string') return redactSecrets(value)
-  if (typeof value === 'number') return maskedNumber(value)
+  if (typeof value === 'number') return maskCardNumberValue(value)
   if (Array.isArray(value)) return value.map(redactDeep)
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(
@@ -280,14 +280,6 @@ function redactDeep(value: unknown): unknown {
     )
   }
   return value
-}
-
-/** A number that is a card number as its masked text (`•••• 1111`); any other as it is. */
-function maskedNumber(value: number): number | string {
-  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
-  const text = String(value)
-  const masked = maskCardNumbers(text)
-  return masked === text ? value : masked
 }
 
 // The marketplace's descriptions are sometimes HTML (`<p>…</p>`) and end with "Your request id is …".

@@ -1,7 +1,7 @@
 import {
   CardportError,
   type CardportErrorCode,
-  maskCardNumbers,
+  maskCardNumberValue,
   redactSecrets,
 } from '@cardport/core'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
@@ -136,7 +136,7 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
       continue
     }
     if (typeof value === 'string' || typeof value === 'number') {
-      const masked = typeof value === 'string' ? redactSecrets(value) : maskedNumber(value)
+      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
       if (masked === value) continue
       try {
         record[field] = masked
@@ -147,17 +147,6 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
       maskTexts(value, seen, depth + 1)
     }
   }
-}
-
-/**
- * A number that is a card number (a body that quotes the form's number as a JSON number), as its
- * masked text; any other number (an amount, a timestamp) as it is.
- */
-function maskedNumber(value: number): number | string {
-  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
-  const text = String(value)
-  const masked = maskCardNumbers(text)
-  return masked === text ? value : masked
 }
 
 function isTraversable(value: unknown): value is object {
