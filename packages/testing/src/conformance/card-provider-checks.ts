@@ -247,18 +247,13 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         const idempotencyKey = `cardport-conformance-${randomUUID()}`
         const first = await t.create(owner, 0, {}, { idempotencyKey })
         // Another owner is another request: idempotency_conflict, or a card of its own.
-        let second: Card | undefined
-        try {
-          second = await t.provider.createCard(other, t.inputFor(other, 0), { idempotencyKey })
-        } catch (error) {
-          expectCardportError(
-            error,
-            'idempotency_conflict',
-            t.provider.name,
-            t.secrets,
-            'the key reused for another owner',
-          )
-        }
+        const second = await createOrConflict(
+          t,
+          other,
+          t.inputFor(other, 0),
+          idempotencyKey,
+          'the key reused for another owner',
+        )
         if (second) {
           t.expectCard(second, other)
           expect(second.id, "the other owner's card").not.toBe(first.id)
@@ -285,22 +280,13 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         // Another source and other metadata under the same key is another request: Stripe
         // answers idempotency_error. A replay of the first card would tell the caller a card
         // was saved that never was.
-        let second: Card | undefined
-        try {
-          second = await t.provider.createCard(
-            owner,
-            { ...t.inputFor(owner, 1), metadata: { attempt: 'second' } },
-            { idempotencyKey },
-          )
-        } catch (error) {
-          expectCardportError(
-            error,
-            'idempotency_conflict',
-            t.provider.name,
-            t.secrets,
-            'the key reused for another card',
-          )
-        }
+        const second = await createOrConflict(
+          t,
+          owner,
+          { ...t.inputFor(owner, 1), metadata: { attempt: 'second' } },
+          idempotencyKey,
+          'the key reused for another card',
+        )
         if (second) {
           t.expectCard(second, owner)
           expect(second.id, 'the other card').not.toBe(first.id)
@@ -1236,6 +1222,26 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData): Context 
     },
   }
   return context
+}
+
+/**
+ * `createCard` under a key an earlier, other request used: the card it made, or undefined when it
+ * answered `idempotency_conflict` instead (checked as every error is: code, provider, no secret).
+ * Any other error fails the check.
+ */
+async function createOrConflict(
+  t: Context,
+  owner: Owner,
+  input: CreateCardInput,
+  idempotencyKey: string,
+  what: string,
+): Promise<Card | undefined> {
+  try {
+    return await t.provider.createCard(owner, input, { idempotencyKey })
+  } catch (error) {
+    expectCardportError(error, 'idempotency_conflict', t.provider.name, t.secrets, what)
+    return undefined
+  }
 }
 
 /** The owner type most checks use: customers when the provider holds them. */
