@@ -161,6 +161,16 @@ describe('parseOwner', () => {
     expect(error.exitCode).toBe(EXIT_CODES.usage)
     expect(error.message).toMatch(/^--owner must be customer:<id> or account:<id>/)
   })
+
+  it('refuses a card number typed as the owner id, without repeating it', () => {
+    for (const value of ['customer:4242424242424242', 'account:5555 5555 5555 4444']) {
+      const error = failure(() => parseOwner(value))
+      expect(error.exitCode).toBe(EXIT_CODES.usage)
+      expect(error.message).toBe(
+        "--owner cannot hold a card number: pass the provider's customer or account id (for example customer:cus_123)",
+      )
+    }
+  })
 })
 
 describe('parseStore', () => {

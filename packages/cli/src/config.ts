@@ -1,4 +1,4 @@
-import { type Owner, OwnerSchema } from '@cardport/core'
+import { type Owner, OwnerInputSchema, OwnerSchema } from '@cardport/core'
 import { z } from 'zod'
 import { CliError, configError, EXIT_CODES, usageError } from './exit-codes.js'
 
@@ -198,7 +198,8 @@ export function parseProviderName(value: string): ProviderName {
 }
 
 /**
- * Parses an owner written `customer:cus_123` or `account:acct_123`.
+ * Parses an owner written `customer:cus_123` or `account:acct_123`. An id that is a card number
+ * (`OwnerInputSchema`) is a usage error that does not repeat it.
  *
  * @example
  * ```ts
@@ -207,10 +208,16 @@ export function parseProviderName(value: string): ProviderName {
  */
 export function parseOwner(value: string): Owner {
   const separator = value.indexOf(':')
-  const result = OwnerSchema.safeParse(
-    separator < 0 ? null : { type: value.slice(0, separator), id: value.slice(separator + 1) },
-  )
+  const owner =
+    separator < 0 ? null : { type: value.slice(0, separator), id: value.slice(separator + 1) }
+  const result = OwnerInputSchema.safeParse(owner)
   if (result.success) return result.data
+  if (OwnerSchema.safeParse(owner).success) {
+    // Only the card-number check failed: say so, and do not repeat the number.
+    throw usageError(
+      "--owner cannot hold a card number: pass the provider's customer or account id (for example customer:cus_123)",
+    )
+  }
   throw usageError(
     `--owner must be customer:<id> or account:<id> (for example customer:cus_123), not '${value}'`,
   )

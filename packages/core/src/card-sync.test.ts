@@ -642,6 +642,44 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.get(scope(alice), card.id)).not.toBeNull()
   })
 
+  it('refuses a card number given as the owner id before the provider or the store sees it', async () => {
+    // Typed where the customer's id goes: it would reach the provider in the request's URL.
+    const card = await provider.createCard(alice, { source: 'tok_visa' })
+    await fc.assert(
+      fc.asyncProperty(typedCardNumber(), async (number) => {
+        const calls: string[] = []
+        const watched = createCardSync({
+          provider: recording(provider, calls),
+          store: recording(store, calls),
+        })
+        const owner: Owner = { type: 'customer', id: number }
+        const runs: [string, () => Promise<unknown>][] = [
+          ['setDefaultCard', () => watched.setDefaultCard(owner, 'tok_visa')],
+          ['deleteCard', () => watched.deleteCard(owner, card.id)],
+          ['syncFromProviderData', () => watched.syncFromProviderData(owner, card)],
+          ['sync', () => watched.sync(owner)],
+          ['sync of a card', () => watched.sync(owner, card.id)],
+          ['getForOwner', () => watched.getForOwner(owner)],
+          ['deleteLocal', () => watched.deleteLocal(owner, card.id)],
+          ['reconcile', () => watched.reconcile([owner])],
+        ]
+        for (const [what, run] of runs) {
+          const error = await rejection(run())
+          expect(error.code, what).toBe('invalid_request')
+          expect(
+            error.issues?.map((issue) => issue.message),
+            what,
+          ).toContain(
+            "an owner id cannot be a card number: pass the provider's customer or account id",
+          )
+          expect(JSON.stringify(error), what).not.toContain(digitsOf(number))
+        }
+        expect(calls).toEqual([])
+      }),
+      { numRuns: 25 },
+    )
+  })
+
   it('refuses a card number given as a card id before the provider or the store sees it', async () => {
     // Typed in the wrong field (an admin's "remove card" form): the provider answers "no such
     // card", and the card-not-found step wrote a tombstone whose card_id column held the number.

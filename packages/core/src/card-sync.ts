@@ -10,7 +10,7 @@ import {
   formatOwner,
   isDefaultUnknown,
   type Owner,
-  OwnerSchema,
+  OwnerInputSchema,
 } from './card.js'
 import {
   createDriftRecorder,
@@ -286,7 +286,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   // request: an id a store cannot keep as it is (a NUL, an unpaired surrogate) would be read
   // otherwise by each store's driver, and must reach none, whatever the provider checks itself.
   const checkOwner = (owner: Owner, what = 'owner'): Owner =>
-    validate(OwnerSchema, owner, what, provider.name)
+    validate(OwnerInputSchema, owner, what, provider.name)
   const checkCard = (owner: Owner, cardId: string, what: string) =>
     validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
 
@@ -874,10 +874,10 @@ const CardSyncOptionsSchema = z.strictObject({
  * card number as the id is refused, as the provider would refuse it, before a "no such card"
  * answer could have it written to the store as a deletion's tombstone.
  */
-const OwnerCardSchema = z.object({ owner: OwnerSchema, cardId: CardIdInputSchema })
+const OwnerCardSchema = z.object({ owner: OwnerInputSchema, cardId: CardIdInputSchema })
 
 const SetDefaultCardCallSchema = z.object({
-  owner: OwnerSchema,
+  owner: OwnerInputSchema,
   token: callerText('a card token').min(1, 'a card token cannot be empty'),
   options: z
     .strictObject({
@@ -969,7 +969,7 @@ async function* checkedOwners(
 ): AsyncGenerator<Owner, void, undefined> {
   let index = 0
   for await (const owner of owners) {
-    yield validate(OwnerSchema, owner, `reconcile owner ${index++}`, provider)
+    yield validate(OwnerInputSchema, owner, `reconcile owner ${index++}`, provider)
   }
 }
 

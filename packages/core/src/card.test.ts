@@ -14,6 +14,8 @@ import {
   formatOwner,
   isDefaultUnknown,
   markDefaultUnknown,
+  OwnerInputSchema,
+  OwnerSchema,
   sameOwner,
 } from './card.js'
 import { toCountryAlpha2 } from './country.js'
@@ -349,6 +351,42 @@ describe('CardIdInputSchema: a card id a caller gives', () => {
     )
     expect(CardIdInputSchema.safeParse('card_4242424242424242').success).toBe(true)
     expect(CardIdInputSchema.safeParse('4242424242424241').success).toBe(true)
+  })
+})
+
+describe('OwnerInputSchema: an owner a caller gives', () => {
+  it('refuses a card number typed as the owner id, however it is grouped', () => {
+    for (const id of ['4242424242424242', '5555-5555-5555-4444', ' 378282246310005 ']) {
+      const result = OwnerInputSchema.safeParse({ type: 'customer', id })
+      expect(result.success, id).toBe(false)
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({
+          path: ['id'],
+          message:
+            "an owner id cannot be a card number: pass the provider's customer or account id",
+        }),
+      ])
+    }
+  })
+
+  it('takes the owner ids providers give, whatever digits they hold, as OwnerSchema does', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('customer', 'account'),
+        fc.oneof(
+          fc.stringMatching(/^cus_[0-9A-Za-z]{14}$/),
+          fc.stringMatching(/^acct_[0-9]{16}$/),
+          fc.stringMatching(/^(AC|CU)[0-9]{13,19}$/),
+          fc.uuid(),
+          fc.stringMatching(/^[0-9]{1,12}$|^[0-9]{20,30}$/),
+        ),
+        (type, id) => {
+          expect(OwnerInputSchema.parse({ type, id })).toEqual(OwnerSchema.parse({ type, id }))
+        },
+      ),
+    )
+    // A card number is still an owner id a provider may have given: reading one is not refused.
+    expect(OwnerSchema.safeParse({ type: 'customer', id: '4242424242424242' }).success).toBe(true)
   })
 })
 

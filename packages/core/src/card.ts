@@ -41,6 +41,27 @@ export const OwnerSchema: z.ZodObject<OwnerShape> = z.object(ownerShape)
 /** `{ type: 'customer' | 'account', id }`. */
 export type Owner = z.infer<typeof OwnerSchema>
 
+/**
+ * An owner as a caller passes it (every `CardProvider` and `CardSync` call, the CLI's
+ * `--owner`): what {@link OwnerSchema} takes, and an id that is not a card number typed in the
+ * wrong field (digit groups alone, as {@link CardIdInputSchema} refuses them), which would reach
+ * the provider in a request's URL. Owners read from a provider or a store are not checked so:
+ * `CardSchema` keeps {@link OwnerSchema}.
+ *
+ * @example
+ * ```ts
+ * OwnerInputSchema.safeParse({ type: 'customer', id: 'cus_NffrFeUfNV2Hib' }).success // true
+ * OwnerInputSchema.safeParse({ type: 'customer', id: '4242 4242 4242 4242' }).success // false
+ * ```
+ */
+export const OwnerInputSchema: z.ZodObject<OwnerShape> = z.object({
+  ...ownerShape,
+  id: ownerShape.id.refine(
+    (id) => !isWholeCardNumber(id),
+    "an owner id cannot be a card number: pass the provider's customer or account id",
+  ),
+})
+
 /** `'customer'` or `'account'`. */
 export type OwnerType = Owner['type']
 

@@ -53,6 +53,19 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       'a card number as the card id of invalidateCard',
       (p) => p.invalidateCard(owner, '6011111111111117'),
     ],
+    // …and one typed where the owner's id goes, in the URL as well.
+    [
+      'a card number as the owner id of listCards',
+      (p) => p.listCards({ type: 'customer', id: '4242 4242 4242 4242' }),
+    ],
+    [
+      'a card number as the owner id of createCard',
+      (p) => p.createCard({ type: 'customer', id: '4000056655665556' }, { source: 'tok_visa' }),
+    ],
+    [
+      'a card number as the owner id of getCard',
+      (p) => p.getCard({ ...owner, id: '378282246310005' }, 'c'),
+    ],
     [
       'card details failing the Luhn check',
       (p) =>

@@ -8,7 +8,7 @@ import {
   isDefaultUnknown,
   markDefaultUnknown,
   type Owner,
-  OwnerSchema,
+  OwnerInputSchema,
 } from './card.js'
 import {
   type CardUpdate,
@@ -177,7 +177,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
 
   const checkOwner = (owner: unknown): Owner => {
-    const valid = validate(OwnerSchema, owner, 'owner', name)
+    const valid = validate(OwnerInputSchema, owner, 'owner', name)
     if (!capabilities.ownerTypes.includes(valid.type)) {
       unsupported(`cards of owners of type '${valid.type}'`)
     }

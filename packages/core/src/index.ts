@@ -14,6 +14,7 @@ export {
   isDefaultUnknown,
   markDefaultUnknown,
   type Owner,
+  OwnerInputSchema,
   OwnerSchema,
   type OwnerType,
   sameOwner,
