@@ -216,6 +216,61 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
     expect(emulator.state.sources(account.id).map((s) => s.id)).toEqual([second.id])
   })
 
+  it('creates an account with the external account its `external_account` gives', async () => {
+    const account = await stripe.accounts.create({
+      type: 'custom',
+      external_account: 'tok_visa_debit',
+    })
+    const [card] = emulator.state.sources(account.id)
+    expect(card).toMatchObject({
+      object: 'card',
+      account: account.id,
+      currency: 'usd',
+      default_for_currency: true,
+      funding: 'debit',
+      last4: '5556',
+    })
+    expect(account.external_accounts?.data.map((s) => s.id)).toEqual([card!.id])
+    expect(
+      emulator.events.list({ type: 'account.external_account.created' }).map((e) => e.account),
+    ).toEqual([account.id])
+  })
+
+  it('refuses, creating no account, an `external_account` that is not a debit card', async () => {
+    const error = await rejection(
+      stripe.accounts.create({ type: 'custom', external_account: 'tok_visa' }),
+    )
+    expect(error).toMatchObject({
+      statusCode: 400,
+      code: 'invalid_card_type',
+      param: 'external_account',
+    })
+    expect(emulator.state.accounts()).toEqual([])
+  })
+
+  it('replaces the default for its currency when an account is updated with `external_account`', async () => {
+    const account = emulator.seed.account()
+    const old = emulator.seed.card(account.id)
+    const kept = emulator.seed.card(account.id, 'tok_mastercard_debit')
+    emulator.events.take()
+    const updated = await stripe.accounts.update(account.id, {
+      external_account: 'tok_visa_debit',
+    })
+    const sources = emulator.state.sources(account.id)
+    expect(sources.map((s) => [s.id === kept.id, s.default_for_currency])).toEqual([
+      [false, true],
+      [true, false],
+    ])
+    expect(emulator.state.source(old.id)).toBeUndefined()
+    expect(updated.external_accounts?.data.map((s) => s.id)).toEqual(sources.map((s) => s.id))
+    expect(
+      emulator.events.take().map((e) => [e.type, (e.data.object as { id: string }).id]),
+    ).toEqual([
+      ['account.external_account.created', sources[0]!.id],
+      ['account.external_account.deleted', old.id],
+    ])
+  })
+
   it('lists external accounts and filters them by object', async () => {
     const account = emulator.seed.account()
     const card = emulator.seed.card(account.id)
@@ -265,6 +320,25 @@ describe('external account rules without the SDK', () => {
     )
     expect(last.status).toBe(200)
     expect(emulator.state.sources(account.id)).toEqual([])
+  })
+
+  it('refuses as a whole an account update whose `external_account` is refused', async () => {
+    const custom = emulator.seed.account({ email: 'old@example.com' })
+    const card = emulator.seed.card(custom.id)
+    const credit = await rawStripe('POST', `/v1/accounts/${custom.id}`, {
+      body: 'email=new%40example.com&external_account=tok_visa',
+    })
+    expect(credit.status).toBe(400)
+    expect(credit.body.error).toMatchObject({ code: 'invalid_card_type' })
+    expect(emulator.state.account(custom.id)?.email).toBe('old@example.com')
+    expect(emulator.state.sources(custom.id).map((s) => s.id)).toEqual([card.id])
+
+    const standard = emulator.seed.account({ type: 'standard' })
+    const refused = await rawStripe('POST', `/v1/accounts/${standard.id}`, {
+      body: 'external_account=tok_visa_debit',
+    })
+    expect(refused.status).toBe(400)
+    expect(emulator.state.sources(standard.id)).toEqual([])
   })
 
   it('refuses to manage the external accounts of a standard account', async () => {

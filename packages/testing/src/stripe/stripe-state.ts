@@ -377,6 +377,79 @@ export function createStripeState(now: () => Date) {
     entry.default_for_currency = false
   }
 
+  /**
+   * Builds the external account `input` names (a token, a card hash, a bank account hash) for
+   * `account`, without storing it: a debit card, or Stripe's 400 for any other card.
+   */
+  const prepareExternalAccount = (
+    input: unknown,
+    param: string,
+    account: StripeAccount,
+  ): StripeSource => {
+    if (isRecord(input) && input.object === 'bank_account') {
+      return bankAccountFromHash(input, param, account)
+    }
+    const resolved = state.resolveCard(input, param)
+    // External accounts receive payouts: Stripe takes non-prepaid debit cards only.
+    if (resolved.card.funding !== 'debit') {
+      throw stripeError(
+        400,
+        'invalid_request_error',
+        'The card provided as an external account is not supported for payouts. Provide a non-prepaid debit card instead.',
+        { code: 'invalid_card_type', param },
+      )
+    }
+    if (resolved.failure) throw cardFailure(resolved.failure)
+    const source = withOwner(resolved, { account: account.id })
+    source.currency = (resolved.currency ?? account.default_currency).toLowerCase()
+    source.available_payout_methods = ['standard', 'instant']
+    source.status = 'new'
+    return source
+  }
+
+  /**
+   * Stores a prepared external account. `'default'` makes it the default for its currency;
+   * `'replace'` does too and deletes the previous default for that currency, as Stripe does for
+   * the `external_account` of an account create or update; `'other'` adds it beside the default.
+   */
+  const storeExternalAccount = (
+    accountId: string,
+    prepared: StripeSource,
+    role: 'default' | 'other' | 'replace',
+  ): StripeSource => {
+    const list = ownedSources(accountId)
+    const sameCurrency = list.filter((entry) => entry.currency === prepared.currency)
+    const isDefault = role !== 'other' || sameCurrency.length === 0
+    if (role === 'replace') {
+      for (const entry of sameCurrency) {
+        if (!entry.default_for_currency) continue
+        watcher?.source(accountId, entry.id)
+        removeFrom(list, entry.id)
+      }
+    } else if (isDefault) {
+      for (const entry of sameCurrency) clearDefault(accountId, entry)
+    }
+    prepared.default_for_currency = isDefault
+    const source = sortFields(prepared)
+    watcher?.source(accountId, source.id)
+    list.push(source)
+    return source
+  }
+
+  /**
+   * The external account an account create or update gives in `external_account`, prepared
+   * (not stored), or undefined when the parameter is absent. Only the platform manages the
+   * external accounts of the accounts whose requirements it collects (Custom accounts).
+   */
+  const externalAccountParam = (
+    params: Record<string, unknown>,
+    account: StripeAccount,
+  ): StripeSource | undefined => {
+    if (params.external_account === undefined) return undefined
+    requirePlatformControl(account)
+    return prepareExternalAccount(params.external_account, 'external_account', account)
+  }
+
   const state = {
     reset() {
       customers.clear()
@@ -646,19 +719,26 @@ export function createStripeState(now: () => Date) {
         metadata: applyMetadata({}, params.metadata),
         business_type: typeof params.business_type === 'string' ? params.business_type : null,
       })
+      // Stripe checks the external account before it creates anything: a refused card (a
+      // credit card, a declined one) creates no account.
+      const external = externalAccountParam(params, account)
       accounts.set(account.id, account)
+      if (external) storeExternalAccount(account.id, external, 'replace')
       return account
     },
 
     updateAccount(id: string, params: Record<string, unknown>): StripeAccount {
       const account = state.account(id)
+      // Checked whole before anything changes: Stripe refuses an update as a whole.
+      const metadata =
+        params.metadata === undefined ? undefined : applyMetadata(account.metadata, params.metadata)
+      const external = externalAccountParam(params, account)
       if (typeof params.email === 'string') account.email = params.email || null
       if (typeof params.default_currency === 'string') {
         account.default_currency = params.default_currency.toLowerCase()
       }
-      if (params.metadata !== undefined) {
-        account.metadata = applyMetadata(account.metadata, params.metadata)
-      }
+      if (metadata) account.metadata = metadata
+      if (external) storeExternalAccount(id, external, 'replace')
       return account
     },
 
@@ -684,39 +764,14 @@ export function createStripeState(now: () => Date) {
       const param = params.external_account === undefined ? 'bank_account' : 'external_account'
       // Checked before the card is resolved: a refused request leaves a created token unused.
       const metadata = applyMetadata({}, params.metadata)
-      let source: StripeSource
-      if (isRecord(input) && input.object === 'bank_account') {
-        source = bankAccountFromHash(input, param, account)
-      } else {
-        const resolved = state.resolveCard(input, param)
-        // External accounts receive payouts: Stripe takes non-prepaid debit cards only.
-        if (resolved.card.funding !== 'debit') {
-          throw stripeError(
-            400,
-            'invalid_request_error',
-            'The card provided as an external account is not supported for payouts. Provide a non-prepaid debit card instead.',
-            { code: 'invalid_card_type', param },
-          )
-        }
-        if (resolved.failure) throw cardFailure(resolved.failure)
-        source = withOwner(resolved, { account: accountId })
-        const currency = (resolved.currency ?? account.default_currency).toLowerCase()
-        source.currency = currency
-        source.available_payout_methods = ['standard', 'instant']
-        source.status = 'new'
-      }
+      const source = prepareExternalAccount(input, param, account)
       source.metadata = metadata
-      const list = ownedSources(accountId)
-      const currency = source.currency as string
-      const sameCurrency = list.filter((entry) => entry.currency === currency)
+      const sameCurrency = ownedSources(accountId).filter(
+        (entry) => entry.currency === source.currency,
+      )
       const makeDefault =
         sameCurrency.length === 0 || toBoolean(params.default_for_currency, 'default_for_currency')
-      if (makeDefault) for (const entry of sameCurrency) clearDefault(accountId, entry)
-      source.default_for_currency = makeDefault
-      source = sortFields(source)
-      watcher?.source(accountId, source.id)
-      list.push(source)
-      return source
+      return storeExternalAccount(accountId, source, makeDefault ? 'default' : 'other')
     },
 
     addBankAccountToAccount(accountId: string, fields: Partial<StripeBankAccount> = {}) {
