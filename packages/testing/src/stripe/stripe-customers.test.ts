@@ -415,6 +415,21 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.state.source(old.id)).toBeUndefined()
   })
 
+  it('makes `source` the default and deletes the old default when `default_source` comes with it', async () => {
+    const customer = emulator.seed.customer()
+    const old = emulator.seed.card(customer.id)
+    const named = emulator.seed.card(customer.id, 'tok_discover')
+    const updated = await stripe.customers.update(customer.id, {
+      source: 'tok_jcb',
+      default_source: named.id,
+    })
+    const sources = emulator.state.sources(customer.id)
+    expect(sources.map((s) => s.id)).toEqual([updated.default_source, named.id])
+    expect(sources[0]).toMatchObject({ brand: 'JCB', last4: '0505' })
+    expect(emulator.state.source(old.id)).toBeUndefined()
+    expect(emulator.state.customer(customer.id)?.default_source).toBe(sources[0]!.id)
+  })
+
   it('lists sources newest first in the list envelope and filters object=card', async () => {
     const customer = emulator.seed.customer()
     const card1 = emulator.seed.card(customer.id)

@@ -542,19 +542,23 @@ export function createStripeState(now: () => Date) {
         source === undefined ? undefined : state.resolveCard(source, sourceParam(params))
       if (resolved?.failure) throw cardFailure(resolved.failure)
       watcher?.customer(id)
+      // The default before this update: the one a `source` replaces, whatever `default_source`
+      // names in the same request.
+      const previous = customer.default_source
       Object.assign(customer, draft)
-      if (typeof defaultSource === 'string' && defaultSource)
-        customer.default_source = defaultSource
       if (resolved) {
-        // `source` on a customer replaces the default source: the new card becomes the default
-        // and the old default is deleted.
-        const previous = customer.default_source
+        // `source` on a customer replaces the default source: the new card becomes the
+        // customer's active source and the old default is deleted. `default_source` names a
+        // source already attached, so with a `source` it is checked (above), not applied: the
+        // source it names stays attached, as any other.
         const card = state.attachToCustomer(id, resolved, {})
         customer.default_source = card.id
         if (previous) {
           watcher?.source(id, previous)
           removeFrom(ownedSources(id), previous)
         }
+      } else if (typeof defaultSource === 'string' && defaultSource) {
+        customer.default_source = defaultSource
       }
       return customer
     },
