@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { type CardportError, isCardportError } from '@cardport/core'
-import { Agent, MockAgent } from 'undici'
+import { Agent, MockAgent, ProxyAgent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHttpClient, type HttpClientConfig } from './http-client.js'
 import { marketplaceProvider } from './marketplace-provider.js'
@@ -17,7 +17,7 @@ function mockAgent() {
   return { agent, pool: agent.get(ORIGIN) }
 }
 
-function client(agent: Agent | MockAgent, overrides: Partial<HttpClientConfig> = {}) {
+function client(agent: Agent | MockAgent | ProxyAgent, overrides: Partial<HttpClientConfig> = {}) {
   const waits: number[] = []
   const http = createHttpClient({
     baseUrl: ORIGIN,
@@ -262,6 +262,17 @@ describe('retries', () => {
     agent.assertNoPendingInterceptors()
   })
 
+  it('a 407 answer (a proxy in the way) is authentication, naming the proxy, not the secret', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(407, '')
+    const { http, waits } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error).toMatchObject({ code: 'authentication', retryable: false, status: 407 })
+    expect(error.message).toContain('proxy')
+    expect(error.message).not.toContain('API secret')
+    expect(waits).toEqual([])
+  })
+
   it('does not retry what cannot succeed later (a 409)', async () => {
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'GET' }).reply(409, errorBody(409, 'card-not-valid'))
@@ -284,6 +295,39 @@ describe('over a real loopback socket', () => {
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   }
+
+  it('a proxy that wants credentials (407) is authentication, not retried, with no credential in it', async () => {
+    let attempts = 0
+    const proxy = await listen((_request, response) => {
+      attempts += 1
+      response.writeHead(407, { 'proxy-authenticate': 'Basic realm="proxy"' })
+      response.end()
+    })
+    server!.on('connect', (_request, socket) => {
+      attempts += 1
+      socket.end(
+        'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="proxy"\r\nContent-Length: 0\r\n\r\n',
+      )
+    })
+    const uri = proxy.replace('http://', 'http://proxyuser:proxy-password-42@')
+    // Tunnelled (CONNECT, undici's default) and forwarded (proxyTunnel: false): undici reports
+    // each 407 its own way.
+    for (const proxyTunnel of [true, false]) {
+      attempts = 0
+      const agent = new ProxyAgent({ uri, proxyTunnel })
+      try {
+        const { http, waits } = client(agent, { baseUrl: 'http://marketplace.test' })
+        const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+        expect(error).toMatchObject({ code: 'authentication', retryable: false, status: 407 })
+        expect(error.message).toContain('proxy')
+        expect(error.message).not.toContain('proxy-password-42')
+        expect(waits).toEqual([])
+        expect(attempts).toBe(1)
+      } finally {
+        await agent.close()
+      }
+    }
+  })
 
   it('a server that never answers is provider_unavailable after headersTimeoutMs', async () => {
     const baseUrl = await listen(() => {

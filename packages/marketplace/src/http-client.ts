@@ -7,6 +7,7 @@ import {
 } from '@cardport/core'
 import { type Dispatcher, request } from 'undici'
 import {
+  isProxyAuthenticationRequired,
   MARKETPLACE_PROVIDER_NAME,
   type MapErrorContext,
   MarketplaceApiError,
@@ -92,7 +93,8 @@ export interface HttpClient {
  * A small wrapper over undici's `request()`. Every failure leaves as a `CardportError`:
  * answers of 400 and more through {@link mapMarketplaceError}, network errors and timeouts as
  * `provider_unavailable`, a request undici refuses to send (`UND_ERR_INVALID_ARG`: a header
- * value with a line break, say) as `invalid_request`, never retried. Requests marked `retry` go
+ * value with a line break, say) as `invalid_request`, never retried; a 407 from the
+ * dispatcher's proxy, however undici reports it, as `authentication`, never retried. Requests marked `retry` go
  * through core's `withRetry` (exponential backoff, full jitter, `Retry-After` honoured as the
  * least wait).
  *
@@ -143,6 +145,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     } catch (error) {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
+      // undici reports a proxy's 407 as a refused argument or an aborted request: the caller's
+      // proxy credentials are at fault (`authentication`), not the request nor the network.
+      if (isProxyAuthenticationRequired(error)) throw mapMarketplaceError(error)
       if (isRefusedByUndici(error)) {
         // Nothing was sent, and sending it again fails the same way: the request is at fault.
         throw new CardportError(

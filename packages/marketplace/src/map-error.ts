@@ -158,6 +158,7 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | `card-not-associated`; 404 | `card_not_found` (`owner_not_found` where the account was looked up) |
  * | 400, 405, other 4xx | `invalid_request` |
  * | 401 / 403 | `authentication` / `permission` |
+ * | 407 from the caller's HTTP proxy (an answer, or undici's `ProxyAgent` error for it) | `authentication`, naming the proxy |
  * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
  * | 5xx, network errors, timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
  *
@@ -172,6 +173,13 @@ export function mapMarketplaceError(
   context: MapErrorContext = {},
 ): CardportError | undefined {
   if (error instanceof MarketplaceApiError) return fromApiError(error, context)
+  if (isProxyAuthenticationRequired(error)) {
+    return new CardportError(
+      'authentication',
+      `${MARKETPLACE_PROVIDER_NAME}: the HTTP proxy answered 407 Proxy Authentication Required before the request reached the marketplace (${PROXY_HINT})`,
+      { provider: MARKETPLACE_PROVIDER_NAME, status: 407, cause: error },
+    )
+  }
   const code = networkCode(error)
   if (code === undefined) return undefined
   const what = TIMEOUT_CODES[code] ?? `the connection failed (${code})`
@@ -188,9 +196,11 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
   const code = classify(status, category, context)
   const description = plainText(body?.description) ?? `${error.target} answered ${status}`
   const details = detailsOf(body)
+  // A 407 comes from a proxy between the caller and the marketplace, never from the API.
+  const hint = status === 407 && category === undefined ? PROXY_HINT : HINTS[code]
   return new CardportError(
     code,
-    `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${HINTS[code]})`,
+    `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${hint})`,
     {
       provider: MARKETPLACE_PROVIDER_NAME,
       status,
@@ -214,7 +224,9 @@ function classify(
 ): CardportErrorCode {
   const byCategory = category === undefined ? undefined : BY_CATEGORY[category]
   if (byCategory) return byCategory
-  if (status === 401) return 'authentication'
+  // 407: the caller's proxy wants credentials. Sending the request again cannot help, and
+  // nothing is wrong with the request itself: the dispatcher's configuration is.
+  if (status === 401 || status === 407) return 'authentication'
   if (status === 403) return 'permission'
   if (status === 404) return context.notFound === 'owner' ? 'owner_not_found' : 'card_not_found'
   if (status === 429) return 'rate_limited'
@@ -235,6 +247,26 @@ export function retryAfterMs(
   const date = Date.parse(value)
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
+
+/** What to do about a 407: it is the proxy's credentials, not the marketplace secret. */
+const PROXY_HINT =
+  "check the proxy credentials of the dispatcher: a ProxyAgent's token, or the user and password in its uri"
+
+/**
+ * Whether undici's `ProxyAgent` failed a request because the proxy answered 407. undici says so
+ * only in its message: `Proxy response (407) !== 200 when HTTP Tunneling` (a `RequestAbortedError`,
+ * for a tunnel) or `Proxy Authentication Required (407)` (an `InvalidArgumentError`, for a
+ * request forwarded with `proxyTunnel: false`). Read as they are, the first would be a network
+ * failure retried in vain, the second a request undici refused to send. @internal
+ */
+export function isProxyAuthenticationRequired(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (code !== 'UND_ERR_ABORTED' && code !== 'UND_ERR_INVALID_ARG') return false
+  return typeof message === 'string' && PROXY_407.test(message)
+}
+
+const PROXY_407 = /^Proxy (response \(407\)|Authentication Required \(407\))/
 
 function networkCode(error: unknown): string | undefined {
   // undici wraps the socket's error in `cause` in some paths; look one level down as well.
