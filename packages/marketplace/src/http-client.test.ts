@@ -202,6 +202,28 @@ describe('retries', () => {
     expect(waits).toEqual([])
   })
 
+  it("keeps nothing of the request's body in a dispatcher's error that quotes it (a MockAgent mismatch)", async () => {
+    // undici's MockAgent names the body it could not match: a test's card form, CVC included,
+    // would be printed wherever the error is logged.
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'POST', body: 'another body' }).reply(201, {})
+    const { http } = client(agent)
+    const form = {
+      card_number: '4242424242424242',
+      expiration_month: 12,
+      expiration_year: 2031,
+      security_code: '987',
+    }
+    const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: form }))
+    expect(error.code).toBe('provider_unavailable')
+    const printed = inspect(error, { depth: 10 })
+    // What went wrong still shows; what was sent does not.
+    expect(printed).toContain('Mock dispatch not matched')
+    for (const sent of [JSON.stringify(form), '4242424242424242', '"security_code":"987"']) {
+      expect(printed).not.toContain(sent)
+    }
+  })
+
   it('a request undici refuses to send (a header it cannot carry) is invalid_request, not retried', async () => {
     // A real Agent checks headers before it connects (a MockAgent does not); nothing listens on
     // port 1, so a request that got as far as connecting would fail as provider_unavailable.

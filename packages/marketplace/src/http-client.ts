@@ -16,6 +16,29 @@ import {
 } from './map-error.js'
 
 /**
+ * Replaces, in place, the request's body wherever a dispatcher's error quotes it (its message and
+ * stack, and those of its causes): undici's `MockAgent` names the body it could not match, which
+ * for a tokenize request is a card form, number and CVC included, and the error is kept as the
+ * `cause` that loggers print. The error belongs to this one failed request; its class and `code`
+ * (which the mapping reads) stay.
+ */
+function hideSentBody(error: unknown, body: string): void {
+  let current = error
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    for (const field of ['message', 'stack'] as const) {
+      const text = current[field]
+      if (typeof text !== 'string' || !text.includes(body)) continue
+      try {
+        current[field] = text.replaceAll(body, '<the request body>')
+      } catch {
+        // A frozen error (not one undici makes) keeps its text.
+      }
+    }
+    current = current.cause
+  }
+}
+
+/**
  * An undici `Dispatcher` (an `Agent`, a `Pool`, a `MockAgent`, the testing kit's bridge …),
  * typed structurally so that a Dispatcher from another copy of undici is accepted and this
  * package's declarations do not pin one undici version.
@@ -123,7 +146,8 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       authorization,
       'user-agent': config.userAgent,
     }
-    if (call.body !== undefined) headers['content-type'] = 'application/json'
+    const body = call.body === undefined ? undefined : JSON.stringify(call.body)
+    if (body !== undefined) headers['content-type'] = 'application/json'
     if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey
 
     let statusCode: number
@@ -134,7 +158,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         dispatcher,
         method: call.method,
         headers,
-        body: call.body === undefined ? undefined : JSON.stringify(call.body),
+        body,
         headersTimeout: config.headersTimeoutMs,
         bodyTimeout: config.bodyTimeoutMs,
         signal: call.signal,
@@ -145,6 +169,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     } catch (error) {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
+      if (body !== undefined) hideSentBody(error, body)
       // undici reports a proxy's 407 as a refused argument or an aborted request: the caller's
       // proxy credentials are at fault (`authentication`), not the request nor the network.
       if (isProxyAuthenticationRequired(error)) throw mapMarketplaceError(error)
