@@ -211,12 +211,13 @@ describe('defineCardProvider: capabilities', () => {
         defaultPolicy: 'caller-chosen',
         updatableFields: ['metadata'],
       },
-      getCard: async (o, id) => makeCard({ id, owner: o }),
-      createCard: async (o) => makeCard({ owner: o }),
+      getCard: async (o, id) => makeCard({ id, owner: o, provider: 'accounts-only' }),
+      createCard: async (o) => makeCard({ owner: o, provider: 'accounts-only' }),
       listCards: async () => ({ data: [], hasMore: false, nextCursor: null }),
-      updateCard: async (o, id) => makeCard({ id, owner: o }),
-      setDefaultCard: async (o, id) => makeCard({ id, owner: o }),
-      invalidateCard: async (o, id) => makeCard({ id, owner: o, status: 'invalid' }),
+      updateCard: async (o, id) => makeCard({ id, owner: o, provider: 'accounts-only' }),
+      setDefaultCard: async (o, id) => makeCard({ id, owner: o, provider: 'accounts-only' }),
+      invalidateCard: async (o, id) =>
+        makeCard({ id, owner: o, provider: 'accounts-only', status: 'invalid' }),
       parseCard: () => null,
     })
     const account = { type: 'account', id: 'acct_1' } as const
@@ -504,6 +505,101 @@ describe('defineCardProvider: output and errors', () => {
     )
     await expect(provider.setDefaultCard(owner, 'card_1')).rejects.toBe(conflict)
     expect(mapError).not.toHaveBeenCalled()
+  })
+})
+
+describe('defineCardProvider: a card of another owner or provider is refused', () => {
+  const otherOwners: Array<[string, Partial<Card>]> = [
+    ['another owner of the same type', { owner: { type: 'customer', id: 'cus_2' } }],
+    ['an owner of another type with the same id', { owner: { type: 'account', id: 'cus_1' } }],
+    ["another provider's name", { provider: 'stripe' }],
+  ]
+  const calls: Array<
+    [
+      string,
+      keyof ReturnType<typeof spies> | 'getDefaultCard',
+      (p: CardProvider) => Promise<unknown>,
+    ]
+  > = [
+    ['createCard', 'createCard', (p) => p.createCard(owner, { source: 'tok_visa' })],
+    ['getCard', 'getCard', (p) => p.getCard(owner, 'card_1')],
+    ['listCards', 'listCards', (p) => p.listCards(owner)],
+    ['updateCard', 'updateCard', (p) => p.updateCard(owner, 'card_1', { holderName: 'Ada' })],
+    ['setDefaultCard', 'setDefaultCard', (p) => p.setDefaultCard(owner, 'card_1')],
+    ['invalidateCard', 'invalidateCard', (p) => p.invalidateCard(owner, 'card_1')],
+    ['getDefaultCard', 'getDefaultCard', (p) => p.getDefaultCard(owner)],
+  ]
+
+  for (const [what, wrong] of otherOwners) {
+    for (const [operation, primitive, run] of calls) {
+      it(`${operation}: a card with ${what} is a non-retryable provider_unavailable`, async () => {
+        const card = makeCard({ isDefault: true, ...wrong })
+        const answer = async () =>
+          primitive === 'listCards' ? { data: [card], hasMore: false, nextCursor: null } : card
+        const { provider } = spyProvider({}, { [primitive]: answer })
+        const error = await rejection(run(provider))
+        expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+        expect(error.provider).toBe('spy')
+        expect(error.message).toContain(operation)
+      })
+    }
+  }
+
+  it('names no card number an adapter put in the owner it answered with', async () => {
+    const number = '4242424242424242'
+    const { provider } = spyProvider(
+      {},
+      { getCard: async () => makeCard({ owner: { type: 'customer', id: number } }) },
+    )
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error.code).toBe('provider_unavailable')
+    expect(inspect(error)).not.toContain(number)
+    expect(JSON.stringify(error.toJSON())).not.toContain(number)
+  })
+
+  it("refuses a listed page that holds one other owner's card among the owner's", async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        listCards: async () => ({
+          data: [makeCard(), makeCard({ id: 'card_2', owner: { type: 'customer', id: 'cus_2' } })],
+          hasMore: false,
+          nextCursor: null,
+        }),
+      },
+    )
+    const error = await rejection(provider.listCards(owner))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+  })
+
+  it('parseCard given an owner refuses a card of another owner or provider with invalid_request', () => {
+    for (const [, wrong] of otherOwners) {
+      const provider = spyProvider({}, { parseCard: () => makeCard(wrong) }).provider
+      expect(errorOf(() => provider.parseCard({ object: 'card' }, owner))).toMatchObject({
+        code: 'invalid_request',
+        retryable: false,
+      })
+    }
+    // Without an owner the payload names it, whoever it is; the provider's name is still checked.
+    const others = spyProvider(
+      {},
+      { parseCard: () => makeCard({ owner: { type: 'customer', id: 'cus_2' } }) },
+    )
+    expect(others.provider.parseCard({ object: 'card' })?.owner).toEqual({
+      type: 'customer',
+      id: 'cus_2',
+    })
+    const renamed = spyProvider({}, { parseCard: () => makeCard({ provider: 'stripe' }) })
+    expect(errorOf(() => renamed.provider.parseCard({ object: 'card' })).code).toBe(
+      'invalid_request',
+    )
+  })
+
+  it("accepts the owner's own cards, of either owner type", async () => {
+    const account = { type: 'account', id: 'acct_1' } as const
+    const { provider } = spyProvider()
+    expect((await provider.getCard(account, 'card_1')).owner).toEqual(account)
+    expect((await provider.createCard(owner, { source: 'tok_visa' })).owner).toEqual(owner)
   })
 })
 

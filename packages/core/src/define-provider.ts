@@ -34,8 +34,9 @@ import { validate } from './validate.js'
 
 /**
  * The primitives an adapter writes. Each returns provider data mapped to the {@link Card}
- * shape; `defineCardProvider` validates input before calling them and output after, so an
- * adapter never repeats those checks. Every operation whose capability is `true` must be given.
+ * shape, as the card of the owner it was given under the provider's `name`;
+ * `defineCardProvider` validates input before calling them and output after (another owner's
+ * card is refused), so an adapter never repeats those checks. Every operation whose capability is `true` must be given.
  */
 export interface CardProviderPrimitives {
   /**
@@ -86,6 +87,8 @@ export interface CardProviderPrimitives {
   /**
    * Maps a raw payload to the Card shape, or returns null for what is not a card. A payload
    * that does not say whether the card is the default: mark the card with `markDefaultUnknown`.
+   * Given an `owner`, the card must be that owner's, and every card must carry the provider's
+   * `name`: the core refuses any other with `invalid_request`.
    */
   parseCard(raw: unknown, owner?: Owner): Card | null
   /**
@@ -140,7 +143,10 @@ const RequestOptionsSchema = z
  * - refuses operations and owner types the capabilities leave out with `unsupported_operation`,
  *   and updates of fields `updatableFields` leaves out;
  * - gives every create an idempotency key;
- * - parses every card with `CardSchema`;
+ * - parses every card with `CardSchema`, and refuses one that is not the asked owner's card under
+ *   `name` (another owner's or another provider's) as a non-retryable `provider_unavailable`
+ *   (`invalid_request` from `parseCard` given an owner), so that it is never stored as the
+ *   owner's;
  * - turns anything thrown into a `CardportError` (through the adapter's `mapError`).
  *
  * @example
@@ -208,15 +214,37 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
     )
   }
 
-  const toCard = (candidate: Card, operation: string): Card => {
+  /**
+   * The card an operation on `owner` answered with, checked: a card cardport cannot read, or one
+   * that is not `owner`'s card at this provider, is an adapter's bug that a retry does not mend.
+   * Passed on, another owner's card would be stored by CardSync under that owner (or another
+   * provider's name), where `owner`'s calls never look.
+   */
+  const toCard = (candidate: Card, operation: string, owner: Owner): Card => {
     const result = compiledCardSchema().safeParse(candidate)
-    if (result.success) return result.data
+    if (!result.success) {
+      throw new ProviderUnavailableError(
+        `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
+          .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+          .join('; ')}`,
+        { provider: name, retryable: false },
+      )
+    }
+    const mismatch = notOwnCard(result.data, owner)
+    if (mismatch === undefined) return result.data
     throw new ProviderUnavailableError(
-      `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
-        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-        .join('; ')}`,
+      `${name} answered ${operation} for ${formatOwner(owner)} with ${mismatch}: the adapter must return the owner's own cards, under its own name`,
       { provider: name, retryable: false },
     )
+  }
+
+  /** What makes `card` no card of `owner` at this provider, or undefined when it is one. */
+  const notOwnCard = (card: Card, owner: Owner | undefined): string | undefined => {
+    if (card.provider !== name) return `a card of provider '${card.provider}'`
+    if (owner && (card.owner.type !== owner.type || card.owner.id !== owner.id)) {
+      return `a card of ${formatOwner(card.owner)}`
+    }
+    return undefined
   }
 
   const normalizeError = (error: unknown, operation: string): CardportError => {
@@ -275,14 +303,14 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       const card = await call('createCard', () =>
         createCard(validOwner, validInput, { idempotencyKey }),
       )
-      return toCard(card, 'createCard')
+      return toCard(card, 'createCard', validOwner)
     },
 
     async getCard(owner: Owner, cardId: string): Promise<Card> {
       if (!getCard) return unsupported('getCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return toCard(await call('getCard', () => getCard(validOwner, id)), 'getCard')
+      return toCard(await call('getCard', () => getCard(validOwner, id)), 'getCard', validOwner)
     },
 
     async listCards(owner: Owner, options?: unknown): Promise<Page<Card>> {
@@ -299,7 +327,11 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         )
       }
       const { data, hasMore, nextCursor } = page.data
-      return { data: data.map((card) => toCard(card as Card, 'listCards')), hasMore, nextCursor }
+      return {
+        data: data.map((card) => toCard(card as Card, 'listCards', validOwner)),
+        hasMore,
+        nextCursor,
+      }
     },
 
     async updateCard(owner: Owner, cardId: string, patch: unknown): Promise<Card> {
@@ -313,6 +345,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       return toCard(
         await call('updateCard', () => updateCard(validOwner, id, validPatch)),
         'updateCard',
+        validOwner,
       )
     },
 
@@ -335,6 +368,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       return toCard(
         await call('setDefaultCard', () => setDefaultCard(validOwner, id)),
         'setDefaultCard',
+        validOwner,
       )
     },
 
@@ -344,7 +378,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (definition.getDefaultCard) {
         const getDefault = definition.getDefaultCard.bind(definition)
         const card = await call('getDefaultCard', () => getDefault(validOwner))
-        return card === null ? null : toCard(card, 'getDefaultCard')
+        return card === null ? null : toCard(card, 'getDefaultCard', validOwner)
       }
       for await (const card of listAll(provider, validOwner)) {
         if (card.isDefault) return card
@@ -359,6 +393,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       return toCard(
         await call('invalidateCard', () => invalidateCard(validOwner, id)),
         'invalidateCard',
+        validOwner,
       )
     },
 
@@ -376,6 +411,25 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       }
       if (candidate === null) return null
       const card = validate(compiledCardSchema(), candidate, `${name} card payload`, name)
+      // Stored by CardSync under its own owner and provider: another's card, parsed for
+      // `owner`, would land among that owner's (or provider's) cards.
+      const mismatch = notOwnCard(card, validOwner)
+      if (mismatch !== undefined) {
+        const ownerGiven = card.provider === name && validOwner !== undefined
+        throw new InvalidRequestError(
+          ownerGiven
+            ? `${name} read this payload as ${mismatch}, not of ${formatOwner(validOwner)}: pass the payload's own owner`
+            : `${name} read this payload as ${mismatch}: an adapter's cards carry its own name`,
+          {
+            provider: name,
+            issues: [
+              ownerGiven
+                ? { path: ['owner'], message: 'the owner the payload names' }
+                : { path: ['provider'], message: `a card of provider '${name}'` },
+            ],
+          },
+        )
+      }
       // Validation copies the card: keep the adapter's "default unknown" mark on the copy.
       return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
     },
