@@ -176,7 +176,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       holderName = input.source.holderName ?? null
     }
     return {
-      id: `card_${randomBytes(12).toString('hex')}`,
+      id: `card_${randomBase62(24)}`,
       provider: name,
       owner: { ...owner },
       brand,
@@ -388,4 +388,17 @@ function checkExpiry(provider: string, cardId: string, month: number, year: numb
   if (year === thisYear && month < today.getUTCMonth() + 1) {
     throw invalid('month', `the card would have expired at the end of ${month}/${year}`)
   }
+}
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
+/**
+ * A random base62 text, the shape of Stripe's ids after their prefix. Not hex: a hex id holds a
+ * run of 13 or more digits that is Luhn-valid with a network's prefix about once in 2,300 ids,
+ * and every message naming such an id (a `card_not_found`) would show it masked.
+ */
+function randomBase62(length: number): string {
+  let out = ''
+  for (const byte of randomBytes(length)) out += BASE62[byte % BASE62.length]
+  return out
 }
