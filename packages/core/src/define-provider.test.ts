@@ -445,6 +445,120 @@ describe('defineCardProvider: output and errors', () => {
     expect(inspect(error)).not.toContain('51CauseKey')
   })
 
+  it('masks card numbers and keys in the cause of an error mapError returns, keeping the error', async () => {
+    const number = '4242424242424242'
+    // A third-party HTTP client's error, kept whole as the cause: the request body it holds
+    // quotes the card number, as text and as a JSON number.
+    class HttpError extends Error {
+      override name = 'HttpError'
+      config = { url: '/v1/cards', data: `{"number":"${number}","key":"sk_live_51LeakedKey"}` }
+      response = { status: 402, data: { number: Number(number), reason: 'declined' } }
+    }
+    const raw = new HttpError(`card ${number} declined`)
+    const mapped = new ConflictError('declined by the issuer', {
+      provider: 'spy',
+      status: 402,
+      retryable: true,
+      details: { param: 'number' },
+      cause: raw,
+    })
+    const { provider } = spyProvider(
+      {},
+      {
+        createCard: async () => {
+          throw raw
+        },
+        mapError: () => mapped,
+      },
+    )
+    const error = await rejection(provider.createCard(owner, { source: 'tok_visa' }))
+    // The very error mapError returned: class, code, retryable and details as it made them.
+    expect(error).toBe(mapped)
+    expect(error).toBeInstanceOf(ConflictError)
+    expect(error).toMatchObject({
+      code: 'conflict',
+      status: 402,
+      retryable: true,
+      details: { param: 'number' },
+    })
+    // Its cause is still the client's error, of its class, with every text masked.
+    expect(error.cause).toBeInstanceOf(HttpError)
+    const cause = error.cause as HttpError
+    expect(cause.message).toBe('card •••• 4242 declined')
+    expect(cause.config.data).toBe('{"number":"•••• 4242","key":"sk_live_[redacted]"}')
+    expect(cause.response).toEqual({
+      status: 402,
+      data: { number: '•••• 4242', reason: 'declined' },
+    })
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+    expect(inspect(error, { depth: 10 })).not.toContain('51LeakedKey')
+  })
+
+  it('masks the cause of a CardportError a primitive throws itself, and a cause given as text', async () => {
+    const number = '5555555555554444'
+    const thrown = new ConflictError('in use', {
+      provider: 'spy',
+      cause: new Error(`card ${number} is the default`, { cause: `number=${number}` }),
+    })
+    const { provider } = spyProvider(
+      {},
+      {
+        deleteCard: async () => {
+          throw thrown
+        },
+      },
+    )
+    const error = await rejection(provider.deleteCard(owner, 'card_1'))
+    expect(error).toBe(thrown)
+    expect((error.cause as Error).message).toBe('card •••• 4444 is the default')
+    expect((error.cause as Error).cause).toBe('number=•••• 4444')
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+
+    const textual = new ConflictError('in use', { provider: 'spy', cause: `card ${number}` })
+    const { provider: other } = spyProvider(
+      {},
+      {
+        getCard: async () => {
+          throw new Error('raw')
+        },
+        mapError: () => textual,
+      },
+    )
+    expect((await rejection(other.getCard(owner, 'card_1'))).cause).toBe('card •••• 4444')
+  })
+
+  it('masks a frozen cause by a masked copy of it, and leaves a cause without secrets as it is', async () => {
+    const number = '4000056655665556'
+    const frozen = Object.freeze(new TypeError(`card ${number} refused`))
+    const mapped = new ConflictError('refused', { provider: 'spy', cause: frozen })
+    const { provider } = spyProvider(
+      {},
+      {
+        getCard: async () => {
+          throw frozen
+        },
+        mapError: () => mapped,
+      },
+    )
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error).toBe(mapped)
+    expect(error.cause).toMatchObject({ name: 'TypeError', message: 'card •••• 5556 refused' })
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+
+    const plain = new Error('socket hang up')
+    const clean = new ConflictError('refused', { provider: 'spy', cause: plain })
+    const { provider: other } = spyProvider(
+      {},
+      {
+        getCard: async () => {
+          throw plain
+        },
+        mapError: () => clean,
+      },
+    )
+    expect((await rejection(other.getCard(owner, 'card_1'))).cause).toBe(plain)
+  })
+
   it('wraps what a mapError that throws could not map, as if unmapped', async () => {
     const { provider } = spyProvider(
       {},

@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import { listAll, type Page } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
-import { redactSecrets } from './redact.js'
+import { maskCardNumberValue, redactSecrets } from './redact.js'
 import { validate } from './validate.js'
 
 /**
@@ -93,7 +93,10 @@ export interface CardProviderPrimitives {
   parseCard(raw: unknown, owner?: Owner): Card | null
   /**
    * Turns what the provider's client threw into a `CardportError`. Return undefined for what
-   * it does not recognise: the core wraps that as `provider_unavailable`.
+   * it does not recognise: the core wraps that as `provider_unavailable`. The error returned is
+   * raised as it is, the same object (its class, code, `retryable` and `details` kept), with
+   * card numbers and keys masked in its `cause`, in place (see `defineCardProvider`), so the
+   * client's error may be kept as the cause whole.
    */
   mapError?(error: unknown): CardportError | undefined
 }
@@ -147,7 +150,8 @@ const RequestOptionsSchema = z
  *   `name` (another owner's or another provider's) as a non-retryable `provider_unavailable`
  *   (`invalid_request` from `parseCard` given an owner), so that it is never stored as the
  *   owner's;
- * - turns anything thrown into a `CardportError` (through the adapter's `mapError`).
+ * - turns anything thrown into a `CardportError` (through the adapter's `mapError`), and masks
+ *   card numbers and keys in its `cause`.
  *
  * @example
  * ```ts
@@ -248,14 +252,14 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
 
   const normalizeError = (error: unknown, operation: string): CardportError => {
-    if (isCardportError(error)) return error
+    if (isCardportError(error)) return maskCause(error)
     let mapped: CardportError | undefined
     try {
       mapped = definition.mapError?.(error) ?? undefined
     } catch {
       // A mapper that cannot read this error (it expected a response): as if unmapped.
     }
-    if (mapped && isCardportError(mapped)) return mapped
+    if (mapped && isCardportError(mapped)) return maskCause(mapped)
     return new ProviderUnavailableError(
       `${name} failed during ${operation} with an unexpected error; see cause`,
       { provider: name, cause: redactedCause(error) },
@@ -443,6 +447,86 @@ const PageShapeSchema = z.object({
   hasMore: z.boolean(),
   nextCursor: z.string().nullable(),
 })
+
+// A client's error nests a request, an answer and their bodies (`config.data`, `response.data`)
+// and its own `cause`: a few levels.
+const MAX_CAUSE_DEPTH = 6
+
+/**
+ * `error`, the same object, with card numbers and keys masked in its `cause` (loggers print a
+ * cause, its fields and its own cause): an adapter's error (mapped or thrown as a
+ * `CardportError`) may keep a client's error whole, whose message or request body quotes the
+ * card number. The cause is masked in place, keeping its class and fields: it belongs to the one
+ * failed request. A cause some text of which cannot be changed (a frozen error) is replaced by a
+ * masked copy of its name, message and stack, as an unmapped error's is (`redactedCause`).
+ */
+function maskCause(error: CardportError): CardportError {
+  const cause: unknown = error.cause
+  let masked: unknown = cause
+  if (typeof cause === 'string') masked = redactSecrets(cause)
+  else if (typeof cause === 'number') masked = maskCardNumberValue(cause)
+  else if (isTraversable(cause) && !maskTexts(cause, new WeakSet(), 0)) {
+    masked = redactedCause(cause)
+  }
+  if (masked === cause) return error
+  try {
+    // `cause` is an own field an error's constructor defines: writable, not enumerable.
+    Object.defineProperty(error, 'cause', {
+      value: masked,
+      writable: true,
+      enumerable: false,
+      configurable: true,
+    })
+  } catch {
+    // A frozen CardportError keeps its cause: nothing else could be raised in its place.
+  }
+  return error
+}
+
+/**
+ * Replaces every string reachable from `target` (own fields; an error's message, stack and
+ * cause) by its `redactSecrets` form, and every number that is a card number by its masked text.
+ * Only plain objects, arrays and errors are entered: a socket or a buffer a client attached holds
+ * no text of the answer. Returns false when a text that needed masking could not be written.
+ */
+function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
+  if (seen.has(target) || depth > MAX_CAUSE_DEPTH) return true
+  seen.add(target)
+  const fields = new Set<string>(Object.keys(target))
+  if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
+  const record = target as Record<string, unknown>
+  let complete = true
+  for (const field of fields) {
+    let value: unknown
+    try {
+      value = record[field]
+    } catch {
+      continue
+    }
+    if (typeof value === 'string' || typeof value === 'number') {
+      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
+      if (masked === value) continue
+      try {
+        record[field] = masked
+        // A setter may ignore the write without throwing.
+        if (record[field] !== masked) complete = false
+      } catch {
+        // A frozen error, a field without a setter.
+        complete = false
+      }
+    } else if (isTraversable(value) && !maskTexts(value, seen, depth + 1)) {
+      complete = false
+    }
+  }
+  return complete
+}
+
+function isTraversable(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value) || value instanceof Error) return true
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
 
 /**
  * What an adapter threw that is no `CardportError`, to keep as a `cause`: loggers print a
