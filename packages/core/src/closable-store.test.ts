@@ -133,6 +133,86 @@ describe('closableStore', () => {
     await closed
   })
 
+  it('lets every call begun before close() finish, and releases the store only once they have', async () => {
+    // Each call answers when the test says so: they are all still running when close() is called.
+    const events: string[] = []
+    const answers: (() => void)[] = []
+    const later =
+      (name: string, value: unknown = undefined) =>
+      (): Promise<never> =>
+        new Promise((resolve) => {
+          answers.push(() => {
+            events.push(name)
+            resolve(value as never)
+          })
+        })
+    const { store: inner } = countingStore()
+    const store = closableStore<CardStore>('slowStore', {
+      ...inner,
+      upsert: later('upsert', { applied: true, card: null }),
+      upsertMany: later('upsertMany'),
+      get: later('get', null),
+      async *listOwners() {
+        await new Promise<void>((resolve) => answers.push(resolve))
+        events.push('listOwners')
+        yield alice
+      },
+      retirements: { ...inner.retirements!, save: later('retirements.save') },
+      async close() {
+        events.push('close')
+      },
+    })
+    const begun = [
+      store.upsert({} as never),
+      store.upsertMany([]),
+      store.get(scope, 'card_1'),
+      store.listOwners('memory')[Symbol.asyncIterator]().next(),
+      store.retirements!.save(scope, 'key', []),
+    ]
+    let closed = false
+    const closing = store.close().then(() => {
+      closed = true
+    })
+    // Refused from the moment close() is called, though the others still run.
+    await expect(store.get(scope, 'card_2')).rejects.toThrow(/slowStore is closed/)
+    for (const answer of answers.splice(0, 4)) answer()
+    await Promise.all(begun.slice(0, 4))
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(closed, 'close() before the last call has settled').toBe(false)
+    expect(events).not.toContain('close')
+    answers.shift()!()
+    await closing
+    expect(await Promise.all(begun)).toEqual([
+      { applied: true, card: null },
+      undefined,
+      null,
+      { done: false, value: alice },
+      undefined,
+    ])
+    expect(events.at(-1)).toBe('close')
+    expect(events).toHaveLength(6)
+  })
+
+  it('waits for a call begun before close() that fails, and leaves its rejection to its caller', async () => {
+    let fail!: (error: Error) => void
+    const { store: inner, calls } = countingStore()
+    const store = closableStore<CardStore>('failingStore', {
+      ...inner,
+      delete: () =>
+        new Promise<boolean>((_, reject) => {
+          fail = reject
+        }),
+    })
+    const deleting = store.delete(scope, 'card_1')
+    const closing = store.close()
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    expect(calls).toEqual([])
+    fail(new Error('the connection was lost'))
+    await expect(deleting).rejects.toThrow('the connection was lost')
+    await closing
+    expect(calls).toEqual(['close'])
+  })
+
   it("refuses the next owner of a listOwners begun before close(), and ends the store's iteration", async () => {
     let finished = false
     const { store: inner } = countingStore()

@@ -17,12 +17,16 @@ export interface ClosableStoreOptions {
  * The `close()` rule of the {@link CardStore} contract, for store authors: returns a store
  * whose methods are `store`'s, except that once its `close()` has been called, every call
  * (`retirements`' included, and the next owner of a `listOwners` begun before) rejects with
- * `invalid_request`, "`name` is closed", without reaching `store`; `close()` calls
- * `store.close()` once, and a second call returns the first's promise. `store.close()` releases
- * what the store opened itself, and nothing of the caller's.
+ * `invalid_request`, "`name` is closed", without reaching `store`. The calls begun before
+ * `close()` (a `listOwners` page being read included) run on: `close()` waits until each has
+ * settled, and only then calls `store.close()`, once; a second call returns the first's
+ * promise. So `store.close()` never releases a connection under a call still using it, and
+ * once `close()` resolves, nothing of the store's is still running: the caller may close a
+ * client it passed in. `store.close()` releases what the store opened itself, and nothing of
+ * the caller's.
  *
- * An open store's call costs a boolean check and goes to `store`'s method with its arguments
- * (called on `store`, so that a class keeps its `this`). The members wrapped are the contract's
+ * An open store's call costs a boolean check and a count of the calls running, and goes to
+ * `store`'s method with its arguments (called on `store`, so that a class keeps its `this`). The members wrapped are the contract's
  * and `store`'s other own enumerable ones: every function but `listOwners` and `close` is taken
  * to return a promise; other values are copied as they are. The store returned is a new plain
  * object, not frozen: freeze it if yours was.
@@ -55,6 +59,30 @@ export function closableStore<S extends CardStore>(
   const { checkOpen } = options
   let closed = false
   let closing: Promise<void> | undefined
+  // The calls begun and not yet settled, and what close() waits on until there are none.
+  let running = 0
+  let idle: (() => void) | undefined
+  const settle = () => {
+    running -= 1
+    if (running === 0) idle?.()
+  }
+  const passed = (value: unknown) => {
+    settle()
+    return value
+  }
+  const failed = (reason: unknown) => {
+    settle()
+    throw reason
+  }
+  /**
+   * Counts `result` as running until it settles. The caller gets the promise chained to it, not
+   * `result` with a handler added, so that a rejection no one handles is still reported.
+   */
+  const track = (result: unknown): unknown => {
+    if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return result
+    running += 1
+    return (result as PromiseLike<unknown>).then(passed, failed)
+  }
 
   /** Why a call is refused now (boxed: anything may be thrown), or undefined when it may run. */
   const refusal = (): { reason: unknown } | undefined => {
@@ -80,7 +108,7 @@ export function closableStore<S extends CardStore>(
         const refused = refusal()
         if (refused !== undefined) return Promise.reject(refused.reason)
       }
-      return method.apply(self, args)
+      return track(method.apply(self, args))
     }
 
   const listOwners = (provider: string): AsyncIterable<Owner> => {
@@ -89,7 +117,8 @@ export function closableStore<S extends CardStore>(
     const owners = refusedAtCall === undefined ? store.listOwners(provider) : undefined
     const refusedNow = () => refusal() ?? refusedAtCall
     return {
-      [Symbol.asyncIterator]: () => guardOwners(owners?.[Symbol.asyncIterator](), refusedNow),
+      [Symbol.asyncIterator]: () =>
+        guardOwners(owners?.[Symbol.asyncIterator](), refusedNow, track),
     }
   }
 
@@ -102,6 +131,11 @@ export function closableStore<S extends CardStore>(
     // Set before `store.close()` runs: a call made while it releases is refused too.
     closing ??= (async () => {
       closed = true
+      if (running > 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve
+        })
+      }
       await store.close()
     })()
     return closing
@@ -149,17 +183,21 @@ function guardMembers(
 /**
  * The store's iterator of owners, each `next()` refused once `refusal` says so: the store's
  * iterator is then ended (`return()`), once, so that what it holds between pages is released.
- * `owners` is undefined when the listing was refused before it began.
+ * `owners` is undefined when the listing was refused before it began. `track` counts a page
+ * being read as a call running, as `closableStore` counts its methods' calls.
  */
 function guardOwners(
   owners: AsyncIterator<Owner> | undefined,
   refusal: () => { reason: unknown } | undefined,
+  track: (result: unknown) => unknown,
 ): AsyncIterator<Owner> {
   let ended = owners === undefined
   return {
     next() {
       const refused = refusal()
-      if (refused === undefined && owners !== undefined) return owners.next()
+      if (refused === undefined && owners !== undefined) {
+        return track(owners.next()) as Promise<IteratorResult<Owner>>
+      }
       if (!ended) {
         ended = true
         // Its outcome is no one's: the caller gets the refusal.

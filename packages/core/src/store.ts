@@ -136,8 +136,11 @@ export interface CardStore {
    * own), and never a client or connection the caller passed in: that stays open, and the
    * caller's. From the moment it is called, every other call of the store (`retirements`'
    * included, and the next owner of a `listOwners` begun before) rejects with
-   * `invalid_request`, naming the store, and writes nothing. Calling it again resolves.
-   * `closableStore` gives a store all of this: its methods need not check.
+   * `invalid_request`, naming the store, and writes nothing. The calls begun before it run on
+   * and settle as they would have (a write lands, or fails for its own reasons): `close()`
+   * resolves only once they all have, and only then releases what it releases, so that the
+   * caller may close its own client next. Calling it again resolves. `closableStore` gives a
+   * store all of this: its methods need not check.
    */
   close(): Promise<void>
 }

@@ -376,6 +376,36 @@ describePostgres('postgresStore', (db) => {
     expect(outcomes).toEqual([])
   }, 60_000)
 
+  it('lets the calls begun before close() finish: the client can be closed once close() resolves', async () => {
+    // The shutdown order the README gives: the store first, then the client you passed. More
+    // writes and reads than the pool has connections: some of them still wait for one when
+    // close() is called.
+    const client: PostgresClient =
+      db.name === 'PGlite' ? await PGlite.create() : new pg.Pool({ ...PG_CONFIG, max: 2 })
+    const store = await postgresStore({ client, schema: db.schema })
+    const cards = Array.from({ length: 12 }, (_, i) =>
+      sampleCard(`card_${i}`, i % 2 === 0 ? alice : bob, { isDefault: i < 2 }),
+    )
+    const calls = [
+      ...cards.map((card) => store.upsert(card)),
+      store.upsertMany([sampleCard('card_batch', shop)]),
+      store.listByOwner(aliceScope),
+      store.retirements!.save(aliceScope, 'key', [{ cardId: 'card_0', currency: null }]),
+    ]
+    const settled = Promise.allSettled(calls)
+    await store.close()
+    await ('end' in client ? (client as pg.Pool).end() : (client as PGlite).close())
+    const failed = (await settled).flatMap((outcome, i) =>
+      outcome.status === 'rejected' ? [`call ${i}: ${String(outcome.reason)}`] : [],
+    )
+    expect(failed, 'calls begun before close()').toEqual([])
+    // What they wrote, read by a new store: on the server (a PGlite instance of its own is gone).
+    if (db.name === 'PGlite') return
+    const again = await postgresStore({ client: db.client, schema: db.schema })
+    const listed = await again.listByOwners!([aliceScope, bobScope, shopScope])
+    expect(listed.map((owned) => owned.length)).toEqual([6, 6, 1])
+  }, 60_000)
+
   it('leaves the client alone on close(), open and untouched, and refuses calls after it', async () => {
     const store = await open()
     await store.upsert(sampleCard('card_1', alice))

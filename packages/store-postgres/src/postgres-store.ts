@@ -83,7 +83,8 @@ const OWNER_PAGE = 500
  * across processes; a partial unique index holds at most one default per owner (and currency)
  * whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
  * itself; reads are always scoped by provider and owner; no column can hold a card number or a
- * CVC. `close()` leaves the client open and untouched (it is yours), and every call after it
+ * CVC. `close()` leaves the client open and untouched (it is yours), resolving once the calls
+ * begun before it have settled (end your pool after it), and every call after it
  * (or once you have closed the client: a pool's `end()`, PGlite's `close()`) is refused with
  * `invalid_request`. See the package README for the table layout.
  *

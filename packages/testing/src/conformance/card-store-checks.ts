@@ -1085,6 +1085,71 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'close',
+    'lets the calls begun before close() finish, and resolves only once they have',
+    async (t) => {
+      // Calls begun and not awaited, each on an owner of its own (a store may run them in any
+      // order): a store on a pool of connections is still running them when close() is called.
+      const [added, batched, switched, removed] = [
+        t.scope(),
+        t.scope(),
+        t.scope('account'),
+        t.scope(),
+      ]
+      const [stored, next] = [t.card(switched, { isDefault: true }), t.card(switched)]
+      const gone = t.card(removed)
+      await t.store.upsertMany([stored, next, gone])
+      const note = [{ cardId: stored.id, currency: 'usd' }]
+      const outcomes = new Map<string, string>()
+      const begin = (name: string, call: () => Promise<unknown> | undefined) => {
+        outcomes.set(name, 'still running when close() resolved')
+        call()?.then(
+          () => outcomes.set(name, 'fulfilled'),
+          (error: unknown) => outcomes.set(name, `rejected: ${describeOutcome(error)}`),
+        )
+      }
+      begin('upsert', () => t.store.upsert(t.card(added)))
+      begin('upsertMany', () => t.store.upsertMany([t.card(batched), t.card(batched)]))
+      begin('setDefault', () => t.store.setDefault(switched, next.id))
+      begin('delete', () => t.store.delete(removed, gone.id))
+      begin('get', () => t.store.get(switched, stored.id))
+      begin('listByOwner', () => t.store.listByOwner(switched))
+      begin('getDefault', () => t.store.getDefault(switched))
+      begin('listOwners', () => t.store.listOwners(added.provider)[Symbol.asyncIterator]().next())
+      if (t.store.listByOwners) begin('listByOwners', () => t.store.listByOwners?.([switched]))
+      if (t.store.retirements) {
+        begin('retirements.save', () => t.store.retirements?.save(switched, 'key', note))
+      }
+      t.markClosed()
+      await t.store.close()
+      // The promise hops between a settled call and the handlers above (a wrapper or two), and
+      // no more: a call still waiting for its database, or a timer, is still running.
+      for (let hop = 0; hop < 10; hop++) await undefined
+      const unfinished = [...outcomes].filter(([, outcome]) => outcome !== 'fulfilled')
+      expect(
+        unfinished.map(([name, outcome]) => `${name}: ${outcome}`),
+        'calls begun before close()',
+      ).toEqual([])
+
+      const reopen = t.fixture.reopen
+      if (!reopen) return
+      const again = await reopen()
+      try {
+        const count = async (scope: CardScope) => (await again.listByOwner(scope)).length
+        expect(await count(added), 'the card of the upsert').toBe(1)
+        expect(await count(batched), 'the cards of the upsertMany').toBe(2)
+        expect(await count(removed), 'the cards after the delete').toBe(0)
+        expect((await again.getDefault(switched))?.id, 'the default after setDefault').toBe(next.id)
+        if (t.store.retirements) {
+          expect(await again.retirements?.load(switched, 'key'), 'the note').toEqual(note)
+        }
+      } finally {
+        await again.close()
+      }
+    },
+  )
+
   return checks
 }
 

@@ -52,7 +52,9 @@ export interface CardStoreSuiteOptions {
  * `listOwners`, no field for a card number or CVC, and `close`: after it, every call (the
  * `retirements` log's and the first page of `listOwners` included) rejects with
  * `invalid_request` and, as a store opened again over the same data shows (`reopen`), writes
- * nothing; `close()` again resolves. The optional `listByOwners` and `retirements` are checked
+ * nothing; `close()` again resolves; the calls begun before `close()` (writes, reads, the first
+ * page of `listOwners`) have all succeeded by the time it resolves, and (`reopen`) what they wrote
+ * is there. The optional `listByOwners` and `retirements` are checked
  * when the store has them, and reported skipped when it has not; `concurrentWrites` batches (at
  * least two) of other owners written at once must all land.
  *

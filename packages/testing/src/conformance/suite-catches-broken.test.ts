@@ -830,6 +830,57 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(closesOnce, 'as broken')).toEqual([refusesAfterClose])
   })
 
+  it('a store whose close() does not wait for the calls begun before it fails the waiting rule', async () => {
+    const waits =
+      'close: lets the calls begun before close() finish, and resolves only once they have'
+    // Writes that take a moment, as a store on a pool of connections does.
+    const slowWrites = (inner: CardStore): CardStore => {
+      const later =
+        <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+        async (...args: A): Promise<R> => {
+          await new Promise((resolve) => setImmediate(resolve))
+          return method(...args)
+        }
+      return {
+        ...inner,
+        upsert: later(inner.upsert),
+        upsertMany: later(inner.upsertMany),
+        setDefault: later(inner.setDefault),
+        delete: later(inner.delete),
+      }
+    }
+    // What closableStore did: close() released the store at once, under the writes still on
+    // their way, which then failed.
+    expect(await failedStoreChecks(slowWrites, 'as broken')).toEqual([waits])
+    // A store whose close() refuses what comes after it at once, and resolves while the writes
+    // begun before still land: on the data, which outlives the store.
+    const resolvesEarly = (inner: CardStore, backing: CardStore): CardStore => {
+      let closed = false
+      const slow = slowWrites(backing)
+      const refuse = async () => {
+        throw new InvalidRequestError('brokenStore is closed')
+      }
+      const writes = ['upsert', 'upsertMany', 'setDefault', 'delete'] as const
+      return {
+        ...inner,
+        ...Object.fromEntries(
+          writes.map((name) => [
+            name,
+            // biome-ignore lint/suspicious/noExplicitAny: one wrapper for four signatures
+            (...args: any[]) => (closed ? refuse() : (slow[name] as any)(...args)),
+          ]),
+        ),
+        async close() {
+          closed = true
+          await inner.close()
+        },
+      }
+    }
+    expect(await failedStoreChecks(resolvesEarly, 'as broken')).toEqual([waits])
+    // closableStore gives the same slow store the rule.
+    expect(await failedStoreChecks(slowWrites)).toEqual([])
+  })
+
   it('skips, and does not pass, the nothing-written rule for a fixture without reopen', async () => {
     const check = cardStoreChecks().find((candidate) =>
       candidate.title.startsWith('writes nothing'),
