@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import { listAll, type Page } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
-import { maskCardNumberValue, redactSecrets } from './redact.js'
+import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
 import { validate } from './validate.js'
 
 /**
@@ -448,10 +448,6 @@ const PageShapeSchema = z.object({
   nextCursor: z.string().nullable(),
 })
 
-// A client's error nests a request, an answer and their bodies (`config.data`, `response.data`)
-// and its own `cause`: a few levels.
-const MAX_CAUSE_DEPTH = 6
-
 /**
  * `error`, the same object, with card numbers and keys masked in its `cause` (loggers print a
  * cause, its fields and its own cause): an adapter's error (mapped or thrown as a
@@ -465,7 +461,7 @@ function maskCause(error: CardportError): CardportError {
   let masked: unknown = cause
   if (typeof cause === 'string') masked = redactSecrets(cause)
   else if (typeof cause === 'number') masked = maskCardNumberValue(cause)
-  else if (isTraversable(cause) && !maskTexts(cause, new WeakSet(), 0)) {
+  else if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
     masked = redactedCause(cause)
   }
   if (masked === cause) return error
@@ -481,51 +477,6 @@ function maskCause(error: CardportError): CardportError {
     // A frozen CardportError keeps its cause: nothing else could be raised in its place.
   }
   return error
-}
-
-/**
- * Replaces every string reachable from `target` (own fields; an error's message, stack and
- * cause) by its `redactSecrets` form, and every number that is a card number by its masked text.
- * Only plain objects, arrays and errors are entered: a socket or a buffer a client attached holds
- * no text of the answer. Returns false when a text that needed masking could not be written.
- */
-function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
-  if (seen.has(target) || depth > MAX_CAUSE_DEPTH) return true
-  seen.add(target)
-  const fields = new Set<string>(Object.keys(target))
-  if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
-  const record = target as Record<string, unknown>
-  let complete = true
-  for (const field of fields) {
-    let value: unknown
-    try {
-      value = record[field]
-    } catch {
-      continue
-    }
-    if (typeof value === 'string' || typeof value === 'number') {
-      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
-      if (masked === value) continue
-      try {
-        record[field] = masked
-        // A setter may ignore the write without throwing.
-        if (record[field] !== masked) complete = false
-      } catch {
-        // A frozen error, a field without a setter.
-        complete = false
-      }
-    } else if (isTraversable(value) && !maskTexts(value, seen, depth + 1)) {
-      complete = false
-    }
-  }
-  return complete
-}
-
-function isTraversable(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false
-  if (Array.isArray(value) || value instanceof Error) return true
-  const prototype: unknown = Object.getPrototypeOf(value)
-  return prototype === Object.prototype || prototype === null
 }
 
 /**

@@ -108,6 +108,7 @@ export {
   maskCardNumbers,
   maskCardNumberValue,
   redact,
+  redactInPlace,
   redactSecrets,
 } from './redact.js'
 export { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'

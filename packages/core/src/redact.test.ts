@@ -7,6 +7,7 @@ import {
   maskCardNumbers,
   maskCardNumberValue,
   redact,
+  redactInPlace,
   redactSecrets,
 } from './redact.js'
 
@@ -397,6 +398,38 @@ describe('containsCardNumber and timestamps', () => {
     expect(containsCardNumber('paid at 1700000000004')).toBe(false)
     expect(maskCardNumbers('paid at 1700000000004')).toBe('paid at 1700000000004')
     expect(containsCardNumber('paid with 4242 4242 4242 4242 at 1700000000004')).toBe(true)
+  })
+})
+
+describe('redactInPlace', () => {
+  it('masks every text of an error, its fields and its cause, keeping the objects', () => {
+    const inner = new Error('card 4242 4242 4242 4242 refused')
+    const error = Object.assign(new Error('sk_test_abcdefghijklmnop123456 was sent'), {
+      request: {
+        body: { number: 5555555555554444, cvc_check: 'pass' },
+        list: ['4000056655665556'],
+      },
+      cause: inner,
+    })
+    expect(redactInPlace(error)).toBe(true)
+    expect(error.cause).toBe(inner)
+    expect(error.message).not.toContain('abcdefghijklmnop')
+    expect(error.stack).not.toContain('abcdefghijklmnop')
+    expect(inner.message).toBe('card •••• 4242 refused')
+    expect(error.request).toEqual({
+      body: { number: '•••• 4444', cvc_check: 'pass' },
+      list: ['•••• 5556'],
+    })
+  })
+
+  it('leaves what is not plain data alone, and says when a text could not be masked', () => {
+    const buffer = Buffer.from('4242424242424242')
+    const holder = { buffer, when: new Date(0) }
+    expect(redactInPlace(holder)).toBe(true)
+    expect(buffer.toString()).toBe('4242424242424242')
+    const frozen = Object.freeze({ message: 'card 4242424242424242' })
+    expect(redactInPlace(frozen)).toBe(false)
+    expect(redactInPlace({ nested: frozen })).toBe(false)
   })
 })
 

@@ -97,6 +97,69 @@ export function maskCardNumberValue(value: number): number | string {
 }
 
 /**
+ * Masks, in place, every text reachable from `target`: each string of its own fields (and an
+ * error's `message`, `stack` and `cause`) becomes its {@link redactSecrets} form, and each number
+ * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays and errors are
+ * entered, six levels deep; a socket or a buffer a client attached holds no text of an answer and
+ * is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
+ * print, fields and nested cause included) when its message or the request it keeps quotes a card
+ * number: `defineCardProvider` does it to the cause of every error an adapter raises.
+ *
+ * @returns false when a text that needed masking could not be written (a frozen error, a field
+ * without a setter): replace such an object with a masked copy instead.
+ *
+ * @example
+ * ```ts
+ * const error = new Error("No such token: '4242424242424242'")
+ * redactInPlace(error) // true; error.message is "No such token: '•••• 4242'"
+ * ```
+ */
+export function redactInPlace(target: object): boolean {
+  return maskTexts(target, new WeakSet(), 0)
+}
+
+// A client's error nests a request, an answer and their bodies, and its own `cause`: a few levels.
+const MAX_DEPTH = 6
+
+function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
+  if (seen.has(target) || depth > MAX_DEPTH) return true
+  seen.add(target)
+  const fields = new Set<string>(Object.keys(target))
+  if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
+  const record = target as Record<string, unknown>
+  let complete = true
+  for (const field of fields) {
+    let value: unknown
+    try {
+      value = record[field]
+    } catch {
+      continue
+    }
+    if (typeof value === 'string' || typeof value === 'number') {
+      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
+      if (masked === value) continue
+      try {
+        record[field] = masked
+        // A setter may ignore the write without throwing.
+        if (record[field] !== masked) complete = false
+      } catch {
+        complete = false
+      }
+    } else if (isTraversable(value) && !maskTexts(value, seen, depth + 1)) {
+      complete = false
+    }
+  }
+  return complete
+}
+
+function isTraversable(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value) || value instanceof Error) return true
+  const prototype: unknown = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+/**
  * Masks exactly what {@link containsCardNumber} finds (`•••• 4242`), leaving the rest of the
  * text as is. The core applies it to the free text of cards read from a provider.
  */

@@ -1,9 +1,4 @@
-import {
-  CardportError,
-  type CardportErrorCode,
-  maskCardNumberValue,
-  redactSecrets,
-} from '@cardport/core'
+import { CardportError, type CardportErrorCode, redactInPlace } from '@cardport/core'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
 // Card errors that mean the details are wrong rather than refused by the issuer.
@@ -110,50 +105,9 @@ export function mapStripeError(error: unknown): CardportError | undefined {
  * card id). In place: the error belongs to this one failed request, and keeps its class.
  */
 function redactEcho(error: Record<string, unknown>): Record<string, unknown> {
-  maskTexts(error, new WeakSet(), 0)
+  // A frozen error (not one the SDK makes) keeps the texts it cannot have replaced.
+  redactInPlace(error)
   return error
-}
-
-// The SDK's error nests `raw`, `raw.exception` (or `detail`) and its `cause`: a few levels.
-const MAX_ECHO_DEPTH = 6
-
-/**
- * Replaces every string reachable from `target` (own fields; an error's message, stack and cause)
- * by its `redactSecrets` form, and every number that is a card number by its masked text. Only plain objects, arrays and errors are entered: a socket or a
- * buffer a client attached holds no text of the answer.
- */
-function maskTexts(target: object, seen: WeakSet<object>, depth: number): void {
-  if (seen.has(target) || depth > MAX_ECHO_DEPTH) return
-  seen.add(target)
-  const fields = new Set<string>(Object.keys(target))
-  if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
-  const record = target as Record<string, unknown>
-  for (const field of fields) {
-    let value: unknown
-    try {
-      value = record[field]
-    } catch {
-      continue
-    }
-    if (typeof value === 'string' || typeof value === 'number') {
-      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
-      if (masked === value) continue
-      try {
-        record[field] = masked
-      } catch {
-        // A frozen error (not one the SDK makes) keeps its text.
-      }
-    } else if (isTraversable(value)) {
-      maskTexts(value, seen, depth + 1)
-    }
-  }
-}
-
-function isTraversable(value: unknown): value is object {
-  if (typeof value !== 'object' || value === null) return false
-  if (Array.isArray(value) || value instanceof Error) return true
-  const prototype: unknown = Object.getPrototypeOf(value)
-  return prototype === Object.prototype || prototype === null
 }
 
 // Stripe words it "You cannot delete the default external account for …" and "You cannot set
