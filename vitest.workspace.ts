@@ -56,4 +56,6 @@ export const projects: TestProjectInlineConfiguration[] = [
     resolve: { alias },
     test: { name: 'reliability', root: './reliability', include: ['src/**/*.test.ts'] },
   },
+  // The repository's own checks (`scripts/`): that each fails where it should.
+  { extends: true, test: { name: 'scripts', root: './scripts', include: ['*.test.mjs'] } },
 ]
