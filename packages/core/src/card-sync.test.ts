@@ -1249,6 +1249,34 @@ describe('CardSync.reconcile', () => {
     await expectStoreEqualsProvider(alice)
   })
 
+  it("stops at once when the run's signal aborts during a custom sleep's wait before a retry", async () => {
+    await drift(alice)
+    const limited = rateLimitedOnce(provider, 20_000)
+    const controller = new AbortController()
+    const reason = new Error('shutting down')
+    // The caller's own sleep, deaf to any signal: a 20 s Retry-After really waited.
+    let timer: NodeJS.Timeout | undefined
+    const sleep = vi.fn(
+      (ms: number, _signal?: AbortSignal) =>
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, ms)
+        }),
+    )
+    try {
+      const run = createCardSync({ provider: limited, store, retry: { sleep } }).reconcile(alice, {
+        signal: controller.signal,
+      })
+      await vi.waitFor(() => expect(sleep).toHaveBeenCalledTimes(1))
+      expect(sleep.mock.calls[0]?.[0]).toBe(20_000)
+      // The sleep is handed the run's signal, to clear its timer.
+      expect(sleep.mock.calls[0]?.[1]).toBeInstanceOf(AbortSignal)
+      controller.abort(reason)
+      await expect(within(run, 1_000)).rejects.toBe(reason)
+    } finally {
+      clearTimeout(timer)
+    }
+  })
+
   it('reports an owner that keeps failing, after its retries, and goes on with the others', async () => {
     await drift(alice)
     await drift(bob)

@@ -141,6 +141,52 @@ describe('withRetry', () => {
     expect(calls).toBe(1)
   })
 
+  it("stops a custom sleep's wait as soon as the signal aborts, and hands it the signal", async () => {
+    vi.useFakeTimers()
+    try {
+      const controller = new AbortController()
+      let calls = 0
+      // A sleep of the caller's own (a logging one, say) that does not listen to any signal.
+      const sleep = vi.fn(
+        (ms: number, _signal?: AbortSignal) =>
+          new Promise<void>((resolve) => setTimeout(resolve, ms)),
+      )
+      const retried = withRetry(
+        async () => {
+          calls++
+          throw new RateLimitedError('slow down', { retryAfterMs: 20_000 })
+        },
+        { sleep, signal: controller.signal },
+      )
+      let settled = false
+      const outcome = expect(retried.finally(() => (settled = true))).rejects.toThrow('interrupted')
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(sleep).toHaveBeenCalledTimes(1)
+      expect(sleep.mock.calls[0]).toEqual([20_000, controller.signal])
+      controller.abort(new Error('interrupted'))
+      // No timer runs: the abort alone ends the call, 19 s before the sleep would.
+      await vi.advanceTimersByTimeAsync(0)
+      expect(settled).toBe(true)
+      await outcome
+      expect(calls).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('calls a custom sleep with the wait alone when the policy has no signal', async () => {
+    const sleep = noWait()
+    let calls = 0
+    await withRetry(
+      async () => {
+        if (calls++ === 0) throw new RateLimitedError('slow down', { retryAfterMs: 300 })
+        return 'ok'
+      },
+      { sleep },
+    )
+    expect(sleep.mock.calls).toEqual([[300]])
+  })
+
   it('stops waiting as soon as the signal aborts, not after the backoff (a Retry-After of 20 s)', async () => {
     vi.useFakeTimers()
     try {

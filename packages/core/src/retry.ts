@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { isCardportError } from './errors.js'
+import { untilAborted } from './until-aborted.js'
 import { validate } from './validate.js'
 
 /** How {@link withRetry} retries. */
@@ -15,11 +16,19 @@ export interface RetryPolicy {
    * (`rate_limited`, `provider_unavailable`).
    */
   shouldRetry?: ((error: unknown, attempt: number) => boolean) | undefined
-  /** Waits; replace it in tests. */
-  sleep?: ((ms: number) => Promise<void>) | undefined
+  /**
+   * Waits `ms` before a retry; replace it in tests. Given a `signal`, it is called with it as
+   * its second argument, to clear its timer when the signal aborts (without one, with `ms`
+   * alone); a wait it goes on with past the abort is not waited for: `withRetry` rejects with
+   * the signal's reason at once.
+   */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined
   /** A number in [0, 1); replace it in tests. */
   random?: (() => number) | undefined
-  /** Stops the retries: no attempt starts once it aborts, and the default `sleep` ends early. */
+  /**
+   * Stops the retries: no attempt starts once it aborts, and the wait before a retry (the
+   * default `sleep`'s or a custom one's) ends at once, `withRetry` rejecting with its reason.
+   */
   signal?: AbortSignal | undefined
 }
 
@@ -76,8 +85,13 @@ export async function withRetry<T>(
   const shouldRetry =
     policy.shouldRetry ?? ((error: unknown) => isCardportError(error) && error.retryable)
   const { signal } = policy
-  // The default wait ends when the signal aborts: a Retry-After may ask for 20 s.
-  const sleep = policy.sleep ?? ((ms: number) => defaultSleep(ms, signal))
+  // The wait ends when the signal aborts, a custom sleep's too (a Retry-After may ask for 20 s):
+  // the custom sleep is handed the signal to clear its timer, and is not waited for past it.
+  // Without a signal it is called with `ms` alone, as before signals were handed to it.
+  const custom = policy.sleep
+  const sleep = custom
+    ? (ms: number) => (signal ? untilAborted(custom(ms, signal), signal) : custom(ms))
+    : (ms: number) => defaultSleep(ms, signal)
   const random = policy.random ?? Math.random
   for (let attempt = 0; ; attempt++) {
     signal?.throwIfAborted()
