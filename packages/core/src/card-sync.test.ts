@@ -183,6 +183,25 @@ describe('CardSync.setDefaultCard', () => {
     await expectStoreEqualsProvider(alice, [{ id: old.id, isDefault: true, last4: '4242' }])
   })
 
+  it.each([
+    ['that reads one card', true],
+    ['that cannot read one card (getCard: false)', false],
+  ])(
+    'keeps the old default as a plain card on a provider that can neither delete nor invalidate, %s',
+    async (_, getCard) => {
+      const keeping = keepingProvider(provider, { getCard })
+      const keepingSync = createCardSync({ provider: keeping, store })
+      const old = await keepingSync.setDefaultCard(alice, 'tok_visa')
+      const replacement = await keepingSync.setDefaultCard(alice, 'tok_mastercard')
+      expect(replacement).toMatchObject({ last4: '4444', isDefault: true })
+      // The provider keeps both cards, the new one the default: so does the store.
+      await expectStoreEqualsProvider(alice, [
+        { id: old.id, isDefault: false, last4: '4242' },
+        { id: replacement.id, isDefault: true, last4: '4444' },
+      ])
+    },
+  )
+
   it('replaces the default of an account for its currency', async () => {
     const old = await sync.setDefaultCard(shop, 'tok_visa')
     const replacement = await sync.setDefaultCard(shop, 'tok_mastercard')
@@ -2158,6 +2177,28 @@ function latestCardProvider(
       withDefault(owner, await inner.updateCard(owner, cardId, patch)),
     invalidateCard: async (owner, cardId) =>
       withDefault(owner, await inner.invalidateCard(owner, cardId)),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+}
+
+/**
+ * `inner` as a provider that retires no card (no `deleteCard`, no `invalidateCard`): an old
+ * default stays as a plain card. `getCard: false` leaves out reading one card as well.
+ */
+function keepingProvider(inner: MemoryProvider, options: { getCard: boolean }): CardProvider {
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: {
+      ...inner.capabilities,
+      getCard: options.getCard,
+      deleteCard: false,
+      invalidateCard: false,
+    },
+    createCard: (owner, input, context) => inner.createCard(owner, input, context),
+    getCard: (owner, cardId) => inner.getCard(owner, cardId),
+    listCards: (owner, listOptions) => inner.listCards(owner, listOptions),
+    updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+    setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })
 }

@@ -135,7 +135,9 @@ export interface ReconcileOptions {
 export interface CardSync {
   /**
    * Adds the card behind `token`, makes it the default, and deletes the old default (or
-   * invalidates it, on providers that cannot delete). Returns the stored new card.
+   * invalidates it, on providers that cannot delete; on a provider that can do neither, it stays
+   * as a card that is not the default, at the provider and in the store). Returns the stored new
+   * card.
    *
    * The card is created with `makeDefault`; the provider's `setDefaultCard` is called only when
    * the new card did not come back as the default. A `'latest-card'` provider makes every new
@@ -487,8 +489,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     // names the old default, so a retry after a crash here finds it and finishes the job.
     for (const [cardId, outcome] of retired) {
       if (outcome === null) await removeCard(owner, cardId)
-      else if (outcome === undefined) await syncCard(owner, cardId)
-      else await storeCard(outcome.card, outcome.readAt)
+      else if (outcome !== undefined) await storeCard(outcome.card, outcome.readAt)
+      // Kept at the provider as a plain card: read back when the provider can read one card.
+      // When it cannot, the new default's write below displaces it (a store keeps one default
+      // per owner and currency, and only an old default of the new card's currency is here).
+      else if (provider.capabilities.getCard) await syncCard(owner, cardId)
     }
     const stored = await storeCard(card, readAt)
     if (noted) await notes.remove(scope(owner), idempotencyKey)
