@@ -56,7 +56,10 @@ export interface UpsertResult {
  *   the same id and owner id under the other owner type or at another provider;
  * - an owner has at most one default card per currency (customers' cards have none, so one
  *   default in all); writing a card with `isDefault: true` clears the previous default in the
- *   same atomic step;
+ *   same atomic step; deleting the default makes no other card the default (the store is a
+ *   copy: the provider picks the next default, and `CardSync` writes it);
+ * - every card a read returns (`get`, `getDefault`, `listByOwner`, `listByOwners`, an upsert's
+ *   `card`) is the caller's own copy: changing it, or any object in it, changes nothing stored;
  * - a write with an `observedAt` older than the stored one is refused, and one older than the
  *   owner's stored default does not displace it (the card is written as not the default); an
  *   `observedAt` that is not a whole number of ms is refused with `invalid_request`, and nothing
@@ -108,7 +111,10 @@ export interface CardStore {
    * connection, or synchronously, gains nothing from more than one.
    */
   readonly concurrentWrites?: number
-  /** Deletes a card of an owner; returns whether a row was deleted. */
+  /**
+   * Deletes a card of an owner; returns whether a row was deleted. Deleting the owner's default
+   * leaves it without one (for that currency): the store makes no other card the default.
+   */
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**
    * Makes `cardId` the owner's only default (for its currency), or clears the owner's defaults

@@ -127,7 +127,37 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
-  // --- reads scoped by owner ------------------------------------------------------------------
+  check(
+    'get',
+    'reads return copies: changing any part of a card that get, getDefault, listByOwner or listByOwners gave changes nothing stored',
+    async (t) => {
+      // A store that hands out what it keeps (its rows, or a cache of them) is changed by its
+      // caller: every read is checked, each part of the card changed, and every read read again.
+      const scope = t.scope()
+      const chosen = t.card(scope, { isDefault: true })
+      await t.store.upsertMany([chosen, t.card(scope)])
+      const reads: Record<string, () => Promise<(StoredCard | null)[]>> = {
+        get: async () => [await t.store.get(scope, chosen.id)],
+        getDefault: async () => [await t.store.getDefault(scope)],
+        listByOwner: () => t.store.listByOwner(scope),
+      }
+      const listByOwners = t.store.listByOwners?.bind(t.store)
+      if (listByOwners) reads.listByOwners = async () => (await listByOwners([scope])).flat()
+      const readAll = async () => {
+        const all: Record<string, unknown> = {}
+        for (const [name, read] of Object.entries(reads)) all[name] = structuredClone(await read())
+        return all
+      }
+      const before = await readAll()
+      expect(before.get, 'the card read').toEqual([expect.objectContaining({ id: chosen.id })])
+      for (const [name, read] of Object.entries(reads)) {
+        for (const card of await read()) if (card) changeEveryPart(card)
+        expect(await readAll(), `after changing the cards ${name} gave`).toEqual(before)
+      }
+    },
+  )
+
+  // --- reads scoped by owner ------------------------------------------------------------------  // --- reads scoped by owner ------------------------------------------------------------------
   check('get', 'gives null for a card the owner does not hold, whoever holds it', async (t) => {
     const scope = t.scope()
     const card = t.card(scope)
@@ -586,6 +616,41 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.store.delete(scope, removed.id), 'deleting it again').toBe(false)
     expect(await t.store.delete(scope, 'card_cardportConformanceMissing')).toBe(false)
   })
+
+  check(
+    'delete',
+    'deleting a default leaves the owner without one: the store makes no other card the default',
+    async (t) => {
+      // The store is a copy: the provider picks the next default (Stripe: the newest card), and
+      // CardSync writes it. A store that picks one itself may pick another than the provider's.
+      const scope = t.scope()
+      const [older, chosen, newer] = [
+        t.card(scope),
+        t.card(scope, { isDefault: true }),
+        t.card(scope),
+      ]
+      await t.store.upsertMany([older, chosen, newer])
+      expect(await t.store.delete(scope, chosen.id)).toBe(true)
+      expect(await t.defaultIds(scope), "the customer's defaults").toEqual([])
+      expect(await t.store.getDefault(scope)).toBeNull()
+      for (const card of [older, newer]) {
+        t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+      }
+      // An account: its usd default goes, with an observedAt; no usd card takes its place, and
+      // the eur default stays.
+      const account = t.scope('account')
+      const usd = t.card(account, { currency: 'usd', isDefault: true })
+      const usd2 = t.card(account, { currency: 'usd' })
+      const eur = t.card(account, { currency: 'eur', isDefault: true })
+      await t.store.upsertMany([usd2, usd, eur], { observedAt: T1 })
+      expect(await t.store.delete(account, usd.id, { observedAt: T2 })).toBe(true)
+      expect(await t.defaultIds(account), "the account's defaults").toEqual([eur.id])
+      expect(await t.store.get(account, usd2.id), 'the other usd card').toMatchObject({
+        isDefault: false,
+        version: 1,
+      })
+    },
+  )
 
   check('delete', "leaves another owner's card of the same id alone, whoever it is", async (t) => {
     const scope = t.scope()
@@ -1359,6 +1424,19 @@ function unreadable(card: Card): Card {
     },
   })
   return copy
+}
+
+/** Changes every field of a card a caller was given, and every object it holds. */
+function changeEveryPart(card: StoredCard): void {
+  card.holderName = 'changed by the caller'
+  card.last4 = '0000'
+  card.isDefault = !card.isDefault
+  card.version += 100
+  card.owner.id = 'changed by the caller'
+  card.address.city = 'changed by the caller'
+  card.checks.cvc = 'fail'
+  card.metadata.order_id = 'changed by the caller'
+  card.metadata.added_by_the_caller = 'yes'
 }
 
 /** The key paths of a row, nested ones included (a JSON document's). */

@@ -46,7 +46,9 @@ export interface CardStoreSuiteOptions {
  * tombstone reach no other owner's card, not even one of the same id and owner id under the
  * other owner type or at another provider), inserts and updates with versions, out-of-order
  * writes refused by `observedAt` (deletions included), `upsertMany` (all or nothing: a batch
- * that fails part-way writes none of it), `delete`, one default per owner (per
+ * that fails part-way writes none of it), `delete` (deleting a default makes no other card the
+ * default), reads that return copies (changing any part of a card `get`, `getDefault`,
+ * `listByOwner` or `listByOwners` gave changes nothing stored), one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
  * first saw, also under 50 concurrent `setDefault` calls,
  * `listOwners`, no field for a card number or CVC, and `close`: after it, every call (the

@@ -725,6 +725,104 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(sortedBy((a, b) => a.id.localeCompare(b.id)))).toEqual([rule])
   })
 
+  it('a store that makes another card the default when the default is deleted fails the no-promotion rule', async () => {
+    // What the providers do (Stripe promotes the newest card), done by the copy: the store may
+    // pick another card than the provider did, and CardSync writes the provider's pick anyway.
+    const promotes =
+      (pick: (cards: StoredCard[]) => StoredCard | undefined) =>
+      (inner: CardStore): CardStore => ({
+        ...inner,
+        async delete(scope, cardId, options) {
+          const gone = await inner.get(scope, cardId)
+          const deleted = await inner.delete(scope, cardId, options)
+          if (deleted && gone?.isDefault) {
+            const left = await inner.listByOwner(scope)
+            const next = pick(left.filter((card) => card.currency === gone.currency))
+            if (next) await inner.setDefault(scope, next.id, options)
+          }
+          return deleted
+        },
+      })
+    const rule =
+      'delete: deleting a default leaves the owner without one: the store makes no other card the default'
+    expect(await failedStoreChecks(promotes((cards) => cards[0]))).toEqual([rule])
+    expect(await failedStoreChecks(promotes((cards) => cards.at(-1)))).toEqual([rule])
+  })
+
+  it('a store whose reads hand out what it keeps fails the copies rules', async () => {
+    // A read cache in front of the data, emptied for an owner on each of its writes, that hands
+    // out its cached cards themselves (or shallow copies): a caller changing one changes what
+    // the next read gives.
+    const cached = (
+      reads: readonly ('get' | 'getDefault' | 'listByOwner' | 'listByOwners')[],
+      handOut: (card: StoredCard) => StoredCard = (card) => card,
+    ) => {
+      return (inner: CardStore): CardStore => {
+        const cache = new Map<string, Map<string, unknown>>()
+        const cachedRead = async <T>(scope: CardScope, key: string, read: () => Promise<T>) => {
+          const owner = cache.get(scopeKey(scope)) ?? new Map<string, unknown>()
+          cache.set(scopeKey(scope), owner)
+          if (!owner.has(key)) owner.set(key, await read())
+          return owner.get(key) as T
+        }
+        const forget = (scope: CardScope) => cache.delete(scopeKey(scope))
+        const store: CardStore = {
+          ...inner,
+          async upsert(card, options) {
+            forget(scopeOf(card))
+            return inner.upsert(card, options)
+          },
+          async upsertMany(cards, options) {
+            for (const card of cards) forget(scopeOf(card))
+            return inner.upsertMany(cards, options)
+          },
+          async delete(scope, cardId, options) {
+            forget(scope)
+            return inner.delete(scope, cardId, options)
+          },
+          async setDefault(scope, cardId, options) {
+            forget(scope)
+            return inner.setDefault(scope, cardId, options)
+          },
+        }
+        const one = (card: StoredCard | null) => card && handOut(card)
+        if (reads.includes('get')) {
+          store.get = async (scope, cardId) =>
+            one(await cachedRead(scope, `get ${cardId}`, () => inner.get(scope, cardId)))
+        }
+        if (reads.includes('getDefault')) {
+          store.getDefault = async (scope) =>
+            one(await cachedRead(scope, 'default', () => inner.getDefault(scope)))
+        }
+        if (reads.includes('listByOwner')) {
+          store.listByOwner = async (scope) =>
+            (await cachedRead(scope, 'list', () => inner.listByOwner(scope))).map(handOut)
+        }
+        if (reads.includes('listByOwners')) {
+          store.listByOwners = (scopes) =>
+            Promise.all(
+              scopes.map(async (scope) =>
+                (await cachedRead(scope, 'list', () => inner.listByOwner(scope))).map(handOut),
+              ),
+            )
+        }
+        return store
+      }
+    }
+    const reads =
+      'get: reads return copies: changing any part of a card that get, getDefault, listByOwner or listByOwners gave changes nothing stored'
+    const returned = 'upsert: returns copies: changing a returned card does not change the store'
+    expect(await failedStoreChecks(cached(['listByOwners']))).toEqual([reads])
+    expect(await failedStoreChecks(cached(['getDefault']))).toEqual([reads])
+    expect(await failedStoreChecks(cached(['get']))).toEqual([returned, reads])
+    // The upsert rule reads back through get: it misses what listByOwner hands out.
+    expect(await failedStoreChecks(cached(['listByOwner']))).toEqual([reads])
+    // Shallow copies share the owner, address, checks and metadata objects.
+    const shallow = (card: StoredCard) => ({ ...card })
+    expect(await failedStoreChecks(cached(['listByOwners'], shallow))).toEqual([reads])
+    expect(await failedStoreChecks(cached(['getDefault'], shallow))).toEqual([reads])
+  })
+
   it('a store whose listByOwners reads an owner asked for twice once fails the listByOwners rule', async () => {
     const readsOnce = (inner: CardStore): CardStore => ({
       ...inner,
