@@ -996,6 +996,38 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'listOwners',
+    'lists each owner holding cards throughout once, while owners listed before leave and new ones come',
+    async (t) => {
+      // What CardSync.reconcile does to the store while it streams the owners: an owner whose
+      // cards the provider no longer has leaves the store (the store keeps no owner without
+      // cards). A store paging by offset then skips
+      // as many owners as left before its next page; other owners getting their first card
+      // mid-listing may be listed or not, but no owner twice.
+      const scopes = Array.from({ length: 1_201 }, (_, index) =>
+        t.scope(index % 3 === 0 ? 'account' : 'customer'),
+      )
+      const cards = scopes.map((scope) => t.card(scope))
+      await t.store.upsertMany(cards)
+      const byOwner = new Map(cards.map((card) => [formatOwner(card.owner), card]))
+      const listed: string[] = []
+      for await (const owner of t.store.listOwners(scopes[0]!.provider)) {
+        listed.push(formatOwner(owner))
+        // Every other one leaves (half the writes of all, and still hundreds a page).
+        const card = byOwner.get(formatOwner(owner))
+        if (card && listed.length % 2 === 0) await t.store.delete(scopeOf(card), card.id)
+        if (listed.length % 6 === 0) await t.store.upsert(t.card(t.scope()))
+        if (listed.length > 10_000) break
+      }
+      const seen = new Set<string>()
+      const repeated = listed.filter((owner) => seen.has(owner) || !seen.add(owner))
+      expect(repeated, 'owners listed more than once').toEqual([])
+      const missing = [...byOwner.keys()].filter((owner) => !seen.has(owner))
+      expect(missing.length, 'owners holding cards throughout, not listed').toBe(0)
+    },
+  )
+
   // --- no secrets -----------------------------------------------------------------------------
   check(
     'no secrets',

@@ -50,15 +50,15 @@ export interface CardStoreSuiteOptions {
  * default), reads that return copies (changing any part of a card `get`, `getDefault`,
  * `listByOwner` or `listByOwners` gave changes nothing stored), one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
- * first saw, also under 50 concurrent `setDefault` calls,
- * `listOwners`, no field for a card number or CVC, and `close`: after it, every call (the
- * `retirements` log's and the first page of `listOwners` included) rejects with
- * `invalid_request` and, as a store opened again over the same data shows (`reopen`), writes
- * nothing; `close()` again resolves; the calls begun before `close()` (writes, reads, the first
- * page of `listOwners`) have all succeeded by the time it resolves, and (`reopen`) what they wrote
- * is there. The optional `listByOwners` and `retirements` are checked
- * when the store has them, and reported skipped when it has not; `concurrentWrites` batches (at
- * least two) of other owners written at once must all land.
+ * first saw, also under 50 concurrent `setDefault` calls, `listOwners` (each owner once, also
+ * while owners listed before leave and new ones come), no field for a card number or CVC, and
+ * `close`: after it, every call (the `retirements` log's and the first page of `listOwners`
+ * included) rejects with `invalid_request` and, as a store opened again over the same data
+ * shows (`reopen`), writes nothing; `close()` again resolves; the calls begun before `close()`
+ * (writes, reads, the first page of `listOwners`) have all succeeded by the time it resolves,
+ * and (`reopen`) what they wrote is there. The optional `listByOwners` and `retirements` are
+ * checked when the store has them, and reported skipped when it has not; `concurrentWrites`
+ * batches (at least two) of other owners written at once must all land.
  *
  * Every test writes under a provider name and owner ids of its own, so a durable store shared
  * by all tests still gives each a clean slate.

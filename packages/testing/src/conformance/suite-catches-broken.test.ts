@@ -23,6 +23,7 @@ import {
   type StoredCard,
   scopeKey,
   scopeOf,
+  toArray,
   type WriteOptions,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
@@ -821,6 +822,25 @@ describe('describeCardStore catches a broken store', () => {
     const shallow = (card: StoredCard) => ({ ...card })
     expect(await failedStoreChecks(cached(['listByOwners'], shallow))).toEqual([reads])
     expect(await failedStoreChecks(cached(['getDefault'], shallow))).toEqual([reads])
+  })
+
+  it('a store whose listOwners pages by offset fails the rule of owners leaving mid-listing', async () => {
+    // Pages of 100 by position in the current list of owners: right while nothing changes, but
+    // each owner that leaves before the next page moves the rest one place back, unlisted.
+    const byOffset = (inner: CardStore): CardStore => ({
+      ...inner,
+      async *listOwners(provider) {
+        for (let offset = 0; ; offset += 100) {
+          const owners = await toArray(inner.listOwners(provider), { limit: 10_000 })
+          const page = owners.slice(offset, offset + 100)
+          yield* page
+          if (page.length < 100) return
+        }
+      },
+    })
+    expect(await failedStoreChecks(byOffset)).toEqual([
+      'listOwners: lists each owner holding cards throughout once, while owners listed before leave and new ones come',
+    ])
   })
 
   it('a store whose listByOwners reads an owner asked for twice once fails the listByOwners rule', async () => {
