@@ -617,11 +617,7 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     // SQLite as three of them): they must reach no store, and no provider either.
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     await sync.sync(alice, card.id)
-    const calls: string[] = []
-    const watched = createCardSync({
-      provider: recording(provider, calls),
-      store: recording(store, calls),
-    })
+    const { watched, calls } = watchedSync()
     const lone: Owner = { type: 'customer', id: 'cus_\uD800' }
     const nul: Owner = { type: 'account', id: 'acct_\u0000' }
     async function* streamed(...owners: Owner[]) {
@@ -666,11 +662,7 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     await fc.assert(
       fc.asyncProperty(typedCardNumber(), async (number) => {
-        const calls: string[] = []
-        const watched = createCardSync({
-          provider: recording(provider, calls),
-          store: recording(store, calls),
-        })
+        const { watched, calls } = watchedSync()
         const owner: Owner = { type: 'customer', id: number }
         const runs: [string, () => Promise<unknown>][] = [
           ['setDefaultCard', () => watched.setDefaultCard(owner, 'tok_visa')],
@@ -706,11 +698,7 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     await sync.sync(alice, card.id)
     await fc.assert(
       fc.asyncProperty(typedCardNumber(), async (number) => {
-        const calls: string[] = []
-        const watched = createCardSync({
-          provider: recording(provider, calls),
-          store: recording(store, calls),
-        })
+        const { watched, calls } = watchedSync()
         const runs: [string, () => Promise<unknown>][] = [
           ['deleteCard', () => watched.deleteCard(alice, number)],
           ['sync', () => watched.sync(alice, number)],
@@ -2300,6 +2288,16 @@ function wrapProvider(
       return inner.createCard(...args)
     },
   }
+}
+
+/** A CardSync over the test's provider and store, each call of which is noted in `calls`. */
+function watchedSync(): { watched: CardSync; calls: string[] } {
+  const calls: string[] = []
+  const watched = createCardSync({
+    provider: recording(provider, calls),
+    store: recording(store, calls),
+  })
+  return { watched, calls }
 }
 
 /**
