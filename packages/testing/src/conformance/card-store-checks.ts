@@ -1002,9 +1002,9 @@ export function cardStoreChecks(): CardStoreCheck[] {
     async (t) => {
       // What CardSync.reconcile does to the store while it streams the owners: an owner whose
       // cards the provider no longer has leaves the store (the store keeps no owner without
-      // cards). A store paging by offset then skips
-      // as many owners as left before its next page; other owners getting their first card
-      // mid-listing may be listed or not, but no owner twice.
+      // cards). A store paging by offset then skips as many owners as left before its next
+      // page; other owners getting their first card mid-listing may be listed or not, but no
+      // owner twice.
       const scopes = Array.from({ length: 1_201 }, (_, index) =>
         t.scope(index % 3 === 0 ? 'account' : 'customer'),
       )
