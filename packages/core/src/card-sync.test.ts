@@ -877,70 +877,60 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
   })
 })
 
-describe("CardSync over an adapter that answers with another owner's cards", () => {
-  // An adapter bug: every card it answers with names bob, whoever was asked for.
-  let inner: MemoryProvider
-  let misowning: CardProvider
-  let misSync: CardSync
-  beforeEach(() => {
-    inner = memoryProvider()
-    const asBob = (card: Card): Card => ({ ...card, owner: bob })
-    misowning = defineCardProvider({
-      name: inner.name,
-      capabilities: inner.capabilities,
-      createCard: async (o, input, context) => asBob(await inner.createCard(o, input, context)),
-      getCard: async (o, cardId) => asBob(await inner.getCard(o, cardId)),
-      listCards: async (o, options) => {
-        const page = await inner.listCards(o, options)
-        return { ...page, data: page.data.map(asBob) }
-      },
-      updateCard: async (o, cardId, patch) => asBob(await inner.updateCard(o, cardId, patch)),
-      deleteCard: (o, cardId) => inner.deleteCard(o, cardId),
-      setDefaultCard: async (o, cardId) => asBob(await inner.setDefaultCard(o, cardId)),
-      invalidateCard: async (o, cardId) => asBob(await inner.invalidateCard(o, cardId)),
-      parseCard: (raw, o) => {
-        const card = inner.parseCard(raw, o)
-        return card && asBob(card)
-      },
+// An adapter bug: every card it answers with names bob, whoever was asked for. Built with
+// defineCardProvider, which checks the cards it answers with, and written by hand, which does not:
+// CardSync checks them itself.
+const misowningProviders: [string, (inner: MemoryProvider) => CardProvider][] = [
+  ['built with defineCardProvider', (inner) => misowningDefined(inner)],
+  ['written by hand', (inner) => misowningByHand(inner)],
+]
+
+describe.each(misowningProviders)(
+  "CardSync over an adapter that answers with another owner's cards (%s)",
+  (_, build) => {
+    let inner: MemoryProvider
+    let misSync: CardSync
+    beforeEach(() => {
+      inner = memoryProvider()
+      misSync = createCardSync({ provider: build(inner), store })
     })
-    misSync = createCardSync({ provider: misowning, store })
-  })
 
-  const nothingStored = async () => {
-    expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual([])
-    expect(await store.listByOwner({ provider: inner.name, owner: bob })).toEqual([])
-  }
+    const nothingStored = async () => {
+      expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual([])
+      expect(await store.listByOwner({ provider: inner.name, owner: bob })).toEqual([])
+    }
 
-  it('setDefaultCard fails and stores nothing, under neither owner', async () => {
-    const error = await rejection(misSync.setDefaultCard(alice, 'tok_visa'))
-    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
-    await nothingStored()
-  })
+    it('setDefaultCard fails and stores nothing, under neither owner', async () => {
+      const error = await rejection(misSync.setDefaultCard(alice, 'tok_visa'))
+      expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+      await nothingStored()
+    })
 
-  it('sync of an id or of the default fails and stores nothing', async () => {
-    const card = await inner.createCard(alice, { source: 'tok_visa' })
-    expect((await rejection(misSync.sync(alice, card.id))).code).toBe('provider_unavailable')
-    expect((await rejection(misSync.sync(alice))).code).toBe('provider_unavailable')
-    await nothingStored()
-  })
+    it('sync of an id or of the default fails and stores nothing', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      expect((await rejection(misSync.sync(alice, card.id))).code).toBe('provider_unavailable')
+      expect((await rejection(misSync.sync(alice))).code).toBe('provider_unavailable')
+      await nothingStored()
+    })
 
-  it('syncFromProviderData fails and stores nothing', async () => {
-    const card = await inner.createCard(alice, { source: 'tok_visa' })
-    expect((await rejection(misSync.syncFromProviderData(alice, card))).code).toBe(
-      'invalid_request',
-    )
-    await nothingStored()
-  })
+    it('syncFromProviderData fails and stores nothing', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      expect((await rejection(misSync.syncFromProviderData(alice, card))).code).toBe(
+        'invalid_request',
+      )
+      await nothingStored()
+    })
 
-  it('reconcile records the owner as failed and stores nothing', async () => {
-    await inner.createCard(alice, { source: 'tok_visa' })
-    const report = await misSync.reconcile(alice)
-    expect(report.failed).toEqual([
-      expect.objectContaining({ owner: alice, code: 'provider_unavailable' }),
-    ])
-    await nothingStored()
-  })
-})
+    it('reconcile records the owner as failed and stores nothing', async () => {
+      await inner.createCard(alice, { source: 'tok_visa' })
+      const report = await misSync.reconcile(alice)
+      expect(report.failed).toEqual([
+        expect.objectContaining({ owner: alice, code: 'provider_unavailable' }),
+      ])
+      await nothingStored()
+    })
+  },
+)
 
 describe('CardSync.syncFromProviderData: a payload that cannot tell the default', () => {
   // As a Stripe customer's card with `customer` as a plain id: it reads isDefault false, marked.
@@ -2386,4 +2376,54 @@ function typedCardNumber(): fc.Arbitrary<string> {
 
 function digitsOf(text: string): string {
   return text.replace(/\D/g, '')
+}
+
+const asBob = (card: Card): Card => ({ ...card, owner: bob })
+
+function misowningDefined(inner: MemoryProvider): CardProvider {
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: inner.capabilities,
+    createCard: async (o, input, context) => asBob(await inner.createCard(o, input, context)),
+    getCard: async (o, cardId) => asBob(await inner.getCard(o, cardId)),
+    listCards: async (o, options) => {
+      const page = await inner.listCards(o, options)
+      return { ...page, data: page.data.map(asBob) }
+    },
+    updateCard: async (o, cardId, patch) => asBob(await inner.updateCard(o, cardId, patch)),
+    deleteCard: (o, cardId) => inner.deleteCard(o, cardId),
+    setDefaultCard: async (o, cardId) => asBob(await inner.setDefaultCard(o, cardId)),
+    invalidateCard: async (o, cardId) => asBob(await inner.invalidateCard(o, cardId)),
+    parseCard: (raw, o) => {
+      const card = inner.parseCard(raw, o)
+      return card && asBob(card)
+    },
+  })
+}
+
+function misowningByHand(inner: MemoryProvider): CardProvider {
+  return Object.freeze({
+    ...inner,
+    createCard: async (...args: Parameters<MemoryProvider['createCard']>) =>
+      asBob(await inner.createCard(...args)),
+    getCard: async (o: Owner, cardId: string) => asBob(await inner.getCard(o, cardId)),
+    listCards: async (o: Owner, options?: { limit?: number; cursor?: string }) => {
+      const page = await inner.listCards(o, options)
+      return { ...page, data: page.data.map(asBob) }
+    },
+    getDefaultCard: async (o: Owner) => {
+      const card = await inner.getDefaultCard(o)
+      return card && asBob(card)
+    },
+    updateCard: async (...args: Parameters<MemoryProvider['updateCard']>) =>
+      asBob(await inner.updateCard(...args)),
+    setDefaultCard: async (o: Owner, cardId: string) =>
+      asBob(await inner.setDefaultCard(o, cardId)),
+    invalidateCard: async (o: Owner, cardId: string) =>
+      asBob(await inner.invalidateCard(o, cardId)),
+    parseCard: (raw: unknown, o?: Owner) => {
+      const card = inner.parseCard(raw, o)
+      return card && asBob(card)
+    },
+  }) as CardProvider
 }

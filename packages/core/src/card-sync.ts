@@ -29,6 +29,7 @@ import {
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { keyedQueue } from './keyed-queue.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
+import { ownerCheckedProvider } from './owner-checked-provider.js'
 import { listAll } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
@@ -274,7 +275,9 @@ export interface CardSync {
 export function createCardSync(options: CardSyncOptions): CardSync {
   // Checked once, here: a wrong concurrency (NaN, a string) would make reconcile skip every owner.
   const valid = validate(CardSyncOptionsSchema, options, 'createCardSync options')
-  const { provider, store } = valid
+  const { store } = valid
+  // Every card the provider answers is checked to be the asked owner's before it is stored.
+  const provider = ownerCheckedProvider(valid.provider)
   const concurrency = valid.concurrency
   // A retry option given as `undefined` keeps its default, as its type allows.
   const retry: RetryPolicy = {

@@ -27,6 +27,7 @@ import {
   ProviderUnavailableError,
   UnsupportedOperationError,
 } from './errors.js'
+import { notOwnCard, notOwnCardError } from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
 import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
@@ -234,21 +235,9 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         { provider: name, retryable: false },
       )
     }
-    const mismatch = notOwnCard(result.data, owner)
+    const mismatch = notOwnCard(result.data, name, owner)
     if (mismatch === undefined) return result.data
-    throw new ProviderUnavailableError(
-      `${name} answered ${operation} for ${formatOwner(owner)} with ${mismatch}: the adapter must return the owner's own cards, under its own name`,
-      { provider: name, retryable: false },
-    )
-  }
-
-  /** What makes `card` no card of `owner` at this provider, or undefined when it is one. */
-  const notOwnCard = (card: Card, owner: Owner | undefined): string | undefined => {
-    if (card.provider !== name) return `a card of provider '${card.provider}'`
-    if (owner && (card.owner.type !== owner.type || card.owner.id !== owner.id)) {
-      return `a card of ${formatOwner(card.owner)}`
-    }
-    return undefined
+    throw notOwnCardError(name, operation, owner, mismatch)
   }
 
   const normalizeError = (error: unknown, operation: string): CardportError => {
@@ -417,7 +406,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       const card = validate(compiledCardSchema(), candidate, `${name} card payload`, name)
       // Stored by CardSync under its own owner and provider: another's card, parsed for
       // `owner`, would land among that owner's (or provider's) cards.
-      const mismatch = notOwnCard(card, validOwner)
+      const mismatch = notOwnCard(card, name, validOwner)
       if (mismatch !== undefined) {
         const ownerGiven = card.provider === name && validOwner !== undefined
         throw new InvalidRequestError(
