@@ -1,5 +1,5 @@
 // Type-checks every ```ts block of the READMEs (README.md, packages/*/README.md,
-// examples/*/README.md), as a user who copies it into a strict project would compile it. Run by
+// examples/*/README.md) and of the guides (docs/*.md), as a user who copies it into a strict project would compile it. Run by
 // `pnpm lint`, after `pnpm build`: `@cardport/*` resolve to the built declaration files, as in
 // `type-tests/`. `node scripts/check-readme-snippets.mjs [README.md …]` checks the files given.
 //
@@ -84,7 +84,7 @@ if (problems.length > 0) {
   )
 }
 
-/** README.md, packages/*\/README.md, examples/*\/README.md. */
+/** README.md, packages/*\/README.md, examples/*\/README.md, docs/*.md. */
 function defaults() {
   const inFolders = (folder) =>
     readdirSync(join(root, folder), { withFileTypes: true })
@@ -92,7 +92,11 @@ function defaults() {
       .map((entry) => join(root, folder, entry.name, 'README.md'))
       .filter((file) => existsSync(file))
       .sort()
-  return [join(root, 'README.md'), ...inFolders('packages'), ...inFolders('examples')]
+  const guides = readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => join(root, 'docs', name))
+  return [join(root, 'README.md'), ...inFolders('packages'), ...inFolders('examples'), ...guides]
 }
 
 /** The ```ts blocks of one file, each with its context and where its lines are. */
