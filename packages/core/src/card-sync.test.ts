@@ -691,6 +691,23 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     )
   })
 
+  it('refuses a card number in an idempotency key before the provider or the store sees it', async () => {
+    // The key goes to the provider as a header and into the store's retirement notes, where a
+    // failed call's note stays.
+    const { watched, calls } = watchedSync()
+    const error = await rejection(
+      watched.setDefaultCard(alice, 'tok_visa', { idempotencyKey: '4242 4242 4242 4242' }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues).toEqual([
+      {
+        path: ['options', 'idempotencyKey'],
+        message: 'a card number is not allowed in an idempotency key',
+      },
+    ])
+    expect(calls).toEqual([])
+  })
+
   it('refuses a card number given as a card id before the provider or the store sees it', async () => {
     // Typed in the wrong field (an admin's "remove card" form): the provider answers "no such
     // card", and the card-not-found step wrote a tombstone whose card_id column held the number.

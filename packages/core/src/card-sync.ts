@@ -8,6 +8,7 @@ import {
   callerText,
   compiledCardSchema,
   formatOwner,
+  IdempotencyKeySchema,
   isDefaultUnknown,
   type Owner,
   OwnerInputSchema,
@@ -149,8 +150,9 @@ export interface CardSync {
    * `card_not_found`.
    *
    * A token that is empty, not a string or a card number, `metadata` that `createCard` would
-   * refuse, and an `idempotencyKey` that is not 1 to 255 characters are refused with
-   * `invalid_request` before anything is read or written.
+   * refuse, and an `idempotencyKey` that is not 1 to 255 characters or holds a card number
+   * (`IdempotencyKeySchema`) are refused with `invalid_request` before anything is read or
+   * written.
    *
    * Retrying a failed call (the same token, or the same `idempotencyKey`) finishes it without
    * a second card. On a store with `retirements` (the stores of cardport all have it), the call
@@ -890,7 +892,7 @@ const SetDefaultCardCallSchema = z.object({
   options: z
     .strictObject({
       metadata: MetadataPatchSchema.optional(),
-      idempotencyKey: z.string().min(1).max(255).optional(),
+      idempotencyKey: IdempotencyKeySchema.optional(),
     })
     .default({}),
 })

@@ -116,6 +116,20 @@ export function callerText(where: string) {
 }
 
 /**
+ * An idempotency key as a caller passes it (`createCard`'s request options, `CardSync`'s
+ * `setDefaultCard`, the marketplace's `tokenizeCard`): 1 to 255 characters, as Stripe takes
+ * them, and no card number (which `containsCardNumber` finds), since the key travels to the
+ * provider as a request header and `CardSync` keeps it in the store's retirement notes.
+ *
+ * @example
+ * ```ts
+ * IdempotencyKeySchema.safeParse('order-1042').success // true
+ * IdempotencyKeySchema.safeParse('order-4242424242424242').success // false
+ * ```
+ */
+export const IdempotencyKeySchema: z.ZodString = callerText('an idempotency key').min(1).max(255)
+
+/**
  * A card id as a caller passes it (`getCard`, `updateCard`, `deleteCard`, `setDefaultCard`,
  * `invalidateCard`, `CardSync.sync`, `deleteCard` and `deleteLocal`): what {@link CardSchema}'s
  * `id` takes (not empty, no NUL character, no unpaired surrogate), and not a card number typed in

@@ -5,6 +5,7 @@ import {
   CardIdInputSchema,
   compiledCardSchema,
   formatOwner,
+  IdempotencyKeySchema,
   isDefaultUnknown,
   markDefaultUnknown,
   type Owner,
@@ -136,7 +137,7 @@ const ListOptionsSchema = z
 // Strict: a misspelt `idempotency_key` dropped would send the create under a fresh key, and a
 // retry of it would make a second card.
 const RequestOptionsSchema = z
-  .strictObject({ idempotencyKey: z.string().min(1).max(255).optional() })
+  .strictObject({ idempotencyKey: IdempotencyKeySchema.optional() })
   .default({})
 
 /**

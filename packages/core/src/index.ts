@@ -11,6 +11,7 @@ export {
   EMPTY_ADDRESS,
   FUNDING_TYPES,
   formatOwner,
+  IdempotencyKeySchema,
   isDefaultUnknown,
   markDefaultUnknown,
   type Owner,

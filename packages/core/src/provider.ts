@@ -83,7 +83,9 @@ export interface ProviderCapabilities {
 export interface RequestOptions {
   /**
    * The idempotency key to send. Creates always carry one: when absent, a fresh one is made,
-   * and retries of the same call reuse it. Pass your own to make a retried *call* safe too.
+   * and retries of the same call reuse it. Pass your own to make a retried *call* safe too:
+   * 1 to 255 characters, and no card number (`IdempotencyKeySchema`), since it travels to the
+   * provider as a request header.
    */
   idempotencyKey?: string | undefined
 }

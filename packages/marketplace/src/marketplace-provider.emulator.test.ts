@@ -116,6 +116,16 @@ describe('createCard', () => {
     expect(marketplace.state.card(card.id)?.street_address).toBe('1 Main St\nSuite 2')
   })
 
+  it('refuses a card number in the idempotency key of tokenizeCard, sending nothing', async () => {
+    const { provider } = setup()
+    const before = requests().length
+    const error = await tokenizeCard(provider, testCard(VISA), {
+      idempotencyKey: 'order-4111111111111111',
+    }).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'invalid_request' })
+    expect(requests()).toHaveLength(before)
+  })
+
   it('associates a card tokenized earlier, by id or by URI', async () => {
     const { provider, account } = setup()
     const owner = account()

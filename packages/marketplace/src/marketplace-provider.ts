@@ -9,6 +9,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  IdempotencyKeySchema,
   InvalidRequestError,
   isCardportError,
   keyedQueue,
@@ -361,7 +362,7 @@ export async function tokenizeCard(
 
 const TokenizeOptionsSchema = z.object({
   metadata: MetadataPatchSchema.optional(),
-  idempotencyKey: z.string().min(1).max(255).optional(),
+  idempotencyKey: IdempotencyKeySchema.optional(),
 })
 
 /**
