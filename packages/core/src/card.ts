@@ -116,10 +116,11 @@ export function callerText(where: string) {
 }
 
 /**
- * An idempotency key as a caller passes it (`createCard`'s request options, `CardSync`'s
- * `setDefaultCard`, the marketplace's `tokenizeCard`): 1 to 255 characters, as Stripe takes
- * them, and no card number (which `containsCardNumber` finds), since the key travels to the
- * provider as a request header and `CardSync` keeps it in the store's retirement notes.
+ * An idempotency key as a caller passes it to `CardSync.setDefaultCard` and the marketplace's
+ * `tokenizeCard`: 1 to 255 characters, as Stripe takes them, and no card number (which
+ * `containsCardNumber` finds), since the key travels to the provider as a request header and
+ * `CardSync` keeps it in the store's retirement notes. A provider's own request options do not
+ * check it: the keys `CardSync` derives from a digest in hex would now and then read as one.
  *
  * @example
  * ```ts

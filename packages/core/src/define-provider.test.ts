@@ -66,12 +66,6 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       'a card number as the owner id of getCard',
       (p) => p.getCard({ ...owner, id: '378282246310005' }, 'c'),
     ],
-    // An idempotency key goes to the provider as a header, and to a store's retirement notes.
-    [
-      'a card number in the idempotency key of createCard',
-      (p) =>
-        p.createCard(owner, { source: 'tok_visa' }, { idempotencyKey: 'order-4242424242424242' }),
-    ],
     [
       'card details failing the Luhn check',
       (p) =>

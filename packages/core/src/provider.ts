@@ -84,8 +84,8 @@ export interface RequestOptions {
   /**
    * The idempotency key to send. Creates always carry one: when absent, a fresh one is made,
    * and retries of the same call reuse it. Pass your own to make a retried *call* safe too:
-   * 1 to 255 characters, and no card number (`IdempotencyKeySchema`), since it travels to the
-   * provider as a request header.
+   * 1 to 255 characters. Keep card numbers out of it: it travels to the provider as a request
+   * header (`IdempotencyKeySchema` checks a key you take from elsewhere).
    */
   idempotencyKey?: string | undefined
 }
