@@ -195,6 +195,25 @@ describe('redaction in the constructor', () => {
     expect(error.stack ?? '').not.toContain(key)
   })
 
+  it("masks a card number in the provider's code and decline code, which loggers print", () => {
+    // Short vocabulary words from the provider's answer: an answer that echoed the form in them
+    // (a gateway in the way, a hostile server) would put the number in every log line.
+    const error = new CardDeclinedError('declined', {
+      providerCode: `invalid_number_${number}`,
+      declineCode: '4000 0566 5566 5556',
+    })
+    expect(error.providerCode).toBe('invalid_number_•••• 4242')
+    expect(error.declineCode).toBe('•••• 5556')
+    expect(inspect(error)).not.toMatch(/4242424242424242|4000 0566/)
+    expect(JSON.stringify(error.toJSON())).not.toMatch(/4242424242424242|4000 0566/)
+    // Codes without a number stay as the provider sent them.
+    const plain = new CardDeclinedError('declined', {
+      providerCode: 'card_declined',
+      declineCode: 'insufficient_funds',
+    })
+    expect([plain.providerCode, plain.declineCode]).toEqual(['card_declined', 'insufficient_funds'])
+  })
+
   it('removes them from the issues too, keeping the paths', () => {
     const error = new InvalidRequestError('Invalid input', {
       issues: [

@@ -1,4 +1,4 @@
-import { maskCardNumberValue, redactSecrets } from './redact.js'
+import { maskCardNumbers, maskCardNumberValue, redactSecrets } from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -121,9 +121,15 @@ export class CardportError extends Error {
   readonly provider: string | undefined
   /** The HTTP status the provider answered with; undefined when no answer came or none was sent. */
   readonly status: number | undefined
-  /** The provider's own code (`'card_declined'`, `'card-not-validated'` …), when it gave one. */
+  /**
+   * The provider's own code (`'card_declined'`, `'card-not-validated'` …), when it gave one, with
+   * any card number in it masked (`maskCardNumbers`).
+   */
   readonly providerCode: string | undefined
-  /** For declines: the issuer's reason (`'insufficient_funds'` …), when the provider gives one. */
+  /**
+   * For declines: the issuer's reason (`'insufficient_funds'` …), when the provider gives one,
+   * with any card number in it masked.
+   */
   readonly declineCode: string | undefined
   /** The provider's request id, to quote to its support. */
   readonly requestId: string | undefined
@@ -154,8 +160,10 @@ export class CardportError extends Error {
     this.code = code
     this.provider = options.provider
     this.status = options.status
-    this.providerCode = options.providerCode
-    this.declineCode = options.declineCode
+    // Read from the provider's answer, and printed by loggers with the error: a card number an
+    // answer echoed in them is masked, as in the message. Codes hold none, and stay as they are.
+    this.providerCode = maskOptional(options.providerCode)
+    this.declineCode = maskOptional(options.declineCode)
     this.requestId = options.requestId
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code)
     this.retryAfterMs = options.retryAfterMs
@@ -376,4 +384,8 @@ export class IdempotencyConflictError extends CardportError {
   constructor(message: string, options?: CardportErrorOptions) {
     super('idempotency_conflict', message, options)
   }
+}
+
+function maskOptional(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : maskCardNumbers(text)
 }
