@@ -793,19 +793,20 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       )
       const other = suite.otherCurrency
       if (other) {
+        /** A card of `owner` in the other currency, from its `index`th source. */
+        const inOther = (t: Context, owner: Owner, index: number) =>
+          t.provider.createCard(owner, {
+            source: other.sources[index % other.sources.length]!,
+            currency: other.currency,
+          })
         check(
           'external accounts',
           `each currency has a default of its own: the first ${other.currency} card becomes its default, the first currency keeps its own`,
           async (t) => {
             const owner = await t.owner('account')
             const first = await t.create(owner, 0)
-            const inOther = (index: number) =>
-              t.provider.createCard(owner, {
-                source: other.sources[index % other.sources.length]!,
-                currency: other.currency,
-              })
-            const second = await inOther(0)
-            const third = await inOther(1)
+            const second = await inOther(t, owner, 0)
+            const third = await inOther(t, owner, 1)
             t.expectCard(second, owner)
             expect(second.currency, 'the currency asked for').toBe(other.currency)
             expect(first.currency, 'two currencies').not.toBe(other.currency)
@@ -822,13 +823,8 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             async (t) => {
               const owner = await t.owner('account')
               const first = await t.create(owner, 0)
-              const inOther = (index: number) =>
-                t.provider.createCard(owner, {
-                  source: other.sources[index % other.sources.length]!,
-                  currency: other.currency,
-                })
-              const second = await inOther(0)
-              const third = await inOther(1)
+              const second = await inOther(t, owner, 0)
+              const third = await inOther(t, owner, 1)
               const chosen = await t.provider.setDefaultCard(owner, third.id)
               expect(chosen).toMatchObject({ id: third.id, isDefault: true })
               // A provider that keeps one default per account would clear the first currency's.
