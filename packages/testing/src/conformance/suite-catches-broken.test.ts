@@ -151,6 +151,15 @@ const broken = (breakage: (healthy: Primitives) => Partial<Primitives>) => () =>
   provider: memoryAdapter(breakage),
 })
 
+/** `healthy`'s `getCard` and `listCards`, each card they read passed through `change`. */
+const readThrough = (healthy: Primitives, change: (card: Card) => Card): Partial<Primitives> => ({
+  getCard: async (owner, cardId) => change(await healthy.getCard!(owner, cardId)),
+  async listCards(owner, options) {
+    const page = await healthy.listCards!(owner, options)
+    return { ...page, data: page.data.map(change) }
+  },
+})
+
 /**
  * A store over `backing` that closes without closing `backing`, as a database store leaves the
  * database: what a fixture's `reopen` opens to read what a closed store left.
@@ -255,15 +264,7 @@ describe('describeCardProvider catches a broken provider', () => {
       card.owner.type === 'account' && card.currency !== 'usd'
         ? { ...card, isDefault: false }
         : card
-    const failed = await failedProviderChecks(
-      broken((healthy) => ({
-        getCard: async (owner, cardId) => usdOnly(await healthy.getCard!(owner, cardId)),
-        async listCards(owner, options) {
-          const page = await healthy.listCards!(owner, options)
-          return { ...page, data: page.data.map(usdOnly) }
-        },
-      })),
-    )
+    const failed = await failedProviderChecks(broken((healthy) => readThrough(healthy, usdOnly)))
     expect(failed).toEqual([
       'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
       "external accounts: setDefaultCard of a eur card moves that currency's default and leaves the first currency's alone",
@@ -342,11 +343,7 @@ describe('describeCardProvider catches a broken provider', () => {
           chosen.set(owner.id, cardId)
           return onlyChosen(card)
         },
-        getCard: async (owner, cardId) => onlyChosen(await healthy.getCard!(owner, cardId)),
-        async listCards(owner, options) {
-          const page = await healthy.listCards!(owner, options)
-          return { ...page, data: page.data.map(onlyChosen) }
-        },
+        ...readThrough(healthy, onlyChosen),
       })),
     )
     expect(failed).toEqual([
