@@ -12,6 +12,7 @@ import {
   isDefaultUnknown,
   type Owner,
   OwnerInputSchema,
+  sameOwner,
 } from './card.js'
 import {
   createDriftRecorder,
@@ -608,7 +609,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // A card without its owner is the owner's given. Another owner's is refused: stored
       // under `owner`, its id would be listed among that owner's cards.
       const given = (cardOrId as Partial<Card> | null)?.owner
-      if (given != null && (given.type !== owner.type || given.id !== owner.id)) {
+      if (given != null && !sameOwner(given, owner)) {
         throw new InvalidRequestError(
           `Invalid sync input: the card is another owner's, not ${formatOwner(owner)}'s: sync it with its own owner`,
           {

@@ -1,4 +1,4 @@
-import { type Card, formatOwner, type Owner } from './card.js'
+import { type Card, formatOwner, type Owner, sameOwner } from './card.js'
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { CardProvider } from './provider.js'
 
@@ -9,7 +9,7 @@ import type { CardProvider } from './provider.js'
  */
 export function notOwnCard(card: Card, name: string, owner?: Owner): string | undefined {
   if (card.provider !== name) return `a card of provider '${card.provider}'`
-  if (owner && (card.owner.type !== owner.type || card.owner.id !== owner.id)) {
+  if (owner && !sameOwner(card.owner, owner)) {
     return `a card of ${formatOwner(card.owner)}`
   }
   return undefined
@@ -76,7 +76,7 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     parseCard(raw: unknown, owner?: Owner): Card | null {
       const card = provider.parseCard(raw, owner)
       // The provider's name is `CardSync`'s to check here, with its own message.
-      if (!card || !owner || notOwnCard(card, card.provider, owner) === undefined) return card
+      if (!card || !owner || sameOwner(card.owner, owner)) return card
       throw new InvalidRequestError(
         `${name} read this payload as a card of ${formatOwner(card.owner)}, not of ${formatOwner(owner)}: pass the payload's own owner`,
         { provider: name, issues: [{ path: ['owner'], message: 'the owner the payload names' }] },
