@@ -976,23 +976,18 @@ export function cardStoreChecks(): CardStoreCheck[] {
     'listOwners',
     'streams each of 1,201 owners once, across the pages a store reads them in',
     async (t) => {
-      // More owners than a page of any likely size (100, 250, 500, 1,000): a keyset that
-      // repeats or skips the owner at a page's edge shows here.
-      const scopes = Array.from({ length: 1_201 }, (_, index) =>
-        t.scope(index % 3 === 0 ? 'account' : 'customer'),
+      // A keyset that repeats or skips the owner at a page's edge shows here.
+      const cards = await writeManyOwners(t)
+      const listed = (await toArray(t.store.listOwners(cards[0]!.provider), { limit: 10_000 })).map(
+        formatOwner,
       )
-      await t.store.upsertMany(scopes.map((scope) => t.card(scope)))
-      const listed = (
-        await toArray(t.store.listOwners(scopes[0]!.provider), { limit: 10_000 })
-      ).map(formatOwner)
-      const seen = new Set<string>()
-      const repeated = listed.filter((owner) => seen.has(owner) || !seen.add(owner))
-      expect(repeated, 'owners listed more than once').toEqual([])
-      const missing = scopes
-        .map((scope) => formatOwner(scope.owner))
+      const seen = new Set(listed)
+      expect(repeatedIn(listed), 'owners listed more than once').toEqual([])
+      const missing = cards
+        .map((card) => formatOwner(card.owner))
         .filter((owner) => !seen.has(owner))
       expect(missing, 'owners not listed').toEqual([])
-      expect(listed).toHaveLength(scopes.length)
+      expect(listed).toHaveLength(cards.length)
     },
   )
 
@@ -1005,14 +1000,10 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // cards). A store paging by offset then skips as many owners as left before its next
       // page; other owners getting their first card mid-listing may be listed or not, but no
       // owner twice.
-      const scopes = Array.from({ length: 1_201 }, (_, index) =>
-        t.scope(index % 3 === 0 ? 'account' : 'customer'),
-      )
-      const cards = scopes.map((scope) => t.card(scope))
-      await t.store.upsertMany(cards)
+      const cards = await writeManyOwners(t)
       const byOwner = new Map(cards.map((card) => [formatOwner(card.owner), card]))
       const listed: string[] = []
-      for await (const owner of t.store.listOwners(scopes[0]!.provider)) {
+      for await (const owner of t.store.listOwners(cards[0]!.provider)) {
         listed.push(formatOwner(owner))
         // Every other one leaves (half the writes of all, and still hundreds a page).
         const card = byOwner.get(formatOwner(owner))
@@ -1020,9 +1011,8 @@ export function cardStoreChecks(): CardStoreCheck[] {
         if (listed.length % 6 === 0) await t.store.upsert(t.card(t.scope()))
         if (listed.length > 10_000) break
       }
-      const seen = new Set<string>()
-      const repeated = listed.filter((owner) => seen.has(owner) || !seen.add(owner))
-      expect(repeated, 'owners listed more than once').toEqual([])
+      const seen = new Set(listed)
+      expect(repeatedIn(listed), 'owners listed more than once').toEqual([])
       const missing = [...byOwner.keys()].filter((owner) => !seen.has(owner))
       expect(missing.length, 'owners holding cards throughout, not listed').toBe(0)
     },
@@ -1382,6 +1372,24 @@ function createContext(
  * change what the store holds for `scope` (whose card `cardId` is its default, and whose note
  * `'key'` is saved when the store keeps notes), or add an owner of the test's provider.
  */
+/**
+ * A card each for 1,201 new owners (a third of them accounts), written in one batch: more owners
+ * than a page of any likely size of `listOwners` (100, 250, 500, 1,000).
+ */
+async function writeManyOwners(t: Context): Promise<Card[]> {
+  const cards = Array.from({ length: 1_201 }, (_, index) =>
+    t.card(t.scope(index % 3 === 0 ? 'account' : 'customer')),
+  )
+  await t.store.upsertMany(cards)
+  return cards
+}
+
+/** The owners `listed` names more than once, each after its first time. */
+function repeatedIn(listed: readonly string[]): string[] {
+  const seen = new Set<string>()
+  return listed.filter((owner) => seen.has(owner) || !seen.add(owner))
+}
+
 function closedCalls(t: Context, scope: CardScope, cardId: string): [string, () => unknown][] {
   const { store } = t
   const newcomer = t.scope()
