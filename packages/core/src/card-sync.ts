@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
 import {
@@ -14,6 +13,7 @@ import {
   OwnerInputSchema,
   sameOwner,
 } from './card.js'
+import { deriveIdempotencyKey } from './derived-key.js'
 import {
   createDriftRecorder,
   type DriftChange,
@@ -456,7 +456,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
 
     const idempotencyKey =
-      callOptions.idempotencyKey ?? deriveKey('set-default', provider.name, owner, token)
+      callOptions.idempotencyKey ?? deriveIdempotencyKey('set-default', provider.name, owner, token)
     // A retry also retires what the failed call noted: a reconcile since may have left the
     // old default in the store as a plain card, and the provider no longer names it either.
     const notes = store.retirements
@@ -952,13 +952,6 @@ function samePairs(a: Record<string, string>, b: Record<string, string>): boolea
 
 /** How many earlier calls with one reusable token `setDefaultCard` steps over by itself. */
 const MAX_KEY_CHAIN = 32
-
-function deriveKey(operation: string, provider: string, owner: Owner, input: string): string {
-  const digest = createHash('sha256')
-    .update(`${operation}\u0000${provider}\u0000${formatOwner(owner)}\u0000${input}`)
-    .digest('hex')
-  return `cardport-${operation}-${digest.slice(0, 32)}`
-}
 
 /** Whether `value` is an object with a function under each of `methods`. */
 function hasMethods(value: unknown, methods: readonly string[]): value is Record<string, unknown> {
