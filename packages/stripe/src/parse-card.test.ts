@@ -281,6 +281,31 @@ describe('parseCard field by field', () => {
     expect(isDefaultUnknown(provider.parseCard(external)!)).toBe(false)
   })
 
+  it("refuses, given an owner, a card the payload names as another owner's", () => {
+    // CardSync.syncFromProviderData would store it among the given owner's cards: another
+    // customer's card (or a connected account's payout card) listed as theirs.
+    const payloads: Array<[Record<string, unknown>, Owner]> = [
+      [stripeCard({ customer: 'cus_SomeoneElse' }), customer],
+      [stripeCard({ customer: { id: 'cus_SomeoneElse', object: 'customer' } }), customer],
+      [stripeCard({ customer: null, account: account.id, currency: 'usd' }), customer],
+      [stripeCard(), account],
+    ]
+    for (const [raw, owner] of payloads) {
+      let thrown: unknown
+      try {
+        provider.parseCard(raw, owner)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request'), JSON.stringify(raw.customer)).toBe(true)
+      expect((thrown as Error).message).toContain("pass the payload's own owner")
+    }
+    // A payload that names no owner (`customer: null`, a token's card) is the owner's given.
+    const ownerless = { ...fixtures.resources.card, customer: null }
+    expect(provider.parseCard(ownerless, account)?.owner).toEqual(account)
+    expect(provider.parseCard(stripeCard(), customer)?.owner).toEqual(customer)
+  })
+
   it('refuses a card payload the Card schema cannot hold, with invalid_request', () => {
     let thrown: unknown
     try {

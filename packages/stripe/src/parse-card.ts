@@ -96,7 +96,8 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function ownerOf(raw: Record<string, unknown>): Owner | null {
+/** The owner a card payload names: its `customer`, else its `account`; null when it names neither. */
+export function ownerOf(raw: Record<string, unknown>): Owner | null {
   const customer = idOf(raw.customer)
   if (customer) return { type: 'customer', id: customer }
   const account = idOf(raw.account)

@@ -93,6 +93,19 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(defaultSourceOf(owner)).toBe(card.id)
     })
 
+    it("syncFromProviderData refuses another customer's card, and stores nothing", async () => {
+      const store = memoryStore()
+      const sync = createCardSync({ provider: target.provider(), store })
+      const alice = newCustomer()
+      const bob = newCustomer()
+      const bobs = await target.provider().createCard(bob, { source: 'tok_visa' })
+      const raw = await target.client().customers.retrieveSource(bob.id, bobs.id)
+      const error = await rejection(sync.syncFromProviderData(alice, raw))
+      expect(error.code).toBe('invalid_request')
+      expect(await store.listByOwner({ provider: 'stripe', owner: alice })).toEqual([])
+      expect(await store.listByOwner({ provider: 'stripe', owner: bob })).toEqual([])
+    })
+
     it('CardSync.setDefaultCard with a test token given again makes a new card', async () => {
       // Stripe replays a key for 24 hours: the key CardSync derives from owner and token names
       // the first call's card, deleted by the second call; the third call moves on.

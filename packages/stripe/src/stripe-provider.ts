@@ -17,7 +17,7 @@ import Stripe from 'stripe'
 import { z } from 'zod'
 import { guardHttpClient } from './http-client-guard.js'
 import { mapStripeError } from './map-error.js'
-import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
+import { idOf, isObject, ownerOf, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
 import {
   checkedClient,
   type StripeClient,
@@ -388,7 +388,10 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     deleteCard: (owner, cardId) => kind(owner).delete(owner, cardId),
     setDefaultCard: (owner, cardId) => kind(owner).setDefault(owner, cardId),
     getDefaultCard: (owner) => kind(owner).getDefault(owner),
-    parseCard: (raw, owner) => toStripeCard(raw, owner),
+    // The payload's own owner when it names one, so that the core refuses it (invalid_request)
+    // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
+    // store another customer's card among that owner's cards.
+    parseCard: (raw, owner) => toStripeCard(raw, (isObject(raw) ? ownerOf(raw) : null) ?? owner),
     mapError: mapStripeError,
   })
 }
