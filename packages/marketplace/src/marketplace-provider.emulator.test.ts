@@ -751,6 +751,26 @@ describe('parseCard and syncFromProviderData', () => {
     await sync.syncFromProviderData(owner, payload(first.id, undefined))
     expect((await sync.getForOwner(owner))?.id).toBe(second.id)
   })
+
+  it("refuses another account's card, and stores nothing", async () => {
+    const { provider, account } = setup()
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const alice = account()
+    const bob = account()
+    const bobs = await provider.createCard(bob, { source: testCard(VISA) })
+    // The payload names bob's account: read as alice's, it would be listed among her cards.
+    const raw = { ...marketplace.state.card(bobs.id)! }
+    const error = await rejection(() => sync.syncFromProviderData(alice, raw))
+    expect(error.code).toBe('invalid_request')
+    expect((await rejection(async () => provider.parseCard(raw, alice))).code).toBe(
+      'invalid_request',
+    )
+    expect(await store.listByOwner({ provider: 'marketplace', owner: alice })).toEqual([])
+    expect(await store.listByOwner({ provider: 'marketplace', owner: bob })).toEqual([])
+    // A payload that names no account (a tokenized card's copy) is the owner's given.
+    expect(provider.parseCard({ ...raw, account: null }, alice)?.owner).toEqual(alice)
+  })
 })
 
 describe('updateCard', () => {

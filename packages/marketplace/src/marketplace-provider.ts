@@ -45,9 +45,11 @@ import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.j
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
 import {
   chosenCardIdOf,
+  isCardPayload,
   isObject,
   lastSegment,
   type MarketplaceCard,
+  ownerOf,
   toMarketplaceCard,
   toMarketplaceCardToken,
 } from './parse-card.js'
@@ -290,7 +292,11 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     updateCard: (owner, cardId, patch) => api.update(owner, cardId, patch),
     invalidateCard: (owner, cardId) => api.invalidate(owner, cardId),
     getDefaultCard: (owner) => api.getDefault(owner),
-    parseCard: (raw, owner) => toMarketplaceCard(raw, owner),
+    // The payload's own account when it names one, so that the core refuses it (invalid_request)
+    // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
+    // store another account's card among that owner's cards.
+    parseCard: (raw, owner) =>
+      toMarketplaceCard(raw, (isCardPayload(raw) ? ownerOf(raw) : null) ?? owner),
     // The HTTP client already raises CardportErrors; this catches anything thrown around it.
     mapError: (error) => mapMarketplaceError(error),
   })

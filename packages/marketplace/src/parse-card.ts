@@ -64,7 +64,7 @@ export function toMarketplaceCard(
 ): Card | null {
   if (!isCardPayload(raw)) return null
   const id = cardIdOf(raw)
-  const resolved = owner ?? accountOf(raw.account ?? raw.account_uri)
+  const resolved = owner ?? ownerOf(raw)
   if (resolved === null) {
     throw new InvalidRequestError(
       `marketplace card ${id} is not associated with an account: pass its owner, or read it with toMarketplaceCardToken`,
@@ -86,7 +86,7 @@ export function toMarketplaceCardToken(
 ): MarketplaceCard | null {
   if (!isCardPayload(raw)) return null
   const chosen = chosenIdOf(raw, options)
-  return mapCard(raw, cardIdOf(raw), accountOf(raw.account ?? raw.account_uri), chosen ?? null)
+  return mapCard(raw, cardIdOf(raw), ownerOf(raw), chosen ?? null)
 }
 
 /** The account's chosen card: the caller's word, else the payload's (undefined: it cannot tell). */
@@ -181,6 +181,11 @@ const SLASH = 47
 /** Whether a value is a plain object. */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** The account a card payload names (`account`, or `account_uri`); null when it names none. */
+export function ownerOf(raw: Record<string, unknown>): Owner | null {
+  return accountOf(raw.account ?? raw.account_uri)
 }
 
 function accountOf(value: unknown): Owner | null {
