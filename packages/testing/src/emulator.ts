@@ -18,6 +18,11 @@ export interface Emulator {
   readonly faults: FaultController
   /** The origin the handlers answer, e.g. `'https://api.stripe.com'`. */
   readonly origin: string
-  /** Empties the state (the marketplace emulator keeps its test marketplace). */
+  /**
+   * Empties the state (the marketplace emulator keeps its test marketplace). The emulators of
+   * this package also clear their faults and end a request still waiting out an injected
+   * latency as a dropped connection, committing nothing, so that it never lands in the state
+   * of the next test.
+   */
   reset(): void
 }

@@ -76,6 +76,12 @@ export interface FaultContext {
 /** The fault runner the emulators call around each request's work. @internal */
 export interface FaultRunner extends FaultController {
   run(context: FaultContext, commit: () => Promise<Response> | Response): Promise<Response>
+  /**
+   * The emulator's `reset()`: removes every fault, and ends the requests still waiting out a
+   * latency with a dropped connection, committing nothing. They belong to a test that has
+   * ended (its client gave up): committed later, they would land in the next test's state.
+   */
+  reset(): void
 }
 
 interface ActiveFault extends Fault {
@@ -97,6 +103,8 @@ export interface FaultRoutes {
  */
 export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   let faults: ActiveFault[] = []
+  // Bumped by reset(): a request that began before it must not commit after it.
+  let generation = 0
 
   const matches = (fault: Fault, context: FaultContext) => {
     if (fault.route === undefined) return true
@@ -147,13 +155,21 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
     clear() {
       faults = []
     },
+    reset() {
+      faults = []
+      generation++
+    },
     get fired() {
       return faults.map((fault) => fault.fired)
     },
     async run(context, commit) {
       const firing = take(context)
       const latency = firing.reduce((total, fault) => total + (fault.latencyMs ?? 0), 0)
-      if (latency > 0) await delay(latency)
+      if (latency > 0) {
+        const started = generation
+        await delay(latency)
+        if (generation !== started) return HttpResponse.error()
+      }
       const fault = firing.find(hasOutcome)
       if (!fault) return commit()
       if (fault.drop === 'before-commit') return HttpResponse.error()

@@ -243,6 +243,16 @@ describe('faults', () => {
     expect((await api('POST', mp('/cards'), { json: cardForm() })).status).toBe(201)
   })
 
+  it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
+    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', latencyMs: 80 })
+    const pending = api('POST', mp('/cards'), { json: cardForm() })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    emulator.reset()
+    await expect(pending).rejects.toThrow(TypeError)
+    expect(emulator.state.cards()).toEqual([])
+    expect(emulator.state.requests()).toEqual([])
+  })
+
   it('answers an injected 429 with Retry-After, on the named route only', async () => {
     emulator.faults.inject({
       route: 'GET /v1/marketplaces/:marketplace/cards',

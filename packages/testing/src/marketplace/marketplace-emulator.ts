@@ -361,7 +361,7 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
     authorization: (secret = TEST_MARKETPLACE_SECRET) => marketplaceAuthorization(secret),
     reset() {
       state.reset()
-      faults.clear()
+      faults.reset()
       log = []
     },
   }

@@ -372,6 +372,20 @@ describe('faults together', () => {
     expect(emulator.faults.fired).toEqual([0, 0, 0])
   })
 
+  // A test that gives up on a slow request (its client timed out) ends, and the next test's
+  // reset() runs while the request still waits out its latency: committed then, it would land
+  // in the next test's state and request log.
+  it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
+    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 80 })
+    const pending = rawStripe('POST', '/v1/customers', { body: 'email=late%40example.com' })
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    emulator.reset()
+    await expect(pending).rejects.toThrow(TypeError)
+    expect(emulator.state.customers()).toEqual([])
+    expect(emulator.state.requests()).toEqual([])
+    expect(emulator.events.list()).toEqual([])
+  })
+
   it('records the status an injected body answered with in requests()', async () => {
     for (const fault of [{ status: 502, body: '{}' }, { body: 'null' }, { status: 500 }]) {
       emulator.faults.inject({ route: 'GET /v1/customers', ...fault })

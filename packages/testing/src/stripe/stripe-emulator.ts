@@ -388,7 +388,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
     reset() {
       state.reset()
       idempotency.clear()
-      faults.clear()
+      faults.reset()
       log = []
       recorder.clear()
     },
