@@ -244,9 +244,10 @@ describe('faults', () => {
   })
 
   it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
-    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', latencyMs: 80 })
+    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', latencyMs: 500 })
     const pending = api('POST', mp('/cards'), { json: cardForm() })
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // Reset once the request waits out its latency: under load, a fixed pause could end first.
+    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), { interval: 5 })
     emulator.reset()
     await expect(pending).rejects.toThrow(TypeError)
     expect(emulator.state.cards()).toEqual([])

@@ -1,5 +1,5 @@
 import Stripe from 'stripe'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { stripeEmulator } from './stripe-emulator.js'
 import {
   lastResponseHeader,
@@ -376,9 +376,10 @@ describe('faults together', () => {
   // reset() runs while the request still waits out its latency: committed then, it would land
   // in the next test's state and request log.
   it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
-    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 80 })
+    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 500 })
     const pending = rawStripe('POST', '/v1/customers', { body: 'email=late%40example.com' })
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    // Reset once the request waits out its latency: under load, a fixed pause could end first.
+    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), { interval: 5 })
     emulator.reset()
     await expect(pending).rejects.toThrow(TypeError)
     expect(emulator.state.customers()).toEqual([])
