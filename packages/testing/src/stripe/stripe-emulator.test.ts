@@ -396,6 +396,28 @@ describe('faults together', () => {
   })
 })
 
+// What the Faults section of the README says of timeouts: a client that times out by aborting
+// (fetch) sees a latency fault as a timeout; a node:http socket timeout never fires under MSW,
+// whose mocked socket is never idle (mswjs/msw#1187), so that client waits the latency out.
+describe('a client timeout under a latency fault', () => {
+  it.each([
+    ['fetch client', Stripe.createFetchHttpClient(), 'StripeConnectionError'],
+    ['node http client', undefined, 'resolved'],
+  ] as const)('%s: %s', async (_name, httpClient, outcome) => {
+    const stripe = new Stripe('sk_test_123', {
+      maxNetworkRetries: 0,
+      timeout: 50,
+      ...(httpClient ? { httpClient } : {}),
+    })
+    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 200 })
+    const result = await stripe.customers.create({}).then(
+      () => 'resolved',
+      (error: { type?: string }) => error.type,
+    )
+    expect(result).toBe(outcome)
+  })
+})
+
 describe('SDK retries against the emulator', () => {
   it('retries a dropped connection with the same idempotency key: one customer', async () => {
     const stripe = new Stripe('sk_test_123', {
