@@ -397,8 +397,9 @@ describe('faults together', () => {
 })
 
 // What the Faults section of the README says of timeouts: a client that times out by aborting
-// (fetch) sees a latency fault as a timeout; a node:http socket timeout never fires under MSW,
-// whose mocked socket is never idle (mswjs/msw#1187), so that client waits the latency out.
+// (fetch) sees a latency fault as a timeout; a node:http socket timeout does not fire on MSW's
+// mocked socket, so that client waits the latency out. Should an MSW upgrade change that, this
+// test fails and the README's Faults section is to be corrected.
 describe('a client timeout under a latency fault', () => {
   it.each([
     ['fetch client', Stripe.createFetchHttpClient(), 'StripeConnectionError'],
