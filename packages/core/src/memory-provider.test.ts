@@ -211,6 +211,50 @@ describe('memoryProvider: lists', () => {
     const error = await rejection(provider.listCards(customer, { cursor: page.nextCursor! }))
     expect(error.code).toBe('invalid_request')
   })
+
+  it('skips no card and repeats none when cards are deleted or added between pages', async () => {
+    /** Lists `owner`'s 6 cards by pages of 2, running `between` after the first page. */
+    const walk = async (owner: Owner, between: (first: Card[]) => Promise<unknown>) => {
+      const created: string[] = []
+      for (let index = 0; index < 6; index++) {
+        created.push((await provider.createCard(owner, { source: 'tok_visa' })).id)
+      }
+      const first = await provider.listCards(owner, { limit: 2 })
+      await between(first.data)
+      const seen = first.data.map((card) => card.id)
+      let cursor = first.nextCursor
+      while (cursor !== null) {
+        const page = await provider.listCards(owner, { limit: 2, cursor })
+        seen.push(...page.data.map((card) => card.id))
+        cursor = page.nextCursor
+      }
+      return { seen, newestFirst: [...created].reverse() }
+    }
+    // A card already listed is deleted: the ones after it are still all listed.
+    const deleted = await walk(customer, (first) => provider.deleteCard(customer, first[0]!.id))
+    expect(deleted.seen).toEqual(deleted.newestFirst)
+    // A card is added (newer than the first page): none of the others is listed twice.
+    const other: Owner = { type: 'customer', id: 'cus_2' }
+    const added = await walk(other, () => provider.createCard(other, { source: 'tok_amex' }))
+    expect(added.seen).toEqual(added.newestFirst)
+  })
+
+  it("refuses another owner's cursor, and one that was tampered with, before reading", async () => {
+    for (const owner of [customer, { type: 'customer' as const, id: 'cus_2' }]) {
+      for (let index = 0; index < 3; index++)
+        await provider.createCard(owner, { source: 'tok_visa' })
+    }
+    const page = await provider.listCards(customer, { limit: 1 })
+    const others = await rejection(
+      provider.listCards({ type: 'customer', id: 'cus_2' }, { limit: 1, cursor: page.nextCursor! }),
+    )
+    expect(others.code).toBe('invalid_request')
+    for (const state of [{}, { before: -1 }, { before: 1.5 }, { before: 'x' }]) {
+      const cursor = Buffer.from(JSON.stringify({ p: 'memory', s: state })).toString('base64url')
+      const error = await rejection(provider.listCards(customer, { limit: 1, cursor }))
+      expect(error.code, JSON.stringify(state)).toBe('invalid_request')
+    }
+  })
 })
 
 describe('memoryProvider: creating cards', () => {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { brandFromNumber, type CardBrand } from './brand.js'
-import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
+import { type Card, EMPTY_ADDRESS, formatOwner, type Owner } from './card.js'
 import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
 import { cardNotFound, defineCardProvider } from './define-provider.js'
 import {
@@ -90,6 +90,8 @@ export type MemoryProvider = CardProvider<typeof MEMORY_PROVIDER_CAPABILITIES> &
 interface OwnerState {
   cards: Card[] // in creation order
   defaultId: string | null // customers only; accounts keep isDefault per currency on the card
+  /** Each card's place in creation order, provider-wide: list cursors continue below one. */
+  sequence: Map<string, number>
 }
 
 /**
@@ -124,12 +126,13 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
   // A replayed create is compared by a digest keyed for this provider: raw details (a number, a
   // CVC) are never kept, not even hashed in a way a list of numbers could look up.
   const replayKey = randomBytes(32)
+  let created = 0
 
   const stateOf = (owner: Owner): OwnerState => {
     const key = `${owner.type}:${owner.id}`
     let state = owners.get(key)
     if (!state) {
-      state = { cards: [], defaultId: null }
+      state = { cards: [], defaultId: null, sequence: new Map() }
       owners.set(key, state)
     }
     return state
@@ -229,6 +232,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       const state = stateOf(owner)
       const card = makeCard(owner, input)
       state.cards.push(card)
+      state.sequence.set(card.id, ++created)
       const hasDefault =
         owner.type === 'customer'
           ? state.defaultId !== null
@@ -245,16 +249,24 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 
     async listCards(owner, { limit, cursor }) {
       const state = stateOf(owner)
-      const newestFirst = [...state.cards].reverse()
-      const start = cursor === undefined ? 0 : Number(decodeCursor(name, cursor).offset)
-      const data = newestFirst
-        .slice(start, start + limit)
-        .map((card) => withDefault(owner, state, card))
-      const hasMore = start + limit < newestFirst.length
+      // Keyset, as Stripe's starting_after: the cards created before the last one listed. A
+      // card deleted or added between pages moves no other card from one page to another.
+      const before =
+        cursor === undefined ? Number.POSITIVE_INFINITY : cursorBefore(name, owner, cursor)
+      const older = [...state.cards]
+        .reverse()
+        .filter((card) => state.sequence.get(card.id)! < before)
+      const data = older.slice(0, limit)
+      const hasMore = older.length > limit
       return {
-        data,
+        data: data.map((card) => withDefault(owner, state, card)),
         hasMore,
-        nextCursor: hasMore ? encodeCursor(name, { offset: start + limit }) : null,
+        nextCursor: hasMore
+          ? encodeCursor(name, {
+              owner: formatOwner(owner),
+              before: state.sequence.get(data.at(-1)!.id)!,
+            })
+          : null,
       }
     },
 
@@ -299,6 +311,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
         )
       }
       state.cards.splice(index, 1)
+      state.sequence.delete(cardId)
       if (owner.type === 'customer' && state.defaultId === cardId) {
         state.defaultId = state.cards.at(-1)?.id ?? null
       }
@@ -361,6 +374,21 @@ const MemoryProviderOptionsSchema = z
       .optional(),
   })
   .optional()
+
+/**
+ * Where a `listCards` cursor continues: below the creation number it holds, for the owner it
+ * was made for. Another owner's cursor, or one that was altered, is `invalid_request`.
+ */
+function cursorBefore(provider: string, owner: Owner, cursor: string): number {
+  const { owner: madeFor, before } = decodeCursor(provider, cursor)
+  if (madeFor === formatOwner(owner) && Number.isSafeInteger(before) && (before as number) >= 1) {
+    return before as number
+  }
+  throw new InvalidRequestError(
+    `this cursor belongs to another list: pass the nextCursor of a page of ${formatOwner(owner)}'s cards`,
+    { provider },
+  )
+}
 
 /**
  * Refuses the expiry an update leaves a card with as Stripe does (and its emulator in

@@ -9,9 +9,7 @@ import {
   type CardScope,
   type CardStore,
   closableStore,
-  decodeCursor,
   defineCardProvider,
-  encodeCursor,
   InvalidRequestError,
   isCardportError,
   type ListOptions,
@@ -142,6 +140,9 @@ async function failedLatestCardChecks(
   const customersOnly = options as unknown as Omit<CardProviderSuiteOptions, 'name'>
   return failures(checks, (check) => runCardProviderCheck(customersOnly, check))
 }
+
+/** The cursor a broken adapter below gives for the empty page after the last one. */
+const PAST_THE_END = 'past-the-end'
 
 /** A `'latest-card'` provider whose default follows `rule` instead. */
 const withRule = (rule: DefaultRule) => () => latestCardProvider({ rule })
@@ -387,17 +388,14 @@ describe('describeCardProvider catches a broken provider', () => {
     const failed = await failedProviderChecks(
       broken((healthy) => ({
         async listCards(owner, options) {
+          // Past the last full page: the empty page such an adapter sends callers to.
+          if (options.cursor === PAST_THE_END) return { data: [], hasMore: false, nextCursor: null }
           const page = await healthy.listCards!(owner, options)
           const hasMore = page.data.length === options.limit
-          const last = page.data.at(-1)
-          const offset = Number(options.cursor ? decodeCursor('memory', options.cursor).offset : 0)
           return {
             ...page,
             hasMore,
-            nextCursor:
-              hasMore && last
-                ? encodeCursor('memory', { offset: offset + page.data.length })
-                : null,
+            nextCursor: hasMore ? (page.nextCursor ?? PAST_THE_END) : null,
           }
         },
       })),
