@@ -298,6 +298,9 @@ describe('options', () => {
       { baseUrl: 'https://user:ak-test-topSecretValue@marketplace.test/' },
       'baseUrl',
     ],
+    // The request's path is appended to baseUrl: after a query or a fragment, it is lost.
+    ['a baseUrl with a query', { baseUrl: 'https://marketplace.test/?tenant=1' }, 'baseUrl'],
+    ['a baseUrl with a fragment', { baseUrl: 'https://marketplace.test/#api' }, 'baseUrl'],
     ['a marketplace id with a slash', { marketplaceId: 'MP/1' }, 'marketplaceId'],
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
     ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],

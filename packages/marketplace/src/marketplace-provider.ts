@@ -94,7 +94,8 @@ export const MARKETPLACE_CAPABILITIES = Object.freeze({
 export interface MarketplaceProviderOptions {
   /**
    * The API's origin, e.g. `'https://api.marketplace.example'` (paths start with `/v1`). A URL
-   * with a user name or password (`https://secret:@…`) is refused: the secret goes in `secret`.
+   * with a user name or password (`https://secret:@…`) is refused: the secret goes in `secret`;
+   * so is one with a query or a fragment, which the request paths appended to it would join.
    */
   baseUrl: string
   /** The marketplace every card lives in (`TEST-MP4GZhFzmckF3PpDFczd02s7`). */
@@ -143,6 +144,12 @@ const OptionsSchema = z.object({
     // provider.options; the secret goes in `secret`, and never travels in the URL.
     .refine((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(url), {
       error: 'baseUrl cannot hold a user name or password: pass the API key secret as `secret`',
+    })
+    // Each request's path (`/v1/…`) is appended to baseUrl: after a query or a fragment it would
+    // be read as part of them, and every request would go to the base itself.
+    .refine((url) => !/[?#]/.test(url), {
+      error:
+        'baseUrl cannot hold a query (?…) or a fragment (#…): give the origin, with a path prefix if the API has one',
     })
     .transform((url) => url.replace(/\/+$/, '')),
   marketplaceId: z
