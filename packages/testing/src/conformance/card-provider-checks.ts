@@ -36,6 +36,7 @@ import type {
   CardSource,
   CardSources,
 } from './describe-card-provider.js'
+import type { SkipCheck } from './register-checks.js'
 
 /** The part of the options a check reads: everything but `setup`. @internal */
 export type SuiteData = Omit<CardProviderSuiteOptions, 'setup' | 'name' | 'timeout'>
@@ -51,7 +52,8 @@ export interface CardProviderCheck {
   readonly group: string
   /** The test's title. */
   readonly title: string
-  run(fixture: CardProviderFixture, suite: SuiteData): Promise<void>
+  /** `skip` marks the check skipped, for a rule the capabilities leave the suite no way to check. */
+  run(fixture: CardProviderFixture, suite: SuiteData, skip: SkipCheck): Promise<void>
 }
 
 const OWNER_TYPES: readonly OwnerType[] = ['customer', 'account']
@@ -77,7 +79,11 @@ const MISSING_CARD_ID = 'card_cardportConformanceMissing'
 export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   const checks: CardProviderCheck[] = []
   const check = (group: string, title: string, run: (t: Context) => Promise<void>) => {
-    checks.push({ group, title, run: (fixture, data) => run(createContext(fixture, data)) })
+    checks.push({
+      group,
+      title,
+      run: (fixture, data, skip) => run(createContext(fixture, data, skip)),
+    })
   }
 
   const caps = suite.capabilities
@@ -154,6 +160,22 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           ),
         )
       },
+    )
+  }
+
+  // Every card the rules below read is made with createCard. Without it they cannot run, and
+  // the suite says so (a skipped test) rather than turn green over operations it never called.
+  const needCards = [
+    ...OPERATIONS.filter((name) => name !== 'createCard' && caps[name]),
+    ...(caps.listCards ? ['getDefaultCard'] : []),
+  ]
+  if (!caps.createCard && needCards.length > 0) {
+    const names = `${needCards.slice(0, -1).join(', ')}${needCards.length > 1 ? ' and ' : ''}${needCards.at(-1)}`
+    check(
+      'createCard',
+      `not checked: the rules of ${names} (the suite makes its cards with createCard)`,
+      async (t) =>
+        t.skip('capabilities.createCard is false: test these operations with cards of your own'),
     )
   }
 
@@ -939,6 +961,8 @@ interface Context {
   readonly suite: SuiteData
   readonly secrets: Secrets
   readonly missingCardId: string
+  /** Marks the check skipped, with why. */
+  readonly skip: SkipCheck
   /** A fresh owner of `type` (default: customer when supported, else the first owner type). */
   owner(type?: OwnerType): Promise<Owner>
   detailsFor(owner: Owner): CardDetailsInput
@@ -986,7 +1010,7 @@ interface Context {
   operationCalls(owner: Owner): [string, () => Promise<unknown>][]
 }
 
-function createContext(fixture: CardProviderFixture, suite: SuiteData): Context {
+function createContext(fixture: CardProviderFixture, suite: SuiteData, skip: SkipCheck): Context {
   const { capabilities } = suite
   const provider = fixture.provider as CardProvider
   const secrets = createSecrets()
@@ -1019,6 +1043,7 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData): Context 
     suite,
     secrets,
     missingCardId: suite.missingCardId ?? MISSING_CARD_ID,
+    skip,
 
     async owner(type = primaryOwnerType(capabilities)) {
       const factory = owners[type]

@@ -425,6 +425,44 @@ describe('describeCardProvider catches a broken provider', () => {
   })
 })
 
+describe('describeCardProvider for a provider without createCard', () => {
+  // The suite makes every card it checks with createCard: without it, the rules of the other
+  // operations cannot run. Left out silently, the suite would be green over a provider whose
+  // getCard, listCards or deleteCard it never called.
+  it('reports skipped, and does not pass, the rules of the operations it cannot check', async () => {
+    const capabilities = { ...MEMORY_PROVIDER_CAPABILITIES, createCard: false }
+    const checks = cardProviderChecks({
+      capabilities,
+      sources: { valid: ['tok_visa'] },
+    } as unknown as SuiteData)
+    const untested = checks.filter((check) => check.title.startsWith('not checked'))
+    expect(untested.map((check) => `${check.group}: ${check.title}`)).toEqual([
+      'createCard: not checked: the rules of getCard, listCards, updateCard, deleteCard, setDefaultCard, invalidateCard and getDefaultCard (the suite makes its cards with createCard)',
+    ])
+    const notes: string[] = []
+    const skip = (note: string): never => {
+      notes.push(note)
+      throw new Error('skipped')
+    }
+    const options = {
+      capabilities,
+      sources: { valid: ['tok_visa'] },
+      setup: () => ({
+        provider: memoryProvider(),
+        owners: {
+          customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+          account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+        },
+        readRawCard: async () => null,
+      }),
+    } as unknown as Omit<CardProviderSuiteOptions, 'name'>
+    await expect(runCardProviderCheck(options, untested[0]!, skip)).rejects.toThrow('skipped')
+    expect(notes).toEqual([
+      'capabilities.createCard is false: test these operations with cards of your own',
+    ])
+  })
+})
+
 describe("describeCardProvider catches a broken 'latest-card' provider", () => {
   it('fails no check of the healthy latest-card provider', async () => {
     expect(await failedLatestCardChecks()).toEqual([])
