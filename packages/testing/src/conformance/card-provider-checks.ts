@@ -314,8 +314,31 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           expect(second.id, 'the other card').not.toBe(first.id)
           expect(second.metadata, 'the metadata of the other card').toEqual({ attempt: 'second' })
         }
+        // The same source with other metadata is another request too: a replay log that
+        // compares the source alone would answer with the first card, its metadata unsaved.
+        const sameSourceKey = `cardport-conformance-${randomUUID()}`
+        const third = await t.create(
+          owner,
+          0,
+          { metadata: { attempt: 'third' } },
+          { idempotencyKey: sameSourceKey },
+        )
+        const fourth = await createOrConflict(
+          t,
+          owner,
+          { ...t.inputFor(owner, 0), metadata: { attempt: 'fourth' } },
+          sameSourceKey,
+          'the key reused for the same source with other metadata',
+        )
+        if (fourth) {
+          t.expectCard(fourth, owner)
+          expect(fourth.id, 'the card made with other metadata').not.toBe(third.id)
+          expect(fourth.metadata, 'the metadata of that card').toEqual({ attempt: 'fourth' })
+        }
         if (caps.listCards) {
-          const expected = second ? [first.id, second.id] : [first.id]
+          const expected = [first.id, third.id]
+          if (second) expected.push(second.id)
+          if (fourth) expected.push(fourth.id)
           expect(await t.idsOf(owner)).toEqual(expected.sort())
         }
       },

@@ -327,6 +327,29 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  it('an adapter whose replay log compares the source alone fails the other-card rule', async () => {
+    // Keyed by owner, key and source: the same source with other metadata under a key reused
+    // answers the first card, and the metadata the caller sent is never saved.
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        const replays = new Map<string, string>()
+        return {
+          async createCard(owner, input, { idempotencyKey }) {
+            const key = JSON.stringify([owner.type, owner.id, idempotencyKey, input.source])
+            const replay = replays.get(key)
+            if (replay) return healthy.getCard!(owner, replay)
+            const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
+            replays.set(key, card.id)
+            return card
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual([
+      'createCard: an idempotency key reused for another card never answers with the first card',
+    ])
+  })
+
   it("an adapter whose setDefaultCard clears every currency's default fails the per-currency switch rule", async () => {
     // After setDefaultCard, the chosen card reads as the account's only default: the other
     // currencies lose theirs.
