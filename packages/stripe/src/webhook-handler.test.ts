@@ -750,6 +750,36 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`switches the default when an update of the old default arrives before the switch (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      emulator.events.take()
+      const old = await provider.createCard(customer, { source: 'tok_visa' })
+      // Delivered in order: the store holds the first card as the default.
+      for (const event of emulator.events.take()) await deliver(handler, event)
+      expect((await store.getDefault(scope(customer)))?.id).toBe(old.id)
+      tick()
+      const next = await provider.createCard(customer, { source: 'tok_mastercard' })
+      tick()
+      await provider.setDefaultCard(customer, next.id)
+      tick()
+      await provider.updateCard(customer, old.id, { holderName: 'Jenny Rosen' })
+      const events = emulator.events.take()
+      const of = (type: string) => events.find((event) => event.type === type)!
+      // The old default's update (the latest change) first, then the new card and the switch.
+      await deliver(handler, of('customer.source.updated'))
+      await deliver(handler, of('customer.source.created'))
+      expect(await deliver(handler, of('customer.updated'))).toMatchObject({
+        action: 'default-changed',
+        cardId: next.id,
+      })
+      expect((await store.getDefault(scope(customer)))?.id).toBe(next.id)
+      await expectInStep(store, [customer])
+    })
+  }
+
   it('removes every card of a deleted customer, and refuses its late events', async () => {
     const store = memoryStore()
     const handler = handlerFor(store, 'events')

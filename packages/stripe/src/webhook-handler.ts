@@ -112,8 +112,9 @@ export type StripeWebhookHandlerOptions = {
       stripe: StripeWebhookClient
       /**
        * Read from Stripe when the events cannot decide: a default change, two changes to a card
-       * within the same second (event timestamps are whole seconds), a card not stored yet (its
-       * customer may have been deleted in another process). One API call per such event.
+       * within the same second (event timestamps are whole seconds), a change to the card stored
+       * as a customer's default (whether it still is), a card not stored yet (its customer may
+       * have been deleted in another process). One API call per such event.
        * Default true; false applies events alone, as with `webhooks`.
        */
       confirm?: boolean | undefined
@@ -360,7 +361,10 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       let isDefault: boolean
       let mark: { key: string; value: Mark } | undefined
       if (owner.type === 'customer') {
-        // A customer's card does not say whether it is the default: customer events do.
+        // A customer's card does not say whether it is the default: customer events do. The
+        // stored default, kept at this event's time, would hold off a switch made before it
+        // and delivered after it (the store keeps the default observed last): read it instead.
+        if (provider && row?.isDefault) return confirmCard(owner, cardId, observedAt)
         const latest = provider ? undefined : marks.get(defaultKey(owner))
         isDefault = latest ? latest.cardId === cardId : (row?.isDefault ?? false)
       } else {
