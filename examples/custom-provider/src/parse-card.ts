@@ -40,7 +40,9 @@ export const VAULT_PROVIDER_NAME = 'vault'
 export function toVaultCard(raw: unknown, owner?: Owner): Card | null {
   if (!isObject(raw) || raw.object !== 'card' || raw.deleted === true) return null
   const customer = typeof raw.customer === 'string' ? raw.customer : undefined
-  const resolved = owner ?? (customer ? { type: 'customer' as const, id: customer } : undefined)
+  // The payload's own customer first: given another owner, the core then refuses the card,
+  // which CardSync.syncFromProviderData would otherwise store among that owner's cards.
+  const resolved = (customer ? { type: 'customer' as const, id: customer } : undefined) ?? owner
   if (!resolved) {
     // A card with no customer cannot be placed. Returning null would say "not a card", which
     // would make a caller ignore it silently.

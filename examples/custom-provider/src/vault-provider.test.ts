@@ -266,6 +266,26 @@ describe("the vault's default rule ('caller-chosen')", () => {
   })
 })
 
+describe('parseCard', () => {
+  it("refuses a payload of another customer's card, which syncFromProviderData would store as the owner's", async () => {
+    const { provider, owner } = setup()
+    const other = { type: 'customer', id: vault.seed.customer().id } as const
+    const theirs = await provider.createCard(other, { source: 'vtok_visa' })
+    const raw = vault.state.cards(other.id).find((card) => card.id === theirs.id)
+    expect(raw?.customer).toBe(other.id)
+    let thrown: unknown
+    try {
+      provider.parseCard(raw, owner)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(provider.parseCard(raw, other)?.owner).toEqual(other)
+    // A payload that names no customer is the owner's given.
+    expect(provider.parseCard({ ...raw, customer: undefined }, owner)?.owner).toEqual(owner)
+  })
+})
+
 describe('capabilities in the type', () => {
   it('makes what the vault cannot do a compile error, and unsupported_operation at run time', async () => {
     const { provider, owner } = setup()
