@@ -844,6 +844,15 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect((await sync.sync(alice, ownerless as Card))?.owner).toEqual(alice)
   })
 
+  it("syncFromProviderData refuses a payload of another owner's card, and stores nothing", async () => {
+    const bobs = await provider.createCard(bob, { source: 'tok_visa' })
+    const error = await rejection(sync.syncFromProviderData(alice, bobs))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['owner']])
+    expect(await store.listByOwner(scope(alice))).toEqual([])
+    expect(await store.listByOwner(scope(bob))).toEqual([])
+  })
+
   it('sync with an id fetches the card from the provider', async () => {
     const card = await sync.setDefaultCard(alice, 'tok_visa')
     await provider.updateCard(alice, card.id, { holderName: 'Ada', metadata: { a: '1' } })

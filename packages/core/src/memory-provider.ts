@@ -343,7 +343,9 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
         return null
       }
       const card = raw as Card
-      return owner ? { ...card, owner } : card
+      // The payload's own owner when it names one: given another, the core refuses the card
+      // (invalid_request), as it refuses a real adapter's payload of another owner's card.
+      return owner && card.owner == null ? { ...card, owner } : card
     },
   })
 
