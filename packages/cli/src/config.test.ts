@@ -134,6 +134,59 @@ describe('resolveProviderConfig', () => {
     expect(flag.message).toMatch(/^--stripe-api-base must be an http/)
   })
 
+  it('refuses a marketplace URL or id the adapter would refuse: a usage error from a flag, a configuration error from the environment', () => {
+    const env = { MARKETPLACE_ID: 'MP1', MARKETPLACE_SECRET: 'secret-1' }
+    for (const url of [
+      'http://user:pa55word@127.0.0.1:9',
+      'http://127.0.0.1:9/?tenant=1',
+      'http://127.0.0.1:9/#api',
+    ]) {
+      const flag = failure(() =>
+        resolveProviderConfig(
+          { provider: 'marketplace', marketplaceUrl: url },
+          readEnv({ ...env, MARKETPLACE_URL: 'http://127.0.0.1:9' }),
+        ),
+      )
+      expect([flag.exitCode, flag.message], url).toEqual([
+        EXIT_CODES.usage,
+        expect.stringMatching(/^--marketplace-url /),
+      ])
+      expect(flag.message).not.toContain('pa55word')
+      const variable = failure(() =>
+        resolveProviderConfig(
+          { provider: 'marketplace' },
+          readEnv({ ...env, MARKETPLACE_URL: url }),
+        ),
+      )
+      expect([variable.exitCode, variable.message], url).toEqual([
+        EXIT_CODES.config,
+        expect.stringMatching(/^MARKETPLACE_URL /),
+      ])
+      expect(variable.message).not.toContain('pa55word')
+    }
+    const base = { MARKETPLACE_URL: 'http://127.0.0.1:9', MARKETPLACE_SECRET: 'secret-1' }
+    const id = failure(() =>
+      resolveProviderConfig(
+        { provider: 'marketplace', marketplaceId: 'MP/1' },
+        readEnv({ ...base, MARKETPLACE_ID: 'MP1' }),
+      ),
+    )
+    expect([id.exitCode, id.message]).toEqual([
+      EXIT_CODES.usage,
+      expect.stringMatching(/^--marketplace-id /),
+    ])
+    const idVariable = failure(() =>
+      resolveProviderConfig(
+        { provider: 'marketplace' },
+        readEnv({ ...base, MARKETPLACE_ID: 'MP 1' }),
+      ),
+    )
+    expect([idVariable.exitCode, idVariable.message]).toEqual([
+      EXIT_CODES.config,
+      expect.stringMatching(/^MARKETPLACE_ID /),
+    ])
+  })
+
   it('refuses a Stripe API base with a path, which the SDK could not honour', () => {
     const error = failure(() =>
       resolveProviderConfig(

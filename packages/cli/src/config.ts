@@ -181,11 +181,10 @@ export function resolveProviderConfig(flags: ProviderFlags, env: CliEnv): Provid
       `${names} ${verb} not set: export your marketplace's URL, id and API secret, ${EMULATOR_HINT}`,
     )
   }
-  const fromFlag = flags.marketplaceUrl !== undefined
   return {
     provider,
-    url: parseHttpUrl(url!, fromFlag ? '--marketplace-url' : 'MARKETPLACE_URL', fromFlag).href,
-    marketplaceId: marketplaceId!,
+    url: parseMarketplaceUrl(url!, flags.marketplaceUrl !== undefined),
+    marketplaceId: parseMarketplaceId(marketplaceId!, flags.marketplaceId !== undefined),
     secret: secret!,
   }
 }
@@ -272,6 +271,34 @@ function parseStripeApiBase(value: string, source: string): StripeApiBase {
     port: url.port === '' ? (protocol === 'http' ? 80 : 443) : Number(url.port),
     url: url.origin,
   }
+}
+
+/**
+ * The marketplace's base URL, refused here (naming the flag or variable) where the adapter would
+ * refuse it: with a user or password (the secret goes in MARKETPLACE_SECRET), a query or a
+ * fragment (the request paths are appended to it).
+ */
+function parseMarketplaceUrl(value: string, fromFlag: boolean): string {
+  const source = fromFlag ? '--marketplace-url' : 'MARKETPLACE_URL'
+  const url = parseHttpUrl(value, source, fromFlag)
+  const refuse = (why: string) =>
+    new CliError(fromFlag ? EXIT_CODES.usage : EXIT_CODES.config, `${source} ${why}`)
+  if (url.username !== '' || url.password !== '') {
+    throw refuse('cannot hold a user name or password: export the secret as MARKETPLACE_SECRET')
+  }
+  if (/[?#]/.test(value)) {
+    throw refuse('cannot hold a query (?…) or a fragment (#…): give the API base URL only')
+  }
+  return url.href
+}
+
+/** The marketplace id, in the shape the adapter takes (letters, digits, `_` and `-`). */
+function parseMarketplaceId(value: string, fromFlag: boolean): string {
+  if (/^[A-Za-z0-9_-]+$/.test(value)) return value
+  throw new CliError(
+    fromFlag ? EXIT_CODES.usage : EXIT_CODES.config,
+    `${fromFlag ? '--marketplace-id' : 'MARKETPLACE_ID'} must be a marketplace id such as TEST-MP6xDq5coY66zGqeAztpK2Sj (letters, digits, _ and -)`,
+  )
 }
 
 function parseHttpUrl(value: string, source: string, fromFlag: boolean): URL {
