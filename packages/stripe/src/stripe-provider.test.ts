@@ -487,6 +487,30 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       }
     })
 
+    it("refuses another owner's cursor, and one that was altered, before any request", async () => {
+      const provider = target.provider()
+      const owners = [newCustomer(), newCustomer(), newAccount()]
+      for (const owner of owners) {
+        const token = owner.type === 'customer' ? 'tok_visa' : 'tok_visa_debit'
+        for (let i = 0; i < 3; i++) emulator.seed.card(owner.id, token)
+      }
+      const [customer, otherCustomer, account] = owners as [Owner, Owner, Owner]
+      const cursor = (await provider.listCards(customer, { limit: 1 })).nextCursor!
+      const altered = [{}, { after: 5 }, { after: '' }].map((state) =>
+        Buffer.from(JSON.stringify({ p: 'stripe', s: state })).toString('base64url'),
+      )
+      const before = (await target.sent()).length
+      for (const [owner, given] of [
+        [otherCustomer, cursor],
+        [account, cursor],
+        ...altered.map((given) => [customer, given] as const),
+      ] as const) {
+        const error = await rejection(provider.listCards(owner, { limit: 1, cursor: given }))
+        expect(error.code, `${owner.id} ${given}`).toBe('invalid_request')
+      }
+      expect((await target.sent()).slice(before)).toEqual([])
+    })
+
     it("pages over more than 100 of an account's external accounts", async () => {
       const provider = target.provider()
       const owner = newAccount()

@@ -6,6 +6,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  formatOwner,
   InvalidRequestError,
   type Owner,
   OwnerNotFoundError,
@@ -208,10 +209,12 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const params: StripeParams = {
         object: 'card',
         limit,
-        starting_after: decodeCursor(STRIPE_PROVIDER_NAME, cursor).after,
+        starting_after: cursorAfter(owner, cursor),
         expand: ['data.customer'],
       }
-      return toPage(await customers.sources(owner, params), (raw) => toStripeCard(raw, owner))
+      return toPage(owner, await customers.sources(owner, params), (raw) =>
+        toStripeCard(raw, owner),
+      )
     },
     /**
      * The first page, from the customer with its sources expanded: Stripe embeds the customer's
@@ -231,13 +234,13 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const hasMore = embedded === null || embedded.hasMore
       const cards = (embedded?.items ?? []).filter((raw) => isObject(raw) && raw.object === 'card')
       if (!hasMore || cards.length >= limit) {
-        return pageOf(cards.slice(0, limit), hasMore || cards.length > limit, parse)
+        return pageOf(owner, cards.slice(0, limit), hasMore || cards.length > limit, parse)
       }
       const params: StripeParams = { object: 'card', limit: limit - cards.length }
       const lastCard = idOf(cards.at(-1))
       if (lastCard) params.starting_after = lastCard
       const rest = listOf(await customers.sources(owner, params))
-      return pageOf([...cards, ...(rest?.items ?? [])], rest?.hasMore === true, parse)
+      return pageOf(owner, [...cards, ...(rest?.items ?? [])], rest?.hasMore === true, parse)
     },
     /** `GET /v1/customers/:id/sources`; a customer deleted meanwhile says so. */
     async sources(owner: Owner, params: StripeParams) {
@@ -323,9 +326,9 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     },
     async list(owner: Owner, limit: number, cursor?: string) {
       const params: StripeParams = { object: 'card', limit }
-      if (cursor) params.starting_after = decodeCursor(STRIPE_PROVIDER_NAME, cursor).after
+      if (cursor) params.starting_after = cursorAfter(owner, cursor)
       const page = await stripe.accounts.listExternalAccounts(owner.id, params, requestOptions())
-      return toPage(page, (raw) => toStripeCard(raw, owner))
+      return toPage(owner, page, (raw) => toStripeCard(raw, owner))
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
       await accounts.ensureCard(owner, cardId)
@@ -467,9 +470,9 @@ function updateParams(patch: CardUpdate): StripeParams {
   return params
 }
 
-function toPage(raw: unknown, parse: (item: unknown) => Card | null) {
+function toPage(owner: Owner, raw: unknown, parse: (item: unknown) => Card | null) {
   const list = listOf(raw)
-  return pageOf(list?.items ?? [], list?.hasMore === true, parse)
+  return pageOf(owner, list?.items ?? [], list?.hasMore === true, parse)
 }
 
 /** A Stripe list's items and `has_more`; null for anything that is no list. */
@@ -478,15 +481,37 @@ function listOf(raw: unknown): { items: unknown[]; hasMore: boolean } | null {
   return { items: raw.data, hasMore: raw.has_more === true }
 }
 
-/** A page of `items` (what Stripe listed, in order), the cursor after the last of them. */
-function pageOf(items: unknown[], hasMore: boolean, parse: (item: unknown) => Card | null) {
+/**
+ * A page of `items` (what Stripe listed, in order), the cursor after the last of them. The
+ * cursor names the owner: another owner's list has no such card, and Stripe would answer it
+ * with the `resource_missing` of a card deleted since.
+ */
+function pageOf(
+  owner: Owner,
+  items: unknown[],
+  hasMore: boolean,
+  parse: (item: unknown) => Card | null,
+) {
   const data = items.map(parse).filter((card): card is Card => card !== null)
   const last = idOf(items.at(-1))
   return {
     data,
     hasMore,
-    nextCursor: hasMore && last ? encodeCursor(STRIPE_PROVIDER_NAME, { after: last }) : null,
+    nextCursor:
+      hasMore && last
+        ? encodeCursor(STRIPE_PROVIDER_NAME, { owner: formatOwner(owner), after: last })
+        : null,
   }
+}
+
+/** The `starting_after` of a cursor `pageOf` made for `owner`; `invalid_request` for any other. */
+function cursorAfter(owner: Owner, cursor: string): string {
+  const { owner: madeFor, after } = decodeCursor(STRIPE_PROVIDER_NAME, cursor)
+  if (madeFor === formatOwner(owner) && typeof after === 'string' && after !== '') return after
+  throw new InvalidRequestError(
+    `Stripe: this cursor belongs to another list: pass the nextCursor of a page of ${formatOwner(owner)}'s cards`,
+    { provider: STRIPE_PROVIDER_NAME },
+  )
 }
 
 /**
