@@ -22,6 +22,7 @@ import {
   scopeKey,
   scopeOf,
   toArray,
+  type ValidCreateCardInput,
   type WriteOptions,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
@@ -151,6 +152,27 @@ const withRule = (rule: DefaultRule) => () => latestCardProvider({ rule })
 const broken = (breakage: (healthy: Primitives) => Partial<Primitives>) => () => ({
   provider: memoryAdapter(breakage),
 })
+
+/**
+ * `healthy`'s `createCard` behind a replay log that takes two creates for the same request when
+ * `requestOf` gives the same for both, and answers the second with the first card.
+ */
+const replayLog = (
+  healthy: Primitives,
+  requestOf: (owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) => unknown[],
+): Partial<Primitives> => {
+  const replays = new Map<string, string>()
+  return {
+    async createCard(owner, input, { idempotencyKey }) {
+      const key = JSON.stringify(requestOf(owner, input, idempotencyKey))
+      const replay = replays.get(key)
+      if (replay) return healthy.getCard!(owner, replay)
+      const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
+      replays.set(key, card.id)
+      return card
+    },
+  }
+}
 
 /** `healthy`'s `getCard` and `listCards`, each card they read passed through `change`. */
 const readThrough = (healthy: Primitives, change: (card: Card) => Card): Partial<Primitives> => ({
@@ -308,19 +330,7 @@ describe('describeCardProvider catches a broken provider', () => {
     // Keyed by owner and key: a create of another card with a key reused answers the first card,
     // and the card the caller meant to save is never made.
     const failed = await failedProviderChecks(
-      broken((healthy) => {
-        const replays = new Map<string, string>()
-        return {
-          async createCard(owner, input, { idempotencyKey }) {
-            const key = JSON.stringify([owner.type, owner.id, idempotencyKey])
-            const replay = replays.get(key)
-            if (replay) return healthy.getCard!(owner, replay)
-            const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
-            replays.set(key, card.id)
-            return card
-          },
-        }
-      }),
+      broken((healthy) => replayLog(healthy, (owner, _input, key) => [owner.type, owner.id, key])),
     )
     expect(failed).toEqual([
       'createCard: an idempotency key reused for another card never answers with the first card',
@@ -331,19 +341,9 @@ describe('describeCardProvider catches a broken provider', () => {
     // Keyed by owner, key and source: the same source with other metadata under a key reused
     // answers the first card, and the metadata the caller sent is never saved.
     const failed = await failedProviderChecks(
-      broken((healthy) => {
-        const replays = new Map<string, string>()
-        return {
-          async createCard(owner, input, { idempotencyKey }) {
-            const key = JSON.stringify([owner.type, owner.id, idempotencyKey, input.source])
-            const replay = replays.get(key)
-            if (replay) return healthy.getCard!(owner, replay)
-            const card = await healthy.createCard!(owner, input, { idempotencyKey: randomUUID() })
-            replays.set(key, card.id)
-            return card
-          },
-        }
-      }),
+      broken((healthy) =>
+        replayLog(healthy, (owner, input, key) => [owner.type, owner.id, key, input.source]),
+      ),
     )
     expect(failed).toEqual([
       'createCard: an idempotency key reused for another card never answers with the first card',
