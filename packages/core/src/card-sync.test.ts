@@ -901,6 +901,33 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.get(scope(alice), card.id)).toBeNull()
     expect((await provider.getCard(alice, card.id)).id).toBe(card.id)
   })
+
+  // A webhook integration deletes on a "card deleted" event and stores "card updated" payloads:
+  // delivered out of order, an update observed before the deletion must not bring the card back.
+  it('deleteLocal is a deletion observed now, or at its observedAt: an older payload stays out', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    const before = Date.now() - 60_000
+    expect(await sync.deleteLocal(alice, card.id)).toBe(true)
+    expect(await sync.syncFromProviderData(alice, card, { observedAt: before })).toBeNull()
+    expect(await store.get(scope(alice), card.id)).toBeNull()
+
+    // At the event's time: a payload observed before it stays out, one observed after comes in.
+    const other = await provider.createCard(bob, { source: 'tok_visa' })
+    await sync.syncFromProviderData(bob, other, { observedAt: 1000 })
+    expect(await sync.deleteLocal(bob, other.id, { observedAt: 5000 })).toBe(true)
+    expect(await sync.syncFromProviderData(bob, other, { observedAt: 4000 })).toBeNull()
+    expect((await sync.syncFromProviderData(bob, other, { observedAt: 6000 }))?.id).toBe(other.id)
+  })
+
+  it('deleteLocal refuses an observedAt that is no whole number of ms, deleting nothing', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    for (const options of [{ observedAt: Number.NaN }, { observedAt: 1.5 }, { observed: 1 }]) {
+      const error = await rejection(sync.deleteLocal(alice, card.id, options as never))
+      expect(error.code, JSON.stringify(options)).toBe('invalid_request')
+      expect(error.message).toContain('Invalid deleteLocal options')
+    }
+    expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
+  })
 })
 
 // An adapter bug: every card it answers with names bob, whoever was asked for. Built with

@@ -125,9 +125,9 @@ export interface ReconcileOptions {
  * or an unpaired surrogate, which each store's driver would read its own way, is refused with
  * `invalid_request` before the store or the provider sees it.
  *
- * `setDefaultCard`, `deleteCard`, `sync` and `syncFromProviderData` calls on one owner run one
- * at a time within a `CardSync`, in call order (other owners' alongside), so that each acts on
- * what the one before left: the second of two `setDefaultCard` calls retires the first's card,
+ * `setDefaultCard`, `deleteCard`, `sync`, `syncFromProviderData` and `deleteLocal` calls on one
+ * owner run one at a time within a `CardSync`, in call order (other owners' alongside), so that
+ * each acts on what the one before left: the second of two `setDefaultCard` calls retires the first's card,
  * and a webhook's payload is stored after a `setDefaultCard` of its owner, not amid it. A call
  * that fails lets the next one run. Two `CardSync` instances (two processes) are not ordered:
  * there, the later `setDefaultCard` call's card is the default, and the earlier call's card
@@ -239,8 +239,26 @@ export interface CardSync {
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
   getForOwner(owner: Owner): Promise<StoredCard | null>
-  /** Deletes the local copy of a card only. Returns whether there was one. */
-  deleteLocal(owner: Owner, cardId: string): Promise<boolean>
+  /**
+   * Deletes the local copy of a card only, as a deletion observed at `observedAt` (default:
+   * now): a payload of the card observed before it (a webhook's update delivered after its
+   * deletion) is not stored again; one observed after it is. Returns whether a copy was deleted:
+   * false when there was none, and when the store holds a state of the card observed after
+   * `observedAt`, which it keeps. Runs after this `CardSync`'s earlier calls on the owner, as
+   * `syncFromProviderData` does.
+   */
+  deleteLocal(
+    owner: Owner,
+    cardId: string,
+    options?: {
+      /**
+       * When the deletion was observed, in ms since the epoch (a webhook event's `created` ×
+       * 1000). Default: now. A whole number from 0: anything else is refused with
+       * `invalid_request` naming `deleteLocal options`, before anything is deleted.
+       */
+      observedAt?: number | undefined
+    },
+  ): Promise<boolean>
   /**
    * Pages through the provider's cards for the given owners (default: every owner the store
    * knows for this provider), and makes the store equal to it: adds, updates and removes cards
@@ -574,7 +592,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every
       // later write of the card, its deletion included, and NaN lets any older one through.
       const valid = validate(
-        SyncFromProviderDataOptionsSchema,
+        ObservedAtOptionsSchema,
         callOptions,
         'syncFromProviderData options',
         provider.name,
@@ -629,9 +647,17 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       return store.getDefault(scope(checkOwner(owner)))
     },
 
-    async deleteLocal(owner, cardId) {
-      const valid = checkCard(owner, cardId, 'deleteLocal input')
-      return store.delete(scope(valid.owner), valid.cardId)
+    async deleteLocal(callerOwner, callerCardId, callOptions) {
+      const { owner, cardId } = checkCard(callerOwner, callerCardId, 'deleteLocal input')
+      const valid = validate(
+        ObservedAtOptionsSchema,
+        callOptions,
+        'deleteLocal options',
+        provider.name,
+      )
+      // Observed when it was asked for, not when the owner's earlier calls let it in.
+      const observedAt = valid.observedAt ?? Date.now()
+      return oneAtATime(owner, () => store.delete(scope(owner), cardId, { observedAt }))
     },
 
     async reconcile(owners, options = {}) {
@@ -898,7 +924,8 @@ const SetDefaultCardCallSchema = z.object({
     .default({}),
 })
 
-const SyncFromProviderDataOptionsSchema = z
+/** The options of `syncFromProviderData` and `deleteLocal`. */
+const ObservedAtOptionsSchema = z
   .strictObject({
     observedAt: z
       .number()
