@@ -107,6 +107,21 @@ describe('createCard', () => {
     expect(marketplace.state.card(card.id)?.country_code).toBe('USA')
   })
 
+  it("sends city and state, which the marketplace's card view does not show: they read back null", async () => {
+    const { provider, account } = setup()
+    const address = {
+      line1: '167 West 74th Street',
+      city: 'New York',
+      state: 'NY',
+      postalCode: '10023',
+      country: 'US',
+    }
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA, { address }) })
+    expect(card.address).toEqual({ ...address, line2: null, city: null, state: null })
+    expect(await provider.getCard(owner, card.id)).toMatchObject({ address: card.address })
+  })
+
   it('keeps a second address line on a second line of street_address', async () => {
     const { provider, account } = setup()
     const owner = account()

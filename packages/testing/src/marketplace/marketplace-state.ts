@@ -147,9 +147,10 @@ export interface MarketplaceCustomerView {
 
 /**
  * The card view (`_type: 'card'`) of the reference. `expiration_month` and `expiration_year` are
- * numbers, as in the reference's response bodies (its field list calls them strings). `city`
- * and `region` are not in the reference's view; the emulator returns them so that an address
- * round-trips. There is never a card number or a security code.
+ * numbers, as in the reference's response bodies (its field list calls them strings). The create
+ * form takes `city` and `region` (or `state`) and `phone_number`, but the reference's view has
+ * none of them, so neither has this one: a client cannot read back what the API does not show.
+ * There is never a card number or a security code.
  */
 export interface MarketplaceCardView {
   /** Always `'card'`: how a payload is told to be a card. */
@@ -176,10 +177,6 @@ export interface MarketplaceCardView {
   name: string | null
   /** The street address as sent (the adapter puts `line2` on a second line), or null. */
   street_address: string | null
-  /** The city, or null. */
-  city: string | null
-  /** The region or state, or null. */
-  region: string | null
   /** The postal (ZIP) code, or null. */
   postal_code: string | null
   /** ISO 3166-1 alpha-3 (`'USA'`), or null. */
@@ -530,8 +527,6 @@ export function createMarketplaceState(options: {
         expiration_year: form.expiration_year,
         name: form.name,
         street_address: form.street_address,
-        city: form.city,
-        region: form.region,
         postal_code: form.postal_code,
         country_code: form.country_code,
         meta: form.meta,
@@ -705,8 +700,6 @@ export function createMarketplaceState(options: {
         expiration_year: card.expiration_year,
         name: card.name,
         street_address: card.street_address,
-        city: card.city,
-        region: card.region,
         postal_code: card.postal_code,
         country_code: card.country_code,
         meta: { ...card.meta },
