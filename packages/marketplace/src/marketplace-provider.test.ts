@@ -247,6 +247,18 @@ describe('cursors and list options are checked before any request', () => {
     expect(sent).toEqual([])
   })
 
+  it('a cursor whose offset was altered (not a whole number from 0) is invalid_request', async () => {
+    const { provider, sent } = setup()
+    for (const offset of [-1, 1.5, 1e20]) {
+      const cursor = Buffer.from(
+        JSON.stringify({ p: 'marketplace', s: { scope: account.id, offset } }),
+      ).toString('base64url')
+      const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
+      expect(error.code, String(offset)).toBe('invalid_request')
+    }
+    expect(sent).toEqual([])
+  })
+
   it("a cursor of one account's list is refused for another account's list", async () => {
     const { provider, sent } = setup()
     const cursor = Buffer.from(

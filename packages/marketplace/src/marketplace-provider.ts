@@ -849,13 +849,20 @@ function cardKey(cardId: string): string {
 function offsetOf(cursor: string | undefined, scope: string): number {
   if (cursor === undefined) return 0
   const state = decodeCursor(MARKETPLACE_PROVIDER_NAME, cursor)
-  if (state.scope !== scope || typeof state.offset !== 'number' || state.offset < 0) {
+  const { offset } = state
+  // A whole number from 0, as the marketplace takes: an altered one is refused here, unsent.
+  if (
+    state.scope !== scope ||
+    typeof offset !== 'number' ||
+    !Number.isSafeInteger(offset) ||
+    offset < 0
+  ) {
     throw new InvalidRequestError(
       'this cursor belongs to another list: pass the nextCursor of a page of the same list',
       { provider: MARKETPLACE_PROVIDER_NAME },
     )
   }
-  return state.offset
+  return offset
 }
 
 /**
