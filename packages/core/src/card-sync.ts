@@ -315,6 +315,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     validate(OwnerInputSchema, owner, what, provider.name)
   const checkCard = (owner: Owner, cardId: string, what: string) =>
     validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
+  // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every later
+  // write of the card, its deletion included, and NaN lets any older one through. Default: now,
+  // when the call was made, not when the owner's earlier calls let it in.
+  const observedAtOf = (options: unknown, operation: string): number =>
+    validate(ObservedAtOptionsSchema, options, `${operation} options`, provider.name).observedAt ??
+    Date.now()
 
   /**
    * `card`, when it is one of this provider's: a card is stored under its own `provider`, so
@@ -589,16 +595,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
 
     async syncFromProviderData(owner, raw, callOptions) {
-      // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every
-      // later write of the card, its deletion included, and NaN lets any older one through.
-      const valid = validate(
-        ObservedAtOptionsSchema,
-        callOptions,
-        'syncFromProviderData options',
-        provider.name,
-      )
-      // Observed when it was handed over, not when the owner's earlier calls let it in.
-      const observedAt = valid.observedAt ?? Date.now()
+      const observedAt = observedAtOf(callOptions, 'syncFromProviderData')
       const payload = provider.parseCard(raw, checkOwner(owner))
       if (!payload) return null
       const parsed = ownCard(payload, 'syncFromProviderData')
@@ -649,14 +646,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
     async deleteLocal(callerOwner, callerCardId, callOptions) {
       const { owner, cardId } = checkCard(callerOwner, callerCardId, 'deleteLocal input')
-      const valid = validate(
-        ObservedAtOptionsSchema,
-        callOptions,
-        'deleteLocal options',
-        provider.name,
-      )
-      // Observed when it was asked for, not when the owner's earlier calls let it in.
-      const observedAt = valid.observedAt ?? Date.now()
+      const observedAt = observedAtOf(callOptions, 'deleteLocal')
       return oneAtATime(owner, () => store.delete(scope(owner), cardId, { observedAt }))
     },
 
