@@ -127,13 +127,13 @@ export interface ReconcileOptions {
  *
  * `setDefaultCard`, `deleteCard`, `sync`, `syncFromProviderData` and `deleteLocal` calls on one
  * owner run one at a time within a `CardSync`, in call order (other owners' alongside), so that
- * each acts on what the one before left: the second of two `setDefaultCard` calls retires the first's card,
- * and a webhook's payload is stored after a `setDefaultCard` of its owner, not amid it. A call
- * that fails lets the next one run. Two `CardSync` instances (two processes) are not ordered:
- * there, the later `setDefaultCard` call's card is the default, and the earlier call's card
- * stays, as a card that is not the default, until it is removed. `reconcile` makes the store
- * equal to the provider, so no card is lost, and none is left in the store that the provider
- * does not hold.
+ * each acts on what the one before left: the second of two `setDefaultCard` calls retires the
+ * first's card, and a webhook's payload is stored after a `setDefaultCard` of its owner, not amid
+ * it. A call that fails lets the next one run. Two `CardSync` instances (two processes) are not
+ * ordered: there, the later `setDefaultCard` call's card is the default, and the earlier call's
+ * card stays, as a card that is not the default, until it is removed. `reconcile` makes the
+ * store equal to the provider, so no card is lost, and none is left in the store that the
+ * provider does not hold.
  */
 export interface CardSync {
   /**
