@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
@@ -12,6 +13,7 @@ import {
   compiledCardSchema,
   EMPTY_ADDRESS,
   formatOwner,
+  IdempotencyKeySchema,
   isDefaultUnknown,
   markDefaultUnknown,
   OwnerInputSchema,
@@ -650,6 +652,40 @@ describe('markDefaultUnknown', () => {
     for (const value of [null, undefined, 'card_1', 42]) {
       expect(isDefaultUnknown(value as unknown as Card)).toBe(false)
       expect(() => markDefaultUnknown(value as unknown as Card)).toThrow(TypeError)
+    }
+  })
+})
+
+describe('IdempotencyKeySchema', () => {
+  const digest = (seed: string) => createHash('sha256').update(seed).digest('hex')
+  /** A version-4 UUID's shape, from a digest: deterministic, so that the test is too. */
+  const uuidOf = (hex: string) =>
+    `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`
+
+  // Callers key their calls with `crypto.randomUUID()` or a digest. Their digit groups, joined by
+  // a UUID's dashes or glued to its letters, read as a card number about once in 900 UUIDs and
+  // 1,400 digests: such a key, refused, failed one call in several hundred at random.
+  it('accepts random keys: UUIDs, and hex digests alone or in a key', () => {
+    const keys = Array.from({ length: 20_000 }, (_, index) => digest(`key ${index}`))
+    const refused = [
+      ...keys.map(uuidOf),
+      ...keys.map((hex) => hex.slice(0, 32)),
+      ...keys.map((hex) => `order-${uuidOf(hex)}-1`),
+    ].filter((key) => !IdempotencyKeySchema.safeParse(key).success)
+    expect(refused).toEqual([])
+  })
+
+  it('refuses a card number written out in a key, also beside a UUID', () => {
+    const uuid = uuidOf(digest('a'))
+    for (const key of [
+      '4242424242424242',
+      'order-4242424242424242',
+      'order_4242 4242 4242 4242',
+      'retry:4242-4242-4242-4242:2',
+      `${uuid}-4242424242424242`,
+      `4242424242424242.${uuid}`,
+    ]) {
+      expect(IdempotencyKeySchema.safeParse(key).success, key).toBe(false)
     }
   })
 })

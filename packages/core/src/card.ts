@@ -117,18 +117,39 @@ export function callerText(where: string) {
 
 /**
  * An idempotency key as a caller passes it to `CardSync.setDefaultCard` and the marketplace's
- * `tokenizeCard`: 1 to 255 characters, as Stripe takes them, and no card number (which
+ * `tokenizeCard`: 1 to 255 characters, as Stripe takes them, and no card number written out (which
  * `containsCardNumber` finds), since the key travels to the provider as a request header and
- * `CardSync` keeps it in the store's retirement notes. A provider's own request options do not
- * check it: the keys `CardSync` derives from a digest in hex would now and then read as one.
+ * `CardSync` keeps it in the store's retirement notes. Random ids in a key are not read for one:
+ * a UUID (`crypto.randomUUID()`), and digits that touch a letter (a hex digest), whose digit
+ * groups would read as a card number about once in 900 UUIDs and 1,400 digests. A provider's own
+ * request options are not checked for one.
  *
  * @example
  * ```ts
  * IdempotencyKeySchema.safeParse('order-1042').success // true
+ * IdempotencyKeySchema.safeParse(crypto.randomUUID()).success // true
  * IdempotencyKeySchema.safeParse('order-4242424242424242').success // false
  * ```
  */
-export const IdempotencyKeySchema: z.ZodString = callerText('an idempotency key').min(1).max(255)
+export const IdempotencyKeySchema: z.ZodString = z
+  .string()
+  .min(1)
+  .max(255)
+  .refine((key) => !containsCardNumber(withoutRandomIds(key)), {
+    message: 'a card number is not allowed in an idempotency key',
+  })
+
+/** A UUID in its canonical form, any version. */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
+/** Digits next to a letter: part of a random id (a hex digest), not of a number written out. */
+const DIGITS_BY_A_LETTER = /(?<=\p{L})\p{Nd}+|\p{Nd}+(?=\p{L})/gu
+
+/** `key` with its UUIDs and the digits next to a letter written as letters (`x`). */
+function withoutRandomIds(key: string): string {
+  return key
+    .replace(UUID, (uuid) => 'x'.repeat(uuid.length))
+    .replace(DIGITS_BY_A_LETTER, (digits) => 'x'.repeat(digits.length))
+}
 
 /**
  * A card id as a caller passes it (`getCard`, `updateCard`, `deleteCard`, `setDefaultCard`,

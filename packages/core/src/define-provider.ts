@@ -137,8 +137,8 @@ const ListOptionsSchema = z
 // retry of it would make a second card.
 const RequestOptionsSchema = z
   .strictObject({
-    // Not IdempotencyKeySchema: CardSync's keys, derived from a digest in hex, hold a run of
-    // digits that reads as a card number once in about 1,400, and would be refused.
+    // Not IdempotencyKeySchema: what callers give is checked where they give it (CardSync,
+    // tokenizeCard); a provider's own request options are not checked for a card number.
     idempotencyKey: z.string().min(1).max(255).optional(),
   })
   .default({})
