@@ -205,6 +205,26 @@ describe('the wire', () => {
     }
   })
 
+  it("refuses another customer's cursor before any request", async () => {
+    const { provider, owner } = setup()
+    const other = { type: 'customer', id: vault.seed.customer().id } as const
+    for (const customer of [owner, other]) {
+      for (let i = 0; i < 2; i++) await provider.createCard(customer, { source: 'vtok_visa' })
+    }
+    const cursor = (await provider.listCards(owner, { limit: 1 })).nextCursor!
+    let requests = 0
+    server.events.on('request:start', () => {
+      requests += 1
+    })
+    try {
+      const error = await rejection(provider.listCards(other, { limit: 1, cursor }))
+      expect(error.code).toBe('invalid_request')
+      expect(requests).toBe(0)
+    } finally {
+      server.events.removeAllListeners()
+    }
+  })
+
   it('reads the global fetch at each request, so MSW can patch it after the provider is made', async () => {
     const { provider, owner } = setup()
     const seen: string[] = []

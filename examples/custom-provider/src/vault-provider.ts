@@ -5,6 +5,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  formatOwner,
   isCardportError,
   type Owner,
   type ProviderCapabilities,
@@ -117,9 +118,16 @@ export function vaultProvider(options: VaultProviderOptions): VaultProvider {
 
     async listCards(owner, { limit, cursor }) {
       // The vault's page token stays inside cardport's cursor: callers see one opaque format,
-      // and a cursor from another provider (or none of ours) is refused before any request.
+      // and a cursor from another provider or of another customer's list (or none of ours) is
+      // refused before any request.
+      const list = formatOwner(owner)
       const query: Record<string, string | number> = { limit }
-      if (cursor) query.page_token = String(decodeCursor(VAULT_PROVIDER_NAME, cursor).page)
+      if (cursor) {
+        query.page_token = decodeCursor(VAULT_PROVIDER_NAME, cursor, {
+          list,
+          read: ({ page }) => (typeof page === 'string' ? page : undefined),
+        })
+      }
       const page = await request<{ data?: unknown[]; next_page_token?: string | null }>(
         'GET',
         cardsOf(owner),
@@ -129,7 +137,8 @@ export function vaultProvider(options: VaultProviderOptions): VaultProvider {
       return {
         data: (page.data ?? []).map((raw) => toCard(raw, owner)),
         hasMore: next !== null,
-        nextCursor: next === null ? null : encodeCursor(VAULT_PROVIDER_NAME, { page: next }),
+        nextCursor:
+          next === null ? null : encodeCursor(VAULT_PROVIDER_NAME, { page: next }, { list }),
       }
     },
 

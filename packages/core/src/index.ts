@@ -86,7 +86,10 @@ export {
 } from './metadata.js'
 export {
   type CardLister,
+  type CursorState,
+  type DecodeCursorOptions,
   decodeCursor,
+  type EncodeCursorOptions,
   encodeCursor,
   type ListAllOptions,
   type ListedOwner,

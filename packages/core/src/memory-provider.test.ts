@@ -1,13 +1,13 @@
 import { getHeapSnapshot } from 'node:v8'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
-import type { Card, Owner } from './card.js'
+import { type Card, formatOwner, type Owner } from './card.js'
 import {
   MEMORY_PROVIDER_CAPABILITIES,
   type MemoryProvider,
   memoryProvider,
 } from './memory-provider.js'
-import { listAll, toArray } from './pagination.js'
+import { type CursorState, encodeCursor, listAll, toArray } from './pagination.js'
 import { maskCardNumbers } from './redact.js'
 
 const customer: Owner = { type: 'customer', id: 'cus_1' }
@@ -249,10 +249,12 @@ describe('memoryProvider: lists', () => {
       provider.listCards({ type: 'customer', id: 'cus_2' }, { limit: 1, cursor: page.nextCursor! }),
     )
     expect(others.code).toBe('invalid_request')
-    for (const state of [{}, { before: -1 }, { before: 1.5 }, { before: 'x' }]) {
-      const cursor = Buffer.from(JSON.stringify({ p: 'memory', s: state })).toString('base64url')
+    expect(others.message).toContain('another list')
+    for (const state of [{}, { before: -1 }, { before: 1.5 }, { before: 'x' }] as CursorState[]) {
+      const cursor = encodeCursor('memory', state, { list: formatOwner(customer) })
       const error = await rejection(provider.listCards(customer, { limit: 1, cursor }))
       expect(error.code, JSON.stringify(state)).toBe('invalid_request')
+      expect(error.message).toContain('was not made by memory')
     }
   })
 })

@@ -262,10 +262,11 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
         data: data.map((card) => withDefault(owner, state, card)),
         hasMore,
         nextCursor: hasMore
-          ? encodeCursor(name, {
-              owner: formatOwner(owner),
-              before: state.sequence.get(data.at(-1)!.id)!,
-            })
+          ? encodeCursor(
+              name,
+              { before: state.sequence.get(data.at(-1)!.id)! },
+              { list: formatOwner(owner) },
+            )
           : null,
       }
     },
@@ -378,18 +379,17 @@ const MemoryProviderOptionsSchema = z
   .optional()
 
 /**
- * Where a `listCards` cursor continues: below the creation number it holds, for the owner it
- * was made for. Another owner's cursor, or one that was altered, is `invalid_request`.
+ * Where a `listCards` cursor continues: below the creation number it holds. Another owner's
+ * cursor, or one that was altered, is `invalid_request`.
  */
 function cursorBefore(provider: string, owner: Owner, cursor: string): number {
-  const { owner: madeFor, before } = decodeCursor(provider, cursor)
-  if (madeFor === formatOwner(owner) && Number.isSafeInteger(before) && (before as number) >= 1) {
-    return before as number
-  }
-  throw new InvalidRequestError(
-    `this cursor belongs to another list: pass the nextCursor of a page of ${formatOwner(owner)}'s cards`,
-    { provider },
-  )
+  return decodeCursor(provider, cursor, {
+    list: formatOwner(owner),
+    read: ({ before }) =>
+      typeof before === 'number' && Number.isSafeInteger(before) && before >= 1
+        ? before
+        : undefined,
+  })
 }
 
 /**

@@ -265,6 +265,40 @@ describe('encodeCursor / decodeCursor', () => {
     )
   })
 
+  it('refuses a cursor made for another list once a list is named', () => {
+    const cursor = encodeCursor('stripe', { after: 'card_1' }, { list: 'customer:cus_1' })
+    expect(decodeCursor('stripe', cursor, { list: 'customer:cus_1' })).toEqual({ after: 'card_1' })
+    for (const list of ['customer:cus_2', 'account:cus_1', '']) {
+      const error = catchError(() => decodeCursor('stripe', cursor, { list }))
+      expect(isCardportError(error, 'invalid_request'), list).toBe(true)
+      expect(error).toMatchObject({ provider: 'stripe' })
+      expect((error as Error).message).toBe(
+        'this cursor belongs to another list: pass the nextCursor of a page of the same list',
+      )
+    }
+    // A cursor made for no list is another list's too, once the reader names one.
+    const unscoped = encodeCursor('stripe', { after: 'card_1' })
+    expect(isCardportError(catchError(() => decodeCursor('stripe', unscoped, { list: '' })))).toBe(
+      true,
+    )
+  })
+
+  it('reads the state through `read`, and refuses a state it does not take', () => {
+    const read = ({ offset }: Record<string, string | number>) =>
+      typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0 ? offset : undefined
+    expect(decodeCursor('marketplace', encodeCursor('marketplace', { offset: 20 }), { read })).toBe(
+      20,
+    )
+    for (const offset of [-1, 1.5, 1e20, '20']) {
+      const cursor = encodeCursor('marketplace', { offset })
+      const error = catchError(() => decodeCursor('marketplace', cursor, { read }))
+      expect(isCardportError(error, 'invalid_request'), String(offset)).toBe(true)
+      expect((error as Error).message).toBe(
+        'this cursor was not made by marketplace: pass the nextCursor of a page marketplace returned',
+      )
+    }
+  })
+
   it.each([
     ['garbage', 'not a cursor!'],
     ['empty', ''],

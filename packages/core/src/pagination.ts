@@ -116,33 +116,112 @@ export async function toArray<T>(
   return items
 }
 
-/**
- * Makes an opaque cursor from an adapter's paging state. The provider's name is sealed in, so
- * a cursor from one provider is refused by another instead of being misread.
- */
-export function encodeCursor(provider: string, state: Record<string, string | number>): string {
-  return Buffer.from(JSON.stringify({ p: provider, s: state })).toString('base64url')
+/** A cursor's paging state: a flat map of strings and finite numbers. */
+export type CursorState = Record<string, string | number>
+
+/** Options of {@link encodeCursor}. */
+export interface EncodeCursorOptions {
+  /**
+   * The list the cursor pages through: one owner's cards (`formatOwner(owner)`), say.
+   * {@link decodeCursor} given another `list` refuses the cursor.
+   */
+  list?: string | undefined
 }
 
-/** Reads a cursor made by {@link encodeCursor}; `invalid_request` when it is not one of ours. */
-export function decodeCursor(provider: string, cursor: string): Record<string, string | number> {
+/** Options of {@link decodeCursor}. */
+export interface DecodeCursorOptions<T> extends EncodeCursorOptions {
+  /**
+   * Reads the adapter's own fields from the state: returns what `decodeCursor` returns, or
+   * `undefined` for a state it does not take (a field missing, of the wrong type or out of
+   * range), which `decodeCursor` then refuses as a cursor it did not make.
+   */
+  read?: ((state: CursorState) => T | undefined) | undefined
+}
+
+/**
+ * Makes an opaque cursor from an adapter's paging state. The provider's name is sealed in, so
+ * a cursor from one provider is refused by another instead of being misread; so is `list`, so
+ * that a cursor of one owner's cards is refused for another owner's.
+ *
+ * @example
+ * ```ts
+ * encodeCursor('acme', { after: lastId }, { list: formatOwner(owner) })
+ * ```
+ */
+export function encodeCursor(
+  provider: string,
+  state: CursorState,
+  options: EncodeCursorOptions = {},
+): string {
+  const sealed =
+    options.list === undefined
+      ? { p: provider, s: state }
+      : { p: provider, l: options.list, s: state }
+  return Buffer.from(JSON.stringify(sealed)).toString('base64url')
+}
+
+/**
+ * Reads a cursor made by {@link encodeCursor}, before any request is sent. `invalid_request`
+ * when the cursor is not one of the provider's (another provider's, altered, not a cursor, or a
+ * state `read` does not take), and when `list` is given and the cursor was made for another
+ * list (or for none).
+ *
+ * @example
+ * ```ts
+ * const after = decodeCursor('acme', cursor, {
+ *   list: formatOwner(owner),
+ *   read: ({ after }) => (typeof after === 'string' ? after : undefined),
+ * })
+ * ```
+ */
+export function decodeCursor<T>(
+  provider: string,
+  cursor: string,
+  options: DecodeCursorOptions<T> & { read: (state: CursorState) => T | undefined },
+): T
+/** Reads a cursor made by {@link encodeCursor} and returns its whole state; as above without `read`. */
+export function decodeCursor(
+  provider: string,
+  cursor: string,
+  options?: EncodeCursorOptions,
+): CursorState
+export function decodeCursor<T>(
+  provider: string,
+  cursor: string,
+  options: DecodeCursorOptions<T> = {},
+): T | CursorState {
+  const notOurs = () =>
+    new InvalidRequestError(
+      `this cursor was not made by ${provider}: pass the nextCursor of a page ${provider} returned`,
+      { provider },
+    )
+  const sealed = unseal(provider, cursor)
+  if (sealed === undefined) throw notOurs()
+  if (options.list !== undefined && sealed.l !== options.list) {
+    throw new InvalidRequestError(
+      'this cursor belongs to another list: pass the nextCursor of a page of the same list',
+      { provider },
+    )
+  }
+  const read = options.read ? options.read(sealed.s) : sealed.s
+  if (read === undefined) throw notOurs()
+  return read
+}
+
+/** The list and state sealed in a cursor of `provider`'s; undefined for anything else. */
+function unseal(provider: string, cursor: string): { l?: unknown; s: CursorState } | undefined {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-    const state = (parsed as { s?: unknown } | null)?.s
-    if ((parsed as { p?: unknown } | null)?.p === provider && isPagingState(state)) {
-      return state
-    }
+    const sealed = parsed as { p?: unknown; l?: unknown; s?: unknown } | null
+    if (sealed?.p === provider && isPagingState(sealed.s)) return { l: sealed.l, s: sealed.s }
   } catch {
-    // fall through to the error below
+    // not a cursor: undefined below
   }
-  throw new InvalidRequestError(
-    `this cursor was not made by ${provider}: pass the nextCursor of a page ${provider} returned`,
-    { provider },
-  )
+  return undefined
 }
 
 /** Whether a decoded cursor's state has the shape encodeCursor writes: a flat string/number map. */
-function isPagingState(state: unknown): state is Record<string, string | number> {
+function isPagingState(state: unknown): state is CursorState {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) return false
   return Object.values(state).every(
     (value) => typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value)),

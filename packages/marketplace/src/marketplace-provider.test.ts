@@ -2,6 +2,7 @@ import {
   type CardDetailsInput,
   type CardProvider,
   type CardportError,
+  encodeCursor,
   isCardportError,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
@@ -250,9 +251,7 @@ describe('cursors and list options are checked before any request', () => {
   it('a cursor whose offset was altered (not a whole number from 0) is invalid_request', async () => {
     const { provider, sent } = setup()
     for (const offset of [-1, 1.5, 1e20]) {
-      const cursor = Buffer.from(
-        JSON.stringify({ p: 'marketplace', s: { scope: account.id, offset } }),
-      ).toString('base64url')
+      const cursor = encodeCursor('marketplace', { offset }, { list: account.id })
       const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
       expect(error.code, String(offset)).toBe('invalid_request')
     }
@@ -261,9 +260,7 @@ describe('cursors and list options are checked before any request', () => {
 
   it("a cursor of one account's list is refused for another account's list", async () => {
     const { provider, sent } = setup()
-    const cursor = Buffer.from(
-      JSON.stringify({ p: 'marketplace', s: { scope: 'AC_other', offset: 2 } }),
-    ).toString('base64url')
+    const cursor = encodeCursor('marketplace', { offset: 2 }, { list: 'AC_other' })
     const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
     expect(error.code).toBe('invalid_request')
     expect(error.message).toContain('another list')

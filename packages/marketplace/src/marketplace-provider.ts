@@ -846,23 +846,20 @@ function cardKey(cardId: string): string {
   return lastSegment(cardId) ?? cardId
 }
 
+/**
+ * The offset a cursor of the list `scope` (an account's id, or `''` for the marketplace's own
+ * cards) continues from; `invalid_request`, unsent, for another list's cursor or an altered one.
+ */
 function offsetOf(cursor: string | undefined, scope: string): number {
   if (cursor === undefined) return 0
-  const state = decodeCursor(MARKETPLACE_PROVIDER_NAME, cursor)
-  const { offset } = state
-  // A whole number from 0, as the marketplace takes: an altered one is refused here, unsent.
-  if (
-    state.scope !== scope ||
-    typeof offset !== 'number' ||
-    !Number.isSafeInteger(offset) ||
-    offset < 0
-  ) {
-    throw new InvalidRequestError(
-      'this cursor belongs to another list: pass the nextCursor of a page of the same list',
-      { provider: MARKETPLACE_PROVIDER_NAME },
-    )
-  }
-  return offset
+  return decodeCursor(MARKETPLACE_PROVIDER_NAME, cursor, {
+    list: scope,
+    // A whole number from 0, as the marketplace takes.
+    read: ({ offset }) =>
+      typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0
+        ? offset
+        : undefined,
+  })
 }
 
 /**
@@ -893,7 +890,7 @@ function pageOf<T>(
     data,
     hasMore,
     nextCursor: hasMore
-      ? encodeCursor(MARKETPLACE_PROVIDER_NAME, { scope, offset: nextOffset })
+      ? encodeCursor(MARKETPLACE_PROVIDER_NAME, { offset: nextOffset }, { list: scope })
       : null,
   }
 }

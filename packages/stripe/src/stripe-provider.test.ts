@@ -1,6 +1,9 @@
 import {
   type Card,
+  type CursorState,
   createCardSync,
+  encodeCursor,
+  formatOwner,
   isDefaultUnknown,
   isOwnerDeleted,
   listAll,
@@ -496,8 +499,8 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       }
       const [customer, otherCustomer, account] = owners as [Owner, Owner, Owner]
       const cursor = (await provider.listCards(customer, { limit: 1 })).nextCursor!
-      const altered = [{}, { after: 5 }, { after: '' }].map((state) =>
-        Buffer.from(JSON.stringify({ p: 'stripe', s: state })).toString('base64url'),
+      const altered = ([{}, { after: 5 }, { after: '' }] as CursorState[]).map((state) =>
+        encodeCursor('stripe', state, { list: formatOwner(customer) }),
       )
       const before = (await target.sent()).length
       for (const [owner, given] of [

@@ -499,19 +499,17 @@ function pageOf(
     hasMore,
     nextCursor:
       hasMore && last
-        ? encodeCursor(STRIPE_PROVIDER_NAME, { owner: formatOwner(owner), after: last })
+        ? encodeCursor(STRIPE_PROVIDER_NAME, { after: last }, { list: formatOwner(owner) })
         : null,
   }
 }
 
 /** The `starting_after` of a cursor `pageOf` made for `owner`; `invalid_request` for any other. */
 function cursorAfter(owner: Owner, cursor: string): string {
-  const { owner: madeFor, after } = decodeCursor(STRIPE_PROVIDER_NAME, cursor)
-  if (madeFor === formatOwner(owner) && typeof after === 'string' && after !== '') return after
-  throw new InvalidRequestError(
-    `Stripe: this cursor belongs to another list: pass the nextCursor of a page of ${formatOwner(owner)}'s cards`,
-    { provider: STRIPE_PROVIDER_NAME },
-  )
+  return decodeCursor(STRIPE_PROVIDER_NAME, cursor, {
+    list: formatOwner(owner),
+    read: ({ after }) => (typeof after === 'string' && after !== '' ? after : undefined),
+  })
 }
 
 /**

@@ -486,6 +486,20 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           }
         },
       )
+      check('listCards', "another owner's cursor rejects with invalid_request", async (t) => {
+        const owner = await t.owner()
+        const other = await t.owner()
+        await t.createMany(owner, 2)
+        await t.createMany(other, 2)
+        // Taken for the other owner's list, it would page that list from a place in this one.
+        const { nextCursor } = await t.provider.listCards(owner, { limit: 1 })
+        expect(nextCursor, 'the nextCursor of a first page of limit 1').toEqual(expect.any(String))
+        await t.fails(
+          () => t.provider.listCards(other, { limit: 1, cursor: nextCursor! }),
+          'invalid_request',
+          "listCards of another owner with this owner's cursor",
+        )
+      })
       check(
         'listCards',
         'listAll streams every card across pages, one page at a time',

@@ -9,7 +9,10 @@ import {
   type CardScope,
   type CardStore,
   closableStore,
+  decodeCursor,
   defineCardProvider,
+  encodeCursor,
+  formatOwner,
   InvalidRequestError,
   isCardportError,
   type ListOptions,
@@ -403,8 +406,33 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'listCards: pages with limit and an opaque cursor until every card is listed once',
+      "listCards: another owner's cursor rejects with invalid_request",
       'listCards: listAll streams every card across pages, one page at a time',
     ])
+  })
+
+  it('an adapter whose cursors leave out whose list they page fails the cursor rule', async () => {
+    // Re-seals the memory provider's cursors without their list: any owner's list takes them.
+    const unscoped = (cursor: string) => encodeCursor('memory', decodeCursor('memory', cursor))
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async listCards(owner, { limit, cursor }) {
+          const page = await healthy.listCards!(
+            owner,
+            cursor === undefined
+              ? { limit }
+              : {
+                  limit,
+                  cursor: encodeCursor('memory', decodeCursor('memory', cursor), {
+                    list: formatOwner(owner),
+                  }),
+                },
+          )
+          return { ...page, nextCursor: page.nextCursor && unscoped(page.nextCursor) }
+        },
+      })),
+    )
+    expect(failed).toEqual(["listCards: another owner's cursor rejects with invalid_request"])
   })
 
   it('an adapter that says more follow whenever a page is full fails the paging rule', async () => {
