@@ -25,6 +25,8 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
     ['an empty card id on delete', (p) => p.deleteCard(owner, '')],
     ['a list limit of 0', (p) => p.listCards(owner, { limit: 0 })],
     ['a list limit of 101', (p) => p.listCards(owner, { limit: 101 })],
+    // Misspelt, it would list the default 10 cards and the caller would read them as all.
+    ['a misspelt list option', (p) => p.listCards(owner, { limt: 100 } as never)],
     [
       'a metadata key of 41 characters',
       (p) => p.createCard(owner, { source: 'tok_visa', metadata: { ['k'.repeat(41)]: 'v' } }),

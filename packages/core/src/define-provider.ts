@@ -127,11 +127,26 @@ const OPERATIONS = [
 
 // Card ids the caller gives: never a card number, which would travel in the request's URL.
 const CardIdSchema = CardIdInputSchema
-const ListOptionsSchema = z
-  .object({
-    limit: z.number().int().min(1).max(100).default(10),
-    cursor: z.string().min(1).optional(),
-  })
+const listOptionsShape = {
+  /** Page size, 1 to 100. Default 10. */
+  limit: z.number().int().min(1).max(100).default(10),
+  /** The `nextCursor` of the previous page. */
+  cursor: z.string().min(1).optional(),
+}
+
+/**
+ * The fields of {@link ListOptionsSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type ListOptionsShape = typeof listOptionsShape
+
+/**
+ * The options of `listCards` ({@link ListOptions}), as `defineCardProvider` checks them: `limit`
+ * 1 to 100 (default 10), `cursor` a non-empty string. Strict: a misspelt `limt` dropped would
+ * list the default 10 cards, read by the caller as all of them. For adapters' own list calls.
+ */
+export const ListOptionsSchema: z.ZodDefault<z.ZodObject<ListOptionsShape, z.core.$strict>> = z
+  .strictObject(listOptionsShape)
   .default({ limit: 10 })
 // Strict: a misspelt `idempotency_key` dropped would send the create under a fresh key, and a
 // retry of it would make a second card.

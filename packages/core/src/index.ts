@@ -56,6 +56,7 @@ export {
   type CardProviderPrimitives,
   cardNotFound,
   defineCardProvider,
+  ListOptionsSchema,
 } from './define-provider.js'
 export type {
   DriftChange,

@@ -90,7 +90,10 @@ export interface RequestOptions {
   idempotencyKey?: string | undefined
 }
 
-/** Options of `listCards`. */
+/**
+ * Options of `listCards`. A key other than these is refused with `invalid_request` (a misspelt
+ * `limt` would otherwise list the default 10 cards).
+ */
 export interface ListOptions {
   /** Page size, 1 to 100. Default 10. */
   limit?: number | undefined

@@ -7,6 +7,7 @@ import {
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
+  listAllMarketplaceCards,
   listMarketplaceCards,
   MARKETPLACE_CAPABILITIES,
   type MarketplaceProvider,
@@ -281,6 +282,19 @@ describe('cursors and list options are checked before any request', () => {
         'invalid_request',
       )
     }
+    expect(sent).toEqual([])
+  })
+  it('a misspelt list option is invalid_request, not the default page', async () => {
+    const { provider, sent } = setup()
+    const misspelt = { limt: 100 } as never
+    expect((await rejection(() => provider.listCards(account, misspelt))).code).toBe(
+      'invalid_request',
+    )
+    expect((await rejection(() => listMarketplaceCards(provider, misspelt))).code).toBe(
+      'invalid_request',
+    )
+    const all = listAllMarketplaceCards(provider, { page_size: 100 } as never)
+    expect((await rejection(() => all.next())).code).toBe('invalid_request')
     expect(sent).toEqual([])
   })
 })

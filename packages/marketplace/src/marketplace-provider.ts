@@ -14,6 +14,7 @@ import {
   isCardportError,
   keyedQueue,
   type ListOptions,
+  ListOptionsSchema,
   type Metadata,
   type MetadataPatch,
   MetadataPatchSchema,
@@ -402,7 +403,7 @@ export async function listMarketplaceCards(
   return internalsOf(provider).listAll(limit, cursor, undefined)
 }
 
-/** Options of {@link listAllMarketplaceCards}. */
+/** Options of {@link listAllMarketplaceCards}. A key other than these is `invalid_request`. */
 export interface ListAllMarketplaceCardsOptions {
   /** Cards fetched per request, 1 to 100. Default 100. */
   pageSize?: number | undefined
@@ -450,12 +451,7 @@ export async function* listAllMarketplaceCards(
   } while (cursor !== undefined)
 }
 
-const ListOptionsSchema = z.object({
-  limit: z.number().int().min(1).max(100).default(10),
-  cursor: z.string().min(1).optional(),
-})
-
-const ListAllOptionsSchema = z.object({
+const ListAllOptionsSchema = z.strictObject({
   pageSize: z.number().int().min(1).max(100).default(100),
   signal: RetryPolicySchema.shape.signal,
 })
