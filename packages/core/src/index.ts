@@ -93,6 +93,7 @@ export {
   type EncodeCursorOptions,
   encodeCursor,
   type ListAllOptions,
+  ListAllOptionsSchema,
   type ListedOwner,
   listAll,
   type Page,

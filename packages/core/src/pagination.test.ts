@@ -15,6 +15,28 @@ import type { ListOptions } from './provider.js'
 
 const owner: Owner = { type: 'customer', id: 'cus_many' }
 
+describe('listAll options', () => {
+  it.each([
+    ['a page size of 0', { pageSize: 0 }],
+    ['a page size of 101', { pageSize: 101 }],
+    ['a page size of 1.5', { pageSize: 1.5 }],
+    // Misspelt, it would page 100 at a time while the caller meant another size.
+    ['a misspelt option', { page_size: 10 }],
+    ['a signal that is not one', { signal: 'stop' }],
+  ])('refuses %s with invalid_request before any request', async (_label, options) => {
+    const provider = lazyProvider(10)
+    const error = await listAll(provider, owner, options as never)
+      .next()
+      .then(
+        () => undefined,
+        (caught: unknown) => caught,
+      )
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(error).toMatchObject({ provider: 'lazy' })
+    expect(provider.calls).toEqual([])
+  })
+})
+
 describe('listAll over thousands of cards', () => {
   it('streams 5,000 cards across 50 pages, in order, each once', async () => {
     const provider = lazyProvider(5000)

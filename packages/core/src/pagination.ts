@@ -1,7 +1,10 @@
+import { z } from 'zod'
 import type { Card, Owner } from './card.js'
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { CardProvider } from './provider.js'
+import { RetryPolicySchema } from './retry.js'
 import { untilAborted } from './until-aborted.js'
+import { validate } from './validate.js'
 
 /** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
 export interface Page<T> {
@@ -13,7 +16,7 @@ export interface Page<T> {
   nextCursor: string | null
 }
 
-/** Options of {@link listAll}. */
+/** Options of {@link listAll}. A key other than these is refused with `invalid_request`. */
 export interface ListAllOptions {
   /** Cards fetched per request, 1 to 100. Default 100. */
   pageSize?: number | undefined
@@ -24,6 +27,27 @@ export interface ListAllOptions {
    */
   signal?: AbortSignal | undefined
 }
+
+const listAllOptionsShape = {
+  /** Cards fetched per request, 1 to 100. Default 100. */
+  pageSize: z.number().int().min(1).max(100).default(100),
+  /** An `AbortSignal`. */
+  signal: RetryPolicySchema.shape.signal,
+}
+
+/**
+ * The fields of {@link ListAllOptionsSchema}, named so that its type keeps their comments.
+ * @inline
+ */
+type ListAllOptionsShape = typeof listAllOptionsShape
+
+/**
+ * The options of {@link listAll} ({@link ListAllOptions}), as it checks them: `pageSize` 1 to
+ * 100 (default 100), `signal` an `AbortSignal`. Strict: a misspelt `page_size` dropped would page
+ * at the default size. For adapters' own `listAll`-like iterations.
+ */
+export const ListAllOptionsSchema: z.ZodObject<ListAllOptionsShape, z.core.$strict> =
+  z.strictObject(listAllOptionsShape)
 
 /** The largest number of items {@link toArray} will ever collect. */
 export const TO_ARRAY_HARD_CAP = 10_000
@@ -62,14 +86,19 @@ export async function* listAll<P extends CardLister>(
   options: ListAllOptions = {},
 ): AsyncGenerator<Card, void, undefined> {
   const lister: CardLister = provider
-  const limit = options.pageSize ?? 100
+  const { pageSize: limit, signal } = validate(
+    ListAllOptionsSchema,
+    options,
+    'listAll options',
+    provider.name,
+  )
   let cursor: string | undefined
   do {
-    options.signal?.throwIfAborted()
+    signal?.throwIfAborted()
     // A request that hangs until its timeout (30 s, with retries) must not hold up an abort.
     const page = await untilAborted(
       lister.listCards(owner as Owner, cursor === undefined ? { limit } : { limit, cursor }),
-      options.signal,
+      signal,
     )
     yield* page.data
     if (page.hasMore && page.nextCursor === null) {

@@ -13,6 +13,7 @@ import {
   InvalidRequestError,
   isCardportError,
   keyedQueue,
+  ListAllOptionsSchema,
   type ListOptions,
   ListOptionsSchema,
   type Metadata,
@@ -23,7 +24,6 @@ import {
   type ProviderCapabilities,
   ProviderUnavailableError,
   type RetryPolicy,
-  RetryPolicySchema,
   type ValidCreateCardInput,
   validate,
 } from '@cardport/core'
@@ -450,11 +450,6 @@ export async function* listAllMarketplaceCards(
     cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
   } while (cursor !== undefined)
 }
-
-const ListAllOptionsSchema = z.strictObject({
-  pageSize: z.number().int().min(1).max(100).default(100),
-  signal: RetryPolicySchema.shape.signal,
-})
 
 function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
   const found = internals.get(provider)
