@@ -9,7 +9,8 @@ import type { Page } from './pagination.js'
  *   card leaves none (Stripe customers). For owners of type `account` on a provider with
  *   `externalAccounts`, the default is per currency and cannot be deleted.
  * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
- *   choice, the first card becomes the default and setting another replaces it.
+ *   choice, the first card becomes the default and setting another replaces it; deleting the
+ *   default leaves none (no card is promoted).
  * - `'latest-card'`: the provider makes the most recently added valid card the default, and the
  *   caller cannot pick another: every new card becomes the default (whatever `makeDefault`
  *   says), and invalidating the default falls back to the most recently added valid card left,

@@ -689,6 +689,20 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           },
         )
       }
+      if (caps.defaultPolicy === 'caller-chosen' && customerLike) {
+        check(
+          'deleteCard',
+          "deleting the default leaves no default: nothing is promoted (defaultPolicy 'caller-chosen')",
+          async (t) => {
+            const owner = await t.owner()
+            const [first, second] = await t.createMany(owner, 2)
+            await t.expectDefault(owner, first!.id, [first!.id, second!.id])
+            // A provider that picks a card here makes a default no caller chose.
+            await t.provider.deleteCard(owner, first!.id)
+            await t.expectDefault(owner, null, [second!.id])
+          },
+        )
+      }
       if (caps.defaultPolicy === 'first-card' && customerLike) {
         check(
           'deleteCard',

@@ -20,6 +20,7 @@ import {
   memoryProvider,
   memoryStore,
   type Owner,
+  type ProviderCapabilities,
   type RetiringCard,
   type StoredCard,
   scopeKey,
@@ -63,7 +64,10 @@ const DECLINED_DETAILS: CardDetailsInput = {
  * its primitives forward to the memory provider, and it declines {@link DECLINED_DETAILS}
  * without a number or CVC in the message. `breakage` replaces primitives to break one rule.
  */
-function memoryAdapter(breakage: (healthy: Primitives) => Partial<Primitives> = () => ({})) {
+function memoryAdapter(
+  breakage: (healthy: Primitives) => Partial<Primitives> = () => ({}),
+  capabilities: ProviderCapabilities = MEMORY_PROVIDER_CAPABILITIES,
+) {
   const inner = memoryProvider()
   const healthy: Primitives = {
     async createCard(owner, input, { idempotencyKey }) {
@@ -84,7 +88,7 @@ function memoryAdapter(breakage: (healthy: Primitives) => Partial<Primitives> = 
   }
   return defineCardProvider({
     name: inner.name,
-    capabilities: MEMORY_PROVIDER_CAPABILITIES,
+    capabilities,
     ...healthy,
     ...breakage(healthy),
   })
@@ -96,10 +100,16 @@ interface Made {
   requestCount?: () => number
 }
 
-/** The titles of the checks that fail, from the suite for the memory provider's capabilities. */
-async function failedProviderChecks(make: () => Made = () => ({ provider: memoryAdapter() })) {
+/**
+ * The titles of the checks that fail, from the suite for the memory provider's capabilities (or
+ * for `capabilities`, which the provider made must declare).
+ */
+async function failedProviderChecks(
+  make: () => Made = () => ({ provider: memoryAdapter() }),
+  capabilities: ProviderCapabilities = MEMORY_PROVIDER_CAPABILITIES,
+) {
   const options = {
-    capabilities: MEMORY_PROVIDER_CAPABILITIES,
+    capabilities,
     sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: DECLINED_DETAILS },
     otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
     setup: () => {
@@ -453,6 +463,22 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'listCards: pages with limit and an opaque cursor until every card is listed once',
+    ])
+  })
+
+  it("a 'caller-chosen' provider that promotes a card when the default is deleted fails that rule", async () => {
+    // The memory provider promotes the most recently added card, as Stripe does: declared
+    // 'caller-chosen', it picks a default the caller never chose.
+    const callerChosen = {
+      ...MEMORY_PROVIDER_CAPABILITIES,
+      defaultPolicy: 'caller-chosen' as const,
+    }
+    const failed = await failedProviderChecks(
+      () => ({ provider: memoryAdapter(undefined, callerChosen) }),
+      callerChosen,
+    )
+    expect(failed).toEqual([
+      "deleteCard: deleting the default leaves no default: nothing is promoted (defaultPolicy 'caller-chosen')",
     ])
   })
 
