@@ -380,6 +380,31 @@ describe('Stripe webhook bodies', () => {
     )
   })
 
+  it('signed, with every id it names a card number: ignored or refused, nothing written, the number never echoed', async () => {
+    // A card number pasted in an id field. The handler's result is logged, and a deletion writes
+    // its card id to the store's tombstones: such an id must reach neither.
+    const numberedArb = fc
+      .tuple(eventArb, cardNumberArb, fc.boolean())
+      .map(([event, number, eventIdToo]) =>
+        withIds(eventIdToo ? { ...event, id: number } : event, () => number),
+      )
+    await fc.assert(
+      fc.asyncProperty(numberedArb, (event) =>
+        withStore(async (db, store) => {
+          const before = snapshot(db)
+          const body = JSON.stringify(event, null, 2)
+          const { result } = await contained(
+            () => handler(store).handle(body, signStripeEvent(body, secret)),
+            db,
+          )
+          if (result) expect(result.action, result.reason).toBe('ignored')
+          expect(snapshot(db), 'the store after an event naming card numbers').toEqual(before)
+        }),
+      ),
+      { numRuns: 200 },
+    )
+  })
+
   it('unsigned or wrongly signed: always refused (invalid_request), nothing changed, nothing leaks', async () => {
     const bodyArb = fc.oneof(
       eventArb.map((event) => JSON.stringify(event)),

@@ -1,4 +1,4 @@
-import { CardportError, type CardportErrorOptions, CardSchema } from '@cardport/core'
+import { CardIdInputSchema, CardportError, type CardportErrorOptions } from '@cardport/core'
 import { z } from 'zod'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
@@ -15,8 +15,8 @@ import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
  * - `empty_body`: no body at all (often: a body parser consumed it, or the content type differs);
  * - `malformed_body`: a correctly signed body that is not JSON;
  * - `not_an_event`: correctly signed JSON that is not a Stripe event (an envelope field missing
- *   or of the wrong type, an event id that is empty or holds a NUL character or an unpaired
- *   surrogate).
+ *   or of the wrong type, an event id that is empty, holds a NUL character or an unpaired
+ *   surrogate, or is a card number, which the result would echo to logs).
  */
 export type StripeWebhookRejection =
   | 'missing_signature'
@@ -105,10 +105,11 @@ export interface StripeWebhookEvent {
 }
 
 const EventSchema = z.looseObject({
-  // An id as the core checks a card's (not empty, no NUL, no unpaired surrogate): the handler
-  // gives it to the seen set, which a table may back, and PostgreSQL stores `evt_A\uD800` as
-  // `evt_A\uFFFD`, which would make the genuine event of that id read as a duplicate.
-  id: CardSchema.shape.id,
+  // An id as the core checks a caller's card id (not empty, no NUL, no unpaired surrogate, not a
+  // card number): the handler gives it to the seen set, which a table may back, and PostgreSQL
+  // stores `evt_A\uD800` as `evt_A\uFFFD`, which would make the genuine event of that id read as
+  // a duplicate; and the result, which gets logged, names it.
+  id: CardIdInputSchema,
   object: z.literal('event'),
   type: z.string().min(1),
   created: z.number().int().nonnegative(),

@@ -533,12 +533,14 @@ describe('what the handler reports', () => {
 
   /**
    * Ids that no store keeps as sent (PostgreSQL stores an unpaired surrogate as U+FFFD, so that
-   * `cus_A\uD800` would name the customer stored as `cus_A\uFFFD`), and ids of the wrong type.
+   * `cus_A\uD800` would name the customer stored as `cus_A\uFFFD`), and a card number in an id
+   * field (a deletion's tombstone would keep it, the logged result would show it).
    */
   const BAD_IDS = [
     (id: string) => `${id}\uD800`,
     (id: string) => `${id.slice(0, 4)}\uDC00${id.slice(4)}`,
     (id: string) => `${id}\u0000`,
+    () => '4242 4242 4242 4242',
   ]
 
   /** A store that records every call made to it, passing each to the store it wraps. */

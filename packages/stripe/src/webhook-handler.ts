@@ -1,13 +1,13 @@
 import {
+  CardIdInputSchema,
   type CardProvider,
-  CardSchema,
   type CardScope,
   type CardStore,
   compiledCardSchema,
   InvalidRequestError,
   isCardportError,
   type Owner,
-  OwnerSchema,
+  OwnerInputSchema,
   type OwnerType,
   type StoredCard,
   validate,
@@ -56,7 +56,10 @@ export interface StripeWebhookResult {
   action: StripeWebhookAction
   /** The customer or account the event is about; absent when the event names none. */
   owner?: Owner
-  /** The card (for `ignored`: the source) the event is about; absent when it names none. */
+  /**
+   * The card (for `ignored`: the source) the event is about; absent when it names none, or no
+   * valid id (see `ignored` above).
+   */
   cardId?: string
   /** True when the outcome was read from the Stripe API rather than taken from the event. */
   confirmed?: boolean
@@ -326,7 +329,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     if (!owner) return ignored('the event names no customer or account')
     if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
-      return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
+      return ignored(`${kindOf(object.object)} is not a card`, owner, otherId(object))
     }
     if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
     const cardId = object.id
@@ -405,7 +408,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     if (!owner) return ignored('the event names no customer or account')
     if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
-      return ignored(`${kindOf(object.object)} is not a card`, owner, idOf(object))
+      return ignored(`${kindOf(object.object)} is not a card`, owner, otherId(object))
     }
     if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
     const cardId = object.id
@@ -638,17 +641,19 @@ function cardOwner(event: StripeWebhookEvent): Owner | null {
 }
 
 /**
- * Why an event naming an id that is not a valid id is ignored: not a string, empty, or text that
- * no store keeps as sent (a NUL character, an unpaired surrogate). Such an id never reaches the
- * store: PostgreSQL would store `cus_A\uD800` as `cus_A\uFFFD`, so that it named another owner.
+ * Why an event naming an id that is not a valid id is ignored: not a string, empty, text that no
+ * store keeps as sent (a NUL character, an unpaired surrogate), or a card number. Such an id never
+ * reaches the store nor the result: PostgreSQL would store `cus_A\uD800` as `cus_A\uFFFD`, so
+ * that it named another owner, and a card number would be kept in a deletion's tombstone and
+ * logged with the result.
  */
 function noValidId(what: string): string {
   return `the event names no valid ${what} id`
 }
 
-/** Whether an owner's id is one the core takes (`OwnerSchema`), as every CardSync call checks. */
+/** Whether an owner is one the core takes from a caller (`OwnerInputSchema`), as CardSync does. */
 function isOwner(owner: Owner): boolean {
-  return OwnerSchema.safeParse(owner).success
+  return OwnerInputSchema.safeParse(owner).success
 }
 
 /** The owner an event's id names, or null when it is not a valid id. */
@@ -656,9 +661,15 @@ function ownerNamed(type: OwnerType, id: unknown): Owner | null {
   return typeof id === 'string' && isOwner({ type, id }) ? { type, id } : null
 }
 
-/** Whether a card id is one the core takes (`CardSchema`'s `id`). */
+/** Whether a card id is one the core takes from a caller (`CardIdInputSchema`). */
 function isCardId(id: unknown): id is string {
-  return CardSchema.shape.id.safeParse(id).success
+  return CardIdInputSchema.safeParse(id).success
+}
+
+/** The id of an object that is not a card, for a result: absent when it is no valid id. */
+function otherId(object: Record<string, unknown>): string | undefined {
+  const id = idOf(object)
+  return isCardId(id) ? id : undefined
 }
 
 function defaultKey(owner: Owner, currency?: string | null): string {
