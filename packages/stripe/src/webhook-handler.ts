@@ -104,7 +104,10 @@ export type StripeWebhookHandlerOptions = {
    * not depend on it (an event older than the stored state is refused anyway); it saves work.
    */
   seen?: SeenEventIds | undefined
-  /** The clock, in ms since the epoch: signature age and deletion markers. Default `Date.now`. */
+  /**
+   * The clock, in ms since the epoch: signature age, deletion markers, and the time of a read from
+   * Stripe that found no default card. Default `Date.now`.
+   */
   now?: (() => number) | undefined
 } & (
   | {
@@ -441,7 +444,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if (marks.get(goneKey(owner))) return stale(owner, undefined, 'the customer was deleted')
       if (provider) {
         let card: Awaited<ReturnType<CardProvider['getDefaultCard']>>
-        const readAt = Date.now()
+        const readAt = now()
         try {
           card = await provider.getDefaultCard(owner)
         } catch (error) {
