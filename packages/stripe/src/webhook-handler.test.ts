@@ -725,6 +725,24 @@ describe('what the handler reports', () => {
     }
   })
 
+  it('answers a delivery made at the same moment as another of the event a duplicate, with an asynchronous seen', async () => {
+    const ids = new Set<string>()
+    // A seen set over a table or Redis answers a moment later.
+    const seen: SeenEventIds = {
+      has: async (id) => ids.has(id),
+      add: (id) => ids.add(id),
+    }
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events', { seen })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    await provider.createCard(customer, { source: 'tok_visa' })
+    const [created] = emulator.events.take() as [StripeEvent]
+
+    const results = await Promise.all([deliver(handler, created), deliver(handler, created)])
+    expect(results.map((result) => result.action).sort()).toEqual(['duplicate', 'upserted'])
+  })
+
   it('fails a repeat delivered while the first delivery fails, so that Stripe retries it', async () => {
     const store = memoryStore()
     let failing = true

@@ -566,8 +566,10 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       }
       return { ...base, action: 'duplicate' }
     }
-    if (await seen.has(event.id)) return { ...base, action: 'duplicate' }
-    const work = (async () => {
+    // Registered before `seen` is asked, which may answer later (a table, Redis): a delivery
+    // made meanwhile waits for this one instead of running the event a second time.
+    const work = (async (): Promise<StripeWebhookResult> => {
+      if (await seen.has(event.id)) return { ...base, action: 'duplicate' }
       const outcome = await route(event)
       await seen.add(event.id)
       return { ...base, ...outcome }
