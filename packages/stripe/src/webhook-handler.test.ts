@@ -317,47 +317,33 @@ describe('what the handler reports', () => {
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
 
-  it('confirming "no default" leaves a default another process stored from a later read', async () => {
-    const store = memoryStore()
-    const handler = handlerFor(store, 'confirm')
-    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
-    const card = await provider.createCard(customer, { source: 'tok_visa' })
-    await provider.deleteCard(customer, card.id)
-    const noDefault = emulator.events
-      .take()
-      .filter((event) => event.type === 'customer.updated')
-      .at(-1)
-    expect(noDefault?.data.object).toMatchObject({ default_source: null })
-    // Another process stored a default from a read later than the handler's.
-    const newer: Card = { ...card, id: 'card_storedByAnotherProcess', isDefault: true }
-    await store.upsert(newer, { observedAt: Date.now() + 60_000 })
-    expect(await deliver(handler, noDefault!)).toMatchObject({
-      action: 'default-changed',
-      confirmed: true,
+  for (const [title, handlerAheadMs, outcome] of [
+    ['leaves a default another process stored from a later read', 0, 'kept'],
+    // This host's clock (`now`) is two minutes ahead of the machine's: its read is the later.
+    ["stamps the store with the handler's clock (`now`)", 120_000, 'cleared'],
+  ] as const) {
+    it(`confirming "no default" ${title}`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, 'confirm', { now: () => Date.now() + handlerAheadMs })
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      const card = await provider.createCard(customer, { source: 'tok_visa' })
+      await provider.deleteCard(customer, card.id)
+      const noDefault = emulator.events
+        .take()
+        .filter((event) => event.type === 'customer.updated')
+        .at(-1)
+      expect(noDefault?.data.object).toMatchObject({ default_source: null })
+      // Another process stored a default from a read a minute ahead of the machine's clock.
+      const other: Card = { ...card, id: 'card_storedByAnotherProcess', isDefault: true }
+      await store.upsert(other, { observedAt: Date.now() + 60_000 })
+      expect(await deliver(handler, noDefault!)).toMatchObject({
+        action: 'default-changed',
+        confirmed: true,
+      })
+      const stored = await store.getDefault(scope(customer))
+      expect(stored?.id ?? null).toBe(outcome === 'kept' ? other.id : null)
     })
-    expect((await store.getDefault(scope(customer)))?.id).toBe(newer.id)
-  })
-
-  it('confirming "no default" stamps the store with the handler\'s clock (`now`)', async () => {
-    const store = memoryStore()
-    // This host's clock is two minutes ahead of the machine's: its reads are that much later.
-    const handler = handlerFor(store, 'confirm', { now: () => Date.now() + 120_000 })
-    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
-    const card = await provider.createCard(customer, { source: 'tok_visa' })
-    await provider.deleteCard(customer, card.id)
-    const noDefault = emulator.events
-      .take()
-      .filter((event) => event.type === 'customer.updated')
-      .at(-1)
-    // A default stored from a read a minute ahead of the machine: before the handler's read.
-    const older: Card = { ...card, id: 'card_storedFromAnEarlierRead', isDefault: true }
-    await store.upsert(older, { observedAt: Date.now() + 60_000 })
-    expect(await deliver(handler, noDefault!)).toMatchObject({
-      action: 'default-changed',
-      confirmed: true,
-    })
-    expect(await store.getDefault(scope(customer))).toBeNull()
-  })
+  }
 
   for (const mode of ['events', 'confirm'] as const) {
     it(`ignores a card marked deleted in an updated event, and keeps the stored card (${mode})`, async () => {
