@@ -134,36 +134,7 @@ describe('resolveProviderConfig', () => {
     expect(flag.message).toMatch(/^--stripe-api-base must be an http/)
   })
 
-  it('refuses a marketplace URL or id the adapter would refuse: a usage error from a flag, a configuration error from the environment', () => {
-    const env = { MARKETPLACE_ID: 'MP1', MARKETPLACE_SECRET: 'secret-1' }
-    for (const url of [
-      'http://user:pa55word@127.0.0.1:9',
-      'http://127.0.0.1:9/?tenant=1',
-      'http://127.0.0.1:9/#api',
-    ]) {
-      const flag = failure(() =>
-        resolveProviderConfig(
-          { provider: 'marketplace', marketplaceUrl: url },
-          readEnv({ ...env, MARKETPLACE_URL: 'http://127.0.0.1:9' }),
-        ),
-      )
-      expect([flag.exitCode, flag.message], url).toEqual([
-        EXIT_CODES.usage,
-        expect.stringMatching(/^--marketplace-url /),
-      ])
-      expect(flag.message).not.toContain('pa55word')
-      const variable = failure(() =>
-        resolveProviderConfig(
-          { provider: 'marketplace' },
-          readEnv({ ...env, MARKETPLACE_URL: url }),
-        ),
-      )
-      expect([variable.exitCode, variable.message], url).toEqual([
-        EXIT_CODES.config,
-        expect.stringMatching(/^MARKETPLACE_URL /),
-      ])
-      expect(variable.message).not.toContain('pa55word')
-    }
+  it('refuses a marketplace id the adapter would refuse: a usage error from a flag, a configuration error from the environment', () => {
     const base = { MARKETPLACE_URL: 'http://127.0.0.1:9', MARKETPLACE_SECRET: 'secret-1' }
     const id = failure(() =>
       resolveProviderConfig(
@@ -186,6 +157,53 @@ describe('resolveProviderConfig', () => {
       expect.stringMatching(/^MARKETPLACE_ID /),
     ])
   })
+
+  it.each([
+    ['stripe', '--stripe-api-base', 'STRIPE_API_BASE'],
+    ['marketplace', '--marketplace-url', 'MARKETPLACE_URL'],
+  ] as const)(
+    'refuses a %s base URL with credentials, a fragment or an empty query, naming %s or %s and never the credentials',
+    (provider, flagName, variableName) => {
+      const env = {
+        STRIPE_SECRET_KEY: 'sk_test_abc',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'secret-1',
+      }
+      const flag = provider === 'stripe' ? 'stripeApiBase' : 'marketplaceUrl'
+      for (const url of [
+        'http://k3yuser:pa55word@127.0.0.1:9',
+        'http://k3yuser@127.0.0.1:9',
+        // Empty user info: URL drops the `@`, the marketplace adapter refuses the text all the same.
+        'http://@127.0.0.1:9',
+        'http://:@127.0.0.1:9',
+        ' http://@127.0.0.1:9',
+        'http://\n@127.0.0.1:9',
+        'http://127.0.0.1:9/?tenant=1',
+        'http://127.0.0.1:9/#api',
+        'http://127.0.0.1:9#',
+        'http://127.0.0.1:9/?',
+        'http://127.0.0.1:9?',
+      ]) {
+        const fromFlag = failure(() =>
+          resolveProviderConfig({ provider, [flag]: url }, readEnv(env)),
+        )
+        expect([fromFlag.exitCode, fromFlag.message], url).toEqual([
+          EXIT_CODES.usage,
+          expect.stringMatching(new RegExp(`^${flagName} cannot hold `)),
+        ])
+        const fromVariable = failure(() =>
+          resolveProviderConfig({ provider }, readEnv({ ...env, [variableName]: url })),
+        )
+        expect([fromVariable.exitCode, fromVariable.message], url).toEqual([
+          EXIT_CODES.config,
+          expect.stringMatching(new RegExp(`^${variableName} cannot hold `)),
+        ])
+        for (const message of [fromFlag.message, fromVariable.message]) {
+          expect(message).not.toMatch(/k3yuser|pa55word|127\.0\.0\.1/)
+        }
+      }
+    },
+  )
 
   it('refuses a Stripe API base with a path, which the SDK could not honour', () => {
     const error = failure(() =>

@@ -256,8 +256,8 @@ export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'):
 }
 
 function parseStripeApiBase(value: string, source: string): StripeApiBase {
-  const url = parseHttpUrl(value, source, source.startsWith('--'))
-  if (url.pathname !== '/' || url.search !== '') {
+  const url = parseBaseUrl(value, source, 'STRIPE_SECRET_KEY')
+  if (url.pathname !== '/') {
     throw new CliError(
       source.startsWith('--') ? EXIT_CODES.usage : EXIT_CODES.config,
       `${source} must be an origin such as http://127.0.0.1:12111 (the Stripe SDK adds /v1/… itself)`,
@@ -273,23 +273,10 @@ function parseStripeApiBase(value: string, source: string): StripeApiBase {
   }
 }
 
-/**
- * The marketplace's base URL, refused here (naming the flag or variable) where the adapter would
- * refuse it: with a user or password (the secret goes in MARKETPLACE_SECRET), a query or a
- * fragment (the request paths are appended to it).
- */
+/** The marketplace's base URL, checked as every provider base URL is (see {@link parseBaseUrl}). */
 function parseMarketplaceUrl(value: string, fromFlag: boolean): string {
   const source = fromFlag ? '--marketplace-url' : 'MARKETPLACE_URL'
-  const url = parseHttpUrl(value, source, fromFlag)
-  const refuse = (why: string) =>
-    new CliError(fromFlag ? EXIT_CODES.usage : EXIT_CODES.config, `${source} ${why}`)
-  if (url.username !== '' || url.password !== '') {
-    throw refuse('cannot hold a user name or password: export the secret as MARKETPLACE_SECRET')
-  }
-  if (/[?#]/.test(value)) {
-    throw refuse('cannot hold a query (?…) or a fragment (#…): give the API base URL only')
-  }
-  return url.href
+  return parseBaseUrl(value, source, 'MARKETPLACE_SECRET').href
 }
 
 /** The marketplace id, in the shape the adapter takes (letters, digits, `_` and `-`). */
@@ -301,14 +288,40 @@ function parseMarketplaceId(value: string, fromFlag: boolean): string {
   )
 }
 
-function parseHttpUrl(value: string, source: string, fromFlag: boolean): URL {
+/**
+ * A provider's base URL from a flag (`--…`, a usage error when refused) or a variable (a
+ * configuration error): an http(s) URL without a user name or password (the secret has its own
+ * variable, `secretVariable`), a query or a fragment, an empty one (`?`, `#`, `@`) included:
+ * the request paths are appended to it, and the adapters refuse all three. The messages name the
+ * flag or variable, never the value, which may hold a credential.
+ */
+function parseBaseUrl(value: string, source: string, secretVariable: string): URL {
+  const refuse = (why: string) =>
+    new CliError(source.startsWith('--') ? EXIT_CODES.usage : EXIT_CODES.config, `${source} ${why}`)
   const result = z.url({ protocol: /^https?$/ }).safeParse(value)
-  if (result.success) return new URL(result.data)
-  throw new CliError(
-    fromFlag ? EXIT_CODES.usage : EXIT_CODES.config,
-    `${source} must be an http:// or https:// URL, such as http://127.0.0.1:12111`,
-  )
+  if (!result.success) {
+    throw refuse('must be an http:// or https:// URL, such as http://127.0.0.1:12111')
+  }
+  const url = new URL(result.data)
+  // URL forgets an empty user info (`http://@host`, `http://:@host`): the text still holds it,
+  // read as URL reads it: leading spaces, tabs and line breaks ignored (zod refuses a URL that
+  // starts with another control character).
+  const text = value.trim().replace(/[\t\n\r]/g, '')
+  if (url.username !== '' || url.password !== '' || USER_INFO.test(text)) {
+    throw refuse(`cannot hold a user name or password: export the secret as ${secretVariable}`)
+  }
+  // href keeps an empty query or fragment (`http://host/?`), which search and hash do not show.
+  if (/[?#]/.test(url.href)) {
+    throw refuse('cannot hold a query (?…) or a fragment (#…): give the API base URL only')
+  }
+  return url
 }
+
+/**
+ * An `@` in the authority of a URL: `scheme://user:password@`, either one empty or both (a
+ * backslash counts as a slash in an http(s) URL).
+ */
+const USER_INFO = /^[a-z][a-z0-9+.-]*:[/\\]*[^/\\?#]*@/i
 
 function optional<T extends z.ZodType>(schema: T) {
   return z.preprocess((value) => (value === '' ? undefined : value), schema.optional())
