@@ -1,5 +1,6 @@
 import { type CardProvider, formatOwner, isCardportError, type Owner } from '@cardport/core'
 import type { ProviderConfig } from './config.js'
+import { describeError } from './describe-error.js'
 import { CliError, EXIT_CODES, usageError } from './exit-codes.js'
 
 /** How long one request may take before the CLI gives up on it (the SDK's default is 80 s). */
@@ -80,7 +81,7 @@ export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
   const what = error.status === undefined ? 'could not be reached' : `answered ${error.status}`
   return new CliError(
     EXIT_CODES.unreachable,
-    `${config.provider} at ${describeEndpoint(config)} ${what}: ${error.message} [${error.code}]`,
+    `${config.provider} at ${describeEndpoint(config)} ${what}: ${describeError(error)}`,
     { cause: error },
   )
 }

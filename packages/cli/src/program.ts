@@ -1,4 +1,3 @@
-import { isCardportError } from '@cardport/core'
 import { Command, CommanderError } from 'commander'
 import packageJson from '../package.json' with { type: 'json' }
 import { emulateCommand } from './commands/emulate.js'
@@ -6,7 +5,8 @@ import { listCommand } from './commands/list.js'
 import { reconcileCommand } from './commands/reconcile.js'
 import { debugEnabled } from './config.js'
 import type { CliContext } from './context.js'
-import { CliError, EXIT_CODES, exitCodeFor } from './exit-codes.js'
+import { describeError } from './describe-error.js'
+import { EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { collectSecrets, scrub } from './scrub.js'
 
 /**
@@ -89,13 +89,6 @@ function writeError(context: CliContext, message: string) {
   context.stderr.write(
     `${scrub(`cardport: ${message}`, context.secrets).replace(/\s*\n\s*/g, ' ')}\n`,
   )
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof CliError) return error.message
-  if (isCardportError(error)) return `${error.message} [${error.code}]`
-  if (error instanceof Error) return error.message
-  return String(error)
 }
 
 /** The stack, and the stacks of the causes, for `--debug`. */

@@ -159,4 +159,38 @@ describe('cardport reconcile', () => {
       }
     }
   })
+
+  it.each([
+    ['SQLite file in a folder that does not exist', () => `sqlite:${join(dir, 'missing', 'c.db')}`],
+    // A closed port: the connection is refused at once.
+    ['PostgreSQL server that cannot be reached', () => 'postgres://app:hunter2@127.0.0.1:1/test'],
+  ])(
+    'a store that cannot be opened (%s): one line with its [code] when it has one, exit 1, no password',
+    async (_what, store) => {
+      const cli = context()
+      const args = [
+        'reconcile',
+        '--provider',
+        'stripe',
+        '--store',
+        store(),
+        '--owner',
+        'customer:cus_1',
+      ]
+      expect(await run(args, cli.value)).toBe(EXIT_CODES.failure)
+      const [line, ...rest] = cli.stderr().split('\n')
+      expect(rest).toEqual([''])
+      expect(line).toMatch(/^cardport: could not open the store /)
+      if (store().startsWith('sqlite:')) {
+        expect(line).toMatch(
+          /: sqliteStore could not open its database file .* \[invalid_request\]$/,
+        )
+      } else {
+        expect(line).toContain('postgres://app:***@127.0.0.1:1/test')
+        expect(line).toContain('ECONNREFUSED')
+        expect(line).not.toContain('hunter2')
+      }
+      expect(cli.stdout()).toBe('')
+    },
+  )
 })

@@ -2,6 +2,7 @@ import { createCardSync, type DriftReport, formatOwner, type Owner } from '@card
 import { Command, Option } from 'commander'
 import { parseOwner, parseStore, type StoreConfig } from '../config.js'
 import { type CliContext, type OutputStream, writeLine } from '../context.js'
+import { describeError } from '../describe-error.js'
 import {
   CliError,
   configError,
@@ -84,10 +85,9 @@ ${ENVIRONMENT_HELP}`,
       }
       const store = await openStore(storeConfig).catch(async (error: unknown) => {
         await close()
-        const message = error instanceof Error ? error.message : String(error)
         throw new CliError(
           EXIT_CODES.failure,
-          `could not open the store ${storeConfig.label}: ${message}`,
+          `could not open the store ${storeConfig.label}: ${describeError(error)}`,
           { cause: error },
         )
       })
