@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { debugEnabled, parseOwner, parseStore, readEnv, resolveProviderConfig } from './config.js'
 import { CliError, EXIT_CODES } from './exit-codes.js'
 
@@ -10,6 +10,15 @@ function failure(run: () => unknown): CliError {
     throw error
   }
   throw new Error('expected a CliError')
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CliError> {
+  const error = await promise.then(
+    () => new Error('expected a CliError'),
+    (error: unknown) => error,
+  )
+  if (error instanceof CliError) return error
+  throw error
 }
 
 describe('readEnv', () => {
@@ -43,8 +52,8 @@ describe('readEnv', () => {
 })
 
 describe('resolveProviderConfig', () => {
-  it('builds a Stripe configuration, the API base from the flag before the environment', () => {
-    const config = resolveProviderConfig(
+  it('builds a Stripe configuration, the API base from the flag before the environment', async () => {
+    const config = await resolveProviderConfig(
       { provider: 'stripe', stripeApiBase: 'http://127.0.0.1:4000' },
       readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'http://127.0.0.1:5000' }),
     )
@@ -55,10 +64,10 @@ describe('resolveProviderConfig', () => {
     })
   })
 
-  it('gives the Stripe SDK an IPv6 host without the brackets of the URL', () => {
+  it('gives the Stripe SDK an IPv6 host without the brackets of the URL', async () => {
     // `cardport emulate --host ::1` prints STRIPE_API_BASE=http://[::1]:12111; the SDK's `host`
     // option is a host name or address, and '[::1]' is neither: every request failed.
-    const config = resolveProviderConfig(
+    const config = await resolveProviderConfig(
       { provider: 'stripe', stripeApiBase: 'http://[::1]:12111' },
       readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' }),
     )
@@ -70,27 +79,27 @@ describe('resolveProviderConfig', () => {
     })
   })
 
-  it('defaults the port of an https API base to 443, and has no base without one', () => {
+  it('defaults the port of an https API base to 443, and has no base without one', async () => {
     const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' })
-    const withBase = resolveProviderConfig(
+    const withBase = await resolveProviderConfig(
       { provider: 'stripe', stripeApiBase: 'https://stripe.internal' },
       env,
     )
     expect(withBase.provider === 'stripe' && withBase.apiBase?.port).toBe(443)
-    const without = resolveProviderConfig({ provider: 'stripe' }, env)
+    const without = await resolveProviderConfig({ provider: 'stripe' }, env)
     expect(without.provider === 'stripe' && without.apiBase).toBeNull()
   })
 
-  it('says which Stripe variable is missing and offers the emulators', () => {
-    const error = failure(() => resolveProviderConfig({ provider: 'stripe' }, readEnv({})))
+  it('says which Stripe variable is missing and offers the emulators', async () => {
+    const error = await rejection(resolveProviderConfig({ provider: 'stripe' }, readEnv({})))
     expect(error.exitCode).toBe(EXIT_CODES.config)
     expect(error.message).toContain('STRIPE_SECRET_KEY is not set')
     expect(error.message).toContain('cardport emulate')
     expect(error.message).not.toContain('\n')
   })
 
-  it('names every missing marketplace variable, and only those', () => {
-    const error = failure(() =>
+  it('names every missing marketplace variable, and only those', async () => {
+    const error = await rejection(
       resolveProviderConfig(
         { provider: 'marketplace', marketplaceId: 'MP1' },
         readEnv({ MARKETPLACE_URL: 'http://127.0.0.1:1' }),
@@ -99,14 +108,14 @@ describe('resolveProviderConfig', () => {
     expect(error.exitCode).toBe(EXIT_CODES.config)
     expect(error.message).toMatch(/^MARKETPLACE_SECRET is not set/)
     expect(error.message).not.toContain('MARKETPLACE_ID')
-    const all = failure(() => resolveProviderConfig({ provider: 'marketplace' }, readEnv({})))
+    const all = await rejection(resolveProviderConfig({ provider: 'marketplace' }, readEnv({})))
     expect(all.message).toMatch(
       /^MARKETPLACE_URL \(or --marketplace-url\), MARKETPLACE_ID \(or --marketplace-id\) and MARKETPLACE_SECRET are not set/,
     )
   })
 
-  it('builds a marketplace configuration, flags before the environment', () => {
-    const config = resolveProviderConfig(
+  it('builds a marketplace configuration, flags before the environment', async () => {
+    const config = await resolveProviderConfig(
       { provider: 'marketplace', marketplaceUrl: 'http://127.0.0.1:9/api' },
       readEnv({
         MARKETPLACE_URL: 'http://ignored.example',
@@ -122,21 +131,20 @@ describe('resolveProviderConfig', () => {
     })
   })
 
-  it('calls a malformed URL a usage error from a flag and a configuration error from the environment', () => {
+  it('calls a malformed URL a usage error from a flag and a configuration error from the environment', async () => {
     const env = readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_API_BASE: 'ftp://x' })
-    expect(failure(() => resolveProviderConfig({ provider: 'stripe' }, env)).exitCode).toBe(
-      EXIT_CODES.config,
-    )
-    const flag = failure(() =>
+    const variable = await rejection(resolveProviderConfig({ provider: 'stripe' }, env))
+    expect(variable.exitCode).toBe(EXIT_CODES.config)
+    const flag = await rejection(
       resolveProviderConfig({ provider: 'stripe', stripeApiBase: 'not a url' }, env),
     )
     expect(flag.exitCode).toBe(EXIT_CODES.usage)
     expect(flag.message).toMatch(/^--stripe-api-base must be an http/)
   })
 
-  it('refuses a marketplace id the adapter would refuse: a usage error from a flag, a configuration error from the environment', () => {
+  it('refuses a marketplace id the adapter would refuse: a usage error from a flag, a configuration error from the environment', async () => {
     const base = { MARKETPLACE_URL: 'http://127.0.0.1:9', MARKETPLACE_SECRET: 'secret-1' }
-    const id = failure(() =>
+    const id = await rejection(
       resolveProviderConfig(
         { provider: 'marketplace', marketplaceId: 'MP/1' },
         readEnv({ ...base, MARKETPLACE_ID: 'MP1' }),
@@ -146,7 +154,7 @@ describe('resolveProviderConfig', () => {
       EXIT_CODES.usage,
       expect.stringMatching(/^--marketplace-id /),
     ])
-    const idVariable = failure(() =>
+    const idVariable = await rejection(
       resolveProviderConfig(
         { provider: 'marketplace' },
         readEnv({ ...base, MARKETPLACE_ID: 'MP 1' }),
@@ -163,7 +171,7 @@ describe('resolveProviderConfig', () => {
     ['marketplace', '--marketplace-url', 'MARKETPLACE_URL'],
   ] as const)(
     'refuses a %s base URL with credentials, a fragment or an empty query, naming %s or %s and never the credentials',
-    (provider, flagName, variableName) => {
+    async (provider, flagName, variableName) => {
       const env = {
         STRIPE_SECRET_KEY: 'sk_test_abc',
         MARKETPLACE_ID: 'MP1',
@@ -184,14 +192,14 @@ describe('resolveProviderConfig', () => {
         'http://127.0.0.1:9/?',
         'http://127.0.0.1:9?',
       ]) {
-        const fromFlag = failure(() =>
+        const fromFlag = await rejection(
           resolveProviderConfig({ provider, [flag]: url }, readEnv(env)),
         )
         expect([fromFlag.exitCode, fromFlag.message], url).toEqual([
           EXIT_CODES.usage,
           expect.stringMatching(new RegExp(`^${flagName} cannot hold `)),
         ])
-        const fromVariable = failure(() =>
+        const fromVariable = await rejection(
           resolveProviderConfig({ provider }, readEnv({ ...env, [variableName]: url })),
         )
         expect([fromVariable.exitCode, fromVariable.message], url).toEqual([
@@ -205,8 +213,40 @@ describe('resolveProviderConfig', () => {
     },
   )
 
-  it('refuses a Stripe API base with a path, which the SDK could not honour', () => {
-    const error = failure(() =>
+  it("checks the marketplace id with @cardport/marketplace's MarketplaceIdSchema, loaded for that provider only", async () => {
+    const { MarketplaceIdSchema } = await import('@cardport/marketplace')
+    // A fresh module graph, where each load of @cardport/marketplace is counted (its CliError
+    // is another class than the one imported above: the error is read by its message).
+    vi.resetModules()
+    let loads = 0
+    vi.doMock('@cardport/marketplace', async (importOriginal) => {
+      loads += 1
+      return importOriginal()
+    })
+    onTestFinished(() => {
+      vi.doUnmock('@cardport/marketplace')
+    })
+    const fresh = await import('./config.js')
+    await fresh.resolveProviderConfig(
+      { provider: 'stripe' },
+      fresh.readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' }),
+    )
+    expect(loads).toBe(0)
+    const env = { MARKETPLACE_URL: 'http://127.0.0.1:9', MARKETPLACE_SECRET: 'secret-1' }
+    const refused: Error = await fresh
+      .resolveProviderConfig({ provider: 'marketplace', marketplaceId: 'MP/1' }, fresh.readEnv(env))
+      .then(
+        () => new Error('expected a refusal'),
+        (error: Error) => error,
+      )
+    expect(loads).toBe(1)
+    // The schema's own words, after the flag's name.
+    const issue = MarketplaceIdSchema.safeParse('MP/1').error!.issues[0]!
+    expect(refused.message).toBe(`--marketplace-id ${issue.message}`)
+  })
+
+  it('refuses a Stripe API base with a path, which the SDK could not honour', async () => {
+    const error = await rejection(
       resolveProviderConfig(
         { provider: 'stripe', stripeApiBase: 'http://127.0.0.1:4000/stripe' },
         readEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' }),
@@ -215,8 +255,8 @@ describe('resolveProviderConfig', () => {
     expect(error.message).toContain('must be an origin')
   })
 
-  it('refuses an unknown provider as a usage error', () => {
-    const error = failure(() => resolveProviderConfig({ provider: 'paypal' }, readEnv({})))
+  it('refuses an unknown provider as a usage error', async () => {
+    const error = await rejection(resolveProviderConfig({ provider: 'paypal' }, readEnv({})))
     expect(error.exitCode).toBe(EXIT_CODES.usage)
   })
 })

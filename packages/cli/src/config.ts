@@ -145,8 +145,14 @@ const EMULATOR_HINT =
 /**
  * The provider's configuration: flags first, then the environment. Missing credentials are a
  * configuration error (exit 3) whose one line names what is missing and offers the emulators.
+ * The marketplace id is checked with `@cardport/marketplace`'s own `MarketplaceIdSchema`, the
+ * package imported here only when the marketplace is the provider (hence the promise): the
+ * Stripe path never loads it, nor undici with it.
  */
-export function resolveProviderConfig(flags: ProviderFlags, env: CliEnv): ProviderConfig {
+export async function resolveProviderConfig(
+  flags: ProviderFlags,
+  env: CliEnv,
+): Promise<ProviderConfig> {
   const provider = parseProviderName(flags.provider)
   if (provider === 'stripe') {
     const apiBase = flags.stripeApiBase ?? env.STRIPE_API_BASE
@@ -184,7 +190,7 @@ export function resolveProviderConfig(flags: ProviderFlags, env: CliEnv): Provid
   return {
     provider,
     url: parseMarketplaceUrl(url!, flags.marketplaceUrl !== undefined),
-    marketplaceId: parseMarketplaceId(marketplaceId!, flags.marketplaceId !== undefined),
+    marketplaceId: await parseMarketplaceId(marketplaceId!, flags.marketplaceId !== undefined),
     secret: secret!,
   }
 }
@@ -279,12 +285,14 @@ function parseMarketplaceUrl(value: string, fromFlag: boolean): string {
   return parseBaseUrl(value, source, 'MARKETPLACE_SECRET').href
 }
 
-/** The marketplace id, in the shape the adapter takes (letters, digits, `_` and `-`). */
-function parseMarketplaceId(value: string, fromFlag: boolean): string {
-  if (/^[A-Za-z0-9_-]+$/.test(value)) return value
+/** The marketplace id, checked with the adapter's schema: what the adapter would refuse. */
+async function parseMarketplaceId(value: string, fromFlag: boolean): Promise<string> {
+  const { MarketplaceIdSchema } = await import('@cardport/marketplace')
+  const result = MarketplaceIdSchema.safeParse(value)
+  if (result.success) return result.data
   throw new CliError(
     fromFlag ? EXIT_CODES.usage : EXIT_CODES.config,
-    `${fromFlag ? '--marketplace-id' : 'MARKETPLACE_ID'} must be a marketplace id such as TEST-MP6xDq5coY66zGqeAztpK2Sj (letters, digits, _ and -)`,
+    `${fromFlag ? '--marketplace-id' : 'MARKETPLACE_ID'} ${result.error.issues[0]!.message}`,
   )
 }
 

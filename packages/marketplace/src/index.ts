@@ -6,6 +6,7 @@ export {
   type MarketplaceErrorBody,
   mapMarketplaceError,
 } from './map-error.js'
+export { MarketplaceIdSchema } from './marketplace-id.js'
 export {
   type ListAllMarketplaceCardsOptions,
   listAllMarketplaceCards,

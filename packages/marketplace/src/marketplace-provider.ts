@@ -44,6 +44,7 @@ import {
 } from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
+import { MarketplaceIdSchema } from './marketplace-id.js'
 import {
   chosenCardIdOf,
   isCardPayload,
@@ -99,7 +100,10 @@ export interface MarketplaceProviderOptions {
    * so is one with a query or a fragment, which the request paths appended to it would join.
    */
   baseUrl: string
-  /** The marketplace every card lives in (`TEST-MP4GZhFzmckF3PpDFczd02s7`). */
+  /**
+   * The marketplace every card lives in (`TEST-MP4GZhFzmckF3PpDFczd02s7`), in the shape
+   * {@link MarketplaceIdSchema} checks.
+   */
   marketplaceId: string
   /** The API key secret, sent with HTTP basic auth. Never logged nor put in an error. */
   secret: string
@@ -153,9 +157,7 @@ const OptionsSchema = z.object({
         'baseUrl cannot hold a query (?…) or a fragment (#…): give the origin, with a path prefix if the API has one',
     })
     .transform((url) => url.replace(/\/+$/, '')),
-  marketplaceId: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'marketplaceId is the id of a marketplace, such as TEST-MP4GZh…'),
+  marketplaceId: MarketplaceIdSchema,
   secret: z.string().min(1, 'secret is the marketplace API key secret and cannot be empty'),
   dispatcher: z
     .custom<MarketplaceDispatcher>(

@@ -42,7 +42,7 @@ ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ListOptionValues) => {
       const owner = parseOwner(values.owner)
-      const { config } = providerConfigFrom(context, values)
+      const { config } = await providerConfigFrom(context, values)
       const { provider, close } = await openProvider(config)
 
       const cards: Card[] = []

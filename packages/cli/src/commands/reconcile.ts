@@ -74,7 +74,7 @@ ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ReconcileOptionValues) => {
       const owners = distinctOwners(values.owner.map(parseOwner))
-      const { env, config } = providerConfigFrom(context, values)
+      const { env, config } = await providerConfigFrom(context, values)
       const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
       const { provider, close } = await openProvider(config)
       try {

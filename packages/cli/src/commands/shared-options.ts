@@ -54,10 +54,10 @@ No credentials? Run \`cardport emulate\` and follow what it prints.`
  * Reads the environment and the provider flags into a provider configuration. Only the chosen
  * provider's variables (and the store's) are checked: another provider's are none of its business.
  */
-export function providerConfigFrom(
+export async function providerConfigFrom(
   context: CliContext,
   values: ProviderOptionValues,
-): { env: CliEnv; config: ProviderConfig } {
+): Promise<{ env: CliEnv; config: ProviderConfig }> {
   const env = readEnv(context.env, parseProviderName(values.provider))
-  return { env, config: resolveProviderConfig(values, env) }
+  return { env, config: await resolveProviderConfig(values, env) }
 }
