@@ -57,6 +57,11 @@ export interface HttpClientConfig {
   baseUrl: string
   /** The API key secret, sent as the HTTP basic-auth user name with an empty password. */
   secret: string
+  /**
+   * The marketplace the requests go to: named, with `baseUrl`, in the error of a 404 on a route
+   * of the marketplace itself (`notFound: 'marketplace'`).
+   */
+  marketplaceId?: string | undefined
   dispatcher: MarketplaceDispatcher
   headersTimeoutMs: number
   bodyTimeoutMs: number
@@ -204,7 +209,11 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
           (typeof body?.request_id === 'string' ? body.request_id : undefined) ?? headerRequestId,
         target,
       })
-      throw mapMarketplaceError(apiError, { notFound: call.notFound })
+      throw mapMarketplaceError(apiError, {
+        notFound: call.notFound,
+        baseUrl: config.baseUrl,
+        marketplaceId: config.marketplaceId,
+      })
     }
     return {
       status: statusCode,

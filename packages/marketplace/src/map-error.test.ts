@@ -179,6 +179,26 @@ describe('mapMarketplaceError: the reference error codes', () => {
     },
   )
 
+  it('a 404 on a route of the marketplace itself is invalid_request naming baseUrl and marketplaceId', () => {
+    const notFound = body(404, 'not-found', 'request')
+    const error = mapMarketplaceError(apiError(404, notFound), {
+      notFound: 'marketplace',
+      baseUrl: 'https://ak-test-secretValue123:@api.marketplace.example/prefix',
+      marketplaceId: 'TEST-MP6xDq5coY66zGqeAztpK2Sj',
+    })
+    expect(error).toMatchObject({ code: 'invalid_request', status: 404, retryable: false })
+    expect(error?.providerCode).toBe('not-found')
+    expect(error?.requestId).toBe('OHMf0e1a2b3c4d5')
+    expect(error?.message).toContain('baseUrl (https://api.marketplace.example/prefix)')
+    expect(error?.message).toContain('marketplaceId (TEST-MP6xDq5coY66zGqeAztpK2Sj)')
+    // A user or password left in the URL by a caller of mapMarketplaceError is not shown.
+    expect(error?.message).not.toContain('secretValue123')
+    // Without the two values, it still says which options to check.
+    const bare = mapMarketplaceError(apiError(404, notFound), { notFound: 'marketplace' })
+    expect(bare?.code).toBe('invalid_request')
+    expect(bare?.message).toMatch(/check baseUrl and marketplaceId/)
+  })
+
   it('reads HTML descriptions as text', () => {
     const error = mapMarketplaceError(
       apiError(404, {

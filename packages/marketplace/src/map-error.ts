@@ -80,10 +80,20 @@ export class MarketplaceApiError extends Error {
   }
 }
 
-/** What a 404 means where it happened: a missing card, or a missing account. */
+/** Where the request went, and so what a 404 there means. */
 export interface MapErrorContext {
-  /** Default `'card'`. */
-  notFound?: 'card' | 'owner'
+  /**
+   * What a 404 means. `'card'` (the default): the card is missing. `'owner'`: the account is.
+   * `'marketplace'`: a route of the marketplace itself, which has no per-card resource (the
+   * tokenize route `POST /v1/marketplaces/:mp/cards`, the list of every card
+   * `GET /v1/marketplaces/:mp/cards`): no marketplace API answers there, so the base URL or the
+   * marketplace id is wrong, and the 404 is `invalid_request` naming both.
+   */
+  notFound?: 'card' | 'owner' | 'marketplace'
+  /** The API origin the request went to, named in the message of a `'marketplace'` 404. */
+  baseUrl?: string | undefined
+  /** The marketplace id the request went to, named in the message of a `'marketplace'` 404. */
+  marketplaceId?: string | undefined
 }
 
 // Category codes whose meaning is not the one their HTTP status gives.
@@ -156,6 +166,7 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | `card-not-validated` (409), `address-verification-failed` | `card_invalid` |
  * | `card-already-funding-src`, `cannot-associate-card`, `card-not-valid`, other 409 | `conflict` |
  * | `card-not-associated`; 404 | `card_not_found` (`owner_not_found` where the account was looked up) |
+ * | 404 on the tokenize route or the marketplace-wide card list (`notFound: 'marketplace'`) | `invalid_request`, naming the base URL and the marketplace id |
  * | 400, 405, other 4xx | `invalid_request` |
  * | 401 / 403 | `authentication` / `permission` |
  * | 407 from the caller's HTTP proxy (an answer, or undici's `ProxyAgent` error for it) | `authentication`, naming the proxy |
@@ -196,8 +207,13 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
   const code = classify(status, category, context)
   const description = plainText(body?.description) ?? `${error.target} answered ${status}`
   const details = detailsOf(body)
-  // A 407 comes from a proxy between the caller and the marketplace, never from the API.
-  const hint = status === 407 && category === undefined ? PROXY_HINT : HINTS[code]
+  const hint =
+    // A 407 comes from a proxy between the caller and the marketplace, never from the API.
+    status === 407 && category === undefined
+      ? PROXY_HINT
+      : status === 404 && code === 'invalid_request' && context.notFound === 'marketplace'
+        ? wrongMarketplaceHint(context)
+        : HINTS[code]
   return new CardportError(
     code,
     `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${hint})`,
@@ -228,12 +244,32 @@ function classify(
   // nothing is wrong with the request itself: the dispatcher's configuration is.
   if (status === 401 || status === 407) return 'authentication'
   if (status === 403) return 'permission'
-  if (status === 404) return context.notFound === 'owner' ? 'owner_not_found' : 'card_not_found'
+  if (status === 404) {
+    // The tokenize route and the marketplace-wide list hold no card to be missing: a 404 there
+    // is a wrong address or marketplace id, which no card id can mend.
+    if (context.notFound === 'marketplace') return 'invalid_request'
+    return context.notFound === 'owner' ? 'owner_not_found' : 'card_not_found'
+  }
   if (status === 429) return 'rate_limited'
   if (status >= 500) return 'provider_unavailable'
   if (status === 402) return 'card_declined'
   if (status === 409) return 'conflict'
   return 'invalid_request'
+}
+
+/**
+ * What to do about a 404 on a route of the marketplace itself: check the two options that make
+ * its path. The base URL is shown without any user or password a caller of
+ * {@link mapMarketplaceError} may have left in it (the provider's options refuse them).
+ */
+function wrongMarketplaceHint({ baseUrl, marketplaceId }: MapErrorContext): string {
+  const origin = baseUrl === undefined ? 'baseUrl' : `baseUrl (${withoutUserInfo(baseUrl)})`
+  const id = marketplaceId === undefined ? 'marketplaceId' : `marketplaceId (${marketplaceId})`
+  return `check ${origin} and ${id}: this route of the marketplace holds no single card, so a 404 there means that no marketplace API answers at that address for that marketplace`
+}
+
+function withoutUserInfo(url: string): string {
+  return redactSecrets(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1'))
 }
 
 /** `Retry-After` in milliseconds: delta-seconds or an HTTP date. */

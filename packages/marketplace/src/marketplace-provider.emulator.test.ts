@@ -14,6 +14,7 @@ import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js
 import {
   listAllMarketplaceCards,
   listMarketplaceCards,
+  type MarketplaceProvider,
   type MarketplaceProviderOptions,
   marketplaceProvider,
   tokenizeCard,
@@ -550,6 +551,60 @@ describe('each marketplace error', () => {
     const notHeld = await rejection(() => provider.getCard(owner, others.id))
     expect(notHeld).toMatchObject({ code: 'card_not_found', providerCode: 'card-not-associated' })
   })
+
+  // The tokenize route and the marketplace-wide list have no per-card resource: a 404 there
+  // means nothing answers for this marketplace at this address, whatever the card.
+  const MARKETPLACE_ROUTES = [
+    [
+      'createCard (its tokenize)',
+      'POST /v1/marketplaces/:marketplace/cards',
+      (provider: MarketplaceProvider, owner: AccountOwner) =>
+        provider.createCard(owner, { source: testCard(VISA) }),
+    ],
+    [
+      'tokenizeCard',
+      'POST /v1/marketplaces/:marketplace/cards',
+      (provider: MarketplaceProvider) => tokenizeCard(provider, testCard(VISA)),
+    ],
+    [
+      'listMarketplaceCards',
+      'GET /v1/marketplaces/:marketplace/cards',
+      (provider: MarketplaceProvider) => listMarketplaceCards(provider),
+    ],
+    [
+      'listAllMarketplaceCards',
+      'GET /v1/marketplaces/:marketplace/cards',
+      (provider: MarketplaceProvider) => toArray(listAllMarketplaceCards(provider), { limit: 100 }),
+    ],
+  ] as const
+
+  it.each(MARKETPLACE_ROUTES)(
+    'a 404 on the route of %s is invalid_request naming baseUrl and marketplaceId, not card_not_found',
+    async (_name, route, call) => {
+      const { provider, account } = setup()
+      const owner = account()
+      marketplace.faults.inject({ route, status: 404 })
+      const error = await rejection(() => call(provider, owner))
+      expect(error).toMatchObject({ code: 'invalid_request', status: 404, retryable: false })
+      expect(error.message).toContain(`baseUrl (${marketplace.origin})`)
+      expect(error.message).toContain(`marketplaceId (${marketplace.marketplaceId})`)
+      expect(textOf(error)).not.toContain(marketplace.secret)
+      expect(marketplace.state.cards()).toEqual([])
+    },
+  )
+
+  it.each(MARKETPLACE_ROUTES)(
+    'a baseUrl with a path the API does not have: %s is invalid_request naming it',
+    async (_name, _route, call) => {
+      const baseUrl = `${marketplace.origin}/api`
+      const { provider, account } = setup({ baseUrl })
+      const error = await rejection(() => call(provider, account()))
+      expect(error).toMatchObject({ code: 'invalid_request', status: 404 })
+      expect(error.message).toContain(`baseUrl (${baseUrl})`)
+      expect(textOf(error)).not.toContain(marketplace.secret)
+      expect(marketplace.state.cards()).toEqual([])
+    },
+  )
 
   it('an id holding a percent sign names that id, not the card its escape spells', async () => {
     const { provider, account } = setup()

@@ -284,6 +284,7 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
   const http = createHttpClient({
     closed: closed.signal,
     baseUrl: valid.baseUrl,
+    marketplaceId: valid.marketplaceId,
     secret: valid.secret,
     dispatcher: valid.dispatcher ?? (ownAgent as MarketplaceDispatcher),
     headersTimeoutMs: valid.headersTimeoutMs,
@@ -642,6 +643,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       method: 'POST',
       path: `${marketplacePath}/cards`,
       body: { ...form },
+      notFound: 'marketplace',
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     })
     const card = toMarketplaceCardToken(body)
@@ -749,6 +751,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
         method: 'GET',
         path: `${marketplacePath}/cards`,
         query: { limit, offset },
+        notFound: 'marketplace',
         signal,
       })
       return pageOf(body, offset, '', (item) => toMarketplaceCardToken(item))
