@@ -9,6 +9,7 @@ import {
   type MetadataPatch,
   toCountryAlpha3,
   type ValidationIssue,
+  type ValidCreateCardInput,
 } from '@cardport/core'
 import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
 
@@ -66,6 +67,23 @@ export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): 
   const meta = metaOf(metadata)
   if (meta) form.meta = meta
   return form
+}
+
+/**
+ * Refuses a `currency` in `createCard`'s input, before any request: the marketplace's cards have
+ * no currency (neither its card forms nor its card view has one, and every card reads back with
+ * `currency: null`), so a currency given would be dropped without a word. Throws
+ * `invalid_request` naming the field, never its value.
+ */
+export function refuseCurrency(input: Pick<ValidCreateCardInput, 'currency'>): void {
+  if (input.currency === undefined) return
+  throw invalid('createCard input', [
+    {
+      path: ['currency'],
+      message:
+        'the marketplace has no card currency (a currency is for Connect-style external accounts): leave it out',
+    },
+  ])
 }
 
 /**

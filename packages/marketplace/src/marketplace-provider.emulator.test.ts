@@ -414,6 +414,26 @@ describe('createCard', () => {
     expect(error.code).toBe('idempotency_conflict')
   })
 
+  it('a create refused for its currency leaves its idempotency key free for the corrected call', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const refused = await rejection(() =>
+      provider.createCard(
+        owner,
+        { source: testCard(VISA), currency: 'usd' },
+        { idempotencyKey: 'order-currency' },
+      ),
+    )
+    expect(refused).toMatchObject({ code: 'invalid_request' })
+    expect(requests()).toEqual([])
+    const card = await provider.createCard(
+      owner,
+      { source: testCard(VISA) },
+      { idempotencyKey: 'order-currency' },
+    )
+    expect(card).toMatchObject({ owner, currency: null, isDefault: true })
+  })
+
   it('a key with a line break, which no header can carry, is invalid_request, and nothing is sent', async () => {
     const { provider, account, waits } = setup()
     const owner = account()

@@ -229,6 +229,24 @@ describe('what the marketplace cannot do', () => {
     expect(sent).toEqual([])
   })
 
+  it.each([
+    ['card details', () => details()],
+    ['a card tokenized earlier', () => 'CC4kTJVzjpMOuPjB5GyrStaP'],
+  ])(
+    'a currency with %s is invalid_request naming the field: marketplace cards have none',
+    async (_name, source) => {
+      const { provider, sent } = setup()
+      const error = await rejection(() =>
+        provider.createCard(account, { source: source(), currency: 'usd' }),
+      )
+      expect(error).toMatchObject({ code: 'invalid_request', provider: 'marketplace' })
+      expect(error.issues?.map((issue) => issue.path)).toEqual([['currency']])
+      expect(error.message).toContain('currency')
+      expectNoSecrets(error)
+      expect(sent).toEqual([])
+    },
+  )
+
   it('declares its capabilities', () => {
     const { provider } = setup()
     expect(provider.capabilities).toEqual(MARKETPLACE_CAPABILITIES)

@@ -33,6 +33,7 @@ import {
   checkMetadataKeys,
   type MetadataMergeStage,
   prepareUpdate,
+  refuseCurrency,
   type TokenizeForm,
   toTokenizeForm,
 } from './card-form.js'
@@ -238,7 +239,8 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   already is refused by the association (`conflict`), as without metadata. If another client adds
  *   keys between that read and the association, the `PUT` is refused the same way and the card
  *   stays associated with its `meta` untouched: nothing is lost, and `updateCard` can set the
- *   metadata.
+ *   metadata. A `currency` is refused (`invalid_request`) before any request: marketplace cards
+ *   have none.
  * - `getCard`, `listCards`, `updateCard` and `invalidateCard` use the account's card routes, so
  *   one account never reaches another's card.
  * - `updateCard` merges the metadata patch with the card's `meta` (read first) and refuses,
@@ -704,7 +706,9 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
 
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string): Promise<Card> {
       const { source, metadata } = input
-      // Checked before any request: the core's card rules, then the marketplace's own.
+      // Checked before any request, and before the key is recorded: the core's card rules,
+      // then the marketplace's own.
+      refuseCurrency(input)
       const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata)
       const record = creates.begin(idempotencyKey, owner, { source, metadata })
       // An earlier attempt associated the card; its metadata may still be to set.
