@@ -92,6 +92,9 @@ export function refuseCurrency(input: Pick<ValidCreateCardInput, 'currency'>): v
  * goes out as ISO alpha-3. The marketplace keeps a single `street_address`: `line2` goes on a
  * second line of it (and {@link toMarketplaceCard} splits it back).
  *
+ * A postal code itself is optional: the reference marks it required in one list and optional in
+ * another; a marketplace that requires it answers 400, mapped to `invalid_request`.
+ *
  * The API itself reads a missing `country_code` as `USA`; cardport asks for the country with a
  * postal code instead, so that a postal code from elsewhere is never filed as American. Without
  * any country, the card is still filed as `USA` (the reference's default) and reads back as `US`.

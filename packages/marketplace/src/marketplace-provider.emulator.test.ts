@@ -29,11 +29,17 @@ const DECLINED = '4444444444444448'
 const NOT_VALIDATED = '4222222222222220'
 
 const marketplace = marketplaceEmulator()
-const server = setupCardportServer(...marketplace.handlers)
+/** A marketplace that requires `postal_code`, as the reference's request list marks it. */
+const strict = marketplaceEmulator({
+  origin: 'https://strict.marketplace.test',
+  requirePostalCode: true,
+})
+const server = setupCardportServer(...marketplace.handlers, ...strict.handlers)
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 afterEach(() => {
   server.resetHandlers()
   marketplace.reset()
+  strict.reset()
 })
 afterAll(() => server.close())
 
@@ -1120,5 +1126,69 @@ describe('bad card details are refused without a request', () => {
     expect(requests()).toEqual([])
     expect(textOf(error)).not.toContain(VISA)
     expect(textOf(error)).not.toContain('4111111111111112')
+  })
+})
+
+describe('postal_code: optional by default, required where the marketplace requires it', () => {
+  const withPostalCode = { address: { postalCode: '10023', country: 'US' } }
+
+  /** A provider over the emulator that requires postal_code, and a fresh account of it. */
+  function strictSetup() {
+    const provider = marketplaceProvider({
+      baseUrl: strict.origin,
+      marketplaceId: strict.marketplaceId,
+      secret: strict.secret,
+      dispatcher: server.dispatcher,
+    })
+    const owner: AccountOwner = { type: 'account', id: strict.seed.account().id }
+    return { provider, owner }
+  }
+
+  it('by default a card without a postal code is tokenized and associated', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    expect(card).toMatchObject({ owner, address: { postalCode: null }, isDefault: true })
+    expect(marketplace.state.card(card.id)?.postal_code).toBeNull()
+    const token = await tokenizeCard(provider, testCard(MASTERCARD))
+    expect(marketplace.state.card(token.id)?.postal_code).toBeNull()
+  })
+
+  it.each([
+    [
+      'createCard',
+      (provider: MarketplaceProvider, owner: AccountOwner) =>
+        provider.createCard(owner, { source: testCard(VISA) }),
+    ],
+    ['tokenizeCard', (provider: MarketplaceProvider) => tokenizeCard(provider, testCard(VISA))],
+  ] as const)(
+    "where it is required, %s without one is the marketplace's invalid_request naming postal_code, and writes nothing",
+    async (_name, call) => {
+      const { provider, owner } = strictSetup()
+      const error = await rejection(() => call(provider, owner))
+      expect(error).toMatchObject({
+        code: 'invalid_request',
+        provider: 'marketplace',
+        status: 400,
+        retryable: false,
+        details: { extras: { postal_code: 'is required' } },
+      })
+      expect(error.requestId).toMatch(/^OHM/)
+      expect(error.message).toContain('postal_code')
+      expect(textOf(error)).not.toContain(VISA)
+      expect(textOf(error)).not.toContain(strict.secret)
+      // The tokenize was refused: no card, and no association was attempted.
+      expect(strict.state.cards()).toEqual([])
+      expect(strict.state.requests().map((entry) => entry.route)).toEqual([
+        'POST /v1/marketplaces/:marketplace/cards',
+      ])
+    },
+  )
+
+  it('where it is required, a card with a postal code and its country is created', async () => {
+    const { provider, owner } = strictSetup()
+    const card = await provider.createCard(owner, { source: testCard(VISA, withPostalCode) })
+    expect(card).toMatchObject({ owner, address: { postalCode: '10023', country: 'US' } })
+    expect(strict.state.card(card.id)).toMatchObject({ postal_code: '10023', country_code: 'USA' })
   })
 })
