@@ -405,10 +405,15 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
 
     async *listOwners(provider) {
       // Keyset pages, one query each: no cursor or connection is held between pages, and the
-      // caller (reconcile) may write in between.
+      // caller (reconcile) may write in between. The listing ends at the owners numbered when it
+      // began: an owner listed already that loses its last card (its row goes) and gets a new
+      // one is numbered again, after every number handed out before (an identity never goes
+      // back), and without the bound was listed a second time.
+      const { rows: bounds } = await client.query(sql.lastOwnerSeq, [provider])
+      const last = String((bounds[0] as { seq: string | number | null } | undefined)?.seq ?? 0)
       let after = '0'
       for (;;) {
-        const { rows } = await client.query(sql.listOwners, [provider, after, OWNER_PAGE])
+        const { rows } = await client.query(sql.listOwners, [provider, after, last, OWNER_PAGE])
         for (const row of rows as OwnerRow[]) yield { type: row.owner_type, id: row.owner_id }
         if (rows.length < OWNER_PAGE) return
         after = String((rows.at(-1) as OwnerRow).seq)
@@ -716,8 +721,10 @@ function statements(t: TableNames) {
     deleteOwnerIfEmpty: `DELETE FROM ${t.owners} o WHERE o.provider = $1 AND o.owner_type = $2
       AND o.owner_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t.cards} c
         WHERE c.provider = $1 AND c.owner_type = $2 AND c.owner_id = $3)`,
+    // The owners' number the listing ends at (one index lookup): see listOwners.
+    lastOwnerSeq: `SELECT max(seq) AS seq FROM ${t.owners} WHERE provider = $1`,
     listOwners: `SELECT seq, owner_type, owner_id FROM ${t.owners}
-      WHERE provider = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
+      WHERE provider = $1 AND seq > $2::bigint AND seq <= $3::bigint ORDER BY seq LIMIT $4`,
     insertRetirements: `INSERT INTO ${t.retirements}
         (provider, owner_type, owner_id, call_key, position, card_id, currency)
       SELECT $1, $2, $3, $4, n.ord - 1, n.card_id, n.currency

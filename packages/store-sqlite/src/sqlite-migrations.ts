@@ -89,6 +89,29 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    name: 'card owners numbered with AUTOINCREMENT: a number is never handed out twice',
+    // A plain INTEGER PRIMARY KEY hands a new row the largest number left plus one: once the
+    // owners numbered last had left, an owner getting a card again mid-listOwners was numbered
+    // below the listing's end and listed twice. SQLite cannot add AUTOINCREMENT to a table: the
+    // table is made again, with its rows and their numbers (sqlite_sequence starts at the
+    // largest), and its index.
+    sql: `
+      CREATE TABLE cardport_card_owners_v3 (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        provider TEXT NOT NULL,
+        owner_type TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        UNIQUE (provider, owner_type, owner_id)
+      );
+      INSERT INTO cardport_card_owners_v3 (seq, provider, owner_type, owner_id)
+        SELECT seq, provider, owner_type, owner_id FROM cardport_card_owners ORDER BY seq;
+      DROP TABLE cardport_card_owners;
+      ALTER TABLE cardport_card_owners_v3 RENAME TO cardport_card_owners;
+      CREATE INDEX cardport_card_owners_by_provider ON cardport_card_owners (provider, seq);
+    `,
+  },
 ])
 
 /**
@@ -102,7 +125,7 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
  * import Database from 'better-sqlite3'
  * import { migrate } from '@cardport/store-sqlite'
  *
- * migrate(new Database('cards.db')) // [1, 2] the first time, [] afterwards
+ * migrate(new Database('cards.db')) // [1, 2, 3] the first time, [] afterwards
  * ```
  */
 export function migrate(database: SqliteDatabase): number[] {

@@ -63,7 +63,9 @@ describe('sqliteStore: opening', () => {
       expect(migrate(db)).toEqual(SQLITE_MIGRATIONS.map((migration) => migration.version))
       expect(migrate(db)).toEqual([])
       const tables = db
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
         .pluck()
         .all()
       expect(tables).toEqual([
@@ -78,18 +80,33 @@ describe('sqliteStore: opening', () => {
     }
   })
 
-  it('brings a database of schema version 1 up to date, keeping its cards', async () => {
+  it('brings a database of schema version 1 up to date, keeping its cards and owners', async () => {
     const db = new Database(':memory:')
     try {
       // A database as version 1 left it, with a card: the later tables and their records removed.
       const older = sqliteStore({ database: db })
+      await older.upsert(sampleCard('card_1', bob))
       await older.upsert(sampleCard('card_1', alice))
       db.exec('DROP TABLE cardport_card_retirements')
+      db.exec('DROP TABLE cardport_card_owners')
+      db.exec(`CREATE TABLE cardport_card_owners (
+        seq INTEGER PRIMARY KEY, provider TEXT NOT NULL, owner_type TEXT NOT NULL,
+        owner_id TEXT NOT NULL, UNIQUE (provider, owner_type, owner_id))`)
+      db.exec(
+        'CREATE INDEX cardport_card_owners_by_provider ON cardport_card_owners (provider, seq)',
+      )
+      db.exec(`INSERT INTO cardport_card_owners (seq, provider, owner_type, owner_id)
+        VALUES (7, 'memory', 'customer', 'cus_bob'), (9, 'memory', 'customer', 'cus_alice')`)
       db.prepare('DELETE FROM cardport_migrations WHERE version > 1').run()
 
-      expect(migrate(db)).toEqual([2])
+      expect(migrate(db)).toEqual([2, 3])
       const store = sqliteStore({ database: db })
       expect((await store.listByOwner(aliceScope)).map((card) => card.id)).toEqual(['card_1'])
+      // The owners keep their numbers, so their order, and the next one is numbered after them.
+      expect(await toArray(store.listOwners('memory'), { limit: 10 })).toEqual([bob, alice])
+      await store.upsert(sampleCard('card_1', shop))
+      const seqs = db.prepare('SELECT seq FROM cardport_card_owners ORDER BY seq').pluck().all()
+      expect(seqs).toEqual([7, 9, 10])
       await store.retirements!.save(aliceScope, 'key', [{ cardId: 'card_1', currency: null }])
       expect(await store.retirements!.load(aliceScope, 'key')).toEqual([
         { cardId: 'card_1', currency: null },
@@ -461,6 +478,31 @@ describe('sqliteStore: scoping, ordering and versions', () => {
     expect(listed).toEqual(owners)
     expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([])
     expect(await toArray(store.listOwners('stripe'), { limit: 10_000 })).toEqual([alice])
+  })
+
+  it('does not list an owner twice when it comes back under a number a released owner had', async () => {
+    const { store } = fileStore()
+    const owners = Array.from(
+      { length: 1200 },
+      (_, i): Owner => ({ type: 'customer', id: `own_${i}` }),
+    )
+    await store.upsertMany(owners.map((owner) => sampleCard('card_1', owner)))
+    const first = owners[0]!
+    const listed: string[] = []
+    for await (const owner of store.listOwners('memory')) {
+      listed.push(owner.id)
+      if (listed.length > 1) continue
+      // The owners numbered last leave, then the first owner, listed already, replaces its only
+      // card: a rowid without AUTOINCREMENT is the largest left plus one, a number the listing
+      // has not reached yet.
+      for (const gone of owners.slice(1000)) {
+        await store.delete({ provider: 'memory', owner: gone }, 'card_1')
+      }
+      await store.delete({ provider: 'memory', owner: first }, 'card_1')
+      await store.upsert(sampleCard('card_2', first))
+    }
+    expect(listed.filter((id) => id === first.id)).toEqual([first.id])
+    expect(listed).toHaveLength(1000)
   })
 })
 

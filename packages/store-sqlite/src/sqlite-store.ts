@@ -302,9 +302,13 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     async *listOwners(provider) {
       // Keyset pages rather than one open cursor: better-sqlite3 allows no other statement on
       // the connection while a cursor is open, and the caller (reconcile) writes in between.
+      // The listing ends at the owners numbered when it began: an owner listed already that
+      // loses its last card (its row goes) and gets a new one is numbered again, after every
+      // number handed out before (AUTOINCREMENT, migration 3), and was listed a second time.
+      const last = (sql.lastOwnerSeq.get(provider) as { seq: number | null }).seq ?? 0
       let after = 0
       for (;;) {
-        const rows = sql.listOwners.all(provider, after, OWNER_PAGE) as OwnerRow[]
+        const rows = sql.listOwners.all(provider, after, last, OWNER_PAGE) as OwnerRow[]
         for (const row of rows) yield { type: row.owner_type, id: row.owner_id }
         if (rows.length < OWNER_PAGE) return
         after = rows.at(-1)!.seq
@@ -458,9 +462,11 @@ function prepareStatements(database: SqliteDatabase) {
       DELETE FROM cardport_card_owners WHERE ${SCOPE}
         AND NOT EXISTS (SELECT 1 FROM cardport_cards WHERE ${SCOPE})
     `),
+    // The owners' number the listing ends at (one index lookup): see listOwners.
+    lastOwnerSeq: db.prepare('SELECT max(seq) AS seq FROM cardport_card_owners WHERE provider = ?'),
     listOwners: db.prepare(`
       SELECT seq, owner_type, owner_id FROM cardport_card_owners
-      WHERE provider = ? AND seq > ? ORDER BY seq LIMIT ?
+      WHERE provider = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?
     `),
     insertRetirement: db.prepare(`
       INSERT INTO cardport_card_retirements

@@ -1000,21 +1000,31 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // cards). A store paging by offset then skips as many owners as left before its next
       // page; other owners getting their first card mid-listing may be listed or not, but no
       // owner twice.
-      const cards = await writeManyOwners(t)
-      const byOwner = new Map(cards.map((card) => [formatOwner(card.owner), card]))
-      const listed: string[] = []
-      for await (const owner of t.store.listOwners(cards[0]!.provider)) {
-        listed.push(formatOwner(owner))
+      const { repeated, missing } = await listOwnersWhile(t, async (card, count) => {
         // Every other one leaves (half the writes of all, and still hundreds a page).
-        const card = byOwner.get(formatOwner(owner))
-        if (card && listed.length % 2 === 0) await t.store.delete(scopeOf(card), card.id)
-        if (listed.length % 6 === 0) await t.store.upsert(t.card(t.scope()))
-        if (listed.length > 10_000) break
-      }
-      const seen = new Set(listed)
-      expect(repeatedIn(listed), 'owners listed more than once').toEqual([])
-      const missing = [...byOwner.keys()].filter((owner) => !seen.has(owner))
+        if (card && count % 2 === 0) await t.store.delete(scopeOf(card), card.id)
+        if (count % 6 === 0) await t.store.upsert(t.card(t.scope()))
+      })
+      expect(repeated, 'owners listed more than once').toEqual([])
       expect(missing.length, 'owners holding cards throughout, not listed').toBe(0)
+    },
+  )
+
+  check(
+    'listOwners',
+    'does not list again an owner listed before that loses its last card and gets a new one',
+    async (t) => {
+      // A customer who replaces their only card (the old one deleted first, then the new one
+      // added) while a reconcile streams the owners. A store that numbers owners as they get
+      // their first card, and pages by that number, met such an owner twice: once under its old
+      // number, once under the new one, beyond the page already read.
+      const { repeated, missing } = await listOwnersWhile(t, async (card, count) => {
+        if (!card || count % 3 !== 0) return
+        await t.store.delete(scopeOf(card), card.id)
+        await t.store.upsert(t.card(scopeOf(card)))
+      })
+      expect(repeated, 'owners listed more than once').toEqual([])
+      expect(missing, 'owners not listed').toEqual([])
     },
   )
 
@@ -1382,6 +1392,29 @@ async function writeManyOwners(t: Context): Promise<Card[]> {
   )
   await t.store.upsertMany(cards)
   return cards
+}
+
+/**
+ * Streams the owners of {@link writeManyOwners}, calling `write` after each owner listed with
+ * the card written for it (undefined for an owner the test added since) and how many owners
+ * have been listed. Returns the owners listed more than once and the owners written first that
+ * were not listed.
+ */
+async function listOwnersWhile(
+  t: Context,
+  write: (card: Card | undefined, count: number) => Promise<void>,
+): Promise<{ repeated: string[]; missing: string[] }> {
+  const cards = await writeManyOwners(t)
+  const byOwner = new Map(cards.map((card) => [formatOwner(card.owner), card]))
+  const listed: string[] = []
+  for await (const owner of t.store.listOwners(cards[0]!.provider)) {
+    listed.push(formatOwner(owner))
+    await write(byOwner.get(formatOwner(owner)), listed.length)
+    if (listed.length > 10_000) break
+  }
+  const seen = new Set(listed)
+  const missing = [...byOwner.keys()].filter((owner) => !seen.has(owner))
+  return { repeated: repeatedIn(listed), missing }
 }
 
 /** The owners `listed` names more than once, each after its first time. */

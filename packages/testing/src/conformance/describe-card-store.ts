@@ -51,7 +51,8 @@ export interface CardStoreSuiteOptions {
  * `listByOwner` or `listByOwners` gave changes nothing stored), one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
  * first saw, also under 50 concurrent `setDefault` calls, `listOwners` (each owner once, also
- * while owners listed before leave and new ones come), no field for a card number or CVC, and
+ * while owners listed before leave and new ones come, and none twice when one listed before
+ * loses its last card and gets a new one), no field for a card number or CVC, and
  * `close`: after it, every call (the `retirements` log's and the first page of `listOwners`
  * included) rejects with `invalid_request` and, as a store opened again over the same data
  * shows (`reopen`), writes nothing; `close()` again resolves; the calls begun before `close()`

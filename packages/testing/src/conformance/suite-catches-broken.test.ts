@@ -950,6 +950,47 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(byOffset)).toEqual([
       'listOwners: lists each owner holding cards throughout once, while owners listed before leave and new ones come',
+      // An owner that leaves and comes back moves to the end: the owners after it move back.
+      'listOwners: does not list again an owner listed before that loses its last card and gets a new one',
+    ])
+  })
+
+  it('a store whose listOwners reaches owners numbered after it began fails the rule of owners coming back', async () => {
+    // Owners numbered in the order the listing's pages first meet them, the number dropped with
+    // their last card, and pages by number with no end: an owner listed before that loses its
+    // last card and gets a new one is numbered again, past the pages read, and listed twice.
+    const numbered = (inner: CardStore): CardStore => {
+      const numbers = new Map<string, number>()
+      let last = 0
+      const numberOf = (scope: CardScope) => {
+        const number = numbers.get(scopeKey(scope)) ?? ++last
+        numbers.set(scopeKey(scope), number)
+        return number
+      }
+      return {
+        ...inner,
+        async delete(scope, cardId, options) {
+          const deleted = await inner.delete(scope, cardId, options)
+          if ((await inner.listByOwner(scope)).length === 0) numbers.delete(scopeKey(scope))
+          return deleted
+        },
+        async *listOwners(provider) {
+          for (let after = 0; ; ) {
+            const owners = await toArray(inner.listOwners(provider), { limit: 10_000 })
+            const page = owners
+              .map((owner) => ({ owner, number: numberOf({ provider, owner }) }))
+              .filter(({ number }) => number > after)
+              .sort((a, b) => a.number - b.number)
+              .slice(0, 100)
+            yield* page.map(({ owner }) => owner)
+            if (page.length < 100) return
+            after = page.at(-1)!.number
+          }
+        },
+      }
+    }
+    expect(await failedStoreChecks(numbered)).toEqual([
+      'listOwners: does not list again an owner listed before that loses its last card and gets a new one',
     ])
   })
 
