@@ -13,7 +13,7 @@ import {
 } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { migrate, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { sqliteStore } from './sqlite-store.js'
 
@@ -147,6 +147,21 @@ describe('sqliteStore: opening', () => {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
     } finally {
       db.close()
+    }
+  })
+
+  it('syncs each commit to disk on its own connection, also when it reopens a file in WAL', () => {
+    // better-sqlite3 opens a file already in WAL with synchronous = NORMAL, where a power loss or
+    // an operating system crash may roll back the last commits.
+    const { filename } = fileStore()
+    const pragma = vi.spyOn(Database.prototype, 'pragma')
+    try {
+      opened.push(sqliteStore({ filename }))
+      const own = pragma.mock.contexts[0] as Database.Database
+      expect(own.pragma('journal_mode', { simple: true })).toBe('wal')
+      expect(own.pragma('synchronous', { simple: true })).toBe(2) // FULL
+    } finally {
+      pragma.mockRestore()
     }
   })
 

@@ -19,9 +19,11 @@ import { migrate } from './sqlite-migrations.js'
 /** Options of {@link sqliteStore}: a file to open, or a better-sqlite3 `Database` you own. */
 export type SqliteStoreOptions = {
   /**
-   * Switch the database to write-ahead logging (readers never wait for the writer, and a crash
-   * loses no committed write). Default true. WAL is a property of the file: it stays on for
-   * every later connection. In-memory databases have no WAL and ignore it.
+   * Switch the database to write-ahead logging (readers never wait for the writer). Default
+   * true. WAL is a property of the file: it stays on for every later connection. In-memory
+   * databases have no WAL and ignore it. The connection the store opens (`filename`) syncs every
+   * commit to disk (`synchronous = FULL`), so that not even a power loss loses a committed write;
+   * a `database` you pass keeps the `synchronous` you gave it.
    */
   wal?: boolean | undefined
 } & (
@@ -90,6 +92,10 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const db = valid.database ?? openDatabase(valid.filename!)
   try {
     if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
+    // Every commit synced to disk: better-sqlite3 opens a file already in WAL with synchronous =
+    // NORMAL, where a power loss or an OS crash may roll back the last commits. A connection you
+    // pass keeps the setting you gave it.
+    if (owned && !db.memory) db.pragma('synchronous = FULL')
     migrate(db)
   } catch (error) {
     if (owned) db.close()
