@@ -217,7 +217,7 @@ describe('CardDetailsSchema', () => {
 
 describe('CardUpdateSchema', () => {
   it('refuses an empty update', () => {
-    for (const patch of [{}, { holderName: undefined }, { unknownField: 'x' }]) {
+    for (const patch of [{}, { holderName: undefined }]) {
       const result = CardUpdateSchema.safeParse(patch)
       expect(result.success).toBe(false)
       expect(result.error?.issues.map((issue) => issue.message)).toEqual([
@@ -276,10 +276,44 @@ describe('CardUpdateSchema', () => {
     })
   })
 
-  it('drops fields an update cannot change', () => {
-    expect(CardUpdateSchema.parse({ holderName: 'Jenny Rosen', last4: '4242' })).toEqual({
-      holderName: 'Jenny Rosen',
-    })
+  it('refuses a key an update does not know, in the patch or its address, naming the key only', () => {
+    const cases: Array<[unknown, PropertyKey[], string]> = [
+      // A field no update changes: dropped, the caller would believe it changed.
+      [{ holderName: 'Jenny Rosen', last4: '4242' }, [], 'last4'],
+      // A misspelt field: dropped, the update changed nothing the caller meant.
+      [{ holdername: 'Jenny Rosen' }, [], 'holdername'],
+      [{ holderName: 'Jenny Rosen', number: '4242424242424242', cvc: '987' }, [], 'number'],
+      [{ address: { city: 'Paris', zip: '75001' } }, ['address'], 'zip'],
+    ]
+    for (const [patch, path, key] of cases) {
+      const error = errorOf(() => validate(CardUpdateSchema, patch, 'card update'))
+      expect(error.code).toBe('invalid_request')
+      const unknown = error.issues?.find((issue) => issue.message.startsWith('unknown key'))
+      expect(unknown?.path).toEqual(path)
+      expect(unknown?.message).toContain(`"${key}"`)
+      const serialized = `${error.message}\n${JSON.stringify(error)}`
+      expect(serialized).not.toContain('4242424242424242')
+      expect(serialized).not.toContain('987')
+      expect(serialized).not.toContain('75001')
+    }
+    // Every unknown key is named, in one issue.
+    const both = errorOf(() => validate(CardUpdateSchema, { number: 'x', cvc: 'y' }, 'card update'))
+    expect(both.message).toContain('unknown keys "number", "cvc"')
+    // A key given as undefined is no change, but a misspelt one all the same.
+    expect(CardUpdateSchema.safeParse({ holderName: 'Ada', holdername: undefined }).success).toBe(
+      false,
+    )
+  })
+
+  it('masks a card number written as an unknown key', () => {
+    const number = '4242424242424242'
+    const result = CardUpdateSchema.safeParse({ holderName: 'Ada', [number]: '1' })
+    expect(result.success).toBe(false)
+    expect(JSON.stringify(result.error?.issues.map((issue) => issue.message))).not.toContain(number)
+    const error = errorOf(() =>
+      validate(CardUpdateSchema, { address: { [number]: '1' } }, 'card update'),
+    )
+    expect(error.message).toContain('unknown key "•••• 4242"')
   })
 })
 

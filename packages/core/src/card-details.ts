@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { brandFromNumber } from './brand.js'
-import { CardAddressInputSchema, callerText } from './card.js'
+import { CardAddressInputSchema, callerObject, callerText } from './card.js'
 import { isLuhnValid } from './card-number.js'
 import { MetadataPatchSchema } from './metadata.js'
 
@@ -147,8 +147,11 @@ const cardUpdateShape = {
   expMonth: z.number().int().min(1).max(12).optional(),
   /** The new expiry year, four digits, at most 50 years ahead; with `expMonth`, not past. */
   expYear: z.number().int().min(2000).max(9999).optional(),
-  /** The address fields to change; a field left out is kept, a null one is cleared. */
-  address: CardAddressInputSchema.partial().optional(),
+  /**
+   * The address fields to change; a field left out is kept, a null one is cleared. A key an
+   * address does not have (`zip` for `postalCode`) is refused.
+   */
+  address: callerObject(CardAddressInputSchema.shape).partial().optional(),
   /** Metadata keys to set; `''` unsets a key, a key left out is kept. */
   metadata: MetadataPatchSchema.optional(),
 }
@@ -159,9 +162,15 @@ const cardUpdateShape = {
  */
 type CardUpdateShape = typeof cardUpdateShape
 
-/** What `updateCard` may change: address, expiry, name and metadata. */
-export const CardUpdateSchema: z.ZodObject<CardUpdateShape> = z
-  .object(cardUpdateShape)
+/**
+ * What `updateCard` may change: address, expiry, name and metadata. Strict: a key it does not
+ * know, in the patch or its address (a misspelt `holdername`, a `number` or `cvc`, which no
+ * update changes), is refused with `invalid_request` naming the key, never its value. Dropped,
+ * it made an update that changed nothing the caller meant, and answered as if it had.
+ */
+export const CardUpdateSchema: z.ZodObject<CardUpdateShape, z.core.$strict> = callerObject(
+  cardUpdateShape,
+)
   .refine((patch) => Object.values(patch).some((value) => value !== undefined), {
     message: 'an update changes at least one field',
   })

@@ -116,6 +116,24 @@ export function callerText(where: string) {
 }
 
 /**
+ * An object a caller sends (a card update, an address) whose keys are `shape`'s: a key it does
+ * not know is refused with `invalid_request` naming the key (`unknown key "zip": the keys are
+ * line1, …`), never its value, instead of being dropped, where a misspelt field was an update
+ * that changed nothing the caller meant. A card number written as a key is masked in the message.
+ */
+export function callerObject<Shape extends z.core.$ZodLooseShape>(
+  shape: Shape,
+): z.ZodObject<Shape, z.core.$strict> {
+  const known = Object.keys(shape).join(', ')
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys'
+        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(quotedKey).join(', ')}: the keys are ${known}`
+        : undefined,
+  })
+}
+
+/**
  * An idempotency key as a caller passes it to `CardSync.setDefaultCard` and the marketplace's
  * `tokenizeCard`: 1 to 255 characters, as Stripe takes them, and no card number written out (which
  * `containsCardNumber` finds), since the key travels to the provider as a request header and
@@ -402,4 +420,10 @@ export function sameOwner(a: Owner, b: Owner): boolean {
 /** A short, log-safe label for an owner: `customer:cus_123`. */
 export function formatOwner(owner: Owner): string {
   return `${owner.type}:${owner.id}`
+}
+
+/** A caller's key for a message: masked where it holds a card number, and cut when long. */
+function quotedKey(key: string): string {
+  const masked = maskCardNumbers(key)
+  return JSON.stringify(masked.length > 64 ? `${masked.slice(0, 64)}…` : masked)
 }

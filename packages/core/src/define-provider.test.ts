@@ -40,6 +40,15 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       (p) => p.updateCard(owner, 'c', { metadata: manyKeys(51) }),
     ],
     ['an empty update', (p) => p.updateCard(owner, 'c', {})],
+    // Dropped, a misspelt field made an update that changed nothing the caller meant.
+    [
+      'a misspelt update field beside a known one',
+      (p) => p.updateCard(owner, 'c', { metadata: { a: '1' }, holdername: 'Ada' } as never),
+    ],
+    [
+      'an address key an update does not know',
+      (p) => p.updateCard(owner, 'c', { address: { zip: '94107' } } as never),
+    ],
     // A card number typed where the card id goes would travel in the request's URL.
     ['a card number as the card id of getCard', (p) => p.getCard(owner, '4242424242424242')],
     [
