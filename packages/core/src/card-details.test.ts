@@ -215,6 +215,46 @@ describe('CardDetailsSchema', () => {
   })
 })
 
+describe('createCard input: a key it does not know is refused, not dropped', () => {
+  it('refuses an unknown key in card details, their address, or the input, naming the key only', () => {
+    const cases: Array<[unknown, PropertyKey[], string]> = [
+      // `cvv` dropped: the card was made without the CVC the caller typed, and no CVC check.
+      [{ source: { ...valid, cvc: undefined, cvv: '987' } }, ['source'], 'cvv'],
+      // `zip` dropped: the card was made without the postal code the issuer checks.
+      [
+        { source: { ...valid, address: { line1: '1 Main St', zip: '94107' } } },
+        ['source', 'address'],
+        'zip',
+      ],
+      // A misspelt option dropped: the new card did not become the default.
+      [{ source: 'tok_visa', make_default: true }, [], 'make_default'],
+    ]
+    for (const [input, path, key] of cases) {
+      const error = errorOf(() => validate(CreateCardInputSchema, input, 'card input'))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.map((issue) => issue.path)).toEqual([path])
+      expect(error.issues?.[0]?.message).toMatch(new RegExp(`^unknown key "${key}": the keys are `))
+      const serialized = `${error.message}\n${JSON.stringify(error)}`
+      expect(serialized).not.toContain('4242')
+      expect(serialized).not.toContain('987')
+      expect(serialized).not.toContain('94107')
+    }
+  })
+
+  it('refuses them in CardDetailsSchema alone, as the marketplace tokenizes with it', () => {
+    const error = errorOf(() =>
+      validate(CardDetailsSchema, { ...valid, address: { postal_code: '94107' } }, 'card details'),
+    )
+    expect(error.issues).toEqual([
+      {
+        path: ['address'],
+        message:
+          'unknown key "postal_code": the keys are line1, line2, city, state, postalCode, country',
+      },
+    ])
+  })
+})
+
 describe('CardUpdateSchema', () => {
   it('refuses an empty update', () => {
     for (const patch of [{}, { holderName: undefined }]) {

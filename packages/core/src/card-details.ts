@@ -54,7 +54,10 @@ const cardDetailsShape = {
     .string()
     .regex(/^\+[1-9]\d{1,14}$/, 'a phone number is E.164 ("+14155550123"), at most 15 digits')
     .optional(),
-  /** The billing address; any subset of its fields, which the issuer's checks compare. */
+  /**
+   * The billing address; any subset of its fields, which the issuer's checks compare. A key an
+   * address does not have (`zip` for `postalCode`) is refused.
+   */
   address: CardAddressInputSchema.partial().optional(),
 }
 
@@ -67,29 +70,30 @@ type CardDetailsShape = typeof cardDetailsShape
 /**
  * Raw card details for providers that accept them (the marketplace's tokenize, Stripe's card
  * hash). Checked locally before any request: Luhn, expiry in the future, CVC of the brand's
- * length, name at most 128 characters, E.164 phone, no card number in the name or the address.
- * Error messages never echo the number or CVC.
+ * length, name at most 128 characters, E.164 phone, no card number in the name or the address,
+ * no key the details or their address do not have (a `cvv`, dropped, made the card without the
+ * CVC the caller typed). Error messages never echo the number or CVC, nor any value.
  */
-export const CardDetailsSchema: z.ZodObject<CardDetailsShape> = z
-  .object(cardDetailsShape)
-  .superRefine((details, context) => {
-    // Zod runs this even when a field failed above: check only what those checks let through,
-    // so that month 13 is not also reported as "expired", nor a 2-digit CVC as the wrong length.
-    const { expMonth, expYear } = details
-    const expiryInRange = expMonth >= 1 && expMonth <= 12 && expYear >= 2000 && expYear <= 9999
-    const problem = expiryInRange ? expiryProblem(expMonth, expYear) : undefined
-    if (problem) context.addIssue({ code: 'custom', path: ['expYear'], message: problem })
-    if (details.cvc !== undefined && /^\d{3,4}$/.test(details.cvc)) {
-      const expected = brandFromNumber(details.number) === 'amex' ? 4 : 3
-      if (details.cvc.length !== expected) {
-        context.addIssue({
-          code: 'custom',
-          path: ['cvc'],
-          message: `this card's CVC is ${expected} digits`,
-        })
-      }
+export const CardDetailsSchema: z.ZodObject<CardDetailsShape, z.core.$strict> = callerObject(
+  cardDetailsShape,
+).superRefine((details, context) => {
+  // Zod runs this even when a field failed above: check only what those checks let through,
+  // so that month 13 is not also reported as "expired", nor a 2-digit CVC as the wrong length.
+  const { expMonth, expYear } = details
+  const expiryInRange = expMonth >= 1 && expMonth <= 12 && expYear >= 2000 && expYear <= 9999
+  const problem = expiryInRange ? expiryProblem(expMonth, expYear) : undefined
+  if (problem) context.addIssue({ code: 'custom', path: ['expYear'], message: problem })
+  if (details.cvc !== undefined && /^\d{3,4}$/.test(details.cvc)) {
+    const expected = brandFromNumber(details.number) === 'amex' ? 4 : 3
+    if (details.cvc.length !== expected) {
+      context.addIssue({
+        code: 'custom',
+        path: ['cvc'],
+        message: `this card's CVC is ${expected} digits`,
+      })
     }
-  })
+  }
+})
 
 /** Card details as a caller passes them (the number may hold spaces or dashes). */
 export type CardDetailsInput = z.input<typeof CardDetailsSchema>
@@ -127,9 +131,13 @@ const createCardInputShape = {
  */
 type CreateCardInputShape = typeof createCardInputShape
 
-/** What `createCard` takes. */
-export const CreateCardInputSchema: z.ZodObject<CreateCardInputShape> =
-  z.object(createCardInputShape)
+/**
+ * What `createCard` takes. Strict, as are its card details and their address: a key it does not
+ * know (a misspelt `make_default`, a `cvv`, an `address.zip`) is refused with `invalid_request`
+ * naming the key, never its value, instead of being dropped from the card made.
+ */
+export const CreateCardInputSchema: z.ZodObject<CreateCardInputShape, z.core.$strict> =
+  callerObject(createCardInputShape)
 
 /** `createCard`'s input as a caller writes it. */
 export type CreateCardInput = z.input<typeof CreateCardInputSchema>
@@ -151,7 +159,7 @@ const cardUpdateShape = {
    * The address fields to change; a field left out is kept, a null one is cleared. A key an
    * address does not have (`zip` for `postalCode`) is refused.
    */
-  address: callerObject(CardAddressInputSchema.shape).partial().optional(),
+  address: CardAddressInputSchema.partial().optional(),
   /** Metadata keys to set; `''` unsets a key, a key left out is kept. */
   metadata: MetadataPatchSchema.optional(),
 }

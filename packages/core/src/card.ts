@@ -213,9 +213,13 @@ const cardAddressInputShape = {
  */
 type CardAddressInputShape = typeof cardAddressInputShape
 
-/** A billing address as a caller sends it (create, update): a card number in it is refused. */
-export const CardAddressInputSchema: z.ZodObject<CardAddressInputShape> =
-  z.object(cardAddressInputShape)
+/**
+ * A billing address as a caller sends it (create, update): a card number in it is refused, and
+ * so is a key it does not have (`zip` for `postalCode`), which dropped would leave out what the
+ * issuer checks.
+ */
+export const CardAddressInputSchema: z.ZodObject<CardAddressInputShape, z.core.$strict> =
+  callerObject(cardAddressInputShape)
 
 /** A card's billing address. */
 export type CardAddress = z.infer<typeof CardAddressSchema>

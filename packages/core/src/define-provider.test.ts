@@ -82,6 +82,30 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       (p) =>
         p.createCard(owner, { source: { number: BAD_NUMBER, expMonth: 12, expYear: nextYear } }),
     ],
+    // Dropped, a `cvv` made the card without the CVC typed, a `zip` without the postal code.
+    [
+      'card details with a cvv',
+      (p) =>
+        p.createCard(owner, {
+          source: { number: '4242424242424242', expMonth: 12, expYear: nextYear, cvv: '123' },
+        } as never),
+    ],
+    [
+      'card details with an address.zip',
+      (p) =>
+        p.createCard(owner, {
+          source: {
+            number: '4242424242424242',
+            expMonth: 12,
+            expYear: nextYear,
+            address: { zip: '94107' },
+          },
+        } as never),
+    ],
+    [
+      'a misspelt create option',
+      (p) => p.createCard(owner, { source: 'tok_visa', default: true } as never),
+    ],
   ]
 
   for (const [what, run] of badCalls) {
