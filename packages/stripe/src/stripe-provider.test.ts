@@ -201,6 +201,23 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
     })
   })
 
+  describe("customers: a card's currency", () => {
+    it('refuses a currency for a customer, with a token or card details, before any request', async () => {
+      // Only Connect external accounts pay out in a currency; a customer's card was made
+      // without the one asked for, and the caller read it as set.
+      const provider = target.provider()
+      const owner = newCustomer()
+      for (const source of ['tok_visa', DEBIT_DETAILS]) {
+        const error = await rejection(provider.createCard(owner, { source, currency: 'eur' }))
+        expect(error).toMatchObject({ code: 'invalid_request', provider: 'stripe' })
+        expect(error.issues).toEqual([{ path: ['currency'], message: "not for a customer's card" }])
+        expect(error.message).toContain('external accounts')
+        expect(JSON.stringify(error)).not.toContain(DEBIT_DETAILS.number)
+      }
+      expect(emulator.state.requests()).toEqual([])
+    })
+  })
+
   describe('accounts: external accounts and default_for_currency (seed 004)', () => {
     it('makes the first card of a currency its default; a second leaves it; makeDefault and setDefaultCard switch it', async () => {
       const provider = target.provider()
