@@ -128,7 +128,14 @@ export interface CardStore {
    * call cannot undo it either. Without `observedAt`, no row's `observedAt` changes.
    */
   setDefault(scope: CardScope, cardId: string | null, options?: WriteOptions): Promise<void>
-  /** Every owner with at least one card at a provider, streamed. */
+  /**
+   * Every owner with at least one card at a provider, streamed. The listing may run while the
+   * store is written (`reconcile` writes as it reads): each owner that holds a card throughout
+   * the listing is listed exactly once; no owner is listed twice, not even one listed before
+   * that loses its last card and gets a new one; an owner that gets its first card, or loses its
+   * last, while the listing runs may be listed or not. The conformance suite of
+   * `@cardport/testing` checks this.
+   */
   listOwners(provider: string): AsyncIterable<Owner>
   /**
    * Optional: a durable note of the old defaults an unfinished `CardSync.setDefaultCard` has
