@@ -118,7 +118,11 @@ const createCardInputShape = {
   metadata: MetadataPatchSchema.optional(),
   /** Make the new card the owner's default even when it already has one. */
   makeDefault: z.boolean().optional(),
-  /** For Connect external accounts: the payout currency (lower case). */
+  /**
+   * For Connect external accounts (`account` owners): the payout currency (lower case). A
+   * customer's card has none: `defineCardProvider` refuses it for a customer owner
+   * (`invalid_request` at `currency`) before any request.
+   */
   currency: z
     .string()
     .regex(/^[a-z]{3}$/, 'a currency is a lower-case ISO 4217 code such as "usd"')

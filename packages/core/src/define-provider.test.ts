@@ -106,6 +106,11 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       'a misspelt create option',
       (p) => p.createCard(owner, { source: 'tok_visa', default: true } as never),
     ],
+    // A customer's card has no currency: dropped, the caller read the card as made in it.
+    [
+      "a currency for a customer's card",
+      (p) => p.createCard(owner, { source: 'tok_visa', currency: 'eur' }),
+    ],
   ]
 
   for (const [what, run] of badCalls) {

@@ -306,6 +306,18 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (typeof validInput.source !== 'string' && !capabilities.cardDetails) {
         unsupported('raw card details', ': pass a token made by the provider instead')
       }
+      // A customer's card has no currency (the Card schema refuses one): only an account's cards,
+      // external accounts, pay out in one. Passed on, it was dropped or refused by the provider
+      // after a request, and a caller reading the card as made in that currency was wrong.
+      if (validOwner.type === 'customer' && validInput.currency !== undefined) {
+        throw new InvalidRequestError(
+          `${name}: a customer's card has no currency (only an account's cards, external accounts, pay out in one): leave currency out`,
+          {
+            provider: name,
+            issues: [{ path: ['currency'], message: "not for a customer's card" }],
+          },
+        )
+      }
       const { idempotencyKey = randomUUID() } = validate(
         RequestOptionsSchema,
         options,

@@ -110,6 +110,15 @@ describe('memoryProvider: defaults of accounts (per currency)', () => {
     expect(customerCard.currency).toBeNull()
   })
 
+  it("refuses a currency for a customer's card, naming the field, and makes no card", async () => {
+    const error = await rejection(
+      provider.createCard(customer, { source: 'tok_visa', currency: 'eur' }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', provider: 'memory' })
+    expect(error.issues).toEqual([{ path: ['currency'], message: "not for a customer's card" }])
+    expect((await provider.listCards(customer)).data).toEqual([])
+  })
+
   it('refuses to delete the default for its currency with a conflict that says what to do', async () => {
     const usd = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
     const error = await rejection(provider.deleteCard(account, usd.id))

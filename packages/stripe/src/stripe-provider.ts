@@ -178,17 +178,6 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
 
   const customers = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
-      // A customer's card has no currency: only an external account pays out in one. Dropped,
-      // the card was made without the currency asked for, and the caller read it as set.
-      if (input.currency !== undefined) {
-        throw new InvalidRequestError(
-          "Stripe: a customer's card has no currency (only Connect external accounts, an account owner's cards, pay out in one): leave currency out",
-          {
-            provider: STRIPE_PROVIDER_NAME,
-            issues: [{ path: ['currency'], message: "not for a customer's card" }],
-          },
-        )
-      }
       const params: StripeParams = { source: sourceParam(input.source) }
       if (input.metadata) params.metadata = input.metadata
       const raw = await stripe.customers.createSource(
