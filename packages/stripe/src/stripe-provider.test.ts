@@ -12,6 +12,7 @@ import {
   toArray,
 } from '@cardport/core'
 import { stripeEmulator } from '@cardport/testing/emulators'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { STRIPE_API_VERSION, stripeProvider } from './stripe-provider.js'
 import { rejection, STRIPE_CLIENT_KINDS, useStripe } from './test-harness.js'
@@ -46,6 +47,46 @@ async function withRoutes<T>(run: () => Promise<T>): Promise<{ result: T; routes
 
 /** The ids of the cards of a list, in order. */
 const ids = (cards: readonly Card[]) => cards.map((card) => card.id)
+
+/**
+ * Sources of a customer, newest first: `c` a card, `b` a bank account, `s` a Sources API object.
+ * Stripe embeds the 10 newest in the customer: the mixes put 0 to 10 cards among those 10, with
+ * cards, other sources or nothing after them, then more mixes drawn from a fixed seed.
+ */
+const SOURCE_MIXES: readonly string[] = [
+  '',
+  'c',
+  'b',
+  'ccbbbbbbbbbb',
+  'ccccccccccb',
+  'ccccccccccsb',
+  'ccccccccccbc',
+  'bbbbbbbbbbcc',
+  'cbcbcbcbcbcbcbcbcbcb',
+  ...Array.from({ length: 11 }, (_, cards) => `${'c'.repeat(cards)}${'b'.repeat(11 - cards)}`),
+  ...Array.from({ length: 11 }, (_, cards) => `${'c'.repeat(cards)}${'b'.repeat(12 - cards)}c`),
+  ...Array.from({ length: 11 }, (_, cards) => `${'c'.repeat(cards)}${'s'.repeat(10 - cards)}bccc`),
+  ...drawnMixes(12, 0x5eed),
+]
+
+/** `count` mixes of 0 to 24 sources, each source a card two times in three, drawn from `seed`. */
+function drawnMixes(count: number, seed: number): string[] {
+  const source = fc.constantFrom('c', 'c', 'c', 'c', 'b', 's')
+  // A length drawn first: fast-check's own array lengths lean to the short.
+  const mix = fc
+    .integer({ min: 0, max: 24 })
+    .chain((length) => fc.array(source, { minLength: length, maxLength: length }))
+  return fc.sample(mix, { numRuns: count, seed }).map((sources) => sources.join(''))
+}
+
+/** Adds `mix`'s sources (newest first) to a customer, oldest first. */
+function seedSources(owner: Owner, mix: string): void {
+  for (const kind of [...mix].reverse()) {
+    if (kind === 'c') emulator.seed.card(owner.id, 'tok_visa')
+    else if (kind === 'b') emulator.seed.bankAccount(owner.id)
+    else emulator.seed.source(owner.id)
+  }
+}
 
 /** A card's details for an external account: a debit card, as Stripe requires for payouts. */
 const DEBIT_DETAILS = { number: '4000056655665556', expMonth: 12, expYear: 2040, cvc: '123' }
@@ -463,6 +504,50 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
         [older.id, true],
       ])
       expect(page).toMatchObject({ hasMore: false, nextCursor: null })
+    })
+
+    it('walks every mix of cards and other sources with limits 1 to 12: each card once, in order, no empty page after the first', async () => {
+      const provider = target.provider()
+      for (const mix of SOURCE_MIXES) {
+        const owner = newCustomer()
+        seedSources(owner, mix)
+        const cards = emulator.state
+          .sources(owner.id)
+          .filter((source) => source.object === 'card')
+          .map((source) => source.id)
+        for (let limit = 1; limit <= 12; limit++) {
+          const where = `${mix || '(none)'}, limit ${limit}`
+          const pages: Card[][] = []
+          const requests: number[] = []
+          let cursor: string | undefined
+          do {
+            const { result: page, routes } = await withRoutes(() =>
+              provider.listCards(owner, cursor ? { limit, cursor } : { limit }),
+            )
+            pages.push(page.data)
+            requests.push(routes.length)
+            expect(page.nextCursor === null, `${where}: cursor as hasMore says`).toBe(!page.hasMore)
+            cursor = page.nextCursor ?? undefined
+          } while (cursor && pages.length <= cards.length)
+          expect(
+            pages.flat().map((card) => card.id),
+            where,
+          ).toEqual(cards)
+          // Every page but the last is full, and the last is empty only as the only page.
+          const sizes = pages.map((page) => page.length)
+          const full = Math.max(1, Math.ceil(cards.length / limit))
+          expect(sizes, where).toEqual(
+            Array.from({ length: full }, (_, i) =>
+              i < full - 1 ? limit : cards.length - limit * (full - 1),
+            ),
+          )
+          // The first page is one request for a customer with up to 10 sources, or with more
+          // embedded cards than the page holds; otherwise one more, for the cards after them.
+          const embedded = [...mix.slice(0, 10)].filter((kind) => kind === 'c').length
+          const oneRequest = mix.length <= 10 || embedded > limit
+          expect(requests[0], `${where}: first page requests`).toBe(oneRequest ? 1 : 2)
+        }
+      }
     })
 
     it('pages small: limit 1 walks every card one by one', async () => {

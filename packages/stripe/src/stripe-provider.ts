@@ -224,6 +224,11 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
      * the default known already (see bench/README.md for the measurements). A customer answered
      * without its sources list is listed by that plain list too: it is never read as a customer
      * without cards, which would make reconcile remove the stored ones.
+     *
+     * Embedded cards that exactly fill the page, with more sources after the embedded ones, do
+     * not tell whether a card follows: the sources after them may all be bank accounts, and a
+     * `hasMore` read from the embedded list sent the caller to an empty page. The plain list is
+     * then asked for one card, only to learn whether one follows.
      */
     async firstPage(owner: Owner, limit: number) {
       const customer = await retrieveCustomer(owner, { expand: ['sources'] })
@@ -232,14 +237,21 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const embedded = listOf(isObject(customer) ? customer.sources : undefined)
       const hasMore = embedded === null || embedded.hasMore
       const cards = (embedded?.items ?? []).filter((raw) => isObject(raw) && raw.object === 'card')
-      if (!hasMore || cards.length >= limit) {
-        return pageOf(owner, cards.slice(0, limit), hasMore || cards.length > limit, parse)
+      if (!hasMore || cards.length > limit) {
+        return pageOf(owner, cards.slice(0, limit), cards.length > limit, parse)
       }
-      const params: StripeParams = { object: 'card', limit: limit - cards.length }
+      const wanted = limit - cards.length
+      const params: StripeParams = { object: 'card', limit: Math.max(wanted, 1) }
       const lastCard = idOf(cards.at(-1))
       if (lastCard) params.starting_after = lastCard
       const rest = listOf(await customers.sources(owner, params))
-      return pageOf(owner, [...cards, ...(rest?.items ?? [])], rest?.hasMore === true, parse)
+      const more = rest?.items ?? []
+      return pageOf(
+        owner,
+        [...cards, ...more.slice(0, wanted)],
+        rest?.hasMore === true || more.length > wanted,
+        parse,
+      )
     },
     /** `GET /v1/customers/:id/sources`; a customer deleted meanwhile says so. */
     async sources(owner: Owner, params: StripeParams) {
