@@ -6,8 +6,11 @@ import type { Page } from './pagination.js'
  * Which card becomes the default, as the provider decides it.
  * - `'first-card'`: a card created for an owner with no default becomes the default; deleting
  *   the default makes the most recently added remaining card the default; deleting the last
- *   card leaves none (Stripe customers). For owners of type `account` on a provider with
- *   `externalAccounts`, the default is per currency and cannot be deleted.
+ *   card leaves none (Stripe customers). A provider whose owners hold other sources too may
+ *   promote one of those instead (Stripe promotes the most recently added remaining source,
+ *   which may be a bank account): then no card is the default and `getDefaultCard` answers
+ *   null. For owners of type `account` on a provider with `externalAccounts`, the default is
+ *   per currency and cannot be deleted.
  * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
  *   choice, the first card becomes the default and setting another replaces it; deleting the
  *   default leaves none (no card is promoted).

@@ -197,6 +197,40 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       ])
     })
 
+    it('leaves no default card when deleting the default promotes a newer bank account (seed 001)', async () => {
+      // Stripe promotes the most recently added remaining source, which is not always a card.
+      const provider = target.provider()
+      const owner = newCustomer()
+      const first = await provider.createCard(owner, { source: 'tok_visa' })
+      const kept = await provider.createCard(owner, { source: 'tok_mastercard' })
+      const bank = emulator.seed.bankAccount(owner.id)
+      expect((await provider.getDefaultCard(owner))?.id).toBe(first.id)
+
+      await provider.deleteCard(owner, first.id)
+      expect(defaultSourceOf(owner)).toBe(bank.id)
+      expect(await provider.getDefaultCard(owner)).toBeNull()
+      expect((await provider.getCard(owner, kept.id)).isDefault).toBe(false)
+      const page = await provider.listCards(owner)
+      expect(page.data.map((card) => [card.id, card.isDefault])).toEqual([[kept.id, false]])
+    })
+
+    it('CardSync.deleteCard of the default leaves the store no default when Stripe promotes a bank account', async () => {
+      const provider = target.provider()
+      const store = memoryStore()
+      const sync = createCardSync({ provider, store })
+      const owner = newCustomer()
+      const first = await sync.setDefaultCard(owner, 'tok_visa')
+      const kept = await provider.createCard(owner, { source: 'tok_mastercard' })
+      await sync.sync(owner, kept.id)
+      emulator.seed.bankAccount(owner.id)
+      expect((await sync.getForOwner(owner))?.id).toBe(first.id)
+
+      await sync.deleteCard(owner, first.id)
+      expect(await sync.getForOwner(owner)).toBeNull()
+      const stored = await store.listByOwner({ provider: 'stripe', owner })
+      expect(stored.map((card) => [card.id, card.isDefault])).toEqual([[kept.id, false]])
+    })
+
     it('leaves no default once the last card is deleted', async () => {
       const provider = target.provider()
       const owner = newCustomer()

@@ -55,7 +55,11 @@ export const STRIPE_CAPABILITIES = Object.freeze({
   cardDetails: true,
   /** An account's cards are Connect external accounts, with a default per currency. */
   externalAccounts: true,
-  /** The first card becomes the default; deleting it promotes the most recent card. */
+  /**
+   * A card added to a customer without a default source becomes the default. Deleting the
+   * default makes Stripe promote the most recently added remaining source, which may be a bank
+   * account: then no card is the default and `getDefaultCard` answers null.
+   */
   defaultPolicy: 'first-card',
   /** Everything `updateCard` can change. */
   updatableFields: ['address', 'expiry', 'holderName', 'metadata'],

@@ -234,6 +234,24 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.state.sources(customer.id)).toEqual([])
   })
 
+  it('promotes the most recent remaining source on delete, a bank account before an older card (seed 001)', async () => {
+    // Stripe's "Delete a card": "If you delete a card that is currently the default source, then
+    // the most recently added source will become the new default". A source, not a card.
+    const customer = emulator.seed.customer()
+    const first = await stripe.customers.createSource(customer.id, { source: 'tok_visa' })
+    const kept = await stripe.customers.createSource(customer.id, { source: 'tok_mastercard' })
+    const bank = emulator.seed.bankAccount(customer.id)
+    expect(emulator.state.customer(customer.id)?.default_source).toBe(first.id)
+
+    await stripe.customers.deleteSource(customer.id, first.id)
+    const after = (await stripe.customers.retrieve(customer.id, {
+      expand: ['default_source'],
+    })) as Stripe.Customer
+    expect(after.default_source).toMatchObject({ id: bank.id, object: 'bank_account' })
+    const cards = await stripe.customers.listSources(customer.id, { object: 'card' })
+    expect(cards.data.map((s) => s.id)).toEqual([kept.id])
+  })
+
   it('updates a card: address, expiry, name and metadata with unsetting', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1', b: '2' } })
