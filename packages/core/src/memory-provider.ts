@@ -29,7 +29,10 @@ export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
   listCards: true,
   /** Address, expiry, name and metadata, as Stripe allows. */
   updateCard: true,
-  /** Deleting the default promotes the most recently added card, as on Stripe. */
+  /**
+   * Deleting the default promotes the most recently added card, as Stripe does for a customer
+   * holding only cards (Stripe promotes the newest source, which may be a bank account).
+   */
   deleteCard: true,
   /** Makes a valid card the owner's default (for an account: for the card's currency). */
   setDefaultCard: true,

@@ -621,7 +621,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
     'delete',
     'deleting a default leaves the owner without one: the store makes no other card the default',
     async (t) => {
-      // The store is a copy: the provider picks the next default (Stripe: the newest card), and
+      // The store is a copy: the provider picks the next default (Stripe: the newest source), and
       // CardSync writes it. A store that picks one itself may pick another than the provider's.
       const scope = t.scope()
       const [older, chosen, newer] = [
