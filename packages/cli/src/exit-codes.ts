@@ -11,7 +11,10 @@ import { type CardportErrorCode, isCardportError } from '@cardport/core'
  * | 3    | `config`      | configuration is missing or refused: no credentials, no store, a rejected key |
  * | 4    | `unreachable` | the provider could not be reached, kept failing or kept rate limiting     |
  * | 5    | `drift`       | only with `reconcile --exit-code`: drift was found                        |
- * | 130  | `interrupted` | stopped by Ctrl+C (SIGINT) or SIGTERM before it finished                  |
+ * | 130  | `interrupted` | `reconcile` stopped by Ctrl+C (SIGINT) or SIGTERM before it finished      |
+ *
+ * `reconcile` catches both signals, to close its store before it exits 130. `list`, which writes
+ * nothing, ends as Node ends on a signal: the shell reads 130 for Ctrl+C and 143 for SIGTERM.
  *
  * Drift has its own code only on request (`--exit-code`, as `git diff --exit-code` does) so that
  * a script that runs `reconcile --dry-run` for its report is not stopped by `set -e`.

@@ -27,7 +27,7 @@ export function buildProgram(context: CliContext): Command {
       `
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 missing or refused configuration,
 4 provider unreachable or rate limiting, 5 drift found (reconcile --exit-code),
-130 interrupted.
+130 interrupted (reconcile by Ctrl+C or SIGTERM; list by Ctrl+C, SIGTERM gives 143).
 
 Start here: \`cardport emulate\` serves emulated Stripe and marketplace APIs and prints how
 to point the other commands at them.`,

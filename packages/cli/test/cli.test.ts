@@ -212,6 +212,40 @@ describe('cardport emulate', { timeout: 60_000 }, () => {
 })
 
 describe('cardport list', { timeout: 60_000 }, () => {
+  // `list` writes nothing, so a signal ends it as Node ends on one (the shell reads 128 + the
+  // signal's number: 130 for Ctrl+C, 143 for SIGTERM), as the README's exit codes say.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`ends on ${signal} while a request is on its way, as killed by it`, async () => {
+      let onConnection = () => {}
+      const connected = new Promise<void>((resolve) => {
+        onConnection = resolve
+      })
+      const silent = createServer(() => onConnection())
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+      const { port } = silent.address() as { port: number }
+      try {
+        const child = spawn(
+          process.execPath,
+          [binary, 'list', '--provider', 'stripe', '--owner', 'customer:cus_busy'],
+          {
+            env: {
+              ...baseEnv(),
+              STRIPE_SECRET_KEY: 'sk_test_busyList',
+              STRIPE_API_BASE: `http://127.0.0.1:${port}`,
+            },
+            cwd: workDir,
+            stdio: 'ignore',
+          },
+        )
+        await connected
+        child.kill(signal)
+        expect(await exitOf(child)).toEqual({ code: null, signal })
+      } finally {
+        silent.close()
+      }
+    })
+  }
+
   it("prints a Stripe customer's cards as a table", async () => {
     const result = await cardport(
       ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
@@ -625,7 +659,6 @@ describe('errors', { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     const { port } = silent.address() as { port: number }
     try {
-      const started = Date.now()
       const result = await cardport(
         [
           'reconcile',
@@ -636,7 +669,6 @@ describe('errors', { timeout: 60_000 }, () => {
         ],
         { STRIPE_SECRET_KEY: 'sk_test_silentDatabase', STRIPE_API_BASE: 'http://127.0.0.1:9' },
       )
-      expect(Date.now() - started).toBeLessThan(20_000)
       expect(result.code).toBe(1)
       expectOneLine(result.stderr)
       expect(result.stderr).toContain(
