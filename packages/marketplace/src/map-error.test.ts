@@ -228,9 +228,11 @@ describe('mapMarketplaceError: rate limits', () => {
     expect(error?.retryable).toBe(true)
   })
 
-  it("a 503's Retry-After is honoured too; a 500 without one has no retryAfterMs", () => {
-    const unavailable = mapMarketplaceError(apiError(503, null, { retryAfter: '4' }))
-    expect(unavailable).toMatchObject({ code: 'provider_unavailable', retryAfterMs: 4000 })
+  it("a 5xx's Retry-After is honoured too; a 500 without one has no retryAfterMs", () => {
+    for (const status of [500, 502, 503, 504]) {
+      const unavailable = mapMarketplaceError(apiError(status, null, { retryAfter: '4' }))
+      expect(unavailable).toMatchObject({ code: 'provider_unavailable', retryAfterMs: 4000 })
+    }
     expect(mapMarketplaceError(apiError(500, null))?.retryAfterMs).toBeUndefined()
     const conflict = mapMarketplaceError(
       apiError(409, body(409, 'card-already-funding-src', 'logical'), { retryAfter: '4' }),

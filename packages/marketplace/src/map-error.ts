@@ -171,7 +171,7 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | 401 / 403 | `authentication` / `permission` |
  * | 407 from the caller's HTTP proxy (an answer, or undici's `ProxyAgent` error for it) | `authentication`, naming the proxy |
  * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
- * | 5xx, network errors, timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
+ * | 5xx, network errors, timeouts | `provider_unavailable` (a 5xx's `Retry-After`, a 503's typically, as `retryAfterMs`) |
  *
  * @example
  * ```ts
@@ -222,7 +222,8 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
       status,
       providerCode: category,
       requestId: error.requestId,
-      // RFC 9110: a 503 (or 429) may say when to come back; what else fails says nothing.
+      // RFC 9110: a 503 (or 429) may say when to come back, and so may any 5xx a proxy or gateway
+      // answers with; a 4xx the caller must mend says nothing worth waiting for.
       retryAfterMs: WAITABLE.has(code) ? retryAfterMs(error.retryAfter) : undefined,
       details,
       cause: error,
