@@ -780,6 +780,60 @@ describe("the account's chosen card (defaultPolicy 'latest-card')", () => {
   })
 })
 
+describe("the account's chosen card when the list answers without the embedded customer", () => {
+  /**
+   * The account's card list, answered by the emulator but without each card's `customer` (the
+   * field that names the chosen card), as a payload may come: getDefaultCard then applies the
+   * rule itself, the last valid card associated, paging through every card.
+   */
+  function listWithoutCustomer() {
+    const pages: string[] = []
+    server.use(
+      http.get(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
+        async ({ request }) => {
+          // The emulator's own answer, fetched past this handler (marked) and stripped.
+          if (request.headers.has('x-emulator-answer')) return undefined
+          const headers = new Headers(request.headers)
+          headers.set('x-emulator-answer', '1')
+          const answer = await fetch(request.url, { headers })
+          const body = (await answer.json()) as { items: Array<{ customer?: unknown }> }
+          pages.push(new URL(request.url).searchParams.get('offset') ?? '0')
+          const items = body.items.map(({ customer: _, ...card }) => card)
+          return Response.json({ ...body, items }, { status: answer.status })
+        },
+      ),
+    )
+    return pages
+  }
+
+  it('finds the last valid card on a later page', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    for (let index = 0; index < 150; index++) marketplace.seed.card({ account: owner.id })
+    const cards = marketplace.state.accountCards(owner.id)
+    const latest = cards.at(-1)!
+    const pages = listWithoutCustomer()
+    expect(await provider.getDefaultCard(owner)).toMatchObject({ id: latest.id, isDefault: true })
+    // One card to learn the payload has no customer, then every page of 100.
+    expect(pages).toEqual(['0', '0', '100'])
+  })
+
+  it('finds it on the first page when every card after it was invalidated', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    for (let index = 0; index < 150; index++) marketplace.seed.card({ account: owner.id })
+    const cards = marketplace.state.accountCards(owner.id)
+    for (const card of cards.slice(60)) await provider.invalidateCard(owner, card.id)
+    const pages = listWithoutCustomer()
+    expect(await provider.getDefaultCard(owner)).toMatchObject({
+      id: cards[59]!.id,
+      isDefault: true,
+    })
+    expect(pages).toEqual(['0', '0', '100'])
+  })
+})
+
 describe('CardSync over the marketplace (no deleteCard, no setDefaultCard)', () => {
   it('replaces the default by invalidating the old one, and deletes by invalidating; reconcile finds no drift', async () => {
     const { provider, account } = setup()
