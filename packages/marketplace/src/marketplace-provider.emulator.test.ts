@@ -1017,6 +1017,67 @@ describe('updateCard', () => {
     expect(marketplace.state.card(other.id)?.meta).toEqual({ d: '4' })
   })
 
+  it("an update of a token's card while its createCard is on its way keeps both their keys", async () => {
+    // The caller knows a token's card id before createCard returns: an update of it may land
+    // between the association and the create's metadata write, which merged into the meta
+    // the association answered with and so wrote the update's key away.
+    const { provider, account } = setup()
+    const owner = account()
+    const token = marketplace.seed.card({ meta: { seeded: '1' } })
+    let updated: Promise<unknown> = Promise.resolve()
+    server.use(
+      http.post(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
+        async ({ request }) => {
+          if (request.headers.has('x-emulator-answer')) return undefined
+          const headers = new Headers(request.headers)
+          headers.set('x-emulator-answer', '1')
+          const body = await request.text()
+          const association = await fetch(request.url, { method: 'POST', headers, body })
+          // Associated: the update runs now, and its answer reaches the caller first.
+          updated = provider.updateCard(owner, token.id, { metadata: { updated: '1' } })
+          await updated
+          return new Response(await association.text(), {
+            status: association.status,
+            headers: association.headers,
+          })
+        },
+        { once: true },
+      ),
+    )
+    const card = await provider.createCard(owner, { source: token.id, metadata: { created: '1' } })
+    await updated
+    const both = { seeded: '1', updated: '1', created: '1' }
+    expect(card.metadata).toEqual(both)
+    expect(marketplace.state.card(token.id)?.meta).toEqual(both)
+  })
+
+  it("an update of a token's card queued behind its createCard's metadata write keeps both keys", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const token = marketplace.seed.card({ meta: { seeded: '1' } })
+    let updated: Promise<unknown> = Promise.resolve()
+    server.use(
+      http.put(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards/:card`,
+        () => {
+          // The create's metadata write is on its way: an update asked for now reads the card
+          // only once it is written.
+          updated = provider.updateCard(owner, token.id, { metadata: { updated: '1' } })
+          return undefined
+        },
+        { once: true },
+      ),
+    )
+    await provider.createCard(owner, { source: token.id, metadata: { created: '1' } })
+    await updated
+    expect(marketplace.state.card(token.id)?.meta).toEqual({
+      seeded: '1',
+      updated: '1',
+      created: '1',
+    })
+  })
+
   it("reads and keeps meta beyond Stripe's limits, which the marketplace does not have", async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -602,13 +602,38 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     return toCard(body, owner, cardId)
   }
 
+  /** The account's card as the marketplace has it now (`GET …/accounts/:account/cards/:card`). */
+  const readAccountCard = async (owner: Owner, cardId: string): Promise<Card> =>
+    toCard(
+      (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
+      owner,
+      cardId,
+    )
+
   /**
-   * Sets the metadata of a card `createCard` associated, merged into the `meta` the card came
-   * back with. A merge over 50 keys is refused before the `PUT`: the card stays associated
-   * (undoing an association means invalidating the card for good) with its meta as it was.
+   * Merges `build`'s metadata into the card's `meta` as read now and writes it, in the card's
+   * turn of `metaWrites`: a write of the card asked for meanwhile (an `updateCard`, or the
+   * metadata of a `createCard` of a token whose id the caller knows) reads what this one wrote.
    */
-  const setMeta = (owner: Owner, card: Card, metadata: MetadataPatch): Promise<Card> =>
-    putMerged(owner, card.id, card.metadata, prepareUpdate({ metadata }), 'associated')
+  const mergeMeta = (
+    owner: Owner,
+    cardId: string,
+    build: ReturnType<typeof prepareUpdate>,
+    stage: MetadataMergeStage,
+  ): Promise<Card> =>
+    metaWrites(cardKey(cardId), async () => {
+      const current = await readAccountCard(owner, cardId)
+      return putMerged(owner, cardId, current.metadata, build, stage)
+    })
+
+  /**
+   * Sets the metadata of a card `createCard` associated, merged into its `meta` as read in its
+   * turn (not as the association answered: an update of the card may have landed since). A
+   * merge over 50 keys is refused before the `PUT`: the card stays associated (undoing an
+   * association means invalidating the card for good) with its meta as it was.
+   */
+  const setMeta = (owner: Owner, cardId: string, metadata: MetadataPatch): Promise<Card> =>
+    mergeMeta(owner, cardId, prepareUpdate({ metadata }), 'associated')
 
   /**
    * Refuses, before the association, metadata that would leave an existing card more than 50
@@ -711,15 +736,16 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       refuseCurrency(input)
       const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata)
       const record = creates.begin(idempotencyKey, owner, { source, metadata })
-      // An earlier attempt associated the card; its metadata may still be to set.
-      const withMetadata = async (card: Card): Promise<Card> => {
-        if (!metadata || !record.metadataPending) return card
-        const updated = await setMeta(owner, card, metadata)
+      // The associated card (read again when not given), its metadata set if still to set:
+      // an earlier attempt may have associated it and failed before.
+      const withMetadata = async (cardId: string, associated?: Card): Promise<Card> => {
+        if (!metadata || !record.metadataPending) return associated ?? get(owner, cardId)
+        const updated = await setMeta(owner, cardId, metadata)
         record.metadataPending = false
         return updated
       }
       return inTurn(record, async () => {
-        if (record.cardId) return withMetadata(await get(owner, record.cardId))
+        if (record.cardId) return withMetadata(record.cardId)
 
         if (typeof source === 'string') {
           const cardId = cardKey(source)
@@ -730,7 +756,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
           if (metadata !== undefined) await checkMetaBeforeAssociating(uri, cardId, metadata)
           const card = await associateOnce(owner, uri, cardId, record, idempotencyKey)
           record.metadataPending = metadata !== undefined
-          return withMetadata(card)
+          return withMetadata(card.id, card)
         }
         if (record.tokenId === undefined) {
           const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
@@ -765,16 +791,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       // Only metadata gets here (updatableFields); the form needs the card's current meta, read
       // once the updates of this card before it are written, so that no key of theirs is lost.
       const build = prepareUpdate(patch)
-      return metaWrites(cardKey(cardId), () =>
-        onAccount(owner, async () => {
-          const current = toCard(
-            (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
-            owner,
-            cardId,
-          )
-          return putMerged(owner, cardId, current.metadata, build, 'update')
-        }),
-      )
+      return onAccount(owner, () => mergeMeta(owner, cardId, build, 'update'))
     },
 
     invalidate: (owner: Owner, cardId: string) =>
