@@ -540,7 +540,9 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(page).toMatchObject({ hasMore: false, nextCursor: null })
     })
 
-    it('walks every mix of cards and other sources with limits 1 to 12: each card once, in order, no empty page after the first', async () => {
+    it('walks every mix of cards and other sources with limits 1 to 12: each card once, in order, no empty page after the first', {
+      timeout: 120_000,
+    }, async () => {
       const provider = target.provider()
       for (const mix of SOURCE_MIXES) {
         const owner = newCustomer()
