@@ -106,6 +106,9 @@ describe('mapMarketplaceError: the reference error codes', () => {
         extras: {
           card_number: '4111111111111111',
           security_code: '323',
+          // The account forms name a card's fields under `card.`: the CVC is still one.
+          'card.security_code': '323',
+          'card.CVV': '4321',
           nested: { note: '4111-1111-1111-1111' },
         },
       }),
@@ -121,6 +124,8 @@ describe('mapMarketplaceError: the reference error codes', () => {
     expect(error.details?.extras).toEqual({
       card_number: '[redacted]',
       security_code: '[redacted]',
+      'card.security_code': '[redacted]',
+      'card.CVV': '[redacted]',
       nested: { note: '•••• 1111' },
     })
   })

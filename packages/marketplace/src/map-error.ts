@@ -329,8 +329,9 @@ function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> |
   return Object.keys(details).length > 0 ? details : undefined
 }
 
-// Fields whose value is a secret whatever it looks like (a CVC is too short for `redact`).
-const SECRET_KEYS = /^(card_number|number|security_code|cvc|cvv)$/i
+// Fields whose value is a secret whatever it looks like (a CVC is too short for `redact`),
+// also under a dotted prefix, as the account forms name a card's fields (`card.security_code`).
+const SECRET_KEYS = /^(?:.*\.)?(card_number|number|security_code|cvc|cvv)$/i
 
 /**
  * Masks card numbers in every string, and in every number that is one (a server that read the
