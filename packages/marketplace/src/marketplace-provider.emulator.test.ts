@@ -84,6 +84,23 @@ function textOf(error: CardportError): string {
   return [error.message, error.stack ?? '', JSON.stringify(error.toJSON())].join('\n')
 }
 
+const PASS_THROUGH = 'x-emulator-answer'
+
+/**
+ * The emulator's own answer to `request`, for a handler put in front of it with `server.use`
+ * that must answer after it (the request is sent again, marked, and the handler lets the marked
+ * one through: see {@link isPassedThrough}).
+ */
+async function emulatorAnswer(request: Request): Promise<Response> {
+  const headers = new Headers(request.headers)
+  headers.set(PASS_THROUGH, '1')
+  const body = request.method === 'GET' ? undefined : await request.text()
+  return fetch(request.url, { method: request.method, headers, body })
+}
+
+/** Whether `request` is one {@link emulatorAnswer} sent: a handler returns undefined for it. */
+const isPassedThrough = (request: Request) => request.headers.has(PASS_THROUGH)
+
 describe('createCard', () => {
   it('tokenizes the details, then associates the card with the account', async () => {
     const { provider, account } = setup()
@@ -792,11 +809,9 @@ describe("the account's chosen card when the list answers without the embedded c
       http.get(
         `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
         async ({ request }) => {
-          // The emulator's own answer, fetched past this handler (marked) and stripped.
-          if (request.headers.has('x-emulator-answer')) return undefined
-          const headers = new Headers(request.headers)
-          headers.set('x-emulator-answer', '1')
-          const answer = await fetch(request.url, { headers })
+          // The emulator's own answer, stripped.
+          if (isPassedThrough(request)) return undefined
+          const answer = await emulatorAnswer(request)
           const body = (await answer.json()) as { items: Array<{ customer?: unknown }> }
           pages.push(new URL(request.url).searchParams.get('offset') ?? '0')
           const items = body.items.map(({ customer: _, ...card }) => card)
@@ -1029,11 +1044,8 @@ describe('updateCard', () => {
       http.post(
         `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
         async ({ request }) => {
-          if (request.headers.has('x-emulator-answer')) return undefined
-          const headers = new Headers(request.headers)
-          headers.set('x-emulator-answer', '1')
-          const body = await request.text()
-          const association = await fetch(request.url, { method: 'POST', headers, body })
+          if (isPassedThrough(request)) return undefined
+          const association = await emulatorAnswer(request)
           // Associated: the update runs now, and its answer reaches the caller first.
           updated = provider.updateCard(owner, token.id, { metadata: { updated: '1' } })
           await updated
