@@ -1,5 +1,6 @@
+import { constants } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { EXIT_CODES, exitCodeForCardportCode } from './exit-codes.js'
+import { EXIT_CODES, exitCodeForCardportCode, exitCodeForSignal } from './exit-codes.js'
 
 describe('exitCodeForCardportCode', () => {
   it.each([
@@ -13,5 +14,17 @@ describe('exitCodeForCardportCode', () => {
     ['invalid_request', EXIT_CODES.failure],
   ])('%s exits %i', (code, exitCode) => {
     expect(exitCodeForCardportCode(code)).toBe(exitCode)
+  })
+})
+
+describe('exitCodeForSignal', () => {
+  // What a shell reports for a process killed by the signal: 128 + its number.
+  it.each([
+    ['SIGINT', EXIT_CODES.interrupted, 130],
+    ['SIGTERM', EXIT_CODES.terminated, 143],
+  ] as const)('%s exits %i', (signal, exitCode, number) => {
+    expect(exitCodeForSignal(signal)).toBe(exitCode)
+    expect(exitCode).toBe(number)
+    expect(exitCode).toBe(128 + constants.signals[signal])
   })
 })

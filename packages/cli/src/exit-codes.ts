@@ -11,10 +11,15 @@ import { type CardportErrorCode, isCardportError } from '@cardport/core'
  * | 3    | `config`      | configuration is missing or refused: no credentials, no store, a rejected key |
  * | 4    | `unreachable` | the provider could not be reached, kept failing or kept rate limiting     |
  * | 5    | `drift`       | only with `reconcile --exit-code`: drift was found                        |
- * | 130  | `interrupted` | `reconcile` stopped by Ctrl+C (SIGINT) or SIGTERM before it finished      |
+ * | 130  | `interrupted` | stopped by Ctrl+C (SIGINT) before it finished                             |
+ * | 143  | `terminated`  | stopped by SIGTERM (`kill`, systemd, Docker, CI) before it finished       |
  *
- * `reconcile` catches both signals, to close its store before it exits 130. `list`, which writes
- * nothing, ends as Node ends on a signal: the shell reads 130 for Ctrl+C and 143 for SIGTERM.
+ * A signal's code is 128 + the signal's number, the status a shell reports for a process the
+ * signal killed: `cardport` catches SIGINT and SIGTERM, closes what it opened (a store is left
+ * whole and closed), and then exits with that code, whichever command was running and wherever
+ * it was (before its store was opened included). `emulate` alone exits 0 on either: serving
+ * until stopped is its job. A second signal, while cardport closes, ends it at once, as Node
+ * does by default.
  *
  * Drift has its own code only on request (`--exit-code`, as `git diff --exit-code` does) so that
  * a script that runs `reconcile --dry-run` for its report is not stopped by `set -e`.
@@ -27,6 +32,7 @@ export const EXIT_CODES = Object.freeze({
   unreachable: 4,
   drift: 5,
   interrupted: 130,
+  terminated: 143,
 } as const)
 
 /** One of {@link EXIT_CODES}' values. */
@@ -70,6 +76,14 @@ export function exitCodeForCardportCode(code: string): ExitCode {
     default:
       return EXIT_CODES.failure
   }
+}
+
+/** The signals that stop a command: Ctrl+C, and what `kill`, systemd or Docker send. */
+export type StopSignal = 'SIGINT' | 'SIGTERM'
+
+/** The exit code of a command stopped by `signal`: 128 + its number (130, 143). */
+export function exitCodeForSignal(signal: StopSignal): ExitCode {
+  return signal === 'SIGINT' ? EXIT_CODES.interrupted : EXIT_CODES.terminated
 }
 
 /** The exit code to end with after `error`. */

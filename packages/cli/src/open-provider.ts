@@ -52,6 +52,17 @@ export async function openProvider(config: ProviderConfig): Promise<OpenProvider
 }
 
 /**
+ * Closes a provider's connections once a command is done with it. Stopped by a signal, it does
+ * not wait for a request still on its way (up to its 30 s timeout), as the marketplace's Agent
+ * would on close: the process exits next, which ends it.
+ */
+export async function closeProvider(open: OpenProvider, stop: AbortSignal): Promise<void> {
+  const closed = open.close()
+  if (!stop.aborted) return closed
+  closed.catch(() => {})
+}
+
+/**
  * Refuses an owner whose type the provider holds no cards for (a customer at the marketplace) as
  * a usage error (exit 2), before any request: the command line asks for what cannot be, which
  * the provider would otherwise refuse with `unsupported_operation` (exit 1) once running.

@@ -1,24 +1,78 @@
-import { type CardportError, memoryStore } from '@cardport/core'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type CardportError, type CardStore, memoryStore } from '@cardport/core'
 import { describe, expect, it, vi } from 'vitest'
 import { openStore } from './open-store.js'
 
-// The pool the CLI opens, counted: openStore must end it once, however often it is closed.
+// The pools the CLI opens, their ends counted: openStore must end each once, however often its
+// store is closed.
 const pools = vi.hoisted(() => ({ ended: 0 }))
 vi.mock('pg', () => ({
   default: {
     Pool: class {
+      #ended = false
       async end() {
         pools.ended += 1
-        if (pools.ended > 1) throw new Error('Called end on pool more than once')
+        if (this.#ended) throw new Error('Called end on pool more than once')
+        this.#ended = true
       }
     },
   },
 }))
 // The store over that pool: a memory store stands in, since only the close() rule is tested.
-vi.mock('@cardport/store-postgres', () => ({ postgresStore: async () => memoryStore() }))
+const postgresStore = vi.hoisted(() => vi.fn(async () => memoryStore()))
+vi.mock('@cardport/store-postgres', () => ({ postgresStore }))
 
 describe('openStore', () => {
+  it('throws the reason of its stop signal at once while a PostgreSQL store opens, and closes the store that opens later', async () => {
+    // An open that waits for a server (its connection, its migrations) until released.
+    let release = (_store: CardStore) => {}
+    postgresStore.mockImplementationOnce(
+      () =>
+        new Promise<CardStore>((resolve) => {
+          release = resolve
+        }),
+    )
+    const config = {
+      kind: 'postgres',
+      connectionString: 'postgres://app@db/app',
+      label: 'postgres://app@db/app',
+    } as const
+    const stop = new AbortController()
+    const opening = openStore(config, stop.signal)
+    await vi.waitFor(() => expect(postgresStore).toHaveBeenCalled())
+    const reason = new Error('interrupted (SIGTERM)')
+    stop.abort(reason)
+    // Rejected while the store is still opening: the open is not waited for.
+    await expect(opening).rejects.toBe(reason)
+    const late = memoryStore()
+    const close = vi.spyOn(late, 'close')
+    const endedBefore = pools.ended
+    release(late)
+    await vi.waitFor(() => expect(pools.ended).toBe(endedBefore + 1))
+    expect(close).toHaveBeenCalledOnce()
+  })
+
+  it('opens nothing once its stop signal has aborted: no SQLite file is made', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cardport-open-store-'))
+    try {
+      const path = join(dir, 'cards.db')
+      const stop = new AbortController()
+      const reason = new Error('interrupted (SIGINT)')
+      stop.abort(reason)
+      await expect(
+        openStore({ kind: 'sqlite', path, label: `sqlite:${path}` }, stop.signal),
+      ).rejects.toBe(reason)
+      expect(existsSync(path)).toBe(false)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   it('ends the PostgreSQL pool once: a second close() resolves, and calls after it are refused', async () => {
+    const endedBefore = pools.ended
     const store = await openStore({
       kind: 'postgres',
       connectionString: 'postgres://app@db/app',
@@ -26,7 +80,7 @@ describe('openStore', () => {
     })
     await store.close()
     await expect(store.close()).resolves.toBeUndefined()
-    expect(pools.ended).toBe(1)
+    expect(pools.ended).toBe(endedBefore + 1)
     const refused = await store
       .getDefault({ provider: 'memory', owner: { type: 'customer', id: 'cus_1' } })
       .then(

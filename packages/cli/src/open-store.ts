@@ -10,16 +10,26 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * resolves, and calls after it are refused, as every store's are. Only the driver in use is
  * imported. A PostgreSQL connection that is not open within 10 s fails the call that needed it
  * (this one, or a later store call) with pg's timeout error.
+ *
+ * Once `stop` has aborted (SIGINT, SIGTERM), nothing is opened: the call throws the signal's
+ * reason, and creates no SQLite file. A SQLite store is made and migrated in one synchronous
+ * call, which a signal cannot cut. A PostgreSQL store still opening when `stop` aborts is not
+ * waited for (a server that does not answer would hold the command for the connect timeout):
+ * the call throws at once, and the store is closed should it open before the process exits.
+ * Its migrations run in one transaction, which PostgreSQL rolls back when the connection ends
+ * with the process: no half-made schema is left.
  */
-export async function openStore(config: StoreConfig): Promise<CardStore> {
+export async function openStore(config: StoreConfig, stop?: AbortSignal): Promise<CardStore> {
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
+    stop?.throwIfAborted()
     return sqliteStore({ filename: config.path })
   }
   const [{ postgresStore }, { default: pg }] = await Promise.all([
     import('@cardport/store-postgres'),
     import('pg'),
   ])
+  stop?.throwIfAborted()
   // reconcile reads four owners at once (core's default); their store reads and grouped writes
   // (one transaction for several owners) share these connections. pg waits for a connection
   // for ever by default: a server that accepts and never answers (stuck, or a wrong port behind
@@ -29,17 +39,29 @@ export async function openStore(config: StoreConfig): Promise<CardStore> {
     max: 4,
     connectionTimeoutMillis: STORE_CONNECT_TIMEOUT_MS,
   })
-  try {
-    const store = await postgresStore({ client: pool })
-    return closableStore('postgresStore', {
-      ...store,
-      async close() {
-        await store.close()
-        await pool.end()
-      },
-    })
-  } catch (error) {
-    await pool.end()
-    throw error
-  }
+  const opening = (async () => {
+    try {
+      const store = await postgresStore({ client: pool })
+      return closableStore('postgresStore', {
+        ...store,
+        async close() {
+          await store.close()
+          await pool.end()
+        },
+      })
+    } catch (error) {
+      await pool.end()
+      throw error
+    }
+  })()
+  if (stop === undefined) return opening
+  return new Promise<CardStore>((resolve, reject) => {
+    const onStop = () => {
+      reject(stop.reason)
+      // Should it open before the process exits, its connections must not keep it alive.
+      opening.then((store) => store.close()).catch(() => {})
+    }
+    stop.addEventListener('abort', onStop, { once: true })
+    opening.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop))
+  })
 }

@@ -8,13 +8,15 @@ import type { CliContext } from './context.js'
 import { describeError } from './describe-error.js'
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js'
 import { collectSecrets, scrub } from './scrub.js'
+import { listenForStopSignals } from './stop-signals.js'
 
 /**
  * Builds the `cardport` program. Commander is told not to exit or print errors itself: every
  * failure, its own included, comes back to {@link run} as an exception and leaves as one line
- * and an exit code from `exit-codes.ts`.
+ * and an exit code from `exit-codes.ts`. `stop` aborts on SIGINT or SIGTERM (see
+ * `stop-signals.ts`): the commands end on it.
  */
-export function buildProgram(context: CliContext): Command {
+export function buildProgram(context: CliContext, stop: AbortSignal): Command {
   const program = new Command('cardport')
     .description(
       'Serve the cardport emulators, list the cards an owner holds at a provider, and reconcile a local store with it.',
@@ -27,15 +29,15 @@ export function buildProgram(context: CliContext): Command {
       `
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 missing or refused configuration,
 4 provider unreachable or rate limiting, 5 drift found (reconcile --exit-code),
-130 interrupted (reconcile by Ctrl+C or SIGTERM; list by Ctrl+C, SIGTERM gives 143).
+130 interrupted by Ctrl+C (SIGINT), 143 stopped by SIGTERM (emulate exits 0 on both).
 
 Start here: \`cardport emulate\` serves emulated Stripe and marketplace APIs and prints how
 to point the other commands at them.`,
     )
   for (const command of [
-    emulateCommand(context),
-    listCommand(context),
-    reconcileCommand(context),
+    emulateCommand(context, stop),
+    listCommand(context, stop),
+    reconcileCommand(context, stop),
   ]) {
     program.addCommand(command)
   }
@@ -55,10 +57,14 @@ to point the other commands at them.`,
  * Runs the CLI with the given arguments and returns the exit code. Never throws: errors are
  * printed to stderr as one line (`cardport: …`), with the stack only under `--debug`, after
  * removing card numbers, API keys and every secret the configuration held. A usage error never
- * quotes the value of an unknown option (see {@link usageMessage}).
+ * quotes the value of an unknown option (see {@link usageMessage}). SIGINT and SIGTERM are
+ * listened for while it runs: the command closes what it opened and the code is 130 or 143
+ * (`emulate`'s, 0).
  */
 export async function run(argv: readonly string[], context: CliContext): Promise<number> {
-  const program = buildProgram(context)
+  // First of all: a signal that comes before the store is opened ends the command as well.
+  const stop = listenForStopSignals()
+  const program = buildProgram(context, stop.signal)
   // Known before any command runs, so that no message, not even a usage error, can show them.
   collectSecrets(argv, context.env, context.secrets)
   try {
@@ -81,6 +87,8 @@ export async function run(argv: readonly string[], context: CliContext): Promise
     writeError(context, describeError(error))
     if (debug) context.stderr.write(`${scrub(stackOf(error), context.secrets)}\n`)
     return exitCodeFor(error)
+  } finally {
+    stop.dispose()
   }
 }
 

@@ -1,6 +1,7 @@
 // Runs the BUILT `cardport` binary as a user would: `node dist/cli.js …` in a child process,
 // against `cardport emulate` (also a child process) and a SQLite file in a temporary directory.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -91,6 +92,63 @@ async function startEmulate(args: string[]): Promise<{ child: ChildProcess; line
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
   if (child.exitCode !== null) return Promise.resolve({ code: child.exitCode, signal: null })
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+}
+
+/**
+ * A TCP server that accepts connections and never answers, as a provider or a database stuck
+ * mid-request does: `connected` resolves on its first connection, when the client is busy.
+ */
+async function silentServer(): Promise<{ port: number; connected: Promise<void>; close(): void }> {
+  let onConnection = () => {}
+  const connected = new Promise<void>((resolve) => {
+    onConnection = resolve
+  })
+  const server = createServer(() => onConnection())
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return { port, connected, close: () => server.close() }
+}
+
+/**
+ * Starts `cardport …args` against a server that never answers (given its port), sends it
+ * `signal` once it has connected there, when it is busy, and checks how it ended: with `code`
+ * (not killed by the signal), no output, and `cardport: interrupted (SIGINT)` on stderr.
+ */
+async function expectInterrupted(
+  signal: 'SIGINT' | 'SIGTERM',
+  code: number,
+  command: (port: number) => { args: string[]; env: Record<string, string> },
+): Promise<void> {
+  const server = await silentServer()
+  try {
+    const { args, env } = command(server.port)
+    const child = spawn(process.execPath, [binary, ...args], {
+      env: { ...baseEnv(), ...env },
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (chunk) => {
+      stdout += chunk
+    })
+    child.stderr!.on('data', (chunk) => {
+      stderr += chunk
+    })
+    // 'close': it has exited and its output is read.
+    const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('close', (exitCode, exitSignal) =>
+        resolve({ code: exitCode, signal: exitSignal }),
+      ),
+    )
+    await server.connected
+    child.kill(signal)
+    expect(await ended).toEqual({ code, signal: null })
+    expect(stdout).toBe('')
+    expect(stderr).toBe(`cardport: interrupted (${signal})\n`)
+  } finally {
+    server.close()
+  }
 }
 
 /** A port nothing listens on: bound, then released. */
@@ -212,40 +270,6 @@ describe('cardport emulate', { timeout: 60_000 }, () => {
 })
 
 describe('cardport list', { timeout: 60_000 }, () => {
-  // `list` writes nothing, so a signal ends it as Node ends on one (the shell reads 128 + the
-  // signal's number: 130 for Ctrl+C, 143 for SIGTERM), as the README's exit codes say.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`ends on ${signal} while a request is on its way, as killed by it`, async () => {
-      let onConnection = () => {}
-      const connected = new Promise<void>((resolve) => {
-        onConnection = resolve
-      })
-      const silent = createServer(() => onConnection())
-      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-      const { port } = silent.address() as { port: number }
-      try {
-        const child = spawn(
-          process.execPath,
-          [binary, 'list', '--provider', 'stripe', '--owner', 'customer:cus_busy'],
-          {
-            env: {
-              ...baseEnv(),
-              STRIPE_SECRET_KEY: 'sk_test_busyList',
-              STRIPE_API_BASE: `http://127.0.0.1:${port}`,
-            },
-            cwd: workDir,
-            stdio: 'ignore',
-          },
-        )
-        await connected
-        child.kill(signal)
-        expect(await exitOf(child)).toEqual({ code: null, signal })
-      } finally {
-        silent.close()
-      }
-    })
-  }
-
   it("prints a Stripe customer's cards as a table", async () => {
     const result = await cardport(
       ['list', '--provider', 'stripe', '--owner', details.stripe.demo.customer],
@@ -479,6 +503,69 @@ describe('cardport reconcile', { timeout: 60_000 }, () => {
     expect(result.stderr).toContain('--store')
     expect(result.stderr).toContain('CARDPORT_STORE')
   })
+})
+
+// Ctrl+C and SIGTERM end every command but emulate with 128 + the signal's number, as a shell
+// reports a process killed by it (130, 143), after closing what it opened: never killed outright
+// by the signal, which would leave a store's connection to be dropped mid-write.
+describe('interrupted', { timeout: 60_000 }, () => {
+  const reconcileStripe = (store: string, owner: string) => [
+    'reconcile',
+    '--provider',
+    'stripe',
+    '--store',
+    store,
+    '--owner',
+    owner,
+  ]
+
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`list: ${signal} while a page is on its way exits ${code}, with one line and no output`, async () => {
+      await expectInterrupted(signal, code, (port) => ({
+        args: ['list', '--provider', 'stripe', '--owner', 'customer:cus_busy'],
+        env: { STRIPE_SECRET_KEY: 'sk_test_busyList', STRIPE_API_BASE: `http://127.0.0.1:${port}` },
+      }))
+    })
+
+    it(`reconcile: ${signal} while a page is on its way exits ${code}, its SQLite store closed and unchanged`, async () => {
+      const owner = { type: 'customer', id: `cus_busy${signal}` } as const
+      const file = join(workDir, `interrupted-${signal}.db`)
+      // A card the provider would not list: reconcile would remove it, had it read the page.
+      const local = sqliteStore({ filename: file })
+      await local.upsert(sampleCard(`card_kept${signal}`, owner, { provider: 'stripe' }))
+      await local.close()
+      const store = `sqlite:${file}`
+      await expectInterrupted(signal, code, (port) => ({
+        args: reconcileStripe(store, `customer:${owner.id}`),
+        env: {
+          STRIPE_SECRET_KEY: 'sk_test_busyReconcile',
+          STRIPE_API_BASE: `http://127.0.0.1:${port}`,
+        },
+      }))
+      // Closed: SQLite's last connection checkpointed the WAL and removed it.
+      expect(existsSync(`${file}-wal`)).toBe(false)
+      const after = sqliteStore({ filename: file })
+      expect(
+        (await after.listByOwner({ provider: 'stripe', owner })).map((card) => card.id),
+      ).toEqual([`card_kept${signal}`])
+      await after.close()
+    })
+
+    it(`reconcile: ${signal} while the PostgreSQL store is being opened exits ${code}`, async () => {
+      // A database that accepts and never answers: the store's connection waits up to its 10 s
+      // timeout, which the signal does not wait out (open-store.test.ts pins that).
+      await expectInterrupted(signal, code, (port) => ({
+        args: reconcileStripe(
+          `postgres://app:pgSecret4321@127.0.0.1:${port}/app`,
+          'customer:cus_busyStore',
+        ),
+        env: { STRIPE_SECRET_KEY: 'sk_test_busyStore', STRIPE_API_BASE: 'http://127.0.0.1:9' },
+      }))
+    })
+  }
 })
 
 describe('errors', { timeout: 60_000 }, () => {

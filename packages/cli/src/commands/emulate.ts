@@ -3,6 +3,7 @@ import type { EmulatorServer } from '@cardport/testing/emulators'
 import { Command, InvalidArgumentError } from 'commander'
 import { type CliContext, writeLine } from '../context.js'
 import { CliError, EXIT_CODES } from '../exit-codes.js'
+import { stopped } from '../stop-signals.js'
 
 /** The Stripe key `cardport emulate` prints: the emulator takes any test-mode key. */
 export const EMULATOR_STRIPE_KEY = 'sk_test_cardport_emulator'
@@ -52,9 +53,10 @@ interface EmulateOptionValues {
 /**
  * `cardport emulate`: serves the Stripe and marketplace emulators of `@cardport/testing` over
  * HTTP until SIGINT or SIGTERM, seeded with a demo customer, account and cards, and prints the
- * URL, the test credentials and how to point the other commands at them.
+ * URL, the test credentials and how to point the other commands at them. It serves until `stop`
+ * aborts (SIGINT, SIGTERM), then closes the server and ends with exit 0.
  */
-export function emulateCommand(context: CliContext): Command {
+export function emulateCommand(context: CliContext, stop: AbortSignal): Command {
   return new Command('emulate')
     .description(
       'Serve emulated Stripe and marketplace APIs on a local port until stopped (Ctrl+C)',
@@ -94,7 +96,7 @@ Examples:
         if (values.seed) seed(server, details)
         if (values.json) writeLine(context.stdout, JSON.stringify(details))
         else printDetails(context, details)
-        await stopSignal()
+        await stopped(stop)
       } finally {
         await server.close()
       }
@@ -184,19 +186,6 @@ function printDetails(context: CliContext, details: EmulatorDetails) {
     `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner} --dry-run`,
   )
   for (const line of lines) writeLine(context.stdout, line)
-}
-
-/** Resolves on the first SIGINT or SIGTERM. */
-function stopSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
-      resolve()
-    }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
-  })
 }
 
 function parsePort(value: string): number {

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { parseOwner } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
-import { checkOwnerTypes, openProvider, withEndpoint } from '../open-provider.js'
+import { checkOwnerTypes, closeProvider, openProvider, withEndpoint } from '../open-provider.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
@@ -19,9 +19,10 @@ interface ListOptionValues extends ProviderOptionValues {
 /**
  * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
  * the provider 100 cards at a time. It takes one `--owner`: a second one is a usage error rather
- * than the last one winning silently.
+ * than the last one winning silently. When `stop` aborts (SIGINT, SIGTERM) it prints no card,
+ * does not wait for a page on its way, and throws the signal's reason (exit 130 or 143).
  */
-export function listCommand(context: CliContext): Command {
+export function listCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('list')
     .description('List the cards an owner holds at a provider')
     .addOption(
@@ -43,23 +44,26 @@ ${ENVIRONMENT_HELP}`,
     .action(async (values: ListOptionValues) => {
       const owner = parseOwner(values.owner)
       const { config } = await providerConfigFrom(context, values)
-      const { provider, close } = await openProvider(config)
+      const opened = await openProvider(config)
+      const { provider } = opened
 
       const cards: Card[] = []
       let truncated = false
       try {
         checkOwnerTypes(provider, [owner])
-        for await (const card of listAll(provider, owner)) {
+        for await (const card of listAll(provider, owner, { signal: stop })) {
           if (cards.length === TO_ARRAY_HARD_CAP) {
             truncated = true
             break
           }
           cards.push(card)
         }
+        // listAll looks before each page: a signal during the last one still stops the command.
+        stop.throwIfAborted()
       } catch (error) {
         throw withEndpoint(error, config)
       } finally {
-        await close()
+        await closeProvider(opened, stop)
       }
 
       if (values.json) writeLine(context.stdout, JSON.stringify(cards, null, 2))

@@ -11,7 +11,7 @@ import {
   exitCodeForCardportCode,
 } from '../exit-codes.js'
 import { formatTable } from '../format-table.js'
-import { checkOwnerTypes, describeEndpoint, openProvider } from '../open-provider.js'
+import { checkOwnerTypes, closeProvider, describeEndpoint, openProvider } from '../open-provider.js'
 import { openStore } from '../open-store.js'
 import { createProgress } from '../progress.js'
 import { scrub } from '../scrub.js'
@@ -38,9 +38,11 @@ const LISTED_ENTRIES = 50
  * every owner the store knows for that provider), makes the store equal to it with core's
  * `createCardSync(...).reconcile`, and prints the drift report. The failures' messages come
  * from the provider and the store: they are scrubbed (see `scrub.ts`) before they are printed,
- * in the table as in `--json`.
+ * in the table as in `--json`. When `stop` aborts (SIGINT, SIGTERM), before the store is opened
+ * or while it reconciles, it closes the store it opened, prints no report and throws the
+ * signal's reason (exit 130 or 143).
  */
-export function reconcileCommand(context: CliContext): Command {
+export function reconcileCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('reconcile')
     .description("Make a local store equal to the provider's cards, and report the drift")
     .option(
@@ -76,15 +78,17 @@ ${ENVIRONMENT_HELP}`,
       const owners = distinctOwners(values.owner.map(parseOwner))
       const { env, config } = await providerConfigFrom(context, values)
       const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
-      const { provider, close } = await openProvider(config)
+      const opened = await openProvider(config)
+      const { provider } = opened
       try {
         checkOwnerTypes(provider, owners)
       } catch (error) {
-        await close()
+        await closeProvider(opened, stop)
         throw error
       }
-      const store = await openStore(storeConfig).catch(async (error: unknown) => {
-        await close()
+      const store = await openStore(storeConfig, stop).catch(async (error: unknown) => {
+        await closeProvider(opened, stop)
+        if (stop.aborted) throw stop.reason
         throw new CliError(
           EXIT_CODES.failure,
           `could not open the store ${storeConfig.label}: ${describeError(error)}`,
@@ -92,10 +96,6 @@ ${ENVIRONMENT_HELP}`,
         )
       })
 
-      const controller = new AbortController()
-      const interrupt = () => controller.abort(new CliError(EXIT_CODES.interrupted, 'interrupted'))
-      process.once('SIGINT', interrupt)
-      process.once('SIGTERM', interrupt)
       const progress = createProgress({
         label: 'reconciling',
         unit: 'owners',
@@ -110,7 +110,7 @@ ${ENVIRONMENT_HELP}`,
         raw = await sync.reconcile(owners.length > 0 ? owners : undefined, {
           dryRun: values.dryRun ?? false,
           onOwner: (_owner, { done }) => progress.update(done),
-          signal: controller.signal,
+          signal: stop,
           // The human report lists at most LISTED_ENTRIES; the JSON one lists every entry.
           maxEntries: values.json ? Number.POSITIVE_INFINITY : LISTED_ENTRIES,
           onDrift: (change) => {
@@ -119,17 +119,10 @@ ${ENVIRONMENT_HELP}`,
         })
         // core checks the signal before each owner and each page: a Ctrl+C after the last page
         // of the last owner still ends the run as interrupted, not as a success.
-        controller.signal.throwIfAborted()
+        stop.throwIfAborted()
       } finally {
         progress.stop()
-        process.off('SIGINT', interrupt)
-        process.off('SIGTERM', interrupt)
-        // Interrupted: a request still on its way (up to its 30 s timeout) is not waited for, as
-        // the marketplace's Agent would on close. The store is closed; the process exits next.
-        const interrupted = controller.signal.aborted
-        const providerClosed = close()
-        if (interrupted) providerClosed.catch(() => {})
-        await Promise.all([store.close(), interrupted ? undefined : providerClosed])
+        await Promise.all([store.close(), closeProvider(opened, stop)])
       }
 
       const report = scrubFailures(raw, context.secrets)
