@@ -9,7 +9,7 @@ import {
 } from '@cardport/core'
 import { marketplaceEmulator, setupCardportServer } from '@cardport/testing'
 import { http } from 'msw'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js'
 import {
   listAllMarketplaceCards,
@@ -27,6 +27,13 @@ const VISA = '4111111111111111'
 const MASTERCARD = '5105105105105100'
 const DECLINED = '4444444444444448'
 const NOT_VALIDATED = '4222222222222220'
+/** A wait no test outlasts: what only an abort can end in time. */
+const HOUR_MS = 3_600_000
+/**
+ * For `vi.waitFor`, whose own default gives up after a second, which a slow machine can take:
+ * a hang guard only, within the test's timeout.
+ */
+const PATIENTLY = { timeout: 15_000, interval: 5 }
 
 const marketplace = marketplaceEmulator()
 /** A marketplace that requires `postal_code`, as the reference's request list marks it. */
@@ -37,6 +44,7 @@ const strict = marketplaceEmulator({
 const server = setupCardportServer(...marketplace.handlers, ...strict.handlers)
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 afterEach(() => {
+  vi.restoreAllMocks()
   server.resetHandlers()
   marketplace.reset()
   strict.reset()
@@ -1163,44 +1171,53 @@ describe('paging', () => {
 describe('listAllMarketplaceCards with a signal', () => {
   const route = 'GET /v1/marketplaces/:marketplace/cards'
 
-  /** Drains the iteration; what it handed over, how it ended, and how long it took. */
+  /** Drains the iteration; what it handed over, and how it ended. */
   async function drain(provider: ReturnType<typeof setup>['provider'], signal: AbortSignal) {
     const seen: string[] = []
-    const started = performance.now()
     try {
       for await (const card of listAllMarketplaceCards(provider, { signal, pageSize: 100 })) {
         seen.push(card.id)
       }
-      return { seen, outcome: 'completed' as unknown, ms: performance.now() - started }
+      return { seen, outcome: 'completed' as unknown }
     } catch (error) {
-      return { seen, outcome: error, ms: performance.now() - started }
+      return { seen, outcome: error }
     }
   }
 
+  // No duration is measured: the page or the wait lasts an hour, far past the test's timeout,
+  // so that only the abort can end the iteration in time (emulator.reset() ends the latency).
   it('an abort during a slow page ends the request: the reason, no card of the page', async () => {
     const { provider } = setup()
     marketplace.seed.card()
-    marketplace.faults.inject({ route, latencyMs: 3_000 })
+    marketplace.faults.inject({ route, latencyMs: HOUR_MS })
     const controller = new AbortController()
     const reason = new Error('stopped by the caller')
-    setTimeout(() => controller.abort(reason), 50)
-    const { seen, outcome, ms } = await drain(provider, controller.signal)
+    const draining = drain(provider, controller.signal)
+    // The emulator holds the page in its latency.
+    await vi.waitFor(() => expect(marketplace.faults.fired).toEqual([1]), PATIENTLY)
+    controller.abort(reason)
+    const { seen, outcome } = await draining
     expect(outcome).toBe(reason)
     expect(seen).toEqual([])
-    expect(ms).toBeLessThan(1_500)
   })
 
   it("an abort during a Retry-After wait ends the wait (the default sleep's)", async () => {
-    const { provider } = setup({ retry: {} })
+    const { provider } = setup({ retry: { maxDelayMs: HOUR_MS } })
     marketplace.seed.card()
-    marketplace.faults.inject({ route, status: 429, retryAfter: 30 })
+    marketplace.faults.inject({ route, status: 429, retryAfter: HOUR_MS / 1000 })
+    const timers = vi.spyOn(globalThis, 'setTimeout')
     const controller = new AbortController()
-    setTimeout(() => controller.abort(), 50)
-    const { seen, outcome, ms } = await drain(provider, controller.signal)
+    const draining = drain(provider, controller.signal)
+    // The 429 is read and the default sleep waits the hour it asked for.
+    await vi.waitFor(
+      () => expect(timers).toHaveBeenCalledWith(expect.any(Function), HOUR_MS),
+      PATIENTLY,
+    )
+    controller.abort()
+    const { seen, outcome } = await draining
     expect(outcome).toBe(controller.signal.reason)
     expect((outcome as Error).name).toBe('AbortError')
     expect(seen).toEqual([])
-    expect(ms).toBeLessThan(1_500)
     expect(requests()).toHaveLength(1)
   })
 

@@ -21,8 +21,8 @@ export interface Emulator {
   /**
    * Empties the state (the marketplace emulator keeps its test marketplace). The emulators of
    * this package also clear their faults and end a request still waiting out an injected
-   * latency as a dropped connection, committing nothing, so that it never lands in the state
-   * of the next test.
+   * latency at once, as a dropped connection, committing nothing, so that it never lands in the
+   * state of the next test, and its timer cleared, so that no latency keeps the process alive.
    */
   reset(): void
 }

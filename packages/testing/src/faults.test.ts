@@ -150,5 +150,31 @@ describe('createFaultRunner', () => {
       expect(await timed(runner)).toEqual({ status: 200, ms: 5 })
       expect(await timed(runner)).toEqual({ status: 200, ms: 0 })
     })
+
+    // A test that ends while a request waits out a latency of minutes: its afterEach's reset()
+    // must end the wait, not leave a timer that keeps the test process alive for minutes.
+    it('ends a latency wait at once on reset(), as a dropped connection, its timer cleared', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      const runner = createFaultRunner()
+      runner.inject({ latencyMs: 10 * 60_000 })
+      let committed = false
+      let answer: Response | undefined
+      const pending = runner
+        .run(context, () => {
+          committed = true
+          return new Response('ok')
+        })
+        .then((response) => {
+          answer = response
+        })
+      expect(vi.getTimerCount()).toBe(1)
+      runner.reset()
+      // Promise callbacks only: no fake time passes.
+      await vi.advanceTimersByTimeAsync(0)
+      expect(answer?.type).toBe('error')
+      expect(vi.getTimerCount()).toBe(0)
+      await pending
+      expect(committed).toBe(false)
+    })
   })
 })

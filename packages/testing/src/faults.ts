@@ -1,5 +1,5 @@
 import { redact } from '@cardport/core'
-import { delay, HttpResponse } from 'msw'
+import { HttpResponse } from 'msw'
 
 /**
  * A fault to inject into an emulator. It applies to requests whose `route` matches and fires
@@ -78,8 +78,9 @@ export interface FaultRunner extends FaultController {
   run(context: FaultContext, commit: () => Promise<Response> | Response): Promise<Response>
   /**
    * The emulator's `reset()`: removes every fault, and ends the requests still waiting out a
-   * latency with a dropped connection, committing nothing. They belong to a test that has
-   * ended (its client gave up): committed later, they would land in the next test's state.
+   * latency at once, with a dropped connection, committing nothing, their timers cleared. They
+   * belong to a test that has ended (its client gave up): committed later, they would land in
+   * the next test's state, and a timer left running would keep the test process alive.
    */
   reset(): void
 }
@@ -105,6 +106,25 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   let faults: ActiveFault[] = []
   // Bumped by reset(): a request that began before it must not commit after it.
   let generation = 0
+  // The latency waits under way, each ended (its timer cleared) by reset().
+  const waiting = new Set<() => void>()
+
+  /** Waits `ms`, or less if reset() ends the wait first. */
+  const wait = (ms: number) => {
+    if (ms > MAX_TIMEOUT_MS) {
+      // setTimeout would fire after 1 ms instead (msw's delay() refuses it likewise).
+      throw new RangeError(`A latency of ${ms} ms is longer than setTimeout can wait`)
+    }
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        clearTimeout(timer)
+        waiting.delete(end)
+        resolve()
+      }
+      const timer = setTimeout(end, ms)
+      waiting.add(end)
+    })
+  }
 
   const matches = (fault: Fault, context: FaultContext) => {
     if (fault.route === undefined) return true
@@ -158,6 +178,7 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
     reset() {
       faults = []
       generation++
+      for (const end of waiting) end()
     },
     get fired() {
       return faults.map((fault) => fault.fired)
@@ -167,7 +188,7 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
       const latency = firing.reduce((total, fault) => total + (fault.latencyMs ?? 0), 0)
       if (latency > 0) {
         const started = generation
-        await delay(latency)
+        await wait(latency)
         if (generation !== started) return HttpResponse.error()
       }
       const fault = firing.find(hasOutcome)
@@ -188,6 +209,9 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
     },
   }
 }
+
+/** The longest delay `setTimeout` takes (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMEOUT_MS = 2_147_483_647
 
 /** Whether a fault decides the answer (a status, a body or a drop), rather than only delaying it. */
 function hasOutcome(fault: Fault): boolean {

@@ -1,5 +1,5 @@
 import Stripe from 'stripe'
-import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { stripeEmulator } from './stripe-emulator.js'
 import {
   lastResponseHeader,
@@ -10,6 +10,9 @@ import {
 } from './stripe-test-harness.js'
 
 const emulator = useStripeEmulator()
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('API keys, errors and request ids', () => {
   it('answers a request without an API key with Stripe 401 body and a Request-Id', async () => {
@@ -316,11 +319,16 @@ describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
     expect(emulator.state.sources(customer.id)).toHaveLength(1)
   })
 
-  it('adds latency', async () => {
+  it('adds latency: nothing is answered or created until it has passed', async () => {
     emulator.faults.inject({ latencyMs: 60 })
-    const started = performance.now()
-    await stripe.customers.create({})
-    expect(performance.now() - started).toBeGreaterThanOrEqual(55)
+    const customer = await afterLatency(
+      60,
+      () => stripe.customers.create({}),
+      () => {
+        expect(emulator.state.customers()).toEqual([])
+      },
+    )
+    expect(emulator.state.customers().map(({ id }) => id)).toEqual([customer.id])
   })
 })
 
@@ -343,9 +351,9 @@ describe('faults together', () => {
         emulator.faults.inject(fault)
       }
       for (const expected of [500, 200]) {
-        const started = performance.now()
-        expect((await rawStripe('GET', '/v1/customers')).status).toBe(expected)
-        expect(performance.now() - started).toBeGreaterThanOrEqual(55)
+        expect((await afterLatency(60, () => rawStripe('GET', '/v1/customers'))).status).toBe(
+          expected,
+        )
       }
     },
   )
@@ -376,10 +384,15 @@ describe('faults together', () => {
   // reset() runs while the request still waits out its latency: committed then, it would land
   // in the next test's state and request log.
   it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
-    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 500 })
+    // An hour: only reset() can end the wait before the test times out.
+    emulator.faults.inject({ route: 'POST /v1/customers', latencyMs: 3_600_000 })
     const pending = rawStripe('POST', '/v1/customers', { body: 'email=late%40example.com' })
-    // Reset once the request waits out its latency: under load, a fixed pause could end first.
-    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), { interval: 5 })
+    // Reset once the request waits out its latency: under load, a fixed pause could end first
+    // (and so could vi.waitFor's default second).
+    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), {
+      timeout: 15_000,
+      interval: 5,
+    })
     emulator.reset()
     await expect(pending).rejects.toThrow(TypeError)
     expect(emulator.state.customers()).toEqual([])
@@ -573,8 +586,10 @@ describe('seeding with undefined fields, as with absent ones', () => {
   it('takes emulator options given as undefined as not given', () => {
     const unset = stripeEmulator({ origin: undefined, now: undefined, events: undefined })
     expect(unset.origin).toBe('https://api.stripe.com')
+    // The default clock is the system's: a fake one, so that no wall-clock time is compared.
+    vi.useFakeTimers({ toFake: ['Date'], now: new Date('2031-02-03T04:05:06.789Z') })
     const customer = unset.seed.customer()
-    expect(Math.abs(customer.created * 1000 - Date.now())).toBeLessThan(60_000)
+    expect(customer.created).toBe(Date.UTC(2031, 1, 3, 4, 5, 6) / 1000)
     expect(unset.events.list().map((event) => event.type)).toEqual(['customer.created'])
   })
 
@@ -598,3 +613,37 @@ describe('seeding with undefined fields, as with absent ones', () => {
     expect(card).toMatchObject({ object: 'card', last4: '4242', exp_year: 2040, name: null })
   })
 })
+
+/**
+ * Sends a request on a fake clock and proves that the emulator holds its answer for exactly
+ * `latencyMs`: once the emulator has the request, `latencyMs - 1` fake milliseconds pass and
+ * the request is still unanswered (`pending` runs its own checks then); one more, and it
+ * answers. No wall-clock time is measured: a slow machine only takes longer.
+ */
+async function afterLatency<T>(
+  latencyMs: number,
+  send: () => Promise<T>,
+  pending: () => void = () => {},
+): Promise<T> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+  const before = emulator.state.requests().length
+  let settled = false
+  const answer = send().finally(() => {
+    settled = true
+  })
+  // The emulator logs a request as it takes it, and starts the latency's timer at once.
+  while (emulator.state.requests().length === before) await turn()
+  await vi.advanceTimersByTimeAsync(latencyMs - 1)
+  // Turns enough for an answer given without the latency to reach the client.
+  for (let i = 0; i < 20; i++) await turn()
+  expect(settled).toBe(false)
+  expect(emulator.state.requests()[before]?.status).toBe(0)
+  pending()
+  await vi.advanceTimersByTimeAsync(1)
+  return answer
+}
+
+/** One turn of the event loop (`setImmediate` is never faked here). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
