@@ -690,10 +690,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
   }
 
   const get = (owner: Owner, cardId: string) =>
-    onAccount(owner, async () => {
-      const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
-      return toCard(body, owner, cardId)
-    })
+    onAccount(owner, () => readAccountCard(owner, cardId))
 
   const list = async (owner: Owner, limit: number, cursor?: string) => {
     const offset = offsetOf(cursor, owner.id)
