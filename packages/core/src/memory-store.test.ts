@@ -291,6 +291,37 @@ describe('memoryStore: stored objects are copies', () => {
     expect((await store.get(aliceScope, 'card_2'))?.last4).toBe('4242')
   })
 
+  it('hands out parts a caller can change alone, where stored cards hold the same values', async () => {
+    // Rows with the same owner, an empty address, no metadata or the same checks share one
+    // object for each inside the store: what a caller gets must still be its own.
+    const input = sampleCard('card_2', alice)
+    await store.upsertMany([sampleCard('card_1', alice), input])
+    await store.upsert(sampleCard('card_3', alice, { metadata: { a: '1' } }))
+    input.owner.id = 'changed'
+
+    const got = await store.get(aliceScope, 'card_1')
+    for (const part of [got!.owner, got!.address, got!.checks, got!.metadata]) {
+      expect(Object.isFrozen(part)).toBe(false)
+    }
+    got!.owner.id = 'changed'
+    got!.address.city = 'changed'
+    got!.checks.cvc = 'fail'
+    got!.metadata.added = 'changed'
+    const [listed] = await store.listByOwners([aliceScope])
+    listed![0]!.metadata.a = 'changed'
+
+    for (const cardId of ['card_1', 'card_2']) {
+      expect(await store.get(aliceScope, cardId)).toMatchObject({
+        owner: alice,
+        address: EMPTY_ADDRESS,
+        checks: { cvc: null },
+        metadata: {},
+      })
+    }
+    expect((await store.get(aliceScope, 'card_3'))?.metadata).toEqual({ a: '1' })
+    expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([alice])
+  })
+
   it('stores the fields of a card and nothing else the object carries', async () => {
     const first = await store.upsert(sampleCard('card_1', alice))
     // A stored card written back, as an application might: its bookkeeping is the store's own.
