@@ -307,7 +307,7 @@ describe('memoryStore: stored objects are copies', () => {
     got!.address.city = 'changed'
     got!.checks.cvc = 'fail'
     got!.metadata.added = 'changed'
-    const [listed] = await store.listByOwners([aliceScope])
+    const [listed] = await store.listByOwners!([aliceScope])
     listed![0]!.metadata.a = 'changed'
 
     for (const cardId of ['card_1', 'card_2']) {
