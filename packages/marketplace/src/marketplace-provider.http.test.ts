@@ -6,6 +6,7 @@ import {
   sampleCard,
   startEmulatorServer,
 } from '@cardport/testing'
+import { http } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
 import { type MarketplaceProvider, marketplaceProvider } from './marketplace-provider.js'
@@ -18,14 +19,46 @@ type AccountOwner = { type: 'account'; id: string }
 
 let server: EmulatorServer
 const providers: MarketplaceProvider[] = []
+/** The requests to hold at the server, in order of arrival (see {@link holdNextRequest}). */
+const holds: { arrived: () => void; released: Promise<void> }[] = []
 beforeAll(async () => {
-  server = await startEmulatorServer({ emulators: [marketplaceEmulator()] })
+  const marketplace = marketplaceEmulator()
+  // Ahead of the emulator's own handlers: a request it holds answers nothing, so MSW goes on
+  // to the emulator's handler once it is released.
+  const hold = http.all('*', async () => {
+    const held = holds.shift()
+    if (!held) return
+    held.arrived()
+    await held.released
+  })
+  server = await startEmulatorServer({
+    emulators: [{ ...marketplace, handlers: [hold, ...marketplace.handlers] }],
+  })
 })
 afterEach(async () => {
   vi.restoreAllMocks()
+  holds.splice(0)
   await Promise.all(providers.splice(0).map((provider) => provider.close()))
   server.reset()
 })
+
+/**
+ * Holds the next request at the server, before the emulator sees it, until `release()`: the
+ * test knows that the request is in flight (`arrived`) and decides when it is answered, however
+ * slow the machine.
+ */
+function holdNextRequest(): { arrived: Promise<void>; release: () => void } {
+  let arrived!: () => void
+  let release!: () => void
+  const arrival = new Promise<void>((resolve) => {
+    arrived = resolve
+  })
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  holds.push({ arrived, released })
+  return { arrived: arrival, release }
+}
 afterAll(() => server.close())
 
 function setup() {
@@ -103,12 +136,18 @@ describe('close()', () => {
   it('lets the requests in flight finish, then refuses every call at once, and closes twice without fault', async () => {
     const { marketplace, provider, owner, waits } = setup()
     const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
-    marketplace.faults.inject({ latencyMs: 300 })
+    const held = holdNextRequest()
     const inFlight = provider.listCards(owner)
-    // The request is on its way: close() waits for it (the Agent closes gracefully).
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    const closing = provider.close()
+    // The request is at the server, which answers it only once close() was called: close()
+    // must wait for it (the Agent closes gracefully).
+    await held.arrived
+    let closed = false
+    const closing = provider.close().then(() => {
+      closed = true
+    })
     const refusedWhileClosing = await rejection(() => provider.getCard(owner, card.id))
+    expect(closed).toBe(false)
+    held.release()
     expect((await inFlight).data).toEqual([card])
     await closing
     await expect(provider.close()).resolves.toBeUndefined()
@@ -163,10 +202,14 @@ describe('close()', () => {
 
   it('does not retry a GET that failed in flight once close() was called', async () => {
     const { marketplace, provider, owner, waits } = setup()
-    marketplace.faults.inject({ latencyMs: 200, status: 503 })
+    marketplace.faults.inject({ status: 503 })
+    const held = holdNextRequest()
     const inFlight = rejection(() => provider.listCards(owner))
-    await new Promise((resolve) => setTimeout(resolve, 50))
-    await Promise.all([provider.close(), inFlight])
+    // The 503 is answered only once close() was called.
+    await held.arrived
+    const closing = provider.close()
+    held.release()
+    await Promise.all([closing, inFlight])
     expect((await inFlight).code).toBe('provider_unavailable')
     expect(waits).toEqual([])
   })
