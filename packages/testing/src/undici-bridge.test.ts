@@ -216,6 +216,13 @@ describe('createUndiciBridge', () => {
       ],
     })
     const chunks: string[] = []
+    /** Settles when the next chunk arrives: what a chunk's wait is for, however slow. */
+    let chunkArrived = () => {}
+    const nextChunk = () =>
+      new Promise<void>((resolve) => {
+        chunkArrived = resolve
+      })
+    let arrival = nextChunk()
     let control: Dispatcher.DispatchController | undefined
     const ended = new Promise<number>((resolve, reject) => {
       dispatcher.dispatch(
@@ -230,6 +237,7 @@ describe('createUndiciBridge', () => {
           onResponseData(controller, chunk) {
             chunks.push(chunk.toString())
             controller.pause()
+            chunkArrived()
           },
           onResponseEnd() {
             resolve(chunks.length)
@@ -240,15 +248,20 @@ describe('createUndiciBridge', () => {
         },
       )
     })
-    await vi.waitFor(() => expect(chunks).toEqual(['a']))
+    await arrival
+    expect(chunks).toEqual(['a'])
     // Paused: a few turns of the event loop bring no more data.
+    arrival = nextChunk()
     for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
     expect(chunks).toEqual(['a'])
     expect(control?.paused).toBe(true)
     control?.resume()
-    await vi.waitFor(() => expect(chunks).toEqual(['a', 'b']))
+    await arrival
+    expect(chunks).toEqual(['a', 'b'])
+    arrival = nextChunk()
     control?.resume()
-    await vi.waitFor(() => expect(chunks).toEqual(['a', 'b', 'c']))
+    await arrival
+    expect(chunks).toEqual(['a', 'b', 'c'])
     control?.resume()
     expect(await ended).toBe(3)
   })

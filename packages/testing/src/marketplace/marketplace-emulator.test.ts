@@ -244,10 +244,19 @@ describe('faults', () => {
   })
 
   it('commits nothing of a request delayed across reset(): the next test starts empty', async () => {
-    emulator.faults.inject({ route: 'POST /v1/marketplaces/:marketplace/cards', latencyMs: 500 })
+    // An hour: only reset() can end the wait before the test times out (half a second could
+    // run out before the reset on a slow machine, and the request commit).
+    emulator.faults.inject({
+      route: 'POST /v1/marketplaces/:marketplace/cards',
+      latencyMs: 3_600_000,
+    })
     const pending = api('POST', mp('/cards'), { json: cardForm() })
-    // Reset once the request waits out its latency: under load, a fixed pause could end first.
-    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), { interval: 5 })
+    // Reset once the request waits out its latency: under load, a fixed pause could end first
+    // (and so could vi.waitFor's default second).
+    await vi.waitFor(() => expect(emulator.faults.fired).toEqual([1]), {
+      timeout: 15_000,
+      interval: 5,
+    })
     emulator.reset()
     await expect(pending).rejects.toThrow(TypeError)
     expect(emulator.state.cards()).toEqual([])
