@@ -8,13 +8,14 @@ import { openStore } from './open-store.js'
 
 // The pools the CLI opens, their ends counted: openStore must end each once, however often its
 // store is closed.
-const pools = vi.hoisted(() => ({ ended: 0 }))
+const pools = vi.hoisted(() => ({ ended: 0, onEnd: () => {} }))
 vi.mock('pg', () => ({
   default: {
     Pool: class {
       #ended = false
       async end() {
         pools.ended += 1
+        pools.onEnd()
         if (this.#ended) throw new Error('Called end on pool more than once')
         this.#ended = true
       }
@@ -29,12 +30,16 @@ describe('openStore', () => {
   it('throws the reason of its stop signal at once while a PostgreSQL store opens, and closes the store that opens later', async () => {
     // An open that waits for a server (its connection, its migrations) until released.
     let release = (_store: CardStore) => {}
-    postgresStore.mockImplementationOnce(
-      () =>
-        new Promise<CardStore>((resolve) => {
-          release = resolve
-        }),
-    )
+    let called = () => {}
+    const opens = new Promise<void>((resolve) => {
+      called = resolve
+    })
+    postgresStore.mockImplementationOnce(() => {
+      called()
+      return new Promise<CardStore>((resolve) => {
+        release = resolve
+      })
+    })
     const config = {
       kind: 'postgres',
       connectionString: 'postgres://app@db/app',
@@ -42,7 +47,8 @@ describe('openStore', () => {
     } as const
     const stop = new AbortController()
     const opening = openStore(config, stop.signal)
-    await vi.waitFor(() => expect(postgresStore).toHaveBeenCalled())
+    // The store is opening (the module loaded, however slowly).
+    await opens
     const reason = new Error('interrupted (SIGTERM)')
     stop.abort(reason)
     // Rejected while the store is still opening: the open is not waited for.
@@ -50,8 +56,12 @@ describe('openStore', () => {
     const late = memoryStore()
     const close = vi.spyOn(late, 'close')
     const endedBefore = pools.ended
+    const ended = new Promise<void>((resolve) => {
+      pools.onEnd = resolve
+    })
     release(late)
-    await vi.waitFor(() => expect(pools.ended).toBe(endedBefore + 1))
+    await ended
+    expect(pools.ended).toBe(endedBefore + 1)
     expect(close).toHaveBeenCalledOnce()
   })
 

@@ -53,13 +53,15 @@ describe('cardport reconcile', () => {
   it('exits 130 when interrupted while an owner is being read, and prints no report', async () => {
     const customer = server.stripe!.seed.customer({ name: 'Slow Owner' })
     server.stripe!.seed.card(customer.id, 'tok_visa')
-    server.stripe!.faults.inject({ latencyMs: 400, times: 10 })
+    // An hour: a run that finished before the interrupt (400 ms could, on a slow machine)
+    // would prove nothing; only the interrupt can end this one in time.
+    server.stripe!.faults.inject({ latencyMs: HOUR_MS, times: 10 })
     const cli = context()
     const store = `sqlite:${join(dir, 'cards.db')}`
     const args = ['reconcile', '--provider', 'stripe', '--store', store]
     const done = run([...args, '--owner', `customer:${customer.id}`], cli.value)
     // Ctrl+C while the owner's first page is on its way: the store is open by then.
-    await vi.waitFor(() => expect(server.stripe!.faults.fired[0]).toBeGreaterThan(0), 10_000)
+    await vi.waitFor(() => expect(server.stripe!.faults.fired[0]).toBeGreaterThan(0), PATIENTLY)
     process.emit('SIGINT')
     expect(await done).toBe(EXIT_CODES.interrupted)
     expect(cli.stdout()).toBe('')
