@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import {
   type CardScope,
   type CardStore,
@@ -320,13 +321,19 @@ describePostgres('postgresStore', (db) => {
         const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
           AND query LIKE 'INSERT INTO "${db.schema}".%' AND pid <> pg_backend_pid()`
         // Asked outside the holder's transaction, whose view of pg_stat_activity stays as it was.
-        await vi.waitFor(async () => {
-          expect((await other.query(waiting)).rows).toHaveLength(1)
-        })
+        // (A loaded server can take longer than vi.waitFor's default second to get there.)
+        await vi.waitFor(
+          async () => {
+            expect((await other.query(waiting)).rows).toHaveLength(1)
+          },
+          { timeout: 15_000, interval: 20 },
+        )
+        // The pool lets go of the lost connection once its socket has ended: an 'error' event
+        // nobody hears would have come by then, however slow the machine.
+        const removed = once(db.client as pg.Pool, 'remove')
         await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`)
         expect(await writing).toMatchObject({ code: '57P01' })
-        // The socket's end comes after the statement's failure.
-        await new Promise((resolve) => setTimeout(resolve, 50))
+        await removed
       } finally {
         await holder.query('ROLLBACK')
         holder.release()
