@@ -732,25 +732,60 @@ describe('what the handler reports', () => {
   it('fails a repeat delivered while the first delivery fails, so that Stripe retries it', async () => {
     const store = memoryStore()
     let failing = true
+    // The first attempt's write waits until the repeat is in: the test orders them, not a delay.
+    let writing = () => {}
+    const firstWrites = new Promise<void>((resolve) => {
+      writing = resolve
+    })
+    let fail = () => {}
+    const mayFail = new Promise<void>((resolve) => {
+      fail = resolve
+    })
+    let writes = 0
     const flaky: CardStore = {
       ...store,
       async upsert(card, options) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        if (++writes === 1) {
+          writing()
+          await mayFail
+        }
         if (failing) throw new Error('the database is down')
         return store.upsert(card, options)
       },
     }
-    const handler = handlerFor(flaky, 'events')
+    // The repeat's signature checked: what it does next, up to waiting for the first attempt,
+    // takes no I/O.
+    let verified = 0
+    let repeatVerified = () => {}
+    const repeatIn = new Promise<void>((resolve) => {
+      repeatVerified = resolve
+    })
+    const handler = stripeWebhookHandler({
+      endpointSecret: secret,
+      store: flaky,
+      webhooks: {
+        constructEventAsync: async (
+          ...args: Parameters<typeof Stripe.webhooks.constructEventAsync>
+        ) => {
+          const event = await Stripe.webhooks.constructEventAsync(...args)
+          if (++verified === 2) repeatVerified()
+          return event
+        },
+      },
+    })
     const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
     emulator.events.take()
     const card = await provider.createCard(customer, { source: 'tok_visa' })
     const [created] = emulator.events.take() as [StripeEvent]
 
     // Stripe's retry (its first attempt timed out) arrives while the first attempt runs.
-    const [first, repeat] = await Promise.allSettled([
-      deliver(handler, created),
-      new Promise((resolve) => setTimeout(resolve, 5)).then(() => deliver(handler, created)),
-    ])
+    const delivering = deliver(handler, created)
+    await firstWrites
+    const repeating = deliver(handler, created)
+    await repeatIn
+    for (let turn = 0; turn < 3; turn++) await new Promise((resolve) => setImmediate(resolve))
+    fail()
+    const [first, repeat] = await Promise.allSettled([delivering, repeating])
     expect(first.status).toBe('rejected')
     // A 2xx for the repeat would tell Stripe the event was delivered: it would never be applied.
     expect(repeat.status).toBe('rejected')
