@@ -283,15 +283,11 @@ describe('CardSync: calls on one owner run one at a time, in call order', () => 
       },
     }
     const parallel = createCardSync({ provider: gated, store })
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('the second owner waited for the first')), 2000),
-    )
-    const cards = await Promise.race([
-      Promise.all([
-        parallel.setDefaultCard(alice, 'tok_visa'),
-        parallel.setDefaultCard(bob, 'tok_visa'),
-      ]),
-      timeout,
+    // Had the second owner waited for the first, neither would ever finish: the test's timeout
+    // fails it (no deadline here, which a slow machine could miss).
+    const cards = await Promise.all([
+      parallel.setDefaultCard(alice, 'tok_visa'),
+      parallel.setDefaultCard(bob, 'tok_visa'),
     ])
     expect(cards.map((card) => card.owner.id)).toEqual([alice.id, bob.id])
   })
@@ -352,11 +348,11 @@ describe('CardSync: a late answer in one process does not undo a newer default o
   // so only the store's observedAt rules can tell the later observation.
   const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
-  /** A provider whose `method` answers what it read at once, 30 ms later, the first time. */
   /**
-   * The provider, whose first answer to `method` is held 30 ms after it was read; `read` settles
-   * once it was read, and a clock tick later, so that what the test does next is later than the
-   * read, whatever the machine's load (a fixed wait raced the read's start under load).
+   * The provider, whose first answer to `method` is held after it was read until `answer()`;
+   * `read` settles once it was read, and a clock tick later, so that what the test does next is
+   * later than the read, whatever the machine's load (a fixed wait raced the read's start under
+   * load, and a fixed hold could end before the other process's write on a slow machine).
    */
   const answeringLate = <M extends 'getDefaultCard' | 'getCard' | 'listCards'>(method: M) => {
     let late = true
@@ -364,22 +360,26 @@ describe('CardSync: a late answer in one process does not undo a newer default o
     const read = new Promise<void>((resolve) => {
       markRead = resolve
     })
+    let answer: () => void = () => {}
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve
+    })
     const ask = provider[method] as (...args: unknown[]) => Promise<unknown>
     const answering = {
       ...provider,
       [method]: async (...args: unknown[]) => {
-        const answer = await ask(...args)
+        const result = await ask(...args)
         if (late) {
           late = false
           const readAt = Date.now()
           while (Date.now() === readAt) await wait(1)
           markRead()
-          await wait(30)
+          await answered
         }
-        return answer
+        return result
       },
     } as CardProvider
-    return { provider: answering, read }
+    return { provider: answering, read, answer }
   }
 
   it('a sync that read "no default" before the other process made one leaves it the default', async () => {
@@ -388,6 +388,7 @@ describe('CardSync: a late answer in one process does not undo a newer default o
     const running = createCardSync({ provider: late.provider, store }).sync(alice)
     await late.read
     const card = await other.setDefaultCard(alice, 'tok_visa')
+    late.answer()
     expect(await running).toBeNull()
     expect((await sync.getForOwner(alice))?.id).toBe(card.id)
     await expectStoreEqualsProvider(alice, [{ id: card.id, isDefault: true, last4: '4242' }])
@@ -403,6 +404,7 @@ describe('CardSync: a late answer in one process does not undo a newer default o
     // stores it.
     await provider.setDefaultCard(alice, next.id)
     await createCardSync({ provider, store }).sync(alice)
+    late.answer()
     expect((await running)?.isDefault).toBe(false)
     expect((await sync.getForOwner(alice))?.id).toBe(next.id)
     await expectStoreEqualsProvider(alice)
@@ -415,6 +417,7 @@ describe('CardSync: a late answer in one process does not undo a newer default o
     const running = createCardSync({ provider: late.provider, store }).reconcile(alice)
     await late.read
     const card = await createCardSync({ provider, store }).setDefaultCard(alice, 'tok_visa')
+    late.answer()
     const report = await running
     expect(report.counts.defaultRepaired).toBe(1)
     expect((await sync.getForOwner(alice))?.id).toBe(card.id)
@@ -1301,27 +1304,38 @@ describe('CardSync.reconcile', () => {
 
   it("stops at once when the run's signal aborts during a custom sleep's wait before a retry", async () => {
     await drift(alice)
-    const limited = rateLimitedOnce(provider, 20_000)
+    // An hour's Retry-After, far past the test's timeout: only the abort can end the run in
+    // time. No duration is measured.
+    const hour = 3_600_000
+    const limited = rateLimitedOnce(provider, hour)
     const controller = new AbortController()
     const reason = new Error('shutting down')
-    // The caller's own sleep, deaf to any signal: a 20 s Retry-After really waited.
+    // The caller's own sleep, deaf to any signal: the Retry-After really waited.
     let timer: NodeJS.Timeout | undefined
+    let sleeping = () => {}
+    const asleep = new Promise<void>((resolve) => {
+      sleeping = resolve
+    })
     const sleep = vi.fn(
       (ms: number, _signal?: AbortSignal) =>
         new Promise<void>((resolve) => {
           timer = setTimeout(resolve, ms)
+          sleeping()
         }),
     )
     try {
-      const run = createCardSync({ provider: limited, store, retry: { sleep } }).reconcile(alice, {
-        signal: controller.signal,
-      })
-      await vi.waitFor(() => expect(sleep).toHaveBeenCalledTimes(1))
-      expect(sleep.mock.calls[0]?.[0]).toBe(20_000)
+      const run = createCardSync({
+        provider: limited,
+        store,
+        retry: { sleep, maxDelayMs: hour },
+      }).reconcile(alice, { signal: controller.signal })
+      await asleep
+      expect(sleep).toHaveBeenCalledTimes(1)
+      expect(sleep.mock.calls[0]?.[0]).toBe(hour)
       // The sleep is handed the run's signal, to clear its timer.
       expect(sleep.mock.calls[0]?.[1]).toBeInstanceOf(AbortSignal)
       controller.abort(reason)
-      await expect(within(run, 1_000)).rejects.toBe(reason)
+      await expect(run).rejects.toBe(reason)
     } finally {
       clearTimeout(timer)
     }
@@ -1541,6 +1555,10 @@ describe('CardSync.reconcile', () => {
         release = resolve
       })
       let closed = false
+      let closing = () => {}
+      const generatorClosed = new Promise<void>((resolve) => {
+        closing = resolve
+      })
       let waiting!: () => void
       const waits = new Promise<void>((resolve) => {
         waiting = resolve
@@ -1555,17 +1573,20 @@ describe('CardSync.reconcile', () => {
           yield bob
         } finally {
           closed = true
+          closing()
         }
       }
       const controller = new AbortController()
       const run = sync.reconcile(owners(), { signal: controller.signal })
       await waits
       controller.abort(new Error('interrupted'))
-      await expect(within(run, 1_000)).rejects.toThrow('interrupted')
+      // The gate stays shut: a run that waited for it would never settle, and the test's
+      // timeout fails it.
+      await expect(run).rejects.toThrow('interrupted')
       // The generator is waiting in `await gate`: it can be closed only once that ends.
       expect(closed).toBe(false)
       release()
-      await vi.waitFor(() => expect(closed).toBe(true))
+      await generatorClosed
       expect(await store.listByOwner(scope(bob))).toEqual([])
     })
 
@@ -1630,9 +1651,12 @@ describe('CardSync.reconcile', () => {
       const run = createCardSync({ provider: slow, store }).reconcile(alice, {
         signal: controller.signal,
       })
-      await expect(within(run, 1_000)).rejects.toThrow('interrupted')
+      // The page stays held: a run that waited for it would never settle.
+      await expect(run).rejects.toThrow('interrupted')
       answer()
-      await new Promise((resolve) => setTimeout(resolve, 10))
+      // Turns of the event loop, not a time: the dropped page's work, were it not dropped, is
+      // in-process and comes within them however slow the machine.
+      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve))
       expect(await store.listByOwner(scope(alice))).toEqual(before)
       expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
     })
@@ -2389,15 +2413,6 @@ function rateLimitedOnce(inner: CardProvider, retryAfterMs: number): CardProvide
       return undefined
     },
   })
-}
-
-/** `promise`, or a rejection once `ms` have passed: a run that does not settle fails the test. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms)
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /**
