@@ -1,4 +1,4 @@
-import type { Card, CardAddress, CheckResult, Owner } from './card.js'
+import { type Card, type CardAddress, type CheckResult, EMPTY_ADDRESS, type Owner } from './card.js'
 import { closableStore } from './closable-store.js'
 import {
   type CardScope,
@@ -307,17 +307,10 @@ function storedCard(
   }
 }
 
-/** The address every row without one shares. */
-const NO_ADDRESS: CardAddress = Object.freeze({
-  line1: null,
-  line2: null,
-  city: null,
-  state: null,
-  postalCode: null,
-  country: null,
-})
-
-/** `address` as a row keeps it: {@link NO_ADDRESS} when every field is null, else a copy. */
+/**
+ * `address` as a row keeps it: the frozen {@link EMPTY_ADDRESS} when every field is null, or a
+ * copy.
+ */
 function storedAddress(address: CardAddress): CardAddress {
   const { line1, line2, city, state, postalCode, country } = address
   if (
@@ -328,7 +321,7 @@ function storedAddress(address: CardAddress): CardAddress {
     postalCode === null &&
     country === null
   ) {
-    return NO_ADDRESS
+    return EMPTY_ADDRESS
   }
   return { line1, line2, city, state, postalCode, country }
 }
