@@ -376,7 +376,7 @@ const markedNonExtensible = new WeakSet<Card>()
  * private field of cardport's on the object, which `JSON.stringify`, `Object.keys`, equality
  * checks and structured clones do not see, and any copy (`{ ...card }`) drops it. (It was a
  * `WeakSet` entry, whose garbage collection cost a third of a Stripe `parseCard`: see
- * bench/README.md.)
+ * bench/HISTORY.md.)
  *
  * @example
  * ```ts

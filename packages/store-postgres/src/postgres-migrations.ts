@@ -108,7 +108,7 @@ export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = Object.freeze([
     name: 'cards listed through the primary key: the by-seq index dropped',
     // Every insert of a card wrote this third index, and no query needs it: an owner's cards are
     // found through the primary key's first three columns and sorted by `seq` (a few rows). A
-    // reconcile into PostgreSQL ran ~5 % faster without it (bench/README.md).
+    // reconcile into PostgreSQL ran ~5 % faster without it (bench/HISTORY.md).
     statements: (t: TableNames) => [`DROP INDEX IF EXISTS ${t.quotedSchema}.${t.cardsBySeqIndex}`],
   },
 ])
