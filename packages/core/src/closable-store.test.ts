@@ -177,7 +177,9 @@ describe('closableStore', () => {
     await expect(store.get(scope, 'card_2')).rejects.toThrow(/slowStore is closed/)
     for (const answer of answers.splice(0, 4)) answer()
     await Promise.all(begun.slice(0, 4))
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    // Nothing here waits on a timer: a close() that did not wait for the last call would have
+    // settled within these turns.
+    await nextTurns(10)
     expect(closed, 'close() before the last call has settled').toBe(false)
     expect(events).not.toContain('close')
     answers.shift()!()
@@ -205,7 +207,8 @@ describe('closableStore', () => {
     })
     const deleting = store.delete(scope, 'card_1')
     const closing = store.close()
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    // As above: a close() that did not wait would have called the store's within these turns.
+    await nextTurns(10)
     expect(calls).toEqual([])
     fail(new Error('the connection was lost'))
     await expect(deleting).rejects.toThrow('the connection was lost')
@@ -214,7 +217,10 @@ describe('closableStore', () => {
   })
 
   it("refuses the next owner of a listOwners begun before close(), and ends the store's iteration", async () => {
-    let finished = false
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve
+    })
     const { store: inner } = countingStore()
     const store = closableStore('countingStore', {
       ...inner,
@@ -223,7 +229,7 @@ describe('closableStore', () => {
           yield alice
           yield alice
         } finally {
-          finished = true
+          finish()
         }
       },
     })
@@ -231,7 +237,8 @@ describe('closableStore', () => {
     expect(await owners.next()).toEqual({ done: false, value: alice })
     await store.close()
     await expect(owners.next()).rejects.toMatchObject({ code: 'invalid_request' })
-    await vi.waitFor(() => expect(finished).toBe(true))
+    // The store's iteration ends (its finally runs); an iteration left open times the test out.
+    await finished
     await expect(owners.next()).rejects.toMatchObject({ code: 'invalid_request' })
   })
 
@@ -289,3 +296,8 @@ describe('closableStore', () => {
     await expect(store.get(scope, 'card_1')).rejects.toThrow(/classStore is closed/)
   })
 })
+
+/** Lets `count` turns of the event loop go by. */
+async function nextTurns(count: number): Promise<void> {
+  for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve))
+}

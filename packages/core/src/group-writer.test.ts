@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import type { Card, Owner } from './card.js'
@@ -9,6 +9,18 @@ import { memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import type { CardProvider } from './provider.js'
 import type { CardStore, WriteOptions } from './store.js'
+
+// Reconcile writes each owner's batch as of when its reading began (Date.now()), and a group
+// holds batches read within MAX_GROUP_SPREAD_MS of each other: on a slow machine, the owners of
+// one group could be read further apart than that and the group be cut short. The clock stands
+// still here, so that the groups the tests count are the ones holdFor makes; the spread has its
+// own test, with the times given.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['Date'] })
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
 
 describe('createGroupWriter', () => {
   it('writes the batches handed over in one turn in one upsertMany, with the oldest observedAt', async () => {
@@ -378,21 +390,30 @@ describe('CardSync.reconcile holds batches for fuller groups', () => {
     const memory = memoryProvider()
     const [writer, deleter] = customers(2) as [Owner, Owner]
     await memory.createCard(writer, { source: 'tok_visa' })
-    const { store: recording } = recordingStore()
+    const { store: recording, calls } = recordingStore()
     // The deleter has no card at the provider and one left in the store: after reading, it
-    // deletes that card, slowly, while the writer's batch is held for it.
+    // deletes that card, and the delete waits until the test lets it go.
     await recording.upsert(sampleCard('stale', deleter))
+    const deleting = gate()
+    const deleted = gate()
     const store: CardStore = {
       ...recording,
       async delete(scope, cardId, writeOptions) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        deleting.open()
+        await deleted.opened
         return recording.delete(scope, cardId, writeOptions)
       },
     }
-    const report = await createCardSync({ provider: slowProvider(memory), store }).reconcile(
-      [writer, deleter],
-      { concurrency: 2 },
-    )
+    const reconciling = createCardSync({ provider: memory, store }).reconcile([writer, deleter], {
+      concurrency: 2,
+    })
+    await deleting.opened
+    // No timer runs now: the turns are enough for the writer's batch to be handed over, and held
+    // while the deleter deletes (it might still hand one over).
+    await nextTurns(10)
+    expect(calls).toEqual([])
+    deleted.open()
+    const report = await reconciling
 
     expect(report.failed).toEqual([])
     expect(report.removed).toEqual([{ owner: deleter, cardId: 'stale' }])
@@ -404,17 +425,27 @@ describe('CardSync.reconcile holds batches for fuller groups', () => {
     const owners = customers(2)
     for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
     const [healthy, failing] = owners as [Owner, Owner]
+    const failingReads = gate()
+    const failingFails = gate()
     const provider: CardProvider = {
       ...memory,
       async listCards(owner, options) {
-        // The failing owner fails after the healthy one has handed its batch over.
-        await new Promise((resolve) => setTimeout(resolve, owner.id === failing.id ? 20 : 1))
-        if (owner.id === failing.id) throw new InvalidRequestError('no such owner here')
-        return memory.listCards(owner, options)
+        if (owner.id !== failing.id) return memory.listCards(owner, options)
+        // The failing owner fails when the test says so: after the healthy one has handed its
+        // batch over.
+        failingReads.open()
+        await failingFails.opened
+        throw new InvalidRequestError('no such owner here')
       },
     }
-    const { store } = recordingStore()
-    const report = await createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
+    const { store, calls } = recordingStore()
+    const reconciling = createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
+    await failingReads.opened
+    // As above: the healthy owner's batch is handed over within these turns, and held.
+    await nextTurns(10)
+    expect(calls).toEqual([])
+    failingFails.open()
+    const report = await reconciling
 
     expect(report.failed.map((failure) => failure.owner)).toEqual([failing])
     expect(await ids(store, healthy.id)).toHaveLength(1)
@@ -508,8 +539,10 @@ describe('CardSync.reconcile overlaps reading and writing', () => {
     // in flight (8 × concurrency) all wait for their writes, and stops there.
     const { store, calls, release } = recordingStore({ hold: true })
     const reconciling = createCardSync({ provider, store }).reconcile(owners, { concurrency: 2 })
-    await until(() => listed === 16 && reading === 0)
-    await new Promise((resolve) => setTimeout(resolve, 20))
+    await until(() => listed >= 16 && reading === 0)
+    // No timer runs now (no owner is reading): an owner read beyond the 16 would have begun
+    // within these turns, as the others did once a reader's place was free.
+    await nextTurns(10)
     expect(listed).toBe(16)
     expect(calls).toHaveLength(1)
     expect(calls[0]?.ids.length).toBeGreaterThanOrEqual(14)
@@ -588,8 +621,7 @@ function gatedStore(): {
 } {
   const inner = memoryStore()
   const calls: string[][] = []
-  let open = () => {}
-  const opened = new Promise<void>((resolve) => (open = resolve))
+  const { opened, open } = gate()
   let inFlight = 0
   let most = 0
   const store: CardStore = {
@@ -605,7 +637,7 @@ function gatedStore(): {
       }
     },
   }
-  return { store, calls, open: () => open(), mostInFlight: () => most }
+  return { store, calls, open, mostInFlight: () => most }
 }
 
 async function ids(store: CardStore, owner: string): Promise<string[]> {
@@ -622,6 +654,13 @@ async function ids(store: CardStore, owner: string): Promise<string[]> {
  */
 async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 1))
+}
+
+/** A promise that stays pending until `open()` is called. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open = () => {}
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  return { opened, open: () => open() }
 }
 
 /** Lets `count` turns of the event loop go by. */
