@@ -457,28 +457,33 @@ describe('CardSync.reconcile writes as many groups at once as the store says', (
     const memory = memoryProvider()
     const owners = customers(64)
     for (const owner of owners) await memory.createCard(owner, { source: 'tok_visa' })
-    // As in "writes full groups into a store that takes its time": while the first group's
-    // write is in flight, the owners left read and wait; a second write takes them.
+    // While the first group's write is in flight, the owners left read and wait; a second write
+    // takes them, if the store allows two at once. The first write lasts until a second one is in
+    // flight, or for turns of the event loop in which every owner left can read and hand its batch
+    // over (the provider and the store use no timer): no machine is too slow for that.
     for (const concurrentWrites of [2, undefined]) {
-      const { store } = recordingStore({ delay: 10 })
+      const { store } = recordingStore()
       let inFlight = 0
       let mostInFlight = 0
+      let second = () => {}
+      const secondWrite = new Promise<void>((resolve) => (second = resolve))
       const counted: CardStore = {
         ...store,
         concurrentWrites,
         async upsertMany(cards, writeOptions) {
           mostInFlight = Math.max(mostInFlight, ++inFlight)
+          if (inFlight === 2) second()
           try {
+            await Promise.race([secondWrite, nextTurns(20)])
             return await store.upsertMany(cards, writeOptions)
           } finally {
             inFlight--
           }
         },
       }
-      const report = await createCardSync({
-        provider: slowProvider(memory),
-        store: counted,
-      }).reconcile(owners, { concurrency: 2 })
+      const report = await createCardSync({ provider: memory, store: counted }).reconcile(owners, {
+        concurrency: 2,
+      })
 
       expect(report.failed).toEqual([])
       for (const owner of owners) expect(await ids(store, owner.id)).toHaveLength(1)
