@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `cardport` executable: runs the program on the process's arguments and exits with the
-// code it returns (see exit-codes.ts).
+// code it returns (see exit-codes.ts), or dies by the signal that stopped it (exit-process.ts).
 import type { CliContext } from './context.js'
 import { exitAfterOutput } from './exit-after-output.js'
 import { EXIT_CODES } from './exit-codes.js'
+import { exitProcess } from './exit-process.js'
 import { run } from './program.js'
 
 async function main() {
@@ -19,9 +20,15 @@ async function main() {
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code === 'EPIPE') process.exit(EXIT_CODES.ok)
   })
+  // A closed terminal (SIGHUP) fails every later write with EIO, `interrupted (SIGHUP)`
+  // included: with no listener that write would throw, and Node's exit after it aborts the
+  // process (a core dump) instead of letting it die by SIGHUP. Where stderr is gone, nothing
+  // can be reported anyway.
+  process.stderr.on('error', () => {})
   const code = await run(process.argv.slice(2), context)
   // Exit explicitly: keep-alive sockets and pools of the providers must not hold the process.
-  exitAfterOutput(process.stdout, process.stderr, code, (exitCode) => process.exit(exitCode))
+  // A command stopped by a signal has closed what it opened: the process now dies by it.
+  exitAfterOutput(process.stdout, process.stderr, code, (exitCode) => exitProcess(exitCode))
 }
 
 await main()

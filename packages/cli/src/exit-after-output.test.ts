@@ -37,6 +37,17 @@ describe('exitAfterOutput', () => {
     })
   })
 
+  it.each([EXIT_CODES.hangup, EXIT_CODES.interrupted, EXIT_CODES.terminated])(
+    'keeps the code %i of a stopped command when the output could not be written (a closed terminal)',
+    async (code) => {
+      // After SIGHUP a terminal fails every write with EIO: the command was stopped, its output
+      // is incomplete and says so already; exiting 1 would lose the signal it must die by.
+      const stdout = failingStream('EIO')
+      stdout.write('x')
+      expect(await finish(stdout, code)).toEqual({ code, stderr: '' })
+    },
+  )
+
   it('keeps the code when the reader closed the pipe (`| head`)', async () => {
     const stdout = failingStream('EPIPE')
     stdout.write('[]\n')

@@ -1,6 +1,11 @@
 import { constants } from 'node:os'
 import { describe, expect, it } from 'vitest'
-import { EXIT_CODES, exitCodeForCardportCode, exitCodeForSignal } from './exit-codes.js'
+import {
+  EXIT_CODES,
+  exitCodeForCardportCode,
+  exitCodeForSignal,
+  signalForExitCode,
+} from './exit-codes.js'
 
 describe('exitCodeForCardportCode', () => {
   it.each([
@@ -20,11 +25,23 @@ describe('exitCodeForCardportCode', () => {
 describe('exitCodeForSignal', () => {
   // What a shell reports for a process killed by the signal: 128 + its number.
   it.each([
+    ['SIGHUP', EXIT_CODES.hangup, 129],
     ['SIGINT', EXIT_CODES.interrupted, 130],
     ['SIGTERM', EXIT_CODES.terminated, 143],
   ] as const)('%s exits %i', (signal, exitCode, number) => {
     expect(exitCodeForSignal(signal)).toBe(exitCode)
     expect(exitCode).toBe(number)
     expect(exitCode).toBe(128 + constants.signals[signal])
+  })
+})
+
+describe('signalForExitCode', () => {
+  it('names the signal of each stop code, and none for the others', () => {
+    expect(signalForExitCode(EXIT_CODES.hangup)).toBe('SIGHUP')
+    expect(signalForExitCode(EXIT_CODES.interrupted)).toBe('SIGINT')
+    expect(signalForExitCode(EXIT_CODES.terminated)).toBe('SIGTERM')
+    for (const code of [0, 1, 2, 3, 4, 5, 128, 131, 137]) {
+      expect(signalForExitCode(code)).toBeUndefined()
+    }
   })
 })

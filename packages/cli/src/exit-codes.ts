@@ -11,15 +11,19 @@ import { type CardportErrorCode, isCardportError } from '@cardport/core'
  * | 3    | `config`      | configuration is missing or refused: no credentials, no store, a rejected key |
  * | 4    | `unreachable` | the provider could not be reached, kept failing or kept rate limiting     |
  * | 5    | `drift`       | only with `reconcile --exit-code`: drift was found                        |
+ * | 129  | `hangup`      | stopped by SIGHUP (its terminal closed, an ssh session dropped)           |
  * | 130  | `interrupted` | stopped by Ctrl+C (SIGINT) before it finished                             |
  * | 143  | `terminated`  | stopped by SIGTERM (`kill`, systemd, Docker, CI) before it finished       |
  *
  * A signal's code is 128 + the signal's number, the status a shell reports for a process the
- * signal killed: `cardport` catches SIGINT and SIGTERM, closes what it opened (a store is left
- * whole and closed), and then exits with that code, whichever command was running and wherever
- * it was (before its store was opened included). `emulate` alone exits 0 on either: serving
- * until stopped is its job. A second signal, while cardport closes, ends it at once, as Node
- * does by default.
+ * signal killed: `cardport` catches SIGHUP, SIGINT and SIGTERM, closes what it opened (a store
+ * is left whole and closed), and then dies by that same signal, which it sends itself (see
+ * `exit-process.ts`), whichever command was running and wherever it was (before its store was
+ * opened included). A shell shows that code in `$?`, and, killed by SIGINT rather than exiting
+ * 130, cardport stops a shell loop over it on Ctrl+C as any program does; a parent process
+ * sees the signal (Node's `child.signalCode`), not the code. `emulate` alone exits 0 on each:
+ * serving until stopped is its job. A second signal, while cardport closes, ends it at once, as
+ * Node does by default.
  *
  * Drift has its own code only on request (`--exit-code`, as `git diff --exit-code` does) so that
  * a script that runs `reconcile --dry-run` for its report is not stopped by `set -e`.
@@ -31,6 +35,7 @@ export const EXIT_CODES = Object.freeze({
   config: 3,
   unreachable: 4,
   drift: 5,
+  hangup: 129,
   interrupted: 130,
   terminated: 143,
 } as const)
@@ -78,12 +83,33 @@ export function exitCodeForCardportCode(code: string): ExitCode {
   }
 }
 
-/** The signals that stop a command: Ctrl+C, and what `kill`, systemd or Docker send. */
-export type StopSignal = 'SIGINT' | 'SIGTERM'
+/**
+ * The signals that stop a command: Ctrl+C (SIGINT), what `kill`, systemd or Docker send
+ * (SIGTERM), and what a closed terminal or a dropped ssh session sends (SIGHUP).
+ */
+export type StopSignal = 'SIGHUP' | 'SIGINT' | 'SIGTERM'
 
-/** The exit code of a command stopped by `signal`: 128 + its number (130, 143). */
+/** Each stop signal's exit code: 128 + its number. */
+const SIGNAL_EXIT_CODES = Object.freeze({
+  SIGHUP: EXIT_CODES.hangup,
+  SIGINT: EXIT_CODES.interrupted,
+  SIGTERM: EXIT_CODES.terminated,
+} as const satisfies Record<StopSignal, ExitCode>)
+
+/** The stop signals, in the order of their numbers. */
+export const STOP_SIGNALS = Object.freeze(Object.keys(SIGNAL_EXIT_CODES) as StopSignal[])
+
+/** The exit code of a command stopped by `signal`: 128 + its number (129, 130, 143). */
 export function exitCodeForSignal(signal: StopSignal): ExitCode {
-  return signal === 'SIGINT' ? EXIT_CODES.interrupted : EXIT_CODES.terminated
+  return SIGNAL_EXIT_CODES[signal]
+}
+
+/**
+ * The stop signal whose exit code `code` is (`SIGINT` for 130), or `undefined` for any other
+ * code: the signal a command stopped by it ends the process with.
+ */
+export function signalForExitCode(code: number): StopSignal | undefined {
+  return STOP_SIGNALS.find((signal) => SIGNAL_EXIT_CODES[signal] === code)
 }
 
 /** The exit code to end with after `error`. */

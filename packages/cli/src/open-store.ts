@@ -11,8 +11,8 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * imported. A PostgreSQL connection that is not open within 10 s fails the call that needed it
  * (this one, or a later store call) with pg's timeout error.
  *
- * Once `stop` has aborted (SIGINT, SIGTERM), nothing is opened: the call throws the signal's
- * reason, and creates no SQLite file. A SQLite store is made and migrated in one synchronous
+ * Once `stop` has aborted (SIGHUP, SIGINT, SIGTERM), nothing is opened: the call throws the
+ * signal's reason, and creates no SQLite file. A SQLite store is made and migrated in one synchronous
  * call, which a signal cannot cut. A PostgreSQL store still opening when `stop` aborts is not
  * waited for (a server that does not answer would hold the command for the connect timeout):
  * the call throws at once, and the store is closed should it open before the process exits.

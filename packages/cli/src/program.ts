@@ -13,7 +13,7 @@ import { listenForStopSignals } from './stop-signals.js'
 /**
  * Builds the `cardport` program. Commander is told not to exit or print errors itself: every
  * failure, its own included, comes back to {@link run} as an exception and leaves as one line
- * and an exit code from `exit-codes.ts`. `stop` aborts on SIGINT or SIGTERM (see
+ * and an exit code from `exit-codes.ts`. `stop` aborts on SIGHUP, SIGINT or SIGTERM (see
  * `stop-signals.ts`): the commands end on it.
  */
 export function buildProgram(context: CliContext, stop: AbortSignal): Command {
@@ -29,7 +29,8 @@ export function buildProgram(context: CliContext, stop: AbortSignal): Command {
       `
 Exit codes: 0 ok, 1 failure, 2 usage error, 3 missing or refused configuration,
 4 provider unreachable or rate limiting, 5 drift found (reconcile --exit-code),
-130 interrupted by Ctrl+C (SIGINT), 143 stopped by SIGTERM (emulate exits 0 on both).
+129 terminal closed (SIGHUP), 130 Ctrl+C (SIGINT), 143 SIGTERM: cardport closes what it
+opened, then dies by the signal, which a shell reports as that code (emulate exits 0).
 
 Start here: \`cardport emulate\` serves emulated Stripe and marketplace APIs and prints how
 to point the other commands at them.`,
@@ -57,9 +58,9 @@ to point the other commands at them.`,
  * Runs the CLI with the given arguments and returns the exit code. Never throws: errors are
  * printed to stderr as one line (`cardport: …`), with the stack only under `--debug`, after
  * removing card numbers, API keys and every secret the configuration held. A usage error never
- * quotes the value of an unknown option (see {@link usageMessage}). SIGINT and SIGTERM are
- * listened for while it runs: the command closes what it opened and the code is 130 or 143
- * (`emulate`'s, 0).
+ * quotes the value of an unknown option (see {@link usageMessage}). SIGHUP, SIGINT and SIGTERM
+ * are listened for while it runs: the command closes what it opened and the code is 129, 130 or
+ * 143 (`emulate`'s, 0), which the executable turns into death by that signal (`exit-process.ts`).
  */
 export async function run(argv: readonly string[], context: CliContext): Promise<number> {
   // First of all: a signal that comes before the store is opened ends the command as well.

@@ -1,13 +1,12 @@
-import { CliError, exitCodeForSignal, type StopSignal } from './exit-codes.js'
-
-const STOP_SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM']
+import { CliError, exitCodeForSignal, STOP_SIGNALS } from './exit-codes.js'
 
 /** What {@link listenForStopSignals} returns. */
 export interface StopSignals {
   /**
-   * Aborted by the first SIGINT or SIGTERM, with a `CliError` that carries the signal's exit
-   * code (130, 143) and says `interrupted (SIGINT)`: a command stops its work, closes what it
-   * opened and throws that reason.
+   * Aborted by the first SIGHUP, SIGINT or SIGTERM, with a `CliError` that carries the signal's
+   * exit code (129, 130, 143) and says `interrupted (SIGINT)`: a command stops its work, closes
+   * what it opened and throws that reason. The executable then dies by that signal (see
+   * `exit-process.ts`).
    */
   readonly signal: AbortSignal
   /** Stops listening: call it once the command has ended. */
@@ -15,9 +14,10 @@ export interface StopSignals {
 }
 
 /**
- * Listens for SIGINT and SIGTERM while a command runs. The first one aborts the signal and
- * stops the listening, so that a second one ends the process at once, as Node does by default:
- * a close that hangs cannot keep a user's Ctrl+C from ending it.
+ * Listens for SIGHUP, SIGINT and SIGTERM while a command runs. The first one aborts the signal
+ * and stops the listening, so that a second one ends the process at once, as Node does by
+ * default: a close that hangs cannot keep a user's Ctrl+C from ending it. SIGHUP (a closed
+ * terminal, a dropped ssh session) would otherwise kill the process before its store is closed.
  */
 export function listenForStopSignals(): StopSignals {
   const controller = new AbortController()

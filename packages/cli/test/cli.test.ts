@@ -4,7 +4,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { constants, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -89,6 +89,24 @@ async function startEmulate(args: string[]): Promise<{ child: ChildProcess; line
   return { child, lines }
 }
 
+/** What a child wrote, and how it ended, known once it has exited and its output is read. */
+function watch(child: ChildProcess): {
+  output: { stdout: string; stderr: string }
+  ended: Promise<{ code: number | null; signal: string | null }>
+} {
+  const output = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (chunk) => {
+    output.stdout += chunk
+  })
+  child.stderr?.on('data', (chunk) => {
+    output.stderr += chunk
+  })
+  const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  )
+  return { output, ended }
+}
+
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: string | null }> {
   if (child.exitCode !== null) return Promise.resolve({ code: child.exitCode, signal: null })
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
@@ -109,14 +127,22 @@ async function silentServer(): Promise<{ port: number; connected: Promise<void>;
   return { port, connected, close: () => server.close() }
 }
 
+/** The signals that stop a command, and the status a shell reports for each (128 + its number). */
+const STOP_SIGNALS = [
+  ['SIGHUP', 129],
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const
+
 /**
  * Starts `cardport …args` against a server that never answers (given its port), sends it
- * `signal` once it has connected there, when it is busy, and checks how it ended: with `code`
- * (not killed by the signal), no output, and `cardport: interrupted (SIGINT)` on stderr.
+ * `signal` once it has connected there, when it is busy, and checks how it ended as its parent
+ * sees it: killed by that same signal (`code` null), as bash's "wait and cooperative exit"
+ * needs to stop a loop on Ctrl+C, but only after its clean-up, which ends by writing
+ * `cardport: interrupted (SIGINT)` on stderr; and no output.
  */
 async function expectInterrupted(
-  signal: 'SIGINT' | 'SIGTERM',
-  code: number,
+  signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM',
   command: (port: number) => { args: string[]; env: Record<string, string> },
 ): Promise<void> {
   const server = await silentServer()
@@ -127,25 +153,11 @@ async function expectInterrupted(
       cwd: workDir,
       stdio: ['ignore', 'pipe', 'pipe'],
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk
-    })
-    child.stderr!.on('data', (chunk) => {
-      stderr += chunk
-    })
-    // 'close': it has exited and its output is read.
-    const ended = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
-      child.once('close', (exitCode, exitSignal) =>
-        resolve({ code: exitCode, signal: exitSignal }),
-      ),
-    )
+    const { output, ended } = watch(child)
     await server.connected
     child.kill(signal)
-    expect(await ended).toEqual({ code, signal: null })
-    expect(stdout).toBe('')
-    expect(stderr).toBe(`cardport: interrupted (${signal})\n`)
+    expect(await ended).toEqual({ code: null, signal })
+    expect(output).toEqual({ stdout: '', stderr: `cardport: interrupted (${signal})\n` })
   } finally {
     server.close()
   }
@@ -257,6 +269,12 @@ describe('cardport emulate', { timeout: 60_000 }, () => {
     expect(response.status).toBe(200)
 
     child.kill('SIGINT')
+    expect(await exitOf(child)).toEqual({ code: 0, signal: null })
+  })
+
+  it('stops on SIGHUP (its terminal closed) with exit 0 too', async () => {
+    const { child } = await startEmulate(['--port', '0', '--json'])
+    child.kill('SIGHUP')
     expect(await exitOf(child)).toEqual({ code: 0, signal: null })
   })
 
@@ -505,9 +523,10 @@ describe('cardport reconcile', { timeout: 60_000 }, () => {
   })
 })
 
-// Ctrl+C and SIGTERM end every command but emulate with 128 + the signal's number, as a shell
-// reports a process killed by it (130, 143), after closing what it opened: never killed outright
-// by the signal, which would leave a store's connection to be dropped mid-write.
+// Ctrl+C, SIGTERM and SIGHUP end every command but emulate by the signal itself, so that a shell
+// reports 128 + its number (130, 143, 129) and a loop over cardport stops, but only after
+// closing what it opened: never killed outright by it, which would leave a store's connection to
+// be dropped mid-write.
 describe('interrupted', { timeout: 60_000 }, () => {
   const reconcileStripe = (store: string, owner: string) => [
     'reconcile',
@@ -519,18 +538,15 @@ describe('interrupted', { timeout: 60_000 }, () => {
     owner,
   ]
 
-  for (const [signal, code] of [
-    ['SIGINT', 130],
-    ['SIGTERM', 143],
-  ] as const) {
-    it(`list: ${signal} while a page is on its way exits ${code}, with one line and no output`, async () => {
-      await expectInterrupted(signal, code, (port) => ({
+  for (const [signal] of STOP_SIGNALS) {
+    it(`list: ${signal} while a page is on its way ends it by ${signal}, after one line and no output`, async () => {
+      await expectInterrupted(signal, (port) => ({
         args: ['list', '--provider', 'stripe', '--owner', 'customer:cus_busy'],
         env: { STRIPE_SECRET_KEY: 'sk_test_busyList', STRIPE_API_BASE: `http://127.0.0.1:${port}` },
       }))
     })
 
-    it(`reconcile: ${signal} while a page is on its way exits ${code}, its SQLite store closed and unchanged`, async () => {
+    it(`reconcile: ${signal} while a page is on its way ends it by ${signal}, its SQLite store closed and unchanged`, async () => {
       const owner = { type: 'customer', id: `cus_busy${signal}` } as const
       const file = join(workDir, `interrupted-${signal}.db`)
       // A card the provider would not list: reconcile would remove it, had it read the page.
@@ -538,7 +554,7 @@ describe('interrupted', { timeout: 60_000 }, () => {
       await local.upsert(sampleCard(`card_kept${signal}`, owner, { provider: 'stripe' }))
       await local.close()
       const store = `sqlite:${file}`
-      await expectInterrupted(signal, code, (port) => ({
+      await expectInterrupted(signal, (port) => ({
         args: reconcileStripe(store, `customer:${owner.id}`),
         env: {
           STRIPE_SECRET_KEY: 'sk_test_busyReconcile',
@@ -554,10 +570,10 @@ describe('interrupted', { timeout: 60_000 }, () => {
       await after.close()
     })
 
-    it(`reconcile: ${signal} while the PostgreSQL store is being opened exits ${code}`, async () => {
+    it(`reconcile: ${signal} while the PostgreSQL store is being opened ends it by ${signal}`, async () => {
       // A database that accepts and never answers: the store's connection waits up to its 10 s
       // timeout, which the signal does not wait out (open-store.test.ts pins that).
-      await expectInterrupted(signal, code, (port) => ({
+      await expectInterrupted(signal, (port) => ({
         args: reconcileStripe(
           `postgres://app:pgSecret4321@127.0.0.1:${port}/app`,
           'customer:cus_busyStore',
@@ -566,6 +582,165 @@ describe('interrupted', { timeout: 60_000 }, () => {
       }))
     })
   }
+})
+
+// What a shell sees: bash started in a process group of its own, as a terminal's job is, so that
+// a signal sent to the group reaches bash and cardport together, as Ctrl+C does.
+describe('interrupted, from a shell', { timeout: 60_000 }, () => {
+  /** `list` against a server that never answers, as the words of a bash command line. */
+  const busyList = (port: number) => ({
+    words: [
+      process.execPath,
+      binary,
+      'list',
+      '--provider',
+      'stripe',
+      '--owner',
+      'customer:cus_busy',
+    ],
+    env: { STRIPE_SECRET_KEY: 'sk_test_busyShell', STRIPE_API_BASE: `http://127.0.0.1:${port}` },
+  })
+
+  /**
+   * Runs `script` in bash (`"$@"` is `words`) in a new process group, sends `signal` to the
+   * group once cardport has connected to the server, and resolves with how bash ended and what
+   * it printed, once its output is read. bash is killed with the group if it is still there.
+   */
+  async function shell(
+    script: string,
+    signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM',
+  ): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+    const server = await silentServer()
+    const { words, env } = busyList(server.port)
+    const bash = spawn('bash', ['-c', script, 'bash', ...words], {
+      env: { ...baseEnv(), ...env },
+      cwd: workDir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    })
+    const { output, ended } = watch(bash)
+    try {
+      await server.connected
+      process.kill(-bash.pid!, signal)
+      // A loop that went on would connect again and wait for ever: its first "next" line is
+      // enough to know, and the group is killed below.
+      const next = new Promise<null>((resolve) =>
+        bash.stdout!.on('data', () => {
+          if (output.stdout.includes('next')) resolve(null)
+        }),
+      )
+      const result = await Promise.race([ended, next])
+      return { ...(result ?? { code: null, signal: 'went on' }), ...output }
+    } finally {
+      try {
+        process.kill(-bash.pid!, 'SIGKILL')
+      } catch {
+        // The group is gone already.
+      }
+      server.close()
+    }
+  }
+
+  it('Ctrl+C stops a loop over cardport after its clean-up, as bash stops a loop over any program', async () => {
+    // bash's "wait and cooperative exit": it goes on after a SIGINT only if the child exited
+    // normally, taking that as the child's own choice.
+    const result = await shell('for i in 1 2; do "$@"; echo "next $?"; done', 'SIGINT')
+    expect(result).toEqual({
+      code: null,
+      signal: 'SIGINT',
+      stdout: '',
+      stderr: 'cardport: interrupted (SIGINT)\n',
+    })
+  })
+
+  for (const [signal, status] of STOP_SIGNALS) {
+    it(`a script that outlives ${signal} reads $? ${status}, after cardport's clean-up`, async () => {
+      // The script ignores the signal; cardport, which Node starts with every signal at its
+      // default, still gets it.
+      const name = signal.slice(3)
+      const result = await shell(`trap '' ${name}; "$@"; echo "status $?"`, signal)
+      expect(result).toMatchObject({ code: 0, signal: null, stdout: `status ${status}\n` })
+      // bash adds its own word for a child killed by a signal other than SIGINT ("Hangup").
+      expect(result.stderr.split('\n')[0]).toBe(`cardport: interrupted (${signal})`)
+    })
+  }
+})
+
+// A terminal that closes (an ssh session dropped) does more than send SIGHUP: every later write to
+// it fails (EIO), and Node exiting on such a terminal aborts. Python's pty module gives cardport a
+// terminal of its own, which the test closes.
+describe('hung up', { timeout: 60_000 }, () => {
+  /**
+   * Runs argv in a new terminal as its controlling process, closes the terminal on a line from
+   * stdin, and prints how the process ended: `{"signal": number | null, "code": number | null}`.
+   * The terminal's output is read all along, so that a progress bar cannot fill it.
+   */
+  const IN_A_TERMINAL = `
+import json, os, pty, select, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(sys.argv[1], sys.argv[1:])
+while sys.stdin not in select.select([sys.stdin, fd], [], [])[0]:
+    try:
+        os.read(fd, 4096)
+    except OSError:
+        break
+os.close(fd)
+_, status = os.waitpid(pid, 0)
+print(json.dumps({"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+                  "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None}))
+`
+
+  it('reconcile: its terminal closed while a page is on its way, it closes its SQLite store and dies by SIGHUP', async () => {
+    const owner = { type: 'customer', id: 'cus_busyHangup' } as const
+    const file = join(workDir, 'hung-up.db')
+    const local = sqliteStore({ filename: file })
+    await local.upsert(sampleCard('card_keptHangup', owner, { provider: 'stripe' }))
+    await local.close()
+    const server = await silentServer()
+    try {
+      const child = spawn(
+        'python3',
+        [
+          '-c',
+          IN_A_TERMINAL,
+          process.execPath,
+          binary,
+          'reconcile',
+          '--provider',
+          'stripe',
+          '--store',
+          `sqlite:${file}`,
+          '--owner',
+          `customer:${owner.id}`,
+        ],
+        {
+          env: {
+            ...baseEnv(),
+            STRIPE_SECRET_KEY: 'sk_test_busyHangup',
+            STRIPE_API_BASE: `http://127.0.0.1:${server.port}`,
+          },
+          cwd: workDir,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      )
+      const { output, ended } = watch(child)
+      await server.connected
+      child.stdin!.end('close the terminal\n')
+      expect(await ended).toEqual({ code: 0, signal: null })
+      // Killed by SIGHUP, not by an abort (SIGABRT, SIGSEGV) nor exiting 1 over the failed writes.
+      expect(JSON.parse(output.stdout)).toEqual({ signal: constants.signals.SIGHUP, code: null })
+    } finally {
+      server.close()
+    }
+    // Closed: SQLite's last connection checkpointed the WAL and removed it.
+    expect(existsSync(`${file}-wal`)).toBe(false)
+    const after = sqliteStore({ filename: file })
+    expect((await after.listByOwner({ provider: 'stripe', owner })).map((card) => card.id)).toEqual(
+      ['card_keptHangup'],
+    )
+    await after.close()
+  })
 })
 
 describe('errors', { timeout: 60_000 }, () => {

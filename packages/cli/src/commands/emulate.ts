@@ -52,9 +52,9 @@ interface EmulateOptionValues {
 
 /**
  * `cardport emulate`: serves the Stripe and marketplace emulators of `@cardport/testing` over
- * HTTP until SIGINT or SIGTERM, seeded with a demo customer, account and cards, and prints the
+ * HTTP until SIGHUP, SIGINT or SIGTERM, seeded with a demo customer, account and cards, and prints the
  * URL, the test credentials and how to point the other commands at them. It serves until `stop`
- * aborts (SIGINT, SIGTERM), then closes the server and ends with exit 0.
+ * aborts (SIGHUP, SIGINT, SIGTERM), then closes the server and ends with exit 0.
  */
 export function emulateCommand(context: CliContext, stop: AbortSignal): Command {
   return new Command('emulate')

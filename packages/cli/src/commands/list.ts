@@ -19,8 +19,9 @@ interface ListOptionValues extends ProviderOptionValues {
 /**
  * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
  * the provider 100 cards at a time. It takes one `--owner`: a second one is a usage error rather
- * than the last one winning silently. When `stop` aborts (SIGINT, SIGTERM) it prints no card,
- * does not wait for a page on its way, and throws the signal's reason (exit 130 or 143).
+ * than the last one winning silently. When `stop` aborts (SIGHUP, SIGINT, SIGTERM) it prints no
+ * card, does not wait for a page on its way, and throws the signal's reason (129, 130 or 143;
+ * the process then dies by the signal).
  */
 export function listCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('list')

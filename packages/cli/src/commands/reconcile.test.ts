@@ -108,6 +108,7 @@ describe('cardport reconcile', () => {
   )
 
   it.each([
+    ['SIGHUP', EXIT_CODES.hangup],
     ['SIGINT', EXIT_CODES.interrupted],
     ['SIGTERM', EXIT_CODES.terminated],
   ] as const)(

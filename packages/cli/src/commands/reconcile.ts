@@ -38,9 +38,9 @@ const LISTED_ENTRIES = 50
  * every owner the store knows for that provider), makes the store equal to it with core's
  * `createCardSync(...).reconcile`, and prints the drift report. The failures' messages come
  * from the provider and the store: they are scrubbed (see `scrub.ts`) before they are printed,
- * in the table as in `--json`. When `stop` aborts (SIGINT, SIGTERM), before the store is opened
- * or while it reconciles, it closes the store it opened, prints no report and throws the
- * signal's reason (exit 130 or 143).
+ * in the table as in `--json`. When `stop` aborts (SIGHUP, SIGINT, SIGTERM), before the store is
+ * opened or while it reconciles, it closes the store it opened, prints no report and throws the
+ * signal's reason (129, 130 or 143; the process then dies by the signal).
  */
 export function reconcileCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('reconcile')
