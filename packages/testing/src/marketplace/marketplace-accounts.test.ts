@@ -33,6 +33,19 @@ const PERSON_MERCHANT = {
   tax_id: '393-48-3992',
 }
 
+/** The business merchant of the reference's example; its person is the person merchant's. */
+const { type: _type, ...PERSON } = PERSON_MERCHANT
+const BUSINESS_MERCHANT = {
+  phone_number: '+16505551234',
+  name: 'Levain Bakery',
+  person: PERSON,
+  postal_code: '10023',
+  country_code: 'USA',
+  type: 'business',
+  street_address: '167 West 74th Street',
+  tax_id: '253912384',
+}
+
 describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () => {
   it('answers 201 with the account view of the reference', async () => {
     // A merchant, as a buyer needs a card (and would embed it): the account view alone.
@@ -168,18 +181,43 @@ describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () =
   })
 
   it('creates a person merchant', async () => {
-    const answer = await api('POST', mp('/accounts'), {
-      json: { merchant: PERSON_MERCHANT, name: null, meta: {} },
-    })
-    // The reference defaults the account name to the merchant's only when nested; here it is
-    // required, so the emulator asks for it.
-    expect(answer.status).toBe(400)
     const named = await api('POST', mp('/accounts'), {
-      json: { merchant: PERSON_MERCHANT, name: 'William James' },
+      json: { merchant: PERSON_MERCHANT, name: 'Benny Riemann' },
     })
     expect(named.status).toBe(201)
-    expect(named.body.roles).toEqual(['merchant'])
+    expect(named.body).toMatchObject({ name: 'Benny Riemann', roles: ['merchant'] })
     expect(named.body.merchant_uri).toMatch(/^\/v1\/merchants\/MR[0-9A-Za-z]{22}$/)
+  })
+
+  it("names a merchant account after its merchant when no name is given, as the reference's examples do", async () => {
+    // accounts.rst, "Create a Person Merchant" and "Create a Business Merchant": `name: null`
+    // beside a merchant with a name answers 201, the account named after the merchant.
+    const person = await api('POST', mp('/accounts'), {
+      json: {
+        merchant: PERSON_MERCHANT,
+        name: null,
+        bank_account_uri: null,
+        meta: {},
+        email_address: null,
+        merchant_uri: null,
+      },
+    })
+    expect(person.status).toBe(201)
+    expect(person.body).toMatchObject({ name: 'William James', roles: ['merchant'] })
+    const business = await api('POST', mp('/accounts'), {
+      json: { merchant: BUSINESS_MERCHANT, name: null, meta: {}, email_address: null },
+    })
+    expect(business.status).toBe(201)
+    expect(business.body).toMatchObject({ name: 'Levain Bakery', roles: ['merchant'] })
+    // A merchant without a name gives none: the account's is then required.
+    const { name: _, ...nameless } = PERSON_MERCHANT
+    const unnamed = await api('POST', mp('/accounts'), { json: { merchant: nameless } })
+    expectError(unnamed, 400, 'Bad Request', 'request', 'request')
+    expect(Object.keys(unnamed.body.extras)).toEqual(['name'])
+    expect(emulator.state.accounts().map((account) => account.name)).toEqual([
+      'William James',
+      'Levain Bakery',
+    ])
   })
 
   it('answers 400 naming the missing merchant fields', async () => {

@@ -49,6 +49,11 @@ export interface AccountForm {
   card?: CardForm
   /** A merchant object or a `merchant_uri` was given: the account becomes a merchant. */
   merchant?: boolean
+  /**
+   * The merchant object's `name`: the account's name when the form gives none, as the
+   * reference's merchant examples show (`name: null` beside a named merchant).
+   */
+  merchantName?: string
 }
 
 /** The `limit` and `offset` of a list request. */
@@ -158,7 +163,10 @@ export function parseAccountForm(body: Body, options: { requirePostalCode: boole
   const merchant = body.merchant
   if (merchant !== undefined && merchant !== null) {
     if (!isObject(merchant)) issues.add('merchant', 'must be an object')
-    else checkMerchant(merchant, issues)
+    else {
+      checkMerchant(merchant, issues)
+      if (typeof merchant.name === 'string' && merchant.name) form.merchantName = merchant.name
+    }
     form.merchant = true
   } else if (merchantUri) form.merchant = true
   issues.throwIfAny()

@@ -357,9 +357,11 @@ export function createMarketplaceState(options: {
     createAccount(mp: string, form: AccountForm, seeded = false): AccountRecord {
       // Everything is checked before anything is stored: a declined card creates no account.
       const card = state.cardToAssociate(mp, form)
-      const name = form.name ?? card?.name ?? null
+      // The reference's buyers take the card's name, and its merchant examples (`name: null`
+      // beside a named merchant) the merchant's.
+      const name = form.name ?? card?.name ?? form.merchantName ?? null
       if (name === null) {
-        throw badRequest({ name: 'is required when no card with a name is given' })
+        throw badRequest({ name: 'is required when no card or merchant with a name is given' })
       }
       if (!seeded && !card && !form.merchant) throw incompleteAccountInfo()
       state.checkEmail(mp, form.email_address ?? null)
