@@ -83,6 +83,14 @@ export const PostgresClientSchema = z.custom<PostgresClient>(
  * `BEGIN`/`COMMIT` on a connection checked out of the pool (`ROLLBACK` when `work` throws).
  * `first`, a statement without parameters, runs before `work`; on a pool it goes with `BEGIN`
  * in one round trip (the simple query protocol takes several statements).
+ *
+ * On a pool the transaction is read committed whatever the connection's default: the store's
+ * writes (and the migrations) take an advisory lock first and rely on each later statement
+ * seeing what the previous holder committed. Under a `default_transaction_isolation` of
+ * repeatable read or serializable, the snapshot predates the wait for the lock: writes of one
+ * owner from two connections failed with serialization errors, and processes migrating at once
+ * created the schema again. PGlite runs its transactions one after the other on its one
+ * connection, so no snapshot there can predate another's commit.
  */
 export async function inTransaction<T>(
   client: PostgresClient,
@@ -111,7 +119,7 @@ export async function inTransaction<T>(
   }
   connection.on?.('error', onError)
   try {
-    await connection.query(first === undefined ? 'BEGIN' : `BEGIN;\n${first}`)
+    await connection.query(first === undefined ? BEGIN : `${BEGIN};\n${first}`)
     const result = await work(connection)
     await connection.query('COMMIT')
     return result
@@ -128,3 +136,9 @@ export async function inTransaction<T>(
     connection.release(discard)
   }
 }
+
+/**
+ * How a pool transaction begins: read committed, so that a statement run after the owner's lock
+ * (or the migrations' lock) sees what the previous holder committed (see {@link inTransaction}).
+ */
+const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED'

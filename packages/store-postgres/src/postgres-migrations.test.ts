@@ -6,7 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
-import { describePostgres, PG_CONFIG } from './postgres-test-databases.js'
+import { describePostgres, PG_CONFIG, poolDefaultingTo } from './postgres-test-databases.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 
@@ -80,6 +80,25 @@ describePostgres('postgres migrations', (db) => {
     expect(results.filter((applied) => applied.length > 0)).toEqual([VERSIONS])
     expect(results.filter((applied) => applied.length === 0)).toHaveLength(9)
   })
+
+  it.runIf(db.name === 'pg Pool')(
+    'applies each migration once when ten processes whose default isolation is repeatable read migrate at once',
+    async () => {
+      // Each waited for the lock with a snapshot from before the first committed: the schema it
+      // did not see, it created again, and failed.
+      const clients = [0, 1, 2].map(() => poolDefaultingTo('repeatable read'))
+      const results = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) =>
+          migrate(clients[i % clients.length]!, { schema: db.schema }),
+        ),
+      )
+      const outcomes = results.map((result) =>
+        result.status === 'fulfilled' ? result.value : String(result.reason?.message),
+      )
+      expect(outcomes.filter((outcome) => typeof outcome === 'string')).toEqual([])
+      expect(outcomes.filter((applied) => applied.length > 0)).toEqual([VERSIONS])
+    },
+  )
 
   it('creates a new schema once when stores with different prefixes open it at once', async () => {
     const clients = [db.client, await db.openClient(), await db.openClient()]

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, it, onTestFinished } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 
 /** The test server: trust auth on loopback, database `test`. */
@@ -14,6 +14,21 @@ export const PG_CONFIG = {
   database: 'test',
   connectionTimeoutMillis: 3000,
 } as const
+
+/**
+ * A pool on the test server whose connections run every transaction at `level` unless told
+ * otherwise (`default_transaction_isolation`, as a database, a role or a connection string may
+ * set it), ended when the running test finishes.
+ */
+export function poolDefaultingTo(level: 'repeatable read' | 'serializable'): pg.Pool {
+  const pool = new pg.Pool({
+    ...PG_CONFIG,
+    max: 4,
+    options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}`,
+  })
+  onTestFinished(() => pool.end())
+  return pool
+}
 
 /** Why the real server cannot be used, or null when it can. Probed once per test file. */
 export const postgresUnavailable: string | null = await probe()
