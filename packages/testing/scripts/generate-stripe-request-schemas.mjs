@@ -9,7 +9,9 @@
 // JSON import attributes, and keeps the package independent of where the spec file lives.
 //
 // Usage (from packages/testing): pnpm generate:stripe-schemas [path/to/stripe-openapi.json]
-// Default input: ../../../shared/data/stripe-openapi-cards.json (the repository's reference data).
+// Default input: ../../../shared/data/stripe-openapi-cards.json, the project's reference data,
+// kept beside the repository and not in it: elsewhere, pass the path of a copy of Stripe's
+// description.
 import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
