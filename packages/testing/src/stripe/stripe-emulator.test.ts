@@ -64,7 +64,7 @@ describe('API keys, errors and request ids', () => {
     expect(error).toBeInstanceOf(Stripe.errors.StripeAuthenticationError)
     expect(error.statusCode).toBe(401)
     expect(error.message).toBe(
-      'Live-mode API keys (sk_live_…, rk_live_…, pk_live_…) are refused: the Stripe emulator runs in test mode only. Use a test key such as sk_test_123.',
+      'Live-mode API keys (sk_live_…, rk_live_…, pk_live_…) are refused: the Stripe emulator runs in test mode only. Use a test key (sk_test_…).',
     )
     expect(JSON.stringify(error.raw)).not.toContain('supersecret')
     expect(emulator.state.customers()).toEqual([])

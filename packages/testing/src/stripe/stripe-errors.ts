@@ -137,7 +137,7 @@ export function liveApiKey(): StripeRequestError {
   return stripeError(
     401,
     'invalid_request_error',
-    'Live-mode API keys (sk_live_…, rk_live_…, pk_live_…) are refused: the Stripe emulator runs in test mode only. Use a test key such as sk_test_123.',
+    'Live-mode API keys (sk_live_…, rk_live_…, pk_live_…) are refused: the Stripe emulator runs in test mode only. Use a test key (sk_test_…).',
     { code: 'api_key_invalid' },
   )
 }
