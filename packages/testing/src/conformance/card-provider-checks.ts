@@ -101,6 +101,30 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   check('capabilities', 'the provider declares the capabilities the suite was given', async (t) => {
     expect(t.provider.capabilities).toEqual(caps)
   })
+  check(
+    'capabilities',
+    "the requestCount hook counts the provider's requests (the checks of what sends no request rely on it)",
+    async (t) => {
+      // Optional: without the hook, the checks of local refusals assert nothing about requests.
+      const count = t.fixture.requestCount
+      if (count === undefined) return
+      // A read of a new owner must reach the provider (the owner is made first: its factory's
+      // requests may be counted too). A count that does not move (MSW's `request:start` under
+      // an undici adapter, whose requests the undici bridge answers) would let every check of
+      // what sends no request pass, whatever the provider sent.
+      const owner = await t.owner()
+      const before = count()
+      if (caps.listCards) await t.provider.listCards(owner, { limit: 1 })
+      else if (caps.getCard) {
+        await t.fails(() => t.provider.getCard(owner, MISSING_CARD_ID), 'card_not_found')
+      } else if (caps.createCard) await t.create(owner, 0)
+      else return
+      expect(
+        count() - before,
+        'requests counted by requestCount() across a listCards (getCard, createCard) call',
+      ).toBeGreaterThan(0)
+    },
+  )
 
   // --- owners -------------------------------------------------------------------------------
   for (const type of caps.ownerTypes) {

@@ -60,8 +60,11 @@ export interface CardProviderFixture<C extends ProviderCapabilities = ProviderCa
   readRawCard: (owner: OwnerOf<C>, cardId: string) => Promise<unknown>
   /**
    * Read-back hook: how many requests the provider has sent so far (count them in your MSW
-   * server's `request:start` event). When given, the suite also checks that what the core
-   * validates locally (list limits, metadata limits, unsupported owners) sends no request.
+   * server's `request:start` event, which fires for global `fetch` and `node:http`; the undici
+   * bridge of `setupCardportServer` answers undici's requests without MSW's events, so count
+   * an undici adapter's with the emulator's `state.requests().length`). When given, the suite
+   * checks that it counts a read of a new owner, and that what the core validates locally
+   * (list limits, metadata limits, unsupported owners) sends no request.
    */
   requestCount?: (() => number) | undefined
   /** Runs after each test, failed or not. */

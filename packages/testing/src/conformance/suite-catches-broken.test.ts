@@ -500,6 +500,19 @@ describe('describeCardProvider catches a broken provider', () => {
       'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
     ])
   })
+
+  it('a requestCount hook that counts nothing fails, rather than letting the no-request rules pass unchecked', async () => {
+    // What an undici adapter's author gets by counting MSW's `request:start`: the undici bridge
+    // answers without MSW's events, so the count never moves, and every "before any request"
+    // check would pass whatever the provider sends.
+    const failed = await failedProviderChecks(() => ({
+      provider: memoryAdapter(),
+      requestCount: () => 0,
+    }))
+    expect(failed).toEqual([
+      "capabilities: the requestCount hook counts the provider's requests (the checks of what sends no request rely on it)",
+    ])
+  })
 })
 
 describe('describeCardProvider for a provider without createCard', () => {
