@@ -228,6 +228,17 @@ describe('toArray', () => {
     expect(provider.calls).toHaveLength(0)
   })
 
+  it('refuses a call without options (from JavaScript) with invalid_request, not a TypeError', async () => {
+    const provider = lazyProvider(10)
+    const call = toArray as (
+      iterable: AsyncIterable<unknown>,
+      options?: unknown,
+    ) => Promise<unknown>
+    const error = await call(listAll(provider, owner)).catch((caught) => caught)
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(provider.calls).toHaveLength(0)
+  })
+
   it('requires the limit in its type', async () => {
     const empty = (async function* () {})()
     // @ts-expect-error the limit is required

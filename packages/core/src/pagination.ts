@@ -122,7 +122,9 @@ export async function* listAll<P extends CardLister>(
 
 /**
  * Collects an async iterable into an array, stopping after `limit` items. The limit is
- * required (at most {@link TO_ARRAY_HARD_CAP}) so that a list never silently grows without bound.
+ * required (at most {@link TO_ARRAY_HARD_CAP}) so that a list never silently grows without bound:
+ * a limit outside 1 to that cap, or none (the options left out too), rejects with
+ * `invalid_request` before the iterable is read.
  */
 export async function toArray<T>(
   iterable: AsyncIterable<T>,
@@ -131,8 +133,10 @@ export async function toArray<T>(
     limit: number
   },
 ): Promise<T[]> {
-  const { limit } = options
-  if (!Number.isInteger(limit) || limit < 1 || limit > TO_ARRAY_HARD_CAP) {
+  // Read with `?.`: a JavaScript caller that leaves the options out gets the same
+  // invalid_request as one that leaves the limit out, not a TypeError from the destructuring.
+  const limit = (options as { limit?: number } | undefined)?.limit
+  if (limit === undefined || !Number.isInteger(limit) || limit < 1 || limit > TO_ARRAY_HARD_CAP) {
     throw new InvalidRequestError(
       `toArray needs a limit between 1 and ${TO_ARRAY_HARD_CAP}; iterate with for await to go further`,
     )
