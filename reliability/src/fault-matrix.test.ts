@@ -151,7 +151,10 @@ const OPERATIONS: readonly Operation[] = [
   },
   {
     name: 'reconcile (a card added, one changed, one retired, the default moved)',
-    cards: 3,
+    // The default moves to a card of its own, which nothing else changes: moved to the changed
+    // card, it would be written for its change alone, and a reconcile that never repaired a
+    // default would pass.
+    cards: 4,
     retriesItself: true,
     supported: (c) =>
       c.listCards &&
@@ -161,12 +164,12 @@ const OPERATIONS: readonly Operation[] = [
       (c.deleteCard || c.invalidateCard),
     async prepare(world, owner) {
       const provider = world.checker.provider
-      const [first, second] = (await world.store.listByOwner(scopeFor(provider, owner))).filter(
-        (card) => !card.isDefault,
-      )
+      const [first, second, third] = (
+        await world.store.listByOwner(scopeFor(provider, owner))
+      ).filter((card) => !card.isDefault)
       await provider.updateCard(owner, first!.id, { metadata: { plan: 'pro' } })
       await retire(provider, owner, second!.id)
-      await moveDefault(world, owner)
+      await moveDefault(world, owner, third!.id)
       return { run: () => world.sync.reconcile(owner), effect: { kind: 'none' } }
     },
   },
@@ -495,12 +498,15 @@ async function inSync(world: World, owner: Owner) {
   await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
 }
 
-/** Makes another card the owner's default at the provider, behind the store's back. */
-async function moveDefault(world: World, owner: Owner) {
+/**
+ * Makes another card the owner's default at the provider (`to`, or the first it holds that is
+ * not), behind the store's back.
+ */
+async function moveDefault(world: World, owner: Owner, to?: string) {
   const provider = world.checker.provider
   if (provider.capabilities.setDefaultCard) {
-    const spare = world.target.held(owner).find((card) => !card.isDefault && card.active)!
-    await provider.setDefaultCard(owner, spare.id)
+    const spare = to ?? world.target.held(owner).find((card) => !card.isDefault && card.active)!.id
+    await provider.setDefaultCard(owner, spare)
   } else {
     // 'latest-card': a new card becomes the default.
     await provider.createCard(owner, { source: world.target.source(owner) })
