@@ -254,6 +254,9 @@ describe('syncFromProviderData', () => {
         const owner = target.owner(1)
         await inSync(world, owner)
         const [card] = target.held(owner)
+        // Changed behind the store's back: only storing the payload brings the store in step
+        // (a store already equal to the provider would pass with a payload never stored).
+        await world.checker.provider.updateCard(owner, card!.id, { metadata: { plan: 'pro' } })
         const raw = target.raw(owner, card!.id)
         const before = target.requestCount()
         const stored = await world.sync.syncFromProviderData(owner, raw)

@@ -16,6 +16,7 @@ import {
   createCardSync,
   isCardportError,
   type Owner,
+  scopeOf,
 } from '@cardport/core'
 import { marketplaceProvider } from '@cardport/marketplace'
 import { sqliteStore } from '@cardport/store-sqlite'
@@ -93,6 +94,13 @@ describe.each(providers.all.map((target) => ({ name: target.name, target })))(
 
     it('syncFromProviderData: stores a card or nothing, and nothing leaks', async () => {
       const provider = target.provider()
+      // Runs that stored a card: the property's card branch must be taken, not only its null one.
+      // Few generated payloads are readable cards (one run in thirty or so), so a readable one,
+      // with the owner it names, is always tried.
+      let storedCards = 0
+      const [readable] = fc.sample(SHAPES[target.name].base, { numRuns: 1, seed: 1 })
+      const readableOwner = provider.parseCard(readable)?.owner
+      expect(readableOwner, 'the owner a readable payload names').toBeDefined()
       await fc.assert(
         fc.asyncProperty(
           payloadArb(SHAPES[target.name]),
@@ -106,10 +114,18 @@ describe.each(providers.all.map((target) => ({ name: target.name, target })))(
                 db,
               )
               if (result === null) expect(snapshot(db), 'nothing stored for null').toEqual(before)
+              else if (result !== undefined) {
+                // The card returned is the card stored.
+                expect(await store.get(scopeOf(result), result.id), 'the stored card').toEqual(
+                  result,
+                )
+                storedCards++
+              }
             }),
         ),
-        { numRuns: 200 },
+        { numRuns: 200, examples: [[readable, readableOwner]] },
       )
+      expect(storedCards, 'runs that stored a card').toBeGreaterThan(0)
     })
   },
 )
