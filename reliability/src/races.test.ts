@@ -233,7 +233,12 @@ async function runProgram(
   await a.sync.reconcile(owners)
 
   // One fault per request, in order (each fires once): request k answers after latencies[k].
-  for (const latencyMs of program.latencies) stripe.emulator.faults.inject({ latencyMs })
+  // Every due latency fault fires for a request (their delays add up), so fault k lets the k
+  // requests before it through (`after`): without that, all of them fired for the first request.
+  const requestsBefore = stripe.requestCount()
+  program.latencies.forEach((latencyMs, k) => {
+    stripe.emulator.faults.inject({ latencyMs, after: k })
+  })
 
   const unexpected: string[] = []
   let opCounter = 0
@@ -250,6 +255,10 @@ async function runProgram(
     }
   }
   await Promise.all([play(a, program.steps[0]), play(b, program.steps[1])])
+  const made = stripe.requestCount() - requestsBefore
+  expect(stripe.emulator.faults.fired, `the latencies of the ${made} requests, one each`).toEqual(
+    program.latencies.map((_, k) => (k < made ? 1 : 0)),
+  )
   stripe.emulator.faults.clear()
   await providers.settled()
   expect(unexpected, 'errors no race explains').toEqual([])
