@@ -347,6 +347,22 @@ describe('Stripe webhook bodies', () => {
     },
   }
 
+  // A customer's card whose `last4` names `toString` (JSON can): reading it threw a TypeError.
+  const inheritedKeyInCard = {
+    ...deletedCardInUpdate,
+    id: 'evt_inherited_key',
+    type: 'customer.source.created',
+    account: undefined,
+    data: {
+      object: {
+        ...deletedCardInUpdate.data.object,
+        customer: 'cus_hostile',
+        deleted: undefined,
+        last4: { toString: 0 },
+      },
+    },
+  }
+
   it('signed: applied, or refused with a CardportError that changed nothing; nothing leaks', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -367,7 +383,12 @@ describe('Stripe webhook bodies', () => {
         numRuns: 300,
         // Found by this property once (seed 604453411, at 15× the runs): an account's card
         // marked `deleted` in an `updated` event threw a TypeError. Always tried since.
-        examples: [[JSON.stringify(deletedCardInUpdate), false]],
+        // And `last4: {"toString": 0}`, found by a probe of objects whose keys name inherited
+        // methods (now in the payloads, `inheritedKeysArb`).
+        examples: [
+          [JSON.stringify(deletedCardInUpdate), false],
+          [JSON.stringify(inheritedKeyInCard), false],
+        ],
       },
     )
   })

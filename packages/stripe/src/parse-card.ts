@@ -36,7 +36,7 @@ export function toStripeCard(
   const resolvedOwner = owner ?? ownerOf(raw)
   if (!resolvedOwner) {
     throw new InvalidRequestError(
-      `Stripe card ${String(raw.id)} names no customer or account: pass its owner to parseCard`,
+      `Stripe card ${primitiveText(raw.id)} names no customer or account: pass its owner to parseCard`,
       { provider: STRIPE_PROVIDER_NAME },
     )
   }
@@ -50,13 +50,13 @@ export function toStripeCard(
     defaultSourceId !== undefined ||
     (expandedCustomer !== undefined && 'default_source' in expandedCustomer)
   const card: Card = {
-    id: String(raw.id),
+    id: primitiveText(raw.id),
     provider: STRIPE_PROVIDER_NAME,
     owner: { type: resolvedOwner.type, id: resolvedOwner.id },
     brand: normalizeBrand(text(raw.brand)),
-    last4: String(raw.last4 ?? ''),
-    expMonth: Number(raw.exp_month),
-    expYear: Number(raw.exp_year),
+    last4: primitiveText(raw.last4 ?? ''),
+    expMonth: primitiveNumber(raw.exp_month),
+    expYear: primitiveNumber(raw.exp_year),
     holderName: text(raw.name),
     address: {
       line1: text(raw.address_line1),
@@ -103,6 +103,18 @@ export function ownerOf(raw: Record<string, unknown>): Owner | null {
   const account = idOf(raw.account)
   if (account) return { type: 'account', id: account }
   return null
+}
+
+// `String` and `Number` of an object call its `toString` or `valueOf`: JSON that names one of
+// them (`{"toString": 0}`) makes both throw a TypeError, which the webhook handler, calling this
+// parser directly, let out instead of a CardportError. An object reads as no value (refused by
+// the Card schema); primitives convert as before.
+function primitiveText(value: unknown): string {
+  return typeof value === 'object' && value !== null ? '' : String(value)
+}
+
+function primitiveNumber(value: unknown): number {
+  return typeof value === 'object' && value !== null ? Number.NaN : Number(value)
 }
 
 function text(value: unknown): string | null {

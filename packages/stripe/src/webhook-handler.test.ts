@@ -382,6 +382,30 @@ describe('what the handler reports', () => {
     })
   }
 
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`refuses with invalid_request, or confirms with Stripe, a card whose fields are objects naming toString (${mode})`, async () => {
+      // `String` and `Number` of `{"toString": 0}` (JSON that names a method of every object)
+      // throw a TypeError: the handler threw it instead of a CardportError.
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      emulator.events.take()
+      const card = await provider.createCard(customer, { source: 'tok_visa' })
+      const [created] = emulator.events.take() as [StripeEvent]
+      for (const field of ['last4', 'exp_month', 'exp_year']) {
+        const store = memoryStore()
+        const handler = handlerFor(store, mode)
+        const object = { ...(created.data.object as object), [field]: { toString: 0 } }
+        const event = { ...created, data: { ...created.data, object } } as unknown as StripeEvent
+        const outcome = await deliver(handler, event).catch((error: unknown) => error)
+        if (mode === 'events') {
+          expect(isCardportError(outcome, 'invalid_request'), `${field}: ${outcome}`).toBe(true)
+          expect(await store.listByOwner(scope(customer))).toEqual([])
+        } else {
+          expect(outcome, field).toMatchObject({ action: 'upserted', cardId: card.id })
+        }
+      }
+    })
+  }
+
   it('acknowledges unknown types and customer changes that leave the default alone', async () => {
     const handler = handlerFor(memoryStore(), 'events')
     const customer = emulator.seed.customer()

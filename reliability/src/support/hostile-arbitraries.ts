@@ -93,12 +93,27 @@ export function spoilId(id: string, bad: string, at: number): string {
   return `${id.slice(0, index)}${bad}${id.slice(index)}`
 }
 
+/**
+ * An object whose keys name what every object inherits, as JSON can: with `toString` not a
+ * function (`{"toString": 0}`), `String()` and `Number()` of it throw a TypeError; a `__proto__`
+ * key changes the prototype of a copy made by assignment. Random keys are never these names.
+ */
+export const inheritedKeysArb: fc.Arbitrary<Record<string, unknown>> = fc.dictionary(
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant('toString') },
+    fc.constantFrom('valueOf', 'constructor', '__proto__', 'hasOwnProperty'),
+  ),
+  fc.oneof(fc.constant(0), fc.constant(null), fc.string({ maxLength: 4 }), fc.constant({})),
+  { minKeys: 1, maxKeys: 3 },
+)
+
 /** Any JSON-ish value, possibly carrying card numbers and secrets. */
 export const junkArb: fc.Arbitrary<unknown> = fc.oneof(
   taintedArb,
   fc.anything({ maxDepth: 2, values: [taintedArb, fc.string(), fc.integer(), fc.double()] }),
   fc.constantFrom(null, undefined, true, false, 0, -1, 13, 1e21, Number.NaN, '', [], {}),
   fc.string(),
+  inheritedKeysArb,
 )
 
 /** A value for a field copied verbatim: anything but a card number or a secret. */
@@ -259,6 +274,8 @@ export const MARKETPLACE_PAYLOAD: PayloadShape = {
  * - the same with a copied field tainted and the card made unreadable (it must be refused,
  *   and the error must not echo the taint); `taintIds: false` spares the ids, for events whose
  *   handling reads the ids only (a deletion removes the card it names, whatever else it says);
+ * - a real-shaped card with some fields (read or copied) objects whose keys name what every
+ *   object inherits (`{"toString": 0}`, `__proto__`): {@link inheritedKeysArb};
  * - anything at all.
  */
 export function payloadArb(
@@ -284,6 +301,17 @@ export function payloadArb(
       [field]: field === 'metadata' || field === 'meta' ? { note: taint } : taint,
       ...shape.breakIt,
     }))
+  // No arm above made them: a signed webhook event whose card had `last4: {"toString": 0}`
+  // threw a TypeError (found by a probe of such objects). Any field, read or copied, gets one.
+  const inheritedKeys = fc
+    .tuple(
+      shape.base,
+      fc.dictionary(fc.constantFrom(...shape.read, ...shape.copied), inheritedKeysArb, {
+        minKeys: 1,
+        maxKeys: 3,
+      }),
+    )
+    .map(([base, fields]) => ({ ...base, ...fields }))
   const wronglyTyped = fc
     .tuple(
       shape.base,
@@ -296,6 +324,7 @@ export function payloadArb(
     { weight: 5, arbitrary: mutated },
     { weight: 2, arbitrary: wronglyTyped },
     { weight: 2, arbitrary: taintedAndBroken },
+    { weight: 2, arbitrary: inheritedKeys },
     { weight: 2, arbitrary: junkArb },
   )
 }
