@@ -179,7 +179,17 @@ describe('provider answers', () => {
             .filter((number) => Number.isSafeInteger(number)),
         },
       ),
+      // Quoted as is, or inside the request it echoes, nested as deep as that request was.
+      fc.oneof(
+        { weight: 2, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 10 }) },
+      ),
     )
+    .map(([type, field, quoted, depth]) => {
+      let tainted: unknown = quoted
+      for (let level = 0; level < depth; level++) tainted = { request: tainted }
+      return [type, field, tainted] as const
+    })
     .map(([type, field, tainted]) => ({
       error: { type, message: 'Request refused.', [field]: tainted },
       status_code: 400,

@@ -1,4 +1,4 @@
-import { maskCardNumbers, maskCardNumberValue, redactSecrets } from './redact.js'
+import { maskCardNumbers, maskCardNumberValue, NESTED_TOO_DEEP, redactSecrets } from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -211,7 +211,7 @@ function redactedCopy(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value)
   if (typeof value === 'number') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
-  if (depth >= MAX_DETAILS_DEPTH) return '[nested too deep]'
+  if (depth >= MAX_DETAILS_DEPTH) return NESTED_TOO_DEEP
   if (Array.isArray(value)) return value.map((item) => redactedCopy(item, depth + 1))
   const prototype: unknown = Object.getPrototypeOf(value)
   if (prototype !== Object.prototype && prototype !== null) return value

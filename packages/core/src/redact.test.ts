@@ -422,6 +422,24 @@ describe('redactInPlace', () => {
     })
   })
 
+  it('cuts what nests deeper than it reads, rather than leave a card number there', () => {
+    // An answer's error object nesting the request it quotes (a gateway's echo): the SDK keeps
+    // it as `raw`, two levels into the cause, and a structured logger writes it whole.
+    const nest = (depth: number, leaf: unknown): unknown =>
+      depth === 0 ? leaf : { echo: nest(depth - 1, leaf) }
+    for (const depth of [1, 5, 6, 7, 12]) {
+      const error = Object.assign(new Error('refused'), {
+        raw: nest(depth, { number: '4242 4242 4242 4242', list: [5555555555554444] }),
+      })
+      expect(redactInPlace(error), `depth ${depth}`).toBe(true)
+      const text = JSON.stringify(error)
+      expect(text, `depth ${depth}`).not.toMatch(/4242 4242|5555555555554444/)
+    }
+    const shallow = { a: { b: { number: '4242 4242 4242 4242' } } }
+    redactInPlace(shallow)
+    expect(shallow).toEqual({ a: { b: { number: '•••• 4242' } } })
+  })
+
   it('leaves what is not plain data alone, and says when a text could not be masked', () => {
     const buffer = Buffer.from('4242424242424242')
     const holder = { buffer, when: new Date(0) }

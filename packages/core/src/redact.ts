@@ -103,7 +103,9 @@ export function maskCardNumberValue(value: number): number | string {
  * entered, six levels deep; a socket or a buffer a client attached holds no text of an answer and
  * is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
  * print, fields and nested cause included) when its message or the request it keeps quotes a card
- * number: `defineCardProvider` does it to the cause of every error an adapter raises.
+ * number: `defineCardProvider` does it to the cause of every error an adapter raises. What nests
+ * deeper than six levels is not read but replaced by `'[nested too deep]'` (as a
+ * `CardportError`'s `details` are cut), so that no text is left there unmasked.
  *
  * @returns false when a text that needed masking could not be written (a frozen error, a field
  * without a setter): replace such an object with a masked copy instead.
@@ -120,6 +122,9 @@ export function redactInPlace(target: object): boolean {
 
 // A client's error nests a request, an answer and their bodies, and its own `cause`: a few levels.
 const MAX_DEPTH = 6
+
+/** What stands in for plain data nested deeper than a redaction reads. */
+export const NESTED_TOO_DEEP = '[nested too deep]'
 
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
   if (seen.has(target) || depth > MAX_DEPTH) return true
@@ -145,8 +150,18 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolea
       } catch {
         complete = false
       }
-    } else if (isTraversable(value) && !maskTexts(value, seen, depth + 1)) {
-      complete = false
+    } else if (isTraversable(value)) {
+      if (depth < MAX_DEPTH) {
+        if (!maskTexts(value, seen, depth + 1)) complete = false
+      } else if (!seen.has(value)) {
+        // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
+        try {
+          record[field] = NESTED_TOO_DEEP
+          if (record[field] !== NESTED_TOO_DEEP) complete = false
+        } catch {
+          complete = false
+        }
+      }
     }
   }
   return complete
