@@ -22,7 +22,20 @@ describe('findLeaks', () => {
   it('finds a number pasted with no-break spaces, tabs, line breaks or en dashes, or encoded so', () => {
     const [number] = TEST_CARD_NUMBERS
     const groups = number.match(/.{1,4}/g) ?? []
-    for (const gap of ['\u00a0', '\u202f', '\t', '\r\n', '  ', '\u2013', '\u200b', '%C2%A0']) {
+    for (const gap of [
+      '\u00a0',
+      '\u202f',
+      '\t',
+      '\r\n',
+      '  ',
+      '\u2013',
+      '\u200b',
+      '%C2%A0',
+      // Invisible: a web page's soft hyphen, a right-to-left page's direction mark.
+      '\u00ad',
+      '\u200e',
+      '%C2%AD',
+    ]) {
       const text = `card ${groups.join(gap)} declined`
       expect(kinds(text), JSON.stringify(gap)).toEqual(['card number'])
     }

@@ -42,6 +42,13 @@ describe('redact: card numbers', () => {
     ['zero-width spaces', '4242\u200b4242\u200b4242\u200b4242'],
     ['encoded no-break spaces', '4242%C2%A04242%c2%a04242%C2%A04242'],
     ['encoded line breaks', '4242%0A4242%0d%0a4242%094242'],
+    // Invisible format characters: the number reads whole. Soft hyphens come from web pages;
+    // direction marks and embeddings from text copied out of a right-to-left page or app.
+    ['soft hyphens', '4242\u00ad4242\u00ad4242\u00ad4242'],
+    ['left-to-right marks', '4242\u200e4242\u200e4242\u200e4242'],
+    ['direction isolates', '4242\u2069 \u20664242\u2069 \u20664242\u2069 \u20664242'],
+    ['Arabic letter marks', '4242\u061c4242\u061c4242\u061c4242'],
+    ['encoded soft hyphens', '4242%C2%AD4242%C2%AD4242%C2%AD4242'],
   ])('masks a number grouped with %s', (_name, number) => {
     const text = `card ${number} was declined`
     expect(redact(text)).toBe('card •••• 4242 was declined')
@@ -73,7 +80,7 @@ describe('redact: card numbers', () => {
     const gaps: string[] = ['\u2212', '\u30fc', '\u200b', '\u200c', '\u200d', '\u2060']
     for (let code = 0; code <= 0xffff; code++) {
       const char = String.fromCharCode(code)
-      if (/[\s\p{Pd}]/u.test(char)) gaps.push(char)
+      if (/[\s\p{Pd}\p{Cf}]/u.test(char)) gaps.push(char)
     }
     const cardArb = fc
       .tuple(

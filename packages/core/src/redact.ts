@@ -5,10 +5,12 @@ import { isLuhnValid } from './card-number.js'
 // more spaces or dashes as typed or pasted (any Unicode white space, such as the no-break spaces
 // of a web page, tabs and line breaks; any Unicode dash, such as an en dash or the full-width
 // hyphen of an East Asian keyboard, and the minus sign and the katakana long-vowel mark that
-// stand in for a hyphen; zero-width spaces), or as a URL or a form encodes them (`+`, and any of
+// stand in for a hyphen; invisible format characters (`\p{Cf}`: zero-width spaces, soft hyphens
+// from a web page, the direction marks and isolates of text copied from a right-to-left page),
+// with which the number reads whole), or as a URL or a form encodes them (`+`, and any of
 // those characters percent-encoded: `%20`, `%2D`, `%C2%A0`, `%E2%80%93`, `%0A` …): a number a
 // caller typed where a token or an id goes reaches messages inside a request's URL.
-const GAP_CHAR = /[\s+\p{Pd}\u2212\u30fc\u200b-\u200d\u2060]/u
+const GAP_CHAR = /[\s+\p{Pd}\p{Cf}\u2212\u30fc]/u
 // One character percent-encoded as UTF-8 (1 to 4 bytes). Which of them are separators is decided
 // by decoding them (`isGap`): an encoded slash or letter between two numbers joins nothing.
 const ENCODED_CHAR =
@@ -30,8 +32,9 @@ const BASIC_AUTH = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g
 
 /**
  * Removes every card number from a text: any run of 12–19 digits, with or without spaces or
- * dashes between them (any Unicode white space or dash, the minus sign and `ー` too, also
- * URL-encoded: `%20`, `%E2%80%93` …), that passes the Luhn check or starts with a known card
+ * dashes between them (any Unicode white space or dash, the minus sign and `ー` too, and
+ * invisible format characters such as soft hyphens and direction marks; also URL-encoded: `%20`,
+ * `%E2%80%93` …), that passes the Luhn check or starts with a known card
  * prefix is replaced by its masked form (`•••• 4242`). Digits of any script count (full-width
  * `４２４２`, Arabic-Indic `٤٢٤٢` …); the mask shows ASCII digits. Other numbers (timestamps,
  * amounts, ids) are left.
@@ -50,7 +53,8 @@ export function redact(text: string): string {
  * Whether a text holds a card number, as the core's free-text fields (holder name, address,
  * metadata values) refuse it: a span of whole digit groups, joined by spaces or dashes (any white
  * space, such as a no-break space or a line break, and any dash, such as an en dash or a
- * full-width hyphen, the minus sign and `ー` too; also URL-encoded), of 13 to 19 digits (of any
+ * full-width hyphen, the minus sign and `ー` too, and invisible format characters such as soft
+ * hyphens and direction marks; also URL-encoded), of 13 to 19 digits (of any
  * script, full-width and Arabic-Indic included) that passes the Luhn check and starts with a card
  * network's prefix (those of `brandFromNumber`, and of Maestro, Mir, RuPay, Verve, Dankort,
  * UzCard, Humo and Troy, which have no brand of their own in a Card). Narrower than

@@ -16,12 +16,25 @@ export const ALL_SECRETS = [SECRETS.stripeKey, SECRETS.webhookSecret, MARKETPLAC
 /**
  * A test card number, as typed or pasted: plain, or in groups of four with spaces or dashes,
  * also the no-break spaces, tabs, line breaks and en dashes of a number copied from a page, and
- * the full-width hyphens of one typed on an East Asian keyboard.
+ * the full-width hyphens of one typed on an East Asian keyboard, and the invisible soft hyphens
+ * and left-to-right marks of one copied from a web page or a right-to-left page.
  */
 export const cardNumberArb: fc.Arbitrary<string> = fc
   .tuple(
     fc.constantFrom(...TEST_CARD_NUMBERS),
-    fc.constantFrom('', ' ', '-', '\u00a0', '\t', '\n', '  ', '\u2013', '\uff0d'),
+    fc.constantFrom(
+      '',
+      ' ',
+      '-',
+      '\u00a0',
+      '\t',
+      '\n',
+      '  ',
+      '\u2013',
+      '\uff0d',
+      '\u00ad',
+      '\u200e',
+    ),
   )
   .map(([number, separator]) =>
     separator === '' ? number : (number.match(/.{1,4}/g) ?? []).join(separator),

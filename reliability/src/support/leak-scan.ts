@@ -53,7 +53,7 @@ const RANDOM_IDS =
   /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b|\bOHM[0-9a-f]{32}\b/gi
 
 /** What may stand between the digit groups of a card number: written, pasted or URL-encoded. */
-const GAP = /(?:[\s\p{Pd}+\u200b-\u200d\u2060]|%(?:20|2[dD]|[cC]2%[aA]0|0[9aAdD]))+/u
+const GAP = /(?:[\s\p{Pd}\p{Cf}+]|%(?:20|2[dD]|[cC]2%[aA][0dD]|0[9aAdD]))+/u
 
 /**
  * Finds card numbers and secrets in `text`:
