@@ -53,6 +53,16 @@ describe('toMarketplaceCard on the reference payloads', () => {
     expect(CardSchema.safeParse(card).success).toBe(true)
   })
 
+  it('reads a last_four that is an object as no value, rather than throwing from its toString', () => {
+    // JSON can name an object's `toString` (`{"toString": 0}`): `String()` of it throws a
+    // TypeError, which an application calling these mappers directly would get instead of a card
+    // the Card schema refuses.
+    const hostile = { ...retrieveResponse, last_four: { toString: 0 } }
+    expect(toMarketplaceCard(hostile, account)?.last4).toBe('')
+    expect(toMarketplaceCardToken(hostile)?.last4).toBe('')
+    expect(CardSchema.safeParse(toMarketplaceCard(hostile, account)).success).toBe(false)
+  })
+
   it('reads the retrieve payload the same way', () => {
     const card = toMarketplaceCard(retrieveResponse, account)
     expect(card?.id).toBe('CC1r5mBshGbcVTgPCob33dfV')

@@ -118,7 +118,7 @@ function mapCard<O extends Owner | null>(
     provider: MARKETPLACE_PROVIDER_NAME,
     owner,
     brand: normalizeBrand(text(raw.brand) ?? text(raw.card_type)),
-    last4: String(raw.last_four ?? ''),
+    last4: digitsText(raw.last_four),
     expMonth: integer(raw.expiration_month),
     expYear: integer(raw.expiration_year),
     holderName: text(raw.name),
@@ -208,6 +208,15 @@ function text(value: unknown): string | null {
 }
 
 // The reference documents the expiry as strings and shows numbers in its examples: take both.
+/**
+ * `last_four` as text: a string as given, a number in decimal, anything else (absent, an object)
+ * empty, which the Card schema refuses. `String()` of an object calls its `toString`, which JSON
+ * can name (`{"toString": 0}`) and which then throws a TypeError.
+ */
+function digitsText(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
+}
+
 function integer(value: unknown): number {
   if (typeof value === 'number') return value
   if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return Number(value)
