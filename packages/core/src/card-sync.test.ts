@@ -17,7 +17,7 @@ import {
 import { type MemoryProvider, memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
 import { listAll, toArray } from './pagination.js'
-import type { CardProvider, ProviderCapabilities } from './provider.js'
+import { CARD_PROVIDER_METHODS, type CardProvider, type ProviderCapabilities } from './provider.js'
 import type { CardScope, CardStore } from './store.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
@@ -148,6 +148,24 @@ describe('CardSync.setDefaultCard', () => {
       })()
       expect(error?.code).toBe('invalid_request')
       expect(error?.message).toContain('store must be a CardStore')
+    }
+  })
+
+  it('refuses, in createCardSync, a provider that lacks one of the operations', () => {
+    // An untyped, hand-written provider: without the check, the first reconcile would fail with
+    // a TypeError ("provider.listCards is not a function"), not a CardportError.
+    for (const missing of CARD_PROVIDER_METHODS) {
+      const partial: Record<string, unknown> = { ...provider }
+      delete partial[missing]
+      const error = (() => {
+        try {
+          createCardSync({ provider: partial as never, store })
+        } catch (thrown) {
+          return thrown as { code?: string; message?: string }
+        }
+      })()
+      expect(error?.code, missing).toBe('invalid_request')
+      expect(error?.message).toContain('provider must be a CardProvider')
     }
   })
 

@@ -33,7 +33,7 @@ import { keyedQueue } from './keyed-queue.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { ownerCheckedProvider } from './owner-checked-provider.js'
 import { listAll } from './pagination.js'
-import type { CardProvider } from './provider.js'
+import { CARD_PROVIDER_METHODS, type CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 import {
@@ -282,7 +282,8 @@ export interface CardSync {
 
 /**
  * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
- * anything other than a provider, a store, a concurrency of 1 to 256 and a retry policy throws
+ * anything other than a provider (with every method of {@link CardProvider}), a store, a
+ * concurrency of 1 to 256 and a retry policy throws
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
@@ -874,10 +875,9 @@ const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
 const CardSyncOptionsSchema = z.strictObject({
   provider: z.custom<CardProvider>(
     (value) =>
-      isObject(value) &&
+      hasMethods(value, CARD_PROVIDER_METHODS) &&
       typeof value.name === 'string' &&
-      isObject(value.capabilities) &&
-      isFunction(value.parseCard),
+      isObject(value.capabilities),
     'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
   ),
   store: z

@@ -29,7 +29,7 @@ import {
 } from './errors.js'
 import { notOwnCard, notOwnCardError } from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
-import type { CardProvider, ProviderCapabilities } from './provider.js'
+import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
 import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
 import { validate } from './validate.js'
 
@@ -115,16 +115,6 @@ export interface CardProviderDefinition<C extends ProviderCapabilities>
   capabilities: C
 }
 
-const OPERATIONS = [
-  'createCard',
-  'getCard',
-  'listCards',
-  'updateCard',
-  'deleteCard',
-  'setDefaultCard',
-  'invalidateCard',
-] as const
-
 // Card ids the caller gives: never a card number, which would travel in the request's URL.
 const CardIdSchema = CardIdInputSchema
 const listOptionsShape = {
@@ -192,7 +182,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   definition: CardProviderDefinition<C>,
 ): CardProvider<C> {
   const { name, capabilities } = definition
-  for (const operation of OPERATIONS) {
+  for (const operation of PROVIDER_OPERATIONS) {
     if (capabilities[operation] && typeof definition[operation] !== 'function') {
       throw new TypeError(`${name}: capability ${operation} is declared but not implemented`)
     }

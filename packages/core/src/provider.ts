@@ -180,3 +180,31 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
    */
   parseCard(raw: unknown, owner?: Owner): Card | null
 }
+
+/**
+ * The operations a provider's capabilities name, one flag each.
+ *
+ * @internal
+ */
+export const PROVIDER_OPERATIONS = [
+  'createCard',
+  'getCard',
+  'listCards',
+  'updateCard',
+  'deleteCard',
+  'setDefaultCard',
+  'invalidateCard',
+] as const satisfies readonly (keyof ProviderCapabilities & keyof CardProvider)[]
+
+/**
+ * The methods every {@link CardProvider} has: an operation its capabilities leave out is still
+ * there, and rejects with `unsupported_operation`. `createCardSync` refuses a provider that lacks
+ * one (a hand-written, untyped object), which would otherwise fail mid-run with a TypeError.
+ *
+ * @internal
+ */
+export const CARD_PROVIDER_METHODS = [
+  ...PROVIDER_OPERATIONS,
+  'getDefaultCard',
+  'parseCard',
+] as const satisfies readonly (keyof CardProvider)[]
