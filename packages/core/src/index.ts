@@ -109,6 +109,7 @@ export type {
   RequestOptions,
   UnsupportedOperation,
 } from './provider.js'
+export { PROVIDER_OPERATIONS } from './provider.js'
 export {
   containsCardNumber,
   maskCardNumbers,

@@ -182,9 +182,14 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
 }
 
 /**
- * The operations a provider's capabilities name, one flag each.
+ * The operations a provider's capabilities name, one flag each (`getDefaultCard` follows
+ * `listCards`): for code that goes over them, such as a conformance suite or a table of what a
+ * provider supports.
  *
- * @internal
+ * @example
+ * ```ts
+ * PROVIDER_OPERATIONS.filter((operation) => !provider.capabilities[operation]) // what it lacks
+ * ```
  */
 export const PROVIDER_OPERATIONS = [
   'createCard',

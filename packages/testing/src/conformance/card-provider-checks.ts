@@ -16,6 +16,7 @@ import {
   METADATA_LIMITS,
   type Owner,
   type OwnerType,
+  PROVIDER_OPERATIONS,
   type ProviderCapabilities,
   type RequestOptions,
   UPDATABLE_FIELDS,
@@ -57,16 +58,6 @@ export interface CardProviderCheck {
 }
 
 const OWNER_TYPES: readonly OwnerType[] = ['customer', 'account']
-
-const OPERATIONS = [
-  'createCard',
-  'getCard',
-  'listCards',
-  'updateCard',
-  'deleteCard',
-  'setDefaultCard',
-  'invalidateCard',
-] as const
 
 const MISSING_CARD_ID = 'card_cardportConformanceMissing'
 
@@ -150,7 +141,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   }
 
   // --- unsupported operations ---------------------------------------------------------------
-  for (const operation of OPERATIONS.filter((name) => !caps[name])) {
+  for (const operation of PROVIDER_OPERATIONS.filter((name) => !caps[name])) {
     check(
       'unsupported operations',
       `${operation} rejects with unsupported_operation (capabilities.${operation} is false)`,
@@ -190,7 +181,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   // Every card the rules below read is made with createCard. Without it they cannot run, and
   // the suite says so (a skipped test) rather than turn green over operations it never called.
   const needCards = [
-    ...OPERATIONS.filter((name) => name !== 'createCard' && caps[name]),
+    ...PROVIDER_OPERATIONS.filter((name) => name !== 'createCard' && caps[name]),
     ...(caps.listCards ? ['getDefaultCard'] : []),
   ]
   if (!caps.createCard && needCards.length > 0) {
