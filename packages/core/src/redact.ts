@@ -131,7 +131,7 @@ const MAX_DEPTH = 6
 export const NESTED_TOO_DEEP = '[nested too deep]'
 
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
-  if (seen.has(target) || depth > MAX_DEPTH) return true
+  if (seen.has(target)) return true
   seen.add(target)
   const fields = new Set<string>(Object.keys(target))
   if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
@@ -146,29 +146,28 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolea
     }
     if (typeof value === 'string' || typeof value === 'number') {
       const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
-      if (masked === value) continue
-      try {
-        record[field] = masked
-        // A setter may ignore the write without throwing.
-        if (record[field] !== masked) complete = false
-      } catch {
-        complete = false
-      }
+      if (masked !== value && !replaceField(record, field, masked)) complete = false
     } else if (isTraversable(value)) {
       if (depth < MAX_DEPTH) {
         if (!maskTexts(value, seen, depth + 1)) complete = false
       } else if (!seen.has(value)) {
         // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
-        try {
-          record[field] = NESTED_TOO_DEEP
-          if (record[field] !== NESTED_TOO_DEEP) complete = false
-        } catch {
-          complete = false
-        }
+        if (!replaceField(record, field, NESTED_TOO_DEEP)) complete = false
       }
     }
   }
   return complete
+}
+
+/** Writes `value` into `record[field]`: false when the write threw or did not hold. */
+function replaceField(record: Record<string, unknown>, field: string, value: unknown): boolean {
+  try {
+    record[field] = value
+    // A setter may ignore the write without throwing.
+    return record[field] === value
+  } catch {
+    return false
+  }
 }
 
 function isTraversable(value: unknown): value is object {

@@ -207,7 +207,6 @@ function text(value: unknown): string | null {
   return typeof value === 'string' && value.length > 0 ? value : null
 }
 
-// The reference documents the expiry as strings and shows numbers in its examples: take both.
 /**
  * `last_four` as text: a string as given, a number in decimal, anything else (absent, an object)
  * empty, which the Card schema refuses. `String()` of an object calls its `toString`, which JSON
@@ -217,6 +216,7 @@ function digitsText(value: unknown): string {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : ''
 }
 
+// The reference documents the expiry as strings and shows numbers in its examples: take both.
 function integer(value: unknown): number {
   if (typeof value === 'number') return value
   if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) return Number(value)
