@@ -1,6 +1,6 @@
 import { HttpResponse, http } from 'msw'
 import Stripe from 'stripe'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { Emulator } from './emulator.js'
 import { type EmulatorServer, startEmulatorServer } from './emulator-server.js'
 import { createFaultRunner } from './faults.js'
@@ -145,6 +145,70 @@ describe('startEmulatorServer options', () => {
     }
   })
 
+  it('ends a request waiting out a latency fault on close(), clearing its timer', async () => {
+    // A latency no test waits out: its timer is told apart from every other by its delay.
+    const latencyMs = 987_654
+    const setTimeoutSpy = vi.spyOn(globalThis, 'setTimeout')
+    const clearTimeoutSpy = vi.spyOn(globalThis, 'clearTimeout')
+    const server = await startEmulatorServer()
+    try {
+      server.stripe!.faults.inject({ route: 'POST /v1/customers', latencyMs })
+      const answer = postCustomer(server.url).catch((caught: unknown) => caught)
+      await vi.waitFor(() => expect(server.stripe!.state.requests()).toHaveLength(1))
+      await server.close()
+      expect(await answer).toBeInstanceOf(TypeError)
+      const timers = setTimeoutSpy.mock.calls.flatMap(([, ms], index) =>
+        ms === latencyMs ? [setTimeoutSpy.mock.results[index]!.value] : [],
+      )
+      expect(timers).toHaveLength(1)
+      expect(clearTimeoutSpy.mock.calls.map(([timer]) => timer)).toContain(timers[0])
+    } finally {
+      setTimeoutSpy.mockRestore()
+      clearTimeoutSpy.mockRestore()
+      await server.close()
+    }
+  })
+
+  it('lets a Stripe request waiting out a latency when close() is called commit nothing', async () => {
+    const server = await startEmulatorServer()
+    server.stripe!.faults.inject({ route: 'POST /v1/customers', latencyMs: 100 })
+    const answer = postCustomer(server.url).catch((caught: unknown) => caught)
+    await vi.waitFor(() => expect(server.stripe!.state.requests()).toHaveLength(1))
+    await server.close()
+    expect(await answer).toBeInstanceOf(TypeError)
+    // Past the latency: the request did not go on to create the customer once the server closed.
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(server.stripe!.state.customers()).toEqual([])
+    expect(server.stripe!.state.requests()).toMatchObject([{ status: 0 }])
+  })
+
+  it('lets a marketplace request waiting out a latency when close() is called commit nothing', async () => {
+    const server = await startEmulatorServer()
+    const marketplace = server.marketplace!
+    const route = 'POST /v1/marketplaces/:marketplace/accounts'
+    marketplace.faults.inject({ route, latencyMs: 100 })
+    const answer = fetch(`${server.url}/v1/marketplaces/${marketplace.marketplaceId}/accounts`, {
+      method: 'POST',
+      headers: { authorization: marketplace.authorization(), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Benny Riemann',
+        merchant: {
+          type: 'person',
+          phone_number: '+16505551234',
+          dob: '1842-01-01',
+          postal_code: '10023',
+          street_address: '167 West 74th Street',
+        },
+      }),
+    }).catch((caught: unknown) => caught)
+    await vi.waitFor(() => expect(marketplace.state.requests()).toHaveLength(1))
+    await server.close()
+    expect(await answer).toBeInstanceOf(TypeError)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    expect(marketplace.state.accounts()).toEqual([])
+    expect(marketplace.state.requests()).toMatchObject([{ status: 0 }])
+  })
+
   it('refuses invalid options with an invalid_request error', async () => {
     await expect(startEmulatorServer({ port: -1 })).rejects.toMatchObject({
       code: 'invalid_request',
@@ -155,3 +219,14 @@ describe('startEmulatorServer options', () => {
     ).rejects.toMatchObject({ code: 'invalid_request' })
   })
 })
+
+function postCustomer(url: string): Promise<Response> {
+  return fetch(`${url}/v1/customers`, {
+    method: 'POST',
+    headers: {
+      authorization: 'Bearer sk_test_123',
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'email=jenny%40example.com',
+  })
+}

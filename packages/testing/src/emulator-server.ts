@@ -13,6 +13,7 @@ import {
   type MarketplaceEmulator,
   marketplaceEmulator,
 } from './marketplace/marketplace-emulator.js'
+import { markServed } from './served-request.js'
 import { type StripeEmulator, stripeEmulator } from './stripe/stripe-emulator.js'
 
 /** Options of {@link startEmulatorServer}. */
@@ -42,7 +43,13 @@ export interface EmulatorServer {
   readonly marketplace: MarketplaceEmulator | undefined
   /** Resets every emulator's state and faults. */
   reset(): void
-  /** Stops listening and closes open connections; resolves once the port is free. */
+  /**
+   * Stops listening and closes open connections; resolves once the port is free. A request
+   * still waiting out an injected latency ends at once, as a dropped connection, committing
+   * nothing, and its timer is cleared, so that it neither changes the emulators' state after
+   * `close()` nor keeps the process alive. The state itself, and the faults, are kept for the
+   * test to read back; `reset()` empties them.
+   */
   close(): Promise<void>
 }
 
@@ -92,7 +99,24 @@ export async function startEmulatorServer(
     })
   })
 
+  // One per request being served, aborted by close(): a request still waiting out a latency
+  // fault then ends at once, committing nothing, and its timer no longer holds the process.
+  const inflight = new Set<AbortController>()
   const serve = async (incoming: IncomingMessage, outgoing: ServerResponse) => {
+    const controller = new AbortController()
+    inflight.add(controller)
+    try {
+      await answer(incoming, outgoing, controller.signal)
+    } finally {
+      inflight.delete(controller)
+    }
+  }
+
+  const answer = async (
+    incoming: IncomingMessage,
+    outgoing: ServerResponse,
+    closed: AbortSignal,
+  ) => {
     const method = (incoming.method ?? 'GET').toUpperCase()
     const target = incoming.url ?? '/'
     const headers = toHeaders(incoming.headers)
@@ -106,6 +130,7 @@ export async function startEmulatorServer(
       return
     }
     const request = requestFor(emulator.origin)
+    markServed(request, closed)
     let response: Response | undefined
     try {
       response = await getResponse(emulator.handlers, request)
@@ -149,6 +174,9 @@ export async function startEmulatorServer(
         server.close((error) => (error ? reject(error) : resolve()))
         // Keep-alive connections (the stripe SDK's agent keeps them) would hold the port open.
         server.closeAllConnections()
+        // The requests whose connections just closed: those waiting out a latency fault end
+        // now, committing nothing, rather than fire later into a closed server.
+        for (const controller of inflight) controller.abort()
       })
       return closing
     },

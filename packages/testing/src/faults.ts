@@ -71,6 +71,12 @@ export interface FaultContext {
   target: string
   /** Builds the provider's error response for an injected status. */
   errorResponse: (status: number, headers: Record<string, string>) => Response
+  /**
+   * Aborted when whoever serves the request gives up on it (the emulator server's `close()`):
+   * the request then ends at once as a dropped connection, committing nothing, its latency
+   * timer cleared, as `reset()` ends it.
+   */
+  signal?: AbortSignal | undefined
 }
 
 /** The fault runner the emulators call around each request's work. @internal */
@@ -109,8 +115,8 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   // The latency waits under way, each ended (its timer cleared) by reset().
   const waiting = new Set<() => void>()
 
-  /** Waits `ms`, or less if reset() ends the wait first. */
-  const wait = (ms: number) => {
+  /** Waits `ms`, or less if reset() or the request's `signal` ends the wait first. */
+  const wait = (ms: number, signal: AbortSignal | undefined) => {
     if (ms > MAX_TIMEOUT_MS) {
       // setTimeout would fire after 1 ms instead (msw's delay() refuses it likewise).
       throw new RangeError(`A latency of ${ms} ms is longer than setTimeout can wait`)
@@ -119,10 +125,12 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
       const end = () => {
         clearTimeout(timer)
         waiting.delete(end)
+        signal?.removeEventListener('abort', end)
         resolve()
       }
       const timer = setTimeout(end, ms)
       waiting.add(end)
+      signal?.addEventListener('abort', end)
     })
   }
 
@@ -188,8 +196,8 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
       const latency = firing.reduce((total, fault) => total + (fault.latencyMs ?? 0), 0)
       if (latency > 0) {
         const started = generation
-        await wait(latency)
-        if (generation !== started) return HttpResponse.error()
+        await wait(latency, context.signal)
+        if (generation !== started || context.signal?.aborted) return HttpResponse.error()
       }
       const fault = firing.find(hasOutcome)
       if (!fault) return commit()

@@ -5,6 +5,7 @@ import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
 import { runRecorded } from '../recorded-run.js'
+import { serverCloseSignal } from '../served-request.js'
 import {
   authenticationRequired,
   faultError,
@@ -228,6 +229,7 @@ export function marketplaceEmulator(options: MarketplaceEmulatorOptions = {}): M
           target: `${method} ${url.pathname}`,
           errorResponse: (status, extra) =>
             errorResponse(method, faultError(status), requestId, { ...headers, ...extra }),
+          signal: serverCloseSignal(request),
         },
         record,
         () => serve(resource, request, url, params, requestId, headers),

@@ -3,6 +3,7 @@ import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
 import { runRecorded } from '../recorded-run.js'
+import { serverCloseSignal } from '../served-request.js'
 import { parseStripeForm } from './form.js'
 import { checkStripeRequest } from './openapi-check.js'
 import {
@@ -234,6 +235,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
           target,
           errorResponse: (status, headers) =>
             errorResponse(faultError(status), { ...baseHeaders, ...headers }, now()),
+          signal: serverCloseSignal(request),
         },
         record,
         () => serve(route, request, url, params, baseHeaders, record),
