@@ -120,6 +120,47 @@ describe('createFaultRunner', () => {
     })
   })
 
+  // A test holds an index into `fired`: removing an earlier fault must not hand it another
+  // fault's count.
+  it('keeps a removed fault in `fired`, with its count, so that later faults keep their index', async () => {
+    const runner = createFaultRunner()
+    const removeFirst = runner.inject({ status: 500, times: Infinity })
+    runner.inject({ status: 503, after: 1 })
+    const run = async () => (await runner.run(context, () => new Response('ok'))).status
+    expect(await run()).toBe(500)
+    removeFirst()
+    expect(runner.fired).toEqual([1, 0])
+    // Removed, the first fault (due for every call) fires no more: the second answers.
+    expect(await run()).toBe(503)
+    expect(runner.fired).toEqual([1, 1])
+    // Removing it again changes nothing; a fault injected after it takes the next index.
+    removeFirst()
+    runner.inject({ status: 502 })
+    expect(await run()).toBe(502)
+    expect(runner.fired).toEqual([1, 1, 1])
+    runner.inject({ status: 504, times: Infinity })
+    expect([await run(), await run()]).toEqual([504, 504])
+    expect(runner.fired).toEqual([1, 1, 1, 2])
+  })
+
+  it('numbers `fired` afresh after clear() and reset()', async () => {
+    for (const end of ['clear', 'reset'] as const) {
+      const runner = createFaultRunner()
+      const remove = runner.inject({ status: 500 })
+      runner.inject({ status: 503 })
+      await runner.run(context, () => new Response('ok'))
+      remove()
+      runner[end]()
+      expect(runner.fired, end).toEqual([])
+      runner.inject({ status: 502 })
+      await runner.run(context, () => new Response('ok'))
+      expect(runner.fired, end).toEqual([1])
+      // A function returned before clear() removes nothing injected after it.
+      remove()
+      expect(runner.fired, end).toEqual([1])
+    }
+  })
+
   describe('latency', () => {
     afterEach(() => {
       vi.useRealTimers()

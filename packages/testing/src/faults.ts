@@ -53,13 +53,29 @@ export interface Fault {
 /** Injects faults into an emulator; every emulator has one as `faults`. */
 export interface FaultController {
   /**
-   * Adds a fault; returns a function that removes it. Throws a `TypeError` for a string `route`
-   * the emulator has no route of that name for, listing the names it has.
+   * Adds a fault; returns a function that removes it (once removed, it fires no more; calling
+   * the function again, or after `clear()`, does nothing). Throws a `TypeError` for a string
+   * `route` the emulator has no route of that name for, listing the names it has.
    */
   inject(fault: Fault): () => void
-  /** Removes every fault. */
+  /** Removes every fault, and starts `fired` afresh. */
   clear(): void
-  /** How many requests each fault has fired for, in the order they were injected. */
+  /**
+   * How many requests each fault has fired for, one entry per fault injected since the last
+   * `clear()` or `reset()`, in the order they were injected: `fired[i]` is the count of the
+   * `i`-th `inject` call. A fault removed with the function `inject` returned keeps its entry
+   * (the count it reached), so that the faults injected after it keep their index.
+   *
+   * @example
+   * ```ts
+   * const removeFirst = stripe.faults.inject({ status: 500 })
+   * stripe.faults.inject({ status: 503, after: 1 })
+   * // … one request: 500
+   * removeFirst()
+   * // … one request: 503
+   * stripe.faults.fired // [1, 1]: index 1 is still the 503 fault
+   * ```
+   */
   readonly fired: readonly number[]
 }
 
@@ -94,6 +110,8 @@ export interface FaultRunner extends FaultController {
 interface ActiveFault extends Fault {
   seen: number
   fired: number
+  /** Removed by the function `inject` returned: it fires no more, and keeps its slot in `fired`. */
+  removed: boolean
 }
 
 /** The route names of an emulator, for `inject` to check a string `route` against. @internal */
@@ -109,6 +127,8 @@ export interface FaultRoutes {
  * names none of them is refused when injected rather than left to never fire. @internal
  */
 export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
+  // Every fault injected since the last clear() or reset(), removed ones included (their slot
+  // in `fired`), in injection order.
   let faults: ActiveFault[] = []
   // Bumped by reset(): a request that began before it must not commit after it.
   let generation = 0
@@ -148,7 +168,7 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
     const firing: ActiveFault[] = []
     let outcome = false
     for (const fault of faults) {
-      if (!matches(fault, context)) continue
+      if (fault.removed || !matches(fault, context)) continue
       fault.seen++
       if (fault.seen <= (fault.after ?? 0)) continue
       if (fault.fired >= (fault.times ?? 1)) continue
@@ -174,10 +194,11 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
         route: ownRoute(fault.route),
         seen: 0,
         fired: 0,
+        removed: false,
       }
       faults.push(active)
       return () => {
-        faults = faults.filter((other) => other !== active)
+        active.removed = true
       }
     },
     clear() {
