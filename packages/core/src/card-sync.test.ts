@@ -1100,6 +1100,41 @@ describe('CardSync.reconcile', () => {
     expect(again).toMatchObject({ added: [], updated: [], removed: [], defaultRepaired: [] })
   })
 
+  it('reports a card once when the provider lists it on two pages (pages that overlap)', async () => {
+    const { a, b, d, ghost } = await drift(alice)
+    const e = await provider.createCard(alice, { source: 'tok_discover' })
+    const f = await provider.createCard(alice, { source: 'tok_jcb' })
+    const written: string[] = []
+    const watched: CardStore = {
+      ...store,
+      upsertMany: async (cards, options) => {
+        written.push(...cards.map((card) => card.id))
+        return store.upsertMany(cards, options)
+      },
+    }
+    // f e d b a (newest first), in pages of two that overlap by one: [f e] [e d] [d b] [b a].
+    const overlapping = overlappingPages(provider, 2)
+    expect(await toArray(listAll(overlapping, alice), { limit: 100 })).toHaveLength(8)
+    const onDrift = vi.fn()
+    const report = await createCardSync({ provider: overlapping, store: watched }).reconcile(
+      alice,
+      { onDrift },
+    )
+    const entries = (...cards: Card[]) => cards.map((card) => ({ owner: alice, cardId: card.id }))
+    expect(report.added).toEqual(entries(f, e, d))
+    expect(report.updated).toEqual(entries(b))
+    expect(report.removed).toEqual(entries(ghost))
+    expect(report.defaultRepaired).toEqual(entries(a))
+    expect([report.cardsSeen, report.counts]).toEqual([
+      5,
+      { added: 3, updated: 1, removed: 1, defaultRepaired: 1, failed: 0 },
+    ])
+    expect(onDrift).toHaveBeenCalledTimes(6)
+    // Each card is written once, as it was reported.
+    expect(written.toSorted()).toEqual([a, b, d, e, f].map((card) => card.id).toSorted())
+    await expectStoreEqualsProvider(alice)
+  })
+
   it('repairs a default that moved at the provider', async () => {
     const a = await sync.setDefaultCard(alice, 'tok_visa')
     const b = await addCard(alice, 'tok_amex')
@@ -2272,6 +2307,35 @@ function keepingProvider(inner: MemoryProvider, options: { getCard: boolean }): 
     listCards: (owner, listOptions) => inner.listCards(owner, listOptions),
     updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
     setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+}
+
+/**
+ * `inner`, listing an owner's cards in pages of `pageSize` that overlap by one (an offset
+ * cursor that steps back a card, as offset paging does when a card is added at the head between
+ * two pages): every card but the first and the last of the listing comes on two pages.
+ */
+function overlappingPages(inner: MemoryProvider, pageSize: number): CardProvider {
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: inner.capabilities,
+    createCard: (owner, input, context) => inner.createCard(owner, input, context),
+    getCard: (owner, cardId) => inner.getCard(owner, cardId),
+    listCards: async (owner, listOptions) => {
+      const all = await toArray(listAll(inner, owner), { limit: 1000 })
+      const start = listOptions.cursor === undefined ? 0 : Number(listOptions.cursor)
+      const hasMore = start + pageSize < all.length
+      return {
+        data: all.slice(start, start + pageSize),
+        hasMore,
+        nextCursor: hasMore ? String(start + pageSize - 1) : null,
+      }
+    },
+    updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+    deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+    setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })
 }

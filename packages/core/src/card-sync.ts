@@ -789,6 +789,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         readAt = Date.now()
         // The run's signal stops an owner between two pages, not only between owners.
         for await (const card of listAll(provider, owner, { signal: run.signal })) {
+          // A card listed again (pages that overlap: an offset moved on by a card added between
+          // two pages) is no second finding: its first listing is the one reported and written,
+          // as of the same readAt as any later one would be.
+          if (seen.has(card.id)) continue
           seen.add(card.id)
           drift.cardsSeen++
           if (card.isDefault && providerDefault === null) providerDefault = card.id
