@@ -1745,6 +1745,93 @@ describe('CardSync.reconcile', () => {
       expect(reads).toEqual({ listByOwner: 0, listByOwners: [16, 4] })
       expect(report.removed).toHaveLength(20)
       for (const owner of owners) await expectStoreEqualsProvider(owner)
+      // As many from a source that has its owners at hand: the store's own listing, a generator.
+      async function* generated() {
+        yield* owners
+      }
+      for (const source of [undefined, generated()]) {
+        reads.listByOwners.length = 0
+        await createCardSync({ provider, store: counted }).reconcile(source, { concurrency: 2 })
+        expect(reads).toEqual({ listByOwner: 0, listByOwners: [16, 4] })
+      }
+    })
+
+    it('starts on the owners a slow source has given, without waiting for a full read-ahead', async () => {
+      const card = await provider.createCard(alice, { source: 'tok_visa' })
+      const later = await provider.createCard(bob, { source: 'tok_visa' })
+      let aliceStored!: () => void
+      const seen = new Promise<void>((resolve) => {
+        aliceStored = resolve
+      })
+      const { counted, reads } = countingStore()
+      const watched: CardStore = {
+        ...counted,
+        upsertMany: async (cards, options) => {
+          await store.upsertMany(cards, options)
+          if (cards.some((written) => written.id === card.id)) aliceStored()
+        },
+      }
+      // A paged listing of customers elsewhere: the next owner comes only once alice's cards
+      // are stored, which a run that waits for 32 owners before its first would never do.
+      async function* owners() {
+        yield alice
+        await seen
+        yield bob
+      }
+      const report = await createCardSync({ provider, store: watched }).reconcile(owners())
+      expect(report.added).toEqual([
+        { owner: alice, cardId: card.id },
+        { owner: bob, cardId: later.id },
+      ])
+      expect(reads).toEqual({ listByOwner: 0, listByOwners: [1, 1] })
+    })
+
+    it('stops without waiting for a slow source whose next owner it was reading ahead', async () => {
+      let openGate!: () => void
+      const gate = new Promise<void>((resolve) => {
+        openGate = resolve
+      })
+      let atGate!: () => void
+      const waiting = new Promise<void>((resolve) => {
+        atGate = resolve
+      })
+      let closed!: () => void
+      const generatorClosed = new Promise<void>((resolve) => {
+        closed = resolve
+      })
+      const given = customers(9)
+      // Five owners, three a turn later, then a wait: every one of the run's 8 places is taken,
+      // and the read of the ninth is on its way when the run stops.
+      async function* owners() {
+        try {
+          yield* given.slice(0, 5)
+          await new Promise((resolve) => setImmediate(resolve))
+          yield* given.slice(5, 8)
+          atGate()
+          await gate
+          yield given[8] as Owner
+        } finally {
+          closed()
+        }
+      }
+      const held = wrapProvider(provider, {
+        listCards: async () => {
+          await waiting
+          return undefined
+        },
+      })
+      const stop = new Error('stop')
+      const run = createCardSync({ provider: held, store }).reconcile(owners(), {
+        concurrency: 1,
+        onOwner: () => {
+          throw stop
+        },
+      })
+      // The gate stays shut: a run that waited for the source would never settle.
+      await expect(run).rejects.toBe(stop)
+      openGate()
+      await generatorClosed
+      expect(await store.listByOwner(scope(given[8] as Owner))).toEqual([])
     })
 
     it('reads each owner on its own when the store has no listByOwners, or its read fails', async () => {
