@@ -1839,7 +1839,13 @@ describe('CardSync.reconcile', () => {
         throw new Error('connection reset')
       }
       const wrongLength = async () => []
-      for (const listByOwners of [undefined, fails, wrongLength]) {
+      // A store written by hand over a synchronous driver: it throws before any promise is made,
+      // or answers without one.
+      const throwsAtOnce = (): never => {
+        throw new Error('database closed')
+      }
+      const noPromise = () => [] as unknown as Promise<never>
+      for (const listByOwners of [undefined, fails, wrongLength, throwsAtOnce, noPromise]) {
         for (const owner of owners) await drift(owner)
         const { counted, reads } = countingStore({ listByOwners })
         const report = await createCardSync({ provider, store: counted }).reconcile(owners)

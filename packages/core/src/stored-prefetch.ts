@@ -43,9 +43,11 @@ export async function* prefetchStoredCards(
   }
   const flush = function* (batch: Owner[]) {
     const scopes: CardScope[] = batch.map((owner) => ({ provider, owner }))
-    // Never rejects: a failed read is `null` for each owner, which then reads on its own.
-    const lists = listByOwners(scopes).then(
-      (result) => (result.length === scopes.length ? result : null),
+    // Never rejects: a failed read is `null` for each owner, which then reads on its own. Called
+    // in a `then`, so that a store written by hand that throws at once (over a synchronous
+    // driver), or answers with no promise, fails alike instead of ending the run with its error.
+    const lists = NOT_READ.then(() => listByOwners(scopes)).then(
+      (result) => (Array.isArray(result) && result.length === scopes.length ? result : null),
       () => null,
     )
     for (const [index, owner] of batch.entries()) {
