@@ -49,6 +49,33 @@ describe('run', () => {
     expect(cli.stderr()).not.toContain('cardport: ')
   })
 
+  it.each([
+    [['help', 'nope'], "unknown command 'nope'"],
+    [['help', 'lsit'], "unknown command 'lsit' (Did you mean list?)"],
+    [['--debug', 'help', 'ak-live-9f8e7d6c5b4a3f2e1d0c'], 'unknown command'],
+  ])('reports %j as an unknown command, on one line, without the help', async (args, message) => {
+    const cli = context()
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(`cardport: ${message} (see \`cardport --help\`)\n`)
+  })
+
+  it.each([
+    [[], /^Usage: cardport \[options\] \[command\]\n/],
+    [['list'], /^Usage: cardport list \[options\]\n/],
+  ])('prints the help of help %j on stdout and exits 0', async (name, usage) => {
+    const cli = context()
+    expect(await run(['help', ...name], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stdout()).toMatch(usage)
+    expect(cli.stderr()).toBe('')
+  })
+
+  it('lists the help command in the help', async () => {
+    const cli = context()
+    expect(await run(['--help'], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stdout()).toMatch(/\n {2}help \[command\] +display help for command\n/)
+  })
+
   it('never prints a secret read from the environment, whatever its shape', async () => {
     const cli = context({
       MARKETPLACE_URL: 'not a url',

@@ -39,9 +39,13 @@ to point the other commands at them.`,
     emulateCommand(context, stop),
     listCommand(context, stop),
     reconcileCommand(context, stop),
+    helpCommand(program),
   ]) {
     program.addCommand(command)
   }
+  // Replaced by helpCommand: commander's own prints the whole help as an error for a command it
+  // does not know (`cardport help nope`), instead of saying which.
+  program.helpCommand(false)
   // Applied to every command: commander's own errors (unknown flag, missing value) are thrown
   // instead of printed, so that they are reported like every other error.
   for (const command of [program, ...program.commands]) {
@@ -91,6 +95,42 @@ export async function run(argv: readonly string[], context: CliContext): Promise
   } finally {
     stop.dispose()
   }
+}
+
+/**
+ * `cardport help [command]`: the program's help, or a command's, on stdout (exit 0). A command it
+ * does not know is an unknown command, reported as `cardport nope` reports it: one line, exit 2.
+ */
+function helpCommand(program: Command): Command {
+  return new Command('help')
+    .description('display help for command')
+    .argument('[command]')
+    .action((name: string | undefined) => {
+      if (name === undefined) program.help()
+      const command = program.commands.find((candidate) => candidate.name() === name)
+      if (command !== undefined) command.help()
+      throw unknownCommandError(program, name!)
+    })
+}
+
+/**
+ * The error commander raises for `cardport <name>`, its suggestion included, from a bare copy of
+ * the program's command names: the message is the one {@link usageMessage} expects. `--` keeps
+ * a name that starts with a dash a command name.
+ */
+function unknownCommandError(program: Command, name: string): unknown {
+  const probe = new Command(program.name())
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .helpCommand(false)
+    .configureOutput({ outputError: () => {} })
+  for (const command of program.commands) probe.command(command.name())
+  try {
+    probe.parse(['--', name], { from: 'user' })
+  } catch (error) {
+    return error
+  }
+  return new CommanderError(EXIT_CODES.usage, 'commander.unknownCommand', 'unknown command')
 }
 
 /** Writes `cardport: <message>` on exactly one line, scrubbed. */
@@ -151,5 +191,6 @@ function optionName(flag: string): string {
 /** `cardport list`, for the hint after a usage error: the deepest command named in argv. */
 function commandOf(program: Command, argv: readonly string[]): string {
   const name = argv.find((arg) => program.commands.some((command) => command.name() === arg))
-  return name === undefined ? 'cardport' : `cardport ${name}`
+  // `cardport help --help` would describe the help command, not the commands it was asked for.
+  return name === undefined || name === 'help' ? 'cardport' : `cardport ${name}`
 }
