@@ -76,6 +76,21 @@ describe('run', () => {
     expect(cli.stdout()).toMatch(/\n {2}help \[command\] +display help for command\n/)
   })
 
+  it.each([
+    [
+      '',
+      "option '--host <host>' argument '' is invalid. a host is a local address or name, such as 127.0.0.1. (see `cardport emulate --help`)",
+    ],
+    ['fe80::1%nope', 'cannot listen on --host fe80::1%nope: no such local address'],
+    ['nosuchhost.invalid', 'cannot listen on --host nosuchhost.invalid: no such local address'],
+  ])('refuses emulate --host %j as a usage error', async (host, message) => {
+    const cli = context()
+    const code = await run(['emulate', '--port', '0', '--host', host], cli.value)
+    expect(code).toBe(EXIT_CODES.usage)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(`cardport: ${message}\n`)
+  })
+
   it('never prints a secret read from the environment, whatever its shape', async () => {
     const cli = context({
       MARKETPLACE_URL: 'not a url',

@@ -67,7 +67,7 @@ export function emulateCommand(context: CliContext, stop: AbortSignal): Command 
       parsePort,
       DEFAULT_EMULATOR_PORT,
     )
-    .option('--host <host>', 'the interface to listen on', '127.0.0.1')
+    .option('--host <host>', 'the interface to listen on', parseHost, '127.0.0.1')
     .option('--no-seed', 'start empty: no demo customer, account or cards')
     .option('--json', 'print the connection details as one line of JSON')
     .addHelpText(
@@ -117,7 +117,8 @@ async function listen(host: string, port: number) {
         `port ${port} on ${host} is already in use: pick another with --port, or --port 0 for a free one`,
       )
     }
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    // EINVAL: an address Node cannot bind, such as an IPv6 one with an unknown zone (`fe80::1%x`).
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EINVAL') {
       throw new CliError(EXIT_CODES.usage, `cannot listen on --host ${host}: no such local address`)
     }
     throw error
@@ -186,6 +187,14 @@ function printDetails(context: CliContext, details: EmulatorDetails) {
     `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner} --dry-run`,
   )
   for (const line of lines) writeLine(context.stdout, line)
+}
+
+/** An empty `--host` is refused here: the emulator server would refuse it as a failure (exit 1). */
+function parseHost(value: string): string {
+  if (value === '') {
+    throw new InvalidArgumentError('a host is a local address or name, such as 127.0.0.1.')
+  }
+  return value
 }
 
 function parsePort(value: string): number {
