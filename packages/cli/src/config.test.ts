@@ -142,6 +142,27 @@ describe('resolveProviderConfig', () => {
     expect(flag.message).toMatch(/^--stripe-api-base must be an http/)
   })
 
+  it.each([
+    [{ marketplaceUrl: '' }, /^--marketplace-url must be an http/],
+    [{ marketplaceId: '' }, /^--marketplace-id /],
+  ])(
+    'refuses an empty marketplace flag %j as a usage error, not as unset',
+    async (flags, message) => {
+      const env = readEnv({
+        MARKETPLACE_URL: 'http://127.0.0.1:9',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'secret-1',
+      })
+      const error = await rejection(
+        resolveProviderConfig({ provider: 'marketplace', ...flags }, env),
+      )
+      expect([error.exitCode, error.message]).toEqual([
+        EXIT_CODES.usage,
+        expect.stringMatching(message),
+      ])
+    },
+  )
+
   it('refuses a marketplace id the adapter would refuse: a usage error from a flag, a configuration error from the environment', async () => {
     const base = { MARKETPLACE_URL: 'http://127.0.0.1:9', MARKETPLACE_SECRET: 'secret-1' }
     const id = await rejection(

@@ -144,7 +144,8 @@ const EMULATOR_HINT =
 
 /**
  * The provider's configuration: flags first, then the environment. Missing credentials are a
- * configuration error (exit 3) whose one line names what is missing and offers the emulators.
+ * configuration error (exit 3) whose one line names what is missing and offers the emulators;
+ * an empty flag (`--marketplace-url ''`) is not missing but malformed, a usage error (exit 2).
  * The marketplace id is checked with `@cardport/marketplace`'s own `MarketplaceIdSchema`, the
  * package imported here only when the marketplace is the provider (hence the promise): the
  * Stripe path never loads it, nor undici with it.
@@ -175,9 +176,10 @@ export async function resolveProviderConfig(
   const url = flags.marketplaceUrl ?? env.MARKETPLACE_URL
   const marketplaceId = flags.marketplaceId ?? env.MARKETPLACE_ID
   const secret = env.MARKETPLACE_SECRET
+  // An empty variable is unset (readEnv), but an empty flag is a value: refused below as malformed.
   const missing = [
-    url ? null : 'MARKETPLACE_URL (or --marketplace-url)',
-    marketplaceId ? null : 'MARKETPLACE_ID (or --marketplace-id)',
+    url !== undefined ? null : 'MARKETPLACE_URL (or --marketplace-url)',
+    marketplaceId !== undefined ? null : 'MARKETPLACE_ID (or --marketplace-id)',
     secret ? null : 'MARKETPLACE_SECRET',
   ].filter((name): name is string => name !== null)
   if (missing.length > 0) {
