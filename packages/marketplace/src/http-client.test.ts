@@ -5,7 +5,7 @@ import { type CardportError, isCardportError } from '@cardport/core'
 import { Agent, MockAgent, ProxyAgent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createHttpClient, type HttpClientConfig } from './http-client.js'
-import { marketplaceProvider } from './marketplace-provider.js'
+import { listMarketplaceCards, marketplaceProvider } from './marketplace-provider.js'
 
 const ORIGIN = 'https://marketplace.test'
 const SECRET = 'ak-test-httpClientSecret'
@@ -135,6 +135,131 @@ describe('requests', () => {
       expect(logged).not.toContain(form)
     }
     expect(error.message).toContain('The API key [redacted] is not valid.')
+  })
+
+  describe('a secret an error answer quotes re-encoded', () => {
+    // A secret whose every form holds characters that JSON encoders and URL encoders rewrite:
+    // `/` and `+` in it, `/` in its basic-auth value (YWstdGVzdC9zZWNyZXQra2V5Pzo=).
+    const secret = 'ak-test/secret+key?'
+    const basic = Buffer.from(`${secret}:`).toString('base64')
+    const forms = [secret, basic, basic.replace(/=+$/, ''), encodeURIComponent(secret)]
+
+    async function answered(text: string, given = secret) {
+      const { agent, pool } = mockAgent()
+      pool
+        .intercept({ path: PATH, method: 'GET' })
+        .reply(401, text, { headers: { 'content-type': 'application/json' } })
+      const { http } = client(agent, { secret: given })
+      const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      expect(error.code).toBe('authentication')
+      return `${inspect(error, { depth: 10 })}${JSON.stringify(error)}${error.message}`
+    }
+
+    function expectNoSecret(logged: string) {
+      for (const form of forms) expect(logged).not.toContain(form)
+      expect(logged).toContain('[redacted]')
+    }
+
+    const quoting = (values: { secret: string; basic: string }) => ({
+      ...errorBody(401, 'authentication-required'),
+      description: `The API key ${values.secret} is not valid.`,
+      additional: `Authorization: ${values.basic}`,
+      extras: { credentials: values.basic, [values.secret]: 'refused' },
+    })
+
+    it('with `/` escaped as `\\/` (PHP, and other JSON encoders)', async () => {
+      const text = JSON.stringify(quoting({ secret, basic })).replaceAll('/', '\\/')
+      expect(text).not.toContain(secret)
+      expectNoSecret(await answered(text))
+    })
+
+    it('with every character escaped as \\uXXXX', async () => {
+      const escaped = (value: string) =>
+        [...value].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')
+      const text = JSON.stringify(quoting({ secret: 'SECRET', basic: 'BASIC' }))
+        .replaceAll('SECRET', escaped(secret))
+        .replaceAll('BASIC', escaped(basic))
+      expectNoSecret(await answered(text))
+    })
+
+    it('through the provider and listMarketplaceCards too', async () => {
+      const text = JSON.stringify(quoting({ secret, basic })).replaceAll('/', '\\/')
+      const { agent, pool } = mockAgent()
+      pool
+        .intercept({ path: /^\/v1\/marketplaces\/MP1\//, method: 'GET' })
+        .reply(401, text, { headers: { 'content-type': 'application/json' } })
+        .times(2)
+      const provider = marketplaceProvider({
+        baseUrl: ORIGIN,
+        marketplaceId: 'MP1',
+        secret,
+        dispatcher: agent,
+        retry: { retries: 0 },
+      })
+      const errors = [
+        await rejection(() => provider.listCards({ type: 'account', id: 'AC1' })),
+        await rejection(() => listMarketplaceCards(provider)),
+      ]
+      for (const error of errors) {
+        expect(error.code).toBe('authentication')
+        expectNoSecret(`${inspect(error, { depth: 10 })}${JSON.stringify(error)}`)
+      }
+    })
+
+    it('holding a quote and a backslash, which JSON always escapes', async () => {
+      const quoted = 'ak-test"quoted\\key'
+      const logged = await answered(
+        JSON.stringify({
+          ...errorBody(401, 'authentication-required'),
+          description: `The API key ${quoted} is not valid.`,
+        }),
+        quoted,
+      )
+      expect(logged).not.toContain('quoted')
+      expect(logged).toContain('The API key [redacted] is not valid.')
+    })
+
+    it('percent-encoded in lower case', async () => {
+      const lower = encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase())
+      const text = JSON.stringify({
+        ...errorBody(401, 'authentication-required'),
+        description: `The request /v1/x?key=${lower} was refused.`,
+      })
+      const logged = await answered(text)
+      expect(logged).not.toContain(lower)
+      expect(logged).toContain('key=[redacted]')
+    })
+  })
+
+  it('a dispatcher error that quotes the request headers (MockAgent) keeps no secret in the cause', async () => {
+    // MockAgent names the headers of a request no intercept matched, Authorization included.
+    const basic = Buffer.from(`${SECRET}:`).toString('base64')
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({
+        path: (path) => path.startsWith(PATH),
+        method: 'GET',
+        headers: { authorization: 'Basic other' },
+      })
+      .reply(200, {})
+    const { http } = client(agent, { retry: { retries: 0 } })
+    const provider = marketplaceProvider({
+      baseUrl: ORIGIN,
+      marketplaceId: 'MP1',
+      secret: SECRET,
+      dispatcher: agent,
+      retry: { retries: 0 },
+    })
+    // listMarketplaceCards is not one of the provider's methods, whose causes the core masks.
+    for (const run of [
+      () => http.send({ method: 'GET', path: PATH }),
+      () => listMarketplaceCards(provider),
+    ]) {
+      const error = await rejection(run)
+      const logged = `${inspect(error, { depth: 10 })}${JSON.stringify(error)}`
+      expect(logged).toContain('Mock dispatch not matched for headers')
+      expect(logged).not.toContain(basic.replace(/=+$/, ''))
+    }
   })
 
   it('an error answer keeps the request id of its body, and maps 404 by context', async () => {

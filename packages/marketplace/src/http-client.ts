@@ -16,20 +16,22 @@ import {
 } from './map-error.js'
 
 /**
- * Replaces, in place, the request's body wherever a dispatcher's error quotes it (its message and
- * stack, and those of its causes): undici's `MockAgent` names the body it could not match, which
- * for a tokenize request is a card form, number and CVC included, and the error is kept as the
- * `cause` that loggers print. The error belongs to this one failed request; its class and `code`
- * (which the mapping reads) stay.
+ * Rewrites, in place, the message and stack of a dispatcher's error and of its causes with
+ * `hide`: undici's `MockAgent` names the body it could not match, which for a tokenize request is
+ * a card form, number and CVC included, and the headers it could not match, the basic-auth value
+ * of the secret included; the error is kept as the `cause` that loggers print. The error belongs
+ * to this one failed request; its class and `code` (which the mapping reads) stay.
  */
-function hideSentBody(error: unknown, body: string): void {
+function hideInSentError(error: unknown, hide: (text: string) => string): void {
   let current = error
   for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
     for (const field of ['message', 'stack'] as const) {
       const text = current[field]
-      if (typeof text !== 'string' || !text.includes(body)) continue
+      if (typeof text !== 'string') continue
+      const hidden = hide(text)
+      if (hidden === text) continue
       try {
-        current[field] = text.replaceAll(body, '<the request body>')
+        current[field] = hidden
       } catch {
         // A frozen error (not one undici makes) keeps its text.
       }
@@ -136,12 +138,7 @@ export interface HttpClient {
 export function createHttpClient(config: HttpClientConfig): HttpClient {
   const basic = Buffer.from(`${config.secret}:`).toString('base64')
   const authorization = `Basic ${basic}`
-  const hideSecret = secretScrubber([
-    config.secret,
-    encodeURIComponent(config.secret),
-    basic,
-    basic.replace(/=+$/, ''),
-  ])
+  const hideSecret = secretScrubber([config.secret, basic, basic.replace(/=+$/, '')])
   const dispatcher = config.dispatcher as unknown as Dispatcher
 
   const once = async (call: HttpRequest): Promise<HttpResponse> => {
@@ -174,7 +171,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     } catch (error) {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
-      if (body !== undefined) hideSentBody(error, body)
+      hideInSentError(error, (text) =>
+        hideSecret(body === undefined ? text : text.replaceAll(body, '<the request body>')),
+      )
       // undici reports a proxy's 407 as a refused argument or an aborted request: the caller's
       // proxy credentials are at fault (`authentication`), not the request nor the network.
       if (isProxyAuthenticationRequired(error)) throw mapMarketplaceError(error)
@@ -200,7 +199,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     if (statusCode >= 400) {
       // The secret has no format `redactSecrets` could find: a server that quotes the
       // credentials it refused would put it in the error, which loggers print.
-      const body = errorBody(hideSecret(text))
+      const body = errorBody(text, hideSecret)
       const apiError = new MarketplaceApiError({
         status: statusCode,
         body,
@@ -270,15 +269,32 @@ function isRefusedByUndici(error: unknown): boolean {
 }
 
 /**
- * Replaces each of `forms` (the secret as is, URL-encoded, and as the basic-auth value) in a
- * text with `[redacted]`, longest first. Forms shorter than 4 characters are left: they would
+ * Replaces each of `forms` (the secret as is and as the basic-auth value) in a text with
+ * `[redacted]`, longest first, each also URL-encoded (its `%XX` in either case) and as a JSON
+ * string writes it (a `"` or `\` escaped). Forms shorter than 4 characters are left: they would
  * take ordinary words with them.
  */
 function secretScrubber(forms: readonly string[]): (text: string) => string {
-  const hidden = [...new Set(forms)]
+  const written = forms.flatMap((form) => [
+    form,
+    encodeURIComponent(form),
+    JSON.stringify(form).slice(1, -1),
+  ])
+  const hidden = [...new Set(written)]
     .filter((form) => form.length >= 4)
     .sort((a, b) => b.length - a.length)
-  return (text) => hidden.reduce((result, form) => result.split(form).join('[redacted]'), text)
+    .map((form) =>
+      form
+        .replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')
+        .replace(
+          /%([0-9A-F])([0-9A-F])/g,
+          (_, high: string, low: string) =>
+            `%[${high}${high.toLowerCase()}][${low}${low.toLowerCase()}]`,
+        ),
+    )
+  if (hidden.length === 0) return (text) => text
+  const pattern = new RegExp(hidden.join('|'), 'g')
+  return (text) => text.replace(pattern, '[redacted]')
 }
 
 function urlOf(baseUrl: string, call: HttpRequest): string {
@@ -297,9 +313,16 @@ function header(
   return first === undefined || first === '' ? undefined : first
 }
 
-function errorBody(text: string): MarketplaceErrorBody | null {
+/**
+ * The error answer's JSON body, with `hide` applied to it as `JSON.stringify` writes it: a server
+ * may escape any character of a string (`\/` for `/`, `\u0061` for `a`), so the raw text can
+ * hold the secret in a form no text search finds, which parsing would restore. Written again,
+ * only a quote, a backslash and control characters are escaped, as `hide` expects. A body that is
+ * not a JSON object, or that masking left unreadable, is null: its text is kept nowhere.
+ */
+function errorBody(text: string, hide: (text: string) => string): MarketplaceErrorBody | null {
   try {
-    const parsed: unknown = JSON.parse(text)
+    const parsed: unknown = JSON.parse(hide(JSON.stringify(JSON.parse(text))))
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
       ? (parsed as MarketplaceErrorBody)
       : null
