@@ -1,6 +1,11 @@
 import { isCardportError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
-import { MarketplaceApiError, mapMarketplaceError, retryAfterMs } from './map-error.js'
+import {
+  type MapErrorContext,
+  MarketplaceApiError,
+  mapMarketplaceError,
+  retryAfterMs,
+} from './map-error.js'
 
 /** An error body as the reference's errors.rst describes it. */
 function body(status: number, category: string, categoryType: string, extra: object = {}) {
@@ -202,6 +207,37 @@ describe('mapMarketplaceError: the reference error codes', () => {
     const bare = mapMarketplaceError(apiError(404, notFound), { notFound: 'marketplace' })
     expect(bare?.code).toBe('invalid_request')
     expect(bare?.message).toMatch(/check baseUrl and marketplaceId/)
+  })
+
+  it('a context that is not one (from JavaScript) is invalid_request, never a TypeError', () => {
+    const error = apiError(404, body(404, 'not-found', 'request'))
+    const bad: unknown[] = [
+      null,
+      'owner',
+      { notFound: 'account' },
+      { notFound: 'marketplace', baseUrl: 42 },
+      { notFound: 'marketplace', marketplaceId: {} },
+      { notfound: 'owner' },
+    ]
+    for (const context of bad) {
+      let thrown: unknown
+      try {
+        mapMarketplaceError(error, context as MapErrorContext)
+      } catch (caught) {
+        thrown = caught
+      }
+      expect(isCardportError(thrown, 'invalid_request'), String(thrown)).toBe(true)
+      expect((thrown as Error).message).toContain('mapMarketplaceError context')
+    }
+    // Left out, or each field left undefined, it is the default context.
+    expect(mapMarketplaceError(error, undefined)?.code).toBe('card_not_found')
+    expect(
+      mapMarketplaceError(error, {
+        notFound: undefined,
+        baseUrl: undefined,
+        marketplaceId: undefined,
+      })?.code,
+    ).toBe('card_not_found')
   })
 
   it('reads HTML descriptions as text', () => {

@@ -3,7 +3,9 @@ import {
   type CardportErrorCode,
   maskCardNumberValue,
   redactSecrets,
+  validate,
 } from '@cardport/core'
+import { z } from 'zod'
 
 /** The provider name stored on every card and error of this adapter. */
 export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
@@ -96,6 +98,12 @@ export interface MapErrorContext {
   marketplaceId?: string | undefined
 }
 
+const MapErrorContextSchema = z.strictObject({
+  notFound: z.enum(['card', 'owner', 'marketplace']).optional(),
+  baseUrl: z.string().optional(),
+  marketplaceId: z.string().optional(),
+})
+
 // Category codes whose meaning is not the one their HTTP status gives.
 const BY_CATEGORY: Readonly<Record<string, CardportErrorCode>> = {
   'card-declined': 'card_declined',
@@ -173,6 +181,9 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
  * | 5xx, network errors, timeouts | `provider_unavailable` (a 5xx's `Retry-After`, a 503's typically, as `retryAfterMs`) |
  *
+ * A `context` that is no {@link MapErrorContext} (null, another `notFound`, an unknown key, a
+ * `baseUrl` that is not a string) throws `invalid_request`.
+ *
  * @example
  * ```ts
  * const error = mapMarketplaceError(thrown, { notFound: 'owner' })
@@ -183,7 +194,13 @@ export function mapMarketplaceError(
   error: unknown,
   context: MapErrorContext = {},
 ): CardportError | undefined {
-  if (error instanceof MarketplaceApiError) return fromApiError(error, context)
+  const valid = validate(
+    MapErrorContextSchema,
+    context,
+    'mapMarketplaceError context',
+    MARKETPLACE_PROVIDER_NAME,
+  )
+  if (error instanceof MarketplaceApiError) return fromApiError(error, valid)
   if (isProxyAuthenticationRequired(error)) {
     return new CardportError(
       'authentication',
