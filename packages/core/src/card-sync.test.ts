@@ -4,12 +4,13 @@ import { rejection } from './__fixtures__/errors.js'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
-import { type Card, markDefaultUnknown, type Owner } from './card.js'
+import { type Card, compiledCardSchema, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, sameCard } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
 import type { DriftChange, DriftReport } from './drift-report.js'
 import {
   AuthenticationError,
+  type CardportError,
   OwnerNotFoundError,
   ProviderUnavailableError,
   RateLimitedError,
@@ -955,8 +956,8 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
 // defineCardProvider, which checks the cards it answers with, and written by hand, which does not:
 // CardSync checks them itself.
 const misowningProviders: [string, (inner: MemoryProvider) => CardProvider][] = [
-  ['built with defineCardProvider', (inner) => misowningDefined(inner)],
-  ['written by hand', (inner) => misowningByHand(inner)],
+  ['built with defineCardProvider', (inner) => mappedDefined(inner, asBob)],
+  ['written by hand', (inner) => mappedByHand(inner, asBob)],
 ]
 
 describe.each(misowningProviders)(
@@ -1005,6 +1006,132 @@ describe.each(misowningProviders)(
     })
   },
 )
+
+// An adapter bug: every card it answers with has a last4 of two digits, and a metadata key that is
+// a card number with a value that is no string. Built with defineCardProvider, which reads each
+// card with the Card schema, and written by hand, which does not: CardSync reads them itself.
+const UNREADABLE_NUMBER = '4242424242424242'
+const unreadable = (card: Card): Card => ({
+  ...card,
+  last4: '42',
+  metadata: { [UNREADABLE_NUMBER]: 42 } as never,
+})
+const unreadableProviders: [string, (inner: MemoryProvider) => CardProvider][] = [
+  ['built with defineCardProvider', (inner) => mappedDefined(inner, unreadable)],
+  ['written by hand', (inner) => mappedByHand(inner, unreadable)],
+]
+
+describe.each(unreadableProviders)(
+  'CardSync over an adapter that answers with cards cardport cannot read (%s)',
+  (_, build) => {
+    let inner: MemoryProvider
+    let badSync: CardSync
+    beforeEach(() => {
+      inner = memoryProvider()
+      badSync = createCardSync({ provider: build(inner), store })
+    })
+
+    /** The error an operation rejected with: an adapter's bug, quoting no card number. */
+    const expectAdapterBug = (error: CardportError) => {
+      expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+      expect(error.message).toContain('returned a card cardport cannot read')
+      expect(digitsOf(JSON.stringify(error))).not.toContain(UNREADABLE_NUMBER)
+      expect(digitsOf(error.message)).not.toContain(UNREADABLE_NUMBER)
+    }
+    const nothingStored = async () => {
+      expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual([])
+    }
+
+    it('setDefaultCard fails and stores nothing', async () => {
+      expectAdapterBug(await rejection(badSync.setDefaultCard(alice, 'tok_visa')))
+      await nothingStored()
+    })
+
+    it('sync of an id or of the default fails and stores nothing', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      expectAdapterBug(await rejection(badSync.sync(alice, card.id)))
+      expectAdapterBug(await rejection(badSync.sync(alice)))
+      await nothingStored()
+    })
+
+    it('deleteCard fails at the default it reads back, and writes nothing of it', async () => {
+      const first = await inner.createCard(alice, { source: 'tok_visa' })
+      const second = await inner.createCard(alice, { source: 'tok_amex' })
+      const goodSync = createCardSync({ provider: inner, store })
+      await goodSync.reconcile(alice)
+      const before = await store.listByOwner({ provider: inner.name, owner: alice })
+      expectAdapterBug(await rejection(badSync.deleteCard(alice, second.id)))
+      // The deleted card's copy stays until the next sync: nothing of the answer was written.
+      expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual(before)
+      expect(before.map((card) => card.id).sort()).toEqual([first.id, second.id].sort())
+    })
+
+    it('syncFromProviderData fails with invalid_request and stores nothing', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      const error = await rejection(badSync.syncFromProviderData(alice, card))
+      expect(error.code).toBe('invalid_request')
+      expect(digitsOf(JSON.stringify(error))).not.toContain(UNREADABLE_NUMBER)
+      await nothingStored()
+    })
+
+    it("reconcile records the owner as failed with the adapter's error, and stores nothing", async () => {
+      await inner.createCard(alice, { source: 'tok_visa' })
+      const report = await badSync.reconcile(alice)
+      expect(report.failed).toEqual([
+        expect.objectContaining({
+          owner: alice,
+          code: 'provider_unavailable',
+          message: expect.stringContaining('returned a card cardport cannot read (listCards)'),
+        }),
+      ])
+      expect(digitsOf(JSON.stringify(report))).not.toContain(UNREADABLE_NUMBER)
+      await nothingStored()
+    })
+  },
+)
+
+describe('CardSync reads the cards of an adapter with the Card schema once', () => {
+  it("stores a hand-written adapter's card as the schema reads it: a card number in it masked", async () => {
+    const inner = memoryProvider()
+    const withNumber = (card: Card): Card => ({
+      ...card,
+      holderName: `Ada ${UNREADABLE_NUMBER}`,
+      metadata: { note: UNREADABLE_NUMBER },
+    })
+    const handSync = createCardSync({ provider: mappedByHand(inner, withNumber), store })
+    const card = await inner.createCard(alice, { source: 'tok_visa' })
+    await handSync.sync(alice, card.id)
+    await inner.createCard(bob, { source: 'tok_visa' })
+    await handSync.reconcile(bob)
+    const stored = [
+      ...(await store.listByOwner({ provider: inner.name, owner: alice })),
+      ...(await store.listByOwner({ provider: inner.name, owner: bob })),
+    ]
+    expect(stored).toHaveLength(2)
+    for (const row of stored) {
+      expect(row).toMatchObject({ holderName: 'Ada •••• 4242', metadata: { note: '•••• 4242' } })
+    }
+    expect(digitsOf(JSON.stringify(stored))).not.toContain(UNREADABLE_NUMBER)
+  })
+
+  it("reads a defineCardProvider adapter's cards once, in defineCardProvider, not again in CardSync", async () => {
+    for (let index = 0; index < 5; index++) {
+      await provider.createCard(alice, { source: 'tok_visa' })
+    }
+    const safeParse = vi.spyOn(compiledCardSchema(), 'safeParse')
+    try {
+      const report = await sync.reconcile(alice)
+      expect(report.counts.added).toBe(5)
+      expect(safeParse).toHaveBeenCalledTimes(5)
+      safeParse.mockClear()
+      const [card] = await store.listByOwner(scope(alice))
+      await sync.sync(alice, card!.id)
+      expect(safeParse).toHaveBeenCalledTimes(1)
+    } finally {
+      safeParse.mockRestore()
+    }
+  })
+})
 
 describe('CardSync.syncFromProviderData: a payload that cannot tell the default', () => {
   // As a Stripe customer's card with `customer` as a plain id: it reads isDefault false, marked.
@@ -2623,50 +2750,50 @@ function digitsOf(text: string): string {
 
 const asBob = (card: Card): Card => ({ ...card, owner: bob })
 
-function misowningDefined(inner: MemoryProvider): CardProvider {
+/** `inner`, built with defineCardProvider, every card it answers with (or parses) passed through `map`. */
+function mappedDefined(inner: MemoryProvider, map: (card: Card) => Card): CardProvider {
   return defineCardProvider({
     name: inner.name,
     capabilities: inner.capabilities,
-    createCard: async (o, input, context) => asBob(await inner.createCard(o, input, context)),
-    getCard: async (o, cardId) => asBob(await inner.getCard(o, cardId)),
+    createCard: async (o, input, context) => map(await inner.createCard(o, input, context)),
+    getCard: async (o, cardId) => map(await inner.getCard(o, cardId)),
     listCards: async (o, options) => {
       const page = await inner.listCards(o, options)
-      return { ...page, data: page.data.map(asBob) }
+      return { ...page, data: page.data.map(map) }
     },
-    updateCard: async (o, cardId, patch) => asBob(await inner.updateCard(o, cardId, patch)),
+    updateCard: async (o, cardId, patch) => map(await inner.updateCard(o, cardId, patch)),
     deleteCard: (o, cardId) => inner.deleteCard(o, cardId),
-    setDefaultCard: async (o, cardId) => asBob(await inner.setDefaultCard(o, cardId)),
-    invalidateCard: async (o, cardId) => asBob(await inner.invalidateCard(o, cardId)),
+    setDefaultCard: async (o, cardId) => map(await inner.setDefaultCard(o, cardId)),
+    invalidateCard: async (o, cardId) => map(await inner.invalidateCard(o, cardId)),
     parseCard: (raw, o) => {
       const card = inner.parseCard(raw, o)
-      return card && asBob(card)
+      return card && map(card)
     },
   })
 }
 
-function misowningByHand(inner: MemoryProvider): CardProvider {
+/** `inner`, written by hand, every card it answers with (or parses) passed through `map`. */
+function mappedByHand(inner: MemoryProvider, map: (card: Card) => Card): CardProvider {
   return Object.freeze({
     ...inner,
     createCard: async (...args: Parameters<MemoryProvider['createCard']>) =>
-      asBob(await inner.createCard(...args)),
-    getCard: async (o: Owner, cardId: string) => asBob(await inner.getCard(o, cardId)),
+      map(await inner.createCard(...args)),
+    getCard: async (o: Owner, cardId: string) => map(await inner.getCard(o, cardId)),
     listCards: async (o: Owner, options?: { limit?: number; cursor?: string }) => {
       const page = await inner.listCards(o, options)
-      return { ...page, data: page.data.map(asBob) }
+      return { ...page, data: page.data.map(map) }
     },
     getDefaultCard: async (o: Owner) => {
       const card = await inner.getDefaultCard(o)
-      return card && asBob(card)
+      return card && map(card)
     },
     updateCard: async (...args: Parameters<MemoryProvider['updateCard']>) =>
-      asBob(await inner.updateCard(...args)),
-    setDefaultCard: async (o: Owner, cardId: string) =>
-      asBob(await inner.setDefaultCard(o, cardId)),
-    invalidateCard: async (o: Owner, cardId: string) =>
-      asBob(await inner.invalidateCard(o, cardId)),
+      map(await inner.updateCard(...args)),
+    setDefaultCard: async (o: Owner, cardId: string) => map(await inner.setDefaultCard(o, cardId)),
+    invalidateCard: async (o: Owner, cardId: string) => map(await inner.invalidateCard(o, cardId)),
     parseCard: (raw: unknown, o?: Owner) => {
       const card = inner.parseCard(raw, o)
-      return card && asBob(card)
+      return card && map(card)
     },
   }) as CardProvider
 }

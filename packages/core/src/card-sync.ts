@@ -298,7 +298,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   // Checked once, here: a wrong concurrency (NaN, a string) would make reconcile skip every owner.
   const valid = validate(CardSyncOptionsSchema, options, 'createCardSync options')
   const { store } = valid
-  // Every card the provider answers is checked to be the asked owner's before it is stored.
+  // Every card the provider answers is checked to be the asked owner's before it is stored, and
+  // read with the Card schema where defineCardProvider did not read it (a provider by hand).
   const provider = ownerCheckedProvider(valid.provider)
   const concurrency = valid.concurrency
   // A retry option given as `undefined` keeps its default, as its type allows.

@@ -1,15 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import {
-  type Card,
-  CardIdInputSchema,
-  compiledCardSchema,
-  formatOwner,
-  isDefaultUnknown,
-  markDefaultUnknown,
-  type Owner,
-  OwnerInputSchema,
-} from './card.js'
+import { type Card, CardIdInputSchema, formatOwner, type Owner, OwnerInputSchema } from './card.js'
 import {
   type CardUpdate,
   CardUpdateSchema,
@@ -27,7 +18,7 @@ import {
   ProviderUnavailableError,
   UnsupportedOperationError,
 } from './errors.js'
-import { notOwnCard, notOwnCardError } from './owner-checked-provider.js'
+import { noteCardsRead, notOwnCard, readCard, readPayloadCard } from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
 import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
 import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
@@ -229,25 +220,13 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
 
   /**
-   * The card an operation on `owner` answered with, checked: a card cardport cannot read, or one
-   * that is not `owner`'s card at this provider, is an adapter's bug that a retry does not mend.
-   * Passed on, another owner's card would be stored by CardSync under that owner (or another
-   * provider's name), where `owner`'s calls never look.
+   * The card an operation on `owner` answered with, read with the Card schema and checked to be
+   * `owner`'s card at this provider (see `readCard`): another owner's card, passed on, would be
+   * stored by CardSync under that owner (or another provider's name), where `owner`'s calls never
+   * look.
    */
-  const toCard = (candidate: Card, operation: string, owner: Owner): Card => {
-    const result = compiledCardSchema().safeParse(candidate)
-    if (!result.success) {
-      throw new ProviderUnavailableError(
-        `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
-          .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-          .join('; ')}`,
-        { provider: name, retryable: false },
-      )
-    }
-    const mismatch = notOwnCard(result.data, name, owner)
-    if (mismatch === undefined) return result.data
-    throw notOwnCardError(name, operation, owner, mismatch)
-  }
+  const toCard = (candidate: Card, operation: string, owner: Owner): Card =>
+    readCard(candidate, name, operation, owner)
 
   const normalizeError = (error: unknown, operation: string): CardportError => {
     if (isCardportError(error)) return maskCause(error)
@@ -424,7 +403,8 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
         })
       }
       if (candidate === null) return null
-      const card = validate(compiledCardSchema(), candidate, `${name} card payload`, name)
+      // Validation copies the card: the adapter's "default unknown" mark is kept on the copy.
+      const card = readPayloadCard(candidate, name)
       // Stored by CardSync under its own owner and provider: another's card, parsed for
       // `owner`, would land among that owner's (or provider's) cards.
       const mismatch = notOwnCard(card, name, validOwner)
@@ -444,10 +424,11 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
           },
         )
       }
-      // Validation copies the card: keep the adapter's "default unknown" mark on the copy.
-      return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
+      return card
     },
   }
+  // CardSync reads the cards of an operation built here no second time.
+  noteCardsRead(provider)
   return Object.freeze(provider) as unknown as CardProvider<C>
 }
 

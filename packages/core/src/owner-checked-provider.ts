@@ -1,6 +1,16 @@
-import { type Card, formatOwner, type Owner, sameOwner } from './card.js'
+import {
+  type Card,
+  compiledCardSchema,
+  formatOwner,
+  isDefaultUnknown,
+  markDefaultUnknown,
+  type Owner,
+  sameOwner,
+} from './card.js'
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
+import type { Page } from './pagination.js'
 import type { CardProvider } from './provider.js'
+import { validate } from './validate.js'
 
 /**
  * What makes `card` no card of `owner` at the provider named `name` ("a card of provider
@@ -33,6 +43,57 @@ export function notOwnCardError(
 }
 
 /**
+ * `candidate`, a card a provider answered `operation` for `owner` with, read with the Card schema
+ * (a card number in its texts masked) and checked to be `owner`'s card under `name`: a card
+ * cardport cannot read, or another owner's, is an adapter's bug that a retry does not mend
+ * (`provider_unavailable`, not retryable). Passed on, another owner's card would be stored by
+ * CardSync under that owner (or another provider's name), where `owner`'s calls never look.
+ */
+export function readCard(candidate: Card, name: string, operation: string, owner: Owner): Card {
+  const result = compiledCardSchema().safeParse(candidate)
+  if (!result.success) {
+    // The issues' paths may name a metadata key holding a card number: CardportError masks it.
+    throw new ProviderUnavailableError(
+      `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
+        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+        .join('; ')}`,
+      { provider: name, retryable: false },
+    )
+  }
+  const mismatch = notOwnCard(result.data, name, owner)
+  if (mismatch === undefined) return result.data
+  throw notOwnCardError(name, operation, owner, mismatch)
+}
+
+/**
+ * `candidate`, what an adapter's `parseCard` read a caller's payload as, read with the Card
+ * schema: a card cardport cannot read is `invalid_request`, as the payload is the caller's. The
+ * adapter's "default unknown" mark is kept on the copy the schema makes.
+ */
+export function readPayloadCard(candidate: Card, name: string): Card {
+  const card = validate(compiledCardSchema(), candidate, `${name} card payload`, name)
+  return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
+}
+
+/**
+ * The operations `defineCardProvider` built: each reads every card it answers with through
+ * {@link readCard}, so `ownerCheckedProvider` does not read them again. Functions, not providers:
+ * an adapter that spreads its defined provider into one with more members (the marketplace's,
+ * `memoryProvider`) keeps them, and an operation written by hand beside them is not among them.
+ */
+const cardsRead = new WeakSet<object>()
+
+/**
+ * Notes the operations of `provider`, just built by `defineCardProvider`, as reading their
+ * cards with the Card schema themselves: see {@link ownerCheckedProvider}.
+ */
+export function noteCardsRead(provider: object): void {
+  for (const member of Object.values(provider)) {
+    if (typeof member === 'function') cardsRead.add(member)
+  }
+}
+
+/**
  * `provider`, with every card its operations answer for an owner checked to be that owner's card
  * under the provider's name, as `defineCardProvider` checks them: `CardSync` stores a card under
  * its own owner and provider, so another owner's card, answered by a provider written by hand
@@ -40,6 +101,13 @@ export function notOwnCardError(
  * and reconcile never look. A card of another owner is `provider_unavailable`, not retryable
  * (`invalid_request` from `parseCard`, whose payload is the caller's). The other members are
  * `provider`'s, each method called on `provider`.
+ *
+ * An operation `defineCardProvider` did not build (a provider written by hand, or an operation
+ * written by hand over a defined one) has its cards read with the Card schema too, as
+ * `defineCardProvider` reads them: one cardport cannot read (a `last4` that is not four digits,
+ * a `NaN` expiry) is refused alike, and the card passed on is the schema's copy, a card number in
+ * its texts masked, so that none reaches the store. A defined operation's cards were read
+ * already, and are not read twice: reconcile's listings cost no more.
  */
 export function ownerCheckedProvider(provider: CardProvider): CardProvider {
   const { name } = provider
@@ -48,12 +116,19 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     if (mismatch === undefined) return card
     throw notOwnCardError(name, operation, owner, mismatch)
   }
+  const read = (operation: string, owner: Owner, card: Card): Card =>
+    readCard(card, name, operation, owner)
+  /** How the cards `method` answers are checked: its own owner check only, or a whole read. */
+  const checkOf = (method: object) => (cardsRead.has(method) ? checked : read)
   // Typed loosely: an operation the capabilities leave out is typed `UnsupportedOperation`.
   const inner = provider as unknown as Record<string, (...args: unknown[]) => unknown>
   const answering =
     (operation: string) =>
-    async (owner: Owner, ...rest: unknown[]): Promise<Card> =>
-      checked(operation, owner, (await inner[operation]!.call(provider, owner, ...rest)) as Card)
+    async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
+      const method = inner[operation]!
+      const card = (await method.call(provider, owner, ...rest)) as Card
+      return checkOf(method)(operation, owner, card)
+    }
   const wrapper = {
     ...provider,
     name,
@@ -65,18 +140,25 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     invalidateCard: answering('invalidateCard'),
     deleteCard: (owner: Owner, cardId: string) => inner.deleteCard!.call(provider, owner, cardId),
     async listCards(owner: Owner, options?: unknown) {
-      const page = (await inner.listCards!.call(provider, owner, options)) as { data: Card[] }
-      for (const card of page.data) checked('listCards', owner, card)
-      return page
+      const method = inner.listCards!
+      const page = (await method.call(provider, owner, options)) as Page<Card>
+      if (cardsRead.has(method)) {
+        for (const card of page.data) checked('listCards', owner, card)
+        return page
+      }
+      return { ...page, data: page.data.map((card) => read('listCards', owner, card)) }
     },
     async getDefaultCard(owner: Owner) {
-      const card = (await inner.getDefaultCard!.call(provider, owner)) as Card | null
-      return card && checked('getDefaultCard', owner, card)
+      const method = inner.getDefaultCard!
+      const card = (await method.call(provider, owner)) as Card | null
+      return card && checkOf(method)('getDefaultCard', owner, card)
     },
     parseCard(raw: unknown, owner?: Owner): Card | null {
-      const card = provider.parseCard(raw, owner)
+      const payload = provider.parseCard(raw, owner)
+      if (!payload) return payload
+      const card = cardsRead.has(provider.parseCard) ? payload : readPayloadCard(payload, name)
       // The provider's name is `CardSync`'s to check here, with its own message.
-      if (!card || !owner || sameOwner(card.owner, owner)) return card
+      if (!owner || sameOwner(card.owner, owner)) return card
       throw new InvalidRequestError(
         `${name} read this payload as a card of ${formatOwner(card.owner)}, not of ${formatOwner(owner)}: pass the payload's own owner`,
         { provider: name, issues: [{ path: ['owner'], message: 'the owner the payload names' }] },

@@ -1,0 +1,151 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { errorOf, rejection } from './__fixtures__/errors.js'
+import { sampleCard } from './__fixtures__/sample-card.js'
+import {
+  type Card,
+  compiledCardSchema,
+  isDefaultUnknown,
+  markDefaultUnknown,
+  type Owner,
+} from './card.js'
+import { memoryProvider } from './memory-provider.js'
+import { ownerCheckedProvider } from './owner-checked-provider.js'
+import { listAll, toArray } from './pagination.js'
+import type { CardProvider } from './provider.js'
+
+const alice: Owner = { type: 'customer', id: 'cus_alice' }
+const CARD_NUMBER = '4242424242424242'
+
+afterEach(() => {
+  vi.restoreAllMocks()
+})
+
+/**
+ * A provider written by hand (no `defineCardProvider`) named `memory`, answering every operation
+ * that answers cards with `card`, and reading every payload as `card`.
+ */
+function answering(card: Card): CardProvider {
+  return {
+    name: 'memory',
+    capabilities: memoryProvider().capabilities,
+    createCard: async () => card,
+    getCard: async () => card,
+    listCards: async () => ({ data: [card], hasMore: false, nextCursor: null }),
+    updateCard: async () => card,
+    deleteCard: async () => {},
+    setDefaultCard: async () => card,
+    getDefaultCard: async () => card,
+    invalidateCard: async () => card,
+    parseCard: () => card,
+  } as unknown as CardProvider
+}
+
+/** Every operation that answers cards, called on `provider` for alice, giving one card. */
+const operations: [string, (provider: CardProvider) => Promise<Card | null>][] = [
+  ['createCard', (p) => p.createCard(alice, { source: 'tok_visa' })],
+  ['getCard', (p) => p.getCard(alice, 'card_1')],
+  ['updateCard', (p) => p.updateCard(alice, 'card_1', { holderName: 'Ada' })],
+  ['setDefaultCard', (p) => p.setDefaultCard(alice, 'card_1')],
+  ['invalidateCard', (p) => p.invalidateCard(alice, 'card_1')],
+  ['listCards', async (p) => (await p.listCards(alice)).data[0] ?? null],
+  ['getDefaultCard', (p) => p.getDefaultCard(alice)],
+]
+
+/** Cards a hand-written provider may answer with that the Card schema refuses. */
+const unreadable: [string, Card][] = [
+  ['a last4 that is not four digits', sampleCard('card_1', alice, { last4: '42' })],
+  ['a NaN expiry month', sampleCard('card_1', alice, { expMonth: Number.NaN })],
+  // The key is a card number: the issue's path names it, and the message must not.
+  [
+    'a metadata key that is a card number, with a value that is no string',
+    sampleCard('card_1', alice, { metadata: { [CARD_NUMBER]: 42 } as never }),
+  ],
+]
+
+describe('ownerCheckedProvider over a provider written by hand: every card is read with the Card schema', () => {
+  describe.each(unreadable)('a card with %s', (_, card) => {
+    it.each(operations)(
+      '%s rejects with provider_unavailable, not retryable, with no card number',
+      async (operation, call) => {
+        const error = await rejection(call(ownerCheckedProvider(answering(card))))
+        expect(error).toMatchObject({
+          code: 'provider_unavailable',
+          retryable: false,
+          provider: 'memory',
+        })
+        expect(error.message).toContain(
+          `memory returned a card cardport cannot read (${operation})`,
+        )
+        expect(digitsOf(JSON.stringify(error))).not.toContain(CARD_NUMBER)
+        expect(digitsOf(error.message)).not.toContain(CARD_NUMBER)
+      },
+    )
+
+    it('parseCard throws invalid_request, as for an adapter built with defineCardProvider', () => {
+      const error = errorOf(() => ownerCheckedProvider(answering(card)).parseCard({}, alice))
+      expect(error).toMatchObject({ code: 'invalid_request', provider: 'memory' })
+      expect(error.message).toContain('Invalid memory card payload')
+      expect(digitsOf(JSON.stringify(error))).not.toContain(CARD_NUMBER)
+    })
+  })
+
+  it.each(operations)(
+    '%s answers the card as the schema reads it: a card number in its texts is masked',
+    async (_, call) => {
+      const card = sampleCard('card_1', alice, {
+        holderName: `Ada ${CARD_NUMBER}`,
+        metadata: { note: CARD_NUMBER, [CARD_NUMBER]: 'key' },
+      })
+      const answered = await call(ownerCheckedProvider(answering(card)))
+      expect(answered?.holderName).toBe('Ada •••• 4242')
+      expect(answered?.metadata).toEqual({ note: '•••• 4242', '•••• 4242': 'key' })
+    },
+  )
+
+  it("parseCard masks a card number too, and keeps the adapter's 'default unknown' mark", () => {
+    const card = markDefaultUnknown(sampleCard('card_1', alice, { holderName: CARD_NUMBER }))
+    const parsed = ownerCheckedProvider(answering(card)).parseCard({}, alice)
+    expect(parsed?.holderName).toBe('•••• 4242')
+    expect(parsed && isDefaultUnknown(parsed)).toBe(true)
+  })
+})
+
+describe('ownerCheckedProvider over a provider built with defineCardProvider', () => {
+  it('does not read its cards with the Card schema again: defineCardProvider did', async () => {
+    const provider = memoryProvider()
+    for (const token of ['tok_visa', 'tok_amex', 'tok_mastercard']) {
+      await provider.createCard(alice, { source: token })
+    }
+    const checked = ownerCheckedProvider(provider)
+    const safeParse = vi.spyOn(compiledCardSchema(), 'safeParse')
+    const cards = await toArray(listAll(checked, alice), { limit: 100 })
+    expect(cards).toHaveLength(3)
+    // One read each, defineCardProvider's: none of the wrapper's.
+    expect(safeParse).toHaveBeenCalledTimes(3)
+    safeParse.mockClear()
+    await checked.getCard(alice, cards[0]!.id)
+    await checked.getDefaultCard(alice)
+    // getDefaultCard pages through listCards: one read per card listed.
+    expect(safeParse).toHaveBeenCalledTimes(1 + 3)
+  })
+
+  it('reads with the Card schema an operation written by hand beside the ones it built', async () => {
+    const provider = memoryProvider()
+    await provider.createCard(alice, { source: 'tok_visa' })
+    const spoilt = {
+      ...provider,
+      getCard: async (owner: Owner, cardId: string) => ({
+        ...(await provider.getCard(owner, cardId)),
+        last4: '42',
+      }),
+    }
+    const checked = ownerCheckedProvider(spoilt)
+    const [card] = (await checked.listCards(alice)).data
+    const error = await rejection(checked.getCard(alice, card!.id))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+  })
+})
+
+function digitsOf(text: string): string {
+  return text.replace(/\D/g, '')
+}
