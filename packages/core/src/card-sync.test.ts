@@ -2153,6 +2153,63 @@ describe('CardSync.reconcile', () => {
       expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
     })
 
+    // A throw of nothing was lost: the run went on, and reconcile resolved as if all went well.
+    it.each([
+      ['onDrift', undefined],
+      ['onDrift', null],
+      ['onOwner', undefined],
+      ['onOwner', null],
+    ] as const)(
+      'rejects with invalid_request when %s throws %s, and keeps what it wrote',
+      async (callback, thrown) => {
+        const card = await provider.createCard(alice, { source: 'tok_visa' })
+        await provider.createCard(bob, { source: 'tok_visa' })
+        const throwing = () => {
+          throw thrown
+        }
+        const error = await rejection(
+          sync.reconcile([alice, bob], { concurrency: 1, [callback]: throwing }),
+        )
+        expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+        expect(error.message).toContain(`${callback} threw ${thrown}, not an error`)
+        expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
+      },
+    )
+
+    it.each([undefined, null])(
+      'rejects with invalid_request when the owners given throw %s, once the owners in flight are done',
+      async (thrown) => {
+        let finished = 0
+        async function* owners(): AsyncGenerator<Owner> {
+          yield alice
+          // Later than the turn alice came in: she is worked on before the owners fail.
+          await new Promise((resolve) => setTimeout(resolve, 5))
+          throw thrown
+        }
+        const failing = sync.reconcile(owners(), { onOwner: () => void finished++ })
+        const error = await rejection(failing)
+        expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+        expect(error.message).toContain(`the owners given threw ${thrown}, not an error`)
+        expect(finished).toBe(1)
+      },
+    )
+
+    it.each([undefined, null])(
+      "rejects with invalid_request when the store's listOwners throws %s",
+      async (thrown) => {
+        const listing: CardStore = {
+          ...store,
+          // biome-ignore lint/correctness/useYield: it fails before its first owner
+          listOwners: async function* () {
+            throw thrown
+          },
+        }
+        const error = await rejection(createCardSync({ provider, store: listing }).reconcile())
+        expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+        expect(error.message).toContain(`the store's listOwners threw ${thrown}, not an error`)
+      },
+    )
+
     it.each([
       ['-1', -1],
       ['1.5', 1.5],

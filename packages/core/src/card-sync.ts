@@ -75,7 +75,10 @@ export interface ReconcileOptions {
   dryRun?: boolean | undefined
   /** Overrides the sync's `concurrency` for this run: 1 to 256, as in {@link CardSyncOptions}. */
   concurrency?: number | undefined
-  /** Called after each owner, for progress bars. */
+  /**
+   * Called after each owner, for progress bars. What it throws ends the run as what `onDrift`
+   * throws does.
+   */
   onOwner?:
     | ((
         owner: Owner,
@@ -109,7 +112,8 @@ export interface ReconcileOptions {
    * failed) as each owner finishes: after its writes, and only for the attempt that succeeded
    * when an owner was retried. For a report of any size without holding it: to log each one,
    * or to write it elsewhere. What it throws ends the run: `reconcile` rejects with it, and
-   * what owners finished before stays written.
+   * what owners finished before stays written. A throw of `undefined` or `null`, which carries
+   * no error, rejects with `invalid_request` naming the callback instead.
    */
   onDrift?: ((change: DriftChange) => void) | undefined
 }
@@ -270,9 +274,11 @@ export interface CardSync {
    * `reconcile options`, before anything is read.
    * The owners given are checked as they are read: the first that is no owner (an id with a NUL
    * or an unpaired surrogate, an unknown type) rejects the run with `invalid_request`, once the
-   * owners in flight are done, and neither the store nor the provider sees it. Its `signal`, or
-   * the sync's own `retry.signal`, stops the run at once: it rejects with the reason of the first
-   * to abort ({@link ReconcileOptions.signal}).
+   * owners in flight are done, and neither the store nor the provider sees it. What the owners
+   * (or the store's `listOwners`) throw rejects the run alike, once the owners in flight are done;
+   * a throw of `undefined` or `null`, which carries no error, as `invalid_request`. Its `signal`,
+   * or the sync's own `retry.signal`, stops the run at once: it rejects with the reason of the
+   * first to abort ({@link ReconcileOptions.signal}).
    */
   reconcile(
     owners?: Owner | Iterable<Owner> | AsyncIterable<Owner>,
@@ -655,9 +661,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     async reconcile(owners, options = {}) {
       // Checked like createCardSync's: a concurrency of NaN would reconcile no owner at all.
       const reconcileOptions = validate(ReconcileOptionsSchema, options, 'reconcile options')
+      const { onDrift, onOwner } = reconcileOptions
       const recorder = createDriftRecorder(reconcileOptions.dryRun ?? false, {
         maxEntries: reconcileOptions.maxEntries,
-        onDrift: reconcileOptions.onDrift,
+        onDrift:
+          onDrift &&
+          ((change) => {
+            try {
+              onDrift(change)
+            } catch (error) {
+              throw callerFailure(error, 'onDrift')
+            }
+          }),
       })
       const { report } = recorder
       if (owners !== undefined && !isOwner(owners) && !isOwnerSource(owners)) {
@@ -705,7 +720,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           }),
           signal,
         }
-        await forEachConcurrently(queue, inFlight, signal, async ({ owner, stored }) => {
+        // What the owners' source throws ends the run: a throw of nothing, named for its source.
+        const ownersName = owners === undefined ? "the store's listOwners" : 'the owners given'
+        const unread = (error: unknown) => callerFailure(error, ownersName)
+        await forEachConcurrently(queue, inFlight, signal, unread, async ({ owner, stored }) => {
           signal?.throwIfAborted()
           run.ownersInFlight++
           let found: OwnerDrift | undefined
@@ -737,7 +755,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           }
           // Outside the try: what onDrift throws is the caller's, not this owner's failure.
           if (found) recorder.owner(found)
-          reconcileOptions.onOwner?.(owner, { done: ++done })
+          try {
+            onOwner?.(owner, { done: ++done })
+          } catch (error) {
+            throw callerFailure(error, 'onOwner')
+          }
         })
         // Aborted as the last owners finished: the caller asked to stop, and the run did not end
         // of itself. Rejecting says so, whatever the timing (a Ctrl+C during the last page).
@@ -1043,23 +1065,33 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 /**
  * Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily.
  * When `signal` aborts, a read of the items in flight is no longer waited for: the tasks in
- * flight finish (each checks the signal itself), then the signal's reason is thrown.
+ * flight finish (each checks the signal itself), then the signal's reason is thrown. The first
+ * failure, of a task or of the items (what `unread` makes of it), stops the run and is
+ * thrown once the tasks in flight are done, whatever it is: `undefined` too.
  */
 async function forEachConcurrently<T>(
   items: Iterable<T> | AsyncIterable<T>,
   limit: number,
   signal: AbortSignal | undefined,
+  unread: (error: unknown) => unknown,
   task: (item: T) => Promise<void>,
 ): Promise<void> {
   const iterator =
     Symbol.asyncIterator in items
       ? (items as AsyncIterable<T>)[Symbol.asyncIterator]()
       : (items as Iterable<T>)[Symbol.iterator]()
+  // A flag, not `failure !== undefined`: a thrown `undefined` was taken for no failure at all.
+  let failed = false
   let failure: unknown
+  const fail = (error: unknown) => {
+    if (failed) return
+    failed = true
+    failure = error
+  }
   /** Reads of the items not settled yet: those an abort stopped waiting for. */
   let reading = 0
   const worker = async () => {
-    while (failure === undefined) {
+    while (!failed) {
       let next: IteratorResult<T>
       try {
         const read = Promise.resolve(iterator.next())
@@ -1070,19 +1102,19 @@ async function forEachConcurrently<T>(
       } catch (error) {
         // The items' own failure, or the abort: the other workers finish their item, then it
         // is thrown.
-        failure ??= error
+        fail(signal?.aborted ? error : unread(error))
         return
       }
       if (next.done) return
       try {
         await task(next.value)
       } catch (error) {
-        failure ??= error
+        fail(error)
       }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, limit) }, worker))
-  if (failure === undefined) return
+  if (!failed) return
   // Stopped early: close the items, so that a generator's `finally` runs and a cursor behind
   // it is released. What closing throws is not the failure to report. A generator still in a
   // read (a slow source, when the signal aborted) closes once that read ends: asked now, it is
@@ -1091,4 +1123,18 @@ async function forEachConcurrently<T>(
   if (reading === 0) await closing.catch(() => {})
   else closing.catch(() => {})
   throw failure
+}
+
+/**
+ * What a caller's code (`onDrift`, `onOwner`, the owners given, a store's `listOwners`) threw,
+ * to end a run with: as it is, or, for `undefined` or `null`, which carry no error to read (and
+ * `undefined` was taken for no failure at all, the run going on as if all went well),
+ * `invalid_request` naming `what`.
+ */
+function callerFailure(error: unknown, what: string): unknown {
+  if (error !== undefined && error !== null) return error
+  return new InvalidRequestError(
+    `reconcile stopped: ${what} threw ${error}, not an error: throw an Error to stop a run`,
+    { retryable: false },
+  )
 }
