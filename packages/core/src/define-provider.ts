@@ -18,7 +18,13 @@ import {
   ProviderUnavailableError,
   UnsupportedOperationError,
 } from './errors.js'
-import { noteCardsRead, notOwnCard, readCard, readPayloadCard } from './owner-checked-provider.js'
+import {
+  noteCardsRead,
+  notOwnCard,
+  readCard,
+  readPage,
+  readPayloadCard,
+} from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
 import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
 import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
@@ -312,14 +318,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       const validOptions = validate(ListOptionsSchema, options, 'list options', name)
       const answer = await call('listCards', () => listCards(validOwner, validOptions))
       // The page's three fields only, checked: nothing else an adapter put on it comes along.
-      const page = PageShapeSchema.safeParse(answer)
-      if (!page.success) {
-        throw new ProviderUnavailableError(
-          `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
-          { provider: name, retryable: false },
-        )
-      }
-      const { data, hasMore, nextCursor } = page.data
+      const { data, hasMore, nextCursor } = readPage(answer, name)
       return {
         data: data.map((card) => toCard(card as Card, 'listCards', validOwner)),
         hasMore,
@@ -433,12 +432,6 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
 }
 
 /** A page as `listCards` must answer it; its cards are checked one by one after. */
-const PageShapeSchema = z.object({
-  data: z.array(z.unknown()),
-  hasMore: z.boolean(),
-  nextCursor: z.string().nullable(),
-})
-
 /**
  * `error`, the same object, with card numbers and keys masked in its `cause` (loggers print a
  * cause, its fields and its own cause): an adapter's error (mapped or thrown as a

@@ -102,6 +102,32 @@ describe('ownerCheckedProvider over a provider written by hand: every card is re
     },
   )
 
+  it.each([
+    ['no data array', { data: null, hasMore: false, nextCursor: null }],
+    ['no hasMore', { data: [], nextCursor: null }],
+    ['a number as nextCursor', { data: [], hasMore: true, nextCursor: 2 }],
+    ['no page at all', undefined],
+  ])('listCards refuses a page with %s, as defineCardProvider does', async (_, page) => {
+    const provider = {
+      ...answering(sampleCard('card_1', alice)),
+      listCards: async () => page as never,
+    }
+    const error = await rejection(ownerCheckedProvider(provider).listCards(alice))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect(error.message).toContain('memory returned a page cardport cannot read (listCards)')
+  })
+
+  it("listCards answers the page's three fields only", async () => {
+    const card = sampleCard('card_1', alice)
+    const page = { data: [card], hasMore: false, nextCursor: null, raw: { secret: 'x' } }
+    const provider = { ...answering(card), listCards: async () => page }
+    expect(await ownerCheckedProvider(provider).listCards(alice)).toEqual({
+      data: [card],
+      hasMore: false,
+      nextCursor: null,
+    })
+  })
+
   it("parseCard masks a card number too, and keeps the adapter's 'default unknown' mark", () => {
     const card = markDefaultUnknown(sampleCard('card_1', alice, { holderName: CARD_NUMBER }))
     const parsed = ownerCheckedProvider(answering(card)).parseCard({}, alice)

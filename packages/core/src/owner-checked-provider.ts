@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import {
   type Card,
   compiledCardSchema,
@@ -63,6 +64,31 @@ export function readCard(candidate: Card, name: string, operation: string, owner
   const mismatch = notOwnCard(result.data, name, owner)
   if (mismatch === undefined) return result.data
   throw notOwnCardError(name, operation, owner, mismatch)
+}
+
+const PageShapeSchema = z.object({
+  data: z.array(z.unknown()),
+  hasMore: z.boolean(),
+  nextCursor: z.string().nullable(),
+})
+
+/**
+ * The three fields of a page a provider named `name` answered `listCards` with, checked: a page
+ * without an array of cards, a boolean `hasMore` or a string-or-null `nextCursor` is an adapter's
+ * bug that a retry does not mend (`provider_unavailable`, not retryable); read on, it would stop a
+ * listing early or page it for ever. Nothing else an adapter put on the page comes along. Its
+ * cards are not read here: each is one of `data`'s `unknown`s.
+ */
+export function readPage(
+  answer: unknown,
+  name: string,
+): { data: unknown[]; hasMore: boolean; nextCursor: string | null } {
+  const page = PageShapeSchema.safeParse(answer)
+  if (page.success) return page.data
+  throw new ProviderUnavailableError(
+    `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
+    { provider: name, retryable: false },
+  )
 }
 
 /**
@@ -141,12 +167,18 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     deleteCard: (owner: Owner, cardId: string) => inner.deleteCard!.call(provider, owner, cardId),
     async listCards(owner: Owner, options?: unknown) {
       const method = inner.listCards!
-      const page = (await method.call(provider, owner, options)) as Page<Card>
+      const answer = await method.call(provider, owner, options)
       if (cardsRead.has(method)) {
+        const page = answer as Page<Card>
         for (const card of page.data) checked('listCards', owner, card)
         return page
       }
-      return { ...page, data: page.data.map((card) => read('listCards', owner, card)) }
+      const { data, hasMore, nextCursor } = readPage(answer, name)
+      return {
+        data: data.map((card) => read('listCards', owner, card as Card)),
+        hasMore,
+        nextCursor,
+      }
     },
     async getDefaultCard(owner: Owner) {
       const method = inner.getDefaultCard!
