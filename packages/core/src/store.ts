@@ -13,7 +13,10 @@ export interface CardScope {
 export type StoredCard = Card & {
   /** Increases by one on every write of the row. */
   version: number
-  /** When the store last wrote the row (ISO 8601). */
+  /**
+   * When the store last wrote the row (ISO 8601): every write of it moves it on, a default switch
+   * or a new default that clears the row's included; a refused write leaves it.
+   */
   updatedAt: string
   /**
    * When the provider state this row reflects was observed (ms since the epoch): a webhook
@@ -55,13 +58,16 @@ export interface UpsertResult {
  *   new default and a deletion's tombstone never touch another owner's card, not even one of
  *   the same id and owner id under the other owner type or at another provider;
  * - an owner has at most one default card per currency (customers' cards have none, so one
- *   default in all); writing a card with `isDefault: true` clears the previous default in the
- *   same atomic step; deleting the default makes no other card the default (the store is a
- *   copy: the provider picks the next default, and `CardSync` writes it);
+ *   default in all); writing a card with `isDefault: true`, new or already stored, clears the
+ *   previous default in the same atomic step; deleting the default makes no other card the
+ *   default (the store is a copy: the provider picks the next default, and `CardSync` writes it);
  * - every card a read returns (`get`, `getDefault`, `listByOwner`, `listByOwners`, an upsert's
  *   `card`) is the caller's own copy: changing it, or any object in it, changes nothing stored;
- * - a write with an `observedAt` older than the stored one is refused, and one older than the
- *   owner's stored default does not displace it (the card is written as not the default); an
+ *   nor does changing a card the caller gave `upsert` or `upsertMany`, once written: the store
+ *   keeps nothing of it;
+ * - a write with an `observedAt` older than the stored one (or than the card's deletion) is
+ *   refused and changes nothing, not the owner's default either; one older than the owner's
+ *   stored default does not displace it (the card is written as not the default); an
  *   `observedAt` that is not a whole number of ms is refused with `invalid_request`, and nothing
  *   is written ({@link observedAtOf});
  * - after `close()`, every call is refused with `invalid_request` (see {@link CardStore.close});
@@ -77,9 +83,10 @@ export interface CardStore {
   /** One card of an owner, or null. */
   get(scope: CardScope, cardId: string): Promise<StoredCard | null>
   /**
-   * Every card of an owner, the card the store first saw most recently first; an update keeps a
-   * card's place. This is not necessarily the provider's order (a reconcile stores a provider's
-   * newest-first pages in turn): list the provider when its order matters.
+   * Every card of an owner, however many, the card the store first saw most recently first; an
+   * update (a default switch included) keeps a card's place. This is not necessarily the
+   * provider's order (a reconcile stores a provider's newest-first pages in turn): list the
+   * provider when its order matters.
    */
   listByOwner(scope: CardScope): Promise<StoredCard[]>
   /**
@@ -114,6 +121,12 @@ export interface CardStore {
   /**
    * Deletes a card of an owner; returns whether a row was deleted. Deleting the owner's default
    * leaves it without one (for that currency): the store makes no other card the default.
+   *
+   * With `observedAt`, the store keeps the deletion (a tombstone) so that older writes of the
+   * card are refused, even of a card it never held; a deletion older than the card's row, or
+   * than an earlier deletion of it, changes nothing. A tombstone is no card: no read returns it
+   * (`get`, `getDefault`, `listByOwner`, `listByOwners`), and an owner left with tombstones only
+   * is not listed by `listOwners`.
    */
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**
@@ -129,8 +142,9 @@ export interface CardStore {
    */
   setDefault(scope: CardScope, cardId: string | null, options?: WriteOptions): Promise<void>
   /**
-   * Every owner with at least one card at a provider, streamed. The listing may run while the
-   * store is written (`reconcile` writes as it reads): each owner that holds a card throughout
+   * Every owner with at least one card at a provider, streamed; one owner id under both owner
+   * types is two owners, each listed. The listing may run while the store is written
+   * (`reconcile` writes as it reads): each owner that holds a card throughout
    * the listing is listed exactly once; no owner is listed twice, not even one listed before
    * that loses its last card and gets a new one; an owner that gets its first card, or loses its
    * last, while the listing runs may be listed or not. The conformance suite of

@@ -128,6 +128,57 @@ export function cardStoreChecks(): CardStoreCheck[] {
   )
 
   check(
+    'upsert',
+    'keeps nothing of the cards it is given: changing one after upsert or upsertMany changes nothing stored',
+    async (t) => {
+      // A store that keeps the caller's objects (or any object in them) is changed by a caller
+      // reusing them: a reconcile builds each page's cards, then moves on.
+      const scope = t.scope()
+      const [single, batched] = [t.card(scope), t.card(scope)]
+      const given = [structuredClone(single), structuredClone(batched)]
+      await t.store.upsert(given[0]!)
+      await t.store.upsertMany([given[1]!])
+      for (const card of given) changeEveryPart(card)
+      const expected = { version: 1, observedAt: null }
+      t.expectStored(await t.store.get(scope, single.id), single, expected)
+      t.expectStored(await t.store.get(scope, batched.id), batched, expected)
+    },
+  )
+
+  check(
+    'upsert',
+    'every write of a row moves its updatedAt on, and a refused write leaves it',
+    async (t) => {
+      // updatedAt is when the store last wrote the row: an update, a batch, a default switch and
+      // a displaced default each write it. Each step waits a little, so that a later time shows.
+      const scope = t.scope()
+      const card = t.card(scope)
+      const times: [string, number][] = []
+      const step = async (name: string, write: () => Promise<unknown>) => {
+        await new Promise((resolve) => setTimeout(resolve, 15))
+        await write()
+        const stored = await t.store.get(scope, card.id)
+        times.push([name, Date.parse(stored!.updatedAt)])
+      }
+      await step('upsert (insert)', () => t.store.upsert(card, { observedAt: T2 }))
+      await step('upsert (update)', () => t.store.upsert({ ...card, holderName: 'Jenny Rosen' }))
+      await step('upsertMany', () => t.store.upsertMany([{ ...card, holderName: 'batched' }]))
+      await step('setDefault', () => t.store.setDefault(scope, card.id))
+      await step('a new default displacing it', () =>
+        t.store.upsert(t.card(scope, { isDefault: true })),
+      )
+      const last = times.at(-1)![1]
+      await step('a refused write', () => t.store.upsert(card, { observedAt: T1 }))
+      for (const [index, [name, time]] of times.entries()) {
+        expect(Number.isNaN(time), `updatedAt after ${name}`).toBe(false)
+        if (index === 0 || index === times.length - 1) continue
+        expect(time, `updatedAt after ${name}`).toBeGreaterThan(times[index - 1]![1])
+      }
+      expect(times.at(-1)![1], 'updatedAt after a refused write').toBe(last)
+    },
+  )
+
+  check(
     'get',
     'reads return copies: changing any part of a card that get, getDefault, listByOwner or listByOwners gave changes nothing stored',
     async (t) => {
@@ -219,6 +270,31 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'listByOwner',
+    'lists all of the 1,201 cards of one owner, and listByOwners (optional) 1,201 owners in one call',
+    async (t) => {
+      // A store that reads in pages (a key-value store's query limit, a chunk of owners a
+      // statement) and repeats or skips what falls on a page's edge shows here.
+      const scope = t.scope('account')
+      const cards = Array.from({ length: 1_201 }, () => t.card(scope))
+      await t.store.upsertMany(cards)
+      const newestFirst = cards.map((card) => card.id).reverse()
+      const ids = (listed: readonly StoredCard[]) => listed.map((card) => card.id)
+      expect(ids(await t.store.listByOwner(scope)), 'listByOwner').toEqual(newestFirst)
+      const listByOwners = t.store.listByOwners?.bind(t.store)
+      if (!listByOwners) return
+      const lists = await listByOwners([scope, t.scope(), scope])
+      expect(lists.map(ids), 'listByOwners of one owner').toEqual([newestFirst, [], newestFirst])
+      const owners = await writeManyOwners(t)
+      const scopes = owners.map(scopeOf)
+      const listed = await listByOwners(scopes)
+      expect(listed.map(ids), 'listByOwners of 1,201 owners').toEqual(
+        owners.map((card) => [card.id]),
+      )
+    },
+  )
+
+  check(
+    'listByOwner',
     'listByOwners (optional) lists each owner as listByOwner does, in the order asked',
     async (t) => {
       const listByOwners = t.store.listByOwners?.bind(t.store)
@@ -286,6 +362,28 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
     expect((await t.store.getDefault(scope))?.id).toBe(second.id)
   })
+
+  check(
+    'defaults',
+    'a stored card written again as the default clears the previous default',
+    async (t) => {
+      // The card is not new: a store that clears the old default only when it inserts a card
+      // leaves two defaults.
+      const scope = t.scope()
+      const [first, second, third] = [
+        t.card(scope, { isDefault: true }),
+        t.card(scope),
+        t.card(scope),
+      ]
+      await t.store.upsertMany([first, second, third])
+      await t.store.upsert({ ...second, isDefault: true })
+      expect(await t.defaultIds(scope), 'after upsert').toEqual([second.id])
+      expect(await t.store.get(scope, first.id)).toMatchObject({ isDefault: false, version: 2 })
+      await t.store.upsertMany([{ ...third, isDefault: true }])
+      expect(await t.defaultIds(scope), 'after upsertMany').toEqual([third.id])
+      expect(await t.store.get(scope, second.id)).toMatchObject({ isDefault: false, version: 3 })
+    },
+  )
 
   check(
     'defaults',
@@ -408,6 +506,33 @@ export function cardStoreChecks(): CardStoreCheck[] {
     },
   )
 
+  check(
+    'setDefault',
+    'moves no card: listByOwner keeps the order the store first saw the cards in',
+    async (t) => {
+      // A default switch is an update of two rows: a store that writes them as new rows (delete
+      // and insert) moves them to the top of the list, and changes which default getDefault
+      // gives an account.
+      const scope = t.scope('account')
+      const [usd, eur, usd2] = [
+        t.card(scope, { currency: 'usd', isDefault: true }),
+        t.card(scope, { currency: 'eur', isDefault: true }),
+        t.card(scope, { currency: 'usd' }),
+      ]
+      for (const card of [usd, eur, usd2]) await t.store.upsert(card)
+      const order = [usd2.id, eur.id, usd.id]
+      const listed = async () => (await t.store.listByOwner(scope)).map((card) => card.id)
+      await t.store.setDefault(scope, usd2.id)
+      expect(await listed(), 'after setDefault of a card').toEqual(order)
+      expect((await t.store.getDefault(scope))?.id, 'getDefault: eur, first seen').toBe(eur.id)
+      await t.store.setDefault(scope, usd.id, { observedAt: T1 })
+      expect(await listed(), 'after setDefault with observedAt').toEqual(order)
+      expect((await t.store.getDefault(scope))?.id, 'getDefault: usd again').toBe(usd.id)
+      await t.store.setDefault(scope, null)
+      expect(await listed(), 'after setDefault(null)').toEqual(order)
+    },
+  )
+
   check('setDefault', '50 concurrent calls on one owner leave exactly one default', async (t) => {
     const scope = t.scope()
     const cards = Array.from({ length: 5 }, () => t.card(scope))
@@ -511,6 +636,57 @@ export function cardStoreChecks(): CardStoreCheck[] {
   )
 
   // --- observedAt of defaults -------------------------------------------------------------
+  check(
+    'observedAt',
+    'a default write older than its own card is refused, and leaves the current default',
+    async (t) => {
+      // The write is refused for its card's sake (a newer row, or a newer deletion): a store that
+      // clears the owner's default before it compares the ages leaves the owner without one.
+      const scope = t.scope()
+      const current = t.card(scope, { isDefault: true })
+      const [newer, deleted] = [t.card(scope), t.card(scope)]
+      await t.store.upsert(current, { observedAt: T1 })
+      await t.store.upsert(newer, { observedAt: T3 })
+      await t.store.upsert(deleted, { observedAt: T1 })
+      expect(await t.store.delete(scope, deleted.id, { observedAt: T3 })).toBe(true)
+      const before = await t.snapshot([scope])
+      for (const card of [newer, deleted]) {
+        const result = await t.store.upsert({ ...card, isDefault: true }, { observedAt: T2 })
+        expect(result.applied, 'an older default write').toBe(false)
+        await t.store.upsertMany([{ ...card, isDefault: true }], { observedAt: T2 })
+      }
+      expect(await t.snapshot([scope]), 'the cards after older default writes').toEqual(before)
+      expect((await t.store.getDefault(scope))?.id).toBe(current.id)
+    },
+  )
+
+  check(
+    'observedAt',
+    "setDefault(card) without observedAt changes no row's observedAt",
+    async (t) => {
+      // Without an observedAt the store knows nothing of when the provider was read: a store that
+      // stamps the rows with its clock refuses the webhooks of the next moments.
+      const scope = t.scope()
+      const current = t.card(scope, { isDefault: true })
+      const next = t.card(scope)
+      await t.store.upsert(current, { observedAt: T2 })
+      await t.store.upsert(next, { observedAt: T1 })
+      await t.store.setDefault(scope, next.id)
+      const written = { version: 2 }
+      t.expectStored(
+        await t.store.get(scope, next.id),
+        { ...next, isDefault: true },
+        { ...written, observedAt: T1 },
+      )
+      t.expectStored(
+        await t.store.get(scope, current.id),
+        { ...current, isDefault: false },
+        { ...written, observedAt: T2 },
+      )
+      expect((await t.store.upsert(next, { observedAt: T2 })).applied, 'a later write').toBe(true)
+    },
+  )
+
   check(
     'observedAt',
     'a default card older than the stored default is written as not the default',
@@ -722,6 +898,75 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.store.delete(scope, card.id, { observedAt: T1 })).toBe(false)
     t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: T2 })
   })
+
+  check(
+    'delete',
+    "a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    async (t) => {
+      // A store that overwrites a tombstone with whatever deletion comes next lets a write older
+      // than the first deletion bring the card back.
+      const scope = t.scope()
+      const card = t.card(scope)
+      await t.store.upsert(card, { observedAt: T1 })
+      expect(await t.store.delete(scope, card.id, { observedAt: T4 })).toBe(true)
+      expect(await t.store.delete(scope, card.id, { observedAt: T2 }), 'an older deletion').toBe(
+        false,
+      )
+      const unseen = t.card(scope)
+      expect(await t.store.delete(scope, unseen.id, { observedAt: T4 })).toBe(false)
+      expect(await t.store.delete(scope, unseen.id, { observedAt: T2 })).toBe(false)
+      for (const written of [card, unseen]) {
+        const result = await t.store.upsert(written, { observedAt: T3 })
+        expect(result, 'a write older than the first deletion').toEqual({
+          applied: false,
+          card: null,
+        })
+        await t.store.upsertMany([written], { observedAt: T3 })
+      }
+      expect(await t.store.listByOwner(scope), 'the cards after the older writes').toEqual([])
+    },
+  )
+
+  check(
+    'delete',
+    "a deleted card leaves every read, its tombstone too: get, getDefault, listByOwner, listByOwners and, with the owner's last card, listOwners",
+    async (t) => {
+      // A store that keeps a deletion's tombstone as a row marked deleted must leave it out of
+      // every read, not only of get.
+      const scope = t.scope()
+      const stays = t.scope()
+      const [chosen, plain] = [t.card(scope, { isDefault: true }), t.card(scope)]
+      await t.store.upsertMany([chosen, plain, t.card(stays)], { observedAt: T1 })
+      const reads = async () => ({
+        get: await t.store.get(scope, chosen.id),
+        getDefault: await t.store.getDefault(scope),
+        listByOwner: (await t.store.listByOwner(scope)).map((card) => card.id),
+        listByOwners: (await t.store.listByOwners?.([scope]))?.map((cards) =>
+          cards.map((card) => card.id),
+        ),
+        owners: (await toArray(t.store.listOwners(scope.provider), { limit: 10 }))
+          .map(formatOwner)
+          .sort(),
+      })
+      const listsOf = (ids: string[]) => (t.store.listByOwners ? [ids] : undefined)
+      expect(await t.store.delete(scope, chosen.id, { observedAt: T2 })).toBe(true)
+      expect(await reads(), 'after deleting the default').toEqual({
+        get: null,
+        getDefault: null,
+        listByOwner: [plain.id],
+        listByOwners: listsOf([plain.id]),
+        owners: [scope.owner, stays.owner].map(formatOwner).sort(),
+      })
+      expect(await t.store.delete(scope, plain.id, { observedAt: T2 })).toBe(true)
+      expect(await reads(), "after deleting the owner's last card").toEqual({
+        get: null,
+        getDefault: null,
+        listByOwner: [],
+        listByOwners: listsOf([]),
+        owners: [formatOwner(stays.owner)],
+      })
+    },
+  )
 
   // --- upsertMany -----------------------------------------------------------------------------
   check('upsertMany', 'writes every card of the batch, for any number of owners', async (t) => {
@@ -1025,6 +1270,32 @@ export function cardStoreChecks(): CardStoreCheck[] {
       })
       expect(repeated, 'owners listed more than once').toEqual([])
       expect(missing, 'owners not listed').toEqual([])
+    },
+  )
+
+  check(
+    'listOwners',
+    'streams owners sharing an id under both owner types each once, across pages',
+    async (t) => {
+      // A keyset on the owner id alone (`owner_id > last`) skips the twin that falls first on
+      // the next page. Whatever the page size, a page ends between two twins in one of the two
+      // listings: their owners sort by id with one single owner first, or two.
+      const base = t.scope().provider
+      for (const singles of [1, 2]) {
+        const provider = `${base}-${singles}`
+        const owners: Owner[] = []
+        for (let i = 0; i < singles; i++) owners.push({ type: 'customer', id: `a${t.cardId()}` })
+        while (owners.length < 1_201) {
+          const id = `b${t.cardId()}`
+          owners.push({ type: 'customer', id }, { type: 'account', id })
+        }
+        await t.store.upsertMany(owners.map((owner) => t.card({ provider, owner })))
+        const listed = (await toArray(t.store.listOwners(provider), { limit: 10_000 })).map(
+          formatOwner,
+        )
+        expect(repeatedIn(listed), `owners listed more than once (${singles})`).toEqual([])
+        expect(listed.sort(), `owners listed (${singles})`).toEqual(owners.map(formatOwner).sort())
+      }
     },
   )
 
@@ -1499,12 +1770,12 @@ function unreadable(card: Card): Card {
   return copy
 }
 
-/** Changes every field of a card a caller was given, and every object it holds. */
-function changeEveryPart(card: StoredCard): void {
+/** Changes every field of a card a caller was given (or gave), and every object it holds. */
+function changeEveryPart(card: Card | StoredCard): void {
   card.holderName = 'changed by the caller'
   card.last4 = '0000'
   card.isDefault = !card.isDefault
-  card.version += 100
+  if ('version' in card) card.version += 100
   card.owner.id = 'changed by the caller'
   card.address.city = 'changed by the caller'
   card.checks.cvc = 'fail'

@@ -44,15 +44,19 @@ export interface CardStoreSuiteOptions {
  * Registers the conformance tests of a {@link CardStore}: reads and writes scoped by owner
  * (another owner's card id gives null; `delete`, `setDefault`, a new default and a deletion's
  * tombstone reach no other owner's card, not even one of the same id and owner id under the
- * other owner type or at another provider), inserts and updates with versions, out-of-order
- * writes refused by `observedAt` (deletions included), `upsertMany` (all or nothing: a batch
- * that fails part-way writes none of it), `delete` (deleting a default makes no other card the
- * default), reads that return copies (changing any part of a card `get`, `getDefault`,
- * `listByOwner` or `listByOwners` gave changes nothing stored), one default per owner (per
+ * other owner type or at another provider), inserts and updates with versions and an
+ * `updatedAt` that every write moves on, out-of-order writes refused by `observedAt` (deletions
+ * included, and a refused default write leaving the owner's default), `upsertMany` (all or
+ * nothing: a batch that fails part-way writes none of it), `delete` (deleting a default makes no
+ * other card the default; a deleted card leaves every read; an older deletion keeps the later
+ * tombstone), reads that return copies (changing any part of a card `get`, `getDefault`,
+ * `listByOwner` or `listByOwners` gave changes nothing stored) and writes that keep no part of
+ * the cards given, listings of 1,201 cards or owners in full, one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
  * first saw, also under 50 concurrent `setDefault` calls, `listOwners` (each owner once, also
  * while owners listed before leave and new ones come, and none twice when one listed before
- * loses its last card and gets a new one), no field for a card number or CVC, and
+ * loses its last card and gets a new one, nor an owner sharing its id with one of the other
+ * owner type), no field for a card number or CVC, and
  * `close`: after it, every call (the `retirements` log's and the first page of `listOwners`
  * included) rejects with `invalid_request` and, as a store opened again over the same data
  * shows (`reopen`), writes nothing; `close()` again resolves; the calls begun before `close()`

@@ -20,6 +20,7 @@ import {
   memoryProvider,
   memoryStore,
   type Owner,
+  observedAtOf,
   type ProviderCapabilities,
   type RetiringCard,
   type StoredCard,
@@ -202,6 +203,32 @@ const readThrough = (healthy: Primitives, change: (card: Card) => Card): Partial
  */
 const viewOf = (backing: CardStore): CardStore =>
   closableStore('memoryStore view', { ...backing, async close() {} })
+
+/**
+ * `inner`'s writes, each first calling `forget` with the owner of every card it writes: what a
+ * cache in front of a store does to stay fresh.
+ */
+const forgettingWrites = (
+  inner: CardStore,
+  forget: (scope: CardScope) => void,
+): Pick<CardStore, 'upsert' | 'upsertMany' | 'delete' | 'setDefault'> => ({
+  async upsert(card, options) {
+    forget(scopeOf(card))
+    return inner.upsert(card, options)
+  },
+  async upsertMany(cards, options) {
+    for (const card of cards) forget(scopeOf(card))
+    return inner.upsertMany(cards, options)
+  },
+  async delete(scope, cardId, options) {
+    forget(scope)
+    return inner.delete(scope, cardId, options)
+  },
+  async setDefault(scope, cardId, options) {
+    forget(scope)
+    return inner.setDefault(scope, cardId, options)
+  },
+})
 
 /**
  * The titles of the store checks that fail against `breakage` of a store over a memory store
@@ -634,6 +661,8 @@ describe('describeCardStore catches a broken store', () => {
       }
     }
     expect(await failedStoreChecks(unscoped)).toEqual([
+      // Its map of scopes keeps the owner object of the card it was given.
+      'upsert: keeps nothing of the cards it is given: changing one after upsert or upsertMany changes nothing stored',
       'get: gives null for a card the owner does not hold, whoever holds it',
       'get: keeps one card id apart under two owners',
     ])
@@ -645,11 +674,16 @@ describe('describeCardStore catches a broken store', () => {
       upsert: (card) => inner.upsert(card),
     })
     expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
+      // Its refused write is applied.
+      'upsert: every write of a row moves its updatedAt on, and a refused write leaves it',
       'observedAt: a write older than the stored one is refused and changes nothing',
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
       // It writes whatever observedAt it is given, since it reads none.
       'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: a default write older than its own card is refused, and leaves the current default',
+      // Its rows keep no observedAt.
+      "observedAt: setDefault(card) without observedAt changes no row's observedAt",
       // Its defaults have no observedAt to stand on.
       'observedAt: a default card older than the stored default is written as not the default',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
@@ -658,6 +692,7 @@ describe('describeCardStore catches a broken store', () => {
       "delete: a deletion's observedAt refuses older writes of that owner's card only",
       'delete: a deletion with observedAt refuses older writes of the card',
       'delete: a deletion older than the stored card is refused',
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
     ])
@@ -701,7 +736,10 @@ describe('describeCardStore catches a broken store', () => {
         return (await inner.listByOwner(scope)).find((card) => card.isDefault) ?? null
       },
     })
-    expect(await failedStoreChecks(newest)).toEqual([rule])
+    // The default switch rule reads an account's default after each switch.
+    const moves =
+      'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in'
+    expect(await failedStoreChecks(newest)).toEqual([rule, moves])
     const byCurrency = (inner: CardStore): CardStore => ({
       ...inner,
       async getDefault(scope) {
@@ -710,7 +748,7 @@ describe('describeCardStore catches a broken store', () => {
         return defaults[0] ?? null
       },
     })
-    expect(await failedStoreChecks(byCurrency)).toEqual([rule])
+    expect(await failedStoreChecks(byCurrency)).toEqual([rule, moves])
   })
 
   it('a store that loses batches written at once, or says it writes none at once, fails that rule', async () => {
@@ -753,8 +791,10 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(forgetsTombstones)).toEqual([
       // A fresh card's write drops the observedAt it should have refused.
       'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: a default write older than its own card is refused, and leaves the current default',
       // A fresh card's default is written with no observedAt to compare.
       'observedAt: a default card older than the stored default is written as not the default',
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
       'upsertMany: writes every card of the batch, for any number of owners',
       'upsertMany: refuses the cards of a batch older than the stored ones',
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
@@ -845,8 +885,14 @@ describe('describeCardStore catches a broken store', () => {
     const byCreatedAt = (a: StoredCard, b: StoredCard) =>
       (b.createdAt ?? '').localeCompare(a.createdAt ?? '')
     expect(await failedStoreChecks(sortedBy(byCreatedAt))).toEqual([rule])
-    expect(await failedStoreChecks(sortedBy((a, b) => b.id.localeCompare(a.id)))).toEqual([rule])
-    expect(await failedStoreChecks(sortedBy((a, b) => a.id.localeCompare(b.id)))).toEqual([rule])
+    // The rules of many cards and of a default switch list cards whose ids are in no order.
+    const byId = [
+      rule,
+      'listByOwner: lists all of the 1,201 cards of one owner, and listByOwners (optional) 1,201 owners in one call',
+      'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in',
+    ]
+    expect(await failedStoreChecks(sortedBy((a, b) => b.id.localeCompare(a.id)))).toEqual(byId)
+    expect(await failedStoreChecks(sortedBy((a, b) => a.id.localeCompare(b.id)))).toEqual(byId)
   })
 
   it('a store that makes another card the default when the default is deleted fails the no-promotion rule', async () => {
@@ -869,8 +915,11 @@ describe('describeCardStore catches a broken store', () => {
       })
     const rule =
       'delete: deleting a default leaves the owner without one: the store makes no other card the default'
-    expect(await failedStoreChecks(promotes((cards) => cards[0]))).toEqual([rule])
-    expect(await failedStoreChecks(promotes((cards) => cards.at(-1)))).toEqual([rule])
+    // The rule of a deleted card's reads finds the owner with a default after the deletion.
+    const reads =
+      "delete: a deleted card leaves every read, its tombstone too: get, getDefault, listByOwner, listByOwners and, with the owner's last card, listOwners"
+    expect(await failedStoreChecks(promotes((cards) => cards[0]))).toEqual([rule, reads])
+    expect(await failedStoreChecks(promotes((cards) => cards.at(-1)))).toEqual([rule, reads])
   })
 
   it('a store whose reads hand out what it keeps fails the copies rules', async () => {
@@ -890,25 +939,7 @@ describe('describeCardStore catches a broken store', () => {
           return owner.get(key) as T
         }
         const forget = (scope: CardScope) => cache.delete(scopeKey(scope))
-        const store: CardStore = {
-          ...inner,
-          async upsert(card, options) {
-            forget(scopeOf(card))
-            return inner.upsert(card, options)
-          },
-          async upsertMany(cards, options) {
-            for (const card of cards) forget(scopeOf(card))
-            return inner.upsertMany(cards, options)
-          },
-          async delete(scope, cardId, options) {
-            forget(scope)
-            return inner.delete(scope, cardId, options)
-          },
-          async setDefault(scope, cardId, options) {
-            forget(scope)
-            return inner.setDefault(scope, cardId, options)
-          },
-        }
+        const store: CardStore = { ...inner, ...forgettingWrites(inner, forget) }
         const one = (card: StoredCard | null) => card && handOut(card)
         if (reads.includes('get')) {
           store.get = async (scope, cardId) =>
@@ -1016,7 +1047,235 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(readsOnce)).toEqual([
+      'listByOwner: lists all of the 1,201 cards of one owner, and listByOwners (optional) 1,201 owners in one call',
       'listByOwner: listByOwners (optional) lists each owner as listByOwner does, in the order asked',
+    ])
+  })
+
+  it('a store whose batches keep the cards they are given fails the input rule', async () => {
+    // A cache of each batch's cards as given (not as stored), which get reads until the owner's
+    // next write: the caller's objects, still the caller's to change.
+    const keepsGiven = (inner: CardStore): CardStore => {
+      const given = new Map<string, Card>()
+      const forget = (scope: CardScope) => {
+        const prefix = `${scopeKey(scope)}\u0000`
+        for (const key of given.keys()) if (key.startsWith(prefix)) given.delete(key)
+      }
+      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+      const writes = forgettingWrites(inner, forget)
+      return {
+        ...inner,
+        ...writes,
+        async upsertMany(cards, options) {
+          await writes.upsertMany(cards, options)
+          if (cards.length === 1) given.set(keyOf(scopeOf(cards[0]!), cards[0]!.id), cards[0]!)
+        },
+        async get(scope, cardId) {
+          const row = await inner.get(scope, cardId)
+          const kept = given.get(keyOf(scope, cardId))
+          return row && kept ? { ...row, ...structuredClone(kept), isDefault: row.isDefault } : row
+        },
+      }
+    }
+    expect(await failedStoreChecks(keepsGiven)).toEqual([
+      'upsert: keeps nothing of the cards it is given: changing one after upsert or upsertMany changes nothing stored',
+    ])
+  })
+
+  it('a store whose rows keep the updatedAt of their first write fails the updatedAt rule', async () => {
+    const firstWrites = (inner: CardStore): CardStore => {
+      const first = new Map<string, string>()
+      const keep = <T extends StoredCard | null>(card: T): T => {
+        if (!card) return card
+        const key = `${scopeKey(scopeOf(card))}\u0000${card.id}`
+        const updatedAt = first.get(key) ?? card.updatedAt
+        first.set(key, updatedAt)
+        return { ...card, updatedAt }
+      }
+      return {
+        ...inner,
+        get: async (scope, cardId) => keep(await inner.get(scope, cardId)),
+        async upsert(card, options) {
+          const result = await inner.upsert(card, options)
+          return { ...result, card: keep(result.card) }
+        },
+      }
+    }
+    expect(await failedStoreChecks(firstWrites)).toEqual([
+      'upsert: every write of a row moves its updatedAt on, and a refused write leaves it',
+    ])
+  })
+
+  it('a store that clears the default before it compares a write with its card fails that rule', async () => {
+    // Its upsert clears the owner's default of the card's currency (unless that default was
+    // observed later), then writes the card, which may then be refused as older than its row.
+    const clearsFirst = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsert(card, options) {
+        const current = card.isDefault ? await inner.getDefault(scopeOf(card)) : null
+        const observedAt = options?.observedAt
+        if (
+          current &&
+          current.id !== card.id &&
+          current.currency === card.currency &&
+          (observedAt === undefined || (current.observedAt ?? 0) <= observedAt)
+        ) {
+          const { version: _, updatedAt: __, observedAt: ___, ...plain } = current
+          await inner.upsert({ ...plain, isDefault: false })
+        }
+        return inner.upsert(card, options)
+      },
+    })
+    expect(await failedStoreChecks(clearsFirst)).toEqual([
+      'observedAt: a default write older than its own card is refused, and leaves the current default',
+      // Its batches, which it leaves alone, no longer write what its upserts write.
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+    ])
+  })
+
+  it('a store whose setDefault stamps its clock, or moves the card, fails those rules', async () => {
+    // Without an observedAt, the time of the call as if the provider had been read then (a
+    // clock stopped at one moment, so that the two runs of the seeded program stamp alike).
+    const now = () => 1_900_000_000_000
+    const stamps = (inner: CardStore): CardStore => ({
+      ...inner,
+      setDefault: (scope, cardId, options) =>
+        inner.setDefault(
+          scope,
+          cardId,
+          cardId === null ? options : { observedAt: now(), ...options },
+        ),
+    })
+    expect(await failedStoreChecks(stamps)).toEqual([
+      'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in',
+      "observedAt: setDefault(card) without observedAt changes no row's observedAt",
+    ])
+    // A default switch written as a new row: the card moves to the top of the list.
+    const moves = (inner: CardStore): CardStore => {
+      const moved = new Map<string, string[]>()
+      const order = (scope: CardScope, cards: StoredCard[]) => {
+        const top = moved.get(scopeKey(scope)) ?? []
+        const rank = (card: StoredCard) => top.indexOf(card.id)
+        return [...cards].sort((a, b) => rank(b) - rank(a))
+      }
+      return {
+        ...inner,
+        async setDefault(scope, cardId, options) {
+          await inner.setDefault(scope, cardId, options)
+          if (cardId === null) return
+          const top = (moved.get(scopeKey(scope)) ?? []).filter((id) => id !== cardId)
+          moved.set(scopeKey(scope), [...top, cardId])
+        },
+        listByOwner: async (scope) => order(scope, await inner.listByOwner(scope)),
+        listByOwners: async (scopes) =>
+          Promise.all(scopes.map(async (scope) => order(scope, await inner.listByOwner(scope)))),
+      }
+    }
+    expect(await failedStoreChecks(moves)).toEqual([
+      'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in',
+    ])
+  })
+
+  it('a store whose later deletion of a deleted card replaces the first fails the tombstone rule', async () => {
+    // Tombstones kept beside the data, each the last deletion's time, whatever came before.
+    const lastDeletion = (inner: CardStore): CardStore => {
+      const tombstones = new Map<string, number>()
+      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+      const older = (card: Card, options?: WriteOptions) => {
+        const deleted = tombstones.get(keyOf(scopeOf(card), card.id))
+        return (
+          options?.observedAt !== undefined && deleted !== undefined && options.observedAt < deleted
+        )
+      }
+      return {
+        ...inner,
+        async delete(scope, cardId, options) {
+          const observedAt = observedAtOf('brokenStore', options)
+          const row = await inner.get(scope, cardId)
+          if (row?.observedAt != null && observedAt !== undefined && observedAt < row.observedAt) {
+            return false
+          }
+          // The break: a deletion replaces the tombstone it finds, later or not.
+          if (observedAt !== undefined) tombstones.set(keyOf(scope, cardId), observedAt)
+          return inner.delete(scope, cardId)
+        },
+        async upsert(card, options) {
+          if (older(card, options)) return { applied: false, card: null }
+          tombstones.delete(keyOf(scopeOf(card), card.id))
+          return inner.upsert(card, options)
+        },
+        async upsertMany(cards, options) {
+          const fresh = cards.filter((card) => !older(card, options))
+          await inner.upsertMany(fresh, options)
+          for (const card of fresh) tombstones.delete(keyOf(scopeOf(card), card.id))
+        },
+      }
+    }
+    expect(await failedStoreChecks(lastDeletion)).toEqual([
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    ])
+  })
+
+  it('a store whose reads still see a deleted default fails the deleted-card rule', async () => {
+    // A deletion kept as a row marked deleted, which getDefault forgets to leave out.
+    const seesDeleted = (inner: CardStore): CardStore => {
+      const deleted = new Map<string, StoredCard>()
+      return {
+        ...inner,
+        async delete(scope, cardId, options) {
+          const card = await inner.get(scope, cardId)
+          const done = await inner.delete(scope, cardId, options)
+          if (done && card?.isDefault && options?.observedAt !== undefined) {
+            deleted.set(scopeKey(scope), card)
+          }
+          return done
+        },
+        async getDefault(scope) {
+          return (await inner.getDefault(scope)) ?? deleted.get(scopeKey(scope)) ?? null
+        },
+      }
+    }
+    expect(await failedStoreChecks(seesDeleted)).toEqual([
+      "delete: a deleted card leaves every read, its tombstone too: get, getDefault, listByOwner, listByOwners and, with the owner's last card, listOwners",
+    ])
+  })
+
+  it('a store that reads in pages and skips the edge of one, or pages owners by id alone, fails the paging rules', async () => {
+    const many =
+      'listByOwner: lists all of the 1,201 cards of one owner, and listByOwners (optional) 1,201 owners in one call'
+    // Pages of 100 cards, each next page starting one card too far.
+    const skipsEdge = (cards: StoredCard[]) => cards.filter((_, index) => index % 101 !== 100)
+    const pagedCards = (inner: CardStore): CardStore => ({
+      ...inner,
+      listByOwner: async (scope) => skipsEdge(await inner.listByOwner(scope)),
+      listByOwners: async (scopes) => (await inner.listByOwners!(scopes)).map(skipsEdge),
+    })
+    expect(await failedStoreChecks(pagedCards)).toEqual([many])
+    // Owners read 50 a chunk, and the last chunk, short of 50, dropped.
+    const chunks = (inner: CardStore): CardStore => ({
+      ...inner,
+      async listByOwners(scopes) {
+        const whole = scopes.length < 50 ? scopes.length : scopes.length - (scopes.length % 50)
+        return inner.listByOwners!(scopes.slice(0, whole))
+      },
+    })
+    expect(await failedStoreChecks(chunks)).toEqual([many])
+    // Owners paged by a keyset on the owner id alone: the twin opening the next page is skipped.
+    const byId = (inner: CardStore): CardStore => ({
+      ...inner,
+      async *listOwners(provider) {
+        const owners = await toArray(inner.listOwners(provider), { limit: 10_000 })
+        owners.sort((a, b) => a.id.localeCompare(b.id) || a.type.localeCompare(b.type))
+        for (let after = ''; ; ) {
+          const page = owners.filter((owner) => owner.id > after).slice(0, 100)
+          yield* page
+          if (page.length < 100) return
+          after = page.at(-1)!.id
+        }
+      },
+    })
+    expect(await failedStoreChecks(byId)).toEqual([
+      'listOwners: streams owners sharing an id under both owner types each once, across pages',
     ])
   })
 
