@@ -514,10 +514,12 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // and insert) moves them to the top of the list, and changes which default getDefault
       // gives an account.
       const scope = t.scope('account')
+      // Ids sorted b, a, c: the order the store first saw them is neither theirs nor its
+      // reverse, so a store listing by card id fails too, whatever the random part of the ids.
       const [usd, eur, usd2] = [
-        t.card(scope, { currency: 'usd', isDefault: true }),
-        t.card(scope, { currency: 'eur', isDefault: true }),
-        t.card(scope, { currency: 'usd' }),
+        t.card(scope, { id: t.cardId('b'), currency: 'usd', isDefault: true }),
+        t.card(scope, { id: t.cardId('a'), currency: 'eur', isDefault: true }),
+        t.card(scope, { id: t.cardId('c'), currency: 'usd' }),
       ]
       for (const card of [usd, eur, usd2]) await t.store.upsert(card)
       const order = [usd2.id, eur.id, usd.id]
