@@ -1,6 +1,7 @@
-import { createCardSync, memoryStore, type Owner } from '@cardport/core'
+import { createCardSync, memoryStore, type Owner, withRetry } from '@cardport/core'
 import { sampleCard, stripeEmulator } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
+import fixtures from './__fixtures__/stripe-fixtures-cards.json' with { type: 'json' }
 import { checkedClient, type StripeClient } from './stripe-client.js'
 import { stripeProvider } from './stripe-provider.js'
 import { rejection, STRIPE_CLIENT_KINDS, settledWithin, useStripe } from './test-harness.js'
@@ -124,12 +125,62 @@ describe('checkedClient', () => {
     expect(await client.accounts.listExternalAccounts('acct_1')).toBe(card)
   })
 
-  it('looks a method up when it is called: an object without it fails that call only', async () => {
-    const provider = stripeProvider({ stripe: { customers: {}, accounts: {} } as never })
-    const owner: Owner = { type: 'customer', id: 'cus_1' }
-    expect(await rejection(provider.getCard(owner, 'card_1'))).toMatchObject({
-      code: 'provider_unavailable',
+  it('looks a method up when it is called: a partial client serves the calls it has', async () => {
+    const card = { ...fixtures.resources.card, customer: 'cus_1' }
+    const provider = stripeProvider({
+      stripe: { customers: { retrieveSource: async () => card }, accounts: {} } as never,
     })
+    const owner: Owner = { type: 'customer', id: 'cus_1' }
+    expect(await provider.getCard(owner, card.id)).toMatchObject({ id: card.id, last4: '4242' })
+  })
+
+  // A setup mistake, not an outage: retried, it fails the same way for ever.
+  it.each([
+    ['missing', {}],
+    ['not a function', { retrieveSource: 'retrieveSource', retrieve: 1, listSources: null }],
+  ])(
+    'fails a call whose method is %s with a non-retryable invalid_request naming it',
+    async (_case, methods) => {
+      const stripe = { apiKey: 'sk_test_cardport_secret', customers: methods, accounts: methods }
+      const provider = stripeProvider({ stripe: stripe as never })
+      const customer: Owner = { type: 'customer', id: 'cus_1' }
+      const account: Owner = { type: 'account', id: 'acct_1' }
+      for (const [call, method] of [
+        [() => provider.getCard(customer, 'card_1'), 'customers.retrieveSource'],
+        [() => provider.getDefaultCard(customer), 'customers.retrieve'],
+        [() => provider.createCard(customer, { source: 'tok_visa' }), 'customers.createSource'],
+        [() => provider.listCards(account), 'accounts.listExternalAccounts'],
+        [() => provider.deleteCard(account, 'ba_1'), 'accounts.retrieveExternalAccount'],
+      ] as const) {
+        const error = await rejection(call())
+        expect(error).toMatchObject({
+          code: 'invalid_request',
+          retryable: false,
+          provider: 'stripe',
+          details: { method },
+        })
+        expect(error.message).toContain(` ${method} `)
+        expect(JSON.stringify({ ...error, message: error.message })).not.toContain('sk_test')
+      }
+    },
+  )
+
+  it('is not retried by a retry loop (withRetry)', async () => {
+    let lookups = 0
+    const customers = {
+      get retrieveSource() {
+        lookups += 1
+        return undefined
+      },
+    }
+    const provider = stripeProvider({ stripe: { customers, accounts: {} } as never })
+    const owner: Owner = { type: 'customer', id: 'cus_1' }
+    const retried = withRetry(() => provider.getCard(owner, 'card_1'), {
+      retries: 3,
+      sleep: async () => {},
+    })
+    expect(await rejection(retried)).toMatchObject({ code: 'invalid_request' })
+    expect(lookups).toBe(1)
   })
 
   it('refuses anything else, on every method, with the status when there is one', async () => {

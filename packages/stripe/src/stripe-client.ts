@@ -1,4 +1,4 @@
-import { ProviderUnavailableError } from '@cardport/core'
+import { InvalidRequestError, ProviderUnavailableError } from '@cardport/core'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
 /**
@@ -106,8 +106,8 @@ export interface StripeRequestOptions {
  */
 export function checkedClient(stripe: StripeClient): StripeClient {
   return {
-    customers: checkedMethods(stripe.customers, CUSTOMER_METHODS),
-    accounts: checkedMethods(stripe.accounts, ACCOUNT_METHODS),
+    customers: checkedMethods(stripe.customers, 'customers', CUSTOMER_METHODS),
+    accounts: checkedMethods(stripe.accounts, 'accounts', ACCOUNT_METHODS),
   }
 }
 
@@ -132,18 +132,40 @@ const ACCOUNT_METHODS = [
 type Method = (...args: never[]) => Promise<unknown>
 
 /**
- * The methods `names` of `group`, each checking its answer. A method is looked up when called,
- * as before: an object that lacks one fails that call only.
+ * The methods `names` of `group` (`stripe[groupName]`), each checking its answer. A method is
+ * looked up when called, so that a partial client (a test double with the methods one test
+ * needs) serves the calls it has; a call whose method is missing fails with `invalid_request`
+ * naming it (see {@link missingMethod}).
  */
 function checkedMethods<G extends { [K in keyof G]: Method }>(
   group: G,
-  names: readonly (keyof G)[],
+  groupName: string,
+  names: readonly (keyof G & string)[],
 ): G {
   const checked: Partial<Record<keyof G, Method>> = {}
   for (const name of names) {
-    checked[name] = async (...args) => checkedAnswer(await group[name](...args))
+    checked[name] = async (...args) => {
+      // Read once: a getter may answer differently on a second read.
+      const method: unknown = group[name]
+      if (typeof method !== 'function') throw missingMethod(`${groupName}.${name}`)
+      return checkedAnswer(await method.apply(group, args))
+    }
   }
   return checked as G
+}
+
+/**
+ * The error of a call whose SDK method the client lacks. It is the caller's setup (a partial
+ * test double, an object that is no `Stripe` instance), not Stripe failing: the `TypeError` it
+ * made was wrapped as a retryable `provider_unavailable`, and a retry loop retried a call that
+ * can never succeed. Named by its path alone (`customers.listSources`): the client is never
+ * quoted, as it may hold the key.
+ */
+function missingMethod(method: string): InvalidRequestError {
+  return new InvalidRequestError(
+    `Stripe: the stripe client has no ${method} method, which this call needs: pass a Stripe instance (SDK 16 to 23), or give your test double that method`,
+    { provider: STRIPE_PROVIDER_NAME, retryable: false, details: { method } },
+  )
 }
 
 /** An SDK result, if it is a Stripe object answered with a status below 400. */

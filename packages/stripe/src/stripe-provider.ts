@@ -80,7 +80,9 @@ export type StripeProviderOptions = {
       /**
        * Your `Stripe` instance (any SDK version from 16 to 23). Its HTTP client is guarded, once,
        * against answers whose body is JSON but not an object, on which the SDK never settles a
-       * call (README, "Errors"); your own calls on it then fail on such a body instead.
+       * call (README, "Errors"); your own calls on it then fail on such a body instead. A partial
+       * client (a test double) serves the calls whose methods it has; a call whose method it
+       * lacks fails with a non-retryable `invalid_request` naming the method.
        */
       stripe: StripeClient
       /** Not with `stripe`: pass one of the two. */
