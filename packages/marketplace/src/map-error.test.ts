@@ -329,3 +329,60 @@ describe('mapMarketplaceError: network failures', () => {
     expect(isCardportError(mapMarketplaceError(null))).toBe(false)
   })
 })
+
+describe('MarketplaceApiError built by hand', () => {
+  // JavaScript callers and instanceof-based test helpers construct it without the HTTP client's
+  // facts: it must still be an error with every field defined, never a TypeError.
+  const UntypedApiError = MarketplaceApiError as unknown as new (
+    ...init: unknown[]
+  ) => MarketplaceApiError
+  /** The fields of an error built without any fact to keep. */
+  const NOTHING_KNOWN = {
+    message: 'a marketplace request failed',
+    status: 0,
+    body: null,
+    retryAfter: undefined,
+    requestId: undefined,
+    target: 'a marketplace request',
+  }
+
+  it.each([
+    ['no argument', []],
+    ['undefined', [undefined]],
+    ['null', [null]],
+    ['a string', ['marketplace down']],
+    ['a number', [503]],
+    ['an array', [[404]]],
+    ['a status that is no HTTP status', [{ status: -1 }]],
+  ])('takes %s, with a fallback for every field', (_case, args) => {
+    const error = new UntypedApiError(...args)
+    expect(error).toBeInstanceOf(MarketplaceApiError)
+    expect(error).toBeInstanceOf(Error)
+    expect(error).toMatchObject({ name: 'MarketplaceApiError', ...NOTHING_KNOWN })
+  })
+
+  it('keeps the fields of the right type and falls back for the others', () => {
+    const error = new MarketplaceApiError({
+      status: '503',
+      body: 'Service Unavailable',
+      retryAfter: 5,
+      requestId: { id: 'OHM1' },
+      target: null,
+    } as never)
+    expect(error).toMatchObject(NOTHING_KNOWN)
+    const partial = new MarketplaceApiError({ status: 503, retryAfter: 5 } as never)
+    expect(partial).toMatchObject({ message: 'a marketplace request answered 503', status: 503 })
+    expect(mapMarketplaceError(partial)).toMatchObject({
+      code: 'provider_unavailable',
+      status: 503,
+      retryAfterMs: undefined,
+    })
+  })
+
+  it('is mapped by mapMarketplaceError, with no status to report', () => {
+    const error = mapMarketplaceError(new UntypedApiError())
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(error).toMatchObject({ provider: 'marketplace', status: undefined, retryable: false })
+    expect(error?.message).toContain('a marketplace request failed')
+  })
+})

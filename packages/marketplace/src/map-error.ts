@@ -6,6 +6,8 @@ import {
   validate,
 } from '@cardport/core'
 import { z } from 'zod'
+// parse-card imports this module's provider name, read only when its functions run: no cycle at load.
+import { isObject } from './parse-card.js'
 
 /** The provider name stored on every card and error of this adapter. */
 export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
@@ -40,11 +42,17 @@ export interface MarketplaceErrorBody {
  * An HTTP answer of 400 or more from the marketplace API, as the HTTP client read it. The
  * provider turns it into a `CardportError` with {@link mapMarketplaceError}; it never holds the
  * request body, so no card number or CVC can travel with it.
+ *
+ * Built by hand (a test double, JavaScript code, a helper that calls `new` on error classes),
+ * it takes what it is given: with no argument, or one that is not an object, or a field of the
+ * wrong type, each field falls back to what says "not known" (`status` 0, `body` null,
+ * `retryAfter` and `requestId` undefined, `target` `'a marketplace request'`), so the error is
+ * still one whose message reads "a marketplace request failed".
  */
 export class MarketplaceApiError extends Error {
   /** `'MarketplaceApiError'`. */
   override readonly name = 'MarketplaceApiError'
-  /** The HTTP status. */
+  /** The HTTP status; 0 when none was given (an error built by hand). */
   readonly status: number
   /** The parsed error body, or null when the body was not the marketplace's JSON error. */
   readonly body: MarketplaceErrorBody | null
@@ -52,7 +60,10 @@ export class MarketplaceApiError extends Error {
   readonly retryAfter: string | undefined
   /** The request id from the body, or from a request-id header. */
   readonly requestId: string | undefined
-  /** `METHOD /path` of the request, for the message, with any card number masked. */
+  /**
+   * `METHOD /path` of the request, for the message, with any card number masked;
+   * `'a marketplace request'` when none was given.
+   */
   readonly target: string
 
   constructor(init: {
@@ -67,19 +78,34 @@ export class MarketplaceApiError extends Error {
     /** {@link MarketplaceApiError.target}; a card number in it is masked. */
     target: string
   }) {
+    // Read as unknown: JavaScript callers may pass nothing, or anything, and a TypeError thrown
+    // from an error's constructor hides the failure it was to report.
+    const given: Record<string, unknown> = isObject(init) ? init : {}
+    const status =
+      typeof given.status === 'number' && Number.isInteger(given.status) && given.status > 0
+        ? given.status
+        : 0
+    const body = isObject(given.body) ? (given.body as MarketplaceErrorBody) : null
     // The path holds what the caller passed as a card id, which may be a card number typed in
     // the wrong place: loggers print a cause's message, so it is masked as the body is.
-    const target = redactSecrets(init.target)
-    super(
-      `${target} answered ${init.status}${init.body?.category_code ? ` ${init.body.category_code}` : ''}`,
-    )
-    this.status = init.status
+    const target = typeof given.target === 'string' ? redactSecrets(given.target) : UNKNOWN_TARGET
+    const category = typeof body?.category_code === 'string' ? ` ${body.category_code}` : ''
+    super(`${whatHappened(target, status)}${category}`)
+    this.status = status
     // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
-    this.body = init.body === null ? null : (redactDeep(init.body) as MarketplaceErrorBody)
-    this.retryAfter = init.retryAfter
-    this.requestId = init.requestId
+    this.body = body === null ? null : (redactDeep(body) as MarketplaceErrorBody)
+    this.retryAfter = typeof given.retryAfter === 'string' ? given.retryAfter : undefined
+    this.requestId = typeof given.requestId === 'string' ? given.requestId : undefined
     this.target = target
   }
+}
+
+/** The target of a {@link MarketplaceApiError} built without one. */
+const UNKNOWN_TARGET = 'a marketplace request'
+
+/** `GET /path answered 404`; an error built by hand without a status (0) just "failed". */
+function whatHappened(target: string, status: number): string {
+  return `${target} ${status > 0 ? `answered ${status}` : 'failed'}`
 }
 
 /** Where the request went, and so what a 404 there means. */
@@ -222,7 +248,7 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
   const { status, body } = error
   const category = typeof body?.category_code === 'string' ? body.category_code : undefined
   const code = classify(status, category, context)
-  const description = plainText(body?.description) ?? `${error.target} answered ${status}`
+  const description = plainText(body?.description) ?? whatHappened(error.target, status)
   const details = detailsOf(body)
   const hint =
     // A 407 comes from a proxy between the caller and the marketplace, never from the API.
@@ -236,7 +262,8 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
     `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${hint})`,
     {
       provider: MARKETPLACE_PROVIDER_NAME,
-      status,
+      // 0: an error built by hand without one; a CardportError says "no status" with undefined.
+      status: status > 0 ? status : undefined,
       providerCode: category,
       requestId: error.requestId,
       // RFC 9110: a 503 (or 429) may say when to come back, and so may any 5xx a proxy or gateway
