@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { Server } from 'node:net'
+import { describe, expect, it, vi } from 'vitest'
 import type { CliContext } from './context.js'
 import { EXIT_CODES } from './exit-codes.js'
 import { run } from './program.js'
@@ -89,6 +90,56 @@ describe('run', () => {
     expect(code).toBe(EXIT_CODES.usage)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toBe(`cardport: ${message}\n`)
+  })
+
+  // Errors Node raises only on some machines (no DNS, no IPv6, not root: this one runs as root),
+  // so listen() is made to fail with each, as Node's own listen does: an 'error' event.
+  it.each([
+    [
+      ['--host', 'cards.example'],
+      'EAI_AGAIN',
+      EXIT_CODES.usage,
+      'cannot listen on --host cards.example: the name could not be resolved (DNS did not answer): pass a local address such as 127.0.0.1',
+    ],
+    [
+      ['--host', 'cards.example'],
+      'EAI_FAIL',
+      EXIT_CODES.usage,
+      'cannot listen on --host cards.example: the name could not be resolved (DNS did not answer): pass a local address such as 127.0.0.1',
+    ],
+    [
+      ['--port', '80'],
+      'EACCES',
+      EXIT_CODES.failure,
+      'port 80 on 127.0.0.1 is not allowed for this user (ports below 1024 are privileged): pick one from 1024 up with --port, or --port 0 for a free one',
+    ],
+    [
+      ['--port', '8080'],
+      'EACCES',
+      EXIT_CODES.failure,
+      'port 8080 on 127.0.0.1 is not allowed for this user: pick another with --port, or --port 0 for a free one',
+    ],
+    [
+      ['--host', '::1'],
+      'EAFNOSUPPORT',
+      EXIT_CODES.usage,
+      'cannot listen on --host ::1: this machine does not support its address family (IPv6 turned off?): pass an IPv4 address such as 127.0.0.1',
+    ],
+  ])('reports emulate %j failing with %s on one line', async (args, code, exitCode, message) => {
+    const listen = vi.spyOn(Server.prototype, 'listen').mockImplementation(function (this: Server) {
+      const error = Object.assign(new Error(`listen ${code}: raw message from Node`), { code })
+      process.nextTick(() => this.emit('error', error))
+      return this
+    })
+    try {
+      const cli = context()
+      expect(await run(['emulate', ...args], cli.value)).toBe(exitCode)
+      expect(listen).toHaveBeenCalledOnce()
+      expect(cli.stdout()).toBe('')
+      expect(cli.stderr()).toBe(`cardport: ${message}\n`)
+    } finally {
+      listen.mockRestore()
+    }
   })
 
   it('never prints a secret read from the environment, whatever its shape', async () => {

@@ -2,7 +2,7 @@ import { formatOwner } from '@cardport/core'
 import type { EmulatorServer } from '@cardport/testing/emulators'
 import { Command, InvalidArgumentError } from 'commander'
 import { type CliContext, writeLine } from '../context.js'
-import { CliError, EXIT_CODES } from '../exit-codes.js'
+import { CliError, EXIT_CODES, usageError } from '../exit-codes.js'
 import { stopped } from '../stop-signals.js'
 
 /** The Stripe key `cardport emulate` prints: the emulator takes any test-mode key. */
@@ -104,24 +104,61 @@ Examples:
     })
 }
 
+/**
+ * Starts the emulator server, turning Node's listen errors into one line that says what to
+ * change (Node's own, `listen EACCES: permission denied 127.0.0.1:80`, says neither which flag
+ * nor what to do). As the README documents: a port that cannot be used here is a failure
+ * (exit 1) that offers another port; a host that cannot be listened on is a usage error (exit 2).
+ */
 async function listen(host: string, port: number) {
   // Imported here: the emulators (and MSW) load only for this command.
   const { startEmulatorServer } = await import('@cardport/testing/emulators')
   try {
     return await startEmulatorServer({ host, port })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE') {
-      throw new CliError(
-        EXIT_CODES.failure,
-        `port ${port} on ${host} is already in use: pick another with --port, or --port 0 for a free one`,
-      )
-    }
-    // EINVAL: an address Node cannot bind, such as an IPv6 one with an unknown zone (`fe80::1%x`).
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EINVAL') {
-      throw new CliError(EXIT_CODES.usage, `cannot listen on --host ${host}: no such local address`)
-    }
+    const refusal = listenRefusal((error as NodeJS.ErrnoException).code, host, port)
+    if (refusal) throw refusal
     throw error
+  }
+}
+
+/** The {@link CliError} for a listen error's `code`; undefined for a code not known here. */
+function listenRefusal(code: string | undefined, host: string, port: number): CliError | undefined {
+  const otherPort = 'pick another with --port, or --port 0 for a free one'
+  switch (code) {
+    case 'EADDRINUSE':
+      return new CliError(
+        EXIT_CODES.failure,
+        `port ${port} on ${host} is already in use: ${otherPort}`,
+      )
+    // Not root (nor CAP_NET_BIND_SERVICE) on a port below 1024, or a policy (Windows' excluded
+    // port ranges, SELinux) that forbids this one.
+    case 'EACCES':
+      return new CliError(
+        EXIT_CODES.failure,
+        port > 0 && port < 1024
+          ? `port ${port} on ${host} is not allowed for this user (ports below 1024 are privileged): pick one from 1024 up with --port, or --port 0 for a free one`
+          : `port ${port} on ${host} is not allowed for this user: ${otherPort}`,
+      )
+    // EINVAL: an address Node cannot bind, such as an IPv6 one with an unknown zone (`fe80::1%x`).
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EINVAL':
+      return usageError(`cannot listen on --host ${host}: no such local address`)
+    // The name's DNS lookup got no answer (EAI_AGAIN: none for now, as offline; EAI_FAIL: none
+    // to be had). A host to listen on is this machine's, which needs no DNS.
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return usageError(
+        `cannot listen on --host ${host}: the name could not be resolved (DNS did not answer): pass a local address such as 127.0.0.1`,
+      )
+    // An IPv6 address (or a name that resolves to one) on a machine with IPv6 turned off.
+    case 'EAFNOSUPPORT':
+      return usageError(
+        `cannot listen on --host ${host}: this machine does not support its address family (IPv6 turned off?): pass an IPv4 address such as 127.0.0.1`,
+      )
+    default:
+      return undefined
   }
 }
 
