@@ -835,6 +835,30 @@ describe('defineCardProvider: parseCard', () => {
     expect(error.cause).toMatchObject({ name: 'TypeError', message: cause.message })
   })
 
+  it('masks card numbers and keys in the cause of a CardportError the primitive throws, keeping the error', () => {
+    const number = '4242424242424242'
+    // The adapter keeps the payload it could not read as the cause: it quotes the card number.
+    const payload = { object: 'card', number, note: `key sk_live_51PayloadKey for ${number}` }
+    const thrown = new ConflictError('card payload of another marketplace', {
+      provider: 'spy',
+      retryable: true,
+      cause: payload,
+    })
+    const throwing = parsing(() => {
+      throw thrown
+    })
+    const error = errorOf(() => throwing.parseCard({ object: 'card' }))
+    expect(error).toBe(thrown)
+    expect(error).toMatchObject({ code: 'conflict', retryable: true })
+    expect(error.cause).toEqual({
+      object: 'card',
+      number: '•••• 4242',
+      note: 'key sk_live_[redacted] for •••• 4242',
+    })
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+    expect(inspect(error, { depth: 10 })).not.toContain('51PayloadKey')
+  })
+
   it("keeps the primitive's default-unknown mark on the validated card, and only it", () => {
     const unknown = parsing(() => markDefaultUnknown(makeCard()))
     const known = parsing(() => makeCard())

@@ -86,7 +86,9 @@ export interface CardProviderPrimitives {
    * Maps a raw payload to the Card shape, or returns null for what is not a card. A payload
    * that does not say whether the card is the default: mark the card with `markDefaultUnknown`.
    * Given an `owner`, the card must be that owner's, and every card must carry the provider's
-   * `name`: the core refuses any other with `invalid_request`.
+   * `name`: the core refuses any other with `invalid_request`. What it throws becomes
+   * `invalid_request`; a `CardportError` it throws is raised as it is, with card numbers and keys
+   * masked in its `cause` (which may be the payload it could not read).
    */
   parseCard(raw: unknown, owner?: Owner): Card | null
   /**
@@ -395,7 +397,8 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       try {
         candidate = definition.parseCard(raw, validOwner)
       } catch (error) {
-        if (isCardportError(error)) throw error
+        // Its cause may be the payload it could not read, which quotes the card number.
+        if (isCardportError(error)) throw maskCause(error)
         throw new InvalidRequestError(`${name} could not read this payload as a card`, {
           provider: name,
           cause: redactedCause(error),
