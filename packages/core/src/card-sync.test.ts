@@ -1,9 +1,16 @@
+import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { rejection } from './__fixtures__/errors.js'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
+import {
+  expectNoSecret,
+  expectUnexpected,
+  throwingEvery,
+  thrownValues,
+} from './__fixtures__/thrown.js'
 import { type Card, compiledCardSchema, markDefaultUnknown, type Owner } from './card.js'
 import { type CardSync, createCardSync, sameCard } from './card-sync.js'
 import { defineCardProvider } from './define-provider.js'
@@ -1130,6 +1137,89 @@ describe('CardSync reads the cards of an adapter with the Card schema once', () 
     } finally {
       safeParse.mockRestore()
     }
+  })
+})
+
+// What a provider written by hand throws reaches CardSync's callers as a CardportError, as an
+// adapter's built with defineCardProvider does: card numbers and keys nowhere.
+describe.each(thrownValues)(
+  'CardSync over a provider written by hand that throws %s',
+  (_, thrown) => {
+    let inner: MemoryProvider
+    let failingSync: CardSync
+    beforeEach(() => {
+      inner = memoryProvider()
+      // No retry: reconcile's retries are the next describe's.
+      failingSync = createCardSync({
+        provider: throwingEvery(inner, thrown) as CardProvider,
+        store,
+        retry: { retries: 0 },
+      })
+    })
+
+    it('setDefaultCard rejects with provider_unavailable, retryable, and stores nothing', async () => {
+      // Its first call reads the old default, to retire it after.
+      const error = await rejection(failingSync.setDefaultCard(alice, 'tok_visa'))
+      expectUnexpected(error, 'getDefaultCard')
+      expect(await store.listByOwner(scope(alice))).toEqual([])
+    })
+
+    it('deleteCard rejects with provider_unavailable and keeps the local copy', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      await createCardSync({ provider: inner, store }).sync(alice, card.id)
+      expectUnexpected(await rejection(failingSync.deleteCard(alice, card.id)), 'deleteCard')
+      expect((await store.get(scope(alice), card.id))?.id).toBe(card.id)
+    })
+
+    it('sync of an id or of the default rejects with provider_unavailable', async () => {
+      expectUnexpected(await rejection(failingSync.sync(alice, 'card_1')), 'getCard')
+      expectUnexpected(await rejection(failingSync.sync(alice)), 'getDefaultCard')
+    })
+
+    it("syncFromProviderData rejects with invalid_request: the payload is the caller's", async () => {
+      const error = await rejection(failingSync.syncFromProviderData(alice, { object: 'card' }))
+      expect(error).toMatchObject({
+        code: 'invalid_request',
+        retryable: false,
+        message: 'memory could not read this payload as a card',
+      })
+      expectNoSecret(inspect(error, { depth: 10 }))
+    })
+
+    it('reconcile reports the owner as failed with provider_unavailable, quoting nothing secret', async () => {
+      const report = await failingSync.reconcile(alice)
+      expect(report.failed).toEqual([
+        {
+          owner: alice,
+          code: 'provider_unavailable',
+          message: 'memory failed during listCards with an unexpected error; see cause',
+        },
+      ])
+      expectNoSecret(JSON.stringify(report))
+    })
+  },
+)
+
+describe('CardSync.reconcile over a provider written by hand that throws', () => {
+  it("retries what it throws as it retries an unexpected error of defineCardProvider's", async () => {
+    const inner = memoryProvider()
+    await inner.createCard(alice, { source: 'tok_visa' })
+    let failures = 2
+    const flaky = {
+      ...inner,
+      listCards: async (owner: Owner, options?: { limit?: number; cursor?: string }) => {
+        // A client's network failure, thrown as the client made it.
+        if (failures-- > 0) throw new TypeError('fetch failed')
+        return inner.listCards(owner, options)
+      },
+    }
+    const sleep = vi.fn(async (_ms: number) => {})
+    const report = await createCardSync({ provider: flaky, store, retry: { sleep } }).reconcile(
+      alice,
+    )
+    expect(sleep).toHaveBeenCalledTimes(2)
+    expect(report.failed).toEqual([])
+    expect(report.counts.added).toBe(1)
   })
 })
 

@@ -293,6 +293,12 @@ export interface CardSync {
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
+ * A provider written by hand (a plain object, not built with `defineCardProvider`) is held to
+ * what `defineCardProvider` enforces: its cards are read with the Card schema, and what its
+ * operations throw reaches the caller as a `CardportError`, card numbers and keys masked (a
+ * `CardportError` as it is, its cause masked; anything else `provider_unavailable`, retryable;
+ * `invalid_request` from `parseCard`).
+ *
  * @example
  * ```ts
  * const sync = createCardSync({ provider: stripeProvider({ stripe }), store: memoryStore() })
@@ -305,7 +311,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const valid = validate(CardSyncOptionsSchema, options, 'createCardSync options')
   const { store } = valid
   // Every card the provider answers is checked to be the asked owner's before it is stored, and
-  // read with the Card schema where defineCardProvider did not read it (a provider by hand).
+  // read with the Card schema where defineCardProvider did not read it (a provider by hand); what
+  // a provider by hand throws is made a CardportError, card numbers and keys masked, as
+  // defineCardProvider makes its primitives'.
   const provider = ownerCheckedProvider(valid.provider)
   const concurrency = valid.concurrency
   // A retry option given as `undefined` keeps its default, as its type allows.

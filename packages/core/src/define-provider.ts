@@ -14,8 +14,6 @@ import {
   CardNotFoundError,
   type CardportError,
   InvalidRequestError,
-  isCardportError,
-  ProviderUnavailableError,
   UnsupportedOperationError,
 } from './errors.js'
 import {
@@ -27,7 +25,7 @@ import {
 } from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
 import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
-import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
+import { payloadFailure, providerFailure } from './provider-failure.js'
 import { validate } from './validate.js'
 
 /**
@@ -236,26 +234,11 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   const toCard = (candidate: Card, operation: string, owner: Owner): Card =>
     readCard(candidate, name, operation, owner)
 
-  const normalizeError = (error: unknown, operation: string): CardportError => {
-    if (isCardportError(error)) return maskCause(error)
-    let mapped: CardportError | undefined
-    try {
-      mapped = definition.mapError?.(error) ?? undefined
-    } catch {
-      // A mapper that cannot read this error (it expected a response): as if unmapped.
-    }
-    if (mapped && isCardportError(mapped)) return maskCause(mapped)
-    return new ProviderUnavailableError(
-      `${name} failed during ${operation} with an unexpected error; see cause`,
-      { provider: name, cause: redactedCause(error) },
-    )
-  }
-
   const call = async <T>(operation: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run()
     } catch (error) {
-      throw normalizeError(error, operation)
+      throw providerFailure(error, name, operation, definition.mapError)
     }
   }
 
@@ -397,12 +380,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       try {
         candidate = definition.parseCard(raw, validOwner)
       } catch (error) {
-        // Its cause may be the payload it could not read, which quotes the card number.
-        if (isCardportError(error)) throw maskCause(error)
-        throw new InvalidRequestError(`${name} could not read this payload as a card`, {
-          provider: name,
-          cause: redactedCause(error),
-        })
+        throw payloadFailure(error, name)
       }
       if (candidate === null) return null
       // Validation copies the card: the adapter's "default unknown" mark is kept on the copy.
@@ -432,51 +410,6 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   // CardSync reads the cards of an operation built here no second time.
   noteCardsRead(provider)
   return Object.freeze(provider) as unknown as CardProvider<C>
-}
-
-/** A page as `listCards` must answer it; its cards are checked one by one after. */
-/**
- * `error`, the same object, with card numbers and keys masked in its `cause` (loggers print a
- * cause, its fields and its own cause): an adapter's error (mapped or thrown as a
- * `CardportError`) may keep a client's error whole, whose message or request body quotes the
- * card number. The cause is masked in place, keeping its class and fields: it belongs to the one
- * failed request. A cause some text of which cannot be changed (a frozen error) is replaced by a
- * masked copy of its name, message and stack, as an unmapped error's is (`redactedCause`).
- */
-function maskCause(error: CardportError): CardportError {
-  const cause: unknown = error.cause
-  let masked: unknown = cause
-  if (typeof cause === 'string') masked = redactSecrets(cause)
-  else if (typeof cause === 'number') masked = maskCardNumberValue(cause)
-  else if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
-    masked = redactedCause(cause)
-  }
-  if (masked === cause) return error
-  try {
-    // `cause` is an own field an error's constructor defines: writable, not enumerable.
-    Object.defineProperty(error, 'cause', {
-      value: masked,
-      writable: true,
-      enumerable: false,
-      configurable: true,
-    })
-  } catch {
-    // A frozen CardportError keeps its cause: nothing else could be raised in its place.
-  }
-  return error
-}
-
-/**
- * What an adapter threw that is no `CardportError`, to keep as a `cause`: loggers print a
- * cause's message and stack, so an `Error` is copied with both cleared of card numbers and keys
- * (`redactSecrets`); anything else is described by its type only.
- */
-function redactedCause(error: unknown): Error {
-  if (!(error instanceof Error)) return new Error(`a thrown ${typeof error}`)
-  const copy = new Error(redactSecrets(error.message))
-  copy.name = error.name
-  copy.stack = redactSecrets(error.stack ?? '')
-  return copy
 }
 
 /**

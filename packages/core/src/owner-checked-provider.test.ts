@@ -1,6 +1,13 @@
+import { inspect } from 'node:util'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { errorOf, rejection } from './__fixtures__/errors.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
+import {
+  expectNoSecret,
+  expectUnexpected,
+  throwingEvery,
+  thrownValues,
+} from './__fixtures__/thrown.js'
 import {
   type Card,
   compiledCardSchema,
@@ -8,6 +15,8 @@ import {
   markDefaultUnknown,
   type Owner,
 } from './card.js'
+import { defineCardProvider } from './define-provider.js'
+import { ConflictError } from './errors.js'
 import { memoryProvider } from './memory-provider.js'
 import { ownerCheckedProvider } from './owner-checked-provider.js'
 import { listAll, toArray } from './pagination.js'
@@ -136,7 +145,117 @@ describe('ownerCheckedProvider over a provider written by hand: every card is re
   })
 })
 
+/** Every operation of `answering(card)`, each throwing what `thrown` makes instead. */
+function throwing(thrown: () => unknown): CardProvider {
+  return throwingEvery(answering(sampleCard('card_1', alice)), thrown) as CardProvider
+}
+
+/** Every operation, `deleteCard` too, called on `provider` for alice. */
+const everyOperation: [string, (provider: CardProvider) => Promise<unknown>][] = [
+  ...operations,
+  ['deleteCard', (p) => p.deleteCard(alice, 'card_1')],
+]
+
+describe('ownerCheckedProvider over a provider written by hand: what an operation throws is a CardportError', () => {
+  describe.each(thrownValues)('an operation that throws %s', (_, thrown) => {
+    it.each(everyOperation)(
+      '%s rejects with provider_unavailable, retryable, quoting no card number or key',
+      async (operation, call) => {
+        expectUnexpected(await rejection(call(ownerCheckedProvider(throwing(thrown)))), operation)
+      },
+    )
+
+    it('parseCard throws invalid_request, quoting no card number or key', () => {
+      const error = errorOf(() => ownerCheckedProvider(throwing(thrown)).parseCard({}, alice))
+      expect(error).toMatchObject({
+        code: 'invalid_request',
+        retryable: false,
+        provider: 'memory',
+        message: 'memory could not read this payload as a card',
+      })
+      expectNoSecret(inspect(error, { depth: 10 }))
+    })
+  })
+
+  it("keeps an Error's name and its message masked as the cause, as defineCardProvider does", async () => {
+    const provider = throwing(() => new TypeError(`card ${CARD_NUMBER} for sk_test_51MessageKey`))
+    const error = await rejection(ownerCheckedProvider(provider).getCard(alice, 'card_1'))
+    expect(error.cause).toMatchObject({
+      name: 'TypeError',
+      message: 'card •••• 4242 for sk_test_[redacted]',
+    })
+  })
+
+  it('rejects, rather than throws, for an operation that throws before it makes a promise', async () => {
+    const provider = {
+      ...answering(sampleCard('card_1', alice)),
+      getCard: () => {
+        throw new Error(`card ${CARD_NUMBER}`)
+      },
+    }
+    const answer = ownerCheckedProvider(provider).getCard(alice, 'card_1')
+    expect((await rejection(answer)).code).toBe('provider_unavailable')
+  })
+
+  it.each(everyOperation)(
+    '%s raises a CardportError thrown by hand as it is, its cause masked in place',
+    async (_, call) => {
+      const cause = Object.assign(new Error(`card ${CARD_NUMBER} in use`), {
+        body: { key: 'sk_live_51FieldKey', number: Number(CARD_NUMBER) },
+      })
+      const conflict = new ConflictError('in use', { provider: 'memory', retryable: true, cause })
+      const provider = throwing(() => conflict)
+      const error = await rejection(call(ownerCheckedProvider(provider)))
+      expect(error).toBe(conflict)
+      expect(error).toMatchObject({ code: 'conflict', retryable: true })
+      expect(error.cause).toBe(cause)
+      expect(cause).toMatchObject({
+        message: 'card •••• 4242 in use',
+        body: { key: 'sk_live_[redacted]', number: '•••• 4242' },
+      })
+      expectNoSecret(inspect(error, { depth: 10 }))
+    },
+  )
+
+  it('parseCard raises a CardportError thrown by hand as it is, its cause masked', () => {
+    const conflict = new ConflictError('another marketplace', {
+      provider: 'memory',
+      cause: { number: CARD_NUMBER },
+    })
+    const error = errorOf(() => ownerCheckedProvider(throwing(() => conflict)).parseCard({}))
+    expect(error).toBe(conflict)
+    expect(error.cause).toEqual({ number: '•••• 4242' })
+  })
+})
+
 describe('ownerCheckedProvider over a provider built with defineCardProvider', () => {
+  it('does not mask what its operations throw a second time: defineCardProvider did', async () => {
+    // Masking reads each field of a cause once: a second masking would read it again.
+    let reads = 0
+    const cause = {
+      get body() {
+        reads++
+        return 'in use'
+      },
+    }
+    const conflict = new ConflictError('in use', { provider: 'memory', cause })
+    const provider = defineCardProvider(
+      throwingEvery(
+        { name: 'memory', capabilities: memoryProvider().capabilities },
+        () => conflict,
+      ),
+    )
+    const checked = ownerCheckedProvider(provider)
+    for (const [operation, call] of everyOperation) {
+      reads = 0
+      expect(await rejection(call(checked)), operation).toBe(conflict)
+      expect(reads, operation).toBe(1)
+    }
+    reads = 0
+    expect(errorOf(() => checked.parseCard({}))).toBe(conflict)
+    expect(reads).toBe(1)
+  })
+
   it('does not read its cards with the Card schema again: defineCardProvider did', async () => {
     const provider = memoryProvider()
     for (const token of ['tok_visa', 'tok_amex', 'tok_mastercard']) {

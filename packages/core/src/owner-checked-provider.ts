@@ -11,6 +11,7 @@ import {
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { Page } from './pagination.js'
 import type { CardProvider } from './provider.js'
+import { payloadFailure, providerFailure } from './provider-failure.js'
 import { validate } from './validate.js'
 
 /**
@@ -132,8 +133,14 @@ export function noteCardsRead(provider: object): void {
  * written by hand over a defined one) has its cards read with the Card schema too, as
  * `defineCardProvider` reads them: one cardport cannot read (a `last4` that is not four digits,
  * a `NaN` expiry) is refused alike, and the card passed on is the schema's copy, a card number in
- * its texts masked, so that none reaches the store. A defined operation's cards were read
- * already, and are not read twice: reconcile's listings cost no more.
+ * its texts masked, so that none reaches the store. What such an operation throws is made a
+ * `CardportError` as `defineCardProvider` makes its primitives' (`providerFailure`, without a
+ * `mapError`): a `CardportError` as it is, its `cause` masked; anything else (an `Error` quoting a
+ * card number or a key, a string, `undefined`) `provider_unavailable`, retryable, with a masked
+ * copy as its cause (`invalid_request` from `parseCard`). Passed on as thrown, it reached
+ * `CardSync`'s callers (and their logs) with the card number or key in it, and was no
+ * `CardportError` to branch on. A defined operation's cards were read, and its errors made
+ * `CardportError`s, already: neither is done twice, and reconcile's listings cost no more.
  */
 export function ownerCheckedProvider(provider: CardProvider): CardProvider {
   const { name } = provider
@@ -148,11 +155,37 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
   const checkOf = (method: object) => (cardsRead.has(method) ? checked : read)
   // Typed loosely: an operation the capabilities leave out is typed `UnsupportedOperation`.
   const inner = provider as unknown as Record<string, (...args: unknown[]) => unknown>
+  type Method = (...args: unknown[]) => unknown
+  /** What a hand-written `operation` answers, what it throws made a `CardportError`. */
+  const byHand = async (operation: string, method: Method, args: unknown[]) => {
+    try {
+      // Awaited inside the try: a method that throws before it makes a promise is caught too.
+      return await method.apply(provider, args)
+    } catch (error) {
+      throw providerFailure(error, name, operation)
+    }
+  }
+  /**
+   * Calls `method`, `provider`'s `operation`: one `defineCardProvider` built as it is (its errors
+   * are `CardportError`s already), one written by hand through `byHand`.
+   */
+  const call = (operation: string, method: Method, args: unknown[]): Promise<unknown> =>
+    cardsRead.has(method)
+      ? (method.apply(provider, args) as Promise<unknown>)
+      : byHand(operation, method, args)
+  /** A hand-written `parseCard`'s answer, what it throws made a `CardportError`. */
+  const parseByHand = (raw: unknown, owner?: Owner): Card | null => {
+    try {
+      return provider.parseCard(raw, owner)
+    } catch (error) {
+      throw payloadFailure(error, name)
+    }
+  }
   const answering =
     (operation: string) =>
     async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
       const method = inner[operation]!
-      const card = (await method.call(provider, owner, ...rest)) as Card
+      const card = (await call(operation, method, [owner, ...rest])) as Card
       return checkOf(method)(operation, owner, card)
     }
   const wrapper = {
@@ -164,10 +197,11 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     updateCard: answering('updateCard'),
     setDefaultCard: answering('setDefaultCard'),
     invalidateCard: answering('invalidateCard'),
-    deleteCard: (owner: Owner, cardId: string) => inner.deleteCard!.call(provider, owner, cardId),
+    deleteCard: (owner: Owner, cardId: string) =>
+      call('deleteCard', inner.deleteCard!, [owner, cardId]),
     async listCards(owner: Owner, options?: unknown) {
       const method = inner.listCards!
-      const answer = await method.call(provider, owner, options)
+      const answer = await call('listCards', method, [owner, options])
       if (cardsRead.has(method)) {
         const page = answer as Page<Card>
         for (const card of page.data) checked('listCards', owner, card)
@@ -182,13 +216,14 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     },
     async getDefaultCard(owner: Owner) {
       const method = inner.getDefaultCard!
-      const card = (await method.call(provider, owner)) as Card | null
+      const card = (await call('getDefaultCard', method, [owner])) as Card | null
       return card && checkOf(method)('getDefaultCard', owner, card)
     },
     parseCard(raw: unknown, owner?: Owner): Card | null {
-      const payload = provider.parseCard(raw, owner)
+      const defined = cardsRead.has(provider.parseCard)
+      const payload = defined ? provider.parseCard(raw, owner) : parseByHand(raw, owner)
       if (!payload) return payload
-      const card = cardsRead.has(provider.parseCard) ? payload : readPayloadCard(payload, name)
+      const card = defined ? payload : readPayloadCard(payload, name)
       // The provider's name is `CardSync`'s to check here, with its own message.
       if (!owner || sameOwner(card.owner, owner)) return card
       throw new InvalidRequestError(
