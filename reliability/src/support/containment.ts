@@ -94,7 +94,7 @@ export function snapshot(db: Database.Database): Record<string, unknown[]> {
 }
 
 /** The stored rows as text, without the store's numeric bookkeeping (times, versions). */
-function storedText(db: Database.Database): string {
+export function storedText(db: Database.Database): string {
   const BOOKKEEPING = new Set(['seq', 'version', 'observed_at', 'updated_at', 'applied_at'])
   const rows = Object.values(snapshot(db)).flat() as Record<string, unknown>[]
   return safeJson(
