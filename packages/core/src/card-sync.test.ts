@@ -2944,3 +2944,22 @@ function mappedByHand(inner: MemoryProvider, map: (card: Card) => Card): CardPro
     },
   }) as CardProvider
 }
+
+describe("CardSync: a caller's input that cannot be read at all", () => {
+  it('sync(owner, card) of a card whose getter throws is invalid_request, quoting nothing of it, and stores nothing', async () => {
+    const store = memoryStore()
+    const sync = createCardSync({ provider: memoryProvider(), store })
+    const [owner] = customers(1) as [Owner]
+    const card = Object.defineProperty({ ...sampleCard('card_1', owner) }, 'last4', {
+      enumerable: true,
+      get() {
+        throw new Error('cannot read 4242424242424242 with sk_test_51GetterKey')
+      },
+    })
+    const error = await rejection(sync.sync(owner, card))
+    expect(error).toMatchObject({ code: 'invalid_request' })
+    expect(error.message).toBe('Invalid card: reading it threw')
+    expect(inspect(error, { depth: 10 })).not.toMatch(/4242424242424242|sk_test/)
+    expect(await store.listByOwner({ provider: 'memory', owner })).toEqual([])
+  })
+})

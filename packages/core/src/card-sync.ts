@@ -45,7 +45,7 @@ import {
 } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
 import { followSignal, untilAborted } from './until-aborted.js'
-import { validate } from './validate.js'
+import { copyOf, validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
 export interface CardSyncOptions {
@@ -639,7 +639,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const readAt = Date.now()
       // A card without its owner is the owner's given. Another owner's is refused: stored
       // under `owner`, its id would be listed among that owner's cards.
-      const given = (cardOrId as Partial<Card> | null)?.owner
+      // Read once, here: a getter that throws is input that cannot be read, not a raw error.
+      const input = cardOrId === null ? null : copyOf(cardOrId as object, 'card', provider.name)
+      const given = (input as Partial<Card> | null)?.owner
       if (given != null && !sameOwner(given, owner)) {
         throw new InvalidRequestError(
           `Invalid sync input: the card is another owner's, not ${formatOwner(owner)}'s: sync it with its own owner`,
@@ -650,7 +652,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         )
       }
       const card = ownCard(
-        validate(compiledCardSchema(), { ...cardOrId, owner }, 'card', provider.name),
+        validate(compiledCardSchema(), { ...input, owner }, 'card', provider.name),
         'sync',
       )
       return oneAtATime(owner, () => storeCard(card, readAt))

@@ -294,3 +294,64 @@ describe('ownerCheckedProvider over a provider built with defineCardProvider', (
 function digitsOf(text: string): string {
   return text.replace(/\D/g, '')
 }
+
+describe('ownerCheckedProvider over a provider written by hand: answers that cannot be read at all', () => {
+  const SECRET = 'sk_test_51ReadingThrewKey'
+  /** A card whose `field` is a getter throwing an Error that quotes a card number and a key. */
+  const trapped = (field: keyof Card, card = sampleCard('card_1', alice)): Card =>
+    Object.defineProperty({ ...card }, field, {
+      enumerable: true,
+      get() {
+        throw new Error(`cannot read ${CARD_NUMBER} with ${SECRET}`)
+      },
+    })
+
+  it.each(operations)(
+    '%s rejects with provider_unavailable, not retryable, when reading the card throws, quoting neither the number nor the key',
+    async (operation, call) => {
+      const error = await rejection(call(ownerCheckedProvider(answering(trapped('id')))))
+      expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+      expect(error.message).toContain(`memory returned a card cardport cannot read (${operation})`)
+      expect(digitsOf(inspect(error, { depth: 10 }))).not.toContain(CARD_NUMBER)
+      expect(inspect(error, { depth: 10 })).not.toContain(SECRET)
+    },
+  )
+
+  it('parseCard throws invalid_request when reading the card throws', () => {
+    const error = errorOf(() => ownerCheckedProvider(answering(trapped('last4'))).parseCard({}))
+    expect(error).toMatchObject({ code: 'invalid_request', provider: 'memory' })
+    expect(digitsOf(inspect(error, { depth: 10 }))).not.toContain(CARD_NUMBER)
+    expect(inspect(error, { depth: 10 })).not.toContain(SECRET)
+  })
+
+  it('listCards rejects with provider_unavailable when reading the page throws', async () => {
+    const page = Object.defineProperty({ data: [], nextCursor: null }, 'hasMore', {
+      enumerable: true,
+      get() {
+        throw new Error(`cannot read ${CARD_NUMBER}`)
+      },
+    })
+    const provider = { ...answering(sampleCard('card_1', alice)), listCards: async () => page }
+    const error = await rejection(ownerCheckedProvider(provider as never).listCards(alice))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect(error.message).toContain('memory returned a page cardport cannot read (listCards)')
+    expect(digitsOf(inspect(error, { depth: 10 }))).not.toContain(CARD_NUMBER)
+  })
+
+  it.each([undefined, false, 0, ''])(
+    'getDefaultCard answering %j is refused, not read as no default',
+    async (answer) => {
+      const provider = {
+        ...answering(sampleCard('card_1', alice)),
+        getDefaultCard: async () => answer,
+      }
+      const error = await rejection(ownerCheckedProvider(provider as never).getDefaultCard(alice))
+      expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    },
+  )
+
+  it('getDefaultCard answering null is no default', async () => {
+    const provider = { ...answering(sampleCard('card_1', alice)), getDefaultCard: async () => null }
+    expect(await ownerCheckedProvider(provider as never).getDefaultCard(alice)).toBeNull()
+  })
+})

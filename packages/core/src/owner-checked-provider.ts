@@ -52,13 +52,17 @@ export function notOwnCardError(
  * CardSync under that owner (or another provider's name), where `owner`'s calls never look.
  */
 export function readCard(candidate: Card, name: string, operation: string, owner: Owner): Card {
-  const result = compiledCardSchema().safeParse(candidate)
+  const result = readWith(compiledCardSchema(), candidate)
   if (!result.success) {
     // The issues' paths may name a metadata key holding a card number: CardportError masks it.
     throw new ProviderUnavailableError(
-      `${name} returned a card cardport cannot read (${operation}): ${result.error.issues
-        .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
-        .join('; ')}`,
+      `${name} returned a card cardport cannot read (${operation}): ${
+        result.error
+          ? result.error.issues
+              .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+              .join('; ')
+          : READING_THREW
+      }`,
       { provider: name, retryable: false },
     )
   }
@@ -66,6 +70,26 @@ export function readCard(candidate: Card, name: string, operation: string, owner
   if (mismatch === undefined) return result.data
   throw notOwnCardError(name, operation, owner, mismatch)
 }
+
+/**
+ * `schema.safeParse(input)`, or a failure without an error when reading `input` threw: an
+ * object whose getter or Proxy trap throws (an adapter's lazy field, a revoked proxy). What it
+ * threw is not kept: its message may quote the card number it could not read. Passed on as it
+ * was, it reached CardSync's callers as that raw error.
+ */
+function readWith<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+): { success: true; data: z.output<S> } | { success: false; error?: z.ZodError } {
+  try {
+    return schema.safeParse(input)
+  } catch {
+    return { success: false }
+  }
+}
+
+/** What a failed read says when reading the answer threw (see {@link readWith}). */
+const READING_THREW = 'reading it threw'
 
 const PageShapeSchema = z.object({
   data: z.array(z.unknown()),
@@ -84,7 +108,7 @@ export function readPage(
   answer: unknown,
   name: string,
 ): { data: unknown[]; hasMore: boolean; nextCursor: string | null } {
-  const page = PageShapeSchema.safeParse(answer)
+  const page = readWith(PageShapeSchema, answer)
   if (page.success) return page.data
   throw new ProviderUnavailableError(
     `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
@@ -217,7 +241,9 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
     async getDefaultCard(owner: Owner) {
       const method = inner.getDefaultCard!
       const card = (await call('getDefaultCard', method, [owner])) as Card | null
-      return card && checkOf(method)('getDefaultCard', owner, card)
+      // Only null is no default: `undefined`, `false` or `0` is an answer the schema refuses,
+      // not a reason to clear the stored default.
+      return card === null ? null : checkOf(method)('getDefaultCard', owner, card)
     },
     parseCard(raw: unknown, owner?: Owner): Card | null {
       const defined = cardsRead.has(provider.parseCard)

@@ -425,16 +425,6 @@ const BREAKERS: ((card: Record<string, unknown>) => Record<string, unknown>)[] =
 ]
 
 /**
- * Answers that CardSync mishandles today (README.md, "Found and not fixed"): a card with a getter
- * that throws (the raw Error, which quotes what the getter threw, escapes CardSync), and a
- * `getDefaultCard` answer that is falsy but not null (`undefined`, `false`, `0`, `''`), read as
- * "no default", which clears the stored default. Generated only when true. A test of the
- * hostile-input suite replays each one's counterexample and expects the property to fail on it:
- * once the core is fixed, that test fails; then set this to true and remove it.
- */
-export const GENERATE_KNOWN_DEFECTS = false
-
-/**
  * Card-like answers for `owner`, from valid to hostile:
  * - a valid card, as it is;
  * - a valid card with a card number (in any grouping or script) in its free text, or a NUL or
@@ -516,7 +506,7 @@ export function cardLikeArb(owner: Owner, hostile = true): fc.Arbitrary<CardLike
     { weight: 12, arbitrary: fc.constant('none' as const) },
     fc.constantFrom('frozen' as const, 'proxy' as const, 'prototype' as const, 'protoKey' as const),
     field.map((name) => ({ rereadGives: name })),
-    ...(hostile && GENERATE_KNOWN_DEFECTS ? [field.map((name) => ({ throwsOn: name }))] : []),
+    ...(hostile ? [field.map((name) => ({ throwsOn: name }))] : []),
   )
   return fc.record({ value, trick })
 }
@@ -525,19 +515,18 @@ export function cardLikeArb(owner: Owner, hostile = true): fc.Arbitrary<CardLike
 const plain = (value: unknown): CardLike => ({ value, trick: 'none' })
 
 /**
- * Answers of `getDefaultCard`: a card-like mostly, null ("no default") often, and (with
- * {@link GENERATE_KNOWN_DEFECTS}) the falsy values that are no answer.
+ * Answers of `getDefaultCard`: a card-like mostly, null ("no default") often, and the falsy
+ * values that are no answer (`undefined`, `false`, `0`, `''`), which must be refused, not read as
+ * "no default".
  */
 export function defaultAnswerArb(owner: Owner, hostile = true): fc.Arbitrary<CardLike> {
   return fc.oneof(
     {
       weight: 4,
-      arbitrary: cardLikeArb(owner, hostile).filter(
-        ({ value }) => GENERATE_KNOWN_DEFECTS || value === null || Boolean(value),
-      ),
+      arbitrary: cardLikeArb(owner, hostile),
     },
     { weight: 2, arbitrary: fc.constant(plain(null)) },
-    ...(hostile && GENERATE_KNOWN_DEFECTS
+    ...(hostile
       ? [{ weight: 1, arbitrary: fc.constantFrom(undefined, false, 0, '').map(plain) }]
       : []),
   )
