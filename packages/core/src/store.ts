@@ -61,6 +61,11 @@ export interface UpsertResult {
  *   default in all); writing a card with `isDefault: true`, new or already stored, clears the
  *   previous default in the same atomic step; deleting the default makes no other card the
  *   default (the store is a copy: the provider picks the next default, and `CardSync` writes it);
+ * - writes of one owner that run at once (`upsert`, `upsertMany`, `delete` and `setDefault`, in
+ *   one process or many) leave what some order of them, run one at a time, would leave: a store
+ *   that reads rows and writes them back a moment later (a default switch in two steps, outside
+ *   one transaction or lock) loses the writes that land in between, brings back a card deleted
+ *   in between, or leaves two defaults;
  * - every card a read returns (`get`, `getDefault`, `listByOwner`, `listByOwners`, an upsert's
  *   `card`) is the caller's own copy: changing it, or any object in it, changes nothing stored;
  *   nor does changing a card the caller gave `upsert` or `upsertMany`, once written: the store

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
 import {
   type Card,
   CardSchema,
@@ -13,6 +14,7 @@ import {
   type StoredCard,
   scopeOf,
   toArray,
+  type UpsertResult,
 } from '@cardport/core'
 import { expect } from 'vitest'
 import type { CardStoreFixture } from './describe-card-store.js'
@@ -549,6 +551,24 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(cards.map((card) => card.id)).toContain(defaults[0])
     expect((await t.store.getDefault(scope))?.id).toBe(defaults[0])
   })
+
+  // --- mixed default writes at once -----------------------------------------------------------
+  // The concurrent checks above race one kind of write; this one races every kind of default
+  // write on one owner, where a store that switches a default in more than one step (read the
+  // rows, then write them) loses a write, brings back a deleted card or leaves two defaults.
+  check(
+    'defaults',
+    `${RACE_ROUNDS} races of mixed default writes (upsert and upsertMany of a default, setDefault of a card and of null, delete of the default, with and without observedAt) on one customer and, at the same time, on one account with two currencies each leave at most one default (per currency), the one getDefault gives, and every card once, holding its last write, at a version that counts its writes`,
+    async (t) => {
+      // The two owners' races run side by side: their writes do not wait for each other (nor
+      // may they mix), so the check takes about the time of one.
+      const outcomes = await Promise.allSettled([
+        raceMixedDefaults(t, 'customer'),
+        raceMixedDefaults(t, 'account'),
+      ])
+      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
+    },
+  )
 
   // --- observedAt -----------------------------------------------------------------------------
   check(
@@ -1688,6 +1708,269 @@ async function listOwnersWhile(
   const seen = new Set(listed)
   const missing = [...byOwner.keys()].filter((owner) => !seen.has(owner))
   return { repeated: repeatedIn(listed), missing }
+}
+
+/** How many races {@link raceMixedDefaults} runs on one owner. */
+const RACE_ROUNDS = 8
+
+/**
+ * Races every kind of default write on one owner of `type`, {@link RACE_ROUNDS} times, and
+ * checks after each race what any order of its calls, run one at a time, would leave. A race
+ * starts from an owner whose default (D) was just written; its nine calls, on three of the
+ * owner's cards (X, of D's currency, Y and Z: another three each race) and two new ones, are
+ * `setDefault(D)`, `upsert(X as the default)`, `setDefault(X)`, `delete(D)`,
+ * `upsertMany([Y as the default, a new card])`, `setDefault(null)`, `upsert(a new default)`,
+ * `setDefault(Z)` and `upsert(Z as the default)`: the last three with an `observedAt`, and
+ * `delete`, `setDefault(null)` or `upsertMany` with one in some races. Each upsert writes a
+ * holder name of its own.
+ *
+ * Whatever the order, no call rejects, D is gone and every other card is listed once, holding
+ * what the race wrote of it (Z's upsert alone may be refused, as older than `setDefault(Z)`
+ * when that came first); the owner has at most one default per currency, each one of X, Y, Z
+ * and the new default; `getDefault` gives the listed row of the one the store first saw (the
+ * check knows the order it wrote them in, and trusts no listing's); each row's version went up
+ * by at least its own writes (one, for a default switch), by at most one a call; and no row's
+ * `observedAt` went back.
+ *
+ * The calls start in the order above in half of the races and in reverse in the others; all
+ * at once in half of them, and one event-loop turn apart in the others. So a store whose
+ * `setDefault`, or `upsert` of a default, reads the rows, waits (a round trip), then writes
+ * what it read, meets a write of the same card in between: that write is lost, or the deleted
+ * D comes back, whichever of the two methods it is. A store on a server runs the calls truly
+ * at once, in an order of its own: every order passes.
+ */
+async function raceMixedDefaults(t: Context, type: OwnerType): Promise<void> {
+  const scope = t.scope(type)
+  const currencies = type === 'account' ? ['usd', 'eur'] : [null]
+  const currency = (index: number) => currencies[index % currencies.length] ?? null
+  // What each card held after its last write the race applied, isDefault aside.
+  const written = new Map<string, Card>()
+  // The cards X, Y and Z are picked from, in the order the store first saw them: the first
+  // four, then each race's new default. The batch's new card is not one of them: it races the
+  // new default to be stored first, and the check trusts no listing's order to tell which was.
+  const known: string[] = []
+  for (let index = 0; index < 4; index++) {
+    const card = t.card(scope, { currency: currency(index), isDefault: index === 0 })
+    await t.store.upsert(card)
+    written.set(card.id, card)
+    known.push(card.id)
+  }
+
+  for (let round = 0; round < RACE_ROUNDS; round++) {
+    const atOnce = round % 2 === 0
+    const forward = round % 4 < 2
+    // The first four races of every eight give `delete` and `setDefault(null)` an observedAt,
+    // the others `upsertMany`; Z's upsert is then newer than setDefault(Z), or else older.
+    const observed = round % 8 < 4
+    // Each round's times come after the previous round's: only calls of one race compare.
+    const at = (step: number) => T4 + round * 10 + step
+
+    const defaulted = t.card(scope, { currency: currency(round), isDefault: true })
+    await t.store.upsert(defaulted)
+    written.set(defaulted.id, defaulted)
+    const before = await t.store.listByOwner(scope)
+    // X shares D's currency: an upsert of X as the default clears D.
+    const ofCurrency = known.filter((id) => written.get(id)!.currency === currency(round))
+    const xId = ofCurrency[round % ofCurrency.length]!
+    const others = known.filter((id) => id !== xId)
+    const [x, y, z] = [
+      xId,
+      others[(2 * round) % others.length]!,
+      others[(2 * round + 1) % others.length]!,
+    ].map((id) => written.get(id)!) as [Card, Card, Card]
+    const asDefault = (card: Card, holderName: string): Card => ({
+      ...card,
+      holderName,
+      isDefault: true,
+    })
+    const xCard = asDefault(x, `race ${round + 1}: upsert`)
+    const yCard = asDefault(y, `race ${round + 1}: upsertMany`)
+    const zCard = asDefault(z, `race ${round + 1}: upsert with observedAt`)
+    const fresh = t.card(scope, { currency: currency(round + 1), isDefault: true })
+    const batched = t.card(scope, { currency: currency(round) })
+    const zObservedAt = observed ? at(4) : at(2)
+    const results: { x?: UpsertResult; z?: UpsertResult; fresh?: UpsertResult; deleted?: boolean } =
+      {}
+    const calls: [string, () => Promise<unknown>][] = [
+      ['setDefault(D)', () => t.store.setDefault(scope, defaulted.id)],
+      ['upsert(X as the default)', async () => (results.x = await t.store.upsert(xCard))],
+      ['setDefault(X)', () => t.store.setDefault(scope, x.id)],
+      [
+        'delete(D)',
+        async () =>
+          (results.deleted = await t.store.delete(
+            scope,
+            defaulted.id,
+            observed ? { observedAt: at(5) } : {},
+          )),
+      ],
+      [
+        'upsertMany([Y as the default, a new card])',
+        () => t.store.upsertMany([yCard, batched], observed ? {} : { observedAt: at(6) }),
+      ],
+      [
+        'setDefault(null)',
+        () => t.store.setDefault(scope, null, observed ? { observedAt: at(1) } : {}),
+      ],
+      [
+        'upsert(a new default)',
+        async () => (results.fresh = await t.store.upsert(fresh, { observedAt: at(2) })),
+      ],
+      ['setDefault(Z)', () => t.store.setDefault(scope, z.id, { observedAt: at(3) })],
+      [
+        'upsert(Z as the default)',
+        async () => (results.z = await t.store.upsert(zCard, { observedAt: zObservedAt })),
+      ],
+    ]
+    const problems = await race(forward ? calls : [...calls].reverse(), atOnce)
+
+    // What the race wrote, whatever the order: Z's upsert may be refused as older than
+    // setDefault(Z), which then came first; every other write of a card is applied.
+    known.push(fresh.id)
+    written.delete(defaulted.id)
+    for (const card of [xCard, yCard, fresh, batched]) written.set(card.id, card)
+    if (results.z?.applied) written.set(z.id, zCard)
+    const roles = new Map<string, string>([
+      [defaulted.id, 'D (the default, deleted)'],
+      [x.id, 'X'],
+      [y.id, 'Y'],
+      [z.id, 'Z'],
+      [fresh.id, 'the new default'],
+      [batched.id, "the batch's new card"],
+    ])
+    const role = (id: string) => roles.get(id) ?? `card ${id} (no call of the race names it)`
+    const previous = new Map(before.map((card) => [card.id, card]))
+    const listed = await t.store.listByOwner(scope)
+
+    // Every card once; the deleted one gone.
+    const ids = listed.map((card) => card.id)
+    for (const id of repeatedIn(ids)) problems.push(`${role(id)} is listed twice`)
+    for (const id of written.keys()) {
+      if (!ids.includes(id)) problems.push(`${role(id)} is lost`)
+    }
+    for (const id of ids) {
+      if (!written.has(id)) problems.push(`${role(id)} is listed, and no longer exists`)
+    }
+
+    // The calls' own answers.
+    if (results.deleted === false) problems.push('delete(D) deleted nothing')
+    if (!results.x?.applied || !results.x.card?.isDefault) {
+      problems.push('upsert(X as the default), without observedAt, was not applied as the default')
+    }
+    if (results.fresh?.applied === false) problems.push('upsert(a new default) was refused')
+    for (const [name, result, card] of [
+      ['upsert(X as the default)', results.x, xCard],
+      ['upsert(a new default)', results.fresh, fresh],
+      ['upsert(Z as the default)', results.z, zCard],
+    ] as const) {
+      if (result?.applied && !sameData(result.card, card)) {
+        problems.push(`${name} gave back another card than it wrote`)
+      }
+    }
+
+    for (const card of listed) {
+      const name = role(card.id)
+      const last = written.get(card.id)
+      if (last && !sameData(card, last)) {
+        problems.push(
+          `${name} holds ${JSON.stringify(card.holderName)}, not its last write ${JSON.stringify(last.holderName)}`,
+        )
+      }
+      // Its own writes (and a default switch) each move the version on; no call writes a row
+      // twice.
+      const was = previous.get(card.id)
+      const own =
+        card.id === x.id
+          ? 2
+          : card.id === y.id || card.id === fresh.id || card.id === batched.id
+            ? 1
+            : card.id === z.id && results.z?.applied
+              ? 1
+              : 0
+      const least =
+        (was?.version ?? 0) + Math.max(own, was && was.isDefault !== card.isDefault ? 1 : 0)
+      const most = (was?.version ?? 0) + calls.length
+      if (!Number.isSafeInteger(card.version) || card.version < least || card.version > most) {
+        problems.push(
+          `${name} is at version ${card.version}, from ${was?.version ?? 'none'} before the race: expected ${least} to ${most}`,
+        )
+      }
+      for (const result of [results.x, results.z, results.fresh]) {
+        if (result?.card?.id === card.id && result.applied && result.card.version > card.version) {
+          problems.push(
+            `${name} is at version ${card.version}, below the ${result.card.version} its upsert gave`,
+          )
+        }
+      }
+      const since = was?.observedAt ?? null
+      if (since !== null && (card.observedAt === null || card.observedAt < since)) {
+        problems.push(`${name}'s observedAt went back from ${since} to ${card.observedAt}`)
+      }
+    }
+
+    // At most one default per currency, each made by a call of the race; getDefault the listed
+    // row of the one the store first saw.
+    // Every default is one of X, Y, Z and the new default (checked next): `known` orders them.
+    const defaults = listed
+      .filter((card) => card.isDefault)
+      .sort((a, b) => known.indexOf(a.id) - known.indexOf(b.id))
+    for (const group of currencies) {
+      const ofGroup = defaults.filter((card) => card.currency === group)
+      if (ofGroup.length > 1) {
+        problems.push(
+          `${ofGroup.length} defaults${group === null ? '' : ` in ${group}`}: ${ofGroup.map((card) => role(card.id)).join(', ')}`,
+        )
+      }
+    }
+    const made = new Set([x.id, y.id, z.id, fresh.id])
+    for (const card of defaults) {
+      if (!made.has(card.id))
+        problems.push(`${role(card.id)} is a default, and no call made it one`)
+    }
+    const firstSeen = defaults[0] ?? null
+    const given = await t.store.getDefault(scope)
+    if (!isDeepStrictEqual(given, firstSeen)) {
+      problems.push(
+        `getDefault gives ${given ? role(given.id) : 'null'}, listByOwner's default first seen is ${firstSeen ? role(firstSeen.id) : 'none'}${given?.id === firstSeen?.id ? ' (the rows differ)' : ''}`,
+      )
+    }
+
+    const how = `${atOnce ? 'all at once' : 'one turn apart'}, ${forward ? 'in order' : 'in reverse'}`
+    expect(problems, `the ${type}'s race ${round + 1} of ${RACE_ROUNDS} (${how})`).toEqual([])
+  }
+}
+
+/**
+ * Starts `calls` in turn, all at once or one event-loop turn apart, and waits for them all.
+ * Returns what rejected, and why.
+ */
+async function race(
+  calls: readonly (readonly [string, () => Promise<unknown>])[],
+  atOnce: boolean,
+): Promise<string[]> {
+  const rejected: string[] = []
+  const running: Promise<void>[] = []
+  for (const [name, call] of calls) {
+    // Handled from the start: a call failing while the next waits its turn is not unhandled.
+    const settled = (async () => call())().then(
+      () => undefined,
+      (error: unknown) => {
+        rejected.push(`${name} rejected: ${describeOutcome(error)}`)
+      },
+    )
+    running.push(settled)
+    if (!atOnce) await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(running)
+  return rejected
+}
+
+/** Whether `stored` holds `card`'s fields, whether or not it is the default. */
+function sameData(stored: StoredCard | null | undefined, card: Card): boolean {
+  if (!stored) return false
+  const { version: _, updatedAt: __, observedAt: ___, isDefault: ____, ...fields } = stored
+  const { isDefault: _____, ...expected } = card
+  return isDeepStrictEqual(fields, expected)
 }
 
 /** The owners `listed` names more than once, each after its first time. */

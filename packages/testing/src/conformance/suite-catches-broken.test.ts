@@ -642,6 +642,11 @@ describe("describeCardProvider catches a broken 'latest-card' provider", () => {
 })
 
 describe('describeCardStore catches a broken store', () => {
+  // The check racing mixed default writes on a customer and an account: its title is long.
+  const race = cardStoreChecks()
+    .filter((check) => check.title.includes('races of mixed default writes'))
+    .map((check) => `${check.group}: ${check.title}`)[0]!
+
   it('fails no check of a healthy store', async () => {
     expect(await failedStoreChecks((inner) => inner)).toEqual([])
   })
@@ -736,10 +741,11 @@ describe('describeCardStore catches a broken store', () => {
         return (await inner.listByOwner(scope)).find((card) => card.isDefault) ?? null
       },
     })
-    // The default switch rule reads an account's default after each switch.
+    // The default switch rule reads an account's default after each switch, and so does the
+    // race on an account after each race.
     const moves =
       'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in'
-    expect(await failedStoreChecks(newest)).toEqual([rule, moves])
+    expect(await failedStoreChecks(newest)).toEqual([rule, moves, race])
     const byCurrency = (inner: CardStore): CardStore => ({
       ...inner,
       async getDefault(scope) {
@@ -748,7 +754,7 @@ describe('describeCardStore catches a broken store', () => {
         return defaults[0] ?? null
       },
     })
-    expect(await failedStoreChecks(byCurrency)).toEqual([rule, moves])
+    expect(await failedStoreChecks(byCurrency)).toEqual([rule, moves, race])
   })
 
   it('a store that loses batches written at once, or says it writes none at once, fails that rule', async () => {
@@ -771,7 +777,9 @@ describe('describeCardStore catches a broken store', () => {
         },
       }
     }
-    expect(await failedStoreChecks(clobbers)).toEqual([rule])
+    // The race check writes a batch of its customer and one of its account at the same time:
+    // both are lost.
+    expect(await failedStoreChecks(clobbers)).toEqual([race, rule])
     const declaresNone = (inner: CardStore): CardStore => ({ ...inner, concurrentWrites: 0 })
     expect(await failedStoreChecks(declaresNone)).toEqual([rule])
   })
@@ -1127,10 +1135,55 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(clearsFirst)).toEqual([
+      // Its clearing is a write of the default as it read it, a moment before: in a race, the
+      // default deleted in between comes back, and a write of it in between is lost.
+      race,
       'observedAt: a default write older than its own card is refused, and leaves the current default',
       // Its batches, which it leaves alone, no longer write what its upserts write.
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
     ])
+  })
+
+  it('a store whose setDefault, or upsert of a default, reads the rows and writes them a moment later fails the race check, and no other', async () => {
+    // Read, wait (a round trip to a key-value store or a database without a transaction), then
+    // write what was read: alone, each does what the healthy method does; in a race, a write
+    // of the card that lands in between is lost, and a card deleted in between comes back. With
+    // observedAt each runs the healthy method: the race check catches them without one.
+    const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
+    const plain = ({ version: _, updatedAt: __, observedAt: ___, ...card }: StoredCard): Card =>
+      card
+    // setDefault reads the card (or, for null, the defaults), then writes it as the default
+    // (or them as not) through upsert, which clears the old default in the same step.
+    const switchesLate = (inner: CardStore): CardStore => ({
+      ...inner,
+      async setDefault(scope, cardId, options) {
+        if (options?.observedAt !== undefined) return inner.setDefault(scope, cardId, options)
+        const rows =
+          cardId === null
+            ? (await inner.listByOwner(scope)).filter((card) => card.isDefault)
+            : [await inner.get(scope, cardId)]
+        await tick()
+        for (const row of rows) {
+          if (row) await inner.upsert({ ...plain(row), isDefault: cardId !== null })
+        }
+      },
+    })
+    expect(await failedStoreChecks(switchesLate)).toEqual([race])
+    // upsert of a default reads the owner's default of its currency, then clears it by writing
+    // it as read, then writes the card.
+    const clearsLate = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsert(card, options) {
+        if (!card.isDefault || options?.observedAt !== undefined) return inner.upsert(card, options)
+        const previous = (await inner.listByOwner(scopeOf(card))).filter(
+          (row) => row.isDefault && row.id !== card.id && row.currency === card.currency,
+        )
+        await tick()
+        for (const row of previous) await inner.upsert({ ...plain(row), isDefault: false })
+        return inner.upsert(card, options)
+      },
+    })
+    expect(await failedStoreChecks(clearsLate)).toEqual([race])
   })
 
   it('a store whose setDefault stamps its clock, or moves the card, fails those rules', async () => {
@@ -1148,6 +1201,9 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(stamps)).toEqual([
       'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in',
+      // In a race, its stamp refuses the deletion (with an observedAt) of the default it switched
+      // to: the deleted card stays.
+      race,
       "observedAt: setDefault(card) without observedAt changes no row's observedAt",
     ])
     // A default switch written as a new row: the card moves to the top of the list.
