@@ -314,6 +314,33 @@ describe('CardSchema masks a card number a provider put in free text', () => {
   })
 })
 
+describe('CardSchema refuses a card number as an id or a fingerprint', () => {
+  const base = stripeSeedCards[0]!.normalized
+
+  it.each([
+    ['id', '4242424242424242'],
+    ['id', '4242 4242 4242 4242'],
+    ['fingerprint', '4000-0566-5566-5556'],
+  ])('refuses %s %s, naming the field and not the number', (field, value) => {
+    for (const schema of [CardSchema, compiledCardSchema()]) {
+      const result = schema.safeParse({ ...base, [field]: value })
+      expect(result.success).toBe(false)
+      expect(result.error?.issues.map((issue) => issue.path)).toEqual([[field]])
+      expect(JSON.stringify(result.error?.issues)).not.toMatch(/4242|5556/)
+    }
+  })
+
+  it.each([
+    ['id', 'card_4242424242424242'],
+    ['id', '123e4567-e89b-12d3-a456-426614174000'],
+    ['fingerprint', 'Xt5EWLLDS7FJjR1c'],
+  ])('keeps %s %s: only a text of digit groups alone is a card number', (field, value) => {
+    expect(compiledCardSchema().parse({ ...base, [field]: value })).toMatchObject({
+      [field]: value,
+    })
+  })
+})
+
 describe('CardIdInputSchema: a card id a caller gives', () => {
   it('refuses a card number typed as the id, however it is grouped', () => {
     for (const id of [

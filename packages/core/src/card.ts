@@ -14,6 +14,14 @@ const idText = (what: string) =>
     .min(1, `${what} cannot be empty`)
     .refine(isStorableText, `${what} cannot hold a NUL character or an unpaired surrogate`)
 
+/**
+ * `text`, refusing a card number typed or answered in an id's place: digit groups alone, spaces or
+ * dashes between them, that `containsCardNumber` finds (DESIGN: no field ever holds a full card
+ * number). Ids that merely contain digits (`card_…`, a UUID) pass.
+ */
+const notACardNumber = (text: z.ZodString, what: string) =>
+  text.refine((value) => !isWholeCardNumber(value), `${what} cannot be a card number`)
+
 // Each object schema's fields are declared apart (`ownerShape`, …) and its type names them
 // (`z.ZodObject<OwnerShape>`): the published declarations then keep each field's comment, which
 // an editor's hover shows; a schema's inferred type would be printed with its fields bare
@@ -250,8 +258,11 @@ type CardChecksShape = typeof cardChecksShape
 const CardChecksSchema: z.ZodObject<CardChecksShape> = z.object(cardChecksShape)
 
 const cardShape = {
-  /** The provider's id for the card (Stripe `card_…`, the marketplace's card id). */
-  id: idText('a card id'),
+  /**
+   * The provider's id for the card (Stripe `card_…`, the marketplace's card id); never a card
+   * number (digit groups alone).
+   */
+  id: notACardNumber(idText('a card id'), 'a card id'),
   /** The provider's name, as in `CardProvider.name`. */
   provider: z.string().min(1),
   /** Whose card it is: the customer or account it was read from or created for. */
@@ -270,8 +281,11 @@ const cardShape = {
   address: CardAddressSchema,
   /** The issuing country, ISO 3166-1 alpha-2. */
   country: CountrySchema,
-  /** The provider's fingerprint: the same number gives the same fingerprint. */
-  fingerprint: idText('a fingerprint').nullable(),
+  /**
+   * The provider's fingerprint: the same number gives the same fingerprint. Never the card number
+   * itself (digit groups alone).
+   */
+  fingerprint: notACardNumber(idText('a fingerprint'), 'a fingerprint').nullable(),
   /** Credit, debit or prepaid; `'unknown'` where the provider does not say (the marketplace). */
   funding: z.enum(FUNDING_TYPES),
   /** The provider's verification results, as the issuer answered them. */
