@@ -19,8 +19,8 @@ const idText = (what: string) =>
  * dashes between them, that `containsCardNumber` finds (DESIGN: no field ever holds a full card
  * number). Ids that merely contain digits (`card_…`, a UUID) pass.
  */
-const notACardNumber = (text: z.ZodString, what: string) =>
-  text.refine((value) => !isWholeCardNumber(value), `${what} cannot be a card number`)
+const notACardNumber = (text: z.ZodString, message: string) =>
+  text.refine((value) => !isWholeCardNumber(value), message)
 
 // Each object schema's fields are declared apart (`ownerShape`, …) and its type names them
 // (`z.ZodObject<OwnerShape>`): the published declarations then keep each field's comment, which
@@ -64,8 +64,8 @@ export type Owner = z.infer<typeof OwnerSchema>
  */
 export const OwnerInputSchema: z.ZodObject<OwnerShape> = z.object({
   ...ownerShape,
-  id: ownerShape.id.refine(
-    (id) => !isWholeCardNumber(id),
+  id: notACardNumber(
+    ownerShape.id,
     "an owner id cannot be a card number: pass the provider's customer or account id",
   ),
 })
@@ -193,8 +193,8 @@ function withoutRandomIds(key: string): string {
  * CardIdInputSchema.safeParse('4242 4242 4242 4242').success // false
  * ```
  */
-export const CardIdInputSchema: z.ZodString = idText('a card id').refine(
-  (id) => !isWholeCardNumber(id),
+export const CardIdInputSchema: z.ZodString = notACardNumber(
+  idText('a card id'),
   'a card id cannot be a card number: pass the id the provider gave the card',
 )
 
@@ -262,7 +262,7 @@ const cardShape = {
    * The provider's id for the card (Stripe `card_…`, the marketplace's card id); never a card
    * number (digit groups alone).
    */
-  id: notACardNumber(idText('a card id'), 'a card id'),
+  id: notACardNumber(idText('a card id'), 'a card id cannot be a card number'),
   /** The provider's name, as in `CardProvider.name`. */
   provider: z.string().min(1),
   /** Whose card it is: the customer or account it was read from or created for. */
@@ -285,7 +285,10 @@ const cardShape = {
    * The provider's fingerprint: the same number gives the same fingerprint. Never the card number
    * itself (digit groups alone).
    */
-  fingerprint: notACardNumber(idText('a fingerprint'), 'a fingerprint').nullable(),
+  fingerprint: notACardNumber(
+    idText('a fingerprint'),
+    'a fingerprint cannot be a card number',
+  ).nullable(),
   /** Credit, debit or prepaid; `'unknown'` where the provider does not say (the marketplace). */
   funding: z.enum(FUNDING_TYPES),
   /** The provider's verification results, as the issuer answered them. */

@@ -12,7 +12,7 @@ import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { Page } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
-import { validate } from './validate.js'
+import { safeParseOf, validate } from './validate.js'
 
 /**
  * What makes `card` no card of `owner` at the provider named `name` ("a card of provider
@@ -52,12 +52,12 @@ export function notOwnCardError(
  * CardSync under that owner (or another provider's name), where `owner`'s calls never look.
  */
 export function readCard(candidate: Card, name: string, operation: string, owner: Owner): Card {
-  const result = readWith(compiledCardSchema(), candidate)
-  if (!result.success) {
+  const result = safeParseOf(compiledCardSchema(), candidate)
+  if (!result?.success) {
     // The issues' paths may name a metadata key holding a card number: CardportError masks it.
     throw new ProviderUnavailableError(
       `${name} returned a card cardport cannot read (${operation}): ${
-        result.error
+        result
           ? result.error.issues
               .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
               .join('; ')
@@ -72,23 +72,9 @@ export function readCard(candidate: Card, name: string, operation: string, owner
 }
 
 /**
- * `schema.safeParse(input)`, or a failure without an error when reading `input` threw: an
- * object whose getter or Proxy trap throws (an adapter's lazy field, a revoked proxy). What it
- * threw is not kept: its message may quote the card number it could not read. Passed on as it
+ * What a failed read says when reading the answer threw ({@link safeParseOf}): passed on as it
  * was, it reached CardSync's callers as that raw error.
  */
-function readWith<S extends z.ZodType>(
-  schema: S,
-  input: unknown,
-): { success: true; data: z.output<S> } | { success: false; error?: z.ZodError } {
-  try {
-    return schema.safeParse(input)
-  } catch {
-    return { success: false }
-  }
-}
-
-/** What a failed read says when reading the answer threw (see {@link readWith}). */
 const READING_THREW = 'reading it threw'
 
 const PageShapeSchema = z.object({
@@ -108,8 +94,8 @@ export function readPage(
   answer: unknown,
   name: string,
 ): { data: unknown[]; hasMore: boolean; nextCursor: string | null } {
-  const page = readWith(PageShapeSchema, answer)
-  if (page.success) return page.data
+  const page = safeParseOf(PageShapeSchema, answer)
+  if (page?.success) return page.data
   throw new ProviderUnavailableError(
     `${name} returned a page cardport cannot read (listCards): a page is { data: an array, hasMore: a boolean, nextCursor: a string or null }`,
     { provider: name, retryable: false },

@@ -27,8 +27,11 @@ export function validate<S extends z.ZodType>(
   throw new InvalidRequestError(`Invalid ${what}: ${summary}`, { issues, provider })
 }
 
-/** `schema.safeParse(input)`, or undefined when reading `input` threw (a getter, a Proxy trap). */
-function safeParseOf<S extends z.ZodType>(schema: S, input: unknown) {
+/**
+ * `schema.safeParse(input)`, or undefined when reading `input` threw (a getter, a Proxy trap):
+ * what it threw is not kept, as its message may quote the card number it could not read.
+ */
+export function safeParseOf<S extends z.ZodType>(schema: S, input: unknown) {
   try {
     return schema.safeParse(input)
   } catch {
