@@ -252,6 +252,25 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(cards.data.map((s) => s.id)).toEqual([kept.id])
   })
 
+  it('answers the detached Source object, consumed, when a src_ source is deleted', async () => {
+    // The OpenAPI description answers DELETE /v1/customers/{customer}/sources/{id} with
+    // `payment_source` or `deleted_payment_source`, and the deleted variants are a bank account's
+    // and a card's only; Stripe's "Detach a source": "The status of a source is changed to
+    // consumed when it is detached … Returns the detached Source object."
+    const customer = emulator.seed.customer()
+    const source = emulator.seed.source(customer.id)
+    const card = emulator.seed.card(customer.id)
+    const detached = await stripe.customers.deleteSource(customer.id, source.id as string)
+    expect({ ...detached }).toEqual({
+      ...source,
+      status: 'consumed',
+      customer: customer.id,
+    })
+    expect(detached).not.toHaveProperty('deleted')
+    expect(emulator.state.sources(customer.id).map((entry) => entry.id)).toEqual([card.id])
+    expect(emulator.state.customer(customer.id)?.default_source).toBe(card.id)
+  })
+
   it('updates a card: address, expiry, name and metadata with unsetting', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa', { metadata: { a: '1', b: '2' } })

@@ -662,6 +662,13 @@ export function createStripeState(now: () => Date) {
       return source
     },
 
+    /**
+     * Deletes a card or bank account (answered with its deleted stub), or detaches a Sources API
+     * object: Stripe answers that with the Source object itself, its status `consumed` (the
+     * OpenAPI description's `deleted_payment_source` has a card's and a bank account's stub
+     * only; "Detach a source": "The status of a source is changed to consumed when it is
+     * detached").
+     */
     deleteCustomerSource(customerId: string, id: string) {
       const customer = state.customer(customerId, 'customer')
       const list = ownedSources(customerId)
@@ -673,6 +680,7 @@ export function createStripeState(now: () => Date) {
         watcher?.customer(customerId)
         customer.default_source = list.at(-1)?.id ?? null
       }
+      if ((source.object as string) === 'source') return { ...source, status: 'consumed' }
       return { id, object: source.object, deleted: true as const }
     },
 
