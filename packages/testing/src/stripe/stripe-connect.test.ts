@@ -20,7 +20,6 @@ const EXTERNAL_CARD_KEYS = [
   'brand',
   'country',
   'currency',
-  'customer',
   'cvc_check',
   'default_for_currency',
   'dynamic_last4',
@@ -89,11 +88,14 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
       external_account: 'tok_visa_debit',
       metadata: { label: 'main' },
     })) as Stripe.Card
+    // The card object's `customer`: "This attribute will not be in the card object if the card
+    // belongs to an account or recipient instead" (OpenAPI, 2023-08-16), and Stripe's external
+    // account examples have `account` and no `customer`.
     expect(Object.keys(card)).toEqual(EXTERNAL_CARD_KEYS)
+    expect(card).not.toHaveProperty('customer')
     expect(card).toMatchObject({
       object: 'card',
       account: account.id,
-      customer: null,
       currency: 'usd',
       default_for_currency: true,
       available_payout_methods: ['standard', 'instant'],

@@ -58,7 +58,7 @@ export interface StripeCard {
   country: string | null
   /** For an external account: the currency paid out to the card (lower case). */
   currency?: string | null
-  /** For a customer's card: the customer's id (`cus_…`); null on an external account. */
+  /** For a customer's card: the customer's id (`cus_…`); absent on an external account. */
   customer?: string | null
   /**
    * The issuer's check of the CVC: `'pass'` once a card given with a CVC is attached, null when
@@ -1164,12 +1164,10 @@ function withOwner(
   owner: { customer: string } | { account: string },
 ): StripeCard {
   const card = structuredClone(resolved.card)
-  if ('account' in owner) {
-    card.account = owner.account
-    card.customer = null
-  } else {
-    card.customer = owner.customer
-  }
+  // A card holds `customer` or `account`, never both: Stripe's card object has no `customer`
+  // when the card belongs to an account ("This attribute will not be in the card object").
+  if ('account' in owner) card.account = owner.account
+  else card.customer = owner.customer
   card.cvc_check = resolved.cvcProvided ? 'pass' : null
   if (card.address_line1) card.address_line1_check = 'pass'
   if (card.address_zip) card.address_zip_check = 'pass'
