@@ -190,7 +190,7 @@ describe.each(STRIPE_CLIENTS)('idempotency ($name)', (client) => {
     expect(emulator.state.customers()).toHaveLength(1)
   })
 
-  it('replays a decline, but not a validation error', async () => {
+  it('replays a decline, but not a request whose parameters failed validation', async () => {
     const customer = emulator.seed.customer()
     const declined = await rejection(
       stripe.customers.createSource(
@@ -210,16 +210,94 @@ describe.each(STRIPE_CLIENTS)('idempotency ($name)', (client) => {
     expect((replayed.headers as Record<string, string>)['idempotent-replayed']).toBe('true')
     expect(declined.requestId).not.toBe(replayed.requestId)
 
-    const invalid = await rejection(
-      stripe.customers.createSource(customer.id, { source: 'tok_nope' }, { idempotencyKey: 'v' }),
+    // Parameters that fail validation save nothing ("If incoming parameters fail validation …
+    // no idempotent result is saved"): the key can be sent again with them fixed. Metadata over
+    // Stripe's limits and a missing `source` are refused by the route, an unknown parameter by
+    // the OpenAPI check before it.
+    type SourceParams = Parameters<Stripe['customers']['createSource']>[1]
+    const refusals: Array<[SourceParams, string]> = [
+      [{ source: 'tok_visa', metadata: { ['k'.repeat(41)]: 'v' } }, 'parameter_invalid'],
+      [{} as SourceParams, 'parameter_missing'],
+      [{ source: 'tok_visa', colour: 'blue' } as SourceParams, 'parameter_unknown'],
+    ]
+    for (const [index, [params, code]] of refusals.entries()) {
+      const key = `v${index}`
+      const invalid = await rejection(
+        stripe.customers.createSource(customer.id, params, { idempotencyKey: key }),
+      )
+      expect(invalid).toMatchObject({ statusCode: 400, code })
+      const fixed = await stripe.customers.createSource(
+        customer.id,
+        { source: 'tok_visa' },
+        { idempotencyKey: key },
+      )
+      expect(fixed.object, code).toBe('card')
+      expect(lastResponseHeader(fixed, 'idempotent-replayed'), code).toBeUndefined()
+    }
+  })
+
+  it('replays a 400 of a request that ran, and refuses the key with other parameters', async () => {
+    // Stripe "saves the resulting status code and body of the first request made for any given
+    // idempotency key, regardless of whether it succeeds or fails", once "the execution of an
+    // endpoint begins": an unknown token, a token used before, a credit card given as an
+    // external account are found by the endpoint, and their 400 is kept.
+    const customer = emulator.seed.customer()
+    const account = emulator.seed.account()
+    const nextYear = String(new Date().getUTCFullYear() + 1)
+    const token = await stripe.tokens.create({
+      card: { number: '4242424242424242', exp_month: '12', exp_year: nextYear },
+    })
+    await stripe.customers.createSource(customer.id, { source: token.id })
+    const requests: Array<[string, () => Promise<unknown>]> = [
+      [
+        'resource_missing',
+        () =>
+          stripe.customers.createSource(
+            customer.id,
+            { source: 'tok_nope' },
+            { idempotencyKey: 'ran-1' },
+          ),
+      ],
+      [
+        'token_already_used',
+        () =>
+          stripe.customers.createSource(
+            customer.id,
+            { source: token.id },
+            { idempotencyKey: 'ran-2' },
+          ),
+      ],
+      [
+        'invalid_card_type',
+        () =>
+          stripe.accounts.createExternalAccount(
+            account.id,
+            { external_account: 'tok_visa' },
+            { idempotencyKey: 'ran-3' },
+          ),
+      ],
+    ]
+    for (const [code, send] of requests) {
+      const first = await rejection(send())
+      expect(first).toMatchObject({ statusCode: 400, code })
+      const again = await rejection(send())
+      expect(again, code).toMatchObject({ statusCode: 400, code, message: first.message })
+      const headers = again.headers as Record<string, string>
+      expect(headers['idempotent-replayed'], code).toBe('true')
+      expect(headers['original-request'], code).toBe(first.requestId)
+    }
+    // The saved 400 holds the key: the request sent again with other parameters is refused.
+    const other = await rejection(
+      stripe.customers.createSource(
+        customer.id,
+        { source: 'tok_visa' },
+        { idempotencyKey: 'ran-1' },
+      ),
     )
-    expect(invalid).toMatchObject({ statusCode: 400, code: 'resource_missing' })
-    const fixed = await stripe.customers.createSource(
-      customer.id,
-      { source: 'tok_visa' },
-      { idempotencyKey: 'v' },
-    )
-    expect(fixed.object).toBe('card')
+    expect(other).toBeInstanceOf(Stripe.errors.StripeIdempotencyError)
+    expect(other).toMatchObject({ statusCode: 400, rawType: 'idempotency_error' })
+    expect(emulator.state.sources(customer.id)).toHaveLength(1)
+    expect(emulator.state.sources(account.id)).toEqual([])
   })
 })
 

@@ -288,7 +288,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         entry.done = clonePlain(result)
         return json(result.body, result.status, headers)
       } catch (error) {
-        if (error instanceof StripeRequestError && saves(error.status)) {
+        if (error instanceof StripeRequestError && saves(error)) {
           entry.done = { status: error.status, body: { error: error.error } }
         } else {
           // Stripe saves no result when the request failed validation: the key can be reused.
@@ -586,11 +586,22 @@ interface IdempotentEntry {
 const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000
 
 /**
- * Whether Stripe saves an error for replay: it does once the endpoint has started executing
- * (a declined card, a server error), not when the request failed validation (400, 404).
+ * Whether Stripe saves an error a route threw for replay. Stripe saves the status and body of a
+ * request "regardless of whether it succeeds or fails" once "the execution of an endpoint
+ * begins", and nothing when "incoming parameters fail validation" (its idempotency guide). So a
+ * 400 the endpoint reaches is saved (an unknown or spent token, a credit card given as an
+ * external account, an account whose external accounts the platform does not manage), as are
+ * declines (402) and server errors; a parameter refused for its shape or limits
+ * (`parameter_missing`, `parameter_invalid…`, `parameter_unknown`: metadata over the limits, a
+ * missing `source`) is not. The OpenAPI check, the API key and the key's own length are checked
+ * before an entry exists, and a concurrent request with the key (409) never makes one.
+ *
+ * A 404 for the path's customer or account saves nothing, as the emulator always did: Stripe's
+ * guide does not say whether finding the path's object is validation or execution.
  */
-function saves(status: number): boolean {
-  return status !== 400 && status !== 401 && status !== 404
+function saves(error: StripeRequestError): boolean {
+  if (error.status === 401 || error.status === 404) return false
+  return !error.error.code?.startsWith('parameter_')
 }
 
 /**
