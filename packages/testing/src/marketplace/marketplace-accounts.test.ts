@@ -220,6 +220,39 @@ describe('create an account (POST /v1/marketplaces/:marketplace/accounts)', () =
     ])
   })
 
+  it('creates a merchant from a merchant_uri alone, and asks for the name it cannot default', async () => {
+    // errors.rst, incomplete-account-info: "Either merchant/merchant_uri or card/card_uri fields
+    // must be present": a merchant_uri is merchant info enough. accounts.rst, `name`: "If a card
+    // is provided with a name then that is used as the default. Otherwise no default is provided
+    // and this field is required." No example defaults it from a merchant_uri.
+    const merchantUri = '/v1/merchants/MR6GYfhsHiUt9sNvAxii2SsG'
+    const named = await api('POST', mp('/accounts'), {
+      json: { name: 'Levain Bakery', merchant_uri: merchantUri },
+    })
+    expect(named.status).toBe(201)
+    expect(named.body).toMatchObject({ name: 'Levain Bakery', roles: ['merchant'] })
+    // The reference's own form: the other fields null.
+    const nulls = await api('POST', mp('/accounts'), {
+      json: {
+        name: 'Levain Bakery',
+        merchant: null,
+        bank_account_uri: null,
+        meta: {},
+        email_address: null,
+        merchant_uri: merchantUri,
+      },
+    })
+    expect(nulls.status).toBe(201)
+    expect(nulls.body.roles).toEqual(['merchant'])
+    // Without a name: the field is required, not incomplete-account-info.
+    for (const json of [{ merchant_uri: merchantUri }, { merchant_uri: merchantUri, name: null }]) {
+      const unnamed = await api('POST', mp('/accounts'), { json })
+      expectError(unnamed, 400, 'Bad Request', 'request', 'request')
+      expect(Object.keys(unnamed.body.extras)).toEqual(['name'])
+    }
+    expect(emulator.state.accounts()).toHaveLength(2)
+  })
+
   it('answers 400 naming the missing merchant fields', async () => {
     const answer = await api('POST', mp('/accounts'), {
       json: { name: 'Levain Bakery', merchant: { type: 'business', phone_number: '+16505551234' } },
