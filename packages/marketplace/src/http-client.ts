@@ -269,10 +269,16 @@ function isRefusedByUndici(error: unknown): boolean {
 }
 
 /**
+ * The shortest secret the provider takes: a shorter one could not be masked (see
+ * {@link secretScrubber}). @internal
+ */
+export const MIN_SECRET_LENGTH = 4
+
+/**
  * Replaces each of `forms` (the secret as is and as the basic-auth value) in a text with
  * `[redacted]`, longest first, each also URL-encoded (its `%XX` in either case) and as a JSON
- * string writes it (a `"` or `\` escaped). Forms shorter than 4 characters are left: they would
- * take ordinary words with them.
+ * string writes it (a `"` or `\` escaped). Forms shorter than {@link MIN_SECRET_LENGTH}
+ * characters are left: they would take ordinary words with them.
  */
 function secretScrubber(forms: readonly string[]): (text: string) => string {
   const written = forms.flatMap((form) => [
@@ -281,7 +287,7 @@ function secretScrubber(forms: readonly string[]): (text: string) => string {
     JSON.stringify(form).slice(1, -1),
   ])
   const hidden = [...new Set(written)]
-    .filter((form) => form.length >= 4)
+    .filter((form) => form.length >= MIN_SECRET_LENGTH)
     .sort((a, b) => b.length - a.length)
     .map((form) =>
       form

@@ -361,6 +361,29 @@ describe('options', () => {
     expect(textOf(error)).not.toContain('topSecretValue')
   })
 
+  it.each(['Q', 'Qx', 'Qx7'])(
+    'refuses a secret of %s (under 4 characters, too short to be masked) without quoting it',
+    (secret) => {
+      let thrown: unknown
+      try {
+        marketplaceProvider({ ...valid, secret })
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+      const error = thrown as CardportError
+      expect(error.message).toContain('marketplaceProvider options')
+      expect(error.message).toContain('at least 4 characters')
+      expect(error.issues?.map((issue) => issue.path.join('.'))).toEqual(['secret'])
+      expect(textOf(error)).not.toMatch(new RegExp(`(?<![A-Za-z0-9])${secret}(?![A-Za-z0-9])`))
+    },
+  )
+
+  it('takes a secret of 4 characters', async () => {
+    const provider = marketplaceProvider({ ...valid, secret: 'Qx7z' })
+    await provider.close()
+  })
+
   it('keeps the validated options frozen, without the secret', async () => {
     const provider = marketplaceProvider(valid)
     expect(provider.options).toEqual({

@@ -42,6 +42,7 @@ import {
   createHttpClient,
   type HttpClient,
   type MarketplaceDispatcher,
+  MIN_SECRET_LENGTH,
 } from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
@@ -106,7 +107,11 @@ export interface MarketplaceProviderOptions {
    * {@link MarketplaceIdSchema} checks.
    */
   marketplaceId: string
-  /** The API key secret, sent with HTTP basic auth. Never logged nor put in an error. */
+  /**
+   * The API key secret, sent with HTTP basic auth. Never logged nor put in an error. At least 4
+   * characters: a shorter one is refused (`invalid_request`, without quoting it), as it could
+   * not be masked in what a server quotes back.
+   */
   secret: string
   /**
    * Your undici `Dispatcher` (an `Agent`, a `Pool`, a `ProxyAgent`, a `MockAgent`, the testing
@@ -159,7 +164,14 @@ const OptionsSchema = z.object({
     })
     .transform((url) => url.replace(/\/+$/, '')),
   marketplaceId: MarketplaceIdSchema,
-  secret: z.string().min(1, 'secret is the marketplace API key secret and cannot be empty'),
+  // Shorter, the secret could not be masked in what a server quotes back (it would take ordinary
+  // words with it), and no marketplace issues keys that short: a typo or a wrong variable.
+  secret: z
+    .string()
+    .min(
+      MIN_SECRET_LENGTH,
+      `secret is the marketplace API key secret: at least ${MIN_SECRET_LENGTH} characters`,
+    ),
   dispatcher: z
     .custom<MarketplaceDispatcher>(
       (value) => isObject(value) && typeof value.dispatch === 'function',
