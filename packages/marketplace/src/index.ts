@@ -3,6 +3,7 @@ export {
   MARKETPLACE_PROVIDER_NAME,
   type MapErrorContext,
   MarketplaceApiError,
+  type MarketplaceApiErrorInit,
   type MarketplaceErrorBody,
   mapMarketplaceError,
 } from './map-error.js'

@@ -350,7 +350,8 @@ describe('MarketplaceApiError built by hand', () => {
     ['no argument', []],
     ['undefined', [undefined]],
     ['null', [null]],
-    ['a string', ['marketplace down']],
+    ['an empty string', ['']],
+    ['a string of spaces', ['  ']],
     ['a number', [503]],
     ['an array', [[404]]],
     ['a status that is no HTTP status', [{ status: -1 }]],
@@ -359,6 +360,30 @@ describe('MarketplaceApiError built by hand', () => {
     expect(error).toBeInstanceOf(MarketplaceApiError)
     expect(error).toBeInstanceOf(Error)
     expect(error).toMatchObject({ name: 'MarketplaceApiError', ...NOTHING_KNOWN })
+  })
+
+  it('keeps a string as its message, as Error does, with a fallback for every other field', () => {
+    const error = new MarketplaceApiError('marketplace down')
+    expect(error).toBeInstanceOf(MarketplaceApiError)
+    expect(error).toMatchObject({
+      ...NOTHING_KNOWN,
+      name: 'MarketplaceApiError',
+      message: 'marketplace down',
+    })
+    expect(String(error)).toBe('MarketplaceApiError: marketplace down')
+  })
+
+  it('masks a card number in the message it is given, as in its target', () => {
+    const error = new MarketplaceApiError('card 4111 1111 1111 1111 refused')
+    expect(error.message).not.toContain('4111 1111 1111 1111')
+    expect(error.message).toContain('1111 refused')
+  })
+
+  it('is mapped by mapMarketplaceError with the message it was given', () => {
+    const error = mapMarketplaceError(new MarketplaceApiError('marketplace down'))
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect(error?.message).toContain('marketplace down')
+    expect(error?.status).toBeUndefined()
   })
 
   it('keeps the fields of the right type and falls back for the others', () => {

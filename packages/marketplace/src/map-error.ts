@@ -38,6 +38,20 @@ export interface MarketplaceErrorBody {
   request_id?: string
 }
 
+/** What a {@link MarketplaceApiError} is built from: an error answer, as the HTTP client read it. */
+export interface MarketplaceApiErrorInit {
+  /** {@link MarketplaceApiError.status}. */
+  status: number
+  /** {@link MarketplaceApiError.body}; card numbers and CVCs are removed from it. */
+  body: MarketplaceErrorBody | null
+  /** {@link MarketplaceApiError.retryAfter}. */
+  retryAfter?: string | undefined
+  /** {@link MarketplaceApiError.requestId}. */
+  requestId?: string | undefined
+  /** {@link MarketplaceApiError.target}; a card number in it is masked. */
+  target: string
+}
+
 /**
  * An HTTP answer of 400 or more from the marketplace API, as the HTTP client read it. The
  * provider turns it into a `CardportError` with {@link mapMarketplaceError}; it never holds the
@@ -47,7 +61,15 @@ export interface MarketplaceErrorBody {
  * it takes what it is given: with no argument, or one that is not an object, or a field of the
  * wrong type, each field falls back to what says "not known" (`status` 0, `body` null,
  * `retryAfter` and `requestId` undefined, `target` `'a marketplace request'`), so the error is
- * still one whose message reads "a marketplace request failed".
+ * still one whose message reads "a marketplace request failed". Given a string, as
+ * `new Error(message)` is, it keeps it as its message (any card number in it masked), every
+ * other field "not known"; {@link mapMarketplaceError} quotes it.
+ *
+ * @example
+ * ```ts
+ * // A test double of a failed request, mapped as the provider maps one.
+ * const error = mapMarketplaceError(new MarketplaceApiError('marketplace down'))
+ * ```
  */
 export class MarketplaceApiError extends Error {
   /** `'MarketplaceApiError'`. */
@@ -66,18 +88,11 @@ export class MarketplaceApiError extends Error {
    */
   readonly target: string
 
-  constructor(init: {
-    /** {@link MarketplaceApiError.status}. */
-    status: number
-    /** {@link MarketplaceApiError.body}; card numbers and CVCs are removed from it. */
-    body: MarketplaceErrorBody | null
-    /** {@link MarketplaceApiError.retryAfter}. */
-    retryAfter?: string | undefined
-    /** {@link MarketplaceApiError.requestId}. */
-    requestId?: string | undefined
-    /** {@link MarketplaceApiError.target}; a card number in it is masked. */
-    target: string
-  }) {
+  /**
+   * @param init - the error answer as the HTTP client read it; or, built by hand, a message
+   * alone, as `new Error(message)` takes one (a blank one is not kept).
+   */
+  constructor(init: MarketplaceApiErrorInit | string) {
     // Read as unknown: JavaScript callers may pass nothing, or anything, and a TypeError thrown
     // from an error's constructor hides the failure it was to report.
     const given: Record<string, unknown> = isObject(init) ? init : {}
@@ -90,7 +105,9 @@ export class MarketplaceApiError extends Error {
     // the wrong place: loggers print a cause's message, so it is masked as the body is.
     const target = typeof given.target === 'string' ? redactSecrets(given.target) : UNKNOWN_TARGET
     const category = typeof body?.category_code === 'string' ? ` ${body.category_code}` : ''
-    super(`${whatHappened(target, status)}${category}`)
+    // A message given by hand may quote what the caller had at hand: masked as the target is.
+    const message = typeof init === 'string' && init.trim() !== '' ? redactSecrets(init) : undefined
+    super(message ?? `${whatHappened(target, status)}${category}`)
     this.status = status
     // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
     this.body = body === null ? null : (redactDeep(body) as MarketplaceErrorBody)
@@ -248,7 +265,11 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
   const { status, body } = error
   const category = typeof body?.category_code === 'string' ? body.category_code : undefined
   const code = classify(status, category, context)
-  const description = plainText(body?.description) ?? whatHappened(error.target, status)
+  // With no body, the error's message is what it knows: "GET /path answered 503", or the
+  // message it was built with by hand.
+  const description =
+    plainText(body?.description) ??
+    (body === null ? error.message : whatHappened(error.target, status))
   const details = detailsOf(body)
   const hint =
     // A 407 comes from a proxy between the caller and the marketplace, never from the API.
