@@ -14,6 +14,7 @@ import {
   type MarketplaceErrorBody,
   mapMarketplaceError,
 } from './map-error.js'
+import { basicAuthorization, secretMask } from './secret-mask.js'
 
 /**
  * Rewrites, in place, the message and stack of a dispatcher's error and of its causes with
@@ -136,9 +137,8 @@ export interface HttpClient {
  * ```
  */
 export function createHttpClient(config: HttpClientConfig): HttpClient {
-  const basic = Buffer.from(`${config.secret}:`).toString('base64')
-  const authorization = `Basic ${basic}`
-  const hideSecret = secretScrubber([config.secret, basic, basic.replace(/=+$/, '')])
+  const authorization = basicAuthorization(config.secret)
+  const hideSecret = secretMask(config.secret)
   const dispatcher = config.dispatcher as unknown as Dispatcher
 
   const once = async (call: HttpRequest): Promise<HttpResponse> => {
@@ -266,41 +266,6 @@ function isRefusedByUndici(error: unknown): boolean {
     error !== null &&
     (error as { code?: unknown }).code === INVALID_ARGUMENT
   )
-}
-
-/**
- * The shortest secret the provider takes: a shorter one could not be masked (see
- * {@link secretScrubber}). @internal
- */
-export const MIN_SECRET_LENGTH = 4
-
-/**
- * Replaces each of `forms` (the secret as is and as the basic-auth value) in a text with
- * `[redacted]`, longest first, each also URL-encoded (its `%XX` in either case) and as a JSON
- * string writes it (a `"` or `\` escaped). Forms shorter than {@link MIN_SECRET_LENGTH}
- * characters are left: they would take ordinary words with them.
- */
-function secretScrubber(forms: readonly string[]): (text: string) => string {
-  const written = forms.flatMap((form) => [
-    form,
-    encodeURIComponent(form),
-    JSON.stringify(form).slice(1, -1),
-  ])
-  const hidden = [...new Set(written)]
-    .filter((form) => form.length >= MIN_SECRET_LENGTH)
-    .sort((a, b) => b.length - a.length)
-    .map((form) =>
-      form
-        .replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')
-        .replace(
-          /%([0-9A-F])([0-9A-F])/g,
-          (_, high: string, low: string) =>
-            `%[${high}${high.toLowerCase()}][${low}${low.toLowerCase()}]`,
-        ),
-    )
-  if (hidden.length === 0) return (text) => text
-  const pattern = new RegExp(hidden.join('|'), 'g')
-  return (text) => text.replace(pattern, '[redacted]')
 }
 
 function urlOf(baseUrl: string, call: HttpRequest): string {

@@ -42,7 +42,6 @@ import {
   createHttpClient,
   type HttpClient,
   type MarketplaceDispatcher,
-  MIN_SECRET_LENGTH,
 } from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
@@ -57,6 +56,7 @@ import {
   toMarketplaceCard,
   toMarketplaceCardToken,
 } from './parse-card.js'
+import { MIN_SECRET_LENGTH } from './secret-mask.js'
 
 /**
  * What the marketplace adapter supports. Cards belong to accounts; they are tokenized, then
