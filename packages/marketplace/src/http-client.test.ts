@@ -219,6 +219,82 @@ describe('requests', () => {
       expect(logged).toContain('The API key [redacted] is not valid.')
     })
 
+    // Every form of the secret and of its credentials, after an HTML page's entities are
+    // decoded, as a browser or a log viewer that renders HTML would.
+    function expectNoSecretDecoded(logged: string) {
+      expectNoSecret(logged)
+      const decoded = logged
+        .replace(/&#[xX]([0-9a-fA-F]+);/g, (_, hex: string) =>
+          String.fromCodePoint(parseInt(hex, 16)),
+        )
+        .replace(/&#([0-9]+);/g, (_, decimal: string) => String.fromCodePoint(Number(decimal)))
+        .replace(
+          /&(sol|plus|equals|quest);/g,
+          (_, name: string) => ({ sol: '/', plus: '+', equals: '=', quest: '?' })[name] ?? '',
+        )
+      for (const form of forms) expect(decoded).not.toContain(form)
+    }
+
+    it('as HTML character references, in a description that is HTML', async () => {
+      // OWASP's encoder writes every character but a letter or a digit as `&#xHH;`.
+      const owasp = (text: string) =>
+        [...text]
+          .map((char) =>
+            /[A-Za-z0-9]/.test(char) ? char : `&#x${char.charCodeAt(0).toString(16)};`,
+          )
+          .join('')
+      const decimal = (text: string) => [...text].map((char) => `&#${char.charCodeAt(0)};`).join('')
+      const logged = await answered(
+        JSON.stringify({
+          ...errorBody(401, 'authentication-required'),
+          description: `<p>The API key <code>${owasp(secret)}</code> is not valid.</p>`,
+          additional: `<pre>Authorization: Basic ${owasp(basic)}</pre>`,
+          extras: {
+            key: decimal(secret),
+            named: basic.replaceAll('/', '&sol;').replaceAll('=', '&equals;'),
+          },
+        }),
+      )
+      expectNoSecretDecoded(logged)
+      expect(logged).toContain('The API key [redacted] is not valid.')
+    })
+
+    it('in base64url, or inside a longer base64 text (a request dumped in base64)', async () => {
+      const dump = `GET ${PATH} HTTP/1.1\r\nauthorization: Basic ${basic}\r\n`
+      const logged = await answered(
+        JSON.stringify({
+          ...errorBody(401, 'authentication-required'),
+          additional: `token ${Buffer.from(`${secret}:`).toString('base64url')}`,
+          extras: {
+            request: Buffer.from(dump).toString('base64'),
+            shifted: Buffer.from(`x${secret}`).toString('base64'),
+          },
+        }),
+      )
+      expectNoSecret(logged)
+      expect(logged).toContain('token [redacted]')
+      // None of the base64 texts, at any offset, decodes to the secret or its credentials.
+      const shifted = Buffer.from(`x${secret}`).toString('base64')
+      expect(logged).not.toContain(shifted.slice(2, -2))
+      const request = Buffer.from(dump).toString('base64')
+      const at = Math.ceil((Buffer.byteLength(dump.slice(0, dump.indexOf(basic))) * 8) / 6)
+      expect(logged).not.toContain(request.slice(at, at + basic.length))
+    })
+
+    it('in an HTML error page (a proxy answering for the API): the page is kept nowhere', async () => {
+      const { agent, pool } = mockAgent()
+      const page = `<html><body><h1>502 Bad Gateway</h1><p>upstream refused Basic ${basic} for ${[...secret].map((char) => `&#${char.charCodeAt(0)};`).join('')}</p></body></html>`
+      pool
+        .intercept({ path: PATH, method: 'GET' })
+        .reply(502, page, { headers: { 'content-type': 'text/html' } })
+      const { http } = client(agent, { secret, retry: { retries: 0 } })
+      const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      expect(error.code).toBe('provider_unavailable')
+      const logged = `${inspect(error, { depth: 10 })}${JSON.stringify(error)}`
+      expect(logged).not.toContain('upstream refused')
+      for (const form of forms) expect(logged).not.toContain(form)
+    })
+
     it('percent-encoded in lower case', async () => {
       const lower = encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase())
       const text = JSON.stringify({
