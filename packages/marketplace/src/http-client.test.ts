@@ -137,6 +137,25 @@ describe('requests', () => {
     expect(error.message).toContain('The API key [redacted] is not valid.')
   })
 
+  it("an answer's headers that quote the secret keep it nowhere (request id, Retry-After)", async () => {
+    // A gateway before the API may echo what it was sent in headers of its own making.
+    const { agent, pool } = mockAgent()
+    const { request_id: _, ...withoutRequestId } = errorBody(401, 'authentication-required')
+    pool.intercept({ path: PATH, method: 'GET' }).reply(401, withoutRequestId, {
+      headers: { 'x-request-id': `gw-${SECRET}`, 'retry-after': SECRET },
+    })
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .reply(200, { cards: [] }, { headers: { 'x-request-id': `gw-${SECRET}` } })
+    const { http } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error.code).toBe('authentication')
+    expect(error.requestId).toBe('gw-[redacted]')
+    expect(`${inspect(error, { depth: 10 })}${JSON.stringify(error)}`).not.toContain(SECRET)
+    const answer = await http.send({ method: 'GET', path: PATH })
+    expect(answer.requestId).toBe('gw-[redacted]')
+  })
+
   describe('a secret an error answer quotes re-encoded', () => {
     // A secret whose every form holds characters that JSON encoders and URL encoders rewrite:
     // `/` and `+` in it, `/` in its basic-auth value (YWstdGVzdC9zZWNyZXQra2V5Pzo=).

@@ -194,8 +194,13 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       )
     }
 
-    const headerRequestId =
-      header(responseHeaders, 'x-request-id') ?? header(responseHeaders, 'request-id')
+    // Headers are the server's (or a gateway's) text too, printed with the error or the answer:
+    // the secret is masked in them as in the body.
+    const maskedHeader = (name: string) => {
+      const value = header(responseHeaders, name)
+      return value === undefined ? undefined : hideSecret(value)
+    }
+    const headerRequestId = maskedHeader('x-request-id') ?? maskedHeader('request-id')
     if (statusCode >= 400) {
       // The secret has no format `redactSecrets` could find: a server that quotes the
       // credentials it refused would put it in the error, which loggers print.
@@ -203,7 +208,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       const apiError = new MarketplaceApiError({
         status: statusCode,
         body,
-        retryAfter: header(responseHeaders, 'retry-after'),
+        retryAfter: maskedHeader('retry-after'),
         requestId:
           (typeof body?.request_id === 'string' ? body.request_id : undefined) ?? headerRequestId,
         target,
