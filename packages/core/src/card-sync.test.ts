@@ -1014,6 +1014,93 @@ describe.each(misowningProviders)(
   },
 )
 
+// An adapter bug: asked for one card (getCard, updateCard, setDefaultCard, invalidateCard), it
+// answers with another of the owner's, the one `swap` names. Built with defineCardProvider and
+// written by hand: CardSync checks the answer to be the card asked for either way.
+const swappingProviders: [
+  string,
+  (inner: MemoryProvider, map: CardMap, capabilities?: ProviderCapabilities) => CardProvider,
+][] = [
+  ['built with defineCardProvider', mappedDefined],
+  ['written by hand', mappedByHand],
+]
+
+describe.each(swappingProviders)(
+  'CardSync over an adapter that answers with another card than the one asked for (%s)',
+  (_, build) => {
+    let inner: MemoryProvider
+    /** The card answered instead of the one asked for, when it is not that one. */
+    let swap: (cardId: string) => Card | undefined
+    const swapped: CardMap = (card, cardId) =>
+      cardId === undefined ? card : (swap(cardId) ?? card)
+    beforeEach(() => {
+      inner = memoryProvider()
+      swap = () => undefined
+    })
+    const stored = () => store.listByOwner({ provider: inner.name, owner: alice })
+
+    /** The error an operation rejected with: the adapter's bug, naming the card answered. */
+    const expectOtherCard = (error: CardportError, operation: string, answered: Card) => {
+      expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+      expect(error.message).toContain(`${operation} for customer:${alice.id}`)
+      expect(error.message).toContain(`card ${answered.id}`)
+    }
+
+    it('sync of an id fails and stores neither card', async () => {
+      const asked = await inner.createCard(alice, { source: 'tok_visa' })
+      const other = await inner.createCard(alice, { source: 'tok_amex' })
+      swap = (cardId) => (cardId === asked.id ? other : undefined)
+      const swapSync = createCardSync({ provider: build(inner, swapped), store })
+      expectOtherCard(await rejection(swapSync.sync(alice, asked.id)), 'getCard', other)
+      expect(await stored()).toEqual([])
+    })
+
+    it('compares ids exactly: a card whose id differs in case alone is another card', async () => {
+      const asked = await inner.createCard(alice, { source: 'tok_visa' })
+      const cased = { ...asked, id: asked.id.toUpperCase() }
+      expect(cased.id).not.toBe(asked.id)
+      swap = (cardId) => (cardId === asked.id ? cased : undefined)
+      const swapSync = createCardSync({ provider: build(inner, swapped), store })
+      expectOtherCard(await rejection(swapSync.sync(alice, asked.id)), 'getCard', cased)
+      expect(await stored()).toEqual([])
+    })
+
+    it('deleteCard over a provider that invalidates stores no other card as invalid', async () => {
+      const capabilities = { ...inner.capabilities, deleteCard: false }
+      const doomed = await inner.createCard(alice, { source: 'tok_visa' })
+      const kept = await inner.createCard(alice, { source: 'tok_amex' })
+      await createCardSync({ provider: inner, store }).reconcile(alice)
+      const before = await stored()
+      swap = (cardId) => (cardId === doomed.id ? { ...kept, status: 'invalid' } : undefined)
+      const swapSync = createCardSync({ provider: build(inner, swapped, capabilities), store })
+      const error = await rejection(swapSync.deleteCard(alice, doomed.id))
+      expectOtherCard(error, 'invalidateCard', kept)
+      // Nothing of the answer was written: the kept card is not stored as invalid.
+      expect(await stored()).toEqual(before)
+    })
+
+    it('setDefaultCard does not store the old default as the new one', async () => {
+      const old = await inner.createCard(alice, { source: 'tok_visa' })
+      await createCardSync({ provider: inner, store }).reconcile(alice)
+      const before = await stored()
+      // The new card comes back as not the default, so CardSync asks the provider to make it the
+      // default; the adapter answers with the old default instead.
+      const notDefault: CardMap = (card, cardId) =>
+        cardId === undefined && card.id !== old.id
+          ? { ...card, isDefault: false }
+          : swapped(card, cardId)
+      swap = (cardId) => (cardId === old.id ? undefined : { ...old, isDefault: true })
+      const swapSync = createCardSync({ provider: build(inner, notDefault), store })
+      expectOtherCard(
+        await rejection(swapSync.setDefaultCard(alice, 'tok_amex')),
+        'setDefaultCard',
+        old,
+      )
+      expect(await stored()).toEqual(before)
+    })
+  },
+)
+
 // An adapter bug: every card it answers with has a last4 of two digits, and a metadata key that is
 // a card number with a value that is no string. Built with defineCardProvider, which reads each
 // card with the Card schema, and written by hand, which does not: CardSync reads them itself.
@@ -2897,21 +2984,34 @@ function digitsOf(text: string): string {
 
 const asBob = (card: Card): Card => ({ ...card, owner: bob })
 
-/** `inner`, built with defineCardProvider, every card it answers with (or parses) passed through `map`. */
-function mappedDefined(inner: MemoryProvider, map: (card: Card) => Card): CardProvider {
+/**
+ * How a test adapter changes what `inner` answered: `cardId` is the id the operation was asked
+ * for (getCard, updateCard, setDefaultCard, invalidateCard), absent where it names no card.
+ */
+type CardMap = (card: Card, cardId?: string) => Card
+
+/**
+ * `inner`, built with defineCardProvider, every card it answers with (or parses) passed through
+ * `map`, with `capabilities` (default: `inner`'s).
+ */
+function mappedDefined(
+  inner: MemoryProvider,
+  map: CardMap,
+  capabilities: ProviderCapabilities = inner.capabilities,
+): CardProvider {
   return defineCardProvider({
     name: inner.name,
-    capabilities: inner.capabilities,
+    capabilities,
     createCard: async (o, input, context) => map(await inner.createCard(o, input, context)),
-    getCard: async (o, cardId) => map(await inner.getCard(o, cardId)),
+    getCard: async (o, cardId) => map(await inner.getCard(o, cardId), cardId),
     listCards: async (o, options) => {
       const page = await inner.listCards(o, options)
-      return { ...page, data: page.data.map(map) }
+      return { ...page, data: page.data.map((card) => map(card)) }
     },
-    updateCard: async (o, cardId, patch) => map(await inner.updateCard(o, cardId, patch)),
+    updateCard: async (o, cardId, patch) => map(await inner.updateCard(o, cardId, patch), cardId),
     deleteCard: (o, cardId) => inner.deleteCard(o, cardId),
-    setDefaultCard: async (o, cardId) => map(await inner.setDefaultCard(o, cardId)),
-    invalidateCard: async (o, cardId) => map(await inner.invalidateCard(o, cardId)),
+    setDefaultCard: async (o, cardId) => map(await inner.setDefaultCard(o, cardId), cardId),
+    invalidateCard: async (o, cardId) => map(await inner.invalidateCard(o, cardId), cardId),
     parseCard: (raw, o) => {
       const card = inner.parseCard(raw, o)
       return card && map(card)
@@ -2919,25 +3019,35 @@ function mappedDefined(inner: MemoryProvider, map: (card: Card) => Card): CardPr
   })
 }
 
-/** `inner`, written by hand, every card it answers with (or parses) passed through `map`. */
-function mappedByHand(inner: MemoryProvider, map: (card: Card) => Card): CardProvider {
+/**
+ * `inner`, written by hand, every card it answers with (or parses) passed through `map`, with
+ * `capabilities` (default: `inner`'s).
+ */
+function mappedByHand(
+  inner: MemoryProvider,
+  map: CardMap,
+  capabilities: ProviderCapabilities = inner.capabilities,
+): CardProvider {
   return Object.freeze({
     ...inner,
+    capabilities,
     createCard: async (...args: Parameters<MemoryProvider['createCard']>) =>
       map(await inner.createCard(...args)),
-    getCard: async (o: Owner, cardId: string) => map(await inner.getCard(o, cardId)),
+    getCard: async (o: Owner, cardId: string) => map(await inner.getCard(o, cardId), cardId),
     listCards: async (o: Owner, options?: { limit?: number; cursor?: string }) => {
       const page = await inner.listCards(o, options)
-      return { ...page, data: page.data.map(map) }
+      return { ...page, data: page.data.map((card) => map(card)) }
     },
     getDefaultCard: async (o: Owner) => {
       const card = await inner.getDefaultCard(o)
       return card && map(card)
     },
     updateCard: async (...args: Parameters<MemoryProvider['updateCard']>) =>
-      map(await inner.updateCard(...args)),
-    setDefaultCard: async (o: Owner, cardId: string) => map(await inner.setDefaultCard(o, cardId)),
-    invalidateCard: async (o: Owner, cardId: string) => map(await inner.invalidateCard(o, cardId)),
+      map(await inner.updateCard(...args), args[1]),
+    setDefaultCard: async (o: Owner, cardId: string) =>
+      map(await inner.setDefaultCard(o, cardId), cardId),
+    invalidateCard: async (o: Owner, cardId: string) =>
+      map(await inner.invalidateCard(o, cardId), cardId),
     parseCard: (raw: unknown, o?: Owner) => {
       const card = inner.parseCard(raw, o)
       return card && map(card)

@@ -293,8 +293,12 @@ export interface CardSync {
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
- * A provider written by hand (a plain object, not built with `defineCardProvider`) is held to
- * what `defineCardProvider` enforces: its cards are read with the Card schema, and what its
+ * Every card the provider answers with must be the asked owner's, under the provider's name, and,
+ * from an operation that names a card (`getCard`, `setDefaultCard`, `invalidateCard`), that card,
+ * its id the asked id exactly: another is refused with `provider_unavailable`, not retryable, and
+ * nothing of it is stored. A provider written by hand (a plain object, not built with
+ * `defineCardProvider`) is held to what `defineCardProvider` enforces: its cards are read with the
+ * Card schema, and what its
  * operations throw reaches the caller as a `CardportError`, card numbers and keys masked (a
  * `CardportError` as it is, its cause masked; anything else `provider_unavailable`, retryable;
  * `invalid_request` from `parseCard`).

@@ -749,6 +749,68 @@ describe('defineCardProvider: a card of another owner or provider is refused', (
     )
   })
 
+  // Asked for card_1, an adapter answers with another card of the same owner: CardSync would
+  // store it (and make it the default) as the answer about card_1.
+  const askingCard_1: Array<
+    [
+      'getCard' | 'updateCard' | 'setDefaultCard' | 'invalidateCard',
+      (p: CardProvider) => Promise<unknown>,
+    ]
+  > = [
+    ['getCard', (p) => p.getCard(owner, 'card_1')],
+    ['updateCard', (p) => p.updateCard(owner, 'card_1', { holderName: 'Ada' })],
+    ['setDefaultCard', (p) => p.setDefaultCard(owner, 'card_1')],
+    ['invalidateCard', (p) => p.invalidateCard(owner, 'card_1')],
+  ]
+  for (const answered of ['card_2', 'CARD_1', 'card_1 ']) {
+    for (const [operation, run] of askingCard_1) {
+      it(`${operation}: asked for card_1, a card whose id is ${JSON.stringify(answered)} is a non-retryable provider_unavailable`, async () => {
+        const { provider } = spyProvider(
+          {},
+          { [operation]: async () => makeCard({ id: answered }) },
+        )
+        const error = await rejection(run(provider))
+        expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+        expect(error.provider).toBe('spy')
+        expect(error.message).toContain(operation)
+        expect(error.message).toContain(`card ${answered}`)
+      })
+    }
+  }
+
+  it('names no card number an adapter put in the card id it answered with', async () => {
+    // The card's id is read first: a card number there is the schema's refusal, named by field.
+    const number = '4242424242424242'
+    const { provider } = spyProvider({}, { getCard: async () => makeCard({ id: number }) })
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect(inspect(error)).not.toContain(number)
+  })
+
+  it('createCard, listCards and getDefaultCard name no card: any id of the owner is taken', async () => {
+    const card = makeCard({ id: 'card_9', isDefault: true })
+    const { provider } = spyProvider(
+      {},
+      {
+        createCard: async () => card,
+        listCards: async () => ({ data: [card], hasMore: false, nextCursor: null }),
+      },
+    )
+    expect((await provider.createCard(owner, { source: 'tok_visa' })).id).toBe('card_9')
+    expect((await provider.listCards(owner)).data[0]?.id).toBe('card_9')
+    expect((await provider.getDefaultCard(owner))?.id).toBe('card_9')
+  })
+
+  it("takes the card the adapter's cardIdOf says an asked id names (a URI for its id)", async () => {
+    const uri = '/v1/cards/card_1'
+    const cardIdOf = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
+    const { provider } = spyProvider({}, { cardIdOf, getCard: async () => makeCard() })
+    expect((await provider.getCard(owner, uri)).id).toBe('card_1')
+    // What it says is compared exactly: another card is still refused.
+    const other = spyProvider({}, { cardIdOf, getCard: async () => makeCard({ id: 'card_2' }) })
+    expect((await rejection(other.provider.getCard(owner, uri))).code).toBe('provider_unavailable')
+  })
+
   it("accepts the owner's own cards, of either owner type", async () => {
     const account = { type: 'account', id: 'acct_1' } as const
     const { provider } = spyProvider()

@@ -90,6 +90,19 @@ export interface CardProviderPrimitives {
    */
   parseCard(raw: unknown, owner?: Owner): Card | null
   /**
+   * Optional, for a provider that takes a card by more than its id (the marketplace takes the
+   * card's URI too): the id of the card that `cardId`, as a caller gave it to `getCard`,
+   * `updateCard`, `setDefaultCard` or `invalidateCard`, names. The card the primitive answers
+   * with must have that id, exactly (ids are case-sensitive): another card is refused. Default:
+   * `cardId` itself. What it throws is made a `CardportError` as the primitive's errors are.
+   *
+   * @example
+   * ```ts
+   * cardIdOf: (cardId) => cardId.slice(cardId.lastIndexOf('/') + 1), // '/v1/…/cards/CC1' → 'CC1'
+   * ```
+   */
+  cardIdOf?(cardId: string): string
+  /**
    * Turns what the provider's client threw into a `CardportError`. Return undefined for what
    * it does not recognise: the core wraps that as `provider_unavailable`. The error returned is
    * raised as it is, the same object (its class, code, `retryable` and `details` kept), with
@@ -154,9 +167,11 @@ const RequestOptionsSchema = z
  *   and updates of fields `updatableFields` leaves out;
  * - gives every create an idempotency key;
  * - parses every card with `CardSchema`, and refuses one that is not the asked owner's card under
- *   `name` (another owner's or another provider's) as a non-retryable `provider_unavailable`
- *   (`invalid_request` from `parseCard` given an owner), so that it is never stored as the
- *   owner's;
+ *   `name` (another owner's or another provider's), or, from an operation that names a card
+ *   (`getCard`, `updateCard`, `setDefaultCard`, `invalidateCard`), not that card (its id is not the
+ *   asked id, or what `cardIdOf` says it names, exactly), as a non-retryable
+ *   `provider_unavailable` (`invalid_request` from `parseCard` given an owner), so that it is
+ *   never stored as the owner's, or as the answer about another card;
  * - turns anything thrown into a `CardportError` (through the adapter's `mapError`), and masks
  *   card numbers and keys in its `cause`.
  *
@@ -242,6 +257,26 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
     }
   }
 
+  const cardIdOf = definition.cardIdOf?.bind(definition)
+  /**
+   * The card `run` answered `operation` (one that names the card `cardId`) for `owner` with, read
+   * as `toCard` reads it and checked to be that card, in the same read: another card of the
+   * owner, passed on, would be stored by CardSync as the answer about `cardId` (as invalid, as
+   * the new default).
+   */
+  const askedCard = async (
+    operation: string,
+    owner: Owner,
+    cardId: string,
+    run: () => Promise<Card>,
+  ): Promise<Card> => {
+    const { card, asked } = await call(operation, async () => ({
+      card: await run(),
+      asked: cardIdOf ? cardIdOf(cardId) : cardId,
+    }))
+    return readCard(card, name, operation, owner, asked)
+  }
+
   // Only the operations the capabilities declare are reachable, whatever else is defined.
   const createCard = capabilities.createCard ? definition.createCard?.bind(definition) : undefined
   const getCard = capabilities.getCard ? definition.getCard?.bind(definition) : undefined
@@ -294,7 +329,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!getCard) return unsupported('getCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return toCard(await call('getCard', () => getCard(validOwner, id)), 'getCard', validOwner)
+      return askedCard('getCard', validOwner, id, () => getCard(validOwner, id))
     },
 
     async listCards(owner: Owner, options?: unknown): Promise<Page<Card>> {
@@ -319,11 +354,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       // the first thing to tell.
       refuseFixedFields(patch)
       const validPatch = validate(CardUpdateSchema, patch, 'card update', name)
-      return toCard(
-        await call('updateCard', () => updateCard(validOwner, id, validPatch)),
-        'updateCard',
-        validOwner,
-      )
+      return askedCard('updateCard', validOwner, id, () => updateCard(validOwner, id, validPatch))
     },
 
     async deleteCard(owner: Owner, cardId: string): Promise<void> {
@@ -342,11 +373,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!setDefaultCard) return unsupported('setDefaultCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return toCard(
-        await call('setDefaultCard', () => setDefaultCard(validOwner, id)),
-        'setDefaultCard',
-        validOwner,
-      )
+      return askedCard('setDefaultCard', validOwner, id, () => setDefaultCard(validOwner, id))
     },
 
     async getDefaultCard(owner: Owner): Promise<Card | null> {
@@ -367,11 +394,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!invalidateCard) return unsupported('invalidateCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return toCard(
-        await call('invalidateCard', () => invalidateCard(validOwner, id)),
-        'invalidateCard',
-        validOwner,
-      )
+      return askedCard('invalidateCard', validOwner, id, () => invalidateCard(validOwner, id))
     },
 
     parseCard(raw: unknown, owner?: Owner): Card | null {

@@ -60,6 +60,9 @@ const operations: [string, (provider: CardProvider) => Promise<Card | null>][] =
   ['getDefaultCard', (p) => p.getDefaultCard(alice)],
 ]
 
+/** The operations of {@link operations} that name the card they ask for (card_1). */
+const ASKING_A_CARD = new Set(['getCard', 'updateCard', 'setDefaultCard', 'invalidateCard'])
+
 /** Cards a hand-written provider may answer with that the Card schema refuses. */
 const unreadable: [string, Card][] = [
   ['a last4 that is not four digits', sampleCard('card_1', alice, { last4: '42' })],
@@ -124,6 +127,34 @@ describe('ownerCheckedProvider over a provider written by hand: every card is re
     const error = await rejection(ownerCheckedProvider(provider).listCards(alice))
     expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
     expect(error.message).toContain('memory returned a page cardport cannot read (listCards)')
+  })
+
+  // Asked for card_1, a provider written by hand answers with another card of alice's: CardSync
+  // would store it (and make it the default) as the answer about card_1.
+  describe.each(['card_2', 'CARD_1'])('a card whose id is %s, asked for card_1', (answered) => {
+    it.each(operations.filter(([operation]) => ASKING_A_CARD.has(operation)))(
+      '%s rejects with provider_unavailable, not retryable, naming the card answered',
+      async (operation, call) => {
+        const error = await rejection(
+          call(ownerCheckedProvider(answering(sampleCard(answered, alice)))),
+        )
+        expect(error).toMatchObject({
+          code: 'provider_unavailable',
+          retryable: false,
+          provider: 'memory',
+        })
+        expect(error.message).toContain(`memory answered ${operation} for customer:cus_alice`)
+        expect(error.message).toContain(`card ${answered}`)
+      },
+    )
+
+    it.each(operations.filter(([operation]) => !ASKING_A_CARD.has(operation)))(
+      '%s names no card: the card is taken',
+      async (_, call) => {
+        const answer = await call(ownerCheckedProvider(answering(sampleCard(answered, alice))))
+        expect(answer?.id).toBe(answered)
+      },
+    )
   })
 
   it("listCards answers the page's three fields only", async () => {
@@ -272,6 +303,21 @@ describe('ownerCheckedProvider over a provider built with defineCardProvider', (
     await checked.getDefaultCard(alice)
     // getDefaultCard pages through listCards: one read per card listed.
     expect(safeParse).toHaveBeenCalledTimes(1 + 3)
+  })
+
+  it("leaves the asked card's id to it: what its cardIdOf says an id names is the card", async () => {
+    // As the marketplace takes a card's URI for its id.
+    const card = sampleCard('card_1', alice)
+    const defined = defineCardProvider({
+      ...answering(card),
+      cardIdOf: (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1),
+    } as never)
+    const checked = ownerCheckedProvider(defined)
+    expect((await checked.getCard(alice, '/v1/cards/card_1')).id).toBe('card_1')
+    expect((await checked.setDefaultCard(alice, '/v1/cards/card_1')).id).toBe('card_1')
+    expect((await rejection(checked.getCard(alice, '/v1/cards/card_2'))).code).toBe(
+      'provider_unavailable',
+    )
   })
 
   it('reads with the Card schema an operation written by hand beside the ones it built', async () => {

@@ -16,21 +16,32 @@ import { safeParseOf, validate } from './validate.js'
 
 /**
  * What makes `card` no card of `owner` at the provider named `name` ("a card of provider
- * 'stripe'", "a card of customer:cus_2"), or undefined when it is one. Without `owner`, only the
- * provider's name is checked.
+ * 'stripe'", "a card of customer:cus_2"), or not the card `cardId` asked for ("card card_2 where
+ * card card_1 was asked for"), or undefined when it is that card. Without `owner`, the owner is
+ * not checked; without `cardId` (an operation that names no card: createCard, listCards,
+ * getDefaultCard, parseCard), the id is not. Ids are compared exactly: Stripe's and the
+ * marketplace's are case-sensitive, so `card_1` and `CARD_1` are two cards.
  */
-export function notOwnCard(card: Card, name: string, owner?: Owner): string | undefined {
+export function notOwnCard(
+  card: Card,
+  name: string,
+  owner?: Owner,
+  cardId?: string,
+): string | undefined {
   if (card.provider !== name) return `a card of provider '${card.provider}'`
   if (owner && !sameOwner(card.owner, owner)) {
     return `a card of ${formatOwner(card.owner)}`
+  }
+  if (cardId !== undefined && card.id !== cardId) {
+    return `card ${card.id} where card ${cardId} was asked for`
   }
   return undefined
 }
 
 /**
  * The error for a card that a provider answered `operation` for `owner` with, and that is not
- * `owner`'s card under the provider's name (`mismatch`, from {@link notOwnCard}): an adapter's bug,
- * which a retry does not mend.
+ * `owner`'s card under the provider's name, or not the card asked for (`mismatch`, from
+ * {@link notOwnCard}): an adapter's bug, which a retry does not mend.
  */
 export function notOwnCardError(
   name: string,
@@ -39,19 +50,28 @@ export function notOwnCardError(
   mismatch: string,
 ): ProviderUnavailableError {
   return new ProviderUnavailableError(
-    `${name} answered ${operation} for ${formatOwner(owner)} with ${mismatch}: the adapter must return the owner's own cards, under its own name`,
+    `${name} answered ${operation} for ${formatOwner(owner)} with ${mismatch}: the adapter must return the owner's own cards (the one asked for, when the operation names one), under its own name`,
     { provider: name, retryable: false },
   )
 }
 
 /**
  * `candidate`, a card a provider answered `operation` for `owner` with, read with the Card schema
- * (a card number in its texts masked) and checked to be `owner`'s card under `name`: a card
- * cardport cannot read, or another owner's, is an adapter's bug that a retry does not mend
- * (`provider_unavailable`, not retryable). Passed on, another owner's card would be stored by
- * CardSync under that owner (or another provider's name), where `owner`'s calls never look.
+ * (a card number in its texts masked) and checked to be `owner`'s card under `name`, and the card
+ * whose id is `cardId` when the operation names one (getCard, updateCard, setDefaultCard,
+ * invalidateCard): a card cardport cannot read, another owner's, or another card than the one
+ * asked for, is an adapter's bug that a retry does not mend (`provider_unavailable`, not
+ * retryable). Passed on, another owner's card would be stored by CardSync under that owner (or
+ * another provider's name), where `owner`'s calls never look; another card than the one asked
+ * for would be stored as the answer about that one (as invalid, or as the new default).
  */
-export function readCard(candidate: Card, name: string, operation: string, owner: Owner): Card {
+export function readCard(
+  candidate: Card,
+  name: string,
+  operation: string,
+  owner: Owner,
+  cardId?: string,
+): Card {
   const result = safeParseOf(compiledCardSchema(), candidate)
   if (!result?.success) {
     // The issues' paths may name a metadata key holding a card number: CardportError masks it.
@@ -66,7 +86,7 @@ export function readCard(candidate: Card, name: string, operation: string, owner
       { provider: name, retryable: false },
     )
   }
-  const mismatch = notOwnCard(result.data, name, owner)
+  const mismatch = notOwnCard(result.data, name, owner, cardId)
   if (mismatch === undefined) return result.data
   throw notOwnCardError(name, operation, owner, mismatch)
 }
@@ -135,9 +155,12 @@ export function noteCardsRead(provider: object): void {
  * under the provider's name, as `defineCardProvider` checks them: `CardSync` stores a card under
  * its own owner and provider, so another owner's card, answered by a provider written by hand
  * that does not check, would be stored among that owner's cards, where the asked owner's calls
- * and reconcile never look. A card of another owner is `provider_unavailable`, not retryable
- * (`invalid_request` from `parseCard`, whose payload is the caller's). The other members are
- * `provider`'s, each method called on `provider`.
+ * and reconcile never look. An operation that names a card (`getCard`, `updateCard`,
+ * `setDefaultCard`, `invalidateCard`) must answer with that card, its id the asked id exactly:
+ * another card would be stored as the answer about the asked one (as invalid, as the new
+ * default). A card of another owner, or another card than the one asked for, is
+ * `provider_unavailable`, not retryable (`invalid_request` from `parseCard`, whose payload is the
+ * caller's). The other members are `provider`'s, each method called on `provider`.
  *
  * An operation `defineCardProvider` did not build (a provider written by hand, or an operation
  * written by hand over a defined one) has its cards read with the Card schema too, as
@@ -154,13 +177,19 @@ export function noteCardsRead(provider: object): void {
  */
 export function ownerCheckedProvider(provider: CardProvider): CardProvider {
   const { name } = provider
+  /**
+   * A defined operation's card: its owner and name checked again. Its id was checked by
+   * `defineCardProvider`, against what the adapter's `cardIdOf` says the asked id names (the
+   * marketplace takes a card's URI for its id), which an exact comparison here would refuse.
+   */
   const checked = (operation: string, owner: Owner, card: Card): Card => {
     const mismatch = notOwnCard(card, name, owner)
     if (mismatch === undefined) return card
     throw notOwnCardError(name, operation, owner, mismatch)
   }
-  const read = (operation: string, owner: Owner, card: Card): Card =>
-    readCard(card, name, operation, owner)
+  /** A hand-written operation's card, read whole: the card `cardId` when it asked for one. */
+  const read = (operation: string, owner: Owner, card: Card, cardId?: string): Card =>
+    readCard(card, name, operation, owner, cardId)
   /** How the cards `method` answers are checked: its own owner check only, or a whole read. */
   const checkOf = (method: object) => (cardsRead.has(method) ? checked : read)
   // Typed loosely: an operation the capabilities leave out is typed `UnsupportedOperation`.
@@ -191,22 +220,27 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
       throw payloadFailure(error, name)
     }
   }
+  /**
+   * `provider`'s `operation`, its card checked; `namesCard`: the operation's second argument is
+   * the id of the card it asks for, which the card answered must have.
+   */
   const answering =
-    (operation: string) =>
+    (operation: string, namesCard: boolean) =>
     async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
       const method = inner[operation]!
       const card = (await call(operation, method, [owner, ...rest])) as Card
-      return checkOf(method)(operation, owner, card)
+      const cardId = namesCard ? (rest[0] as string) : undefined
+      return checkOf(method)(operation, owner, card, cardId)
     }
   const wrapper = {
     ...provider,
     name,
     capabilities: provider.capabilities,
-    createCard: answering('createCard'),
-    getCard: answering('getCard'),
-    updateCard: answering('updateCard'),
-    setDefaultCard: answering('setDefaultCard'),
-    invalidateCard: answering('invalidateCard'),
+    createCard: answering('createCard', false),
+    getCard: answering('getCard', true),
+    updateCard: answering('updateCard', true),
+    setDefaultCard: answering('setDefaultCard', true),
+    invalidateCard: answering('invalidateCard', true),
     deleteCard: (owner: Owner, cardId: string) =>
       call('deleteCard', inner.deleteCard!, [owner, cardId]),
     async listCards(owner: Owner, options?: unknown) {

@@ -710,6 +710,22 @@ describe('each marketplace error', () => {
   })
 })
 
+describe('a card given by its URI', () => {
+  it("reads, updates and invalidates a card by its URI as by its id: the card is the URI's", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    const uri = `/v1/marketplaces/${marketplace.marketplaceId}/cards/${card.id}`
+    expect(await provider.getCard(owner, uri)).toEqual(card)
+    const updated = await provider.updateCard(owner, uri, { metadata: { via: 'uri' } })
+    expect(updated).toMatchObject({ id: card.id, metadata: { via: 'uri' } })
+    expect(await provider.invalidateCard(owner, uri)).toMatchObject({
+      id: card.id,
+      status: 'invalid',
+    })
+  })
+})
+
 describe('retries', () => {
   it('a GET is retried after a dropped connection', async () => {
     const { provider, account, waits } = setup()

@@ -316,6 +316,8 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     listCards: (owner, { limit, cursor }) => api.list(owner, limit, cursor),
     updateCard: (owner, cardId, patch) => api.update(owner, cardId, patch),
     invalidateCard: (owner, cardId) => api.invalidate(owner, cardId),
+    // A card is taken by its id or its URI: the card answered is the one the URI ends with.
+    cardIdOf: cardKey,
     getDefaultCard: (owner) => api.getDefault(owner),
     // The payload's own account when it names one, so that the core refuses it (invalid_request)
     // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
