@@ -314,7 +314,7 @@ describe('CardSchema masks a card number a provider put in free text', () => {
   })
 })
 
-describe('CardSchema refuses a card number as an id or a fingerprint', () => {
+describe('CardSchema refuses a card number as an id, a fingerprint or an owner id', () => {
   const base = stripeSeedCards[0]!.normalized
 
   it.each([
@@ -330,6 +330,26 @@ describe('CardSchema refuses a card number as an id or a fingerprint', () => {
     }
   })
 
+  it.each(['4242424242424242', '5555-5555-5555-4444', ' 378282246310005 '])(
+    'refuses an owner id %s, naming owner.id and not the number',
+    (id) => {
+      for (const schema of [CardSchema, compiledCardSchema()]) {
+        for (const type of ['customer', 'account'] as const) {
+          // An account's card, so that the currency rule has nothing to say of it.
+          const result = schema.safeParse({ ...base, owner: { type, id }, currency: null })
+          expect(result.success).toBe(false)
+          expect(result.error?.issues).toEqual([
+            expect.objectContaining({
+              path: ['owner', 'id'],
+              message: 'an owner id cannot be a card number',
+            }),
+          ])
+          expect(JSON.stringify(result.error?.issues)).not.toMatch(/4242|4444|0005/)
+        }
+      }
+    },
+  )
+
   it.each([
     ['id', 'card_4242424242424242'],
     ['id', '123e4567-e89b-12d3-a456-426614174000'],
@@ -339,6 +359,14 @@ describe('CardSchema refuses a card number as an id or a fingerprint', () => {
       [field]: value,
     })
   })
+
+  it.each(['cus_4242424242424242', 'AC4242424242424242', '123456789012'])(
+    'keeps an owner id %s: only a text of digit groups alone is a card number',
+    (id) => {
+      const owner = { type: 'customer', id }
+      expect(compiledCardSchema().parse({ ...base, owner })).toMatchObject({ owner })
+    },
+  )
 })
 
 describe('CardIdInputSchema: a card id a caller gives', () => {

@@ -53,8 +53,8 @@ export type Owner = z.infer<typeof OwnerSchema>
  * An owner as a caller passes it (every `CardProvider` and `CardSync` call, the CLI's
  * `--owner`): what {@link OwnerSchema} takes, and an id that is not a card number typed in the
  * wrong field (digit groups alone, as {@link CardIdInputSchema} refuses them), which would reach
- * the provider in a request's URL. Owners read from a provider or a store are not checked so:
- * `CardSchema` keeps {@link OwnerSchema}.
+ * the provider in a request's URL. A card's owner read from a provider is refused so too, by
+ * `CardSchema`; an owner alone read from a store ({@link OwnerSchema}) is not.
  *
  * @example
  * ```ts
@@ -62,13 +62,14 @@ export type Owner = z.infer<typeof OwnerSchema>
  * OwnerInputSchema.safeParse({ type: 'customer', id: '4242 4242 4242 4242' }).success // false
  * ```
  */
-export const OwnerInputSchema: z.ZodObject<OwnerShape> = z.object({
-  ...ownerShape,
-  id: notACardNumber(
-    ownerShape.id,
-    "an owner id cannot be a card number: pass the provider's customer or account id",
-  ),
-})
+export const OwnerInputSchema: z.ZodObject<OwnerShape> = ownerNotACardNumber(
+  "an owner id cannot be a card number: pass the provider's customer or account id",
+)
+
+/** {@link OwnerSchema}, its id refused with `message` when it is a card number. */
+function ownerNotACardNumber(message: string): z.ZodObject<OwnerShape> {
+  return z.object({ ...ownerShape, id: notACardNumber(ownerShape.id, message) })
+}
 
 /** `'customer'` or `'account'`. */
 export type OwnerType = Owner['type']
@@ -257,6 +258,14 @@ const cardChecksShape = {
 type CardChecksShape = typeof cardChecksShape
 const CardChecksSchema: z.ZodObject<CardChecksShape> = z.object(cardChecksShape)
 
+/**
+ * A card's owner, as {@link OwnerSchema} reads it, its id never a card number (digit groups
+ * alone): read from a provider's answer or a webhook's payload, it would be stored as the key of
+ * the owner's cards and quoted by every message naming the owner. The issue names `owner.id`,
+ * not the number.
+ */
+const CardOwnerSchema = ownerNotACardNumber('an owner id cannot be a card number')
+
 const cardShape = {
   /**
    * The provider's id for the card (Stripe `card_…`, the marketplace's card id); never a card
@@ -265,8 +274,11 @@ const cardShape = {
   id: notACardNumber(idText('a card id'), 'a card id cannot be a card number'),
   /** The provider's name, as in `CardProvider.name`. */
   provider: z.string().min(1),
-  /** Whose card it is: the customer or account it was read from or created for. */
-  owner: OwnerSchema,
+  /**
+   * Whose card it is: the customer or account it was read from or created for. Its id is never a
+   * card number (digit groups alone).
+   */
+  owner: CardOwnerSchema,
   /** The card network, normalized (Stripe's "American Express" is `'amex'`), or `'unknown'`. */
   brand: z.enum(CARD_BRANDS),
   /** The last four digits of the number: all a card ever holds of it. */

@@ -711,6 +711,25 @@ describe('defineCardProvider: a card of another owner or provider is refused', (
     expect(JSON.stringify(error.toJSON())).not.toContain(number)
   })
 
+  it('parseCard without an owner refuses a payload whose owner id is a card number, naming the field', () => {
+    // Without an owner, the payload names it (a webhook's): stored, the number would be a key of
+    // the store, and every log line naming the owner would quote it.
+    const number = '4242424242424242'
+    const { provider } = spyProvider(
+      {},
+      { parseCard: () => makeCard({ owner: { type: 'customer', id: number } }) },
+    )
+    const error = errorOf(() => provider.parseCard({ object: 'card' }))
+    expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+    expect(error.issues).toEqual([
+      expect.objectContaining({
+        path: ['owner', 'id'],
+        message: 'an owner id cannot be a card number',
+      }),
+    ])
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+  })
+
   it("refuses a listed page that holds one other owner's card among the owner's", async () => {
     const { provider } = spyProvider(
       {},
