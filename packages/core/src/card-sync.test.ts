@@ -1645,6 +1645,73 @@ describe('CardSync.reconcile', () => {
     await expectStoreEqualsProvider(bob)
   })
 
+  describe('an owner given more than once is reconciled once', () => {
+    /** A sync over the test's provider noting, for each owner listed, its id. */
+    const listing = () => {
+      const listed: string[] = []
+      const watched = createCardSync({
+        provider: wrapProvider(provider, {
+          listCards: async (owner) => {
+            listed.push(`${owner.type}:${owner.id}`)
+          },
+        }),
+        store,
+      })
+      return { listed, watched }
+    }
+    /** What a dry run finds for alice and bob, each reconciled once. */
+    const once = async () => {
+      const report = await sync.reconcile([alice, bob], { dryRun: true })
+      expect(report.owners).toBe(2)
+      return report
+    }
+
+    it('in an array: each owner once, the report counting it once, however often it is given', async () => {
+      await drift(alice)
+      await drift(bob)
+      const expected = await once()
+      const { listed, watched } = listing()
+      const done = vi.fn()
+      // A copy is the same owner: owners are compared by type and id.
+      const report = await watched.reconcile([alice, bob, alice, { ...alice }, bob, alice], {
+        onOwner: done,
+      })
+      expect({ ...report, dryRun: true }).toEqual(expected)
+      expect(listed.sort()).toEqual([`customer:${alice.id}`, `customer:${bob.id}`])
+      expect(done).toHaveBeenCalledTimes(2)
+      await expectStoreEqualsProvider(alice)
+      await expectStoreEqualsProvider(bob)
+    })
+
+    it('in an async iterable: an owner given again while it is read, or soon after, once', async () => {
+      await drift(alice)
+      await drift(bob)
+      const expected = await once()
+      const { listed, watched } = listing()
+      async function* owners() {
+        yield alice
+        yield { ...alice }
+        yield bob
+        // After alice's run is over: the owners of a slow source, one at a time.
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        yield alice
+        yield bob
+      }
+      const report = await watched.reconcile(owners())
+      expect({ ...report, dryRun: true }).toEqual(expected)
+      expect(listed.sort()).toEqual([`customer:${alice.id}`, `customer:${bob.id}`])
+    })
+
+    it('one id under both owner types is two owners, each reconciled', async () => {
+      const customer: Owner = { type: 'customer', id: 'same_id' }
+      const account: Owner = { type: 'account', id: 'same_id' }
+      const { listed, watched } = listing()
+      const report = await watched.reconcile([customer, account, customer])
+      expect(report.owners).toBe(2)
+      expect(listed.sort()).toEqual(['account:same_id', 'customer:same_id'])
+    })
+  })
+
   it('waits out rate_limited with retryAfterMs, through the injected sleep, then succeeds', async () => {
     await drift(alice)
     const limited = rateLimitedOnce(provider, 1234)

@@ -32,6 +32,7 @@ import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { keyedQueue } from './keyed-queue.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { ownerCheckedProvider } from './owner-checked-provider.js'
+import { createOwnerDedupe, REMEMBERED_OWNERS } from './owner-dedupe.js'
 import { listAll } from './pagination.js'
 import { CARD_PROVIDER_METHODS, type CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
@@ -272,6 +273,19 @@ export interface CardSync {
    * receives each one as its owner finishes. Options other than those of {@link ReconcileOptions}
    * (a concurrency outside 1 to 256, a misspelt `dryrun`, …) reject with `invalid_request` naming
    * `reconcile options`, before anything is read.
+   * An owner given more than once (the same type and id) is reconciled once, and counted once
+   * (the report's `owners`, `cardsSeen` and findings, `onOwner`'s `done`); what is skipped:
+   * - in an array, every repeat, wherever it is: the caller holds the array already, and the run
+   *   keeps one key per distinct owner beside it;
+   * - in any other iterable or async iterable, which may be endless: a repeat of an owner that is
+   *   read ahead, waiting or being reconciled (so one owner never runs twice at once), or that is
+   *   among the last 10,000 distinct owners done, counted from when each was last given (a repeat
+   *   counts as given again). An owner given again once 10,000 other owners are done since it
+   *   was last given is reconciled, and counted, again. The run keeps at most that many keys
+   *   besides its owners in flight (about 2 MB with ids as long as Stripe's, 3.5 MB with ids of
+   *   100 characters), so it stays in constant memory whatever the iterable's length.
+   * A repeat is still checked (an invalid one ends the run as below), and counts in the index an
+   * error names. Without `owners`, the store's `listOwners` lists each owner once, by contract.
    * The owners given are checked as they are read: the first that is no owner (an id with a NUL
    * or an unpaired surrogate, an unknown type) rejects the run with `invalid_request`, once the
    * owners in flight are done, and neither the store nor the provider sees it. What the owners
@@ -707,13 +721,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const signal = stop?.signal
       try {
         // The caller's owners are checked as they are read, before the store or the provider sees
-        // them; the store's own are ids it keeps.
+        // them, and one given again is skipped (an array's whole, an iterable's as far as
+        // REMEMBERED_OWNERS goes); the store's own are ids it keeps, each listed once.
+        const given = createOwnerDedupe(
+          Array.isArray(owners) ? Number.POSITIVE_INFINITY : REMEMBERED_OWNERS,
+        )
+        const keyOf = (owner: Owner) => scopeKey(scope(owner))
         const source =
           owners === undefined
             ? store.listOwners(provider.name)
             : isOwner(owners)
               ? [checkOwner(owners, 'reconcile owner')]
-              : checkedOwners(owners, provider.name)
+              : checkedOwners(owners, provider.name, (owner) => given.take(keyOf(owner)))
         let done = 0
         const limit = reconcileOptions.concurrency ?? concurrency
         // More owners than read at once: while some wait for their store write, others read,
@@ -766,6 +785,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             // One owner fewer that may hand a batch over: the held ones may have to go now.
             run.ownersInFlight--
             run.write.nudge()
+            given.done(keyOf(owner))
           }
           // Outside the try: what onDrift throws is the caller's, not this owner's failure.
           if (found) recorder.owner(found)
@@ -1023,15 +1043,18 @@ function isOwner(value: unknown): value is Owner {
 /**
  * The caller's owners for `reconcile`, each checked as it is read: the first that is no owner (an
  * id with a NUL or an unpaired surrogate, a wrong type) ends the run with `invalid_request`
- * before the store or the provider sees it, and the owners are closed.
+ * before the store or the provider sees it, and the owners are closed. An owner `take` refuses
+ * (one given before: see `createOwnerDedupe`) is skipped; the index an error names counts it.
  */
 async function* checkedOwners(
   owners: Iterable<Owner> | AsyncIterable<Owner>,
   provider: string,
+  take: (owner: Owner) => boolean,
 ): AsyncGenerator<Owner, void, undefined> {
   let index = 0
   for await (const owner of owners) {
-    yield validate(OwnerInputSchema, owner, `reconcile owner ${index++}`, provider)
+    const valid = validate(OwnerInputSchema, owner, `reconcile owner ${index++}`, provider)
+    if (take(valid)) yield valid
   }
 }
 
