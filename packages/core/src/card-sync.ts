@@ -312,10 +312,9 @@ export interface CardSync {
  * its id the asked id exactly: another is refused with `provider_unavailable`, not retryable, and
  * nothing of it is stored. A provider written by hand (a plain object, not built with
  * `defineCardProvider`) is held to what `defineCardProvider` enforces: its cards are read with the
- * Card schema, and what its
- * operations throw reaches the caller as a `CardportError`, card numbers and keys masked (a
- * `CardportError` as it is, its cause masked; anything else `provider_unavailable`, retryable;
- * `invalid_request` from `parseCard`).
+ * Card schema, and what its operations throw reaches the caller as a `CardportError`, card numbers
+ * and keys masked (a `CardportError` as it is, its cause masked; anything else
+ * `provider_unavailable`, retryable; `invalid_request` from `parseCard`).
  *
  * @example
  * ```ts
