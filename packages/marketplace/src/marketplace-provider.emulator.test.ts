@@ -603,6 +603,44 @@ describe('each marketplace error', () => {
     expect(notHeld).toMatchObject({ code: 'card_not_found', providerCode: 'card-not-associated' })
   })
 
+  // No card of that id to associate: the source is wrong, not a card of the owner's gone, as
+  // Stripe's "No such token". CardSync.setDefaultCard reads card_not_found from createCard as
+  // "the card this key made is gone" and moves on to the next key: it sent 32 associations
+  // (and 32 account look-ups), then said the token was made the default 32 times.
+  it('a source card the marketplace does not know is invalid_request saying to tokenize first', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    for (const source of [
+      MISSING_CARD_ID,
+      `/v1/marketplaces/${marketplace.marketplaceId}/cards/${MISSING_CARD_ID}`,
+    ]) {
+      const error = await rejection(() => provider.createCard(owner, { source }))
+      expect(error, source).toMatchObject({
+        code: 'invalid_request',
+        status: 404,
+        retryable: false,
+      })
+      expect(error.message).toContain(MISSING_CARD_ID)
+      expect(error.message).toContain('tokenize')
+    }
+    expect(marketplace.state.accountCards(owner.id)).toEqual([])
+  })
+
+  it('CardSync.setDefaultCard with a card id the marketplace does not know fails at once', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const sync = createCardSync({ provider, store: memoryStore() })
+    const error = await rejection(() => sync.setDefaultCard(owner, MISSING_CARD_ID))
+    expect(error).toMatchObject({ code: 'invalid_request', status: 404 })
+    expect(error.message).toContain(MISSING_CARD_ID)
+    const associations = marketplace.state
+      .requests()
+      .filter(
+        (request) => request.route === 'POST /v1/marketplaces/:marketplace/accounts/:account/cards',
+      )
+    expect(associations).toHaveLength(1)
+  })
+
   // The tokenize route and the marketplace-wide list have no per-card resource: a 404 there
   // means nothing answers for this marketplace at this address, whatever the card.
   const MARKETPLACE_ROUTES = [

@@ -243,7 +243,8 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *
  * - `createCard(account, { source })`: raw card details are tokenized
  *   (`POST /v1/marketplaces/:mp/cards`) and associated with the account
- *   (`POST …/accounts/:account/cards` with the card's URI); a card id or URI is associated as is.
+ *   (`POST …/accounts/:account/cards` with the card's URI); a card id or URI is associated as is,
+ *   and one the marketplace does not know is `invalid_request` (tokenize the card first).
  *   With `metadata`, an existing card's `meta` is kept and the metadata merged into it (a `PUT`
  *   after the association); the card is read first, and a merge that would leave it more than 50
  *   keys is refused before the association (`invalid_request`, `details.param` `'metadata'`, as
@@ -765,7 +766,11 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
           // between this read and the association, setMeta refuses then: the card stays
           // associated, its meta untouched (see checkMetadataKeys' 'associated').
           if (metadata !== undefined) await checkMetaBeforeAssociating(uri, cardId, metadata)
-          const card = await associateOnce(owner, uri, cardId, record, idempotencyKey)
+          const card = await associateOnce(owner, uri, cardId, record, idempotencyKey).catch(
+            (error: unknown) => {
+              throw unknownSource(error, source, marketplaceId)
+            },
+          )
           record.metadataPending = metadata !== undefined
           return withMetadata(card.id, card)
         }
@@ -866,6 +871,28 @@ function settlesAssociation(error: unknown): boolean {
     'conflict',
     'card_not_found',
     'owner_not_found',
+  )
+}
+
+/**
+ * A 404 for the card `createCard` was given to associate (its id or URI) says that the source is
+ * wrong, as Stripe's "No such token" does: `invalid_request`, not `card_not_found`, which says
+ * that the owner holds no such card, and which `CardSync.setDefaultCard` reads from `createCard`
+ * as "the card this idempotency key made is gone" (it then tries the next key of its chain).
+ * Any other error is given back as it is.
+ */
+function unknownSource(error: unknown, source: string, marketplaceId: string): unknown {
+  if (!isCardportError(error, 'card_not_found') || error.status !== 404) return error
+  return new InvalidRequestError(
+    `${MARKETPLACE_PROVIDER_NAME}: no card ${source} was tokenized in the marketplace ${marketplaceId} (tokenize the card first, with tokenizeCard or createCard with card details, or check the card id)`,
+    {
+      provider: MARKETPLACE_PROVIDER_NAME,
+      status: error.status,
+      providerCode: error.providerCode,
+      requestId: error.requestId,
+      details: error.details,
+      cause: error,
+    },
   )
 }
 
