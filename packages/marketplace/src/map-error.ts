@@ -166,7 +166,7 @@ const HINTS: Record<CardportErrorCode, string> = {
   owner_not_found: 'check the account id and the marketplace id',
   conflict:
     "check the card's state: an associated card cannot be associated again, and an invalidated card stays invalid",
-  authentication: 'check the marketplace API secret',
+  authentication: 'check the marketplace API secret, and that it opens the marketplace id given',
   permission: 'use a secret allowed to manage this marketplace',
   rate_limited: 'retry after the delay the marketplace asked for',
   provider_unavailable: 'retry later',

@@ -729,6 +729,15 @@ describe('each marketplace error', () => {
     expect(textOf(error)).not.toContain('wrongSecretValue')
   })
 
+  // A secret opens one marketplace: a MARKETPLACE_ID of another (or a typo in it) is answered
+  // 401 like a wrong secret, and the hint named the secret alone.
+  it('a marketplaceId the secret does not open (401): the hint names the marketplace id too', async () => {
+    const { provider } = setup({ marketplaceId: 'TEST-MPnotTheSecretsMarketplace' })
+    const error = await rejection(() => provider.listCards({ type: 'account', id: 'AC1' }))
+    expect(error).toMatchObject({ code: 'authentication', status: 401 })
+    expect(error.message).toContain('marketplace id')
+  })
+
   it('403 is permission', async () => {
     const { provider, account } = setup()
     const owner = account()
