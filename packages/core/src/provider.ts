@@ -149,7 +149,11 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
   >
   /** One card of an owner; `card_not_found` when the owner has no such card. */
   getCard: Operation<C['getCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
-  /** One page of an owner's cards (only cards: bank accounts and other sources are skipped). */
+  /**
+   * One page of an owner's cards (only cards: bank accounts and other sources are skipped), in
+   * the provider's own order, which the contract does not fix: Stripe lists newest first, the
+   * marketplace oldest first.
+   */
   listCards: Operation<
     C['listCards'],
     [owner: OwnerOf<C>, options?: ListOptions],
