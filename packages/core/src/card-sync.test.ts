@@ -1,7 +1,7 @@
 import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
-import { rejection } from './__fixtures__/errors.js'
+import { errorOf, rejection } from './__fixtures__/errors.js'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { customers } from './__fixtures__/owners.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
@@ -175,6 +175,21 @@ describe('CardSync.setDefaultCard', () => {
       expect(error?.code, missing).toBe('invalid_request')
       expect(error?.message).toContain('provider must be a CardProvider')
     }
+  })
+
+  it('refuses, in createCardSync, a provider whose cardIdOf is no function', () => {
+    // Called at the start of deleteCard, sync and deleteLocal: a TypeError there, not a
+    // CardportError, had the caller's call fail with no code.
+    for (const cardIdOf of ['card_1', null, {}]) {
+      const error = errorOf(() =>
+        createCardSync({ provider: { ...provider, cardIdOf } as never, store }),
+      )
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain('provider must be a CardProvider')
+    }
+    expect(() =>
+      createCardSync({ provider: { ...provider, cardIdOf: undefined }, store }),
+    ).not.toThrow()
   })
 
   it('refuses, in createCardSync, a store whose concurrentWrites is not 1 to 64', () => {
@@ -1097,6 +1112,153 @@ describe.each(swappingProviders)(
         old,
       )
       expect(await stored()).toEqual(before)
+    })
+  },
+)
+
+// The marketplace takes a card by its URI (`/v1/marketplaces/MP/cards/CC…`) as by its id, and
+// says so with `cardIdOf`; its cards carry the bare id, and so does the store. Given the URI,
+// CardSync must write and delete the card the URI names: under the URI itself, the store holds
+// nothing, and the card stayed (a ghost card, active, until the next reconcile).
+const uriTakingProviders: [
+  string,
+  (inner: MemoryProvider, options?: UriProviderOptions) => CardProvider,
+][] = [
+  ['built with defineCardProvider', uriDefined],
+  ['written by hand', uriByHand],
+]
+
+describe.each(uriTakingProviders)(
+  'CardSync over a provider that takes a card by its URI too (%s)',
+  (_, build) => {
+    let inner: MemoryProvider
+    let uriSync: CardSync
+    beforeEach(() => {
+      inner = memoryProvider()
+      uriSync = createCardSync({ provider: build(inner), store })
+    })
+    const stored = () => store.listByOwner({ provider: inner.name, owner: alice })
+    const storedIds = async () => (await stored()).map((card) => card.id).sort()
+    /** A card of alice's at the provider, stored. */
+    const held = async (token: string) => {
+      const card = await inner.createCard(alice, { source: token })
+      await uriSync.sync(alice, card.id)
+      return card
+    }
+
+    it('deleteCard by URI deletes the card at the provider and its local copy', async () => {
+      const kept = await held('tok_visa')
+      const doomed = await held('tok_amex')
+      await uriSync.deleteCard(alice, uriOf(doomed))
+      expect((await rejection(inner.getCard(alice, doomed.id))).code).toBe('card_not_found')
+      expect(await storedIds()).toEqual([kept.id])
+      expect((await uriSync.getForOwner(alice))?.id).toBe(kept.id)
+    })
+
+    it('deleteCard by URI of a card gone at the provider deletes its local copy, for good', async () => {
+      const gone = await held('tok_visa')
+      const observedBefore = Date.now() - 1_000
+      await inner.deleteCard(alice, gone.id)
+      await uriSync.deleteCard(alice, uriOf(gone))
+      expect(await stored()).toEqual([])
+      // The deletion is recorded under the card's id: a payload observed before it is not stored.
+      expect((await store.upsert(gone, { observedAt: observedBefore })).card).toBeNull()
+    })
+
+    it('deleteCard by URI over a provider that invalidates: the card is stored as invalid, and one it does not hold is deleted locally', async () => {
+      const capabilities = { ...inner.capabilities, deleteCard: false }
+      const invalidating = createCardSync({ provider: build(inner, { capabilities }), store })
+      const retired = await held('tok_visa')
+      const gone = await held('tok_amex')
+      await inner.deleteCard(alice, gone.id)
+      await invalidating.deleteCard(alice, uriOf(retired))
+      await invalidating.deleteCard(alice, uriOf(gone))
+      expect(await stored()).toEqual([
+        expect.objectContaining({ id: retired.id, status: 'invalid' }),
+      ])
+    })
+
+    it('sync by URI of a card the provider no longer holds deletes its local copy', async () => {
+      const gone = await held('tok_visa')
+      await inner.deleteCard(alice, gone.id)
+      expect(await uriSync.sync(alice, uriOf(gone))).toBeNull()
+      expect(await stored()).toEqual([])
+    })
+
+    it('sync by URI of a card the provider holds stores it under its id, once', async () => {
+      const card = await held('tok_visa')
+      await inner.updateCard(alice, card.id, { holderName: 'Ada Lovelace' })
+      expect(await uriSync.sync(alice, uriOf(card))).toMatchObject({
+        id: card.id,
+        holderName: 'Ada Lovelace',
+      })
+      expect(await storedIds()).toEqual([card.id])
+    })
+
+    it('sync of a card given with its URI for its id stores it under its id', async () => {
+      const card = await held('tok_visa')
+      await uriSync.sync(alice, { ...card, id: uriOf(card), holderName: 'Ada Lovelace' })
+      expect(await stored()).toEqual([
+        expect.objectContaining({ id: card.id, holderName: 'Ada Lovelace' }),
+      ])
+    })
+
+    it('deleteLocal by URI deletes the local copy of the card the URI names, and asks the provider nothing', async () => {
+      const card = await held('tok_visa')
+      const calls: string[] = []
+      const watched = createCardSync({ provider: recording(build(inner), calls), store })
+      expect(await watched.deleteLocal(alice, uriOf(card))).toBe(true)
+      expect(await stored()).toEqual([])
+      // cardIdOf reads the id, and sends no request: no operation of the provider is called.
+      expect(calls.filter((call) => !call.startsWith('cardIdOf'))).toEqual([])
+      expect((await inner.getCard(alice, card.id)).status).toBe('active')
+    })
+
+    describe('a cardIdOf that fails or answers no card id (an adapter bug)', () => {
+      const NUMBER = '4242424242424242'
+      const answers: [string, () => unknown, boolean][] = [
+        [
+          'throws',
+          () => {
+            throw new Error(`cannot read ${NUMBER}`)
+          },
+          true,
+        ],
+        ['answers an empty id', () => '', false],
+        ['answers a number', () => 42, false],
+        ['answers undefined', () => undefined, false],
+        ['answers a card number', () => NUMBER, false],
+        ['answers an id with a NUL character', () => 'card_\u0000', false],
+      ]
+      describe.each(answers)('one that %s', (_, answer, retryable) => {
+        const operations: [string, (s: CardSync, card: Card) => Promise<unknown>][] = [
+          ['deleteCard', (s, card) => s.deleteCard(alice, uriOf(card))],
+          ['sync of an id', (s, card) => s.sync(alice, uriOf(card))],
+          ['sync of a card', (s, card) => s.sync(alice, { ...card, holderName: 'Ada Lovelace' })],
+          ['deleteLocal', (s, card) => s.deleteLocal(alice, uriOf(card))],
+        ]
+        it.each(operations)(
+          '%s rejects with provider_unavailable, and neither the provider nor the store is touched',
+          async (_, run) => {
+            const card = await held('tok_visa')
+            const before = await stored()
+            const calls: string[] = []
+            const broken = build(inner, { cardIdOf: answer as (cardId: string) => string })
+            const watched = createCardSync({ provider: recording(broken, calls), store })
+            const error = await rejection(run(watched, card))
+            expect(error).toMatchObject({
+              code: 'provider_unavailable',
+              retryable,
+              provider: 'memory',
+            })
+            expect(error.message).toContain('cardIdOf')
+            expect(inspect(error, { depth: 10 })).not.toContain(NUMBER)
+            expect(calls.filter((call) => !call.startsWith('cardIdOf'))).toEqual([])
+            expect(await stored()).toEqual(before)
+            expect((await inner.getCard(alice, card.id)).status).toBe('active')
+          },
+        )
+      })
     })
   },
 )
@@ -3119,6 +3281,55 @@ function mappedByHand(
       const card = inner.parseCard(raw, o)
       return card && map(card)
     },
+  }) as CardProvider
+}
+
+/** A card's URI, as the marketplace takes it for the card's id. */
+const uriOf = (card: Card): string => `/v1/marketplaces/MP1/cards/${card.id}`
+
+/** The card id a URI ends with (an id as it is), as the marketplace's `cardIdOf` reads it. */
+const idInUri = (cardId: string): string => cardId.slice(cardId.lastIndexOf('/') + 1)
+
+/** How {@link uriDefined} and {@link uriByHand} differ from `inner`. */
+interface UriProviderOptions {
+  /** Default: `inner`'s. */
+  capabilities?: ProviderCapabilities
+  /** What the adapter says an asked id names. Default: {@link idInUri}. */
+  cardIdOf?: (cardId: string) => string
+}
+
+/**
+ * `inner`, built with defineCardProvider, taking a card by its URI as by its id, as the
+ * marketplace does: each primitive asks `inner` for the id the URI ends with.
+ */
+function uriDefined(inner: MemoryProvider, options: UriProviderOptions = {}): CardProvider {
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: options.capabilities ?? inner.capabilities,
+    createCard: (o, input, context) => inner.createCard(o, input, context),
+    getCard: (o, cardId) => inner.getCard(o, idInUri(cardId)),
+    listCards: (o, listOptions) => inner.listCards(o, listOptions),
+    updateCard: (o, cardId, patch) => inner.updateCard(o, idInUri(cardId), patch),
+    deleteCard: (o, cardId) => inner.deleteCard(o, idInUri(cardId)),
+    setDefaultCard: (o, cardId) => inner.setDefaultCard(o, idInUri(cardId)),
+    invalidateCard: (o, cardId) => inner.invalidateCard(o, idInUri(cardId)),
+    parseCard: (raw, o) => inner.parseCard(raw, o),
+    cardIdOf: options.cardIdOf ?? idInUri,
+  })
+}
+
+/** {@link uriDefined}, written by hand (a plain object, not built with defineCardProvider). */
+function uriByHand(inner: MemoryProvider, options: UriProviderOptions = {}): CardProvider {
+  return Object.freeze({
+    ...inner,
+    capabilities: options.capabilities ?? inner.capabilities,
+    getCard: (o: Owner, cardId: string) => inner.getCard(o, idInUri(cardId)),
+    updateCard: (o: Owner, cardId: string, patch: Parameters<MemoryProvider['updateCard']>[2]) =>
+      inner.updateCard(o, idInUri(cardId), patch),
+    deleteCard: (o: Owner, cardId: string) => inner.deleteCard(o, idInUri(cardId)),
+    setDefaultCard: (o: Owner, cardId: string) => inner.setDefaultCard(o, idInUri(cardId)),
+    invalidateCard: (o: Owner, cardId: string) => inner.invalidateCard(o, idInUri(cardId)),
+    cardIdOf: options.cardIdOf ?? idInUri,
   }) as CardProvider
 }
 

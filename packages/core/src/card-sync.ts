@@ -128,7 +128,10 @@ export interface ReconcileOptions {
  *
  * Every operation checks its owner and card id before anything else: an id with a NUL character
  * or an unpaired surrogate, which each store's driver would read its own way, is refused with
- * `invalid_request` before the store or the provider sees it.
+ * `invalid_request` before the store or the provider sees it. A card id is then the one the
+ * provider's `cardIdOf` says it names (`CardProvider.cardIdOf`: a marketplace card's URI names
+ * the card `CC…`; without it, the id as given): the provider is asked, and the store written and
+ * deleted, under that id, which is the one its cards and the stored copies carry.
  *
  * `setDefaultCard`, `deleteCard`, `sync`, `syncFromProviderData` and `deleteLocal` calls on one
  * owner run one at a time within a `CardSync`, in call order (other owners' alongside), so that
@@ -196,6 +199,9 @@ export interface CardSync {
    * keeping it makes the store equal to the provider and `reconcile` reports no drift. The
    * owner's default is then read back, as the provider's policy chose it.
    *
+   * A card given by another id the provider takes for it (a marketplace card's URI) is deleted
+   * under its own id, at the provider and in the store (see {@link CardSync}).
+   *
    * Runs after this `CardSync`'s earlier calls on the owner, and before its later ones, so that
    * a `setDefaultCard` made at the same time acts on the default this call leaves (see
    * {@link CardSync}; across processes nothing orders them).
@@ -239,7 +245,9 @@ export interface CardSync {
    * of the call: a newer state stored while it waited is kept. A given card of another provider
    * (its `provider` is not this sync's provider's name) is refused with `invalid_request`: it
    * would be stored among that provider's cards. So is one of another owner (a card without an
-   * `owner` is taken as `owner`'s): its id would be listed among `owner`'s cards.
+   * `owner` is taken as `owner`'s): its id would be listed among `owner`'s cards. An id, or a
+   * given card's id, that the provider takes for another card's (a marketplace card's URI) is
+   * read, stored and removed as that card's id (see {@link CardSync}).
    */
   sync(owner: Owner, cardOrId?: Card | string): Promise<StoredCard | null>
   /** The owner's default card, from the store. */
@@ -251,6 +259,12 @@ export interface CardSync {
    * false when there was none, and when the store holds a state of the card observed after
    * `observedAt`, which it keeps. Runs after this `CardSync`'s earlier calls on the owner, as
    * `syncFromProviderData` does.
+   *
+   * It asks the provider nothing, but reads the card id as the provider's other operations do:
+   * an id the provider takes for another card's (a marketplace card's URI, as a webhook or a log
+   * may quote it) deletes the copy of the card it names, through the provider's `cardIdOf`,
+   * which sends no request (see {@link CardSync}). Taken as given, such an id deleted nothing,
+   * and the card the caller meant stayed.
    */
   deleteLocal(
     owner: Owner,
@@ -302,15 +316,18 @@ export interface CardSync {
 
 /**
  * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
- * anything other than a provider (with every method of {@link CardProvider}), a store, a
- * concurrency of 1 to 256 and a retry policy throws
+ * anything other than a provider (with every method of {@link CardProvider}, and a `cardIdOf`
+ * that is a function or absent), a store, a concurrency of 1 to 256 and a retry policy throws
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
  * Every card the provider answers with must be the asked owner's, under the provider's name, and,
  * from an operation that names a card (`getCard`, `setDefaultCard`, `invalidateCard`), that card,
- * its id the asked id exactly: another is refused with `provider_unavailable`, not retryable, and
- * nothing of it is stored. A provider written by hand (a plain object, not built with
+ * its id the asked id exactly (or the id the provider's `cardIdOf` says the asked id names): another
+ * is refused with `provider_unavailable`, not retryable, and nothing of it is stored. A
+ * `cardIdOf` is checked as `defineCardProvider` checks one: what it throws is a `CardportError`,
+ * and an answer that is no card id is `provider_unavailable`, not retryable, before the provider
+ * or the store sees anything. A provider written by hand (a plain object, not built with
  * `defineCardProvider`) is held to what `defineCardProvider` enforces: its cards are read with the
  * Card schema, and what its operations throw reaches the caller as a `CardportError`, card numbers
  * and keys masked (a `CardportError` as it is, its cause masked; anything else
@@ -346,8 +363,13 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   // otherwise by each store's driver, and must reach none, whatever the provider checks itself.
   const checkOwner = (owner: Owner, what = 'owner'): Owner =>
     validate(OwnerInputSchema, owner, what, provider.name)
-  const checkCard = (owner: Owner, cardId: string, what: string) =>
-    validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
+  // The card id is then the one the provider says the caller's names (a marketplace card's URI
+  // names the card `CC…`): cards are stored under their own id, so a URI taken as it is deleted
+  // nothing (the card stayed, active) and wrote a deletion's tombstone under the URI.
+  const checkCard = (owner: Owner, cardId: string, what: string) => {
+    const valid = validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
+    return { owner: valid.owner, cardId: provider.cardIdOf(valid.cardId) }
+  }
   // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every later
   // write of the card, its deletion included, and NaN lets any older one through. Default: now,
   // when the call was made, not when the owner's earlier calls let it in.
@@ -668,10 +690,12 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           },
         )
       }
-      const card = ownCard(
+      const valid = ownCard(
         validate(compiledCardSchema(), { ...input, owner }, 'card', provider.name),
         'sync',
       )
+      // Stored under the id its id names: a card given with its URI for its id is that card.
+      const card = { ...valid, id: provider.cardIdOf(valid.id) }
       return oneAtATime(owner, () => storeCard(card, readAt))
     },
 
@@ -937,7 +961,8 @@ const CardSyncOptionsSchema = z.strictObject({
     (value) =>
       hasMethods(value, CARD_PROVIDER_METHODS) &&
       typeof value.name === 'string' &&
-      isObject(value.capabilities),
+      isObject(value.capabilities) &&
+      (value.cardIdOf === undefined || isFunction(value.cardIdOf)),
     'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
   ),
   store: z

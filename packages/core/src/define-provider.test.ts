@@ -15,6 +15,8 @@ import type { CardProvider, ProviderCapabilities } from './provider.js'
 
 const owner: Owner = { type: 'customer', id: 'cus_1' }
 const BAD_NUMBER = '4242424242424241'
+/** A card number an adapter's bug puts where a card id goes. */
+const CARD_NUMBER_ID = '4242424242424242'
 const nextYear = new Date().getUTCFullYear() + 2
 
 describe('defineCardProvider: input is validated before any primitive runs', () => {
@@ -828,6 +830,62 @@ describe('defineCardProvider: a card of another owner or provider is refused', (
     // What it says is compared exactly: another card is still refused.
     const other = spyProvider({}, { cardIdOf, getCard: async () => makeCard({ id: 'card_2' }) })
     expect((await rejection(other.provider.getCard(owner, uri))).code).toBe('provider_unavailable')
+  })
+
+  it("gives the provider the adapter's cardIdOf, and none when the adapter declares none", () => {
+    const cardIdOf = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
+    expect(spyProvider({}, { cardIdOf }).provider.cardIdOf?.('/v1/cards/card_1')).toBe('card_1')
+    expect(spyProvider().provider.cardIdOf).toBeUndefined()
+    // A caller's id is checked as every operation checks it, before the adapter sees it.
+    const asked = vi.fn(cardIdOf)
+    const { provider } = spyProvider({}, { cardIdOf: asked })
+    expect(errorOf(() => provider.cardIdOf?.('card_\u0000')).code).toBe('invalid_request')
+    expect(asked).not.toHaveBeenCalled()
+  })
+
+  // An adapter bug: its cardIdOf answers no card id. Taken as it is, an answer of `undefined`
+  // left the card answered unchecked, and CardSync stored and deleted under it.
+  const noCardIds: [string, unknown][] = [
+    ['undefined', undefined],
+    ['an empty string', ''],
+    ['a number', 42],
+    ['a card number', CARD_NUMBER_ID],
+    ['an id with a NUL character', 'card_\u0000'],
+  ]
+  for (const [what, answer] of noCardIds) {
+    it(`a cardIdOf that answers ${what} is a non-retryable provider_unavailable, before any request`, async () => {
+      const getCard = vi.fn(async () => makeCard())
+      const { provider } = spyProvider({}, { cardIdOf: () => answer as string, getCard })
+      for (const error of [
+        errorOf(() => provider.cardIdOf?.('card_1')),
+        await rejection(provider.getCard(owner, 'card_1')),
+      ]) {
+        expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+        expect(error.message).toContain('spy answered cardIdOf with no card id')
+        expect(inspect(error)).not.toContain(CARD_NUMBER_ID)
+      }
+      expect(getCard).not.toHaveBeenCalled()
+    })
+  }
+
+  it('makes what cardIdOf throws a CardportError through mapError, as a primitive throw, before any request', async () => {
+    const thrown = new Error(`cannot read ${CARD_NUMBER_ID}`)
+    const mapped = new ConflictError('mapped')
+    const mapError = vi.fn(() => mapped)
+    const getCard = vi.fn(async () => makeCard())
+    const cardIdOf = () => {
+      throw thrown
+    }
+    const { provider } = spyProvider({}, { cardIdOf, mapError, getCard })
+    expect(await rejection(provider.getCard(owner, 'card_1'))).toBe(mapped)
+    expect(errorOf(() => provider.cardIdOf?.('card_1'))).toBe(mapped)
+    expect(mapError).toHaveBeenCalledWith(thrown)
+    expect(getCard).not.toHaveBeenCalled()
+    const unmapped = spyProvider({}, { cardIdOf }).provider
+    const error = errorOf(() => unmapped.cardIdOf?.('card_1'))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: true })
+    expect(error.message).toBe('spy failed during cardIdOf with an unexpected error; see cause')
+    expect(inspect(error, { depth: 10 })).not.toContain(CARD_NUMBER_ID)
   })
 
   it("accepts the owner's own cards, of either owner type", async () => {

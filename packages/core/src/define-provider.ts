@@ -17,6 +17,7 @@ import {
   UnsupportedOperationError,
 } from './errors.js'
 import {
+  cardIdNamed,
   noteCardsRead,
   notOwnCard,
   readCard,
@@ -94,7 +95,11 @@ export interface CardProviderPrimitives {
    * card's URI too): the id of the card that `cardId`, as a caller gave it to `getCard`,
    * `updateCard`, `setDefaultCard` or `invalidateCard`, names. The card the primitive answers
    * with must have that id, exactly (ids are case-sensitive): another card is refused. Default:
-   * `cardId` itself. What it throws is made a `CardportError` as the primitive's errors are.
+   * `cardId` itself. What it throws is made a `CardportError` as the primitive's errors are; an
+   * answer that is no card id (not a non-empty string, a card number) is `provider_unavailable`,
+   * not retryable. The provider built has it too (`CardProvider.cardIdOf`), so that `CardSync`
+   * stores and deletes a card given by its URI under its id. It must send no request, and give a
+   * card's own id back as it is.
    *
    * @example
    * ```ts
@@ -173,7 +178,10 @@ const RequestOptionsSchema = z
  *   `provider_unavailable` (`invalid_request` from `parseCard` given an owner), so that it is
  *   never stored as the owner's, or as the answer about another card;
  * - turns anything thrown into a `CardportError` (through the adapter's `mapError`), and masks
- *   card numbers and keys in its `cause`.
+ *   card numbers and keys in its `cause`;
+ * - gives the provider the adapter's `cardIdOf`, when it declares one, its answer checked to be a
+ *   card id, so that `CardSync` stores and deletes a card given by another id (the marketplace's
+ *   URI) under its own.
  *
  * @example
  * ```ts
@@ -258,11 +266,15 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   }
 
   const cardIdOf = definition.cardIdOf?.bind(definition)
+  /** The id of the card `cardId` names: what `cardIdOf` answers, checked, or `cardId` itself. */
+  const namedCardId = (cardId: string): string =>
+    cardIdOf ? cardIdNamed(cardIdOf, cardId, name, definition.mapError) : cardId
   /**
    * The card `run` answered `operation` (one that names the card `cardId`) for `owner` with, read
    * as `toCard` reads it and checked to be that card, in the same read: another card of the
    * owner, passed on, would be stored by CardSync as the answer about `cardId` (as invalid, as
-   * the new default).
+   * the new default). The card's id is asked for before the request: a `cardIdOf` that fails
+   * sends none.
    */
   const askedCard = async (
     operation: string,
@@ -270,11 +282,8 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
     cardId: string,
     run: () => Promise<Card>,
   ): Promise<Card> => {
-    const { card, asked } = await call(operation, async () => ({
-      card: await run(),
-      asked: cardIdOf ? cardIdOf(cardId) : cardId,
-    }))
-    return readCard(card, name, operation, owner, asked)
+    const asked = namedCardId(cardId)
+    return readCard(await call(operation, run), name, operation, owner, asked)
   }
 
   // Only the operations the capabilities declare are reachable, whatever else is defined.
@@ -429,8 +438,14 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       }
       return card
     },
+
+    // Only when the adapter declares one: without it, every id names itself.
+    ...(cardIdOf && {
+      cardIdOf: (cardId: string): string =>
+        namedCardId(validate(CardIdSchema, cardId, 'card id', name)),
+    }),
   }
-  // CardSync reads the cards of an operation built here no second time.
+  // CardSync reads the cards of an operation built here no second time, nor checks cardIdOf's.
   noteCardsRead(provider)
   return Object.freeze(provider) as unknown as CardProvider<C>
 }

@@ -320,6 +320,18 @@ describe('ownerCheckedProvider over a provider built with defineCardProvider', (
     )
   })
 
+  it("passes its cardIdOf on as it is: CardSync asks it what a caller's card id names", () => {
+    const cardIdOf = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
+    const defined = defineCardProvider({
+      ...answering(sampleCard('card_1', alice)),
+      cardIdOf,
+    } as never)
+    const checked = ownerCheckedProvider(defined)
+    expect(checked.cardIdOf('/v1/cards/card_1')).toBe('card_1')
+    // Checked once, by defineCardProvider: a caller's id that is no card id is refused there.
+    expect(errorOf(() => checked.cardIdOf('card_\u0000')).code).toBe('invalid_request')
+  })
+
   it('reads with the Card schema an operation written by hand beside the ones it built', async () => {
     const provider = memoryProvider()
     await provider.createCard(alice, { source: 'tok_visa' })
@@ -340,6 +352,61 @@ describe('ownerCheckedProvider over a provider built with defineCardProvider', (
 function digitsOf(text: string): string {
   return text.replace(/\D/g, '')
 }
+
+describe('ownerCheckedProvider: the card id an asked id names (cardIdOf)', () => {
+  const idInUri = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
+
+  it('without a cardIdOf, every id names itself', () => {
+    expect(ownerCheckedProvider(answering(sampleCard('card_1', alice))).cardIdOf('/v1/x')).toBe(
+      '/v1/x',
+    )
+  })
+
+  it('a provider written by hand: the card answered must be the one its cardIdOf says the asked id names', async () => {
+    const card = sampleCard('card_1', alice)
+    const checked = ownerCheckedProvider({ ...answering(card), cardIdOf: idInUri })
+    expect(checked.cardIdOf('/v1/cards/card_1')).toBe('card_1')
+    expect((await checked.getCard(alice, '/v1/cards/card_1')).id).toBe('card_1')
+    expect((await checked.invalidateCard(alice, '/v1/cards/card_1')).id).toBe('card_1')
+    const error = await rejection(checked.getCard(alice, '/v1/cards/card_2'))
+    expect(error).toMatchObject({ code: 'provider_unavailable', retryable: false })
+    expect(error.message).toContain('card card_1 where card card_2 was asked for')
+  })
+
+  // What defineCardProvider makes of an adapter's cardIdOf, for one written by hand.
+  const broken: [string, () => unknown, boolean][] = [
+    [
+      'throws',
+      () => {
+        throw new Error(`cannot read ${CARD_NUMBER}`)
+      },
+      true,
+    ],
+    ['answers undefined', () => undefined, false],
+    ['answers an empty string', () => '', false],
+    ['answers a card number', () => CARD_NUMBER, false],
+  ]
+  it.each(broken)(
+    'a cardIdOf written by hand that %s is provider_unavailable, and the operation sends no request',
+    async (_, cardIdOf, retryable) => {
+      const getCard = vi.fn(async () => sampleCard('card_1', alice))
+      const checked = ownerCheckedProvider({
+        ...answering(sampleCard('card_1', alice)),
+        getCard,
+        cardIdOf: cardIdOf as (cardId: string) => string,
+      })
+      for (const error of [
+        errorOf(() => checked.cardIdOf('card_1')),
+        await rejection(checked.getCard(alice, 'card_1')),
+      ]) {
+        expect(error).toMatchObject({ code: 'provider_unavailable', retryable, provider: 'memory' })
+        expect(error.message).toContain('cardIdOf')
+        expect(inspect(error, { depth: 10 })).not.toContain(CARD_NUMBER)
+      }
+      expect(getCard).not.toHaveBeenCalled()
+    },
+  )
+})
 
 describe('ownerCheckedProvider over a provider written by hand: answers that cannot be read at all', () => {
   const SECRET = 'sk_test_51ReadingThrewKey'

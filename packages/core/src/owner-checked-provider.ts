@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import {
   type Card,
+  CardIdInputSchema,
   compiledCardSchema,
   formatOwner,
   isDefaultUnknown,
@@ -8,7 +9,7 @@ import {
   type Owner,
   sameOwner,
 } from './card.js'
-import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
+import { type CardportError, InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { Page } from './pagination.js'
 import type { CardProvider } from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
@@ -89,6 +90,39 @@ export function readCard(
   const mismatch = notOwnCard(result.data, name, owner, cardId)
   if (mismatch === undefined) return result.data
   throw notOwnCardError(name, operation, owner, mismatch)
+}
+
+/**
+ * The id of the card that `cardId`, as a caller gave it, names at the provider named `name`, by
+ * the provider's `cardIdOf` (`mapError`: the adapter's, for what it throws). What it throws is
+ * made a `CardportError` as a primitive's errors are (`providerFailure`: a `CardportError` as it
+ * is, anything else `provider_unavailable`, retryable, its cause masked). What it answers must be
+ * a card id as {@link CardIdInputSchema} reads one (a non-empty string, no NUL character or
+ * unpaired surrogate, not a card number): anything else (`undefined`, `''`, a number) is an
+ * adapter's bug that a retry does not mend (`provider_unavailable`, not retryable), named by what
+ * is wrong with it, never by its value. Taken as it was, it would be the key `CardSync` stores and
+ * deletes under (`undefined` made the text "undefined"), and the id the provider is asked for.
+ */
+export function cardIdNamed(
+  cardIdOf: (cardId: string) => unknown,
+  cardId: string,
+  name: string,
+  mapError?: (error: unknown) => CardportError | undefined,
+): string {
+  let answer: unknown
+  try {
+    answer = cardIdOf(cardId)
+  } catch (error) {
+    throw providerFailure(error, name, 'cardIdOf', mapError)
+  }
+  const result = safeParseOf(CardIdInputSchema, answer)
+  if (result?.success) return result.data
+  throw new ProviderUnavailableError(
+    `${name} answered cardIdOf with no card id cardport can use (${
+      result ? result.error.issues.map((issue) => issue.message).join('; ') : READING_THREW
+    }): cardIdOf must answer the id of the card the given id names`,
+    { provider: name, retryable: false },
+  )
 }
 
 /**
@@ -175,8 +209,20 @@ export function noteCardsRead(provider: object): void {
  * `CardportError` to branch on. A defined operation's cards were read, and its errors made
  * `CardportError`s, already: neither is done twice, and reconcile's listings cost no more.
  */
-export function ownerCheckedProvider(provider: CardProvider): CardProvider {
+export function ownerCheckedProvider(provider: CardProvider): CheckedProvider {
   const { name } = provider
+  const ownCardIdOf: unknown = provider.cardIdOf
+  /**
+   * The provider's `cardIdOf`: a defined one as it is (it checks its answer itself), one written
+   * by hand checked as `defineCardProvider` checks one ({@link cardIdNamed}); without one, the id
+   * as given.
+   */
+  const cardIdOf: (cardId: string) => string =
+    typeof ownCardIdOf !== 'function'
+      ? (cardId) => cardId
+      : cardsRead.has(ownCardIdOf)
+        ? (cardId) => ownCardIdOf.call(provider, cardId) as string
+        : (cardId) => cardIdNamed((id) => ownCardIdOf.call(provider, id), cardId, name)
   /**
    * A defined operation's card: its owner and name checked again. Its id was checked by
    * `defineCardProvider`, against what the adapter's `cardIdOf` says the asked id names (the
@@ -222,20 +268,25 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
   }
   /**
    * `provider`'s `operation`, its card checked; `namesCard`: the operation's second argument is
-   * the id of the card it asks for, which the card answered must have.
+   * the id of the card it asks for, and the card answered must have the id `cardIdOf` says that
+   * one names (asked before the request: a `cardIdOf` that fails sends none).
    */
   const answering =
     (operation: string, namesCard: boolean) =>
     async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
       const method = inner[operation]!
-      const card = (await call(operation, method, [owner, ...rest])) as Card
-      const cardId = namesCard ? (rest[0] as string) : undefined
-      return checkOf(method)(operation, owner, card, cardId)
+      if (cardsRead.has(method)) {
+        return checked(operation, owner, (await call(operation, method, [owner, ...rest])) as Card)
+      }
+      const cardId = namesCard ? cardIdOf(rest[0] as string) : undefined
+      const card = (await byHand(operation, method, [owner, ...rest])) as Card
+      return read(operation, owner, card, cardId)
     }
   const wrapper = {
     ...provider,
     name,
     capabilities: provider.capabilities,
+    cardIdOf,
     createCard: answering('createCard', false),
     getCard: answering('getCard', true),
     updateCard: answering('updateCard', true),
@@ -278,5 +329,14 @@ export function ownerCheckedProvider(provider: CardProvider): CardProvider {
       )
     },
   }
-  return Object.freeze(wrapper) as unknown as CardProvider
+  return Object.freeze(wrapper) as unknown as CheckedProvider
+}
+
+/**
+ * A provider as {@link ownerCheckedProvider} gives it: its `cardIdOf` always there (the id as
+ * given, for a provider without one).
+ */
+export type CheckedProvider = CardProvider & {
+  /** The id of the card `cardId` names (see `CardProvider.cardIdOf`), checked. */
+  cardIdOf(cardId: string): string
 }

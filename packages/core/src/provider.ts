@@ -183,6 +183,22 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
    * a card payload that cannot be read.
    */
   parseCard(raw: unknown, owner?: Owner): Card | null
+  /**
+   * Optional, on a provider that takes a card by more than its id (the marketplace takes the
+   * card's URI, `/v1/marketplaces/MP…/cards/CC…`, too): the id of the card that `cardId`, as a
+   * caller gives it to an operation that names a card, names (`'CC…'`). Its cards carry that id,
+   * and so does a store: `CardSync` asks it once at the start of each call that takes a card id
+   * (`deleteCard`, `sync` and `deleteLocal`, and `sync` of a card, for the card's id), then asks
+   * the provider, stores and deletes under the id it answers, so that a URI given deletes the
+   * stored card it names. It sends no request. Absent: every id names itself. For a card of the
+   * provider's own, `cardIdOf(card.id)` is `card.id` (`describeCardProvider` checks it).
+   *
+   * A provider built with `defineCardProvider` has it when its definition declares it, checked:
+   * what it throws is made a `CardportError` as a primitive's errors are, and an answer that is no
+   * card id (not a non-empty string, a card number) is `provider_unavailable`, not retryable;
+   * `CardSync` checks one written by hand alike.
+   */
+  cardIdOf?(cardId: string): string
 }
 
 /**
