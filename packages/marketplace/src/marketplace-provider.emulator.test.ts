@@ -763,6 +763,11 @@ describe('a card given by its URI', () => {
     const owner = account()
     const card = await provider.createCard(owner, { source: testCard(VISA) })
     const uri = `/v1/marketplaces/${marketplace.marketplaceId}/cards/${card.id}`
+    const sent = requests().length
+    // The provider says which card a URI names, without a request: CardSync stores under it.
+    expect(provider.cardIdOf?.(uri)).toBe(card.id)
+    expect(provider.cardIdOf?.(card.id)).toBe(card.id)
+    expect(requests()).toHaveLength(sent)
     expect(await provider.getCard(owner, uri)).toEqual(card)
     const updated = await provider.updateCard(owner, uri, { metadata: { via: 'uri' } })
     expect(updated).toMatchObject({ id: card.id, metadata: { via: 'uri' } })
@@ -957,6 +962,88 @@ describe('CardSync over the marketplace (no deleteCard, no setDefaultCard)', () 
       defaultRepaired: [],
       failed: [],
     })
+  })
+})
+
+describe('CardSync over the marketplace, a card given by its URI', () => {
+  /** A sync over the emulator for a new account, and the account's stored cards. */
+  function syncSetup() {
+    const { provider, account } = setup()
+    const owner = account()
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const stored = () => store.listByOwner({ provider: provider.name, owner })
+    const uriOf = (cardId: string) =>
+      `/v1/marketplaces/${marketplace.marketplaceId}/cards/${cardId}`
+    return { provider, owner, store, sync, stored, uriOf }
+  }
+
+  it('deleteCard by URI invalidates the card and stores it as invalid under its id; reconcile finds no drift', async () => {
+    const { provider, owner, sync, stored, uriOf } = syncSetup()
+    const kept = await provider.createCard(owner, { source: testCard(VISA) })
+    const doomed = await provider.createCard(owner, { source: testCard(MASTERCARD) })
+    await sync.reconcile(owner)
+    await sync.deleteCard(owner, uriOf(doomed.id))
+    expect(marketplace.state.card(doomed.id)?.is_valid).toBe(false)
+    const cards = await stored()
+    expect(
+      cards.map(({ id, status }) => ({ id, status })).sort((a, b) => a.id.localeCompare(b.id)),
+    ).toEqual(
+      [
+        { id: kept.id, status: 'active' },
+        { id: doomed.id, status: 'invalid' },
+      ].sort((a, b) => a.id.localeCompare(b.id)),
+    )
+    expect((await sync.getForOwner(owner))?.id).toBe(kept.id)
+    const report = await sync.reconcile(owner, { dryRun: true })
+    expect(report).toMatchObject({ added: [], updated: [], removed: [], defaultRepaired: [] })
+  })
+
+  // A copy the store holds of a card the account does not hold (tokenized, never associated with
+  // it): the marketplace answers card-not-associated, card_not_found, for its URI.
+  async function strayCopy(s: ReturnType<typeof syncSetup>) {
+    const stray = await tokenizeCard(s.provider, testCard(VISA))
+    await s.sync.sync(s.owner, { ...stray, owner: s.owner })
+    expect((await s.stored()).map((card) => card.id)).toEqual([stray.id])
+    return stray
+  }
+
+  it('deleteCard by URI of a card the account does not hold deletes the local copy', async () => {
+    const s = syncSetup()
+    const stray = await strayCopy(s)
+    await s.sync.deleteCard(s.owner, s.uriOf(stray.id))
+    expect(await s.stored()).toEqual([])
+    // The deletion is recorded under the card's id: a copy observed before it is not stored.
+    const before = Date.now() - 60_000
+    expect(
+      (await s.store.upsert({ ...stray, owner: s.owner }, { observedAt: before })).card,
+    ).toBeNull()
+  })
+
+  it('sync by URI of a card the account does not hold deletes the local copy', async () => {
+    const s = syncSetup()
+    const stray = await strayCopy(s)
+    expect(await s.sync.sync(s.owner, s.uriOf(stray.id))).toBeNull()
+    expect(await s.stored()).toEqual([])
+  })
+
+  it('deleteLocal by URI deletes the local copy of the card, and sends no request', async () => {
+    const s = syncSetup()
+    const card = await s.provider.createCard(s.owner, { source: testCard(VISA) })
+    await s.sync.sync(s.owner, s.uriOf(card.id))
+    expect((await s.stored()).map(({ id }) => id)).toEqual([card.id])
+    const sent = requests().length
+    expect(await s.sync.deleteLocal(s.owner, s.uriOf(card.id))).toBe(true)
+    expect(await s.stored()).toEqual([])
+    expect(requests()).toHaveLength(sent)
+  })
+
+  it("setDefaultCard with a tokenized card's URI stores the card under its id", async () => {
+    const s = syncSetup()
+    const tokenized = await tokenizeCard(s.provider, testCard(MASTERCARD))
+    const card = await s.sync.setDefaultCard(s.owner, s.uriOf(tokenized.id))
+    expect(card).toMatchObject({ id: tokenized.id, isDefault: true })
+    expect((await s.stored()).map(({ id }) => id)).toEqual([tokenized.id])
   })
 })
 
