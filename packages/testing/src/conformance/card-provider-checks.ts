@@ -977,6 +977,27 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
     }
   }
 
+  // --- cardIdOf -----------------------------------------------------------------------------
+  if (caps.createCard) {
+    check(
+      'cardIdOf',
+      "a card's own id names that card: cardIdOf gives it back as it is, and sends no request",
+      async (t) => {
+        // Without cardIdOf every id names itself: nothing to check.
+        const { cardIdOf } = t.provider
+        if (cardIdOf === undefined) return
+        expect(typeof cardIdOf, 'provider.cardIdOf').toBe('function')
+        const owner = await t.owner()
+        // CardSync stores and deletes under what it answers: another id than the card's own left
+        // the stored card in place, or had getCard refuse the card as another than the one asked.
+        for (const card of await t.createMany(owner, 2)) {
+          const named = await t.sendsNoRequest(async () => t.provider.cardIdOf?.(card.id))
+          expect(named, `cardIdOf(${JSON.stringify(card.id)})`).toBe(card.id)
+        }
+      },
+    )
+  }
+
   // --- parseCard ----------------------------------------------------------------------------
   check('parseCard', 'returns null for what is not a card', async (t) => {
     const payloads = [null, undefined, 42, 'card', [], {}, ...(t.suite.nonCards ?? [])]

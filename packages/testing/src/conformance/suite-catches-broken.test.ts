@@ -540,6 +540,58 @@ describe('describeCardProvider catches a broken provider', () => {
       "capabilities: the requestCount hook counts the provider's requests (the checks of what sends no request rely on it)",
     ])
   })
+  it("an adapter whose cardIdOf does not give a card's own id back fails the cardIdOf rule", async () => {
+    /** The card id a URI ends with (an id as it is), as the marketplace's cardIdOf reads it. */
+    const idInUri = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
+    const withCardIdOf = (cardIdOf: (cardId: string) => string) => () => ({
+      provider: memoryAdapter((healthy) => ({
+        ...Object.fromEntries(
+          (
+            ['getCard', 'updateCard', 'deleteCard', 'setDefaultCard', 'invalidateCard'] as const
+          ).map((operation) => [
+            operation,
+            (owner: Owner, cardId: string, ...rest: unknown[]) =>
+              (healthy[operation] as (...args: unknown[]) => unknown)(
+                owner,
+                idInUri(cardId),
+                ...rest,
+              ),
+          ]),
+        ),
+        cardIdOf,
+      })),
+    })
+    // Healthy: a card is taken by its id or by a URI ending with it.
+    expect(await failedProviderChecks(withCardIdOf(idInUri))).toEqual([])
+    // Its own ids made another's: what CardSync deletes by is no card of the provider's. Where
+    // the provider reads cards by id, getCard refuses its own card as another; the cardIdOf rule
+    // says why, and is the one failure of a provider that reads no card by id.
+    const upperCased = withCardIdOf((cardId) => idInUri(cardId).toUpperCase())
+    const rule =
+      "cardIdOf: a card's own id names that card: cardIdOf gives it back as it is, and sends no request"
+    expect(await failedProviderChecks(upperCased)).toContain(rule)
+    const readsNoCard = {
+      ...MEMORY_PROVIDER_CAPABILITIES,
+      getCard: false,
+      updateCard: false,
+      setDefaultCard: false,
+      invalidateCard: false,
+      updatableFields: [],
+    } as const
+    const blind = () => ({
+      provider: memoryAdapter(
+        () => ({ cardIdOf: (cardId: string) => cardId.toUpperCase() }),
+        readsNoCard,
+      ),
+    })
+    expect(
+      await failedProviderChecks(
+        () => ({ provider: memoryAdapter(() => ({}), readsNoCard) }),
+        readsNoCard,
+      ),
+    ).toEqual([])
+    expect(await failedProviderChecks(blind, readsNoCard)).toEqual([rule])
+  })
 })
 
 describe('describeCardProvider for a provider without createCard', () => {
