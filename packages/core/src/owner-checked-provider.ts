@@ -208,6 +208,10 @@ export function noteCardsRead(provider: object): void {
  * `CardSync`'s callers (and their logs) with the card number or key in it, and was no
  * `CardportError` to branch on. A defined operation's cards were read, and its errors made
  * `CardportError`s, already: neither is done twice, and reconcile's listings cost no more.
+ *
+ * Its `cardIdOf` is always there, for `CardSync` to ask which card an id given names: the
+ * provider's own (a hand-written one checked as `defineCardProvider` checks one, see
+ * {@link cardIdNamed}), or the id as given for a provider without one.
  */
 export function ownerCheckedProvider(provider: CardProvider): CheckedProvider {
   const { name } = provider
