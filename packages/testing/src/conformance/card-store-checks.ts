@@ -558,15 +558,15 @@ export function cardStoreChecks(): CardStoreCheck[] {
   // rows, then write them) loses a write, brings back a deleted card or leaves two defaults.
   check(
     'defaults',
-    `${RACE_ROUNDS} races of mixed default writes (upsert and upsertMany of a default, setDefault of a card and of null, delete of the default, with and without observedAt) on one customer and, at the same time, on one account with two currencies each leave at most one default (per currency), the one getDefault gives, and every card once, holding its last write, at a version that counts its writes`,
+    `pairs of a default switch and a write or deletion of a card it reads (started at once, once the first call's microtasks have run, or a setImmediate or setTimeout turn later, in both orders), then ${RACE_ROUNDS} races of mixed default writes (upsert and upsertMany of a default, setDefault of a card and of null, delete of the default, with and without observedAt), on one customer and, at the same time, on one account with two currencies, each leave what the calls run one at a time would: at most one default (per currency), the one getDefault gives, and every card once, holding its last write, at a version that counts its writes`,
     async (t) => {
       // The two owners' races run side by side: their writes do not wait for each other (nor
-      // may they mix), so the check takes about the time of one.
-      const outcomes = await Promise.allSettled([
-        raceMixedDefaults(t, 'customer'),
-        raceMixedDefaults(t, 'account'),
-      ])
-      for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
+      // may they mix), so the check takes about the time of one. The pairs first: they find a
+      // late write every time, and name the two calls that met.
+      for (const races of [racePairs, raceMixedDefaults]) {
+        const outcomes = await Promise.allSettled([races(t, 'customer'), races(t, 'account')])
+        for (const outcome of outcomes) if (outcome.status === 'rejected') throw outcome.reason
+      }
     },
   )
 
@@ -1735,9 +1735,11 @@ const RACE_ROUNDS = 8
  * The calls start in the order above in half of the races and in reverse in the others; all
  * at once in half of them, and one event-loop turn apart in the others. So a store whose
  * `setDefault`, or `upsert` of a default, reads the rows, waits (a round trip), then writes
- * what it read, meets a write of the same card in between: that write is lost, or the deleted
- * D comes back, whichever of the two methods it is. A store on a server runs the calls truly
- * at once, in an order of its own: every order passes.
+ * what it read, may meet a write of the same card in between: that write is lost, or the
+ * deleted D comes back. Whether it does depends on how many turns, and which, the store waits
+ * before its read and after it: {@link racePairs} is what catches such a store every time;
+ * these races check what three or more calls at once leave. A store on a server runs the calls
+ * truly at once, in an order of its own: every order passes.
  */
 async function raceMixedDefaults(t: Context, type: OwnerType): Promise<void> {
   const scope = t.scope(type)
@@ -1963,6 +1965,209 @@ async function race(
   }
   await Promise.all(running)
   return rejected
+}
+
+/**
+ * When {@link racePairs} starts the second call of a pair: at once (no wait), once the first
+ * call's microtasks have run, or a `setImmediate` or a `setTimeout` turn later. Before its turn,
+ * the pair lets the first call's microtasks run, so that a turn the first call queues on its way
+ * to its read is queued before the pair's, and runs first. So for a first call that waits
+ * nothing, microtasks or one turn of either kind before it reads, then a turn before it writes,
+ * one of these gaps starts the second call between its read and its write, every time.
+ */
+const PAIR_GAPS: readonly (readonly [string, (() => Promise<void>) | undefined])[] = [
+  ['at once', undefined],
+  ["once the first call's microtasks have run", microtasksRun],
+  ['a setImmediate turn later', afterTurn(() => new Promise((resolve) => setImmediate(resolve)))],
+  ['a setTimeout turn later', afterTurn(() => new Promise((resolve) => setTimeout(resolve, 0)))],
+]
+
+/** The cards of a pair's owner by role (D, X, and an account's other default). */
+type PairModel = Map<string, { holderName: string | null; isDefault: boolean }>
+
+/** One call of a pair, and what it does to the {@link PairModel} when it runs alone. */
+interface PairCall {
+  readonly name: string
+  run(store: CardStore, d: Card, x: Card): Promise<unknown>
+  apply(model: PairModel): void
+}
+
+/** The default switches of {@link racePairs}, each with the roles of the cards it reads. */
+const PAIR_SWITCHES: readonly (PairCall & { readonly reads: readonly string[] })[] = [
+  {
+    name: 'upsert(X as the default)',
+    reads: ['D'],
+    run: (store, _, x) => store.upsert({ ...x, holderName: 'switched', isDefault: true }),
+    apply: (model) => makeDefault(model, 'X', 'switched'),
+  },
+  {
+    name: 'setDefault(X)',
+    reads: ['D', 'X'],
+    run: (store, _, x) => store.setDefault(scopeOf(x), x.id),
+    apply: (model) => {
+      const x = model.get('X')
+      if (x) makeDefault(model, 'X', x.holderName)
+    },
+  },
+  {
+    name: 'setDefault(null)',
+    reads: ['D'],
+    run: (store, _, x) => store.setDefault(scopeOf(x), null),
+    apply: (model) => {
+      for (const card of model.values()) card.isDefault = false
+    },
+  },
+]
+
+/** The writes of {@link racePairs}: of D as the default, or of X, or a deletion, by role. */
+const PAIR_WRITES: readonly (PairCall & { readonly role: string })[] = [
+  {
+    name: 'upsert(D as the default)',
+    role: 'D',
+    run: (store, d) => store.upsert({ ...d, holderName: 'written', isDefault: true }),
+    apply: (model) => makeDefault(model, 'D', 'written'),
+  },
+  {
+    name: 'delete(D)',
+    role: 'D',
+    run: (store, d) => store.delete(scopeOf(d), d.id),
+    apply: (model) => model.delete('D'),
+  },
+  {
+    name: 'upsert(X)',
+    role: 'X',
+    run: (store, _, x) => store.upsert({ ...x, holderName: 'written', isDefault: false }),
+    apply: (model) => model.set('X', { holderName: 'written', isDefault: false }),
+  },
+  {
+    name: 'delete(X)',
+    role: 'X',
+    run: (store, _, x) => store.delete(scopeOf(x), x.id),
+    apply: (model) => model.delete('X'),
+  },
+]
+
+/** The role of an account's default in another currency than D's: `setDefault(null)` alone clears it. */
+const OTHER_DEFAULT = 'the default in eur'
+
+/**
+ * Races pairs of writes on fresh owners of `type` and checks that each pair leaves what its two
+ * calls run one after the other would, in one order or the other. An owner holds D, its
+ * default, and X, of D's currency (and an account a default in another currency, which only
+ * `setDefault(null)` may clear). One call of a pair switches the default (`upsert` of X as the
+ * default, `setDefault(X)` or `setDefault(null)`), the other writes or deletes a card the switch
+ * reads (an `upsert` of D as the default, or of X, each with a holder name of its own, or a
+ * `delete`). Each pair runs in both orders, the second call started at each of
+ * {@link PAIR_GAPS}, on an owner of its own.
+ *
+ * A store whose switch (or whose `upsert` of a default) reads rows, waits a `setImmediate` or
+ * `setTimeout` turn, then writes what it read, meets the other call between its read and its
+ * write in at least one of these, every time, whether it waited nothing, microtasks or one such
+ * turn before its read: that call's write is lost, or the card it deleted comes back. In the
+ * mixed races that depends on how far apart their calls happen to start and how many turns the
+ * store waits, so such a store may pass them. One that waits microtasks alone between its read
+ * and its write is caught only when it reads as it is called (the pair started at once).
+ */
+async function racePairs(t: Context, type: OwnerType): Promise<void> {
+  const currency = type === 'account' ? 'usd' : null
+  const pairs = PAIR_SWITCHES.flatMap((change) =>
+    PAIR_WRITES.filter((write) => change.reads.includes(write.role)).flatMap((write) =>
+      [true, false].flatMap((switchFirst) =>
+        PAIR_GAPS.map(([gapName, gap]) => {
+          const scope = t.scope(type)
+          const d = t.card(scope, { currency, isDefault: true })
+          const x = t.card(scope, { currency })
+          const other =
+            type === 'account' ? [t.card(scope, { currency: 'eur', isDefault: true })] : []
+          return { change, write, switchFirst, gapName, gap, scope, d, x, other }
+        }),
+      ),
+    ),
+  )
+  // Every pair's owner in one batch: a write each is what costs (a commit on a durable store).
+  await t.store.upsertMany(pairs.flatMap(({ d, x, other }) => [d, x, ...other]))
+
+  const problems: string[] = []
+  for (const { change, write, switchFirst, gapName, gap, scope, d, x, other } of pairs) {
+    const [first, second] = switchFirst ? [change, write] : [write, change]
+    const name = `${first.name}, then ${second.name} ${gapName}`
+    const rejected: string[] = []
+    const start = (call: PairCall) =>
+      (async () => call.run(t.store, d, x))().catch((error: unknown) => {
+        rejected.push(`${call.name} rejected: ${describeOutcome(error)}`)
+      })
+    const running = [start(first)]
+    if (gap) await gap()
+    running.push(start(second))
+    await Promise.all(running)
+    if (rejected.length > 0) {
+      problems.push(`${name}: ${rejected.join('; ')}`)
+      continue
+    }
+
+    const roles = new Map([
+      [d.id, 'D'],
+      [x.id, 'X'],
+      ...other.map((card) => [card.id, OTHER_DEFAULT] as const),
+    ])
+    const holds = (await t.store.listByOwner(scope))
+      .map((card) => describePairCard(roles.get(card.id) ?? `card ${card.id}`, card))
+      .sort()
+    const serial = new Set(
+      [
+        [first, second],
+        [second, first],
+      ].map((calls) => {
+        const model: PairModel = new Map(
+          [d, x, ...other].map((card) => [
+            roles.get(card.id)!,
+            { holderName: card.holderName, isDefault: card.isDefault },
+          ]),
+        )
+        for (const call of calls) call.apply(model)
+        return [...model]
+          .map(([role, card]) => describePairCard(role, card))
+          .sort()
+          .join(', ')
+      }),
+    )
+    if (!serial.has(holds.join(', '))) {
+      problems.push(
+        `${name}: the owner holds ${holds.join(', ') || 'no card'}; one call after the other leaves ${[...serial].map((outcome) => outcome || 'no card').join(', or ')}`,
+      )
+    }
+  }
+  expect(problems, `the ${type}'s pairs of writes`).toEqual([])
+}
+
+/** In a {@link PairModel}: `role` becomes the default of D and X's currency, holding `holderName`. */
+function makeDefault(model: PairModel, role: string, holderName: string | null): void {
+  for (const [other, card] of model) if (other !== OTHER_DEFAULT) card.isDefault = false
+  model.set(role, { holderName, isDefault: true })
+}
+
+/** A card of a pair's owner, as its outcome is compared. */
+function describePairCard(
+  role: string,
+  card: { holderName: string | null; isDefault: boolean },
+): string {
+  return `${role} (${JSON.stringify(card.holderName)}${card.isDefault ? ', the default' : ''})`
+}
+
+/**
+ * Waits until the microtasks queued so far, and those they queue in turn (a thousand deep),
+ * have run: what an async call does before it waits for anything.
+ */
+async function microtasksRun(): Promise<void> {
+  for (let tick = 0; tick < 1_000; tick++) await Promise.resolve()
+}
+
+/** Waits one `turn`, queued once the microtasks queued before it have run. */
+function afterTurn(turn: () => Promise<unknown>): () => Promise<void> {
+  return async () => {
+    await microtasksRun()
+    await turn()
+  }
 }
 
 /** Whether `stored` holds `card`'s fields, whether or not it is the default. */

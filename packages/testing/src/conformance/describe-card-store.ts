@@ -53,11 +53,14 @@ export interface CardStoreSuiteOptions {
  * `listByOwner` or `listByOwners` gave changes nothing stored) and writes that keep no part of
  * the cards given, listings of 1,201 cards or owners in full, one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
- * first saw, also under 50 concurrent `setDefault` calls and under races of every kind of
- * default write at once on one owner (a customer, and an account with two currencies: upserts
- * and a batch of defaults, `setDefault` of a card and of null, a deletion of the default, with
- * and without `observedAt`) after which no write is lost, no deleted card is back and versions
- * count the writes, `listOwners` (each owner once, also
+ * first saw, also under 50 concurrent `setDefault` calls, under pairs of a default switch and
+ * a write or deletion of a card it reads (started at once, once the first call's microtasks have
+ * run, or a `setImmediate` or `setTimeout` turn later, in both orders: a store that reads rows
+ * and writes them back such a turn later fails every time) and under races of every
+ * kind of default write at once on one owner (a customer, and an account with two currencies:
+ * upserts and a batch of defaults, `setDefault` of a card and of null, a deletion of the
+ * default, with and without `observedAt`), after which no write is lost, no deleted card is back
+ * and versions count the writes, `listOwners` (each owner once, also
  * while owners listed before leave and new ones come, and none twice when one listed before
  * loses its last card and gets a new one, nor an owner sharing its id with one of the other
  * owner type), no field for a card number or CVC, and
