@@ -14,8 +14,9 @@ export type StoredCard = Card & {
   /** Increases by one on every write of the row. */
   version: number
   /**
-   * When the store last wrote the row (ISO 8601): every write of it moves it on, a default switch
-   * or a new default that clears the row's included; a refused write leaves it.
+   * When the store last wrote the row (ISO 8601, a date and time with its offset, as
+   * {@link Card}'s `createdAt`: `'2026-12-06T05:55:57.123Z'`): every write of it moves it on, a
+   * default switch or a new default that clears the row's included; a refused write leaves it.
    */
   updatedAt: string
   /**

@@ -39,6 +39,12 @@ export interface CardStoreCheck {
 /** The keys of a stored card: the Card's and the store's bookkeeping, nothing else. */
 const STORED_KEYS = [...Object.keys(CardSchema.shape), 'version', 'updatedAt', 'observedAt'].sort()
 
+/**
+ * What a stored row's `updatedAt` is: ISO 8601, as the contract says, read as the Card schema
+ * reads `createdAt`, a date and time with its offset (`Z` or `+01:00`), any fraction of a second.
+ */
+const UPDATED_AT = CardSchema.shape.createdAt.unwrap()
+
 /** Column or key names that would hold what no store may keep (`checks.cvc` is a result). */
 const SECRET_KEY = /^(card_?number|number|pan|card_?cvc|cvc|cvv2?|security_?code)$/i
 
@@ -149,17 +155,41 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'upsert',
-    'every write of a row moves its updatedAt on, and a refused write leaves it',
+    "updatedAt is an ISO 8601 date and time with its offset, as a card's createdAt, in every read, every write of a row moves it on, and a refused write leaves it",
     async (t) => {
       // updatedAt is when the store last wrote the row: an update, a batch, a default switch and
       // a displaced default each write it. Each step waits a little, so that a later time shows.
+      // The contract says ISO 8601, which the Card schema reads for createdAt as a date and time
+      // with its offset: a date alone, a number, or a time without its offset (whose instant
+      // depends on the reader's time zone) is not one, whichever read gives it.
       const scope = t.scope()
       const card = t.card(scope)
       const times: [string, number][] = []
       const step = async (name: string, write: () => Promise<unknown>) => {
         await new Promise((resolve) => setTimeout(resolve, 15))
-        await write()
+        const written = await write()
         const stored = await t.store.get(scope, card.id)
+        const reads: [string, StoredCard | null | undefined][] = [
+          ['get', stored],
+          ['getDefault', await t.store.getDefault(scope)],
+          ...(await t.store.listByOwner(scope)).map((row): [string, StoredCard] => [
+            'listByOwner',
+            row,
+          ]),
+          ...((await t.store.listByOwners?.([scope])) ?? [])
+            .flat()
+            .map((row): [string, StoredCard] => ['listByOwners', row]),
+        ]
+        if (typeof written === 'object' && written !== null && 'card' in written) {
+          reads.push(["the upsert's answer", (written as UpsertResult).card])
+        }
+        for (const [read, row] of reads) {
+          if (!row) continue
+          expect(
+            UPDATED_AT.safeParse(row.updatedAt).success,
+            `the updatedAt ${JSON.stringify(row.updatedAt)} that ${read} gave after ${name} is an ISO 8601 date and time with its offset ('2026-12-06T05:55:57.123Z')`,
+          ).toBe(true)
+        }
         times.push([name, Date.parse(stored!.updatedAt)])
       }
       await step('upsert (insert)', () => t.store.upsert(card, { observedAt: T2 }))
@@ -172,7 +202,6 @@ export function cardStoreChecks(): CardStoreCheck[] {
       const last = times.at(-1)![1]
       await step('a refused write', () => t.store.upsert(card, { observedAt: T1 }))
       for (const [index, [name, time]] of times.entries()) {
-        expect(Number.isNaN(time), `updatedAt after ${name}`).toBe(false)
         if (index === 0 || index === times.length - 1) continue
         expect(time, `updatedAt after ${name}`).toBeGreaterThan(times[index - 1]![1])
       }
@@ -1654,10 +1683,10 @@ function createContext(
       expect(stored, `the stored row of ${card.id}`).toEqual({
         ...card,
         version: expected.version,
+        // Its form is the updatedAt check's: a row holding another fails that check alone.
         updatedAt: expect.any(String),
         observedAt: expected.observedAt,
       })
-      expect(Date.parse(stored!.updatedAt), 'updatedAt is an ISO 8601 time').not.toBeNaN()
     },
 
     async defaultIds(scope) {

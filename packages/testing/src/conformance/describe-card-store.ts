@@ -45,7 +45,8 @@ export interface CardStoreSuiteOptions {
  * (another owner's card id gives null; `delete`, `setDefault`, a new default and a deletion's
  * tombstone reach no other owner's card, not even one of the same id and owner id under the
  * other owner type or at another provider), inserts and updates with versions and an
- * `updatedAt` that every write moves on, out-of-order writes refused by `observedAt` (deletions
+ * `updatedAt` that every write moves on, an ISO 8601 date and time with its offset (as the
+ * `Card` schema's `createdAt`) in every read, out-of-order writes refused by `observedAt` (deletions
  * included, and a refused default write leaving the owner's default), `upsertMany` (all or
  * nothing: a batch that fails part-way writes none of it), `delete` (deleting a default makes no
  * other card the default; a deleted card leaves every read; an older deletion keeps the later

@@ -766,6 +766,9 @@ describe('describeCardStore catches a broken store', () => {
   const race = cardStoreChecks()
     .filter((check) => check.title.includes('races of mixed default writes'))
     .map((check) => `${check.group}: ${check.title}`)[0]!
+  // The check of updatedAt: its form, and that every write moves it on.
+  const updatedAt =
+    "upsert: updatedAt is an ISO 8601 date and time with its offset, as a card's createdAt, in every read, every write of a row moves it on, and a refused write leaves it"
 
   it('fails no check of a healthy store', async () => {
     expect(await failedStoreChecks((inner) => inner)).toEqual([])
@@ -800,7 +803,7 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
       // Its refused write is applied.
-      'upsert: every write of a row moves its updatedAt on, and a refused write leaves it',
+      updatedAt,
       'observedAt: a write older than the stored one is refused and changes nothing',
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
@@ -1231,9 +1234,43 @@ describe('describeCardStore catches a broken store', () => {
         },
       }
     }
-    expect(await failedStoreChecks(firstWrites)).toEqual([
-      'upsert: every write of a row moves its updatedAt on, and a refused write leaves it',
+    expect(await failedStoreChecks(firstWrites)).toEqual([updatedAt])
+  })
+
+  it('a store whose updatedAt is no ISO 8601 timestamp (a date, a number, a time without its offset) fails the updatedAt rule', async () => {
+    // Every read (and an upsert's answer) gives the row's time in a form of its own: the
+    // contract's updatedAt is ISO 8601, date and time with an offset, as a card's createdAt.
+    const shown =
+      (form: (time: number) => unknown) =>
+      (inner: CardStore): CardStore => {
+        const show = <T extends StoredCard | null>(card: T): T =>
+          card && { ...card, updatedAt: form(Date.parse(card.updatedAt)) as string }
+        return {
+          ...inner,
+          get: async (scope, cardId) => show(await inner.get(scope, cardId)),
+          getDefault: async (scope) => show(await inner.getDefault(scope)),
+          listByOwner: async (scope) => (await inner.listByOwner(scope)).map(show),
+          listByOwners: async (scopes) =>
+            (await inner.listByOwners!(scopes)).map((cards) => cards.map(show)),
+          async upsert(card, options) {
+            const result = await inner.upsert(card, options)
+            return { ...result, card: show(result.card) }
+          },
+        }
+      }
+    // 'Sun Dec 06 2026': a date alone, which every write of the day shares.
+    expect(await failedStoreChecks(shown((time) => new Date(time).toDateString()))).toEqual([
+      updatedAt,
     ])
+    // A time without its offset ('2026-12-06T05:55:57.123', or with a space for the T): the
+    // instant it names depends on the reader's time zone.
+    const local = (time: number) => new Date(time).toISOString().slice(0, -1)
+    expect(await failedStoreChecks(shown(local))).toEqual([updatedAt])
+    expect(await failedStoreChecks(shown((time) => local(time).replace('T', ' ')))).toEqual([
+      updatedAt,
+    ])
+    // A number (ms since the epoch) is no string either: every check comparing a row fails too.
+    expect(await failedStoreChecks(shown((time) => time))).toContain(updatedAt)
   })
 
   it('a store that clears the default before it compares a write with its card fails that rule', async () => {
