@@ -1700,11 +1700,6 @@ function createContext(
 }
 
 /**
- * Every call of the store, by name, made after `close()`: reads, and writes that would each
- * change what the store holds for `scope` (whose card `cardId` is its default, and whose note
- * `'key'` is saved when the store keeps notes), or add an owner of the test's provider.
- */
-/**
  * A card each for 1,201 new owners (a third of them accounts), written in one batch: more owners
  * than a page of any likely size of `listOwners` (100, 250, 500, 1,000).
  */
@@ -2213,6 +2208,11 @@ function repeatedIn(listed: readonly string[]): string[] {
   return listed.filter((owner) => seen.has(owner) || !seen.add(owner))
 }
 
+/**
+ * Every call of the store, by name, made after `close()`: reads, and writes that would each
+ * change what the store holds for `scope` (whose card `cardId` is its default, and whose note
+ * `'key'` is saved when the store keeps notes), or add an owner of the test's provider.
+ */
 function closedCalls(t: Context, scope: CardScope, cardId: string): [string, () => unknown][] {
   const { store } = t
   const newcomer = t.scope()
