@@ -1,4 +1,4 @@
-import { type CardStore, closableStore } from '@cardport/core'
+import { type CardStore, closableStore, untilAborted } from '@cardport/core'
 import type { StoreConfig } from './config.js'
 
 /** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
@@ -54,14 +54,7 @@ export async function openStore(config: StoreConfig, stop?: AbortSignal): Promis
       throw error
     }
   })()
-  if (stop === undefined) return opening
-  return new Promise<CardStore>((resolve, reject) => {
-    const onStop = () => {
-      reject(stop.reason)
-      // Should it open before the process exits, its connections must not keep it alive.
-      opening.then((store) => store.close()).catch(() => {})
-    }
-    stop.addEventListener('abort', onStop, { once: true })
-    opening.then(resolve, reject).finally(() => stop.removeEventListener('abort', onStop))
-  })
+  // Should it open after `stop` aborts, before the process exits, its connections must not keep
+  // it alive.
+  return untilAborted(opening, stop, (store) => store.close())
 }

@@ -129,4 +129,5 @@ export type {
   WriteOptions,
 } from './store.js'
 export { observedAtOf, scopeKey, scopeOf } from './store.js'
+export { untilAborted } from './until-aborted.js'
 export { validate } from './validate.js'

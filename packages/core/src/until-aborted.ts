@@ -3,22 +3,44 @@ import { setMaxListeners } from 'node:events'
 /**
  * Waits for `work`, or rejects with the signal's reason as soon as the signal aborts, whichever
  * comes first. What `work` does is not stopped: it runs to its end unobserved (a request to a
- * provider that gives no way to cancel it, a read of the caller's owners), its answer dropped
- * and its failure caught, so that an abort never waits for a request's timeout. Use it only for
- * work whose answer may be dropped: reads.
+ * provider that gives no way to cancel it, a read of the caller's owners), its failure caught,
+ * so that an abort never waits for a request's timeout. Its answer, when it comes after the
+ * abort, is dropped, or given to `dropped` when the answer holds something to let go of (a store
+ * that opened: `dropped` closes it). Without `dropped`, use it only for work whose answer may be
+ * dropped: reads.
  *
- * @internal
+ * @param work - What to wait for.
+ * @param signal - Stops the wait; without one, `work` itself is returned.
+ * @param dropped - Called with `work`'s answer when it comes after the signal aborted (once the
+ *   wait has rejected); what it throws is ignored.
+ *
+ * @example
+ * ```ts
+ * // Should the store open after the abort, its connections must not keep the process alive.
+ * const store = await untilAborted(openMyStore(), signal, (late) => late.close())
+ * ```
  */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+export function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  dropped?: (value: T) => void,
+): Promise<T> {
   if (signal === undefined) return work
   // A `work` that is no promise (a hand-written provider's) is awaited as `await` would.
   const pending = Promise.resolve(work)
+  const drop = () => {
+    if (dropped) pending.then(dropped).catch(() => {})
+    else pending.catch(() => {})
+  }
   if (signal.aborted) {
-    pending.catch(() => {})
+    drop()
     return Promise.reject(signal.reason)
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
+    const onAbort = () => {
+      reject(signal.reason)
+      drop()
+    }
     signal.addEventListener('abort', onAbort, { once: true })
     // The listener goes once the work settles: a signal that lives long (a job's) gathers none.
     pending.then(
