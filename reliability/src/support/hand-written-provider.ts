@@ -98,14 +98,26 @@ export interface Script {
   parseCard: CardLike
   /** Page 0 is answered to a listing without a cursor, page `n` to the cursor `p<n>`. */
   pages: PageLike[]
+  /**
+   * Whether an operation that names a card answers the scripted card whatever its id. When
+   * false, a scripted card whose id is a clean one (`card_` and letters) is answered under the
+   * asked id, as a provider answers the card asked for; ids that break something are answered
+   * as they are.
+   */
+  otherId: boolean
 }
 
 /** The operations that answer one card (or, `getDefaultCard` and `parseCard`, none). */
-export type CardOperation = Exclude<keyof Script, 'pages'>
+export type CardOperation = Exclude<keyof Script, 'pages' | 'otherId'>
 
 /** One answer the provider gave, as it recorded it. */
 export type Served =
-  | { operation: CardOperation; answer: CardLike }
+  | {
+      operation: CardOperation
+      answer: CardLike
+      /** The card id asked for, by an operation that names one (getCard, updateCard …). */
+      cardId?: string | undefined
+    }
   | { operation: 'listCards'; answer: PageLike; cursor: string | undefined }
 
 /** A hand-written provider answering `script`, with the answers it served, in order. */
@@ -114,21 +126,24 @@ export function handWrittenProvider(
   capabilities: ProviderCapabilities,
 ): { provider: CardProvider; served: Served[] } {
   const served: Served[] = []
-  const answer = (operation: CardOperation) => {
-    served.push({ operation, answer: script[operation] })
-    return buildCard(script[operation])
+  const answer = (operation: CardOperation, cardId?: string) => {
+    const scripted = script[operation]
+    const given =
+      cardId === undefined || script.otherId ? scripted : asTheCardAsked(scripted, cardId)
+    served.push({ operation, answer: given, cardId })
+    return buildCard(given)
   }
   let listings = 0
   const provider = {
     name: HAND_NAME,
     capabilities,
     createCard: async () => answer('createCard'),
-    getCard: async () => answer('getCard'),
-    updateCard: async () => answer('updateCard'),
+    getCard: async (_owner: Owner, cardId: string) => answer('getCard', cardId),
+    updateCard: async (_owner: Owner, cardId: string) => answer('updateCard', cardId),
     deleteCard: async () => {},
-    setDefaultCard: async () => answer('setDefaultCard'),
+    setDefaultCard: async (_owner: Owner, cardId: string) => answer('setDefaultCard', cardId),
     getDefaultCard: async () => answer('getDefaultCard'),
-    invalidateCard: async () => answer('invalidateCard'),
+    invalidateCard: async (_owner: Owner, cardId: string) => answer('invalidateCard', cardId),
     async listCards(_owner: Owner, options?: { cursor?: string }) {
       const cursor = options?.cursor
       // A listing that never ends (it cannot, with the cursors generated) ends here.
@@ -140,6 +155,15 @@ export function handWrittenProvider(
     parseCard: () => answer('parseCard'),
   }
   return { provider: provider as unknown as CardProvider, served }
+}
+
+/** `scripted`, a card with a clean id, under the id asked for; any other answer as it is. */
+function asTheCardAsked(scripted: CardLike, cardId: string): CardLike {
+  const { value } = scripted
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return scripted
+  const { id } = value as Record<string, unknown>
+  if (typeof id !== 'string' || !/^card_[A-Za-z]{4,20}$/.test(id)) return scripted
+  return { ...scripted, value: { ...value, id: cardId } }
 }
 
 /** The page answered past the script's pages: empty, and the last. */
@@ -158,7 +182,8 @@ export type Reading = { readable: true; card: Card | null } | { readable: false;
  * The oracle: what CardSync must make of `served`, an answer for `owner`. A card is readable
  * when the Card schema reads it (freshly built, as the provider answered it) as a card of `owner`
  * under the provider's name; `getDefaultCard` may also answer null ("no default"), and
- * `parseCard` anything falsy ("not a card"). A page is readable when it is an object with an
+ * `parseCard` anything falsy ("not a card"). An operation that names a card (getCard, updateCard,
+ * setDefaultCard, invalidateCard) must answer that card: one of another id is no reading. A page is readable when it is an object with an
  * array `data` of readable cards, a boolean `hasMore` and a string-or-null `nextCursor`, and when
  * it says more cards follow, a cursor other than the one it was asked with.
  */
@@ -168,7 +193,11 @@ export function reading(served: Served, owner: Owner): Reading | { readable: tru
     if (served.operation === 'getDefaultCard' && built === null)
       return { readable: true, card: null }
     if (served.operation === 'parseCard' && !built) return { readable: true, card: null }
-    return readCardLike(built, owner)
+    const read = readCardLike(built, owner)
+    if (read.readable && served.cardId !== undefined && read.card?.id !== served.cardId) {
+      return { readable: false, threw: false }
+    }
+    return read
   }
   const page = buildPage(served.answer)
   if (typeof page !== 'object' || page === null) return { readable: false, threw: false }
@@ -591,6 +620,8 @@ export function scriptArb(owner: Owner): fc.Arbitrary<Script> {
       invalidateCard: card,
       parseCard: fc.oneof({ weight: 5, arbitrary: card }, fc.constant(plain(null))),
       pages: pagesArb(owner, hostile),
+      // Mostly the card asked for: a run that answers another refuses every named operation.
+      otherId: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, fc.constant(true)),
     })
   })
   return fc.oneof({ weight: 2, arbitrary: scripts[0]! }, scripts[1]!)
@@ -630,6 +661,7 @@ export function scriptOf(owner: Owner, answers: Partial<Script>): Script {
     invalidateCard: card,
     parseCard: card,
     pages: [{ data: [card], hasMore: false, nextCursor: null, extra: {} }],
+    otherId: false,
     ...answers,
   }
 }
