@@ -23,6 +23,7 @@ describeCardProvider({
     valid: ['vtok_visa', 'vtok_mastercard', 'vtok_amex'],
     declined: 'vtok_declined',
     invalid: 'vtok_expired',
+    unknown: 'vtok_cardportConformanceUnknown', // must give invalid_request
   },
   // The vault's own payloads that are not cards: parseCard must return null for each.
   nonCards: [

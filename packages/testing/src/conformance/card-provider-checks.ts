@@ -357,6 +357,24 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       })
     }
 
+    check(
+      'createCard',
+      'a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
+      async (t) => {
+        // CardSync.setDefaultCard reads card_not_found from createCard as "the card this
+        // idempotency key made is gone" and tries the next key of its chain (32 of them): an
+        // unknown token answered so is sent again and again, and the caller told the wrong thing.
+        const owner = await t.owner()
+        const source = primarySources.unknown ?? t.missingCardId
+        await t.fails(
+          () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+          'invalid_request',
+          `createCard with the unknown source ${JSON.stringify(source)}`,
+        )
+        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+      },
+    )
+
     // --- defaults ---------------------------------------------------------------------------
     if (hasDefaults) {
       check(

@@ -38,6 +38,13 @@ export interface CardSources {
    * Default: Stripe's test Visa `4242 4242 4242 4242`, CVC `737`, expiring in four years.
    */
   details?: CardDetailsInput | undefined
+  /**
+   * A token or tokenized card id the provider does not know (it names nothing): `createCard`
+   * must reject with `invalid_request`, as Stripe's "No such token" is, never `card_not_found`,
+   * which `CardSync.setDefaultCard` reads as "the card this idempotency key made is gone".
+   * Default: the suite's `missingCardId`.
+   */
+  unknown?: string | undefined
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type CardProviderDefinition,
   type CardScope,
   type CardStore,
+  cardNotFound,
   closableStore,
   decodeCursor,
   defineCardProvider,
@@ -17,6 +18,7 @@ import {
   isCardportError,
   type ListOptions,
   MEMORY_PROVIDER_CAPABILITIES,
+  MEMORY_PROVIDER_TOKENS,
   memoryProvider,
   memoryStore,
   type Owner,
@@ -499,6 +501,24 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'createCard: a declined source rejects with card_declined and adds no card',
+    ])
+  })
+
+  it('an adapter that answers a source it does not know with card_not_found fails the unknown-source rule', async () => {
+    // CardSync.setDefaultCard reads card_not_found from createCard as "the card this key made is
+    // gone" and tries the next key of its chain: the unknown token would be sent 32 times.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async createCard(owner, input, context) {
+          if (typeof input.source === 'string' && !(input.source in MEMORY_PROVIDER_TOKENS)) {
+            throw cardNotFound('memory', owner, input.source)
+          }
+          return healthy.createCard!(owner, input, context)
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'createCard: a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
     ])
   })
 
