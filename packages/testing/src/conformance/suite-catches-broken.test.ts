@@ -581,6 +581,34 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  it('an adapter whose cursor never moves on fails the paging rules, and the suite stops asking', async () => {
+    // Each later page is the first one again, with the cursor it was asked with: the same card
+    // on every page of limit 1, so a walk bounded by the cards it has seen never ends. Pages
+    // that resolve at once never let Vitest's timeout fire: the run would hang, not fail.
+    let most = 0
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        let pages = 0
+        return {
+          async listCards(owner, { limit, cursor }) {
+            pages += 1
+            most = Math.max(most, pages)
+            if (pages > 200) throw new Error('the suite kept paging a cursor that never moves on')
+            if (cursor === undefined) return healthy.listCards!(owner, { limit })
+            // The cursor is read (a foreign one refused), then the first page given again.
+            await healthy.listCards!(owner, { limit, cursor })
+            return { ...(await healthy.listCards!(owner, { limit })), nextCursor: cursor }
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual([
+      'listCards: pages with limit and an opaque cursor until every card is listed once',
+      'listCards: listAll streams every card across pages, one page at a time',
+    ])
+    expect(most, 'the most pages one check asked for').toBeLessThan(20)
+  })
+
   it("a 'caller-chosen' provider that promotes a card when the default is deleted fails that rule", async () => {
     // The memory provider promotes the most recently added card, as Stripe does: declared
     // 'caller-chosen', it picks a default the caller never chose.
