@@ -659,30 +659,39 @@ describe('describeCardProvider catches a broken provider', () => {
   it("an adapter whose cardIdOf does not give a card's own id back fails the cardIdOf rule", async () => {
     /** The card id a URI ends with (an id as it is), as the marketplace's cardIdOf reads it. */
     const idInUri = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)
-    const withCardIdOf = (cardIdOf: (cardId: string) => string) => () => ({
-      provider: memoryAdapter((healthy) => ({
-        ...Object.fromEntries(
-          (
-            ['getCard', 'updateCard', 'deleteCard', 'setDefaultCard', 'invalidateCard'] as const
-          ).map((operation) => [
-            operation,
-            (owner: Owner, cardId: string, ...rest: unknown[]) =>
-              (healthy[operation] as (...args: unknown[]) => unknown)(
-                owner,
-                idInUri(cardId),
-                ...rest,
-              ),
-          ]),
+    const withCardIdOf =
+      (
+        cardIdOf: (cardId: string) => string,
+        capabilities: ProviderCapabilities = MEMORY_PROVIDER_CAPABILITIES,
+      ) =>
+      () => ({
+        provider: memoryAdapter(
+          (healthy) => ({
+            ...Object.fromEntries(
+              (
+                ['getCard', 'updateCard', 'deleteCard', 'setDefaultCard', 'invalidateCard'] as const
+              ).map((operation) => [
+                operation,
+                (owner: Owner, cardId: string, ...rest: unknown[]) =>
+                  (healthy[operation] as (...args: unknown[]) => unknown)(
+                    owner,
+                    idInUri(cardId),
+                    ...rest,
+                  ),
+              ]),
+            ),
+            cardIdOf,
+          }),
+          capabilities,
         ),
-        cardIdOf,
-      })),
-    })
+      })
     // Healthy: a card is taken by its id or by a URI ending with it.
     expect(await failedProviderChecks(withCardIdOf(idInUri))).toEqual([])
     // Its own ids made another's: what CardSync deletes by is no card of the provider's. Where
     // the provider reads cards by id, getCard refuses its own card as another; the cardIdOf rule
     // says why, and is the one failure of a provider that reads no card by id.
-    const upperCased = withCardIdOf((cardId) => idInUri(cardId).toUpperCase())
+    const toUpper = (cardId: string) => idInUri(cardId).toUpperCase()
+    const upperCased = withCardIdOf(toUpper)
     const rule =
       "cardIdOf: a card's own id names that card: cardIdOf gives it back as it is, and sends no request"
     expect(await failedProviderChecks(upperCased)).toContain(rule)
@@ -707,6 +716,21 @@ describe('describeCardProvider catches a broken provider', () => {
       ),
     ).toEqual([])
     expect(await failedProviderChecks(blind, readsNoCard)).toEqual([rule])
+    // Without createCard the suite has no card of the provider's: it asks cardIdOf of the id in
+    // the provider's own format that it has, missingCardId.
+    const makesNoCard = { ...MEMORY_PROVIDER_CAPABILITIES, createCard: false } as const
+    const notChecked =
+      'createCard: not checked: the rules of getCard, listCards, updateCard, deleteCard, setDefaultCard, invalidateCard and getDefaultCard (the suite makes its cards with createCard)'
+    const missingIdRule =
+      "cardIdOf: an id in the provider's own format (missingCardId) names itself: cardIdOf gives it back as it is, and sends no request"
+    expect(
+      await failedProviderChecks(withCardIdOf(idInUri, makesNoCard), makesNoCard),
+      'a provider without createCard whose cardIdOf keeps its own ids',
+    ).toEqual([notChecked])
+    expect(
+      await failedProviderChecks(withCardIdOf(toUpper, makesNoCard), makesNoCard),
+      'a provider without createCard whose cardIdOf makes its own ids another',
+    ).toEqual([notChecked, missingIdRule])
   })
 })
 
