@@ -1,31 +1,18 @@
 import { Server } from 'node:net'
 import { describe, expect, it, vi } from 'vitest'
-import type { CliContext } from './context.js'
 import { EXIT_CODES } from './exit-codes.js'
 import { run } from './program.js'
-
-function context(env: NodeJS.ProcessEnv = {}) {
-  const out: string[] = []
-  const err: string[] = []
-  const value: CliContext = {
-    stdout: { write: (text: string) => out.push(text) },
-    stderr: { isTTY: false, write: (text: string) => err.push(text) },
-    env,
-    secrets: new Set(),
-    exitCode: undefined,
-  }
-  return { value, stdout: () => out.join(''), stderr: () => err.join('') }
-}
+import { captureContext } from './test-context.js'
 
 describe('run', () => {
   it('prints the version and exits 0', async () => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(['--version'], cli.value)).toBe(EXIT_CODES.ok)
     expect(cli.stdout()).toMatch(/^\d+\.\d+\.\d+\n$/)
   })
 
   it('states the default of reconcile --owner once, in words', async () => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(['reconcile', '--help'], cli.value)).toBe(EXIT_CODES.ok)
     const help = cli.stdout().replace(/\s+/g, ' ')
     expect(help).toContain('repeatable (default: every owner in the store)')
@@ -33,7 +20,7 @@ describe('run', () => {
   })
 
   it('turns commander errors into one usage line with a pointer to --help', async () => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(['reconcile', '--provider', 'stripe', '--dry-rum'], cli.value)).toBe(
       EXIT_CODES.usage,
     )
@@ -43,7 +30,7 @@ describe('run', () => {
   })
 
   it('exits 2 with the usage on stderr when no command is given', async () => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run([], cli.value)).toBe(EXIT_CODES.usage)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toMatch(/^Usage: cardport /)
@@ -55,7 +42,7 @@ describe('run', () => {
     [['help', 'lsit'], "unknown command 'lsit' (Did you mean list?)"],
     [['--debug', 'help', 'ak-live-9f8e7d6c5b4a3f2e1d0c'], 'unknown command'],
   ])('reports %j as an unknown command, on one line, without the help', async (args, message) => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toBe(`cardport: ${message} (see \`cardport --help\`)\n`)
@@ -65,14 +52,14 @@ describe('run', () => {
     [[], /^Usage: cardport \[options\] \[command\]\n/],
     [['list'], /^Usage: cardport list \[options\]\n/],
   ])('prints the help of help %j on stdout and exits 0', async (name, usage) => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(['help', ...name], cli.value)).toBe(EXIT_CODES.ok)
     expect(cli.stdout()).toMatch(usage)
     expect(cli.stderr()).toBe('')
   })
 
   it('lists the help command in the help', async () => {
-    const cli = context()
+    const cli = captureContext()
     expect(await run(['--help'], cli.value)).toBe(EXIT_CODES.ok)
     expect(cli.stdout()).toMatch(/\n {2}help \[command\] +display help for command\n/)
   })
@@ -85,7 +72,7 @@ describe('run', () => {
     ['fe80::1%nope', 'cannot listen on --host fe80::1%nope: no such local address'],
     ['nosuchhost.invalid', 'cannot listen on --host nosuchhost.invalid: no such local address'],
   ])('refuses emulate --host %j as a usage error', async (host, message) => {
-    const cli = context()
+    const cli = captureContext()
     const code = await run(['emulate', '--port', '0', '--host', host], cli.value)
     expect(code).toBe(EXIT_CODES.usage)
     expect(cli.stdout()).toBe('')
@@ -132,7 +119,7 @@ describe('run', () => {
       return this
     })
     try {
-      const cli = context()
+      const cli = captureContext()
       expect(await run(['emulate', ...args], cli.value)).toBe(exitCode)
       expect(listen).toHaveBeenCalledOnce()
       expect(cli.stdout()).toBe('')
@@ -143,7 +130,7 @@ describe('run', () => {
   })
 
   it('never prints a secret read from the environment, whatever its shape', async () => {
-    const cli = context({
+    const cli = captureContext({
       MARKETPLACE_URL: 'not a url',
       MARKETPLACE_ID: 'MP1',
       MARKETPLACE_SECRET: 'plain-secret-value',
@@ -174,17 +161,17 @@ describe('run', () => {
       "unknown option '--marketplace-idd' (Did you mean --marketplace-id?)",
     ],
   ])('names an unknown option without the value typed with it: %j', async (flags, message) => {
-    const cli = context()
+    const cli = captureContext()
     const args = ['list', '--provider', 'marketplace', '--owner', 'account:AC1', ...flags]
     expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
     expect(cli.stderr()).toBe(`cardport: ${message} (see \`cardport list --help\`)\n`)
   })
 
   it('quotes an unknown command only when it is a plain word', async () => {
-    const secret = context()
+    const secret = captureContext()
     expect(await run(['ak-live-9f8e7d6c5b4a3f2e1d0c'], secret.value)).toBe(EXIT_CODES.usage)
     expect(secret.stderr()).toBe('cardport: unknown command (see `cardport --help`)\n')
-    const typo = context()
+    const typo = captureContext()
     expect(await run(['lsit'], typo.value)).toBe(EXIT_CODES.usage)
     expect(typo.stderr()).toBe(
       "cardport: unknown command 'lsit' (Did you mean list?) (see `cardport --help`)\n",
@@ -192,7 +179,7 @@ describe('run', () => {
   })
 
   it('never prints the password of a connection string given on the command line', async () => {
-    const cli = context({ CARDPORT_STORE: 'postgres://app:env%40Pass@db/app' })
+    const cli = captureContext({ CARDPORT_STORE: 'postgres://app:env%40Pass@db/app' })
     const args = [
       'reconcile',
       '--provider',
@@ -208,7 +195,7 @@ describe('run', () => {
   })
 
   it('refuses a second --owner to list as a usage error', async () => {
-    const cli = context()
+    const cli = captureContext()
     const args = [
       'list',
       '--provider',
@@ -237,7 +224,7 @@ describe('run', () => {
     'refuses an owner type the provider does not hold as a usage error, before any request (%s)',
     async (...args) => {
       // Port 9 (discard) on loopback: nothing answers, so a request would fail with exit 4.
-      const cli = context({
+      const cli = captureContext({
         MARKETPLACE_URL: 'http://127.0.0.1:9',
         MARKETPLACE_ID: 'MP1',
         MARKETPLACE_SECRET: 'plain-secret-value',
@@ -250,7 +237,7 @@ describe('run', () => {
   )
 
   it('masks a card number that reaches an error message', async () => {
-    const cli = context()
+    const cli = captureContext()
     await run(['list', '--provider', 'stripe', '--owner', '4242424242424242'], cli.value)
     expect(cli.stderr()).toContain('•••• 4242')
     expect(cli.stderr()).not.toContain('4242424242424242')

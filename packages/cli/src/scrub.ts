@@ -57,6 +57,24 @@ export function scrub(text: string, secrets: ReadonlySet<string>): string {
   return result
 }
 
+/**
+ * A copy of provider data (cards, a drift report) with {@link scrub} applied to every string in
+ * it, the keys of its objects included: a card's metadata or holder name may hold a secret that
+ * someone pasted there and the provider hands back, and the CLI prints it as it prints a message.
+ */
+export function scrubData<T>(value: T, secrets: ReadonlySet<string>): T {
+  return scrubValue(value, secrets) as T
+}
+
+function scrubValue(value: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') return scrub(value, secrets)
+  if (Array.isArray(value)) return value.map((item) => scrubValue(item, secrets))
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [scrub(key, secrets), scrubValue(item, secrets)]),
+  )
+}
+
 /** The password of a URL (user info, `?password=`, `?sslpassword=`), as typed and decoded. */
 function passwordsIn(location: string): string[] {
   let url: URL

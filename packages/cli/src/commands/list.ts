@@ -4,6 +4,7 @@ import { parseOwner } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
 import { checkOwnerTypes, closeProvider, openProvider, withEndpoint } from '../open-provider.js'
+import { scrubData } from '../scrub.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
@@ -19,7 +20,8 @@ interface ListOptionValues extends ProviderOptionValues {
 /**
  * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
  * the provider 100 cards at a time. It takes one `--owner`: a second one is a usage error rather
- * than the last one winning silently. When `stop` aborts (SIGHUP, SIGINT, SIGTERM) it prints no
+ * than the last one winning silently. The cards are scrubbed (`scrubData` of `scrub.ts`) before
+ * they are printed: one may hand back a secret pasted into its metadata or holder name. When `stop` aborts (SIGHUP, SIGINT, SIGTERM) it prints no
  * card, does not wait for a page on its way, and throws the signal's reason (129, 130 or 143;
  * the process then dies by the signal).
  */
@@ -67,10 +69,12 @@ ${ENVIRONMENT_HELP}`,
         await closeProvider(opened, stop)
       }
 
-      if (values.json) writeLine(context.stdout, JSON.stringify(cards, null, 2))
-      else if (cards.length === 0) {
+      // A card may hand back a secret pasted into its metadata or holder name.
+      const shown = scrubData(cards, context.secrets)
+      if (values.json) writeLine(context.stdout, JSON.stringify(shown, null, 2))
+      else if (shown.length === 0) {
         writeLine(context.stdout, `${formatOwner(owner)} has no cards at ${provider.name}.`)
-      } else writeLine(context.stdout, formatTable(cards, CARD_COLUMNS))
+      } else writeLine(context.stdout, formatTable(shown, CARD_COLUMNS))
       if (truncated) {
         writeLine(
           context.stderr,

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type EmulatorServer, startEmulatorServer } from '@cardport/testing/emulators'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { CliContext } from '../context.js'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
+import { captureContext } from '../test-context.js'
 
 /** A latency no test outlasts: what only an interrupt can cut short in time. */
 const HOUR_MS = 3_600_000
@@ -33,20 +33,8 @@ afterEach(async () => {
 
 function context(
   env: NodeJS.ProcessEnv = { STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_interrupt' },
-): { value: CliContext; stdout: () => string; stderr: () => string } {
-  const out: string[] = []
-  const err: string[] = []
-  return {
-    value: {
-      stdout: { write: (text: string) => out.push(text) },
-      stderr: { isTTY: false, write: (text: string) => err.push(text) },
-      env,
-      secrets: new Set(),
-      exitCode: undefined,
-    },
-    stdout: () => out.join(''),
-    stderr: () => err.join(''),
-  }
+) {
+  return captureContext(env)
 }
 
 describe('cardport reconcile', () => {

@@ -14,7 +14,7 @@ import { formatTable } from '../format-table.js'
 import { checkOwnerTypes, closeProvider, describeEndpoint, openProvider } from '../open-provider.js'
 import { openStore } from '../open-store.js'
 import { createProgress } from '../progress.js'
-import { scrub } from '../scrub.js'
+import { scrubData } from '../scrub.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
@@ -36,11 +36,11 @@ const LISTED_ENTRIES = 50
 /**
  * `cardport reconcile`: pages through the provider's cards for each owner (the ones named, or
  * every owner the store knows for that provider), makes the store equal to it with core's
- * `createCardSync(...).reconcile`, and prints the drift report. The failures' messages come
- * from the provider and the store: they are scrubbed (see `scrub.ts`) before they are printed,
- * in the table as in `--json`. When `stop` aborts (SIGHUP, SIGINT, SIGTERM), before the store is
- * opened or while it reconciles, it closes the store it opened, prints no report and throws the
- * signal's reason (129, 130 or 143; the process then dies by the signal).
+ * `createCardSync(...).reconcile`, and prints the drift report. The report, its failures' messages
+ * included, comes from the provider and the store: it is scrubbed (`scrubData` of `scrub.ts`)
+ * before it is printed, in the table as in `--json`. When `stop` aborts (SIGHUP, SIGINT, SIGTERM),
+ * before the store is opened or while it reconciles, it closes the store it opened, prints no
+ * report and throws the signal's reason (129, 130 or 143; the process then dies by the signal).
  */
 export function reconcileCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('reconcile')
@@ -125,7 +125,8 @@ ${ENVIRONMENT_HELP}`,
         await Promise.all([store.close(), closeProvider(opened, stop)])
       }
 
-      const report = scrubFailures(raw, context.secrets)
+      // A failure's message may quote what the provider was sent.
+      const report = scrubData(raw, context.secrets)
       const where = `${provider.name} (${describeEndpoint(config)}) → ${storeConfig.label}`
       if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
       else printReport(context.stdout, report, where)
@@ -156,17 +157,6 @@ function resolveStore(flag: string | undefined, env: string | undefined): StoreC
   throw configError(
     'no store to reconcile: pass --store sqlite:./cards.db (or postgres://…), or set CARDPORT_STORE',
   )
-}
-
-/** The report with every failure's message scrubbed: a provider may quote what it was sent. */
-function scrubFailures(report: DriftReport, secrets: ReadonlySet<string>): DriftReport {
-  return {
-    ...report,
-    failed: report.failed.map((failure) => ({
-      ...failure,
-      message: scrub(failure.message, secrets),
-    })),
-  }
 }
 
 function hasDrift({ counts }: DriftReport): boolean {

@@ -1,0 +1,28 @@
+import type { CliContext } from './context.js'
+
+/** A {@link CliContext} for a test, and what the command wrote to it. */
+export interface CapturedContext {
+  /** The context to pass to `run`: stderr is not a terminal, no secret is known yet. */
+  value: CliContext
+  /** Everything written to stdout so far. */
+  stdout(): string
+  /** Everything written to stderr so far. */
+  stderr(): string
+}
+
+/** A context for `run` in a test, with `env` as its environment, that keeps what is written. */
+export function captureContext(env: NodeJS.ProcessEnv = {}): CapturedContext {
+  const out: string[] = []
+  const err: string[] = []
+  return {
+    value: {
+      stdout: { write: (text: string) => out.push(text) },
+      stderr: { isTTY: false, write: (text: string) => err.push(text) },
+      env,
+      secrets: new Set(),
+      exitCode: undefined,
+    },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  }
+}
