@@ -130,6 +130,31 @@ describe('cardport reconcile', () => {
     expect(report.counts).toMatchObject({ added: 2, defaultRepaired: 1, failed: 0 })
   })
 
+  it.each([
+    ['stripe', 'customer:<id>'],
+    ['marketplace', 'account:<id>'],
+  ] as const)(
+    'on a store with no %s owners, says how to name one of an owner type the provider holds',
+    async (name, hint) => {
+      const marketplace = server.marketplace!
+      const env: NodeJS.ProcessEnv =
+        name === 'stripe'
+          ? { STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_new_store' }
+          : {
+              MARKETPLACE_URL: server.url,
+              MARKETPLACE_ID: marketplace.marketplaceId,
+              MARKETPLACE_SECRET: marketplace.secret,
+            }
+      const cli = context(env)
+      const store = `sqlite:${join(dir, 'new.db')}`
+      const args = ['reconcile', '--provider', name, '--store', store, '--dry-run']
+
+      expect(await run(args, cli.value)).toBe(EXIT_CODES.ok)
+      expect(cli.stdout()).toContain(`No owners to reconcile`)
+      expect(cli.stdout()).toContain(`Name owners with --owner ${hint}.`)
+    },
+  )
+
   it("never prints the configured secret that a provider's failure message quotes, in the table or in --json", async () => {
     const marketplace = server.marketplace!
     // Not key-shaped: only the by-value scrub of MARKETPLACE_SECRET can catch it.

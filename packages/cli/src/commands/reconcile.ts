@@ -38,9 +38,11 @@ const LISTED_ENTRIES = 50
  * every owner the store knows for that provider), makes the store equal to it with core's
  * `createCardSync(...).reconcile`, and prints the drift report. The report, its failures' messages
  * included, comes from the provider and the store: it is scrubbed (`scrubData` of `scrub.ts`)
- * before it is printed, in the table as in `--json`. When `stop` aborts (SIGHUP, SIGINT, SIGTERM),
- * before the store is opened or while it reconciles, it closes the store it opened, prints no
- * report and throws the signal's reason (129, 130 or 143; the process then dies by the signal).
+ * before it is printed, in the table as in `--json`. With no owner named and none in the store,
+ * the report says to name one of an owner type the provider holds. When `stop` aborts (SIGHUP,
+ * SIGINT, SIGTERM), before the store is opened or while it reconciles, it closes the store it
+ * opened, prints no report and throws the signal's reason (129, 130 or 143; the process then dies
+ * by the signal).
  */
 export function reconcileCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('reconcile')
@@ -129,7 +131,7 @@ ${ENVIRONMENT_HELP}`,
       const report = scrubData(raw, context.secrets)
       const where = `${provider.name} (${describeEndpoint(config)}) → ${storeConfig.label}`
       if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
-      else printReport(context.stdout, report, where)
+      else printReport(context.stdout, report, where, provider.capabilities.ownerTypes[0]!)
 
       if (report.counts.failed > 0) {
         const first = report.failed[0]!
@@ -168,13 +170,19 @@ function failureExitCode(codes: ReadonlySet<ExitCode>): ExitCode {
   return codes.size === 1 ? [...codes][0]! : EXIT_CODES.failure
 }
 
-function printReport(stdout: OutputStream, report: DriftReport, where: string) {
+/** `ownerType`: one the provider holds cards of, for the hint when the store names no owner. */
+function printReport(
+  stdout: OutputStream,
+  report: DriftReport,
+  where: string,
+  ownerType: Owner['type'],
+) {
   const dry = report.dryRun
   writeLine(stdout, `${dry ? 'Dry run (nothing changed)' : 'Reconciled'}: ${where}`)
   if (report.owners === 0) {
     writeLine(
       stdout,
-      'No owners to reconcile: the store holds no cards for this provider yet. Name owners with --owner customer:<id>.',
+      `No owners to reconcile: the store holds no cards for this provider yet. Name owners with --owner ${ownerType}:<id>.`,
     )
     return
   }
