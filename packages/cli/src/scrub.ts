@@ -43,18 +43,20 @@ export function collectSecrets(
 }
 
 /**
- * Removes card numbers and key-shaped strings (core's `redactSecrets`), then every secret of
- * {@link collectSecrets} by value. Everything the CLI prints that it did not write itself (an
- * error's message, a provider's description of a failure) goes through it, on stderr and on
- * stdout alike.
+ * Removes every secret of {@link collectSecrets} by value, then card numbers and key-shaped
+ * strings (core's `redactSecrets`). In that order: `redactSecrets` rewrites part of a secret of
+ * another shape (the `sk_test_…` head of `sk_test_a_b`, a card-shaped run inside it), which
+ * would then no longer be found whole, its rest printed. Everything the CLI prints that it did
+ * not write itself (an error's message, a provider's description of a failure) goes through it,
+ * on stderr and on stdout alike.
  */
 export function scrub(text: string, secrets: ReadonlySet<string>): string {
-  let result = redactSecrets(text)
+  let result = text
   for (const secret of secrets) {
     // Shorter values would take ordinary words with them.
     if (secret.length >= 4) result = result.split(secret).join('[redacted]')
   }
-  return result
+  return redactSecrets(result)
 }
 
 /**
