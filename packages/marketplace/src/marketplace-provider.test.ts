@@ -11,9 +11,11 @@ import {
   listMarketplaceCards,
   MARKETPLACE_CAPABILITIES,
   type MarketplaceProvider,
+  type MarketplaceProviderOptions,
   marketplaceProvider,
   tokenizeCard,
 } from './marketplace-provider.js'
+import { basicAuthorization } from './secret-mask.js'
 
 // Everything here is refused before any request: the dispatcher fails the test if one is sent.
 
@@ -324,6 +326,20 @@ describe('options', () => {
     secret: 'ak-test-topSecretValue',
   }
 
+  /** The error `marketplaceProvider` refuses `options` with: `invalid_request`, naming them. */
+  function optionsRefusal(options: MarketplaceProviderOptions): CardportError {
+    let thrown: unknown
+    try {
+      marketplaceProvider(options)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    const error = thrown as CardportError
+    expect(error.message).toContain('marketplaceProvider options')
+    return error
+  }
+
   it.each([
     ['no secret', { secret: '' }, 'secret'],
     ['a baseUrl that is not http(s)', { baseUrl: 'ftp://marketplace.test' }, 'baseUrl'],
@@ -348,15 +364,7 @@ describe('options', () => {
     ['too many retries', { retry: { retries: 11 } }, 'retry.retries'],
     ['a userAgent no header can carry', { userAgent: 'app/1\r\nX-Injected: 1' }, 'userAgent'],
   ])('refuses %s, naming the adapter and never echoing the secret', (_name, change, path) => {
-    let thrown: unknown
-    try {
-      marketplaceProvider({ ...valid, ...change } as Parameters<typeof marketplaceProvider>[0])
-    } catch (error) {
-      thrown = error
-    }
-    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-    const error = thrown as CardportError
-    expect(error.message).toContain('marketplaceProvider options')
+    const error = optionsRefusal({ ...valid, ...change } as MarketplaceProviderOptions)
     expect(error.issues?.map((issue) => issue.path.join('.'))).toContain(path)
     expect(textOf(error)).not.toContain('topSecretValue')
   })
@@ -364,20 +372,53 @@ describe('options', () => {
   it.each(['Q', 'Qx', 'Qx7'])(
     'refuses a secret of %s (under 4 characters, too short to be masked) without quoting it',
     (secret) => {
-      let thrown: unknown
-      try {
-        marketplaceProvider({ ...valid, secret })
-      } catch (error) {
-        thrown = error
-      }
-      expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-      const error = thrown as CardportError
-      expect(error.message).toContain('marketplaceProvider options')
+      const error = optionsRefusal({ ...valid, secret })
       expect(error.message).toContain('at least 4 characters')
       expect(error.issues?.map((issue) => issue.path.join('.'))).toEqual(['secret'])
       expect(textOf(error)).not.toMatch(new RegExp(`(?<![A-Za-z0-9])${secret}(?![A-Za-z0-9])`))
     },
   )
+
+  // What a server reads as the user name of `Authorization: Basic …` (RFC 7617): the UTF-8 text
+  // the base64 holds, up to its first colon.
+  const userIdSent = (secret: string) => {
+    const sent = basicAuthorization(secret).slice('Basic '.length)
+    const decoded = Buffer.from(sent, 'base64').toString('utf8')
+    return decoded.slice(0, decoded.indexOf(':'))
+  }
+
+  it.each([
+    ['a colon, which ends the basic-auth user name', 'ak-test:topSecretValue', 'a colon'],
+    ['a lone surrogate, which UTF-8 cannot encode', 'ak-test-\ud800topSecretValue', 'Unicode'],
+    ['a line break (read with it from a file)', 'ak-test-topSecretValue\n', 'control character'],
+    ['a carriage return', 'ak-test-topSecretValue\r', 'control character'],
+    ['a NUL', 'ak-test-\u0000topSecretValue', 'control character'],
+    ['a DEL', 'ak-test-\u007ftopSecretValue', 'control character'],
+    ['a C1 control', 'ak-test-\u0085topSecretValue', 'control character'],
+  ])('refuses a secret holding %s, without quoting it', (_name, secret, said) => {
+    const error = optionsRefusal({ ...valid, secret })
+    expect(error.message).toContain(said)
+    expect(error.issues?.map((issue) => issue.path.join('.'))).toEqual(['secret'])
+    expect(textOf(error)).not.toContain('topSecretValue')
+  })
+
+  it('the colon and the lone surrogate would send another user name than the secret', () => {
+    // Why they are refused: the request would carry the credentials of another key (RFC 7617
+    // §2: the user-id cannot contain a colon; a lone surrogate is sent as U+FFFD).
+    expect(userIdSent('ak-test:topSecretValue')).toBe('ak-test')
+    expect(userIdSent('ak-test-\ud800topSecretValue')).toBe('ak-test-\ufffdtopSecretValue')
+    // Control characters do arrive, but RFC 7617 §2 forbids them in a user-id: a server may
+    // refuse or strip them, and a secret ending in a line break was read from a file with it.
+    expect(userIdSent('ak-test-topSecretValue\n')).toBe('ak-test-topSecretValue\n')
+  })
+
+  it('takes a secret beyond Latin-1: the credentials are base64 of its UTF-8, which any header carries', async () => {
+    const secret = 'ak-test-ключ-鍵-🔑'
+    expect(basicAuthorization(secret)).toMatch(/^Basic [A-Za-z0-9+/]+=*$/)
+    expect(userIdSent(secret)).toBe(secret)
+    const provider = marketplaceProvider({ ...valid, secret })
+    await provider.close()
+  })
 
   it('takes a secret of 4 characters', async () => {
     const provider = marketplaceProvider({ ...valid, secret: 'Qx7z' })

@@ -110,7 +110,10 @@ export interface MarketplaceProviderOptions {
   /**
    * The API key secret, sent with HTTP basic auth. Never logged nor put in an error. At least 4
    * characters: a shorter one is refused (`invalid_request`, without quoting it), as it could
-   * not be masked in what a server quotes back.
+   * not be masked in what a server quotes back. Refused the same way: a colon (basic auth ends the
+   * user name there, so another user name would be sent), a control character (a line break, a
+   * tab, which basic auth forbids), and a lone surrogate (no UTF-8 form). Any other character is
+   * sent, as UTF-8 in the base64 credentials.
    */
   secret: string
   /**
@@ -166,12 +169,26 @@ const OptionsSchema = z.object({
   marketplaceId: MarketplaceIdSchema,
   // Shorter, the secret could not be masked in what a server quotes back (it would take ordinary
   // words with it), and no marketplace issues keys that short: a typo or a wrong variable.
+  // It travels as the basic-auth user name (RFC 7617), which ends at the first colon and holds
+  // no control character; a lone surrogate has no UTF-8 form and would be sent as U+FFFD. Each
+  // would send other credentials than the caller's key. None of the messages quotes the value.
   secret: z
     .string()
     .min(
       MIN_SECRET_LENGTH,
       `secret is the marketplace API key secret: at least ${MIN_SECRET_LENGTH} characters`,
-    ),
+    )
+    .refine((secret) => !secret.includes(':'), {
+      error:
+        'secret cannot hold a colon: HTTP basic auth, which carries it as the user name, ends the user name at the first colon',
+    })
+    .refine((secret) => !/\p{Cc}/u.test(secret), {
+      error:
+        'secret cannot hold a control character (a line break, a tab …), which HTTP basic auth forbids: check for a line break read with it from a file',
+    })
+    .refine((secret) => secret.isWellFormed(), {
+      error: 'secret must be well-formed Unicode text: a lone surrogate has no UTF-8 form to send',
+    }),
   dispatcher: z
     .custom<MarketplaceDispatcher>(
       (value) => isObject(value) && typeof value.dispatch === 'function',
