@@ -357,6 +357,69 @@ describe('requests', () => {
     }
   })
 
+  describe('a large error answer (a misbehaving gateway)', () => {
+    const CARD = '4111 1111 1111 1111'
+    // Each starts 5 characters before a cut: what a cut made before masking would leave.
+    const leftByCut = (straddling: string) => straddling.slice(0, 5)
+    const logged = (error: CardportError) =>
+      `${inspect(error, { depth: 10 })}${JSON.stringify(error)}`
+
+    it.each([
+      ['the secret', SECRET],
+      ['a card number', CARD],
+    ])(
+      'over 16 KiB is cut: kept nowhere, not even %s straddling the cut, and the message says so',
+      async (_what, straddling) => {
+        const head = `{"status_code":502,"category_code":"bad-gateway","request_id":"OHM502","description":"`
+        // The quoted text starts 5 bytes before the 16 KiB cut and ends after it.
+        const before = 'a'.repeat(16 * 1024 - 5 - head.length)
+        const text = `${head}${before}${straddling} ${'b'.repeat(10 * 1024 * 1024)}"}`
+        expect(text.indexOf(straddling)).toBe(16 * 1024 - 5)
+        const { agent, pool } = mockAgent()
+        pool
+          .intercept({ path: PATH, method: 'GET' })
+          .reply(502, text, { headers: { 'x-request-id': 'gw-1' } })
+        const { http } = client(agent, { retry: { retries: 0 } })
+        const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+        expect(error).toMatchObject({
+          code: 'provider_unavailable',
+          status: 502,
+          requestId: 'gw-1',
+        })
+        expect(error.message).toBe(
+          `marketplace: GET ${PATH} answered 502 with a body of more than 16 KiB, cut there and kept nowhere (retry later)`,
+        )
+        expect(error.cause).toMatchObject({ body: null, bodyCut: true })
+        const kept = logged(error)
+        expect(kept.length).toBeLessThan(8 * 1024)
+        expect(kept).not.toContain('aaaa')
+        expect(kept).not.toContain(leftByCut(straddling))
+      },
+    )
+
+    it.each([
+      ['the secret', SECRET],
+      ['a card number', CARD],
+    ])(
+      'under 16 KiB is read whole, and its description quoted up to 1,000 characters, %s straddling that cut masked whole',
+      async (_what, straddling) => {
+        // The secret or number starts 5 characters before the quote's cut and ends after it.
+        const description = `${'a'.repeat(1_000 - 5)}${straddling} ${'b'.repeat(8_000)}`
+        const { agent, pool } = mockAgent()
+        pool
+          .intercept({ path: PATH, method: 'GET' })
+          .reply(400, { ...errorBody(400, 'request'), description })
+        const { http } = client(agent)
+        const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+        expect(error).toMatchObject({ code: 'invalid_request', requestId: 'OHM400' })
+        expect(error.message).toMatch(/^marketplace: a{995}/)
+        expect(error.message).toContain('characters more, cut]')
+        expect(error.message.length).toBeLessThan(1_200)
+        expect(logged(error)).not.toContain(leftByCut(straddling))
+      },
+    )
+  })
+
   it('an error answer keeps the request id of its body, and maps 404 by context', async () => {
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'GET' }).reply(404, errorBody(404, 'not-found')).times(2)

@@ -7,6 +7,7 @@ import {
 } from '@cardport/core'
 import { type Dispatcher, request } from 'undici'
 import {
+  ERROR_BODY_MAX_BYTES,
   isProxyAuthenticationRequired,
   MARKETPLACE_PROVIDER_NAME,
   type MapErrorContext,
@@ -155,6 +156,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     let statusCode: number
     let responseHeaders: Record<string, string | string[] | undefined>
     let text: string
+    let bodyCut = false
     try {
       const response = await request(urlOf(config.baseUrl, call), {
         dispatcher,
@@ -167,7 +169,12 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       })
       statusCode = response.statusCode
       responseHeaders = response.headers
-      text = await response.body.text()
+      if (statusCode < 400) text = await response.body.text()
+      else {
+        const read = await readUpTo(response.body, ERROR_BODY_MAX_BYTES)
+        text = read ?? ''
+        bodyCut = read === undefined
+      }
     } catch (error) {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
@@ -204,10 +211,11 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     if (statusCode >= 400) {
       // The secret has no format `redactSecrets` could find: a server that quotes the
       // credentials it refused would put it in the error, which loggers print.
-      const body = errorBody(text, hideSecret)
+      const body = bodyCut ? null : errorBody(text, hideSecret)
       const apiError = new MarketplaceApiError({
         status: statusCode,
         body,
+        bodyCut,
         retryAfter: maskedHeader('retry-after'),
         requestId:
           (typeof body?.request_id === 'string' ? body.request_id : undefined) ?? headerRequestId,
@@ -287,6 +295,26 @@ function header(
   const value = headers[name]
   const first = Array.isArray(value) ? value[0] : value
   return first === undefined || first === '' ? undefined : first
+}
+
+/**
+ * The body's text, or undefined when it is longer than `maxBytes`: reading then stops (the
+ * stream is destroyed, and its connection with it), so that a gateway's megabytes of error page
+ * cost neither the time to receive them nor the memory.
+ */
+async function readUpTo(
+  body: AsyncIterable<Uint8Array>,
+  maxBytes: number,
+): Promise<string | undefined> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  // Leaving the loop early destroys the stream.
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > maxBytes) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /**

@@ -50,7 +50,29 @@ export interface MarketplaceApiErrorInit {
   requestId?: string | undefined
   /** {@link MarketplaceApiError.target}; a card number in it is masked. */
   target: string
+  /**
+   * {@link MarketplaceApiError.bodyCut}: the body was longer than the HTTP client reads of an
+   * error answer (16 KiB) and was not read past it (give `body` null). Default false.
+   */
+  bodyCut?: boolean | undefined
 }
+
+/**
+ * The most of an error answer's body the HTTP client reads: 16 KiB. The marketplace's error
+ * bodies are under 2 KiB; a longer one comes from something else (a gateway quoting a request
+ * or a trace), and reading, masking and keeping megabytes of it would cost seconds of CPU and
+ * that much memory on every error. A body past it is not read further and kept nowhere (cut
+ * JSON cannot be read, and a cut text could end in part of a secret). @internal
+ */
+export const ERROR_BODY_MAX_BYTES = 16 * 1024
+
+/**
+ * The most characters of the answer's `description` (and of `additional`) a `CardportError`
+ * quotes; past it they are cut, once masked whole, so the cut never leaves part of a secret or
+ * a card number behind. The error's `cause` keeps the body as read (at most
+ * {@link ERROR_BODY_MAX_BYTES}).
+ */
+const QUOTE_MAX_CHARS = 1_000
 
 /**
  * An HTTP answer of 400 or more from the marketplace API, as the HTTP client read it. The
@@ -87,6 +109,11 @@ export class MarketplaceApiError extends Error {
    * `'a marketplace request'` when none was given.
    */
   readonly target: string
+  /**
+   * Whether the body was longer than the HTTP client reads of an error answer (16 KiB), and so
+   * cut there unread and kept nowhere (`body` null); the message says so.
+   */
+  readonly bodyCut: boolean
 
   /**
    * @param init - the error answer as the HTTP client read it; or, built by hand, a message
@@ -105,10 +132,15 @@ export class MarketplaceApiError extends Error {
     // the wrong place: loggers print a cause's message, so it is masked as the body is.
     const target = typeof given.target === 'string' ? redactSecrets(given.target) : UNKNOWN_TARGET
     const category = typeof body?.category_code === 'string' ? ` ${body.category_code}` : ''
+    const bodyCut = given.bodyCut === true
+    const cut = bodyCut
+      ? ` with a body of more than ${ERROR_BODY_MAX_BYTES / 1024} KiB, cut there and kept nowhere`
+      : ''
     // A message given by hand may quote what the caller had at hand: masked as the target is.
     const message = typeof init === 'string' && init.trim() !== '' ? redactSecrets(init) : undefined
-    super(message ?? `${whatHappened(target, status)}${category}`)
+    super(message ?? `${whatHappened(target, status)}${cut}${category}`)
     this.status = status
+    this.bodyCut = bodyCut
     // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
     this.body = body === null ? null : (redactDeep(body) as MarketplaceErrorBody)
     this.retryAfter = typeof given.retryAfter === 'string' ? given.retryAfter : undefined
@@ -268,7 +300,7 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
   // With no body, the error's message is what it knows: "GET /path answered 503", or the
   // message it was built with by hand.
   const description =
-    plainText(body?.description) ??
+    quoted(plainText(body?.description)) ??
     (body === null ? error.message : whatHappened(error.target, status))
   const details = detailsOf(body)
   const hint =
@@ -385,7 +417,7 @@ function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> |
   if (!body) return undefined
   const details: Record<string, unknown> = {}
   if (typeof body.additional === 'string' && body.additional !== '') {
-    details.additional = body.additional
+    details.additional = quoted(body.additional)
   }
   if (typeof body.extras === 'object' && body.extras !== null && !Array.isArray(body.extras)) {
     details.extras = body.extras
@@ -415,6 +447,20 @@ function redactDeep(value: unknown): unknown {
     )
   }
   return value
+}
+
+/**
+ * `text` cut to {@link QUOTE_MAX_CHARS}, saying how much was left out. The text is masked
+ * already (the whole body was), so the cut cannot split a secret or card number unmasked.
+ */
+function quoted(text: string): string
+function quoted(text: string | undefined): string | undefined
+function quoted(text: string | undefined): string | undefined {
+  if (text === undefined || text.length <= QUOTE_MAX_CHARS) return text
+  // Not between the two halves of a surrogate pair.
+  const code = text.charCodeAt(QUOTE_MAX_CHARS - 1)
+  const end = code >= 0xd800 && code <= 0xdbff ? QUOTE_MAX_CHARS - 1 : QUOTE_MAX_CHARS
+  return `${text.slice(0, end)}… [${text.length - end} characters more, cut]`
 }
 
 // The marketplace's descriptions are sometimes HTML (`<p>…</p>`) and end with "Your request id is …".
