@@ -87,6 +87,13 @@ const QUOTE_MAX_CHARS = 1_000
  * `new Error(message)` is, it keeps it as its message (any card number in it masked), every
  * other field "not known"; {@link mapMarketplaceError} quotes it.
  *
+ * The API key secret is masked by the HTTP client, which knows it, before it builds the error:
+ * the error itself cannot mask it. So never build one from a text that may quote the secret (an
+ * answer's body or headers, a dispatcher's error, a request you dumped): its message, `body`,
+ * `requestId` and `retryAfter` are kept as given, and {@link mapMarketplaceError} quotes them in
+ * the `CardportError` and keeps the error as its `cause`, which loggers print. The package
+ * itself builds one only in its HTTP client, from the answer with the secret masked.
+ *
  * @example
  * ```ts
  * // A test double of a failed request, mapped as the provider maps one.
@@ -117,7 +124,8 @@ export class MarketplaceApiError extends Error {
 
   /**
    * @param init - the error answer as the HTTP client read it; or, built by hand, a message
-   * alone, as `new Error(message)` takes one (a blank one is not kept).
+   * alone, as `new Error(message)` takes one (a blank one is not kept). Card numbers are masked
+   * in it, the API key secret is not: the secret must be masked before (see above).
    */
   constructor(init: MarketplaceApiErrorInit | string) {
     // Read as unknown: JavaScript callers may pass nothing, or anything, and a TypeError thrown
