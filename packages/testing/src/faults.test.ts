@@ -83,14 +83,64 @@ describe('createFaultRunner', () => {
       ],
       fired: [1],
     })
-    // With no status either, the fault fires and changes nothing.
-    expect(await answers({ ...unset, status: undefined }, 2)).toEqual({
-      seen: [
-        [200, null],
-        [200, null],
-      ],
-      fired: [1],
-    })
+    // With nothing else either, it is a fault that does nothing: refused, as below.
+    expect(() => createFaultRunner().inject({ ...unset, status: undefined })).toThrow(TypeError)
+  })
+
+  // A fault that can never fire, or fires and does nothing, lets the test written around it
+  // pass without it (as a route that names no route would): `inject` refuses it, naming the
+  // field, rather than counting it in `fired` or answering what no server sends.
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['nothing to do', {}, /latencyMs, status, body or drop/],
+    ['a Retry-After alone', { retryAfter: 2 }, /latencyMs, status, body or drop/],
+    ['a route alone', { route: /^GET / }, /latencyMs, status, body or drop/],
+    ['times 0', { status: 500, times: 0 }, /times/],
+    ['times -1', { status: 500, times: -1 }, /times/],
+    ['times 1.5', { status: 500, times: 1.5 }, /times/],
+    ['after -1', { status: 500, after: -1 }, /after/],
+    ['after NaN', { status: 500, after: Number.NaN }, /after/],
+    ['after Infinity', { status: 500, after: Number.POSITIVE_INFINITY }, /after/],
+    ['latency NaN', { latencyMs: Number.NaN }, /latencyMs/],
+    ['latency -5', { latencyMs: -5, status: 500 }, /latencyMs/],
+    ['latency past setTimeout', { latencyMs: 2 ** 31 }, /latencyMs/],
+    ['status 99', { status: 99 }, /status/],
+    ['status 600', { status: 600 }, /status/],
+    ['status 500.5', { status: 500.5 }, /status/],
+    ['status as a string', { status: '500' }, /status/],
+    ['a success status with the error body', { status: 200 }, /status/],
+    ['a redirect with the error body', { status: 304 }, /status/],
+    ['Retry-After -1', { status: 429, retryAfter: -1 }, /retryAfter/],
+    ['Retry-After 1.5', { status: 429, retryAfter: 1.5 }, /retryAfter/],
+    ['Retry-After on a drop', { drop: 'before-commit', retryAfter: 2 }, /retryAfter/],
+    ['an unknown drop', { drop: 'sometimes' }, /drop/],
+    ['a drop and a status', { drop: 'before-commit', status: 500 }, /drop/],
+    ['a drop and a body', { drop: 'after-commit', body: '{}' }, /drop/],
+    ['a body that is no string', { body: {} }, /body/],
+    ['a misspelt field', { status: 429, retry_after: 2 }, /retry_after/],
+    ['a route that is neither', { route: 42, status: 500 }, /route/],
+  ])('refuses a fault with %s, naming the field', (_, fault, field) => {
+    const runner = createFaultRunner()
+    expect(() => runner.inject(fault as Fault)).toThrow(TypeError)
+    expect(() => runner.inject(fault as Fault)).toThrow(field)
+    expect(runner.fired).toEqual([])
+  })
+
+  it('takes every fault the docs show', () => {
+    const runner = createFaultRunner()
+    for (const fault of [
+      { status: 500 },
+      { route: /^GET /, status: 429, retryAfter: 2, times: 3 },
+      { latencyMs: 200, times: Number.POSITIVE_INFINITY },
+      { drop: 'before-commit' as const },
+      { drop: 'after-commit' as const, latencyMs: 10 },
+      { status: 502, body: '{}', times: Number.POSITIVE_INFINITY },
+      { body: 'null' },
+      { status: 201, body: '{}' },
+      { status: 503, retryAfter: 0, after: 2 },
+    ]) {
+      runner.inject(fault)
+    }
+    expect(runner.fired).toHaveLength(9)
   })
 
   it('counts every matching call towards `after`, whether or not another fault fired for it', async () => {

@@ -1,5 +1,6 @@
 import { redact } from '@cardport/core'
 import { HttpResponse } from 'msw'
+import { z } from 'zod'
 
 /**
  * A fault to inject into an emulator. It applies to requests whose `route` matches and fires
@@ -55,7 +56,13 @@ export interface FaultController {
   /**
    * Adds a fault; returns a function that removes it (once removed, it fires no more; calling
    * the function again, or after `clear()`, does nothing). Throws a `TypeError` for a string
-   * `route` the emulator has no route of that name for, listing the names it has.
+   * `route` the emulator has no route of that name for, listing the names it has, and for a
+   * fault that could never fire or would fire and do nothing, naming the field: no
+   * `latencyMs`, `status`, `body` or `drop`; `times` not a whole number from 1 (or
+   * `Infinity`); `after` not a whole number from 0; `latencyMs` not from 0 to 2^31 - 1;
+   * `status` not a whole number from 400 to 599 (200 to 599 with a `body`); `retryAfter` not
+   * a whole number of seconds from 0, or without a `status` or `body`; a `drop` other than the
+   * two, or beside a `status` or `body`; a field `Fault` does not have.
    */
   inject(fault: Fault): () => void
   /** Removes every fault, and starts `fired` afresh. */
@@ -138,6 +145,7 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
   /** Waits `ms`, or less if reset() or the request's `signal` ends the wait first. */
   const wait = (ms: number, signal: AbortSignal | undefined) => {
     if (ms > MAX_TIMEOUT_MS) {
+      // Each fault's latency is checked by inject(); their sum can still be too long, and
       // setTimeout would fire after 1 ms instead (msw's delay() refuses it likewise).
       throw new RangeError(`A latency of ${ms} ms is longer than setTimeout can wait`)
     }
@@ -184,6 +192,7 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
 
   return {
     inject(fault) {
+      checkFault(fault)
       if (routes && typeof fault.route === 'string' && !routes.has(fault.route)) {
         throw new TypeError(
           `The emulator has no route named '${redact(fault.route)}': the fault would never fire. A route name is the method and the emulator's path pattern, one of: ${routes.names().join(', ')}. To match requests by their actual path, give a RegExp tested against 'METHOD /path'.`,
@@ -241,6 +250,55 @@ export function createFaultRunner(routes?: FaultRoutes): FaultRunner {
 
 /** The longest delay `setTimeout` takes (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMEOUT_MS = 2_147_483_647
+
+const wholeFrom = (least: number) => z.number().int().min(least)
+
+/**
+ * What `inject` takes: every field as `Fault` types it, and the combinations that do something.
+ * The faults a test can write by mistake (a `times` of 0, a `retryAfter` without a status, a
+ * misspelt field) are refused rather than left to fire for nothing.
+ */
+const FaultSchema = z
+  .strictObject({
+    route: z.union([z.string(), z.instanceof(RegExp)]).optional(),
+    times: z.union([wholeFrom(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+    after: wholeFrom(0).optional(),
+    latencyMs: z.number().min(0).max(MAX_TIMEOUT_MS).optional(),
+    status: z.number().int().min(200).max(599).optional(),
+    // delay-seconds (RFC 9110): a whole number, as Stripe and the marketplace would send it.
+    retryAfter: wholeFrom(0).optional(),
+    body: z.string().optional(),
+    drop: z.enum(['before-commit', 'after-commit']).optional(),
+  })
+  .superRefine((fault, context) => {
+    const problem = (path: string, message: string) =>
+      context.addIssue({ code: 'custom', path: [path], message })
+    if (!hasOutcome(fault) && !fault.latencyMs) {
+      problem(
+        'latencyMs',
+        'a fault needs a latencyMs, status, body or drop: without one it would fire and do nothing',
+      )
+    }
+    if (fault.status !== undefined && fault.status < 400 && fault.body === undefined) {
+      problem('status', 'an injected status below 400 needs a body: it would carry an error body')
+    }
+    if (fault.drop !== undefined && (fault.status !== undefined || fault.body !== undefined)) {
+      problem('drop', 'a dropped connection answers no status or body: give one or the other')
+    }
+    if (fault.retryAfter !== undefined && fault.status === undefined && fault.body === undefined) {
+      problem('retryAfter', 'Retry-After is a header of an answer: give a status or a body')
+    }
+  })
+
+/** Throws a `TypeError` naming each problem of a fault `inject` would refuse. */
+function checkFault(fault: Fault): void {
+  const result = FaultSchema.safeParse(fault)
+  if (result.success) return
+  const problems = result.error.issues
+    .map((issue) => `${issue.path.join('.') || 'the fault'}: ${issue.message}`)
+    .join('; ')
+  throw new TypeError(`Invalid fault (${redact(problems)})`)
+}
 
 /** Whether a fault decides the answer (a status, a body or a drop), rather than only delaying it. */
 function hasOutcome(fault: Fault): boolean {
