@@ -151,6 +151,18 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
     expect(card).toMatchObject({ currency: 'eur', default_for_currency: true, last4: '5556' })
   })
 
+  // As `POST …/external_accounts` does: the first card of a currency is its default without
+  // `default_for_currency`, which only moves the default to a later card.
+  it('seeds the first card of a currency as its default, and a later one only when asked', () => {
+    const account = emulator.seed.account()
+    const first = emulator.seed.card(account.id)
+    const second = emulator.seed.card(account.id, 'tok_mastercard_debit')
+    expect([first.default_for_currency, second.default_for_currency]).toEqual([true, false])
+    const third = emulator.seed.card(account.id, 'tok_visa_debit', { default_for_currency: true })
+    expect(third.default_for_currency).toBe(true)
+    expect(emulator.state.source(first.id)?.default_for_currency).toBe(false)
+  })
+
   it('updates an external card and switches the default for its currency', async () => {
     const account = emulator.seed.account()
     const first = emulator.seed.card(account.id)

@@ -120,7 +120,11 @@ export interface StripeEmulatorSeed {
     options?: {
       /** String pairs. Default `{}`. */
       metadata?: Record<string, string> | undefined
-      /** For an account: make the card the default for its currency. Default false. */
+      /**
+       * For an account: make the card the default for its currency, in place of the current
+       * one. Default false, which leaves the default as it is: the first card of a currency
+       * becomes its default either way, as on Stripe.
+       */
       default_for_currency?: boolean | undefined
     },
   ): StripeCard
