@@ -120,6 +120,30 @@ describe('the Express webhook route', () => {
     expect(await cards()).toEqual([])
   })
 
+  it('answers 413, not a 500 to retry, to a body over the route limit, and says how to raise it', async () => {
+    const [, created] = emulator.events.take()
+    // Signed, and so larger than express.raw's default limit of 100 kB.
+    const payload = JSON.stringify({ ...created!, padding: 'x'.repeat(150_000) })
+    const response = await request(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripeEvent(payload, emulator.events.secret),
+      },
+      body: payload,
+    })
+
+    expect(response.statusCode).toBe(413)
+    const body = await response.body.json()
+    expect(body).toEqual({
+      error: { code: 'payload_too_large', message: expect.stringMatching(/bodyLimit/) },
+    })
+    expect(JSON.stringify(body)).not.toContain(emulator.events.secret)
+    // Not an internal failure: nothing for the error log, and nothing written.
+    expect(failures).toEqual([])
+    expect(await cards()).toEqual([])
+  })
+
   it('answers 500 when the store fails, reports the cause, and applies the event on the retry', async () => {
     const [, created] = emulator.events.take()
     failing = true

@@ -17,6 +17,12 @@ export interface WebhookAppOptions {
    * only "try again later". Default: `console.error`.
    */
   onError?: (error: unknown) => void
+  /**
+   * The largest webhook body read, as `express.raw`'s `limit` (`'100kb'`, a number of bytes).
+   * A larger one is answered 413, and Stripe retries it: raise the limit if your events are
+   * that large. Default `'100kb'`, `express.raw`'s own.
+   */
+  bodyLimit?: string | number
 }
 
 /**
@@ -31,8 +37,10 @@ export interface WebhookAppOptions {
  */
 export function createWebhookApp(options: WebhookAppOptions): Express {
   const app = express()
+  const bodyLimit = options.bodyLimit ?? '100kb'
 
-  app.post('/webhooks/stripe', express.raw({ type: 'application/json' }), async (req, res) => {
+  const raw = express.raw({ type: 'application/json', limit: bodyLimit })
+  app.post('/webhooks/stripe', raw, async (req, res) => {
     const result = await options.webhooks.handle(req.body, req.headers['stripe-signature'])
     options.onEvent?.(result)
     res.json({ received: true, action: result.action })
@@ -62,6 +70,21 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
       res.status(400).json({ error: { code, reason: details?.reason, message } })
       return
     }
+    // The body could not be read (express.raw): the request's fault, not the server's, so no
+    // 500 and nothing for the error log. Stripe retries it all the same, as any non-2xx answer.
+    const unread = bodyParserFailure(error)
+    if (unread) {
+      const tooLarge = unread.type === 'entity.too.large'
+      res.status(unread.status).json({
+        error: tooLarge
+          ? {
+              code: 'payload_too_large',
+              message: `The webhook body is larger than this route reads (bodyLimit: ${bodyLimit}): raise bodyLimit if Stripe's events are this large`,
+            }
+          : { code: 'bad_request', message: `The webhook body could not be read (${unread.type})` },
+      })
+      return
+    }
     // Stripe retries the event; the cause is for your logs, not for the caller.
     ;(options.onError ?? console.error)(error)
     res.status(500).json({ error: { code: 'internal', message: 'try again later' } })
@@ -86,4 +109,16 @@ export async function listen(
       await once(server, 'close')
     },
   }
+}
+
+/**
+ * A request body that `express.raw` refused (too large, aborted, an unknown encoding): its 4xx
+ * status and its kind (`entity.too.large` …), or null for any other error.
+ */
+function bodyParserFailure(error: unknown): { status: number; type: string } | null {
+  if (typeof error !== 'object' || error === null) return null
+  const { status, type } = error as { status?: unknown; type?: unknown }
+  if (typeof status !== 'number' || status < 400 || status > 499) return null
+  if (typeof type !== 'string' || !/^[a-z]+(?:\.[a-z]+)+$/.test(type)) return null
+  return { status, type }
 }
