@@ -4,9 +4,6 @@
 // exactly one default per owner that holds cards, no ghost card (every stored card exists at
 // the provider), and the store equals the provider.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   type CardProvider,
   type CardStore,
@@ -16,7 +13,6 @@ import {
   type Owner,
 } from '@cardport/core'
 import { postgresStore } from '@cardport/store-postgres'
-import { sqliteStore } from '@cardport/store-sqlite'
 import type { StripeEmulator } from '@cardport/testing/emulators'
 import { PGlite } from '@electric-sql/pglite'
 import fc from 'fast-check'
@@ -24,6 +20,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
 import { providersUnderTest } from './support/providers.js'
+import { type SharedStore, sqliteFileOpenedTwice } from './support/shared-store.js'
 
 /** Programs run per store backend: each is two concurrent sequences of operations. */
 const RUNS = 10
@@ -37,12 +34,6 @@ const PG_CONFIG = {
 } as const
 
 const postgresUnavailable = await probePostgres()
-
-/** One shared store, opened twice: what each of the two instances writes through. */
-interface SharedStore {
-  stores: [CardStore, CardStore]
-  close(): Promise<void>
-}
 
 /** A store backend: opens a fresh shared store for one program. */
 interface Backend {
@@ -61,16 +52,7 @@ const BACKENDS: Backend[] = [
     name: 'SQLite, one file opened twice',
     unavailable: null,
     async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'cardport-races-'))
-      const filename = join(dir, 'cards.db')
-      const stores: [CardStore, CardStore] = [sqliteStore({ filename }), sqliteStore({ filename })]
-      return {
-        stores,
-        async close() {
-          for (const store of stores) await store.close()
-          rmSync(dir, { recursive: true, force: true })
-        },
-      }
+      return sqliteFileOpenedTwice('races')
     },
   },
   {
