@@ -1062,6 +1062,30 @@ describe('verification options', () => {
     expect(result.action).toBe('ignored')
   })
 
+  it('takes a header with a v1 per secret while one is rolled, and a timestamp ahead of the clock', async () => {
+    const handler = stripeWebhookHandler({
+      webhooks: Stripe.webhooks,
+      endpointSecret: secret,
+      store: memoryStore(),
+    })
+    const { payload } = emulator.events.sign(event())
+    const now = Math.floor(Date.now() / 1000)
+    const v1 = (key: string, t = now) => signStripeEvent(payload, key, t).split(',v1=')[1]
+    // Stripe signs with the expiring secret and the new one: either may come first.
+    for (const header of [
+      `t=${now},v1=${v1('whsec_expiring_secret')},v1=${v1(secret)}`,
+      `t=${now},v1=${v1(secret)},v1=${v1('whsec_expiring_secret')}`,
+      // Only the age is checked: a host clock an hour behind Stripe's.
+      signStripeEvent(payload, secret, now + 3600),
+    ]) {
+      // Accepted: the first delivery applied, the repeats answered as such.
+      expect(['ignored', 'duplicate']).toContain((await handler.handle(payload, header)).action)
+    }
+    await expect(
+      handler.handle(payload, `t=${now},v1=${v1('whsec_expiring_secret')},v1=${v1('whsec_x')}`),
+    ).rejects.toMatchObject({ reason: 'bad_signature' })
+  })
+
   it('measures the signature age with the given clock', async () => {
     const handler = stripeWebhookHandler({
       webhooks: Stripe.webhooks,
