@@ -231,6 +231,19 @@ describe('createFaultRunner', () => {
       },
     )
 
+    // The races of the reliability suite give each request a latency fault, 0 ms included, and
+    // count them in `fired`: a 0 given is a fault, not a missing one.
+    it('takes a latencyMs of 0 as a fault that fires and is counted', async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout'] })
+      const runner = createFaultRunner()
+      runner.inject({ latencyMs: 0 })
+      runner.inject({ latencyMs: 0, after: 1 })
+      expect(await timed(runner)).toEqual({ status: 200, ms: 0 })
+      expect(runner.fired).toEqual([1, 0])
+      expect(await timed(runner)).toEqual({ status: 200, ms: 0 })
+      expect(runner.fired).toEqual([1, 1])
+    })
+
     it('adds up the latency of every fault that fires, and fires a latency fault once by default', async () => {
       vi.useFakeTimers({ toFake: ['setTimeout'] })
       const runner = createFaultRunner()

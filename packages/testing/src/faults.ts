@@ -273,7 +273,9 @@ const FaultSchema = z
   .superRefine((fault, context) => {
     const problem = (path: string, message: string) =>
       context.addIssue({ code: 'custom', path: [path], message })
-    if (!hasOutcome(fault) && !fault.latencyMs) {
+    // A latencyMs of 0 is given on purpose: a fault that holds its request's place in `fired`
+    // (one a request, with `after`) and answers after a turn of the timers.
+    if (!hasOutcome(fault) && fault.latencyMs === undefined) {
       problem(
         'latencyMs',
         'a fault needs a latencyMs, status, body or drop: without one it would fire and do nothing',
