@@ -1,5 +1,15 @@
+import { existsSync } from 'node:fs'
 import { type CardStore, closableStore, untilAborted } from '@cardport/core'
 import type { StoreConfig } from './config.js'
+
+/** How {@link openStore} opens a store. */
+export interface OpenStoreOptions {
+  /**
+   * Whether a SQLite file that does not exist may be made. Default `true`; `false` on a dry
+   * run, which must change nothing, the file system included.
+   */
+  create?: boolean | undefined
+}
 
 /** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
 const STORE_CONNECT_TIMEOUT_MS = 10_000
@@ -18,11 +28,24 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * the call throws at once, and the store is closed should it open before the process exits.
  * Its migrations run in one transaction, which PostgreSQL rolls back when the connection ends
  * with the process: no half-made schema is left.
+ *
+ * With `create: false` (a dry run), a SQLite file that does not exist is refused instead of
+ * made: a mistyped path would otherwise become an empty store, silently reported as holding no
+ * owners.
  */
-export async function openStore(config: StoreConfig, stop?: AbortSignal): Promise<CardStore> {
+export async function openStore(
+  config: StoreConfig,
+  stop?: AbortSignal,
+  options: OpenStoreOptions = {},
+): Promise<CardStore> {
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
     stop?.throwIfAborted()
+    if (options.create === false && config.path !== ':memory:' && !existsSync(config.path)) {
+      throw new Error(
+        'no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there',
+      )
+    }
     return sqliteStore({ filename: config.path })
   }
   const [{ postgresStore }, { default: pg }] = await Promise.all([

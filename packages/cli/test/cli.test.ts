@@ -361,8 +361,18 @@ describe('cardport reconcile', { timeout: 60_000 }, () => {
     const first = await stripe.customers.createSource(customer.id, { source: 'tok_visa' })
     await stripe.customers.createSource(customer.id, { source: 'tok_mastercard' })
     const owner = `customer:${customer.id}`
-    const store = `sqlite:${join(workDir, 'reconcile.db')}`
+    const file = join(workDir, 'reconcile.db')
+    const store = `sqlite:${file}`
     const args = ['reconcile', '--provider', 'stripe', '--store', store, '--owner', owner]
+
+    // A dry run makes no file: one that does not exist (a typo in a cron check) is refused.
+    const missing = await cardport([...args, '--dry-run', '--exit-code'], stripeEnv)
+    expect(missing.code).toBe(1)
+    expectOneLine(missing.stderr)
+    expect(missing.stderr).toContain('no such file, and a dry run creates nothing')
+    expect(existsSync(file)).toBe(false)
+    // The store as a first real run would leave it, empty.
+    await sqliteStore({ filename: file }).close()
 
     const dryRun = await cardport([...args, '--dry-run', '--json'], stripeEnv)
     expect(dryRun.stderr).toBe('')

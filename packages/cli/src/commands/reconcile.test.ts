@@ -147,7 +147,7 @@ describe('cardport reconcile', () => {
             }
       const cli = context(env)
       const store = `sqlite:${join(dir, 'new.db')}`
-      const args = ['reconcile', '--provider', name, '--store', store, '--dry-run']
+      const args = ['reconcile', '--provider', name, '--store', store]
 
       expect(await run(args, cli.value)).toBe(EXIT_CODES.ok)
       expect(cli.stdout()).toContain(`No owners to reconcile`)
@@ -203,6 +203,19 @@ describe('cardport reconcile', () => {
         ])
       }
     }
+  })
+
+  it('refuses, on a dry run, a SQLite file that does not exist: exit 1, one line, no file made', async () => {
+    // A typo in a cron check: the run must not make an empty store and report "no owners".
+    const file = join(dir, 'typo.db')
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`]
+    expect(await run([...args, '--dry-run', '--exit-code'], cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there\n`,
+    )
+    expect(existsSync(file)).toBe(false)
   })
 
   it.each([

@@ -88,7 +88,9 @@ ${ENVIRONMENT_HELP}`,
         await closeProvider(opened, stop)
         throw error
       }
-      const store = await openStore(storeConfig, stop).catch(async (error: unknown) => {
+      const store = await openStore(storeConfig, stop, {
+        create: values.dryRun !== true,
+      }).catch(async (error: unknown) => {
         await closeProvider(opened, stop)
         if (stop.aborted) throw stop.reason
         throw new CliError(
