@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type EmulatorServer, startEmulatorServer } from '@cardport/testing/emulators'
@@ -216,6 +216,22 @@ describe('cardport reconcile', () => {
       `cardport: could not open the store sqlite:${file}: no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there\n`,
     )
     expect(existsSync(file)).toBe(false)
+  })
+
+  it('names a file that is not a SQLite database, with what to do: exit 1, one line', async () => {
+    const file = join(dir, 'notes.txt')
+    const text = 'not a database, only some text that is long enough to be read\n'.repeat(20)
+    await writeFile(file, text)
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`]
+    expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: the file is not a SQLite database (SQLITE_NOTADB): check the path names a cardport store, or name a new file to make one\n`,
+    )
+    // Left as it was.
+    expect(await readFile(file, 'utf8')).toBe(text)
+    expect(existsSync(`${file}-wal`)).toBe(false)
   })
 
   it.each([
