@@ -155,6 +155,47 @@ describe('cardport reconcile', () => {
     },
   )
 
+  it.each([
+    [[], 'Reconcile failed for every owner: '],
+    [['--dry-run'], 'Dry run failed for every owner (nothing changed): '],
+  ])(
+    'heads the report with what happened when every owner failed (a wrong secret) %j',
+    async (flags, header) => {
+      const marketplace = server.marketplace!
+      const account = marketplace.seed.account()
+      const file = join(dir, 'refused.db')
+      // The store exists: a dry run refuses a missing file.
+      await run(['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`], context().value)
+      const cli = context({
+        MARKETPLACE_URL: server.url,
+        MARKETPLACE_ID: marketplace.marketplaceId,
+        MARKETPLACE_SECRET: 'not-the-marketplace-secret-0000',
+      })
+      const args = ['reconcile', '--provider', 'marketplace', '--store', `sqlite:${file}`]
+      const owner = ['--owner', `account:${account.id}`]
+      expect(await run([...args, ...owner, ...flags], cli.value)).toBe(EXIT_CODES.config)
+      const [first, second] = cli.stdout().split('\n')
+      expect(first).toBe(`${header}marketplace (${server.url}) → sqlite:${file}`)
+      expect(second).toBe('1 owner, 0 cards at the provider')
+      expect(cli.stdout()).toMatch(/^failed\s+1$/m)
+    },
+  )
+
+  it('heads the report "Reconciled with failures" when some owners failed and others did not', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Known Owner' })
+    server.stripe!.seed.card(customer.id, 'tok_visa')
+    const cli = context()
+    const store = `sqlite:${join(dir, 'some.db')}`
+    const args = ['reconcile', '--provider', 'stripe', '--store', store]
+    const owners = ['--owner', `customer:${customer.id}`, '--owner', 'customer:cus_unknownOwner']
+    expect(await run([...args, ...owners], cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stdout().split('\n')[0]).toBe(
+      `Reconciled with failures: stripe (${server.url}) → ${store}`,
+    )
+    expect(cli.stdout()).toMatch(/^added\s+1$/m)
+    expect(cli.stdout()).toMatch(/^failed\s+1$/m)
+  })
+
   it("never prints a configured secret that a provider's failure message quotes, in the table or in --json", async () => {
     // The marketplace's secret, left in a shell that now runs the Stripe provider: the Stripe
     // adapter does not know it and it has no key shape, so only the CLI's by-value scrub (every

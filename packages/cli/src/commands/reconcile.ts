@@ -180,7 +180,7 @@ function printReport(
   ownerType: Owner['type'],
 ) {
   const dry = report.dryRun
-  writeLine(stdout, `${dry ? 'Dry run (nothing changed)' : 'Reconciled'}: ${where}`)
+  writeLine(stdout, `${headline(report)}: ${where}`)
   if (report.owners === 0) {
     writeLine(
       stdout,
@@ -241,6 +241,19 @@ function printReport(
   if (total > LISTED_ENTRIES) {
     writeLine(stdout, `… and ${total - LISTED_ENTRIES} more (--json lists them all)`)
   }
+}
+
+/** What happened, first: a run where every owner failed repaired nothing and says so. */
+function headline({ dryRun, owners, counts }: DriftReport): string {
+  const failed = counts.failed === 0 ? '' : counts.failed === owners ? 'all' : 'some'
+  if (dryRun) {
+    if (failed === 'all') return 'Dry run failed for every owner (nothing changed)'
+    return failed === 'some'
+      ? 'Dry run with failures (nothing changed)'
+      : 'Dry run (nothing changed)'
+  }
+  if (failed === 'all') return 'Reconcile failed for every owner'
+  return failed === 'some' ? 'Reconciled with failures' : 'Reconciled'
 }
 
 function entryOf(entry: { owner: Owner; cardId: string }) {
