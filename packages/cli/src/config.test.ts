@@ -350,4 +350,16 @@ describe('debugEnabled', () => {
     expect(debugEnabled(false, { CARDPORT_DEBUG: '0' })).toBe(false)
     expect(debugEnabled(undefined, {})).toBe(false)
   })
+
+  // What the README's configuration table says, value by value.
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['yes', true],
+    ['', false],
+    ['0', false],
+    ['false', false],
+  ])('reads CARDPORT_DEBUG=%j as %s, as the README says', (value, on) => {
+    expect(debugEnabled(undefined, { CARDPORT_DEBUG: value })).toBe(on)
+  })
 })

@@ -132,7 +132,7 @@ export function readEnv(
   throw configError(`${String(issue.path[0])} ${issue.message}`)
 }
 
-/** Whether `--debug` or `CARDPORT_DEBUG` asks for stack traces. */
+/** Whether `--debug`, or `CARDPORT_DEBUG` set to any value but empty, `0` or `false`, asks for stack traces. */
 export function debugEnabled(flag: boolean | undefined, env: NodeJS.ProcessEnv): boolean {
   if (flag) return true
   const value = env.CARDPORT_DEBUG
