@@ -334,6 +334,24 @@ describe('parseStore', () => {
     expect(postgres.label).toContain('sslmode=require')
   })
 
+  it('reads the schema of a PostgreSQL store from ?schema=, once, and leaves public by default', () => {
+    const store = parseStore(
+      'postgres://app@db:5432/cards?sslmode=require&schema=billing',
+      '--store',
+    )
+    expect(store).toEqual({
+      kind: 'postgres',
+      // pg ignores the parameter: the connection string is passed on as given.
+      connectionString: 'postgres://app@db:5432/cards?sslmode=require&schema=billing',
+      schema: 'billing',
+      label: 'postgres://app@db:5432/cards?sslmode=require&schema=billing',
+    })
+    expect(parseStore('postgres://app@db/cards', '--store')).not.toHaveProperty('schema')
+    const twice = failure(() => parseStore('postgres://db/cards?schema=a&schema=b', '--store'))
+    expect(twice.exitCode).toBe(EXIT_CODES.usage)
+    expect(twice.message).toBe('--store names its schema more than once (?schema=)')
+  })
+
   it('refuses other locations: a usage error from --store, a configuration error from the environment', () => {
     expect(failure(() => parseStore('mysql://db', '--store')).exitCode).toBe(EXIT_CODES.usage)
     expect(failure(() => parseStore('sqlite:', '--store')).message).toContain('needs a file path')

@@ -60,6 +60,11 @@ export type StoreConfig =
       kind: 'postgres'
       /** The connection string as given, password included: never printed. */
       connectionString: string
+      /**
+       * The schema of the store's tables, from the connection string's `?schema=` (which pg
+       * ignores); absent, `postgresStore`'s default, `public`.
+       */
+      schema?: string
       /** What to print for the store: the connection string with its passwords masked. */
       label: string
     }
@@ -232,7 +237,8 @@ export function parseOwner(value: string): Owner {
 
 /**
  * Parses a store location: `sqlite:<path>` (relative to the working directory) or a
- * `postgres://` / `postgresql://` connection string. A bad `--store` is a usage error; a bad
+ * `postgres://` / `postgresql://` connection string, whose `?schema=` names the schema of the
+ * store's tables (`public` when absent). A bad `--store` is a usage error; a bad
  * `CARDPORT_STORE` a configuration error.
  */
 export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'): StoreConfig {
@@ -247,14 +253,23 @@ export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'):
   if (/^postgres(ql)?:\/\//.test(value)) {
     try {
       const url = new URL(value)
+      const schemas = url.searchParams.getAll('schema')
+      if (schemas.length > 1) fail(`${source} names its schema more than once (?schema=)`)
       // The label is printed: it keeps the host and database, never the password, which pg
       // also takes as a parameter (`?password=`, as libpq does; `sslpassword` for the key).
       if (url.password) url.password = '***'
       for (const name of [...url.searchParams.keys()]) {
         if (/^(ssl)?password$/i.test(name)) url.searchParams.set(name, '***')
       }
-      return { kind: 'postgres', connectionString: value, label: url.href }
-    } catch {
+      const schema = schemas[0]
+      return {
+        kind: 'postgres',
+        connectionString: value,
+        ...(schema === undefined ? {} : { schema }),
+        label: url.href,
+      }
+    } catch (error) {
+      if (error instanceof CliError) throw error
       fail(`${source} is not a valid PostgreSQL connection string (postgres://user@host:5432/db)`)
     }
   }

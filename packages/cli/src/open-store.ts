@@ -76,7 +76,7 @@ export async function openStore(
   })
   const opening = (async () => {
     try {
-      const store = await postgresStore({ client: pool })
+      const store = await postgresStore({ client: pool, schema: config.schema })
       return closableStore('postgresStore', {
         ...store,
         async close() {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type EmulatorServer, startEmulatorServer } from '@cardport/testing/emulators'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
@@ -273,6 +274,29 @@ describe('cardport reconcile', () => {
     // Left as it was.
     expect(await readFile(file, 'utf8')).toBe(text)
     expect(existsSync(`${file}-wal`)).toBe(false)
+  })
+
+  it('writes a PostgreSQL store to the schema named by ?schema=, made when missing', async () => {
+    // The test server: trust auth on loopback, database `test`; a schema of this test's own.
+    const schema = `cardport_cli_${process.pid}_${Date.now()}`
+    const database = 'postgres://postgres@127.0.0.1:5432/test'
+    const customer = server.stripe!.seed.customer({ name: 'Schema Owner' })
+    const card = server.stripe!.seed.card(customer.id, 'tok_visa')
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      const cli = context()
+      const store = `${database}?schema=${schema}`
+      const args = ['reconcile', '--provider', 'stripe', '--store', store]
+      expect(await run([...args, '--owner', `customer:${customer.id}`], cli.value)).toBe(
+        EXIT_CODES.ok,
+      )
+      expect(cli.stdout().split('\n')[0]).toBe(`Reconciled: stripe (${server.url}) → ${store}`)
+      const { rows } = await pool.query(`SELECT card_id FROM "${schema}".cardport_cards`)
+      expect(rows).toEqual([{ card_id: card.id }])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
+    }
   })
 
   it.each([

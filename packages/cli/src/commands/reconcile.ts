@@ -49,7 +49,7 @@ export function reconcileCommand(context: CliContext, stop: AbortSignal): Comman
     .description("Make a local store equal to the provider's cards, and report the drift")
     .option(
       '--store <location>',
-      'the store to repair: sqlite:<path> or postgres://… (env CARDPORT_STORE)',
+      'the store to repair: sqlite:<path> or postgres://… (?schema=<name> for another schema than public; env CARDPORT_STORE)',
     )
     .addOption(
       new Option(
