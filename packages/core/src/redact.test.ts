@@ -204,6 +204,17 @@ describe('redactSecrets', () => {
     expect(redacted).toBe('using sk_live_[redacted] now')
   })
 
+  // Stripe's own keys hold no underscore after their head, but the keys of emulators, fixtures and
+  // other tools do (`sk_test_cardport_emulator`): a key cut at its second underscore printed its
+  // tail, and the CLI, which removes its configured keys by value, no longer found them whole.
+  it('removes a key whose body holds underscores whole', () => {
+    expect(redactSecrets('key sk_test_cardport_emulator refused')).toBe(
+      'key sk_test_[redacted] refused',
+    )
+    expect(redactSecrets('rk_live_a_b_c.')).toBe('rk_live_[redacted].')
+    expect(redactSecrets('secret whsec_rotated_2026 bad')).toBe('secret whsec_[redacted] bad')
+  })
+
   it('removes webhook secrets', () => {
     expect(redactSecrets('secret whsec_3e1Ab9cD0eF1 bad')).toBe('secret whsec_[redacted] bad')
   })
