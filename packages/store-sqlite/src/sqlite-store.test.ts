@@ -140,6 +140,28 @@ describe('sqliteStore: opening', () => {
     }
   })
 
+  it('leaves a file migrated by a newer version as it was: not even its journal mode changes', () => {
+    // An older deployment still running must not touch a file it refuses: WAL is a property of
+    // the file, kept for every later connection.
+    const filename = join(dir, 'newer.db')
+    const db = new Database(filename)
+    try {
+      migrate(db)
+      db.prepare('INSERT INTO cardport_migrations VALUES (999, ?, ?)').run('future', 'now')
+    } finally {
+      db.close()
+    }
+    const before = readFileSync(filename)
+    expect(() => sqliteStore({ filename })).toThrow(expect.objectContaining({ code: 'conflict' }))
+    const after = new Database(filename)
+    try {
+      expect(after.pragma('journal_mode', { simple: true })).toBe('delete')
+    } finally {
+      after.close()
+    }
+    expect(readFileSync(filename).equals(before)).toBe(true)
+  })
+
   it('turns on WAL for a file (a property of the file, seen by every connection)', () => {
     const { filename } = fileStore()
     const db = new Database(filename)

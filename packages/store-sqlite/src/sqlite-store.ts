@@ -91,12 +91,14 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const owned = valid.database === undefined
   const db = valid.database ?? openDatabase(valid.filename!)
   try {
-    if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
     // Every commit synced to disk: better-sqlite3 opens a file already in WAL with synchronous =
     // NORMAL, where a power loss or an OS crash may roll back the last commits. A connection you
     // pass keeps the setting you gave it.
     if (owned && !db.memory) db.pragma('synchronous = FULL')
+    // Migrations first: a file a newer version migrated is refused as it was, not switched to
+    // WAL (a property of the file) on the way.
     migrate(db)
+    if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
   } catch (error) {
     if (owned) db.close()
     throw error
