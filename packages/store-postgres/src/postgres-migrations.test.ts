@@ -313,6 +313,7 @@ describe('postgres options', () => {
       { schema: '1billing' },
       { schema: 'billing"; DROP TABLE x; --' },
       { schema: 'pg_billing' },
+      { schema: 'information_schema' },
       { schema: 'a'.repeat(64) },
       { tablePrefix: 'Cards_' },
       { tablePrefix: 'my prefix' },

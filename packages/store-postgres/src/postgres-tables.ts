@@ -10,7 +10,7 @@ export const DEFAULT_SCHEMA = 'public'
 /**
  * A schema name: lower-case letters, digits and underscores, as Postgres folds unquoted names,
  * so that the tables can be queried by hand without quotes. At most 63 bytes, Postgres's limit;
- * `pg_` names are reserved for the system.
+ * `pg_` names and `information_schema` are reserved for the system.
  */
 export const SchemaNameSchema = z
   .string()
@@ -20,6 +20,8 @@ export const SchemaNameSchema = z
   )
   .max(63, 'schema is at most 63 characters')
   .refine((name) => !name.startsWith('pg_'), 'schema names starting with pg_ are reserved')
+  // The SQL standard's views of the catalog: a superuser's store created its tables among them.
+  .refine((name) => name !== 'information_schema', 'the schema information_schema is reserved')
 
 /** A table prefix: like a schema name, possibly empty, short enough for every table name. */
 export const TablePrefixSchema = z
