@@ -1,4 +1,4 @@
-import { InvalidRequestError } from '@cardport/core'
+import { InvalidRequestError, redactInPlace } from '@cardport/core'
 import { z } from 'zod'
 
 /** What a query answers. `pg`'s `QueryResult` and PGlite's `Results` both have `rows`. */
@@ -91,8 +91,28 @@ export const PostgresClientSchema = z.custom<PostgresClient>(
  * owner from two connections failed with serialization errors, and processes migrating at once
  * created the schema again. PGlite runs its transactions one after the other on its one
  * connection, so no snapshot there can predate another's commit.
+ *
+ * What it throws is the driver's error, with every card number in it masked (`redactInPlace`):
+ * PostgreSQL quotes a refused row's columns in the error's `detail`.
  */
 export async function inTransaction<T>(
+  client: PostgresClient,
+  work: (tx: PostgresQueryable) => Promise<T>,
+  first?: string,
+): Promise<T> {
+  try {
+    return await transact(client, work, first)
+  } catch (error) {
+    // A row the database refuses (a check constraint) comes back with every column quoted in
+    // the error's `detail` ("Failing row contains (…)"), and PGlite's error keeps the query's
+    // parameters: a card number a caller's card held in its free text went into both.
+    if (typeof error === 'object' && error !== null) redactInPlace(error)
+    throw error
+  }
+}
+
+/** {@link inTransaction}, its errors as the driver threw them. */
+async function transact<T>(
   client: PostgresClient,
   work: (tx: PostgresQueryable) => Promise<T>,
   first?: string,

@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { inspect } from 'node:util'
 import {
   type CardScope,
   type CardStore,
@@ -136,6 +137,26 @@ describePostgres('postgresStore', (db) => {
     expect((await store.getDefault(aliceScope))?.id).toBe('card_0')
     expect(await store.listByOwner(bobScope)).toEqual([])
     expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([alice])
+  })
+
+  it("keeps a card number out of the error of a row the database refuses (its 'Failing row')", async () => {
+    // The store does not parse the cards it is given: a caller's card that breaks a check
+    // constraint got PostgreSQL's error, whose detail quotes every column of the row.
+    const store = await open()
+    const number = '4242 4242 4242 4242'
+    const bad = sampleCard('card_1', alice, { last4: '42', holderName: number })
+    const inMonth = sampleCard('card_2', alice, { expMonth: 13, metadata: { note: number } })
+    const failures = [
+      await store.upsert(bad).catch((error: unknown) => error),
+      await store.upsertMany([bad]).catch((error: unknown) => error),
+      await store.upsertMany([inMonth, inMonth]).catch((error: unknown) => error),
+    ]
+    for (const failure of failures) {
+      expect(failure).toMatchObject({ message: expect.stringMatching(/check constraint/) })
+      const printed = inspect(failure, { depth: 10 })
+      expect(printed).not.toMatch(/4242\D?4242\D?4242\D?4242/)
+    }
+    expect(await store.listByOwner(aliceScope)).toEqual([])
   })
 
   it('refuses an out-of-order update in the database, and remembers deletions', async () => {
