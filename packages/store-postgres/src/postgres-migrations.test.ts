@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import type { Owner } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
@@ -174,6 +175,52 @@ describePostgres('postgres migrations', (db) => {
       { cardId: 'card_1', currency: null },
     ])
   })
+
+  it('leaves nothing of migrations whose connection is killed mid-way; the next open applies them', async () => {
+    // PGlite has one connection, in process: nothing can kill it mid-transaction.
+    if (db.name === 'PGlite') return
+    await migrate(db.client, { schema: db.schema })
+    // The tables as version 1 left them (see above).
+    await db.client.query(`DROP TABLE "${db.schema}".cardport_card_retirements`)
+    await db.client.query(
+      `CREATE INDEX cardport_cards_by_seq ON "${db.schema}".cardport_cards (provider, owner_type, owner_id, seq)`,
+    )
+    await db.client.query(`DELETE FROM "${db.schema}".cardport_migrations WHERE version > 1`)
+    // Another session reads the cards table: migration 2 is made, and migration 3's DROP INDEX
+    // waits for that session, until the migrating process dies (a deploy killed, a failover).
+    const other = (await db.openClient()) as pg.Pool
+    const holder = await other.connect()
+    try {
+      await holder.query('BEGIN')
+      await holder.query(`LOCK TABLE "${db.schema}".cardport_cards IN ACCESS SHARE MODE`)
+      const migrating = migrate(db.client, { schema: db.schema }).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query LIKE 'DROP INDEX IF EXISTS "${db.schema}".%' AND pid <> pg_backend_pid()`
+      await vi.waitFor(
+        async () => {
+          expect((await other.query(waiting)).rows).toHaveLength(1)
+        },
+        { timeout: 15_000, interval: 20 },
+      )
+      const removed = once(db.client as pg.Pool, 'remove')
+      await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`)
+      expect(await migrating).toMatchObject({ code: '57P01' })
+      await removed
+    } finally {
+      await holder.query('ROLLBACK')
+      holder.release()
+    }
+    expect(await tablesOf(db.schema)).not.toContain('cardport_card_retirements')
+    const { rows } = await db.client.query(
+      `SELECT version FROM "${db.schema}".cardport_migrations ORDER BY 1`,
+    )
+    expect(rows).toEqual([{ version: 1 }])
+    expect(await migrate(db.client, { schema: db.schema })).toEqual([2, 3])
+    expect(await tablesOf(db.schema)).toContain('cardport_card_retirements')
+  }, 30_000)
 
   it('does not touch the database with migrate: false, until migrate() is run', async () => {
     const store = await postgresStore({ client: db.client, schema: db.schema, migrate: false })
