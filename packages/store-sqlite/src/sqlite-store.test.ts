@@ -613,4 +613,23 @@ describe('sqliteStore: a file it cannot open', () => {
     expect((thrown as Error).message).not.toContain('4242424242424242')
     expect((thrown as Error).cause).toBeUndefined()
   })
+
+  it('says why: a folder that does not exist, or a path that is a folder', () => {
+    const failure = (filename: string) => {
+      try {
+        sqliteStore({ filename })
+      } catch (error) {
+        return error as Error
+      }
+      throw new Error('opened')
+    }
+    // better-sqlite3 throws a TypeError for the first, which the message named as its reason.
+    const missing = failure(join(dir, 'no-such-folder', 'cards.db'))
+    expect(missing).toMatchObject({ code: 'invalid_request' })
+    expect(missing.message).toMatch(/its folder does not exist/)
+    expect(missing.message).not.toContain('TypeError')
+    const folder = failure(dir)
+    expect(folder).toMatchObject({ code: 'invalid_request' })
+    expect(folder.message).toMatch(/not a folder/)
+  })
 })

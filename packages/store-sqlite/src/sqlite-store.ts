@@ -499,9 +499,21 @@ function openDatabase(filename: string): SqliteDatabase {
   try {
     return new Database(filename) as unknown as SqliteDatabase
   } catch (error) {
-    const code = (error as { code?: unknown }).code
     throw new InvalidRequestError(
-      `sqliteStore could not open its database file (${typeof code === 'string' ? code : (error as Error).name}): check that its folder exists and is writable`,
+      `sqliteStore could not open its database file (${openFailure(error)}): check that the path names a file, not a folder, in a folder that exists and is writable`,
     )
   }
+}
+
+/**
+ * Why better-sqlite3 could not open a file, without its message (which quotes the path): SQLite's
+ * code, or, for the `TypeError` it throws before asking SQLite, that the folder does not exist.
+ */
+function openFailure(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string') return code
+  if (error instanceof TypeError && /directory does not exist/.test(error.message)) {
+    return 'its folder does not exist'
+  }
+  return error instanceof Error ? error.name : 'unknown error'
 }
