@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import type { Owner } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
-import { describe, expect, it, onTestFinished, vi } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
-import { describePostgres, PG_CONFIG, poolDefaultingTo } from './postgres-test-databases.js'
+import {
+  describePostgres,
+  killWaitingBackend,
+  PG_CONFIG,
+  poolDefaultingTo,
+} from './postgres-test-databases.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 
@@ -197,18 +201,8 @@ describePostgres('postgres migrations', (db) => {
         () => undefined,
         (error: unknown) => error,
       )
-      const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-        AND query LIKE 'DROP INDEX IF EXISTS "${db.schema}".%' AND pid <> pg_backend_pid()`
-      await vi.waitFor(
-        async () => {
-          expect((await other.query(waiting)).rows).toHaveLength(1)
-        },
-        { timeout: 15_000, interval: 20 },
-      )
-      const removed = once(db.client as pg.Pool, 'remove')
-      await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`)
+      await killWaitingBackend(other, db.client as pg.Pool, `DROP INDEX IF EXISTS "${db.schema}".`)
       expect(await migrating).toMatchObject({ code: '57P01' })
-      await removed
     } finally {
       await holder.query('ROLLBACK')
       holder.release()

@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { inspect } from 'node:util'
 import {
   type CardScope,
@@ -16,7 +15,12 @@ import pg from 'pg'
 import { expect, it, onTestFinished, vi } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 import { postgresStore } from './postgres-store.js'
-import { describePostgres, PG_CONFIG, poolDefaultingTo } from './postgres-test-databases.js'
+import {
+  describePostgres,
+  killWaitingBackend,
+  PG_CONFIG,
+  poolDefaultingTo,
+} from './postgres-test-databases.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 const bob: Owner = { type: 'customer', id: 'cus_bob' }
@@ -345,22 +349,8 @@ describePostgres('postgresStore', (db) => {
           (error: unknown) => error,
         )
         // This test's schema only: other test files may run on the same server meanwhile.
-        const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
-          AND query LIKE 'INSERT INTO "${db.schema}".%' AND pid <> pg_backend_pid()`
-        // Asked outside the holder's transaction, whose view of pg_stat_activity stays as it was.
-        // (A loaded server can take longer than vi.waitFor's default second to get there.)
-        await vi.waitFor(
-          async () => {
-            expect((await other.query(waiting)).rows).toHaveLength(1)
-          },
-          { timeout: 15_000, interval: 20 },
-        )
-        // The pool lets go of the lost connection once its socket has ended: an 'error' event
-        // nobody hears would have come by then, however slow the machine.
-        const removed = once(db.client as pg.Pool, 'remove')
-        await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`)
+        await killWaitingBackend(other, db.client as pg.Pool, `INSERT INTO "${db.schema}".`)
         expect(await writing).toMatchObject({ code: '57P01' })
-        await removed
       } finally {
         await holder.query('ROLLBACK')
         holder.release()

@@ -1,9 +1,20 @@
 // Test support (not exported): the databases the store's tests run on. Each test gets a schema
 // of its own with a random name, dropped after it.
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, it, onTestFinished } from 'vitest'
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  it,
+  onTestFinished,
+  vi,
+} from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
 
 /** The test server: trust auth on loopback, database `test`. */
@@ -28,6 +39,33 @@ export function poolDefaultingTo(level: 'repeatable read' | 'serializable'): pg.
   })
   onTestFinished(() => pool.end())
   return pool
+}
+
+/**
+ * Kills the one backend of the test server that waits for a lock in a statement starting with
+ * `statement` (as a server restart or a failover would), asking through `other`, and resolves
+ * once `pool` has let go of the lost connection: an `'error'` event that nobody heard would have
+ * come by then, however slow the machine.
+ */
+export async function killWaitingBackend(
+  other: pg.Pool,
+  pool: pg.Pool,
+  statement: string,
+): Promise<void> {
+  // Asked outside any transaction of the test, whose view of pg_stat_activity stays as it was.
+  const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+    AND query LIKE $1 AND pid <> pg_backend_pid()`
+  const params = [`${statement}%`]
+  // A loaded server can take longer than vi.waitFor's default second to get there.
+  await vi.waitFor(
+    async () => {
+      expect((await other.query(waiting, params)).rows).toHaveLength(1)
+    },
+    { timeout: 15_000, interval: 20 },
+  )
+  const removed = once(pool, 'remove')
+  await other.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) AS w`, params)
+  await removed
 }
 
 /** Why the real server cannot be used, or null when it can. Probed once per test file. */
