@@ -4,6 +4,7 @@ import { inspect } from 'node:util'
 import { type CardportError, isCardportError } from '@cardport/core'
 import { Agent, MockAgent, ProxyAgent } from 'undici'
 import { afterEach, describe, expect, it } from 'vitest'
+import { ENTITY_CARD_NUMBERS, holdsCardDigits } from './__fixtures__/entity-card-numbers.js'
 import { createHttpClient, type HttpClientConfig } from './http-client.js'
 import { listMarketplaceCards, marketplaceProvider } from './marketplace-provider.js'
 
@@ -355,6 +356,44 @@ describe('requests', () => {
       expect(logged).toContain('Mock dispatch not matched for headers')
       expect(logged).not.toContain(basic.replace(/=+$/, ''))
     }
+  })
+
+  describe('a card number an error answer writes with HTML character references', () => {
+    async function logged(status: number, page: string, contentType: string) {
+      const { agent, pool } = mockAgent()
+      pool
+        .intercept({ path: PATH, method: 'GET' })
+        .reply(status, page, { headers: { 'content-type': contentType } })
+      const { http } = client(agent, { retry: { retries: 0 } })
+      const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      return {
+        error,
+        text: `${inspect(error, { depth: 10 })}${JSON.stringify(error)}${error.message}`,
+      }
+    }
+
+    it.each(ENTITY_CARD_NUMBERS)('in an HTML error page (kept nowhere): %s', async (_, card) => {
+      const page = `<html><body><h1>502 Bad Gateway</h1><p>upstream refused the card ${card}</p></body></html>`
+      const { error, text } = await logged(502, page, 'text/html')
+      expect(error.code).toBe('provider_unavailable')
+      expect(holdsCardDigits(text)).toBe(false)
+    })
+
+    it.each(ENTITY_CARD_NUMBERS)('in a JSON error description: %s', async (_, card) => {
+      const { error, text } = await logged(
+        402,
+        JSON.stringify({
+          ...errorBody(402, 'card-declined'),
+          description: `<p>The card <b>${card}</b> was declined.</p>`,
+          additional: `Check the card ${card}.`,
+          extras: { card },
+        }),
+        'application/json',
+      )
+      expect(error.code).toBe('card_declined')
+      expect(holdsCardDigits(text)).toBe(false)
+      expect(error.message.includes('The card •••• 1111 was declined.')).toBe(true)
+    })
   })
 
   describe('a large error answer (a misbehaving gateway)', () => {

@@ -1,5 +1,7 @@
-import { isCardportError } from '@cardport/core'
+import { inspect } from 'node:util'
+import { type CardportError, isCardportError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
+import { ENTITY_CARD_NUMBERS, holdsCardDigits } from './__fixtures__/entity-card-numbers.js'
 import {
   type MapErrorContext,
   MarketplaceApiError,
@@ -256,6 +258,119 @@ describe('mapMarketplaceError: the reference error codes', () => {
     expect(error?.code).toBe('provider_unavailable')
     expect(error?.requestId).toBe('hdr-1')
     expect(error?.providerCode).toBeUndefined()
+  })
+})
+
+describe('mapMarketplaceError: card numbers written with HTML character references', () => {
+  /** Every text of the error a logger or a JSON response shows, cause included. */
+  function logged(error: CardportError | undefined): string {
+    return [
+      error?.message,
+      JSON.stringify(error?.details),
+      inspect(error?.cause, { depth: 10 }),
+      JSON.stringify(error?.cause),
+      JSON.stringify(error?.toJSON()),
+    ].join('\n')
+  }
+
+  function mapped(fields: Record<string, unknown>) {
+    return mapMarketplaceError(
+      new MarketplaceApiError({
+        status: 402,
+        body: { ...body(402, 'card-declined', 'banking'), ...fields },
+        target: 'POST /v1/marketplaces/MP1/accounts/AC1/cards',
+      }),
+    )
+  }
+
+  it.each(ENTITY_CARD_NUMBERS)('the test forms hold a card number: %s', (_, card) => {
+    // The check below cannot pass by seeing nothing.
+    expect(holdsCardDigits(card)).toBe(true)
+  })
+
+  const places: ReadonlyArray<readonly [string, (card: string) => MarketplaceApiError]> = [
+    [
+      'an HTML description',
+      (card) =>
+        new MarketplaceApiError({
+          status: 402,
+          body: {
+            ...body(402, 'card-declined', 'banking'),
+            description: `<html><body><h1>Declined</h1><p>The card <b>${card}</b> was declined.</p></body></html>`,
+          },
+          target: 'POST /v1/marketplaces/MP1/accounts/AC1/cards',
+        }),
+    ],
+    [
+      'a description that is no HTML',
+      (card) =>
+        new MarketplaceApiError({
+          status: 402,
+          body: {
+            ...body(402, 'card-declined', 'banking'),
+            description: `The card ${card} was declined.`,
+          },
+          target: 'POST /v1/marketplaces/MP1/accounts/AC1/cards',
+        }),
+    ],
+    [
+      'additional and extras',
+      (card) =>
+        new MarketplaceApiError({
+          status: 402,
+          body: {
+            ...body(402, 'card-declined', 'banking'),
+            additional: `<p>Check the card ${card}.</p>`,
+            extras: { card, nested: [{ quoted: `number ${card}` }] },
+          },
+          target: 'POST /v1/marketplaces/MP1/accounts/AC1/cards',
+        }),
+    ],
+    [
+      'a message given by hand',
+      (card) => new MarketplaceApiError(`<p>The card ${card} failed</p>`),
+    ],
+  ]
+
+  describe.each(places)('in %s', (_, build) => {
+    it.each(ENTITY_CARD_NUMBERS)(
+      '%s: no card digits in the message, details or cause',
+      (_, card) => {
+        const error = mapMarketplaceError(build(card))
+        expect(error?.code).toBeDefined()
+        expect(holdsCardDigits(logged(error))).toBe(false)
+      },
+    )
+  })
+
+  it('the message reads as the page does: references decoded, the card number masked', () => {
+    const [, card = ''] = ENTITY_CARD_NUMBERS[0] ?? []
+    for (const description of [
+      `<p>Terms &amp; conditions &lt;v2&gt; refuse the card ${card}.</p>`,
+      `Terms &amp; conditions &lt;v2&gt; refuse the card ${card}.`,
+    ]) {
+      const error = mapped({ description })
+      // A boolean: on failure, the message would quote the encoded card number.
+      expect(error?.message.includes('Terms & conditions <v2> refuse the card •••• 1111.')).toBe(
+        true,
+      )
+    }
+  })
+
+  it('the cause keeps a text that quotes no card number as the server wrote it', () => {
+    const error = mapped({
+      description: '<p>Tom&nbsp;&amp;&nbsp;Jerry&#39;s card ending&#160;1111 was declined.</p>',
+      additional: 'Use &lt;another&gt; card, or order&#x20;1234&ndash;5678',
+    })
+    const cause = error?.cause as MarketplaceApiError
+    expect(cause.body?.description).toBe(
+      '<p>Tom&nbsp;&amp;&nbsp;Jerry&#39;s card ending&#160;1111 was declined.</p>',
+    )
+    expect(cause.body?.additional).toBe('Use &lt;another&gt; card, or order&#x20;1234&ndash;5678')
+    expect(error?.details?.additional).toBe(
+      'Use &lt;another&gt; card, or order&#x20;1234&ndash;5678',
+    )
+    expect(error?.message).toContain("Tom & Jerry's card ending 1111 was declined.")
   })
 })
 

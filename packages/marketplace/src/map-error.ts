@@ -6,6 +6,7 @@ import {
   validate,
 } from '@cardport/core'
 import { z } from 'zod'
+import { plainText, redactSecretsInHtml } from './html-text.js'
 // parse-card imports this module's provider name, read only when its functions run: no cycle at load.
 import { isObject } from './parse-card.js'
 
@@ -145,7 +146,8 @@ export class MarketplaceApiError extends Error {
       ? ` with a body of more than ${ERROR_BODY_MAX_BYTES / 1024} KiB, cut there and kept nowhere`
       : ''
     // A message given by hand may quote what the caller had at hand: masked as the target is.
-    const message = typeof init === 'string' && init.trim() !== '' ? redactSecrets(init) : undefined
+    const message =
+      typeof init === 'string' && init.trim() !== '' ? redactSecretsInHtml(init) : undefined
     super(message ?? `${whatHappened(target, status)}${cut}${category}`)
     this.status = status
     this.bodyCut = bodyCut
@@ -439,11 +441,12 @@ function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> |
 const SECRET_KEYS = /^(?:.*\.)?(card_number|number|security_code|cvc|cvv)$/i
 
 /**
- * Masks card numbers in every string, and in every number that is one (a server that read the
- * form's number as a number quotes it so), and drops the values of card-number and CVC fields.
+ * Masks card numbers in every string, also where HTML character references write them (see
+ * {@link redactSecretsInHtml}), and in every number that is one (a server that read the form's
+ * number as a number quotes it so), and drops the values of card-number and CVC fields.
  */
 function redactDeep(value: unknown): unknown {
-  if (typeof value === 'string') return redactSecrets(value)
+  if (typeof value === 'string') return redactSecretsInHtml(value)
   if (typeof value === 'number') return maskCardNumberValue(value)
   if (Array.isArray(value)) return value.map(redactDeep)
   if (typeof value === 'object' && value !== null) {
@@ -469,14 +472,4 @@ function quoted(text: string | undefined): string | undefined {
   const code = text.charCodeAt(QUOTE_MAX_CHARS - 1)
   const end = code >= 0xd800 && code <= 0xdbff ? QUOTE_MAX_CHARS - 1 : QUOTE_MAX_CHARS
   return `${text.slice(0, end)}… [${text.length - end} characters more, cut]`
-}
-
-// The marketplace's descriptions are sometimes HTML (`<p>…</p>`) and end with "Your request id is …".
-function plainText(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined
-  const text = value
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-  return text === '' ? undefined : text
 }
