@@ -1,5 +1,6 @@
 import { InvalidRequestError, redactInPlace } from '@cardport/core'
 import { z } from 'zod'
+import { withoutRowValues } from './postgres-errors.js'
 
 /** What a query answers. `pg`'s `QueryResult` and PGlite's `Results` both have `rows`. */
 export interface PostgresQueryResult {
@@ -92,8 +93,10 @@ export const PostgresClientSchema = z.custom<PostgresClient>(
  * created the schema again. PGlite runs its transactions one after the other on its one
  * connection, so no snapshot there can predate another's commit.
  *
- * What it throws is the driver's error, with every card number in it masked (`redactInPlace`):
- * PostgreSQL quotes a refused row's columns in the error's `detail`.
+ * What it throws is the driver's error, of its class and with its SQLSTATE `code`, without the
+ * values the statements were given (`withoutRowValues`: PostgreSQL quotes a refused row's columns
+ * in the error's `detail`, a customer's name and address among them) and with every card number
+ * left in it masked (`redactInPlace`).
  */
 export async function inTransaction<T>(
   client: PostgresClient,
@@ -105,7 +108,9 @@ export async function inTransaction<T>(
   } catch (error) {
     // A row the database refuses (a check constraint) comes back with every column quoted in
     // the error's `detail` ("Failing row contains (…)"), and PGlite's error keeps the query's
-    // parameters: a card number a caller's card held in its free text went into both.
+    // parameters: a card number a caller's card held in its free text went into both, as did the
+    // holder's name, address and metadata.
+    withoutRowValues(error)
     if (typeof error === 'object' && error !== null) redactInPlace(error)
     throw error
   }

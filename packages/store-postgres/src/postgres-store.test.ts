@@ -13,7 +13,7 @@ import { sampleCard } from '@cardport/testing'
 import { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import { expect, it, onTestFinished, vi } from 'vitest'
-import type { PostgresClient } from './postgres-client.js'
+import { inTransaction, type PostgresClient } from './postgres-client.js'
 import { postgresStore } from './postgres-store.js'
 import {
   describePostgres,
@@ -161,6 +161,103 @@ describePostgres('postgresStore', (db) => {
       expect(printed).not.toMatch(/4242\D?4242\D?4242\D?4242/)
     }
     expect(await store.listByOwner(aliceScope)).toEqual([])
+  })
+
+  it("keeps the holder's name, address and metadata out of a refused write's error", async () => {
+    // PostgreSQL quotes a refused row's columns in `detail` ("Failing row contains (…)"), a batch's
+    // JSON in `where` ("JSON data, line 1: …"), a value of the wrong type in the message, and
+    // PGlite's error keeps the query's parameters: a customer's name and address went to logs.
+    const store = await open()
+    const personal = {
+      holderName: 'Ottoline Brackenbury',
+      address: {
+        ...EMPTY_ADDRESS,
+        line1: '17 Quillfeather Row',
+        line2: 'Lanternwick Attic',
+        city: 'Pemberthorpe',
+      },
+      metadata: { note: 'Marigoldtrust' },
+    }
+    const words = [
+      'Ottoline',
+      'Brackenbury',
+      'Quillfeather',
+      'Lanternwick',
+      'Pemberthorpe',
+      'Marigoldtrust',
+    ]
+    const refused = sampleCard('card_1', alice, { ...personal, last4: '42' })
+    const inMonth = sampleCard('card_2', alice, { ...personal, expMonth: 13 })
+    // A NUL cannot be stored in text: the batch's JSON is quoted in the error's context.
+    const withNul = sampleCard('card_3', alice, {
+      ...personal,
+      holderName: 'Ottoline\u0000Brackenbury',
+    })
+    const mistyped = sampleCard('card_4', alice, { ...personal, expYear: 'Ottoline' as never })
+    const failures = [
+      await store.upsert(refused).catch((error: unknown) => error),
+      await store.upsertMany([refused]).catch((error: unknown) => error),
+      await store.upsertMany([inMonth, inMonth]).catch((error: unknown) => error),
+      await store.upsertMany([withNul]).catch((error: unknown) => error),
+      await store.upsert(mistyped).catch((error: unknown) => error),
+    ]
+    for (const [i, failure] of failures.entries()) {
+      expect(failure, `failure ${i}`).toBeInstanceOf(Error)
+      expect(failure, `failure ${i}`).toMatchObject({ code: expect.stringMatching(/^2[23]/) })
+      const texts = [inspect(failure, { depth: 10 }), ...errorTexts(failure)].join('\n')
+      for (const word of words) expect(texts, `failure ${i}`).not.toContain(word)
+    }
+    // What a user needs stays: the SQLSTATE, the constraint, the table, and that values were cut.
+    expect(failures[0]).toMatchObject({
+      code: '23514',
+      constraint: 'cardport_cards_last4_check',
+      table: 'cardport_cards',
+      detail: expect.stringMatching(/^Failing row contains \(.*left out.*\)/),
+      message: expect.stringContaining('check constraint "cardport_cards_last4_check"'),
+    })
+    expect(failures[3]).toMatchObject({ code: '22P05', where: expect.stringMatching(/^JSON data/) })
+    expect(failures[4]).toMatchObject({
+      message: expect.stringMatching(/^invalid input syntax for type smallint/),
+    })
+    expect(await store.listByOwner(aliceScope)).toEqual([])
+  })
+
+  it.runIf(db.name === 'pg Pool')(
+    "keeps a parameter's value out of a write's error where the server quotes it",
+    async () => {
+      // log_parameter_max_length_on_error (any role may set it) makes the server quote the
+      // value of the parameter it could not read in the error's context.
+      const pool = new pg.Pool({
+        ...PG_CONFIG,
+        max: 2,
+        options: '-c log_parameter_max_length_on_error=-1',
+      })
+      onTestFinished(() => pool.end())
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      const mistyped = sampleCard('card_1', alice, { expYear: 'Ottoline Brackenbury' as never })
+      const failure = await store.upsert(mistyped).catch((error: unknown) => error)
+      expect(failure).toMatchObject({
+        code: '22P02',
+        where: expect.stringMatching(/parameter \$8 = /),
+      })
+      expect(errorTexts(failure).join('\n')).not.toContain('Ottoline')
+    },
+  )
+
+  it("keeps a unique violation's key, which holds only ids, in a write's error", async () => {
+    await open() // creates the schema
+    const table = `"${db.schema}".h8_keys`
+    await db.client.query(`CREATE TABLE ${table} (id text PRIMARY KEY, holder text NOT NULL)`)
+    await db.client.query(`INSERT INTO ${table} VALUES ('card_1', 'Ottoline')`)
+    const failure = await inTransaction(db.client, (tx) =>
+      tx.query(`INSERT INTO ${table} VALUES ($1, $2)`, ['card_1', 'Brackenbury']),
+    ).catch((error: unknown) => error)
+    expect(failure).toMatchObject({
+      code: '23505',
+      constraint: 'h8_keys_pkey',
+      detail: 'Key (id)=(card_1) already exists.',
+    })
+    expect(errorTexts(failure).join('\n')).not.toContain('Brackenbury')
   })
 
   it('refuses an out-of-order update in the database, and remembers deletions', async () => {
@@ -482,4 +579,14 @@ async function switchDefaultsAtOnce(
   )
   const defaults = (await first.listByOwner(aliceScope)).filter((card) => card.isDefault).length
   return { failures, defaults }
+}
+
+/** Every string an error carries, own properties (enumerable or not) and nested ones, `cause` too. */
+function errorTexts(value: unknown, seen = new Set<unknown>()): string[] {
+  if (typeof value === 'string') return [value]
+  if (typeof value !== 'object' || value === null || seen.has(value)) return []
+  seen.add(value)
+  return Object.getOwnPropertyNames(value).flatMap((key) =>
+    errorTexts((value as Record<string, unknown>)[key], seen),
+  )
 }

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest'
+import { VALUES_LEFT_OUT, withoutRowValues } from './postgres-errors.js'
+
+describe('withoutRowValues', () => {
+  it('cuts a quoted value out of a stack already formatted, and out of every cause', () => {
+    const inner = Object.assign(new Error('invalid input syntax for type smallint: "Ottoline"'), {
+      code: '22P02',
+      detail: 'Failing row contains (card_1, Ottoline).',
+    })
+    void inner.stack // V8 formats the stack, message included, when it is first read
+    const outer = new Error('write failed', { cause: inner })
+    withoutRowValues(outer)
+    expect(inner).toMatchObject({
+      code: '22P02',
+      message: `invalid input syntax for type smallint: ${VALUES_LEFT_OUT}`,
+      detail: `Failing row contains ${VALUES_LEFT_OUT}.`,
+    })
+    expect(inner.stack).not.toContain('Ottoline')
+    expect(inner.stack).toContain(VALUES_LEFT_OUT)
+  })
+})
