@@ -31,8 +31,8 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  *
  * With `create: false` (a dry run), a SQLite file that does not exist is refused instead of
  * made: a mistyped path would otherwise become an empty store, silently reported as holding no
- * owners. A file that is not a SQLite database is refused with what to do, as better-sqlite3's
- * own message (`file is not a database`) does not say.
+ * owners. A file that is not a SQLite database is refused by `sqliteStore` itself, with what to
+ * do (`invalid_request`).
  */
 export async function openStore(
   config: StoreConfig,
@@ -47,18 +47,7 @@ export async function openStore(
         'no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there',
       )
     }
-    try {
-      return sqliteStore({ filename: config.path })
-    } catch (error) {
-      // Raised by the migrations' first read of the file, not by the store's own open.
-      if ((error as { code?: unknown }).code === 'SQLITE_NOTADB') {
-        throw new Error(
-          'the file is not a SQLite database (SQLITE_NOTADB): check the path names a cardport store, or name a new file to make one',
-          { cause: error },
-        )
-      }
-      throw error
-    }
+    return sqliteStore({ filename: config.path })
   }
   const [{ postgresStore }, { default: pg }] = await Promise.all([
     import('@cardport/store-postgres'),

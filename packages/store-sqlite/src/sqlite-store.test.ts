@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -600,36 +600,48 @@ describe('sqliteStore: reconcile into a file another connection holds locked', (
 // --- helpers ---
 
 describe('sqliteStore: a file it cannot open', () => {
-  it('throws invalid_request without the path', () => {
-    const filename = join(tmpdir(), 'no-such-folder-4242424242424242', 'cards.db')
-    let thrown: unknown
+  /** What `sqliteStore({ filename })` throws; a store that opens fails the test. */
+  const openFailure = (filename: string): Error => {
     try {
       sqliteStore({ filename })
     } catch (error) {
-      thrown = error
+      return error as Error
     }
+    throw new Error('opened')
+  }
+
+  it('throws invalid_request without the path', () => {
+    const thrown = openFailure(join(tmpdir(), 'no-such-folder-4242424242424242', 'cards.db'))
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-    expect((thrown as Error).message).toContain('could not open its database file')
-    expect((thrown as Error).message).not.toContain('4242424242424242')
-    expect((thrown as Error).cause).toBeUndefined()
+    expect(thrown.message).toContain('could not open its database file')
+    expect(thrown.message).not.toContain('4242424242424242')
+    expect(thrown.cause).toBeUndefined()
   })
 
   it('says why: a folder that does not exist, or a path that is a folder', () => {
-    const failure = (filename: string) => {
-      try {
-        sqliteStore({ filename })
-      } catch (error) {
-        return error as Error
-      }
-      throw new Error('opened')
-    }
     // better-sqlite3 throws a TypeError for the first, which the message named as its reason.
-    const missing = failure(join(dir, 'no-such-folder', 'cards.db'))
+    const missing = openFailure(join(dir, 'no-such-folder', 'cards.db'))
     expect(missing).toMatchObject({ code: 'invalid_request' })
     expect(missing.message).toMatch(/its folder does not exist/)
     expect(missing.message).not.toContain('TypeError')
-    const folder = failure(dir)
+    const folder = openFailure(dir)
     expect(folder).toMatchObject({ code: 'invalid_request' })
     expect(folder.message).toMatch(/not a folder/)
+  })
+
+  it('says a file that is not a SQLite database is none, with what to do, keeping the driver error as cause', () => {
+    const filename = join(dir, 'notes-4242424242424242.txt')
+    const text = 'not a database, only some text that is long enough to be read\n'.repeat(20)
+    writeFileSync(filename, text)
+    const thrown = openFailure(filename)
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toBe(
+      'sqliteStore could not open its database file (SQLITE_NOTADB: it is not a SQLite database): check that the path names a cardport store, or name a new file to make one',
+    )
+    // better-sqlite3's own error, its code as SQLite gave it (its message quotes no path).
+    expect(thrown.cause).toMatchObject({ code: 'SQLITE_NOTADB', message: 'file is not a database' })
+    // Left as it was, and closed: no WAL beside it.
+    expect(readFileSync(filename, 'utf8')).toBe(text)
+    expect(existsSync(`${filename}-wal`)).toBe(false)
   })
 })

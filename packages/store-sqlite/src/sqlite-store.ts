@@ -65,7 +65,9 @@ const OWNER_PAGE = 500
  * the code does; reads are always scoped by provider and owner; no column can hold a card
  * number or a CVC. `close()` closes the database file the store opened, never a Database you
  * passed; after it (or once a Database you passed is closed), every call is refused with
- * `invalid_request`. See the package README for the table layout.
+ * `invalid_request`. A `filename` it cannot open, or that names a file which is not a SQLite
+ * database, is refused with `invalid_request` saying why and what to do (for the latter, with
+ * better-sqlite3's `SQLITE_NOTADB` error as `cause`). See the package README for the table layout.
  *
  * @example
  * ```ts
@@ -100,8 +102,9 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     migrate(db)
     if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
   } catch (error) {
-    if (owned) db.close()
-    throw error
+    if (!owned) throw error
+    db.close()
+    throw notADatabase(error) ?? error
   }
 
   const sql = prepareStatements(db)
@@ -503,6 +506,19 @@ function openDatabase(filename: string): SqliteDatabase {
       `sqliteStore could not open its database file (${openFailure(error)}): check that the path names a file, not a folder, in a folder that exists and is writable`,
     )
   }
+}
+
+/**
+ * The store's own file is not a SQLite database: better-sqlite3 opens it without reading it, and
+ * the first statement fails with `file is not a database`, which says neither which file nor what
+ * to do. That message quotes no path: the driver's error is kept as the cause, its code with it.
+ */
+function notADatabase(error: unknown): InvalidRequestError | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'SQLITE_NOTADB') return undefined
+  return new InvalidRequestError(
+    'sqliteStore could not open its database file (SQLITE_NOTADB: it is not a SQLite database): check that the path names a cardport store, or name a new file to make one',
+    { cause: error },
+  )
 }
 
 /**

@@ -269,7 +269,7 @@ describe('cardport reconcile', () => {
     expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toBe(
-      `cardport: could not open the store sqlite:${file}: the file is not a SQLite database (SQLITE_NOTADB): check the path names a cardport store, or name a new file to make one\n`,
+      `cardport: could not open the store sqlite:${file}: sqliteStore could not open its database file (SQLITE_NOTADB: it is not a SQLite database): check that the path names a cardport store, or name a new file to make one [invalid_request]\n`,
     )
     // Left as it was.
     expect(await readFile(file, 'utf8')).toBe(text)
