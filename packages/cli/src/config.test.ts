@@ -306,23 +306,23 @@ describe('parseOwner', () => {
 })
 
 describe('parseStore', () => {
-  it('parses SQLite paths and PostgreSQL URLs, hiding the password in the label', () => {
-    expect(parseStore('sqlite:./cards.db', '--store')).toEqual({
+  it('parses SQLite paths and PostgreSQL URLs, hiding the password in the label', async () => {
+    expect(await parseStore('sqlite:./cards.db', '--store')).toEqual({
       kind: 'sqlite',
       path: './cards.db',
       label: 'sqlite:./cards.db',
     })
-    const postgres = parseStore('postgres://app:hunter2@db:5432/cards', 'CARDPORT_STORE')
+    const postgres = await parseStore('postgres://app:hunter2@db:5432/cards', 'CARDPORT_STORE')
     expect(postgres).toMatchObject({
       kind: 'postgres',
       connectionString: 'postgres://app:hunter2@db:5432/cards',
     })
     expect(postgres.label).not.toContain('hunter2')
-    expect(parseStore('postgresql://db/cards', '--store').kind).toBe('postgres')
+    expect((await parseStore('postgresql://db/cards', '--store')).kind).toBe('postgres')
   })
 
-  it('hides a password given as a parameter of the connection string too (pg reads ?password=)', () => {
-    const postgres = parseStore(
+  it('hides a password given as a parameter of the connection string too (pg reads ?password=)', async () => {
+    const postgres = await parseStore(
       'postgres://app@db:5432/cards?sslmode=require&password=hunter2&sslpassword=swordfish',
       'CARDPORT_STORE',
     )
@@ -334,8 +334,8 @@ describe('parseStore', () => {
     expect(postgres.label).toContain('sslmode=require')
   })
 
-  it('reads the schema of a PostgreSQL store from ?schema=, once, and leaves public by default', () => {
-    const store = parseStore(
+  it('reads the schema of a PostgreSQL store from ?schema=, once, and leaves public by default', async () => {
+    const store = await parseStore(
       'postgres://app@db:5432/cards?sslmode=require&schema=billing',
       '--store',
     )
@@ -346,16 +346,35 @@ describe('parseStore', () => {
       schema: 'billing',
       label: 'postgres://app@db:5432/cards?sslmode=require&schema=billing',
     })
-    expect(parseStore('postgres://app@db/cards', '--store')).not.toHaveProperty('schema')
-    const twice = failure(() => parseStore('postgres://db/cards?schema=a&schema=b', '--store'))
+    expect(await parseStore('postgres://app@db/cards', '--store')).not.toHaveProperty('schema')
+    const twice = await rejection(parseStore('postgres://db/cards?schema=a&schema=b', '--store'))
     expect(twice.exitCode).toBe(EXIT_CODES.usage)
     expect(twice.message).toBe('--store names its schema more than once (?schema=)')
   })
 
-  it('refuses other locations: a usage error from --store, a configuration error from the environment', () => {
-    expect(failure(() => parseStore('mysql://db', '--store')).exitCode).toBe(EXIT_CODES.usage)
-    expect(failure(() => parseStore('sqlite:', '--store')).message).toContain('needs a file path')
-    expect(failure(() => parseStore('./cards.db', 'CARDPORT_STORE')).exitCode).toBe(
+  it('refuses a ?schema= postgresStore would refuse, before anything opens, naming the rule and not the password', async () => {
+    const { SchemaNameSchema } = await import('@cardport/store-postgres')
+    for (const schema of ['Billing', '', 'pg_cards', 'information_schema', 'a'.repeat(64)]) {
+      const url = `postgres://app:hunter2@db:5432/cards?password=swordfish&schema=${schema}`
+      const rule = SchemaNameSchema.safeParse(schema).error!.issues[0]!.message
+      const flag = await rejection(parseStore(url, '--store'))
+      expect(flag.exitCode).toBe(EXIT_CODES.usage)
+      expect(flag.message).toBe(`--store names a schema postgresStore refuses (?schema=): ${rule}`)
+      expect(flag.message).not.toMatch(/hunter2|swordfish/)
+      const variable = await rejection(parseStore(url, 'CARDPORT_STORE'))
+      expect(variable.exitCode).toBe(EXIT_CODES.config)
+      expect(variable.message).toBe(
+        `CARDPORT_STORE names a schema postgresStore refuses (?schema=): ${rule}`,
+      )
+    }
+  })
+
+  it('refuses other locations: a usage error from --store, a configuration error from the environment', async () => {
+    expect((await rejection(parseStore('mysql://db', '--store'))).exitCode).toBe(EXIT_CODES.usage)
+    expect((await rejection(parseStore('sqlite:', '--store'))).message).toContain(
+      'needs a file path',
+    )
+    expect((await rejection(parseStore('./cards.db', 'CARDPORT_STORE'))).exitCode).toBe(
       EXIT_CODES.config,
     )
   })

@@ -239,9 +239,14 @@ export function parseOwner(value: string): Owner {
  * Parses a store location: `sqlite:<path>` (relative to the working directory) or a
  * `postgres://` / `postgresql://` connection string, whose `?schema=` names the schema of the
  * store's tables (`public` when absent). A bad `--store` is a usage error; a bad
- * `CARDPORT_STORE` a configuration error.
+ * `CARDPORT_STORE` a configuration error. The schema is checked with `@cardport/store-postgres`'s
+ * own `SchemaNameSchema`, before anything is opened (the package is imported only for a
+ * PostgreSQL store); the message names the rule, never the connection string.
  */
-export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'): StoreConfig {
+export async function parseStore(
+  value: string,
+  source: '--store' | 'CARDPORT_STORE',
+): Promise<StoreConfig> {
   const fail = (message: string): never => {
     throw new CliError(source === '--store' ? EXIT_CODES.usage : EXIT_CODES.config, message)
   }
@@ -262,6 +267,8 @@ export function parseStore(value: string, source: '--store' | 'CARDPORT_STORE'):
         if (/^(ssl)?password$/i.test(name)) url.searchParams.set(name, '***')
       }
       const schema = schemas[0]
+      const refusal = schema === undefined ? undefined : await schemaRefusal(schema)
+      if (refusal) fail(`${source} names a schema postgresStore refuses (?schema=): ${refusal}`)
       return {
         kind: 'postgres',
         connectionString: value,
@@ -300,6 +307,15 @@ function parseStripeApiBase(value: string, source: string): StripeApiBase {
 function parseMarketplaceUrl(value: string, fromFlag: boolean): string {
   const source = fromFlag ? '--marketplace-url' : 'MARKETPLACE_URL'
   return parseBaseUrl(value, source, 'MARKETPLACE_SECRET').href
+}
+
+/**
+ * Why `postgresStore` would refuse a `?schema=` on open, in its schema's words (which never
+ * repeat the value), or undefined when it would not.
+ */
+async function schemaRefusal(schema: string): Promise<string | undefined> {
+  const { SchemaNameSchema } = await import('@cardport/store-postgres')
+  return SchemaNameSchema.safeParse(schema).error?.issues[0]?.message
 }
 
 /** The marketplace id, checked with the adapter's schema: what the adapter would refuse. */

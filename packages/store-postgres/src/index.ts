@@ -13,4 +13,9 @@ export {
   type PostgresMigration,
 } from './postgres-migrations.js'
 export { type PostgresStoreOptions, postgresStore } from './postgres-store.js'
-export { DEFAULT_SCHEMA, DEFAULT_TABLE_PREFIX, type TableNames } from './postgres-tables.js'
+export {
+  DEFAULT_SCHEMA,
+  DEFAULT_TABLE_PREFIX,
+  SchemaNameSchema,
+  type TableNames,
+} from './postgres-tables.js'

@@ -8,9 +8,20 @@ export const DEFAULT_TABLE_PREFIX = 'cardport_'
 export const DEFAULT_SCHEMA = 'public'
 
 /**
- * A schema name: lower-case letters, digits and underscores, as Postgres folds unquoted names,
- * so that the tables can be queried by hand without quotes. At most 63 bytes, Postgres's limit;
- * `pg_` names and `information_schema` are reserved for the system.
+ * A schema name, as `postgresStore` and `migrate` check their `schema` option: lower-case
+ * letters, digits and underscores, as Postgres folds unquoted names, so that the tables can be
+ * queried by hand without quotes. At most 63 bytes, Postgres's limit; `pg_` names and
+ * `information_schema` are reserved for the system. Exported so that code reading a schema name
+ * from a flag, a URL or a variable refuses up front what the store would refuse on open. Its
+ * messages start with `schema` (or `the schema`) and never repeat the value.
+ *
+ * @example
+ * ```ts
+ * import { SchemaNameSchema } from '@cardport/store-postgres'
+ *
+ * const result = SchemaNameSchema.safeParse(process.env.CARDS_SCHEMA)
+ * if (!result.success) throw new Error(`CARDS_SCHEMA: ${result.error.issues[0]!.message}`)
+ * ```
  */
 export const SchemaNameSchema = z
   .string()

@@ -276,6 +276,19 @@ describe('cardport reconcile', () => {
     expect(existsSync(`${file}-wal`)).toBe(false)
   })
 
+  it('refuses a ?schema= the store would refuse as a usage error, before opening anything: exit 2', async () => {
+    const cli = context()
+    // Port 1: were the store opened, the connection would fail, with exit 1.
+    const store = 'postgres://app:hunter2@127.0.0.1:1/test?schema=Billing'
+    const args = ['reconcile', '--provider', 'stripe', '--store', store]
+    expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toMatch(
+      /^cardport: --store names a schema postgresStore refuses \(\?schema=\): schema must be lower-case letters/,
+    )
+    expect(cli.stderr()).not.toContain('hunter2')
+  })
+
   it('writes a PostgreSQL store to the schema named by ?schema=, made when missing', async () => {
     // The test server: trust auth on loopback, database `test`; a schema of this test's own.
     const schema = `cardport_cli_${process.pid}_${Date.now()}`

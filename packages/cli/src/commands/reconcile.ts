@@ -79,7 +79,7 @@ ${ENVIRONMENT_HELP}`,
     .action(async (values: ReconcileOptionValues) => {
       const owners = distinctOwners(values.owner.map(parseOwner))
       const { env, config } = await providerConfigFrom(context, values)
-      const storeConfig = resolveStore(values.store, env.CARDPORT_STORE)
+      const storeConfig = await resolveStore(values.store, env.CARDPORT_STORE)
       const opened = await openProvider(config)
       const { provider } = opened
       try {
@@ -155,7 +155,10 @@ function distinctOwners(owners: readonly Owner[]): Owner[] {
   return [...byKey.values()]
 }
 
-function resolveStore(flag: string | undefined, env: string | undefined): StoreConfig {
+async function resolveStore(
+  flag: string | undefined,
+  env: string | undefined,
+): Promise<StoreConfig> {
   if (flag !== undefined) return parseStore(flag, '--store')
   if (env !== undefined) return parseStore(env, 'CARDPORT_STORE')
   throw configError(
