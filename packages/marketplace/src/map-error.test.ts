@@ -1,7 +1,11 @@
 import { inspect } from 'node:util'
 import { type CardportError, isCardportError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
-import { ENTITY_CARD_NUMBERS, holdsCardDigits } from './__fixtures__/entity-card-numbers.js'
+import {
+  ENTITY_CARD_NUMBERS,
+  holdsCardDigits,
+  TAG_SPLIT_CARD_NUMBERS,
+} from './__fixtures__/entity-card-numbers.js'
 import {
   type MapErrorContext,
   MarketplaceApiError,
@@ -242,15 +246,17 @@ describe('mapMarketplaceError: the reference error codes', () => {
     ).toBe('card_not_found')
   })
 
-  it('reads HTML descriptions as text', () => {
-    const error = mapMarketplaceError(
-      apiError(404, {
-        ...body(404, 'not-found', 'request'),
-        description: '<p>The requested URL was not found.</p>',
-      }),
-    )
-    expect(error?.message).toContain('The requested URL was not found.')
-    expect(error?.message).not.toContain('<p>')
+  it('reads HTML descriptions as text, comments as nothing (also one that holds a >)', () => {
+    for (const description of [
+      '<p>The requested URL was not found.</p>',
+      '<p>The requested URL<!-- id > 0 --> was not <!---->found.</p>',
+    ]) {
+      const error = mapMarketplaceError(
+        apiError(404, { ...body(404, 'not-found', 'request'), description }),
+      )
+      expect(error?.message).toContain('The requested URL was not found.')
+      expect(error?.message).not.toContain('<p>')
+    }
   })
 
   it('an error answer without a JSON body still maps by status', () => {
@@ -261,7 +267,9 @@ describe('mapMarketplaceError: the reference error codes', () => {
   })
 })
 
-describe('mapMarketplaceError: card numbers written with HTML character references', () => {
+describe('mapMarketplaceError: card numbers written with HTML character references or split by tags', () => {
+  const forms = [...ENTITY_CARD_NUMBERS, ...TAG_SPLIT_CARD_NUMBERS]
+
   /** Every text of the error a logger or a JSON response shows, cause included. */
   function logged(error: CardportError | undefined): string {
     return [
@@ -283,7 +291,7 @@ describe('mapMarketplaceError: card numbers written with HTML character referenc
     )
   }
 
-  it.each(ENTITY_CARD_NUMBERS)('the test forms hold a card number: %s', (_, card) => {
+  it.each(forms)('the test forms hold a card number: %s', (_, card) => {
     // The check below cannot pass by seeing nothing.
     expect(holdsCardDigits(card)).toBe(true)
   })
@@ -333,14 +341,26 @@ describe('mapMarketplaceError: card numbers written with HTML character referenc
   ]
 
   describe.each(places)('in %s', (_, build) => {
-    it.each(ENTITY_CARD_NUMBERS)(
-      '%s: no card digits in the message, details or cause',
-      (_, card) => {
-        const error = mapMarketplaceError(build(card))
-        expect(error?.code).toBeDefined()
-        expect(holdsCardDigits(logged(error))).toBe(false)
-      },
-    )
+    it.each(forms)('%s: no card digits in the message, details or cause', (_, card) => {
+      const error = mapMarketplaceError(build(card))
+      expect(error?.code).toBeDefined()
+      expect(holdsCardDigits(logged(error))).toBe(false)
+    })
+  })
+
+  it('keeps the tags around a number they split, masked, and the tags of other numbers', () => {
+    const [, card = ''] = TAG_SPLIT_CARD_NUMBERS[0] ?? []
+    const error = mapped({
+      additional: `<p>Check the card <b>${card}</b> &amp; retry.</p>`,
+      extras: { order: '<td>1234</td><td>5678</td> &amp; <b>12</b>-<b>34</b>' },
+    })
+    // A boolean: on failure, the details would quote the card number.
+    expect(
+      error?.details?.additional === '<p>Check the card <b>•••• 1111</b> &amp; retry.</p>',
+    ).toBe(true)
+    expect(error?.details?.extras).toEqual({
+      order: '<td>1234</td><td>5678</td> &amp; <b>12</b>-<b>34</b>',
+    })
   })
 
   it('the message reads as the page does: references decoded, the card number masked', () => {

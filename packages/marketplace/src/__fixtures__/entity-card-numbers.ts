@@ -1,5 +1,6 @@
-// A card number written with HTML character references, as an HTML error page or description
-// may quote one, and a check that a text holds none in either reading. The test titles name the
+// A card number written with HTML character references, or split by HTML tags and comments, as
+// an HTML error page or description may quote one, and a check that a text holds none in any
+// reading. The test titles name the
 // forms by label: neither the number nor its encoded forms appear in a test's name or failure.
 import { isLuhnValid } from '@cardport/core'
 
@@ -25,6 +26,28 @@ export const ENTITY_CARD_NUMBERS: ReadonlyArray<readonly [label: string, text: s
     everyDigit((char) => `&#X00${char.charCodeAt(0).toString(16)};`),
   ],
   ['references mixed, for digits and separators', `&#52;111&nbsp;1111&#x2D;&#49;111 1111`],
+]
+
+/**
+ * The same test card number split by HTML tags or comments, which a page shows as one number (or
+ * with spaces), by label.
+ */
+export const TAG_SPLIT_CARD_NUMBERS: ReadonlyArray<readonly [label: string, text: string]> = [
+  ['tags between digit groups', groups('<b>')],
+  ['opening and closing tags between digit groups', `<b>${groups('</b><b>')}</b>`],
+  ['a tag around every digit', everyDigit((char) => `<span>${char}</span>`)],
+  [
+    'tags with attributes between groups',
+    groups('<span class="group" data-n=\'2\' title="a &amp; b">'),
+  ],
+  ['self-closing tags between groups', groups('<br/>')],
+  ['void tags with spaces and a slash between groups', groups(' <wbr /> ')],
+  ['empty comments between groups', groups('<!---->')],
+  ['comments that hold a > between groups', groups('<!-- a > b -->')],
+  [
+    'tags, comments, spaces and references mixed',
+    `&#52;111 <i>1111</i>&nbsp;<!-- x -->1111<br>&#x31;111`,
+  ],
 ]
 
 // The references the forms above use, and those the tests' texts use: decoded independently of
@@ -53,12 +76,18 @@ function decoded(text: string): string {
 // Digit groups joined by white space, dashes or invisible format characters.
 const DIGIT_RUN = /\d(?:[\s\p{Pd}\p{Cf}]*\d)*/gu
 
+// An HTML comment (its end the first `-->`), or a tag: what a page shows as nothing between two
+// digits.
+const TAG_OR_COMMENT = /<!--[\s\S]*?-->|<[^>]*>/g
+
 /**
- * Whether `text` holds a card number: once its character references are decoded, a run of 12–19
- * digits that passes the Luhn check (separators between groups allowed); or, as written, with
- * each reference read as a separator, a run of 12 digits or more (the digits the encoding left).
+ * Whether `html` holds a card number: with its tags and comments read as separators and its
+ * character references decoded, a run of 12–19 digits that passes the Luhn check (separators
+ * between groups allowed); or, with each tag, comment and reference read as a separator, a run of
+ * 12 digits or more (the digits the encoding left).
  */
-export function holdsCardDigits(text: string): boolean {
+export function holdsCardDigits(html: string): boolean {
+  const text = html.replace(TAG_OR_COMMENT, ' ')
   for (const run of decoded(text).match(DIGIT_RUN) ?? []) {
     const digits = run.replace(/\D/g, '')
     for (let length = 12; length <= 19; length++) {
