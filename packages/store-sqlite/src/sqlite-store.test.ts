@@ -601,14 +601,7 @@ describe('sqliteStore: reconcile into a file another connection holds locked', (
 
 describe('sqliteStore: a file it cannot open', () => {
   /** What `sqliteStore({ filename })` throws; a store that opens fails the test. */
-  const openFailure = (filename: string): Error => {
-    try {
-      sqliteStore({ filename })
-    } catch (error) {
-      return error as Error
-    }
-    throw new Error('opened')
-  }
+  const openFailure = (filename: string): Error => thrownBy(() => sqliteStore({ filename }))
 
   it('throws invalid_request without the path', () => {
     const thrown = openFailure(join(tmpdir(), 'no-such-folder-4242424242424242', 'cards.db'))
@@ -631,8 +624,7 @@ describe('sqliteStore: a file it cannot open', () => {
 
   it('says a file that is not a SQLite database is none, with what to do, keeping the driver error as cause', () => {
     const filename = join(dir, 'notes-4242424242424242.txt')
-    const text = 'not a database, only some text that is long enough to be read\n'.repeat(20)
-    writeFileSync(filename, text)
+    writeFileSync(filename, NOT_A_DATABASE)
     const thrown = openFailure(filename)
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     expect(thrown.message).toBe(
@@ -641,7 +633,84 @@ describe('sqliteStore: a file it cannot open', () => {
     // better-sqlite3's own error, its code as SQLite gave it (its message quotes no path).
     expect(thrown.cause).toMatchObject({ code: 'SQLITE_NOTADB', message: 'file is not a database' })
     // Left as it was, and closed: no WAL beside it.
-    expect(readFileSync(filename, 'utf8')).toBe(text)
+    expect(readFileSync(filename, 'utf8')).toBe(NOT_A_DATABASE)
+    expect(existsSync(`${filename}-wal`)).toBe(false)
+  })
+
+  it('says a damaged file (SQLITE_CORRUPT) is damaged, with what to do, keeping the driver error as cause', () => {
+    const filename = join(dir, 'cards-4242424242424242.db')
+    const damaged = corruptDatabaseFile(filename)
+    const thrown = openFailure(filename)
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toBe(
+      'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup, or name a new file to make one',
+    )
+    expect(thrown.cause).toMatchObject({ code: 'SQLITE_CORRUPT' })
+    // Left as it was, and closed: no WAL beside it.
+    expect(readFileSync(filename)).toEqual(damaged)
     expect(existsSync(`${filename}-wal`)).toBe(false)
   })
 })
+
+describe('sqliteStore: a Database it is given that it cannot use', () => {
+  it.each([
+    {
+      code: 'SQLITE_NOTADB',
+      write: (filename: string) => writeFileSync(filename, NOT_A_DATABASE),
+      message:
+        'sqliteStore could not use the Database it was given (SQLITE_NOTADB: its file is not a SQLite database): check that it opens a cardport store, or open a new file',
+    },
+    {
+      code: 'SQLITE_CORRUPT',
+      write: corruptDatabaseFile,
+      message:
+        'sqliteStore could not use the Database it was given (SQLITE_CORRUPT: its file is damaged): restore it from a backup, or open a new file',
+    },
+  ])(
+    'refuses a Database whose file SQLite cannot read ($code), saying what to do, and leaves it open',
+    ({ code, write, message }) => {
+      const filename = join(dir, 'cards-4242424242424242.db')
+      write(filename)
+      const db = new Database(filename)
+      try {
+        const thrown = thrownBy(() => sqliteStore({ database: db }))
+        expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+        expect(thrown.message).toBe(message)
+        // better-sqlite3's own error, its code as SQLite gave it.
+        expect(thrown.cause).toMatchObject({ code })
+        expect(db.open).toBe(true)
+      } finally {
+        db.close()
+      }
+    },
+  )
+})
+
+/** What `open` throws; one that returns fails the test. */
+function thrownBy(open: () => unknown): Error {
+  try {
+    open()
+  } catch (error) {
+    return error as Error
+  }
+  throw new Error('opened')
+}
+
+/** The contents of a file that is not a SQLite database, long enough for SQLite to read. */
+const NOT_A_DATABASE = 'not a database, only some text that is long enough to be read\n'.repeat(20)
+
+/**
+ * Writes a SQLite database at `filename` whose header is intact and whose pages after it are
+ * garbage, as a torn or overwritten file would be, and returns its bytes.
+ */
+function corruptDatabaseFile(filename: string): Buffer {
+  const db = new Database(filename)
+  db.exec('CREATE TABLE notes (body TEXT)')
+  db.prepare('INSERT INTO notes VALUES (?)').run('x'.repeat(20_000))
+  db.close()
+  const bytes = readFileSync(filename)
+  // The 100-byte file header stays; the rest of page 1 (the schema) and every later page do not.
+  for (let i = 100; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff
+  writeFileSync(filename, bytes)
+  return bytes
+}

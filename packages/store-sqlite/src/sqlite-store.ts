@@ -65,9 +65,10 @@ const OWNER_PAGE = 500
  * the code does; reads are always scoped by provider and owner; no column can hold a card
  * number or a CVC. `close()` closes the database file the store opened, never a Database you
  * passed; after it (or once a Database you passed is closed), every call is refused with
- * `invalid_request`. A `filename` it cannot open, or that names a file which is not a SQLite
- * database, is refused with `invalid_request` saying why and what to do (for the latter, with
- * better-sqlite3's `SQLITE_NOTADB` error as `cause`). See the package README for the table layout.
+ * `invalid_request`. A `filename` it cannot open, or a file (yours or a `database`'s) which is
+ * not a SQLite database or is damaged, is refused with `invalid_request` saying why and what to
+ * do (for the latter two, with better-sqlite3's `SQLITE_NOTADB` or `SQLITE_CORRUPT` error as
+ * `cause`). See the package README for the table layout.
  *
  * @example
  * ```ts
@@ -102,9 +103,8 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     migrate(db)
     if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
   } catch (error) {
-    if (!owned) throw error
-    db.close()
-    throw notADatabase(error) ?? error
+    if (owned) db.close()
+    throw unusableFile(error, owned) ?? error
   }
 
   const sql = prepareStatements(db)
@@ -509,16 +509,38 @@ function openDatabase(filename: string): SqliteDatabase {
 }
 
 /**
- * The store's own file is not a SQLite database: better-sqlite3 opens it without reading it, and
- * the first statement fails with `file is not a database`, which says neither which file nor what
- * to do. That message quotes no path: the driver's error is kept as the cause, its code with it.
+ * The database's file is not a SQLite database (`SQLITE_NOTADB`) or is damaged
+ * (`SQLITE_CORRUPT`, or one of its extended codes): better-sqlite3 opens a file without reading
+ * it, and the first statement fails with `file is not a database` or `database disk image is
+ * malformed`, which says neither which database nor what to do. The message quotes no path;
+ * the driver's error is kept as the cause, its code with it. `owned`: the store opened the file
+ * (`filename`), rather than being given a `database`.
  */
-function notADatabase(error: unknown): InvalidRequestError | undefined {
-  if ((error as { code?: unknown } | null)?.code !== 'SQLITE_NOTADB') return undefined
-  return new InvalidRequestError(
-    'sqliteStore could not open its database file (SQLITE_NOTADB: it is not a SQLite database): check that the path names a cardport store, or name a new file to make one',
-    { cause: error },
-  )
+function unusableFile(error: unknown, owned: boolean): InvalidRequestError | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code !== 'string') return undefined
+  const its = owned ? 'it' : 'its file'
+  let why: string
+  let fix: string
+  if (code === 'SQLITE_NOTADB') {
+    why = `${its} is not a SQLite database`
+    fix = owned
+      ? 'check that the path names a cardport store, or name a new file to make one'
+      : 'check that it opens a cardport store, or open a new file'
+  } else if (/^SQLITE_CORRUPT(_|$)/.test(code)) {
+    why = `${its} is damaged`
+    fix = owned
+      ? 'restore it from a backup, or name a new file to make one'
+      : 'restore it from a backup, or open a new file'
+  } else {
+    return undefined
+  }
+  const failed = owned
+    ? 'could not open its database file'
+    : 'could not use the Database it was given'
+  return new InvalidRequestError(`sqliteStore ${failed} (${code}: ${why}): ${fix}`, {
+    cause: error,
+  })
 }
 
 /**
