@@ -106,14 +106,38 @@ export async function inTransaction<T>(
   try {
     return await transact(client, work, first)
   } catch (error) {
-    // A row the database refuses (a check constraint) comes back with every column quoted in
-    // the error's `detail` ("Failing row contains (…)"), and PGlite's error keeps the query's
-    // parameters: a card number a caller's card held in its free text went into both, as did the
-    // holder's name, address and metadata.
-    withoutRowValues(error)
-    if (typeof error === 'object' && error !== null) redactInPlace(error)
-    throw error
+    throw cleaned(error)
   }
+}
+
+/**
+ * Runs one statement on `client` outside a transaction (a read), its error cleaned as
+ * {@link inTransaction}'s are: a value the caller gave the read (an owner or card id, which may
+ * be a card number) is quoted in a refused batch's JSON (`where`) and kept in PGlite's `params`.
+ */
+export async function queryCleaned(
+  client: PostgresQueryable,
+  text: string,
+  params?: unknown[],
+): Promise<PostgresQueryResult> {
+  try {
+    return await client.query(text, params)
+  } catch (error) {
+    throw cleaned(error)
+  }
+}
+
+/**
+ * A driver's error without the values its statement was given, and with every card number left
+ * in it masked, in place. A row the database refuses (a check constraint) comes back with every
+ * column quoted in the error's `detail` ("Failing row contains (…)"), and PGlite's error keeps the
+ * query's parameters: a card number a caller's card held in its free text went into both, as did
+ * the holder's name, address and metadata.
+ */
+function cleaned(error: unknown): unknown {
+  withoutRowValues(error)
+  if (typeof error === 'object' && error !== null) redactInPlace(error)
+  return error
 }
 
 /** {@link inTransaction}, its errors as the driver threw them. */

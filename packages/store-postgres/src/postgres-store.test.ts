@@ -244,6 +244,36 @@ describePostgres('postgresStore', (db) => {
     },
   )
 
+  it('keeps a card number given as an id out of the error of a read the database refuses', async () => {
+    // Reads (and retirements.remove) run outside a transaction, whose cleaning they lacked: an id
+    // with a NUL (text cannot hold one) or a lone surrogate (invalid JSON) made the server quote
+    // a batch's JSON in `where`, and PGlite's error kept the query's parameters: a card number
+    // given as an owner or card id went along.
+    const store = await open()
+    const number = '4242424242424242'
+    const withNul = `${number}\u0000`
+    const scope = (id: string): CardScope => ({
+      provider: 'memory',
+      owner: { type: 'customer', id },
+    })
+    const reads: Array<[string, () => Promise<unknown>]> = [
+      ['get', () => store.get(aliceScope, withNul)],
+      ['listByOwner', () => store.listByOwner(scope(withNul))],
+      ['listByOwners', () => store.listByOwners!([scope(withNul)])],
+      ['listByOwners (surrogate)', () => store.listByOwners!([scope(`${number}\ud800`)])],
+      ['getDefault', () => store.getDefault(scope(withNul))],
+      ['listOwners', () => toArray(store.listOwners(withNul), { limit: 10 })],
+      ['retirements.load', () => store.retirements!.load(aliceScope, withNul)],
+      ['retirements.remove', () => store.retirements!.remove(aliceScope, withNul)],
+    ]
+    for (const [name, read] of reads) {
+      const failure = await read().catch((error: unknown) => error)
+      expect(failure, name).toMatchObject({ code: expect.stringMatching(/^22/) })
+      const texts = [inspect(failure, { depth: 10 }), ...errorTexts(failure)].join('\n')
+      expect(texts, name).not.toContain(number)
+    }
+  })
+
   it("keeps a unique violation's key, which holds only ids, in a write's error", async () => {
     await open() // creates the schema
     const table = `"${db.schema}".h8_keys`

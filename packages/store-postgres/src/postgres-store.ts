@@ -25,6 +25,7 @@ import {
   type PostgresClient,
   PostgresClientSchema,
   type PostgresQueryable,
+  queryCleaned,
 } from './postgres-client.js'
 import { runMigrations } from './postgres-migrations.js'
 import {
@@ -111,6 +112,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
   const t = tableNames(valid)
   if (valid.migrate) await runMigrations(client, t)
   const sql = statements(t)
+  // Statements outside a transaction (the reads, and removing retirements), their errors
+  // cleaned as a transaction's are: a card number given as an id is quoted in them too.
+  const direct: PostgresQueryable = {
+    query: (text, params) => queryCleaned(client, text, params),
+  }
 
   const select = async (db: PostgresQueryable, key: ScopeParams, cardId: string) => {
     const { rows } = await db.query(sql.selectCard, [...key, cardId])
@@ -310,18 +316,18 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     concurrentWrites: valid.concurrentWrites ?? ('transaction' in client ? 1 : 2),
 
     async get(scope, cardId) {
-      const row = await select(client, scopeParams(scope), cardId)
+      const row = await select(direct, scopeParams(scope), cardId)
       return row ? rowToCard(row) : null
     },
 
     async listByOwner(scope) {
-      const { rows } = await client.query(sql.listCards, [...scopeParams(scope)])
+      const { rows } = await direct.query(sql.listCards, [...scopeParams(scope)])
       return rows.map(rowToCard)
     },
 
     async listByOwners(scopes) {
       if (scopes.length === 0) return []
-      const { rows } = await client.query(
+      const { rows } = await direct.query(
         sql.listCardsOfOwners,
         columnsOf(scopes.map(scopeParams), 3),
       )
@@ -333,7 +339,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     },
 
     async getDefault(scope) {
-      const { rows } = await client.query(sql.selectDefault, [...scopeParams(scope)])
+      const { rows } = await direct.query(sql.selectDefault, [...scopeParams(scope)])
       return rows[0] ? rowToCard(rows[0]) : null
     },
 
@@ -409,11 +415,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
       // began: an owner listed already that loses its last card (its row goes) and gets a new
       // one is numbered again, after every number handed out before (an identity never goes
       // back), and without the bound was listed a second time.
-      const { rows: bounds } = await client.query(sql.lastOwnerSeq, [provider])
+      const { rows: bounds } = await direct.query(sql.lastOwnerSeq, [provider])
       const last = String((bounds[0] as { seq: string | number | null } | undefined)?.seq ?? 0)
       let after = '0'
       for (;;) {
-        const { rows } = await client.query(sql.listOwners, [provider, after, last, OWNER_PAGE])
+        const { rows } = await direct.query(sql.listOwners, [provider, after, last, OWNER_PAGE])
         for (const row of rows as OwnerRow[]) yield { type: row.owner_type, id: row.owner_id }
         if (rows.length < OWNER_PAGE) return
         after = String((rows.at(-1) as OwnerRow).seq)
@@ -434,14 +440,14 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
         })
       },
       async load(scope, key) {
-        const { rows } = await client.query(sql.listRetirements, [...scopeParams(scope), key])
+        const { rows } = await direct.query(sql.listRetirements, [...scopeParams(scope), key])
         return (rows as RetirementRow[]).map((row) => ({
           cardId: row.card_id,
           currency: row.currency,
         }))
       },
       async remove(scope, key) {
-        await client.query(sql.deleteRetirements, [...scopeParams(scope), key])
+        await direct.query(sql.deleteRetirements, [...scopeParams(scope), key])
       },
     },
 
