@@ -14,7 +14,8 @@ export const VALUES_LEFT_OUT = '(values left out)'
  * - `message` (and `stack`, which begins with it): a value of the wrong type or out of range
  *   (`invalid input syntax for type smallint: "…"`, `value "…" is out of range …`);
  * - `where`: a batch's JSON (`JSON data, line 1: …`) and a parameter's value
- *   (`unnamed portal parameter $8 = '…'`, when `log_parameter_max_length_on_error` shows it);
+ *   (`unnamed portal parameter $8 = '…'`, or all of them: `… with parameters: $1 = '…', …`,
+ *   when `log_parameter_max_length_on_error` shows them);
  * - `params`: PGlite's error keeps the query's parameters; they are removed.
  *
  * Statement text (`query`, `internalQuery`) is kept: the store binds every value as a parameter.
@@ -52,11 +53,15 @@ function leaveOutQuotedValue(text: string): string {
   return text.replace(/(: |\bvalue |\bToken )"[\s\S]*"/, `$1${VALUES_LEFT_OUT}`)
 }
 
-/** A line of an error's context that quotes JSON data or a parameter's value. */
+/**
+ * A line of an error's context that quotes JSON data, a parameter's value, or every parameter's
+ * (`unnamed portal with parameters: $1 = '…', $2 = '…'`, when the error is in none of them).
+ */
 function leaveOutOfContext(line: string): string {
   return line
     .replace(/^(JSON data, line \d+: )[\s\S]*/, `$1${VALUES_LEFT_OUT}`)
     .replace(/( parameter \$\d+ = )'[\s\S]*'/, `$1${VALUES_LEFT_OUT}`)
+    .replace(/( with parameters: )\$\d+ = [\s\S]*/, `$1${VALUES_LEFT_OUT}`)
 }
 
 /** Replaces a string field through `change`, leaving a field that cannot be written as it is. */

@@ -241,6 +241,14 @@ describePostgres('postgresStore', (db) => {
         where: expect.stringMatching(/parameter \$8 = /),
       })
       expect(errorTexts(failure).join('\n')).not.toContain('Ottoline')
+      // A batch's JSON it cannot read: the server lists every parameter of the statement.
+      const withNul = sampleCard('card_2', alice, { holderName: 'Ottoline\u0000Brackenbury' })
+      const batch = await store.upsertMany([withNul]).catch((error: unknown) => error)
+      expect(batch).toMatchObject({
+        code: '22P05',
+        where: expect.stringMatching(/with parameters: /),
+      })
+      expect(errorTexts(batch).join('\n')).not.toContain('Ottoline')
     },
   )
 
