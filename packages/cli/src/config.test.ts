@@ -316,6 +316,7 @@ describe('parseStore', () => {
     expect(postgres).toMatchObject({
       kind: 'postgres',
       connectionString: 'postgres://app:hunter2@db:5432/cards',
+      holdsPassword: true,
     })
     expect(postgres.label).not.toContain('hunter2')
     expect((await parseStore('postgresql://db/cards', '--store')).kind).toBe('postgres')
@@ -328,6 +329,7 @@ describe('parseStore', () => {
     )
     expect(postgres).toMatchObject({
       connectionString: expect.stringContaining('password=hunter2'),
+      holdsPassword: true,
     })
     expect(postgres.label).not.toContain('hunter2')
     expect(postgres.label).not.toContain('swordfish')
@@ -345,6 +347,7 @@ describe('parseStore', () => {
       connectionString: 'postgres://app@db:5432/cards?sslmode=require&schema=billing',
       schema: 'billing',
       label: 'postgres://app@db:5432/cards?sslmode=require&schema=billing',
+      holdsPassword: false,
     })
     expect(await parseStore('postgres://app@db/cards', '--store')).not.toHaveProperty('schema')
     const twice = await rejection(parseStore('postgres://db/cards?schema=a&schema=b', '--store'))

@@ -67,6 +67,8 @@ export type StoreConfig =
       schema?: string
       /** What to print for the store: the connection string with its passwords masked. */
       label: string
+      /** Whether the connection string holds a password (user info, `?password=`, `?sslpassword=`). */
+      holdsPassword: boolean
     }
 
 /** The flags that select and locate a provider (secrets come from the environment only). */
@@ -262,9 +264,12 @@ export async function parseStore(
       if (schemas.length > 1) fail(`${source} names its schema more than once (?schema=)`)
       // The label is printed: it keeps the host and database, never the password, which pg
       // also takes as a parameter (`?password=`, as libpq does; `sslpassword` for the key).
-      if (url.password) url.password = '***'
+      let holdsPassword = url.password !== ''
+      if (holdsPassword) url.password = '***'
       for (const name of [...url.searchParams.keys()]) {
-        if (/^(ssl)?password$/i.test(name)) url.searchParams.set(name, '***')
+        if (!/^(ssl)?password$/i.test(name)) continue
+        url.searchParams.set(name, '***')
+        holdsPassword = true
       }
       const schema = schemas[0]
       const refusal = schema === undefined ? undefined : await schemaRefusal(schema)
@@ -274,6 +279,7 @@ export async function parseStore(
         connectionString: value,
         ...(schema === undefined ? {} : { schema }),
         label: url.href,
+        holdsPassword,
       }
     } catch (error) {
       if (error instanceof CliError) throw error

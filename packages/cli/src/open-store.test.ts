@@ -44,6 +44,7 @@ describe('openStore', () => {
       kind: 'postgres',
       connectionString: 'postgres://app@db/app',
       label: 'postgres://app@db/app',
+      holdsPassword: false,
     } as const
     const stop = new AbortController()
     const opening = openStore(config, stop.signal)
@@ -87,6 +88,7 @@ describe('openStore', () => {
       kind: 'postgres',
       connectionString: 'postgres://app@db/app',
       label: 'postgres://app@db/app',
+      holdsPassword: false,
     })
     await store.close()
     await expect(store.close()).resolves.toBeUndefined()

@@ -289,6 +289,40 @@ describe('cardport reconcile', () => {
     expect(cli.stderr()).not.toContain('hunter2')
   })
 
+  it.each([
+    ['user info', 'postgres://app:hunter2@127.0.0.1:1/test'],
+    ['?password=', 'postgres://app@127.0.0.1:1/test?password=hunter2'],
+  ])(
+    'warns, before anything else, that a password in --store (%s) shows in ps and shell history',
+    async (_where, store) => {
+      const cli = context()
+      const args = ['reconcile', '--provider', 'stripe', '--store', store]
+      expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
+      const [warning, failure] = cli.stderr().split('\n')
+      expect(warning).toBe(
+        'cardport: warning: --store holds a password, which other users of this machine see in ps and which stays in your shell history: put the connection string in CARDPORT_STORE, or the password in PGPASSWORD or ~/.pgpass',
+      )
+      expect(failure).toMatch(/^cardport: could not open the store /)
+      expect(cli.stderr()).not.toContain('hunter2')
+    },
+  )
+
+  it('gives no warning for a password in CARDPORT_STORE, nor for a --store without one', async () => {
+    for (const [store, variable] of [
+      [undefined, 'postgres://app:hunter2@127.0.0.1:1/test'],
+      ['postgres://app@127.0.0.1:1/test', undefined],
+    ] as const) {
+      const cli = context({
+        STRIPE_API_BASE: server.url,
+        STRIPE_SECRET_KEY: 'sk_test_interrupt',
+        ...(variable === undefined ? {} : { CARDPORT_STORE: variable }),
+      })
+      const args = ['reconcile', '--provider', 'stripe', ...(store ? ['--store', store] : [])]
+      expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
+      expect(cli.stderr()).toMatch(/^cardport: could not open the store [^\n]*\n$/)
+    }
+  })
+
   it('writes a PostgreSQL store to the schema named by ?schema=, made when missing', async () => {
     // The test server: trust auth on loopback, database `test`; a schema of this test's own.
     const schema = `cardport_cli_${process.pid}_${Date.now()}`
@@ -330,7 +364,11 @@ describe('cardport reconcile', () => {
         'customer:cus_1',
       ]
       expect(await run(args, cli.value)).toBe(EXIT_CODES.failure)
-      const [line, ...rest] = cli.stderr().split('\n')
+      // A password in --store is warned of first (see the test of that warning).
+      const [line, ...rest] = cli
+        .stderr()
+        .split('\n')
+        .filter((text) => !text.startsWith('cardport: warning:'))
       expect(rest).toEqual([''])
       expect(line).toMatch(/^cardport: could not open the store /)
       if (store().startsWith('sqlite:')) {

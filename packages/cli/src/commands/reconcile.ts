@@ -79,7 +79,7 @@ ${ENVIRONMENT_HELP}`,
     .action(async (values: ReconcileOptionValues) => {
       const owners = distinctOwners(values.owner.map(parseOwner))
       const { env, config } = await providerConfigFrom(context, values)
-      const storeConfig = await resolveStore(values.store, env.CARDPORT_STORE)
+      const storeConfig = await resolveStore(values.store, env.CARDPORT_STORE, context)
       const opened = await openProvider(config)
       const { provider } = opened
       try {
@@ -155,11 +155,26 @@ function distinctOwners(owners: readonly Owner[]): Owner[] {
   return [...byKey.values()]
 }
 
+/**
+ * The store of `--store`, else of `CARDPORT_STORE`. A password in `--store` is taken, with a
+ * warning first: a flag's value shows in `ps` to every user of the machine and stays in shell
+ * history, which the variable (or pg's own `PGPASSWORD` and `~/.pgpass`) does not.
+ */
 async function resolveStore(
   flag: string | undefined,
   env: string | undefined,
+  context: CliContext,
 ): Promise<StoreConfig> {
-  if (flag !== undefined) return parseStore(flag, '--store')
+  if (flag !== undefined) {
+    const config = await parseStore(flag, '--store')
+    if (config.kind === 'postgres' && config.holdsPassword) {
+      writeLine(
+        context.stderr,
+        'cardport: warning: --store holds a password, which other users of this machine see in ps and which stays in your shell history: put the connection string in CARDPORT_STORE, or the password in PGPASSWORD or ~/.pgpass',
+      )
+    }
+    return config
+  }
   if (env !== undefined) return parseStore(env, 'CARDPORT_STORE')
   throw configError(
     'no store to reconcile: pass --store sqlite:./cards.db (or postgres://…), or set CARDPORT_STORE',
