@@ -1,4 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
@@ -186,6 +194,34 @@ describe('sqliteStore: opening', () => {
       pragma.mockRestore()
     }
   })
+
+  it.skipIf(process.platform === 'win32')(
+    'makes a new file, and its -wal and -shm, readable by its owner only, whatever the umask',
+    async () => {
+      // Holder names, billing addresses, last four digits and expiry dates: not for other users.
+      const umask = process.umask(0o022)
+      try {
+        const { store, filename } = fileStore()
+        await store.upsert(sampleCard('card_1', alice))
+        for (const file of [filename, `${filename}-wal`, `${filename}-shm`]) {
+          expect({ file, mode: statSync(file).mode & 0o777 }).toEqual({ file, mode: 0o600 })
+        }
+      } finally {
+        process.umask(umask)
+      }
+    },
+  )
+
+  it.skipIf(process.platform === 'win32')(
+    "leaves an existing file's mode as its owner set it",
+    () => {
+      const filename = join(dir, 'shared.db')
+      new Database(filename).close()
+      chmodSync(filename, 0o640)
+      opened.push(sqliteStore({ filename }))
+      expect(statSync(filename).mode & 0o777).toBe(0o640)
+    },
+  )
 
   it('leaves the journal mode alone with wal: false', () => {
     const { filename } = fileStore('plain.db', { wal: false })

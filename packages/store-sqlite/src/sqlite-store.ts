@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs'
 import {
   type Card,
   type CardScope,
@@ -499,6 +500,7 @@ function prepareStatements(database: SqliteDatabase) {
  * caller's text: the error thrown names only SQLite's code, and keeps no cause.
  */
 function openDatabase(filename: string): SqliteDatabase {
+  makeOwnerOnlyFile(filename)
   try {
     return new Database(filename) as unknown as SqliteDatabase
   } catch (error) {
@@ -554,4 +556,20 @@ function openFailure(error: unknown): string {
     return 'its folder does not exist'
   }
   return error instanceof Error ? error.name : 'unknown error'
+}
+
+/**
+ * Makes the file of a new store readable and writable by its owner only (0600): SQLite would
+ * make it 0644 less the umask, readable by every user of the machine, and the store holds
+ * holder names, billing addresses, last four digits and expiry dates. SQLite gives the `-wal`,
+ * `-shm` and `-journal` files the mode of the database's file. An existing file is left as its
+ * owner set it.
+ */
+function makeOwnerOnlyFile(filename: string): void {
+  if (filename === ':memory:') return
+  try {
+    closeSync(openSync(filename, 'wx', 0o600))
+  } catch {
+    // The file exists, or cannot be made: better-sqlite3 opens it, or says why it cannot.
+  }
 }
