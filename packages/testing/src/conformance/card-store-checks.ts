@@ -1082,6 +1082,35 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'upsertMany',
+    "a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
+    async (t) => {
+      // An application that moves its customers from one provider to another keeps both in one
+      // store, and may write both in one batch (a migration). A store that caches what it read
+      // per owner during a batch (its tombstones, whether its owner row exists) under less than
+      // the provider would give one provider's owner the other's: a card refused for the other
+      // provider's deletion, an owner that `listOwners` never lists.
+      const before = t.scope()
+      const after: CardScope = { provider: `${before.provider}-other`, owner: before.owner }
+      const id = t.cardId()
+      await t.store.upsert(t.card(before, { id }), { observedAt: T1 })
+      await t.store.delete(before, id, { observedAt: T3 })
+      const kept = t.card(before, { isDefault: true })
+      const twin = t.card(after, { id })
+      const moved = t.card(after, { isDefault: true })
+      await t.store.upsertMany([kept, twin, moved], { observedAt: T2 })
+      t.expectStored(await t.store.get(after, id), twin, { version: 1, observedAt: T2 })
+      expect(await t.store.get(before, id), "the first provider's deleted card").toBeNull()
+      expect(await t.defaultIds(before), "the first provider's default").toEqual([kept.id])
+      expect(await t.defaultIds(after), "the second provider's default").toEqual([moved.id])
+      const listed = await toArray(t.store.listOwners(after.provider), { limit: 10 })
+      expect(listed.map(formatOwner), "the second provider's owners").toEqual([
+        formatOwner(after.owner),
+      ])
+    },
+  )
+
+  check(
+    'upsertMany',
     'leaves the store as the same cards upserted one by one would (a seeded random program)',
     async (t) => {
       // Stores batch their writes (fewer statements, no row read back); what comes out must be

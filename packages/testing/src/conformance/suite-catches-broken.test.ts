@@ -865,6 +865,8 @@ describe('describeCardStore catches a broken store', () => {
       'upsert: keeps nothing of the cards it is given: changing one after upsert or upsertMany changes nothing stored',
       'get: gives null for a card the owner does not hold, whoever holds it',
       'get: keeps one card id apart under two owners',
+      // Its map gives the card's id the scope it was last written under: the other provider's.
+      "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
     ])
   })
 
@@ -1000,6 +1002,7 @@ describe('describeCardStore catches a broken store', () => {
       "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
       'upsertMany: writes every card of the batch, for any number of owners',
       'upsertMany: refuses the cards of a batch older than the stored ones',
+      "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
       // It writes card by card, too.
       'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
@@ -1054,7 +1057,42 @@ describe('describeCardStore catches a broken store', () => {
       "upsertMany: a batch's defaults clear no other owner's, whoever it is",
     ]
     expect(await failedStoreChecks(typeBlind)).toEqual(rules)
-    expect(await failedStoreChecks(providerBlind)).toEqual(rules)
+    // Its deletion of one provider's card deletes the other's card of that id too.
+    expect(await failedStoreChecks(providerBlind)).toEqual([
+      ...rules,
+      "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
+    ])
+  })
+
+  it("a store whose batches read an owner's deletions under its owner id alone, not its provider, fails the two-providers batch rule", async () => {
+    // A batch path that caches each owner's tombstones by owner type and id: a card of one
+    // provider is refused for the other provider's deletion of a card of the same id.
+    const providerBlindBatches = (inner: CardStore): CardStore => {
+      const deletions = new Map<string, number>()
+      const keyOf = (owner: Owner, cardId: string) => `${formatOwner(owner)}\u0000${cardId}`
+      return {
+        ...inner,
+        async delete(scope, cardId, options) {
+          const deleted = await inner.delete(scope, cardId, options)
+          if (options?.observedAt !== undefined) {
+            deletions.set(keyOf(scope.owner, cardId), options.observedAt)
+          }
+          return deleted
+        },
+        async upsertMany(cards, options) {
+          const at = options?.observedAt
+          const fresh = cards.filter(
+            (card) => at === undefined || (deletions.get(keyOf(card.owner, card.id)) ?? 0) <= at,
+          )
+          return inner.upsertMany(fresh, options)
+        },
+      }
+    }
+    expect(await failedStoreChecks(providerBlindBatches)).toEqual([
+      "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
+      // Its random program runs under two provider names, over the same owners and card ids.
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+    ])
   })
 
   it('a store that writes a batch card by card fails the all-or-nothing rule', async () => {
