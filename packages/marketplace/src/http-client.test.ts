@@ -459,6 +459,33 @@ describe('requests', () => {
     )
   })
 
+  it.each([
+    // Within the 16 KiB an error body is read up to: objects ~2,700 levels, arrays ~8,000.
+    ['objects', (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, 2_700],
+    ['arrays', (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`, 8_000],
+    [
+      'objects in arrays',
+      (depth: number) => `${'[{"a":'.repeat(depth)}1${'}]'.repeat(depth)}`,
+      1_900,
+    ],
+  ])(
+    'an error answer nesting %s thousands of levels deep is a CardportError, cut deep down, not a stack overflow',
+    async (_shape, nested, depth) => {
+      const text = `{"category_code":"request","request_id":"OHM400","extras":{"CARD":"4111 1111 1111 1111","deep":${nested(depth)}}}`
+      expect(text.length).toBeLessThan(16 * 1024)
+      const { agent, pool } = mockAgent()
+      pool.intercept({ path: PATH, method: 'GET' }).reply(400, text)
+      const { http } = client(agent)
+      const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      expect(error).toMatchObject({ code: 'invalid_request', status: 400, requestId: 'OHM400' })
+      // The body the cause keeps is cut where core cuts a CardportError's details.
+      const kept = JSON.stringify((error.cause as { body: unknown }).body)
+      expect(kept).toContain('[nested too deep]')
+      expect(kept.length).toBeLessThan(300)
+      expect(kept).toContain('•••• 1111')
+    },
+  )
+
   it('an error answer keeps the request id of its body, and maps 404 by context', async () => {
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'GET' }).reply(404, errorBody(404, 'not-found')).times(2)

@@ -7,6 +7,7 @@ import {
 } from '@cardport/core'
 import { type Dispatcher, request } from 'undici'
 import {
+  cutDeep,
   ERROR_BODY_MAX_BYTES,
   isProxyAuthenticationRequired,
   MARKETPLACE_PROVIDER_NAME,
@@ -321,12 +322,13 @@ async function readUpTo(
  * The error answer's JSON body, with `hide` applied to it as `JSON.stringify` writes it: a server
  * may escape any character of a string (`\/` for `/`, `\u0061` for `a`), so the raw text can
  * hold the secret in a form no text search finds, which parsing would restore. Written again,
- * only a quote, a backslash and control characters are escaped, as `hide` expects. A body that is
- * not a JSON object, or that masking left unreadable, is null: its text is kept nowhere.
+ * only a quote, a backslash and control characters are escaped, as `hide` expects; what nests
+ * deeper than `MAX_BODY_DEPTH` is cut first, as `JSON.stringify` recurses. A body that is not a
+ * JSON object, or that masking left unreadable, is null: its text is kept nowhere.
  */
 function errorBody(text: string, hide: (text: string) => string): MarketplaceErrorBody | null {
   try {
-    const parsed: unknown = JSON.parse(hide(JSON.stringify(JSON.parse(text))))
+    const parsed: unknown = JSON.parse(hide(JSON.stringify(cutDeep(JSON.parse(text)))))
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
       ? (parsed as MarketplaceErrorBody)
       : null

@@ -497,6 +497,20 @@ describe('MarketplaceApiError built by hand', () => {
     expect(error).toMatchObject({ name: 'MarketplaceApiError', ...NOTHING_KNOWN })
   })
 
+  it('cuts a body nested thousands of levels deep, where walking it whole overflows the stack', () => {
+    let deep: unknown = '4111 1111 1111 1111'
+    for (let level = 0; level < 20_000; level++) deep = level % 2 === 0 ? [deep] : { a: deep }
+    const error = new MarketplaceApiError({
+      status: 400,
+      body: { category_code: 'request', extras: { deep, number: '4111111111111111' } },
+      target: 'GET /v1/marketplaces/MP1/cards',
+    })
+    const kept = JSON.stringify(error.body)
+    expect(kept).toContain('[nested too deep]')
+    expect(kept).not.toContain('4111')
+    expect(mapMarketplaceError(error)?.code).toBe('invalid_request')
+  })
+
   it('keeps a string as its message, as Error does, with a fallback for every other field', () => {
     const error = new MarketplaceApiError('marketplace down')
     expect(error).toBeInstanceOf(MarketplaceApiError)

@@ -443,21 +443,47 @@ const SECRET_KEYS = /^(?:.*\.)?(card_number|number|security_code|cvc|cvv)$/i
 /**
  * Masks card numbers in every string, also where HTML character references write them (see
  * {@link redactSecretsInHtml}), and in every number that is one (a server that read the form's
- * number as a number quotes it so), and drops the values of card-number and CVC fields.
+ * number as a number quotes it so), and drops the values of card-number and CVC fields. What
+ * nests deeper than {@link MAX_BODY_DEPTH} is not read but replaced (see there).
  */
-function redactDeep(value: unknown): unknown {
+function redactDeep(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactSecretsInHtml(value)
   if (typeof value === 'number') return maskCardNumberValue(value)
-  if (Array.isArray(value)) return value.map(redactDeep)
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [
-        key,
-        SECRET_KEYS.test(key) ? '[redacted]' : redactDeep(item),
-      ]),
-    )
-  }
-  return value
+  if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_BODY_DEPTH) return NESTED_TOO_DEEP
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1))
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [
+      key,
+      SECRET_KEYS.test(key) ? '[redacted]' : redactDeep(item, depth + 1),
+    ]),
+  )
+}
+
+/**
+ * How deep an error body is kept: the levels below the body's own fields that core keeps of a
+ * `CardportError`'s `details` (its `MAX_DETAILS_DEPTH`, 8). The marketplace's bodies nest two or
+ * three; 16 KiB of JSON can nest 8,000 (`[[[…]]]`), which walking to the bottom overflows the
+ * stack with a `RangeError` instead of the error the answer is. Deeper levels are replaced by
+ * {@link NESTED_TOO_DEEP}. @internal
+ */
+export const MAX_BODY_DEPTH = 8
+
+/** What stands in for a part of an error body nested deeper than {@link MAX_BODY_DEPTH}; core's text. */
+export const NESTED_TOO_DEEP = '[nested too deep]'
+
+/**
+ * A copy of parsed JSON with the levels deeper than {@link MAX_BODY_DEPTH} replaced by
+ * {@link NESTED_TOO_DEEP}, so that it can be written again with `JSON.stringify`, which
+ * recurses. @internal
+ */
+export function cutDeep(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (depth >= MAX_BODY_DEPTH) return NESTED_TOO_DEEP
+  if (Array.isArray(value)) return value.map((item) => cutDeep(item, depth + 1))
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => [key, cutDeep(item, depth + 1)]),
+  )
 }
 
 /**
