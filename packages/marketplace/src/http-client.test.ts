@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { type CardportError, isCardportError } from '@cardport/core'
 import { Agent, MockAgent, ProxyAgent } from 'undici'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ENTITY_CARD_NUMBERS, holdsCardDigits } from './__fixtures__/entity-card-numbers.js'
 import { createHttpClient, type HttpClientConfig } from './http-client.js'
 import { listMarketplaceCards, marketplaceProvider } from './marketplace-provider.js'
@@ -666,6 +666,114 @@ describe('over a real loopback socket', () => {
     await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve))
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   }
+
+  describe('a body larger than the client reads', () => {
+    const MiB = 1024 * 1024
+    /** Streams `total` bytes of one JSON string (chunked), stopping when the client hangs up. */
+    function streamJson(total: number, status = 200) {
+      const sent = { bytes: 0, closedEarly: false }
+      const handler = (_request: IncomingMessage, response: ServerResponse) => {
+        sent.bytes = 0
+        response.writeHead(status, { 'content-type': 'application/json' })
+        const chunk = Buffer.alloc(64 * 1024, 'x')
+        response.write('{"pad":"')
+        response.on('close', () => {
+          sent.closedEarly = !response.writableFinished
+        })
+        const pump = () => {
+          while (!response.destroyed && sent.bytes < total) {
+            sent.bytes += chunk.byteLength
+            if (!response.write(chunk)) return void response.once('drain', pump)
+          }
+          if (!response.destroyed) response.end('"}')
+        }
+        pump()
+      }
+      return { sent, handler }
+    }
+
+    it('a 2xx body past maxResponseBodyBytes (8 MiB by default) is not read further: the connection is dropped, provider_unavailable, not retried', async () => {
+      const { sent, handler } = streamJson(48 * MiB)
+      const baseUrl = await listen(handler)
+      const agent = new Agent()
+      try {
+        const { http, waits } = client(agent, { baseUrl })
+        const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+        expect(error).toMatchObject({ code: 'provider_unavailable', status: 200, retryable: false })
+        expect(error.message).toBe(
+          `marketplace: GET ${PATH} answered 200 with a body of more than 8 MiB, the most maxResponseBodyBytes lets it read: not read further, kept nowhere (raise the maxResponseBodyBytes option if your marketplace answers that much)`,
+        )
+        expect(waits).toEqual([])
+        await vi.waitFor(() => expect(sent.closedEarly).toBe(true))
+        expect(sent.bytes).toBeLessThan(24 * MiB)
+      } finally {
+        await agent.close()
+      }
+    })
+
+    it('maxResponseBodyBytes raises the limit (and lowers it)', async () => {
+      const { handler } = streamJson(10 * MiB)
+      const baseUrl = await listen(handler)
+      const agent = new Agent()
+      try {
+        const raised = client(agent, { baseUrl, maxResponseBodyBytes: 16 * MiB }).http
+        const { body } = await raised.send({ method: 'GET', path: PATH })
+        expect((body as { pad: string }).pad.length).toBeGreaterThanOrEqual(10 * MiB)
+        const lowered = client(agent, { baseUrl, maxResponseBodyBytes: 1_000_000 }).http
+        const error = await rejection(() => lowered.send({ method: 'GET', path: PATH }))
+        expect(error.message).toContain('more than 1000000 bytes, the most maxResponseBodyBytes')
+        const provider = marketplaceProvider({
+          baseUrl,
+          marketplaceId: 'MP1',
+          secret: SECRET,
+          maxResponseBodyBytes: 1024 * 1024,
+        })
+        try {
+          const fromProvider = await rejection(() =>
+            provider.getCard({ type: 'account', id: 'AC1' }, 'CC1'),
+          )
+          expect(fromProvider.code).toBe('provider_unavailable')
+          expect(fromProvider.message).toContain('more than 1 MiB, the most maxResponseBodyBytes')
+        } finally {
+          await provider.close()
+        }
+      } finally {
+        await agent.close()
+      }
+    })
+
+    it.each([
+      [200, 'maxResponseBodyBytes (8 MiB)'],
+      [502, '16 KiB'],
+    ])(
+      'a %s whose Content-Length is past the limit is refused before a byte of its body is read',
+      async (status, limit) => {
+        let closed = false
+        const baseUrl = await listen((_request, response) => {
+          response.writeHead(status, { 'content-length': String(100 * MiB) })
+          response.write('{"pad":"')
+          response.on('close', () => {
+            closed = true
+          })
+          // The rest never comes: reading it would wait for bodyTimeoutMs.
+        })
+        const agent = new Agent()
+        try {
+          const { http } = client(agent, { baseUrl, retry: { retries: 0 } })
+          const started = Date.now()
+          const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+          expect(Date.now() - started).toBeLessThan(2_000)
+          expect(error).toMatchObject({ code: 'provider_unavailable', status })
+          expect(error.message).toContain(`a body of ${100 * MiB} bytes (Content-Length)`)
+          expect(error.message).toContain(limit)
+          expect(error.message).toContain('skipped unread')
+          await vi.waitFor(() => expect(closed).toBe(true))
+        } finally {
+          await agent.close()
+        }
+      },
+    )
+  })
 
   it('a proxy that wants credentials (407) is authentication, not retried, with no credential in it', async () => {
     let attempts = 0

@@ -74,6 +74,12 @@ export interface HttpClientConfig {
   /** How idempotent requests are retried (core's `withRetry`). */
   retry: RetryPolicy
   /**
+   * The most bytes of an answer below 400 that are read: past it, or when its `Content-Length`
+   * says more, reading stops, the connection is dropped, and the call fails with
+   * `provider_unavailable`. Default {@link MAX_RESPONSE_BODY_BYTES}.
+   */
+  maxResponseBodyBytes?: number | undefined
+  /**
    * Aborts when the provider is closed (its own `Agent`), with the error a call then gets as its
    * reason: a request is then refused before it is sent, a request in flight is not retried,
    * and a wait before a retry ends at once. Default: never.
@@ -142,6 +148,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
   const authorization = basicAuthorization(config.secret)
   const hideSecret = secretMask(config.secret)
   const dispatcher = config.dispatcher as unknown as Dispatcher
+  const maxBodyBytes = config.maxResponseBodyBytes ?? MAX_RESPONSE_BODY_BYTES
 
   const once = async (call: HttpRequest): Promise<HttpResponse> => {
     const target = `${call.method} ${call.path}`
@@ -156,8 +163,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
 
     let statusCode: number
     let responseHeaders: Record<string, string | string[] | undefined>
-    let text: string
+    let text = ''
     let bodyCut = false
+    let skippedLength: number | undefined
     try {
       const response = await request(urlOf(config.baseUrl, call), {
         dispatcher,
@@ -170,9 +178,15 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       })
       statusCode = response.statusCode
       responseHeaders = response.headers
-      if (statusCode < 400) text = await response.body.text()
-      else {
-        const read = await readUpTo(response.body, ERROR_BODY_MAX_BYTES)
+      const limit = statusCode < 400 ? maxBodyBytes : ERROR_BODY_MAX_BYTES
+      const declared = Number(header(responseHeaders, 'content-length'))
+      if (declared > limit) {
+        // Not a byte read: destroying the body aborts the request and closes its connection.
+        response.body.on('error', ignore).destroy()
+        bodyCut = true
+        skippedLength = declared
+      } else {
+        const read = await readUpTo(response.body, limit)
         text = read ?? ''
         bodyCut = read === undefined
       }
@@ -217,6 +231,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         status: statusCode,
         body,
         bodyCut,
+        bodyLength: skippedLength,
         retryAfter: maskedHeader('retry-after'),
         requestId:
           (typeof body?.request_id === 'string' ? body.request_id : undefined) ?? headerRequestId,
@@ -227,6 +242,22 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         baseUrl: config.baseUrl,
         marketplaceId: config.marketplaceId,
       })
+    }
+    if (bodyCut) {
+      const what =
+        skippedLength === undefined
+          ? `more than ${sizeText(maxBodyBytes)}, the most maxResponseBodyBytes lets it read: not read further`
+          : `${skippedLength} bytes (Content-Length), more than maxResponseBodyBytes (${sizeText(maxBodyBytes)}): skipped unread`
+      // Not retried: a server that sent that much once will send it again.
+      throw new ProviderUnavailableError(
+        `${MARKETPLACE_PROVIDER_NAME}: ${target} answered ${statusCode} with a body of ${what}, kept nowhere (raise the maxResponseBodyBytes option if your marketplace answers that much)`,
+        {
+          provider: MARKETPLACE_PROVIDER_NAME,
+          status: statusCode,
+          requestId: headerRequestId,
+          retryable: false,
+        },
+      )
     }
     return {
       status: statusCode,
@@ -259,6 +290,13 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
 }
 
 /**
+ * The most bytes of a successful answer the client reads by default: 8 MiB. A full page of 100
+ * cards is about 350 KB; an answer past it is a broken server or a proxy's endless page, which
+ * read whole would be held in memory and parsed. @internal
+ */
+export const MAX_RESPONSE_BODY_BYTES = 8 * 1024 * 1024
+
+/**
  * What a call on a closed provider gets (the reason of `HttpClientConfig.closed`): the caller's
  * mistake, said as such, rather than the Agent's `UND_ERR_DESTROYED` read as a network failure
  * worth retrying.
@@ -287,6 +325,15 @@ function urlOf(baseUrl: string, call: HttpRequest): string {
   for (const [key, value] of Object.entries(call.query ?? {})) query.set(key, String(value))
   const search = query.size > 0 ? `?${query}` : ''
   return `${baseUrl}${call.path}${search}`
+}
+
+function ignore(): void {}
+
+/** `8 MiB`, `16 KiB`, or `1000000 bytes`: a byte limit as a person would write it. */
+function sizeText(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`
+  return `${bytes} bytes`
 }
 
 function header(

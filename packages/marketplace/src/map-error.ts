@@ -56,6 +56,11 @@ export interface MarketplaceApiErrorInit {
    * error answer (16 KiB) and was not read past it (give `body` null). Default false.
    */
   bodyCut?: boolean | undefined
+  /**
+   * {@link MarketplaceApiError.bodyLength}: the body's `Content-Length`, when it said more than
+   * the HTTP client reads and the body was skipped unread (give `bodyCut` true). Default undefined.
+   */
+  bodyLength?: number | undefined
 }
 
 /**
@@ -122,6 +127,11 @@ export class MarketplaceApiError extends Error {
    * cut there unread and kept nowhere (`body` null); the message says so.
    */
   readonly bodyCut: boolean
+  /**
+   * The body's `Content-Length` when it said more than the HTTP client reads of an error answer,
+   * so that the body was skipped without reading a byte (`bodyCut` true); else undefined.
+   */
+  readonly bodyLength: number | undefined
 
   /**
    * @param init - the error answer as the HTTP client read it; or, built by hand, a message
@@ -142,15 +152,22 @@ export class MarketplaceApiError extends Error {
     const target = typeof given.target === 'string' ? redactSecrets(given.target) : UNKNOWN_TARGET
     const category = typeof body?.category_code === 'string' ? ` ${body.category_code}` : ''
     const bodyCut = given.bodyCut === true
-    const cut = bodyCut
-      ? ` with a body of more than ${ERROR_BODY_MAX_BYTES / 1024} KiB, cut there and kept nowhere`
-      : ''
+    const bodyLength =
+      bodyCut && typeof given.bodyLength === 'number' && Number.isSafeInteger(given.bodyLength)
+        ? given.bodyLength
+        : undefined
+    const cut = !bodyCut
+      ? ''
+      : bodyLength === undefined
+        ? ` with a body of more than ${ERROR_BODY_MAX_BYTES / 1024} KiB, cut there and kept nowhere`
+        : ` with a body of ${bodyLength} bytes (Content-Length), more than ${ERROR_BODY_MAX_BYTES / 1024} KiB: skipped unread and kept nowhere`
     // A message given by hand may quote what the caller had at hand: masked as the target is.
     const message =
       typeof init === 'string' && init.trim() !== '' ? redactSecretsInHtml(init) : undefined
     super(message ?? `${whatHappened(target, status)}${cut}${category}`)
     this.status = status
     this.bodyCut = bodyCut
+    this.bodyLength = bodyLength
     // A server may quote the request back in `extras` or `additional`: mask it before keeping it.
     this.body = body === null ? null : (redactDeep(body) as MarketplaceErrorBody)
     this.retryAfter = typeof given.retryAfter === 'string' ? given.retryAfter : undefined

@@ -362,6 +362,9 @@ describe('options', () => {
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
     ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],
     ['too many retries', { retry: { retries: 11 } }, 'retry.retries'],
+    ['a body limit of zero', { maxResponseBodyBytes: 0 }, 'maxResponseBodyBytes'],
+    ['a body limit that is no whole number', { maxResponseBodyBytes: 1.5 }, 'maxResponseBodyBytes'],
+    ['a body limit given as text', { maxResponseBodyBytes: '8MB' }, 'maxResponseBodyBytes'],
     ['a userAgent no header can carry', { userAgent: 'app/1\r\nX-Injected: 1' }, 'userAgent'],
   ])('refuses %s, naming the adapter and never echoing the secret', (_name, change, path) => {
     const error = optionsRefusal({ ...valid, ...change } as MarketplaceProviderOptions)

@@ -41,6 +41,7 @@ import {
   closedProviderError,
   createHttpClient,
   type HttpClient,
+  MAX_RESPONSE_BODY_BYTES,
   type MarketplaceDispatcher,
 } from './http-client.js'
 import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
@@ -132,6 +133,14 @@ export interface MarketplaceProviderOptions {
   /** Longest silence while the response body arrives. Default 30 s; as coarse as the above. */
   bodyTimeoutMs?: number | undefined
   /**
+   * The most bytes of a successful answer read, a whole number. Default 8 MiB (`8 * 1024 * 1024`):
+   * a page of 100 cards is about 350 KB. A longer answer (a broken server, a proxy's endless page),
+   * or one whose `Content-Length` says more, is not read further: its connection is dropped and
+   * the call fails with `provider_unavailable`, not retried, naming this option. An error
+   * answer's body is read up to 16 KiB, whatever this says.
+   */
+  maxResponseBodyBytes?: number | undefined
+  /**
    * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
    * 5xx and 429, with exponential backoff and full jitter (core's `withRetry`); the
    * `Retry-After` of a 429 or a 5xx (a 503's, say), in seconds or as a date, is the least wait,
@@ -198,6 +207,7 @@ const OptionsSchema = z.object({
   connectTimeoutMs: z.number().int().positive().default(10_000),
   headersTimeoutMs: z.number().int().positive().default(30_000),
   bodyTimeoutMs: z.number().int().positive().default(30_000),
+  maxResponseBodyBytes: z.number().int().positive().default(MAX_RESPONSE_BODY_BYTES),
   retry: z
     .object({
       retries: z.number().int().min(0).max(10).default(2),
@@ -321,6 +331,7 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     dispatcher: valid.dispatcher ?? (ownAgent as MarketplaceDispatcher),
     headersTimeoutMs: valid.headersTimeoutMs,
     bodyTimeoutMs: valid.bodyTimeoutMs,
+    maxResponseBodyBytes: valid.maxResponseBodyBytes,
     userAgent: valid.userAgent,
     retry: valid.retry,
   })
