@@ -760,9 +760,8 @@ describe('over a real loopback socket', () => {
         const agent = new Agent()
         try {
           const { http } = client(agent, { baseUrl, retry: { retries: 0 } })
-          const started = Date.now()
+          // Read, the body would end in a body timeout, whose message says none of what follows.
           const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
-          expect(Date.now() - started).toBeLessThan(2_000)
           expect(error).toMatchObject({ code: 'provider_unavailable', status })
           expect(error.message).toContain(`a body of ${100 * MiB} bytes (Content-Length)`)
           expect(error.message).toContain(limit)
