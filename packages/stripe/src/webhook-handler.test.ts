@@ -906,6 +906,101 @@ describe('what the handler reports', () => {
   })
 })
 
+describe('events alone: changes within one second, ordered by previous_attributes', () => {
+  const deliver = async (handler: StripeWebhookHandler, event: StripeEvent) => {
+    const { payload, signature } = emulator.events.sign(event)
+    return handler.handle(payload, signature)
+  }
+
+  /**
+   * A customer with `count` cards, each added in its own second and delivered in order (the
+   * first is the default); then the default moves through `path` (card indexes) within one
+   * second. Returns the cards and the `customer.updated` events of those moves, in the order made.
+   */
+  async function movesInOneSecond(count: number, path: number[]) {
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const cards: Card[] = []
+    for (let i = 0; i < count; i++) {
+      tick()
+      cards.push(await provider.createCard(customer, { source: 'tok_visa' }))
+    }
+    const setUp = emulator.events.take()
+    tick()
+    for (const index of path) await provider.setDefaultCard(customer, cards[index]!.id)
+    const moves = emulator.events.take().filter((event) => event.type === 'customer.updated')
+    expect(moves).toHaveLength(path.length)
+    expect(new Set(moves.map((event) => event.created)).size).toBe(1)
+    return { customer, cards, setUp, moves }
+  }
+
+  /** Every order of the items. */
+  function orders<T>(items: T[]): T[][] {
+    if (items.length <= 1) return [items]
+    return items.flatMap((item, i) =>
+      orders([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [item, ...rest]),
+    )
+  }
+
+  it('keeps the later of A→B and B→C delivered in either order', async () => {
+    const { customer, cards, setUp, moves } = await movesInOneSecond(3, [1, 2])
+    const [toB, toC] = moves as [StripeEvent, StripeEvent]
+    for (const [first, second, last] of [
+      [toB, toC, { action: 'default-changed', cardId: cards[2]!.id }],
+      // B→C's previous default is the one A→B set: A→B is the older, whatever its delivery.
+      [toC, toB, { action: 'stale', reason: 'a newer default was applied' }],
+    ] as const) {
+      const store = memoryStore()
+      const handler = handlerFor(store, 'events')
+      for (const event of setUp) await deliver(handler, event)
+      expect(await deliver(handler, first)).toMatchObject({ action: 'default-changed' })
+      expect(await deliver(handler, second)).toMatchObject(last)
+      expect((await store.getDefault(scope(customer)))?.id).toBe(cards[2]!.id)
+      await expectInStep(store, [customer])
+    }
+  })
+
+  it('chains three moves in one second, in every delivery order, the cards first or last', async () => {
+    const { customer, cards, setUp, moves } = await movesInOneSecond(4, [1, 2, 3])
+    const [creations, initial] = [
+      setUp.filter((event) => event.type === 'customer.source.created'),
+      setUp.filter((event) => event.type === 'customer.updated'),
+    ]
+    for (const order of orders(moves)) {
+      for (const cardsFirst of [true, false]) {
+        const store = memoryStore()
+        const handler = handlerFor(store, 'events')
+        const sequence = cardsFirst
+          ? [...creations, ...initial, ...order]
+          : [...initial, ...order, ...creations]
+        for (const event of sequence) await deliver(handler, event)
+        const label = `${order.map((event) => moves.indexOf(event)).join('')} ${cardsFirst}`
+        expect((await store.getDefault(scope(customer)))?.id, label).toBe(cards[3]!.id)
+      }
+    }
+  })
+
+  it('keeps the last delivery where previous_attributes cannot decide: a default that goes back', async () => {
+    const { customer, cards, setUp, moves } = await movesInOneSecond(2, [1, 0])
+    const [toB, backToA] = moves as [StripeEvent, StripeEvent]
+    // A→B and B→A fit either order: each one's previous default is the other's new one.
+    for (const [first, second, expected] of [
+      [toB, backToA, cards[0]!],
+      [backToA, toB, cards[1]!],
+    ] as const) {
+      const store = memoryStore()
+      const handler = handlerFor(store, 'events')
+      for (const event of setUp) await deliver(handler, event)
+      await deliver(handler, first)
+      expect(await deliver(handler, second)).toMatchObject({
+        action: 'default-changed',
+        cardId: expected.id,
+      })
+      expect((await store.getDefault(scope(customer)))?.id).toBe(expected.id)
+    }
+  })
+})
+
 describe.each([
   { sdk: 'stripe 23', webhooks: Stripe.webhooks as StripeWebhookVerifier },
   { sdk: 'stripe 16', webhooks: StripeV16.webhooks },

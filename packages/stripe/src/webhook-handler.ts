@@ -130,7 +130,8 @@ export type StripeWebhookHandlerOptions = {
   | {
       /**
        * Only the verifier, `Stripe.webhooks` (no API key needed): events are applied alone,
-       * ordered by their timestamps (see the README for the limits).
+       * ordered by their timestamps, and within one second by what their `previous_attributes`
+       * say they replaced where that decides (see the README for the limits).
        */
       webhooks: StripeWebhookVerifier
       /** Not with `webhooks`: pass one of the two. */
@@ -363,7 +364,6 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if ((order === 'same' || order === 'none') && provider) {
         return confirmCard(owner, cardId, observedAt)
       }
-
       let isDefault: boolean
       let mark: { key: string; value: Mark } | undefined
       if (owner.type === 'customer') {
@@ -466,12 +466,22 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const key = defaultKey(owner)
       const latest = marks.get(key)
       if (latest && latest.at > t) return stale(owner, undefined, 'a newer default was applied')
-      marks.set(key, { cardId: next, at: t })
+      const mark = nextDefault(
+        latest?.at === t ? latest : undefined,
+        t,
+        next,
+        created ? undefined : previousDefault(event),
+      )
+      marks.set(key, mark)
+      const target = mark.cardId
+      if (target !== next && target === latest?.cardId) {
+        return stale(owner, undefined, 'a newer default was applied')
+      }
       // A default not stored yet is set when its card arrives (its event reads the mark).
-      const row = next ? await store.get(scope(owner), next) : null
+      const row = target ? await store.get(scope(owner), target) : null
       await store.setDefault(scope(owner), row ? row.id : null)
-      const named = row !== null || next?.startsWith('card_')
-      return { action: 'default-changed', owner, ...(named && next ? { cardId: next } : {}) }
+      const named = row !== null || target?.startsWith('card_')
+      return { action: 'default-changed', owner, ...(named && target ? { cardId: target } : {}) }
     })
   }
 
@@ -609,11 +619,49 @@ type Outcome = Omit<StripeWebhookResult, 'eventId' | 'type'>
 interface Mark {
   cardId: string | null
   at: number
+  /**
+   * A customer's default only: the defaults the changes of second `at` applied so far made
+   * (`made`), and those they replaced, as their `previous_attributes` said (`replaced`).
+   */
+  made?: ReadonlyArray<string | null>
+  replaced?: ReadonlyArray<string | null>
 }
 
 /** When an event's change happened, in ms: its second, ranked by the kind of change. */
 function at(event: StripeWebhookEvent, kind: keyof typeof RANK): number {
   return event.created * 1000 + RANK[kind]
+}
+
+/**
+ * The customer's default after a change of time `t` from `from` (undefined when the event does
+ * not say) to `to`, given the mark of the changes of the same second applied before (`tie`).
+ * Event times are whole seconds; within one, changes are ordered by their `previous_attributes`:
+ * a default is made before it is replaced (A→B before B→C, whatever the delivery order). The
+ * default is the one made and not replaced, when exactly one is; else (the default went back to
+ * one it had, or a change in between is yet to be delivered) the last delivery wins.
+ */
+function nextDefault(
+  tie: Mark | undefined,
+  t: number,
+  to: string | null,
+  from: string | null | undefined,
+): Mark {
+  const made = [...(tie?.made ?? []), to]
+  const replaced = [...(tie?.replaced ?? []), ...(from === undefined ? [] : [from])]
+  const current = new Set(made.filter((id) => !replaced.includes(id)))
+  const cardId = current.size === 1 ? ([...current][0] as string | null) : to
+  return { cardId, at: t, made, replaced }
+}
+
+/**
+ * The default a `customer.updated` replaced, from its `previous_attributes`: null for none,
+ * undefined when it does not say (or names no valid id).
+ */
+function previousDefault(event: StripeWebhookEvent): string | null | undefined {
+  const previous = event.data.previous_attributes?.default_source
+  if (previous === null) return null
+  const id = idOf(previous)
+  return isCardId(id) ? id : undefined
 }
 
 /** How a stored row's observation compares with an event's, at Stripe's one-second grain. */
