@@ -980,6 +980,43 @@ describe('events alone: changes within one second, ordered by previous_attribute
     }
   })
 
+  it("keeps the later of two updates of a card's fields within one second, in either order", async () => {
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const account: Owner = {
+      type: 'account',
+      id: (await sdk.accounts.create({ type: 'custom', country: 'US' })).id,
+    }
+    for (const [owner, source] of [
+      [customer, 'tok_visa'],
+      [account, 'tok_visa_debit'],
+    ] as const) {
+      emulator.events.take()
+      const card = await provider.createCard(owner, { source })
+      const setUp = emulator.events.take()
+      tick()
+      await provider.updateCard(owner, card.id, { holderName: 'First' })
+      await provider.updateCard(owner, card.id, { holderName: 'Second', metadata: { plan: 'pro' } })
+      const [first, second] = emulator.events.take() as [StripeEvent, StripeEvent]
+      expect(second.data.previous_attributes).toMatchObject({ name: 'First' })
+      for (const [a, b, last] of [
+        [first, second, 'upserted'],
+        // The second replaced the name the first set: the first is the older.
+        [second, first, 'stale'],
+      ] as const) {
+        const store = memoryStore()
+        const handler = handlerFor(store, 'events')
+        for (const event of setUp) await deliver(handler, event)
+        expect((await deliver(handler, a)).action).toBe('upserted')
+        expect((await deliver(handler, b)).action, `${owner.type} ${last}`).toBe(last)
+        expect(await store.get(scope(owner), card.id)).toMatchObject({
+          holderName: 'Second',
+          metadata: { plan: 'pro' },
+        })
+        await expectInStep(store, [owner])
+      }
+    }
+  })
+
   it('keeps the last delivery where previous_attributes cannot decide: a default that goes back', async () => {
     const { customer, cards, setUp, moves } = await movesInOneSecond(2, [1, 0])
     const [toB, backToA] = moves as [StripeEvent, StripeEvent]

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import {
   CardIdInputSchema,
   type CardProvider,
@@ -284,6 +285,8 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   // What events alone cannot keep in the store: the latest default change per owner (and
   // currency), and customers known to be deleted. In process memory, bounded.
   const marks = boundedMap<string, Mark>(MEMORY)
+  // Without the API: the last update of each card applied, to order another of the same second.
+  const changes = boundedMap<string, CardChange>(MEMORY)
   const inFlight = new Map<string, Promise<StripeWebhookResult>>()
   const queues = new Map<string, Promise<unknown>>()
 
@@ -364,6 +367,12 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if ((order === 'same' || order === 'none') && provider) {
         return confirmCard(owner, cardId, observedAt)
       }
+      const change = { at: t, object, previous: event.data.previous_attributes ?? {} }
+      const last = order === 'same' ? changes.get(cardKey(owner, cardId)) : undefined
+      if (last?.at === t && olderChange(change, last)) {
+        return stale(owner, cardId, 'a newer change of the card was applied')
+      }
+
       let isDefault: boolean
       let mark: { key: string; value: Mark } | undefined
       if (owner.type === 'customer') {
@@ -401,6 +410,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const result = await store.upsert(card, { observedAt })
       if (!result.applied) return stale(owner, cardId, 'the card was deleted')
       if (mark) marks.set(mark.key, mark.value)
+      if (kind === 'updated' && !provider) changes.set(cardKey(owner, cardId), change)
       return { action: 'upserted', owner, cardId }
     })
   }
@@ -627,6 +637,26 @@ interface Mark {
   replaced?: ReadonlyArray<string | null>
 }
 
+/** An update of a card: its time, the card after it, and the fields it changed, as they were. */
+interface CardChange {
+  at: number
+  object: Record<string, unknown>
+  previous: Record<string, unknown>
+}
+
+/**
+ * Whether `change` is older than `last`, an update of the same card in the same second: `last`
+ * replaced a value that the card has in `change` (its snapshot is from before `last`), and
+ * `change` replaced none that the card has in `last` (then either order fits: a value went back).
+ */
+function olderChange(change: CardChange, last: CardChange): boolean {
+  const replaces = (later: CardChange, earlier: CardChange) =>
+    Object.entries(later.previous).some(([field, value]) =>
+      isDeepStrictEqual(earlier.object[field], value),
+    )
+  return replaces(last, change) && !replaces(change, last)
+}
+
 /** When an event's change happened, in ms: its second, ranked by the kind of change. */
 function at(event: StripeWebhookEvent, kind: keyof typeof RANK): number {
   return event.created * 1000 + RANK[kind]
@@ -727,6 +757,10 @@ function otherId(object: Record<string, unknown>): string | undefined {
 
 function defaultKey(owner: Owner, currency?: string | null): string {
   return `default\u0000${owner.type}\u0000${owner.id}\u0000${currency ?? ''}`
+}
+
+function cardKey(owner: Owner, cardId: string): string {
+  return `card\u0000${owner.type}\u0000${owner.id}\u0000${cardId}`
 }
 
 function goneKey(owner: Owner): string {
