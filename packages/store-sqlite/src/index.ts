@@ -1,3 +1,8 @@
 export type { SqliteDatabase, SqliteStatement, SqliteTransaction } from './sqlite-database.js'
-export { migrate, SQLITE_MIGRATIONS, type SqliteMigration } from './sqlite-migrations.js'
+export {
+  migrate,
+  pendingMigrations,
+  SQLITE_MIGRATIONS,
+  type SqliteMigration,
+} from './sqlite-migrations.js'
 export { type SqliteStoreOptions, sqliteStore } from './sqlite-store.js'

@@ -137,19 +137,7 @@ export function migrate(database: SqliteDatabase): number[] {
         applied_at TEXT NOT NULL
       )
     `)
-    const rows = database
-      .prepare('SELECT version FROM cardport_migrations')
-      .safeIntegers(false)
-      .all() as Array<{ version: number }>
-    const applied = new Set(rows.map((row) => row.version))
-    const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
-    const newest = Math.max(0, ...applied)
-    if (newest > latest) {
-      throw new ConflictError(
-        `The cardport tables are at schema version ${newest}, newer than this version of ` +
-          `@cardport/store-sqlite knows (${latest}): upgrade @cardport/store-sqlite.`,
-      )
-    }
+    const applied = appliedVersions(database)
     const record = database.prepare(
       'INSERT INTO cardport_migrations (version, name, applied_at) VALUES (?, ?, ?)',
     )
@@ -163,4 +151,53 @@ export function migrate(database: SqliteDatabase): number[] {
     return done
   })
   return run.immediate() as number[]
+}
+
+/**
+ * The versions of {@link SQLITE_MIGRATIONS} that `database` lacks, in order, found without
+ * writing anything (not even the migrations table): every version for a database without
+ * cardport tables, `[]` for one up to date. A read-only connection can ask, which is how
+ * `sqliteStore({ readonly: true })` checks the file it opens. Tables at a version newer than this
+ * package knows are refused with a `conflict` error, as {@link migrate} refuses them.
+ *
+ * @example
+ * ```ts
+ * import Database from 'better-sqlite3'
+ * import { pendingMigrations } from '@cardport/store-sqlite'
+ *
+ * const db = new Database('cards.db', { readonly: true, fileMustExist: true })
+ * pendingMigrations(db) // [2, 3] for a file an older cardport made, [] once it is up to date
+ * ```
+ */
+export function pendingMigrations(database: SqliteDatabase): number[] {
+  const hasTable = database
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cardport_migrations'")
+    .get()
+  const applied = hasTable === undefined ? new Set<number>() : appliedVersions(database)
+  return SQLITE_MIGRATIONS.map((migration) => migration.version).filter(
+    (version) => !applied.has(version),
+  )
+}
+
+// --- internals ---
+
+/**
+ * The versions recorded in `cardport_migrations`, which must exist; a version newer than this
+ * package knows is refused with a conflict that says to upgrade.
+ */
+function appliedVersions(database: SqliteDatabase): Set<number> {
+  const rows = database
+    .prepare('SELECT version FROM cardport_migrations')
+    .safeIntegers(false)
+    .all() as Array<{ version: number }>
+  const applied = new Set(rows.map((row) => row.version))
+  const latest = SQLITE_MIGRATIONS.at(-1)?.version ?? 0
+  const newest = Math.max(0, ...applied)
+  if (newest > latest) {
+    throw new ConflictError(
+      `The cardport tables are at schema version ${newest}, newer than this version of ` +
+        `@cardport/store-sqlite knows (${latest}): upgrade @cardport/store-sqlite.`,
+    )
+  }
+  return applied
 }

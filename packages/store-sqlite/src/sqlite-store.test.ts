@@ -10,6 +10,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
+  type CardportError,
   type CardScope,
   type CardStore,
   createCardSync,
@@ -22,7 +23,7 @@ import {
 import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { migrate, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
+import { migrate, pendingMigrations, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { sqliteStore } from './sqlite-store.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
@@ -630,6 +631,113 @@ describe('sqliteStore: reconcile into a file another connection holds locked', (
       locker.close()
       db.close()
     }
+  })
+})
+
+describe('sqliteStore: read-only (readonly: true)', () => {
+  /** A file as an older cardport left it: migrated, then its records past `version` removed. */
+  const olderFile = async (version: number) => {
+    const filename = join(dir, `v${version}.db`)
+    const store = sqliteStore({ filename })
+    await store.upsert(sampleCard('card_1', alice))
+    await store.close()
+    const db = new Database(filename)
+    db.prepare('DELETE FROM cardport_migrations WHERE version > ?').run(version)
+    db.close()
+    return filename
+  }
+
+  it('pendingMigrations() says which migrations a database lacks, writing nothing', async () => {
+    const db = new Database(':memory:')
+    try {
+      expect(pendingMigrations(db)).toEqual([1, 2, 3])
+      // Not even the migrations table is made.
+      expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all()).toEqual([])
+      migrate(db)
+      expect(pendingMigrations(db)).toEqual([])
+    } finally {
+      db.close()
+    }
+    const older = new Database(await olderFile(1), { readonly: true })
+    try {
+      expect(pendingMigrations(older)).toEqual([2, 3])
+    } finally {
+      older.close()
+    }
+  })
+
+  it('pendingMigrations() refuses tables of a newer version, as migrate() does', () => {
+    const db = new Database(':memory:')
+    try {
+      migrate(db)
+      db.prepare("INSERT INTO cardport_migrations VALUES (99, 'from the future', '')").run()
+      const thrown = thrownBy(() => pendingMigrations(db))
+      expect(isCardportError(thrown, 'conflict')).toBe(true)
+      expect(thrown.message).toMatch(/schema version 99.*upgrade @cardport\/store-sqlite/)
+    } finally {
+      db.close()
+    }
+  })
+
+  it('reads a read-only (0444) file up to date, in WAL, refuses writes, and leaves its bytes as they were', async () => {
+    const { store: writer, filename } = fileStore('ro.db')
+    await writer.upsert(sampleCard('card_1', alice, { isDefault: true }))
+    await writer.close()
+    chmodSync(filename, 0o444)
+    const before = readFileSync(filename)
+    const store = sqliteStore({ filename, readonly: true })
+    opened.push(store)
+    expect((await store.getDefault(aliceScope))?.id).toBe('card_1')
+    expect(await toArray(store.listOwners('memory'), { limit: 10 })).toEqual([alice])
+    // Refused by SQLite itself, even for root, whom a 0444 file does not stop.
+    await expect(store.upsert(sampleCard('card_2', alice))).rejects.toMatchObject({
+      code: 'SQLITE_READONLY',
+    })
+    await store.close()
+    expect(readFileSync(filename)).toEqual(before)
+  })
+
+  it('refuses a file that lacks migrations, naming them in details, and runs none', async () => {
+    const filename = await olderFile(1)
+    const before = readFileSync(filename)
+    const thrown = thrownBy(() => sqliteStore({ filename, readonly: true }))
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toBe(
+      'sqliteStore was opened read-only on a database that has cardport tables that need migrations 2, 3, which a read-only store does not run: migrate it first (migrate(), or a store opened without readonly)',
+    )
+    expect((thrown as CardportError).details).toEqual({ pendingMigrations: [2, 3] })
+    expect(readFileSync(filename)).toEqual(before)
+    // A reader of a file in WAL makes SQLite's -wal and -shm beside it; nothing is written there.
+    expect(statSync(`${filename}-wal`).size).toBe(0)
+  })
+
+  it('refuses a SQLite file without cardport tables, making none', () => {
+    const filename = join(dir, 'other.db')
+    new Database(filename).exec('CREATE TABLE notes (body TEXT)').close()
+    const thrown = thrownBy(() => sqliteStore({ filename, readonly: true }))
+    expect(thrown.message).toMatch(/on a database that has no cardport tables, which a read-only/)
+    expect((thrown as CardportError).details).toEqual({ pendingMigrations: [1, 2, 3] })
+    const db = new Database(filename, { readonly: true })
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual(
+      ['notes'],
+    )
+    db.close()
+  })
+
+  it('makes no file: one that does not exist is refused', () => {
+    const filename = join(dir, 'missing.db')
+    const thrown = thrownBy(() => sqliteStore({ filename, readonly: true }))
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toBe(
+      'sqliteStore could not open its database file (SQLITE_CANTOPEN): check that the path names an existing file (a read-only store makes none) that this user may read',
+    )
+    expect(existsSync(filename)).toBe(false)
+  })
+
+  it('refuses readonly with an in-memory database, naming the option', () => {
+    const thrown = thrownBy(() => sqliteStore({ filename: ':memory:', readonly: true }))
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toMatch(/readonly needs a file/)
   })
 })
 

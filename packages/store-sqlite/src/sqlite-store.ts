@@ -15,7 +15,7 @@ import Database from 'better-sqlite3'
 import { z } from 'zod'
 import { CARD_COLUMNS, type CardRow, cardValues, rowToCard } from './card-row.js'
 import type { SqliteDatabase } from './sqlite-database.js'
-import { migrate } from './sqlite-migrations.js'
+import { migrate, pendingMigrations, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 
 /** Options of {@link sqliteStore}: a file to open, or a better-sqlite3 `Database` you own. */
 export type SqliteStoreOptions = {
@@ -27,6 +27,16 @@ export type SqliteStoreOptions = {
    * a `database` you pass keeps the `synchronous` you gave it.
    */
   wal?: boolean | undefined
+  /**
+   * Open the store to read only, changing nothing: no migration runs and the journal mode stays
+   * as it is (`wal` is ignored). A `filename` is opened read-only and must exist: none is made.
+   * A `database` you pass is used as you opened it (`{ readonly: true }` for the same
+   * guarantee). Tables that are not up to date are refused with `invalid_request`, the versions
+   * they lack in `details.pendingMigrations` (see {@link pendingMigrations}); every write is
+   * refused by SQLite (`SQLITE_READONLY`) on a read-only connection. Default false. For a dry
+   * run, or a reader on a file another process owns and migrates.
+   */
+  readonly?: boolean | undefined
 } & (
   | {
       /** A file path, or `':memory:'`. The store opens it, and closes it on `close()`. */
@@ -49,10 +59,15 @@ const OptionsSchema = z
       .custom<SqliteDatabase>(isOpenDatabase, 'database must be an open better-sqlite3 Database')
       .optional(),
     wal: z.boolean().default(true),
+    readonly: z.boolean().default(false),
   })
   .strict()
   .refine((options) => (options.filename === undefined) !== (options.database === undefined), {
     message: 'pass exactly one of filename and database',
+  })
+  // better-sqlite3 refuses it with a TypeError; an in-memory database starts empty anyway.
+  .refine((options) => !(options.readonly && options.filename === ':memory:'), {
+    message: 'readonly needs a file: an in-memory database starts without tables',
   })
 
 /** How many owners `listOwners` reads per query. */
@@ -60,7 +75,8 @@ const OWNER_PAGE = 500
 
 /**
  * A {@link CardStore} on SQLite, over better-sqlite3: the durable store for one process (or a
- * few, sharing a file). Opening it runs the schema migrations and turns on WAL; every write is
+ * few, sharing a file). Opening it runs the schema migrations and turns on WAL (with `readonly`,
+ * neither: it opens an up-to-date file read-only and changes nothing); every write is
  * one `BEGIN IMMEDIATE` transaction, so that switching a default, and every `upsertMany`, is
  * atomic. A partial unique index holds at most one default per owner (and currency) whatever
  * the code does; reads are always scoped by provider and owner; no column can hold a card
@@ -93,16 +109,19 @@ const OWNER_PAGE = 500
 export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const valid = validate(OptionsSchema, options, 'sqliteStore options')
   const owned = valid.database === undefined
-  const db = valid.database ?? openDatabase(valid.filename!)
+  const db = valid.database ?? openDatabase(valid.filename!, valid.readonly)
   try {
-    // Every commit synced to disk: better-sqlite3 opens a file already in WAL with synchronous =
-    // NORMAL, where a power loss or an OS crash may roll back the last commits. A connection you
-    // pass keeps the setting you gave it.
-    if (owned && !db.memory) db.pragma('synchronous = FULL')
-    // Migrations first: a file a newer version migrated is refused as it was, not switched to
-    // WAL (a property of the file) on the way.
-    migrate(db)
-    if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
+    if (valid.readonly) checkUpToDate(db)
+    else {
+      // Every commit synced to disk: better-sqlite3 opens a file already in WAL with synchronous
+      // = NORMAL, where a power loss or an OS crash may roll back the last commits. A connection
+      // you pass keeps the setting you gave it.
+      if (owned && !db.memory) db.pragma('synchronous = FULL')
+      // Migrations first: a file a newer version migrated is refused as it was, not switched to
+      // WAL (a property of the file) on the way.
+      migrate(db)
+      if (valid.wal && !db.memory) db.pragma('journal_mode = WAL')
+    }
   } catch (error) {
     if (owned) db.close()
     throw unusableFile(error, owned) ?? error
@@ -378,6 +397,23 @@ interface RetirementRow {
   currency: string | null
 }
 
+/**
+ * Refuses, for a read-only store, tables that lack migrations: their statements would fail to
+ * prepare (a table missing) or act on an older layout.
+ */
+function checkUpToDate(db: SqliteDatabase): void {
+  const pending = pendingMigrations(db)
+  if (pending.length === 0) return
+  const what =
+    pending[0] === SQLITE_MIGRATIONS[0]!.version
+      ? 'has no cardport tables'
+      : `has cardport tables that need migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')}`
+  throw new InvalidRequestError(
+    `sqliteStore was opened read-only on a database that ${what}, which a read-only store does not run: migrate it first (migrate(), or a store opened without readonly)`,
+    { details: { pendingMigrations: pending } },
+  )
+}
+
 /** Refuses a call on a Database the caller passed in and has closed since. */
 function checkOpen(db: SqliteDatabase): void {
   if (db.open) return
@@ -496,16 +532,24 @@ function prepareStatements(database: SqliteDatabase) {
 }
 
 /**
- * Opens the store's own database file. better-sqlite3's error quotes the path, which is the
- * caller's text: the error thrown names only SQLite's code, and keeps no cause.
+ * Opens the store's own database file; `readonly`, only a file that exists, to read. better-sqlite3's
+ * error quotes the path, which is the caller's text: the error thrown names only SQLite's code,
+ * and keeps no cause.
  */
-function openDatabase(filename: string): SqliteDatabase {
-  makeOwnerOnlyFile(filename)
+function openDatabase(filename: string, readonly: boolean): SqliteDatabase {
+  // A read-only store makes no file: one that does not exist is refused below.
+  if (!readonly) makeOwnerOnlyFile(filename)
   try {
-    return new Database(filename) as unknown as SqliteDatabase
+    return new Database(filename, {
+      readonly,
+      fileMustExist: readonly,
+    }) as unknown as SqliteDatabase
   } catch (error) {
+    const fix = readonly
+      ? 'check that the path names an existing file (a read-only store makes none) that this user may read'
+      : 'check that the path names a file, not a folder, in a folder that exists and is writable'
     throw new InvalidRequestError(
-      `sqliteStore could not open its database file (${openFailure(error)}): check that the path names a file, not a folder, in a folder that exists and is writable`,
+      `sqliteStore could not open its database file (${openFailure(error)}): ${fix}`,
     )
   }
 }
