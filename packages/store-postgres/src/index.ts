@@ -11,6 +11,7 @@ export {
   migrate,
   POSTGRES_MIGRATIONS,
   type PostgresMigration,
+  pendingMigrations,
 } from './postgres-migrations.js'
 export { type PostgresStoreOptions, postgresStore } from './postgres-store.js'
 export {

@@ -4,7 +4,7 @@ import { sampleCard } from '@cardport/testing'
 import pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type { PostgresClient } from './postgres-client.js'
-import { migrate, POSTGRES_MIGRATIONS } from './postgres-migrations.js'
+import { migrate, POSTGRES_MIGRATIONS, pendingMigrations } from './postgres-migrations.js'
 import { postgresStore } from './postgres-store.js'
 import {
   describePostgres,
@@ -222,6 +222,41 @@ describePostgres('postgres migrations', (db) => {
     await expect(store.get(scope, 'card_1')).rejects.toThrow(/does not exist/)
     await migrate(db.client, { schema: db.schema })
     expect(await store.get(scope, 'card_1')).toBeNull()
+  })
+
+  it('pendingMigrations() says which migrations the tables lack, creating nothing', async () => {
+    const schemaExists = async () =>
+      (await db.client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [db.schema])).rows
+        .length > 0
+    expect(await pendingMigrations(db.client, { schema: db.schema })).toEqual(VERSIONS)
+    // Not even the schema is made, nor, in an existing one, the migrations table.
+    expect(await schemaExists()).toBe(false)
+    await db.client.query(`CREATE SCHEMA "${db.schema}"`)
+    expect(await pendingMigrations(db.client, { schema: db.schema })).toEqual(VERSIONS)
+    expect(await tablesOf(db.schema)).toEqual([])
+    await migrate(db.client, { schema: db.schema })
+    expect(await pendingMigrations(db.client, { schema: db.schema })).toEqual([])
+    // Another prefix in the same schema has its own tables, none of them made yet.
+    expect(
+      await pendingMigrations(db.client, { schema: db.schema, tablePrefix: 'other_' }),
+    ).toEqual(VERSIONS)
+    await db.client.query(`DELETE FROM "${db.schema}".cardport_migrations WHERE version > 1`)
+    expect(await pendingMigrations(db.client, { schema: db.schema })).toEqual([2, 3])
+  })
+
+  it('pendingMigrations() refuses tables of a newer version, and checks its options', async () => {
+    await migrate(db.client, { schema: db.schema })
+    await db.client.query(
+      `INSERT INTO "${db.schema}".cardport_migrations (version, name) VALUES (999, 'future')`,
+    )
+    await expect(pendingMigrations(db.client, { schema: db.schema })).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/schema version 999.*upgrade @cardport\/store-postgres/),
+    })
+    await expect(pendingMigrations(db.client, { schema: 'Billing' })).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^Invalid pendingMigrations options/),
+    })
   })
 
   it('refuses tables migrated by a newer version, with a conflict that says what to do', async () => {

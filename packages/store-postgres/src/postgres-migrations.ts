@@ -172,12 +172,7 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
     // Asked first too: CREATE TABLE IF NOT EXISTS needs the CREATE privilege on the schema even
     // when the table is there, and an application's role that only reads and writes the tables a
     // deploy step migrated has none. Up to date, a migration runs no DDL at all.
-    const { rows: existing } = await tx.query(
-      `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = $2`,
-      [t.schema, t.migrationsTable],
-    )
-    if (existing.length === 0) {
+    if (!(await hasMigrationsTable(tx, t))) {
       await tx.query(`CREATE TABLE ${t.migrations} (
         version integer PRIMARY KEY,
         name text NOT NULL,
@@ -185,15 +180,6 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
       )`)
     }
     const applied = await appliedVersions(tx, t)
-    const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0
-    const newest = Math.max(0, ...applied)
-    if (newest > latest) {
-      throw new ConflictError(
-        `The cardport tables in schema "${t.schema}" are at schema version ${newest}, newer than ` +
-          `this version of @cardport/store-postgres knows (${latest}): upgrade @cardport/store-postgres` +
-          ` (or, if ${t.migrations} is another tool's table, give the store a tablePrefix of its own).`,
-      )
-    }
     const done: number[] = []
     for (const migration of POSTGRES_MIGRATIONS) {
       if (applied.has(migration.version)) continue
@@ -209,10 +195,55 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
 }
 
 /**
+ * The versions of {@link POSTGRES_MIGRATIONS} that the tables of `schema` and `tablePrefix` lack,
+ * in order, found with reads only: no lock taken, nothing created (not the schema, not the
+ * migrations table), so a role that may only read can ask. Every version when the schema or its
+ * migrations table is missing, `[]` when the tables are up to date. A migrations table that is
+ * not cardport's, or at a version newer than this package knows, is refused with a `conflict`
+ * error, as {@link migrate} refuses it. Use it before `postgresStore({ migrate: false })` to
+ * refuse tables that would need migrations (a dry run, a reader that may not run DDL).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg'
+ * import { pendingMigrations, postgresStore } from '@cardport/store-postgres'
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
+ * const pending = await pendingMigrations(pool, { schema: 'billing' }) // [] when up to date
+ * if (pending.length > 0) throw new Error(`run migrate() first: ${pending.join(', ')} pending`)
+ * const store = await postgresStore({ client: pool, schema: 'billing', migrate: false })
+ * ```
+ */
+export async function pendingMigrations(
+  client: PostgresClient,
+  options: MigrateOptions = {},
+): Promise<number[]> {
+  validate(PostgresClientSchema, client, 'pendingMigrations client')
+  const t = tableNames(validate(MigrateOptionsSchema, options, 'pendingMigrations options'))
+  const applied = (await hasMigrationsTable(client, t))
+    ? await appliedVersions(client, t)
+    : new Set<number>()
+  return POSTGRES_MIGRATIONS.map((migration) => migration.version).filter(
+    (version) => !applied.has(version),
+  )
+}
+
+/** Whether the migrations table exists (in a schema that exists): a catalog read. */
+async function hasMigrationsTable(db: PostgresQueryable, t: TableNames): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [t.schema, t.migrationsTable],
+  )
+  return rows.length > 0
+}
+
+/**
  * The versions recorded in the migrations table, once the table is known to be cardport's: with
  * `tablePrefix: ''` it is plainly `migrations`, a name other tools use. A table without
  * cardport's columns, or whose rows name other migrations than cardport's of the same version,
- * is refused with a conflict before anything is created beside it or recorded in it.
+ * is refused with a conflict before anything is created beside it or recorded in it; so are
+ * versions newer than this package knows.
  */
 async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Set<number>> {
   const notOurs = (why: string) =>
@@ -240,5 +271,15 @@ async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Se
       throw notOurs(`its version ${row.version} is not cardport's migration "${known}"`)
     }
   }
-  return new Set(rows.map((row: { version: number | string }) => Number(row.version)))
+  const applied = new Set(rows.map((row: { version: number | string }) => Number(row.version)))
+  const latest = POSTGRES_MIGRATIONS.at(-1)?.version ?? 0
+  const newest = Math.max(0, ...applied)
+  if (newest > latest) {
+    throw new ConflictError(
+      `The cardport tables in schema "${t.schema}" are at schema version ${newest}, newer than ` +
+        `this version of @cardport/store-postgres knows (${latest}): upgrade @cardport/store-postgres` +
+        ` (or, if ${t.migrations} is another tool's table, give the store a tablePrefix of its own).`,
+    )
+  }
+  return applied
 }
