@@ -23,8 +23,18 @@ vi.mock('pg', () => ({
   },
 }))
 // The store over that pool: a memory store stands in, since only the close() rule is tested.
-const postgresStore = vi.hoisted(() => vi.fn(async () => memoryStore()))
-vi.mock('@cardport/store-postgres', () => ({ postgresStore }))
+const postgresStore = vi.hoisted(() => vi.fn(async (_options: object) => memoryStore()))
+// Up to date unless a test says otherwise.
+const pendingMigrations = vi.hoisted(() => vi.fn(async (): Promise<number[]> => []))
+vi.mock('@cardport/store-postgres', () => ({ pendingMigrations, postgresStore }))
+
+/** A PostgreSQL store's configuration; the mocks above stand in for its server. */
+const POSTGRES = {
+  kind: 'postgres',
+  connectionString: 'postgres://app@db/app',
+  label: 'postgres://app@db/app',
+  holdsPassword: false,
+} as const
 
 describe('openStore', () => {
   it('throws the reason of its stop signal at once while a PostgreSQL store opens, and closes the store that opens later', async () => {
@@ -40,12 +50,7 @@ describe('openStore', () => {
         release = resolve
       })
     })
-    const config = {
-      kind: 'postgres',
-      connectionString: 'postgres://app@db/app',
-      label: 'postgres://app@db/app',
-      holdsPassword: false,
-    } as const
+    const config = POSTGRES
     const stop = new AbortController()
     const opening = openStore(config, stop.signal)
     // The store is opening (the module loaded, however slowly).
@@ -82,14 +87,28 @@ describe('openStore', () => {
     }
   })
 
+  it('opens a PostgreSQL store read-only with migrate: false, and refuses one that needs migrations', async () => {
+    const config = { ...POSTGRES, schema: 'billing' }
+    const store = await openStore(config, undefined, { readonly: true })
+    await store.close()
+    expect(pendingMigrations).toHaveBeenLastCalledWith(expect.anything(), { schema: 'billing' })
+    expect(postgresStore).toHaveBeenLastCalledWith(expect.objectContaining({ migrate: false }))
+    pendingMigrations.mockResolvedValueOnce([3])
+    const calls = postgresStore.mock.calls.length
+    const endedBefore = pools.ended
+    await expect(openStore(config, undefined, { readonly: true })).rejects.toThrow(
+      'the store needs migration 3, and a dry run runs none: run once without --dry-run, or call migrate()',
+    )
+    expect(postgresStore.mock.calls.length).toBe(calls)
+    expect(pools.ended).toBe(endedBefore + 1)
+    // A real run migrates on open.
+    await (await openStore(config)).close()
+    expect(postgresStore).toHaveBeenLastCalledWith(expect.objectContaining({ migrate: true }))
+  })
+
   it('ends the PostgreSQL pool once: a second close() resolves, and calls after it are refused', async () => {
     const endedBefore = pools.ended
-    const store = await openStore({
-      kind: 'postgres',
-      connectionString: 'postgres://app@db/app',
-      label: 'postgres://app@db/app',
-      holdsPassword: false,
-    })
+    const store = await openStore(POSTGRES)
     await store.close()
     await expect(store.close()).resolves.toBeUndefined()
     expect(pools.ended).toBe(endedBefore + 1)

@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs'
-import { type CardStore, closableStore, untilAborted } from '@cardport/core'
+import { type CardStore, closableStore, isCardportError, untilAborted } from '@cardport/core'
 import type { StoreConfig } from './config.js'
 
 /** How {@link openStore} opens a store. */
 export interface OpenStoreOptions {
   /**
-   * Whether a SQLite file that does not exist may be made. Default `true`; `false` on a dry
-   * run, which must change nothing, the file system included.
+   * Open the store to read it only (a dry run, which must change nothing): no SQLite file is
+   * made, no migration runs, and a store that would need one is refused. Default `false`.
    */
-  create?: boolean | undefined
+  readonly?: boolean | undefined
 }
 
 /** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
@@ -29,10 +29,14 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * Its migrations run in one transaction, which PostgreSQL rolls back when the connection ends
  * with the process: no half-made schema is left.
  *
- * With `create: false` (a dry run), a SQLite file that does not exist is refused instead of
- * made: a mistyped path would otherwise become an empty store, silently reported as holding no
- * owners. A file that is not a SQLite database is refused by `sqliteStore` itself, with what to
- * do (`invalid_request`).
+ * With `readonly` (a dry run), nothing is written: a SQLite file that does not exist is refused
+ * instead of made (a mistyped path would otherwise become an empty store, silently reported as
+ * holding no owners); one that exists is opened read-only (`sqliteStore({ readonly: true })`); a
+ * PostgreSQL store is opened with `migrate: false`, after `pendingMigrations` found nothing to
+ * run, so a role that may only SELECT can run it. Tables that need migrations, or no cardport
+ * tables at all, are refused with what to do. A file that is not a SQLite database is refused by
+ * `sqliteStore` itself, with what to do (`invalid_request`). (`:memory:` opens as for a real run:
+ * it starts empty and is gone with the process.)
  */
 export async function openStore(
   config: StoreConfig,
@@ -42,14 +46,21 @@ export async function openStore(
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
     stop?.throwIfAborted()
-    if (options.create === false && config.path !== ':memory:' && !existsSync(config.path)) {
+    const readonly = options.readonly === true && config.path !== ':memory:'
+    if (readonly && !existsSync(config.path)) {
       throw new Error(
         'no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there',
       )
     }
-    return sqliteStore({ filename: config.path })
+    try {
+      return sqliteStore({ filename: config.path, readonly })
+    } catch (error) {
+      const pending = isCardportError(error) ? error.details?.pendingMigrations : undefined
+      if (Array.isArray(pending)) throw needsMigrations(pending)
+      throw error
+    }
   }
-  const [{ postgresStore }, { default: pg }] = await Promise.all([
+  const [{ pendingMigrations, postgresStore }, { default: pg }] = await Promise.all([
     import('@cardport/store-postgres'),
     import('pg'),
   ])
@@ -65,7 +76,15 @@ export async function openStore(
   })
   const opening = (async () => {
     try {
-      const store = await postgresStore({ client: pool, schema: config.schema })
+      if (options.readonly) {
+        const pending = await pendingMigrations(pool, { schema: config.schema })
+        if (pending.length > 0) throw needsMigrations(pending)
+      }
+      const store = await postgresStore({
+        client: pool,
+        schema: config.schema,
+        migrate: options.readonly !== true,
+      })
       return closableStore('postgresStore', {
         ...store,
         async close() {
@@ -81,4 +100,25 @@ export async function openStore(
   // Should it open after `stop` aborts, before the process exits, its connections must not keep
   // it alive.
   return untilAborted(opening, stop, (store) => store.close())
+}
+
+/**
+ * Why a dry run cannot use a store whose tables lack the migrations `pending` (every one: it has
+ * none), and what to do.
+ */
+function needsMigrations(pending: readonly number[]): Error {
+  if (pending.includes(1)) {
+    return new Error(
+      'the store has no cardport tables, and a dry run makes none: run once without --dry-run to make them, or call migrate()',
+    )
+  }
+  const first = pending[0]!
+  const last = pending.at(-1)!
+  const versions =
+    pending.length === 1
+      ? `migration ${first}`
+      : `migrations ${last - first + 1 === pending.length ? `${first}-${last}` : pending.join(', ')}`
+  return new Error(
+    `the store needs ${versions}, and a dry run runs none: run once without --dry-run, or call migrate()`,
+  )
 }

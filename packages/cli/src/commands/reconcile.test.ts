@@ -1,8 +1,12 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postgresStore } from '@cardport/store-postgres'
+import { sqliteStore } from '@cardport/store-sqlite'
+import { sampleCard } from '@cardport/testing'
 import { type EmulatorServer, startEmulatorServer } from '@cardport/testing/emulators'
+import Database from 'better-sqlite3'
 import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
@@ -383,4 +387,122 @@ describe('cardport reconcile', () => {
       expect(cli.stdout()).toBe('')
     },
   )
+})
+
+describe('cardport reconcile --dry-run writes nothing', () => {
+  const database = 'postgres://postgres@127.0.0.1:5432/test'
+
+  /** A SQLite store holding one card of `owner` the provider lacks (drift to report), closed. */
+  const sqliteFile = async (name: string, owner = 'cus_1') => {
+    const file = join(dir, name)
+    const store = sqliteStore({ filename: file })
+    await store.upsert(
+      sampleCard('card_gone', { type: 'customer', id: owner }, { provider: 'stripe' }),
+    )
+    await store.close()
+    return file
+  }
+
+  it('refuses a SQLite file that needs migrations, runs none: exit 1, one line', async () => {
+    const file = await sqliteFile('older.db')
+    // As an older cardport left it: migrations 2 and 3 not recorded.
+    const db = new Database(file)
+    db.prepare('DELETE FROM cardport_migrations WHERE version > 1').run()
+    db.close()
+    const before = await readFile(file)
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`, '--dry-run']
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: the store needs migrations 2-3, and a dry run runs none: run once without --dry-run, or call migrate()\n`,
+    )
+    expect(await readFile(file)).toEqual(before)
+  })
+
+  it('refuses a SQLite file without cardport tables, makes none: exit 1, one line', async () => {
+    const file = join(dir, 'other.db')
+    new Database(file).exec('CREATE TABLE notes (body TEXT)').close()
+    const before = await readFile(file)
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`, '--dry-run']
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: the store has no cardport tables, and a dry run makes none: run once without --dry-run to make them, or call migrate()\n`,
+    )
+    expect(await readFile(file)).toEqual(before)
+  })
+
+  it('reports the drift of an up-to-date SQLite file that may only be read (0444), leaving it as it was', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Read Only' })
+    const card = server.stripe!.seed.card(customer.id, 'tok_visa')
+    const file = await sqliteFile('readonly.db', customer.id)
+    await chmod(file, 0o444)
+    const before = await readFile(file)
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`, '--dry-run']
+    // Every owner the store holds: listed from the file.
+    expect(await run([...args, '--json'], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stderr()).toBe('')
+    expect(JSON.parse(cli.stdout())).toMatchObject({
+      dryRun: true,
+      counts: { added: 1, removed: 1, failed: 0 },
+      added: [{ cardId: card.id }],
+      removed: [{ cardId: 'card_gone' }],
+    })
+    expect(await readFile(file)).toEqual(before)
+  })
+
+  it('refuses a PostgreSQL schema without cardport tables, and creates neither schema nor tables', async () => {
+    const schema = `cardport_cli_dry_${process.pid}_${Date.now()}`
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      const cli = context()
+      const store = `${database}?schema=${schema}`
+      const args = ['reconcile', '--provider', 'stripe', '--store', store, '--dry-run']
+      expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
+      expect(cli.stderr()).toBe(
+        `cardport: could not open the store ${store}: the store has no cardport tables, and a dry run makes none: run once without --dry-run to make them, or call migrate()\n`,
+      )
+      const { rows } = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])
+      expect(rows).toEqual([])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
+    }
+  })
+
+  it('reports the drift of an up-to-date PostgreSQL store as a role that may only SELECT', async () => {
+    const schema = `cardport_cli_ro_${process.pid}_${Date.now()}`
+    const role = `${schema}_reader`
+    const customer = server.stripe!.seed.customer({ name: 'Read Only' })
+    const card = server.stripe!.seed.card(customer.id, 'tok_visa')
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      // Made and migrated by the owner (a real run), then read by a role with SELECT only.
+      const owner = await postgresStore({ client: pool, schema })
+      await owner.close()
+      await pool.query(`CREATE ROLE "${role}" LOGIN`)
+      await pool.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`)
+      await pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`)
+      const cli = context()
+      const store = `postgres://${role}@127.0.0.1:5432/test?schema=${schema}`
+      const args = ['reconcile', '--provider', 'stripe', '--store', store, '--dry-run', '--json']
+      expect(await run([...args, '--owner', `customer:${customer.id}`], cli.value)).toBe(
+        EXIT_CODES.ok,
+      )
+      expect(cli.stderr()).toBe('')
+      expect(JSON.parse(cli.stdout())).toMatchObject({
+        dryRun: true,
+        counts: { added: 1, failed: 0 },
+        added: [{ cardId: card.id }],
+      })
+      const { rows } = await pool.query(`SELECT card_id FROM "${schema}".cardport_cards`)
+      expect(rows).toEqual([])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.query(`DROP ROLE IF EXISTS "${role}"`)
+      await pool.end()
+    }
+  })
 })

@@ -89,7 +89,7 @@ ${ENVIRONMENT_HELP}`,
         throw error
       }
       const store = await openStore(storeConfig, stop, {
-        create: values.dryRun !== true,
+        readonly: values.dryRun === true,
       }).catch(async (error: unknown) => {
         await closeProvider(opened, stop)
         if (stop.aborted) throw stop.reason
