@@ -114,6 +114,7 @@ export {
   containsCardNumber,
   maskCardNumbers,
   maskCardNumberValue,
+  NESTED_TOO_DEEP,
   redact,
   redactInPlace,
   redactSecrets,

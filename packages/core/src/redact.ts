@@ -129,7 +129,11 @@ export function redactInPlace(target: object): boolean {
 // A client's error nests a request, an answer and their bodies, and its own `cause`: a few levels.
 const MAX_DEPTH = 6
 
-/** What stands in for plain data nested deeper than a redaction reads. */
+/**
+ * What stands in for plain data nested deeper than a redaction reads (`redactInPlace`, a
+ * `CardportError`'s `details`, an adapter's copy of an error body): a level nobody read cannot be
+ * shown, as it may hold a card number.
+ */
 export const NESTED_TOO_DEEP = '[nested too deep]'
 
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {

@@ -15,6 +15,7 @@ import {
   MarketplaceApiError,
   type MarketplaceErrorBody,
   mapMarketplaceError,
+  sizeText,
 } from './map-error.js'
 import { basicAuthorization, secretMask } from './secret-mask.js'
 
@@ -328,13 +329,6 @@ function urlOf(baseUrl: string, call: HttpRequest): string {
 }
 
 function ignore(): void {}
-
-/** `8 MiB`, `16 KiB`, or `1000000 bytes`: a byte limit as a person would write it. */
-function sizeText(bytes: number): string {
-  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`
-  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`
-  return `${bytes} bytes`
-}
 
 function header(
   headers: Record<string, string | string[] | undefined>,

@@ -2,6 +2,7 @@ import {
   CardportError,
   type CardportErrorCode,
   maskCardNumberValue,
+  NESTED_TOO_DEEP,
   redactSecrets,
   validate,
 } from '@cardport/core'
@@ -71,6 +72,13 @@ export interface MarketplaceApiErrorInit {
  * JSON cannot be read, and a cut text could end in part of a secret). @internal
  */
 export const ERROR_BODY_MAX_BYTES = 16 * 1024
+
+/** `8 MiB`, `16 KiB`, or `1000000 bytes`: a byte limit as a person would write it. @internal */
+export function sizeText(bytes: number): string {
+  if (bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MiB`
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`
+  return `${bytes} bytes`
+}
 
 /**
  * The most characters of the answer's `description` (and of `additional`) a `CardportError`
@@ -159,8 +167,8 @@ export class MarketplaceApiError extends Error {
     const cut = !bodyCut
       ? ''
       : bodyLength === undefined
-        ? ` with a body of more than ${ERROR_BODY_MAX_BYTES / 1024} KiB, cut there and kept nowhere`
-        : ` with a body of ${bodyLength} bytes (Content-Length), more than ${ERROR_BODY_MAX_BYTES / 1024} KiB: skipped unread and kept nowhere`
+        ? ` with a body of more than ${sizeText(ERROR_BODY_MAX_BYTES)}, cut there and kept nowhere`
+        : ` with a body of ${bodyLength} bytes (Content-Length), more than ${sizeText(ERROR_BODY_MAX_BYTES)}: skipped unread and kept nowhere`
     // A message given by hand may quote what the caller had at hand: masked as the target is.
     const message =
       typeof init === 'string' && init.trim() !== '' ? redactSecretsInHtml(init) : undefined
@@ -485,9 +493,6 @@ function redactDeep(value: unknown, depth = 0): unknown {
  * {@link NESTED_TOO_DEEP}. @internal
  */
 export const MAX_BODY_DEPTH = 8
-
-/** What stands in for a part of an error body nested deeper than {@link MAX_BODY_DEPTH}; core's text. */
-export const NESTED_TOO_DEEP = '[nested too deep]'
 
 /**
  * A copy of parsed JSON with the levels deeper than {@link MAX_BODY_DEPTH} replaced by
