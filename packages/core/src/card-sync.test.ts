@@ -3351,3 +3351,90 @@ describe("CardSync: a caller's input that cannot be read at all", () => {
     expect(await store.listByOwner({ provider: 'memory', owner })).toEqual([])
   })
 })
+
+describe('CardSync: an owner of a type the provider does not declare', () => {
+  /**
+   * A provider written by hand (not built by `defineCardProvider`, so nothing below CardSync
+   * checks the owner's type) over the memory provider, declaring customers only; every call of
+   * one of its methods is recorded.
+   */
+  function customersOnly() {
+    const inner = memoryProvider()
+    const calls: string[] = []
+    const methods = Object.fromEntries(
+      CARD_PROVIDER_METHODS.map((method) => [
+        method,
+        (...args: unknown[]) => {
+          calls.push(method)
+          return (inner[method] as (...given: unknown[]) => unknown)(...args)
+        },
+      ]),
+    )
+    const handWritten = {
+      ...methods,
+      name: inner.name,
+      capabilities: { ...inner.capabilities, ownerTypes: ['customer'] },
+    } as unknown as CardProvider
+    return { handWritten, calls }
+  }
+
+  const stored = sampleCard('card_shop', shop, { isDefault: true })
+  const operations: Array<[string, (sync: CardSync) => Promise<unknown>]> = [
+    ['setDefaultCard', (sync) => sync.setDefaultCard(shop, 'tok_visa')],
+    ['deleteCard', (sync) => sync.deleteCard(shop, 'card_shop')],
+    ['sync of the default', (sync) => sync.sync(shop)],
+    ['sync of a card id', (sync) => sync.sync(shop, 'card_shop')],
+    ['sync of a card', (sync) => sync.sync(shop, sampleCard('card_new', shop))],
+    [
+      'syncFromProviderData',
+      (sync) => sync.syncFromProviderData(shop, sampleCard('card_new', shop)),
+    ],
+    ['getForOwner', (sync) => sync.getForOwner(shop)],
+    ['deleteLocal', (sync) => sync.deleteLocal(shop, 'card_shop')],
+    ['reconcile of the owner', (sync) => sync.reconcile(shop)],
+    ['reconcile of a list', (sync) => sync.reconcile([alice, shop])],
+  ]
+
+  it.each(operations)(
+    '%s is unsupported_operation before any provider call, the store unchanged',
+    async (_name, run) => {
+      const { handWritten, calls } = customersOnly()
+      const held = memoryStore()
+      await held.upsert(stored)
+      const before = await held.listByOwner({ provider: 'memory', owner: shop })
+      expect(before.map((card) => card.id)).toEqual(['card_shop'])
+      const sync = createCardSync({ provider: handWritten, store: held })
+      const error = await rejection(run(sync))
+      expect(error.code).toBe('unsupported_operation')
+      expect(error.retryable).toBe(false)
+      expect(error.message).toContain("owners of type 'account'")
+      expect(calls).toEqual([])
+      expect(await held.listByOwner({ provider: 'memory', owner: shop })).toEqual(before)
+      expect(await held.listByOwner({ provider: 'memory', owner: alice })).toEqual([])
+    },
+  )
+
+  it('serves the owner types it declares', async () => {
+    const { handWritten, calls } = customersOnly()
+    const sync = createCardSync({ provider: handWritten, store: memoryStore() })
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    expect(card.isDefault).toBe(true)
+    expect(calls).toContain('createCard')
+  })
+
+  it.each([
+    ['no ownerTypes', {}],
+    ['ownerTypes that are not a list', { ownerTypes: 'customer' }],
+    ['an owner type cardport does not know', { ownerTypes: ['customer', 'merchant'] }],
+  ])('createCardSync refuses a provider with %s (invalid_request)', (_name, change) => {
+    const inner = memoryProvider()
+    const capabilities: Record<string, unknown> = { ...inner.capabilities, ...change }
+    if (!('ownerTypes' in change)) delete capabilities.ownerTypes
+    const error = errorOf(() =>
+      createCardSync({ provider: { ...inner, capabilities } as never, store: memoryStore() }),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('createCardSync options')
+    expect(error.message).toContain('ownerTypes')
+  })
+})

@@ -131,7 +131,9 @@ export interface ReconcileOptions {
  * `invalid_request` before the store or the provider sees it. A card id is then the one the
  * provider's `cardIdOf` says it names (`CardProvider.cardIdOf`: a marketplace card's URI names
  * the card `CC…`; without it, the id as given): the provider is asked, and the store written and
- * deleted, under that id, which is the one its cards and the stored copies carry.
+ * deleted, under that id, which is the one its cards and the stored copies carry. An owner of a
+ * type the provider does not declare (`capabilities.ownerTypes`) is `unsupported_operation`, in
+ * every operation, before the provider or the store sees it.
  *
  * `setDefaultCard`, `deleteCard`, `sync`, `syncFromProviderData` and `deleteLocal` calls on one
  * owner run one at a time within a `CardSync`, in call order (other owners' alongside), so that
@@ -362,13 +364,26 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   // request: an id a store cannot keep as it is (a NUL, an unpaired surrogate) would be read
   // otherwise by each store's driver, and must reach none, whatever the provider checks itself.
   const checkOwner = (owner: Owner, what = 'owner'): Owner =>
-    validate(OwnerInputSchema, owner, what, provider.name)
+    declared(validate(OwnerInputSchema, owner, what, provider.name))
+  // An owner of a type the provider does not declare is refused as defineCardProvider refuses
+  // it, also for a provider written by hand (which may not check) and for the operations that
+  // reach only the store: its cards would be stored where no call of this sync may read them.
+  const ownerTypes: ReadonlySet<string> = new Set(provider.capabilities.ownerTypes)
+  const declared = (owner: Owner): Owner => {
+    if (!ownerTypes.has(owner.type)) {
+      throw new UnsupportedOperationError(
+        `${provider.name} does not support cards of owners of type '${owner.type}' (capabilities.ownerTypes); check provider.capabilities before calling it`,
+        { provider: provider.name },
+      )
+    }
+    return owner
+  }
   // The card id is then the one the provider says the caller's names (a marketplace card's URI
   // names the card `CC…`): cards are stored under their own id, so a URI taken as it is deleted
   // nothing (the card stayed, active) and wrote a deletion's tombstone under the URI.
   const checkCard = (owner: Owner, cardId: string, what: string) => {
     const valid = validate(OwnerCardSchema, { owner, cardId }, what, provider.name)
-    return { owner: valid.owner, cardId: provider.cardIdOf(valid.cardId) }
+    return { owner: declared(valid.owner), cardId: provider.cardIdOf(valid.cardId) }
   }
   // A NaN or an Infinity would be stored as the card's observedAt: Infinity refuses every later
   // write of the card, its deletion included, and NaN lets any older one through. Default: now,
@@ -633,15 +648,16 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   }
 
   const sync: CardSync = {
-    async setDefaultCard(owner, token, options) {
+    async setDefaultCard(callerOwner, token, options) {
       // Checked before anything is read or noted, as createCard would check them.
       const valid = validate(
         SetDefaultCardCallSchema,
-        { owner, token, options },
+        { owner: callerOwner, token, options },
         'setDefaultCard input',
         provider.name,
       )
-      return oneAtATime(valid.owner, () => replaceDefault(valid.owner, valid.token, valid.options))
+      const owner = declared(valid.owner)
+      return oneAtATime(owner, () => replaceDefault(owner, valid.token, valid.options))
     },
 
     async deleteCard(callerOwner, callerCardId) {
@@ -755,7 +771,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             ? store.listOwners(provider.name)
             : isOwner(owners)
               ? [checkOwner(owners, 'reconcile owner')]
-              : checkedOwners(owners, provider.name, (owner) => given.take(keyOf(owner)))
+              : checkedOwners(owners, provider.name, (owner) => given.take(keyOf(declared(owner))))
         let done = 0
         const limit = reconcileOptions.concurrency ?? concurrency
         // More owners than read at once: while some wait for their store write, others read,
@@ -957,14 +973,22 @@ const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
 // Strict: an option misspelt (`concurency`, a reconcile's `dryrun`) is refused, not dropped, which
 // would run with the default (a reconcile that writes where a dry run was asked for).
 const CardSyncOptionsSchema = z.strictObject({
-  provider: z.custom<CardProvider>(
-    (value) =>
-      hasMethods(value, CARD_PROVIDER_METHODS) &&
-      typeof value.name === 'string' &&
-      isObject(value.capabilities) &&
-      (value.cardIdOf === undefined || isFunction(value.cardIdOf)),
-    'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
-  ),
+  provider: z
+    .custom<CardProvider>(
+      (value) =>
+        hasMethods(value, CARD_PROVIDER_METHODS) &&
+        typeof value.name === 'string' &&
+        isObject(value.capabilities) &&
+        (value.cardIdOf === undefined || isFunction(value.cardIdOf)),
+      'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
+    )
+    // Every operation asks it which owners the provider serves.
+    .refine(
+      ({ capabilities: { ownerTypes } }) =>
+        Array.isArray(ownerTypes) &&
+        ownerTypes.every((type) => type === 'customer' || type === 'account'),
+      'provider.capabilities.ownerTypes must list the owner types it serves: customer, account or both',
+    ),
   store: z
     .custom<CardStore>(
       (value) =>
@@ -1067,7 +1091,8 @@ function isOwner(value: unknown): value is Owner {
 /**
  * The caller's owners for `reconcile`, each checked as it is read: the first that is no owner (an
  * id with a NUL or an unpaired surrogate, a wrong type) ends the run with `invalid_request`
- * before the store or the provider sees it, and the owners are closed. An owner `take` refuses
+ * before the store or the provider sees it, and the owners are closed. `take` may throw (an owner
+ * type the provider does not declare), which ends the run as a malformed owner does. An owner `take` refuses
  * (one given before: see `createOwnerDedupe`) is skipped; the index an error names counts it.
  */
 async function* checkedOwners(
