@@ -131,4 +131,4 @@ export type {
 } from './store.js'
 export { observedAtOf, scopeKey, scopeOf } from './store.js'
 export { untilAborted } from './until-aborted.js'
-export { validate } from './validate.js'
+export { optionsObject, validate } from './validate.js'

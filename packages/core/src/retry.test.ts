@@ -45,6 +45,16 @@ describe('withRetry', () => {
     expect(operation).not.toHaveBeenCalled()
   })
 
+  it('refuses a policy with a key it does not know (a misspelt retrys) before any attempt', async () => {
+    const operation = vi.fn(async () => 1)
+    const error = await withRetry(operation, { retrys: 5 } as never).catch(
+      (caught: unknown) => caught,
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', issues: [{ path: [] }] })
+    expect((error as Error).message).toContain('"retrys"')
+    expect(operation).not.toHaveBeenCalled()
+  })
+
   it('takes an option given as undefined for its default', async () => {
     const sleep = noWait()
     let calls = 0

@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { isCardportError } from './errors.js'
 import { untilAborted } from './until-aborted.js'
-import { validate } from './validate.js'
+import { optionsObject, validate } from './validate.js'
 
 /** How {@link withRetry} retries. */
 export interface RetryPolicy {
@@ -37,9 +37,10 @@ const isFunction = (value: unknown) => typeof value === 'function'
 /**
  * What a {@link RetryPolicy} may hold: a whole number of retries from 0 to 100, finite delays of
  * 0 or more, functions, an `AbortSignal`. `undefined` stands for the default. A `NaN` would
- * retry without end (`attempt >= NaN` is never true) or not wait at all.
+ * retry without end (`attempt >= NaN` is never true) or not wait at all. No other key: a misspelt
+ * one (`retrys`) is refused, not dropped.
  */
-export const RetryPolicySchema = z.object({
+export const RetryPolicySchema = optionsObject({
   /** A whole number from 0 to 100, {@link RetryPolicy.retries}. */
   retries: z.number().int().min(0).max(100).optional(),
   /** Milliseconds, 0 or more and finite, {@link RetryPolicy.baseDelayMs}. */

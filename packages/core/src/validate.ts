@@ -1,5 +1,46 @@
-import type { z } from 'zod'
+import { z } from 'zod'
 import { InvalidRequestError } from './errors.js'
+
+// What reads as an option's name (`timeoutMs`, `maxNetworkRetries`): letters only. A key with
+// digits, `_` or `-` may be a secret pasted in the wrong place (`sk_test_…`, `ak-live-…`, a hex
+// token), and is not quoted.
+const OPTION_NAME = /^[A-Za-z]{1,40}$/
+
+/**
+ * The schema of a factory's options: a key it does not know is refused (`invalid_request` through
+ * {@link validate}) instead of dropped, where a misspelt option (`timeoutMS`) would run on its
+ * default without a word. The message names an unknown key that reads as an option name (letters
+ * only, up to 40) and the options there are; any other key is counted, not quoted, as it may be a
+ * secret pasted as a key. For adapter authors' own options too.
+ *
+ * @example
+ * ```ts
+ * const OptionsSchema = optionsObject({ apiKey: z.string(), timeoutMs: z.number().optional() })
+ * validate(OptionsSchema, { apiKey, timeoutMS: 500 }, 'myProvider options')
+ * // invalid_request: Invalid myProvider options: unknown option "timeoutMS": the options are apiKey, timeoutMs
+ * ```
+ */
+export function optionsObject<Shape extends z.core.$ZodLooseShape>(
+  shape: Shape,
+): z.ZodObject<Shape, z.core.$strict> {
+  const known = Object.keys(shape).join(', ')
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === 'unrecognized_keys' ? unknownOptions(issue.keys, known) : undefined,
+  })
+}
+
+/** `unknown options "tiemout", 1 more whose name is not shown (…): the options are …`. */
+function unknownOptions(keys: readonly string[], known: string): string {
+  const named = keys.filter((key) => OPTION_NAME.test(key)).map((key) => `"${key}"`)
+  const hidden = keys.length - named.length
+  const unshown = `whose name${hidden > 1 ? 's are' : ' is'} not shown (not an option name: it may be a secret)`
+  const listed =
+    named.length === 0
+      ? `${hidden > 1 ? `${hidden} unknown options` : 'an unknown option'} ${unshown}`
+      : `unknown option${keys.length > 1 ? 's' : ''} ${[...named, ...(hidden > 0 ? [`${hidden} more ${unshown}`] : [])].join(', ')}`
+  return `${listed}: the options are ${known}`
+}
 
 /**
  * Parses `input` with a zod schema, or throws `invalid_request` naming each problem. The

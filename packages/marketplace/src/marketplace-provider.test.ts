@@ -155,6 +155,17 @@ describe('card details are refused before any request', () => {
     expect(sent).toEqual([])
   })
 
+  it('tokenizeCard refuses an option it does not know (a misspelt idempotencykey), sending nothing', async () => {
+    const { provider, sent } = setup()
+    const error = await rejection(() =>
+      tokenizeCard(provider, details(), { idempotencykey: 'order-1' } as never),
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('tokenizeCard options')
+    expect(error.message).toContain('"idempotencykey"')
+    expect(sent).toEqual([])
+  })
+
   it('a Luhn-failing number in the message is masked even when nothing else would catch it', async () => {
     const { provider } = setup()
     const error = await rejection(() =>
@@ -371,6 +382,19 @@ describe('options', () => {
     expect(error.issues?.map((issue) => issue.path.join('.'))).toContain(path)
     expect(textOf(error)).not.toContain('topSecretValue')
   })
+
+  it.each([
+    ['a misspelt option', { headersTimeoutMS: 500 }, '', 'headersTimeoutMS'],
+    ['a misspelt retry option', { retry: { retrys: 3 } }, 'retry', 'retrys'],
+  ])(
+    'refuses %s instead of running on the default, naming the key and never the secret',
+    (_name, change, path, key) => {
+      const error = optionsRefusal({ ...valid, ...change } as MarketplaceProviderOptions)
+      expect(error.issues?.map((issue) => issue.path.join('.'))).toEqual([path])
+      expect(error.message).toContain(`"${key}"`)
+      expect(textOf(error)).not.toContain('topSecretValue')
+    },
+  )
 
   it.each(['Q', 'Qx', 'Qx7'])(
     'refuses a secret of %s (under 4 characters, too short to be masked) without quoting it',

@@ -20,6 +20,7 @@ import {
   type MetadataPatch,
   MetadataPatchSchema,
   type Owner,
+  optionsObject,
   type Page,
   type ProviderCapabilities,
   ProviderUnavailableError,
@@ -157,7 +158,7 @@ export interface MarketplaceProviderOptions {
   userAgent?: string | undefined
 }
 
-const OptionsSchema = z.object({
+const OptionsSchema = optionsObject({
   baseUrl: z
     .url({
       protocol: /^https?$/,
@@ -208,17 +209,15 @@ const OptionsSchema = z.object({
   headersTimeoutMs: z.number().int().positive().default(30_000),
   bodyTimeoutMs: z.number().int().positive().default(30_000),
   maxResponseBodyBytes: z.number().int().positive().default(MAX_RESPONSE_BODY_BYTES),
-  retry: z
-    .object({
-      retries: z.number().int().min(0).max(10).default(2),
-      baseDelayMs: z.number().int().min(0).default(200),
-      maxDelayMs: z.number().int().min(0).default(20_000),
-      sleep: z
-        .custom<(ms: number) => Promise<void>>((value) => typeof value === 'function')
-        .optional(),
-      random: z.custom<() => number>((value) => typeof value === 'function').optional(),
-    })
-    .default({ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }),
+  retry: optionsObject({
+    retries: z.number().int().min(0).max(10).default(2),
+    baseDelayMs: z.number().int().min(0).default(200),
+    maxDelayMs: z.number().int().min(0).default(20_000),
+    sleep: z
+      .custom<(ms: number) => Promise<void>>((value) => typeof value === 'function')
+      .optional(),
+    random: z.custom<() => number>((value) => typeof value === 'function').optional(),
+  }).default({ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }),
   // What undici sends as a header value: no line break or other control character.
   userAgent: z
     .string()
@@ -289,6 +288,9 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   the other, each reading what the one before wrote, so that none drops another's keys.
  * - `deleteCard` is unsupported: the marketplace cannot delete a card; `invalidateCard` retires
  *   it for good.
+ *
+ * @throws `invalid_request` (naming `marketplaceProvider options`, never the secret) for a bad
+ * option or one it does not know, at the top or in `retry`.
  *
  * @example
  * ```ts
@@ -399,7 +401,8 @@ export interface TokenizeCardOptions {
  * account (`POST /v1/marketplaces/:mp/cards`). The details are checked first, as `createCard`
  * checks them; the result has `owner: null`. Associate it later with
  * `createCard(account, { source: card.id })`. Never retried on its own; with an
- * `idempotencyKey`, repeating the call makes one card.
+ * `idempotencyKey`, repeating the call makes one card. An option it does not know (a misspelt
+ * `idempotencykey`) is `invalid_request`, before any request.
  *
  * @example
  * ```ts
@@ -422,7 +425,7 @@ export async function tokenizeCard(
   return internalsOf(provider).tokenize(details, metadata, idempotencyKey)
 }
 
-const TokenizeOptionsSchema = z.object({
+const TokenizeOptionsSchema = optionsObject({
   metadata: MetadataPatchSchema.optional(),
   idempotencyKey: IdempotencyKeySchema.optional(),
 })

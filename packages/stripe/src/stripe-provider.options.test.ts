@@ -40,6 +40,29 @@ describe('stripeProvider options', () => {
     expect((error as Error).message).not.toContain('pk_test_publishable')
   })
 
+  it.each([
+    [
+      'a misspelt option',
+      { apiKey: 'sk_test_notForMessages', maxNetworkRetry: 5 },
+      'maxNetworkRetry',
+    ],
+    [
+      'an option of the SDK given beside the key',
+      { apiKey: 'sk_test_notForMessages', host: 'localhost' },
+      'host',
+    ],
+  ])(
+    'refuses %s instead of running on the default, naming the key and never the API key',
+    (_case, options, key) => {
+      const error = thrownBy(() => stripeProvider(options as never))
+      expect(isCardportError(error, 'invalid_request')).toBe(true)
+      expect((error as Error).message).toContain(`"${key}"`)
+      expect(
+        JSON.stringify({ ...(error as object), message: (error as Error).message }),
+      ).not.toContain('notForMessages')
+    },
+  )
+
   it('takes a Stripe instance as it is typed by the SDK, and declares its capabilities', () => {
     const provider = stripeProvider({ stripe: new Stripe('sk_test_x') })
     expect(provider.name).toBe('stripe')

@@ -10,6 +10,7 @@ import {
   InvalidRequestError,
   type Owner,
   OwnerNotFoundError,
+  optionsObject,
   type ProviderCapabilities,
   type ValidCreateCardInput,
   validate,
@@ -98,25 +99,23 @@ export type StripeProviderOptions = {
     }
 )
 
-const OptionsSchema = z
-  .object({
-    stripe: z
-      .custom<StripeClient>(
-        (value) => isObject(value) && isObject(value.customers) && isObject(value.accounts),
-        'stripe must be a Stripe instance',
-      )
-      .optional(),
-    apiKey: z
-      .string()
-      .regex(/^(sk|rk)_(test|live)_\w+$/, 'apiKey must be a secret (sk_) or restricted (rk_) key')
-      .optional(),
-    stripeConfig: z.record(z.string(), z.unknown()).optional(),
-    maxNetworkRetries: z.number().int().min(0).max(10).default(2),
-    timeoutMs: z.number().int().positive().optional(),
-  })
-  .refine((options) => (options.stripe === undefined) !== (options.apiKey === undefined), {
-    message: 'pass exactly one of stripe (an instance) and apiKey',
-  })
+const OptionsSchema = optionsObject({
+  stripe: z
+    .custom<StripeClient>(
+      (value) => isObject(value) && isObject(value.customers) && isObject(value.accounts),
+      'stripe must be a Stripe instance',
+    )
+    .optional(),
+  apiKey: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, 'apiKey must be a secret (sk_) or restricted (rk_) key')
+    .optional(),
+  stripeConfig: z.record(z.string(), z.unknown()).optional(),
+  maxNetworkRetries: z.number().int().min(0).max(10).default(2),
+  timeoutMs: z.number().int().positive().optional(),
+}).refine((options) => (options.stripe === undefined) !== (options.apiKey === undefined), {
+  message: 'pass exactly one of stripe (an instance) and apiKey',
+})
 
 /** The Stripe provider's type: its capabilities are known to the compiler. */
 export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
@@ -125,6 +124,9 @@ export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
  * A cardport provider over Stripe. Customers' cards are customer sources
  * (`/v1/customers/:id/sources`); accounts' cards are Connect external accounts
  * (`/v1/accounts/:id/external_accounts`, with a default per currency).
+ *
+ * @throws `invalid_request` (naming `stripeProvider options`, never the key) for a bad option or
+ * one it does not know: a misspelt option would otherwise run on its default.
  *
  * @example
  * ```ts

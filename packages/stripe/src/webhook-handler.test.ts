@@ -1303,6 +1303,24 @@ describe('verification options', () => {
     expect((await handler.apply(genuine as never)).action).toBe('upserted')
   })
 
+  it('refuses an option it does not know (a misspelt tolerance), naming it, without echoing the secret', () => {
+    let caught: unknown
+    try {
+      stripeWebhookHandler({
+        webhooks: Stripe.webhooks,
+        endpointSecret: secret,
+        store: memoryStore(),
+        tolerance: 600,
+      } as never)
+    } catch (error) {
+      caught = error
+    }
+    expect(isCardportError(caught, 'invalid_request')).toBe(true)
+    expect((caught as Error).message).toMatch(/stripeWebhookHandler options/)
+    expect((caught as Error).message).toContain('"tolerance"')
+    expect((caught as Error).message).not.toContain(secret)
+  })
+
   it('refuses bad options by name, without echoing the secret', () => {
     const store = memoryStore()
     const attempts: Array<() => unknown> = [

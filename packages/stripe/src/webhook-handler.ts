@@ -10,6 +10,7 @@ import {
   type Owner,
   OwnerInputSchema,
   type OwnerType,
+  optionsObject,
   type StoredCard,
   validate,
 } from '@cardport/core'
@@ -172,7 +173,7 @@ export interface StripeWebhookHandler {
   apply(event: StripeWebhookEvent): Promise<StripeWebhookResult>
 }
 
-const OptionsSchema = z.object({
+const OptionsSchema = optionsObject({
   endpointSecret: z.union([
     z.string().regex(/^whsec_\S+$/, 'endpointSecret must be a signing secret (whsec_…)'),
     z
@@ -241,6 +242,9 @@ const SKEW_MS = 5_000
  * Safe against Stripe's delivery: a repeated event is a no-op, and each write carries the
  * event's `created` as `observedAt`, so an event older than what the store holds changes
  * nothing, whatever the order of delivery.
+ *
+ * @throws `invalid_request` (naming `stripeWebhookHandler options`, never the secret) for a bad
+ * option or one it does not know.
  *
  * @example
  * ```ts
