@@ -1,5 +1,11 @@
-import { type CardProvider, formatOwner, isCardportError, type Owner } from '@cardport/core'
-import type { ProviderConfig } from './config.js'
+import {
+  type CardProvider,
+  formatOwner,
+  isCardportError,
+  type Owner,
+  type ProviderCapabilities,
+} from '@cardport/core'
+import type { ProviderConfig, ProviderName } from './config.js'
 import { describeError } from './describe-error.js'
 import { CliError, EXIT_CODES, usageError } from './exit-codes.js'
 
@@ -67,7 +73,10 @@ export async function closeProvider(open: OpenProvider, stop: AbortSignal): Prom
  * a usage error (exit 2), before any request: the command line asks for what cannot be, which
  * the provider would otherwise refuse with `unsupported_operation` (exit 1) once running.
  */
-export function checkOwnerTypes(provider: CardProvider, owners: readonly Owner[]): void {
+export function checkOwnerTypes(
+  provider: Pick<CardProvider, 'name' | 'capabilities'>,
+  owners: readonly Owner[],
+): void {
   const { ownerTypes } = provider.capabilities
   const unsupported = owners.find((owner) => !ownerTypes.includes(owner.type))
   if (unsupported === undefined) return
@@ -95,4 +104,22 @@ export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
     `${config.provider} at ${describeEndpoint(config)} ${what}: ${describeError(error)}`,
     { cause: error },
   )
+}
+
+/**
+ * The name and capabilities of the provider `name` names, without credentials or a connection:
+ * what `list --store` needs to read that provider's cards from a store. Its adapter is imported,
+ * as by {@link openProvider}, only when asked for.
+ */
+export async function providerDescription(
+  name: ProviderName,
+): Promise<Pick<CardProvider, 'name' | 'capabilities'> & { capabilities: ProviderCapabilities }> {
+  if (name === 'stripe') {
+    const { STRIPE_CAPABILITIES, STRIPE_PROVIDER_NAME } = await import('@cardport/stripe')
+    return { name: STRIPE_PROVIDER_NAME, capabilities: STRIPE_CAPABILITIES }
+  }
+  const { MARKETPLACE_CAPABILITIES, MARKETPLACE_PROVIDER_NAME } = await import(
+    '@cardport/marketplace'
+  )
+  return { name: MARKETPLACE_PROVIDER_NAME, capabilities: MARKETPLACE_CAPABILITIES }
 }

@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import { type CardStore, closableStore, isCardportError, untilAborted } from '@cardport/core'
 import type { StoreConfig } from './config.js'
+import { describeError } from './describe-error.js'
+import { CliError, EXIT_CODES } from './exit-codes.js'
 
 /** How {@link openStore} opens a store. */
 export interface OpenStoreOptions {
@@ -120,5 +122,18 @@ function needsMigrations(pending: readonly number[]): Error {
       : `migrations ${last - first + 1 === pending.length ? `${first}-${last}` : pending.join(', ')}`
   return new Error(
     `the store needs ${versions}, and a dry run runs none: run once without --dry-run, or call migrate()`,
+  )
+}
+
+/**
+ * What a command throws when {@link openStore} failed with `error`: the signal's reason once
+ * `stop` has aborted, else exit 1 naming the store (its label: never a password) and why.
+ */
+export function storeOpenFailure(error: unknown, config: StoreConfig, stop: AbortSignal): unknown {
+  if (stop.aborted) return stop.reason
+  return new CliError(
+    EXIT_CODES.failure,
+    `could not open the store ${config.label}: ${describeError(error)}`,
+    { cause: error },
   )
 }

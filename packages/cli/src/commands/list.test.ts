@@ -1,4 +1,13 @@
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { postgresStore } from '@cardport/store-postgres'
+import { sqliteStore } from '@cardport/store-sqlite'
+import { sampleCard } from '@cardport/testing'
 import { type EmulatorServer, startEmulatorServer } from '@cardport/testing/emulators'
+import Database from 'better-sqlite3'
+import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
@@ -41,6 +50,135 @@ describe('cardport list', () => {
         expect(card.holderName).toBe('Pat [redacted]')
         expect(card.metadata).toEqual({ note: 'key [redacted]', '[redacted]': 'as a key' })
       }
+    }
+  })
+})
+
+describe('cardport list --store', () => {
+  const owner = { type: 'customer', id: 'cus_stored' } as const
+  const stored = [
+    sampleCard('card_one', owner, { provider: 'stripe', isDefault: true, last4: '4242' }),
+    sampleCard('card_two', owner, { provider: 'stripe', brand: 'mastercard', last4: '4444' }),
+  ]
+  let dir: string
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cardport-list-'))
+  })
+
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** A SQLite store file holding `stored`, and another provider's card of the same owner. */
+  async function storeFile(): Promise<string> {
+    const file = join(dir, 'cards.db')
+    const store = sqliteStore({ filename: file })
+    for (const card of stored) await store.upsert(card)
+    await store.upsert(sampleCard('card_other', owner, { provider: 'marketplace' }))
+    await store.close()
+    return file
+  }
+
+  it("lists the store's cards of the provider and owner, asking no provider, the file unchanged", async () => {
+    const file = await storeFile()
+    const before = await readFile(file)
+    // No credentials and no provider to reach: only the store is read.
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored']
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stderr()).toBe('')
+    const lines = cli.stdout().trim().split('\n')
+    expect(lines[0]).toMatch(/^ID\s+BRAND\s+LAST4\s+EXPIRY\s+DEFAULT\s+STATUS$/)
+    expect(
+      lines
+        .slice(1)
+        .map((line) => line.split(/\s+/)[0])
+        .sort(),
+    ).toEqual(['card_one', 'card_two'])
+    expect(cli.stdout()).not.toContain('card_other')
+    expect(await readFile(file)).toEqual(before)
+  })
+
+  it('prints the stored rows with --json', async () => {
+    const file = await storeFile()
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--json']
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.ok)
+    const rows = JSON.parse(cli.stdout()) as Array<Record<string, unknown>>
+    expect(rows.map((row) => row.id).sort()).toEqual(['card_one', 'card_two'])
+    expect(rows.find((row) => row.id === 'card_one')).toMatchObject({
+      ...stored[0],
+      version: expect.any(Number),
+      updatedAt: expect.any(String),
+    })
+  })
+
+  it('says so for an owner without stored cards', async () => {
+    const file = await storeFile()
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_none']
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stdout()).toBe(
+      `customer:cus_none has no cards stored for stripe in sqlite:${file}.\n`,
+    )
+  })
+
+  it('refuses an owner type the provider has no cards of (exit 2), opening no store', async () => {
+    const file = join(dir, 'absent.db')
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'marketplace', '--owner', 'customer:cus_stored']
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stderr()).toContain('marketplace holds cards of account owners only')
+    expect(existsSync(file)).toBe(false)
+  })
+
+  it('refuses a file that is not there, or has no cardport tables, and writes nothing', async () => {
+    const absent = join(dir, 'absent.db')
+    const missing = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--store']
+    expect(await run([...args, `sqlite:${absent}`], missing.value)).toBe(EXIT_CODES.failure)
+    expect(missing.stderr()).toContain(`could not open the store sqlite:${absent}: no such file`)
+    expect(existsSync(absent)).toBe(false)
+
+    const empty = join(dir, 'empty.db')
+    new Database(empty).close()
+    const before = await readFile(empty)
+    const bare = captureContext({})
+    expect(await run([...args, `sqlite:${empty}`], bare.value)).toBe(EXIT_CODES.failure)
+    expect(bare.stderr()).toContain('the store has no cardport tables')
+    expect(await readFile(empty)).toEqual(before)
+  })
+
+  it('lists the cards of a PostgreSQL store, and creates no schema for one that has none', async () => {
+    const database = 'postgres://postgres@127.0.0.1:5432/test'
+    const schema = `cardport_cli_list_${process.pid.toString(36)}${Date.now().toString(36)}`
+    const absent = `${schema}_absent`
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      const store = await postgresStore({ client: pool, schema })
+      for (const card of stored) await store.upsert(card)
+      await store.close()
+      const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--json']
+      const cli = captureContext({})
+      const location = `${database}?schema=${schema}`
+      expect(await run([...args, '--store', location], cli.value)).toBe(EXIT_CODES.ok)
+      const rows = JSON.parse(cli.stdout()) as Array<{ id: string }>
+      expect(rows.map((row) => row.id).sort()).toEqual(['card_one', 'card_two'])
+
+      const none = captureContext({})
+      expect(await run([...args, '--store', `${database}?schema=${absent}`], none.value)).toBe(
+        EXIT_CODES.failure,
+      )
+      expect(none.stderr()).toContain('the store has no cardport tables')
+      const { rows: schemas } = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+        absent,
+      ])
+      expect(schemas).toEqual([])
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.query(`DROP SCHEMA IF EXISTS "${absent}" CASCADE`)
+      await pool.end()
     }
   })
 })

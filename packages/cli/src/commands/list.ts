@@ -1,37 +1,59 @@
-import { type Card, formatOwner, listAll, TO_ARRAY_HARD_CAP } from '@cardport/core'
+import {
+  type Card,
+  formatOwner,
+  listAll,
+  type Owner,
+  TO_ARRAY_HARD_CAP,
+  untilAborted,
+} from '@cardport/core'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { parseOwner } from '../config.js'
+import { parseOwner, parseProviderName } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
-import { checkOwnerTypes, closeProvider, openProvider, withEndpoint } from '../open-provider.js'
+import {
+  checkOwnerTypes,
+  closeProvider,
+  openProvider,
+  providerDescription,
+  withEndpoint,
+} from '../open-provider.js'
+import { openStore, storeOpenFailure } from '../open-store.js'
 import { scrubData } from '../scrub.js'
 import {
   addProviderOptions,
   ENVIRONMENT_HELP,
   type ProviderOptionValues,
   providerConfigFrom,
+  storeFromFlag,
 } from './shared-options.js'
 
 interface ListOptionValues extends ProviderOptionValues {
   owner: string
+  store?: string
   json?: boolean
 }
 
 /**
  * `cardport list`: every card an owner holds at a provider, as a table or as JSON. Pages through
- * the provider 100 cards at a time. It takes one `--owner`: a second one is a usage error rather
- * than the last one winning silently. The cards are scrubbed (`scrubData` of `scrub.ts`) before
- * they are printed: one may hand back a secret pasted into its metadata or holder name. When `stop` aborts (SIGHUP, SIGINT, SIGTERM) it prints no
- * card, does not wait for a page on its way, and throws the signal's reason (129, 130 or 143;
- * the process then dies by the signal).
+ * the provider 100 cards at a time. With `--store`, the cards a local store holds for that
+ * provider and owner instead, read without credentials and without a request (see
+ * {@link listStored}). It takes one `--owner`: a second one is a usage error rather than the last
+ * one winning silently. The cards are scrubbed (`scrubData` of `scrub.ts`) before they are
+ * printed: one may hand back a secret pasted into its metadata or holder name. When `stop`
+ * aborts (SIGHUP, SIGINT, SIGTERM) it prints no card, does not wait for a page on its way, and
+ * throws the signal's reason (129, 130 or 143; the process then dies by the signal).
  */
 export function listCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('list')
-    .description('List the cards an owner holds at a provider')
+    .description('List the cards an owner holds at a provider, or in a local store (--store)')
     .addOption(
       new Option('--owner <owner>', 'whose cards: customer:<id> or account:<id> (once)')
         .argParser(onlyOnce)
         .makeOptionMandatory(),
+    )
+    .option(
+      '--store <location>',
+      "list the cards stored there for the provider instead of asking it: sqlite:<path> or postgres://… (read only; the provider's credentials are not needed)",
     )
     .option('--json', 'print the cards as a JSON array instead of a table')
   return addProviderOptions(command)
@@ -42,10 +64,15 @@ Examples:
   cardport list --provider stripe --owner customer:cus_123
   cardport list --provider stripe --owner account:acct_123 --json
   cardport list --provider marketplace --owner account:AC123
+  cardport list --provider stripe --owner customer:cus_123 --store sqlite:./cards.db
 ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ListOptionValues) => {
       const owner = parseOwner(values.owner)
+      if (values.store !== undefined) {
+        await listStored(context, stop, values, owner, values.store)
+        return
+      }
       const { config } = await providerConfigFrom(context, values)
       const opened = await openProvider(config)
       const { provider } = opened
@@ -68,20 +95,69 @@ ${ENVIRONMENT_HELP}`,
       } finally {
         await closeProvider(opened, stop)
       }
-
-      // A card may hand back a secret pasted into its metadata or holder name.
-      const shown = scrubData(cards, context.secrets)
-      if (values.json) writeLine(context.stdout, JSON.stringify(shown, null, 2))
-      else if (shown.length === 0) {
-        writeLine(context.stdout, `${formatOwner(owner)} has no cards at ${provider.name}.`)
-      } else writeLine(context.stdout, formatTable(shown, CARD_COLUMNS))
-      if (truncated) {
-        writeLine(
-          context.stderr,
-          `cardport: showing the first ${TO_ARRAY_HARD_CAP} cards only; use the library's listAll to read them all`,
-        )
-      }
+      printCards(context, values, cards, {
+        truncated,
+        none: `${formatOwner(owner)} has no cards at ${provider.name}.`,
+        readAll: "the library's listAll",
+      })
     })
+}
+
+/**
+ * `list --store`: the owner's cards that the store holds for the provider (the store's rows, with
+ * their `version`, `updatedAt` and `observedAt`), the store opened as `reconcile --dry-run` opens
+ * it, so that nothing is written: a SQLite file read-only, a PostgreSQL store without migrations,
+ * and either refused when it lacks the tables or migrations cardport needs (exit 1, with what to
+ * do). The provider is not asked, and its credentials are neither needed nor read.
+ */
+async function listStored(
+  context: CliContext,
+  stop: AbortSignal,
+  values: ListOptionValues,
+  owner: Owner,
+  flag: string,
+): Promise<void> {
+  const provider = await providerDescription(parseProviderName(values.provider))
+  checkOwnerTypes(provider, [owner])
+  const storeConfig = await storeFromFlag(flag, context)
+  const store = await openStore(storeConfig, stop, { readonly: true }).catch((error: unknown) => {
+    throw storeOpenFailure(error, storeConfig, stop)
+  })
+  let cards: Card[]
+  try {
+    cards = await untilAborted(store.listByOwner({ provider: provider.name, owner }), stop)
+  } finally {
+    await store.close()
+  }
+  const truncated = cards.length > TO_ARRAY_HARD_CAP
+  printCards(context, values, cards.slice(0, TO_ARRAY_HARD_CAP), {
+    truncated,
+    none: `${formatOwner(owner)} has no cards stored for ${provider.name} in ${storeConfig.label}.`,
+    readAll: "the store's listByOwner",
+  })
+}
+
+/**
+ * Prints `cards`, scrubbed, as the table or as JSON; `none` when there are none, and, when more
+ * were there than shown (`truncated`), how to read them all (`readAll`) on stderr.
+ */
+function printCards(
+  context: CliContext,
+  values: ListOptionValues,
+  cards: readonly Card[],
+  { truncated, none, readAll }: { truncated: boolean; none: string; readAll: string },
+): void {
+  // A card may hand back a secret pasted into its metadata or holder name.
+  const shown = scrubData(cards, context.secrets)
+  if (values.json) writeLine(context.stdout, JSON.stringify(shown, null, 2))
+  else if (shown.length === 0) writeLine(context.stdout, none)
+  else writeLine(context.stdout, formatTable(shown, CARD_COLUMNS))
+  if (truncated) {
+    writeLine(
+      context.stderr,
+      `cardport: showing the first ${TO_ARRAY_HARD_CAP} cards only; use ${readAll} to read them all`,
+    )
+  }
 }
 
 /** commander's parser for an option given at most once: it has no previous value the first time. */

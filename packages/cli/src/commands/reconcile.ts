@@ -2,7 +2,6 @@ import { createCardSync, type DriftReport, formatOwner, type Owner } from '@card
 import { Command, Option } from 'commander'
 import { parseOwner, parseStore, type StoreConfig } from '../config.js'
 import { type CliContext, type OutputStream, writeLine } from '../context.js'
-import { describeError } from '../describe-error.js'
 import {
   CliError,
   configError,
@@ -12,7 +11,7 @@ import {
 } from '../exit-codes.js'
 import { formatTable } from '../format-table.js'
 import { checkOwnerTypes, closeProvider, describeEndpoint, openProvider } from '../open-provider.js'
-import { openStore } from '../open-store.js'
+import { openStore, storeOpenFailure } from '../open-store.js'
 import { createProgress } from '../progress.js'
 import { scrubData } from '../scrub.js'
 import {
@@ -20,6 +19,7 @@ import {
   ENVIRONMENT_HELP,
   type ProviderOptionValues,
   providerConfigFrom,
+  storeFromFlag,
 } from './shared-options.js'
 
 interface ReconcileOptionValues extends ProviderOptionValues {
@@ -92,12 +92,7 @@ ${ENVIRONMENT_HELP}`,
         readonly: values.dryRun === true,
       }).catch(async (error: unknown) => {
         await closeProvider(opened, stop)
-        if (stop.aborted) throw stop.reason
-        throw new CliError(
-          EXIT_CODES.failure,
-          `could not open the store ${storeConfig.label}: ${describeError(error)}`,
-          { cause: error },
-        )
+        throw storeOpenFailure(error, storeConfig, stop)
       })
 
       const progress = createProgress({
@@ -155,26 +150,13 @@ function distinctOwners(owners: readonly Owner[]): Owner[] {
   return [...byKey.values()]
 }
 
-/**
- * The store of `--store`, else of `CARDPORT_STORE`. A password in `--store` is taken, with a
- * warning first: a flag's value shows in `ps` to every user of the machine and stays in shell
- * history, which the variable (or pg's own `PGPASSWORD` and `~/.pgpass`) does not.
- */
+/** The store of `--store` (see {@link storeFromFlag}), else of `CARDPORT_STORE`. */
 async function resolveStore(
   flag: string | undefined,
   env: string | undefined,
   context: CliContext,
 ): Promise<StoreConfig> {
-  if (flag !== undefined) {
-    const config = await parseStore(flag, '--store')
-    if (config.kind === 'postgres' && config.holdsPassword) {
-      writeLine(
-        context.stderr,
-        'cardport: warning: --store holds a password, which other users of this machine see in ps and which stays in your shell history: put the connection string in CARDPORT_STORE, or the password in PGPASSWORD or ~/.pgpass',
-      )
-    }
-    return config
-  }
+  if (flag !== undefined) return storeFromFlag(flag, context)
   if (env !== undefined) return parseStore(env, 'CARDPORT_STORE')
   throw configError(
     'no store to reconcile: pass --store sqlite:./cards.db (or postgres://…), or set CARDPORT_STORE',

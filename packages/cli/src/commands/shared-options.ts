@@ -4,10 +4,12 @@ import {
   PROVIDER_NAMES,
   type ProviderConfig,
   parseProviderName,
+  parseStore,
   readEnv,
   resolveProviderConfig,
+  type StoreConfig,
 } from '../config.js'
-import type { CliContext } from '../context.js'
+import { type CliContext, writeLine } from '../context.js'
 
 /** The provider flags every provider command takes, as commander parses them. */
 export interface ProviderOptionValues {
@@ -60,4 +62,20 @@ export async function providerConfigFrom(
 ): Promise<{ env: CliEnv; config: ProviderConfig }> {
   const env = readEnv(context.env, parseProviderName(values.provider))
   return { env, config: await resolveProviderConfig(values, env) }
+}
+
+/**
+ * The store a `--store` flag names. A password in it is taken, with a warning first: a flag's
+ * value shows in `ps` to every user of the machine and stays in shell history, which
+ * `CARDPORT_STORE` (or pg's own `PGPASSWORD` and `~/.pgpass`) does not.
+ */
+export async function storeFromFlag(flag: string, context: CliContext): Promise<StoreConfig> {
+  const config = await parseStore(flag, '--store')
+  if (config.kind === 'postgres' && config.holdsPassword) {
+    writeLine(
+      context.stderr,
+      'cardport: warning: --store holds a password, which other users of this machine see in ps and which stays in your shell history: put the connection string in CARDPORT_STORE, or the password in PGPASSWORD or ~/.pgpass',
+    )
+  }
+  return config
 }
