@@ -3,6 +3,7 @@ import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
 import { containsCardNumber, isWholeCardNumber, maskCardNumbers } from './redact.js'
 import { isStorableText, toStorableText } from './storable-text.js'
+import { strictObjectSaying } from './validate.js'
 
 /**
  * An id: not empty, and text every store keeps as it is (no NUL character, no unpaired
@@ -133,13 +134,11 @@ export function callerText(where: string) {
 export function callerObject<Shape extends z.core.$ZodLooseShape>(
   shape: Shape,
 ): z.ZodObject<Shape, z.core.$strict> {
-  const known = Object.keys(shape).join(', ')
-  return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys'
-        ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(quotedKey).join(', ')}: the keys are ${known}`
-        : undefined,
-  })
+  return strictObjectSaying(
+    shape,
+    (keys, known) =>
+      `unknown key${keys.length > 1 ? 's' : ''} ${keys.map(quotedKey).join(', ')}: the keys are ${known}`,
+  )
 }
 
 /**

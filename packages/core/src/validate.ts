@@ -23,10 +23,21 @@ const OPTION_NAME = /^[A-Za-z]{1,40}$/
 export function optionsObject<Shape extends z.core.$ZodLooseShape>(
   shape: Shape,
 ): z.ZodObject<Shape, z.core.$strict> {
+  return strictObjectSaying(shape, unknownOptions)
+}
+
+/**
+ * A zod object of `shape` that refuses a key it does not know, its issue's message
+ * `unknown(keys, known)`: the keys it does not know, and its own (`known`, comma-separated).
+ * @internal
+ */
+export function strictObjectSaying<Shape extends z.core.$ZodLooseShape>(
+  shape: Shape,
+  unknown: (keys: readonly string[], known: string) => string,
+): z.ZodObject<Shape, z.core.$strict> {
   const known = Object.keys(shape).join(', ')
   return z.strictObject(shape, {
-    error: (issue) =>
-      issue.code === 'unrecognized_keys' ? unknownOptions(issue.keys, known) : undefined,
+    error: (issue) => (issue.code === 'unrecognized_keys' ? unknown(issue.keys, known) : undefined),
   })
 }
 
