@@ -1091,9 +1091,10 @@ function isOwner(value: unknown): value is Owner {
 /**
  * The caller's owners for `reconcile`, each checked as it is read: the first that is no owner (an
  * id with a NUL or an unpaired surrogate, a wrong type) ends the run with `invalid_request`
- * before the store or the provider sees it, and the owners are closed. `take` may throw (an owner
- * type the provider does not declare), which ends the run as a malformed owner does. An owner `take` refuses
- * (one given before: see `createOwnerDedupe`) is skipped; the index an error names counts it.
+ * before the store or the provider sees it, and the owners are closed. `take` may throw (an
+ * owner type the provider does not declare), which ends the run as a malformed owner does. An
+ * owner `take` refuses (one given before: see `createOwnerDedupe`) is skipped; the index an error
+ * names counts it.
  */
 async function* checkedOwners(
   owners: Iterable<Owner> | AsyncIterable<Owner>,
