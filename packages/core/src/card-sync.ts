@@ -46,7 +46,7 @@ import {
 } from './store.js'
 import { prefetchStoredCards } from './stored-prefetch.js'
 import { followSignal, untilAborted } from './until-aborted.js'
-import { copyOf, validate } from './validate.js'
+import { copyOf, optionsObject, validate } from './validate.js'
 
 /** Options of {@link createCardSync}. */
 export interface CardSyncOptions {
@@ -972,7 +972,7 @@ const RETIREMENT_METHODS = ['save', 'load', 'remove'] as const
 
 // Strict: an option misspelt (`concurency`, a reconcile's `dryrun`) is refused, not dropped, which
 // would run with the default (a reconcile that writes where a dry run was asked for).
-const CardSyncOptionsSchema = z.strictObject({
+const CardSyncOptionsSchema = optionsObject({
   provider: z
     .custom<CardProvider>(
       (value) =>
@@ -1015,36 +1015,32 @@ const OwnerCardSchema = z.object({ owner: OwnerInputSchema, cardId: CardIdInputS
 const SetDefaultCardCallSchema = z.object({
   owner: OwnerInputSchema,
   token: callerText('a card token').min(1, 'a card token cannot be empty'),
-  options: z
-    .strictObject({
-      metadata: MetadataPatchSchema.optional(),
-      idempotencyKey: IdempotencyKeySchema.optional(),
-    })
-    .default({}),
+  options: optionsObject({
+    metadata: MetadataPatchSchema.optional(),
+    idempotencyKey: IdempotencyKeySchema.optional(),
+  }).default({}),
 })
 
 /** The options of `syncFromProviderData` and `deleteLocal`. */
-const ObservedAtOptionsSchema = z
-  .strictObject({
-    observedAt: z
-      .number()
-      .int("observedAt is a whole number of ms since the epoch (a webhook event's created × 1000)")
-      .min(0)
-      .max(Number.MAX_SAFE_INTEGER)
-      .optional(),
-  })
+const ObservedAtOptionsSchema = optionsObject({
+  observedAt: z
+    .number()
+    .int("observedAt is a whole number of ms since the epoch (a webhook event's created × 1000)")
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional(),
+})
   .optional()
   .transform((value) => value ?? {})
 
-const ReconcileOptionsSchema = z
-  .strictObject({
-    dryRun: z.boolean().optional(),
-    concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
-    onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
-    signal: RetryPolicySchema.shape.signal,
-    maxEntries: z.union([z.number().int().min(0), z.literal(Number.POSITIVE_INFINITY)]).optional(),
-    onDrift: z.custom<NonNullable<ReconcileOptions['onDrift']>>(isFunction).optional(),
-  })
+const ReconcileOptionsSchema = optionsObject({
+  dryRun: z.boolean().optional(),
+  concurrency: CardSyncOptionsSchema.shape.concurrency.unwrap().optional(),
+  onOwner: z.custom<NonNullable<ReconcileOptions['onOwner']>>(isFunction).optional(),
+  signal: RetryPolicySchema.shape.signal,
+  maxEntries: z.union([z.number().int().min(0), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  onDrift: z.custom<NonNullable<ReconcileOptions['onDrift']>>(isFunction).optional(),
+})
   .optional()
   .transform((value) => value ?? {})
 

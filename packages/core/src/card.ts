@@ -137,7 +137,7 @@ export function callerObject<Shape extends z.core.$ZodLooseShape>(
   return strictObjectSaying(
     shape,
     (keys, known) =>
-      `unknown key${keys.length > 1 ? 's' : ''} ${keys.map(quotedKey).join(', ')}: the keys are ${known}`,
+      `unknown key${keys.length > 1 ? 's' : ''} ${keys.map(quotedKey).join(', ')}: the keys are ${known.join(', ')}`,
   )
 }
 

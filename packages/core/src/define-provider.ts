@@ -27,7 +27,7 @@ import {
 import { listAll, type Page } from './pagination.js'
 import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
-import { validate } from './validate.js'
+import { optionsObject, validate } from './validate.js'
 
 /**
  * The primitives an adapter writes. Each returns provider data mapped to the {@link Card}
@@ -150,18 +150,15 @@ type ListOptionsShape = typeof listOptionsShape
  * 1 to 100 (default 10), `cursor` a non-empty string. Strict: a misspelt `limt` dropped would
  * list the default 10 cards, read by the caller as all of them. For adapters' own list calls.
  */
-export const ListOptionsSchema: z.ZodDefault<z.ZodObject<ListOptionsShape, z.core.$strict>> = z
-  .strictObject(listOptionsShape)
-  .default({ limit: 10 })
+export const ListOptionsSchema: z.ZodDefault<z.ZodObject<ListOptionsShape, z.core.$strict>> =
+  optionsObject(listOptionsShape).default({ limit: 10 })
 // Strict: a misspelt `idempotency_key` dropped would send the create under a fresh key, and a
 // retry of it would make a second card.
-const RequestOptionsSchema = z
-  .strictObject({
-    // Not IdempotencyKeySchema: what callers give is checked where they give it (CardSync,
-    // tokenizeCard); a provider's own request options are not checked for a card number.
-    idempotencyKey: z.string().min(1).max(255).optional(),
-  })
-  .default({})
+const RequestOptionsSchema = optionsObject({
+  // Not IdempotencyKeySchema: what callers give is checked where they give it (CardSync,
+  // tokenizeCard); a provider's own request options are not checked for a card number.
+  idempotencyKey: z.string().min(1).max(255).optional(),
+}).default({})
 
 /**
  * Builds a {@link CardProvider} from an adapter's primitives. The core does what every

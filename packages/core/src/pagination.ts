@@ -4,7 +4,7 @@ import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { CardProvider } from './provider.js'
 import { RetryPolicySchema } from './retry.js'
 import { untilAborted } from './until-aborted.js'
-import { validate } from './validate.js'
+import { optionsObject, validate } from './validate.js'
 
 /** One page of a list. `nextCursor` is opaque: pass it back as `cursor` to get the next page. */
 export interface Page<T> {
@@ -47,7 +47,7 @@ type ListAllOptionsShape = typeof listAllOptionsShape
  * at the default size. For adapters' own `listAll`-like iterations.
  */
 export const ListAllOptionsSchema: z.ZodObject<ListAllOptionsShape, z.core.$strict> =
-  z.strictObject(listAllOptionsShape)
+  optionsObject(listAllOptionsShape)
 
 /** The largest number of items {@link toArray} will ever collect. */
 export const TO_ARRAY_HARD_CAP = 10_000

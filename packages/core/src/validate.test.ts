@@ -14,10 +14,14 @@ describe('optionsObject', () => {
   })
 
   it('refuses an option it does not know, naming it and the options it knows', () => {
+    const other = errorOf(() => validate(Options, { apiKey: 'k', host: 'h' }, 'demo options'))
+    expect(other.message).toBe(
+      'Invalid demo options: unknown option "host": the options are apiKey, timeoutMs',
+    )
     const error = errorOf(() => validate(Options, { apiKey: 'k', timeoutMS: 5 }, 'demo options'))
     expect(error.code).toBe('invalid_request')
     expect(error.message).toBe(
-      'Invalid demo options: unknown option "timeoutMS": the options are apiKey, timeoutMs',
+      'Invalid demo options: unknown option "timeoutMS" (did you mean timeoutMs?): the options are apiKey, timeoutMs',
     )
     expect(error.issues).toEqual([{ path: [], message: expect.stringContaining('"timeoutMS"') }])
   })
@@ -36,6 +40,19 @@ describe('optionsObject', () => {
       'Invalid demo options: unknown options "tiemout", 1 more whose name is not shown (not an option name: it may be a secret): the options are apiKey, timeoutMs',
     )
     expect(JSON.stringify(error.issues)).not.toContain('notForMessages')
+  })
+
+  it('names a known option written another way (snake case, kebab case, case), and says which', () => {
+    const error = errorOf(() =>
+      validate(
+        Options,
+        { apiKey: 'k', api_key: 'k', 'timeout-ms': 1, APIKEY: 'k' },
+        'demo options',
+      ),
+    )
+    expect(error.message).toBe(
+      'Invalid demo options: unknown options "api_key" (did you mean apiKey?), "timeout-ms" (did you mean timeoutMs?), "APIKEY" (did you mean apiKey?): the options are apiKey, timeoutMs',
+    )
   })
 
   it('says how many keys it does not show when it names none', () => {

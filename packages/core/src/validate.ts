@@ -3,15 +3,19 @@ import { InvalidRequestError } from './errors.js'
 
 // What reads as an option's name (`timeoutMs`, `maxNetworkRetries`): letters only. A key with
 // digits, `_` or `-` may be a secret pasted in the wrong place (`sk_test_…`, `ak-live-…`, a hex
-// token), and is not quoted.
+// token), and is not quoted, unless it is a known option written another way (below).
 const OPTION_NAME = /^[A-Za-z]{1,40}$/
+
+/** A name without case, `_` and `-`: `idempotency_key` and `IdempotencyKey` are `idempotencykey`. */
+const squashed = (name: string) => name.replace(/[-_]/g, '').toLowerCase()
 
 /**
  * The schema of a factory's options: a key it does not know is refused (`invalid_request` through
  * {@link validate}) instead of dropped, where a misspelt option (`timeoutMS`) would run on its
  * default without a word. The message names an unknown key that reads as an option name (letters
- * only, up to 40) and the options there are; any other key is counted, not quoted, as it may be a
- * secret pasted as a key. For adapter authors' own options too.
+ * only, up to 40), or that is a known option written another way (`idempotency_key`: "did you
+ * mean idempotencyKey?"), and the options there are; any other key is counted, not quoted, as it
+ * may be a secret pasted as a key. For adapter authors' own options too.
  *
  * @example
  * ```ts
@@ -28,29 +32,34 @@ export function optionsObject<Shape extends z.core.$ZodLooseShape>(
 
 /**
  * A zod object of `shape` that refuses a key it does not know, its issue's message
- * `unknown(keys, known)`: the keys it does not know, and its own (`known`, comma-separated).
+ * `unknown(keys, known)`: the keys it does not know, and its own.
  * @internal
  */
 export function strictObjectSaying<Shape extends z.core.$ZodLooseShape>(
   shape: Shape,
-  unknown: (keys: readonly string[], known: string) => string,
+  unknown: (keys: readonly string[], known: readonly string[]) => string,
 ): z.ZodObject<Shape, z.core.$strict> {
-  const known = Object.keys(shape).join(', ')
+  const known = Object.keys(shape)
   return z.strictObject(shape, {
     error: (issue) => (issue.code === 'unrecognized_keys' ? unknown(issue.keys, known) : undefined),
   })
 }
 
 /** `unknown options "tiemout", 1 more whose name is not shown (…): the options are …`. */
-function unknownOptions(keys: readonly string[], known: string): string {
-  const named = keys.filter((key) => OPTION_NAME.test(key)).map((key) => `"${key}"`)
+function unknownOptions(keys: readonly string[], known: readonly string[]): string {
+  const named: string[] = []
+  for (const key of keys) {
+    const meant = known.find((option) => squashed(option) === squashed(key))
+    if (meant !== undefined) named.push(`"${key}" (did you mean ${meant}?)`)
+    else if (OPTION_NAME.test(key)) named.push(`"${key}"`)
+  }
   const hidden = keys.length - named.length
   const unshown = `whose name${hidden > 1 ? 's are' : ' is'} not shown (not an option name: it may be a secret)`
   const listed =
     named.length === 0
       ? `${hidden > 1 ? `${hidden} unknown options` : 'an unknown option'} ${unshown}`
       : `unknown option${keys.length > 1 ? 's' : ''} ${[...named, ...(hidden > 0 ? [`${hidden} more ${unshown}`] : [])].join(', ')}`
-  return `${listed}: the options are ${known}`
+  return `${listed}: the options are ${known.join(', ')}`
 }
 
 /**

@@ -3,6 +3,7 @@ import {
   type CardportErrorCode,
   maskCardNumberValue,
   NESTED_TOO_DEEP,
+  optionsObject,
   redactSecrets,
   validate,
 } from '@cardport/core'
@@ -208,7 +209,7 @@ export interface MapErrorContext {
   marketplaceId?: string | undefined
 }
 
-const MapErrorContextSchema = z.strictObject({
+const MapErrorContextSchema = optionsObject({
   notFound: z.enum(['card', 'owner', 'marketplace']).optional(),
   baseUrl: z.string().optional(),
   marketplaceId: z.string().optional(),

@@ -1,5 +1,4 @@
-import { ConflictError, validate } from '@cardport/core'
-import { z } from 'zod'
+import { ConflictError, optionsObject, validate } from '@cardport/core'
 import {
   inTransaction,
   type PostgresClient,
@@ -121,12 +120,10 @@ export interface MigrateOptions {
   tablePrefix?: string
 }
 
-const MigrateOptionsSchema = z
-  .object({
-    schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
-    tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
-  })
-  .strict()
+const MigrateOptionsSchema = optionsObject({
+  schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
+  tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
+})
 
 /**
  * Brings the cardport tables up to date, in one transaction that first takes a transaction-level

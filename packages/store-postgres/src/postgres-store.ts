@@ -7,6 +7,7 @@ import {
   InvalidRequestError,
   type Owner,
   observedAtOf,
+  optionsObject,
   type StoredCard,
   type UpsertResult,
   validate,
@@ -63,15 +64,13 @@ export interface PostgresStoreOptions {
   concurrentWrites?: number | undefined
 }
 
-const OptionsSchema = z
-  .object({
-    client: PostgresClientSchema,
-    schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
-    tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
-    migrate: z.boolean().default(true),
-    concurrentWrites: z.number().int().min(1).max(64).optional(),
-  })
-  .strict()
+const OptionsSchema = optionsObject({
+  client: PostgresClientSchema,
+  schema: SchemaNameSchema.default(DEFAULT_SCHEMA),
+  tablePrefix: TablePrefixSchema.default(DEFAULT_TABLE_PREFIX),
+  migrate: z.boolean().default(true),
+  concurrentWrites: z.number().int().min(1).max(64).optional(),
+})
 
 /** How many owners `listOwners` reads per query. */
 const OWNER_PAGE = 500

@@ -7,6 +7,7 @@ import {
   InvalidRequestError,
   type Owner,
   observedAtOf,
+  optionsObject,
   type StoredCard,
   type UpsertResult,
   validate,
@@ -52,16 +53,14 @@ export type SqliteStoreOptions = {
     }
 )
 
-const OptionsSchema = z
-  .object({
-    filename: z.string().min(1, 'filename must be a file path or ":memory:"').optional(),
-    database: z
-      .custom<SqliteDatabase>(isOpenDatabase, 'database must be an open better-sqlite3 Database')
-      .optional(),
-    wal: z.boolean().default(true),
-    readonly: z.boolean().default(false),
-  })
-  .strict()
+const OptionsSchema = optionsObject({
+  filename: z.string().min(1, 'filename must be a file path or ":memory:"').optional(),
+  database: z
+    .custom<SqliteDatabase>(isOpenDatabase, 'database must be an open better-sqlite3 Database')
+    .optional(),
+  wal: z.boolean().default(true),
+  readonly: z.boolean().default(false),
+})
   .refine((options) => (options.filename === undefined) !== (options.database === undefined), {
     message: 'pass exactly one of filename and database',
   })

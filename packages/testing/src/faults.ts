@@ -1,4 +1,4 @@
-import { redact } from '@cardport/core'
+import { optionsObject, redact } from '@cardport/core'
 import { HttpResponse } from 'msw'
 import { z } from 'zod'
 
@@ -258,39 +258,37 @@ const wholeFrom = (least: number) => z.number().int().min(least)
  * The faults a test can write by mistake (a `times` of 0, a `retryAfter` without a status, a
  * misspelt field) are refused rather than left to fire for nothing.
  */
-const FaultSchema = z
-  .strictObject({
-    route: z.union([z.string(), z.instanceof(RegExp)]).optional(),
-    times: z.union([wholeFrom(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
-    after: wholeFrom(0).optional(),
-    latencyMs: z.number().min(0).max(MAX_TIMEOUT_MS).optional(),
-    status: z.number().int().min(200).max(599).optional(),
-    // delay-seconds (RFC 9110): a whole number, as Stripe and the marketplace would send it.
-    retryAfter: wholeFrom(0).optional(),
-    body: z.string().optional(),
-    drop: z.enum(['before-commit', 'after-commit']).optional(),
-  })
-  .superRefine((fault, context) => {
-    const problem = (path: string, message: string) =>
-      context.addIssue({ code: 'custom', path: [path], message })
-    // A latencyMs of 0 is given on purpose: a fault that holds its request's place in `fired`
-    // (one a request, with `after`) and answers after a turn of the timers.
-    if (!hasOutcome(fault) && fault.latencyMs === undefined) {
-      problem(
-        'latencyMs',
-        'a fault needs a latencyMs, status, body or drop: without one it would fire and do nothing',
-      )
-    }
-    if (fault.status !== undefined && fault.status < 400 && fault.body === undefined) {
-      problem('status', 'an injected status below 400 needs a body: it would carry an error body')
-    }
-    if (fault.drop !== undefined && (fault.status !== undefined || fault.body !== undefined)) {
-      problem('drop', 'a dropped connection answers no status or body: give one or the other')
-    }
-    if (fault.retryAfter !== undefined && fault.status === undefined && fault.body === undefined) {
-      problem('retryAfter', 'Retry-After is a header of an answer: give a status or a body')
-    }
-  })
+const FaultSchema = optionsObject({
+  route: z.union([z.string(), z.instanceof(RegExp)]).optional(),
+  times: z.union([wholeFrom(1), z.literal(Number.POSITIVE_INFINITY)]).optional(),
+  after: wholeFrom(0).optional(),
+  latencyMs: z.number().min(0).max(MAX_TIMEOUT_MS).optional(),
+  status: z.number().int().min(200).max(599).optional(),
+  // delay-seconds (RFC 9110): a whole number, as Stripe and the marketplace would send it.
+  retryAfter: wholeFrom(0).optional(),
+  body: z.string().optional(),
+  drop: z.enum(['before-commit', 'after-commit']).optional(),
+}).superRefine((fault, context) => {
+  const problem = (path: string, message: string) =>
+    context.addIssue({ code: 'custom', path: [path], message })
+  // A latencyMs of 0 is given on purpose: a fault that holds its request's place in `fired`
+  // (one a request, with `after`) and answers after a turn of the timers.
+  if (!hasOutcome(fault) && fault.latencyMs === undefined) {
+    problem(
+      'latencyMs',
+      'a fault needs a latencyMs, status, body or drop: without one it would fire and do nothing',
+    )
+  }
+  if (fault.status !== undefined && fault.status < 400 && fault.body === undefined) {
+    problem('status', 'an injected status below 400 needs a body: it would carry an error body')
+  }
+  if (fault.drop !== undefined && (fault.status !== undefined || fault.body !== undefined)) {
+    problem('drop', 'a dropped connection answers no status or body: give one or the other')
+  }
+  if (fault.retryAfter !== undefined && fault.status === undefined && fault.body === undefined) {
+    problem('retryAfter', 'Retry-After is a header of an answer: give a status or a body')
+  }
+})
 
 /** Throws a `TypeError` naming each problem of a fault `inject` would refuse. */
 function checkFault(fault: Fault): void {
