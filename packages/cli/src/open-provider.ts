@@ -1,10 +1,4 @@
-import {
-  type CardProvider,
-  formatOwner,
-  isCardportError,
-  type Owner,
-  type ProviderCapabilities,
-} from '@cardport/core'
+import { type CardProvider, formatOwner, isCardportError, type Owner } from '@cardport/core'
 import type { ProviderConfig, ProviderName } from './config.js'
 import { describeError } from './describe-error.js'
 import { CliError, EXIT_CODES, usageError } from './exit-codes.js'
@@ -113,7 +107,7 @@ export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
  */
 export async function providerDescription(
   name: ProviderName,
-): Promise<Pick<CardProvider, 'name' | 'capabilities'> & { capabilities: ProviderCapabilities }> {
+): Promise<Pick<CardProvider, 'name' | 'capabilities'>> {
   if (name === 'stripe') {
     const { STRIPE_CAPABILITIES, STRIPE_PROVIDER_NAME } = await import('@cardport/stripe')
     return { name: STRIPE_PROVIDER_NAME, capabilities: STRIPE_CAPABILITIES }
