@@ -18,6 +18,7 @@ import {
   markDefaultUnknown,
   OwnerInputSchema,
   OwnerSchema,
+  ProviderNameSchema,
   sameOwner,
 } from './card.js'
 import { toCountryAlpha2 } from './country.js'
@@ -444,6 +445,29 @@ describe('OwnerInputSchema: an owner a caller gives', () => {
     )
     // A card number is still an owner id a provider may have given: reading one is not refused.
     expect(OwnerSchema.safeParse({ type: 'customer', id: '4242424242424242' }).success).toBe(true)
+  })
+})
+
+describe("ProviderNameSchema: an adapter's name option", () => {
+  it('takes 1 to 64 letters, digits, ".", "-" and "_", a letter first', () => {
+    for (const name of ['stripe', 'stripe-eu', 'mp_2', 'Stripe.US', 'a', `a${'b'.repeat(63)}`]) {
+      expect(ProviderNameSchema.safeParse(name).success, name).toBe(true)
+    }
+  })
+
+  it.each([
+    ['empty', '', 'letters, digits'],
+    ['a digit first', '2stripe', 'starting with a letter'],
+    ['65 characters', `a${'b'.repeat(64)}`, '1 to 64'],
+    ['a space', 'stripe eu', 'letters, digits'],
+    ['a slash', 'stripe/eu', 'letters, digits'],
+    ['an API key', 'sk_live_51Hxyz', 'cannot hold a key'],
+    ['a restricted key', 'rk_test_abc', 'cannot hold a key'],
+    ['a card number inside', 'x4242424242424242', 'card number'],
+  ])('refuses a name with %s', (_case, name, message) => {
+    const result = ProviderNameSchema.safeParse(name)
+    expect(result.success).toBe(false)
+    expect(result.error?.issues[0]?.message).toContain(message)
   })
 })
 

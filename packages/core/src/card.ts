@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
-import { containsCardNumber, isWholeCardNumber, maskCardNumbers } from './redact.js'
+import { containsCardNumber, isWholeCardNumber, maskCardNumbers, redactSecrets } from './redact.js'
 import { isStorableText, toStorableText } from './storable-text.js'
 import { strictObjectSaying } from './validate.js'
 
@@ -74,6 +74,32 @@ function ownerNotACardNumber(message: string): z.ZodObject<OwnerShape> {
 
 /** `'customer'` or `'account'`. */
 export type OwnerType = Owner['type']
+
+/**
+ * A name an adapter's `name` option takes (`stripeProvider({ name: 'stripe-eu' })`): 1 to 64
+ * letters, digits, `-`, `_` or `.`, starting with a letter. A provider's name is stored with
+ * every card it returns and scopes the store's rows, so two accounts at one provider (two
+ * Stripe accounts, two marketplaces) kept in one store each need a name of their own: under one
+ * name, reconciling one account would remove the other's cards. Letters first, so that no name
+ * reads as a card number; and no key nor card number inside one.
+ *
+ * @example
+ * ```ts
+ * ProviderNameSchema.safeParse('stripe-eu').success // true
+ * ProviderNameSchema.safeParse('sk_live_51Hx').success // false: a key
+ * ```
+ */
+export const ProviderNameSchema: z.ZodString = z
+  .string()
+  .regex(
+    /^[A-Za-z][\w.-]{0,63}$/,
+    'a provider name is 1 to 64 letters, digits, "-", "_" or ".", starting with a letter',
+  )
+  // Messages name the provider: a key or a card number there would be masked, or printed.
+  .refine(
+    (name) => redactSecrets(name) === name,
+    'a provider name cannot hold a key or a card number',
+  )
 
 // No field ever holds a card number (DESIGN). Free text read from a provider has it masked
 // (`•••• 4242`): refusing it would make the provider's card unreadable, and a whole listing with it.

@@ -18,6 +18,7 @@ export {
   OwnerInputSchema,
   OwnerSchema,
   type OwnerType,
+  ProviderNameSchema,
   sameOwner,
 } from './card.js'
 export {

@@ -52,6 +52,9 @@ const HINTS: Record<CardportErrorCode, string> = {
  * | `api_error`, 5xx, connection errors and timeouts | `provider_unavailable` (a 503's `Retry-After` as `retryAfterMs`) |
  * | an `error` in an answer below 400 (a broken answer) | `provider_unavailable` |
  *
+ * `provider` is the name the error gives as its `provider`: `'stripe'`, or the `name` option of
+ * the provider the call was made for.
+ *
  * @example
  * ```ts
  * try {
@@ -61,7 +64,10 @@ const HINTS: Record<CardportErrorCode, string> = {
  * }
  * ```
  */
-export function mapStripeError(error: unknown): CardportError | undefined {
+export function mapStripeError(
+  error: unknown,
+  provider: string = STRIPE_PROVIDER_NAME,
+): CardportError | undefined {
   if (!isObject(error) || typeof error.type !== 'string' || !error.type.startsWith('Stripe')) {
     return undefined
   }
@@ -78,7 +84,7 @@ export function mapStripeError(error: unknown): CardportError | undefined {
       ? STALE_CURSOR_HINT
       : HINTS[cardportCode]
   return new CardportError(cardportCode, `Stripe: ${message} (${hint})`, {
-    provider: STRIPE_PROVIDER_NAME,
+    provider,
     status,
     providerCode: code ?? rawType,
     declineCode,

@@ -9,7 +9,10 @@ import {
   toCountryAlpha2,
 } from '@cardport/core'
 
-/** The provider name stored on every card this adapter returns. */
+/**
+ * The provider name stored on every card this adapter returns, unless `stripeProvider`'s `name`
+ * option gives another.
+ */
 export const STRIPE_PROVIDER_NAME = 'stripe'
 
 /**
@@ -32,12 +35,25 @@ export function toStripeCard(
   owner?: Owner,
   defaultSourceId?: string | null,
 ): Card | null {
+  return stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId)
+}
+
+/**
+ * {@link toStripeCard} for the provider named `name` (`stripeProvider`'s `name` option): the
+ * card's `provider`, and the provider its errors name. @internal
+ */
+export function stripeCardOf(
+  name: string,
+  raw: unknown,
+  owner?: Owner,
+  defaultSourceId?: string | null,
+): Card | null {
   if (!isObject(raw) || raw.object !== 'card' || raw.deleted === true) return null
   const resolvedOwner = owner ?? ownerOf(raw)
   if (!resolvedOwner) {
     throw new InvalidRequestError(
       `Stripe card ${primitiveText(raw.id)} names no customer or account: pass its owner to parseCard`,
-      { provider: STRIPE_PROVIDER_NAME },
+      { provider: name },
     )
   }
   const expandedCustomer = isObject(raw.customer) ? raw.customer : undefined
@@ -51,7 +67,7 @@ export function toStripeCard(
     (expandedCustomer !== undefined && 'default_source' in expandedCustomer)
   const card: Card = {
     id: primitiveText(raw.id),
-    provider: STRIPE_PROVIDER_NAME,
+    provider: name,
     owner: { type: resolvedOwner.type, id: resolvedOwner.id },
     brand: normalizeBrand(text(raw.brand)),
     last4: primitiveText(raw.last4 ?? ''),

@@ -2,6 +2,7 @@ import { createCardSync, memoryStore, type Owner, withRetry } from '@cardport/co
 import { sampleCard, stripeEmulator } from '@cardport/testing/emulators'
 import { describe, expect, it } from 'vitest'
 import fixtures from './__fixtures__/stripe-fixtures-cards.json' with { type: 'json' }
+import { STRIPE_PROVIDER_NAME } from './parse-card.js'
 import { checkedClient, type StripeClient } from './stripe-client.js'
 import { stripeProvider } from './stripe-provider.js'
 import { rejection, STRIPE_CLIENT_KINDS, settledWithin, useStripe } from './test-harness.js'
@@ -120,7 +121,7 @@ describe('checkedClient', () => {
 
   it('passes a Stripe object answered below 400 on, as it came', async () => {
     const card = withStatus({ id: 'card_1', object: 'card' }, 200)
-    const client = checkedClient(answering(card))
+    const client = checkedClient(answering(card), STRIPE_PROVIDER_NAME)
     expect(await client.customers.retrieveSource('cus_1', 'card_1')).toBe(card)
     expect(await client.accounts.listExternalAccounts('acct_1')).toBe(card)
   })
@@ -191,7 +192,7 @@ describe('checkedClient', () => {
       ['ok', undefined],
       [{ id: 'card_1' }, undefined],
     ] as const) {
-      const client = checkedClient(answering(value))
+      const client = checkedClient(answering(value), STRIPE_PROVIDER_NAME)
       const calls = [
         ...Object.values(client.customers),
         ...Object.values(client.accounts),

@@ -1,5 +1,5 @@
 import { InvalidRequestError, ProviderUnavailableError } from '@cardport/core'
-import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
+import { isObject } from './parse-card.js'
 
 /**
  * The part of the official `stripe` SDK the adapter uses, typed structurally: any `Stripe`
@@ -102,12 +102,12 @@ export interface StripeRequestOptions {
  * answered 200). Read as a card or a page, such an answer would say "no such card" or "no
  * cards", and `CardSync` would remove the local copies. It is refused instead, with
  * `provider_unavailable`: an answer must be a Stripe object (`object` names its kind) with a
- * status below 400.
+ * status below 400. The errors name the provider `name`.
  */
-export function checkedClient(stripe: StripeClient): StripeClient {
+export function checkedClient(stripe: StripeClient, name: string): StripeClient {
   return {
-    customers: checkedMethods(stripe.customers, 'customers', CUSTOMER_METHODS),
-    accounts: checkedMethods(stripe.accounts, 'accounts', ACCOUNT_METHODS),
+    customers: checkedMethods(stripe.customers, 'customers', CUSTOMER_METHODS, name),
+    accounts: checkedMethods(stripe.accounts, 'accounts', ACCOUNT_METHODS, name),
   }
 }
 
@@ -132,7 +132,8 @@ const ACCOUNT_METHODS = [
 type Method = (...args: never[]) => Promise<unknown>
 
 /**
- * The methods `names` of `group` (`stripe[groupName]`), each checking its answer. A method is
+ * The methods `names` of `group` (`stripe[groupName]`), each checking its answer (its errors name
+ * `provider`). A method is
  * looked up when called, so that a partial client (a test double with the methods one test
  * needs) serves the calls it has; a call whose method is missing fails with `invalid_request`
  * naming it (see {@link missingMethod}).
@@ -141,14 +142,15 @@ function checkedMethods<G extends { [K in keyof G]: Method }>(
   group: G,
   groupName: string,
   names: readonly (keyof G & string)[],
+  provider: string,
 ): G {
   const checked: Partial<Record<keyof G, Method>> = {}
   for (const name of names) {
     checked[name] = async (...args) => {
       // Read once: a getter may answer differently on a second read.
       const method: unknown = group[name]
-      if (typeof method !== 'function') throw missingMethod(`${groupName}.${name}`)
-      return checkedAnswer(await method.apply(group, args))
+      if (typeof method !== 'function') throw missingMethod(`${groupName}.${name}`, provider)
+      return checkedAnswer(await method.apply(group, args), provider)
     }
   }
   return checked as G
@@ -161,15 +163,15 @@ function checkedMethods<G extends { [K in keyof G]: Method }>(
  * can never succeed. Named by its path alone (`customers.listSources`): the client is never
  * quoted, as it may hold the key.
  */
-function missingMethod(method: string): InvalidRequestError {
+function missingMethod(method: string, provider: string): InvalidRequestError {
   return new InvalidRequestError(
     `Stripe: the stripe client has no ${method} method, which this call needs: pass a Stripe instance (SDK 16 to 23), or give your test double that method`,
-    { provider: STRIPE_PROVIDER_NAME, retryable: false, details: { method } },
+    { provider, retryable: false, details: { method } },
   )
 }
 
 /** An SDK result, if it is a Stripe object answered with a status below 400. */
-function checkedAnswer(raw: unknown): unknown {
+function checkedAnswer(raw: unknown, provider: string): unknown {
   // `lastResponse` is the raw response: node:http's (`statusCode`), or, before stripe 23, a
   // fetch Response (`status`).
   const response = isObject(raw) ? raw.lastResponse : undefined
@@ -178,13 +180,13 @@ function checkedAnswer(raw: unknown): unknown {
   if (status !== undefined && status >= 400) {
     throw new ProviderUnavailableError(
       `Stripe answered ${status} without an error object (a proxy or a gateway in the way?): retry later`,
-      { provider: STRIPE_PROVIDER_NAME, status, retryable: status === 429 || status >= 500 },
+      { provider, status, retryable: status === 429 || status >= 500 },
     )
   }
   if (!isObject(raw) || typeof raw.object !== 'string') {
     throw new ProviderUnavailableError(
       'Stripe answered with something that is not a Stripe object (a proxy or a gateway in the way?): retry later',
-      { provider: STRIPE_PROVIDER_NAME, status },
+      { provider, status },
     )
   }
   return raw

@@ -12,6 +12,7 @@ import {
   OwnerNotFoundError,
   optionsObject,
   type ProviderCapabilities,
+  ProviderNameSchema,
   type ValidCreateCardInput,
   validate,
 } from '@cardport/core'
@@ -19,7 +20,7 @@ import Stripe from 'stripe'
 import { z } from 'zod'
 import { guardHttpClient } from './http-client-guard.js'
 import { mapStripeError } from './map-error.js'
-import { idOf, isObject, ownerOf, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
+import { idOf, isObject, ownerOf, STRIPE_PROVIDER_NAME, stripeCardOf } from './parse-card.js'
 import {
   checkedClient,
   type StripeClient,
@@ -76,6 +77,15 @@ export type StripeProviderOptions = {
   maxNetworkRetries?: number | undefined
   /** Per-request timeout in milliseconds. Default: the SDK's (80 s). */
   timeoutMs?: number | undefined
+  /**
+   * The provider's name (`provider.name`): stored with every card it returns, it scopes the
+   * store's rows, and its errors and cursors carry it. Default `'stripe'`. Give each Stripe
+   * account kept in one store a name of its own (`'stripe-eu'`, `'stripe-us'`), and the same
+   * name to the `stripeWebhookHandler` of that account: under one name, reconciling one account
+   * would remove the other's cards. 1 to 64 letters, digits, `-`, `_` or `.`, starting with a
+   * letter (core's `ProviderNameSchema`).
+   */
+  name?: string | undefined
 } & (
   | {
       /**
@@ -113,6 +123,7 @@ const OptionsSchema = optionsObject({
   stripeConfig: z.record(z.string(), z.unknown()).optional(),
   maxNetworkRetries: z.number().int().min(0).max(10).default(2),
   timeoutMs: z.number().int().positive().optional(),
+  name: ProviderNameSchema.default(STRIPE_PROVIDER_NAME),
 }).refine((options) => (options.stripe === undefined) !== (options.apiKey === undefined), {
   message: 'pass exactly one of stripe (an instance) and apiKey',
 })
@@ -139,10 +150,11 @@ export type StripeProvider = CardProvider<typeof STRIPE_CAPABILITIES>
  */
 export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   const valid = validate(OptionsSchema, options, 'stripeProvider options', STRIPE_PROVIDER_NAME)
+  const { name } = valid
   const sdk =
-    valid.stripe ?? clientFromKey(valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig)
+    valid.stripe ?? clientFromKey(name, valid.apiKey!, valid.maxNetworkRetries, valid.stripeConfig)
   guardHttpClient(sdk)
-  const stripe = checkedClient(sdk)
+  const stripe = checkedClient(sdk, name)
   const requestOptions = (idempotencyKey?: string): StripeRequestOptions => ({
     apiVersion: STRIPE_API_VERSION,
     maxNetworkRetries: valid.maxNetworkRetries,
@@ -161,7 +173,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     const customer = await stripe.customers.retrieve(owner.id, params, requestOptions())
     if (isObject(customer) && customer.deleted === true) {
       throw new OwnerNotFoundError(`Stripe: the customer ${owner.id} was deleted`, {
-        provider: STRIPE_PROVIDER_NAME,
+        provider: name,
         status: 404,
         providerCode: 'resource_missing',
         details: { ownerDeleted: true },
@@ -177,7 +189,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
   }
 
   const toCard = (raw: unknown, owner: Owner, defaultSourceId?: string | null): Card => {
-    const card = toStripeCard(raw, owner, defaultSourceId)
+    const card = stripeCardOf(name, raw, owner, defaultSourceId)
     if (!card) {
       throw new TypeError('Stripe returned an object that is not a card where a card was expected')
     }
@@ -207,7 +219,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         { expand: ['customer'] },
         requestOptions(),
       )
-      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      return notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
     async list(owner: Owner, limit: number, cursor?: string) {
       if (!cursor) return customers.firstPage(owner, limit)
@@ -216,11 +228,11 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const params: StripeParams = {
         object: 'card',
         limit,
-        starting_after: cursorAfter(owner, cursor),
+        starting_after: cursorAfter(name, owner, cursor),
         expand: ['data.customer'],
       }
-      return toPage(owner, await customers.sources(owner, params), (raw) =>
-        toStripeCard(raw, owner),
+      return toPage(name, owner, await customers.sources(owner, params), (raw) =>
+        stripeCardOf(name, raw, owner),
       )
     },
     /**
@@ -241,12 +253,12 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     async firstPage(owner: Owner, limit: number) {
       const customer = await retrieveCustomer(owner, { expand: ['sources'] })
       const defaultId = isObject(customer) ? idOf(customer.default_source) : null
-      const parse = (raw: unknown) => toStripeCard(raw, owner, defaultId)
+      const parse = (raw: unknown) => stripeCardOf(name, raw, owner, defaultId)
       const embedded = listOf(isObject(customer) ? customer.sources : undefined)
       const hasMore = embedded === null || embedded.hasMore
       const cards = (embedded?.items ?? []).filter((raw) => isObject(raw) && raw.object === 'card')
       if (!hasMore || cards.length > limit) {
-        return pageOf(owner, cards.slice(0, limit), cards.length > limit, parse)
+        return pageOf(name, owner, cards.slice(0, limit), cards.length > limit, parse)
       }
       const wanted = limit - cards.length
       const params: StripeParams = { object: 'card', limit: Math.max(wanted, 1) }
@@ -255,6 +267,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const rest = listOf(await customers.sources(owner, params))
       const more = rest?.items ?? []
       return pageOf(
+        name,
         owner,
         [...cards, ...more.slice(0, wanted)],
         rest?.hasMore === true || more.length > wanted,
@@ -280,7 +293,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         { ...updateParams(patch), expand: ['customer'] },
         requestOptions(),
       )
-      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      return notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
     async delete(owner: Owner, cardId: string) {
       await customers.ensureCard(owner, cardId)
@@ -294,20 +307,20 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         requestOptions(),
       )
       const source = isObject(customer) ? customer.default_source : undefined
-      return notACardIsNotFound(source, owner, cardId, () => toCard(source, owner, cardId))
+      return notACardIsNotFound(name, source, owner, cardId, () => toCard(source, owner, cardId))
     },
     async getDefault(owner: Owner) {
       const customer = await retrieveCustomer(owner, { expand: ['default_source'] })
       if (!isObject(customer)) return null
       const source = customer.default_source
       const defaultId = idOf(source)
-      return toStripeCard(source, owner, defaultId)
+      return stripeCardOf(name, source, owner, defaultId)
     },
     /** Refuses, before any change, an id that names a bank account or another source. */
     async ensureCard(owner: Owner, cardId: string) {
       if (looksLikeCardId(cardId)) return
       const raw = await stripe.customers.retrieveSource(owner.id, cardId, {}, requestOptions())
-      notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
   }
 
@@ -317,7 +330,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         throw new InvalidRequestError(
           "Stripe: a token's currency is set when the token is created (card[currency]); pass currency only with card details, or leave it out",
           {
-            provider: STRIPE_PROVIDER_NAME,
+            provider: name,
             issues: [{ path: ['currency'], message: 'not with a token' }],
           },
         )
@@ -341,13 +354,13 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         {},
         requestOptions(),
       )
-      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      return notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
     async list(owner: Owner, limit: number, cursor?: string) {
       const params: StripeParams = { object: 'card', limit }
-      if (cursor) params.starting_after = cursorAfter(owner, cursor)
+      if (cursor) params.starting_after = cursorAfter(name, owner, cursor)
       const page = await stripe.accounts.listExternalAccounts(owner.id, params, requestOptions())
-      return toPage(owner, page, (raw) => toStripeCard(raw, owner))
+      return toPage(name, owner, page, (raw) => stripeCardOf(name, raw, owner))
     },
     async update(owner: Owner, cardId: string, patch: CardUpdate) {
       await accounts.ensureCard(owner, cardId)
@@ -357,7 +370,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         updateParams(patch),
         requestOptions(),
       )
-      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      return notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
     async delete(owner: Owner, cardId: string) {
       await accounts.ensureCard(owner, cardId)
@@ -371,7 +384,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         { default_for_currency: true },
         requestOptions(),
       )
-      return notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      return notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
     async getDefault(owner: Owner): Promise<Card | null> {
       // An account has a default per currency; the first one listed stands for the owner.
@@ -393,14 +406,14 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         {},
         requestOptions(),
       )
-      notACardIsNotFound(raw, owner, cardId, () => toCard(raw, owner))
+      notACardIsNotFound(name, raw, owner, cardId, () => toCard(raw, owner))
     },
   }
 
   const kind = (owner: Owner) => (owner.type === 'customer' ? customers : accounts)
 
   return defineCardProvider({
-    name: STRIPE_PROVIDER_NAME,
+    name,
     capabilities: STRIPE_CAPABILITIES,
     createCard: (owner, input, { idempotencyKey }) =>
       kind(owner).create(owner, input, idempotencyKey),
@@ -413,8 +426,9 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     // The payload's own owner when it names one, so that the core refuses it (invalid_request)
     // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
     // store another customer's card among that owner's cards.
-    parseCard: (raw, owner) => toStripeCard(raw, (isObject(raw) ? ownerOf(raw) : null) ?? owner),
-    mapError: mapStripeError,
+    parseCard: (raw, owner) =>
+      stripeCardOf(name, raw, (isObject(raw) ? ownerOf(raw) : null) ?? owner),
+    mapError: (error) => mapStripeError(error, name),
   })
 }
 
@@ -424,6 +438,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
  * option, reported as one.
  */
 function clientFromKey(
+  name: string,
   apiKey: string,
   maxNetworkRetries: number,
   config: Record<string, unknown> = {},
@@ -434,7 +449,7 @@ function clientFromKey(
     const reason = error instanceof Error ? error.message : 'refused'
     throw new InvalidRequestError(
       `Invalid stripeProvider options: the stripe SDK refused stripeConfig: ${reason}`,
-      { provider: STRIPE_PROVIDER_NAME, cause: error },
+      { provider: name, cause: error },
     )
   }
 }
@@ -489,9 +504,9 @@ function updateParams(patch: CardUpdate): StripeParams {
   return params
 }
 
-function toPage(owner: Owner, raw: unknown, parse: (item: unknown) => Card | null) {
+function toPage(name: string, owner: Owner, raw: unknown, parse: (item: unknown) => Card | null) {
   const list = listOf(raw)
-  return pageOf(owner, list?.items ?? [], list?.hasMore === true, parse)
+  return pageOf(name, owner, list?.items ?? [], list?.hasMore === true, parse)
 }
 
 /** A Stripe list's items and `has_more`; null for anything that is no list. */
@@ -503,9 +518,11 @@ function listOf(raw: unknown): { items: unknown[]; hasMore: boolean } | null {
 /**
  * A page of `items` (what Stripe listed, in order), the cursor after the last of them. The
  * cursor names the owner: another owner's list has no such card, and Stripe would answer it
- * with the `resource_missing` of a card deleted since.
+ * with the `resource_missing` of a card deleted since, and the provider `name`: another Stripe
+ * provider's cursor is refused.
  */
 function pageOf(
+  name: string,
   owner: Owner,
   items: unknown[],
   hasMore: boolean,
@@ -517,15 +534,16 @@ function pageOf(
     data,
     hasMore,
     nextCursor:
-      hasMore && last
-        ? encodeCursor(STRIPE_PROVIDER_NAME, { after: last }, { list: formatOwner(owner) })
-        : null,
+      hasMore && last ? encodeCursor(name, { after: last }, { list: formatOwner(owner) }) : null,
   }
 }
 
-/** The `starting_after` of a cursor `pageOf` made for `owner`; `invalid_request` for any other. */
-function cursorAfter(owner: Owner, cursor: string): string {
-  return decodeCursor(STRIPE_PROVIDER_NAME, cursor, {
+/**
+ * The `starting_after` of a cursor `pageOf` made for `owner` by the provider `name`;
+ * `invalid_request` for any other.
+ */
+function cursorAfter(name: string, owner: Owner, cursor: string): string {
+  return decodeCursor(name, cursor, {
     list: formatOwner(owner),
     read: ({ after }) => (typeof after === 'string' && after !== '' ? after : undefined),
   })
@@ -540,7 +558,13 @@ function looksLikeCardId(id: string): boolean {
 }
 
 /** A source id that names a bank account is, for a card API, a card that does not exist. */
-function notACardIsNotFound(raw: unknown, owner: Owner, cardId: string, parse: () => Card): Card {
+function notACardIsNotFound(
+  name: string,
+  raw: unknown,
+  owner: Owner,
+  cardId: string,
+  parse: () => Card,
+): Card {
   if (isObject(raw) && raw.object === 'card') return parse()
-  throw cardNotFound(STRIPE_PROVIDER_NAME, owner, cardId)
+  throw cardNotFound(name, owner, cardId)
 }

@@ -130,6 +130,11 @@ export interface VerifyStripeWebhookOptions {
   toleranceSeconds: number
   /** The clock, in ms since the epoch, that the signature's age is measured with. */
   now: () => number
+  /**
+   * The provider the errors name (`provider`): the `name` of the `stripeWebhookHandler` that
+   * verifies. Default `'stripe'`.
+   */
+  provider?: string | undefined
 }
 
 /**
@@ -146,12 +151,14 @@ export async function verifyStripeWebhook(
   signatureHeader: unknown,
   options: VerifyStripeWebhookOptions,
 ): Promise<StripeWebhookEvent> {
-  const header = headerOf(signatureHeader)
-  const body = bodyOf(rawBody)
+  const provider = options.provider ?? STRIPE_PROVIDER_NAME
+  const header = headerOf(signatureHeader, provider)
+  const body = bodyOf(rawBody, provider)
   if (!/(?:^|,)\s*t=\d+\s*(?:,|$)/.test(header) || !/(?:^|,)\s*v1=[0-9a-fA-F]+/.test(header)) {
     throw new StripeWebhookError(
       'malformed_signature',
       'The Stripe-Signature header has no t= timestamp or no v1= signature: send the header exactly as Stripe sent it',
+      { provider },
     )
   }
 
@@ -178,6 +185,7 @@ export async function verifyStripeWebhook(
           throw new StripeWebhookError(
             'stale_timestamp',
             `The Stripe-Signature timestamp is older than the tolerance (${options.toleranceSeconds} s): a replayed or long-delayed request; Stripe's own retries are signed afresh`,
+            { provider },
           )
         }
         continue
@@ -187,13 +195,14 @@ export async function verifyStripeWebhook(
         throw new StripeWebhookError(
           'malformed_body',
           'The webhook body is correctly signed but is not JSON: this endpoint only takes Stripe events',
+          { provider },
         )
       }
       if (error instanceof Error && /thin event/i.test(error.message)) {
         throw new StripeWebhookError(
           'not_an_event',
           'The webhook body is a thin event notification (v2), not a snapshot event: point a snapshot-event destination at this endpoint',
-          { cause: error },
+          { provider, cause: error },
         )
       }
       throw error
@@ -203,9 +212,10 @@ export async function verifyStripeWebhook(
     throw new StripeWebhookError(
       'bad_signature',
       'No signature in the Stripe-Signature header matches the body for the endpoint secret(s) configured: check the secret (each endpoint has its own, whsec_…) and pass the raw request body, not a parsed and re-serialized one',
+      { provider },
     )
   }
-  return toStripeEvent(parsed, 'The webhook body is correctly signed JSON')
+  return toStripeEvent(parsed, 'The webhook body is correctly signed JSON', provider)
 }
 
 /**
@@ -213,52 +223,65 @@ export async function verifyStripeWebhook(
  * fields cardport reads checked; a {@link StripeWebhookError} `not_an_event` for anything else.
  *
  * @param what What the value is, to start the error's message with.
+ * @param provider The provider the error names.
  */
-export function toStripeEvent(value: unknown, what: string): StripeWebhookEvent {
+export function toStripeEvent(
+  value: unknown,
+  what: string,
+  provider: string = STRIPE_PROVIDER_NAME,
+): StripeWebhookEvent {
   const result = EventSchema.safeParse(value)
   if (!result.success) {
     const where = result.error.issues
       .map((issue) => issue.path.join('.') || 'the body')
       .slice(0, 3)
       .join(', ')
-    throw new StripeWebhookError('not_an_event', `${what} but not a Stripe event (check ${where})`)
+    throw new StripeWebhookError(
+      'not_an_event',
+      `${what} but not a Stripe event (check ${where})`,
+      { provider },
+    )
   }
   return result.data as StripeWebhookEvent
 }
 
-function headerOf(value: unknown): string {
+function headerOf(value: unknown, provider: string): string {
   const header = Array.isArray(value) && value.length === 1 ? value[0] : value
   if (header === undefined || header === null || header === '') {
     throw new StripeWebhookError(
       'missing_signature',
       'The request has no Stripe-Signature header: only Stripe can call this endpoint',
+      { provider },
     )
   }
   if (typeof header !== 'string') {
     throw new StripeWebhookError(
       'malformed_signature',
       'The Stripe-Signature header must be one string: send it exactly as Stripe sent it',
+      { provider },
     )
   }
   return header
 }
 
-function bodyOf(value: unknown): string | Uint8Array {
+function bodyOf(value: unknown, provider: string): string | Uint8Array {
   if (typeof value === 'string' || value instanceof Uint8Array) {
-    if (value.length === 0) throw emptyBody()
+    if (value.length === 0) throw emptyBody(provider)
     return value
   }
-  if (value === undefined || value === null) throw emptyBody()
+  if (value === undefined || value === null) throw emptyBody(provider)
   throw new StripeWebhookError(
     'body_not_raw',
     'The webhook body was already parsed into an object, so its signature cannot be checked: give this route the raw body (Express: express.raw({ type: "application/json" }) on this route, before any express.json())',
+    { provider },
   )
 }
 
-function emptyBody(): StripeWebhookError {
+function emptyBody(provider: string): StripeWebhookError {
   return new StripeWebhookError(
     'empty_body',
     'The webhook request has no body: read it raw on this route (Express: express.raw({ type: "application/json" })), and make sure no other body parser consumed it first',
+    { provider },
   )
 }
 

@@ -11,11 +11,12 @@ import {
   OwnerInputSchema,
   type OwnerType,
   optionsObject,
+  ProviderNameSchema,
   type StoredCard,
   validate,
 } from '@cardport/core'
 import { z } from 'zod'
-import { idOf, isObject, STRIPE_PROVIDER_NAME, toStripeCard } from './parse-card.js'
+import { idOf, isObject, STRIPE_PROVIDER_NAME, stripeCardOf } from './parse-card.js'
 import type { StripeClient } from './stripe-client.js'
 import { stripeProvider } from './stripe-provider.js'
 import {
@@ -111,6 +112,12 @@ export type StripeWebhookHandlerOptions = {
    * Stripe that found no default card. Default `Date.now`.
    */
   now?: (() => number) | undefined
+  /**
+   * The `name` of the `stripeProvider` whose cards this endpoint's events are about: the store
+   * rows it writes are scoped under it, and its errors carry it. Default `'stripe'`. Give each
+   * Stripe account's endpoint the name its provider has (see `StripeProviderOptions.name`).
+   */
+  name?: string | undefined
 } & (
   | {
       /**
@@ -210,6 +217,7 @@ const OptionsSchema = optionsObject({
     .custom<StripeWebhookVerifier>((value) => isVerifier(value), 'webhooks must be Stripe.webhooks')
     .optional(),
   confirm: z.boolean().optional(),
+  name: ProviderNameSchema.default(STRIPE_PROVIDER_NAME),
 })
 
 /** Intra-second order of event kinds: a creation precedes, and a deletion ends, a second. */
@@ -279,13 +287,15 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   if (valid.webhooks && valid.confirm) {
     throw validationError('confirm needs the Stripe API: pass stripe instead of webhooks')
   }
-  const store = valid.store
+  const { store, name } = valid
   const secrets = [valid.endpointSecret].flat()
   const verifier = valid.stripe?.webhooks ?? valid.webhooks!
   const now = valid.now ?? Date.now
   const seen = valid.seen ?? boundedSet(MEMORY)
   const provider: CardProvider | undefined =
-    valid.stripe && valid.confirm !== false ? stripeProvider({ stripe: valid.stripe }) : undefined
+    valid.stripe && valid.confirm !== false
+      ? stripeProvider({ stripe: valid.stripe, name })
+      : undefined
   // What events alone cannot keep in the store: the latest default change per owner (and
   // currency), and customers known to be deleted. In process memory, bounded.
   const marks = boundedMap<string, Mark>(MEMORY)
@@ -294,7 +304,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   const inFlight = new Map<string, Promise<StripeWebhookResult>>()
   const queues = new Map<string, Promise<unknown>>()
 
-  const scope = (owner: Owner): CardScope => ({ provider: STRIPE_PROVIDER_NAME, owner })
+  const scope = (owner: Owner): CardScope => ({ provider: name, owner })
 
   /** Runs the work for one owner after the work already queued for it, in this process. */
   const serialize = <T>(owner: Owner, work: () => Promise<T>): Promise<T> => {
@@ -346,7 +356,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     const cardId = object.id
     // Stripe marks a card deleted only in a deletion event: a deleted card in this one is not
     // a state to store, nor proof enough to remove the card.
-    const parsed = toStripeCard(object, owner)
+    const parsed = stripeCardOf(name, object, owner)
     if (!parsed) return ignored(`a deleted card in a ${event.type} event`, owner, cardId)
     return serialize(owner, async (): Promise<Outcome> => {
       const t = at(event, kind)
@@ -409,7 +419,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         compiledCardSchema(),
         { ...parsed, isDefault },
         'card in a Stripe event',
-        STRIPE_PROVIDER_NAME,
+        name,
       )
       const result = await store.upsert(card, { observedAt })
       if (!result.applied) return stale(owner, cardId, 'the card was deleted')
@@ -611,6 +621,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       secrets,
       toleranceSeconds: valid.toleranceSeconds,
       now,
+      provider: name,
     })
 
   return Object.freeze({
@@ -618,7 +629,9 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     // An event given here was not necessarily verified (nor parsed) by `verify`: its envelope
     // is checked as `verify` checks it, so that a malformed one is refused alike.
     apply: (event) =>
-      Promise.resolve().then(() => applyEvent(toStripeEvent(event, 'The value given to apply is'))),
+      Promise.resolve().then(() =>
+        applyEvent(toStripeEvent(event, 'The value given to apply is', name)),
+      ),
     async handle(rawBody, signatureHeader) {
       return applyEvent(await verify(rawBody, signatureHeader))
     },
