@@ -11,7 +11,6 @@ import {
   type ValidationIssue,
   type ValidCreateCardInput,
 } from '@cardport/core'
-import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
 
 /** The tokenize form of `POST /v1/marketplaces/:mp/cards`, as the reference names its fields. */
 export interface TokenizeForm {
@@ -40,9 +39,13 @@ export type AddressForm = Pick<
  * length for the brand, name ≤ 128, E.164 phone), adding the marketplace's own rules: a phone
  * of at most 15 characters, `postal_code` requires `country_code`, `street_address` requires `postal_code`, the country
  * goes out as ISO alpha-3, and the two street lines share `street_address`. Throws `invalid_request` naming
- * the fields, never their values.
+ * the fields, never their values, as an error of the provider `name`.
  */
-export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): TokenizeForm {
+export function toTokenizeForm(
+  details: CardDetails,
+  metadata: MetadataPatch | undefined,
+  name: string,
+): TokenizeForm {
   const form: TokenizeForm = {
     card_number: details.number,
     expiration_month: details.expMonth,
@@ -54,16 +57,20 @@ export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): 
     // The core allows E.164's 15 digits; the marketplace's phone_number is at most 15
     // characters, its "+" included.
     if (details.phone.length > PHONE_NUMBER_MAX_LENGTH) {
-      throw invalid('card details', [
-        {
-          path: ['source', 'phone'],
-          message: `the marketplace takes a phone number of at most ${PHONE_NUMBER_MAX_LENGTH} characters, "+" included`,
-        },
-      ])
+      throw invalid(
+        'card details',
+        [
+          {
+            path: ['source', 'phone'],
+            message: `the marketplace takes a phone number of at most ${PHONE_NUMBER_MAX_LENGTH} characters, "+" included`,
+          },
+        ],
+        name,
+      )
     }
     form.phone_number = details.phone
   }
-  Object.assign(form, toAddressForm(details.address ?? {}, ['source', 'address']))
+  Object.assign(form, toAddressForm(details.address ?? {}, ['source', 'address'], name))
   const meta = metaOf(metadata)
   if (meta) form.meta = meta
   return form
@@ -75,15 +82,19 @@ export function toTokenizeForm(details: CardDetails, metadata?: MetadataPatch): 
  * `currency: null`), so a currency given would be dropped without a word. Throws
  * `invalid_request` naming the field, never its value.
  */
-export function refuseCurrency(input: Pick<ValidCreateCardInput, 'currency'>): void {
+export function refuseCurrency(input: Pick<ValidCreateCardInput, 'currency'>, name: string): void {
   if (input.currency === undefined) return
-  throw invalid('createCard input', [
-    {
-      path: ['currency'],
-      message:
-        'the marketplace has no card currency (a currency is for Connect-style external accounts): leave it out',
-    },
-  ])
+  throw invalid(
+    'createCard input',
+    [
+      {
+        path: ['currency'],
+        message:
+          'the marketplace has no card currency (a currency is for Connect-style external accounts): leave it out',
+      },
+    ],
+    name,
+  )
 }
 
 /**
@@ -100,10 +111,12 @@ export function refuseCurrency(input: Pick<ValidCreateCardInput, 'currency'>): v
  * any country, the card is still filed as `USA` (the reference's default) and reads back as `US`.
  *
  * @param path Where the address sits in the caller's input, for the issues' paths.
+ * @param name The provider the error names.
  */
 export function toAddressForm(
   address: Partial<CardAddress>,
-  path: readonly PropertyKey[] = ['address'],
+  path: readonly PropertyKey[],
+  name: string,
 ): AddressForm {
   const issues: ValidationIssue[] = []
   const form: AddressForm = {}
@@ -139,7 +152,7 @@ export function toAddressForm(
       message: 'a street address requires a postal code',
     })
   }
-  if (issues.length > 0) throw invalid('card details', issues)
+  if (issues.length > 0) throw invalid('card details', issues, name)
   return form
 }
 
@@ -192,6 +205,7 @@ export function checkMetadataKeys(
   current: Metadata,
   merged: Metadata,
   stage: MetadataMergeStage,
+  name: string,
 ): void {
   const count = Object.keys(merged).length
   if (count <= METADATA_LIMITS.maxKeys || count <= Object.keys(current).length) return
@@ -203,7 +217,7 @@ export function checkMetadataKeys(
         ? `Card ${cardId} can hold at most ${max} metadata keys, and the metadata of this createCard would leave it with ${count} (the card already has ${Object.keys(current).length}): the card was not associated; unset keys with '' in the same metadata, or send fewer`
         : `Card ${cardId} is now associated with the account, but can hold at most ${max} metadata keys, and the metadata of this createCard would leave it with ${count} (its meta changed since it was read): its meta is unchanged; set the metadata with updateCard, unsetting keys with '' or sending fewer`
   throw new InvalidRequestError(message, {
-    provider: MARKETPLACE_PROVIDER_NAME,
+    provider: name,
     details: { param: 'metadata' },
   })
 }
@@ -216,10 +230,10 @@ function metaOf(metadata: MetadataPatch | undefined): Record<string, string> | u
   return Object.keys(meta).length > 0 ? meta : undefined
 }
 
-function invalid(what: string, issues: ValidationIssue[]): InvalidRequestError {
+function invalid(what: string, issues: ValidationIssue[], name: string): InvalidRequestError {
   const summary = issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
   return new InvalidRequestError(`Invalid ${what}: ${summary}`, {
-    provider: MARKETPLACE_PROVIDER_NAME,
+    provider: name,
     issues,
   })
 }

@@ -86,6 +86,8 @@ export interface HttpClientConfig {
    * and a wait before a retry ends at once. Default: never.
    */
   closed?: AbortSignal | undefined
+  /** The provider the errors name: `marketplaceProvider`'s `name`. Default `'marketplace'`. */
+  name?: string | undefined
 }
 
 /** One request to the marketplace API. */
@@ -150,6 +152,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
   const hideSecret = secretMask(config.secret)
   const dispatcher = config.dispatcher as unknown as Dispatcher
   const maxBodyBytes = config.maxResponseBodyBytes ?? MAX_RESPONSE_BODY_BYTES
+  const name = config.name ?? MARKETPLACE_PROVIDER_NAME
 
   const once = async (call: HttpRequest): Promise<HttpResponse> => {
     const target = `${call.method} ${call.path}`
@@ -199,20 +202,22 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       )
       // undici reports a proxy's 407 as a refused argument or an aborted request: the caller's
       // proxy credentials are at fault (`authentication`), not the request nor the network.
-      if (isProxyAuthenticationRequired(error)) throw mapMarketplaceError(error)
+      if (isProxyAuthenticationRequired(error)) {
+        throw mapMarketplaceError(error, { provider: name })
+      }
       if (isRefusedByUndici(error)) {
         // Nothing was sent, and sending it again fails the same way: the request is at fault.
         throw new CardportError(
           'invalid_request',
-          `${MARKETPLACE_PROVIDER_NAME}: undici refused to send ${target} (an option or header it cannot carry, such as a line break in the idempotency key or userAgent): fix the request`,
-          { provider: MARKETPLACE_PROVIDER_NAME, providerCode: INVALID_ARGUMENT, cause: error },
+          `${name}: undici refused to send ${target} (an option or header it cannot carry, such as a line break in the idempotency key or userAgent): fix the request`,
+          { provider: name, providerCode: INVALID_ARGUMENT, cause: error },
         )
       }
       throw (
-        mapMarketplaceError(error) ??
+        mapMarketplaceError(error, { provider: name }) ??
         new ProviderUnavailableError(
-          `${MARKETPLACE_PROVIDER_NAME}: ${target} failed before an answer arrived; retry later`,
-          { provider: MARKETPLACE_PROVIDER_NAME, cause: error },
+          `${name}: ${target} failed before an answer arrived; retry later`,
+          { provider: name, cause: error },
         )
       )
     }
@@ -242,6 +247,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         notFound: call.notFound,
         baseUrl: config.baseUrl,
         marketplaceId: config.marketplaceId,
+        provider: name,
       })
     }
     if (bodyCut) {
@@ -251,9 +257,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
           : `${skippedLength} bytes (Content-Length), more than maxResponseBodyBytes (${sizeText(maxBodyBytes)}): skipped unread`
       // Not retried: a server that sent that much once will send it again.
       throw new ProviderUnavailableError(
-        `${MARKETPLACE_PROVIDER_NAME}: ${target} answered ${statusCode} with a body of ${what}, kept nowhere (raise the maxResponseBodyBytes option if your marketplace answers that much)`,
+        `${name}: ${target} answered ${statusCode} with a body of ${what}, kept nowhere (raise the maxResponseBodyBytes option if your marketplace answers that much)`,
         {
-          provider: MARKETPLACE_PROVIDER_NAME,
+          provider: name,
           status: statusCode,
           requestId: headerRequestId,
           retryable: false,
@@ -262,7 +268,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     }
     return {
       status: statusCode,
-      body: parseBody(text, target, statusCode),
+      body: parseBody(text, target, statusCode, name),
       requestId: headerRequestId,
     }
   }
@@ -302,11 +308,11 @@ export const MAX_RESPONSE_BODY_BYTES = 8 * 1024 * 1024
  * mistake, said as such, rather than the Agent's `UND_ERR_DESTROYED` read as a network failure
  * worth retrying.
  */
-export function closedProviderError(): CardportError {
+export function closedProviderError(name: string): CardportError {
   return new CardportError(
     'invalid_request',
-    `${MARKETPLACE_PROVIDER_NAME}: this marketplaceProvider is closed (close() was called): make a new one to send more requests`,
-    { provider: MARKETPLACE_PROVIDER_NAME },
+    `${name}: this marketplaceProvider is closed (close() was called): make a new one to send more requests`,
+    { provider: name },
   )
 }
 
@@ -378,14 +384,14 @@ function errorBody(text: string, hide: (text: string) => string): MarketplaceErr
   }
 }
 
-function parseBody(text: string, target: string, status: number): unknown {
+function parseBody(text: string, target: string, status: number, name: string): unknown {
   if (text.trim() === '') return null
   try {
     return JSON.parse(text)
   } catch (error) {
     throw new ProviderUnavailableError(
-      `${MARKETPLACE_PROVIDER_NAME}: ${target} answered ${status} with a body that is not JSON; retry later`,
-      { provider: MARKETPLACE_PROVIDER_NAME, status, cause: error, retryable: false },
+      `${name}: ${target} answered ${status} with a body that is not JSON; retry later`,
+      { provider: name, status, cause: error, retryable: false },
     )
   }
 }

@@ -31,6 +31,8 @@ export interface IdempotencyLogOptions {
   now?: () => number
   /** The operation the keys are for, as the `idempotency_conflict` message names it. */
   operation?: string
+  /** The provider the `idempotency_conflict` error names. Default `'marketplace'`. */
+  name?: string
 }
 
 /** The in-process record of creates (or tokenizes) by idempotency key. @internal */
@@ -57,6 +59,7 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
   const ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000
   const now = options.now ?? Date.now
   const operation = options.operation ?? 'createCard'
+  const name = options.name ?? MARKETPLACE_PROVIDER_NAME
   const secret = randomBytes(32)
   const entries = new Map<string, { fingerprint: string; at: number; record: CreateRecord }>()
 
@@ -78,8 +81,8 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
       if (found) {
         if (found.fingerprint !== fingerprint) {
           throw new IdempotencyConflictError(
-            `${MARKETPLACE_PROVIDER_NAME}: this idempotency key was used for another ${operation}; use a new key for a new card`,
-            { provider: MARKETPLACE_PROVIDER_NAME },
+            `${name}: this idempotency key was used for another ${operation}; use a new key for a new card`,
+            { provider: name },
           )
         }
         return found.record

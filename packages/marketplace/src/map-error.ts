@@ -4,6 +4,7 @@ import {
   maskCardNumberValue,
   NESTED_TOO_DEEP,
   optionsObject,
+  ProviderNameSchema,
   redactSecrets,
   validate,
 } from '@cardport/core'
@@ -12,7 +13,10 @@ import { plainText, redactSecretsInHtml } from './html-text.js'
 // parse-card imports this module's provider name, read only when its functions run: no cycle at load.
 import { isObject } from './parse-card.js'
 
-/** The provider name stored on every card and error of this adapter. */
+/**
+ * The provider name stored on every card and error of this adapter, unless
+ * `marketplaceProvider`'s `name` option gives another.
+ */
 export const MARKETPLACE_PROVIDER_NAME = 'marketplace'
 
 /**
@@ -207,12 +211,18 @@ export interface MapErrorContext {
   baseUrl?: string | undefined
   /** The marketplace id the request went to, named in the message of a `'marketplace'` 404. */
   marketplaceId?: string | undefined
+  /**
+   * The provider the error names, in its `provider` and at the head of its message: the `name`
+   * of the `marketplaceProvider` the request was sent for. Default `'marketplace'`.
+   */
+  provider?: string | undefined
 }
 
 const MapErrorContextSchema = optionsObject({
   notFound: z.enum(['card', 'owner', 'marketplace']).optional(),
   baseUrl: z.string().optional(),
   marketplaceId: z.string().optional(),
+  provider: ProviderNameSchema.optional(),
 })
 
 // Category codes whose meaning is not the one their HTTP status gives.
@@ -311,12 +321,13 @@ export function mapMarketplaceError(
     'mapMarketplaceError context',
     MARKETPLACE_PROVIDER_NAME,
   )
-  if (error instanceof MarketplaceApiError) return fromApiError(error, valid)
+  const provider = valid.provider ?? MARKETPLACE_PROVIDER_NAME
+  if (error instanceof MarketplaceApiError) return fromApiError(error, valid, provider)
   if (isProxyAuthenticationRequired(error)) {
     return new CardportError(
       'authentication',
-      `${MARKETPLACE_PROVIDER_NAME}: the HTTP proxy answered 407 Proxy Authentication Required before the request reached the marketplace (${PROXY_HINT})`,
-      { provider: MARKETPLACE_PROVIDER_NAME, status: 407, cause: error },
+      `${provider}: the HTTP proxy answered 407 Proxy Authentication Required before the request reached the marketplace (${PROXY_HINT})`,
+      { provider, status: 407, cause: error },
     )
   }
   const code = networkCode(error)
@@ -324,12 +335,16 @@ export function mapMarketplaceError(
   const what = TIMEOUT_CODES[code] ?? `the connection failed (${code})`
   return new CardportError(
     'provider_unavailable',
-    `${MARKETPLACE_PROVIDER_NAME}: ${what}; ${HINTS.provider_unavailable}`,
-    { provider: MARKETPLACE_PROVIDER_NAME, providerCode: code, cause: error },
+    `${provider}: ${what}; ${HINTS.provider_unavailable}`,
+    { provider, providerCode: code, cause: error },
   )
 }
 
-function fromApiError(error: MarketplaceApiError, context: MapErrorContext): CardportError {
+function fromApiError(
+  error: MarketplaceApiError,
+  context: MapErrorContext,
+  provider: string,
+): CardportError {
   const { status, body } = error
   const category = typeof body?.category_code === 'string' ? body.category_code : undefined
   const code = classify(status, category, context)
@@ -348,9 +363,9 @@ function fromApiError(error: MarketplaceApiError, context: MapErrorContext): Car
         : HINTS[code]
   return new CardportError(
     code,
-    `${MARKETPLACE_PROVIDER_NAME}: ${description}${category ? ` [${category}]` : ''} (${hint})`,
+    `${provider}: ${description}${category ? ` [${category}]` : ''} (${hint})`,
     {
-      provider: MARKETPLACE_PROVIDER_NAME,
+      provider,
       // 0: an error built by hand without one; a CardportError says "no status" with undefined.
       status: status > 0 ? status : undefined,
       providerCode: category,

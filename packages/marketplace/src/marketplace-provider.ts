@@ -23,6 +23,7 @@ import {
   optionsObject,
   type Page,
   type ProviderCapabilities,
+  ProviderNameSchema,
   ProviderUnavailableError,
   type RetryPolicy,
   type ValidCreateCardInput,
@@ -54,9 +55,9 @@ import {
   isObject,
   lastSegment,
   type MarketplaceCard,
+  marketplaceCardOf,
+  marketplaceCardTokenOf,
   ownerOf,
-  toMarketplaceCard,
-  toMarketplaceCardToken,
 } from './parse-card.js'
 import { MIN_SECRET_LENGTH } from './secret-mask.js'
 
@@ -156,6 +157,15 @@ export interface MarketplaceProviderOptions {
    * control character is refused here, as undici would refuse every request carrying it.
    */
   userAgent?: string | undefined
+  /**
+   * The provider's name (`provider.name`): stored with every card it returns, it scopes the
+   * store's rows, and its errors (their `provider`, and the head of their message) and cursors
+   * carry it. Default `'marketplace'`. Give each marketplace kept in one store a name of its own
+   * (`'mp-eu'`, `'mp-us'`): under one name, one's `reconcile()` would ask it for the other's
+   * accounts. 1 to 64 letters, digits, `-`, `_` or `.`, starting with a letter (core's
+   * `ProviderNameSchema`).
+   */
+  name?: string | undefined
 }
 
 const OptionsSchema = optionsObject({
@@ -227,6 +237,7 @@ const OptionsSchema = optionsObject({
       'userAgent must be a header value: no line break or other control character',
     )
     .default('cardport-marketplace'),
+  name: ProviderNameSchema.default(MARKETPLACE_PROVIDER_NAME),
 })
 
 /** The marketplace provider: a `CardProvider` with its capabilities known, plus `close()`. */
@@ -336,11 +347,13 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     maxResponseBodyBytes: valid.maxResponseBodyBytes,
     userAgent: valid.userAgent,
     retry: valid.retry,
+    name: valid.name,
   })
-  const api = marketplaceApi(http, valid.marketplaceId)
+  const { name } = valid
+  const api = marketplaceApi(http, valid.marketplaceId, name)
 
   const provider = defineCardProvider({
-    name: MARKETPLACE_PROVIDER_NAME,
+    name,
     capabilities: MARKETPLACE_CAPABILITIES,
     createCard: (owner, input, { idempotencyKey }) => api.create(owner, input, idempotencyKey),
     getCard: (owner, cardId) => api.get(owner, cardId),
@@ -354,9 +367,9 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
     // store another account's card among that owner's cards.
     parseCard: (raw, owner) =>
-      toMarketplaceCard(raw, (isCardPayload(raw) ? ownerOf(raw) : null) ?? owner),
+      marketplaceCardOf(name, raw, (isCardPayload(raw) ? ownerOf(raw) : null) ?? owner),
     // The HTTP client already raises CardportErrors; this catches anything thrown around it.
-    mapError: (error) => mapMarketplaceError(error),
+    mapError: (error) => mapMarketplaceError(error, { provider: name }),
   })
 
   const marketplace: MarketplaceProvider = Object.freeze({
@@ -366,7 +379,7 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
       if (!ownAgent) return Promise.resolve()
       // The same promise for every call: undici's Agent rejects a second close().
       if (closing === undefined) {
-        closed.abort(closedProviderError())
+        closed.abort(closedProviderError(name))
         closing = ownAgent.close().then(() => undefined)
       }
       return closing
@@ -416,13 +429,14 @@ export async function tokenizeCard(
   details: CardDetailsInput,
   options: TokenizeCardOptions = {},
 ): Promise<MarketplaceCard> {
+  const { tokenize } = internalsOf(provider)
   const { metadata, idempotencyKey } = validate(
     TokenizeOptionsSchema,
     options,
     'tokenizeCard options',
-    MARKETPLACE_PROVIDER_NAME,
+    provider.name,
   )
-  return internalsOf(provider).tokenize(details, metadata, idempotencyKey)
+  return tokenize(details, metadata, idempotencyKey)
 }
 
 const TokenizeOptionsSchema = optionsObject({
@@ -445,13 +459,9 @@ export async function listMarketplaceCards(
   provider: MarketplaceProvider,
   options: ListOptions = {},
 ): Promise<Page<MarketplaceCard>> {
-  const { limit, cursor } = validate(
-    ListOptionsSchema,
-    options,
-    'list options',
-    MARKETPLACE_PROVIDER_NAME,
-  )
-  return internalsOf(provider).listAll(limit, cursor, undefined)
+  const { listAll } = internalsOf(provider)
+  const { limit, cursor } = validate(ListOptionsSchema, options, 'list options', provider.name)
+  return listAll(limit, cursor, undefined)
 }
 
 /** Options of {@link listAllMarketplaceCards}. A key other than these is `invalid_request`. */
@@ -483,13 +493,13 @@ export async function* listAllMarketplaceCards(
   provider: MarketplaceProvider,
   options: ListAllMarketplaceCardsOptions = {},
 ): AsyncGenerator<MarketplaceCard, void, undefined> {
+  const { listAll } = internalsOf(provider)
   const { pageSize, signal } = validate(
     ListAllOptionsSchema,
     options,
     'list options',
-    MARKETPLACE_PROVIDER_NAME,
+    provider.name,
   )
-  const { listAll } = internalsOf(provider)
   let cursor: string | undefined
   do {
     signal?.throwIfAborted()
@@ -514,9 +524,9 @@ function internalsOf(provider: MarketplaceProvider): MarketplaceInternals {
 }
 
 /** The marketplace's card routes, as the primitives the core calls. */
-function marketplaceApi(http: HttpClient, marketplaceId: string) {
-  const creates = createIdempotencyLog()
-  const tokenizes = createIdempotencyLog({ operation: 'tokenizeCard' })
+function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
+  const creates = createIdempotencyLog({ name })
+  const tokenizes = createIdempotencyLog({ operation: 'tokenizeCard', name })
   // The marketplace replaces a card's meta whole: each update reads it, merges its patch and
   // writes it back, so two at once would each drop the other's keys. One at a time per card.
   const metaWrites = keyedQueue()
@@ -534,20 +544,19 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       : `${marketplacePath}/cards/${encodeURIComponent(source)}`
 
   const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
-    const card = toMarketplaceCard(raw, owner)
+    const card = marketplaceCardOf(name, raw, owner)
     if (card === null) {
       // Another resource (`_type` other than card) is not this card. An answer that is no
       // resource at all (`{}`, `null`, a proxy's page) says nothing about the card: "not found"
       // would have CardSync remove its local copy.
       if (isObject(raw) && typeof raw._type === 'string') {
-        throw cardNotFound(MARKETPLACE_PROVIDER_NAME, owner, cardId)
+        throw cardNotFound(name, owner, cardId)
       }
-      throw unreadable('reading a card')
+      throw unreadable(name, 'reading a card')
     }
     // The account's routes only answer with the account's cards; check, rather than trust.
-    const holder = toMarketplaceCardToken(raw)?.owner
-    if (holder && holder.id !== owner.id)
-      throw cardNotFound(MARKETPLACE_PROVIDER_NAME, owner, cardId)
+    const holder = marketplaceCardTokenOf(name, raw)?.owner
+    if (holder && holder.id !== owner.id) throw cardNotFound(name, owner, cardId)
     return card
   }
 
@@ -638,7 +647,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     stage: MetadataMergeStage,
   ): Promise<Card> => {
     const form = build(current)
-    checkMetadataKeys(cardId, current, form.meta, stage)
+    checkMetadataKeys(cardId, current, form.meta, stage, name)
     const { body } = await http.send({
       method: 'PUT',
       path: accountCardPath(owner, cardId),
@@ -700,15 +709,15 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     if (!uri.startsWith(`${marketplacePath}/cards/`) || uri.includes('?')) return
     let current: MarketplaceCard | null
     try {
-      current = toMarketplaceCardToken((await http.send({ method: 'GET', path: uri })).body)
+      current = marketplaceCardTokenOf(name, (await http.send({ method: 'GET', path: uri })).body)
     } catch (error) {
       if (isCardportError(error, 'card_not_found')) return
       throw error
     }
-    if (current === null) throw unreadable('reading a card')
+    if (current === null) throw unreadable(name, 'reading a card')
     if (current.owner !== null) return
     const { meta } = prepareUpdate({ metadata })(current.metadata)
-    checkMetadataKeys(cardId, current.metadata, meta, 'create')
+    checkMetadataKeys(cardId, current.metadata, meta, 'create', name)
   }
 
   const tokenize = async (form: TokenizeForm, idempotencyKey?: string) => {
@@ -719,8 +728,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       notFound: 'marketplace',
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     })
-    const card = toMarketplaceCardToken(body)
-    if (card === null) throw unreadable('tokenizing a card')
+    const card = marketplaceCardTokenOf(name, body)
+    if (card === null) throw unreadable(name, 'tokenizing a card')
     const uri = isObject(body) && typeof body.uri === 'string' ? body.uri : cardUri(card.id)
     return { card, uri }
   }
@@ -730,8 +739,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       method: 'GET',
       path: `${marketplacePath}/cards/${encodeURIComponent(cardId)}`,
     })
-    const card = toMarketplaceCardToken(body)
-    if (card === null) throw unreadable('reading a card')
+    const card = marketplaceCardTokenOf(name, body)
+    if (card === null) throw unreadable(name, 'reading a card')
     return card
   }
 
@@ -739,14 +748,15 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
     onAccount(owner, () => readAccountCard(owner, cardId))
 
   const list = async (owner: Owner, limit: number, cursor?: string) => {
-    const offset = offsetOf(cursor, owner.id)
+    const offset = offsetOf(name, cursor, owner.id)
     const { body } = await http.send({
       method: 'GET',
       path: `${accountPath(owner)}/cards`,
       query: { limit, offset },
       notFound: 'owner',
     })
-    return { body, page: pageOf(body, offset, owner.id, (item) => toMarketplaceCard(item, owner)) }
+    const parse = (item: unknown) => marketplaceCardOf(name, item, owner)
+    return { body, page: pageOf(name, body, offset, owner.id, parse) }
   }
 
   return {
@@ -755,13 +765,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       metadata: MetadataPatch | undefined,
       idempotencyKey?: string,
     ): Promise<MarketplaceCard> {
-      const checked = validate(
-        CardDetailsSchema,
-        details,
-        'card details',
-        MARKETPLACE_PROVIDER_NAME,
-      )
-      const form = toTokenizeForm(checked, metadata)
+      const checked = validate(CardDetailsSchema, details, 'card details', name)
+      const form = toTokenizeForm(checked, metadata, name)
       if (idempotencyKey === undefined) return (await tokenize(form)).card
       const record = tokenizes.begin(idempotencyKey, null, { details: checked, metadata })
       return inTurn(record, async () => {
@@ -776,8 +781,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       const { source, metadata } = input
       // Checked before any request, and before the key is recorded: the core's card rules,
       // then the marketplace's own.
-      refuseCurrency(input)
-      const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata)
+      refuseCurrency(input, name)
+      const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata, name)
       const record = creates.begin(idempotencyKey, owner, { source, metadata })
       // The associated card (read again when not given), its metadata set if still to set:
       // an earlier attempt may have associated it and failed before.
@@ -799,7 +804,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
           if (metadata !== undefined) await checkMetaBeforeAssociating(uri, cardId, metadata)
           const card = await associateOnce(owner, uri, cardId, record, idempotencyKey).catch(
             (error: unknown) => {
-              throw unknownSource(error, source, marketplaceId)
+              throw unknownSource(error, source, marketplaceId, name)
             },
           )
           record.metadataPending = metadata !== undefined
@@ -823,7 +828,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
       cursor: string | undefined,
       signal: AbortSignal | undefined,
     ): Promise<Page<MarketplaceCard>> {
-      const offset = offsetOf(cursor, '')
+      const offset = offsetOf(name, cursor, '')
       const { body } = await http.send({
         method: 'GET',
         path: `${marketplacePath}/cards`,
@@ -831,7 +836,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string) {
         notFound: 'marketplace',
         signal,
       })
-      return pageOf(body, offset, '', (item) => toMarketplaceCardToken(item))
+      return pageOf(name, body, offset, '', (item) => marketplaceCardTokenOf(name, item))
     },
 
     update: (owner: Owner, cardId: string, patch: CardUpdate) => {
@@ -912,12 +917,17 @@ function settlesAssociation(error: unknown): boolean {
  * as "the card this idempotency key made is gone" (it then tries the next key of its chain).
  * Any other error is given back as it is.
  */
-function unknownSource(error: unknown, source: string, marketplaceId: string): unknown {
+function unknownSource(
+  error: unknown,
+  source: string,
+  marketplaceId: string,
+  name: string,
+): unknown {
   if (!isCardportError(error, 'card_not_found') || error.status !== 404) return error
   return new InvalidRequestError(
-    `${MARKETPLACE_PROVIDER_NAME}: no card ${source} was tokenized in the marketplace ${marketplaceId} (tokenize the card first, with tokenizeCard or createCard with card details, or check the card id)`,
+    `${name}: no card ${source} was tokenized in the marketplace ${marketplaceId} (tokenize the card first, with tokenizeCard or createCard with card details, or check the card id)`,
     {
-      provider: MARKETPLACE_PROVIDER_NAME,
+      provider: name,
       status: error.status,
       providerCode: error.providerCode,
       requestId: error.requestId,
@@ -936,9 +946,9 @@ function cardKey(cardId: string): string {
  * The offset a cursor of the list `scope` (an account's id, or `''` for the marketplace's own
  * cards) continues from; `invalid_request`, unsent, for another list's cursor or an altered one.
  */
-function offsetOf(cursor: string | undefined, scope: string): number {
+function offsetOf(name: string, cursor: string | undefined, scope: string): number {
   if (cursor === undefined) return 0
-  return decodeCursor(MARKETPLACE_PROVIDER_NAME, cursor, {
+  return decodeCursor(name, cursor, {
     list: scope,
     // A whole number from 0, as the marketplace takes.
     read: ({ offset }) =>
@@ -954,6 +964,7 @@ function offsetOf(cursor: string | undefined, scope: string): number {
  * bank accounts and other non-cards included, so no item is skipped or read twice.
  */
 function pageOf<T>(
+  name: string,
   body: unknown,
   offset: number,
   scope: string,
@@ -962,7 +973,7 @@ function pageOf<T>(
   // A page echoes the offset asked for: an answer that does not (`{ items: [] }` from something
   // in the way, a server stuck on one page) would read as "no cards" or page on forever.
   if (!isObject(body) || !Array.isArray(body.items) || body.offset !== offset) {
-    throw unreadable('listing cards')
+    throw unreadable(name, 'listing cards')
   }
   const items: unknown[] = body.items
   const nextOffset = offset + items.length
@@ -975,15 +986,13 @@ function pageOf<T>(
   return {
     data,
     hasMore,
-    nextCursor: hasMore
-      ? encodeCursor(MARKETPLACE_PROVIDER_NAME, { offset: nextOffset }, { list: scope })
-      : null,
+    nextCursor: hasMore ? encodeCursor(name, { offset: nextOffset }, { list: scope }) : null,
   }
 }
 
-function unreadable(what: string): ProviderUnavailableError {
+function unreadable(name: string, what: string): ProviderUnavailableError {
   return new ProviderUnavailableError(
-    `${MARKETPLACE_PROVIDER_NAME} answered with something cardport cannot read while ${what}; report it with the request id`,
-    { provider: MARKETPLACE_PROVIDER_NAME, retryable: false },
+    `${name} answered with something cardport cannot read while ${what}; report it with the request id`,
+    { provider: name, retryable: false },
   )
 }

@@ -62,17 +62,30 @@ export function toMarketplaceCard(
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
+  return marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
+}
+
+/**
+ * {@link toMarketplaceCard} for the provider named `name` (`marketplaceProvider`'s `name`
+ * option): the card's `provider`, and the provider its errors name. @internal
+ */
+export function marketplaceCardOf(
+  name: string,
+  raw: unknown,
+  owner?: Owner,
+  options: ParseCardOptions = {},
+): Card | null {
   if (!isCardPayload(raw)) return null
-  const id = cardIdOf(raw)
+  const id = cardIdOf(raw, name)
   const resolved = owner ?? ownerOf(raw)
   if (resolved === null) {
     throw new InvalidRequestError(
       `marketplace card ${id} is not associated with an account: pass its owner, or read it with toMarketplaceCardToken`,
-      { provider: MARKETPLACE_PROVIDER_NAME },
+      { provider: name },
     )
   }
   const chosen = chosenIdOf(raw, options)
-  const card = mapCard(raw, id, { type: resolved.type, id: resolved.id }, chosen ?? null)
+  const card = mapCard(raw, id, { type: resolved.type, id: resolved.id }, chosen ?? null, name)
   return chosen === undefined ? markDefaultUnknown(card) : card
 }
 
@@ -84,9 +97,18 @@ export function toMarketplaceCardToken(
   raw: unknown,
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
+  return marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+}
+
+/** {@link toMarketplaceCardToken} for the provider named `name`. @internal */
+export function marketplaceCardTokenOf(
+  name: string,
+  raw: unknown,
+  options: ParseCardOptions = {},
+): MarketplaceCard | null {
   if (!isCardPayload(raw)) return null
   const chosen = chosenIdOf(raw, options)
-  return mapCard(raw, cardIdOf(raw), ownerOf(raw), chosen ?? null)
+  return mapCard(raw, cardIdOf(raw, name), ownerOf(raw), chosen ?? null, name)
 }
 
 /** The account's chosen card: the caller's word, else the payload's (undefined: it cannot tell). */
@@ -94,11 +116,11 @@ function chosenIdOf(raw: Record<string, unknown>, options: ParseCardOptions) {
   return options.defaultCardId !== undefined ? options.defaultCardId : chosenCardIdOf(raw)
 }
 
-function cardIdOf(raw: Record<string, unknown>): string {
+function cardIdOf(raw: Record<string, unknown>, name: string): string {
   const id = text(raw.id) ?? lastSegment(text(raw.uri))
   if (id === null) {
     throw new InvalidRequestError('this marketplace card payload has neither an id nor a uri', {
-      provider: MARKETPLACE_PROVIDER_NAME,
+      provider: name,
     })
   }
   return id
@@ -111,11 +133,12 @@ function mapCard<O extends Owner | null>(
   id: string,
   owner: O,
   defaultId: string | null,
+  name: string,
 ): Omit<Card, 'owner'> & { owner: O } {
   const street = streetLines(text(raw.street_address))
   return {
     id,
-    provider: MARKETPLACE_PROVIDER_NAME,
+    provider: name,
     owner,
     brand: normalizeBrand(text(raw.brand) ?? text(raw.card_type)),
     last4: digitsText(raw.last_four),
