@@ -1,4 +1,4 @@
-import { type Owner, OwnerInputSchema, OwnerSchema } from '@cardport/core'
+import { type Owner, OwnerInputSchema, OwnerSchema, ProviderNameSchema } from '@cardport/core'
 import { z } from 'zod'
 import { CliError, configError, EXIT_CODES, usageError } from './exit-codes.js'
 
@@ -26,6 +26,8 @@ export interface StripeConfig {
   provider: 'stripe'
   /** `STRIPE_SECRET_KEY`: a secret or restricted key. Never printed. */
   secretKey: string
+  /** `--name`, checked: the provider's name in the store; absent, the adapter's own. */
+  name?: string | undefined
   /** `--stripe-api-base` or `STRIPE_API_BASE`, or null for `https://api.stripe.com`. */
   apiBase: StripeApiBase | null
 }
@@ -40,6 +42,8 @@ export interface MarketplaceConfig {
   marketplaceId: string
   /** `MARKETPLACE_SECRET`: the API key secret. Never printed. */
   secret: string
+  /** `--name`, checked: the provider's name in the store; absent, the adapter's own. */
+  name?: string | undefined
 }
 
 /** A provider's configuration, from flags and environment. */
@@ -81,6 +85,8 @@ export interface ProviderFlags {
   marketplaceUrl?: string | undefined
   /** `--marketplace-id`: wins over `MARKETPLACE_ID`. */
   marketplaceId?: string | undefined
+  /** `--name`, unchecked: a provider name (`ProviderNameSchema`) or a usage error. */
+  name?: string | undefined
 }
 
 /** The variables of each provider: only the chosen provider's are read and checked. */
@@ -162,6 +168,7 @@ export async function resolveProviderConfig(
   env: CliEnv,
 ): Promise<ProviderConfig> {
   const provider = parseProviderName(flags.provider)
+  const name = parseNameFlag(flags.name)
   if (provider === 'stripe') {
     const apiBase = flags.stripeApiBase ?? env.STRIPE_API_BASE
     const fromFlag = flags.stripeApiBase !== undefined
@@ -174,6 +181,7 @@ export async function resolveProviderConfig(
     return {
       provider,
       secretKey,
+      name,
       apiBase:
         apiBase === undefined
           ? null
@@ -201,7 +209,20 @@ export async function resolveProviderConfig(
     url: parseMarketplaceUrl(url!, flags.marketplaceUrl !== undefined),
     marketplaceId: await parseMarketplaceId(marketplaceId!, flags.marketplaceId !== undefined),
     secret: secret!,
+    name,
   }
+}
+
+/**
+ * Checks a `--name` value with core's `ProviderNameSchema`, as the adapters' `name` option is
+ * checked: a usage error (exit 2) for another, which does not quote it (it may be a key pasted
+ * in the wrong place). Undefined when the flag is not given.
+ */
+export function parseNameFlag(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const result = ProviderNameSchema.safeParse(value)
+  if (result.success) return result.data
+  throw usageError(`--name: ${result.error.issues[0]?.message ?? 'not a provider name'}`)
 }
 
 /** Checks a `--provider` value. */

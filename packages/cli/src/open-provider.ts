@@ -36,6 +36,7 @@ export async function openProvider(config: ProviderConfig): Promise<OpenProvider
       stripeConfig,
       maxNetworkRetries: NETWORK_RETRIES,
       timeoutMs: REQUEST_TIMEOUT_MS,
+      name: config.name,
     })
     return { provider, close: async () => {} }
   }
@@ -47,6 +48,7 @@ export async function openProvider(config: ProviderConfig): Promise<OpenProvider
     headersTimeoutMs: REQUEST_TIMEOUT_MS,
     bodyTimeoutMs: REQUEST_TIMEOUT_MS,
     retry: { retries: NETWORK_RETRIES },
+    name: config.name,
   })
   return { provider, close: () => provider.close() }
 }
@@ -101,19 +103,21 @@ export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
 }
 
 /**
- * The name and capabilities of the provider `name` names, without credentials or a connection:
- * what `list --store` needs to read that provider's cards from a store. Its adapter is imported,
- * as by {@link openProvider}, only when asked for.
+ * The name and capabilities of the provider `kind` names, without credentials or a connection:
+ * what `list --store` needs to read that provider's cards from a store. The name is `name` (the
+ * checked `--name`) when given, else the adapter's own. Its adapter is imported, as by
+ * {@link openProvider}, only when asked for.
  */
 export async function providerDescription(
-  name: ProviderName,
+  kind: ProviderName,
+  name?: string,
 ): Promise<Pick<CardProvider, 'name' | 'capabilities'>> {
-  if (name === 'stripe') {
+  if (kind === 'stripe') {
     const { STRIPE_CAPABILITIES, STRIPE_PROVIDER_NAME } = await import('@cardport/stripe')
-    return { name: STRIPE_PROVIDER_NAME, capabilities: STRIPE_CAPABILITIES }
+    return { name: name ?? STRIPE_PROVIDER_NAME, capabilities: STRIPE_CAPABILITIES }
   }
   const { MARKETPLACE_CAPABILITIES, MARKETPLACE_PROVIDER_NAME } = await import(
     '@cardport/marketplace'
   )
-  return { name: MARKETPLACE_PROVIDER_NAME, capabilities: MARKETPLACE_CAPABILITIES }
+  return { name: name ?? MARKETPLACE_PROVIDER_NAME, capabilities: MARKETPLACE_CAPABILITIES }
 }

@@ -7,7 +7,7 @@ import {
   untilAborted,
 } from '@cardport/core'
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { parseOwner, parseProviderName } from '../config.js'
+import { parseNameFlag, parseOwner, parseProviderName } from '../config.js'
 import { type CliContext, writeLine } from '../context.js'
 import { CARD_COLUMNS, formatTable } from '../format-table.js'
 import {
@@ -117,7 +117,10 @@ async function listStored(
   owner: Owner,
   flag: string,
 ): Promise<void> {
-  const provider = await providerDescription(parseProviderName(values.provider))
+  const provider = await providerDescription(
+    parseProviderName(values.provider),
+    parseNameFlag(values.name),
+  )
   checkOwnerTypes(provider, [owner])
   const storeConfig = await storeFromFlag(flag, context)
   const store = await openStore(storeConfig, stop, { readonly: true }).catch((error: unknown) => {

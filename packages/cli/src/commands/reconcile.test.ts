@@ -135,6 +135,52 @@ describe('cardport reconcile', () => {
     expect(report.counts).toMatchObject({ added: 2, defaultRepaired: 1, failed: 0 })
   })
 
+  it('stores under --name, and lists what is stored under it, apart from the default name', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Named Account' })
+    server.stripe!.seed.card(customer.id, 'tok_visa')
+    const owner = `customer:${customer.id}`
+    const file = join(dir, 'named.db')
+    const args = ['--provider', 'stripe', '--store', `sqlite:${file}`, '--owner', owner]
+
+    const cli = context()
+    expect(await run(['reconcile', ...args, '--name', 'stripe-eu'], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stdout()).toContain(`stripe-eu (${server.url}) → sqlite:${file}`)
+    const named = context({})
+    expect(await run(['list', ...args, '--name', 'stripe-eu', '--json'], named.value)).toBe(
+      EXIT_CODES.ok,
+    )
+    expect(JSON.parse(named.stdout())).toEqual([
+      expect.objectContaining({
+        provider: 'stripe-eu',
+        owner: { type: 'customer', id: customer.id },
+      }),
+    ])
+    // Nothing under the adapter's own name.
+    const plain = context({})
+    expect(await run(['list', ...args], plain.value)).toBe(EXIT_CODES.ok)
+    expect(plain.stdout()).toBe(`${owner} has no cards stored for stripe in sqlite:${file}.\n`)
+  })
+
+  it.each([
+    ['a key', 'sk_live_pastedHere', 'cannot hold a key'],
+    ['a space', 'stripe eu', 'letters, digits'],
+  ])(
+    'refuses a --name holding %s (exit 2), quoting none of it, before anything is opened',
+    async (_case, name, message) => {
+      const file = join(dir, 'never.db')
+      for (const command of ['reconcile', 'list']) {
+        const cli = context()
+        const args = [command, '--provider', 'stripe', '--store', `sqlite:${file}`]
+        const owner = ['--owner', 'customer:cus_1']
+        expect(await run([...args, ...owner, '--name', name], cli.value)).toBe(EXIT_CODES.usage)
+        expect(cli.stderr()).toContain(`--name: `)
+        expect(cli.stderr()).toContain(message)
+        expect(cli.stderr()).not.toContain(name)
+        expect(existsSync(file)).toBe(false)
+      }
+    },
+  )
+
   it.each([
     ['stripe', 'customer:<id>'],
     ['marketplace', 'account:<id>'],

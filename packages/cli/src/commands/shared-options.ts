@@ -21,6 +21,8 @@ export interface ProviderOptionValues {
   marketplaceUrl?: string
   /** `--marketplace-id`. */
   marketplaceId?: string
+  /** `--name`. */
+  name?: string
 }
 
 /** Adds `--provider` and the flags that locate a provider. */
@@ -37,6 +39,10 @@ export function addProviderOptions(command: Command): Command {
     )
     .option('--marketplace-url <url>', "the marketplace API's base URL (env MARKETPLACE_URL)")
     .option('--marketplace-id <id>', 'the marketplace id (env MARKETPLACE_ID)')
+    .option(
+      '--name <name>',
+      "the provider's name in the store, when your application gives it one (the adapters' name option, e.g. stripe-eu); default: stripe or marketplace",
+    )
 }
 
 /** The environment variables, for the end of `--help`. */
