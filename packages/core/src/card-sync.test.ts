@@ -1528,6 +1528,7 @@ describe('CardSync.reconcile', () => {
     const before = await store.listByOwner(scope(alice))
     const report = await sync.reconcile(alice, { dryRun: true })
     expect(report).toEqual({
+      provider: 'memory',
       dryRun: true,
       owners: 1,
       cardsSeen: 3,
@@ -2458,12 +2459,16 @@ describe('CardSync.reconcile', () => {
       return { owners: [...owners, { type: 'customer', id: 'cus_down' } as Owner], failing }
     }
 
-    const entriesOf = (report: DriftReport): DriftChange[] => [
-      ...report.added.map((entry) => ({ change: 'added' as const, ...entry })),
-      ...report.updated.map((entry) => ({ change: 'updated' as const, ...entry })),
-      ...report.removed.map((entry) => ({ change: 'removed' as const, ...entry })),
-      ...report.defaultRepaired.map((entry) => ({ change: 'defaultRepaired' as const, ...entry })),
-      ...report.failed.map((entry) => ({ change: 'failed' as const, ...entry })),
+    const entriesOf = ({ provider, ...report }: DriftReport): DriftChange[] => [
+      ...report.added.map((entry) => ({ provider, change: 'added' as const, ...entry })),
+      ...report.updated.map((entry) => ({ provider, change: 'updated' as const, ...entry })),
+      ...report.removed.map((entry) => ({ provider, change: 'removed' as const, ...entry })),
+      ...report.defaultRepaired.map((entry) => ({
+        provider,
+        change: 'defaultRepaired' as const,
+        ...entry,
+      })),
+      ...report.failed.map((entry) => ({ provider, change: 'failed' as const, ...entry })),
     ]
 
     it('keeps the first maxEntries of each list, counts them all, and hands every one to onDrift', async () => {

@@ -729,7 +729,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // Checked like createCardSync's: a concurrency of NaN would reconcile no owner at all.
       const reconcileOptions = validate(ReconcileOptionsSchema, options, 'reconcile options')
       const { onDrift, onOwner } = reconcileOptions
-      const recorder = createDriftRecorder(reconcileOptions.dryRun ?? false, {
+      const recorder = createDriftRecorder(provider.name, reconcileOptions.dryRun ?? false, {
         maxEntries: reconcileOptions.maxEntries,
         onDrift:
           onDrift &&

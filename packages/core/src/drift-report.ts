@@ -42,8 +42,15 @@ export interface DriftCounts {
   failed: number
 }
 
-/** One finding of `reconcile`, as its `onDrift` callback receives it. */
-export type DriftChange =
+/**
+ * One finding of `reconcile`, as its `onDrift` callback receives it, with the name of the
+ * provider reconciled (`provider`): several syncs over one store (two providers, or two accounts
+ * of one under two names) can share one `onDrift`.
+ */
+export type DriftChange = {
+  /** The provider reconciled: its `name`, under which the store keeps its cards. */
+  provider: string
+} & (
   | ({
       /** Which list of the {@link DriftReport} the card joins. */
       change: 'added' | 'updated' | 'removed'
@@ -60,6 +67,7 @@ export type DriftChange =
       /** The owner could not be reconciled. */
       change: 'failed'
     } & DriftFailure)
+)
 
 /**
  * What `reconcile` found and (unless `dryRun`) repaired. Each list keeps its first
@@ -68,6 +76,8 @@ export type DriftChange =
  * `truncated` says whether some list holds fewer entries than its count.
  */
 export interface DriftReport {
+  /** The provider reconciled: its `name`, under which the store keeps its cards. */
+  provider: string
   /** Whether the run only reported: true means the store was left unchanged. */
   dryRun: boolean
   /** Owners looked at. */
@@ -120,10 +130,12 @@ export interface DriftRecorder {
 }
 
 /**
- * Starts a run's report. Every finding is counted and handed to `onDrift`, in the order
- * recorded; each list keeps its first `maxEntries`. An exception from `onDrift` is not caught.
+ * Starts a run's report on the provider named `provider`. Every finding is counted and handed to
+ * `onDrift`, in the order recorded; each list keeps its first `maxEntries`. An exception from
+ * `onDrift` is not caught.
  */
 export function createDriftRecorder(
+  provider: string,
   dryRun: boolean,
   options: {
     maxEntries?: number | undefined
@@ -132,6 +144,7 @@ export function createDriftRecorder(
 ): DriftRecorder {
   const { maxEntries = DEFAULT_MAX_DRIFT_ENTRIES, onDrift } = options
   const report: DriftReport = {
+    provider,
     dryRun,
     owners: 0,
     cardsSeen: 0,
@@ -152,7 +165,7 @@ export function createDriftRecorder(
       report.counts[change]++
       if (list.length < maxEntries) list.push(entry)
       else report.truncated = true
-      onDrift?.({ change, ...entry } as DriftChange)
+      onDrift?.({ provider, change, ...entry } as DriftChange)
     }
   }
   return {

@@ -583,6 +583,8 @@ describe('memoryProvider: options', () => {
       { name: '' },
       { name: 42 },
       { name: 'mem\u0000ory' },
+      { name: 'mem ory' },
+      { name: 'sk_test_pastedKey' },
       { now: 'today' },
     ]
     for (const options of bad) {

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { brandFromNumber, type CardBrand } from './brand.js'
-import { type Card, EMPTY_ADDRESS, formatOwner, type Owner } from './card.js'
+import { type Card, EMPTY_ADDRESS, formatOwner, type Owner, ProviderNameSchema } from './card.js'
 import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
 import { cardNotFound, defineCardProvider } from './define-provider.js'
 import {
@@ -14,7 +14,6 @@ import {
 import { applyMetadataPatch, METADATA_LIMITS } from './metadata.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider } from './provider.js'
-import { isStorableText } from './storable-text.js'
 import { validate } from './validate.js'
 
 /** The capabilities of {@link memoryProvider}: everything, with Stripe's default rules. */
@@ -76,8 +75,9 @@ export const MEMORY_PROVIDER_TOKENS: Readonly<
 /** Options of {@link memoryProvider}. */
 export interface MemoryProviderOptions {
   /**
-   * The provider name stored on its cards: not empty, without a NUL character or an unpaired
-   * surrogate. Default `'memory'`.
+   * The provider name stored on its cards: what the adapters' `name` option takes
+   * (core's `ProviderNameSchema`: 1 to 64 letters, digits, `-`, `_` or `.`, a letter first).
+   * Default `'memory'`.
    */
   name?: string | undefined
   /** The clock, for tests of expiry and ordering. */
@@ -364,17 +364,10 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 
 // ---- helpers -------------------------------------------------------------------------------
 
-/** {@link MemoryProviderOptions}: a name a store can keep as it is, a clock function. */
+/** {@link MemoryProviderOptions}: a provider name, a clock function. */
 const MemoryProviderOptionsSchema = z
   .object({
-    name: z
-      .string()
-      .min(1, 'a provider name cannot be empty')
-      .refine(
-        isStorableText,
-        'a provider name cannot hold a NUL character or an unpaired surrogate',
-      )
-      .optional(),
+    name: ProviderNameSchema.optional(),
     now: z
       .custom<() => Date>((value) => typeof value === 'function', 'now is a function')
       .optional(),

@@ -145,6 +145,11 @@ describe('cardport reconcile', () => {
     const cli = context()
     expect(await run(['reconcile', ...args, '--name', 'stripe-eu'], cli.value)).toBe(EXIT_CODES.ok)
     expect(cli.stdout()).toContain(`stripe-eu (${server.url}) → sqlite:${file}`)
+    const json = context()
+    expect(await run(['reconcile', ...args, '--name', 'stripe-eu', '--json'], json.value)).toBe(
+      EXIT_CODES.ok,
+    )
+    expect(JSON.parse(json.stdout())).toMatchObject({ provider: 'stripe-eu', cardsSeen: 1 })
     const named = context({})
     expect(await run(['list', ...args, '--name', 'stripe-eu', '--json'], named.value)).toBe(
       EXIT_CODES.ok,
