@@ -80,8 +80,8 @@ export type OwnerType = Owner['type']
  * letters, digits, `-`, `_` or `.`, starting with a letter. A provider's name is stored with
  * every card it returns and scopes the store's rows, so two accounts at one provider (two
  * Stripe accounts, two marketplaces) kept in one store each need a name of their own: under one
- * name, reconciling one account would remove the other's cards. Letters first, so that no name
- * reads as a card number; and no key nor card number inside one.
+ * name, one account's `reconcile()` asks it for the other's owners, and fails on each. Letters
+ * first, so that no name reads as a card number; and no key nor card number inside one.
  *
  * @example
  * ```ts

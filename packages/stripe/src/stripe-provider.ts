@@ -81,9 +81,9 @@ export type StripeProviderOptions = {
    * The provider's name (`provider.name`): stored with every card it returns, it scopes the
    * store's rows, and its errors and cursors carry it. Default `'stripe'`. Give each Stripe
    * account kept in one store a name of its own (`'stripe-eu'`, `'stripe-us'`), and the same
-   * name to the `stripeWebhookHandler` of that account: under one name, reconciling one account
-   * would remove the other's cards. 1 to 64 letters, digits, `-`, `_` or `.`, starting with a
-   * letter (core's `ProviderNameSchema`).
+   * name to the `stripeWebhookHandler` of that account: under one name, one account's
+   * `reconcile()` asks it for the other's customers, and fails on each (`owner_not_found`). 1 to
+   * 64 letters, digits, `-`, `_` or `.`, starting with a letter (core's `ProviderNameSchema`).
    */
   name?: string | undefined
 } & (
