@@ -556,6 +556,8 @@ describe('options', () => {
     const common = {
       maxNetworkRetries: fc.oneof(fc.integer({ min: -1, max: 12 }), junkArb),
       timeoutMs: fc.oneof(fc.integer(), junkArb),
+      // A name a store keeps rows under, a key or a card number pasted as one, or junk.
+      name: fc.oneof(fc.constantFrom('stripe-eu', 'S.us_2'), taintedArb, cleanTextArb, junkArb),
       [SECRETS.stripeKey]: taintedArb,
     }
     const optionsArb = fc.oneof(
@@ -632,6 +634,7 @@ describe('options', () => {
           junkArb,
         ),
         userAgent: fc.oneof(cleanTextArb, marketplaceTaintArb, junkArb),
+        name: fc.oneof(fc.constant('mp-eu'), marketplaceTaintArb, cleanTextArb, junkArb),
         [MARKETPLACE_SECRET]: marketplaceTaintArb,
       },
       { requiredKeys: [] },
