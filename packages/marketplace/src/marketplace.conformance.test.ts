@@ -1,5 +1,5 @@
 import { describeCardProvider, marketplaceEmulator, setupCardportServer } from '@cardport/testing'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, describe } from 'vitest'
 import {
   CONFORMANCE_SOURCES,
   MISSING_CARD_ID,
@@ -15,26 +15,33 @@ const server = setupCardportServer(...marketplace.handlers)
 beforeAll(() => server.listen({ onUnhandledRequest: 'error' }))
 afterAll(() => server.close())
 
-describeCardProvider({
-  name: 'marketplaceProvider over the emulator (undici bridge)',
-  capabilities: MARKETPLACE_CAPABILITIES,
-  sources: CONFORMANCE_SOURCES,
-  missingCardId: MISSING_CARD_ID,
-  nonCards: NON_CARDS,
-  setup: () => ({
-    provider: marketplaceProvider({
-      baseUrl: marketplace.origin,
-      marketplaceId: marketplace.marketplaceId,
-      secret: marketplace.secret,
-      dispatcher: server.dispatcher,
-      retry: { sleep: async () => {} },
+// Under its default name, and under a name of its own, which every card and error must carry.
+describe.each([
+  ['its default name', undefined],
+  ['a name of its own', 'mp-eu'],
+])('%s', (_case, name) => {
+  describeCardProvider({
+    name: 'marketplaceProvider over the emulator (undici bridge)',
+    capabilities: MARKETPLACE_CAPABILITIES,
+    sources: CONFORMANCE_SOURCES,
+    missingCardId: MISSING_CARD_ID,
+    nonCards: NON_CARDS,
+    setup: () => ({
+      provider: marketplaceProvider({
+        baseUrl: marketplace.origin,
+        marketplaceId: marketplace.marketplaceId,
+        secret: marketplace.secret,
+        dispatcher: server.dispatcher,
+        retry: { sleep: async () => {} },
+        name,
+      }),
+      owners: { account: () => ({ type: 'account', id: marketplace.seed.account().id }) },
+      readRawCard: async (_owner, cardId) => marketplace.state.card(cardId),
+      requestCount: () => marketplace.state.requests().length,
+      teardown: () => {
+        server.resetHandlers()
+        marketplace.reset()
+      },
     }),
-    owners: { account: () => ({ type: 'account', id: marketplace.seed.account().id }) },
-    readRawCard: async (_owner, cardId) => marketplace.state.card(cardId),
-    requestCount: () => marketplace.state.requests().length,
-    teardown: () => {
-      server.resetHandlers()
-      marketplace.reset()
-    },
-  }),
+  })
 })

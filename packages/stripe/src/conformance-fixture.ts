@@ -29,6 +29,8 @@ export interface StripeConformanceOptions {
   timeout?: number
   /** Cards in a second currency, where the Stripe under test takes them (see the suite's option). */
   otherCurrency?: CardProviderSuiteOptions['otherCurrency']
+  /** The provider's `name` option: the suite then checks that its cards and errors carry it. */
+  providerName?: string
 }
 
 // The owners the suite makes carry this, so that a test-mode account can be cleaned by hand if
@@ -76,7 +78,7 @@ export function stripeConformanceSuite(
       })
       const cleanups: Array<() => Promise<unknown>> = []
       return {
-        provider: stripeProvider({ stripe }),
+        provider: stripeProvider({ stripe, name: options.providerName }),
         owners: {
           customer: async () => {
             const customer = await stripe.customers.create({ metadata: MARK }, PINNED)

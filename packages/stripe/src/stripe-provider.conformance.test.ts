@@ -9,6 +9,19 @@ import { STRIPE_CLIENT_KINDS, useStripe } from './test-harness.js'
 // clients. The same suite runs against Stripe's test mode in stripe-provider.live.test.ts.
 const emulator = stripeEmulator()
 
+// A provider given a name of its own: every card and error of the suite must carry it. Once, over
+// the newest SDK's fetch client: the name does not depend on the client.
+describe('stripeProvider named stripe-eu', () => {
+  const target = useStripe(STRIPE_CLIENT_KINDS[1]!, emulator)
+  describeCardProvider(
+    stripeConformanceSuite({
+      name: 'stripeProvider({ name: "stripe-eu" }) conformance over the Stripe emulator',
+      client: () => target.client() as ConformanceStripe,
+      providerName: 'stripe-eu',
+    }),
+  )
+})
+
 describe.each(STRIPE_CLIENT_KINDS)('$name', (kind) => {
   // After each test: the emulator is reset and no request may have failed its OpenAPI check.
   const target = useStripe(kind, emulator)
