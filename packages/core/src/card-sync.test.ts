@@ -3442,4 +3442,29 @@ describe('CardSync: an owner of a type the provider does not declare', () => {
     expect(error.message).toContain('createCardSync options')
     expect(error.message).toContain('ownerTypes')
   })
+
+  it.each([
+    ['an empty name', ''],
+    ['a NUL in its name', 'my\u0000psp'],
+    ['an unpaired surrogate in its name', 'my\uD800psp'],
+    ['a key as its name', 'sk_live_pastedAsName'],
+    ['a card number in its name', 'psp 4242 4242 4242 4242'],
+  ])(
+    'createCardSync refuses a provider with %s (invalid_request), quoting none of it',
+    (_name, name) => {
+      const error = errorOf(() =>
+        createCardSync({ provider: { ...memoryProvider(), name } as never, store: memoryStore() }),
+      )
+      expect(error.code).toBe('invalid_request')
+      expect(error.message).toContain('provider.name must be a name a store can keep')
+      expect(error.message).not.toContain('pastedAsName')
+      expect(error.message).not.toContain('4242 4242')
+    },
+  )
+
+  it('takes a hand-written provider whose name is any other text (spaces, accents)', async () => {
+    const provider = { ...memoryProvider(), name: 'Mon PSP à moi' }
+    const sync = createCardSync({ provider: provider as never, store: memoryStore() })
+    expect((await sync.reconcile(alice)).provider).toBe('Mon PSP à moi')
+  })
 })

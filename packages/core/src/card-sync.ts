@@ -37,6 +37,7 @@ import { listAll } from './pagination.js'
 import { CARD_PROVIDER_METHODS, type CardProvider } from './provider.js'
 import { redactSecrets } from './redact.js'
 import { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
+import { isStorableText } from './storable-text.js'
 import {
   CARD_STORE_METHODS,
   type CardScope,
@@ -318,8 +319,9 @@ export interface CardSync {
 
 /**
  * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
- * anything other than a provider (with every method of {@link CardProvider}, and a `cardIdOf`
- * that is a function or absent), a store, a concurrency of 1 to 256 and a retry policy throws
+ * anything other than a provider (with every method of {@link CardProvider}, a `cardIdOf`
+ * that is a function or absent, and a `name` a store can keep and errors can print: not empty,
+ * without a NUL character, an unpaired surrogate, a key or a card number), a store, a concurrency of 1 to 256 and a retry policy throws
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
@@ -981,6 +983,13 @@ const CardSyncOptionsSchema = optionsObject({
         isObject(value.capabilities) &&
         (value.cardIdOf === undefined || isFunction(value.cardIdOf)),
       'provider must be a CardProvider (stripeProvider(), marketplaceProvider(), memoryProvider() …)',
+    )
+    // Its name scopes every stored row and heads every error it gives: an empty one fails every
+    // card the Card schema reads, a NUL fails the store's writes, and a key or card number would
+    // be printed unmasked in each error's `provider`.
+    .refine(
+      ({ name }) => name !== '' && isStorableText(name) && redactSecrets(name) === name,
+      'provider.name must be a name a store can keep and errors can print: not empty, no NUL character or unpaired surrogate, no key or card number',
     )
     // Every operation asks it which owners the provider serves.
     .refine(
