@@ -5,7 +5,7 @@ import Stripe from 'stripe'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { StripeClient } from './stripe-client.js'
 import { stripeProvider } from './stripe-provider.js'
-import { rejection } from './test-harness.js'
+import { rejection, thrownBy } from './test-harness.js'
 import { stripeWebhookHandler } from './webhook-handler.js'
 
 // Two Stripe accounts (a European and an American entity of one business), each its own
@@ -94,12 +94,7 @@ describe('stripeProvider name', () => {
     ['a name holding a card number', 'stripe4242424242424242'],
     ['a name that is not a string', 42],
   ])('refuses %s with invalid_request, quoting neither key nor number', (_case, name) => {
-    let thrown: unknown
-    try {
-      stripeProvider({ stripe: euClient(), name: name as string })
-    } catch (error) {
-      thrown = error
-    }
+    const thrown = thrownBy(() => stripeProvider({ stripe: euClient(), name: name as string }))
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     const message = (thrown as Error).message
     expect(message).toContain('stripeProvider options')
@@ -190,17 +185,14 @@ describe('two Stripe accounts in one store', () => {
   })
 
   it('the webhook handler refuses a name the provider would refuse', () => {
-    let thrown: unknown
-    try {
+    const thrown = thrownBy(() =>
       stripeWebhookHandler({
         webhooks: Stripe.webhooks,
         endpointSecret: ENDPOINT_SECRET,
         store: memoryStore(),
         name: 'stripe eu',
-      })
-    } catch (error) {
-      thrown = error
-    }
+      }),
+    )
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     expect((thrown as Error).message).toContain('name')
   })

@@ -4,7 +4,7 @@ import { setupServer } from 'msw/node'
 import Stripe from 'stripe'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { STRIPE_CAPABILITIES, stripeProvider } from './stripe-provider.js'
-import { rejection } from './test-harness.js'
+import { rejection, thrownBy } from './test-harness.js'
 
 const emulator = stripeEmulator()
 const server = setupServer(...emulator.handlers)
@@ -14,16 +14,6 @@ afterEach(() => {
   emulator.reset()
 })
 afterAll(() => server.close())
-
-/** What a synchronous call threw. */
-function thrownBy(run: () => unknown): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected the call to throw')
-}
 
 describe('stripeProvider options', () => {
   it.each([

@@ -152,6 +152,16 @@ export function useStripe(kind: StripeClientKind, emulator: StripeEmulator): Str
   }
 }
 
+/** What a synchronous call threw. */
+export function thrownBy(run: () => unknown): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected the call to throw')
+}
+
 /** Awaits a promise that must reject, and returns what it rejected with. */
 export async function rejection(promise: Promise<unknown>): Promise<Record<string, unknown>> {
   try {
