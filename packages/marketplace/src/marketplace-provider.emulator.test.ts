@@ -778,6 +778,29 @@ describe('a card given by its URI', () => {
   })
 })
 
+describe("a card of another account on an account's route", () => {
+  it('is card_not_found for the account asked about, not its card', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const other = account()
+    const card = await provider.createCard(other, { source: testCard(VISA) })
+    // A server that answers the route of `owner` with the card `other` holds.
+    server.use(
+      http.get(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards/:card`,
+        async ({ request }) => {
+          if (isPassedThrough(request)) return undefined
+          const url = new URL(request.url)
+          url.pathname = url.pathname.replace(owner.id, other.id)
+          return emulatorAnswer(new Request(url, { headers: request.headers }))
+        },
+      ),
+    )
+    const error = await provider.getCard(owner, card.id).catch((thrown: unknown) => thrown)
+    expect(error).toMatchObject({ code: 'card_not_found', provider: 'marketplace' })
+  })
+})
+
 describe('retries', () => {
   it('a GET is retried after a dropped connection', async () => {
     const { provider, account, waits } = setup()

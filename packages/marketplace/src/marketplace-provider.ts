@@ -554,8 +554,9 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       }
       throw unreadable(name, 'reading a card')
     }
-    // The account's routes only answer with the account's cards; check, rather than trust.
-    const holder = marketplaceCardTokenOf(name, raw)?.owner
+    // The account's routes only answer with the account's cards; check, rather than trust. The
+    // payload's account alone is read: the card is mapped once, above.
+    const holder = isCardPayload(raw) ? ownerOf(raw) : null
     if (holder && holder.id !== owner.id) throw cardNotFound(name, owner, cardId)
     return card
   }

@@ -133,10 +133,9 @@ type Method = (...args: never[]) => Promise<unknown>
 
 /**
  * The methods `names` of `group` (`stripe[groupName]`), each checking its answer (its errors name
- * `provider`). A method is
- * looked up when called, so that a partial client (a test double with the methods one test
- * needs) serves the calls it has; a call whose method is missing fails with `invalid_request`
- * naming it (see {@link missingMethod}).
+ * `provider`). A method is looked up when called, so that a partial client (a test double with
+ * the methods one test needs) serves the calls it has; a call whose method is missing fails with
+ * `invalid_request` naming it (see {@link missingMethod}).
  */
 function checkedMethods<G extends { [K in keyof G]: Method }>(
   group: G,
