@@ -1,6 +1,7 @@
 import {
   type Card,
   type CardProvider,
+  CardportError,
   type CardUpdate,
   cardNotFound,
   decodeCursor,
@@ -182,12 +183,6 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     return customer
   }
 
-  // A customer's default source, read from the customer (the card object does not say).
-  const customerDefault = async (owner: Owner): Promise<string | null> => {
-    const customer = await retrieveCustomer(owner, {})
-    return isObject(customer) ? idOf(customer.default_source) : null
-  }
-
   const toCard = (raw: unknown, owner: Owner, defaultSourceId?: string | null): Card => {
     const card = stripeCardOf(name, raw, owner, defaultSourceId)
     if (!card) {
@@ -196,21 +191,44 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     return card
   }
 
+  /**
+   * What a create attached, as a card. Another object (a bank account, a legacy source), which
+   * only a `tok_…` that is no card token could make once `cardTokenOnly` has passed the token, is
+   * `invalid_request` naming its id (`details.sourceId`): never read as a card, never made the
+   * default by the adapter.
+   */
+  const createdCard = (raw: unknown, owner: Owner, defaultSourceId?: string | null): Card => {
+    const card = stripeCardOf(name, raw, owner, defaultSourceId)
+    if (card) return card
+    const id = idOf(raw)
+    throw new InvalidRequestError(
+      `Stripe: the token made ${isObject(raw) && typeof raw.object === 'string' ? `a ${raw.object}` : 'an object'}${id ? ` (${id})` : ''} for ${formatOwner(owner)}, not a card; it was not made a default (remove it with Stripe's own API)`,
+      { provider: name, details: id ? { sourceId: id } : undefined },
+    )
+  }
+
   const customers = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
+      cardTokenOnly(name, input.source)
       const params: StripeParams = { source: sourceParam(input.source) }
       if (input.metadata) params.metadata = input.metadata
+      // Without makeDefault, the customer comes expanded in the same answer: its
+      // `default_source` says whether the new card is the default (the first card is), with no
+      // second request that could fail once the card is made.
+      if (!input.makeDefault) params.expand = ['customer']
       const raw = await stripe.customers.createSource(
         owner.id,
         params,
         requestOptions(idempotencyKey),
       )
-      const cardId = idOf(raw)!
-      if (input.makeDefault) {
-        await stripe.customers.update(owner.id, { default_source: cardId }, requestOptions())
-        return toCard(raw, owner, cardId)
+      if (!input.makeDefault) return createdCard(raw, owner)
+      const card = createdCard(raw, owner, idOf(raw))
+      try {
+        await stripe.customers.update(owner.id, { default_source: card.id }, requestOptions())
+      } catch (error) {
+        throw madeButNotDefault(name, error, owner, card)
       }
-      return toCard(raw, owner, await customerDefault(owner))
+      return card
     },
     async get(owner: Owner, cardId: string) {
       const raw = await stripe.customers.retrieveSource(
@@ -326,6 +344,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
 
   const accounts = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
+      cardTokenOnly(name, input.source)
       if (input.currency !== undefined && typeof input.source === 'string') {
         throw new InvalidRequestError(
           "Stripe: a token's currency is set when the token is created (card[currency]); pass currency only with card details, or leave it out",
@@ -345,7 +364,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         params,
         requestOptions(idempotencyKey),
       )
-      return toCard(raw, owner)
+      return createdCard(raw, owner)
     },
     async get(owner: Owner, cardId: string) {
       const raw = await stripe.accounts.retrieveExternalAccount(
@@ -452,6 +471,48 @@ function clientFromKey(
       { provider: name, cause: error },
     )
   }
+}
+
+/**
+ * Refuses, before any request, a token that is not a card token (`tok_…`). Stripe attaches what
+ * a bank account token (`btok_…`) or a Sources API id (`src_…`) names: made through the card API,
+ * a bank account would be created, and made the default with `makeDefault`, before the answer
+ * showed it was no card. The token is not quoted.
+ */
+function cardTokenOnly(name: string, source: ValidCreateCardInput['source']): void {
+  if (typeof source !== 'string' || source.startsWith('tok_')) return
+  throw new InvalidRequestError(
+    'Stripe: source must be a card token (tok_…) or card details: a bank account token, a bank account or a source id makes no card',
+    { provider: name, issues: [{ path: ['source'], message: 'not a card token (tok_…)' }] },
+  )
+}
+
+/**
+ * The error of a customer's default update that failed once its card was made. The card exists
+ * at Stripe, and the error says so (`details.cardId`, and the message), so that the create is not
+ * taken for one that failed: a retry with the same idempotency key gets the same card back and
+ * makes it the default, and `setDefaultCard(owner, cardId)` makes it the default alone. Its code,
+ * status and `retryable` are the update's. An error the Stripe mapping does not know is given
+ * back as it is.
+ */
+function madeButNotDefault(name: string, error: unknown, owner: Owner, card: Card): unknown {
+  const mapped = mapStripeError(error, name)
+  if (!mapped) return error
+  return new CardportError(
+    mapped.code,
+    `Stripe: card ${card.id} was added to ${formatOwner(owner)} but not made its default: ${mapped.message.replace(/^Stripe: /, '')}`,
+    {
+      provider: name,
+      status: mapped.status,
+      providerCode: mapped.providerCode,
+      declineCode: mapped.declineCode,
+      requestId: mapped.requestId,
+      retryable: mapped.retryable,
+      retryAfterMs: mapped.retryAfterMs,
+      details: { ...mapped.details, cardId: card.id },
+      cause: error,
+    },
+  )
 }
 
 /**
