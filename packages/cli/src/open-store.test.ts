@@ -89,14 +89,14 @@ describe('openStore', () => {
 
   it('opens a PostgreSQL store read-only with migrate: false, and refuses one that needs migrations', async () => {
     const config = { ...POSTGRES, schema: 'billing' }
-    const store = await openStore(config, undefined, { readonly: true })
+    const store = await openStore(config, undefined, { readonly: 'dry-run' })
     await store.close()
     expect(pendingMigrations).toHaveBeenLastCalledWith(expect.anything(), { schema: 'billing' })
     expect(postgresStore).toHaveBeenLastCalledWith(expect.objectContaining({ migrate: false }))
     pendingMigrations.mockResolvedValueOnce([3])
     const calls = postgresStore.mock.calls.length
     const endedBefore = pools.ended
-    await expect(openStore(config, undefined, { readonly: true })).rejects.toThrow(
+    await expect(openStore(config, undefined, { readonly: 'dry-run' })).rejects.toThrow(
       'the store needs migration 3, and a dry run runs none: run once without --dry-run, or call migrate()',
     )
     expect(postgresStore.mock.calls.length).toBe(calls)

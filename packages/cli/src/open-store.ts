@@ -7,11 +7,22 @@ import { CliError, EXIT_CODES } from './exit-codes.js'
 /** How {@link openStore} opens a store. */
 export interface OpenStoreOptions {
   /**
-   * Open the store to read it only (a dry run, which must change nothing): no SQLite file is
-   * made, no migration runs, and a store that would need one is refused. Default `false`.
+   * Open the store to read it only, for the command named (`reconcile --dry-run`, which must
+   * change nothing, or `list --store`): no SQLite file is made, no migration runs, and a store
+   * that would need one is refused, with what to do in that command's words. Default: open it
+   * to write.
    */
-  readonly?: boolean | undefined
+  readonly?: ReadOnlyUse | undefined
 }
+
+/** The commands that open a store to read it only, and how each refuses a store it cannot read. */
+const READ_ONLY_USES = {
+  'dry-run': { name: 'a dry run', remedy: 'run once without --dry-run' },
+  list: { name: 'list --store', remedy: 'run cardport reconcile once' },
+} as const
+
+/** A command that opens a store to read it only: a key of {@link READ_ONLY_USES}. */
+export type ReadOnlyUse = keyof typeof READ_ONLY_USES
 
 /** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
 const STORE_CONNECT_TIMEOUT_MS = 10_000
@@ -31,7 +42,7 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * Its migrations run in one transaction, which PostgreSQL rolls back when the connection ends
  * with the process: no half-made schema is left.
  *
- * With `readonly` (a dry run), nothing is written: a SQLite file that does not exist is refused
+ * With `readonly` (a dry run, `list --store`), nothing is written: a SQLite file that does not exist is refused
  * instead of made (a mistyped path would otherwise become an empty store, silently reported as
  * holding no owners); one that exists is opened read-only (`sqliteStore({ readonly: true })`); a
  * PostgreSQL store is opened with `migrate: false`, after `pendingMigrations` found nothing to
@@ -48,17 +59,18 @@ export async function openStore(
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
     stop?.throwIfAborted()
-    const readonly = options.readonly === true && config.path !== ':memory:'
-    if (readonly && !existsSync(config.path)) {
+    const use = config.path === ':memory:' ? undefined : options.readonly
+    if (use && !existsSync(config.path)) {
+      const { name, remedy } = READ_ONLY_USES[use]
       throw new Error(
-        'no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there',
+        `no such file, and ${name} creates nothing: check the path, or ${remedy} to make a new store there`,
       )
     }
     try {
-      return sqliteStore({ filename: config.path, readonly })
+      return sqliteStore({ filename: config.path, readonly: use !== undefined })
     } catch (error) {
       const pending = isCardportError(error) ? error.details?.pendingMigrations : undefined
-      if (Array.isArray(pending)) throw needsMigrations(pending)
+      if (use && Array.isArray(pending)) throw needsMigrations(pending, use)
       throw error
     }
   }
@@ -80,12 +92,12 @@ export async function openStore(
     try {
       if (options.readonly) {
         const pending = await pendingMigrations(pool, { schema: config.schema })
-        if (pending.length > 0) throw needsMigrations(pending)
+        if (pending.length > 0) throw needsMigrations(pending, options.readonly)
       }
       const store = await postgresStore({
         client: pool,
         schema: config.schema,
-        migrate: options.readonly !== true,
+        migrate: options.readonly === undefined,
       })
       return closableStore('postgresStore', {
         ...store,
@@ -105,13 +117,14 @@ export async function openStore(
 }
 
 /**
- * Why a dry run cannot use a store whose tables lack the migrations `pending` (every one: it has
- * none), and what to do.
+ * Why a command that only reads (`use`) cannot use a store whose tables lack the migrations
+ * `pending` (every one: it has none), and what to do.
  */
-function needsMigrations(pending: readonly number[]): Error {
+function needsMigrations(pending: readonly number[], use: ReadOnlyUse): Error {
+  const { name, remedy } = READ_ONLY_USES[use]
   if (pending.includes(1)) {
     return new Error(
-      'the store has no cardport tables, and a dry run makes none: run once without --dry-run to make them, or call migrate()',
+      `the store has no cardport tables, and ${name} makes none: ${remedy} to make them, or call migrate()`,
     )
   }
   const first = pending[0]!
@@ -121,7 +134,7 @@ function needsMigrations(pending: readonly number[]): Error {
       ? `migration ${first}`
       : `migrations ${last - first + 1 === pending.length ? `${first}-${last}` : pending.join(', ')}`
   return new Error(
-    `the store needs ${versions}, and a dry run runs none: run once without --dry-run, or call migrate()`,
+    `the store needs ${versions}, and ${name} runs none: ${remedy}, or call migrate()`,
   )
 }
 

@@ -19,6 +19,14 @@ describe('run', () => {
     expect(help).not.toContain('(default: [])')
   })
 
+  it("says in list --help that CARDPORT_STORE is reconcile's default only", async () => {
+    const cli = captureContext()
+    expect(await run(['list', '--help'], cli.value)).toBe(EXIT_CODES.ok)
+    const help = cli.stdout().replace(/\s+/g, ' ')
+    expect(help).toContain("CARDPORT_STORE reconcile's default --store")
+    expect(help).toContain('list reads a store only when given --store')
+  })
+
   it('turns commander errors into one usage line with a pointer to --help', async () => {
     const cli = captureContext()
     expect(await run(['reconcile', '--provider', 'stripe', '--dry-rum'], cli.value)).toBe(

@@ -21,6 +21,7 @@ describe('stripeProvider options', () => {
     ['both an instance and a key', { stripe: new Stripe('sk_test_x'), apiKey: 'sk_test_x' }],
     ['a publishable key', { apiKey: 'pk_test_publishable' }],
     ['something that is not a Stripe instance', { stripe: { customers: 1 } }],
+    ['a test double without accounts', { stripe: { customers: {} } }],
     ['too many retries', { apiKey: 'sk_test_x', maxNetworkRetries: 11 }],
     ['a timeout of zero', { apiKey: 'sk_test_x', timeoutMs: 0 }],
   ])('refuses %s, naming the adapter and never the key', (_case, options) => {

@@ -221,7 +221,7 @@ function printDetails(context: CliContext, details: EmulatorDetails) {
     `  export MARKETPLACE_URL=${marketplace.url} MARKETPLACE_ID=${marketplace.id} MARKETPLACE_SECRET=${marketplace.secret}`,
     `  cardport list --provider stripe --owner ${stripeOwner}`,
     `  cardport list --provider marketplace --owner ${marketplaceOwner}`,
-    `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner} --dry-run`,
+    `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner}`,
   )
   for (const line of lines) writeLine(context.stdout, line)
 }

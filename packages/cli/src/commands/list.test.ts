@@ -138,7 +138,10 @@ describe('cardport list --store', () => {
     const missing = captureContext({})
     const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--store']
     expect(await run([...args, `sqlite:${absent}`], missing.value)).toBe(EXIT_CODES.failure)
-    expect(missing.stderr()).toContain(`could not open the store sqlite:${absent}: no such file`)
+    // What to do, in list's words: it has no --dry-run to run without.
+    expect(missing.stderr()).toContain(
+      `could not open the store sqlite:${absent}: no such file, and list --store creates nothing: check the path, or run cardport reconcile once to make a new store there`,
+    )
     expect(existsSync(absent)).toBe(false)
 
     const empty = join(dir, 'empty.db')
@@ -146,7 +149,10 @@ describe('cardport list --store', () => {
     const before = await readFile(empty)
     const bare = captureContext({})
     expect(await run([...args, `sqlite:${empty}`], bare.value)).toBe(EXIT_CODES.failure)
-    expect(bare.stderr()).toContain('the store has no cardport tables')
+    expect(bare.stderr()).toContain(
+      'the store has no cardport tables, and list --store makes none: run cardport reconcile once to make them, or call migrate()',
+    )
+    expect(bare.stderr()).not.toContain('--dry-run')
     expect(await readFile(empty)).toEqual(before)
   })
 

@@ -123,7 +123,7 @@ async function listStored(
   )
   checkOwnerTypes(provider, [owner])
   const storeConfig = await storeFromFlag(flag, context)
-  const store = await openStore(storeConfig, stop, { readonly: true }).catch((error: unknown) => {
+  const store = await openStore(storeConfig, stop, { readonly: 'list' }).catch((error: unknown) => {
     throw storeOpenFailure(error, storeConfig, stop)
   })
   let cards: Card[]

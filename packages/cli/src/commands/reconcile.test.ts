@@ -310,7 +310,7 @@ describe('cardport reconcile', () => {
     expect(await run([...args, '--dry-run', '--exit-code'], cli.value)).toBe(EXIT_CODES.failure)
     expect(cli.stdout()).toBe('')
     expect(cli.stderr()).toBe(
-      `cardport: could not open the store sqlite:${file}: no such file, and a dry run creates nothing: check the path, or run without --dry-run to make a new store there\n`,
+      `cardport: could not open the store sqlite:${file}: no such file, and a dry run creates nothing: check the path, or run once without --dry-run to make a new store there\n`,
     )
     expect(existsSync(file)).toBe(false)
   })

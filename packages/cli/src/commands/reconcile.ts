@@ -89,7 +89,7 @@ ${ENVIRONMENT_HELP}`,
         throw error
       }
       const store = await openStore(storeConfig, stop, {
-        readonly: values.dryRun === true,
+        readonly: values.dryRun === true ? 'dry-run' : undefined,
       }).catch(async (error: unknown) => {
         await closeProvider(opened, stop)
         throw storeOpenFailure(error, storeConfig, stop)

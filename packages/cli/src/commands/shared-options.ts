@@ -53,7 +53,8 @@ Environment:
   MARKETPLACE_URL      marketplace API base URL
   MARKETPLACE_ID       marketplace id
   MARKETPLACE_SECRET   marketplace API key secret; never printed
-  CARDPORT_STORE       default for --store (sqlite:./cards.db or postgres://…)
+  CARDPORT_STORE       reconcile's default --store (sqlite:./cards.db or postgres://…);
+                       list reads a store only when given --store
   CARDPORT_DEBUG=1     same as --debug
 
 No credentials? Run \`cardport emulate\` and follow what it prints.`
