@@ -632,6 +632,133 @@ describe("CardSync on a provider that invalidates instead of deleting ('latest-c
   })
 })
 
+describe('CardSync on a provider that cannot list cards (listCards: false)', () => {
+  // The provider cannot read its default (getDefaultCard follows listCards): deleteCard must
+  // finish without it, and setDefaultCard, which needs it, must change nothing.
+  let inner: MemoryProvider
+  beforeEach(() => {
+    inner = memoryProvider()
+  })
+
+  /** The owner's stored cards, by id. */
+  async function storedCards(owner: Owner) {
+    const cards = await store.listByOwner(scope(owner))
+    return cards
+      .map(({ id, isDefault, status }) => ({ id, isDefault, status }))
+      .sort((x, y) => x.id.localeCompare(y.id))
+  }
+  const byId = <T extends { id: string }>(...cards: T[]) =>
+    cards.sort((x, y) => x.id.localeCompare(y.id))
+
+  it('deleteCard of the default deletes it everywhere, and the store names no default', async () => {
+    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'delete'), store })
+    const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
+    const second = await addCardTo(inner, unlisted, alice, 'tok_amex')
+    await expect(unlisted.deleteCard(alice, first.id)).resolves.toBeUndefined()
+    expect((await rejection(inner.getCard(alice, first.id))).code).toBe('card_not_found')
+    // The provider promoted the other card, which it cannot tell: the store does not guess.
+    expect((await inner.getDefaultCard(alice))?.id).toBe(second.id)
+    expect(await unlisted.getForOwner(alice)).toBeNull()
+    expect(await storedCards(alice)).toEqual([
+      { id: second.id, isDefault: false, status: 'active' },
+    ])
+  })
+
+  it('deleteCard of a card that is not the default deletes it everywhere and keeps the default', async () => {
+    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'delete'), store })
+    const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
+    const second = await addCardTo(inner, unlisted, alice, 'tok_amex')
+    await unlisted.deleteCard(alice, second.id)
+    expect((await rejection(inner.getCard(alice, second.id))).code).toBe('card_not_found')
+    expect((await inner.getDefaultCard(alice))?.id).toBe(first.id)
+    expect((await unlisted.getForOwner(alice))?.id).toBe(first.id)
+    expect(await storedCards(alice)).toEqual([{ id: first.id, isDefault: true, status: 'active' }])
+  })
+
+  it('deleteCard of a card the provider no longer holds removes the local copy', async () => {
+    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'delete'), store })
+    const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
+    await inner.deleteCard(alice, first.id)
+    await expect(unlisted.deleteCard(alice, first.id)).resolves.toBeUndefined()
+    expect(await store.get(scope(alice), first.id)).toBeNull()
+    expect(await unlisted.getForOwner(alice)).toBeNull()
+  })
+
+  it('deleteCard on a provider that only invalidates stores each card as the invalidation answered it', async () => {
+    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'invalidate'), store })
+    const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
+    const second = await addCardTo(inner, unlisted, alice, 'tok_amex')
+    await unlisted.deleteCard(alice, second.id)
+    expect((await inner.getCard(alice, second.id)).status).toBe('invalid')
+    expect(await storedCards(alice)).toEqual(
+      byId(
+        { id: first.id, isDefault: true, status: 'active' },
+        { id: second.id, isDefault: false, status: 'invalid' },
+      ),
+    )
+    // The memory provider keeps an invalidated default the default, and answers so.
+    await unlisted.deleteCard(alice, first.id)
+    expect(await inner.getCard(alice, first.id)).toMatchObject({
+      status: 'invalid',
+      isDefault: true,
+    })
+    expect(await storedCards(alice)).toEqual(
+      byId(
+        { id: first.id, isDefault: true, status: 'invalid' },
+        { id: second.id, isDefault: false, status: 'invalid' },
+      ),
+    )
+  })
+
+  it('deleteCard that invalidates the default, answered as no longer the default, leaves no stored default', async () => {
+    const blind = latestCardProvider({ listCards: false })
+    const blindSync = createCardSync({ provider: blind, store })
+    const blindScope = { provider: blind.name, owner: alice }
+    const first = await addCardTo(blind, blindSync, alice, 'tok_visa')
+    const second = await addCardTo(blind, blindSync, alice, 'tok_amex')
+    expect((await blindSync.getForOwner(alice))?.id).toBe(second.id)
+    await blindSync.deleteCard(alice, second.id)
+    // The provider fell back to the first card, which it cannot tell: the store does not guess.
+    expect((await blind.getCard(alice, first.id)).isDefault).toBe(true)
+    expect(await blind.getCard(alice, second.id)).toMatchObject({
+      status: 'invalid',
+      isDefault: false,
+    })
+    expect(await blindSync.getForOwner(alice)).toBeNull()
+    const stored = await store.listByOwner(blindScope)
+    expect(byId(...stored.map(({ id, isDefault, status }) => ({ id, isDefault, status })))).toEqual(
+      byId(
+        { id: first.id, isDefault: false, status: 'active' },
+        { id: second.id, isDefault: false, status: 'invalid' },
+      ),
+    )
+  })
+
+  it('setDefaultCard is refused before anything is created, noted or stored', async () => {
+    const calls: string[] = []
+    const noting: CardStore = {
+      ...store,
+      retirements: {
+        ...store.retirements!,
+        save(...args) {
+          calls.push('save')
+          return store.retirements!.save(...args)
+        },
+      },
+    }
+    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'delete'), store: noting })
+    const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
+    const error = await rejection(unlisted.setDefaultCard(alice, 'tok_mastercard'))
+    expect(error.code).toBe('unsupported_operation')
+    expect(error.message).toContain('capabilities.listCards is false')
+    expect((await toArray(listAll(inner, alice), { limit: 1000 })).map((c) => c.id)).toEqual([
+      first.id,
+    ])
+    expect(calls).toEqual([])
+    expect(await storedCards(alice)).toEqual([{ id: first.id, isDefault: true, status: 'active' }])
+  })
+})
+
 describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () => {
   it('checks the owner and card id of getForOwner and deleteLocal, which only touch the store', async () => {
     const spied = memoryStore()
@@ -2931,10 +3058,11 @@ describe('CardSync: crash safety', () => {
  * A marketplace-like provider over the memory provider: customers' cards are invalidated,
  * never deleted, and the default is the most recently added valid card ('latest-card'), which
  * the caller cannot choose. `newCardsBecomeDefault: false` breaks that rule (the oldest valid
- * card stays the default), for the refusal of `setDefaultCard`.
+ * card stays the default), for the refusal of `setDefaultCard`. `getCard: false` and
+ * `listCards: false` leave those operations out (and `getDefaultCard` with `listCards`).
  */
 function latestCardProvider(
-  options: { newCardsBecomeDefault?: boolean; getCard?: boolean } = {},
+  options: { newCardsBecomeDefault?: boolean; getCard?: boolean; listCards?: boolean } = {},
 ): CardProvider {
   const inner = memoryProvider({ name: 'memory-latest' })
   const pickNewest = options.newCardsBecomeDefault ?? true
@@ -2952,7 +3080,7 @@ function latestCardProvider(
       ownerTypes: ['customer'],
       createCard: true,
       getCard: options.getCard ?? true,
-      listCards: true,
+      listCards: options.listCards ?? true,
       updateCard: true,
       deleteCard: false,
       setDefaultCard: false,
@@ -2995,6 +3123,30 @@ function keepingProvider(inner: MemoryProvider, options: { getCard: boolean }): 
     listCards: (owner, listOptions) => inner.listCards(owner, listOptions),
     updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
     setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+}
+
+/**
+ * `inner` as a provider that cannot list cards, and so cannot read its default either
+ * (`getDefaultCard` follows `listCards`), and that retires a card by deleting it or, with
+ * `'invalidate'`, only by invalidating it.
+ */
+function unlistedProvider(inner: MemoryProvider, retires: 'delete' | 'invalidate'): CardProvider {
+  return defineCardProvider({
+    name: inner.name,
+    capabilities: {
+      ...inner.capabilities,
+      listCards: false,
+      deleteCard: retires === 'delete',
+      invalidateCard: retires === 'invalidate',
+    },
+    createCard: (owner, input, context) => inner.createCard(owner, input, context),
+    getCard: (owner, cardId) => inner.getCard(owner, cardId),
+    updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+    deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+    setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })
 }

@@ -159,7 +159,9 @@ export interface CardSync {
    * default and cannot be asked to (`capabilities.setDefaultCard` false) gets the new card
    * stored and `unsupported_operation`, with the old default kept. A new card deleted while
    * the call ran (a webhook of another process stored its deletion) rejects with
-   * `card_not_found`.
+   * `card_not_found`. A provider that cannot list cards (`capabilities.listCards` false, and so
+   * no `getDefaultCard`) cannot tell its old default: the call rejects with
+   * `unsupported_operation` before anything is created, read or written.
    *
    * A token that is empty, not a string or a card number, `metadata` that `createCard` would
    * refuse, and an `idempotencyKey` that is not 1 to 255 characters or holds a card number
@@ -201,6 +203,14 @@ export interface CardSync {
    * invalidated instead, for good, and stored as invalid: the provider still lists it, so
    * keeping it makes the store equal to the provider and `reconcile` reports no drift. The
    * owner's default is then read back, as the provider's policy chose it.
+   *
+   * On a provider that cannot list cards (`capabilities.listCards` false, and so no
+   * `getDefaultCard`), the default is not read back: the card is deleted at the provider and
+   * locally all the same (or invalidated, and stored as the invalidation answered it). The
+   * provider may have promoted another card, which it cannot tell, so the store names no default
+   * for the owner when the deleted card was the stored default (`getForOwner` answers null until
+   * a `sync` of a card or a webhook stores the provider's new default); an invalidated card the
+   * answer still calls the default stays it. The owner's other cards stay as they are.
    *
    * A card given by another id the provider takes for it (a marketplace card's URI) is deleted
    * under its own id, at the provider and in the store (see {@link CardSync}).
@@ -612,7 +622,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
   /** `deleteCard`'s work, once its ids are checked and the owner's earlier calls are done. */
   const deleteEverywhere = async (owner: Owner, cardId: string): Promise<void> => {
-    const { deleteCard, invalidateCard } = provider.capabilities
+    const { deleteCard, invalidateCard, listCards } = provider.capabilities
     if (!deleteCard && invalidateCard) {
       let invalid: Card | null = null
       const readAt = Date.now()
@@ -625,7 +635,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       // an invalidated card as the default, the default read back has the last word.
       if (invalid) await storeCard(invalid, readAt)
       else await removeCard(owner, cardId)
-      await syncDefault(owner)
+      // A provider that cannot list cannot read its default either (getDefaultCard follows
+      // listCards): the card as the invalidation answered it is all it tells.
+      if (listCards) await syncDefault(owner)
       return
     }
     try {
@@ -633,7 +645,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     } catch (error) {
       if (!isCardportError(error, 'card_not_found')) throw error
     }
-    await syncDefault(owner)
+    // Asked for its default, a provider that cannot list would fail the call after the card
+    // is gone, and leave the store holding it with nothing to repair it (no reconcile): the
+    // card goes without that read. The card it promoted, if any, is not known, so a deleted
+    // default leaves the owner with no stored default; the other cards stay as they are.
+    if (listCards) await syncDefault(owner)
     await removeCard(owner, cardId)
   }
 
@@ -659,6 +675,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         provider.name,
       )
       const owner = declared(valid.owner)
+      // The old default is read at the provider before anything changes there: a provider that
+      // cannot read it is refused now, on what it declares, not once its new card was made.
+      if (!provider.capabilities.listCards) {
+        throw new UnsupportedOperationError(
+          `${provider.name} cannot list cards (capabilities.listCards is false), so setDefaultCard cannot read the old default to retire it: nothing was created or changed; check provider.capabilities before calling it`,
+          { provider: provider.name },
+        )
+      }
       return oneAtATime(owner, () => replaceDefault(owner, valid.token, valid.options))
     },
 

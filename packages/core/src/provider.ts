@@ -48,8 +48,10 @@ export interface ProviderCapabilities {
   /** Whether `getCard` works: one card read by id. */
   readonly getCard: boolean
   /**
-   * Whether `listCards` works. `getDefaultCard`, `listAll` and `CardSync.reconcile` need it:
-   * without it they are unsupported too.
+   * Whether `listCards` works. `getDefaultCard`, `listAll`, `CardSync.reconcile`,
+   * `CardSync.setDefaultCard` and `CardSync.sync` of the default need it: without it they are
+   * unsupported too. `CardSync.deleteCard` works without it, but cannot read back the default the
+   * provider chose: a deleted default leaves the owner with no stored default.
    */
   readonly listCards: boolean
   /** Whether `updateCard` works; `updatableFields` says which fields it changes. */
