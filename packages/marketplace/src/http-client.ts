@@ -22,9 +22,10 @@ import { basicAuthorization, secretMask } from './secret-mask.js'
 /**
  * Rewrites, in place, the message and stack of a dispatcher's error and of its causes with
  * `hide`: undici's `MockAgent` names the body it could not match, which for a tokenize request is
- * a card form, number and CVC included, and the headers it could not match, the basic-auth value
- * of the secret included; the error is kept as the `cause` that loggers print. The error belongs
- * to this one failed request; its class and `code` (which the mapping reads) stay.
+ * a card form, number and CVC included (hidden with {@link hideSentBody}), and the headers it
+ * could not match, the basic-auth value of the secret included; the error is kept as the `cause`
+ * that loggers print. The error belongs to this one failed request; its class and `code` (which
+ * the mapping reads) stay.
  */
 function hideInSentError(error: unknown, hide: (text: string) => string): void {
   let current = error
@@ -161,8 +162,8 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       authorization,
       'user-agent': config.userAgent,
     }
-    const body = call.body === undefined ? undefined : JSON.stringify(call.body)
-    if (body !== undefined) headers['content-type'] = 'application/json'
+    const sent = call.body === undefined ? undefined : JSON.stringify(call.body)
+    if (sent !== undefined) headers['content-type'] = 'application/json'
     if (call.idempotencyKey !== undefined) headers['idempotency-key'] = call.idempotencyKey
 
     let statusCode: number
@@ -175,7 +176,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
         dispatcher,
         method: call.method,
         headers,
-        body,
+        body: sent,
         headersTimeout: config.headersTimeoutMs,
         bodyTimeout: config.bodyTimeoutMs,
         signal: call.signal,
@@ -198,7 +199,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
       // An abort is the caller's, not the marketplace's failure: its reason, as it was given.
       call.signal?.throwIfAborted()
       hideInSentError(error, (text) =>
-        hideSecret(body === undefined ? text : text.replaceAll(body, '<the request body>')),
+        hideSecret(sent === undefined ? text : hideSentBody(text, sent)),
       )
       // undici reports a proxy's 407 as a refused argument or an aborted request: the caller's
       // proxy credentials are at fault (`authentication`), not the request nor the network.
@@ -231,8 +232,9 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     const headerRequestId = maskedHeader('x-request-id') ?? maskedHeader('request-id')
     if (statusCode >= 400) {
       // The secret has no format `redactSecrets` could find: a server that quotes the
-      // credentials it refused would put it in the error, which loggers print.
-      const body = bodyCut ? null : errorBody(text, hideSecret)
+      // credentials it refused would put it in the error, which loggers print. A server that
+      // quotes the request it refused would put the card form there, CVC included.
+      const body = bodyCut ? null : errorBody(text, hideSecret, sent)
       const apiError = new MarketplaceApiError({
         status: statusCode,
         body,
@@ -370,18 +372,50 @@ async function readUpTo(
  * may escape any character of a string (`\/` for `/`, `\u0061` for `a`), so the raw text can
  * hold the secret in a form no text search finds, which parsing would restore. Written again,
  * only a quote, a backslash and control characters are escaped, as `hide` expects; what nests
- * deeper than `MAX_BODY_DEPTH` is cut first, as `JSON.stringify` recurses. A body that is not a
+ * deeper than `MAX_BODY_DEPTH` is cut first, as `JSON.stringify` recurses. The request body
+ * `sent`, when a string of the answer quotes it whole (`"description": "Could not parse request
+ * body: {\"card_number\": …}"`), as it is or as a JSON string writes it, is replaced there with
+ * `<the request body>` (see {@link hideSentBody}); a quote of part of it is left to the masking
+ * of card numbers and security codes that `MarketplaceApiError` applies. A body that is not a
  * JSON object, or that masking left unreadable, is null: its text is kept nowhere.
  */
-function errorBody(text: string, hide: (text: string) => string): MarketplaceErrorBody | null {
+function errorBody(
+  text: string,
+  hide: (text: string) => string,
+  sent: string | undefined,
+): MarketplaceErrorBody | null {
   try {
-    const parsed: unknown = JSON.parse(hide(JSON.stringify(cutDeep(JSON.parse(text)))))
+    const written = JSON.stringify(cutDeep(JSON.parse(text)))
+    // `written` escapes what a string of the answer holds, the request body it quotes with it:
+    // that form of `sent` is found only inside a string, so replacing it leaves `written` JSON.
+    const shown = sent === undefined ? written : hideSentBody(written, inJsonString(sent))
+    const parsed: unknown = JSON.parse(hide(shown))
     return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
       ? (parsed as MarketplaceErrorBody)
       : null
   } catch {
     return null
   }
+}
+
+/** What a text that quotes the request body back shows in its place. */
+const SENT_BODY = '<the request body>'
+
+/**
+ * `text` with the request body `sent` replaced, wherever it quotes it whole, by
+ * `<the request body>`: as it is (undici's `MockAgent` names it so), and as a JSON string writes
+ * it, its quotes and backslashes escaped (a server that quotes the request in a field of its
+ * JSON error, or a dispatcher that quotes it as JSON). A tokenize request's body is the card
+ * form, number and CVC included; only the client knows what it sent, and a CVC has no format a
+ * mask could find alone.
+ */
+function hideSentBody(text: string, sent: string): string {
+  return text.replaceAll(sent, SENT_BODY).replaceAll(inJsonString(sent), SENT_BODY)
+}
+
+/** `text` as a JSON string writes it, without the quotes around it. */
+function inJsonString(text: string): string {
+  return JSON.stringify(text).slice(1, -1)
 }
 
 function parseBody(text: string, target: string, status: number, name: string): unknown {

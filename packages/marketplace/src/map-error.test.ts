@@ -141,6 +141,58 @@ describe('mapMarketplaceError: the reference error codes', () => {
     })
   })
 
+  // A server that could not read the request quotes it back, whole or in part, as text: the
+  // CVC there is no field of its own to drop, and too short to be found as a card number is.
+  it.each([
+    ['a form', { additional: 'number=4111111111111111&cvc=123' }, 'cvc=•••'],
+    [
+      'JSON',
+      { description: 'Could not read {"card_number":"4111111111111111","security_code":"123"}' },
+      '"security_code":"•••"',
+    ],
+    [
+      'JSON inside a JSON string',
+      { extras: { raw: '{\\"card_number\\":\\"4111111111111111\\",\\"cvv\\":\\"123\\"}' } },
+      '\\"cvv\\":\\"•••\\"',
+    ],
+    [
+      'a form in extras, under a prefix',
+      { extras: { form: 'card[number]=4111111111111111&card[cvc]=123' } },
+      'card[cvc]=•••',
+    ],
+    [
+      'HTML',
+      { description: '<p>Bad {&quot;security_code&quot;: &quot;123&quot;}</p>' },
+      '&quot;security_code&quot;: &quot;•••&quot;',
+    ],
+  ])('masks a security code written as text in %s, and keeps its key', (_, fields, kept) => {
+    const source = apiError(400, body(400, 'request', 'request', fields))
+    const error = mapMarketplaceError(source)!
+    const everything = [
+      error.message,
+      JSON.stringify(error.details),
+      JSON.stringify(error.cause),
+      inspect(error, { depth: null }),
+    ].join('\n')
+    expect(everything).not.toMatch(/(?<![0-9A-Za-z])123(?![0-9A-Za-z])/)
+    expect(everything).not.toContain('4111111111111111')
+    // The key stays, so the text still names the field: `kept` as the cause's body, in JSON.
+    expect(JSON.stringify(source.body)).toContain(JSON.stringify(kept).slice(1, -1))
+    expect(error).toMatchObject({ code: 'invalid_request', providerCode: 'request' })
+  })
+
+  it('leaves the digits of a field that only starts like a security code', () => {
+    const error = mapMarketplaceError(
+      apiError(
+        400,
+        body(400, 'request', 'request', {
+          additional: 'security_code_check: 1, cvc_attempts=2, discvc=3',
+        }),
+      ),
+    )!
+    expect(error.details?.additional).toBe('security_code_check: 1, cvc_attempts=2, discvc=3')
+  })
+
   it('masks a card number quoted back as a JSON number, and leaves other numbers', () => {
     // A server that read the form's number as a number quotes it so.
     const error = mapMarketplaceError(

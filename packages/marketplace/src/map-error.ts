@@ -286,8 +286,9 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * Maps what a marketplace request threw to a `CardportError`: an error answer by its
  * `category_code` first and its status second, a network failure or timeout to
  * `provider_unavailable`. The marketplace's `request_id` becomes `requestId`, `category_code`
- * becomes `providerCode`, `additional` and `extras` go to `details` (with any card number
- * masked), and the original error is the `cause`. Returns undefined for anything else.
+ * becomes `providerCode`, `additional` and `extras` go to `details` (with any card number, and
+ * any security code written as `cvc=123` or `"security_code":"987"`, masked), and the original
+ * error is the `cause`. Returns undefined for anything else.
  *
  * | marketplace | cardport |
  * |---|---|
@@ -482,13 +483,37 @@ function detailsOf(body: MarketplaceErrorBody | null): Record<string, unknown> |
 const SECRET_KEYS = /^(?:.*\.)?(card_number|number|security_code|cvc|cvv)$/i
 
 /**
+ * A security code written as text in a string: a server that quotes back a request it could not
+ * read writes it as a form or a query (`cvc=123`, `card%5Bcvc%5D=123`), as JSON
+ * (`"security_code":"987"`), as JSON inside a JSON string (`\"security_code\":\"987\"`) or
+ * as HTML (`&quot;cvc&quot;: &quot;123&quot;`). The key (`security_code`, `cvc`, `cvv`, also
+ * at the end of a longer one: `card.cvc`, `card[cvc]`, `card_cvv`), then any quotes, brackets
+ * and spaces around one `=` or `:`, then the digits. Only the digits are replaced (see
+ * {@link maskSecurityCodes}): the key says which field the server meant. A CVC is too short for
+ * `redactSecrets` to find alone, and a partial quote escapes the client's removal of the whole
+ * request body.
+ */
+const SECURITY_CODE_IN_TEXT =
+  /(?<=^|[^a-z0-9]|%5B)(security_code|cvc|cvv)((?:\\*["'\]]|&quot;|%5D|\s)*[:=](?:\\*["']|&quot;|\s)*)\d+/gi
+
+/**
+ * `text` with the value of every security code it writes (see {@link SECURITY_CODE_IN_TEXT})
+ * replaced with `•••`, its key kept.
+ */
+function maskSecurityCodes(text: string): string {
+  return text.replace(SECURITY_CODE_IN_TEXT, '$1$2•••')
+}
+
+/**
  * Masks card numbers in every string, also where HTML character references write them (see
  * {@link redactSecretsInHtml}), and in every number that is one (a server that read the form's
- * number as a number quotes it so), and drops the values of card-number and CVC fields. What
- * nests deeper than {@link MAX_BODY_DEPTH} is not read but replaced (see there).
+ * number as a number quotes it so), the security codes a string writes as `cvc=123` or
+ * `"security_code":"987"` (see {@link SECURITY_CODE_IN_TEXT}), and drops the values of
+ * card-number and CVC fields. What nests deeper than {@link MAX_BODY_DEPTH} is not read but
+ * replaced (see there).
  */
 function redactDeep(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return redactSecretsInHtml(value)
+  if (typeof value === 'string') return maskSecurityCodes(redactSecretsInHtml(value))
   if (typeof value === 'number') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_BODY_DEPTH) return NESTED_TOO_DEEP

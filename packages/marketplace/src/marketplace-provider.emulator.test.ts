@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import {
   type CardProvider,
   type CardportError,
@@ -8,7 +9,7 @@ import {
   toArray,
 } from '@cardport/core'
 import { marketplaceEmulator, setupCardportServer } from '@cardport/testing'
-import { http } from 'msw'
+import { HttpResponse, http } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { MISSING_CARD_ID, testCard } from './__fixtures__/conformance-fixture.js'
 import {
@@ -91,6 +92,23 @@ const keys = (prefix: string, count: number): Record<string, string> =>
 function textOf(error: CardportError): string {
   return [error.message, error.stack ?? '', JSON.stringify(error.toJSON())].join('\n')
 }
+
+/**
+ * Every text an error carries out of the library, its `details` and its `cause` included: as a
+ * logger prints it, and as JSON.
+ */
+function everythingOf(error: CardportError): string {
+  return [
+    textOf(error),
+    JSON.stringify(error.details),
+    JSON.stringify(error.cause),
+    inspect(error, { depth: null }),
+  ].join('\n')
+}
+
+/** Whether `text` holds `code` as a whole token, as a CVC would be quoted. */
+const holdsCode = (text: string, code: string) =>
+  new RegExp(`(?<![0-9A-Za-z])${code}(?![0-9A-Za-z])`).test(text)
 
 const PASS_THROUGH = 'x-emulator-answer'
 
@@ -737,6 +755,97 @@ describe('each marketplace error', () => {
     expect(error).toMatchObject({ code: 'authentication', status: 401 })
     expect(error.message).toContain('marketplace id')
   })
+
+  // A server that cannot read a request quotes it back: the tokenize request's body is the card
+  // form, whose CVC no card-number mask finds.
+  it('a 400 whose description quotes the tokenize body holds neither its card number nor its CVC', async () => {
+    const { provider, account } = setup()
+    server.use(
+      http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
+        const sent = await request.text()
+        return HttpResponse.json(
+          {
+            status_code: 400,
+            category_code: 'request',
+            category_type: 'request',
+            description: `Could not parse request body: ${sent}`,
+            // The same body quoted inside a JSON string: its quotes escaped once more.
+            extras: { request: JSON.stringify(sent) },
+            request_id: 'OHMecho',
+          },
+          { status: 400 },
+        )
+      }),
+    )
+    const error = await rejection(() =>
+      provider.createCard(account(), { source: testCard(VISA, { cvc: '987' }) }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', status: 400, requestId: 'OHMecho' })
+    // The message reads the description as HTML, where `<the request body>` is a tag: it says
+    // what went wrong, without the body.
+    expect(error.message).toBe(
+      'marketplace: Could not parse request body: [request] (fix the request)',
+    )
+    const everything = everythingOf(error)
+    expect(everything).not.toContain(VISA)
+    expect(holdsCode(everything, '987')).toBe(false)
+    // The body is taken out whole, wherever the answer quotes it, rather than masked in part.
+    expect((error.cause as { body?: unknown }).body).toMatchObject({
+      description: 'Could not parse request body: <the request body>',
+      extras: { request: '"<the request body>"' },
+    })
+    expect(error.details?.extras).toEqual({ request: '"<the request body>"' })
+  })
+
+  it.each([
+    ['a form in additional', { additional: 'number=4111111111111111&cvc=123' }, 'cvc=•••'],
+    [
+      'JSON in the description',
+      {
+        description:
+          'Could not parse request body: {"card_number":"4111111111111111","security_code":"123","expir',
+      },
+      '"security_code":"•••"',
+    ],
+    [
+      'JSON inside a JSON string in extras',
+      {
+        extras: { raw: '{\\"card_number\\":\\"4111111111111111\\",\\"security_code\\":\\"123\\"}' },
+      },
+      '\\"security_code\\":\\"•••\\"',
+    ],
+    [
+      'a form in extras',
+      { extras: { form: 'card_number=4111111111111111&security_code=123' } },
+      'security_code=•••',
+    ],
+  ])(
+    'a 400 that quotes part of the tokenize body in %s: the CVC is masked, its key kept',
+    async (_, fields, kept) => {
+      const { provider, account } = setup()
+      marketplace.faults.inject({
+        route: 'POST /v1/marketplaces/:marketplace/cards',
+        status: 400,
+        body: JSON.stringify({
+          status_code: 400,
+          category_code: 'request',
+          description: 'The request could not be read',
+          ...fields,
+        }),
+      })
+      const error = await rejection(() =>
+        provider.createCard(account(), { source: testCard(VISA) }),
+      )
+      expect(error).toMatchObject({ code: 'invalid_request', status: 400, providerCode: 'request' })
+      expect(error.message).toMatch(
+        /^marketplace: (The request could not be read|Could not parse request body)/,
+      )
+      const everything = everythingOf(error)
+      expect(everything).not.toContain(VISA)
+      expect(holdsCode(everything, '123')).toBe(false)
+      expect(everything).toContain(JSON.stringify(kept).slice(1, -1))
+    },
+  )
 
   it('403 is permission', async () => {
     const { provider, account } = setup()
