@@ -1164,6 +1164,57 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(emulator.state.requests().filter((r) => r.replayed)).toHaveLength(1)
     })
 
+    it('reads a replayed create again: a card deleted since is card_not_found, not made again', async () => {
+      const provider = target.provider()
+      for (const [owner, source] of [
+        [newCustomer(), 'tok_visa'],
+        [newAccount(), 'tok_visa_debit'],
+      ] as const) {
+        const options = { idempotencyKey: `made-then-deleted-${owner.type}` }
+        const card = await provider.createCard(owner, { source, makeDefault: true }, options)
+        await provider.createCard(owner, { source, makeDefault: true })
+        await provider.deleteCard(owner, card.id)
+        // Stripe answers the key with its stored answer: the deleted card, as the default.
+        const { result, routes } = await withRoutes(() =>
+          rejection(provider.createCard(owner, { source, makeDefault: true }, options)),
+        )
+        expect(result).toMatchObject({ code: 'card_not_found', provider: 'stripe' })
+        expect(result.message).toContain(
+          `the card ${card.id} that this idempotency key made for ${formatOwner(owner)} was deleted since`,
+        )
+        const create = owner.type === 'customer' ? SOURCES : EXTERNAL_ACCOUNTS
+        expect(routes[0]).toBe(create)
+        expect(routes).toHaveLength(2)
+        expect(emulator.state.sources(owner.id).map((source) => source.id)).not.toContain(card.id)
+      }
+    })
+
+    it('answers a replayed create with the card as it is now, not as the stored answer was', async () => {
+      const provider = target.provider()
+      const owner = newCustomer()
+      const options = { idempotencyKey: 'first-card' }
+      const first = await provider.createCard(owner, { source: 'tok_visa' }, options)
+      expect(first.isDefault).toBe(true)
+      await provider.createCard(owner, { source: 'tok_amex', makeDefault: true })
+      await provider.updateCard(owner, first.id, { holderName: 'Renamed Since' })
+      const again = await provider.createCard(owner, { source: 'tok_visa' }, options)
+      expect(again).toMatchObject({ id: first.id, isDefault: false, holderName: 'Renamed Since' })
+    })
+
+    it('CardSync.setDefaultCard with a test token given again makes a new external account card', async () => {
+      const sync = createCardSync({ provider: target.provider(), store: memoryStore() })
+      const owner = newAccount()
+      const first = await sync.setDefaultCard(owner, 'tok_visa_debit')
+      await sync.setDefaultCard(owner, 'tok_mastercard_debit')
+      // The token's derived key is replayed with the first card, deleted since: a new key
+      // makes a new card.
+      const third = await sync.setDefaultCard(owner, 'tok_visa_debit')
+      expect(third.id).not.toBe(first.id)
+      expect(third).toMatchObject({ isDefault: true, brand: 'visa' })
+      const held = emulator.state.sources(owner.id)
+      expect(held.map((source) => source.id)).toEqual([third.id])
+    })
+
     it('makes one card when the connection drops after the commit: the SDK retries with the same key', async () => {
       const provider = target.provider({ maxNetworkRetries: 2 })
       const owner = newCustomer()

@@ -1,5 +1,6 @@
 import {
   type Card,
+  CardNotFoundError,
   type CardProvider,
   CardportError,
   type CardUpdate,
@@ -207,6 +208,39 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     )
   }
 
+  /**
+   * The card a replayed create made, as Stripe holds it now. Stripe answers a create sent again
+   * with its idempotency key with the answer it stored (`Idempotent-Replayed: true`), for 24
+   * hours, whatever happened to the card since: a card deleted since comes back as made, and as
+   * the default it was. It is read again (`retrieve`), and one that is gone is `card_not_found`,
+   * so that a caller (`CardSync.setDefaultCard`, whose keys derive from the token) makes a new
+   * card under another key instead of taking a deleted card for the new default.
+   */
+  const stillHeld = async (
+    owner: Owner,
+    answer: unknown,
+    retrieve: (cardId: string) => Promise<unknown>,
+  ): Promise<unknown> => {
+    const cardId = idOf(answer)
+    if (!cardId || !looksLikeCardId(cardId)) return answer
+    try {
+      return await retrieve(cardId)
+    } catch (error) {
+      const mapped = mapStripeError(error, name)
+      if (mapped?.code !== 'card_not_found') throw error
+      throw new CardNotFoundError(
+        `Stripe: the card ${cardId} that this idempotency key made for ${formatOwner(owner)} was deleted since; a create with another key makes a new card`,
+        {
+          provider: name,
+          status: mapped.status,
+          requestId: mapped.requestId,
+          providerCode: mapped.providerCode,
+          cause: error,
+        },
+      )
+    }
+  }
+
   const customers = {
     async create(owner: Owner, input: ValidCreateCardInput, idempotencyKey: string) {
       cardTokenOnly(name, input.source)
@@ -216,11 +250,21 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       // `default_source` says whether the new card is the default (the first card is), with no
       // second request that could fail once the card is made.
       if (!input.makeDefault) params.expand = ['customer']
-      const raw = await stripe.customers.createSource(
+      const answer = await stripe.customers.createSource(
         owner.id,
         params,
         requestOptions(idempotencyKey),
       )
+      const raw = wasReplayed(answer)
+        ? await stillHeld(owner, answer, (cardId) =>
+            stripe.customers.retrieveSource(
+              owner.id,
+              cardId,
+              input.makeDefault ? {} : { expand: ['customer'] },
+              requestOptions(),
+            ),
+          )
+        : answer
       if (!input.makeDefault) return createdCard(raw, owner)
       const card = createdCard(raw, owner, idOf(raw))
       try {
@@ -359,11 +403,16 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       }
       if (input.metadata) params.metadata = input.metadata
       if (input.makeDefault) params.default_for_currency = true
-      const raw = await stripe.accounts.createExternalAccount(
+      const answer = await stripe.accounts.createExternalAccount(
         owner.id,
         params,
         requestOptions(idempotencyKey),
       )
+      const raw = wasReplayed(answer)
+        ? await stillHeld(owner, answer, (cardId) =>
+            stripe.accounts.retrieveExternalAccount(owner.id, cardId, {}, requestOptions()),
+          )
+        : answer
       return createdCard(raw, owner)
     },
     async get(owner: Owner, cardId: string) {
@@ -471,6 +520,22 @@ function clientFromKey(
       { provider: name, cause: error },
     )
   }
+}
+
+/**
+ * Whether Stripe answered with the stored answer of an earlier request with the same idempotency
+ * key: its `Idempotent-Replayed: true` header, read from the SDK's raw response (`lastResponse`:
+ * node:http's, whose headers are an object, or a fetch `Response`, whose headers are `Headers`).
+ */
+function wasReplayed(answer: unknown): boolean {
+  const response = isObject(answer) ? answer.lastResponse : undefined
+  const headers = isObject(response) ? response.headers : undefined
+  if (!isObject(headers)) return false
+  const value =
+    typeof headers.get === 'function'
+      ? (headers.get as (name: string) => unknown)('idempotent-replayed')
+      : headers['idempotent-replayed']
+  return value === 'true'
 }
 
 /**
