@@ -2569,6 +2569,177 @@ describe('CardSync.reconcile', () => {
     expect(stored.length).toBeGreaterThanOrEqual(100)
   })
 
+  describe('an owner retried part-way reports what the store held before its first attempt', () => {
+    // The failed attempt may have written its first batch (the default in it) or removed cards
+    // before the retry reads the store again: the retry's findings are still the store's before.
+    /** The provider, except that the first request for a second page fails, retryably. */
+    function failsOnceOnPageTwo(inner: CardProvider): CardProvider {
+      let failures = 1
+      return {
+        ...inner,
+        listCards: async (owner, options) => {
+          if (options?.cursor !== undefined && failures-- > 0) {
+            throw new ProviderUnavailableError('connection reset', { provider: inner.name })
+          }
+          return inner.listCards(owner, options)
+        },
+      }
+    }
+    /** Reconciles `target` over a provider whose second page fails once, and counts the retries. */
+    async function reconcileRetried(target: CardStore, options: { dryRun?: boolean } = {}) {
+      const sleep = vi.fn(async (_ms: number) => {})
+      const changes: DriftChange[] = []
+      const report = await createCardSync({
+        provider: failsOnceOnPageTwo(provider),
+        store: target,
+        retry: { sleep },
+      }).reconcile(alice, { ...options, onDrift: (change) => changes.push(change) })
+      return { report, changes, retries: sleep.mock.calls.length }
+    }
+    /** The ids of the first page of the owner's cards, as reconcile reads them. */
+    async function firstPage(owner: Owner): Promise<string[]> {
+      return (await provider.listCards(owner, { limit: 100 })).data.map((card) => card.id)
+    }
+    /** The findings `onDrift` received, as the report lists them. */
+    const listed = (changes: DriftChange[], change: DriftChange['change']) =>
+      changes.flatMap((entry) =>
+        entry.change === change && 'cardId' in entry
+          ? [{ owner: entry.owner, cardId: entry.cardId }]
+          : [],
+      )
+
+    it.each([
+      ['on the second page', 0],
+      ['on the first page', 149],
+    ])(
+      'reports every card the store lacked, and the default, with the default %s',
+      async (where, makeDefault) => {
+        const ids: string[] = []
+        for (let i = 0; i < 150; i++) {
+          const card = await provider.createCard(alice, {
+            source: 'tok_visa',
+            makeDefault: i === makeDefault,
+          })
+          ids.push(card.id)
+        }
+        const defaultId = ids[makeDefault]
+        expect((await firstPage(alice)).includes(defaultId!)).toBe(where === 'on the first page')
+
+        const { report, changes, retries } = await reconcileRetried(store)
+        expect(retries).toBe(1)
+        expect(report.counts).toEqual({
+          added: 150,
+          updated: 0,
+          removed: 0,
+          defaultRepaired: 1,
+          failed: 0,
+        })
+        expect(report.cardsSeen).toBe(150)
+        expect(report.added.map((entry) => entry.cardId).sort()).toEqual([...ids].sort())
+        expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: defaultId }])
+        expect(listed(changes, 'added')).toEqual(report.added)
+        expect(listed(changes, 'defaultRepaired')).toEqual(report.defaultRepaired)
+        await expectStoreEqualsProvider(alice)
+      },
+    )
+
+    it('reports a card of the first page that changed, once, as updated', async () => {
+      for (let i = 0; i < 150; i++) await provider.createCard(alice, { source: 'tok_visa' })
+      // The first page fills a batch (the changed card and 99 the store lacks), which the failed
+      // attempt writes.
+      const [changed] = await firstPage(alice)
+      await sync.sync(alice, changed!)
+      await provider.updateCard(alice, changed!, { holderName: 'Changed at the provider' })
+      expect(await firstPage(alice)).toContain(changed)
+
+      const { report, changes, retries } = await reconcileRetried(store)
+      expect(retries).toBe(1)
+      expect(report.counts).toEqual({
+        added: 149,
+        updated: 1,
+        removed: 0,
+        defaultRepaired: 1,
+        failed: 0,
+      })
+      expect(report.updated).toEqual([{ owner: alice, cardId: changed }])
+      expect(listed(changes, 'updated')).toEqual(report.updated)
+      expect(report.added.map((entry) => entry.cardId)).not.toContain(changed)
+      expect((await store.get(scope(alice), changed!))?.holderName).toBe('Changed at the provider')
+      await expectStoreEqualsProvider(alice)
+    })
+
+    it('reports a card that the failed attempt removed already', async () => {
+      // Removals come last, once every page is read: a store that fails on the second of them.
+      await sync.setDefaultCard(alice, 'tok_visa')
+      const ghosts = ['card_ghost_1', 'card_ghost_2']
+      for (const id of ghosts) await store.upsert(sampleCard(id, alice))
+      let deletes = 0
+      const failing: CardStore = {
+        ...store,
+        delete: async (...args) => {
+          if (++deletes === 2) throw new ProviderUnavailableError('connection reset')
+          return store.delete(...args)
+        },
+      }
+      const sleep = vi.fn(async (_ms: number) => {})
+      const changes: DriftChange[] = []
+      const report = await createCardSync({
+        provider,
+        store: failing,
+        retry: { sleep },
+      }).reconcile(alice, { onDrift: (change) => changes.push(change) })
+      expect(sleep).toHaveBeenCalledTimes(1)
+      expect(report.counts).toEqual({
+        added: 0,
+        updated: 0,
+        removed: 2,
+        defaultRepaired: 0,
+        failed: 0,
+      })
+      expect(report.removed.map((entry) => entry.cardId).sort()).toEqual(ghosts)
+      expect(listed(changes, 'removed')).toEqual(report.removed)
+      await expectStoreEqualsProvider(alice)
+    })
+
+    it.each([
+      ['a run', false],
+      ['a dry run', true],
+    ])('reports what %s without the fault reports', async (_, dryRun) => {
+      // Every finding at once: added (on both pages), updated, removed and the default.
+      await drift(alice)
+      for (let i = 0; i < 150; i++) await provider.createCard(alice, { source: 'tok_visa' })
+      const [onPageOne] = await firstPage(alice)
+      await sync.sync(alice, onPageOne!)
+      await provider.updateCard(alice, onPageOne!, { holderName: 'Changed at the provider' })
+      // The same store, for the run without the fault: the same cards, in the same order.
+      const control = memoryStore()
+      const held = await store.listByOwner(scope(alice))
+      await control.upsertMany([...held].reverse())
+      const summary = (cards: Card[]) =>
+        cards.map(({ id, isDefault, holderName }) => ({ id, isDefault, holderName }))
+      expect(summary(await control.listByOwner(scope(alice)))).toEqual(summary(held))
+
+      const changes: DriftChange[] = []
+      const expected = await createCardSync({ provider, store: control }).reconcile(alice, {
+        dryRun,
+        onDrift: (change) => changes.push(change),
+      })
+      expect(expected.counts).toEqual({
+        added: 150,
+        updated: 2,
+        removed: 1,
+        defaultRepaired: 1,
+        failed: 0,
+      })
+
+      const retried = await reconcileRetried(store, { dryRun })
+      expect(retried.retries).toBe(1)
+      expect(retried.report).toEqual(expected)
+      expect(retried.changes).toEqual(changes)
+      if (!dryRun) await expectStoreEqualsProvider(alice)
+    })
+  })
+
   describe('a report of constant size', () => {
     /** Nine owners drifted every way (27 cards), and one whose every read fails. */
     async function driftedOwners() {

@@ -112,10 +112,12 @@ export interface ReconcileOptions {
   /**
    * Called with every finding (a card added, updated or removed, a default repaired, an owner
    * failed) as each owner finishes: after its writes, and only for the attempt that succeeded
-   * when an owner was retried. For a report of any size without holding it: to log each one,
-   * or to write it elsewhere. What it throws ends the run: `reconcile` rejects with it, and
-   * what owners finished before stays written. A throw of `undefined` or `null`, which carries
-   * no error, rejects with `invalid_request` naming the callback instead.
+   * when an owner was retried. That attempt's findings are against the store as it was before
+   * the owner's first attempt: a card or a default that a failed attempt wrote already is still
+   * reported, once. For a report of any size without holding it: to log each one, or to write
+   * it elsewhere. What it throws ends the run: `reconcile` rejects with it, and what owners
+   * finished before stays written. A throw of `undefined` or `null`, which carries no error,
+   * rejects with `invalid_request` naming the callback instead.
    */
   onDrift?: ((change: DriftChange) => void) | undefined
 }
@@ -827,12 +829,18 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           let found: OwnerDrift | undefined
           try {
             let attempts = 0
+            /** The owner's cards as the store held them before its first attempt. */
+            let before: StoredCard[] | undefined
             found = await withRetry(
               async () => {
                 const attempt = emptyOwnerDrift()
                 // A retry reads the store again: the attempt before may have written to it.
                 const readAhead = attempts++ === 0 ? await stored : null
-                await reconcileOwner(owner, report.dryRun, attempt, run, readAhead)
+                const storedCards = readAhead ?? (await store.listByOwner(scope(owner)))
+                // What it reports is still what the store held before the first attempt: the
+                // cards and the default that a failed attempt wrote are findings all the same.
+                before ??= storedCards
+                await reconcileOwner(owner, report.dryRun, attempt, run, storedCards, before)
                 return attempt
               },
               { ...retry, signal },
@@ -870,19 +878,28 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     },
   }
 
+  /**
+   * Reconciles one owner: writes what `storedCards` (the store's cards of it, as read for this
+   * attempt) lacks or holds otherwise, and records in `drift` what `before` (the store's cards
+   * before the owner's first attempt) lacked or held otherwise. They are one list on a first
+   * attempt; a retry's own read holds what the failed attempt wrote, which it need not write
+   * again, but must still report.
+   */
   const reconcileOwner = async (
     owner: Owner,
     dryRun: boolean,
     drift: OwnerDrift,
     run: ReconcileRun,
-    readAhead: StoredCard[] | null,
+    storedCards: StoredCard[],
+    before: StoredCard[],
   ) => {
     const ownerScope = scope(owner)
-    const storedCards = readAhead ?? (await store.listByOwner(ownerScope))
     const stored = new Map(storedCards.map((card) => [card.id, card]))
+    // Built only on a retry: a first attempt reports against the cards it writes against.
+    const held = before === storedCards ? stored : new Map(before.map((card) => [card.id, card]))
     // Every default, not the first of each list: an account has one per currency, and the
     // store and the provider list cards in different orders.
-    const storedDefaults = [...stored.values()].filter((card) => card.isDefault).map((c) => c.id)
+    const storedDefaults = defaultsOf(stored)
     const providerDefaultIds = new Set<string>()
     const seen = new Set<string>()
     let providerDefault: string | null = null
@@ -920,10 +937,15 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           if (card.isDefault && providerDefault === null) providerDefault = card.id
           if (card.isDefault) providerDefaultIds.add(card.id)
           const existing = stored.get(card.id)
-          if (!existing) drift.added.push({ owner, cardId: card.id })
-          else if (!sameCard(existing, card, { ignoreDefault: true })) {
+          const same = existing !== undefined && sameCard(existing, card, { ignoreDefault: true })
+          const previous = held === stored ? existing : held.get(card.id)
+          if (!previous) drift.added.push({ owner, cardId: card.id })
+          else if (
+            previous === existing ? !same : !sameCard(previous, card, { ignoreDefault: true })
+          ) {
             drift.updated.push({ owner, cardId: card.id })
-          } else if (existing.isDefault === card.isDefault) continue
+          }
+          if (same && existing.isDefault === card.isDefault) continue
           batch.push(card)
           if (batch.length >= 100) {
             // While it waits for its write, this owner reads nothing: no batch waits for it.
@@ -972,17 +994,26 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
     for (const cardId of stored.keys()) {
       if (seen.has(cardId)) continue
-      drift.removed.push({ owner, cardId })
+      if (held === stored) drift.removed.push({ owner, cardId })
       if (!dryRun) await store.delete(ownerScope, cardId, { observedAt: readAt })
     }
-    const defaultsDiffer =
-      storedDefaults.length !== providerDefaultIds.size ||
-      storedDefaults.some((cardId) => !providerDefaultIds.has(cardId))
-    if (defaultsDiffer) {
-      drift.defaultRepaired.push({ owner, cardId: providerDefault })
-      if (!dryRun && providerDefault === null) {
-        await store.setDefault(ownerScope, null, { observedAt: readAt })
+    if (held !== stored) {
+      // A retry reports the cards the store held before the first attempt and the provider no
+      // longer lists: one the failed attempt removed already is not in this attempt's read.
+      for (const cardId of held.keys()) {
+        if (!seen.has(cardId)) drift.removed.push({ owner, cardId })
       }
+    }
+    const defaultsDiffer = (defaults: string[]) =>
+      defaults.length !== providerDefaultIds.size ||
+      defaults.some((cardId) => !providerDefaultIds.has(cardId))
+    const storeDiffers = defaultsDiffer(storedDefaults)
+    // On a retry, a default the failed attempt repaired already is reported all the same.
+    if (held === stored ? storeDiffers : defaultsDiffer(defaultsOf(held))) {
+      drift.defaultRepaired.push({ owner, cardId: providerDefault })
+    }
+    if (storeDiffers && !dryRun && providerDefault === null) {
+      await store.setDefault(ownerScope, null, { observedAt: readAt })
     }
   }
 
@@ -1177,6 +1208,11 @@ function mayHandOver(run: ReconcileRun, limit: number): boolean {
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/** The ids of the defaults among an owner's stored cards. */
+function defaultsOf(cards: Map<string, StoredCard>): string[] {
+  return [...cards.values()].filter((card) => card.isDefault).map((card) => card.id)
+}
 
 /**
  * Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily.
