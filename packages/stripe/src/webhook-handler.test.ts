@@ -710,7 +710,7 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
-  it('with the API, reads a card whose stored state is newer by a few seconds only (clocks differ)', async () => {
+  it('with the API, reads a card whose stored state looks newer, however far ahead (clocks differ)', async () => {
     const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
     const card = await provider.createCard(customer, { source: 'tok_visa' })
     const before = await provider.getCard(customer, card.id)
@@ -724,8 +724,10 @@ describe('what the handler reports', () => {
       // This host's clock 2 s ahead of Stripe's: the state read before the update looks newer.
       ['confirm', 2_000, 'upserted', 'Jenny Rosen'],
       ['events', 2_000, 'stale', null],
-      // Newer by more than the clocks can explain: a newer state indeed.
-      ['confirm', 6_000, 'stale', null],
+      // Newer by more than the clocks can explain: a row's time may still have moved without
+      // its fields being read (a default cleared from a read of the customer), so it is read.
+      ['confirm', 6_000, 'upserted', 'Jenny Rosen'],
+      ['events', 6_000, 'stale', null],
     ] as const) {
       const store = memoryStore()
       await store.upsert(before, { observedAt: at + aheadMs })
@@ -733,6 +735,35 @@ describe('what the handler reports', () => {
       expect(result.action, `${mode}, ${aheadMs} ms`).toBe(action)
       expect((await store.get(scope(customer), card.id))?.holderName).toBe(holderName)
     }
+  })
+
+  it('with the API, stores a card update delivered late, after the default moved to a bank account', async () => {
+    const store = memoryStore()
+    // How far this host's handling runs behind the events' times.
+    let late = 0
+    const handler = handlerFor(store, 'confirm', { now: () => clock + late })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    tick()
+    const bank = emulator.seed.bankAccount(customer.id)
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    tick()
+    await provider.updateCard(customer, card.id, { holderName: 'New Name' })
+    const [update] = emulator.events.take().filter((e) => e.type === 'customer.source.updated')
+    tick()
+    await sdk.customers.update(customer.id, { default_source: bank.id })
+    const [moved] = emulator.events.take().filter((e) => e.type === 'customer.updated')
+    // The move is handled 10 s after it happened: the default cleared from that read of the
+    // customer gives the card's row that time. The update's first delivery failed, and Stripe's
+    // retry comes later: the row looks newer than the update, though its fields are older.
+    late = 10_000
+    expect(await deliver(handler, moved!)).toMatchObject({ action: 'default-changed' })
+    late = 40_000
+    expect(await deliver(handler, update!)).toMatchObject({ action: 'upserted', confirmed: true })
+    expect(await store.get(scope(customer), card.id)).toMatchObject({
+      holderName: 'New Name',
+      isDefault: false,
+    })
   })
 
   it('answers a delivery made at the same moment as another of the event a duplicate, with an asynchronous seen', async () => {

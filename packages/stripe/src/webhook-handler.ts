@@ -232,11 +232,6 @@ const CUSTOMER_EVENTS: ReadonlySet<string> = new Set([
   'customer.deleted',
 ])
 const MEMORY = 10_000
-/**
- * How far ahead of an event's `created` a stored row may be and still be read again from Stripe
- * (with the API) rather than taken as newer: the clocks of this host and of Stripe may differ.
- */
-const SKEW_MS = 5_000
 
 /**
  * Keeps a {@link CardStore} in step with Stripe from its webhooks: verifies each request's
@@ -367,12 +362,13 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if (row && kind === 'created') return stale(owner, cardId, 'the card is already stored')
       const order = compare(row, t)
       if (order === 'newer') {
-        // Newer by a few seconds only: the store's time is this host's clock, the event's
-        // Stripe's, and a clock ahead of Stripe's would make a later change look older. With
-        // the API, read the card instead of trusting the clocks.
-        if (!provider || row!.observedAt! - t >= SKEW_MS) {
-          return stale(owner, cardId, 'the store holds a newer state')
-        }
+        // With the API, the card is read instead of trusting the row's time, however far ahead:
+        // the store's time is this host's clock and the event's Stripe's (a clock ahead of
+        // Stripe's makes a later change look older), and a row's time says when something of it
+        // was last known, not all of it: a default cleared from a read of the customer alone
+        // (`setDefault(…, null, { observedAt })`) moves the time of a card whose other fields
+        // were not read, and an update made before it, delivered late, would be lost.
+        if (!provider) return stale(owner, cardId, 'the store holds a newer state')
         return confirmCard(owner, cardId, row!.observedAt!)
       }
       const observedAt = Math.max(t, row?.observedAt ?? 0)
