@@ -203,7 +203,7 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
     if (card) return card
     const id = idOf(raw)
     throw new InvalidRequestError(
-      `Stripe: the token made ${isObject(raw) && typeof raw.object === 'string' ? `a ${raw.object}` : 'an object'}${id ? ` (${id})` : ''} for ${formatOwner(owner)}, not a card; it was not made a default (remove it with Stripe's own API)`,
+      `Stripe: the token made ${isObject(raw) && typeof raw.object === 'string' ? `a ${raw.object}` : 'an object'}${id ? ` (${id})` : ''} for ${formatOwner(owner)}, not a card: the card API does not read it, nor make it the default (remove it with Stripe's own API)`,
       { provider: name, details: id ? { sourceId: id } : undefined },
     )
   }
