@@ -375,7 +375,7 @@ async function readUpTo(
  * deeper than `MAX_BODY_DEPTH` is cut first, as `JSON.stringify` recurses. The request body
  * `sent`, when a string of the answer quotes it whole (`"description": "Could not parse request
  * body: {\"card_number\": …}"`), as it is or as a JSON string writes it, is replaced there with
- * `<the request body>` (see {@link hideSentBody}); a quote of part of it is left to the masking
+ * `[the request body]` (see {@link hideSentBody}); a quote of part of it is left to the masking
  * of card numbers and security codes that `MarketplaceApiError` applies. A body that is not a
  * JSON object, or that masking left unreadable, is null: its text is kept nowhere.
  */
@@ -399,11 +399,11 @@ function errorBody(
 }
 
 /** What a text that quotes the request body back shows in its place. */
-const SENT_BODY = '<the request body>'
+const SENT_BODY = '[the request body]'
 
 /**
  * `text` with the request body `sent` replaced, wherever it quotes it whole, by
- * `<the request body>`: as it is (undici's `MockAgent` names it so), and as a JSON string writes
+ * `[the request body]`: as it is (undici's `MockAgent` names it so), and as a JSON string writes
  * it, its quotes and backslashes escaped (a server that quotes the request in a field of its
  * JSON error, or a dispatcher that quotes it as JSON). A tokenize request's body is the card
  * form, number and CVC included; only the client knows what it sent, and a CVC has no format a

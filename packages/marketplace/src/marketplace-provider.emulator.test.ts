@@ -781,20 +781,19 @@ describe('each marketplace error', () => {
       provider.createCard(account(), { source: testCard(VISA, { cvc: '987' }) }),
     )
     expect(error).toMatchObject({ code: 'invalid_request', status: 400, requestId: 'OHMecho' })
-    // The message reads the description as HTML, where `<the request body>` is a tag: it says
-    // what went wrong, without the body.
+    // What went wrong, and where the body stood, without the body.
     expect(error.message).toBe(
-      'marketplace: Could not parse request body: [request] (fix the request)',
+      'marketplace: Could not parse request body: [the request body] [request] (fix the request)',
     )
     const everything = everythingOf(error)
     expect(everything).not.toContain(VISA)
     expect(holdsCode(everything, '987')).toBe(false)
     // The body is taken out whole, wherever the answer quotes it, rather than masked in part.
     expect((error.cause as { body?: unknown }).body).toMatchObject({
-      description: 'Could not parse request body: <the request body>',
-      extras: { request: '"<the request body>"' },
+      description: 'Could not parse request body: [the request body]',
+      extras: { request: '"[the request body]"' },
     })
-    expect(error.details?.extras).toEqual({ request: '"<the request body>"' })
+    expect(error.details?.extras).toEqual({ request: '"[the request body]"' })
   })
 
   it.each([
