@@ -42,14 +42,15 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * Its migrations run in one transaction, which PostgreSQL rolls back when the connection ends
  * with the process: no half-made schema is left.
  *
- * With `readonly` (a dry run, `list --store`), nothing is written: a SQLite file that does not exist is refused
- * instead of made (a mistyped path would otherwise become an empty store, silently reported as
- * holding no owners); one that exists is opened read-only (`sqliteStore({ readonly: true })`); a
- * PostgreSQL store is opened with `migrate: false`, after `pendingMigrations` found nothing to
- * run, so a role that may only SELECT can run it. Tables that need migrations, or no cardport
- * tables at all, are refused with what to do. A file that is not a SQLite database is refused by
- * `sqliteStore` itself, with what to do (`invalid_request`). (`:memory:` opens as for a real run:
- * it starts empty and is gone with the process.)
+ * With `readonly` (a dry run, `list --store`), nothing is written: a SQLite file that does not
+ * exist is refused instead of made (a mistyped path would otherwise become an empty store,
+ * silently reported as holding no owners); one that exists is opened read-only
+ * (`sqliteStore({ readonly: true })`); a PostgreSQL store is opened with `migrate: false`, after
+ * `pendingMigrations` found nothing to run, so a role that may only SELECT can run it. Tables
+ * that need migrations, or no cardport tables at all, are refused with what to do, in the
+ * command's words. A file that is not a SQLite database is refused by `sqliteStore` itself, with
+ * what to do (`invalid_request`). (`:memory:` opens as for a real run: it starts empty and is
+ * gone with the process.)
  */
 export async function openStore(
   config: StoreConfig,

@@ -992,16 +992,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       drift.updated.length = 0
     }
 
-    for (const cardId of stored.keys()) {
-      if (seen.has(cardId)) continue
-      if (held === stored) drift.removed.push({ owner, cardId })
-      if (!dryRun) await store.delete(ownerScope, cardId, { observedAt: readAt })
+    // Reported against the store before the owner's first attempt (on a retry, a card the failed
+    // attempt removed already is not in this attempt's read), removed from this attempt's read.
+    for (const cardId of held.keys()) {
+      if (!seen.has(cardId)) drift.removed.push({ owner, cardId })
     }
-    if (held !== stored) {
-      // A retry reports the cards the store held before the first attempt and the provider no
-      // longer lists: one the failed attempt removed already is not in this attempt's read.
-      for (const cardId of held.keys()) {
-        if (!seen.has(cardId)) drift.removed.push({ owner, cardId })
+    if (!dryRun) {
+      for (const cardId of stored.keys()) {
+        if (!seen.has(cardId)) await store.delete(ownerScope, cardId, { observedAt: readAt })
       }
     }
     const defaultsDiffer = (defaults: string[]) =>
