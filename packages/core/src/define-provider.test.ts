@@ -174,6 +174,37 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
   })
 })
 
+describe('defineCardProvider: raw card details leave nothing behind', () => {
+  // The engine keeps the text of the last regular-expression match in legacy statics
+  // (`RegExp.input`, `RegExp.lastMatch`) that any code can read: after the details are checked,
+  // the card number or the CVC.
+  const held = () => [RegExp.input, RegExp.lastMatch].filter((text) => /4242|737/.test(text))
+  const details = { number: '4242424242424242', expMonth: 12, expYear: nextYear, cvc: '737' }
+
+  it('clears the last match after a create, made or refused', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        // The adapter checks the details too, its last match the number's.
+        createCard: async (o, input) => {
+          if (typeof input.source !== 'string') /^\d+$/.test(input.source.number)
+          return makeCard({ owner: o })
+        },
+      },
+    )
+    await provider.createCard(owner, { source: details })
+    expect(held()).toEqual([])
+    await expect(
+      provider.createCard(owner, { source: { ...details, number: BAD_NUMBER } }),
+    ).rejects.toMatchObject({ code: 'invalid_request' })
+    expect(held()).toEqual([])
+    await expect(
+      provider.createCard(owner, { source: { ...details, cvc: '7a7' } }),
+    ).rejects.toMatchObject({ code: 'invalid_request' })
+    expect(held()).toEqual([])
+  })
+})
+
 describe('defineCardProvider: capabilities', () => {
   it('refuses an owner type outside capabilities.ownerTypes with unsupported_operation', async () => {
     const { provider, spies } = spyProvider({ ownerTypes: ['customer'] })
@@ -282,6 +313,22 @@ describe('defineCardProvider: capabilities', () => {
     const general: CardProvider = provider
     const generalError = await rejection(general.deleteCard(account, 'x'))
     expect(generalError.message).toContain('use invalidateCard to retire a card')
+  })
+})
+
+describe('defineCardProvider: updateCard', () => {
+  it('hands the primitive the fields given, none as undefined (a field left out is kept)', async () => {
+    const { provider, spies } = spyProvider()
+    await provider.updateCard(owner, 'c', {
+      holderName: undefined,
+      address: { line1: undefined, city: 'Paris', state: null },
+      metadata: { order: '42' },
+    })
+    const patch = spies.updateCard.mock.calls[0]![2]
+    expect(patch).toStrictEqual({
+      address: { city: 'Paris', state: null },
+      metadata: { order: '42' },
+    })
   })
 })
 
@@ -1073,7 +1120,7 @@ function spies() {
       hasMore: false,
       nextCursor: null,
     })),
-    updateCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
+    updateCard: vi.fn(async (o: Owner, id: string, _patch: unknown) => makeCard({ id, owner: o })),
     deleteCard: vi.fn(async (_o: Owner, _id: string) => {}),
     setDefaultCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
     invalidateCard: vi.fn(async (o: Owner, id: string) =>

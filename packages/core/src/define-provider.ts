@@ -296,39 +296,50 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
     ? definition.invalidateCard?.bind(definition)
     : undefined
 
+  // createCard's checks and call, without the clearing of the last match around them.
+  const checkedCreate = async (owner: Owner, input: unknown, options: unknown): Promise<Card> => {
+    if (!createCard) return unsupported('createCard')
+    const validOwner = checkOwner(owner)
+    const validInput = validate(CreateCardInputSchema, input, 'card input', name)
+    if (typeof validInput.source !== 'string' && !capabilities.cardDetails) {
+      unsupported('raw card details', ': pass a token made by the provider instead')
+    }
+    // A customer's card has no currency (the Card schema refuses one): only an account's cards,
+    // external accounts, pay out in one. Passed on, it was dropped or refused by the provider
+    // after a request, and a caller reading the card as made in that currency was wrong.
+    if (validOwner.type === 'customer' && validInput.currency !== undefined) {
+      throw new InvalidRequestError(
+        `${name}: a customer's card has no currency (only an account's cards, external accounts, pay out in one): leave currency out`,
+        {
+          provider: name,
+          issues: [{ path: ['currency'], message: "not for a customer's card" }],
+        },
+      )
+    }
+    const { idempotencyKey = randomUUID() } = validate(
+      RequestOptionsSchema,
+      options,
+      'request options',
+      name,
+    )
+    const card = await call('createCard', () =>
+      createCard(validOwner, validInput, { idempotencyKey }),
+    )
+    return toCard(card, 'createCard', validOwner)
+  }
+
   const provider = {
     name,
     capabilities,
 
     async createCard(owner: Owner, input: unknown, options?: unknown): Promise<Card> {
-      if (!createCard) return unsupported('createCard')
-      const validOwner = checkOwner(owner)
-      const validInput = validate(CreateCardInputSchema, input, 'card input', name)
-      if (typeof validInput.source !== 'string' && !capabilities.cardDetails) {
-        unsupported('raw card details', ': pass a token made by the provider instead')
+      try {
+        return await checkedCreate(owner, input, options)
+      } finally {
+        // Checking card details (here and in the adapter) matched patterns against the number
+        // and the CVC, and the engine keeps the last match's text where any code can read it.
+        forgetLastMatch()
       }
-      // A customer's card has no currency (the Card schema refuses one): only an account's cards,
-      // external accounts, pay out in one. Passed on, it was dropped or refused by the provider
-      // after a request, and a caller reading the card as made in that currency was wrong.
-      if (validOwner.type === 'customer' && validInput.currency !== undefined) {
-        throw new InvalidRequestError(
-          `${name}: a customer's card has no currency (only an account's cards, external accounts, pay out in one): leave currency out`,
-          {
-            provider: name,
-            issues: [{ path: ['currency'], message: "not for a customer's card" }],
-          },
-        )
-      }
-      const { idempotencyKey = randomUUID() } = validate(
-        RequestOptionsSchema,
-        options,
-        'request options',
-        name,
-      )
-      const card = await call('createCard', () =>
-        createCard(validOwner, validInput, { idempotencyKey }),
-      )
-      return toCard(card, 'createCard', validOwner)
     },
 
     async getCard(owner: Owner, cardId: string): Promise<Card> {
@@ -359,7 +370,7 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       // Before the patch's values are checked: a field the provider cannot change at all is
       // the first thing to tell.
       refuseFixedFields(patch)
-      const validPatch = validate(CardUpdateSchema, patch, 'card update', name)
+      const validPatch = definedFields(validate(CardUpdateSchema, patch, 'card update', name))
       return askedCard('updateCard', validOwner, id, () => updateCard(validOwner, id, validPatch))
     },
 
@@ -505,4 +516,31 @@ function checkUpdatableFields(
 /** A field as an error message names it: `expiry` with the keys it covers. */
 function describeField(field: UpdatableField): string {
   return field === 'expiry' ? 'expiry (expMonth, expYear)' : field
+}
+
+/**
+ * A checked patch without the fields it gives as `undefined`, in its address too. A field left
+ * out is kept, and `{ line1: undefined }` type-checks as one: a primitive that spreads the patch
+ * over the card (`{ ...card.address, ...patch.address }`) would write `undefined` over the kept
+ * value, and the card would no longer read.
+ */
+function definedFields(patch: CardUpdate): CardUpdate {
+  const kept = withoutUndefined(patch)
+  return kept.address ? { ...kept, address: withoutUndefined(kept.address) } : kept
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T
+}
+
+const EMPTY_MATCH = /(?:)/
+
+/**
+ * Clears the text the engine keeps of the last regular-expression match: `RegExp.input`
+ * (`RegExp.$_`), `RegExp.lastMatch` and `$1`…`$9`, legacy statics that any code in the process
+ * can read, and that a heap snapshot holds. After card details are checked, that text is the
+ * card number or the CVC, kept until some other match replaces it.
+ */
+function forgetLastMatch(): void {
+  EMPTY_MATCH.exec('')
 }

@@ -259,6 +259,38 @@ describe('redaction in the constructor', () => {
     })
   })
 
+  it('masks the text inside maps, sets, URLs, forms, errors and class instances in the details', () => {
+    class Attempt {
+      constructor(readonly body: string) {}
+    }
+    const at = new Date(0)
+    const bytes = Buffer.from('binary')
+    const error = new CardportError('invalid_request', 'Refused', {
+      details: {
+        map: new Map([[number, { said: `card ${number}` }]]),
+        set: new Set([`key ${key}`]),
+        url: new URL(`https://api.example.test/cards?number=${number}`),
+        form: new URLSearchParams({ number, exp_month: '12' }),
+        error: new Error(`declined ${number}`),
+        attempt: new Attempt(`number=${number}`),
+        at,
+        bytes,
+      },
+    })
+    const details = error.details!
+    expect(details.map).toEqual(new Map([['•••• 4242', { said: 'card •••• 4242' }]]))
+    expect(details.set).toEqual(new Set(['key sk_live_[redacted]']))
+    expect(details.url).toBe('https://api.example.test/cards?number=•••• 4242')
+    expect(details.form).toBe('number=•••• 4242&exp_month=12')
+    expect(details.error).toEqual({ name: 'Error', message: 'declined •••• 4242' })
+    expect(details.attempt).toEqual({ body: 'number=•••• 4242' })
+    expect(details.at).toBe(at)
+    expect(details.bytes).toBe(bytes)
+    const printed = inspect(error, { depth: null })
+    expect(printed).not.toContain(number)
+    expect(printed).not.toContain(key)
+  })
+
   it('never lets a card number through the details to a logged error (property)', () => {
     // Luhn-valid numbers of a card network, as typed: plain, or grouped by four.
     const cardNumberArb = fc

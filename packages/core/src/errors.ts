@@ -204,21 +204,29 @@ const MAX_DETAILS_DEPTH = 8
 
 /**
  * `value` with `redactSecrets` applied to every string in it, and a number that is a card number
- * (a server that read a form's number as a number quotes it so) masked to the string `•••• 4242`:
- * plain objects (their keys too) and arrays are copied, anything else is kept as it is.
+ * (a server that read a form's number as a number quotes it so) masked to the string `•••• 4242`.
+ * Plain objects (their keys too), arrays, maps and sets are copied. Of other objects: a `Date`
+ * and binary data (no text to print) are kept; a `URL` or `URLSearchParams` (a request's form)
+ * becomes its masked text; an error or any other instance, a plain object of its own fields
+ * (an error's name and message first), so that no text in it is printed unmasked.
  */
 function redactedCopy(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value)
   if (typeof value === 'number') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_DETAILS_DEPTH) return NESTED_TOO_DEEP
-  if (Array.isArray(value)) return value.map((item) => redactedCopy(item, depth + 1))
-  const prototype: unknown = Object.getPrototypeOf(value)
-  if (prototype !== Object.prototype && prototype !== null) return value
+  const copy = (item: unknown) => redactedCopy(item, depth + 1)
+  if (Array.isArray(value)) return value.map(copy)
+  if (value instanceof Date || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {
+    return value
+  }
+  if (value instanceof Map) return new Map([...value].map(([key, item]) => [copy(key), copy(item)]))
+  if (value instanceof Set) return new Set([...value].map(copy))
+  if (value instanceof URL || value instanceof URLSearchParams) return redactSecrets(String(value))
+  const fields = Object.entries(value)
+  if (value instanceof Error) fields.unshift(['name', value.name], ['message', value.message])
   // fromEntries defines each key as data: a `__proto__` key stays a key.
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [redactSecrets(key), redactedCopy(item, depth + 1)]),
-  )
+  return Object.fromEntries(fields.map(([key, item]) => [redactSecrets(key), copy(item)]))
 }
 
 /**

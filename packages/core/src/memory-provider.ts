@@ -1,7 +1,14 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { brandFromNumber, type CardBrand } from './brand.js'
-import { type Card, EMPTY_ADDRESS, formatOwner, type Owner, ProviderNameSchema } from './card.js'
+import {
+  type Card,
+  type CardAddress,
+  EMPTY_ADDRESS,
+  formatOwner,
+  type Owner,
+  ProviderNameSchema,
+} from './card.js'
 import { MAX_EXPIRY_YEARS_AHEAD, type ValidCreateCardInput } from './card-details.js'
 import { cardNotFound, defineCardProvider } from './define-provider.js'
 import {
@@ -14,7 +21,7 @@ import {
 import { applyMetadataPatch, METADATA_LIMITS } from './metadata.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider } from './provider.js'
-import { validate } from './validate.js'
+import { optionsObject, validate } from './validate.js'
 
 /** The capabilities of {@link memoryProvider}: everything, with Stripe's default rules. */
 export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
@@ -157,6 +164,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
     let expMonth = 12
     let expYear = now().getUTCFullYear() + 3
     let holderName: string | null = null
+    let address: CardAddress = EMPTY_ADDRESS
     if (typeof input.source === 'string') {
       if (input.source === 'tok_chargeDeclined') {
         throw new CardDeclinedError('The card was declined: ask the customer for another card', {
@@ -180,6 +188,16 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       expMonth = input.source.expMonth
       expYear = input.source.expYear
       holderName = input.source.holderName ?? null
+      // The billing address as given, each field left out empty: the issuer's checks read it.
+      const given = input.source.address ?? {}
+      address = {
+        line1: given.line1 ?? null,
+        line2: given.line2 ?? null,
+        city: given.city ?? null,
+        state: given.state ?? null,
+        postalCode: given.postalCode ?? null,
+        country: given.country ?? null,
+      }
     }
     return {
       id: `card_${randomBase62(24)}`,
@@ -190,7 +208,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       expMonth,
       expYear,
       holderName,
-      address: { ...EMPTY_ADDRESS },
+      address: { ...address },
       country: 'US',
       fingerprint: createHash('sha256').update(`${brand}${last4}`).digest('hex').slice(0, 16),
       funding: 'credit',
@@ -365,14 +383,10 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 // ---- helpers -------------------------------------------------------------------------------
 
 /** {@link MemoryProviderOptions}: a provider name, a clock function. */
-const MemoryProviderOptionsSchema = z
-  .object({
-    name: ProviderNameSchema.optional(),
-    now: z
-      .custom<() => Date>((value) => typeof value === 'function', 'now is a function')
-      .optional(),
-  })
-  .optional()
+const MemoryProviderOptionsSchema = optionsObject({
+  name: ProviderNameSchema.optional(),
+  now: z.custom<() => Date>((value) => typeof value === 'function', 'now is a function').optional(),
+}).optional()
 
 /**
  * Where a `listCards` cursor continues: below the creation number it holds. Another owner's

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { isCardportError } from './errors.js'
 import {
+  type CursorState,
   decodeCursor,
   encodeCursor,
   listAll,
@@ -284,7 +286,7 @@ describe('encodeCursor / decodeCursor', () => {
   it('round-trips the paging state', () => {
     const state = { offset: 200, after: 'card_1NGTaT2eZvKYlo2CZWSctn5n' }
     const cursor = encodeCursor('stripe', state)
-    expect(cursor).toMatch(/^[A-Za-z0-9_-]+$/)
+    expect(cursor).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{12}$/) // safe in a URL as it is
     expect(decodeCursor('stripe', cursor)).toEqual(state)
   })
 
@@ -329,6 +331,39 @@ describe('encodeCursor / decodeCursor', () => {
       expect((error as Error).message).toBe(
         'this cursor was not made by marketplace: pass the nextCursor of a page marketplace returned',
       )
+    }
+  })
+
+  it('refuses a cursor changed or cut on its way, in any character', () => {
+    const cursor = encodeCursor(
+      'stripe',
+      { after: 'card_1MvoXJ2eZvKYlo2C' },
+      { list: 'customer:cus_1' },
+    )
+    const read = (state: CursorState) => state
+    expect(decodeCursor('stripe', cursor, { list: 'customer:cus_1', read })).toEqual({
+      after: 'card_1MvoXJ2eZvKYlo2C',
+    })
+    const changed = [...cursor].map((character, index) => {
+      const other = character === 'A' ? 'B' : 'A'
+      return cursor.slice(0, index) + other + cursor.slice(index + 1)
+    })
+    const damaged = [
+      ...changed,
+      `${cursor}!!`,
+      `${cursor} `,
+      `!${cursor}`,
+      cursor.slice(0, -1),
+      cursor.slice(1),
+      cursor.slice(0, cursor.indexOf('.')),
+      // The state a hand-made cursor would hold, without the checksum.
+      Buffer.from(JSON.stringify({ p: 'stripe', l: 'customer:cus_1', s: { after: 'x' } })).toString(
+        'base64url',
+      ),
+    ]
+    for (const cursor of damaged) {
+      const error = catchError(() => decodeCursor('stripe', cursor, { list: 'customer:cus_1' }))
+      expect(isCardportError(error, 'invalid_request'), cursor).toBe(true)
     }
   })
 
@@ -413,8 +448,10 @@ function exposeGc(): () => void {
   return runInNewContext('gc') as () => void
 }
 
+/** `value` as a cursor's payload, with the checksum `encodeCursor` writes: past that check. */
 function base64Json(value: unknown): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
+  const payload = Buffer.from(JSON.stringify(value)).toString('base64url')
+  return `${payload}.${createHash('sha256').update(payload).digest('base64url').slice(0, 12)}`
 }
 
 function catchError(run: () => unknown): unknown {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import type { Card, Owner } from './card.js'
 import { InvalidRequestError, ProviderUnavailableError } from './errors.js'
@@ -174,7 +175,9 @@ export interface DecodeCursorOptions<T> extends EncodeCursorOptions {
 /**
  * Makes an opaque cursor from an adapter's paging state. The provider's name is sealed in, so
  * a cursor from one provider is refused by another instead of being misread; so is `list`, so
- * that a cursor of one owner's cards is refused for another owner's.
+ * that a cursor of one owner's cards is refused for another owner's. A checksum goes with it, so
+ * that a cursor changed or cut on its way (a character edited, a part lost from a URL) is refused
+ * instead of read as another place in the list. It is not a signature: it holds no secret.
  *
  * @example
  * ```ts
@@ -190,7 +193,8 @@ export function encodeCursor(
     options.list === undefined
       ? { p: provider, s: state }
       : { p: provider, l: options.list, s: state }
-  return Buffer.from(JSON.stringify(sealed)).toString('base64url')
+  const payload = Buffer.from(JSON.stringify(sealed)).toString('base64url')
+  return `${payload}.${checksum(payload)}`
 }
 
 /**
@@ -241,10 +245,24 @@ export function decodeCursor<T>(
   return read
 }
 
-/** The list and state sealed in a cursor of `provider`'s; undefined for anything else. */
+/** The first 12 characters (72 bits) of a cursor payload's SHA-256, in base64url. */
+function checksum(payload: string): string {
+  return createHash('sha256').update(payload).digest('base64url').slice(0, 12)
+}
+
+/**
+ * The list and state sealed in a cursor of `provider`'s; undefined for anything else, or for a
+ * cursor whose checksum does not match, or whose base64url is not as `encodeCursor` writes it
+ * (Node's decoder skips characters it does not know, so `abc!!` reads as `abc`).
+ */
 function unseal(provider: string, cursor: string): { l?: unknown; s: CursorState } | undefined {
+  const dot = cursor.indexOf('.')
+  const payload = cursor.slice(0, dot)
+  if (dot === -1 || cursor.slice(dot + 1) !== checksum(payload)) return undefined
+  const bytes = Buffer.from(payload, 'base64url')
+  if (bytes.toString('base64url') !== payload) return undefined
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    const parsed: unknown = JSON.parse(bytes.toString('utf8'))
     const sealed = parsed as { p?: unknown; l?: unknown; s?: unknown } | null
     if (sealed?.p === provider && isPagingState(sealed.s)) return { l: sealed.l, s: sealed.s }
   } catch {

@@ -9,7 +9,10 @@ export interface RetryPolicy {
   retries?: number | undefined
   /** The first backoff, doubled on each retry before jitter. Default 200 ms. */
   baseDelayMs?: number | undefined
-  /** The longest wait, `Retry-After` included. Default 20 s. */
+  /**
+   * The longest wait. Default 20 s. A `rate_limited` error whose `retryAfterMs` asks for longer
+   * is not retried: it is thrown, its `retryAfterMs` telling the caller when to try again.
+   */
   maxDelayMs?: number | undefined
   /**
    * Whether an error may be retried. Default: a `CardportError` marked `retryable`
@@ -62,7 +65,8 @@ const checkedPolicies = new WeakSet<RetryPolicy>()
 
 /**
  * Runs `operation`, retrying it on retryable failures with exponential backoff and full
- * jitter. A `rate_limited` error's `retryAfterMs` is honoured as the least wait. Only use it
+ * jitter. A `rate_limited` error's `retryAfterMs` is honoured as the least wait; one that asks
+ * for longer than `maxDelayMs` is thrown instead of retried early. Only use it
  * for operations that are safe to repeat: reads, and writes that carry an idempotency key.
  * A policy outside {@link RetryPolicySchema} (a `NaN` or fractional `retries`, a negative
  * delay, a `sleep` that is no function) rejects with `invalid_request` before any attempt.
@@ -102,7 +106,9 @@ export async function withRetry<T>(
       if (attempt >= retries || !shouldRetry(error, attempt)) throw error
       const backoff = random() * Math.min(max, base * 2 ** attempt)
       const asked = isCardportError(error) ? (error.retryAfterMs ?? 0) : 0
-      await sleep(Math.min(max, Math.max(backoff, asked)))
+      // Sooner than the provider asked would only be refused again, and spend a retry.
+      if (asked > max) throw error
+      await sleep(Math.max(backoff, asked))
     }
   }
 }
