@@ -270,9 +270,7 @@ describe('what the marketplace cannot do', () => {
 describe('cursors and list options are checked before any request', () => {
   it('a cursor from another provider, or not a cursor, is invalid_request', async () => {
     const { provider, sent } = setup()
-    const foreign = Buffer.from(JSON.stringify({ p: 'stripe', s: { after: 'card_1' } })).toString(
-      'base64url',
-    )
+    const foreign = encodeCursor('stripe', { after: 'card_1' })
     for (const cursor of ['nope', foreign]) {
       const error = await rejection(() => provider.listCards(account, { limit: 2, cursor }))
       expect(error.code).toBe('invalid_request')
