@@ -104,7 +104,8 @@ export function withEndpoint(error: unknown, config: ProviderConfig): unknown {
 
 /**
  * The name and capabilities of the provider `kind` names, without credentials or a connection:
- * what `list --store` needs to read that provider's cards from a store. The name is `name` (the
+ * what {@link checkOwnerTypes} needs before the provider's configuration is read, and what
+ * `list --store` needs to read that provider's cards from a store. The name is `name` (the
  * checked `--name`) when given, else the adapter's own. Its adapter is imported, as by
  * {@link openProvider}, only when asked for.
  */

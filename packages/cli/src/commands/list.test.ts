@@ -52,6 +52,29 @@ describe('cardport list', () => {
       }
     }
   })
+
+  it.each([
+    ['missing', {}],
+    [
+      'malformed',
+      {
+        MARKETPLACE_URL: 'http://u:p@127.0.0.1:9',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'plain-secret-value',
+      },
+    ],
+  ])(
+    'refuses a customer owner at the marketplace (exit 2) before reading its configuration (%s)',
+    async (_case, env) => {
+      // Mending the configuration (exit 3) first would only lead to this usage error.
+      const cli = captureContext(env)
+      const args = ['list', '--provider', 'marketplace', '--owner', 'customer:cus_1']
+      expect(await run(args, cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stderr()).toBe(
+        'cardport: --owner customer:cus_1: marketplace holds cards of account owners only\n',
+      )
+    },
+  )
 })
 
 describe('cardport list --store', () => {

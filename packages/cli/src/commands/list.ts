@@ -69,8 +69,15 @@ ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ListOptionValues) => {
       const owner = parseOwner(values.owner)
+      const described = await providerDescription(
+        parseProviderName(values.provider),
+        parseNameFlag(values.name),
+      )
+      // Before the store or the provider's configuration is read: mending either (exit 1 or 3)
+      // would only lead to this usage error.
+      checkOwnerTypes(described, [owner])
       if (values.store !== undefined) {
-        await listStored(context, stop, values, owner, values.store)
+        await listStored(context, stop, values, owner, described.name, values.store)
         return
       }
       const { config } = await providerConfigFrom(context, values)
@@ -80,7 +87,6 @@ ${ENVIRONMENT_HELP}`,
       const cards: Card[] = []
       let truncated = false
       try {
-        checkOwnerTypes(provider, [owner])
         for await (const card of listAll(provider, owner, { signal: stop })) {
           if (cards.length === TO_ARRAY_HARD_CAP) {
             truncated = true
@@ -104,38 +110,35 @@ ${ENVIRONMENT_HELP}`,
 }
 
 /**
- * `list --store`: the owner's cards that the store holds for the provider (the store's rows, with
- * their `version`, `updatedAt` and `observedAt`), the store opened as `reconcile --dry-run` opens
- * it, so that nothing is written: a SQLite file read-only, a PostgreSQL store without migrations,
- * and either refused when it lacks the tables or migrations cardport needs (exit 1, with what to
- * do). The provider is not asked, and its credentials are neither needed nor read.
+ * `list --store`: the owner's cards that the store holds for the provider named `providerName`
+ * (the store's rows, with their `version`, `updatedAt` and `observedAt`), the store opened as
+ * `reconcile --dry-run` opens it, so that nothing is written: a SQLite file read-only, a
+ * PostgreSQL store without migrations, and either refused when it lacks the tables or migrations
+ * cardport needs (exit 1, with what to do). The provider is not asked, and its credentials are
+ * neither needed nor read.
  */
 async function listStored(
   context: CliContext,
   stop: AbortSignal,
   values: ListOptionValues,
   owner: Owner,
+  providerName: string,
   flag: string,
 ): Promise<void> {
-  const provider = await providerDescription(
-    parseProviderName(values.provider),
-    parseNameFlag(values.name),
-  )
-  checkOwnerTypes(provider, [owner])
   const storeConfig = await storeFromFlag(flag, context)
   const store = await openStore(storeConfig, stop, { readonly: 'list' }).catch((error: unknown) => {
     throw storeOpenFailure(error, storeConfig, stop)
   })
   let cards: Card[]
   try {
-    cards = await untilAborted(store.listByOwner({ provider: provider.name, owner }), stop)
+    cards = await untilAborted(store.listByOwner({ provider: providerName, owner }), stop)
   } finally {
     await store.close()
   }
   const truncated = cards.length > TO_ARRAY_HARD_CAP
   printCards(context, values, cards.slice(0, TO_ARRAY_HARD_CAP), {
     truncated,
-    none: `${formatOwner(owner)} has no cards stored for ${provider.name} in ${storeConfig.label}.`,
+    none: `${formatOwner(owner)} has no cards stored for ${providerName} in ${storeConfig.label}.`,
     readAll: "the store's listByOwner",
   })
 }

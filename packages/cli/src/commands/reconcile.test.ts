@@ -187,6 +187,34 @@ describe('cardport reconcile', () => {
   )
 
   it.each([
+    ['missing', {}],
+    [
+      'malformed',
+      {
+        MARKETPLACE_URL: 'http://u:p@127.0.0.1:9',
+        MARKETPLACE_ID: 'MP1',
+        MARKETPLACE_SECRET: 'plain-secret-value',
+      },
+    ],
+  ])(
+    'refuses a customer owner at the marketplace (exit 2) before reading its configuration or opening the store (%s)',
+    async (_case, env) => {
+      const file = join(dir, 'never.db')
+      for (const dryRun of [[], ['--dry-run']]) {
+        // Mending the configuration (exit 3) first would only lead to this usage error.
+        const cli = context(env)
+        const args = ['reconcile', '--provider', 'marketplace', '--store', `sqlite:${file}`]
+        const owners = ['--owner', 'account:AC1', '--owner', 'customer:cus_1']
+        expect(await run([...args, ...owners, ...dryRun], cli.value)).toBe(EXIT_CODES.usage)
+        expect(cli.stderr()).toBe(
+          'cardport: --owner customer:cus_1: marketplace holds cards of account owners only\n',
+        )
+        expect(existsSync(file)).toBe(false)
+      }
+    },
+  )
+
+  it.each([
     ['stripe', 'customer:<id>'],
     ['marketplace', 'account:<id>'],
   ] as const)(

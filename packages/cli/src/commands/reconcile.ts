@@ -1,6 +1,12 @@
 import { createCardSync, type DriftReport, formatOwner, type Owner } from '@cardport/core'
 import { Command, Option } from 'commander'
-import { parseOwner, parseStore, type StoreConfig } from '../config.js'
+import {
+  parseNameFlag,
+  parseOwner,
+  parseProviderName,
+  parseStore,
+  type StoreConfig,
+} from '../config.js'
 import { type CliContext, type OutputStream, writeLine } from '../context.js'
 import {
   CliError,
@@ -10,7 +16,13 @@ import {
   exitCodeForCardportCode,
 } from '../exit-codes.js'
 import { formatTable } from '../format-table.js'
-import { checkOwnerTypes, closeProvider, describeEndpoint, openProvider } from '../open-provider.js'
+import {
+  checkOwnerTypes,
+  closeProvider,
+  describeEndpoint,
+  openProvider,
+  providerDescription,
+} from '../open-provider.js'
 import { openStore, storeOpenFailure } from '../open-store.js'
 import { createProgress } from '../progress.js'
 import { scrubData } from '../scrub.js'
@@ -78,16 +90,16 @@ ${ENVIRONMENT_HELP}`,
     )
     .action(async (values: ReconcileOptionValues) => {
       const owners = distinctOwners(values.owner.map(parseOwner))
+      // Before the provider's configuration or the store is read: mending either (exit 3 or 1)
+      // would only lead to this usage error.
+      checkOwnerTypes(
+        await providerDescription(parseProviderName(values.provider), parseNameFlag(values.name)),
+        owners,
+      )
       const { env, config } = await providerConfigFrom(context, values)
       const storeConfig = await resolveStore(values.store, env.CARDPORT_STORE, context)
       const opened = await openProvider(config)
       const { provider } = opened
-      try {
-        checkOwnerTypes(provider, owners)
-      } catch (error) {
-        await closeProvider(opened, stop)
-        throw error
-      }
       const store = await openStore(storeConfig, stop, {
         readonly: values.dryRun === true ? 'dry-run' : undefined,
       }).catch(async (error: unknown) => {
