@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CardportError, type CardStore, memoryStore } from '@cardport/core'
+import Database from 'better-sqlite3'
 import { describe, expect, it, vi } from 'vitest'
 import { openStore } from './open-store.js'
 
@@ -87,6 +88,36 @@ describe('openStore', () => {
     }
   })
 
+  it.each([
+    ['dry-run', 'a dry run', 'run once without --dry-run'],
+    ['list', 'list --store', 'run cardport reconcile once'],
+  ] as const)(
+    'refuses, reading only (%s), a damaged SQLite file with what the command can do',
+    async (use, name, remedy) => {
+      const dir = await mkdtemp(join(tmpdir(), 'cardport-open-store-'))
+      try {
+        const path = join(dir, 'cards.db')
+        const damaged = corruptDatabaseFile(path)
+        const config = { kind: 'sqlite', path, label: `sqlite:${path}` } as const
+        const refused = await openStore(config, undefined, { readonly: use }).then(
+          () => undefined,
+          (error: CardportError) => error,
+        )
+        expect(refused?.code).toBe('invalid_request')
+        expect(refused?.message).toBe(
+          `it is damaged (SQLITE_CORRUPT), and ${name} makes no store: restore it from a backup, or ${remedy} on a new file to make one`,
+        )
+        expect(readFileSync(path)).toEqual(damaged)
+        // A run that writes keeps the store's own advice: it may name a new file.
+        await expect(openStore(config)).rejects.toThrow(
+          'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup, or name a new file to make one',
+        )
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  )
+
   it('opens a PostgreSQL store read-only with migrate: false, and refuses one that needs migrations', async () => {
     const config = { ...POSTGRES, schema: 'billing' }
     const store = await openStore(config, undefined, { readonly: 'dry-run' })
@@ -121,3 +152,19 @@ describe('openStore', () => {
     expect(refused?.code).toBe('invalid_request')
   })
 })
+
+/**
+ * Writes a SQLite database at `filename` whose header is intact and whose pages after it are
+ * garbage, as a torn or overwritten file would be, and returns its bytes.
+ */
+function corruptDatabaseFile(filename: string): Buffer {
+  const db = new Database(filename)
+  db.exec('CREATE TABLE notes (body TEXT)')
+  db.prepare('INSERT INTO notes VALUES (?)').run('x'.repeat(20_000))
+  db.close()
+  const bytes = readFileSync(filename)
+  // The 100-byte file header stays; the rest of page 1 (the schema) and every later page do not.
+  for (let i = 100; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff
+  writeFileSync(filename, bytes)
+  return bytes
+}

@@ -1,5 +1,11 @@
 import { existsSync } from 'node:fs'
-import { type CardStore, closableStore, isCardportError, untilAborted } from '@cardport/core'
+import {
+  type CardStore,
+  closableStore,
+  InvalidRequestError,
+  isCardportError,
+  untilAborted,
+} from '@cardport/core'
 import type { StoreConfig } from './config.js'
 import { describeError } from './describe-error.js'
 import { CliError, EXIT_CODES } from './exit-codes.js'
@@ -48,9 +54,9 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * (`sqliteStore({ readonly: true })`); a PostgreSQL store is opened with `migrate: false`, after
  * `pendingMigrations` found nothing to run, so a role that may only SELECT can run it. Tables
  * that need migrations, or no cardport tables at all, are refused with what to do, in the
- * command's words. A file that is not a SQLite database is refused by `sqliteStore` itself, with
- * what to do (`invalid_request`). (`:memory:` opens as for a real run: it starts empty and is
- * gone with the process.)
+ * command's words. So is a file that is not a SQLite database, or is damaged (`invalid_request`):
+ * `sqliteStore`'s own advice, to name a new file, is for a run that writes, which keeps it.
+ * (`:memory:` opens as for a real run: it starts empty and is gone with the process.)
  */
 export async function openStore(
   config: StoreConfig,
@@ -72,7 +78,7 @@ export async function openStore(
     } catch (error) {
       const pending = isCardportError(error) ? error.details?.pendingMigrations : undefined
       if (use && Array.isArray(pending)) throw needsMigrations(pending, use)
-      throw error
+      throw (use && unusableFile(error, use)) ?? error
     }
   }
   const [{ pendingMigrations, postgresStore }, { default: pg }] = await Promise.all([
@@ -136,6 +142,34 @@ function needsMigrations(pending: readonly number[], use: ReadOnlyUse): Error {
       : `migrations ${last - first + 1 === pending.length ? `${first}-${last}` : pending.join(', ')}`
   return new Error(
     `the store needs ${versions}, and ${name} runs none: ${remedy}, or call migrate()`,
+  )
+}
+
+/**
+ * Why a command that only reads (`use`) cannot use a file that `sqliteStore` found not to be a
+ * SQLite database (`SQLITE_NOTADB`) or damaged (`SQLITE_CORRUPT…`), both read from the driver's
+ * error it keeps as the cause, and what to do; undefined for any other error. The store's own
+ * advice, to name a new file to make one, is what this command cannot do: it makes no store.
+ */
+function unusableFile(error: unknown, use: ReadOnlyUse): InvalidRequestError | undefined {
+  if (!isCardportError(error, 'invalid_request')) return undefined
+  const code = (error.cause as { code?: unknown } | undefined)?.code
+  if (typeof code !== 'string') return undefined
+  let why: string
+  let fix: string
+  if (code === 'SQLITE_NOTADB') {
+    why = 'it is not a SQLite database'
+    fix = 'check that the path names a cardport store'
+  } else if (/^SQLITE_CORRUPT(_|$)/.test(code)) {
+    why = 'it is damaged'
+    fix = 'restore it from a backup'
+  } else {
+    return undefined
+  }
+  const { name, remedy } = READ_ONLY_USES[use]
+  return new InvalidRequestError(
+    `${why} (${code}), and ${name} makes no store: ${fix}, or ${remedy} on a new file to make one`,
+    { cause: error },
   )
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { postgresStore } from '@cardport/store-postgres'
@@ -177,6 +177,20 @@ describe('cardport list --store', () => {
     )
     expect(bare.stderr()).not.toContain('--dry-run')
     expect(await readFile(empty)).toEqual(before)
+  })
+
+  it('refuses a file that is not a SQLite database with what list can do, and writes nothing', async () => {
+    const file = join(dir, 'notes.txt')
+    const text = 'not a database, only some text that is long enough to be read\n'.repeat(20)
+    await writeFile(file, text)
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--store']
+    expect(await run([...args, `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.failure)
+    // Not the store's "name a new file to make one": list --store refuses a new file.
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: it is not a SQLite database (SQLITE_NOTADB), and list --store makes no store: check that the path names a cardport store, or run cardport reconcile once on a new file to make one [invalid_request]\n`,
+    )
+    expect(await readFile(file, 'utf8')).toBe(text)
   })
 
   it('lists the cards of a PostgreSQL store, and creates no schema for one that has none', async () => {

@@ -359,6 +359,21 @@ describe('cardport reconcile', () => {
     expect(existsSync(`${file}-wal`)).toBe(false)
   })
 
+  it('refuses, on a dry run, a file that is not a SQLite database with what a dry run can do', async () => {
+    const file = join(dir, 'notes.txt')
+    const text = 'not a database, only some text that is long enough to be read\n'.repeat(20)
+    await writeFile(file, text)
+    const cli = context()
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`, '--dry-run']
+    expect(await run([...args, '--owner', 'customer:cus_1'], cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stdout()).toBe('')
+    // Not the store's "name a new file to make one": a dry run refuses a new file.
+    expect(cli.stderr()).toBe(
+      `cardport: could not open the store sqlite:${file}: it is not a SQLite database (SQLITE_NOTADB), and a dry run makes no store: check that the path names a cardport store, or run once without --dry-run on a new file to make one [invalid_request]\n`,
+    )
+    expect(await readFile(file, 'utf8')).toBe(text)
+  })
+
   it('refuses a ?schema= the store would refuse as a usage error, before opening anything: exit 2', async () => {
     const cli = context()
     // Port 1: were the store opened, the connection would fail, with exit 1.
