@@ -781,6 +781,19 @@ describe('sqliteStore: a file it cannot open', () => {
     expect(existsSync(`${filename}-wal`)).toBe(false)
   })
 
+  it('read-only, says what to do without naming a new file, which it would not make', () => {
+    const notes = join(dir, 'notes.txt')
+    writeFileSync(notes, NOT_A_DATABASE)
+    const damagedFile = join(dir, 'cards.db')
+    corruptDatabaseFile(damagedFile)
+    expect(thrownBy(() => sqliteStore({ filename: notes, readonly: true })).message).toBe(
+      'sqliteStore could not open its database file (SQLITE_NOTADB: it is not a SQLite database): check that the path names a cardport store (a read-only store makes no file: open a new one without readonly to make one)',
+    )
+    expect(thrownBy(() => sqliteStore({ filename: damagedFile, readonly: true })).message).toBe(
+      'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup (a read-only store makes no file: open a new one without readonly to make one)',
+    )
+  })
+
   it('says a damaged file (SQLITE_CORRUPT) is damaged, with what to do, keeping the driver error as cause', () => {
     const filename = join(dir, 'cards-4242424242424242.db')
     const damaged = corruptDatabaseFile(filename)

@@ -123,7 +123,7 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
     }
   } catch (error) {
     if (owned) db.close()
-    throw unusableFile(error, owned) ?? error
+    throw unusableFile(error, owned, valid.readonly) ?? error
   }
 
   const sql = prepareStatements(db)
@@ -559,23 +559,31 @@ function openDatabase(filename: string, readonly: boolean): SqliteDatabase {
  * it, and the first statement fails with `file is not a database` or `database disk image is
  * malformed`, which says neither which database nor what to do. The message quotes no path;
  * the driver's error is kept as the cause, its code with it. `owned`: the store opened the file
- * (`filename`), rather than being given a `database`.
+ * (`filename`), rather than being given a `database`; `readonly`: it makes no file, so naming a
+ * new one is no way out.
  */
-function unusableFile(error: unknown, owned: boolean): InvalidRequestError | undefined {
+function unusableFile(
+  error: unknown,
+  owned: boolean,
+  readonly: boolean,
+): InvalidRequestError | undefined {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code !== 'string') return undefined
   const its = owned ? 'it' : 'its file'
+  const orNew = readonly
+    ? ' (a read-only store makes no file: open a new one without readonly to make one)'
+    : ', or name a new file to make one'
   let why: string
   let fix: string
   if (code === 'SQLITE_NOTADB') {
     why = `${its} is not a SQLite database`
     fix = owned
-      ? 'check that the path names a cardport store, or name a new file to make one'
+      ? `check that the path names a cardport store${orNew}`
       : 'check that it opens a cardport store, or open a new file'
   } else if (/^SQLITE_CORRUPT(_|$)/.test(code)) {
     why = `${its} is damaged`
     fix = owned
-      ? 'restore it from a backup, or name a new file to make one'
+      ? `restore it from a backup${orNew}`
       : 'restore it from a backup, or open a new file'
   } else {
     return undefined
