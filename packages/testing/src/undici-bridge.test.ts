@@ -9,6 +9,7 @@ import {
   fetch as undiciFetch,
 } from 'undici'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { stripeEmulator } from './stripe/stripe-emulator.js'
 import { createUndiciBridge, UnhandledRequestError } from './undici-bridge.js'
 
 const ORIGIN = 'https://api.bridge.test'
@@ -198,6 +199,53 @@ describe('createUndiciBridge', () => {
     )
     const response = await request(`${ORIGIN}/flaky`, { dispatcher: retrying })
     expect(await response.body.json()).toEqual({ calls: 2 })
+  })
+
+  // undici's retry interceptor reports a status to retry by throwing from onResponseEnd, which
+  // a real client hands to onResponseError: without that, these requests never settle.
+  describe('under interceptors.retry(), a retryable status', () => {
+    const stripe = stripeEmulator()
+    const headers = { authorization: 'Bearer sk_test_123' }
+    /** A customer's URL, and a bridge to the emulator behind a retry interceptor. */
+    const setup = (maxRetries: number) => {
+      const customer = stripe.seed.customer()
+      // maxTimeout caps every wait, Retry-After included, at 1 ms.
+      const dispatcher = createUndiciBridge({ handlers: stripe.handlers }).compose(
+        interceptors.retry({ maxRetries, minTimeout: 1, maxTimeout: 1, timeoutFactor: 1 }),
+      )
+      return { customer, url: `${stripe.origin}/v1/customers/${customer.id}`, dispatcher }
+    }
+
+    afterEach(() => {
+      stripe.reset()
+    })
+
+    it('429 with Retry-After: retried, and settles with the answer', async () => {
+      const { customer, url, dispatcher } = setup(3)
+      stripe.faults.inject({ route: 'GET /v1/customers/:customer', status: 429, retryAfter: 1 })
+      const response = await request(url, { dispatcher, headers })
+      expect(response.statusCode).toBe(200)
+      expect(await response.body.json()).toMatchObject({ id: customer.id })
+      expect(stripe.state.requests().map((served) => served.status)).toEqual([429, 200])
+    })
+
+    it('a 503 fault: retried, and settles with the answer', async () => {
+      const { url, dispatcher } = setup(3)
+      stripe.faults.inject({ route: 'GET /v1/customers/:customer', status: 503 })
+      const response = await request(url, { dispatcher, headers })
+      expect(response.statusCode).toBe(200)
+      await response.body.dump()
+      expect(stripe.state.requests().map((served) => served.status)).toEqual([503, 200])
+    })
+
+    it('with the retries used up: rejects with the last status', async () => {
+      const { url, dispatcher } = setup(2)
+      stripe.faults.inject({ route: 'GET /v1/customers/:customer', status: 503, times: Infinity })
+      const error = await rejection(request(url, { dispatcher, headers }))
+      expect(error).toBeInstanceOf(errors.RequestRetryError)
+      expect((error as errors.RequestRetryError).statusCode).toBe(503)
+      expect(stripe.state.requests().map((served) => served.status)).toEqual([503, 503, 503])
+    })
   })
 
   it('honours pause and resume from an undici 7 handler', async () => {

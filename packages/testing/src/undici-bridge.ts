@@ -52,8 +52,10 @@ export class UnhandledRequestError extends Error {
  * handler API undici 7 uses (`onRequestStart`/`onResponseStart`/`onResponseData`/
  * `onResponseEnd`/`onResponseError`) or the legacy one (`onConnect`/`onHeaders`/`onData`/
  * `onComplete`/`onError`) that `request()` and `fetch()` still use, with back-pressure and
- * aborts. A handler's `Response.error()` (how a fault drops a connection) reaches the client as
- * undici's `SocketError` (`code: 'UND_ERR_SOCKET'`), as a reset socket would; an answer later
+ * aborts. An exception the end callback throws goes to the error callback, as undici's own
+ * client passes it: `interceptors.retry()` reports a status to retry that way. A handler's
+ * `Response.error()` (how a fault drops a connection) reaches the client as undici's
+ * `SocketError` (`code: 'UND_ERR_SOCKET'`), as a reset socket would; an answer later
  * than the request's `headersTimeout` (a latency fault) fails with `UND_ERR_HEADERS_TIMEOUT`, as
  * an `Agent` would; an exception thrown in a handler becomes a 500, as under `setupServer`.
  *
@@ -301,16 +303,21 @@ class Exchange implements Dispatcher.DispatchController {
     }
     if (this.#finished) return
     this.#finish()
-    if (this.#modern) this.#handler.onResponseEnd?.(this, {})
-    else this.#handler.onComplete?.([])
+    try {
+      if (this.#modern) this.#handler.onResponseEnd?.(this, {})
+      else this.#handler.onComplete?.([])
+    } catch (error) {
+      // undici's own client hands a throw from the end callback to the error callback: that is
+      // how its retry interceptor reports a status to retry, and retries.
+      this.#error(asError(error))
+    }
   }
 
   /** Fails the request: the handler's error callback, once. */
   fail(error: Error): void {
     if (this.#finished) return
     this.#finish()
-    if (this.#modern) this.#handler.onResponseError?.(this, error)
-    else this.#handler.onError?.(error)
+    this.#error(error)
   }
 
   abort(reason?: Error): void {
@@ -375,6 +382,11 @@ class Exchange implements Dispatcher.DispatchController {
           onUpgrade: (...args) => handler.onUpgrade?.(...args),
         }
     dispatcher.dispatch(options, forwarded)
+  }
+
+  #error(error: Error): void {
+    if (this.#modern) this.#handler.onResponseError?.(this, error)
+    else this.#handler.onError?.(error)
   }
 
   #finish(): void {
