@@ -1,6 +1,11 @@
-import { CardInvalidError } from '@cardport/core'
+import { CardInvalidError, ConflictError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
-import { createSecrets, expectCardportError, rememberSecrets } from './assertions.js'
+import {
+  createSecrets,
+  expectCardportError,
+  expectDefaultConflictMessage,
+  rememberSecrets,
+} from './assertions.js'
 
 /** A `card_invalid` error whose stack names a source line that happens to be the CVC. */
 function errorWithStack(message: string, stackFrames: string): CardInvalidError {
@@ -35,6 +40,29 @@ describe('expectCardportError', () => {
       expect(() => expectCardportError(error, 'card_invalid', 'vault', secrets)).toThrow(
         /holds a (CVC|full card number)/,
       )
+    }
+  })
+})
+
+describe('expectDefaultConflictMessage', () => {
+  const conflict = (message: string) => new ConflictError(message, { provider: 'vault' })
+
+  it("passes what the shipped adapters say when a currency's default cannot be deleted", () => {
+    const messages = [
+      // memoryProvider
+      'Card card_1 is the default for usd: make another card the default for that currency first',
+      // stripeProvider, for the account's default currency and for another one
+      'Stripe: You cannot delete the default external account for your default currency. Please make another external account the default using the `default_for_currency` param, and then delete this one. (make another card of the same currency the default with setDefaultCard, then delete this one)',
+      'Stripe: You cannot delete the default external account for eur while other external accounts in eur exist. Please make another external account the default using the `default_for_currency` param, and then delete this one. (make another card of the same currency the default with setDefaultCard, then delete this one)',
+    ]
+    for (const message of messages) {
+      expect(() => expectDefaultConflictMessage(conflict(message), 'usd')).not.toThrow()
+    }
+  })
+
+  it('fails a conflict that says neither that the card is the default nor for which currency', () => {
+    for (const message of ['No.', 'Card card_1 cannot be deleted', 'Card card_1 is the default']) {
+      expect(() => expectDefaultConflictMessage(conflict(message), 'usd')).toThrow()
     }
   })
 })

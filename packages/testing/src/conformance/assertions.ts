@@ -87,6 +87,29 @@ export function expectCardportError(
 }
 
 /**
+ * Asserts that the conflict refusing to delete the default for `currency` says what to do
+ * (DESIGN rule 3): its message says that the card is the default (the word "default"), and for
+ * which currency, by its code (`usd`) or as "currency". Each adapter that ships with cardport
+ * says both (memory: "Card … is the default for usd: make another card the default for that
+ * currency first"; Stripe: "… the default external account for your default currency … (make
+ * another card of the same currency the default with setDefaultCard, …)"); "No." says neither.
+ * @internal
+ */
+export function expectDefaultConflictMessage(error: CardportError, currency: string | null): void {
+  const words = error.message.toLowerCase().split(/[^a-z]+/)
+  expect(words, `the conflict says that the card is the default: ${error.message}`).toContain(
+    'default',
+  )
+  const namesCurrency =
+    words.includes('currency') ||
+    words.includes('currencies') ||
+    (currency !== null && words.includes(currency.toLowerCase()))
+  expect(namesCurrency, `the conflict names the currency (${currency}): ${error.message}`).toBe(
+    true,
+  )
+}
+
+/**
  * Every text an error carries out of the library: message, stack, JSON and issues. The stack
  * without its frames' source positions (`file.ts:737:25`): a line or column number is no leak,
  * and one that reads as the CVC (an adapter's line 737) would fail the check by chance.

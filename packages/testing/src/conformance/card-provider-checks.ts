@@ -26,6 +26,7 @@ import { expect } from 'vitest'
 import {
   createSecrets,
   expectCardportError,
+  expectDefaultConflictMessage,
   expectNoSecrets,
   rejectionOf,
   rememberSecrets,
@@ -937,11 +938,15 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       if (caps.deleteCard) {
         check(
           'external accounts',
-          'the default for a currency cannot be deleted: conflict, and the card stays',
+          'the default for a currency cannot be deleted: a conflict that names the default and its currency, and the card stays',
           async (t) => {
             const owner = await t.owner('account')
             const [defaultCard, other] = await t.createMany(owner, 2)
-            await t.fails(() => t.provider.deleteCard(owner, defaultCard!.id), 'conflict')
+            const error = await t.fails(
+              () => t.provider.deleteCard(owner, defaultCard!.id),
+              'conflict',
+            )
+            expectDefaultConflictMessage(error, defaultCard!.currency)
             await t.expectDefault(owner, defaultCard!.id, [defaultCard!.id, other!.id])
             await t.provider.deleteCard(owner, other!.id)
             if (caps.listCards) expect(await t.idsOf(owner)).toEqual([defaultCard!.id])

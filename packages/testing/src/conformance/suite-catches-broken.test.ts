@@ -8,6 +8,7 @@ import {
   type CardProviderDefinition,
   type CardScope,
   type CardStore,
+  ConflictError,
   cardNotFound,
   closableStore,
   decodeCursor,
@@ -356,7 +357,7 @@ describe('describeCardProvider catches a broken provider', () => {
       'external accounts: the first card for a currency becomes its default; the next does not',
       'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
       // Its precondition (the first card stays the default) no longer holds.
-      'external accounts: the default for a currency cannot be deleted: conflict, and the card stays',
+      'external accounts: the default for a currency cannot be deleted: a conflict that names the default and its currency, and the card stays',
     ])
   })
 
@@ -501,6 +502,26 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'createCard: a declined source rejects with card_declined and adds no card',
+    ])
+  })
+
+  it("an adapter whose conflict for deleting a currency's default says nothing of what to do fails that rule", async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async deleteCard(owner, cardId) {
+          try {
+            await healthy.deleteCard!(owner, cardId)
+          } catch (error) {
+            if (isCardportError(error, 'conflict')) {
+              throw new ConflictError('No.', { provider: 'memory' })
+            }
+            throw error
+          }
+        },
+      })),
+    )
+    expect(failed).toEqual([
+      'external accounts: the default for a currency cannot be deleted: a conflict that names the default and its currency, and the card stays',
     ])
   })
 
