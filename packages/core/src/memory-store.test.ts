@@ -242,6 +242,32 @@ describe('memoryStore: listing and batches', () => {
     expect(await store.listByOwner(bobScope)).toEqual([])
   })
 
+  it('writes nothing of a batch with a card whose owner it cannot read', async () => {
+    // A store that reads a batch up front, but each card's owner only as it writes the card,
+    // writes the cards before such a card, and displaces the stored default, before it fails.
+    const owners = {
+      null: null,
+      'an id that throws': Object.defineProperty({ type: 'customer' }, 'id', {
+        get: () => {
+          throw new Error('unreadable owner')
+        },
+      }),
+    }
+    await store.upsert(sampleCard('card_0', alice, { isDefault: true }))
+    for (const [what, owner] of Object.entries(owners)) {
+      const batch = [
+        sampleCard('card_1', alice, { isDefault: true }),
+        sampleCard('card_2', bob),
+        { ...sampleCard('card_3', alice), owner: owner as unknown as Owner },
+      ]
+      await expect(store.upsertMany(batch), what).rejects.toThrow()
+      expect(await store.listByOwner(aliceScope), what).toEqual([
+        expect.objectContaining({ id: 'card_0', isDefault: true, version: 1 }),
+      ])
+      expect(await store.listByOwner(bobScope), what).toEqual([])
+    }
+  })
+
   it('lists the most recently added card first', async () => {
     await store.upsert(sampleCard('card_1', alice))
     await store.upsert(sampleCard('card_2', alice))

@@ -44,18 +44,18 @@ export function memoryStore(): CardStore {
   }
 
   /**
-   * Writes `row`, a copy of the card made with {@link copyCard} and kept as the stored row (it
-   * gets its version and `observedAt` here). Returns the row as stored (not a copy): `upsert`
-   * copies it for its caller, `upsertMany` has no caller to give it to.
+   * Writes `row`, a copy of the card made with {@link newRow} and kept as the stored row (it
+   * gets its version and `observedAt` here), under its owner's key. It reads nothing of the
+   * caller's card, and so cannot fail. Returns the row as stored (not a copy): `upsert` copies
+   * it for its caller, `upsertMany` has no caller to give it to.
    */
-  const write = (row: StoredCard, observedAt: number | undefined): UpsertResult => {
-    const ownerKey = scopeKey(scopeOf(row))
+  const write = ({ row, ownerKey }: NewRow, observedAt: number | undefined): UpsertResult => {
     const key = `${ownerKey}\u0000${row.id}`
     let entry = owners.get(ownerKey)
     const existing = entry?.cards.get(row.id)
     if (isStale(key, existing, observedAt)) return { applied: false, card: existing ?? null }
     if (!entry) {
-      entry = { provider: row.provider, owner: { ...row.owner }, cards: new Map() }
+      entry = { provider: row.provider, owner: row.owner, cards: new Map() }
       owners.set(ownerKey, entry)
     }
     if (row.isDefault) {
@@ -97,18 +97,19 @@ export function memoryStore(): CardStore {
 
     async upsert(card, options) {
       const observedAt = observedAtOf(NAME, options)
-      const result = write(copyCard(card, new Date().toISOString()), observedAt)
+      const result = write(newRow(card, new Date().toISOString()), observedAt)
       return { applied: result.applied, card: result.card && copyStored(result.card) }
     },
 
     async upsertMany(cards, options) {
       const observedAt = observedAtOf(NAME, options)
-      // Every card is copied before the first is written: reading the input is the one step
-      // that can fail (a card whose getter throws), and then nothing is written. Memory writes
-      // cannot fail half-way once the input is in hand, so the batch is atomic.
+      // Every card is copied, its owner and the owner's key included, before the first is
+      // written: reading the input is the one step that can fail (a card whose getter throws,
+      // an owner that is null), and then nothing is written. Memory writes cannot fail half-way
+      // once the input is in hand, so the batch is atomic.
       // One transaction, one time: every card of the batch is written at the same moment.
       const updatedAt = new Date().toISOString()
-      const rows = cards.map((card) => copyCard(card, updatedAt))
+      const rows = cards.map((card) => newRow(card, updatedAt))
       for (const row of rows) write(row, observedAt)
     },
 
@@ -228,12 +229,21 @@ function bump(card: StoredCard, isDefault: boolean, observedAt?: number): Stored
   return next
 }
 
+/** A row not yet written, and the key of its owner: see {@link newRow}. */
+interface NewRow {
+  row: StoredCard
+  ownerKey: string
+}
+
 /**
- * A new row for `card`, written at `updatedAt`: the store's `write` sets its version and
- * `observedAt`, and points its `owner` (until then the caller's) at its owner's entry.
+ * A new row for `card`, written at `updatedAt`, and its owner's key: the store's `write` sets
+ * its version and `observedAt`, and points its `owner` (until then a copy of the caller's) at
+ * its owner's entry. Everything of the caller's card is read here, the owner too, so that
+ * whatever can fail fails before `upsertMany` writes the batch's first card.
  */
-function copyCard(card: Card, updatedAt: string): StoredCard {
-  return storedCard(card, 0, updatedAt, null)
+function newRow(card: Card, updatedAt: string): NewRow {
+  const row = storedCard(card, 0, updatedAt, null, NEW_ROW_PARTS)
+  return { row, ownerKey: scopeKey(scopeOf(row)) }
 }
 
 /** A copy of a stored row for a caller: no object in it is shared with the store's rows. */
@@ -251,11 +261,10 @@ interface RowParts {
 
 /**
  * The parts of a row the store keeps. Where many rows hold the same value, they share one frozen
- * object: an address with every field null, the checks, empty metadata. The owner is
- * `card.owner`: a stored row's (shared by the owner's rows) or, for a new row, the caller's,
- * which `write` replaces with the owner's entry before the row is kept. Rows never change a
- * nested object, and {@link copyStored} copies them for callers: sharing keeps 100,000 cards in
- * about two thirds of the memory.
+ * object: an address with every field null, the checks, empty metadata. The owner is a stored
+ * row's `card.owner`, shared by the owner's rows. Rows never change a nested object, and
+ * {@link copyStored} copies them for callers: sharing keeps 100,000 cards in about two thirds of
+ * the memory.
  */
 const SHARED_PARTS: RowParts = {
   owner: (owner) => owner,
@@ -271,6 +280,12 @@ const COPIED_PARTS: RowParts = {
   checks: (checks) => ({ ...checks }),
   metadata: (metadata) => ({ ...metadata }),
 }
+
+/**
+ * The parts of a new row, made from the caller's card: those the store keeps, but a copy of the
+ * caller's owner, read now rather than when `write` finds the owner's entry.
+ */
+const NEW_ROW_PARTS: RowParts = { ...SHARED_PARTS, owner: COPIED_PARTS.owner }
 
 /**
  * A stored row holding `card`'s fields, its nested objects made by `parts` (by default those the

@@ -130,9 +130,11 @@ export interface CardStore {
    *
    * With `observedAt`, the store keeps the deletion (a tombstone) so that older writes of the
    * card are refused, even of a card it never held; a deletion older than the card's row, or
-   * than an earlier deletion of it, changes nothing. A tombstone is no card: no read returns it
-   * (`get`, `getDefault`, `listByOwner`, `listByOwners`), and an owner left with tombstones only
-   * is not listed by `listOwners`.
+   * than an earlier deletion of it, changes nothing, and one observed at the row's own time
+   * deletes it (Stripe's event times are whole seconds: a card added and removed in one second
+   * is ordinary). A tombstone is no card: no read returns it (`get`, `getDefault`,
+   * `listByOwner`, `listByOwners`), and an owner left with tombstones only is not listed by
+   * `listOwners`.
    */
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**
@@ -142,7 +144,8 @@ export interface CardStore {
    * With `observedAt` (when the provider was read), nothing observed later changes, so that a
    * late answer of another process cannot undo a newer default: with null, each default whose
    * row was observed later stays the default, and the others are cleared; with a card id,
-   * nothing changes when that card or a default it would clear was observed later. The rows it
+   * nothing changes when that card or a default it would clear was observed later. A row
+   * observed at the call's own time is not later: the call applies to it. The rows it
    * changes take the later of their `observedAt` and this one, so that a write older than the
    * call cannot undo it either. Without `observedAt`, no row's `observedAt` changes.
    */

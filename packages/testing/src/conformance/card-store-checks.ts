@@ -242,7 +242,8 @@ export function cardStoreChecks(): CardStoreCheck[] {
   // --- reads scoped by owner ------------------------------------------------------------------  // --- reads scoped by owner ------------------------------------------------------------------
   check('get', 'gives null for a card the owner does not hold, whoever holds it', async (t) => {
     const scope = t.scope()
-    const card = t.card(scope)
+    // The default of its owner, so that a getDefault that ignores the owner gives it.
+    const card = t.card(scope, { isDefault: true })
     await t.store.upsert(card)
     const others: CardScope[] = [
       t.scope(), // another customer
@@ -777,9 +778,13 @@ export function cardStoreChecks(): CardStoreCheck[] {
       const usd = t.card(scope, { currency: 'usd', isDefault: true })
       const eur = t.card(scope, { currency: 'eur', isDefault: true })
       const gbp = t.card(scope, { currency: 'gbp', isDefault: true })
+      // Observed at the call's time: no later, so cleared (Stripe's event times are whole
+      // seconds, and two events in one second are ordinary).
+      const chf = t.card(scope, { currency: 'chf', isDefault: true })
       await t.store.upsert(usd, { observedAt: T3 })
       await t.store.upsert(eur, { observedAt: T1 })
       await t.store.upsert(gbp)
+      await t.store.upsert(chf, { observedAt: T2 })
       await t.store.setDefault(scope, null, { observedAt: T2 })
       expect(await t.defaultIds(scope), 'the default observed after the call').toEqual([usd.id])
       t.expectStored(await t.store.get(scope, usd.id), usd, { version: 1, observedAt: T3 })
@@ -787,6 +792,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
       const cleared = { version: 2, observedAt: T2 }
       t.expectStored(await t.store.get(scope, eur.id), { ...eur, isDefault: false }, cleared)
       t.expectStored(await t.store.get(scope, gbp.id), { ...gbp, isDefault: false }, cleared)
+      t.expectStored(await t.store.get(scope, chf.id), { ...chf, isDefault: false }, cleared)
       expect((await t.store.upsert(eur, { observedAt: T1 })).applied).toBe(false)
       // Without observedAt every default goes, and no row's observedAt changes.
       await t.store.setDefault(scope, null)
@@ -828,6 +834,35 @@ export function cardStoreChecks(): CardStoreCheck[] {
         await t.store.get(scope, current.id),
         { ...current, isDefault: false },
         written,
+      )
+    },
+  )
+
+  check(
+    'observedAt',
+    'setDefault(card) with observedAt as recent as the card, or as the default it would clear, applies',
+    async (t) => {
+      // Neither was observed later: a card added and made the default in one second (Stripe's
+      // event times are whole seconds) is an ordinary tie, and the switch must land.
+      const scope = t.scope()
+      const current = t.card(scope, { isDefault: true })
+      const next = t.card(scope)
+      const third = t.card(scope)
+      await t.store.upsert(current, { observedAt: T1 })
+      await t.store.upsert(next, { observedAt: T2 })
+      await t.store.upsert(third, { observedAt: T1 })
+      await t.store.setDefault(scope, next.id, { observedAt: T2 })
+      expect(await t.defaultIds(scope), 'as recent as the card').toEqual([next.id])
+      const written = { version: 2, observedAt: T2 }
+      t.expectStored(await t.store.get(scope, next.id), { ...next, isDefault: true }, written)
+      // `next`, the default now, was observed at T2 too.
+      await t.store.setDefault(scope, third.id, { observedAt: T2 })
+      expect(await t.defaultIds(scope), 'as recent as the default it clears').toEqual([third.id])
+      t.expectStored(await t.store.get(scope, third.id), { ...third, isDefault: true }, written)
+      t.expectStored(
+        await t.store.get(scope, next.id),
+        { ...next, isDefault: false },
+        { version: 3, observedAt: T2 },
       )
     },
   )
@@ -948,6 +983,17 @@ export function cardStoreChecks(): CardStoreCheck[] {
     await t.store.upsert(card, { observedAt: T2 })
     expect(await t.store.delete(scope, card.id, { observedAt: T1 })).toBe(false)
     t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: T2 })
+  })
+
+  check('delete', 'a deletion as recent as the stored card deletes it', async (t) => {
+    // Not older, so it applies: a card added and removed in one second (Stripe's event times are
+    // whole seconds) is an ordinary tie.
+    const scope = t.scope()
+    const card = t.card(scope)
+    await t.store.upsert(card, { observedAt: T2 })
+    expect(await t.store.delete(scope, card.id, { observedAt: T2 })).toBe(true)
+    expect(await t.store.get(scope, card.id)).toBeNull()
+    expect(await t.store.listByOwner(scope)).toEqual([])
   })
 
   check(
@@ -1183,27 +1229,36 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // card without reading it. Whether the store fails before its first write or rolls back
       // after the others, nothing of the batch may be left; a store that writes card by card
       // has written the others by then. The batch writes a card twice (a batching store's
-      // card-by-card path), updates one and displaces a default: none of it may stay.
+      // card-by-card path), updates one and displaces a default: none of it may stay. The last
+      // card fails at its holderName, then at its owner's id: a store that reads every card
+      // before its first write may leave the nested owner to the write.
       const scope = t.scope()
       const stored = t.card(scope, { isDefault: true })
       await t.store.upsert(stored)
-      const fresh = t.card(scope)
-      const batch = [
-        { ...stored, holderName: 'batched', isDefault: false },
-        fresh,
-        { ...fresh, holderName: 'written twice', isDefault: true },
-        t.card(t.scope('account'), { isDefault: true }),
-        unreadable(t.card(scope)),
-      ]
-      await expect(
-        t.store.upsertMany(batch),
-        'a batch whose last card cannot be read',
-      ).rejects.toThrow()
-      t.expectStored(await t.store.get(scope, stored.id), stored, { version: 1, observedAt: null })
-      expect(await t.store.listByOwner(scope), 'the cards of the owner').toHaveLength(1)
-      expect(await t.store.listByOwner(scopeOf(batch[3]!)), 'the cards of the other owner').toEqual(
-        [],
-      )
+      for (const part of ['holderName', 'owner'] as const) {
+        const fresh = t.card(scope)
+        const other = t.card(t.scope('account'), { isDefault: true })
+        const batch = [
+          { ...stored, holderName: 'batched', isDefault: false },
+          fresh,
+          { ...fresh, holderName: 'written twice', isDefault: true },
+          other,
+          unreadable(t.card(scope), part),
+        ]
+        await expect(
+          t.store.upsertMany(batch),
+          `a batch whose last card's ${part} cannot be read`,
+        ).rejects.toThrow()
+        t.expectStored(await t.store.get(scope, stored.id), stored, {
+          version: 1,
+          observedAt: null,
+        })
+        expect(await t.store.listByOwner(scope), `the cards of the owner (${part})`).toHaveLength(1)
+        expect(
+          await t.store.listByOwner(scopeOf(other)),
+          `the cards of the other owner (${part})`,
+        ).toEqual([])
+      }
     },
   )
 
@@ -2304,18 +2359,22 @@ function label(scope: CardScope): string {
 }
 
 /**
- * A copy of `card` whose `holderName` throws when read: a card that fails whatever writes it,
- * wherever in a batch it is, whether or not the store validates what it writes.
+ * A copy of `card` whose `holderName`, or its owner's `id`, throws when read: a card that fails
+ * whatever writes it, wherever in a batch it is, whether or not the store validates what it
+ * writes.
  */
-function unreadable(card: Card): Card {
-  const copy = { ...card }
-  Object.defineProperty(copy, 'holderName', {
+function unreadable(card: Card, part: 'holderName' | 'owner'): Card {
+  const throws = {
     enumerable: true,
-    get() {
+    get(): never {
       throw new Error('the conformance suite made this card unreadable, to fail its batch')
     },
-  })
-  return copy
+  }
+  if (part === 'owner') {
+    const owner = Object.defineProperty({ type: card.owner.type }, 'id', throws) as Owner
+    return { ...card, owner }
+  }
+  return Object.defineProperty({ ...card }, 'holderName', throws)
 }
 
 /** Changes every field of a card a caller was given (or gave), and every object it holds. */

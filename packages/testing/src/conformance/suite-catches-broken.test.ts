@@ -891,6 +891,27 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it('a store whose getDefault ignores the owner id fails the scoping rule', async () => {
+    // The first default of any owner of the provider of that type, whoever asked.
+    const unscoped = (inner: CardStore): CardStore => ({
+      ...inner,
+      async getDefault(scope) {
+        for await (const owner of inner.listOwners(scope.provider)) {
+          if (owner.type !== scope.owner.type) continue
+          const card = await inner.getDefault({ provider: scope.provider, owner })
+          if (card) return card
+        }
+        return null
+      },
+    })
+    expect(await failedStoreChecks(unscoped)).toEqual([
+      'get: gives null for a card the owner does not hold, whoever holds it',
+      // An owner whose defaults were cleared, or whose race ended without one, gets another's.
+      "setDefault: null clears the owner's defaults, and only that owner's",
+      race,
+    ])
+  })
+
   it('a store that ignores observedAt fails the ordering rules', async () => {
     const ignoresObservedAt = (inner: CardStore): CardStore => ({
       ...inner,
@@ -946,6 +967,64 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
       'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
+      // It applies a tie, but its rows keep their own observedAt.
+      'observedAt: setDefault(card) with observedAt as recent as the card, or as the default it would clear, applies',
+    ])
+  })
+
+  it('a store that refuses a write observed at the same time as the row fails the tie rules', async () => {
+    // Each refuses what is not newer than a row, where the contract refuses only what is older:
+    // a write observed at the row's own time is refused.
+    const tie = (row: StoredCard | null | undefined, options?: WriteOptions) =>
+      row?.observedAt != null && row.observedAt === options?.observedAt
+    const deleteRefusesTie = (inner: CardStore): CardStore => ({
+      ...inner,
+      async delete(scope, cardId, options) {
+        if (tie(await inner.get(scope, cardId), options)) return false
+        return inner.delete(scope, cardId, options)
+      },
+    })
+    expect(await failedStoreChecks(deleteRefusesTie)).toEqual([
+      'delete: a deletion as recent as the stored card deletes it',
+    ])
+    const setDefaultRefusesTie = (inner: CardStore): CardStore => ({
+      ...inner,
+      async setDefault(scope, cardId, options) {
+        if (cardId !== null && tie(await inner.get(scope, cardId), options)) return
+        return inner.setDefault(scope, cardId, options)
+      },
+    })
+    const tieRule =
+      'observedAt: setDefault(card) with observedAt as recent as the card, or as the default it would clear, applies'
+    expect(await failedStoreChecks(setDefaultRefusesTie)).toEqual([tieRule])
+    // The same, for a tie with the default the card would displace.
+    const switchRefusesTie = (inner: CardStore): CardStore => ({
+      ...inner,
+      async setDefault(scope, cardId, options) {
+        const target = cardId === null ? null : await inner.get(scope, cardId)
+        const displaced = (await inner.listByOwner(scope)).filter(
+          (card) => card.isDefault && card.id !== cardId && card.currency === target?.currency,
+        )
+        if (target && displaced.some((card) => tie(card, options))) return
+        return inner.setDefault(scope, cardId, options)
+      },
+    })
+    expect(await failedStoreChecks(switchRefusesTie)).toEqual([tieRule])
+    // setDefault(null) keeps the defaults observed at its own time: it clears the others, then
+    // makes them the defaults again.
+    const clearKeepsTie = (inner: CardStore): CardStore => ({
+      ...inner,
+      async setDefault(scope, cardId, options) {
+        if (cardId !== null) return inner.setDefault(scope, cardId, options)
+        const kept = (await inner.listByOwner(scope)).filter(
+          (card) => card.isDefault && tie(card, options),
+        )
+        await inner.setDefault(scope, null, options)
+        for (const card of kept) await inner.setDefault(scope, card.id, options)
+      },
+    })
+    expect(await failedStoreChecks(clearKeepsTie)).toEqual([
+      'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
     ])
   })
 
@@ -1127,6 +1206,21 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(cardByCard)).toEqual([
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
+    ])
+  })
+
+  it("a store that reads a batch before it writes it, but for its cards' owners, fails the all-or-nothing rule", async () => {
+    // What memoryStore once did: every card copied up front, but its owner left for the write
+    // of the card, which a card whose owner cannot be read fails after the cards before it.
+    const ownersLate = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        const read = cards.map((card) => ({ ...card }))
+        for (const card of read) await inner.upsert(card, options)
+      },
+    })
+    expect(await failedStoreChecks(ownersLate)).toEqual([
       'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
     ])
   })
