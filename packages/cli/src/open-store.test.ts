@@ -1,10 +1,10 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type CardportError, type CardStore, memoryStore } from '@cardport/core'
-import Database from 'better-sqlite3'
 import { describe, expect, it, vi } from 'vitest'
+import { corruptDatabaseFile } from '../../store-sqlite/src/__fixtures__/damaged-database.js'
 import { openStore } from './open-store.js'
 
 // The pools the CLI opens, their ends counted: openStore must end each once, however often its
@@ -152,19 +152,3 @@ describe('openStore', () => {
     expect(refused?.code).toBe('invalid_request')
   })
 })
-
-/**
- * Writes a SQLite database at `filename` whose header is intact and whose pages after it are
- * garbage, as a torn or overwritten file would be, and returns its bytes.
- */
-function corruptDatabaseFile(filename: string): Buffer {
-  const db = new Database(filename)
-  db.exec('CREATE TABLE notes (body TEXT)')
-  db.prepare('INSERT INTO notes VALUES (?)').run('x'.repeat(20_000))
-  db.close()
-  const bytes = readFileSync(filename)
-  // The 100-byte file header stays; the rest of page 1 (the schema) and every later page do not.
-  for (let i = 100; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff
-  writeFileSync(filename, bytes)
-  return bytes
-}

@@ -26,3 +26,19 @@ export function captureContext(env: NodeJS.ProcessEnv = {}): CapturedContext {
     stderr: () => err.join(''),
   }
 }
+
+/**
+ * Marketplace configurations the CLI cannot use, by name: none set, and a URL with credentials
+ * in it. For the checks that must come before the configuration is read (exit 2, not 3).
+ */
+export const UNUSABLE_MARKETPLACE_CONFIGS: ReadonlyArray<[string, NodeJS.ProcessEnv]> = [
+  ['missing', {}],
+  [
+    'malformed',
+    {
+      MARKETPLACE_URL: 'http://u:p@127.0.0.1:9',
+      MARKETPLACE_ID: 'MP1',
+      MARKETPLACE_SECRET: 'plain-secret-value',
+    },
+  ],
+]

@@ -23,6 +23,7 @@ import {
 import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { corruptDatabaseFile } from './__fixtures__/damaged-database.js'
 import { migrate, pendingMigrations, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { sqliteStore } from './sqlite-store.js'
 
@@ -855,19 +856,3 @@ function thrownBy(open: () => unknown): Error {
 
 /** The contents of a file that is not a SQLite database, long enough for SQLite to read. */
 const NOT_A_DATABASE = 'not a database, only some text that is long enough to be read\n'.repeat(20)
-
-/**
- * Writes a SQLite database at `filename` whose header is intact and whose pages after it are
- * garbage, as a torn or overwritten file would be, and returns its bytes.
- */
-function corruptDatabaseFile(filename: string): Buffer {
-  const db = new Database(filename)
-  db.exec('CREATE TABLE notes (body TEXT)')
-  db.prepare('INSERT INTO notes VALUES (?)').run('x'.repeat(20_000))
-  db.close()
-  const bytes = readFileSync(filename)
-  // The 100-byte file header stays; the rest of page 1 (the schema) and every later page do not.
-  for (let i = 100; i < bytes.length; i++) bytes[i] = (i * 7919) & 0xff
-  writeFileSync(filename, bytes)
-  return bytes
-}

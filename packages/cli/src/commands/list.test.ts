@@ -11,7 +11,7 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
-import { captureContext } from '../test-context.js'
+import { captureContext, UNUSABLE_MARKETPLACE_CONFIGS } from '../test-context.js'
 
 let server: EmulatorServer
 
@@ -53,17 +53,7 @@ describe('cardport list', () => {
     }
   })
 
-  it.each([
-    ['missing', {}],
-    [
-      'malformed',
-      {
-        MARKETPLACE_URL: 'http://u:p@127.0.0.1:9',
-        MARKETPLACE_ID: 'MP1',
-        MARKETPLACE_SECRET: 'plain-secret-value',
-      },
-    ],
-  ])(
+  it.each(UNUSABLE_MARKETPLACE_CONFIGS)(
     'refuses a customer owner at the marketplace (exit 2) before reading its configuration (%s)',
     async (_case, env) => {
       // Mending the configuration (exit 3) first would only lead to this usage error.

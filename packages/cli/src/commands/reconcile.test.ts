@@ -11,7 +11,7 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
-import { captureContext } from '../test-context.js'
+import { captureContext, UNUSABLE_MARKETPLACE_CONFIGS } from '../test-context.js'
 
 /** A latency no test outlasts: what only an interrupt can cut short in time. */
 const HOUR_MS = 3_600_000
@@ -186,17 +186,7 @@ describe('cardport reconcile', () => {
     },
   )
 
-  it.each([
-    ['missing', {}],
-    [
-      'malformed',
-      {
-        MARKETPLACE_URL: 'http://u:p@127.0.0.1:9',
-        MARKETPLACE_ID: 'MP1',
-        MARKETPLACE_SECRET: 'plain-secret-value',
-      },
-    ],
-  ])(
+  it.each(UNUSABLE_MARKETPLACE_CONFIGS)(
     'refuses a customer owner at the marketplace (exit 2) before reading its configuration or opening the store (%s)',
     async (_case, env) => {
       const file = join(dir, 'never.db')
