@@ -2016,19 +2016,6 @@ describe('CardSync.reconcile', () => {
     await expectStoreEqualsProvider(alice)
   })
 
-  it('reports the owner failed at once when Retry-After asks for longer than maxDelayMs', async () => {
-    await drift(alice)
-    // A minute, past the default policy's 20 s: retried sooner, it would only be refused again.
-    const limited = rateLimitedOnce(provider, 60_000)
-    const sleep = vi.fn(async (_ms: number) => {})
-    const report = await createCardSync({ provider: limited, store, retry: { sleep } }).reconcile(
-      alice,
-    )
-    expect(sleep).not.toHaveBeenCalled()
-    expect(report.failed).toEqual([expect.objectContaining({ owner: alice, code: 'rate_limited' })])
-    expect(report.added).toEqual([])
-  })
-
   it("stops at once when the run's signal aborts during a custom sleep's wait before a retry", async () => {
     await drift(alice)
     // An hour's Retry-After, far past the test's timeout: only the abort can end the run in

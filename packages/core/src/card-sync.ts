@@ -63,8 +63,7 @@ export interface CardSyncOptions {
   /**
    * How `reconcile` retries an owner after `rate_limited` or `provider_unavailable` (a whole
    * owner is re-read, which is always safe). Default: 3 retries, 250 ms doubling, full jitter,
-   * `Retry-After` honoured (a wait it asks for past `maxDelayMs`, 20 s unless set, is not waited:
-   * the owner is reported failed with that `rate_limited` error at once). Its `signal` (one for the sync's life: a shutdown) stops every
+   * `Retry-After` honoured up to `maxDelayMs` (20 s unless set). Its `signal` (one for the sync's life: a shutdown) stops every
    * `reconcile` in flight as a run's own {@link ReconcileOptions.signal} does (each rejects with
    * its reason), and makes a later `reconcile` reject before reading anything: once it has
    * aborted no owner can be tried, so no run goes on to list each owner left as failed.

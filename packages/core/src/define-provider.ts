@@ -539,8 +539,19 @@ const EMPTY_MATCH = /(?:)/
  * Clears the text the engine keeps of the last regular-expression match: `RegExp.input`
  * (`RegExp.$_`), `RegExp.lastMatch` and `$1`…`$9`, legacy statics that any code in the process
  * can read, and that a heap snapshot holds. After card details are checked, that text is the
- * card number or the CVC, kept until some other match replaces it.
+ * card number or the CVC, kept until some other match replaces it. `defineCardProvider`'s
+ * `createCard` calls it when it is done; call it after code of your own that checks card details
+ * outside `createCard` (an adapter's tokenize call), made or refused.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   return await tokenize(details)
+ * } finally {
+ *   forgetLastMatch()
+ * }
+ * ```
  */
-function forgetLastMatch(): void {
+export function forgetLastMatch(): void {
   EMPTY_MATCH.exec('')
 }

@@ -57,6 +57,7 @@ export {
   type CardProviderPrimitives,
   cardNotFound,
   defineCardProvider,
+  forgetLastMatch,
   ListOptionsSchema,
 } from './define-provider.js'
 export type {

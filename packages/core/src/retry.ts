@@ -10,8 +10,8 @@ export interface RetryPolicy {
   /** The first backoff, doubled on each retry before jitter. Default 200 ms. */
   baseDelayMs?: number | undefined
   /**
-   * The longest wait. Default 20 s. A `rate_limited` error whose `retryAfterMs` asks for longer
-   * is not retried: it is thrown, its `retryAfterMs` telling the caller when to try again.
+   * The longest wait, `Retry-After` included: an error whose `retryAfterMs` asks for longer is
+   * retried after this, so that no server's answer makes a call wait without bound. Default 20 s.
    */
   maxDelayMs?: number | undefined
   /**
@@ -65,8 +65,8 @@ const checkedPolicies = new WeakSet<RetryPolicy>()
 
 /**
  * Runs `operation`, retrying it on retryable failures with exponential backoff and full
- * jitter. A `rate_limited` error's `retryAfterMs` is honoured as the least wait; one that asks
- * for longer than `maxDelayMs` is thrown instead of retried early. Only use it
+ * jitter. An error's `retryAfterMs` (a `rate_limited` one's, or a 503's) is honoured as the least
+ * wait, up to `maxDelayMs`. Only use it
  * for operations that are safe to repeat: reads, and writes that carry an idempotency key.
  * A policy outside {@link RetryPolicySchema} (a `NaN` or fractional `retries`, a negative
  * delay, a `sleep` that is no function) rejects with `invalid_request` before any attempt.
@@ -106,9 +106,7 @@ export async function withRetry<T>(
       if (attempt >= retries || !shouldRetry(error, attempt)) throw error
       const backoff = random() * Math.min(max, base * 2 ** attempt)
       const asked = isCardportError(error) ? (error.retryAfterMs ?? 0) : 0
-      // Sooner than the provider asked would only be refused again, and spend a retry.
-      if (asked > max) throw error
-      await sleep(Math.max(backoff, asked))
+      await sleep(Math.min(max, Math.max(backoff, asked)))
     }
   }
 }

@@ -191,6 +191,21 @@ describe('createCard', () => {
     expect(requests()).toHaveLength(before)
   })
 
+  it('leaves no card number nor CVC in the last regular-expression match after tokenizeCard', async () => {
+    // The engine keeps the last match's text (`RegExp.input`, `RegExp.lastMatch`), which any
+    // code can read: after the details are checked, the number or the CVC.
+    const { provider } = setup()
+    const held = () =>
+      [RegExp.input, RegExp.lastMatch].filter((text) => text.includes('1111') || text === '12a')
+    await tokenizeCard(provider, testCard(VISA))
+    expect(held()).toEqual([])
+    const refused = await tokenizeCard(provider, { ...testCard(VISA), cvc: '12a' }).catch(
+      (caught: unknown) => caught,
+    )
+    expect(refused).toMatchObject({ code: 'invalid_request' })
+    expect(held()).toEqual([])
+  })
+
   it('associates a card tokenized earlier, by id or by URI', async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -9,6 +9,7 @@ import {
   decodeCursor,
   defineCardProvider,
   encodeCursor,
+  forgetLastMatch,
   IdempotencyKeySchema,
   InvalidRequestError,
   isCardportError,
@@ -145,8 +146,8 @@ export interface MarketplaceProviderOptions {
   /**
    * Retries of idempotent requests (GETs, and PUTs that set absolute state) on network errors,
    * 5xx and 429, with exponential backoff and full jitter (core's `withRetry`); the
-   * `Retry-After` of a 429 or a 5xx (a 503's, say), in seconds or as a date, is the least wait;
-   * one longer than `maxDelayMs` is not retried, the error thrown with its `retryAfterMs`. POSTs (tokenize, associate) are never retried: the reference
+   * `Retry-After` of a 429 or a 5xx (a 503's, say), in seconds or as a date, is the least wait,
+   * capped by `maxDelayMs`. POSTs (tokenize, associate) are never retried: the reference
    * promises no idempotency. Default `{ retries: 2, baseDelayMs: 200, maxDelayMs: 20_000 }`.
    */
   retry?:
@@ -436,7 +437,13 @@ export async function tokenizeCard(
     'tokenizeCard options',
     provider.name,
   )
-  return tokenize(details, metadata, idempotencyKey)
+  try {
+    return await tokenize(details, metadata, idempotencyKey)
+  } finally {
+    // The details were checked with patterns, as createCard checks them: the engine's last
+    // match holds the number or the CVC until cleared (createCard clears it too).
+    forgetLastMatch()
+  }
 }
 
 const TokenizeOptionsSchema = optionsObject({
