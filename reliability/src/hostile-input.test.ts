@@ -2,7 +2,8 @@
 // answers (any status and body), webhook bodies (signed and unsigned), options, and card
 // details. Whatever comes in:
 // - nothing throws anything but a CardportError;
-// - nothing is written to the store when a call fails (the tables are compared before/after);
+// - nothing is written to the store when a call fails (the tables are compared before/after),
+//   but the retirement notes of setDefaultCard and the card deleteCard saw invalidated;
 // - no error (message, stack, toJSON, fields, cause chain), log line, result or stored row holds
 //   a card number (a Luhn-valid run of 13 to 19 digits, across spaces and dashes) or a secret.
 // The generators embed real test card numbers and the suite's secrets in the inputs, so that
@@ -288,6 +289,98 @@ describe('provider answers', () => {
         ),
         // A run that hangs fails with its counterexample instead of timing the test out.
         { numRuns: 200, timeout: 3000 },
+      )
+      target.emulator.faults.clear()
+    },
+  )
+
+  // A body shaped like a page that is no page: a list at an error status (the SDK takes any
+  // JSON without an `error` member for a success), or a marketplace page that does not echo the
+  // offset asked for (`{ items: [] }` from something in the way). Read as a page it says "no
+  // cards", and `reconcile` removes every stored card of the owner (found on 2026-12-02).
+  const errorStatusArb = fc.constantFrom(400, 402, 404, 409, 429, 500, 502)
+  const PAGES: Record<ProviderUnderTest['name'], fc.Arbitrary<[number, unknown]>> = {
+    stripe: fc.tuple(
+      errorStatusArb,
+      fc.record({
+        object: fc.constant('list'),
+        data: fc.array(payloadArb(STRIPE_PAYLOAD, { taintIds: false }), { maxLength: 2 }),
+        has_more: fc.boolean(),
+        url: fc.constant('/v1/customers/cus_answers/sources'),
+      }),
+    ),
+    marketplace: fc.oneof(
+      fc.tuple(
+        fc.constantFrom(200, 201),
+        fc.record(
+          {
+            items: fc.array(payloadArb(MARKETPLACE_PAYLOAD, { taintIds: false }), { maxLength: 2 }),
+            // Every first request asks for offset 0: anything else, or none, is not its page.
+            offset: fc.oneof(fc.integer({ min: 1, max: 100 }), junkArb).filter((o) => o !== 0),
+            limit: fc.constant(100),
+            total: fc.oneof(fc.nat(3), junkArb),
+          },
+          { requiredKeys: ['items'] },
+        ),
+      ),
+      fc.tuple(
+        errorStatusArb,
+        fc.record({
+          items: fc.array(payloadArb(MARKETPLACE_PAYLOAD, { taintIds: false }), { maxLength: 2 }),
+          offset: fc.constant(0),
+          limit: fc.constant(100),
+          total: fc.nat(3),
+        }),
+      ),
+    ),
+  }
+
+  it.each(providers.all.map((target) => ({ name: target.name, target })))(
+    '$name: a page at an error status, or one that does not echo its offset, is refused and reconcile removes no stored card',
+    async ({ target }) => {
+      providers.reset()
+      const provider = target.provider()
+      const owner = target.owner(2)
+      const scope = { provider: provider.name, owner }
+      await fc.assert(
+        fc.asyncProperty(
+          PAGES[target.name].filter(([, body]) => noChanceNumber(body)),
+          fc.constantFrom('listCards', 'getDefaultCard'),
+          ([status, body], operation) =>
+            withStore(async (db, store) => {
+              target.emulator.faults.clear()
+              // Nothing retried: the fault is the answer to every request of the run.
+              const sync = createCardSync({ provider, store, retry: { retries: 0 } })
+              const first = await sync.reconcile(owner)
+              expect(first.counts.failed, 'the first reconcile, no fault').toBe(0)
+              const stored = (await store.listByOwner(scope)).length
+              expect(stored, 'cards stored before the fault').toBe(2)
+              const before = snapshot(db)
+              target.emulator.faults.inject({
+                status,
+                body: JSON.stringify(body),
+                times: Number.POSITIVE_INFINITY,
+              })
+              const call = {
+                listCards: () => provider.listCards(owner),
+                getDefaultCard: () => provider.getDefaultCard(owner),
+              }[operation]
+              // Stripe's error without an `error` object is provider_unavailable; the
+              // marketplace's error statuses keep their own codes (a 400 is invalid_request).
+              const code =
+                target.name === 'stripe' || status < 300 ? 'provider_unavailable' : undefined
+              const { error } = await contained<unknown>(call)
+              expect(error, 'a page that is no page, read as one').toBeDefined()
+              if (code) expect((error as { code: string }).code, errorText(error)).toBe(code)
+              const { result } = await contained(() => sync.reconcile(owner), db)
+              const report = result as DriftReport
+              expect(report.counts.removed, 'cards removed by reconcile').toBe(0)
+              expect(report.counts.failed, 'the owner listed as failed').toBe(1)
+              if (code) expect(report.failed[0]?.code).toBe(code)
+              expect(snapshot(db), 'the store after the reconcile that failed').toEqual(before)
+            }),
+        ),
+        { numRuns: 60, timeout: 3000 },
       )
       target.emulator.faults.clear()
     },
@@ -883,16 +976,38 @@ describe('cards answered by a provider written by hand', () => {
     'deleteCard',
   ] as const
   type Operation = (typeof OPERATIONS)[number]
-  // A failed call of these leaves every table as it was (compared row for row on SQLite).
-  // setDefaultCard notes the old defaults it is about to retire before it asks the provider (a
-  // retry reads the note), and deleteCard on a provider that invalidates stores the invalid card
-  // before it reads the new default: their stored cards are compared instead.
+  // A failed call of these leaves every table as it was (compared row for row on SQLite), and
+  // so does deleteCard on a provider that deletes. setDefaultCard notes the old defaults it is
+  // about to retire before it asks the provider (a retry reads the note): a failed one may leave
+  // those notes and must change no other row. deleteCard on a provider that invalidates stores
+  // the card as the provider answered it, invalid, before it reads the new default: a failed
+  // one may change that card's row and its owner's entry in the owners table, and no other.
   const UNTOUCHED_ON_FAILURE = new Set<Operation>([
     'sync(owner, id)',
     'sync(owner)',
     'syncFromProviderData',
     'reconcile',
   ])
+  /** The rows a failed call may have changed left out: the rest must be as they were. */
+  const unchangeable = (rows: Record<string, unknown[]>, run: Run) =>
+    Object.fromEntries(
+      Object.entries(rows)
+        .filter(
+          ([table]) =>
+            !(run.operation === 'setDefaultCard' && table === 'cardport_card_retirements'),
+        )
+        .map(([table, tableRows]) => [
+          table,
+          run.operation !== 'deleteCard'
+            ? tableRows
+            : table === 'cardport_cards'
+              ? tableRows.filter((row) => (row as { card_id: string }).card_id !== SEED_ID)
+              : // Storing the card (or its removal) lists its owner among the store's owners.
+                table === 'cardport_card_owners'
+                ? tableRows.filter((row) => (row as { owner_id: string }).owner_id !== run.owner.id)
+                : tableRows,
+        ]),
+    )
   const SEED_ID = 'card_seed'
 
   interface Run {
@@ -949,6 +1064,7 @@ describe('cards answered by a provider written by hand', () => {
         retry: { sleep: async (ms) => void waits.push(ms) },
       })
       const before = await cardsIn(store)
+      const rowsBefore = sqlite ? snapshot(sqlite.db) : undefined
       const call = {
         setDefaultCard: () => sync.setDefaultCard(owner, 'tok_byhand'),
         'sync(owner, id)': () => sync.sync(owner, 'card_asked'),
@@ -957,10 +1073,19 @@ describe('cards answered by a provider written by hand', () => {
         reconcile: () => sync.reconcile(owner),
         deleteCard: () => sync.deleteCard(owner, SEED_ID),
       }[operation]
-      const db = UNTOUCHED_ON_FAILURE.has(operation) ? sqlite?.db : undefined
+      const untouched =
+        UNTOUCHED_ON_FAILURE.has(operation) ||
+        (operation === 'deleteCard' && run.capabilities === 'deletes')
+      const db = untouched ? sqlite?.db : undefined
       // A CardportError or a result; the error, the console and the result scanned.
       const { result, error } = await contained<unknown>(call, db)
       const after = await cardsIn(store)
+      if (error !== undefined && sqlite && rowsBefore && !untouched) {
+        expect(
+          unchangeable(snapshot(sqlite.db), run),
+          `the other rows after a failed ${operation}`,
+        ).toEqual(unchangeable(rowsBefore, run))
+      }
       expect(waits, 'retries of what a retry does not mend').toEqual([])
 
       // Nothing stored holds a card number or a key, and every stored card is one the Card

@@ -96,4 +96,20 @@ describe('errorText', () => {
     const clean = new CardportError('invalid_request', 'bad token', { details: { param: 'x' } })
     expect(kinds(errorText(clean))).toEqual([])
   })
+
+  it('reads the whole cause chain, however deep: a number 12 levels under a cause, a cause 12 errors down', () => {
+    // `{ ...error }` skips the cause (not enumerable), and `inspect` at a fixed depth prints
+    // what lies deeper as `[Object]`: an error body quoting the request it refused nests it so.
+    let nested: unknown = '4242 4242 4242 4242'
+    for (let level = 0; level < 12; level++) nested = { request: nested }
+    const cause = Object.assign(new Error('upstream'), { raw: nested })
+    expect(kinds(errorText(new InvalidRequestError('refused', { cause })))).toEqual(['card number'])
+    let chain = new Error(`No such token: '${TEST_CARD_NUMBERS[0]}'`)
+    for (let level = 0; level < 12; level++) chain = new Error('wrapped', { cause: chain })
+    expect(kinds(errorText(chain))).toEqual(['card number'])
+    // A cause chain that loops ends.
+    const looped = new Error('looped')
+    looped.cause = new Error('back', { cause: looped })
+    expect(kinds(errorText(looped))).toEqual([])
+  })
 })

@@ -84,21 +84,30 @@ export function findLeaks(text: string, secrets: readonly string[]): Leak[] {
 /**
  * Everything an error carries out of the library, as a log would show it: its message and
  * stack, its `toJSON()`, its own fields (`details`, `issues`) and `console.error`'s rendering,
- * which includes the `cause` chain.
+ * which includes the `cause` chain, read whole at any depth.
  */
 export function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return inspect(error, { depth: 8 })
+  if (!(error instanceof Error)) return inspectWhole(error)
   const json =
     typeof (error as { toJSON?: unknown }).toJSON === 'function'
       ? safeJson((error as unknown as { toJSON(): unknown }).toJSON())
       : ''
-  return [
-    error.message,
-    error.stack ?? '',
-    json,
-    safeJson({ ...error }),
-    inspect(error, { depth: 8 }),
-  ].join('\n')
+  return [error.message, error.stack ?? '', json, safeJson({ ...error }), inspectWhole(error)].join(
+    '\n',
+  )
+}
+
+/**
+ * `console.error`'s rendering with nothing cut: a logger set deeper than Node's default, or one
+ * that walks the cause itself, prints what a fixed depth would show as `[Object]` (an error
+ * body quoting the request it refused nests it ten levels down). `inspect` marks cycles.
+ */
+function inspectWhole(value: unknown): string {
+  return inspect(value, {
+    depth: Number.POSITIVE_INFINITY,
+    maxArrayLength: Number.POSITIVE_INFINITY,
+    maxStringLength: Number.POSITIVE_INFINITY,
+  })
 }
 
 /** `JSON.stringify` that survives cycles and BigInts: what a structured logger would write. */
@@ -115,7 +124,7 @@ export function safeJson(value: unknown): string {
     })
     return json ?? ''
   } catch {
-    return inspect(value, { depth: 8 })
+    return inspectWhole(value)
   }
 }
 
