@@ -910,6 +910,46 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.get(scope(alice), card.id)).not.toBeNull()
   })
 
+  it('refuses a card id holding a card number standing apart before the provider or the store sees it', async () => {
+    // `card_x 4242 4242 4242 4242`: refused only whole, the number reached a tombstone's card_id.
+    const prefixed = fc
+      .tuple(
+        typedCardNumber(),
+        fc.constantFrom('card_', 'card_x ', 'id:', ' ', 'card_x-'),
+        fc.constantFrom('', ' :', '/x', '_1'),
+      )
+      .map(([number, before, after]) => ({ number, id: `${before}${number}${after}` }))
+    const fullWidth = typedCardNumber().map((number) => ({
+      number,
+      id: ` ${number.replace(/\d/g, (digit) => String.fromCharCode(0xff10 + Number(digit)))} :`,
+    }))
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(prefixed, fullWidth), async ({ number, id }) => {
+        const { watched, calls } = watchedSync()
+        const runs: [string, () => Promise<unknown>][] = [
+          ['deleteCard', () => watched.deleteCard(alice, id)],
+          ['sync', () => watched.sync(alice, id)],
+          ['deleteLocal', () => watched.deleteLocal(alice, id)],
+        ]
+        for (const [what, run] of runs) {
+          const error = await rejection(run())
+          expect(error.code, what).toBe('invalid_request')
+          expect(error.issues, what).toEqual([
+            {
+              path: ['cardId'],
+              message: 'a card id cannot be a card number: pass the id the provider gave the card',
+            },
+          ])
+          const shown = inspect(error, { depth: 10 })
+          expect(shown, what).not.toContain(digitsOf(number).slice(0, 12))
+          expect(shown, what).not.toContain(id.trim())
+        }
+        expect(calls).toEqual([])
+      }),
+      { numRuns: 50 },
+    )
+  })
+
   it('stores a card payload', async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     const stored = await sync.syncFromProviderData(alice, card)

@@ -24,6 +24,22 @@ import {
 import { toCountryAlpha2 } from './country.js'
 import { validate } from './validate.js'
 
+/**
+ * Card ids holding a card number that stands apart (after a prefix's `_`, amid other text, in
+ * full-width digits): stored, the number would be a key of the store and of its tombstones.
+ */
+const NUMBER_IN_IDS = [
+  'card_x 4242 4242 4242 4242',
+  'card_4242424242424242',
+  'card_4242-4242-4242-4242',
+  ' ４２４２４２４２４２４２４２４２ :',
+  'card_４２４２４２４２４２４２４２４２',
+  'id:4242424242424242/x',
+]
+
+/** The 62 characters of a Stripe id's random part. */
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
+
 describe('CardSchema on the seed cards', () => {
   it('has every example card of the seeds and cards.rst', () => {
     expect(stripeSeedCards.map((seed) => seed.raw.id)).toEqual([
@@ -331,6 +347,17 @@ describe('CardSchema refuses a card number as an id, a fingerprint or an owner i
     }
   })
 
+  it.each(NUMBER_IN_IDS)('refuses the id %j, a card number standing apart in it', (id) => {
+    for (const schema of [CardSchema, compiledCardSchema()]) {
+      const result = schema.safeParse({ ...base, id })
+      expect(result.success).toBe(false)
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({ path: ['id'], message: 'a card id cannot be a card number' }),
+      ])
+      expect(JSON.stringify(result.error?.issues)).not.toMatch(/4242|４２４２/)
+    }
+  })
+
   it.each(['4242424242424242', '5555-5555-5555-4444', ' 378282246310005 '])(
     'refuses an owner id %s, naming owner.id and not the number',
     (id) => {
@@ -352,10 +379,10 @@ describe('CardSchema refuses a card number as an id, a fingerprint or an owner i
   )
 
   it.each([
-    ['id', 'card_4242424242424242'],
+    ['id', 'card_1MvoXJ24242424242424242'],
     ['id', '123e4567-e89b-12d3-a456-426614174000'],
     ['fingerprint', 'Xt5EWLLDS7FJjR1c'],
-  ])('keeps %s %s: only a text of digit groups alone is a card number', (field, value) => {
+  ])('keeps %s %s: no card number standing apart in it', (field, value) => {
     expect(compiledCardSchema().parse({ ...base, [field]: value })).toMatchObject({
       [field]: value,
     })
@@ -407,8 +434,65 @@ describe('CardIdInputSchema: a card id a caller gives', () => {
         },
       ),
     )
-    expect(CardIdInputSchema.safeParse('card_4242424242424242').success).toBe(true)
     expect(CardIdInputSchema.safeParse('4242424242424241').success).toBe(true)
+  })
+
+  it('refuses a card number standing apart in the id, after a prefix or amid other text', () => {
+    for (const id of NUMBER_IN_IDS) {
+      const result = CardIdInputSchema.safeParse(id)
+      expect(result.success, id).toBe(false)
+      expect(result.error?.issues.map((issue) => issue.message)).toEqual([
+        'a card id cannot be a card number: pass the id the provider gave the card',
+      ])
+    }
+  })
+
+  it('takes a card number glued to letters: part of a random id, not a number written out', () => {
+    for (const id of [
+      'card_1MvoXJ24242424242424242',
+      'card_4242424242424242x',
+      'ab4242424242424242',
+    ]) {
+      expect(CardIdInputSchema.safeParse(id).success, id).toBe(true)
+    }
+  })
+
+  it('takes every Stripe-like, hex and UUID id, whatever digits land where', () => {
+    const chars = (alphabet: string, length: number) =>
+      fc.string({ unit: fc.constantFrom(...alphabet), minLength: length, maxLength: length })
+    const digitsFirst = fc
+      .tuple(fc.stringMatching(/^[0-9]{13,19}$/), chars(BASE62, 8))
+      .map(([digits, rest]) => `card_${digits}${rest}`)
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          chars(BASE62, 24).map((rest) => `card_${rest}`),
+          // Digits weighted heavily, so that long digit runs come up.
+          chars('0123456789'.repeat(6) + BASE62, 24).map((rest) => `card_${rest}`),
+          digitsFirst,
+          chars('0123456789abcdef', 32),
+          chars('0123456789'.repeat(4) + 'abcdef', 32),
+          fc.uuid(),
+        ),
+        (id) => {
+          expect(CardIdInputSchema.safeParse(id).success).toBe(true)
+          const card = { ...stripeSeedCards[0]!.normalized, id }
+          expect(compiledCardSchema().parse(card)).toMatchObject({ id })
+        },
+      ),
+      { numRuns: 500 },
+    )
+    // A UUID's digit groups, joined by its dashes, read as a card number about once in 900.
+    const digest = (seed: string) => createHash('sha256').update(seed).digest('hex')
+    const ids = Array.from({ length: 20_000 }, (_, index) => digest(`id ${index}`))
+    const refused = [
+      ...ids.map((hex) => hex.slice(0, 32)),
+      ...ids.map(
+        (hex) =>
+          `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`,
+      ),
+    ].filter((id) => !CardIdInputSchema.safeParse(id).success)
+    expect(refused).toEqual([])
   })
 })
 

@@ -23,6 +23,21 @@ const idText = (what: string) =>
 const notACardNumber = (text: z.ZodString, message: string) =>
   text.refine((value) => !isWholeCardNumber(value), message)
 
+/**
+ * `text`, refusing a card id that holds a card number standing apart: one `containsCardNumber`
+ * finds once the id's random parts are set aside (its UUIDs, and digits glued to a letter), such
+ * as `card_x 4242 4242 4242 4242` or `card_4242424242424242`, where the number follows the
+ * prefix's `_`. Stored, the id would be a key of the store and of its tombstones, and quoted by
+ * results and logs. A provider's random id (`card_1MvoXJ2eZvKYlo2C`, a hex id, a UUID) is never
+ * refused: its digits touch letters, or a run of them is longer than a card number. A text of
+ * digit groups alone shaped as a UUID is still refused (`isWholeCardNumber`).
+ */
+const noCardNumberIn = (text: z.ZodString, message: string) =>
+  text.refine(
+    (value) => !isWholeCardNumber(value) && !containsCardNumber(withoutRandomIds(value)),
+    message,
+  )
+
 // Each object schema's fields are declared apart (`ownerShape`, …) and its type names them
 // (`z.ZodObject<OwnerShape>`): the published declarations then keep each field's comment, which
 // an editor's hover shows; a schema's inferred type would be printed with its fields bare
@@ -205,21 +220,23 @@ function withoutRandomIds(key: string): string {
 
 /**
  * A card id as a caller passes it (`getCard`, `updateCard`, `deleteCard`, `setDefaultCard`,
- * `invalidateCard`, `CardSync.sync`, `deleteCard` and `deleteLocal`): what {@link CardSchema}'s
- * `id` takes (not empty, no NUL character, no unpaired surrogate), and not a card number typed in
- * the wrong field (the whole id digit groups, spaces or dashes between them, that
- * `containsCardNumber` finds). Such an id would reach the provider in a request's URL and, once
- * the provider answered "no such card", a store's deletion record (its tombstone). Ids a provider
- * gives (`card_…`, a marketplace's `CC…`, a UUID) are never refused: only a text made of digit
- * groups alone can be.
+ * `invalidateCard`, `CardSync.sync`, `deleteCard` and `deleteLocal`, the Stripe webhook's ids):
+ * what {@link CardSchema}'s `id` takes (not empty, no NUL character, no unpaired surrogate), and no
+ * card number in it (digit groups, spaces or dashes between them, that `containsCardNumber`
+ * finds) standing apart: the whole id, or a number after a prefix's `_` or amid other text
+ * (`card_4242424242424242`, `card_x 4242 4242 4242 4242`). Such an id would reach the provider in
+ * a request's URL and, once the provider answered "no such card", a store's deletion record (its
+ * tombstone). Ids a provider gives (`card_…`, a marketplace's `CC…`, a hex id, a UUID) are never
+ * refused: digits glued to a letter are part of a random id, and a UUID's are not read.
  *
  * @example
  * ```ts
  * CardIdInputSchema.safeParse('card_1NBnqJ2eZvKYlo2C').success // true
  * CardIdInputSchema.safeParse('4242 4242 4242 4242').success // false
+ * CardIdInputSchema.safeParse('card_4242424242424242').success // false
  * ```
  */
-export const CardIdInputSchema: z.ZodString = notACardNumber(
+export const CardIdInputSchema: z.ZodString = noCardNumberIn(
   idText('a card id'),
   'a card id cannot be a card number: pass the id the provider gave the card',
 )
@@ -293,10 +310,10 @@ const CardOwnerSchema = ownerNotACardNumber('an owner id cannot be a card number
 
 const cardShape = {
   /**
-   * The provider's id for the card (Stripe `card_…`, the marketplace's card id); never a card
-   * number (digit groups alone).
+   * The provider's id for the card (Stripe `card_…`, the marketplace's card id); never holds a
+   * card number standing apart (`card_4242424242424242`), as `CardIdInputSchema` refuses it.
    */
-  id: notACardNumber(idText('a card id'), 'a card id cannot be a card number'),
+  id: noCardNumberIn(idText('a card id'), 'a card id cannot be a card number'),
   /** The provider's name, as in `CardProvider.name`. */
   provider: z.string().min(1),
   /**

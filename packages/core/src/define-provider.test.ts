@@ -18,6 +18,12 @@ const BAD_NUMBER = '4242424242424241'
 /** A card number an adapter's bug puts where a card id goes. */
 const CARD_NUMBER_ID = '4242424242424242'
 const nextYear = new Date().getUTCFullYear() + 2
+/** Card ids holding a card number that stands apart: after a prefix's `_`, amid text, full-width. */
+const NUMBER_IN_IDS = [
+  'card_x 4242 4242 4242 4242',
+  'card_4242424242424242',
+  ' ４２４２４２４２４２４２４２４２ :',
+]
 
 describe('defineCardProvider: input is validated before any primitive runs', () => {
   const badCalls: Array<[string, (provider: CardProvider) => Promise<unknown>]> = [
@@ -125,6 +131,49 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       expect(error.message).not.toContain(BAD_NUMBER)
       expect(error.message).not.toMatch(/\d{4}[ -]?\d{4}[ -]?\d{4}/)
       for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled()
+    })
+  }
+
+  // Refused only whole, such an id reached the provider's URL and CardSync's tombstones.
+  for (const id of NUMBER_IN_IDS) {
+    it(`refuses the card id ${JSON.stringify(id)}, a card number standing apart in it, in every call`, async () => {
+      const calls: [string, (p: CardProvider) => Promise<unknown>][] = [
+        ['getCard', (p) => p.getCard(owner, id)],
+        ['updateCard', (p) => p.updateCard(owner, id, { holderName: 'Ada' })],
+        ['deleteCard', (p) => p.deleteCard(owner, id)],
+        ['setDefaultCard', (p) => p.setDefaultCard(owner, id)],
+        ['invalidateCard', (p) => p.invalidateCard(owner, id)],
+      ]
+      for (const [what, run] of calls) {
+        const { provider, spies } = spyProvider()
+        const error = await rejection(run(provider))
+        expect(error.code, what).toBe('invalid_request')
+        expect(error.issues, what).toEqual([
+          {
+            path: [],
+            message: 'a card id cannot be a card number: pass the id the provider gave the card',
+          },
+        ])
+        expect(inspect(error, { depth: 10 }), what).not.toMatch(/4242|４２４２/)
+        for (const spy of Object.values(spies)) expect(spy).not.toHaveBeenCalled()
+      }
+    })
+
+    it(`refuses a card the adapter answers or parses with the id ${JSON.stringify(id)}, naming no digit`, async () => {
+      const { provider } = spyProvider(
+        {},
+        { getCard: async () => makeCard({ id }), parseCard: () => makeCard({ id }) },
+      )
+      const answered = await rejection(provider.getCard(owner, 'card_1'))
+      expect(answered).toMatchObject({ code: 'provider_unavailable', retryable: false })
+      const parsed = errorOf(() => provider.parseCard({ object: 'card' }, owner))
+      expect(parsed.code).toBe('invalid_request')
+      expect(parsed.issues).toEqual([
+        expect.objectContaining({ path: ['id'], message: 'a card id cannot be a card number' }),
+      ])
+      for (const error of [answered, parsed]) {
+        expect(inspect(error, { depth: 10 })).not.toMatch(/4242|４２４２/)
+      }
     })
   }
 

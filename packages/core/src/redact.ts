@@ -78,7 +78,8 @@ export function containsCardNumber(text: string): boolean {
  * joined by the separators {@link redact} reads, holding a number {@link containsCardNumber}
  * finds. An id with a prefix (`card_…`) or letters is never one, whatever digits it holds, so
  * that a provider's random ids are not taken for card numbers by chance. Not exported from the
- * package: the core refuses a card id that is one (`CardIdInputSchema`).
+ * package: the core refuses an owner id or a fingerprint that is one (`OwnerInputSchema`,
+ * `CardSchema`), and a card id that is or holds one (`CardIdInputSchema`).
  */
 export function isWholeCardNumber(text: string): boolean {
   return WHOLE_RUN.test(text) && containsCardNumber(text)

@@ -574,6 +574,16 @@ describe('what the handler reports', () => {
     () => '4242 4242 4242 4242',
   ]
 
+  /**
+   * Card ids holding a card number that stands apart (after the prefix's `_`, amid text, in
+   * full-width digits): refused only whole, such an id was stored and echoed in the result.
+   */
+  const BAD_CARD_IDS = [
+    'card_x 4242 4242 4242 4242',
+    'card_4242424242424242',
+    ' ４２４２４２４２４２４２４２４２ :',
+  ]
+
   /** A store that records every call made to it, passing each to the store it wraps. */
   const recordingStore = (inner: CardStore) => {
     const calls: string[] = []
@@ -660,6 +670,22 @@ describe('what the handler reports', () => {
             { id: 'ca_platform', object: 'application' },
             { account: bad(account.id) },
           ),
+        )
+      }
+      for (const bad of BAD_CARD_IDS) {
+        cases.push(
+          event('customer.source.created', { ...cardObject, id: bad }),
+          event('customer.source.updated', { ...cardObject, id: bad }),
+          event('customer.source.deleted', { ...cardObject, id: bad }),
+          event('account.external_account.created', { ...externalObject, id: bad }),
+          event('account.external_account.deleted', { ...externalObject, id: bad }),
+          {
+            ...event('customer.updated', customerObject(customer.id, bad)),
+            data: {
+              object: customerObject(customer.id, bad),
+              previous_attributes: { default_source: null },
+            },
+          },
         )
       }
       const requests = emulator.state.requests().length
@@ -1317,7 +1343,7 @@ describe('verification options', () => {
       .take()
       .find((event) => event.type === 'customer.source.created')!
     const genuine = { ...created, id: 'evt_A\uFFFD' }
-    for (const id of ['evt_A\uD800', 'evt_\uDC00A', 'evt_A\u0000']) {
+    for (const id of ['evt_A\uD800', 'evt_\uDC00A', 'evt_A\u0000', 'evt_4242424242424242']) {
       await expect(handler.apply({ ...created, id } as never)).rejects.toMatchObject({
         code: 'invalid_request',
         reason: 'not_an_event',
