@@ -468,10 +468,10 @@ describe('CardIdInputSchema: a card id a caller gives', () => {
         fc.oneof(
           chars(BASE62, 24).map((rest) => `card_${rest}`),
           // Digits weighted heavily, so that long digit runs come up.
-          chars('0123456789'.repeat(6) + BASE62, 24).map((rest) => `card_${rest}`),
+          chars(`${'0123456789'.repeat(6)}${BASE62}`, 24).map((rest) => `card_${rest}`),
           digitsFirst,
           chars('0123456789abcdef', 32),
-          chars('0123456789'.repeat(4) + 'abcdef', 32),
+          chars(`${'0123456789'.repeat(4)}abcdef`, 32),
           fc.uuid(),
         ),
         (id) => {
