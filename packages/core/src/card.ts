@@ -1,7 +1,13 @@
 import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
-import { containsCardNumber, isWholeCardNumber, maskCardNumbers, redactSecrets } from './redact.js'
+import {
+  containsCardNumber,
+  hasDigits,
+  isWholeCardNumber,
+  maskCardNumbers,
+  redactSecrets,
+} from './redact.js'
 import { isStorableText, toStorableText } from './storable-text.js'
 import { strictObjectSaying } from './validate.js'
 
@@ -34,7 +40,10 @@ const notACardNumber = (text: z.ZodString, message: string) =>
  */
 const noCardNumberIn = (text: z.ZodString, message: string) =>
   text.refine(
-    (value) => !isWholeCardNumber(value) && !containsCardNumber(withoutRandomIds(value)),
+    // Fewer than 13 digits hold no card number: most ids stop there, before any pattern runs.
+    (value) =>
+      !hasDigits(value, 13) ||
+      (!isWholeCardNumber(value) && !containsCardNumber(withoutRandomIds(value))),
     message,
   )
 

@@ -248,9 +248,12 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
   return output
 }
 
-// Most text holds no card-sized run of digits: a scan of its characters, far cheaper than the
-// regular expression, lets it through untouched (every card read from a provider passes here).
-function hasDigits(text: string, count: number): boolean {
+/**
+ * Whether `text` holds at least `count` digits (of any script). Most text holds no card-sized run
+ * of digits: a scan of its characters, far cheaper than the regular expression, lets it through
+ * untouched (every card read from a provider passes here). Not exported from the package.
+ */
+export function hasDigits(text: string, count: number): boolean {
   let found = 0
   let otherScripts = false
   for (let index = 0; index < text.length; index++) {
