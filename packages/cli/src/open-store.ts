@@ -6,6 +6,7 @@ import {
   isCardportError,
   untilAborted,
 } from '@cardport/core'
+import type { UnusableFileReason } from '@cardport/store-sqlite'
 import type { StoreConfig } from './config.js'
 import { describeError } from './describe-error.js'
 import { CliError, EXIT_CODES } from './exit-codes.js'
@@ -145,27 +146,27 @@ function needsMigrations(pending: readonly number[], use: ReadOnlyUse): Error {
   )
 }
 
+/** What a command that only reads says of a file `sqliteStore` refused, by its `details.unusableFile`. */
+const UNUSABLE_FILES: Record<UnusableFileReason, { why: string; fix: string }> = {
+  not_a_database: {
+    why: 'it is not a SQLite database',
+    fix: 'check that the path names a cardport store',
+  },
+  damaged: { why: 'it is damaged', fix: 'restore it from a backup' },
+}
+
 /**
  * Why a command that only reads (`use`) cannot use a file that `sqliteStore` found not to be a
- * SQLite database (`SQLITE_NOTADB`) or damaged (`SQLITE_CORRUPT…`), both read from the driver's
- * error it keeps as the cause, and what to do; undefined for any other error. The store's own
- * advice, to name a new file to make one, is what this command cannot do: it makes no store.
+ * SQLite database or damaged (its error's `details.unusableFile`), and what to do; undefined
+ * for any other error. The store's own advice, to name a new file to make one, is what this
+ * command cannot do: it makes no store.
  */
 function unusableFile(error: unknown, use: ReadOnlyUse): InvalidRequestError | undefined {
   if (!isCardportError(error, 'invalid_request')) return undefined
-  const code = (error.cause as { code?: unknown } | undefined)?.code
-  if (typeof code !== 'string') return undefined
-  let why: string
-  let fix: string
-  if (code === 'SQLITE_NOTADB') {
-    why = 'it is not a SQLite database'
-    fix = 'check that the path names a cardport store'
-  } else if (/^SQLITE_CORRUPT(_|$)/.test(code)) {
-    why = 'it is damaged'
-    fix = 'restore it from a backup'
-  } else {
-    return undefined
-  }
+  const reason = error.details?.unusableFile
+  if (typeof reason !== 'string' || !Object.hasOwn(UNUSABLE_FILES, reason)) return undefined
+  const { why, fix } = UNUSABLE_FILES[reason as UnusableFileReason]
+  const code = error.details?.sqliteCode
   const { name, remedy } = READ_ONLY_USES[use]
   return new InvalidRequestError(
     `${why} (${code}), and ${name} makes no store: ${fix}, or ${remedy} on a new file to make one`,

@@ -5,4 +5,4 @@ export {
   SQLITE_MIGRATIONS,
   type SqliteMigration,
 } from './sqlite-migrations.js'
-export { type SqliteStoreOptions, sqliteStore } from './sqlite-store.js'
+export { type SqliteStoreOptions, sqliteStore, type UnusableFileReason } from './sqlite-store.js'

@@ -746,7 +746,7 @@ describe('sqliteStore: read-only (readonly: true)', () => {
 
 describe('sqliteStore: a file it cannot open', () => {
   /** What `sqliteStore({ filename })` throws; a store that opens fails the test. */
-  const openFailure = (filename: string): Error => thrownBy(() => sqliteStore({ filename }))
+  const openFailure = (filename: string): CardportError => thrownBy(() => sqliteStore({ filename }))
 
   it('throws invalid_request without the path', () => {
     const thrown = openFailure(join(tmpdir(), 'no-such-folder-4242424242424242', 'cards.db'))
@@ -777,6 +777,8 @@ describe('sqliteStore: a file it cannot open', () => {
     )
     // better-sqlite3's own error, its code as SQLite gave it (its message quotes no path).
     expect(thrown.cause).toMatchObject({ code: 'SQLITE_NOTADB', message: 'file is not a database' })
+    // Which it was, for a caller that words its own advice (the CLI does).
+    expect(thrown.details).toEqual({ unusableFile: 'not_a_database', sqliteCode: 'SQLITE_NOTADB' })
     // Left as it was, and closed: no WAL beside it.
     expect(readFileSync(filename, 'utf8')).toBe(NOT_A_DATABASE)
     expect(existsSync(`${filename}-wal`)).toBe(false)
@@ -804,6 +806,7 @@ describe('sqliteStore: a file it cannot open', () => {
       'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup, or name a new file to make one',
     )
     expect(thrown.cause).toMatchObject({ code: 'SQLITE_CORRUPT' })
+    expect(thrown.details).toEqual({ unusableFile: 'damaged', sqliteCode: 'SQLITE_CORRUPT' })
     // Left as it was, and closed: no WAL beside it.
     expect(readFileSync(filename)).toEqual(damaged)
     expect(existsSync(`${filename}-wal`)).toBe(false)
@@ -814,19 +817,21 @@ describe('sqliteStore: a Database it is given that it cannot use', () => {
   it.each([
     {
       code: 'SQLITE_NOTADB',
+      reason: 'not_a_database',
       write: (filename: string) => writeFileSync(filename, NOT_A_DATABASE),
       message:
         'sqliteStore could not use the Database it was given (SQLITE_NOTADB: its file is not a SQLite database): check that it opens a cardport store, or open a new file',
     },
     {
       code: 'SQLITE_CORRUPT',
+      reason: 'damaged',
       write: corruptDatabaseFile,
       message:
         'sqliteStore could not use the Database it was given (SQLITE_CORRUPT: its file is damaged): restore it from a backup, or open a new file',
     },
   ])(
     'refuses a Database whose file SQLite cannot read ($code), saying what to do, and leaves it open',
-    ({ code, write, message }) => {
+    ({ code, reason, write, message }) => {
       const filename = join(dir, 'cards-4242424242424242.db')
       write(filename)
       const db = new Database(filename)
@@ -836,6 +841,7 @@ describe('sqliteStore: a Database it is given that it cannot use', () => {
         expect(thrown.message).toBe(message)
         // better-sqlite3's own error, its code as SQLite gave it.
         expect(thrown.cause).toMatchObject({ code })
+        expect(thrown.details).toEqual({ unusableFile: reason, sqliteCode: code })
         expect(db.open).toBe(true)
       } finally {
         db.close()
@@ -845,11 +851,11 @@ describe('sqliteStore: a Database it is given that it cannot use', () => {
 })
 
 /** What `open` throws; one that returns fails the test. */
-function thrownBy(open: () => unknown): Error {
+function thrownBy(open: () => unknown): CardportError {
   try {
     open()
   } catch (error) {
-    return error as Error
+    return error as CardportError
   }
   throw new Error('opened')
 }

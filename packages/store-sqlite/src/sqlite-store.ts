@@ -18,6 +18,13 @@ import { CARD_COLUMNS, type CardRow, cardValues, rowToCard } from './card-row.js
 import type { SqliteDatabase } from './sqlite-database.js'
 import { migrate, pendingMigrations, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 
+/**
+ * Why {@link sqliteStore} refused a file, in its `invalid_request` error's
+ * `details.unusableFile`: `'not_a_database'` (`SQLITE_NOTADB`) or `'damaged'` (`SQLITE_CORRUPT`,
+ * or one of its extended codes; `details.sqliteCode` holds which).
+ */
+export type UnusableFileReason = 'not_a_database' | 'damaged'
+
 /** Options of {@link sqliteStore}: a file to open, or a better-sqlite3 `Database` you own. */
 export type SqliteStoreOptions = {
   /**
@@ -84,7 +91,8 @@ const OWNER_PAGE = 500
  * `invalid_request`. A `filename` it cannot open, or a file (yours or a `database`'s) which is
  * not a SQLite database or is damaged, is refused with `invalid_request` saying why and what to
  * do (for the latter two, with better-sqlite3's `SQLITE_NOTADB` or `SQLITE_CORRUPT` error as
- * `cause`). See the package README for the table layout.
+ * `cause`, and `details: { unusableFile, sqliteCode }`: see {@link UnusableFileReason}). See the
+ * package README for the table layout.
  *
  * @example
  * ```ts
@@ -560,7 +568,8 @@ function openDatabase(filename: string, readonly: boolean): SqliteDatabase {
  * malformed`, which says neither which database nor what to do. The message quotes no path;
  * the driver's error is kept as the cause, its code with it. `owned`: the store opened the file
  * (`filename`), rather than being given a `database`; `readonly`: it makes no file, so naming a
- * new one is no way out.
+ * new one is no way out. The error's `details` say which (`unusableFile`) and SQLite's code
+ * (`sqliteCode`), so that a caller can word its own advice without sorting the codes again.
  */
 function unusableFile(
   error: unknown,
@@ -573,14 +582,17 @@ function unusableFile(
   const orNew = readonly
     ? ' (a read-only store makes no file: open a new one without readonly to make one)'
     : ', or name a new file to make one'
+  let unusable: UnusableFileReason
   let why: string
   let fix: string
   if (code === 'SQLITE_NOTADB') {
+    unusable = 'not_a_database'
     why = `${its} is not a SQLite database`
     fix = owned
       ? `check that the path names a cardport store${orNew}`
       : 'check that it opens a cardport store, or open a new file'
   } else if (/^SQLITE_CORRUPT(_|$)/.test(code)) {
+    unusable = 'damaged'
     why = `${its} is damaged`
     fix = owned
       ? `restore it from a backup${orNew}`
@@ -593,6 +605,7 @@ function unusableFile(
     : 'could not use the Database it was given'
   return new InvalidRequestError(`sqliteStore ${failed} (${code}: ${why}): ${fix}`, {
     cause: error,
+    details: { unusableFile: unusable, sqliteCode: code },
   })
 }
 
