@@ -247,6 +247,18 @@ describe('CardSchema rejects malformed cards and names the field', () => {
       'id',
       'a card id cannot hold a NUL character or an unpaired surrogate',
     ],
+    [
+      'a card id "..", which a URL reads as a step up its path',
+      { ...base, id: '..' },
+      'id',
+      'a card id cannot be "." or "..", which a URL reads as a step along its path',
+    ],
+    [
+      'an owner id "."',
+      { ...base, owner: { type: 'customer', id: '.' } },
+      'owner.id',
+      'an owner id cannot be "." or "..", which a URL reads as a step along its path',
+    ],
   ])('refuses %s', (_label, input, path, words) => {
     const result = CardSchema.safeParse(input)
     expect(result.success).toBe(false)

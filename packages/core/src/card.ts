@@ -12,13 +12,20 @@ import { isStorableText, toStorableText } from './storable-text.js'
 import { strictObjectSaying } from './validate.js'
 
 /**
- * An id: not empty, and text every store keeps as it is (no NUL character, no unpaired
- * surrogate, which PostgreSQL would refuse or store as U+FFFD, making two ids one).
+ * An id: not empty, not `.` or `..`, and text every store keeps as it is (no NUL character, no
+ * unpaired surrogate, which PostgreSQL would refuse or store as U+FFFD, making two ids one).
+ * Adapters put ids in request paths, escaped with `encodeURIComponent`, which leaves dots as they
+ * are: a URL reads a segment `.` or `..` as a step along its path, so `/accounts/../cards/CC1`
+ * is the marketplace-wide `/cards/CC1`.
  */
 const idText = (what: string) =>
   z
     .string()
     .min(1, `${what} cannot be empty`)
+    .refine(
+      (value) => value !== '.' && value !== '..',
+      `${what} cannot be "." or "..", which a URL reads as a step along its path`,
+    )
     .refine(isStorableText, `${what} cannot hold a NUL character or an unpaired surrogate`)
 
 /**

@@ -72,6 +72,12 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
       'a card number as the card id of invalidateCard',
       (p) => p.invalidateCard(owner, '6011111111111117'),
     ],
+    // A URL reads a path segment `.` or `..` as a step along its path, and encodeURIComponent
+    // leaves dots alone: `/accounts/../cards/c` is every account's card `c`.
+    ['the owner id ".." of getCard', (p) => p.getCard({ type: 'account', id: '..' }, 'c')],
+    ['the owner id "." of listCards', (p) => p.listCards({ type: 'customer', id: '.' })],
+    ['the card id ".." of deleteCard', (p) => p.deleteCard(owner, '..')],
+    ['the card id "." of invalidateCard', (p) => p.invalidateCard(owner, '.')],
     // …and one typed where the owner's id goes, in the URL as well.
     [
       'a card number as the owner id of listCards',
