@@ -893,6 +893,79 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
+  /**
+   * A customer with a default card A (and, with `withB`, a second card B), delivered in order;
+   * then, 600 ms into the next second, the application reads A and stores it as of that read, as
+   * `CardSync.sync` does. The handler's clock is the emulator's, so that the events' seconds and
+   * the reads' ms are on one line.
+   */
+  async function readBeforeSameSecondChange(withB: boolean) {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'confirm', { now: () => clock })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const a = await provider.createCard(customer, { source: 'tok_visa' })
+    const b = withB ? await provider.createCard(customer, { source: 'tok_mastercard' }) : null
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+    tick()
+    clock = Math.floor(clock / 1000) * 1000 + 600
+    const readAt = clock
+    await store.upsert(await provider.getCard(customer, a.id), { observedAt: readAt })
+    // The change comes 50 ms after the read, in the same second; the handler reads 50 ms later.
+    clock += 50
+    return { store, handler, customer, a, b: b!, readAt, handled: () => (clock += 50) }
+  }
+
+  it('with the API, stores the default it read after a read the application made in the same second', async () => {
+    const { store, handler, customer, b, readAt, handled } = await readBeforeSameSecondChange(true)
+    await provider.setDefaultCard(customer, b.id)
+    const [moved] = emulator.events.take().filter((event) => event.type === 'customer.updated')
+    // The event is dated 500 ms into the second: before the application's read of A.
+    expect(moved!.created * 1000 + 500).toBeLessThan(readAt)
+    handled()
+    expect(await deliver(handler, moved!)).toMatchObject({
+      action: 'default-changed',
+      cardId: b.id,
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+  })
+
+  it('with the API, stores a new default card it read after a read the application made in the same second', async () => {
+    const { store, handler, customer, handled } = await readBeforeSameSecondChange(false)
+    const b = await provider.createCard(customer, { source: 'tok_mastercard', makeDefault: true })
+    const [created] = emulator.events
+      .take()
+      .filter((event) => event.type === 'customer.source.created')
+    handled()
+    // The card is not stored yet: it is read from Stripe, where it is the default now.
+    expect(await deliver(handler, created!)).toMatchObject({
+      action: 'upserted',
+      cardId: b.id,
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+  })
+
+  it('with the API, reports stale a default it read when the store keeps one observed later', async () => {
+    const { store, handler, customer, a, b, handled } = await readBeforeSameSecondChange(true)
+    await provider.setDefaultCard(customer, b.id)
+    const [moved] = emulator.events.take().filter((event) => event.type === 'customer.updated')
+    // Another process reads A as the default again, after this handler's read is made.
+    await provider.setDefaultCard(customer, a.id)
+    await store.upsert(await provider.getCard(customer, a.id), { observedAt: clock + 10_000 })
+    await provider.setDefaultCard(customer, b.id)
+    handled()
+    expect(await deliver(handler, moved!)).toMatchObject({
+      action: 'stale',
+      cardId: b.id,
+      confirmed: true,
+      reason: 'a default observed later is stored',
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+  })
+
   for (const mode of ['events', 'confirm'] as const) {
     it(`switches the default when an update of the old default arrives before the switch (${mode})`, async () => {
       const store = memoryStore()

@@ -54,7 +54,9 @@ export interface StripeWebhookResult {
    *   unpaired surrogate, which a store would not keep as sent: such an id never reaches the
    *   store nor Stripe) (`reason` says which);
    * - `duplicate`: this event id was handled before;
-   * - `stale`: the store already holds a newer state than the event's (out-of-order delivery).
+   * - `stale`: the store already holds a newer state than the event's (out-of-order delivery),
+   *   or, confirmed, a default observed after the handler's read of Stripe (another process read
+   *   later): the default read is stored as a card of the owner, not as the default.
    */
   action: StripeWebhookAction
   /** The customer or account the event is about; absent when the event names none. */
@@ -108,8 +110,9 @@ export type StripeWebhookHandlerOptions = {
    */
   seen?: SeenEventIds | undefined
   /**
-   * The clock, in ms since the epoch: signature age, deletion markers, and the time of a read from
-   * Stripe that found no default card. Default `Date.now`.
+   * The clock, in ms since the epoch: signature age, deletion markers, and the time of each read
+   * from Stripe (`confirm`), taken before the request: what a read finds is stored as observed no
+   * earlier than then, as `CardSync` stores its reads. Default `Date.now`.
    */
   now?: (() => number) | undefined
   /**
@@ -320,13 +323,18 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   const deletionTime = (event: StripeWebhookEvent, row: StoredCard | null) =>
     Math.max(at(event, 'deleted'), row?.observedAt ?? 0, now())
 
-  /** Reads one card from Stripe and stores it as it is now (or removes it). */
+  /**
+   * Reads one card from Stripe and stores it as it is now (or removes it), observed no earlier
+   * than `observedAt` (the event's time, or the stored row's) nor than the read: see
+   * {@link readTime}.
+   */
   const confirmCard = async (
     owner: Owner,
     cardId: string,
     observedAt: number,
   ): Promise<Outcome> => {
     let card: Awaited<ReturnType<CardProvider['getCard']>>
+    const readAt = now()
     try {
       card = await provider!.getCard(owner, cardId)
     } catch (error) {
@@ -334,7 +342,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       await store.delete(scope(owner), cardId, { observedAt: Math.max(observedAt, now()) })
       return { action: 'deleted', owner, cardId, confirmed: true }
     }
-    const result = await store.upsert(card, { observedAt })
+    const result = await store.upsert(card, { observedAt: readTime(observedAt, readAt) })
     if (!result.applied) return stale(owner, cardId, 'the card was deleted', true)
     return { action: 'upserted', owner, cardId, confirmed: true }
   }
@@ -478,9 +486,13 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         }
         const row = await store.get(scope(owner), card.id)
         const result = await store.upsert(card, {
-          observedAt: Math.max(t, row?.observedAt ?? 0),
+          observedAt: readTime(Math.max(t, row?.observedAt ?? 0), readAt),
         })
         if (!result.applied) return stale(owner, card.id, 'the card was deleted', true)
+        // The store keeps a default observed after this read (another process read later).
+        if (!result.card?.isDefault) {
+          return stale(owner, card.id, 'a default observed later is stored', true)
+        }
         return { action: 'default-changed', owner, cardId: card.id, confirmed: true }
       }
       const key = defaultKey(owner)
@@ -668,6 +680,18 @@ function olderChange(change: CardChange, last: CardChange): boolean {
       isDeepStrictEqual(earlier.object[field], value),
     )
   return replaces(last, change) && !replaces(change, last)
+}
+
+/**
+ * When a state read from Stripe at `readAt` (the handler's clock, taken before the request) was
+ * observed, for an event of time `eventAt`: the later of the two. Event times are whole seconds
+ * (ranked within one by the kind of change), so an event can look older than a read the
+ * application made a moment before it (`CardSync` stores what it reads as of the read): what the
+ * handler read after that is the newer state, and must not be dated before it, or the store
+ * would keep the older read's default over it.
+ */
+function readTime(eventAt: number, readAt: number): number {
+  return Math.max(eventAt, readAt)
 }
 
 /** When an event's change happened, in ms: its second, ranked by the kind of change. */
