@@ -321,3 +321,62 @@ describe('parseCard field by field', () => {
     expect(JSON.stringify(card)).not.toMatch(/\d{5,}/)
   })
 })
+
+describe('toStripeCard', () => {
+  it('reads the card with the Card schema: card numbers in text come back masked', () => {
+    const raw = stripeCard({
+      name: 'Jenny 4242 4242 4242 4242',
+      address_line1: '4242424242424242 Main St',
+      address_city: '4000-0566-5566-5556',
+      metadata: { note: '4242-4242-4242-4242', plain: 'pro' },
+    })
+    const card = toStripeCard(raw, customer)!
+    expect(JSON.stringify(card)).not.toMatch(/(\d[ -]?){13,}/)
+    expect(card).toMatchObject({
+      holderName: 'Jenny •••• 4242',
+      address: { line1: '•••• 4242 Main St', city: '•••• 5556' },
+      metadata: { note: '•••• 4242', plain: 'pro' },
+    })
+    // As the provider reads it.
+    expect(card).toEqual(provider.parseCard(raw, customer))
+    expect(isDefaultUnknown(card)).toBe(true)
+  })
+
+  it('refuses, with invalid_request, a payload the Card schema cannot hold', () => {
+    const broken = [
+      stripeCard({ last4: 42 }),
+      stripeCard({ exp_month: 0 }),
+      stripeCard({ exp_year: 'soon' }),
+      stripeCard({ exp_year: undefined }),
+    ]
+    for (const raw of broken) {
+      let thrown: unknown
+      try {
+        toStripeCard(raw, customer)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request'), JSON.stringify(raw)).toBe(true)
+      expect((thrown as Error).message).toMatch(/^Invalid stripe card payload: /)
+    }
+  })
+
+  it('refuses, with invalid_request and no trace of it, a payload whose getter throws', () => {
+    const raw = stripeCard()
+    Object.defineProperty(raw, 'name', {
+      enumerable: true,
+      get() {
+        throw new TypeError('cannot read 4242 4242 4242 4242')
+      },
+    })
+    let thrown: unknown
+    try {
+      toStripeCard(raw, customer)
+    } catch (error) {
+      thrown = error
+    }
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect((thrown as Error).message).toBe('stripe could not read this payload as a card')
+    expect((thrown as Error).cause).toBeUndefined()
+  })
+})

@@ -1,12 +1,16 @@
 import {
   type Card,
   type CheckResult,
+  compiledCardSchema,
   InvalidRequestError,
+  isCardportError,
+  isDefaultUnknown,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
   providerMetadata,
   toCountryAlpha2,
+  validate,
 } from '@cardport/core'
 
 /**
@@ -18,7 +22,12 @@ export const STRIPE_PROVIDER_NAME = 'stripe'
 /**
  * Maps a Stripe card object (API version 2023-08-16) to the normalized {@link Card} shape.
  * Returns null for anything that is not a card: a bank account, a legacy `source`, a deleted
- * object. The result is validated by the core with `CardSchema`.
+ * object. The result is read with core's Card schema (`compiledCardSchema()`), as
+ * `stripeProvider`'s `parseCard` reads it: text that holds a card number (in the holder's name,
+ * the address, metadata) comes back masked (`•••• 4242`), and a card the schema cannot hold
+ * (no four-digit `last4`, an expiry month outside 1–12, a missing year) throws `invalid_request`
+ * ("Invalid stripe card payload: …", the schema's issues in `issues`), as does a payload
+ * that cannot be read at all (a getter that throws).
  *
  * The owner is `owner` when given, else the payload's `customer` or `account`. A card that
  * names neither (a token's card, a detached card) cannot be placed: that throws
@@ -35,12 +44,32 @@ export function toStripeCard(
   owner?: Owner,
   defaultSourceId?: string | null,
 ): Card | null {
-  return stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId)
+  let candidate: Card | null
+  try {
+    candidate = stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId)
+  } catch (error) {
+    if (isCardportError(error)) throw error
+    // What a payload's getter threw may quote the card number it holds: it is not kept.
+    throw new InvalidRequestError(`${STRIPE_PROVIDER_NAME} could not read this payload as a card`, {
+      provider: STRIPE_PROVIDER_NAME,
+    })
+  }
+  if (candidate === null) return null
+  const card = validate(
+    compiledCardSchema(),
+    candidate,
+    `${STRIPE_PROVIDER_NAME} card payload`,
+    STRIPE_PROVIDER_NAME,
+  )
+  // Validation copies the card: the "default unknown" mark goes on the copy.
+  return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
 }
 
 /**
- * {@link toStripeCard} for the provider named `name` (`stripeProvider`'s `name` option): the
- * card's `provider`, and the provider its errors name. @internal
+ * {@link toStripeCard}'s mapping for the provider named `name` (`stripeProvider`'s `name`
+ * option: the card's `provider`, and the provider its errors name), without the Card schema:
+ * its callers read the result with it (`defineCardProvider`'s operations and `parseCard`, the
+ * webhook handler once it knows the default). @internal
  */
 export function stripeCardOf(
   name: string,
