@@ -115,6 +115,26 @@ describe('requests', () => {
     expect(error.code).toBe('provider_unavailable')
     expect(error.retryable).toBe(false)
     expect(waits).toEqual([])
+    // Not retried, so not "retry later": the message says what to do instead.
+    expect(error.message).not.toContain('retry later')
+    expect(error.message).toContain('report it with the request id')
+  })
+
+  it('a 2xx body that is not JSON is quoted nowhere: the parser error, which quotes it, is no cause', async () => {
+    // V8's SyntaxError quotes the body it could not parse ("Unexpected token …, "ak-…" is not
+    // valid JSON"): the body may be anything, the secret or a card number included.
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .reply(200, `${SECRET} 4111111111111111`, { headers: { 'x-request-id': 'OHMnotjson' } })
+    const { http } = client(agent)
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error).toMatchObject({ code: 'provider_unavailable', status: 200, retryable: false })
+    expect(error.cause).toBeUndefined()
+    expect(error.requestId).toBe('OHMnotjson')
+    const logged = `${inspect(error, { depth: null })}${JSON.stringify(error)}${error.stack}`
+    expect(logged).not.toContain(SECRET)
+    expect(logged).not.toContain('4111')
   })
 
   it('an error answer that quotes the secret keeps it nowhere in the error (it has no format to mask by)', async () => {

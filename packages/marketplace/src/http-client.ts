@@ -270,7 +270,7 @@ export function createHttpClient(config: HttpClientConfig): HttpClient {
     }
     return {
       status: statusCode,
-      body: parseBody(text, target, statusCode, name),
+      body: parseBody(text, target, statusCode, name, headerRequestId),
       requestId: headerRequestId,
     }
   }
@@ -418,14 +418,27 @@ function inJsonString(text: string): string {
   return JSON.stringify(text).slice(1, -1)
 }
 
-function parseBody(text: string, target: string, status: number, name: string): unknown {
+/**
+ * A successful answer's JSON body (null for an empty one). One that is not JSON (a proxy's page,
+ * a server's plain text) is `provider_unavailable`, not retried (sent again, the same server
+ * answers the same), its text kept nowhere: the parser's `SyntaxError` quotes the body, which may
+ * hold anything (the secret, a card number), so it is not the `cause`, as an error answer that
+ * is not JSON keeps nothing either.
+ */
+function parseBody(
+  text: string,
+  target: string,
+  status: number,
+  name: string,
+  requestId: string | undefined,
+): unknown {
   if (text.trim() === '') return null
   try {
     return JSON.parse(text)
-  } catch (error) {
+  } catch {
     throw new ProviderUnavailableError(
-      `${name}: ${target} answered ${status} with a body that is not JSON; retry later`,
-      { provider: name, status, cause: error, retryable: false },
+      `${name}: ${target} answered ${status} with a body that is not JSON, kept nowhere; report it with the request id`,
+      { provider: name, status, requestId, retryable: false },
     )
   }
 }

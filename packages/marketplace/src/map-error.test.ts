@@ -181,6 +181,88 @@ describe('mapMarketplaceError: the reference error codes', () => {
     expect(error).toMatchObject({ code: 'invalid_request', providerCode: 'request' })
   })
 
+  // The text is masked as written, then read as HTML for the message: a code whose quotes, `=`
+  // or `:` are other character references only shows once read, and was quoted in clear.
+  it.each([
+    [
+      'decimal references for the quotes',
+      'Could not read the card: {&#34;card_number&#34;: &#34;4111111111111111&#34;, &#34;security_code&#34;: &#34;987&#34;}',
+      '"security_code": "•••"',
+    ],
+    [
+      'a decimal reference for =',
+      '<p>Invalid field security_code&#61;987</p>',
+      'security_code=•••',
+    ],
+    ['a named reference for =', '<p>Invalid field cvc&equals;987</p>', 'cvc=•••'],
+    [
+      'hexadecimal references for the quotes',
+      'Rejected: {&#x22;cvc&#x22;:&#x22;987&#x22;}',
+      '"cvc":"•••"',
+    ],
+    ['a tag before the digits', '<p>Invalid field cvv=<b>987</b></p>', 'cvv= •••'],
+    ['a reference for a digit', 'Invalid field cvc=&#57;87', 'cvc=•••'],
+  ])(
+    'masks a security code written with %s, in the message, details and cause',
+    (_, text, kept) => {
+      const source = apiError(
+        400,
+        body(400, 'request', 'request', {
+          description: text,
+          additional: text,
+          extras: { note: text },
+        }),
+      )
+      const error = mapMarketplaceError(source)!
+      const everything = [
+        error.message,
+        JSON.stringify(error.details),
+        JSON.stringify(error.cause),
+        JSON.stringify(source.body),
+        inspect(error, { depth: null }),
+      ].join('\n')
+      expect(everything).not.toMatch(/(?<![0-9A-Za-z#])987(?![0-9A-Za-z])/)
+      expect(everything).not.toContain('&#57;87')
+      expect(everything).not.toContain('4111111111111111')
+      // The message and the kept texts name the field, read as a page reads them.
+      expect(error.message).toContain(kept)
+      expect(error.details?.additional).toContain(kept)
+      expect(source.body?.description).toContain(kept)
+    },
+  )
+
+  it('keeps a text as the server wrote it when reading it as HTML shows no security code', () => {
+    const text = '<p>Invalid field &quot;postal_code&quot;&#61;&#34;10023&#34;</p>'
+    const source = apiError(400, body(400, 'request', 'request', { additional: text }))
+    expect(mapMarketplaceError(source)?.details?.additional).toBe(text)
+  })
+
+  it('masks the keys of the body, as a server keys extras by what it refused', () => {
+    const source = apiError(
+      400,
+      body(400, 'request', 'request', {
+        extras: {
+          '4111111111111111': 'is not a valid card_number',
+          'cvc=987': 'bad',
+          nested: { '4111 1111 1111 1111': ['x'] },
+        },
+      }),
+    )
+    const error = mapMarketplaceError(source)!
+    expect(error.details?.extras).toEqual({
+      '•••• 1111': 'is not a valid card_number',
+      'cvc=•••': 'bad',
+      nested: { '•••• 1111': ['x'] },
+    })
+    const everything = [
+      JSON.stringify(error.details),
+      JSON.stringify(source.body),
+      inspect(error, { depth: null }),
+    ].join('\n')
+    expect(everything).not.toMatch(/4111[ -]?1111[ -]?1111[ -]?1111/)
+    expect(everything).not.toContain('987')
+  })
+
   it('leaves the digits of a field that only starts like a security code', () => {
     const error = mapMarketplaceError(
       apiError(

@@ -351,6 +351,8 @@ function fromApiError(
   const code = classify(status, category, context)
   // With no body, the error's message is what it knows: "GET /path answered 503", or the
   // message it was built with by hand.
+  // The body was masked as written and as a page reads it (redactDeep): what this reads of the
+  // description shows no card number or security code.
   const description =
     quoted(plainText(body?.description)) ??
     (body === null ? error.message : whatHappened(error.target, status))
@@ -505,22 +507,38 @@ function maskSecurityCodes(text: string): string {
 }
 
 /**
- * Masks card numbers in every string, also where HTML character references write them (see
- * {@link redactSecretsInHtml}), and in every number that is one (a server that read the form's
- * number as a number quotes it so), the security codes a string writes as `cvc=123` or
- * `"security_code":"987"` (see {@link SECURITY_CODE_IN_TEXT}), and drops the values of
- * card-number and CVC fields. What nests deeper than {@link MAX_BODY_DEPTH} is not read but
- * replaced (see there).
+ * `text` with its card numbers masked, also where HTML character references write them (see
+ * {@link redactSecretsInHtml}), and the security codes it writes as `cvc=123` or
+ * `"security_code":"987"` (see {@link SECURITY_CODE_IN_TEXT}). A security code that only shows
+ * once the text is read as a page (its quotes, `=` or `:` written as other references,
+ * `&#34;cvc&#34;: &#34;987&#34;`, `cvc&#61;987`, `cvc&equals;987`, or a tag before the digits)
+ * is masked too: the text is then kept as a page reads it (see {@link plainText}), masked, since
+ * whoever shows it decodes it. A text in which reading shows no security code is kept as written.
+ */
+function redactText(text: string): string {
+  const masked = maskSecurityCodes(redactSecretsInHtml(text))
+  if (!masked.includes('&') && !masked.includes('<')) return masked
+  const read = plainText(masked)
+  if (read === undefined) return masked
+  const readMasked = maskSecurityCodes(read)
+  return readMasked === read ? masked : redactSecrets(readMasked)
+}
+
+/**
+ * Masks every string as {@link redactText} does, the keys of objects too (an `extras` keyed by
+ * the card number or `cvc=987` it refuses), every number that is a card number (a server that
+ * read the form's number as a number quotes it so), and drops the values of card-number and CVC
+ * fields. What nests deeper than {@link MAX_BODY_DEPTH} is not read but replaced (see there).
  */
 function redactDeep(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') return maskSecurityCodes(redactSecretsInHtml(value))
+  if (typeof value === 'string') return redactText(value)
   if (typeof value === 'number') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_BODY_DEPTH) return NESTED_TOO_DEEP
   if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1))
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => [
-      key,
+      redactText(key),
       SECRET_KEYS.test(key) ? '[redacted]' : redactDeep(item, depth + 1),
     ]),
   )

@@ -922,6 +922,103 @@ describe("a card of another account on an account's route", () => {
     const error = await provider.getCard(owner, card.id).catch((thrown: unknown) => thrown)
     expect(error).toMatchObject({ code: 'card_not_found', provider: 'marketplace' })
   })
+
+  it("refuses a list of the account's cards that holds another account's card, rather than label it the account's", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const other = account()
+    await provider.createCard(owner, { source: testCard(VISA) })
+    const card = await provider.createCard(other, { source: testCard(MASTERCARD) })
+    // A server that answers the list of `owner` with the cards `other` holds (each names
+    // `other` as its account), as a route that reached another list would.
+    server.use(
+      http.get(
+        `${marketplace.origin}/v1/marketplaces/:marketplace/accounts/:account/cards`,
+        async ({ request }) => {
+          if (isPassedThrough(request)) return undefined
+          const url = new URL(request.url)
+          url.pathname = url.pathname.replace(owner.id, other.id)
+          return emulatorAnswer(new Request(url, { headers: request.headers }))
+        },
+      ),
+    )
+    for (const run of [() => provider.listCards(owner), () => provider.getDefaultCard(owner)]) {
+      const error = await rejection(run)
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        provider: 'marketplace',
+        retryable: false,
+      })
+      expect(error.message).toContain(`card ${card.id} of account:${other.id}`)
+    }
+  })
+})
+
+describe('the cards of tokenizeCard and the marketplace-wide list are read with the Card schema', () => {
+  /** Answers of the marketplace's own card routes, each card changed by `change`. */
+  function changeCards(change: (card: Record<string, unknown>) => Record<string, unknown>) {
+    const route = `${marketplace.origin}/v1/marketplaces/:marketplace/cards`
+    const changed = async ({ request }: { request: Request }) => {
+      if (isPassedThrough(request)) return undefined
+      const answer = await emulatorAnswer(request)
+      const body = (await answer.json()) as Record<string, unknown>
+      const items = body.items as Record<string, unknown>[] | undefined
+      return Response.json(items ? { ...body, items: items.map(change) } : change(body), {
+        status: answer.status,
+      })
+    }
+    server.use(http.get(route, changed), http.post(route, changed))
+  }
+
+  it('masks a card number in the holder name or a meta value, as listCards does', async () => {
+    const { provider } = setup()
+    changeCards((card) => ({ ...card, name: '4111 1111 1111 1111', meta: { note: VISA } }))
+    const token = await tokenizeCard(provider, testCard(MASTERCARD))
+    const page = await listMarketplaceCards(provider)
+    const all: unknown[] = []
+    for await (const card of listAllMarketplaceCards(provider)) all.push(card)
+    expect(page.data).toHaveLength(1)
+    expect(all).toHaveLength(1)
+    for (const card of [token, page.data[0], all[0]]) {
+      expect(card).toMatchObject({ holderName: '•••• 1111', metadata: { note: '•••• 1111' } })
+      expect(JSON.stringify(card)).not.toContain(VISA)
+    }
+  })
+
+  it.each([
+    ['tokenizeCard', (provider: MarketplaceProvider) => tokenizeCard(provider, testCard(VISA))],
+    [
+      'listMarketplaceCards',
+      async (provider: MarketplaceProvider) => {
+        marketplace.seed.card()
+        return listMarketplaceCards(provider)
+      },
+    ],
+    [
+      'listAllMarketplaceCards',
+      async (provider: MarketplaceProvider) => {
+        marketplace.seed.card()
+        for await (const _ of listAllMarketplaceCards(provider)) {
+          // read every card
+        }
+      },
+    ],
+  ])(
+    '%s refuses a card the schema refuses (a month of "April"), not NaN',
+    async (operation, run) => {
+      const { provider } = setup()
+      changeCards((card) => ({ ...card, expiration_month: 'April' }))
+      const error = await rejection(() => run(provider))
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        provider: 'marketplace',
+        retryable: false,
+      })
+      // listAllMarketplaceCards reads the pages of listMarketplaceCards.
+      const read = operation === 'tokenizeCard' ? operation : 'listMarketplaceCards'
+      expect(error.message).toContain(`(${read}): expMonth`)
+    },
+  )
 })
 
 describe('retries', () => {

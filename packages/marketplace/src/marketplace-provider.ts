@@ -10,6 +10,7 @@ import {
   defineCardProvider,
   encodeCursor,
   forgetLastMatch,
+  formatOwner,
   IdempotencyKeySchema,
   InvalidRequestError,
   isCardportError,
@@ -59,6 +60,7 @@ import {
   marketplaceCardOf,
   marketplaceCardTokenOf,
   ownerOf,
+  readMarketplaceCard,
 } from './parse-card.js'
 import { MIN_SECRET_LENGTH } from './secret-mask.js'
 
@@ -293,7 +295,9 @@ const internals = new WeakMap<object, MarketplaceInternals>()
  *   metadata. A `currency` is refused (`invalid_request`) before any request: marketplace cards
  *   have none.
  * - `getCard`, `listCards`, `updateCard` and `invalidateCard` use the account's card routes, so
- *   one account never reaches another's card.
+ *   one account never reaches another's card; the answer is checked too: a card there that names
+ *   another account is `card_not_found`, and a page of `listCards` (or the list `getDefaultCard`
+ *   reads) holding one is refused whole, `provider_unavailable`, not retryable.
  * - `updateCard` merges the metadata patch with the card's `meta` (read first) and refuses,
  *   before the `PUT`, a merge that would leave the card more than 50 keys (`invalid_request`,
  *   `details.param` `'metadata'`), as Stripe does. Updates of one card made at once run one after
@@ -416,7 +420,9 @@ export interface TokenizeCardOptions {
  * checks them; the result has `owner: null`. Associate it later with
  * `createCard(account, { source: card.id })`. Never retried on its own; with an
  * `idempotencyKey`, repeating the call makes one card. An option it does not know (a misspelt
- * `idempotencykey`) is `invalid_request`, before any request.
+ * `idempotencykey`) is `invalid_request`, before any request. The card answered is read with
+ * core's Card schema (its owner null), as the provider's own operations' are: a card number in a
+ * text masked, and a card the schema refuses `provider_unavailable`, not retryable.
  *
  * @example
  * ```ts
@@ -438,7 +444,12 @@ export async function tokenizeCard(
     provider.name,
   )
   try {
-    return await tokenize(details, metadata, idempotencyKey)
+    // Read with the Card schema, as the provider's own operations' cards are by the core.
+    return readMarketplaceCard(
+      await tokenize(details, metadata, idempotencyKey),
+      provider.name,
+      'tokenizeCard',
+    )
   } finally {
     // The details were checked with patterns, as createCard checks them: the engine's last
     // match holds the number or the CVC until cleared (createCard clears it too).
@@ -454,7 +465,9 @@ const TokenizeOptionsSchema = optionsObject({
 /**
  * One page of every card of the marketplace (`GET /v1/marketplaces/:mp/cards`), associated
  * or not: a card no account holds has `owner: null`. Pages like `listCards`, with an opaque
- * cursor over the marketplace's offset.
+ * cursor over the marketplace's offset. Each card is read with core's Card schema (its owner
+ * allowed to be null), as `listCards` reads them: a card number in a text masked, and a page
+ * holding a card the schema refuses `provider_unavailable`, not retryable.
  *
  * @example
  * ```ts
@@ -485,7 +498,8 @@ export interface ListAllMarketplaceCardsOptions {
 }
 
 /**
- * Every card of the marketplace, page by page, holding one page in memory at a time.
+ * Every card of the marketplace, page by page, holding one page in memory at a time: the pages
+ * of {@link listMarketplaceCards}, their cards read with the Card schema alike.
  *
  * @example
  * ```ts
@@ -763,7 +777,20 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       query: { limit, offset },
       notFound: 'owner',
     })
-    const parse = (item: unknown) => marketplaceCardOf(name, item, owner)
+    // As toCard checks one card: the account's list answers with the account's cards only, so a
+    // card that names another account is not labelled this one's. A page holding one cannot be
+    // trusted (a listing of some other route, a server mixing accounts up): refused whole.
+    const parse = (item: unknown) => {
+      const card = marketplaceCardOf(name, item, owner)
+      const holder = card === null ? null : ownerOf(item as Record<string, unknown>)
+      if (card !== null && holder !== null && holder.id !== owner.id) {
+        throw new ProviderUnavailableError(
+          `${name} answered the list of the cards of ${formatOwner(owner)} with card ${card.id} of ${formatOwner(holder)}: cardport cannot trust that page; report it with the request id`,
+          { provider: name, retryable: false },
+        )
+      }
+      return card
+    }
     return { body, page: pageOf(name, body, offset, owner.id, parse) }
   }
 
@@ -844,7 +871,10 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
         notFound: 'marketplace',
         signal,
       })
-      return pageOf(name, body, offset, '', (item) => marketplaceCardTokenOf(name, item))
+      return pageOf(name, body, offset, '', (item) => {
+        const card = marketplaceCardTokenOf(name, item)
+        return card === null ? null : readMarketplaceCard(card, name, 'listMarketplaceCards')
+      })
     },
 
     update: (owner: Owner, cardId: string, patch: CardUpdate) => {

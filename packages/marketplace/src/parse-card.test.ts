@@ -14,6 +14,8 @@ import {
 import {
   isCardPayload,
   lastSegment,
+  marketplaceCardOf,
+  marketplaceCardTokenOf,
   toMarketplaceCard,
   toMarketplaceCardToken,
 } from './parse-card.js'
@@ -58,9 +60,20 @@ describe('toMarketplaceCard on the reference payloads', () => {
     // TypeError, which an application calling these mappers directly would get instead of a card
     // the Card schema refuses.
     const hostile = { ...retrieveResponse, last_four: { toString: 0 } }
-    expect(toMarketplaceCard(hostile, account)?.last4).toBe('')
-    expect(toMarketplaceCardToken(hostile)?.last4).toBe('')
-    expect(CardSchema.safeParse(toMarketplaceCard(hostile, account)).success).toBe(false)
+    expect(marketplaceCardOf('marketplace', hostile, account)?.last4).toBe('')
+    expect(marketplaceCardTokenOf('marketplace', hostile)?.last4).toBe('')
+    // Which the Card schema refuses: invalid_request, naming the field.
+    for (const read of [
+      () => toMarketplaceCard(hostile, account),
+      () => toMarketplaceCardToken(hostile),
+    ]) {
+      expect(read).toThrowError(
+        expect.objectContaining({
+          code: 'invalid_request',
+          message: expect.stringContaining('last4'),
+        }),
+      )
+    }
   })
 
   it('reads the retrieve payload the same way', () => {
@@ -176,7 +189,9 @@ describe('toMarketplaceCard on the reference payloads', () => {
                 for (const fraction of edges.fraction)
                   for (const zone of edges.zone) {
                     const raw = `${year}-${month}-${day}T${hour}:${minute}:${second}${fraction}${zone}`
-                    const card = toMarketplaceCard(
+                    // The mapping itself: what the Card schema then makes of it is core's.
+                    const card = marketplaceCardOf(
+                      'marketplace',
                       { ...updateRequestBody, created_at: raw },
                       account,
                     )
@@ -274,6 +289,51 @@ describe('toMarketplaceCard field rules', () => {
     })
     expect(JSON.stringify(card)).not.toContain('4111111111111111')
     expect(JSON.stringify(card)).not.toContain('323')
+  })
+})
+
+describe('toMarketplaceCard and toMarketplaceCardToken read the card with the Card schema', () => {
+  // A payload whose texts hold a card number, as a holder name typed in the wrong field would.
+  const leaky = {
+    ...tokenizeResponse,
+    name: '4111 1111 1111 1111',
+    street_address: '4111111111111111',
+    meta: { note: '4111111111111111', plan: 'pro' },
+  }
+
+  it('masks a card number in the holder name, the address and a meta value', () => {
+    const owned = toMarketplaceCard(leaky, account)
+    const token = toMarketplaceCardToken(leaky)
+    for (const card of [owned, token]) {
+      expect(card).toMatchObject({
+        holderName: '•••• 1111',
+        address: { line1: '•••• 1111' },
+        metadata: { note: '•••• 1111', plan: 'pro' },
+      })
+      expect(JSON.stringify(card)).not.toMatch(/4111[ -]?1111[ -]?1111[ -]?1111/)
+    }
+    expect(token?.owner).toBeNull()
+    expect(CardSchema.parse(owned)).toEqual(owned)
+  })
+
+  it.each([
+    ['an expiration_month that is no number', { expiration_month: 'April' }, 'expMonth'],
+    ['an expiration_month past 12', { expiration_month: '13' }, 'expMonth'],
+    ['a last_four of five digits', { last_four: '11111' }, 'last4'],
+  ])('refuses %s: invalid_request naming the field, never NaN', (_, fields, field) => {
+    const raw = { ...tokenizeResponse, ...fields }
+    for (const read of [() => toMarketplaceCard(raw, account), () => toMarketplaceCardToken(raw)]) {
+      expect(read).toThrowError(
+        expect.objectContaining({
+          code: 'invalid_request',
+          message: expect.stringContaining(field),
+        }),
+      )
+    }
+  })
+
+  it('keeps the mark of a payload that cannot tell the default', () => {
+    expect(isDefaultUnknown(toMarketplaceCard(tokenizeResponse, account)!)).toBe(true)
   })
 })
 

@@ -1,13 +1,19 @@
 import {
   type Card,
+  CardSchema,
   type CheckResult,
+  compiledCardSchema,
   InvalidRequestError,
+  isDefaultUnknown,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
+  ProviderUnavailableError,
   providerMetadata,
   toCountryAlpha2,
+  validate,
 } from '@cardport/core'
+import { z } from 'zod'
 import { MARKETPLACE_PROVIDER_NAME } from './map-error.js'
 
 /**
@@ -32,7 +38,11 @@ export interface ParseCardOptions {
 /**
  * Maps a marketplace card payload (an API answer, a list item) to the normalized {@link Card}
  * shape. Returns null for anything that is not a card (an account, a bank account, a page).
- * The result is validated by the core with `CardSchema`.
+ * The result is read with core's Card schema (`compiledCardSchema()`), as `provider.parseCard`
+ * reads it: a card number in a text (the holder's name, an address line, a `meta` value) is
+ * masked (`•••• 1111`), and a card the schema refuses (an `expiration_month` of `'April'`, a
+ * `last_four` that is not four digits) is `invalid_request` naming the fields, the payload being
+ * the caller's.
  *
  * | Card | marketplace |
  * |---|---|
@@ -62,12 +72,22 @@ export function toMarketplaceCard(
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
-  return marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
+  const card = marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
+  if (card === null) return null
+  const read = validate(
+    compiledCardSchema(),
+    card,
+    `${MARKETPLACE_PROVIDER_NAME} card payload`,
+    MARKETPLACE_PROVIDER_NAME,
+  )
+  // The schema's copy does not carry the mark: kept, as core's parseCard keeps it.
+  return isDefaultUnknown(card) ? markDefaultUnknown(read) : read
 }
 
 /**
  * {@link toMarketplaceCard} for the provider named `name` (`marketplaceProvider`'s `name`
- * option): the card's `provider`, and the provider its errors name. @internal
+ * option): the card's `provider`, and the provider its errors name. Not read with the Card
+ * schema: the provider's operations are read by the core (`defineCardProvider`). @internal
  */
 export function marketplaceCardOf(
   name: string,
@@ -91,16 +111,67 @@ export function marketplaceCardOf(
 
 /**
  * Like {@link toMarketplaceCard}, for cards that may belong to no account yet (tokenized,
- * not associated): `owner` is null for those.
+ * not associated): `owner` is null for those. Read as {@link toMarketplaceCard} reads a card
+ * (core's Card schema, its owner allowed to be null): a card number in a text is masked, and a
+ * card the schema refuses is `invalid_request`.
  */
 export function toMarketplaceCardToken(
   raw: unknown,
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
-  return marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+  const card = marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+  if (card === null) return null
+  return validate(
+    marketplaceCardSchema(),
+    card,
+    `${MARKETPLACE_PROVIDER_NAME} card payload`,
+    MARKETPLACE_PROVIDER_NAME,
+  )
 }
 
-/** {@link toMarketplaceCardToken} for the provider named `name`. @internal */
+/**
+ * A card the provider named `name` read from the marketplace's answer to `operation`
+ * (`tokenizeCard`, `listMarketplaceCards`), read with core's Card schema, its owner allowed to be
+ * null, as the core reads every card a provider's own operations return: a card number in a
+ * text masked, and a card the schema refuses (an expiry that is no month, a `last_four` that is
+ * not four digits) `provider_unavailable`, not retryable, naming the fields, as `listCards`
+ * refuses it. @internal
+ */
+export function readMarketplaceCard(
+  card: MarketplaceCard,
+  name: string,
+  operation: string,
+): MarketplaceCard {
+  const result = marketplaceCardSchema().safeParse(card)
+  if (result.success) return result.data
+  // The issues' paths may name a meta key holding a card number: CardportError masks it.
+  const issues = result.error.issues
+    .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+    .join('; ')
+  throw new ProviderUnavailableError(
+    `${name} returned a card cardport cannot read (${operation}): ${issues}`,
+    { provider: name, retryable: false },
+  )
+}
+
+/**
+ * Core's Card schema with an owner that may be null: a {@link MarketplaceCard}. Its currency
+ * rule (only an account's card has one) is left out: a marketplace card never has a currency.
+ */
+const MarketplaceCardSchema = z.object({
+  ...CardSchema.shape,
+  owner: CardSchema.shape.owner.nullable(),
+})
+
+let compiledMarketplaceCard: typeof MarketplaceCardSchema | undefined
+
+/** {@link MarketplaceCardSchema}, compiled the first time it is asked for, as core's is. */
+function marketplaceCardSchema(): typeof MarketplaceCardSchema {
+  compiledMarketplaceCard ??= z.compile(MarketplaceCardSchema)
+  return compiledMarketplaceCard
+}
+
+/** {@link toMarketplaceCardToken} for the provider named `name`, not read with the schema. @internal */
 export function marketplaceCardTokenOf(
   name: string,
   raw: unknown,
