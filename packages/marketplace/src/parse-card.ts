@@ -343,7 +343,10 @@ function isInvalid(value: unknown): boolean {
 }
 /**
  * `created_at` as `toISOString` writes it, as `Date` reads the text (a date that does not exist
- * rolls over: Feb 30 is Mar 2), or null when `Date` cannot read it.
+ * rolls over: Feb 30 is Mar 2), or null when `Date` cannot read it, or reads it outside the
+ * years 0000-9999 (`0000-01-01T00:00:00+02:00` is in year -1), which `toISOString` writes with a
+ * sign (`-000001-12-31T22:00:00.000Z`) and a Card's `createdAt` does not take: the whole card
+ * would be refused for a date.
  */
 function timestamp(value: unknown): string | null {
   const raw = text(value)
@@ -361,7 +364,9 @@ function timestamp(value: unknown): string | null {
   }
   // Request bodies in the reference carry "2013-06-24T21:33:36.296377+00:00Z": drop the stray Z.
   const date = new Date(raw.replace(/([+-]\d{2}:\d{2})Z$/, '$1'))
-  return Number.isNaN(date.getTime()) ? null : date.toISOString()
+  if (Number.isNaN(date.getTime())) return null
+  const iso = date.toISOString()
+  return iso.startsWith('+') || iso.startsWith('-') ? null : iso
 }
 
 /** Whether a day exists in the proleptic Gregorian calendar, as Date counts (year 0 is leap). */
