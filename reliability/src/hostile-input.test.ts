@@ -3,7 +3,7 @@
 // details. Whatever comes in:
 // - nothing throws anything but a CardportError;
 // - nothing is written to the store when a call fails (the tables are compared before/after),
-//   but the retirement notes of setDefaultCard and the card deleteCard saw invalidated;
+//   but the retirement notes of setDefaultCard and the card deleteCard saw deleted or invalidated;
 // - no error (message, stack, toJSON, fields, cause chain), log line, result or stored row holds
 //   a card number (a Luhn-valid run of 13 to 19 digits, across spaces and dashes) or a secret.
 // The generators embed real test card numbers and the suite's secrets in the inputs, so that
@@ -976,12 +976,15 @@ describe('cards answered by a provider written by hand', () => {
     'deleteCard',
   ] as const
   type Operation = (typeof OPERATIONS)[number]
-  // A failed call of these leaves every table as it was (compared row for row on SQLite), and
-  // so does deleteCard on a provider that deletes. setDefaultCard notes the old defaults it is
-  // about to retire before it asks the provider (a retry reads the note): a failed one may leave
-  // those notes and must change no other row. deleteCard on a provider that invalidates stores
-  // the card as the provider answered it, invalid, before it reads the new default: a failed
-  // one may change that card's row and its owner's entry in the owners table, and no other.
+  // A failed call of these leaves every table as it was (compared row for row on SQLite).
+  // setDefaultCard notes the old defaults it is about to retire before it asks the provider (a
+  // retry reads the note): a failed one may leave those notes and must change no other row.
+  // deleteCard changes the card the provider retired whatever reading the new default gives: on
+  // a provider that invalidates it stores the card as the provider answered it, invalid, before
+  // it reads the new default; on one that deletes it removes the card (its row goes, its
+  // tombstone comes) even when that read fails, so that the store does not keep, as the default,
+  // a card the provider no longer holds. A failed one may change that card's row, its tombstone
+  // and its owner's entry in the owners table, and no other.
   const UNTOUCHED_ON_FAILURE = new Set<Operation>([
     'sync(owner, id)',
     'sync(owner)',
@@ -1000,7 +1003,7 @@ describe('cards answered by a provider written by hand', () => {
           table,
           run.operation !== 'deleteCard'
             ? tableRows
-            : table === 'cardport_cards'
+            : table === 'cardport_cards' || table === 'cardport_card_tombstones'
               ? tableRows.filter((row) => (row as { card_id: string }).card_id !== SEED_ID)
               : // Storing the card (or its removal) lists its owner among the store's owners.
                 table === 'cardport_card_owners'
@@ -1073,9 +1076,7 @@ describe('cards answered by a provider written by hand', () => {
         reconcile: () => sync.reconcile(owner),
         deleteCard: () => sync.deleteCard(owner, SEED_ID),
       }[operation]
-      const untouched =
-        UNTOUCHED_ON_FAILURE.has(operation) ||
-        (operation === 'deleteCard' && run.capabilities === 'deletes')
+      const untouched = UNTOUCHED_ON_FAILURE.has(operation)
       const db = untouched ? sqlite?.db : undefined
       // A CardportError or a result; the error, the console and the result scanned.
       const { result, error } = await contained<unknown>(call, db)
@@ -1159,6 +1160,11 @@ describe('cards answered by a provider written by hand', () => {
         }
         if (operation !== 'deleteCard') {
           expect(after, 'the stored cards after a refusal').toEqual(before)
+        } else if (run.capabilities === 'deletes') {
+          // The provider deleted it (this one's deleteCard never fails): no copy of it is kept.
+          expect(await store.get({ provider: HAND_NAME, owner }, SEED_ID), 'the deleted card').toBe(
+            null,
+          )
         }
         return 'refused'
       }
@@ -1236,4 +1242,21 @@ describe('cards answered by a provider written by hand', () => {
     // The property's own checks pass: refused with a CardportError, nothing stored or leaked.
     expect(await replay).toBe('refused')
   })
+
+  // The property found it with its random seed (582104077): deleteCard on a provider that deletes
+  // kept the card it deleted, still the default, when the new default's answer was unreadable.
+  it.each(['memory', 'sqlite'] as const)(
+    'deleteCard whose new default cannot be read is refused, and keeps no copy of the card the provider deleted (%s)',
+    async (store) => {
+      const replay = check({
+        owner: customer,
+        capabilities: 'deletes',
+        store,
+        operation: 'deleteCard',
+        seeded: true,
+        script: scriptOf(customer, { getDefaultCard: { value: {}, trick: 'none' } }),
+      })
+      expect(await replay).toBe('refused')
+    },
+  )
 })

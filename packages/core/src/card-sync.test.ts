@@ -506,6 +506,33 @@ describe('CardSync.deleteCard', () => {
     expect(await store.listByOwner(scope(alice))).toEqual([])
   })
 
+  it('removes the local copy of a card the provider deleted when reading the new default fails, then rejects with that failure', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCard(alice, 'tok_amex')
+    const limited = new RateLimitedError('Too many requests', {
+      provider: provider.name,
+      retryAfterMs: 1000,
+    })
+    const limiting = createCardSync({
+      provider: {
+        ...provider,
+        getDefaultCard: async () => {
+          throw limited
+        },
+      },
+      store,
+    })
+    await expect(limiting.deleteCard(alice, first.id)).rejects.toBe(limited)
+    expect((await rejection(provider.getCard(alice, first.id))).code).toBe('card_not_found')
+    // Gone from the store: not served as the default of a card the provider no longer holds.
+    expect(await store.get(scope(alice), first.id)).toBeNull()
+    expect(await sync.getForOwner(alice)).toBeNull()
+    expect((await store.get(scope(alice), second.id))?.isDefault).toBe(false)
+    // The default the provider promoted is stored by the next read of it.
+    expect((await sync.sync(alice))?.id).toBe(second.id)
+    await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
+  })
+
   it("passes on the provider's refusal and keeps the local card", async () => {
     const usdDefault = await sync.setDefaultCard(shop, 'tok_visa')
     const error = await rejection(sync.deleteCard(shop, usdDefault.id))
@@ -596,6 +623,36 @@ describe("CardSync on a provider that invalidates instead of deleting ('latest-c
     expect(await latestSync.getForOwner(alice)).toBeNull()
     expect(await latest.getDefaultCard(alice)).toBeNull()
     await expectInStep(alice, [{ id: only.id, isDefault: false, last4: '4242', status: 'invalid' }])
+  })
+
+  it('deleteCard keeps the card stored as invalidated when reading the new default fails, then rejects with that failure', async () => {
+    const first = await latestSync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCardTo(latest, latestSync, alice, 'tok_amex')
+    const limited = new RateLimitedError('Too many requests', {
+      provider: latest.name,
+      retryAfterMs: 1000,
+    })
+    const limiting = createCardSync({
+      provider: {
+        ...latest,
+        getDefaultCard: async () => {
+          throw limited
+        },
+      },
+      store,
+    })
+    await expect(limiting.deleteCard(alice, second.id)).rejects.toBe(limited)
+    // Stored as the invalidation answered it, not left the active default.
+    expect(await store.get({ provider: latest.name, owner: alice }, second.id)).toMatchObject({
+      status: 'invalid',
+      isDefault: false,
+    })
+    // The fallback default is stored by the next read of it.
+    expect((await latestSync.sync(alice))?.id).toBe(first.id)
+    await expectInStep(alice, [
+      { id: first.id, isDefault: true, last4: '4242', status: 'active' },
+      { id: second.id, isDefault: false, last4: '8431', status: 'invalid' },
+    ])
   })
 
   it('deleteCard of a card the provider does not hold removes the local copy', async () => {
@@ -1447,16 +1504,18 @@ describe.each(unreadableProviders)(
       await nothingStored()
     })
 
-    it('deleteCard fails at the default it reads back, and writes nothing of it', async () => {
+    it('deleteCard fails at the default it reads back, writes nothing of it, and removes the deleted card', async () => {
       const first = await inner.createCard(alice, { source: 'tok_visa' })
       const second = await inner.createCard(alice, { source: 'tok_amex' })
       const goodSync = createCardSync({ provider: inner, store })
       await goodSync.reconcile(alice)
       const before = await store.listByOwner({ provider: inner.name, owner: alice })
-      expectAdapterBug(await rejection(badSync.deleteCard(alice, second.id)))
-      // The deleted card's copy stays until the next sync: nothing of the answer was written.
-      expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual(before)
       expect(before.map((card) => card.id).sort()).toEqual([first.id, second.id].sort())
+      expectAdapterBug(await rejection(badSync.deleteCard(alice, second.id)))
+      // The provider deleted the card: its copy goes; nothing of the answer was written.
+      expect(await store.listByOwner({ provider: inner.name, owner: alice })).toEqual(
+        before.filter((card) => card.id !== second.id),
+      )
     })
 
     it('syncFromProviderData fails with invalid_request and stores nothing', async () => {
@@ -1885,6 +1944,75 @@ describe('CardSync.reconcile', () => {
     await expect(failing).rejects.toBe(broken)
     // None of them is still being worked on when reconcile rejects.
     expect(finished).toBe(24)
+  })
+
+  it('rejects at once when onOwner throws while the owners given wait for their next one, and works on none given after', async () => {
+    await provider.createCard(alice, { source: 'tok_visa' })
+    await provider.createCard(bob, { source: 'tok_visa' })
+    const gate = deferred<void>()
+    const threw = deferred<void>()
+    let closed = false
+    async function* owners(): AsyncGenerator<Owner> {
+      try {
+        yield alice
+        // A slow source (a queue): bob comes when the gate opens, after alice failed the run.
+        await gate.promise
+        yield bob
+      } finally {
+        closed = true
+      }
+    }
+    const thrown = new Error('the progress bar broke')
+    const listCards = vi.fn(provider.listCards)
+    const onOwner = vi.fn((owner: Owner) => {
+      if (owner.id !== alice.id) return
+      threw.resolve()
+      throw thrown
+    })
+    const run = createCardSync({ provider: { ...provider, listCards }, store }).reconcile(
+      owners(),
+      { onOwner },
+    )
+    const outcome = run.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    )
+    await threw.promise
+    // The gate stays shut: a run that waited for bob would still be pending after these turns.
+    expect(await settledWithin(outcome, 10)).toBe(thrown)
+    gate.resolve()
+    await turns(10)
+    // Bob, given after the failure, was neither read nor written, and onOwner not called again.
+    expect(onOwner).toHaveBeenCalledTimes(1)
+    expect(listCards.mock.calls.map(([owner]) => owner.id)).toEqual([alice.id])
+    expect(await store.listByOwner(scope(bob))).toEqual([])
+    // Closed once its read let it be, as on an abort.
+    expect(closed).toBe(true)
+  })
+
+  it('rejects with what onDrift throws while the owners given never give another', async () => {
+    await provider.createCard(alice, { source: 'tok_visa' })
+    const never = deferred<void>()
+    const threw = deferred<void>()
+    async function* owners(): AsyncGenerator<Owner> {
+      yield alice
+      // A queue no producer pushes to again.
+      await never.promise
+    }
+    const thrown = new Error('the log sink is down')
+    const run = sync.reconcile(owners(), {
+      onDrift: () => {
+        threw.resolve()
+        throw thrown
+      },
+    })
+    const outcome = run.then(
+      () => 'resolved',
+      (error: unknown) => error,
+    )
+    await threw.promise
+    expect(await settledWithin(outcome, 10)).toBe(thrown)
+    never.resolve()
   })
 
   it('refuses options that are not options', async () => {
@@ -2353,6 +2481,90 @@ describe('CardSync.reconcile', () => {
       // CLI's stderr); one left behind per run adds up over the runs of a long-lived signal.
       expect(run.count).toEqual({ listening: 0, most: 1 })
       expect(sync.count).toEqual({ listening: 0, most: 1 })
+    })
+
+    it('removes no more cards once it aborts while removing the ones the provider no longer holds', async () => {
+      const card = await addCard(alice, 'tok_visa')
+      const stale = Array.from({ length: 5 }, (_, index) => `card_stale_${index}`)
+      for (const id of stale)
+        await store.upsert({ ...card, id, isDefault: false }, { observedAt: 1 })
+      const controller = new AbortController()
+      const reason = new Error('interrupted')
+      const deleted: string[] = []
+      const aborting: CardStore = {
+        ...store,
+        // Ctrl+C while the first stale card is being removed.
+        delete: async (...args) => {
+          deleted.push(args[1])
+          controller.abort(reason)
+          return store.delete(...args)
+        },
+      }
+      const run = createCardSync({ provider, store: aborting }).reconcile(alice, {
+        signal: controller.signal,
+      })
+      await expect(run).rejects.toBe(reason)
+      expect(deleted).toHaveLength(1)
+      const left = (await store.listByOwner(scope(alice))).map(({ id }) => id)
+      expect(left.sort()).toEqual([card.id, ...stale.filter((id) => id !== deleted[0])].sort())
+    })
+
+    it("repairs no default once it aborts while removing an owner's last stored card", async () => {
+      // The stored default is gone at the provider: it is removed, and the store's defaults
+      // cleared after it.
+      const card = await sync.setDefaultCard(alice, 'tok_visa')
+      await provider.deleteCard(alice, card.id)
+      const controller = new AbortController()
+      const reason = new Error('interrupted')
+      const setDefault = vi.fn(store.setDefault)
+      const aborting: CardStore = {
+        ...store,
+        setDefault,
+        // Ctrl+C while the card is being removed.
+        delete: async (...args) => {
+          controller.abort(reason)
+          return store.delete(...args)
+        },
+      }
+      const run = createCardSync({ provider, store: aborting }).reconcile(alice, {
+        signal: controller.signal,
+      })
+      await expect(run).rejects.toBe(reason)
+      expect(setDefault).not.toHaveBeenCalled()
+    })
+
+    it('removes no more cards of an owner deleted while its pages were read once it aborts', async () => {
+      const deleted = new OwnerNotFoundError('the customer was deleted', {
+        provider: provider.name,
+        details: { ownerDeleted: true },
+      })
+      for (let i = 0; i < 4; i++) await provider.createCard(alice, { source: 'tok_visa' })
+      const deletedAfterOnePage: CardProvider = {
+        ...provider,
+        // Three cards on the first page; the owner is gone by the second: they are removed.
+        listCards: async (owner, options) => {
+          if (options?.cursor !== undefined) throw deleted
+          return provider.listCards(owner, { ...options, limit: 3 })
+        },
+      }
+      const controller = new AbortController()
+      const reason = new Error('interrupted')
+      let deletes = 0
+      const aborting: CardStore = {
+        ...store,
+        delete: async (...args) => {
+          deletes++
+          controller.abort(reason)
+          return store.delete(...args)
+        },
+      }
+      const run = createCardSync({ provider: deletedAfterOnePage, store: aborting }).reconcile(
+        alice,
+        { signal: controller.signal },
+      )
+      await expect(run).rejects.toBe(reason)
+      expect(deletes).toBe(1)
+      expect(await store.listByOwner(scope(alice))).toEqual([])
     })
 
     it("stops at once while a page is on its way: the page's answer is dropped", async () => {
@@ -3371,6 +3583,29 @@ async function addCardTo(
   const card = await target.createCard(owner, { source: token })
   await through.sync(owner, card.id)
   return card
+}
+
+/** A promise and the function that resolves it. */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((done) => {
+    resolve = done
+  })
+  return { promise, resolve }
+}
+
+/**
+ * What `promise` settles to within `turns` turns of the event loop, or `'still pending'`: turns,
+ * not a time, so that in-process work that is not held back settles within them however slow
+ * the machine, and a run that waits for something held back fails the test instead of hanging it.
+ */
+async function settledWithin<T>(promise: Promise<T>, count: number): Promise<T | 'still pending'> {
+  return Promise.race([promise, turns(count).then(() => 'still pending' as const)])
+}
+
+/** Waits `count` turns of the event loop. */
+async function turns(count: number): Promise<void> {
+  for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve))
 }
 
 function scope(owner: Owner): CardScope {

@@ -99,8 +99,11 @@ export interface ReconcileOptions {
    * flight lets them be. What owners finished before stays written. An owner being read keeps
    * the cards it handed over for writing before the abort (in batches of 100, as the provider
    * listed them; a batch is one transaction), and nothing of it is removed until it is
-   * reconciled again. The sync's own `retry.signal` ({@link CardSyncOptions.retry}) stops the
-   * run alike: the run rejects with the reason of whichever aborts first.
+   * reconciled again. An owner whose stale cards are being removed (those the provider no longer
+   * lists) keeps the removals made before the abort: the store call in flight ends, no other
+   * starts, and the rest (its default's repair too) waits until it is reconciled again. The
+   * sync's own `retry.signal` ({@link CardSyncOptions.retry}) stops the run alike: the run
+   * rejects with the reason of whichever aborts first.
    */
   signal?: AbortSignal | undefined
   /**
@@ -115,9 +118,12 @@ export interface ReconcileOptions {
    * when an owner was retried. That attempt's findings are against the store as it was before
    * the owner's first attempt: a card or a default that a failed attempt wrote already is still
    * reported, once. For a report of any size without holding it: to log each one, or to write
-   * it elsewhere. What it throws ends the run: `reconcile` rejects with it, and what owners
-   * finished before stays written. A throw of `undefined` or `null`, which carries no error,
-   * rejects with `invalid_request` naming the callback instead.
+   * it elsewhere. What it throws ends the run: `reconcile` rejects with it once the owners in
+   * flight are done, and what owners finished before stays written. No owner starts after it: an
+   * owner the owners given had yet to give (a queue's next) is not waited for, and one they give
+   * later is neither read nor written; they are closed (`return()`) as soon as a read of theirs in
+   * flight lets them be. A throw of `undefined` or `null`, which carries no error, rejects with
+   * `invalid_request` naming the callback instead.
    */
   onDrift?: ((change: DriftChange) => void) | undefined
 }
@@ -199,12 +205,20 @@ export interface CardSync {
   ): Promise<StoredCard>
   /**
    * Deletes a card at the provider (a card already gone counts as deleted), stores the owner's
-   * new default, and deletes the local copy.
+   * new default, and deletes the local copy. Once the provider has deleted the card, the local
+   * copy goes even when reading the new default fails (`rate_limited`, `provider_unavailable`):
+   * the call then rejects with that failure, and when the card was the stored default the store
+   * names none for the owner (`getForOwner` answers null) until a `sync(owner)`, a `reconcile`
+   * or a webhook stores the provider's new one. The default is read before the copy is deleted,
+   * so that the deletion is the later write: a read that still named the card does not bring it
+   * back.
    *
    * On a provider that cannot delete but can invalidate (the marketplace), the card is
    * invalidated instead, for good, and stored as invalid: the provider still lists it, so
    * keeping it makes the store equal to the provider and `reconcile` reports no drift. The
-   * owner's default is then read back, as the provider's policy chose it.
+   * owner's default is then read back, as the provider's policy chose it; the card is stored as
+   * invalid before that read, so a read that fails leaves it stored as the invalidation answered
+   * it (not the active default), and the call rejects with that failure.
    *
    * On a provider that cannot list cards (`capabilities.listCards` false, and so no
    * `getDefaultCard`), the default is not read back: the card is deleted at the provider and
@@ -651,8 +665,20 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     // is gone, and leave the store holding it with nothing to repair it (no reconcile): the
     // card goes without that read. The card it promoted, if any, is not known, so a deleted
     // default leaves the owner with no stored default; the other cards stay as they are.
-    if (listCards) await syncDefault(owner)
+    // The default is read before the card is removed, so that the removal's time is the later
+    // one: a read that still named the card (a provider a moment behind) does not bring it back.
+    // A read that fails (rate_limited) still lets the card go, or the store would keep it, as
+    // the default, with the provider holding no such card; the call then rejects with it.
+    let refresh: { error: unknown } | undefined
+    if (listCards) {
+      try {
+        await syncDefault(owner)
+      } catch (error) {
+        refresh = { error }
+      }
+    }
     await removeCard(owner, cardId)
+    if (refresh) throw refresh.error
   }
 
   /** `sync(owner, cardId)`'s work, once its ids are checked and the owner's earlier calls done. */
@@ -975,12 +1001,16 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     await flush()
     // Nothing is removed or repaired once the run is stopped: the owner's last page may have
     // arrived after the abort, and the batches written before it are the owner's whole share.
+    // Checked again before each removal and the default's repair below, which each wait for the
+    // store: an abort while they run stops the next one (the owner reports nothing, as the run
+    // rejects, and what is left is removed when it is reconciled again).
     run.signal?.throwIfAborted()
 
     if (ownerDeleted) {
       // The cards the earlier pages added were written (as of readAt) in batches already.
       for (const cardId of seen) {
         if (!dryRun && !stored.has(cardId)) {
+          run.signal?.throwIfAborted()
           await store.delete(ownerScope, cardId, { observedAt: readAt })
         }
       }
@@ -999,7 +1029,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
     if (!dryRun) {
       for (const cardId of stored.keys()) {
-        if (!seen.has(cardId)) await store.delete(ownerScope, cardId, { observedAt: readAt })
+        if (seen.has(cardId)) continue
+        run.signal?.throwIfAborted()
+        await store.delete(ownerScope, cardId, { observedAt: readAt })
       }
     }
     const defaultsDiffer = (defaults: string[]) =>
@@ -1011,6 +1043,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       drift.defaultRepaired.push({ owner, cardId: providerDefault })
     }
     if (storeDiffers && !dryRun && providerDefault === null) {
+      run.signal?.throwIfAborted()
       await store.setDefault(ownerScope, null, { observedAt: readAt })
     }
   }
@@ -1212,12 +1245,38 @@ function defaultsOf(cards: Map<string, StoredCard>): string[] {
   return [...cards.values()].filter((card) => card.isDefault).map((card) => card.id)
 }
 
+/** What {@link forEachConcurrently}'s reads of its items give way to once a task has failed. */
+const STOPPED = Symbol('stopped')
+
+/**
+ * `read`, or {@link STOPPED} as soon as one of `waiting` is called (a failure): the read then runs
+ * on unobserved. Its waker is in `waiting` only while the read is pending.
+ */
+function untilStopped<T>(read: Promise<T>, waiting: Set<() => void>): Promise<T | typeof STOPPED> {
+  return new Promise((resolve, reject) => {
+    const wake = () => resolve(STOPPED)
+    waiting.add(wake)
+    read.then(
+      (value) => {
+        waiting.delete(wake)
+        resolve(value)
+      },
+      (error: unknown) => {
+        waiting.delete(wake)
+        reject(error)
+      },
+    )
+  })
+}
+
 /**
  * Runs `task` over an (async) iterable with at most `limit` tasks in flight, reading lazily.
  * When `signal` aborts, a read of the items in flight is no longer waited for: the tasks in
  * flight finish (each checks the signal itself), then the signal's reason is thrown. The first
  * failure, of a task or of the items (what `unread` makes of it), stops the run and is
- * thrown once the tasks in flight are done, whatever it is: `undefined` too.
+ * thrown once the tasks in flight are done, whatever it is: `undefined` too. A read of the items
+ * in flight at the failure is not waited for either, and what it gives is not worked on: no task
+ * starts after the first failure. Either way the items are then closed (`return()`).
  */
 async function forEachConcurrently<T>(
   items: Iterable<T> | AsyncIterable<T>,
@@ -1233,29 +1292,40 @@ async function forEachConcurrently<T>(
   // A flag, not `failure !== undefined`: a thrown `undefined` was taken for no failure at all.
   let failed = false
   let failure: unknown
+  /**
+   * The reads of the items being waited for, each woken at the first failure. One per read, let
+   * go when it settles: a promise shared by every read, raced against each, would keep a callback
+   * per item read for the run's whole life (millions, over every owner a store knows).
+   */
+  const waiting = new Set<() => void>()
   const fail = (error: unknown) => {
     if (failed) return
     failed = true
     failure = error
+    for (const wake of waiting) wake()
   }
-  /** Reads of the items not settled yet: those an abort stopped waiting for. */
+  /** Reads of the items not settled yet: those an abort or a failure stopped waiting for. */
   let reading = 0
   const worker = async () => {
     while (!failed) {
-      let next: IteratorResult<T>
+      let next: IteratorResult<T> | typeof STOPPED
       try {
         const read = Promise.resolve(iterator.next())
         reading++
         const settled = () => reading--
         void read.then(settled, settled)
-        next = await untilAborted(read, signal)
+        // A source that gives its next item late (a queue, a paged read elsewhere), or never,
+        // holds up neither an abort nor a failure of another worker's item.
+        next = await untilStopped(untilAborted(read, signal), waiting)
       } catch (error) {
         // The items' own failure, or the abort: the other workers finish their item, then it
         // is thrown.
         fail(signal?.aborted ? error : unread(error))
         return
       }
-      if (next.done) return
+      // An item read after the run failed is not worked on: it was not in flight at the
+      // failure, and the run is over (the item, read but not worked on, is dropped).
+      if (next === STOPPED || next.done || failed) return
       try {
         await task(next.value)
       } catch (error) {
@@ -1267,8 +1337,8 @@ async function forEachConcurrently<T>(
   if (!failed) return
   // Stopped early: close the items, so that a generator's `finally` runs and a cursor behind
   // it is released. What closing throws is not the failure to report. A generator still in a
-  // read (a slow source, when the signal aborted) closes once that read ends: asked now, it is
-  // not waited for.
+  // read (a slow source, when the signal aborted or a task failed) closes once that read ends:
+  // asked now, it is not waited for.
   const closing = (async () => iterator.return?.())()
   if (reading === 0) await closing.catch(() => {})
   else closing.catch(() => {})
