@@ -1964,6 +1964,7 @@ describe('CardSync.reconcile', () => {
     }
     const thrown = new Error('the progress bar broke')
     const listCards = vi.fn(provider.listCards)
+    const listByOwners = vi.spyOn(store, 'listByOwners')
     const onOwner = vi.fn((owner: Owner) => {
       if (owner.id !== alice.id) return
       threw.resolve()
@@ -1985,6 +1986,9 @@ describe('CardSync.reconcile', () => {
     // Bob, given after the failure, was neither read nor written, and onOwner not called again.
     expect(onOwner).toHaveBeenCalledTimes(1)
     expect(listCards.mock.calls.map(([owner]) => owner.id)).toEqual([alice.id])
+    // Nor its stored cards read ahead, from a store the caller may have closed by then.
+    const readAhead = listByOwners.mock.calls.flatMap(([scopes]) => scopes.map((s) => s.owner.id))
+    expect(readAhead).toEqual([alice.id])
     expect(await store.listByOwner(scope(bob))).toEqual([])
     // Closed once its read let it be, as on an abort.
     expect(closed).toBe(true)

@@ -861,7 +861,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
               async () => {
                 const attempt = emptyOwnerDrift()
                 // A retry reads the store again: the attempt before may have written to it.
-                const readAhead = attempts++ === 0 ? await stored : null
+                const readAhead = attempts++ === 0 ? await stored() : null
                 const storedCards = readAhead ?? (await store.listByOwner(scope(owner)))
                 // What it reports is still what the store held before the first attempt: the
                 // cards and the default that a failed attempt wrote are findings all the same.

@@ -4,16 +4,22 @@ import type { CardScope, CardStore, StoredCard } from './store.js'
 /** An owner, with its stored cards when they were read ahead (null: read them yourself). */
 export interface PrefetchedOwner {
   owner: Owner
-  stored: Promise<StoredCard[] | null>
+  /**
+   * The owner's stored cards, read with those of its batch: the first call of any owner of the
+   * batch sends the batch's read; an owner never worked on (the run stopped) reads nothing.
+   */
+  stored(): Promise<StoredCard[] | null>
 }
 
 const NOT_READ: Promise<null> = Promise.resolve(null)
+const notRead = () => NOT_READ
 
 /**
  * Reads ahead the stored cards of the owners a reconcile is about to work on: up to `size`
- * owners at a time, in one `listByOwners` each, sent when the batch's owners have been taken
- * from `owners` and before the first of them is worked on; the read overlaps the work on the
- * owners still in flight. A batch holds the owners `owners` has at hand: those it gives within
+ * owners at a time, in one `listByOwners` each, sent when the first of the batch's owners is
+ * worked on (its `stored()`), once the batch's owners have been taken from `owners`; the read
+ * overlaps the work on the owners still in flight. Not before: a run that stopped (a failure
+ * elsewhere) while `owners` was still giving a batch reads nothing of it. A batch holds the owners `owners` has at hand: those it gives within
  * the turn of the event loop in which the batch's first came (all of them, up to `size`, for an
  * array, a store's listing read page by page, a generator over either). An owner it has to wait
  * for (a paged listing of customers elsewhere, a queue) starts the next batch, so that the
@@ -38,20 +44,22 @@ export async function* prefetchStoredCards(
 ): AsyncGenerator<PrefetchedOwner, void, undefined> {
   const listByOwners = store.listByOwners?.bind(store)
   if (!listByOwners) {
-    for await (const owner of owners) yield { owner, stored: NOT_READ }
+    for await (const owner of owners) yield { owner, stored: notRead }
     return
   }
   const flush = function* (batch: Owner[]) {
     const scopes: CardScope[] = batch.map((owner) => ({ provider, owner }))
+    let lists: Promise<StoredCard[][] | null> | undefined
     // Never rejects: a failed read is `null` for each owner, which then reads on its own. Called
     // in a `then`, so that a store written by hand that throws at once (over a synchronous
     // driver), or answers with no promise, fails alike instead of ending the run with its error.
-    const lists = NOT_READ.then(() => listByOwners(scopes)).then(
-      (result) => (Array.isArray(result) && result.length === scopes.length ? result : null),
-      () => null,
-    )
+    const read = () =>
+      (lists ??= NOT_READ.then(() => listByOwners(scopes)).then(
+        (result) => (Array.isArray(result) && result.length === scopes.length ? result : null),
+        () => null,
+      ))
     for (const [index, owner] of batch.entries()) {
-      yield { owner, stored: lists.then((result) => result?.[index] ?? null) }
+      yield { owner, stored: () => read().then((result) => result?.[index] ?? null) }
     }
   }
   const iterator = asyncIteratorOf(owners)
