@@ -112,6 +112,7 @@ export type {
   UnsupportedOperation,
 } from './provider.js'
 export { PROVIDER_OPERATIONS } from './provider.js'
+export { payloadFailure } from './provider-failure.js'
 export {
   containsCardNumber,
   maskCardNumbers,

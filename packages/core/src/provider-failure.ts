@@ -45,6 +45,21 @@ export function providerFailure(
  * `CardportError` its caller gets: a `CardportError` is raised as it is, its `cause` masked (it
  * may be the payload, card number and all); anything else is `invalid_request`, not retryable
  * (the payload is the caller's), with a masked copy of the error as its cause.
+ *
+ * For an adapter's own mapping helpers exported beside its provider (`toStripeCard`,
+ * `toMarketplaceCard`), which read a payload as `parseCard` does: a getter of the payload that
+ * throws, or a `TypeError` of the mapping, reaches the caller as `parseCard` would raise it.
+ *
+ * @example
+ * ```ts
+ * import { payloadFailure } from '@cardport/core'
+ *
+ * try {
+ *   return mapVaultCard(raw)
+ * } catch (error) {
+ *   throw payloadFailure(error, 'vault') // invalid_request: vault could not read this payload as a card
+ * }
+ * ```
  */
 export function payloadFailure(error: unknown, name: string): CardportError {
   if (isCardportError(error)) return maskCause(error)

@@ -1,4 +1,5 @@
-import { CardSchema, isDefaultUnknown } from '@cardport/core'
+import { inspect } from 'node:util'
+import { CardSchema, isCardportError, isDefaultUnknown } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
   accountListResponse,
@@ -299,6 +300,28 @@ describe('toMarketplaceCard field rules', () => {
 })
 
 describe('toMarketplaceCard and toMarketplaceCardToken read the card with the Card schema', () => {
+  it('refuse, with invalid_request as parseCard does, a payload whose getter throws, its card number masked', () => {
+    const raw = { ...tokenizeResponse }
+    Object.defineProperty(raw, 'name', {
+      enumerable: true,
+      get() {
+        throw new TypeError('card 4111111111111111')
+      },
+    })
+    for (const read of [() => toMarketplaceCard(raw, account), () => toMarketplaceCardToken(raw)]) {
+      let thrown: unknown
+      try {
+        read()
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+      expect((thrown as Error).message).toBe('marketplace could not read this payload as a card')
+      expect(inspect(thrown, { depth: 10 })).toContain('card •••• 1111')
+      expect(inspect(thrown, { depth: 10 })).not.toContain('4111111111111111')
+    }
+  })
+
   // A payload whose texts hold a card number, as a holder name typed in the wrong field would.
   const leaky = {
     ...tokenizeResponse,

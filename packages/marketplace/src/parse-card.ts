@@ -9,6 +9,7 @@ import {
   normalizeBrand,
   type Owner,
   ProviderUnavailableError,
+  payloadFailure,
   providerMetadata,
   toCountryAlpha2,
   validate,
@@ -72,7 +73,13 @@ export function toMarketplaceCard(
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
-  const card = marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
+  let card: Card | null
+  try {
+    card = marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
+  } catch (error) {
+    // What a payload's getter threw may quote the card number it holds: masked, as parseCard's.
+    throw payloadFailure(error, MARKETPLACE_PROVIDER_NAME)
+  }
   if (card === null) return null
   const read = validate(
     compiledCardSchema(),
@@ -119,7 +126,12 @@ export function toMarketplaceCardToken(
   raw: unknown,
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
-  const card = marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+  let card: MarketplaceCard | null
+  try {
+    card = marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+  } catch (error) {
+    throw payloadFailure(error, MARKETPLACE_PROVIDER_NAME)
+  }
   if (card === null) return null
   return validate(
     marketplaceCardSchema(),

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import {
   type Card,
   CardSchema,
@@ -361,7 +362,7 @@ describe('toStripeCard', () => {
     }
   })
 
-  it('refuses, with invalid_request and no trace of it, a payload whose getter throws', () => {
+  it('refuses, with invalid_request as parseCard does, a payload whose getter throws, its card number masked', () => {
     const raw = stripeCard()
     Object.defineProperty(raw, 'name', {
       enumerable: true,
@@ -377,6 +378,8 @@ describe('toStripeCard', () => {
     }
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     expect((thrown as Error).message).toBe('stripe could not read this payload as a card')
-    expect((thrown as Error).cause).toBeUndefined()
+    // What the getter threw, its card number masked, as parseCard keeps it.
+    expect(inspect(thrown, { depth: 10 })).toContain('cannot read •••• 4242')
+    expect(inspect(thrown, { depth: 10 })).not.toMatch(/4242 4242/)
   })
 })

@@ -3,11 +3,11 @@ import {
   type CheckResult,
   compiledCardSchema,
   InvalidRequestError,
-  isCardportError,
   isDefaultUnknown,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
+  payloadFailure,
   providerMetadata,
   toCountryAlpha2,
   validate,
@@ -48,11 +48,8 @@ export function toStripeCard(
   try {
     candidate = stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId)
   } catch (error) {
-    if (isCardportError(error)) throw error
-    // What a payload's getter threw may quote the card number it holds: it is not kept.
-    throw new InvalidRequestError(`${STRIPE_PROVIDER_NAME} could not read this payload as a card`, {
-      provider: STRIPE_PROVIDER_NAME,
-    })
+    // What a payload's getter threw may quote the card number it holds: masked, as parseCard's.
+    throw payloadFailure(error, STRIPE_PROVIDER_NAME)
   }
   if (candidate === null) return null
   const card = validate(
