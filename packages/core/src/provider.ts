@@ -12,7 +12,8 @@ import type { Page } from './pagination.js'
  *   null. For owners of type `account` on a provider with `externalAccounts`, the default is
  *   per currency and cannot be deleted.
  * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
- *   choice, the first card becomes the default and setting another replaces it; deleting the
+ *   choice, a card created for an owner with no default (its first, or the next one after the
+ *   default was deleted) becomes the default and setting another replaces it; deleting the
  *   default leaves none (no card is promoted).
  * - `'latest-card'`: the provider makes the most recently added valid card the default, and the
  *   caller cannot pick another: every new card becomes the default (whatever `makeDefault`

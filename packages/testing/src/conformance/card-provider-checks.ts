@@ -388,6 +388,18 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
           await t.expectDefault(owner, first.id, [first.id])
         },
       )
+      check(
+        'defaults',
+        `the first card of an owner becomes its default even with makeDefault: false (defaultPolicy '${caps.defaultPolicy}')`,
+        async (t) => {
+          // makeDefault: true forces the default; false asks nothing (CreateCardInput): an owner
+          // with no default still gets one, as rule 1 says.
+          const owner = await t.owner()
+          const first = await t.create(owner, 0, { makeDefault: false })
+          expect(first.isDefault, 'the first card, created with makeDefault: false').toBe(true)
+          await t.expectDefault(owner, first.id, [first.id])
+        },
+      )
       if (latestCard) {
         check(
           'defaults',
@@ -676,6 +688,27 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       }
       check(
         'updateCard',
+        'an update leaves the default where it is, whether it changes another card or the default',
+        async (t) => {
+          // Rule 1: with a default, the default stays unless the caller asks otherwise. An update
+          // asks nothing of the default: a provider that sends the whole card back (clearing its
+          // default flag) or re-creates it would drop or move the default unseen by the checks
+          // above, whose owners hold one card.
+          const owner = await t.owner()
+          const [first, second] = await t.createMany(owner, 2)
+          const ids = [first!.id, second!.id]
+          // The default after two cards, as the policy has it; `other` is the card that is not.
+          const [kept, other] = latestCard ? [second!, first!] : [first!, second!]
+          const expected = hasDefaults ? kept.id : null
+          await t.expectDefault(owner, expected, ids)
+          await t.update(owner, other.id, t.listedPatch(other))
+          await t.expectDefault(owner, expected, ids)
+          await t.update(owner, kept.id, t.listedPatch(kept))
+          await t.expectDefault(owner, expected, ids)
+        },
+      )
+      check(
+        'updateCard',
         'a card the owner does not hold rejects with card_not_found',
         async (t) => {
           await t.expectNotHeld((owner, cardId) =>
@@ -726,7 +759,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       if (caps.defaultPolicy === 'caller-chosen' && customerLike) {
         check(
           'deleteCard',
-          "deleting the default leaves no default: nothing is promoted (defaultPolicy 'caller-chosen')",
+          "deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
           async (t) => {
             const owner = await t.owner()
             const [first, second] = await t.createMany(owner, 2)
@@ -734,6 +767,13 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             // A provider that picks a card here makes a default no caller chose.
             await t.provider.deleteCard(owner, first!.id)
             await t.expectDefault(owner, null, [second!.id])
+            // Rule 1: the owner holds a card but no default, so the next card becomes it (a
+            // provider that makes only an owner's very first card the default leaves it none).
+            const third = await t.create(owner, 2)
+            expect(third.isDefault, 'a card created for an owner with cards but no default').toBe(
+              true,
+            )
+            await t.expectDefault(owner, third.id, [second!.id, third.id])
           },
         )
       }
@@ -754,13 +794,22 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             await t.expectDefault(owner, first.id, [first.id])
           },
         )
-        check('deleteCard', 'deleting the last card leaves no default', async (t) => {
-          const owner = await t.owner()
-          const only = await t.create(owner, 0)
-          await t.provider.deleteCard(owner, only.id)
-          await t.expectDefault(owner, null, [])
-          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-        })
+        check(
+          'deleteCard',
+          'deleting the last card leaves no default, and the next card created becomes the default',
+          async (t) => {
+            const owner = await t.owner()
+            const only = await t.create(owner, 0)
+            await t.provider.deleteCard(owner, only.id)
+            await t.expectDefault(owner, null, [])
+            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+            // Rule 1 again: the owner has no default. A provider that remembers the owner once
+            // had cards (or a default) must not leave the new card without the default.
+            const next = await t.create(owner, 1)
+            expect(next.isDefault, 'a card created for an owner emptied of its cards').toBe(true)
+            await t.expectDefault(owner, next.id, [next.id])
+          },
+        )
       }
       if (latestCard) {
         check(

@@ -200,6 +200,101 @@ const readThrough = (healthy: Primitives, change: (card: Card) => Card): Partial
   },
 })
 
+/** The key of an owner in the broken adapters' own notes. */
+const ownerKey = (owner: Owner) => `${owner.type}:${owner.id}`
+
+/** When {@link hidesDefault} starts hiding an owner's default. */
+type HidingMoment = 'update' | 'create after emptied' | 'first create with makeDefault false'
+
+/**
+ * `healthy` with an owner's default hidden (every read says `isDefault: false`) from `moment`
+ * on, until the caller chooses a default again (`setDefaultCard`, or a create with
+ * `makeDefault: true`): an adapter that drops the default rule 1 says it must keep or give.
+ */
+const hidesDefault = (healthy: Primitives, moment: HidingMoment): Partial<Primitives> => {
+  const hidden = new Set<string>()
+  const emptied = new Set<string>()
+  const view = (card: Card): Card =>
+    hidden.has(ownerKey(card.owner)) ? { ...card, isDefault: false } : card
+  const isEmpty = async (owner: Owner) =>
+    (await healthy.listCards!(owner, { limit: 1 })).data.length === 0
+  return {
+    ...readThrough(healthy, view),
+    async createCard(owner, input, context) {
+      const key = ownerKey(owner)
+      if (input.makeDefault === true) hidden.delete(key)
+      if (moment === 'create after emptied' && emptied.delete(key)) hidden.add(key)
+      if (
+        moment === 'first create with makeDefault false' &&
+        input.makeDefault === false &&
+        (await isEmpty(owner))
+      ) {
+        hidden.add(key)
+      }
+      return view(await healthy.createCard!(owner, input, context))
+    },
+    async updateCard(owner, cardId, patch) {
+      if (moment === 'update') hidden.add(ownerKey(owner))
+      return view(await healthy.updateCard!(owner, cardId, patch))
+    },
+    async deleteCard(owner, cardId) {
+      await healthy.deleteCard!(owner, cardId)
+      if (await isEmpty(owner)) {
+        hidden.delete(ownerKey(owner))
+        emptied.add(ownerKey(owner))
+      }
+    },
+    async setDefaultCard(owner, cardId) {
+      hidden.delete(ownerKey(owner))
+      return healthy.setDefaultCard!(owner, cardId)
+    },
+    invalidateCard: async (owner, cardId) => view(await healthy.invalidateCard!(owner, cardId)),
+  }
+}
+
+/** The memory provider's capabilities, with the caller choosing the default. */
+const CALLER_CHOSEN = { ...MEMORY_PROVIDER_CAPABILITIES, defaultPolicy: 'caller-chosen' as const }
+
+/**
+ * A `'caller-chosen'` adapter over the memory provider (which promotes a card when the default is
+ * deleted, as Stripe does): a deleted default leaves the owner none. With `nextTakesOver`, a card
+ * created for an owner with cards but no default becomes it, as rule 1 says; without, only an
+ * owner's very first card does (a count of cards taken for "no default").
+ */
+const callerChosen =
+  (nextTakesOver: boolean) =>
+  (healthy: Primitives): Partial<Primitives> => {
+    // Owners whose default was deleted: the card the memory provider promoted reads as none.
+    const cleared = new Set<string>()
+    const view = (card: Card): Card =>
+      cleared.has(ownerKey(card.owner)) ? { ...card, isDefault: false } : card
+    return {
+      ...readThrough(healthy, view),
+      async createCard(owner, input, context) {
+        const key = ownerKey(owner)
+        if (cleared.has(key) && (nextTakesOver || input.makeDefault === true)) {
+          cleared.delete(key)
+          return healthy.createCard!(owner, { ...input, makeDefault: true }, context)
+        }
+        return view(await healthy.createCard!(owner, input, context))
+      },
+      async deleteCard(owner, cardId) {
+        const wasDefault = view(await healthy.getCard!(owner, cardId)).isDefault
+        await healthy.deleteCard!(owner, cardId)
+        const left = (await healthy.listCards!(owner, { limit: 1 })).data.length
+        if (wasDefault && left > 0) cleared.add(ownerKey(owner))
+        if (left === 0) cleared.delete(ownerKey(owner))
+      },
+      async setDefaultCard(owner, cardId) {
+        cleared.delete(ownerKey(owner))
+        return healthy.setDefaultCard!(owner, cardId)
+      },
+      updateCard: async (owner, cardId, patch) =>
+        view(await healthy.updateCard!(owner, cardId, patch)),
+      invalidateCard: async (owner, cardId) => view(await healthy.invalidateCard!(owner, cardId)),
+    }
+  }
+
 /**
  * A store over `backing` that closes without closing `backing`, as a database store leaves the
  * database: what a fixture's `reopen` opens to read what a closed store left.
@@ -352,6 +447,8 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'defaults: a second card leaves the default alone',
+      // Its precondition (the first of two cards is the default) no longer holds.
+      'updateCard: an update leaves the default where it is, whether it changes another card or the default',
       'deleteCard: deleting a card that is not the default keeps the default',
       'deleteCard: deleting the default makes the most recently added remaining card the default',
       'external accounts: the first card for a currency becomes its default; the next does not',
@@ -642,7 +739,43 @@ describe('describeCardProvider catches a broken provider', () => {
       callerChosen,
     )
     expect(failed).toEqual([
-      "deleteCard: deleting the default leaves no default: nothing is promoted (defaultPolicy 'caller-chosen')",
+      "deleteCard: deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+    ])
+  })
+
+  it('an adapter whose update drops the default fails the rule that an update keeps it', async () => {
+    // As an adapter that writes the whole card back on update, its default flag cleared.
+    const failed = await failedProviderChecks(broken((healthy) => hidesDefault(healthy, 'update')))
+    expect(failed).toEqual([
+      'updateCard: an update leaves the default where it is, whether it changes another card or the default',
+    ])
+  })
+
+  it('an adapter that gives no default to a card added after the last was deleted fails that rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => hidesDefault(healthy, 'create after emptied')),
+    )
+    expect(failed).toEqual([
+      'deleteCard: deleting the last card leaves no default, and the next card created becomes the default',
+    ])
+  })
+
+  it('an adapter that reads makeDefault: false as "not the default" for a first card fails that rule', async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => hidesDefault(healthy, 'first create with makeDefault false')),
+    )
+    expect(failed).toEqual([
+      "defaults: the first card of an owner becomes its default even with makeDefault: false (defaultPolicy 'first-card')",
+    ])
+  })
+
+  it("a 'caller-chosen' adapter that makes only an owner's very first card the default fails rule 1 after a deleted default", async () => {
+    const made = (nextTakesOver: boolean) => () => ({
+      provider: memoryAdapter(callerChosen(nextTakesOver), CALLER_CHOSEN),
+    })
+    expect(await failedProviderChecks(made(true), CALLER_CHOSEN), 'the healthy one').toEqual([])
+    expect(await failedProviderChecks(made(false), CALLER_CHOSEN)).toEqual([
+      "deleteCard: deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
     ])
   })
 
@@ -813,6 +946,8 @@ describe("describeCardProvider catches a broken 'latest-card' provider", () => {
     const failed = await failedLatestCardChecks(withRule(oldestValid))
     expect(failed).toEqual([
       "defaults: every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
+      // The newer of two cards is not the default there to begin with.
+      'updateCard: an update leaves the default where it is, whether it changes another card or the default',
       "deleteCard: deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
       "invalidateCard: invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
     ])
