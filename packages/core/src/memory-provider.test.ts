@@ -386,6 +386,20 @@ describe('memoryProvider: creating cards', () => {
     expect((await provider.listCards(customer)).data).toEqual([])
   })
 
+  it("declines raw details with Stripe's generic-decline test number, and adds no card", async () => {
+    const details = { number: '4000 0000 0000 0002', expMonth: 12, expYear: 2040, cvc: '123' }
+    const error = await rejection(provider.createCard(customer, { source: details }))
+    expect(error.code).toBe('card_declined')
+    expect(error.declineCode).toBe('generic_decline')
+    expect(error.message).not.toContain('123')
+    expect((await provider.listCards(customer)).data).toEqual([])
+    // Another Visa test number is accepted.
+    const card = await provider.createCard(customer, {
+      source: { ...details, number: '4242424242424242' },
+    })
+    expect(card.last4).toBe('4242')
+  })
+
   it('refuses an unknown token with invalid_request', async () => {
     const error = await rejection(provider.createCard(customer, { source: 'tok_nope' }))
     expect(error.code).toBe('invalid_request')

@@ -27,7 +27,10 @@ import { optionsObject, validate } from './validate.js'
 export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
   /** Customers and accounts: owners exist on first use. */
   ownerTypes: ['customer', 'account'],
-  /** From a token of {@link MEMORY_PROVIDER_TOKENS} (`tok_chargeDeclined` declines) or details. */
+  /**
+   * From a token of {@link MEMORY_PROVIDER_TOKENS} (`tok_chargeDeclined` declines) or details
+   * (Stripe's generic-decline test number `4000 0000 0000 0002` declines).
+   */
   createCard: true,
   /** One card of an owner. */
   getCard: true,
@@ -53,6 +56,9 @@ export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
   /** Everything `updateCard` can change. */
   updatableFields: ['address', 'expiry', 'holderName', 'metadata'],
 } as const)
+
+/** Stripe's generic-decline test number: raw details with it are declined, as Stripe does. */
+const DECLINED_TEST_NUMBER = '4000000000000002'
 
 /**
  * Tokens the memory provider accepts, after Stripe's test tokens: `tok_<brand>` makes a card
@@ -183,6 +189,16 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       }
       ;({ brand, last4 } = token)
     } else {
+      // As Stripe declines its test card when it is attached: raw details that pass every
+      // local check and are still refused, for the conformance suite's `declinedDetails`.
+      if (input.source.number === DECLINED_TEST_NUMBER) {
+        throw new CardDeclinedError('The card was declined: ask the customer for another card', {
+          provider: name,
+          status: 402,
+          providerCode: 'card_declined',
+          declineCode: 'generic_decline',
+        })
+      }
       brand = brandFromNumber(input.source.number)
       last4 = input.source.number.slice(-4)
       expMonth = input.source.expMonth

@@ -54,6 +54,9 @@ export function stripeConformanceSuite(
       valid: ['tok_visa', 'tok_mastercard', 'tok_amex'],
       declined: 'tok_chargeDeclined',
       invalid: 'tok_chargeDeclinedExpiredCard',
+      // Raw details that pass the core's checks and that Stripe declines when attached: the
+      // adapter's own refusal of details must hold neither the number nor the CVC.
+      declinedDetails: { number: '4000000000000002', expMonth: 12, expYear: 2035, cvc: '737' },
     },
     // External accounts receive payouts: Stripe takes debit cards only.
     accountSources: {

@@ -1018,34 +1018,68 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
     }
 
     // --- errors -----------------------------------------------------------------------------
-    // Every error a check provokes is searched for secrets; this one provokes errors about
-    // raw details. Without `cardDetails`, the unsupported-operation check does the same.
+    // Every error a check provokes is searched for secrets; these two provoke errors about raw
+    // details. Without `cardDetails`, the unsupported-operation check does the same.
     if (caps.cardDetails) {
-      check('errors', 'no error holds the card number or CVC it was given', async (t) => {
-        const owner = await t.owner()
-        const details = t.detailsFor(owner)
-        const digits = details.number.replace(/[\s-]/g, '')
-        const lastDigit = Number(digits.at(-1))
-        const notLuhn = `${digits.slice(0, -1)}${(lastDigit + 1) % 10}`
-        const cvcLength = brandFromNumber(digits) === 'amex' ? 4 : 3
-        const wrongCvc = cvcLength === 4 ? '737' : '7370'
-        const refused: [string, CardDetailsInput][] = [
-          [
-            'expired details',
-            { ...details, expMonth: 1, expYear: new Date().getUTCFullYear() - 1 },
-          ],
-          ['a number failing the Luhn check', { ...details, number: notLuhn }],
-          ['a CVC of the wrong length', { ...details, cvc: wrongCvc }],
-        ]
-        for (const [what, source] of refused) {
-          rememberSecrets(t.secrets, source)
-          await t.fails(
-            () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
-            'invalid_request',
-            `createCard with ${what}`,
-          )
-        }
-      })
+      check(
+        'errors',
+        'a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)',
+        async (t) => {
+          // The core refuses expired, non-Luhn and wrong-length details before the adapter runs
+          // (the check below), and its CardportError masks card numbers, not CVCs: only details
+          // the provider itself refuses show whether the adapter's own error echoes the CVC.
+          const owner = await t.owner()
+          const refused = refusedDetails(t.sources(owner))
+          if (refused.length === 0) {
+            t.skip(
+              'no raw details the provider refuses: give sources.declinedDetails (card details that pass local validation and the provider declines) so that this check reaches the adapter',
+            )
+          }
+          for (const { what, source, code } of refused) {
+            rememberSecrets(t.secrets, source)
+            const error = await rejectionOf(
+              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+              `createCard with ${what}`,
+            )
+            if (isCardportError(error, 'invalid_request')) {
+              throw new Error(
+                `createCard with ${what} was refused with invalid_request, not ${code}: the core's local validation refuses details before the adapter runs, so the check never reached the adapter; give details that pass it (a valid number, expiry and CVC length) and that the provider declines`,
+              )
+            }
+            expectCardportError(error, code, t.provider.name, t.secrets, `createCard with ${what}`)
+          }
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+        },
+      )
+      check(
+        'errors',
+        "the core's refusals of raw details (expired, failing the Luhn check, a CVC of the wrong length) hold neither the card number nor the CVC",
+        async (t) => {
+          const owner = await t.owner()
+          const details = t.detailsFor(owner)
+          const digits = details.number.replace(/[\s-]/g, '')
+          const lastDigit = Number(digits.at(-1))
+          const notLuhn = `${digits.slice(0, -1)}${(lastDigit + 1) % 10}`
+          const cvcLength = brandFromNumber(digits) === 'amex' ? 4 : 3
+          const wrongCvc = cvcLength === 4 ? '737' : '7370'
+          const refused: [string, CardDetailsInput][] = [
+            [
+              'expired details',
+              { ...details, expMonth: 1, expYear: new Date().getUTCFullYear() - 1 },
+            ],
+            ['a number failing the Luhn check', { ...details, number: notLuhn }],
+            ['a CVC of the wrong length', { ...details, cvc: wrongCvc }],
+          ]
+          for (const [what, source] of refused) {
+            rememberSecrets(t.secrets, source)
+            await t.fails(
+              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+              'invalid_request',
+              `createCard with ${what}`,
+            )
+          }
+        },
+      )
     }
   }
 
@@ -1149,6 +1183,8 @@ interface Context {
   ): Promise<void>
   /** Every card id of the owner, sorted. */
   idsOf(owner: Owner): Promise<string[]>
+  /** The sources of the owner's type: `accountSources` for an account, when given. */
+  sources(owner: Owner): CardSources
   /** Every card id listed by walking pages of `limit`, sorted, checking each page. */
   walk(owner: Owner, limit: number): Promise<string[]>
   /** Asserts `call` rejects with `card_not_found` for an unknown id and another owner's card. */
@@ -1175,6 +1211,7 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData, skip: Ski
       sources?.declined,
       sources?.invalid,
       sources?.details,
+      sources?.declinedDetails,
     ]) {
       rememberSecrets(secrets, source)
     }
@@ -1207,6 +1244,8 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData, skip: Ski
     },
 
     detailsFor: (owner) => sourcesFor(owner).details ?? defaultDetails,
+
+    sources: sourcesFor,
 
     inputFor(owner, index) {
       const valid = sourcesFor(owner).valid
@@ -1417,6 +1456,24 @@ async function createOrConflict(
     expectCardportError(error, 'idempotency_conflict', t.provider.name, t.secrets, what)
     return undefined
   }
+}
+
+/**
+ * The raw details among `sources` that the provider itself must refuse, each with the code it
+ * must refuse them with: `declinedDetails`, and `declined` and `invalid` when they are details.
+ */
+function refusedDetails(
+  sources: CardSources,
+): { what: string; source: CardDetailsInput; code: CardportErrorCode }[] {
+  const refused: { what: string; source: CardDetailsInput; code: CardportErrorCode }[] = []
+  const add = (what: string, source: CardSource | undefined, code: CardportErrorCode) => {
+    if (typeof source !== 'object' || refused.some((entry) => entry.source === source)) return
+    refused.push({ what, source, code })
+  }
+  add('sources.declinedDetails', sources.declinedDetails, 'card_declined')
+  add('sources.declined (raw details)', sources.declined, 'card_declined')
+  add('sources.invalid (raw details)', sources.invalid, 'card_invalid')
+  return refused
 }
 
 /** The owner type most checks use: customers when the provider holds them. */

@@ -39,6 +39,16 @@ export interface CardSources {
    */
   details?: CardDetailsInput | undefined
   /**
+   * Raw card details that pass the core's local checks (a Luhn-valid number, an expiry in the
+   * future, a CVC of the brand's length) and that the provider declines (`card_declined`), such
+   * as Stripe's `4000 0000 0000 0002`. Used when `capabilities.cardDetails` is true, to check
+   * that the adapter's own refusal holds neither the number nor the CVC: the core refuses
+   * invalid details before the adapter runs, and masks card numbers but not CVCs in its errors.
+   * Not needed when `declined` or `invalid` is given as raw details (those are used); without
+   * any of them, that check is reported skipped.
+   */
+  declinedDetails?: CardDetailsInput | undefined
+  /**
    * A token or tokenized card id the provider does not know (it names nothing): `createCard`
    * must reject with `invalid_request`, as Stripe's "No such token" is, never `card_not_found`,
    * which `CardSync.setDefaultCard` reads as "the card this idempotency key made is gone".

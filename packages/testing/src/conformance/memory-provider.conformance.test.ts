@@ -13,11 +13,20 @@ import {
 } from './__fixtures__/latest-card-provider.js'
 import { describeCardProvider } from './describe-card-provider.js'
 
+/** Stripe's generic-decline test number, as raw details: the memory provider declines it. */
+const DECLINED_DETAILS = { number: '4000000000000002', expMonth: 12, expYear: 2040, cvc: '737' }
+
 // The memory provider in core: every capability, Stripe's default rules.
 describeCardProvider({
   name: 'memoryProvider',
   capabilities: MEMORY_PROVIDER_CAPABILITIES,
-  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+  sources: {
+    valid: ['tok_visa', 'tok_mastercard', 'tok_amex'],
+    declined: 'tok_chargeDeclined',
+    // Stripe's generic-decline test number, which the memory provider declines as Stripe does:
+    // raw details that reach the adapter's own refusal.
+    declinedDetails: DECLINED_DETAILS,
+  },
   otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
   setup: () => {
     const provider = memoryProvider()
@@ -125,7 +134,7 @@ function noDefaultProvider() {
 describeCardProvider({
   name: "a provider without defaults (defaultPolicy 'none')",
   capabilities: NO_DEFAULT_CAPABILITIES,
-  sources: { valid: ['tok_visa', 'tok_discover'] },
+  sources: { valid: ['tok_visa', 'tok_discover'], declinedDetails: DECLINED_DETAILS },
   setup: () => {
     const provider = noDefaultProvider()
     return {
@@ -142,7 +151,11 @@ describeCardProvider({
 describeCardProvider({
   name: "a provider whose latest valid card is the default (defaultPolicy 'latest-card')",
   capabilities: LATEST_CARD_CAPABILITIES,
-  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+  sources: {
+    valid: ['tok_visa', 'tok_mastercard', 'tok_amex'],
+    declined: 'tok_chargeDeclined',
+    declinedDetails: DECLINED_DETAILS,
+  },
   setup: () => {
     const { provider, requestCount } = latestCardProvider()
     return {

@@ -4,6 +4,7 @@ import {
   type Card,
   CardDeclinedError,
   type CardDetailsInput,
+  CardInvalidError,
   type CardProvider,
   type CardProviderDefinition,
   type CardScope,
@@ -41,7 +42,11 @@ import {
 } from './__fixtures__/latest-card-provider.js'
 import { cardProviderChecks, type SuiteData } from './card-provider-checks.js'
 import { cardStoreChecks } from './card-store-checks.js'
-import { type CardProviderSuiteOptions, runCardProviderCheck } from './describe-card-provider.js'
+import {
+  type CardProviderSuiteOptions,
+  type CardSources,
+  runCardProviderCheck,
+} from './describe-card-provider.js'
 import { runCardStoreCheck } from './describe-card-store.js'
 
 // Each test runs every check of a suite, as `describeCardProvider`/`describeCardStore` would,
@@ -54,6 +59,10 @@ type Primitives = Omit<
   CardProviderDefinition<typeof MEMORY_PROVIDER_CAPABILITIES>,
   'name' | 'capabilities'
 >
+
+/** The check that raw details reach the adapter's own refusal, which must hold no CVC. */
+const ERRORS_FROM_THE_ADAPTER =
+  'errors: a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)'
 
 /** A card the adapters decline, given as raw details so that its CVC can leak. */
 const DECLINED_DETAILS: CardDetailsInput = {
@@ -111,10 +120,11 @@ interface Made {
 async function failedProviderChecks(
   make: () => Made = () => ({ provider: memoryAdapter() }),
   capabilities: ProviderCapabilities = MEMORY_PROVIDER_CAPABILITIES,
+  sources: Partial<CardSources> = { declined: DECLINED_DETAILS },
 ) {
   const options = {
     capabilities,
-    sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: DECLINED_DETAILS },
+    sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], ...sources },
     otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
     setup: () => {
       const { provider, requestCount } = make()
@@ -142,7 +152,11 @@ async function failedLatestCardChecks(
 ): Promise<string[]> {
   const options = {
     capabilities: LATEST_CARD_CAPABILITIES,
-    sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declined: 'tok_chargeDeclined' },
+    sources: {
+      valid: ['tok_visa', 'tok_mastercard', 'tok_amex'],
+      declined: 'tok_chargeDeclined',
+      declinedDetails: DECLINED_DETAILS,
+    },
     setup: () => {
       const { provider, requestCount } = make()
       return {
@@ -599,7 +613,65 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       'createCard: a declined source rejects with card_declined and adds no card',
+      ERRORS_FROM_THE_ADAPTER,
     ])
+  })
+
+  it('an adapter whose refusal of raw details holds the CVC fails the errors rule, with the declined source a token', async () => {
+    // The core masks card numbers in every CardportError, not CVCs; it refuses expired,
+    // non-Luhn and wrong-length details before the adapter runs. With the declined source a
+    // token, only sources.declinedDetails brings raw details to the adapter's own refusal.
+    const quotesCvc = broken((healthy) => ({
+      async createCard(owner, input, context) {
+        if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+          throw new CardInvalidError(`The vault refused the card (cvc ${input.source.cvc})`, {
+            provider: 'memory',
+          })
+        }
+        return healthy.createCard!(owner, input, context)
+      },
+    }))
+    const token = { declined: 'tok_chargeDeclined', declinedDetails: DECLINED_DETAILS }
+    expect(await failedProviderChecks(undefined, undefined, token), 'the healthy adapter').toEqual(
+      [],
+    )
+    expect(await failedProviderChecks(quotesCvc, undefined, token)).toEqual([
+      ERRORS_FROM_THE_ADAPTER,
+    ])
+    // Without raw details the provider refuses, the check cannot reach the adapter: it is
+    // reported skipped (a failure outside Vitest), never passed.
+    const notes: string[] = []
+    const check = cardProviderChecks({
+      capabilities: MEMORY_PROVIDER_CAPABILITIES,
+      sources: { valid: ['tok_visa'], declined: 'tok_chargeDeclined' },
+    } as unknown as SuiteData).find(
+      (entry) => `${entry.group}: ${entry.title}` === ERRORS_FROM_THE_ADAPTER,
+    )!
+    const options = {
+      capabilities: MEMORY_PROVIDER_CAPABILITIES,
+      sources: { valid: ['tok_visa'], declined: 'tok_chargeDeclined' },
+      setup: () => ({
+        provider: quotesCvc().provider,
+        owners: {
+          customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+          account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+        },
+        readRawCard: async () => null,
+      }),
+    } as unknown as Omit<CardProviderSuiteOptions, 'name'>
+    const skip = (note: string): never => {
+      notes.push(note)
+      throw new Error('skipped')
+    }
+    await expect(runCardProviderCheck(options, check, skip)).rejects.toThrow('skipped')
+    expect(notes).toEqual([expect.stringContaining('give sources.declinedDetails')])
+    // Details the core refuses never reach the adapter: the check says so, and fails.
+    const expired = { ...DECLINED_DETAILS, expYear: new Date().getUTCFullYear() - 1 }
+    const error = await runCardProviderCheck(
+      { ...options, sources: { valid: ['tok_visa'], declinedDetails: expired } },
+      check,
+    ).catch((caught: unknown) => caught)
+    expect(String(error)).toContain('never reached the adapter')
   })
 
   it("an adapter whose conflict for deleting a currency's default says nothing of what to do fails that rule", async () => {
