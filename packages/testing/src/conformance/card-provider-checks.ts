@@ -70,24 +70,42 @@ const MISSING_CARD_ID = 'card_cardportConformanceMissing'
  */
 export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   const checks: CardProviderCheck[] = []
-  const check = (group: string, title: string, run: (t: Context) => Promise<void>) => {
+  /** Registers a check whose `t.owner()` gives an owner of `ownerType`. */
+  const checkAs = (
+    ownerType: OwnerType,
+    group: string,
+    title: string,
+    run: (t: Context) => Promise<void>,
+  ) => {
     checks.push({
       group,
       title,
-      run: (fixture, data, skip) => run(createContext(fixture, data, skip)),
+      run: (fixture, data, skip) => run(createContext(fixture, data, skip, ownerType)),
     })
   }
 
   const caps = suite.capabilities
   const primary = primaryOwnerType(caps)
-  // The sources of the owner most checks use.
-  const primarySources = (primary === 'account' && suite.accountSources) || suite.sources
+  const check = (group: string, title: string, run: (t: Context) => Promise<void>) =>
+    checkAs(primary, group, title, run)
   const externalAccounts = caps.externalAccounts && caps.ownerTypes.includes('account')
-  // Customers' rules (promotion on delete) hold for the primary owner unless it is an external
-  // account, whose default is per currency and cannot be deleted.
-  const customerLike = !(primary === 'account' && externalAccounts)
-  const hasDefaults = caps.defaultPolicy !== 'none'
-  const latestCard = caps.defaultPolicy === 'latest-card'
+  // The owner-generic rules run once per owner type, the primary one first (its titles as they
+  // are, the others' followed by "(account owners)"), each with the sources of its type.
+  const ownerRuns = [primary, ...caps.ownerTypes.filter((type) => type !== primary)].map((type) => {
+    // Customers' rules (promotion on delete) hold unless the owner is an external account,
+    // whose default is per currency and cannot be deleted.
+    const customerLike = !(type === 'account' && externalAccounts)
+    return {
+      type,
+      primary: type === primary,
+      suffix: type === primary ? '' : ` (${type} owners)`,
+      sources: (type === 'account' && suite.accountSources) || suite.sources,
+      customerLike,
+      // The rules of defaultPolicy, for an owner type other than the primary one, where they
+      // are its rules: an external account's defaults are the external accounts group's.
+      runsDefaults: type === primary || customerLike,
+    }
+  })
   const updatable = new Set<UpdatableField>(caps.updatableFields)
 
   check('capabilities', 'the provider declares the capabilities the suite was given', async (t) => {
@@ -196,722 +214,825 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
   }
 
   if (caps.createCard) {
-    // --- createCard -------------------------------------------------------------------------
-    check(
-      'createCard',
-      'creates an active card from a source, as CardSchema reads it',
-      async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0)
-        expect(card.status).toBe('active')
-        expect(card.metadata).toEqual({})
-      },
-    )
-
-    if (caps.cardDetails) {
+    for (const run of ownerRuns) {
+      const check = (group: string, title: string, body: (t: Context) => Promise<void>) =>
+        checkAs(run.type, group, `${title}${run.suffix}`, body)
+      const primarySources = run.sources
+      const { customerLike } = run
+      // An external account's defaults are the external accounts group's: none of these.
+      const hasDefaults = caps.defaultPolicy !== 'none' && run.runsDefaults
+      const latestCard = caps.defaultPolicy === 'latest-card' && run.runsDefaults
+      // --- createCard -------------------------------------------------------------------------
       check(
         'createCard',
-        'creates a card from raw card details, keeping neither the number nor the CVC',
+        'creates an active card from a source, as CardSchema reads it',
         async (t) => {
           const owner = await t.owner()
-          const details = t.detailsFor(owner)
-          const digits = details.number.replace(/[\s-]/g, '')
-          const card = await t.create(owner, 0, { source: details })
-          expect(card).toMatchObject({
-            brand: brandFromNumber(digits),
-            last4: digits.slice(-4),
-            expMonth: details.expMonth,
-            expYear: details.expYear,
-          })
-          if (details.holderName !== undefined) expect(card.holderName).toBe(details.holderName)
-          if (caps.getCard) t.expectCard(await t.provider.getCard(owner, card.id), owner)
+          const card = await t.create(owner, 0)
+          expect(card.status).toBe('active')
+          expect(card.metadata).toEqual({})
         },
       )
-    }
 
-    check('createCard', 'keeps the metadata given at creation', async (t) => {
-      const owner = await t.owner()
-      const metadata = { order_id: '6735', plan: 'pro' }
-      const card = await t.create(owner, 0, { metadata })
-      expect(card.metadata).toEqual(metadata)
-      if (caps.getCard)
-        expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(metadata)
-    })
-
-    check(
-      'createCard',
-      'accepts metadata at the limits: 50 keys, 40-character keys, 500-character values',
-      async (t) => {
-        const owner = await t.owner()
-        const metadata = metadataAtLimits()
-        const card = await t.create(owner, 0, { metadata })
-        expect(card.metadata).toEqual(metadata)
-      },
-    )
-
-    check(
-      'createCard',
-      'refuses metadata over the limits with invalid_request, before any request',
-      async (t) => {
-        const owner = await t.owner()
-        await t.sendsNoRequest(async () => {
-          for (const [what, metadata] of metadataOverLimits()) {
-            await t.fails(
-              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), metadata }),
-              'invalid_request',
-              `createCard with ${what}`,
-            )
-          }
-        })
-        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-      },
-    )
-
-    check('createCard', 'the same idempotency key twice makes one card', async (t) => {
-      const owner = await t.owner()
-      const idempotencyKey = `cardport-conformance-${randomUUID()}`
-      const first = await t.create(owner, 0, {}, { idempotencyKey })
-      const second = await t.create(owner, 0, {}, { idempotencyKey })
-      expect(second.id, 'the replayed create').toBe(first.id)
-      if (caps.listCards) expect(await t.idsOf(owner)).toEqual([first.id])
-    })
-
-    check(
-      'createCard',
-      "an idempotency key reused for another owner never gives it the first owner's card",
-      async (t) => {
-        const owner = await t.owner()
-        const other = await t.owner()
-        const idempotencyKey = `cardport-conformance-${randomUUID()}`
-        const first = await t.create(owner, 0, {}, { idempotencyKey })
-        // Another owner is another request: idempotency_conflict, or a card of its own.
-        const second = await createOrConflict(
-          t,
-          other,
-          t.inputFor(other, 0),
-          idempotencyKey,
-          'the key reused for another owner',
-        )
-        if (second) {
-          t.expectCard(second, other)
-          expect(second.id, "the other owner's card").not.toBe(first.id)
-        }
-        if (caps.listCards) {
-          expect(await t.idsOf(owner)).toEqual([first.id])
-          expect(await t.idsOf(other)).toEqual(second ? [second.id] : [])
-        }
-      },
-    )
-
-    check(
-      'createCard',
-      'an idempotency key reused for another card never answers with the first card',
-      async (t) => {
-        const owner = await t.owner()
-        const made: string[] = []
-        // Under a key reused, another source with other metadata, and the same source with other
-        // metadata, are other requests: Stripe answers idempotency_error. A replay of the first
-        // card would tell the caller a card (or its metadata) was saved that never was; a replay
-        // log comparing the source alone fails the second.
-        const others = [
-          [1, 'another card'],
-          [0, 'the same source with other metadata'],
-        ] as const
-        for (const [source, what] of others) {
-          const idempotencyKey = `cardport-conformance-${randomUUID()}`
-          const first = await t.create(
-            owner,
-            0,
-            { metadata: { attempt: 'first' } },
-            { idempotencyKey },
-          )
-          made.push(first.id)
-          const other = await createOrConflict(
-            t,
-            owner,
-            { ...t.inputFor(owner, source), metadata: { attempt: 'other' } },
-            idempotencyKey,
-            `the key reused for ${what}`,
-          )
-          if (other) {
-            t.expectCard(other, owner)
-            expect(other.id, `the card of ${what}`).not.toBe(first.id)
-            expect(other.metadata, `the metadata of ${what}`).toEqual({ attempt: 'other' })
-            made.push(other.id)
-          }
-        }
-        if (caps.listCards) expect(await t.idsOf(owner)).toEqual(made.sort())
-      },
-    )
-
-    const refusals = [
-      { field: 'declined', code: 'card_declined' },
-      { field: 'invalid', code: 'card_invalid' },
-    ] as const
-    for (const { field, code } of refusals) {
-      const source = primarySources[field]
-      if (source === undefined) continue
-      check('createCard', `a ${field} source rejects with ${code} and adds no card`, async (t) => {
-        const owner = await t.owner()
-        await t.fails(() => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }), code)
-        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-      })
-    }
-
-    check(
-      'createCard',
-      'a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
-      async (t) => {
-        // CardSync.setDefaultCard reads card_not_found from createCard as "the card this
-        // idempotency key made is gone" and tries the next key of its chain (32 of them): an
-        // unknown token answered so is sent again and again, and the caller told the wrong thing.
-        const owner = await t.owner()
-        const source = primarySources.unknown ?? t.missingCardId
-        await t.fails(
-          () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
-          'invalid_request',
-          `createCard with the unknown source ${JSON.stringify(source)}`,
-        )
-        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-      },
-    )
-
-    // --- defaults ---------------------------------------------------------------------------
-    if (hasDefaults) {
-      check(
-        'defaults',
-        `the first card of an owner becomes its default (defaultPolicy '${caps.defaultPolicy}')`,
-        async (t) => {
-          const owner = await t.owner()
-          const first = await t.create(owner, 0)
-          expect(first.isDefault, 'the first card, as created').toBe(true)
-          await t.expectDefault(owner, first.id, [first.id])
-        },
-      )
-      check(
-        'defaults',
-        `the first card of an owner becomes its default even with makeDefault: false (defaultPolicy '${caps.defaultPolicy}')`,
-        async (t) => {
-          // makeDefault: true forces the default; false asks nothing (CreateCardInput): an owner
-          // with no default still gets one, as rule 1 says.
-          const owner = await t.owner()
-          const first = await t.create(owner, 0, { makeDefault: false })
-          expect(first.isDefault, 'the first card, created with makeDefault: false').toBe(true)
-          await t.expectDefault(owner, first.id, [first.id])
-        },
-      )
-      if (latestCard) {
+      if (caps.cardDetails) {
         check(
-          'defaults',
-          "every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
+          'createCard',
+          'creates a card from raw card details, keeping neither the number nor the CVC',
           async (t) => {
             const owner = await t.owner()
-            const first = await t.create(owner, 0)
-            const second = await t.create(owner, 1)
-            expect(second.isDefault, 'the second card, as created').toBe(true)
-            await t.expectDefault(owner, second.id, [first.id, second.id])
-            const third = await t.create(owner, 2, { makeDefault: false })
-            expect(third.isDefault, 'a card created with makeDefault: false').toBe(true)
-            await t.expectDefault(owner, third.id, [first.id, second.id, third.id])
+            const details = t.detailsFor(owner)
+            const digits = details.number.replace(/[\s-]/g, '')
+            const card = await t.create(owner, 0, { source: details })
+            expect(card).toMatchObject({
+              brand: brandFromNumber(digits),
+              last4: digits.slice(-4),
+              expMonth: details.expMonth,
+              expYear: details.expYear,
+            })
+            if (details.holderName !== undefined) expect(card.holderName).toBe(details.holderName)
+            if (caps.getCard) t.expectCard(await t.provider.getCard(owner, card.id), owner)
           },
         )
-      } else {
-        check('defaults', 'a second card leaves the default alone', async (t) => {
-          const owner = await t.owner()
-          const first = await t.create(owner, 0)
-          const second = await t.create(owner, 1)
-          expect(second.isDefault, 'the second card, as created').toBe(false)
-          await t.expectDefault(owner, first.id, [first.id, second.id])
-        })
-        check('defaults', 'makeDefault makes a later card the only default', async (t) => {
-          const owner = await t.owner()
-          const first = await t.create(owner, 0)
-          const second = await t.create(owner, 1, { makeDefault: true })
-          expect(second.isDefault, 'the card created with makeDefault').toBe(true)
-          await t.expectDefault(owner, second.id, [first.id, second.id])
-        })
       }
-    } else {
-      check('defaults', "cards never become the default (defaultPolicy 'none')", async (t) => {
-        const owner = await t.owner()
-        const first = await t.create(owner, 0)
-        const second = await t.create(owner, 1)
-        expect([first.isDefault, second.isDefault]).toEqual([false, false])
-        await t.expectDefault(owner, null, [first.id, second.id])
-      })
-    }
 
-    // --- getCard ----------------------------------------------------------------------------
-    if (caps.getCard) {
-      check('getCard', 'returns the card as createCard returned it', async (t) => {
+      check('createCard', 'keeps the metadata given at creation', async (t) => {
         const owner = await t.owner()
-        const created = await t.create(owner, 0, { metadata: { source: 'conformance' } })
-        const fetched = await t.provider.getCard(owner, created.id)
-        t.expectCard(fetched, owner)
-        expect(fetched).toEqual(created)
+        const metadata = { order_id: '6735', plan: 'pro' }
+        const card = await t.create(owner, 0, { metadata })
+        expect(card.metadata).toEqual(metadata)
+        if (caps.getCard)
+          expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(metadata)
       })
-      check('getCard', 'a card the owner does not hold rejects with card_not_found', async (t) => {
-        const owner = await t.owner()
-        const other = await t.owner()
-        const othersCard = await t.create(other, 0)
-        await t.fails(() => t.provider.getCard(owner, t.missingCardId), 'card_not_found')
-        await t.fails(() => t.provider.getCard(owner, othersCard.id), 'card_not_found')
-      })
-    }
 
-    // --- listCards --------------------------------------------------------------------------
-    if (caps.listCards) {
       check(
-        'listCards',
-        'pages with limit and an opaque cursor until every card is listed once',
+        'createCard',
+        'accepts metadata at the limits: 50 keys, 40-character keys, 500-character values',
         async (t) => {
           const owner = await t.owner()
-          const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
-
-          const first = await t.provider.listCards(owner, { limit: 1 })
-          expect(first.data, 'the first page of limit 1').toHaveLength(1)
-          expect(first.hasMore, 'hasMore of the first page of limit 1').toBe(true)
-          for (const limit of [1, 2]) {
-            expect(await t.walk(owner, limit), `the cards listed with limit ${limit}`).toEqual(
-              expected,
-            )
-          }
-          const whole = await t.provider.listCards(owner, { limit: 100 })
-          expect(whole.data.map((card) => card.id).sort()).toEqual(expected)
-          expect(whole.hasMore).toBe(false)
-          expect(whole.nextCursor).toBeNull()
-          // A full page that holds the last card says no more follow: a provider that guesses
-          // "more" from a full page sends callers to an empty page (one request wasted per list).
-          const exact = await t.provider.listCards(owner, { limit: expected.length })
-          expect(exact.data.map((card) => card.id).sort()).toEqual(expected)
-          expect(
-            exact.hasMore,
-            `hasMore of a page of limit ${expected.length} holding every card`,
-          ).toBe(false)
-          expect(exact.nextCursor).toBeNull()
+          const metadata = metadataAtLimits()
+          const card = await t.create(owner, 0, { metadata })
+          expect(card.metadata).toEqual(metadata)
         },
       )
-      check('listCards', 'an owner without cards has one empty page and no default', async (t) => {
-        const owner = await t.owner()
-        expect(await t.provider.listCards(owner)).toEqual({
-          data: [],
-          hasMore: false,
-          nextCursor: null,
-        })
-        expect(await t.provider.getDefaultCard(owner)).toBeNull()
-      })
+
       check(
-        'listCards',
-        'a limit outside 1–100 rejects with invalid_request, before any request',
+        'createCard',
+        'refuses metadata over the limits with invalid_request, before any request',
         async (t) => {
           const owner = await t.owner()
           await t.sendsNoRequest(async () => {
-            for (const limit of [0, 101, -1, 1.5]) {
+            for (const [what, metadata] of metadataOverLimits()) {
               await t.fails(
-                () => t.provider.listCards(owner, { limit }),
+                () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), metadata }),
                 'invalid_request',
-                `listCards with limit ${limit}`,
+                `createCard with ${what}`,
               )
             }
           })
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
         },
       )
-      check(
-        'listCards',
-        'a cursor the provider did not make rejects with invalid_request',
-        async (t) => {
-          const owner = await t.owner()
-          if (caps.createCard) await t.createMany(owner, 2)
-          const foreign = encodeCursor('cardport-conformance-other', { offset: 1, after: 'card_1' })
-          for (const cursor of ['not-a-cursor', foreign]) {
-            await t.fails(
-              () => t.provider.listCards(owner, { limit: 1, cursor }),
-              'invalid_request',
-              `listCards with the cursor ${cursor}`,
-            )
-          }
-        },
-      )
-      check('listCards', "another owner's cursor rejects with invalid_request", async (t) => {
-        const owner = await t.owner()
-        const other = await t.owner()
-        await t.createMany(owner, 2)
-        await t.createMany(other, 2)
-        // Taken for the other owner's list, it would page that list from a place in this one.
-        const { nextCursor } = await t.provider.listCards(owner, { limit: 1 })
-        expect(nextCursor, 'the nextCursor of a first page of limit 1').toEqual(expect.any(String))
-        await t.fails(
-          () => t.provider.listCards(other, { limit: 1, cursor: nextCursor! }),
-          'invalid_request',
-          "listCards of another owner with this owner's cursor",
-        )
-      })
-      check(
-        'listCards',
-        'listAll streams every card across pages, one page at a time',
-        async (t) => {
-          const owner = await t.owner()
-          const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
-          let requests = 0
-          const counting = {
-            name: t.provider.name,
-            listCards: (listOwner: Owner, options?: ListOptions) => {
-              requests += 1
-              return t.provider.listCards(listOwner, options)
-            },
-          }
-          const iterator = listAll(counting, owner, { pageSize: 1 })[Symbol.asyncIterator]()
-          const first = await iterator.next()
-          expect(first.done).toBe(false)
-          expect(requests, 'pages fetched before the first card is yielded').toBe(1)
-          const ids = [(first.value as Card).id]
-          for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-            t.expectCard(next.value, owner)
-            ids.push(next.value.id)
-          }
-          expect(ids.sort()).toEqual(expected)
-          expect(requests, 'pages fetched for 3 cards with pageSize 1').toBeGreaterThanOrEqual(3)
-        },
-      )
-    }
 
-    // --- updateCard -------------------------------------------------------------------------
-    // Driven by `updatableFields`: what is listed must update; what is not must be refused by
-    // the core before any request (the marketplace's cards are fixed once tokenized).
-    if (caps.updateCard) {
-      if (updatable.has('address')) {
-        check('updateCard', 'updates the billing address', async (t) => {
-          const owner = await t.owner()
-          const card = await t.create(owner, 0)
-          const updated = await t.update(owner, card.id, samplePatch('address', card))
-          expect(updated.address).toEqual(CONFORMANCE_ADDRESS)
-        })
-      }
-      if (updatable.has('expiry')) {
-        check('updateCard', 'updates the expiry', async (t) => {
-          const owner = await t.owner()
-          const card = await t.create(owner, 0)
-          const expiry = samplePatch('expiry', card)
-          const updated = await t.update(owner, card.id, expiry)
-          expect(updated).toMatchObject(expiry)
-        })
-      }
-      if (updatable.has('holderName')) {
-        check('updateCard', 'updates the cardholder name', async (t) => {
-          const owner = await t.owner()
-          const card = await t.create(owner, 0)
-          const updated = await t.update(owner, card.id, samplePatch('holderName', card))
-          expect(updated.holderName).toBe('Jenny Rosen')
-        })
-      }
-      if (updatable.has('metadata')) {
-        check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
-          const owner = await t.owner()
-          const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
-          const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
-          expect(updated.metadata).toEqual({ keep: '1', added: '3' })
-        })
-        check(
-          'updateCard',
-          'refuses metadata over the limits with invalid_request, before any request',
-          async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0, { metadata: { keep: '1' } })
-            await t.sendsNoRequest(async () => {
-              for (const [what, metadata] of metadataOverLimits()) {
-                await t.fails(
-                  () => t.provider.updateCard(owner, card.id, { metadata }),
-                  'invalid_request',
-                  `updateCard with ${what}`,
-                )
-              }
-            })
-            if (caps.getCard) {
-              expect((await t.provider.getCard(owner, card.id)).metadata).toEqual({ keep: '1' })
-            }
-          },
-        )
-        check(
-          'updateCard',
-          `refuses with invalid_request an update that would leave a card more than ${METADATA_LIMITS.maxKeys} metadata keys, changing nothing`,
-          async (t) => {
-            // Each patch is within the limits alone: the card's metadata after it is not. Stripe
-            // refuses it; a provider without the limit must be refused it by its adapter (the
-            // limits apply to what callers send to every provider), which may read the card first.
-            const owner = await t.owner()
-            const half = Math.floor(METADATA_LIMITS.maxKeys / 2) + 5
-            const card = await t.create(owner, 0, { metadata: metadataKeys('a', half) })
-            const over = METADATA_LIMITS.maxKeys - half + 1
-            await t.fails(
-              () => t.provider.updateCard(owner, card.id, { metadata: metadataKeys('b', over) }),
-              'invalid_request',
-              `updateCard adding ${over} metadata keys to a card holding ${half}`,
-            )
-            if (caps.getCard) {
-              expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(card.metadata)
-            }
-            // Exactly at the limit after the update, or under it with keys unset in the same
-            // patch: accepted.
-            const full = await t.update(owner, card.id, { metadata: metadataKeys('b', over - 1) })
-            expect(Object.keys(full.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
-            const swapped = await t.update(owner, card.id, {
-              metadata: { ...metadataKeys('c', 2), a0: '', a1: '' },
-            })
-            expect(Object.keys(swapped.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
-          },
-        )
-      }
-      for (const field of UPDATABLE_FIELDS.filter((candidate) => !updatable.has(candidate))) {
-        check(
-          'updateCard',
-          `refuses to change ${field} with unsupported_operation naming it, before any request (not in capabilities.updatableFields)`,
-          async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0)
-            const patches = [samplePatch(field, card)]
-            // With a listed field beside it, the patch is refused whole: nothing is half-applied.
-            if (updatable.size > 0) patches.push({ ...t.listedPatch(card), ...patches[0] })
-            await t.sendsNoRequest(async () => {
-              for (const patch of patches) {
-                const what = `updateCard with ${Object.keys(patch).join(', ')}`
-                const error = await t.fails(
-                  () => t.provider.updateCard(owner, card.id, patch),
-                  'unsupported_operation',
-                  what,
-                )
-                expect(error.message, `the message of ${what}`).toContain(field)
-              }
-            })
-            if (caps.getCard) expect(await t.provider.getCard(owner, card.id)).toEqual(card)
-          },
-        )
-      }
+      check('createCard', 'the same idempotency key twice makes one card', async (t) => {
+        const owner = await t.owner()
+        const idempotencyKey = `cardport-conformance-${randomUUID()}`
+        const first = await t.create(owner, 0, {}, { idempotencyKey })
+        const second = await t.create(owner, 0, {}, { idempotencyKey })
+        expect(second.id, 'the replayed create').toBe(first.id)
+        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([first.id])
+      })
+
       check(
-        'updateCard',
-        'an update leaves the default where it is, whether it changes another card or the default',
+        'createCard',
+        "an idempotency key reused for another owner never gives it the first owner's card",
         async (t) => {
-          // Rule 1: with a default, the default stays unless the caller asks otherwise. An update
-          // asks nothing of the default: a provider that sends the whole card back (clearing its
-          // default flag) or re-creates it would drop or move the default unseen by the checks
-          // above, whose owners hold one card.
           const owner = await t.owner()
-          const [first, second] = await t.createMany(owner, 2)
-          const ids = [first!.id, second!.id]
-          // The default after two cards, as the policy has it; `other` is the card that is not.
-          const [kept, other] = latestCard ? [second!, first!] : [first!, second!]
-          const expected = hasDefaults ? kept.id : null
-          await t.expectDefault(owner, expected, ids)
-          await t.update(owner, other.id, t.listedPatch(other))
-          await t.expectDefault(owner, expected, ids)
-          await t.update(owner, kept.id, t.listedPatch(kept))
-          await t.expectDefault(owner, expected, ids)
-        },
-      )
-      check(
-        'updateCard',
-        'a card the owner does not hold rejects with card_not_found',
-        async (t) => {
-          await t.expectNotHeld((owner, cardId) =>
-            t.provider.updateCard(owner, cardId, t.listedPatch()),
+          const other = await t.owner()
+          const idempotencyKey = `cardport-conformance-${randomUUID()}`
+          const first = await t.create(owner, 0, {}, { idempotencyKey })
+          // Another owner is another request: idempotency_conflict, or a card of its own.
+          const second = await createOrConflict(
+            t,
+            other,
+            t.inputFor(other, 0),
+            idempotencyKey,
+            'the key reused for another owner',
           )
+          if (second) {
+            t.expectCard(second, other)
+            expect(second.id, "the other owner's card").not.toBe(first.id)
+          }
+          if (caps.listCards) {
+            expect(await t.idsOf(owner)).toEqual([first.id])
+            expect(await t.idsOf(other)).toEqual(second ? [second.id] : [])
+          }
         },
       )
-    }
 
-    // --- deleteCard -------------------------------------------------------------------------
-    if (caps.deleteCard) {
-      check('deleteCard', 'removes the card', async (t) => {
-        const owner = await t.owner()
-        const [kept, removed] = await t.createMany(owner, 2)
-        await expect(t.provider.deleteCard(owner, removed!.id)).resolves.toBeUndefined()
-        if (caps.getCard) {
-          await t.fails(() => t.provider.getCard(owner, removed!.id), 'card_not_found')
-        }
-        if (caps.listCards) expect(await t.idsOf(owner)).toEqual([kept!.id])
-      })
       check(
-        'deleteCard',
-        'a card the owner does not hold rejects with card_not_found',
+        'createCard',
+        'an idempotency key reused for another card never answers with the first card',
         async (t) => {
-          await t.expectNotHeld((owner, cardId) => t.provider.deleteCard(owner, cardId))
+          const owner = await t.owner()
+          const made: string[] = []
+          // Under a key reused, another source with other metadata, and the same source with other
+          // metadata, are other requests: Stripe answers idempotency_error. A replay of the first
+          // card would tell the caller a card (or its metadata) was saved that never was; a replay
+          // log comparing the source alone fails the second.
+          const others = [
+            [1, 'another card'],
+            [0, 'the same source with other metadata'],
+          ] as const
+          for (const [source, what] of others) {
+            const idempotencyKey = `cardport-conformance-${randomUUID()}`
+            const first = await t.create(
+              owner,
+              0,
+              { metadata: { attempt: 'first' } },
+              { idempotencyKey },
+            )
+            made.push(first.id)
+            const other = await createOrConflict(
+              t,
+              owner,
+              { ...t.inputFor(owner, source), metadata: { attempt: 'other' } },
+              idempotencyKey,
+              `the key reused for ${what}`,
+            )
+            if (other) {
+              t.expectCard(other, owner)
+              expect(other.id, `the card of ${what}`).not.toBe(first.id)
+              expect(other.metadata, `the metadata of ${what}`).toEqual({ attempt: 'other' })
+              made.push(other.id)
+            }
+          }
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual(made.sort())
         },
       )
-      // Both policies keep a default the caller did not touch: a deletion of another card
-      // leaves it where it is.
-      const keepsDefault =
-        caps.defaultPolicy === 'first-card' || caps.defaultPolicy === 'caller-chosen'
-      if (keepsDefault && customerLike) {
+
+      const refusals = [
+        { field: 'declined', code: 'card_declined' },
+        { field: 'invalid', code: 'card_invalid' },
+      ] as const
+      for (const { field, code } of refusals) {
+        const source = primarySources[field]
+        if (source === undefined) continue
         check(
-          'deleteCard',
-          'deleting a card that is not the default keeps the default',
+          'createCard',
+          `a ${field} source rejects with ${code} and adds no card`,
           async (t) => {
             const owner = await t.owner()
-            const [first, middle, last] = await t.createMany(owner, 3)
-            // The middle card first: a provider that hands the default to the most recently
-            // added card on every deletion, not only the default's, moves it to `last`.
-            await t.provider.deleteCard(owner, middle!.id)
-            await t.expectDefault(owner, first!.id, [first!.id, last!.id])
-            await t.provider.deleteCard(owner, last!.id)
-            await t.expectDefault(owner, first!.id, [first!.id])
-          },
-        )
-      }
-      if (caps.defaultPolicy === 'caller-chosen' && customerLike) {
-        check(
-          'deleteCard',
-          "deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
-          async (t) => {
-            const owner = await t.owner()
-            const [first, second] = await t.createMany(owner, 2)
-            await t.expectDefault(owner, first!.id, [first!.id, second!.id])
-            // A provider that picks a card here makes a default no caller chose.
-            await t.provider.deleteCard(owner, first!.id)
-            await t.expectDefault(owner, null, [second!.id])
-            // Rule 1: the owner holds a card but no default, so the next card becomes it (a
-            // provider that makes only an owner's very first card the default leaves it none).
-            const third = await t.create(owner, 2)
-            expect(third.isDefault, 'a card created for an owner with cards but no default').toBe(
-              true,
+            await t.fails(
+              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+              code,
             )
-            await t.expectDefault(owner, third.id, [second!.id, third.id])
+            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
           },
         )
       }
-      if (caps.defaultPolicy === 'first-card' && customerLike) {
+
+      check(
+        'createCard',
+        'a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
+        async (t) => {
+          // CardSync.setDefaultCard reads card_not_found from createCard as "the card this
+          // idempotency key made is gone" and tries the next key of its chain (32 of them): an
+          // unknown token answered so is sent again and again, and the caller told the wrong thing.
+          const owner = await t.owner()
+          const source = primarySources.unknown ?? t.missingCardId
+          await t.fails(
+            () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+            'invalid_request',
+            `createCard with the unknown source ${JSON.stringify(source)}`,
+          )
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+        },
+      )
+
+      // --- defaults ---------------------------------------------------------------------------
+      if (hasDefaults) {
         check(
-          'deleteCard',
-          'deleting the default makes the most recently added remaining card the default',
+          'defaults',
+          `the first card of an owner becomes its default (defaultPolicy '${caps.defaultPolicy}')`,
           async (t) => {
             const owner = await t.owner()
             const first = await t.create(owner, 0)
-            // The middle card is the default, so "most recently added" and "next in line" differ.
-            const middle = await t.create(owner, 1, { makeDefault: true })
-            const last = await t.create(owner, 2)
-            await t.expectDefault(owner, middle.id, [first.id, middle.id, last.id])
-            await t.provider.deleteCard(owner, middle.id)
-            await t.expectDefault(owner, last.id, [first.id, last.id])
-            await t.provider.deleteCard(owner, last.id)
+            expect(first.isDefault, 'the first card, as created').toBe(true)
             await t.expectDefault(owner, first.id, [first.id])
           },
         )
         check(
-          'deleteCard',
-          'deleting the last card leaves no default, and the next card created becomes the default',
+          'defaults',
+          `the first card of an owner becomes its default even with makeDefault: false (defaultPolicy '${caps.defaultPolicy}')`,
           async (t) => {
+            // makeDefault: true forces the default; false asks nothing (CreateCardInput): an owner
+            // with no default still gets one, as rule 1 says.
             const owner = await t.owner()
-            const only = await t.create(owner, 0)
-            await t.provider.deleteCard(owner, only.id)
-            await t.expectDefault(owner, null, [])
-            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-            // Rule 1 again: the owner has no default. A provider that remembers the owner once
-            // had cards (or a default) must not leave the new card without the default.
-            const next = await t.create(owner, 1)
-            expect(next.isDefault, 'a card created for an owner emptied of its cards').toBe(true)
-            await t.expectDefault(owner, next.id, [next.id])
+            const first = await t.create(owner, 0, { makeDefault: false })
+            expect(first.isDefault, 'the first card, created with makeDefault: false').toBe(true)
+            await t.expectDefault(owner, first.id, [first.id])
           },
         )
-      }
-      if (latestCard) {
-        check(
-          'deleteCard',
-          "deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
-          async (t) => {
+        if (latestCard) {
+          check(
+            'defaults',
+            "every new card becomes the owner's only default, whatever makeDefault says (defaultPolicy 'latest-card')",
+            async (t) => {
+              const owner = await t.owner()
+              const first = await t.create(owner, 0)
+              const second = await t.create(owner, 1)
+              expect(second.isDefault, 'the second card, as created').toBe(true)
+              await t.expectDefault(owner, second.id, [first.id, second.id])
+              const third = await t.create(owner, 2, { makeDefault: false })
+              expect(third.isDefault, 'a card created with makeDefault: false').toBe(true)
+              await t.expectDefault(owner, third.id, [first.id, second.id, third.id])
+            },
+          )
+        } else {
+          check('defaults', 'a second card leaves the default alone', async (t) => {
             const owner = await t.owner()
-            const [a, b, c, d] = await t.createMany(owner, 4)
-            // With invalidation, an invalid card is skipped on the way back.
-            if (caps.invalidateCard) await t.provider.invalidateCard(owner, b!.id)
-            await t.provider.deleteCard(owner, c!.id)
-            await t.expectDefault(owner, d!.id, [a!.id, b!.id, d!.id])
-            await t.provider.deleteCard(owner, d!.id)
-            const fallback = caps.invalidateCard ? a! : b!
-            await t.expectDefault(owner, fallback.id, [a!.id, b!.id])
-            await t.provider.deleteCard(owner, fallback.id)
-            const left = caps.invalidateCard ? b! : a!
-            await t.expectDefault(owner, caps.invalidateCard ? null : a!.id, [left.id])
-            await t.provider.deleteCard(owner, left.id)
-            await t.expectDefault(owner, null, [])
-            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-          },
-        )
-      }
-    }
-
-    // --- setDefaultCard ---------------------------------------------------------------------
-    if (caps.setDefaultCard) {
-      if (hasDefaults) {
-        check('setDefaultCard', "makes a card the owner's only default", async (t) => {
+            const first = await t.create(owner, 0)
+            const second = await t.create(owner, 1)
+            expect(second.isDefault, 'the second card, as created').toBe(false)
+            await t.expectDefault(owner, first.id, [first.id, second.id])
+          })
+          check('defaults', 'makeDefault makes a later card the only default', async (t) => {
+            const owner = await t.owner()
+            const first = await t.create(owner, 0)
+            const second = await t.create(owner, 1, { makeDefault: true })
+            expect(second.isDefault, 'the card created with makeDefault').toBe(true)
+            await t.expectDefault(owner, second.id, [first.id, second.id])
+          })
+        }
+      } else if (run.runsDefaults) {
+        check('defaults', "cards never become the default (defaultPolicy 'none')", async (t) => {
           const owner = await t.owner()
-          const [first, second] = await t.createMany(owner, 2)
-          const chosen = await t.provider.setDefaultCard(owner, second!.id)
-          t.expectCard(chosen, owner)
-          expect(chosen).toMatchObject({ id: second!.id, isDefault: true })
-          await t.expectDefault(owner, second!.id, [first!.id, second!.id])
-          await t.provider.setDefaultCard(owner, first!.id)
-          await t.expectDefault(owner, first!.id, [first!.id, second!.id])
+          const first = await t.create(owner, 0)
+          const second = await t.create(owner, 1)
+          expect([first.isDefault, second.isDefault]).toEqual([false, false])
+          await t.expectDefault(owner, null, [first.id, second.id])
         })
       }
-      check(
-        'setDefaultCard',
-        'a card the owner does not hold rejects with card_not_found',
-        async (t) => {
-          await t.expectNotHeld((owner, cardId) => t.provider.setDefaultCard(owner, cardId))
-        },
-      )
-    }
 
-    // --- invalidateCard ---------------------------------------------------------------------
-    if (caps.invalidateCard) {
-      check('invalidateCard', 'marks a card invalid for good', async (t) => {
-        const owner = await t.owner()
-        const card = await t.create(owner, 0)
-        const invalid = await t.provider.invalidateCard(owner, card.id)
-        t.expectCard(invalid, owner)
-        expect(invalid).toMatchObject({ id: card.id, status: 'invalid' })
-        // Nothing revives it: invalidating again, or updating it, leaves it invalid.
-        await t.staysInvalid(t.provider.invalidateCard(owner, card.id), 'a second invalidateCard')
-        if (caps.updateCard) {
-          await t.staysInvalid(
-            t.provider.updateCard(owner, card.id, t.listedPatch(card)),
-            'an update',
-          )
-        }
-        if (caps.getCard) {
-          expect((await t.provider.getCard(owner, card.id)).status).toBe('invalid')
-        }
-        if (caps.listCards) {
-          const listed = (await t.provider.listCards(owner, { limit: 100 })).data
-          expect(listed.find((entry) => entry.id === card.id)?.status).toBe('invalid')
-        }
-      })
-      if (latestCard) {
+      // --- getCard ----------------------------------------------------------------------------
+      if (caps.getCard) {
+        check('getCard', 'returns the card as createCard returned it', async (t) => {
+          const owner = await t.owner()
+          const created = await t.create(owner, 0, { metadata: { source: 'conformance' } })
+          const fetched = await t.provider.getCard(owner, created.id)
+          t.expectCard(fetched, owner)
+          expect(fetched).toEqual(created)
+        })
         check(
-          'invalidateCard',
-          "invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+          'getCard',
+          'a card the owner does not hold rejects with card_not_found',
           async (t) => {
             const owner = await t.owner()
-            const [a, b, c, d] = await t.createMany(owner, 4)
-            const all = [a!.id, b!.id, c!.id, d!.id]
-            await t.expectDefault(owner, d!.id, all)
-            // A card that is not the default: the default stays.
-            await t.provider.invalidateCard(owner, c!.id)
-            await t.expectDefault(owner, d!.id, all)
-            // The default: the most recently added card still valid takes over (b, not c).
-            await t.provider.invalidateCard(owner, d!.id)
-            await t.expectDefault(owner, b!.id, all)
-            await t.provider.invalidateCard(owner, b!.id)
-            await t.expectDefault(owner, a!.id, all)
-            await t.provider.invalidateCard(owner, a!.id)
-            await t.expectDefault(owner, null, all)
+            const other = await t.owner()
+            const othersCard = await t.create(other, 0)
+            await t.fails(() => t.provider.getCard(owner, t.missingCardId), 'card_not_found')
+            await t.fails(() => t.provider.getCard(owner, othersCard.id), 'card_not_found')
           },
         )
       }
-      check(
-        'invalidateCard',
-        'a card the owner does not hold rejects with card_not_found',
-        async (t) => {
-          await t.expectNotHeld((owner, cardId) => t.provider.invalidateCard(owner, cardId))
-        },
-      )
+
+      // --- listCards --------------------------------------------------------------------------
+      if (caps.listCards) {
+        check(
+          'listCards',
+          'pages with limit and an opaque cursor until every card is listed once',
+          async (t) => {
+            const owner = await t.owner()
+            const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
+
+            const first = await t.provider.listCards(owner, { limit: 1 })
+            expect(first.data, 'the first page of limit 1').toHaveLength(1)
+            expect(first.hasMore, 'hasMore of the first page of limit 1').toBe(true)
+            for (const limit of [1, 2]) {
+              expect(await t.walk(owner, limit), `the cards listed with limit ${limit}`).toEqual(
+                expected,
+              )
+            }
+            const whole = await t.provider.listCards(owner, { limit: 100 })
+            expect(whole.data.map((card) => card.id).sort()).toEqual(expected)
+            expect(whole.hasMore).toBe(false)
+            expect(whole.nextCursor).toBeNull()
+            // A full page that holds the last card says no more follow: a provider that guesses
+            // "more" from a full page sends callers to an empty page (one request wasted per list).
+            const exact = await t.provider.listCards(owner, { limit: expected.length })
+            expect(exact.data.map((card) => card.id).sort()).toEqual(expected)
+            expect(
+              exact.hasMore,
+              `hasMore of a page of limit ${expected.length} holding every card`,
+            ).toBe(false)
+            expect(exact.nextCursor).toBeNull()
+          },
+        )
+        check(
+          'listCards',
+          'an owner without cards has one empty page and no default',
+          async (t) => {
+            const owner = await t.owner()
+            expect(await t.provider.listCards(owner)).toEqual({
+              data: [],
+              hasMore: false,
+              nextCursor: null,
+            })
+            expect(await t.provider.getDefaultCard(owner)).toBeNull()
+          },
+        )
+        check(
+          'listCards',
+          'a limit outside 1–100 rejects with invalid_request, before any request',
+          async (t) => {
+            const owner = await t.owner()
+            await t.sendsNoRequest(async () => {
+              for (const limit of [0, 101, -1, 1.5]) {
+                await t.fails(
+                  () => t.provider.listCards(owner, { limit }),
+                  'invalid_request',
+                  `listCards with limit ${limit}`,
+                )
+              }
+            })
+          },
+        )
+        check(
+          'listCards',
+          'a cursor the provider did not make rejects with invalid_request',
+          async (t) => {
+            const owner = await t.owner()
+            if (caps.createCard) await t.createMany(owner, 2)
+            const foreign = encodeCursor('cardport-conformance-other', {
+              offset: 1,
+              after: 'card_1',
+            })
+            for (const cursor of ['not-a-cursor', foreign]) {
+              await t.fails(
+                () => t.provider.listCards(owner, { limit: 1, cursor }),
+                'invalid_request',
+                `listCards with the cursor ${cursor}`,
+              )
+            }
+          },
+        )
+        check('listCards', "another owner's cursor rejects with invalid_request", async (t) => {
+          const owner = await t.owner()
+          const other = await t.owner()
+          await t.createMany(owner, 2)
+          await t.createMany(other, 2)
+          // Taken for the other owner's list, it would page that list from a place in this one.
+          const { nextCursor } = await t.provider.listCards(owner, { limit: 1 })
+          expect(nextCursor, 'the nextCursor of a first page of limit 1').toEqual(
+            expect.any(String),
+          )
+          await t.fails(
+            () => t.provider.listCards(other, { limit: 1, cursor: nextCursor! }),
+            'invalid_request',
+            "listCards of another owner with this owner's cursor",
+          )
+        })
+        check(
+          'listCards',
+          'listAll streams every card across pages, one page at a time',
+          async (t) => {
+            const owner = await t.owner()
+            const expected = (await t.createMany(owner, 3)).map((card) => card.id).sort()
+            let requests = 0
+            const counting = {
+              name: t.provider.name,
+              listCards: (listOwner: Owner, options?: ListOptions) => {
+                requests += 1
+                return t.provider.listCards(listOwner, options)
+              },
+            }
+            const iterator = listAll(counting, owner, { pageSize: 1 })[Symbol.asyncIterator]()
+            const first = await iterator.next()
+            expect(first.done).toBe(false)
+            expect(requests, 'pages fetched before the first card is yielded').toBe(1)
+            const ids = [(first.value as Card).id]
+            for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+              t.expectCard(next.value, owner)
+              ids.push(next.value.id)
+            }
+            expect(ids.sort()).toEqual(expected)
+            expect(requests, 'pages fetched for 3 cards with pageSize 1').toBeGreaterThanOrEqual(3)
+          },
+        )
+      }
+
+      // --- updateCard -------------------------------------------------------------------------
+      // Driven by `updatableFields`: what is listed must update; what is not must be refused by
+      // the core before any request (the marketplace's cards are fixed once tokenized).
+      if (caps.updateCard) {
+        if (updatable.has('address')) {
+          check('updateCard', 'updates the billing address', async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0)
+            const updated = await t.update(owner, card.id, samplePatch('address', card))
+            expect(updated.address).toEqual(CONFORMANCE_ADDRESS)
+          })
+        }
+        if (updatable.has('expiry')) {
+          check('updateCard', 'updates the expiry', async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0)
+            const expiry = samplePatch('expiry', card)
+            const updated = await t.update(owner, card.id, expiry)
+            expect(updated).toMatchObject(expiry)
+          })
+        }
+        if (updatable.has('holderName')) {
+          check('updateCard', 'updates the cardholder name', async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0)
+            const updated = await t.update(owner, card.id, samplePatch('holderName', card))
+            expect(updated.holderName).toBe('Jenny Rosen')
+          })
+        }
+        if (updatable.has('metadata')) {
+          check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
+            const owner = await t.owner()
+            const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
+            const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
+            expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+          })
+          check(
+            'updateCard',
+            'refuses metadata over the limits with invalid_request, before any request',
+            async (t) => {
+              const owner = await t.owner()
+              const card = await t.create(owner, 0, { metadata: { keep: '1' } })
+              await t.sendsNoRequest(async () => {
+                for (const [what, metadata] of metadataOverLimits()) {
+                  await t.fails(
+                    () => t.provider.updateCard(owner, card.id, { metadata }),
+                    'invalid_request',
+                    `updateCard with ${what}`,
+                  )
+                }
+              })
+              if (caps.getCard) {
+                expect((await t.provider.getCard(owner, card.id)).metadata).toEqual({ keep: '1' })
+              }
+            },
+          )
+          check(
+            'updateCard',
+            `refuses with invalid_request an update that would leave a card more than ${METADATA_LIMITS.maxKeys} metadata keys, changing nothing`,
+            async (t) => {
+              // Each patch is within the limits alone: the card's metadata after it is not. Stripe
+              // refuses it; a provider without the limit must be refused it by its adapter (the
+              // limits apply to what callers send to every provider), which may read the card first.
+              const owner = await t.owner()
+              const half = Math.floor(METADATA_LIMITS.maxKeys / 2) + 5
+              const card = await t.create(owner, 0, { metadata: metadataKeys('a', half) })
+              const over = METADATA_LIMITS.maxKeys - half + 1
+              await t.fails(
+                () => t.provider.updateCard(owner, card.id, { metadata: metadataKeys('b', over) }),
+                'invalid_request',
+                `updateCard adding ${over} metadata keys to a card holding ${half}`,
+              )
+              if (caps.getCard) {
+                expect((await t.provider.getCard(owner, card.id)).metadata).toEqual(card.metadata)
+              }
+              // Exactly at the limit after the update, or under it with keys unset in the same
+              // patch: accepted.
+              const full = await t.update(owner, card.id, { metadata: metadataKeys('b', over - 1) })
+              expect(Object.keys(full.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
+              const swapped = await t.update(owner, card.id, {
+                metadata: { ...metadataKeys('c', 2), a0: '', a1: '' },
+              })
+              expect(Object.keys(swapped.metadata)).toHaveLength(METADATA_LIMITS.maxKeys)
+            },
+          )
+        }
+        for (const field of UPDATABLE_FIELDS.filter((candidate) => !updatable.has(candidate))) {
+          check(
+            'updateCard',
+            `refuses to change ${field} with unsupported_operation naming it, before any request (not in capabilities.updatableFields)`,
+            async (t) => {
+              const owner = await t.owner()
+              const card = await t.create(owner, 0)
+              const patches = [samplePatch(field, card)]
+              // With a listed field beside it, the patch is refused whole: nothing is half-applied.
+              if (updatable.size > 0) patches.push({ ...t.listedPatch(card), ...patches[0] })
+              await t.sendsNoRequest(async () => {
+                for (const patch of patches) {
+                  const what = `updateCard with ${Object.keys(patch).join(', ')}`
+                  const error = await t.fails(
+                    () => t.provider.updateCard(owner, card.id, patch),
+                    'unsupported_operation',
+                    what,
+                  )
+                  expect(error.message, `the message of ${what}`).toContain(field)
+                }
+              })
+              if (caps.getCard) expect(await t.provider.getCard(owner, card.id)).toEqual(card)
+            },
+          )
+        }
+        check(
+          'updateCard',
+          'an update leaves the default where it is, whether it changes another card or the default',
+          async (t) => {
+            // Rule 1: with a default, the default stays unless the caller asks otherwise. An update
+            // asks nothing of the default: a provider that sends the whole card back (clearing its
+            // default flag) or re-creates it would drop or move the default unseen by the checks
+            // above, whose owners hold one card.
+            const owner = await t.owner()
+            const [first, second] = await t.createMany(owner, 2)
+            const ids = [first!.id, second!.id]
+            // The default after two cards, as the policy has it; `other` is the card that is not.
+            // (An external account's default is its currency's first card: the same.)
+            const latest = caps.defaultPolicy === 'latest-card'
+            const [kept, other] = latest ? [second!, first!] : [first!, second!]
+            const expected = caps.defaultPolicy === 'none' ? null : kept.id
+            await t.expectDefault(owner, expected, ids)
+            await t.update(owner, other.id, t.listedPatch(other))
+            await t.expectDefault(owner, expected, ids)
+            await t.update(owner, kept.id, t.listedPatch(kept))
+            await t.expectDefault(owner, expected, ids)
+          },
+        )
+        check(
+          'updateCard',
+          'a card the owner does not hold rejects with card_not_found',
+          async (t) => {
+            await t.expectNotHeld((owner, cardId) =>
+              t.provider.updateCard(owner, cardId, t.listedPatch()),
+            )
+          },
+        )
+      }
+
+      // --- deleteCard -------------------------------------------------------------------------
+      if (caps.deleteCard) {
+        check('deleteCard', 'removes the card', async (t) => {
+          const owner = await t.owner()
+          const [kept, removed] = await t.createMany(owner, 2)
+          await expect(t.provider.deleteCard(owner, removed!.id)).resolves.toBeUndefined()
+          if (caps.getCard) {
+            await t.fails(() => t.provider.getCard(owner, removed!.id), 'card_not_found')
+          }
+          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([kept!.id])
+        })
+        check(
+          'deleteCard',
+          'a card the owner does not hold rejects with card_not_found',
+          async (t) => {
+            await t.expectNotHeld((owner, cardId) => t.provider.deleteCard(owner, cardId))
+          },
+        )
+        // Both policies keep a default the caller did not touch: a deletion of another card
+        // leaves it where it is.
+        const keepsDefault =
+          caps.defaultPolicy === 'first-card' || caps.defaultPolicy === 'caller-chosen'
+        if (keepsDefault && customerLike) {
+          check(
+            'deleteCard',
+            'deleting a card that is not the default keeps the default',
+            async (t) => {
+              const owner = await t.owner()
+              const [first, middle, last] = await t.createMany(owner, 3)
+              // The middle card first: a provider that hands the default to the most recently
+              // added card on every deletion, not only the default's, moves it to `last`.
+              await t.provider.deleteCard(owner, middle!.id)
+              await t.expectDefault(owner, first!.id, [first!.id, last!.id])
+              await t.provider.deleteCard(owner, last!.id)
+              await t.expectDefault(owner, first!.id, [first!.id])
+            },
+          )
+        }
+        if (caps.defaultPolicy === 'caller-chosen' && customerLike) {
+          check(
+            'deleteCard',
+            "deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+            async (t) => {
+              const owner = await t.owner()
+              const [first, second] = await t.createMany(owner, 2)
+              await t.expectDefault(owner, first!.id, [first!.id, second!.id])
+              // A provider that picks a card here makes a default no caller chose.
+              await t.provider.deleteCard(owner, first!.id)
+              await t.expectDefault(owner, null, [second!.id])
+              // Rule 1: the owner holds a card but no default, so the next card becomes it (a
+              // provider that makes only an owner's very first card the default leaves it none).
+              const third = await t.create(owner, 2)
+              expect(third.isDefault, 'a card created for an owner with cards but no default').toBe(
+                true,
+              )
+              await t.expectDefault(owner, third.id, [second!.id, third.id])
+            },
+          )
+        }
+        if (caps.defaultPolicy === 'first-card' && customerLike) {
+          check(
+            'deleteCard',
+            'deleting the default makes the most recently added remaining card the default',
+            async (t) => {
+              const owner = await t.owner()
+              const first = await t.create(owner, 0)
+              // The middle card is the default, so "most recently added" and "next in line" differ.
+              const middle = await t.create(owner, 1, { makeDefault: true })
+              const last = await t.create(owner, 2)
+              await t.expectDefault(owner, middle.id, [first.id, middle.id, last.id])
+              await t.provider.deleteCard(owner, middle.id)
+              await t.expectDefault(owner, last.id, [first.id, last.id])
+              await t.provider.deleteCard(owner, last.id)
+              await t.expectDefault(owner, first.id, [first.id])
+            },
+          )
+          check(
+            'deleteCard',
+            'deleting the last card leaves no default, and the next card created becomes the default',
+            async (t) => {
+              const owner = await t.owner()
+              const only = await t.create(owner, 0)
+              await t.provider.deleteCard(owner, only.id)
+              await t.expectDefault(owner, null, [])
+              if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+              // Rule 1 again: the owner has no default. A provider that remembers the owner once
+              // had cards (or a default) must not leave the new card without the default.
+              const next = await t.create(owner, 1)
+              expect(next.isDefault, 'a card created for an owner emptied of its cards').toBe(true)
+              await t.expectDefault(owner, next.id, [next.id])
+            },
+          )
+        }
+        if (latestCard) {
+          check(
+            'deleteCard',
+            "deleting the default falls back to the most recently added valid card; deleting the last leaves no default (defaultPolicy 'latest-card')",
+            async (t) => {
+              const owner = await t.owner()
+              const [a, b, c, d] = await t.createMany(owner, 4)
+              // With invalidation, an invalid card is skipped on the way back.
+              if (caps.invalidateCard) await t.provider.invalidateCard(owner, b!.id)
+              await t.provider.deleteCard(owner, c!.id)
+              await t.expectDefault(owner, d!.id, [a!.id, b!.id, d!.id])
+              await t.provider.deleteCard(owner, d!.id)
+              const fallback = caps.invalidateCard ? a! : b!
+              await t.expectDefault(owner, fallback.id, [a!.id, b!.id])
+              await t.provider.deleteCard(owner, fallback.id)
+              const left = caps.invalidateCard ? b! : a!
+              await t.expectDefault(owner, caps.invalidateCard ? null : a!.id, [left.id])
+              await t.provider.deleteCard(owner, left.id)
+              await t.expectDefault(owner, null, [])
+              if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+            },
+          )
+        }
+      }
+
+      // --- setDefaultCard ---------------------------------------------------------------------
+      if (caps.setDefaultCard) {
+        if (hasDefaults) {
+          check('setDefaultCard', "makes a card the owner's only default", async (t) => {
+            const owner = await t.owner()
+            const [first, second] = await t.createMany(owner, 2)
+            const chosen = await t.provider.setDefaultCard(owner, second!.id)
+            t.expectCard(chosen, owner)
+            expect(chosen).toMatchObject({ id: second!.id, isDefault: true })
+            await t.expectDefault(owner, second!.id, [first!.id, second!.id])
+            await t.provider.setDefaultCard(owner, first!.id)
+            await t.expectDefault(owner, first!.id, [first!.id, second!.id])
+          })
+        }
+        check(
+          'setDefaultCard',
+          'a card the owner does not hold rejects with card_not_found',
+          async (t) => {
+            await t.expectNotHeld((owner, cardId) => t.provider.setDefaultCard(owner, cardId))
+          },
+        )
+      }
+
+      // --- invalidateCard ---------------------------------------------------------------------
+      if (caps.invalidateCard) {
+        check('invalidateCard', 'marks a card invalid for good', async (t) => {
+          const owner = await t.owner()
+          const card = await t.create(owner, 0)
+          const invalid = await t.provider.invalidateCard(owner, card.id)
+          t.expectCard(invalid, owner)
+          expect(invalid).toMatchObject({ id: card.id, status: 'invalid' })
+          // Nothing revives it: invalidating again, or updating it, leaves it invalid.
+          await t.staysInvalid(t.provider.invalidateCard(owner, card.id), 'a second invalidateCard')
+          if (caps.updateCard) {
+            await t.staysInvalid(
+              t.provider.updateCard(owner, card.id, t.listedPatch(card)),
+              'an update',
+            )
+          }
+          if (caps.getCard) {
+            expect((await t.provider.getCard(owner, card.id)).status).toBe('invalid')
+          }
+          if (caps.listCards) {
+            const listed = (await t.provider.listCards(owner, { limit: 100 })).data
+            expect(listed.find((entry) => entry.id === card.id)?.status).toBe('invalid')
+          }
+        })
+        if (latestCard) {
+          check(
+            'invalidateCard',
+            "invalidating the default falls back to the most recently added valid card; with none left there is no default (defaultPolicy 'latest-card')",
+            async (t) => {
+              const owner = await t.owner()
+              const [a, b, c, d] = await t.createMany(owner, 4)
+              const all = [a!.id, b!.id, c!.id, d!.id]
+              await t.expectDefault(owner, d!.id, all)
+              // A card that is not the default: the default stays.
+              await t.provider.invalidateCard(owner, c!.id)
+              await t.expectDefault(owner, d!.id, all)
+              // The default: the most recently added card still valid takes over (b, not c).
+              await t.provider.invalidateCard(owner, d!.id)
+              await t.expectDefault(owner, b!.id, all)
+              await t.provider.invalidateCard(owner, b!.id)
+              await t.expectDefault(owner, a!.id, all)
+              await t.provider.invalidateCard(owner, a!.id)
+              await t.expectDefault(owner, null, all)
+            },
+          )
+        }
+        check(
+          'invalidateCard',
+          'a card the owner does not hold rejects with card_not_found',
+          async (t) => {
+            await t.expectNotHeld((owner, cardId) => t.provider.invalidateCard(owner, cardId))
+          },
+        )
+      }
+
+      // --- errors -----------------------------------------------------------------------------
+      // Every error a check provokes is searched for secrets; these two provoke errors about raw
+      // details. Without `cardDetails`, the unsupported-operation check does the same.
+      // For an owner type other than the primary one, only when its sources give refused details.
+      if (caps.cardDetails && (run.primary || refusedDetails(run.sources).length > 0)) {
+        check(
+          'errors',
+          'a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)',
+          async (t) => {
+            // The core refuses expired, non-Luhn and wrong-length details before the adapter runs
+            // (the check below), and its CardportError masks card numbers, not CVCs: only details
+            // the provider itself refuses show whether the adapter's own error echoes the CVC.
+            const owner = await t.owner()
+            const refused = refusedDetails(t.sources(owner))
+            if (refused.length === 0) {
+              t.skip(
+                'no raw details the provider refuses: give sources.declinedDetails (card details that pass local validation and the provider declines) so that this check reaches the adapter',
+              )
+            }
+            for (const { what, source, code } of refused) {
+              rememberSecrets(t.secrets, source)
+              const error = await rejectionOf(
+                () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+                `createCard with ${what}`,
+              )
+              if (isCardportError(error, 'invalid_request')) {
+                throw new Error(
+                  `createCard with ${what} was refused with invalid_request, not ${code}: the core's local validation refuses details before the adapter runs, so the check never reached the adapter; give details that pass it (a valid number, expiry and CVC length) and that the provider declines`,
+                )
+              }
+              expectCardportError(
+                error,
+                code,
+                t.provider.name,
+                t.secrets,
+                `createCard with ${what}`,
+              )
+            }
+            if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
+          },
+        )
+        check(
+          'errors',
+          "the core's refusals of raw details (expired, failing the Luhn check, a CVC of the wrong length) hold neither the card number nor the CVC",
+          async (t) => {
+            const owner = await t.owner()
+            const details = t.detailsFor(owner)
+            const digits = details.number.replace(/[\s-]/g, '')
+            const lastDigit = Number(digits.at(-1))
+            const notLuhn = `${digits.slice(0, -1)}${(lastDigit + 1) % 10}`
+            const cvcLength = brandFromNumber(digits) === 'amex' ? 4 : 3
+            const wrongCvc = cvcLength === 4 ? '737' : '7370'
+            const refused: [string, CardDetailsInput][] = [
+              [
+                'expired details',
+                { ...details, expMonth: 1, expYear: new Date().getUTCFullYear() - 1 },
+              ],
+              ['a number failing the Luhn check', { ...details, number: notLuhn }],
+              ['a CVC of the wrong length', { ...details, cvc: wrongCvc }],
+            ]
+            for (const [what, source] of refused) {
+              rememberSecrets(t.secrets, source)
+              await t.fails(
+                () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
+                'invalid_request',
+                `createCard with ${what}`,
+              )
+            }
+          },
+        )
+      }
     }
 
     // --- external accounts ------------------------------------------------------------------
@@ -1016,71 +1137,6 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         )
       }
     }
-
-    // --- errors -----------------------------------------------------------------------------
-    // Every error a check provokes is searched for secrets; these two provoke errors about raw
-    // details. Without `cardDetails`, the unsupported-operation check does the same.
-    if (caps.cardDetails) {
-      check(
-        'errors',
-        'a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)',
-        async (t) => {
-          // The core refuses expired, non-Luhn and wrong-length details before the adapter runs
-          // (the check below), and its CardportError masks card numbers, not CVCs: only details
-          // the provider itself refuses show whether the adapter's own error echoes the CVC.
-          const owner = await t.owner()
-          const refused = refusedDetails(t.sources(owner))
-          if (refused.length === 0) {
-            t.skip(
-              'no raw details the provider refuses: give sources.declinedDetails (card details that pass local validation and the provider declines) so that this check reaches the adapter',
-            )
-          }
-          for (const { what, source, code } of refused) {
-            rememberSecrets(t.secrets, source)
-            const error = await rejectionOf(
-              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
-              `createCard with ${what}`,
-            )
-            if (isCardportError(error, 'invalid_request')) {
-              throw new Error(
-                `createCard with ${what} was refused with invalid_request, not ${code}: the core's local validation refuses details before the adapter runs, so the check never reached the adapter; give details that pass it (a valid number, expiry and CVC length) and that the provider declines`,
-              )
-            }
-            expectCardportError(error, code, t.provider.name, t.secrets, `createCard with ${what}`)
-          }
-          if (caps.listCards) expect(await t.idsOf(owner)).toEqual([])
-        },
-      )
-      check(
-        'errors',
-        "the core's refusals of raw details (expired, failing the Luhn check, a CVC of the wrong length) hold neither the card number nor the CVC",
-        async (t) => {
-          const owner = await t.owner()
-          const details = t.detailsFor(owner)
-          const digits = details.number.replace(/[\s-]/g, '')
-          const lastDigit = Number(digits.at(-1))
-          const notLuhn = `${digits.slice(0, -1)}${(lastDigit + 1) % 10}`
-          const cvcLength = brandFromNumber(digits) === 'amex' ? 4 : 3
-          const wrongCvc = cvcLength === 4 ? '737' : '7370'
-          const refused: [string, CardDetailsInput][] = [
-            [
-              'expired details',
-              { ...details, expMonth: 1, expYear: new Date().getUTCFullYear() - 1 },
-            ],
-            ['a number failing the Luhn check', { ...details, number: notLuhn }],
-            ['a CVC of the wrong length', { ...details, cvc: wrongCvc }],
-          ]
-          for (const [what, source] of refused) {
-            rememberSecrets(t.secrets, source)
-            await t.fails(
-              () => t.provider.createCard(owner, { ...t.inputFor(owner, 0), source }),
-              'invalid_request',
-              `createCard with ${what}`,
-            )
-          }
-        },
-      )
-    }
   }
 
   // --- cardIdOf -----------------------------------------------------------------------------
@@ -1116,8 +1172,9 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       expect(t.provider.parseCard(payload), `parseCard(${JSON.stringify(payload)})`).toBeNull()
     }
   })
-  if (caps.createCard && caps.getCard) {
-    check('parseCard', "reads the provider's own payload of a card as getCard does", async (t) => {
+  for (const run of caps.createCard && caps.getCard ? ownerRuns : []) {
+    const title = `reads the provider's own payload of a card as getCard does${run.suffix}`
+    checkAs(run.type, 'parseCard', title, async (t) => {
       const owner = await t.owner()
       const { readRawCard } = t.fixture
       if (typeof readRawCard !== 'function') {
@@ -1145,7 +1202,10 @@ interface Context {
   readonly missingCardId: string
   /** Marks the check skipped, with why. */
   readonly skip: SkipCheck
-  /** A fresh owner of `type` (default: customer when supported, else the first owner type). */
+  /**
+   * A fresh owner of `type` (default: the check's owner type, which is customer when supported,
+   * else the first owner type, unless the check runs for another owner type).
+   */
   owner(type?: OwnerType): Promise<Owner>
   detailsFor(owner: Owner): CardDetailsInput
   /** `createCard` input from the `index`-th valid source (and the fixture's currency). */
@@ -1194,7 +1254,12 @@ interface Context {
   operationCalls(owner: Owner): [string, () => Promise<unknown>][]
 }
 
-function createContext(fixture: CardProviderFixture, suite: SuiteData, skip: SkipCheck): Context {
+function createContext(
+  fixture: CardProviderFixture,
+  suite: SuiteData,
+  skip: SkipCheck,
+  ownerType: OwnerType,
+): Context {
   const { capabilities } = suite
   const provider = fixture.provider as CardProvider
   const secrets = createSecrets()
@@ -1230,7 +1295,7 @@ function createContext(fixture: CardProviderFixture, suite: SuiteData, skip: Ski
     missingCardId: suite.missingCardId ?? MISSING_CARD_ID,
     skip,
 
-    async owner(type = primaryOwnerType(capabilities)) {
+    async owner(type = ownerType) {
       const factory = owners[type]
       if (typeof factory !== 'function') {
         throw new Error(

@@ -102,7 +102,12 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
    * and `invalid` are registered when they are given).
    */
   sources: CardSources
-  /** The sources for `account` owners, when they differ (Stripe's external accounts take debit cards only). */
+  /**
+   * The sources for `account` owners, when they differ (Stripe's external accounts take debit
+   * cards only). The owner-generic checks run once per owner type, each with its type's
+   * sources: `declined`, `invalid`, `unknown`, `details` and `declinedDetails` given here are
+   * checked for account owners (and those left out here are not taken from `sources`).
+   */
   accountSources?: CardSources | undefined
   /**
    * For external accounts: the currency to pass to `createCard`. When absent none is passed
@@ -150,7 +155,8 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
  * request, for each field it leaves out, deletion and default promotion, external accounts (a
  * default per currency that cannot be deleted), `setDefaultCard`, `getDefaultCard`, invalidation,
  * idempotency keys, `parseCard`, errors that carry `provider` and never a card number or CVC,
- * and owner types the provider does not hold.
+ * and owner types the provider does not hold. The owner-generic checks run once per owner type
+ * in `ownerTypes` (titles of the second end with "(account owners)"), each with its sources.
  *
  * Each test calls `setup()`, asks the owner factories for fresh owners, and calls `teardown`.
  *

@@ -31,6 +31,7 @@ import {
   scopeKey,
   scopeOf,
   toArray,
+  UnsupportedOperationError,
   type ValidCreateCardInput,
   type WriteOptions,
 } from '@cardport/core'
@@ -59,6 +60,15 @@ type Primitives = Omit<
   CardProviderDefinition<typeof MEMORY_PROVIDER_CAPABILITIES>,
   'name' | 'capabilities'
 >
+
+/**
+ * `titles` of checks that fail for the primary owner type (customers), then the same checks'
+ * titles for account owners: the owner-generic checks run once per owner type, in that order.
+ */
+const forEachOwnerType = (titles: readonly string[]) => [
+  ...titles,
+  ...titles.map((title) => `${title} (account owners)`),
+]
 
 /** The check that raw details reach the adapter's own refusal, which must hold no CVC. */
 const ERRORS_FROM_THE_ADAPTER =
@@ -121,10 +131,12 @@ async function failedProviderChecks(
   make: () => Made = () => ({ provider: memoryAdapter() }),
   capabilities: ProviderCapabilities = MEMORY_PROVIDER_CAPABILITIES,
   sources: Partial<CardSources> = { declined: DECLINED_DETAILS },
+  accountSources?: CardSources,
 ) {
   const options = {
     capabilities,
     sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], ...sources },
+    ...(accountSources ? { accountSources } : {}),
     otherCurrency: { currency: 'eur', sources: ['tok_visa', 'tok_mastercard'] },
     setup: () => {
       const { provider, requestCount } = make()
@@ -465,6 +477,10 @@ describe('describeCardProvider catches a broken provider', () => {
       'updateCard: an update leaves the default where it is, whether it changes another card or the default',
       'deleteCard: deleting a card that is not the default keeps the default',
       'deleteCard: deleting the default makes the most recently added remaining card the default',
+      // For an external account, its precondition (the first card is its currency's default).
+      'updateCard: an update leaves the default where it is, whether it changes another card or the default (account owners)',
+      // The card it deletes is the default now, which an external account cannot delete.
+      'deleteCard: removes the card (account owners)',
       'external accounts: the first card for a currency becomes its default; the next does not',
       'external accounts: each currency has a default of its own: the first eur card becomes its default, the first currency keeps its own',
       // Its precondition (the first card stays the default) no longer holds.
@@ -523,7 +539,9 @@ describe('describeCardProvider catches a broken provider', () => {
           healthy.createCard!(owner, input, { idempotencyKey: randomUUID() }),
       })),
     )
-    expect(failed).toEqual(['createCard: the same idempotency key twice makes one card'])
+    expect(failed).toEqual(
+      forEachOwnerType(['createCard: the same idempotency key twice makes one card']),
+    )
   })
 
   it('an adapter whose replay log is keyed by the key alone fails the other-owner rule', async () => {
@@ -541,11 +559,13 @@ describe('describeCardProvider catches a broken provider', () => {
         }
       }),
     )
-    expect(failed).toEqual([
-      "createCard: an idempotency key reused for another owner never gives it the first owner's card",
-      // The same log also answers the other card's create with the first card.
-      'createCard: an idempotency key reused for another card never answers with the first card',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        "createCard: an idempotency key reused for another owner never gives it the first owner's card",
+        // The same log also answers the other card's create with the first card.
+        'createCard: an idempotency key reused for another card never answers with the first card',
+      ]),
+    )
   })
 
   it('an adapter whose replay log ignores what was asked fails the other-card rule', async () => {
@@ -554,9 +574,11 @@ describe('describeCardProvider catches a broken provider', () => {
     const failed = await failedProviderChecks(
       broken((healthy) => replayLog(healthy, (owner, _input, key) => [owner.type, owner.id, key])),
     )
-    expect(failed).toEqual([
-      'createCard: an idempotency key reused for another card never answers with the first card',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: an idempotency key reused for another card never answers with the first card',
+      ]),
+    )
   })
 
   it('an adapter whose replay log compares the source alone fails the other-card rule', async () => {
@@ -567,9 +589,11 @@ describe('describeCardProvider catches a broken provider', () => {
         replayLog(healthy, (owner, input, key) => [owner.type, owner.id, key, input.source]),
       ),
     )
-    expect(failed).toEqual([
-      'createCard: an idempotency key reused for another card never answers with the first card',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: an idempotency key reused for another card never answers with the first card',
+      ]),
+    )
   })
 
   it("an adapter whose setDefaultCard clears every currency's default fails the per-currency switch rule", async () => {
@@ -611,10 +635,12 @@ describe('describeCardProvider catches a broken provider', () => {
         },
       })),
     )
-    expect(failed).toEqual([
-      'createCard: a declined source rejects with card_declined and adds no card',
-      ERRORS_FROM_THE_ADAPTER,
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: a declined source rejects with card_declined and adds no card',
+        ERRORS_FROM_THE_ADAPTER,
+      ]),
+    )
   })
 
   it('an adapter whose refusal of raw details holds the CVC fails the errors rule, with the declined source a token', async () => {
@@ -635,9 +661,9 @@ describe('describeCardProvider catches a broken provider', () => {
     expect(await failedProviderChecks(undefined, undefined, token), 'the healthy adapter').toEqual(
       [],
     )
-    expect(await failedProviderChecks(quotesCvc, undefined, token)).toEqual([
-      ERRORS_FROM_THE_ADAPTER,
-    ])
+    expect(await failedProviderChecks(quotesCvc, undefined, token)).toEqual(
+      forEachOwnerType([ERRORS_FROM_THE_ADAPTER]),
+    )
     // Without raw details the provider refuses, the check cannot reach the adapter: it is
     // reported skipped (a failure outside Vitest), never passed.
     const notes: string[] = []
@@ -707,9 +733,11 @@ describe('describeCardProvider catches a broken provider', () => {
         },
       })),
     )
-    expect(failed).toEqual([
-      'createCard: a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: a source the provider does not know rejects with invalid_request, not card_not_found, and adds no card',
+      ]),
+    )
   })
 
   it('an adapter that ignores the page limit fails the paging rules', async () => {
@@ -719,11 +747,13 @@ describe('describeCardProvider catches a broken provider', () => {
           healthy.listCards!(owner, cursor === undefined ? { limit: 100 } : { limit: 100, cursor }),
       })),
     )
-    expect(failed).toEqual([
-      'listCards: pages with limit and an opaque cursor until every card is listed once',
-      "listCards: another owner's cursor rejects with invalid_request",
-      'listCards: listAll streams every card across pages, one page at a time',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: pages with limit and an opaque cursor until every card is listed once',
+        "listCards: another owner's cursor rejects with invalid_request",
+        'listCards: listAll streams every card across pages, one page at a time',
+      ]),
+    )
   })
 
   it('an adapter whose cursors leave out whose list they page fails the cursor rule', async () => {
@@ -747,7 +777,9 @@ describe('describeCardProvider catches a broken provider', () => {
         },
       })),
     )
-    expect(failed).toEqual(["listCards: another owner's cursor rejects with invalid_request"])
+    expect(failed).toEqual(
+      forEachOwnerType(["listCards: another owner's cursor rejects with invalid_request"]),
+    )
   })
 
   it('an adapter that says more follow whenever a page is full fails the paging rule', async () => {
@@ -766,9 +798,11 @@ describe('describeCardProvider catches a broken provider', () => {
         },
       })),
     )
-    expect(failed).toEqual([
-      'listCards: pages with limit and an opaque cursor until every card is listed once',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: pages with limit and an opaque cursor until every card is listed once',
+      ]),
+    )
   })
 
   it('an adapter whose cursor never moves on fails the paging rules, and the suite stops asking', async () => {
@@ -792,10 +826,12 @@ describe('describeCardProvider catches a broken provider', () => {
         }
       }),
     )
-    expect(failed).toEqual([
-      'listCards: pages with limit and an opaque cursor until every card is listed once',
-      'listCards: listAll streams every card across pages, one page at a time',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: pages with limit and an opaque cursor until every card is listed once',
+        'listCards: listAll streams every card across pages, one page at a time',
+      ]),
+    )
     expect(most, 'the most pages one check asked for').toBeLessThan(20)
   })
 
@@ -818,9 +854,11 @@ describe('describeCardProvider catches a broken provider', () => {
   it('an adapter whose update drops the default fails the rule that an update keeps it', async () => {
     // As an adapter that writes the whole card back on update, its default flag cleared.
     const failed = await failedProviderChecks(broken((healthy) => hidesDefault(healthy, 'update')))
-    expect(failed).toEqual([
-      'updateCard: an update leaves the default where it is, whether it changes another card or the default',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'updateCard: an update leaves the default where it is, whether it changes another card or the default',
+      ]),
+    )
   })
 
   it('an adapter that gives no default to a card added after the last was deleted fails that rule', async () => {
@@ -851,6 +889,166 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  describe('an adapter broken for account owners only fails the account-owner runs of the rules it breaks', () => {
+    // Every owner-generic check runs once per owner type: account owners are not checked for
+    // the external-account default rules alone.
+    const forAccounts = (
+      breakage: (healthy: Primitives) => Partial<Primitives>,
+    ): ((healthy: Primitives) => Partial<Primitives>) => {
+      return (healthy) => {
+        const broken = breakage(healthy)
+        const onlyAccounts: Partial<Primitives> = {}
+        for (const [name, primitive] of Object.entries(broken)) {
+          ;(onlyAccounts as Record<string, unknown>)[name] = (owner: Owner, ...rest: unknown[]) =>
+            (owner.type === 'account'
+              ? (primitive as (...args: unknown[]) => unknown)
+              : (healthy[name as keyof Primitives] as (...args: unknown[]) => unknown))(
+              owner,
+              ...rest,
+            )
+        }
+        return onlyAccounts
+      }
+    }
+
+    it('idempotency keys ignored', async () => {
+      const failed = await failedProviderChecks(
+        broken(
+          forAccounts((healthy) => ({
+            createCard: (owner, input) =>
+              healthy.createCard!(owner, input, { idempotencyKey: randomUUID() }),
+          })),
+        ),
+      )
+      expect(failed).toEqual([
+        'createCard: the same idempotency key twice makes one card (account owners)',
+      ])
+    })
+
+    it("getCard of another account's card answered", async () => {
+      const ownerOf = new Map<string, Owner>()
+      const failed = await failedProviderChecks(
+        broken(
+          forAccounts((healthy) => ({
+            async createCard(owner, input, context) {
+              const card = await healthy.createCard!(owner, input, context)
+              ownerOf.set(card.id, owner)
+              return card
+            },
+            async getCard(owner, cardId) {
+              const holder = ownerOf.get(cardId) ?? owner
+              return { ...(await healthy.getCard!(holder, cardId)), owner }
+            },
+          })),
+        ),
+      )
+      expect(failed).toEqual([
+        'getCard: a card the owner does not hold rejects with card_not_found (account owners)',
+      ])
+    })
+
+    it('pages cut short', async () => {
+      const failed = await failedProviderChecks(
+        broken(
+          forAccounts((healthy) => ({
+            async listCards(owner, options) {
+              const page = await healthy.listCards!(owner, options)
+              return { ...page, hasMore: false, nextCursor: null }
+            },
+          })),
+        ),
+      )
+      expect(failed).toEqual([
+        'listCards: pages with limit and an opaque cursor until every card is listed once (account owners)',
+        "listCards: another owner's cursor rejects with invalid_request (account owners)",
+        'listCards: listAll streams every card across pages, one page at a time (account owners)',
+      ])
+    })
+
+    it('the declined source accepted', async () => {
+      const failed = await failedProviderChecks(
+        broken(
+          forAccounts((healthy) => ({
+            createCard: (owner, input, context) =>
+              healthy.createCard!(
+                owner,
+                typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number
+                  ? { ...input, source: 'tok_visa' }
+                  : input,
+                context,
+              ),
+          })),
+        ),
+      )
+      expect(failed).toEqual([
+        'createCard: a declined source rejects with card_declined and adds no card (account owners)',
+        `${ERRORS_FROM_THE_ADAPTER} (account owners)`,
+      ])
+    })
+
+    it('raw details (accountSources.details) refused with a plain Error', async () => {
+      const failed = await failedProviderChecks(
+        broken(
+          forAccounts((healthy) => ({
+            createCard(owner, input, context) {
+              if (typeof input.source !== 'string') {
+                throw new Error('details are not wired for external accounts')
+              }
+              return healthy.createCard!(owner, input, context)
+            },
+          })),
+        ),
+        undefined,
+        undefined,
+        {
+          valid: ['tok_visa_debit', 'tok_visa'],
+          details: { number: '4000056655665556', expMonth: 12, expYear: 2035, cvc: '737' },
+        },
+      )
+      expect(failed).toEqual([
+        'createCard: creates a card from raw card details, keeping neither the number nor the CVC (account owners)',
+      ])
+    })
+
+    it('account owners declared, and refused', async () => {
+      const customersOnly = { ...MEMORY_PROVIDER_CAPABILITIES, externalAccounts: false }
+      const refused = () => ({
+        provider: memoryAdapter(
+          forAccounts((healthy) =>
+            Object.fromEntries(
+              Object.keys(healthy)
+                .filter((name) => name !== 'parseCard')
+                .map((name) => [
+                  name,
+                  () => {
+                    throw new UnsupportedOperationError('accounts are not supported', {
+                      provider: 'memory',
+                    })
+                  },
+                ]),
+            ),
+          ),
+          customersOnly,
+        ),
+      })
+      // Declared without external accounts, account owners are checked by the customers' rules,
+      // in runs of their own: a provider that refuses them fails them all, and no other.
+      const failed = await failedProviderChecks(refused, customersOnly)
+      expect(failed.filter((title) => !title.endsWith(' (account owners)'))).toEqual([])
+      expect(failed).toEqual(
+        expect.arrayContaining([
+          'createCard: creates an active card from a source, as CardSchema reads it (account owners)',
+          "defaults: the first card of an owner becomes its default (defaultPolicy 'first-card') (account owners)",
+          'getCard: returns the card as createCard returned it (account owners)',
+          'listCards: an owner without cards has one empty page and no default (account owners)',
+          'updateCard: updates the billing address (account owners)',
+          'deleteCard: removes the card (account owners)',
+          "parseCard: reads the provider's own payload of a card as getCard does (account owners)",
+        ]),
+      )
+    })
+  })
+
   it('a provider that sends a request before refusing a bad limit fails the no-request rule', async () => {
     const failed = await failedProviderChecks(() => {
       const counter = { requests: 0 }
@@ -865,9 +1063,11 @@ describe('describeCardProvider catches a broken provider', () => {
       }
       return { provider, requestCount: () => counter.requests }
     })
-    expect(failed).toEqual([
-      'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
+      ]),
+    )
   })
 
   it('a requestCount hook that counts nothing fails, rather than letting the no-request rules pass unchecked', async () => {
@@ -1041,9 +1241,11 @@ describe("describeCardProvider catches a broken 'latest-card' provider", () => {
         },
       })),
     )
-    expect(failed).toEqual([
-      'updateCard: refuses with invalid_request an update that would leave a card more than 50 metadata keys, changing nothing',
-    ])
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'updateCard: refuses with invalid_request an update that would leave a card more than 50 metadata keys, changing nothing',
+      ]),
+    )
   })
 
   it('a provider that updates fields updatableFields leaves out fails their refusal rules', async () => {
