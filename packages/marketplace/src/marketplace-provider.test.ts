@@ -214,6 +214,42 @@ describe('updates are refused before any request', () => {
   })
 })
 
+describe('a card id or URI with a path step "." or ".." is refused before any request', () => {
+  // A URL reads such a segment as a step along its path: `CC1/..` names the account's cards,
+  // `/v1/marketplaces/MP/cards/..` the marketplace itself.
+  const refs = [
+    'CC1/..',
+    '../',
+    './',
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/..',
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/%2E%2e',
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/../cards/CC1',
+  ]
+  it.each(refs)('%s', async (ref) => {
+    const { provider, sent } = setup()
+    const calls: [string, () => Promise<unknown>][] = [
+      ['getCard', () => provider.getCard(account, ref)],
+      ['invalidateCard', () => provider.invalidateCard(account, ref)],
+      ['updateCard', () => provider.updateCard(account, ref, { metadata: { a: 'b' } })],
+      ['createCard', () => provider.createCard(account, { source: ref, metadata: { a: 'b' } })],
+    ]
+    for (const [what, call] of calls) {
+      const error = await rejection(call)
+      expect(error.code, what).toBe('invalid_request')
+      expect(error.message, what).toBe(
+        'marketplace: a card id or URI cannot hold the path step "." or "..": pass the card\'s id (CC…) or its URI',
+      )
+    }
+    expect(sent).toEqual([])
+  })
+
+  it('takes a URI whose segments only hold dots among other characters', () => {
+    const { provider } = setup()
+    expect(provider.cardIdOf?.('/v1/marketplaces/MP1/cards/CC1.v2')).toBe('CC1.v2')
+    expect(provider.cardIdOf?.('CC...')).toBe('CC...')
+  })
+})
+
 describe('what the marketplace cannot do', () => {
   it('deleteCard is unsupported and points to invalidateCard', async () => {
     const { provider, sent } = setup()

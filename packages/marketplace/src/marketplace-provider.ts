@@ -366,7 +366,7 @@ export function marketplaceProvider(options: MarketplaceProviderOptions): Market
     updateCard: (owner, cardId, patch) => api.update(owner, cardId, patch),
     invalidateCard: (owner, cardId) => api.invalidate(owner, cardId),
     // A card is taken by its id or its URI: the card answered is the one the URI ends with.
-    cardIdOf: cardKey,
+    cardIdOf: (cardId) => cardKey(refuseDotSegments(cardId, name)),
     getDefaultCard: (owner) => api.getDefault(owner),
     // The payload's own account when it names one, so that the core refuses it (invalid_request)
     // for another owner given: read as the given owner's, CardSync.syncFromProviderData would
@@ -817,6 +817,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       // Checked before any request, and before the key is recorded: the core's card rules,
       // then the marketplace's own.
       refuseCurrency(input, name)
+      if (typeof source === 'string') refuseDotSegments(source, name)
       const form = typeof source === 'string' ? undefined : toTokenizeForm(source, metadata, name)
       const record = creates.begin(idempotencyKey, owner, { source, metadata })
       // The associated card (read again when not given), its metadata set if still to set:
@@ -978,6 +979,27 @@ function unknownSource(
 /** The card id in a card id or URI. */
 function cardKey(cardId: string): string {
   return lastSegment(cardId) ?? cardId
+}
+
+/**
+ * `ref`, a caller's card id or URI (or a card to associate), refused with `invalid_request`
+ * before any request when a segment of its path is `.` or `..` (`%2e` counts as a dot, as a URL
+ * reads it): a URL reads such a segment as a step along its path, so `CC1/..` or
+ * `/v1/marketplaces/MP1/cards/..` would name what is above a card (core refuses `.` and `..` as
+ * ids; a URI is a path of them).
+ */
+function refuseDotSegments(ref: string, name: string): string {
+  const path = ref.split(/[?#]/, 1)[0]!
+  for (const segment of path.split('/')) {
+    const read = segment.replace(/%2e/gi, '.')
+    if (read === '.' || read === '..') {
+      throw new InvalidRequestError(
+        `${name}: a card id or URI cannot hold the path step "." or "..": pass the card's id (CC…) or its URI`,
+        { provider: name },
+      )
+    }
+  }
+  return ref
 }
 
 /**
