@@ -101,9 +101,10 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       suffix: type === primary ? '' : ` (${type} owners)`,
       sources: (type === 'account' && suite.accountSources) || suite.sources,
       customerLike,
-      // The rules of defaultPolicy, for an owner type other than the primary one, where they
-      // are its rules: an external account's defaults are the external accounts group's.
-      runsDefaults: type === primary || customerLike,
+      // The rules of defaultPolicy, where they are the owner's rules: an external account's
+      // defaults (per currency, its first card) are the external accounts group's, whether
+      // accounts are the primary owner type or not.
+      runsDefaults: customerLike,
     }
   })
   const updatable = new Set<UpdatableField>(caps.updatableFields)
@@ -744,10 +745,11 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             const [first, second] = await t.createMany(owner, 2)
             const ids = [first!.id, second!.id]
             // The default after two cards, as the policy has it; `other` is the card that is not.
-            // (An external account's default is its currency's first card: the same.)
-            const latest = caps.defaultPolicy === 'latest-card'
+            // An external account's default is its currency's first card, whatever the policy
+            // of customers' cards.
+            const latest = customerLike && caps.defaultPolicy === 'latest-card'
             const [kept, other] = latest ? [second!, first!] : [first!, second!]
-            const expected = caps.defaultPolicy === 'none' ? null : kept.id
+            const expected = customerLike && caps.defaultPolicy === 'none' ? null : kept.id
             await t.expectDefault(owner, expected, ids)
             await t.update(owner, other.id, t.listedPatch(other))
             await t.expectDefault(owner, expected, ids)

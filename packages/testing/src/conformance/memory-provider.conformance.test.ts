@@ -44,6 +44,51 @@ describeCardProvider({
 })
 
 /**
+ * Customers under `'latest-card'` (every new card becomes the default; deleting it falls back to
+ * the most recently added one), accounts as external accounts (a default per currency: its first
+ * card): the suite leaves the accounts' defaults to its external accounts group, and the check
+ * that an update keeps the default expects an account's first card, not the policy's latest.
+ */
+const LATEST_CUSTOMERS_CAPABILITIES = {
+  ...MEMORY_PROVIDER_CAPABILITIES,
+  defaultPolicy: 'latest-card',
+  setDefaultCard: false,
+  invalidateCard: false,
+} as const satisfies ProviderCapabilities
+
+describeCardProvider({
+  name: 'latest-card customers, external accounts',
+  capabilities: LATEST_CUSTOMERS_CAPABILITIES,
+  sources: { valid: ['tok_visa', 'tok_mastercard', 'tok_amex'], declinedDetails: DECLINED_DETAILS },
+  setup: () => {
+    const inner = memoryProvider({ name: 'memory-latest-customers' })
+    const provider = defineCardProvider({
+      name: 'memory-latest-customers',
+      capabilities: LATEST_CUSTOMERS_CAPABILITIES,
+      // A customer's new card becomes the default; an account's keeps its currency's rule.
+      createCard: async (owner, input, context) => {
+        const card = await inner.createCard(owner, input, context)
+        return owner.type === 'customer' ? inner.setDefaultCard(owner, card.id) : card
+      },
+      getCard: (owner, cardId) => inner.getCard(owner, cardId),
+      listCards: (owner, options) => inner.listCards(owner, options),
+      updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+      deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+      parseCard: (raw, owner) => inner.parseCard(raw, owner),
+    })
+    return {
+      provider,
+      owners: {
+        customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }),
+        account: () => ({ type: 'account', id: `acct_${randomUUID()}` }),
+      },
+      readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
+      teardown: () => inner.reset(),
+    }
+  },
+})
+
+/**
  * A marketplace-like provider built on the memory provider: account owners only, the caller
  * chooses the default, cards are invalidated rather than deleted or updated, and only tokens
  * are accepted. It exercises the suite's other branches: unsupported operations, an owner
