@@ -224,6 +224,11 @@ describe('a card id or URI with a path step "." or ".." is refused before any re
     '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/..',
     '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/%2E%2e',
     '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/../cards/CC1',
+    'CC1/.\t.',
+    // A URL reads `\` as `/`; the card's id is read from the text as given, `#` and all.
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/CC1\\..',
+    'CC1#/..',
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/CC1#/..',
   ]
   it.each(refs)('%s', async (ref) => {
     const { provider, sent } = setup()
@@ -237,7 +242,7 @@ describe('a card id or URI with a path step "." or ".." is refused before any re
       const error = await rejection(call)
       expect(error.code, what).toBe('invalid_request')
       expect(error.message, what).toBe(
-        'marketplace: a card id or URI cannot hold the path step "." or "..": pass the card\'s id (CC…) or its URI',
+        'marketplace: a card id or URI cannot hold a "\\", a "#" or the path step "." or "..": pass the card\'s id (CC…) or its URI',
       )
     }
     expect(sent).toEqual([])

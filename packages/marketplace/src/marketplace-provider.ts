@@ -984,20 +984,25 @@ function cardKey(cardId: string): string {
 /**
  * `ref`, a caller's card id or URI (or a card to associate), refused with `invalid_request`
  * before any request when a segment of its path is `.` or `..` (`%2e` counts as a dot, as a URL
- * reads it): a URL reads such a segment as a step along its path, so `CC1/..` or
+ * reads it, and tabs and line breaks, which it drops, do not count), or when it holds a `\` or a
+ * `#`: a URL reads such a segment as a step along its path, so `CC1/..` or
  * `/v1/marketplaces/MP1/cards/..` would name what is above a card (core refuses `.` and `..` as
- * ids; a URI is a path of them).
+ * ids; a URI is a path of them). A URL reads `\` as `/` and drops what
+ * follows a `#`, while the card's id is read from the text as given (`CC1#/..` ends with `..`):
+ * neither is in a card's id or URI.
  */
 function refuseDotSegments(ref: string, name: string): string {
-  const path = ref.split(/[?#]/, 1)[0]!
-  for (const segment of path.split('/')) {
-    const read = segment.replace(/%2e/gi, '.')
-    if (read === '.' || read === '..') {
-      throw new InvalidRequestError(
-        `${name}: a card id or URI cannot hold the path step "." or "..": pass the card's id (CC…) or its URI`,
-        { provider: name },
-      )
-    }
+  const path = ref.split('?', 1)[0]!
+  const dotStep = (segment: string) => {
+    // A URL drops tabs and line breaks wherever they are: `.\t.` is `..`.
+    const read = segment.replace(/[\t\n\r]/g, '').replace(/%2e/gi, '.')
+    return read === '.' || read === '..'
+  }
+  if (/[\\#]/.test(path) || path.split('/').some(dotStep)) {
+    throw new InvalidRequestError(
+      `${name}: a card id or URI cannot hold a "\\", a "#" or the path step "." or "..": pass the card's id (CC…) or its URI`,
+      { provider: name },
+    )
   }
   return ref
 }
