@@ -8,7 +8,7 @@ import {
   markDefaultUnknown,
   type Owner,
 } from './card.js'
-import { defineCardProvider } from './define-provider.js'
+import { defineCardProvider, parseCardPayload } from './define-provider.js'
 import { ConflictError } from './errors.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider, ProviderCapabilities } from './provider.js'
@@ -995,6 +995,41 @@ describe('defineCardProvider: a card of another owner or provider is refused', (
     const { provider } = spyProvider()
     expect((await provider.getCard(account, 'card_1')).owner).toEqual(account)
     expect((await provider.createCard(owner, { source: 'tok_visa' })).owner).toEqual(owner)
+  })
+})
+
+describe('parseCardPayload: an adapter mapping helper read as parseCard reads', () => {
+  it('reads the card with the Card schema, masking a card number in its text', () => {
+    const card = parseCardPayload('vault', () =>
+      makeCard({ holderName: '4242 4242 4242 4242', metadata: { note: '4000056655665556' } }),
+    )
+    expect(card).toMatchObject({ holderName: '•••• 4242', metadata: { note: '•••• 5556' } })
+  })
+
+  it('refuses a card the schema cannot hold with invalid_request naming the field', () => {
+    const error = errorOf(() => parseCardPayload('vault', () => ({ ...makeCard(), last4: '42' })))
+    expect(error.code).toBe('invalid_request')
+    expect(error.issues?.map((issue) => issue.path)).toEqual([['last4']])
+  })
+
+  it('raises what the mapping throws as invalid_request, its card number masked', () => {
+    const error = errorOf(() =>
+      parseCardPayload('vault', () => {
+        throw new TypeError('cannot read 4242 4242 4242 4242')
+      }),
+    )
+    expect(error).toMatchObject({
+      code: 'invalid_request',
+      message: 'vault could not read this payload as a card',
+    })
+    expect(inspect(error, { depth: 10 })).toContain('cannot read •••• 4242')
+    expect(inspect(error, { depth: 10 })).not.toContain('4242 4242')
+  })
+
+  it('keeps the "default unknown" mark, and answers null for a payload that is no card', () => {
+    const read = parseCardPayload('spy', () => markDefaultUnknown(makeCard()))
+    expect(read !== null && isDefaultUnknown(read)).toBe(true)
+    expect(parseCardPayload('spy', () => null)).toBeNull()
   })
 })
 

@@ -416,15 +416,8 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
 
     parseCard(raw: unknown, owner?: Owner): Card | null {
       const validOwner = owner === undefined ? undefined : checkOwner(owner)
-      let candidate: Card | null
-      try {
-        candidate = definition.parseCard(raw, validOwner)
-      } catch (error) {
-        throw payloadFailure(error, name)
-      }
-      if (candidate === null) return null
-      // Validation copies the card: the adapter's "default unknown" mark is kept on the copy.
-      const card = readPayloadCard(candidate, name)
+      const card = parseCardPayload(name, () => definition.parseCard(raw, validOwner))
+      if (card === null) return null
       // Stored by CardSync under its own owner and provider: another's card, parsed for
       // `owner`, would land among that owner's (or provider's) cards.
       const mismatch = notOwnCard(card, name, validOwner)
@@ -456,6 +449,35 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
   // CardSync reads the cards of an operation built here no second time, nor checks cardIdOf's.
   noteCardsRead(provider)
   return Object.freeze(provider) as unknown as CardProvider<C>
+}
+
+/**
+ * A caller's payload as the card an adapter's mapping `map` reads from it, read as
+ * `defineCardProvider`'s `parseCard` reads one: for an adapter's own mapping helpers exported
+ * beside its provider (`toStripeCard`, `toMarketplaceCard`). What `map` throws is raised as
+ * {@link payloadFailure} makes it (`invalid_request`, the error masked, as its cause); the card
+ * it returns is read with the Card schema (`compiledCardSchema()`): text holding a card number
+ * comes back masked, and a card the schema refuses is `invalid_request` naming the fields (the
+ * payload is the caller's). A card marked with `markDefaultUnknown` keeps its mark. Null (a
+ * payload that is no card) is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import { type Card, parseCardPayload } from '@cardport/core'
+ *
+ * declare function mapVaultCard(raw: unknown): Card | null
+ * export const toVaultCard = (raw: unknown) => parseCardPayload('vault', () => mapVaultCard(raw))
+ * ```
+ */
+export function parseCardPayload(name: string, map: () => Card | null): Card | null {
+  let candidate: Card | null
+  try {
+    candidate = map()
+  } catch (error) {
+    throw payloadFailure(error, name)
+  }
+  // Validation copies the card: the adapter's "default unknown" mark is kept on the copy.
+  return candidate === null ? null : readPayloadCard(candidate, name)
 }
 
 /**

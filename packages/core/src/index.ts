@@ -59,6 +59,7 @@ export {
   defineCardProvider,
   forgetLastMatch,
   ListOptionsSchema,
+  parseCardPayload,
 } from './define-provider.js'
 export type {
   DriftChange,

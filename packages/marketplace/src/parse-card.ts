@@ -2,13 +2,12 @@ import {
   type Card,
   CardSchema,
   type CheckResult,
-  compiledCardSchema,
   InvalidRequestError,
-  isDefaultUnknown,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
   ProviderUnavailableError,
+  parseCardPayload,
   payloadFailure,
   providerMetadata,
   toCountryAlpha2,
@@ -73,22 +72,9 @@ export function toMarketplaceCard(
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
-  let card: Card | null
-  try {
-    card = marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options)
-  } catch (error) {
-    // What a payload's getter threw may quote the card number it holds: masked, as parseCard's.
-    throw payloadFailure(error, MARKETPLACE_PROVIDER_NAME)
-  }
-  if (card === null) return null
-  const read = validate(
-    compiledCardSchema(),
-    card,
-    `${MARKETPLACE_PROVIDER_NAME} card payload`,
-    MARKETPLACE_PROVIDER_NAME,
+  return parseCardPayload(MARKETPLACE_PROVIDER_NAME, () =>
+    marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options),
   )
-  // The schema's copy does not carry the mark: kept, as core's parseCard keeps it.
-  return isDefaultUnknown(card) ? markDefaultUnknown(read) : read
 }
 
 /**

@@ -1,16 +1,13 @@
 import {
   type Card,
   type CheckResult,
-  compiledCardSchema,
   InvalidRequestError,
-  isDefaultUnknown,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
-  payloadFailure,
+  parseCardPayload,
   providerMetadata,
   toCountryAlpha2,
-  validate,
 } from '@cardport/core'
 
 /**
@@ -44,22 +41,9 @@ export function toStripeCard(
   owner?: Owner,
   defaultSourceId?: string | null,
 ): Card | null {
-  let candidate: Card | null
-  try {
-    candidate = stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId)
-  } catch (error) {
-    // What a payload's getter threw may quote the card number it holds: masked, as parseCard's.
-    throw payloadFailure(error, STRIPE_PROVIDER_NAME)
-  }
-  if (candidate === null) return null
-  const card = validate(
-    compiledCardSchema(),
-    candidate,
-    `${STRIPE_PROVIDER_NAME} card payload`,
-    STRIPE_PROVIDER_NAME,
+  return parseCardPayload(STRIPE_PROVIDER_NAME, () =>
+    stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId),
   )
-  // Validation copies the card: the "default unknown" mark goes on the copy.
-  return isDefaultUnknown(candidate) ? markDefaultUnknown(card) : card
 }
 
 /**

@@ -13,6 +13,12 @@ import {
 } from './__fixtures__/latest-card-provider.js'
 import { describeCardProvider } from './describe-card-provider.js'
 
+/** A new customer and a new account for each check, as the memory provider makes them on use. */
+const NEW_OWNERS = {
+  customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }) as const,
+  account: () => ({ type: 'account', id: `acct_${randomUUID()}` }) as const,
+}
+
 /** Stripe's generic-decline test number, as raw details: the memory provider declines it. */
 const DECLINED_DETAILS = { number: '4000000000000002', expMonth: 12, expYear: 2040, cvc: '737' }
 
@@ -32,10 +38,7 @@ describeCardProvider({
     const provider = memoryProvider()
     return {
       provider,
-      owners: {
-        customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }),
-        account: () => ({ type: 'account', id: `acct_${randomUUID()}` }),
-      },
+      owners: NEW_OWNERS,
       // The memory provider's raw payload is the card itself.
       readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
       teardown: () => provider.reset(),
@@ -78,10 +81,7 @@ describeCardProvider({
     })
     return {
       provider,
-      owners: {
-        customer: () => ({ type: 'customer', id: `cus_${randomUUID()}` }),
-        account: () => ({ type: 'account', id: `acct_${randomUUID()}` }),
-      },
+      owners: NEW_OWNERS,
       readRawCard: (owner, cardId) => provider.getCard(owner, cardId),
       teardown: () => inner.reset(),
     }
