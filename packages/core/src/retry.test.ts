@@ -35,6 +35,9 @@ describe('withRetry', () => {
     ['retries: -1', { retries: -1 }, 'retries'],
     ['baseDelayMs: NaN', { baseDelayMs: Number.NaN }, 'baseDelayMs'],
     ['maxDelayMs: -5', { maxDelayMs: -5 }, 'maxDelayMs'],
+    // Longer than a timer holds: Node would run it after 1 ms, no wait at all.
+    ['maxDelayMs: 30 days', { maxDelayMs: 30 * 86_400_000 }, 'maxDelayMs'],
+    ['baseDelayMs: 2^31', { baseDelayMs: 2 ** 31 }, 'baseDelayMs'],
     ["sleep: 'soon'", { sleep: 'soon' }, 'sleep'],
   ])('refuses a policy with %s (invalid_request) before any attempt', async (_, policy, path) => {
     const operation = vi.fn(async () => {
@@ -96,6 +99,21 @@ describe('withRetry', () => {
     )
     expect(sleep.mock.calls).toEqual([[1500], [5000]])
     expect(calls).toBe(3)
+  })
+
+  it('keeps its backoff when an error asks for no wait it can read (NaN, negative)', async () => {
+    // Math.max(backoff, NaN) is NaN, which a timer reads as 1 ms: the backoff was lost.
+    const sleep = noWait()
+    let calls = 0
+    await withRetry(
+      async () => {
+        if (calls++ === 0) throw new RateLimitedError('slow down', { retryAfterMs: Number.NaN })
+        if (calls === 2) throw new RateLimitedError('slower', { retryAfterMs: -5 })
+        return 'ok'
+      },
+      { sleep, baseDelayMs: 1000, random: () => 0.5 },
+    )
+    expect(sleep.mock.calls).toEqual([[500], [1000]])
   })
 
   it('does not retry what retrying cannot fix, nor plain errors', async () => {

@@ -38,18 +38,25 @@ export interface RetryPolicy {
 const isFunction = (value: unknown) => typeof value === 'function'
 
 /**
- * What a {@link RetryPolicy} may hold: a whole number of retries from 0 to 100, finite delays of
- * 0 or more, functions, an `AbortSignal`. `undefined` stands for the default. A `NaN` would
- * retry without end (`attempt >= NaN` is never true) or not wait at all. No other key: a misspelt
- * one (`retrys`) is refused, not dropped.
+ * The longest wait a timer holds: 2^31 - 1 ms, 24.8 days. Node runs a longer `setTimeout` after
+ * 1 ms, so a longer delay would be no wait at all.
+ */
+const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * What a {@link RetryPolicy} may hold: a whole number of retries from 0 to 100, delays from 0 to
+ * 2^31 - 1 ms (24.8 days, the longest a timer waits: Node runs a longer one after 1 ms),
+ * functions, an `AbortSignal`. `undefined` stands for the default. A `NaN` would retry without
+ * end (`attempt >= NaN` is never true) or not wait at all. No other key: a misspelt one
+ * (`retrys`) is refused, not dropped.
  */
 export const RetryPolicySchema = optionsObject({
   /** A whole number from 0 to 100, {@link RetryPolicy.retries}. */
   retries: z.number().int().min(0).max(100).optional(),
-  /** Milliseconds, 0 or more and finite, {@link RetryPolicy.baseDelayMs}. */
-  baseDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  /** Milliseconds, 0 or more and finite, {@link RetryPolicy.maxDelayMs}. */
-  maxDelayMs: z.number().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Milliseconds, from 0 to 2^31 - 1, {@link RetryPolicy.baseDelayMs}. */
+  baseDelayMs: z.number().min(0).max(MAX_TIMER_MS).optional(),
+  /** Milliseconds, from 0 to 2^31 - 1, {@link RetryPolicy.maxDelayMs}. */
+  maxDelayMs: z.number().min(0).max(MAX_TIMER_MS).optional(),
   /** A function, {@link RetryPolicy.shouldRetry}. */
   shouldRetry: z.custom<NonNullable<RetryPolicy['shouldRetry']>>(isFunction).optional(),
   /** A function, {@link RetryPolicy.sleep}. */
@@ -105,7 +112,10 @@ export async function withRetry<T>(
     } catch (error) {
       if (attempt >= retries || !shouldRetry(error, attempt)) throw error
       const backoff = random() * Math.min(max, base * 2 ** attempt)
-      const asked = isCardportError(error) ? (error.retryAfterMs ?? 0) : 0
+      // A `retryAfterMs` that is no wait (`NaN`, negative: a hand-written adapter's misread
+      // header) asks for none: the backoff stands. `Math.max` with a `NaN` would wait 1 ms.
+      const after = isCardportError(error) ? error.retryAfterMs : undefined
+      const asked = typeof after === 'number' && after > 0 ? after : 0
       await sleep(Math.min(max, Math.max(backoff, asked)))
     }
   }
