@@ -742,7 +742,10 @@ describe('CardSync on a provider that cannot list cards (listCards: false)', () 
   })
 
   it('deleteCard on a provider that only invalidates stores each card as the invalidation answered it', async () => {
-    const unlisted = createCardSync({ provider: unlistedProvider(inner, 'invalidate'), store })
+    const unlisted = createCardSync({
+      provider: unlistedProvider(inner, 'invalidate', true),
+      store,
+    })
     const first = await addCardTo(inner, unlisted, alice, 'tok_visa')
     const second = await addCardTo(inner, unlisted, alice, 'tok_amex')
     await unlisted.deleteCard(alice, second.id)
@@ -753,12 +756,9 @@ describe('CardSync on a provider that cannot list cards (listCards: false)', () 
         { id: second.id, isDefault: false, status: 'invalid' },
       ),
     )
-    // The memory provider keeps an invalidated default the default, and answers so.
+    // The provider answers the invalidated default as still the default: the store keeps it so.
     await unlisted.deleteCard(alice, first.id)
-    expect(await inner.getCard(alice, first.id)).toMatchObject({
-      status: 'invalid',
-      isDefault: true,
-    })
+    expect(await inner.getCard(alice, first.id)).toMatchObject({ status: 'invalid' })
     expect(await storedCards(alice)).toEqual(
       byId(
         { id: first.id, isDefault: true, status: 'invalid' },
@@ -3529,7 +3529,16 @@ function keepingProvider(inner: MemoryProvider, options: { getCard: boolean }): 
  * (`getDefaultCard` follows `listCards`), and that retires a card by deleting it or, with
  * `'invalidate'`, only by invalidating it.
  */
-function unlistedProvider(inner: MemoryProvider, retires: 'delete' | 'invalidate'): CardProvider {
+/**
+ * `inner` without `listCards`, retiring cards by `retires`. With `keepsInvalidDefault`, an
+ * invalidated default is answered as still the default (a provider that keeps it so; the memory
+ * provider promotes another card instead).
+ */
+function unlistedProvider(
+  inner: MemoryProvider,
+  retires: 'delete' | 'invalidate',
+  keepsInvalidDefault = false,
+): CardProvider {
   return defineCardProvider({
     name: inner.name,
     capabilities: {
@@ -3543,7 +3552,11 @@ function unlistedProvider(inner: MemoryProvider, retires: 'delete' | 'invalidate
     updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
     deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
     setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
-    invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
+    invalidateCard: async (owner, cardId) => {
+      const wasDefault = (await inner.getCard(owner, cardId)).isDefault
+      const invalid = await inner.invalidateCard(owner, cardId)
+      return keepsInvalidDefault && wasDefault ? { ...invalid, isDefault: true } : invalid
+    },
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })
 }

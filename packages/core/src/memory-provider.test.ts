@@ -82,6 +82,38 @@ describe('memoryProvider: defaults of customers', () => {
     expect((await rejection(provider.getCard(customer, only.id))).code).toBe('card_not_found')
   })
 
+  it('never promotes an invalid card when the default is deleted', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_mastercard' })
+    const third = await provider.createCard(customer, { source: 'tok_amex' })
+    await provider.invalidateCard(customer, third.id)
+    await provider.deleteCard(customer, first.id)
+    // The newest card is invalid: the newest active one is promoted, as setDefaultCard would.
+    expect((await provider.getDefaultCard(customer))?.id).toBe(second.id)
+    expect(await defaultsOf(customer)).toEqual([second.id])
+    await provider.deleteCard(customer, second.id)
+    // Only an invalid card is left: no default, and the next card created becomes it.
+    expect(await provider.getDefaultCard(customer)).toBeNull()
+    expect((await provider.getCard(customer, third.id)).isDefault).toBe(false)
+    const next = await provider.createCard(customer, { source: 'tok_visa' })
+    expect(next.isDefault).toBe(true)
+    expect(await defaultsOf(customer)).toEqual([next.id])
+  })
+
+  it('promotes the newest active card when the default is invalidated', async () => {
+    const first = await provider.createCard(customer, { source: 'tok_visa' })
+    const second = await provider.createCard(customer, { source: 'tok_mastercard' })
+    const invalid = await provider.invalidateCard(customer, first.id)
+    expect(invalid).toMatchObject({ status: 'invalid', isDefault: false })
+    expect(await defaultsOf(customer)).toEqual([second.id])
+    // The last active card invalidated: no default, and a new card becomes it.
+    await provider.invalidateCard(customer, second.id)
+    expect(await provider.getDefaultCard(customer)).toBeNull()
+    const next = await provider.createCard(customer, { source: 'tok_amex' })
+    expect(next.isDefault).toBe(true)
+    expect(await defaultsOf(customer)).toEqual([next.id])
+  })
+
   it('keeps owners apart', async () => {
     const other: Owner = { type: 'customer', id: 'cus_2' }
     const card = await provider.createCard(customer, { source: 'tok_visa' })
@@ -148,6 +180,19 @@ describe('memoryProvider: defaults of accounts (per currency)', () => {
     // The old usd default is no longer protected.
     await provider.deleteCard(account, usd.id)
     expect((await defaultsOf(account)).sort()).toEqual([eur.id, usd2.id].sort())
+  })
+  it('promotes the newest active card of the currency when its default is invalidated', async () => {
+    const usd = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    const eur = await provider.createCard(account, { source: 'tok_visa', currency: 'eur' })
+    const usd2 = await provider.createCard(account, { source: 'tok_amex', currency: 'usd' })
+    await provider.invalidateCard(account, usd.id)
+    expect((await provider.getCard(account, usd.id)).isDefault).toBe(false)
+    expect((await defaultsOf(account)).sort()).toEqual([eur.id, usd2.id].sort())
+    // The currency's last active card invalidated: no default for it until a new card.
+    await provider.invalidateCard(account, usd2.id)
+    expect(await defaultsOf(account)).toEqual([eur.id])
+    const usd3 = await provider.createCard(account, { source: 'tok_visa', currency: 'usd' })
+    expect(usd3.isDefault).toBe(true)
   })
 })
 
@@ -293,6 +338,60 @@ describe('memoryProvider: creating cards', () => {
     )
     expect(otherOwner.code).toBe('idempotency_conflict')
     expect((await provider.listCards(customer)).data).toHaveLength(1)
+  })
+
+  it('compares the parameters of a replayed create whatever the order of their keys', async () => {
+    const first = await provider.createCard(
+      customer,
+      { source: 'tok_visa', metadata: { a: '1', b: '2' } },
+      { idempotencyKey: 'key-1' },
+    )
+    const again = await provider.createCard(
+      customer,
+      { metadata: { b: '2', a: '1' }, source: 'tok_visa' },
+      { idempotencyKey: 'key-1' },
+    )
+    expect(again.id).toBe(first.id)
+    expect((await provider.listCards(customer)).data).toHaveLength(1)
+  })
+
+  it.each([
+    ['a decline', { source: 'tok_chargeDeclined' }, 'card_declined'],
+    ['an unknown token', { source: 'tok_unknown' }, 'invalid_request'],
+  ])(
+    'replays %s for the same key and parameters, and refuses the key for others',
+    async (_, input, code) => {
+      const first = await rejection(
+        provider.createCard(customer, input, { idempotencyKey: 'order-17' }),
+      )
+      expect(first.code).toBe(code)
+      const replayed = await rejection(
+        provider.createCard(customer, input, { idempotencyKey: 'order-17' }),
+      )
+      expect(replayed).toMatchObject({ code, message: first.message })
+      const other = await rejection(
+        provider.createCard(customer, { source: 'tok_visa' }, { idempotencyKey: 'order-17' }),
+      )
+      expect(other.code).toBe('idempotency_conflict')
+      expect((await provider.listCards(customer)).data).toEqual([])
+    },
+  )
+
+  it('records no key for an input the core refuses before the provider', async () => {
+    const refused = await rejection(
+      provider.createCard(
+        customer,
+        { source: 'tok_visa', currency: 'eur' },
+        { idempotencyKey: 'order-18' },
+      ),
+    )
+    expect(refused.code).toBe('invalid_request')
+    const card = await provider.createCard(
+      customer,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'order-18' },
+    )
+    expect(card.isDefault).toBe(true)
   })
 
   it('makes a new card for each create without a key', async () => {

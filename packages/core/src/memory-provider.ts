@@ -39,13 +39,17 @@ export const MEMORY_PROVIDER_CAPABILITIES = Object.freeze({
   /** Address, expiry, name and metadata, as Stripe allows. */
   updateCard: true,
   /**
-   * Deleting the default promotes the most recently added card, as Stripe does for a customer
-   * holding only cards (Stripe promotes the newest source, which may be a bank account).
+   * Deleting the default promotes the most recently added card still active, as Stripe does for
+   * a customer holding only cards (Stripe promotes the newest source, which may be a bank
+   * account); an invalid card is never promoted.
    */
   deleteCard: true,
   /** Makes a valid card the owner's default (for an account: for the card's currency). */
   setDefaultCard: true,
-  /** Marks a card `'invalid'` for good, as the marketplace does. */
+  /**
+   * Marks a card `'invalid'` for good, as the marketplace does. Invalidating the default promotes
+   * the most recently added card still active (for an account, of that currency), or none.
+   */
   invalidateCard: true,
   /** Raw card details are accepted (checked as `CardDetailsSchema` says, never kept). */
   cardDetails: true,
@@ -103,6 +107,15 @@ export type MemoryProvider = CardProvider<typeof MEMORY_PROVIDER_CAPABILITIES> &
   reset(): void
 }
 
+/**
+ * What a create with an idempotency key did, kept for the key's reuse: a digest of its owner
+ * and parameters, and the card it made or the error that refused it.
+ */
+interface Replay {
+  fingerprint: string
+  outcome: { refused: false; cardId: string } | { refused: true; error: unknown }
+}
+
 interface OwnerState {
   cards: Card[] // in creation order
   defaultId: string | null // customers only; accounts keep isDefault per currency on the card
@@ -112,9 +125,12 @@ interface OwnerState {
 
 /**
  * A card provider with no HTTP at all that follows the rules every provider honours: the first
- * card becomes the default; deleting the default promotes the most recently added remaining
- * card; an account's card that is the default for its currency cannot be deleted; lists page
- * with an opaque cursor; creates replay by idempotency key; an update that would leave a card
+ * card becomes the default; deleting or invalidating the default promotes the most recently
+ * added remaining card still active (an invalid card is never the default, as `setDefaultCard`
+ * refuses one); an account's card that is the default for its currency cannot be deleted; lists
+ * page with an opaque cursor; creates replay by idempotency key as Stripe replays them (the card
+ * made, or the refusal for a decline or an unknown token; parameters compared whatever the order
+ * of their keys; the key with other parameters is `idempotency_conflict`); an update that would leave a card
  * more than 50 metadata keys is refused whole, as Stripe refuses it (`invalid_request`, status
  * 400, `details.param` `'metadata'`), and so is an update of the month or the year alone that
  * makes the card expired with its other one, judged by `now` (`card_invalid`, status 402,
@@ -138,7 +154,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
   const name = valid?.name ?? 'memory'
   const now = valid?.now ?? (() => new Date())
   const owners = new Map<string, OwnerState>()
-  const replays = new Map<string, { fingerprint: string; cardId: string; ownerKey: string }>()
+  const replays = new Map<string, Replay>()
   // A replayed create is compared by a digest keyed for this provider: raw details (a number, a
   // CVC) are never kept, not even hashed in a way a list of numbers could look up.
   const replayKey = randomBytes(32)
@@ -247,14 +263,32 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
     )
   }
 
+  /**
+   * Makes the most recently added active card the default in place of `removed` (deleted or
+   * invalidated): for an account, among the cards of its currency. With none, there is no
+   * default, and the next card created becomes it. An invalid card is never promoted.
+   */
+  const promote = (owner: Owner, state: OwnerState, removed: Card) => {
+    const next = state.cards.findLast(
+      (other) =>
+        other.id !== removed.id &&
+        other.status === 'active' &&
+        (owner.type === 'customer' || other.currency === removed.currency),
+    )
+    if (next) makeDefault(owner, state, next)
+    else if (owner.type === 'customer') state.defaultId = null
+  }
+
   const provider = defineCardProvider({
     name,
     capabilities: MEMORY_PROVIDER_CAPABILITIES,
 
     async createCard(owner, input, { idempotencyKey }) {
       const ownerKey = `${owner.type}:${owner.id}`
+      // The parameters compared key-order-independently, as Stripe compares them: the same
+      // metadata written in another order is the same request.
       const fingerprint = createHmac('sha256', replayKey)
-        .update(JSON.stringify([ownerKey, input]))
+        .update(canonical([ownerKey, input]))
         .digest('base64url')
       const replay = replays.get(idempotencyKey)
       if (replay) {
@@ -264,10 +298,23 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
             { provider: name, status: 400 },
           )
         }
-        return withDefault(owner, stateOf(owner), find(owner, replay.cardId).card)
+        if (replay.outcome.refused) throw replay.outcome.error
+        return withDefault(owner, stateOf(owner), find(owner, replay.outcome.cardId).card)
       }
+      // The outcome is recorded whether the card is made or refused, as Stripe saves the outcome
+      // of every request that reached the endpoint: a decline or an unknown token is replayed
+      // for the same key and parameters, and the key reused with others is
+      // idempotency_conflict. The core's own checks refused a malformed input before this call,
+      // so such a refusal is never recorded (Stripe saves nothing for a parameter it refuses).
+      let card: Card
+      try {
+        card = makeCard(owner, input)
+      } catch (error) {
+        replays.set(idempotencyKey, { fingerprint, outcome: { refused: true, error } })
+        throw error
+      }
+      replays.set(idempotencyKey, { fingerprint, outcome: { refused: false, cardId: card.id } })
       const state = stateOf(owner)
-      const card = makeCard(owner, input)
       state.cards.push(card)
       state.sequence.set(card.id, ++created)
       const hasDefault =
@@ -275,7 +322,6 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
           ? state.defaultId !== null
           : state.cards.some((other) => other.isDefault && other.currency === card.currency)
       if (!hasDefault || input.makeDefault) makeDefault(owner, state, card)
-      replays.set(idempotencyKey, { fingerprint, cardId: card.id, ownerKey })
       return withDefault(owner, state, find(owner, card.id).card)
     },
 
@@ -350,9 +396,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       }
       state.cards.splice(index, 1)
       state.sequence.delete(cardId)
-      if (owner.type === 'customer' && state.defaultId === cardId) {
-        state.defaultId = state.cards.at(-1)?.id ?? null
-      }
+      if (owner.type === 'customer' && state.defaultId === cardId) promote(owner, state, card)
     },
 
     async setDefaultCard(owner, cardId) {
@@ -368,7 +412,11 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 
     async invalidateCard(owner, cardId) {
       const { state, index, card } = find(owner, cardId)
-      state.cards[index] = { ...card, status: 'invalid' }
+      const wasDefault = owner.type === 'customer' ? state.defaultId === cardId : card.isDefault
+      state.cards[index] = { ...card, status: 'invalid', isDefault: false }
+      // An invalid card is never the default (setDefaultCard refuses one): invalidating the
+      // default promotes another card as deleting it does.
+      if (wasDefault) promote(owner, state, card)
       return withDefault(owner, state, state.cards[index]!)
     },
 
@@ -397,6 +445,26 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
 }
 
 // ---- helpers -------------------------------------------------------------------------------
+
+/**
+ * Parameters in a canonical form, keys sorted at every depth, to compare a replayed create with
+ * the first one as Stripe does (and the Stripe emulator of `@cardport/testing`): the same
+ * metadata with its keys in another order is the same request.
+ */
+function canonical(value: unknown): string {
+  const sort = (input: unknown): unknown => {
+    if (Array.isArray(input)) return input.map(sort)
+    if (input && typeof input === 'object') {
+      return Object.fromEntries(
+        Object.entries(input)
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([key, inner]) => [key, sort(inner)]),
+      )
+    }
+    return input
+  }
+  return JSON.stringify(sort(value))
+}
 
 /** {@link MemoryProviderOptions}: a provider name, a clock function. */
 const MemoryProviderOptionsSchema = optionsObject({

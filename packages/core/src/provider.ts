@@ -5,8 +5,10 @@ import type { Page } from './pagination.js'
 /**
  * Which card becomes the default, as the provider decides it.
  * - `'first-card'`: a card created for an owner with no default becomes the default; deleting
- *   the default makes the most recently added remaining card the default; deleting the last
- *   card leaves none (Stripe customers). A provider whose owners hold other sources too may
+ *   the default makes the most recently added remaining card that is not invalid the default;
+ *   with none left, there is none (Stripe customers). Where cards can be invalidated
+ *   (`memoryProvider()`), invalidating the default promotes the same way: an invalid card is
+ *   never the default. A provider whose owners hold other sources too may
  *   promote one of those instead (Stripe promotes the most recently added remaining source,
  *   which may be a bank account): then no card is the default and `getDefaultCard` answers
  *   null. For owners of type `account` on a provider with `externalAccounts`, the default is
