@@ -352,7 +352,36 @@ describe('memoryProvider: creating cards', () => {
       { idempotencyKey: 'key-1' },
     )
     expect(again.id).toBe(first.id)
-    expect((await provider.listCards(customer)).data).toHaveLength(1)
+    // Raw details and their address, written in another order, are the same request too.
+    const expYear = new Date().getUTCFullYear() + 2
+    const details = await provider.createCard(
+      customer,
+      {
+        source: {
+          number: '4242424242424242',
+          expMonth: 12,
+          expYear,
+          cvc: '123',
+          address: { line1: '1 Main St', postalCode: '94107' },
+        },
+      },
+      { idempotencyKey: 'key-2' },
+    )
+    const detailsAgain = await provider.createCard(
+      customer,
+      {
+        source: {
+          address: { postalCode: '94107', line1: '1 Main St' },
+          cvc: '123',
+          expYear,
+          expMonth: 12,
+          number: '4242424242424242',
+        },
+      },
+      { idempotencyKey: 'key-2' },
+    )
+    expect(detailsAgain.id).toBe(details.id)
+    expect((await provider.listCards(customer)).data).toHaveLength(2)
   })
 
   it.each([
