@@ -336,10 +336,12 @@ describe('what the handler reports', () => {
       // Another process stored a default from a read a minute ahead of the machine's clock.
       const other: Card = { ...card, id: 'card_storedByAnotherProcess', isDefault: true }
       await store.upsert(other, { observedAt: Date.now() + 60_000 })
-      expect(await deliver(handler, noDefault!)).toMatchObject({
-        action: 'default-changed',
-        confirmed: true,
-      })
+      // A kept default is the later state: the owner has a default, so the event is stale.
+      expect(await deliver(handler, noDefault!)).toMatchObject(
+        outcome === 'kept'
+          ? { action: 'stale', cardId: other.id, confirmed: true }
+          : { action: 'default-changed', confirmed: true },
+      )
       const stored = await store.getDefault(scope(customer))
       expect(stored?.id ?? null).toBe(outcome === 'kept' ? other.id : null)
     })
@@ -964,6 +966,47 @@ describe('what the handler reports', () => {
       reason: 'a default observed later is stored',
     })
     expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+  })
+
+  it('with the API, reports stale a clearing of the default it read when the store keeps one observed later', async () => {
+    const base = memoryStore()
+    let injected: Card | null = null
+    let cleared = 0
+    // Another process, which read Stripe after this handler, stores its default just before
+    // the handler clears the default its own read found gone.
+    const store: CardStore = Object.assign(Object.create(base) as CardStore, {
+      async setDefault(...[at, cardId, options]: Parameters<CardStore['setDefault']>) {
+        if (cardId === null && injected) {
+          cleared++
+          await base.upsert(injected, { observedAt: options!.observedAt! + 500 })
+        }
+        return base.setDefault(at, cardId, options)
+      },
+    })
+    const handler = handlerFor(store, 'confirm', { now: () => clock })
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const a = await provider.createCard(customer, { source: 'tok_visa' })
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    tick()
+    await provider.deleteCard(customer, a.id)
+    const [clearing] = emulator.events.take().filter((event) => event.type === 'customer.updated')
+    expect(clearing!.data.object.default_source).toBeNull()
+    tick()
+    // The later default (read by the other process), gone from Stripe again when this handler
+    // reads: the handler's read finds no default.
+    injected = await provider.createCard(customer, { source: 'tok_mastercard' })
+    expect(injected.isDefault).toBe(true)
+    await provider.deleteCard(customer, injected.id)
+    emulator.events.take()
+    expect(await deliver(handler, clearing!)).toMatchObject({
+      action: 'stale',
+      cardId: injected.id,
+      confirmed: true,
+      reason: 'a default observed later is stored',
+    })
+    expect(cleared).toBe(1)
+    expect((await base.getDefault(scope(customer)))?.id).toBe(injected.id)
   })
 
   for (const mode of ['events', 'confirm'] as const) {

@@ -56,7 +56,8 @@ export interface StripeWebhookResult {
    * - `duplicate`: this event id was handled before;
    * - `stale`: the store already holds a newer state than the event's (out-of-order delivery),
    *   or, confirmed, a default observed after the handler's read of Stripe (another process read
-   *   later): the default read is stored as a card of the owner, not as the default.
+   *   later): the default read is stored as a card of the owner, not as the default (a read
+   *   that found no default leaves that later default in place, `cardId` naming it).
    */
   action: StripeWebhookAction
   /** The customer or account the event is about; absent when the event names none. */
@@ -196,7 +197,7 @@ const OptionsSchema = optionsObject({
   store: z.custom<CardStore>(
     (value) =>
       isObject(value) &&
-      ['get', 'listByOwner', 'upsert', 'delete', 'setDefault'].every(
+      ['get', 'listByOwner', 'upsert', 'delete', 'setDefault', 'getDefault'].every(
         (method) => typeof value[method] === 'function',
       ),
     'store must be a CardStore',
@@ -480,8 +481,11 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
           return ignored('the customer no longer exists', owner)
         }
         if (!card) {
-          // A default another process stored from a later read stays.
+          // A default another process stored from a later read stays: then the owner has a
+          // default, and this read is the older one, as for a card read below.
           await store.setDefault(scope(owner), null, { observedAt: readAt })
+          const kept = await store.getDefault(scope(owner))
+          if (kept) return stale(owner, kept.id, 'a default observed later is stored', true)
           return { action: 'default-changed', owner, confirmed: true }
         }
         const row = await store.get(scope(owner), card.id)
