@@ -1190,6 +1190,37 @@ describe('events alone: changes within one second, ordered by previous_attribute
     }
   })
 
+  it("chains three updates of a card's name in one second, in every delivery order", async () => {
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    const setUp = emulator.events.take()
+    tick()
+    for (const holderName of ['C', 'B', 'A']) {
+      await provider.updateCard(customer, card.id, { holderName })
+    }
+    const updates = emulator.events.take()
+    expect(updates.map((event) => event.data.previous_attributes)).toEqual([
+      { name: null },
+      { name: 'C' },
+      { name: 'B' },
+    ])
+    expect(new Set(updates.map((event) => event.created)).size).toBe(1)
+    // Without the API, whether with `webhooks` or with `stripe` and `confirm: false`. A stale
+    // update is remembered too: null→C delivered after B→A and C→B is older than C→B, which
+    // replaced C; and C→B delivered after B→A and null→C shows null→C older than B→A.
+    for (const extra of [{}, { confirm: false }] as const) {
+      for (const order of orders(updates)) {
+        const store = memoryStore()
+        const handler = handlerFor(store, 'confirm' in extra ? 'confirm' : 'events', extra)
+        for (const event of [...setUp, ...order]) await deliver(handler, event)
+        const label = `${order.map((event) => updates.indexOf(event)).join('')} ${'confirm' in extra}`
+        expect((await store.get(scope(customer), card.id))?.holderName, label).toBe('A')
+        await expectInStep(store, [customer])
+      }
+    }
+  })
+
   it('keeps the last delivery where previous_attributes cannot decide: a default that goes back', async () => {
     const { customer, cards, setUp, moves } = await movesInOneSecond(2, [1, 0])
     const [toB, backToA] = moves as [StripeEvent, StripeEvent]

@@ -54,7 +54,9 @@ export interface StripeWebhookResult {
    *   unpaired surrogate, which a store would not keep as sent: such an id never reaches the
    *   store nor Stripe) (`reason` says which);
    * - `duplicate`: this event id was handled before;
-   * - `stale`: the store already holds a newer state than the event's (out-of-order delivery),
+   * - `stale`: the store already holds a newer state than the event's (out-of-order delivery;
+   *   without the API, it may have just been written: an update of the card's same second
+   *   delivered before, which this event shows to be the later, is stored again),
    *   or, confirmed, a default observed after the handler's read of Stripe (another process read
    *   later): the default read is stored as a card of the owner, not as the default (a read
    *   that found no default leaves that later default in place, `cardId` naming it).
@@ -298,8 +300,9 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
   // What events alone cannot keep in the store: the latest default change per owner (and
   // currency), and customers known to be deleted. In process memory, bounded.
   const marks = boundedMap<string, Mark>(MEMORY)
-  // Without the API: the last update of each card applied, to order another of the same second.
-  const changes = boundedMap<string, CardChange>(MEMORY)
+  // Without the API: the updates of each card seen within its latest second (stale ones too),
+  // to order another of the same second against all of them.
+  const changes = boundedMap<string, CardChanges>(MEMORY)
   const inFlight = new Map<string, Promise<StripeWebhookResult>>()
   const queues = new Map<string, Promise<unknown>>()
 
@@ -386,10 +389,29 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       if ((order === 'same' || order === 'none') && provider) {
         return confirmCard(owner, cardId, observedAt)
       }
-      const change = { at: t, object, previous: event.data.previous_attributes ?? {} }
-      const last = order === 'same' ? changes.get(cardKey(owner, cardId)) : undefined
-      if (last?.at === t && olderChange(change, last)) {
-        return stale(owner, cardId, 'a newer change of the card was applied')
+      // Without the API, an update is ordered against every update of the card seen in its
+      // second: the store gets the latest of them, which may be one delivered before.
+      let latest = parsed
+      let record: (() => void) | undefined
+      let replay = false
+      if (kind === 'updated' && !provider) {
+        const key = cardKey(owner, cardId)
+        const change = { object, previous: event.data.previous_attributes ?? {} }
+        const known = changes.get(key)
+        const tie = known?.at === t ? known : undefined
+        const seen = [...(tie?.seen ?? []), change].slice(-MAX_CHANGES_PER_CARD)
+        const winner = latestChange(seen, tie?.stored)
+        if (winner !== change) {
+          if (winner === tie?.stored) {
+            changes.set(key, { at: t, seen, stored: tie.stored })
+            return stale(owner, cardId, 'a newer change of the card was applied')
+          }
+          // An update delivered before, found the latest only now (a change in between has
+          // come): its state replaces the one stored.
+          latest = stripeCardOf(name, winner.object, owner) ?? parsed
+          replay = true
+        }
+        record = () => changes.set(key, { at: t, seen, stored: winner })
       }
 
       let isDefault: boolean
@@ -402,7 +424,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         const latest = provider ? undefined : marks.get(defaultKey(owner))
         isDefault = latest ? latest.cardId === cardId : (row?.isDefault ?? false)
       } else {
-        const flagged = parsed.isDefault
+        const flagged = latest.isDefault
         if (provider) {
           // A default that moves changes other cards too: settle it with Stripe.
           if (flagged !== (row?.isDefault ?? false)) {
@@ -422,14 +444,17 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       }
       const card = validate(
         compiledCardSchema(),
-        { ...parsed, isDefault },
+        { ...latest, isDefault },
         'card in a Stripe event',
         name,
       )
       const result = await store.upsert(card, { observedAt })
       if (!result.applied) return stale(owner, cardId, 'the card was deleted')
       if (mark) marks.set(mark.key, mark.value)
-      if (kind === 'updated' && !provider) changes.set(cardKey(owner, cardId), change)
+      record?.()
+      if (replay) {
+        return stale(owner, cardId, 'a newer change of the card, delivered before, is stored')
+      }
       return { action: 'upserted', owner, cardId }
     })
   }
@@ -666,11 +691,39 @@ interface Mark {
   replaced?: ReadonlyArray<string | null>
 }
 
-/** An update of a card: its time, the card after it, and the fields it changed, as they were. */
+/** An update of a card: the card after it, and the fields it changed, as they were. */
 interface CardChange {
-  at: number
   object: Record<string, unknown>
   previous: Record<string, unknown>
+}
+
+/**
+ * The updates of a card seen within second `at` (of its latest updates), in delivery order, stale
+ * ones included, and the one whose state the store got (`stored`).
+ */
+interface CardChanges {
+  at: number
+  seen: readonly CardChange[]
+  stored: CardChange | undefined
+}
+
+/** Updates of one card within one second that the handler remembers (the latest delivered). */
+const MAX_CHANGES_PER_CARD = 64
+
+/**
+ * The latest of the updates of a card seen within one second (`seen`, the one delivered now
+ * last): the one that no other replaced a value of ({@link olderChange}), when exactly one is.
+ * Else the last delivery wins (a value went back, or a change in between is yet to come), unless
+ * it was replaced: then the state stored stays, when it is one of those not replaced.
+ */
+function latestChange(seen: readonly CardChange[], stored: CardChange | undefined): CardChange {
+  const current = seen.filter(
+    (change) => !seen.some((other) => other !== change && olderChange(change, other)),
+  )
+  const delivered = seen.at(-1)!
+  if (current.length === 1) return current[0]!
+  if (current.length === 0 || current.includes(delivered)) return delivered
+  return stored && current.includes(stored) ? stored : current.at(-1)!
 }
 
 /**
