@@ -1221,6 +1221,30 @@ describe('events alone: changes within one second, ordered by previous_attribute
     }
   })
 
+  it("chains a card's name that goes back and then changes again in one second, in every delivery order", async () => {
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.updateCard(customer, card.id, { holderName: 'A' })
+    const setUp = emulator.events.take()
+    tick()
+    for (const holderName of ['B', 'A', 'C']) {
+      await provider.updateCard(customer, card.id, { holderName })
+    }
+    const updates = emulator.events.take()
+    expect(new Set(updates.map((event) => event.created)).size).toBe(1)
+    // A→B and B→A each replaced the other's value, so neither looks older; A→C after them
+    // settles it: only A→B, B→A, A→C chains all three.
+    for (const order of orders(updates)) {
+      const store = memoryStore()
+      const handler = handlerFor(store, 'events')
+      for (const event of [...setUp, ...order]) await deliver(handler, event)
+      const label = order.map((event) => updates.indexOf(event)).join('')
+      expect((await store.get(scope(customer), card.id))?.holderName, label).toBe('C')
+      await expectInStep(store, [customer])
+    }
+  })
+
   it('keeps the last delivery where previous_attributes cannot decide: a default that goes back', async () => {
     const { customer, cards, setUp, moves } = await movesInOneSecond(2, [1, 0])
     const [toB, backToA] = moves as [StripeEvent, StripeEvent]

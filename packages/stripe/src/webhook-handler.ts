@@ -712,11 +712,16 @@ const MAX_CHANGES_PER_CARD = 64
 
 /**
  * The latest of the updates of a card seen within one second (`seen`, the one delivered now
- * last): the one that no other replaced a value of ({@link olderChange}), when exactly one is.
- * Else the last delivery wins (a value went back, or a change in between is yet to come), unless
- * it was replaced: then the state stored stays, when it is one of those not replaced.
+ * last). When the updates chain in one order only (each the card the one before left, with its
+ * own changes made: {@link follows}), the end of that chain, even where a value went back and
+ * then changed again (A→B, B→A, A→C ends on C). Else the one that no other replaced a value of
+ * ({@link olderChange}), when exactly one is. Else the last delivery wins (a value went back, or
+ * a change in between is yet to come), unless it was replaced: then the state stored stays, when
+ * it is one of those not replaced.
  */
 function latestChange(seen: readonly CardChange[], stored: CardChange | undefined): CardChange {
+  const ends = chainEnds(seen)
+  if (ends?.length === 1) return ends[0]!
   const current = seen.filter(
     (change) => !seen.some((other) => other !== change && olderChange(change, other)),
   )
@@ -724,6 +729,48 @@ function latestChange(seen: readonly CardChange[], stored: CardChange | undefine
   if (current.length === 1) return current[0]!
   if (current.length === 0 || current.includes(delivered)) return delivered
   return stored && current.includes(stored) ? stored : current.at(-1)!
+}
+
+/** Updates of a second ordered by {@link chainEnds}: past it, a search of every order costs too much. */
+const MAX_CHAINED_CHANGES = 10
+
+/**
+ * The updates that end an order of all of `seen` in which each follows the one before
+ * ({@link follows}); undefined for more than {@link MAX_CHAINED_CHANGES} updates. Empty when no
+ * order fits (a change in between is yet to come), two or more when several do (a value went
+ * back, and nothing after tells which way).
+ */
+function chainEnds(seen: readonly CardChange[]): CardChange[] | undefined {
+  const count = seen.length
+  if (count > MAX_CHAINED_CHANGES) return undefined
+  // reach[set][last]: an order of the updates in `set` (a bit each) that ends with `last` fits.
+  const reach = Array.from({ length: 1 << count }, () => new Array<boolean>(count).fill(false))
+  for (let last = 0; last < count; last++) reach[1 << last]![last] = true
+  for (let set = 1; set < 1 << count; set++) {
+    for (let last = 0; last < count; last++) {
+      if (!reach[set]![last]) continue
+      for (let next = 0; next < count; next++) {
+        if (set & (1 << next) || !follows(seen[next]!, seen[last]!)) continue
+        reach[set | (1 << next)]![next] = true
+      }
+    }
+  }
+  const all = (1 << count) - 1
+  return seen.filter((_, last) => reach[all]![last])
+}
+
+/**
+ * Whether `next` is the update right after `before`: the card `before` left, with `next`'s
+ * changes made (every field as `before` left it, but those `next` changed, which `before` left as
+ * `next` says they were).
+ */
+function follows(next: CardChange, before: CardChange): boolean {
+  const fields = new Set([...Object.keys(before.object), ...Object.keys(next.object)])
+  for (const field of fields) {
+    const left = Object.hasOwn(next.previous, field) ? next.previous[field] : next.object[field]
+    if (!isDeepStrictEqual(before.object[field], left)) return false
+  }
+  return true
 }
 
 /**
