@@ -410,6 +410,12 @@ describe('options', () => {
     ['a baseUrl with a fragment', { baseUrl: 'https://marketplace.test/#api' }, 'baseUrl'],
     ['a marketplace id with a slash', { marketplaceId: 'MP/1' }, 'marketplaceId'],
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
+    // Longer than a timer holds: withRetry refuses it, which made every read fail, not this.
+    [
+      'a retry maxDelayMs of 30 days',
+      { retry: { maxDelayMs: 30 * 86_400_000 } },
+      'retry.maxDelayMs',
+    ],
     ['a negative timeout', { headersTimeoutMs: -1 }, 'headersTimeoutMs'],
     ['too many retries', { retry: { retries: 11 } }, 'retry.retries'],
     ['a body limit of zero', { maxResponseBodyBytes: 0 }, 'maxResponseBodyBytes'],

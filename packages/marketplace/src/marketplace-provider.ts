@@ -28,6 +28,7 @@ import {
   ProviderNameSchema,
   ProviderUnavailableError,
   type RetryPolicy,
+  RetryPolicySchema,
   type ValidCreateCardInput,
   validate,
 } from '@cardport/core'
@@ -224,8 +225,9 @@ const OptionsSchema = optionsObject({
   maxResponseBodyBytes: z.number().int().positive().default(MAX_RESPONSE_BODY_BYTES),
   retry: optionsObject({
     retries: z.number().int().min(0).max(10).default(2),
-    baseDelayMs: z.number().int().min(0).default(200),
-    maxDelayMs: z.number().int().min(0).default(20_000),
+    // Up to the longest wait a timer holds, as withRetry takes them: refused here, not on a read.
+    baseDelayMs: RetryPolicySchema.shape.baseDelayMs.unwrap().int().default(200),
+    maxDelayMs: RetryPolicySchema.shape.maxDelayMs.unwrap().int().default(20_000),
     sleep: z
       .custom<(ms: number) => Promise<void>>((value) => typeof value === 'function')
       .optional(),
