@@ -989,9 +989,9 @@ function cardKey(cardId: string): string {
  * reads it, and tabs and line breaks, which it drops, do not count), or when it holds a `\` or a
  * `#`: a URL reads such a segment as a step along its path, so `CC1/..` or
  * `/v1/marketplaces/MP1/cards/..` would name what is above a card (core refuses `.` and `..` as
- * ids; a URI is a path of them). A URL reads `\` as `/` and drops what
- * follows a `#`, while the card's id is read from the text as given (`CC1#/..` ends with `..`):
- * neither is in a card's id or URI.
+ * ids; a URI is a path of them). A URL reads `\` as `/` and drops what follows a `#`, while the
+ * card's id is read from the text as given (`CC1#/..` ends with `..`): neither is in a card's id
+ * or URI.
  */
 function refuseDotSegments(ref: string, name: string): string {
   const path = ref.split('?', 1)[0]!
