@@ -669,16 +669,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     // one: a read that still named the card (a provider a moment behind) does not bring it back.
     // A read that fails (rate_limited) still lets the card go, or the store would keep it, as
     // the default, with the provider holding no such card; the call then rejects with it.
-    let refresh: { error: unknown } | undefined
-    if (listCards) {
-      try {
-        await syncDefault(owner)
-      } catch (error) {
-        refresh = { error }
-      }
+    try {
+      if (listCards) await syncDefault(owner)
+    } finally {
+      await removeCard(owner, cardId)
     }
-    await removeCard(owner, cardId)
-    if (refresh) throw refresh.error
   }
 
   /** `sync(owner, cardId)`'s work, once its ids are checked and the owner's earlier calls done. */
