@@ -671,6 +671,38 @@ describe('defineCardProvider: output and errors', () => {
     expect((await rejection(other.getCard(owner, 'card_1'))).cause).toBe('card •••• 4444')
   })
 
+  it('masks the URL, query, map and headers a client error keeps, or replaces the cause', async () => {
+    const number = '4000056655665556'
+    const url = new URL(`https://api.example/v1/cards?number=${number}`)
+    const cause = Object.assign(new Error('refused'), {
+      url,
+      form: new URLSearchParams({ number }),
+      fields: new Map([['number', number]]),
+    })
+    const mapped = new ConflictError('refused', { provider: 'spy', cause })
+    const { provider } = spyProvider(
+      {},
+      { getCard: async () => Promise.reject(cause), mapError: () => mapped },
+    )
+    const error = await rejection(provider.getCard(owner, 'card_1'))
+    expect(error.cause).toBe(cause)
+    expect(cause.url).toBe(url)
+    expect(inspect(error, { depth: 10 })).not.toContain(number)
+
+    // Headers cannot hold the mask: the cause gives way to a masked copy.
+    const withHeaders = Object.assign(new Error('refused'), {
+      headers: new Headers({ 'x-card': number }),
+    })
+    const refused = new ConflictError('refused', { provider: 'spy', cause: withHeaders })
+    const { provider: other } = spyProvider(
+      {},
+      { getCard: async () => Promise.reject(withHeaders), mapError: () => refused },
+    )
+    const replaced = await rejection(other.getCard(owner, 'card_1'))
+    expect(replaced.cause).not.toBe(withHeaders)
+    expect(inspect(replaced, { depth: 10 })).not.toContain(number)
+  })
+
   it('masks a frozen cause by a masked copy of it, and leaves a cause without secrets as it is', async () => {
     const number = '4000056655665556'
     const frozen = Object.freeze(new TypeError(`card ${number} refused`))

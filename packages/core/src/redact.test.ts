@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
@@ -466,6 +467,52 @@ describe('redactInPlace', () => {
     const frozen = Object.freeze({ message: 'card 4242424242424242' })
     expect(redactInPlace(frozen)).toBe(false)
     expect(redactInPlace({ nested: frozen })).toBe(false)
+  })
+})
+
+describe('redactInPlace: collections, URLs, queries and headers a client keeps', () => {
+  const secrets = /4242424242424242|4242 4242|5555555555554444|abcdefghijklmnop/
+
+  it('masks the keys and values of a Map and the members of a Set', () => {
+    const nested = { number: '5555555555554444' }
+    const map = new Map<unknown, unknown>([
+      ['4242424242424242', 'key'],
+      ['body', 'card 4242 4242 4242 4242'],
+      ['pan', 5555555555554444],
+      ['request', nested],
+    ])
+    const set = new Set<unknown>(['sk_test_abcdefghijklmnop123456', 'kept'])
+    const error = Object.assign(new Error('refused'), { map, set })
+    expect(redactInPlace(error)).toBe(true)
+    expect(inspect(error, { depth: null })).not.toMatch(secrets)
+    expect(map.get('•••• 4242')).toBe('key')
+    expect(map.get('body')).toBe('card •••• 4242')
+    expect(map.get('request')).toBe(nested)
+    expect(nested.number).toBe('•••• 4444')
+    expect(set.has('kept')).toBe(true)
+  })
+
+  it('writes a URL and a query back masked, keeping the objects and the order of the pairs', () => {
+    const url = new URL(
+      'https://api.example/v1/cards/4242424242424242?key=sk_test_abcdefghijklmnop123456',
+    )
+    const query = new URLSearchParams('a=1&number=4242%204242%204242%204242&b=2')
+    const error = Object.assign(new Error('refused'), { request: { url, query } })
+    expect(redactInPlace(error)).toBe(true)
+    expect(error.request.url).toBe(url)
+    expect(inspect(error, { depth: null })).not.toMatch(secrets)
+    expect(url.pathname).toBe('/v1/cards/%E2%80%A2%E2%80%A2%E2%80%A2%E2%80%A2%204242')
+    expect([...query.keys()]).toEqual(['a', 'number', 'b'])
+    expect(query.get('number')).toBe('•••• 4242')
+  })
+
+  it('masks headers, and says so when they cannot hold the mask', () => {
+    const headers = new Headers({ authorization: 'Bearer sk_test_abcdefghijklmnop123456' })
+    expect(redactInPlace({ headers })).toBe(true)
+    expect(headers.get('authorization')).not.toMatch(secrets)
+    // A header's value is a byte string: the mask's '•' does not fit, so the caller replaces
+    // the whole cause with a masked copy (as it does a frozen one).
+    expect(redactInPlace({ headers: new Headers({ 'x-card': '4242424242424242' }) })).toBe(false)
   })
 })
 

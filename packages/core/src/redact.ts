@@ -106,9 +106,10 @@ export function maskCardNumberValue(value: number): number | string {
 /**
  * Masks, in place, every text reachable from `target`: each string of its own fields (and an
  * error's `message`, `stack` and `cause`) becomes its {@link redactSecrets} form, and each number
- * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays and errors are
- * entered, six levels deep; a socket or a buffer a client attached holds no text of an answer and
- * is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
+ * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays, errors, `Map`s
+ * (keys too) and `Set`s are entered, six levels deep; a `URL`, `URLSearchParams` or `Headers` is
+ * written back masked (a header cannot hold the mask's `•`: see the return value); a socket or a
+ * buffer a client attached holds no text of an answer and is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
  * print, fields and nested cause included) when its message or the request it keeps quotes a card
  * number: `defineCardProvider` does it to the cause of every error an adapter raises. What nests
  * deeper than six levels is not read but replaced by `'[nested too deep]'` (as a
@@ -140,6 +141,10 @@ export const NESTED_TOO_DEEP = '[nested too deep]'
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
   if (seen.has(target)) return true
   seen.add(target)
+  if (target instanceof URL) return maskUrl(target)
+  if (target instanceof URLSearchParams || target instanceof Headers) return maskPairs(target)
+  if (target instanceof Map) return maskMap(target, seen, depth)
+  if (target instanceof Set) return maskSet(target, seen, depth)
   const fields = new Set<string>(Object.keys(target))
   if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
   const record = target as Record<string, unknown>
@@ -151,19 +156,85 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolea
     } catch {
       continue
     }
-    if (typeof value === 'string' || typeof value === 'number') {
-      const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
-      if (masked !== value && !replaceField(record, field, masked)) complete = false
-    } else if (isTraversable(value)) {
-      if (depth < MAX_DEPTH) {
-        if (!maskTexts(value, seen, depth + 1)) complete = false
-      } else if (!seen.has(value)) {
-        // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
-        if (!replaceField(record, field, NESTED_TOO_DEEP)) complete = false
-      }
+    if (!maskValue(value, seen, depth, (masked) => replaceField(record, field, masked))) {
+      complete = false
     }
   }
   return complete
+}
+
+/**
+ * Masks one value held at `depth`: a text or number through `write` (its masked form), an object
+ * by entering it. False when something that needed masking could not be written.
+ */
+function maskValue(
+  value: unknown,
+  seen: WeakSet<object>,
+  depth: number,
+  write: (masked: unknown) => boolean,
+): boolean {
+  if (typeof value === 'string' || typeof value === 'number') {
+    const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
+    return masked === value || write(masked)
+  }
+  if (!isTraversable(value)) return true
+  if (depth < MAX_DEPTH) return maskTexts(value, seen, depth + 1)
+  // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
+  return seen.has(value) || write(NESTED_TOO_DEEP)
+}
+
+function maskMap(map: Map<unknown, unknown>, seen: WeakSet<object>, depth: number): boolean {
+  let complete = true
+  for (const [key, value] of [...map]) {
+    const maskedKey = typeof key === 'string' ? redactSecrets(key) : key
+    if (maskedKey !== key) {
+      map.delete(key)
+      map.set(maskedKey, value)
+    }
+    const write = (masked: unknown) => map.set(maskedKey, masked).get(maskedKey) === masked
+    if (!maskValue(value, seen, depth, write)) complete = false
+  }
+  return complete
+}
+
+function maskSet(set: Set<unknown>, seen: WeakSet<object>, depth: number): boolean {
+  let complete = true
+  for (const value of [...set]) {
+    const write = (masked: unknown) => set.delete(value) && set.add(masked).has(masked)
+    if (!maskValue(value, seen, depth, write)) complete = false
+  }
+  return complete
+}
+
+/** A URL's text written back masked (the URL encodes the mask): false when it refused it. */
+function maskUrl(url: URL): boolean {
+  const masked = redactSecrets(url.href)
+  if (masked === url.href) return true
+  try {
+    url.href = masked
+  } catch {
+    return false
+  }
+  return redactSecrets(url.href) === url.href
+}
+
+/**
+ * Name-value pairs (a query, HTTP headers) written back masked, in their order. False when the
+ * pairs refused the masked text: a response's headers cannot be changed, and a header's value
+ * cannot hold the mask's `•`.
+ */
+function maskPairs(pairs: URLSearchParams | Headers): boolean {
+  const entries = [...pairs]
+  const clean = ([name, value]: [string, string]) =>
+    redactSecrets(name) === name && redactSecrets(value) === value
+  if (entries.every(clean)) return true
+  try {
+    for (const [name] of entries) pairs.delete(name)
+    for (const [name, value] of entries) pairs.append(redactSecrets(name), redactSecrets(value))
+  } catch {
+    return false
+  }
+  return true
 }
 
 /** Writes `value` into `record[field]`: false when the write threw or did not hold. */
@@ -180,6 +251,8 @@ function replaceField(record: Record<string, unknown>, field: string, value: unk
 function isTraversable(value: unknown): value is object {
   if (typeof value !== 'object' || value === null) return false
   if (Array.isArray(value) || value instanceof Error) return true
+  if (value instanceof Map || value instanceof Set || value instanceof URL) return true
+  if (value instanceof URLSearchParams || value instanceof Headers) return true
   const prototype: unknown = Object.getPrototypeOf(value)
   return prototype === Object.prototype || prototype === null
 }
