@@ -15,8 +15,9 @@ import type { Page } from './pagination.js'
  *   per currency and cannot be deleted.
  * - `'caller-chosen'`: the provider has no default of its own; the adapter records the caller's
  *   choice, a card created for an owner with no default (its first, or the next one after the
- *   default was deleted) becomes the default and setting another replaces it; deleting the
- *   default leaves none (no card is promoted).
+ *   default was deleted or invalidated) becomes the default and setting another replaces it;
+ *   deleting the default, or invalidating it where cards can be invalidated, leaves none (no
+ *   card is promoted).
  * - `'latest-card'`: the provider makes the most recently added valid card the default, and the
  *   caller cannot pick another: every new card becomes the default (whatever `makeDefault`
  *   says), and invalidating the default falls back to the most recently added valid card left,

@@ -955,6 +955,58 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             },
           )
         }
+        if (caps.defaultPolicy === 'first-card' && customerLike) {
+          check(
+            'invalidateCard',
+            "invalidating the default makes the most recently added card still valid the default; with none valid left there is none, and the next card created becomes it (defaultPolicy 'first-card')",
+            async (t) => {
+              const owner = await t.owner()
+              const [a, b, c, d] = await t.createMany(owner, 4)
+              const all = [a!.id, b!.id, c!.id, d!.id]
+              await t.expectDefault(owner, a!.id, all)
+              // A card that is not the default: the default stays.
+              await t.provider.invalidateCard(owner, d!.id)
+              await t.expectDefault(owner, a!.id, all)
+              // The default: the most recently added card still valid takes over (c, not d).
+              await t.provider.invalidateCard(owner, a!.id)
+              await t.expectDefault(owner, c!.id, all)
+              await t.provider.invalidateCard(owner, c!.id)
+              await t.expectDefault(owner, b!.id, all)
+              await t.provider.invalidateCard(owner, b!.id)
+              await t.expectDefault(owner, null, all)
+              // Rule 1: the owner holds only invalid cards, so it has no default.
+              const next = await t.create(owner, 4)
+              expect(
+                next.isDefault,
+                'a card created for an owner whose cards are all invalid',
+              ).toBe(true)
+              await t.expectDefault(owner, next.id, [...all, next.id])
+            },
+          )
+        }
+        if (caps.defaultPolicy === 'caller-chosen' && customerLike) {
+          check(
+            'invalidateCard',
+            "invalidating the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+            async (t) => {
+              const owner = await t.owner()
+              const [first, second, third] = await t.createMany(owner, 3)
+              const all = [first!.id, second!.id, third!.id]
+              await t.expectDefault(owner, first!.id, all)
+              // A card that is not the default: the default stays.
+              await t.provider.invalidateCard(owner, third!.id)
+              await t.expectDefault(owner, first!.id, all)
+              // A provider that picks a card here makes a default no caller chose.
+              await t.provider.invalidateCard(owner, first!.id)
+              await t.expectDefault(owner, null, all)
+              const next = await t.create(owner, 3)
+              expect(next.isDefault, 'a card created for an owner with cards but no default').toBe(
+                true,
+              )
+              await t.expectDefault(owner, next.id, [...all, next.id])
+            },
+          )
+        }
         check(
           'invalidateCard',
           'a card the owner does not hold rejects with card_not_found',

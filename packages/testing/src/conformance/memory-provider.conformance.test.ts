@@ -7,6 +7,7 @@ import {
   memoryProvider,
   type ProviderCapabilities,
 } from '@cardport/core'
+import { callerChosenPrimitives } from './__fixtures__/caller-chosen-primitives.js'
 import {
   LATEST_CARD_CAPABILITIES,
   latestCardProvider,
@@ -112,16 +113,18 @@ const RESTRICTED_CAPABILITIES = {
 function restrictedProvider() {
   const inner = memoryProvider({ name: 'memory-restricted' })
   const counter = { requests: 0 }
+  // The memory provider promotes a card when the default is invalidated: the adapter records
+  // the caller's choice instead.
+  const chosen = callerChosenPrimitives(inner)
   const provider = defineCardProvider({
     name: 'memory-restricted',
     capabilities: RESTRICTED_CAPABILITIES,
     ...counted(counter, {
-      createCard: (owner, input, { idempotencyKey }) =>
-        inner.createCard(owner, input, { idempotencyKey }),
-      getCard: (owner, cardId) => inner.getCard(owner, cardId),
-      listCards: (owner, options) => inner.listCards(owner, options),
-      setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
-      invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
+      createCard: chosen.createCard,
+      getCard: chosen.getCard,
+      listCards: chosen.listCards,
+      setDefaultCard: chosen.setDefaultCard,
+      invalidateCard: chosen.invalidateCard,
     }),
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })

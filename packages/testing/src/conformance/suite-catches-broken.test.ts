@@ -36,6 +36,7 @@ import {
   type WriteOptions,
 } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
+import { callerChosenPrimitives } from './__fixtures__/caller-chosen-primitives.js'
 import {
   type DefaultRule,
   LATEST_CARD_CAPABILITIES,
@@ -282,46 +283,6 @@ const hidesDefault = (healthy: Primitives, moment: HidingMoment): Partial<Primit
 const CALLER_CHOSEN = { ...MEMORY_PROVIDER_CAPABILITIES, defaultPolicy: 'caller-chosen' as const }
 
 /**
- * A `'caller-chosen'` adapter over the memory provider (which promotes a card when the default is
- * deleted, as Stripe does): a deleted default leaves the owner none. With `nextTakesOver`, a card
- * created for an owner with cards but no default becomes it, as rule 1 says; without, only an
- * owner's very first card does (a count of cards taken for "no default").
- */
-const callerChosen =
-  (nextTakesOver: boolean) =>
-  (healthy: Primitives): Partial<Primitives> => {
-    // Owners whose default was deleted: the card the memory provider promoted reads as none.
-    const cleared = new Set<string>()
-    const view = (card: Card): Card =>
-      cleared.has(ownerKey(card.owner)) ? { ...card, isDefault: false } : card
-    return {
-      ...readThrough(healthy, view),
-      async createCard(owner, input, context) {
-        const key = ownerKey(owner)
-        if (cleared.has(key) && (nextTakesOver || input.makeDefault === true)) {
-          cleared.delete(key)
-          return healthy.createCard!(owner, { ...input, makeDefault: true }, context)
-        }
-        return view(await healthy.createCard!(owner, input, context))
-      },
-      async deleteCard(owner, cardId) {
-        const wasDefault = view(await healthy.getCard!(owner, cardId)).isDefault
-        await healthy.deleteCard!(owner, cardId)
-        const left = (await healthy.listCards!(owner, { limit: 1 })).data.length
-        if (wasDefault && left > 0) cleared.add(ownerKey(owner))
-        if (left === 0) cleared.delete(ownerKey(owner))
-      },
-      async setDefaultCard(owner, cardId) {
-        cleared.delete(ownerKey(owner))
-        return healthy.setDefaultCard!(owner, cardId)
-      },
-      updateCard: async (owner, cardId, patch) =>
-        view(await healthy.updateCard!(owner, cardId, patch)),
-      invalidateCard: async (owner, cardId) => view(await healthy.invalidateCard!(owner, cardId)),
-    }
-  }
-
-/**
  * A store over `backing` that closes without closing `backing`, as a database store leaves the
  * database: what a fixture's `reopen` opens to read what a closed store left.
  */
@@ -477,6 +438,7 @@ describe('describeCardProvider catches a broken provider', () => {
       'updateCard: an update leaves the default where it is, whether it changes another card or the default',
       'deleteCard: deleting a card that is not the default keeps the default',
       'deleteCard: deleting the default makes the most recently added remaining card the default',
+      "invalidateCard: invalidating the default makes the most recently added card still valid the default; with none valid left there is none, and the next card created becomes it (defaultPolicy 'first-card')",
       // For an external account, its precondition (the first card is its currency's default).
       'updateCard: an update leaves the default where it is, whether it changes another card or the default (account owners)',
       // The card it deletes is the default now, which an external account cannot delete.
@@ -835,7 +797,7 @@ describe('describeCardProvider catches a broken provider', () => {
     expect(most, 'the most pages one check asked for').toBeLessThan(20)
   })
 
-  it("a 'caller-chosen' provider that promotes a card when the default is deleted fails that rule", async () => {
+  it("a 'caller-chosen' provider that promotes a card when the default is deleted or invalidated fails those rules", async () => {
     // The memory provider promotes the most recently added card, as Stripe does: declared
     // 'caller-chosen', it picks a default the caller never chose.
     const callerChosen = {
@@ -848,6 +810,53 @@ describe('describeCardProvider catches a broken provider', () => {
     )
     expect(failed).toEqual([
       "deleteCard: deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+      "invalidateCard: invalidating the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+    ])
+  })
+
+  it("a 'first-card' provider that promotes no card when the default is deleted or invalidated fails those rules", async () => {
+    // The caller-chosen adapter's behaviour, declared 'first-card'.
+    const failed = await failedProviderChecks(() => ({
+      provider: memoryAdapter((healthy) => callerChosenPrimitives(healthy as Required<Primitives>)),
+    }))
+    expect(failed).toEqual([
+      'deleteCard: deleting the default makes the most recently added remaining card the default',
+      "invalidateCard: invalidating the default makes the most recently added card still valid the default; with none valid left there is none, and the next card created becomes it (defaultPolicy 'first-card')",
+    ])
+  })
+
+  it("a 'first-card' adapter that hands an invalidated default to the newest card, valid or not, fails the invalidation rule", async () => {
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        // Owners whose default went to their newest card: read as the default, whatever its status.
+        const promoted = new Map<string, string>()
+        const view = (card: Card): Card => {
+          const id = promoted.get(ownerKey(card.owner))
+          return id === undefined ? card : { ...card, isDefault: card.id === id }
+        }
+        const forget = (owner: Owner) => promoted.delete(ownerKey(owner))
+        return {
+          ...readThrough(healthy, view),
+          async invalidateCard(owner, cardId) {
+            const wasDefault = view(await healthy.getCard!(owner, cardId)).isDefault
+            const card = await healthy.invalidateCard!(owner, cardId)
+            const newest = (await healthy.listCards!(owner, { limit: 1 })).data[0]
+            if (wasDefault && newest) promoted.set(ownerKey(owner), newest.id)
+            return view(card)
+          },
+          async createCard(owner, input, context) {
+            forget(owner)
+            return healthy.createCard!(owner, input, context)
+          },
+          async setDefaultCard(owner, cardId) {
+            forget(owner)
+            return healthy.setDefaultCard!(owner, cardId)
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual([
+      "invalidateCard: invalidating the default makes the most recently added card still valid the default; with none valid left there is none, and the next card created becomes it (defaultPolicy 'first-card')",
     ])
   })
 
@@ -879,13 +888,17 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
-  it("a 'caller-chosen' adapter that makes only an owner's very first card the default fails rule 1 after a deleted default", async () => {
+  it("a 'caller-chosen' adapter that makes only an owner's very first card the default fails rule 1 after a deleted or invalidated default", async () => {
     const made = (nextTakesOver: boolean) => () => ({
-      provider: memoryAdapter(callerChosen(nextTakesOver), CALLER_CHOSEN),
+      provider: memoryAdapter(
+        (healthy) => callerChosenPrimitives(healthy as Required<Primitives>, { nextTakesOver }),
+        CALLER_CHOSEN,
+      ),
     })
     expect(await failedProviderChecks(made(true), CALLER_CHOSEN), 'the healthy one').toEqual([])
     expect(await failedProviderChecks(made(false), CALLER_CHOSEN)).toEqual([
       "deleteCard: deleting the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
+      "invalidateCard: invalidating the default leaves no default: nothing is promoted, and the next card created becomes the default (defaultPolicy 'caller-chosen')",
     ])
   })
 
