@@ -13,12 +13,23 @@ describe('toCountryAlpha2', () => {
     expect(toCountryAlpha2(code)).toBe(alpha2)
   })
 
-  it.each([['XX'], ['ZZZ'], ['UK'], ['United States'], ['U'], [''], ['   ']])(
-    'gives null for %j',
-    (code) => {
-      expect(toCountryAlpha2(code)).toBeNull()
-    },
-  )
+  // Unicode upper-casing turns these into codes (`ı` → `I`, `ſ` → `S`, `ﬁ` → `FI`).
+  it.each([
+    ['XX'],
+    ['ZZZ'],
+    ['UK'],
+    ['United States'],
+    ['U'],
+    [''],
+    ['   '],
+    ['ıt'],
+    ['ſe'],
+    ['ﬁ'],
+    ['ﬆ'],
+    ['ﬁn'],
+  ])('gives null for %j', (code) => {
+    expect(toCountryAlpha2(code)).toBeNull()
+  })
 
   it('gives null for null and undefined', () => {
     expect(toCountryAlpha2(null)).toBeNull()

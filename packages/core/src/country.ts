@@ -3,6 +3,9 @@ import { iso31661 } from 'iso-3166'
 let alpha3ToAlpha2: Map<string, string> | undefined
 let alpha2Codes: Set<string> | undefined
 
+/** A code as written: two or three ASCII letters. */
+const ASCII_CODE = /^[A-Za-z]{2,3}$/
+
 /**
  * Normalizes a country code to ISO 3166-1 alpha-2 (`'US'`). Accepts alpha-2 and alpha-3
  * (`'USA'`, as the marketplace sends), in any case. Returns `null` for anything that is not an
@@ -25,10 +28,12 @@ export function toCountryAlpha2(code: string | null | undefined): string | null 
   }
   // Most codes come as they should: no new strings for those.
   if (alpha2Codes.has(code)) return code
-  const upper = code.trim().toUpperCase()
+  const trimmed = code.trim()
+  // ASCII letters only: Unicode upper-casing makes `ıt` `IT` and `ﬁ` `FI`.
+  if (!ASCII_CODE.test(trimmed)) return null
+  const upper = trimmed.toUpperCase()
   if (upper.length === 2) return alpha2Codes.has(upper) ? upper : null
-  if (upper.length === 3) return alpha3ToAlpha2.get(upper) ?? null
-  return null
+  return alpha3ToAlpha2.get(upper) ?? null
 }
 
 /**

@@ -669,6 +669,14 @@ describe('defineCardProvider: output and errors', () => {
       },
     )
     expect((await rejection(other.getCard(owner, 'card_1'))).cause).toBe('card •••• 4444')
+
+    // A number kept as a bigint (a client that reads big integers so) is masked too.
+    const big = new ConflictError('in use', { provider: 'spy', cause: BigInt(number) })
+    const { provider: third } = spyProvider(
+      {},
+      { getCard: async () => Promise.reject(big), mapError: () => big },
+    )
+    expect((await rejection(third.getCard(owner, 'card_1'))).cause).toBe('•••• 4444')
   })
 
   it('masks the URL, query, map and headers a client error keeps, or replaces the cause', async () => {

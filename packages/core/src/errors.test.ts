@@ -249,10 +249,15 @@ describe('redaction in the constructor', () => {
 
   it('masks a card number given as a number in the details, and leaves other numbers', () => {
     const error = new CardportError('invalid_request', 'Refused', {
-      details: { echoed: [4242424242424242], at: 1700000000004, amount: 1999, ratio: 0.5 },
+      details: {
+        echoed: [4242424242424242, 4242424242424242n, 9792100000000050],
+        at: 1700000000004,
+        amount: 1999,
+        ratio: 0.5,
+      },
     })
     expect(error.details).toEqual({
-      echoed: ['•••• 4242'],
+      echoed: ['•••• 4242', '•••• 4242', '•••• 0050'],
       at: 1700000000004,
       amount: 1999,
       ratio: 0.5,

@@ -63,7 +63,7 @@ export interface CardportErrorJSON {
   name: string
   /** The error code, {@link CardportError.code}: what to branch on. */
   code: CardportErrorCode
-  /** What went wrong and what to do; card numbers, CVCs and API keys removed. */
+  /** What went wrong and what to do; card numbers and API keys removed. */
   message: string
   /** The provider that raised it, {@link CardportError.provider}. */
   provider: string | undefined
@@ -99,8 +99,10 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
  * Each subclass (`CardDeclinedError`, …) has its one code as its type: `instanceof` narrows
  * `code` too.
  *
- * The message says what went wrong and what to do. It never contains a card number, a CVC or
- * an API key: they are removed here, whatever the caller passed.
+ * The message says what went wrong and what to do. It never contains a card number or an API
+ * key: they are removed here, whatever the caller passed. A CVC cannot be told from other short
+ * numbers in free text: an adapter masks those its provider's messages quote (the marketplace
+ * adapter does), and cardport's own messages never quote one.
  *
  * @example
  * ```ts
@@ -204,7 +206,8 @@ const MAX_DETAILS_DEPTH = 8
 
 /**
  * `value` with `redactSecrets` applied to every string in it, and a number that is a card number
- * (a server that read a form's number as a number quotes it so) masked to the string `•••• 4242`.
+ * (a server that read a form's number as a number quotes it so; a `bigint` too) masked to the
+ * string `•••• 4242`.
  * Plain objects (their keys too), arrays, maps and sets are copied. Of other objects: a `Date`
  * and binary data (no text to print) are kept; a `URL` or `URLSearchParams` (a request's form)
  * becomes its masked text; an error or any other instance, a plain object of its own fields
@@ -212,7 +215,7 @@ const MAX_DETAILS_DEPTH = 8
  */
 function redactedCopy(value: unknown, depth: number): unknown {
   if (typeof value === 'string') return redactSecrets(value)
-  if (typeof value === 'number') return maskCardNumberValue(value)
+  if (typeof value === 'number' || typeof value === 'bigint') return maskCardNumberValue(value)
   if (typeof value !== 'object' || value === null) return value
   if (depth >= MAX_DETAILS_DEPTH) return NESTED_TOO_DEEP
   const copy = (item: unknown) => redactedCopy(item, depth + 1)

@@ -81,8 +81,9 @@ function maskCause(error: CardportError): CardportError {
   const cause: unknown = error.cause
   let masked: unknown = cause
   if (typeof cause === 'string') masked = redactSecrets(cause)
-  else if (typeof cause === 'number') masked = maskCardNumberValue(cause)
-  else if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
+  else if (typeof cause === 'number' || typeof cause === 'bigint') {
+    masked = maskCardNumberValue(cause)
+  } else if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
     masked = redactedCause(cause)
   }
   if (masked === cause) return error

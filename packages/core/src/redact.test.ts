@@ -525,4 +525,24 @@ describe('maskCardNumberValue', () => {
     expect(maskCardNumberValue(42.5)).toBe(42.5)
     expect(maskCardNumberValue(Number.NaN)).toBeNaN()
   })
+
+  it('masks card numbers beyond 2^53, and any integer there of up to 19 digits', () => {
+    // Troy and Humo numbers of 16 digits are above 2^53; even ones are exact doubles.
+    expect(maskCardNumberValue(9792100000000050)).toBe('•••• 0050')
+    expect(maskCardNumberValue(9860200000000006)).toBe('•••• 0006')
+    // A 19-digit number has lost its last digits as a double: what is left proves nothing.
+    expect(maskCardNumberValue(6200000000000000005)).toBe('•••• 0000')
+    expect(maskCardNumberValue(1e19)).toBe(1e19)
+    expect(maskCardNumberValue(-4242424242424242)).toBe('-•••• 4242')
+  })
+
+  it('masks a bigint that is a card number, and leaves others', () => {
+    expect(maskCardNumberValue(4242424242424242n)).toBe('•••• 4242')
+    expect(maskCardNumberValue(6200000000000000005n)).toBe(6200000000000000005n)
+    expect(maskCardNumberValue(1700000000004n)).toBe(1700000000004n)
+    expect(maskCardNumberValue(42n)).toBe(42n)
+    const holder = { raw: { number: 4242424242424242n } }
+    expect(redactInPlace(holder)).toBe(true)
+    expect(holder.raw.number).toBe('•••• 4242')
+  })
 })

@@ -88,7 +88,10 @@ export function isWholeCardNumber(text: string): boolean {
 /**
  * A number that is a card number (what {@link maskCardNumbers} masks: Luhn-valid with a card
  * network's prefix, so that a millisecond timestamp stays) as its masked text; any other number
- * (an amount, a timestamp) as it is. For answers that quote a form's card number as a JSON number.
+ * (an amount, a timestamp) as it is. For answers that quote a form's card number as a JSON number
+ * (or a `bigint`). An integer beyond 2^53 of up to 19 digits is masked whatever its digits: a
+ * double no longer holds the digits that were sent (a 19-digit number loses its last ones), so
+ * nothing tells that it is not a card number.
  *
  * @example
  * ```ts
@@ -96,11 +99,18 @@ export function isWholeCardNumber(text: string): boolean {
  * maskCardNumberValue(1700000000004)    // 1700000000004
  * ```
  */
-export function maskCardNumberValue(value: number): number | string {
-  if (!Number.isSafeInteger(value) || Math.abs(value) < 1e12) return value
+export function maskCardNumberValue(value: number): number | string
+export function maskCardNumberValue(value: bigint): bigint | string
+export function maskCardNumberValue(value: number | bigint): number | bigint | string
+export function maskCardNumberValue(value: number | bigint): number | bigint | string {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || Math.abs(value) < 1e12 || Math.abs(value) >= 1e19) return value
+  } else if (value > -1_000_000_000_000n && value < 1_000_000_000_000n) return value
   const text = String(value)
   const masked = maskCardNumbers(text)
-  return masked === text ? value : masked
+  if (masked !== text) return masked
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) return `•••• ${text.slice(-4)}`
+  return value
 }
 
 /**
@@ -173,7 +183,7 @@ function maskValue(
   depth: number,
   write: (masked: unknown) => boolean,
 ): boolean {
-  if (typeof value === 'string' || typeof value === 'number') {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
     const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
     return masked === value || write(masked)
   }

@@ -21,7 +21,8 @@ const squashed = (name: string) => name.replace(/[-_]/g, '').toLowerCase()
  * ```ts
  * const OptionsSchema = optionsObject({ apiKey: z.string(), timeoutMs: z.number().optional() })
  * validate(OptionsSchema, { apiKey, timeoutMS: 500 }, 'myProvider options')
- * // invalid_request: Invalid myProvider options: unknown option "timeoutMS": the options are apiKey, timeoutMs
+ * // invalid_request: Invalid myProvider options: unknown option "timeoutMS" (did you mean
+ * // timeoutMs?): the options are apiKey, timeoutMs
  * ```
  */
 export function optionsObject<Shape extends z.core.$ZodLooseShape>(
