@@ -458,6 +458,74 @@ describe('defineCardProvider: updatableFields', () => {
   })
 })
 
+describe('defineCardProvider: what the primitive gets is what was checked', () => {
+  /** A field `key` that answers `first` when first read and `second` when read again. */
+  const changing = <T extends object>(target: T, key: string, first: unknown, second: unknown) => {
+    let reads = 0
+    return Object.defineProperty(target, key, {
+      enumerable: true,
+      get: () => (reads++ === 0 ? first : second),
+    })
+  }
+  const secondReads = [
+    ['a card number', '4242 4242 4242 4242'],
+    ['an empty value', ''],
+    ['an object', { nested: 'x' }],
+  ] as const
+
+  // Checked on one read and copied from another, the metadata the adapter sent held a card number.
+  it.each(secondReads)(
+    'createCard: the metadata value checked reaches the primitive, not %s read next',
+    async (_what, second) => {
+      const { provider, spies } = spyProvider()
+      const metadata = changing({}, 'note', 'ok', second) as Record<string, string>
+      await provider.createCard(owner, { source: 'tok_visa', metadata })
+      expect(spies.createCard.mock.calls[0]![1]).toStrictEqual({
+        source: 'tok_visa',
+        metadata: { note: 'ok' },
+      })
+    },
+  )
+
+  it.each(secondReads)(
+    'updateCard: the metadata value checked reaches the primitive, not %s read next',
+    async (_what, second) => {
+      const { provider, spies } = spyProvider()
+      const metadata = changing({}, 'note', 'ok', second) as Record<string, string>
+      await provider.updateCard(owner, 'c', { metadata })
+      expect(spies.updateCard).toHaveBeenCalledWith(owner, 'c', { metadata: { note: 'ok' } })
+    },
+  )
+
+  it('updateCard: a field updatableFields leaves out cannot appear on a second read', async () => {
+    const { provider, spies } = spyProvider({ updatableFields: ['metadata'] })
+    const patch = changing({ metadata: { a: '1' } }, 'holderName', undefined, 'Ada')
+    await provider.updateCard(owner, 'c', patch)
+    expect(spies.updateCard).toHaveBeenCalledWith(owner, 'c', { metadata: { a: '1' } })
+  })
+
+  it('updateCard: a patch whose getter throws is invalid_request, what it threw not kept', async () => {
+    const { provider, spies } = spyProvider({ updatableFields: ['metadata'] })
+    const patch = Object.defineProperty({ metadata: { a: '1' } }, 'holderName', {
+      enumerable: true,
+      get: () => {
+        throw new Error('cannot read 4242 4242 4242 4242')
+      },
+    })
+    const error = await rejection(provider.updateCard(owner, 'c', patch))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe('Invalid card update: reading it threw')
+    expect(spies.updateCard).not.toHaveBeenCalled()
+  })
+
+  it('updateCard: an array is still refused as no patch', async () => {
+    const { provider } = spyProvider()
+    const error = await rejection(provider.updateCard(owner, 'c', [] as never))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toMatch(/^Invalid card update: /)
+  })
+})
+
 describe('defineCardProvider: idempotency keys', () => {
   it('generates an idempotency key for every create when the caller gives none', async () => {
     const { provider, spies } = spyProvider()

@@ -27,7 +27,7 @@ import {
 import { listAll, type Page } from './pagination.js'
 import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
-import { optionsObject, validate } from './validate.js'
+import { copyOf, optionsObject, validate } from './validate.js'
 
 /**
  * The primitives an adapter writes. Each returns provider data mapped to the {@link Card}
@@ -166,7 +166,8 @@ const RequestOptionsSchema = optionsObject({
  * - validates owners, ids, create input (metadata limits, card details), updates and list
  *   options before any request, raising `invalid_request`;
  * - refuses operations and owner types the capabilities leave out with `unsupported_operation`,
- *   and updates of fields `updatableFields` leaves out;
+ *   and updates of fields `updatableFields` leaves out (the patch read once for both checks, so
+ *   the primitive gets the values checked);
  * - gives every create an idempotency key;
  * - parses every card with `CardSchema`, and refuses one that is not the asked owner's card under
  *   `name` (another owner's or another provider's), or, from an operation that names a card
@@ -367,10 +368,14 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!updateCard) return unsupported('updateCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
+      // Read once: the fields refused are those then checked and passed on (a getter asked
+      // twice could answer `undefined` to the first read and a name to the second). A getter
+      // that throws is `invalid_request`, as when the patch is checked.
+      const given = isRecord(patch) ? copyOf(patch, 'card update', name) : patch
       // Before the patch's values are checked: a field the provider cannot change at all is
       // the first thing to tell.
-      refuseFixedFields(patch)
-      const validPatch = definedFields(validate(CardUpdateSchema, patch, 'card update', name))
+      refuseFixedFields(given)
+      const validPatch = definedFields(validate(CardUpdateSchema, given, 'card update', name))
       return askedCard('updateCard', validOwner, id, () => updateCard(validOwner, id, validPatch))
     },
 
@@ -533,6 +538,11 @@ function checkUpdatableFields(
     )
   }
   return new Set(fields as UpdatableField[])
+}
+
+/** An object whose own fields a copy keeps: an array is left as it is, for the schema to refuse. */
+function isRecord(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** A field as an error message names it: `expiry` with the keys it covers. */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { errorOf } from './__fixtures__/errors.js'
+import { sampleCard } from './__fixtures__/sample-card.js'
+import { CardSchema, compiledCardSchema } from './card.js'
 import {
   applyMetadataPatch,
   METADATA_LIMITS,
@@ -259,4 +261,89 @@ describe('providerMetadata (an adapter reading a payload)', () => {
     const pairs = providerMetadata({ [long]: 'v', 'a[b]': 'c' })
     expect(ProviderMetadataSchema.parse(pairs)).toEqual({ [long]: 'v', 'a[b]': 'c' })
   })
+})
+
+/**
+ * Metadata whose pair `note` answers `'ok'` when first read and `second` when read again, and
+ * how many times it was read.
+ */
+function changingPair(second: unknown) {
+  const reads = { count: 0 }
+  const pairs = Object.defineProperty({}, 'note', {
+    enumerable: true,
+    get: () => (reads.count++ === 0 ? 'ok' : second),
+  }) as Record<string, string>
+  return { pairs, reads }
+}
+
+const SECOND_READS = [
+  ['a card number', '4242 4242 4242 4242'],
+  ['an empty value', ''],
+  ['an object', { nested: 'x' }],
+] as const
+
+describe.each([
+  ['MetadataSchema', MetadataSchema],
+  ['MetadataPatchSchema', MetadataPatchSchema],
+  ['ProviderMetadataSchema', ProviderMetadataSchema],
+] as const)('%s reads each value once', (_name, schema) => {
+  // Checked on one read and copied from another, the copy held what was never checked.
+  it.each(SECOND_READS)(
+    'gives the value checked, not %s a getter answers next',
+    (_what, second) => {
+      const { pairs, reads } = changingPair(second)
+      expect(schema.safeParse(pairs)).toEqual({ success: true, data: { note: 'ok' } })
+      expect(reads.count).toBe(1)
+    },
+  )
+
+  it('judges the value it gives: a bad first read is refused whatever comes next', () => {
+    let reads = 0
+    const pairs = Object.defineProperty({}, 'note', {
+      enumerable: true,
+      get: () => (reads++ === 0 ? { nested: 'x' } : 'ok'),
+    })
+    expect(
+      schema.safeParse(pairs).error?.issues.map(({ path, message }) => ({ path, message })),
+    ).toEqual([{ path: ['note'], message: 'a metadata value is a string' }])
+  })
+
+  it('reads the keys once: a key a Proxy lists only later is neither checked nor copied', () => {
+    // Each listing of its keys names one more: the third holds a card number.
+    const target = { a: '1', b: '2', '4000056655665556': 'x' }
+    let listings = 0
+    const growing = new Proxy(target, {
+      ownKeys: () => Object.keys(target).slice(0, Math.min(++listings, 3)),
+    })
+    const result = schema.safeParse(growing)
+    expect(result.success).toBe(true)
+    expect(Object.keys(result.data ?? {})).not.toContain('4000056655665556')
+  })
+
+  it('is invalid_request through validate() when a getter throws, what it threw not kept', () => {
+    const pairs = Object.defineProperty({}, 'note', {
+      enumerable: true,
+      get: () => {
+        throw new Error('cannot read 4242 4242 4242 4242')
+      },
+    })
+    const error = errorOf(() => validate(schema, pairs, 'metadata'))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe('Invalid metadata: reading it threw')
+  })
+})
+
+describe.each([
+  ['CardSchema', CardSchema],
+  ['compiledCardSchema()', compiledCardSchema()],
+] as const)('%s reads each metadata value once', (_name, schema) => {
+  it.each(SECOND_READS)(
+    'gives the value checked, not %s a getter answers next',
+    (_what, second) => {
+      const { pairs, reads } = changingPair(second)
+      const card = sampleCard('card_1', { type: 'customer', id: 'cus_1' }, { metadata: pairs })
+      expect(schema.parse(card).metadata).toEqual({ note: 'ok' })
+      expect(reads.count).toBe(1)
+    },
+  )
 })

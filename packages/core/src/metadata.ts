@@ -31,32 +31,49 @@ interface MetadataRules {
  * schema for each pair, which made metadata the dearest field of a card (2 µs for two pairs,
  * more than the rest of the Card schema together; `bench/normalize.mjs`). The rules and their
  * words are the same; each problem is an issue at the pair's key.
+ *
+ * The same pass makes the copy the schema gives, its keys listed once and each value read
+ * once: the copy holds the very values checked. Checked in one pass and copied in another, a
+ * getter (or a Proxy) that answered `'ok'` to the check and a card number to the copy had the
+ * card number sent to the provider.
  */
 function metadataSchema(rules: MetadataRules) {
+  const mask = rules.cardNumbers === 'mask'
   return z
     .custom<Record<string, string>>(isPlainObject, 'metadata is an object of string values')
     .check((ctx) => {
-      const pairs = ctx.value
+      const pairs: Record<string, unknown> = ctx.value
       if (Object.getOwnPropertySymbols(pairs).some((key) => isEnumerable(pairs, key))) {
         ctx.issues.push({ code: 'custom', message: 'a metadata key is a string', input: pairs })
       }
+      const copy: Record<string, string> = {}
       let count = 0
       for (const key of Object.keys(pairs)) {
         // Left out, as z.record did: a pair written `__proto__` would replace a copy's prototype.
         if (key === '__proto__') continue
         count++
+        const value = pairs[key]
         const message =
           (rules.limits === 'apply' ? keyProblem(key) : undefined) ??
           keyCardNumberProblem(key, rules) ??
-          valueProblem(pairs[key], rules)
-        if (message) ctx.issues.push({ code: 'custom', message, input: pairs, path: [key] })
+          valueProblem(value, rules)
+        if (message) {
+          ctx.issues.push({ code: 'custom', message, input: pairs, path: [key] })
+          continue
+        }
+        // A key holding a card number is masked too: two such keys may mask alike, and the
+        // later one's value wins.
+        copy[mask ? maskCardNumbers(key) : key] = mask
+          ? maskCardNumbers(value as string)
+          : (value as string)
       }
       if (rules.limits === 'apply' && count > METADATA_LIMITS.maxKeys) {
         const message = `metadata holds at most ${METADATA_LIMITS.maxKeys} keys`
         ctx.issues.push({ code: 'custom', message, input: pairs })
       }
+      // What the schema gives: the pairs only, as checked, never the caller's object.
+      ctx.value = copy
     })
-    .overwrite((pairs) => copyPairs(pairs, rules.cardNumbers === 'mask'))
 }
 
 function keyProblem(key: string): string | undefined {
@@ -92,20 +109,6 @@ function valueProblem(value: unknown, rules: MetadataRules): string | undefined 
   return undefined
 }
 
-/** A copy holding the pairs only (never the caller's object), card numbers masked if asked. */
-function copyPairs(pairs: Record<string, string>, mask: boolean): Record<string, string> {
-  const copy: Record<string, string> = {}
-  for (const key of Object.keys(pairs)) {
-    if (key === '__proto__') continue
-    const value = pairs[key] as string
-    // A key holding a card number is masked too: two such keys may mask alike, and the later
-    // one's value wins.
-    copy[mask ? maskCardNumbers(key) : key] =
-      mask && typeof value === 'string' ? maskCardNumbers(value) : value
-  }
-  return copy
-}
-
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false
   const prototype = Object.getPrototypeOf(value)
@@ -119,7 +122,8 @@ const isEnumerable = (object: object, key: PropertyKey) =>
  * Metadata as stored on a card: string keys to non-empty string values, at most 50 keys,
  * keys at most 40 characters without square brackets, values at most 500. A key or a value
  * holding a card number (a Luhn-valid run of 13 to 19 digits, spaces and dashes allowed) is
- * refused.
+ * refused. It gives a copy of the pairs, never the object it was given, each key and value read
+ * once: the copy holds the values checked, whatever a getter or a Proxy answers when asked again.
  */
 export const MetadataSchema = metadataSchema({
   emptyValues: 'refuse',
@@ -136,6 +140,7 @@ export type Metadata = z.infer<typeof MetadataSchema>
  * key or a value is masked (`•••• 4242`) rather than refused, and {@link METADATA_LIMITS} do not
  * apply (they are Stripe's rules for what is sent; a marketplace's `meta` has none): one card's
  * metadata can neither smuggle a card number into the store nor make a whole listing unreadable.
+ * As {@link MetadataSchema}, it gives a copy holding the values checked, each read once.
  */
 export const ProviderMetadataSchema = metadataSchema({
   emptyValues: 'refuse',
