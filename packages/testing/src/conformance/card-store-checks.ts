@@ -117,21 +117,40 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'upsert',
-    'returns copies: changing a returned card does not change the store',
+    "returns copies: changing any part of an upsert's answer, applied or refused, changes nothing that get, getDefault, listByOwner, listByOwners or listOwners give",
     async (t) => {
+      // A store that answers with the row it keeps, or a copy sharing any object with it (its
+      // owner, shared by the owner's rows and listOwners, say), is changed by its caller. A
+      // refused write answers the stored row too: a store may hand that out as it found it.
       const scope = t.scope()
-      const card = t.card(scope)
-      const input = structuredClone(card)
-      const written = await t.store.upsert(input)
-      input.metadata.order_id = 'changed'
-      written.card!.metadata.order_id = 'changed'
-      written.card!.address.city = 'changed'
-      const fetched = await t.store.get(scope, card.id)
-      fetched!.owner.id = 'changed'
-      fetched!.holderName = 'changed'
-      const [listed] = await t.store.listByOwner(scope)
-      listed!.checks.cvc = 'fail'
-      t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
+      const card = t.card(scope, { isDefault: true })
+      const listByOwners = t.store.listByOwners?.bind(t.store)
+      const readAll = async () => {
+        const all: Record<string, unknown> = {
+          get: await t.store.get(scope, card.id),
+          getDefault: await t.store.getDefault(scope),
+          listByOwner: await t.store.listByOwner(scope),
+          listOwners: await toArray(t.store.listOwners(scope.provider), { limit: 10 }),
+        }
+        if (listByOwners) all.listByOwners = await listByOwners([scope])
+        return structuredClone(all)
+      }
+      const applied = await t.store.upsert(structuredClone(card), { observedAt: T2 })
+      expect(applied.applied, 'the first write applied').toBe(true)
+      const stored = { version: 1, observedAt: T2 }
+      t.expectStored(applied.card, card, stored)
+      const before = await readAll()
+      expect(before.listOwners, 'the owners').toEqual([scope.owner])
+      changeEveryPart(applied.card!)
+      expect(await readAll(), "after changing the applied write's answer").toEqual(before)
+
+      const older = { ...structuredClone(card), holderName: 'an older write', isDefault: false }
+      const refused = await t.store.upsert(older, { observedAt: T1 })
+      expect(refused.applied, 'the older write refused').toBe(false)
+      t.expectStored(refused.card, card, stored)
+      changeEveryPart(refused.card!)
+      expect(await readAll(), "after changing the refused write's answer").toEqual(before)
+      t.expectStored(await t.store.get(scope, card.id), card, stored)
     },
   )
 
@@ -1521,44 +1540,52 @@ export function cardStoreChecks(): CardStoreCheck[] {
   )
 
   retirementsCheck(
-    'a loaded note is a copy: changing it changes nothing stored',
+    'a loaded note is a copy: changing it, or any card in it, changes nothing stored',
     async (t, log) => {
-      const scope = t.scope()
-      const saved = [{ cardId: t.cardId(), currency: null as string | null }]
+      const scope = t.scope('account')
+      const saved = [
+        { cardId: t.cardId(), currency: 'usd' as string | null },
+        { cardId: t.cardId(), currency: null },
+      ]
+      const expected = structuredClone(saved)
       await log.save(scope, 'key', saved)
       saved[0]!.currency = 'changed after save'
       const loaded = await log.load(scope, 'key')
+      // A new array holding the cards the store keeps is no copy either.
+      loaded[0]!.cardId = 'changed by the caller'
+      loaded[0]!.currency = 'changed by the caller'
       loaded.push({ cardId: t.cardId(), currency: null })
-      expect(await log.load(scope, 'key')).toEqual([{ cardId: saved[0]!.cardId, currency: null }])
+      expect(await log.load(scope, 'key')).toEqual(expected)
     },
   )
 
   // --- close ----------------------------------------------------------------------------------
   check(
     'close',
-    'refuses every call after close() with invalid_request, and a second close() resolves',
+    'refuses every call from the moment close() is called, while it is pending and after, with invalid_request, and a second close() resolves',
     async (t) => {
       const scope = t.scope()
       const card = t.card(scope, { isDefault: true })
       await t.store.upsert(card)
       await t.store.retirements?.save(scope, 'key', [{ cardId: card.id, currency: null }])
       t.markClosed()
-      await expect(t.store.close()).resolves.toBeUndefined()
+      // Not awaited: a store whose close() takes a while (a pool's end()) refuses from the moment
+      // it is called, not once it has resolved.
+      const closing = t.store.close()
+      const pending = await refusalsOf(closedCalls(t, scope, card.id))
+      await expect(closing).resolves.toBeUndefined()
       await expect(t.store.close(), 'a second close()').resolves.toBeUndefined()
-      const refused: string[] = []
-      for (const [name, call] of closedCalls(t, scope, card.id)) {
-        const outcome = await refusalOf(call)
-        if (!isCardportError(outcome, 'invalid_request') || outcome.retryable) {
-          refused.push(`${name}: ${describeOutcome(outcome)}`)
-        }
-      }
-      expect(refused, 'calls after close() not refused with invalid_request').toEqual([])
+      const after = await refusalsOf(closedCalls(t, scope, card.id))
+      expect(
+        { 'while close() was pending': pending, 'after close() resolved': after },
+        'calls not refused with invalid_request',
+      ).toEqual({ 'while close() was pending': [], 'after close() resolved': [] })
     },
   )
 
   check(
     'close',
-    'writes nothing after close(): a store opened again over the same data holds what it held',
+    'writes nothing from the moment close() is called: a store opened again over the same data holds what it held',
     async (t) => {
       const reopen = t.fixture.reopen
       if (!reopen) return t.skip('the fixture has no reopen (its data does not outlive the store)')
@@ -1569,8 +1596,12 @@ export function cardStoreChecks(): CardStoreCheck[] {
       await t.store.retirements?.save(scope, 'key', note)
       const before = await t.store.listByOwner(scope)
       t.markClosed()
-      await t.store.close()
-      // Every write of the contract, each of which would change what a fresh store reads.
+      // Every write of the contract, each of which would change what a fresh store reads, made
+      // at once while close() is pending (a store that refuses only once it has resolved lets
+      // them land), then again once it has resolved.
+      const closing = t.store.close()
+      const pending = closedCalls(t, scope, first.id).map(([, call]) => refusalOf(call))
+      await Promise.all([closing, ...pending])
       for (const [, call] of closedCalls(t, scope, first.id)) await refusalOf(call)
 
       const again = await reopen()
@@ -2326,6 +2357,22 @@ function closedCalls(t: Context, scope: CardScope, cardId: string): [string, () 
     )
   }
   return calls
+}
+
+/**
+ * Makes every call of `calls` at once (each begins before the first settles), and describes
+ * those that did not reject with a `CardportError` of code `invalid_request`, not retryable.
+ */
+async function refusalsOf(calls: readonly [string, () => unknown][]): Promise<string[]> {
+  const outcomes = calls.map(([name, call]) => [name, refusalOf(call)] as const)
+  const notRefused: string[] = []
+  for (const [name, outcome] of outcomes) {
+    const refusal = await outcome
+    if (!isCardportError(refusal, 'invalid_request') || refusal.retryable) {
+      notRefused.push(`${name}: ${describeOutcome(refusal)}`)
+    }
+  }
+  return notRefused
 }
 
 /** What `call` rejected with; a call that throws instead, or resolves, is described. */

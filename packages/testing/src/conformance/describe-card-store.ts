@@ -51,7 +51,8 @@ export interface CardStoreSuiteOptions {
  * nothing: a batch that fails part-way writes none of it), `delete` (deleting a default makes no
  * other card the default; a deleted card leaves every read; an older deletion keeps the later
  * tombstone), reads that return copies (changing any part of a card `get`, `getDefault`,
- * `listByOwner` or `listByOwners` gave changes nothing stored) and writes that keep no part of
+ * `listByOwner` or `listByOwners` gave, or of an upsert's answer, applied or refused, changes
+ * nothing stored) and writes that keep no part of
  * the cards given, listings of 1,201 cards or owners in full, one default per owner (per
  * currency for accounts) kept atomically, `getDefault` giving an account's default the store
  * first saw, also under 50 concurrent `setDefault` calls, under pairs of a default switch and
@@ -65,9 +66,10 @@ export interface CardStoreSuiteOptions {
  * while owners listed before leave and new ones come, and none twice when one listed before
  * loses its last card and gets a new one, nor an owner sharing its id with one of the other
  * owner type), no field for a card number or CVC, and
- * `close`: after it, every call (the `retirements` log's and the first page of `listOwners`
- * included) rejects with `invalid_request` and, as a store opened again over the same data
- * shows (`reopen`), writes nothing; `close()` again resolves; the calls begun before `close()`
+ * `close`: from the moment it is called (while its promise is pending too), every call (the
+ * `retirements` log's and the first page of `listOwners` included) rejects with
+ * `invalid_request` and, as a store opened again over the same data shows (`reopen`), writes
+ * nothing; `close()` again resolves; the calls begun before `close()`
  * (writes, reads, the first page of `listOwners`) have all succeeded by the time it resolves,
  * and (`reopen`) what they wrote is there. The optional `listByOwners` and `retirements` are
  * checked when the store has them, and reported skipped when it has not; `concurrentWrites`

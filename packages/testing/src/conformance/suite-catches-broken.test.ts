@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { isDeepStrictEqual } from 'node:util'
 import {
   applyMetadataPatch,
   type Card,
@@ -1340,6 +1341,8 @@ describe('describeCardStore catches a broken store', () => {
       upsert: (card) => inner.upsert(card),
     })
     expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
+      // Its answers are checked for a refused write, which it applies (with its observedAt).
+      "upsert: returns copies: changing any part of an upsert's answer, applied or refused, changes nothing that get, getDefault, listByOwner, listByOwners or listOwners give",
       // Its refused write is applied.
       updatedAt,
       'observedAt: a write older than the stored one is refused and changes nothing',
@@ -1746,16 +1749,54 @@ describe('describeCardStore catches a broken store', () => {
     }
     const reads =
       'get: reads return copies: changing any part of a card that get, getDefault, listByOwner or listByOwners gave changes nothing stored'
-    const returned = 'upsert: returns copies: changing a returned card does not change the store'
     expect(await failedStoreChecks(cached(['listByOwners']))).toEqual([reads])
     expect(await failedStoreChecks(cached(['getDefault']))).toEqual([reads])
-    expect(await failedStoreChecks(cached(['get']))).toEqual([returned, reads])
-    // The upsert rule reads back through get: it misses what listByOwner hands out.
+    // An upsert's answer is not the cache's: the rule of an upsert's answers holds.
+    expect(await failedStoreChecks(cached(['get']))).toEqual([reads])
     expect(await failedStoreChecks(cached(['listByOwner']))).toEqual([reads])
     // Shallow copies share the owner, address, checks and metadata objects.
     const shallow = (card: StoredCard) => ({ ...card })
     expect(await failedStoreChecks(cached(['listByOwners'], shallow))).toEqual([reads])
     expect(await failedStoreChecks(cached(['getDefault'], shallow))).toEqual([reads])
+  })
+
+  it("a store whose upsert answers with what it keeps, when it refuses the write or sharing the owner when it applies it, fails the upsert's copies rule", async () => {
+    // A cache of the upsert's answers, which get reads while the row is still as answered: the
+    // answer handed out is the cache's own object (refused), or a copy of it with only its
+    // address and metadata copied (applied), so that the caller's changes to the rest of it
+    // (its holderName, isDefault or owner) are what get gives next.
+    const keepsAnswers =
+      (kept: 'applied' | 'refused', handOut: (row: StoredCard) => StoredCard) =>
+      (inner: CardStore): CardStore => {
+        const answers = new Map<string, { row: StoredCard; answered: StoredCard }>()
+        const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+        return {
+          ...inner,
+          async upsert(card, options) {
+            const result = await inner.upsert(card, options)
+            if (!result.card || result.applied !== (kept === 'applied')) return result
+            const row = structuredClone(result.card)
+            answers.set(keyOf(scopeOf(card), card.id), { row, answered: result.card })
+            return { applied: result.applied, card: handOut(row) }
+          },
+          async get(scope, cardId) {
+            const current = await inner.get(scope, cardId)
+            const answer = answers.get(keyOf(scope, cardId))
+            if (!answer || !isDeepStrictEqual(current, answer.answered)) return current
+            return structuredClone(answer.row)
+          },
+        }
+      }
+    const returned = [
+      "upsert: returns copies: changing any part of an upsert's answer, applied or refused, changes nothing that get, getDefault, listByOwner, listByOwners or listOwners give",
+    ]
+    expect(await failedStoreChecks(keepsAnswers('refused', (row) => row))).toEqual(returned)
+    const sharesOwner = (row: StoredCard) => ({
+      ...row,
+      address: { ...row.address },
+      metadata: { ...row.metadata },
+    })
+    expect(await failedStoreChecks(keepsAnswers('applied', sharesOwner))).toEqual(returned)
   })
 
   it('a store whose listOwners pages by offset fails the rule of owners leaving mid-listing', async () => {
@@ -2126,20 +2167,24 @@ describe('describeCardStore catches a broken store', () => {
   })
 
   it('a store whose notes ignore the owner, or hand out what they hold, fails those rules', async () => {
-    const notesOf = (keyOf: (scope: CardScope, key: string) => string, copy: boolean) => {
+    type Copy = (cards: readonly RetiringCard[]) => RetiringCard[]
+    const deep: Copy = (cards) => structuredClone([...cards])
+    const none: Copy = (cards) => cards as RetiringCard[]
+    /** Notes kept apart by `keyOf`, copied by `copyIn` when saved, `copyOut` when loaded. */
+    const notesOf = (
+      keyOf: (scope: CardScope, key: string) => string,
+      copyIn: Copy,
+      copyOut: Copy = copyIn,
+    ) => {
       const notes = new Map<string, RetiringCard[]>()
       return (inner: CardStore): CardStore => ({
         ...inner,
         retirements: {
           async save(scope, key, cards) {
-            notes.set(
-              keyOf(scope, key),
-              copy ? structuredClone([...cards]) : (cards as RetiringCard[]),
-            )
+            notes.set(keyOf(scope, key), copyIn(cards))
           },
           async load(scope, key) {
-            const note = notes.get(keyOf(scope, key)) ?? []
-            return copy ? structuredClone(note) : note
+            return copyOut(notes.get(keyOf(scope, key)) ?? [])
           },
           async remove(scope, key) {
             notes.delete(keyOf(scope, key))
@@ -2147,12 +2192,17 @@ describe('describeCardStore catches a broken store', () => {
         },
       })
     }
-    expect(await failedStoreChecks(notesOf((_, key) => key, true))).toEqual([
+    const scoped = (scope: CardScope, key: string) => `${scopeKey(scope)}/${key}`
+    const loadedCopy =
+      'retirements: a loaded note is a copy: changing it, or any card in it, changes nothing stored'
+    expect(await failedStoreChecks(notesOf((_, key) => key, deep))).toEqual([
       "retirements: notes are scoped by owner: another owner's key reads nothing",
     ])
-    expect(
-      await failedStoreChecks(notesOf((scope, key) => `${scopeKey(scope)}/${key}`, false)),
-    ).toEqual(['retirements: a loaded note is a copy: changing it changes nothing stored'])
+    expect(await failedStoreChecks(notesOf(scoped, none))).toEqual([loadedCopy])
+    // A new array of the cards it keeps: a caller changing a card of it changes the note.
+    expect(await failedStoreChecks(notesOf(scoped, deep, (cards) => [...cards]))).toEqual([
+      loadedCopy,
+    ])
   })
 
   it('fails no check of a healthy store left to close itself', async () => {
@@ -2160,9 +2210,9 @@ describe('describeCardStore catches a broken store', () => {
   })
 
   const refusesAfterClose =
-    'close: refuses every call after close() with invalid_request, and a second close() resolves'
+    'close: refuses every call from the moment close() is called, while it is pending and after, with invalid_request, and a second close() resolves'
   const writesNothingAfterClose =
-    'close: writes nothing after close(): a store opened again over the same data holds what it held'
+    'close: writes nothing from the moment close() is called: a store opened again over the same data holds what it held'
 
   it('a store that keeps working after close() fails both close rules', async () => {
     // What memoryStore() and postgresStore() did: close() released nothing, and changed nothing.
@@ -2190,6 +2240,25 @@ describe('describeCardStore catches a broken store', () => {
       }
     }
     expect(await failedStoreChecks(writesFirst, 'as broken')).toEqual([writesNothingAfterClose])
+  })
+
+  it('a store that refuses calls only once its close() has resolved fails both close rules', async () => {
+    // Its close() ends a pool first (20 ms), and only then refuses what comes: the calls made
+    // meanwhile run, and their writes land.
+    const refusesLate = (inner: CardStore): CardStore => {
+      const guarded = closableStore('brokenStore', inner)
+      return {
+        ...guarded,
+        async close() {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          await guarded.close()
+        },
+      }
+    }
+    expect(await failedStoreChecks(refusesLate, 'as broken')).toEqual([
+      refusesAfterClose,
+      writesNothingAfterClose,
+    ])
   })
 
   it("a store that fails after close() with its driver's error, or fails a second close(), fails the refusal rule", async () => {
