@@ -49,8 +49,10 @@ export interface StripeParamError {
  * `x-stripeBypassValidation` are not checked: Stripe accepts a token id or a hash there, and the
  * emulator's own rules check the value.
  *
- * Nothing is thrown and `params` is not modified. Echoed values pass through `redact`, so a card
- * number never appears in a message.
+ * Nothing is thrown and `params` is not modified. Echoed values pass through `redact`; the
+ * parameter names it quotes (`Received unknown parameter: …`, `param`) are masked where the
+ * emulator turns the result into a `StripeRequestError`, whose constructor masks every message
+ * and `param`, so a card number never reaches an answer.
  *
  * @example
  * ```ts

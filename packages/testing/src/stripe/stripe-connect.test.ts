@@ -71,14 +71,14 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
   })
 
   it('answers an unknown account with 404', async () => {
-    const error = await rejection(stripe.accounts.retrieve('acct_0000000000000000'))
+    const error = await rejection(stripe.accounts.retrieve('acct_doesnotexist'))
     expect(error).toMatchObject({
       statusCode: 404,
       code: 'resource_missing',
       param: 'id',
-      message: "No such account: 'acct_0000000000000000'",
+      message: "No such account: 'acct_doesnotexist'",
     })
-    const nested = await rejection(stripe.accounts.listExternalAccounts('acct_0000000000000000'))
+    const nested = await rejection(stripe.accounts.listExternalAccounts('acct_doesnotexist'))
     expect(nested).toMatchObject({ statusCode: 404, code: 'resource_missing', param: 'account' })
   })
 

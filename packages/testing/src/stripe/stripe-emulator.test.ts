@@ -1,6 +1,7 @@
 import Stripe from 'stripe'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { stripeEmulator } from './stripe-emulator.js'
+import { StripeRequestError } from './stripe-errors.js'
 import {
   lastResponseHeader,
   rawStripe,
@@ -92,7 +93,7 @@ describe('API keys, errors and request ids', () => {
     const wrongMethod = await rawStripe('PUT', '/v1/customers')
     expect(wrongMethod.status).toBe(404)
 
-    const missing = await rawStripe('GET', '/v1/customers/cus_00000000000000')
+    const missing = await rawStripe('GET', '/v1/customers/cus_doesnotexist')
     const requestId = missing.headers.get('request-id')
     expect(missing.status).toBe(404)
     expect(missing.body).toEqual({
@@ -100,7 +101,7 @@ describe('API keys, errors and request ids', () => {
         type: 'invalid_request_error',
         code: 'resource_missing',
         doc_url: 'https://stripe.com/docs/error-codes/resource-missing',
-        message: "No such customer: 'cus_00000000000000'",
+        message: "No such customer: 'cus_doesnotexist'",
         param: 'id',
         request_log_url: expect.stringContaining(`/test/logs/${requestId}?t=`),
       },
@@ -132,6 +133,145 @@ describe('API keys, errors and request ids', () => {
     expect(response.status).toBe(400)
     expect(response.body.error).toMatchObject({ type: 'invalid_request_error', param: 'colour' })
     expect(emulator.state.customers()).toEqual([])
+  })
+})
+
+describe('a card number sent where an id, a name or a key goes', () => {
+  const N = '4242424242424242'
+  const MASKED = '•••• 4242'
+  // Each request quotes what it was sent back in its error: the number must come back masked.
+  const cases: Array<{
+    what: string
+    send: (ids: { customer: string }) => Promise<{ status: number; body: Record<string, unknown> }>
+    status: number
+    message: string
+    param?: string
+  }> = [
+    {
+      what: 'a customer id',
+      send: () => rawStripe('GET', `/v1/customers/${N}`),
+      status: 404,
+      message: `No such customer: '${MASKED}'`,
+      param: 'id',
+    },
+    {
+      what: 'a customer id with encoded spaces',
+      send: () => rawStripe('GET', '/v1/customers/4242%204242%204242%204242'),
+      status: 404,
+      message: `No such customer: '${MASKED}'`,
+    },
+    {
+      what: 'a source id',
+      send: ({ customer }) => rawStripe('GET', `/v1/customers/${customer}/sources/${N}`),
+      status: 404,
+      message: `No such source: '${MASKED}'`,
+    },
+    {
+      what: 'a starting_after cursor',
+      send: ({ customer }) =>
+        rawStripe('GET', `/v1/customers/${customer}/sources?starting_after=${N}`),
+      status: 400,
+      message: `No such source: '${MASKED}'`,
+      param: 'starting_after',
+    },
+    {
+      what: 'an unknown parameter name',
+      send: ({ customer }) => rawStripe('POST', `/v1/customers/${customer}`, { body: `x${N}=1` }),
+      status: 400,
+      message: `Received unknown parameter: x${MASKED}`,
+      param: `x${MASKED}`,
+    },
+    {
+      what: 'a metadata key over 40 characters',
+      send: ({ customer }) =>
+        rawStripe('POST', `/v1/customers/${customer}`, {
+          body: `metadata[${N}${'x'.repeat(30)}]=1`,
+        }),
+      status: 400,
+      message: `Metadata keys can have up to 40 characters; the key '${MASKED}${'x'.repeat(30)}' has 46.`,
+      param: `metadata[${MASKED}${'x'.repeat(30)}]`,
+    },
+    {
+      what: 'a default_source',
+      send: ({ customer }) =>
+        rawStripe('POST', `/v1/customers/${customer}`, { body: `default_source=${N}` }),
+      status: 400,
+      message: `No such source: '${MASKED}'`,
+      param: 'default_source',
+    },
+    {
+      what: 'a token',
+      send: ({ customer }) =>
+        rawStripe('POST', `/v1/customers/${customer}/sources`, { body: `source=${N}` }),
+      status: 400,
+      message: `No such token: '${MASKED}'`,
+      param: 'source',
+    },
+    {
+      what: 'an idempotency key reused with other parameters',
+      send: async () => {
+        const headers = { 'Idempotency-Key': N }
+        await rawStripe('POST', '/v1/customers', { body: 'source=tok_visa', headers })
+        return rawStripe('POST', '/v1/customers', { body: 'source=tok_mastercard', headers })
+      },
+      status: 400,
+      message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${MASKED}' if you meant to execute a different request.`,
+    },
+    {
+      what: 'a path Stripe does not serve',
+      send: () => rawStripe('GET', `/v1/charges/${N}`),
+      status: 404,
+      message: `Unrecognized request URL (GET: /v1/charges/${MASKED}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.`,
+    },
+    {
+      what: 'an account id',
+      send: () =>
+        rawStripe('POST', `/v1/accounts/${N}/external_accounts`, {
+          body: 'external_account=tok_visa_debit',
+        }),
+      status: 404,
+      message: `No such account: '${MASKED}'`,
+      param: 'account',
+    },
+  ]
+
+  it.each(cases)('masks it as $what in the error and in state.requests()', async (entry) => {
+    const customer = emulator.seed.customer().id
+    const answer = await entry.send({ customer })
+    expect(answer.status).toBe(entry.status)
+    const error = answer.body.error as Record<string, unknown>
+    expect(error.message).toBe(entry.message)
+    if (entry.param !== undefined) expect(error.param).toBe(entry.param)
+    expect(JSON.stringify(answer.body)).not.toMatch(/4242\D?4242\D?4242\D?4242/)
+    const log = emulator.state.requests()
+    expect(log.length).toBeGreaterThan(0)
+    expect(JSON.stringify(log)).not.toMatch(/4242(\D|%20)?4242(\D|%20)?4242(\D|%20)?4242/)
+  })
+
+  it('records the masked path and idempotency key, and a random key as sent', async () => {
+    await rawStripe('GET', `/v1/customers/${N}`)
+    await rawStripe('POST', '/v1/customers', { headers: { 'Idempotency-Key': `order-${N}` } })
+    // Its last group reads as a card number to `redact`; a UUID is kept whole all the same.
+    const uuid = '3f2a1c9e-1b2c-4d3e-8f9a-424242424242'
+    await rawStripe('POST', '/v1/customers', { headers: { 'Idempotency-Key': uuid } })
+    expect(emulator.state.requests()).toMatchObject([
+      { path: `/v1/customers/${MASKED}`, idempotencyKey: null },
+      { path: '/v1/customers', idempotencyKey: `order-${MASKED}` },
+      { path: '/v1/customers', idempotencyKey: uuid },
+    ])
+  })
+
+  it('masks it in the errors the seed helpers throw', () => {
+    const customer = emulator.seed.customer().id
+    let thrown: unknown
+    try {
+      emulator.seed.card(customer, N)
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(StripeRequestError)
+    expect((thrown as StripeRequestError).message).toBe(`No such token: '${MASKED}'`)
+    expect((thrown as StripeRequestError).error.message).toBe(`No such token: '${MASKED}'`)
   })
 })
 

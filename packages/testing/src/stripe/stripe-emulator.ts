@@ -1,3 +1,4 @@
+import { IdempotencyKeySchema, redact } from '@cardport/core'
 import { type HttpHandler, HttpResponse, http } from 'msw'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
@@ -66,7 +67,7 @@ export interface StripeEmulatorOptions {
 export interface StripeRequestRecord {
   /** The HTTP method, upper case (`'GET'`, `'POST'`, `'DELETE'` …). */
   method: string
-  /** The path without the query string. */
+  /** The path without the query string, a card number in it masked (core's `redact`). */
   path: string
   /** The emulator's route name, e.g. `'POST /v1/customers/:customer/sources'`. */
   route: string
@@ -78,7 +79,11 @@ export interface StripeRequestRecord {
   status: number
   /** The `Request-Id` the emulator answered with (`req_…`), as Stripe's errors quote it. */
   requestId: string
-  /** The request's `Idempotency-Key` header, or null when it sent none. */
+  /**
+   * The request's `Idempotency-Key` header, or null when it sent none. A card number written out
+   * in it is masked (core's `redact`), by the rule of core's `IdempotencyKeySchema`: the random
+   * ids clients generate (a UUID, a hex digest) are recorded as sent, whatever digits they hold.
+   */
   idempotencyKey: string | null
   /** `true` when the answer was a stored idempotent response. */
   replayed: boolean
@@ -216,13 +221,15 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
       const url = new URL(request.url)
       const requestId = stripeId('req_', 14)
       const target = `${request.method} ${url.pathname}`
+      const idempotencyKey = request.headers.get('idempotency-key')
       const record: StripeRequestRecord = {
         method: request.method,
-        path: url.pathname,
+        // A card number put where an id goes is masked, as in the error messages.
+        path: redact(url.pathname),
         route: route.name,
         status: 0,
         requestId,
-        idempotencyKey: request.headers.get('idempotency-key'),
+        idempotencyKey: idempotencyKey === null ? null : loggedKey(idempotencyKey),
         replayed: false,
       }
       log.push(record)
@@ -231,7 +238,8 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         // The objects have the shapes of this version, whatever version the client asks for.
         'Stripe-Version': STRIPE_EMULATOR_API_VERSION,
       }
-      if (record.idempotencyKey !== null) baseHeaders['Idempotency-Key'] = record.idempotencyKey
+      // Sent back as given, as Stripe does: the caller's own header, and no message or log.
+      if (idempotencyKey !== null) baseHeaders['Idempotency-Key'] = idempotencyKey
       return runRecorded(
         faults,
         {
@@ -242,7 +250,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
           signal: serverCloseSignal(request),
         },
         record,
-        () => serve(route, request, url, params, baseHeaders, record),
+        () => serve(route, request, url, params, baseHeaders, record, idempotencyKey),
       )
     }
   }
@@ -254,11 +262,12 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
     pathParams: Record<string, string | readonly string[] | undefined>,
     headers: Record<string, string>,
     record: StripeRequestRecord,
+    idempotencyKey: string | null,
   ): Promise<Response> => {
     try {
       authenticate(request.headers.get('authorization'), route.name === 'POST /v1/tokens')
       if (route.name === NOT_FOUND) throw unrecognizedUrl(request.method, url.pathname)
-      const key = request.method === 'POST' ? record.idempotencyKey : null
+      const key = request.method === 'POST' ? idempotencyKey : null
       if (key !== null && (key.length < 1 || key.length > 255)) throw idempotencyKeyLength(key)
       const params = await readParams(request, url)
       const invalid = checkStripeRequest(request.method, url.pathname, checked(route, params))
@@ -737,6 +746,15 @@ function clonePlain<T>(value: T): T {
     out[key] = clonePlain((value as Record<string, unknown>)[key])
   }
   return out as T
+}
+
+/**
+ * An `Idempotency-Key` as `state.requests()` records it: masked (core's `redact`) when it holds
+ * a card number written out, as core's `IdempotencyKeySchema` finds one, so that a UUID or a hex
+ * digest whose digit groups read as a card number by chance stays as the client sent it.
+ */
+function loggedKey(key: string): string {
+  return IdempotencyKeySchema.safeParse(key).success ? key : redact(key)
 }
 
 function sortKeys(object: Record<string, unknown>): Record<string, unknown> {

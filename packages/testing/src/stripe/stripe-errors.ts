@@ -1,3 +1,4 @@
+import { redact } from '@cardport/core'
 import type { StripeCardFailure } from './stripe-test-cards.js'
 
 /** The `error` object of a Stripe error body (API 2023-08-16, schema `api_errors`). */
@@ -27,18 +28,32 @@ export interface StripeErrorBody {
 /**
  * A Stripe error the emulator answers with. State rules throw it; the route wrapper turns it
  * into a response, so no handler ever throws to MSW.
+ *
+ * Its `message` and `param` pass through core's `redact`: they quote what the request sent (an
+ * id, a path, a parameter name, a metadata key, an idempotency key), where a client may have put
+ * a card number by mistake, and no error holds a full card number (`•••• 4242` instead).
+ *
+ * @example
+ * ```ts
+ * new StripeRequestError(404, {
+ *   type: 'invalid_request_error',
+ *   message: "No such customer: '4242424242424242'",
+ * }).message // "No such customer: '•••• 4242'"
+ * ```
  */
 export class StripeRequestError extends Error {
   /** The HTTP status Stripe sends with this error. */
   readonly status: number
-  /** The `error` object of the body. */
+  /** The `error` object of the body, its `message` and `param` masked. */
   readonly error: StripeErrorObject
 
   constructor(status: number, error: StripeErrorObject) {
-    super(error.message)
+    const message = redact(error.message)
+    super(message)
     this.name = 'StripeRequestError'
     this.status = status
-    this.error = error
+    this.error = { ...error, message }
+    if (error.param !== undefined) this.error.param = redact(error.param)
   }
 }
 

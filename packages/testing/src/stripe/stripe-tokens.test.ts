@@ -263,7 +263,7 @@ describe('the test numbers and tokens table', () => {
       stripe.customers.createSource(customer.id, { source: '4242424242424242' }),
     )
     expect(number).toMatchObject({ statusCode: 400, code: 'resource_missing', param: 'source' })
-    expect(number.message).toBe("No such token: '****4242'")
+    expect(number.message).toBe("No such token: '•••• 4242'")
   })
 
   it('validates a card hash: missing number, past expiry, bad CVC', async () => {
