@@ -171,6 +171,71 @@ describe('tokenize a card (POST /v1/marketplaces/:marketplace/cards)', () => {
     })
   })
 
+  it('reads numeric form meta keys as a hash, as the same meta in JSON', async () => {
+    const card = 'card_number=4111111111111111&expiration_month=12&expiration_year=2030'
+    const numbered = Array.from({ length: 21 }, (_, i) => `meta[${i}]=v${i}`).join('&')
+    const expected = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [String(i), `v${i}`]))
+    const form = await api('POST', mp('/cards'), { form: `${card}&${numbered}` })
+    expect(form.status).toBe(201)
+    expect(form.body.meta).toEqual(expected)
+    const json = await api('POST', mp('/cards'), {
+      json: {
+        card_number: '4111111111111111',
+        expiration_month: 12,
+        expiration_year: 2030,
+        meta: expected,
+      },
+    })
+    expect(json.body.meta).toEqual(form.body.meta)
+    for (const keys of ['meta[0]=a', 'meta[5]=a&meta[1]=b', 'meta[]=a']) {
+      const answer = await api('POST', mp('/cards'), { form: `${card}&${keys}` })
+      expect(answer.status, keys).toBe(201)
+    }
+    const update = await api('PUT', mp(`/cards/${form.body.id}`), { form: 'meta[0]=x&meta[1]=y' })
+    expect(update.status).toBe(200)
+    expect(update.body.meta).toEqual({ '0': 'x', '1': 'y' })
+  })
+
+  it('keeps meta keys named like Object.prototype members, form or JSON, and writes no prototype', async () => {
+    const keys = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '0']
+    const expected = Object.fromEntries(keys.map((key, i) => [key, `v${i}`]))
+    const meta = keys.map((key, i) => `meta[${key}]=v${i}`).join('&')
+    const card = 'card_number=4111111111111111&expiration_month=12&expiration_year=2030'
+    const form = await api('POST', mp('/cards'), { form: `${card}&${meta}` })
+    expect(form.status).toBe(201)
+    expect(Object.keys(form.body.meta).sort()).toEqual([...keys].sort())
+    expect({ ...form.body.meta }).toEqual(expected)
+    const stored = emulator.state.card(form.body.id)!.meta
+    expect(Object.hasOwn(stored, '__proto__')).toBe(true)
+    expect({ ...stored }).toEqual(expected)
+
+    // JSON.stringify writes an own `__proto__` key like any other.
+    const json = await api('POST', mp('/cards'), {
+      json: { ...cardForm(), meta: expected },
+    })
+    expect(json.status).toBe(201)
+    expect({ ...json.body.meta }).toEqual(expected)
+
+    const account = await api('POST', mp('/accounts'), {
+      form: `name=Jo&card_uri=${encodeURIComponent(json.body.uri)}&${meta}`,
+    })
+    expect(account.status).toBe(201)
+    expect({ ...account.body.meta }).toEqual(expected)
+
+    // An object under `__proto__` is a nested meta (400); a top-level one a field the form lacks.
+    const nested = await api('PUT', mp(`/cards/${form.body.id}`), {
+      form: 'meta[__proto__][polluted]=yes',
+    })
+    expect(nested.status).toBe(400)
+    const topLevel = await api('PUT', mp(`/cards/${form.body.id}`), {
+      form: '__proto__[polluted]=yes&constructor[prototype][polluted]=yes&is_valid=false',
+    })
+    expect(topLevel.status).toBe(200)
+    expect(topLevel.body.is_valid).toBe(false)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false)
+  })
+
   it('takes `state` for `region`, and normalizes the country code to upper case', async () => {
     const card = await tokenize({ region: undefined, state: 'CA', country_code: 'gbr' })
     // The form takes city and region, but the reference's card view has neither: a client

@@ -4,6 +4,7 @@ import qs from 'qs'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
+import { FORM_KEY_OPTIONS, formValue } from '../form-keys.js'
 import { runRecorded } from '../recorded-run.js'
 import { serverCloseSignal } from '../served-request.js'
 import {
@@ -556,7 +557,10 @@ async function readBody(request: Request): Promise<Body> {
   if (!text.trim()) return {}
   const type = (request.headers.get('content-type') ?? '').toLowerCase()
   if (type.includes('application/x-www-form-urlencoded')) {
-    return qs.parse(text, { depth: 3 }) as Body
+    // No field of the marketplace's forms is a list, and `meta` keys are any strings: numeric
+    // keys (`meta[0]=a`) stay keys of a hash, as in JSON, rather than making an array. Keys named
+    // like Object.prototype members (`meta[constructor]`, `meta[__proto__]`) are kept as data.
+    return formValue(qs.parse(text, { depth: 3, parseArrays: false, ...FORM_KEY_OPTIONS })) as Body
   }
   if (type === '' || type.includes('json')) {
     let parsed: unknown

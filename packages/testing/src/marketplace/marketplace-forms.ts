@@ -1,4 +1,5 @@
 import { toCountryAlpha2 } from '@cardport/core'
+import { setEntry } from '../form-keys.js'
 import { badRequest } from './marketplace-errors.js'
 
 /** A request body as read from JSON or a form: any JSON value per field. */
@@ -400,7 +401,8 @@ function readMeta(body: Body, name: string, issues: Issues): Record<string, stri
       issues.add(name, `the value of "${key}" must be a string (meta is single-level)`)
       return undefined
     }
-    meta[key] = entry
+    // A key such as `__proto__` is stored as a key: `meta[key] =` would drop it.
+    setEntry(meta, key, entry)
   }
   return meta
 }

@@ -82,10 +82,60 @@ describe('parseStripeForm', () => {
     expect(parseStripeForm(new URLSearchParams())).toEqual({})
   })
 
-  it('never writes to a prototype', () => {
-    const parsed = parseStripeForm('__proto__[polluted]=yes&a[__proto__][polluted]=yes&name=x')
-    expect(parsed).toEqual({ name: 'x' })
+  it('keeps keys named like Object.prototype members as keys, and never writes to a prototype', () => {
+    const parsed = parseStripeForm(
+      'metadata[constructor]=a&metadata[toString]=b&metadata[valueOf]=c&metadata[hasOwnProperty]=d&metadata[__proto__]=e&metadata[0]=f',
+    )
+    expect(Object.keys(parsed.metadata as object)).toEqual([
+      '0',
+      'constructor',
+      'toString',
+      'valueOf',
+      'hasOwnProperty',
+      '__proto__',
+    ])
+    expect({ ...(parsed.metadata as object) }).toEqual(
+      Object.fromEntries([
+        ['0', 'f'],
+        ['constructor', 'a'],
+        ['toString', 'b'],
+        ['valueOf', 'c'],
+        ['hasOwnProperty', 'd'],
+        ['__proto__', 'e'],
+      ]),
+    )
+    // Ordinary objects: what reads them (`Object.hasOwn`, spreads, JSON) works as for any other.
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(parsed.metadata)).toBe(Object.prototype)
+
+    // Percent-encoded, nested, and top-level names, with object values: data, not prototypes.
+    const hostile = parseStripeForm(
+      '__proto__[polluted]=yes&a[__proto__][polluted]=yes&constructor[prototype][polluted]=yes&card[metadata][%5F%5Fproto%5F%5F]=x&name=x',
+    )
+    expect(Object.keys(hostile)).toEqual(['__proto__', 'a', 'constructor', 'card', 'name'])
+    expect(Object.getOwnPropertyDescriptor(hostile, '__proto__')?.value).toEqual({
+      polluted: 'yes',
+    })
+    expect(Object.getPrototypeOf(hostile)).toBe(Object.prototype)
+    expect(Object.getPrototypeOf(hostile.a)).toBe(Object.prototype)
+    expect(Object.hasOwn(hostile.a as object, '__proto__')).toBe(true)
+    expect(Object.keys((hostile.card as { metadata: object }).metadata)).toEqual(['__proto__'])
+    expect(hostile.constructor).toEqual({ prototype: { polluted: 'yes' } })
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false)
+    expect(Object.prototype.constructor).toBe(Object)
+  })
+
+  it('maps keys that hold `__proto__` and NUL characters back as sent', () => {
+    for (const key of [
+      '__proto__%00',
+      '__proto__%00%00x',
+      'a__proto__proto__b',
+      '__proto____proto__',
+    ]) {
+      const parsed = parseStripeForm(`metadata[${key}]=1`)
+      expect(Object.keys(parsed.metadata as object), key).toEqual([decodeURIComponent(key)])
+    }
   })
 
   it('refuses a body nested deeper than the limit with a 400', () => {

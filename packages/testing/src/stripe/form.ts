@@ -1,4 +1,5 @@
 import qs from 'qs'
+import { FORM_KEY_OPTIONS, formKey, setEntry } from '../form-keys.js'
 import { bracketedMetadataKey, stripeError } from './stripe-errors.js'
 
 /**
@@ -27,8 +28,9 @@ const QS_OPTIONS: qs.IParseOptions = {
   // Stripe's servers keep the last value of a repeated name (`email=a&email=b` is `b`);
   // bracketed arrays (`expand[]=a&expand[]=b`) are not repeats and still collect every value.
   duplicates: 'last',
-  // `__proto__[x]` and friends are dropped, never merged into the prototype.
-  allowPrototypes: false,
+  // Every key is kept, as Stripe keeps any metadata key (`metadata[constructor]`,
+  // `metadata[__proto__]`): objects without a prototype, so no key reaches Object.prototype.
+  ...FORM_KEY_OPTIONS,
 }
 
 /**
@@ -38,7 +40,9 @@ const QS_OPTIONS: qs.IParseOptions = {
  * every value stays a string (the request check coerces them against the OpenAPI schema).
  *
  * Metadata keys are arbitrary strings, so `metadata[0]=a` stays the hash `{ '0': 'a' }` rather
- * than becoming an array; any other numerically indexed hash is an array, holes removed.
+ * than becoming an array; any other numerically indexed hash is an array, holes removed. A key
+ * named like a member of `Object.prototype` (`metadata[constructor]`, `metadata[__proto__]`) is
+ * kept as an own key, as Stripe keeps it, and never reaches the prototype.
  *
  * Throws a 400 `StripeRequestError` for a body nested deeper than {@link STRIPE_FORM_LIMITS}
  * allows or with more pairs than it allows, and for a metadata key holding a square bracket
@@ -105,7 +109,10 @@ function decodeName(raw: string): string {
   }
 }
 
-/** Restores metadata hashes that qs read as arrays, and removes the holes of other arrays. */
+/**
+ * Restores metadata hashes that qs read as arrays, and removes the holes of other arrays; the
+ * objects qs built without a prototype become ordinary ones, with the keys as sent.
+ */
 function normalize(value: unknown, key: string | undefined): unknown {
   if (Array.isArray(value)) {
     if (key === 'metadata') {
@@ -120,7 +127,10 @@ function normalize(value: unknown, key: string | undefined): unknown {
   }
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {}
-    for (const [name, inner] of Object.entries(value)) out[name] = normalize(inner, name)
+    for (const [escaped, inner] of Object.entries(value)) {
+      const name = formKey(escaped)
+      setEntry(out, name, normalize(inner, name))
+    }
     return out
   }
   return value

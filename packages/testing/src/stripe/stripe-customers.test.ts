@@ -330,6 +330,20 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(emulator.events.take()).toEqual([])
   })
 
+  it('keeps metadata keys named like Object.prototype members, as Stripe keeps any key', async () => {
+    const customer = await stripe.customers.create({
+      metadata: { constructor: 'Acme Corp', valueOf: '1', order: '42' },
+    })
+    expect(customer.metadata).toEqual({ constructor: 'Acme Corp', valueOf: '1', order: '42' })
+    const card = (await stripe.customers.createSource(customer.id, {
+      source: 'tok_visa',
+      metadata: { toString: 'x', hasOwnProperty: 'y' },
+    })) as Stripe.Card
+    expect(card.metadata).toEqual({ toString: 'x', hasOwnProperty: 'y' })
+    expect(emulator.state.customer(customer.id)?.metadata).toEqual(customer.metadata)
+    expect(emulator.state.source(card.id)?.metadata).toEqual(card.metadata)
+  })
+
   it('refuses an update to an expiry that has passed, as it refuses such a card (now: 2025-03)', async () => {
     const customer = emulator.seed.customer()
     const card = emulator.seed.card(customer.id, 'tok_visa')
@@ -512,6 +526,65 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
       code: 'resource_missing',
       message: "No such customer: 'cus_nobody0000000'",
     })
+  })
+})
+
+describe('metadata keys named like Object.prototype members, in form bodies', () => {
+  const KEYS = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__']
+  const body = [...KEYS.map((key, i) => `metadata[${key}]=v${i}`), 'metadata[0]=zero'].join('&')
+  const expected = Object.fromEntries([['0', 'zero'], ...KEYS.map((key, i) => [key, `v${i}`])])
+
+  it('stores, answers, replays and unsets them as any other key', async () => {
+    const headers = { 'Idempotency-Key': 'proto-keys' }
+    const created = await rawStripe('POST', '/v1/customers', { body, headers })
+    expect(created.status).toBe(200)
+    const metadata = created.body.metadata as Record<string, string>
+    expect(Object.keys(metadata).sort()).toEqual(['0', ...KEYS].sort())
+    expect({ ...metadata }).toEqual(expected)
+    const id = created.body.id as string
+    // The read-back and a replay are copies, which must keep `__proto__` too.
+    const stored = emulator.state.customer(id)!.metadata
+    expect(Object.hasOwn(stored, '__proto__')).toBe(true)
+    expect({ ...stored }).toEqual(expected)
+    expect(Object.getPrototypeOf(stored)).toBe(Object.prototype)
+    const replay = await rawStripe('POST', '/v1/customers', { body, headers })
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect({ ...(replay.body.metadata as object) }).toEqual(expected)
+
+    const card = await rawStripe('POST', `/v1/customers/${id}/sources`, {
+      body: `source=tok_visa&${body}`,
+    })
+    expect(card.status).toBe(200)
+    expect({ ...(card.body.metadata as object) }).toEqual(expected)
+
+    const unset = await rawStripe('POST', `/v1/customers/${id}`, {
+      body: 'metadata[__proto__]=&metadata[constructor]=',
+    })
+    expect(Object.keys(unset.body.metadata as object).sort()).toEqual(
+      ['0', 'toString', 'valueOf', 'hasOwnProperty'].sort(),
+    )
+    expect(Object.hasOwn(Object.prototype, 'v4')).toBe(false)
+  })
+
+  it('refuses an object sent as a value or a parameter, and never writes to a prototype', async () => {
+    const customer = emulator.seed.customer()
+    const nested = await rawStripe('POST', `/v1/customers/${customer.id}`, {
+      body: 'metadata[__proto__][polluted]=yes',
+    })
+    expect(nested.status).toBe(400)
+    const topLevel = await rawStripe('POST', `/v1/customers/${customer.id}`, {
+      body: '__proto__[polluted]=yes&constructor[prototype][polluted]=yes',
+    })
+    expect(topLevel.status).toBe(400)
+    expect(topLevel.body.error).toMatchObject({
+      code: 'parameter_unknown',
+      message: 'Received unknown parameter: __proto__',
+    })
+    const query = await rawStripe('GET', '/v1/customers?__proto__[polluted]=yes')
+    expect(query.status).toBe(400)
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+    expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false)
+    expect(emulator.state.customer(customer.id)?.metadata).toEqual({})
   })
 })
 

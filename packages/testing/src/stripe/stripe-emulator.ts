@@ -3,6 +3,7 @@ import { type HttpHandler, HttpResponse, http } from 'msw'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
+import { setEntry } from '../form-keys.js'
 import { runRecorded } from '../recorded-run.js'
 import { serverCloseSignal } from '../served-request.js'
 import { parseStripeForm } from './form.js'
@@ -743,7 +744,8 @@ function clonePlain<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(value)) {
-    out[key] = clonePlain((value as Record<string, unknown>)[key])
+    // Metadata may hold a `__proto__` key, which an assignment would drop.
+    setEntry(out, key, clonePlain((value as Record<string, unknown>)[key]))
   }
   return out as T
 }

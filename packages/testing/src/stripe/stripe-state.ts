@@ -1,3 +1,4 @@
+import { setEntry } from '../form-keys.js'
 import {
   bracketedMetadataKey,
   cardFailure,
@@ -1356,7 +1357,8 @@ function applyMetadata(current: StripeMetadata, patch: unknown): StripeMetadata 
         `Metadata values can have up to 500 characters, but you passed in a value that is ${text.length} characters.`,
       )
     }
-    next[key] = text
+    // A key such as `__proto__` is stored as a key: `next[key] =` would drop it.
+    setEntry(next, key, text)
   }
   if (Object.keys(next).length > 50) {
     throw invalidParam('metadata', 'You can have up to 50 metadata keys.')
