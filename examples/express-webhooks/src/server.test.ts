@@ -144,6 +144,28 @@ describe('the Express webhook route', () => {
     expect(await cards()).toEqual([])
   })
 
+  it('answers 400, not a 500 to retry, to a compressed body that does not decompress', async () => {
+    const [, created] = emulator.events.take()
+    const { signature } = emulator.events.sign(created!)
+    const response = await request(endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'stripe-signature': signature,
+      },
+      body: 'not gzip at all',
+    })
+
+    expect(response.statusCode).toBe(400)
+    expect(await response.body.json()).toEqual({
+      error: { code: 'bad_request', message: 'The webhook body could not be read (unreadable)' },
+    })
+    // Not an internal failure: nothing for the error log, and nothing written.
+    expect(failures).toEqual([])
+    expect(await cards()).toEqual([])
+  })
+
   it('answers 500 when the store fails, reports the cause, and applies the event on the retry', async () => {
     const [, created] = emulator.events.take()
     failing = true

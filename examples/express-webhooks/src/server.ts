@@ -112,13 +112,16 @@ export async function listen(
 }
 
 /**
- * A request body that `express.raw` refused (too large, aborted, an unknown encoding): its 4xx
- * status and its kind (`entity.too.large` …), or null for any other error.
+ * A request body that `express.raw` refused (too large, aborted, an unknown encoding, a
+ * compressed body that does not decompress): its 4xx status and its kind (`entity.too.large` …,
+ * or `unreadable` for a decompression error, which has none), or null for any other error. Its
+ * errors are `http-errors` marked `expose` (a client's fault); a `CardportError` with the status
+ * of Stripe's answer is not one of them.
  */
 function bodyParserFailure(error: unknown): { status: number; type: string } | null {
   if (typeof error !== 'object' || error === null) return null
-  const { status, type } = error as { status?: unknown; type?: unknown }
-  if (typeof status !== 'number' || status < 400 || status > 499) return null
-  if (typeof type !== 'string' || !/^[a-z]+(?:\.[a-z]+)+$/.test(type)) return null
-  return { status, type }
+  const { status, type, expose } = error as { status?: unknown; type?: unknown; expose?: unknown }
+  if (expose !== true || typeof status !== 'number' || status < 400 || status > 499) return null
+  const known = typeof type === 'string' && /^[a-z]+(?:\.[a-z]+)+$/.test(type)
+  return { status, type: known ? type : 'unreadable' }
 }
