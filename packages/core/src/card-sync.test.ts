@@ -936,6 +936,20 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(calls).toEqual([])
   })
 
+  it('refuses a card number glued to a letter, and a key of 200,000 characters, at once', async () => {
+    for (const idempotencyKey of [
+      'card_x4242 4242 4242 4242',
+      'card_4242-4242-4242-4242x',
+      '7'.repeat(200_000),
+    ]) {
+      const { watched, calls } = watchedSync()
+      const error = await rejection(watched.setDefaultCard(alice, 'tok_visa', { idempotencyKey }))
+      expect(error.code).toBe('invalid_request')
+      expect(error.issues?.map((issue) => issue.path)).toEqual([['options', 'idempotencyKey']])
+      expect(calls).toEqual([])
+    }
+  })
+
   it('refuses a card number given as a card id before the provider or the store sees it', async () => {
     // Typed in the wrong field (an admin's "remove card" form): the provider answers "no such
     // card", and the card-not-found step wrote a tombstone whose card_id column held the number.

@@ -35,7 +35,16 @@ const NUMBER_IN_IDS = [
   ' ４２４２４２４２４２４２４２４２ :',
   'card_４２４２４２４２４２４２４２４２',
   'id:4242424242424242/x',
+  // The first or the last group glued to a letter: joined to the others, it is no random id's.
+  'card_x4242 4242 4242 4242',
+  'card_4242-4242-4242-4242x',
 ]
+
+/**
+ * A length no id or key comes near, in characters: a check whose time grew with the square of the
+ * length took minutes over it, a check in proportion to it takes milliseconds.
+ */
+const LONG = 200_000
 
 /** The 62 characters of a Stripe id's random part. */
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
@@ -459,6 +468,33 @@ describe('CardIdInputSchema: a card id a caller gives', () => {
     }
   })
 
+  it('refuses a number whose first or last group touches a letter, in any separator', () => {
+    for (const id of [
+      'card_x4242 4242 4242 4242',
+      'card_4242-4242-4242-4242x',
+      'card_x4242\u00a04242\u00a04242\u00a04242',
+      'card_x4242%204242%204242%204242',
+      'card_4242ー4242ー4242ー4242',
+      'card_a5555 5555 5555 4444b',
+    ]) {
+      expect(CardIdInputSchema.safeParse(id).success, id).toBe(false)
+    }
+  })
+
+  // Each digit of a run with no letter after it started a search that read the rest of the run:
+  // 100,000 digits in a request's path blocked the event loop for 20 s.
+  it('reads an id of any length in one pass', () => {
+    expect(CardIdInputSchema.safeParse('7'.repeat(LONG)).success).toBe(true)
+    expect(CardIdInputSchema.safeParse(`card_x${'4'.repeat(LONG)}`).success).toBe(true)
+    // Full-width digits: slower to read, a quarter as many.
+    expect(CardIdInputSchema.safeParse('４'.repeat(LONG / 4)).success).toBe(true)
+    expect(CardIdInputSchema.safeParse(`card_1${'%20'.repeat(Math.ceil(LONG / 3))}x`).success).toBe(
+      true,
+    )
+    const card = { ...stripeSeedCards[0]!.normalized, id: '7'.repeat(LONG) }
+    expect(CardSchema.safeParse(card).success).toBe(true)
+  })
+
   it('takes a card number glued to letters: part of a random id, not a number written out', () => {
     for (const id of [
       'card_1MvoXJ24242424242424242',
@@ -861,6 +897,30 @@ describe('IdempotencyKeySchema', () => {
       `4242424242424242.${uuid}`,
     ]) {
       expect(IdempotencyKeySchema.safeParse(key).success, key).toBe(false)
+    }
+  })
+
+  it('refuses a card number whose first or last group touches a letter', () => {
+    for (const key of [
+      'card_x4242 4242 4242 4242',
+      'card_4242-4242-4242-4242x',
+      'order-x4242 4242 4242 4242',
+      `${uuidOf(digest('a'))}4242 4242 4242 4242`,
+    ]) {
+      const result = IdempotencyKeySchema.safeParse(key)
+      expect(result.success, key).toBe(false)
+      expect(result.error?.issues.map((issue) => issue.message)).toEqual([
+        'a card number is not allowed in an idempotency key',
+      ])
+    }
+  })
+
+  it('refuses a key longer than 255 characters before reading it for a card number', () => {
+    for (const key of ['7'.repeat(LONG), `4242424242424242 ${'7'.repeat(LONG)}`]) {
+      const result = IdempotencyKeySchema.safeParse(key)
+      expect(result.error?.issues).toEqual([
+        expect.objectContaining({ code: 'too_big', maximum: 255 }),
+      ])
     }
   })
 })

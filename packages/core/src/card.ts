@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { CARD_BRANDS } from './brand.js'
 import { ProviderMetadataSchema } from './metadata.js'
 import {
+  blankGluedDigitGroups,
   containsCardNumber,
   hasDigits,
   isWholeCardNumber,
@@ -38,12 +39,15 @@ const notACardNumber = (text: z.ZodString, message: string) =>
 
 /**
  * `text`, refusing a card id that holds a card number standing apart: one `containsCardNumber`
- * finds once the id's random parts are set aside (its UUIDs, and digits glued to a letter), such
- * as `card_x 4242 4242 4242 4242` or `card_4242424242424242`, where the number follows the
- * prefix's `_`. Stored, the id would be a key of the store and of its tombstones, and quoted by
- * results and logs. A provider's random id (`card_1MvoXJ2eZvKYlo2C`, a hex id, a UUID) is never
- * refused: its digits touch letters, or a run of them is longer than a card number. A text of
- * digit groups alone shaped as a UUID is still refused (`isWholeCardNumber`).
+ * finds once the id's random parts are set aside (its UUIDs, and each group of digits glued to a
+ * letter that no space or dash joins to other digits), such as `card_x 4242 4242 4242 4242` or
+ * `card_4242424242424242`, where the number follows the prefix's `_`, or `card_x4242 4242 4242 4242`,
+ * whose first group touches the `x` but is joined to the others. Stored, the id would be a key of
+ * the store and of its tombstones, and quoted by results and logs. A provider's random id
+ * (`card_1MvoXJ2eZvKYlo2C`, a hex id, a UUID) is never refused: its digits touch letters with no
+ * space or dash between them, or a run of them is longer than a card number. A text of digit
+ * groups alone shaped as a UUID is still refused (`isWholeCardNumber`). Time in proportion to the
+ * id's length, whatever it holds.
  */
 const noCardNumberIn = (text: z.ZodString, message: string) =>
   text.refine(
@@ -204,8 +208,10 @@ export function callerObject<Shape extends z.core.$ZodLooseShape>(
  * `containsCardNumber` finds), since the key travels to the provider as a request header and
  * `CardSync` keeps it in the store's retirement notes. Random ids in a key are not read for one:
  * a UUID (`crypto.randomUUID()`), and digits that touch a letter (a hex digest), whose digit
- * groups would read as a card number about once in 900 UUIDs and 1,400 digests. A provider's own
- * request options are not checked for one.
+ * groups would read as a card number about once in 900 UUIDs and 1,400 digests; digits that a
+ * space or a dash joins to other digits are read all the same (`order-x4242 4242 4242 4242`). A
+ * key longer than 255 characters is refused before it is read for one. A provider's own request
+ * options are not checked for one.
  *
  * @example
  * ```ts
@@ -217,21 +223,23 @@ export function callerObject<Shape extends z.core.$ZodLooseShape>(
 export const IdempotencyKeySchema: z.ZodString = z
   .string()
   .min(1)
-  .max(255)
+  // A longer key is refused at once: zod runs every check, and the next reads the whole key.
+  .max(255, { abort: true })
   .refine((key) => !containsCardNumber(withoutRandomIds(key)), {
     message: 'a card number is not allowed in an idempotency key',
   })
 
 /** A UUID in its canonical form, any version. */
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
-/** Digits next to a letter: part of a random id (a hex digest), not of a number written out. */
-const DIGITS_BY_A_LETTER = /(?<=\p{L})\p{Nd}+|\p{Nd}+(?=\p{L})/gu
 
-/** `key` with its UUIDs and the digits next to a letter written as letters (`x`). */
+/**
+ * `key` with its UUIDs, and each group of digits next to a letter that no separator joins to other
+ * digits (part of a random id, such as a hex digest: `blankGluedDigitGroups`), written as letters
+ * (`x`). Time in proportion to the key's length, whatever it holds: a caller's 100,000 digits
+ * (an id in a request's path) once blocked the event loop for seconds.
+ */
 function withoutRandomIds(key: string): string {
-  return key
-    .replace(UUID, (uuid) => 'x'.repeat(uuid.length))
-    .replace(DIGITS_BY_A_LETTER, (digits) => 'x'.repeat(digits.length))
+  return blankGluedDigitGroups(key.replace(UUID, (uuid) => 'x'.repeat(uuid.length)))
 }
 
 /**
@@ -243,13 +251,17 @@ function withoutRandomIds(key: string): string {
  * (`card_4242424242424242`, `card_x 4242 4242 4242 4242`). Such an id would reach the provider in
  * a request's URL and, once the provider answered "no such card", a store's deletion record (its
  * tombstone). Ids a provider gives (`card_…`, a marketplace's `CC…`, a hex id, a UUID) are never
- * refused: digits glued to a letter are part of a random id, and a UUID's are not read.
+ * refused: digits glued to a letter are part of a random id, and a UUID's are not read. A group
+ * glued to a letter that a space or a dash joins to other digits is read with them: a random id
+ * has no such gaps, a number written out does (`card_x4242 4242 4242 4242`,
+ * `card_4242-4242-4242-4242x`).
  *
  * @example
  * ```ts
  * CardIdInputSchema.safeParse('card_1NBnqJ2eZvKYlo2C').success // true
  * CardIdInputSchema.safeParse('4242 4242 4242 4242').success // false
  * CardIdInputSchema.safeParse('card_4242424242424242').success // false
+ * CardIdInputSchema.safeParse('card_x4242 4242 4242 4242').success // false
  * ```
  */
 export const CardIdInputSchema: z.ZodString = noCardNumberIn(

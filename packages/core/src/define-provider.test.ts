@@ -18,11 +18,16 @@ const BAD_NUMBER = '4242424242424241'
 /** A card number an adapter's bug puts where a card id goes. */
 const CARD_NUMBER_ID = '4242424242424242'
 const nextYear = new Date().getUTCFullYear() + 2
-/** Card ids holding a card number that stands apart: after a prefix's `_`, amid text, full-width. */
+/**
+ * Card ids holding a card number that stands apart: after a prefix's `_`, amid text, full-width,
+ * its first or last group glued to a letter.
+ */
 const NUMBER_IN_IDS = [
   'card_x 4242 4242 4242 4242',
   'card_4242424242424242',
   ' ４２４２４２４２４２４２４２４２ :',
+  'card_x4242 4242 4242 4242',
+  'card_4242-4242-4242-4242x',
 ]
 
 describe('defineCardProvider: input is validated before any primitive runs', () => {

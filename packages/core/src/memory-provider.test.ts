@@ -208,6 +208,18 @@ describe('memoryProvider: card ids', () => {
     const masked = [...ids].filter((id) => maskCardNumbers(id) !== id)
     expect(masked).toEqual([])
   })
+
+  it('refuses a card number glued to a letter at either end as the id, before looking', async () => {
+    for (const id of ['card_x4242 4242 4242 4242', 'card_4242-4242-4242-4242x']) {
+      expect((await rejection(provider.getCard(customer, id))).code, id).toBe('invalid_request')
+    }
+  })
+
+  // 100,000 digits, a request's path parameter, blocked the event loop for 20 s.
+  it('reads a long id in one pass: no such card', async () => {
+    const error = await rejection(provider.getCard(customer, '7'.repeat(200_000)))
+    expect(error.code).toBe('card_not_found')
+  })
 })
 
 describe('memoryProvider: lists', () => {

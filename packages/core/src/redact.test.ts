@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { isLuhnValid } from './card-number.js'
 import {
+  blankGluedDigitGroups,
   containsCardNumber,
   maskCardNumbers,
   maskCardNumberValue,
@@ -112,6 +113,18 @@ describe('redact: card numbers', () => {
       expect(containsCardNumber(text)).toBe(false)
     }
     expect(redact('a=4242424242424242%2F1')).toBe('a=•••• 4242%2F1')
+  })
+
+  // Each digit an encoded separator holds (the `2` and the `0` of `%20`) started a search that
+  // read the rest of the separators: 100,000 characters took seconds, a larger text minutes.
+  it('reads a long run of encoded separators in one pass, and gives it back as it was', () => {
+    for (const separator of ['%20', '%C2%A0', '%E2%80%93']) {
+      const gaps = separator.repeat(Math.ceil(200_000 / separator.length))
+      expect(redact(`1${gaps}x`)).toBe(`1${gaps}x`)
+      expect(containsCardNumber(`1${gaps}x`)).toBe(false)
+      expect(maskCardNumbers(`4242424242424242${gaps}x`)).toBe(`•••• 4242${gaps}x`)
+      expect(redactSecrets(`a 4242${gaps}4242 4242 4242`)).toBe('a •••• 4242')
+    }
   })
 
   it('leaves short numbers on separate lines or after no-break spaces', () => {
@@ -544,5 +557,31 @@ describe('maskCardNumberValue', () => {
     const holder = { raw: { number: 4242424242424242n } }
     expect(redactInPlace(holder)).toBe(true)
     expect(holder.raw.number).toBe('•••• 4242')
+  })
+})
+
+describe('blankGluedDigitGroups: the digits of random ids', () => {
+  it('blanks a group of digits touching a letter that nothing joins to other digits', () => {
+    expect(blankGluedDigitGroups('ab4242424242424242')).toBe('abxxxxxxxxxxxxxxxx')
+    expect(blankGluedDigitGroups('card_1MvoXJ2eZvKYlo2C')).toBe('card_xMvoXJxeZvKYloxC')
+    expect(blankGluedDigitGroups('order-42x-')).toBe('order-xxx-')
+  })
+
+  it('keeps a group that a separator joins to other digits, letter or not', () => {
+    for (const text of [
+      'x4242 4242 4242 4242',
+      '4242-4242-4242-4242x',
+      'x4242%204242%204242%204242',
+      '4242ー4242ー4242ー4242',
+    ]) {
+      expect(blankGluedDigitGroups(text)).toBe(text)
+    }
+    // An encoded character that is no separator (`%40`, an `@`) joins nothing.
+    expect(blankGluedDigitGroups('x4242%404242')).toBe('xxxxx%404242')
+  })
+
+  it('reads a long text in one pass', () => {
+    expect(blankGluedDigitGroups(`x${'4'.repeat(200_000)}`)).toBe(`x${'x'.repeat(200_000)}`)
+    expect(blankGluedDigitGroups('4'.repeat(200_000))).toBe('4'.repeat(200_000))
   })
 })
