@@ -533,6 +533,25 @@ describe('CardSync.deleteCard', () => {
     await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
   })
 
+  it('does not bring the card back when the default read after the delete still names it (a provider a moment behind)', async () => {
+    const first = await sync.setDefaultCard(alice, 'tok_visa')
+    const second = await addCard(alice, 'tok_amex')
+    // The provider's default read lags its delete: it still answers the card just deleted.
+    const behind = (await provider.getDefaultCard(alice))!
+    const lagging = createCardSync({
+      provider: { ...provider, getDefaultCard: async () => behind },
+      store,
+    })
+    await lagging.deleteCard(alice, first.id)
+    expect((await rejection(provider.getCard(alice, first.id))).code).toBe('card_not_found')
+    // The removal is later than that read: the card is not stored again, nor as the default.
+    expect(await store.get(scope(alice), first.id)).toBeNull()
+    expect(await sync.getForOwner(alice)).toBeNull()
+    // The default the provider promoted is stored by the next read of it.
+    expect((await sync.sync(alice))?.id).toBe(second.id)
+    await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
+  })
+
   it("passes on the provider's refusal and keeps the local card", async () => {
     const usdDefault = await sync.setDefaultCard(shop, 'tok_visa')
     const error = await rejection(sync.deleteCard(shop, usdDefault.id))
@@ -1832,6 +1851,52 @@ describe('CardSync.reconcile', () => {
     expect(report.removed).toEqual([{ owner: alice, cardId: a.id }])
     expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: null }])
     expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('removes a card the provider no longer lists as of its listing: an older payload of it, delivered late, stays out', async () => {
+    await sync.setDefaultCard(alice, 'tok_visa')
+    const gone = await addCard(alice, 'tok_amex')
+    // A webhook of the card, observed a minute before the reconcile lists the owner.
+    const observedAt = Date.now() - 60_000
+    await provider.deleteCard(alice, gone.id)
+    const report = await sync.reconcile(alice)
+    expect(report.removed).toEqual([{ owner: alice, cardId: gone.id }])
+    // Delivered after the reconcile: the removal is the later observation.
+    expect(await sync.syncFromProviderData(alice, gone, { observedAt })).toBeNull()
+    expect(await store.get(scope(alice), gone.id)).toBeNull()
+    await expectStoreEqualsProvider(alice)
+  })
+
+  it("removes a card as of the owner's listing, not of its wait for a reader's place: a webhook stored meanwhile does not keep it", async () => {
+    await sync.setDefaultCard(alice, 'tok_visa')
+    await sync.setDefaultCard(bob, 'tok_visa')
+    const spare = await addCard(bob, 'tok_amex')
+    // One owner is read at a time: while alice's cards are listed, bob waits for his turn.
+    const busy: CardProvider = {
+      ...provider,
+      async listCards(owner, options) {
+        if (owner.id === alice.id) {
+          // Bob has begun by now, and waits; what follows is strictly later than his start.
+          await turns(20)
+          const waiting = Date.now()
+          while (Date.now() === waiting) await new Promise((resolve) => setTimeout(resolve, 1))
+          // Meanwhile a webhook stores bob's card, which is then deleted at the provider (its
+          // deletion event not delivered yet).
+          const renewed = { ...spare, metadata: { plan: 'pro' } }
+          await sync.syncFromProviderData(bob, renewed, { observedAt: Date.now() })
+          await provider.deleteCard(bob, spare.id)
+        }
+        return provider.listCards(owner, options)
+      },
+    }
+    const report = await createCardSync({ provider: busy, store, concurrency: 1 }).reconcile([
+      alice,
+      bob,
+    ])
+    expect(report.removed).toEqual([{ owner: bob, cardId: spare.id }])
+    // Bob's listing, later than the webhook, no longer has the card: it is not left stored.
+    expect(await store.get(scope(bob), spare.id)).toBeNull()
+    await expectStoreEqualsProvider(bob)
   })
 
   it('reconciles every owner the store knows, a few at a time', async () => {
@@ -3246,6 +3311,35 @@ describe('CardSync: a newer state stored while the provider answered', () => {
     expect(error.code).toBe('card_not_found')
     expect(error.message).toContain('was deleted while it was made the default')
     expect(await store.listByOwner(scope(alice))).toEqual([])
+  })
+
+  it('setDefaultCard on a provider that keeps the old default makes the new card the stored default, though an update of the old one was stored meanwhile', async () => {
+    // Neither deleted nor invalidated, the old default is read back to learn that it is no
+    // longer the default: the write of the new card, as of before the update, cannot displace it.
+    const keeping = keepingProvider(provider, { getCard: true })
+    const old = await createCardSync({ provider: keeping, store }).setDefaultCard(alice, 'tok_visa')
+    const racing: CardProvider = {
+      ...keeping,
+      async createCard(owner, input, options) {
+        // An update of the old default, made just before (a dashboard): its webhook, which
+        // names the card the default, is stored as of its delivery, while the card is created.
+        const renewed = await provider.updateCard(owner, old.id, { metadata: { plan: 'pro' } })
+        const card = await keeping.createCard(owner, input, options)
+        await meanwhile(() => store.upsert(renewed, now()))
+        return card
+      },
+    }
+    const replacement = await createCardSync({ provider: racing, store }).setDefaultCard(
+      alice,
+      'tok_mastercard',
+    )
+    expect(replacement).toMatchObject({ last4: '4444', isDefault: true })
+    expect((await store.getDefault(scope(alice)))?.id).toBe(replacement.id)
+    expect((await store.get(scope(alice), old.id))?.metadata).toEqual({ plan: 'pro' })
+    await expectStoreEqualsProvider(alice, [
+      { id: old.id, isDefault: false, last4: '4242' },
+      { id: replacement.id, isDefault: true, last4: '4444' },
+    ])
   })
 
   it('a card deleteCard removed stays removed for a reconcile that listed it before', async () => {
