@@ -672,6 +672,9 @@ describe('defineCardProvider: output and errors', () => {
       response = { status: 402, data: { number: Number(number), reason: 'declined' } }
     }
     const raw = new HttpError(`card ${number} declined`)
+    // Read before it is masked, as a logger may have: V8 formats the stack, message included,
+    // when it is first read, so a stack read after the masking alone would always be masked.
+    void raw.stack
     const mapped = new ConflictError('declined by the issuer', {
       provider: 'spy',
       status: 402,
@@ -713,10 +716,11 @@ describe('defineCardProvider: output and errors', () => {
 
   it('masks the cause of a CardportError a primitive throws itself, and a cause given as text', async () => {
     const number = '5555555555554444'
-    const thrown = new ConflictError('in use', {
-      provider: 'spy',
-      cause: new Error(`card ${number} is the default`, { cause: `number=${number}` }),
-    })
+    const cause = new Error(`card ${number} is the default`, { cause: `number=${number}` })
+    // Read before it is masked, as a logger may have: V8 formats the stack, message included,
+    // when it is first read, so a stack read after the masking alone would always be masked.
+    void cause.stack
+    const thrown = new ConflictError('in use', { provider: 'spy', cause })
     const { provider } = spyProvider(
       {},
       {

@@ -443,10 +443,16 @@ describe('redactInPlace', () => {
       },
       cause: inner,
     })
+    // Read before, as a logger or a wrapper may have: V8 formats the stack, message included,
+    // when it is first read, so a stack read only after the masking would hold the masked
+    // message whether or not the stack was masked.
+    void error.stack
+    void inner.stack
     expect(redactInPlace(error)).toBe(true)
     expect(error.cause).toBe(inner)
     expect(error.message).not.toContain('abcdefghijklmnop')
     expect(error.stack).not.toContain('abcdefghijklmnop')
+    expect(inner.stack).not.toContain('4242 4242 4242 4242')
     expect(inner.message).toBe('card •••• 4242 refused')
     expect(error.request).toEqual({
       body: { number: '•••• 4444', cvc_check: 'pass' },

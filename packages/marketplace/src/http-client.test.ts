@@ -5,7 +5,11 @@ import { type CardportError, isCardportError } from '@cardport/core'
 import { Agent, MockAgent, ProxyAgent } from 'undici'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ENTITY_CARD_NUMBERS, holdsCardDigits } from './__fixtures__/entity-card-numbers.js'
-import { createHttpClient, type HttpClientConfig } from './http-client.js'
+import {
+  createHttpClient,
+  type HttpClientConfig,
+  type MarketplaceDispatcher,
+} from './http-client.js'
 import { listMarketplaceCards, marketplaceProvider } from './marketplace-provider.js'
 
 const ORIGIN = 'https://marketplace.test'
@@ -18,7 +22,7 @@ function mockAgent() {
   return { agent, pool: agent.get(ORIGIN) }
 }
 
-function client(agent: Agent | MockAgent | ProxyAgent, overrides: Partial<HttpClientConfig> = {}) {
+function client(agent: MarketplaceDispatcher, overrides: Partial<HttpClientConfig> = {}) {
   const waits: number[] = []
   const http = createHttpClient({
     baseUrl: ORIGIN,
@@ -39,6 +43,33 @@ function client(agent: Agent | MockAgent | ProxyAgent, overrides: Partial<HttpCl
     ...overrides,
   })
   return { http, waits }
+}
+
+/**
+ * `agent`, reading the stack of each error it reports before the client sees it, as a logger or
+ * a wrapper of the dispatcher may have: V8 formats a stack, message included, when it is first
+ * read, so a stack read only after the client masked the message would hold the masked message
+ * whether or not the client masked the stack too.
+ */
+function readingStacks(agent: MockAgent): MarketplaceDispatcher {
+  const onError = new Set<PropertyKey>(['onError', 'onResponseError'])
+  return {
+    dispatch: (...[options, handler]: Parameters<MockAgent['dispatch']>) =>
+      agent.dispatch(
+        options,
+        new Proxy(handler, {
+          get(target, key) {
+            const value: unknown = Reflect.get(target, key)
+            if (typeof value !== 'function') return value
+            if (!onError.has(key)) return value.bind(target)
+            return (...args: unknown[]) => {
+              for (const arg of args) if (arg instanceof Error) void arg.stack
+              return value.apply(target, args)
+            }
+          },
+        }),
+      ),
+  } as MarketplaceDispatcher
 }
 
 async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
@@ -358,12 +389,12 @@ describe('requests', () => {
         headers: { authorization: 'Basic other' },
       })
       .reply(200, {})
-    const { http } = client(agent, { retry: { retries: 0 } })
+    const { http } = client(readingStacks(agent), { retry: { retries: 0 } })
     const provider = marketplaceProvider({
       baseUrl: ORIGIN,
       marketplaceId: 'MP1',
       secret: SECRET,
-      dispatcher: agent,
+      dispatcher: readingStacks(agent),
       retry: { retries: 0 },
     })
     // listMarketplaceCards is not one of the provider's methods, whose causes the core masks.
@@ -576,7 +607,7 @@ describe('retries', () => {
     // would be printed wherever the error is logged.
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'POST', body: 'another body' }).reply(201, {})
-    const { http } = client(agent)
+    const { http } = client(readingStacks(agent))
     const form = {
       card_number: '4242424242424242',
       expiration_month: 12,
