@@ -40,7 +40,8 @@ const notACardNumber = (text: z.ZodString, message: string) =>
 /**
  * `text`, refusing a card id that holds a card number standing apart: one `containsCardNumber`
  * finds once the id's random parts are set aside (its UUIDs, and each group of digits glued to a
- * letter that no space or dash joins to other digits), such as `card_x 4242 4242 4242 4242` or
+ * letter, unless it has 3 or more digits and a space or dash joins it to digits touching no letter:
+ * `blankGluedDigitGroups`), such as `card_x 4242 4242 4242 4242` or
  * `card_4242424242424242`, where the number follows the prefix's `_`, or `card_x4242 4242 4242 4242`,
  * whose first group touches the `x` but is joined to the others. Stored, the id would be a key of
  * the store and of its tombstones, and quoted by results and logs. A provider's random id
@@ -208,8 +209,9 @@ export function callerObject<Shape extends z.core.$ZodLooseShape>(
  * `containsCardNumber` finds), since the key travels to the provider as a request header and
  * `CardSync` keeps it in the store's retirement notes. Random ids in a key are not read for one:
  * a UUID (`crypto.randomUUID()`), and digits that touch a letter (a hex digest), whose digit
- * groups would read as a card number about once in 900 UUIDs and 1,400 digests; digits that a
- * space or a dash joins to other digits are read all the same (`order-x4242 4242 4242 4242`). A
+ * groups would read as a card number about once in 900 UUIDs and 1,400 digests; 3 or more digits
+ * that a space or a dash joins to digits touching no letter are read all the same
+ * (`order-x4242 4242 4242 4242`). A
  * key longer than 255 characters is refused before it is read for one. A provider's own request
  * options are not checked for one.
  *
@@ -233,8 +235,8 @@ export const IdempotencyKeySchema: z.ZodString = z
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi
 
 /**
- * `key` with its UUIDs, and each group of digits next to a letter that no separator joins to other
- * digits (part of a random id, such as a hex digest: `blankGluedDigitGroups`), written as letters
+ * `key` with its UUIDs, and the groups of digits next to a letter that are part of a random id
+ * (such as a hex digest: `blankGluedDigitGroups`), written as letters
  * (`x`). Time in proportion to the key's length, whatever it holds: a caller's 100,000 digits
  * (an id in a request's path) once blocked the event loop for seconds.
  */
@@ -252,8 +254,8 @@ function withoutRandomIds(key: string): string {
  * a request's URL and, once the provider answered "no such card", a store's deletion record (its
  * tombstone). Ids a provider gives (`card_…`, a marketplace's `CC…`, a hex id, a UUID) are never
  * refused: digits glued to a letter are part of a random id, and a UUID's are not read. A group
- * glued to a letter that a space or a dash joins to other digits is read with them: a random id
- * has no such gaps, a number written out does (`card_x4242 4242 4242 4242`,
+ * of 3 or more digits glued to a letter that a space or a dash joins to digits touching no letter
+ * is read with them, as a number written out is (`card_x4242 4242 4242 4242`,
  * `card_4242-4242-4242-4242x`).
  *
  * @example

@@ -30,8 +30,9 @@ const DIGIT_RUN = new RegExp(`${DIGIT_GROUPS}${SEPARATOR.source}?`, 'gu')
 // A text that is one run of digit groups, separators before or after it allowed.
 const WHOLE_RUN = new RegExp(`^${SEPARATOR.source}?${DIGIT_GROUPS}${SEPARATOR.source}?$`, 'u')
 // A letter at the end or the start of a text (the digits of a random id touch one).
-const LETTER_LAST = /\p{L}$/u
-const LETTER_FIRST = /^\p{L}/u
+// Not a separator (`ー`, the katakana long-vowel mark, is a letter that stands in for a hyphen).
+const LETTER_LAST = /(?![\u30fc])\p{L}$/u
+const LETTER_FIRST = /^(?![\u30fc])\p{L}/u
 const ANY_DIGIT = /\p{Nd}/gu
 const ONE_DIGIT = /^\p{Nd}$/u
 const ASCII_DIGITS = /^[0-9]*$/
@@ -127,17 +128,20 @@ export function maskCardNumberValue(value: number | bigint): number | bigint | s
 /**
  * Masks, in place, every text reachable from `target`: each string of its own fields (and an
  * error's `message`, `stack` and `cause`) becomes its {@link redactSecrets} form, and each number
- * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays, errors, `Map`s
- * (keys too) and `Set`s are entered, six levels deep; a `URL`, `URLSearchParams` or `Headers` is
- * written back masked (a header cannot hold the mask's `•`: see the return value); a socket or a
- * buffer a client attached holds no text of an answer and is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
+ * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays and errors are
+ * entered, six levels deep. `Map`s (keys too), `Set`s, `URL`s, `URLSearchParams` and `Headers` are
+ * read but never written: a client's own (its headers, its base URL) may serve the requests still
+ * to come, and a header cannot hold the mask's `•`; one that holds a secret makes the answer false
+ * (the plain objects in a map or set are masked in place as any others). A socket or a buffer a
+ * client attached holds no text of an answer and is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
  * print, fields and nested cause included) when its message or the request it keeps quotes a card
  * number: `defineCardProvider` does it to the cause of every error an adapter raises. What nests
  * deeper than six levels is not read but replaced by `'[nested too deep]'` (as a
  * `CardportError`'s `details` are cut), so that no text is left there unmasked.
  *
  * @returns false when a text that needed masking could not be written (a frozen error, a field
- * without a setter): replace such an object with a masked copy instead.
+ * without a setter, a `URL`, `Map` or `Headers` holding it): replace such an object with a masked
+ * copy instead.
  *
  * @example
  * ```ts
@@ -162,10 +166,17 @@ export const NESTED_TOO_DEEP = '[nested too deep]'
 function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolean {
   if (seen.has(target)) return true
   seen.add(target)
-  if (target instanceof URL) return maskUrl(target)
-  if (target instanceof URLSearchParams || target instanceof Headers) return maskPairs(target)
-  if (target instanceof Map) return maskMap(target, seen, depth)
-  if (target instanceof Set) return maskSet(target, seen, depth)
+  // A client's own containers (its headers, its base URL, a map it reuses) may serve the requests
+  // still to come: they are read, never written. One holding a secret makes the answer false, and
+  // the caller shows a masked copy of the whole cause instead.
+  if (target instanceof URL) return redactSecrets(target.href) === target.href
+  if (target instanceof URLSearchParams || target instanceof Headers) {
+    for (const [name, value] of target) {
+      if (redactSecrets(name) !== name || redactSecrets(value) !== value) return false
+    }
+    return true
+  }
+  if (target instanceof Map || target instanceof Set) return isCleanCollection(target, seen, depth)
   const fields = new Set<string>(Object.keys(target))
   if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
   const record = target as Record<string, unknown>
@@ -204,58 +215,22 @@ function maskValue(
   return seen.has(value) || write(NESTED_TOO_DEEP)
 }
 
-function maskMap(map: Map<unknown, unknown>, seen: WeakSet<object>, depth: number): boolean {
-  let complete = true
-  for (const [key, value] of [...map]) {
-    const maskedKey = typeof key === 'string' ? redactSecrets(key) : key
-    if (maskedKey !== key) {
-      map.delete(key)
-      map.set(maskedKey, value)
-    }
-    const write = (masked: unknown) => map.set(maskedKey, masked).get(maskedKey) === masked
-    if (!maskValue(value, seen, depth, write)) complete = false
-  }
-  return complete
-}
-
-function maskSet(set: Set<unknown>, seen: WeakSet<object>, depth: number): boolean {
-  let complete = true
-  for (const value of [...set]) {
-    const write = (masked: unknown) => set.delete(value) && set.add(masked).has(masked)
-    if (!maskValue(value, seen, depth, write)) complete = false
-  }
-  return complete
-}
-
-/** A URL's text written back masked (the URL encodes the mask): false when it refused it. */
-function maskUrl(url: URL): boolean {
-  const masked = redactSecrets(url.href)
-  if (masked === url.href) return true
-  try {
-    url.href = masked
-  } catch {
-    return false
-  }
-  return redactSecrets(url.href) === url.href
-}
-
 /**
- * Name-value pairs (a query, HTTP headers) written back masked, in their order. False when the
- * pairs refused the masked text: a response's headers cannot be changed, and a header's value
- * cannot hold the mask's `•`.
+ * Whether nothing in a `Map` (its keys too) or a `Set` needs masking; the plain objects it holds
+ * are masked in place as any others.
  */
-function maskPairs(pairs: URLSearchParams | Headers): boolean {
-  const entries = [...pairs]
-  const clean = ([name, value]: [string, string]) =>
-    redactSecrets(name) === name && redactSecrets(value) === value
-  if (entries.every(clean)) return true
-  try {
-    for (const [name] of entries) pairs.delete(name)
-    for (const [name, value] of entries) pairs.append(redactSecrets(name), redactSecrets(value))
-  } catch {
-    return false
+function isCleanCollection(
+  collection: Map<unknown, unknown> | Set<unknown>,
+  seen: WeakSet<object>,
+  depth: number,
+): boolean {
+  const unwritable = () => false
+  let clean = true
+  for (const [key, value] of collection.entries()) {
+    if (typeof key === 'string' && redactSecrets(key) !== key) clean = false
+    if (!maskValue(value, seen, depth, unwritable)) clean = false
   }
-  return true
+  return clean
 }
 
 /** Writes `value` into `record[field]`: false when the write threw or did not hold. */
@@ -288,14 +263,15 @@ export function maskCardNumbers(text: string): string {
 }
 
 /**
- * `text` with each group of digits that touches a letter and stands alone written as letters
- * (`x`): the digits of a random id (`card_1MvoXJ2eZvKYlo2C`, a hex digest), which
- * {@link containsCardNumber} would now and then read as a card number. A group joined to other
- * digits by a separator that {@link containsCardNumber} reads across (a space, a dash, `%20` …) is
- * kept, letter or not: a random id has no spaces or dashes between its digits, a number written
- * out does, and its first or last group glued to the text beside it (`card_x4242 4242 4242 4242`)
- * is still part of it. Not exported from the package: the core's checks of card ids and
- * idempotency keys use it.
+ * `text` with the digits of random ids written as letters (`x`): each group of digits that
+ * touches a letter (`card_1MvoXJ2eZvKYlo2C`, a hex digest), which {@link containsCardNumber}
+ * would now and then read as a card number. Such a group is kept only when it looks like the
+ * first or last group of a number written out, its other groups glued to the text beside it
+ * (`card_x4242 4242 4242 4242`): at least 3 digits, and joined by a separator that
+ * {@link containsCardNumber} reads across (a space, a dash, `%20` …) to a group that touches no
+ * letter. So the digits of `checkout-u4-1700000079190` (a key of an id and a time) and of
+ * `tok-3d47bfba0f829312-20667825d1e261fc` (hex joined by a dash) stay set aside, as they were.
+ * Not exported from the package: the core's checks of card ids and idempotency keys use it.
  *
  * @example
  * ```ts
@@ -310,17 +286,24 @@ export function blankGluedDigitGroups(text: string): string {
       const run = after === undefined ? match : match.slice(0, -after.length)
       // Even indices are digit groups, odd indices the separator after each, as in `maskRun`.
       const parts = inside === undefined ? [run] : run.split(SEPARATOR)
-      let output = ''
+      const glued: boolean[] = []
       let start = offset
-      for (let index = 0; index < parts.length; index++) {
-        const part = parts[index] ?? ''
-        const end = start + part.length
-        const alone =
-          index % 2 === 0 &&
-          !(index > 0 && isGap(parts[index - 1] ?? '')) &&
-          !(index < parts.length - 1 && isGap(parts[index + 1] ?? ''))
-        output += alone && touchesLetter(text, start, end) ? 'x'.repeat(part.length) : part
-        start = end
+      for (const [index, part] of parts.entries()) {
+        glued.push(index % 2 === 0 && touchesLetter(text, start, start + part.length))
+        start += part.length
+      }
+      // A group joined by a separator to a neighbouring group that touches no letter.
+      const joinedToLoose = (index: number, step: -2 | 2) => {
+        const neighbour = index + step
+        if (neighbour < 0 || neighbour >= parts.length || glued[neighbour]) return false
+        return isGap(parts[index + step / 2] ?? '')
+      }
+      let output = ''
+      for (const [index, part] of parts.entries()) {
+        const kept =
+          !glued[index] ||
+          (part.length >= 3 && (joinedToLoose(index, -2) || joinedToLoose(index, 2)))
+        output += kept ? part : 'x'.repeat(part.length)
       }
       return output + (after ?? '')
     },
