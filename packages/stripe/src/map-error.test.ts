@@ -306,6 +306,18 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     expect(text).not.toContain('sk_live_4eC39HqLyjWDarjtT1zdp7dc')
     expect(text).toContain('•••• 4242')
   })
+  it("masks the cause's stack, read before the mapping as a logger would have", () => {
+    // Node builds an error's stack on first read, from the message of that moment: read before
+    // the masking, it keeps the number unless the stack is masked too.
+    const error = generate(
+      raw(400, { type: 'invalid_request_error', message: "No such token: '4242424242424242'" }),
+    )
+    expect(error.stack).toContain('4242424242424242')
+    const cause = mapStripeError(error)?.cause as Error
+    expect(cause).toBe(error)
+    expect(cause.stack).not.toContain('4242424242424242')
+    expect(cause.stack).toContain('•••• 4242')
+  })
 })
 
 describe('mapStripeError beyond the SDK error classes', () => {
