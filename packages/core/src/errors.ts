@@ -1,4 +1,4 @@
-import { maskCardNumbers, maskCardNumberValue, NESTED_TOO_DEEP, redactSecrets } from './redact.js'
+import { maskCardNumbers, maskPrimitive, NESTED_TOO_DEEP, redactSecrets } from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -214,9 +214,7 @@ const MAX_DETAILS_DEPTH = 8
  * (an error's name and message first), so that no text in it is printed unmasked.
  */
 function redactedCopy(value: unknown, depth: number): unknown {
-  if (typeof value === 'string') return redactSecrets(value)
-  if (typeof value === 'number' || typeof value === 'bigint') return maskCardNumberValue(value)
-  if (typeof value !== 'object' || value === null) return value
+  if (typeof value !== 'object' || value === null) return maskPrimitive(value)
   if (depth >= MAX_DETAILS_DEPTH) return NESTED_TOO_DEEP
   const copy = (item: unknown) => redactedCopy(item, depth + 1)
   if (Array.isArray(value)) return value.map(copy)

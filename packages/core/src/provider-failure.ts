@@ -4,7 +4,7 @@ import {
   isCardportError,
   ProviderUnavailableError,
 } from './errors.js'
-import { maskCardNumberValue, redactInPlace, redactSecrets } from './redact.js'
+import { maskPrimitive, redactInPlace, redactSecrets } from './redact.js'
 
 /**
  * What a provider named `name` threw during `operation`, as the `CardportError` its caller gets,
@@ -79,11 +79,8 @@ export function payloadFailure(error: unknown, name: string): CardportError {
  */
 function maskCause(error: CardportError): CardportError {
   const cause: unknown = error.cause
-  let masked: unknown = cause
-  if (typeof cause === 'string') masked = redactSecrets(cause)
-  else if (typeof cause === 'number' || typeof cause === 'bigint') {
-    masked = maskCardNumberValue(cause)
-  } else if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
+  let masked = maskPrimitive(cause)
+  if (typeof cause === 'object' && cause !== null && !redactInPlace(cause)) {
     masked = redactedCause(cause)
   }
   if (masked === cause) return error

@@ -126,6 +126,18 @@ export function maskCardNumberValue(value: number | bigint): number | bigint | s
 }
 
 /**
+ * A value that is no object with its secrets masked: a text as {@link redactSecrets} gives it, a
+ * number or `bigint` as {@link maskCardNumberValue} does; anything else as it is. What every
+ * masking of an error's parts (its `cause`, its `details`, the fields of a client's error) does
+ * to the values it meets. Not exported from the package.
+ */
+export function maskPrimitive(value: unknown): unknown {
+  if (typeof value === 'string') return redactSecrets(value)
+  if (typeof value === 'number' || typeof value === 'bigint') return maskCardNumberValue(value)
+  return value
+}
+
+/**
  * Masks, in place, every text reachable from `target`: each string of its own fields (and an
  * error's `message`, `stack` and `cause`) becomes its {@link redactSecrets} form, and each number
  * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays and errors are
@@ -133,11 +145,12 @@ export function maskCardNumberValue(value: number | bigint): number | bigint | s
  * read but never written: a client's own (its headers, its base URL) may serve the requests still
  * to come, and a header cannot hold the mask's `•`; one that holds a secret makes the answer false
  * (the plain objects in a map or set are masked in place as any others). A socket or a buffer a
- * client attached holds no text of an answer and is left alone. For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers
- * print, fields and nested cause included) when its message or the request it keeps quotes a card
- * number: `defineCardProvider` does it to the cause of every error an adapter raises. What nests
- * deeper than six levels is not read but replaced by `'[nested too deep]'` (as a
- * `CardportError`'s `details` are cut), so that no text is left there unmasked.
+ * client attached holds no text of an answer and is left alone. For an HTTP client's error kept as
+ * a `CardportError`'s `cause` (which loggers print, fields and nested cause included) when its
+ * message or the request it keeps quotes a card number: `defineCardProvider` does it to the cause
+ * of every error an adapter raises. What nests deeper than six levels is not read but replaced by
+ * `'[nested too deep]'` (as a `CardportError`'s `details` are cut), so that no text is left there
+ * unmasked.
  *
  * @returns false when a text that needed masking could not be written (a frozen error, a field
  * without a setter, a `URL`, `Map` or `Headers` holding it): replace such an object with a masked
@@ -205,10 +218,8 @@ function maskValue(
   depth: number,
   write: (masked: unknown) => boolean,
 ): boolean {
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') {
-    const masked = typeof value === 'string' ? redactSecrets(value) : maskCardNumberValue(value)
-    return masked === value || write(masked)
-  }
+  const masked = maskPrimitive(value)
+  if (masked !== value) return write(masked)
   if (!isTraversable(value)) return true
   if (depth < MAX_DEPTH) return maskTexts(value, seen, depth + 1)
   // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
