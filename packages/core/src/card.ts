@@ -41,14 +41,13 @@ const notACardNumber = (text: z.ZodString, message: string) =>
  * `text`, refusing a card id that holds a card number standing apart: one `containsCardNumber`
  * finds once the id's random parts are set aside (its UUIDs, and each group of digits glued to a
  * letter, unless it has 3 or more digits and a space or dash joins it to digits touching no letter:
- * `blankGluedDigitGroups`), such as `card_x 4242 4242 4242 4242` or
- * `card_4242424242424242`, where the number follows the prefix's `_`, or `card_x4242 4242 4242 4242`,
- * whose first group touches the `x` but is joined to the others. Stored, the id would be a key of
- * the store and of its tombstones, and quoted by results and logs. A provider's random id
- * (`card_1MvoXJ2eZvKYlo2C`, a hex id, a UUID) is never refused: its digits touch letters with no
- * space or dash between them, or a run of them is longer than a card number. A text of digit
- * groups alone shaped as a UUID is still refused (`isWholeCardNumber`). Time in proportion to the
- * id's length, whatever it holds.
+ * `blankGluedDigitGroups`), such as `card_x 4242 4242 4242 4242` or `card_4242424242424242`, where
+ * the number follows the prefix's `_`, or `card_x4242 4242 4242 4242`, whose first group touches
+ * the `x` but is joined to the others. Stored, the id would be a key of the store and of its
+ * tombstones, and quoted by results and logs. A provider's random id (`card_1MvoXJ2eZvKYlo2C`, a
+ * hex id, a UUID) is never refused: its digits touch letters with no space or dash between them, or
+ * a run of them is longer than a card number. A text of digit groups alone shaped as a UUID is
+ * still refused (`isWholeCardNumber`). Time in proportion to the id's length, whatever it holds.
  */
 const noCardNumberIn = (text: z.ZodString, message: string) =>
   text.refine(
@@ -207,13 +206,12 @@ export function callerObject<Shape extends z.core.$ZodLooseShape>(
  * An idempotency key as a caller passes it to `CardSync.setDefaultCard` and the marketplace's
  * `tokenizeCard`: 1 to 255 characters, as Stripe takes them, and no card number written out (which
  * `containsCardNumber` finds), since the key travels to the provider as a request header and
- * `CardSync` keeps it in the store's retirement notes. Random ids in a key are not read for one:
- * a UUID (`crypto.randomUUID()`), and digits that touch a letter (a hex digest), whose digit
- * groups would read as a card number about once in 900 UUIDs and 1,400 digests; 3 or more digits
- * that a space or a dash joins to digits touching no letter are read all the same
- * (`order-x4242 4242 4242 4242`). A
- * key longer than 255 characters is refused before it is read for one. A provider's own request
- * options are not checked for one.
+ * `CardSync` keeps it in the store's retirement notes. Random ids in a key are not read for one: a
+ * UUID (`crypto.randomUUID()`), and digits that touch a letter (a hex digest), whose digit groups
+ * would read as a card number about once in 900 UUIDs and 1,400 digests; 3 or more digits that a
+ * space or a dash joins to digits touching no letter are read all the same
+ * (`order-x4242 4242 4242 4242`). A key longer than 255 characters is refused before it is read for
+ * one. A provider's own request options are not checked for one.
  *
  * @example
  * ```ts

@@ -124,18 +124,18 @@ interface OwnerState {
 }
 
 /**
- * A card provider with no HTTP at all that follows the rules every provider honours: the first
- * card becomes the default; deleting or invalidating the default promotes the most recently
- * added remaining card still active (an invalid card is never the default, as `setDefaultCard`
- * refuses one); an account's card that is the default for its currency cannot be deleted; lists
- * page with an opaque cursor; creates replay by idempotency key as Stripe replays them (the card
- * made, or the refusal for a decline or an unknown token; parameters compared whatever the order
- * of their keys; the key with other parameters is `idempotency_conflict`); an update that would leave a card
- * more than 50 metadata keys is refused whole, as Stripe refuses it (`invalid_request`, status
- * 400, `details.param` `'metadata'`), and so is an update of the month or the year alone that
- * makes the card expired with its other one, judged by `now` (`card_invalid`, status 402,
- * `providerCode` `invalid_expiry_month` or `invalid_expiry_year`, `details.param` `exp_month` or
- * `exp_year`, as Stripe answers). Owners exist on first use.
+ * A card provider with no HTTP at all that follows the rules every provider honours: the first card
+ * becomes the default; deleting or invalidating the default promotes the most recently added
+ * remaining card still active (an invalid card is never the default, as `setDefaultCard` refuses
+ * one); an account's card that is the default for its currency cannot be deleted; lists page with
+ * an opaque cursor; creates replay by idempotency key as Stripe replays them (the card made, or the
+ * refusal for a decline or an unknown token; parameters compared whatever the order of their keys;
+ * the key with other parameters is `idempotency_conflict`); an update that would leave a card more
+ * than 50 metadata keys is refused whole, as Stripe refuses it (`invalid_request`, status 400,
+ * `details.param` `'metadata'`), and so is an update of the month or the year alone that makes the
+ * card expired with its other one, judged by `now` (`card_invalid`, status 402, `providerCode`
+ * `invalid_expiry_month` or `invalid_expiry_year`, `details.param` `exp_month` or `exp_year`, as
+ * Stripe answers). Owners exist on first use.
  *
  * For application tests that do not care about the wire; `@cardport/testing` re-exports it.
  *

@@ -15,20 +15,21 @@ const NOT_READ: Promise<null> = Promise.resolve(null)
 const notRead = () => NOT_READ
 
 /**
- * Reads ahead the stored cards of the owners a reconcile is about to work on: up to `size`
- * owners at a time, in one `listByOwners` each, sent when the first of the batch's owners is
- * worked on (its `stored()`), once the batch's owners have been taken from `owners`; the read
- * overlaps the work on the owners still in flight. Not before: a run that stopped (a failure
- * elsewhere) while `owners` was still giving a batch reads nothing of it. A batch holds the owners `owners` has at hand: those it gives within
- * the turn of the event loop in which the batch's first came (all of them, up to `size`, for an
- * array, a store's listing read page by page, a generator over either). An owner it has to wait
- * for (a paged listing of customers elsewhere, a queue) starts the next batch, so that the
- * owners given before it are worked on meanwhile rather than held back until `size` have come.
+ * Reads ahead the stored cards of the owners a reconcile is about to work on: up to `size` owners
+ * at a time, in one `listByOwners` each, sent when the first of the batch's owners is worked on
+ * (its `stored()`), once the batch's owners have been taken from `owners`; the read overlaps the
+ * work on the owners still in flight. Not before: a run that stopped (a failure elsewhere) while
+ * `owners` was still giving a batch reads nothing of it. A batch holds the owners `owners` has at
+ * hand: those it gives within the turn of the event loop in which the batch's first came (all of
+ * them, up to `size`, for an array, a store's listing read page by page, a generator over either).
+ * An owner it has to wait for (a paged listing of customers elsewhere, a queue) starts the next
+ * batch, so that the owners given before it are worked on meanwhile rather than held back until
+ * `size` have come.
  *
- * A store without `listByOwners` gets `stored: null` for every owner, as does every owner of a
- * batch whose read failed or gave a list per owner that does not add up: each of them then
- * reads its own cards (`listByOwner`), and a store error fails that owner alone, with its own
- * error, as without read-ahead.
+ * A store without `listByOwners` gets null from `stored()` for every owner, as does every owner of
+ * a batch whose read failed or gave a list per owner that does not add up: each of them then reads
+ * its own cards (`listByOwner`), and a store error fails that owner alone, with its own error, as
+ * without read-ahead.
  *
  * Closed early (`return()`), it closes `owners` as `for await` would: at once, or, when a read
  * of `owners` is still on its way (the owner that starts the next batch), without waiting for

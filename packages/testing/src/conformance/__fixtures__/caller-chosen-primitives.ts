@@ -12,10 +12,10 @@ type Primitives = Pick<
 const ownerKey = (owner: Owner) => `${owner.type}:${owner.id}`
 
 /**
- * A `'caller-chosen'` adapter's primitives over the memory provider's (`deleteCard` and `updateCard` where
- * `memory` has them), which promotes a card
- * when the default is deleted or invalidated, as Stripe does: the adapter notes that the caller's
- * default is gone, so the card the memory provider promoted reads as no default.
+ * A `'caller-chosen'` adapter's primitives over the memory provider's (`deleteCard` and
+ * `updateCard` where `memory` has them), which promotes a card when the default is deleted or
+ * invalidated, as Stripe does: the adapter notes that the caller's default is gone, so the card the
+ * memory provider promoted reads as no default.
  *
  * With `nextTakesOver` (rule 1, the default), a card created for an owner with cards but no
  * default becomes the default; without it, only an owner's very first card does: a broken
