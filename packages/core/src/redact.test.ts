@@ -115,6 +115,24 @@ describe('redact: card numbers', () => {
     expect(redact('a=4242424242424242%2F1')).toBe('a=•••• 4242%2F1')
   })
 
+  // `%60` and `%42` decode to no separator, and were read as one character: the `60` and `42`
+  // they hold were not tried as the first digits of the number after them.
+  it('reads a number after a digit and a percent sign, its first digits taken for an encoding', () => {
+    for (const [text, masked] of [
+      ['fee 2%6011111111111117', 'fee 2%•••• 1117'],
+      ['discount 100%4242424242424242.', 'discount 100%•••• 4242.'],
+      ['1%6011 1111 1111 1117', '1%•••• 1117'],
+      ['2%30%6011111111111117', '2%30%•••• 1117'],
+    ] as const) {
+      expect(containsCardNumber(text)).toBe(true)
+      expect(maskCardNumbers(text)).toBe(masked)
+      expect(redact(text)).toBe(masked)
+    }
+    // The encoded character's digits are kept when the number stands whole without them.
+    expect(redact('2%604242424242424242')).toBe('2%60•••• 4242')
+    expect(containsCardNumber('5%2F4242%2F4242%2F4242')).toBe(false)
+  })
+
   // Each digit an encoded separator holds (the `2` and the `0` of `%20`) started a search that
   // read the rest of the separators: 100,000 characters took seconds, a larger text minutes.
   it('reads a long run of encoded separators in one pass, and gives it back as it was', () => {

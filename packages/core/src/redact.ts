@@ -351,23 +351,41 @@ export function redactSecrets(text: string): string {
  * number ("qty 1 4242 4242 4242 4242"), so every span of whole groups holding `minDigits`–19
  * digits is tried, and the union of the spans that look like a card is masked: where spans overlap, the
  * mask errs on the side of hiding a neighbour rather than leaving digits of a card behind.
+ *
+ * An encoded character that is no separator (`%60`, `%40`) may be a `%` typed before a number
+ * (`2%6011111111111117`, `100%4242…`): its digits are then the number's first ones. So a span
+ * after one is tried twice, from its group and from the digits that end the encoded character.
  */
 function maskRun(run: string, minDigits: number, isCard: (digits: string) => boolean): string {
   // Even indices are digit groups, odd indices the single separator after each.
   const parts = run.split(SEPARATOR)
   // The digit groups in ASCII digits, whatever script they were written in.
   const groups = parts.map((part, index) => (index % 2 ? part : asciiDigits(part)))
-  const digitCount = groups.reduce((sum, part, index) => sum + (index % 2 ? 0 : part.length), 0)
+  // Whether each separator joins the groups beside it, and the digits that end one that does not.
+  const joins = parts.map((part, index) => index % 2 === 0 || isGap(part))
+  const heads = parts.map((part, index) => (joins[index] ? '' : trailingDigits(part)))
+  const digitCount = groups.reduce(
+    (sum, part, index) => sum + (index % 2 ? (heads[index] ?? '').length : part.length),
+    0,
+  )
   if (digitCount < minDigits) return run
   const hidden = new Array<boolean>(parts.length).fill(false)
+  // Separators whose last digits start a masked span, and so are masked with it.
+  const headHidden = new Array<boolean>(parts.length).fill(false)
   for (let start = 0; start < parts.length; start += 2) {
-    let digits = ''
-    for (let end = start; end < parts.length; end += 2) {
-      // A span of groups does not reach across an encoded character that is no separator.
-      if (end > start && !isGap(parts[end - 1] ?? '')) break
-      digits += groups[end]
-      if (digits.length > 19) break
-      if (digits.length >= minDigits && isCard(digits)) hidden.fill(true, start, end + 1)
+    const head = heads[start - 1] ?? ''
+    for (const first of head ? [head, ''] : ['']) {
+      let digits = first
+      for (let end = start; end < parts.length; end += 2) {
+        // A span of groups does not reach across an encoded character that is no separator.
+        if (end > start && !joins[end - 1]) break
+        digits += groups[end]
+        if (digits.length > 19) break
+        if (digits.length >= minDigits && isCard(digits)) {
+          hidden.fill(true, start, end + 1)
+          if (first) headHidden[start - 1] = true
+        }
+      }
     }
   }
   // `masked` collects the digits of the hidden span (separators left out: `%20` holds digits).
@@ -381,10 +399,21 @@ function maskRun(run: string, minDigits: number, isCard: (digits: string) => boo
     }
     if (masked) output += `•••• ${masked.slice(-4)}`
     masked = ''
-    output += part
+    if (headHidden[index]) {
+      const head = heads[index] ?? ''
+      output += part.slice(0, -head.length)
+      masked = head
+    } else output += part
   }
   if (masked) output += `•••• ${masked.slice(-4)}`
   return output
+}
+
+/** The ASCII digits that end a separator (`60` of `%60`, none of `%2F`), at most two. */
+function trailingDigits(separator: string): string {
+  let start = separator.length
+  while (start > separator.length - 2 && /[0-9]/.test(separator.charAt(start - 1))) start--
+  return separator.slice(start)
 }
 
 /**
