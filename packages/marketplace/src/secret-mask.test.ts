@@ -87,6 +87,13 @@ describe('secretMask', () => {
     })
   })
 
+  // A text shorter than the shortest form (here the secret itself) is not searched.
+  it('masks a text that is the secret alone, as long as its shortest form', () => {
+    expect(mask(SECRET)).toBe('[redacted]')
+    expect(mask(SECRET.slice(1))).toBe(SECRET.slice(1))
+    expect(secretMask('abcd')('abcd')).toBe('[redacted]')
+  })
+
   it('leaves a text without the secret as it is', () => {
     const text = `GET /v1/x answered 401: &amp; &#x41; %2F ${base64('ak-test-other')} ${SECRET.slice(0, -1)}`
     expect(mask(text)).toBe(text)
