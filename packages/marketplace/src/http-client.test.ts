@@ -562,6 +562,20 @@ describe('retries', () => {
     expect(waits).toEqual([50, 100])
   })
 
+  // A load balancer's 408 (it gave up waiting for the request) and a 425 (Too Early) say nothing
+  // against the request: they were read as `invalid_request`, "fix the request", never retried.
+  it('retries a GET after a 408 or a 425, as after a 5xx, honouring its Retry-After', async () => {
+    const { agent, pool } = mockAgent()
+    pool.intercept({ path: PATH, method: 'GET' }).reply(408, '<html>Request Timeout</html>')
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .reply(425, 'Too Early', { headers: { 'retry-after': '2' } })
+    pool.intercept({ path: PATH, method: 'GET' }).reply(200, { items: [] })
+    const { http, waits } = client(agent)
+    expect((await http.send({ method: 'GET', path: PATH })).body).toEqual({ items: [] })
+    expect(waits).toEqual([50, 2000])
+  })
+
   it('retries a GET after a dropped connection', async () => {
     const { agent, pool } = mockAgent()
     pool

@@ -550,6 +550,19 @@ describe('mapMarketplaceError: rate limits', () => {
     expect(conflict?.retryAfterMs).toBeUndefined()
   })
 
+  it('408 and 425 are provider_unavailable and retryable, with their Retry-After', () => {
+    for (const status of [408, 425]) {
+      const error = mapMarketplaceError(apiError(status, null, { retryAfter: '2' }))
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        retryable: true,
+        status,
+        retryAfterMs: 2000,
+      })
+    }
+    expect(mapMarketplaceError(apiError(400, null))?.code).toBe('invalid_request')
+  })
+
   it('429 without Retry-After has no retryAfterMs', () => {
     const error = mapMarketplaceError(apiError(429, null))
     expect(error?.code).toBe('rate_limited')

@@ -301,7 +301,7 @@ const TIMEOUT_CODES: Readonly<Record<string, string>> = {
  * | 401 / 403 | `authentication` / `permission` |
  * | 407 from the caller's HTTP proxy (an answer, or undici's `ProxyAgent` error for it) | `authentication`, naming the proxy |
  * | 429 | `rate_limited`, with `retryAfterMs` from `Retry-After` |
- * | 5xx, network errors, timeouts | `provider_unavailable` (a 5xx's `Retry-After`, a 503's typically, as `retryAfterMs`) |
+ * | 5xx, 408, 425, network errors, timeouts | `provider_unavailable` (a 5xx's `Retry-After`, a 503's typically, as `retryAfterMs`) |
  *
  * A `context` that is no {@link MapErrorContext} (null, another `notFound`, an unknown key, a
  * `baseUrl` that is not a string) throws `invalid_request`.
@@ -382,6 +382,13 @@ function fromApiError(
   )
 }
 
+/**
+ * 4xx statuses that say nothing against the request (RFC 9110): a server or a load balancer
+ * gave up waiting for it (408 Request Timeout), or would not risk a replay of early TLS data
+ * (425 Too Early). The client may send it again as it was.
+ */
+const SERVER_GAVE_UP = new Set([408, 425])
+
 /** The codes whose answer may carry a `Retry-After` worth honouring. */
 const WAITABLE = new Set<CardportErrorCode>(['rate_limited', 'provider_unavailable'])
 
@@ -403,7 +410,7 @@ function classify(
     return context.notFound === 'owner' ? 'owner_not_found' : 'card_not_found'
   }
   if (status === 429) return 'rate_limited'
-  if (status >= 500) return 'provider_unavailable'
+  if (status >= 500 || SERVER_GAVE_UP.has(status)) return 'provider_unavailable'
   if (status === 402) return 'card_declined'
   if (status === 409) return 'conflict'
   return 'invalid_request'
