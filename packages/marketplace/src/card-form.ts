@@ -11,6 +11,7 @@ import {
   type ValidationIssue,
   type ValidCreateCardInput,
 } from '@cardport/core'
+import { isObject } from './parse-card.js'
 
 /** The tokenize form of `POST /v1/marketplaces/:mp/cards`, as the reference names its fields. */
 export interface TokenizeForm {
@@ -177,6 +178,31 @@ export function prepareUpdate(
 ): (currentMetadata: Metadata) => { meta: Metadata } {
   const metadata = patch.metadata ?? {}
   return (currentMetadata) => ({ meta: applyMetadataPatch(currentMetadata, metadata) })
+}
+
+/**
+ * The `meta` of a card payload as the marketplace holds it, which an update is merged into:
+ * every pair whose value is a string, an empty one included, as it was written. A Card's
+ * `metadata` is no base for the merge: it leaves out empty values (`providerMetadata`) and
+ * masks a card number in a value, and the marketplace replaces `meta` whole, so a key another
+ * client of the API set to `''` was deleted, and a value it wrote was overwritten with its mask.
+ * A value that is no string (which the reference's `meta` never holds) and a `__proto__` key are
+ * left out, as a Card leaves them. @internal
+ *
+ * @example
+ * ```ts
+ * heldMeta({ meta: { note: '', plan: 'pro', count: 3 } }) // { note: '', plan: 'pro' }
+ * ```
+ */
+export function heldMeta(raw: unknown): Metadata {
+  const meta = isObject(raw) ? raw.meta : undefined
+  const held: Metadata = {}
+  if (!isObject(meta)) return held
+  for (const key of Object.keys(meta)) {
+    const value = meta[key]
+    if (typeof value === 'string' && key !== '__proto__') held[key] = value
+  }
+  return held
 }
 
 /**

@@ -1390,6 +1390,29 @@ describe('updateCard', () => {
     expect(Object.keys(marketplace.state.card(card.id)?.meta ?? {})).toHaveLength(50)
   })
 
+  // The merge started from the Card's metadata, which leaves out empty values and masks card
+  // numbers: the marketplace replaces meta whole, so such a key was deleted, such a value masked.
+  it("keeps the meta keys an update does not touch as the marketplace holds them, '' values included", async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const meta = { 'gift-note': '', source: 'pos', note: `paid with ${VISA}` }
+    const seeded = marketplace.seed.card({ account: owner.id, meta })
+    const updated = await provider.updateCard(owner, seeded.id, { metadata: { plan: 'pro' } })
+    expect(marketplace.state.card(seeded.id)?.meta).toEqual({ ...meta, plan: 'pro' })
+    expect(updated.metadata).toEqual({ source: 'pos', note: 'paid with •••• 1111', plan: 'pro' })
+    // createCard's metadata on a card tokenized earlier is merged the same way.
+    const token = marketplace.seed.card({ meta })
+    const created = await provider.createCard(owner, {
+      source: token.id,
+      metadata: { source: '' },
+    })
+    expect(created.metadata).toEqual({ note: 'paid with •••• 1111' })
+    expect(marketplace.state.card(token.id)?.meta).toEqual({
+      'gift-note': '',
+      note: `paid with ${VISA}`,
+    })
+  })
+
   it('updates a card that another client gave more than 50 keys, as long as the update adds none', async () => {
     const { provider, account } = setup()
     const owner = account()

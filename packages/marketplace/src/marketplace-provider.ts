@@ -36,6 +36,7 @@ import { Agent } from 'undici'
 import { z } from 'zod'
 import {
   checkMetadataKeys,
+  heldMeta,
   type MetadataMergeStage,
   prepareUpdate,
   refuseCurrency,
@@ -690,7 +691,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     )
 
   /**
-   * Merges `build`'s metadata into the card's `meta` as read now and writes it, in the card's
+   * Merges `build`'s metadata into the card's `meta` as held now and writes it, in the card's
    * turn of `metaWrites`: a write of the card asked for meanwhile (an `updateCard`, or the
    * metadata of a `createCard` of a token whose id the caller knows) reads what this one wrote.
    */
@@ -701,8 +702,11 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     stage: MetadataMergeStage,
   ): Promise<Card> =>
     metaWrites(cardKey(cardId), async () => {
-      const current = await readAccountCard(owner, cardId)
-      return putMerged(owner, cardId, current.metadata, build, stage)
+      const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
+      // Read as readAccountCard reads it (this account's card, or card_not_found); merged into
+      // its `meta` as held, not the Card's metadata (see heldMeta).
+      toCard(body, owner, cardId)
+      return putMerged(owner, cardId, heldMeta(body), build, stage)
     })
 
   /**
