@@ -73,7 +73,11 @@ export function mapStripeError(
   }
   const status = typeof error.statusCode === 'number' ? error.statusCode : undefined
   const code = typeof error.code === 'string' ? error.code : undefined
-  const declineCode = typeof error.decline_code === 'string' ? error.decline_code : undefined
+  // stripe 23 sets `''` on a card error without a decline code; stripe 16 leaves it out.
+  const declineCode =
+    typeof error.decline_code === 'string' && error.decline_code !== ''
+      ? error.decline_code
+      : undefined
   const param = typeof error.param === 'string' ? error.param : undefined
   const message = typeof error.message === 'string' ? error.message : 'Stripe returned an error'
   const rawType = typeof error.rawType === 'string' ? error.rawType : undefined

@@ -248,9 +248,12 @@ const MEMORY = 10_000
  * the customer events a Connect endpoint receives about its connected accounts' own customers
  * (`event.account` set): those are not the platform's customers.
  *
- * Safe against Stripe's delivery: a repeated event is a no-op, and each write carries the
- * event's `created` as `observedAt`, so an event older than what the store holds changes
- * nothing, whatever the order of delivery.
+ * Safe against Stripe's delivery: a repeated event is a no-op, and each write of a card carries
+ * the event's `created` as `observedAt`, so an event older than what the store holds changes
+ * nothing, whatever the order of delivery. Without `stripe` (events only), a default change is
+ * ordered by the handler's memory of the latest 10,000 owners, kept in the process: an old
+ * event redelivered after a restart, or after that memory forgot its owner, can roll the
+ * default back until the next change or a `reconcile` (see the package README's limits).
  *
  * @throws `invalid_request` (naming `stripeWebhookHandler options`, never the secret) for a bad
  * option or one it does not know.
