@@ -229,12 +229,14 @@ export function parseNameFlag(value: string | undefined): string | undefined {
 export function parseProviderName(value: string): ProviderName {
   const result = z.enum(PROVIDER_NAMES).safeParse(value)
   if (result.success) return result.data
-  throw usageError(`--provider must be one of ${PROVIDER_NAMES.join(', ')}, not '${value}'`)
+  // Not quoted: a value typed there may be a key pasted in the wrong place.
+  throw usageError(`--provider must be one of ${PROVIDER_NAMES.join(', ')}`)
 }
 
 /**
- * Parses an owner written `customer:cus_123` or `account:acct_123`. An id that is a card number
- * (`OwnerInputSchema`) is a usage error that does not repeat it.
+ * Parses an owner written `customer:cus_123` or `account:acct_123`. A value it refuses is a usage
+ * error that says what is wrong without repeating the value: it may be a key or a card number
+ * typed in the wrong place, which no pattern finds in every shape (a marketplace secret has none).
  *
  * @example
  * ```ts
@@ -253,8 +255,14 @@ export function parseOwner(value: string): Owner {
       "--owner cannot hold a card number: pass the provider's customer or account id (for example customer:cus_123)",
     )
   }
+  const wrong =
+    owner === null
+      ? "the value has no ':'"
+      : owner.type !== 'customer' && owner.type !== 'account'
+        ? "it starts with neither 'customer:' nor 'account:'"
+        : "the id after ':' is empty or holds a character no id holds"
   throw usageError(
-    `--owner must be customer:<id> or account:<id> (for example customer:cus_123), not '${value}'`,
+    `--owner must be customer:<id> or account:<id> (for example customer:cus_123): ${wrong}`,
   )
 }
 

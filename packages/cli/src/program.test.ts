@@ -75,7 +75,7 @@ describe('run', () => {
   it.each([
     [
       '',
-      "option '--host <host>' argument '' is invalid. a host is a local address or name, such as 127.0.0.1. (see `cardport emulate --help`)",
+      "option '--host <host>': the value is invalid. a host is a local address or name, such as 127.0.0.1. (see `cardport emulate --help`)",
     ],
     ['fe80::1%nope', 'cannot listen on --host fe80::1%nope: no such local address'],
     ['nosuchhost.invalid', 'cannot listen on --host nosuchhost.invalid: no such local address'],
@@ -143,16 +143,45 @@ describe('run', () => {
       MARKETPLACE_ID: 'MP1',
       MARKETPLACE_SECRET: 'plain-secret-value',
     })
-    // A user pasting the secret where the owner goes: the message quotes the value it refuses.
+    // A user pasting the secret where the owner goes: the message says what is wrong with it.
     const code = await run(
       ['list', '--provider', 'marketplace', '--owner', 'plain-secret-value'],
       cli.value,
     )
     expect(code).toBe(EXIT_CODES.usage)
     expect(cli.stderr()).toBe(
-      "cardport: --owner must be customer:<id> or account:<id> (for example customer:cus_123), not '[redacted]'\n",
+      "cardport: --owner must be customer:<id> or account:<id> (for example customer:cus_123): the value has no ':'\n",
     )
   })
+
+  // A secret no variable holds (none is set when it is pasted in the wrong place) and of no
+  // shape `redactSecrets` knows: only leaving the value out keeps it from the terminal and logs.
+  it.each([
+    [
+      ['--provider', 'ak-live-7Hq2xPm9Lk3', '--owner', 'account:AC1'],
+      "option '--provider <name>': the value is invalid. Allowed choices are stripe, marketplace.",
+    ],
+    [
+      ['--provider', 'marketplace', '--owner', 'ak-live-7Hq2xPm9Lk3'],
+      "--owner must be customer:<id> or account:<id> (for example customer:cus_123): the value has no ':'",
+    ],
+    [
+      ['--provider', 'marketplace', '--owner', "ak-live:7Hq2x' is invalid.Pm9Lk3"],
+      "--owner must be customer:<id> or account:<id> (for example customer:cus_123): it starts with neither 'customer:' nor 'account:'",
+    ],
+    [
+      ['--provider', 'marketplace', '--owner', 'customer:'],
+      "--owner must be customer:<id> or account:<id> (for example customer:cus_123): the id after ':' is empty or holds a character no id holds",
+    ],
+  ])(
+    'never quotes a value it refuses, which may be a pasted secret: %j',
+    async (flags, message) => {
+      const cli = captureContext()
+      expect(await run(['list', ...flags], cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stderr()).toMatch(new RegExp(`^cardport: ${escapeRegExp(message)}( \\(see|\\n)`))
+      expect(cli.stderr()).not.toContain('7Hq2x')
+    },
+  )
 
   it.each([
     [
@@ -198,7 +227,7 @@ describe('run', () => {
     for (const owner of ['fl%40gPass', 'fl@gPass', 'env%40Pass', 'env@Pass']) {
       await run([...args, '--owner', owner], cli.value)
     }
-    expect(cli.stderr().match(/not '\[redacted\]'/g)).toHaveLength(4)
+    expect(cli.stderr().match(/the value has no ':'/g)).toHaveLength(4)
     expect(cli.stderr()).not.toMatch(/Pass/)
   })
 
@@ -245,9 +274,19 @@ describe('run', () => {
   )
 
   it('masks a card number that reaches an error message', async () => {
-    const cli = captureContext()
-    await run(['list', '--provider', 'stripe', '--owner', '4242424242424242'], cli.value)
-    expect(cli.stderr()).toContain('•••• 4242')
+    const cli = captureContext({
+      STRIPE_SECRET_KEY: 'sk_test_x',
+      STRIPE_API_BASE: 'http://127.0.0.1:1',
+    })
+    const store = 'sqlite:/nonexistent/4242424242424242.db'
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_1', '--store', store]
+    expect(await run(args, cli.value)).toBe(EXIT_CODES.failure)
+    expect(cli.stderr()).toContain('sqlite:/nonexistent/•••• 4242.db')
     expect(cli.stderr()).not.toContain('4242424242424242')
   })
 })
+
+/** `text` as a regular expression that matches it literally. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

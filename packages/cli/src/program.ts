@@ -157,6 +157,9 @@ function stackOf(error: unknown): string {
 // Commander's "Did you mean …?": names of known flags or commands only, never what was typed.
 const SUGGESTION = String.raw`(\n\(Did you mean (?:one of )?[\w-]+(?:, [\w-]+)*\?\))?`
 const UNKNOWN_OPTION = new RegExp(`^error: unknown option '([\\s\\S]*)'${SUGGESTION}$`)
+// The value is the last quoted text before " is invalid." (a value may hold quotes); what
+// follows is commander's or cardport's own explanation (the allowed choices, what a host is).
+const INVALID_OPTION_VALUE = /^error: (option '[^']*') argument '[\s\S]*' is invalid\.([\s\S]*)$/
 const UNKNOWN_COMMAND = new RegExp(`^error: unknown command '([\\s\\S]*)'${SUGGESTION}$`)
 /** An unknown command is quoted only when it looks like a mistyped command, not like a value. */
 const PLAIN_WORD = /^[a-z][a-z-]{0,19}$/i
@@ -164,8 +167,9 @@ const PLAIN_WORD = /^[a-z][a-z-]{0,19}$/i
 /**
  * Commander's message for a usage error, without what the user typed where it may be a secret
  * (`--marketplace-secret=…`, a key pasted as a command): an unknown option is named without
- * its value (`--name=value` becomes `--name`, `-xVALUE` becomes `-x`), and an unknown command
- * is quoted only when it is a plain word. Commander's own messages never quote the word after
+ * its value (`--name=value` becomes `--name`, `-xVALUE` becomes `-x`), a value an option refuses
+ * is left out (`option '--provider <name>': the value is invalid. Allowed choices are …`), and an
+ * unknown command is quoted only when it is a plain word. Commander's own messages never quote the word after
  * an unknown option, and its suggestions name known flags and commands only: those are kept.
  * A message of another shape than expected loses what it quoted rather than risk it.
  */
@@ -173,6 +177,10 @@ function usageMessage(error: CommanderError): string {
   if (error.code === 'commander.unknownOption') {
     const match = UNKNOWN_OPTION.exec(error.message)
     return match ? `unknown option '${optionName(match[1]!)}'${match[2] ?? ''}` : 'unknown option'
+  }
+  if (error.code === 'commander.invalidArgument') {
+    const match = INVALID_OPTION_VALUE.exec(error.message)
+    return match ? `${match[1]}: the value is invalid.${match[2]}` : 'an argument is invalid'
   }
   if (error.code === 'commander.unknownCommand') {
     const match = UNKNOWN_COMMAND.exec(error.message)

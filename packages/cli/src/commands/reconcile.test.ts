@@ -270,6 +270,20 @@ describe('cardport reconcile', () => {
     expect(cli.stdout()).toMatch(/^failed\s+1$/m)
   })
 
+  // CardSync's own retries (2) came on top of the adapter's (2): 9 attempts of an owner's read
+  // for a provider that keeps failing, ~4.5 min where each attempt waits out the 30 s timeout.
+  it("reads a failing owner only as often as the adapter's retries do: 3 requests, not 9", async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Failing Owner' })
+    server.stripe!.faults.inject({ route: /^GET \/v1\/customers\//, status: 500, times: 100 })
+    const cli = context()
+    const store = `sqlite:${join(dir, 'failing.db')}`
+    const args = ['reconcile', '--provider', 'stripe', '--store', store]
+    const code = await run([...args, '--owner', `customer:${customer.id}`], cli.value)
+    expect(code).toBe(EXIT_CODES.unreachable)
+    expect(cli.stdout()).toMatch(/^failed\s+1$/m)
+    expect(server.stripe!.faults.fired).toEqual([3])
+  })
+
   it("never prints a configured secret that a provider's failure message quotes, in the table or in --json", async () => {
     // The marketplace's secret, left in a shell that now runs the Stripe provider: the Stripe
     // adapter does not know it and it has no key shape, so only the CLI's by-value scrub (every

@@ -1,4 +1,11 @@
-import { createCardSync, type DriftReport, formatOwner, type Owner } from '@cardport/core'
+import {
+  createCardSync,
+  type DriftReport,
+  formatOwner,
+  isCardportError,
+  type Owner,
+  type RetryPolicy,
+} from '@cardport/core'
 import { Command, Option } from 'commander'
 import {
   parseNameFlag,
@@ -33,6 +40,17 @@ import {
   providerConfigFrom,
   storeFromFlag,
 } from './shared-options.js'
+
+/**
+ * How an owner is read again after a failure: only after `rate_limited` (up to twice, its
+ * `Retry-After` honoured). The adapter has retried each request already (twice, on network
+ * errors, timeouts, 429 and 5xx): a second layer of retries for `provider_unavailable` made a
+ * provider that never answers hold an owner for 9 attempts of 30 s each, not the README's three.
+ */
+const OWNER_RETRY: RetryPolicy = {
+  retries: 2,
+  shouldRetry: (error) => isCardportError(error, 'rate_limited'),
+}
 
 interface ReconcileOptionValues extends ProviderOptionValues {
   store?: string
@@ -117,7 +135,7 @@ ${ENVIRONMENT_HELP}`,
       // The exit code of every failure, the ones the report does not list included.
       const failureCodes = new Set<ExitCode>()
       try {
-        const sync = createCardSync({ provider, store, retry: { retries: 2 } })
+        const sync = createCardSync({ provider, store, retry: OWNER_RETRY })
         raw = await sync.reconcile(owners.length > 0 ? owners : undefined, {
           dryRun: values.dryRun ?? false,
           onOwner: (_owner, { done }) => progress.update(done),
