@@ -68,15 +68,27 @@ describe('CardSync.setDefaultCard', () => {
     ])
   })
 
-  it('also retires a default the store still names when the provider has moved on', async () => {
-    const old = await sync.setDefaultCard(alice, 'tok_visa')
-    // The provider's default changes behind the store's back.
-    const other = await provider.createCard(alice, { source: 'tok_amex', makeDefault: true })
-    const replacement = await sync.setDefaultCard(alice, 'tok_mastercard')
-    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
-    expect(await cardIds(alice)).not.toContain(old.id)
-    expect(await cardIds(alice)).not.toContain(other.id)
-  })
+  // The store's flag is out of date when the default changed at the provider since (its
+  // dashboard, a webhook not delivered yet): its card is a plain card there, which the owner
+  // still holds. It was retired with the provider's default, and so deleted for good.
+  it.each([
+    ['with retirement notes', () => store],
+    ['without retirement notes', () => withoutRetirements(store)],
+  ])(
+    "retires the provider's default, not a card the store still names as the default (%s)",
+    async (_, storeOf) => {
+      const synced = createCardSync({ provider, store: storeOf() })
+      const old = await synced.setDefaultCard(alice, 'tok_visa')
+      // The provider's default changes behind the store's back.
+      const other = await provider.createCard(alice, { source: 'tok_amex', makeDefault: true })
+      const replacement = await synced.setDefaultCard(alice, 'tok_mastercard')
+      await expectStoreEqualsProvider(alice, [
+        { id: replacement.id, isDefault: true, last4: '4444' },
+        { id: old.id, isDefault: false, last4: '4242' },
+      ])
+      expect(await cardIds(alice)).not.toContain(other.id)
+    },
+  )
 
   it('makes one card only when the same token is sent again (derived idempotency key)', async () => {
     const first = await sync.setDefaultCard(alice, 'tok_visa')
@@ -84,6 +96,20 @@ describe('CardSync.setDefaultCard', () => {
     expect(again.id).toBe(first.id)
     expect(await cardIds(alice)).toEqual([first.id])
     await expectStoreEqualsProvider(alice, [{ id: first.id, isDefault: true, last4: '4242' }])
+  })
+
+  // The key was derived from the token alone: the provider refused it for other metadata
+  // (`idempotency_conflict`), and the call failed instead of making the card.
+  it('derives a key of its own for other metadata with a reusable token, the same for a retry', async () => {
+    const plain = await sync.setDefaultCard(alice, 'tok_visa')
+    const pro = await sync.setDefaultCard(alice, 'tok_visa', { metadata: { plan: 'pro', a: '1' } })
+    expect(pro.id).not.toBe(plain.id)
+    expect(pro.metadata).toEqual({ plan: 'pro', a: '1' })
+    const again = await sync.setDefaultCard(alice, 'tok_visa', {
+      metadata: { a: '1', plan: 'pro' },
+    })
+    expect(again.id).toBe(pro.id)
+    await expectStoreEqualsProvider(alice, [{ id: pro.id, isDefault: true, last4: '4242' }])
   })
 
   it("derives different keys for different owners, and uses the caller's key when given", async () => {
@@ -3511,8 +3537,28 @@ describe('CardSync: crash safety', () => {
     ])
   })
 
+  // Without notes, the store's default is what names the old card: the provider already names
+  // the card the retry makes (replayed) its default, so an earlier attempt switched it.
+  it('a store without retirements: a retry after the answer was lost retires the default the store still names', async () => {
+    const withoutNotes = withoutRetirements(store)
+    const plain = createCardSync({ provider, store: withoutNotes })
+    const old = await plain.setDefaultCard(alice, 'tok_visa')
+    const spare = await addCard(alice, 'tok_amex')
+    // The provider makes the card the default, and the answer is lost on the way back.
+    const crashing = createCardSync({ provider: answerLostOnce(provider), store: withoutNotes })
+    await expect(crashing.setDefaultCard(alice, 'tok_mastercard')).rejects.toThrow('dropped')
+    expect(await store.getDefault(scope(alice))).toMatchObject({ id: old.id })
+
+    const retried = await plain.setDefaultCard(alice, 'tok_mastercard')
+    expect((await rejection(provider.getCard(alice, old.id))).code).toBe('card_not_found')
+    await expectStoreEqualsProvider(alice, [
+      { id: retried.id, isDefault: true, last4: '4444' },
+      { id: spare.id, isDefault: false, last4: '8431' },
+    ])
+  })
+
   it('a store without retirements keeps the old default on such a retry (the documented limit)', async () => {
-    const { retirements: _, ...withoutNotes } = store
+    const withoutNotes = withoutRetirements(store)
     const plain = createCardSync({ provider, store: withoutNotes })
     const old = await plain.setDefaultCard(alice, 'tok_visa')
     const crashing = createCardSync({ provider: answerLostOnce(provider), store: withoutNotes })
@@ -3771,6 +3817,12 @@ async function expectStoreEqualsProvider(owner: Owner, expected?: Summary[]) {
  * The store, except that the next call to `method` throws: a process that died between the
  * provider call and the store write.
  */
+/** `inner` without its `retirements` (a store of an adapter author who left them out). */
+function withoutRetirements(inner: CardStore): CardStore {
+  const { retirements: _, ...rest } = inner
+  return rest
+}
+
 function crashOnce(inner: CardStore, method: 'upsert' | 'delete'): CardStore {
   let armed = true
   const wrapped: CardStore = {

@@ -159,7 +159,9 @@ export interface CardSync {
    * Adds the card behind `token`, makes it the default, and deletes the old default (or
    * invalidates it, on providers that cannot delete; on a provider that can do neither, it stays
    * as a card that is not the default, at the provider and in the store). Returns the stored new
-   * card.
+   * card. The old default is the provider's: a card the store still names its default after the
+   * default changed at the provider (its dashboard, a webhook not delivered yet) is a plain card
+   * there, and stays.
    *
    * The card is created with `makeDefault`; the provider's `setDefaultCard` is called only when
    * the new card did not come back as the default. A `'latest-card'` provider makes every new
@@ -181,10 +183,10 @@ export interface CardSync {
    * notes the old defaults before it asks the provider, so the retry retires them even when a
    * `reconcile` ran in between; on a store without it, such a retry keeps the old card.
    *
-   * Without an `idempotencyKey`, the key is derived from the owner and the token, so a later
-   * call with a reusable token (a test token such as `tok_visa`; live tokens are single-use)
-   * gets the earlier call's card replayed while the provider keeps its keys (24 hours at
-   * Stripe). When that card was retired since, the call moves on to the next key of a chain
+   * Without an `idempotencyKey`, the key is derived from the owner, the token and the
+   * `metadata`, so a later call with a reusable token (a test token such as `tok_visa`; live
+   * tokens are single-use) and the same metadata gets the earlier call's card replayed while the
+   * provider keeps its keys (24 hours at Stripe); other metadata makes a new card. When that card was retired since, the call moves on to the next key of a chain
    * derived from the first, and makes a new card; after 32 such calls it asks for a key of your
    * own (`invalid_request`). A replayed card still held is made the default again.
    *
@@ -567,24 +569,27 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     token: string,
     callOptions: z.output<typeof SetDefaultCardCallSchema>['options'],
   ): Promise<StoredCard> => {
-    // Old defaults: the provider's (the truth) and the store's (which still names the old
-    // card if an earlier attempt died after the provider switched but before the store did),
-    // by id, with their currency: external accounts have a default per currency, and only the
-    // new card's currency changes hands.
+    // Old defaults: the provider's (the truth), by id, with their currency: external accounts
+    // have a default per currency, and only the new card's currency changes hands.
     const previous = new Map<string, string | null>()
     for (const card of await providerDefaults(owner)) previous.set(card.id, card.currency)
-    for (const card of await store.listByOwner(scope(owner))) {
-      if (card.isDefault) previous.set(card.id, card.currency)
-    }
+    const namedByProvider = new Set(previous.keys())
 
     const idempotencyKey =
-      callOptions.idempotencyKey ?? deriveIdempotencyKey('set-default', provider.name, owner, token)
+      callOptions.idempotencyKey ??
+      deriveIdempotencyKey('set-default', provider.name, owner, derivedKeyInput(token, callOptions))
     // A retry also retires what the failed call noted: a reconcile since may have left the
     // old default in the store as a plain card, and the provider no longer names it either.
     const notes = store.retirements
     for (const { cardId, currency } of (await notes?.load(scope(owner), idempotencyKey)) ?? []) {
       previous.set(cardId, currency)
     }
+    // A store without notes: its defaults, which still name the old card if an earlier attempt
+    // died after the provider switched but before the store did (see below).
+    const storeDefaults =
+      notes === undefined
+        ? (await store.listByOwner(scope(owner))).filter((card) => card.isDefault)
+        : []
     const noted = notes !== undefined && previous.size > 0
     if (noted) {
       const cards = [...previous].map(([cardId, currency]) => ({ cardId, currency }))
@@ -592,6 +597,14 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
 
     let { card, readAt } = await createDefault(owner, token, callOptions, idempotencyKey)
+    // The store's default is retired with the provider's only when the provider named this
+    // very card its default before the call: an earlier attempt switched it and died before
+    // the store followed. Otherwise the store's flag is out of date (the default changed at the
+    // provider since: its dashboard, a webhook not delivered yet), and its card may be one the
+    // owner still holds as a plain card, not this call's to delete.
+    if (namedByProvider.has(card.id)) {
+      for (const stored of storeDefaults) previous.set(stored.id, stored.currency)
+    }
     if (!card.isDefault) {
       if (!provider.capabilities.setDefaultCard) {
         // The card exists at the provider now: keep the store in step before refusing. The
@@ -1352,4 +1365,16 @@ function callerFailure(error: unknown, what: string): unknown {
     `reconcile stopped: ${what} threw ${error}, not an error: throw an Error to stop a run`,
     { retryable: false },
   )
+}
+
+/**
+ * What a `setDefaultCard` key is derived from: the token, and the metadata when given (its keys
+ * in order). The provider refuses a key sent again with other parameters
+ * (`idempotency_conflict`): a later call with a reusable token and other metadata is another
+ * request, with a key of its own, and a retry (the same metadata) is the same one.
+ */
+function derivedKeyInput(token: string, options: { metadata?: MetadataPatch | undefined }): string {
+  if (options.metadata === undefined) return token
+  const pairs = Object.entries(options.metadata).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return `${token}\u0000${JSON.stringify(pairs)}`
 }

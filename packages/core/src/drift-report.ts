@@ -16,10 +16,12 @@ export interface DriftEntry {
  */
 export interface DriftFailure {
   /**
-   * The owner not reconciled: none of its stored cards is removed, and its default is not
-   * repaired. The cards its pages listed before the failure may have been written (in batches of
-   * 100, as the provider answered them; a default among them is stored as the default), so an
-   * owner with many cards can be part-way to the provider's state.
+   * The owner not reconciled: its default is not repaired, and none of its stored cards is
+   * removed, unless the store itself failed while they were being removed, one at a time (those
+   * removed before that are gone, and not reported). The cards its pages listed before the
+   * failure may have been written (in batches of 100, as the provider answered them; a default
+   * among them is stored as the default), so an owner with many cards can be part-way to the
+   * provider's state until the next run, which reports what it finds then.
    */
   owner: Owner
   /** The error's `CardportError` code (`'rate_limited'` after the retries ran out …). */
