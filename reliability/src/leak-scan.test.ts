@@ -1,7 +1,8 @@
 // The leak detector must find what it is for, or the hostile-input suite proves nothing.
+import { inspect } from 'node:util'
 import { CardportError, InvalidRequestError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
-import { errorText, findLeaks, SECRETS, TEST_CARD_NUMBERS } from './support/leak-scan.js'
+import { errorText, findLeaks, SECRETS, safeJson, TEST_CARD_NUMBERS } from './support/leak-scan.js'
 
 const kinds = (text: string) => findLeaks(text, Object.values(SECRETS)).map((leak) => leak.kind)
 
@@ -39,6 +40,39 @@ describe('findLeaks', () => {
       const text = `card ${groups.join(gap)} declined`
       expect(kinds(text), JSON.stringify(gap)).toEqual(['card number'])
     }
+  })
+
+  it('finds a number grouped by tabs or line breaks in JSON and in inspect output, where they are escapes', () => {
+    // The scan reads results and stored rows through `JSON.stringify`, errors and log lines
+    // through `util.inspect` too, and both write a tab or a line break as a backslash and a
+    // letter: read as written, `4242\n4242\n…` is four short numbers.
+    const [number] = TEST_CARD_NUMBERS
+    const groups = number.match(/.{1,4}/g) ?? []
+    const long = ' and a note long enough that inspect breaks the string at each line break'
+    for (const gap of ['\t', '\n', '\r', '\r\n', '\n\n', '\f', '\v', ' \t', '\t-']) {
+      const text = `card ${groups.join(gap)} declined`
+      // A stored row whose metadata column holds JSON: escaped once there, twice in its JSON.
+      const row = { card_id: 'card_1', metadata: JSON.stringify({ note: text }) }
+      const serialised = {
+        JSON: JSON.stringify(text),
+        'JSON of a row whose metadata column holds JSON': safeJson([row]),
+        inspect: inspect(text),
+        'inspect of a row whose metadata column holds JSON': inspect(row),
+        'inspect, one line per line break': inspect({ holderName: `${text}${long}` }),
+        'inspect of an error cause': inspect(new Error('refused', { cause: { raw: row } })),
+        errorText: errorText(Object.assign(new Error('refused'), { details: { note: text } })),
+      }
+      for (const [how, written] of Object.entries(serialised)) {
+        expect(kinds(written), `${JSON.stringify(gap)}, ${how}`).toContain('card number')
+      }
+    }
+    // Only the escapes of white space are gaps: a backslash otherwise joins nothing.
+    const backspaced = groups.join('\b')
+    for (const serialised of [JSON.stringify(backspaced), inspect(backspaced)]) {
+      expect(kinds(serialised), serialised.replace(/\d/g, '#')).toEqual([])
+    }
+    expect(kinds(inspect(groups.join('\u0000')))).toEqual([])
+    expect(kinds(JSON.stringify(groups.join('\\')))).toEqual([])
   })
 
   it('finds a number written in full-width, Arabic-Indic or Devanagari digits', () => {

@@ -52,15 +52,26 @@ export interface Leak {
 const RANDOM_IDS =
   /\b[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b|\bOHM[0-9a-f]{32}\b/gi
 
-/** What may stand between the digit groups of a card number: written, pasted or URL-encoded. */
-const GAP = /(?:[\s\p{Pd}\p{Cf}+]|%(?:20|2[dD]|[cC]2%[aA][0dD]|0[9aAdD]))+/u
+/**
+ * What may stand between the digit groups of a card number: written, pasted, URL-encoded, or
+ * escaped as the suite's texts are serialised. `JSON.stringify` and `util.inspect` write the
+ * white space they escape (tab, line feed, vertical tab, form feed, carriage return: no other
+ * gap character) as `\t`, `\n`, `\u000b` or `\x0B`, `\f`, `\r`; a backslash is no gap, so without
+ * these a number grouped by line breaks reads as four short numbers. More backslashes: the
+ * escape of an escape, as `JSON.stringify` writes a column that holds JSON text (a stored
+ * card's metadata). After a line break, `inspect` may end a long string's line and go on with
+ * the next one quoted anew (`'4242\n' +`, a new line, `'4242'`).
+ */
+const GAP =
+  /(?:[\s\p{Pd}\p{Cf}+]|%(?:20|2[dD]|[cC]2%[aA][0dD]|0[9aAdD])|\\+(?:[tfr]|u000[bB]|x0[bB])|\\+n(?:['"`] \+\n *['"`])?)+/u
 
 /**
  * Finds card numbers and secrets in `text`:
  * - in every run of digit groups (in ASCII digits, or those of another script of `ZEROS`: the
  *   full-width digits of a Japanese input method, Arabic-Indic ones) joined by white space (any: no-break spaces, tabs, line breaks)
  *   or dashes (any), also as a URL or a form encodes them (`4242 4242 4242 4242`, `4242-4242…`,
- *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`), every span of whole
+ *   `4242%204242…`, `4242+4242…`, `4242%C2%A04242…`, `4242424242424242`) or as `JSON.stringify`
+ *   and `util.inspect` escape them (`4242\n4242…`, `4242\t4242…`, `4242\r\n4242…`), every span of whole
  *   groups holding 13 to 19 digits that passes the Luhn check is a card number;
  *   random ids (UUID idempotency keys, marketplace request ids) are left out of this scan;
  * - each secret, as is or in base64 (as an HTTP basic-auth header carries it).
