@@ -10,6 +10,7 @@ import {
   type CardStore,
   type CardSync,
   createCardSync,
+  type DriftReport,
   isCardportError,
   listAll,
   type Owner,
@@ -85,13 +86,30 @@ interface World {
 /** What an operation may do at the provider, checked after the fault and after the retry. */
 type Effect = { kind: 'none' } | { kind: 'adds-default' } | { kind: 'retires'; cardId: string }
 
+/**
+ * The ids of the cards a `reconcile` must report in each list of its {@link DriftReport} (the
+ * drift its row planted), and the provider's default it must name as repaired.
+ */
+interface ExpectedDrift {
+  added: string[]
+  updated: string[]
+  removed: string[]
+  defaultRepaired: string
+}
+
 /** One row of the matrix. */
 interface Operation {
   name: string
   /** Whether the provider's capabilities let CardSync run it for the owners the suite uses. */
   supported(capabilities: ProviderCapabilities): boolean
-  /** Sets the owner up (already in the store) and returns the call and its effect. */
-  prepare(world: World, owner: Owner): Promise<{ run: () => Promise<unknown>; effect: Effect }>
+  /**
+   * Sets the owner up (already in the store) and returns the call and its effect; for
+   * `reconcile`, what its report must say.
+   */
+  prepare(
+    world: World,
+    owner: Owner,
+  ): Promise<{ run: () => Promise<unknown>; effect: Effect; drift?: ExpectedDrift }>
   /** Cards the owner holds before the operation. */
   cards: number
   /** Whether the operation retries on retryable errors itself (reconcile), instead of failing. */
@@ -169,8 +187,18 @@ const OPERATIONS: readonly Operation[] = [
       ).filter((card) => !card.isDefault)
       await provider.updateCard(owner, first!.id, { metadata: { plan: 'pro' } })
       await retire(provider, owner, second!.id)
-      await moveDefault(world, owner, third!.id)
-      return { run: () => world.sync.reconcile(owner), effect: { kind: 'none' } }
+      const movedTo = await moveDefault(world, owner, third!.id)
+      // What the report must name: the changed card; the retired one, removed if the provider
+      // deleted it, changed if it invalidated it (the card is still listed, no longer valid);
+      // the new default, repaired, and added if the provider made a card to move it to.
+      const deletes = provider.capabilities.deleteCard
+      const drift: ExpectedDrift = {
+        added: movedTo === third!.id ? [] : [movedTo],
+        updated: deletes ? [first!.id] : [first!.id, second!.id],
+        removed: deletes ? [second!.id] : [],
+        defaultRepaired: movedTo,
+      }
+      return { run: () => world.sync.reconcile(owner), effect: { kind: 'none' }, drift }
     },
   },
 ]
@@ -291,12 +319,17 @@ async function forEachRequest(
     try {
       const owner = target.owner(operation.cards)
       await inSync(world, owner)
-      const { run, effect } = await operation.prepare(world, owner)
+      const { run, effect, drift } = await operation.prepare(world, owner)
       const before = target.held(owner)
       const storedBefore = await world.store.listByOwner(scopeFor(world.provider, owner))
 
       target.emulator.faults.inject({ ...kind.fault, after: step })
-      const failure = await settle(run())
+      let result: unknown
+      const failure = await settle(
+        run().then((value) => {
+          result = value
+        }),
+      )
       const fired = target.emulator.faults.fired[0] ?? 0
       target.emulator.faults.clear()
       await providers.settled()
@@ -304,11 +337,15 @@ async function forEachRequest(
       if (fired === 0) {
         // Fewer requests than `step`: the operation ran to its end untouched, and did its job.
         expect(failure, `${at}: no fault fired, yet it failed`).toBeUndefined()
+        if (drift) checkReport(result as DriftReport, world, owner, drift, at)
         await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
         return { steps: step, failed, retried }
       }
       injections++
       checkFailure(failure, kind, operation, world, at)
+      // A reconcile that waited the fault out reports all it found, the failed attempts' finds too.
+      if (drift && failure === undefined)
+        checkReport(result as DriftReport, world, owner, drift, at)
       if (failure !== undefined) failed++
       if (world.waits.length > 0) retried++
       await checkStoreNotAhead(world, owner, storedBefore, failure === undefined, at)
@@ -320,8 +357,18 @@ async function forEachRequest(
       checkProvider(before, target.held(owner), effect, 'after the fault', at)
 
       // The same call again (same process, same idempotency keys) finishes the job.
-      await run()
+      const again = await run()
       await expectStoreEqualsProvider(world.checker.provider, world.store, owner)
+      if (drift) {
+        // The store was in step already: a reconcile that reported drift anyway would mislead.
+        expect((again as DriftReport).counts, `${at}: the drift reported again`).toEqual({
+          added: 0,
+          updated: 0,
+          removed: 0,
+          defaultRepaired: 0,
+          failed: 0,
+        })
+      }
       const after = target.held(owner)
       checkProvider(before, after, effect, 'after the retry', at)
       checkDone(before, after, effect, at)
@@ -359,6 +406,43 @@ function checkFailure(
       RETRY_AFTER_S * 1000,
     )
   }
+}
+
+/**
+ * What a `reconcile` of the one owner reported: exactly the drift its row planted, in each
+ * list and in the counts, with nothing failed.
+ */
+function checkReport(
+  report: DriftReport,
+  world: World,
+  owner: Owner,
+  drift: ExpectedDrift,
+  at: string,
+) {
+  const entries = (ids: readonly string[]) =>
+    ids.map((cardId) => ({ owner, cardId })).sort((a, b) => a.cardId.localeCompare(b.cardId))
+  const sorted = (list: readonly { cardId: string | null }[]) =>
+    [...list].sort((a, b) => String(a.cardId).localeCompare(String(b.cardId)))
+  expect(report.failed, `${at}: reconcile failures reported`).toEqual([])
+  expect(sorted(report.added), `${at}: cards reported added`).toEqual(entries(drift.added))
+  expect(sorted(report.updated), `${at}: cards reported updated`).toEqual(entries(drift.updated))
+  expect(sorted(report.removed), `${at}: cards reported removed`).toEqual(entries(drift.removed))
+  expect(report.defaultRepaired, `${at}: defaults reported repaired`).toEqual([
+    { owner, cardId: drift.defaultRepaired },
+  ])
+  expect(report, `${at}: the report's counts`).toMatchObject({
+    provider: world.provider.name,
+    dryRun: false,
+    owners: 1,
+    counts: {
+      added: drift.added.length,
+      updated: drift.updated.length,
+      removed: drift.removed.length,
+      defaultRepaired: 1,
+      failed: 0,
+    },
+    truncated: false,
+  })
 }
 
 /**
@@ -503,17 +587,18 @@ async function inSync(world: World, owner: Owner) {
 
 /**
  * Makes another card the owner's default at the provider (`to`, or the first it holds that is
- * not), behind the store's back.
+ * not), behind the store's back; returns the new default's id.
  */
-async function moveDefault(world: World, owner: Owner, to?: string) {
+async function moveDefault(world: World, owner: Owner, to?: string): Promise<string> {
   const provider = world.checker.provider
   if (provider.capabilities.setDefaultCard) {
     const spare = to ?? world.target.held(owner).find((card) => !card.isDefault && card.active)!.id
     await provider.setDefaultCard(owner, spare)
-  } else {
-    // 'latest-card': a new card becomes the default.
-    await provider.createCard(owner, { source: world.target.source(owner) })
+    return spare
   }
+  // 'latest-card': a new card becomes the default.
+  const card = await provider.createCard(owner, { source: world.target.source(owner) })
+  return card.id
 }
 
 async function retire(provider: CardProvider, owner: Owner, cardId: string) {
