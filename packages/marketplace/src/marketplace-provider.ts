@@ -569,15 +569,10 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
 
   const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
     const card = marketplaceCardOf(name, raw, owner)
-    if (card === null) {
-      // Another resource (`_type` other than card) is not this card. An answer that is no
-      // resource at all (`{}`, `null`, a proxy's page) says nothing about the card: "not found"
-      // would have CardSync remove its local copy.
-      if (isObject(raw) && typeof raw._type === 'string') {
-        throw cardNotFound(name, owner, cardId)
-      }
-      throw unreadable(name, 'reading a card')
-    }
+    // An answer that is no card (`{}`, `null`, a proxy's page, another resource such as an
+    // account) says nothing about the card: the marketplace answers a card it does not have
+    // with a 404. Read as "not found", CardSync would remove its local copy.
+    if (card === null) throw unreadable(name, 'reading a card')
     // The account's routes only answer with the account's cards; check, rather than trust. The
     // payload's account alone is read: the card is mapped once, above.
     const holder = isCardPayload(raw) ? ownerOf(raw) : null
@@ -1043,7 +1038,13 @@ function pageOf<T>(
 ): Page<T> {
   // A page echoes the offset asked for: an answer that does not (`{ items: [] }` from something
   // in the way, a server stuck on one page) would read as "no cards" or page on forever.
-  if (!isObject(body) || !Array.isArray(body.items) || body.offset !== offset) {
+  // Another resource (`_type` other than page) is no page either, whatever it holds.
+  if (
+    !isObject(body) ||
+    !Array.isArray(body.items) ||
+    body.offset !== offset ||
+    (typeof body._type === 'string' && body._type !== 'page')
+  ) {
     throw unreadable(name, 'listing cards')
   }
   const items: unknown[] = body.items

@@ -74,6 +74,83 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
     }
   })
 
+  // A Stripe object of another kind than the call asks for (found on 2026-12-03): a list
+  // without its `data`, a customer where a card or a list was asked for, a card where a
+  // customer was, another source than the one asked for. Each read as "no cards" or "no such
+  // card" before, and reconcile removed every stored card of the owner.
+  it.each([
+    '{"object":"list"}',
+    '{"object":"list","data":{}}',
+    '{"object":"customer","id":"cus_x"}',
+    '{"object":"card"}',
+    '{"object":"bank_account","id":"ba_x"}',
+    '{"object":"account","id":"acct_x"}',
+    '{"object":"charge","id":"ch_x"}',
+  ])('200 %s: provider_unavailable, never "no cards" nor "no such card"', async (body) => {
+    const provider = target.provider()
+    answerAll(200, body)
+    for (const owner of [
+      { type: 'customer', id: 'cus_answers' },
+      { type: 'account', id: 'acct_answers' },
+    ] as const) {
+      const calls = [() => provider.listCards(owner), () => provider.getDefaultCard(owner)]
+      // A card answered where a card was asked for is read as one: this one is refused as no
+      // readable card, which is no statement about the card either.
+      const readsCard = [() => provider.getCard(owner, 'card_1')]
+      const setDefault = () => provider.setDefaultCard(owner, 'card_1')
+      // A customer's default is set with an update of the customer; an account's, of the card.
+      if (owner.type === 'customer') calls.push(setDefault)
+      else readsCard.push(setDefault)
+      const wrongKind = body === '{"object":"card"}' ? calls : [...calls, ...readsCard]
+      for (const call of wrongKind) {
+        expect(await rejection(call())).toMatchObject({
+          code: 'provider_unavailable',
+          retryable: true,
+        })
+      }
+      for (const call of readsCard) {
+        expect((await rejection(call())).code).toBe('provider_unavailable')
+      }
+    }
+  })
+
+  it('a payment source that is no card, answered for its own id, is still card_not_found', async () => {
+    const provider = target.provider()
+    for (const [owner, body] of [
+      [{ type: 'customer', id: 'cus_answers' }, '{"object":"bank_account","id":"ba_1"}'],
+      [{ type: 'customer', id: 'cus_answers' }, '{"object":"source","id":"ba_1"}'],
+      [{ type: 'account', id: 'acct_answers' }, '{"object":"bank_account","id":"ba_1"}'],
+    ] as const) {
+      emulator.faults.clear()
+      answerAll(200, body)
+      for (const call of [
+        () => provider.getCard(owner, 'ba_1'),
+        () => provider.deleteCard(owner, 'ba_1'),
+        () => provider.setDefaultCard(owner, 'ba_1'),
+      ]) {
+        expect(await rejection(call())).toMatchObject({ code: 'card_not_found' })
+      }
+    }
+  })
+
+  it.each(['{"object":"list"}', '{"object":"customer","id":"cus_x"}', '{"object":"card"}'])(
+    'CardSync keeps the local cards when 200 %s comes back',
+    async (body) => {
+      const owner = customer()
+      const store = memoryStore()
+      await store.upsert({ ...sampleCard('card_1', owner), provider: 'stripe', isDefault: true })
+      const sync = createCardSync({ provider: target.provider(), store, retry: { retries: 0 } })
+      answerAll(200, body)
+      expect((await rejection(sync.sync(owner, 'card_1'))).code).not.toMatch(/not_found/)
+      const report = await sync.reconcile(owner)
+      expect(report.failed).toMatchObject([{ owner, code: 'provider_unavailable' }])
+      expect(report.removed).toEqual([])
+      expect(await store.listByOwner({ provider: 'stripe', owner })).toMatchObject([
+        { id: 'card_1', isDefault: true },
+      ])
+    },
+  )
+
   it('CardSync keeps the local cards when such answers come back', async () => {
     const owner = customer()
     const store = memoryStore()
@@ -119,11 +196,134 @@ describe('checkedClient', () => {
   const withStatus = (value: object, statusCode: number) =>
     Object.defineProperty(value, 'lastResponse', { value: { statusCode }, enumerable: false })
 
-  it('passes a Stripe object answered below 400 on, as it came', async () => {
+  it('passes a Stripe object of the kind its call answers, answered below 400, on as it came', async () => {
     const card = withStatus({ id: 'card_1', object: 'card' }, 200)
-    const client = checkedClient(answering(card), STRIPE_PROVIDER_NAME)
-    expect(await client.customers.retrieveSource('cus_1', 'card_1')).toBe(card)
-    expect(await client.accounts.listExternalAccounts('acct_1')).toBe(card)
+    const bankAccount = { id: 'ba_1', object: 'bank_account' }
+    const list = withStatus({ object: 'list', data: [], has_more: false }, 200)
+    const customer = { id: 'cus_1', object: 'customer' }
+    const deleted = { id: 'cus_1', object: 'customer', deleted: true }
+    const legacy = [
+      { id: 'src_1', object: 'source' },
+      { id: 'acct_1', object: 'account' },
+    ]
+    for (const answer of [card, bankAccount]) {
+      const client = checkedClient(answering(answer), STRIPE_PROVIDER_NAME)
+      for (const call of [
+        client.customers.createSource('cus_1', {}),
+        client.customers.retrieveSource('cus_1', 'card_1'),
+        client.customers.updateSource('cus_1', 'card_1'),
+        client.customers.deleteSource('cus_1', 'card_1'),
+        client.accounts.createExternalAccount('acct_1', {}),
+        client.accounts.retrieveExternalAccount('acct_1', 'card_1'),
+        client.accounts.updateExternalAccount('acct_1', 'card_1'),
+        client.accounts.deleteExternalAccount('acct_1', 'card_1'),
+      ]) {
+        expect(await call).toBe(answer)
+      }
+    }
+    for (const answer of legacy) {
+      const client = checkedClient(answering(answer), STRIPE_PROVIDER_NAME)
+      expect(await client.customers.retrieveSource('cus_1', 'src_1')).toBe(answer)
+    }
+    const lists = checkedClient(answering(list), STRIPE_PROVIDER_NAME)
+    expect(await lists.customers.listSources('cus_1')).toBe(list)
+    expect(await lists.accounts.listExternalAccounts('acct_1')).toBe(list)
+    for (const answer of [customer, deleted]) {
+      const client = checkedClient(answering(answer), STRIPE_PROVIDER_NAME)
+      expect(await client.customers.retrieve('cus_1')).toBe(answer)
+      expect(await client.customers.update('cus_1')).toBe(answer)
+    }
+  })
+
+  it('refuses a Stripe object of another kind than its call answers, with its status', async () => {
+    const kinds = {
+      card: { id: 'card_1', object: 'card' },
+      bankAccount: { id: 'ba_1', object: 'bank_account' },
+      source: { id: 'src_1', object: 'source' },
+      list: { object: 'list', data: [] },
+      customer: { id: 'cus_1', object: 'customer' },
+      // A list without its items, or with something else for them.
+      noData: { object: 'list' },
+      badData: { object: 'list', data: { 0: 'card_1' } },
+      other: { id: 'ch_1', object: 'charge' },
+    }
+    const refused: Record<string, (keyof typeof kinds)[]> = {
+      'customers.retrieve': ['card', 'list', 'noData', 'other'],
+      'customers.update': ['card', 'bankAccount', 'list', 'other'],
+      'customers.createSource': ['customer', 'list', 'noData', 'other'],
+      'customers.retrieveSource': ['customer', 'list', 'noData', 'other'],
+      'customers.updateSource': ['customer', 'list', 'other'],
+      'customers.deleteSource': ['customer', 'list', 'other'],
+      'customers.listSources': ['card', 'customer', 'noData', 'badData', 'other'],
+      'accounts.createExternalAccount': ['customer', 'source', 'list', 'other'],
+      'accounts.retrieveExternalAccount': ['customer', 'source', 'list', 'noData', 'other'],
+      'accounts.updateExternalAccount': ['customer', 'source', 'list', 'other'],
+      'accounts.deleteExternalAccount': ['customer', 'source', 'list', 'other'],
+      'accounts.listExternalAccounts': ['card', 'customer', 'noData', 'badData', 'other'],
+    }
+    for (const [path, names] of Object.entries(refused)) {
+      for (const name of names) {
+        const client = checkedClient(
+          answering(withStatus({ ...kinds[name] }, 200)),
+          STRIPE_PROVIDER_NAME,
+        ) as unknown as Record<string, Record<string, (...args: unknown[]) => Promise<unknown>>>
+        const [group, method] = path.split('.') as [string, string]
+        const error = await rejection(client[group]![method]!('id', 'card_1'))
+        expect(error, `${path} answered ${name}`).toMatchObject({
+          code: 'provider_unavailable',
+          status: 200,
+          retryable: true,
+        })
+        expect(error.message).toMatch(/^Stripe answered with something that is not an? /)
+      }
+    }
+  })
+
+  describe('answers read by the provider', () => {
+    const owner: Owner = { type: 'customer', id: 'cus_1' }
+    const card = { ...fixtures.resources.card, id: 'card_1', customer: 'cus_1' }
+    /** A provider whose client answers `customers.update` and `retrieve` with `customer`. */
+    const answeringCustomer = (customer: object) =>
+      stripeProvider({
+        stripe: {
+          customers: { update: async () => customer, retrieve: async () => customer },
+          accounts: {},
+        },
+      } as never)
+
+    it("setDefaultCard reads the card made the default from the customer's expanded default_source", async () => {
+      const made = { id: 'cus_1', object: 'customer', default_source: card }
+      expect(await answeringCustomer(made).setDefaultCard(owner, 'card_1')).toMatchObject({
+        id: 'card_1',
+        isDefault: true,
+      })
+      // No source, its id alone, another source: not what Stripe answers the update with.
+      for (const source of [null, 'card_1', { id: 'ba_9', object: 'bank_account' }, {}]) {
+        const customer = { id: 'cus_1', object: 'customer', default_source: source }
+        expect(
+          await rejection(answeringCustomer(customer).setDefaultCard(owner, 'card_1')),
+        ).toMatchObject({ code: 'provider_unavailable' })
+      }
+    })
+
+    it('getDefaultCard reads no default from null or another source only', async () => {
+      for (const source of [null, { id: 'ba_1', object: 'bank_account' }]) {
+        const customer = { id: 'cus_1', object: 'customer', default_source: source }
+        expect(await answeringCustomer(customer).getDefaultCard(owner)).toBeNull()
+      }
+      const customer = { id: 'cus_1', object: 'customer', default_source: card }
+      expect(await answeringCustomer(customer).getDefaultCard(owner)).toMatchObject({
+        id: 'card_1',
+      })
+      // The default's id left unexpanded, another kind of object, nothing: which card is the
+      // default is not said, and "none" is not read from it.
+      for (const source of ['card_1', { id: 'ch_1', object: 'charge' }, {}, undefined]) {
+        const customer = { id: 'cus_1', object: 'customer', default_source: source }
+        expect(await rejection(answeringCustomer(customer).getDefaultCard(owner))).toMatchObject({
+          code: 'provider_unavailable',
+        })
+      }
+    })
   })
 
   it('looks a method up when it is called: a partial client serves the calls it has', async () => {

@@ -99,10 +99,13 @@ export interface StripeRequestOptions {
 /**
  * The client with every answer checked: the SDK takes any JSON answer without an `error`
  * member for a success, whatever its HTTP status (`{}` from a proxy's 502, an empty object
- * answered 200). Read as a card or a page, such an answer would say "no such card" or "no
- * cards", and `CardSync` would remove the local copies. It is refused instead, with
- * `provider_unavailable`: an answer must be a Stripe object (`object` names its kind) with a
- * status below 400. The errors name the provider `name`.
+ * answered 200), and any Stripe object for the one the call asked for. Read as a card or a
+ * page, such an answer would say "no such card" or "no cards", and `CardSync` would remove the
+ * local copies. It is refused instead, with `provider_unavailable`: an answer must be a Stripe
+ * object (`object` names its kind) with a status below 400, and of a kind its call answers: a
+ * customer for a customer's read or update, a list with its `data` array for a list, a payment
+ * source (a card, a bank account …) for a call on one source. The errors name the provider
+ * `name`.
  */
 export function checkedClient(stripe: StripeClient, name: string): StripeClient {
   return {
@@ -111,45 +114,106 @@ export function checkedClient(stripe: StripeClient, name: string): StripeClient 
   }
 }
 
-const CUSTOMER_METHODS = [
-  'retrieve',
-  'update',
-  'createSource',
-  'retrieveSource',
-  'updateSource',
-  'deleteSource',
-  'listSources',
-] as const satisfies readonly (keyof StripeClient['customers'])[]
+/**
+ * The error of an answer that is not what its call asked for, `expected` saying what was (`'a
+ * customer'`): something in the way answering, as a proxy or a gateway may, with another
+ * resource than the one asked for. It is `provider_unavailable` as an answer that is no Stripe
+ * object at all is, retryable, with the status of `answer` (the SDK's result) when it has one.
+ * The answer's own fields are never quoted: an answer of the wrong kind may hold anything.
+ */
+export function wrongAnswer(
+  provider: string,
+  expected: string,
+  answer?: unknown,
+): ProviderUnavailableError {
+  return new ProviderUnavailableError(
+    `Stripe answered with something that is not ${expected} (a proxy or a gateway in the way?): retry later`,
+    { provider, status: statusOf(answer) },
+  )
+}
 
-const ACCOUNT_METHODS = [
-  'createExternalAccount',
-  'retrieveExternalAccount',
-  'updateExternalAccount',
-  'deleteExternalAccount',
-  'listExternalAccounts',
-] as const satisfies readonly (keyof StripeClient['accounts'])[]
+/**
+ * The kinds of payment source a customer's sources hold (the OpenAPI description's
+ * `payment_source`: a card, a bank account, a Sources API object, a legacy account source). A
+ * source that is no card is, for the card API, a card that does not exist.
+ */
+export const CUSTOMER_SOURCE_KINDS: ReadonlySet<unknown> = new Set([
+  'card',
+  'bank_account',
+  'source',
+  'account',
+])
+
+/** The kinds of a Connect account's external accounts (`external_account`). */
+export const EXTERNAL_ACCOUNT_KINDS: ReadonlySet<unknown> = new Set(['card', 'bank_account'])
+
+/** What a call answers: `is` tells it, `what` names it for the error. */
+interface Expected {
+  readonly what: string
+  readonly is: (answer: Record<string, unknown>) => boolean
+}
+
+/**
+ * What each call answers, from the OpenAPI description of API version 2023-08-16. A customer's
+ * read answers a deleted customer's stub too (`object: 'customer', deleted: true`), which the
+ * provider reads; a delete answers the deleted source's stub (`object: 'card', deleted: true`).
+ */
+const EXPECTED = {
+  customer: { what: 'a customer', is: (answer) => answer.object === 'customer' },
+  list: {
+    what: 'a list',
+    is: (answer) => answer.object === 'list' && Array.isArray(answer.data),
+  },
+  customerSource: {
+    what: 'a payment source',
+    is: (answer) => CUSTOMER_SOURCE_KINDS.has(answer.object),
+  },
+  externalAccount: {
+    what: 'an external account',
+    is: (answer) => EXTERNAL_ACCOUNT_KINDS.has(answer.object),
+  },
+} as const satisfies Record<string, Expected>
+
+const CUSTOMER_METHODS = {
+  retrieve: EXPECTED.customer,
+  update: EXPECTED.customer,
+  createSource: EXPECTED.customerSource,
+  retrieveSource: EXPECTED.customerSource,
+  updateSource: EXPECTED.customerSource,
+  deleteSource: EXPECTED.customerSource,
+  listSources: EXPECTED.list,
+} as const satisfies Record<keyof StripeClient['customers'], Expected>
+
+const ACCOUNT_METHODS = {
+  createExternalAccount: EXPECTED.externalAccount,
+  retrieveExternalAccount: EXPECTED.externalAccount,
+  updateExternalAccount: EXPECTED.externalAccount,
+  deleteExternalAccount: EXPECTED.externalAccount,
+  listExternalAccounts: EXPECTED.list,
+} as const satisfies Record<keyof StripeClient['accounts'], Expected>
 
 type Method = (...args: never[]) => Promise<unknown>
 
 /**
- * The methods `names` of `group` (`stripe[groupName]`), each checking its answer (its errors name
- * `provider`). A method is looked up when called, so that a partial client (a test double with
- * the methods one test needs) serves the calls it has; a call whose method is missing fails with
- * `invalid_request` naming it (see {@link missingMethod}).
+ * The methods of `group` (`stripe[groupName]`) that `methods` names, each checking that its
+ * answer is what `methods` says it answers (its errors name `provider`). A method is looked up
+ * when called, so that a partial client (a test double with the methods one test needs) serves
+ * the calls it has; a call whose method is missing fails with `invalid_request` naming it (see
+ * {@link missingMethod}).
  */
 function checkedMethods<G extends { [K in keyof G]: Method }>(
   group: G,
   groupName: string,
-  names: readonly (keyof G & string)[],
+  methods: { readonly [K in keyof G & string]: Expected },
   provider: string,
 ): G {
   const checked: Partial<Record<keyof G, Method>> = {}
-  for (const name of names) {
+  for (const [name, expected] of Object.entries(methods) as [keyof G & string, Expected][]) {
     checked[name] = async (...args) => {
       // Read once: a getter may answer differently on a second read.
       const method: unknown = group[name]
       if (typeof method !== 'function') throw missingMethod(`${groupName}.${name}`, provider)
-      return checkedAnswer(await method.apply(group, args), provider)
+      return checkedAnswer(await method.apply(group, args), expected, provider)
     }
   }
   return checked as G
@@ -169,13 +233,9 @@ function missingMethod(method: string, provider: string): InvalidRequestError {
   )
 }
 
-/** An SDK result, if it is a Stripe object answered with a status below 400. */
-function checkedAnswer(raw: unknown, provider: string): unknown {
-  // `lastResponse` is the raw response: node:http's (`statusCode`), or, before stripe 23, a
-  // fetch Response (`status`).
-  const response = isObject(raw) ? raw.lastResponse : undefined
-  const code = isObject(response) ? (response.statusCode ?? response.status) : undefined
-  const status = typeof code === 'number' ? code : undefined
+/** An SDK result, if it is a Stripe object of the `expected` kind answered below 400. */
+function checkedAnswer(raw: unknown, expected: Expected, provider: string): unknown {
+  const status = statusOf(raw)
   if (status !== undefined && status >= 400) {
     throw new ProviderUnavailableError(
       `Stripe answered ${status} without an error object (a proxy or a gateway in the way?): retry later`,
@@ -188,5 +248,16 @@ function checkedAnswer(raw: unknown, provider: string): unknown {
       { provider, status },
     )
   }
+  if (!expected.is(raw)) throw wrongAnswer(provider, expected.what, raw)
   return raw
+}
+
+/**
+ * The HTTP status of an SDK result, from its `lastResponse`, the raw response: node:http's
+ * (`statusCode`), or, before stripe 23, a fetch Response (`status`).
+ */
+function statusOf(raw: unknown): number | undefined {
+  const response = isObject(raw) ? raw.lastResponse : undefined
+  const code = isObject(response) ? (response.statusCode ?? response.status) : undefined
+  return typeof code === 'number' ? code : undefined
 }

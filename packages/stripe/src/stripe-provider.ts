@@ -24,10 +24,12 @@ import { guardHttpClient } from './http-client-guard.js'
 import { mapStripeError } from './map-error.js'
 import { idOf, isObject, ownerOf, STRIPE_PROVIDER_NAME, stripeCardOf } from './parse-card.js'
 import {
+  CUSTOMER_SOURCE_KINDS,
   checkedClient,
   type StripeClient,
   type StripeParams,
   type StripeRequestOptions,
+  wrongAnswer,
 } from './stripe-client.js'
 
 /**
@@ -169,7 +171,8 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
    * stub (`{ id, object: 'customer', deleted: true }`) where every other path answers 404 "No
    * such customer": the stub is `owner_not_found` too, not a customer without a default, and
    * says the customer was deleted (`details.ownerDeleted`), which a 404 cannot tell from a
-   * customer of another account or mode.
+   * customer of another account or mode. The checked client has made sure it is a customer: an
+   * answer of another kind is `provider_unavailable`, never a customer without a default.
    */
   const retrieveCustomer = async (owner: Owner, params: StripeParams) => {
     const customer = await stripe.customers.retrieve(owner.id, params, requestOptions())
@@ -326,13 +329,13 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
       const params: StripeParams = { object: 'card', limit: Math.max(wanted, 1) }
       const lastCard = idOf(cards.at(-1))
       if (lastCard) params.starting_after = lastCard
-      const rest = listOf(await customers.sources(owner, params))
-      const more = rest?.items ?? []
+      const rest = checkedList(name, await customers.sources(owner, params))
+      const more = rest.items
       return pageOf(
         name,
         owner,
         [...cards, ...more.slice(0, wanted)],
-        rest?.hasMore === true || more.length > wanted,
+        rest.hasMore || more.length > wanted,
         parse,
       )
     },
@@ -368,13 +371,28 @@ export function stripeProvider(options: StripeProviderOptions): StripeProvider {
         { default_source: cardId, expand: ['default_source'] },
         requestOptions(),
       )
+      // The card made the default, expanded: anything else (no source, an id, another source) is
+      // not what Stripe answers an update that succeeded.
       const source = isObject(customer) ? customer.default_source : undefined
-      return notACardIsNotFound(name, source, owner, cardId, () => toCard(source, owner, cardId))
+      return notACardIsNotFound(
+        name,
+        source,
+        owner,
+        cardId,
+        () => toCard(source, owner, cardId),
+        customer,
+      )
     },
     async getDefault(owner: Owner) {
       const customer = await retrieveCustomer(owner, { expand: ['default_source'] })
       if (!isObject(customer)) return null
       const source = customer.default_source
+      // No default (null), or the default expanded: a card, or another source, which leaves no
+      // card the default. Anything else (an id the expansion left as it was, another kind of
+      // object) does not say which card is the default, and is not read as "none".
+      if (source !== null && !(isObject(source) && CUSTOMER_SOURCE_KINDS.has(source.object))) {
+        throw wrongAnswer(name, 'a customer with its default source expanded', customer)
+      }
       const defaultId = idOf(source)
       return stripeCardOf(name, source, owner, defaultId)
     },
@@ -631,11 +649,25 @@ function updateParams(patch: CardUpdate): StripeParams {
 }
 
 function toPage(name: string, owner: Owner, raw: unknown, parse: (item: unknown) => Card | null) {
-  const list = listOf(raw)
-  return pageOf(name, owner, list?.items ?? [], list?.hasMore === true, parse)
+  const list = checkedList(name, raw)
+  return pageOf(name, owner, list.items, list.hasMore, parse)
 }
 
-/** A Stripe list's items and `has_more`; null for anything that is no list. */
+/**
+ * A list's items and `has_more`, from a list call's answer (the checked client's). Anything that
+ * is no list is `provider_unavailable`: read as an empty page it would say "no cards", and
+ * `reconcile` would remove every stored card of the owner.
+ */
+function checkedList(name: string, raw: unknown): { items: unknown[]; hasMore: boolean } {
+  const list = listOf(raw)
+  if (!list) throw wrongAnswer(name, 'a list', raw)
+  return list
+}
+
+/**
+ * A Stripe list's items and `has_more`; null for anything that is no list (a customer's
+ * `sources` it was answered without).
+ */
 function listOf(raw: unknown): { items: unknown[]; hasMore: boolean } | null {
   if (!isObject(raw) || !Array.isArray(raw.data)) return null
   return { items: raw.data, hasMore: raw.has_more === true }
@@ -683,14 +715,25 @@ function looksLikeCardId(id: string): boolean {
   return id.startsWith('card_')
 }
 
-/** A source id that names a bank account is, for a card API, a card that does not exist. */
+/**
+ * The card `raw`, what Stripe answered about the source `cardId`. A source id that names a bank
+ * account (or another payment source) is, for a card API, a card that does not exist: an answer
+ * that is that source, with that id, is `card_not_found`. Anything else (another resource, a
+ * list, another source's answer) says nothing about the card, and is `provider_unavailable`:
+ * read as "no such card", `CardSync` would remove its local copy. `answer` is the SDK's result
+ * `raw` came in, for its status.
+ */
 function notACardIsNotFound(
   name: string,
   raw: unknown,
   owner: Owner,
   cardId: string,
   parse: () => Card,
+  answer: unknown = raw,
 ): Card {
   if (isObject(raw) && raw.object === 'card') return parse()
-  throw cardNotFound(name, owner, cardId)
+  if (isObject(raw) && CUSTOMER_SOURCE_KINDS.has(raw.object) && raw.id === cardId) {
+    throw cardNotFound(name, owner, cardId)
+  }
+  throw wrongAnswer(name, `the source ${cardId} asked for`, answer)
 }
