@@ -217,10 +217,29 @@ describe('provider answers', () => {
       extras: { [field]: tainted },
       [field]: tainted,
     }))
+  // A resource of a kind, named as the provider names kinds (Stripe's `object`, the
+  // marketplace's `_type`): the one asked for, or another (a list without its `data`, a customer,
+  // an account, another source than the one asked for).
+  const kindArb = (key: string, kinds: readonly string[], ids: readonly string[]) =>
+    fc.record(
+      {
+        [key]: fc.constantFrom(...kinds),
+        id: fc.constantFrom(...ids),
+        data: fc.constant([]),
+        items: fc.constant([]),
+        offset: fc.constant(0),
+      },
+      { requiredKeys: [key] },
+    )
   const BODIES: Record<ProviderUnderTest['name'], fc.Arbitrary<unknown>> = {
     stripe: fc
       .oneof(
         anyObjectArb,
+        kindArb(
+          'object',
+          ['list', 'customer', 'card', 'bank_account', 'source', 'account', 'charge'],
+          ['card_answers', 'cus_x', 'ba_1', 'acct_1'],
+        ),
         errorObjectArb,
         fc.jsonValue(),
         notAnObjectArb,
@@ -235,6 +254,11 @@ describe('provider answers', () => {
     marketplace: fc
       .oneof(
         anyObjectArb,
+        kindArb(
+          '_type',
+          ['card', 'page', 'account', 'customer', 'bank_account'],
+          ['card_answers', 'AC1', 'CU1', 'BA1'],
+        ),
         errorObjectArb,
         fc.jsonValue(),
         notAnObjectArb,
@@ -248,8 +272,51 @@ describe('provider answers', () => {
       .filter(noChanceNumber),
   }
 
+  type AnswerOperation = 'getCard' | 'listCards' | 'getDefaultCard'
+  /**
+   * Whether `body` is a resource of another kind than the one `operation`'s first request asks
+   * for: Stripe's `getCard` reads a card, or a payment source that is no card with the id asked
+   * for (no such card); its `listCards` and `getDefaultCard` read the customer first (the
+   * owners here are customers). The marketplace reads a card, or a page. Such an answer says
+   * nothing about the owner's cards: read as "no cards" or "no such card", `reconcile` and
+   * `sync` removed the local copies (found on 2026-12-03).
+   */
+  const WRONG_KIND: Record<
+    ProviderUnderTest['name'],
+    (kind: string, body: Record<string, unknown>, operation: AnswerOperation) => boolean
+  > = {
+    stripe: (kind, body, operation) =>
+      operation === 'getCard'
+        ? kind !== 'card' &&
+          !(['bank_account', 'source', 'account'].includes(kind) && body.id === 'card_answers')
+        : kind !== 'customer',
+    marketplace: (kind, _body, operation) => kind !== (operation === 'getCard' ? 'card' : 'page'),
+  }
+  const KIND_KEY: Record<ProviderUnderTest['name'], string> = {
+    stripe: 'object',
+    marketplace: '_type',
+  }
+  const wrongKind = (target: ProviderUnderTest, body: unknown, operation: AnswerOperation) => {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return false
+    const kind = (body as Record<string, unknown>)[KIND_KEY[target.name]]
+    return (
+      typeof kind === 'string' &&
+      WRONG_KIND[target.name](kind, body as Record<string, unknown>, operation)
+    )
+  }
+  // Answers of the wrong kind, tried in every run of the property.
+  const ANSWER_OPERATIONS: readonly AnswerOperation[] = ['getCard', 'listCards', 'getDefaultCard']
+  const WRONG_KINDS: Record<ProviderUnderTest['name'], readonly [number, unknown][]> = {
+    stripe: [
+      [200, { object: 'list' }],
+      [200, { object: 'card' }],
+      [200, { object: 'customer', id: 'cus_x' }],
+    ],
+    marketplace: [[200, { _type: 'account', id: 'AC1' }]],
+  }
+
   it.each(providers.all.map((target) => ({ name: target.name, target })))(
-    '$name: a card, a page or a CardportError; never "no card" for an answer that is no resource; nothing leaks',
+    '$name: a card, a page or a CardportError; never "no card" for an answer that is no resource or of the wrong kind; nothing leaks',
     async ({ target }) => {
       providers.reset()
       const provider = target.provider()
@@ -258,7 +325,7 @@ describe('provider answers', () => {
         fc.asyncProperty(
           statusArb,
           BODIES[target.name],
-          fc.constantFrom('getCard', 'listCards', 'getDefaultCard'),
+          fc.constantFrom(...ANSWER_OPERATIONS),
           async (status, body, operation) => {
             target.emulator.faults.clear()
             target.emulator.faults.inject({
@@ -281,14 +348,26 @@ describe('provider answers', () => {
               body === null ||
               typeof body !== 'object' ||
               Object.keys(body).length === 0
-            if (noResource && status !== 404) {
-              expect(outcome, 'an answer that is no resource read as one').toBeInstanceOf(Error)
+            // A list without its items, a customer where a card was asked for …: no statement
+            // about the card either.
+            const otherKind = wrongKind(target, body, operation)
+            if ((noResource || otherKind) && status !== 404) {
+              const what = noResource ? 'no resource' : 'of the wrong kind'
+              expect(outcome, `an answer that is ${what} read as a resource`).toBeInstanceOf(Error)
               expect((outcome as { code: string }).code).not.toMatch(/not_found/)
             }
           },
         ),
         // A run that hangs fails with its counterexample instead of timing the test out.
-        { numRuns: 200, timeout: 3000 },
+        {
+          numRuns: 200,
+          timeout: 3000,
+          examples: WRONG_KINDS[target.name].flatMap(([status, body]) =>
+            ANSWER_OPERATIONS.map(
+              (operation) => [status, body, operation] as [number, unknown, AnswerOperation],
+            ),
+          ),
+        },
       )
       target.emulator.faults.clear()
     },
