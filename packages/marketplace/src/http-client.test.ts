@@ -638,6 +638,52 @@ describe('retries', () => {
     }
   })
 
+  it("keeps nothing of the request's body nor the secret in a cause of the dispatcher's error, two levels down", async () => {
+    // A dispatcher (a wrapper, an interceptor) that reports a dropped connection with the error
+    // it was given as the cause: that one quotes the request, its body and headers.
+    const failing = {
+      dispatch: (...[options, handler]: Parameters<MockAgent['dispatch']>) => {
+        const quoted = new Error(
+          `upstream refused ${options.method} body=${String(options.body)} headers=${JSON.stringify(options.headers)}`,
+        )
+        const reset = Object.assign(new Error('request failed', { cause: quoted }), {
+          code: 'ECONNRESET',
+        })
+        queueMicrotask(() =>
+          handler.onResponseError
+            ? handler.onResponseError(null as never, reset)
+            : handler.onError?.(reset),
+        )
+        return true
+      },
+    } as MarketplaceDispatcher
+    const { http } = client(failing, { retry: { retries: 0 } })
+    const form = {
+      card_number: '4242424242424242',
+      expiration_month: 12,
+      expiration_year: 2031,
+      security_code: '987',
+    }
+    const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: form }))
+    expect(error.code).toBe('provider_unavailable')
+    // The error, the dispatcher's error, and the error that one was given as its cause.
+    const chain: unknown[] = []
+    for (let current: unknown = error; current instanceof Error; current = current.cause) {
+      chain.push(current)
+    }
+    expect(chain).toHaveLength(3)
+    const basic = Buffer.from(`${SECRET}:`).toString('base64')
+    for (const level of chain as Error[]) {
+      for (const text of [level.message, level.stack ?? '']) {
+        for (const held of ['4242424242424242', '"security_code":"987"', SECRET, basic]) {
+          expect(text).not.toContain(held)
+        }
+      }
+    }
+    // What went wrong still shows, the body in its place.
+    expect((chain[2] as Error).message).toContain('upstream refused POST body=[the request body]')
+  })
+
   it('a request undici refuses to send (a header it cannot carry) is invalid_request, not retried', async () => {
     // A real Agent checks headers before it connects (a MockAgent does not); nothing listens on
     // port 1, so a request that got as far as connecting would fail as provider_unavailable.

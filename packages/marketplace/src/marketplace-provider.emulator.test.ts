@@ -166,8 +166,17 @@ describe('createCard', () => {
       postalCode: '10023',
       country: 'US',
     }
+    const forms: unknown[] = []
+    server.use(
+      http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
+        if (isPassedThrough(request)) return undefined
+        forms.push(await request.clone().json())
+        return emulatorAnswer(request)
+      }),
+    )
     const owner = account()
     const card = await provider.createCard(owner, { source: testCard(VISA, { address }) })
+    expect(forms).toMatchObject([{ city: 'New York', region: 'NY' }])
     expect(card.address).toEqual({ ...address, line2: null, city: null, state: null })
     expect(await provider.getCard(owner, card.id)).toMatchObject({ address: card.address })
   })
@@ -304,6 +313,29 @@ describe('createCard', () => {
     const card = await provider.createCard(owner, input, { idempotencyKey: 'assoc-1' })
     expect(card.metadata).toEqual({ plan: 'pro' })
     expect(marketplace.state.card(token.id)?.meta).toEqual({ plan: 'pro' })
+  })
+
+  it('a token associated with metadata, retried with its key after it succeeded, does not write the metadata again over an update', async () => {
+    const { provider, account } = setup({ retry: { retries: 0 } })
+    const owner = account()
+    const token = await tokenizeCard(provider, testCard(VISA))
+    const input = { source: token.id, metadata: { plan: 'basic' } }
+    const card = await provider.createCard(owner, input, { idempotencyKey: 'assoc-2' })
+    expect(card.metadata).toEqual({ plan: 'basic' })
+    await provider.updateCard(owner, card.id, { metadata: { plan: 'pro' } })
+    const puts = () =>
+      requests().filter(
+        (entry) =>
+          entry.route === 'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      ).length
+    const before = puts()
+
+    // The caller sends the create again with its key (its own retry after a timeout, say): the
+    // answer is the card created, with the metadata it holds now, and nothing is written.
+    const again = await provider.createCard(owner, input, { idempotencyKey: 'assoc-2' })
+    expect(again).toMatchObject({ id: card.id, metadata: { plan: 'pro' } })
+    expect(marketplace.state.card(token.id)?.meta).toEqual({ plan: 'pro' })
+    expect(puts()).toBe(before)
   })
 
   it('refuses, before associating, a card whose meta and the metadata given would make more than 50 keys', async () => {

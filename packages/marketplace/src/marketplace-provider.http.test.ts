@@ -296,3 +296,48 @@ describe('answers that are no resource (a proxy or a gateway in the way)', () =>
     },
   )
 })
+
+describe('a page without next_uri: hasMore from its total', () => {
+  /**
+   * The account's page at `offset` as the emulator answers it, without `next_uri` (which a
+   * server need not send): the provider then reads `total` to know whether more follow.
+   */
+  async function pageWithoutNextUri(ownerId: string, limit: number, offset: number) {
+    const marketplace = server.marketplace!
+    const page = await fetch(
+      `${server.url}/v1/marketplaces/${marketplace.marketplaceId}/accounts/${ownerId}/cards?limit=${limit}&offset=${offset}`,
+      { headers: { authorization: marketplaceAuthorization(marketplace.secret) } },
+    ).then((answer) => answer.json() as Promise<Record<string, unknown>>)
+    const { next_uri: _, ...rest } = page
+    return rest
+  }
+  const route = 'GET /v1/marketplaces/:marketplace/accounts/:account/cards'
+
+  it('a page whose items reach the total has no more, and no next cursor', async () => {
+    const { marketplace, provider, owner } = setup()
+    const first = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const second = await provider.createCard(owner, { source: testCard('5105105105105100') })
+    const page = await pageWithoutNextUri(owner.id, 2, 0)
+    expect(page).toMatchObject({ offset: 0, total: 2 })
+    marketplace.faults.inject({ route, body: JSON.stringify(page) })
+    const listed = await provider.listCards(owner, { limit: 2 })
+    expect(listed.data.map((card) => card.id)).toEqual([first.id, second.id])
+    expect(listed).toMatchObject({ hasMore: false, nextCursor: null })
+    // The page read was the one without next_uri.
+    expect(marketplace.faults.fired).toEqual([1])
+  })
+
+  it('a page short of the total has more, and its cursor reads the rest', async () => {
+    const { marketplace, provider, owner } = setup()
+    const first = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const second = await provider.createCard(owner, { source: testCard('5105105105105100') })
+    const page = await pageWithoutNextUri(owner.id, 1, 0)
+    expect(page).toMatchObject({ offset: 0, total: 2 })
+    marketplace.faults.inject({ route, body: JSON.stringify(page) })
+    const listed = await provider.listCards(owner, { limit: 1 })
+    expect(listed).toMatchObject({ data: [{ id: first.id }], hasMore: true })
+    expect(marketplace.faults.fired).toEqual([1])
+    const rest = await provider.listCards(owner, { limit: 1, cursor: listed.nextCursor! })
+    expect(rest.data.map((card) => card.id)).toEqual([second.id])
+  })
+})
