@@ -19,6 +19,8 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
   it.each([
     [500, '{}', true],
     [502, '{"message":"bad gateway"}', true],
+    // A gateway's rate limit, without Stripe's error object: waited out and retried as Stripe's.
+    [429, '{}', true],
     [404, '{}', false],
     [200, '{}', true],
     [200, '{"data":[]}', true],

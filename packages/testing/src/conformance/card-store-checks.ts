@@ -466,6 +466,23 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.defaultIds(scope)).toEqual([eur.id, usd2.id].sort())
   })
 
+  // A batch's own statement clearing the old defaults once left the currency out: an account's
+  // EUR default was cleared by a new USD default written by `upsertMany` (as reconcile writes).
+  check('defaults', 'account cards keep one default per currency, in a batch too', async (t) => {
+    const scope = t.scope('account')
+    const usd = t.card(scope, { currency: 'usd', isDefault: true })
+    const eur = t.card(scope, { currency: 'eur', isDefault: true })
+    await t.store.upsertMany([usd, eur])
+    expect(await t.defaultIds(scope)).toEqual([eur.id, usd.id].sort())
+    const usd2 = t.card(scope, { currency: 'usd', isDefault: true })
+    await t.store.upsertMany([usd2])
+    expect(await t.defaultIds(scope)).toEqual([eur.id, usd2.id].sort())
+    const eur2 = t.card(scope, { currency: 'eur', isDefault: true })
+    const plain = t.card(scope, { currency: 'usd' })
+    await t.store.upsertMany([plain, eur2])
+    expect(await t.defaultIds(scope)).toEqual([eur2.id, usd2.id].sort())
+  })
+
   check('defaults', 'concurrent default writes leave exactly one default', async (t) => {
     const scope = t.scope()
     const cards = Array.from({ length: 20 }, () => t.card(scope, { isDefault: true }))
