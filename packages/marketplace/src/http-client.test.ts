@@ -550,6 +550,14 @@ describe('requests', () => {
   })
 })
 
+/** A tokenize form, card number and CVC included: what no error may quote. */
+const TOKENIZE_FORM = {
+  card_number: '4242424242424242',
+  expiration_month: 12,
+  expiration_year: 2031,
+  security_code: '987',
+}
+
 describe('retries', () => {
   it('retries a GET after a 5xx, with backoff', async () => {
     const { agent, pool } = mockAgent()
@@ -622,12 +630,7 @@ describe('retries', () => {
     const { agent, pool } = mockAgent()
     pool.intercept({ path: PATH, method: 'POST', body: 'another body' }).reply(201, {})
     const { http } = client(readingStacks(agent))
-    const form = {
-      card_number: '4242424242424242',
-      expiration_month: 12,
-      expiration_year: 2031,
-      security_code: '987',
-    }
+    const form = TOKENIZE_FORM
     const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: form }))
     expect(error.code).toBe('provider_unavailable')
     const printed = inspect(error, { depth: 10 })
@@ -658,12 +661,7 @@ describe('retries', () => {
       },
     } as MarketplaceDispatcher
     const { http } = client(failing, { retry: { retries: 0 } })
-    const form = {
-      card_number: '4242424242424242',
-      expiration_month: 12,
-      expiration_year: 2031,
-      security_code: '987',
-    }
+    const form = TOKENIZE_FORM
     const error = await rejection(() => http.send({ method: 'POST', path: PATH, body: form }))
     expect(error.code).toBe('provider_unavailable')
     // The error, the dispatcher's error, and the error that one was given as its cause.

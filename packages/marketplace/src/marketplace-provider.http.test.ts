@@ -313,13 +313,19 @@ describe('a page without next_uri: hasMore from its total', () => {
   }
   const route = 'GET /v1/marketplaces/:marketplace/accounts/:account/cards'
 
-  it('a page whose items reach the total has no more, and no next cursor', async () => {
+  /** Two cards, and the first page of `limit` of them answered without its `next_uri`. */
+  async function twoCardsPagedWithoutNextUri(limit: number) {
     const { marketplace, provider, owner } = setup()
     const first = await provider.createCard(owner, { source: testCard('4111111111111111') })
     const second = await provider.createCard(owner, { source: testCard('5105105105105100') })
-    const page = await pageWithoutNextUri(owner.id, 2, 0)
+    const page = await pageWithoutNextUri(owner.id, limit, 0)
     expect(page).toMatchObject({ offset: 0, total: 2 })
     marketplace.faults.inject({ route, body: JSON.stringify(page) })
+    return { marketplace, provider, owner, first, second }
+  }
+
+  it('a page whose items reach the total has no more, and no next cursor', async () => {
+    const { marketplace, provider, owner, first, second } = await twoCardsPagedWithoutNextUri(2)
     const listed = await provider.listCards(owner, { limit: 2 })
     expect(listed.data.map((card) => card.id)).toEqual([first.id, second.id])
     expect(listed).toMatchObject({ hasMore: false, nextCursor: null })
@@ -328,12 +334,7 @@ describe('a page without next_uri: hasMore from its total', () => {
   })
 
   it('a page short of the total has more, and its cursor reads the rest', async () => {
-    const { marketplace, provider, owner } = setup()
-    const first = await provider.createCard(owner, { source: testCard('4111111111111111') })
-    const second = await provider.createCard(owner, { source: testCard('5105105105105100') })
-    const page = await pageWithoutNextUri(owner.id, 1, 0)
-    expect(page).toMatchObject({ offset: 0, total: 2 })
-    marketplace.faults.inject({ route, body: JSON.stringify(page) })
+    const { marketplace, provider, owner, first, second } = await twoCardsPagedWithoutNextUri(1)
     const listed = await provider.listCards(owner, { limit: 1 })
     expect(listed).toMatchObject({ data: [{ id: first.id }], hasMore: true })
     expect(marketplace.faults.fired).toEqual([1])
