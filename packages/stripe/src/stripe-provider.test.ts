@@ -1189,6 +1189,32 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       }
     })
 
+    it('reads a replayed create again: a re-read that fails is that failure, not card_not_found', async () => {
+      const provider = target.provider()
+      for (const [owner, source, read] of [
+        [newCustomer(), 'tok_visa', 'GET /v1/customers/:customer/sources/:id'],
+        [newAccount(), 'tok_visa_debit', 'GET /v1/accounts/:account/external_accounts/:id'],
+      ] as const) {
+        const options = { idempotencyKey: `made-then-unreadable-${owner.type}` }
+        const card = await provider.createCard(owner, { source }, options)
+        // The card is still held: only the read that checks it fails, which says nothing of
+        // whether it was deleted, so a caller must not make another card under a new key.
+        emulator.faults.inject({ route: read, status: 500 })
+        const { result: unavailable, routes } = await withRoutes(() =>
+          rejection(provider.createCard(owner, { source }, options)),
+        )
+        expect(unavailable).toMatchObject({ code: 'provider_unavailable', retryable: true })
+        expect(routes).toEqual([owner.type === 'customer' ? SOURCES : EXTERNAL_ACCOUNTS, read])
+        emulator.faults.inject({ route: read, status: 429, retryAfter: 3 })
+        const limited = await rejection(provider.createCard(owner, { source }, options))
+        expect(limited).toMatchObject({ code: 'rate_limited', retryAfterMs: 3000, retryable: true })
+        for (const error of [unavailable, limited]) {
+          expect(error.message).not.toContain('was deleted since')
+        }
+        expect(emulator.state.sources(owner.id).map((source) => source.id)).toEqual([card.id])
+      }
+    })
+
     it('answers a replayed create with the card as it is now, not as the stored answer was', async () => {
       const provider = target.provider()
       const owner = newCustomer()

@@ -551,6 +551,30 @@ describe('what the handler reports', () => {
       const stored = await store.listByOwner(scope(account))
       expect(stored.map((row) => [row.id, row.holderName])).toEqual([[card.id, 'Reconnected']])
     })
+    it(`refuses a card's late event made between two disconnections, after the second (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const account = await newAccount()
+      emulator.events.take()
+      tick()
+      const first = deauthorization(account.id)
+      expect(await deliver(handler, first)).toMatchObject({ action: 'deleted', owner: account })
+      // Connected again: a card is made, whose event arrives after the next disconnection.
+      tick()
+      const card = await provider.createCard(account, { source: 'tok_visa_debit' })
+      const [late] = emulator.events.take() as [StripeEvent]
+      tick()
+      const second = deauthorization(account.id)
+      expect(await deliver(handler, second)).toMatchObject({ action: 'deleted', owner: account })
+
+      // The second disconnection, not the first, says which events came too late.
+      expect(await deliver(handler, late)).toMatchObject({
+        action: 'stale',
+        cardId: card.id,
+        reason: 'the account disconnected from the platform',
+      })
+      expect(await store.listByOwner(scope(account))).toEqual([])
+    })
   }
 
   it('ignores a deauthorization that names no account', async () => {
