@@ -169,9 +169,10 @@ const PLAIN_WORD = /^[a-z][a-z-]{0,19}$/i
  * (`--marketplace-secret=…`, a key pasted as a command): an unknown option is named without
  * its value (`--name=value` becomes `--name`, `-xVALUE` becomes `-x`), a value an option refuses
  * is left out (`option '--provider <name>': the value is invalid. Allowed choices are …`), and an
- * unknown command is quoted only when it is a plain word. Commander's own messages never quote the word after
- * an unknown option, and its suggestions name known flags and commands only: those are kept.
- * A message of another shape than expected loses what it quoted rather than risk it.
+ * unknown command is quoted only when it is a plain word. Commander's own messages never quote
+ * the word after an unknown option, and its suggestions name known flags and commands only:
+ * those are kept. A message of another shape than expected loses what it quoted rather than
+ * risk it.
  */
 function usageMessage(error: CommanderError): string {
   if (error.code === 'commander.unknownOption') {

@@ -186,9 +186,10 @@ export interface CardSync {
    * Without an `idempotencyKey`, the key is derived from the owner, the token and the
    * `metadata`, so a later call with a reusable token (a test token such as `tok_visa`; live
    * tokens are single-use) and the same metadata gets the earlier call's card replayed while the
-   * provider keeps its keys (24 hours at Stripe); other metadata makes a new card. When that card was retired since, the call moves on to the next key of a chain
-   * derived from the first, and makes a new card; after 32 such calls it asks for a key of your
-   * own (`invalid_request`). A replayed card still held is made the default again.
+   * provider keeps its keys (24 hours at Stripe); other metadata makes a new card. When that
+   * card was retired since, the call moves on to the next key of a chain derived from the first,
+   * and makes a new card; after 32 such calls it asks for a key of your own
+   * (`invalid_request`). A replayed card still held is made the default again.
    *
    * Calls on one owner run one at a time within this `CardSync`, in call order: of two calls at
    * once, the second retires the first's card, as it would a moment later. Across processes
