@@ -677,13 +677,18 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     return toCard(body, owner, cardId)
   }
 
-  /** The account's card as the marketplace has it now (`GET …/accounts/:account/cards/:card`). */
+  /**
+   * The account's card as the marketplace has it now (`GET …/accounts/:account/cards/:card`), and
+   * the answer's body it was read from.
+   */
+  const readAccountCardAnswer = async (owner: Owner, cardId: string) => {
+    const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
+    return { card: toCard(body, owner, cardId), body }
+  }
+
+  /** The account's card as the marketplace has it now. */
   const readAccountCard = async (owner: Owner, cardId: string): Promise<Card> =>
-    toCard(
-      (await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })).body,
-      owner,
-      cardId,
-    )
+    (await readAccountCardAnswer(owner, cardId)).card
 
   /**
    * Merges `build`'s metadata into the card's `meta` as held now and writes it, in the card's
@@ -697,10 +702,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     stage: MetadataMergeStage,
   ): Promise<Card> =>
     metaWrites(cardKey(cardId), async () => {
-      const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
-      // Read as readAccountCard reads it (this account's card, or card_not_found); merged into
-      // its `meta` as held, not the Card's metadata (see heldMeta).
-      toCard(body, owner, cardId)
+      // Merged into its `meta` as held, not the Card's metadata (see heldMeta).
+      const { body } = await readAccountCardAnswer(owner, cardId)
       return putMerged(owner, cardId, heldMeta(body), build, stage)
     })
 
@@ -899,11 +902,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
         } catch (error) {
           // Invalidating twice is done, not a conflict: the card is as the caller wants it.
           if (isCardportError(error, 'conflict') && error.providerCode === 'card-not-valid') {
-            const { body } = await http.send({
-              method: 'GET',
-              path: accountCardPath(owner, cardId),
-            })
-            const card = toCard(body, owner, cardId)
+            const card = await readAccountCard(owner, cardId)
             if (card.status === 'invalid') return card
           }
           throw error

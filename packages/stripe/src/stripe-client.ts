@@ -116,10 +116,10 @@ export function checkedClient(stripe: StripeClient, name: string): StripeClient 
 
 /**
  * The error of an answer that is not what its call asked for, `expected` saying what was (`'a
- * customer'`): something in the way answering, as a proxy or a gateway may, with another
- * resource than the one asked for. It is `provider_unavailable` as an answer that is no Stripe
- * object at all is, retryable, with the status of `answer` (the SDK's result) when it has one.
- * The answer's own fields are never quoted: an answer of the wrong kind may hold anything.
+ * customer'`, or `'a Stripe object'` for an answer that is none at all): something in the way
+ * answering, as a proxy or a gateway may, with another resource than the one asked for.
+ * `provider_unavailable`, retryable, with the status of `answer` (the SDK's result) when it has
+ * one. The answer's own fields are never quoted: an answer of the wrong kind may hold anything.
  */
 export function wrongAnswer(
   provider: string,
@@ -243,10 +243,7 @@ function checkedAnswer(raw: unknown, expected: Expected, provider: string): unkn
     )
   }
   if (!isObject(raw) || typeof raw.object !== 'string') {
-    throw new ProviderUnavailableError(
-      'Stripe answered with something that is not a Stripe object (a proxy or a gateway in the way?): retry later',
-      { provider, status },
-    )
+    throw wrongAnswer(provider, 'a Stripe object', raw)
   }
   if (!expected.is(raw)) throw wrongAnswer(provider, expected.what, raw)
   return raw
