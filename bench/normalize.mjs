@@ -137,7 +137,9 @@ const marketplacePage = pageOf(marketplaceCard, (raw, index) => ({
   meta: { nickname: `card ${index}` },
 }))
 
-export async function run() {
+// --time (ms a comparison, over its rounds) and --rounds, as the other latency benchmarks.
+export async function run({ time = 1500, rounds = 3 } = {}) {
+  const options = { time, rounds }
   const stripe = stripeProvider({ stripe: new Stripe('sk_test_bench') })
   const marketplace = marketplaceProvider({
     baseUrl: 'http://127.0.0.1:9',
@@ -149,34 +151,42 @@ export async function run() {
     throw new Error('marketplace payload did not parse')
   }
   const results = [
-    await compare(`normalize: Stripe card payload (a call maps ${PAGE} distinct payloads)`, {
-      candidate: {
-        name: 'stripeProvider().parseCard',
-        fn: () => {
-          for (const raw of stripePage) sink = stripe.parseCard(raw, owner)
+    await compare(
+      `normalize: Stripe card payload (a call maps ${PAGE} distinct payloads)`,
+      {
+        candidate: {
+          name: 'stripeProvider().parseCard',
+          fn: () => {
+            for (const raw of stripePage) sink = stripe.parseCard(raw, owner)
+          },
+        },
+        baseline: {
+          name: 'hand-written mapping',
+          fn: () => {
+            for (const raw of stripePage) sink = plainStripe(raw)
+          },
         },
       },
-      baseline: {
-        name: 'hand-written mapping',
-        fn: () => {
-          for (const raw of stripePage) sink = plainStripe(raw)
+      options,
+    ),
+    await compare(
+      `normalize: marketplace card payload (a call maps ${PAGE} distinct payloads)`,
+      {
+        candidate: {
+          name: 'marketplaceProvider().parseCard',
+          fn: () => {
+            for (const raw of marketplacePage) sink = marketplace.parseCard(raw, account)
+          },
+        },
+        baseline: {
+          name: 'hand-written mapping',
+          fn: () => {
+            for (const raw of marketplacePage) sink = plainMarketplace(raw)
+          },
         },
       },
-    }),
-    await compare(`normalize: marketplace card payload (a call maps ${PAGE} distinct payloads)`, {
-      candidate: {
-        name: 'marketplaceProvider().parseCard',
-        fn: () => {
-          for (const raw of marketplacePage) sink = marketplace.parseCard(raw, account)
-        },
-      },
-      baseline: {
-        name: 'hand-written mapping',
-        fn: () => {
-          for (const raw of marketplacePage) sink = plainMarketplace(raw)
-        },
-      },
-    }),
+      options,
+    ),
   ]
   await marketplace.close?.()
   const target = { text: '≤ 3×', met: (ratio) => ratio <= 3 }

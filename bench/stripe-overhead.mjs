@@ -1,9 +1,12 @@
 // Benchmark 1: adapter overhead, Stripe. `getCard` and `listCards` (100 per page) through
 // `stripeProvider`, against the same calls through the bare `stripe` SDK
-// (`customers.retrieveSource`, `customers.listSources({ object: 'card', limit: 100 })`). Both go
-// through ONE `Stripe` instance (same API version, same HTTP client and keep-alive agent,
-// maxNetworkRetries 0) to ONE Stripe emulator served on loopback in a child process, seeded with
-// a customer holding 120 cards. Target: median latency ratio ≤ 1.10.
+// (`customers.retrieveSource`, `customers.listSources({ object: 'card', limit: 100 })`). Each
+// side has a `Stripe` instance of its own, made with the same settings (API version, the SDK's
+// default HTTP client and its keep-alive agent, maxNetworkRetries 0): `stripeProvider` sets a
+// guard around the HTTP client of the instance it is given (http-client-guard.ts), and the bare
+// SDK's calls go through an instance no provider touches, so that they do not pay for it. Both
+// talk to ONE Stripe emulator served on loopback in a child process, seeded with a customer
+// holding 120 cards. Target: median latency ratio ≤ 1.10.
 //
 // The adapter asks for more than the bare calls: a card's `isDefault` lives on the customer.
 // `getCard` expands it (`expand: ['customer']`); the first page of `listCards` is read from the
@@ -33,14 +36,18 @@ async function customerThenRest(stripe, customerId, limit) {
 export async function run({ time = 5000, rounds = 5 } = {}) {
   const server = await spawnEmulatorServer({ kind: 'stripe-customer', cards: CARDS })
   try {
-    const stripe = new Stripe('sk_test_cardport_bench', {
-      apiVersion: STRIPE_API_VERSION,
-      host: '127.0.0.1',
-      port: server.port,
-      protocol: 'http',
-      maxNetworkRetries: 0,
-    })
-    const provider = stripeProvider({ stripe, maxNetworkRetries: 0 })
+    // Two instances made alike: the provider's, whose HTTP client it guards, and the bare SDK's,
+    // which no provider touches. Both use the SDK's default client and keep-alive agent.
+    const makeStripe = () =>
+      new Stripe('sk_test_cardport_bench', {
+        apiVersion: STRIPE_API_VERSION,
+        host: '127.0.0.1',
+        port: server.port,
+        protocol: 'http',
+        maxNetworkRetries: 0,
+      })
+    const stripe = makeStripe()
+    const provider = stripeProvider({ stripe: makeStripe(), maxNetworkRetries: 0 })
     const owner = { type: 'customer', id: server.customerId }
     const cardId = server.cardIds[Math.floor(CARDS / 2)]
 
