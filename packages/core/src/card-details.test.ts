@@ -35,7 +35,21 @@ describe('isExpiryValid', () => {
   it('is valid through the last day of the expiry month, the current month included', () => {
     expect(isExpiryValid(6, 2025, NOW)).toBe(true)
     expect(isExpiryValid(6, 2025, new Date('2025-06-30T23:59:59Z'))).toBe(true)
-    expect(isExpiryValid(6, 2025, new Date('2025-07-01T00:00:00Z'))).toBe(false)
+  })
+
+  it('holds a card valid until its month has ended in every time zone (midnight at UTC−12)', () => {
+    // Midnight UTC: already July in London, still 30 June west of it.
+    expect(isExpiryValid(6, 2025, new Date('2025-07-01T00:00:00Z'))).toBe(true)
+    expect(isExpiryValid(6, 2025, new Date('2025-07-01T11:59:59.999Z'))).toBe(true)
+    expect(isExpiryValid(6, 2025, new Date('2025-07-01T12:00:00Z'))).toBe(false)
+    // December ends the same way, in the next year.
+    expect(isExpiryValid(12, 2025, new Date('2026-01-01T11:59:59.999Z'))).toBe(true)
+    expect(isExpiryValid(12, 2025, new Date('2026-01-01T12:00:00Z'))).toBe(false)
+  })
+
+  it('accepts a card on the evening of its last day in Los Angeles', () => {
+    // 31 January at 20:00 in Los Angeles is 1 February at 04:00 UTC.
+    expect(isExpiryValid(1, 2026, new Date('2026-01-31T20:00:00-08:00'))).toBe(true)
   })
 
   it('refuses the previous month and accepts the next', () => {
@@ -73,7 +87,7 @@ describe('isExpiryValid', () => {
     expect(isExpiryValid(5, 2025)).toBe(false)
   })
 
-  it('reads the date in UTC', () => {
+  it('still accepts the month east of Greenwich has left', () => {
     // Still 31 May in UTC, already 1 June east of Greenwich.
     expect(isExpiryValid(5, 2025, new Date('2025-05-31T23:30:00Z'))).toBe(true)
   })
@@ -115,6 +129,17 @@ describe('CardDetailsSchema', () => {
       { path: ['expYear'], message: 'the card has expired' },
     ])
     expect(CardDetailsSchema.safeParse({ ...valid, expMonth: 6, expYear: 2025 }).success).toBe(true)
+  })
+
+  it('refuses the month just ended only once it has ended in every time zone', () => {
+    const lastMonth = { ...valid, expMonth: 5, expYear: 2025 }
+    // Past midnight UTC on 1 June, still 31 May at UTC−12: accepted, the issuer judges it.
+    vi.setSystemTime(new Date('2025-06-01T11:59:59.999Z'))
+    expect(CardDetailsSchema.safeParse(lastMonth).success).toBe(true)
+    expect(CardUpdateSchema.safeParse({ expMonth: 5, expYear: 2025 }).success).toBe(true)
+    vi.setSystemTime(new Date('2025-06-01T12:00:00Z'))
+    expect(issuesOf(lastMonth)).toEqual([{ path: ['expYear'], message: 'the card has expired' }])
+    expect(CardUpdateSchema.safeParse({ expMonth: 5, expYear: 2025 }).success).toBe(false)
   })
 
   it('refuses an expiry more than 50 years ahead as too far ahead, not as expired', () => {

@@ -6,7 +6,10 @@ import { MetadataPatchSchema } from './metadata.js'
 
 /**
  * Whether a card expiring at the end of `month`/`year` is still usable at `now`. A card is
- * valid through the last day of its expiry month. Two-digit years are read as 20xx. A year more
+ * valid through the last day of its expiry month in every time zone: it has expired only once
+ * that month has ended everywhere, at noon UTC on the 1st of the next month (midnight at
+ * UTC−12). The issuer judges the card in the end; a refusal here is final, so it waits until no
+ * customer anywhere can still be in the expiry month. Two-digit years are read as 20xx. A year more
  * than 50 years ahead is not valid either: such a card has not expired, but no issuer makes one
  * (Stripe refuses it), so the year is mistyped. `CardDetailsSchema` and `CardUpdateSchema` say
  * which of the two is wrong.
@@ -249,10 +252,20 @@ const TOO_FAR_AHEAD = `the expiry is more than ${MAX_EXPIRY_YEARS_AHEAD} years a
  */
 function expiryProblem(month: number, year: number, now: Date = new Date()): string | undefined {
   const fullYear = year < 100 ? 2000 + year : year
-  const currentYear = now.getUTCFullYear()
-  if (fullYear > currentYear + MAX_EXPIRY_YEARS_AHEAD) return TOO_FAR_AHEAD
-  if (fullYear > currentYear) return undefined
-  return fullYear === currentYear && month >= now.getUTCMonth() + 1 ? undefined : EXPIRED
+  if (fullYear > now.getUTCFullYear() + MAX_EXPIRY_YEARS_AHEAD) return TOO_FAR_AHEAD
+  return now.getTime() < expiryMonthEnd(month, fullYear) ? undefined : EXPIRED
+}
+
+/**
+ * The instant `month`/`year` has ended in every time zone: the 1st of the next month at
+ * midnight UTC−12, the last zone to leave the month, which is noon UTC. Judged in UTC, a card
+ * was refused as expired on the evening of its last day west of Greenwich (from 16:00 in Los
+ * Angeles on the 31st), while the customer could still pay with it.
+ */
+function expiryMonthEnd(month: number, year: number): number {
+  // `month` is 1-based and Date.UTC's 0-based: as an index, it is the next month (12 rolls over
+  // into January of the next year).
+  return Date.UTC(year, month, 1, 12)
 }
 
 /** What is wrong with an expiry year whatever its month: only a year too far ahead. */

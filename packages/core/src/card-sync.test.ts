@@ -1857,6 +1857,31 @@ describe('CardSync.reconcile', () => {
     await expectStoreEqualsProvider(alice)
   })
 
+  it('records an owner whose pages go round in a cycle as failed, and goes on to the others', async () => {
+    const ghost = { ...(await addCard(alice, 'tok_visa')), id: 'card_ghost_alice' }
+    await store.upsert(ghost)
+    await provider.createCard(alice, { source: 'tok_amex' })
+    const d = await provider.createCard(bob, { source: 'tok_mastercard' })
+    const circling = circlingPages(provider, alice)
+    const report = await createCardSync({ provider: circling.provider, store }).reconcile([
+      alice,
+      bob,
+    ])
+    // The first page, then A and B once each: B leads back to A, and the listing ends there.
+    expect(circling.asked).toEqual([undefined, 'A', 'B'])
+    expect(report.failed).toEqual([
+      {
+        owner: alice,
+        code: 'provider_unavailable',
+        message:
+          "memory gave a cursor for the next page that an earlier page of this list gave already, so its pages go round in a cycle: report this to the adapter's authors",
+      },
+    ])
+    // A listing that did not end removes nothing; the other owner is reconciled all the same.
+    expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+    expect(report.added).toEqual([{ owner: bob, cardId: d.id }])
+  })
+
   it('repairs a default that moved at the provider', async () => {
     const a = await sync.setDefaultCard(alice, 'tok_visa')
     const b = await addCard(alice, 'tok_amex')
@@ -3742,6 +3767,43 @@ function overlappingPages(inner: MemoryProvider, pageSize: number): CardProvider
     invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
     parseCard: (raw, owner) => inner.parseCard(raw, owner),
   })
+}
+
+/**
+ * `inner`, listing `circled`'s cards one at a time on pages whose cursors go round in a cycle:
+ * the first page leads to `A`, `A` to `B`, and `B` back to `A` (a proxy that mixes up its
+ * answers). `asked` holds the cursor of each request for that owner.
+ */
+function circlingPages(
+  inner: MemoryProvider,
+  circled: Owner,
+): { provider: CardProvider; asked: (string | undefined)[] } {
+  const asked: (string | undefined)[] = []
+  const provider = defineCardProvider({
+    name: inner.name,
+    capabilities: inner.capabilities,
+    createCard: (owner, input, context) => inner.createCard(owner, input, context),
+    getCard: (owner, cardId) => inner.getCard(owner, cardId),
+    listCards: async (owner, listOptions) => {
+      if (owner.id !== circled.id) return inner.listCards(owner, listOptions)
+      asked.push(listOptions.cursor)
+      // A listing that went round for ever would fail with this instead of hanging the test.
+      if (asked.length > 20) throw new Error('still listing after 20 pages')
+      const all = await toArray(listAll(inner, owner), { limit: 1000 })
+      const at = listOptions.cursor === 'B' ? 1 : 0
+      return {
+        data: all.slice(at, at + 1),
+        hasMore: true,
+        nextCursor: listOptions.cursor === 'A' ? 'B' : 'A',
+      }
+    },
+    updateCard: (owner, cardId, patch) => inner.updateCard(owner, cardId, patch),
+    deleteCard: (owner, cardId) => inner.deleteCard(owner, cardId),
+    setDefaultCard: (owner, cardId) => inner.setDefaultCard(owner, cardId),
+    invalidateCard: (owner, cardId) => inner.invalidateCard(owner, cardId),
+    parseCard: (raw, owner) => inner.parseCard(raw, owner),
+  })
+  return { provider, asked }
 }
 
 /** Creates a card at a provider and stores it through a sync, as a webhook would. */

@@ -353,7 +353,10 @@ const cardShape = {
   brand: z.enum(CARD_BRANDS),
   /** The last four digits of the number: all a card ever holds of it. */
   last4: z.string().regex(/^\d{4}$/, 'last4 is exactly four digits'),
-  /** The expiry month, 1 to 12: the card is valid through the last day of that month. */
+  /**
+   * The expiry month, 1 to 12: the card is valid through the last day of that month (in every
+   * time zone, as `isExpiryValid` judges it).
+   */
   expMonth: z.number().int().min(1).max(12),
   /** The expiry year, four digits (the marketplace's string is read as a number). */
   expYear: z.number().int().min(1970).max(9999),

@@ -479,7 +479,8 @@ function cursorBefore(provider: string, owner: Owner, cursor: string): number {
  * `@cardport/testing`): the core refuses an expiry in the past given whole, but a month or a
  * year given alone is judged here, with the card's other one. A year before this one, or more
  * than 50 years ahead, is `invalid_expiry_year`; a month of this year that has passed,
- * `invalid_expiry_month`. Months and years are read in UTC, as Stripe reads them.
+ * `invalid_expiry_month`. Months and years are read in UTC, as Stripe reads them: as a provider
+ * does, this may refuse a month the core still accepts (until noon UTC on the 1st of the next).
  */
 function checkExpiry(provider: string, cardId: string, month: number, year: number, today: Date) {
   const thisYear = today.getUTCFullYear()

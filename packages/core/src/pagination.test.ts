@@ -197,6 +197,42 @@ describe('listAll over thousands of cards', () => {
     )
   })
 
+  it.each([
+    ['two', ['c1', 'c2']],
+    ['three', ['c1', 'c2', 'c3']],
+  ])(
+    'fails with provider_unavailable, not retryable, when %s cursors go round in a cycle',
+    async (_label, cycle) => {
+      const asked: (string | undefined)[] = []
+      const provider = {
+        name: 'circling',
+        // The first page leads to c1, and each cursor to the next one of the cycle, the last back
+        // to c1: each page's cursor differs from the one it was asked with.
+        listCards: async (_owner: Owner, options: ListOptions = {}): Promise<Page<Card>> => {
+          asked.push(options.cursor)
+          // Its answers settle at once, so a listing that went round for ever would never give
+          // the event loop a turn, and the test's timeout could not end it: this does.
+          if (asked.length > 20) throw new Error('still listing after 20 pages')
+          const at = options.cursor === undefined ? -1 : cycle.indexOf(options.cursor)
+          const next = cycle[(at + 1) % cycle.length] as string
+          return { data: [card(asked.length)], hasMore: true, nextCursor: next }
+        },
+      }
+      const seen: string[] = []
+      const thrown = await (async () => {
+        for await (const item of listAll(provider, owner)) seen.push(item.id)
+      })().catch((error: unknown) => error)
+      // Each cursor asked for once, then the one leading back to c1 ends the listing.
+      expect(asked).toEqual([undefined, ...cycle])
+      expect(seen).toHaveLength(cycle.length + 1)
+      expect(isCardportError(thrown, 'provider_unavailable')).toBe(true)
+      expect(thrown).toMatchObject({ provider: 'circling', retryable: false })
+      expect((thrown as Error).message).toBe(
+        "circling gave a cursor for the next page that an earlier page of this list gave already, so its pages go round in a cycle: report this to the adapter's authors",
+      )
+    },
+  )
+
   it('ends when a page says no more follow, whatever its cursor', async () => {
     let calls = 0
     const provider = {

@@ -72,7 +72,10 @@ export type ListedOwner<P extends CardLister> =
 
 /**
  * Every card of an owner, page by page. Only one page is held in memory at a time, so it is
- * safe on owners with any number of cards. Where the provider's capabilities are known, an owner
+ * safe on owners with any number of cards (besides the page, one cursor per page is kept). A
+ * page that says more follow but gives no cursor, or a cursor that this listing was given
+ * already (a cursor that leads to itself, or pages that go round in a cycle), ends it with
+ * `provider_unavailable`, not retryable, instead of listing the same cards for ever. Where the provider's capabilities are known, an owner
  * type it does not hold, or a provider that cannot list cards, is a compile error, as a direct
  * `listCards` call would be.
  *
@@ -94,6 +97,9 @@ export async function* listAll<P extends CardLister>(
     provider.name,
   )
   let cursor: string | undefined
+  // Every cursor of this listing, one string per page: a cursor given again means the pages go
+  // round in a cycle (A, B, A …), which would list the same cards and call the provider for ever.
+  const given = new Set<string>()
   do {
     signal?.throwIfAborted()
     // A request that hangs until its timeout (30 s, with retries) must not hold up an abort.
@@ -117,7 +123,16 @@ export async function* listAll<P extends CardLister>(
         { provider: provider.name, retryable: false },
       )
     }
+    if (page.hasMore && page.nextCursor !== null && given.has(page.nextCursor)) {
+      // Pages that lead back to an earlier one (offsets that reset, a proxy that mixes up its
+      // answers). The message names no cursor: one may hold what the adapter sealed in it.
+      throw new ProviderUnavailableError(
+        `${provider.name} gave a cursor for the next page that an earlier page of this list gave already, so its pages go round in a cycle: report this to the adapter's authors`,
+        { provider: provider.name, retryable: false },
+      )
+    }
     cursor = page.hasMore ? (page.nextCursor ?? undefined) : undefined
+    if (cursor !== undefined) given.add(cursor)
   } while (cursor !== undefined)
 }
 
