@@ -1,4 +1,4 @@
-import { CardInvalidError, ConflictError } from '@cardport/core'
+import { CardDeclinedError, CardInvalidError, ConflictError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import {
   createSecrets,
@@ -41,6 +41,37 @@ describe('expectCardportError', () => {
         /holds a (CVC|full card number)/,
       )
     }
+  })
+})
+
+describe('expectCardportError reads what a logger prints of the error', () => {
+  const secrets = createSecrets()
+  rememberSecrets(secrets, { number: '4000 0000 0000 0002', cvc: '737' })
+  const declined = (options: ConstructorParameters<typeof CardDeclinedError>[1]) =>
+    new CardDeclinedError('vault: the card was declined', { provider: 'vault', ...options })
+
+  it('finds the CVC in details and along the cause chain, which toJSON leaves out', () => {
+    const cases = [
+      declined({ details: { request: { card: { cvc: '737' } } } }),
+      declined({ details: { sent: ['number=•••• 0002&cvc=737'] } }),
+      declined({ details: { body: 'card[number]=•••• 0002\n737' } }),
+      declined({ cause: new Error('vendor 402: {"card":{"cvc":"737"}}') }),
+      declined({ cause: Object.assign(new Error('vendor 402'), { config: { data: 'cvc=737' } }) }),
+      declined({ cause: new Error('vendor request failed', { cause: { body: 'cvc=737' } }) }),
+    ]
+    for (const error of cases) {
+      expect(JSON.stringify(error.toJSON())).not.toContain('737')
+      expect(() => expectCardportError(error, 'card_declined', 'vault', secrets)).toThrow(
+        /holds a CVC/,
+      )
+    }
+  })
+
+  it("does not take a line or column of the cause's stack for a CVC", () => {
+    const cause = new Error('vendor 402')
+    cause.stack = 'Error: vendor 402\n    at send (/app/src/vault-client.ts:737:25)'
+    const error = declined({ cause, details: { param: 'number', status: 402 } })
+    expect(() => expectCardportError(error, 'card_declined', 'vault', secrets)).not.toThrow()
   })
 })
 

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util'
 import { type CardportError, type CardportErrorCode, isCardportError } from '@cardport/core'
 import { expect } from 'vitest'
 
@@ -27,14 +28,15 @@ export function rememberSecrets(secrets: Secrets, source: unknown): void {
 
 /**
  * Fails when `text` holds one of the secrets. A CVC counts only as a whole token, so that
- * `737` in `req_a7378` is not mistaken for it. @internal
+ * `737` in `req_a7378` is not mistaken for it; one after an escape (`\n737` in JSON or in what
+ * `util.inspect` prints of a string) still counts. @internal
  */
 export function expectNoSecrets(text: string, secrets: Secrets, where: string): void {
   for (const number of secrets.numbers) {
     expect(text.includes(number), `${where} holds a full card number`).toBe(false)
   }
   for (const cvc of secrets.cvcs) {
-    const token = new RegExp(`(?<![0-9A-Za-z])${cvc}(?![0-9A-Za-z])`)
+    const token = new RegExp(`(?<!(?<!\\\\)[0-9A-Za-z])${cvc}(?![0-9A-Za-z])`)
     expect(token.test(text), `${where} holds a CVC`).toBe(false)
   }
 }
@@ -63,7 +65,8 @@ export async function rejectionOf(
 
 /**
  * Asserts that `error` is a `CardportError` with `code`, raised by `provider`, and that no
- * part of it (message, stack, JSON, validation issues) holds a secret. @internal
+ * part of it (message, stack, JSON, validation issues, `details`, the `cause` chain) holds a
+ * secret. @internal
  */
 export function expectCardportError(
   error: unknown,
@@ -110,18 +113,33 @@ export function expectDefaultConflictMessage(error: CardportError, currency: str
 }
 
 /**
- * Every text an error carries out of the library: message, stack, JSON and issues. The stack
- * without its frames' source positions (`file.ts:737:25`): a line or column number is no leak,
- * and one that reads as the CVC (an adapter's line 737) would fail the check by chance.
+ * Every text an error carries out of the library: message, JSON and issues, and what a logger
+ * prints of it (`console.error`, a logger's error serializer): its stack, its `details` and its
+ * `cause` chain with their fields, which `toJSON` leaves out but which leave the process all the
+ * same (a vendor's error kept as the cause may quote the request body). The stacks without
+ * their frames' source positions (`file.ts:737:25`): a line or column number is no leak, and one
+ * that reads as the CVC (an adapter's line 737) would fail the check by chance.
  */
 function errorText(error: CardportError): string {
   return [
     error.message,
-    (error.stack ?? '').replace(/:\d+:\d+(?=\)?$)/gm, ''),
     JSON.stringify(error.toJSON()),
     ...(error.issues ?? []).map((issue) => issue.message),
-  ].join('\n')
+    inspect(error, {
+      depth: null,
+      maxArrayLength: null,
+      maxStringLength: null,
+      breakLength: Number.POSITIVE_INFINITY,
+      // What the objects hold, not what a class of the cause chooses to print of itself.
+      customInspect: false,
+    }),
+  ]
+    .join('\n')
+    .replace(SOURCE_POSITION, '')
 }
+
+/** A stack frame's `:line:column`, at the end of its line or before what follows the frame. */
+const SOURCE_POSITION = /:\d+:\d+(?=\)?(?:\s|$))/gm
 
 function summarize(error: unknown): string {
   if (isCardportError(error)) return `CardportError '${error.code}': ${error.message}`

@@ -63,6 +63,15 @@ const OWNER_TYPES: readonly OwnerType[] = ['customer', 'account']
 const MISSING_CARD_ID = 'card_cardportConformanceMissing'
 
 /**
+ * The cards of the check that lists many: more than a page of 10 (Stripe's default limit, and a
+ * cap an adapter may hit without knowing), few enough to create quickly against an API.
+ */
+const MANY_CARDS = 25
+
+/** The limit that check pages with: not a divisor of {@link MANY_CARDS}, so its last page is short. */
+const MANY_CARDS_LIMIT = 7
+
+/**
  * The checks that apply to a provider with these capabilities: the rules of "What every
  * provider must honour" in the design, and `unsupported_operation` for what it lacks.
  *
@@ -618,6 +627,33 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
             }
             expect(ids.sort()).toEqual(expected)
             expect(requests, 'pages fetched for 3 cards with pageSize 1').toBeGreaterThanOrEqual(3)
+          },
+        )
+        check(
+          'listCards',
+          `lists all of an owner's ${MANY_CARDS} cards, each once, in pages of ${MANY_CARDS_LIMIT} and through listAll`,
+          async (t) => {
+            // The checks above make 3 cards: a provider (or a vendor call) that stops at a fixed
+            // count, such as a page of 10 it never follows, passes them all.
+            const owner = await t.owner()
+            const expected = (await t.createMany(owner, MANY_CARDS)).map((card) => card.id).sort()
+            expect(
+              await t.walk(owner, MANY_CARDS_LIMIT),
+              `the cards listed with limit ${MANY_CARDS_LIMIT}`,
+            ).toEqual(expected)
+            for (const pageSize of [MANY_CARDS_LIMIT, 100]) {
+              const ids: string[] = []
+              for await (const card of listAll(t.provider, owner, { pageSize })) {
+                t.expectCard(card, owner)
+                expect(ids, `cards listAll gave before, with pageSize ${pageSize}`).not.toContain(
+                  card.id,
+                )
+                ids.push(card.id)
+              }
+              expect(ids.sort(), `the cards listAll gave with pageSize ${pageSize}`).toEqual(
+                expected,
+              )
+            }
           },
         )
       }

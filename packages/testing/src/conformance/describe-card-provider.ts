@@ -150,13 +150,15 @@ export interface CardProviderSuiteOptions<C extends ProviderCapabilities = Provi
  * default rules of `capabilities.defaultPolicy` (`'first-card'`, `'caller-chosen'`,
  * `'latest-card'`: every new card is the default and removing it falls back to the most
  * recently added valid card; `'none'`), get, owner scoping, paging with `limit` 1–100 and an
- * opaque cursor, `listAll`, updates of each field `capabilities.updatableFields` lists
- * (metadata limits checked before any request) and `unsupported_operation`, before any
- * request, for each field it leaves out, deletion and default promotion, external accounts (a
- * default per currency that cannot be deleted), `setDefaultCard`, `getDefaultCard`, invalidation,
- * idempotency keys, `parseCard`, errors that carry `provider` and never a card number or CVC,
- * and owner types the provider does not hold. The owner-generic checks run once per owner type
- * in `ownerTypes` (titles of the second end with "(account owners)"), each with its sources.
+ * opaque cursor, `listAll`, an owner's 25 cards each listed once, updates of each field
+ * `capabilities.updatableFields` lists (metadata limits checked before any request) and
+ * `unsupported_operation`, before any request, for each field it leaves out, deletion and
+ * default promotion, external accounts (a default per currency that cannot be deleted),
+ * `setDefaultCard`, `getDefaultCard`, invalidation, idempotency keys, `parseCard`, errors that
+ * carry `provider` and never a card number or CVC (in their `details` and `cause` chain
+ * neither), and owner types the provider does not hold. The owner-generic checks run once per
+ * owner type in `ownerTypes` (titles of the second end with "(account owners)"), each with its
+ * sources.
  *
  * Each test calls `setup()`, asks the owner factories for fresh owners, and calls `teardown`.
  *

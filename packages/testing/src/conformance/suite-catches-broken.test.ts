@@ -76,6 +76,10 @@ const forEachOwnerType = (titles: readonly string[]) => [
 const ERRORS_FROM_THE_ADAPTER =
   'errors: a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)'
 
+/** The check that lists more cards than a fixed cap an adapter might stop at. */
+const LISTS_MANY =
+  "listCards: lists all of an owner's 25 cards, each once, in pages of 7 and through listAll"
+
 /** A card the adapters decline, given as raw details so that its CVC can leak. */
 const DECLINED_DETAILS: CardDetailsInput = {
   number: '4000000000000002',
@@ -606,6 +610,39 @@ describe('describeCardProvider catches a broken provider', () => {
     )
   })
 
+  it('an adapter whose decline keeps the CVC in its details or its cause fails the decline rule, though its message is clean', async () => {
+    // toJSON leaves details and cause out, but a logger prints both: a careless adapter keeps
+    // the vendor's echo of the request there.
+    const keepsEcho = (where: 'details' | 'cause' | 'cause of the cause') =>
+      broken((healthy) => ({
+        async createCard(owner, input, context) {
+          if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+            const echo = `vendor 402: {"card":{"cvc":"${input.source.cvc}"}}`
+            throw new CardDeclinedError(
+              'The card was declined: ask the customer for another card',
+              {
+                provider: 'memory',
+                ...(where === 'details'
+                  ? { details: { param: 'card', request: { cvc: input.source.cvc } } }
+                  : where === 'cause'
+                    ? { cause: new Error(echo) }
+                    : { cause: new Error('vendor request failed', { cause: { body: echo } }) }),
+              },
+            )
+          }
+          return healthy.createCard!(owner, input, context)
+        },
+      }))
+    for (const where of ['details', 'cause', 'cause of the cause'] as const) {
+      expect(await failedProviderChecks(keepsEcho(where)), `the CVC in the ${where}`).toEqual(
+        forEachOwnerType([
+          'createCard: a declined source rejects with card_declined and adds no card',
+          ERRORS_FROM_THE_ADAPTER,
+        ]),
+      )
+    }
+  })
+
   it('an adapter whose refusal of raw details holds the CVC fails the errors rule, with the declined source a token', async () => {
     // The core masks card numbers in every CardportError, not CVCs; it refuses expired,
     // non-Luhn and wrong-length details before the adapter runs. With the declined source a
@@ -715,6 +752,7 @@ describe('describeCardProvider catches a broken provider', () => {
         'listCards: pages with limit and an opaque cursor until every card is listed once',
         "listCards: another owner's cursor rejects with invalid_request",
         'listCards: listAll streams every card across pages, one page at a time',
+        LISTS_MANY,
       ]),
     )
   })
@@ -768,6 +806,38 @@ describe('describeCardProvider catches a broken provider', () => {
     )
   })
 
+  it("an adapter that never lists past an owner's 10th card fails the many-cards rule", async () => {
+    // Pages by offset over what its vendor lists, and the vendor call it makes gives the first 10
+    // cards only (one page of a vendor's default size, never followed), saying none follow. The
+    // checks that make 3 cards cannot tell.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async listCards(owner, { limit, cursor }) {
+          const list = formatOwner(owner)
+          const offset =
+            cursor === undefined
+              ? 0
+              : decodeCursor('memory', cursor, {
+                  list,
+                  read: (state) =>
+                    Number.isInteger(state.offset) ? Number(state.offset) : undefined,
+                })
+          const visible = (await healthy.listCards!(owner, { limit: 10 })).data
+          const data = visible.slice(offset, offset + limit)
+          const hasMore = offset + limit < visible.length
+          return {
+            data,
+            hasMore,
+            nextCursor: hasMore
+              ? encodeCursor('memory', { offset: offset + limit }, { list })
+              : null,
+          }
+        },
+      })),
+    )
+    expect(failed).toEqual(forEachOwnerType([LISTS_MANY]))
+  })
+
   it('an adapter whose cursor never moves on fails the paging rules, and the suite stops asking', async () => {
     // Each later page is the first one again, with the cursor it was asked with: the same card
     // on every page of limit 1, so a walk bounded by the cards it has seen never ends. Pages
@@ -793,6 +863,7 @@ describe('describeCardProvider catches a broken provider', () => {
       forEachOwnerType([
         'listCards: pages with limit and an opaque cursor until every card is listed once',
         'listCards: listAll streams every card across pages, one page at a time',
+        LISTS_MANY,
       ]),
     )
     expect(most, 'the most pages one check asked for').toBeLessThan(20)
@@ -976,6 +1047,7 @@ describe('describeCardProvider catches a broken provider', () => {
         'listCards: pages with limit and an opaque cursor until every card is listed once (account owners)',
         "listCards: another owner's cursor rejects with invalid_request (account owners)",
         'listCards: listAll streams every card across pages, one page at a time (account owners)',
+        `${LISTS_MANY} (account owners)`,
       ])
     })
 
