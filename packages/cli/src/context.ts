@@ -2,8 +2,11 @@ import type { ProgressStream } from './progress.js'
 
 /** A stream the CLI writes to. */
 export interface OutputStream {
-  /** Writes text as it is (no newline added). */
-  write(text: string): unknown
+  /**
+   * Writes text as it is (no newline added). `callback`, where the stream takes one (as
+   * `process.stdout` does), runs once the text is taken, with the error when the write failed.
+   */
+  write(text: string, callback?: (error?: Error | null) => void): unknown
 }
 
 /**

@@ -31,6 +31,21 @@ const READ_ONLY_USES = {
 /** A command that opens a store to read it only: a key of {@link READ_ONLY_USES}. */
 export type ReadOnlyUse = keyof typeof READ_ONLY_USES
 
+/**
+ * A store {@link openStore} opened: a {@link CardStore}, and what the contract has no call for.
+ */
+export interface OpenedStore extends CardStore {
+  /**
+   * Every provider name the store holds cards under, sorted. The contract lists the owners of
+   * one name (`listOwners`) and no more, so a mistyped `--name` finds an empty store where one
+   * full of another name's cards lies: `reconcile` asks this to tell the two apart. Read from
+   * the cards table, whose layout the store's README documents (`cardport_cards`, its
+   * `provider` column), all of it: `reconcile` asks only once it found no owner to read. Call
+   * it while the store is open. An in-memory SQLite store, which starts empty, gives none.
+   */
+  providerNames(): Promise<string[]>
+}
+
 /** How long opening a PostgreSQL connection may take, TCP and the server's greeting included. */
 const STORE_CONNECT_TIMEOUT_MS = 10_000
 
@@ -63,7 +78,7 @@ export async function openStore(
   config: StoreConfig,
   stop?: AbortSignal,
   options: OpenStoreOptions = {},
-): Promise<CardStore> {
+): Promise<OpenedStore> {
   if (config.kind === 'sqlite') {
     const { sqliteStore } = await import('@cardport/store-sqlite')
     stop?.throwIfAborted()
@@ -74,15 +89,18 @@ export async function openStore(
         `no such file, and ${name} creates nothing: check the path, or ${remedy} to make a new store there`,
       )
     }
+    let store: CardStore
     try {
-      return sqliteStore({ filename: config.path, readonly: use !== undefined })
+      store = sqliteStore({ filename: config.path, readonly: use !== undefined })
     } catch (error) {
       const pending = isCardportError(error) ? error.details?.pendingMigrations : undefined
       if (use && Array.isArray(pending)) throw needsMigrations(pending, use)
       throw (use && unusableFile(error, use)) ?? error
     }
+    const { path } = config
+    return { ...store, providerNames: () => sqliteProviderNames(path) }
   }
-  const [{ pendingMigrations, postgresStore }, { default: pg }] = await Promise.all([
+  const [postgres, { default: pg }] = await Promise.all([
     import('@cardport/store-postgres'),
     import('pg'),
   ])
@@ -99,16 +117,24 @@ export async function openStore(
   const opening = (async () => {
     try {
       if (options.readonly) {
-        const pending = await pendingMigrations(pool, { schema: config.schema })
+        const pending = await postgres.pendingMigrations(pool, { schema: config.schema })
         if (pending.length > 0) throw needsMigrations(pending, options.readonly)
       }
-      const store = await postgresStore({
+      const store = await postgres.postgresStore({
         client: pool,
         schema: config.schema,
         migrate: options.readonly === undefined,
       })
       return closableStore('postgresStore', {
         ...store,
+        async providerNames() {
+          // Named as postgresStore names it: a schema SchemaNameSchema took, the default prefix.
+          const cards = `"${config.schema ?? postgres.DEFAULT_SCHEMA}".${postgres.DEFAULT_TABLE_PREFIX}cards`
+          const { rows } = await pool.query<{ provider: string }>(
+            `SELECT DISTINCT provider FROM ${cards} ORDER BY provider`,
+          )
+          return rows.map((row) => row.provider)
+        },
         async close() {
           await store.close()
           await pool.end()
@@ -122,6 +148,26 @@ export async function openStore(
   // Should it open after `stop` aborts, before the process exits, its connections must not keep
   // it alive.
   return untilAborted(opening, stop, (store) => store.close())
+}
+
+/**
+ * The provider names a SQLite store's file holds cards under (see
+ * {@link OpenedStore.providerNames}), read on a connection of its own, read-only, closed before
+ * it returns: the store keeps its connection to itself. An in-memory database is not shared with
+ * another connection: it holds none.
+ */
+async function sqliteProviderNames(path: string): Promise<string[]> {
+  if (path === ':memory:') return []
+  const { default: Database } = await import('better-sqlite3')
+  const db = new Database(path, { readonly: true, fileMustExist: true })
+  try {
+    const rows = db
+      .prepare('SELECT DISTINCT provider FROM cardport_cards ORDER BY provider')
+      .all() as Array<{ provider: string }>
+    return rows.map((row) => row.provider)
+  } finally {
+    db.close()
+  }
 }
 
 /**

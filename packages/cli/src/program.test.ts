@@ -137,6 +137,47 @@ describe('run', () => {
     }
   })
 
+  // Its details are the only way to reach it (the port of --port 0, the credentials).
+  it.each([[['--json']], [[]]])(
+    'emulate %j closes its server and returns at once when its details could not be written',
+    async (flags) => {
+      const cli = captureContext()
+      const written: string[] = []
+      const full = Object.assign(new Error('ENOSPC: no space left on device, write'), {
+        code: 'ENOSPC',
+      })
+      let guard: NodeJS.Timeout | undefined
+      let stoppedByGuard = false
+      const stdout = {
+        write(text: string, callback?: (error?: Error | null) => void) {
+          written.push(text)
+          process.nextTick(() => callback?.(full))
+          // Should it serve on, a Ctrl+C ends it, and the test fails.
+          guard ??= setTimeout(() => {
+            stoppedByGuard = true
+            process.emit('SIGINT')
+          }, 5_000)
+          return false
+        },
+      }
+      try {
+        // The exit code (1) is the executable's, which reports the failed write (exitAfterOutput).
+        expect(await run(['emulate', '--port', '0', ...flags], { ...cli.value, stdout })).toBe(
+          EXIT_CODES.ok,
+        )
+      } finally {
+        clearTimeout(guard)
+      }
+      expect(stoppedByGuard).toBe(false)
+      // Not the note of a stop by a signal.
+      expect(cli.stderr()).toBe('')
+      const url = written.join('').match(/http:\/\/127\.0\.0\.1:\d+/)?.[0]
+      expect(url).toBeDefined()
+      // Closed: nothing answers there.
+      await expect(fetch(`${url}/v1/customers`)).rejects.toThrow()
+    },
+  )
+
   it('never prints a secret read from the environment, whatever its shape', async () => {
     const cli = captureContext({
       MARKETPLACE_URL: 'not a url',
@@ -269,6 +310,123 @@ describe('run', () => {
       expect(await run([...args, '--provider', 'marketplace'], cli.value)).toBe(EXIT_CODES.usage)
       expect(cli.stderr()).toBe(
         'cardport: --owner customer:cus_1: marketplace holds cards of account owners only\n',
+      )
+    },
+  )
+
+  // Commander lets the last one win: `--store a.db --store b.db` repaired b.db, unseen.
+  it.each([
+    [
+      'reconcile',
+      '--store',
+      ['--provider', 'stripe', '--store', 'sqlite:a.db', '--store', 'sqlite:b.db'],
+    ],
+    [
+      'reconcile',
+      '--provider',
+      ['--provider', 'stripe', '--provider', 'marketplace', '--store', 'sqlite:a.db'],
+    ],
+    ['reconcile', '--name', ['--provider', 'stripe', '--name', 'stripe-eu', '--name', 'stripe-us']],
+    [
+      'list',
+      '--store',
+      [
+        '--provider',
+        'stripe',
+        '--owner',
+        'customer:cus_1',
+        '--store',
+        'sqlite:a.db',
+        '--store=sqlite:b.db',
+      ],
+    ],
+    [
+      'list',
+      '--marketplace-id',
+      [
+        '--provider',
+        'marketplace',
+        '--owner',
+        'account:AC1',
+        '--marketplace-id',
+        'MP1',
+        '--marketplace-id',
+        'MP2',
+      ],
+    ],
+    [
+      'list',
+      '--stripe-api-base',
+      [
+        '--provider',
+        'stripe',
+        '--owner',
+        'customer:cus_1',
+        '--stripe-api-base',
+        'http://127.0.0.1:1',
+        '--stripe-api-base',
+        'http://127.0.0.1:2',
+      ],
+    ],
+  ])(
+    'refuses %s %s given twice as a usage error naming neither value',
+    async (command, flag, flags) => {
+      const cli = captureContext()
+      expect(await run([command, ...flags], cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stdout()).toBe('')
+      expect(cli.stderr()).toBe(
+        `cardport: ${command} takes one ${flag}, not several: pass it once (see \`cardport ${command} --help\`)\n`,
+      )
+    },
+  )
+
+  it.each([
+    ['--port', ['--port', '0', '--port', '0']],
+    // The default (12111) is no value given: the first --port is taken.
+    ['--host', ['--port', '0', '--host', '127.0.0.1', '--host', '127.0.0.2']],
+  ])('refuses emulate %s given twice, before listening', async (flag, flags) => {
+    // A listen that fails as a port in use would: only a run that listened could reach it.
+    const listen = vi.spyOn(Server.prototype, 'listen').mockImplementation(function (this: Server) {
+      const error = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })
+      process.nextTick(() => this.emit('error', error))
+      return this
+    })
+    try {
+      const cli = captureContext()
+      expect(await run(['emulate', ...flags], cli.value)).toBe(EXIT_CODES.usage)
+      expect(listen).not.toHaveBeenCalled()
+      expect(cli.stderr()).toBe(
+        `cardport: emulate takes one ${flag}, not several: pass it once (see \`cardport emulate --help\`)\n`,
+      )
+    } finally {
+      listen.mockRestore()
+    }
+  })
+
+  it('still takes reconcile --owner more than once', async () => {
+    const cli = captureContext()
+    const owners = ['--owner', 'customer:cus_1', '--owner', 'customer:cus_2']
+    // No credentials: the configuration error (exit 3) comes after the flags were taken.
+    expect(await run(['reconcile', '--provider', 'stripe', ...owners], cli.value)).toBe(
+      EXIT_CODES.config,
+    )
+    expect(cli.stderr()).toMatch(/^cardport: STRIPE_SECRET_KEY is not set/)
+  })
+
+  it.each([
+    ['reconcile', ['--provider', 'stripe', '--dry-run=true'], '--dry-run'],
+    ['list', ['--provider', 'stripe', '--owner', 'customer:cus_1', '--json=true'], '--json'],
+    ['emulate', ['--no-seed=false'], '--no-seed'],
+    // The program's own flag, after the command.
+    ['list', ['--provider', 'stripe', '--owner', 'customer:cus_1', '--debug=yes'], '--debug'],
+  ])(
+    'says that a flag of %s given a value (%j) takes none, quoting no value',
+    async (command, flags, flag) => {
+      const cli = captureContext()
+      expect(await run([command, ...flags], cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stdout()).toBe('')
+      expect(cli.stderr()).toBe(
+        `cardport: option '${flag}' takes no value: pass ${flag} without '=' (see \`cardport ${command} --help\`)\n`,
       )
     },
   )

@@ -7,6 +7,7 @@ import { debugEnabled } from './config.js'
 import type { CliContext } from './context.js'
 import { describeError } from './describe-error.js'
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js'
+import { refuseRepeatedOptions } from './refuse-repeated-options.js'
 import { collectSecrets, scrub } from './scrub.js'
 import { listenForStopSignals } from './stop-signals.js'
 
@@ -47,13 +48,15 @@ to point the other commands at them.`,
   // does not know (`cardport help nope`), instead of saying which.
   program.helpCommand(false)
   // Applied to every command: commander's own errors (unknown flag, missing value) are thrown
-  // instead of printed, so that they are reported like every other error.
+  // instead of printed, so that they are reported like every other error; an option that takes
+  // one value refuses a second rather than taking the last.
   for (const command of [program, ...program.commands]) {
     command.exitOverride().configureOutput({
       writeOut: (text) => context.stdout.write(text),
       writeErr: (text) => context.stderr.write(text),
       outputError: () => {},
     })
+    refuseRepeatedOptions(command)
   }
   return program
 }
@@ -82,7 +85,10 @@ export async function run(argv: readonly string[], context: CliContext): Promise
       // No command given: commander has printed the usage to stderr already.
       if (error.code === 'commander.help') return EXIT_CODES.usage
       const command = commandOf(program, argv)
-      writeError(context, `${usageMessage(error)} (see \`${command} --help\`)`)
+      writeError(
+        context,
+        `${usageMessage(error, [command ?? program, program])} (see \`${commandPath(command)} --help\`)`,
+      )
       return EXIT_CODES.usage
     }
     const debug = debugEnabled(
@@ -169,15 +175,22 @@ const PLAIN_WORD = /^[a-z][a-z-]{0,19}$/i
  * (`--marketplace-secret=…`, a key pasted as a command): an unknown option is named without
  * its value (`--name=value` becomes `--name`, `-xVALUE` becomes `-x`), a value an option refuses
  * is left out (`option '--provider <name>': the value is invalid. Allowed choices are …`), and an
- * unknown command is quoted only when it is a plain word. Commander's own messages never quote
- * the word after an unknown option, and its suggestions name known flags and commands only:
- * those are kept. A message of another shape than expected loses what it quoted rather than
- * risk it.
+ * unknown command is quoted only when it is a plain word. A flag of one of `commands` given a
+ * value (`--dry-run=true`), which commander reports as an unknown option, is said to take none.
+ * Commander's own messages never quote the word after an unknown option, and its suggestions
+ * name known flags and commands only: those are kept. A message of another shape than expected
+ * loses what it quoted rather than risk it.
  */
-function usageMessage(error: CommanderError): string {
+function usageMessage(error: CommanderError, commands: readonly Command[]): string {
   if (error.code === 'commander.unknownOption') {
     const match = UNKNOWN_OPTION.exec(error.message)
-    return match ? `unknown option '${optionName(match[1]!)}'${match[2] ?? ''}` : 'unknown option'
+    if (!match) return 'unknown option'
+    const name = optionName(match[1]!)
+    // `--dry-run=true`: commander splits at `=` only for an option that takes a value.
+    if (match[1]!.startsWith(`${name}=`) && takesNoValue(name, commands)) {
+      return `option '${name}' takes no value: pass ${name} without '='`
+    }
+    return `unknown option '${name}'${match[2] ?? ''}`
   }
   if (error.code === 'commander.invalidArgument') {
     const match = INVALID_OPTION_VALUE.exec(error.message)
@@ -197,9 +210,25 @@ function optionName(flag: string): string {
   return flag.startsWith('--') ? flag.split('=')[0]! : flag.slice(0, 2)
 }
 
-/** `cardport list`, for the hint after a usage error: the deepest command named in argv. */
-function commandOf(program: Command, argv: readonly string[]): string {
+/** Whether `name` (`--dry-run`) is a flag of one of `commands`: an option that takes no value. */
+function takesNoValue(name: string, commands: readonly Command[]): boolean {
+  return commands.some((command) =>
+    command.options.some((option) => option.long === name && !option.required && !option.optional),
+  )
+}
+
+/**
+ * The command named in argv (`list`), whose options and help a usage error points to; undefined
+ * for none, and for `help`: `cardport help --help` would describe the help command, not the
+ * commands it was asked for.
+ */
+function commandOf(program: Command, argv: readonly string[]): Command | undefined {
   const name = argv.find((arg) => program.commands.some((command) => command.name() === arg))
-  // `cardport help --help` would describe the help command, not the commands it was asked for.
-  return name === undefined || name === 'help' ? 'cardport' : `cardport ${name}`
+  if (name === undefined || name === 'help') return undefined
+  return program.commands.find((command) => command.name() === name)
+}
+
+/** `cardport list`, for the hint after a usage error; `cardport` for no command. */
+function commandPath(command: Command | undefined): string {
+  return command === undefined ? 'cardport' : `cardport ${command.name()}`
 }

@@ -1,7 +1,7 @@
 // Runs the BUILT `cardport` binary as a user would: `node dist/cli.js …` in a child process,
 // against `cardport emulate` (also a child process) and a SQLite file in a temporary directory.
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { closeSync, existsSync, openSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { constants, tmpdir } from 'node:os'
@@ -277,6 +277,35 @@ describe('cardport emulate', { timeout: 60_000 }, () => {
     child.kill('SIGHUP')
     expect(await exitOf(child)).toEqual({ code: 0, signal: null })
   })
+
+  // Its output is the only way to reach it (the port of --port 0, the credentials): written to
+  // a full disk, nothing can use it. It used to serve on until stopped, and then exit 1.
+  it.skipIf(!existsSync('/dev/full'))(
+    'closes and exits 1 at once, with one line, when its details could not be written',
+    async () => {
+      const full = openSync('/dev/full', 'w')
+      try {
+        const child = spawn(process.execPath, [binary, 'emulate', '--port', '0', '--json'], {
+          env: baseEnv(),
+          cwd: workDir,
+          stdio: ['ignore', full, 'pipe'],
+        })
+        const { output, ended } = watch(child)
+        // Long past its start (a few seconds on a slow machine), short of the test's timeout.
+        const guard = setTimeout(() => child.kill('SIGKILL'), 30_000)
+        try {
+          expect(await ended).toEqual({ code: 1, signal: null })
+        } finally {
+          clearTimeout(guard)
+        }
+        expect(output.stderr).toBe(
+          'cardport: could not write the output (ENOSPC): it is incomplete\n',
+        )
+      } finally {
+        closeSync(full)
+      }
+    },
+  )
 
   it('refuses a port that is taken, with one line and exit 1', async () => {
     const port = new URL(details.url).port

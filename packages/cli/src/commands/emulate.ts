@@ -1,7 +1,7 @@
 import { formatOwner } from '@cardport/core'
 import type { EmulatorServer } from '@cardport/testing/emulators'
 import { Command, InvalidArgumentError } from 'commander'
-import { type CliContext, writeLine } from '../context.js'
+import { type CliContext, type OutputStream, writeLine } from '../context.js'
 import { CliError, EXIT_CODES, usageError } from '../exit-codes.js'
 import { stopped } from '../stop-signals.js'
 
@@ -54,7 +54,10 @@ interface EmulateOptionValues {
  * `cardport emulate`: serves the Stripe and marketplace emulators of `@cardport/testing` over
  * HTTP until SIGHUP, SIGINT or SIGTERM, seeded with a demo customer, account and cards, and prints the
  * URL, the test credentials and how to point the other commands at them. It serves until `stop`
- * aborts (SIGHUP, SIGINT, SIGTERM), then closes the server and ends with exit 0.
+ * aborts (SIGHUP, SIGINT, SIGTERM), then closes the server and ends with exit 0. What it prints
+ * is the only way to reach the emulators (a `--port 0` is known from it alone): once a write of
+ * it fails (`emulate --json > /dev/full`), it closes the server at once and returns, and the
+ * executable reports the write and exits 1 (`exit-after-output.ts`), as for every command.
  */
 export function emulateCommand(context: CliContext, stop: AbortSignal): Command {
   return new Command('emulate')
@@ -82,6 +85,7 @@ Examples:
     )
     .action(async (values: EmulateOptionValues) => {
       const server = await listen(values.host, values.port)
+      let outputLost = false
       try {
         const details: EmulatorDetails = {
           url: server.url,
@@ -94,13 +98,15 @@ Examples:
           },
         }
         if (values.seed) seed(server, details)
-        if (values.json) writeLine(context.stdout, JSON.stringify(details))
-        else printDetails(context, details)
-        await stopped(stop)
+        const lines = values.json ? [JSON.stringify(details)] : detailLines(details)
+        outputLost = await Promise.race([
+          stopped(stop).then(() => false),
+          writeFailure(context.stdout, lines).then(() => true),
+        ])
       } finally {
         await server.close()
       }
-      if (!values.json) writeLine(context.stderr, 'cardport: emulators stopped')
+      if (!values.json && !outputLost) writeLine(context.stderr, 'cardport: emulators stopped')
     })
 }
 
@@ -193,7 +199,22 @@ function seed(server: EmulatorServer, details: EmulatorDetails) {
   }
 }
 
-function printDetails(context: CliContext, details: EmulatorDetails) {
+/**
+ * Writes `lines` to `stream`, each with its newline; resolves once one of the writes fails, and
+ * never when they are all taken (nor on a stream that takes no callback).
+ */
+function writeFailure(stream: OutputStream, lines: readonly string[]): Promise<void> {
+  return new Promise((resolve) => {
+    for (const line of lines) {
+      stream.write(`${line}\n`, (error) => {
+        if (error) resolve()
+      })
+    }
+  })
+}
+
+/** What `cardport emulate` prints without `--json`, line by line. */
+function detailLines(details: EmulatorDetails): string[] {
   const { stripe, marketplace } = details
   const lines = [
     `cardport emulators listening on ${details.url} (Ctrl+C to stop)`,
@@ -223,7 +244,7 @@ function printDetails(context: CliContext, details: EmulatorDetails) {
     `  cardport list --provider marketplace --owner ${marketplaceOwner}`,
     `  cardport reconcile --provider stripe --store sqlite:./cards.db --owner ${stripeOwner}`,
   )
-  for (const line of lines) writeLine(context.stdout, line)
+  return lines
 }
 
 /** An empty `--host` is refused here: the emulator server would refuse it as a failure (exit 1). */

@@ -229,6 +229,99 @@ describe('cardport reconcile', () => {
     },
   )
 
+  describe('with no --owner, on a store that holds cards under other provider names only', () => {
+    /** A SQLite store holding one card of a Stripe customer under each of `names`, closed. */
+    const storeHolding = async (...names: string[]) => {
+      const file = join(dir, 'others.db')
+      const store = sqliteStore({ filename: file })
+      for (const name of names) {
+        await store.upsert(
+          sampleCard('card_1', { type: 'customer', id: 'cus_1' }, { provider: name }),
+        )
+      }
+      await store.close()
+      return file
+    }
+
+    it.each([
+      ['a mistyped --name', ['--provider', 'stripe', '--name', 'strpie'], 'strpie', 'customer'],
+      ['the other --provider', ['--provider', 'marketplace'], 'marketplace', 'account'],
+    ])(
+      'refuses %s as a usage error (exit 2) naming the names it holds, not as "no owners", exit 0',
+      async (_case, provider, name, ownerType) => {
+        const file = await storeHolding('stripe', 'stripe-eu')
+        const marketplace = server.marketplace!
+        for (const output of [[], ['--json']]) {
+          const cli = context({
+            STRIPE_API_BASE: server.url,
+            STRIPE_SECRET_KEY: 'sk_test_other_names',
+            MARKETPLACE_URL: server.url,
+            MARKETPLACE_ID: marketplace.marketplaceId,
+            MARKETPLACE_SECRET: marketplace.secret,
+          })
+          const args = ['reconcile', ...provider, '--store', `sqlite:${file}`]
+          // The check a cron or CI job runs: it must not pass.
+          expect(await run([...args, '--dry-run', '--exit-code', ...output], cli.value)).toBe(
+            EXIT_CODES.usage,
+          )
+          expect(cli.stdout()).toBe('')
+          expect(cli.stderr()).toBe(
+            `cardport: the store sqlite:${file} holds no cards under the provider name ${name}, only under stripe, stripe-eu: check --provider and --name, or, to start ${name} in this store, name its owners with --owner ${ownerType}:<id>\n`,
+          )
+        }
+      },
+    )
+
+    it('counts a name no adapter would give (a key) without quoting it', async () => {
+      const key = 'sk_live_pastedAsAName'
+      const file = await storeHolding('stripe', key)
+      const cli = context()
+      const args = ['reconcile', '--provider', 'stripe', '--name', 'stripe-eu']
+      expect(await run([...args, '--store', `sqlite:${file}`, '--dry-run'], cli.value)).toBe(
+        EXIT_CODES.usage,
+      )
+      expect(cli.stderr()).toContain('only under stripe and 1 more: ')
+      expect(cli.stderr()).not.toContain('sk_live')
+    })
+
+    it('still reconciles an owner named under a new provider name there', async () => {
+      const file = await storeHolding('stripe')
+      const customer = server.stripe!.seed.customer({ name: 'New Name' })
+      server.stripe!.seed.card(customer.id, 'tok_visa')
+      const cli = context()
+      const args = ['reconcile', '--provider', 'stripe', '--name', 'stripe-eu']
+      const owner = ['--owner', `customer:${customer.id}`]
+      expect(await run([...args, '--store', `sqlite:${file}`, ...owner, '--json'], cli.value)).toBe(
+        EXIT_CODES.ok,
+      )
+      expect(JSON.parse(cli.stdout())).toMatchObject({ provider: 'stripe-eu', owners: 1 })
+    })
+
+    it('refuses it on a PostgreSQL store too', async () => {
+      const database = 'postgres://postgres@127.0.0.1:5432/test'
+      const schema = `cardport_cli_names_${uniqueSuffix()}`
+      const pool = new pg.Pool({ connectionString: database, max: 1 })
+      try {
+        const held = await postgresStore({ client: pool, schema })
+        await held.upsert(
+          sampleCard('card_1', { type: 'customer', id: 'cus_1' }, { provider: 'stripe' }),
+        )
+        await held.close()
+        const cli = context()
+        const store = `${database}?schema=${schema}`
+        const args = ['reconcile', '--provider', 'stripe', '--name', 'strpie', '--store', store]
+        expect(await run([...args, '--dry-run', '--exit-code'], cli.value)).toBe(EXIT_CODES.usage)
+        expect(cli.stdout()).toBe('')
+        expect(cli.stderr()).toContain(
+          `cardport: the store ${store} holds no cards under the provider name strpie, only under stripe: `,
+        )
+      } finally {
+        await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+        await pool.end()
+      }
+    })
+  })
+
   it.each([
     [[], 'Reconcile failed for every owner: '],
     [['--dry-run'], 'Dry run failed for every owner (nothing changed): '],

@@ -1,10 +1,13 @@
 import {
+  type CardProvider,
   createCardSync,
   type DriftReport,
   formatOwner,
   isCardportError,
   type Owner,
+  ProviderNameSchema,
   type RetryPolicy,
+  untilAborted,
 } from '@cardport/core'
 import { Command, Option } from 'commander'
 import {
@@ -21,6 +24,7 @@ import {
   EXIT_CODES,
   type ExitCode,
   exitCodeForCardportCode,
+  usageError,
 } from '../exit-codes.js'
 import { formatTable } from '../format-table.js'
 import {
@@ -30,7 +34,7 @@ import {
   openProvider,
   providerDescription,
 } from '../open-provider.js'
-import { openStore, storeOpenFailure } from '../open-store.js'
+import { type OpenedStore, openStore, storeOpenFailure } from '../open-store.js'
 import { createProgress } from '../progress.js'
 import { scrubData } from '../scrub.js'
 import {
@@ -68,11 +72,12 @@ const LISTED_ENTRIES = 50
  * every owner the store knows for that provider), makes the store equal to it with core's
  * `createCardSync(...).reconcile`, and prints the drift report. The report, its failures' messages
  * included, comes from the provider and the store: it is scrubbed (`scrubData` of `scrub.ts`)
- * before it is printed, in the table as in `--json`. With no owner named and none in the store,
- * the report says to name one of an owner type the provider holds. When `stop` aborts (SIGHUP,
- * SIGINT, SIGTERM), before the store is opened or while it reconciles, it closes the store it
- * opened, prints no report and throws the signal's reason (129, 130 or 143; the process then dies
- * by the signal).
+ * before it is printed, in the table as in `--json`. With no owner named and none in the store
+ * under the provider's name, a store that holds cards under other names is refused as a usage
+ * error that names them (see {@link refuseOtherNames}); an empty one gets a report that says to
+ * name an owner of a type the provider holds. When `stop` aborts (SIGHUP, SIGINT, SIGTERM),
+ * before the store is opened or while it reconciles, it closes the store it opened, prints no
+ * report and throws the signal's reason (129, 130 or 143; the process then dies by the signal).
  */
 export function reconcileCommand(context: CliContext, stop: AbortSignal): Command {
   const command = new Command('reconcile')
@@ -149,6 +154,9 @@ ${ENVIRONMENT_HELP}`,
         // core checks the signal before each owner and each page: a Ctrl+C after the last page
         // of the last owner still ends the run as interrupted, not as a success.
         stop.throwIfAborted()
+        if (owners.length === 0 && raw.owners === 0) {
+          await refuseOtherNames(store, provider.name, storeConfig.label, ownerType(provider), stop)
+        }
       } finally {
         progress.stop()
         await Promise.all([store.close(), closeProvider(opened, stop)])
@@ -158,7 +166,7 @@ ${ENVIRONMENT_HELP}`,
       const report = scrubData(raw, context.secrets)
       const where = `${provider.name} (${describeEndpoint(config)}) → ${storeConfig.label}`
       if (values.json) writeLine(context.stdout, JSON.stringify(report, null, 2))
-      else printReport(context.stdout, report, where, provider.capabilities.ownerTypes[0]!)
+      else printReport(context.stdout, report, where, ownerType(provider))
 
       if (report.counts.failed > 0) {
         const first = report.failed[0]!
@@ -178,6 +186,44 @@ ${ENVIRONMENT_HELP}`,
 function distinctOwners(owners: readonly Owner[]): Owner[] {
   const byKey = new Map(owners.map((owner) => [formatOwner(owner), owner] as const))
   return [...byKey.values()]
+}
+
+/** The provider names {@link refuseOtherNames} lists at most. */
+const LISTED_NAMES = 10
+
+/**
+ * Refuses (exit 2) a run that named no owner and found none under the provider name `name`, on
+ * a store that holds cards under other names: a mistyped `--name`, or the other `--provider`,
+ * would report `No owners to reconcile` and exit 0, and a `--dry-run --exit-code` check would
+ * pass while the drift of the cards meant goes unseen. The names the store holds are listed (the
+ * first {@link LISTED_NAMES}; one that `ProviderNameSchema` refuses, which no adapter would give,
+ * is counted, not quoted). A store that holds no card at all is a new one: the report says how
+ * to start it.
+ */
+async function refuseOtherNames(
+  store: OpenedStore,
+  name: string,
+  label: string,
+  ownerType: Owner['type'],
+  stop: AbortSignal,
+): Promise<void> {
+  const others = (await untilAborted(store.providerNames(), stop)).filter((held) => held !== name)
+  if (others.length === 0) return
+  const named = others.filter((held) => ProviderNameSchema.safeParse(held).success)
+  const listed = named.slice(0, LISTED_NAMES)
+  const more = others.length - listed.length
+  const names =
+    listed.length === 0
+      ? plural(more, 'other provider name')
+      : `${listed.join(', ')}${more > 0 ? ` and ${more} more` : ''}`
+  throw usageError(
+    `the store ${label} holds no cards under the provider name ${name}, only under ${names}: check --provider and --name, or, to start ${name} in this store, name its owners with --owner ${ownerType}:<id>`,
+  )
+}
+
+/** An owner type the provider holds cards of, for the hints that say how to name an owner. */
+function ownerType(provider: Pick<CardProvider, 'capabilities'>): Owner['type'] {
+  return provider.capabilities.ownerTypes[0]!
 }
 
 /** The store of `--store` (see {@link storeFromFlag}), else of `CARDPORT_STORE`. */
