@@ -15,6 +15,7 @@ import pg from 'pg'
 import { expect, it, onTestFinished, vi } from 'vitest'
 import { inTransaction, type PostgresClient } from './postgres-client.js'
 import { postgresStore } from './postgres-store.js'
+import { tableNames } from './postgres-tables.js'
 import {
   describePostgres,
   killWaitingBackend,
@@ -381,6 +382,157 @@ describePostgres('postgresStore', (db) => {
     expect(rows[0].n).toBe(10)
   })
 
+  it('writes a batch of 20,000 owners in one transaction (one lock each ran out of shared memory)', async () => {
+    // PostgreSQL keeps advisory locks in one table shared by every session, 64 a connection by
+    // default (max_locks_per_transaction): a lock for each owner failed such a batch whole.
+    const store = await open()
+    await store.upsertMany(manyOwners(20_000).map((owner) => sampleCard('card_1', owner)))
+    const { rows } = await db.client.query(
+      `SELECT (SELECT count(*)::int FROM ${cards()}) AS cards,
+        (SELECT count(*)::int FROM "${db.schema}".cardport_card_owners) AS owners`,
+    )
+    expect(rows).toEqual([{ cards: 20_000, owners: 20_000 }])
+  }, 60_000)
+
+  // PGlite has one connection: nothing else can look at its locks while a batch holds them.
+  it.runIf(db.name === 'pg Pool')(
+    "holds the store's write lock shared and one lock an owner, or the store's lock alone for a batch of many owners",
+    async () => {
+      const store = await open()
+      const owner = (i: number): Owner => ({ type: 'customer', id: `cus_${i}` })
+      await store.upsert(sampleCard('card_1', owner(0)))
+      // Another session holds the first owner's card: the batch waits there, holding its locks.
+      const other = (await db.openClient()) as pg.Pool
+      const waiting = `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query LIKE $1 AND pid <> pg_backend_pid()`
+      const held = `SELECT l.objsubid, l.mode, count(*)::int AS n FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted AND l.pid = $1
+        GROUP BY l.objsubid, l.mode ORDER BY l.objsubid, l.mode`
+      const locksOf = async (owners: number) => {
+        const holder = await other.connect()
+        try {
+          await holder.query('BEGIN')
+          await holder.query(`SELECT 1 FROM ${cards()} WHERE owner_id = 'cus_0' FOR UPDATE`)
+          const batch = Array.from({ length: owners }, (_, i) => sampleCard('card_1', owner(i)))
+          const writing = store.upsertMany(batch).then(
+            () => 'written',
+            (error: unknown) => error,
+          )
+          const pid = vi.waitFor(
+            async () => {
+              const { rows } = await other.query(waiting, [
+                `%INSERT INTO "${db.schema}"."cardport_cards"%`,
+              ])
+              expect(rows).toHaveLength(1)
+              return rows[0].pid as number
+            },
+            { timeout: 15_000, interval: 20 },
+          )
+          // A batch that fails before it waits (out of shared memory) ends the test at once.
+          const first = await Promise.race([pid, writing])
+          expect(first).toBeTypeOf('number')
+          const { rows } = await other.query(held, [first])
+          await holder.query('ROLLBACK')
+          expect(await writing).toBe('written')
+          return rows
+        } finally {
+          holder.release()
+        }
+      }
+      expect(await locksOf(3)).toEqual([
+        { objsubid: 1, mode: 'ShareLock', n: 1 },
+        { objsubid: 2, mode: 'ExclusiveLock', n: 3 },
+      ])
+      expect(await locksOf(20_000)).toEqual([{ objsubid: 1, mode: 'ExclusiveLock', n: 1 }])
+      const { rows } = await db.client.query(`SELECT count(*)::int AS n FROM ${cards()}`)
+      expect(rows).toEqual([{ n: 20_000 }])
+    },
+    60_000,
+  )
+
+  it.runIf(db.name === 'pg Pool')(
+    "keeps the store's write lock to its schema and prefix: other stores' writes do not wait",
+    async () => {
+      const store = await open()
+      const elsewhere = await postgresStore({ client: db.client, schema: db.freshSchema() })
+      const prefixed = await postgresStore({
+        client: db.client,
+        schema: db.schema,
+        tablePrefix: 'other_',
+      })
+      // Another session holds the store's write lock, as a batch of many owners does.
+      const key = tableNames({ schema: db.schema, tablePrefix: 'cardport_' }).writeLockKey
+      const other = (await db.openClient()) as pg.Pool
+      const holder = await other.connect()
+      try {
+        await holder.query('BEGIN')
+        await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [key])
+        await elsewhere.upsert(sampleCard('card_1', alice))
+        await prefixed.upsertMany([sampleCard('card_1', alice), sampleCard('card_1', bob)])
+        let settled = false
+        const writing = store.upsert(sampleCard('card_1', alice)).finally(() => {
+          settled = true
+        })
+        await vi.waitFor(
+          async () => {
+            const { rows } = await other.query(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE $1`,
+              [`%pg_advisory_xact_lock_shared('${key}'::bigint)%`],
+            )
+            expect(rows).toHaveLength(1)
+          },
+          { timeout: 15_000, interval: 20 },
+        )
+        expect(settled).toBe(false)
+        await holder.query('ROLLBACK')
+        await expect(writing).resolves.toMatchObject({ applied: true })
+      } finally {
+        holder.release()
+      }
+    },
+  )
+
+  it('serializes a batch of many owners with other writes of its owners, from two clients', async () => {
+    // A batch of more owners than it locks one by one takes the store's lock exclusive: the
+    // other writes, which take it shared before their owners', wait for it, and it for them.
+    const first = await open()
+    const second = await postgresStore({ client: await db.openClient(), schema: db.schema })
+    const owners = manyOwners(300)
+    const scopes = owners.map((owner): CardScope => ({ provider: 'memory', owner }))
+    await first.upsertMany(owners.map((owner) => sampleCard('card_0', owner, { isDefault: true })))
+    await first.upsertMany(owners.map((owner) => sampleCard('card_s', owner)))
+    for (let round = 1; round <= 3; round++) {
+      const results = await Promise.allSettled([
+        first.upsertMany(
+          owners.map((owner) => sampleCard(`card_${round}`, owner, { isDefault: true })),
+        ),
+        // Small batches, in the other order of owners, and single writes on both clients.
+        second.upsertMany(
+          owners
+            .slice(0, 20)
+            .reverse()
+            .map((owner) => sampleCard(`card_b${round}`, owner, { isDefault: true })),
+        ),
+        ...scopes
+          .slice(0, 40)
+          .map((scope, i) =>
+            i % 2 === 0
+              ? second.setDefault(scope, 'card_s')
+              : first.upsert(sampleCard(`card_u${round}`, scope.owner, { isDefault: true })),
+          ),
+      ])
+      expect(results.filter((result) => result.status === 'rejected')).toEqual([])
+    }
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM ${cards()} WHERE is_default GROUP BY owner_id HAVING count(*) <> 1`,
+    )
+    expect(rows).toEqual([])
+    const defaults = await first.listByOwners!(scopes)
+    expect(defaults.map((owned) => owned.filter((card) => card.isDefault).length)).toEqual(
+      owners.map(() => 1),
+    )
+  }, 60_000)
+
   it('lists owners in pages, each once, in the order they first got a card', async () => {
     const store = await open()
     const owners = Array.from(
@@ -593,6 +745,11 @@ describePostgres('postgresStore', (db) => {
 })
 
 // --- helpers ---
+
+/** `count` customers, `cus_0` … in order. */
+function manyOwners(count: number): Owner[] {
+  return Array.from({ length: count }, (_, i): Owner => ({ type: 'customer', id: `cus_${i}` }))
+}
 
 /**
  * Gives Alice 50 cards through `first`, then makes each her default at once, by turns with

@@ -76,12 +76,22 @@ const OptionsSchema = optionsObject({
 const OWNER_PAGE = 500
 
 /**
+ * Most owner locks one write transaction takes. A batch of more owners locks the store's writes
+ * whole (exclusive) instead: PostgreSQL keeps every advisory lock in one shared table, of
+ * `max_locks_per_transaction` (64 by default) times `max_connections` slots for every session of
+ * the server, and a batch of 15,000 owners, one lock each, failed with `out of shared memory`
+ * while its locks crowded out everyone else's. `CardSync.reconcile`'s groups hold at most the
+ * owners it has in flight (32 at its default concurrency of 4), and keep their owners' locks.
+ */
+const MAX_OWNER_LOCKS = 256
+
+/**
  * A {@link CardStore} on PostgreSQL, over a `pg` Pool or PGlite: the durable store for many
  * processes sharing one database. Opening it runs the versioned migrations (under an advisory
  * lock, so that processes starting together do not race). Every write is one transaction that
- * first locks the owner's row in the owners table, so that writes of one owner are serialized
- * across processes; a partial unique index holds at most one default per owner (and currency)
- * whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
+ * first takes the owner's advisory lock (a batch of more than 256 owners, the store's), so that
+ * writes of one owner are serialized across processes; a partial unique index holds at most one
+ * default per owner (and currency) whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
  * itself; reads are always scoped by provider and owner; no column can hold a card number or a
  * CVC. `close()` leaves the client open and untouched (it is yours), resolving once the calls
  * begun before it have settled (end your pool after it), and every call after it
@@ -138,7 +148,11 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
    * Runs `work` in a transaction that first takes the owners' transaction-level advisory locks,
    * in one global order (so that two batches cannot deadlock): every write of an owner takes its
    * lock first, so writes of one owner happen one after the other, in every process, and a
-   * default switch never meets a concurrent one. The lock statement goes with `BEGIN`.
+   * default switch never meets a concurrent one. Before them it takes the store's write lock
+   * shared; a batch of more than {@link MAX_OWNER_LOCKS} owners takes that lock exclusive instead,
+   * and no owner's, so that a transaction holds a bounded number of locks whatever its size. No
+   * deadlock: a write waits for the store's lock, shared or exclusive, holding no other, and the
+   * owners' locks come after it in their one order. The lock statement goes with `BEGIN`.
    */
   const withOwnersLocked = <T>(
     keys: Iterable<ScopeParams>,
@@ -148,7 +162,8 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     const owners = new Set<string>()
     for (const key of keys) owners.add(key.join('\u0000'))
     const ids = [...new Set([...owners].map(lockId))].sort((a, b) => a - b)
-    return inTransaction(client, work, sql.lockOwners(t.ownerLockClass, ids))
+    const locks = ids.length > MAX_OWNER_LOCKS ? sql.lockStore : sql.lockOwners(ids)
+    return inTransaction(client, work, locks)
   }
 
   /** Whether a default that a default `cardId` would displace was observed after `observedAt`. */
@@ -613,6 +628,9 @@ function statements(t: TableNames) {
   const batchColumns = written
     .map((column) => (typeOf(column) === 'text' ? column : `${column}::${typeOf(column)}`))
     .join(', ')
+  // A 64-bit key, quoted (the lowest one has no unquoted literal): checked, written inline.
+  if (!/^-?\d+$/.test(t.writeLockKey)) throw new TypeError('advisory lock keys must be integers')
+  const writeLock = `'${t.writeLockKey}'::bigint`
   const upsertBatch = (clearTombstones: boolean) => `WITH owners AS (
       INSERT INTO ${t.owners} (provider, owner_type, owner_id)
       SELECT provider, owner_type, owner_id
@@ -714,15 +732,21 @@ function statements(t: TableNames) {
         AND c.is_default AND c.card_id <> d.card_id AND c.currency IS NOT DISTINCT FROM d.currency`,
     insertOwner: `INSERT INTO ${t.owners} (provider, owner_type, owner_id) VALUES ($1, $2, $3)
       ON CONFLICT (provider, owner_type, owner_id) DO NOTHING`,
-    // ORDER BY in a subquery: the locks are taken in the order of the ids, sorted by the caller.
-    // No parameters (it goes with BEGIN): the ids are 32-bit integers, checked, written inline.
-    lockOwners: (lockClass: number, ids: readonly number[]) => {
+    // The store's write lock shared (the NULL, sorted first), then the owners' locks. ORDER BY
+    // in a subquery: the locks are taken in that order, the ids sorted by the caller. No
+    // parameters (it goes with BEGIN): the ids are 32-bit integers, checked, written inline.
+    lockOwners: (ids: readonly number[]) => {
+      const lockClass = t.ownerLockClass
       if (![lockClass, ...ids].every((id) => Number.isInteger(id) && Math.abs(id) <= 2 ** 31)) {
         throw new TypeError('advisory lock ids must be 32-bit integers')
       }
-      return `SELECT pg_advisory_xact_lock(${lockClass}, id)
-      FROM (SELECT id FROM unnest(ARRAY[${ids.join(', ')}]::int[]) AS id ORDER BY id) AS ids`
+      return `SELECT CASE WHEN id IS NULL THEN pg_advisory_xact_lock_shared(${writeLock})
+        ELSE pg_advisory_xact_lock(${lockClass}, id) END
+      FROM (SELECT id FROM unnest(ARRAY[${['NULL', ...ids].join(', ')}]::int[]) AS id
+        ORDER BY id NULLS FIRST) AS ids`
     },
+    // A batch of too many owners to lock one by one: every write of the store waits.
+    lockStore: `SELECT pg_advisory_xact_lock(${writeLock})`,
     deleteOwnerIfEmpty: `DELETE FROM ${t.owners} o WHERE o.provider = $1 AND o.owner_type = $2
       AND o.owner_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t.cards} c
         WHERE c.provider = $1 AND c.owner_type = $2 AND c.owner_id = $3)`,

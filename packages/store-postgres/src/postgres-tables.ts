@@ -85,6 +85,12 @@ export interface TableNames {
    * second is the owner's). Two-key locks never collide with the one-key migration lock.
    */
   ownerLockClass: number
+  /**
+   * The key of the one-key advisory lock on all the writes of these tables: every write takes it
+   * shared before its owners' locks, a batch of too many owners to lock one by one takes it alone,
+   * exclusive. Stores with another schema or prefix hold another.
+   */
+  writeLockKey: string
 }
 
 /** The names of the tables at a location. The inputs are validated already. */
@@ -108,6 +114,9 @@ export function tableNames({ schema, tablePrefix }: TableLocation): TableNames {
       .toString(),
     schemaLockKey: digest(`cardport-schema\u0000${schema}`).readBigInt64BE(0).toString(),
     ownerLockClass: digest(`cardport-owners\u0000${schema}\u0000${tablePrefix}`).readInt32BE(0),
+    writeLockKey: digest(`cardport-writes\u0000${schema}\u0000${tablePrefix}`)
+      .readBigInt64BE(0)
+      .toString(),
   }
 }
 
