@@ -781,6 +781,42 @@ describe('defineCardProvider: output and errors', () => {
     expect(headers.get('authorization')).toBe('Bearer sk_live_abcdefghijklmnop')
   })
 
+  it("keeps no card number in a cause's class instances, symbol-keyed fields or AggregateError errors", async () => {
+    const number = '4111111111111111'
+    const raise = async (cause: Error) => {
+      const mapped = new ConflictError('declined', { provider: 'spy', cause })
+      const { provider } = spyProvider(
+        {},
+        { getCard: async () => Promise.reject(cause), mapError: () => mapped },
+      )
+      const error = await rejection(provider.getCard(owner, 'card_1'))
+      expect(error).toBe(mapped)
+      expect(inspect(error, { depth: 10 }), cause.name).not.toContain(number)
+      return error
+    }
+    // A client's request object, its body quoting the card: not written, so the cause is a copy.
+    class HttpRequest {
+      method = 'POST'
+      body: string
+      constructor(body: string) {
+        this.body = body
+      }
+    }
+    const request = new HttpRequest(`number=${number}&cvc=123`)
+    const withRequest = Object.assign(new Error('card declined'), { request })
+    const copied = await raise(withRequest)
+    expect(copied.cause).not.toBe(withRequest)
+    expect(copied.cause).toMatchObject({ name: 'Error', message: 'card declined' })
+    expect(request.body).toBe(`number=${number}&cvc=123`)
+    // A symbol-keyed field and an AggregateError's errors are masked in place.
+    const withSymbol = Object.assign(new Error('card declined'), {
+      [Symbol('body')]: `number=${number}`,
+    })
+    expect((await raise(withSymbol)).cause).toBe(withSymbol)
+    const aggregate = new AggregateError([new Error(`bad number ${number}`)], 'all attempts failed')
+    expect((await raise(aggregate)).cause).toBe(aggregate)
+  })
+
   it('masks a frozen cause by a masked copy of it, and leaves a cause without secrets as it is', async () => {
     const number = '4000056655665556'
     const frozen = Object.freeze(new TypeError(`card ${number} refused`))

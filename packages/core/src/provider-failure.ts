@@ -74,8 +74,10 @@ export function payloadFailure(error: unknown, name: string): CardportError {
  * cause, its fields and its own cause): an adapter's error (mapped or thrown as a
  * `CardportError`) may keep a client's error whole, whose message or request body quotes the
  * card number. The cause is masked in place, keeping its class and fields: it belongs to the one
- * failed request. A cause some text of which cannot be changed (a frozen error) is replaced by a
- * masked copy of its name, message and stack, as an unmapped error's is (`redactedCause`).
+ * failed request. A cause some text of which cannot be changed (a frozen error), or that holds
+ * an instance of a class with fields `redactInPlace` does not read (a client's request object,
+ * whose body may quote the card number), is replaced by a masked copy of its name, message and
+ * stack, as an unmapped error's is (`redactedCause`).
  */
 function maskCause(error: CardportError): CardportError {
   const cause: unknown = error.cause

@@ -507,6 +507,75 @@ describe('redactInPlace', () => {
   })
 })
 
+describe("redactInPlace: what util.inspect prints beyond an object's enumerable fields", () => {
+  const number = '4111111111111111'
+
+  it("says a class instance holding fields is not cleaned (a client's request), leaving it whole", () => {
+    class HttpRequest {
+      method = 'POST'
+      body: string
+      constructor(body: string) {
+        this.body = body
+      }
+    }
+    const request = new HttpRequest(`number=${number}&cvc=123`)
+    expect(redactInPlace(Object.assign(new Error('card declined'), { request }))).toBe(false)
+    expect(request.body).toBe(`number=${number}&cvc=123`)
+    const tagged = Object.assign(new (class Tagged {})(), { [Symbol('body')]: number })
+    expect(redactInPlace({ tagged })).toBe(false)
+    // Nothing of these is printed as text: a date, bytes, a class keeping its state private.
+    class Sealed {
+      #body = number
+      get length() {
+        return this.#body.length
+      }
+    }
+    const quiet = { when: new Date(0), bytes: new Uint8Array(16), sealed: new Sealed() }
+    expect(redactInPlace(quiet)).toBe(true)
+    // One that prints itself prints what it likes.
+    class Printed extends Sealed {
+      [Symbol.for('nodejs.util.inspect.custom')]() {
+        return `Printed { body: '${number}' }`
+      }
+    }
+    expect(redactInPlace({ printed: new Printed() })).toBe(false)
+  })
+
+  it('reads a fetch Response or Request as it is printed: URL, status text and headers', () => {
+    const clean = new Response('{}', { status: 402, headers: { 'request-id': 'req_1' } })
+    expect(redactInPlace(Object.assign(new Error('declined'), { response: clean }))).toBe(true)
+    const printed = [
+      new Response(null, { status: 402, statusText: `declined ${number}` }),
+      new Response(null, { headers: { 'x-card': number } }),
+      new Request(`https://api.example/v1/cards/${number}`),
+    ]
+    for (const held of printed) {
+      const before = inspect(held)
+      expect(redactInPlace({ held }), before).toBe(false)
+      expect(inspect(held)).toBe(before)
+    }
+  })
+
+  it('masks the symbol-keyed fields of an error', () => {
+    const body = Symbol('body')
+    const error = Object.assign(new Error('card declined'), { [body]: `number=${number}` })
+    expect(redactInPlace(error)).toBe(true)
+    expect(error[body]).toBe('number=•••• 1111')
+    expect(inspect(error)).not.toContain(number)
+  })
+
+  it("masks an AggregateError's errors, keeping them", () => {
+    const inner = new Error(`bad number ${number}`)
+    // Read before, as a logger may have (V8 formats the stack when it is first read).
+    void inner.stack
+    const error = new AggregateError([inner], 'all attempts failed')
+    expect(redactInPlace(error)).toBe(true)
+    expect(error.errors[0]).toBe(inner)
+    expect(inner.message).toBe('bad number •••• 1111')
+    expect(inspect(error)).not.toContain(number)
+  })
+})
+
 describe('redactInPlace: collections, URLs, queries and headers a client keeps', () => {
   // A client's own, which may serve the requests still to come: read, never written.
   it('writes no Map, Set, URL, query or headers, and says when one holds a secret', () => {

@@ -138,23 +138,27 @@ export function maskPrimitive(value: unknown): unknown {
 }
 
 /**
- * Masks, in place, every text reachable from `target`: each string of its own fields (and an
- * error's `message`, `stack` and `cause`) becomes its {@link redactSecrets} form, and each number
- * that is a card number its {@link maskCardNumberValue} text. Plain objects, arrays and errors are
- * entered, six levels deep. `Map`s (keys too), `Set`s, `URL`s, `URLSearchParams` and `Headers` are
- * read but never written: a client's own (its headers, its base URL) may serve the requests still
- * to come, and a header cannot hold the mask's `•`; one that holds a secret makes the answer false
- * (the plain objects in a map or set are masked in place as any others). A socket or a buffer a
- * client attached holds no text of an answer and is left alone. For an HTTP client's error kept as
- * a `CardportError`'s `cause` (which loggers print, fields and nested cause included) when its
- * message or the request it keeps quotes a card number: `defineCardProvider` does it to the cause
- * of every error an adapter raises. What nests deeper than six levels is not read but replaced by
- * `'[nested too deep]'` (as a `CardportError`'s `details` are cut), so that no text is left there
- * unmasked.
+ * Masks, in place, every text reachable from `target`: each string of its own enumerable fields
+ * (symbol-keyed ones too, and an error's `message`, `stack` and `cause`, and an `AggregateError`'s
+ * `errors`) becomes its {@link redactSecrets} form, and each number that is a card number its
+ * {@link maskCardNumberValue} text. Plain objects, arrays and errors are entered, six levels deep.
+ * `Map`s (keys too), `Set`s, `URL`s, `URLSearchParams`, `Headers`, and a fetch `Response` or
+ * `Request` (its URL, status text and headers) are read but never written: a client's own (its
+ * headers, its base URL) may serve the requests still to come, and a header cannot hold the mask's
+ * `•`; one that holds a secret makes the answer false (the plain objects in a map or set are masked
+ * in place as any others). An instance of any other class (a client's request object, a socket)
+ * is neither read nor written: one with own enumerable fields (symbol-keyed too) or a
+ * `util.inspect.custom` method, which `util.inspect` prints, makes the answer false, as it may
+ * quote a card number. A buffer, a typed array or a `Date` is left alone (no text of it is
+ * printed). For an HTTP client's error kept as a `CardportError`'s `cause` (which loggers print,
+ * fields and nested cause included) when its message or the request it keeps quotes a card
+ * number: `defineCardProvider` does it to the cause of every error an adapter raises. What nests
+ * deeper than six levels is not read but replaced by `'[nested too deep]'` (as a `CardportError`'s
+ * `details` are cut), so that no text is left there unmasked.
  *
  * @returns false when a text that needed masking could not be written (a frozen error, a field
- * without a setter, a `URL`, `Map` or `Headers` holding it): replace such an object with a masked
- * copy instead.
+ * without a setter, a `URL`, `Map` or `Headers` holding it), or when `target` holds a class
+ * instance that prints what was not read: replace such an object with a masked copy instead.
  *
  * @example
  * ```ts
@@ -190,9 +194,19 @@ function maskTexts(target: object, seen: WeakSet<object>, depth: number): boolea
     return true
   }
   if (target instanceof Map || target instanceof Set) return isCleanCollection(target, seen, depth)
-  const fields = new Set<string>(Object.keys(target))
+  // A fetch answer or request, read as `util.inspect` prints it: its URL, status text and
+  // headers (its body is a stream, printed without its bytes).
+  if (target instanceof Response || target instanceof Request) {
+    const texts = [target.url, target instanceof Response ? target.statusText : target.method]
+    if (texts.some((text) => redactSecrets(text) !== text)) return false
+    return maskTexts(target.headers, seen, depth)
+  }
+  // Symbol-keyed fields too: `util.inspect` (`console.error`, loggers) prints the enumerable ones.
+  const fields = new Set<PropertyKey>([...Object.keys(target), ...enumerableSymbols(target)])
   if (target instanceof Error) for (const field of ['message', 'stack', 'cause']) fields.add(field)
-  const record = target as Record<string, unknown>
+  // An `AggregateError`'s errors, which `util.inspect` prints, are no enumerable field.
+  if (target instanceof AggregateError) fields.add('errors')
+  const record = target as Record<PropertyKey, unknown>
   let complete = true
   for (const field of fields) {
     let value: unknown
@@ -220,7 +234,8 @@ function maskValue(
 ): boolean {
   const masked = maskPrimitive(value)
   if (masked !== value) return write(masked)
-  if (!isTraversable(value)) return true
+  // What is not entered is clean only when nothing of it is printed (see `hasUnreadFields`).
+  if (!isTraversable(value)) return !hasUnreadFields(value)
   if (depth < MAX_DEPTH) return maskTexts(value, seen, depth + 1)
   // Not read, so not known to be clean (an answer nesting the request it quotes): cut.
   return seen.has(value) || write(NESTED_TOO_DEEP)
@@ -245,7 +260,11 @@ function isCleanCollection(
 }
 
 /** Writes `value` into `record[field]`: false when the write threw or did not hold. */
-function replaceField(record: Record<string, unknown>, field: string, value: unknown): boolean {
+function replaceField(
+  record: Record<PropertyKey, unknown>,
+  field: PropertyKey,
+  value: unknown,
+): boolean {
   try {
     record[field] = value
     // A setter may ignore the write without throwing.
@@ -255,11 +274,42 @@ function replaceField(record: Record<string, unknown>, field: string, value: unk
   }
 }
 
+/**
+ * Whether `value`, an object redaction does not enter, has fields `util.inspect` prints and that
+ * were not read: an instance of a class (a client's request, its body; a socket) or a function
+ * with own enumerable fields, symbol-keyed ones included, or one that prints itself (a
+ * `util.inspect.custom` method). Such an object is left as it is, so it may hold a card number: the
+ * answer is true, and the caller shows a masked copy instead. The bytes of a buffer or typed
+ * array are printed as numbers, never as the text they encode.
+ */
+function hasUnreadFields(value: unknown): boolean {
+  if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return false
+  if (ArrayBuffer.isView(value)) return false
+  try {
+    if (typeof (value as Record<symbol, unknown>)[INSPECT] === 'function') return true
+    return Object.keys(value).length > 0 || enumerableSymbols(value).length > 0
+  } catch {
+    // A proxy whose traps throw: nothing known of it.
+    return true
+  }
+}
+
+// `util.inspect.custom`, without importing `node:util`.
+const INSPECT = Symbol.for('nodejs.util.inspect.custom')
+
+/** The own enumerable symbol-keyed fields of `target`, which `util.inspect` prints. */
+function enumerableSymbols(target: object): symbol[] {
+  return Object.getOwnPropertySymbols(target).filter((symbol) =>
+    Object.prototype.propertyIsEnumerable.call(target, symbol),
+  )
+}
+
 function isTraversable(value: unknown): value is object {
   if (typeof value !== 'object' || value === null) return false
   if (Array.isArray(value) || value instanceof Error) return true
   if (value instanceof Map || value instanceof Set || value instanceof URL) return true
   if (value instanceof URLSearchParams || value instanceof Headers) return true
+  if (value instanceof Response || value instanceof Request) return true
   const prototype: unknown = Object.getPrototypeOf(value)
   return prototype === Object.prototype || prototype === null
 }
