@@ -8,6 +8,7 @@ import {
   EMPTY_ADDRESS,
   formatOwner,
   isCardportError,
+  METADATA_LIMITS,
   type Owner,
   type OwnerType,
   type RetirementLog,
@@ -96,6 +97,68 @@ export function cardStoreChecks(): CardStoreCheck[] {
     await t.store.upsert(card)
     t.expectStored(await t.store.get(scope, card.id), card, { version: 1, observedAt: null })
   })
+
+  check(
+    'upsert',
+    `reads back metadata at the core's limits field for field: ${METADATA_LIMITS.maxKeys} keys of ${METADATA_LIMITS.maxKeyLength} characters, values of ${METADATA_LIMITS.maxValueLength}, through upsert and upsertMany`,
+    async (t) => {
+      // What an application may write (METADATA_LIMITS): a store whose column or document
+      // holds less (a VARCHAR(255), a key cut at 32, a cap on pairs) loses it without a word.
+      const { maxKeys, maxKeyLength, maxValueLength } = METADATA_LIMITS
+      const scope = t.scope()
+      const metadata: Record<string, string> = {}
+      for (let index = 0; index < maxKeys; index++) {
+        const key = `${String(index).padStart(2, '0')}_key_`.padEnd(maxKeyLength, 'k')
+        metadata[key] = `${index}: ünïcödé value `.repeat(maxValueLength).slice(0, maxValueLength)
+      }
+      const [single, batched] = [t.card(scope, { metadata }), t.card(scope, { metadata })]
+      await t.store.upsert(single)
+      await t.store.upsertMany([batched])
+      const expected = { version: 1, observedAt: null }
+      for (const card of [single, batched]) {
+        t.expectStored(await t.store.get(scope, card.id), card, expected)
+      }
+      const listed = await t.store.listByOwner(scope)
+      for (const card of [single, batched]) {
+        t.expectStored(
+          listed.find((row) => row.id === card.id),
+          card,
+          expected,
+        )
+      }
+    },
+  )
+
+  check(
+    'upsert',
+    'reads back text beyond U+FFFF (emoji) unchanged: the holder name, the address, metadata keys and values, through upsert and upsertMany',
+    async (t) => {
+      // Characters outside the Basic Multilingual Plane take four bytes in UTF-8 and two UTF-16
+      // code units: MySQL's `utf8` (utf8mb3) refuses or mangles them, a store that counts or
+      // cuts by code units splits them.
+      const scope = t.scope()
+      const astral = {
+        holderName: 'Zoë 😀 Rosen 𝒥',
+        address: { ...EMPTY_ADDRESS, line1: '1 Rue du 🏠', city: '𝔐ünchen' },
+        metadata: { 'emoji 💳': 'pays with 😀 and 𝄞', plain: '🇫🇷' },
+      }
+      const [single, batched] = [t.card(scope, astral), t.card(scope, astral)]
+      await t.store.upsert(single)
+      await t.store.upsertMany([batched])
+      const expected = { version: 1, observedAt: null }
+      for (const card of [single, batched]) {
+        t.expectStored(await t.store.get(scope, card.id), card, expected)
+      }
+      const listed = await t.store.listByOwner(scope)
+      for (const card of [single, batched]) {
+        t.expectStored(
+          listed.find((row) => row.id === card.id),
+          card,
+          expected,
+        )
+      }
+    },
+  )
 
   check('upsert', 'replaces a stored card and increases its version by one', async (t) => {
     const scope = t.scope()
@@ -291,6 +354,56 @@ export function cardStoreChecks(): CardStoreCheck[] {
   })
 
   check(
+    'get',
+    'keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
+    async (t) => {
+      // Providers' ids are case-sensitive (`cus_NffrFeUfNV2Hib`). A store comparing text without
+      // case (MySQL's default collation, a citext column, keys lowercased) makes one owner of
+      // `cus_Abc` and `cus_abc`, and one card of two ids of one owner.
+      const { provider } = t.scope()
+      const unique = randomUUID().replaceAll('-', '')
+      const [upper, lower] = ['Case', 'case'].map(
+        (word): CardScope => ({
+          provider,
+          owner: { type: 'customer', id: `cus_${word}${unique}` },
+        }),
+      ) as [CardScope, CardScope]
+      const id = `card_Case${unique}`
+      const otherId = `card_case${unique}`
+      const cards = [
+        t.card(upper, { id, last4: '1111', isDefault: true }),
+        t.card(lower, { id, last4: '2222', isDefault: true }),
+        t.card(upper, { id: otherId, last4: '3333' }),
+      ] as const
+      for (const card of cards) await t.store.upsert(card)
+      const [upperCard, lowerCard, upperOther] = cards
+      const expected = { version: 1, observedAt: null }
+      t.expectStored(await t.store.get(upper, id), upperCard, expected)
+      t.expectStored(await t.store.get(lower, id), lowerCard, expected)
+      t.expectStored(await t.store.get(upper, otherId), upperOther, expected)
+      expect(await t.store.get(lower, otherId), `${otherId} of ${label(lower)}`).toBeNull()
+      // Sorted: the order of a listing is the rule of listByOwner.
+      const ids = async (scope: CardScope) =>
+        (await t.store.listByOwner(scope)).map((card) => card.id).sort()
+      expect(await ids(upper), label(upper)).toEqual([id, otherId].sort())
+      expect(await ids(lower), label(lower)).toEqual([id])
+      expect((await t.store.getDefault(upper))?.last4, `the default of ${label(upper)}`).toBe(
+        '1111',
+      )
+      expect((await t.store.getDefault(lower))?.last4, `the default of ${label(lower)}`).toBe(
+        '2222',
+      )
+      const owners = await toArray(t.store.listOwners(provider), { limit: 10 })
+      expect(owners.map(formatOwner).sort()).toEqual(
+        [upper.owner, lower.owner].map(formatOwner).sort(),
+      )
+      expect(await t.store.delete(upper, otherId), `delete ${otherId}`).toBe(true)
+      expect(await t.store.delete(lower, id), `delete ${id} of ${label(lower)}`).toBe(true)
+      t.expectStored(await t.store.get(upper, id), upperCard, expected)
+    },
+  )
+
+  check(
     'listByOwner',
     "lists the owner's cards, most recently added first, and no one else's",
     async (t) => {
@@ -482,6 +595,44 @@ export function cardStoreChecks(): CardStoreCheck[] {
     await t.store.upsertMany([plain, eur2])
     expect(await t.defaultIds(scope)).toEqual([eur2.id, usd2.id].sort())
   })
+
+  check(
+    'defaults',
+    "a stored account card written as the default in another currency clears that currency's default, not its old one's, through upsert and upsertMany",
+    async (t) => {
+      // The currency whose default a write displaces is the card's as written: a store that
+      // reads it from the stored row clears the default of the card's old currency and leaves
+      // two in its new one. Stripe moves no card between currencies, but the store is a copy:
+      // a card written from a wrong or older payload is corrected by the next write.
+      const writes: [string, (card: Card) => Promise<unknown>][] = [
+        ['upsert', (card) => t.store.upsert(card)],
+        ['upsertMany', (card) => t.store.upsertMany([card])],
+      ]
+      for (const [name, write] of writes) {
+        const scope = t.scope('account')
+        const usd = t.card(scope, { currency: 'usd', isDefault: true })
+        const eur = t.card(scope, { currency: 'eur', isDefault: true })
+        const plain = t.card(scope, { currency: 'eur' })
+        await t.store.upsertMany([usd, eur, plain])
+        const defaults = async () =>
+          (await t.store.listByOwner(scope))
+            .filter((card) => card.isDefault)
+            .map((card) => `${card.currency} ${card.id}`)
+            .sort()
+        // The eur default, written as a usd default: usd's default is cleared, eur has none.
+        await write({ ...eur, currency: 'usd', isDefault: true })
+        expect(await defaults(), `${name} of the eur default in usd`).toEqual([`usd ${eur.id}`])
+        // A plain eur card, written as a usd default, displaces it in turn, and leaves the
+        // new eur default.
+        const eur2 = t.card(scope, { currency: 'eur', isDefault: true })
+        await t.store.upsert(eur2)
+        await write({ ...plain, currency: 'usd', isDefault: true })
+        expect(await defaults(), `${name} of a plain eur card in usd`).toEqual(
+          [`eur ${eur2.id}`, `usd ${plain.id}`].sort(),
+        )
+      }
+    },
+  )
 
   check('defaults', 'concurrent default writes leave exactly one default', async (t) => {
     const scope = t.scope()
@@ -1509,10 +1660,12 @@ export function cardStoreChecks(): CardStoreCheck[] {
     'saves, loads and removes a note, in the order saved, and loads nothing without one',
     async (t, log) => {
       const scope = t.scope('account')
+      // Neither their ids nor their currencies are in order, ascending or descending: a store
+      // that reads a note back sorted (by a key of card ids, say) gives it in another order.
       const cards = [
-        { cardId: t.cardId(), currency: 'usd' },
-        { cardId: t.cardId(), currency: null },
-        { cardId: t.cardId(), currency: 'eur' },
+        { cardId: t.cardId('b'), currency: 'usd' },
+        { cardId: t.cardId('c'), currency: null },
+        { cardId: t.cardId('a'), currency: 'eur' },
       ]
       expect(await log.load(scope, 'key-1')).toEqual([])
       await log.save(scope, 'key-1', cards)
@@ -1527,9 +1680,10 @@ export function cardStoreChecks(): CardStoreCheck[] {
   retirementsCheck('a save replaces the note of the same owner and key', async (t, log) => {
     const scope = t.scope()
     await log.save(scope, 'key', [{ cardId: t.cardId(), currency: null }])
+    // In the order of their ids: the order a note loads in is the rule above, not this one's.
     const replacement = [
-      { cardId: t.cardId(), currency: null },
-      { cardId: t.cardId(), currency: null },
+      { cardId: t.cardId('a'), currency: null },
+      { cardId: t.cardId('b'), currency: null },
     ]
     await log.save(scope, 'key', replacement)
     expect(await log.load(scope, 'key')).toEqual(replacement)
@@ -1560,9 +1714,10 @@ export function cardStoreChecks(): CardStoreCheck[] {
     'a loaded note is a copy: changing it, or any card in it, changes nothing stored',
     async (t, log) => {
       const scope = t.scope('account')
+      // In the order of their ids, as above.
       const saved = [
-        { cardId: t.cardId(), currency: 'usd' as string | null },
-        { cardId: t.cardId(), currency: null },
+        { cardId: t.cardId('a'), currency: 'usd' as string | null },
+        { cardId: t.cardId('b'), currency: null },
       ]
       const expected = structuredClone(saved)
       await log.save(scope, 'key', saved)

@@ -44,7 +44,9 @@ export interface CardStoreSuiteOptions {
  * Registers the conformance tests of a {@link CardStore}: reads and writes scoped by owner
  * (another owner's card id gives null; `delete`, `setDefault`, a new default and a deletion's
  * tombstone reach no other owner's card, not even one of the same id and owner id under the
- * other owner type or at another provider), inserts and updates with versions and an
+ * other owner type or at another provider), ids compared case included (owner ids, and card ids,
+ * that differ only in case are two), text read back unchanged (metadata at the core's limits,
+ * characters beyond U+FFFF), inserts and updates with versions and an
  * `updatedAt` that every write moves on, an ISO 8601 date and time with its offset (as the
  * `Card` schema's `createdAt`) in every read, out-of-order writes refused by `observedAt` (deletions
  * included, and a refused default write leaving the owner's default), `upsertMany` (all or
@@ -54,7 +56,8 @@ export interface CardStoreSuiteOptions {
  * `listByOwner` or `listByOwners` gave, or of an upsert's answer, applied or refused, changes
  * nothing stored) and writes that keep no part of
  * the cards given, listings of 1,201 cards or owners in full, one default per owner (per
- * currency for accounts) kept atomically, `getDefault` giving an account's default the store
+ * currency for accounts: a stored card written as the default in another currency clears that
+ * currency's) kept atomically, `getDefault` giving an account's default the store
  * first saw, also under 50 concurrent `setDefault` calls, under pairs of a default switch and
  * a write or deletion of a card it reads (started at once, once the first call's microtasks have
  * run, or a `setImmediate` or `setTimeout` turn later, in both orders: a store that reads rows

@@ -1381,6 +1381,8 @@ describe('describeCardStore catches a broken store', () => {
       'upsert: keeps nothing of the cards it is given: changing one after upsert or upsertMany changes nothing stored',
       'get: gives null for a card the owner does not hold, whoever holds it',
       'get: keeps one card id apart under two owners',
+      // The card id of `cus_Case…` and of `cus_case…` reads the second owner's card for both.
+      'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
       // Its map gives the card's id the scope it was last written under: the other provider's.
       "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
     ])
@@ -1401,6 +1403,8 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(unscoped)).toEqual([
       'get: gives null for a card the owner does not hold, whoever holds it',
+      // `cus_case…` gets the default of `cus_Case…`, listed first.
+      'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
       // An owner whose defaults were cleared, or whose race ended without one, gets another's.
       "setDefault: null clears the owner's defaults, and only that owner's",
       race,
@@ -2235,6 +2239,177 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(byId)).toEqual([
       'listOwners: streams owners sharing an id under both owner types each once, across pages',
+    ])
+  })
+
+  it('a store whose notes load sorted by card id, not in the order saved, fails the order rule', async () => {
+    const sortsNotes =
+      (order: (a: RetiringCard, b: RetiringCard) => number) =>
+      (inner: CardStore): CardStore => {
+        const log = inner.retirements!
+        return {
+          ...inner,
+          retirements: {
+            save: (scope, key, cards) => log.save(scope, key, cards),
+            load: async (scope, key) => (await log.load(scope, key)).sort(order),
+            remove: (scope, key) => log.remove(scope, key),
+          },
+        }
+      }
+    const rule =
+      'retirements: saves, loads and removes a note, in the order saved, and loads nothing without one'
+    // The other rules of notes save their cards in the order of their ids.
+    expect(await failedStoreChecks(sortsNotes((a, b) => a.cardId.localeCompare(b.cardId)))).toEqual(
+      [rule],
+    )
+    expect(await failedStoreChecks(sortsNotes((a, b) => b.cardId.localeCompare(a.cardId)))).toEqual(
+      [
+        rule,
+        'retirements: a save replaces the note of the same owner and key',
+        'retirements: a loaded note is a copy: changing it, or any card in it, changes nothing stored',
+      ],
+    )
+  })
+
+  it('a store that clears the default of the currency a card had, when it is written as a default in another, fails that rule', async () => {
+    // Such a store reads the currency to clear from the stored row. Over a healthy store, which
+    // keeps one default per currency, it is played so: the card goes on in its old currency,
+    // whose defaults it clears, and reads show it in its new one, beside that currency's default.
+    const clearsOldCurrency = (inner: CardStore): CardStore => {
+      /** The currency a card is shown in, where `inner` keeps it in its old one. */
+      const shownIn = new Map<string, string | null>()
+      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+      const shown = <T extends StoredCard | null>(row: T): T => {
+        const key = row && keyOf(scopeOf(row), row.id)
+        return key && shownIn.has(key) ? { ...row, currency: shownIn.get(key)! } : row
+      }
+      /** What `inner` keeps of a card: enough to tell how it takes the next write. */
+      type Kept = Pick<StoredCard, 'currency' | 'observedAt'> | null
+      const refuses = (kept: Kept, observedAt: number | undefined) =>
+        observedAt !== undefined && kept?.observedAt != null && observedAt < kept.observedAt
+      /** The card as `inner` is to keep it, given what it keeps (a write it refuses changes nothing). */
+      const written = (card: Card, kept: Kept, observedAt: number | undefined): Card => {
+        const key = keyOf(scopeOf(card), card.id)
+        if (refuses(kept, observedAt)) return card
+        const was = shownIn.has(key) ? shownIn.get(key) : kept?.currency
+        shownIn.delete(key)
+        if (!card.isDefault || !kept || was === card.currency) return card
+        shownIn.set(key, card.currency)
+        return { ...card, currency: kept.currency }
+      }
+      return {
+        ...inner,
+        get: async (scope, cardId) => shown(await inner.get(scope, cardId)),
+        getDefault: async (scope) => shown(await inner.getDefault(scope)),
+        listByOwner: async (scope) => (await inner.listByOwner(scope)).map(shown),
+        listByOwners: async (scopes) =>
+          (await inner.listByOwners!(scopes)).map((cards) => cards.map(shown)),
+        async upsert(card, options) {
+          const kept = await inner.get(scopeOf(card), card.id)
+          const result = await inner.upsert(written(card, kept, options?.observedAt), options)
+          return { ...result, card: shown(result.card) }
+        },
+        async upsertMany(cards, options) {
+          // Each card as the batch's cards before it leave it, as `inner` writes them in turn.
+          const observedAt = options?.observedAt
+          const keptInBatch = new Map<string, Kept>()
+          const batch: Card[] = []
+          for (const card of cards) {
+            const key = keyOf(scopeOf(card), card.id)
+            const kept = keptInBatch.has(key)
+              ? keptInBatch.get(key)!
+              : await inner.get(scopeOf(card), card.id)
+            const write = written(card, kept, observedAt)
+            batch.push(write)
+            if (refuses(kept, observedAt)) continue
+            keptInBatch.set(key, {
+              currency: write.currency,
+              observedAt: observedAt ?? kept?.observedAt ?? null,
+            })
+          }
+          return inner.upsertMany(batch, options)
+        },
+        async delete(scope, cardId, options) {
+          const deleted = await inner.delete(scope, cardId, options)
+          if (deleted) shownIn.delete(keyOf(scope, cardId))
+          return deleted
+        },
+      }
+    }
+    expect(await failedStoreChecks(clearsOldCurrency)).toEqual([
+      "defaults: a stored account card written as the default in another currency clears that currency's default, not its old one's, through upsert and upsertMany",
+    ])
+  })
+
+  it('a store that compares owner ids, or card ids, without case fails the case rule', async () => {
+    // As MySQL's default collation compares them: here, keys lowercased on the way in.
+    const foldsCase =
+      (part: 'owner' | 'card') =>
+      (inner: CardStore): CardStore => {
+        const ownerOf = (owner: Owner): Owner =>
+          part === 'owner' ? { type: owner.type, id: owner.id.toLowerCase() } : owner
+        const idOf = (cardId: string) => (part === 'card' ? cardId.toLowerCase() : cardId)
+        const scoped = (scope: CardScope): CardScope => ({
+          provider: scope.provider,
+          owner: ownerOf(scope.owner),
+        })
+        const folded = (card: Card): Card => ({
+          ...card,
+          id: idOf(card.id),
+          owner: ownerOf(card.owner),
+        })
+        return {
+          ...inner,
+          get: (scope, cardId) => inner.get(scoped(scope), idOf(cardId)),
+          getDefault: (scope) => inner.getDefault(scoped(scope)),
+          listByOwner: (scope) => inner.listByOwner(scoped(scope)),
+          listByOwners: (scopes) => inner.listByOwners!(scopes.map(scoped)),
+          upsert: async (card, options) => inner.upsert(folded(card), options),
+          upsertMany: async (cards, options) => inner.upsertMany(cards.map(folded), options),
+          delete: (scope, cardId, options) => inner.delete(scoped(scope), idOf(cardId), options),
+          setDefault: (scope, cardId, options) =>
+            inner.setDefault(scoped(scope), cardId === null ? null : idOf(cardId), options),
+        }
+      }
+    const rule =
+      'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case'
+    expect(await failedStoreChecks(foldsCase('owner'))).toEqual([rule])
+    expect(await failedStoreChecks(foldsCase('card'))).toEqual([rule])
+  })
+
+  it("a store that cuts metadata short of the core's limits, or mangles text beyond U+FFFF, fails those rules", async () => {
+    /** A store that writes `change(card)` for each card it is given. */
+    const writesAs =
+      (change: (card: Card) => Card) =>
+      (inner: CardStore): CardStore => ({
+        ...inner,
+        upsert: async (card, options) => inner.upsert(change(card), options),
+        upsertMany: async (cards, options) => inner.upsertMany(cards.map(change), options),
+      })
+    const metadataAs = (change: (pairs: [string, string][]) => [string, string][]) =>
+      writesAs((card) => ({
+        ...card,
+        metadata: Object.fromEntries(change(Object.entries(card.metadata))),
+      }))
+    const limits =
+      "upsert: reads back metadata at the core's limits field for field: 50 keys of 40 characters, values of 500, through upsert and upsertMany"
+    // 20 pairs kept, values in a VARCHAR(255), keys in a VARCHAR(32).
+    expect(await failedStoreChecks(metadataAs((pairs) => pairs.slice(0, 20)))).toEqual([limits])
+    const values = metadataAs((pairs) => pairs.map(([key, value]) => [key, value.slice(0, 255)]))
+    expect(await failedStoreChecks(values)).toEqual([limits])
+    const keys = metadataAs((pairs) => pairs.map(([key, value]) => [key.slice(0, 32), value]))
+    expect(await failedStoreChecks(keys)).toEqual([limits])
+    // MySQL's utf8 (utf8mb3), outside strict mode, writes `?` for what it cannot hold.
+    const bmpOnly = (text: string) => text.replace(/[\u{10000}-\u{10FFFF}]/gu, '?')
+    const mangles = writesAs((card) => ({
+      ...card,
+      holderName: card.holderName === null ? null : bmpOnly(card.holderName),
+      metadata: Object.fromEntries(
+        Object.entries(card.metadata).map(([key, value]) => [bmpOnly(key), bmpOnly(value)]),
+      ),
+    }))
+    expect(await failedStoreChecks(mangles)).toEqual([
+      'upsert: reads back text beyond U+FFFF (emoji) unchanged: the holder name, the address, metadata keys and values, through upsert and upsertMany',
     ])
   })
 
