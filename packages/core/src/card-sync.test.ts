@@ -24,6 +24,7 @@ import {
 } from './errors.js'
 import { type MemoryProvider, memoryProvider } from './memory-provider.js'
 import { memoryStore } from './memory-store.js'
+import { REMEMBERED_OWNERS } from './owner-dedupe.js'
 import { listAll, toArray } from './pagination.js'
 import { CARD_PROVIDER_METHODS, type CardProvider, type ProviderCapabilities } from './provider.js'
 import type { CardScope, CardStore } from './store.js'
@@ -731,6 +732,33 @@ describe("CardSync on a provider that invalidates instead of deleting ('latest-c
     expect((await stubbornSync.getForOwner(alice))?.id).toBe(old.id)
     // The card added at the provider is in the store too.
     expect(await store.listByOwner({ provider: stubborn.name, owner: alice })).toHaveLength(2)
+  })
+
+  it('setDefaultCard, so refused, removes its note of the old default, which stays the default', async () => {
+    const noted: unknown[] = []
+    const watched: CardStore = {
+      ...store,
+      retirements: {
+        ...store.retirements!,
+        save: async (...args) => {
+          noted.push(args[2])
+          return store.retirements!.save(...args)
+        },
+      },
+    }
+    const stubborn = latestCardProvider({ newCardsBecomeDefault: false })
+    const stubbornSync = createCardSync({ provider: stubborn, store: watched })
+    const old = await stubbornSync.setDefaultCard(alice, 'tok_visa')
+    const key = 'add-amex'
+    const error = await rejection(
+      stubbornSync.setDefaultCard(alice, 'tok_amex', { idempotencyKey: key }),
+    )
+    expect(error.code).toBe('unsupported_operation')
+    // Noted before the provider was asked, as always; removed once it would not switch.
+    expect(noted).toEqual([[{ cardId: old.id, currency: null }]])
+    const ownerScope = { provider: stubborn.name, owner: alice }
+    expect(await store.retirements?.load(ownerScope, key)).toEqual([])
+    expect((await store.getDefault(ownerScope))?.id).toBe(old.id)
   })
 })
 
@@ -1798,6 +1826,24 @@ describe('CardSync.reconcile', () => {
     expect(await store.listByOwner(scope(alice))).toEqual(before)
   })
 
+  // The stored default was deleted at the provider (its dashboard, a webhook not delivered):
+  // the provider names no default, and only a run that is no dry run clears the store's.
+  it('clears no stored default on a dry run when the provider names none', async () => {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    await provider.deleteCard(alice, card.id)
+    const before = await store.listByOwner(scope(alice))
+    const report = await sync.reconcile(alice, { dryRun: true })
+    expect(report).toMatchObject({
+      removed: [{ owner: alice, cardId: card.id }],
+      defaultRepaired: [{ owner: alice, cardId: null }],
+    })
+    expect(await store.listByOwner(scope(alice))).toEqual(before)
+    expect((await sync.getForOwner(alice))?.id).toBe(card.id)
+
+    await sync.reconcile(alice)
+    await expectStoreEqualsProvider(alice, [])
+  })
+
   it('makes the store equal to the provider, default included', async () => {
     const { a, b, d, ghost } = await drift(alice)
     const report = await sync.reconcile(alice)
@@ -2033,6 +2079,28 @@ describe('CardSync.reconcile', () => {
     expect(closed).toBe(2)
   })
 
+  it('rejects only once the owners it was given are closed, however long their close takes', async () => {
+    let closed = false
+    async function* owners(): AsyncGenerator<Owner> {
+      try {
+        for (let index = 0; index < 1000; index++) yield { type: 'customer', id: `cus_${index}` }
+      } finally {
+        // A cursor whose close waits for its database.
+        await new Promise((resolve) => setTimeout(resolve, 5))
+        closed = true
+      }
+    }
+    const stop = new Error('stop')
+    const failing = sync.reconcile(owners(), {
+      concurrency: 2,
+      onOwner: () => {
+        throw stop
+      },
+    })
+    await expect(failing).rejects.toBe(stop)
+    expect(closed).toBe(true)
+  })
+
   it("records a store driver's failure with its message redacted", async () => {
     await drift(alice)
     const failing: CardStore = {
@@ -2262,6 +2330,29 @@ describe('CardSync.reconcile', () => {
       const report = await watched.reconcile(owners())
       expect({ ...report, dryRun: true }).toEqual(expected)
       expect(listed.sort()).toEqual([`customer:${alice.id}`, `customer:${bob.id}`])
+    })
+
+    it(`in an async iterable: again once ${REMEMBERED_OWNERS} other owners are done since it was given`, async () => {
+      const { listed, watched } = listing()
+      let done = 0
+      const othersDone = deferred<void>()
+      async function* owners(): AsyncGenerator<Owner> {
+        yield alice
+        for (let index = 0; index < REMEMBERED_OWNERS; index++) {
+          yield { type: 'customer', id: `cus_${index}` }
+        }
+        // Alice is given again once every other owner is done: she is the one forgotten.
+        await othersDone.promise
+        yield alice
+      }
+      const report = await watched.reconcile(owners(), {
+        dryRun: true,
+        onOwner: () => {
+          if (++done === REMEMBERED_OWNERS + 1) othersDone.resolve()
+        },
+      })
+      expect(listed.filter((owner) => owner === `customer:${alice.id}`)).toHaveLength(2)
+      expect(report.owners).toBe(REMEMBERED_OWNERS + 2)
     })
 
     it('one id under both owner types is two owners, each reconciled', async () => {
@@ -2509,6 +2600,31 @@ describe('CardSync.reconcile', () => {
       expect(await store.get(scope(alice), d.id)).toBeNull()
       expect((await store.get(scope(alice), a.id))?.isDefault).toBe(false)
       expect(onDrift).not.toHaveBeenCalled()
+    })
+
+    it("writes nothing of an owner when it aborts in the turn after the owner's last page came", async () => {
+      const { a, d, ghost } = await drift(alice)
+      const before = await store.listByOwner(scope(alice))
+      const controller = new AbortController()
+      const reason = new Error('interrupted')
+      const aborting: CardProvider = {
+        ...provider,
+        // One card a page. Ctrl+C just after the last page came: in the next turn of the event
+        // loop, once its cards are read, before they are written.
+        listCards: async (owner, options) => {
+          const page = await provider.listCards(owner, { ...options, limit: 1 })
+          if (!page.hasMore) setImmediate(() => controller.abort(reason))
+          return page
+        },
+      }
+      const run = createCardSync({ provider: aborting, store }).reconcile(alice, {
+        signal: controller.signal,
+      })
+      await expect(run).rejects.toBe(reason)
+      expect(await store.listByOwner(scope(alice))).toEqual(before)
+      expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
+      expect(await store.get(scope(alice), d.id)).toBeNull()
+      expect((await store.get(scope(alice), a.id))?.isDefault).toBe(false)
     })
 
     it('rejects when it aborts after the last owner is done, rather than resolving', async () => {
