@@ -2575,56 +2575,48 @@ describe('CardSync.reconcile', () => {
       return { recorded, calls }
     }
 
-    it("writes nothing of an owner whose last page was on its way when it aborted, and rejects with the signal's reason", async () => {
+    /**
+     * Reconciles alice's drift (see `drift`) through `listCards`, made with the run's controller
+     * and the abort's reason, and expects the run to reject with the reason and the store to be
+     * as it was: nothing removed (the ghost), added (d) or repaired (a), no drift reported.
+     */
+    async function expectNothingWrittenOnAbort(
+      listCards: (controller: AbortController, reason: Error) => CardProvider['listCards'],
+    ) {
       const { a, d, ghost } = await drift(alice)
       const before = await store.listByOwner(scope(alice))
       const controller = new AbortController()
       const reason = new Error('interrupted')
-      const aborting: CardProvider = {
-        ...provider,
-        // Ctrl+C while the owner's one page is read: it arrives afterwards all the same.
-        listCards: async (owner, options) => {
-          controller.abort(reason)
-          return provider.listCards(owner, options)
-        },
-      }
+      const aborting: CardProvider = { ...provider, listCards: listCards(controller, reason) }
       const onDrift = vi.fn()
       const run = createCardSync({ provider: aborting, store }).reconcile(alice, {
         signal: controller.signal,
         onDrift,
       })
       await expect(run).rejects.toBe(reason)
-      // Nothing removed (the ghost), added (d) or repaired (a): the store is as it was.
       expect(await store.listByOwner(scope(alice))).toEqual(before)
       expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
       expect(await store.get(scope(alice), d.id)).toBeNull()
       expect((await store.get(scope(alice), a.id))?.isDefault).toBe(false)
       expect(onDrift).not.toHaveBeenCalled()
+    }
+
+    it("writes nothing of an owner whose last page was on its way when it aborted, and rejects with the signal's reason", async () => {
+      // Ctrl+C while the owner's one page is read: it arrives afterwards all the same.
+      await expectNothingWrittenOnAbort((controller, reason) => async (owner, options) => {
+        controller.abort(reason)
+        return provider.listCards(owner, options)
+      })
     })
 
     it("writes nothing of an owner when it aborts in the turn after the owner's last page came", async () => {
-      const { a, d, ghost } = await drift(alice)
-      const before = await store.listByOwner(scope(alice))
-      const controller = new AbortController()
-      const reason = new Error('interrupted')
-      const aborting: CardProvider = {
-        ...provider,
-        // One card a page. Ctrl+C just after the last page came: in the next turn of the event
-        // loop, once its cards are read, before they are written.
-        listCards: async (owner, options) => {
-          const page = await provider.listCards(owner, { ...options, limit: 1 })
-          if (!page.hasMore) setImmediate(() => controller.abort(reason))
-          return page
-        },
-      }
-      const run = createCardSync({ provider: aborting, store }).reconcile(alice, {
-        signal: controller.signal,
+      // One card a page. Ctrl+C just after the last page came: in the next turn of the event
+      // loop, once its cards are read, before they are written.
+      await expectNothingWrittenOnAbort((controller, reason) => async (owner, options) => {
+        const page = await provider.listCards(owner, { ...options, limit: 1 })
+        if (!page.hasMore) setImmediate(() => controller.abort(reason))
+        return page
       })
-      await expect(run).rejects.toBe(reason)
-      expect(await store.listByOwner(scope(alice))).toEqual(before)
-      expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
-      expect(await store.get(scope(alice), d.id)).toBeNull()
-      expect((await store.get(scope(alice), a.id))?.isDefault).toBe(false)
     })
 
     it('rejects when it aborts after the last owner is done, rather than resolving', async () => {

@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import { describe, expect, it, vi } from 'vitest'
 import { errorOf, rejection } from './__fixtures__/errors.js'
+import { HttpRequest } from './__fixtures__/http-request.js'
 import {
   type Card,
   EMPTY_ADDRESS,
@@ -795,13 +796,6 @@ describe('defineCardProvider: output and errors', () => {
       return error
     }
     // A client's request object, its body quoting the card: not written, so the cause is a copy.
-    class HttpRequest {
-      method = 'POST'
-      body: string
-      constructor(body: string) {
-        this.body = body
-      }
-    }
     const request = new HttpRequest(`number=${number}&cvc=123`)
     const withRequest = Object.assign(new Error('card declined'), { request })
     const copied = await raise(withRequest)

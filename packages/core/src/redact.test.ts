@@ -1,6 +1,7 @@
 import { inspect } from 'node:util'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { HttpRequest } from './__fixtures__/http-request.js'
 import { luhnCheckDigit } from './__fixtures__/luhn.js'
 import { isLuhnValid } from './card-number.js'
 import {
@@ -511,13 +512,6 @@ describe("redactInPlace: what util.inspect prints beyond an object's enumerable 
   const number = '4111111111111111'
 
   it("says a class instance holding fields is not cleaned (a client's request), leaving it whole", () => {
-    class HttpRequest {
-      method = 'POST'
-      body: string
-      constructor(body: string) {
-        this.body = body
-      }
-    }
     const request = new HttpRequest(`number=${number}&cvc=123`)
     expect(redactInPlace(Object.assign(new Error('card declined'), { request }))).toBe(false)
     expect(request.body).toBe(`number=${number}&cvc=123`)

@@ -111,21 +111,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
         const key = `${String(index).padStart(2, '0')}_key_`.padEnd(maxKeyLength, 'k')
         metadata[key] = `${index}: ünïcödé value `.repeat(maxValueLength).slice(0, maxValueLength)
       }
-      const [single, batched] = [t.card(scope, { metadata }), t.card(scope, { metadata })]
-      await t.store.upsert(single)
-      await t.store.upsertMany([batched])
-      const expected = { version: 1, observedAt: null }
-      for (const card of [single, batched]) {
-        t.expectStored(await t.store.get(scope, card.id), card, expected)
-      }
-      const listed = await t.store.listByOwner(scope)
-      for (const card of [single, batched]) {
-        t.expectStored(
-          listed.find((row) => row.id === card.id),
-          card,
-          expected,
-        )
-      }
+      await writtenAndReadBack(t, scope, { metadata })
     },
   )
 
@@ -142,21 +128,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
         address: { ...EMPTY_ADDRESS, line1: '1 Rue du 🏠', city: '𝔐ünchen' },
         metadata: { 'emoji 💳': 'pays with 😀 and 𝄞', plain: '🇫🇷' },
       }
-      const [single, batched] = [t.card(scope, astral), t.card(scope, astral)]
-      await t.store.upsert(single)
-      await t.store.upsertMany([batched])
-      const expected = { version: 1, observedAt: null }
-      for (const card of [single, batched]) {
-        t.expectStored(await t.store.get(scope, card.id), card, expected)
-      }
-      const listed = await t.store.listByOwner(scope)
-      for (const card of [single, batched]) {
-        t.expectStored(
-          listed.find((row) => row.id === card.id),
-          card,
-          expected,
-        )
-      }
+      await writtenAndReadBack(t, scope, astral)
     },
   )
 
@@ -1990,6 +1962,30 @@ function createContext(
  * A card each for 1,201 new owners (a third of them accounts), written in one batch: more owners
  * than a page of any likely size of `listOwners` (100, 250, 500, 1,000).
  */
+/**
+ * Writes a card made with `overrides` through `upsert` and another through `upsertMany`, and
+ * expects each read back field for field by `get` and in `listByOwner`.
+ */
+async function writtenAndReadBack(
+  t: Context,
+  scope: CardScope,
+  overrides: Partial<Card>,
+): Promise<void> {
+  const [single, batched] = [t.card(scope, overrides), t.card(scope, overrides)]
+  await t.store.upsert(single)
+  await t.store.upsertMany([batched])
+  const expected = { version: 1, observedAt: null }
+  const listed = await t.store.listByOwner(scope)
+  for (const card of [single, batched]) {
+    t.expectStored(await t.store.get(scope, card.id), card, expected)
+    t.expectStored(
+      listed.find((row) => row.id === card.id),
+      card,
+      expected,
+    )
+  }
+}
+
 async function writeManyOwners(t: Context): Promise<Card[]> {
   const cards = Array.from({ length: 1_201 }, (_, index) =>
     t.card(t.scope(index % 3 === 0 ? 'account' : 'customer')),
