@@ -197,6 +197,41 @@ describe('sqliteStore: opening', () => {
     }
   })
 
+  it('waits busyTimeoutMs for a lock on its own connection, 5000 ms unless told', () => {
+    const prepare = vi.spyOn(Database.prototype, 'prepare')
+    try {
+      const timeoutOf = (options: { busyTimeoutMs?: number; readonly?: boolean }) => {
+        prepare.mockClear()
+        opened.push(sqliteStore({ filename: join(dir, 'busy.db'), ...options }))
+        const own = prepare.mock.contexts[0] as Database.Database
+        return own.pragma('busy_timeout', { simple: true })
+      }
+      expect(timeoutOf({})).toBe(5000)
+      expect(timeoutOf({ busyTimeoutMs: 200 })).toBe(200)
+      expect(timeoutOf({ busyTimeoutMs: 0 })).toBe(0)
+      expect(timeoutOf({ busyTimeoutMs: 60_000, readonly: true })).toBe(60_000)
+    } finally {
+      prepare.mockRestore()
+    }
+  })
+
+  it('gives up opening a file another connection holds locked after busyTimeoutMs, not 5 s', () => {
+    const filename = join(dir, 'locked.db')
+    opened.push(sqliteStore({ filename }))
+    const locker = new Database(filename)
+    try {
+      // Another process writes: its lock outlasts the new store's migrations' wait.
+      locker.exec('BEGIN IMMEDIATE')
+      const started = performance.now()
+      expect(() => sqliteStore({ filename, busyTimeoutMs: 100 })).toThrow(
+        expect.objectContaining({ code: 'SQLITE_BUSY' }),
+      )
+      expect(performance.now() - started).toBeLessThan(2500)
+    } finally {
+      locker.close()
+    }
+  })
+
   it.skipIf(process.platform === 'win32')(
     'makes a new file, and its -wal and -shm, readable by its owner only, whatever the umask',
     async () => {
@@ -283,6 +318,12 @@ describe('sqliteStore: opening', () => {
       { filename: 'a.db', database: new Database(':memory:') },
       { database: { prepare: () => null } },
       { filename: 'a.db', wal: 'yes' },
+      { filename: 'a.db', busyTimeoutMs: -1 },
+      { filename: 'a.db', busyTimeoutMs: 1.5 },
+      { filename: 'a.db', busyTimeoutMs: Number.NaN },
+      { filename: 'a.db', busyTimeoutMs: 2 ** 31 },
+      { filename: 'a.db', busyTimeoutMs: '200' },
+      { database: new Database(':memory:'), busyTimeoutMs: 200 },
     ]
     for (const options of bad) {
       expect(() => sqliteStore(options as never)).toThrow(

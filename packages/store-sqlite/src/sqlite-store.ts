@@ -51,14 +51,32 @@ export type SqliteStoreOptions = {
       filename: string
       /** Not with `filename`: pass one of the two. */
       database?: never
+      /**
+       * How long a statement of the connection the store opens waits for another connection's
+       * lock on the file (SQLite's busy timeout; better-sqlite3's `timeout`) before it fails with
+       * `SQLITE_BUSY` (`database is locked`): opening (its migrations) as much as every write.
+       * Milliseconds, a whole number from 0 (fail at once) to 2147483647. Default 5000. Raise it
+       * when several processes write one file and each commit waits for its sync to disk. Only
+       * with `filename`: a `database` you pass has the timeout you opened it with.
+       */
+      busyTimeoutMs?: number | undefined
     }
   | {
       /** An open better-sqlite3 `Database`. The store never closes it: it is yours. */
       database: SqliteDatabase
       /** Not with `database`: pass one of the two. */
       filename?: never
+      /**
+       * Not with `database`: open your `Database` with its own (`new Database(file, { timeout })`).
+       */
+      busyTimeoutMs?: never
     }
 )
+
+/** better-sqlite3's default busy timeout, which the store keeps unless told otherwise. */
+const DEFAULT_BUSY_TIMEOUT_MS = 5000
+/** The longest busy timeout better-sqlite3 (and SQLite's `int`) takes: some 24.8 days. */
+const MAX_BUSY_TIMEOUT_MS = 2_147_483_647
 
 const OptionsSchema = optionsObject({
   filename: z.string().min(1, 'filename must be a file path or ":memory:"').optional(),
@@ -67,9 +85,14 @@ const OptionsSchema = optionsObject({
     .optional(),
   wal: z.boolean().default(true),
   readonly: z.boolean().default(false),
+  busyTimeoutMs: z.number().int().min(0).max(MAX_BUSY_TIMEOUT_MS).optional(),
 })
   .refine((options) => (options.filename === undefined) !== (options.database === undefined), {
     message: 'pass exactly one of filename and database',
+  })
+  // The store opens no connection then: it cannot set the timeout of one it is given.
+  .refine((options) => !(options.busyTimeoutMs !== undefined && options.database !== undefined), {
+    message: 'busyTimeoutMs is only for a filename: open your Database with its own timeout',
   })
   // better-sqlite3 refuses it with a TypeError; an in-memory database starts empty anyway.
   .refine((options) => !(options.readonly && options.filename === ':memory:'), {
@@ -116,7 +139,9 @@ const OWNER_PAGE = 500
 export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const valid = validate(OptionsSchema, options, 'sqliteStore options')
   const owned = valid.database === undefined
-  const db = valid.database ?? openDatabase(valid.filename!, valid.readonly)
+  const db =
+    valid.database ??
+    openDatabase(valid.filename!, valid.readonly, valid.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)
   try {
     if (valid.readonly) checkUpToDate(db)
     else {
@@ -539,17 +564,19 @@ function prepareStatements(database: SqliteDatabase) {
 }
 
 /**
- * Opens the store's own database file; `readonly`, only a file that exists, to read. better-sqlite3's
+ * Opens the store's own database file; `readonly`, only a file that exists, to read; each
+ * statement waiting up to `busyTimeoutMs` for another connection's lock. better-sqlite3's
  * error quotes the path, which is the caller's text: the error thrown names only SQLite's code,
  * and keeps no cause.
  */
-function openDatabase(filename: string, readonly: boolean): SqliteDatabase {
+function openDatabase(filename: string, readonly: boolean, busyTimeoutMs: number): SqliteDatabase {
   // A read-only store makes no file: one that does not exist is refused below.
   if (!readonly) makeOwnerOnlyFile(filename)
   try {
     return new Database(filename, {
       readonly,
       fileMustExist: readonly,
+      timeout: busyTimeoutMs,
     }) as unknown as SqliteDatabase
   } catch (error) {
     const fix = readonly
