@@ -376,6 +376,54 @@ export function cardStoreChecks(): CardStoreCheck[] {
   )
 
   check(
+    'get',
+    'keeps apart owner ids, and card ids, that differ only by trailing spaces, and keeps their spaces',
+    async (t) => {
+      // The core takes ids with spaces at either end (`OwnerSchema`, `CardSchema`). A store
+      // comparing text with its trailing spaces ignored (MySQL's PAD SPACE collations) makes one
+      // owner of `cus_x` and `cus_x `, and one card of two ids of one owner; a CHAR column, or
+      // keys trimmed on the way in, reads `cus_x ` back as `cus_x`.
+      const { provider } = t.scope()
+      const unique = randomUUID().replaceAll('-', '')
+      const [bare, spaced] = ['', ' '].map(
+        (end): CardScope => ({ provider, owner: { type: 'customer', id: `cus_${unique}${end}` } }),
+      ) as [CardScope, CardScope]
+      const id = `card_${unique}`
+      const spacedId = `${id} `
+      // Quoted, so that a message shows the space.
+      const named = (scope: CardScope) => JSON.stringify(label(scope))
+      const cards = [
+        t.card(bare, { id, last4: '1111', isDefault: true }),
+        t.card(spaced, { id, last4: '2222', isDefault: true }),
+        t.card(bare, { id: spacedId, last4: '3333' }),
+      ] as const
+      for (const card of cards) await t.store.upsert(card)
+      const [bareCard, spacedCard, bareSpaced] = cards
+      const expected = { version: 1, observedAt: null }
+      t.expectStored(await t.store.get(bare, id), bareCard, expected)
+      t.expectStored(await t.store.get(spaced, id), spacedCard, expected)
+      t.expectStored(await t.store.get(bare, spacedId), bareSpaced, expected)
+      expect(await t.store.get(spaced, spacedId), `"${spacedId}" of ${named(spaced)}`).toBeNull()
+      // Sorted: the order of a listing is the rule of listByOwner.
+      const ids = async (scope: CardScope) =>
+        (await t.store.listByOwner(scope)).map((card) => card.id).sort()
+      expect(await ids(bare), named(bare)).toEqual([id, spacedId].sort())
+      expect(await ids(spaced), named(spaced)).toEqual([id])
+      expect((await t.store.getDefault(bare))?.last4, `the default of ${named(bare)}`).toBe('1111')
+      expect((await t.store.getDefault(spaced))?.last4, `the default of ${named(spaced)}`).toBe(
+        '2222',
+      )
+      const owners = await toArray(t.store.listOwners(provider), { limit: 10 })
+      expect(owners.map(formatOwner).sort()).toEqual(
+        [bare.owner, spaced.owner].map(formatOwner).sort(),
+      )
+      expect(await t.store.delete(bare, spacedId), `delete "${spacedId}"`).toBe(true)
+      expect(await t.store.delete(spaced, id), `delete ${id} of ${named(spaced)}`).toBe(true)
+      t.expectStored(await t.store.get(bare, id), bareCard, expected)
+    },
+  )
+
+  check(
     'listByOwner',
     "lists the owner's cards, most recently added first, and no one else's",
     async (t) => {

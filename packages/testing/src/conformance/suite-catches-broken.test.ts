@@ -1383,6 +1383,8 @@ describe('describeCardStore catches a broken store', () => {
       'get: keeps one card id apart under two owners',
       // The card id of `cus_Case…` and of `cus_case…` reads the second owner's card for both.
       'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
+      // So too for `cus_…` and `cus_… `.
+      'get: keeps apart owner ids, and card ids, that differ only by trailing spaces, and keeps their spaces',
       // Its map gives the card's id the scope it was last written under: the other provider's.
       "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
     ])
@@ -1405,6 +1407,8 @@ describe('describeCardStore catches a broken store', () => {
       'get: gives null for a card the owner does not hold, whoever holds it',
       // `cus_case…` gets the default of `cus_Case…`, listed first.
       'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
+      // So too one of `cus_…` and `cus_… `: the other's default, listed first.
+      'get: keeps apart owner ids, and card ids, that differ only by trailing spaces, and keeps their spaces',
       // An owner whose defaults were cleared, or whose race ended without one, gets another's.
       "setDefault: null clears the owner's defaults, and only that owner's",
       race,
@@ -2375,6 +2379,43 @@ describe('describeCardStore catches a broken store', () => {
       'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case'
     expect(await failedStoreChecks(foldsCase('owner'))).toEqual([rule])
     expect(await failedStoreChecks(foldsCase('card'))).toEqual([rule])
+  })
+
+  it('a store that drops trailing spaces of owner ids, or card ids, fails the spaces rule', async () => {
+    // As a CHAR column reads them back, and MySQL's PAD SPACE collations compare them: here,
+    // trailing spaces cut on the way in.
+    const trimsIds =
+      (part: 'owner' | 'card') =>
+      (inner: CardStore): CardStore => {
+        const ownerOf = (owner: Owner): Owner =>
+          part === 'owner' ? { type: owner.type, id: owner.id.replace(/ +$/, '') } : owner
+        const idOf = (cardId: string) => (part === 'card' ? cardId.replace(/ +$/, '') : cardId)
+        const scoped = (scope: CardScope): CardScope => ({
+          provider: scope.provider,
+          owner: ownerOf(scope.owner),
+        })
+        const trimmed = (card: Card): Card => ({
+          ...card,
+          id: idOf(card.id),
+          owner: ownerOf(card.owner),
+        })
+        return {
+          ...inner,
+          get: (scope, cardId) => inner.get(scoped(scope), idOf(cardId)),
+          getDefault: (scope) => inner.getDefault(scoped(scope)),
+          listByOwner: (scope) => inner.listByOwner(scoped(scope)),
+          listByOwners: (scopes) => inner.listByOwners!(scopes.map(scoped)),
+          upsert: async (card, options) => inner.upsert(trimmed(card), options),
+          upsertMany: async (cards, options) => inner.upsertMany(cards.map(trimmed), options),
+          delete: (scope, cardId, options) => inner.delete(scoped(scope), idOf(cardId), options),
+          setDefault: (scope, cardId, options) =>
+            inner.setDefault(scoped(scope), cardId === null ? null : idOf(cardId), options),
+        }
+      }
+    const rule =
+      'get: keeps apart owner ids, and card ids, that differ only by trailing spaces, and keeps their spaces'
+    expect(await failedStoreChecks(trimsIds('owner'))).toEqual([rule])
+    expect(await failedStoreChecks(trimsIds('card'))).toEqual([rule])
   })
 
   it("a store that cuts metadata short of the core's limits, or mangles text beyond U+FFFF, fails those rules", async () => {
