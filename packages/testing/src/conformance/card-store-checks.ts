@@ -332,46 +332,12 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // Providers' ids are case-sensitive (`cus_NffrFeUfNV2Hib`). A store comparing text without
       // case (MySQL's default collation, a citext column, keys lowercased) makes one owner of
       // `cus_Abc` and `cus_abc`, and one card of two ids of one owner.
-      const { provider } = t.scope()
       const unique = randomUUID().replaceAll('-', '')
-      const [upper, lower] = ['Case', 'case'].map(
-        (word): CardScope => ({
-          provider,
-          owner: { type: 'customer', id: `cus_${word}${unique}` },
-        }),
-      ) as [CardScope, CardScope]
-      const id = `card_Case${unique}`
-      const otherId = `card_case${unique}`
-      const cards = [
-        t.card(upper, { id, last4: '1111', isDefault: true }),
-        t.card(lower, { id, last4: '2222', isDefault: true }),
-        t.card(upper, { id: otherId, last4: '3333' }),
-      ] as const
-      for (const card of cards) await t.store.upsert(card)
-      const [upperCard, lowerCard, upperOther] = cards
-      const expected = { version: 1, observedAt: null }
-      t.expectStored(await t.store.get(upper, id), upperCard, expected)
-      t.expectStored(await t.store.get(lower, id), lowerCard, expected)
-      t.expectStored(await t.store.get(upper, otherId), upperOther, expected)
-      expect(await t.store.get(lower, otherId), `${otherId} of ${label(lower)}`).toBeNull()
-      // Sorted: the order of a listing is the rule of listByOwner.
-      const ids = async (scope: CardScope) =>
-        (await t.store.listByOwner(scope)).map((card) => card.id).sort()
-      expect(await ids(upper), label(upper)).toEqual([id, otherId].sort())
-      expect(await ids(lower), label(lower)).toEqual([id])
-      expect((await t.store.getDefault(upper))?.last4, `the default of ${label(upper)}`).toBe(
-        '1111',
+      await expectIdsKeptApart(
+        t,
+        [`cus_Case${unique}`, `cus_case${unique}`],
+        [`card_Case${unique}`, `card_case${unique}`],
       )
-      expect((await t.store.getDefault(lower))?.last4, `the default of ${label(lower)}`).toBe(
-        '2222',
-      )
-      const owners = await toArray(t.store.listOwners(provider), { limit: 10 })
-      expect(owners.map(formatOwner).sort()).toEqual(
-        [upper.owner, lower.owner].map(formatOwner).sort(),
-      )
-      expect(await t.store.delete(upper, otherId), `delete ${otherId}`).toBe(true)
-      expect(await t.store.delete(lower, id), `delete ${id} of ${label(lower)}`).toBe(true)
-      t.expectStored(await t.store.get(upper, id), upperCard, expected)
     },
   )
 
@@ -383,43 +349,12 @@ export function cardStoreChecks(): CardStoreCheck[] {
       // comparing text with its trailing spaces ignored (MySQL's PAD SPACE collations) makes one
       // owner of `cus_x` and `cus_x `, and one card of two ids of one owner; a CHAR column, or
       // keys trimmed on the way in, reads `cus_x ` back as `cus_x`.
-      const { provider } = t.scope()
       const unique = randomUUID().replaceAll('-', '')
-      const [bare, spaced] = ['', ' '].map(
-        (end): CardScope => ({ provider, owner: { type: 'customer', id: `cus_${unique}${end}` } }),
-      ) as [CardScope, CardScope]
-      const id = `card_${unique}`
-      const spacedId = `${id} `
-      // Quoted, so that a message shows the space.
-      const named = (scope: CardScope) => JSON.stringify(label(scope))
-      const cards = [
-        t.card(bare, { id, last4: '1111', isDefault: true }),
-        t.card(spaced, { id, last4: '2222', isDefault: true }),
-        t.card(bare, { id: spacedId, last4: '3333' }),
-      ] as const
-      for (const card of cards) await t.store.upsert(card)
-      const [bareCard, spacedCard, bareSpaced] = cards
-      const expected = { version: 1, observedAt: null }
-      t.expectStored(await t.store.get(bare, id), bareCard, expected)
-      t.expectStored(await t.store.get(spaced, id), spacedCard, expected)
-      t.expectStored(await t.store.get(bare, spacedId), bareSpaced, expected)
-      expect(await t.store.get(spaced, spacedId), `"${spacedId}" of ${named(spaced)}`).toBeNull()
-      // Sorted: the order of a listing is the rule of listByOwner.
-      const ids = async (scope: CardScope) =>
-        (await t.store.listByOwner(scope)).map((card) => card.id).sort()
-      expect(await ids(bare), named(bare)).toEqual([id, spacedId].sort())
-      expect(await ids(spaced), named(spaced)).toEqual([id])
-      expect((await t.store.getDefault(bare))?.last4, `the default of ${named(bare)}`).toBe('1111')
-      expect((await t.store.getDefault(spaced))?.last4, `the default of ${named(spaced)}`).toBe(
-        '2222',
+      await expectIdsKeptApart(
+        t,
+        [`cus_${unique}`, `cus_${unique} `],
+        [`card_${unique}`, `card_${unique} `],
       )
-      const owners = await toArray(t.store.listOwners(provider), { limit: 10 })
-      expect(owners.map(formatOwner).sort()).toEqual(
-        [bare.owner, spaced.owner].map(formatOwner).sort(),
-      )
-      expect(await t.store.delete(bare, spacedId), `delete "${spacedId}"`).toBe(true)
-      expect(await t.store.delete(spaced, id), `delete ${id} of ${named(spaced)}`).toBe(true)
-      t.expectStored(await t.store.get(bare, id), bareCard, expected)
     },
   )
 
@@ -2010,6 +1945,52 @@ function createContext(
  * A card each for 1,201 new owners (a third of them accounts), written in one batch: more owners
  * than a page of any likely size of `listOwners` (100, 250, 500, 1,000).
  */
+/**
+ * Expects two owners whose ids a careless store makes one (`ownerIds`), and two card ids of one
+ * owner it makes one (`cardIds`), kept apart: the first card id under both owners, each its own
+ * default, and the second under the first owner only; each read back as written (its id as
+ * given) by `get`, `listByOwner`, `getDefault` and `listOwners`, and deleted on its own.
+ */
+async function expectIdsKeptApart(
+  t: Context,
+  ownerIds: readonly [string, string],
+  cardIds: readonly [string, string],
+): Promise<void> {
+  const { provider } = t.scope()
+  const [first, second] = ownerIds.map(
+    (id): CardScope => ({ provider, owner: { type: 'customer', id } }),
+  ) as [CardScope, CardScope]
+  const [id, otherId] = cardIds
+  // Quoted, so that a message shows a space or a letter's case as it is.
+  const named = (scope: CardScope) => JSON.stringify(label(scope))
+  const cards = [
+    t.card(first, { id, last4: '1111', isDefault: true }),
+    t.card(second, { id, last4: '2222', isDefault: true }),
+    t.card(first, { id: otherId, last4: '3333' }),
+  ] as const
+  for (const card of cards) await t.store.upsert(card)
+  const [firstCard, secondCard, firstOther] = cards
+  const expected = { version: 1, observedAt: null }
+  t.expectStored(await t.store.get(first, id), firstCard, expected)
+  t.expectStored(await t.store.get(second, id), secondCard, expected)
+  t.expectStored(await t.store.get(first, otherId), firstOther, expected)
+  expect(await t.store.get(second, otherId), `"${otherId}" of ${named(second)}`).toBeNull()
+  // Sorted: the order of a listing is the rule of listByOwner.
+  const ids = async (scope: CardScope) =>
+    (await t.store.listByOwner(scope)).map((card) => card.id).sort()
+  expect(await ids(first), named(first)).toEqual([id, otherId].sort())
+  expect(await ids(second), named(second)).toEqual([id])
+  expect((await t.store.getDefault(first))?.last4, `the default of ${named(first)}`).toBe('1111')
+  expect((await t.store.getDefault(second))?.last4, `the default of ${named(second)}`).toBe('2222')
+  const owners = await toArray(t.store.listOwners(provider), { limit: 10 })
+  expect(owners.map(formatOwner).sort()).toEqual(
+    [first.owner, second.owner].map(formatOwner).sort(),
+  )
+  expect(await t.store.delete(first, otherId), `delete "${otherId}"`).toBe(true)
+  expect(await t.store.delete(second, id), `delete "${id}" of ${named(second)}`).toBe(true)
+  t.expectStored(await t.store.get(first, id), firstCard, expected)
+}
+
 /**
  * Writes a card made with `overrides` through `upsert` and another through `upsertMany`, and
  * expects each read back field for field by `get` and in `listByOwner`.
