@@ -1,4 +1,9 @@
-import { CardIdInputSchema, CardportError, type CardportErrorOptions } from '@cardport/core'
+import {
+  CardIdInputSchema,
+  CardportError,
+  type CardportErrorOptions,
+  containsCardNumber,
+} from '@cardport/core'
 import { z } from 'zod'
 import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
 
@@ -16,7 +21,8 @@ import { isObject, STRIPE_PROVIDER_NAME } from './parse-card.js'
  * - `malformed_body`: a correctly signed body that is not JSON;
  * - `not_an_event`: correctly signed JSON that is not a Stripe event (an envelope field missing
  *   or of the wrong type, an event id that is empty, holds a NUL character or an unpaired
- *   surrogate, or is a card number, which the result would echo to logs).
+ *   surrogate, or is a card number, or a type that is not Stripe's lowercase dotted words or
+ *   holds a card number: the result would echo them to logs).
  */
 export type StripeWebhookRejection =
   | 'missing_signature'
@@ -83,7 +89,10 @@ export interface StripeWebhookEvent {
   id: string
   /** Always `'event'`. */
   object: 'event'
-  /** What happened (`'customer.source.created'` …): decides how the event is applied. */
+  /**
+   * What happened (`'customer.source.created'` …): decides how the event is applied. Stripe's
+   * lowercase dotted words with no card number in them, or the event is `not_an_event`.
+   */
   type: string
   /** When the change happened, in seconds since the epoch. */
   created: number
@@ -104,6 +113,23 @@ export interface StripeWebhookEvent {
   [field: string]: unknown
 }
 
+/**
+ * Stripe's event type grammar: lowercase words (letters, digits, `_`, each starting with a
+ * letter) joined by dots, as every type Stripe sends is (`customer.source.created`,
+ * `three_d_secure.authentication.succeeded`, the old `ping`), including the ones cardport
+ * ignores.
+ */
+const EVENT_TYPE = /^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$/
+
+/**
+ * An event's type: Stripe's grammar, and no card number in it, its dots and `_` read as the
+ * spaces a number written out has (`customer.source.x4242_4242_4242_4242`). The result, which
+ * gets logged, names the type, as it names the id: such a type is refused as the id is.
+ */
+const EventTypeSchema = z
+  .string()
+  .refine((type) => EVENT_TYPE.test(type) && !containsCardNumber(type.replace(/[._]/g, ' ')))
+
 const EventSchema = z.looseObject({
   // An id as the core checks a caller's card id (not empty, no NUL, no unpaired surrogate, not a
   // card number): the handler gives it to the seen set, which a table may back, and PostgreSQL
@@ -111,7 +137,7 @@ const EventSchema = z.looseObject({
   // a duplicate; and the result, which gets logged, names it.
   id: CardIdInputSchema,
   object: z.literal('event'),
-  type: z.string().min(1),
+  type: EventTypeSchema,
   created: z.number().int().nonnegative(),
   account: z.string().nullish(),
   api_version: z.string().nullish(),

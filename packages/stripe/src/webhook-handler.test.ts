@@ -1555,6 +1555,65 @@ describe('verification options', () => {
     expect((await handler.apply(genuine as never)).action).toBe('upserted')
   })
 
+  it('refuses an event whose type is not Stripe’s or holds a card number, which the logged result would echo', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    await provider.createCard(customer, { source: 'tok_visa' })
+    const created = emulator.events
+      .take()
+      .find((event) => event.type === 'customer.source.created')!
+    const digits = /4242\D?4242\D?4242\D?4242/
+    for (const type of [
+      'customer.source.4242424242424242',
+      'customer.source.x4242424242424242',
+      'customer.source.x4242_4242_4242_4242',
+      'customer.source.created 4242 4242 4242 4242',
+      'Customer.Source.Created',
+      'customer..created',
+      '',
+    ]) {
+      const event = { ...created, id: `evt_type_${type.length}`, type }
+      let caught: unknown
+      try {
+        await handler.apply(event as never)
+      } catch (error) {
+        caught = error
+      }
+      expect(caught, type).toMatchObject({
+        code: 'invalid_request',
+        reason: 'not_an_event',
+        status: 400,
+      })
+      expect(JSON.stringify((caught as StripeWebhookError).toJSON()), type).not.toMatch(digits)
+      expect((caught as Error).message, type).not.toMatch(digits)
+      // Signed alike, `handle` refuses it as `verify` does.
+      const payload = stripeEventPayload(event as StripeEvent)
+      await expect(
+        handler.handle(payload, signStripeEvent(payload, secret)),
+        type,
+      ).rejects.toMatchObject({ reason: 'not_an_event' })
+    }
+    expect(await store.listByOwner(scope(customer))).toEqual([])
+
+    // Stripe's own types, those cardport does not apply included, are acknowledged as before.
+    for (const type of [
+      'charge.succeeded',
+      'customer.source.expiring',
+      'three_d_secure.authentication.succeeded',
+      'financial_connections.account.supported_payment_method_types_updated',
+      'ping',
+    ]) {
+      const event = { ...created, id: `evt_${type}`, type }
+      expect(await handler.apply(event as never), type).toMatchObject({
+        eventId: `evt_${type}`,
+        type,
+        action: 'ignored',
+      })
+    }
+    expect((await handler.apply(created as never)).action).toBe('upserted')
+  })
+
   it('refuses an option it does not know (a misspelt tolerance), naming it, without echoing the secret', () => {
     let caught: unknown
     try {
