@@ -350,7 +350,10 @@ function header(
 /**
  * The body's text, or undefined when it is longer than `maxBytes`: reading then stops (the
  * stream is destroyed, and its connection with it), so that a gateway's megabytes of error page
- * cost neither the time to receive them nor the memory.
+ * cost neither the time to receive them nor the memory. One leading byte order mark is dropped,
+ * as a UTF-8 decoder drops it (undici's `body.json()` and `fetch`'s `json()` read such an
+ * answer): `JSON.parse` refuses the U+FEFF that `Buffer#toString` keeps, which would turn a card
+ * into "not JSON" and an error answer into one without its `category_code`.
  */
 async function readUpTo(
   body: AsyncIterable<Uint8Array>,
@@ -364,8 +367,12 @@ async function readUpTo(
     if (size > maxBytes) return undefined
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  const text = Buffer.concat(chunks).toString('utf8')
+  return text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text
 }
+
+/** U+FEFF, which some servers put before their UTF-8 JSON. */
+const BYTE_ORDER_MARK = 0xfeff
 
 /**
  * The error answer's JSON body, with `hide` applied to it as `JSON.stringify` writes it: a server

@@ -48,7 +48,10 @@ export interface IdempotencyLog {
  * The marketplace reference promises no idempotency, so the adapter keeps its own, in the
  * process: a create retried with the same key reuses the card it tokenized and the association
  * it made, instead of making a second card. Requests are compared by an HMAC with a key of this
- * process, so no card number is kept, not even hashed in a way that could be looked up.
+ * process, so no card number is kept, not even hashed in a way that could be looked up. The HMAC
+ * is of the request's JSON with the keys of every object sorted (arrays keep their order), so
+ * that a retry whose metadata was rebuilt in another key order (read back from a store or a
+ * queue) is the same request, not `idempotency_conflict`.
  *
  * It covers retries by the same process (the common case: a dropped connection); a create
  * retried by another process after a crash is not covered: `reconcile` and the account's card
@@ -65,7 +68,7 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
 
   const fingerprintOf = (owner: Owner | null, request: unknown) =>
     createHmac('sha256', secret)
-      .update(JSON.stringify([owner?.type ?? null, owner?.id ?? null, request]))
+      .update(canonicalJson([owner?.type ?? null, owner?.id ?? null, request]))
       .digest('base64url')
 
   return {
@@ -95,6 +98,22 @@ export function createIdempotencyLog(options: IdempotencyLogOptions = {}): Idemp
   }
 }
 
+/** The requests an idempotency key goes out with (see {@link idempotencyHeader}). */
+export type IdempotencyStep = 'tokenize' | 'associate' | 'tokenize-card'
+
+/**
+ * The `Idempotency-Key` header of the request `step` for the caller's key `key`: the step, a
+ * colon, then the key. `createCard` sends `tokenize:<key>` and `associate:<key>`,
+ * `tokenizeCard` sends `tokenize-card:<key>`. No step's name followed by a colon begins
+ * another's, so two different requests never share a header, whatever keys the caller picks:
+ * suffixes (`order-7:tokenize`, once sent by `createCard` for `order-7`) would let `tokenizeCard`
+ * with the key `order-7:tokenize` reuse the header of another card's tokenize, which a server
+ * honouring the header would answer with that other card.
+ */
+export function idempotencyHeader(step: IdempotencyStep, key: string): string {
+  return `${step}:${key}`
+}
+
 /**
  * Runs `attempt` once the attempts before it with the same record have ended, so that it reads
  * what they recorded (the token, the card) instead of racing them to make another card.
@@ -111,4 +130,23 @@ export async function inTurn<T>(record: CreateRecord, attempt: () => Promise<T>)
   } finally {
     done()
   }
+}
+
+/**
+ * `value` as `JSON.stringify` writes it, the keys of every object in sorted order (arrays keep
+ * theirs): one text for one request, however its objects were built.
+ */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, field: unknown) => {
+    if (typeof field !== 'object' || field === null || Array.isArray(field)) return field
+    const sorted: Record<string, unknown> = {}
+    for (const key of Object.keys(field).sort()) {
+      // defineProperty: a `__proto__` key is an own field here, as JSON.stringify reads it.
+      Object.defineProperty(sorted, key, {
+        value: (field as Record<string, unknown>)[key],
+        enumerable: true,
+      })
+    }
+    return sorted
+  })
 }

@@ -510,6 +510,30 @@ describe('createCard', () => {
     expect(error.code).toBe('idempotency_conflict')
   })
 
+  it('a create retried with its key and its metadata in another key order is the same create: one card', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const route = 'POST /v1/marketplaces/:marketplace/accounts/:account/cards'
+    marketplace.faults.inject({ route, status: 503 })
+    const failed = await rejection(() =>
+      provider.createCard(
+        owner,
+        { source: testCard(VISA), metadata: { order: '7', plan: 'pro' } },
+        { idempotencyKey: 'order-7' },
+      ),
+    )
+    expect(failed.code).toBe('provider_unavailable')
+    // The same request, its metadata rebuilt in another key order (read back from a store or a
+    // queue that sorts keys).
+    const card = await provider.createCard(
+      owner,
+      { source: testCard(VISA), metadata: { plan: 'pro', order: '7' } },
+      { idempotencyKey: 'order-7' },
+    )
+    expect(card.metadata).toEqual({ order: '7', plan: 'pro' })
+    expect(marketplace.state.cards()).toHaveLength(1)
+  })
+
   it('a create refused for its currency leaves its idempotency key free for the corrected call', async () => {
     const { provider, account } = setup()
     const owner = account()

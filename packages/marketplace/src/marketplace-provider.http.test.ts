@@ -6,10 +6,15 @@ import {
   sampleCard,
   startEmulatorServer,
 } from '@cardport/testing'
-import { http } from 'msw'
+import { HttpResponse, http } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
-import { type MarketplaceProvider, marketplaceProvider } from './marketplace-provider.js'
+import {
+  listMarketplaceCards,
+  type MarketplaceProvider,
+  marketplaceProvider,
+  tokenizeCard,
+} from './marketplace-provider.js'
 
 /** The owners the marketplace holds cards for. */
 type AccountOwner = { type: 'account'; id: string }
@@ -31,13 +36,21 @@ beforeAll(async () => {
     held.arrived()
     await held.released
   })
+  // A server other than the emulator, for what it never answers (see {@link standIn}).
+  const stand = http.all('*', ({ request }) => {
+    for (const answer of standIns) {
+      const response = answer(request)
+      if (response) return response
+    }
+  })
   server = await startEmulatorServer({
-    emulators: [{ ...marketplace, handlers: [hold, ...marketplace.handlers] }],
+    emulators: [{ ...marketplace, handlers: [hold, stand, ...marketplace.handlers] }],
   })
 })
 afterEach(async () => {
   vi.restoreAllMocks()
   holds.splice(0)
+  standIns.splice(0)
   await Promise.all(providers.splice(0).map((provider) => provider.close()))
   server.reset()
 })
@@ -60,6 +73,27 @@ function holdNextRequest(): { arrived: Promise<void>; release: () => void } {
   return { arrived: arrival, release }
 }
 afterAll(() => server.close())
+
+/** What answers a request ahead of the emulator: a response, or undefined to let it through. */
+type StandIn = (request: Request) => Response | undefined
+/** The stand-ins of the test running, tried in order (see {@link standIn}). */
+const standIns: StandIn[] = []
+
+/**
+ * Answers the requests `route` matches (`METHOD /path`) with `status`, `body` as it is (its bytes
+ * as given, a byte order mark included) and an `X-Request-Id` of `requestId`, in place of the
+ * emulator: what a server unlike it answers. Every later request of the route, until the test
+ * ends.
+ */
+function standIn(route: RegExp, status: number, body: string, requestId: string): void {
+  standIns.push((request) => {
+    if (!route.test(`${request.method} ${new URL(request.url).pathname}`)) return undefined
+    return new HttpResponse(body, {
+      status,
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': requestId },
+    })
+  })
+}
 
 function setup() {
   const marketplace = server.marketplace!
@@ -341,4 +375,203 @@ describe('a page without next_uri: hasMore from its total', () => {
     const rest = await provider.listCards(owner, { limit: 1, cursor: listed.nextCursor! })
     expect(rest.data.map((card) => card.id)).toEqual([second.id])
   })
+})
+
+/** The card `id` of the account `ownerId`, as the emulator answers it: its JSON text. */
+async function cardAnswer(ownerId: string, id: string): Promise<string> {
+  const marketplace = server.marketplace!
+  const answer = await fetch(
+    `${server.url}/v1/marketplaces/${marketplace.marketplaceId}/accounts/${ownerId}/cards/${id}`,
+    { headers: { authorization: marketplaceAuthorization(marketplace.secret) } },
+  )
+  expect(answer.status).toBe(200)
+  return answer.text()
+}
+
+const TOKENIZE = /^POST \/v1\/marketplaces\/[^/]+\/cards$/
+const ACCOUNT_CARD = /^(GET|PUT) \/v1\/marketplaces\/[^/]+\/accounts\/[^/]+\/cards\/[^/]+$/
+
+describe('an answer that starts with a byte order mark (U+FEFF), as fetch and undici read it', () => {
+  const BOM = '\uFEFF'
+
+  it('a card is read as it would be without the mark', async () => {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    standIn(ACCOUNT_CARD, 200, BOM + (await cardAnswer(owner.id, card.id)), 'OHMbom200')
+    expect(await provider.getCard(owner, card.id)).toEqual(card)
+  })
+
+  it('an error keeps its category_code and request id: 409 card-not-validated is card_invalid, not conflict', async () => {
+    const { provider, owner } = setup()
+    const body = {
+      status: 'Error',
+      status_code: 409,
+      category_code: 'card-not-validated',
+      category_type: 'logical',
+      description: 'Card not validated. Your request id is OHMbody409.',
+      request_id: 'OHMbody409',
+    }
+    standIn(TOKENIZE, 409, BOM + JSON.stringify(body), 'OHMheader409')
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: testCard('4111111111111111') }),
+    )
+    // The body's request id, not the header's: the body was read.
+    expect(error).toMatchObject({
+      code: 'card_invalid',
+      providerCode: 'card-not-validated',
+      status: 409,
+      requestId: 'OHMbody409',
+    })
+  })
+
+  it('one mark only: an answer with two is not JSON', async () => {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    standIn(ACCOUNT_CARD, 200, BOM + BOM + (await cardAnswer(owner.id, card.id)), 'OHMbom2')
+    const error = await rejection(() => provider.getCard(owner, card.id))
+    expect(error).toMatchObject({ code: 'provider_unavailable', requestId: 'OHMbom2' })
+    expect(error.message).toMatch(/not JSON/)
+  })
+})
+
+describe('invalidateCard answered with the card still valid', () => {
+  it('is provider_unavailable, not retried, and CardSync.deleteCard keeps the card active', async () => {
+    const { marketplace, provider, owner, waits } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    await sync.sync(owner, card.id)
+    // A server (or a cache in the way) that answers the PUT with the card unchanged.
+    const unchanged = await cardAnswer(owner.id, card.id)
+    expect(JSON.parse(unchanged)).toMatchObject({ is_valid: true })
+    const puts = () => marketplace.state.requests().filter((entry) => entry.method === 'PUT')
+    let answered = 0
+    standIns.push((request) => {
+      if (request.method !== 'PUT') return undefined
+      answered++
+      return new HttpResponse(unchanged, {
+        status: 200,
+        headers: { 'Content-Type': 'application/json', 'X-Request-Id': `OHMput${answered}` },
+      })
+    })
+
+    const error = await rejection(() => provider.invalidateCard(owner, card.id))
+    expect(error).toMatchObject({
+      code: 'provider_unavailable',
+      retryable: false,
+      requestId: 'OHMput1',
+    })
+    expect(error.message).toMatch(/answered the invalidation of card .* with the card still valid/)
+    expect(error.message).not.toMatch(/4111/)
+    expect(answered).toBe(1)
+    expect(waits).toEqual([])
+
+    const refused = await rejection(() => sync.deleteCard(owner, card.id))
+    expect(refused).toMatchObject({ code: 'provider_unavailable', requestId: 'OHMput2' })
+    expect(await store.listByOwner({ provider: 'marketplace', owner })).toMatchObject([
+      { id: card.id, status: 'active' },
+    ])
+    // The stand-in answered every PUT: the emulator never saw one, and holds the card valid.
+    expect(puts()).toEqual([])
+    expect(marketplace.state.card(card.id)).toMatchObject({ is_valid: true })
+  })
+})
+
+describe('the Idempotency-Key header', () => {
+  it('is never the same for two different requests, whatever keys the caller picks', async () => {
+    const { provider, owner } = setup()
+    const sent: string[] = []
+    standIns.push((request) => {
+      const key = request.headers.get('idempotency-key')
+      if (key !== null) sent.push(key)
+      return undefined
+    })
+    // createCard's tokenize step once went out as `order-7:tokenize`: the key of this
+    // tokenizeCard, for another card.
+    await provider.createCard(
+      owner,
+      { source: testCard('4111111111111111') },
+      {
+        idempotencyKey: 'order-7',
+      },
+    )
+    await tokenizeCard(provider, testCard('5105105105105100'), {
+      idempotencyKey: 'order-7:tokenize',
+    })
+    await tokenizeCard(provider, testCard('5105105105105100'), { idempotencyKey: 'order-7' })
+    expect(new Set(sent).size).toBe(sent.length)
+    expect(sent).toEqual([
+      'tokenize:order-7',
+      'associate:order-7',
+      'tokenize-card:order-7:tokenize',
+      'tokenize-card:order-7',
+    ])
+  })
+})
+
+describe('an answer refused as unreadable carries its request id, as its message asks', () => {
+  /** A card of another account, as the account's list or a card route could answer it. */
+  async function othersCard() {
+    const { provider } = setup()
+    const other: AccountOwner = { type: 'account', id: server.marketplace!.seed.account().id }
+    const card = await provider.createCard(other, { source: testCard('5105105105105100') })
+    return JSON.parse(await cardAnswer(other.id, card.id)) as Record<string, unknown>
+  }
+  const page = (items: unknown[]) =>
+    JSON.stringify({ _type: 'page', offset: 0, limit: 10, total: items.length, items })
+  const LIST = /^GET \/v1\/marketplaces\/[^/]+\/(accounts\/[^/]+\/)?cards$/
+
+  it.each([
+    ['getCard, answered {}', ACCOUNT_CARD, '{}', 'getCard'],
+    ['updateCard, its PUT answered {}', /^PUT /, '{}', 'updateCard'],
+    ['listCards, answered a page without its offset', LIST, '{"items":[]}', 'listCards'],
+    ['tokenizeCard, answered {}', TOKENIZE, '{}', 'tokenizeCard'],
+    ['listMarketplaceCards, answered {"items":[]}', LIST, '{"items":[]}', 'listMarketplaceCards'],
+  ] as const)('%s', async (_name, route, body, operation) => {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    standIn(route, 200, body, 'OHMunreadable')
+    const calls = {
+      getCard: () => provider.getCard(owner, card.id),
+      updateCard: () => provider.updateCard(owner, card.id, { metadata: { a: 'b' } }),
+      listCards: () => provider.listCards(owner),
+      tokenizeCard: () => tokenizeCard(provider, testCard('4111111111111111')),
+      listMarketplaceCards: () => listMarketplaceCards(provider),
+    }
+    const error = await rejection(calls[operation])
+    expect(error).toMatchObject({
+      code: 'provider_unavailable',
+      retryable: false,
+      requestId: 'OHMunreadable',
+    })
+    expect(error.message).toMatch(/cannot read .*report it with the request id/)
+  })
+
+  it("listCards, answered a page holding another account's card", async () => {
+    const item = await othersCard()
+    const { provider, owner } = setup()
+    standIn(LIST, 200, page([item]), 'OHMmixed')
+    const error = await rejection(() => provider.listCards(owner))
+    expect(error).toMatchObject({ code: 'provider_unavailable', requestId: 'OHMmixed' })
+    expect(error.message).toMatch(/cannot trust that page/)
+  })
+
+  it.each([
+    ['tokenizeCard', TOKENIZE],
+    ['listMarketplaceCards', LIST],
+  ] as const)(
+    '%s, answered a card the Card schema refuses (an expiry month of "April")',
+    async (operation, route) => {
+      const item = { ...(await othersCard()), account: null, expiration_month: 'April' }
+      const { provider } = setup()
+      standIn(route, 200, route === LIST ? page([item]) : JSON.stringify(item), 'OHMschema')
+      const error = await rejection(() =>
+        operation === 'tokenizeCard'
+          ? tokenizeCard(provider, testCard('4111111111111111'))
+          : listMarketplaceCards(provider),
+      )
+      expect(error).toMatchObject({ code: 'provider_unavailable', requestId: 'OHMschema' })
+      expect(error.message).toContain(`returned a card cardport cannot read (${operation})`)
+    },
+  )
 })

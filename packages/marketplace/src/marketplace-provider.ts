@@ -47,10 +47,16 @@ import {
   closedProviderError,
   createHttpClient,
   type HttpClient,
+  type HttpResponse,
   MAX_RESPONSE_BODY_BYTES,
   type MarketplaceDispatcher,
 } from './http-client.js'
-import { type CreateRecord, createIdempotencyLog, inTurn } from './idempotency.js'
+import {
+  type CreateRecord,
+  createIdempotencyLog,
+  idempotencyHeader,
+  inTurn,
+} from './idempotency.js'
 import { MARKETPLACE_PROVIDER_NAME, mapMarketplaceError } from './map-error.js'
 import { MarketplaceIdSchema } from './marketplace-id.js'
 import {
@@ -267,6 +273,7 @@ export type MarketplaceProvider = CardProvider<typeof MARKETPLACE_CAPABILITIES> 
 
 /** What the functions beside the provider (tokenize, marketplace-wide list) reach through it. */
 interface MarketplaceInternals {
+  /** Tokenizes the details: the card answered, read with the Card schema. */
   tokenize(
     details: CardDetailsInput,
     metadata: MetadataPatch | undefined,
@@ -409,10 +416,11 @@ export interface TokenizeCardOptions {
    * with a key (the last 1,000 keys, for 24 hours), as `createCard` does: a call repeated with
    * the same key returns the card the first one made (read again from the marketplace), one
    * sent while another with the key is in flight waits for it, and the same key with other
-   * details or metadata is `idempotency_conflict`. The key also goes out as an
-   * `Idempotency-Key` header, which the reference does not document. A tokenize whose answer
-   * was lost (a dropped connection) is sent again by the next call with the key: the card it
-   * may have made is held by no account, and the marketplace-wide list shows it.
+   * details or metadata is `idempotency_conflict`. The key also goes out, as
+   * `tokenize-card:<key>`, in an `Idempotency-Key` header, which the reference does not
+   * document: no request of `createCard` sends that header (see the README). A tokenize whose
+   * answer was lost (a dropped connection) is sent again by the next call with the key: the card
+   * it may have made is held by no account, and the marketplace-wide list shows it.
    */
   idempotencyKey?: string | undefined
 }
@@ -447,12 +455,7 @@ export async function tokenizeCard(
     provider.name,
   )
   try {
-    // Read with the Card schema, as the provider's own operations' cards are by the core.
-    return readMarketplaceCard(
-      await tokenize(details, metadata, idempotencyKey),
-      provider.name,
-      'tokenizeCard',
-    )
+    return await tokenize(details, metadata, idempotencyKey)
   } finally {
     // The details were checked with patterns, as createCard checks them: the engine's last
     // match holds the number or the CVC until cleared (createCard clears it too).
@@ -567,12 +570,18 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       ? `/${source.replace(/^\/+/, '')}`
       : `${marketplacePath}/cards/${encodeURIComponent(source)}`
 
-  const toCard = (raw: unknown, owner: Owner, cardId: string): Card => {
+  /** The account's card in an answer, whose request id `requestId` its refusal carries. */
+  const toCard = (
+    raw: unknown,
+    owner: Owner,
+    cardId: string,
+    requestId: string | undefined,
+  ): Card => {
     const card = marketplaceCardOf(name, raw, owner)
     // An answer that is no card (`{}`, `null`, a proxy's page, another resource such as an
     // account) says nothing about the card: the marketplace answers a card it does not have
     // with a 404. Read as "not found", CardSync would remove its local copy.
-    if (card === null) throw unreadable(name, 'reading a card')
+    if (card === null) throw unreadable(name, 'reading a card', requestId)
     // The account's routes only answer with the account's cards; check, rather than trust. The
     // payload's account alone is read: the card is mapped once, above.
     const holder = isCardPayload(raw) ? ownerOf(raw) : null
@@ -595,17 +604,15 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     }
   }
 
-  const associate = async (owner: Owner, uri: string, idempotencyKey: string): Promise<unknown> => {
-    const { body } = await onAccount(owner, () =>
+  const associate = (owner: Owner, uri: string, idempotencyKey: string) =>
+    onAccount(owner, () =>
       http.send({
         method: 'POST',
         path: `${accountPath(owner)}/cards`,
         body: { card_uri: uri },
-        idempotencyKey,
+        idempotencyKey: idempotencyHeader('associate', idempotencyKey),
       }),
     )
-    return body
-  }
 
   /**
    * Associates a card, once per idempotency key. When an earlier attempt with the key ended
@@ -625,7 +632,8 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     const uncertain = record.associating === true
     record.associating = true
     try {
-      const card = toCard(await associate(owner, uri, `${idempotencyKey}:associate`), owner, cardId)
+      const { body, requestId } = await associate(owner, uri, idempotencyKey)
+      const card = toCard(body, owner, cardId, requestId)
       record.associating = false
       record.cardId = card.id
       return card
@@ -668,13 +676,13 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
   ): Promise<Card> => {
     const form = build(current)
     checkMetadataKeys(cardId, current, form.meta, stage, name)
-    const { body } = await http.send({
+    const { body, requestId } = await http.send({
       method: 'PUT',
       path: accountCardPath(owner, cardId),
       body: form,
       retry: true,
     })
-    return toCard(body, owner, cardId)
+    return toCard(body, owner, cardId, requestId)
   }
 
   /**
@@ -682,8 +690,11 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
    * the answer's body it was read from.
    */
   const readAccountCardAnswer = async (owner: Owner, cardId: string) => {
-    const { body } = await http.send({ method: 'GET', path: accountCardPath(owner, cardId) })
-    return { card: toCard(body, owner, cardId), body }
+    const { body, requestId } = await http.send({
+      method: 'GET',
+      path: accountCardPath(owner, cardId),
+    })
+    return { card: toCard(body, owner, cardId, requestId), body }
   }
 
   /** The account's card as the marketplace has it now. */
@@ -733,21 +744,26 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     metadata: MetadataPatch,
   ): Promise<void> => {
     if (!uri.startsWith(`${marketplacePath}/cards/`) || uri.includes('?')) return
-    let current: MarketplaceCard | null
+    let answer: HttpResponse
     try {
-      current = marketplaceCardTokenOf(name, (await http.send({ method: 'GET', path: uri })).body)
+      answer = await http.send({ method: 'GET', path: uri })
     } catch (error) {
       if (isCardportError(error, 'card_not_found')) return
       throw error
     }
-    if (current === null) throw unreadable(name, 'reading a card')
+    const current = marketplaceCardTokenOf(name, answer.body)
+    if (current === null) throw unreadable(name, 'reading a card', answer.requestId)
     if (current.owner !== null) return
     const { meta } = prepareUpdate({ metadata })(current.metadata)
     checkMetadataKeys(cardId, current.metadata, meta, 'create', name)
   }
 
+  /**
+   * Tokenizes `form`, sending `idempotencyKey` as it is (see {@link idempotencyHeader}): the
+   * card answered, and the answer's request id.
+   */
   const tokenize = async (form: TokenizeForm, idempotencyKey?: string) => {
-    const { body } = await http.send({
+    const { body, requestId } = await http.send({
       method: 'POST',
       path: `${marketplacePath}/cards`,
       body: { ...form },
@@ -755,19 +771,19 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
     })
     const card = marketplaceCardTokenOf(name, body)
-    if (card === null) throw unreadable(name, 'tokenizing a card')
-    const uri = isObject(body) && typeof body.uri === 'string' ? body.uri : cardUri(card.id)
-    return { card, uri }
+    if (card === null) throw unreadable(name, 'tokenizing a card', requestId)
+    return { card, requestId }
   }
 
-  const getToken = async (cardId: string): Promise<MarketplaceCard> => {
-    const { body } = await http.send({
+  /** A card of the marketplace, held by an account or not, and the answer's request id. */
+  const getToken = async (cardId: string) => {
+    const { body, requestId } = await http.send({
       method: 'GET',
       path: `${marketplacePath}/cards/${encodeURIComponent(cardId)}`,
     })
     const card = marketplaceCardTokenOf(name, body)
-    if (card === null) throw unreadable(name, 'reading a card')
-    return card
+    if (card === null) throw unreadable(name, 'reading a card', requestId)
+    return { card, requestId }
   }
 
   const get = (owner: Owner, cardId: string) =>
@@ -775,7 +791,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
 
   const list = async (owner: Owner, limit: number, cursor?: string) => {
     const offset = offsetOf(name, cursor, owner.id)
-    const { body } = await http.send({
+    const { body, requestId } = await http.send({
       method: 'GET',
       path: `${accountPath(owner)}/cards`,
       query: { limit, offset },
@@ -790,12 +806,12 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       if (card !== null && holder !== null && holder.id !== owner.id) {
         throw new ProviderUnavailableError(
           `${name} answered the list of the cards of ${formatOwner(owner)} with card ${card.id} of ${formatOwner(holder)}: cardport cannot trust that page; report it with the request id`,
-          { provider: name, retryable: false },
+          { provider: name, requestId, retryable: false },
         )
       }
       return card
     }
-    return { body, page: pageOf(name, body, offset, owner.id, parse) }
+    return { body, page: pageOf(name, { body, requestId }, offset, owner.id, parse) }
   }
 
   return {
@@ -806,13 +822,17 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     ): Promise<MarketplaceCard> {
       const checked = validate(CardDetailsSchema, details, 'card details', name)
       const form = toTokenizeForm(checked, metadata, name)
-      if (idempotencyKey === undefined) return (await tokenize(form)).card
+      // Read with the Card schema, as the provider's own operations' cards are by the core; a
+      // card it refuses names the answer's request id.
+      const read = ({ card, requestId }: { card: MarketplaceCard; requestId?: string }) =>
+        readMarketplaceCard(card, name, 'tokenizeCard', requestId)
+      if (idempotencyKey === undefined) return read(await tokenize(form))
       const record = tokenizes.begin(idempotencyKey, null, { details: checked, metadata })
       return inTurn(record, async () => {
-        if (record.tokenId !== undefined) return getToken(record.tokenId)
-        const { card } = await tokenize(form, idempotencyKey)
-        record.tokenId = card.id
-        return card
+        if (record.tokenId !== undefined) return read(await getToken(record.tokenId))
+        const answer = await tokenize(form, idempotencyHeader('tokenize-card', idempotencyKey))
+        record.tokenId = answer.card.id
+        return read(answer)
       })
     },
 
@@ -851,7 +871,7 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
           return withMetadata(card.id, card)
         }
         if (record.tokenId === undefined) {
-          const token = await tokenize(form!, `${idempotencyKey}:tokenize`)
+          const token = await tokenize(form!, idempotencyHeader('tokenize', idempotencyKey))
           record.tokenId = token.card.id
         }
         return associateOnce(owner, cardUri(record.tokenId), record.tokenId, record, idempotencyKey)
@@ -869,16 +889,18 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
       signal: AbortSignal | undefined,
     ): Promise<Page<MarketplaceCard>> {
       const offset = offsetOf(name, cursor, '')
-      const { body } = await http.send({
+      const answer = await http.send({
         method: 'GET',
         path: `${marketplacePath}/cards`,
         query: { limit, offset },
         notFound: 'marketplace',
         signal,
       })
-      return pageOf(name, body, offset, '', (item) => {
+      return pageOf(name, answer, offset, '', (item) => {
         const card = marketplaceCardTokenOf(name, item)
-        return card === null ? null : readMarketplaceCard(card, name, 'listMarketplaceCards')
+        return card === null
+          ? null
+          : readMarketplaceCard(card, name, 'listMarketplaceCards', answer.requestId)
       })
     },
 
@@ -892,13 +914,18 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
     invalidate: (owner: Owner, cardId: string) =>
       onAccount(owner, async () => {
         try {
-          const { body } = await http.send({
+          const { body, requestId } = await http.send({
             method: 'PUT',
             path: accountCardPath(owner, cardId),
             body: { is_valid: false },
             retry: true,
           })
-          return toCard(body, owner, cardId)
+          const card = toCard(body, owner, cardId, requestId)
+          // A card still valid in the answer (a cache in the way, a server that ignored the
+          // field) was not retired, or not that the answer shows: returned, it would be stored
+          // as active by CardSync.deleteCard while its caller believes it retired.
+          if (card.status !== 'invalid') throw stillValid(name, card, owner, requestId)
+          return card
         } catch (error) {
           // Invalidating twice is done, not a conflict: the card is as the caller wants it.
           if (isCardportError(error, 'conflict') && error.providerCode === 'card-not-valid') {
@@ -1030,7 +1057,7 @@ function offsetOf(name: string, cursor: string | undefined, scope: string): numb
  */
 function pageOf<T>(
   name: string,
-  body: unknown,
+  { body, requestId }: Pick<HttpResponse, 'body' | 'requestId'>,
   offset: number,
   scope: string,
   parse: (item: unknown) => T | null,
@@ -1044,7 +1071,7 @@ function pageOf<T>(
     body.offset !== offset ||
     (typeof body._type === 'string' && body._type !== 'page')
   ) {
-    throw unreadable(name, 'listing cards')
+    throw unreadable(name, 'listing cards', requestId)
   }
   const items: unknown[] = body.items
   const nextOffset = offset + items.length
@@ -1061,9 +1088,30 @@ function pageOf<T>(
   }
 }
 
-function unreadable(name: string, what: string): ProviderUnavailableError {
+/** An answer that is not what was asked for; it carries the answer's request id, as it says. */
+function unreadable(
+  name: string,
+  what: string,
+  requestId: string | undefined,
+): ProviderUnavailableError {
   return new ProviderUnavailableError(
     `${name} answered with something cardport cannot read while ${what}; report it with the request id`,
-    { provider: name, retryable: false },
+    { provider: name, requestId, retryable: false },
+  )
+}
+
+/**
+ * An invalidation answered with the card still valid: not retried (the same server answers the
+ * same), and nothing is written from it.
+ */
+function stillValid(
+  name: string,
+  card: Card,
+  owner: Owner,
+  requestId: string | undefined,
+): ProviderUnavailableError {
+  return new ProviderUnavailableError(
+    `${name} answered the invalidation of card ${card.id} of ${formatOwner(owner)} with the card still valid: it may not be retired; check it with getCard, and report it with the request id`,
+    { provider: name, requestId, retryable: false },
   )
 }

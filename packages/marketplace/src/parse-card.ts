@@ -133,12 +133,13 @@ export function toMarketplaceCardToken(
  * null, as the core reads every card a provider's own operations return: a card number in a
  * text masked, and a card the schema refuses (an expiry that is no month, a `last_four` that is
  * not four digits) `provider_unavailable`, not retryable, naming the fields, as `listCards`
- * refuses it. @internal
+ * refuses it, with `requestId`, the id of the answer the card came in. @internal
  */
 export function readMarketplaceCard(
   card: MarketplaceCard,
   name: string,
   operation: string,
+  requestId?: string | undefined,
 ): MarketplaceCard {
   const result = marketplaceCardSchema().safeParse(card)
   if (result.success) return result.data
@@ -148,7 +149,7 @@ export function readMarketplaceCard(
     .join('; ')
   throw new ProviderUnavailableError(
     `${name} returned a card cardport cannot read (${operation}): ${issues}`,
-    { provider: name, retryable: false },
+    { provider: name, requestId, retryable: false },
   )
 }
 
