@@ -662,38 +662,66 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
       // Driven by `updatableFields`: what is listed must update; what is not must be refused by
       // the core before any request (the marketplace's cards are fixed once tokenized).
       if (caps.updateCard) {
+        // `t.update` reads the card back before and after each update: what the patch does not
+        // name must be as it was. A card made from a token holds no name nor address, and no
+        // metadata unless given some: each check below works on a card with metadata and, set by
+        // a first update, whichever of the address and name it does not check, so that an
+        // adapter that sends the whole card back, wiping what a patch leaves out, fails.
         if (updatable.has('address')) {
-          check('updateCard', 'updates the billing address', async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0)
-            const updated = await t.update(owner, card.id, samplePatch('address', card))
-            expect(updated.address).toEqual(CONFORMANCE_ADDRESS)
-          })
+          check(
+            'updateCard',
+            'updates the billing address, and nothing the patch does not name',
+            async (t) => {
+              const { owner, card } = await filledCard(t, 'address')
+              const updated = await t.update(owner, card.id, samplePatch('address', card))
+              expect(updated.address).toEqual(CONFORMANCE_ADDRESS)
+              // An address field left out is kept, a null one cleared (CardUpdate).
+              const moved = await t.update(owner, card.id, {
+                address: { city: 'Shelbyville', line2: null },
+              })
+              expect(moved.address, 'the address after a patch of city and line2').toEqual({
+                ...CONFORMANCE_ADDRESS,
+                city: 'Shelbyville',
+                line2: null,
+              })
+            },
+          )
         }
         if (updatable.has('expiry')) {
-          check('updateCard', 'updates the expiry', async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0)
-            const expiry = samplePatch('expiry', card)
-            const updated = await t.update(owner, card.id, expiry)
-            expect(updated).toMatchObject(expiry)
-          })
+          check(
+            'updateCard',
+            'updates the expiry, and nothing the patch does not name',
+            async (t) => {
+              const { owner, card } = await filledCard(t, 'expiry')
+              const expiry = samplePatch('expiry', card)
+              const updated = await t.update(owner, card.id, expiry)
+              expect(updated).toMatchObject(expiry)
+            },
+          )
         }
         if (updatable.has('holderName')) {
-          check('updateCard', 'updates the cardholder name', async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0)
-            const updated = await t.update(owner, card.id, samplePatch('holderName', card))
-            expect(updated.holderName).toBe('Jenny Rosen')
-          })
+          check(
+            'updateCard',
+            'updates the cardholder name, and nothing the patch does not name',
+            async (t) => {
+              const { owner, card } = await filledCard(t, 'holderName')
+              const updated = await t.update(owner, card.id, samplePatch('holderName', card))
+              expect(updated.holderName).toBe('Jenny Rosen')
+            },
+          )
         }
         if (updatable.has('metadata')) {
-          check('updateCard', 'merges metadata, and an empty value unsets its key', async (t) => {
-            const owner = await t.owner()
-            const card = await t.create(owner, 0, { metadata: { keep: '1', drop: '2' } })
-            const updated = await t.update(owner, card.id, { metadata: { drop: '', added: '3' } })
-            expect(updated.metadata).toEqual({ keep: '1', added: '3' })
-          })
+          check(
+            'updateCard',
+            'merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
+            async (t) => {
+              const { owner, card } = await filledCard(t, 'metadata', { keep: '1', drop: '2' })
+              const updated = await t.update(owner, card.id, {
+                metadata: { drop: '', added: '3' },
+              })
+              expect(updated.metadata).toEqual({ keep: '1', added: '3' })
+            },
+          )
           check(
             'updateCard',
             'refuses metadata over the limits with invalid_request, before any request',
@@ -795,7 +823,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         )
         check(
           'updateCard',
-          'a card the owner does not hold rejects with card_not_found',
+          "a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
           async (t) => {
             await t.expectNotHeld((owner, cardId) =>
               t.provider.updateCard(owner, cardId, t.listedPatch()),
@@ -817,7 +845,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         })
         check(
           'deleteCard',
-          'a card the owner does not hold rejects with card_not_found',
+          "a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
           async (t) => {
             await t.expectNotHeld((owner, cardId) => t.provider.deleteCard(owner, cardId))
           },
@@ -938,7 +966,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         }
         check(
           'setDefaultCard',
-          'a card the owner does not hold rejects with card_not_found',
+          "a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
           async (t) => {
             await t.expectNotHeld((owner, cardId) => t.provider.setDefaultCard(owner, cardId))
           },
@@ -1045,7 +1073,7 @@ export function cardProviderChecks(suite: SuiteData): CardProviderCheck[] {
         }
         check(
           'invalidateCard',
-          'a card the owner does not hold rejects with card_not_found',
+          "a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
           async (t) => {
             await t.expectNotHeld((owner, cardId) => t.provider.invalidateCard(owner, cardId))
           },
@@ -1307,6 +1335,10 @@ interface Context {
     options?: RequestOptions,
   ): Promise<Card>
   createMany(owner: Owner, count: number): Promise<Card[]>
+  /**
+   * `updateCard`, checked: the card answered is the one asked, as `getCard` reads it after, and
+   * what the patch does not name is as it was read before (see {@link unnamedBy}).
+   */
   update(
     owner: Owner,
     cardId: string,
@@ -1337,7 +1369,11 @@ interface Context {
   sources(owner: Owner): CardSources
   /** Every card id listed by walking pages of `limit`, sorted, checking each page. */
   walk(owner: Owner, limit: number): Promise<string[]>
-  /** Asserts `call` rejects with `card_not_found` for an unknown id and another owner's card. */
+  /**
+   * Asserts `call` rejects with `card_not_found` for an unknown id and another owner's card, by
+   * an owner holding two cards (and a default, by the policy), which stay as they were, as does
+   * the other owner's card.
+   */
   expectNotHeld(call: (owner: Owner, cardId: string) => Promise<unknown>): Promise<void>
   /** Asserts a call on an invalidated card either fails cleanly or leaves it invalid. */
   staysInvalid(result: Promise<Card>, what: string): Promise<void>
@@ -1372,6 +1408,31 @@ function createContext(
     }
   }
   rememberSecrets(secrets, defaultDetails)
+
+  /** The card as the provider reads it back (`getCard`, else its list); undefined unread. */
+  const readCard = async (owner: Owner, cardId: string): Promise<Card | undefined> => {
+    if (capabilities.getCard) return provider.getCard(owner, cardId)
+    if (!capabilities.listCards) return undefined
+    for await (const card of listAll(provider, owner)) if (card.id === cardId) return card
+    return undefined
+  }
+
+  /**
+   * What the owner holds, read back: its cards (listed, else each of `known` by `getCard`) and
+   * its default (`getDefaultCard`, with `listCards`).
+   */
+  const holdings = async (owner: Owner, known: readonly string[]) => {
+    if (!capabilities.listCards) {
+      const cards = capabilities.getCard
+        ? await Promise.all(known.map((id) => provider.getCard(owner, id)))
+        : []
+      return { cards }
+    }
+    const cards: Card[] = []
+    for await (const card of listAll(provider, owner)) cards.push(card)
+    cards.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    return { cards, defaultId: (await provider.getDefaultCard(owner))?.id ?? null }
+  }
 
   const owners = fixture.owners as Partial<Record<OwnerType, () => Owner | Promise<Owner>>>
   const sourcesFor = (owner: Owner): CardSources =>
@@ -1430,10 +1491,17 @@ function createContext(
     },
 
     async update(owner, cardId, patch) {
+      const before = await readCard(owner, cardId)
       const updated = await provider.updateCard(owner, cardId, patch)
       context.expectCard(updated, owner)
       expect(updated.id).toBe(cardId)
       if (capabilities.getCard) expect(await provider.getCard(owner, cardId)).toEqual(updated)
+      if (before !== undefined) {
+        const what = `updateCard with ${Object.keys(patch).join(', ')}`
+        expect(unnamedBy(patch, updated), `what ${what} does not name`).toEqual(
+          unnamedBy(patch, before),
+        )
+      }
       return updated
     },
 
@@ -1547,17 +1615,23 @@ function createContext(
     async expectNotHeld(call) {
       const owner = await context.owner()
       const other = await context.owner()
+      // The owner holds cards, one of them its default where the policy gives one: a provider
+      // that clears or moves the caller's default, or changes its cards, before it finds out
+      // that the card asked for is not theirs fails here. An owner holding nothing never shows it.
+      const own = (await context.createMany(owner, 2)).map((card) => card.id)
       const othersCard = await context.create(other, 0)
-      await context.fails(
-        () => call(owner, context.missingCardId),
-        'card_not_found',
-        'an unknown id',
-      )
-      await context.fails(
-        () => call(owner, othersCard.id),
-        'card_not_found',
-        "another owner's card",
-      )
+      const held = await holdings(owner, own)
+      const refused = [
+        [context.missingCardId, 'an unknown id'],
+        [othersCard.id, "another owner's card"],
+      ] as const
+      for (const [cardId, what] of refused) {
+        await context.fails(() => call(owner, cardId), 'card_not_found', what)
+        expect(
+          await holdings(owner, own),
+          `the owner's cards and default after the call refused for ${what}`,
+        ).toEqual(held)
+      }
       if (capabilities.getCard) {
         expect(await provider.getCard(other, othersCard.id), "the other owner's card").toEqual(
           othersCard,
@@ -1647,6 +1721,60 @@ const CONFORMANCE_ADDRESS = {
   state: 'IL',
   postalCode: '62701',
   country: 'US',
+}
+
+/**
+ * A card of a new owner that holds something in each field an update could wipe besides `field`:
+ * `metadata` from its creation, and every other field `updatableFields` lists (its address, its
+ * name; not its expiry, which every card holds) set by an update, itself checked by `t.update`.
+ * A card made from a token has no name nor address to lose.
+ */
+async function filledCard(
+  t: Context,
+  field: UpdatableField,
+  metadata: Record<string, string> = { kept: 'through updates of other fields' },
+): Promise<{ owner: Owner; card: Card }> {
+  const owner = await t.owner()
+  const card = await t.create(owner, 0, { metadata })
+  const others = t.suite.capabilities.updatableFields.filter(
+    (other) => other !== field && other !== 'metadata' && other !== 'expiry',
+  )
+  if (others.length === 0) return { owner, card }
+  const patch: CardUpdate = Object.assign({}, ...others.map((other) => samplePatch(other, card)))
+  return { owner, card: await t.update(owner, card.id, patch) }
+}
+
+/**
+ * What of `card` an update with `patch` must leave as it was: every field but those the patch
+ * names (within the address and the metadata, the keys it names: one left out is kept) and, when
+ * the patch changes the address, the issuer's checks of it (`checks.addressLine1`,
+ * `checks.postalCode`), which a provider resets for a new address (Stripe answers `'unchecked'`
+ * until it checks again). `isDefault`, `status`, `createdAt` and the rest are compared as they are.
+ */
+function unnamedBy(patch: CardUpdate, card: Card): Record<string, unknown> {
+  const { holderName, expMonth, expYear, address, metadata, checks, ...rest } = card
+  return {
+    ...rest,
+    ...(patch.holderName === undefined ? { holderName } : {}),
+    ...(patch.expMonth === undefined ? { expMonth } : {}),
+    ...(patch.expYear === undefined ? { expYear } : {}),
+    address: withoutKeys(address, patch.address),
+    metadata: withoutKeys(metadata, patch.metadata),
+    checks:
+      patch.address === undefined
+        ? checks
+        : withoutKeys(checks, { addressLine1: true, postalCode: true }),
+  }
+}
+
+/** `object` without the keys `named` gives a value (not undefined). */
+function withoutKeys(object: object, named: object | undefined): Record<string, unknown> {
+  const names = new Set(
+    Object.entries(named ?? {})
+      .filter(([, value]) => value !== undefined)
+      .map(([key]) => key),
+  )
+  return Object.fromEntries(Object.entries(object).filter(([key]) => !names.has(key)))
 }
 
 /** A change of one updatable field, different from what `card` holds. */

@@ -10,6 +10,7 @@ import {
   type CardProviderDefinition,
   type CardScope,
   type CardStore,
+  type CardUpdate,
   ConflictError,
   cardNotFound,
   closableStore,
@@ -235,12 +236,19 @@ const readThrough = (healthy: Primitives, change: (card: Card) => Card): Partial
 /** The key of an owner in the broken adapters' own notes. */
 const ownerKey = (owner: Owner) => `${owner.type}:${owner.id}`
 
-/** When {@link hidesDefault} starts hiding an owner's default. */
-type HidingMoment = 'update' | 'create after emptied' | 'first create with makeDefault false'
+/**
+ * When {@link hidesDefault} starts hiding an owner's default. `'set default, cleared first'`: at
+ * each `setDefaultCard`, before the card is found, so that a refused one leaves it hidden.
+ */
+type HidingMoment =
+  | 'update'
+  | 'create after emptied'
+  | 'first create with makeDefault false'
+  | 'set default, cleared first'
 
 /**
  * `healthy` with an owner's default hidden (every read says `isDefault: false`) from `moment`
- * on, until the caller chooses a default again (`setDefaultCard`, or a create with
+ * on, until the caller chooses a default again (`setDefaultCard` that succeeds, or a create with
  * `makeDefault: true`): an adapter that drops the default rule 1 says it must keep or give.
  */
 const hidesDefault = (healthy: Primitives, moment: HidingMoment): Partial<Primitives> => {
@@ -277,12 +285,44 @@ const hidesDefault = (healthy: Primitives, moment: HidingMoment): Partial<Primit
       }
     },
     async setDefaultCard(owner, cardId) {
+      // Cleared first, as an adapter that unsets the old default and then sets the new one: a
+      // card refused as not the owner's leaves the owner with no default.
+      if (moment === 'set default, cleared first') hidden.add(ownerKey(owner))
+      else hidden.delete(ownerKey(owner))
+      const card = await healthy.setDefaultCard!(owner, cardId)
       hidden.delete(ownerKey(owner))
-      return healthy.setDefaultCard!(owner, cardId)
+      return card
     },
     invalidateCard: async (owner, cardId) => view(await healthy.invalidateCard!(owner, cardId)),
   }
 }
+
+/**
+ * `healthy` whose `updateCard` then wipes `field` when the patch does not name it, as an adapter
+ * that sends the whole card back, built from the patch alone, does: every metadata key unset,
+ * or every address field cleared.
+ */
+const wipesUnnamed =
+  (field: 'metadata' | 'address') =>
+  (healthy: Primitives): Partial<Primitives> => ({
+    async updateCard(owner, cardId, patch) {
+      const card = await healthy.updateCard!(owner, cardId, patch)
+      if (patch[field] !== undefined) return card
+      const wipe: CardUpdate =
+        field === 'metadata'
+          ? { metadata: Object.fromEntries(Object.keys(card.metadata).map((key) => [key, ''])) }
+          : {
+              address: Object.fromEntries(
+                Object.entries(card.address)
+                  .filter(([, value]) => value !== null)
+                  .map(([key]) => [key, null]),
+              ),
+            }
+      // Nothing to wipe: the card is as the patch left it.
+      if (Object.keys(wipe[field]!).length === 0) return card
+      return healthy.updateCard!(owner, cardId, wipe)
+    },
+  })
 
 /** The memory provider's capabilities, with the caller choosing the default. */
 const CALLER_CHOSEN = { ...MEMORY_PROVIDER_CAPABILITIES, defaultPolicy: 'caller-chosen' as const }
@@ -937,7 +977,55 @@ describe('describeCardProvider catches a broken provider', () => {
     const failed = await failedProviderChecks(broken((healthy) => hidesDefault(healthy, 'update')))
     expect(failed).toEqual(
       forEachOwnerType([
+        // Each card updated is its owner's only card, so its default: the update checks read
+        // the card back whole, isDefault with it.
+        'updateCard: updates the billing address, and nothing the patch does not name',
+        'updateCard: updates the expiry, and nothing the patch does not name',
+        'updateCard: updates the cardholder name, and nothing the patch does not name',
+        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
         'updateCard: an update leaves the default where it is, whether it changes another card or the default',
+        // It drops the default before it finds the card, so a refused update drops it too.
+        "updateCard: a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
+      ]),
+    )
+  })
+
+  it('an adapter whose update wipes the metadata the patch does not name fails the update rules', async () => {
+    // An update without metadata unsets every key. Each check's card holds metadata, and the
+    // metadata check fills in the address and name first (an update without metadata).
+    const failed = await failedProviderChecks(broken(wipesUnnamed('metadata')))
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'updateCard: updates the billing address, and nothing the patch does not name',
+        'updateCard: updates the expiry, and nothing the patch does not name',
+        'updateCard: updates the cardholder name, and nothing the patch does not name',
+        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
+      ]),
+    )
+  })
+
+  it('an adapter whose update wipes the address the patch does not name fails the update rules', async () => {
+    // A card made from a token has no address: the checks of the other fields give it one
+    // first. The check of the address itself names it in every patch.
+    const failed = await failedProviderChecks(broken(wipesUnnamed('address')))
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'updateCard: updates the expiry, and nothing the patch does not name',
+        'updateCard: updates the cardholder name, and nothing the patch does not name',
+        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
+      ]),
+    )
+  })
+
+  it("an adapter whose setDefaultCard clears the owner's default before it finds the card fails the not-held rule", async () => {
+    // An owner holding no card has no default to lose: the check's owner holds two, and its
+    // default, which the refused call must leave where it was.
+    const failed = await failedProviderChecks(
+      broken((healthy) => hidesDefault(healthy, 'set default, cleared first')),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        "setDefaultCard: a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
       ]),
     )
   })
@@ -1127,7 +1215,7 @@ describe('describeCardProvider catches a broken provider', () => {
           "defaults: the first card of an owner becomes its default (defaultPolicy 'first-card') (account owners)",
           'getCard: returns the card as createCard returned it (account owners)',
           'listCards: an owner without cards has one empty page and no default (account owners)',
-          'updateCard: updates the billing address (account owners)',
+          'updateCard: updates the billing address, and nothing the patch does not name (account owners)',
           'deleteCard: removes the card (account owners)',
           "parseCard: reads the provider's own payload of a card as getCard does (account owners)",
         ]),
