@@ -102,6 +102,12 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     ["No such external account: 'card_missing'", 'id', 'card_not_found'],
     ["No such token: 'tok_missing'", 'source', 'invalid_request'],
     ["No such token: 'tok_missing'", 'external_account', 'invalid_request'],
+    // Worded otherwise (another API version, a proxy): the parameter alone says it was a token.
+    ...['source', 'card', 'external_account', 'token'].map((param) => [
+      "The resource 'tok_missing' could not be found.",
+      param,
+      'invalid_request',
+    ]),
     // A list cursor naming a card deleted since: no card was asked for.
     ["No such source: 'card_gone'", 'starting_after', 'invalid_request'],
     ["No such external account: 'card_gone'", 'starting_after', 'invalid_request'],

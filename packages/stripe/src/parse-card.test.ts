@@ -210,6 +210,21 @@ describe('parseCard field by field', () => {
   })
 
   it.each([
+    ['pass', 'fail', 'unavailable'],
+    ['fail', 'unavailable', 'pass'],
+    ['unavailable', 'pass', 'fail'],
+  ])(
+    'reads each check from its own field (CVC %j, line 1 %j, postal code %j)',
+    (cvc, line1, zip) => {
+      const card = provider.parseCard(
+        stripeCard({ cvc_check: cvc, address_line1_check: line1, address_zip_check: zip }),
+        customer,
+      )
+      expect(card?.checks).toEqual({ cvc, addressLine1: line1, postalCode: zip })
+    },
+  )
+
+  it.each([
     ['credit', 'credit'],
     ['debit', 'debit'],
     ['prepaid', 'prepaid'],

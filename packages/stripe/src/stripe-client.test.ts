@@ -22,6 +22,9 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
     // A gateway's rate limit, without Stripe's error object: waited out and retried as Stripe's.
     [429, '{}', true],
     [404, '{}', false],
+    // The lowest error status: a proxy's refusal of the request, not worth sending again.
+    [400, '{}', false],
+    [400, '{"object":"list","data":[],"has_more":false}', false],
     [200, '{}', true],
     [200, '{"data":[]}', true],
     [200, '{"object":7}', true],
@@ -39,6 +42,24 @@ describe.each(STRIPE_CLIENT_KINDS)('answers that are not Stripe objects ($name)'
     ]) {
       expect(await rejection(call())).toMatchObject({ code: 'provider_unavailable', retryable })
     }
+  })
+
+  it('400 with a list of nothing and no error object: an account\'s list is provider_unavailable, not "no cards"', async () => {
+    const provider = target.provider()
+    const owner: Owner = { type: 'account', id: emulator.seed.account().id }
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store, retry: { retries: 0 } })
+    await sync.sync(owner, await provider.createCard(owner, { source: 'tok_visa_debit' }))
+    answerAll(400, '{"object":"list","data":[],"has_more":false,"url":"/v1/accounts"}')
+    expect(await rejection(provider.listCards(owner))).toMatchObject({
+      code: 'provider_unavailable',
+      status: 400,
+      retryable: false,
+    })
+    const report = await sync.reconcile(owner)
+    expect(report.failed).toMatchObject([{ owner, code: 'provider_unavailable' }])
+    expect(report.removed).toEqual([])
+    expect(await store.listByOwner({ provider: 'stripe', owner })).toHaveLength(1)
   })
 
   // JSON that is no object, no JSON at all, nothing. The SDK (16 and 23, either HTTP client)

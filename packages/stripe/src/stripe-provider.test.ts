@@ -980,6 +980,55 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(await store.listByOwner({ provider: 'stripe', owner: unknown })).toHaveLength(1)
     })
 
+    it('a customer deleted after the first page, or answered without its sources, is ownerDeleted on the plain list: reconcile empties it', async () => {
+      const provider = target.provider()
+      const sdk = target.client() as unknown as { customers: { del(id: string): Promise<unknown> } }
+      const paged = newCustomer()
+      for (let i = 0; i < 3; i++) emulator.seed.card(paged.id, 'tok_visa')
+      const first = await provider.listCards(paged, { limit: 1 })
+      await sdk.customers.del(paged.id)
+      // The later page's plain list says "No such customer", as for one Stripe never had.
+      expect(
+        await rejection(provider.listCards(paged, { limit: 1, cursor: first.nextCursor! })),
+      ).toMatchObject({ code: 'owner_not_found', details: { ownerDeleted: true } })
+
+      // The customer's own answer from before the deletion (a proxy's cache), without sources:
+      // the first page goes on to the plain list, which is what says the customer is gone.
+      const unembedded = newCustomer()
+      const card = emulator.seed.card(unembedded.id, 'tok_visa')
+      await sdk.customers.del(unembedded.id)
+      const body = JSON.stringify({
+        id: unembedded.id,
+        object: 'customer',
+        default_source: card.id,
+      })
+      emulator.faults.inject({ route: 'GET /v1/customers/:customer', body })
+      expect(await rejection(provider.listCards(unembedded))).toMatchObject({
+        code: 'owner_not_found',
+        details: { ownerDeleted: true },
+      })
+
+      // Reconcile reads more than a page (100 cards) and the customer is deleted after the first.
+      const owner = newCustomer()
+      for (let i = 0; i < 101; i++) emulator.seed.card(owner.id, 'tok_visa')
+      const store = memoryStore()
+      await createCardSync({ provider, store, retry: { retries: 0 } }).reconcile([owner])
+      expect(await store.listByOwner({ provider: 'stripe', owner })).toHaveLength(101)
+      const deletesAfterFirstPage: typeof provider = {
+        ...provider,
+        async listCards(...args: Parameters<typeof provider.listCards>) {
+          const page = await provider.listCards(...args)
+          if (args[1]?.cursor === undefined) await sdk.customers.del(owner.id)
+          return page
+        },
+      }
+      const sync = createCardSync({ provider: deletesAfterFirstPage, store, retry: { retries: 0 } })
+      const report = await sync.reconcile([owner])
+      expect(report.failed).toEqual([])
+      expect(report.removed.filter((entry) => entry.owner.id === owner.id)).toHaveLength(101)
+      expect(await store.listByOwner({ provider: 'stripe', owner })).toEqual([])
+    })
+
     it('a deleted connected account: reconcile reports it failed and keeps its cards (README, Owners)', async () => {
       // Stripe answers no stub for a deleted account: its lists say "No such account" (or, on
       // real Stripe, a permission error), as for an account never connected to the platform.

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import {
   type Card,
   type CardStore,
+  createCardSync,
   isCardportError,
   listAll,
   memoryStore,
@@ -1082,6 +1083,35 @@ describe('what the handler reports', () => {
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
 
+  for (const mode of ['events', 'confirm'] as const) {
+    it(`reports stale a default change delivered after the customer's deletion (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+      emulator.events.take()
+      await provider.createCard(customer, { source: 'tok_visa' })
+      const second = await provider.createCard(customer, { source: 'tok_amex' })
+      for (const event of emulator.events.take()) await deliver(handler, event)
+      tick()
+      await provider.setDefaultCard(customer, second.id)
+      const [switched] = emulator.events.take() as [StripeEvent]
+      expect(switched.type).toBe('customer.updated')
+      tick()
+      await sdk.customers.del(customer.id)
+      const [deleted] = emulator.events.take() as [StripeEvent]
+      expect(await deliver(handler, deleted)).toMatchObject({ action: 'deleted', owner: customer })
+
+      expect(await deliver(handler, switched)).toEqual({
+        eventId: switched.id,
+        type: 'customer.updated',
+        action: 'stale',
+        owner: customer,
+        reason: 'the customer was deleted',
+      })
+      expect(await store.listByOwner(scope(customer))).toEqual([])
+    })
+  }
+
   it("confirms a card it holds no row of, so that another process cannot bring back a deleted customer's card", async () => {
     const store = memoryStore()
     const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
@@ -1101,6 +1131,38 @@ describe('what the handler reports', () => {
     })
     expect(await store.listByOwner(scope(customer))).toEqual([])
   })
+
+  for (const mode of ['events', 'confirm'] as const) {
+    for (const deletion of ['card', 'customer'] as const) {
+      it(`dates a ${deletion} deletion by its clock: a read from before it, stored after, stays out when this host is ahead of Stripe (${mode})`, async () => {
+        const store = memoryStore()
+        // This host's clock, a minute ahead of Stripe's (the emulator's `clock`).
+        let host = clock + 60_000
+        const handler = handlerFor(store, mode, { now: () => host })
+        const sync = createCardSync({ provider, store })
+        const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+        emulator.events.take()
+        const card = await provider.createCard(customer, { source: 'tok_visa' })
+        for (const event of emulator.events.take()) await deliver(handler, event)
+        expect((await store.listByOwner(scope(customer))).map((row) => row.id)).toEqual([card.id])
+
+        // A CardSync read begins (the time taken before its request), before the deletion.
+        const readAt = host
+        const read = await sdk.customers.retrieveSource(customer.id, card.id)
+        tick()
+        host += 2000
+        if (deletion === 'card') await provider.deleteCard(customer, card.id)
+        else await sdk.customers.del(customer.id)
+        const deleted = emulator.events.take().find((event) => event.type.endsWith('.deleted'))!
+        expect(await deliver(handler, deleted)).toMatchObject({ action: 'deleted' })
+        // The deletion event's time is before readAt by Stripe's clock; by this host's, after.
+        expect(deleted.created * 1000).toBeLessThan(readAt)
+
+        expect(await sync.syncFromProviderData(customer, read, { observedAt: readAt })).toBeNull()
+        expect(await store.listByOwner(scope(customer))).toEqual([])
+      })
+    }
+  }
 })
 
 describe('events alone: changes within one second, ordered by previous_attributes', () => {
