@@ -1397,6 +1397,98 @@ describe.each(swappingProviders)(
   },
 )
 
+// An adapter that ignored the change, or a cache or proxy in it, answers invalidateCard or
+// setDefaultCard with the card as it was: CardSync must not store that card as the one retired,
+// nor retire the old default for a card that did not become the default. Built with
+// defineCardProvider and written by hand: CardSync checks the answer either way.
+describe.each(swappingProviders)(
+  'CardSync over an adapter whose answer shows the operation undone (%s)',
+  (_, build) => {
+    let inner: MemoryProvider
+    beforeEach(() => {
+      inner = memoryProvider()
+    })
+    const stored = () => store.listByOwner({ provider: inner.name, owner: alice })
+    const invalidates = (): ProviderCapabilities => ({ ...inner.capabilities, deleteCard: false })
+
+    /** Every card write `store` takes from now on. */
+    const writesTo = (target: CardStore) => {
+      const spies = (['upsert', 'upsertMany', 'delete', 'setDefault'] as const).map((method) =>
+        vi.spyOn(target, method),
+      )
+      return () => spies.flatMap((spy) => spy.mock.calls)
+    }
+
+    /** The error a call rejected with: the adapter's answer about `card`, not taken. */
+    const expectUndone = (error: CardportError, operation: string, card: Card, state: string) => {
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        retryable: false,
+        provider: inner.name,
+      })
+      expect(error.message).toContain(
+        `${inner.name} answered ${operation} for customer:${alice.id} with card ${card.id} ${state}`,
+      )
+    }
+
+    it('deleteCard over a provider that invalidates rejects, and writes nothing, when the card is answered still active', async () => {
+      const card = await inner.createCard(alice, { source: 'tok_visa' })
+      await createCardSync({ provider: inner, store }).reconcile(alice)
+      const before = await stored()
+      const stillActive: CardMap = (answered, cardId) =>
+        cardId === card.id ? { ...answered, status: 'active' } : answered
+      const sleep = vi.fn(async () => {})
+      const undoneSync = createCardSync({
+        provider: build(inner, stillActive, invalidates()),
+        store,
+        retry: { sleep },
+      })
+      const writes = writesTo(store)
+      const error = await rejection(undoneSync.deleteCard(alice, card.id))
+      expectUndone(error, 'invalidateCard', card, 'still active')
+      expect(sleep, 'no retry').not.toHaveBeenCalled()
+      expect(writes()).toEqual([])
+      expect(await stored()).toEqual(before)
+    })
+
+    it('setDefaultCard over a provider that invalidates does not store the old default as the invalidation answered it, still active', async () => {
+      const old = await inner.createCard(alice, { source: 'tok_visa' })
+      await createCardSync({ provider: inner, store }).reconcile(alice)
+      const before = await stored()
+      const stillActive: CardMap = (answered, cardId) =>
+        cardId === old.id ? { ...answered, status: 'active' } : answered
+      const undoneSync = createCardSync({
+        provider: build(inner, stillActive, invalidates()),
+        store,
+      })
+      const writes = writesTo(store)
+      const error = await rejection(undoneSync.setDefaultCard(alice, 'tok_amex'))
+      expectUndone(error, 'invalidateCard', old, 'still active')
+      expect(writes()).toEqual([])
+      expect(await stored()).toEqual(before)
+    })
+
+    it('setDefaultCard does not retire the old default when the new card is answered not the default', async () => {
+      const old = await inner.createCard(alice, { source: 'tok_visa' })
+      await createCardSync({ provider: inner, store }).reconcile(alice)
+      const before = await stored()
+      // The new card comes back as not the default, so CardSync asks the provider to make it the
+      // default; the adapter answers with it still not the default.
+      const notDefault: CardMap = (answered) =>
+        answered.id === old.id ? answered : { ...answered, isDefault: false }
+      const undoneSync = createCardSync({ provider: build(inner, notDefault), store })
+      const writes = writesTo(store)
+      const error = await rejection(undoneSync.setDefaultCard(alice, 'tok_amex'))
+      const created = (await inner.listCards(alice)).data.find((card) => card.id !== old.id)
+      expectUndone(error, 'setDefaultCard', created!, 'not the default')
+      // Neither deleted at the provider nor in the store.
+      expect((await inner.getCard(alice, old.id)).id).toBe(old.id)
+      expect(writes()).toEqual([])
+      expect(await stored()).toEqual(before)
+    })
+  },
+)
+
 // The marketplace takes a card by its URI (`/v1/marketplaces/MP/cards/CC…`) as by its id, and
 // says so with `cardIdOf`; its cards carry the bare id, and so does the store. Given the URI,
 // CardSync must write and delete the card the URI names: under the URI itself, the store holds

@@ -357,7 +357,10 @@ export interface CardSync {
  * Every card the provider answers with must be the asked owner's, under the provider's name, and,
  * from an operation that names a card (`getCard`, `setDefaultCard`, `invalidateCard`), that card,
  * its id the asked id exactly (or the id the provider's `cardIdOf` says the asked id names): another
- * is refused with `provider_unavailable`, not retryable, and nothing of it is stored. A
+ * is refused with `provider_unavailable`, not retryable, and nothing of it is stored. So is a card
+ * that shows the operation undone: `invalidateCard`'s not `status: 'invalid'` (stored, a card the
+ * caller retired with `deleteCard` would stay active), `setDefaultCard`'s not `isDefault: true`
+ * under a `defaultPolicy` other than `'none'` (the old default would be retired for it). A
  * `cardIdOf` is checked as `defineCardProvider` checks one: what it throws is a `CardportError`,
  * and an answer that is no card id is `provider_unavailable`, not retryable, before the provider
  * or the store sees anything. A provider written by hand (a plain object, not built with

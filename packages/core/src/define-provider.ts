@@ -72,13 +72,18 @@ export interface CardProviderPrimitives {
   updateCard?(owner: Owner, cardId: string, patch: CardUpdate): Promise<Card>
   /** Deletes the card; the provider's own default policy picks the next default. */
   deleteCard?(owner: Owner, cardId: string): Promise<void>
-  /** Makes the card the owner's default (for external accounts: for its currency). */
+  /**
+   * Makes the card the owner's default (for external accounts: for its currency); returns the
+   * card as it now stands, `isDefault: true` (`CardSync` refuses another answer, but under
+   * `defaultPolicy: 'none'`).
+   */
   setDefaultCard?(owner: Owner, cardId: string): Promise<Card>
   /** Optional: when absent, the default is found by paging through `listCards`. */
   getDefaultCard?(owner: Owner): Promise<Card | null>
   /**
    * Marks the card `invalid` for good, for providers that retire cards instead of deleting them
-   * (the marketplace); returns the card as it now stands.
+   * (the marketplace); returns the card as it now stands, `status: 'invalid'` (`CardSync` refuses
+   * a card answered still active).
    */
   invalidateCard?(owner: Owner, cardId: string): Promise<Card>
   /**

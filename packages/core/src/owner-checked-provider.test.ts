@@ -20,7 +20,7 @@ import { ConflictError } from './errors.js'
 import { memoryProvider } from './memory-provider.js'
 import { ownerCheckedProvider } from './owner-checked-provider.js'
 import { listAll, toArray } from './pagination.js'
-import type { CardProvider } from './provider.js'
+import type { CardProvider, ProviderCapabilities } from './provider.js'
 
 const alice: Owner = { type: 'customer', id: 'cus_alice' }
 const CARD_NUMBER = '4242424242424242'
@@ -31,7 +31,8 @@ afterEach(() => {
 
 /**
  * A provider written by hand (no `defineCardProvider`) named `memory`, answering every operation
- * that answers cards with `card`, and reading every payload as `card`.
+ * that answers cards with `card`, and reading every payload as `card`: `setDefaultCard` with it as
+ * the default and `invalidateCard` with it invalid, as those operations leave a card.
  */
 function answering(card: Card): CardProvider {
   return {
@@ -42,11 +43,25 @@ function answering(card: Card): CardProvider {
     listCards: async () => ({ data: [card], hasMore: false, nextCursor: null }),
     updateCard: async () => card,
     deleteCard: async () => {},
-    setDefaultCard: async () => card,
+    setDefaultCard: async () => withField(card, 'isDefault', true),
     getDefaultCard: async () => card,
-    invalidateCard: async () => card,
+    invalidateCard: async () => withField(card, 'status', 'invalid'),
     parseCard: () => card,
   } as unknown as CardProvider
+}
+
+/**
+ * `card` with `field` set to `value`, its other fields copied as they are defined: a getter stays a
+ * getter (one that throws is read by the check, not here).
+ */
+function withField<K extends keyof Card>(card: Card, field: K, value: Card[K]): Card {
+  return Object.defineProperties(
+    {},
+    {
+      ...Object.getOwnPropertyDescriptors(card),
+      [field]: { value, enumerable: true, writable: true, configurable: true },
+    },
+  ) as Card
 }
 
 /** Every operation that answers cards, called on `provider` for alice, giving one card. */
@@ -355,6 +370,67 @@ describe('ownerCheckedProvider over a provider built with defineCardProvider', (
 function digitsOf(text: string): string {
   return text.replace(/\D/g, '')
 }
+
+// A provider that ignored the change, or a cache or proxy in the way, answers with the card as it
+// was: CardSync would store a card its caller retired as active, or retire the old default for a
+// card that is not the default.
+describe('ownerCheckedProvider: an answer that shows the operation undone', () => {
+  /** `answering(card)`, its setDefaultCard and invalidateCard answering `card` as it is. */
+  const unchanged = (
+    card: Card,
+    capabilities: ProviderCapabilities = memoryProvider().capabilities,
+  ): CardProvider => ({
+    ...answering(card),
+    capabilities,
+    setDefaultCard: async () => card,
+    invalidateCard: async () => card,
+  })
+  const builds: [string, (provider: CardProvider) => CardProvider][] = [
+    ['written by hand', (provider) => provider],
+    ['built with defineCardProvider', (provider) => defineCardProvider(provider as never)],
+  ]
+  // The card's holder name holds a card number, which no message may quote.
+  const card = sampleCard('card_1', alice, { holderName: `Ada ${CARD_NUMBER}` })
+
+  describe.each(builds)('a provider %s', (_, build) => {
+    it.each([
+      ['invalidateCard', 'still active', (p: CardProvider) => p.invalidateCard(alice, 'card_1')],
+      ['setDefaultCard', 'not the default', (p: CardProvider) => p.setDefaultCard(alice, 'card_1')],
+    ] as const)(
+      '%s answered with the card as it was is provider_unavailable, not retryable',
+      async (operation, state, call) => {
+        const error = await rejection(call(ownerCheckedProvider(build(unchanged(card)))))
+        expect(error).toMatchObject({
+          code: 'provider_unavailable',
+          retryable: false,
+          provider: 'memory',
+        })
+        expect(error.message).toContain(
+          `memory answered ${operation} for customer:cus_alice with card card_1 ${state}`,
+        )
+        expect(digitsOf(inspect(error, { depth: 10 }))).not.toContain(CARD_NUMBER)
+      },
+    )
+
+    it('setDefaultCard answered not the default is taken where cards have no default', async () => {
+      const none = { ...memoryProvider().capabilities, defaultPolicy: 'none' } as const
+      const checked = ownerCheckedProvider(build(unchanged(card, none)))
+      expect(await checked.setDefaultCard(alice, 'card_1')).toMatchObject({
+        id: 'card_1',
+        isDefault: false,
+      })
+    })
+
+    it('the other operations answer an invalid card that is not the default as it is', async () => {
+      const invalid = sampleCard('card_1', alice, { status: 'invalid' })
+      const checked = ownerCheckedProvider(build(unchanged(invalid)))
+      expect(await checked.getCard(alice, 'card_1')).toMatchObject({ status: 'invalid' })
+      expect(await checked.invalidateCard(alice, 'card_1')).toMatchObject({ status: 'invalid' })
+      const created = await checked.createCard(alice, { source: 'tok_visa' })
+      expect(created).toMatchObject({ status: 'invalid', isDefault: false })
+    })
+  })
+})
 
 describe('ownerCheckedProvider: the card id an asked id names (cardIdOf)', () => {
   const idInUri = (cardId: string) => cardId.slice(cardId.lastIndexOf('/') + 1)

@@ -11,7 +11,7 @@ import {
 } from './card.js'
 import { type CardportError, InvalidRequestError, ProviderUnavailableError } from './errors.js'
 import type { Page } from './pagination.js'
-import type { CardProvider } from './provider.js'
+import type { CardProvider, ProviderCapabilities } from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
 import { safeParseOf, validate } from './validate.js'
 
@@ -192,7 +192,12 @@ export function noteCardsRead(provider: object): void {
  * and reconcile never look. An operation that names a card (`getCard`, `updateCard`,
  * `setDefaultCard`, `invalidateCard`) must answer with that card, its id the asked id exactly:
  * another card would be stored as the answer about the asked one (as invalid, as the new
- * default). A card of another owner, or another card than the one asked for, is
+ * default). `invalidateCard` must answer it `status: 'invalid'`, and `setDefaultCard` (where the
+ * `defaultPolicy` is not `'none'`) `isDefault: true`, whether `defineCardProvider` built the
+ * operation or not (see {@link notDoneCard}): the card as it was, from a provider that ignored the
+ * change or a cache in the way, would be stored as active while its caller believes it retired,
+ * or have the old default retired for a card that is not the default. A card of another owner,
+ * another card than the one asked for, or one that shows the operation undone is
  * `provider_unavailable`, not retryable (`invalid_request` from `parseCard`, whose payload is the
  * caller's). The other members are `provider`'s, each method called on `provider`.
  *
@@ -279,12 +284,23 @@ export function ownerCheckedProvider(provider: CardProvider): CheckedProvider {
     (operation: string, namesCard: boolean) =>
     async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
       const method = inner[operation]!
+      let card: Card
       if (cardsRead.has(method)) {
-        return checked(operation, owner, (await call(operation, method, [owner, ...rest])) as Card)
+        card = checked(operation, owner, (await call(operation, method, [owner, ...rest])) as Card)
+      } else {
+        const cardId = namesCard ? cardIdOf(rest[0] as string) : undefined
+        card = read(
+          operation,
+          owner,
+          (await byHand(operation, method, [owner, ...rest])) as Card,
+          cardId,
+        )
       }
-      const cardId = namesCard ? cardIdOf(rest[0] as string) : undefined
-      const card = (await byHand(operation, method, [owner, ...rest])) as Card
-      return read(operation, owner, card, cardId)
+      // A defined operation too: defineCardProvider reads its card, not what the card says of
+      // the operation, and a cache or proxy inside the adapter may serve it as it was.
+      const undone = notDoneCard(card, operation, provider.capabilities)
+      if (undone === undefined) return card
+      throw notDoneCardError(name, operation, owner, undone)
     }
   const wrapper = {
     ...provider,
@@ -344,3 +360,55 @@ export type CheckedProvider = CardProvider & {
   /** The id of the card `cardId` names (see `CardProvider.cardIdOf`), checked. */
   cardIdOf(cardId: string): string
 }
+
+/**
+ * What makes `card`, the card a provider answered `operation` (one that names a card) with, no
+ * answer of an operation that did what it was asked, or undefined when it is one: an
+ * `invalidateCard` answer not `status: 'invalid'` ("card card_1 still active"), a
+ * `setDefaultCard` answer not `isDefault: true` ("card card_1 not the default") where the
+ * provider has defaults at all (`defaultPolicy` other than `'none'`, under which `isDefault` is
+ * always false). Such an answer is the card as it was, served by a provider that ignored the
+ * change or by a cache or proxy in the way: taken, `CardSync` stored a card its caller had
+ * retired as active, or retired the old default for a card that did not become it.
+ */
+function notDoneCard(
+  card: Card,
+  operation: string,
+  capabilities: ProviderCapabilities,
+): string | undefined {
+  if (operation === 'invalidateCard' && card.status !== 'invalid') {
+    return `card ${card.id} still ${card.status}`
+  }
+  if (
+    operation === 'setDefaultCard' &&
+    capabilities.defaultPolicy !== 'none' &&
+    card.isDefault !== true
+  ) {
+    return `card ${card.id} not the default`
+  }
+  return undefined
+}
+
+/**
+ * The error for a card that a provider answered `operation` for `owner` with, and that shows the
+ * operation undone (`undone`, from {@link notDoneCard}): an adapter's bug, or a cache in the way,
+ * which a retry does not mend. Nothing of it is stored: the card may not have changed.
+ */
+function notDoneCardError(
+  name: string,
+  operation: string,
+  owner: Owner,
+  undone: string,
+): ProviderUnavailableError {
+  const { left, check } = DONE_STATE[operation as keyof typeof DONE_STATE]
+  return new ProviderUnavailableError(
+    `${name} answered ${operation} for ${formatOwner(owner)} with ${undone}: the adapter must answer with the card as ${operation} left it (${left}); it may not have changed, so check it with ${check}`,
+    { provider: name, retryable: false },
+  )
+}
+
+/** What a card answered by each operation {@link notDoneCard} checks shows, and how to check. */
+const DONE_STATE = {
+  invalidateCard: { left: "status 'invalid'", check: 'getCard' },
+  setDefaultCard: { left: 'isDefault true', check: 'getDefaultCard' },
+} as const

@@ -177,11 +177,21 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
   >
   /** Deletes a card; the provider's default policy picks the next default. */
   deleteCard: Operation<C['deleteCard'], [owner: OwnerOf<C>, cardId: string], Promise<void>>
-  /** Makes a card the owner's default (for external accounts: for its currency). */
+  /**
+   * Makes a card the owner's default (for external accounts: for its currency), and answers with
+   * the card as it now stands: `isDefault: true` (false only under `defaultPolicy: 'none'`).
+   * `CardSync` refuses any other answer (`provider_unavailable`, not retryable) before it retires
+   * the old default.
+   */
   setDefaultCard: Operation<C['setDefaultCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
   /** The owner's default card, or null when it has none. */
   getDefaultCard: Operation<C['listCards'], [owner: OwnerOf<C>], Promise<Card | null>>
-  /** Marks a card invalid for good (it cannot be made valid again). */
+  /**
+   * Marks a card invalid for good (it cannot be made valid again), and answers with the card as it
+   * now stands: `status: 'invalid'`. `CardSync` refuses a card answered still active (a cache in
+   * the way, a server that ignored the change) with `provider_unavailable`, not retryable, and
+   * stores nothing of it.
+   */
   invalidateCard: Operation<C['invalidateCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
   /**
    * Normalizes a raw provider payload (an API response, a webhook's object). Returns null for

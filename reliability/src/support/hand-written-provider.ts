@@ -183,7 +183,9 @@ export type Reading = { readable: true; card: Card | null } | { readable: false;
  * when the Card schema reads it (freshly built, as the provider answered it) as a card of `owner`
  * under the provider's name; `getDefaultCard` may also answer null ("no default"), and
  * `parseCard` anything falsy ("not a card"). An operation that names a card (getCard, updateCard,
- * setDefaultCard, invalidateCard) must answer that card: one of another id is no reading. A page is readable when it is an object with an
+ * setDefaultCard, invalidateCard) must answer that card: one of another id is no reading, nor is
+ * an invalidateCard answer that is not invalid, or a setDefaultCard answer that is not the default
+ * (the operation undone). A page is readable when it is an object with an
  * array `data` of readable cards, a boolean `hasMore` and a string-or-null `nextCursor`, and when
  * it says more cards follow, a cursor other than the one it was asked with.
  */
@@ -195,6 +197,13 @@ export function reading(served: Served, owner: Owner): Reading | { readable: tru
     if (served.operation === 'parseCard' && !built) return { readable: true, card: null }
     const read = readCardLike(built, owner)
     if (read.readable && served.cardId !== undefined && read.card?.id !== served.cardId) {
+      return { readable: false, threw: false }
+    }
+    // The card as the operation left it: invalid, or the default (both capabilities have one).
+    if (read.readable && served.operation === 'invalidateCard' && read.card?.status !== 'invalid') {
+      return { readable: false, threw: false }
+    }
+    if (read.readable && served.operation === 'setDefaultCard' && read.card?.isDefault !== true) {
       return { readable: false, threw: false }
     }
     return read
