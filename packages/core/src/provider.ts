@@ -168,7 +168,10 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
   /**
    * Changes address, expiry, name or metadata: the fields `capabilities.updatableFields` lists
    * (another field is a compile error where the capabilities are known, and
-   * `unsupported_operation` at run time).
+   * `unsupported_operation` at run time). Answers the card as the update left it: what the patch
+   * does not name stays as it was (an address field left out is kept, a metadata key left out is
+   * kept), except `checks.addressLine1` and `checks.postalCode`, which a changed address may
+   * reset to `'unchecked'` (Stripe does). The provider conformance suite checks both.
    */
   updateCard: Operation<
     C['updateCard'],
