@@ -30,6 +30,13 @@ describe('toTokenizeForm', () => {
     expect(formOf({ address: { state: 'NY' } })).toMatchObject({ region: 'NY' })
   })
 
+  it("sends the metadata's set keys as meta, not those unset with '', and no meta for none", () => {
+    const details = CardDetailsSchema.parse(testCard('4111111111111111'))
+    const form = toTokenizeForm(details, { plan: 'pro', note: '' }, 'marketplace')
+    expect(JSON.stringify(form.meta)).toBe('{"plan":"pro"}')
+    expect(toTokenizeForm(details, { note: '' }, 'marketplace')).not.toHaveProperty('meta')
+  })
+
   it('sends a phone of 15 characters, "+" included, as phone_number', () => {
     const phone = '+12345678901234'
     expect(phone).toHaveLength(15)

@@ -376,6 +376,40 @@ describe('requests', () => {
       expect(logged).not.toContain(lower)
       expect(logged).toContain('key=[redacted]')
     })
+
+    // encodeURIComponent writes upper case (%2F %2B %3D); some encoders write lower case.
+    it.each([
+      ['upper case, as encodeURIComponent writes it', (text: string) => encodeURIComponent(text)],
+      [
+        'lower case',
+        (text: string) =>
+          encodeURIComponent(text).replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()),
+      ],
+    ])(
+      'percent-encoded in %s: a secret with / + = and its credentials, in the message and the cause',
+      async (_case, encode) => {
+        const given = 'ak/test+key=1'
+        const credentials = Buffer.from(`${given}:`).toString('base64')
+        expect(credentials).toMatch(/[/+=]/)
+        const quoted = [encode(given), encode(credentials), encode(`Basic ${credentials}`)]
+        for (const form of quoted) expect(form).toMatch(/%(?:2F|2B|3D|2f|2b|3d)/)
+        const { agent, pool } = mockAgent()
+        pool.intercept({ path: PATH, method: 'GET' }).reply(401, {
+          ...errorBody(401, 'authentication-required'),
+          description: `The request /v1/x?key=${quoted[0]}&auth=${quoted[1]} was refused.`,
+          additional: `Authorization=${quoted[2]}`,
+          extras: { key: quoted[0], credentials: quoted[1] },
+        })
+        const { http } = client(agent, { secret: given })
+        const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+        expect(error.code).toBe('authentication')
+        expect(error.message).toContain('key=[redacted]&auth=[redacted] was refused.')
+        const cause = JSON.stringify((error.cause as { body: unknown }).body)
+        expect(cause).toContain('[redacted]')
+        const logged = `${inspect(error, { depth: 10 })}${JSON.stringify(error)}${error.message}${cause}`
+        for (const form of [given, credentials, ...quoted]) expect(logged).not.toContain(form)
+      },
+    )
   })
 
   it('a dispatcher error that quotes the request headers (MockAgent) keeps no secret in the cause', async () => {
@@ -881,6 +915,79 @@ describe('over a real loopback socket', () => {
         }
       },
     )
+
+    /** A JSON object of exactly `bytes` bytes: `fields`, then a `pad` string filling the rest. */
+    function jsonOf(bytes: number, fields: object = {}): string {
+      const head = `${JSON.stringify(fields).slice(0, -1)}${Object.keys(fields).length > 0 ? ',' : ''}"pad":"`
+      const text = `${head}${'x'.repeat(bytes - head.length - 2)}"}`
+      expect(Buffer.byteLength(text)).toBe(bytes)
+      return text
+    }
+
+    const LIMIT = 1_000
+    const ERROR_LIMIT = 16 * 1024
+    const errorFields = { status_code: 400, category_code: 'request', request_id: 'OHM400' }
+
+    describe.each([
+      ['with its Content-Length', true],
+      ['without a Content-Length (chunked)', false],
+    ])('a body of exactly the limit is read, one byte more refused: %s', (_case, withLength) => {
+      async function answering(status: number, text: string) {
+        const baseUrl = await listen((_request, response) => {
+          response.writeHead(status, {
+            'content-type': 'application/json',
+            ...(withLength ? { 'content-length': String(Buffer.byteLength(text)) } : {}),
+          })
+          // Two writes: without a Content-Length, two chunks the client adds up.
+          response.write(text.slice(0, 10))
+          response.end(text.slice(10))
+        })
+        const agent = new Agent()
+        const { http } = client(agent, {
+          baseUrl,
+          maxResponseBodyBytes: LIMIT,
+          retry: { retries: 0 },
+        })
+        try {
+          return await http.send({ method: 'GET', path: PATH }).then(
+            (answer) => ({ answer, error: undefined }),
+            (error: unknown) => {
+              if (!isCardportError(error)) throw error
+              return { answer: undefined, error }
+            },
+          )
+        } finally {
+          await agent.close()
+        }
+      }
+
+      it(`a 2xx of maxResponseBodyBytes (${LIMIT} bytes) is read`, async () => {
+        const { answer, error } = await answering(200, jsonOf(LIMIT))
+        expect(error).toBeUndefined()
+        expect((answer?.body as { pad?: string } | undefined)?.pad).toHaveLength(LIMIT - 10)
+      })
+
+      it(`a 2xx of maxResponseBodyBytes + 1 (${LIMIT + 1} bytes) is refused`, async () => {
+        const { error } = await answering(200, jsonOf(LIMIT + 1))
+        expect(error).toMatchObject({ code: 'provider_unavailable', status: 200 })
+        expect(error?.message).toContain('maxResponseBodyBytes')
+        expect(error?.message).toContain('kept nowhere')
+      })
+
+      it('an error answer of 16 KiB is read, and mapped by its category', async () => {
+        const { error } = await answering(400, jsonOf(ERROR_LIMIT, errorFields))
+        expect(error).toMatchObject({ code: 'invalid_request', status: 400, requestId: 'OHM400' })
+        expect(error?.cause).toMatchObject({ bodyCut: false })
+      })
+
+      it('an error answer of 16 KiB + 1 byte is cut, kept nowhere', async () => {
+        const { error } = await answering(400, jsonOf(ERROR_LIMIT + 1, errorFields))
+        // Mapped by its status alone: its category and request id were not read.
+        expect(error).toMatchObject({ status: 400, requestId: undefined })
+        expect(error?.message).toContain('16 KiB')
+        expect(error?.cause).toMatchObject({ body: null, bodyCut: true })
+      })
+    })
   })
 
   it('a proxy that wants credentials (407) is authentication, not retried, with no credential in it', async () => {

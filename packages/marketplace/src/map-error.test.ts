@@ -120,6 +120,8 @@ describe('mapMarketplaceError: the reference error codes', () => {
           // The account forms name a card's fields under `card.`: the CVC is still one.
           'card.security_code': '323',
           'card.CVV': '4321',
+          cvc: '987',
+          'card.cvc': '987',
           nested: { note: '4111-1111-1111-1111' },
         },
       }),
@@ -132,12 +134,19 @@ describe('mapMarketplaceError: the reference error codes', () => {
       json: error.toJSON(),
     })
     expect(everything).not.toMatch(/4111[ -]?1111[ -]?1111[ -]?1111/)
+    expect(everything).not.toContain('987')
     expect(error.details?.extras).toEqual({
       card_number: '[redacted]',
       security_code: '[redacted]',
       'card.security_code': '[redacted]',
       'card.CVV': '[redacted]',
+      cvc: '[redacted]',
+      'card.cvc': '[redacted]',
       nested: { note: '•••• 1111' },
+    })
+    expect((error.cause as MarketplaceApiError).body?.extras).toMatchObject({
+      cvc: '[redacted]',
+      'card.cvc': '[redacted]',
     })
   })
 

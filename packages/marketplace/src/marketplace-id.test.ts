@@ -6,7 +6,7 @@ describe('MarketplaceIdSchema', () => {
     expect(MarketplaceIdSchema.parse(id)).toBe(id)
   })
 
-  it.each(['', 'MP/1', 'MP 1', 'MP1?x=1', 'MP1#a', '../MP1', 'MP1\n'])(
+  it.each(['', 'MP/1', 'MP 1', 'MP1?x=1', 'MP1#a', '../MP1', 'MP1\n', '.', '..', 'MP..', 'MP.1'])(
     'refuses %j, in a message that names the shape and not the value',
     (id) => {
       const result = MarketplaceIdSchema.safeParse(id)

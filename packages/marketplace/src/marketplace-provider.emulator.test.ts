@@ -181,6 +181,30 @@ describe('createCard', () => {
     expect(await provider.getCard(owner, card.id)).toMatchObject({ address: card.address })
   })
 
+  // '' unsets a key (MetadataPatch): a new card has none to unset, so the key is not sent.
+  it("tokenizes with the metadata's set keys only, none of those unset with ''", async () => {
+    const { provider, account } = setup()
+    const forms: unknown[] = []
+    server.use(
+      http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
+        if (isPassedThrough(request)) return undefined
+        forms.push(await request.clone().json())
+        return emulatorAnswer(request)
+      }),
+    )
+    const owner = account()
+    const card = await provider.createCard(owner, {
+      source: testCard(VISA),
+      metadata: { plan: 'pro', note: '' },
+    })
+    expect(forms).toHaveLength(1)
+    expect(JSON.stringify((forms[0] as { meta?: unknown } | undefined)?.meta)).toBe(
+      '{"plan":"pro"}',
+    )
+    expect(card.metadata).toEqual({ plan: 'pro' })
+    expect(marketplace.state.card(card.id)?.meta).toEqual({ plan: 'pro' })
+  })
+
   it('keeps a second address line on a second line of street_address', async () => {
     const { provider, account } = setup()
     const owner = account()

@@ -409,6 +409,10 @@ describe('options', () => {
     ['a baseUrl with a query', { baseUrl: 'https://marketplace.test/?tenant=1' }, 'baseUrl'],
     ['a baseUrl with a fragment', { baseUrl: 'https://marketplace.test/#api' }, 'baseUrl'],
     ['a marketplace id with a slash', { marketplaceId: 'MP/1' }, 'marketplaceId'],
+    // `..` in the path (/v1/marketplaces/../cards) is another route once a URL resolves it.
+    ['a marketplace id of one dot', { marketplaceId: '.' }, 'marketplaceId'],
+    ['a marketplace id of two dots', { marketplaceId: '..' }, 'marketplaceId'],
+    ['a marketplace id holding dots', { marketplaceId: 'MP..' }, 'marketplaceId'],
     ['a dispatcher that is not one', { dispatcher: {} }, 'dispatcher'],
     // Longer than a timer holds: withRetry refuses it, which made every read fail, not this.
     [

@@ -263,6 +263,21 @@ describe('toMarketplaceCard field rules', () => {
     expect(card?.checks).toEqual({ cvc: expected, addressLine1: null, postalCode: expected })
   })
 
+  // Each check read from its own field: with the values told apart, one read for another shows.
+  it.each([
+    ['passed', 'failed', { cvc: 'pass', addressLine1: null, postalCode: 'fail' }],
+    ['failed', 'passed', { cvc: 'fail', addressLine1: null, postalCode: 'pass' }],
+    ['unknown', undefined, { cvc: 'unavailable', addressLine1: null, postalCode: null }],
+    [undefined, 'unknown', { cvc: null, addressLine1: null, postalCode: 'unavailable' }],
+  ])('security_code_check %s and postal_code_check %s are read apart', (cvc, postal, checks) => {
+    const card = toMarketplaceCard({
+      ...base,
+      security_code_check: cvc,
+      postal_code_check: postal,
+    })
+    expect(card?.checks).toEqual(checks)
+  })
+
   it('converts alpha-3 countries to alpha-2 and drops codes that are not ISO', () => {
     expect(toMarketplaceCard({ ...base, country_code: 'GBR' })?.address.country).toBe('GB')
     expect(toMarketplaceCard({ ...base, country_code: 'XYZ' })?.address.country).toBeNull()

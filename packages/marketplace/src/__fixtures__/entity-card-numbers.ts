@@ -12,6 +12,8 @@ const everyDigit = (write: (char: string) => string) => [...DIGITS].map(write).j
 /** A Luhn-valid test card number (Visa's), each way an HTML text may write it, by label. */
 export const ENTITY_CARD_NUMBERS: ReadonlyArray<readonly [label: string, text: string]> = [
   ['named no-break spaces between groups', groups('&nbsp;')],
+  // A legacy reference needs no `;`: a browser reads `&nbsp1111` as a no-break space and 1111.
+  ['legacy no-break spaces without their ; between groups', groups('&nbsp')],
   ['named en dashes between groups', groups('&ndash;')],
   ['decimal no-break spaces between groups', groups('&#160;')],
   [
@@ -63,7 +65,7 @@ const NAMED: Readonly<Record<string, string>> = {
 
 function decoded(text: string): string {
   return text.replace(
-    /&(?:#([0-9]+)|#[xX]([0-9a-fA-F]+)|([A-Za-z]+));/g,
+    /&(?:#([0-9]+);|#[xX]([0-9a-fA-F]+);|([A-Za-z]+);?)/g,
     (reference, dec, hex, name) =>
       dec !== undefined
         ? String.fromCodePoint(Number(dec))
@@ -96,6 +98,6 @@ export function holdsCardDigits(html: string): boolean {
       }
     }
   }
-  const written = text.replace(/&#?[0-9A-Za-z]+;/g, ' ')
+  const written = text.replace(/&#?[0-9A-Za-z]+;|&[A-Za-z]+/g, ' ')
   return (written.match(DIGIT_RUN) ?? []).some((run) => run.replace(/\D/g, '').length >= 12)
 }
