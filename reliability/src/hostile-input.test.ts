@@ -11,6 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { inspect } from 'node:util'
 import {
   type Card,
   CardSchema,
@@ -27,7 +28,7 @@ import {
 } from '@cardport/core'
 import { marketplaceProvider } from '@cardport/marketplace'
 import { sqliteStore } from '@cardport/store-sqlite'
-import { stripeProvider, stripeWebhookHandler } from '@cardport/stripe'
+import { mapStripeError, stripeProvider, stripeWebhookHandler } from '@cardport/stripe'
 import { sampleCard, signStripeEvent } from '@cardport/testing/emulators'
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
@@ -464,6 +465,84 @@ describe('provider answers', () => {
       target.emulator.faults.clear()
     },
   )
+
+  // `mapStripeError` is public: an application that calls the SDK itself maps the SDK's errors
+  // with it, outside the core's wrapping of a provider, which masks a cause again (so that the
+  // properties above, which go through `stripeProvider`, pass even when `mapStripeError` keeps
+  // the SDK's error unmasked). The errors are the SDK's own, built as it builds them from an
+  // answer: an error object quoting the request (in the message, in another field, nested, as a
+  // JSON number), or a body that is no JSON, which it keeps whole as `raw.exception.rawBody`.
+  const STRIPE_ERROR_TYPES = [
+    'card_error',
+    'invalid_request_error',
+    'api_error',
+    'idempotency_error',
+    'authentication_error',
+    'rate_limit_error',
+    'something_new_error',
+  ] as const
+  // What the SDK builds its error from (generated as data, so that a counterexample shows it):
+  // the `error` object of an answer with its status and headers, or a body that is no JSON.
+  const sdkErrorInputArb = fc.oneof(
+    fc
+      .tuple(
+        fc.constantFrom(400, 401, 402, 403, 404, 409, 429, 500, 503),
+        fc.constantFrom(...STRIPE_ERROR_TYPES),
+        fc.oneof(
+          fc.constant('Request refused.'),
+          taintedArb.map((taint) => `No such token: '${taint}'`),
+        ),
+        errorObjectArb,
+      )
+      .map(([statusCode, type, message, body]) => ({
+        answer: {
+          ...body.error,
+          type,
+          message,
+          statusCode,
+          headers: { 'request-id': 'req_hostile', 'retry-after': '2' },
+          requestId: 'req_hostile',
+        },
+      })),
+    fc
+      .tuple(fc.constantFrom('<html><pre>Cannot GET /v1/sources/', 'Request refused: '), taintedArb)
+      .map(([before, taint]) => ({ rawBody: `${before}${taint}</pre></html>` })),
+  )
+  /** The SDK's error, made by the SDK's own classes as it makes them from an answer. */
+  const sdkError = (input: { answer: Record<string, unknown> } | { rawBody: string }): Error =>
+    'answer' in input
+      ? Stripe.errors.StripeError.generate(input.answer as never)
+      : new Stripe.errors.StripeAPIError({
+          message: 'Invalid JSON received from the Stripe API',
+          exception: Object.assign(new SyntaxError('Unexpected token <'), {
+            rawBody: input.rawBody,
+          }),
+        } as never)
+
+  it("mapStripeError, called directly on the SDK's errors: a CardportError, and nothing leaks from it or the SDK error it keeps as cause", () => {
+    fc.assert(
+      fc.property(sdkErrorInputArb, fc.boolean(), (input, stackRead) => {
+        const error = sdkError(input)
+        // A logger that printed the SDK's error first made Node build its stack from the
+        // message of that moment, which the mapping must mask too.
+        if (stackRead) void error.stack
+        const mapped = mapStripeError(error, 'stripe-hostile')
+        expect(isCardportError(mapped), 'mapped to a CardportError').toBe(true)
+        expect(mapped?.cause, 'the SDK error kept as cause').toBe(error)
+        // The error as a logger writes it (message, stack, toJSON, fields, and `util.inspect`
+        // with the whole cause chain), and the SDK error on its own, as an application that
+        // logs the cause would.
+        for (const [where, text] of [
+          ['the mapped error', errorText(mapped)],
+          ['its cause', errorText(error)],
+          ['its cause, inspected', inspect(error)],
+        ] as const) {
+          expect(findLeaks(text, ALL_SECRETS), `leaks in ${where}`).toEqual([])
+        }
+      }),
+      { numRuns: 200 },
+    )
+  })
 })
 
 describe('Stripe webhook bodies', () => {
@@ -738,6 +817,11 @@ describe('options', () => {
         {
           apiKey: fc.oneof(
             { weight: 4, arbitrary: fc.constant(SECRETS.stripeKey) },
+            // A restricted key, which an application may give instead of a secret one.
+            {
+              weight: 2,
+              arbitrary: fc.constantFrom(SECRETS.restrictedKey, SECRETS.restrictedTestKey),
+            },
             {
               weight: 1,
               arbitrary: fc.constantFrom(`${SECRETS.stripeKey} `, `pk_test_${'x'.repeat(8)}`),

@@ -16,22 +16,19 @@ import { postgresStore } from '@cardport/store-postgres'
 import type { StripeEmulator } from '@cardport/testing/emulators'
 import { PGlite } from '@electric-sql/pglite'
 import fc from 'fast-check'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
 import { providersUnderTest } from './support/providers.js'
-import { type SharedStore, sqliteFileOpenedTwice } from './support/shared-store.js'
+import {
+  PG_CONFIG,
+  postgresSchemaOpenedTwice,
+  probePostgres,
+  type SharedStore,
+  sqliteFileOpenedTwice,
+} from './support/shared-store.js'
 
 /** Programs run per store backend: each is two concurrent sequences of operations. */
 const RUNS = 10
-
-const PG_CONFIG = {
-  host: '127.0.0.1',
-  port: 5432,
-  user: 'postgres',
-  database: 'test',
-  connectionTimeoutMillis: 3000,
-} as const
 
 const postgresUnavailable = await probePostgres()
 
@@ -92,21 +89,7 @@ const BACKENDS: Backend[] = [
     name: `PostgreSQL server at ${PG_CONFIG.host}:${PG_CONFIG.port}, two pools on one schema`,
     unavailable: postgresUnavailable,
     ownConnections: true,
-    async open() {
-      const schema = `cardport_races_${randomBytes(6).toString('hex')}`
-      const pools = [new pg.Pool({ ...PG_CONFIG, max: 4 }), new pg.Pool({ ...PG_CONFIG, max: 4 })]
-      const stores: [CardStore, CardStore] = [
-        await postgresStore({ client: pools[0]!, schema }),
-        await postgresStore({ client: pools[1]!, schema }),
-      ]
-      return {
-        stores,
-        async close() {
-          await pools[0]!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-          await Promise.all(pools.map((pool) => pool.end()))
-        },
-      }
-    },
+    open: () => postgresSchemaOpenedTwice('races'),
   },
 ]
 
@@ -372,18 +355,4 @@ function seedOwner(kind: 'customer' | 'account'): Owner {
   emulator.seed.card(owner.id, 'tok_visa_debit', { default_for_currency: true })
   emulator.seed.card(owner.id, 'tok_mastercard_debit')
   return owner
-}
-
-async function probePostgres(): Promise<string | null> {
-  const client = new pg.Client(PG_CONFIG)
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return null
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error)
-    return `PostgreSQL is not reachable at ${PG_CONFIG.host}:${PG_CONFIG.port} (user ${PG_CONFIG.user}, database ${PG_CONFIG.database}): ${reason}`
-  } finally {
-    await client.end().catch(() => {})
-  }
 }

@@ -11,7 +11,13 @@ import { SECRETS, TEST_CARD_NUMBERS } from './leak-scan.js'
 export const MARKETPLACE_SECRET = 'ak-test-cardportEmulatorTestSecret0001'
 
 /** Every secret a test uses. */
-export const ALL_SECRETS = [SECRETS.stripeKey, SECRETS.webhookSecret, MARKETPLACE_SECRET] as const
+export const ALL_SECRETS = [
+  SECRETS.stripeKey,
+  SECRETS.restrictedKey,
+  SECRETS.restrictedTestKey,
+  SECRETS.webhookSecret,
+  MARKETPLACE_SECRET,
+] as const
 
 /**
  * A test card number, as typed or pasted: plain, or in groups of four with spaces or dashes,
@@ -52,11 +58,17 @@ export const otherScriptCardNumberArb: fc.Arbitrary<string> = fc
   )
 
 /**
- * Secrets of a recognizable format (Stripe's `sk_…`, `whsec_…`), which cardport removes from any
- * text. The marketplace's secret has no format a library could recognize: it is embedded only
- * where the marketplace adapter, which knows it, handles it (its options).
+ * Secrets of a recognizable format (Stripe's secret and restricted keys, `sk_…`, `rk_…`, and
+ * `whsec_…`), which cardport removes from any text. The marketplace's secret has no format a
+ * library could recognize: it is embedded only where the marketplace adapter, which knows it,
+ * handles it (its options).
  */
-const RECOGNIZABLE_SECRETS = [SECRETS.stripeKey, SECRETS.webhookSecret] as const
+const RECOGNIZABLE_SECRETS = [
+  SECRETS.stripeKey,
+  SECRETS.restrictedKey,
+  SECRETS.restrictedTestKey,
+  SECRETS.webhookSecret,
+] as const
 
 /** What separates a token from the text around it. */
 const separatorArb = fc.constantFrom(' ', '=', ': ', '"', ',', '\n', '/', '(')

@@ -6,7 +6,10 @@ import { inspect } from 'node:util'
 
 /**
  * Card numbers the suite embeds in inputs: Stripe's and the marketplace's test numbers, which
- * the emulators accept, so that inputs carrying them reach as deep as real ones would.
+ * the emulators accept, so that inputs carrying them reach as deep as real ones would; then
+ * Luhn-valid numbers of the networks that `brandFromNumber` gives no brand of its own (core's
+ * `OTHER_NETWORKS`), which are card numbers all the same and must be masked as such: without
+ * them, a core that masked only the branded networks passed.
  */
 export const TEST_CARD_NUMBERS = [
   '4242424242424242',
@@ -21,11 +24,37 @@ export const TEST_CARD_NUMBERS = [
   '4111111111111111',
   '5105105105105100',
   '341111111111111',
+  // Maestro (67, 63, 50, 56, 58; 13 to 19 digits)
+  '6759649826438453',
+  '6304000000000000000',
+  '5018000000000009',
+  '5641820000000005',
+  '5893000000003',
+  // Mir (2200–2204)
+  '2200000000000004',
+  '2204300000000000003',
+  // RuPay (60, 82), Verve (506, 507), Dankort (5019), Hipercard (606282)
+  '6073840000000008',
+  '8200000000000001',
+  '5061040000000000009',
+  '5078650000000008',
+  '5019123456789013',
+  '6062828888666688',
+  // UzCard (8600), Humo (9860), Troy (9792)
+  '8600040000000003',
+  '9860010000000009',
+  '9792000000000003',
 ] as const
 
-/** The secrets of the suite: each must never appear in an error, a log line or a stored row. */
+/**
+ * The secrets of the suite: each must never appear in an error, a log line or a stored row.
+ * Stripe's restricted keys (`rk_live_…`, `rk_test_…`) are keys as much as `sk_…` ones: an
+ * application may give one to `stripeProvider`, and an error may quote it.
+ */
 export const SECRETS = {
   stripeKey: 'sk_test_51ReliabilitySuiteKeyNeverLogged',
+  restrictedKey: 'rk_live_51ReliabilitySuiteRestrictedKey',
+  restrictedTestKey: 'rk_test_51ReliabilitySuiteRestrictedKey',
   webhookSecret: 'whsec_reliabilitySuiteWebhookSecret',
 } as const
 
