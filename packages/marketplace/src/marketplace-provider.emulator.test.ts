@@ -72,6 +72,19 @@ function setup(options: Partial<MarketplaceProviderOptions> = {}) {
   return { provider, waits, account }
 }
 
+/** The forms the marketplace's tokenize requests send from now on, each then answered as usual. */
+function recordTokenizeForms(): unknown[] {
+  const forms: unknown[] = []
+  server.use(
+    http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
+      if (isPassedThrough(request)) return undefined
+      forms.push(await request.clone().json())
+      return emulatorAnswer(request)
+    }),
+  )
+  return forms
+}
+
 async function rejection(run: () => Promise<unknown>): Promise<CardportError> {
   try {
     await run()
@@ -166,14 +179,7 @@ describe('createCard', () => {
       postalCode: '10023',
       country: 'US',
     }
-    const forms: unknown[] = []
-    server.use(
-      http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
-        if (isPassedThrough(request)) return undefined
-        forms.push(await request.clone().json())
-        return emulatorAnswer(request)
-      }),
-    )
+    const forms = recordTokenizeForms()
     const owner = account()
     const card = await provider.createCard(owner, { source: testCard(VISA, { address }) })
     expect(forms).toMatchObject([{ city: 'New York', region: 'NY' }])
@@ -184,14 +190,7 @@ describe('createCard', () => {
   // '' unsets a key (MetadataPatch): a new card has none to unset, so the key is not sent.
   it("tokenizes with the metadata's set keys only, none of those unset with ''", async () => {
     const { provider, account } = setup()
-    const forms: unknown[] = []
-    server.use(
-      http.post(`${marketplace.origin}/v1/marketplaces/:marketplace/cards`, async ({ request }) => {
-        if (isPassedThrough(request)) return undefined
-        forms.push(await request.clone().json())
-        return emulatorAnswer(request)
-      }),
-    )
+    const forms = recordTokenizeForms()
     const owner = account()
     const card = await provider.createCard(owner, {
       source: testCard(VISA),

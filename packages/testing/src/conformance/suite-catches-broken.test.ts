@@ -77,6 +77,18 @@ const forEachOwnerType = (titles: readonly string[]) => [
 const ERRORS_FROM_THE_ADAPTER =
   'errors: a refusal of raw details by the provider holds neither the card number nor the CVC (the details reach the adapter)'
 
+/**
+ * The update checks, one per updatable field, each of which also checks that what its patch
+ * does not name stays as it was.
+ */
+const UPDATE_CHECKS = {
+  address: 'updateCard: updates the billing address, and nothing the patch does not name',
+  expiry: 'updateCard: updates the expiry, and nothing the patch does not name',
+  holderName: 'updateCard: updates the cardholder name, and nothing the patch does not name',
+  metadata:
+    'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
+} as const
+
 /** The check that lists more cards than a fixed cap an adapter might stop at. */
 const LISTS_MANY =
   "listCards: lists all of an owner's 25 cards, each once, in pages of 7 and through listAll"
@@ -979,10 +991,7 @@ describe('describeCardProvider catches a broken provider', () => {
       forEachOwnerType([
         // Each card updated is its owner's only card, so its default: the update checks read
         // the card back whole, isDefault with it.
-        'updateCard: updates the billing address, and nothing the patch does not name',
-        'updateCard: updates the expiry, and nothing the patch does not name',
-        'updateCard: updates the cardholder name, and nothing the patch does not name',
-        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
+        ...Object.values(UPDATE_CHECKS),
         'updateCard: an update leaves the default where it is, whether it changes another card or the default',
         // It drops the default before it finds the card, so a refused update drops it too.
         "updateCard: a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
@@ -994,14 +1003,7 @@ describe('describeCardProvider catches a broken provider', () => {
     // An update without metadata unsets every key. Each check's card holds metadata, and the
     // metadata check fills in the address and name first (an update without metadata).
     const failed = await failedProviderChecks(broken(wipesUnnamed('metadata')))
-    expect(failed).toEqual(
-      forEachOwnerType([
-        'updateCard: updates the billing address, and nothing the patch does not name',
-        'updateCard: updates the expiry, and nothing the patch does not name',
-        'updateCard: updates the cardholder name, and nothing the patch does not name',
-        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
-      ]),
-    )
+    expect(failed).toEqual(forEachOwnerType(Object.values(UPDATE_CHECKS)))
   })
 
   it('an adapter whose update wipes the address the patch does not name fails the update rules', async () => {
@@ -1009,11 +1011,7 @@ describe('describeCardProvider catches a broken provider', () => {
     // first. The check of the address itself names it in every patch.
     const failed = await failedProviderChecks(broken(wipesUnnamed('address')))
     expect(failed).toEqual(
-      forEachOwnerType([
-        'updateCard: updates the expiry, and nothing the patch does not name',
-        'updateCard: updates the cardholder name, and nothing the patch does not name',
-        'updateCard: merges metadata, and an empty value unsets its key; nothing the patch does not name changes',
-      ]),
+      forEachOwnerType([UPDATE_CHECKS.expiry, UPDATE_CHECKS.holderName, UPDATE_CHECKS.metadata]),
     )
   })
 
@@ -1215,7 +1213,7 @@ describe('describeCardProvider catches a broken provider', () => {
           "defaults: the first card of an owner becomes its default (defaultPolicy 'first-card') (account owners)",
           'getCard: returns the card as createCard returned it (account owners)',
           'listCards: an owner without cards has one empty page and no default (account owners)',
-          'updateCard: updates the billing address, and nothing the patch does not name (account owners)',
+          `${UPDATE_CHECKS.address} (account owners)`,
           'deleteCard: removes the card (account owners)',
           "parseCard: reads the provider's own payload of a card as getCard does (account owners)",
         ]),
