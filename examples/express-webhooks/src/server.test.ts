@@ -1,4 +1,4 @@
-import { memoryStore, type Owner } from '@cardport/core'
+import { CardportError, memoryStore, type Owner } from '@cardport/core'
 import { stripeWebhookHandler } from '@cardport/stripe'
 import { signStripeEvent, stripeEmulator } from '@cardport/testing/emulators'
 import { setupServer } from 'msw/node'
@@ -10,13 +10,13 @@ import { createWebhookApp, listen } from './server.js'
 const emulator = stripeEmulator()
 const mock = setupServer(...emulator.handlers)
 const store = memoryStore()
-let failing = false
+let failing: Error | undefined
 const failures: unknown[] = []
-// The store the handler writes to, which fails while `failing` is set.
+// The store the handler writes to, which throws `failing` while it is set.
 const flaky = {
   ...store,
   async upsert(...args: Parameters<typeof store.upsert>) {
-    if (failing) throw new Error('the database is down')
+    if (failing) throw failing
     return store.upsert(...args)
   },
 }
@@ -36,7 +36,7 @@ beforeAll(async () => {
   endpoint = `${server.url}/webhooks/stripe`
 })
 afterEach(() => {
-  failing = false
+  failing = undefined
   failures.length = 0
   mock.resetHandlers()
   emulator.reset()
@@ -168,7 +168,7 @@ describe('the Express webhook route', () => {
 
   it('answers 500 when the store fails, reports the cause, and applies the event on the retry', async () => {
     const [, created] = emulator.events.take()
-    failing = true
+    failing = new Error('the database is down')
     const [failed] = await emulator.events.deliver(endpoint, { events: [created!] })
 
     expect(failed!.status).toBe(500)
@@ -179,10 +179,29 @@ describe('the Express webhook route', () => {
     expect(await cards()).toEqual([])
 
     // Stripe retries the event later: it was not remembered as handled.
-    failing = false
+    failing = undefined
     const [retried] = await emulator.events.deliver(endpoint, { events: [created!] })
     expect(retried!.status).toBe(200)
     expect(JSON.parse(retried!.body!).action).toBe('upserted')
     expect(await cards()).toMatchObject([{ id: cardId }])
+  })
+
+  it('answers 500, not 400, to an invalid_request the store throws while applying, and reports it', async () => {
+    // Not a refusal of the request (it carries no `details.reason`): the event was valid, and
+    // Stripe should retry it once the store is mended.
+    const [, created] = emulator.events.take()
+    failing = new CardportError('invalid_request', 'the store refused the card')
+    const [failed] = await emulator.events.deliver(endpoint, { events: [created!] })
+
+    expect(failed!.status).toBe(500)
+    expect(JSON.parse(failed!.body!)).toEqual({
+      error: { code: 'internal', message: 'try again later' },
+    })
+    expect(failures).toHaveLength(1)
+    expect(failures[0]).toMatchObject({
+      code: 'invalid_request',
+      message: 'the store refused the card',
+    })
+    expect(await cards()).toEqual([])
   })
 })

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { StoredCard } from '@cardport/core'
+import type { CardStore, StoredCard } from '@cardport/core'
 import { type MarketplaceProvider, marketplaceProvider, tokenizeCard } from '@cardport/marketplace'
 import { sqliteStore } from '@cardport/store-sqlite'
 import { stripeProvider } from '@cardport/stripe'
@@ -37,13 +37,17 @@ export async function runQuickstart(log: (line: string) => void): Promise<Quicks
   const stripeApi = stripeEmulator()
   const marketplaceApi = marketplaceEmulator()
   const server = setupCardportServer(...stripeApi.handlers, ...marketplaceApi.handlers)
-  server.listen()
-
-  const folder = mkdtempSync(join(tmpdir(), 'cardport-quickstart-'))
-  const store = sqliteStore({ filename: join(folder, 'cards.db') })
+  // Opened inside the `try`, so that a failure to open one (the store's SQLite file, say) still
+  // closes what was opened before it and removes the folder.
+  let folder: string | undefined
+  let store: CardStore | undefined
   let marketplace: MarketplaceProvider | undefined
 
   try {
+    server.listen()
+    folder = mkdtempSync(join(tmpdir(), 'cardport-quickstart-'))
+    store = sqliteStore({ filename: join(folder, 'cards.db') })
+
     // Stripe: a customer's cards, from Stripe's test tokens.
     const stripe = stripeProvider({ stripe: new Stripe('sk_test_quickstart') })
     const customer = stripeApi.seed.customer({ name: 'Quickstart customer' })
@@ -83,8 +87,8 @@ export async function runQuickstart(log: (line: string) => void): Promise<Quicks
     return { stripe: stripeDefault, marketplace: marketplaceDefault, folder }
   } finally {
     await marketplace?.close()
-    await store.close()
+    await store?.close()
     server.close()
-    rmSync(folder, { recursive: true, force: true })
+    if (folder !== undefined) rmSync(folder, { recursive: true, force: true })
   }
 }

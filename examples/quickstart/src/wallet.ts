@@ -9,7 +9,9 @@ import {
 
 /**
  * The application code of the quickstart: it knows nothing of any provider. Give it another
- * `CardProvider` and it runs unchanged.
+ * `CardProvider` and it runs unchanged. Every step leaves the local copy (`store`) in step with
+ * the provider: the second card, added with `provider.createCard`, is stored with
+ * `CardSync.sync` right away, so `getForOwner` answers the provider's default at once.
  */
 export async function walletTour(
   provider: CardProvider,
@@ -33,7 +35,11 @@ export async function walletTour(
   const first = await sync.setDefaultCard(owner, tokens.first)
   log(`  added ${first.brand} ${maskCard(first.last4)}: the first card is the default`)
 
+  // A card added at the provider directly: store it, or the local copy lags behind until a
+  // reconcile (on the marketplace the new card is the default, and `getForOwner` would still
+  // answer the first one).
   const second = await provider.createCard(owner, { source: tokens.second })
+  await sync.sync(owner, second)
   log(
     `  added ${second.brand} ${maskCard(second.last4)}: ${
       second.isDefault

@@ -8,6 +8,7 @@ import {
   type Owner,
   observedAtOf,
   optionsObject,
+  redactSecrets,
   type StoredCard,
   type UpsertResult,
   validate,
@@ -114,8 +115,11 @@ const OWNER_PAGE = 500
  * `invalid_request`. A `filename` it cannot open, or a file (yours or a `database`'s) which is
  * not a SQLite database or is damaged, is refused with `invalid_request` saying why and what to
  * do (for the latter two, with better-sqlite3's `SQLITE_NOTADB` or `SQLITE_CORRUPT` error as
- * `cause`, and `details: { unusableFile, sqliteCode }`: see {@link UnusableFileReason}). See the
- * package README for the table layout.
+ * `cause`, and `details: { unusableFile, sqliteCode }`: see {@link UnusableFileReason}). When
+ * better-sqlite3's native module does not load (missing, or built for another Node.js), the
+ * `invalid_request` says so and to run `pnpm rebuild better-sqlite3`, not to check the path, with
+ * a copy of the loader's error (secrets masked) as `cause`. See the package README for the table
+ * layout.
  *
  * @example
  * ```ts
@@ -567,7 +571,8 @@ function prepareStatements(database: SqliteDatabase) {
  * Opens the store's own database file; `readonly`, only a file that exists, to read; each
  * statement waiting up to `busyTimeoutMs` for another connection's lock. better-sqlite3's
  * error quotes the path, which is the caller's text: the error thrown names only SQLite's code,
- * and keeps no cause.
+ * and keeps no cause. When it is better-sqlite3's native module that did not load (the path had
+ * nothing to do with it), the error says so and how to rebuild it (see {@link nativeModuleFailure}).
  */
 function openDatabase(filename: string, readonly: boolean, busyTimeoutMs: number): SqliteDatabase {
   // A read-only store makes no file: one that does not exist is refused below.
@@ -579,6 +584,8 @@ function openDatabase(filename: string, readonly: boolean, busyTimeoutMs: number
       timeout: busyTimeoutMs,
     }) as unknown as SqliteDatabase
   } catch (error) {
+    const native = nativeModuleFailure(error)
+    if (native) throw native
     const fix = readonly
       ? 'check that the path names an existing file (a read-only store makes none) that this user may read'
       : 'check that the path names a file, not a folder, in a folder that exists and is writable'
@@ -634,6 +641,42 @@ function unusableFile(
     cause: error,
     details: { unusableFile: unusable, sqliteCode: code },
   })
+}
+
+/**
+ * better-sqlite3 loads its native module (`better_sqlite3.node`) when the first `Database` is
+ * made, so a module that is missing or was built for another Node.js reaches `new Database()`
+ * as its error: Node's `ERR_DLOPEN_FAILED` (another Node.js version, `NODE_MODULE_VERSION`;
+ * another platform), or the `bindings` package's `Could not locate the bindings file` (the
+ * install script built nothing). That is no problem with the path, and rebuilding the module
+ * mends it: `invalid_request` saying so, its cause a copy of the error (name, `code`, message and
+ * stack, card numbers and keys masked: the message quotes the module's path, not the
+ * database's). Undefined for any other error.
+ */
+function nativeModuleFailure(error: unknown): InvalidRequestError | undefined {
+  if (!(error instanceof Error)) return undefined
+  const code = (error as { code?: unknown }).code
+  let why: string
+  if (/NODE_MODULE_VERSION|compiled against a different Node\.js version/.test(error.message)) {
+    why = 'it was built for another Node.js version'
+  } else if (/Could not locate the bindings file/.test(error.message)) {
+    why = 'no built better_sqlite3.node was found'
+  } else if (code === 'ERR_DLOPEN_FAILED' || /better_sqlite3\.node/.test(error.message)) {
+    why = typeof code === 'string' ? code : error.name
+  } else {
+    return undefined
+  }
+  const cause = new Error(redactSecrets(error.message))
+  cause.name = error.name
+  cause.stack = redactSecrets(error.stack ?? '')
+  if (typeof code === 'string') Object.assign(cause, { code })
+  return new InvalidRequestError(
+    `sqliteStore could not open its database: better-sqlite3's native module did not load (${why}): ` +
+      'run `pnpm rebuild better-sqlite3` (or `npm rebuild better-sqlite3`) with the Node.js that runs ' +
+      'this process; where no prebuilt binary fits the platform, that builds it from source, which ' +
+      'needs python3, make and a C++ compiler (g++)',
+    { cause },
+  )
 }
 
 /**
