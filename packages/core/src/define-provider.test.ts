@@ -1138,6 +1138,100 @@ describe('defineCardProvider: a card of another owner or provider is refused', (
   })
 })
 
+// A server that ignored the change, or a cache or proxy in the adapter's way, answers with the
+// card as it was: a caller of the provider itself (no CardSync in between) would take a card it
+// retired for retired, or a card that did not become the default for the default.
+describe('defineCardProvider: an answer that shows the operation undone is refused', () => {
+  const undone: Array<
+    [
+      'setDefaultCard' | 'invalidateCard',
+      string,
+      Partial<Card>,
+      (p: CardProvider) => Promise<unknown>,
+    ]
+  > = [
+    [
+      'invalidateCard',
+      'still active',
+      { status: 'active' },
+      (p) => p.invalidateCard(owner, 'card_1'),
+    ],
+    [
+      'setDefaultCard',
+      'not the default',
+      { isDefault: false },
+      (p) => p.setDefaultCard(owner, 'card_1'),
+    ],
+  ]
+  for (const [operation, state, answered, run] of undone) {
+    it(`${operation} answered with the card ${state} is a non-retryable provider_unavailable naming the operation`, async () => {
+      // The holder name holds a card number, which no message may quote.
+      const card = makeCard({ holderName: `Ada ${CARD_NUMBER_ID}`, ...answered })
+      const primitive = vi.fn(async () => card)
+      const { provider } = spyProvider({}, { [operation]: primitive })
+      const error = await rejection(run(provider))
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        retryable: false,
+        provider: 'spy',
+      })
+      expect(error.message).toContain(
+        `spy answered ${operation} for customer:cus_1 with card card_1 ${state}`,
+      )
+      expect(inspect(error, { depth: 10 }).replace(/\D/g, '')).not.toContain(CARD_NUMBER_ID)
+      expect(JSON.stringify(error.toJSON())).not.toContain(CARD_NUMBER_ID)
+      // Asked once: not retried, as the same server answers the same.
+      expect(primitive).toHaveBeenCalledTimes(1)
+    })
+  }
+
+  it('setDefaultCard answered not the default is taken where cards have no default', async () => {
+    const { provider } = spyProvider(
+      { defaultPolicy: 'none' },
+      { setDefaultCard: async () => makeCard({ isDefault: false }) },
+    )
+    expect(await provider.setDefaultCard(owner, 'card_1')).toMatchObject({
+      id: 'card_1',
+      isDefault: false,
+    })
+  })
+
+  it('invalidateCard is still refused an active card where cards have no default', async () => {
+    const { provider } = spyProvider(
+      { defaultPolicy: 'none' },
+      { invalidateCard: async () => makeCard({ status: 'active' }) },
+    )
+    expect(await rejection(provider.invalidateCard(owner, 'card_1'))).toMatchObject({
+      code: 'provider_unavailable',
+      retryable: false,
+    })
+  })
+
+  it('takes the answers that show the operation done, and the other operations as they are', async () => {
+    const { provider } = spyProvider(
+      {},
+      {
+        getCard: async () => makeCard({ status: 'invalid', isDefault: false }),
+        updateCard: async () => makeCard({ status: 'invalid', isDefault: false }),
+      },
+    )
+    expect(await provider.setDefaultCard(owner, 'card_1')).toMatchObject({ isDefault: true })
+    expect(await provider.invalidateCard(owner, 'card_1')).toMatchObject({ status: 'invalid' })
+    expect(await provider.getCard(owner, 'card_1')).toMatchObject({ status: 'invalid' })
+    const patch = { holderName: 'Ada' }
+    expect(await provider.updateCard(owner, 'card_1', patch)).toMatchObject({ isDefault: false })
+  })
+
+  it('refuses another card than the one asked for first, by its id', async () => {
+    const { provider } = spyProvider(
+      {},
+      { invalidateCard: async () => makeCard({ id: 'card_2', status: 'active' }) },
+    )
+    const error = await rejection(provider.invalidateCard(owner, 'card_1'))
+    expect(error.message).toContain('card card_2 where card card_1 was asked for')
+  })
+})
+
 describe('parseCardPayload: an adapter mapping helper read as parseCard reads', () => {
   it('reads the card with the Card schema, masking a card number in its text', () => {
     const card = parseCardPayload('vault', () =>
@@ -1352,7 +1446,9 @@ function spies() {
     })),
     updateCard: vi.fn(async (o: Owner, id: string, _patch: unknown) => makeCard({ id, owner: o })),
     deleteCard: vi.fn(async (_o: Owner, _id: string) => {}),
-    setDefaultCard: vi.fn(async (o: Owner, id: string) => makeCard({ id, owner: o })),
+    setDefaultCard: vi.fn(async (o: Owner, id: string) =>
+      makeCard({ id, owner: o, isDefault: true }),
+    ),
     invalidateCard: vi.fn(async (o: Owner, id: string) =>
       makeCard({ id, owner: o, status: 'invalid' }),
     ),

@@ -18,6 +18,7 @@ import {
 } from './errors.js'
 import {
   cardIdNamed,
+  doneCard,
   noteCardsRead,
   notOwnCard,
   readCard,
@@ -74,16 +75,20 @@ export interface CardProviderPrimitives {
   deleteCard?(owner: Owner, cardId: string): Promise<void>
   /**
    * Makes the card the owner's default (for external accounts: for its currency); returns the
-   * card as it now stands, `isDefault: true` (`CardSync` refuses another answer, but under
-   * `defaultPolicy: 'none'`).
+   * card as it now stands, `isDefault: true`. The provider built refuses another answer (but
+   * under `defaultPolicy: 'none'`, where no card is the default) as `provider_unavailable`, not
+   * retryable: the card as it was (a cache or proxy in the way, a server that ignored the change)
+   * is not taken for the new default, by `CardSync` or by a direct caller.
    */
   setDefaultCard?(owner: Owner, cardId: string): Promise<Card>
   /** Optional: when absent, the default is found by paging through `listCards`. */
   getDefaultCard?(owner: Owner): Promise<Card | null>
   /**
    * Marks the card `invalid` for good, for providers that retire cards instead of deleting them
-   * (the marketplace); returns the card as it now stands, `status: 'invalid'` (`CardSync` refuses
-   * a card answered still active).
+   * (the marketplace); returns the card as it now stands, `status: 'invalid'`. The provider built
+   * refuses a card answered still active (a cache or proxy in the way, a server that ignored the
+   * change) as `provider_unavailable`, not retryable: it is not taken for retired, by `CardSync`
+   * or by a direct caller.
    */
   invalidateCard?(owner: Owner, cardId: string): Promise<Card>
   /**
@@ -180,6 +185,10 @@ const RequestOptionsSchema = optionsObject({
  *   asked id, or what `cardIdOf` says it names, exactly), as a non-retryable
  *   `provider_unavailable` (`invalid_request` from `parseCard` given an owner), so that it is
  *   never stored as the owner's, or as the answer about another card;
+ * - refuses a `setDefaultCard` answer that is not `isDefault: true` (unless the `defaultPolicy` is
+ *   `'none'`) and an `invalidateCard` answer that is not `status: 'invalid'`, the card as it was
+ *   (a cache or proxy in the way, a server that ignored the change), as a non-retryable
+ *   `provider_unavailable` naming the operation, so that no caller takes the change for done;
  * - turns anything thrown into a `CardportError` (through the adapter's `mapError`), and masks
  *   card numbers and keys in its `cause`;
  * - gives the provider the adapter's `cardIdOf`, when it declares one, its answer checked to be a
@@ -400,7 +409,13 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!setDefaultCard) return unsupported('setDefaultCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return askedCard('setDefaultCard', validOwner, id, () => setDefaultCard(validOwner, id))
+      return doneCard(
+        await askedCard('setDefaultCard', validOwner, id, () => setDefaultCard(validOwner, id)),
+        name,
+        'setDefaultCard',
+        validOwner,
+        capabilities,
+      )
     },
 
     async getDefaultCard(owner: Owner): Promise<Card | null> {
@@ -421,7 +436,13 @@ export function defineCardProvider<const C extends ProviderCapabilities>(
       if (!invalidateCard) return unsupported('invalidateCard')
       const validOwner = checkOwner(owner)
       const id = validate(CardIdSchema, cardId, 'card id', name)
-      return askedCard('invalidateCard', validOwner, id, () => invalidateCard(validOwner, id))
+      return doneCard(
+        await askedCard('invalidateCard', validOwner, id, () => invalidateCard(validOwner, id)),
+        name,
+        'invalidateCard',
+        validOwner,
+        capabilities,
+      )
     },
 
     parseCard(raw: unknown, owner?: Owner): Card | null {

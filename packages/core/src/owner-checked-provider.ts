@@ -93,6 +93,31 @@ export function readCard(
 }
 
 /**
+ * `card`, the card (read with {@link readCard}) that a provider named `name` answered `operation`
+ * for `owner` with, when it shows the operation done: an `invalidateCard` answer `status:
+ * 'invalid'`, a `setDefaultCard` answer `isDefault: true` where `capabilities.defaultPolicy` is not
+ * `'none'` (see {@link notDoneCard}); any other operation's card as it is. One that shows it undone
+ * is the card as it was, from a provider that ignored the change or a cache or proxy in the way,
+ * which a retry does not mend: `provider_unavailable`, not retryable, naming the operation, the
+ * card's id and the owner, and how to check the card ({@link notDoneCardError}). Taken, a caller
+ * (and `CardSync`, which stores it) would hold a card it retired as active, or retire the old
+ * default for a card that did not become it. `defineCardProvider` checks its `setDefaultCard` and
+ * `invalidateCard` answers with it, and `ownerCheckedProvider` those of an operation written by
+ * hand: each answer once.
+ */
+export function doneCard(
+  card: Card,
+  name: string,
+  operation: string,
+  owner: Owner,
+  capabilities: ProviderCapabilities,
+): Card {
+  const undone = notDoneCard(card, operation, capabilities)
+  if (undone === undefined) return card
+  throw notDoneCardError(name, operation, owner, undone)
+}
+
+/**
  * The id of the card that `cardId`, as a caller gave it, names at the provider named `name`, by
  * the provider's `cardIdOf` (`mapError`: the adapter's, for what it throws). What it throws is
  * made a `CardportError` as a primitive's errors are (`providerFailure`: a `CardportError` as it
@@ -168,7 +193,8 @@ export function readPayloadCard(candidate: Card, name: string): Card {
 
 /**
  * The operations `defineCardProvider` built: each reads every card it answers with through
- * {@link readCard}, so `ownerCheckedProvider` does not read them again. Functions, not providers:
+ * {@link readCard} (and its `setDefaultCard` and `invalidateCard` check theirs with
+ * {@link doneCard}), so `ownerCheckedProvider` does not read them again. Functions, not providers:
  * an adapter that spreads its defined provider into one with more members (the marketplace's,
  * `memoryProvider`) keeps them, and an operation written by hand beside them is not among them.
  */
@@ -193,13 +219,14 @@ export function noteCardsRead(provider: object): void {
  * `setDefaultCard`, `invalidateCard`) must answer with that card, its id the asked id exactly:
  * another card would be stored as the answer about the asked one (as invalid, as the new
  * default). `invalidateCard` must answer it `status: 'invalid'`, and `setDefaultCard` (where the
- * `defaultPolicy` is not `'none'`) `isDefault: true`, whether `defineCardProvider` built the
- * operation or not (see {@link notDoneCard}): the card as it was, from a provider that ignored the
- * change or a cache in the way, would be stored as active while its caller believes it retired,
- * or have the old default retired for a card that is not the default. A card of another owner,
- * another card than the one asked for, or one that shows the operation undone is
- * `provider_unavailable`, not retryable (`invalid_request` from `parseCard`, whose payload is the
- * caller's). The other members are `provider`'s, each method called on `provider`.
+ * `defaultPolicy` is not `'none'`) `isDefault: true` (see {@link doneCard}): the card as it was,
+ * from a provider that ignored the change or a cache in the way, would be stored as active while
+ * its caller believes it retired, or have the old default retired for a card that is not the
+ * default. A defined operation refuses such an answer itself; one written by hand is checked
+ * here. A card of another owner, another card than the one asked for, or one that shows the
+ * operation undone is `provider_unavailable`, not retryable (`invalid_request` from `parseCard`,
+ * whose payload is the caller's). The other members are `provider`'s, each method called on
+ * `provider`.
  *
  * An operation `defineCardProvider` did not build (a provider written by hand, or an operation
  * written by hand over a defined one) has its cards read with the Card schema too, as
@@ -284,23 +311,18 @@ export function ownerCheckedProvider(provider: CardProvider): CheckedProvider {
     (operation: string, namesCard: boolean) =>
     async (owner: Owner, ...rest: unknown[]): Promise<Card> => {
       const method = inner[operation]!
-      let card: Card
       if (cardsRead.has(method)) {
-        card = checked(operation, owner, (await call(operation, method, [owner, ...rest])) as Card)
-      } else {
-        const cardId = namesCard ? cardIdOf(rest[0] as string) : undefined
-        card = read(
-          operation,
-          owner,
-          (await byHand(operation, method, [owner, ...rest])) as Card,
-          cardId,
-        )
+        // Its card was read, and shown done (setDefaultCard, invalidateCard), already.
+        return checked(operation, owner, (await call(operation, method, [owner, ...rest])) as Card)
       }
-      // A defined operation too: defineCardProvider reads its card, not what the card says of
-      // the operation, and a cache or proxy inside the adapter may serve it as it was.
-      const undone = notDoneCard(card, operation, provider.capabilities)
-      if (undone === undefined) return card
-      throw notDoneCardError(name, operation, owner, undone)
+      const cardId = namesCard ? cardIdOf(rest[0] as string) : undefined
+      const card = read(
+        operation,
+        owner,
+        (await byHand(operation, method, [owner, ...rest])) as Card,
+        cardId,
+      )
+      return doneCard(card, name, operation, owner, provider.capabilities)
     }
   const wrapper = {
     ...provider,
@@ -392,7 +414,7 @@ function notDoneCard(
 /**
  * The error for a card that a provider answered `operation` for `owner` with, and that shows the
  * operation undone (`undone`, from {@link notDoneCard}): an adapter's bug, or a cache in the way,
- * which a retry does not mend. Nothing of it is stored: the card may not have changed.
+ * which a retry does not mend. `CardSync` stores nothing of it: the card may not have changed.
  */
 function notDoneCardError(
   name: string,

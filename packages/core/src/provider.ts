@@ -183,16 +183,18 @@ export interface CardProvider<C extends ProviderCapabilities = ProviderCapabilit
   /**
    * Makes a card the owner's default (for external accounts: for its currency), and answers with
    * the card as it now stands: `isDefault: true` (false only under `defaultPolicy: 'none'`).
-   * `CardSync` refuses any other answer (`provider_unavailable`, not retryable) before it retires
-   * the old default.
+   * A provider built with `defineCardProvider` refuses any other answer (`provider_unavailable`,
+   * not retryable), and `CardSync` refuses one from any provider before it retires the old
+   * default.
    */
   setDefaultCard: Operation<C['setDefaultCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>
   /** The owner's default card, or null when it has none. */
   getDefaultCard: Operation<C['listCards'], [owner: OwnerOf<C>], Promise<Card | null>>
   /**
    * Marks a card invalid for good (it cannot be made valid again), and answers with the card as it
-   * now stands: `status: 'invalid'`. `CardSync` refuses a card answered still active (a cache in
-   * the way, a server that ignored the change) with `provider_unavailable`, not retryable, and
+   * now stands: `status: 'invalid'`. A provider built with `defineCardProvider` refuses a card
+   * answered still active (a cache in the way, a server that ignored the change) with
+   * `provider_unavailable`, not retryable, and `CardSync` refuses one from any provider and
    * stores nothing of it.
    */
   invalidateCard: Operation<C['invalidateCard'], [owner: OwnerOf<C>, cardId: string], Promise<Card>>

@@ -922,8 +922,10 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
           })
           const card = toCard(body, owner, cardId, requestId)
           // A card still valid in the answer (a cache in the way, a server that ignored the
-          // field) was not retired, or not that the answer shows: returned, it would be stored
-          // as active by CardSync.deleteCard while its caller believes it retired.
+          // field) was not retired, or not that the answer shows. defineCardProvider refuses
+          // such an answer too, but after this primitive returns, where the request id is
+          // gone: refused here first, the caller gets this error, with the marketplace's
+          // request id to report it by, and core's check never sees the card.
           if (card.status !== 'invalid') throw stillValid(name, card, owner, requestId)
           return card
         } catch (error) {
@@ -1102,7 +1104,9 @@ function unreadable(
 
 /**
  * An invalidation answered with the card still valid: not retried (the same server answers the
- * same), and nothing is written from it.
+ * same), and nothing is written from it. The same refusal as `defineCardProvider`'s for an
+ * `invalidateCard` answer still active (`provider_unavailable`, not retryable), raised before it
+ * so as to carry the marketplace's request id.
  */
 function stillValid(
   name: string,
