@@ -579,6 +579,29 @@ describe('CardSync.deleteCard', () => {
     await expectStoreEqualsProvider(alice, [{ id: second.id, isDefault: true, last4: '8431' }])
   })
 
+  // A webhook handler without the provider's API dates a card by its event: Stripe's whole
+  // second, ranked (an update 500 ms in), so ahead of this host's clock when handled at once.
+  for (const [title, remove] of [
+    ['deleteCard', (cardId: string) => sync.deleteCard(alice, cardId)],
+    ['sync of a card the provider no longer holds', (cardId: string) => sync.sync(alice, cardId)],
+  ] as const) {
+    it(`${title} removes a card whose row is dated ahead of this host's clock, for good`, async () => {
+      const first = await sync.setDefaultCard(alice, 'tok_visa')
+      const second = await addCard(alice, 'tok_amex')
+      const ahead = Date.now() + 60_000
+      const event = await provider.updateCard(alice, second.id, { holderName: 'Jenny Rosen' })
+      expect((await store.upsert(event, { observedAt: ahead })).applied).toBe(true)
+      if (title !== 'deleteCard') await provider.deleteCard(alice, second.id)
+      await remove(second.id)
+      expect((await rejection(provider.getCard(alice, second.id))).code).toBe('card_not_found')
+      expect(await store.get(scope(alice), second.id)).toBeNull()
+      // The same state again (its event redelivered) stays out, as does an older one.
+      expect((await store.upsert(event, { observedAt: ahead })).applied).toBe(false)
+      expect((await store.upsert(event, { observedAt: Date.now() })).applied).toBe(false)
+      await expectStoreEqualsProvider(alice, [{ id: first.id, isDefault: true, last4: '4242' }])
+    })
+  }
+
   it("passes on the provider's refusal and keeps the local card", async () => {
     const usdDefault = await sync.setDefaultCard(shop, 'tok_visa')
     const error = await rejection(sync.deleteCard(shop, usdDefault.id))

@@ -466,9 +466,21 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   const storeCard = async (card: Card, readAt: number): Promise<StoredCard | null> =>
     (await store.upsert(card, { observedAt: readAt })).card
 
-  /** Removes a card the provider confirmed gone: for good (ids are never reused), as of now. */
-  const removeCard = (owner: Owner, cardId: string) =>
-    store.delete(scope(owner), cardId, { observedAt: Date.now() })
+  /**
+   * Removes a card the provider confirmed gone: for good (ids are never reused), as of now, and
+   * never before the row it removes. A row dated ahead of this host's clock (a webhook handler
+   * without the API dates a card by its event, ranked within Stripe's whole second; another
+   * host's clock runs ahead) holds a state of a card that no longer exists: a deletion dated now
+   * would be refused as older, and the store would keep the card, active. The deletion is then
+   * dated 1 ms after the row, so that a write of that very time (its event redelivered) stays
+   * out too; any write it refuses is a state of the gone card.
+   */
+  const removeCard = async (owner: Owner, cardId: string) => {
+    const observedAt = Date.now()
+    const row = await store.get(scope(owner), cardId)
+    const after = row?.observedAt == null ? observedAt : Math.max(observedAt, row.observedAt + 1)
+    await store.delete(scope(owner), cardId, { observedAt: after })
+  }
 
   /**
    * Reads the owner's default from the provider and stores it, or clears the stored default when

@@ -15,7 +15,7 @@ import { stripeEmulator } from '@cardport/testing/emulators'
 import fc from 'fast-check'
 import { setupServer } from 'msw/node'
 import Stripe from 'stripe'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   deliverStripeEvents,
   type StripeEvent,
@@ -993,6 +993,28 @@ describe('what the handler reports', () => {
     expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
   })
 
+  it('with the API, reports stale a default it read when the store keeps a state of that card observed after the read', async () => {
+    const { store, handler, customer, b, handled } = await readBeforeSameSecondChange(true)
+    await provider.setDefaultCard(customer, b.id)
+    const [moved] = emulator.events.take().filter((event) => event.type === 'customer.updated')
+    // Another process reads B after this handler's read is made (its row is stored before the
+    // handler writes), and stores it as it found it then, renamed since.
+    const renamed = await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    const later = clock + 10_000
+    await store.upsert(renamed, { observedAt: later })
+    handled()
+    expect(await deliver(handler, moved!)).toMatchObject({
+      action: 'stale',
+      cardId: b.id,
+      confirmed: true,
+      reason: 'a state of the card observed later is stored',
+    })
+    expect(await store.get(scope(customer), b.id)).toMatchObject({
+      holderName: 'Jenny Rosen',
+      observedAt: later,
+    })
+  })
+
   it('with the API, reports stale a clearing of the default it read when the store keeps one observed later', async () => {
     const base = memoryStore()
     let injected: Card | null = null
@@ -1163,6 +1185,157 @@ describe('what the handler reports', () => {
       })
     }
   }
+})
+
+describe("the store's times and this host's clock: CardSync's writes right after an event", () => {
+  const deliver = async (handler: StripeWebhookHandler, event: StripeEvent) => {
+    const { payload, signature } = emulator.events.sign(event)
+    return handler.handle(payload, signature)
+  }
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  /**
+   * This host's clock and Stripe's on one line, `clock`: the handler's `now`, the emulator's, and
+   * `Date` (faked, and frozen: CardSync reads `Date.now`), moved by hand.
+   */
+  const setClock = (ms: number) => {
+    clock = ms
+    vi.setSystemTime(ms)
+  }
+
+  /**
+   * A customer with a default card A and a card B, both stored by CardSync; then, 100 ms into the
+   * next second, a Dashboard change of each (their events are dated 500 ms into that second),
+   * delivered at once (10 ms later). Returns what the handler answered.
+   */
+  async function changedEarlyInASecond(mode: Mode) {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    setClock(Math.floor(Date.now() / 1000) * 1000 + 300)
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const handler = handlerFor(store, mode, { now: () => clock })
+    const customer: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+    const a = await sync.setDefaultCard(customer, 'tok_visa')
+    const b = await provider.createCard(customer, { source: 'tok_mastercard' })
+    expect((await sync.sync(customer, b.id))?.isDefault).toBe(false)
+    emulator.events.take()
+
+    const second = Math.floor(clock / 1000) * 1000 + 1000
+    setClock(second + 100)
+    await provider.updateCard(customer, a.id, { holderName: 'Jenny Rosen' })
+    await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    const events = emulator.events.take()
+    expect(events.map((event) => [event.type, event.created * 1000])).toEqual([
+      ['customer.source.updated', second],
+      ['customer.source.updated', second],
+    ])
+    setClock(clock + 10)
+    const results = []
+    for (const event of events) results.push(await deliver(handler, event))
+    return { store, sync, handler, customer, a, b, results }
+  }
+
+  it("with the API, stores no card ahead of this host's clock: a deleteCard right after removes the card, and the default Stripe promoted is stored", async () => {
+    const { store, sync, customer, a, b, results } = await changedEarlyInASecond('confirm')
+    expect(results.map((result) => [result.cardId, result.action, result.confirmed])).toEqual([
+      [a.id, 'upserted', true], // the stored default: read from Stripe
+      [b.id, 'upserted', undefined], // taken from the event
+    ])
+    for (const row of await store.listByOwner(scope(customer))) {
+      expect(row).toMatchObject({ holderName: 'Jenny Rosen' })
+    }
+
+    // The application deletes A 10 ms later: Stripe promotes B.
+    setClock(clock + 10)
+    await sync.deleteCard(customer, a.id)
+    expect(await store.get(scope(customer), a.id)).toBeNull()
+    expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+    const { atStripe, stored } = await compare(store, customer)
+    expect(stored).toEqual(atStripe)
+
+    // And a sync of B 10 ms later stores what it reads.
+    await provider.updateCard(customer, b.id, { holderName: 'Primary' })
+    setClock(clock + 10)
+    expect((await sync.sync(customer, b.id))?.holderName).toBe('Primary')
+    expect((await store.get(scope(customer), b.id))?.holderName).toBe('Primary')
+  })
+
+  it('without the API, a deleteCard right after an event dated ahead of this host removes the card, and the events bring the rest', async () => {
+    const { store, sync, handler, customer, a, b, results } = await changedEarlyInASecond('events')
+    expect(results.map((result) => [result.cardId, result.action])).toEqual([
+      [a.id, 'upserted'],
+      [b.id, 'upserted'],
+    ])
+    // Without the API the events' times are all there is: 500 ms into their second.
+    expect((await store.get(scope(customer), b.id))?.observedAt).toBeGreaterThan(clock)
+
+    setClock(clock + 10)
+    await sync.deleteCard(customer, a.id)
+    // Removed, though its row is dated ahead: Stripe no longer has it, and ids are not reused.
+    expect(await store.get(scope(customer), a.id)).toBeNull()
+    // B, promoted by Stripe, is the default once the deletion's events are delivered (its row,
+    // dated ahead, refused deleteCard's read of it).
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    const { atStripe, stored } = await compare(store, customer)
+    expect(stored).toEqual(atStripe)
+    expect(stored).toMatchObject([{ id: b.id, isDefault: true }])
+  })
+
+  it('with the API, a read made after a CardSync write of the same second wins over it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    setClock(Math.floor(Date.now() / 1000) * 1000 + 1100)
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const handler = handlerFor(store, 'confirm', { now: () => clock })
+    const customer: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+    const a = await sync.setDefaultCard(customer, 'tok_visa')
+    const b = await provider.createCard(customer, { source: 'tok_mastercard' })
+    emulator.events.take()
+
+    // The application stores both cards 200 ms into a second; a Dashboard change of each comes
+    // 50 ms later, and the handler reads them 50 ms after that.
+    setClock(clock + 100)
+    await sync.sync(customer, a.id)
+    await sync.sync(customer, b.id)
+    const written = clock
+    setClock(clock + 50)
+    await provider.updateCard(customer, a.id, { holderName: 'Jenny Rosen' })
+    await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    setClock(clock + 50)
+    for (const event of emulator.events.take()) {
+      expect(await deliver(handler, event)).toMatchObject({ action: 'upserted', confirmed: true })
+    }
+    for (const row of await store.listByOwner(scope(customer))) {
+      expect(row).toMatchObject({ holderName: 'Jenny Rosen', observedAt: clock })
+      expect(row.observedAt).toBeGreaterThan(written)
+    }
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+  })
+
+  it('with the API, a change taken from its event after a CardSync write of an earlier second wins over it, dated no later than now', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    setClock(Math.floor(Date.now() / 1000) * 1000 + 900)
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const handler = handlerFor(store, 'confirm', { now: () => clock })
+    const customer: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+    await sync.setDefaultCard(customer, 'tok_visa')
+    const b = await provider.createCard(customer, { source: 'tok_mastercard' })
+    await sync.sync(customer, b.id)
+    emulator.events.take()
+
+    setClock(clock + 200) // 100 ms into the next second
+    await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    const [updated] = emulator.events.take()
+    setClock(clock + 10)
+    expect(await deliver(handler, updated!)).toMatchObject({ action: 'upserted', cardId: b.id })
+    expect(await store.get(scope(customer), b.id)).toMatchObject({
+      holderName: 'Jenny Rosen',
+      observedAt: clock,
+    })
+  })
 })
 
 describe('events alone: changes within one second, ordered by previous_attributes', () => {

@@ -59,7 +59,8 @@ export interface StripeWebhookResult {
    *   delivered before, which this event shows to be the later, is stored again),
    *   or, confirmed, a default observed after the handler's read of Stripe (another process read
    *   later): the default read is stored as a card of the owner, not as the default (a read
-   *   that found no default leaves that later default in place, `cardId` naming it).
+   *   that found no default leaves that later default in place, `cardId` naming it), or a state
+   *   of the card observed after the handler's read (`CardSync` read it since), which stays.
    */
   action: StripeWebhookAction
   /** The customer or account the event is about; absent when the event names none. */
@@ -113,9 +114,10 @@ export type StripeWebhookHandlerOptions = {
    */
   seen?: SeenEventIds | undefined
   /**
-   * The clock, in ms since the epoch: signature age, deletion markers, and the time of each read
-   * from Stripe (`confirm`), taken before the request: what a read finds is stored as observed no
-   * earlier than then, as `CardSync` stores its reads. Default `Date.now`.
+   * The clock, in ms since the epoch: signature age, deletion markers, and, with `confirm`, the
+   * time of each read from Stripe, taken before the request: what a read finds is stored as
+   * observed then, as `CardSync` stores its reads, and a state taken from an event is stored as
+   * observed no later than now. Default `Date.now`.
    */
   now?: (() => number) | undefined
   /**
@@ -249,7 +251,8 @@ const MEMORY = 10_000
  * (`event.account` set): those are not the platform's customers.
  *
  * Safe against Stripe's delivery: a repeated event is a no-op, and each write of a card carries
- * the event's `created` as `observedAt`, so an event older than what the store holds changes
+ * the event's `created` as `observedAt` (with `confirm`, no later than this host's clock, and a
+ * state read from Stripe the read's time), so an event older than what the store holds changes
  * nothing, whatever the order of delivery. Without `stripe` (events only), a default change is
  * ordered by the handler's memory of the latest 10,000 owners, kept in the process: an old
  * event redelivered after a restart, or after that memory forgot its owner, can roll the
@@ -331,14 +334,15 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     Math.max(at(event, 'deleted'), row?.observedAt ?? 0, now())
 
   /**
-   * Reads one card from Stripe and stores it as it is now (or removes it), observed no earlier
-   * than `observedAt` (the event's time, or the stored row's) nor than the read: see
-   * {@link readTime}.
+   * Reads one card from Stripe for an event of time `t` and stores it as it is now, observed at
+   * the read ({@link readTime}: no earlier than `row`, the card's row as stored before the read),
+   * or removes it, for good, no earlier than now nor than `t` and the row.
    */
   const confirmCard = async (
     owner: Owner,
     cardId: string,
-    observedAt: number,
+    t: number,
+    row: StoredCard | null,
   ): Promise<Outcome> => {
     let card: Awaited<ReturnType<CardProvider['getCard']>>
     const readAt = now()
@@ -346,11 +350,12 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       card = await provider!.getCard(owner, cardId)
     } catch (error) {
       if (!isCardportError(error, 'card_not_found', 'owner_not_found')) throw error
-      await store.delete(scope(owner), cardId, { observedAt: Math.max(observedAt, now()) })
+      const observedAt = Math.max(t, row?.observedAt ?? 0, now())
+      await store.delete(scope(owner), cardId, { observedAt })
       return { action: 'deleted', owner, cardId, confirmed: true }
     }
-    const result = await store.upsert(card, { observedAt: readTime(observedAt, readAt) })
-    if (!result.applied) return stale(owner, cardId, 'the card was deleted', true)
+    const result = await store.upsert(card, { observedAt: readTime(t, readAt, row) })
+    if (!result.applied) return notApplied(owner, cardId, result.card)
     return { action: 'upserted', owner, cardId, confirmed: true }
   }
 
@@ -384,14 +389,16 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         // (`setDefault(…, null, { observedAt })`) moves the time of a card whose other fields
         // were not read, and an update made before it, delivered late, would be lost.
         if (!provider) return stale(owner, cardId, 'the store holds a newer state')
-        return confirmCard(owner, cardId, row!.observedAt!)
+        return confirmCard(owner, cardId, t, row)
       }
-      const observedAt = Math.max(t, row?.observedAt ?? 0)
       // A card not stored yet may belong to a customer that another process (or this one,
       // before a restart) saw deleted: the deletion is only in that process's memory.
       if ((order === 'same' || order === 'none') && provider) {
-        return confirmCard(owner, cardId, observedAt)
+        return confirmCard(owner, cardId, t, row)
       }
+      // The row is older (an earlier second): the event's state is newer. Without the API its
+      // time is the event's; with it, no later than now (see `eventTime`).
+      const observedAt = Math.max(provider ? eventTime(t, now()) : t, row?.observedAt ?? 0)
       // Without the API, an update is ordered against every update of the card seen in its
       // second: the store gets the latest of them, which may be one delivered before.
       let latest = parsed
@@ -423,7 +430,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         // A customer's card does not say whether it is the default: customer events do. The
         // stored default, kept at this event's time, would hold off a switch made before it
         // and delivered after it (the store keeps the default observed last): read it instead.
-        if (provider && row?.isDefault) return confirmCard(owner, cardId, observedAt)
+        if (provider && row?.isDefault) return confirmCard(owner, cardId, t, row)
         const latest = provider ? undefined : marks.get(defaultKey(owner))
         isDefault = latest ? latest.cardId === cardId : (row?.isDefault ?? false)
       } else {
@@ -431,7 +438,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
         if (provider) {
           // A default that moves changes other cards too: settle it with Stripe.
           if (flagged !== (row?.isDefault ?? false)) {
-            return confirmCard(owner, cardId, observedAt)
+            return confirmCard(owner, cardId, t, row)
           }
           isDefault = flagged
         } else {
@@ -516,11 +523,10 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
           if (kept) return stale(owner, kept.id, 'a default observed later is stored', true)
           return { action: 'default-changed', owner, confirmed: true }
         }
-        const row = await store.get(scope(owner), card.id)
-        const result = await store.upsert(card, {
-          observedAt: readTime(Math.max(t, row?.observedAt ?? 0), readAt),
-        })
-        if (!result.applied) return stale(owner, card.id, 'the card was deleted', true)
+        // Observed at the read: the card's row, read only now, may hold a state stored after the
+        // read (a `CardSync` read made since), which stays.
+        const result = await store.upsert(card, { observedAt: readTime(t, readAt, null) })
+        if (!result.applied) return notApplied(owner, card.id, result.card)
         // The store keeps a default observed after this read (another process read later).
         if (!result.card?.isDefault) {
           return stale(owner, card.id, 'a default observed later is stored', true)
@@ -790,15 +796,37 @@ function olderChange(change: CardChange, last: CardChange): boolean {
 }
 
 /**
- * When a state read from Stripe at `readAt` (the handler's clock, taken before the request) was
- * observed, for an event of time `eventAt`: the later of the two. Event times are whole seconds
- * (ranked within one by the kind of change), so an event can look older than a read the
- * application made a moment before it (`CardSync` stores what it reads as of the read): what the
- * handler read after that is the newer state, and must not be dated before it, or the store
- * would keep the older read's default over it.
+ * When a state read from Stripe at `readAt` (the handler's clock, taken before the request), for
+ * an event of time `t`, was observed: at the read, as `CardSync` stores its own reads. A read the
+ * application made before it is older and loses to it, and one made after it (`CardSync`
+ * deleting or syncing the card right after the event) is newer and wins: were the read dated at
+ * the event's time, which is ranked within its second (an update 500 ms in) and so can be ahead
+ * of this host's clock, those later writes would look older and be refused. It is no earlier
+ * than `row`, the card's row read before the request (the read is newer than what it held, even
+ * when another process's clock dated it ahead of this host's), nor than the start of the event's
+ * second, which the change it answers is no earlier than: only with this host's clock behind
+ * Stripe's is that ahead of `readAt`, and then it keeps the read in the event's second, so that
+ * another change of that second, delivered late, is read again rather than stored over it.
  */
-function readTime(eventAt: number, readAt: number): number {
-  return Math.max(eventAt, readAt)
+function readTime(t: number, readAt: number, row: StoredCard | null): number {
+  return Math.max(secondOf(t), readAt, row?.observedAt ?? 0)
+}
+
+/**
+ * When a state taken from an event of time `t` (not read from Stripe) is stored as observed, with
+ * the API, by this host's clock `nowAt`: the event's time, but no later than now, so that a
+ * `CardSync` write right after (whose time is this host's clock) is not refused as older; and no
+ * earlier than the start of the event's second (when this host's clock is behind Stripe's), so
+ * that the row stays in the event's second, which orders the events that follow it as before.
+ * Without the API the event's time is kept: it alone orders events.
+ */
+function eventTime(t: number, nowAt: number): number {
+  return Math.max(secondOf(t), Math.min(t, nowAt))
+}
+
+/** The start, in ms, of the second of a time in ms: an event's `created`, unranked. */
+function secondOf(t: number): number {
+  return Math.floor(t / 1000) * 1000
 }
 
 /** When an event's change happened, in ms: its second, ranked by the kind of change. */
@@ -918,6 +946,15 @@ function ignored(reason: string, owner?: Owner, cardId?: string | null): Outcome
     ...(owner ? { owner } : {}),
     ...(cardId ? { cardId } : {}),
   }
+}
+
+/**
+ * A confirmed write of a card the store refused: the card was deleted (no row), or the store
+ * holds a state of it observed later (another process, or `CardSync`, read it since).
+ */
+function notApplied(owner: Owner, cardId: string, row: StoredCard | null) {
+  const reason = row ? 'a state of the card observed later is stored' : 'the card was deleted'
+  return stale(owner, cardId, reason, true)
 }
 
 function stale(owner: Owner, cardId: string | undefined, reason: string, confirmed?: boolean) {
