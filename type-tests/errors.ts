@@ -6,6 +6,8 @@ import {
   isCardportError,
   RateLimitedError,
 } from '@cardport/core'
+import type { MarketplaceErrorBody } from '@cardport/marketplace'
+import type { MarketplaceEmulatorErrorBody } from '@cardport/testing'
 
 export function narrowedByCode(error: unknown): number | undefined {
   if (isCardportError(error, 'rate_limited', 'provider_unavailable')) {
@@ -57,4 +59,17 @@ export function serialized(error: CardportError): string {
   void json.stack
   void [code, retryable, requestId]
   return JSON.stringify(json)
+}
+
+// The marketplace error body has two types: what the emulator writes (every field, `status_code`
+// a number) and what the adapter reads from any answer (every field optional). An emulator body
+// is one the adapter reads; the two are not one type under one name.
+export function emulatorBodyReadByTheAdapter(
+  written: MarketplaceEmulatorErrorBody,
+): MarketplaceErrorBody {
+  const read: MarketplaceErrorBody = written
+  // @ts-expect-error: what the adapter reads may lack fields the emulator always writes.
+  const back: MarketplaceEmulatorErrorBody = read
+  void back
+  return read
 }

@@ -145,6 +145,51 @@ describe('toMarketplaceCard on the reference payloads', () => {
     ).toBe(true)
   })
 
+  it('refuses an option it does not know, or a defaultCardId that is no id, with invalid_request', () => {
+    const thrown = (read: () => unknown) => {
+      try {
+        read()
+      } catch (error) {
+        return error
+      }
+      return undefined
+    }
+    const refused: Array<[() => unknown, string]> = [
+      [
+        () => toMarketplaceCard(tokenizeResponse, account, { default_card_id: 'CC1' } as never),
+        'Invalid toMarketplaceCard options: unknown option "default_card_id" (did you mean defaultCardId?): the options are defaultCardId',
+      ],
+      [
+        () => toMarketplaceCard(tokenizeResponse, account, { defaultSourceId: 'CC1' } as never),
+        'Invalid toMarketplaceCard options: unknown option "defaultSourceId": the options are defaultCardId',
+      ],
+      [
+        () => toMarketplaceCardToken(tokenizeResponse, { default_card_id: 'CC1' } as never),
+        'Invalid toMarketplaceCardToken options: unknown option "default_card_id" (did you mean defaultCardId?): the options are defaultCardId',
+      ],
+      // Not even a card: the options are refused all the same.
+      [
+        () => toMarketplaceCard(accountsPage, account, { defaultcardid: 'CC1' } as never),
+        'Invalid toMarketplaceCard options: unknown option "defaultcardid" (did you mean defaultCardId?): the options are defaultCardId',
+      ],
+    ]
+    for (const [read, message] of refused) {
+      const error = thrown(read)
+      expect(isCardportError(error, 'invalid_request'), message).toBe(true)
+      expect((error as Error).message).toBe(message)
+    }
+    // The id as the options (toStripeCard's shape), or an id that is not a string.
+    for (const options of ['CC1', { defaultCardId: 42 }]) {
+      const error = thrown(() => toMarketplaceCard(tokenizeResponse, account, options as never))
+      expect(isCardportError(error, 'invalid_request'), JSON.stringify(options)).toBe(true)
+      expect((error as Error).message).toMatch(/^Invalid toMarketplaceCard options: /)
+    }
+    // What it does take, written out or left out.
+    expect(toMarketplaceCard(tokenizeResponse, account, { defaultCardId: undefined })).toEqual(
+      toMarketplaceCard(tokenizeResponse, account),
+    )
+  })
+
   it('reads an invalidated card as status invalid, with its meta as metadata', () => {
     const card = toMarketplaceCard(invalidateResponse, account)
     expect(card?.status).toBe('invalid')

@@ -6,6 +6,7 @@ import {
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
+  optionsObject,
   ProviderUnavailableError,
   parseCardPayload,
   payloadFailure,
@@ -25,7 +26,10 @@ export type MarketplaceCard = Omit<Card, 'owner'> & {
   owner: Owner | null
 }
 
-/** Options of {@link toMarketplaceCard}. */
+/**
+ * Options of {@link toMarketplaceCard} and {@link toMarketplaceCardToken}. A key other than
+ * these is `invalid_request`, as is a `defaultCardId` that is not a string or null.
+ */
 export interface ParseCardOptions {
   /**
    * The id of the account's chosen card, when the caller knows it. Otherwise the card's
@@ -33,6 +37,15 @@ export interface ParseCardOptions {
    * marked with `markDefaultUnknown` (see {@link toMarketplaceCard}).
    */
   defaultCardId?: string | null
+}
+
+const ParseCardOptionsSchema = optionsObject({
+  defaultCardId: z.string().nullable().optional(),
+})
+
+/** `options`, checked: an unknown key (`default_card_id`) is refused, not read as no option. */
+function checkedOptions(options: ParseCardOptions, what: string): ParseCardOptions {
+  return validate(ParseCardOptionsSchema, options, `${what} options`, MARKETPLACE_PROVIDER_NAME)
 }
 
 /**
@@ -66,14 +79,19 @@ export interface ParseCardOptions {
  *
  * Throws `invalid_request` for a card that no account holds when no owner is given: a
  * normalized card always has an owner. Use {@link toMarketplaceCardToken} for those.
+ *
+ * `options` takes `defaultCardId` only: another key (`default_card_id`, `defaultSourceId`) is
+ * `invalid_request` naming it and the options there are, rather than dropped, which would
+ * leave the card marked default-unknown without a word.
  */
 export function toMarketplaceCard(
   raw: unknown,
   owner?: Owner,
   options: ParseCardOptions = {},
 ): Card | null {
+  const checked = checkedOptions(options, 'toMarketplaceCard')
   return parseCardPayload(MARKETPLACE_PROVIDER_NAME, () =>
-    marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, options),
+    marketplaceCardOf(MARKETPLACE_PROVIDER_NAME, raw, owner, checked),
   )
 }
 
@@ -106,15 +124,17 @@ export function marketplaceCardOf(
  * Like {@link toMarketplaceCard}, for cards that may belong to no account yet (tokenized,
  * not associated): `owner` is null for those. Read as {@link toMarketplaceCard} reads a card
  * (core's Card schema, its owner allowed to be null): a card number in a text is masked, and a
- * card the schema refuses is `invalid_request`.
+ * card the schema refuses is `invalid_request`. Its options are {@link toMarketplaceCard}'s,
+ * an unknown key refused as there.
  */
 export function toMarketplaceCardToken(
   raw: unknown,
   options: ParseCardOptions = {},
 ): MarketplaceCard | null {
+  const checked = checkedOptions(options, 'toMarketplaceCardToken')
   let card: MarketplaceCard | null
   try {
-    card = marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, options)
+    card = marketplaceCardTokenOf(MARKETPLACE_PROVIDER_NAME, raw, checked)
   } catch (error) {
     throw payloadFailure(error, MARKETPLACE_PROVIDER_NAME)
   }

@@ -397,4 +397,47 @@ describe('toStripeCard', () => {
     expect(inspect(thrown, { depth: 10 })).toContain('cannot read •••• 4242')
     expect(inspect(thrown, { depth: 10 })).not.toMatch(/4242 4242/)
   })
+
+  it('reads defaultSourceId given as a string, null or undefined', () => {
+    const raw = stripeCard()
+    const chosen = toStripeCard(raw, customer, raw.id as string)!
+    expect([chosen.isDefault, isDefaultUnknown(chosen)]).toEqual([true, false])
+    const other = toStripeCard(raw, customer, 'card_other')!
+    expect([other.isDefault, isDefaultUnknown(other)]).toEqual([false, false])
+    const none = toStripeCard(raw, customer, null)!
+    expect([none.isDefault, isDefaultUnknown(none)]).toEqual([false, false])
+    const unknown = toStripeCard(raw, customer, undefined)!
+    expect([unknown.isDefault, isDefaultUnknown(unknown)]).toEqual([false, true])
+  })
+
+  it('refuses, with invalid_request naming the argument, a defaultSourceId that is not a string, null or undefined', () => {
+    const raw = stripeCard()
+    // `{ defaultSourceId }` is the shape toMarketplaceCard's options take: read as "the default
+    // is known and is not this card", it would clear a stored default.
+    const wrong: Array<[unknown, string]> = [
+      [{ defaultSourceId: raw.id }, 'an object'],
+      [{ defaultCardId: raw.id }, 'an object'],
+      [['card_4242424242424242'], 'an array'],
+      [4242424242424242, 'a number'],
+      [true, 'a boolean'],
+    ]
+    for (const [given, kind] of wrong) {
+      let thrown: unknown
+      try {
+        toStripeCard(raw, customer, given as string)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request'), kind).toBe(true)
+      expect((thrown as Error).message).toBe(
+        `Invalid toStripeCard defaultSourceId: the third argument (defaultSourceId) must be the customer's default source id (a string), null (the customer has none) or undefined (not known), not ${kind}`,
+      )
+      // The value is never quoted: it may hold anything (here a card number).
+      expect(inspect(thrown, { depth: 10 })).not.toMatch(/4242|card_/)
+    }
+    // Refused before the payload is read: not a card either way.
+    expect(() => toStripeCard({ object: 'bank_account' }, customer, {} as string)).toThrow(
+      /defaultSourceId/,
+    )
+  })
 })

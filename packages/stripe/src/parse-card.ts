@@ -8,7 +8,9 @@ import {
   parseCardPayload,
   providerMetadata,
   toCountryAlpha2,
+  validate,
 } from '@cardport/core'
+import { z } from 'zod'
 
 /**
  * The provider name stored on every card this adapter returns, unless `stripeProvider`'s `name`
@@ -35,15 +37,43 @@ export const STRIPE_PROVIDER_NAME = 'stripe'
  * customer's card with neither (`customer` as a plain id, as `createSource`, `retrieveSource`
  * and webhooks give it) cannot tell: it reads `isDefault: false` and is marked with core's
  * `markDefaultUnknown`, so that `CardSync.syncFromProviderData` keeps the stored default.
+ *
+ * `defaultSourceId` is the customer's `default_source` id itself (a string), `null` when the
+ * customer has none, or `undefined` when it is not known. Anything else (an options object such
+ * as `{ defaultSourceId }`, the shape `toMarketplaceCard` takes, or a number) is refused with
+ * `invalid_request` naming the argument, rather than read as "the default is known and is not
+ * this card", which would clear a stored default.
  */
 export function toStripeCard(
   raw: unknown,
   owner?: Owner,
   defaultSourceId?: string | null,
 ): Card | null {
+  validate(
+    DefaultSourceIdSchema,
+    defaultSourceId,
+    'toStripeCard defaultSourceId',
+    STRIPE_PROVIDER_NAME,
+  )
   return parseCardPayload(STRIPE_PROVIDER_NAME, () =>
     stripeCardOf(STRIPE_PROVIDER_NAME, raw, owner, defaultSourceId),
   )
+}
+
+/**
+ * What {@link toStripeCard}'s third argument takes. The message says what it got as a type
+ * (`an object`), never the value: an object there may hold anything.
+ */
+const DefaultSourceIdSchema = z.union([z.string(), z.null(), z.undefined()], {
+  error: (issue) =>
+    `the third argument (defaultSourceId) must be the customer's default source id (a string), null (the customer has none) or undefined (not known), not ${kindOf(issue.input)}`,
+})
+
+/** The kind of a value, for a message that must not quote it: `an object`, `a number` … */
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'an array'
+  const type = typeof value
+  return type === 'object' ? 'an object' : `a ${type}`
 }
 
 /**

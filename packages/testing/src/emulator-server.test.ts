@@ -218,6 +218,31 @@ describe('startEmulatorServer options', () => {
       startEmulatorServer({ emulators: [{} as unknown as Emulator] }),
     ).rejects.toMatchObject({ code: 'invalid_request' })
   })
+
+  it('refuses an option it does not know, naming it and the options there are', async () => {
+    await expect(startEmulatorServer({ prot: 1234 } as never)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message:
+        'Invalid startEmulatorServer options: unknown option "prot": the options are port, host, emulators',
+    })
+    await expect(startEmulatorServer({ Host: '127.0.0.1' } as never)).rejects.toMatchObject({
+      code: 'invalid_request',
+      message:
+        'Invalid startEmulatorServer options: unknown option "Host" (did you mean host?): the options are port, host, emulators',
+    })
+    // Every option it documents, given.
+    const all = await startEmulatorServer({
+      port: 0,
+      host: '127.0.0.1',
+      emulators: [stripeEmulator()],
+    })
+    try {
+      expect(all.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(all.stripe).toBeDefined()
+    } finally {
+      await all.close()
+    }
+  })
 })
 
 function postCustomer(url: string): Promise<Response> {

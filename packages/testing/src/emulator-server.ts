@@ -6,8 +6,9 @@ import {
   type ServerResponse,
 } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { InvalidRequestError, redact } from '@cardport/core'
+import { InvalidRequestError, optionsObject, redact, validate } from '@cardport/core'
 import { getResponse } from 'msw'
+import { z } from 'zod'
 import type { Emulator } from './emulator.js'
 import {
   type MarketplaceEmulator,
@@ -16,7 +17,7 @@ import {
 import { markServed } from './served-request.js'
 import { type StripeEmulator, stripeEmulator } from './stripe/stripe-emulator.js'
 
-/** Options of {@link startEmulatorServer}. */
+/** Options of {@link startEmulatorServer}. A key other than these is `invalid_request`. */
 export interface EmulatorServerOptions {
   /** The port to listen on; `0` (the default) picks a free one. */
   port?: number | undefined
@@ -318,6 +319,13 @@ function sendJson(outgoing: ServerResponse, status: number, body: unknown): void
 
 // ---- options -------------------------------------------------------------------------------
 
+/** The keys {@link startEmulatorServer} takes; their values are `checkOptions`' to check. */
+const OptionsKeysSchema = optionsObject({
+  port: z.unknown().optional(),
+  host: z.unknown().optional(),
+  emulators: z.unknown().optional(),
+})
+
 function checkOptions(options: EmulatorServerOptions): {
   port: number
   host: string
@@ -325,6 +333,8 @@ function checkOptions(options: EmulatorServerOptions): {
 } {
   const fail = (message: string) =>
     new InvalidRequestError(`startEmulatorServer: ${message}`, { provider: 'testing' })
+  // A key it does not know (`prot`) is refused, as every factory's; the values are checked below.
+  validate(OptionsKeysSchema, options, 'startEmulatorServer options', 'testing')
   const port = options.port ?? 0
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw fail(`port must be an integer from 0 to 65535 (0 picks a free port), got ${port}`)

@@ -29,7 +29,7 @@ export {
 } from './marketplace/marketplace-emulator.js'
 export {
   type MarketplaceCategoryType,
-  type MarketplaceErrorBody,
+  type MarketplaceEmulatorErrorBody,
   MarketplaceRequestError,
 } from './marketplace/marketplace-errors.js'
 export type {

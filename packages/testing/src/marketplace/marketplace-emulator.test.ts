@@ -1,4 +1,5 @@
 import { isCardportError } from '@cardport/core'
+import { getResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { marketplaceAuthorization, marketplaceEmulator } from './marketplace-emulator.js'
@@ -608,5 +609,75 @@ describe('options', () => {
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     expect((thrown as Error).message).toMatch(/^marketplaceEmulator: /)
     expect((thrown as Error).message).toMatch(message)
+  })
+
+  it('refuses an option it does not know, naming it and the options there are', () => {
+    for (const [options, message] of [
+      [
+        { orign: 'https://api.marketplace.test' },
+        'Invalid marketplaceEmulator options: unknown option "orign": the options are origin, now, requirePostalCode',
+      ],
+      [
+        { require_postal_code: true },
+        'Invalid marketplaceEmulator options: unknown option "require_postal_code" (did you mean requirePostalCode?): the options are origin, now, requirePostalCode',
+      ],
+    ] as const) {
+      let thrown: unknown
+      try {
+        marketplaceEmulator(options as never)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request'), message).toBe(true)
+      expect((thrown as Error).message).toBe(message)
+    }
+    // Every option it documents, given (the `strict` emulator above gives them too).
+    const all = marketplaceEmulator({
+      origin: 'https://all.marketplace.test',
+      now: () => TEST_NOW,
+      requirePostalCode: true,
+    })
+    expect(all.origin).toBe('https://all.marketplace.test')
+  })
+})
+
+describe('the clock (now)', () => {
+  const clockError = (kind: string) =>
+    new RegExp(`^marketplaceEmulator: now must return a valid Date, and it returned ${kind}`)
+
+  it('throws a TypeError from marketplaceEmulator() when now returns no valid Date', () => {
+    const wrong: Array<[() => unknown, string]> = [
+      [() => TEST_NOW.getTime(), 'a number \\(a clock of milliseconds'],
+      [() => new Date(Number.NaN), 'an Invalid Date$'],
+      [() => TEST_NOW.toISOString(), 'a string$'],
+      [() => undefined, 'undefined$'],
+    ]
+    for (const [now, kind] of wrong) {
+      expect(() => marketplaceEmulator({ now: now as () => Date })).toThrow(TypeError)
+      expect(() => marketplaceEmulator({ now: now as () => Date })).toThrow(clockError(kind))
+    }
+  })
+
+  it('throws the same from a seed, and answers a request with a 500 saying so, when the clock goes wrong later', async () => {
+    let clock: unknown = TEST_NOW
+    const later = marketplaceEmulator({ now: () => clock as Date })
+    expect(later.seed.card().created_at).toBe('2025-06-15T12:00:00.000000Z')
+    clock = TEST_NOW.getTime()
+    expect(() => later.seed.card()).toThrow(TypeError)
+    expect(() => later.seed.card()).toThrow(clockError('a number'))
+    const response = await getResponse(
+      later.handlers,
+      new Request(`${later.origin}/v1/marketplaces/${later.marketplaceId}/cards`, {
+        method: 'POST',
+        headers: { Authorization: later.authorization(), 'Content-Type': 'application/json' },
+        body: JSON.stringify(cardForm()),
+      }),
+    )
+    expect(response?.status).toBe(500)
+    const body = (await response?.json()) as { category_code: string; description: string }
+    expect(body.category_code).toBe('internal-server-error')
+    expect(body.description).toContain(
+      'marketplaceEmulator: now must return a valid Date, and it returned a number',
+    )
   })
 })

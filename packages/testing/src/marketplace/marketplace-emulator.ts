@@ -1,6 +1,8 @@
-import { InvalidRequestError, redact } from '@cardport/core'
+import { InvalidRequestError, optionsObject, redact, validate } from '@cardport/core'
 import { type HttpHandler, HttpResponse, http } from 'msw'
 import qs from 'qs'
+import { z } from 'zod'
+import { emulatorClock } from '../clock.js'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
@@ -32,11 +34,19 @@ import {
 } from './marketplace-state.js'
 import { TEST_MARKETPLACE_ID, TEST_MARKETPLACE_SECRET } from './marketplace-test-cards.js'
 
-/** Options of {@link marketplaceEmulator}. */
+/** Options of {@link marketplaceEmulator}. A key other than these is `invalid_request`. */
 export interface MarketplaceEmulatorOptions {
   /** The origin the handlers answer. Default `'https://api.marketplace.test'`. */
   origin?: string | undefined
-  /** The clock: `created_at`, and which cards have expired. Default: the system clock. */
+  /**
+   * The clock: `created_at`, and which cards have expired. Default: the system clock. It
+   * returns a `Date` (not milliseconds, as `stripeWebhookHandler`'s `now` does: wrap one as
+   * `() => new Date(ms())`). It is read when the emulator is made (its test marketplace's
+   * `created_at`), so that a clock returning anything but a valid Date throws a `TypeError`
+   * saying so from `marketplaceEmulator()` itself; a seed or `reset()` that reads it later
+   * throws the same, and a request answered while it does is a 500
+   * (`internal-server-error`) quoting that message.
+   */
   now?: (() => Date) | undefined
   /**
    * Refuse a card without `postal_code` (400). The marketplace reference marks `postal_code`
@@ -502,10 +512,19 @@ function defineResources(state: MarketplaceState, config: Config): Resource[] {
 
 // ---- helpers -------------------------------------------------------------------------------
 
+/** The keys {@link marketplaceEmulator} takes; their values are `checkOptions`' to check. */
+const OptionsKeysSchema = optionsObject({
+  origin: z.unknown().optional(),
+  now: z.unknown().optional(),
+  requirePostalCode: z.unknown().optional(),
+})
+
 function checkOptions(options: MarketplaceEmulatorOptions): Config {
   const fail = (problem: string) =>
     new InvalidRequestError(`marketplaceEmulator: ${problem}`, { provider: 'marketplace' })
   if (typeof options !== 'object' || options === null) throw fail('options must be an object')
+  // A key it does not know (`orign`) is refused, as every factory's; the values are checked below.
+  validate(OptionsKeysSchema, options, 'marketplaceEmulator options', 'marketplace')
   const origin = (options.origin ?? 'https://api.marketplace.test').replace(/\/+$/, '')
   let parsed: URL
   try {
@@ -524,7 +543,7 @@ function checkOptions(options: MarketplaceEmulatorOptions): Config {
   }
   return Object.freeze({
     origin,
-    now: options.now ?? (() => new Date()),
+    now: emulatorClock(options.now, 'marketplaceEmulator'),
     requirePostalCode: options.requirePostalCode ?? false,
   })
 }

@@ -4,11 +4,14 @@ import { redact } from '@cardport/core'
 export type MarketplaceCategoryType = 'request' | 'banking' | 'logical'
 
 /**
- * The marketplace's error body, with the fields of the errors reference. `status_code` is a
- * number, as the reference's `:status_code: 409` entries show it (its field list types every
- * field as a string). `description` ends with "Your request id is …", as the API words it.
+ * The error body the marketplace emulator writes, with the fields of the errors reference, every
+ * one present. `status_code` is a number, as the reference's `:status_code: 409` entries show
+ * it (its field list types every field as a string). `description` ends with "Your request id
+ * is …", as the API words it. Not `@cardport/marketplace`'s `MarketplaceErrorBody`, what the
+ * adapter reads from any answer (every field optional, `status_code` a string or a number): an
+ * emulator body is one of those, not the other way round.
  */
-export interface MarketplaceErrorBody {
+export interface MarketplaceEmulatorErrorBody {
   /** The HTTP reason phrase: `'Conflict'`, `'Payment Required'` … */
   status: string
   /** The HTTP status, a number. */
@@ -78,7 +81,7 @@ export class MarketplaceRequestError extends Error {
   }
 
   /** The response body for the request `requestId`. */
-  body(requestId: string): MarketplaceErrorBody {
+  body(requestId: string): MarketplaceEmulatorErrorBody {
     return {
       status: STATUS_TEXT[this.status] ?? 'Error',
       status_code: this.status,

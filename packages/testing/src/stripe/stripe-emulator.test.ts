@@ -1,3 +1,5 @@
+import { isCardportError } from '@cardport/core'
+import { getResponse } from 'msw'
 import Stripe from 'stripe'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { stripeEmulator } from './stripe-emulator.js'
@@ -809,6 +811,85 @@ describe('seeding with undefined fields, as with absent ones', () => {
     const customer = unset.seed.customer()
     expect(customer.created).toBe(Date.UTC(2031, 1, 3, 4, 5, 6) / 1000)
     expect(unset.events.list().map((event) => event.type)).toEqual(['customer.created'])
+  })
+
+  it('takes every option it documents, and refuses one it does not know, naming it', () => {
+    const all = stripeEmulator({
+      origin: 'https://stripe.example.test/',
+      now: () => new Date('2031-02-03T04:05:06Z'),
+      events: false,
+    })
+    expect(all.origin).toBe('https://stripe.example.test')
+    expect(all.seed.customer().created).toBe(Date.UTC(2031, 1, 3, 4, 5, 6) / 1000)
+    expect(all.events.list()).toEqual([])
+    for (const [options, message] of [
+      [
+        { orign: 'https://api.stripe.com' },
+        'Invalid stripeEmulator options: unknown option "orign": the options are origin, now, events',
+      ],
+      [
+        { Events: false },
+        'Invalid stripeEmulator options: unknown option "Events" (did you mean events?): the options are origin, now, events',
+      ],
+      [
+        { now: 'today' },
+        'Invalid stripeEmulator options: now: must be a function returning a Date',
+      ],
+    ] as const) {
+      let thrown: unknown
+      try {
+        stripeEmulator(options as never)
+      } catch (error) {
+        thrown = error
+      }
+      expect(isCardportError(thrown, 'invalid_request'), message).toBe(true)
+      expect((thrown as Error).message).toBe(message)
+    }
+  })
+
+  it('throws a TypeError from stripeEmulator() when now returns no valid Date', () => {
+    const wrong: Array<[() => unknown, RegExp]> = [
+      [
+        () => Date.UTC(2031, 1, 3),
+        /^stripeEmulator: now must return a valid Date, and it returned a number \(a clock of milliseconds, as stripeWebhookHandler's now is, goes as \(\) => new Date\(ms\(\)\)\)$/,
+      ],
+      [
+        () => new Date(Number.NaN),
+        /^stripeEmulator: now must return a valid Date, and it returned an Invalid Date$/,
+      ],
+      [() => null, /^stripeEmulator: now must return a valid Date, and it returned null$/],
+    ]
+    for (const [now, message] of wrong) {
+      expect(() => stripeEmulator({ now: now as () => Date })).toThrow(TypeError)
+      expect(() => stripeEmulator({ now: now as () => Date })).toThrow(message)
+    }
+  })
+
+  it('throws the same from a seed, and answers a request with a 500 saying so, when the clock goes wrong later', async () => {
+    let clock: unknown = new Date('2031-02-03T04:05:06Z')
+    const later = stripeEmulator({ now: () => clock as Date })
+    const customer = later.seed.customer()
+    clock = Date.UTC(2031, 1, 3)
+    const said = /^stripeEmulator: now must return a valid Date, and it returned a number/
+    expect(() => later.seed.customer()).toThrow(TypeError)
+    expect(() => later.seed.customer()).toThrow(said)
+    const response = await getResponse(
+      later.handlers,
+      new Request(`${later.origin}/v1/customers/${customer.id}/sources`, {
+        method: 'POST',
+        headers: {
+          Authorization: 'Bearer sk_test_123',
+          'Content-Type': 'application/x-www-form-urlencoded',
+        },
+        body: 'source=tok_visa',
+      }),
+    )
+    expect(response?.status).toBe(500)
+    const body = (await response?.json()) as { error: { type: string; message: string } }
+    expect(body.error.type).toBe('api_error')
+    expect(body.error.message).toContain(
+      'stripeEmulator: now must return a valid Date, and it returned a number',
+    )
   })
 
   it('seeds customers and cards with undefined fields and options as without them', () => {

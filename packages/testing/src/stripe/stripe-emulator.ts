@@ -1,5 +1,7 @@
-import { IdempotencyKeySchema, redact } from '@cardport/core'
+import { IdempotencyKeySchema, optionsObject, redact, validate } from '@cardport/core'
 import { type HttpHandler, HttpResponse, http } from 'msw'
+import { z } from 'zod'
+import { emulatorClock } from '../clock.js'
 import { definedFields } from '../defined-fields.js'
 import type { Emulator } from '../emulator.js'
 import { createFaultRunner } from '../faults.js'
@@ -40,11 +42,18 @@ import {
   stripeId,
 } from './stripe-state.js'
 
-/** Options of {@link stripeEmulator}. */
+/** Options of {@link stripeEmulator}. A key other than these is `invalid_request`. */
 export interface StripeEmulatorOptions {
   /** The origin the handlers answer. Default `'https://api.stripe.com'`. */
   origin?: string | undefined
-  /** The clock: `created` timestamps, test-token expiry dates, idempotency-key expiry. */
+  /**
+   * The clock: `created` timestamps, test-token expiry dates, idempotency-key expiry. Default:
+   * the system clock. It returns a `Date` (not milliseconds, as `stripeWebhookHandler`'s `now`
+   * does: wrap one as `() => new Date(ms())`). It is read once when the emulator is made, so
+   * that a clock returning anything but a valid Date throws a `TypeError` saying so from
+   * `stripeEmulator()` itself; a seed that reads it later throws the same, and a request
+   * answered while it does is a 500 `api_error` quoting that message.
+   */
   now?: (() => Date) | undefined
   /**
    * Whether to record the webhook events Stripe would send (`emulator.events`). Default `true`.
@@ -63,6 +72,17 @@ export interface StripeEmulatorOptions {
    */
   events?: boolean | undefined
 }
+
+/** What {@link stripeEmulator} takes: a key other than these is `invalid_request`. */
+const OptionsSchema = optionsObject({
+  origin: z.string().optional(),
+  now: z
+    .custom<() => Date>((value) => typeof value === 'function', {
+      error: 'must be a function returning a Date',
+    })
+    .optional(),
+  events: z.boolean().optional(),
+})
 
 /** One request the emulator answered, for tests that assert on the traffic. */
 export interface StripeRequestRecord {
@@ -199,13 +219,22 @@ export const STRIPE_EMULATOR_API_VERSION = '2023-08-16'
  * ```
  */
 export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmulator {
-  const origin = (options.origin ?? 'https://api.stripe.com').replace(/\/+$/, '')
-  const now = options.now ?? (() => new Date())
+  const given = validate(OptionsSchema, options, 'stripeEmulator options', 'stripe')
+  const origin = (given.origin ?? 'https://api.stripe.com').replace(/\/+$/, '')
+  const now = emulatorClock(given.now, 'stripeEmulator')
+  // The time of an error's log URL: the clock's, or the system's when the clock is what failed.
+  const stamp = () => {
+    try {
+      return now()
+    } catch {
+      return new Date()
+    }
+  }
   const state = createStripeState(now)
   const recorder = createStripeEventRecorder(state, {
     now,
     apiVersion: STRIPE_EMULATOR_API_VERSION,
-    enabled: options.events ?? true,
+    enabled: given.events ?? true,
   })
   const idempotency = new Map<string, IdempotentEntry>()
   let log: StripeRequestRecord[] = []
@@ -247,7 +276,7 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
           route: route.name,
           target,
           errorResponse: (status, headers) =>
-            errorResponse(faultError(status), { ...baseHeaders, ...headers }, now()),
+            errorResponse(faultError(status), { ...baseHeaders, ...headers }, stamp()),
           signal: serverCloseSignal(request),
         },
         record,
@@ -311,12 +340,12 @@ export function stripeEmulator(options: StripeEmulatorOptions = {}): StripeEmula
         throw error
       }
     } catch (error) {
-      if (error instanceof StripeRequestError) return errorResponse(error, headers, now())
+      if (error instanceof StripeRequestError) return errorResponse(error, headers, stamp())
       const message = error instanceof Error ? error.message : String(error)
       return errorResponse(
         stripeError(500, 'api_error', `An unknown error occurred (emulator: ${message})`),
         headers,
-        now(),
+        stamp(),
       )
     }
   }
