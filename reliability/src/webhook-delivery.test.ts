@@ -5,6 +5,8 @@
 // one default per customer. Memory, an SQLite file (opened once per process) and a schema on the
 // PostgreSQL server (a pool per process) alike: each store keeps a card's newer change against an
 // older one that arrives late in its own way (SQLite and PostgreSQL by the row's observedAt).
+// Where CardSync races a late process, the emulator, CardSync and the handler stamp with one
+// clock, and the stores answer after a few ms, so that the writes interleave on every store.
 import { type CardStore, createCardSync, memoryStore, type Owner } from '@cardport/core'
 import {
   type StripeProvider,
@@ -17,7 +19,7 @@ import { type StripeEvent, stripeEmulator } from '@cardport/testing/emulators'
 import fc from 'fast-check'
 import { setupServer } from 'msw/node'
 import Stripe from 'stripe'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
 import {
   PG_CONFIG,
@@ -27,11 +29,20 @@ import {
   sqliteFileOpenedTwice,
 } from './support/shared-store.js'
 
+/** The host's clock, taken before the CardSync property puts its own in `Date.now`'s place. */
+const realNow = Date.now
+
+/**
+ * Stripe's clock (the emulator's), in ms since the epoch: it stands still but for `tick()`,
+ * which moves it a second on, so that the changes a test makes between two ticks fall in one
+ * second. The CardSync property runs the emulator on a {@link runningClock} instead.
+ */
 let clock = Date.now()
 const tick = () => {
   clock += 1000
 }
-const emulator = stripeEmulator({ now: () => new Date(clock) })
+let stripeNow = () => clock
+const emulator = stripeEmulator({ now: () => new Date(stripeNow()) })
 const server = setupServer(...emulator.handlers)
 const secret = emulator.events.secret
 
@@ -54,9 +65,12 @@ type Mode = 'confirm' | 'events'
 /** The secret of a second, Connect, endpoint posting to the same route. */
 const CONNECT_SECRET = 'whsec_cardport_connect_endpoint_test'
 
-/** One "process": its own Stripe client, its own handler, over its own handle on the store. */
-function handlerFor(store: CardStore, mode: Mode): StripeWebhookHandler {
-  const common = { endpointSecret: [secret, CONNECT_SECRET], store }
+/**
+ * One "process": its own Stripe client, its own handler, over its own handle on the store; `now`
+ * is its clock (default `Date.now`).
+ */
+function handlerFor(store: CardStore, mode: Mode, now?: () => number): StripeWebhookHandler {
+  const common = { endpointSecret: [secret, CONNECT_SECRET], store, ...(now ? { now } : {}) }
   return stripeWebhookHandler(
     (mode === 'confirm'
       ? { ...common, stripe: client() }
@@ -74,15 +88,12 @@ interface Shared {
   name: string
   /** Why it cannot run here, or null. */
   unavailable: string | null
-  /** Whether CardSync's own switch racing late events runs on it (see that test). */
-  racesCardSync: boolean
   open(): Promise<SharedStore>
 }
 const SHARED: Shared[] = [
   {
     name: 'memory',
     unavailable: null,
-    racesCardSync: true,
     async open() {
       const store = memoryStore()
       return { stores: [store, store], close: async () => undefined }
@@ -91,7 +102,6 @@ const SHARED: Shared[] = [
   {
     name: 'SQLite file',
     unavailable: null,
-    racesCardSync: true,
     async open() {
       return sqliteFileOpenedTwice('webhooks')
     },
@@ -99,16 +109,6 @@ const SHARED: Shared[] = [
   {
     name: `PostgreSQL server schema (${PG_CONFIG.host}:${PG_CONFIG.port})`,
     unavailable: postgresUnavailable,
-    // Not yet: the late events of the earlier switch are stamped by the emulator's clock,
-    // which this file ticks seconds ahead of real time, so a confirm read taken before
-    // CardSync's retirement of that default outranks the retirement (stamped at real time) and
-    // the retired card stays stored. The stores agree call for call (same calls, same answers
-    // on memory, SQLite and PostgreSQL); PostgreSQL is only slow enough for the late handler
-    // to write while CardSync's switch is under way, which on memory and SQLite it never does
-    // (with a few milliseconds of store latency they fail alike). Open: one clock for the
-    // emulator, CardSync and the handler in this property, and store latency so that it races
-    // on every store.
-    racesCardSync: false,
     open: () => postgresSchemaOpenedTwice('webhooks'),
   },
 ]
@@ -238,6 +238,64 @@ function flaky(store: CardStore, seed: number, share: number): CardStore {
   }
 }
 
+/**
+ * One clock for Stripe (the emulator), CardSync and a webhook handler: real time plus an offset
+ * that `tick()` moves a second on. Unlike `clock` it runs: ms go by between calls, as on any
+ * host, so that a read taken before a write is stamped before it.
+ */
+function runningClock(): { now: () => number; tick: () => void } {
+  let offset = 0
+  return {
+    now: () => realNow() + offset,
+    tick: () => {
+      offset += 1000
+    },
+  }
+}
+
+/**
+ * How long a store of the CardSync property takes to answer while the processes race: a few
+ * ms, as a database across a network (CardSync's switch then takes tens of ms here).
+ */
+const STORE_LATENCY_MS = 5
+
+/**
+ * A store that waits `latency()` ms (when more than 0) before each call of the `CardStore`
+ * contract, its `retirements` included, as one across a network does: two processes' calls then
+ * interleave, on memory and SQLite as on the PostgreSQL server.
+ */
+function slowed(store: CardStore, latency: () => number): CardStore {
+  const wrap =
+    <A extends unknown[], R>(method: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      const ms = latency()
+      if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms))
+      return method(...args)
+    }
+  const { listByOwners, retirements: notes } = store
+  return {
+    ...store,
+    get: wrap(store.get.bind(store)),
+    listByOwner: wrap(store.listByOwner.bind(store)),
+    ...(listByOwners ? { listByOwners: wrap(listByOwners.bind(store)) } : {}),
+    getDefault: wrap(store.getDefault.bind(store)),
+    upsert: wrap(store.upsert.bind(store)),
+    upsertMany: wrap(store.upsertMany.bind(store)),
+    delete: wrap(store.delete.bind(store)),
+    setDefault: wrap(store.setDefault.bind(store)),
+    listOwners: store.listOwners.bind(store),
+    ...(notes
+      ? {
+          retirements: {
+            save: wrap(notes.save.bind(notes)),
+            load: wrap(notes.load.bind(notes)),
+            remove: wrap(notes.remove.bind(notes)),
+          },
+        }
+      : {}),
+  }
+}
+
 for (const shared of SHARED) {
   if (shared.unavailable !== null) {
     if (process.env.CI === 'true') {
@@ -314,33 +372,54 @@ for (const shared of SHARED) {
         })
       }
 
-      if (shared.racesCardSync)
-        it("confirm: CardSync's setDefaultCard while the customer.updated of an earlier switch arrives", async () => {
+      // The events of a default switch made through the adapter reach the other process late,
+      // while CardSync makes a new card the default: a card that process read from Stripe
+      // before CardSync retired it must not come back when its write lands after the
+      // retirement. Emulator, CardSync and handler share one running clock (CardSync reads
+      // `Date.now`), and both processes' stores answer after STORE_LATENCY_MS while they race,
+      // so that the handler's writes land during CardSync's switch on every store, not only on
+      // the PostgreSQL server (answering at once, memory and SQLite let it write only after).
+      it("confirm: CardSync's setDefaultCard while the customer.updated of an earlier switch arrives", async () => {
+        const time = runningClock()
+        stripeNow = time.now
+        const dateNow = vi.spyOn(Date, 'now').mockImplementation(time.now)
+        try {
           await fc.assert(
-            fc.asyncProperty(fc.integer({ min: 0, max: 30 }), async (delay) => {
+            // When the late events start, in ms after CardSync's call: from its first request
+            // to past its retirement of the old default.
+            fc.asyncProperty(fc.integer({ min: 0, max: 15 }), async (delay) => {
               emulator.reset()
               const { stores, close } = await shared.open()
+              let latency = 0
+              const app = slowed(stores[0], () => latency)
+              const other = slowed(stores[1], () => latency)
               try {
-                const sync = createCardSync({ provider, store: stores[0] })
+                const sync = createCardSync({ provider, store: app })
                 const owner: Owner = {
                   type: 'customer',
                   id: (await client().customers.create({})).id,
                 }
                 const first = await sync.setDefaultCard(owner, 'tok_visa')
-                tick()
+                time.tick()
                 const second = await provider.createCard(owner, { source: 'tok_mastercard' })
-                tick()
+                time.tick()
                 await provider.setDefaultCard(owner, second.id) // the earlier switch
                 const events = emulator.events.take()
-                const handler = handlerFor(stores[1], 'confirm')
-                tick()
-                // The events of the earlier switch arrive while CardSync makes a new card the default.
+                const handler = handlerFor(other, 'confirm', time.now)
+                // CardSync's switch a second later: the handler dates the earlier switch's
+                // customer.updated at its second plus 500 ms (its rank of an update) and the
+                // read that confirms it no earlier; in that same second, a read taken before
+                // CardSync retired the old default can be dated after the retirement and bring
+                // the card back (an open question for the handler, not for this property).
+                time.tick()
+                latency = STORE_LATENCY_MS
                 const late = (async () => {
                   await new Promise((resolve) => setTimeout(resolve, delay))
                   await deliverUntilAccepted(events, () => [handler], 1)
                 })()
                 const third = await sync.setDefaultCard(owner, 'tok_amex')
                 await late
+                latency = 0
                 expect(first.id).not.toBe(third.id)
                 // Before the events of CardSync's own switch arrive, the store is already right: the
                 // earlier switch's events did not roll it back.
@@ -351,9 +430,13 @@ for (const shared of SHARED) {
                 await close()
               }
             }),
-            { numRuns: 12 },
+            { numRuns: 20 },
           )
-        })
+        } finally {
+          dateNow.mockRestore()
+          stripeNow = () => clock
+        }
+      })
 
       for (const mode of ['confirm', 'events'] as const) {
         // Events alone: the other process has no memory of the deauthorization, and the store no
