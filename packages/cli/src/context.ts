@@ -24,6 +24,12 @@ export interface CliContext {
   readonly secrets: Set<string>
   /** Set by a command that succeeds with a code other than 0 (`reconcile --exit-code`). */
   exitCode: number | undefined
+  /**
+   * Set by a command that goes on once its output is written (`emulate`, which serves until a
+   * signal): a reader that closes stdout (`cardport emulate | head -1`, EPIPE) does not end it.
+   * Unset, such a closed pipe ends the process at once with exit 0 (`cardport list | head`).
+   */
+  outlivesItsReader?: boolean
 }
 
 /** Writes a line to a stream. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -112,6 +112,22 @@ describe('openStore', () => {
         await expect(openStore(config)).rejects.toThrow(
           'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup, or name a new file to make one',
         )
+      } finally {
+        await rm(dir, { recursive: true, force: true })
+      }
+    },
+  )
+
+  it.each([undefined, 'dry-run', 'list'] as const)(
+    'says that a SQLite path names a folder, not a file (readonly: %s), and makes nothing in it',
+    async (use) => {
+      const dir = await mkdtemp(join(tmpdir(), 'cardport-open-store-'))
+      try {
+        const config = { kind: 'sqlite', path: dir, label: `sqlite:${dir}` } as const
+        await expect(openStore(config, undefined, { readonly: use })).rejects.toThrow(
+          "the path names a folder, not a file: name the store's file, such as cards.db in that folder",
+        )
+        expect(readdirSync(dir)).toEqual([])
       } finally {
         await rm(dir, { recursive: true, force: true })
       }

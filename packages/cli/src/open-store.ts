@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import {
   type CardStore,
   closableStore,
@@ -72,7 +72,8 @@ const STORE_CONNECT_TIMEOUT_MS = 10_000
  * that need migrations, or no cardport tables at all, are refused with what to do, in the
  * command's words. So is a file that is not a SQLite database, or is damaged (`invalid_request`):
  * `sqliteStore`'s own advice, to name a new file, is for a run that writes, which keeps it.
- * (`:memory:` opens as for a real run: it starts empty and is gone with the process.)
+ * (`:memory:` opens as for a real run: it starts empty and is gone with the process.) A SQLite
+ * path that names a folder is refused as such, whether the store is opened to write or to read.
  */
 export async function openStore(
   config: StoreConfig,
@@ -83,6 +84,13 @@ export async function openStore(
     const { sqliteStore } = await import('@cardport/store-sqlite')
     stop?.throwIfAborted()
     const use = config.path === ':memory:' ? undefined : options.readonly
+    // SQLite's own words for a folder differ by mode and name no folder (SQLITE_IOERR_READ
+    // read-only: "an existing file … that this user may read"); said plainly, alike for both.
+    if (config.path !== ':memory:' && isFolder(config.path)) {
+      throw new Error(
+        "the path names a folder, not a file: name the store's file, such as cards.db in that folder",
+      )
+    }
     if (use && !existsSync(config.path)) {
       const { name, remedy } = READ_ONLY_USES[use]
       throw new Error(
@@ -148,6 +156,15 @@ export async function openStore(
   // Should it open after `stop` aborts, before the process exits, its connections must not keep
   // it alive.
   return untilAborted(opening, stop, (store) => store.close())
+}
+
+/** Whether `path` names a folder; false when it cannot be known (SQLite then says why). */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false
+  } catch {
+    return false
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { scrub } from './scrub.js'
+import { scrub, scrubData } from './scrub.js'
 
 describe('scrub', () => {
   it.each([
@@ -16,5 +16,51 @@ describe('scrub', () => {
     expect(scrub('card 4242 4242 4242 4242, key sk_live_abc123', new Set())).toBe(
       'card •••• 4242, key sk_live_[redacted]',
     )
+  })
+})
+
+describe('scrubData', () => {
+  it("keeps the data's keys and its fixed words, and scrubs its free text and a metadata key", () => {
+    const secrets = new Set(['cards', 'visa'])
+    const data = {
+      cardsSeen: 2,
+      counts: { added: 1 },
+      failed: [
+        {
+          owner: { type: 'customer', id: 'cus_visa' },
+          source: 'store',
+          code: 'store_failed',
+          message: 'no cards for visa',
+        },
+      ],
+      card: {
+        brand: 'visa',
+        status: 'active',
+        holderName: 'Visa visa',
+        address: { city: 'cards town', postalCode: 'visa' },
+        checks: { postalCode: 'pass' },
+        metadata: { visa: 'cards' },
+      },
+    }
+    expect(scrubData(data, secrets)).toEqual({
+      cardsSeen: 2,
+      counts: { added: 1 },
+      failed: [
+        {
+          owner: { type: 'customer', id: 'cus_[redacted]' },
+          source: 'store',
+          code: 'store_failed',
+          message: 'no [redacted] for [redacted]',
+        },
+      ],
+      card: {
+        brand: 'visa',
+        status: 'active',
+        holderName: 'Visa [redacted]',
+        address: { city: '[redacted] town', postalCode: '[redacted]' },
+        checks: { postalCode: 'pass' },
+        metadata: { '[redacted]': '[redacted]' },
+      },
+    })
   })
 })

@@ -60,20 +60,54 @@ export function scrub(text: string, secrets: ReadonlySet<string>): string {
 }
 
 /**
- * A copy of provider data (cards, a drift report) with {@link scrub} applied to every string in
- * it, the keys of its objects included: a card's metadata or holder name may hold a secret that
- * someone pasted there and the provider hands back, and the CLI prints it as it prints a message.
+ * The fields of `Card`, `StoredCard` and `DriftReport` whose values are cardport's own
+ * vocabulary or of a fixed shape (a brand, a status, a code, an ISO date, four digits, an owner
+ * type, the provider's name), never text a provider or a store wrote freely: {@link scrubData}
+ * prints them as they are, whole subtrees for `checks` (each check is `pass`, `fail` …). A
+ * secret that happens to be such a word (a password `visa`) would otherwise turn every Visa
+ * card's brand into `[redacted]`; one that equals such a value tells a reader nothing of it.
+ */
+const FIXED_FIELDS: ReadonlySet<string> = new Set([
+  'brand',
+  'last4',
+  'country',
+  'funding',
+  'checks',
+  'currency',
+  'status',
+  'createdAt',
+  'updatedAt',
+  'type',
+  'provider',
+  'code',
+  'source',
+])
+
+/**
+ * A copy of what the CLI prints of a provider's or a store's data (cards, a drift report) with
+ * {@link scrub} applied to each value that is free text: ids, a holder name, an address, a
+ * failure's message, and a card's metadata, its keys included (a card's metadata or holder name
+ * may hold a secret that someone pasted there and the provider hands back, as a failure's
+ * message may quote one). The keys of the data (`cardsSeen`, `holderName`) are the CLI's
+ * output's own and stay as they are, as do the values of {@link FIXED_FIELDS}: a secret that
+ * is also a common word (a PostgreSQL password `cards`) would make `cardsSeen` a `[redacted]Seen`
+ * key otherwise. Numbers and booleans are kept.
  */
 export function scrubData<T>(value: T, secrets: ReadonlySet<string>): T {
-  return scrubValue(value, secrets) as T
+  return scrubValue(value, secrets, false) as T
 }
 
-function scrubValue(value: unknown, secrets: ReadonlySet<string>): unknown {
+/** `freeKeys`: whether the keys of `value`, an object, are free text too (a card's metadata). */
+function scrubValue(value: unknown, secrets: ReadonlySet<string>, freeKeys: boolean): unknown {
   if (typeof value === 'string') return scrub(value, secrets)
-  if (Array.isArray(value)) return value.map((item) => scrubValue(item, secrets))
+  if (Array.isArray(value)) return value.map((item) => scrubValue(item, secrets, false))
   if (value === null || typeof value !== 'object') return value
   return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => [scrub(key, secrets), scrubValue(item, secrets)]),
+    Object.entries(value).map(([key, item]) => {
+      if (freeKeys) return [scrub(key, secrets), scrubValue(item, secrets, true)]
+      if (FIXED_FIELDS.has(key)) return [key, item]
+      return [key, scrubValue(item, secrets, key === 'metadata')]
+    }),
   )
 }
 

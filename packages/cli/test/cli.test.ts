@@ -307,6 +307,61 @@ describe('cardport emulate', { timeout: 60_000 }, () => {
     },
   )
 
+  // `cardport emulate | head -1`, `| grep -m1 listening`: the script reads the URL and wants the
+  // server. A line written after the reader left failed with EPIPE, which ended the emulator at
+  // once with exit 0 (about half the time, as the lines raced the reader): it now serves on
+  // until a signal. Closed before its first line, every write fails, which makes the EPIPE
+  // certain; closed after it, as `head -1` does, the rest may or may not have gone.
+  it.each(['before', 'after'] as const)(
+    'serves on when the reader closes its stdout %s its first line, until SIGTERM: exit 0',
+    async (when) => {
+      const port = when === 'before' ? await closedPort() : 0
+      const child = spawn(process.execPath, [binary, 'emulate', '--port', String(port)], {
+        env: baseEnv(),
+        cwd: workDir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      let stderr = ''
+      child.stderr!.on('data', (chunk) => {
+        stderr += chunk
+      })
+      const exited = exitOf(child)
+      let url = `http://127.0.0.1:${port}`
+      if (when === 'before') child.stdout!.destroy()
+      else {
+        const first = await new Promise<string>((resolve, reject) => {
+          const reader = createInterface({ input: child.stdout! })
+          reader.once('line', (line) => {
+            reader.close()
+            child.stdout!.destroy()
+            resolve(line)
+          })
+          child.once('exit', (code) => reject(new Error(`emulate exited with ${code}: ${stderr}`)))
+        })
+        url = first.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)![1]!
+      }
+      // Answered once it listens, however long its start takes (polled, no duration measured);
+      // an emulator that ended meanwhile fails the test with how it ended.
+      let status: number | undefined
+      while (status === undefined) {
+        const ended = await Promise.race([exited, new Promise((r) => setTimeout(r, 50))])
+        if (ended) throw new Error(`emulate ended: ${JSON.stringify(ended)} ${stderr}`)
+        status = await fetch(`${url}/v1/customers`, {
+          headers: { authorization: 'Bearer sk_test_123' },
+        }).then(
+          (response) => response.status,
+          () => undefined,
+        )
+      }
+      expect(status).toBe(200)
+      expect(child.exitCode).toBeNull()
+
+      child.kill('SIGTERM')
+      expect(await exited).toEqual({ code: 0, signal: null })
+      expect(stderr).toBe('cardport: emulators stopped\n')
+    },
+  )
+
   it('refuses a port that is taken, with one line and exit 1', async () => {
     const port = new URL(details.url).port
     const result = await cardport(['emulate', '--port', port])

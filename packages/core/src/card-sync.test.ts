@@ -18,6 +18,7 @@ import type { DriftChange, DriftReport } from './drift-report.js'
 import {
   AuthenticationError,
   type CardportError,
+  InvalidRequestError,
   OwnerNotFoundError,
   ProviderUnavailableError,
   RateLimitedError,
@@ -1838,6 +1839,7 @@ describe.each(thrownValues)(
       expect(report.failed).toEqual([
         {
           owner: alice,
+          source: 'provider',
           code: 'provider_unavailable',
           message: 'memory failed during listCards with an unexpected error; see cause',
         },
@@ -2033,6 +2035,7 @@ describe('CardSync.reconcile', () => {
     expect(report.failed).toEqual([
       {
         owner: alice,
+        source: 'provider',
         code: 'provider_unavailable',
         message:
           "memory gave a cursor for the next page that an earlier page of this list gave already, so its pages go round in a cycle: report this to the adapter's authors",
@@ -2229,10 +2232,63 @@ describe('CardSync.reconcile', () => {
     expect(report.failed).toEqual([
       {
         owner: alice,
-        code: 'provider_unavailable',
+        source: 'store',
+        code: 'store_failed',
         message: 'row •••• 4242 refused for sk_test_[redacted]: disk full',
       },
     ])
+  })
+
+  it("records a failure of the store's write with the store as its source, never as the provider's", async () => {
+    await drift(alice)
+    await drift(bob)
+    // What PostgreSQL answers a role that may read the tables but not write them.
+    const readOnly: CardStore = {
+      ...store,
+      upsertMany: async () => {
+        throw new Error('permission denied for table cardport_cards')
+      },
+    }
+    const changes: DriftChange[] = []
+    const report = await createCardSync({ provider, store: readOnly }).reconcile([alice, bob], {
+      onDrift: (change) => changes.push(change),
+    })
+    const failure = {
+      source: 'store',
+      code: 'store_failed',
+      message: 'permission denied for table cardport_cards',
+    }
+    // In the order the owners failed: their cards were written together.
+    expect(report.failed).toHaveLength(2)
+    expect(report.failed).toEqual(
+      expect.arrayContaining([
+        { owner: alice, ...failure },
+        { owner: bob, ...failure },
+      ]),
+    )
+    expect(changes).toEqual(
+      report.failed.map((entry) => ({ provider: 'memory', change: 'failed', ...entry })),
+    )
+  })
+
+  it('records a CardportError that a call to the store threw with the store as its source', async () => {
+    const { ghost } = await drift(alice)
+    const refusing: CardStore = {
+      ...store,
+      delete: async () => {
+        throw new InvalidRequestError('the store cannot remove this card')
+      },
+    }
+    const report = await createCardSync({ provider, store: refusing }).reconcile(alice)
+    expect(report.failed).toEqual([
+      {
+        owner: alice,
+        source: 'store',
+        code: 'invalid_request',
+        message: 'the store cannot remove this card',
+      },
+    ])
+    expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
   })
 
   it("fails with the owners' own error, once the owners in flight are done", async () => {
@@ -2548,7 +2604,9 @@ describe('CardSync.reconcile', () => {
       store,
       retry: { sleep, retries: 2, random: () => 0.5 },
     }).reconcile([alice, bob])
-    expect(report.failed).toEqual([{ owner: alice, code: 'provider_unavailable', message: 'down' }])
+    expect(report.failed).toEqual([
+      { owner: alice, source: 'provider', code: 'provider_unavailable', message: 'down' },
+    ])
     // Full jitter at random() = 0.5: half of 250 ms, then half of 500 ms.
     expect(sleep.mock.calls).toEqual([[125], [250]])
     expect(report.owners).toBe(2)
@@ -2606,7 +2664,7 @@ describe('CardSync.reconcile', () => {
       const unknown = new OwnerNotFoundError('No such customer', { provider: provider.name })
       const report = await createCardSync({ provider: answering(unknown), store }).reconcile(alice)
       expect(report.failed).toEqual([
-        { owner: alice, code: 'owner_not_found', message: 'No such customer' },
+        { owner: alice, source: 'provider', code: 'owner_not_found', message: 'No such customer' },
       ])
       expect(report.removed).toEqual([])
       expect(await store.listByOwner(scope(alice))).toEqual(before)
@@ -3122,7 +3180,9 @@ describe('CardSync.reconcile', () => {
     const report = await createCardSync({ provider: denied, store, retry: { sleep } }).reconcile(
       alice,
     )
-    expect(report.failed).toEqual([{ owner: alice, code: 'authentication', message: 'bad key' }])
+    expect(report.failed).toEqual([
+      { owner: alice, source: 'provider', code: 'authentication', message: 'bad key' },
+    ])
     expect(sleep).not.toHaveBeenCalled()
   })
 
@@ -3140,7 +3200,7 @@ describe('CardSync.reconcile', () => {
     }
     const report = await createCardSync({ provider: failsOnPageTwo, store }).reconcile(alice)
     expect(report.failed).toEqual([
-      { owner: alice, code: 'authentication', message: 'key revoked' },
+      { owner: alice, source: 'provider', code: 'authentication', message: 'key revoked' },
     ])
     const stored = await store.listByOwner(scope(alice))
     expect(stored.map((card) => card.id)).toContain(ghost.id)
@@ -3375,7 +3435,7 @@ describe('CardSync.reconcile', () => {
         expect(report[list], list).toHaveLength(4)
       }
       expect(report.failed).toEqual([
-        { owner: owners[9], code: 'authentication', message: 'bad key' },
+        { owner: owners[9], source: 'provider', code: 'authentication', message: 'bad key' },
       ])
       // onDrift saw what the uncapped dry run listed, each once; the lists hold some of it.
       const key = (change: DriftChange) => JSON.stringify(change)

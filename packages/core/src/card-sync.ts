@@ -856,7 +856,11 @@ export function createCardSync(options: CardSyncOptions): CardSync {
         // and the waiting ones make group writes of several hundred cards.
         const inFlight = Math.min(limit * 8, 1024)
         const queue = prefetchStoredCards(source, store, provider.name, inFlight)
+        // What the store's calls throw, told apart from the provider's when an owner fails.
+        const storeErrors = new WeakSet<object>()
+        const tracked = storeErrorsTracked(store, storeErrors)
         const run: ReconcileRun = {
+          store: tracked,
           reading: pLimit(limit),
           readersWriting: 0,
           ownersInFlight: 0,
@@ -864,7 +868,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           // Owners write their cards together. The batches handed over wait for more while
           // another owner may still hand one over, and the owners waiting leave the readers their
           // places: a fuller group costs the store less per card.
-          write: createGroupWriter(store, {
+          write: createGroupWriter(tracked, {
             holdFor: (queued) => queued.batches < inFlight - limit && mayHandOver(run, limit),
             concurrency: store.concurrentWrites,
           }),
@@ -886,7 +890,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
                 const attempt = emptyOwnerDrift()
                 // A retry reads the store again: the attempt before may have written to it.
                 const readAhead = attempts++ === 0 ? await stored() : null
-                const storedCards = readAhead ?? (await store.listByOwner(scope(owner)))
+                const storedCards = readAhead ?? (await run.store.listByOwner(scope(owner)))
                 // What it reports is still what the store held before the first attempt: the
                 // cards and the default that a failed attempt wrote are findings all the same.
                 before ??= storedCards
@@ -897,9 +901,13 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             )
           } catch (error) {
             signal?.throwIfAborted()
+            // Every error of the provider's is a CardportError (ownerCheckedProvider makes it
+            // one): any other is the store's (or a bug of cardport's), never the provider's.
+            const fromStore = (isObject(error) && storeErrors.has(error)) || !isCardportError(error)
             recorder.failure({
               owner,
-              code: isCardportError(error) ? error.code : 'provider_unavailable',
+              source: fromStore ? 'store' : 'provider',
+              code: isCardportError(error) ? error.code : STORE_FAILED,
               // A CardportError's message is redacted already; another error's (a store
               // driver's) may quote what it was given.
               message: error instanceof Error ? redactSecrets(error.message) : 'unknown error',
@@ -1035,7 +1043,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       for (const cardId of seen) {
         if (!dryRun && !stored.has(cardId)) {
           run.signal?.throwIfAborted()
-          await store.delete(ownerScope, cardId, { observedAt: readAt })
+          await run.store.delete(ownerScope, cardId, { observedAt: readAt })
         }
       }
       seen.clear()
@@ -1055,7 +1063,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       for (const cardId of stored.keys()) {
         if (seen.has(cardId)) continue
         run.signal?.throwIfAborted()
-        await store.delete(ownerScope, cardId, { observedAt: readAt })
+        await run.store.delete(ownerScope, cardId, { observedAt: readAt })
       }
     }
     const defaultsDiffer = (defaults: string[]) =>
@@ -1068,7 +1076,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     }
     if (storeDiffers && !dryRun && providerDefault === null) {
       run.signal?.throwIfAborted()
-      await store.setDefault(ownerScope, null, { observedAt: readAt })
+      await run.store.setDefault(ownerScope, null, { observedAt: readAt })
     }
   }
 
@@ -1235,6 +1243,8 @@ function isOwnerSource(value: unknown): value is Iterable<Owner> | AsyncIterable
 
 /** What the owners of one `reconcile` share. */
 interface ReconcileRun {
+  /** The sync's store, each error its calls throw noted (see {@link storeErrorsTracked}). */
+  store: CardStore
   /** Admits an owner's provider reads: `concurrency` owners at once. */
   reading: LimitFunction
   /** Owners admitted by `reading` that wait for a write of their cards in the middle. */
@@ -1263,6 +1273,42 @@ function mayHandOver(run: ReconcileRun, limit: number): boolean {
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+/**
+ * The code `reconcile` records for an owner whose failure is not a `CardportError`: a store
+ * driver's error (see `DriftFailure.code`).
+ */
+const STORE_FAILED = 'store_failed'
+
+/**
+ * `store` with each error that one of its methods throws or rejects with added to `thrown`, the
+ * error itself passed on unchanged: `reconcile` records the owner it fails with the store as
+ * its source, a `CardportError` the store raised (a value it cannot hold) included.
+ */
+function storeErrorsTracked(store: CardStore, thrown: WeakSet<object>): CardStore {
+  const note = (error: unknown) => {
+    if (isObject(error)) thrown.add(error)
+    return error
+  }
+  return new Proxy(store, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        let result: unknown
+        try {
+          result = value.apply(target, args)
+        } catch (error) {
+          throw note(error)
+        }
+        if (!isObject(result) || typeof result.then !== 'function') return result
+        return (result as unknown as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+          throw note(error)
+        })
+      }
+    },
+  })
+}
 
 /** The ids of the defaults among an owner's stored cards. */
 function defaultsOf(cards: Map<string, StoredCard>): string[] {

@@ -9,9 +9,10 @@ export interface DriftEntry {
 }
 
 /**
- * An owner that `reconcile` could not reconcile, with the error's code and message. An error
- * that is not a `CardportError` (a store driver's: a lost connection, a full disk) is recorded
- * as `provider_unavailable`, with its message cleared of card numbers and keys
+ * An owner that `reconcile` could not reconcile: where the failure came from (`source`), the
+ * error's code and its message. An error that is not a `CardportError` (a store driver's: a
+ * permission denied, a lost connection, a full disk) is recorded with the store as its source
+ * and the code `'store_failed'`, its message cleared of card numbers and keys
  * (`redactSecrets`), as a `CardportError`'s message already is.
  */
 export interface DriftFailure {
@@ -24,7 +25,21 @@ export interface DriftFailure {
    * provider's state until the next run, which reports what it finds then.
    */
   owner: Owner
-  /** The error's `CardportError` code (`'rate_limited'` after the retries ran out …). */
+  /**
+   * Where the failure came from. `'store'`: a call to the store threw it (reading the owner's
+   * cards, writing them, removing one, clearing the default), or it is not a `CardportError`:
+   * `CardSync` makes every error of the provider's one, so such an error is a store driver's
+   * (or a bug of cardport's), never the provider's.
+   * `'provider'`: any other, the provider's answer or its absence (`rate_limited`,
+   * `provider_unavailable`, `owner_not_found` …), or what the provider answered being refused.
+   * What to do differs: a provider failure may pass if tried later; a store failure needs the
+   * store mended (its permissions, its disk, its connection string).
+   */
+  source: 'provider' | 'store'
+  /**
+   * The error's `CardportError` code (`'rate_limited'` after the retries ran out …), or
+   * `'store_failed'` for an error that is not a `CardportError` (its `source` is `'store'`).
+   */
   code: string
   /** The error's message, with no card number nor key in it. */
   message: string
@@ -84,7 +99,10 @@ export interface DriftReport {
   dryRun: boolean
   /** Owners looked at. */
   owners: number
-  /** Cards the provider holds, over all owners looked at. */
+  /**
+   * Cards the provider holds, over the owners reconciled: an owner that failed (listed in
+   * `failed`) adds none, however many of its cards were read before the failure.
+   */
   cardsSeen: number
   /** Cards at the provider missing from the store. */
   added: DriftEntry[]

@@ -95,7 +95,8 @@ const RETRYABLE_BY_DEFAULT: ReadonlySet<CardportErrorCode> = new Set([
  * from local validation (a store's options and input included) is a `CardportError` with a
  * string `code`. A store's own failures while it runs (its driver's errors: a lost connection,
  * a full disk, a lock timeout) pass through as the driver raised them, for the operator to
- * read; `reconcile` records them as `provider_unavailable` failures, their messages redacted.
+ * read; `reconcile` records them as failures with the store as their `source` and the code
+ * `store_failed`, their messages redacted.
  * Each subclass (`CardDeclinedError`, …) has its one code as its type: `instanceof` narrows
  * `code` too.
  *

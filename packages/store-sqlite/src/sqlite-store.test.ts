@@ -655,7 +655,8 @@ describe('sqliteStore: reconcile into a file another connection holds locked', (
       expect(report.failed).toHaveLength(30)
       for (const failure of report.failed) {
         expect(failure).toMatchObject({
-          code: 'provider_unavailable',
+          source: 'store',
+          code: 'store_failed',
           message: 'database is locked',
         })
       }

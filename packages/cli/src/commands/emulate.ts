@@ -57,7 +57,10 @@ interface EmulateOptionValues {
  * aborts (SIGHUP, SIGINT, SIGTERM), then closes the server and ends with exit 0. What it prints
  * is the only way to reach the emulators (a `--port 0` is known from it alone): once a write of
  * it fails (`emulate --json > /dev/full`), it closes the server at once and returns, and the
- * executable reports the write and exits 1 (`exit-after-output.ts`), as for every command.
+ * executable reports the write and exits 1 (`exit-after-output.ts`), as for every command. A
+ * reader that closes the pipe (`cardport emulate | head -1`, EPIPE) has read what it wanted, the
+ * URL on the first line: the emulators serve on until a signal, whether the lines after it were
+ * written before the pipe closed or not (`context.outlivesItsReader`).
  */
 export function emulateCommand(context: CliContext, stop: AbortSignal): Command {
   return new Command('emulate')
@@ -84,6 +87,7 @@ Examples:
   cardport emulate --port 0 --json     # a free port; details as JSON for scripts`,
     )
     .action(async (values: EmulateOptionValues) => {
+      context.outlivesItsReader = true
       const server = await listen(values.host, values.port)
       let outputLost = false
       try {
@@ -201,13 +205,17 @@ function seed(server: EmulatorServer, details: EmulatorDetails) {
 
 /**
  * Writes `lines` to `stream`, each with its newline; resolves once one of the writes fails, and
- * never when they are all taken (nor on a stream that takes no callback).
+ * never when they are all taken (nor on a stream that takes no callback). A pipe its reader
+ * closed (EPIPE) is no failure: the reader read what it wanted (`| head -1`). The writes after the
+ * one that failed fail as `ERR_STREAM_DESTROYED`, whose cause is the failed write's own error
+ * (its callback may come after theirs): they are not failures of their own.
  */
 function writeFailure(stream: OutputStream, lines: readonly string[]): Promise<void> {
   return new Promise((resolve) => {
     for (const line of lines) {
       stream.write(`${line}\n`, (error) => {
-        if (error) resolve()
+        const code = (error as NodeJS.ErrnoException | null | undefined)?.code
+        if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_DESTROYED') resolve()
       })
     }
   })

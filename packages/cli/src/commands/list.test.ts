@@ -183,6 +183,60 @@ describe('cardport list --store', () => {
     expect(await readFile(file, 'utf8')).toBe(text)
   })
 
+  it("prints brands and fields as they are when the store's password is a brand (visa), and removes it from free text", async () => {
+    const database = 'postgres://postgres@127.0.0.1:5432/test'
+    const schema = `cardport_cli_brand_${process.pid.toString(36)}${Date.now().toString(36)}`
+    const owner = { type: 'customer', id: 'cus_pw' } as const
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      const store = await postgresStore({ client: pool, schema })
+      await store.upsert(
+        sampleCard('card_one', owner, {
+          provider: 'stripe',
+          brand: 'visa',
+          holderName: 'Pat visa',
+          metadata: { visa: 'the visa one' },
+        }),
+      )
+      await store.upsert(
+        sampleCard('card_mc', owner, { provider: 'stripe', brand: 'mastercard', last4: '4444' }),
+      )
+      await store.close()
+      // A development DSN whose password is a common word: PostgreSQL here trusts any password.
+      const location = `postgres://postgres:visa@127.0.0.1:5432/test?schema=${schema}`
+      const args = [
+        'list',
+        '--provider',
+        'stripe',
+        '--owner',
+        'customer:cus_pw',
+        '--store',
+        location,
+      ]
+
+      const json = captureContext({})
+      expect(await run([...args, '--json'], json.value)).toBe(EXIT_CODES.ok)
+      // Only the warning that a password on the command line is seen by others, without it.
+      expect(json.stderr()).toMatch(/^cardport: warning: --store holds a password[^\n]*\n$/)
+      expect(json.stderr()).not.toContain(':visa@')
+      const rows = JSON.parse(json.stdout()) as Array<Record<string, unknown>>
+      expect(rows.map((row) => row.brand).sort()).toEqual(['mastercard', 'visa'])
+      const visa = rows.find((row) => row.id === 'card_one')!
+      expect(Object.keys(visa)).toEqual(expect.arrayContaining(['holderName', 'metadata', 'brand']))
+      // Free text a provider or someone wrote: the password is removed from it, key and value.
+      expect(visa.holderName).toBe('Pat [redacted]')
+      expect(visa.metadata).toEqual({ '[redacted]': 'the [redacted] one' })
+
+      const table = captureContext({})
+      expect(await run(args, table.value)).toBe(EXIT_CODES.ok)
+      expect(table.stdout()).toMatch(/^card_one\s+visa\s+4242\s/m)
+      expect(table.stdout()).not.toContain('[redacted]')
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
+    }
+  })
+
   it('lists the cards of a PostgreSQL store, and creates no schema for one that has none', async () => {
     const database = 'postgres://postgres@127.0.0.1:5432/test'
     const schema = `cardport_cli_list_${process.pid.toString(36)}${Date.now().toString(36)}`

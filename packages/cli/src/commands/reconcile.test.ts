@@ -343,10 +343,70 @@ describe('cardport reconcile', () => {
       expect(await run([...args, ...owner, ...flags], cli.value)).toBe(EXIT_CODES.config)
       const [first, second] = cli.stdout().split('\n')
       expect(first).toBe(`${header}marketplace (${server.url}) → sqlite:${file}`)
-      expect(second).toBe('1 owner, 0 cards at the provider')
+      // Its cards were never counted: the line does not say the provider holds none.
+      expect(second).toBe('1 owner, none reconciled')
       expect(cli.stdout()).toMatch(/^failed\s+1$/m)
     },
   )
+
+  it('blames the store, not the provider, when the store fails while writing: exit 1, not 4', async () => {
+    const schema = `cardport_cli_store_fails_${uniqueSuffix()}`
+    const role = `${schema}_reader`
+    const database = 'postgres://postgres@127.0.0.1:5432/test'
+    const customer = server.stripe!.seed.customer({ name: 'Unwritable Owner' })
+    for (const token of ['tok_visa', 'tok_mastercard']) server.stripe!.seed.card(customer.id, token)
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      // Made and migrated by the owner of the schema, then run as a role that may only SELECT:
+      // PostgreSQL refuses its writes with "permission denied", which is no provider's failure.
+      await (await postgresStore({ client: pool, schema })).close()
+      await pool.query(`CREATE ROLE "${role}" LOGIN`)
+      await pool.query(`GRANT USAGE ON SCHEMA "${schema}" TO "${role}"`)
+      await pool.query(`GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO "${role}"`)
+      const store = `postgres://${role}@127.0.0.1:5432/test?schema=${schema}`
+      const args = ['reconcile', '--provider', 'stripe', '--store', store]
+      const owner = `customer:${customer.id}`
+
+      const cli = context()
+      expect(await run([...args, '--owner', owner], cli.value)).toBe(EXIT_CODES.failure)
+      expect(cli.stderr()).toBe(
+        `cardport: 1 owner of 1 could not be reconciled: the store ${store} failed; first, ${owner}: permission denied for table cardport_cards [store_failed]\n`,
+      )
+      const [, second] = cli.stdout().split('\n')
+      expect(second).toBe('1 owner, none reconciled')
+      expect(cli.stdout()).toMatch(
+        new RegExp(
+          `^failed +${owner} +store_failed: permission denied for table cardport_cards$`,
+          'm',
+        ),
+      )
+
+      const json = context()
+      expect(await run([...args, '--owner', owner, '--json'], json.value)).toBe(EXIT_CODES.failure)
+      expect(JSON.parse(json.stdout()).failed).toEqual([
+        {
+          owner: { type: 'customer', id: customer.id },
+          source: 'store',
+          code: 'store_failed',
+          message: 'permission denied for table cardport_cards',
+        },
+      ])
+
+      // An owner the provider does not know besides: both are named, the exit code is 1.
+      const mixed = context()
+      const owners = ['--owner', owner, '--owner', 'customer:cus_unknownOwner']
+      expect(await run([...args, ...owners], mixed.value)).toBe(EXIT_CODES.failure)
+      expect(mixed.stderr()).toMatch(
+        new RegExp(
+          `^cardport: 2 owners of 2 could not be reconciled \\(1 because the store ${literally(store)} failed, 1 by stripe at ${literally(server.url)}\\); first, `,
+        ),
+      )
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.query(`DROP ROLE IF EXISTS "${role}"`)
+      await pool.end()
+    }
+  })
 
   it('heads the report "Reconciled with failures" when some owners failed and others did not', async () => {
     const customer = server.stripe!.seed.customer({ name: 'Known Owner' })
@@ -356,9 +416,11 @@ describe('cardport reconcile', () => {
     const args = ['reconcile', '--provider', 'stripe', '--store', store]
     const owners = ['--owner', `customer:${customer.id}`, '--owner', 'customer:cus_unknownOwner']
     expect(await run([...args, ...owners], cli.value)).toBe(EXIT_CODES.failure)
-    expect(cli.stdout().split('\n')[0]).toBe(
+    expect(cli.stdout().split('\n').slice(0, 2)).toEqual([
       `Reconciled with failures: stripe (${server.url}) → ${store}`,
-    )
+      // The failed owner's cards are not counted, and the line says whose are.
+      '2 owners, 1 not reconciled; 1 card at the provider for the 1 reconciled',
+    ])
     expect(cli.stdout()).toMatch(/^added\s+1$/m)
     expect(cli.stdout()).toMatch(/^failed\s+1$/m)
   })
@@ -419,11 +481,80 @@ describe('cardport reconcile', () => {
         expect(JSON.parse(cli.stdout()).failed).toEqual([
           {
             owner: { type: 'customer', id: customer.id },
+            source: 'provider',
             code: 'owner_not_found',
             message: expect.stringContaining('(sent with [redacted])'),
           },
         ])
       }
+    }
+  })
+
+  it("keeps the report's keys and words when the store's password is a common word (cards), and removes it from messages", async () => {
+    const database = 'postgres://postgres@127.0.0.1:5432/test'
+    const schema = `cardport_cli_pw_${uniqueSuffix()}`
+    const customer = server.stripe!.seed.customer({ name: 'Password Owner' })
+    for (const token of ['tok_visa', 'tok_mastercard']) server.stripe!.seed.card(customer.id, token)
+    // A development DSN (PostgreSQL here trusts any password), quoted whole by a server that
+    // echoes what it was told, as a proxy or a misconfigured provider might.
+    const store = `postgres://postgres:cards@127.0.0.1:5432/test?schema=${schema}`
+    server.stripe!.faults.inject({
+      route: /^GET \/v1\/customers\/cus_quoting/,
+      status: 404,
+      body: JSON.stringify({
+        error: {
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          message: `No such customer (store ${store})`,
+        },
+      }),
+      times: 100,
+    })
+    const pool = new pg.Pool({ connectionString: database, max: 1 })
+    try {
+      const args = ['reconcile', '--provider', 'stripe', '--owner', `customer:${customer.id}`]
+      const env = {
+        STRIPE_API_BASE: server.url,
+        STRIPE_SECRET_KEY: 'sk_test_pw',
+        CARDPORT_STORE: store,
+      }
+
+      const real = context(env)
+      expect(await run([...args, '--json'], real.value)).toBe(EXIT_CODES.ok)
+      const report = JSON.parse(real.stdout())
+      expect(Object.keys(report).sort()).toEqual([
+        'added',
+        'cardsSeen',
+        'counts',
+        'defaultRepaired',
+        'dryRun',
+        'failed',
+        'owners',
+        'provider',
+        'removed',
+        'truncated',
+        'updated',
+      ])
+      expect(report).toMatchObject({ cardsSeen: 2, counts: { added: 2 } })
+      expect(real.stdout()).not.toContain('[redacted]')
+
+      const human = context(env)
+      expect(await run([...args, '--dry-run'], human.value)).toBe(EXIT_CODES.ok)
+      expect(human.stdout().split('\n')[1]).toBe('1 owner, 2 cards at the provider')
+
+      // A message that quotes the URL: its password is gone, on stdout and on stderr.
+      const quoted = context(env)
+      const both = [...args, '--owner', 'customer:cus_quoting', '--json']
+      expect(await run(both, quoted.value)).toBe(EXIT_CODES.failure)
+      const [failure] = JSON.parse(quoted.stdout()).failed
+      expect(failure.message).toContain('postgres://postgres:[redacted]@127.0.0.1')
+      for (const output of [quoted.stdout(), quoted.stderr()]) {
+        expect(output).not.toContain('postgres:cards@')
+      }
+      expect(quoted.stderr()).toContain('postgres:[redacted]@127.0.0.1')
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+      await pool.end()
     }
   })
 
@@ -705,4 +836,9 @@ describe('cardport reconcile --dry-run writes nothing', () => {
  */
 function uniqueSuffix(): string {
   return `${process.pid.toString(36)}${Date.now().toString(36)}`
+}
+
+/** `text` as a regular expression that matches it literally. */
+function literally(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

@@ -1,6 +1,7 @@
 import {
   type CardProvider,
   createCardSync,
+  type DriftFailure,
   type DriftReport,
   formatOwner,
   isCardportError,
@@ -139,6 +140,8 @@ ${ENVIRONMENT_HELP}`,
       let raw: DriftReport
       // The exit code of every failure, the ones the report does not list included.
       const failureCodes = new Set<ExitCode>()
+      /** Owners that failed because the store did, the ones the report does not list included. */
+      let storeFailures = 0
       try {
         const sync = createCardSync({ provider, store, retry: OWNER_RETRY })
         raw = await sync.reconcile(owners.length > 0 ? owners : undefined, {
@@ -148,7 +151,12 @@ ${ENVIRONMENT_HELP}`,
           // The human report lists at most LISTED_ENTRIES; the JSON one lists every entry.
           maxEntries: values.json ? Number.POSITIVE_INFINITY : LISTED_ENTRIES,
           onDrift: (change) => {
-            if (change.change === 'failed') failureCodes.add(exitCodeForCardportCode(change.code))
+            if (change.change !== 'failed') return
+            // A store that failed is no provider to try again later: exit 1, whatever its code.
+            if (change.source === 'store') storeFailures++
+            failureCodes.add(
+              change.source === 'store' ? EXIT_CODES.failure : exitCodeForCardportCode(change.code),
+            )
           },
         })
         // core checks the signal before each owner and each page: a Ctrl+C after the last page
@@ -169,10 +177,12 @@ ${ENVIRONMENT_HELP}`,
       else printReport(context.stdout, report, where, ownerType(provider))
 
       if (report.counts.failed > 0) {
-        const first = report.failed[0]!
         throw new CliError(
           failureExitCode(failureCodes),
-          `${plural(report.counts.failed, 'owner')} of ${report.owners} could not be reconciled with ${provider.name} at ${describeEndpoint(config)}; first, ${formatOwner(first.owner)}: ${first.message} [${first.code}]`,
+          failureMessage(report, storeFailures, {
+            provider: `${provider.name} at ${describeEndpoint(config)}`,
+            store: storeConfig.label,
+          }),
         )
       }
       if (values.exitCode && hasDrift(report)) context.exitCode = EXIT_CODES.drift
@@ -243,7 +253,43 @@ function hasDrift({ counts }: DriftReport): boolean {
   return counts.added + counts.updated + counts.removed + counts.defaultRepaired > 0
 }
 
-/** 4 when every failure was the provider being unreachable, 3 when every one was the key, else 1. */
+/**
+ * The one line of a run with failed owners: who failed (the provider, the store, or how many of
+ * each, `storeFailures` being the store's), then the first failure's owner, message and code. A
+ * store that failed is named as such: its error (`permission denied for table cardport_cards`)
+ * is no provider's, and no provider is blamed for it.
+ */
+function failureMessage(
+  report: DriftReport,
+  storeFailures: number,
+  names: { provider: string; store: string },
+): string {
+  const { failed } = report.counts
+  const owners = `${plural(failed, 'owner')} of ${report.owners} could not be reconciled`
+  const who =
+    storeFailures === 0
+      ? `${owners} with ${names.provider}`
+      : storeFailures === failed
+        ? `${owners}: the store ${names.store} failed`
+        : `${owners} (${storeFailures} because the store ${names.store} failed, ${failed - storeFailures} by ${names.provider})`
+  const first = report.failed[0]!
+  return `${who}; first, ${formatOwner(first.owner)}: ${failureDetail(first)} [${first.code}]`
+}
+
+/**
+ * A failure's message, said to be the store's when it is and its code (printed beside it) does
+ * not say so already: `store_failed` does, a `CardportError` the store raised does not.
+ */
+function failureDetail(failure: DriftFailure): string {
+  return failure.source === 'store' && failure.code !== 'store_failed'
+    ? `the store failed: ${failure.message}`
+    : failure.message
+}
+
+/**
+ * 4 when every failure was the provider being unreachable, 3 when every one was the key, else 1
+ * (a store that failed among them included).
+ */
 function failureExitCode(codes: ReadonlySet<ExitCode>): ExitCode {
   return codes.size === 1 ? [...codes][0]! : EXIT_CODES.failure
 }
@@ -264,10 +310,7 @@ function printReport(
     )
     return
   }
-  writeLine(
-    stdout,
-    `${plural(report.owners, 'owner')}, ${plural(report.cardsSeen, 'card')} at the provider`,
-  )
+  writeLine(stdout, ownersLine(report))
   writeLine(stdout)
   const counts = [
     { label: dry ? 'to add' : 'added', count: report.counts.added },
@@ -296,7 +339,7 @@ function printReport(
     ...report.failed.map((entry) => ({
       change: 'failed',
       owner: entry.owner,
-      detail: `${entry.code}: ${entry.message}`,
+      detail: `${entry.code}: ${failureDetail(entry)}`,
     })),
   ]
   const total = counts.reduce((sum, row) => sum + row.count, 0)
@@ -317,6 +360,19 @@ function printReport(
   if (total > LISTED_ENTRIES) {
     writeLine(stdout, `… and ${total - LISTED_ENTRIES} more (--json lists them all)`)
   }
+}
+
+/**
+ * The owners looked at and the cards the provider holds for them. Core counts the cards of the
+ * owners reconciled only (a failed owner's are not, however many were read): the line says how
+ * many failed and whose cards it counts, and none at all when every owner failed.
+ */
+function ownersLine({ owners, cardsSeen, counts }: DriftReport): string {
+  const looked = plural(owners, 'owner')
+  if (counts.failed === 0) return `${looked}, ${plural(cardsSeen, 'card')} at the provider`
+  if (counts.failed === owners) return `${looked}, none reconciled`
+  const reconciled = owners - counts.failed
+  return `${looked}, ${counts.failed} not reconciled; ${plural(cardsSeen, 'card')} at the provider for the ${reconciled} reconciled`
 }
 
 /** What happened, first: a run where every owner failed repaired nothing and says so. */
