@@ -24,7 +24,9 @@ vi.mock('pg', () => ({
   },
 }))
 // The store over that pool: a memory store stands in, since only the close() rule is tested.
-const postgresStore = vi.hoisted(() => vi.fn(async (_options: object) => memoryStore()))
+const postgresStore = vi.hoisted(() =>
+  vi.fn(async (_options: object): Promise<CardStore> => memoryStore()),
+)
 // Up to date unless a test says otherwise.
 const pendingMigrations = vi.hoisted(() => vi.fn(async (): Promise<number[]> => []))
 vi.mock('@cardport/store-postgres', () => ({ pendingMigrations, postgresStore }))

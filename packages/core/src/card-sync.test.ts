@@ -3762,6 +3762,18 @@ describe('sameCard', () => {
     )
   })
 
+  it('refuses an option it does not know, which it would otherwise compare the default under', () => {
+    const other = { ...card, isDefault: !card.isDefault }
+    const error = errorOf(() => sameCard(card, other, { ignore_default: true } as never))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe(
+      'Invalid sameCard options: unknown option "ignore_default" (did you mean ignoreDefault?): the options are ignoreDefault',
+    )
+    expect(errorOf(() => sameCard(card, other, { ignoreDefault: 'yes' } as never)).code).toBe(
+      'invalid_request',
+    )
+  })
+
   it('lets reconcile find no drift in metadata the provider lists in another order', async () => {
     const created = await provider.createCard(alice, {
       source: 'tok_visa',
@@ -4550,6 +4562,8 @@ describe('CardSync: an owner of a type the provider does not declare', () => {
     ['no ownerTypes', {}],
     ['ownerTypes that are not a list', { ownerTypes: 'customer' }],
     ['an owner type cardport does not know', { ownerTypes: ['customer', 'merchant'] }],
+    // As defineCardProvider refuses it: a provider of no owner refuses every call.
+    ['no owner type in ownerTypes', { ownerTypes: [] }],
   ])('createCardSync refuses a provider with %s (invalid_request)', (_name, change) => {
     const inner = memoryProvider()
     const capabilities: Record<string, unknown> = { ...inner.capabilities, ...change }

@@ -13,6 +13,7 @@ import {
   OwnerInputSchema,
   sameOwner,
 } from './card.js'
+import { ProviderCapabilitiesSchema } from './define-provider.js'
 import { deriveIdempotencyKey } from './derived-key.js'
 import {
   createDriftRecorder,
@@ -1112,8 +1113,7 @@ const CardSyncOptionsSchema = optionsObject({
     // Every operation asks it which owners the provider serves.
     .refine(
       ({ capabilities: { ownerTypes } }) =>
-        Array.isArray(ownerTypes) &&
-        ownerTypes.every((type) => type === 'customer' || type === 'account'),
+        ProviderCapabilitiesSchema.shape.ownerTypes.safeParse(ownerTypes).success,
       'provider.capabilities.ownerTypes must list the owner types it serves: customer, account or both',
     ),
   store: z
@@ -1171,10 +1171,14 @@ const ReconcileOptionsSchema = optionsObject({
   .optional()
   .transform((value) => value ?? {})
 
+// Strict: a misspelt `ignore_default` dropped would compare `isDefault` after all.
+const SameCardOptionsSchema = optionsObject({ ignoreDefault: z.boolean().optional() }).optional()
+
 /**
  * Whether two cards hold the same data (store bookkeeping aside). Metadata is compared as pairs,
  * whatever the order of its keys: a provider may list them in another order from one read to
- * the next, and that is no change of the card.
+ * the next, and that is no change of the card. An option other than `ignoreDefault` is refused
+ * with `invalid_request`.
  */
 export function sameCard(
   a: Card,
@@ -1184,8 +1188,9 @@ export function sameCard(
     ignoreDefault?: boolean
   } = {},
 ): boolean {
+  const { ignoreDefault } = validate(SameCardOptionsSchema, options, 'sameCard options') ?? {}
   for (const key of Object.keys(CardSchema.shape) as (keyof Card)[]) {
-    if (options.ignoreDefault && key === 'isDefault') continue
+    if (ignoreDefault && key === 'isDefault') continue
     if (key === 'metadata') {
       if (!samePairs(a.metadata, b.metadata)) return false
     } else if (JSON.stringify(a[key]) !== JSON.stringify(b[key])) return false

@@ -309,14 +309,21 @@ describe('defineCardProvider: capabilities', () => {
     expect(spies.createCard).not.toHaveBeenCalled()
   })
 
-  it('throws at definition time when a declared capability has no primitive', () => {
-    expect(() =>
+  it('refuses at definition time a declared capability with no primitive (invalid_request)', () => {
+    const error = errorOf(() =>
       defineCardProvider({
         name: 'half-done',
         capabilities: { ...ALL_CAPABILITIES, deleteCard: true },
         ...primitivesWithout('deleteCard'),
       }),
-    ).toThrow(new TypeError('half-done: capability deleteCard is declared but not implemented'))
+    )
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe(
+      'Invalid defineCardProvider definition: deleteCard: capability deleteCard is declared but not implemented',
+    )
+    expect(error.issues).toEqual([
+      { path: ['deleteCard'], message: 'capability deleteCard is declared but not implemented' },
+    ])
   })
 
   it('does not require a primitive whose capability is false', () => {
@@ -442,7 +449,7 @@ describe('defineCardProvider: updatableFields', () => {
     expect(spies.updateCard).toHaveBeenCalledWith(owner, 'c', { metadata: { a: '1' }, expMonth: 4 })
   })
 
-  it('throws at definition time for a missing, unknown or empty list', () => {
+  it('refuses at definition time a missing, unknown or empty list (invalid_request)', () => {
     const { updatableFields: _left, ...withoutList } = ALL_CAPABILITIES
     const define = (capabilities: unknown) => () =>
       defineCardProvider({
@@ -450,17 +457,115 @@ describe('defineCardProvider: updatableFields', () => {
         capabilities: capabilities as ProviderCapabilities,
         ...spies(),
       })
-    expect(define(withoutList)).toThrow(/fields: declare capabilities\.updatableFields/)
-    expect(define({ ...ALL_CAPABILITIES, updatableFields: ['name'] })).toThrow(
-      new TypeError(
-        'fields: capabilities.updatableFields holds name; the fields are address, expiry, holderName, metadata',
-      ),
+    const refusal = (capabilities: unknown) => {
+      const error = errorOf(define(capabilities))
+      expect(error.code).toBe('invalid_request')
+      return error.message
+    }
+    expect(refusal(withoutList)).toBe(
+      'Invalid defineCardProvider definition: capabilities.updatableFields: declare the fields updateCard can change (address, expiry, holderName, metadata), or [] without updateCard',
     )
-    expect(define({ ...ALL_CAPABILITIES, updatableFields: [] })).toThrow(
-      /updateCard is declared but updatableFields is empty/,
+    expect(refusal({ ...ALL_CAPABILITIES, updatableFields: ['name'] })).toBe(
+      'Invalid defineCardProvider definition: capabilities.updatableFields.0: Invalid option: expected one of "address"|"expiry"|"holderName"|"metadata"',
+    )
+    expect(refusal({ ...ALL_CAPABILITIES, updatableFields: [] })).toBe(
+      'Invalid defineCardProvider definition: capabilities.updatableFields: updateCard is declared but updatableFields is empty: list the fields it can change, or declare updateCard: false',
     )
     // Without updateCard, an empty list is what to declare.
     expect(define({ ...ALL_CAPABILITIES, updateCard: false, updatableFields: [] })).not.toThrow()
+  })
+})
+
+describe('defineCardProvider: the definition is checked before anything is built', () => {
+  const define = (definition: Record<string, unknown>) => () =>
+    defineCardProvider({
+      name: 'checked',
+      capabilities: ALL_CAPABILITIES,
+      ...spies(),
+      ...definition,
+    } as never)
+
+  it.each([
+    ['an empty name', ''],
+    ['a name with a space', 'bad name'],
+    ['a card number as the name', '4242 4242 4242 4242'],
+    ['a key as the name', 'sk_live_51HxPastedAsProviderName'],
+    ['a NUL in the name', 'x\u0000y'],
+    ['a name of 300 characters', 'a'.repeat(300)],
+    ['a name that is no string', 42],
+  ])('refuses %s as ProviderNameSchema does, quoting none of it', (_label, name) => {
+    const error = errorOf(define({ name }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.retryable).toBe(false)
+    expect(error.message).toMatch(/^Invalid defineCardProvider definition: name: /)
+    expect(error.issues?.length).toBeGreaterThan(0)
+    for (const issue of error.issues ?? []) expect(issue.path).toEqual(['name'])
+    expect(error.message).not.toContain('4242')
+    expect(error.message).not.toContain('PastedAsProviderName')
+    expect(error.provider).toBeUndefined()
+  })
+
+  it.each([
+    ['a default policy cardport does not know', { defaultPolicy: 'newest' }, 'defaultPolicy'],
+    ['no owner type', { ownerTypes: [] }, 'ownerTypes'],
+    ['an owner type cardport does not know', { ownerTypes: ['merchant'] }, 'ownerTypes'],
+    ['a capability that is no boolean', { getCard: 'yes' }, 'getCard'],
+    ['a capability left out', { cardDetails: undefined }, 'cardDetails'],
+  ])('refuses capabilities with %s', (_label, change, field) => {
+    const error = errorOf(define({ capabilities: { ...ALL_CAPABILITIES, ...change } }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toMatch(
+      new RegExp(`^Invalid defineCardProvider definition: capabilities\\.${field}`),
+    )
+  })
+
+  it('refuses a capability it does not know, naming it and the ones there are', () => {
+    const error = errorOf(define({ capabilities: { ...ALL_CAPABILITIES, getCards: true } }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toBe(
+      'Invalid defineCardProvider definition: capabilities: unknown capability "getCards": the capabilities are ownerTypes, createCard, getCard, listCards, updateCard, deleteCard, setDefaultCard, invalidateCard, cardDetails, externalAccounts, defaultPolicy, updatableFields',
+    )
+    // One that may be a secret pasted as a key is counted, not quoted.
+    const hidden = errorOf(
+      define({ capabilities: { ...ALL_CAPABILITIES, sk_live_51HxPastedAsKey: true } }),
+    )
+    expect(hidden.message).toContain('an unknown capability whose name is not shown')
+    expect(hidden.message).not.toContain('PastedAsKey')
+  })
+
+  it('refuses a definition without parseCard, or with a mapError that is no function', () => {
+    expect(errorOf(define({ parseCard: undefined })).message).toBe(
+      'Invalid defineCardProvider definition: parseCard: parseCard must be a function',
+    )
+    expect(errorOf(define({ mapError: 'stripe' })).code).toBe('invalid_request')
+  })
+
+  it('refuses a definition that is no object, and one whose getter throws, quoting nothing', () => {
+    expect(errorOf(() => defineCardProvider(null as never)).code).toBe('invalid_request')
+    const throwing = Object.defineProperty({ ...spies() }, 'name', {
+      enumerable: true,
+      get() {
+        throw new Error('card 4242424242424242')
+      },
+    })
+    const error = errorOf(() => defineCardProvider(throwing as never))
+    expect(error.message).toBe('Invalid defineCardProvider definition: reading it threw')
+  })
+
+  it("leaves the adapter's own keys of the definition alone: its primitives may call them", async () => {
+    const definition = {
+      name: 'own-keys',
+      capabilities: { ...ALL_CAPABILITIES, updateCard: false, updatableFields: [] },
+      ...spies(),
+      holder: 'Ada Lovelace',
+      getCard(this: { holder: string }, o: Owner, id: string) {
+        return Promise.resolve(
+          makeCard({ id, owner: o, provider: 'own-keys', holderName: this.holder }),
+        )
+      },
+    }
+    const provider = defineCardProvider(definition)
+    expect((await provider.getCard(owner, 'c')).holderName).toBe('Ada Lovelace')
   })
 })
 

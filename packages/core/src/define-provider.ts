@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { type Card, CardIdInputSchema, formatOwner, type Owner, OwnerInputSchema } from './card.js'
+import {
+  type Card,
+  CardIdInputSchema,
+  formatOwner,
+  type Owner,
+  OwnerInputSchema,
+  OwnerSchema,
+  ProviderNameSchema,
+} from './card.js'
 import {
   type CardUpdate,
   CardUpdateSchema,
@@ -26,9 +34,14 @@ import {
   readPayloadCard,
 } from './owner-checked-provider.js'
 import { listAll, type Page } from './pagination.js'
-import { type CardProvider, PROVIDER_OPERATIONS, type ProviderCapabilities } from './provider.js'
+import {
+  type CardProvider,
+  type DefaultPolicy,
+  PROVIDER_OPERATIONS,
+  type ProviderCapabilities,
+} from './provider.js'
 import { payloadFailure, providerFailure } from './provider-failure.js'
-import { copyOf, optionsObject, validate } from './validate.js'
+import { copyOf, optionsObject, strictObjectSaying, unknownKeys, validate } from './validate.js'
 
 /**
  * The primitives an adapter writes. Each returns provider data mapped to the {@link Card}
@@ -130,7 +143,10 @@ export interface CardProviderPrimitives {
 /** What `defineCardProvider` takes: the provider's name and capabilities, and its primitives. */
 export interface CardProviderDefinition<C extends ProviderCapabilities>
   extends CardProviderPrimitives {
-  /** The provider's name (`'stripe'` …): `CardProvider.name`, stored with every card. */
+  /**
+   * The provider's name (`'stripe'` …): `CardProvider.name`, stored with every card. One that
+   * core's `ProviderNameSchema` takes (1 to 64 letters, digits, `-`, `_` or `.`, a letter first).
+   */
   name: string
   /**
    * What the provider supports: the core refuses an operation declared `false` with
@@ -170,9 +186,87 @@ const RequestOptionsSchema = optionsObject({
   idempotencyKey: z.string().min(1).max(255).optional(),
 }).default({})
 
+const DEFAULT_POLICIES = [
+  'first-card',
+  'caller-chosen',
+  'latest-card',
+  'none',
+] as const satisfies readonly DefaultPolicy[]
+
+const capabilitiesShape = {
+  ownerTypes: z
+    .array(OwnerSchema.shape.type)
+    .min(1, 'list the owner types the provider holds cards for: customer, account or both'),
+  ...(Object.fromEntries(
+    PROVIDER_OPERATIONS.map((operation) => [operation, z.boolean()]),
+  ) as Record<(typeof PROVIDER_OPERATIONS)[number], z.ZodBoolean>),
+  cardDetails: z.boolean(),
+  externalAccounts: z.boolean(),
+  defaultPolicy: z.enum(DEFAULT_POLICIES),
+  updatableFields: z.array(z.enum(UPDATABLE_FIELDS), {
+    error: `declare the fields updateCard can change (${UPDATABLE_FIELDS.join(', ')}), or [] without updateCard`,
+  }),
+} satisfies Record<keyof ProviderCapabilities, z.ZodType>
+
 /**
- * Builds a {@link CardProvider} from an adapter's primitives. The core does what every
- * adapter would otherwise repeat:
+ * {@link ProviderCapabilities} as `defineCardProvider` checks them: every field there, of its
+ * type (an owner type, a `DefaultPolicy`, an updatable field cardport knows), no other (a
+ * misspelt `getCards` would leave `getCard` undeclared), at least one owner type, and the fields
+ * `updateCard` changes listed when it is declared. `createCardSync` checks a hand-written
+ * provider's `ownerTypes` with its `ownerTypes`.
+ * @internal
+ */
+export const ProviderCapabilitiesSchema = strictObjectSaying(capabilitiesShape, (keys, known) =>
+  unknownKeys(keys, known, ['capability', 'capabilities']),
+).refine((capabilities) => !capabilities.updateCard || capabilities.updatableFields.length > 0, {
+  path: ['updatableFields'],
+  message:
+    'updateCard is declared but updatableFields is empty: list the fields it can change, or declare updateCard: false',
+})
+
+const isFunction = (value: unknown) => typeof value === 'function'
+const optionalFunction = z.custom<() => unknown>(isFunction, 'a function').optional()
+
+/**
+ * A definition as `defineCardProvider` checks it before it builds anything: its name one that
+ * `ProviderNameSchema` takes (as every adapter's `name` option), its capabilities
+ * ({@link ProviderCapabilitiesSchema}), a primitive for each operation they declare, `parseCard`,
+ * and `getDefaultCard`, `cardIdOf` and `mapError` functions when given. Other keys are the
+ * adapter's own (its primitives are called on the definition) and are left alone.
+ */
+const CardProviderDefinitionSchema = z
+  .looseObject({
+    name: ProviderNameSchema,
+    capabilities: ProviderCapabilitiesSchema,
+    ...(Object.fromEntries(
+      PROVIDER_OPERATIONS.map((operation) => [operation, optionalFunction]),
+    ) as Record<(typeof PROVIDER_OPERATIONS)[number], typeof optionalFunction>),
+    parseCard: z.custom<() => unknown>(isFunction, 'parseCard must be a function'),
+    getDefaultCard: optionalFunction,
+    cardIdOf: optionalFunction,
+    mapError: optionalFunction,
+  })
+  .superRefine((definition, context) => {
+    for (const operation of PROVIDER_OPERATIONS) {
+      if (definition.capabilities[operation] && definition[operation] === undefined) {
+        context.addIssue({
+          code: 'custom',
+          path: [operation],
+          message: `capability ${operation} is declared but not implemented`,
+        })
+      }
+    }
+  })
+
+/**
+ * Builds a {@link CardProvider} from an adapter's primitives. The definition is checked first,
+ * and one that is wrong is refused with `invalid_request` ("Invalid defineCardProvider
+ * definition: …", naming each problem and quoting no value): a `name` that `ProviderNameSchema`
+ * refuses (as every adapter's `name` option does), capabilities with a field missing, of the
+ * wrong type (a `defaultPolicy` other than the four {@link DefaultPolicy} names, an unknown
+ * updatable field) or unknown (a misspelt `getCards`), no owner type, `updateCard` declared with
+ * no `updatableFields`, an operation declared without its primitive, or no `parseCard`. The core
+ * then does what every adapter would otherwise repeat:
  * - validates owners, ids, create input (metadata limits, card details), updates and list
  *   options before any request, raising `invalid_request`;
  * - refuses operations and owner types the capabilities leave out with `unsupported_operation`,
@@ -213,13 +307,12 @@ const RequestOptionsSchema = optionsObject({
 export function defineCardProvider<const C extends ProviderCapabilities>(
   definition: CardProviderDefinition<C>,
 ): CardProvider<C> {
+  // Checked whole, before anything is built: an adapter's mistake is an `invalid_request` here,
+  // not a provider whose every card fails to read (a bad name), that CardSync follows under a
+  // policy no code knows, or that lacks an operation it declares.
+  validate(CardProviderDefinitionSchema, definition, 'defineCardProvider definition')
   const { name, capabilities } = definition
-  for (const operation of PROVIDER_OPERATIONS) {
-    if (capabilities[operation] && typeof definition[operation] !== 'function') {
-      throw new TypeError(`${name}: capability ${operation} is declared but not implemented`)
-    }
-  }
-  const updatable = checkUpdatableFields(name, capabilities)
+  const updatable = new Set<UpdatableField>(capabilities.updatableFields)
 
   const unsupported = (operation: string, hint = ''): never => {
     throw new UnsupportedOperationError(
@@ -534,36 +627,6 @@ export function cardNotFound(
     `${provider} has no card ${cardId} for ${formatOwner(owner)}: list the owner's cards to find its ids`,
     { provider, ...options },
   )
-}
-
-/**
- * Checks `capabilities.updatableFields` once, when the provider is defined: a list of known
- * fields, and not empty when `updateCard` is declared.
- */
-function checkUpdatableFields(
-  name: string,
-  capabilities: ProviderCapabilities,
-): Set<UpdatableField> {
-  const fields: unknown = capabilities.updatableFields
-  if (!Array.isArray(fields)) {
-    throw new TypeError(
-      `${name}: declare capabilities.updatableFields, the fields updateCard can change (${UPDATABLE_FIELDS.join(', ')}), or [] without updateCard`,
-    )
-  }
-  const unknown = fields.filter(
-    (field) => !(UPDATABLE_FIELDS as readonly unknown[]).includes(field),
-  )
-  if (unknown.length > 0) {
-    throw new TypeError(
-      `${name}: capabilities.updatableFields holds ${unknown.map(String).join(', ')}; the fields are ${UPDATABLE_FIELDS.join(', ')}`,
-    )
-  }
-  if (capabilities.updateCard && fields.length === 0) {
-    throw new TypeError(
-      `${name}: capabilities.updateCard is declared but updatableFields is empty: list the fields it can change, or declare updateCard: false`,
-    )
-  }
-  return new Set(fields as UpdatableField[])
 }
 
 /** An object whose own fields a copy keeps: an array is left as it is, for the schema to refuse. */

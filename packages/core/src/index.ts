@@ -127,6 +127,7 @@ export { type RetryPolicy, RetryPolicySchema, withRetry } from './retry.js'
 export type {
   CardScope,
   CardStore,
+  CompleteCardStore,
   RetirementLog,
   RetiringCard,
   StoredCard,

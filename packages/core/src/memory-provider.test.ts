@@ -795,6 +795,35 @@ describe('memoryProvider: options', () => {
     }
   })
 
+  it('refuses a clock whose answer is no valid Date as invalid_request, not retryable', async () => {
+    // A clock of ms (Date.now, the type of stripeWebhookHandler's `now`) failed each create as
+    // provider_unavailable, retryable: CardSync and withRetry retried a programming error.
+    let answer: unknown = Date.now()
+    const clocked = memoryProvider({ now: () => answer as Date })
+    for (const wrong of [Date.now(), new Date(Number.NaN), '2030-01-15', undefined]) {
+      answer = wrong
+      const error = await rejection(
+        clocked.createCard(customer, { source: 'tok_visa' }, { idempotencyKey: 'k1' }),
+      )
+      expect(error).toMatchObject({ code: 'invalid_request', retryable: false, provider: 'memory' })
+      expect(error.message).toContain('now must return a valid Date')
+      expect(error.issues).toEqual([{ path: ['now'], message: 'must return a Date' }])
+    }
+    // Nothing was made, nor kept for the key: with the clock fixed, the same key makes the card.
+    answer = new Date('2030-01-15T00:00:00Z')
+    const card = await clocked.createCard(
+      customer,
+      { source: 'tok_visa' },
+      { idempotencyKey: 'k1' },
+    )
+    expect(card.createdAt).toBe('2030-01-15T00:00:00.000Z')
+    answer = Date.now()
+    const update = await rejection(clocked.updateCard(customer, card.id, { expMonth: 1 }))
+    expect(update).toMatchObject({ code: 'invalid_request', retryable: false })
+    answer = new Date('2030-01-15T00:00:00Z')
+    expect(await clocked.listCards(customer)).toMatchObject({ data: [card] })
+  })
+
   it('takes a name, a clock, and options left undefined', async () => {
     const now = () => new Date('2030-01-15T00:00:00Z')
     const named = memoryProvider({ name: 'test-psp', now })

@@ -1,4 +1,5 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto'
+import { types } from 'node:util'
 import { z } from 'zod'
 import { brandFromNumber, type CardBrand } from './brand.js'
 import {
@@ -97,7 +98,13 @@ export interface MemoryProviderOptions {
    * Default `'memory'`.
    */
   name?: string | undefined
-  /** The clock, for tests of expiry and ordering. */
+  /**
+   * The clock, for tests of expiry and ordering: a function that returns a valid `Date` (not
+   * ms, as `Date.now` and `stripeWebhookHandler`'s `now` answer). It is called whenever the
+   * provider needs the time (a create, an update of the expiry); an answer that is no valid
+   * `Date` fails that call with `invalid_request`, not retryable, saying `now` must return a
+   * Date. Default: the system clock.
+   */
   now?: (() => Date) | undefined
 }
 
@@ -152,7 +159,17 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
   // would fail each create.
   const valid = validate(MemoryProviderOptionsSchema, options, 'memoryProvider options')
   const name = valid?.name ?? 'memory'
-  const now = valid?.now ?? (() => new Date())
+  const clock = valid?.now ?? (() => new Date())
+  // Checked at each call, where it is read: a clock answering ms (`Date.now`) failed each create
+  // as `provider_unavailable`, retryable, and CardSync and withRetry retried the mistake.
+  const now = (): Date => {
+    const date: unknown = clock()
+    if (types.isDate(date) && !Number.isNaN(date.getTime())) return date
+    throw new InvalidRequestError(
+      `${name}: memoryProvider's now must return a valid Date (not ms, not an invalid Date): pass () => new Date(…)`,
+      { provider: name, issues: [{ path: ['now'], message: 'must return a Date' }] },
+    )
+  }
   const owners = new Map<string, OwnerState>()
   const replays = new Map<string, Replay>()
   // A replayed create is compared by a digest keyed for this provider: raw details (a number, a
@@ -180,11 +197,11 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
     return { state, index, card: state.cards[index]! }
   }
 
-  const makeCard = (owner: Owner, input: ValidCreateCardInput): Card => {
+  const makeCard = (owner: Owner, input: ValidCreateCardInput, at: Date): Card => {
     let brand: CardBrand
     let last4: string
     let expMonth = 12
-    let expYear = now().getUTCFullYear() + 3
+    let expYear = at.getUTCFullYear() + 3
     let holderName: string | null = null
     let address: CardAddress = EMPTY_ADDRESS
     if (typeof input.source === 'string') {
@@ -249,7 +266,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       isDefault: false,
       status: 'active',
       metadata: applyMetadataPatch({}, input.metadata ?? {}),
-      createdAt: now().toISOString(),
+      createdAt: at.toISOString(),
     }
   }
 
@@ -309,9 +326,12 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
       // for the same key and parameters, and the key reused with others is
       // idempotency_conflict. The core's own checks refused a malformed input before this call,
       // so such a refusal is never recorded (Stripe saves nothing for a parameter it refuses).
+      // Read before: a clock that answers no Date is the caller's mistake, not an outcome of
+      // the request to replay for its key.
+      const at = now()
       let card: Card
       try {
-        card = makeCard(owner, input)
+        card = makeCard(owner, input, at)
       } catch (error) {
         replays.set(idempotencyKey, { fingerprint, outcome: { refused: true, error } })
         throw error

@@ -2,7 +2,7 @@ import { type Card, type CardAddress, type CheckResult, EMPTY_ADDRESS, type Owne
 import { closableStore } from './closable-store.js'
 import {
   type CardScope,
-  type CardStore,
+  type CompleteCardStore,
   observedAtOf,
   type RetiringCard,
   type StoredCard,
@@ -18,13 +18,14 @@ import {
  * tombstone holding their `observedAt`), and it keeps `setDefaultCard`'s retirement notes
  * (`retirements`), for as long as the process lives. `close()` lets go of every card and note:
  * after it, every call is refused with `invalid_request` (see `CardStore.close`).
+ * It always has `retirements` and `listByOwners`: its type ({@link CompleteCardStore}) says so.
  *
  * @example
  * ```ts
  * const sync = createCardSync({ provider, store: memoryStore() })
  * ```
  */
-export function memoryStore(): CardStore {
+export function memoryStore(): CompleteCardStore {
   const owners = new Map<
     string,
     { provider: string; owner: Owner; cards: Map<string, StoredCard> }

@@ -277,6 +277,17 @@ describe('toArray', () => {
     expect(provider.calls).toHaveLength(0)
   })
 
+  it('refuses an option other than limit, before the iterable is read', async () => {
+    const provider = lazyProvider(10)
+    const options = { limit: 5, limt: 1 } as { limit: number }
+    const error = await toArray(listAll(provider, owner), options).catch((caught) => caught)
+    expect(isCardportError(error, 'invalid_request')).toBe(true)
+    expect((error as Error).message).toBe(
+      'Invalid toArray options: unknown option "limt": the options are limit',
+    )
+    expect(provider.calls).toHaveLength(0)
+  })
+
   it('requires the limit in its type', async () => {
     const empty = (async function* () {})()
     // @ts-expect-error the limit is required
@@ -352,6 +363,32 @@ describe('encodeCursor / decodeCursor', () => {
     expect(isCardportError(catchError(() => decodeCursor('stripe', unscoped, { list: '' })))).toBe(
       true,
     )
+  })
+
+  it('refuses an option it does not know: a misspelt list would skip the owner check', () => {
+    const cursor = encodeCursor('stripe', { after: 'card_1' }, { list: 'customer:cus_A' })
+    const misspelt = catchError(() =>
+      decodeCursor('stripe', cursor, { lists: 'customer:cus_B' } as never),
+    )
+    expect(isCardportError(misspelt, 'invalid_request')).toBe(true)
+    expect(misspelt).toMatchObject({ provider: 'stripe' })
+    expect((misspelt as Error).message).toBe(
+      'Invalid decodeCursor options: unknown option "lists": the options are list, read',
+    )
+    const encoding = catchError(() => encodeCursor('stripe', { a: 1 }, { lst: 'x' } as never))
+    expect(isCardportError(encoding, 'invalid_request')).toBe(true)
+    expect((encoding as Error).message).toBe(
+      'Invalid encodeCursor options: unknown option "lst": the options are list',
+    )
+    // A list or a read of the wrong type is refused too, not sealed or called.
+    for (const options of [{ list: 42 }, { read: 'offset' }]) {
+      expect(
+        isCardportError(catchError(() => decodeCursor('stripe', cursor, options as never))),
+      ).toBe(true)
+    }
+    expect(
+      isCardportError(catchError(() => encodeCursor('stripe', {}, { list: 1 } as never))),
+    ).toBe(true)
   })
 
   it('reads the state through `read`, and refuses a state it does not take', () => {

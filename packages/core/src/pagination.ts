@@ -136,11 +136,15 @@ export async function* listAll<P extends CardLister>(
   } while (cursor !== undefined)
 }
 
+// The limit is checked by toArray itself, with its own message; the schema refuses other keys.
+const ToArrayOptionsSchema = optionsObject({ limit: z.unknown() }).optional()
+
 /**
  * Collects an async iterable into an array, stopping after `limit` items. The limit is
  * required (at most {@link TO_ARRAY_HARD_CAP}) so that a list never silently grows without bound:
  * a limit outside 1 to that cap, or none (the options left out too), rejects with
- * `invalid_request` before the iterable is read.
+ * `invalid_request` before the iterable is read, and so does an option other than `limit` (a
+ * misspelt one is refused, not dropped).
  */
 export async function toArray<T>(
   iterable: AsyncIterable<T>,
@@ -149,10 +153,15 @@ export async function toArray<T>(
     limit: number
   },
 ): Promise<T[]> {
-  // Read with `?.`: a JavaScript caller that leaves the options out gets the same
-  // invalid_request as one that leaves the limit out, not a TypeError from the destructuring.
-  const limit = (options as { limit?: number } | undefined)?.limit
-  if (limit === undefined || !Number.isInteger(limit) || limit < 1 || limit > TO_ARRAY_HARD_CAP) {
+  // Left out, the options get the same invalid_request as a limit left out, below; an unknown
+  // one (a misspelt `limt` beside `limit`) is refused, not dropped.
+  const limit: unknown = validate(ToArrayOptionsSchema, options, 'toArray options')?.limit
+  if (
+    typeof limit !== 'number' ||
+    !Number.isInteger(limit) ||
+    limit < 1 ||
+    limit > TO_ARRAY_HARD_CAP
+  ) {
     throw new InvalidRequestError(
       `toArray needs a limit between 1 and ${TO_ARRAY_HARD_CAP}; iterate with for await to go further`,
     )
@@ -168,7 +177,18 @@ export async function toArray<T>(
 /** A cursor's paging state: a flat map of strings and finite numbers. */
 export type CursorState = Record<string, string | number>
 
-/** Options of {@link encodeCursor}. */
+const cursorListShape = { list: z.string().optional() }
+// Strict: a misspelt `lists` dropped would skip the owner check, and take one owner's cursor
+// for another's list.
+const EncodeCursorOptionsSchema = optionsObject(cursorListShape).optional()
+const DecodeCursorOptionsSchema = optionsObject({
+  ...cursorListShape,
+  read: z
+    .custom<(state: CursorState) => unknown>((value) => typeof value === 'function', 'a function')
+    .optional(),
+}).optional()
+
+/** Options of {@link encodeCursor}. A key other than these is refused with `invalid_request`. */
 export interface EncodeCursorOptions {
   /**
    * The list the cursor pages through: one owner's cards (`formatOwner(owner)`), say.
@@ -177,7 +197,7 @@ export interface EncodeCursorOptions {
   list?: string | undefined
 }
 
-/** Options of {@link decodeCursor}. */
+/** Options of {@link decodeCursor}. A key other than these is refused with `invalid_request`. */
 export interface DecodeCursorOptions<T> extends EncodeCursorOptions {
   /**
    * Reads the adapter's own fields from the state: returns what `decodeCursor` returns, or
@@ -204,10 +224,9 @@ export function encodeCursor(
   state: CursorState,
   options: EncodeCursorOptions = {},
 ): string {
-  const sealed =
-    options.list === undefined
-      ? { p: provider, s: state }
-      : { p: provider, l: options.list, s: state }
+  const { list } =
+    validate(EncodeCursorOptionsSchema, options, 'encodeCursor options', provider) ?? {}
+  const sealed = list === undefined ? { p: provider, s: state } : { p: provider, l: list, s: state }
   const payload = Buffer.from(JSON.stringify(sealed)).toString('base64url')
   return `${payload}.${checksum(payload)}`
 }
@@ -242,6 +261,9 @@ export function decodeCursor<T>(
   cursor: string,
   options: DecodeCursorOptions<T> = {},
 ): T | CursorState {
+  // Before the cursor is read: a misspelt `lists` would take another owner's cursor.
+  const { list, read: readState } =
+    validate(DecodeCursorOptionsSchema, options, 'decodeCursor options', provider) ?? {}
   const notOurs = () =>
     new InvalidRequestError(
       `this cursor was not made by ${provider}: pass the nextCursor of a page ${provider} returned`,
@@ -249,13 +271,13 @@ export function decodeCursor<T>(
     )
   const sealed = unseal(provider, cursor)
   if (sealed === undefined) throw notOurs()
-  if (options.list !== undefined && sealed.l !== options.list) {
+  if (list !== undefined && sealed.l !== list) {
     throw new InvalidRequestError(
       'this cursor belongs to another list: pass the nextCursor of a page of the same list',
       { provider },
     )
   }
-  const read = options.read ? options.read(sealed.s) : sealed.s
+  const read = readState ? (readState(sealed.s) as T | undefined) : sealed.s
   if (read === undefined) throw notOurs()
   return read
 }

@@ -181,6 +181,22 @@ export interface CardStore {
   close(): Promise<void>
 }
 
+/**
+ * A {@link CardStore} that has the optional members `CardSync` uses when a store has them:
+ * `retirements` (notes of the old defaults an unfinished `setDefaultCard` has to retire) and
+ * `listByOwners` (many owners' cards in one read). What `memoryStore()`, `sqliteStore()` and
+ * `postgresStore()` return, so that code calling them directly needs no check that they are there.
+ * Still a `CardStore`: it goes wherever one does.
+ *
+ * @example
+ * ```ts
+ * const store = memoryStore()
+ * await store.listByOwners([{ provider: 'stripe', owner }]) // no "possibly undefined"
+ * ```
+ */
+export type CompleteCardStore = CardStore &
+  Required<Pick<CardStore, 'retirements' | 'listByOwners'>>
+
 /** An old default card that a `CardSync.setDefaultCard` call replaces. */
 export interface RetiringCard {
   /** The provider's id for the old default card. */

@@ -28,7 +28,7 @@ const squashed = (name: string) => name.replace(/[-_]/g, '').toLowerCase()
 export function optionsObject<Shape extends z.core.$ZodLooseShape>(
   shape: Shape,
 ): z.ZodObject<Shape, z.core.$strict> {
-  return strictObjectSaying(shape, unknownOptions)
+  return strictObjectSaying(shape, (keys, known) => unknownKeys(keys, known))
 }
 
 /**
@@ -46,8 +46,16 @@ export function strictObjectSaying<Shape extends z.core.$ZodLooseShape>(
   })
 }
 
-/** `unknown options "tiemout", 1 more whose name is not shown (…): the options are …`. */
-function unknownOptions(keys: readonly string[], known: readonly string[]): string {
+/**
+ * `unknown options "tiemout", 1 more whose name is not shown (…): the options are …`, as
+ * {@link optionsObject} words it; with `noun` (`['capability', 'capabilities']`), of other keys.
+ * @internal
+ */
+export function unknownKeys(
+  keys: readonly string[],
+  known: readonly string[],
+  [one, many]: readonly [string, string] = ['option', 'options'],
+): string {
   const named: string[] = []
   for (const key of keys) {
     const meant = known.find((option) => squashed(option) === squashed(key))
@@ -55,12 +63,12 @@ function unknownOptions(keys: readonly string[], known: readonly string[]): stri
     else if (OPTION_NAME.test(key)) named.push(`"${key}"`)
   }
   const hidden = keys.length - named.length
-  const unshown = `whose name${hidden > 1 ? 's are' : ' is'} not shown (not an option name: it may be a secret)`
+  const unshown = `whose name${hidden > 1 ? 's are' : ' is'} not shown (not ${/^[aeiou]/.test(one) ? 'an' : 'a'} ${one} name: it may be a secret)`
   const listed =
     named.length === 0
-      ? `${hidden > 1 ? `${hidden} unknown options` : 'an unknown option'} ${unshown}`
-      : `unknown option${keys.length > 1 ? 's' : ''} ${[...named, ...(hidden > 0 ? [`${hidden} more ${unshown}`] : [])].join(', ')}`
-  return `${listed}: the options are ${known.join(', ')}`
+      ? `${hidden > 1 ? `${hidden} unknown ${many}` : `an unknown ${one}`} ${unshown}`
+      : `unknown ${keys.length > 1 ? many : one} ${[...named, ...(hidden > 0 ? [`${hidden} more ${unshown}`] : [])].join(', ')}`
+  return `${listed}: the ${many} are ${known.join(', ')}`
 }
 
 /**

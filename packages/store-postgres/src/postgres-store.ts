@@ -96,7 +96,9 @@ const MAX_OWNER_LOCKS = 256
  * CVC. `close()` leaves the client open and untouched (it is yours), resolving once the calls
  * begun before it have settled (end your pool after it), and every call after it
  * (or once you have closed the client: a pool's `end()`, PGlite's `close()`) is refused with
- * `invalid_request`. See the package README for the table layout.
+ * `invalid_request`. See the package README for the table layout. It always has `retirements`
+ * and `listByOwners`, and its type says so (core's `CompleteCardStore`, spelt out so that a core
+ * in the peer range from before that type will do).
  *
  * @example
  * ```ts
@@ -115,7 +117,9 @@ const MAX_OWNER_LOCKS = 256
  * const store = await postgresStore({ client: await PGlite.create() })
  * ```
  */
-export async function postgresStore(options: PostgresStoreOptions): Promise<CardStore> {
+export async function postgresStore(
+  options: PostgresStoreOptions,
+): Promise<CardStore & Required<Pick<CardStore, 'retirements' | 'listByOwners'>>> {
   const valid = validate(OptionsSchema, options, 'postgresStore options')
   const client = valid.client
   const t = tableNames(valid)
@@ -326,7 +330,7 @@ export async function postgresStore(options: PostgresStoreOptions): Promise<Card
     )
   }
 
-  const store: CardStore = {
+  const store: CardStore & Required<Pick<CardStore, 'retirements' | 'listByOwners'>> = {
     concurrentWrites: valid.concurrentWrites ?? ('transaction' in client ? 1 : 2),
 
     async get(scope, cardId) {

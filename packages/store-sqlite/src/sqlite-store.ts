@@ -119,7 +119,8 @@ const OWNER_PAGE = 500
  * better-sqlite3's native module does not load (missing, or built for another Node.js), the
  * `invalid_request` says so and to run `pnpm rebuild better-sqlite3`, not to check the path, with
  * a copy of the loader's error (secrets masked) as `cause`. See the package README for the table
- * layout.
+ * layout. It always has `retirements` and `listByOwners`, and its type says so (core's
+ * `CompleteCardStore`, spelt out so that a core in the peer range from before that type will do).
  *
  * @example
  * ```ts
@@ -140,7 +141,9 @@ const OWNER_PAGE = 500
  * const store = sqliteStore({ database: db })
  * ```
  */
-export function sqliteStore(options: SqliteStoreOptions): CardStore {
+export function sqliteStore(
+  options: SqliteStoreOptions,
+): CardStore & Required<Pick<CardStore, 'retirements' | 'listByOwners'>> {
   const valid = validate(OptionsSchema, options, 'sqliteStore options')
   const owned = valid.database === undefined
   const db =
@@ -324,7 +327,7 @@ export function sqliteStore(options: SqliteStoreOptions): CardStore {
   const listCards = (scope: CardScope): StoredCard[] =>
     (sql.listCards.all(...scopeParams(scope)) as CardRow[]).map(rowToCard)
 
-  const store: CardStore = {
+  const store: CardStore & Required<Pick<CardStore, 'retirements' | 'listByOwners'>> = {
     async get(scope, cardId) {
       const row = sql.selectCard.get(...scopeParams(scope), cardId) as CardRow | undefined
       return row ? rowToCard(row) : null
