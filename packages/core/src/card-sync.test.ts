@@ -2242,13 +2242,14 @@ describe('CardSync.reconcile', () => {
   it("records a failure of the store's write with the store as its source, never as the provider's", async () => {
     await drift(alice)
     await drift(bob)
-    // What PostgreSQL answers a role that may read the tables but not write them.
-    const readOnly: CardStore = {
+    // What PostgreSQL answers a role that may read the tables but not write them; frozen, as
+    // the SQLite and PostgreSQL stores are.
+    const readOnly: CardStore = Object.freeze({
       ...store,
       upsertMany: async () => {
         throw new Error('permission denied for table cardport_cards')
       },
-    }
+    })
     const changes: DriftChange[] = []
     const report = await createCardSync({ provider, store: readOnly }).reconcile([alice, bob], {
       onDrift: (change) => changes.push(change),

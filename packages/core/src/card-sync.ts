@@ -1288,30 +1288,38 @@ const STORE_FAILED = 'store_failed'
 /**
  * `store` with each error that one of its methods throws or rejects with added to `thrown`, the
  * error itself passed on unchanged: `reconcile` records the owner it fails with the store as
- * its source, a `CardportError` the store raised (a value it cannot hold) included.
+ * its source, a `CardportError` the store raised (a value it cannot hold) included. The proxy's
+ * target is an object of its own, not `store`: the built-in stores are frozen, and a proxy of a
+ * frozen object must answer its methods as they are.
  */
 function storeErrorsTracked(store: CardStore, thrown: WeakSet<object>): CardStore {
   const note = (error: unknown) => {
     if (isObject(error)) thrown.add(error)
     return error
   }
-  return new Proxy(store, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key)
-      if (typeof value !== 'function') return value
-      return (...args: unknown[]) => {
-        let result: unknown
-        try {
-          result = value.apply(target, args)
-        } catch (error) {
-          throw note(error)
-        }
-        if (!isObject(result) || typeof result.then !== 'function') return result
-        return (result as unknown as PromiseLike<unknown>).then(undefined, (error: unknown) => {
-          throw note(error)
-        })
+  const wrapped = new Map<PropertyKey, unknown>()
+  const tracking =
+    (method: (...args: unknown[]) => unknown) =>
+    (...args: unknown[]): unknown => {
+      let result: unknown
+      try {
+        result = method.apply(store, args)
+      } catch (error) {
+        throw note(error)
       }
+      if (!isObject(result) || typeof result.then !== 'function') return result
+      return (result as unknown as PromiseLike<unknown>).then(undefined, (error: unknown) => {
+        throw note(error)
+      })
+    }
+  return new Proxy({} as CardStore, {
+    get(_target, key) {
+      const value: unknown = Reflect.get(store, key)
+      if (typeof value !== 'function') return value
+      if (!wrapped.has(key)) wrapped.set(key, tracking(value as (...args: unknown[]) => unknown))
+      return wrapped.get(key)
     },
+    has: (_target, key) => Reflect.has(store, key),
   })
 }
 
