@@ -70,6 +70,24 @@ describe('CardSync.setDefaultCard', () => {
     ])
   })
 
+  // A webhook handler dates a card by its event, which can be ahead of this host's clock (see
+  // deleteCard's "dated ahead" tests): the old default leaves the store all the same.
+  it("retires an old default whose stored row is dated ahead of this host's clock, for good", async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const ahead = Date.now() + 3000
+    expect(await sync.syncFromProviderData(alice, old, { observedAt: ahead })).toMatchObject({
+      id: old.id,
+      isDefault: true,
+    })
+    const replacement = await sync.setDefaultCard(alice, 'tok_mastercard')
+    expect(replacement).toMatchObject({ last4: '4444', isDefault: true })
+    expect(await store.get(scope(alice), old.id)).toBeNull()
+    expect(await sync.getForOwner(alice)).toMatchObject({ id: replacement.id, isDefault: true })
+    // The same state again (its event redelivered) stays out.
+    expect(await sync.syncFromProviderData(alice, old, { observedAt: ahead })).toBeNull()
+    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+  })
+
   // The store's flag is out of date when the default changed at the provider since (its
   // dashboard, a webhook not delivered yet): its card is a plain card there, which the owner
   // still holds. It was retired with the provider's default, and so deleted for good.
@@ -279,6 +297,24 @@ describe('CardSync.setDefaultCard', () => {
     expect(await store.get(scope(shop), old.id)).toBeNull()
     await expectStoreEqualsProvider(shop, [{ id: replacement.id, isDefault: true, last4: '4444' }])
   })
+
+  it("retires only the account's default: a plain card of the same currency stays", async () => {
+    const old = await sync.setDefaultCard(shop, 'tok_visa')
+    const plain = await addCard(shop, 'tok_discover')
+    expect(await store.get(scope(shop), plain.id)).toMatchObject({
+      currency: old.currency,
+      isDefault: false,
+    })
+    const replacement = await sync.setDefaultCard(shop, 'tok_mastercard')
+    expect(replacement).toMatchObject({ currency: 'usd', isDefault: true })
+    expect((await provider.getCard(shop, plain.id)).id).toBe(plain.id)
+    expect(await store.get(scope(shop), plain.id)).toMatchObject({ isDefault: false })
+    expect(await store.get(scope(shop), old.id)).toBeNull()
+    await expectStoreEqualsProvider(shop, [
+      { id: replacement.id, isDefault: true, last4: '4444' },
+      { id: plain.id, isDefault: false, last4: plain.last4 },
+    ])
+  })
 })
 
 describe('CardSync: calls on one owner run one at a time, in call order', () => {
@@ -398,9 +434,13 @@ describe('CardSync: calls on one owner run one at a time, in call order', () => 
         return card && markDefaultUnknown({ ...card, isDefault: false })
       },
       createCard: async (...args) => {
+        const asked = Date.now()
         const card = await provider.createCard(...args)
+        // The webhook is dated after setDefaultCard's request (the store compares ms), and is
+        // given the turns it needs to be stored, were it not to wait for setDefaultCard.
+        await clockPast(asked)
         webhook = withWebhook.syncFromProviderData(args[0], card)
-        await new Promise((resolve) => setTimeout(resolve, 20))
+        await settledWithin(webhook, 20)
         return card
       },
     }
@@ -2044,6 +2084,17 @@ describe('CardSync.reconcile', () => {
     // A listing that did not end removes nothing; the other owner is reconciled all the same.
     expect(await store.get(scope(alice), ghost.id)).not.toBeNull()
     expect(report.added).toEqual([{ owner: bob, cardId: d.id }])
+  })
+
+  it('writes no card the store already holds as the provider does: versions stay', async () => {
+    await sync.setDefaultCard(alice, 'tok_visa')
+    await addCard(alice, 'tok_amex')
+    const before = await store.listByOwner(scope(alice))
+    expect(before).toHaveLength(2)
+    const report = await sync.reconcile(alice)
+    expect(report).toMatchObject({ added: [], updated: [], removed: [], defaultRepaired: [] })
+    expect(report.failed).toEqual([])
+    expect(await store.listByOwner(scope(alice))).toEqual(before)
   })
 
   it('repairs a default that moved at the provider', async () => {
@@ -3696,6 +3747,74 @@ describe('CardSync: a newer state stored while the provider answered', () => {
 
 // Without the caller's key, setDefaultCard derives one from the owner and the token: a
 // reusable test token given again gets the earlier call's card replayed.
+describe("CardSync: a call that waits for the owner's earlier calls is as of its call, not its turn", () => {
+  /**
+   * A CardSync over the same store whose queue for alice is held by a sync of another card (its
+   * provider's getCard waits for `release`), and alice's default, stored.
+   */
+  async function heldQueue() {
+    const card = await sync.setDefaultCard(alice, 'tok_visa')
+    const spare = await addCard(alice, 'tok_amex')
+    const gate = deferred<void>()
+    const held = createCardSync({
+      store,
+      provider: {
+        ...provider,
+        getCard: async (...args) => {
+          await gate.promise
+          return provider.getCard(...args)
+        },
+      },
+    })
+    const holder = held.sync(alice, spare.id)
+    const release = async () => {
+      gate.resolve()
+      await holder
+    }
+    return { card, held, release }
+  }
+
+  /**
+   * Calls `queued` (on the held CardSync), then has another process (another CardSync, its own
+   * queue) store the card renamed 'NEW', strictly later, and frees the queue strictly later
+   * still: what `queued` writes in its turn is older than 'NEW'.
+   */
+  async function newerStoredMeanwhile<T>(queued: (held: CardSync, card: Card) => Promise<T>) {
+    const { card, held, release } = await heldQueue()
+    const pending = queued(held, card)
+    await clockPast(Date.now())
+    expect((await sync.sync(alice, { ...card, holderName: 'NEW' }))?.holderName).toBe('NEW')
+    await clockPast(Date.now())
+    expect(await settledWithin(pending, 20)).toBe('still pending')
+    await release()
+    return { card, result: await pending }
+  }
+
+  it('sync(owner, card) does not overwrite a newer state stored while it waited', async () => {
+    const { card, result } = await newerStoredMeanwhile((held, given) =>
+      held.sync(alice, { ...given, holderName: 'OLD' }),
+    )
+    expect(result?.holderName).toBe('NEW')
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('NEW')
+  })
+
+  it('syncFromProviderData without observedAt does not overwrite a newer state stored while it waited', async () => {
+    const { card, result } = await newerStoredMeanwhile((held, given) =>
+      held.syncFromProviderData(alice, { ...given, holderName: 'OLD' }),
+    )
+    expect(result?.holderName).toBe('NEW')
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('NEW')
+  })
+
+  it('deleteLocal without observedAt does not delete a state stored after the call', async () => {
+    const { card, result } = await newerStoredMeanwhile((held, given) =>
+      held.deleteLocal(alice, given.id),
+    )
+    expect(result).toBe(false)
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('NEW')
+  })
+})
+
 describe('CardSync.setDefaultCard with a reusable token, given again', () => {
   it('makes a new card when the card of the earlier call was retired since', async () => {
     const first = await sync.setDefaultCard(alice, 'tok_visa')
@@ -3709,6 +3828,24 @@ describe('CardSync.setDefaultCard with a reusable token, given again', () => {
     const third = await sync.setDefaultCard(alice, 'tok_visa')
     expect(new Set([first.id, again.id, third.id]).size).toBe(3)
     await expectStoreEqualsProvider(alice, [{ id: third.id, isDefault: true, last4: '4242' }])
+  })
+
+  it('makes a new card when the card of the earlier call was invalidated since (a provider that cannot delete)', async () => {
+    const invalidating: CardProvider = {
+      ...provider,
+      capabilities: { ...provider.capabilities, deleteCard: false },
+    }
+    expect(invalidating.capabilities.invalidateCard).toBe(true)
+    const onlyInvalidates = createCardSync({ provider: invalidating, store })
+    const first = await onlyInvalidates.setDefaultCard(alice, 'tok_visa')
+    await onlyInvalidates.setDefaultCard(alice, 'tok_mastercard')
+    expect((await provider.getCard(alice, first.id)).status).toBe('invalid')
+    const again = await onlyInvalidates.setDefaultCard(alice, 'tok_visa')
+    expect(again.id).not.toBe(first.id)
+    expect(again).toMatchObject({ last4: '4242', status: 'active', isDefault: true })
+    expect((await provider.getDefaultCard(alice))?.id).toBe(again.id)
+    expect((await onlyInvalidates.getForOwner(alice))?.id).toBe(again.id)
+    expect(await store.get(scope(alice), first.id)).toMatchObject({ status: 'invalid' })
   })
 
   for (const method of ['upsert', 'delete'] as const) {
@@ -4130,6 +4267,14 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
  */
 async function settledWithin<T>(promise: Promise<T>, count: number): Promise<T | 'still pending'> {
   return Promise.race([promise, turns(count).then(() => 'still pending' as const)])
+}
+
+/**
+ * Waits until this host's clock reads a later ms than `ms`: a write after it is dated strictly
+ * later than one dated `ms` (the stores compare ms, and an equal time applies).
+ */
+async function clockPast(ms: number): Promise<void> {
+  while (Date.now() <= ms) await new Promise((resolve) => setTimeout(resolve, 1))
 }
 
 /** Waits `count` turns of the event loop. */
