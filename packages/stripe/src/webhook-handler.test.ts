@@ -994,14 +994,26 @@ describe('what the handler reports', () => {
   })
 
   it('with the API, reports stale a default it read when the store keeps a state of that card observed after the read', async () => {
-    const { store, handler, customer, b, handled } = await readBeforeSameSecondChange(true)
+    const { store, customer, b, handled } = await readBeforeSameSecondChange(true)
     await provider.setDefaultCard(customer, b.id)
     const [moved] = emulator.events.take().filter((event) => event.type === 'customer.updated')
     // Another process reads B after this handler's read is made (its row is stored before the
-    // handler writes), and stores it as it found it then, renamed since.
-    const renamed = await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
-    const later = clock + 10_000
-    await store.upsert(renamed, { observedAt: later })
+    // handler writes), and stores it as it found it then, renamed since. A row stored before
+    // the handler's request is older than its read, which wins over it (dated no earlier).
+    let later = 0
+    let raced = false
+    const racing: CardStore = Object.assign(Object.create(store) as CardStore, {
+      async upsert(...[card, options]: Parameters<CardStore['upsert']>) {
+        if (!raced && card.id === b.id) {
+          raced = true
+          const renamed = await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+          later = clock + 10
+          await store.upsert(renamed, { observedAt: later })
+        }
+        return store.upsert(card, options)
+      },
+    })
+    const handler = handlerFor(racing, 'confirm', { now: () => clock })
     handled()
     expect(await deliver(handler, moved!)).toMatchObject({
       action: 'stale',
@@ -1009,6 +1021,7 @@ describe('what the handler reports', () => {
       confirmed: true,
       reason: 'a state of the card observed later is stored',
     })
+    expect(raced).toBe(true)
     expect(await store.get(scope(customer), b.id)).toMatchObject({
       holderName: 'Jenny Rosen',
       observedAt: later,
@@ -1335,6 +1348,156 @@ describe("the store's times and this host's clock: CardSync's writes right after
       holderName: 'Jenny Rosen',
       observedAt: clock,
     })
+  })
+
+  /**
+   * Stripe's clock (`clock`, the emulator's) and this host's (the handlers' `now`, and `Date`,
+   * which CardSync reads), `offset` ms apart, moved together by `at`; then a customer with a
+   * default card A and a card B, stored by `handler` from their events, delivered in order.
+   * Returns the start of a second 10 s later, when the changes under test begin.
+   */
+  const clocks = () => {
+    const host = { offset: 0 }
+    const at = (ms: number) => {
+      clock = ms
+      vi.setSystemTime(ms + host.offset)
+    }
+    vi.useFakeTimers({ toFake: ['Date'] })
+    at(Math.floor(Date.now() / 1000) * 1000)
+    return { host, at, now: () => clock + host.offset }
+  }
+  async function twoCards(handler: StripeWebhookHandler, at: (ms: number) => void) {
+    const customer: Owner = { type: 'customer', id: (await sdk.customers.create({})).id }
+    const a = await provider.createCard(customer, { source: 'tok_visa' })
+    at(clock + 1000)
+    const b = await provider.createCard(customer, { source: 'tok_mastercard' })
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    return { customer, a, b, second: Math.floor(clock / 1000) * 1000 + 10_000 }
+  }
+  const take = (type: string) => emulator.events.take().filter((event) => event.type === type)
+
+  for (const behind of [300, 2000]) {
+    it(`with the API and this host's clock ${behind} ms behind Stripe's, a default switch delivered after an update of its card of the next second is stored`, async () => {
+      const { host, at, now } = clocks()
+      const store = memoryStore()
+      const handler = handlerFor(store, 'confirm', { now })
+      const { customer, a, b, second } = await twoCards(handler, at)
+      expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+
+      host.offset = -behind
+      at(second - 100) // the Dashboard makes B the default
+      await provider.setDefaultCard(customer, b.id)
+      const [switched] = take('customer.updated')
+      at(second + 100) // and renames B, in the next second
+      await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+      const [updated] = take('customer.source.updated')
+      at(second + 150)
+      expect(await deliver(handler, updated!)).toMatchObject({ action: 'upserted', cardId: b.id })
+      // Taken from its event: dated at the start of its second, ahead of this host's clock.
+      expect((await store.get(scope(customer), b.id))?.observedAt).toBe(second)
+      at(second + 200) // the switch, delivered late
+      expect(await deliver(handler, switched!)).toMatchObject({
+        action: 'default-changed',
+        cardId: b.id,
+        confirmed: true,
+      })
+      expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+      const { atStripe, stored } = await compare(store, customer)
+      expect(stored).toEqual(atStripe)
+    })
+  }
+
+  it('with the API, a default switch is stored after an update of its card that an events-only process stored at its event time', async () => {
+    const { at, now } = clocks()
+    const store = memoryStore()
+    const confirming = handlerFor(store, 'confirm', { now })
+    const eventsOnly = handlerFor(store, 'events', { now })
+    const { customer, a, b, second } = await twoCards(confirming, at)
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+
+    at(second + 50) // the Dashboard renames B, then makes it the default
+    await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    at(second + 100)
+    await provider.setDefaultCard(customer, b.id)
+    const events = emulator.events.take()
+    const updated = events.find((event) => event.type === 'customer.source.updated')
+    const switched = events.find((event) => event.type === 'customer.updated')
+    at(second + 110)
+    expect(await deliver(eventsOnly, updated!)).toMatchObject({ action: 'upserted', cardId: b.id })
+    // Without the API, at the event's time: 500 ms into its second, ahead of the clocks.
+    expect((await store.get(scope(customer), b.id))?.observedAt).toBe(second + 500)
+    at(second + 120)
+    expect(await deliver(confirming, switched!)).toMatchObject({
+      action: 'default-changed',
+      cardId: b.id,
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+    const { atStripe, stored } = await compare(store, customer)
+    expect(stored).toEqual(atStripe)
+  })
+
+  it("with the API, a default read that is not the one its event names (a later switch) is dated at the read, and the later switch's event stores it", async () => {
+    const { host, at, now } = clocks()
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const handler = handlerFor(store, 'confirm', { now: () => clock }) // in step with Stripe
+    const { customer, a, b, second } = await twoCards(handler, at)
+    const c = await provider.createCard(customer, { source: 'tok_amex' })
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+
+    host.offset = 300 // CardSync's host (`Date`) runs ahead: it stores C dated ahead
+    at(second)
+    expect(await sync.sync(customer, c.id)).toMatchObject({ isDefault: false })
+    expect((await store.get(scope(customer), c.id))?.observedAt).toBe(now())
+    at(second + 100) // the Dashboard makes B the default, then C
+    await provider.setDefaultCard(customer, b.id)
+    await provider.setDefaultCard(customer, c.id)
+    const [toB, toC] = take('customer.updated')
+    at(second + 200)
+    // B's event reads C: the row of C is no floor for it (C's own event is yet to come).
+    expect(await deliver(handler, toB!)).toMatchObject({
+      action: 'stale',
+      cardId: c.id,
+      confirmed: true,
+      reason: 'a state of the card observed later is stored',
+    })
+    at(second + 210)
+    expect(await deliver(handler, toC!)).toMatchObject({
+      action: 'default-changed',
+      cardId: c.id,
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(c.id)
+    const { atStripe, stored } = await compare(store, customer)
+    expect(stored).toEqual(atStripe)
+  })
+
+  it('with the API, a default switch is stored after a CardSync read of its card on another host whose clock runs ahead', async () => {
+    const { host, at, now } = clocks()
+    const store = memoryStore()
+    const sync = createCardSync({ provider, store })
+    const handler = handlerFor(store, 'confirm', { now: () => clock }) // in step with Stripe
+    const { customer, a, b, second } = await twoCards(handler, at)
+    expect((await store.getDefault(scope(customer)))?.id).toBe(a.id)
+
+    host.offset = 300 // CardSync's host (`Date`), not the handler's
+    at(second)
+    expect(await sync.sync(customer, b.id)).toMatchObject({ isDefault: false })
+    expect((await store.get(scope(customer), b.id))?.observedAt).toBe(now())
+    at(second + 100) // the Dashboard makes B the default
+    await provider.setDefaultCard(customer, b.id)
+    const [switched] = take('customer.updated')
+    at(second + 200)
+    expect(await deliver(handler, switched!)).toMatchObject({
+      action: 'default-changed',
+      cardId: b.id,
+      confirmed: true,
+    })
+    expect((await store.getDefault(scope(customer)))?.id).toBe(b.id)
+    const { atStripe, stored } = await compare(store, customer)
+    expect(stored).toEqual(atStripe)
   })
 })
 

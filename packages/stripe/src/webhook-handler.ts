@@ -507,6 +507,9 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
       const t = at(event, created ? 'created' : 'updated')
       if (marks.get(goneKey(owner))) return stale(owner, undefined, 'the customer was deleted')
       if (provider) {
+        // The row of the default the event names, as stored before the read: the floor of the
+        // read's time when the read finds that card (see below).
+        const before = next ? await store.get(scope(owner), next) : null
         let card: Awaited<ReturnType<CardProvider['getDefaultCard']>>
         const readAt = now()
         try {
@@ -523,9 +526,16 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
           if (kept) return stale(owner, kept.id, 'a default observed later is stored', true)
           return { action: 'default-changed', owner, confirmed: true }
         }
-        // Observed at the read: the card's row, read only now, may hold a state stored after the
-        // read (a `CardSync` read made since), which stays.
-        const result = await store.upsert(card, { observedAt: readTime(t, readAt, null) })
+        // Observed at the read, and no earlier than the card's row as stored before the read (the
+        // read is the newer, even when that row is dated ahead: an update of the card taken from
+        // its event, by a host whose clock is behind Stripe's or by an events-only process, or a
+        // `CardSync` read on a host whose clock is ahead), as `confirmCard` dates a read. Not the
+        // row read after the request: it may hold a state stored after the read (a `CardSync`
+        // read made since), which stays. A default other than the one the event names is a later
+        // switch, whose own event follows and reads it with its row as the floor: dated at the
+        // read alone here, it may lose to that row (`stale`) until then.
+        const floor = card.id === next ? before : null
+        const result = await store.upsert(card, { observedAt: readTime(t, readAt, floor) })
         if (!result.applied) return notApplied(owner, card.id, result.card)
         // The store keeps a default observed after this read (another process read later).
         if (!result.card?.isDefault) {
