@@ -216,12 +216,47 @@ describePostgres('postgres migrations', (db) => {
     expect(await tablesOf(db.schema)).toContain('cardport_card_retirements')
   }, 30_000)
 
-  it('does not touch the database with migrate: false, until migrate() is run', async () => {
-    const store = await postgresStore({ client: db.client, schema: db.schema, migrate: false })
-    expect(await tablesOf(db.schema)).toEqual([])
-    await expect(store.get(scope, 'card_1')).rejects.toThrow(/does not exist/)
+  it('with migrate: false, refuses tables that lack migrations, naming them, and creates nothing', async () => {
+    const schemaExists = async () =>
+      (await db.client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [db.schema])).rows
+        .length > 0
+    const opening = () => postgresStore({ client: db.client, schema: db.schema, migrate: false })
+    // No schema at all: every version pending, and not a 42P01 on the first call.
+    await expect(opening()).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/migrate: false .* has no cardport tables.*migrate it first/),
+      details: { pendingMigrations: VERSIONS },
+    })
+    expect(await schemaExists()).toBe(false)
     await migrate(db.client, { schema: db.schema })
+    const store = await opening()
     expect(await store.get(scope, 'card_1')).toBeNull()
+    // Tables an older version made: migration 1 only.
+    await db.client.query(`DROP TABLE "${db.schema}".cardport_card_retirements`)
+    await db.client.query(`DELETE FROM "${db.schema}".cardport_migrations WHERE version > 1`)
+    await expect(opening()).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/need migrations 2, 3/),
+      details: { pendingMigrations: [2, 3] },
+    })
+    expect(await tablesOf(db.schema)).not.toContain('cardport_card_retirements')
+  })
+
+  it('with migrate: false, refuses tables of a newer version with the conflict of migrate: true', async () => {
+    await migrate(db.client, { schema: db.schema })
+    await db.client.query(
+      `INSERT INTO "${db.schema}".cardport_migrations (version, name) VALUES (999, 'future')`,
+    )
+    await expect(
+      postgresStore({ client: db.client, schema: db.schema, migrate: false }),
+    ).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/schema version 999.*upgrade @cardport\/store-postgres/),
+    })
+    const { rows } = await db.client.query(
+      `SELECT count(*)::int AS n FROM "${db.schema}".cardport_cards`,
+    )
+    expect(rows).toEqual([{ n: 0 }])
   })
 
   it('pendingMigrations() says which migrations the tables lack, creating nothing', async () => {
@@ -283,6 +318,13 @@ describePostgres('postgres migrations', (db) => {
         `INSERT INTO "{schema}".migrations (version, name) VALUES (1, 'users'), (2, 'orders'), (3, 'x')`,
       ],
       /its version 1 is not cardport's migration/,
+    ],
+    [
+      'with the same columns, made but empty (nothing applied yet)',
+      [
+        'CREATE TABLE "{schema}".migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())',
+      ],
+      /it records no cardport migration, and cardport did not create it/,
     ],
   ])(
     "refuses, with tablePrefix '', another tool's migrations table %s, creating nothing",
@@ -353,6 +395,23 @@ describePostgres('postgres migrations', (db) => {
       }
     },
   )
+
+  it("opens, with tablePrefix '', a migrations table an earlier version made, without its mark", async () => {
+    await migrate(db.client, { schema: db.schema, tablePrefix: '' })
+    // What the code before the mark left: no comment; its rows say the table is cardport's.
+    await db.client.query(`COMMENT ON TABLE "${db.schema}".migrations IS NULL`)
+    await db.client.query(`DROP TABLE "${db.schema}".card_retirements`)
+    await db.client.query(`DELETE FROM "${db.schema}".migrations WHERE version > 1`)
+    expect(await pendingMigrations(db.client, { schema: db.schema, tablePrefix: '' })).toEqual([
+      2, 3,
+    ])
+    const store = await postgresStore({ client: db.client, schema: db.schema, tablePrefix: '' })
+    expect(await store.get({ provider: 'memory', owner: alice }, 'card_1')).toBeNull()
+    const { rows } = await db.client.query(
+      `SELECT version FROM "${db.schema}".migrations ORDER BY 1`,
+    )
+    expect(rows.map((row: { version: number }) => row.version)).toEqual(VERSIONS)
+  })
 
   it("opens, with tablePrefix '', a schema whose migrations table is its own", async () => {
     await migrate(db.client, { schema: db.schema, tablePrefix: '' })

@@ -175,6 +175,9 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`)
+      // The mark that tells cardport's table from another tool's of the same name and columns
+      // (with tablePrefix '', `migrations`) while it holds no rows yet.
+      await tx.query(`COMMENT ON TABLE ${t.migrations} IS '${MIGRATIONS_TABLE_MARK}'`)
     }
     const applied = await appliedVersions(tx, t)
     const done: number[] = []
@@ -197,18 +200,17 @@ export async function runMigrations(client: PostgresClient, t: TableNames): Prom
  * migrations table), so a role that may only read can ask. Every version when the schema or its
  * migrations table is missing, `[]` when the tables are up to date. A migrations table that is
  * not cardport's, or at a version newer than this package knows, is refused with a `conflict`
- * error, as {@link migrate} refuses it. Use it before `postgresStore({ migrate: false })` to
- * refuse tables that would need migrations (a dry run, a reader that may not run DDL).
+ * error, as {@link migrate} refuses it. `postgresStore({ migrate: false })` runs this check on
+ * open, and refuses tables that would need migrations with `invalid_request`.
  *
  * @example
  * ```ts
  * import pg from 'pg'
- * import { pendingMigrations, postgresStore } from '@cardport/store-postgres'
+ * import { pendingMigrations } from '@cardport/store-postgres'
  *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL })
  * const pending = await pendingMigrations(pool, { schema: 'billing' }) // [] when up to date
- * if (pending.length > 0) throw new Error(`run migrate() first: ${pending.join(', ')} pending`)
- * const store = await postgresStore({ client: pool, schema: 'billing', migrate: false })
+ * if (pending.length > 0) console.log(`migrations ${pending.join(', ')} to run on deploy`)
  * ```
  */
 export async function pendingMigrations(
@@ -217,13 +219,26 @@ export async function pendingMigrations(
 ): Promise<number[]> {
   validate(PostgresClientSchema, client, 'pendingMigrations client')
   const t = tableNames(validate(MigrateOptionsSchema, options, 'pendingMigrations options'))
-  const applied = (await hasMigrationsTable(client, t))
-    ? await appliedVersions(client, t)
+  return pendingVersions(client, t)
+}
+
+/** {@link pendingMigrations} over validated names. @internal */
+export async function pendingVersions(db: PostgresQueryable, t: TableNames): Promise<number[]> {
+  const applied = (await hasMigrationsTable(db, t))
+    ? await appliedVersions(db, t)
     : new Set<number>()
   return POSTGRES_MIGRATIONS.map((migration) => migration.version).filter(
     (version) => !applied.has(version),
   )
 }
+
+/**
+ * The comment `migrate()` gives the migrations table it creates, so that an empty table of the
+ * same name and columns (another tool's, with `tablePrefix: ''`) is not taken for cardport's.
+ * Tables made before it carry none: their rows (cardport's migration 1 at least, recorded in the
+ * transaction that made the table) say they are cardport's.
+ */
+const MIGRATIONS_TABLE_MARK = 'cardport migrations'
 
 /** Whether the migrations table exists (in a schema that exists): a catalog read. */
 async function hasMigrationsTable(db: PostgresQueryable, t: TableNames): Promise<boolean> {
@@ -238,9 +253,11 @@ async function hasMigrationsTable(db: PostgresQueryable, t: TableNames): Promise
 /**
  * The versions recorded in the migrations table, once the table is known to be cardport's: with
  * `tablePrefix: ''` it is plainly `migrations`, a name other tools use. A table without
- * cardport's columns, or whose rows name other migrations than cardport's of the same version,
- * is refused with a conflict before anything is created beside it or recorded in it; so are
- * versions newer than this package knows.
+ * cardport's columns, whose rows name other migrations than cardport's of the same version, or
+ * which has neither cardport's mark (the comment {@link MIGRATIONS_TABLE_MARK}, given at
+ * creation) nor a row of a cardport migration (so another tool's, empty yet), is refused with a
+ * conflict before anything is created beside it or recorded in it; so are versions newer than
+ * this package knows.
  */
 async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Set<number>> {
   const notOurs = (why: string) =>
@@ -266,6 +283,20 @@ async function appliedVersions(tx: PostgresQueryable, t: TableNames): Promise<Se
     const known = names.get(Number(row.version))
     if (known !== undefined && known !== row.name) {
       throw notOurs(`its version ${row.version} is not cardport's migration "${known}"`)
+    }
+  }
+  const ownRows = (rows as Array<{ version: number | string; name: string }>).some(
+    (row) => names.get(Number(row.version)) === row.name,
+  )
+  if (!ownRows) {
+    const { rows: marks } = await tx.query(
+      `SELECT obj_description(c.oid, 'pg_class') AS mark FROM pg_catalog.pg_class c
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = $1 AND c.relname = $2`,
+      [t.schema, t.migrationsTable],
+    )
+    if ((marks[0] as { mark: string | null } | undefined)?.mark !== MIGRATIONS_TABLE_MARK) {
+      throw notOurs('it records no cardport migration, and cardport did not create it')
     }
   }
   const applied = new Set(rows.map((row: { version: number | string }) => Number(row.version)))

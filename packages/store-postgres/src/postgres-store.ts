@@ -28,7 +28,7 @@ import {
   type PostgresQueryable,
   queryCleaned,
 } from './postgres-client.js'
-import { runMigrations } from './postgres-migrations.js'
+import { POSTGRES_MIGRATIONS, pendingVersions, runMigrations } from './postgres-migrations.js'
 import {
   DEFAULT_SCHEMA,
   DEFAULT_TABLE_PREFIX,
@@ -51,8 +51,13 @@ export interface PostgresStoreOptions {
   tablePrefix?: string | undefined
   /**
    * Run the migrations on open. Default true. Tables already up to date cost no DDL, so a role
-   * that may not create tables opens the store once a deploy step has run {@link migrate}; set
-   * false to skip even the check (a few catalog reads under an advisory lock).
+   * that may not create tables opens the store once a deploy step has run {@link migrate}. Set
+   * false to run none, only check, with reads ({@link pendingMigrations}: no lock, nothing
+   * created): tables that lack migrations (or a schema without them) are refused with
+   * `invalid_request`, the versions they lack in `details.pendingMigrations`; tables of a newer
+   * version, or a migrations table that is not cardport's, with the `conflict` of
+   * `migrate: true`. A role that may not read the migrations table (`permission denied`) opens
+   * the store unchecked, as before.
    */
   migrate?: boolean | undefined
   /**
@@ -88,7 +93,8 @@ const MAX_OWNER_LOCKS = 256
 /**
  * A {@link CardStore} on PostgreSQL, over a `pg` Pool or PGlite: the durable store for many
  * processes sharing one database. Opening it runs the versioned migrations (under an advisory
- * lock, so that processes starting together do not race). Every write is one transaction that
+ * lock, so that processes starting together do not race); with `migrate: false`, it only checks
+ * them, with reads, and refuses tables that lack some or are newer. Every write is one transaction that
  * first takes the owner's advisory lock (a batch of more than 256 owners, the store's), so that
  * writes of one owner are serialized across processes; a partial unique index holds at most one
  * default per owner (and currency) whatever the code does; an update older than the row (`observedAt`) is refused by the upsert
@@ -124,6 +130,7 @@ export async function postgresStore(
   const client = valid.client
   const t = tableNames(valid)
   if (valid.migrate) await runMigrations(client, t)
+  else await checkUpToDate(client, t)
   const sql = statements(t)
   // Statements outside a transaction (the reads, and removing retirements), their errors
   // cleaned as a transaction's are: a card number given as an id is quoted in them too.
@@ -484,6 +491,32 @@ export async function postgresStore(
 
 /** How errors name the store. */
 const NAME = 'postgresStore'
+
+/**
+ * What `migrate: false` does on open: refuses tables that lack migrations with `invalid_request`
+ * (the versions in `details.pendingMigrations`), and tables of a newer version or another tool's
+ * migrations table with {@link pendingVersions}'s `conflict`, with reads only. A role that may
+ * not read the migrations table (`42501`) is let through unchecked: `migrate: false` is what such
+ * a role was told to open the store with.
+ */
+async function checkUpToDate(client: PostgresClient, t: TableNames): Promise<void> {
+  let pending: number[]
+  try {
+    pending = await pendingVersions(client, t)
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === '42501') return
+    throw error
+  }
+  if (pending.length === 0) return
+  const what =
+    pending[0] === POSTGRES_MIGRATIONS[0]!.version
+      ? 'has no cardport tables'
+      : `has cardport tables that need migration${pending.length > 1 ? 's' : ''} ${pending.join(', ')}`
+  throw new InvalidRequestError(
+    `postgresStore was opened with migrate: false on a schema ("${t.schema}", migrations table ${t.migrations}) that ${what}, which a store opened with migrate: false does not run: migrate it first (migrate(), or a store opened with migrate: true)`,
+    { details: { pendingMigrations: pending } },
+  )
+}
 
 /** Refuses a call on a client the caller passed in and has closed since. */
 function checkOpen(client: PostgresClient): void {

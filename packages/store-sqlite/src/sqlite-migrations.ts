@@ -115,10 +115,15 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
 ])
 
 /**
- * Brings the cardport tables of `database` up to date, in one `BEGIN IMMEDIATE` transaction: a
- * second process opening the same file waits for the first (better-sqlite3's busy timeout) and
- * then finds nothing left to do. `sqliteStore()` calls it on open; call it yourself to migrate
- * ahead of a deployment. Returns the versions it applied.
+ * Brings the cardport tables of `database` up to date. It first asks, with reads only
+ * ({@link pendingMigrations}), whether anything is to be done: tables already up to date cost no
+ * write lock, so that a process opening the file while another holds a long write (an
+ * `upsertMany`) does not wait for it. Only when a migration is pending does it take the write
+ * lock, in one `BEGIN IMMEDIATE` transaction that looks again at what is applied: a second
+ * process migrating the same file waits for the first (better-sqlite3's busy timeout) and then
+ * finds nothing left to do. `sqliteStore()` calls it on open; call it yourself to migrate ahead
+ * of a deployment. Returns the versions it applied. Tables at a version newer than this package
+ * knows are refused with a `conflict` error.
  *
  * @example
  * ```ts
@@ -129,7 +134,10 @@ export const SQLITE_MIGRATIONS: readonly SqliteMigration[] = Object.freeze([
  * ```
  */
 export function migrate(database: SqliteDatabase): number[] {
+  // Up to date: no lock taken, nothing written (not even the migrations table).
+  if (pendingMigrations(database).length === 0) return []
   const run = database.transaction(() => {
+    // Under the lock, again: another process may have migrated since the look above.
     database.exec(`
       CREATE TABLE IF NOT EXISTS cardport_migrations (
         version INTEGER PRIMARY KEY,

@@ -215,11 +215,13 @@ describe('sqliteStore: opening', () => {
     }
   })
 
-  it('gives up opening a file another connection holds locked after busyTimeoutMs, not 5 s', () => {
+  it('gives up migrating a file another connection holds locked after busyTimeoutMs, not 5 s', () => {
     const filename = join(dir, 'locked.db')
     opened.push(sqliteStore({ filename }))
     const locker = new Database(filename)
     try {
+      // A file an older version made: migration 3 is pending, and needs the write lock.
+      locker.exec('DELETE FROM cardport_migrations WHERE version = 3')
       // Another process writes: its lock outlasts the new store's migrations' wait.
       locker.exec('BEGIN IMMEDIATE')
       const started = performance.now()
@@ -227,6 +229,56 @@ describe('sqliteStore: opening', () => {
         expect.objectContaining({ code: 'SQLITE_BUSY' }),
       )
       expect(performance.now() - started).toBeLessThan(2500)
+    } finally {
+      locker.close()
+    }
+  })
+
+  it.each([
+    ['in WAL', {}],
+    ['with a rollback journal', { wal: false }],
+  ])(
+    'opens an up-to-date file %s while another connection holds the write lock, taking no lock',
+    (_, options) => {
+      const filename = join(dir, 'busy-writer.db')
+      const first = sqliteStore({ filename, ...options })
+      opened.push(first)
+      const locker = new Database(filename)
+      try {
+        // Another process is in the middle of a long write (an upsertMany).
+        locker.exec('BEGIN IMMEDIATE')
+        const store = sqliteStore({ filename, busyTimeoutMs: 10, ...options })
+        opened.push(store)
+        locker.exec('COMMIT')
+        const db = new Database(filename, { readonly: true })
+        try {
+          expect(pendingMigrations(db)).toEqual([])
+          const { n } = db.prepare('SELECT count(*) AS n FROM cardport_migrations').get() as {
+            n: number
+          }
+          expect(n).toBe(SQLITE_MIGRATIONS.length)
+        } finally {
+          db.close()
+        }
+        expect(migrate(locker)).toEqual([])
+      } finally {
+        locker.close()
+      }
+    },
+  )
+
+  it('refuses a file at a newer version without taking the write lock', () => {
+    const filename = join(dir, 'newer.db')
+    opened.push(sqliteStore({ filename }))
+    const locker = new Database(filename)
+    try {
+      locker
+        .prepare('INSERT INTO cardport_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+        .run(999, 'future', new Date().toISOString())
+      locker.exec('BEGIN IMMEDIATE')
+      expect(() => sqliteStore({ filename, busyTimeoutMs: 10 })).toThrow(
+        expect.objectContaining({ code: 'conflict' }),
+      )
     } finally {
       locker.close()
     }

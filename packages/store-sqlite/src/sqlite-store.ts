@@ -55,7 +55,8 @@ export type SqliteStoreOptions = {
       /**
        * How long a statement of the connection the store opens waits for another connection's
        * lock on the file (SQLite's busy timeout; better-sqlite3's `timeout`) before it fails with
-       * `SQLITE_BUSY` (`database is locked`): opening (its migrations) as much as every write.
+       * `SQLITE_BUSY` (`database is locked`): every write, and opening a file that has migrations
+       * to run (an up-to-date file opens with reads only, taking no lock).
        * Milliseconds, a whole number from 0 (fail at once) to 2147483647. Default 5000. Raise it
        * when several processes write one file and each commit waits for its sync to disk. Only
        * with `filename`: a `database` you pass has the timeout you opened it with.
