@@ -93,6 +93,12 @@ export const PostgresClientSchema = z.custom<PostgresClient>(
  * created the schema again. PGlite runs its transactions one after the other on its one
  * connection, so no snapshot there can predate another's commit.
  *
+ * On a pool, a `BEGIN` (with `first`) that fails with the connection lost
+ * ({@link isConnectionLost}: an idle connection whose backend was terminated) releases that
+ * connection with the error, so the pool discards it, and the transaction runs again on another
+ * connection (up to {@link MAX_RETRIES_ON_LOST_CONNECTION} times): nothing of `work` was sent. A
+ * failure after `BEGIN` succeeded is never retried: a write may have reached the server.
+ *
  * What it throws is the driver's error, of its class and with its SQLSTATE `code`, without the
  * values the statements were given (`withoutRowValues`: PostgreSQL quotes a refused row's columns
  * in the error's `detail`, a customer's name and address among them) and with every card number
@@ -111,7 +117,8 @@ export async function inTransaction<T>(
 }
 
 /**
- * Runs one statement on `client` outside a transaction (a read), its error cleaned as
+ * Runs one statement on `client` outside a transaction, never twice (a write: see
+ * {@link readCleaned} for reads), its error cleaned as
  * {@link inTransaction}'s are: a value the caller gave the read (an owner or card id, which may
  * be a card number) is quoted in a refused batch's JSON (`where`) and kept in PGlite's `params`.
  */
@@ -126,6 +133,66 @@ export async function queryCleaned(
     throw cleaned(error)
   }
 }
+
+/**
+ * Runs one read-only statement on `client` as {@link queryCleaned} does, but over a pool
+ * (a client with `connect()`) runs it again (up to {@link MAX_RETRIES_ON_LOST_CONNECTION} times)
+ * when it fails with the connection lost ({@link isConnectionLost}): a pool hands out an idle
+ * connection whose backend was terminated (`pg_terminate_backend`, a server restart) before it
+ * has read the news, and a pg Pool's `query()` releases such a connection with the error, so the
+ * next try runs on another. A read changes nothing, so running it again is safe; a statement that
+ * writes must use {@link queryCleaned}, never this.
+ */
+export async function readCleaned(
+  client: PostgresClient,
+  text: string,
+  params?: unknown[],
+): Promise<PostgresQueryResult> {
+  try {
+    for (let retries = 0; ; retries++) {
+      try {
+        return await client.query(text, params)
+      } catch (error) {
+        const again =
+          'connect' in client && retries < MAX_RETRIES_ON_LOST_CONNECTION && isConnectionLost(error)
+        if (!again) throw error
+      }
+    }
+  } catch (error) {
+    throw cleaned(error)
+  }
+}
+
+/**
+ * Whether `error` says that the connection to the server is gone, so that the statement it
+ * answers was not run, or was rolled back with the session: SQLSTATE 57P01
+ * (`pg_terminate_backend`, a fast shutdown), 57P02, 57P03 (the server is shutting down or
+ * starting), 08000, 08003, 08006 (connection exceptions), and the errors without a SQLSTATE that
+ * `pg` throws when the socket closes or fails under it (`Connection terminated unexpectedly`,
+ * `ECONNRESET`, `EPIPE`, and a client `not queryable` after such an error).
+ */
+export function isConnectionLost(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false
+  const { code, message } = error as { code?: unknown; message?: unknown }
+  if (typeof code === 'string') return CONNECTION_LOST_CODES.has(code)
+  return (
+    typeof message === 'string' &&
+    (message === 'Connection terminated unexpectedly' ||
+      message === 'Client has encountered a connection error and is not queryable')
+  )
+}
+
+/** The SQLSTATEs and socket error codes of a lost connection (see {@link isConnectionLost}). */
+const CONNECTION_LOST_CODES = new Set([
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08003',
+  '08006',
+  'ECONNRESET',
+  'EPIPE',
+])
 
 /**
  * A driver's error without the values its statement was given, and with every card number left
@@ -153,7 +220,50 @@ async function transact<T>(
       return work(tx)
     })
   }
-  const connection = await (client as PostgresPool).connect()
+  for (let retries = 0; ; retries++) {
+    try {
+      return await onConnection(client as PostgresPool, work, first)
+    } catch (error) {
+      // BEGIN (with `first`, a lock statement that writes nothing) failed with the connection
+      // lost: nothing of `work` was sent, the connection has been discarded, and the transaction
+      // runs again on another connection. A pool hands out an idle connection whose backend was
+      // terminated (`pg_terminate_backend`, a restart) before it has read the news, and after a
+      // restart every idle connection of the pool is such a one.
+      if (!(error instanceof BeginFailed)) throw error
+      if (retries === MAX_RETRIES_ON_LOST_CONNECTION) throw error.lost
+    }
+  }
+}
+
+/**
+ * How many times a pool transaction whose `BEGIN` failed with the connection lost, or a read that
+ * did, runs again, each time on another connection (the lost one discarded): enough for a pool
+ * of pg's default size (10) whose idle connections were all terminated at once, and a bound when
+ * the server keeps dropping connections.
+ */
+const MAX_RETRIES_ON_LOST_CONNECTION = 10
+
+/**
+ * Why a pool transaction's `BEGIN` (with its `first` statement) failed, the connection lost
+ * ({@link isConnectionLost}): before any statement of its work was sent, so it may run again.
+ */
+class BeginFailed extends Error {
+  constructor(readonly lost: unknown) {
+    super('BEGIN failed: the connection was lost')
+  }
+}
+
+/**
+ * {@link transact} on one connection checked out of `pool`: throws {@link BeginFailed}, the
+ * connection released with the error (the pool discards it), when `BEGIN` fails with the
+ * connection lost.
+ */
+async function onConnection<T>(
+  pool: PostgresPool,
+  work: (tx: PostgresQueryable) => Promise<T>,
+  first?: string,
+): Promise<T> {
+  const connection = await pool.connect()
   if (typeof connection?.release !== 'function' || typeof connection.query !== 'function') {
     throw new InvalidRequestError(
       'The Postgres client’s connect() did not return a pooled connection: pass a pg Pool ' +
@@ -167,22 +277,33 @@ async function transact<T>(
     discard ??= error
   }
   connection.on?.('error', onError)
+  let begun = false
   try {
     await connection.query(first === undefined ? BEGIN : `${BEGIN};\n${first}`)
+    begun = true
     const result = await work(connection)
     await connection.query('COMMIT')
     return result
   } catch (error) {
+    if (!begun && isConnectionLost(error)) {
+      // A connection that is gone cannot roll back: discarded with the error.
+      discard = error instanceof Error ? error : new Error(String(error))
+      throw new BeginFailed(error)
+    }
+    await rollBack()
+    throw error
+  } finally {
+    connection.removeListener?.('error', onError)
+    connection.release(discard)
+  }
+
+  async function rollBack(): Promise<void> {
     try {
       await connection.query('ROLLBACK')
     } catch (rollbackError) {
       // A connection that cannot roll back is in an unknown state: the pool must not reuse it.
       discard = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))
     }
-    throw error
-  } finally {
-    connection.removeListener?.('error', onError)
-    connection.release(discard)
   }
 }
 

@@ -648,6 +648,44 @@ describePostgres('postgresStore', (db) => {
     },
   )
 
+  it.runIf(db.name === 'pg Pool')(
+    'writes and reads on another connection when the pool hands out one whose backend was terminated while idle',
+    async () => {
+      // The pool's own connections only: named after this test's schema.
+      const pool = new pg.Pool({ ...PG_CONFIG, max: 3, application_name: db.schema })
+      // pg reports a connection lost while idle in the pool as the pool's 'error' event, which
+      // an application must listen to (pg's rule: unheard, it is an uncaught exception).
+      pool.on('error', () => {})
+      onTestFinished(() => pool.end())
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      await store.upsert(sampleCard('card_1', alice))
+      const terminateIdle = async () => {
+        // Three idle connections in the pool, all of them terminated (a restart, a failover).
+        const held = await Promise.all([pool.connect(), pool.connect(), pool.connect()])
+        for (const connection of held) connection.release()
+        const { rows } = await db.client.query(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+            WHERE application_name = $1`,
+          [db.schema],
+        )
+        expect(rows).toEqual([{ n: 3 }])
+      }
+      // Before, the next write failed at BEGIN with 57P01 (terminating connection due to
+      // administrator command), before any of it was sent, and the next read likewise.
+      await terminateIdle()
+      await store.upsert(sampleCard('card_2', alice, { holderName: 'After' }))
+      const { rows } = await db.client.query(
+        `SELECT card_id, holder_name FROM ${cards()} ORDER BY card_id`,
+      )
+      expect(rows).toEqual([
+        { card_id: 'card_1', holder_name: null },
+        { card_id: 'card_2', holder_name: 'After' },
+      ])
+      await terminateIdle()
+      expect((await store.get(aliceScope, 'card_2'))?.holderName).toBe('After')
+    },
+  )
+
   it('refuses every call once the client you passed is closed, saying whose it is', async () => {
     // A client of its own, closed here: a pg Pool ended, or a PGlite instance closed.
     const client: PostgresClient =

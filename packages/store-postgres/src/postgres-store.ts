@@ -27,6 +27,7 @@ import {
   PostgresClientSchema,
   type PostgresQueryable,
   queryCleaned,
+  readCleaned,
 } from './postgres-client.js'
 import { POSTGRES_MIGRATIONS, pendingVersions, runMigrations } from './postgres-migrations.js'
 import {
@@ -136,6 +137,11 @@ export async function postgresStore(
   // cleaned as a transaction's are: a card number given as an id is quoted in them too.
   const direct: PostgresQueryable = {
     query: (text, params) => queryCleaned(client, text, params),
+  }
+  // The reads: run once more over a pool when the connection was lost (a pool's idle connection
+  // whose backend was terminated); a read changes nothing. Never a write.
+  const reader: PostgresQueryable = {
+    query: (text, params) => readCleaned(client, text, params),
   }
 
   const select = async (db: PostgresQueryable, key: ScopeParams, cardId: string) => {
@@ -341,18 +347,18 @@ export async function postgresStore(
     concurrentWrites: valid.concurrentWrites ?? ('transaction' in client ? 1 : 2),
 
     async get(scope, cardId) {
-      const row = await select(direct, scopeParams(scope), cardId)
+      const row = await select(reader, scopeParams(scope), cardId)
       return row ? rowToCard(row) : null
     },
 
     async listByOwner(scope) {
-      const { rows } = await direct.query(sql.listCards, [...scopeParams(scope)])
+      const { rows } = await reader.query(sql.listCards, [...scopeParams(scope)])
       return rows.map(rowToCard)
     },
 
     async listByOwners(scopes) {
       if (scopes.length === 0) return []
-      const { rows } = await direct.query(
+      const { rows } = await reader.query(
         sql.listCardsOfOwners,
         columnsOf(scopes.map(scopeParams), 3),
       )
@@ -364,7 +370,7 @@ export async function postgresStore(
     },
 
     async getDefault(scope) {
-      const { rows } = await direct.query(sql.selectDefault, [...scopeParams(scope)])
+      const { rows } = await reader.query(sql.selectDefault, [...scopeParams(scope)])
       return rows[0] ? rowToCard(rows[0]) : null
     },
 
@@ -440,11 +446,11 @@ export async function postgresStore(
       // began: an owner listed already that loses its last card (its row goes) and gets a new
       // one is numbered again, after every number handed out before (an identity never goes
       // back), and without the bound was listed a second time.
-      const { rows: bounds } = await direct.query(sql.lastOwnerSeq, [provider])
+      const { rows: bounds } = await reader.query(sql.lastOwnerSeq, [provider])
       const last = String((bounds[0] as { seq: string | number | null } | undefined)?.seq ?? 0)
       let after = '0'
       for (;;) {
-        const { rows } = await direct.query(sql.listOwners, [provider, after, last, OWNER_PAGE])
+        const { rows } = await reader.query(sql.listOwners, [provider, after, last, OWNER_PAGE])
         for (const row of rows as OwnerRow[]) yield { type: row.owner_type, id: row.owner_id }
         if (rows.length < OWNER_PAGE) return
         after = String((rows.at(-1) as OwnerRow).seq)
@@ -465,7 +471,7 @@ export async function postgresStore(
         })
       },
       async load(scope, key) {
-        const { rows } = await direct.query(sql.listRetirements, [...scopeParams(scope), key])
+        const { rows } = await reader.query(sql.listRetirements, [...scopeParams(scope), key])
         return (rows as RetirementRow[]).map((row) => ({
           cardId: row.card_id,
           currency: row.currency,
