@@ -19,7 +19,7 @@ import { type StripeEvent, stripeEmulator } from '@cardport/testing/emulators'
 import fc from 'fast-check'
 import { setupServer } from 'msw/node'
 import Stripe from 'stripe'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
 import {
   PG_CONFIG,
@@ -28,9 +28,6 @@ import {
   type SharedStore,
   sqliteFileOpenedTwice,
 } from './support/shared-store.js'
-
-/** The host's clock, taken before the CardSync property puts its own in `Date.now`'s place. */
-const realNow = Date.now
 
 /**
  * Stripe's clock (the emulator's), in ms since the epoch: it stands still but for `tick()`,
@@ -246,7 +243,7 @@ function flaky(store: CardStore, seed: number, share: number): CardStore {
 function runningClock(): { now: () => number; tick: () => void } {
   let offset = 0
   return {
-    now: () => realNow() + offset,
+    now: () => Date.now() + offset,
     tick: () => {
       offset += 1000
     },
@@ -375,14 +372,14 @@ for (const shared of SHARED) {
       // The events of a default switch made through the adapter reach the other process late,
       // while CardSync makes a new card the default: a card that process read from Stripe
       // before CardSync retired it must not come back when its write lands after the
-      // retirement. Emulator, CardSync and handler share one running clock (CardSync reads
-      // `Date.now`), and both processes' stores answer after STORE_LATENCY_MS while they race,
-      // so that the handler's writes land during CardSync's switch on every store, not only on
-      // the PostgreSQL server (answering at once, memory and SQLite let it write only after).
+      // retirement. Emulator, CardSync and handler share one running clock, each given it as its
+      // `now` (no Date.now replaced: nothing else dates a write), and both processes' stores
+      // answer after STORE_LATENCY_MS while they race, so that the handler's writes land during
+      // CardSync's switch on every store, not only on the PostgreSQL server (answering at once,
+      // memory and SQLite let it write only after).
       it("confirm: CardSync's setDefaultCard while the customer.updated of an earlier switch arrives", async () => {
         const time = runningClock()
         stripeNow = time.now
-        const dateNow = vi.spyOn(Date, 'now').mockImplementation(time.now)
         try {
           await fc.assert(
             // When the late events start, in ms after CardSync's call: from its first request
@@ -398,7 +395,7 @@ for (const shared of SHARED) {
                 const app = slowed(stores[0], () => latency)
                 const other = slowed(stores[1], () => latency)
                 try {
-                  const sync = createCardSync({ provider, store: app })
+                  const sync = createCardSync({ provider, store: app, now: time.now })
                   const owner: Owner = {
                     type: 'customer',
                     id: (await client().customers.create({})).id,
@@ -437,7 +434,6 @@ for (const shared of SHARED) {
             { numRuns: 20 },
           )
         } finally {
-          dateNow.mockRestore()
           stripeNow = () => clock
         }
       })

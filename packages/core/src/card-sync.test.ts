@@ -3881,6 +3881,222 @@ describe('CardSync.setDefaultCard with a reusable token, given again', () => {
   })
 })
 
+describe('CardSync: its clock (now)', () => {
+  /** A clock far from this host's, that a test moves on by hand. */
+  const clock = () => {
+    const state = { ms: 1_000_000 }
+    return { state, now: () => state.ms }
+  }
+  /** The provider's and the store's calls that change something. */
+  const WRITES = new Set([
+    'createCard',
+    'updateCard',
+    'deleteCard',
+    'setDefaultCard',
+    'invalidateCard',
+    'upsert',
+    'upsertMany',
+    'delete',
+    'setDefault',
+    'save',
+    'remove',
+  ])
+  const writesIn = (calls: string[]) => calls.filter((call) => WRITES.has(call.split(' ')[0]!))
+
+  it('dates every write by it: reads, given cards, payloads, removals, reconcile', async () => {
+    const { state, now } = clock()
+    const dated = createCardSync({ provider, store, now })
+    const first = await dated.setDefaultCard(alice, 'tok_visa')
+    expect(first.observedAt).toBe(1_000_000)
+
+    state.ms = 2_000_000
+    const spare = await provider.createCard(alice, { source: 'tok_amex' })
+    expect((await dated.sync(alice, spare.id))?.observedAt).toBe(2_000_000)
+    state.ms = 3_000_000
+    expect((await dated.sync(alice))?.observedAt).toBe(3_000_000)
+    state.ms = 4_000_000
+    const given = await dated.sync(alice, { ...spare, holderName: 'Given' })
+    expect(given?.observedAt).toBe(4_000_000)
+    state.ms = 5_000_000
+    const payload = await dated.syncFromProviderData(alice, { ...spare, holderName: 'Payload' })
+    expect(payload?.observedAt).toBe(5_000_000)
+
+    // A setDefaultCard switching defaults: the new card as of the clock, the old one removed.
+    state.ms = 6_000_000
+    const second = await dated.setDefaultCard(alice, 'tok_mastercard')
+    expect(second.observedAt).toBe(6_000_000)
+    expect(await store.get(scope(alice), first.id)).toBeNull()
+
+    // Removals leave a deletion dated by the clock: a state observed 1 ms before it is not
+    // stored, one observed at it is (an equal time applies).
+    state.ms = 7_000_000
+    expect(await dated.deleteLocal(alice, spare.id)).toBe(true)
+    expect(await dated.syncFromProviderData(alice, spare, { observedAt: 6_999_999 })).toBeNull()
+    expect(
+      (await dated.syncFromProviderData(alice, spare, { observedAt: 7_000_000 }))?.observedAt,
+    ).toBe(7_000_000)
+    state.ms = 8_000_000
+    await dated.deleteCard(alice, spare.id)
+    expect(await dated.syncFromProviderData(alice, spare, { observedAt: 7_999_999 })).toBeNull()
+    expect(
+      (await dated.syncFromProviderData(alice, spare, { observedAt: 8_000_000 }))?.observedAt,
+    ).toBe(8_000_000)
+
+    // reconcile: a card only the provider holds is written as of the owner's read, and the
+    // ghost left above removed as of it.
+    state.ms = 9_000_000
+    const added = await provider.createCard(alice, { source: 'tok_discover' })
+    const report = await dated.reconcile(alice)
+    expect(report.added).toEqual([{ owner: alice, cardId: added.id }])
+    expect(report.removed).toEqual([{ owner: alice, cardId: spare.id }])
+    expect((await store.get(scope(alice), added.id))?.observedAt).toBe(9_000_000)
+    expect(await dated.syncFromProviderData(alice, spare, { observedAt: 8_999_999 })).toBeNull()
+    await expectStoreEqualsProvider(alice)
+  })
+
+  it('dates the card an invalidation answers by it (a provider that cannot delete)', async () => {
+    const { state, now } = clock()
+    const latest = latestCardProvider()
+    const dated = createCardSync({ provider: latest, store, now })
+    const old = await dated.setDefaultCard(alice, 'tok_visa')
+    state.ms = 2_000_000
+    await dated.setDefaultCard(alice, 'tok_mastercard')
+    const retired = await store.get({ provider: latest.name, owner: alice }, old.id)
+    expect(retired).toMatchObject({ status: 'invalid', observedAt: 2_000_000 })
+    state.ms = 3_000_000
+    const spare = await latest.createCard(alice, { source: 'tok_amex' })
+    await dated.deleteCard(alice, spare.id)
+    expect(await store.get({ provider: latest.name, owner: alice }, spare.id)).toMatchObject({
+      status: 'invalid',
+      observedAt: 3_000_000,
+    })
+  })
+
+  it.each([
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['a negative time', -1],
+    ['a fraction', 1_700_000_000_000.5],
+    ['a time beyond 2^53', 2 ** 53],
+    ['a Date', new Date()],
+    ['a string of digits', '1700000000000'],
+    ['undefined', undefined],
+  ])(
+    'an answer of %s fails each call with invalid_request, not retryable, before anything is written',
+    async (_name, answer) => {
+      const held = await sync.setDefaultCard(alice, 'tok_visa')
+      const spare = await addCard(alice, 'tok_amex')
+      const storedBefore = await store.listByOwner(scope(alice))
+      const heldBefore = await cardIds(alice)
+      const calls: string[] = []
+      const broken = createCardSync({
+        provider: recording(provider, calls),
+        store: recording(store, calls),
+        now: () => answer as number,
+      })
+      const runs: [string, () => Promise<unknown>][] = [
+        ['setDefaultCard', () => broken.setDefaultCard(alice, 'tok_mastercard')],
+        ['deleteCard', () => broken.deleteCard(alice, held.id)],
+        ['sync of a card id', () => broken.sync(alice, spare.id)],
+        ['sync of the default', () => broken.sync(alice)],
+        ['sync of a card given', () => broken.sync(alice, { ...spare, holderName: 'X' })],
+        ['syncFromProviderData', () => broken.syncFromProviderData(alice, spare)],
+        ['deleteLocal', () => broken.deleteLocal(alice, spare.id)],
+        ['reconcile', () => broken.reconcile(alice)],
+      ]
+      for (const [what, run] of runs) {
+        const error = await rejection(run())
+        expect(error.code, what).toBe('invalid_request')
+        expect(error.retryable, what).toBe(false)
+        expect(error.message, what).toContain("createCardSync's now must answer a whole number")
+        expect(error.issues, what).toEqual([
+          { path: ['now'], message: 'must answer a whole number of ms since the epoch' },
+        ])
+      }
+      // Not a write, at the provider or in the store; reconcile read nothing either.
+      expect(writesIn(calls)).toEqual([])
+      expect(await store.listByOwner(scope(alice))).toEqual(storedBefore)
+      expect(await cardIds(alice)).toEqual(heldBefore)
+      calls.length = 0
+      await rejection(broken.reconcile())
+      expect(calls).toEqual([])
+    },
+  )
+
+  it('quotes an answer that is no number by its type alone', async () => {
+    const card = await addCard(alice, 'tok_visa')
+    const broken = createCardSync({
+      provider,
+      store,
+      now: () => '4242424242424242 sk_live_pasted' as unknown as number,
+    })
+    const error = await rejection(broken.deleteLocal(alice, card.id))
+    expect(error.message).toContain('(got a string)')
+    expect(error.message).not.toContain('4242')
+    expect(error.message).not.toContain('sk_live')
+    expect(await store.get(scope(alice), card.id)).not.toBeNull()
+  })
+
+  it('reconcile rejects when its clock fails during the run, instead of failing an owner', async () => {
+    await addCard(alice, 'tok_visa')
+    await provider.createCard(bob, { source: 'tok_visa' })
+    for (const failure of ['NaN', 'a throw'] as const) {
+      let answers = 0
+      const thrown = new Error('clock unplugged')
+      // The run's own check passes; the owners' reads are dated by a clock failed since.
+      const failing = () => {
+        if (answers++ === 0) return 5_000_000
+        if (failure === 'a throw') throw thrown
+        return Number.NaN
+      }
+      const dated = createCardSync({ provider, store, now: failing })
+      const onOwner = vi.fn()
+      const error = await dated.reconcile([alice, bob], { onOwner }).then(
+        (report) => report,
+        (rejected: unknown) => rejected,
+      )
+      if (failure === 'a throw') expect(error, failure).toBe(thrown)
+      else expect(error, failure).toMatchObject({ code: 'invalid_request', retryable: false })
+      expect(onOwner, failure).not.toHaveBeenCalled()
+      expect(await store.listByOwner(scope(bob)), failure).toEqual([])
+    }
+  })
+
+  it('hands on what the clock throws as it is', async () => {
+    const thrown = new Error('clock unplugged')
+    const broken = createCardSync({
+      provider,
+      store,
+      now: () => {
+        throw thrown
+      },
+    })
+    await expect(broken.sync(alice)).rejects.toBe(thrown)
+    await expect(broken.setDefaultCard(alice, 'tok_visa')).rejects.toBe(thrown)
+    expect(await cardIds(alice)).toEqual([])
+  })
+
+  it.each([
+    ['a number', 1_700_000_000_000],
+    ['a string', 'Date.now'],
+    ['a Date', new Date()],
+    ['null', null],
+  ])('createCardSync refuses a now that is %s (invalid_request)', (_name, now) => {
+    const error = errorOf(() => createCardSync({ provider, store, now: now as never }))
+    expect(error.code).toBe('invalid_request')
+    expect(error.message).toContain('Invalid createCardSync options')
+    expect(error.message).toContain('now must be a function answering ms since the epoch')
+  })
+
+  it('takes a now left undefined as Date.now', async () => {
+    const before = Date.now()
+    const dated = createCardSync({ provider, store, now: undefined })
+    const card = await dated.setDefaultCard(alice, 'tok_visa')
+    expect(card.observedAt).toBeGreaterThanOrEqual(before)
+    expect(card.observedAt).toBeLessThanOrEqual(Date.now())
+  })
+})
+
 describe('sameCard', () => {
   const card = sampleCard('card_1', alice, { metadata: { a: '1', b: '2' } })
 

@@ -1,3 +1,4 @@
+import { types } from 'node:util'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
 import {
@@ -70,6 +71,34 @@ export interface CardSyncOptions {
    * aborted no owner can be tried, so no run goes on to list each owner left as failed.
    */
   retry?: RetryPolicy | undefined
+  /**
+   * The clock that dates this sync's writes, in ms since the epoch: a whole number from 0, as
+   * `Date.now` answers. Default `Date.now`. It dates each read from the provider (taken before
+   * the request: what the read finds is stored as observed then), each removal of a card the
+   * provider no longer holds, the default `observedAt` of `syncFromProviderData` and
+   * `deleteLocal`, and a card given to `sync`. A store keeps the state observed latest, so the
+   * provider's clock (Stripe's; a `memoryProvider`'s or an emulator's `now`) and that of every
+   * webhook handler over the same store (`stripeWebhookHandler`'s `now`) should agree with this
+   * one: a write dated behind another's is refused as older, and one dated ahead outlives a
+   * later change.
+   *
+   * A `now` that is not a function is refused here. An answer that is not a whole number of ms
+   * from 0 (`NaN`, a fraction, a `Date`, a string) fails the call that asked with
+   * `invalid_request`, not retryable, before the write it was to date. Every call that dates a
+   * write asks the clock before it writes anything, at the provider or in the store, so a clock
+   * that answers no time changes nothing; `reconcile` asks it before it reads anything, and a
+   * clock that fails during a run rejects the run (as what `onDrift` throws does) instead of
+   * counting as an owner's failure. What the clock throws reaches the caller as it is.
+   *
+   * @example
+   * ```ts
+   * // Tests: one clock for the provider and the sync.
+   * let ms = Date.UTC(2030, 0, 1)
+   * const provider = memoryProvider({ now: () => new Date(ms) })
+   * const sync = createCardSync({ provider, store: memoryStore(), now: () => ms })
+   * ```
+   */
+  now?: (() => number) | undefined
 }
 
 /** Options of `reconcile`. */
@@ -260,10 +289,11 @@ export interface CardSync {
     options?: {
       /**
        * When the payload's state was observed, in ms since the epoch (a webhook event's
-       * `created` × 1000): a store holding a newer state keeps it. Default: now. A whole number
-       * from 0: anything else (`NaN`, `Infinity`, a fraction, a string) is refused with
-       * `invalid_request` naming `syncFromProviderData options`, as are options that are no
-       * object, before anything is read or stored.
+       * `created` × 1000): a store holding a newer state keeps it. Default: now, by the sync's
+       * clock ({@link CardSyncOptions.now}). A whole number from 0: anything else (`NaN`,
+       * `Infinity`, a fraction, a string) is refused with `invalid_request` naming
+       * `syncFromProviderData options`, as are options that are no object, before anything is
+       * read or stored.
        */
       observedAt?: number | undefined
     },
@@ -305,8 +335,9 @@ export interface CardSync {
     options?: {
       /**
        * When the deletion was observed, in ms since the epoch (a webhook event's `created` ×
-       * 1000). Default: now. A whole number from 0: anything else is refused with
-       * `invalid_request` naming `deleteLocal options`, before anything is deleted.
+       * 1000). Default: now, by the sync's clock ({@link CardSyncOptions.now}). A whole number
+       * from 0: anything else is refused with `invalid_request` naming `deleteLocal options`,
+       * before anything is deleted.
        */
       observedAt?: number | undefined
     },
@@ -351,7 +382,8 @@ export interface CardSync {
  * Creates a {@link CardSync} over a provider and a store. Options are checked once, here:
  * anything other than a provider (with every method of {@link CardProvider}, a `cardIdOf`
  * that is a function or absent, and a `name` a store can keep and errors can print: not empty,
- * without a NUL character, an unpaired surrogate, a key or a card number), a store, a concurrency of 1 to 256 and a retry policy throws
+ * without a NUL character, an unpaired surrogate, a key or a card number), a store, a
+ * concurrency of 1 to 256, a retry policy and a clock (`now`) that is a function throws
  * `invalid_request` naming `createCardSync options`, and so does an option of another name (a
  * misspelt `concurency`), which would otherwise run with the default.
  *
@@ -394,6 +426,36 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     baseDelayMs: valid.retry?.baseDelayMs ?? 250,
   }
   const scope = (owner: Owner): CardScope => ({ provider: provider.name, owner })
+  // `Date.now` read at each call, not kept: a clock put in its place later (a test's fake
+  // timers) dates this sync's writes as it dates everything else.
+  const clock = valid.now ?? (() => Date.now())
+  /** What the clock threw, or its answer's refusal: in `reconcile`, the run's failure. */
+  const clockFailures = new WeakSet<object>()
+  /**
+   * The time that dates a write, from the sync's clock, checked: a store refuses an `observedAt`
+   * that is no whole number of ms only once the provider has changed (a card created, an old
+   * default deleted), and a `NaN` let through would be written where a store took it.
+   */
+  const now = (): number => {
+    let at: unknown
+    try {
+      at = clock()
+    } catch (error) {
+      if (isObject(error)) clockFailures.add(error)
+      throw error
+    }
+    if (typeof at === 'number' && Number.isSafeInteger(at) && at >= 0) return at
+    const refused = new InvalidRequestError(
+      `${provider.name}: createCardSync's now must answer a whole number of ms since the epoch, from 0, as Date.now does (got ${describeTime(at)}): the call stopped before the write it was to date`,
+      {
+        provider: provider.name,
+        retryable: false,
+        issues: [{ path: ['now'], message: 'must answer a whole number of ms since the epoch' }],
+      },
+    )
+    clockFailures.add(refused)
+    throw refused
+  }
 
   // Every operation checks its owner and card id first, as a provider checks them before any
   // request: an id a store cannot keep as it is (a NUL, an unpaired surrogate) would be read
@@ -425,7 +487,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   // when the call was made, not when the owner's earlier calls let it in.
   const observedAtOf = (options: unknown, operation: string): number =>
     validate(ObservedAtOptionsSchema, options, `${operation} options`, provider.name).observedAt ??
-    Date.now()
+    now()
 
   /**
    * `card`, when it is one of this provider's: a card is stored under its own `provider`, so
@@ -460,8 +522,8 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     ownerQueue(scopeKey(scope(owner)), task)
 
   /**
-   * Stores a card as the provider answered a request sent at `readAt` (`Date.now()` taken before
-   * the request): a webhook event or another process that stored a newer state meanwhile keeps
+   * Stores a card as the provider answered a request sent at `readAt` (`now()` taken before the
+   * request): a webhook event or another process that stored a newer state meanwhile keeps
    * it. Returns the row the store holds afterwards, null when a newer deletion removed the card.
    */
   const storeCard = async (card: Card, readAt: number): Promise<StoredCard | null> =>
@@ -477,7 +539,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
    * out too; any write it refuses is a state of the gone card.
    */
   const removeCard = async (owner: Owner, cardId: string) => {
-    const observedAt = Date.now()
+    const observedAt = now()
     const row = await store.get(scope(owner), cardId)
     const after = row?.observedAt == null ? observedAt : Math.max(observedAt, row.observedAt + 1)
     await store.delete(scope(owner), cardId, { observedAt: after })
@@ -489,7 +551,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
    * and `deleteCard`'s last step. Returns what the store holds.
    */
   const syncDefault = async (owner: Owner): Promise<StoredCard | null> => {
-    const readAt = Date.now()
+    const readAt = now()
     const card = await provider.getDefaultCard(owner)
     if (!card) {
       await store.setDefault(scope(owner), null, { observedAt: readAt })
@@ -525,7 +587,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
   ): Promise<{ card: Card; readAt: number }> => {
     const derived = options.idempotencyKey === undefined
     for (let link = 0; ; link++) {
-      const readAt = Date.now()
+      const readAt = now()
       const idempotencyKey = link === 0 ? key : `${key}-${link}`
       try {
         const card = await provider.createCard(
@@ -561,7 +623,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     owner: Owner,
     cardId: string,
   ): Promise<{ card: Card; readAt: number } | null | undefined> => {
-    const readAt = Date.now()
+    const readAt = now()
     try {
       if (provider.capabilities.deleteCard) {
         await provider.deleteCard(owner, cardId)
@@ -586,6 +648,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     token: string,
     callOptions: z.output<typeof SetDefaultCardCallSchema>['options'],
   ): Promise<StoredCard> => {
+    // The clock is asked first: its first use, the new card's date, comes after the retirement
+    // notes are saved, and a clock that answers no time would leave them saved for nothing.
+    now()
     // Old defaults: the provider's (the truth), by id, with their currency: external accounts
     // have a default per currency, and only the new card's currency changes hands.
     const previous = new Map<string, string | null>()
@@ -633,7 +698,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
           { provider: provider.name },
         )
       }
-      readAt = Date.now()
+      readAt = now()
       card = await provider.setDefaultCard(owner, card.id)
     }
     previous.delete(card.id)
@@ -671,7 +736,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     const { deleteCard, invalidateCard, listCards } = provider.capabilities
     if (!deleteCard && invalidateCard) {
       let invalid: Card | null = null
-      const readAt = Date.now()
+      const readAt = now()
       try {
         invalid = await provider.invalidateCard(owner, cardId)
       } catch (error) {
@@ -686,6 +751,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       if (listCards) await syncDefault(owner)
       return
     }
+    // The clock is asked before the card is deleted: it dates the reads and the removal after
+    // the deletion, and a clock that answers no time would fail the call with the card gone at
+    // the provider and still held, active, in the store.
+    now()
     try {
       await provider.deleteCard(owner, cardId)
     } catch (error) {
@@ -708,7 +777,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
   /** `sync(owner, cardId)`'s work, once its ids are checked and the owner's earlier calls done. */
   const syncCard = async (owner: Owner, cardId: string): Promise<StoredCard | null> => {
-    const readAt = Date.now()
+    const readAt = now()
     try {
       return await storeCard(await provider.getCard(owner, cardId), readAt)
     } catch (error) {
@@ -770,7 +839,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const owner = checkOwner(callerOwner)
       if (cardOrId === undefined) return oneAtATime(owner, () => syncDefault(owner))
       // The caller's card is as of the call: a newer state stored while it waited is kept.
-      const readAt = Date.now()
+      const readAt = now()
       // A card without its owner is the owner's given. Another owner's is refused: stored
       // under `owner`, its id would be listed among that owner's cards.
       // Read once, here: a getter that throws is input that cannot be read, not a raw error.
@@ -833,6 +902,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       const signals = [reconcileOptions.signal, retry.signal].filter((s) => s !== undefined)
       // Aborted already: nothing is read, of the store (its owners) or of the provider.
       for (const given of signals) given.throwIfAborted()
+      // The clock dates each owner's writes: one that answers no time fails the run before
+      // anything is read, not each owner in turn.
+      now()
       // The run's waits (hundreds at once) listen to a signal of its own, which follows the
       // caller's signals: each gets one listener, removed when the run ends.
       const stop = signals.length > 0 ? followSignal(...signals) : undefined
@@ -902,6 +974,9 @@ export function createCardSync(options: CardSyncOptions): CardSync {
             )
           } catch (error) {
             signal?.throwIfAborted()
+            // The sync's clock failed: no owner of the run can be dated, and the provider is not
+            // to blame. The run rejects with it, once the owners in flight are done.
+            if (isObject(error) && clockFailures.has(error)) throw error
             // Every error of the provider's is a CardportError (ownerCheckedProvider makes it
             // one): any other is the store's (or a bug of cardport's), never the provider's.
             const fromStore = (isObject(error) && storeErrors.has(error)) || !isCardportError(error)
@@ -967,7 +1042,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
     let ownerDeleted = false
     // When the owner's first page was asked for: its cards are written, and the cards it did not
     // list removed, as of then, so that what a webhook or another process stored meanwhile wins.
-    let readAt = Date.now()
+    let readAt = now()
     const flush = async () => {
       // Cards read after the abort are not written (a page that was on its way when it came).
       run.signal?.throwIfAborted()
@@ -984,7 +1059,7 @@ export function createCardSync(options: CardSyncOptions): CardSync {
 
     try {
       await run.reading(async () => {
-        readAt = Date.now()
+        readAt = now()
         // The run's signal stops an owner between two pages, not only between owners.
         for await (const card of listAll(provider, owner, { signal: run.signal })) {
           // A card listed again (pages that overlap: an offset moved on by a card added between
@@ -1130,6 +1205,12 @@ const CardSyncOptionsSchema = optionsObject({
     ),
   concurrency: z.number().int().min(1).max(256).default(4),
   retry: RetryPolicySchema.optional(),
+  now: z
+    .custom<() => number>(
+      isFunction,
+      'now must be a function answering ms since the epoch, as Date.now',
+    )
+    .optional(),
 })
 
 /**
@@ -1426,6 +1507,17 @@ async function forEachConcurrently<T>(
   if (reading === 0) await closing.catch(() => {})
   else closing.catch(() => {})
   throw failure
+}
+
+/**
+ * A clock's answer, for an error: a number as it is; anything else by its type alone, as text
+ * may be something a caller should not see echoed.
+ */
+function describeTime(at: unknown): string {
+  if (typeof at === 'number' || at === null || at === undefined) return String(at)
+  if (types.isDate(at)) return 'a Date'
+  const type = typeof at
+  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`
 }
 
 /**
