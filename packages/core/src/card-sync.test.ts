@@ -4035,6 +4035,18 @@ describe('CardSync: its clock (now)', () => {
     expect(error.message).not.toContain('4242')
     expect(error.message).not.toContain('sk_live')
     expect(await store.get(scope(alice), card.id)).not.toBeNull()
+    const kinds: Array<[unknown, string]> = [
+      [new Date(), 'a Date'],
+      [new Date(Number.NaN), 'an Invalid Date'],
+      [[4242424242424242], 'an array'],
+      [null, 'null'],
+      [-1, '-1'],
+    ]
+    for (const [answer, kind] of kinds) {
+      const clocked = createCardSync({ provider, store, now: () => answer as number })
+      const refused = await rejection(clocked.deleteLocal(alice, card.id))
+      expect(refused.message, kind).toContain(`(got ${kind}):`)
+    }
   })
 
   it('reconcile rejects when its clock fails during the run, instead of failing an owner', async () => {

@@ -1,4 +1,3 @@
-import { types } from 'node:util'
 import pLimit, { type LimitFunction } from 'p-limit'
 import { z } from 'zod'
 import {
@@ -32,6 +31,7 @@ import {
 } from './errors.js'
 import { createGroupWriter, type GroupWriter } from './group-writer.js'
 import { keyedQueue } from './keyed-queue.js'
+import { kindOf } from './kind-of.js'
 import { type MetadataPatch, MetadataPatchSchema } from './metadata.js'
 import { ownerCheckedProvider } from './owner-checked-provider.js'
 import { createOwnerDedupe, REMEMBERED_OWNERS } from './owner-dedupe.js'
@@ -445,8 +445,10 @@ export function createCardSync(options: CardSyncOptions): CardSync {
       throw error
     }
     if (typeof at === 'number' && Number.isSafeInteger(at) && at >= 0) return at
+    // A number as it is; anything else by its kind alone, as it may be text not to echo.
+    const got = typeof at === 'number' ? String(at) : kindOf(at)
     const refused = new InvalidRequestError(
-      `${provider.name}: createCardSync's now must answer a whole number of ms since the epoch, from 0, as Date.now does (got ${describeTime(at)}): the call stopped before the write it was to date`,
+      `${provider.name}: createCardSync's now must answer a whole number of ms since the epoch, from 0, as Date.now does (got ${got}): the call stopped before the write it was to date`,
       {
         provider: provider.name,
         retryable: false,
@@ -1507,17 +1509,6 @@ async function forEachConcurrently<T>(
   if (reading === 0) await closing.catch(() => {})
   else closing.catch(() => {})
   throw failure
-}
-
-/**
- * A clock's answer, for an error: a number as it is; anything else by its type alone, as text
- * may be something a caller should not see echoed.
- */
-function describeTime(at: unknown): string {
-  if (typeof at === 'number' || at === null || at === undefined) return String(at)
-  if (types.isDate(at)) return 'a Date'
-  const type = typeof at
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`
 }
 
 /**

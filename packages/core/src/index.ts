@@ -70,6 +70,7 @@ export type {
 } from './drift-report.js'
 export * from './errors.js'
 export { type KeyedQueue, keyedQueue } from './keyed-queue.js'
+export { kindOf } from './kind-of.js'
 export {
   MEMORY_PROVIDER_CAPABILITIES,
   MEMORY_PROVIDER_TOKENS,

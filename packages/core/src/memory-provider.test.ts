@@ -800,13 +800,22 @@ describe('memoryProvider: options', () => {
     // provider_unavailable, retryable: CardSync and withRetry retried a programming error.
     let answer: unknown = Date.now()
     const clocked = memoryProvider({ now: () => answer as Date })
-    for (const wrong of [Date.now(), new Date(Number.NaN), '2030-01-15', undefined]) {
+    const wrongs: Array<[unknown, string]> = [
+      [Date.now(), 'a number'],
+      [new Date(Number.NaN), 'an Invalid Date'],
+      ['2030-01-15', 'a string'],
+      [undefined, 'undefined'],
+    ]
+    for (const [wrong, kind] of wrongs) {
       answer = wrong
       const error = await rejection(
         clocked.createCard(customer, { source: 'tok_visa' }, { idempotencyKey: 'k1' }),
       )
       expect(error).toMatchObject({ code: 'invalid_request', retryable: false, provider: 'memory' })
-      expect(error.message).toContain('now must return a valid Date')
+      // What it returned by its kind alone: the value is not quoted.
+      expect(error.message).toBe(
+        `memory: memoryProvider's now must return a valid Date (not ms, not an invalid Date), and it returned ${kind}: pass () => new Date(…)`,
+      )
       expect(error.issues).toEqual([{ path: ['now'], message: 'must return a Date' }])
     }
     // Nothing was made, nor kept for the key: with the clock fixed, the same key makes the card.

@@ -19,6 +19,7 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
 } from './errors.js'
+import { kindOf } from './kind-of.js'
 import { applyMetadataPatch, METADATA_LIMITS } from './metadata.js'
 import { decodeCursor, encodeCursor } from './pagination.js'
 import type { CardProvider } from './provider.js'
@@ -166,7 +167,7 @@ export function memoryProvider(options: MemoryProviderOptions = {}): MemoryProvi
     const date: unknown = clock()
     if (types.isDate(date) && !Number.isNaN(date.getTime())) return date
     throw new InvalidRequestError(
-      `${name}: memoryProvider's now must return a valid Date (not ms, not an invalid Date): pass () => new Date(…)`,
+      `${name}: memoryProvider's now must return a valid Date (not ms, not an invalid Date), and it returned ${kindOf(date)}: pass () => new Date(…)`,
       { provider: name, issues: [{ path: ['now'], message: 'must return a Date' }] },
     )
   }

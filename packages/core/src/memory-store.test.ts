@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest'
+import { rejection } from './__fixtures__/errors.js'
 import { sampleCard } from './__fixtures__/sample-card.js'
 import { type Card, EMPTY_ADDRESS, type Owner } from './card.js'
 import { memoryStore } from './memory-store.js'
@@ -145,6 +146,26 @@ describe('memoryStore: ordering of writes', () => {
     expect((await store.upsert(sampleCard('card_1', alice), { observedAt: 2000 })).applied).toBe(
       false,
     )
+    expect(await store.get(aliceScope, 'card_1')).toBeNull()
+  })
+
+  it('refuses an observedAt that is no number by its kind alone, and writes nothing', async () => {
+    const wrong: Array<[unknown, string]> = [
+      [new Date(2000), 'a Date'],
+      ['4242424242424242', 'a string'],
+      [{ ms: 2000 }, 'an object'],
+      [[2000], 'an array'],
+      [null, 'null'],
+    ]
+    for (const [observedAt, kind] of wrong) {
+      const error = await rejection(
+        store.upsert(sampleCard('card_1', alice), { observedAt: observedAt as number }),
+      )
+      expect(error.code, kind).toBe('invalid_request')
+      expect(error.message).toBe(
+        `memoryStore: observedAt must be a whole number of ms since the epoch, as Date.now() gives (got ${kind}); nothing was written`,
+      )
+    }
     expect(await store.get(aliceScope, 'card_1')).toBeNull()
   })
 

@@ -1,5 +1,6 @@
 import type { Card, Owner } from './card.js'
 import { InvalidRequestError } from './errors.js'
+import { kindOf } from './kind-of.js'
 
 /** Whose cards: one owner at one provider. Every store read is scoped by it. */
 export interface CardScope {
@@ -246,7 +247,7 @@ export function observedAtOf(store: string, options: WriteOptions | undefined): 
   const observedAt = options?.observedAt
   if (observedAt === undefined || Number.isSafeInteger(observedAt)) return observedAt
   // The value only when it is a number: anything else may be text a caller should not see echoed.
-  const given = typeof observedAt === 'number' ? String(observedAt) : `a ${typeof observedAt}`
+  const given = typeof observedAt === 'number' ? String(observedAt) : kindOf(observedAt)
   throw new InvalidRequestError(
     `${store}: observedAt must be a whole number of ms since the epoch, as Date.now() gives (got ${given}); nothing was written`,
   )

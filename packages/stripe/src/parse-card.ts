@@ -2,6 +2,7 @@ import {
   type Card,
   type CheckResult,
   InvalidRequestError,
+  kindOf,
   markDefaultUnknown,
   normalizeBrand,
   type Owner,
@@ -68,13 +69,6 @@ const DefaultSourceIdSchema = z.union([z.string(), z.null(), z.undefined()], {
   error: (issue) =>
     `the third argument (defaultSourceId) must be the customer's default source id (a string), null (the customer has none) or undefined (not known), not ${kindOf(issue.input)}`,
 })
-
-/** The kind of a value, for a message that must not quote it: `an object`, `a number` … */
-function kindOf(value: unknown): string {
-  if (Array.isArray(value)) return 'an array'
-  const type = typeof value
-  return type === 'object' ? 'an object' : `a ${type}`
-}
 
 /**
  * {@link toStripeCard}'s mapping for the provider named `name` (`stripeProvider`'s `name`

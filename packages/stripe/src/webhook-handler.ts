@@ -365,7 +365,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     if (!owner) return ignored('the event names no customer or account')
     if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
-      return ignored(`${kindOf(object.object)} is not a card`, owner, otherId(object))
+      return ignored(`${objectKindOf(object.object)} is not a card`, owner, otherId(object))
     }
     if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
     const cardId = object.id
@@ -475,7 +475,7 @@ export function stripeWebhookHandler(options: StripeWebhookHandlerOptions): Stri
     if (!owner) return ignored('the event names no customer or account')
     if (!isOwner(owner)) return ignored(noValidId('customer or account'))
     if (object.object !== 'card') {
-      return ignored(`${kindOf(object.object)} is not a card`, owner, otherId(object))
+      return ignored(`${objectKindOf(object.object)} is not a card`, owner, otherId(object))
     }
     if (!isCardId(object.id)) return ignored(noValidId('card'), owner)
     const cardId = object.id
@@ -889,7 +889,7 @@ function compare(row: StoredCard | null, t: number): 'none' | 'older' | 'same' |
  * An object's type for a result (which gets logged): Stripe's name for it (`a bank_account`),
  * never arbitrary text from the body.
  */
-function kindOf(type: unknown): string {
+function objectKindOf(type: unknown): string {
   return typeof type === 'string' && /^[a-z][a-z_.]{0,39}$/.test(type)
     ? `a ${type}`
     : 'an object of another kind'

@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm'
 import { isCardportError } from '@cardport/core'
 import { getResponse } from 'msw'
 import Stripe from 'stripe'
@@ -858,11 +859,19 @@ describe('seeding with undefined fields, as with absent ones', () => {
         /^stripeEmulator: now must return a valid Date, and it returned an Invalid Date$/,
       ],
       [() => null, /^stripeEmulator: now must return a valid Date, and it returned null$/],
+      [() => [], /^stripeEmulator: now must return a valid Date, and it returned an array$/],
     ]
     for (const [now, message] of wrong) {
       expect(() => stripeEmulator({ now: now as () => Date })).toThrow(TypeError)
       expect(() => stripeEmulator({ now: now as () => Date })).toThrow(message)
     }
+  })
+
+  it('runs on a valid Date of another realm (a vm context), not refusing it as no Date', () => {
+    const other = stripeEmulator({
+      now: () => runInNewContext('new Date("2031-02-03T04:05:06Z")') as Date,
+    })
+    expect(other.seed.customer().created).toBe(Date.UTC(2031, 1, 3, 4, 5, 6) / 1000)
   })
 
   it('throws the same from a seed, and answers a request with a 500 saying so, when the clock goes wrong later', async () => {
