@@ -110,7 +110,12 @@ export interface CardStore {
    * the default of a given currency.
    */
   getDefault(scope: CardScope): Promise<StoredCard | null>
-  /** Inserts or replaces a card; a default card displaces the previous default atomically. */
+  /**
+   * Inserts or replaces a card; a default card displaces the previous default atomically. The
+   * displaced default keeps its own `observedAt`: the write observed its own card, not that one
+   * (`setDefault`, which observes both, dates both), so a later write of the displaced card,
+   * observed before this one, is still applied. `upsertMany` likewise.
+   */
   upsert(card: Card, options?: WriteOptions): Promise<UpsertResult>
   /**
    * {@link CardStore.upsert} for many cards, all in one transaction: a batch that fails

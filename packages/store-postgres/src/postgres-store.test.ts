@@ -299,6 +299,26 @@ describePostgres('postgresStore', (db) => {
     expect(errorTexts(failure).join('\n')).not.toContain('Brackenbury')
   })
 
+  it("masks a card number given as an owner id in a unique violation's key, which a write's error keeps", async () => {
+    // Another tool's unique index on the owner: the server quotes the owner id in the error's
+    // detail ("Key (owner_id)=(…) already exists."), kept as holding only ids. An owner id that
+    // is a card number must be masked there, as everywhere else.
+    await open() // creates the schema
+    await db.client.query(`CREATE UNIQUE INDEX h8_one_card_per_owner ON ${cards()} (owner_id)`)
+    const number = '4242424242424242'
+    const owner: Owner = { type: 'customer', id: number }
+    const store = await open()
+    await store.upsert(sampleCard('card_1', owner))
+    const failure = await store.upsert(sampleCard('card_2', owner)).catch((error: unknown) => error)
+    expect(failure).toMatchObject({
+      code: '23505',
+      constraint: 'h8_one_card_per_owner',
+      detail: expect.stringMatching(/^Key \(owner_id\)=\(.+\) already exists\.$/),
+    })
+    const texts = [inspect(failure, { depth: 10 }), ...errorTexts(failure)].join('\n')
+    expect(texts).not.toContain(number)
+  })
+
   it('refuses an out-of-order update in the database, and remembers deletions', async () => {
     const store = await open()
     await store.upsert(sampleCard('card_1', alice, { holderName: 'new' }), { observedAt: 2000 })
@@ -683,6 +703,85 @@ describePostgres('postgresStore', (db) => {
       ])
       await terminateIdle()
       expect((await store.get(aliceScope, 'card_2'))?.holderName).toBe('After')
+    },
+  )
+
+  it.runIf(db.name === 'pg Pool')(
+    'writes and reads on another connection when the connection is lost without a SQLSTATE',
+    async () => {
+      // pg throws "Connection terminated unexpectedly", with no code, when the socket closes
+      // with no FATAL message first (a proxy dropping it, a crashed backend): BEGIN and reads
+      // that fail so were not run, and go again on another connection.
+      const real = new pg.Pool({ ...PG_CONFIG, max: 2 })
+      onTestFinished(() => real.end())
+      const lost = () => new Error('Connection terminated unexpectedly')
+      let lostConnections = 0
+      let lostReads = 0
+      let connects = 0
+      let queries = 0
+      const pool: PostgresClient = {
+        async query(text, params) {
+          queries += 1
+          if (lostReads > 0) {
+            lostReads -= 1
+            throw lost()
+          }
+          return real.query(text, params)
+        },
+        async connect() {
+          connects += 1
+          const connection = await real.connect()
+          if (lostConnections === 0) return connection
+          lostConnections -= 1
+          return {
+            query: async () => {
+              throw lost()
+            },
+            release: (error) => connection.release(error ?? true),
+          }
+        },
+      }
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      ;[lostConnections, connects] = [2, 0]
+      expect(
+        await store.upsert(sampleCard('card_1', alice, { holderName: 'After' })),
+      ).toMatchObject({
+        applied: true,
+      })
+      expect({ connects, lostConnections }).toEqual({ connects: 3, lostConnections: 0 })
+      ;[lostReads, queries] = [2, 0]
+      expect((await store.get(aliceScope, 'card_1'))?.holderName).toBe('After')
+      expect({ queries, lostReads }).toEqual({ queries: 3, lostReads: 0 })
+    },
+  )
+
+  it.runIf(db.name === 'pg Pool')(
+    'refuses a call made after end() began on the pool you passed, while a connection is still out',
+    async () => {
+      // pg's Pool is `ending` from end() until its last connection comes back, then `ended`:
+      // a call in between must get the store's refusal, not pg's "Cannot use a pool after
+      // calling end on the pool".
+      const pool = new pg.Pool({ ...PG_CONFIG, max: 2 })
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      const held = await pool.connect()
+      const ending = pool.end()
+      try {
+        expect({ ending: pool.ending, ended: pool.ended }).toEqual({ ending: true, ended: false })
+        for (const call of [
+          () => store.get(aliceScope, 'card_1'),
+          () => store.upsert(sampleCard('card_1', alice)),
+        ]) {
+          const error = await call().then(
+            () => undefined,
+            (thrown: unknown) => thrown,
+          )
+          expect(isCardportError(error, 'invalid_request'), String(error)).toBe(true)
+          expect((error as Error).message).toMatch(/client passed to postgresStore is closed/)
+        }
+      } finally {
+        held.release()
+        await ending
+      }
     },
   )
 

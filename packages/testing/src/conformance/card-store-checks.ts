@@ -914,6 +914,36 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'observedAt',
+    'a default written by upsert or upsertMany with observedAt leaves the default it displaces at its own observedAt: a write of that card observed in between is applied',
+    async (t) => {
+      // The displacing write observed its own card, not the displaced one, which was last read
+      // at its own time: a store that stamps the displacing write's observedAt on it refuses the
+      // webhook of that card observed in between. (setDefault is another matter: it observed
+      // both cards, and both rows take its observedAt.)
+      const writes: Array<[string, (card: Card) => Promise<unknown>]> = [
+        ['upsert', (card) => t.store.upsert(card, { observedAt: T3 })],
+        ['upsertMany', (card) => t.store.upsertMany([card], { observedAt: T3 })],
+      ]
+      for (const [name, displace] of writes) {
+        const scope = t.scope()
+        const displaced = t.card(scope, { isDefault: true })
+        await t.store.upsert(displaced, { observedAt: T1 })
+        await displace(t.card(scope, { isDefault: true }))
+        t.expectStored(
+          await t.store.get(scope, displaced.id),
+          { ...displaced, isDefault: false },
+          { version: 2, observedAt: T1 },
+        )
+        const changed = { ...displaced, isDefault: false, holderName: `Changed after ${name}` }
+        const result = await t.store.upsert(changed, { observedAt: T2 })
+        expect(result.applied, `a write observed before the ${name} that displaced it`).toBe(true)
+        t.expectStored(result.card, changed, { version: 3, observedAt: T2 })
+      }
+    },
+  )
+
+  check(
+    'observedAt',
     'setDefault(null) with observedAt clears only the defaults observed no later',
     async (t) => {
       const scope = t.scope('account')

@@ -1521,6 +1521,8 @@ describe('describeCardStore catches a broken store', () => {
       "observedAt: setDefault(card) without observedAt changes no row's observedAt",
       // Its defaults have no observedAt to stand on.
       'observedAt: a default card older than the stored default is written as not the default',
+      // Its displaced default keeps no observedAt of its own.
+      'observedAt: a default written by upsert or upsertMany with observedAt leaves the default it displaces at its own observedAt: a write of that card observed in between is applied',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
       'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
       // Its writes of the other owners' cards keep no observedAt.
@@ -2154,6 +2156,72 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: a default write older than its own card is refused, and leaves the current default',
       // Its batches, which it leaves alone, no longer write what its upserts write.
       'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+    ])
+  })
+
+  it('a store whose upsert of a default stamps its observedAt on the default it displaces fails that rule', async () => {
+    // The stamps kept beside the data: a row's observedAt is the later of its own and its stamp,
+    // in every read and every comparison, as a database row that took the stamp would have it.
+    const stampsDisplaced = (inner: CardStore): CardStore => {
+      const stamps = new Map<string, number>()
+      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+      const seen = (row: StoredCard): StoredCard => {
+        const stamp = stamps.get(keyOf(scopeOf(row), row.id))
+        if (stamp === undefined) return row
+        return { ...row, observedAt: Math.max(row.observedAt ?? stamp, stamp) }
+      }
+      const seenOrNull = (row: StoredCard | null) => row && seen(row)
+      const older = (scope: CardScope, cardId: string, observedAt: number | undefined) => {
+        const stamp = stamps.get(keyOf(scope, cardId))
+        return observedAt !== undefined && stamp !== undefined && observedAt < stamp
+      }
+      return {
+        ...inner,
+        get: async (scope, cardId) => seenOrNull(await inner.get(scope, cardId)),
+        getDefault: async (scope) => seenOrNull(await inner.getDefault(scope)),
+        listByOwner: async (scope) => (await inner.listByOwner(scope)).map(seen),
+        listByOwners: async (scopes) =>
+          (await inner.listByOwners!(scopes)).map((cards) => cards.map(seen)),
+        async upsert(card, options) {
+          const observedAt = observedAtOf('brokenStore', options)
+          if (older(scopeOf(card), card.id, observedAt)) {
+            return { applied: false, card: seenOrNull(await inner.get(scopeOf(card), card.id)) }
+          }
+          // Both called at once, so that nothing runs between the read and the write.
+          const stamping = card.isDefault && observedAt !== undefined
+          const [before, result] = await Promise.all([
+            stamping ? inner.listByOwner(scopeOf(card)) : [],
+            inner.upsert(card, options),
+          ])
+          if (stamping && result.applied && result.card?.isDefault) {
+            // The break: the displaced defaults take the displacing write's observedAt.
+            for (const row of before) {
+              if (!row.isDefault || row.id === card.id || row.currency !== card.currency) continue
+              const stamp = Math.max(seen(row).observedAt ?? observedAt, observedAt)
+              stamps.set(keyOf(scopeOf(row), row.id), stamp)
+            }
+          }
+          return { applied: result.applied, card: seenOrNull(result.card) }
+        },
+        async upsertMany(cards, options) {
+          const observedAt = observedAtOf('brokenStore', options)
+          const kept = cards.filter((card) => !older(scopeOf(card), card.id, observedAt))
+          return inner.upsertMany(kept, options)
+        },
+        async delete(scope, cardId, options) {
+          if (older(scope, cardId, options?.observedAt)) return false
+          const deleted = await inner.delete(scope, cardId, options)
+          if (deleted) stamps.delete(keyOf(scope, cardId))
+          return deleted
+        },
+        async setDefault(scope, cardId, options) {
+          if (cardId !== null && older(scope, cardId, options?.observedAt)) return
+          return inner.setDefault(scope, cardId, options)
+        },
+      }
+    }
+    expect(await failedStoreChecks(stampsDisplaced)).toEqual([
+      'observedAt: a default written by upsert or upsertMany with observedAt leaves the default it displaces at its own observedAt: a write of that card observed in between is applied',
     ])
   })
 
