@@ -63,6 +63,31 @@ describe('createFaultRunner', () => {
     }
   })
 
+  // A string route names one route of the emulator: a request of another route, made while the
+  // fault is still due, must pass it by (a fault that took it would be used up there, and a test
+  // that only calls the other route after the fault fired would not see it).
+  it('fires a string route fault only for the route it names, while due for it', async () => {
+    const runner = createFaultRunner()
+    runner.inject({ route: 'GET /v1/things/:thing', status: 429 })
+    const other = { ...context, route: 'GET /v1/others/:other', target: 'GET /v1/others/o_1' }
+    expect((await runner.run(other, () => new Response('ok'))).status).toBe(200)
+    expect(runner.fired).toEqual([0])
+    const named = { ...context, route: 'GET /v1/things/:thing', target: 'GET /v1/things/t_1' }
+    expect((await runner.run(named, () => new Response('ok'))).status).toBe(429)
+    expect(runner.fired).toEqual([1])
+  })
+
+  // Retry now: a 0 given is a header to send, not a missing one.
+  it('sends a retryAfter of 0 as Retry-After: 0', async () => {
+    expect(await answers({ status: 429, retryAfter: 0 }, 2)).toEqual({
+      seen: [
+        [429, '0'],
+        [200, null],
+      ],
+      fired: [1],
+    })
+  })
+
   // What `exactOptionalPropertyTypes` lets a caller write: `{ status: 503, times: maybeTimes }`.
   it('takes a fault field given as undefined as one not given', async () => {
     const unset = {
@@ -253,6 +278,15 @@ describe('createFaultRunner', () => {
       expect(await timed(runner)).toEqual({ status: 503, ms: 105 })
       expect(await timed(runner)).toEqual({ status: 200, ms: 5 })
       expect(await timed(runner)).toEqual({ status: 200, ms: 0 })
+    })
+
+    // Each latency passes inject()'s check, their sum does not: setTimeout would wait 1 ms
+    // instead (with a warning), and the test written around a long wait would pass at once.
+    it('refuses latencies that add up past what setTimeout can wait, with a RangeError', async () => {
+      const runner = createFaultRunner()
+      runner.inject({ latencyMs: 2 ** 31 - 1 })
+      runner.inject({ latencyMs: 1 })
+      await expect(runner.run(context, () => new Response('ok'))).rejects.toThrow(RangeError)
     })
 
     // A test that ends while a request waits out a latency of minutes: its afterEach's reset()

@@ -1,7 +1,13 @@
 import https from 'node:https'
 import { HttpResponse, http } from 'msw'
 import Stripe from 'stripe'
-import { getGlobalDispatcher, request, fetch as undiciFetch } from 'undici'
+import {
+  Agent,
+  getGlobalDispatcher,
+  request,
+  setGlobalDispatcher,
+  fetch as undiciFetch,
+} from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { setupCardportServer } from './setup-server.js'
 import { stripeEmulator } from './stripe/stripe-emulator.js'
@@ -51,6 +57,22 @@ describe('setupCardportServer lifecycle', () => {
       server.close()
     }
     expect(getGlobalDispatcher()).toBe(before)
+  })
+
+  // Putting the one from before listen() back would undo the other library's setup.
+  it('leaves in place a global dispatcher another library installed after listen()', async () => {
+    const before = getGlobalDispatcher()
+    const server = setupCardportServer(ping)
+    server.listen()
+    const other = new Agent()
+    try {
+      setGlobalDispatcher(other)
+      server.close()
+      expect(getGlobalDispatcher()).toBe(other)
+    } finally {
+      setGlobalDispatcher(before)
+      await other.close()
+    }
   })
 
   it('fails unhandled requests under listen({ onUnhandledRequest: undefined }), as under listen()', async () => {

@@ -338,6 +338,18 @@ describe('createUndiciBridge', () => {
     expect(text.length).toBe(64 * block.length)
   })
 
+  // A client that sets a long headersTimeout on every request: a timer left running for each
+  // would keep the test process alive that long after its last test.
+  it('clears the headersTimeout timer of a request once it is answered', async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    const timers = () =>
+      process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length
+    const before = timers()
+    const response = await request(`${ORIGIN}/echo`, { dispatcher, headersTimeout: 60_000 })
+    await response.body.dump()
+    expect(timers()).toBe(before)
+  })
+
   it('aborts a request that is waiting on its handler', async () => {
     let release: () => void = () => {}
     let entered: () => void = () => {}

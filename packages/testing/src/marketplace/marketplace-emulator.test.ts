@@ -270,10 +270,13 @@ describe('faults', () => {
       status: 429,
       retryAfter: 7,
     })
+    // Another route first, while the fault is still due: it answers, and the fault waits.
+    expect((await api('GET', mp('/accounts'))).status).toBe(200)
+    expect(emulator.faults.fired).toEqual([0])
     const limited = await api('GET', mp('/cards'))
     expectError(limited, 429, 'Too Many Requests', 'too-many-requests', 'request')
     expect(limited.headers.get('retry-after')).toBe('7')
-    expect((await api('GET', mp('/accounts'))).status).toBe(200)
+    expect(emulator.faults.fired).toEqual([1])
   })
 
   it.each([

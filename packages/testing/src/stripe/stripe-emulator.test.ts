@@ -494,12 +494,14 @@ describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
       status: 429,
       retryAfter: 7,
     })
+    // Only the named route: another, called first while the fault is still due, answers.
+    await expect(stripe.customers.retrieve(customer.id)).resolves.toMatchObject({ id: customer.id })
+    expect(emulator.faults.fired).toEqual([0])
     const error = await rejection(stripe.customers.listSources(customer.id))
     expect(error).toBeInstanceOf(Stripe.errors.StripeRateLimitError)
     expect(error).toMatchObject({ statusCode: 429, code: 'rate_limit' })
     expect((error.headers as Record<string, string>)['retry-after']).toBe('7')
-    // Only the named route: others answer.
-    await expect(stripe.customers.retrieve(customer.id)).resolves.toMatchObject({ id: customer.id })
+    expect(emulator.faults.fired).toEqual([1])
   })
 
   it('drops the connection before the commit: nothing is created', async () => {
