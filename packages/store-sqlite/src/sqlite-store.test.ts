@@ -22,8 +22,13 @@ import {
 } from '@cardport/core'
 import { sampleCard } from '@cardport/testing'
 import Database from 'better-sqlite3'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { corruptDatabaseFile } from './__fixtures__/damaged-database.js'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import {
+  corruptDatabaseFile,
+  damagedSequenceFile,
+  writeVersionTwo,
+} from './__fixtures__/damaged-database.js'
+import { bundleForWorkers, inWorkers } from './__fixtures__/store-workers.js'
 import { migrate, pendingMigrations, SQLITE_MIGRATIONS } from './sqlite-migrations.js'
 import { sqliteStore } from './sqlite-store.js'
 
@@ -150,6 +155,29 @@ describe('sqliteStore: opening', () => {
     }
   })
 
+  it('refuses a file at the very next schema version (a roll-back after an upgrade), everywhere', () => {
+    const next = SQLITE_MIGRATIONS.at(-1)!.version + 1
+    const filename = join(dir, 'next.db')
+    const db = new Database(filename)
+    try {
+      migrate(db)
+      db.prepare('INSERT INTO cardport_migrations VALUES (?, ?, ?)').run(next, 'next', 'now')
+      for (const open of [
+        () => sqliteStore({ filename }),
+        () => sqliteStore({ filename, readonly: true }),
+        () => sqliteStore({ database: db }),
+        () => migrate(db),
+        () => pendingMigrations(db),
+      ]) {
+        const thrown = thrownBy(open)
+        expect(isCardportError(thrown, 'conflict')).toBe(true)
+        expect(thrown.message).toContain(`schema version ${next}, newer`)
+      }
+    } finally {
+      db.close()
+    }
+  })
+
   it('leaves a file migrated by a newer version as it was: not even its journal mode changes', () => {
     // An older deployment still running must not touch a file it refuses: WAL is a property of
     // the file, kept for every later connection.
@@ -170,6 +198,43 @@ describe('sqliteStore: opening', () => {
       after.close()
     }
     expect(readFileSync(filename).equals(before)).toBe(true)
+  })
+
+  it('gives a file migrated from schema version 2 the schema of a new file, indexes included', () => {
+    // Its statements as SQLite keeps them, spaces and line breaks aside.
+    const schemaOf = (db: Database.Database) =>
+      (
+        db.prepare('SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name').all() as {
+          sql: string | null
+        }[]
+      ).map((entry) => ({ ...entry, sql: entry.sql?.replace(/\s+/g, ' ') }))
+    const fresh = new Database(':memory:')
+    const older = new Database(':memory:')
+    try {
+      migrate(fresh)
+      writeVersionTwo(older)
+      expect(migrate(older)).toEqual([3])
+      expect(schemaOf(older)).toEqual(schemaOf(fresh))
+      // Both went through migration 3, which makes the owners' table again: its index with it
+      // (listOwners pages by provider and seq), and the one default per owner and currency.
+      const indexes = fresh
+        .prepare(
+          "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+        )
+        .all()
+      expect(indexes).toEqual([
+        { name: 'cardport_card_owners_by_provider', tbl_name: 'cardport_card_owners' },
+        { name: 'cardport_cards_one_default', tbl_name: 'cardport_cards' },
+      ])
+      const columns = fresh
+        .prepare('SELECT name FROM pragma_index_info(?)')
+        .pluck()
+        .all('cardport_card_owners_by_provider')
+      expect(columns).toEqual(['provider', 'seq'])
+    } finally {
+      fresh.close()
+      older.close()
+    }
   })
 
   it('turns on WAL for a file (a property of the file, seen by every connection)', () => {
@@ -317,6 +382,18 @@ describe('sqliteStore: opening', () => {
     const db = new Database(filename)
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('delete')
+    } finally {
+      db.close()
+    }
+  })
+
+  it('leaves a Database of yours the synchronous setting you gave it', async () => {
+    const db = new Database(join(dir, 'yours.db'))
+    try {
+      db.pragma('synchronous = OFF')
+      const store = sqliteStore({ database: db })
+      await store.upsert(sampleCard('card_1', alice))
+      expect(db.pragma('synchronous', { simple: true })).toBe(0) // OFF
     } finally {
       db.close()
     }
@@ -626,6 +703,21 @@ describe('sqliteStore: scoping, ordering and versions', () => {
     expect(recreated).toMatchObject({ applied: true, card: { version: 1, observedAt: 3000 } })
   })
 
+  it('refuses an observedAt that is no whole number of ms from 0, also with no cards to write', async () => {
+    const { store } = fileStore()
+    for (const observedAt of [1.5, '2024', -0.5]) {
+      for (const cards of [[], [sampleCard('card_1', alice)]]) {
+        const error = await store.upsertMany(cards, { observedAt } as never).then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        )
+        expect(isCardportError(error, 'invalid_request')).toBe(true)
+        expect(error).toMatchObject({ message: expect.stringMatching(/observedAt must be/) })
+      }
+    }
+    expect(await store.listByOwner(aliceScope)).toEqual([])
+  })
+
   it('lists owners in pages, each once, in the order they first got a card', async () => {
     const { store } = fileStore()
     const owners = Array.from(
@@ -671,6 +763,81 @@ describe('sqliteStore: scoping, ordering and versions', () => {
     }
     expect(listed.filter((id) => id === first.id)).toEqual([first.id])
     expect(listed).toHaveLength(1000)
+  })
+})
+
+describe('sqliteStore: processes writing one file at once', () => {
+  // Worker threads, each with its own connection, as separate processes would be: better-sqlite3
+  // is synchronous, so connections of one thread never overlap.
+  let bundle: Awaited<ReturnType<typeof bundleForWorkers>>
+  beforeAll(async () => {
+    bundle = await bundleForWorkers()
+  })
+  afterAll(() => bundle?.remove())
+
+  it('makes each write wait for the lock another process holds, so none fails (BEGIN IMMEDIATE)', async () => {
+    // A deferred BEGIN reads the card's row first, and its write then finds another connection
+    // committed since: SQLITE_BUSY at once, whatever the busy timeout.
+    const filename = join(dir, 'shared.db')
+    await sqliteStore({ filename }).close()
+    const writes = 100
+    const cardsOf = (n: number) =>
+      Array.from({ length: writes }, (_, i) =>
+        sampleCard(`card_${n}_${i % 20}`, alice, { isDefault: i % 3 === 0 }),
+      )
+    const [reports] = await inWorkers(bundle.url, [
+      [
+        { task: 'upsert', filename, cards: cardsOf(0) },
+        { task: 'upsert', filename, cards: cardsOf(1) },
+      ],
+    ])
+    expect(reports).toEqual([
+      { done: writes, errors: {} },
+      { done: writes, errors: {} },
+    ])
+    const store = sqliteStore({ filename })
+    opened.push(store)
+    const cards = await store.listByOwner(aliceScope)
+    expect(cards).toHaveLength(40)
+    expect(cards.filter((card) => card.isDefault)).toHaveLength(1)
+  })
+
+  it('has processes opening one older file at once wait for the one migrating it (BEGIN IMMEDIATE)', async () => {
+    // Each migrate() reads what is applied, then writes: deferred, all but one would fail with
+    // SQLITE_BUSY instead of waiting and finding nothing left to do.
+    const files = Array.from({ length: 5 }, (_, round) => {
+      const filename = join(dir, `older-${round}.db`)
+      const db = new Database(filename)
+      db.pragma('journal_mode = WAL')
+      writeVersionTwo(db)
+      db.close()
+      return filename
+    })
+    const rounds = await inWorkers(
+      bundle.url,
+      files.map((filename) =>
+        Array.from({ length: 4 }, () => ({
+          task: 'migrate' as const,
+          filename,
+          busyTimeoutMs: 5000,
+        })),
+      ),
+    )
+    for (const [round, reports] of rounds.entries()) {
+      expect({ round, errors: reports.map((report) => report.errors) }).toEqual({
+        round,
+        errors: [{}, {}, {}, {}],
+      })
+      expect(reports.flatMap((report) => report.done)).toEqual([3])
+    }
+    for (const filename of files) {
+      const check = new Database(filename, { readonly: true })
+      try {
+        expect(pendingMigrations(check)).toEqual([])
+      } finally {
+        check.close()
+      }
+    }
   })
 })
 
@@ -905,6 +1072,32 @@ describe('sqliteStore: a file it cannot open', () => {
     expect(readFileSync(filename)).toEqual(damaged)
     expect(existsSync(`${filename}-wal`)).toBe(false)
   })
+
+  it('says a file SQLite finds damaged with an extended code (SQLITE_CORRUPT_SEQUENCE) is damaged', () => {
+    // Its sqlite_sequence is damaged: migration 3, on open, is the first to need it.
+    const filename = join(dir, 'sequence.db')
+    const damaged = damagedSequenceFile(filename)
+    const thrown = openFailure(filename)
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toBe(
+      'sqliteStore could not open its database file (SQLITE_CORRUPT_SEQUENCE: it is damaged): restore it from a backup, or name a new file to make one',
+    )
+    expect(thrown.cause).toMatchObject({ code: 'SQLITE_CORRUPT_SEQUENCE' })
+    expect(thrown.details).toEqual({
+      unusableFile: 'damaged',
+      sqliteCode: 'SQLITE_CORRUPT_SEQUENCE',
+    })
+    expect(readFileSync(filename)).toEqual(damaged)
+    const db = new Database(filename)
+    try {
+      expect(thrownBy(() => sqliteStore({ database: db })).details).toEqual({
+        unusableFile: 'damaged',
+        sqliteCode: 'SQLITE_CORRUPT_SEQUENCE',
+      })
+    } finally {
+      db.close()
+    }
+  })
 })
 
 describe('sqliteStore: a Database it is given that it cannot use', () => {
@@ -942,6 +1135,14 @@ describe('sqliteStore: a Database it is given that it cannot use', () => {
       }
     },
   )
+
+  it('refuses a Database that is closed already with invalid_request, not a TypeError', () => {
+    const db = new Database(':memory:')
+    db.close()
+    const thrown = thrownBy(() => sqliteStore({ database: db }))
+    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+    expect(thrown.message).toMatch(/^Invalid sqliteStore options/)
+  })
 })
 
 /** What `open` throws; one that returns fails the test. */
