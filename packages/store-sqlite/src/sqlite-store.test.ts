@@ -1058,46 +1058,38 @@ describe('sqliteStore: a file it cannot open', () => {
     )
   })
 
-  it('says a damaged file (SQLITE_CORRUPT) is damaged, with what to do, keeping the driver error as cause', () => {
-    const filename = join(dir, 'cards-4242424242424242.db')
-    const damaged = corruptDatabaseFile(filename)
-    const thrown = openFailure(filename)
-    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-    expect(thrown.message).toBe(
-      'sqliteStore could not open its database file (SQLITE_CORRUPT: it is damaged): restore it from a backup, or name a new file to make one',
-    )
-    expect(thrown.cause).toMatchObject({ code: 'SQLITE_CORRUPT' })
-    expect(thrown.details).toEqual({ unusableFile: 'damaged', sqliteCode: 'SQLITE_CORRUPT' })
-    // Left as it was, and closed: no WAL beside it.
-    expect(readFileSync(filename)).toEqual(damaged)
-    expect(existsSync(`${filename}-wal`)).toBe(false)
-  })
-
-  it('says a file SQLite finds damaged with an extended code (SQLITE_CORRUPT_SEQUENCE) is damaged', () => {
-    // Its sqlite_sequence is damaged: migration 3, on open, is the first to need it.
-    const filename = join(dir, 'sequence.db')
-    const damaged = damagedSequenceFile(filename)
-    const thrown = openFailure(filename)
-    expect(isCardportError(thrown, 'invalid_request')).toBe(true)
-    expect(thrown.message).toBe(
-      'sqliteStore could not open its database file (SQLITE_CORRUPT_SEQUENCE: it is damaged): restore it from a backup, or name a new file to make one',
-    )
-    expect(thrown.cause).toMatchObject({ code: 'SQLITE_CORRUPT_SEQUENCE' })
-    expect(thrown.details).toEqual({
-      unusableFile: 'damaged',
-      sqliteCode: 'SQLITE_CORRUPT_SEQUENCE',
-    })
-    expect(readFileSync(filename)).toEqual(damaged)
-    const db = new Database(filename)
-    try {
-      expect(thrownBy(() => sqliteStore({ database: db })).details).toEqual({
-        unusableFile: 'damaged',
-        sqliteCode: 'SQLITE_CORRUPT_SEQUENCE',
-      })
-    } finally {
-      db.close()
-    }
-  })
+  // SQLITE_CORRUPT_SEQUENCE: the file's sqlite_sequence is damaged, which migration 3, on open, is
+  // the first to need. An extended code is a damaged file as the plain one is.
+  it.each([
+    { code: 'SQLITE_CORRUPT', damage: corruptDatabaseFile },
+    { code: 'SQLITE_CORRUPT_SEQUENCE', damage: damagedSequenceFile },
+  ])(
+    'says a damaged file ($code) is damaged, with what to do, keeping the driver error as cause',
+    ({ code, damage }) => {
+      const filename = join(dir, 'cards-4242424242424242.db')
+      const damaged = damage(filename)
+      const thrown = openFailure(filename)
+      expect(isCardportError(thrown, 'invalid_request')).toBe(true)
+      expect(thrown.message).toBe(
+        `sqliteStore could not open its database file (${code}: it is damaged): restore it from a backup, or name a new file to make one`,
+      )
+      expect(thrown.cause).toMatchObject({ code })
+      expect(thrown.details).toEqual({ unusableFile: 'damaged', sqliteCode: code })
+      // Left as it was, and closed: no WAL beside it.
+      expect(readFileSync(filename)).toEqual(damaged)
+      expect(existsSync(`${filename}-wal`)).toBe(false)
+      // A Database of the caller's over the same file: the same reason.
+      const db = new Database(filename)
+      try {
+        expect(thrownBy(() => sqliteStore({ database: db })).details).toEqual({
+          unusableFile: 'damaged',
+          sqliteCode: code,
+        })
+      } finally {
+        db.close()
+      }
+    },
+  )
 })
 
 describe('sqliteStore: a Database it is given that it cannot use', () => {
