@@ -75,8 +75,8 @@ export interface UpsertResult {
  * - a write with an `observedAt` older than the stored one (or than the card's deletion) is
  *   refused and changes nothing, not the owner's default either; one older than the owner's
  *   stored default does not displace it (the card is written as not the default); an
- *   `observedAt` that is not a whole number of ms is refused with `invalid_request`, and nothing
- *   is written ({@link observedAtOf});
+ *   `observedAt` that is not a whole number of ms is refused with `invalid_request` (by an
+ *   `upsertMany` of no cards too), and nothing is written ({@link observedAtOf});
  * - after `close()`, every call is refused with `invalid_request` (see {@link CardStore.close});
  * - no store has anywhere to put a card number or a CVC: `Card` holds neither.
  *

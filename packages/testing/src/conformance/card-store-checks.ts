@@ -789,7 +789,7 @@ export function cardStoreChecks(): CardStoreCheck[] {
 
   check(
     'observedAt',
-    'an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+    'an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
     async (t) => {
       const scope = t.scope('account')
       const stored = t.card(scope, { isDefault: true })
@@ -805,6 +805,8 @@ export function cardStoreChecks(): CardStoreCheck[] {
           ['upsert', () => t.store.upsert({ ...stored, holderName: 'refused' }, options)],
           ['upsert (a new owner)', () => t.store.upsert(t.card(newcomer), options)],
           ['upsertMany', () => t.store.upsertMany([t.card(scope), t.card(newcomer)], options)],
+          // Nothing to write is no reason to accept what the caller got wrong.
+          ['upsertMany (no cards)', () => t.store.upsertMany([], options)],
           ['delete', () => t.store.delete(scope, stored.id, options)],
           ['delete (a card never seen)', () => t.store.delete(scope, unseen.id, options)],
           ['setDefault', () => t.store.setDefault(scope, other.id, options)],

@@ -1515,7 +1515,7 @@ describe('describeCardStore catches a broken store', () => {
       'observedAt: a write as recent as the stored one, or newer, is applied',
       'observedAt: a write without observedAt is applied and keeps the last observedAt',
       // It writes whatever observedAt it is given, since it reads none.
-      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
       'observedAt: a default write older than its own card is refused, and leaves the current default',
       // Its rows keep no observedAt.
       "observedAt: setDefault(card) without observedAt changes no row's observedAt",
@@ -1547,7 +1547,7 @@ describe('describeCardStore catches a broken store', () => {
       setDefault: (scope, cardId, options) => inner.setDefault(scope, cardId, kept(options)),
     })
     expect(await failedStoreChecks(dropsIt)).toEqual([
-      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
     ])
   })
 
@@ -1557,7 +1557,7 @@ describe('describeCardStore catches a broken store', () => {
       setDefault: (scope, cardId) => inner.setDefault(scope, cardId),
     })
     expect(await failedStoreChecks(ignoresObservedAt)).toEqual([
-      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
       'observedAt: setDefault(null) with observedAt clears only the defaults observed no later',
       'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
       // It applies a tie, but its rows keep their own observedAt.
@@ -1688,7 +1688,7 @@ describe('describeCardStore catches a broken store', () => {
     })
     expect(await failedStoreChecks(forgetsTombstones)).toEqual([
       // A fresh card's write drops the observedAt it should have refused.
-      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, and writes nothing',
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
       'observedAt: a default write older than its own card is refused, and leaves the current default',
       // A fresh card's default is written with no observedAt to compare.
       'observedAt: a default card older than the stored default is written as not the default',
@@ -1799,6 +1799,8 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(cardByCard)).toEqual([
+      // Given no cards, it calls nothing that would read the observedAt.
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
       'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
     ])
   })
@@ -1814,6 +1816,8 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(ownersLate)).toEqual([
+      // Given no cards, it calls nothing that would read the observedAt.
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
       'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
     ])
   })
