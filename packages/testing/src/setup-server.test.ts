@@ -9,6 +9,7 @@ import {
   fetch as undiciFetch,
 } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { rejection } from './__fixtures__/thrown.js'
 import { setupCardportServer } from './setup-server.js'
 import { stripeEmulator } from './stripe/stripe-emulator.js'
 
@@ -35,15 +36,6 @@ function nodeGet(url: string): Promise<{ status: number; body: string }> {
     req.on('error', reject)
     req.end()
   })
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & { code?: string }
-  }
-  throw new Error('expected the request to fail, it succeeded')
 }
 
 describe('setupCardportServer lifecycle', () => {

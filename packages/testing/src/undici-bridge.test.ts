@@ -9,6 +9,7 @@ import {
   fetch as undiciFetch,
 } from 'undici'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { rejection } from './__fixtures__/thrown.js'
 import { stripeEmulator } from './stripe/stripe-emulator.js'
 import { createUndiciBridge, UnhandledRequestError } from './undici-bridge.js'
 
@@ -32,15 +33,6 @@ const echo = http.all(`${ORIGIN}/echo`, async ({ request }) => {
     { headers: { 'X-Answered-By': 'msw' } },
   )
 })
-
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Error & { code?: string }
-  }
-  throw new Error('expected the request to fail, it succeeded')
-}
 
 describe('createUndiciBridge', () => {
   it("answers undici's request() from an MSW handler", async () => {
@@ -243,7 +235,7 @@ describe('createUndiciBridge', () => {
       stripe.faults.inject({ route: 'GET /v1/customers/:customer', status: 503, times: Infinity })
       const error = await rejection(request(url, { dispatcher, headers }))
       expect(error).toBeInstanceOf(errors.RequestRetryError)
-      expect((error as errors.RequestRetryError).statusCode).toBe(503)
+      expect(error.statusCode).toBe(503)
       expect(stripe.state.requests().map((served) => served.status)).toEqual([503, 503, 503])
     })
   })

@@ -2,6 +2,7 @@ import { isCardportError } from '@cardport/core'
 import { getResponse } from 'msw'
 import { setupServer } from 'msw/node'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { thrownBy } from '../__fixtures__/thrown.js'
 import { marketplaceAuthorization, marketplaceEmulator } from './marketplace-emulator.js'
 import { MarketplaceRequestError } from './marketplace-errors.js'
 import {
@@ -485,12 +486,9 @@ describe('seed and state', () => {
     expect(emulator.state.accountCards(account.id)).toEqual([card])
     expect(emulator.state.defaultCard(account.id)).toEqual(card)
 
-    let declined: unknown
-    try {
-      emulator.seed.card({ account: account.id, card_number: '4444444444444448' })
-    } catch (error) {
-      declined = error
-    }
+    const declined = thrownBy(() =>
+      emulator.seed.card({ account: account.id, card_number: '4444444444444448' }),
+    )
     expect(declined).toBeInstanceOf(MarketplaceRequestError)
     expect(declined).toMatchObject({ status: 402, categoryCode: 'card-declined' })
     expect(() => emulator.seed.card({ marketplace: 'TEST-MPnope' })).toThrow(/does not exist/)
@@ -603,12 +601,7 @@ describe('options', () => {
     [{ now: 'today' }, /now must be a function/],
     [{ requirePostalCode: 'yes' }, /requirePostalCode must be a boolean/],
   ])('refuses invalid options %o with an invalid_request error', (options, message) => {
-    let thrown: unknown
-    try {
-      marketplaceEmulator(options as never)
-    } catch (error) {
-      thrown = error
-    }
+    const thrown = thrownBy(() => marketplaceEmulator(options as never))
     expect(isCardportError(thrown, 'invalid_request')).toBe(true)
     expect((thrown as Error).message).toMatch(/^marketplaceEmulator: /)
     expect((thrown as Error).message).toMatch(message)
@@ -625,12 +618,7 @@ describe('options', () => {
         'Invalid marketplaceEmulator options: unknown option "require_postal_code" (did you mean requirePostalCode?): the options are origin, now, requirePostalCode',
       ],
     ] as const) {
-      let thrown: unknown
-      try {
-        marketplaceEmulator(options as never)
-      } catch (error) {
-        thrown = error
-      }
+      const thrown = thrownBy(() => marketplaceEmulator(options as never))
       expect(isCardportError(thrown, 'invalid_request'), message).toBe(true)
       expect((thrown as Error).message).toBe(message)
     }

@@ -1,5 +1,6 @@
 import { request, fetch as undiciFetch } from 'undici'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { rejection } from '../__fixtures__/thrown.js'
 import { setupCardportServer } from '../setup-server.js'
 import { marketplaceEmulator } from './marketplace-emulator.js'
 import { cardForm, mp, TEST_NOW } from './marketplace-test-harness.js'
@@ -20,16 +21,6 @@ const headers = () => ({
   authorization: emulator.authorization(),
   'content-type': 'application/json',
 })
-
-/** Awaits a promise that must reject, and returns what it rejected with. */
-async function rejection(promise: Promise<unknown>): Promise<Record<string, unknown>> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Record<string, unknown>
-  }
-  throw new Error('expected the request to fail, it succeeded')
-}
 
 describe("undici's request()", () => {
   it('tokenizes, associates and lists an account’s cards', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { thrownBy } from '../__fixtures__/thrown.js'
 import { parseStripeForm, STRIPE_FORM_LIMITS } from './form.js'
 import { StripeRequestError } from './stripe-errors.js'
 
@@ -140,12 +141,7 @@ describe('parseStripeForm', () => {
 
   it('refuses a body nested deeper than the limit with a 400', () => {
     const key = `a${'[b]'.repeat(STRIPE_FORM_LIMITS.depth + 1)}`
-    let thrown: unknown
-    try {
-      parseStripeForm(`${key}=1`)
-    } catch (error) {
-      thrown = error
-    }
+    const thrown = thrownBy(() => parseStripeForm(`${key}=1`))
     expect(thrown).toBeInstanceOf(StripeRequestError)
     expect(thrown).toMatchObject({ status: 400, error: { type: 'invalid_request_error' } })
     // One level less is fine.

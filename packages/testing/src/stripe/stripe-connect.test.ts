@@ -1,6 +1,7 @@
 import Stripe from 'stripe'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { rawStripe, rejection, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
+import { rejection } from '../__fixtures__/thrown.js'
+import { rawStripe, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
 
 const emulator = useStripeEmulator({ now: () => new Date('2025-03-14T12:00:00Z') })
 

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { rawStripe, rejection, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
+import { rejection } from '../__fixtures__/thrown.js'
+import { rawStripe, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
 
 const START = new Date('2025-03-14T12:00:00Z')
 /** The emulator's clock: tests that let time pass move it, and it is put back after each. */

@@ -3,12 +3,12 @@ import { isCardportError } from '@cardport/core'
 import { getResponse } from 'msw'
 import Stripe from 'stripe'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { rejection, thrownBy } from '../__fixtures__/thrown.js'
 import { stripeEmulator } from './stripe-emulator.js'
 import { StripeRequestError } from './stripe-errors.js'
 import {
   lastResponseHeader,
   rawStripe,
-  rejection,
   STRIPE_CLIENTS,
   useStripeEmulator,
 } from './stripe-test-harness.js'
@@ -266,12 +266,7 @@ describe('a card number sent where an id, a name or a key goes', () => {
 
   it('masks it in the errors the seed helpers throw', () => {
     const customer = emulator.seed.customer().id
-    let thrown: unknown
-    try {
-      emulator.seed.card(customer, N)
-    } catch (error) {
-      thrown = error
-    }
+    const thrown = thrownBy(() => emulator.seed.card(customer, N))
     expect(thrown).toBeInstanceOf(StripeRequestError)
     expect((thrown as StripeRequestError).message).toBe(`No such token: '${MASKED}'`)
     expect((thrown as StripeRequestError).error.message).toBe(`No such token: '${MASKED}'`)
@@ -839,12 +834,7 @@ describe('seeding with undefined fields, as with absent ones', () => {
         'Invalid stripeEmulator options: now: must be a function returning a Date',
       ],
     ] as const) {
-      let thrown: unknown
-      try {
-        stripeEmulator(options as never)
-      } catch (error) {
-        thrown = error
-      }
+      const thrown = thrownBy(() => stripeEmulator(options as never))
       expect(isCardportError(thrown, 'invalid_request'), message).toBe(true)
       expect((thrown as Error).message).toBe(message)
     }

@@ -43,16 +43,6 @@ export function useStripeEmulator(options?: StripeEmulatorOptions): StripeEmulat
   return emulator
 }
 
-/** Awaits a promise that must reject, and returns what it rejected with. @internal */
-export async function rejection(promise: Promise<unknown>): Promise<Record<string, unknown>> {
-  try {
-    await promise
-  } catch (error) {
-    return error as Record<string, unknown>
-  }
-  throw new Error('expected the request to fail, it succeeded')
-}
-
 /** A raw request to the emulator with global fetch, for what the SDK cannot express. @internal */
 export async function rawStripe(
   method: string,

@@ -1,7 +1,8 @@
 import Stripe from 'stripe'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { rejection } from '../__fixtures__/thrown.js'
 import { STRIPE_TEST_CARDS } from './stripe-test-cards.js'
-import { rawStripe, rejection, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
+import { rawStripe, STRIPE_CLIENTS, useStripeEmulator } from './stripe-test-harness.js'
 
 const emulator = useStripeEmulator({ now: () => new Date('2025-03-14T12:00:00Z') })
 
