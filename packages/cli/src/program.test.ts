@@ -87,6 +87,18 @@ describe('run', () => {
     expect(cli.stderr()).toBe(`cardport: ${message}\n`)
   })
 
+  it.each(['65536', 'abc', '-1', '80.5'])(
+    'refuses emulate --port %s as a usage error, before listening',
+    async (port) => {
+      const cli = captureContext()
+      expect(await run(['emulate', '--port', port], cli.value)).toBe(EXIT_CODES.usage)
+      expect(cli.stdout()).toBe('')
+      expect(cli.stderr()).toBe(
+        "cardport: option '--port <port>': the value is invalid. a port is a number from 0 to 65535. (see `cardport emulate --help`)\n",
+      )
+    },
+  )
+
   // Errors Node raises only on some machines (no DNS, no IPv6, not root: this one runs as root),
   // so listen() is made to fail with each, as Node's own listen does: an 'error' event.
   it.each([
@@ -430,6 +442,21 @@ describe('run', () => {
       )
     },
   )
+
+  it('never prints a configured secret that an error quotes, in the stack --debug prints either', async () => {
+    // Of no shape redactSecrets knows: only the by-value scrub of MARKETPLACE_SECRET removes it.
+    const secret = 'plain-marketplace-secret-0042'
+    const cli = captureContext({ MARKETPLACE_SECRET: secret })
+    const store = `sqlite:/nonexistent/${secret}/cards.db`
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_1', '--store', store]
+    expect(await run([...args, '--debug'], cli.value)).toBe(EXIT_CODES.failure)
+    const [line, ...stack] = cli.stderr().split('\n')
+    expect(line).toContain('sqlite:/nonexistent/[redacted]/cards.db')
+    // The stack quotes the path too: it is there, without the secret.
+    expect(stack.join('\n')).toMatch(/\n\s+at /)
+    expect(stack.join('\n')).toContain('[redacted]')
+    expect(cli.stderr()).not.toContain(secret)
+  })
 
   it('masks a card number that reaches an error message', async () => {
     const cli = captureContext({

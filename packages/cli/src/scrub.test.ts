@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { scrub, scrubData } from './scrub.js'
+import { collectSecrets, scrub, scrubData } from './scrub.js'
 
 describe('scrub', () => {
   it.each([
@@ -16,6 +16,23 @@ describe('scrub', () => {
     expect(scrub('card 4242 4242 4242 4242, key sk_live_abc123', new Set())).toBe(
       'card •••• 4242, key sk_live_[redacted]',
     )
+  })
+})
+
+describe('collectSecrets', () => {
+  it('collects the password of --store=<url>, as typed and decoded, and its ?sslpassword=', () => {
+    const secrets = new Set<string>()
+    collectSecrets(['--store=postgres://u:p%40ss@h/db?sslpassword=k3y'], {}, secrets)
+    expect(secrets).toEqual(new Set(['p%40ss', 'p@ss', 'k3y']))
+  })
+
+  it('decodes as pg does: a + of the user info is a +, one of ?password= a space', () => {
+    const secrets = new Set<string>()
+    // pg logs in with pa+ss@word (pg-connection-string's parse), and with a b@c for the query's.
+    collectSecrets(['--store', 'postgres://app:pa+ss%40word@db/app'], {}, secrets)
+    collectSecrets([], { CARDPORT_STORE: 'postgres://app@db/app?password=a+b%40c' }, secrets)
+    expect(scrub('holder: pa+ss@word', secrets)).toBe('holder: [redacted]')
+    expect(scrub('holder: a b@c', secrets)).toBe('holder: [redacted]')
   })
 })
 

@@ -15,7 +15,7 @@ const CREDENTIAL_VARIABLES = ['CARDPORT_STORE', 'MARKETPLACE_URL', 'STRIPE_API_B
  * Collects every secret the command line and the environment hold, before anything is parsed,
  * so that no message (a usage error included) can show one: the secret variables by value,
  * whatever their shape, and the password of every URL given to a credential-bearing flag or
- * variable (percent-encoded as typed, and decoded).
+ * variable (percent-encoded as typed, and decoded as pg decodes it).
  */
 export function collectSecrets(
   argv: readonly string[],
@@ -111,7 +111,12 @@ function scrubValue(value: unknown, secrets: ReadonlySet<string>, freeKeys: bool
   )
 }
 
-/** The password of a URL (user info, `?password=`, `?sslpassword=`), as typed and decoded. */
+/**
+ * The password of a URL (user info, `?password=`, `?sslpassword=`), as typed and decoded as pg
+ * decodes it: a `+` of the user info is a `+` (pg's `decodeURIComponent`), one of a query
+ * parameter a space (`URLSearchParams`). For `postgres://app:pa+ss%40word@db/app` pg logs in with
+ * `pa+ss@word`, the secret a message may quote, not `pa ss@word`.
+ */
 function passwordsIn(location: string): string[] {
   let url: URL
   try {
@@ -120,19 +125,22 @@ function passwordsIn(location: string): string[] {
     return []
   }
   // Both are kept percent-encoded as typed: a message may quote either form.
-  const passwords = [url.password]
+  const passwords = typedAndDecoded(url.password, false)
   for (const pair of url.search.slice(1).split('&')) {
     const separator = pair.indexOf('=')
     if (separator > 0 && /^(ssl)?password$/i.test(pair.slice(0, separator))) {
-      passwords.push(pair.slice(separator + 1))
+      passwords.push(...typedAndDecoded(pair.slice(separator + 1), true))
     }
   }
-  return passwords.flatMap((password) => {
-    if (password === '') return []
-    try {
-      return [password, decodeURIComponent(password.replace(/\+/g, ' '))]
-    } catch {
-      return [password]
-    }
-  })
+  return passwords
+}
+
+/** `typed` and its decoding, a `+` read as a space when `plusIsSpace`; none for an empty one. */
+function typedAndDecoded(typed: string, plusIsSpace: boolean): string[] {
+  if (typed === '') return []
+  try {
+    return [typed, decodeURIComponent(plusIsSpace ? typed.replace(/\+/g, ' ') : typed)]
+  } catch {
+    return [typed]
+  }
 }

@@ -1,4 +1,6 @@
+import { onTestFinished, vi } from 'vitest'
 import type { CliContext } from './context.js'
+import type { run } from './program.js'
 
 /** A {@link CliContext} for a test, and what the command wrote to it. */
 export interface CapturedContext {
@@ -42,3 +44,26 @@ export const UNUSABLE_MARKETPLACE_CONFIGS: ReadonlyArray<[string, NodeJS.Process
     },
   ],
 ]
+
+/**
+ * `run` of a new module graph in which what the factory `name` of `module` makes (the
+ * `stripeProvider` of `@cardport/stripe`, the `sqliteStore` of `@cardport/store-sqlite`) goes
+ * through `wrap` first: for a test that changes how a provider or a store the CLI builds itself
+ * answers (one that answers after an interrupt). The mock goes when the test finishes.
+ */
+export async function runWrapping<T extends object>(
+  module: string,
+  name: string,
+  wrap: (made: T) => T,
+): Promise<typeof run> {
+  vi.resetModules()
+  vi.doMock(module, async (importOriginal) => {
+    const original = await importOriginal<Record<string, unknown>>()
+    const factory = original[name] as (...args: unknown[]) => T
+    return { ...original, [name]: (...args: unknown[]) => wrap(factory(...args)) }
+  })
+  onTestFinished(() => {
+    vi.doUnmock(module)
+  })
+  return (await import('./program.js')).run
+}

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Card, type CardProvider, type CardStore, TO_ARRAY_HARD_CAP } from '@cardport/core'
 import { postgresStore } from '@cardport/store-postgres'
 import { sqliteStore } from '@cardport/store-sqlite'
 import { sampleCard } from '@cardport/testing'
@@ -11,7 +12,7 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { EXIT_CODES } from '../exit-codes.js'
 import { run } from '../program.js'
-import { captureContext, UNUSABLE_MARKETPLACE_CONFIGS } from '../test-context.js'
+import { captureContext, runWrapping, UNUSABLE_MARKETPLACE_CONFIGS } from '../test-context.js'
 
 let server: EmulatorServer
 
@@ -51,6 +52,54 @@ describe('cardport list', () => {
         expect(card.metadata).toEqual({ note: 'key [redacted]', '[redacted]': 'as a key' })
       }
     }
+  })
+
+  it.each([
+    [TO_ARRAY_HARD_CAP + 1, true],
+    [TO_ARRAY_HARD_CAP, false],
+  ])(
+    "prints the first 10,000 of a provider's %i cards, and warns on stderr only when there were more",
+    { timeout: 60_000 },
+    async (count, warned) => {
+      const customer = server.stripe!.seed.customer({ name: 'Many Cards' })
+      for (let index = 0; index < count; index++) server.stripe!.seed.card(customer.id, 'tok_visa')
+      const cli = captureContext({ STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_many' })
+      const args = ['list', '--provider', 'stripe', '--owner', `customer:${customer.id}`, '--json']
+      expect(await run(args, cli.value)).toBe(EXIT_CODES.ok)
+      expect(JSON.parse(cli.stdout())).toHaveLength(TO_ARRAY_HARD_CAP)
+      expect(cli.stderr()).toBe(
+        warned
+          ? "cardport: showing the first 10000 cards only; use the library's listAll to read them all\n"
+          : '',
+      )
+    },
+  )
+
+  it('exits 130 and prints no card when interrupted as the last page is read', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Last Page' })
+    server.stripe!.seed.card(customer.id, 'tok_visa')
+    // The interrupt comes as listAll hands out the last page's last card, after it looked at the
+    // signal for the last time (before the page, and in the page's race with it).
+    const interrupted = await runWrapping<CardProvider>(
+      '@cardport/stripe',
+      'stripeProvider',
+      (provider) => ({
+        ...provider,
+        listCards: async (...args) => {
+          const page = await provider.listCards(...args)
+          const data = function* () {
+            yield* page.data
+            process.emit('SIGINT')
+          }
+          return { ...page, data: { [Symbol.iterator]: data } as unknown as Card[] }
+        },
+      }),
+    )
+    const cli = captureContext({ STRIPE_API_BASE: server.url, STRIPE_SECRET_KEY: 'sk_test_late' })
+    const args = ['list', '--provider', 'stripe', '--owner', `customer:${customer.id}`]
+    expect(await interrupted(args, cli.value)).toBe(EXIT_CODES.interrupted)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe('cardport: interrupted (SIGINT)\n')
   })
 
   it.each(UNUSABLE_MARKETPLACE_CONFIGS)(
@@ -125,6 +174,56 @@ describe('cardport list --store', () => {
       version: expect.any(Number),
       updatedAt: expect.any(String),
     })
+  })
+
+  it.each([
+    [TO_ARRAY_HARD_CAP + 1, true],
+    [TO_ARRAY_HARD_CAP, false],
+  ])(
+    'prints the first 10,000 of %i stored cards, and warns on stderr only when there were more',
+    async (count, warned) => {
+      const file = join(dir, 'many.db')
+      const store = sqliteStore({ filename: file })
+      await store.upsertMany(
+        Array.from({ length: count }, (_, index) =>
+          sampleCard(`card_${index}`, owner, { provider: 'stripe' }),
+        ),
+      )
+      await store.close()
+      const cli = captureContext({})
+      const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored', '--json']
+      expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.ok)
+      expect(JSON.parse(cli.stdout())).toHaveLength(TO_ARRAY_HARD_CAP)
+      expect(cli.stderr()).toBe(
+        warned
+          ? "cardport: showing the first 10000 cards only; use the store's listByOwner to read them all\n"
+          : '',
+      )
+    },
+  )
+
+  it('exits 130 and prints no card when interrupted while the store reads them', async () => {
+    const file = await storeFile()
+    // A store whose answer arrives after the interrupt.
+    const interrupted = await runWrapping<CardStore>(
+      '@cardport/store-sqlite',
+      'sqliteStore',
+      (store) => ({
+        ...store,
+        listByOwner: async (...args) => {
+          const cards = await store.listByOwner(...args)
+          process.emit('SIGINT')
+          return cards
+        },
+      }),
+    )
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--owner', 'customer:cus_stored']
+    expect(await interrupted([...args, '--store', `sqlite:${file}`], cli.value)).toBe(
+      EXIT_CODES.interrupted,
+    )
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe('cardport: interrupted (SIGINT)\n')
   })
 
   it('says so for an owner without stored cards', async () => {

@@ -425,6 +425,85 @@ describe('cardport reconcile', () => {
     expect(cli.stdout()).toMatch(/^failed\s+1$/m)
   })
 
+  it('exits 1, not the code of the first failure, when owners failed for different reasons', async () => {
+    const refused = server.stripe!.seed.customer({ name: 'Refused Owner' })
+    const unreachable = server.stripe!.seed.customer({ name: 'Unreachable Owner' })
+    // Exit 3 alone for the one, 4 alone for the other: together, neither says what happened.
+    server.stripe!.faults.inject({
+      route: new RegExp(`^GET /v1/customers/${refused.id}`),
+      status: 401,
+      body: JSON.stringify({ error: { type: 'invalid_request_error', message: 'Invalid key' } }),
+      times: 100,
+    })
+    server.stripe!.faults.inject({
+      route: new RegExp(`^GET /v1/customers/${unreachable.id}`),
+      status: 503,
+      times: 100,
+    })
+    const cli = context()
+    const store = `sqlite:${join(dir, 'mixed.db')}`
+    const args = ['reconcile', '--provider', 'stripe', '--store', store, '--json']
+    const owners = ['--owner', `customer:${refused.id}`, '--owner', `customer:${unreachable.id}`]
+    expect(await run([...args, ...owners], cli.value)).toBe(EXIT_CODES.failure)
+    const failed = JSON.parse(cli.stdout()).failed as Array<{ code: string }>
+    expect(failed.map((failure) => failure.code).sort()).toEqual([
+      'authentication',
+      'provider_unavailable',
+    ])
+  })
+
+  it('with --exit-code, exits 5 when only the default differs from the provider', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Two Cards' })
+    server.stripe!.seed.card(customer.id, 'tok_visa')
+    const other = server.stripe!.seed.card(customer.id, 'tok_mastercard')
+    const file = join(dir, 'default.db')
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${file}`]
+    const owner = ['--owner', `customer:${customer.id}`]
+    expect(await run([...args, ...owner], context().value)).toBe(EXIT_CODES.ok)
+    // The store's default moved to the card that is not the provider's.
+    const store = sqliteStore({ filename: file })
+    await store.setDefault(
+      { provider: 'stripe', owner: { type: 'customer', id: customer.id } },
+      other.id,
+    )
+    await store.close()
+
+    const cli = context()
+    const check = [...args, ...owner, '--dry-run', '--exit-code', '--json']
+    expect(await run(check, cli.value)).toBe(EXIT_CODES.drift)
+    expect(JSON.parse(cli.stdout()).counts).toEqual({
+      added: 0,
+      updated: 0,
+      removed: 0,
+      defaultRepaired: 1,
+      failed: 0,
+    })
+  })
+
+  it('stores to --store, not to CARDPORT_STORE, when both are given', async () => {
+    const customer = server.stripe!.seed.customer({ name: 'Flag Wins' })
+    const card = server.stripe!.seed.card(customer.id, 'tok_visa')
+    const fromEnv = join(dir, 'a.db')
+    const fromFlag = join(dir, 'b.db')
+    const cli = context({
+      STRIPE_API_BASE: server.url,
+      STRIPE_SECRET_KEY: 'sk_test_flag_wins',
+      CARDPORT_STORE: `sqlite:${fromEnv}`,
+    })
+    const args = ['reconcile', '--provider', 'stripe', '--store', `sqlite:${fromFlag}`]
+    expect(await run([...args, '--owner', `customer:${customer.id}`], cli.value)).toBe(
+      EXIT_CODES.ok,
+    )
+    const store = sqliteStore({ filename: fromFlag })
+    const stored = await store.listByOwner({
+      provider: 'stripe',
+      owner: { type: 'customer', id: customer.id },
+    })
+    await store.close()
+    expect(stored.map((held) => held.id)).toEqual([card.id])
+    expect(existsSync(fromEnv)).toBe(false)
+  })
+
   // CardSync's own retries (2) came on top of the adapter's (2): 9 attempts of an owner's read
   // for a provider that keeps failing, ~4.5 min where each attempt waits out the 30 s timeout.
   it("reads a failing owner only as often as the adapter's retries do: 3 requests, not 9", async () => {
