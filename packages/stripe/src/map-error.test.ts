@@ -208,9 +208,14 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
     expect(mapStripeError(forbidden)).toMatchObject({ code: 'permission', status: 403 })
   })
 
-  it('an error in a 2xx answer is provider_unavailable: Stripe sends none, so the answer is broken', () => {
-    for (const status of [200, 201, 299]) {
-      for (const error of [{}, { message: 'x' }, { type: 'invalid_request_error', message: 'x' }]) {
+  it("an error in a 2xx answer, or a proxy's 3xx, is provider_unavailable: Stripe sends none, so the answer is broken", () => {
+    for (const status of [200, 201, 299, 302, 399]) {
+      for (const error of [
+        {},
+        { message: 'x' },
+        { type: 'invalid_request_error', message: 'x' },
+        { type: 'invalid_request_error', code: 'resource_missing', message: 'x' },
+      ]) {
         expect(mapStripeError(generate(raw(status, error))), `${status}`).toMatchObject({
           code: 'provider_unavailable',
           status,
@@ -218,6 +223,18 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
         })
       }
     }
+  })
+
+  it('a 500 is provider_unavailable whatever its body says, a missing resource included', () => {
+    const error = generate(
+      raw(500, { type: 'invalid_request_error', code: 'resource_missing', message: 'x' }),
+    )
+    expect(mapStripeError(error)).toMatchObject({
+      code: 'provider_unavailable',
+      status: 500,
+      providerCode: 'resource_missing',
+      retryable: true,
+    })
   })
 
   it('429 is rate_limited with Retry-After in milliseconds', () => {
@@ -262,6 +279,18 @@ describe.each(Object.entries(STRIPE_SDKS))('mapStripeError (%s)', (_sdk, Stripe)
       ),
     )
     expect(mapStripeError(error)?.retryAfterMs).toBe(30_000)
+  })
+
+  it('reads a Retry-After HTTP date already past as no delay', () => {
+    vi.useFakeTimers({ now: new Date('2025-03-14T12:00:00Z') })
+    const error = generate(
+      raw(
+        429,
+        { type: 'invalid_request_error', code: 'rate_limit', message: 'Too many requests.' },
+        { 'retry-after': 'Fri, 14 Mar 2025 11:59:30 GMT' },
+      ),
+    )
+    expect(mapStripeError(error)?.retryAfterMs).toBe(0)
   })
 
   it('a lock timeout (409) is rate_limited', () => {

@@ -297,6 +297,18 @@ describe('parseCard field by field', () => {
     expect(isDefaultUnknown(provider.parseCard(external)!)).toBe(false)
   })
 
+  it('leaves the default unknown when an expanded customer does not give its default_source', () => {
+    // A deleted customer's stub, or a customer expanded without its default: nothing to read.
+    for (const expandedCustomer of [
+      { id: customer.id, object: 'customer' },
+      { id: customer.id, object: 'customer', deleted: true },
+    ]) {
+      const card = provider.parseCard(stripeCard({ customer: expandedCustomer }), customer)!
+      expect(card.isDefault, JSON.stringify(expandedCustomer)).toBe(false)
+      expect(isDefaultUnknown(card), JSON.stringify(expandedCustomer)).toBe(true)
+    }
+  })
+
   it("refuses, given an owner, a card the payload names as another owner's", () => {
     // CardSync.syncFromProviderData would store it among the given owner's cards: another
     // customer's card (or a connected account's payout card) listed as theirs.

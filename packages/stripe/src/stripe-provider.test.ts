@@ -161,6 +161,39 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(defaultSourceOf(owner)).toBe(made?.id)
     })
 
+    it("gives the update's retryAfterMs, requestId and retryable when makeDefault fails after the create", async () => {
+      const provider = target.provider()
+      const input = { source: 'tok_amex', makeDefault: true }
+      emulator.faults.inject({ route: 'POST /v1/customers/:customer', status: 503, retryAfter: 7 })
+      const unavailable = await rejection(provider.createCard(newCustomer(), input))
+      expect(unavailable).toMatchObject({
+        code: 'provider_unavailable',
+        status: 503,
+        retryable: true,
+        retryAfterMs: 7000,
+        requestId: expect.stringMatching(/^req_/),
+      })
+      // A key still in use is an idempotency_conflict that Stripe says to retry.
+      const inUse = {
+        type: 'idempotency_error',
+        code: 'idempotency_key_in_use',
+        message: 'There is currently another in-progress request using this Idempotent Key.',
+      }
+      emulator.faults.inject({
+        route: 'POST /v1/customers/:customer',
+        status: 409,
+        body: JSON.stringify({ error: inUse }),
+      })
+      const conflict = await rejection(provider.createCard(newCustomer(), input))
+      expect(conflict).toMatchObject({
+        code: 'idempotency_conflict',
+        status: 409,
+        providerCode: 'idempotency_key_in_use',
+        retryable: true,
+      })
+      expect(conflict.message).toContain('was added to')
+    })
+
     it('refuses an answer that is no card, and makes nothing the default', async () => {
       const provider = target.provider()
       const owner = newCustomer()
@@ -779,6 +812,18 @@ describe.each(STRIPE_CLIENT_KINDS)('stripeProvider against the Stripe emulator (
       expect(emulator.state.source(bank.id)).toMatchObject({ default_for_currency: true })
       const made = await provider.setDefaultCard(owner, card.id)
       expect(made.isDefault).toBe(true)
+      expect((await provider.getDefaultCard(owner))?.id).toBe(card.id)
+      expect(emulator.state.source(bank.id)).toMatchObject({ default_for_currency: false })
+
+      // Nothing that is not a card is made the default or changed through the card API.
+      expect(await rejection(provider.setDefaultCard(owner, bank.id))).toMatchObject({
+        code: 'card_not_found',
+      })
+      expect(
+        await rejection(provider.updateCard(owner, bank.id, { metadata: { touched: 'yes' } })),
+      ).toMatchObject({ code: 'card_not_found' })
+      expect(emulator.state.source(bank.id)).toMatchObject({ default_for_currency: false })
+      expect(emulator.state.source(bank.id)?.metadata).toEqual({})
       expect((await provider.getDefaultCard(owner))?.id).toBe(card.id)
     })
   })
