@@ -107,6 +107,13 @@ describe('CardDetailsSchema', () => {
     ).toEqual({ number: '4000056655665556', expMonth: 6, expYear: 2025 })
   })
 
+  it('accepts a 12-digit number, the shortest a card has (a Maestro)', () => {
+    expect(issuesOf({ ...valid, number: '5018 0000 0009' })).toEqual([])
+    expect(CardDetailsSchema.parse({ ...valid, number: '501800000009' }).number).toBe(
+      '501800000009',
+    )
+  })
+
   it('refuses a number that fails the Luhn check', () => {
     expect(issuesOf({ ...valid, number: '4242424242424241' })).toEqual([
       { path: ['number'], message: 'the card number fails the Luhn check: ask for it again' },
@@ -277,6 +284,24 @@ describe('createCard input: a key it does not know is refused, not dropped', () 
           'unknown key "postal_code": the keys are line1, line2, city, state, postalCode, country',
       },
     ])
+  })
+})
+
+describe('createCard input: currency', () => {
+  it('takes a lower-case ISO 4217 code and refuses any other, upper case included', () => {
+    expect(CreateCardInputSchema.parse({ source: 'tok_visa', currency: 'usd' })).toEqual({
+      source: 'tok_visa',
+      currency: 'usd',
+    })
+    for (const currency of ['USD', 'Usd', 'us', 'usdt', '']) {
+      const result = CreateCardInputSchema.safeParse({ source: 'tok_visa', currency })
+      expect(
+        result.error?.issues.map((issue) => ({ path: issue.path, message: issue.message })),
+        currency,
+      ).toEqual([
+        { path: ['currency'], message: 'a currency is a lower-case ISO 4217 code such as "usd"' },
+      ])
+    }
   })
 })
 

@@ -232,6 +232,9 @@ describe('defineCardProvider: input is validated before any primitive runs', () 
     const { provider, spies } = spyProvider()
     await provider.listCards(owner)
     expect(spies.listCards).toHaveBeenCalledWith(owner, { limit: 10 })
+    // Options without a limit, not only no options: the next page of a listing.
+    await provider.listCards(owner, { cursor: 'page_2' })
+    expect(spies.listCards).toHaveBeenLastCalledWith(owner, { limit: 10, cursor: 'page_2' })
   })
 })
 
@@ -283,6 +286,23 @@ describe('defineCardProvider: capabilities', () => {
       'spy does not support updateCard; check provider.capabilities before calling it',
     )
     expect(spies.updateCard).not.toHaveBeenCalled()
+  })
+
+  it('refuses getDefaultCard when listCards is false, even with a getDefaultCard primitive', async () => {
+    const getDefaultCard = vi.fn(async () => makeCard({ isDefault: true }))
+    const providers = [
+      spyProvider({ listCards: false }),
+      spyProvider({ listCards: false }, { getDefaultCard }),
+    ]
+    for (const { provider, spies } of providers) {
+      const error = await rejection(provider.getDefaultCard(owner))
+      expect(error.code).toBe('unsupported_operation')
+      expect(error.message).toBe(
+        'spy does not support getDefaultCard; check provider.capabilities before calling it',
+      )
+      expect(spies.listCards).not.toHaveBeenCalled()
+    }
+    expect(getDefaultCard).not.toHaveBeenCalled()
   })
 
   it("points deleteCard's refusal to invalidateCard when the provider can invalidate", async () => {

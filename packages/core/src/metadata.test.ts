@@ -47,6 +47,12 @@ describe.each(schemas)('%s limits', (_name, schema) => {
   it('refuses empty keys, keys with brackets and values that are not strings', () => {
     expect(schema.safeParse({ '': 'v' }).success).toBe(false)
     expect(schema.safeParse({ 'a[b]': 'v' }).success).toBe(false)
+    // Either bracket alone too, not only a pair: a form-encoded key (metadata[a]]) breaks on it.
+    for (const key of ['a]', 'a[', ']b']) {
+      expect(schema.safeParse({ [key]: 'v' }).error?.issues[0]?.message, key).toBe(
+        'a metadata key cannot contain square brackets',
+      )
+    }
     expect(schema.safeParse({ count: 3 }).success).toBe(false)
     expect(schema.safeParse({ flag: null }).success).toBe(false)
     expect(schema.safeParse(['a']).success).toBe(false)

@@ -133,6 +133,8 @@ describe('ownerCheckedProvider over a provider written by hand: every card is re
     ['no data array', { data: null, hasMore: false, nextCursor: null }],
     ['no hasMore', { data: [], nextCursor: null }],
     ['a number as nextCursor', { data: [], hasMore: true, nextCursor: 2 }],
+    // Read as the last page, it would end listAll quietly with the cards read so far.
+    ['more to come but no nextCursor', { data: [], hasMore: true }],
     ['no page at all', undefined],
   ])('listCards refuses a page with %s, as defineCardProvider does', async (_, page) => {
     const provider = {

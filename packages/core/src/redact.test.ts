@@ -152,6 +152,11 @@ describe('redact: card numbers', () => {
     expect(containsCardNumber(text)).toBe(false)
   })
 
+  it('masks a 12-digit number, the shortest a card has (a Maestro)', () => {
+    expect(redact('card 501800000009 declined')).toBe('card •••• 0009 declined')
+    expect(redact('424242424242')).toBe('•••• 4242')
+  })
+
   it('masks an Amex number in its 4-6-5 grouping', () => {
     expect(redact('amex 3782 822463 10005 ok')).toBe('amex •••• 0005 ok')
     expect(redact('amex 3782-822463-10005 ok')).toBe('amex •••• 0005 ok')
@@ -497,6 +502,17 @@ describe('redactInPlace', () => {
     expect(shallow).toEqual({ a: { b: { number: '•••• 4242' } } })
   })
 
+  it('masks what nests six levels deep, and cuts only below it', () => {
+    const nest = (depth: number, leaf: unknown): unknown =>
+      depth === 0 ? leaf : { echo: nest(depth - 1, leaf) }
+    const holder = { raw: nest(5, { number: '4242 4242 4242 4242' }) }
+    expect(redactInPlace(holder)).toBe(true)
+    expect(holder).toEqual({ raw: nest(5, { number: '•••• 4242' }) })
+    const deeper = { raw: nest(6, { number: '4242 4242 4242 4242' }) }
+    expect(redactInPlace(deeper)).toBe(true)
+    expect(deeper).toEqual({ raw: nest(6, '[nested too deep]') })
+  })
+
   it('leaves what is not plain data alone, and says when a text could not be masked', () => {
     const buffer = Buffer.from('4242424242424242')
     const holder = { buffer, when: new Date(0) }
@@ -620,6 +636,8 @@ describe('maskCardNumberValue', () => {
     expect(maskCardNumberValue(4242424242424242)).toBe('•••• 4242')
     expect(maskCardNumberValue(378282246310005)).toBe('•••• 0005')
     expect(maskCardNumberValue(1700000000004)).toBe(1700000000004)
+    // A 13-digit Visa, as its oldest numbers are.
+    expect(maskCardNumberValue(4222222222222)).toBe('•••• 2222')
     expect(maskCardNumberValue(4242)).toBe(4242)
     expect(maskCardNumberValue(42.5)).toBe(42.5)
     expect(maskCardNumberValue(Number.NaN)).toBeNaN()
@@ -632,6 +650,11 @@ describe('maskCardNumberValue', () => {
     // A 19-digit number has lost its last digits as a double: what is left proves nothing.
     expect(maskCardNumberValue(Number('6200000000000000005'))).toBe('•••• 0000')
     expect(maskCardNumberValue(1e19)).toBe(1e19)
+    // Luhn-valid as sent, not once rounded: masked for being beyond 2^53 alone (the rounding of
+    // 6200000000000000005 above passes the Luhn check, so it is masked as a card number anyway).
+    const rounded = Number('4123456789012345602')
+    expect(String(rounded)).toBe('4123456789012346000')
+    expect(maskCardNumberValue(rounded)).toBe('•••• 6000')
     expect(maskCardNumberValue(-4242424242424242)).toBe('-•••• 4242')
   })
 

@@ -28,6 +28,46 @@ describe('withRetry', () => {
     expect(sleep.mock.calls).toEqual([[50], [100], [200]])
   })
 
+  it('waits 200 ms then 400 ms before jitter by default', async () => {
+    const sleep = noWait()
+    const operation = vi.fn(async (attempt: number) => {
+      if (attempt < 2) throw new ProviderUnavailableError('down')
+      return attempt
+    })
+    await expect(withRetry(operation, { sleep, random: () => 0.5 })).resolves.toBe(2)
+    expect(sleep.mock.calls).toEqual([[100], [200]])
+  })
+
+  it('cuts a Retry-After longer than 20 s to 20 s by default', async () => {
+    const sleep = noWait()
+    let calls = 0
+    await withRetry(
+      async () => {
+        if (calls++ === 0) throw new RateLimitedError('slow down', { retryAfterMs: 60_000 })
+        return 'ok'
+      },
+      { sleep },
+    )
+    expect(sleep.mock.calls).toEqual([[20_000]])
+  })
+
+  it('caps the doubled backoff at maxDelayMs before the jitter, not after', async () => {
+    const sleep = noWait()
+    const operation = vi.fn(async (attempt: number) => {
+      if (attempt < 4) throw new ProviderUnavailableError('down')
+      return attempt
+    })
+    await withRetry(operation, {
+      retries: 4,
+      baseDelayMs: 100,
+      maxDelayMs: 300,
+      sleep,
+      random: () => 0.5,
+    })
+    // 100, 200, 400 -> 300, 800 -> 300, each halved: jittered after the cap, not capped after it.
+    expect(sleep.mock.calls).toEqual([[50], [100], [150], [150]])
+  })
+
   it.each([
     ['retries: NaN', { retries: Number.NaN }, 'retries'],
     ['retries: Infinity', { retries: Number.POSITIVE_INFINITY }, 'retries'],
@@ -55,6 +95,25 @@ describe('withRetry', () => {
     )
     expect(error).toMatchObject({ code: 'invalid_request', issues: [{ path: [] }] })
     expect((error as Error).message).toContain('"retrys"')
+    expect(operation).not.toHaveBeenCalled()
+  })
+
+  it('refuses a policy object changed to NaN after an earlier call, before any attempt', async () => {
+    // One policy object reused for every call is checked once: a value set later (a
+    // Number(process.env.RETRIES) of an unset variable) is checked again, not retried without end.
+    const policy: { retries?: number; sleep: ReturnType<typeof noWait> } = {
+      retries: 1,
+      sleep: noWait(),
+    }
+    await expect(withRetry(async () => 'ok', policy)).resolves.toBe('ok')
+    policy.retries = Number.NaN
+    // It stops failing after 10 attempts, so that a policy not checked again ends this test.
+    const operation = vi.fn(async (attempt: number) => {
+      if (attempt < 10) throw new ProviderUnavailableError('down')
+      return attempt
+    })
+    const error = await withRetry(operation, policy).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'invalid_request', issues: [{ path: ['retries'] }] })
     expect(operation).not.toHaveBeenCalled()
   })
 
@@ -168,6 +227,40 @@ describe('withRetry', () => {
       ),
     ).rejects.toThrow('stopped')
     expect(calls).toBe(1)
+  })
+
+  it('starts no attempt when the signal aborted before the call', async () => {
+    const operation = vi.fn(async () => 'ok')
+    await expect(
+      withRetry(operation, { signal: AbortSignal.abort(new Error('stopped')) }),
+    ).rejects.toThrow('stopped')
+    expect(operation).not.toHaveBeenCalled()
+  })
+
+  it('waits no backoff when the signal aborted during the attempt', async () => {
+    vi.useFakeTimers()
+    try {
+      const controller = new AbortController()
+      let calls = 0
+      const retried = withRetry(
+        async () => {
+          calls++
+          controller.abort(new Error('interrupted'))
+          throw new RateLimitedError('slow down', { retryAfterMs: 20_000 })
+        },
+        { signal: controller.signal },
+      )
+      let settled = false
+      const outcome = expect(retried.finally(() => (settled = true))).rejects.toThrow('interrupted')
+      // No timer runs: the call ends at once, no 20 s wait is started.
+      await vi.advanceTimersByTimeAsync(0)
+      expect(settled).toBe(true)
+      await outcome
+      expect(calls).toBe(1)
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 
   it("stops a custom sleep's wait as soon as the signal aborts, and hands it the signal", async () => {

@@ -67,8 +67,9 @@ export const RetryPolicySchema = optionsObject({
   signal: z.custom<AbortSignal>((value) => value instanceof AbortSignal).optional(),
 })
 
-// A policy is usually one object reused for every call (an adapter's, a CardSync's): checked once.
-const checkedPolicies = new WeakSet<RetryPolicy>()
+// A policy is usually one object reused for every call (an adapter's, a CardSync's): checked once,
+// and again when it holds other values than those checked (a `retries` set to `NaN` since).
+const checkedPolicies = new WeakMap<RetryPolicy, Readonly<Record<string, unknown>>>()
 
 /**
  * Runs `operation`, retrying it on retryable failures with exponential backoff and full
@@ -76,7 +77,8 @@ const checkedPolicies = new WeakSet<RetryPolicy>()
  * wait, up to `maxDelayMs`. Only use it
  * for operations that are safe to repeat: reads, and writes that carry an idempotency key.
  * A policy outside {@link RetryPolicySchema} (a `NaN` or fractional `retries`, a negative
- * delay, a `sleep` that is no function) rejects with `invalid_request` before any attempt.
+ * delay, a `sleep` that is no function) rejects with `invalid_request` before any attempt, a
+ * policy object changed since an earlier call (its `retries` set to `NaN`) included.
  *
  * @example
  * ```ts
@@ -87,9 +89,10 @@ export async function withRetry<T>(
   operation: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
 ): Promise<T> {
-  if (!checkedPolicies.has(policy)) {
+  const checked = checkedPolicies.get(policy)
+  if (checked === undefined || !sameEntries(checked, policy)) {
     validate(RetryPolicySchema, policy, 'retry policy')
-    checkedPolicies.add(policy)
+    checkedPolicies.set(policy, { ...policy })
   }
   const retries = policy.retries ?? 2
   const base = policy.baseDelayMs ?? 200
@@ -135,4 +138,12 @@ function defaultSleep(ms: number, signal: AbortSignal | undefined): Promise<void
     }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
+}
+
+/** Whether `policy` holds the same own keys and values as `checked`, its copy when checked. */
+function sameEntries(checked: Readonly<Record<string, unknown>>, policy: RetryPolicy): boolean {
+  const keys = Object.keys(policy)
+  if (keys.length !== Object.keys(checked).length) return false
+  const values = policy as Record<string, unknown>
+  return keys.every((key) => Object.hasOwn(checked, key) && Object.is(checked[key], values[key]))
 }
