@@ -63,3 +63,8 @@ function oneLine(text: string): string {
 function width(text: string): number {
   return [...text].length
 }
+
+/** `count` and `noun`, the noun plural unless the count is 1: `3 owners`, `1 card`. */
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`
+}

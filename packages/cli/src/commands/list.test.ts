@@ -236,6 +236,36 @@ describe('cardport list --store', () => {
     )
   })
 
+  it('refuses a provider name the store holds no card under, naming those it holds (exit 2)', async () => {
+    const file = await storeFile()
+    const cli = captureContext({})
+    const args = ['list', '--provider', 'stripe', '--name', 'strpie', '--owner', 'customer:cus_9']
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.usage)
+    expect(cli.stdout()).toBe('')
+    expect(cli.stderr()).toBe(
+      `cardport: the store sqlite:${file} holds no cards under the provider name strpie, only under marketplace, stripe: check --provider and --name, or, to store the cards of customer:cus_9 under strpie first, run cardport reconcile with the same --provider and --name and --owner customer:cus_9\n`,
+    )
+  })
+
+  it('says an owner has no stored cards when the store holds no card at all', async () => {
+    const file = join(dir, 'empty.db')
+    await sqliteStore({ filename: file }).close()
+    const cli = captureContext({})
+    const args = [
+      'list',
+      '--provider',
+      'stripe',
+      '--name',
+      'stripe-eu',
+      '--owner',
+      'customer:cus_9',
+    ]
+    expect(await run([...args, '--store', `sqlite:${file}`], cli.value)).toBe(EXIT_CODES.ok)
+    expect(cli.stdout()).toBe(
+      `customer:cus_9 has no cards stored for stripe-eu in sqlite:${file}.\n`,
+    )
+  })
+
   it('refuses an owner type the provider has no cards of (exit 2), opening no store', async () => {
     const file = join(dir, 'absent.db')
     const cli = captureContext({})

@@ -18,6 +18,7 @@ import {
   withEndpoint,
 } from '../open-provider.js'
 import { openStore, storeOpenFailure } from '../open-store.js'
+import { refuseOtherNames } from '../other-provider-names.js'
 import { scrubData } from '../scrub.js'
 import {
   addProviderOptions,
@@ -115,7 +116,8 @@ ${ENVIRONMENT_HELP}`,
  * `reconcile --dry-run` opens it, so that nothing is written: a SQLite file read-only, a
  * PostgreSQL store without migrations, and either refused when it lacks the tables or migrations
  * cardport needs (exit 1, with what to do). The provider is not asked, and its credentials are
- * neither needed nor read.
+ * neither needed nor read. No card found, in a store that holds none under `providerName` but
+ * some under other names, is a usage error naming them (see {@link refuseOtherNames}).
  */
 async function listStored(
   context: CliContext,
@@ -132,6 +134,11 @@ async function listStored(
   let cards: Card[]
   try {
     cards = await untilAborted(store.listByOwner({ provider: providerName, owner }), stop)
+    // No card: a mistyped --name, or the other --provider, finds none either.
+    if (cards.length === 0) {
+      const otherwise = `to store the cards of ${formatOwner(owner)} under ${providerName} first, run cardport reconcile with the same --provider and --name and --owner ${formatOwner(owner)}`
+      await refuseOtherNames(store, providerName, storeConfig.label, otherwise, stop)
+    }
   } finally {
     await store.close()
   }

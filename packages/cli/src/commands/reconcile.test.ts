@@ -160,10 +160,14 @@ describe('cardport reconcile', () => {
         owner: { type: 'customer', id: customer.id },
       }),
     ])
-    // Nothing under the adapter's own name.
+    // Nothing under the adapter's own name, which the store holds no card under at all: the
+    // --name left out is named, rather than "no cards stored" (see list.test.ts).
     const plain = context({})
-    expect(await run(['list', ...args], plain.value)).toBe(EXIT_CODES.ok)
-    expect(plain.stdout()).toBe(`${owner} has no cards stored for stripe in sqlite:${file}.\n`)
+    expect(await run(['list', ...args], plain.value)).toBe(EXIT_CODES.usage)
+    expect(plain.stdout()).toBe('')
+    expect(plain.stderr()).toContain(
+      `holds no cards under the provider name stripe, only under stripe-eu: check --provider and --name`,
+    )
   })
 
   it.each([

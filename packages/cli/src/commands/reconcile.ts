@@ -6,9 +6,7 @@ import {
   formatOwner,
   isCardportError,
   type Owner,
-  ProviderNameSchema,
   type RetryPolicy,
-  untilAborted,
 } from '@cardport/core'
 import { Command, Option } from 'commander'
 import {
@@ -25,9 +23,8 @@ import {
   EXIT_CODES,
   type ExitCode,
   exitCodeForCardportCode,
-  usageError,
 } from '../exit-codes.js'
-import { formatTable } from '../format-table.js'
+import { formatTable, plural } from '../format-table.js'
 import {
   checkOwnerTypes,
   closeProvider,
@@ -35,7 +32,8 @@ import {
   openProvider,
   providerDescription,
 } from '../open-provider.js'
-import { type OpenedStore, openStore, storeOpenFailure } from '../open-store.js'
+import { openStore, storeOpenFailure } from '../open-store.js'
+import { refuseOtherNames } from '../other-provider-names.js'
 import { createProgress } from '../progress.js'
 import { scrubData } from '../scrub.js'
 import {
@@ -163,7 +161,8 @@ ${ENVIRONMENT_HELP}`,
         // of the last owner still ends the run as interrupted, not as a success.
         stop.throwIfAborted()
         if (owners.length === 0 && raw.owners === 0) {
-          await refuseOtherNames(store, provider.name, storeConfig.label, ownerType(provider), stop)
+          const start = `to start ${provider.name} in this store, name its owners with --owner ${ownerType(provider)}:<id>`
+          await refuseOtherNames(store, provider.name, storeConfig.label, start, stop)
         }
       } finally {
         progress.stop()
@@ -196,39 +195,6 @@ ${ENVIRONMENT_HELP}`,
 function distinctOwners(owners: readonly Owner[]): Owner[] {
   const byKey = new Map(owners.map((owner) => [formatOwner(owner), owner] as const))
   return [...byKey.values()]
-}
-
-/** The provider names {@link refuseOtherNames} lists at most. */
-const LISTED_NAMES = 10
-
-/**
- * Refuses (exit 2) a run that named no owner and found none under the provider name `name`, on
- * a store that holds cards under other names: a mistyped `--name`, or the other `--provider`,
- * would report `No owners to reconcile` and exit 0, and a `--dry-run --exit-code` check would
- * pass while the drift of the cards meant goes unseen. The names the store holds are listed (the
- * first {@link LISTED_NAMES}; one that `ProviderNameSchema` refuses, which no adapter would give,
- * is counted, not quoted). A store that holds no card at all is a new one: the report says how
- * to start it.
- */
-async function refuseOtherNames(
-  store: OpenedStore,
-  name: string,
-  label: string,
-  ownerType: Owner['type'],
-  stop: AbortSignal,
-): Promise<void> {
-  const others = (await untilAborted(store.providerNames(), stop)).filter((held) => held !== name)
-  if (others.length === 0) return
-  const named = others.filter((held) => ProviderNameSchema.safeParse(held).success)
-  const listed = named.slice(0, LISTED_NAMES)
-  const more = others.length - listed.length
-  const names =
-    listed.length === 0
-      ? plural(more, 'other provider name')
-      : `${listed.join(', ')}${more > 0 ? ` and ${more} more` : ''}`
-  throw usageError(
-    `the store ${label} holds no cards under the provider name ${name}, only under ${names}: check --provider and --name, or, to start ${name} in this store, name its owners with --owner ${ownerType}:<id>`,
-  )
 }
 
 /** An owner type the provider holds cards of, for the hints that say how to name an owner. */
@@ -390,8 +356,4 @@ function headline({ dryRun, owners, counts }: DriftReport): string {
 
 function entryOf(entry: { owner: Owner; cardId: string }) {
   return { owner: entry.owner, detail: entry.cardId }
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`
 }
