@@ -1,7 +1,7 @@
 import { type CardDetailsInput, CardDetailsSchema, isCardportError } from '@cardport/core'
 import { describe, expect, it } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
-import { toTokenizeForm } from './card-form.js'
+import { toAddressForm, toTokenizeForm } from './card-form.js'
 
 /** The tokenize form of a Visa with `overrides`, checked by the core first as the provider does. */
 const formOf = (overrides: Partial<CardDetailsInput>) =>
@@ -55,5 +55,22 @@ describe('toTokenizeForm', () => {
     expect(isCardportError(refused, 'invalid_request')).toBe(true)
     expect(refused).toMatchObject({ issues: [{ path: ['source', 'phone'] }] })
     expect(String((refused as Error).message)).not.toContain(phone)
+  })
+})
+
+describe('toAddressForm', () => {
+  it('refuses a second address line without a first at line1, rather than drop it', () => {
+    let refused: unknown
+    try {
+      toAddressForm(
+        { line2: 'Apt 1', postalCode: '10023', country: 'US' },
+        ['source', 'address'],
+        'marketplace',
+      )
+    } catch (error) {
+      refused = error
+    }
+    expect(isCardportError(refused, 'invalid_request')).toBe(true)
+    expect(refused).toMatchObject({ issues: [{ path: ['source', 'address', 'line1'] }] })
   })
 })

@@ -582,6 +582,20 @@ describe('requests', () => {
     )
     expect(asOwner.code).toBe('owner_not_found')
   })
+
+  it('an error answer without a request id in its body keeps that of its Request-Id header', async () => {
+    const { agent, pool } = mockAgent()
+    pool
+      .intercept({ path: PATH, method: 'GET' })
+      .reply(500, 'oops', { headers: { 'request-id': 'OHMheader500' } })
+    const { http } = client(agent, { retry: { retries: 0 } })
+    const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+    expect(error).toMatchObject({
+      code: 'provider_unavailable',
+      status: 500,
+      requestId: 'OHMheader500',
+    })
+  })
 })
 
 /** A tokenize form, card number and CVC included: what no error may quote. */
@@ -1043,6 +1057,32 @@ describe('over a real loopback socket', () => {
       await provider.close()
     }
   })
+
+  // No duration is measured: with headersTimeoutMs used for the body too, the body would be
+  // waited for 20 s, past the test's timeout.
+  it('a body that stalls is provider_unavailable after bodyTimeoutMs, not headersTimeoutMs', async () => {
+    const baseUrl = await listen((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write('{"a":')
+      // never ends
+    })
+    const agent = new Agent()
+    try {
+      const { http } = client(agent, {
+        baseUrl,
+        headersTimeoutMs: 20_000,
+        bodyTimeoutMs: 1_000,
+        retry: { retries: 0 },
+      })
+      const error = await rejection(() => http.send({ method: 'GET', path: PATH }))
+      expect(error).toMatchObject({
+        code: 'provider_unavailable',
+        providerCode: 'UND_ERR_BODY_TIMEOUT',
+      })
+    } finally {
+      await agent.close()
+    }
+  }, 10_000)
 
   it('the default Agent keeps the connection alive between requests, and close() ends it', async () => {
     const sockets = new Set<unknown>()

@@ -45,6 +45,17 @@ describe('createIdempotencyLog', () => {
     clock.now += 2 * MINUTE_MS
     expect(log.begin('key-1', owner, { source: 'CC2' })).toEqual({})
   })
+
+  it('forgets its oldest key past maxEntries: the key free for other parameters', () => {
+    const log = createIdempotencyLog({ maxEntries: 2 })
+    const first = log.begin('a', null, { source: 'CC1' })
+    log.begin('b', null, { source: 'CC1' })
+    log.begin('c', null, { source: 'CC1' })
+    // Not idempotency_conflict: the log holds b and c only.
+    const fresh = log.begin('a', null, { source: 'CC2' })
+    expect(fresh).not.toBe(first)
+    expect(fresh).toEqual({})
+  })
 })
 
 describe('createIdempotencyLog compares requests as values', () => {

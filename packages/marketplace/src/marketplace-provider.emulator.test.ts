@@ -738,6 +738,24 @@ describe('each marketplace error', () => {
     expect(marketplace.state.accountCards(owner.id)).toEqual([])
   })
 
+  // With metadata, the card is read first, to check the merge of its meta (at most 50 keys): a
+  // card the marketplace does not know is left to the association, which says the same.
+  it('a source card the marketplace does not know, given with metadata, is invalid_request too', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const error = await rejection(() =>
+      provider.createCard(owner, { source: MISSING_CARD_ID, metadata: { plan: 'pro' } }),
+    )
+    expect(error).toMatchObject({ code: 'invalid_request', status: 404, retryable: false })
+    expect(error.message).toContain('tokenize')
+    expect(requests().map((entry) => `${entry.route} ${entry.status}`)).toEqual([
+      'GET /v1/marketplaces/:marketplace/cards/:card 404',
+      'POST /v1/marketplaces/:marketplace/accounts/:account/cards 404',
+      'GET /v1/marketplaces/:marketplace/accounts/:account 200',
+    ])
+    expect(marketplace.state.accountCards(owner.id)).toEqual([])
+  })
+
   it('CardSync.setDefaultCard with a card id the marketplace does not know fails at once', async () => {
     const { provider, account } = setup()
     const owner = account()
@@ -1147,6 +1165,21 @@ describe('retries', () => {
     })
     expect((await provider.invalidateCard(owner, card.id)).status).toBe('invalid')
   })
+
+  it('the PUT of an update is retried after a 503', async () => {
+    const { provider, account, waits } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    marketplace.faults.inject({
+      route: 'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      status: 503,
+    })
+    const updated = await provider.updateCard(owner, card.id, { metadata: { plan: 'pro' } })
+    expect(updated.metadata).toEqual({ plan: 'pro' })
+    expect(waits).toHaveLength(1)
+    const puts = requests().filter((entry) => entry.method === 'PUT')
+    expect(puts.map((entry) => entry.status)).toEqual([503, 200])
+  })
 })
 
 describe('invalidation', () => {
@@ -1167,6 +1200,45 @@ describe('invalidation', () => {
     // An invalidated card cannot be associated anywhere.
     const error = await rejection(() => provider.createCard(account(), { source: card.id }))
     expect(error.code).toBe('conflict')
+  })
+
+  /** The PUT of the next invalidation answered 409 `card-not-valid`, as the marketplace words it. */
+  function refuseNextInvalidation() {
+    marketplace.faults.inject({
+      route: 'PUT /v1/marketplaces/:marketplace/accounts/:account/cards/:card',
+      status: 409,
+      body: JSON.stringify({
+        status: 'Conflict',
+        status_code: 409,
+        category_code: 'card-not-valid',
+        category_type: 'logical',
+        description: 'The card has already been marked as invalid/deactivated.',
+        request_id: 'OHMnotvalid',
+      }),
+    })
+  }
+
+  it('a second invalidation answered 409 card-not-valid is done: the card, read again, invalid', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    await provider.invalidateCard(owner, card.id)
+    refuseNextInvalidation()
+    expect(await provider.invalidateCard(owner, card.id)).toMatchObject({
+      id: card.id,
+      status: 'invalid',
+    })
+    expect(marketplace.faults.fired).toEqual([1])
+  })
+
+  it('409 card-not-valid for a card that reads back valid stays a conflict', async () => {
+    const { provider, account } = setup()
+    const owner = account()
+    const card = await provider.createCard(owner, { source: testCard(VISA) })
+    refuseNextInvalidation()
+    const error = await rejection(() => provider.invalidateCard(owner, card.id))
+    expect(error).toMatchObject({ code: 'conflict', providerCode: 'card-not-valid' })
+    expect(marketplace.state.card(card.id)?.is_valid).toBe(true)
   })
 })
 

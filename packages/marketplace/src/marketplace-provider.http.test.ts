@@ -10,6 +10,7 @@ import { HttpResponse, http } from 'msw'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testCard } from './__fixtures__/conformance-fixture.js'
 import {
+  listAllMarketplaceCards,
   listMarketplaceCards,
   type MarketplaceProvider,
   marketplaceProvider,
@@ -205,34 +206,49 @@ describe('close()', () => {
     expect(waits).toEqual([])
   })
 
-  it('ends the wait before a retry (a Retry-After) at once when close() is called', async () => {
-    const marketplace = server.marketplace!
-    // The provider's own waits, not the test's: a Retry-After of an hour is waited in full, far
-    // past the test's timeout, so that only close() can end the call in time. No duration is
-    // measured.
-    const hour = 3_600_000
-    const provider = marketplaceProvider({
-      baseUrl: server.url,
-      marketplaceId: marketplace.marketplaceId,
-      secret: marketplace.secret,
-      retry: { maxDelayMs: hour },
-    })
-    providers.push(provider)
-    const owner: AccountOwner = { type: 'account', id: marketplace.seed.account().id }
-    marketplace.faults.inject({ status: 429, retryAfter: hour / 1000 })
-    const timers = vi.spyOn(globalThis, 'setTimeout')
-    const waiting = rejection(() => provider.listCards(owner))
-    // The 429 is read and the provider waits the hour it asked for.
-    // (vi.waitFor's own default gives up after a second, which a slow machine can take.)
-    await vi.waitFor(() => expect(timers).toHaveBeenCalledWith(expect.any(Function), hour), {
-      timeout: 15_000,
-      interval: 5,
-    })
-    await provider.close()
-    const error = await waiting
-    expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
-    expect(marketplace.state.requests()).toHaveLength(1)
-  })
+  it.each([
+    ['a call', (provider: MarketplaceProvider, owner: AccountOwner) => provider.listCards(owner)],
+    // Its wait ends with the call's signal or with close(), whichever comes first.
+    [
+      'a call with its own signal (listAllMarketplaceCards)',
+      async (provider: MarketplaceProvider) => {
+        const signal = new AbortController().signal
+        for await (const _ of listAllMarketplaceCards(provider, { signal })) {
+          // no card: the first page is answered 429
+        }
+      },
+    ],
+  ] as const)(
+    'ends the wait before a retry (a Retry-After) of %s at once when close() is called',
+    async (_name, call) => {
+      const marketplace = server.marketplace!
+      // The provider's own waits, not the test's: a Retry-After of an hour is waited in full, far
+      // past the test's timeout, so that only close() can end the call in time. No duration is
+      // measured.
+      const hour = 3_600_000
+      const provider = marketplaceProvider({
+        baseUrl: server.url,
+        marketplaceId: marketplace.marketplaceId,
+        secret: marketplace.secret,
+        retry: { maxDelayMs: hour },
+      })
+      providers.push(provider)
+      const owner: AccountOwner = { type: 'account', id: marketplace.seed.account().id }
+      marketplace.faults.inject({ status: 429, retryAfter: hour / 1000 })
+      const timers = vi.spyOn(globalThis, 'setTimeout')
+      const waiting = rejection(() => call(provider, owner))
+      // The 429 is read and the provider waits the hour it asked for.
+      // (vi.waitFor's own default gives up after a second, which a slow machine can take.)
+      await vi.waitFor(() => expect(timers).toHaveBeenCalledWith(expect.any(Function), hour), {
+        timeout: 15_000,
+        interval: 5,
+      })
+      await provider.close()
+      const error = await waiting
+      expect(error).toMatchObject({ code: 'invalid_request', retryable: false })
+      expect(marketplace.state.requests()).toHaveLength(1)
+    },
+  )
 
   it('does not retry a GET that failed in flight once close() was called', async () => {
     const { marketplace, provider, owner, waits } = setup()
@@ -374,6 +390,19 @@ describe('a page without next_uri: hasMore from its total', () => {
     expect(marketplace.faults.fired).toEqual([1])
     const rest = await provider.listCards(owner, { limit: 1, cursor: listed.nextCursor! })
     expect(rest.data.map((card) => card.id)).toEqual([second.id])
+  })
+
+  // Its total says five more, but a page of nothing moves no offset on: its cursor would ask for
+  // the same page again, for ever.
+  it('a page of no items has no more, whatever its total says', async () => {
+    const { marketplace, provider, owner } = setup()
+    marketplace.faults.inject({
+      route,
+      body: JSON.stringify({ _type: 'page', items: [], offset: 0, limit: 10, total: 5 }),
+    })
+    const listed = await provider.listCards(owner, { limit: 10 })
+    expect(listed).toEqual({ data: [], hasMore: false, nextCursor: null })
+    expect(marketplace.faults.fired).toEqual([1])
   })
 })
 

@@ -262,6 +262,16 @@ describe('toMarketplaceCard on the reference payloads', () => {
     expect(card?.id).toBe('CC5Fp7HQtnealHtJW56eB51Z')
   })
 
+  it('reads is_valid true, "True", or no is_valid at all as status active: only false is invalid', () => {
+    for (const isValid of [true, 'True', 'true']) {
+      expect(toMarketplaceCard({ ...retrieveResponse, is_valid: isValid }, account)?.status).toBe(
+        'active',
+      )
+    }
+    const { is_valid: _, ...withoutFlag } = retrieveResponse
+    expect(toMarketplaceCard(withoutFlag, account)?.status).toBe('active')
+  })
+
   it('refuses to invent an owner for a card no account holds', () => {
     expect(() => toMarketplaceCard(tokenizeResponse)).toThrowError(
       expect.objectContaining({ code: 'invalid_request' }),

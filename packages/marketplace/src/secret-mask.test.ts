@@ -87,6 +87,10 @@ describe('secretMask', () => {
     })
   })
 
+  it('masks a secret holding `/` written `\\/`, as PHP and other JSON encoders escape it', () => {
+    expect(secretMask('ak-test/secret')('{"key":"ak-test\\/secret"}')).toBe('{"key":"[redacted]"}')
+  })
+
   // A text shorter than the shortest form (here the secret itself) is not searched.
   it('masks a text that is the secret alone, as long as its shortest form', () => {
     expect(mask(SECRET)).toBe('[redacted]')
