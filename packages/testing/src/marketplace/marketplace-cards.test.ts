@@ -326,6 +326,11 @@ describe('tokenize a card (POST /v1/marketplaces/:marketplace/cards)', () => {
       { meta: 'the value of "deep" must be a string (meta is single-level)' },
     ],
     [
+      'a nested meta under a key that is a card number',
+      { meta: { '4111111111111111': { nested: 'x' } } },
+      { meta: 'the value of "•••• 1111" must be a string (meta is single-level)' },
+    ],
+    [
       'a meta that is not an object',
       { meta: ['a'] },
       { meta: 'must be a single-level mapping of string keys to string values' },

@@ -122,10 +122,13 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
     ])
   })
 
-  it('refuses a credit card as an external account', async () => {
+  it.each([
+    ['a credit card', 'tok_visa'],
+    ['a prepaid card', 'tok_mastercard_prepaid'],
+  ])('refuses %s as an external account', async (_, token) => {
     const account = emulator.seed.account()
     const error = await rejection(
-      stripe.accounts.createExternalAccount(account.id, { external_account: 'tok_visa' }),
+      stripe.accounts.createExternalAccount(account.id, { external_account: token }),
     )
     expect(error).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError)
     expect(error).toMatchObject({
@@ -187,6 +190,25 @@ describe.each(STRIPE_CLIENTS)('Connect accounts and external accounts ($name)', 
     expect(emulator.state.source(first.id)?.default_for_currency).toBe(false)
     const fetched = await stripe.accounts.retrieveExternalAccount(account.id, second.id)
     expect(fetched).toMatchObject({ id: second.id, name: 'Jenny Rosen' })
+  })
+
+  it('refuses to unset default_for_currency on the default for its currency, which stays the default', async () => {
+    const account = emulator.seed.account()
+    const first = emulator.seed.card(account.id)
+    emulator.seed.card(account.id, 'tok_mastercard_debit')
+    const error = await rejection(
+      stripe.accounts.updateExternalAccount(account.id, first.id, {
+        default_for_currency: false,
+      }),
+    )
+    expect(error).toMatchObject({
+      statusCode: 400,
+      rawType: 'invalid_request_error',
+      param: 'default_for_currency',
+      message:
+        'You cannot set default_for_currency to false on the default external account for usd. Set another external account as the default for that currency instead.',
+    })
+    expect(emulator.state.source(first.id)?.default_for_currency).toBe(true)
   })
 
   it("refuses, changing nothing, an update whose metadata merged with the card's passes 50 keys", async () => {
@@ -356,13 +378,19 @@ describe('external account rules without the SDK', () => {
     expect(emulator.state.sources(standard.id)).toEqual([])
   })
 
-  it('refuses to manage the external accounts of a standard account', async () => {
-    const account = emulator.seed.account({ type: 'standard' })
+  it.each([
+    ['a standard', 'standard'],
+    ['an express', 'express'],
+  ] as const)('refuses to manage the external accounts of %s account', async (kind, type) => {
+    const account = emulator.seed.account({ type })
     const response = await rawStripe('POST', `/v1/accounts/${account.id}/external_accounts`, {
       body: 'external_account=tok_visa_debit',
     })
     expect(response.status).toBe(400)
-    expect(response.body.error).toMatchObject({ type: 'invalid_request_error' })
+    expect(response.body.error).toMatchObject({
+      type: 'invalid_request_error',
+      message: `External accounts can only be managed by the platform on accounts whose requirements it collects (Custom accounts); '${account.id}' is ${kind} account.`,
+    })
     expect(emulator.state.sources(account.id)).toEqual([])
   })
 })

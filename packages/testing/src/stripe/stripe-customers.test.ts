@@ -510,6 +510,16 @@ describe.each(STRIPE_CLIENTS)('customers and sources through the stripe SDK ($na
     expect(customer.default_source).toBe(card?.id)
   })
 
+  it('creates no customer when the card given as `source` is declined', async () => {
+    const error = await rejection(stripe.customers.create({ source: 'tok_chargeDeclined' }))
+    expect(error).toMatchObject({
+      statusCode: 402,
+      code: 'card_declined',
+      decline_code: 'generic_decline',
+    })
+    expect(emulator.state.customers()).toEqual([])
+  })
+
   it('answers a missing source on a customer with 404', async () => {
     const customer = emulator.seed.customer()
     const error = await rejection(stripe.customers.retrieveSource(customer.id, 'card_nope'))
@@ -676,6 +686,30 @@ describe('paging and the legacy /cards paths', () => {
         message: `No such card: '${id}'`,
       },
     })
+  })
+
+  it('pages /cards and /sources?object=card back with ending_before past a bank account, cards only', async () => {
+    const customer = emulator.seed.customer()
+    const older = emulator.seed.card(customer.id)
+    emulator.seed.bankAccount(customer.id)
+    const newer = emulator.seed.card(customer.id)
+    for (const path of [
+      `/v1/customers/${customer.id}/cards?ending_before=${older.id}`,
+      `/v1/customers/${customer.id}/sources?object=card&ending_before=${older.id}`,
+    ]) {
+      const page = await rawStripe('GET', path)
+      expect(page.status, path).toBe(200)
+      const data = page.body.data as Array<{ id: string; object: string }>
+      expect(
+        data.map((item) => item.object),
+        path,
+      ).toEqual(['card'])
+      expect(
+        data.map((item) => item.id),
+        path,
+      ).toEqual([newer.id])
+      expect(page.body.has_more, path).toBe(false)
+    }
   })
 
   it('serves no bank account or Sources API object through the /cards paths: 404 No such card', async () => {

@@ -13,9 +13,12 @@ import {
   useStripeEmulator,
 } from './stripe-test-harness.js'
 
-const emulator = useStripeEmulator()
+/** The emulator's clock when a test sets it (the idempotency window), the real time otherwise. */
+let clock: Date | undefined
+const emulator = useStripeEmulator({ now: () => clock ?? new Date() })
 afterEach(() => {
   vi.useRealTimers()
+  clock = undefined
 })
 
 describe('API keys, errors and request ids', () => {
@@ -463,6 +466,43 @@ describe('idempotency key length', () => {
   })
 })
 
+describe('idempotency keys over time and methods', () => {
+  it('forgets a key 24 hours after its request: the same key then creates anew, not replayed', async () => {
+    clock = new Date('2025-03-14T12:00:00.000Z')
+    const request = {
+      body: 'email=jenny%40example.com',
+      headers: { 'Idempotency-Key': 'day-old' },
+    }
+    const first = await rawStripe('POST', '/v1/customers', request)
+    clock = new Date(clock.getTime() + 24 * 60 * 60 * 1000)
+    const sameDay = await rawStripe('POST', '/v1/customers', request)
+    expect(sameDay.body.id).toBe(first.body.id)
+    expect(sameDay.headers.get('idempotent-replayed')).toBe('true')
+
+    clock = new Date(clock.getTime() + 1)
+    const nextDay = await rawStripe('POST', '/v1/customers', request)
+    expect(nextDay.status).toBe(200)
+    expect(nextDay.body.id).not.toBe(first.body.id)
+    expect(nextDay.headers.get('idempotent-replayed')).toBeNull()
+    expect(emulator.state.customers()).toHaveLength(2)
+  })
+
+  it('keeps no key of a DELETE: the same key deletes again, and answers 404 the second time', async () => {
+    const customer = emulator.seed.customer()
+    const card = emulator.seed.card(customer.id)
+    const path = `/v1/customers/${customer.id}/sources/${card.id}`
+    const request = { headers: { 'Idempotency-Key': 'delete-once' } }
+    const first = await rawStripe('DELETE', path, request)
+    expect(first.status).toBe(200)
+    expect(first.body).toMatchObject({ id: card.id, deleted: true })
+    const second = await rawStripe('DELETE', path, request)
+    expect(second.status).toBe(404)
+    expect(second.body.error).toMatchObject({ code: 'resource_missing' })
+    expect(second.headers.get('idempotent-replayed')).toBeNull()
+    expect(emulator.state.requests().map((r) => r.replayed)).toEqual([false, false])
+  })
+})
+
 describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
   let stripe: Stripe
   beforeAll(() => {
@@ -480,6 +520,19 @@ describe.each(STRIPE_CLIENTS)('faults ($name)', (client) => {
     // The fault fired once: the next call works.
     await stripe.customers.create({ email: 'x@example.com' })
     expect(emulator.state.customers()).toHaveLength(1)
+  })
+
+  it('answers an injected 402 as a generic card decline', async () => {
+    emulator.faults.inject({ status: 402 })
+    const error = await rejection(stripe.customers.create({ email: 'x@example.com' }))
+    expect(error).toBeInstanceOf(Stripe.errors.StripeCardError)
+    expect(error).toMatchObject({
+      statusCode: 402,
+      rawType: 'card_error',
+      code: 'card_declined',
+      decline_code: 'generic_decline',
+    })
+    expect(emulator.state.customers()).toEqual([])
   })
 
   it('answers an injected 429 with a Retry-After header the SDK exposes', async () => {

@@ -1229,12 +1229,17 @@ function bankAccountFromHash(
   return bank
 }
 
+/**
+ * Refuses an account whose external accounts the platform does not manage. The message is the
+ * emulator's own (Stripe's documentation gives none): "… 'acct_…' is an express account."
+ */
 function requirePlatformControl(account: StripeAccount) {
   if (account.type === 'custom') return
+  const article = /^[aeiou]/.test(account.type) ? 'an' : 'a'
   throw stripeError(
     400,
     'invalid_request_error',
-    `External accounts can only be managed by the platform on accounts whose requirements it collects (Custom accounts); '${account.id}' is a ${account.type} account.`,
+    `External accounts can only be managed by the platform on accounts whose requirements it collects (Custom accounts); '${account.id}' is ${article} ${account.type} account.`,
   )
 }
 
