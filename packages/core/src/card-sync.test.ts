@@ -3206,6 +3206,28 @@ describe('CardSync.reconcile', () => {
       }
     })
 
+    it('reads each owner on its own when the read gives fewer lists than owners', async () => {
+      // bob's card is stored and at the provider; alice has none anywhere. A store that leaves
+      // out the owners without cards answers one list for two owners: it is not bob's or alice's.
+      const card = await addCard(bob, 'tok_visa')
+      const { counted, reads } = countingStore({
+        listByOwners: async (scopes) =>
+          (await store.listByOwners!(scopes)).filter((list) => list.length > 0),
+      })
+      const report = await createCardSync({ provider, store: counted }).reconcile([alice, bob])
+      expect(report).toMatchObject({
+        added: [],
+        updated: [],
+        removed: [],
+        defaultRepaired: [],
+        failed: [],
+      })
+      expect(reads.listByOwner).toBe(2)
+      expect((await store.get(scope(bob), card.id))?.id).toBe(card.id)
+      await expectStoreEqualsProvider(alice)
+      await expectStoreEqualsProvider(bob)
+    })
+
     it('reads the store again when it retries an owner: the first try may have written', async () => {
       await drift(alice)
       const limited = rateLimitedOnce(provider, 1)

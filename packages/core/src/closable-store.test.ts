@@ -216,6 +216,34 @@ describe('closableStore', () => {
     expect(calls).toEqual(['close'])
   })
 
+  it('waits for a page of owners being read when close() is called, and releases the store after it', async () => {
+    const events: string[] = []
+    let answer!: () => void
+    const { store: inner } = countingStore()
+    const store = closableStore<CardStore>('slowStore', {
+      ...inner,
+      async *listOwners() {
+        await new Promise<void>((resolve) => {
+          answer = resolve
+        })
+        events.push('page')
+        yield alice
+      },
+      async close() {
+        events.push('close')
+      },
+    })
+    const page = store.listOwners('memory')[Symbol.asyncIterator]().next()
+    const closing = store.close()
+    // No timer here: a close() that did not wait for the page would have closed the store by now.
+    await nextTurns(10)
+    expect(events).toEqual([])
+    answer()
+    expect(await page).toEqual({ done: false, value: alice })
+    await closing
+    expect(events).toEqual(['page', 'close'])
+  })
+
   it("refuses the next owner of a listOwners begun before close(), and ends the store's iteration", async () => {
     let finish!: () => void
     const finished = new Promise<void>((resolve) => {

@@ -173,6 +173,59 @@ describe('createGroupWriter after a failed group', () => {
     expect(fourth.map((result) => result.status)).toEqual(Array(5).fill('rejected'))
   })
 
+  it('writes a group apart again after a batch written on its own went', async () => {
+    const locked = () => Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    let isDown = true
+    const { store, calls } = recordingStore({
+      fail: (cards) =>
+        isDown || cards.some((card) => card.owner.id === 'cus_20') ? locked() : undefined,
+    })
+    const write = createGroupWriter(store)
+    const group = (from: number) =>
+      Promise.allSettled(
+        Array.from({ length: 3 }, (_, i) =>
+          write([sampleCard(`c${from + i}`, customer(`cus_${from + i}`))], from + i),
+        ),
+      )
+    const first = await group(0)
+    expect(first.map((result) => result.status)).toEqual(Array(3).fill('rejected'))
+    isDown = false
+    // A group of one is written on its own, and it goes through.
+    await write([sampleCard('c10', customer('cus_10'))], 10)
+    calls.length = 0
+    // Only the batch of cus_20 fails, alike: the store is up again, so the others are written.
+    const third = await group(20)
+    expect(third.map((result) => result.status)).toEqual(['rejected', 'fulfilled', 'fulfilled'])
+    expect(calls.map((call) => call.ids.length)).toEqual([3, 1, 1, 1])
+    expect(await ids(store, 'cus_22')).toEqual(['c22'])
+  })
+
+  it('does not take two failures for the same kind for their message alone', async () => {
+    const coded = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    const pairs: [string, Error, Error][] = [
+      ['a coded and an uncoded error', coded, new Error('database is locked')],
+      ['errors of different classes', new TypeError('bad row'), new RangeError('bad row')],
+    ]
+    for (const [name, first, second] of pairs) {
+      // The group fails, then the first two batches on their own, each with its own error.
+      const { store, calls } = recordingStore({
+        fail: (_, call) => (call <= 1 ? first : call === 2 ? second : undefined),
+      })
+      const write = createGroupWriter(store)
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, (_, i) => write([sampleCard(`c${i}`, customer(`cus_${i}`))], i)),
+      )
+      expect(
+        results.map((result) => result.status),
+        name,
+      ).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled'])
+      expect(
+        calls.map((call) => call.ids.length),
+        name,
+      ).toEqual([4, 1, 1, 1, 1])
+    }
+  })
+
   it('makes at most four writes of a group into a store that fails each write differently', async () => {
     const { store, calls } = recordingStore({ fail: (_, call) => new Error(`failure ${call}`) })
     const write = createGroupWriter(store)
@@ -316,6 +369,24 @@ describe('createGroupWriter holdFor', () => {
     write.nudge()
     await Promise.all([...written, later])
     expect(calls).toEqual([{ ids: ['a1', 'a2', 'b1', 'c1'], observedAt: 1 }])
+  })
+
+  it('asks holdFor again a turn after a write ends with batches left, without a nudge', async () => {
+    // A batch handed over during a write is first asked about as the write ends; its owner may
+    // still be finishing then (holdFor waits), and ends with its batch, so it nudges no one.
+    const { store, calls, release } = recordingStore({ hold: true })
+    let holds = 0
+    const write = createGroupWriter(store, { holdFor: () => holds-- > 0 })
+    const first = write([sampleCard('a1', customer('cus_a'))], 1)
+    await until(() => calls.length === 1)
+    holds = 1
+    const second = write([sampleCard('b1', customer('cus_b'))], 2)
+    release()
+    await first
+    // Turns of the event loop, not a time: the second write comes within them.
+    await nextTurns(10)
+    expect(calls.map((call) => call.ids)).toEqual([['a1'], ['b1']])
+    await second
   })
 
   it('writes a full group of 1,000 cards even while holdFor waits', async () => {

@@ -82,6 +82,37 @@ describe('keyedQueue', () => {
     await expect(third).resolves.toBe('next')
   })
 
+  it('rejects a task that throws before returning a promise on an idle key, and keeps the key usable', async () => {
+    const run = keyedQueue()
+    let first: Promise<string> | undefined
+    expect(() => {
+      first = run('k', (): Promise<string> => {
+        throw new Error('bad input')
+      })
+    }).not.toThrow()
+    await expect(first).rejects.toThrow('bad input')
+    await expect(run('k', () => Promise.resolve('next'))).resolves.toBe('next')
+  })
+
+  it('keeps a task queued behind a running one after the task before that settled', async () => {
+    const run = keyedQueue()
+    const log: string[] = []
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => gate(log, name))
+    const results = [run('k', a!.task), run('k', b!.task)]
+    await tick()
+    a!.open()
+    await tick()
+    await tick()
+    results.push(run('k', c!.task))
+    await tick()
+    expect(log).toEqual(['start a', 'end a', 'start b'])
+    b!.open()
+    await tick()
+    expect(log).toEqual(['start a', 'end a', 'start b', 'end b', 'start c'])
+    c!.open()
+    expect(await Promise.all(results)).toEqual(['a', 'b', 'c'])
+  })
+
   it('starts a task at once on a key with nothing in flight, and a key left idle again', async () => {
     const run = keyedQueue()
     const log: string[] = []

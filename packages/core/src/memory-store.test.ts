@@ -369,6 +369,24 @@ describe('memoryStore: stored objects are copies', () => {
     expect(await toArray(store.listOwners('memory'), { limit: 10_000 })).toEqual([alice])
   })
 
+  it('reads back the checks each card was written with, for every combination of results', async () => {
+    // Stored checks share one object per combination: no two combinations may share one.
+    const results: Card['checks']['cvc'][] = [null, 'pass', 'fail', 'unavailable', 'unchecked']
+    const cards = results.flatMap((cvc) =>
+      results.flatMap((addressLine1) =>
+        results.map((postalCode) => {
+          const card = sampleCard(`card_${cvc}_${addressLine1}_${postalCode}`, alice)
+          return { ...card, checks: { cvc, addressLine1, postalCode } }
+        }),
+      ),
+    )
+    expect(cards).toHaveLength(125)
+    await store.upsertMany(cards)
+    for (const card of cards) {
+      expect((await store.get(aliceScope, card.id))?.checks).toEqual(card.checks)
+    }
+  })
+
   it('stores the fields of a card and nothing else the object carries', async () => {
     const first = await store.upsert(sampleCard('card_1', alice))
     // A stored card written back, as an application might: its bookkeeping is the store's own.

@@ -1151,6 +1151,27 @@ export function cardStoreChecks(): CardStoreCheck[] {
     expect(await t.store.get(scope, unseen.id)).toBeNull()
   })
 
+  check(
+    'delete',
+    'a write without observedAt after a deletion ends the deletion: a later write older than the deletion is applied',
+    async (t) => {
+      // The card written back has no observedAt, and the deletion's is gone with its tombstone:
+      // a store that keeps the tombstone refuses every write older than a deletion now undone.
+      const scope = t.scope()
+      const card = t.card(scope)
+      await t.store.upsert(card, { observedAt: T1 })
+      expect(await t.store.delete(scope, card.id, { observedAt: T3 })).toBe(true)
+      expect((await t.store.upsert(card)).applied, 'the write without observedAt').toBe(true)
+      const later = { ...card, holderName: 'later' }
+      const result = await t.store.upsert(later, { observedAt: T2 })
+      expect(result.applied, 'a write older than the undone deletion').toBe(true)
+      expect(await t.store.get(scope, card.id)).toMatchObject({
+        holderName: 'later',
+        observedAt: T2,
+      })
+    },
+  )
+
   check('delete', 'a deletion older than the stored card is refused', async (t) => {
     const scope = t.scope()
     const card = t.card(scope)

@@ -1528,6 +1528,8 @@ describe('describeCardStore catches a broken store', () => {
       // Its writes of the other owners' cards keep no observedAt.
       "delete: a deletion's observedAt refuses older writes of that owner's card only",
       'delete: a deletion with observedAt refuses older writes of the card',
+      // Its write after the undone deletion keeps no observedAt.
+      'delete: a write without observedAt after a deletion ends the deletion: a later write older than the deletion is applied',
       'delete: a deletion older than the stored card is refused',
       "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
       'upsertMany: refuses the cards of a batch older than the stored ones',
