@@ -140,7 +140,8 @@ export interface CardStore {
    * deletes it (Stripe's event times are whole seconds: a card added and removed in one second
    * is ordinary). A tombstone is no card: no read returns it (`get`, `getDefault`,
    * `listByOwner`, `listByOwners`), and an owner left with tombstones only is not listed by
-   * `listOwners`.
+   * `listOwners`. A write of the card without `observedAt` (the caller's word) ends its
+   * tombstone: a later write older than the deletion is applied.
    */
   delete(scope: CardScope, cardId: string, options?: WriteOptions): Promise<boolean>
   /**
