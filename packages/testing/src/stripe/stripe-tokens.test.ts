@@ -110,17 +110,26 @@ describe.each(STRIPE_CLIENTS)('tokens and test cards ($name)', (client) => {
     expect(updated.default_source).toBe(token.card!.id)
   })
 
-  it('refuses a card number that fails the Luhn check at tokenization', async () => {
-    const error = await rejection(stripe.tokens.create({ card: hash('4242424242424241') }))
-    expect(error).toBeInstanceOf(Stripe.errors.StripeCardError)
-    expect(error).toMatchObject({
-      statusCode: 402,
-      rawType: 'card_error',
-      code: 'incorrect_number',
-      param: 'number',
-      message: 'Your card number is incorrect.',
-    })
-    expect(emulator.state.tokens()).toEqual([])
+  // The table's 4242…4241, and a number of no test card's: the check is Luhn's, not the table's.
+  it.each(['4242424242424241', '5555555555554445'])(
+    'refuses %s, which fails the Luhn check, at tokenization',
+    async (number) => {
+      const error = await rejection(stripe.tokens.create({ card: hash(number) }))
+      expect(error).toBeInstanceOf(Stripe.errors.StripeCardError)
+      expect(error).toMatchObject({
+        statusCode: 402,
+        rawType: 'card_error',
+        code: 'incorrect_number',
+        param: 'number',
+        message: 'Your card number is incorrect.',
+      })
+      expect(emulator.state.tokens()).toEqual([])
+    },
+  )
+
+  it('takes the four-digit security code of an American Express card', async () => {
+    const token = await stripe.tokens.create({ card: hash('378282246310005', { cvc: '1234' }) })
+    expect(token.card).toMatchObject({ brand: 'American Express', last4: '0005' })
   })
 
   it.each([
