@@ -26,6 +26,14 @@ describe('normalizeBrand', () => {
     expect(normalizeBrand(cardType)).toBe(brand)
   })
 
+  it.each([
+    ['MC', 'mastercard'],
+    ['CUP', 'unionpay'],
+    ['China UnionPay', 'unionpay'],
+  ] as const)('reads the short or long name %j as %j', (name, brand) => {
+    expect(normalizeBrand(name)).toBe(brand)
+  })
+
   it('ignores case, spaces and punctuation', () => {
     expect(normalizeBrand('AMERICAN  EXPRESS')).toBe('amex')
     expect(normalizeBrand('diners-club')).toBe('diners')
@@ -98,11 +106,14 @@ describe('brandFromNumber and isLuhnValid on Stripe test numbers', () => {
     expect(isLuhnValid(number)).toBe(true)
   })
 
-  it('ignores spaces and dashes', () => {
+  it('ignores white space and dashes', () => {
     expect(brandFromNumber('4242 4242 4242 4242')).toBe('visa')
     expect(brandFromNumber('3782-822463-10005')).toBe('amex')
     expect(isLuhnValid('4242 4242 4242 4242')).toBe(true)
     expect(isLuhnValid('3782-822463-10005')).toBe(true)
+    // A number pasted from a table or a list: tabs and line breaks between its groups.
+    expect(isLuhnValid('4242\t4242\t4242\t4242')).toBe(true)
+    expect(isLuhnValid('4242\n4242\n4242\n4242')).toBe(true)
   })
 })
 
@@ -122,6 +133,28 @@ describe("brandFromNumber: Mastercard's 2221–2720 range", () => {
     expect(brandFromNumber('5599999999999999')).toBe('mastercard')
     expect(brandFromNumber('5000000000000000')).toBe('unknown')
     expect(brandFromNumber('5600000000000000')).toBe('unknown')
+  })
+})
+
+describe('brandFromNumber: the edges of the other ranges', () => {
+  it.each([
+    ['6440000000000000', 'discover'],
+    ['6499999999999999', 'discover'],
+    ['6439999999999999', 'unknown'],
+    ['6500000000000000', 'discover'],
+    ['3528000000000000', 'jcb'],
+    ['3589999999999999', 'jcb'],
+    ['3527999999999999', 'unknown'],
+    ['3590000000000000', 'unknown'],
+    ['3800000000000000', 'diners'],
+    ['3999999999999999', 'diners'],
+    ['3095000000000000', 'diners'],
+    ['3094999999999999', 'unknown'],
+    ['3096000000000000', 'unknown'],
+    ['8100000000000000', 'unionpay'],
+    ['8200000000000000', 'unknown'],
+  ] as const)('%s is %s', (number, brand) => {
+    expect(brandFromNumber(number)).toBe(brand)
   })
 })
 

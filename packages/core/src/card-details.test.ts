@@ -405,6 +405,14 @@ describe('CardUpdateSchema', () => {
     )
     expect(error.message).toContain('unknown key "•••• 4242"')
   })
+
+  it('quotes an unknown key of up to 64 characters whole, and cuts a longer one there', () => {
+    const key = 'k'.repeat(64)
+    const whole = errorOf(() => validate(CardUpdateSchema, { [key]: '1' }, 'card update'))
+    expect(whole.message).toContain(`unknown key "${key}": the keys are `)
+    const cut = errorOf(() => validate(CardUpdateSchema, { [`${key}x`]: '1' }, 'card update'))
+    expect(cut.message).toContain(`unknown key "${key}…": the keys are `)
+  })
 })
 
 function issuesOf(input: unknown): Array<{ path: PropertyKey[]; message: string }> {

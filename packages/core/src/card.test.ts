@@ -38,6 +38,8 @@ const NUMBER_IN_IDS = [
   // The first or the last group glued to a letter: joined to the others, it is no random id's.
   'card_x4242 4242 4242 4242',
   'card_4242-4242-4242-4242x',
+  // A 13-digit Visa, the shortest card number: the check is skipped only below 13 digits.
+  'card_4222222222222',
 ]
 
 /**
@@ -194,7 +196,34 @@ describe('CardSchema rejects malformed cards and names the field', () => {
 
   it.each([
     ['last4 of two digits', { ...base, last4: '42' }, 'last4', 'last4 is exactly four digits'],
+    ['last4 of five digits', { ...base, last4: '42424' }, 'last4', 'last4 is exactly four digits'],
+    ['last4 after a letter', { ...base, last4: 'x4242' }, 'last4', 'last4 is exactly four digits'],
     ['expMonth 13', { ...base, expMonth: 13 }, 'expMonth', 'Too big: expected number to be <=12'],
+    ['expMonth 0', { ...base, expMonth: 0 }, 'expMonth', 'Too small: expected number to be >=1'],
+    [
+      'expMonth 1.5',
+      { ...base, expMonth: 1.5 },
+      'expMonth',
+      'Invalid input: expected int, received number',
+    ],
+    [
+      'expYear 1969',
+      { ...base, expYear: 1969 },
+      'expYear',
+      'Too small: expected number to be >=1970',
+    ],
+    [
+      'expYear 10000',
+      { ...base, expYear: 10000 },
+      'expYear',
+      'Too big: expected number to be <=9999',
+    ],
+    [
+      'provider ""',
+      { ...base, provider: '' },
+      'provider',
+      'Too small: expected string to have >=1 characters',
+    ],
     ['brand "Visa"', { ...base, brand: 'Visa' }, 'brand', 'Invalid option: expected one of'],
     [
       'country "USA"',
@@ -207,6 +236,24 @@ describe('CardSchema rejects malformed cards and names the field', () => {
       { ...base, address: { ...base.address, country: 'USA' } },
       'address.country',
       'a country is an ISO 3166-1 alpha-2 code such as "US"',
+    ],
+    [
+      'country "us"',
+      { ...base, country: 'us' },
+      'country',
+      'a country is an ISO 3166-1 alpha-2 code such as "US"',
+    ],
+    [
+      'address.country "us"',
+      { ...base, address: { ...base.address, country: 'us' } },
+      'address.country',
+      'a country is an ISO 3166-1 alpha-2 code such as "US"',
+    ],
+    [
+      'an empty address line (null says there is none)',
+      { ...base, address: { ...base.address, line1: '' } },
+      'address.line1',
+      'Too small: expected string to have >=1 characters',
     ],
     [
       'a metadata value that is not a string',
@@ -235,6 +282,12 @@ describe('CardSchema rejects malformed cards and names the field', () => {
     [
       'an upper-case currency',
       { ...base, owner: { type: 'account', id: 'acct_1' }, currency: 'USD' },
+      'currency',
+      'a currency is a lower-case ISO 4217 code such as "usd"',
+    ],
+    [
+      'a currency of four letters',
+      { ...base, owner: { type: 'account', id: 'acct_1' }, currency: 'usdd' },
       'currency',
       'a currency is a lower-case ISO 4217 code such as "usd"',
     ],
@@ -276,6 +329,15 @@ describe('CardSchema rejects malformed cards and names the field', () => {
     const message = invalidRequestMessage(input)
     expect(message.startsWith('Invalid card: ')).toBe(true)
     expect(message).toContain(`${path}: ${words}`)
+  })
+
+  it('takes the edges of each range: expMonth 1 and 12, expYear 1970 and 9999', () => {
+    for (const edges of [
+      { expMonth: 1, expYear: 1970 },
+      { expMonth: 12, expYear: 9999 },
+    ]) {
+      expect(CardSchema.safeParse({ ...base, ...edges }).success, JSON.stringify(edges)).toBe(true)
+    }
   })
 
   it('lists every bad field of one card', () => {

@@ -27,6 +27,9 @@ describe('toCountryAlpha2', () => {
     ['ﬁ'],
     ['ﬆ'],
     ['ﬁn'],
+    // Three characters, two of them ASCII letters: the whole code is read, not a part of it.
+    ['ſwe'],
+    ['ıta'],
   ])('gives null for %j', (code) => {
     expect(toCountryAlpha2(code)).toBeNull()
   })

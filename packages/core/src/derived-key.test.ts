@@ -36,4 +36,16 @@ describe('deriveIdempotencyKey', () => {
     expect(keys.filter(containsCardNumber)).toEqual([])
     expect(keys.filter((key) => /\d/.test(key))).toEqual([])
   })
+
+  // 128 bits, a letter for each half-byte: 32 letters, and each of the 16 in every place.
+  it('writes 128 bits of the digest in the letters a to p', () => {
+    const keys = owners(2_000).map((owner) =>
+      deriveIdempotencyKey('set-default', 'stripe', owner, 'tok_visa'),
+    )
+    for (const key of keys) expect(key).toMatch(/^cardport-set-default-[a-p]{32}$/)
+    for (let place = 0; place < 32; place++) {
+      const letters = new Set(keys.map((key) => key.slice(-32)[place]))
+      expect(letters.size, `place ${place}`).toBe(16)
+    }
+  })
 })

@@ -14,6 +14,7 @@ import {
   IdempotencyConflictError,
   InvalidRequestError,
   isCardportError,
+  isOwnerDeleted,
   OwnerNotFoundError,
   PermissionError,
   ProviderUnavailableError,
@@ -178,6 +179,50 @@ describe('toJSON', () => {
     expect(serialized).not.toContain('inner')
     expect(serialized).not.toContain('"stack"')
   })
+
+  it("gives a decline's codes and a rate limit's wait", () => {
+    const declined = new CardDeclinedError('The card was declined.', {
+      providerCode: 'card_declined',
+      declineCode: 'insufficient_funds',
+    })
+    expect(declined.toJSON()).toMatchObject({
+      providerCode: 'card_declined',
+      declineCode: 'insufficient_funds',
+    })
+    const limited = new RateLimitedError('Slow down.', { retryAfterMs: 1500 })
+    expect(limited.toJSON()).toMatchObject({ retryable: true, retryAfterMs: 1500 })
+  })
+})
+
+describe('isOwnerDeleted', () => {
+  it('is true for owner_not_found with details.ownerDeleted true', () => {
+    const error = new OwnerNotFoundError('gone', { details: { ownerDeleted: true } })
+    expect(isOwnerDeleted(error)).toBe(true)
+  })
+
+  it('is false for an owner the provider merely does not know', () => {
+    expect(isOwnerDeleted(new OwnerNotFoundError('unknown'))).toBe(false)
+    expect(isOwnerDeleted(new OwnerNotFoundError('unknown', { details: {} }))).toBe(false)
+  })
+
+  it('is false for ownerDeleted that is not true, or on another code', () => {
+    for (const ownerDeleted of ['yes', 1, 'false']) {
+      const error = new OwnerNotFoundError('gone?', { details: { ownerDeleted } })
+      expect(isOwnerDeleted(error), String(ownerDeleted)).toBe(false)
+    }
+    // A card not found says nothing of its owner, whatever its details hold.
+    const card = new CardNotFoundError('no card', { details: { ownerDeleted: true } })
+    expect(isOwnerDeleted(card)).toBe(false)
+  })
+
+  it('is false for what is not a cardport error', () => {
+    const forged = Object.assign(new Error('gone'), {
+      code: 'owner_not_found',
+      details: { ownerDeleted: true },
+    })
+    expect(isOwnerDeleted(forged)).toBe(false)
+    expect(isOwnerDeleted(null)).toBe(false)
+  })
 })
 
 describe('redaction in the constructor', () => {
@@ -245,6 +290,19 @@ describe('redaction in the constructor', () => {
       extras: { '•••• 4242': ['ok', { said: 'card •••• 4242' }], count: 2 },
       ownerDeleted: true,
     })
+  })
+
+  it('copies eight levels of objects in the details, the details object the first, and cuts the ninth', () => {
+    const nest = (depth: number, leaf: unknown): unknown =>
+      depth === 0 ? leaf : { echo: nest(depth - 1, leaf) }
+    const kept = new CardportError('invalid_request', 'Refused', {
+      details: { raw: nest(6, { number: '4242 4242 4242 4242' }) },
+    })
+    expect(kept.details).toEqual({ raw: nest(6, { number: '•••• 4242' }) })
+    const cut = new CardportError('invalid_request', 'Refused', {
+      details: { raw: nest(7, { number: '4242 4242 4242 4242' }) },
+    })
+    expect(cut.details).toEqual({ raw: nest(7, '[nested too deep]') })
   })
 
   it('masks a card number given as a number in the details, and leaves other numbers', () => {

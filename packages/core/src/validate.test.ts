@@ -32,6 +32,7 @@ describe('optionsObject', () => {
     ['a signing secret', 'whsec_notForMessages'],
     ['a random token', 'notForMessages0123456789abcdef'],
     ['a long name', 'notForMessages'.repeat(4)],
+    ['a name of 41 letters', 'notForMessages'.repeat(3).slice(0, 41)],
   ])('does not quote a key that is no option name (%s): it may be a secret', (_name, key) => {
     const error = errorOf(() =>
       validate(Options, { apiKey: 'k', [key]: key, tiemout: 1 }, 'demo options'),
@@ -40,6 +41,14 @@ describe('optionsObject', () => {
       'Invalid demo options: unknown options "tiemout", 1 more whose name is not shown (not an option name: it may be a secret): the options are apiKey, timeoutMs',
     )
     expect(JSON.stringify(error.issues)).not.toContain('notForMessages')
+  })
+
+  it('quotes a name of up to 40 letters', () => {
+    const name = 'unknownOption'.repeat(4).slice(0, 40)
+    const error = errorOf(() => validate(Options, { apiKey: 'k', [name]: 1 }, 'demo options'))
+    expect(error.message).toBe(
+      `Invalid demo options: unknown option "${name}": the options are apiKey, timeoutMs`,
+    )
   })
 
   it('names a known option written another way (snake case, kebab case, case), and says which', () => {
