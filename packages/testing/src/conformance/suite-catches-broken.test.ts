@@ -551,6 +551,65 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  it('an adapter that reads cards from copies refreshed only by a write of that card fails the default rules', async () => {
+    // It keeps a copy of each card a write returns and answers getCard (or listCards, its
+    // getDefaultCard asking the vendor) with it: a card that gained or lost the default by a
+    // write of another card (a promotion, a switch) reads as it was, in that read alone.
+    const readsCopies = (read: 'getCard' | 'listCards') =>
+      broken((healthy) => {
+        const copies = new Map<string, Card>()
+        const keyOf = (card: Card) => `${ownerKey(card.owner)}/${card.id}`
+        const copy = (card: Card) => {
+          copies.set(keyOf(card), card)
+          return card
+        }
+        const copyOf = (card: Card) => copies.get(keyOf(card)) ?? card
+        const writes: Partial<Primitives> = {
+          createCard: async (owner, input, context) =>
+            copy(await healthy.createCard!(owner, input, context)),
+          updateCard: async (owner, cardId, patch) =>
+            copy(await healthy.updateCard!(owner, cardId, patch)),
+          setDefaultCard: async (owner, cardId) =>
+            copy(await healthy.setDefaultCard!(owner, cardId)),
+          invalidateCard: async (owner, cardId) =>
+            copy(await healthy.invalidateCard!(owner, cardId)),
+        }
+        if (read === 'getCard') {
+          return {
+            ...writes,
+            getCard: async (owner, cardId) => copyOf(await healthy.getCard!(owner, cardId)),
+          }
+        }
+        return {
+          ...writes,
+          async listCards(owner, options) {
+            const page = await healthy.listCards!(owner, options)
+            return { ...page, data: page.data.map(copyOf) }
+          },
+          async getDefaultCard(owner) {
+            const { data } = await healthy.listCards!(owner, { limit: 100 })
+            return data.find((card) => card.isDefault) ?? null
+          },
+        }
+      })
+    const movesTheDefault = [
+      'defaults: makeDefault makes a later card the only default',
+      'deleteCard: deleting the default makes the most recently added remaining card the default',
+      "setDefaultCard: makes a card the owner's only default",
+      "invalidateCard: invalidating the default makes the most recently added card still valid the default; with none valid left there is none, and the next card created becomes it (defaultPolicy 'first-card')",
+      "external accounts: setDefaultCard of a eur card moves that currency's default and leaves the first currency's alone",
+      'external accounts: makeDefault (default_for_currency) makes a card the default for its currency',
+      'external accounts: setDefaultCard moves the default for the currency',
+    ]
+    expect(await failedProviderChecks(readsCopies('getCard')), 'copies read by getCard').toEqual(
+      movesTheDefault,
+    )
+    expect(
+      await failedProviderChecks(readsCopies('listCards')),
+      'copies read by listCards',
+    ).toEqual(movesTheDefault)
+  })
+
   it('an adapter that ignores idempotency keys fails the one-card rule', async () => {
     const failed = await failedProviderChecks(
       broken((healthy) => ({
@@ -752,6 +811,99 @@ describe('describeCardProvider catches a broken provider', () => {
     expect(String(error)).toContain('never reached the adapter')
   })
 
+  it('an adapter whose decline names no provider fails the decline rule', async () => {
+    // The core passes an adapter's own CardportError through as it is: one made without
+    // `provider` reaches the caller's logs with no word of which provider declined the card.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async createCard(owner, input, context) {
+          if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+            throw new CardDeclinedError('The card was declined: ask the customer for another card')
+          }
+          return healthy.createCard!(owner, input, context)
+        },
+      })),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: a declined source rejects with card_declined and adds no card',
+        ERRORS_FROM_THE_ADAPTER,
+      ]),
+    )
+  })
+
+  it('an adapter that saves a card before its vendor declines it fails the decline rule', async () => {
+    // It vaults the details, then has the vendor verify them: the decline leaves the vaulted card
+    // (here a tok_visa card) among the owner's cards, as if the customer had saved it.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async createCard(owner, input, context) {
+          if (typeof input.source !== 'string' && input.source.number === DECLINED_DETAILS.number) {
+            await healthy.createCard!(owner, { ...input, source: 'tok_visa' }, context)
+            throw new CardDeclinedError(
+              'The card was declined: ask the customer for another card',
+              {
+                provider: 'memory',
+              },
+            )
+          }
+          return healthy.createCard!(owner, input, context)
+        },
+      })),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: a declined source rejects with card_declined and adds no card',
+        ERRORS_FROM_THE_ADAPTER,
+      ]),
+    )
+  })
+
+  it('an adapter that keeps the CVC in the card it makes from raw details fails the raw-details rule', async () => {
+    // Meant to keep the vendor's verdict on the CVC (Stripe's `cvc_check: 'pass'`), it keeps the
+    // CVC itself in the card's metadata: every read of the card, and every copy a store keeps,
+    // holds it.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        createCard: (owner, input, context) =>
+          healthy.createCard!(
+            owner,
+            typeof input.source === 'string' || input.source.cvc === undefined
+              ? input
+              : { ...input, metadata: { ...input.metadata, cvc_check: input.source.cvc } },
+            context,
+          ),
+      })),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: creates a card from raw card details, keeping neither the number nor the CVC',
+      ]),
+    )
+  })
+
+  it('an adapter that sends the expiry month of raw details counted from 0 fails the raw-details rule', async () => {
+    // As `Date#getMonth` counts: the card saved expires a month before the customer's. A card
+    // made from a token carries the vendor's own expiry, so only the raw-details rule shows it.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        createCard: (owner, input, context) =>
+          healthy.createCard!(
+            owner,
+            typeof input.source === 'string'
+              ? input
+              : { ...input, source: { ...input.source, expMonth: input.source.expMonth - 1 } },
+            context,
+          ),
+      })),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'createCard: creates a card from raw card details, keeping neither the number nor the CVC',
+      ]),
+    )
+  })
+
   it("an adapter whose conflict for deleting a currency's default says nothing of what to do fails that rule", async () => {
     const failed = await failedProviderChecks(
       broken((healthy) => ({
@@ -890,6 +1042,69 @@ describe('describeCardProvider catches a broken provider', () => {
     expect(failed).toEqual(forEachOwnerType([LISTS_MANY]))
   })
 
+  it('an adapter that takes a page shorter than asked for as the last, over a vendor that caps its pages at 10, fails the many-cards rule', async () => {
+    // Asked for 100 cards, the vendor gives 10 and says more follow; the adapter reads the short
+    // page as the end. Pages of 7 are never short before the end: listAll, with its default
+    // page size of 100, stops at the 10th card.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async listCards(owner, { limit, cursor }) {
+          const capped = Math.min(limit, 10)
+          const page = await healthy.listCards!(
+            owner,
+            cursor === undefined ? { limit: capped } : { limit: capped, cursor },
+          )
+          const hasMore = page.hasMore && page.data.length === limit
+          return { data: page.data, hasMore, nextCursor: hasMore ? page.nextCursor : null }
+        },
+      })),
+    )
+    expect(failed).toEqual(forEachOwnerType([LISTS_MANY]))
+  })
+
+  it('an adapter that reads the offset of any cursor, without its seal, fails the cursor rules', async () => {
+    // Its cursors hold an offset, read back without the seal that says who made them and for
+    // which list: another provider's cursor, or another owner's, pages this owner's list.
+    const failed = await failedProviderChecks(
+      broken((healthy) => ({
+        async listCards(owner, { limit, cursor }) {
+          let offset = 0
+          if (cursor !== undefined) {
+            let state: { offset?: unknown } | undefined
+            try {
+              const payload = Buffer.from(cursor.split('.')[0]!, 'base64url')
+              state = JSON.parse(payload.toString('utf8')).s
+            } catch {
+              state = undefined
+            }
+            if (typeof state?.offset !== 'number' || !Number.isInteger(state.offset)) {
+              throw new InvalidRequestError('Not a cursor: pass the nextCursor of a page', {
+                provider: 'memory',
+              })
+            }
+            offset = state.offset
+          }
+          const cards = (await healthy.listCards!(owner, { limit: 100 })).data
+          const data = cards.slice(offset, offset + limit)
+          const hasMore = offset + limit < cards.length
+          return {
+            data,
+            hasMore,
+            nextCursor: hasMore
+              ? encodeCursor('memory', { offset: offset + limit }, { list: formatOwner(owner) })
+              : null,
+          }
+        },
+      })),
+    )
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: a cursor the provider did not make rejects with invalid_request',
+        "listCards: another owner's cursor rejects with invalid_request",
+      ]),
+    )
+  })
+
   it('an adapter whose cursor never moves on fails the paging rules, and the suite stops asking', async () => {
     // Each later page is the first one again, with the cursor it was asked with: the same card
     // on every page of limit 1, so a walk bounded by the cards it has seen never ends. Pages
@@ -984,6 +1199,52 @@ describe('describeCardProvider catches a broken provider', () => {
     ])
   })
 
+  it('an adapter whose getCard still answers a deleted card fails the removal rule', async () => {
+    // As a vendor that deletes softly and still answers a read of the card by its id: what reads
+    // a saved card by id, a charge among them, still finds the card the owner removed.
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        const deleted = new Map<string, Card>()
+        const keyOf = (owner: Owner, cardId: string) => `${ownerKey(owner)}/${cardId}`
+        return {
+          async deleteCard(owner, cardId) {
+            const card = await healthy.getCard!(owner, cardId)
+            await healthy.deleteCard!(owner, cardId)
+            deleted.set(keyOf(owner, cardId), card)
+          },
+          getCard: async (owner, cardId) =>
+            deleted.get(keyOf(owner, cardId)) ?? healthy.getCard!(owner, cardId),
+        }
+      }),
+    )
+    expect(failed).toEqual(forEachOwnerType(['deleteCard: removes the card']))
+  })
+
+  it('an adapter whose update makes an invalidated card active again fails the invalidation rule', async () => {
+    // As an adapter that writes the whole card back on update, its status 'active' with it: a
+    // card marked invalid for good is offered again after a change of its metadata.
+    const failed = await failedProviderChecks(
+      broken((healthy) => {
+        const revived = new Set<string>()
+        const view = (card: Card): Card =>
+          revived.has(card.id) ? { ...card, status: 'active' } : card
+        return {
+          ...readThrough(healthy, view),
+          async updateCard(owner, cardId, patch) {
+            const card = await healthy.updateCard!(owner, cardId, patch)
+            if (card.status === 'invalid') revived.add(card.id)
+            return view(card)
+          },
+          async invalidateCard(owner, cardId) {
+            revived.delete(cardId)
+            return healthy.invalidateCard!(owner, cardId)
+          },
+        }
+      }),
+    )
+    expect(failed).toEqual(forEachOwnerType(['invalidateCard: marks a card invalid for good']))
+  })
+
   it('an adapter whose update drops the default fails the rule that an update keeps it', async () => {
     // As an adapter that writes the whole card back on update, its default flag cleared.
     const failed = await failedProviderChecks(broken((healthy) => hidesDefault(healthy, 'update')))
@@ -1026,6 +1287,47 @@ describe('describeCardProvider catches a broken provider', () => {
         "setDefaultCard: a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were",
       ]),
     )
+  })
+
+  it("an adapter that acts on another owner's card before it refuses the call fails the not-held rules", async () => {
+    // It finds a card by its id alone, acts on it, and only then sees that the caller does not
+    // hold it: the caller is told card_not_found, and the other owner's card is deleted, changed
+    // or invalidated all the same. (An account's one card is the default for its currency,
+    // which cannot be deleted: there deleteCard answers that conflict, not card_not_found.)
+    const actsFirst = (operation: 'deleteCard' | 'updateCard' | 'invalidateCard') =>
+      broken((healthy) => {
+        const holders = new Map<string, Owner>()
+        return {
+          async createCard(owner, input, context) {
+            const card = await healthy.createCard!(owner, input, context)
+            holders.set(card.id, owner)
+            return card
+          },
+          ...Object.fromEntries([
+            [
+              operation,
+              async (owner: Owner, cardId: string, ...rest: unknown[]) => {
+                const holder = holders.get(cardId) ?? owner
+                const done = await (healthy[operation] as (...args: unknown[]) => unknown)(
+                  holder,
+                  cardId,
+                  ...rest,
+                )
+                if (ownerKey(holder) !== ownerKey(owner))
+                  throw cardNotFound('memory', owner, cardId)
+                return done
+              },
+            ],
+          ]),
+        }
+      })
+    for (const operation of ['deleteCard', 'updateCard', 'invalidateCard'] as const) {
+      expect(await failedProviderChecks(actsFirst(operation)), operation).toEqual(
+        forEachOwnerType([
+          `${operation}: a card the owner does not hold rejects with card_not_found, and the owner's cards and default stay as they were`,
+        ]),
+      )
+    }
   })
 
   it('an adapter that gives no default to a card added after the last was deleted fails that rule', async () => {
@@ -1234,6 +1536,32 @@ describe('describeCardProvider catches a broken provider', () => {
         },
       }
       return { provider, requestCount: () => counter.requests }
+    })
+    expect(failed).toEqual(
+      forEachOwnerType([
+        'listCards: a limit outside 1–100 rejects with invalid_request, before any request',
+      ]),
+    )
+  })
+
+  it('a provider that throws a bad limit out of the call, not through its promise, fails the limit rule', async () => {
+    // Written by hand, it checks the limit before it makes a promise: a caller's
+    // `listCards(…).catch(…)` never sees the error, which throws out of the call instead.
+    const failed = await failedProviderChecks(() => {
+      const healthy = memoryAdapter()
+      const provider = {
+        ...healthy,
+        listCards: (owner: Owner, options?: ListOptions) => {
+          const limit = options?.limit
+          if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 100)) {
+            throw new InvalidRequestError(`The limit must be from 1 to 100, not ${limit}`, {
+              provider: 'memory',
+            })
+          }
+          return healthy.listCards(owner, options)
+        },
+      }
+      return { provider }
     })
     expect(failed).toEqual(
       forEachOwnerType([

@@ -85,3 +85,32 @@ describe('conformance options given as undefined', () => {
     expect(close).toHaveBeenCalledOnce()
   })
 })
+
+describe('runCardProviderCheck', () => {
+  it("calls the fixture's teardown once after a check, whether it passes or fails", async () => {
+    const teardown = vi.fn()
+    const options = {
+      ...ABSENT,
+      setup: () => {
+        const provider = memoryProvider()
+        return {
+          provider,
+          owners: {
+            customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+            account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+          },
+          teardown,
+        }
+      },
+    } as unknown as Omit<CardProviderSuiteOptions, 'name'>
+    const [check] = cardProviderChecks(ABSENT as unknown as SuiteData)
+    await runCardProviderCheck(options, check!)
+    expect(teardown, 'after a check that passed').toHaveBeenCalledOnce()
+    const failing = {
+      ...check!,
+      run: () => Promise.reject(new Error('the check failed')),
+    }
+    await expect(runCardProviderCheck(options, failing)).rejects.toThrow('the check failed')
+    expect(teardown, 'after a check that failed').toHaveBeenCalledTimes(2)
+  })
+})
