@@ -1257,6 +1257,31 @@ describe('CardSync: syncFromProviderData, sync, getForOwner, deleteLocal', () =>
     expect(await store.get(scope(alice), card.id)).toBeNull()
   })
 
+  // Only card_not_found says the card is gone: a read that failed says nothing of it.
+  it.each([
+    ['provider_unavailable', () => new ProviderUnavailableError('connection reset')],
+    ['rate_limited', () => new RateLimitedError('Too many requests', { retryAfterMs: 1000 })],
+  ])(
+    'sync with an id keeps the local card as stored when the read fails with %s',
+    async (_, failure) => {
+      const card = await sync.setDefaultCard(alice, 'tok_visa')
+      const before = await store.get(scope(alice), card.id)
+      await provider.updateCard(alice, card.id, { holderName: 'Ada' })
+      const error = failure()
+      const failing = createCardSync({
+        provider: {
+          ...provider,
+          getCard: async () => {
+            throw error
+          },
+        },
+        store,
+      })
+      await expect(failing.sync(alice, card.id)).rejects.toBe(error)
+      expect(await store.get(scope(alice), card.id)).toEqual(before)
+    },
+  )
+
   it("sync with nothing stores the owner's default", async () => {
     const card = await provider.createCard(alice, { source: 'tok_visa' })
     await provider.createCard(alice, { source: 'tok_amex' })

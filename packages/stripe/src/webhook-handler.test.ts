@@ -576,6 +576,30 @@ describe('what the handler reports', () => {
       })
       expect(await store.listByOwner(scope(account))).toEqual([])
     })
+
+    it(`refuses a card's late event made between two disconnections, after both delivered newest first (${mode})`, async () => {
+      const store = memoryStore()
+      const handler = handlerFor(store, mode)
+      const account = await newAccount()
+      emulator.events.take()
+      tick()
+      const first = deauthorization(account.id)
+      tick()
+      const card = await provider.createCard(account, { source: 'tok_visa_debit' })
+      const [late] = emulator.events.take() as [StripeEvent]
+      tick()
+      const second = deauthorization(account.id)
+      expect(await deliver(handler, second)).toMatchObject({ action: 'deleted', owner: account })
+      expect(await deliver(handler, first)).toMatchObject({ action: 'deleted', owner: account })
+
+      // The first disconnection, delivered last, is the older: the second still decides.
+      expect(await deliver(handler, late)).toMatchObject({
+        action: 'stale',
+        cardId: card.id,
+        reason: 'the account disconnected from the platform',
+      })
+      expect(await store.listByOwner(scope(account))).toEqual([])
+    })
   }
 
   it('ignores a deauthorization that names no account', async () => {
@@ -920,6 +944,34 @@ describe('what the handler reports', () => {
     expect((await store.get(scope(customer), card.id))?.holderName).toBe('Second')
   })
 
+  it('removes a card whose same-second update it confirms with Stripe, which no longer holds it, and says so', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'confirm')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    const a = await provider.createCard(customer, { source: 'tok_visa' })
+    const b = await provider.createCard(customer, { source: 'tok_mastercard' })
+    for (const event of emulator.events.take()) await deliver(handler, event)
+    expect((await store.listByOwner(scope(customer))).map((row) => row.id).sort()).toEqual(
+      [a.id, b.id].sort(),
+    )
+    // Updated, then deleted, in the same second: the update's delivery comes first.
+    await provider.updateCard(customer, b.id, { holderName: 'Jenny Rosen' })
+    await provider.deleteCard(customer, b.id)
+    const [updated] = emulator.events
+      .take()
+      .filter((event) => event.type === 'customer.source.updated')
+    expect(await deliver(handler, updated!)).toEqual({
+      eventId: updated!.id,
+      type: 'customer.source.updated',
+      action: 'deleted',
+      owner: customer,
+      cardId: b.id,
+      confirmed: true,
+    })
+    expect(await store.get(scope(customer), b.id)).toBeNull()
+    await expectInStep(store, [customer])
+  })
+
   /**
    * A customer with a default card A (and, with `withB`, a second card B), delivered in order;
    * then, 600 ms into the next second, the application reads A and stores it as of that read, as
@@ -1194,6 +1246,24 @@ describe('what the handler reports', () => {
         expect(deleted.created * 1000).toBeLessThan(readAt)
 
         expect(await sync.syncFromProviderData(customer, read, { observedAt: readAt })).toBeNull()
+        expect(await store.listByOwner(scope(customer))).toEqual([])
+      })
+
+      it(`removes on a ${deletion} deletion a card whose row is dated ahead of this host's clock (${mode})`, async () => {
+        const store = memoryStore()
+        const handler = handlerFor(store, mode)
+        const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+        emulator.events.take()
+        const card = await provider.createCard(customer, { source: 'tok_visa' })
+        emulator.events.take()
+        // Stored by another host, whose clock runs a minute ahead of this one's.
+        expect((await store.upsert(card, { observedAt: Date.now() + 60_000 })).applied).toBe(true)
+        tick()
+        if (deletion === 'card') await provider.deleteCard(customer, card.id)
+        else await sdk.customers.del(customer.id)
+        const deleted = emulator.events.take().find((event) => event.type.endsWith('.deleted'))!
+        expect(await deliver(handler, deleted)).toMatchObject({ action: 'deleted' })
+        // Ids are never reused: the deletion is no earlier than the row, or the store refuses it.
         expect(await store.listByOwner(scope(customer))).toEqual([])
       })
     }
@@ -1605,6 +1675,28 @@ describe('events alone: changes within one second, ordered by previous_attribute
         await expectInStep(store, [owner])
       }
     }
+  })
+
+  it('keeps an update of a card over its creation in the same second, delivered after it', async () => {
+    const store = memoryStore()
+    const handler = handlerFor(store, 'events')
+    const customer: Owner = { type: 'customer', id: emulator.seed.customer().id }
+    emulator.events.take()
+    const card = await provider.createCard(customer, { source: 'tok_visa' })
+    await provider.updateCard(customer, card.id, { holderName: 'Updated' })
+    const events = emulator.events.take()
+    expect(new Set(events.map((event) => event.created)).size).toBe(1)
+    const of = (type: string) => events.find((event) => event.type === type)!
+    expect((await deliver(handler, of('customer.source.updated'))).action).toBe('upserted')
+    // A creation is a card's oldest state, whatever its second.
+    expect(await deliver(handler, of('customer.source.created'))).toMatchObject({
+      action: 'stale',
+      cardId: card.id,
+      reason: 'the card is already stored',
+    })
+    expect((await store.get(scope(customer), card.id))?.holderName).toBe('Updated')
+    await deliver(handler, of('customer.updated'))
+    await expectInStep(store, [customer])
   })
 
   it("chains three updates of a card's name in one second, in every delivery order", async () => {
