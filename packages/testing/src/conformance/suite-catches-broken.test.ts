@@ -28,6 +28,7 @@ import {
   type Owner,
   observedAtOf,
   type ProviderCapabilities,
+  ProviderUnavailableError,
   type RetiringCard,
   type StoredCard,
   scopeKey,
@@ -1881,6 +1882,38 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it('a store that refuses an observedAt it cannot keep with an error to retry, or takes 2^53 for a whole number of ms, fails that rule', async () => {
+    const rule =
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing'
+    // A store that takes every failure of its database for the database being down: the
+    // refusal comes as a retryable provider_unavailable, which CardSync would retry for ever.
+    const down = (error: unknown) => {
+      throw new ProviderUnavailableError('brokenStore: the database failed', { cause: error })
+    }
+    const retryable = (inner: CardStore): CardStore => ({
+      ...inner,
+      upsert: (card, options) => inner.upsert(card, options).catch(down),
+      upsertMany: (cards, options) => inner.upsertMany(cards, options).catch(down),
+      delete: (scope, cardId, options) => inner.delete(scope, cardId, options).catch(down),
+      setDefault: (scope, cardId, options) => inner.setDefault(scope, cardId, options).catch(down),
+    })
+    expect(await failedStoreChecks(retryable)).toEqual([rule])
+    // A store over a bigint column that checks the time with Number.isInteger, which takes
+    // 2^53 and beyond: it keeps such a time as the latest one it can.
+    const kept = (options?: WriteOptions) =>
+      options?.observedAt !== undefined && Number.isInteger(options.observedAt)
+        ? { observedAt: Math.min(options.observedAt, Number.MAX_SAFE_INTEGER) }
+        : options
+    const integers = (inner: CardStore): CardStore => ({
+      ...inner,
+      upsert: (card, options) => inner.upsert(card, kept(options)),
+      upsertMany: (cards, options) => inner.upsertMany(cards, kept(options)),
+      delete: (scope, cardId, options) => inner.delete(scope, cardId, kept(options)),
+      setDefault: (scope, cardId, options) => inner.setDefault(scope, cardId, kept(options)),
+    })
+    expect(await failedStoreChecks(integers)).toEqual([rule])
+  })
+
   it("a store whose setDefault ignores observedAt fails the rules of a default's age", async () => {
     const ignoresObservedAt = (inner: CardStore): CardStore => ({
       ...inner,
@@ -2135,6 +2168,69 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it("a store whose batch holding a stored card writes that card alone, losing the new ones, fails the batch rules and the race's", async () => {
+    // Its batch runs the statement that updates stored cards, or else the one that inserts new
+    // ones: never both.
+    const updatesOrInserts = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        const rows = await Promise.all(cards.map((card) => inner.get(scopeOf(card), card.id)))
+        const updates = cards.filter((_, index) => rows[index] !== null)
+        return inner.upsertMany(updates.length > 0 ? updates : cards, options)
+      },
+    })
+    expect(await failedStoreChecks(updatesOrInserts)).toEqual([
+      // The batch of each mixed race writes Y, stored, and a new card: the new card is lost.
+      race,
+      'upsertMany: refuses the cards of a batch older than the stored ones',
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+      // The card that fails each batch is a new one: it is left out, and the rest written.
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
+      'upsertMany: is all or nothing: a batch with a card the store refuses writes none of it',
+    ])
+  })
+
+  it("a store that inserts a batch's new cards outside the transaction that updates the stored ones fails the all-or-nothing rules, and one that refuses a card before it writes any passes them", async () => {
+    // A CHECK constraint on last4, which the memory store has not: the refusal the all-or-nothing
+    // rule makes a batch meet late, after the writes of the cards before it.
+    const check = (card: Card) => {
+      if (!/^\d{4}$/.test(card.last4)) {
+        throw new InvalidRequestError('brokenStore: last4 must be four digits')
+      }
+    }
+    const refusesFirst = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        for (const card of cards) check(card)
+        return inner.upsertMany(cards, options)
+      },
+    })
+    expect(await failedStoreChecks(refusesFirst)).toEqual([])
+    // Its inserts go through another connection than its transaction, and are committed at
+    // once: a card it refuses rolls back the updates alone.
+    const insertsApart = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsertMany(cards, options) {
+        observedAtOf('brokenStore', options)
+        const updates: Card[] = []
+        for (const card of cards) {
+          check(card)
+          const stored = await inner.get(scopeOf(card), card.id)
+          if (stored || updates.some((update) => update.id === card.id)) updates.push(card)
+          else await inner.upsert(card, options)
+        }
+        if (updates.length > 0) await inner.upsertMany(updates, options)
+      },
+    })
+    expect(await failedStoreChecks(insertsApart)).toEqual([
+      // It writes a batch's new cards before the stored ones: a default among them is displaced
+      // by a stored card written as the default before it in the batch.
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)',
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
+      'upsertMany: is all or nothing: a batch with a card the store refuses writes none of it',
+    ])
+  })
+
   it("a store that reads a batch before it writes it, but for its cards' owners, fails the all-or-nothing rule", async () => {
     // What memoryStore once did: every card copied up front, but its owner left for the write
     // of the card, which a card whose owner cannot be read fails after the cards before it.
@@ -2205,6 +2301,44 @@ describe('describeCardStore catches a broken store', () => {
     // leave none in either order.
     expect(await failedStoreChecks(promotes((cards) => cards[0]))).toEqual([race, rule, reads])
     expect(await failedStoreChecks(promotes((cards) => cards.at(-1)))).toEqual([race, rule, reads])
+    // For accounts alone: a store that keeps a default in each currency an account has cards in.
+    const forAccounts = (inner: CardStore): CardStore => {
+      const broken = promotes((cards) => cards[0])(inner)
+      return {
+        ...inner,
+        delete: (scope, cardId, options) =>
+          (scope.owner.type === 'account' ? broken : inner).delete(scope, cardId, options),
+      }
+    }
+    // The rule of a deleted card's reads deletes a customer's default: it passes.
+    expect(await failedStoreChecks(forAccounts)).toEqual([race, rule])
+  })
+
+  it('a store whose cards or rows have a place for a card number or CVC fails the no-secrets rule', async () => {
+    const rule =
+      'no secrets: a stored card has the Card fields and bookkeeping only: nowhere for a number or CVC'
+    // Cards read from a table with a cvc column, never filled: a key of undefined, there still.
+    const cvcColumn = (inner: CardStore): CardStore => ({
+      ...inner,
+      async get(scope, cardId) {
+        const card = await inner.get(scope, cardId)
+        return card && { ...card, cvc: undefined }
+      },
+    })
+    expect(await failedStoreChecks(cvcColumn)).toEqual([rule])
+    // Cards read without that column, but the row has one: as the fixture's readRow shows. The
+    // rule is the one check that reads rows.
+    const store = memoryStore()
+    const readRow = async (scope: CardScope, cardId: string) => ({
+      card: await store.get(scope, cardId),
+      card_number: null,
+    })
+    const checks = cardStoreChecks().filter((check) => `${check.group}: ${check.title}` === rule)
+    expect(
+      await failures(checks, (check) =>
+        runCardStoreCheck({ setup: () => ({ store, readRow }) }, check),
+      ),
+    ).toEqual([rule])
   })
 
   it('a store whose reads hand out what it keeps fails the copies rules', async () => {
@@ -2319,6 +2453,43 @@ describe('describeCardStore catches a broken store', () => {
       'listOwners: lists each owner holding cards throughout once, while owners listed before leave and new ones come',
       // An owner that leaves and comes back moves to the end: the owners after it move back.
       'listOwners: does not list again an owner listed before that loses its last card and gets a new one',
+    ])
+  })
+
+  it('a store whose listOwners gives an owner once a card, or skips the edge of a page, fails the listing rules', async () => {
+    // Owners read from the cards with no DISTINCT: an owner of two cards comes twice.
+    const oncePerCard = (inner: CardStore): CardStore => ({
+      ...inner,
+      async *listOwners(provider) {
+        for await (const owner of inner.listOwners(provider)) {
+          const cards = await inner.listByOwner({ provider, owner })
+          for (const _ of cards) yield owner
+        }
+      },
+    })
+    expect(await failedStoreChecks(oncePerCard)).toEqual([
+      // Each lists the owners of a provider, one of whom holds two cards.
+      'get: keeps apart owner ids, and card ids, that differ only in case, and keeps their case',
+      'get: keeps apart owner ids, and card ids, that differ only by trailing spaces, and keeps their spaces',
+      "upsertMany: a batch of two providers' cards of one owner id keeps them apart: each provider's tombstones, default and owners",
+      'listOwners: streams each owner with cards at the provider, once',
+      'close: writes nothing from the moment close() is called: a store opened again over the same data holds what it held',
+    ])
+    // Pages of 100 owners, each next page starting one owner too far.
+    const skipsEdge = (inner: CardStore): CardStore => ({
+      ...inner,
+      async *listOwners(provider) {
+        let index = 0
+        for await (const owner of inner.listOwners(provider)) {
+          if (index++ % 101 !== 100) yield owner
+        }
+      },
+    })
+    expect(await failedStoreChecks(skipsEdge)).toEqual([
+      'listOwners: streams each of 1,201 owners once, across the pages a store reads them in',
+      'listOwners: lists each owner holding cards throughout once, while owners listed before leave and new ones come',
+      'listOwners: does not list again an owner listed before that loses its last card and gets a new one',
+      'listOwners: streams owners sharing an id under both owner types each once, across pages',
     ])
   })
 
@@ -2461,6 +2632,107 @@ describe('describeCardStore catches a broken store', () => {
     ])
     // A number (ms since the epoch) is no string either: every check comparing a row fails too.
     expect(await failedStoreChecks(shown((time) => time))).toContain(updatedAt)
+  })
+
+  it('a store whose writes of a default never clear the old one fails the one-default rules', async () => {
+    // Its default flag is a column each write sets on its own card, as written, and nothing
+    // clears on another's; setDefault(null) clears the owner's. Over a healthy store, which
+    // clears them, the flags are kept apart. Its getDefault gives the healthy store's default
+    // (the newest), or the one of the lowest card id, as a query without ORDER BY does: with one
+    // or the other, each rule's getDefault finds the card it expects, and the rule fails for the
+    // defaults it counts alone.
+    const neverClears =
+      (getDefault: 'newest' | 'lowest id') =>
+      (inner: CardStore): CardStore => {
+        const flags = new Map<string, boolean>()
+        const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+        const shown = <T extends StoredCard | null>(row: T): T => {
+          const flag = row && flags.get(keyOf(scopeOf(row), row.id))
+          return row && flag !== undefined ? { ...row, isDefault: flag } : row
+        }
+        const listByOwner = async (scope: CardScope) => (await inner.listByOwner(scope)).map(shown)
+        return {
+          ...inner,
+          get: async (scope, cardId) => shown(await inner.get(scope, cardId)),
+          getDefault: async (scope) =>
+            getDefault === 'newest'
+              ? shown(await inner.getDefault(scope))
+              : ((await listByOwner(scope))
+                  .filter((card) => card.isDefault)
+                  .sort((a, b) => a.id.localeCompare(b.id))[0] ?? null),
+          listByOwner,
+          listByOwners: async (scopes) =>
+            (await inner.listByOwners!(scopes)).map((cards) => cards.map(shown)),
+          async upsert(card, options) {
+            const result = await inner.upsert(card, options)
+            if (result.applied) flags.set(keyOf(scopeOf(card), card.id), card.isDefault)
+            return { ...result, card: shown(result.card) }
+          },
+          async upsertMany(cards, options) {
+            const read = () => Promise.all(cards.map((card) => inner.get(scopeOf(card), card.id)))
+            const before = await read()
+            await inner.upsertMany(cards, options)
+            const after = await read()
+            cards.forEach((card, index) => {
+              const [was, is] = [before[index], after[index]]
+              if (is && is.version > (was?.version ?? 0)) {
+                flags.set(keyOf(scopeOf(card), card.id), card.isDefault)
+              }
+            })
+          },
+          async setDefault(scope, cardId, options) {
+            await inner.setDefault(scope, cardId, options)
+            if (cardId === null) {
+              for (const row of await inner.listByOwner(scope)) {
+                if (!row.isDefault) flags.set(keyOf(scope, row.id), false)
+              }
+              return
+            }
+            // Without observedAt, nothing refuses it; with one, the healthy store tells.
+            const row = await inner.get(scope, cardId)
+            if (row && (options?.observedAt === undefined || row.isDefault)) {
+              flags.set(keyOf(scope, cardId), true)
+            }
+          },
+          async delete(scope, cardId, options) {
+            const deleted = await inner.delete(scope, cardId, options)
+            if (deleted) flags.delete(keyOf(scope, cardId))
+            return deleted
+          },
+        }
+      }
+    // Each finds two defaults, or more, where a write of a default should have left one (per
+    // currency), or the one it displaced still the default.
+    const rules = [
+      'defaults: upserting a default card clears the previous default',
+      'defaults: a stored card written again as the default clears the previous default',
+      "defaults: one owner's default does not clear another owner's, whoever it is",
+      'defaults: account cards keep one default per currency',
+      'defaults: account cards keep one default per currency, in a batch too',
+      "defaults: a stored account card written as the default in another currency clears that currency's default, not its old one's, through upsert and upsertMany",
+      'defaults: concurrent default writes leave exactly one default',
+      "setDefault: makes a card the owner's only default, and changes no other owner's cards, whoever it is",
+      'setDefault: for an account card, only the default of its currency changes',
+      'setDefault: 50 concurrent calls on one owner leave exactly one default',
+      race,
+      "observedAt: setDefault(card) without observedAt changes no row's observedAt",
+      'observedAt: a default card older than the stored default is written as not the default',
+      'observedAt: a default written by upsert or upsertMany with observedAt leaves the default it displaces at its own observedAt: a write of that card observed in between is applied',
+      'observedAt: setDefault(card) with observedAt changes nothing when the card or the default it would clear was observed later',
+      'observedAt: setDefault(card) with observedAt as recent as the card, or as the default it would clear, applies',
+      'upsertMany: leaves one default per owner: the last default of the batch',
+      "upsertMany: a batch's defaults clear no other owner's, whoever it is",
+      'upsertMany: concurrentWrites (optional) is 1 to 64, and that many batches of other owners at once all land',
+    ]
+    expect(await failedStoreChecks(neverClears('newest'))).toEqual(rules)
+    // The default of the lowest card id is not the one the store first saw: the two rules that
+    // read which default getDefault gives an account fail too.
+    const lowest = await failedStoreChecks(neverClears('lowest id'))
+    expect(lowest.filter((title) => rules.includes(title))).toEqual(rules)
+    expect(lowest.filter((title) => !rules.includes(title))).toEqual([
+      "defaults: getDefault gives an account's default that the store first saw, whatever its currency",
+      'setDefault: moves no card: listByOwner keeps the order the store first saw the cards in',
+    ])
   })
 
   it('a store that clears the default before it compares a write with its card fails that rule', async () => {
@@ -2671,6 +2943,62 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
+  it("a store that keeps no deletion of a card it does not hold fails the rules of a deletion seen before the card's creation", async () => {
+    // A deletion that looks for the row first and writes nothing when there is none: a webhook's
+    // card.deleted handled before its card.created, the creation brings the card back.
+    const forgetsUnseen = (inner: CardStore): CardStore => ({
+      ...inner,
+      async delete(scope, cardId, options) {
+        observedAtOf('brokenStore', options)
+        if ((await inner.get(scope, cardId)) === null) return false
+        return inner.delete(scope, cardId, options)
+      },
+    })
+    expect(await failedStoreChecks(forgetsUnseen)).toEqual([
+      'delete: a deletion with observedAt refuses older writes of the card',
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    ])
+  })
+
+  it('a store whose delete answers true for a card it deleted before, or for any card, fails the rules of its answer', async () => {
+    // CardSync.deleteLocal hands the answer on: its caller hears of a copy deleted that was not.
+    // Rows marked deleted, and a deletion that counts the rows it marks, deleted before or not.
+    const countsMarked = (inner: CardStore): CardStore => {
+      const marked = new Set<string>()
+      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+      return {
+        ...inner,
+        async delete(scope, cardId, options) {
+          const deleted = await inner.delete(scope, cardId, options)
+          if (deleted) marked.add(keyOf(scope, cardId))
+          if (deleted || !marked.has(keyOf(scope, cardId))) return deleted
+          return (await inner.get(scope, cardId)) === null
+        },
+      }
+    }
+    expect(await failedStoreChecks(countsMarked)).toEqual([
+      'delete: removes a card and says whether it did',
+      // Its deletion of a deleted card, observed earlier, is refused: it answers true.
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    ])
+    const alwaysTrue = (inner: CardStore): CardStore => ({
+      ...inner,
+      async delete(scope, cardId, options) {
+        await inner.delete(scope, cardId, options)
+        return true
+      },
+    })
+    expect(await failedStoreChecks(alwaysTrue)).toEqual([
+      'delete: removes a card and says whether it did',
+      // Each also asks for a deletion the store refuses, or of a card it does not hold.
+      "delete: leaves another owner's card of the same id alone, whoever it is",
+      "delete: a deletion's observedAt refuses older writes of that owner's card only",
+      'delete: a deletion with observedAt refuses older writes of the card',
+      'delete: a deletion older than the stored card is refused',
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    ])
+  })
+
   it('a store whose reads still see a deleted default fails the deleted-card rule', async () => {
     // A deletion kept as a row marked deleted, which getDefault forgets to leave out.
     const seesDeleted = (inner: CardStore): CardStore => {
@@ -2763,74 +3091,96 @@ describe('describeCardStore catches a broken store', () => {
     )
   })
 
-  it('a store that clears the default of the currency a card had, when it is written as a default in another, fails that rule', async () => {
-    // Such a store reads the currency to clear from the stored row. Over a healthy store, which
-    // keeps one default per currency, it is played so: the card goes on in its old currency,
-    // whose defaults it clears, and reads show it in its new one, beside that currency's default.
-    const clearsOldCurrency = (inner: CardStore): CardStore => {
-      /** The currency a card is shown in, where `inner` keeps it in its old one. */
-      const shownIn = new Map<string, string | null>()
-      const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
-      const shown = <T extends StoredCard | null>(row: T): T => {
-        const key = row && keyOf(scopeOf(row), row.id)
-        return key && shownIn.has(key) ? { ...row, currency: shownIn.get(key)! } : row
+  it('a store that clears the default of the currency a card had, when it is written as a default in another, fails that rule, through upsert or upsertMany alone too', async () => {
+    // Such a store reads the currency to clear from the stored row (in `paths`, the methods that
+    // do). Over a healthy store, which keeps one default per currency, it is played so: the card
+    // goes on in its old currency, whose defaults it clears, and reads show it in its new one,
+    // beside that currency's default.
+    type Path = 'upsert' | 'upsertMany'
+    const clearsOldCurrency =
+      (paths: readonly Path[]) =>
+      (inner: CardStore): CardStore => {
+        /** The currency a card is shown in, where `inner` keeps it in its old one. */
+        const shownIn = new Map<string, string | null>()
+        const keyOf = (scope: CardScope, cardId: string) => `${scopeKey(scope)}\u0000${cardId}`
+        const shown = <T extends StoredCard | null>(row: T): T => {
+          const key = row && keyOf(scopeOf(row), row.id)
+          return key && shownIn.has(key) ? { ...row, currency: shownIn.get(key)! } : row
+        }
+        /** What `inner` keeps of a card: enough to tell how it takes the next write. */
+        type Kept = Pick<StoredCard, 'currency' | 'observedAt'> | null
+        const refuses = (kept: Kept, observedAt: number | undefined) =>
+          observedAt !== undefined && kept?.observedAt != null && observedAt < kept.observedAt
+        /**
+         * The card as `inner` is to keep it when written through `path`, given what it keeps (a
+         * write it refuses changes nothing).
+         */
+        const written = (
+          path: Path,
+          card: Card,
+          kept: Kept,
+          observedAt: number | undefined,
+        ): Card => {
+          const key = keyOf(scopeOf(card), card.id)
+          if (refuses(kept, observedAt)) return card
+          const was = shownIn.has(key) ? shownIn.get(key) : kept?.currency
+          shownIn.delete(key)
+          if (!paths.includes(path)) return card
+          if (!card.isDefault || !kept || was === card.currency) return card
+          shownIn.set(key, card.currency)
+          return { ...card, currency: kept.currency }
+        }
+        return {
+          ...inner,
+          get: async (scope, cardId) => shown(await inner.get(scope, cardId)),
+          getDefault: async (scope) => shown(await inner.getDefault(scope)),
+          listByOwner: async (scope) => (await inner.listByOwner(scope)).map(shown),
+          listByOwners: async (scopes) =>
+            (await inner.listByOwners!(scopes)).map((cards) => cards.map(shown)),
+          async upsert(card, options) {
+            const kept = await inner.get(scopeOf(card), card.id)
+            const result = await inner.upsert(
+              written('upsert', card, kept, options?.observedAt),
+              options,
+            )
+            return { ...result, card: shown(result.card) }
+          },
+          async upsertMany(cards, options) {
+            // Each card as the batch's cards before it leave it, as `inner` writes them in turn.
+            const observedAt = options?.observedAt
+            const keptInBatch = new Map<string, Kept>()
+            const batch: Card[] = []
+            for (const card of cards) {
+              const key = keyOf(scopeOf(card), card.id)
+              const kept = keptInBatch.has(key)
+                ? keptInBatch.get(key)!
+                : await inner.get(scopeOf(card), card.id)
+              const write = written('upsertMany', card, kept, observedAt)
+              batch.push(write)
+              if (refuses(kept, observedAt)) continue
+              keptInBatch.set(key, {
+                currency: write.currency,
+                observedAt: observedAt ?? kept?.observedAt ?? null,
+              })
+            }
+            return inner.upsertMany(batch, options)
+          },
+          async delete(scope, cardId, options) {
+            const deleted = await inner.delete(scope, cardId, options)
+            if (deleted) shownIn.delete(keyOf(scope, cardId))
+            return deleted
+          },
+        }
       }
-      /** What `inner` keeps of a card: enough to tell how it takes the next write. */
-      type Kept = Pick<StoredCard, 'currency' | 'observedAt'> | null
-      const refuses = (kept: Kept, observedAt: number | undefined) =>
-        observedAt !== undefined && kept?.observedAt != null && observedAt < kept.observedAt
-      /** The card as `inner` is to keep it, given what it keeps (a write it refuses changes nothing). */
-      const written = (card: Card, kept: Kept, observedAt: number | undefined): Card => {
-        const key = keyOf(scopeOf(card), card.id)
-        if (refuses(kept, observedAt)) return card
-        const was = shownIn.has(key) ? shownIn.get(key) : kept?.currency
-        shownIn.delete(key)
-        if (!card.isDefault || !kept || was === card.currency) return card
-        shownIn.set(key, card.currency)
-        return { ...card, currency: kept.currency }
-      }
-      return {
-        ...inner,
-        get: async (scope, cardId) => shown(await inner.get(scope, cardId)),
-        getDefault: async (scope) => shown(await inner.getDefault(scope)),
-        listByOwner: async (scope) => (await inner.listByOwner(scope)).map(shown),
-        listByOwners: async (scopes) =>
-          (await inner.listByOwners!(scopes)).map((cards) => cards.map(shown)),
-        async upsert(card, options) {
-          const kept = await inner.get(scopeOf(card), card.id)
-          const result = await inner.upsert(written(card, kept, options?.observedAt), options)
-          return { ...result, card: shown(result.card) }
-        },
-        async upsertMany(cards, options) {
-          // Each card as the batch's cards before it leave it, as `inner` writes them in turn.
-          const observedAt = options?.observedAt
-          const keptInBatch = new Map<string, Kept>()
-          const batch: Card[] = []
-          for (const card of cards) {
-            const key = keyOf(scopeOf(card), card.id)
-            const kept = keptInBatch.has(key)
-              ? keptInBatch.get(key)!
-              : await inner.get(scopeOf(card), card.id)
-            const write = written(card, kept, observedAt)
-            batch.push(write)
-            if (refuses(kept, observedAt)) continue
-            keptInBatch.set(key, {
-              currency: write.currency,
-              observedAt: observedAt ?? kept?.observedAt ?? null,
-            })
-          }
-          return inner.upsertMany(batch, options)
-        },
-        async delete(scope, cardId, options) {
-          const deleted = await inner.delete(scope, cardId, options)
-          if (deleted) shownIn.delete(keyOf(scope, cardId))
-          return deleted
-        },
-      }
-    }
-    expect(await failedStoreChecks(clearsOldCurrency)).toEqual([
-      "defaults: a stored account card written as the default in another currency clears that currency's default, not its old one's, through upsert and upsertMany",
-    ])
+    const rule =
+      "defaults: a stored account card written as the default in another currency clears that currency's default, not its old one's, through upsert and upsertMany"
+    expect(await failedStoreChecks(clearsOldCurrency(['upsert', 'upsertMany']))).toEqual([rule])
+    // With one of the two healthy, the rule fails still: it tries both. The random program
+    // tells them apart too, as it compares a batch with the same cards upserted one by one.
+    const program =
+      'upsertMany: leaves the store as the same cards upserted one by one would (a seeded random program)'
+    expect(await failedStoreChecks(clearsOldCurrency(['upsert']))).toEqual([rule, program])
+    expect(await failedStoreChecks(clearsOldCurrency(['upsertMany']))).toEqual([rule, program])
   })
 
   /**
@@ -3016,7 +3366,7 @@ describe('describeCardStore catches a broken store', () => {
     ])
   })
 
-  it("a store that fails after close() with its driver's error, or fails a second close(), fails the refusal rule", async () => {
+  it("a store that fails after close() with its driver's error, or one to retry, or fails a second close(), fails the refusal rule", async () => {
     // What a better-sqlite3 store does without a check: a TypeError from deep in a statement.
     const driverError = (inner: CardStore): CardStore => ({
       ...inner,
@@ -3027,6 +3377,17 @@ describe('describeCardStore catches a broken store', () => {
       },
     })
     expect(await failedStoreChecks(driverError, 'as broken')).toEqual([refusesAfterClose])
+    // A store that takes its ended pool for the database being down: CardSync would retry the
+    // call for ever.
+    const poolDown = (inner: CardStore): CardStore => ({
+      ...inner,
+      async get(scope, cardId) {
+        return inner.get(scope, cardId).catch((error: unknown) => {
+          throw new ProviderUnavailableError('brokenStore: no connection', { cause: error })
+        })
+      },
+    })
+    expect(await failedStoreChecks(poolDown, 'as broken')).toEqual([refusesAfterClose])
     const closesOnce = (inner: CardStore): CardStore => {
       let closed = false
       return {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import { MEMORY_PROVIDER_CAPABILITIES, memoryProvider, memoryStore } from '@cardport/core'
 import { describe, expect, it, vi } from 'vitest'
+import { getCurrentTest } from 'vitest/suite'
 import { cardProviderChecks, type SuiteData } from './card-provider-checks.js'
 import { cardStoreChecks } from './card-store-checks.js'
 import { type CardProviderSuiteOptions, runCardProviderCheck } from './describe-card-provider.js'
-import { runCardStoreCheck } from './describe-card-store.js'
+import { describeCardStore, runCardStoreCheck } from './describe-card-store.js'
 
 // An option given as `undefined` is what `exactOptionalPropertyTypes` lets a caller write for a
 // value it may not have (`currency: config.currency`): the suites take it as one not given.
@@ -112,5 +113,23 @@ describe('runCardProviderCheck', () => {
     }
     await expect(runCardProviderCheck(options, failing)).rejects.toThrow('the check failed')
     expect(teardown, 'after a check that failed').toHaveBeenCalledTimes(2)
+  })
+})
+
+// Each test describeCardStore registers reads, from inside itself, the timeout it was given and
+// the name it runs under: the suite's name, then its group's, then its own.
+describe('describeCardStore options', () => {
+  const fullNames = cardStoreChecks().map(
+    (check) => `describeCardStore options > a store suite > ${check.group} > ${check.title}`,
+  )
+  describeCardStore({
+    name: 'a store suite',
+    timeout: 12_345,
+    setup: () => {
+      const test = getCurrentTest()
+      expect(test?.timeout, 'the timeout of the running test').toBe(12_345)
+      expect(fullNames, 'the name of the running test').toContain(test?.fullTestName)
+      return { store: memoryStore() }
+    },
   })
 })
