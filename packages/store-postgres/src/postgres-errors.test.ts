@@ -18,4 +18,21 @@ describe('withoutRowValues', () => {
     expect(inner.stack).not.toContain('Ottoline')
     expect(inner.stack).toContain(VALUES_LEFT_OUT)
   })
+
+  it("cuts a value quoted after 'value ' or 'Token ', with no colon before it", () => {
+    const outOfRange = Object.assign(
+      new Error('value "4242424242" is out of range for type integer'),
+      {
+        code: '22003',
+      },
+    )
+    const badJson = Object.assign(new Error('invalid input syntax for type json'), {
+      code: '22P02',
+      detail: 'Token "Ottoline" is invalid.',
+    })
+    withoutRowValues(outOfRange)
+    withoutRowValues(badJson)
+    expect(outOfRange.message).toBe(`value ${VALUES_LEFT_OUT} is out of range for type integer`)
+    expect(badJson.detail).toBe(`Token ${VALUES_LEFT_OUT} is invalid.`)
+  })
 })

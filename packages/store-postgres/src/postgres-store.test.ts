@@ -719,6 +719,10 @@ describePostgres('postgresStore', (db) => {
       let lostReads = 0
       let connects = 0
       let queries = 0
+      // What each lost connection's BEGIN threw, and what it was released with: that error, so
+      // that a pool discards it (pg's Pool does when given one).
+      const thrown: Error[] = []
+      const released: unknown[] = []
       const pool: PostgresClient = {
         async query(text, params) {
           queries += 1
@@ -735,9 +739,14 @@ describePostgres('postgresStore', (db) => {
           lostConnections -= 1
           return {
             query: async () => {
-              throw lost()
+              const error = lost()
+              thrown.push(error)
+              throw error
             },
-            release: (error) => connection.release(error ?? true),
+            release: (error) => {
+              released.push(error)
+              connection.release(error ?? true)
+            },
           }
         },
       }
@@ -749,9 +758,80 @@ describePostgres('postgresStore', (db) => {
         applied: true,
       })
       expect({ connects, lostConnections }).toEqual({ connects: 3, lostConnections: 0 })
+      expect(released).toHaveLength(2)
+      for (const [i, error] of released.entries()) {
+        expect(error).toBe(thrown[i])
+      }
+      // Ten times again (every idle connection of a pool of pg's default size), not eleven: the
+      // eleventh lost BEGIN's error is the caller's, as the driver threw it.
+      ;[lostConnections, connects] = [10, 0]
+      expect(await store.upsert(sampleCard('card_2', alice))).toMatchObject({ applied: true })
+      expect({ connects, lostConnections }).toEqual({ connects: 11, lostConnections: 0 })
+      ;[lostConnections, connects, thrown.length] = [11, 0, 0]
+      const error = await store.upsert(sampleCard('card_3', alice)).then(
+        () => expect.unreachable('a write went through 11 lost connections'),
+        (rejected: unknown) => rejected,
+      )
+      expect({ connects, lostConnections }).toEqual({ connects: 11, lostConnections: 0 })
+      expect(error).toBe(thrown[10])
       ;[lostReads, queries] = [2, 0]
       expect((await store.get(aliceScope, 'card_1'))?.holderName).toBe('After')
       expect({ queries, lostReads }).toEqual({ queries: 3, lostReads: 0 })
+    },
+  )
+
+  it.runIf(db.name === 'pg Pool')(
+    "stops listening to a connection's errors when a transaction gives it back to the pool",
+    async () => {
+      // One connection, which every transaction checks out: a listener left on it by each would
+      // pile up (Node warns of a leak past ten).
+      const pool = new pg.Pool({ ...PG_CONFIG, max: 1 })
+      onTestFinished(() => pool.end())
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      const listeners = async () => {
+        const connection = await pool.connect()
+        try {
+          return connection.listenerCount('error')
+        } finally {
+          connection.release()
+        }
+      }
+      const before = await listeners()
+      for (let i = 1; i <= 12; i++) await store.upsert(sampleCard(`card_${i}`, alice))
+      // Rolled back too: a card the database refuses.
+      const bad = sampleCard('card_bad', alice, { last4: '42' })
+      for (let i = 1; i <= 12; i++) await expect(store.upsert(bad)).rejects.toThrow(/check/)
+      expect(await listeners()).toBe(before)
+    },
+  )
+
+  it.runIf(db.name === 'pg Pool')(
+    'runs a read that fails with the connection still there once (a statement timeout)',
+    async () => {
+      // Only a lost connection is worth another try: a read cancelled by statement_timeout
+      // (57014) would wait out the timeout again on each one.
+      const real = new pg.Pool({ ...PG_CONFIG, max: 2 })
+      onTestFinished(() => real.end())
+      let timeouts = 0
+      let queries = 0
+      const pool: PostgresClient = {
+        async query(text, params) {
+          queries += 1
+          if (timeouts > 0) {
+            timeouts -= 1
+            throw Object.assign(new Error('canceling statement due to statement timeout'), {
+              code: '57014',
+            })
+          }
+          return real.query(text, params)
+        },
+        connect: () => real.connect(),
+      }
+      const store = await postgresStore({ client: pool, schema: db.schema })
+      await store.upsert(sampleCard('card_1', alice))
+      ;[timeouts, queries] = [1, 0]
+      await expect(store.get(aliceScope, 'card_1')).rejects.toMatchObject({ code: '57014' })
+      expect(queries).toBe(1)
     },
   )
 
