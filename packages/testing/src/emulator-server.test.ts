@@ -210,10 +210,12 @@ describe('startEmulatorServer options', () => {
   })
 
   it('refuses invalid options with an invalid_request error', async () => {
-    await expect(startEmulatorServer({ port: -1 })).rejects.toMatchObject({
-      code: 'invalid_request',
-      message: expect.stringContaining('port must be an integer'),
-    })
+    for (const port of [-1, 65_536, 80.5]) {
+      await expect(startEmulatorServer({ port }), String(port)).rejects.toMatchObject({
+        code: 'invalid_request',
+        message: expect.stringContaining('port must be an integer'),
+      })
+    }
     await expect(
       startEmulatorServer({ emulators: [{} as unknown as Emulator] }),
     ).rejects.toMatchObject({ code: 'invalid_request' })

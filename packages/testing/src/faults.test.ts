@@ -63,6 +63,15 @@ describe('createFaultRunner', () => {
     }
   })
 
+  // The runner resets the lastIndex of its own copy: a caller may be using the RegExp too.
+  it("leaves the lastIndex of a caller's RegExp route as it was", async () => {
+    const route = /POST/g
+    route.lastIndex = 3
+    const { seen } = await statuses([{ route, status: 503, times: 2 }], 2)
+    expect(seen).toEqual([503, 503])
+    expect(route.lastIndex).toBe(3)
+  })
+
   // A string route names one route of the emulator: a request of another route, made while the
   // fault is still due, must pass it by (a fault that took it would be used up there, and a test
   // that only calls the other route after the fault fired would not see it).
@@ -133,6 +142,7 @@ describe('createFaultRunner', () => {
     ['status 500.5', { status: 500.5 }, /status/],
     ['status as a string', { status: '500' }, /status/],
     ['a success status with the error body', { status: 200 }, /status/],
+    ['status 399 with the error body', { status: 399 }, /status/],
     ['a redirect with the error body', { status: 304 }, /status/],
     ['Retry-After -1', { status: 429, retryAfter: -1 }, /retryAfter/],
     ['Retry-After 1.5', { status: 429, retryAfter: 1.5 }, /retryAfter/],
@@ -162,10 +172,11 @@ describe('createFaultRunner', () => {
       { body: 'null' },
       { status: 201, body: '{}' },
       { status: 503, retryAfter: 0, after: 2 },
+      { body: '{}', retryAfter: 1 },
     ]) {
       runner.inject(fault)
     }
-    expect(runner.fired).toHaveLength(9)
+    expect(runner.fired).toHaveLength(10)
   })
 
   it('counts every matching call towards `after`, whether or not another fault fired for it', async () => {

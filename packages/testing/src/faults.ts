@@ -272,7 +272,7 @@ const FaultSchema = optionsObject({
   const problem = (path: string, message: string) =>
     context.addIssue({ code: 'custom', path: [path], message })
   // A latencyMs of 0 is given on purpose: a fault that holds its request's place in `fired`
-  // (one a request, with `after`) and answers after a turn of the timers.
+  // (one a request, with `after`) and adds no wait: run() sets no timer for a total of 0.
   if (!hasOutcome(fault) && fault.latencyMs === undefined) {
     problem(
       'latencyMs',

@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { rejection } from './__fixtures__/thrown.js'
 import { setupCardportServer } from './setup-server.js'
 import { stripeEmulator } from './stripe/stripe-emulator.js'
+import { createUndiciBridge } from './undici-bridge.js'
 
 const ORIGIN = 'https://api.example.test'
 const ping = http.get(`${ORIGIN}/ping`, ({ request: r }) =>
@@ -77,6 +78,53 @@ describe('setupCardportServer lifecycle', () => {
     } finally {
       server.close()
       printed.mockRestore()
+    }
+  })
+
+  it('installs the bridge again on a listen() after close()', () => {
+    const before = getGlobalDispatcher()
+    const server = setupCardportServer(ping)
+    server.listen()
+    server.close()
+    server.listen()
+    try {
+      expect(getGlobalDispatcher()).toBe(server.dispatcher)
+    } finally {
+      server.close()
+    }
+    expect(getGlobalDispatcher()).toBe(before)
+  })
+
+  it("fails unhandled requests under a bare listen() after a listen({ onUnhandledRequest: 'bypass' })", async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const server = setupCardportServer(ping)
+    server.listen({ onUnhandledRequest: 'bypass' })
+    server.close()
+    server.listen()
+    try {
+      const viaUndici = await rejection(request(`${ORIGIN}/unknown`))
+      expect(viaUndici.code).toBe('CARDPORT_UNHANDLED_REQUEST')
+    } finally {
+      server.close()
+      printed.mockRestore()
+    }
+  })
+
+  it("sends unhandled undici requests under 'bypass' to the global dispatcher from before listen()", async () => {
+    const before = getGlobalDispatcher()
+    // The "network" is another bridge: nothing leaves the process.
+    const network = createUndiciBridge({
+      handlers: [http.get(`${ORIGIN}/unknown`, () => HttpResponse.text('network'))],
+    })
+    setGlobalDispatcher(network)
+    const server = setupCardportServer(ping)
+    server.listen({ onUnhandledRequest: 'bypass' })
+    try {
+      const response = await request(`${ORIGIN}/unknown`)
+      expect(await response.body.text()).toBe('network')
+    } finally {
+      server.close()
+      setGlobalDispatcher(before)
     }
   })
 })

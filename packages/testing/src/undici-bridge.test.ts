@@ -387,7 +387,9 @@ describe('createUndiciBridge', () => {
     // The "network" is another bridge: nothing leaves the process.
     const network = createUndiciBridge({
       handlers: [
-        http.all(`${ORIGIN}/*`, ({ request: r }) => HttpResponse.text(`network ${r.method}`)),
+        http.all(`${ORIGIN}/*`, async ({ request: r }) =>
+          HttpResponse.text(`network ${r.method} ${await r.text()}`.trimEnd()),
+        ),
       ],
     })
     const dispatcher = createUndiciBridge({
@@ -400,7 +402,7 @@ describe('createUndiciBridge', () => {
       method: 'POST',
       body: 'payload',
     })
-    expect(await unhandled.body.text()).toBe('network POST')
+    expect(await unhandled.body.text()).toBe('network POST payload')
     expect(warned).toHaveBeenCalledWith(expect.stringContaining(`${ORIGIN}/elsewhere`))
     const skipped = await request(`${ORIGIN}/skip`, { dispatcher })
     expect(await skipped.body.text()).toBe('network GET')
@@ -408,6 +410,199 @@ describe('createUndiciBridge', () => {
     const nowhere = createUndiciBridge({ handlers: [], onUnhandledRequest: 'bypass' })
     const error = await rejection(request(`${ORIGIN}/elsewhere`, { dispatcher: nowhere }))
     expect(error.message).toContain('no passthrough dispatcher')
+  })
+
+  // passthrough() is the handler's answer, not an unhandled request: 'error' does not apply.
+  it("sends passthrough() on under the default 'error' strategy, printing nothing", async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const network = createUndiciBridge({
+      handlers: [http.get(`${ORIGIN}/skip`, () => HttpResponse.text('network'))],
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [http.get(`${ORIGIN}/skip`, () => passthrough())],
+      passthrough: network,
+    })
+    const skipped = await request(`${ORIGIN}/skip`, { dispatcher })
+    expect(await skipped.body.text()).toBe('network')
+    expect(printed).not.toHaveBeenCalled()
+  })
+
+  it('aborts a request sent on to a passthrough dispatcher that has not answered yet', async () => {
+    let release: () => void = () => {}
+    let entered: () => void = () => {}
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const network = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          entered()
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [http.get(`${ORIGIN}/slow`, () => passthrough())],
+      passthrough: network,
+    })
+    const controller = new AbortController()
+    const pending = request(`${ORIGIN}/slow`, { dispatcher, signal: controller.signal })
+    await inHandler
+    controller.abort()
+    const error = await rejection(pending)
+    expect(error.name).toBe('AbortError')
+    release()
+  })
+
+  // undici reads a headersTimeout of 0 as no timeout at all.
+  it('takes a headersTimeout of 0 as no timeout', async () => {
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/late`, async () => {
+          await new Promise((resolve) => setTimeout(resolve, 20))
+          return HttpResponse.text('late')
+        }),
+      ],
+    })
+    const response = await request(`${ORIGIN}/late`, { dispatcher, headersTimeout: 0 })
+    expect(response.statusCode).toBe(200)
+    expect(await response.body.text()).toBe('late')
+  })
+
+  it('calls nothing more on a handler aborted while its body is read, nor asks MSW', async () => {
+    let answered = 0
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.post(`${ORIGIN}/upload`, () => {
+          answered++
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    let bodyStarted: () => void = () => {}
+    let endBody: () => void = () => {}
+    const started = new Promise<void>((resolve) => {
+      bodyStarted = resolve
+    })
+    async function* body() {
+      yield 'part'
+      bodyStarted()
+      await new Promise<void>((resolve) => {
+        endBody = resolve
+      })
+    }
+    const calls: string[] = []
+    dispatcher.dispatch(
+      { origin: ORIGIN, path: '/upload', method: 'POST', body: Readable.from(body()) },
+      {
+        onRequestStart: (controller) => {
+          calls.push('start')
+          void started.then(() => controller.abort(new errors.RequestAbortedError()))
+        },
+        onResponseStart: () => calls.push('response start'),
+        onResponseData: () => calls.push('data'),
+        onResponseEnd: () => calls.push('end'),
+        onResponseError: (_controller, error) => calls.push(`error ${error.name}`),
+      },
+    )
+    await started
+    endBody()
+    await dispatcher.close()
+    expect(calls).toEqual(['start', 'error AbortError'])
+    expect(answered).toBe(0)
+  })
+
+  it('calls nothing more on a handler aborted while its MSW handler answers', async () => {
+    let release: () => void = () => {}
+    let entered: () => void = () => {}
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          entered()
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    const calls: string[] = []
+    dispatcher.dispatch(
+      { origin: ORIGIN, path: '/slow', method: 'GET' },
+      {
+        onRequestStart: (controller) => {
+          calls.push('start')
+          void inHandler.then(() => controller.abort(new errors.RequestAbortedError()))
+        },
+        onResponseStart: () => calls.push('response start'),
+        onResponseData: () => calls.push('data'),
+        onResponseEnd: () => calls.push('end'),
+        onResponseError: (_controller, error) => calls.push(`error ${error.name}`),
+      },
+    )
+    await inHandler
+    release()
+    await dispatcher.close()
+    expect(calls).toEqual(['start', 'error AbortError'])
+  })
+
+  it('resolves close() only once every request under way has settled', async () => {
+    const releases: Array<() => void> = []
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          await new Promise<void>((resolve) => releases.push(resolve))
+          return HttpResponse.text('done')
+        }),
+      ],
+    })
+    const first = request(`${ORIGIN}/slow`, { dispatcher })
+    const second = request(`${ORIGIN}/slow`, { dispatcher })
+    while (releases.length < 2) await new Promise((resolve) => setImmediate(resolve))
+    let closed = false
+    const closing = dispatcher.close().then(() => {
+      closed = true
+    })
+    releases[0]?.()
+    await (await first).body.text()
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+    expect(closed).toBe(false)
+    releases[1]?.()
+    await (await second).body.text()
+    await closing
+    expect(closed).toBe(true)
+  })
+
+  it('fails a request under way on destroy(), with ClientDestroyedError', async () => {
+    let release: () => void = () => {}
+    let entered: () => void = () => {}
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          entered()
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    const pending = request(`${ORIGIN}/slow`, { dispatcher })
+    await inHandler
+    const destroyed = dispatcher.destroy()
+    const error = await rejection(pending)
+    expect(error.code).toBe('UND_ERR_DESTROYED')
+    release()
+    await destroyed
   })
 
   it('refuses requests once closed', async () => {

@@ -236,6 +236,15 @@ describe('tokenize a card (POST /v1/marketplaces/:marketplace/cards)', () => {
     expect(Object.hasOwn(Object.prototype, 'polluted')).toBe(false)
   })
 
+  it('keeps `__proto__` as a form meta value and name as sent', async () => {
+    const card = 'card_number=4111111111111111&expiration_month=12&expiration_year=2030'
+    const answer = await api('POST', mp('/cards'), {
+      form: `${card}&meta[a]=__proto__&name=__proto__`,
+    })
+    expect(answer.status).toBe(201)
+    expect(answer.body).toMatchObject({ meta: { a: '__proto__' }, name: '__proto__' })
+  })
+
   it('takes `state` for `region`, and normalizes the country code to upper case', async () => {
     const card = await tokenize({ region: undefined, state: 'CA', country_code: 'gbr' })
     // The form takes city and region, but the reference's card view has neither: a client

@@ -139,6 +139,14 @@ describe('parseStripeForm', () => {
     }
   })
 
+  // Only keys are escaped on the way through qs: a value is data as sent.
+  it('keeps `__proto__` as a value as sent', () => {
+    expect(parseStripeForm('metadata[a]=__proto__&name=__proto__')).toEqual({
+      metadata: { a: '__proto__' },
+      name: '__proto__',
+    })
+  })
+
   it('refuses a body nested deeper than the limit with a 400', () => {
     const key = `a${'[b]'.repeat(STRIPE_FORM_LIMITS.depth + 1)}`
     const thrown = thrownBy(() => parseStripeForm(`${key}=1`))

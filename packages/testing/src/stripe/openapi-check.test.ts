@@ -64,6 +64,10 @@ describe('checkStripeRequest', () => {
     })
     expect(get('/v1/customers', { limit: '10.0' })?.error.message).toBe('Invalid integer: 10.0')
     expect(get('/v1/customers', { limit: '-3' })).toBeNull()
+    expect(get('/v1/customers', { limit: '-' })?.error).toMatchObject({
+      code: 'parameter_invalid_integer',
+      message: 'Invalid integer: -',
+    })
     expect(get('/v1/customers', { created: 'yesterday' })?.error).toMatchObject({
       code: 'parameter_invalid_integer',
       param: 'created',
@@ -92,6 +96,10 @@ describe('checkStripeRequest', () => {
       message: 'Invalid tax_exempt: must be one of exempt, none, or reverse',
       param: 'tax_exempt',
     })
+    const card = '/v1/customers/cus_123/cards/card_123'
+    expect(post(card, { account_holder_type: 'family' })?.error.message).toBe(
+      'Invalid account_holder_type: must be one of company or individual',
+    )
   })
 
   it('refuses a malformed boolean', () => {
@@ -103,6 +111,21 @@ describe('checkStripeRequest', () => {
     })
     expect(post(path, { default_for_currency: 'true' })).toBeNull()
     expect(post(path, { default_for_currency: 'false' })).toBeNull()
+  })
+
+  it('reads a decimal as Stripe does, a leading or trailing point included', () => {
+    const decimal = (value: string) =>
+      post('/v1/tokens', { person: { relationship: { percent_ownership: value } } })
+    for (const value of ['12.5', '.5', '5.', '-0.25', '100']) {
+      expect(decimal(value), value).toBeNull()
+    }
+    for (const value of ['.', '-', '1.2.3', 'half']) {
+      expect(decimal(value)?.error, value).toEqual({
+        type: 'invalid_request_error',
+        message: `Invalid decimal: ${value}`,
+        param: 'person[relationship][percent_ownership]',
+      })
+    }
   })
 
   it('refuses a string where a hash or an array belongs', () => {
@@ -146,6 +169,21 @@ describe('checkStripeRequest', () => {
     expect(error).toMatchObject({ param: 'email' })
     expect(error?.message).toMatch(/^Invalid string: .*; must be at most 512 characters$/)
     expect(error?.message).not.toContain('4242424242424242')
+  })
+
+  it('takes a string of exactly maxLength characters, and refuses one more', () => {
+    expect(get('/v1/customers', { expand: ['x'.repeat(5000)] })).toBeNull()
+    expect(get('/v1/customers', { expand: ['x'.repeat(5001)] })?.error).toMatchObject({
+      message: expect.stringMatching(/; must be at most 5000 characters$/),
+      param: 'expand[0]',
+    })
+  })
+
+  it('echoes a value of up to 60 characters whole, and shortens a longer one to 60', () => {
+    const invalid = (limit: string) => get('/v1/customers', { limit })?.error.message
+    expect(invalid('x'.repeat(60))).toBe(`Invalid integer: ${'x'.repeat(60)}`)
+    expect(invalid('x'.repeat(61))).toBe(`Invalid integer: ${'x'.repeat(57)}...`)
+    expect(invalid('x'.repeat(200))).toBe(`Invalid integer: ${'x'.repeat(57)}...`)
   })
 
   it('accepts token ids and hashes where the spec bypasses validation', () => {
