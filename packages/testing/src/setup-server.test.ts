@@ -110,6 +110,20 @@ describe('setupCardportServer lifecycle', () => {
     }
   })
 
+  it("keeps failing unhandled requests after a refused second listen({ onUnhandledRequest: 'bypass' })", async () => {
+    const printed = vi.spyOn(console, 'error').mockImplementation(() => {})
+    const server = setupCardportServer(ping)
+    server.listen()
+    try {
+      expect(() => server.listen({ onUnhandledRequest: 'bypass' })).toThrow()
+      const viaUndici = await rejection(request(`${ORIGIN}/unknown`))
+      expect(viaUndici.code).toBe('CARDPORT_UNHANDLED_REQUEST')
+    } finally {
+      server.close()
+      printed.mockRestore()
+    }
+  })
+
   it("sends unhandled undici requests under 'bypass' to the global dispatcher from before listen()", async () => {
     const before = getGlobalDispatcher()
     // The "network" is another bridge: nothing leaves the process.

@@ -18,7 +18,11 @@ export interface CardportServerListenOptions {
  * global dispatcher while listening). The same handler list answers all of them.
  */
 export interface CardportServer {
-  /** Starts intercepting: MSW's `listen`, and the bridge becomes undici's global dispatcher. */
+  /**
+   * Starts intercepting: MSW's `listen`, and the bridge becomes undici's global dispatcher. A
+   * second call before {@link CardportServer.close} throws MSW's error and changes nothing: the
+   * running server keeps its `onUnhandledRequest`.
+   */
   listen(options?: CardportServerListenOptions): void
   /** Stops intercepting and restores the global dispatcher that was there before `listen`. */
   close(): void
@@ -71,14 +75,15 @@ export function setupCardportServer(...handlers: RequestHandler[]): CardportServ
     dispatcher,
     msw,
     listen(options = {}) {
-      strategy = options.onUnhandledRequest ?? 'error'
-      const onUnhandledRequest = strategy
+      const onUnhandledRequest = options.onUnhandledRequest ?? 'error'
+      // MSW refuses a second listen() without close(): the running bridge keeps its strategy.
       msw.listen({
         onUnhandledRequest:
           typeof onUnhandledRequest === 'function'
             ? (request: Request) => onUnhandledRequest(request)
             : onUnhandledRequest,
       })
+      strategy = onUnhandledRequest
       if (previous === undefined) {
         previous = getGlobalDispatcher()
         setGlobalDispatcher(dispatcher)
