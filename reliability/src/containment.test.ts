@@ -1,8 +1,9 @@
 // The containment check must fail on each thing it exists to catch, or a hostile-input
 // property built on it proves nothing: a leak in a log line, an error's cause, a result or a
 // stored row; a throw that is not a CardportError; a write by a call that failed.
-import { type Card, InvalidRequestError } from '@cardport/core'
+import { type Card, type CardStore, InvalidRequestError } from '@cardport/core'
 import { type MarketplaceEmulator, sampleCard } from '@cardport/testing/emulators'
+import type Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { contained, withStore } from './support/containment.js'
 import { ALL_SECRETS, MARKETPLACE_SECRET } from './support/hostile-arbitraries.js'
@@ -17,6 +18,7 @@ const card: Card = sampleCard(
   { type: 'customer', id: 'cus_contained' },
   { provider: 'stripe' },
 )
+const scope = { provider: card.provider, owner: card.owner }
 
 describe('contained', () => {
   it('passes a call that returns clean data or throws a clean CardportError', async () => {
@@ -54,11 +56,26 @@ describe('contained', () => {
     await expect(contained(call)).rejects.toThrow(message)
   })
 
+  it('fails on a stored card returned whose holder name holds a card number', async () => {
+    // The result is a StoredCard: its bookkeeping is left out of the scan, not its card.
+    await withStore(async (_db, store) => {
+      await store.upsert({ ...card, holderName: NUMBER })
+      const read = () => store.get(scope, card.id)
+      await expect(contained(read)).rejects.toThrow(/leaks in the result/)
+    })
+  })
+
   it('fails on a stored row holding a card number or a key', async () => {
-    for (const holderName of [NUMBER, SECRETS.webhookSecret]) {
+    const leaky: Partial<Card>[] = [
+      { holderName: NUMBER },
+      { holderName: SECRETS.webhookSecret },
+      // A JSON column: the scan reads it, not only the plain text ones.
+      { metadata: { note: NUMBER } },
+    ]
+    for (const fields of leaky) {
       await withStore(async (db, store) => {
         const write = async () => {
-          await store.upsert({ ...card, holderName })
+          await store.upsert({ ...card, ...fields })
         }
         await expect(contained(write, db)).rejects.toThrow(/leaks in the stored rows/)
       })
@@ -69,6 +86,40 @@ describe('contained', () => {
     await withStore(async (db, store) => {
       const call = async () => {
         await store.upsert(card)
+        throw new InvalidRequestError('refused after a write')
+      }
+      await expect(contained(call, db)).rejects.toThrow(/the store after a failed call/)
+    })
+  })
+
+  // Every cardport table is compared, not only the cards': a failed call that leaves a
+  // tombstone, an owner or a retirement note behind has written too.
+  it.each([
+    [
+      'only a tombstone',
+      async (_db: Database.Database, store: CardStore) => {
+        await store.delete(scope, 'card_never_stored', { observedAt: Date.now() })
+      },
+    ],
+    [
+      'only an owner row',
+      async (db: Database.Database) => {
+        db.prepare(
+          'INSERT INTO cardport_card_owners (provider, owner_type, owner_id) VALUES (?, ?, ?)',
+        ).run('memory', 'customer', 'cus_other')
+      },
+    ],
+    [
+      'only a retirement note',
+      async (_db: Database.Database, store: CardStore) => {
+        await store.retirements!.save(scope, 'key_1', [{ cardId: card.id, currency: null }])
+      },
+    ],
+  ])('fails on a call that failed after writing %s', async (_what, write) => {
+    await withStore(async (db, store) => {
+      await store.upsert(card)
+      const call = async () => {
+        await write(db, store)
         throw new InvalidRequestError('refused after a write')
       }
       await expect(contained(call, db)).rejects.toThrow(/the store after a failed call/)

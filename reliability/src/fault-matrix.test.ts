@@ -4,7 +4,6 @@
 // with no card made twice and none lost; then the same call, made again, must finish the job.
 // See README.md for the matrix and what each cell checks.
 import {
-  type Card,
   type CardProvider,
   type CardportErrorCode,
   type CardStore,
@@ -12,17 +11,21 @@ import {
   createCardSync,
   type DriftReport,
   isCardportError,
-  listAll,
   type Owner,
   type ProviderCapabilities,
-  sameCard,
-  toArray,
 } from '@cardport/core'
 import { sqliteStore } from '@cardport/store-sqlite'
 import type { Fault } from '@cardport/testing/emulators'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { expectStoreEqualsProvider, scopeFor } from './support/checks.js'
-import { type HeldCard, type ProviderUnderTest, providersUnderTest } from './support/providers.js'
+import {
+  checkDone,
+  checkProvider,
+  checkStoreNotAhead,
+  type Effect,
+  expectStoreEqualsProvider,
+  scopeFor,
+} from './support/checks.js'
+import { type ProviderUnderTest, providersUnderTest } from './support/providers.js'
 
 /**
  * The client's timeout in the timeout cells, and the emulator's latency beyond it. undici (the
@@ -82,9 +85,6 @@ interface World {
   checker: { provider: CardProvider; sync: CardSync }
   store: CardStore
 }
-
-/** What an operation may do at the provider, checked after the fault and after the retry. */
-type Effect = { kind: 'none' } | { kind: 'adds-default' } | { kind: 'retires'; cardId: string }
 
 /**
  * The ids of the cards a `reconcile` must report in each list of its {@link DriftReport} (the
@@ -348,7 +348,14 @@ async function forEachRequest(
         checkReport(result as DriftReport, world, owner, drift, at)
       if (failure !== undefined) failed++
       if (world.waits.length > 0) retried++
-      await checkStoreNotAhead(world, owner, storedBefore, failure === undefined, at)
+      await checkStoreNotAhead(
+        world.checker.provider,
+        world.store,
+        owner,
+        storedBefore,
+        failure === undefined,
+        at,
+      )
 
       // The application's next reconcile (another sync over the same store) repairs everything.
       const report = await world.checker.sync.reconcile(owner)
@@ -443,109 +450,6 @@ function checkReport(
     },
     truncated: false,
   })
-}
-
-/**
- * The store right after the operation, before any repair. An operation that completed (a
- * reconcile that waited the fault out, an adapter that confirmed an ambiguous write) has made
- * the store equal to the provider: success read from a failed request (a 500 taken for "no such
- * card", a page that never came taken for "no cards") shows here. One that failed may leave the
- * store behind the provider, never ahead of it (the provider changes first): no card the
- * provider still holds has left the store, each stored copy is its copy from before or the
- * provider's current one (the default flag aside: switching it takes several writes), and no
- * card was newly stored that the provider does not hold.
- */
-async function checkStoreNotAhead(
-  world: World,
-  owner: Owner,
-  storedBefore: readonly Card[],
-  completed: boolean,
-  at: string,
-) {
-  const provider = world.checker.provider
-  if (completed) {
-    await expectStoreEqualsProvider(provider, world.store, owner)
-    return
-  }
-  const held = new Map(
-    (await toArray(listAll(provider, owner), { limit: 1000 })).map((card) => [card.id, card]),
-  )
-  const stored = new Map(
-    (await world.store.listByOwner(scopeFor(provider, owner))).map((card) => [card.id, card]),
-  )
-  const ignoreDefault = { ignoreDefault: true }
-  for (const before of storedBefore) {
-    const current = held.get(before.id)
-    if (!current) continue
-    const copy = stored.get(before.id)
-    expect(copy, `${at}: ${before.id}, still at the provider, left the store`).toBeDefined()
-    expect(
-      sameCard(copy!, before, ignoreDefault) || sameCard(copy!, current, ignoreDefault),
-      `${at}: the stored copy of ${before.id} is a state the provider never had`,
-    ).toBe(true)
-  }
-  const storedIds = new Set(storedBefore.map((card) => card.id))
-  for (const id of stored.keys()) {
-    if (storedIds.has(id)) continue
-    expect(held.has(id), `${at}: ${id} newly stored, but the provider does not hold it`).toBe(true)
-  }
-}
-
-/**
- * What the provider holds, against what it held before: no card lost (every card is still
- * there and valid, except the one the operation retires, and an old default only once a new
- * default has replaced it), and no card made twice (at most one new card, of a number the
- * owner did not hold).
- */
-function checkProvider(
-  before: HeldCard[],
-  now: HeldCard[],
-  effect: Effect,
-  when: string,
-  at: string,
-) {
-  const ids = new Set(before.map((card) => card.id))
-  const added = now.filter((card) => !ids.has(card.id))
-  const fingerprints = now.map((card) => card.fingerprint)
-  expect(new Set(fingerprints).size, `${at} ${when}: a card made twice`).toBe(fingerprints.length)
-  expect(added.length, `${at} ${when}: new cards`).toBeLessThanOrEqual(
-    effect.kind === 'adds-default' ? 1 : 0,
-  )
-  const replaced = added.some((card) => card.isDefault && card.active)
-  for (const card of before) {
-    const still = now.find((candidate) => candidate.id === card.id)
-    if (still && still.active === card.active) continue
-    const mayGo =
-      (effect.kind === 'retires' && effect.cardId === card.id) ||
-      (effect.kind === 'adds-default' && card.isDefault && replaced)
-    expect(mayGo, `${at} ${when}: card ${card.id} lost`).toBe(true)
-  }
-}
-
-/** After the retry, the operation's effect is complete. */
-function checkDone(before: HeldCard[], after: HeldCard[], effect: Effect, at: string) {
-  const ids = new Set(before.map((card) => card.id))
-  if (effect.kind === 'adds-default') {
-    const added = after.filter((card) => !ids.has(card.id))
-    expect(added, `${at}: one new card, the default`).toMatchObject([
-      { isDefault: true, active: true },
-    ])
-    // The reconcile in between left the old default a plain card in the store: the retry finds
-    // it in the store's retirement note.
-    for (const old of before.filter((card) => card.isDefault)) {
-      const now = after.find((card) => card.id === old.id)
-      expect(now?.active ?? false, `${at}: the old default ${old.id} retired`).toBe(false)
-    }
-  } else if (effect.kind === 'retires') {
-    const target = after.find((card) => card.id === effect.cardId)
-    expect(target?.active ?? false, `${at}: ${effect.cardId} retired`).toBe(false)
-    expect(
-      after.filter((card) => !ids.has(card.id)),
-      `${at}: new cards`,
-    ).toEqual([])
-  } else {
-    expect(after, `${at}: the provider is unchanged`).toEqual(before)
-  }
 }
 
 // --- helpers ---

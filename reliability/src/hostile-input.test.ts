@@ -56,6 +56,8 @@ import {
   junkArb,
   MARKETPLACE_PAYLOAD,
   MARKETPLACE_SECRET,
+  marketplaceSecretArb,
+  marketplaceTaintedArb,
   ownerArb,
   type PayloadShape,
   payloadArb,
@@ -153,13 +155,16 @@ describe.each(providers.all.map((target) => ({ name: target.name, target })))(
 describe('provider answers', () => {
   // Every request of a run is answered with the run's status and body (the emulators' `body`
   // fault): what a proxy, a gateway or a broken deployment in the way could send.
+  // What an answer quotes is `quoted`: a card number or a Stripe key (`taintedArb`), and for the
+  // marketplace its own secret too (`marketplaceTaintedArb`), which its adapter alone can mask.
   const statusArb = fc.constantFrom(200, 200, 201, 400, 402, 404, 409, 429, 500, 502)
-  const anyObjectArb = fc
-    .tuple(
-      fc.dictionary(fc.string(), fc.jsonValue()),
-      fc.option(fc.tuple(fc.constantFrom('description', 'message', 'number', 'x'), taintedArb)),
-    )
-    .map(([body, taint]) => (taint ? { ...body, [taint[0]]: taint[1] } : body))
+  const anyObjectArb = (quoted: fc.Arbitrary<string>) =>
+    fc
+      .tuple(
+        fc.dictionary(fc.string(), fc.jsonValue()),
+        fc.option(fc.tuple(fc.constantFrom('description', 'message', 'number', 'x'), quoted)),
+      )
+      .map(([body, taint]) => (taint ? { ...body, [taint[0]]: taint[1] } : body))
   // A card number in an answer comes from `taintedArb`, deliberately: not from a run of digits
   // that reads as one by chance (a double's digits, a big integer) in random JSON.
   const testNumber = new RegExp(
@@ -171,53 +176,70 @@ describe('provider answers', () => {
   // JSON that is no object (stripe-node 16 to 23 never settled a call answered with a number, a
   // string or a boolean, until the adapter guarded the SDK's HTTP client), and bodies that are
   // no JSON at all.
-  const notAnObjectArb = fc.oneof(
-    fc.constantFrom(null, 42, 'text', [], true, false, 0, '', undefined),
-    fc
-      .constantFrom('{not json', '<html>502 Bad Gateway</html>', '{"object":"card"')
-      .map((text) => new RawBody(text)),
-    // A page that quotes the request (a framework's "Cannot GET /v1/…/<id>", a gateway's echo of
-    // the form it refused): the card number or key a caller put in the path or the body.
-    fc
-      .tuple(fc.constantFrom('<html><pre>Cannot GET ', 'Request refused: ', ''), taintedArb)
-      .map(([before, tainted]) => new RawBody(`${before}${tainted}</pre></html>`)),
-  )
-  // An error object in the provider's shape, quoting the request in a field other than the
-  // message (Stripe's `user_message`, the marketplace's `extras`, a gateway's own field): every
-  // field of it is kept. A server that read the form's number as a number quotes it as one.
-  const errorObjectArb = fc
-    .tuple(
-      fc.constantFrom('invalid_request_error', 'card_error', 'api_error'),
-      fc.constantFrom('user_message', 'param', 'doc_url', 'detail', 'echo'),
-      fc.oneof(
-        { weight: 3, arbitrary: taintedArb },
-        {
-          weight: 1,
-          arbitrary: fc
-            .constantFrom(...TEST_CARD_NUMBERS)
-            .map(Number)
-            .filter((number) => Number.isSafeInteger(number)),
-        },
-      ),
-      // Quoted as is, or inside the request it echoes, nested as deep as that request was.
-      fc.oneof(
-        { weight: 2, arbitrary: fc.constant(0) },
-        { weight: 1, arbitrary: fc.integer({ min: 1, max: 10 }) },
-      ),
+  const notAnObjectArb = (quoted: fc.Arbitrary<string>) =>
+    fc.oneof(
+      fc.constantFrom(null, 42, 'text', [], true, false, 0, '', undefined),
+      fc
+        .constantFrom('{not json', '<html>502 Bad Gateway</html>', '{"object":"card"')
+        .map((text) => new RawBody(text)),
+      // A page that quotes the request (a framework's "Cannot GET /v1/…/<id>", a gateway's echo
+      // of the form it refused): the card number or key a caller put in the path or the body.
+      fc
+        .tuple(fc.constantFrom('<html><pre>Cannot GET ', 'Request refused: ', ''), quoted)
+        .map(([before, tainted]) => new RawBody(`${before}${tainted}</pre></html>`)),
     )
-    .map(([type, field, quoted, depth]) => {
-      let tainted: unknown = quoted
-      for (let level = 0; level < depth; level++) tainted = { request: tainted }
-      return [type, field, tainted] as const
-    })
-    .map(([type, field, tainted]) => ({
-      error: { type, message: 'Request refused.', [field]: tainted },
-      status_code: 400,
-      category_code: 'request',
-      description: 'Request refused.',
-      extras: { [field]: tainted },
-      [field]: tainted,
-    }))
+  // An error object in the provider's shape, quoting the request in a field other than the
+  // message (Stripe's `user_message`, the codes it keeps as `providerCode` and `declineCode`,
+  // the marketplace's `description`, `extras` and `category_code`, a gateway's own field):
+  // every field of it is kept. A server that read the form's number as a number quotes it as one.
+  const errorObjectArb = (quoted: fc.Arbitrary<string>) =>
+    fc
+      .tuple(
+        fc.constantFrom('invalid_request_error', 'card_error', 'api_error'),
+        fc.constantFrom(
+          'user_message',
+          'param',
+          'doc_url',
+          'detail',
+          'echo',
+          'code',
+          'decline_code',
+          'category_code',
+        ),
+        fc.oneof(
+          { weight: 3, arbitrary: quoted },
+          {
+            weight: 1,
+            arbitrary: fc
+              .constantFrom(...TEST_CARD_NUMBERS)
+              .map(Number)
+              .filter((number) => Number.isSafeInteger(number)),
+          },
+        ),
+        // Quoted as is, or inside the request it echoes, nested as deep as that request was.
+        fc.oneof(
+          { weight: 2, arbitrary: fc.constant(0) },
+          { weight: 1, arbitrary: fc.integer({ min: 1, max: 10 }) },
+        ),
+        // The marketplace's message, which may quote the request too.
+        fc.oneof(
+          fc.constant('Request refused.'),
+          quoted.map((text) => `Request refused: ${text}`),
+        ),
+      )
+      .map(([type, field, value, depth, description]) => {
+        let tainted: unknown = value
+        for (let level = 0; level < depth; level++) tainted = { request: tainted }
+        return [type, field, tainted, description] as const
+      })
+      .map(([type, field, tainted, description]) => ({
+        error: { type, message: 'Request refused.', [field]: tainted },
+        status_code: 400,
+        category_code: 'request',
+        description,
+        extras: { [field]: tainted },
+        [field]: tainted,
+      }))
   // A resource of a kind, named as the provider names kinds (Stripe's `object`, the
   // marketplace's `_type`): the one asked for, or another (a list without its `data`, a customer,
   // an account, another source than the one asked for).
@@ -235,15 +257,15 @@ describe('provider answers', () => {
   const BODIES: Record<ProviderUnderTest['name'], fc.Arbitrary<unknown>> = {
     stripe: fc
       .oneof(
-        anyObjectArb,
+        anyObjectArb(taintedArb),
         kindArb(
           'object',
           ['list', 'customer', 'card', 'bank_account', 'source', 'account', 'charge'],
           ['card_answers', 'cus_x', 'ba_1', 'acct_1'],
         ),
-        errorObjectArb,
+        errorObjectArb(taintedArb),
         fc.jsonValue(),
-        notAnObjectArb,
+        notAnObjectArb(taintedArb),
         payloadArb(STRIPE_PAYLOAD, { taintIds: false }),
         fc.record({
           object: fc.constant('list'),
@@ -254,15 +276,15 @@ describe('provider answers', () => {
       .filter(noChanceNumber),
     marketplace: fc
       .oneof(
-        anyObjectArb,
+        anyObjectArb(marketplaceTaintedArb),
         kindArb(
           '_type',
           ['card', 'page', 'account', 'customer', 'bank_account'],
           ['card_answers', 'AC1', 'CU1', 'BA1'],
         ),
-        errorObjectArb,
+        errorObjectArb(marketplaceTaintedArb),
         fc.jsonValue(),
-        notAnObjectArb,
+        notAnObjectArb(marketplaceTaintedArb),
         payloadArb(MARKETPLACE_PAYLOAD, { taintIds: false }),
         fc.record({
           items: fc.array(payloadArb(MARKETPLACE_PAYLOAD, { taintIds: false }), { maxLength: 3 }),
@@ -273,25 +295,45 @@ describe('provider answers', () => {
       .filter(noChanceNumber),
   }
 
-  type AnswerOperation = 'getCard' | 'listCards' | 'getDefaultCard'
+  type AnswerOperation =
+    | 'getCard'
+    | 'listCards'
+    | 'getDefaultCard'
+    | 'createCard'
+    | 'updateCard'
+    | 'deleteCard'
+    | 'setDefaultCard'
+    | 'invalidateCard'
+  const STRIPE_SOURCE_KINDS = ['card', 'bank_account', 'source', 'account']
   /**
    * Whether `body` is a resource of another kind than the one `operation`'s first request asks
-   * for: Stripe's `getCard` reads a card, or a payment source that is no card with the id asked
-   * for (no such card); its `listCards` and `getDefaultCard` read the customer first (the
-   * owners here are customers). The marketplace reads a card, or a page. Such an answer says
+   * for. Stripe's `getCard` and `updateCard` read (or write) a card, or a payment source that is
+   * no card with the id asked for (no such card); `createCard` and `deleteCard` any payment
+   * source (a token may make a bank account; a deletion answers the deleted source's stub);
+   * `listCards`, `getDefaultCard` and `setDefaultCard` read or write the customer first (the
+   * owners here are customers, and a `card_…` id is sent without a look at it first). The
+   * marketplace answers a page to a listing, a card to anything else. Such an answer says
    * nothing about the owner's cards: read as "no cards" or "no such card", `reconcile` and
-   * `sync` removed the local copies (found on 2026-12-03).
+   * `sync` removed the local copies (found on 2026-12-03); read as a write done, a card
+   * deleted, say, the caller forgets a card the provider still holds.
    */
   const WRONG_KIND: Record<
     ProviderUnderTest['name'],
     (kind: string, body: Record<string, unknown>, operation: AnswerOperation) => boolean
   > = {
-    stripe: (kind, body, operation) =>
-      operation === 'getCard'
-        ? kind !== 'card' &&
-          !(['bank_account', 'source', 'account'].includes(kind) && body.id === 'card_answers')
-        : kind !== 'customer',
-    marketplace: (kind, _body, operation) => kind !== (operation === 'getCard' ? 'card' : 'page'),
+    stripe: (kind, body, operation) => {
+      if (operation === 'getCard' || operation === 'updateCard') {
+        return (
+          kind !== 'card' && !(STRIPE_SOURCE_KINDS.includes(kind) && body.id === 'card_answers')
+        )
+      }
+      if (operation === 'createCard' || operation === 'deleteCard') {
+        return !STRIPE_SOURCE_KINDS.includes(kind)
+      }
+      return kind !== 'customer'
+    },
+    marketplace: (kind, _body, operation) =>
+      kind !== (operation === 'listCards' || operation === 'getDefaultCard' ? 'page' : 'card'),
   }
   const KIND_KEY: Record<ProviderUnderTest['name'], string> = {
     stripe: 'object',
@@ -305,8 +347,34 @@ describe('provider answers', () => {
       WRONG_KIND[target.name](kind, body as Record<string, unknown>, operation)
     )
   }
+  // The reads, and the writes the provider supports (from its capabilities): a write answered
+  // with what is no answer to it must not be taken for done.
+  const answerOperations = (target: ProviderUnderTest): readonly AnswerOperation[] => {
+    const writes = (
+      ['createCard', 'updateCard', 'deleteCard', 'setDefaultCard', 'invalidateCard'] as const
+    ).filter((operation) => target.capabilities[operation])
+    return ['getCard', 'listCards', 'getDefaultCard', ...writes]
+  }
+  // Headers of the answers, as a gateway in the way could set them: for the marketplace, a request
+  // id or a Retry-After quoting its secret (headers are text its adapter reads, and keeps in
+  // an error). Stripe's are the emulator's.
+  const headerSecretArb = fc
+    .tuple(fc.constantFrom('', 'gw-', 'refused '), marketplaceSecretArb)
+    .map(([before, secret]) => `${before}${secret}`)
+  const HEADERS: Record<
+    ProviderUnderTest['name'],
+    fc.Arbitrary<Record<string, string> | undefined>
+  > = {
+    stripe: fc.constant(undefined),
+    marketplace: fc.option(
+      fc.record(
+        { 'x-request-id': headerSecretArb, 'retry-after': headerSecretArb },
+        { requiredKeys: [] },
+      ),
+      { nil: undefined },
+    ),
+  }
   // Answers of the wrong kind, tried in every run of the property.
-  const ANSWER_OPERATIONS: readonly AnswerOperation[] = ['getCard', 'listCards', 'getDefaultCard']
   const WRONG_KINDS: Record<ProviderUnderTest['name'], readonly [number, unknown][]> = {
     stripe: [
       [200, { object: 'list' }],
@@ -317,18 +385,21 @@ describe('provider answers', () => {
   }
 
   it.each(providers.all.map((target) => ({ name: target.name, target })))(
-    '$name: a card, a page or a CardportError; never "no card" for an answer that is no resource or of the wrong kind; nothing leaks',
+    '$name: a card, a page, a write done or a CardportError; never "no card" nor a write done for an answer that is no resource or of the wrong kind; nothing leaks',
     async ({ target }) => {
       providers.reset()
       const provider = target.provider()
       const owner = target.owner(1)
+      const operations = answerOperations(target)
       await fc.assert(
         fc.asyncProperty(
           statusArb,
           BODIES[target.name],
-          fc.constantFrom(...ANSWER_OPERATIONS),
-          async (status, body, operation) => {
+          HEADERS[target.name],
+          fc.constantFrom(...operations),
+          async (status, body, headers, operation) => {
             target.emulator.faults.clear()
+            target.answerHeaders(headers)
             target.emulator.faults.inject({
               status,
               // `undefined` (from a payload generator) goes as an empty body.
@@ -339,6 +410,12 @@ describe('provider answers', () => {
               getCard: () => provider.getCard(owner, 'card_answers'),
               listCards: () => provider.listCards(owner),
               getDefaultCard: () => provider.getDefaultCard(owner),
+              createCard: () => provider.createCard(owner, { source: target.source(owner) }),
+              updateCard: () =>
+                provider.updateCard(owner, 'card_answers', { metadata: { plan: 'pro' } }),
+              deleteCard: () => provider.deleteCard(owner, 'card_answers'),
+              setDefaultCard: () => provider.setDefaultCard(owner, 'card_answers'),
+              invalidateCard: () => provider.invalidateCard(owner, 'card_answers'),
             }[operation]
             // A CardportError or a result; the error, what was logged and the result scanned.
             const { result, error } = await contained(call)
@@ -349,13 +426,17 @@ describe('provider answers', () => {
               body === null ||
               typeof body !== 'object' ||
               Object.keys(body).length === 0
-            // A list without its items, a customer where a card was asked for …: no statement
-            // about the card either.
+            // A list without its items, a customer where a card was asked for, a list where a
+            // deletion's stub was …: no statement about the card either.
             const otherKind = wrongKind(target, body, operation)
             if ((noResource || otherKind) && status !== 404) {
               const what = noResource ? 'no resource' : 'of the wrong kind'
               expect(outcome, `an answer that is ${what} read as a resource`).toBeInstanceOf(Error)
-              expect((outcome as { code: string }).code).not.toMatch(/not_found/)
+              const { code } = outcome as { code: string }
+              expect(code).not.toMatch(/not_found/)
+              // Nor a refusal of the caller's input (a token that "made a customer"): at a
+              // success status, the provider did not answer.
+              if (status < 300) expect(code, errorText(outcome)).toBe('provider_unavailable')
             }
           },
         ),
@@ -364,29 +445,44 @@ describe('provider answers', () => {
           numRuns: 200,
           timeout: 3000,
           examples: WRONG_KINDS[target.name].flatMap(([status, body]) =>
-            ANSWER_OPERATIONS.map(
-              (operation) => [status, body, operation] as [number, unknown, AnswerOperation],
+            operations.map(
+              (operation) =>
+                [status, body, undefined, operation] as [
+                  number,
+                  unknown,
+                  Record<string, string> | undefined,
+                  AnswerOperation,
+                ],
             ),
           ),
         },
       )
       target.emulator.faults.clear()
+      target.answerHeaders(undefined)
     },
   )
 
-  // A body shaped like a page that is no page: a list at an error status (the SDK takes any
+  // A body shaped like a page that is no page: a page at an error status (the SDK takes any
   // JSON without an `error` member for a success), or a marketplace page that does not echo the
   // offset asked for (`{ items: [] }` from something in the way). Read as a page it says "no
   // cards", and `reconcile` removes every stored card of the owner (found on 2026-12-02).
+  // Stripe's page is the customer with its sources embedded, which both calls read first (the
+  // first page of cards; the default): a bare list there is refused as no customer before its
+  // status is looked at, and would pass without the status check.
   const errorStatusArb = fc.constantFrom(400, 402, 404, 409, 429, 500, 502)
   const PAGES: Record<ProviderUnderTest['name'], fc.Arbitrary<[number, unknown]>> = {
     stripe: fc.tuple(
       errorStatusArb,
       fc.record({
-        object: fc.constant('list'),
-        data: fc.array(payloadArb(STRIPE_PAYLOAD, { taintIds: false }), { maxLength: 2 }),
-        has_more: fc.boolean(),
-        url: fc.constant('/v1/customers/cus_answers/sources'),
+        object: fc.constant('customer'),
+        id: fc.constant('cus_answers'),
+        default_source: fc.constant(null),
+        sources: fc.record({
+          object: fc.constant('list'),
+          data: fc.array(payloadArb(STRIPE_PAYLOAD, { taintIds: false }), { maxLength: 2 }),
+          has_more: fc.boolean(),
+          url: fc.constant('/v1/customers/cus_answers/sources'),
+        }),
       }),
     ),
     marketplace: fc.oneof(
@@ -492,7 +588,7 @@ describe('provider answers', () => {
           fc.constant('Request refused.'),
           taintedArb.map((taint) => `No such token: '${taint}'`),
         ),
-        errorObjectArb,
+        errorObjectArb(taintedArb),
       )
       .map(([statusCode, type, message, body]) => ({
         answer: {

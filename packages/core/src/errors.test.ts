@@ -259,6 +259,19 @@ describe('redaction in the constructor', () => {
     expect([plain.providerCode, plain.declineCode]).toEqual(['card_declined', 'insufficient_funds'])
   })
 
+  it("removes a key, a webhook secret or an Authorization value from the provider's code and decline code", () => {
+    // Found by the reliability suite: a Stripe answer whose `code` quoted the key kept it in the
+    // mapped error's providerCode, which toJSON() and loggers print.
+    const error = new CardDeclinedError('declined', {
+      providerCode: `refused ${key}`,
+      declineCode: 'whsec_0123456789abcdefABCDEF Basic YWstdGVzdDo=',
+    })
+    expect(error.providerCode).toBe('refused sk_live_[redacted]')
+    expect(error.declineCode).toBe('whsec_[redacted] Basic [redacted]')
+    expect(JSON.stringify(error.toJSON())).not.toMatch(/51HqLyj|0123456789abcdef|YWstdGVzdDo/)
+    expect(inspect(error)).not.toMatch(/51HqLyj|0123456789abcdef|YWstdGVzdDo/)
+  })
+
   it('removes them from the issues too, keeping the paths', () => {
     const error = new InvalidRequestError('Invalid input', {
       issues: [

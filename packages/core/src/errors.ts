@@ -1,4 +1,10 @@
-import { maskCardNumbers, maskPrimitive, NESTED_TOO_DEEP, redactSecrets } from './redact.js'
+import {
+  maskCardNumbers,
+  maskPrimitive,
+  NESTED_TOO_DEEP,
+  redactSecrets,
+  removeSecrets,
+} from './redact.js'
 
 /**
  * Every error code cardport raises. Test `error.code`, not `instanceof`: two copies of
@@ -126,12 +132,13 @@ export class CardportError extends Error {
   readonly status: number | undefined
   /**
    * The provider's own code (`'card_declined'`, `'card-not-validated'` …), when it gave one, with
-   * any card number in it masked (`maskCardNumbers`).
+   * any card number in it masked (`maskCardNumbers`) and any API key, webhook secret or
+   * `Authorization` value removed, as in the message.
    */
   readonly providerCode: string | undefined
   /**
    * For declines: the issuer's reason (`'insufficient_funds'` …), when the provider gives one,
-   * with any card number in it masked.
+   * with any card number in it masked and any secret removed, as in {@link CardportError.providerCode}.
    */
   readonly declineCode: string | undefined
   /** The provider's request id, to quote to its support. */
@@ -163,8 +170,9 @@ export class CardportError extends Error {
     this.code = code
     this.provider = options.provider
     this.status = options.status
-    // Read from the provider's answer, and printed by loggers with the error: a card number an
-    // answer echoed in them is masked, as in the message. Codes hold none, and stay as they are.
+    // Read from the provider's answer, and printed by loggers with the error: a card number or a
+    // key an answer echoed in them is masked, as in the message. Codes hold none, and stay as
+    // they are.
     this.providerCode = maskOptional(options.providerCode)
     this.declineCode = maskOptional(options.declineCode)
     this.requestId = options.requestId
@@ -397,5 +405,6 @@ export class IdempotencyConflictError extends CardportError {
 }
 
 function maskOptional(text: string | undefined): string | undefined {
-  return text === undefined ? undefined : maskCardNumbers(text)
+  // Keys first, as in redactSecrets: masking a digit run inside a key would hide the key.
+  return text === undefined ? undefined : maskCardNumbers(removeSecrets(text))
 }

@@ -388,12 +388,19 @@ function maskRuns(text: string, minDigits: number, isCard: (digits: string) => b
  */
 export function redactSecrets(text: string): string {
   // Keys first: masking a digit run inside a key would hide the key from its pattern.
-  return redact(
-    text
-      .replace(API_KEY, (key) => `${key.slice(0, key.indexOf('_', 3) + 1)}[redacted]`)
-      .replace(WEBHOOK_SECRET, 'whsec_[redacted]')
-      .replace(BASIC_AUTH, '$1 [redacted]'),
-  )
+  return redact(removeSecrets(text))
+}
+
+/**
+ * `text` with API keys, webhook secrets and HTTP `Authorization` values removed, its digits
+ * otherwise as they were: what {@link redactSecrets} does before it masks numbers. Not exported
+ * from the package: `CardportError` reads a provider's codes through it.
+ */
+export function removeSecrets(text: string): string {
+  return text
+    .replace(API_KEY, (key) => `${key.slice(0, key.indexOf('_', 3) + 1)}[redacted]`)
+    .replace(WEBHOOK_SECRET, 'whsec_[redacted]')
+    .replace(BASIC_AUTH, '$1 [redacted]')
 }
 
 /**

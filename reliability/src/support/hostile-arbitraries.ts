@@ -61,7 +61,7 @@ export const otherScriptCardNumberArb: fc.Arbitrary<string> = fc
  * Secrets of a recognizable format (Stripe's secret and restricted keys, `sk_…`, `rk_…`, and
  * `whsec_…`), which cardport removes from any text. The marketplace's secret has no format a
  * library could recognize: it is embedded only where the marketplace adapter, which knows it,
- * handles it (its options).
+ * handles it (its options, its answers: {@link marketplaceTaintedArb}).
  */
 const RECOGNIZABLE_SECRETS = [
   SECRETS.stripeKey,
@@ -86,6 +86,35 @@ export const taintedArb: fc.Arbitrary<string> = fc.oneof(
       fc.string({ maxLength: 12 }),
       separatorArb,
       fc.oneof(cardNumberArb, otherScriptCardNumberArb, fc.constantFrom(...RECOGNIZABLE_SECRETS)),
+      separatorArb,
+      fc.string({ maxLength: 12 }),
+    )
+    .map((parts) => parts.join('')),
+)
+
+/**
+ * The marketplace secret as a server quoting the credentials it refused could write it back:
+ * as is, as the basic-auth credentials the adapter sends (`base64(secret + ':')`), or that
+ * `Authorization` header's value. Each is text a header may carry.
+ */
+export const marketplaceSecretArb: fc.Arbitrary<string> = fc.constantFrom(
+  MARKETPLACE_SECRET,
+  Buffer.from(`${MARKETPLACE_SECRET}:`).toString('base64'),
+  `Basic ${Buffer.from(`${MARKETPLACE_SECRET}:`).toString('base64')}`,
+)
+
+/**
+ * {@link taintedArb}, or {@link marketplaceSecretArb} as a token in other text: what the
+ * marketplace adapter's answers may quote.
+ */
+export const marketplaceTaintedArb: fc.Arbitrary<string> = fc.oneof(
+  taintedArb,
+  marketplaceSecretArb,
+  fc
+    .tuple(
+      fc.string({ maxLength: 12 }),
+      separatorArb,
+      marketplaceSecretArb,
       separatorArb,
       fc.string({ maxLength: 12 }),
     )

@@ -59,6 +59,11 @@ export interface ProviderUnderTest {
   raw(owner: Owner, cardId: string): unknown
   /** The requests the emulator has answered since its last reset. */
   requestCount(): number
+  /**
+   * Sets headers on every answer of the emulator from now on (see
+   * {@link TrackedEmulator.setAnswerHeaders}), until called with `undefined` or `reset()`.
+   */
+  answerHeaders(headers: Record<string, string> | undefined): void
 }
 
 /** The emulator server and both providers; start it in `beforeAll`, close it in `afterAll`. */
@@ -67,7 +72,7 @@ export interface ProvidersUnderTest {
   readonly marketplace: ProviderUnderTest
   readonly all: readonly ProviderUnderTest[]
   start(): Promise<void>
-  /** Resets both emulators (state and faults). */
+  /** Resets both emulators (state, faults and the headers set on answers). */
   reset(): void
   /** Waits until every request the emulators started to answer is answered. */
   settled(): Promise<void>
@@ -150,6 +155,7 @@ export function providersUnderTest(): ProvidersUnderTest {
       return { ...stripeEm.state.source(cardId), customer }
     },
     requestCount: () => stripeEm.state.requests().length,
+    answerHeaders: (headers) => stripeTracked.setAnswerHeaders(headers),
   }
 
   const marketplaceEm = marketplaceTracked.emulator
@@ -189,6 +195,7 @@ export function providersUnderTest(): ProvidersUnderTest {
     },
     raw: (_owner, cardId) => marketplaceEm.state.card(cardId),
     requestCount: () => marketplaceEm.state.requests().length,
+    answerHeaders: (headers) => marketplaceTracked.setAnswerHeaders(headers),
   }
 
   return {
@@ -201,6 +208,7 @@ export function providersUnderTest(): ProvidersUnderTest {
     reset() {
       stripeEm.reset()
       marketplaceEm.reset()
+      for (const emulator of tracked) emulator.setAnswerHeaders(undefined)
     },
     async settled() {
       for (const emulator of tracked) await emulator.settled()

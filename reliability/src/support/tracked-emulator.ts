@@ -12,6 +12,12 @@ export interface TrackedEmulator<E extends Emulator> {
    * compare against the provider's final state.
    */
   settled(): Promise<void>
+  /**
+   * Sets headers on every answer from now on, replacing the emulator's of the same name, as a
+   * gateway in the way could (a request id, a `Retry-After`); `undefined` to stop. A dropped
+   * connection stays dropped.
+   */
+  setAnswerHeaders(headers: Record<string, string> | undefined): void
 }
 
 /**
@@ -21,8 +27,12 @@ export interface TrackedEmulator<E extends Emulator> {
  */
 export function trackEmulator<E extends Emulator>(emulator: E): TrackedEmulator<E> {
   const inFlight = new Set<Promise<unknown>>()
+  let answerHeaders: Record<string, string> | undefined
   const tracker = http.all(`${emulator.origin}/*`, ({ request }) => {
-    const answer = getResponse(emulator.handlers, request)
+    const headers = answerHeaders
+    const answer = getResponse(emulator.handlers, request).then((response) =>
+      response && headers && response.type !== 'error' ? withHeaders(response, headers) : response,
+    )
     inFlight.add(answer)
     const done = () => inFlight.delete(answer)
     answer.then(done, done)
@@ -33,5 +43,19 @@ export function trackEmulator<E extends Emulator>(emulator: E): TrackedEmulator<
     async settled() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
     },
+    setAnswerHeaders(headers) {
+      answerHeaders = headers
+    },
   }
+}
+
+/** `response` with `headers` set on it. */
+function withHeaders(response: Response, headers: Record<string, string>): Response {
+  const merged = new Headers(response.headers)
+  for (const [name, value] of Object.entries(headers)) merged.set(name, value)
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: merged,
+  })
 }
