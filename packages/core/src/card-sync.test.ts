@@ -289,6 +289,26 @@ describe('CardSync.setDefaultCard', () => {
     },
   )
 
+  it('removes an old default the provider deleted meanwhile, on a provider that cannot read one card', async () => {
+    const old = await sync.setDefaultCard(alice, 'tok_visa')
+    const racing: CardProvider = {
+      ...provider,
+      capabilities: { ...provider.capabilities, getCard: false },
+      async createCard(owner, input, options) {
+        // Deleted at the dashboard once the old default was read: its retirement finds it gone.
+        await provider.deleteCard(owner, old.id)
+        return provider.createCard(owner, input, options)
+      },
+    }
+    const replacement = await createCardSync({ provider: racing, store }).setDefaultCard(
+      alice,
+      'tok_mastercard',
+    )
+    expect(await store.get(scope(alice), old.id)).toBeNull()
+    expect((await store.getDefault(scope(alice)))?.id).toBe(replacement.id)
+    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+  })
+
   it('replaces the default of an account for its currency', async () => {
     const old = await sync.setDefaultCard(shop, 'tok_visa')
     const replacement = await sync.setDefaultCard(shop, 'tok_mastercard')
@@ -2785,6 +2805,49 @@ describe('CardSync.reconcile', () => {
       )
       expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: null }])
     })
+
+    /** The provider, its first page saying more comes, and the owner deleted before the next. */
+    const deletedAfterFirstPage = (): CardProvider => ({
+      ...provider,
+      listCards: async (owner, options) => {
+        if (options?.cursor !== undefined) {
+          throw new OwnerNotFoundError('the customer was deleted', {
+            provider: provider.name,
+            details: { ownerDeleted: true },
+          })
+        }
+        return { ...(await provider.listCards(owner, options)), hasMore: true, nextCursor: 'more' }
+      },
+    })
+
+    it('holds no cards when it was deleted after a page that listed its stored default, changed: nothing of that page is reported', async () => {
+      const stored = await sync.setDefaultCard(alice, 'tok_visa')
+      await provider.updateCard(alice, stored.id, { holderName: 'Changed at the provider' })
+      const report = await createCardSync({ provider: deletedAfterFirstPage(), store }).reconcile(
+        alice,
+      )
+      expect(await store.listByOwner(scope(alice))).toEqual([])
+      expect(report.failed).toEqual([])
+      expect(report.updated).toEqual([])
+      expect(report.removed).toEqual([{ owner: alice, cardId: stored.id }])
+      expect(report.defaultRepaired).toEqual([{ owner: alice, cardId: null }])
+    })
+
+    it('changes nothing on a dry run when it was deleted after a page that listed cards never stored', async () => {
+      await sync.setDefaultCard(alice, 'tok_visa')
+      const unstored = await provider.createCard(alice, { source: 'tok_amex' })
+      const before = await store.listByOwner(scope(alice))
+      const report = await createCardSync({ provider: deletedAfterFirstPage(), store }).reconcile(
+        alice,
+        { dryRun: true },
+      )
+      expect(report.failed).toEqual([])
+      expect(report.added).toEqual([])
+      expect(await store.listByOwner(scope(alice))).toEqual(before)
+      // No deletion of it was written either: a state of it observed a minute ago still applies.
+      const late = await store.upsert(unstored, { observedAt: Date.now() - 60_000 })
+      expect(late.applied).toBe(true)
+    })
   })
 
   it("stops an owner between two pages when the run's signal aborts, and removes nothing", async () => {
@@ -3775,6 +3838,53 @@ describe('CardSync: a newer state stored while the provider answered', () => {
     ])
   })
 
+  it('setDefaultCard on a provider that made the card no default stores it the default, though the card was stored meanwhile as made', async () => {
+    await sync.setDefaultCard(alice, 'tok_visa')
+    const racing: CardProvider = {
+      ...provider,
+      async createCard(owner, input, options) {
+        const card = await provider.createCard(owner, { ...input, makeDefault: false }, options)
+        // Its webhook, as made (not the default), stored before setDefaultCard is asked.
+        let observedAt = 0
+        await meanwhile(async () => {
+          observedAt = Date.now()
+          await store.upsert(card, { observedAt })
+        })
+        await clockPast(observedAt)
+        return card
+      },
+    }
+    const replacement = await createCardSync({ provider: racing, store }).setDefaultCard(
+      alice,
+      'tok_mastercard',
+    )
+    expect(replacement).toMatchObject({ last4: '4444', isDefault: true })
+    expect((await sync.getForOwner(alice))?.id).toBe(replacement.id)
+    await expectStoreEqualsProvider(alice, [{ id: replacement.id, isDefault: true, last4: '4444' }])
+  })
+
+  it('reconcile keeps a newer state stored meanwhile of a card its listing, a moment behind, leaves out', async () => {
+    await sync.setDefaultCard(alice, 'tok_visa')
+    const card = await addCard(alice, 'tok_amex')
+    let observedAt = 0
+    const lagging: CardProvider = {
+      ...provider,
+      async listCards(owner, options) {
+        const page = await provider.listCards(owner, options)
+        await meanwhile(async () => {
+          const renamed = await provider.updateCard(owner, card.id, { holderName: 'Jenny Rosen' })
+          observedAt = Date.now()
+          await store.upsert(renamed, { observedAt })
+        })
+        // The removal comes strictly later than the update.
+        await clockPast(observedAt)
+        return { ...page, data: page.data.filter((listed) => listed.id !== card.id) }
+      },
+    }
+    await createCardSync({ provider: lagging, store }).reconcile(alice)
+    expect((await store.get(scope(alice), card.id))?.holderName).toBe('Jenny Rosen')
+  })
+
   it('a card deleteCard removed stays removed for a reconcile that listed it before', async () => {
     // Not stored yet: the listing finds it new.
     const card = await provider.createCard(alice, { source: 'tok_visa' })
@@ -3912,6 +4022,28 @@ describe('CardSync.setDefaultCard with a reusable token, given again', () => {
     await sync.setDefaultCard(alice, 'tok_mastercard', { idempotencyKey: 'k2' })
     const error = await rejection(sync.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'k1' }))
     expect(error.code).toBe('card_not_found')
+    expect(error.message).toContain(first.id)
+  })
+
+  it("with the caller's own key, replays an invalidated card as asked: no chain", async () => {
+    const keys: (string | undefined)[] = []
+    const invalidating: CardProvider = {
+      ...provider,
+      capabilities: { ...provider.capabilities, deleteCard: false },
+      async createCard(owner, input, options) {
+        keys.push(options?.idempotencyKey)
+        return provider.createCard(owner, input, options)
+      },
+    }
+    const onlyInvalidates = createCardSync({ provider: invalidating, store })
+    const first = await onlyInvalidates.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'k1' })
+    await onlyInvalidates.setDefaultCard(alice, 'tok_mastercard', { idempotencyKey: 'k2' })
+    const error = await rejection(
+      onlyInvalidates.setDefaultCard(alice, 'tok_visa', { idempotencyKey: 'k1' }),
+    )
+    // The invalidated card replayed, which the provider refuses to make the default.
+    expect(keys).toEqual(['k1', 'k2', 'k1'])
+    expect(error.code).toBe('conflict')
     expect(error.message).toContain(first.id)
   })
 
@@ -4163,6 +4295,7 @@ describe('sameCard', () => {
     expect(sameCard(card, { ...card, metadata: { b: '2', a: '1' } })).toBe(true)
     expect(sameCard(card, { ...card, metadata: { a: '1', b: '3' } })).toBe(false)
     expect(sameCard(card, { ...card, metadata: { a: '1' } })).toBe(false)
+    expect(sameCard({ ...card, metadata: { a: '1' } }, card)).toBe(false)
     expect(sameCard(card, { ...card, metadata: { a: '1', c: '2' } })).toBe(false)
   })
 
@@ -4194,6 +4327,16 @@ describe('sameCard', () => {
     })
     await store.upsert({ ...created, metadata: { b: '2', a: '1' } })
     expect((await sync.reconcile(alice)).counts).toMatchObject({ added: 0, updated: 0 })
+  })
+
+  it('lets reconcile write a metadata key the provider added to the keys stored', async () => {
+    const created = await provider.createCard(alice, {
+      source: 'tok_visa',
+      metadata: { a: '1', b: '2' },
+    })
+    await store.upsert({ ...created, metadata: { a: '1' } })
+    expect((await sync.reconcile(alice)).counts).toMatchObject({ added: 0, updated: 1 })
+    expect((await store.get(scope(alice), created.id))?.metadata).toEqual({ a: '1', b: '2' })
   })
 })
 
