@@ -32,6 +32,12 @@ const GIVEN_UNDEFINED = {
   timeout: undefined,
 }
 
+/** A new owner of each type for each check, as a provider suite's fixture gives them. */
+const NEW_OWNERS = {
+  customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
+  account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
+}
+
 const titles = (suite: object) =>
   cardProviderChecks(suite as SuiteData).map((check) => `${check.group}: ${check.title}`)
 
@@ -47,10 +53,7 @@ describe('conformance options given as undefined', () => {
         const provider = memoryProvider()
         return {
           provider,
-          owners: {
-            customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
-            account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
-          },
+          owners: NEW_OWNERS,
           readRawCard: (owner: { type: 'customer' | 'account'; id: string }, cardId: string) =>
             provider.getCard(owner, cardId),
           requestCount: undefined,
@@ -96,10 +99,7 @@ describe('runCardProviderCheck', () => {
         const provider = memoryProvider()
         return {
           provider,
-          owners: {
-            customer: () => ({ type: 'customer' as const, id: `cus_${randomUUID()}` }),
-            account: () => ({ type: 'account' as const, id: `acct_${randomUUID()}` }),
-          },
+          owners: NEW_OWNERS,
           teardown,
         }
       },
