@@ -168,7 +168,12 @@ describe('createUndiciBridge', () => {
 
   it('refuses a header value undici cannot send, with its InvalidArgumentError, as an Agent does', async () => {
     const dispatcher = createUndiciBridge({ handlers: [echo] })
-    for (const headers of [{ 'idempotency-key': 'order\n42' }, { 'user-agent': 'a\r\nX: 1' }]) {
+    for (const headers of [
+      { 'idempotency-key': 'order\n42' },
+      { 'user-agent': 'a\r\nX: 1' },
+      { 'x-custom': 'a\x01b' },
+      { 'x-custom': 'a\x7fb' },
+    ]) {
       const error = await rejection(request(`${ORIGIN}/echo`, { dispatcher, headers }))
       expect(error).toBeInstanceOf(errors.InvalidArgumentError)
       expect(error.code).toBe('UND_ERR_INVALID_ARG')
@@ -603,6 +608,41 @@ describe('createUndiciBridge', () => {
     expect(error.code).toBe('UND_ERR_DESTROYED')
     release()
     await destroyed
+  })
+
+  it('fails a request under way with the reason given to destroy(err), as undici does', async () => {
+    let release: () => void = () => {}
+    let entered: () => void = () => {}
+    const inHandler = new Promise<void>((resolve) => {
+      entered = resolve
+    })
+    const dispatcher = createUndiciBridge({
+      handlers: [
+        http.get(`${ORIGIN}/slow`, async () => {
+          entered()
+          await new Promise<void>((resolve) => {
+            release = resolve
+          })
+          return HttpResponse.text('too late')
+        }),
+      ],
+    })
+    const pending = request(`${ORIGIN}/slow`, { dispatcher })
+    await inHandler
+    const reason = new Error('shutting down')
+    const destroyed = dispatcher.destroy(reason)
+    expect(await rejection(pending)).toBe(reason)
+    release()
+    await destroyed
+  })
+
+  it("stays destroyed through a later close(), which fails as undici's own does", async () => {
+    const dispatcher = createUndiciBridge({ handlers: [echo] })
+    await dispatcher.destroy()
+    const closing = await rejection(dispatcher.close())
+    expect(closing).toBeInstanceOf(errors.ClientDestroyedError)
+    const error = await rejection(request(`${ORIGIN}/echo`, { dispatcher }))
+    expect(error.code).toBe('UND_ERR_DESTROYED')
   })
 
   it('refuses requests once closed', async () => {

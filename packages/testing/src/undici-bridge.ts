@@ -58,6 +58,10 @@ export class UnhandledRequestError extends Error {
  * `SocketError` (`code: 'UND_ERR_SOCKET'`), as a reset socket would; an answer later
  * than the request's `headersTimeout` (a latency fault) fails with `UND_ERR_HEADERS_TIMEOUT`, as
  * an `Agent` would; an exception thrown in a handler becomes a 500, as under `setupServer`.
+ * `close()` settles once the requests under way have, and later requests fail with
+ * `ClientClosedError`; `destroy(err)` fails the requests under way with `err` (by default
+ * `ClientDestroyedError`), and from then on requests and `close()` fail with
+ * `ClientDestroyedError`, as with undici's own dispatchers.
  *
  * @example
  * ```ts
@@ -119,16 +123,15 @@ class MswDispatcher extends Dispatcher {
   override close(): Promise<void>
   override close(callback: () => void): void
   override close(callback?: () => void): Promise<void> | undefined {
-    if (this.#state === 'open') this.#state = 'closed'
-    const done =
-      this.#inflight.size === 0
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            this.#idle.push(resolve)
-          })
-    if (!callback) return done
-    void done.then(callback)
-    return undefined
+    if (this.#state === 'destroyed') {
+      // As undici's own dispatchers: closing a destroyed one fails, and it stays destroyed.
+      const error = new errors.ClientDestroyedError()
+      if (!callback) return Promise.reject(error)
+      queueMicrotask(() => (callback as (error: Error) => void)(error))
+      return undefined
+    }
+    this.#state = 'closed'
+    return this.#settled(callback)
   }
 
   override destroy(): Promise<void>
@@ -143,7 +146,17 @@ class MswDispatcher extends Dispatcher {
     const reason = (typeof first === 'function' ? null : first) ?? new errors.ClientDestroyedError()
     this.#state = 'destroyed'
     for (const exchange of this.#inflight) exchange.abort(reason)
-    const done = this.close()
+    return this.#settled(callback)
+  }
+
+  /** Resolves, or calls back, once every request under way has settled. */
+  #settled(callback: (() => void) | undefined): Promise<void> | undefined {
+    const done =
+      this.#inflight.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.#idle.push(resolve)
+          })
     if (!callback) return done
     void done.then(callback)
     return undefined

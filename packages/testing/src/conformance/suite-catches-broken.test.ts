@@ -1777,6 +1777,50 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks((inner) => inner)).toEqual([])
   })
 
+  it('a store whose upsert answers an insert as not applied fails the insert rule', async () => {
+    // One that takes its answer from the rows an UPDATE changed: an insert changes none.
+    const insertsUnapplied = (inner: CardStore): CardStore => ({
+      ...inner,
+      async upsert(card, options) {
+        const result = await inner.upsert(card, options)
+        return result.applied && result.card?.version === 1 ? { ...result, applied: false } : result
+      },
+    })
+    expect(await failedStoreChecks(insertsUnapplied)).toEqual([
+      'upsert: inserts a card at version 1 and reads it back field for field',
+      // Each also reads the answer of an insert.
+      "upsert: returns copies: changing any part of an upsert's answer, applied or refused, changes nothing that get, getDefault, listByOwner, listByOwners or listOwners give",
+      race,
+      'observedAt: an observedAt that is not a whole number of ms (NaN, 1.5, past 2^53) is refused with invalid_request, also by upsertMany of no cards, and writes nothing',
+      'observedAt: a default card older than the stored default is written as not the default',
+      "delete: a deletion's observedAt refuses older writes of that owner's card only",
+      'delete: a deletion with observedAt refuses older writes of the card',
+      'delete: a write without observedAt after a deletion ends the deletion: a later write older than the deletion is applied',
+    ])
+  })
+
+  it('a store whose listByOwner gives null for an owner without cards fails the empty-list rule', async () => {
+    // One that hands on what its driver answers a query without rows with.
+    const listsNull = (inner: CardStore): CardStore => ({
+      ...inner,
+      async listByOwner(scope) {
+        const cards = await inner.listByOwner(scope)
+        return cards.length === 0 ? (null as unknown as StoredCard[]) : cards
+      },
+    })
+    expect(await failedStoreChecks(listsNull)).toEqual([
+      // Each also lists an owner without cards, or one whose cards are all deleted.
+      'get: gives null for a card the owner does not hold, whoever holds it',
+      'listByOwner: is empty for an owner without cards',
+      'listByOwner: listByOwners (optional) lists each owner as listByOwner does, in the order asked',
+      'delete: a deletion as recent as the stored card deletes it',
+      "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+      "delete: a deleted card leaves every read, its tombstone too: get, getDefault, listByOwner, listByOwners and, with the owner's last card, listOwners",
+      'upsertMany: is all or nothing: a batch that fails part-way writes none of it',
+      'close: lets the calls begun before close() finish, and resolves only once they have',
+    ])
+  })
+
   it('a store whose get ignores the owner fails the scoping rule', async () => {
     const unscoped = (inner: CardStore): CardStore => {
       const scopes = new Map<string, Parameters<CardStore['get']>[0]>()
@@ -1898,6 +1942,22 @@ describe('describeCardStore catches a broken store', () => {
       setDefault: (scope, cardId, options) => inner.setDefault(scope, cardId, options).catch(down),
     })
     expect(await failedStoreChecks(retryable)).toEqual([rule])
+    // One that refuses it with the right code, but says a retry may succeed.
+    const retried = (error: unknown) => {
+      throw new InvalidRequestError('brokenStore: the time does not fit', {
+        cause: error,
+        retryable: true,
+      })
+    }
+    const retryableRefusal = (inner: CardStore): CardStore => ({
+      ...inner,
+      upsert: (card, options) => inner.upsert(card, options).catch(retried),
+      upsertMany: (cards, options) => inner.upsertMany(cards, options).catch(retried),
+      delete: (scope, cardId, options) => inner.delete(scope, cardId, options).catch(retried),
+      setDefault: (scope, cardId, options) =>
+        inner.setDefault(scope, cardId, options).catch(retried),
+    })
+    expect(await failedStoreChecks(retryableRefusal)).toEqual([rule])
     // A store over a bigint column that checks the time with Number.isInteger, which takes
     // 2^53 and beyond: it keeps such a time as the latest one it can.
     const kept = (options?: WriteOptions) =>
@@ -2957,6 +3017,23 @@ describe('describeCardStore catches a broken store', () => {
     expect(await failedStoreChecks(forgetsUnseen)).toEqual([
       'delete: a deletion with observedAt refuses older writes of the card',
       "delete: a deletion older than the card's deletion changes nothing: the later one still refuses older writes",
+    ])
+  })
+
+  it("a store whose getDefault gives an owner's newest card when none is the default fails the getDefault rule", async () => {
+    // One that orders the owner's cards by their default flag and takes the first.
+    const newestCard = (inner: CardStore): CardStore => ({
+      ...inner,
+      async getDefault(scope) {
+        return (await inner.getDefault(scope)) ?? (await inner.listByOwner(scope))[0] ?? null
+      },
+    })
+    expect(await failedStoreChecks(newestCard)).toEqual([
+      'defaults: getDefault gives the default card, or null when there is none',
+      // Each also reads the default of an owner left with cards but none the default.
+      "setDefault: null clears the owner's defaults, and only that owner's",
+      'delete: deleting a default leaves the owner without one: the store makes no other card the default',
+      "delete: a deleted card leaves every read, its tombstone too: get, getDefault, listByOwner, listByOwners and, with the owner's last card, listOwners",
     ])
   })
 
