@@ -34,6 +34,26 @@ const echo = http.all(`${ORIGIN}/echo`, async ({ request }) => {
   )
 })
 
+/**
+ * A handler of `GET /slow` that holds each request until released: `reached` resolves once a
+ * request is in it, and `release()` lets it answer (too late, in the tests that use it).
+ */
+function heldHandler() {
+  let release: () => void = () => {}
+  let entered: () => void = () => {}
+  const reached = new Promise<void>((resolve) => {
+    entered = resolve
+  })
+  const handler = http.get(`${ORIGIN}/slow`, async () => {
+    entered()
+    await new Promise<void>((resolve) => {
+      release = resolve
+    })
+    return HttpResponse.text('too late')
+  })
+  return { handler, reached, release: () => release() }
+}
+
 describe('createUndiciBridge', () => {
   it("answers undici's request() from an MSW handler", async () => {
     const dispatcher = createUndiciBridge({ handlers: [echo] })
@@ -348,29 +368,15 @@ describe('createUndiciBridge', () => {
   })
 
   it('aborts a request that is waiting on its handler', async () => {
-    let release: () => void = () => {}
-    let entered: () => void = () => {}
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve
-    })
-    const dispatcher = createUndiciBridge({
-      handlers: [
-        http.get(`${ORIGIN}/slow`, async () => {
-          entered()
-          await new Promise<void>((resolve) => {
-            release = resolve
-          })
-          return HttpResponse.text('too late')
-        }),
-      ],
-    })
+    const held = heldHandler()
+    const dispatcher = createUndiciBridge({ handlers: [held.handler] })
     const controller = new AbortController()
     const pending = request(`${ORIGIN}/slow`, { dispatcher, signal: controller.signal })
-    await inHandler
+    await held.reached
     controller.abort()
     const error = await rejection(pending)
     expect(error.name).toBe('AbortError')
-    release()
+    held.release()
   })
 
   it('turns an exception in a handler into a 500, as setupServer does', async () => {
@@ -433,33 +439,19 @@ describe('createUndiciBridge', () => {
   })
 
   it('aborts a request sent on to a passthrough dispatcher that has not answered yet', async () => {
-    let release: () => void = () => {}
-    let entered: () => void = () => {}
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve
-    })
-    const network = createUndiciBridge({
-      handlers: [
-        http.get(`${ORIGIN}/slow`, async () => {
-          entered()
-          await new Promise<void>((resolve) => {
-            release = resolve
-          })
-          return HttpResponse.text('too late')
-        }),
-      ],
-    })
+    const held = heldHandler()
+    const network = createUndiciBridge({ handlers: [held.handler] })
     const dispatcher = createUndiciBridge({
       handlers: [http.get(`${ORIGIN}/slow`, () => passthrough())],
       passthrough: network,
     })
     const controller = new AbortController()
     const pending = request(`${ORIGIN}/slow`, { dispatcher, signal: controller.signal })
-    await inHandler
+    await held.reached
     controller.abort()
     const error = await rejection(pending)
     expect(error.name).toBe('AbortError')
-    release()
+    held.release()
   })
 
   // undici reads a headersTimeout of 0 as no timeout at all.
@@ -521,29 +513,15 @@ describe('createUndiciBridge', () => {
   })
 
   it('calls nothing more on a handler aborted while its MSW handler answers', async () => {
-    let release: () => void = () => {}
-    let entered: () => void = () => {}
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve
-    })
-    const dispatcher = createUndiciBridge({
-      handlers: [
-        http.get(`${ORIGIN}/slow`, async () => {
-          entered()
-          await new Promise<void>((resolve) => {
-            release = resolve
-          })
-          return HttpResponse.text('too late')
-        }),
-      ],
-    })
+    const held = heldHandler()
+    const dispatcher = createUndiciBridge({ handlers: [held.handler] })
     const calls: string[] = []
     dispatcher.dispatch(
       { origin: ORIGIN, path: '/slow', method: 'GET' },
       {
         onRequestStart: (controller) => {
           calls.push('start')
-          void inHandler.then(() => controller.abort(new errors.RequestAbortedError()))
+          void held.reached.then(() => controller.abort(new errors.RequestAbortedError()))
         },
         onResponseStart: () => calls.push('response start'),
         onResponseData: () => calls.push('data'),
@@ -551,8 +529,8 @@ describe('createUndiciBridge', () => {
         onResponseError: (_controller, error) => calls.push(`error ${error.name}`),
       },
     )
-    await inHandler
-    release()
+    await held.reached
+    held.release()
     await dispatcher.close()
     expect(calls).toEqual(['start', 'error AbortError'])
   })
@@ -585,54 +563,26 @@ describe('createUndiciBridge', () => {
   })
 
   it('fails a request under way on destroy(), with ClientDestroyedError', async () => {
-    let release: () => void = () => {}
-    let entered: () => void = () => {}
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve
-    })
-    const dispatcher = createUndiciBridge({
-      handlers: [
-        http.get(`${ORIGIN}/slow`, async () => {
-          entered()
-          await new Promise<void>((resolve) => {
-            release = resolve
-          })
-          return HttpResponse.text('too late')
-        }),
-      ],
-    })
+    const held = heldHandler()
+    const dispatcher = createUndiciBridge({ handlers: [held.handler] })
     const pending = request(`${ORIGIN}/slow`, { dispatcher })
-    await inHandler
+    await held.reached
     const destroyed = dispatcher.destroy()
     const error = await rejection(pending)
     expect(error.code).toBe('UND_ERR_DESTROYED')
-    release()
+    held.release()
     await destroyed
   })
 
   it('fails a request under way with the reason given to destroy(err), as undici does', async () => {
-    let release: () => void = () => {}
-    let entered: () => void = () => {}
-    const inHandler = new Promise<void>((resolve) => {
-      entered = resolve
-    })
-    const dispatcher = createUndiciBridge({
-      handlers: [
-        http.get(`${ORIGIN}/slow`, async () => {
-          entered()
-          await new Promise<void>((resolve) => {
-            release = resolve
-          })
-          return HttpResponse.text('too late')
-        }),
-      ],
-    })
+    const held = heldHandler()
+    const dispatcher = createUndiciBridge({ handlers: [held.handler] })
     const pending = request(`${ORIGIN}/slow`, { dispatcher })
-    await inHandler
+    await held.reached
     const reason = new Error('shutting down')
     const destroyed = dispatcher.destroy(reason)
     expect(await rejection(pending)).toBe(reason)
-    release()
+    held.release()
     await destroyed
   })
 
