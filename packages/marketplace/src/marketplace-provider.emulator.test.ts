@@ -250,6 +250,15 @@ describe('createCard', () => {
     const uri = `/v1/marketplaces/${marketplace.marketplaceId}/cards/${second.id}`
     const byUri = await provider.createCard(owner, { source: uri })
     expect(byUri).toMatchObject({ id: second.id, owner, brand: 'mastercard' })
+
+    // Without its leading slash, or with two: the card_uri goes with one, as the marketplace asks.
+    for (const slashes of ['', '//']) {
+      const token = await tokenizeCard(provider, testCard(VISA))
+      const card = await provider.createCard(owner, {
+        source: `${slashes}v1/marketplaces/${marketplace.marketplaceId}/cards/${token.id}`,
+      })
+      expect(card).toMatchObject({ id: token.id, owner })
+    }
   })
 
   it('a create retried with its key after the answer was lost makes one card', async () => {

@@ -604,3 +604,87 @@ describe('an answer refused as unreadable carries its request id, as its message
     },
   )
 })
+
+describe('an account list holding items that are no cards (a bank account)', () => {
+  const LIST = /^GET \/v1\/marketplaces\/[^/]+\/accounts\/[^/]+\/cards$/
+  const BANK = { _type: 'bank_account', id: 'BA1', account: { id: 'AC1' } }
+
+  /**
+   * The account's list answered from `items`, page by page as asked (`limit`, `offset`), with
+   * `total` and no `next_uri`; the offsets asked for are kept in order.
+   */
+  function listOf(items: unknown[], total = items.length): number[] {
+    const offsets: number[] = []
+    standIns.push((request) => {
+      const url = new URL(request.url)
+      if (!LIST.test(`${request.method} ${url.pathname}`)) return undefined
+      const limit = Number(url.searchParams.get('limit'))
+      const offset = Number(url.searchParams.get('offset'))
+      offsets.push(offset)
+      return HttpResponse.json({
+        _type: 'page',
+        items: items.slice(offset, offset + limit),
+        offset,
+        limit,
+        total,
+      })
+    })
+    return offsets
+  }
+
+  // Found on 2026-12-07: getDefaultCard read one item of the list, and a bank account there left
+  // it no card: the account read as having no default while listCards marked its card so.
+  it('getDefaultCard answers the card listCards marks the default, past a bank account first', async () => {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    listOf([BANK, JSON.parse(await cardAnswer(owner.id, card.id))])
+    const listed = await provider.listCards(owner, { limit: 10 })
+    expect(listed.data).toMatchObject([{ id: card.id, isDefault: true }])
+    expect(await provider.getDefaultCard(owner)).toEqual(listed.data[0])
+  })
+
+  it('the next page starts after the bank account too: no card is read twice', async () => {
+    const { provider, owner } = setup()
+    const first = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const second = await provider.createCard(owner, { source: testCard('5105105105105100') })
+    const [one, two] = await Promise.all([
+      cardAnswer(owner.id, first.id),
+      cardAnswer(owner.id, second.id),
+    ])
+    const offsets = listOf([BANK, JSON.parse(one), JSON.parse(two)])
+    const page = await provider.listCards(owner, { limit: 2 })
+    expect(page).toMatchObject({ data: [{ id: first.id }], hasMore: true })
+    const rest = await provider.listCards(owner, { limit: 2, cursor: page.nextCursor! })
+    expect(rest).toMatchObject({ data: [{ id: second.id }], hasMore: false })
+    expect(offsets).toEqual([0, 2])
+  })
+})
+
+describe('a page with next_uri: hasMore from it, whatever its total says', () => {
+  /** The account's list answered with `page` (its `_type`, items and offset 0 added). */
+  async function answeredWith(page: Record<string, unknown>) {
+    const { provider, owner } = setup()
+    const card = await provider.createCard(owner, { source: testCard('4111111111111111') })
+    const item = JSON.parse(await cardAnswer(owner.id, card.id))
+    standIn(
+      /^GET \/v1\/marketplaces\/[^/]+\/accounts\/[^/]+\/cards$/,
+      200,
+      JSON.stringify({ _type: 'page', items: [item], offset: 0, limit: 1, ...page }),
+      'OHMnext',
+    )
+    return provider.listCards(owner, { limit: 1 })
+  }
+
+  it('a next_uri without a total has more, and a next cursor', async () => {
+    const listed = await answeredWith({
+      next_uri: '/v1/marketplaces/MP1/accounts/AC1/cards?offset=1',
+    })
+    expect(listed.hasMore).toBe(true)
+    expect(listed.nextCursor).toEqual(expect.any(String))
+  })
+
+  it('a next_uri of null has no more, though its total says five', async () => {
+    const listed = await answeredWith({ next_uri: null, total: 5 })
+    expect(listed).toMatchObject({ hasMore: false, nextCursor: null })
+  })
+})

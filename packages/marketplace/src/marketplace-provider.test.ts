@@ -229,6 +229,9 @@ describe('a card id or URI with a path step "." or ".." is refused before any re
     '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/CC1\\..',
     'CC1#/..',
     '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/CC1#/..',
+    // A `#` without a dot step after it: the URL drops the rest, the id keeps it.
+    'CC1#x',
+    '/v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/cards/CC1#frag',
   ]
   it.each(refs)('%s', async (ref) => {
     const { provider, sent } = setup()
@@ -524,6 +527,24 @@ describe('options', () => {
     const provider = marketplaceProvider({ ...valid, dispatcher })
     await provider.close()
     expect(closed).toBe(false)
+  })
+
+  it('close() with a dispatcher the caller owns leaves the provider sending through it', async () => {
+    const { provider, sent } = setup()
+    await provider.close()
+    await rejection(() => provider.getCard(account, 'CC1'))
+    // The GET is retried after the dispatcher's throw: its first attempt is enough here.
+    expect(sent[0]).toBe(
+      `GET /v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/accounts/${account.id}/cards/CC1`,
+    )
+  })
+
+  it("encodes the account's id as one segment of the path", async () => {
+    const { provider, sent } = setup()
+    await rejection(() => provider.getCard({ type: 'account', id: 'AC1/x?y' }, 'CC1'))
+    expect(sent[0]).toBe(
+      'GET /v1/marketplaces/TEST-MP6xDq5coY66zGqeAztpK2Sj/accounts/AC1%2Fx%3Fy/cards/CC1',
+    )
   })
 
   it('the functions beside the provider refuse anything but a marketplace provider', async () => {

@@ -940,12 +940,16 @@ function marketplaceApi(http: HttpClient, marketplaceId: string, name: string) {
 
     async getDefault(owner: Owner): Promise<Card | null> {
       // Every card of an account carries the account's chosen card (its customer's
-      // source_uri): one card of the list is enough to find it.
-      const { body, page } = await list(owner, 1)
+      // source_uri): one card of the list is enough to find it. The list may start with items
+      // that are no cards (a bank account): read on until a card, or the list's end.
+      let { body, page } = await list(owner, 1)
+      while (page.data.length === 0 && page.nextCursor) {
+        ;({ body, page } = await list(owner, 100, page.nextCursor))
+      }
       const first = page.data[0]
       if (!first) return null
       const items = isObject(body) && Array.isArray(body.items) ? body.items : []
-      const chosen = chosenCardIdOf(items[0])
+      const chosen = chosenCardIdOf(items.find(isCardPayload))
       if (chosen === null) return null
       if (chosen !== undefined) return chosen === first.id ? first : get(owner, chosen)
       // A payload without its customer: the rule itself, the last valid card associated.
